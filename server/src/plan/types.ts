@@ -1,0 +1,109 @@
+/**
+ * The TrainingPlan: the config with every default applied and every path resolved. It is the single source of
+ * truth handed to the trainer as `plan.json`; keys keep the config dialect's names (snake_case, as in PEFT and
+ * transformers) so the Python side reads them without translation.
+ */
+
+export type Method = 'full' | 'lora' | 'qlora';
+export type Precision = 'bf16-true' | 'bf16-mixed' | 'fp16-mixed' | 'fp32';
+export type DataFormat = 'chat' | 'instruction' | 'text';
+export type Optimizer = 'adamw_torch' | 'adamw_torch_fused' | 'adamw_8bit' | 'paged_adamw_8bit' | 'adafactor' | 'sgd';
+export type Distributed = 'none' | 'ddp' | 'fsdp' | 'deepspeed_zero2' | 'deepspeed_zero3';
+export type AttnImplementation = 'sdpa' | 'eager' | 'flash_attention_2';
+export type Engine = 'hf' | 'lora-lens';
+
+export interface ModelRef {
+  name_or_path: string;
+  revision: string | null;
+  trust_remote_code: boolean;
+  attn_implementation: AttnImplementation;
+}
+
+export interface LoraPlan {
+  r: number;
+  lora_alpha: number;
+  lora_dropout: number;
+  target_modules: 'all-linear' | string[];
+  bias: 'none' | 'all' | 'lora_only';
+  use_rslora: boolean;
+  use_dora: boolean;
+}
+
+export interface QuantizationPlan {
+  load_in_4bit: boolean;
+  bnb_4bit_quant_type: 'nf4' | 'fp4';
+  bnb_4bit_use_double_quant: boolean;
+  bnb_4bit_compute_dtype: 'bfloat16' | 'float16' | 'float32';
+  prepare_for_kbit_training: boolean;
+}
+
+export interface DataPlan {
+  /** Absolute path. */
+  train: string;
+  /** Absolute path, or null when there is no eval set. */
+  eval: string | null;
+  format: DataFormat;
+  /** "auto" (the tokenizer's own), a named template, or inline Jinja. */
+  chat_template: string;
+  max_length: number;
+  packing: boolean;
+  group_by_length: boolean;
+  train_on_prompt: boolean;
+  dedupe: boolean;
+  strip_html: boolean;
+}
+
+export interface TrainingPlanArgs {
+  learning_rate: number;
+  per_device_train_batch_size: number;
+  per_device_eval_batch_size: number;
+  gradient_accumulation_steps: number;
+  num_train_epochs: number;
+  max_steps: number;
+  warmup_ratio: number;
+  warmup_steps: number;
+  lr_scheduler_type: 'linear' | 'cosine' | 'constant' | 'constant_with_warmup';
+  max_grad_norm: number;
+  weight_decay: number;
+  optim: Optimizer;
+  gradient_checkpointing: boolean;
+  seed: number;
+  logging_steps: number;
+  eval_steps: number | null;
+  save_steps: number;
+  save_total_limit: number | null;
+  dataloader_num_workers: number;
+}
+
+export interface HardwarePlan {
+  /** "auto", a catalog name, or a memory size such as "24GiB". */
+  gpu: string;
+  num_gpus: number;
+  distributed: Distributed;
+}
+
+export interface OutputPlan {
+  /** Absolute path. */
+  dir: string;
+  merge: boolean;
+  merge_dtype: 'bfloat16' | 'float16' | 'float32';
+  safe_serialization: boolean;
+}
+
+export interface TrainingPlan {
+  version: 1;
+  /** Absolute path of the config the plan came from, or null for an unsaved document. */
+  config_path: string | null;
+  model: ModelRef;
+  method: Method;
+  precision: Precision;
+  /** Null for method "full". */
+  lora: LoraPlan | null;
+  /** Null unless method is "qlora". */
+  quantization: QuantizationPlan | null;
+  data: DataPlan;
+  training: TrainingPlanArgs;
+  hardware: HardwarePlan;
+  output: OutputPlan;
+  engine: Engine;
+}
