@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Writes schemas/finetune.schema.json. Kept as a generator so every key is described in one readable table;
+run it after editing and commit both (a test checks the JSON is up to date)."""
+import json, pathlib
+
+def key(type_, desc, default=None, **kw):
+    d = {"type": type_} if type_ else {}
+    d.update(kw)
+    if default is not None:
+        d["default"] = default
+    d["markdownDescription"] = desc
+    return d
+
+DTYPES = ["bfloat16", "float16", "float32"]
+
+model_obj = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name_or_path"],
+    "properties": {
+        "name_or_path": key("string", "Hugging Face model id (`org/name`) or a local directory holding `config.json`. Same as the first argument of transformers' `from_pretrained`.", minLength=1, examples=["Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.1-8B-Instruct", "./models/my-model"]),
+        "revision": key("string", "Git revision of the model repository (branch, tag or commit). Same as `from_pretrained(revision=...)`. Pin a commit for reproducible runs.", examples=["main"]),
+        "trust_remote_code": key("boolean", "Run Python code shipped in the model repository (`from_pretrained(trust_remote_code=...)`). Only for models you trust: the code runs with your permissions.", False),
+        "attn_implementation": key("string", "Attention kernel (`from_pretrained(attn_implementation=...)`). `sdpa` is PyTorch's fused attention and the safe default; `flash_attention_2` needs the flash-attn package (Linux only); `eager` is the slow reference.", "sdpa", enum=["sdpa", "eager", "flash_attention_2"]),
+    },
+}
+
+schema = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "$id": "https://lora-lens.dev/schemas/finetune.schema.json",
+    "title": "LoRA Lens fine-tuning config (dialect v1)",
+    "markdownDescription": "One file describes one fine-tuning run: the model, the method (full, LoRA, QLoRA), the data, the training arguments and the hardware. Names follow PEFT `LoraConfig`, transformers `BitsAndBytesConfig` and `TrainingArguments`.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["model", "method", "data"],
+    "properties": {
+        "model": {
+            "markdownDescription": "The base model: a Hugging Face id such as `Qwen/Qwen2.5-7B-Instruct`, or a local directory holding `config.json`. The object form adds `revision`, `trust_remote_code` and `attn_implementation`.",
+            "examples": ["Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-0.5B-Instruct"],
+            "anyOf": [{"type": "string", "minLength": 1}, model_obj],
+        },
+        "method": key("string", "How the model is trained.\n\n- `full`: every weight is trained (needs ~16-18 bytes per parameter of GPU memory with AdamW).\n- `lora`: the base model is frozen; small low-rank adapters are trained (PEFT LoRA).\n- `qlora`: LoRA on a base model quantized to 4-bit NF4 (QLoRA), the cheapest in memory.", enum=["full", "lora", "qlora"], examples=["qlora"]),
+        "precision": key("string", "Numeric precision of training (Lightning's names).\n\n- `bf16-true`: weights, gradients and optimizer states in bfloat16.\n- `bf16-mixed`: fp32 master weights, forward/backward under bfloat16 autocast (transformers `bf16=True`).\n- `fp16-mixed`: the same with float16 and loss scaling, for GPUs without bf16 (T4, V100).\n- `fp32`: full precision, slow and large.", "bf16-true", enum=["bf16-true", "bf16-mixed", "fp16-mixed", "fp32"]),
+        "lora": {
+            "type": "object",
+            "additionalProperties": False,
+            "markdownDescription": "LoRA adapter settings, as in PEFT `LoraConfig`. Ignored for `method: full`.",
+            "properties": {
+                "r": key("integer", "Rank of the low-rank update (PEFT `LoraConfig.r`). Typical: 8 for < 1k rows, 16 for 1k-10k, 32-64 for > 100k. Memory and adapter size grow linearly with it.", 16, minimum=1, maximum=4096, examples=[8, 16, 32, 64]),
+                "lora_alpha": key("number", "Scaling numerator (PEFT `lora_alpha`): the update is scaled by `lora_alpha / r` (or `lora_alpha / sqrt(r)` with rsLoRA). Usually 1-2x `r`.", 32, exclusiveMinimum=0, examples=[16, 32, 64]),
+                "lora_dropout": key("number", "Dropout on the adapter input during training (PEFT `lora_dropout`). 0.05-0.1 for small data sets, 0 for large ones. Must be in [0, 1).", 0.05, minimum=0, exclusiveMaximum=1, examples=[0, 0.05, 0.1]),
+                "target_modules": {
+                    "markdownDescription": "Which linear layers get adapters (PEFT `target_modules`). `all-linear` adapts every linear layer but the output head, the usual best choice for generation; a list names modules such as `q_proj`, `k_proj`, `v_proj`, `o_proj`, `gate_proj`, `up_proj`, `down_proj`.",
+                    "examples": ["all-linear", ["q_proj", "k_proj", "v_proj", "o_proj"]],
+                    "anyOf": [
+                        {"type": "string", "enum": ["all-linear"]},
+                        {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "uniqueItems": True},
+                    ],
+                },
+                "bias": key("string", "Which biases are trained (PEFT `bias`): `none`, `all` or `lora_only`. `none` is the norm and keeps the adapter mergeable without touching the base.", "none", enum=["none", "all", "lora_only"]),
+                "use_rslora": key("boolean", "Rank-stabilized LoRA (PEFT `use_rslora`): scale by `lora_alpha / sqrt(r)`, which keeps high ranks learning.", False),
+                "use_dora": key("boolean", "Weight-decomposed LoRA (PEFT `use_dora`): better quality at small ranks, slower and more memory.", False),
+            },
+        },
+        "quantization": {
+            "type": "object",
+            "additionalProperties": False,
+            "markdownDescription": "4-bit quantization of the frozen base model, as in transformers `BitsAndBytesConfig`. Only for `method: qlora`.",
+            "properties": {
+                "load_in_4bit": key("boolean", "Load the base model in 4-bit (`BitsAndBytesConfig.load_in_4bit`). Must be `true` for QLoRA.", True),
+                "bnb_4bit_quant_type": key("string", "4-bit data type (`bnb_4bit_quant_type`). `nf4` (NormalFloat4, the QLoRA paper's) is better for normally distributed weights than `fp4`.", "nf4", enum=["nf4", "fp4"]),
+                "bnb_4bit_use_double_quant": key("boolean", "Quantize the quantization constants too (`bnb_4bit_use_double_quant`): 4.127 instead of 4.5 bits per weight, about 0.4 GB saved on a 7B model.", True),
+                "bnb_4bit_compute_dtype": key("string", "Dtype the 4-bit weights are dequantized to for each matmul (`bnb_4bit_compute_dtype`). `bfloat16` on GPUs that have it (Ampere and newer), else `float16`.", "bfloat16", enum=DTYPES),
+                "prepare_for_kbit_training": key("boolean", "Call PEFT `prepare_model_for_kbit_training` before adding LoRA: casts norms and the head to fp32 and enables input gradients for checkpointing. Skipping it makes QLoRA unstable.", True),
+            },
+        },
+        "data": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["train"],
+            "markdownDescription": "The training data: files relative to this config, their format, and how samples are tokenized.",
+            "properties": {
+                "train": key("string", "Training file, relative to this config. `.jsonl`, `.json`, `.csv` or `.parquet`.", minLength=1, examples=["data/train.jsonl"]),
+                "eval": key("string", "Optional evaluation file, relative to this config. Without one, over-fitting can't be seen.", minLength=1, examples=["data/eval.jsonl"]),
+                "format": key("string", "Row format.\n\n- `chat`: `{\"messages\": [{\"role\": \"user\", \"content\": \"...\"}, ...]}`\n- `instruction`: `{\"prompt\": \"...\", \"completion\": \"...\"}`\n- `text`: `{\"text\": \"...\"}` (plain language modelling)", "chat", enum=["chat", "instruction", "text"]),
+                "chat_template": key("string", "How chat rows become text: `auto` uses the tokenizer's own template; a named template (`chatml`, `llama3`, `mistral`, `gemma`, `phi3`, `qwen2`, `zephyr`); or inline Jinja. A template of another model family trains garbled turns while the loss looks fine.", "auto", minLength=1, examples=["auto", "chatml", "llama3"]),
+                "max_length": key("integer", "Longest sample in tokens; longer ones are truncated (TRL `SFTConfig.max_length`). Activation memory grows linearly with it, attention compute quadratically.", 1024, minimum=1, maximum=1048576, examples=[512, 1024, 2048, 4096]),
+                "packing": key("boolean", "Pack several samples into one `max_length` sequence (TRL `packing`); position ids restart per sample so they do not attend to each other. Faster on short samples.", False),
+                "group_by_length": key("boolean", "Batch samples of similar length together (`TrainingArguments.group_by_length`) to waste less compute on padding.", False),
+                "train_on_prompt": key("boolean", "Also train on prompt tokens. `false` masks the prompt so only completions (assistant turns) contribute to the loss.", False),
+                "dedupe": key("boolean", "Drop exact duplicate rows before training.", False),
+                "strip_html": key("boolean", "Strip HTML tags from text before tokenizing.", False),
+            },
+        },
+        "training": {
+            "type": "object",
+            "additionalProperties": False,
+            "markdownDescription": "Optimization settings, named as in transformers `TrainingArguments`.",
+            "properties": {
+                "learning_rate": key("number", "Peak learning rate (`TrainingArguments.learning_rate`). Typical: 1e-4 to 3e-4 for LoRA/QLoRA, 1e-5 to 5e-5 for full fine-tuning. Default: 2e-4 for LoRA/QLoRA, 2e-5 for full.", exclusiveMinimum=0, maximum=1, examples=[2.0e-4, 1.0e-4, 2.0e-5]),
+                "per_device_train_batch_size": key("integer", "Micro batch per GPU (`per_device_train_batch_size`). Activation memory grows linearly with it.", 8, minimum=1, examples=[1, 2, 4, 8]),
+                "per_device_eval_batch_size": key("integer", "Batch per GPU during evaluation (`per_device_eval_batch_size`).", 8, minimum=1),
+                "gradient_accumulation_steps": key("integer", "Micro batches per optimizer step (`gradient_accumulation_steps`). Effective batch = micro batch x accumulation x GPUs; aim for 32-128.", 1, minimum=1, examples=[1, 4, 8, 16]),
+                "num_train_epochs": key("number", "Passes over the training data (`num_train_epochs`). 1-3 for LoRA; more over-fits.", 3, exclusiveMinimum=0, examples=[1, 2, 3]),
+                "max_steps": key("integer", "Stop after this many optimizer steps, overriding epochs (`max_steps`); -1 means use epochs.", -1, minimum=-1, examples=[-1, 1000]),
+                "warmup_ratio": key("number", "Share of steps over which the learning rate ramps up from 0 (`warmup_ratio`). Typical 0.03-0.1.", 0.0, minimum=0, maximum=1, examples=[0.03, 0.05, 0.1]),
+                "warmup_steps": key("integer", "Warm-up in steps, overriding `warmup_ratio` when > 0 (`warmup_steps`).", 0, minimum=0),
+                "lr_scheduler_type": key("string", "Learning-rate schedule after warm-up (`lr_scheduler_type`). `cosine` decays smoothly and is the usual choice for fine-tuning.", "linear", enum=["linear", "cosine", "constant", "constant_with_warmup"]),
+                "max_grad_norm": key("number", "Gradient clipping threshold (`max_grad_norm`). 1.0 is standard; 0 disables clipping, which lets one bad batch blow up a run.", 1.0, minimum=0, examples=[1.0, 0.3]),
+                "weight_decay": key("number", "AdamW weight decay (`weight_decay`). 0 for LoRA; 0.01-0.1 for full fine-tuning.", 0.0, minimum=0, maximum=1),
+                "optim": key("string", "Optimizer (`optim`). `adamw_torch` keeps two fp32 states per trainable parameter (8 bytes); `adamw_8bit` / `paged_adamw_8bit` (bitsandbytes) keep 2 bytes, paged spills to CPU under pressure.", "adamw_torch", enum=["adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd"]),
+                "gradient_checkpointing": key("boolean", "Recompute activations in backward instead of keeping them (`gradient_checkpointing`): activation memory falls to about one layer's worth, at ~30% more compute.", False),
+                "seed": key("integer", "Random seed for data order, dropout and adapter init (`seed`).", 42, minimum=0),
+                "logging_steps": key("integer", "Log every N optimizer steps (`logging_steps`).", 10, minimum=1),
+                "eval_steps": key("integer", "Evaluate every N optimizer steps (`eval_steps`); needs `data.eval`.", minimum=1, examples=[50, 100]),
+                "save_steps": key("integer", "Write a checkpoint every N optimizer steps (`save_steps`); runs resume from the last one.", 500, minimum=1, examples=[100, 500]),
+                "save_total_limit": key("integer", "Keep at most N checkpoints (`save_total_limit`); older ones are deleted.", minimum=1),
+                "dataloader_num_workers": key("integer", "Worker processes loading data (`dataloader_num_workers`). 0 loads in the main process (required on Windows with some setups).", 0, minimum=0, maximum=64),
+            },
+        },
+        "hardware": {
+            "type": "object",
+            "additionalProperties": False,
+            "markdownDescription": "Where the run happens; used by the memory-fit estimate.",
+            "properties": {
+                "gpu": key("string", "GPU to estimate against: `auto` (detected with `nvidia-smi`), a catalog name (`RTX 4090`, `A100-80GB`, `H100-80GB`, `T4`, `L4`) or a memory size (`24GiB`).", "auto", minLength=1, examples=["auto", "RTX 4090", "A100-80GB", "H100-80GB", "24GiB"]),
+                "num_gpus": key("integer", "GPUs on this host (launched through `torchrun`).", 1, minimum=1, maximum=64),
+                "distributed": key("string", "Multi-GPU strategy: `ddp` replicates the model; `fsdp` and `deepspeed_zero3` shard weights, gradients and optimizer states; `deepspeed_zero2` shards gradients and optimizer states.", "none", enum=["none", "ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"]),
+            },
+        },
+        "output": {
+            "type": "object",
+            "additionalProperties": False,
+            "markdownDescription": "Where the run writes its adapter or model, and the export after training.",
+            "properties": {
+                "dir": key("string", "Run output directory, relative to this config.", minLength=1, examples=["runs/qwen2.5-7b-qlora"]),
+                "merge": key("boolean", "Merge the adapter into the base model after training (PEFT `merge_and_unload`).", False),
+                "merge_dtype": key("string", "Dtype of the merged model. `bfloat16` or `float16`; a QLoRA base is reloaded in this dtype before merging.", "bfloat16", enum=DTYPES),
+                "safe_serialization": key("boolean", "Save as safetensors (`save_pretrained(safe_serialization=...)`).", True),
+            },
+        },
+        "engine": key("string", "Which trainer the memory estimate models: `lora-lens` (the bundled trainer: chunked cross-entropy) or `hf` (transformers Trainer + PEFT, as axolotl and LLaMA-Factory run).", "lora-lens", enum=["lora-lens", "hf"]),
+    },
+    "allOf": [
+        {
+            "if": {"properties": {"method": {"const": "qlora"}}, "required": ["method"]},
+            "then": {"properties": {"quantization": {"properties": {"load_in_4bit": {"const": True, "markdownDescription": "QLoRA needs a 4-bit base: `load_in_4bit` must be true."}}}}},
+        },
+        {
+            "if": {"properties": {"method": {"const": "full"}}, "required": ["method"]},
+            "then": {"properties": {"quantization": False, "lora": False}},
+        },
+        {
+            "if": {"properties": {"method": {"const": "lora"}}, "required": ["method"]},
+            "then": {"properties": {"quantization": False}},
+        },
+    ],
+}
+
+out = pathlib.Path(__file__).resolve().parent.parent / "schemas" / "finetune.schema.json"
+out.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,209 @@
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node, type Pair } from 'yaml';
+import type { Position, Range } from 'vscode-languageserver-types';
+
+/** Larger files are not configs; parsing them would only stall the editor. */
+export const MAX_CONFIG_BYTES = 2 * 1024 * 1024;
+/** An alias expanding to more nodes than this is treated as an alias bomb. */
+export const MAX_ALIAS_COUNT = 1000;
+
+export type PathSegment = string | number;
+export type NodePath = PathSegment[];
+
+export interface ParseProblem {
+  code: 'yaml-syntax' | 'yaml-duplicate-key' | 'yaml-multi-document' | 'yaml-alias-limit' | 'config-too-large' | 'config-empty' | 'config-not-object' | 'yaml-too-deep';
+  message: string;
+  range: Range;
+}
+
+/** A config parsed once per (uri, version): the YAML AST with source offsets, its plain value, and parse problems. */
+export interface ConfigDocument {
+  readonly text: string;
+  readonly yaml: Document.Parsed | null;
+  /** The plain JavaScript value of the first YAML document, or undefined when it could not be produced. */
+  readonly value: unknown;
+  readonly problems: ParseProblem[];
+  readonly lineStarts: number[];
+}
+
+/** Parses config text (YAML or JSON; JSON is YAML 1.2) without throwing, whatever the input. */
+export function parseConfigDocument(text: string): ConfigDocument {
+  const lineStarts = computeLineStarts(text);
+  const problems: ParseProblem[] = [];
+  const at = (start: number, end = start + 1) => rangeOf(lineStarts, text.length, start, end);
+
+  if (Buffer.byteLength(text, 'utf8') > MAX_CONFIG_BYTES) {
+    const mib = (Buffer.byteLength(text, 'utf8') / 1048576).toFixed(1);
+    problems.push({ code: 'config-too-large', message: `This file is ${mib} MiB; a fine-tuning config is a few KiB. LoRA Lens does not validate files over ${MAX_CONFIG_BYTES / 1048576} MiB: keep data in data.train, not in the config.`, range: at(0) });
+    return { text, yaml: null, value: undefined, problems, lineStarts };
+  }
+  if (text.trim() === '' || /^(\s*#[^\n]*\n?)*\s*$/.test(text)) {
+    problems.push({ code: 'config-empty', message: 'The config is empty: add at least `model`, `method` and `data.train`.', range: at(0, Math.min(text.length, 1) || 0) });
+    return { text, yaml: null, value: undefined, problems, lineStarts };
+  }
+
+  let docs: Document.Parsed[];
+  try {
+    docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true, lineCounter: new LineCounter() }) as Document.Parsed[];
+    if (!Array.isArray(docs)) docs = [];
+  } catch (error) {
+    problems.push({ code: 'yaml-too-deep', message: `The YAML could not be parsed (${(error as Error).message}). Simplify the nesting.`, range: at(0) });
+    return { text, yaml: null, value: undefined, problems, lineStarts };
+  }
+  const yaml = docs[0] ?? null;
+  for (const doc of docs) {
+    for (const error of doc.errors) {
+      const code = error.code === 'DUPLICATE_KEY' ? 'yaml-duplicate-key' : 'yaml-syntax';
+      const message = code === 'yaml-duplicate-key' ? 'Duplicate key: the later value silently wins. Remove one of them.' : explainYamlError(error.code, error.message);
+      problems.push({ code, message, range: at(error.pos[0], Math.max(error.pos[1], error.pos[0] + 1)) });
+    }
+  }
+  if (docs.length > 1) {
+    const second = docs[1]!;
+    const start = second.range?.[0] ?? 0;
+    problems.push({ code: 'yaml-multi-document', message: 'This file holds several YAML documents (`---`); one config describes one run, so only the first is used.', range: at(start, start + 3) });
+  }
+
+  let value: unknown;
+  if (yaml) {
+    try {
+      value = yaml.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (error) {
+      const alias = error instanceof ReferenceError || /alias/i.test((error as Error).message);
+      problems.push({
+        code: alias ? 'yaml-alias-limit' : 'yaml-too-deep',
+        message: alias
+          ? `Aliases expand to more than ${MAX_ALIAS_COUNT} nodes (an "alias bomb"); LoRA Lens stops expanding them. Write the values out or use fewer aliases.`
+          : `The YAML could not be read (${(error as Error).message}).`,
+        range: at(firstAliasOffset(text)),
+      });
+      value = undefined;
+    }
+  }
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    problems.push({ code: 'config-not-object', message: 'A config is a mapping of keys (`model: ...`, `method: ...`); this document is a ' + (Array.isArray(value) ? 'list' : 'single value') + '.', range: at(yaml?.contents?.range?.[0] ?? 0) });
+  }
+  return { text, yaml, value, problems, lineStarts };
+}
+
+function explainYamlError(code: string, message: string): string {
+  if (code === 'TAB_AS_INDENT') return 'Tabs are not allowed as indentation in YAML: indent with spaces.';
+  const firstLine = message.split('\n')[0] ?? message;
+  return `YAML syntax error: ${firstLine.replace(/ at line \d+, column \d+:?$/, '')}`;
+}
+
+function firstAliasOffset(text: string): number {
+  const match = /(^|[\s,[{])\*[^\s,\]}]/.exec(text);
+  return match ? match.index + match[1]!.length : 0;
+}
+
+export function computeLineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 10) starts.push(i + 1);
+    else if (ch === 13 && text.charCodeAt(i + 1) !== 10) starts.push(i + 1);
+  }
+  return starts;
+}
+
+export function positionAt(lineStarts: number[], offset: number): Position {
+  let low = 0;
+  let high = lineStarts.length - 1;
+  while (low < high) {
+    const mid = (low + high + 1) >> 1;
+    if (lineStarts[mid]! <= offset) low = mid;
+    else high = mid - 1;
+  }
+  return { line: low, character: offset - lineStarts[low]! };
+}
+
+export function offsetAt(doc: Pick<ConfigDocument, 'lineStarts' | 'text'>, position: Position): number {
+  const start = doc.lineStarts[Math.min(position.line, doc.lineStarts.length - 1)] ?? 0;
+  return Math.min(start + position.character, doc.text.length);
+}
+
+export function rangeOf(lineStarts: number[], textLength: number, start: number, end: number): Range {
+  const s = Math.max(0, Math.min(start, textLength));
+  const e = Math.max(s, Math.min(end, textLength));
+  return { start: positionAt(lineStarts, s), end: positionAt(lineStarts, e) };
+}
+
+/** The pair (key and value) at a path, or undefined. Numeric segments index sequences. */
+export function findPair(doc: ConfigDocument, path: NodePath): Pair<Node, Node | null> | undefined {
+  let node: unknown = doc.yaml?.contents;
+  let pair: Pair<Node, Node | null> | undefined;
+  for (const segment of path) {
+    if (isMap(node) && typeof segment === 'string') {
+      pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === segment) as Pair<Node, Node | null> | undefined;
+      node = pair?.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      node = node.items[segment];
+      pair = undefined;
+    } else {
+      return undefined;
+    }
+    if (node === undefined) return pair;
+  }
+  return pair;
+}
+
+/** The YAML node at a path (the document's root for []), or undefined. */
+export function findNode(doc: ConfigDocument, path: NodePath): Node | undefined {
+  let node: unknown = doc.yaml?.contents;
+  for (const segment of path) {
+    if (isMap(node) && typeof segment === 'string') {
+      node = node.items.find((item) => isScalar(item.key) && String(item.key.value) === segment)?.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      node = node.items[segment];
+    } else {
+      return undefined;
+    }
+  }
+  return (node ?? undefined) as Node | undefined;
+}
+
+function nodeRange(doc: ConfigDocument, node: Node | null | undefined): Range | undefined {
+  const range = node?.range;
+  if (!range) return undefined;
+  // A block collection's value end includes trailing newlines; end the highlight on its last character.
+  let end = range[1];
+  while (end > range[0] && /\s/.test(doc.text[end - 1]!)) end--;
+  return rangeOf(doc.lineStarts, doc.text.length, range[0], Math.max(end, range[0] + 1));
+}
+
+/** The range of the key at a path; the parent key for a list item; a one-character fallback at the start. */
+export function keyRange(doc: ConfigDocument, path: NodePath): Range {
+  for (let depth = path.length; depth > 0; depth--) {
+    const pair = findPair(doc, path.slice(0, depth));
+    if (pair && isScalar(pair.key)) {
+      const found = nodeRange(doc, pair.key);
+      if (found) return found;
+    }
+  }
+  return fallbackRange(doc);
+}
+
+/**
+ * The range of the value at a path: a scalar or flow collection itself; a block collection is pointed at by its
+ * key (highlighting a whole block would cover many lines); a missing value falls back to the nearest ancestor key.
+ */
+export function valueRange(doc: ConfigDocument, path: NodePath): Range {
+  const node = findNode(doc, path);
+  if (isScalar(node) || ((isSeq(node) || isMap(node)) && node.flow)) {
+    const found = nodeRange(doc, node);
+    if (found) return found;
+  }
+  return keyRange(doc, path);
+}
+
+/** Where a document-level problem points: the first key, never the whole document. */
+export function fallbackRange(doc: ConfigDocument): Range {
+  const root = doc.yaml?.contents;
+  if (isMap(root) && root.items[0] && isScalar(root.items[0].key)) {
+    const found = nodeRange(doc, root.items[0].key);
+    if (found) return found;
+  }
+  const first = doc.text.search(/\S/);
+  const start = first < 0 ? 0 : first;
+  return rangeOf(doc.lineStarts, doc.text.length, start, start + 1);
+}

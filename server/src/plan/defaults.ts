@@ -1,0 +1,63 @@
+import type { DataPlan, HardwarePlan, LoraPlan, Method, OutputPlan, QuantizationPlan, TrainingPlanArgs } from './types';
+
+/** Defaults follow the libraries the keys mirror (PEFT LoraConfig, BitsAndBytesConfig for QLoRA, TrainingArguments). */
+export const LORA_DEFAULTS: LoraPlan = {
+  r: 16,
+  lora_alpha: 32,
+  lora_dropout: 0.05,
+  target_modules: 'all-linear',
+  bias: 'none',
+  use_rslora: false,
+  use_dora: false,
+};
+
+/** QLoRA's own recipe (NF4, double quantization, bf16 compute), not BitsAndBytesConfig's fp4 default. */
+export const QUANTIZATION_DEFAULTS: QuantizationPlan = {
+  load_in_4bit: true,
+  bnb_4bit_quant_type: 'nf4',
+  bnb_4bit_use_double_quant: true,
+  bnb_4bit_compute_dtype: 'bfloat16',
+  prepare_for_kbit_training: true,
+};
+
+export const DATA_DEFAULTS: Omit<DataPlan, 'train' | 'eval'> = {
+  format: 'chat',
+  chat_template: 'auto',
+  max_length: 1024,
+  packing: false,
+  group_by_length: false,
+  train_on_prompt: false,
+  dedupe: false,
+  strip_html: false,
+};
+
+/** The typical learning rate of each method: LoRA's adapters start at zero and need a larger step than full weights. */
+export const TYPICAL_LEARNING_RATE: Record<Method, number> = { full: 2e-5, lora: 2e-4, qlora: 2e-4 };
+
+export function trainingDefaults(method: Method): TrainingPlanArgs {
+  return {
+    learning_rate: TYPICAL_LEARNING_RATE[method],
+    per_device_train_batch_size: 8,
+    per_device_eval_batch_size: 8,
+    gradient_accumulation_steps: 1,
+    num_train_epochs: 3,
+    max_steps: -1,
+    warmup_ratio: 0,
+    warmup_steps: 0,
+    lr_scheduler_type: 'linear',
+    max_grad_norm: 1.0,
+    weight_decay: 0,
+    optim: 'adamw_torch',
+    gradient_checkpointing: false,
+    seed: 42,
+    logging_steps: 10,
+    eval_steps: null,
+    save_steps: 500,
+    save_total_limit: null,
+    dataloader_num_workers: 0,
+  };
+}
+
+export const HARDWARE_DEFAULTS: HardwarePlan = { gpu: 'auto', num_gpus: 1, distributed: 'none' };
+
+export const OUTPUT_DEFAULTS: Omit<OutputPlan, 'dir'> = { merge: false, merge_dtype: 'bfloat16', safe_serialization: true };

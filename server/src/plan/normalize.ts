@@ -1,0 +1,103 @@
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { Diagnostic } from 'vscode-languageserver-types';
+import { parseConfigDocument, type ConfigDocument } from '../document/configDocument';
+import { doValidation, pathOf } from '../services/validation';
+import { getConfigValidator } from '../schema/configSchema';
+import { DATA_DEFAULTS, HARDWARE_DEFAULTS, LORA_DEFAULTS, OUTPUT_DEFAULTS, QUANTIZATION_DEFAULTS, trainingDefaults } from './defaults';
+import type { Method, ModelRef, Precision, TrainingPlan } from './types';
+
+type Obj = Record<string, unknown>;
+
+const METHODS: readonly Method[] = ['full', 'lora', 'qlora'];
+
+function asObject(value: unknown): Obj {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Obj) : {};
+}
+
+/**
+ * Removes every value the schema rejects, so a config with a few mistakes still yields a plan built from its valid
+ * keys plus defaults (the estimate and the rules keep working while the user types).
+ */
+function withoutInvalidValues(value: Obj): Obj {
+  const validate = getConfigValidator();
+  if (validate(value)) return value;
+  const copy = structuredClone(value);
+  for (const error of validate.errors ?? []) {
+    if (error.keyword === 'required' || error.keyword === 'if') continue;
+    const path = pathOf(error.instancePath);
+    if (error.keyword === 'additionalProperties') path.push(String((error.params as { additionalProperty: string }).additionalProperty));
+    if (path.length === 0) continue;
+    let parent: unknown = copy;
+    for (const segment of path.slice(0, -1)) parent = (parent as Record<string | number, unknown> | undefined)?.[segment];
+    if (parent && typeof parent === 'object') delete (parent as Record<string | number, unknown>)[path[path.length - 1]!];
+  }
+  return copy;
+}
+
+/**
+ * The TrainingPlan of a parsed config: defaults applied, paths resolved against the config's folder. Null when the
+ * config lacks what a plan cannot do without (a valid method, a model, a training file).
+ */
+export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): TrainingPlan | null {
+  if (doc.value === undefined) return null;
+  const config = withoutInvalidValues(asObject(doc.value));
+  const method = config.method as Method | undefined;
+  if (!method || !METHODS.includes(method)) return null;
+  const model = toModelRef(config.model);
+  const data = asObject(config.data);
+  if (!model || typeof data.train !== 'string') return null;
+
+  const baseDir = configPath ? dirname(configPath) : process.cwd();
+  const absolute = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
+  const output = asObject(config.output);
+  const quantization = asObject(config.quantization);
+
+  return {
+    version: 1,
+    config_path: configPath,
+    model,
+    method,
+    precision: (config.precision as Precision | undefined) ?? 'bf16-true',
+    lora: method === 'full' ? null : { ...LORA_DEFAULTS, ...asObject(config.lora) } as TrainingPlan['lora'],
+    quantization: method === 'qlora' ? { ...QUANTIZATION_DEFAULTS, ...quantization } as TrainingPlan['quantization'] : null,
+    data: {
+      ...DATA_DEFAULTS,
+      ...data,
+      train: absolute(data.train),
+      eval: typeof data.eval === 'string' ? absolute(data.eval) : null,
+    } as TrainingPlan['data'],
+    training: { ...trainingDefaults(method), ...asObject(config.training) } as TrainingPlan['training'],
+    hardware: { ...HARDWARE_DEFAULTS, ...asObject(config.hardware) } as TrainingPlan['hardware'],
+    output: {
+      ...OUTPUT_DEFAULTS,
+      ...output,
+      dir: absolute(typeof output.dir === 'string' ? output.dir : `runs/${defaultRunName(model.name_or_path, method)}`),
+    } as TrainingPlan['output'],
+    engine: config.engine === 'hf' ? 'hf' : 'lora-lens',
+  };
+}
+
+function toModelRef(value: unknown): ModelRef | null {
+  if (typeof value === 'string' && value.length > 0) {
+    return { name_or_path: value, revision: null, trust_remote_code: false, attn_implementation: 'sdpa' };
+  }
+  const model = asObject(value);
+  if (typeof model.name_or_path !== 'string' || model.name_or_path.length === 0) return null;
+  return {
+    name_or_path: model.name_or_path,
+    revision: typeof model.revision === 'string' ? model.revision : null,
+    trust_remote_code: model.trust_remote_code === true,
+    attn_implementation: (model.attn_implementation as ModelRef['attn_implementation'] | undefined) ?? 'sdpa',
+  };
+}
+
+function defaultRunName(model: string, method: Method): string {
+  const base = model.split(/[\\/]/).filter(Boolean).pop() ?? 'model';
+  return `${base.toLowerCase().replace(/[^a-z0-9.]+/g, '-')}-${method}`;
+}
+
+/** Config text to plan plus the syntax and schema diagnostics; callers that start a run refuse on any error. */
+export function buildPlan(text: string, configPath: string): { plan: TrainingPlan | null; diagnostics: Diagnostic[]; document: ConfigDocument } {
+  const document = parseConfigDocument(text);
+  return { plan: toTrainingPlan(document, configPath), diagnostics: doValidation(document), document };
+}
