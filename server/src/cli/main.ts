@@ -1,0 +1,28 @@
+import { ExitCode, type CliCommand, type CliIO } from './io';
+import { runCommand as check } from './check';
+
+const VERSION = '0.1.0';
+
+const COMMANDS: Record<string, { run: CliCommand; summary: string }> = {
+  check: { run: check, summary: 'validate configs: schema and pitfall rules (exit 1 on errors)' },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(9)}${c.summary}`);
+  return `lora-lens ${VERSION}: fine-tuning configs checked, estimated and run\n\nusage: lora-lens <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "lora-lens <command> --help" for a command's options.\n`;
+}
+
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '-h' || name === '--help' || name === 'help') {
+    io.stdout.write(usage());
+    return name ? ExitCode.ok : ExitCode.usage;
+  }
+  if (name === '--version' || name === '-v') { io.stdout.write(`${VERSION}\n`); return ExitCode.ok; }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr.write(`lora-lens: unknown command "${name}"\n\n${usage()}`);
+    return ExitCode.usage;
+  }
+  return command.run(rest, io);
+}

@@ -1,0 +1,90 @@
+import { CompletionItemKind, InsertTextFormat, type CompletionItem, type Position } from 'vscode-languageserver-types';
+import { findNode, positionAt, type ConfigDocument } from '../document/configDocument';
+import { describe, pickBranch, schemaAt, type SchemaNode } from '../schema/configSchema';
+import { getCursorContext } from './cursorContext';
+import { isMap, isScalar } from 'yaml';
+
+/** Module names offered for `target_modules` items when the architecture is not known. */
+const COMMON_TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+
+/** Keys (not yet present, with value snippets) and values (enums, booleans, examples) at the cursor. */
+export function doComplete(doc: ConfigDocument, position: Position, extra?: { targetModules?: string[] }): CompletionItem[] {
+  const context = getCursorContext(doc, position);
+  if (!context) return [];
+  const replace = { start: positionAt(doc.lineStarts, context.prefixStart), end: position };
+
+  if (context.kind === 'key') {
+    const parent = schemaAt(context.parentPath);
+    const properties = parent?.properties;
+    if (!properties) return [];
+    const existing = existingKeys(doc, context.parentPath);
+    return Object.entries(properties)
+      .filter(([name]) => !existing.has(name) || name === context.prefix)
+      .map(([name, schema], index) => keyItem(name, schema, context.indent, replace, index));
+  }
+
+  const schema = context.kind === 'item' ? schemaAt(context.path, false)?.anyOf?.find((b) => b.type === 'array')?.items ?? schemaAt([...context.path, 0], false) : schemaAt(context.path, false);
+  const values = context.kind === 'item' && context.path.at(-1) === 'target_modules'
+    ? (extra?.targetModules ?? COMMON_TARGET_MODULES)
+    : valueCandidates(schema);
+  return values.map((value, index) => ({
+    label: String(value),
+    kind: typeof value === 'boolean' ? CompletionItemKind.Keyword : CompletionItemKind.Value,
+    textEdit: { range: replace, newText: String(value) },
+    sortText: String(index).padStart(4, '0'),
+    documentation: schema ? { kind: 'markdown', value: describe(schema) } : undefined,
+  }));
+}
+
+function existingKeys(doc: ConfigDocument, path: (string | number)[]): Set<string> {
+  const node = path.length === 0 ? doc.yaml?.contents : findNode(doc, path);
+  const keys = new Set<string>();
+  if (isMap(node)) for (const item of node.items) if (isScalar(item.key)) keys.add(String(item.key.value));
+  return keys;
+}
+
+function valueCandidates(schema: SchemaNode | undefined): unknown[] {
+  if (!schema) return [];
+  const out: unknown[] = [];
+  const add = (value: unknown) => {
+    if (typeof value === 'object') return;
+    if (!out.some((existing) => existing === value)) out.push(value);
+  };
+  const nodes = schema.anyOf ?? [schema];
+  for (const node of nodes) {
+    node.enum?.forEach(add);
+    if (node.type === 'boolean') [true, false].forEach(add);
+  }
+  if (schema.default !== undefined) add(schema.default);
+  schema.examples?.forEach(add);
+  return out;
+}
+
+function keyItem(name: string, schema: SchemaNode, indent: number, range: { start: Position; end: Position }, index: number): CompletionItem {
+  const scalar = pickBranch(schema, 'string');
+  const isBlock = !schema.anyOf && schema.type === 'object';
+  const childIndent = ' '.repeat(indent + 2);
+  let snippet: string;
+  if (isBlock) snippet = `${name}:\n${childIndent}$0`;
+  else if (scalar.enum) snippet = `${name}: \${1|${scalar.enum.map(String).join(',')}|}`;
+  else if (schema.type === 'boolean') snippet = `${name}: \${1|${schema.default === true ? 'true,false' : 'false,true'}|}`;
+  else {
+    const example = schema.default ?? schema.examples?.find((e) => typeof e !== 'object') ?? '';
+    snippet = `${name}: \${1:${String(example)}}`;
+  }
+  return {
+    label: name,
+    kind: isBlock ? CompletionItemKind.Module : CompletionItemKind.Property,
+    detail: typeLabel(schema),
+    documentation: { kind: 'markdown', value: describe(schema) },
+    insertTextFormat: InsertTextFormat.Snippet,
+    textEdit: { range, newText: snippet },
+    sortText: String(index).padStart(4, '0'),
+  };
+}
+
+export function typeLabel(schema: SchemaNode): string {
+  if (schema.anyOf) return schema.anyOf.map((b) => b.type).join(' | ');
+  if (schema.enum) return schema.enum.map(String).join(' | ');
+  return String(schema.type ?? '');
+}
