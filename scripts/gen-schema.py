@@ -114,7 +114,7 @@ schema = {
                 "logging_steps": key("integer", "Log every N optimizer steps (`logging_steps`).", 10, minimum=1),
                 "eval_steps": key("integer", "Evaluate every N optimizer steps (`eval_steps`); needs `data.eval`.", minimum=1, examples=[50, 100]),
                 "save_steps": key("integer", "Write a checkpoint every N optimizer steps (`save_steps`); runs resume from the last one.", 500, minimum=1, examples=[100, 500]),
-                "save_total_limit": key("integer", "Keep at most N checkpoints (`save_total_limit`); older ones are deleted.", minimum=1),
+                "save_total_limit": key("integer", "Keep at most N checkpoints (`save_total_limit`); older ones are deleted.", minimum=1, examples=[2, 3]),
                 "dataloader_num_workers": key("integer", "Worker processes loading data (`dataloader_num_workers`). 0 loads in the main process (required on Windows with some setups).", 0, minimum=0, maximum=64),
             },
         },
@@ -157,5 +157,6 @@ schema = {
     ],
 }
 
-out = pathlib.Path(__file__).resolve().parent.parent / "schemas" / "finetune.schema.json"
+import sys
+out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parent.parent / "schemas" / "finetune.schema.json"
 out.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")

@@ -26,7 +26,7 @@ export function getCursorContext(doc: ConfigDocument, position: Position): Curso
   }
   const item = /^(\s*)-\s+([^\s:#]*)$/.exec(before);
   if (item) {
-    const parentPath = findParentPath(doc, position.line, item[1]!.length + 1);
+    const parentPath = findParentPath(doc, position.line, item[1]!.length);
     if (!parentPath) return undefined;
     const prefix = item[2]!;
     return { kind: 'item', path: parentPath, prefix, prefixStart: offset - prefix.length };
