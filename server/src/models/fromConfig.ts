@@ -1,0 +1,84 @@
+/**
+ * ModelSpec from a parsed config.json. Only families whose layer layout the estimator knows are accepted: an
+ * unknown `model_type` is refused with a message rather than guessed from field names.
+ */
+import type { ArchFamily, ModelSpec } from './types.js';
+
+const FAMILIES: Record<string, ArchFamily> = {
+  llama: 'llama',
+  mistral: 'mistral',
+  mixtral: 'mixtral',
+  qwen2: 'qwen2',
+  qwen3: 'qwen3',
+  gemma: 'gemma',
+  gemma2: 'gemma2',
+  gemma3_text: 'gemma3',
+  gemma3: 'gemma3',
+  phi3: 'phi3',
+};
+
+/** model_type values we can estimate. */
+export const SUPPORTED_MODEL_TYPES = Object.keys(FAMILIES);
+
+export type SpecResult = { ok: true; spec: ModelSpec } | { ok: false; message: string };
+
+type Json = Record<string, unknown>;
+
+function num(cfg: Json, key: string): number | undefined {
+  const v = cfg[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/**
+ * Builds a ModelSpec from config.json contents. `chatTemplate` says whether the tokenizer next to it ships one.
+ */
+export function specFromConfig(raw: unknown, id: string, chatTemplate: boolean): SpecResult {
+  if (!raw || typeof raw !== 'object') return { ok: false, message: `${id}: config.json is not a JSON object` };
+  const outer = raw as Json;
+  const modelType = String(outer.model_type ?? '');
+  const family = FAMILIES[modelType];
+  if (!family) {
+    const known = SUPPORTED_MODEL_TYPES.join(', ');
+    return { ok: false, message: `${id}: architecture "${modelType || 'unknown'}" is not supported by the estimator (known: ${known})` };
+  }
+  // Multimodal Gemma 3 keeps the language model under text_config; we estimate the text tower.
+  const cfg = (modelType === 'gemma3' && outer.text_config && typeof outer.text_config === 'object'
+    ? { ...(outer.text_config as Json), tie_word_embeddings: outer.tie_word_embeddings ?? (outer.text_config as Json).tie_word_embeddings }
+    : outer) as Json;
+  const h = num(cfg, 'hidden_size');
+  const i = num(cfg, 'intermediate_size');
+  const l = num(cfg, 'num_hidden_layers');
+  const heads = num(cfg, 'num_attention_heads');
+  const v = num(cfg, 'vocab_size') ?? (modelType === 'gemma3' ? 262208 : undefined);
+  const missing = [['hidden_size', h], ['intermediate_size', i], ['num_hidden_layers', l], ['num_attention_heads', heads], ['vocab_size', v]]
+    .filter(([, x]) => x === undefined).map(([k]) => k);
+  if (missing.length) return { ok: false, message: `${id}: config.json lacks ${missing.join(', ')}` };
+  const gemma = family === 'gemma' || family === 'gemma2' || family === 'gemma3';
+  const experts = family === 'mixtral' ? num(cfg, 'num_local_experts') ?? 8 : 0;
+  // The config classes' own defaults when the key is absent: Gemma ties, Llama/Qwen/Mistral/Phi-3 do not.
+  const tied = typeof cfg.tie_word_embeddings === 'boolean' ? cfg.tie_word_embeddings : gemma;
+  const spec: ModelSpec = {
+    id,
+    modelType,
+    family,
+    vocabSize: v!,
+    hiddenSize: h!,
+    intermediateSize: i!,
+    numLayers: l!,
+    numHeads: heads!,
+    numKvHeads: num(cfg, 'num_key_value_heads') ?? heads!,
+    headDim: num(cfg, 'head_dim') ?? h! / heads!,
+    tiedEmbeddings: tied,
+    maxPositionEmbeddings: num(cfg, 'max_position_embeddings') ?? 0,
+    numExperts: experts,
+    numExpertsPerToken: experts ? num(cfg, 'num_experts_per_tok') ?? 2 : 0,
+    // Qwen2 always has q/k/v bias; Llama/Mistral only when attention_bias is set.
+    attentionBias: family === 'qwen2' || cfg.attention_bias === true,
+    qkNorm: family === 'qwen3' || family === 'gemma3',
+    normsPerLayer: family === 'gemma2' || family === 'gemma3' ? 4 : 2,
+    fusedProjections: family === 'phi3',
+    torchDtype: String(cfg.torch_dtype ?? cfg.dtype ?? outer.torch_dtype ?? outer.dtype ?? 'bfloat16'),
+    chatTemplate,
+  };
+  return { ok: true, spec };
+}

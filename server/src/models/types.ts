@@ -1,0 +1,76 @@
+/**
+ * The architecture of a causal language model, as far as memory and the rules need it. Field values are those of
+ * the model's `config.json`; derived quantities (parameter counts, module shapes) come from `params.ts`.
+ */
+
+/** Decoder families whose layer layout we know op by op; anything else is refused, never guessed. */
+export type ArchFamily = 'llama' | 'mistral' | 'mixtral' | 'qwen2' | 'qwen3' | 'gemma' | 'gemma2' | 'gemma3' | 'phi3';
+
+export interface ModelSpec {
+  /** Hugging Face id or local path it was resolved from. */
+  id: string;
+  /** `model_type` of config.json (e.g. "llama", "qwen2", "gemma3_text"). */
+  modelType: string;
+  family: ArchFamily;
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  tiedEmbeddings: boolean;
+  maxPositionEmbeddings: number;
+  /** 0 for dense models. */
+  numExperts: number;
+  /** Experts routed per token (0 for dense models). */
+  numExpertsPerToken: number;
+  /** q/k/v projections carry a bias (Qwen2, Qwen2.5). */
+  attentionBias: boolean;
+  /** RMSNorm on q and k per head (Qwen3, Gemma 3). */
+  qkNorm: boolean;
+  /** Norm weights per decoder layer: 2 (pre-attention, pre-MLP) or 4 (Gemma 2/3 add post-norms). */
+  normsPerLayer: number;
+  /** Phi-3 fuses q/k/v into `qkv_proj` and gate/up into `gate_up_proj`. */
+  fusedProjections: boolean;
+  /** config.json's torch_dtype (or dtype), e.g. "bfloat16". */
+  torchDtype: string;
+  /** The tokenizer is known to ship a chat template (instruct/chat variants). */
+  chatTemplate: boolean;
+}
+
+/** One linear layer inside a decoder layer, with the name PEFT's `target_modules` matches. */
+export interface LinearModule {
+  name: string;
+  inFeatures: number;
+  outFeatures: number;
+  bias: boolean;
+  /** How many copies per layer (MoE experts); 1 for dense modules. */
+  count: number;
+  /** Copies a token passes through per layer (routed experts); equals count for dense modules. */
+  activePerToken: number;
+}
+
+export interface ParameterCounts {
+  total: number;
+  embedding: number;
+  /** 0 when tied to the embedding. */
+  lmHead: number;
+  /** All decoder linear weights and biases (what bitsandbytes quantizes, biases excepted). */
+  linear: number;
+  /** Linear biases (kept in 16/32-bit under quantization). */
+  linearBias: number;
+  norms: number;
+  perLayer: number;
+}
+
+export interface ModelRefLike {
+  name_or_path: string;
+  revision?: string | null;
+}
+
+export type ModelSource = 'local' | 'hf-cache' | 'catalog';
+
+export type ModelResolution =
+  | { ok: true; spec: ModelSpec; source: ModelSource; configPath: string | null }
+  | { ok: false; message: string };
