@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { catalogModel, countParameters, linearModules, loraParameters, unknownTargets } from '../../server/src/models/index.js';
+import { catalogModel, countParameters, linearModules, loraParameters, unknownTargets } from '../../server/src/models/index';
 
 interface Row { arch: string; method: string; targets?: string; r: number; total_params: number; trainable: number }
 
@@ -11,7 +11,7 @@ const ARCH: Record<string, string> = {
   'qwen2.5-1.5b': 'Qwen/Qwen2.5-1.5B',
   'qwen2-7b': 'Qwen/Qwen2-7B',
 };
-const rows: Row[] = readFileSync(join(import.meta.dirname, '../fixtures/calibration/h100-hf-peft.jsonl'), 'utf8')
+const rows: Row[] = readFileSync(join(__dirname, '../fixtures/calibration/h100-hf-peft.jsonl'), 'utf8')
   .split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
 
 test('parameter counts match every calibration row exactly (total and trainable)', () => {

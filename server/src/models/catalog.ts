@@ -2,7 +2,7 @@
  * Built-in catalog: the values of popular models' published config.json, so estimates work before a model is
  * downloaded. Instruct/chat variants share the base architecture and are aliases (with a chat template).
  */
-import type { ArchFamily, ModelSpec } from './types.js';
+import type { ArchFamily, ModelSpec } from './types';
 
 interface Entry {
   ids: string[]; // canonical id first; the rest are aliases with the same architecture

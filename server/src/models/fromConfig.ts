@@ -2,7 +2,7 @@
  * ModelSpec from a parsed config.json. Only families whose layer layout the estimator knows are accepted: an
  * unknown `model_type` is refused with a message rather than guessed from field names.
  */
-import type { ArchFamily, ModelSpec } from './types.js';
+import type { ArchFamily, ModelSpec } from './types';
 
 const FAMILIES: Record<string, ArchFamily> = {
   llama: 'llama',

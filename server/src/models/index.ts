@@ -1,6 +1,6 @@
-export type { ArchFamily, LinearModule, ModelRefLike, ModelResolution, ModelSource, ModelSpec, ParameterCounts } from './types.js';
-export { countParameters, linearModules, loraParameters, selectTargets, targetModuleNames, unknownTargets } from './params.js';
-export { catalogIds, catalogModel } from './catalog.js';
-export { specFromConfig, SUPPORTED_MODEL_TYPES } from './fromConfig.js';
-export { clearModelCache, findCachedConfig, hubCacheDir, resolveModel } from './resolve.js';
-export type { ResolveOptions } from './resolve.js';
+export type { ArchFamily, LinearModule, ModelRefLike, ModelResolution, ModelSource, ModelSpec, ParameterCounts } from './types';
+export { countParameters, linearModules, loraParameters, selectTargets, targetModuleNames, unknownTargets } from './params';
+export { catalogIds, catalogModel } from './catalog';
+export { specFromConfig, SUPPORTED_MODEL_TYPES } from './fromConfig';
+export { clearModelCache, findCachedConfig, hubCacheDir, resolveModel } from './resolve';
+export type { ResolveOptions } from './resolve';

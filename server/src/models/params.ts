@@ -2,7 +2,7 @@
  * Exact parameter counts and per-layer linear modules from a ModelSpec, following the modelling code of each
  * family in transformers (module names are the ones PEFT's `target_modules` matches).
  */
-import type { LinearModule, ModelSpec, ParameterCounts } from './types.js';
+import type { LinearModule, ModelSpec, ParameterCounts } from './types';
 
 /** The linear modules of one decoder layer, in forward order. */
 export function linearModules(spec: ModelSpec): LinearModule[] {

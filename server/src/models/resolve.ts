@@ -5,9 +5,9 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { catalogModel } from './catalog.js';
-import { specFromConfig } from './fromConfig.js';
-import type { ModelRefLike, ModelResolution, ModelSource } from './types.js';
+import { catalogModel } from './catalog';
+import { specFromConfig } from './fromConfig';
+import type { ModelRefLike, ModelResolution, ModelSource } from './types';
 
 export interface ResolveOptions {
   /** Directory of the config file; relative model paths resolve against it. */
