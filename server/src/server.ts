@@ -40,7 +40,8 @@ export function startServer(connection: Connection): void {
 
   function validate(document: TextDocument): void {
     if (!isConfig(document)) {
-      void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
+      // Empty, so a file that stopped being a config (renamed, modeline removed) loses its old diagnostics.
+      void connection.sendDiagnostics({ uri: document.uri, version: document.version, diagnostics: [] });
       return;
     }
     const doc = cache.get(document);

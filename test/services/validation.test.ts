@@ -15,13 +15,13 @@ test('unknown key points at the key and suggests the closest name', () => {
   const [d] = validate(`${BASE}lora:\n  r: 16\n  lora_alpa: 32\n`);
   assert.equal(d!.code, 'schema-unknown-key');
   assert.deepEqual(r(d!.range), [6, 2, 6, 11]);
-  assert.match(d!.message, /Did you mean `lora_alpha`\?/);
+  assert.match(String(d!.message), /Did you mean `lora_alpha`\?/);
   assert.deepEqual(d!.data, { path: ['lora', 'lora_alpa'], suggestion: 'lora_alpha' });
 });
 
 test('unknown key without a close match lists the known keys', () => {
   const [d] = validate(`${BASE}output:\n  zzzzzzzz: 1\n`);
-  assert.match(d!.message, /Known keys: `dir`/);
+  assert.match(String(d!.message), /Known keys: `dir`/);
 });
 
 test('enum violation points at the value with a suggestion', () => {
@@ -38,14 +38,14 @@ test('range violations point at the value', () => {
     ['schema-range', [6, 16, 6, 17]],
     ['schema-range', [8, 17, 8, 18]],
   ]);
-  assert.match(diagnostics[1]!.message, /must be < 1/);
+  assert.match(String(diagnostics[1]!.message), /must be < 1/);
 });
 
 test('wrong type points at the value', () => {
   const [d] = validate(`${BASE}training:\n  per_device_train_batch_size: four\n`);
   assert.equal(d!.code, 'schema-type');
   assert.deepEqual(r(d!.range), [5, 31, 5, 35]);
-  assert.match(d!.message, /must be an integer/);
+  assert.match(String(d!.message), /must be an integer/);
 });
 
 test('missing required key points at the parent key', () => {
@@ -65,10 +65,10 @@ test('a union reports the branch that matches the value type', () => {
   const diagnostics = validate(BASE.replace('model: Qwen/Qwen2.5-7B-Instruct', 'model:\n  name_or_path: x\n  revison: main'));
   assert.equal(diagnostics.length, 1);
   assert.equal(diagnostics[0]!.code, 'schema-unknown-key');
-  assert.match(diagnostics[0]!.message, /`revision`/);
+  assert.match(String(diagnostics[0]!.message), /`revision`/);
   const typeError = validate(`${BASE}lora:\n  target_modules: 5\n`);
   assert.equal(typeError.length, 1);
-  assert.match(typeError[0]!.message, /string or array/);
+  assert.match(String(typeError[0]!.message), /string or array/);
 });
 
 test('qlora needs a 4-bit base; quantization under full is flagged as having no effect', () => {
@@ -85,7 +85,7 @@ test('YAML syntax errors, duplicate keys and tabs are located', () => {
   const duplicate = validate(`${BASE}method: full\n`);
   assert.ok(duplicate.some((d) => d.code === 'yaml-duplicate-key' && d.range.start.line === 4));
   const tabs = validate('model: x\nmethod: lora\ndata:\n\ttrain: a\n');
-  assert.ok(tabs.some((d) => /Tabs are not allowed/.test(d.message) && d.range.start.line === 3));
+  assert.ok(tabs.some((d) => /Tabs are not allowed/.test(String(d.message)) && d.range.start.line === 3));
   const broken = validate('model: [x\nmethod: lora\n');
   assert.ok(broken.length > 0 && broken.every((d) => d.range.start.line <= 2));
 });

@@ -1,0 +1,95 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CompletionItem, DocumentSymbol, Hover, CodeAction } from 'vscode-languageserver-types';
+import { LspTestClient } from '../helpers/lspClient';
+import { r } from '../helpers/cursor';
+
+let client: LspTestClient;
+const uri = 'file:///work/project/train.finetune.yaml';
+const TEXT = 'model: Qwen/Qwen2.5-7B-Instruct\nmethod: lora\nlora:\n  lora_alpa: 32\ndata:\n  train: data/train.jsonl\n';
+
+before(async () => {
+  client = new LspTestClient({ LORA_LENS_DEBOUNCE_MS: '20' });
+  await client.initialize('file:///work/project');
+});
+after(async () => client.dispose());
+
+test('didOpen publishes diagnostics with exact ranges, codes and data', async () => {
+  const published = client.diagnostics(uri, 1);
+  await client.open(uri, TEXT);
+  const { diagnostics } = await published;
+  assert.equal(diagnostics.length, 1);
+  assert.equal(diagnostics[0]!.code, 'schema-unknown-key');
+  assert.deepEqual(r(diagnostics[0]!.range), [3, 2, 3, 11]);
+  assert.deepEqual(diagnostics[0]!.data, { path: ['lora', 'lora_alpa'], suggestion: 'lora_alpha' });
+});
+
+test('a quick fix renames the key from the diagnostic data', async () => {
+  const { diagnostics } = await (async () => {
+    const p = client.diagnostics(uri, 2);
+    await client.change(uri, 2, TEXT);
+    return p;
+  })();
+  const actions = await client.connection.sendRequest('textDocument/codeAction', { textDocument: { uri }, range: diagnostics[0]!.range, context: { diagnostics } }) as CodeAction[];
+  assert.equal(actions[0]!.title, 'Rename to `lora_alpha`');
+  assert.deepEqual(actions[0]!.edit!.changes![uri], [{ range: diagnostics[0]!.range, newText: 'lora_alpha' }]);
+});
+
+test('didChange re-validates; only the last of a burst of edits is published', async () => {
+  const fixed = TEXT.replace('lora_alpa', 'lora_alpha');
+  const published = client.diagnostics(uri, 5);
+  await client.change(uri, 3, TEXT.replace('method: lora', 'method: x'));
+  await client.change(uri, 4, TEXT);
+  await client.change(uri, 5, fixed);
+  assert.deepEqual((await published).diagnostics, []);
+});
+
+test('completion, hover and document symbols answer on the open document', async () => {
+  const completion = await client.connection.sendRequest('textDocument/completion', { textDocument: { uri }, position: { line: 3, character: 2 } }) as CompletionItem[];
+  assert.ok(completion.some((item) => item.label === 'lora_dropout'));
+  assert.ok(!completion.some((item) => item.label === 'lora_alpha'));
+  const hover = await client.connection.sendRequest('textDocument/hover', { textDocument: { uri }, position: { line: 1, character: 2 } }) as Hover;
+  assert.match((hover.contents as { value: string }).value, /\*\*method\*\*/);
+  const symbols = await client.connection.sendRequest('textDocument/documentSymbol', { textDocument: { uri } }) as DocumentSymbol[];
+  assert.deepEqual(symbols.map((s) => s.name), ['model', 'method', 'lora', 'data']);
+});
+
+test('files that are not configs get no diagnostics and no completions', async () => {
+  const other = 'file:///work/project/docker-compose.yaml';
+  const published = client.diagnostics(other, 1);
+  await client.open(other, 'services:\n  web: {image: x}\n');
+  assert.deepEqual((await published).diagnostics, []);
+  const completion = await client.connection.sendRequest('textDocument/completion', { textDocument: { uri: other }, position: { line: 0, character: 0 } }) as CompletionItem[];
+  assert.deepEqual(completion, []);
+});
+
+test('a modeline makes any YAML file a config', async () => {
+  const modeline = 'file:///work/project/train.yaml';
+  const published = client.diagnostics(modeline, 1);
+  await client.open(modeline, '# lora-lens\nmodel: x\nmethod: lora\n');
+  const { diagnostics } = await published;
+  assert.deepEqual(diagnostics.map((d) => d.code), ['schema-missing-key']);
+});
+
+test('the loraLens.files setting adds globs', async () => {
+  const custom = 'file:///work/project/configs/exp1.yml';
+  await client.connection.sendNotification('workspace/didChangeConfiguration', { settings: { loraLens: { files: ['configs/*.yml'] } } });
+  const published = client.diagnostics(custom, 1);
+  await client.open(custom, 'model: x\n');
+  assert.ok((await published).diagnostics.length > 0);
+});
+
+test('hostile input: the server answers and keeps answering', async () => {
+  const bomb = 'file:///work/project/bomb.finetune.yaml';
+  let text = 'a: &a [x, x, x, x, x, x, x, x, x]\n';
+  for (let i = 0, prev = 'a'; i < 9; prev = `l${i}`, i++) text += `l${i}: &l${i} [${Array(9).fill(`*${prev}`).join(', ')}]\n`;
+  const published = client.diagnostics(bomb, 1);
+  await client.open(bomb, text);
+  assert.ok((await published).diagnostics.some((d) => d.code === 'yaml-alias-limit'));
+  const deep = 'file:///work/project/deep.finetune.yaml';
+  const deepPublished = client.diagnostics(deep, 1);
+  await client.open(deep, `${'['.repeat(5000)}${']'.repeat(5000)}`);
+  assert.ok((await deepPublished).diagnostics.length > 0);
+  const hover = await client.connection.sendRequest('textDocument/hover', { textDocument: { uri }, position: { line: 0, character: 1 } }) as Hover;
+  assert.match((hover.contents as { value: string }).value, /\*\*model\*\*/);
+});
