@@ -108,7 +108,7 @@ export function startServer(connection: Connection): void {
   connection.onCompletion((params) => withConfig(params.textDocument.uri, [], (d) => doComplete(cache.get(d), params.position)));
   connection.onHover((params) => withConfig(params.textDocument.uri, null, (d) => doHover(cache.get(d), params.position)));
   connection.onDocumentSymbol((params) => withConfig(params.textDocument.uri, [], (d) => findDocumentSymbols(cache.get(d))));
-  connection.onCodeAction((params) => withConfig(params.textDocument.uri, [], () => getQuickFixes(params.textDocument.uri, params.context.diagnostics)));
+  connection.onCodeAction((params) => withConfig(params.textDocument.uri, [], (d) => getQuickFixes(params.textDocument.uri, cache.get(d), params.context.diagnostics)));
 
   documents.listen(connection);
   connection.listen();

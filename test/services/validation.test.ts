@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { parseConfigDocument } from '../../server/src/document/configDocument';
 import { doValidation } from '../../server/src/services/validation';
 import { r } from '../helpers/cursor';
+import { applyTextEdits } from '../helpers/edits';
+import { getQuickFixes } from '../../server/src/languageserver/codeActions';
 
 const validate = (text: string) => doValidation(parseConfigDocument(text));
 const BASE = 'model: Qwen/Qwen2.5-7B-Instruct\nmethod: lora\ndata:\n  train: data/train.jsonl\n';
@@ -16,7 +18,11 @@ test('unknown key points at the key and suggests the closest name', () => {
   assert.equal(d!.code, 'schema-unknown-key');
   assert.deepEqual(r(d!.range), [6, 2, 6, 11]);
   assert.match(String(d!.message), /Did you mean `lora_alpha`\?/);
-  assert.deepEqual(d!.data, { path: ['lora', 'lora_alpa'], suggestion: 'lora_alpha' });
+  assert.deepEqual(d!.data, {
+    path: ['lora', 'lora_alpa'],
+    suggestion: 'lora_alpha',
+    fixes: [{ title: 'Rename to `lora_alpha`', edits: [{ kind: 'renameKey', path: ['lora', 'lora_alpa'], newKey: 'lora_alpha' }], isPreferred: true }],
+  });
 });
 
 test('unknown key without a close match lists the known keys', () => {
@@ -129,4 +135,23 @@ test('a JSON config is validated with exact ranges', () => {
 test('diagnostics are capped on hostile input', () => {
   const keys = Array.from({ length: 1000 }, (_, i) => `  bogus_${i}: 1`).join('\n');
   assert.ok(validate(`${BASE}training:\n${keys}\n`).length <= 200);
+});
+
+test('schema quick fixes, applied to the text, leave a clean config', () => {
+  const cases = [
+    `${BASE}lora:\n  lora_alpa: 32 # keep me\n`,
+    BASE.replace('method: lora', 'method: qlorra'),
+    `${BASE.replace('lora', 'qlora')}quantization:\n  load_in_4bit: false\n`,
+    `${BASE.replace('method: lora', 'method: full')}quantization:\n  load_in_4bit: true\n`,
+    `${BASE}lora:\n  r: 8\n  zzzzzzzz: 1\n`,
+  ];
+  for (const text of cases) {
+    const doc = parseConfigDocument(text);
+    const [diagnostic] = doValidation(doc);
+    const [action] = getQuickFixes('file:///x.finetune.yaml', doc, [diagnostic!]);
+    assert.ok(action, `a fix for ${diagnostic!.code}`);
+    const fixed = applyTextEdits(text, action.edit!.changes!['file:///x.finetune.yaml']!);
+    assert.deepEqual(validate(fixed), [], fixed);
+    if (text.includes('# keep me')) assert.match(fixed, /lora_alpha: 32 # keep me/);
+  }
 });

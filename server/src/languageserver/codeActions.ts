@@ -1,20 +1,21 @@
-import { CodeActionKind, type CodeAction, type Diagnostic, type TextEdit } from 'vscode-languageserver-types';
-import { SchemaCode, type SchemaDiagnosticData } from '../services/validation';
+import { CodeActionKind, type CodeAction, type Diagnostic } from 'vscode-languageserver-types';
+import type { ConfigDocument } from '../document/configDocument';
+import { toTextEdits, type QuickFix } from '../edits/configEdits';
 
-/** Quick fixes for the diagnostics in a request, built from each diagnostic's `data`, never its message. */
-export function getQuickFixes(uri: string, diagnostics: Diagnostic[]): CodeAction[] {
+/**
+ * Quick fixes for the diagnostics of a request, built from each diagnostic's `data.fixes` (path-based edits rendered
+ * against the current text), never from its message.
+ */
+export function getQuickFixes(uri: string, doc: ConfigDocument, diagnostics: Diagnostic[]): CodeAction[] {
   const actions: CodeAction[] = [];
   for (const diagnostic of diagnostics) {
-    const data = diagnostic.data as SchemaDiagnosticData | undefined;
-    if (!data) continue;
-    if ((diagnostic.code === SchemaCode.unknownKey || diagnostic.code === SchemaCode.enum) && data.suggestion !== undefined) {
-      const title = diagnostic.code === SchemaCode.unknownKey ? `Rename to \`${data.suggestion}\`` : `Change to \`${data.suggestion}\``;
-      actions.push(fix(uri, title, diagnostic, [{ range: diagnostic.range, newText: data.suggestion }], true));
+    const fixes = (diagnostic.data as { fixes?: QuickFix[] } | undefined)?.fixes;
+    if (!Array.isArray(fixes)) continue;
+    for (const fix of fixes) {
+      const edits = toTextEdits(doc, fix.edits);
+      if (edits.length === 0) continue;
+      actions.push({ title: fix.title, kind: CodeActionKind.QuickFix, diagnostics: [diagnostic], isPreferred: fix.isPreferred ?? false, edit: { changes: { [uri]: edits } } });
     }
   }
   return actions;
-}
-
-function fix(uri: string, title: string, diagnostic: Diagnostic, edits: TextEdit[], isPreferred = false): CodeAction {
-  return { title, kind: CodeActionKind.QuickFix, diagnostics: [diagnostic], isPreferred, edit: { changes: { [uri]: edits } } };
 }

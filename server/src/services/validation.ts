@@ -3,6 +3,7 @@ import { keyRange, valueRange, type ConfigDocument, type NodePath } from '../doc
 import { makeDiagnostic } from '../diagnostics';
 import { getConfigValidator, schemaAt, type SchemaError } from '../schema/configSchema';
 import { closestMatch } from '../text/suggest';
+import type { QuickFix } from '../edits/configEdits';
 
 /** Diagnostic codes of the schema layer; rules use their own ids. */
 export const SchemaCode = {
@@ -23,6 +24,7 @@ export interface SchemaDiagnosticData {
   /** For missing keys: the key to add. */
   missing?: string;
   allowed?: unknown[];
+  fixes?: QuickFix[];
 }
 
 const MAX_SCHEMA_DIAGNOSTICS = 200;
@@ -116,7 +118,10 @@ function toDiagnostic(doc: ConfigDocument, error: SchemaError): Diagnostic | und
       const known = Object.keys(schemaAt(path)?.properties ?? {});
       const suggestion = closestMatch(key, known);
       const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : known.length ? ` Known keys: ${known.map((k) => `\`${k}\``).join(', ')}.` : '';
-      const data: SchemaDiagnosticData = { path: [...path, key], ...(suggestion ? { suggestion } : {}) };
+      const fixes: QuickFix[] = suggestion
+        ? [{ title: `Rename to \`${suggestion}\``, edits: [{ kind: 'renameKey', path: [...path, key], newKey: suggestion }], isPreferred: true }]
+        : [{ title: `Remove \`${key}\``, edits: [{ kind: 'remove', path: [...path, key] }] }];
+      const data: SchemaDiagnosticData = { path: [...path, key], ...(suggestion ? { suggestion } : {}), fixes };
       return makeDiagnostic(keyRange(doc, [...path, key]), 'error', SchemaCode.unknownKey, `Unknown key \`${key}\` in ${where}.${hint}`, data);
     }
     case 'required': {
@@ -132,18 +137,19 @@ function toDiagnostic(doc: ConfigDocument, error: SchemaError): Diagnostic | und
       const allowed = (error.params as { allowedValues: unknown[] }).allowedValues;
       const suggestion = typeof value === 'string' ? closestMatch(value, allowed.map(String)) : undefined;
       const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : '';
-      const data: SchemaDiagnosticData = { path, allowed, ...(suggestion ? { suggestion } : {}) };
+      const fixes: QuickFix[] = suggestion ? [{ title: `Change to \`${suggestion}\``, edits: [{ kind: 'set', path, value: suggestion }], isPreferred: true }] : [];
+      const data: SchemaDiagnosticData = { path, allowed, ...(suggestion ? { suggestion } : {}), fixes };
       return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.enum, `${where} must be one of ${allowed.map((v) => `\`${String(v)}\``).join(', ')}; got ${describeValue(value)}.${hint}`, data);
     }
     case 'const': {
       const expected = (error.params as { allowedValue: unknown }).allowedValue;
-      const data: SchemaDiagnosticData = { path, allowed: [expected], suggestion: String(expected) };
+      const data: SchemaDiagnosticData = { path, allowed: [expected], suggestion: String(expected), fixes: [{ title: `Set to \`${String(expected)}\``, edits: [{ kind: 'set', path, value: expected }], isPreferred: true }] };
       const why = path.join('.') === 'quantization.load_in_4bit' ? ' QLoRA trains adapters on a 4-bit base.' : '';
       return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.enum, `${where} must be \`${String(expected)}\` here.${why}`, data);
     }
     case 'false schema': {
       const method = (doc.value as { method?: unknown }).method;
-      return makeDiagnostic(keyRange(doc, path), 'warning', SchemaCode.notApplicable, `${where} has no effect with \`method: ${String(method)}\`: ${path[0] === 'quantization' ? 'quantization applies to `qlora` only' : 'LoRA settings apply to `lora` and `qlora` only'}. Remove it, or change the method.`, { path } satisfies SchemaDiagnosticData);
+      return makeDiagnostic(keyRange(doc, path), 'warning', SchemaCode.notApplicable, `${where} has no effect with \`method: ${String(method)}\`: ${path[0] === 'quantization' ? 'quantization applies to `qlora` only' : 'LoRA settings apply to `lora` and `qlora` only'}. Remove it, or change the method.`, { path, fixes: [{ title: `Remove \`${path.join('.')}\``, edits: [{ kind: 'remove', path }], isPreferred: true }] } satisfies SchemaDiagnosticData);
     }
     case 'minimum':
     case 'maximum':
