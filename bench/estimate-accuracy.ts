@@ -1,0 +1,49 @@
+/**
+ * Scores the memory estimator on real measurements: each row's error against peak_alloc + CUDA context, the mean
+ * absolute error and the worst row; then the time per estimateMemory call.
+ * Run: npx tsx bench/estimate-accuracy.ts [file.jsonl ...] [--engine hf|lora-lens]
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { catalogModel } from '../server/src/models/catalog';
+import { MEASURED_ARCH, measuredPeakGiB, measurementPlan, parseMeasurements } from '../server/src/memory/calibration';
+import { estimateMemory } from '../server/src/memory/estimate';
+import type { Engine } from '../server/src/plan/types';
+
+const GiB = 2 ** 30;
+const args = process.argv.slice(2);
+const engineAt = args.indexOf('--engine');
+const engine = (engineAt >= 0 ? args[engineAt + 1] : 'hf') as Engine;
+const files = args.filter((a, i) => a.endsWith('.jsonl') && i !== engineAt + 1);
+if (!files.length) files.push(join(__dirname, '..', 'test', 'fixtures', 'calibration', 'h100-hf-peft.jsonl'));
+
+let sumAbs = 0;
+let n = 0;
+let worst = { err: 0, label: '' };
+for (const file of files) {
+  console.log(`# ${file} (engine ${engine})`);
+  console.log('row  arch           method targets         r  master seq  bs gc     measured  estimate   error  phase');
+  parseMeasurements(readFileSync(file, 'utf8')).forEach((m, i) => {
+    const spec = catalogModel(MEASURED_ARCH[m.arch] ?? m.arch);
+    if (!spec) { console.log(`${i + 1}: unknown arch ${m.arch}`); return; }
+    const est = estimateMemory(spec, measurementPlan(m, engine), null);
+    const measured = measuredPeakGiB(m);
+    const got = est.peakBytes / GiB;
+    const err = got / measured - 1;
+    sumAbs += Math.abs(err);
+    n += 1;
+    const label = `${String(i + 1).padStart(3)}  ${m.arch.padEnd(14)} ${m.method.padEnd(6)} ${(m.targets ?? '-').padEnd(15)} ${String(m.r ?? '-').padStart(2)} ${(m.master ?? '-').padEnd(6)} ${String(m.seq).padStart(4)} ${String(m.bs).padStart(2)} ${m.gc ? 'gc ' : '   '}`;
+    if (Math.abs(err) > Math.abs(worst.err)) worst = { err, label };
+    console.log(`${label} ${measured.toFixed(2).padStart(8)} ${got.toFixed(2).padStart(9)} ${(100 * err).toFixed(1).padStart(6)}%  ${est.peakPhase}`);
+  });
+}
+console.log(`\nrows ${n}  mean absolute error ${(100 * sumAbs / n).toFixed(2)}%  worst ${(100 * worst.err).toFixed(1)}% (row ${worst.label.trim()})`);
+
+const spec = catalogModel('Qwen/Qwen2.5-7B')!;
+const plan = measurementPlan({ arch: 'qwen2.5-7b', method: 'lora', targets: 'all-linear', r: 16, seq: 2048, bs: 1, gc: true, total_params: 0, trainable: 0, peak_alloc_gib: 0, peak_reserved_gib: 0 });
+const iterations = 20000;
+for (let i = 0; i < 1000; i++) estimateMemory(spec, plan, null);
+const t0 = process.hrtime.bigint();
+for (let i = 0; i < iterations; i++) estimateMemory(spec, plan, null);
+const us = Number(process.hrtime.bigint() - t0) / 1e3 / iterations;
+console.log(`estimateMemory: ${us.toFixed(2)} µs per call (${iterations} calls)`);

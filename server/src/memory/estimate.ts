@@ -1,0 +1,164 @@
+/**
+ * estimateMemory: the peak GPU memory of one training step, per GPU, as a sum of named terms.
+ *
+ * The run is walked through the moments where memory can peak (loss backward, lm_head backward, a recomputed
+ * layer, the end of backward, optimizer.step), with the optimizer state present (steps ≥ 2) and gradients set to
+ * None between steps (zero_grad(set_to_none=True)); the largest is the peak. Pure arithmetic, no I/O.
+ */
+import type { GpuSpec } from '../gpu/types';
+import { linearModules, selectTargets } from '../models/params';
+import type { ModelSpec } from '../models/types';
+import type { Engine, TrainingPlan } from '../plan/types';
+import { activationBytesPerToken, type Regime } from './activations';
+import { engineProfile } from './profiles';
+import { modelStates } from './states';
+import type { Estimate, Phase, PhaseName, Term } from './types';
+
+export interface EstimateOptions {
+  /** Overrides plan.engine. */
+  engine?: Engine;
+}
+
+function regimeOf(plan: TrainingPlan): Regime {
+  const mixed = plan.precision === 'bf16-mixed' || plan.precision === 'fp16-mixed';
+  if (plan.method === 'full') {
+    const stream = plan.precision === 'bf16-true' ? 2 : 4;
+    return { full: true, stream, matmul: mixed ? 2 : stream, adapter: 4 };
+  }
+  // QLoRA after prepare_model_for_kbit_training: fp32 embeddings make the whole residual stream fp32, and
+  // bnb's Linear4bit casts its output back to the input dtype.
+  const kbit = plan.method === 'qlora' && plan.quantization?.prepare_for_kbit_training === true;
+  const stream = kbit || plan.precision === 'fp32' ? 4 : 2;
+  return { full: false, stream, matmul: stream, adapter: mixed ? 2 : 4 };
+}
+
+interface Sharding { w: number; g: number; o: number; note?: string }
+
+function shardingOf(plan: TrainingPlan): Sharding {
+  const n = Math.max(1, plan.hardware.num_gpus);
+  const d = n > 1 ? plan.hardware.distributed : 'none';
+  if (d === 'fsdp' || d === 'deepspeed_zero3') return { w: n, g: n, o: n };
+  if (d === 'deepspeed_zero2') return { w: 1, g: n, o: n };
+  return { w: 1, g: 1, o: 1 };
+}
+
+/**
+ * Estimates the peak memory of a training plan on one GPU (per GPU when several).
+ * @param model the architecture (from resolveModel)
+ * @param plan the normalized training plan
+ * @param gpu the target GPU, or null when unknown (then fits/headroom are null)
+ */
+export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpec | null, opts: EstimateOptions = {}): Estimate {
+  const engine = opts.engine ?? plan.engine;
+  const profile = engineProfile(engine);
+  const st = modelStates(model, plan);
+  const regime = regimeOf(plan);
+  const full = regime.full;
+  const gc = plan.training.gradient_checkpointing;
+  const seq = plan.data.max_length;
+  const T = plan.training.per_device_train_batch_size * seq;
+  const L = model.numLayers;
+  const V = model.vocabSize;
+  const h = model.hiddenSize;
+  const targets = !full && plan.lora ? selectTargets(model, plan.lora.target_modules) : [];
+  const pt = activationBytesPerToken({
+    spec: model, regime, targets, r: plan.lora?.r ?? 0, dropout: plan.lora?.lora_dropout ?? 0, seqLen: seq,
+    eager: plan.model.attn_implementation === 'eager',
+  });
+  const sh = shardingOf(plan);
+  const nGpu = Math.max(1, plan.hardware.num_gpus);
+  const dist = nGpu > 1 ? plan.hardware.distributed : 'none';
+  const mixed = full && regime.matmul === 2 && regime.stream === 4;
+
+  // Persistent terms.
+  const weights: Term = { key: 'weights', label: st.weightsLabel, bytes: st.weights / sh.w };
+  const unq: Term = { key: 'weights_unquantized', label: 'Embeddings, lm_head, norms (not quantized)', bytes: st.unquantized / sh.w };
+  const adapters: Term = { key: 'lora_weights', label: `LoRA adapters (${(st.trainable / 1e6).toFixed(1)}M, fp32)`, bytes: full ? 0 : st.adapters };
+  const optim: Term = { key: 'optimizer', label: st.optimLabel, bytes: (st.trainable * st.optimBytes) / sh.o };
+  const gradAll = (st.trainable * st.gradBytes) / sh.g + (dist === 'ddp' ? st.trainable * st.gradBytes : 0); // DDP buckets copy grads
+  const states = (extraCopies: number): Term => ({
+    key: 'allocator', label: 'Allocator rounding',
+    bytes: st.largeTensors * (1 + (full ? extraCopies + (st.optimBytes > 0 ? 2 : 0) : 0)) * profile.roundingBytesPerTensor,
+  });
+  const persistent = (extraCopies: number): Term[] => [weights, unq, adapters, optim, states(extraCopies)];
+
+  // Autocast over fp32 masters caches a bf16 copy of each linear weight while backward still needs it.
+  const layerLinear = linearModules(model).reduce((s, m) => s + m.count * m.inFeatures * m.outFeatures, 0);
+  const headCopy = mixed ? 2 * V * h : 0;
+  const layerCopy = mixed ? 2 * layerLinear : 0;
+  const gathered = sh.w > 1 ? 2 * (layerLinear * (full ? st.paramBytes : 2)) : 0; // FSDP/ZeRO-3: two layers unsharded
+
+  const savedPerToken = gc ? L * pt.checkpoint + pt.outside : L * pt.layer + pt.outside - (full ? 0 : pt.firstLayerRebate);
+  const act: Term = gc
+    ? { key: 'checkpoints', label: `Checkpointed layer inputs (${L} layers)`, bytes: savedPerToken * T }
+    : { key: 'activations', label: `Activations (${L} layers)`, bytes: savedPerToken * T };
+  const lossTokens = profile.lossChunkTokens ? Math.min(T, profile.lossChunkTokens) : T;
+  const copies = (n: number): Term => ({ key: 'weight_copies', label: 'bf16 weight copies (autocast)', bytes: n });
+  const transient = (label: string, bytes: number): Term => ({ key: 'transients', label, bytes });
+
+  const phases: Phase[] = [];
+  const add = (name: PhaseName, terms: Term[]) =>
+    phases.push({ name, terms: terms.filter((t) => t.bytes > 0), bytes: terms.reduce((s, t) => s + t.bytes, 0) });
+
+  const fwdCopies = gc ? headCopy : headCopy + L * layerCopy;
+  add('loss', [...persistent(0), act, copies(fwdCopies + gathered),
+    { key: 'logits', label: `Logits + cross-entropy (fp32, ${lossTokens === T ? 'all' : lossTokens} tokens)`, bytes: profile.lossBytesPerVocab * V * lossTokens }]);
+  const logitsGrad = (regime.stream === 4 && !mixed ? 4 : 2) * V * lossTokens;
+  const headGrad = full ? V * h * st.gradBytes / sh.g + (mixed ? 2 * V * h : 0) : 0;
+  add('lm_head backward', [...persistent(1), act, copies(fwdCopies + gathered),
+    { key: 'logits', label: 'Gradient of the logits', bytes: logitsGrad },
+    { key: 'gradients', label: 'lm_head gradient', bytes: headGrad }]);
+  const layerWork = (pt.layer + pt.workspace) * T;
+  if (gc) {
+    add('layer recompute', [...persistent(1), act, copies(layerCopy + gathered),
+      transient('One recomputed layer + its backward buffers', layerWork),
+      { key: 'gradients', label: 'Gradients so far', bytes: full ? V * h * st.gradBytes / sh.g : 0 }]);
+  }
+  if (full) {
+    const tiedTransient = model.tiedEmbeddings ? V * h * st.gradBytes / sh.g : 0;
+    const endWork = Math.max(layerWork + (gc ? pt.checkpoint * T : 0), tiedTransient);
+    add('backward end', [...persistent(1), copies(layerCopy + gathered),
+      { key: 'gradients', label: 'Gradients', bytes: gradAll },
+      transient(endWork === tiedTransient ? 'Embedding gradient before accumulation' : 'Last layer\'s activations + backward buffers', endWork)]);
+  }
+  add('optimizer step', [...persistent(2), { key: 'gradients', label: 'Gradients', bytes: full ? gradAll : st.adapters },
+    transient('Optimizer step temporary (foreach)', st.optimTemp / sh.o)]);
+
+  if (plan.method === 'qlora') {
+    // bitsandbytes dequantizes one weight into a compute-dtype buffer per matmul (forward and backward).
+    const largest = Math.max(...linearModules(model).map((m) => m.inFeatures * m.outFeatures));
+    for (const p of phases) if (p.name !== 'optimizer step') {
+      p.terms.push(transient('Dequantized weight (bnb)', 2 * largest));
+      p.bytes += 2 * largest;
+    }
+  }
+
+  const peak = phases.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const ctx = profile.cudaContextBytes;
+  const peakBytes = peak.bytes + ctx;
+  const available = gpu ? gpu.memoryBytes - (gpu.usedBytes ?? 0) : null;
+  const reserved = peak.bytes * profile.reserveRatioMax + ctx;
+  const notes: string[] = [];
+  if (!profile.calibrated) notes.push(`The ${engine} profile is derived from hf (chunked cross-entropy) and not yet calibrated on a GPU.`);
+  if (plan.method === 'qlora') notes.push('QLoRA terms are derived from bitsandbytes/PEFT code; the calibration set has no QLoRA rows yet.');
+  if (plan.training.optim === 'paged_adamw_8bit') notes.push('Paged optimizer states can spill to CPU memory, so the fit is soft.');
+  if (model.numExperts > 0) notes.push('Mixture-of-experts activations assume even routing; per-expert load varies.');
+  if (dist === 'deepspeed_zero2' || dist === 'deepspeed_zero3') notes.push('DeepSpeed communication buckets (set in its JSON) come on top.');
+  return {
+    engine,
+    calibrated: profile.calibrated,
+    peakBytes,
+    peakAllocatedBytes: peak.bytes,
+    cudaContextBytes: ctx,
+    reservedBytesMax: available !== null ? Math.min(reserved, gpu!.memoryBytes) : reserved,
+    peakPhase: peak.name,
+    breakdown: [{ key: 'cuda_context', label: 'CUDA context', bytes: ctx }, ...peak.terms],
+    phases,
+    params: { total: st.totalParams, trainable: st.trainable, base: st.baseParams },
+    numGpus: nGpu,
+    gpu,
+    fits: available === null ? null : peakBytes <= available,
+    headroomBytes: available === null ? null : available - peakBytes,
+    notes,
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * Model states: weights by precision and quantization, trainable parameters, gradients, optimizer states and the
+ * optimizer step's temporary, before any sharding.
+ */
+import { countParameters, loraParameters } from '../models/params';
+import type { ModelSpec } from '../models/types';
+import type { TrainingPlan } from '../plan/types';
+
+/**
+ * NF4 bytes per weight (bitsandbytes quantize_4bit, blocksize 64, fp32 absmax): 4 bits + 32/64 bits = 0.5625 B;
+ * with double quantization the absmax is 8-bit in blocks of 256 with an fp32 absmax2: 4 + 8/64 + 32/(64·256) bits.
+ */
+export const NF4_BYTES = 0.5 + 4 / 64;
+export const NF4_DQ_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256);
+
+export interface ModelStates {
+  totalParams: number;
+  trainable: number;
+  baseParams: number;
+  /** Frozen or trained base weights, bytes (quantized part for QLoRA). */
+  weights: number;
+  weightsLabel: string;
+  /** Parts kept in 16/32-bit under 4-bit quantization (embeddings, lm_head, norms, biases). */
+  unquantized: number;
+  /** LoRA adapter weights (fp32, PEFT's default), bytes. */
+  adapters: number;
+  /** Gradient bytes per trainable parameter. */
+  gradBytes: number;
+  /** Optimizer state bytes per trainable parameter. */
+  optimBytes: number;
+  /** Largest temporary of optimizer.step, bytes (torch's foreach AdamW: one state-sized buffer for sqrt(v)). */
+  optimTemp: number;
+  optimLabel: string;
+  /** Bytes per element of the trained weights (2 for bf16-true, 4 for fp32 masters). */
+  paramBytes: number;
+  /** Large persistent tensors per copy of the weights (for allocator rounding). */
+  largeTensors: number;
+}
+
+/** Weights, gradients and optimizer states of a plan, unsharded. */
+export function modelStates(spec: ModelSpec, plan: TrainingPlan): ModelStates {
+  const counts = countParameters(spec);
+  const P = counts.total;
+  const lora = plan.method === 'full' || !plan.lora ? 0 : loraParameters(spec, plan.lora.target_modules, plan.lora.r, plan.lora.use_dora);
+  const full = plan.method === 'full';
+  const paramBytes = full ? (plan.precision === 'bf16-true' ? 2 : 4) : 4; // LoRA adapters stay fp32 in PEFT
+  let weights: number;
+  let unquantized = 0;
+  let weightsLabel: string;
+  if (plan.method === 'qlora') {
+    const q = plan.quantization;
+    const dq = q?.bnb_4bit_use_double_quant ?? true;
+    const quantized = counts.linear - counts.linearBias;
+    weights = quantized * (dq ? NF4_DQ_BYTES : NF4_BYTES);
+    weightsLabel = `Weights (4-bit ${q?.bnb_4bit_quant_type ?? 'nf4'}${dq ? ', double quant' : ''})`;
+    // prepare_model_for_kbit_training upcasts every non-4-bit parameter to fp32.
+    unquantized = (P - quantized) * (q?.prepare_for_kbit_training ? 4 : 2);
+  } else if (full) {
+    weights = P * paramBytes;
+    weightsLabel = `Weights (${paramBytes === 2 ? 'bf16' : 'fp32 master'})`;
+  } else {
+    const b = plan.precision === 'fp32' ? 4 : 2;
+    weights = P * b;
+    weightsLabel = `Weights (frozen, ${b === 2 ? 'bf16' : 'fp32'})`;
+  }
+  const trainable = full ? P : lora;
+  const optim = plan.training.optim;
+  let optimBytes = 2 * paramBytes;
+  let optimTemp = trainable * paramBytes;
+  let optimLabel = `Optimizer (AdamW, ${paramBytes === 2 ? 'bf16' : 'fp32'} states)`;
+  if (optim === 'adamw_8bit' || optim === 'paged_adamw_8bit') {
+    optimBytes = 2 + 8 / 2048; // two uint8 states + fp32 block absmax every 2048 values
+    optimTemp = 0;
+    optimLabel = optim === 'paged_adamw_8bit' ? 'Optimizer (paged 8-bit AdamW, can spill to CPU)' : 'Optimizer (8-bit AdamW)';
+  } else if (optim === 'adamw_torch_fused') {
+    optimTemp = 0;
+  } else if (optim === 'adafactor') {
+    optimBytes = 0.05 * 4; // factored second moment: rows + columns per matrix, ~1/20 of a full state for LLM shapes
+    optimTemp = 4 * largestTensor(spec, full);
+    optimLabel = 'Optimizer (Adafactor, factored)';
+  } else if (optim === 'sgd') {
+    optimBytes = 0;
+    optimTemp = 0;
+    optimLabel = 'Optimizer (SGD, no state)';
+  }
+  const perLayerLarge = (spec.fusedProjections ? 4 : 7) + (spec.numExperts > 0 ? 3 * spec.numExperts - 2 : 0);
+  return {
+    totalParams: P + lora,
+    trainable,
+    baseParams: P,
+    weights,
+    weightsLabel,
+    unquantized,
+    adapters: lora * 4,
+    gradBytes: paramBytes,
+    optimBytes,
+    optimTemp,
+    optimLabel,
+    paramBytes,
+    largeTensors: spec.numLayers * perLayerLarge + (spec.tiedEmbeddings ? 1 : 2),
+  };
+}
+
+function largestTensor(spec: ModelSpec, full: boolean): number {
+  const mlp = spec.hiddenSize * spec.intermediateSize;
+  return full ? Math.max(mlp, spec.vocabSize * spec.hiddenSize) : mlp / 64;
+}
