@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { DatasetFacts } from '../data/types';
+import type { Finding, Rule, RuleInput } from './types';
+import { anchor, listLines, plural, setFix } from './util';
+
+const FORMAT_SHAPE = {
+  chat: '{"messages": [{"role": ..., "content": ...}]}',
+  instruction: '{"prompt": ..., "completion": ...}',
+  text: '{"text": ...}',
+} as const;
+
+export const dataset: Rule = {
+  id: 'dataset',
+  severity: 'warning',
+  summary: 'Data file missing (error), rows that do not parse or match `data.format`, duplicates, empty rows, HTML markup.',
+  check(input) {
+    const { doc, plan, fileExists = existsSync } = input;
+    const findings: Finding[] = [];
+    for (const [key, path, facts] of [['train', plan.data.train, input.dataset], ['eval', plan.data.eval, input.evalDataset]] as const) {
+      if (!path) continue;
+      const range = anchor(doc, ['data', key]);
+      const missing = facts?.path === path ? !facts.exists : !fileExists(path);
+      if (missing) {
+        findings.push({ range, severity: 'error', message: `data.${key}: ${path} does not exist.`, data: { path } });
+        continue;
+      }
+      if (facts && facts.path === path) findings.push(...describe(input, key, facts));
+    }
+    return findings;
+  },
+};
+
+function describe({ doc, plan }: RuleInput, key: 'train' | 'eval', facts: DatasetFacts): Finding[] {
+  const range = anchor(doc, ['data', key]);
+  const file = basename(facts.path);
+  if (facts.skipped) return [{ range, severity: 'info', message: `${file} was not inspected: ${facts.skipped}.` }];
+  const where = (lines: DatasetFacts['empty']) => {
+    const refs = lines.first.map((ref) => ref.line ?? (ref.index !== undefined ? ref.index + 1 : undefined));
+    const noun = facts.kind === 'json' ? 'record' : 'line';
+    return `${lines.count === 1 ? noun : `${noun}s`} ${listLines(refs, lines.count)}`;
+  };
+  const scope = facts.estimated ? ` in the first ${plural(facts.scannedRows, 'row')} read` : '';
+  const findings: Finding[] = [];
+  if (facts.unparsable.count > 0) {
+    findings.push({
+      range,
+      severity: 'error',
+      message: `${plural(facts.unparsable.count, 'row')} of ${file}${scope} ${facts.unparsable.count === 1 ? 'is' : 'are'} not valid ${facts.kind === 'csv' ? 'CSV' : 'JSON'} (${where(facts.unparsable)}): the loader stops at the first one. Fix or remove them.`,
+      data: { count: facts.unparsable.count },
+    });
+  }
+  if (facts.mismatched.count > 0) {
+    const reason = facts.mismatched.first[0]?.reason;
+    findings.push({
+      range,
+      severity: 'error',
+      message: `${plural(facts.mismatched.count, 'row')} of ${file}${scope} ${facts.mismatched.count === 1 ? 'does' : 'do'} not match data.format ${plan.data.format} ${FORMAT_SHAPE[plan.data.format]} (${where(facts.mismatched)}${reason ? `: ${reason}` : ''}). They fail to load or train on the wrong text.`,
+      data: { count: facts.mismatched.count },
+    });
+  }
+  if (facts.duplicates.count > 0 && !plan.data.dedupe) {
+    findings.push({
+      range,
+      message: `${plural(facts.duplicates.count, 'row')} of ${file}${scope} ${facts.duplicates.count === 1 ? 'repeats' : 'repeat'} an earlier row exactly (${where(facts.duplicates)}): duplicates are seen several times per epoch and get memorised${key === 'eval' ? '' : ', and copies shared with the eval set inflate its score'}. Set data.dedupe: true.`,
+      fixes: [setFix(['data', 'dedupe'], true)],
+      data: { count: facts.duplicates.count },
+    });
+  }
+  if (facts.empty.count > 0) {
+    findings.push({
+      range,
+      message: `${plural(facts.empty.count, 'row')} of ${file}${scope} ${facts.empty.count === 1 ? 'is' : 'are'} empty (${where(facts.empty)}): they waste steps on padding or fail to load. Remove them.`,
+      data: { count: facts.empty.count },
+    });
+  }
+  if (facts.html.count > 0 && !plan.data.strip_html) {
+    findings.push({
+      range,
+      message: `${plural(facts.html.count, 'row')} of ${file}${scope} contain HTML markup (${where(facts.html)}): the model learns to emit tags. Set data.strip_html: true, unless HTML is what it should write.`,
+      fixes: [setFix(['data', 'strip_html'], true)],
+      data: { count: facts.html.count },
+    });
+  }
+  return findings;
+}

@@ -1,0 +1,77 @@
+import type { Diagnostic } from 'vscode-languageserver-types';
+import { makeDiagnostic, type Severity } from '../diagnostics';
+import { alphaRatio } from './alphaRatio';
+import { chatTemplate } from './chatTemplate';
+import { dataset } from './dataset';
+import { effectiveBatch } from './effectiveBatch';
+import { epochsOverfit } from './epochsOverfit';
+import { evalSteps } from './evalSteps';
+import { gradClip } from './gradClip';
+import { gradientCheckpointing } from './gradientCheckpointing';
+import { lrRange } from './lrRange';
+import { maxLength } from './maxLength';
+import { merge } from './merge';
+import { modelUnknown } from './modelUnknown';
+import { outputDir } from './outputDir';
+import { packingAttention } from './packingAttention';
+import { precisionGpu } from './precisionGpu';
+import { qloraSetup } from './qloraSetup';
+import { rankVsData } from './rankVsData';
+import { scheduler } from './scheduler';
+import { smallData } from './smallData';
+import { suppressedLines } from './suppression';
+import { targetModules } from './targetModules';
+import { trustRemoteCode } from './trustRemoteCode';
+import type { Rule, RuleDiagnosticData, RuleInput, RuleSeverity } from './types';
+import { warmup } from './warmup';
+import { windows } from './windows';
+
+export type { GpuFacts, Rule, RuleDiagnosticData, RuleInput, RuleSeverity } from './types';
+
+/** Every pitfall rule, in the order their diagnostics are reported (docs/rules.md follows it). */
+export const RULES: readonly Rule[] = [
+  lrRange, rankVsData, alphaRatio, targetModules, effectiveBatch, epochsOverfit, warmup, scheduler, gradClip,
+  qloraSetup, precisionGpu, chatTemplate, maxLength, smallData, windows, merge, trustRemoteCode, outputDir, dataset,
+  modelUnknown, packingAttention, evalSteps, gradientCheckpointing,
+];
+
+const SEVERITIES: readonly RuleSeverity[] = ['error', 'warning', 'info', 'hint', 'off'];
+
+/** The severity overrides of a `loraLens.rules` setting value, ignoring unknown rule ids and severities. */
+export function parseRuleSettings(value: unknown): Record<string, RuleSeverity> {
+  const overrides: Record<string, RuleSeverity> = {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return overrides;
+  for (const [id, severity] of Object.entries(value)) {
+    if (RULES.some((rule) => rule.id === id) && SEVERITIES.includes(severity as RuleSeverity)) overrides[id] = severity as RuleSeverity;
+  }
+  return overrides;
+}
+
+/**
+ * Runs every rule on a config and its plan. Each diagnostic has the rule id as `code` and
+ * `data: { rule, fixes: QuickFix[], ... }`. Severity overrides apply per rule (`off` skips it); a
+ * `# lora-lens-disable-next-line [ids]` comment drops the next line's diagnostics. A rule that throws is skipped,
+ * so one bug does not take every diagnostic with it.
+ */
+export function checkRules(input: RuleInput): Diagnostic[] {
+  const suppressed = suppressedLines(input.doc.text);
+  const diagnostics: Diagnostic[] = [];
+  for (const rule of RULES) {
+    const override = input.severityOverrides?.[rule.id];
+    if (override === 'off') continue;
+    let findings;
+    try {
+      findings = rule.check(input);
+    } catch {
+      continue;
+    }
+    for (const finding of findings) {
+      const ids = suppressed.get(finding.range.start.line);
+      if (ids && (ids.size === 0 || ids.has(rule.id))) continue;
+      const severity: Severity = override ?? finding.severity ?? rule.severity;
+      const data: RuleDiagnosticData = { ...finding.data, rule: rule.id, fixes: finding.fixes ?? [] };
+      diagnostics.push(makeDiagnostic(finding.range, severity, rule.id, finding.message, data));
+    }
+  }
+  return diagnostics;
+}

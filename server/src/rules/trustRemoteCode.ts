@@ -1,0 +1,19 @@
+import type { Rule } from './types';
+import { anchor, fix, modelFieldEdit } from './util';
+
+export const trustRemoteCode: Rule = {
+  id: 'trust-remote-code',
+  severity: 'warning',
+  summary: '`trust_remote_code: true` runs Python code from the model repository.',
+  check({ doc, plan, model }) {
+    if (!plan.model.trust_remote_code) return [];
+    // A family transformers implements itself needs no remote code at all.
+    const native = model?.ok ? ` transformers implements ${model.spec.family} itself, so this model does not need it.` : '';
+    const pinned = plan.model.revision ? '' : ' No `revision` is pinned, so the code can change under you.';
+    return [{
+      range: anchor(doc, ['model', 'trust_remote_code'], ['model']),
+      message: `trust_remote_code: true runs Python code from the model repository with your permissions.${pinned}${native} Set it to false unless the model needs it; otherwise pin a revision you have reviewed.`,
+      fixes: [fix('Set trust_remote_code: false', [modelFieldEdit(doc, plan, 'trust_remote_code', false)], native !== '')],
+    }];
+  },
+};

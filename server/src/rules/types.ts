@@ -1,0 +1,60 @@
+import type { Range } from 'vscode-languageserver-types';
+import type { ConfigDocument } from '../document/configDocument';
+import type { Severity } from '../diagnostics';
+import type { QuickFix } from '../edits/configEdits';
+import type { DatasetFacts } from '../data/types';
+import type { GpuSpec } from '../gpu/types';
+import type { ModelResolution } from '../models';
+import type { TrainingPlan } from '../plan/types';
+
+export type RuleSeverity = Severity | 'off';
+
+/** What the GPU rules read of a `gpu/` GpuSpec (catalog entry or nvidia-smi detection): its name and bf16 support. */
+export type GpuFacts = Pick<GpuSpec, 'name' | 'bf16'>;
+
+/** Everything the rules read: the parsed document, its plan (defaults applied) and facts gathered elsewhere. */
+export interface RuleInput {
+  doc: ConfigDocument;
+  plan: TrainingPlan;
+  /** Absolute path of the config, or null for an unsaved document. */
+  configPath: string | null;
+  /** The model resolution of `models/` (the same the memory estimate uses); absent when not resolved yet. */
+  model?: ModelResolution;
+  gpu?: GpuFacts;
+  /** Facts about `data.train`; absent while inspection has not finished. */
+  dataset?: DatasetFacts;
+  /** Facts about `data.eval`, when there is one. */
+  evalDataset?: DatasetFacts;
+  platform: NodeJS.Platform;
+  /** Per-rule severity from the `loraLens.rules` setting; `off` disables a rule. */
+  severityOverrides?: Record<string, RuleSeverity>;
+  /** File existence check (tests inject one); defaults to fs.existsSync. */
+  fileExists?: (path: string) => boolean;
+}
+
+/** One problem a rule found. The registry turns it into a Diagnostic with the rule id as code. */
+export interface Finding {
+  range: Range;
+  message: string;
+  /** Overrides the rule's default severity for this finding (e.g. an error inside a warning rule). */
+  severity?: Severity;
+  fixes?: QuickFix[];
+  /** Extra data for the diagnostic's payload (numbers behind the message, for hovers and tests). */
+  data?: Record<string, unknown>;
+}
+
+/** A pitfall rule: pure, reads the plan and the document, never re-derives defaults. */
+export interface Rule {
+  id: string;
+  severity: Severity;
+  /** One line for docs/rules.md and the settings description. */
+  summary: string;
+  check(input: RuleInput): Finding[];
+}
+
+/** Payload of every rule diagnostic (`diagnostic.data`). */
+export interface RuleDiagnosticData {
+  rule: string;
+  fixes: QuickFix[];
+  [key: string]: unknown;
+}
