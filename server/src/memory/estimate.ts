@@ -143,6 +143,7 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
   if (plan.method === 'qlora') notes.push('QLoRA terms are derived from bitsandbytes/PEFT code; the calibration set has no QLoRA rows yet.');
   if (plan.training.optim === 'paged_adamw_8bit') notes.push('Paged optimizer states can spill to CPU memory, so the fit is soft.');
   if (model.numExperts > 0) notes.push('Mixture-of-experts activations assume even routing; per-expert load varies.');
+  if (gpu && !gpu.bf16 && plan.precision.startsWith('bf16')) notes.push(`${gpu.name} has no native bf16 (compute capability < 8.0): use fp16-mixed.`);
   if (dist === 'deepspeed_zero2' || dist === 'deepspeed_zero3') notes.push('DeepSpeed communication buckets (set in its JSON) come on top.');
   return {
     engine,
@@ -150,7 +151,8 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
     peakBytes,
     peakAllocatedBytes: peak.bytes,
     cudaContextBytes: ctx,
-    reservedBytesMax: available !== null ? Math.min(reserved, gpu!.memoryBytes) : reserved,
+    // The cache cannot reserve past the card; never shown below the peak itself.
+    reservedBytesMax: gpu ? Math.max(peakBytes, Math.min(reserved, gpu.memoryBytes)) : reserved,
     peakPhase: peak.name,
     breakdown: [{ key: 'cuda_context', label: 'CUDA context', bytes: ctx }, ...peak.terms],
     phases,

@@ -1,0 +1,13 @@
+export { estimateMemory } from './estimate';
+export type { EstimateOptions } from './estimate';
+export type { Estimate, Phase, PhaseName, Term, TermKey } from './types';
+export { engineProfile } from './profiles';
+export type { EngineProfile } from './profiles';
+export { modelStates, NF4_BYTES, NF4_DQ_BYTES } from './states';
+export { activationBytesPerToken } from './activations';
+export { recommendMethod, whatWouldFit, qloraEdits } from './suggest';
+export type { FitSuggestion, MethodAdvice, SuggestionKind } from './suggest';
+export { formatGiB, hoverMarkdown, inlayLabel, MEMORY_NO_FIT, noFitDiagnostic } from './presentation';
+export type { NoFitDiagnostic } from './presentation';
+export { measurementPlan, parseMeasurements } from './calibration';
+export type { Measurement } from './calibration';

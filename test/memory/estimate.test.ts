@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { catalogModel } from '../../server/src/models/catalog';
+import { countParameters } from '../../server/src/models/params';
+import { measurementPlan, type Measurement } from '../../server/src/memory/calibration';
+import { estimateMemory } from '../../server/src/memory/estimate';
+import { NF4_DQ_BYTES, NF4_BYTES } from '../../server/src/memory/states';
+import { lookupGpuName } from '../../server/src/gpu/catalog';
+import type { TrainingPlan } from '../../server/src/plan/types';
+
+const GiB = 2 ** 30;
+const row = (o: Partial<Measurement>): Measurement => ({ arch: 'llama-3.1-8b', method: 'lora', targets: 'all-linear', r: 16, seq: 2048, bs: 1, gc: true,
+  total_params: 0, trainable: 0, peak_alloc_gib: 0, peak_reserved_gib: 0, ...o });
+const llama8 = catalogModel('meta-llama/Llama-3.1-8B')!;
+const h100 = (lookupGpuName('H100-80GB') as { ok: true; gpu: import('../../server/src/gpu/types').GpuSpec }).gpu;
+const est = (p: TrainingPlan, spec = llama8) => estimateMemory(spec, p, h100, { engine: p.engine });
+
+test('breakdown sums to the peak and names the phase', () => {
+  const e = est(measurementPlan(row({})));
+  const sum = e.breakdown.reduce((s, t) => s + t.bytes, 0);
+  assert.ok(Math.abs(sum - e.peakBytes) < 1);
+  assert.equal(e.breakdown[0]!.key, 'cuda_context');
+  assert.ok(e.phases.some((p) => p.name === e.peakPhase));
+  assert.equal(e.fits, true);
+  assert.ok(e.headroomBytes! > 0 && e.reservedBytesMax >= e.peakBytes);
+});
+
+test('monotone in sequence and batch; checkpointing lowers it', () => {
+  const a = est(measurementPlan(row({ seq: 1024 }))).peakBytes;
+  const b = est(measurementPlan(row({ seq: 4096 }))).peakBytes;
+  const c = est(measurementPlan(row({ seq: 4096, bs: 4 }))).peakBytes;
+  assert.ok(a < b && b < c);
+  assert.ok(est(measurementPlan(row({ gc: false }))).peakBytes > est(measurementPlan(row({ gc: true }))).peakBytes);
+});
+
+test('QLoRA weights: NF4 with and without double quantization, unquantized rest upcast by k-bit preparation', () => {
+  const dq = est(measurementPlan(row({ method: 'qlora', double_quant: true, kbit_prep: true })));
+  const nodq = est(measurementPlan(row({ method: 'qlora', double_quant: false, kbit_prep: false })));
+  const linear = countParameters(llama8).linear;
+  const w = (e: typeof dq) => e.phases[0]!.terms.find((t) => t.key === 'weights')!.bytes;
+  assert.equal(w(dq), linear * NF4_DQ_BYTES);
+  assert.equal(w(nodq), linear * NF4_BYTES);
+  const u = (e: typeof dq) => e.phases[0]!.terms.find((t) => t.key === 'weights_unquantized')!.bytes;
+  assert.equal(u(dq), 2 * u(nodq)); // fp32 vs bf16 embeddings, lm_head, norms
+  assert.ok(dq.peakBytes < est(measurementPlan(row({}))).peakBytes);
+});
+
+test('full fine-tuning: AdamW states follow the parameter dtype; 8-bit AdamW is smaller', () => {
+  const bf16 = est(measurementPlan(row({ method: 'full', master: 'bf16' })));
+  const fp32 = est(measurementPlan(row({ method: 'full', master: 'fp32' })));
+  const eight = est(measurementPlan(row({ method: 'full', master: 'bf16', optim: 'adamw_8bit' })));
+  const o = (e: typeof bf16) => e.phases[0]!.terms.find((t) => t.key === 'optimizer')!.bytes;
+  assert.equal(o(fp32), 2 * o(bf16));
+  assert.ok(o(eight) < o(bf16) / 1.9);
+  // bf16-true: 2 + 2 + 4 + 2 (foreach temp) = 10 B/param ≈ 75 GiB fits an H100; fp32 masters (20 B/param) do not.
+  assert.equal(bf16.fits, true);
+  assert.equal(fp32.fits, false);
+  assert.equal(fp32.peakPhase, 'optimizer step');
+});
+
+test('per-GPU share: FSDP/ZeRO-3 shard everything, ZeRO-2 grads+optimizer, DDP adds gradient buckets', () => {
+  const base = measurementPlan(row({ method: 'full', master: 'bf16' }));
+  const withDist = (d: TrainingPlan['hardware']['distributed'], n = 4) => est({ ...base, hardware: { ...base.hardware, num_gpus: n, distributed: d } });
+  const single = est(base).peakBytes;
+  const ddp = withDist('ddp').peakBytes;
+  const z2 = withDist('deepspeed_zero2').peakBytes;
+  const fsdp = withDist('fsdp').peakBytes;
+  assert.ok(ddp > single, 'DDP buckets');
+  assert.ok(z2 < single && fsdp < z2, `${z2} ${fsdp}`);
+  assert.equal(withDist('fsdp').numGpus, 4);
+});
+
+test('lora-lens (chunked cross-entropy) needs less than hf when the vocabulary is large', () => {
+  const p = measurementPlan(row({ arch: 'qwen2.5-0.5b', gc: true, bs: 4 }));
+  const hf = estimateMemory(catalogModel('Qwen/Qwen2.5-0.5B')!, p, null, { engine: 'hf' });
+  const ll = estimateMemory(catalogModel('Qwen/Qwen2.5-0.5B')!, p, null, { engine: 'lora-lens' });
+  assert.ok(ll.peakBytes < hf.peakBytes / 2);
+  assert.equal(ll.calibrated, false);
+  assert.ok(ll.notes.some((n) => /not yet calibrated/.test(n)));
+});
+
+test('held-out shapes stay plausible: Llama-2-13B (MHA, 32k vocab) LoRA vs published ~2x weights', () => {
+  const spec = catalogModel('meta-llama/Llama-2-13b-hf')!;
+  const e = estimateMemory(spec, measurementPlan(row({ arch: 'llama-2-13b', seq: 1024, bs: 1 })), null);
+  assert.ok(e.peakBytes / GiB > 26 && e.peakBytes / GiB < 34, `${e.peakBytes / GiB}`);
+});
+
+test('no GPU: fits and headroom are null; a GPU without bf16 gets a note', () => {
+  const e = estimateMemory(llama8, measurementPlan(row({})), null);
+  assert.equal(e.fits, null);
+  assert.equal(e.headroomBytes, null);
+  const t4 = lookupGpuName('T4');
+  assert.ok(t4.ok);
+  assert.ok(estimateMemory(llama8, measurementPlan(row({})), t4.gpu).notes.some((n) => /bf16/.test(n)));
+});
+
+test('an estimate takes well under a millisecond', () => {
+  const p = measurementPlan(row({}));
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < 2000; i++) estimateMemory(llama8, p, h100);
+  const us = Number(process.hrtime.bigint() - t0) / 1e3 / 2000;
+  assert.ok(us < 200, `${us} µs`);
+});
