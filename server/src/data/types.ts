@@ -43,6 +43,8 @@ export interface DatasetFacts {
   format: DataFormat;
   /** Set when the rows could not be inspected, with the reason (unsupported kind, unreadable file, ...). */
   skipped?: string;
+  /** What was only partly inspected, e.g. a Parquet file whose row count comes from its metadata alone. */
+  note?: string;
   /** Rows in the file: counted, or extrapolated from the scanned share when `estimated`. */
   rows: number;
   /** True when the scan stopped at its time or byte bound: `rows` is extrapolated, the other counts cover `scannedRows`. */

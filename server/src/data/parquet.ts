@@ -1,0 +1,117 @@
+import { open } from 'node:fs/promises';
+
+/** Footer metadata larger than this is not a dataset we want to read on the editor's time. */
+const MAX_FOOTER = 16 * 1024 * 1024;
+
+/**
+ * The row count of a Parquet file from its footer (FileMetaData.num_rows, Thrift compact protocol), without reading
+ * any row group. Undefined when the file is not Parquet or the footer cannot be decoded.
+ */
+export async function parquetRowCount(path: string): Promise<number | undefined> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size < 12) return undefined;
+    const tail = Buffer.alloc(8);
+    await handle.read(tail, 0, 8, size - 8);
+    if (tail.toString('latin1', 4) !== 'PAR1') return undefined;
+    const length = tail.readUInt32LE(0);
+    if (length <= 0 || length > MAX_FOOTER || length > size - 12) return undefined;
+    const footer = Buffer.alloc(length);
+    await handle.read(footer, 0, length, size - 8 - length);
+    return readNumRows(footer);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** FileMetaData field 3 (i64 num_rows), skipping every other field. */
+export function readNumRows(buffer: Buffer): number | undefined {
+  const reader = new CompactReader(buffer);
+  try {
+    let fieldId = 0;
+    for (;;) {
+      const header = reader.byte();
+      if (header === 0) return undefined;
+      const type = header & 0x0f;
+      const delta = header >> 4;
+      fieldId = delta ? fieldId + delta : reader.zigzag();
+      if (fieldId === 3 && type === 6) return Number(reader.zigzagBig());
+      reader.skip(type);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+class CompactReader {
+  private pos = 0;
+  constructor(private readonly buf: Buffer) {}
+
+  byte(): number {
+    if (this.pos >= this.buf.length) throw new RangeError('end of footer');
+    return this.buf[this.pos++]!;
+  }
+
+  varint(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      const b = this.byte();
+      result |= BigInt(b & 0x7f) << shift;
+      if (!(b & 0x80)) return result;
+      shift += 7n;
+      if (shift > 70n) throw new RangeError('varint too long');
+    }
+  }
+
+  zigzagBig(): bigint {
+    const n = this.varint();
+    return (n >> 1n) ^ -(n & 1n);
+  }
+
+  zigzag(): number {
+    return Number(this.zigzagBig());
+  }
+
+  /** Skips a value of a compact-protocol type. */
+  skip(type: number, depth = 0): void {
+    if (depth > 32) throw new RangeError('nesting too deep');
+    switch (type) {
+      case 1: case 2: return; // booleans live in the field header
+      case 3: this.pos += 1; return;
+      case 4: case 5: case 6: this.varint(); return;
+      case 7: this.pos += 8; return;
+      case 8: this.pos += Number(this.varint()); return;
+      case 9: case 10: {
+        const header = this.byte();
+        let count = header >> 4;
+        if (count === 15) count = Number(this.varint());
+        const element = header & 0x0f;
+        for (let i = 0; i < count; i++) {
+          if (element === 1 || element === 2) this.pos += 1; // list booleans take a byte each
+          else this.skip(element, depth + 1);
+        }
+        return;
+      }
+      case 11: {
+        const count = Number(this.varint());
+        if (count === 0) return;
+        const kinds = this.byte();
+        for (let i = 0; i < count; i++) { this.skip(kinds >> 4, depth + 1); this.skip(kinds & 0x0f, depth + 1); }
+        return;
+      }
+      case 12: {
+        let fieldId = 0;
+        for (;;) {
+          const header = this.byte();
+          if (header === 0) return;
+          const delta = header >> 4;
+          fieldId = delta ? fieldId + delta : this.zigzag();
+          this.skip(header & 0x0f, depth + 1);
+        }
+      }
+      default: throw new RangeError(`unknown thrift type ${type}`);
+    }
+  }
+}
