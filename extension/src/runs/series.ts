@@ -1,0 +1,168 @@
+/**
+ * Events to chart series: the pure data reduction behind the run panel, shared by the extension (history view,
+ * notifications) and the webview page (bundled into media/build/panel.js). No DOM, no vscode, no node imports.
+ */
+import type { EndEvent, ErrorEvent, RunStatus, StartEvent, StepEvent, TrainerEvent } from './events';
+
+export interface RunSeries {
+  status: RunStatus;
+  start: StartEvent | null;
+  last: StepEvent | null;
+  end: EndEvent | null;
+  error: ErrorEvent | null;
+  warnings: string[];
+  checkpoints: number[];
+  /** Train steps; every array below with the same length, one entry per step event. */
+  step: number[];
+  loss: number[];
+  lossSmooth: number[];
+  learningRate: number[];
+  gradNorm: (number | null)[];
+  tokensPerSecond: number[];
+  allocated: number[];
+  reserved: number[];
+  peak: number[];
+  evalStep: number[];
+  evalLoss: number[];
+}
+
+/** Weight of the exponential moving average for the smoothed loss (TensorBoard's default). */
+export const SMOOTHING = 0.6;
+
+export function createSeries(): RunSeries {
+  return {
+    status: 'starting', start: null, last: null, end: null, error: null, warnings: [], checkpoints: [],
+    step: [], loss: [], lossSmooth: [], learningRate: [], gradNorm: [], tokensPerSecond: [],
+    allocated: [], reserved: [], peak: [], evalStep: [], evalLoss: [],
+  };
+}
+
+const STEP_ARRAYS = ['step', 'loss', 'lossSmooth', 'learningRate', 'gradNorm', 'tokensPerSecond', 'allocated', 'reserved', 'peak'] as const;
+
+/** Drops every point after `step`: a resumed run replays the steps after its checkpoint. */
+function truncateAfter(series: RunSeries, step: number): void {
+  let keep = series.step.length;
+  while (keep > 0 && series.step[keep - 1]! > step) keep--;
+  for (const key of STEP_ARRAYS) series[key].length = keep;
+  let keepEval = series.evalStep.length;
+  while (keepEval > 0 && series.evalStep[keepEval - 1]! > step) keepEval--;
+  series.evalStep.length = keepEval;
+  series.evalLoss.length = keepEval;
+}
+
+/** Debiased EMA (as TensorBoard): the first points are not pulled towards zero. */
+function smoothedAt(series: RunSeries, loss: number): number {
+  const n = series.lossSmooth.length;
+  if (n === 0) return loss;
+  // Undo the previous debias to recover the raw EMA, then apply one more step.
+  const prevDebias = 1 - SMOOTHING ** n;
+  const prevEma = series.lossSmooth[n - 1]! * prevDebias;
+  const ema = prevEma * SMOOTHING + (1 - SMOOTHING) * loss;
+  return ema / (1 - SMOOTHING ** (n + 1));
+}
+
+/** Folds one event into the series (mutates it: the panel applies thousands of events per run). */
+export function applyEvent(series: RunSeries, event: TrainerEvent): RunSeries {
+  switch (event.event) {
+    case 'start':
+      series.start = event;
+      series.end = null;
+      series.error = null;
+      series.status = 'running';
+      if (typeof event.resumed_from_step === 'number') truncateAfter(series, event.resumed_from_step);
+      break;
+    case 'step': {
+      if (series.step.length && event.step <= series.step[series.step.length - 1]!) truncateAfter(series, event.step - 1);
+      series.step.push(event.step);
+      series.lossSmooth.push(smoothedAt(series, event.loss));
+      series.loss.push(event.loss);
+      series.learningRate.push(event.learning_rate);
+      series.gradNorm.push(event.grad_norm ?? null);
+      series.tokensPerSecond.push(event.tokens_per_second);
+      series.allocated.push(event.allocated_bytes);
+      series.reserved.push(event.reserved_bytes);
+      series.peak.push(event.peak_allocated_bytes);
+      series.last = event;
+      if (series.status === 'starting') series.status = 'running';
+      break;
+    }
+    case 'eval':
+      series.evalStep.push(event.step);
+      series.evalLoss.push(event.eval_loss);
+      break;
+    case 'checkpoint':
+      series.checkpoints.push(event.step);
+      break;
+    case 'warning':
+      series.warnings.push(event.message);
+      break;
+    case 'error':
+      series.error = event;
+      break;
+    case 'end':
+      series.end = event;
+      series.status = event.status;
+      break;
+  }
+  return series;
+}
+
+export function reduceEvents(events: Iterable<TrainerEvent>): RunSeries {
+  const series = createSeries();
+  for (const event of events) applyEvent(series, event);
+  return series;
+}
+
+export interface RunHeader {
+  status: RunStatus;
+  step: number;
+  totalSteps: number | null;
+  elapsedS: number | null;
+  etaS: number | null;
+  finalLoss: number | null;
+}
+
+/** What the panel header and the history view show for a run. */
+export function runHeader(series: RunSeries): RunHeader {
+  const last = series.last;
+  return {
+    status: series.status,
+    step: series.end?.step ?? last?.step ?? 0,
+    totalSteps: last?.total_steps ?? series.start?.total_steps ?? null,
+    elapsedS: series.end?.elapsed_s ?? last?.elapsed_s ?? null,
+    etaS: series.end ? 0 : last?.eta_s ?? null,
+    finalLoss: series.end?.final_loss ?? (series.loss.length ? series.loss[series.loss.length - 1]! : null),
+  };
+}
+
+/**
+ * Several (x, y) series on one shared, sorted x axis (what uPlot draws), with null where a series has no point.
+ * Used to overlay eval on train loss and runs on one another in Compare.
+ */
+export function alignSeries(list: { x: readonly number[]; y: readonly (number | null)[] }[]): [number[], ...(number | null)[][]] {
+  const xs = [...new Set(list.flatMap((s) => s.x))].sort((a, b) => a - b);
+  const index = new Map(xs.map((x, i) => [x, i]));
+  const ys = list.map((s) => {
+    const column: (number | null)[] = new Array(xs.length).fill(null);
+    s.x.forEach((x, i) => { column[index.get(x)!] = s.y[i] ?? null; });
+    return column;
+  });
+  return [xs, ...ys];
+}
+
+/** "1h 02m", "3m 07s", "12s": durations in the header. */
+export function formatDuration(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '–';
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  if (h) return `${h}h ${String(m).padStart(2, '0')}m`;
+  if (m) return `${m}m ${String(sec).padStart(2, '0')}s`;
+  return `${sec}s`;
+}
+
+/** Bytes as GiB with one decimal ("21.4 GiB"). */
+export function formatGiB(bytes: number | null | undefined): string {
+  return typeof bytes === 'number' && Number.isFinite(bytes) ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : '–';
+}

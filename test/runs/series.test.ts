@@ -1,0 +1,129 @@
+import { strict as assert } from 'node:assert';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import Ajv from 'ajv';
+import { parseEventLine, type TrainerEvent } from '../../extension/src/runs/events';
+import { alignSeries, formatDuration, reduceEvents, runHeader, SMOOTHING } from '../../extension/src/runs/series';
+import { EventTail, readEvents } from '../../extension/src/runs/tail';
+
+const FIXTURES = join(__dirname, '..', 'fixtures', 'runs');
+const lines = (name: string) => readFileSync(join(FIXTURES, name), 'utf8').split('\n').filter(Boolean);
+const events = (name: string) => lines(name).map((l) => JSON.parse(l) as TrainerEvent);
+
+test('the recorded streams validate against schemas/events.schema.json', () => {
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(__dirname, '..', '..', 'schemas', 'events.schema.json'), 'utf8')));
+  for (const name of ['lora-80.events.jsonl', 'oom.events.jsonl']) {
+    for (const line of lines(name)) assert.ok(validate(JSON.parse(line)), `${name}: ${JSON.stringify(validate.errors)}`);
+  }
+});
+
+test('a completed run reduces to one point per step, evals apart, header from the end event', () => {
+  const series = reduceEvents(events('lora-80.events.jsonl'));
+  assert.equal(series.step.length, 80);
+  for (const key of ['loss', 'lossSmooth', 'learningRate', 'gradNorm', 'tokensPerSecond', 'allocated', 'reserved', 'peak'] as const) {
+    assert.equal(series[key].length, 80, key);
+  }
+  assert.deepEqual(series.evalStep, [20, 40, 60, 80]);
+  assert.deepEqual(series.checkpoints, [40, 80]);
+  assert.equal(series.status, 'completed');
+  assert.equal(series.loss.at(-1), 1.0841);
+  const header = runHeader(series);
+  assert.deepEqual(header, { status: 'completed', step: 80, totalSteps: 80, elapsedS: 73, etaS: 0, finalLoss: 1.0841 });
+});
+
+test('the smoothed loss is a debiased EMA: the first point equals the raw loss', () => {
+  const series = reduceEvents(events('lora-80.events.jsonl'));
+  assert.equal(series.lossSmooth[0], series.loss[0]);
+  const [a, b] = series.loss as [number, number];
+  const expected = (SMOOTHING * (1 - SMOOTHING) * a + (1 - SMOOTHING) * b) / (1 - SMOOTHING ** 2);
+  assert.ok(Math.abs(series.lossSmooth[1]! - expected) < 1e-12);
+  // Smoothing reduces the step-to-step noise.
+  const jitter = (xs: number[]) => xs.slice(1).reduce((sum, x, i) => sum + Math.abs(x - xs[i]!), 0);
+  assert.ok(jitter(series.lossSmooth) < jitter(series.loss) / 2);
+});
+
+test('a resumed run replaces the steps after its checkpoint instead of drawing them twice', () => {
+  const all = events('lora-80.events.jsonl').filter((e) => e.event !== 'end');
+  const firstPart = all.filter((e) => !('step' in e) || (e.step as number) <= 50);
+  const resumedStart = { ...all[0]!, resumed_from_step: 40 } as TrainerEvent;
+  const secondPart = all.filter((e) => 'step' in e && (e.step as number) > 40);
+  const series = reduceEvents([...firstPart, { event: 'end', time: 0, status: 'stopped', step: 50 }, resumedStart, ...secondPart]);
+  assert.equal(series.step.length, 80);
+  assert.deepEqual(series.step, Array.from({ length: 80 }, (_, i) => i + 1));
+  assert.deepEqual(series.evalStep, [20, 40, 60, 80]);
+  assert.equal(series.status, 'running');
+});
+
+test('an OOM run keeps the error with its advice and ends failed', () => {
+  const series = reduceEvents(events('oom.events.jsonl'));
+  assert.equal(series.status, 'failed');
+  assert.equal(series.error?.kind, 'oom');
+  assert.equal(series.error?.advice?.length, 3);
+  assert.equal(series.step.length, 3);
+});
+
+test('alignSeries puts series on one sorted x axis with nulls', () => {
+  assert.deepEqual(alignSeries([{ x: [1, 2, 3], y: [5, 6, 7] }, { x: [2, 4], y: [9, 8] }]), [[1, 2, 3, 4], [5, 6, 7, null], [null, 9, null, 8]]);
+});
+
+test('formatDuration', () => {
+  assert.equal(formatDuration(12.4), '12s');
+  assert.equal(formatDuration(187), '3m 07s');
+  assert.equal(formatDuration(3720), '1h 02m');
+  assert.equal(formatDuration(null), '–');
+});
+
+test('parseEventLine: blank lines ignored, malformed lines get a reason', () => {
+  assert.equal(parseEventLine('  '), null);
+  assert.match((parseEventLine('{"event":"step","step":') as { error: string }).error, /not JSON/);
+  assert.match((parseEventLine('{"event":"bogus","time":1}') as { error: string }).error, /unknown event/);
+  assert.match((parseEventLine('{"event":"step","time":1,"step":"3"}') as { error: string }).error, /numeric "step"/);
+  assert.ok('event' in parseEventLine(lines('lora-80.events.jsonl')[1]!)!);
+});
+
+test('EventTail reads only whole lines: a line written in two chunks yields one event', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tail-'));
+  const path = join(dir, 'events.jsonl');
+  const got: TrainerEvent[] = [];
+  const bad: string[] = [];
+  const tail = new EventTail(path, { onEvents: (e) => got.push(...e), onMalformed: (n, r) => bad.push(`${n}:${r}`) });
+  assert.deepEqual(tail.poll(), []); // no file yet
+  const [l1, l2, l3] = lines('lora-80.events.jsonl') as [string, string, string];
+  writeFileSync(path, `${l1}\n${l2.slice(0, 40)}`);
+  tail.poll();
+  assert.equal(got.length, 1);
+  appendFileSync(path, `${l2.slice(40)}\nnot json\n${l3}\n`);
+  tail.poll();
+  assert.deepEqual(got.map((e) => e.event), ['start', 'step', 'step']);
+  assert.equal(bad.length, 1);
+  assert.match(bad[0]!, /^3:not JSON .*: not json$/);
+  appendFileSync(path, '{"event":"step","ti');
+  tail.flush();
+  assert.equal(bad.length, 2);
+  tail.close();
+});
+
+test('EventTail follows a growing file within half a second', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tail-'));
+  const path = join(dir, 'events.jsonl');
+  let resolveFirst: (at: number) => void;
+  const seen = new Promise<number>((r) => { resolveFirst = r; });
+  const tail = new EventTail(path, { onEvents: () => resolveFirst(Date.now()) }).start();
+  const written = Date.now();
+  writeFileSync(path, `${lines('lora-80.events.jsonl')[0]}\n`);
+  const at = await seen;
+  tail.close();
+  assert.ok(at - written < 500, `seen after ${at - written} ms`);
+});
+
+test('readEvents reads a whole run and lists malformed lines', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tail-'));
+  const path = join(dir, 'events.jsonl');
+  writeFileSync(path, [...lines('oom.events.jsonl').slice(0, 2), '{oops', ...lines('oom.events.jsonl').slice(2)].join('\n') + '\n');
+  const { events: read, malformed } = readEvents(path);
+  assert.equal(read.length, 6);
+  assert.equal(malformed.length, 1);
+  assert.match(malformed[0]!, /^line 3: not JSON/);
+});
