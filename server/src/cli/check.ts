@@ -1,7 +1,7 @@
 import type { Diagnostic } from 'vscode-languageserver-types';
-import { parseConfigDocument } from '../document/configDocument';
 import { severityName } from '../diagnostics';
-import { analyzeConfig } from '../services/analyze';
+import { DatasetInspector } from '../data';
+import { analyzeForCli } from './environment';
 import { ExitCode, type CliIO } from './io';
 import { readConfigFile } from './readConfigFile';
 
@@ -29,6 +29,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   if (files.length === 0) { io.stderr.write(`lora-lens check: no files given\n${USAGE}\n`); return ExitCode.usage; }
 
   const reports: FileReport[] = [];
+  const inspector = new DatasetInspector();
   let ioError = false;
   let anyError = false;
   for (const file of files) {
@@ -40,7 +41,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
       if (format === 'text') io.stderr.write(`lora-lens check: ${read.message}\n`);
       continue;
     }
-    const { diagnostics } = analyzeConfig({ doc: parseConfigDocument(read.text), configPath: read.path });
+    const { diagnostics } = await analyzeForCli(read.text, read.path, { inspector });
     if (diagnostics.some((d) => severityName(d.severity) === 'error')) anyError = true;
     const report = { file: shown, diagnostics: diagnostics.map(toPlain) };
     reports.push(report);

@@ -1,10 +1,12 @@
 import { ExitCode, type CliCommand, type CliIO } from './io';
 import { runCommand as check } from './check';
+import { runCommand as estimate } from './estimate';
 
 const VERSION = '0.1.0';
 
 const COMMANDS: Record<string, { run: CliCommand; summary: string }> = {
   check: { run: check, summary: 'validate configs: schema and pitfall rules (exit 1 on errors)' },
+  estimate: { run: estimate, summary: 'peak GPU memory, term by term, against a GPU (exit 1 when it does not fit)' },
 };
 
 function usage(): string {

@@ -1,0 +1,35 @@
+import { DatasetInspector } from '../data';
+import { detectGpus, gpuFromSetting } from '../gpu';
+import { parseConfigDocument } from '../document/configDocument';
+import { analyzeConfig, type Analysis, type AnalysisEnvironment } from '../services/analyze';
+
+/**
+ * The CLI's analysis: the GPU from `--gpu`, else the first detected one; datasets inspected (bounded) before the
+ * rules run, so `check` in a terminal reports what the editor shows once its background inspection finishes.
+ */
+export async function analyzeForCli(text: string, configPath: string, options: { gpu?: string; inspector?: DatasetInspector } = {}): Promise<Analysis & { gpuError?: string }> {
+  let fallbackGpu = null;
+  let gpuError: string | undefined;
+  if (options.gpu) {
+    const lookup = gpuFromSetting(options.gpu);
+    if (lookup.ok) fallbackGpu = lookup.gpu;
+    else gpuError = lookup.message;
+  } else {
+    const detection = await detectGpus();
+    if (detection.ok) fallbackGpu = detection.gpus[0] ?? null;
+  }
+  const inspector = options.inspector ?? new DatasetInspector();
+  const environment: AnalysisEnvironment = {
+    platform: process.platform,
+    env: process.env,
+    fallbackGpu,
+    datasetFacts: (path, inspectOptions) => inspector.peek(path, inspectOptions),
+  };
+  const doc = parseConfigDocument(text);
+  let analysis = analyzeConfig({ doc, configPath, environment });
+  if (analysis.pendingDatasets.length > 0) {
+    await Promise.all(analysis.pendingDatasets.map((d) => inspector.inspect(d.path, d.options).catch(() => undefined)));
+    analysis = analyzeConfig({ doc, configPath, environment });
+  }
+  return gpuError ? { ...analysis, gpuError } : analysis;
+}
