@@ -1,11 +1,12 @@
-import type { Rule } from './types';
+import { knownGpu, type Rule } from './types';
 import { anchor, setFix } from './util';
 
 export const precisionGpu: Rule = {
   id: 'precision-gpu',
   severity: 'error',
   summary: 'bf16 precision on a GPU without native bfloat16 (T4, V100, pre-Ampere), or fp16 where bf16 is available.',
-  check({ doc, plan, gpu }) {
+  check({ doc, plan, gpu: given }) {
+    const gpu = knownGpu(given);
     if (!gpu) return [];
     const precision = plan.precision;
     if (precision.startsWith('bf16') && !gpu.bf16) {

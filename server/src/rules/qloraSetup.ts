@@ -1,11 +1,12 @@
-import type { Finding, Rule } from './types';
+import { knownGpu, type Finding, type Rule } from './types';
 import { anchor, setFix } from './util';
 
 export const qloraSetup: Rule = {
   id: 'qlora-setup',
   severity: 'warning',
   summary: 'QLoRA without k-bit preparation or double quantization, or a compute dtype that does not suit the GPU.',
-  check({ doc, plan, gpu }) {
+  check({ doc, plan, gpu: given }) {
+    const gpu = knownGpu(given);
     const q = plan.quantization;
     if (plan.method !== 'qlora' || !q) return [];
     const findings: Finding[] = [];

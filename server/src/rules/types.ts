@@ -9,8 +9,16 @@ import type { TrainingPlan } from '../plan/types';
 
 export type RuleSeverity = Severity | 'off';
 
-/** What the GPU rules read of a `gpu/` GpuSpec (catalog entry or nvidia-smi detection): its name and bf16 support. */
-export type GpuFacts = Pick<GpuSpec, 'name' | 'bf16'>;
+/**
+ * What the GPU rules read of a `gpu/` GpuSpec (catalog entry or nvidia-smi detection): its name and bf16 support.
+ * A `computeCapability` of null (a bare memory size such as "24GiB") means bf16 support is not actually known.
+ */
+export type GpuFacts = Pick<GpuSpec, 'name' | 'bf16'> & Partial<Pick<GpuSpec, 'computeCapability'>>;
+
+/** The GPU facts when its bf16 support is known, else undefined. */
+export function knownGpu(gpu: GpuFacts | undefined): GpuFacts | undefined {
+  return gpu && gpu.computeCapability !== null ? gpu : undefined;
+}
 
 /** Everything the rules read: the parsed document, its plan (defaults applied) and facts gathered elsewhere. */
 export interface RuleInput {
