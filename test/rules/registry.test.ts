@@ -37,8 +37,8 @@ test('every diagnostic carries the rule id, a docs link and data.fixes', () => {
   }
 });
 
-test('the loraLens.rules setting: known ids and severities only', () => {
-  assert.deepEqual(parseRuleSettings({ 'lr-range': 'off', scheduler: 'error', nope: 'off', warmup: 'loud' }), { 'lr-range': 'off', scheduler: 'error' });
+test('the loraLens.rules setting: rule-like ids and known severities only', () => {
+  assert.deepEqual(parseRuleSettings({ 'lr-range': 'off', scheduler: 'error', 'memory-no-fit': 'info', 'Not An Id': 'off', warmup: 'loud' }), { 'lr-range': 'off', scheduler: 'error', 'memory-no-fit': 'info' });
   assert.deepEqual(parseRuleSettings(null), {});
   assert.deepEqual(parseRuleSettings(['lr-range']), {});
 });

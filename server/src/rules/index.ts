@@ -37,12 +37,15 @@ export const RULES: readonly Rule[] = [
 
 const SEVERITIES: readonly RuleSeverity[] = ['error', 'warning', 'info', 'hint', 'off'];
 
-/** The severity overrides of a `loraLens.rules` setting value, ignoring unknown rule ids and severities. */
+/**
+ * The severity overrides of a `loraLens.rules` setting value, ignoring invalid severities. Ids are kept when they
+ * look like rule ids, not only this registry's: diagnostics from elsewhere (e.g. `memory-no-fit`) share the setting.
+ */
 export function parseRuleSettings(value: unknown): Record<string, RuleSeverity> {
   const overrides: Record<string, RuleSeverity> = {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return overrides;
   for (const [id, severity] of Object.entries(value)) {
-    if (RULES.some((rule) => rule.id === id) && SEVERITIES.includes(severity as RuleSeverity)) overrides[id] = severity as RuleSeverity;
+    if (/^[a-z0-9]+(-[a-z0-9]+)*$/.test(id) && SEVERITIES.includes(severity as RuleSeverity)) overrides[id] = severity as RuleSeverity;
   }
   return overrides;
 }
