@@ -1,0 +1,35 @@
+/** Messages between the run panel (media/panel.ts, in the webview) and the extension (panel.ts). */
+import type { TrainerEvent } from './events';
+
+/** The few plan settings the header shows ("key settings"), taken from the run's plan.json. */
+export interface KeySettings {
+  method?: string;
+  model?: string;
+  precision?: string;
+  learningRate?: number;
+  rank?: number;
+  alpha?: number;
+  effectiveBatch?: number;
+  maxLength?: number;
+}
+
+export interface PanelRun {
+  id: string;
+  label: string;
+  settings: KeySettings;
+}
+
+export type ToPanel =
+  /** Replaces the runs shown (one: the run view; several: Compare); events follow. */
+  | { type: 'runs'; runs: PanelRun[] }
+  /** New events of one run, in file order. */
+  | { type: 'events'; runId: string; events: TrainerEvent[] }
+  /** A line of events.jsonl that is not an event (skipped; the panel shows a count). */
+  | { type: 'malformed'; runId: string; line: number; reason: string };
+
+export type FromPanel =
+  | { type: 'ready' }
+  | { type: 'action'; action: 'stop' | 'resume' | 'openLog' | 'openFolder'; runId: string };
+
+/** What the panel keeps across reloads (vscode.setState); the serializer reopens these runs. */
+export interface PanelState { runIds: string[] }
