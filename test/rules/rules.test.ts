@@ -111,7 +111,11 @@ test('model-unknown: said once, and the model-dependent rules stay silent', () =
 
 test('findings about absent keys point at the parent key or the method, never the whole document', () => {
   const text = 'model: Qwen/Qwen2.5-7B-Instruct\nmethod: qlora\ndata:\n  train: data/train.jsonl\n';
-  for (const d of run(text)) {
+  const diagnostics = run(text);
+  const warmupRange = ofRule(diagnostics, 'warmup')[0]!.range;
+  assert.deepEqual(warmupRange, { start: { line: 1, character: 8 }, end: { line: 1, character: 13 } }, 'no training block: the method value');
+  assert.equal(ofRule(diagnostics, 'max-length')[0]!.range.start.line, 2, 'no max_length: the data key');
+  for (const d of diagnostics) {
     assert.ok(d.range.end.line === d.range.start.line, `${String(d.code)} spans one line`);
     assert.ok(d.range.end.character - d.range.start.character < 40, `${String(d.code)} is a key or value`);
   }

@@ -1,5 +1,5 @@
 import type { Rule } from './types';
-import { anchor } from './util';
+import { anchor, has } from './util';
 
 export const modelUnknown: Rule = {
   id: 'model-unknown',
@@ -8,7 +8,7 @@ export const modelUnknown: Rule = {
   check({ doc, model }) {
     if (!model || model.ok) return [];
     return [{
-      range: anchor(doc, ['model', 'name_or_path'], ['model']),
+      range: anchor(doc, has(doc, ['model', 'name_or_path']) ? ['model', 'name_or_path'] : ['model']),
       message: `Architecture unknown: ${model.message}. Checks that need it (target module names, max positions, chat template) are skipped and there is no memory estimate.`,
     }];
   },

@@ -10,14 +10,17 @@ export function has(doc: ConfigDocument, path: NodePath): boolean {
 
 /**
  * Where a finding about `path` points: its value when written; else the nearest written ancestor key; else the
- * value of `alternative` (e.g. `method` for a rule about an absent `lora` block); else the first key.
+ * first written `alternatives` (e.g. `data.max_length` for checkpointing), then `method`; else the first key.
+ * Never the whole document.
  */
-export function anchor(doc: ConfigDocument, path: NodePath, alternative: NodePath = ['method']): Range {
+export function anchor(doc: ConfigDocument, path: NodePath, ...alternatives: NodePath[]): Range {
   if (has(doc, path)) return valueRange(doc, path);
   for (let depth = path.length - 1; depth > 0; depth--) {
     if (has(doc, path.slice(0, depth))) return keyRange(doc, path.slice(0, depth));
   }
-  if (has(doc, alternative)) return valueRange(doc, alternative);
+  for (const alternative of [...alternatives, ['method']]) {
+    if (has(doc, alternative)) return valueRange(doc, alternative);
+  }
   return fallbackRange(doc);
 }
 
