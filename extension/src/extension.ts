@@ -20,7 +20,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       { scheme: 'untitled', language: 'yaml' },
     ],
     synchronize: { configurationSection: 'loraLens' },
-    initializationOptions: { files: vscode.workspace.getConfiguration('loraLens').get<string[]>('files', []) },
+    initializationOptions: {
+      files: vscode.workspace.getConfiguration('loraLens').get<string[]>('files', []),
+      gpu: vscode.workspace.getConfiguration('loraLens').get<string>('gpu', ''),
+      rules: vscode.workspace.getConfiguration('loraLens').get<Record<string, string>>('rules', {}),
+    },
     outputChannel: output,
     traceOutputChannel: output,
   };

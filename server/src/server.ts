@@ -12,11 +12,17 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DocumentCache } from './languageserver/documentCache';
 import { Debouncer } from './languageserver/debouncer';
 import { getQuickFixes } from './languageserver/codeActions';
-import { analyzeConfig } from './services/analyze';
+import { getEstimateResult, getMemoryInlayHints, getRunCodeLenses } from './languageserver/memoryFeatures';
+import { readSettings, type ServerSettings } from './languageserver/settings';
+import { analyzeConfig, type Analysis } from './services/analyze';
 import { doComplete } from './services/completion';
 import { doHover } from './services/hover';
 import { findDocumentSymbols } from './services/symbols';
-import { isConfigFile, type FileMatchSettings } from './services/fileMatcher';
+import { isConfigFile } from './services/fileMatcher';
+import { DatasetInspector } from './data';
+import { detectGpus, gpuFromSetting, type GpuSpec } from './gpu';
+import { targetModuleNames } from './models';
+import { EstimateRequestMethod, type EstimateParams, type EstimateResult } from './shared/protocol';
 
 /** Validation waits for a pause in typing; long enough to skip keystrokes, short enough to feel immediate. */
 const VALIDATION_DELAY_MS = Number(process.env.LORA_LENS_DEBOUNCE_MS ?? 150);
@@ -25,7 +31,12 @@ export function startServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
   const cache = new DocumentCache();
   const debouncer = new Debouncer(VALIDATION_DELAY_MS);
-  let settings: FileMatchSettings = { files: [] };
+  const inspector = new DatasetInspector();
+  const analyses = new Map<string, { version: number; generation: number; analysis: Analysis }>();
+  let settings: ServerSettings = readSettings(undefined);
+  let detectedGpu: GpuSpec | null = null;
+  // Bumped whenever something outside the documents changes (settings, GPU, dataset facts): cached analyses expire.
+  let generation = 0;
   let workspaceRoots: string[] = [];
   let canPullSettings = false;
 
@@ -38,29 +49,62 @@ export function startServer(connection: Connection): void {
     return isConfigFile(path, firstLine, settings, root ? relative(root, path) : undefined);
   }
 
+  function fallbackGpu(): GpuSpec | null {
+    if (settings.gpu) {
+      const lookup = gpuFromSetting(settings.gpu);
+      if (lookup.ok) return lookup.gpu;
+    }
+    return detectedGpu;
+  }
+
+  /** The analysis of the document as it is now, computed once per (version, generation). */
+  function analyze(document: TextDocument): Analysis {
+    const cached = analyses.get(document.uri);
+    if (cached && cached.version === document.version && cached.generation === generation) return cached.analysis;
+    const analysis = analyzeConfig({
+      doc: cache.get(document),
+      configPath: pathOf(document.uri),
+      environment: {
+        platform: process.platform,
+        env: process.env,
+        fallbackGpu: fallbackGpu(),
+        severityOverrides: settings.rules,
+        datasetFacts: (path, options) => inspector.peek(path, options),
+      },
+    });
+    analyses.set(document.uri, { version: document.version, generation, analysis });
+    // Dataset inspection runs off the request path; its completion triggers a new pass (see onDidInspect).
+    for (const pending of analysis.pendingDatasets) void inspector.inspect(pending.path, pending.options).catch(() => undefined);
+    return analysis;
+  }
+
   function validate(document: TextDocument): void {
     if (!isConfig(document)) {
       // Empty, so a file that stopped being a config (renamed, modeline removed) loses its old diagnostics.
       void connection.sendDiagnostics({ uri: document.uri, version: document.version, diagnostics: [] });
       return;
     }
-    const doc = cache.get(document);
-    const { diagnostics } = analyzeConfig({ doc, configPath: pathOf(document.uri) });
+    const { diagnostics } = analyze(document);
     void connection.sendDiagnostics({ uri: document.uri, version: document.version, diagnostics });
   }
 
+  function revalidateAll(): void {
+    generation++;
+    documents.all().forEach(validate);
+    void connection.languages.inlayHint.refresh().catch(() => undefined);
+  }
+
+  inspector.onDidInspect(() => revalidateAll());
+
   async function refreshSettings(): Promise<void> {
     if (!canPullSettings) return;
-    const value = (await connection.workspace.getConfiguration('loraLens')) as { files?: unknown } | null;
-    const files = Array.isArray(value?.files) ? value.files.filter((f): f is string => typeof f === 'string') : [];
-    settings = { files };
+    settings = readSettings(await connection.workspace.getConfiguration('loraLens'));
   }
 
   connection.onInitialize((params: InitializeParams) => {
     canPullSettings = !!params.capabilities.workspace?.configuration;
     workspaceRoots = (params.workspaceFolders ?? []).map((f) => pathOf(f.uri)).filter((p): p is string => !!p);
-    const initial = (params.initializationOptions as { files?: unknown } | undefined)?.files;
-    if (Array.isArray(initial)) settings = { files: initial.filter((f): f is string => typeof f === 'string') };
+    settings = readSettings(params.initializationOptions);
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -68,19 +112,29 @@ export function startServer(connection: Connection): void {
         hoverProvider: true,
         documentSymbolProvider: true,
         codeActionProvider: { codeActionKinds: ['quickfix'] },
+        inlayHintProvider: true,
+        codeLensProvider: { resolveProvider: false },
       },
       serverInfo: { name: 'lora-lens', version: '0.1.0' },
     };
   });
 
   connection.onInitialized(() => {
-    void refreshSettings().then(() => documents.all().forEach(validate));
+    void refreshSettings().then(revalidateAll);
+    if (process.env.LORA_LENS_NO_GPU_DETECT !== '1') {
+      void detectGpus().then((detection) => {
+        if (detection.ok && detection.gpus[0]) {
+          detectedGpu = detection.gpus[0];
+          revalidateAll();
+        }
+      });
+    }
   });
 
   connection.onDidChangeConfiguration((change) => {
-    const pushed = (change.settings as { loraLens?: { files?: unknown } } | undefined)?.loraLens?.files;
-    if (Array.isArray(pushed)) settings = { files: pushed.filter((f): f is string => typeof f === 'string') };
-    void refreshSettings().then(() => documents.all().forEach(validate));
+    const pushed = (change.settings as { loraLens?: unknown } | undefined)?.loraLens;
+    if (pushed) settings = readSettings(pushed);
+    void refreshSettings().then(revalidateAll);
   });
 
   documents.onDidOpen((event) => validate(event.document));
@@ -91,6 +145,7 @@ export function startServer(connection: Connection): void {
   documents.onDidClose((event) => {
     debouncer.cancel(event.document.uri);
     cache.delete(event.document.uri);
+    analyses.delete(event.document.uri);
     void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
   });
 
@@ -105,10 +160,16 @@ export function startServer(connection: Connection): void {
     }
   };
 
-  connection.onCompletion((params) => withConfig(params.textDocument.uri, [], (d) => doComplete(cache.get(d), params.position)));
+  connection.onCompletion((params) => withConfig(params.textDocument.uri, [], (d) => {
+    const model = analyze(d).model;
+    return doComplete(cache.get(d), params.position, model?.ok ? { targetModules: targetModuleNames(model.spec) } : undefined);
+  }));
   connection.onHover((params) => withConfig(params.textDocument.uri, null, (d) => doHover(cache.get(d), params.position)));
   connection.onDocumentSymbol((params) => withConfig(params.textDocument.uri, [], (d) => findDocumentSymbols(cache.get(d))));
   connection.onCodeAction((params) => withConfig(params.textDocument.uri, [], (d) => getQuickFixes(params.textDocument.uri, cache.get(d), params.context.diagnostics)));
+  connection.languages.inlayHint.on((params) => withConfig(params.textDocument.uri, [], (d) => getMemoryInlayHints(cache.get(d), analyze(d))));
+  connection.onCodeLens((params) => withConfig(params.textDocument.uri, [], (d) => getRunCodeLenses(params.textDocument.uri, cache.get(d), analyze(d))));
+  connection.onRequest(EstimateRequestMethod, (params: EstimateParams): EstimateResult => withConfig(params.uri, null, (d) => getEstimateResult(analyze(d))));
 
   documents.listen(connection);
   connection.listen();

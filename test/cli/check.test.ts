@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readdirSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../helpers/cli';
+import { REPO, runCli } from '../helpers/cli';
 
 const dir = mkdtempSync(join(tmpdir(), 'lora-lens-check-'));
+/** The QLoRA example with absolute data paths: clean under every rule, so a test sees only what it injects. */
+const CLEAN = readFileSync(join(REPO, 'examples', 'qwen2.5-7b-qlora.finetune.yaml'), 'utf8').replace(/data\//g, `${join(REPO, 'examples', 'data')}/`);
 const write = (name: string, content: string | Buffer) => {
   const path = join(dir, name);
   writeFileSync(path, content);
@@ -21,17 +23,20 @@ test('every example is clean', () => {
 });
 
 test('errors print path:line:col: severity code message and exit 1', () => {
-  const path = write('bad.finetune.yaml', 'model: x\nmethod: lora\ndata:\n  train: a.jsonl\nlora:\n  r: 0\n');
+  const path = write('bad.finetune.yaml', CLEAN.replace('  r: 16', '  r: 0'));
+  assert.equal(runCli(['check', path.replace('bad', 'clean')]).code, 2);
+  write('clean.finetune.yaml', CLEAN);
+  assert.equal(runCli(['check', join(dir, 'clean.finetune.yaml')]).stdout, `${join(dir, 'clean.finetune.yaml')}: no problems\n`);
   const result = runCli(['check', path]);
   assert.equal(result.code, 1);
-  assert.equal(result.stdout, `${path}:6:6: error schema-range \`lora.r\` must be >= 1; got 0.\n`);
+  assert.equal(result.stdout, `${path}:8:6: error schema-range \`lora.r\` must be >= 1; got 0.\n`);
 });
 
 test('warnings alone exit 0', () => {
-  const path = write('warn.finetune.yaml', 'model: x\nmethod: full\ndata:\n  train: a.jsonl\nlora:\n  r: 8\n');
+  const path = write('warn.finetune.yaml', CLEAN.replace('learning_rate: 2.0e-4', 'learning_rate: 2.0e-5'));
   const result = runCli(['check', path]);
   assert.equal(result.code, 0);
-  assert.match(result.stdout, /:5:1: warning schema-not-applicable /);
+  assert.match(result.stdout, /^\S+:30:18: warning lr-range learning_rate 2e-5 is below/);
 });
 
 test('--format json lists files and diagnostics', () => {
@@ -68,8 +73,8 @@ test('usage and I/O errors exit 2 with a clear message', () => {
 });
 
 test('a byte-order mark and an empty file are handled', () => {
-  const bom = write('bom.finetune.yaml', '\ufeffmodel: x\nmethod: lora\ndata:\n  train: a.jsonl\n');
-  assert.equal(runCli(['check', bom]).code, 0);
+  const bom = write('bom.finetune.yaml', `\ufeff${CLEAN}`);
+  assert.equal(runCli(['check', bom]).stdout, `${bom}: no problems\n`);
   const empty = write('empty.finetune.yaml', '');
   const result = runCli(['check', empty]);
   assert.equal(result.code, 1);

@@ -43,7 +43,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     }
     const { diagnostics } = await analyzeForCli(read.text, read.path, { inspector });
     if (diagnostics.some((d) => severityName(d.severity) === 'error')) anyError = true;
-    const report = { file: shown, diagnostics: diagnostics.map(toPlain) };
+    const report = { file: shown, diagnostics: diagnostics.map(toPlain).sort((a, b) => a.line - b.line || a.column - b.column) };
     reports.push(report);
     if (format === 'text') for (const d of report.diagnostics) io.stdout.write(`${shown}:${d.line}:${d.column}: ${d.severity} ${d.code} ${d.message}\n`);
   }
