@@ -23,6 +23,15 @@ export class EventTail {
 
   constructor(readonly path: string, private readonly listener: TailListener, private readonly pollMs = 250) {}
 
+  /** Starts after the bytes already in the file (a resumed run appends to the events its reader already has). */
+  skipExisting(): this {
+    try {
+      const fd = openSync(this.path, 'r');
+      try { this.offset = fstatSync(fd).size; } finally { closeSync(fd); }
+    } catch { /* no file yet: nothing to skip */ }
+    return this;
+  }
+
   /** Reads what is there now, then follows the file until close(). */
   start(): this {
     this.poll();
