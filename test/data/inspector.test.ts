@@ -1,9 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatasetInspector, inspectDataset, type DatasetFacts, type InspectOptions } from '../../server/src/data';
+import { DatasetInspector, inspectDataset, tokenizerPathFor, type DatasetFacts, type InspectOptions } from '../../server/src/data';
 
 let dir: string;
 before(() => { dir = mkdtempSync(join(tmpdir(), 'lora-lens-inspector-')); });
@@ -46,4 +46,23 @@ test('a missing file is remembered as missing until it appears', async () => {
   writeFileSync(path, '{"text": "x"}\n');
   assert.equal(inspector.peek(path, options), undefined);
   assert.equal((await inspector.inspect(path, options)).rows, 1);
+});
+
+test('a scanner that rejects does not wedge the file: the next inspect scans again', async () => {
+  let calls = 0;
+  const inspector = new DatasetInspector(async () => { calls++; throw new Error('disk gone'); });
+  await assert.rejects(inspector.inspect(join(dir, 'x.jsonl'), options), /disk gone/);
+  await assert.rejects(inspector.inspect(join(dir, 'x.jsonl'), options), /disk gone/);
+  assert.equal(calls, 2);
+});
+
+test('tokenizerPathFor: the tokenizer.json beside a resolved config.json, only when it exists', async () => {
+  const model = join(dir, 'model');
+  mkdirSync(model, { recursive: true });
+  const resolution = { ok: true as const, spec: {} as never, source: 'local' as const, configPath: join(model, 'config.json') };
+  assert.equal(tokenizerPathFor(resolution), null);
+  writeFileSync(join(model, 'tokenizer.json'), '{}');
+  assert.equal(tokenizerPathFor(resolution), join(model, 'tokenizer.json'));
+  assert.equal(tokenizerPathFor({ ok: false, message: 'unknown' }), null);
+  assert.equal(tokenizerPathFor({ ...resolution, configPath: null }), null);
 });

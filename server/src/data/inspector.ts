@@ -52,6 +52,10 @@ export class DatasetInspector {
         try { listener(facts); } catch { /* a failing listener must not block the others */ }
       }
       return facts;
+    }, (error: unknown) => {
+      // inspectDataset never rejects; an injected scanner might, and must not wedge the key forever.
+      this.running.delete(key);
+      throw error;
     });
     this.running.set(key, scan);
     return scan;
