@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { activateRuns } from './runs/activate';
 import { createStatusBar } from './statusBar';
 
 let client: LanguageClient | undefined;
@@ -7,6 +8,7 @@ let client: LanguageClient | undefined;
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('LoRA Lens', { log: true });
   context.subscriptions.push(output);
+  activateRuns(context);
 
   const serverModule = context.asAbsolutePath('dist/server.js');
   const serverOptions: ServerOptions = {

@@ -1,0 +1,184 @@
+import * as vscode from 'vscode';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildPlan } from '../../../server/src/plan/normalize';
+import type { RunsContext } from './ctx';
+import { doctorFindings, parseDoctor, type DoctorFinding } from './environment';
+import { RunItem } from './historyView';
+import { runTrainerVerb, trainerArgs } from './launcher';
+import { RunPanel } from './panel';
+import { newRunId, writePlan } from './runFolder';
+
+type Cmd = (...args: any[]) => unknown;
+
+/** A run id from what a command receives: a history item, an id (panel, notification), or a quick pick. */
+async function pickRun(ctx: RunsContext, arg: unknown, filter: (status: string) => boolean = () => true, placeHolder = 'Select a run'): Promise<string | undefined> {
+  if (arg instanceof RunItem) return arg.run.id;
+  if (typeof arg === 'string') return arg;
+  const runs = ctx.runs().filter((r) => filter(r.status));
+  if (!runs.length) { void vscode.window.showInformationMessage('LoRA Lens: no matching runs.'); return undefined; }
+  const pick = await vscode.window.showQuickPick(runs.map((r) => ({ label: r.id, description: r.status, id: r.id })), { placeHolder });
+  return pick?.id;
+}
+
+function requireTrust(): boolean {
+  if (vscode.workspace.isTrusted) return true;
+  void vscode.window.showWarningMessage('LoRA Lens starts no process in an untrusted workspace (linting and estimates still work).', 'Manage Workspace Trust')
+    .then((c) => c && vscode.commands.executeCommand('workbench.trust.manage'));
+  return false;
+}
+
+/** Runs `doctor` and turns its findings into messages; false when the run must not start. */
+async function preflight(ctx: RunsContext, method: string | undefined, quiet: boolean): Promise<{ ok: boolean; findings: DoctorFinding[]; text: string }> {
+  const command = await ctx.trainerCommand();
+  const result = await runTrainerVerb(command, trainerArgs('doctor'), 60_000);
+  const report = parseDoctor(result.stdout);
+  if (!report) {
+    const message = `LoRA Lens: ${command.python} could not run the trainer's doctor (exit ${result.code}). ${result.stderr.split('\n').filter(Boolean).pop() ?? ''}`;
+    const choice = await vscode.window.showErrorMessage(message, 'Select Interpreter', 'Open Settings');
+    if (choice === 'Select Interpreter') void vscode.commands.executeCommand('python.setInterpreter');
+    if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'loraLens.pythonPath');
+    return { ok: false, findings: [], text: result.stderr };
+  }
+  const findings = doctorFindings(report, command.python, method);
+  for (const finding of quiet ? findings.filter((f) => f.severity === 'error') : findings) {
+    const show = finding.severity === 'error' ? vscode.window.showErrorMessage : finding.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    void show(`LoRA Lens: ${finding.message}`, ...(finding.install ? ['Copy install command'] : [])).then((c) => { if (c) void vscode.env.clipboard.writeText(finding.install!); });
+  }
+  return { ok: !findings.some((f) => f.severity === 'error'), findings, text: result.stdout };
+}
+
+const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
+  if (!requireTrust()) return;
+  const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+  if (!uri) { void vscode.window.showErrorMessage('LoRA Lens: open a fine-tuning config to run it.'); return; }
+  const document = await vscode.workspace.openTextDocument(uri);
+  if (document.isDirty) await document.save();
+  const { plan, diagnostics } = buildPlan(document.getText(), uri.fsPath);
+  const errors = [
+    ...diagnostics.filter((d) => d.severity === 1).map((d) => `line ${d.range.start.line + 1}: ${d.message}`),
+    ...vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'lora-lens' && d.severity === vscode.DiagnosticSeverity.Error && !diagnostics.some((x) => x.message === d.message))
+      .map((d) => `line ${d.range.start.line + 1}: ${d.message}`),
+  ];
+  if (!plan) { void vscode.window.showErrorMessage(`LoRA Lens: ${document.fileName} lacks what a run needs (method, model, data.train).${errors.length ? ` ${errors[0]}` : ''}`); return; }
+  if (errors.length) {
+    const shown = errors.slice(0, 3).join('\n') + (errors.length > 3 ? `\n… and ${errors.length - 3} more` : '');
+    const choice = await vscode.window.showWarningMessage(`The config has ${errors.length} error${errors.length > 1 ? 's' : ''}. Run anyway?`, { modal: true, detail: shown }, 'Run Anyway');
+    if (choice !== 'Run Anyway') return;
+  }
+  const root = ctx.root();
+  if (!root) { void vscode.window.showErrorMessage('LoRA Lens: open a workspace folder: runs live in its runs directory.'); return; }
+  const check = await preflight(ctx, plan.method, true);
+  if (!check.ok) return;
+  const runId = newRunId(root, uri.fsPath);
+  const runDir = join(root, runId);
+  writePlan(runDir, plan);
+  RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [runId]);
+  await ctx.launch(runDir, runId);
+};
+
+const stopRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
+  const id = await pickRun(ctx, arg, (s) => s === 'running' || s === 'starting', 'Stop which run?');
+  const active = id && ctx.active.get(id);
+  if (!active) { if (id) void vscode.window.showWarningMessage(`LoRA Lens: run ${id} is not running in this window.`); return; }
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Stopping ${id} (saving a checkpoint)…` }, () => active.run.stop());
+};
+
+const resumeRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
+  if (!requireTrust()) return;
+  const id = await pickRun(ctx, arg, (s) => s === 'stopped' || s === 'failed', 'Resume which run?');
+  const run = id ? ctx.run(id) : undefined;
+  if (!run) return;
+  if (ctx.active.has(run.id)) { void vscode.window.showWarningMessage(`LoRA Lens: run ${run.id} is already running.`); return; }
+  if (!(await preflight(ctx, run.settings.method, true)).ok) return;
+  RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [run.id]);
+  await ctx.launch(run.dir, run.id, { resume: true });
+};
+
+const openRunPanel = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
+  const id = await pickRun(ctx, arg, undefined, 'Open which run?');
+  if (id) RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [id]);
+};
+
+const compareRuns = (ctx: RunsContext): Cmd => async (arg?: unknown, selected?: unknown[]) => {
+  let ids = (selected ?? []).filter((s): s is RunItem => s instanceof RunItem).map((s) => s.run.id);
+  if (ids.length < 2) {
+    const picks = await vscode.window.showQuickPick(ctx.runs().map((r) => ({ label: r.id, description: r.status, picked: arg instanceof RunItem && arg.run.id === r.id })), { canPickMany: true, placeHolder: 'Select two or more runs to compare' });
+    ids = picks?.map((p) => p.label) ?? [];
+  }
+  if (ids.length < 2) { if (ids.length) void vscode.window.showInformationMessage('LoRA Lens: select at least two runs to compare.'); return; }
+  RunPanel.createOrShow(ctx.extension.extensionUri, ctx, ids);
+};
+
+const mergeAdapter = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
+  if (!requireTrust()) return;
+  const id = await pickRun(ctx, arg, (s) => s === 'completed' || s === 'stopped', 'Merge the adapter of which run?');
+  const run = id ? ctx.run(id) : undefined;
+  if (!run) return;
+  const output = ctx.output(run.id);
+  const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Merging the adapter of ${run.id}…` },
+    async () => runTrainerVerb(await ctx.trainerCommand(), trainerArgs('merge', run.dir), 60 * 60_000));
+  output.append(result.stderr);
+  if (result.code !== 0) {
+    void vscode.window.showErrorMessage(`LoRA Lens: merge failed (exit ${result.code}): ${result.stderr.trim().split('\n').pop() ?? ''}`, 'Open log').then((c) => c && output.show());
+    return;
+  }
+  output.appendLine(result.stdout.trim());
+  const summary = (() => { try { return JSON.parse(result.stdout.trim().split('\n').pop() ?? '') as { merged_dir?: string; max_abs_logit_diff?: number }; } catch { return {}; } })();
+  const choice = await vscode.window.showInformationMessage(`LoRA Lens: merged model written to ${summary.merged_dir ?? join(run.dir, 'merged')}${summary.max_abs_logit_diff !== undefined ? ` (max logit difference vs the adapter: ${summary.max_abs_logit_diff.toExponential(2)})` : ''}.`, 'Open Folder');
+  if (choice) void vscode.commands.executeCommand('loraLens.openRunFolder', run.id);
+};
+
+const openRunFolder = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
+  const id = await pickRun(ctx, arg);
+  const run = id ? ctx.run(id) : undefined;
+  if (!run) return;
+  const uri = vscode.Uri.file(run.dir);
+  const inWorkspace = vscode.workspace.getWorkspaceFolder(uri);
+  await vscode.commands.executeCommand(inWorkspace ? 'revealInExplorer' : 'revealFileInOS', uri);
+};
+
+const openRunLog = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
+  const id = await pickRun(ctx, arg);
+  if (!id) return;
+  if (ctx.outputs.has(id)) { ctx.output(id).show(); return; }
+  const run = ctx.run(id);
+  if (run) await vscode.window.showTextDocument(vscode.Uri.file(join(run.dir, 'events.jsonl')));
+};
+
+const deleteRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
+  const id = await pickRun(ctx, arg, (s) => s !== 'running' && s !== 'starting', 'Delete which run?');
+  const run = id ? ctx.run(id) : undefined;
+  if (!run) return;
+  if (ctx.active.has(run.id) || run.status === 'running') { void vscode.window.showWarningMessage(`LoRA Lens: stop run ${run.id} before deleting it.`); return; }
+  const choice = await vscode.window.showWarningMessage(`Delete run ${run.id}?`, { modal: true, detail: `This removes ${run.dir} with its checkpoints and adapter.` }, 'Delete');
+  if (choice !== 'Delete') return;
+  rmSync(run.dir, { recursive: true, force: true });
+  ctx.history.refresh();
+};
+
+const showEnvironment = (ctx: RunsContext): Cmd => async () => {
+  if (!requireTrust()) return;
+  const python = await ctx.python();
+  const check = await preflight(ctx, undefined, true);
+  const lines = [`# LoRA Lens environment`, '', `Interpreter: \`${python.path}\` (${python.source})`, ''];
+  lines.push(...(check.findings.length ? check.findings.map((f) => `- **${f.severity}**: ${f.message}${f.install ? ` Install: \`${f.install}\`` : ''}`) : ['- No problems found.']));
+  lines.push('', '```json', check.text.trim(), '```');
+  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: lines.join('\n') });
+  await vscode.window.showTextDocument(doc, { preview: true });
+};
+
+/** Every runs command, by id: registered from this one table. */
+export const RUN_COMMANDS: Record<string, (ctx: RunsContext) => Cmd> = {
+  'loraLens.runFineTune': runFineTune,
+  'loraLens.stopRun': stopRun,
+  'loraLens.resumeRun': resumeRun,
+  'loraLens.openRunPanel': openRunPanel,
+  'loraLens.compareRuns': compareRuns,
+  'loraLens.mergeAdapter': mergeAdapter,
+  'loraLens.openRunFolder': openRunFolder,
+  'loraLens.openRunLog': openRunLog,
+  'loraLens.deleteRun': deleteRun,
+  'loraLens.showEnvironment': showEnvironment,
+  'loraLens.refreshRuns': (ctx) => () => ctx.history.refresh(),
+};

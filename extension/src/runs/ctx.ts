@@ -1,0 +1,140 @@
+import * as vscode from 'vscode';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TrainerEvent } from './events';
+import { choosePython } from './environment';
+import { RunHistoryProvider } from './historyView';
+import { TrainerRun, type RunExit, type TrainerCommand } from './launcher';
+import { RunPanel, type PanelHost } from './panel';
+import { listRuns, readRun, runsRoot, type RunInfo } from './runFolder';
+import { reduceEvents } from './series';
+import { readEvents } from './tail';
+
+interface ActiveRun { run: TrainerRun; output: vscode.OutputChannel }
+
+/** Minimal shape of the Python extension's exported `environments` API (no npm dependency on it). */
+interface PythonExtensionApi {
+  environments?: {
+    getActiveEnvironmentPath(resource?: vscode.Uri): { path: string };
+    resolveEnvironment(env: { path: string }): Promise<{ executable: { uri?: vscode.Uri } } | undefined>;
+  };
+}
+
+/** What every runs command needs: the runs root, the active runs, output channels, the history view, panels. */
+export class RunsContext implements PanelHost {
+  readonly active = new Map<string, ActiveRun>();
+  readonly outputs = new Map<string, vscode.OutputChannel>();
+  readonly history: RunHistoryProvider;
+
+  constructor(readonly extension: vscode.ExtensionContext) {
+    this.history = new RunHistoryProvider(() => this.runs());
+  }
+
+  /** The runs directory of the (first) workspace folder, or undefined without a folder. */
+  root(): string | undefined {
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    if (!folder) return undefined;
+    return runsRoot(folder.uri.fsPath, vscode.workspace.getConfiguration('loraLens', folder.uri).get<string>('runsDir'));
+  }
+
+  runs(): RunInfo[] {
+    const root = this.root();
+    return root ? listRuns(root, new Set(this.active.keys())) : [];
+  }
+
+  run(id: string): RunInfo | undefined {
+    const root = this.root();
+    if (!root || !existsSync(join(root, id))) return undefined;
+    return readRun(join(root, id), this.active.has(id));
+  }
+
+  describe(runId: string) {
+    const run = this.run(runId);
+    return run && { dir: run.dir, run: { id: run.id, label: run.id, settings: run.settings } };
+  }
+
+  onAction(action: { action: 'stop' | 'resume' | 'openLog' | 'openFolder'; runId: string }): void {
+    const command = { stop: 'loraLens.stopRun', resume: 'loraLens.resumeRun', openLog: 'loraLens.openRunLog', openFolder: 'loraLens.openRunFolder' }[action.action];
+    void vscode.commands.executeCommand(command, action.runId);
+  }
+
+  output(runId: string): vscode.OutputChannel {
+    let channel = this.outputs.get(runId);
+    if (!channel) {
+      channel = vscode.window.createOutputChannel(`LoRA Lens run ${runId}`);
+      this.outputs.set(runId, channel);
+      this.extension.subscriptions.push(channel);
+    }
+    return channel;
+  }
+
+  /** The interpreter; in an untrusted workspace the workspace settings are ignored (and nothing starts anyway). */
+  async python(resource?: vscode.Uri): Promise<{ path: string; source: string }> {
+    const trusted = vscode.workspace.isTrusted;
+    let fromPythonExtension: string | null = null;
+    const ext = vscode.extensions.getExtension<PythonExtensionApi>('ms-python.python');
+    if (ext && trusted) {
+      try {
+        const api = ext.isActive ? ext.exports : await ext.activate();
+        const env = api?.environments?.getActiveEnvironmentPath(resource);
+        if (env) fromPythonExtension = (await api.environments!.resolveEnvironment(env))?.executable.uri?.fsPath ?? env.path;
+      } catch { /* fall back to the setting */ }
+    }
+    const setting = vscode.workspace.getConfiguration('loraLens', resource).inspect<string>('pythonPath');
+    return choosePython({ trusted, fromPythonExtension, setting: { globalValue: setting?.globalValue, workspaceValue: setting?.workspaceValue, workspaceFolderValue: setting?.workspaceFolderValue } });
+  }
+
+  async trainerCommand(resource?: vscode.Uri): Promise<TrainerCommand> {
+    const bundled = vscode.Uri.joinPath(this.extension.extensionUri, 'trainer').fsPath;
+    return {
+      python: (await this.python(resource)).path,
+      trainerRoot: existsSync(join(bundled, 'lora_lens_trainer')) ? bundled : null,
+      cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? this.extension.extensionUri.fsPath,
+    };
+  }
+
+  /** Starts (or resumes) the trainer in a run folder that already holds plan.json; notifies when it ends. */
+  async launch(runDir: string, runId: string, options: { resume?: boolean; estimatePeakBytes?: number | null } = {}): Promise<RunExit> {
+    const output = this.output(runId);
+    const command = await this.trainerCommand();
+    output.appendLine(`[${new Date().toLocaleTimeString()}] ${options.resume ? 'Resuming' : 'Starting'} ${command.python} -m lora_lens_trainer run --run-dir ${runDir}`);
+    const run = new TrainerRun(runDir, {
+      onEvents: (events: TrainerEvent[]) => {
+        for (const e of events) {
+          if (e.event === 'warning') output.appendLine(`warning: ${e.message}`);
+          if (e.event === 'error') output.appendLine(`error (${e.kind}): ${e.message}${e.advice?.length ? `\n  - ${e.advice.join('\n  - ')}` : ''}`);
+          if (e.event === 'start' || e.event === 'end' || e.event === 'checkpoint') this.history.refresh();
+        }
+      },
+      onStderr: (line) => output.appendLine(line),
+      onMalformed: (line, reason) => output.appendLine(`warning: events.jsonl line ${line} skipped: ${reason}`),
+    }).start(command, options);
+    this.active.set(runId, { run, output });
+    this.history.refresh();
+    if (options.resume) RunPanel.forEach((p) => p.refresh(runId));
+    const exit = await run.exited;
+    this.active.delete(runId);
+    output.appendLine(`[${new Date().toLocaleTimeString()}] ${exit.status} (exit code ${exit.code ?? exit.signal})`);
+    this.history.refresh();
+    void this.notify(runId, runDir, exit);
+    return exit;
+  }
+
+  private async notify(runId: string, runDir: string, exit: RunExit): Promise<void> {
+    const actions = ['Show panel', 'Open log'];
+    let choice: string | undefined;
+    if (exit.status === 'completed') {
+      choice = await vscode.window.showInformationMessage(`LoRA Lens: run ${runId} completed${exit.end?.final_loss != null ? `, final loss ${exit.end.final_loss.toFixed(4)}` : ''}.`, ...actions);
+    } else if (exit.status === 'stopped') {
+      choice = await vscode.window.showInformationMessage(`LoRA Lens: run ${runId} stopped at step ${exit.end?.step ?? '?'}; Resume continues from its last checkpoint.`, 'Resume', ...actions);
+    } else {
+      const error = reduceEvents(readEvents(join(runDir, 'events.jsonl')).events).error;
+      const advice = error?.advice?.length ? ` Try: ${error.advice.join('; ')}.` : '';
+      const what = error?.kind === 'oom' ? 'ran out of GPU memory' : error ? `failed (${error.kind}): ${error.message}` : `failed (exit code ${exit.code ?? exit.signal})`;
+      choice = await vscode.window.showErrorMessage(`LoRA Lens: run ${runId} ${what}.${advice}`, ...actions);
+    }
+    if (choice === 'Show panel') RunPanel.createOrShow(this.extension.extensionUri, this, [runId]);
+    if (choice === 'Open log') this.output(runId).show();
+    if (choice === 'Resume') void vscode.commands.executeCommand('loraLens.resumeRun', runId);
+  }
+}
