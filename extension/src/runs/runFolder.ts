@@ -84,5 +84,5 @@ export function listRuns(root: string, active: ReadonlySet<string> = new Set()):
     .map((name) => join(root, name))
     .filter((dir) => existsSync(join(dir, 'events.jsonl')) || existsSync(join(dir, 'plan.json')))
     .map((dir) => readRun(dir, active.has(basename(dir))))
-    .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime());
+    .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime() || a.id.localeCompare(b.id));
 }
