@@ -1,0 +1,49 @@
+"""python -m lora_lens_trainer run --plan plan.json --run-dir runs/<id> [--resume] | merge --run-dir D | doctor"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lora_lens_trainer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="train per the plan, streaming events to RUN_DIR/events.jsonl and stdout")
+    run.add_argument("--plan", required=True, type=Path)
+    run.add_argument("--run-dir", required=True, type=Path)
+    run.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
+    run.add_argument("--estimate-peak-bytes", type=float, default=None, help="the estimator's peak, quoted in OOM advice")
+    merge = sub.add_parser("merge", help="merge RUN_DIR/adapter into the base model, into RUN_DIR/merged")
+    merge.add_argument("--run-dir", required=True, type=Path)
+    sub.add_parser("doctor", help="print the environment as JSON")
+    args = parser.parse_args(argv)
+
+    if args.command == "doctor":
+        from .doctor import report
+
+        print(json.dumps(report(), indent=2))
+        return 0
+    if args.command == "run":
+        from .train import run as run_training
+
+        return run_training(args.plan, args.run_dir, args.resume, args.estimate_peak_bytes)
+    from .merge import merge as do_merge
+    from .plan import PlanError, read_plan
+
+    try:
+        plan = read_plan(args.run_dir / "plan.json")
+    except PlanError as error:
+        print(f"lora_lens_trainer merge: {error}", file=sys.stderr)
+        return 1
+    try:
+        print(json.dumps(do_merge(args.run_dir, plan)))
+    except FileNotFoundError as error:
+        print(f"lora_lens_trainer merge: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

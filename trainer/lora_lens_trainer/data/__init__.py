@@ -1,0 +1,1 @@
+"""Dataset reading, cleaning, tokenization with label masks, and the seeded batch order."""

@@ -1,0 +1,40 @@
+"""`doctor`: the environment as JSON, for the editor's pre-flight check and `lora-lens doctor`.
+Never fails: every probe reports absence instead of raising."""
+from __future__ import annotations
+
+import importlib
+import platform
+import sys
+from typing import Any
+
+
+def _version(module: str) -> dict[str, Any]:
+    try:
+        mod = importlib.import_module(module)
+    except Exception as error:  # bitsandbytes raises RuntimeError on a broken CUDA setup
+        return {"installed": False, "version": None, "error": f"{type(error).__name__}: {error}".splitlines()[0][:300]}
+    return {"installed": True, "version": getattr(mod, "__version__", None), "error": None}
+
+
+def report() -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "python": {"version": platform.python_version(), "executable": sys.executable},
+        "packages": {name: _version(name) for name in ("torch", "transformers", "peft", "safetensors", "accelerate",
+                                                          "bitsandbytes", "pyarrow")},
+        "cuda": {"available": False, "version": None, "gpus": []},
+    }
+    if out["packages"]["torch"]["installed"]:
+        import torch
+
+        out["cuda"]["version"] = torch.version.cuda
+        if torch.cuda.is_available():
+            out["cuda"]["available"] = True
+            for i in range(torch.cuda.device_count()):
+                props = torch.cuda.get_device_properties(i)
+                out["cuda"]["gpus"].append({
+                    "index": i, "name": props.name, "memory_bytes": props.total_memory,
+                    "compute_capability": f"{props.major}.{props.minor}",
+                    "bf16": bool(props.major >= 8),
+                })
+    out["quantization_backend"] = "bitsandbytes" if out["packages"]["bitsandbytes"]["installed"] else "builtin-nf4"
+    return out

@@ -1,0 +1,176 @@
+"""Model and tokenizer loading (offline, local files only) and the method's setup: full, LoRA or QLoRA."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import lora as lora_mod
+from .nf4 import quantize_model
+from .plan import TrainingPlan
+
+DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+
+
+class ModelError(RuntimeError):
+    pass
+
+
+@dataclass
+class Setup:
+    model: nn.Module
+    # Weights kept in this dtype; the forward runs under autocast to `autocast_dtype` when that is not None.
+    param_dtype: torch.dtype
+    autocast_dtype: torch.dtype | None
+    quantization_backend: str | None
+    lora_targets: list[str]
+
+
+def bitsandbytes_available() -> bool:
+    try:
+        import bitsandbytes  # noqa: F401
+    except Exception:  # a broken CUDA setup raises more than ImportError
+        return False
+    return torch.cuda.is_available()
+
+
+def precision_dtypes(plan: TrainingPlan) -> tuple[torch.dtype, torch.dtype | None]:
+    """(weight dtype, autocast dtype) per the plan; QLoRA's compute dtype rules its autocast."""
+    if plan.method == "qlora" and plan.quantization is not None:
+        compute = DTYPES[plan.quantization.bnb_4bit_compute_dtype]
+        return compute, compute if compute != torch.float32 else None
+    return {
+        "bf16-true": (torch.bfloat16, None),
+        "bf16-mixed": (torch.float32, torch.bfloat16),
+        "fp16-mixed": (torch.float32, torch.float16),
+        "fp32": (torch.float32, None),
+    }[plan.precision]
+
+
+def load_tokenizer(plan: TrainingPlan) -> Any:
+    from transformers import AutoTokenizer
+
+    ref = plan.model
+    try:
+        tok = AutoTokenizer.from_pretrained(ref.name_or_path, revision=ref.revision, trust_remote_code=ref.trust_remote_code,
+                                            local_files_only=True)
+    except Exception as error:  # transformers raises OSError/ValueError/EnvironmentError variants
+        raise ModelError(_not_found(ref.name_or_path, error)) from error
+    if tok.pad_token_id is None:
+        # Padding positions never train (labels are -100), so reusing EOS as padding is harmless.
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def _not_found(name: str, error: Exception) -> str:
+    return (f"cannot load {name!r} offline: {error}. The trainer never downloads: pass a local directory holding "
+            f"config.json, or fetch it once with `huggingface-cli download {name}` into the local cache.")
+
+
+def _base_kwargs(plan: TrainingPlan) -> dict[str, Any]:
+    ref = plan.model
+    return {"revision": ref.revision, "trust_remote_code": ref.trust_remote_code,
+            "attn_implementation": ref.attn_implementation, "local_files_only": True}
+
+
+def load_model(plan: TrainingPlan, device: torch.device) -> Setup:
+    from transformers import AutoModelForCausalLM
+
+    param_dtype, autocast = precision_dtypes(plan)
+    kwargs = _base_kwargs(plan)
+    backend = None
+    q = plan.quantization
+    try:
+        if plan.method == "qlora" and q is not None and bitsandbytes_available():
+            from transformers import BitsAndBytesConfig
+
+            backend = "bitsandbytes"
+            model = AutoModelForCausalLM.from_pretrained(
+                plan.model.name_or_path, dtype=param_dtype, device_map={"": device.index or 0},
+                quantization_config=BitsAndBytesConfig(
+                    load_in_4bit=True, bnb_4bit_quant_type=q.bnb_4bit_quant_type,
+                    bnb_4bit_use_double_quant=q.bnb_4bit_use_double_quant, bnb_4bit_compute_dtype=param_dtype),
+                **kwargs)
+        elif plan.method == "qlora":
+            # Loaded on the CPU and quantized layer by layer, so the bf16 model never sits whole on the GPU.
+            model = AutoModelForCausalLM.from_pretrained(plan.model.name_or_path, dtype=param_dtype, **kwargs)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(plan.model.name_or_path, dtype=param_dtype, **kwargs).to(device)
+    except torch.OutOfMemoryError:
+        raise
+    except Exception as error:
+        raise ModelError(_not_found(plan.model.name_or_path, error)) from error
+    return apply_method(model, plan, device, param_dtype, autocast, backend)
+
+
+def apply_method(model: nn.Module, plan: TrainingPlan, device: torch.device, param_dtype: torch.dtype,
+                 autocast: torch.dtype | None, backend: str | None) -> Setup:
+    """Quantization (built-in NF4 when bitsandbytes did not load it), k-bit preparation, checkpointing, LoRA."""
+    q = plan.quantization
+    if plan.method == "qlora" and backend is None:
+        if q is not None and q.bnb_4bit_quant_type != "nf4":
+            raise ModelError("the built-in 4-bit path (bitsandbytes is absent) implements nf4 only; set "
+                             "quantization.bnb_4bit_quant_type: nf4 or install bitsandbytes")
+        head = model.get_output_embeddings()
+        skip = {name for name, m in model.named_modules() if m is head}
+        quantize_model(model, skip, q.bnb_4bit_use_double_quant if q else True, param_dtype, device)
+        model.to(device)
+        backend = "builtin-nf4"
+    if plan.method == "qlora" and q is not None and q.prepare_for_kbit_training:
+        from peft import prepare_model_for_kbit_training
+
+        # PEFT casts the remaining bf16 weights (norms, embeddings, head) to fp32 for stability; the NF4 buffers
+        # are not parameters and stay 4-bit.
+        prepare_model_for_kbit_training(model, use_gradient_checkpointing=plan.training.gradient_checkpointing,
+                                        gradient_checkpointing_kwargs={"use_reentrant": False})
+    if plan.training.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.config.use_cache = False
+    targets: list[str] = []
+    if plan.method in ("lora", "qlora"):
+        lp = plan.lora
+        assert lp is not None
+        if lp.use_dora:
+            raise ModelError("lora.use_dora is not supported by the bundled trainer; set use_dora: false")
+        if lp.bias != "none":
+            raise ModelError(f"lora.bias {lp.bias!r} is not supported by the bundled trainer; set bias: none")
+        try:
+            targets = lora_mod.inject(model, lp.target_modules, lp.r, lp.lora_alpha, lp.lora_dropout, lp.use_rslora)
+        except ValueError as error:
+            raise ModelError(str(error)) from error
+    else:
+        for p in model.parameters():
+            p.requires_grad_(True)
+    return Setup(model, param_dtype, autocast, backend, targets)
+
+
+def decoder_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """The transformer body (returns last hidden states) and the output projection, so the loss can project
+    only the positions that train, in chunks."""
+    head = model.get_output_embeddings()
+    body = getattr(model, getattr(model, "base_model_prefix", "model"), None)
+    if head is None or body is None or body is model:
+        raise ModelError(f"{type(model).__name__}: cannot split into body and output head")
+    if getattr(model.config, "final_logit_softcapping", None) or getattr(model.config, "logit_scale", None):
+        raise ModelError(f"{type(model).__name__} post-processes its logits; the fused loss does not support it yet")
+    return body, head
+
+
+def count_params(model: nn.Module) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    # NF4 weights are buffers: count their logical size so totals match the unquantized model.
+    from .nf4 import NF4Linear
+
+    total += sum(m._numel for m in model.modules() if isinstance(m, NF4Linear))
+    return trainable, total
+
+
+def set_offline() -> None:
+    """The trainer never reaches the network: set before transformers/huggingface_hub are imported."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")

@@ -1,0 +1,40 @@
+"""One forward + loss: the model body gives hidden states, the fused loss projects only trained positions.
+Shared by the training loop, evaluation and the benchmark, so the benchmark measures what users run."""
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+from torch import nn
+
+from .collate import Batch
+from .loss import fused_linear_cross_entropy
+
+
+def autocast_context(device: torch.device, dtype: torch.dtype | None) -> Any:
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _mask_for(mask: torch.Tensor | None, attn_implementation: str, dtype: torch.dtype) -> torch.Tensor | None:
+    if mask is None or mask.dim() != 4:
+        return mask
+    if attn_implementation == "flash_attention_2":
+        # FlashAttention-2 splits packed rows at position-id resets itself.
+        return None
+    if attn_implementation == "eager":
+        # Eager attention adds the mask to the scores: 0 where allowed, the dtype's minimum elsewhere.
+        return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, torch.finfo(dtype).min)
+    return mask
+
+
+def batch_loss(body: nn.Module, head: nn.Module, batch: Batch, denominator: float, device: torch.device,
+               autocast_dtype: torch.dtype | None, attn_implementation: str) -> torch.Tensor:
+    with autocast_context(device, autocast_dtype):
+        compute = autocast_dtype or head.weight.dtype
+        mask = _mask_for(batch.attention_mask, attn_implementation, compute)
+        out = body(input_ids=batch.input_ids, attention_mask=mask, position_ids=batch.position_ids, use_cache=False)
+        hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state
+        return fused_linear_cross_entropy(hidden, head.weight, batch.targets, denominator)
