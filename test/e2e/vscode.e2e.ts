@@ -1,0 +1,170 @@
+// End to end in a real VS Code (code-server 4.100.3 = VS Code 1.100.3, installed offline by
+// scripts/install-code-server.sh) driven by headless Chromium: the packaged .vsix installed, an example config with a
+// typo opened, the schema diagnostic in Problems, the quick fix applied, "LoRA Lens: Run Fine-Tune" run against the
+// stand-in trainer (loraLens.pythonPath), and the run panel's charts filled in.
+// Run: npm run test:e2e (or node --import tsx --test test/e2e/vscode.e2e.ts). Skips with a reason when code-server
+// or Chromium is missing.
+import { strict as assert } from 'node:assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+const ROOT = join(__dirname, '..', '..');
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CODE_SERVER = join(ROOT, '.tools/code-server/node_modules/code-server/out/node/entry.js');
+const FAKE_TRAINER = join(ROOT, 'test/fixtures/runs/fake-trainer.mjs');
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+const skip = !existsSync(CODE_SERVER) ? `code-server is not installed: run scripts/install-code-server.sh` : !existsSync(CHROMIUM) ? `${CHROMIUM} is missing (apt-get install -y chromium)` : false;
+
+let server: ChildProcess | undefined;
+let browser: Browser | undefined;
+let page: Page;
+let workspace: string;
+const serverLog: string[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => { const port = (s.address() as { port: number }).port; s.close(() => resolve(port)); });
+  });
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
+  const r = spawnSync(cmd, args, { cwd: ROOT, env, encoding: 'utf8' });
+  assert.equal(r.status, 0, `${cmd} ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
+}
+
+before(async () => {
+  if (skip) return;
+  const home = mkdtempSync(join(tmpdir(), 'lora-lens-e2e-'));
+  // Package what ships: the bundles, the panel assets, the manifest (the README's links need a base URL).
+  run(process.execPath, ['scripts/build.mjs']);
+  run(process.execPath, ['scripts/copy-media.mjs']);
+  const vsix = join(home, 'lora-lens-e2e.vsix');
+  run(process.execPath, ['node_modules/@vscode/vsce/vsce', 'package', '--no-dependencies', '--baseContentUrl', 'https://example.invalid/', '--baseImagesUrl', 'https://example.invalid/', '--out', vsix]);
+
+  workspace = join(home, 'ws');
+  mkdirSync(join(workspace, 'data'), { recursive: true });
+  cpSync(join(ROOT, 'examples/data'), join(workspace, 'data'), { recursive: true });
+  // The example with one typo: an unknown key whose quick fix renames it.
+  const config = readFileSync(join(ROOT, 'examples/qwen2.5-0.5b-full.finetune.yaml'), 'utf8').replace('  learning_rate:', '  learning_rat:');
+  assert.match(config, /learning_rat:/);
+  writeFileSync(join(workspace, 'qwen.finetune.yaml'), config);
+
+  const env = { ...process.env, XDG_CONFIG_HOME: join(home, 'xdg-config'), XDG_DATA_HOME: join(home, 'xdg-data'), FAKE_TRAINER_DELAY_MS: '40' };
+  const dirs = ['--user-data-dir', join(home, 'ud'), '--extensions-dir', join(home, 'ext')];
+  mkdirSync(join(home, 'ud', 'User'), { recursive: true });
+  writeFileSync(join(home, 'ud', 'User', 'settings.json'), JSON.stringify({
+    'loraLens.pythonPath': FAKE_TRAINER,
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'editor.inlayHints.enabled': 'on',
+    'terminal.integrated.gpuAcceleration': 'off',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+  }, null, 2));
+  run(process.execPath, [CODE_SERVER, ...dirs, '--install-extension', vsix], env);
+
+  const port = await freePort();
+  server = spawn(process.execPath, [CODE_SERVER, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', ...dirs, '--disable-telemetry',
+    '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', workspace], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout!.on('data', (d: Buffer) => serverLog.push(d.toString()));
+  server.stderr!.on('data', (d: Buffer) => serverLog.push(d.toString()));
+  const t0 = Date.now();
+  for (;;) {
+    try { if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break; } catch { /* not yet */ }
+    if (Date.now() - t0 > 30_000) throw new Error(`code-server did not start:\n${serverLog.join('')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+  await page.waitForSelector('.monaco-workbench', { timeout: 30_000 });
+});
+
+after(async () => {
+  if (page && !skip) { mkdirSync(ARTIFACTS, { recursive: true }); await page.screenshot({ path: join(ARTIFACTS, 'e2e-last.png') }).catch(() => {}); }
+  await browser?.close();
+  if (server?.pid) server.kill('SIGTERM');
+});
+
+async function palette(command: string): Promise<void> {
+  await page.keyboard.press('F1');
+  await page.waitForSelector('.quick-input-widget input');
+  await page.keyboard.type(command);
+  await page.waitForSelector(`.quick-input-list .monaco-list-row:has-text("${command.replace(/^>/, '')}")`);
+  await page.keyboard.press('Enter');
+}
+
+test('VS Code: diagnostic in Problems, quick fix, Run Fine-Tune, live panel', { skip, timeout: 180_000 }, async (t) => {
+  // Open the config through Quick Open.
+  await page.keyboard.press('Control+P');
+  await page.waitForSelector('.quick-input-widget input');
+  await page.keyboard.type('qwen.finetune.yaml');
+  await page.waitForSelector('.quick-input-list .monaco-list-row');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.monaco-editor .view-lines:has-text("learning_rat")');
+
+  // The schema diagnostic, in Problems.
+  await palette('View: Focus Problems');
+  const problem = page.locator('.markers-panel .monaco-list-row', { hasText: 'Unknown key `learning_rat`' });
+  await problem.first().waitFor({ timeout: 30_000 });
+  assert.match((await problem.first().textContent())!, /Did you mean `learning_rate`\?/);
+
+  // The memory inlay hint (the estimator's), when the language server offers one.
+  let memoryHint: string | undefined;
+  for (let i = 0; i < 20 && !memoryHint; i++) {
+    const hints = await page.locator('.monaco-editor .view-lines span[class*="dyn-rule"]').allTextContents();
+    memoryHint = hints.find((h) => /GiB/.test(h));
+    if (!memoryHint) await page.waitForTimeout(500);
+  }
+  t.diagnostic(memoryHint ? `memory inlay hint: ${memoryHint}` : 'no memory inlay hint shown (estimator inlay hints not offered)');
+
+  // The quick fix, from the problem's own quick-fix menu in Problems.
+  const fix = page.getByText('Rename to `learning_rate`');
+  for (let attempt = 0; ; attempt++) {
+    // Click the message (the row's middle is the rule's link), then the Problems quick-fix menu.
+    await problem.first().locator('.marker-message-details, .marker-message').first().click({ position: { x: 30, y: 5 } }).catch(() => problem.first().click({ position: { x: 80, y: 8 } }));
+    await page.keyboard.press('Control+.');
+    try { await fix.first().waitFor({ timeout: 4000 }); break; } catch (e) { if (attempt === 3) throw e; await page.keyboard.press('Escape'); }
+  }
+  await fix.first().click();
+  await page.waitForSelector('.monaco-editor .view-lines:has-text("learning_rate:")');
+  await page.locator('.markers-panel .monaco-list-row', { hasText: 'learning_rat`' }).waitFor({ state: 'detached', timeout: 15_000 });
+  await page.keyboard.press('Control+S');
+
+  // Run Fine-Tune against the stand-in trainer; the panel opens and fills in.
+  await page.locator('.monaco-editor .view-lines').first().click();
+  const t0 = Date.now();
+  await palette('LoRA Lens: Run Fine-Tune');
+  const webview = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+  await webview.locator('.chart .uplot').first().waitFor({ timeout: 30_000 });
+  await webview.locator('#header .status-completed').waitFor({ timeout: 60_000 });
+  const runSeconds = (Date.now() - t0) / 1000;
+  const header = await webview.locator('#header').textContent();
+  assert.match(header!, /completed/);
+  assert.match(header!, /step 80\/80/);
+  assert.match(header!, /loss 1\.0841/);
+  assert.equal(await webview.locator('.chart .uplot').count(), 5);
+  const drawn = await webview.locator('body').evaluate(() => (window as any).loraLensPanel.runs());
+  assert.equal(drawn[0].steps, 80);
+  assert.equal(drawn[0].evals, 4);
+  t.diagnostic(`Run Fine-Tune to a completed panel: ${runSeconds.toFixed(1)} s`);
+
+  // The run folder is the truth: plan.json written from the fixed config, events appended by the trainer.
+  const runs = readdirSync(join(workspace, 'runs'));
+  assert.equal(runs.length, 1);
+  const plan = JSON.parse(readFileSync(join(workspace, 'runs', runs[0]!, 'plan.json'), 'utf8'));
+  assert.equal(plan.training.learning_rate, 2e-5);
+  assert.equal(plan.method, 'full');
+
+  // The history view lists it.
+  await palette('LoRA Lens: Focus on Runs View');
+  await page.locator('.monaco-list-row', { hasText: runs[0]! }).first().waitFor({ timeout: 15_000 });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'e2e-vscode-run.png') });
+});
