@@ -66,7 +66,10 @@ def build_model_dir(folder: Path, hidden: int = 128, layers: int = 2, seed: int 
     vocab = len(AutoTokenizer.from_pretrained(folder))
     config = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                         tie_word_embeddings=False, bos_token_id=1, eos_token_id=4, pad_token_id=0)
+                         tie_word_embeddings=False, bos_token_id=1, eos_token_id=4, pad_token_id=0,
+                         # 0.02 (the default) caps a frozen head's logit range near 2.5 behind the final norm: LoRA
+                         # could not fit even a memorizable set. Real checkpoints have far larger head rows.
+                         initializer_range=0.1)
     torch.manual_seed(seed)
     random.seed(seed)
     model = LlamaForCausalLM(config).to(torch.bfloat16)
