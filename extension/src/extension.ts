@@ -8,7 +8,7 @@ let client: LanguageClient | undefined;
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('LoRA Lens', { log: true });
   context.subscriptions.push(output);
-  activateRuns(context);
+  activateRuns(context, { client: () => client });
 
   const serverModule = context.asAbsolutePath('dist/server.js');
   const serverOptions: ServerOptions = {

@@ -125,15 +125,23 @@ test('VS Code: diagnostic in Problems, quick fix, Run Fine-Tune, live panel', { 
   t.diagnostic(memoryHint ? `memory inlay hint: ${memoryHint}` : 'no memory inlay hint shown (estimator inlay hints not offered)');
 
   // The quick fix, from the problem's own quick-fix menu in Problems.
-  const fix = page.getByText('Rename to `learning_rate`');
+  const fix = page.locator('.context-view .action-label', { hasText: 'Rename to `learning_rate`' });
+  const fixed = page.locator('.monaco-editor .view-lines', { hasText: 'learning_rate:' });
   for (let attempt = 0; ; attempt++) {
-    // Click the message (the row's middle is the rule's link), then the Problems quick-fix menu.
+    // Click the message (the row's middle is the rule's link), then open the Problems quick-fix menu and take it.
     await problem.first().locator('.marker-message-details, .marker-message').first().click({ position: { x: 30, y: 5 } }).catch(() => problem.first().click({ position: { x: 80, y: 8 } }));
     await page.keyboard.press('Control+.');
-    try { await fix.first().waitFor({ timeout: 4000 }); break; } catch (e) { if (attempt === 3) throw e; await page.keyboard.press('Escape'); }
+    try {
+      await fix.first().waitFor({ timeout: 4000 });
+      await page.waitForTimeout(200); // the menu animates in; a click during it is lost
+      await fix.first().click();
+      await fixed.first().waitFor({ timeout: 4000 });
+      break;
+    } catch (e) {
+      if (attempt === 3) throw e;
+      await page.keyboard.press('Escape');
+    }
   }
-  await fix.first().click();
-  await page.waitForSelector('.monaco-editor .view-lines:has-text("learning_rate:")');
   await page.locator('.markers-panel .monaco-list-row', { hasText: 'learning_rat`' }).waitFor({ state: 'detached', timeout: 15_000 });
   await page.keyboard.press('Control+S');
 
@@ -149,6 +157,9 @@ test('VS Code: diagnostic in Problems, quick fix, Run Fine-Tune, live panel', { 
   assert.match(header!, /completed/);
   assert.match(header!, /step 80\/80/);
   assert.match(header!, /loss 1\.0841/);
+  // The estimator's peak (language server → --estimate-peak-bytes → the start event) is the panel's dashed line.
+  const hintGiB = memoryHint?.match(/([\d.]+) GiB peak/)?.[1];
+  if (hintGiB) assert.match(header!, new RegExp(`est\\. ${hintGiB.replace('.', '\\.')} GiB`));
   assert.equal(await webview.locator('.chart .uplot').count(), 5);
   const drawn = await webview.locator('body').evaluate(() => (window as any).loraLensPanel.runs());
   assert.equal(drawn[0].steps, 80);

@@ -1,12 +1,12 @@
 import * as vscode from 'vscode';
 import { RUN_COMMANDS } from './commands';
-import { RunsContext } from './ctx';
+import { RunsContext, type RunsHooks } from './ctx';
 import { RunPanel } from './panel';
 import type { PanelState } from './panelProtocol';
 
 /** The editor side of runs: commands, the run history view, the run panel's serializer. */
-export function activateRuns(context: vscode.ExtensionContext): void {
-  const ctx = new RunsContext(context);
+export function activateRuns(context: vscode.ExtensionContext, hooks: RunsHooks = {}): void {
+  const ctx = new RunsContext(context, hooks);
   for (const [id, factory] of Object.entries(RUN_COMMANDS)) context.subscriptions.push(vscode.commands.registerCommand(id, factory(ctx)));
   const view = vscode.window.createTreeView('loraLens.runs', { treeDataProvider: ctx.history, canSelectMany: true, showCollapseAll: false });
   context.subscriptions.push(view);

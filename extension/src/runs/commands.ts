@@ -8,6 +8,7 @@ import { RunItem } from './historyView';
 import { runTrainerVerb, trainerArgs } from './launcher';
 import { RunPanel } from './panel';
 import { newRunId, writePlan } from './runFolder';
+import { readEvents } from './tail';
 
 type Cmd = (...args: any[]) => unknown;
 
@@ -73,8 +74,9 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
   const runId = newRunId(root, uri.fsPath);
   const runDir = join(root, runId);
   writePlan(runDir, plan);
+  const estimatePeakBytes = await ctx.estimatePeakBytes(uri);
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [runId]);
-  await ctx.launch(runDir, runId);
+  await ctx.launch(runDir, runId, { estimatePeakBytes });
 };
 
 const stopRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
@@ -92,7 +94,8 @@ const resumeRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   if (ctx.active.has(run.id)) { void vscode.window.showWarningMessage(`LoRA Lens: run ${run.id} is already running.`); return; }
   if (!(await preflight(ctx, run.settings.method, true)).ok) return;
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [run.id]);
-  await ctx.launch(run.dir, run.id, { resume: true });
+  const start = readEvents(join(run.dir, 'events.jsonl')).events.find((e) => e.event === 'start');
+  await ctx.launch(run.dir, run.id, { resume: true, estimatePeakBytes: start?.event === 'start' ? start.estimate_peak_bytes ?? null : null });
 };
 
 const openRunPanel = (ctx: RunsContext): Cmd => async (arg?: unknown) => {

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { EstimateRequestMethod, type EstimateParams, type EstimateResult } from '../../../server/src/shared/protocol';
 import type { TrainerEvent } from './events';
 import { choosePython } from './environment';
 import { RunHistoryProvider } from './historyView';
@@ -20,14 +21,31 @@ interface PythonExtensionApi {
   };
 }
 
+/** What the runs side takes from the language client: the estimator lives in the language server. */
+export interface RunsHooks {
+  client?: () => { sendRequest<R>(method: string, params: unknown): Promise<R> } | undefined;
+}
+
 /** What every runs command needs: the runs root, the active runs, output channels, the history view, panels. */
 export class RunsContext implements PanelHost {
   readonly active = new Map<string, ActiveRun>();
   readonly outputs = new Map<string, vscode.OutputChannel>();
   readonly history: RunHistoryProvider;
 
-  constructor(readonly extension: vscode.ExtensionContext) {
+  constructor(readonly extension: vscode.ExtensionContext, readonly hooks: RunsHooks = {}) {
     this.history = new RunHistoryProvider(() => this.runs());
+  }
+
+  /** The estimator's predicted peak for a config (quoted by the trainer's OOM advice, dashed in the panel). */
+  async estimatePeakBytes(uri: vscode.Uri): Promise<number | null> {
+    try {
+      const request = this.hooks.client?.()?.sendRequest<EstimateResult>(EstimateRequestMethod, { uri: uri.toString() } satisfies EstimateParams);
+      // A run does not wait on a busy or stopped server: without an estimate the panel draws no dashed line.
+      const result = await Promise.race([request, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+      return result?.peakBytes ?? null;
+    } catch {
+      return null;
+    }
   }
 
   /** The runs directory of the (first) workspace folder, or undefined without a folder. */
@@ -131,7 +149,11 @@ export class RunsContext implements PanelHost {
       const error = reduceEvents(readEvents(join(runDir, 'events.jsonl')).events).error;
       const advice = error?.advice?.length ? ` Try: ${error.advice.join('; ')}.` : '';
       const what = error?.kind === 'oom' ? 'ran out of GPU memory' : error ? `failed (${error.kind}): ${error.message}` : `failed (exit code ${exit.code ?? exit.signal})`;
-      choice = await vscode.window.showErrorMessage(`LoRA Lens: run ${runId} ${what}.${advice}`, ...actions);
+      const configPath = readRun(runDir).configPath;
+      const extra = error?.kind === 'oom' && configPath ? ['Open config'] : [];
+      choice = await vscode.window.showErrorMessage(`LoRA Lens: run ${runId} ${what}.${advice}`, ...extra, ...actions);
+      // The config shows the estimator's memory diagnostic with its quick fixes (smaller batch, checkpointing, ...).
+      if (choice === 'Open config' && configPath) await vscode.window.showTextDocument(vscode.Uri.file(configPath));
     }
     if (choice === 'Show panel') RunPanel.createOrShow(this.extension.extensionUri, this, [runId]);
     if (choice === 'Open log') this.output(runId).show();
