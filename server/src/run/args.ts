@@ -1,0 +1,64 @@
+/**
+ * Pure argument and path building for the trainer: no I/O, so every rule here is unit-tested.
+ */
+import { basename, dirname, join, resolve } from 'node:path';
+
+/** What a trainer invocation needs; `trainerRoot` is the folder holding the `lora_lens_trainer` package. */
+export interface TrainerInvocation {
+  python: string;
+  verb: 'run' | 'merge' | 'doctor';
+  runDir?: string;
+  resume?: boolean;
+  /** The estimator's peak allocated bytes, quoted back in the trainer's out-of-memory advice. */
+  estimatePeakBytes?: number | null;
+}
+
+/**
+ * The argument array (never a shell string) for `python -m lora_lens_trainer <verb> ...`.
+ * `run` and `merge` need `runDir`; `run` reads `<runDir>/plan.json`.
+ */
+export function buildTrainerArgs(inv: TrainerInvocation): { command: string; args: string[] } {
+  const args = ['-m', 'lora_lens_trainer', inv.verb];
+  if (inv.verb !== 'doctor' && !inv.runDir) throw new Error(`trainer ${inv.verb} needs a run folder`);
+  if (inv.verb === 'run') {
+    args.push('--plan', join(inv.runDir!, 'plan.json'), '--run-dir', inv.runDir!);
+    if (inv.resume) args.push('--resume');
+    if (typeof inv.estimatePeakBytes === 'number' && Number.isFinite(inv.estimatePeakBytes) && inv.estimatePeakBytes > 0) {
+      args.push('--estimate-peak-bytes', String(Math.round(inv.estimatePeakBytes)));
+    }
+  } else if (inv.verb === 'merge') {
+    args.push('--run-dir', inv.runDir!);
+  }
+  return { command: inv.python, args };
+}
+
+/**
+ * The child's environment: unbuffered Python (events arrive as written), offline Hugging Face libraries, and the
+ * bundled trainer package first on PYTHONPATH when `trainerRoot` is given.
+ */
+export function buildTrainerEnv(base: NodeJS.ProcessEnv, trainerRoot: string | null, platform: NodeJS.Platform = process.platform): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, PYTHONUNBUFFERED: '1', HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' };
+  if (trainerRoot) {
+    const sep = platform === 'win32' ? ';' : ':';
+    env.PYTHONPATH = [trainerRoot, base.PYTHONPATH].filter((p) => p && p.length > 0).join(sep);
+  }
+  return env;
+}
+
+/** A sortable, collision-resistant run id: `<name>-YYYYMMDD-HHMMSS-<4 hex>` in UTC. */
+export function makeRunId(name: string, now: Date, random: () => number = Math.random): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${now.getUTCFullYear()}${pad(now.getUTCMonth() + 1)}${pad(now.getUTCDate())}-${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${pad(now.getUTCSeconds())}`;
+  const suffix = Math.floor(random() * 0x10000).toString(16).padStart(4, '0');
+  const safe = name.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '') || 'run';
+  return `${safe}-${stamp}-${suffix}`;
+}
+
+/**
+ * Where a new run lives: beside the plan's `output.dir`, named after it plus a run id, so every run of a config
+ * stays under the same `runs/` folder (`runs/qwen-lora` -> `runs/qwen-lora-20250101-120000-ab12`).
+ */
+export function defaultRunDir(outputDir: string, now: Date, random?: () => number): string {
+  const abs = resolve(outputDir);
+  return join(dirname(abs), makeRunId(basename(abs), now, random));
+}

@@ -1,0 +1,14 @@
+/**
+ * Running the bundled trainer, shared by the CLI (`lora-lens run`, `doctor`) and the editor. No `vscode` imports.
+ *
+ * - `buildTrainerArgs`, `buildTrainerEnv`, `makeRunId`, `defaultRunDir`: pure argument and path building.
+ * - `startTrainer`: the process wrapper (events from stdout, stderr lines, tree-wide stop).
+ * - `parseEventLine`, `eventValidator`: the event schema, compiled once.
+ * - `createRunFolder`, `writeFileAtomic`: run folders with plan.json.
+ * - `formatProgress`, `formatDuration`: the terminal progress line.
+ */
+export * from './args';
+export * from './events';
+export * from './process';
+export * from './progress';
+export * from './runFolder';

@@ -1,0 +1,43 @@
+/**
+ * The terminal progress line for `lora-lens run`: pure formatting of the latest step event.
+ */
+import type { StepEvent } from './events';
+
+const GIB = 1024 ** 3;
+
+/** 3725 -> "1h02m", 65 -> "1m05s", null -> "--". */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '--';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m${String(r).padStart(2, '0')}s`;
+  return `${r}s`;
+}
+
+function formatRate(tokensPerSecond: number): string {
+  return tokensPerSecond >= 10_000 ? `${(tokensPerSecond / 1000).toFixed(1)}k` : String(Math.round(tokensPerSecond));
+}
+
+/**
+ * One status line. With `barWidth` > 0 it starts with a bar (`[#####.....]`), for a TTY redrawn in place;
+ * with 0 it is a plain log line for pipes and CI logs.
+ */
+export function formatProgress(step: StepEvent, barWidth: number): string {
+  const total = Math.max(step.total_steps, 1);
+  const fraction = Math.min(1, step.step / total);
+  const parts = [
+    `step ${step.step}/${step.total_steps}`,
+    `loss ${step.loss.toFixed(4)}`,
+    `lr ${step.learning_rate.toExponential(2)}`,
+    `${formatRate(step.tokens_per_second)} tok/s`,
+    `mem ${(step.peak_allocated_bytes / GIB).toFixed(1)}/${(step.device_used_bytes / GIB).toFixed(1)} GiB`,
+    `eta ${formatDuration(step.eta_s)}`,
+  ];
+  if (barWidth <= 0) return parts.join('  ');
+  const filled = Math.round(fraction * barWidth);
+  const bar = `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}%`;
+  return `${bar}  ${parts.join('  ')}`;
+}

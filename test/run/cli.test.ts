@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatDoctorReport, runCommand as doctor, type DoctorReport } from '../../server/src/cli/doctor';
+import { runCommand as run } from '../../server/src/cli/run';
+import { Capture, PYTHON, REPO, STAND_IN_ROOT, tempDir } from './helpers';
+
+process.env.LORA_LENS_TRAINER_ROOT = STAND_IN_ROOT;
+
+function io(cwd: string) {
+  return { stdout: new Capture(), stderr: new Capture(), cwd };
+}
+
+const CONFIG = readFileSync(join(REPO, 'examples', 'qwen2.5-7b-qlora.finetune.yaml'), 'utf8').replace(/data\//g, `${join(REPO, 'examples', 'data')}/`);
+
+test('lora-lens run writes plan.json into a new run folder, starts the trainer and prints plain progress lines', async () => {
+  const dir = tempDir('lora-lens-run-');
+  const config = join(dir, 'qlora.finetune.yaml');
+  writeFileSync(config, CONFIG);
+  const streams = io(dir);
+  const code = await run([config, '--run-dir', 'runs/first', '--python', PYTHON], streams);
+  assert.equal(code, 0, streams.stderr.text);
+  const runDir = join(dir, 'runs', 'first');
+  const plan = JSON.parse(readFileSync(join(runDir, 'plan.json'), 'utf8'));
+  assert.equal(plan.method, 'qlora');
+  assert.equal(plan.data.train, join(REPO, 'examples', 'data', 'train.jsonl'));
+  const argv = JSON.parse(readFileSync(join(runDir, 'argv.json'), 'utf8')).argv as string[];
+  assert.ok(argv.includes('--estimate-peak-bytes'), 'the estimate travels to the trainer for its OOM advice');
+  const lines = streams.stdout.text.trim().split('\n');
+  assert.equal(lines[0], `run folder: ${runDir}`);
+  assert.match(lines[1]!, /^training .* \(lora\): 24 steps, 32 rows/);
+  assert.equal(lines.filter((l) => /^step \d+\/24 {2}loss/.test(l)).length, 24);
+  assert.ok(lines.some((l) => /^eval at step 8: loss/.test(l)));
+  assert.match(lines.at(-1)!, /^completed at step 24, final loss \d\.\d{4}/);
+  assert.ok(!streams.stdout.text.includes('\r'), 'no carriage returns when stdout is not a terminal');
+  assert.match(streams.stderr.text, /stand-in trainer starting/);
+
+  const again = io(dir);
+  assert.equal(await run([config, '--run-dir', 'runs/first', '--python', PYTHON], again), 2);
+  assert.match(again.stderr.text, /already holds a run; use --resume/);
+});
+
+test('lora-lens run refuses a config with errors and never starts the trainer', async () => {
+  const dir = tempDir('lora-lens-run-');
+  const config = join(dir, 'bad.finetune.yaml');
+  writeFileSync(config, CONFIG.replace('  r: 16', '  r: 0'));
+  const streams = io(dir);
+  assert.equal(await run([config, '--run-dir', 'runs/x', '--python', PYTHON], streams), 1);
+  assert.match(streams.stderr.text, /bad\.finetune\.yaml:\d+:\d+: error/);
+  assert.ok(!existsSync(join(dir, 'runs', 'x')));
+});
+
+test('lora-lens run --resume passes --resume for an existing run folder; usage errors exit 2', async () => {
+  const dir = tempDir('lora-lens-run-');
+  const runDir = join(dir, 'runs', 'r');
+  const config = join(dir, 'c.finetune.yaml');
+  writeFileSync(config, CONFIG);
+  await run([config, '--run-dir', runDir, '--python', PYTHON], io(dir));
+  const streams = io(dir);
+  assert.equal(await run(['--resume', runDir, '--python', PYTHON], streams), 0, streams.stderr.text);
+  assert.deepEqual(JSON.parse(readFileSync(join(runDir, 'argv.json'), 'utf8')).argv.slice(-1), ['--resume']);
+  for (const args of [[], ['a.yaml', 'b.yaml'], ['--bogus'], ['--resume', join(dir, 'nothing')], [config, '--resume', runDir]]) {
+    const s = io(dir);
+    assert.equal(await run(args, s), 2, args.join(' '));
+    assert.ok(s.stderr.text.length > 0);
+  }
+});
+
+test('lora-lens doctor prints what is installed and how to install what is missing', async () => {
+  const streams = io(REPO);
+  assert.equal(await doctor(['--python', PYTHON], streams), 0, streams.stderr.text);
+  assert.match(streams.stdout.text, /ok {7}torch 2\.11\.0/);
+  assert.match(streams.stdout.text, /gpu 0: NVIDIA H100 80GB HBM3, 79\.6 GiB, compute 9\.0, bf16 yes/);
+  assert.match(streams.stdout.text, /built-in NF4 \(bitsandbytes absent\)/);
+  assert.match(streams.stdout.text, /ready to train/);
+
+  const report = JSON.parse((await (async () => { const s = io(REPO); await doctor(['--python', PYTHON, '--json'], s); return s.stdout.text; })())) as DoctorReport;
+  report.packages.peft = { installed: false, version: null, error: 'ModuleNotFoundError' };
+  report.cuda = { available: false, version: null, gpus: [] };
+  const { text, ok } = formatDoctorReport(report);
+  assert.equal(ok, false);
+  assert.match(text, /MISSING {2}peft/);
+  assert.match(text, /peft is missing: pip install "peft>=0\.17"/);
+  assert.match(text, /no CUDA GPU/);
+
+  const broken = io(REPO);
+  assert.equal(await doctor(['--python', join(REPO, 'no-such-python')], broken), 1);
+  assert.match(broken.stderr.text, /could not run the trainer/);
+});
