@@ -1,5 +1,5 @@
 // npm run bench:lsp — time from didChange to publishDiagnostics, ours against yaml-language-server, in one run.
-// Usage: tsx bench/lsp/run.ts [--edits N] [--warmup N] [--profile DIR] [--only NAME-PART]
+// Usage: tsx bench/lsp/run.ts [--edits N] [--warmup N] [--profile DIR] [--only NAME-PART] [--ours FILE]
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchServer, REPO, SPECS, type Published } from './servers';
@@ -11,6 +11,7 @@ function option(name: string, fallback: number): number {
 }
 
 const EDITS = option('edits', 200);
+const OURS = process.argv.includes('--ours') ? process.argv[process.argv.indexOf('--ours') + 1]! : undefined;
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]! : '';
 const PROFILE_DIR = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
 const WARMUP = option('warmup', 30);
@@ -84,7 +85,8 @@ function fmt(ms: number): string {
 async function main(): Promise<void> {
   if (!existsSync(join(REPO, 'dist', 'server.js'))) throw new Error('dist/server.js is missing: run `npm run build` first');
   // --profile DIR writes a V8 CPU profile of our server (open it in Chrome DevTools or VS Code).
-  const specs = SPECS.map((spec, i) => (i === 0 && PROFILE_DIR ? { ...spec, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] } : spec));
+  // --ours FILE runs another build of our server (a patched bundle, to compare before and after a change).
+  const specs = SPECS.map((spec, i) => (i === 0 ? { ...spec, script: OURS ?? spec.script, nodeArgs: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [] } : spec));
   const servers = specs.map((spec) => new BenchServer(spec));
   try {
     for (const server of servers) await server.initialize();
