@@ -141,3 +141,16 @@ test('Compare overlays several runs on each chart', { skip }, async () => {
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('the stream the real trainer recorded on an H100 draws the same way', { skip }, async () => {
+  const { page, problems } = await openPanel();
+  const events = readFileSync(join(ROOT, 'test/fixtures/trainer/recorded-events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  await send(page, [{ type: 'runs', runs: [{ id: 'h100', label: 'h100-recorded', settings: {} }] }, { type: 'events', runId: 'h100', events }]);
+  await page.waitForFunction(() => ((window as any).loraLensPanel.charts().loss?.data[0]?.length ?? 0) === 24);
+  const charts = await drawn(page);
+  assert.equal(column(charts.loss!, 'train').at(-1), events.filter((e) => e.event === 'step').at(-1).loss);
+  assert.match((await page.textContent('#header'))!, /completed.*step 24\/24/s);
+  await page.screenshot({ path: join(ROOT, 'test-artifacts', 'panel-h100-recorded.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.close();
+});

@@ -31,10 +31,9 @@ test('run folders: ids, root, listing with status from events and liveness', () 
   const root = mkdtempSync(join(tmpdir(), 'runs-'));
   assert.equal(runsRoot('/ws', undefined), '/ws/runs');
   assert.equal(runsRoot('/ws', '/data/runs'), '/data/runs');
-  const id = newRunId(root, '/ws/qwen2.5-7b-qlora.finetune.yaml', new Date(2025, 10, 23, 9, 5, 7));
-  assert.equal(id, 'qwen2.5-7b-qlora-20251123-090507');
+  const id = newRunId('/ws/qwen2.5-7b-qlora.finetune.yaml', new Date(Date.UTC(2025, 10, 23, 9, 5, 7)), () => 0.5);
+  assert.equal(id, 'qwen2.5-7b-qlora-20251123-090507-8000');
   mkdirSync(join(root, id));
-  assert.equal(newRunId(root, '/ws/qwen2.5-7b-qlora.finetune.yaml', new Date(2025, 10, 23, 9, 5, 7)), `${id}-2`);
   const fixtures = join(__dirname, '..', 'fixtures', 'runs');
   copyFileSync(join(fixtures, 'lora-80.events.jsonl'), join(root, id, 'events.jsonl'));
   mkdirSync(join(root, 'oom'));

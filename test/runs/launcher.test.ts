@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TrainerEvent } from '../../extension/src/runs/events';
-import { isRunAlive, runTrainerVerb, TrainerRun, trainerArgs, type TrainerCommand } from '../../extension/src/runs/launcher';
+import { isRunAlive, runDoctor, runMerge, TrainerRun, type TrainerCommand } from '../../extension/src/runs/launcher';
 import { reduceEvents } from '../../extension/src/runs/series';
 
 const FAKE = join(__dirname, '..', 'fixtures', 'runs', 'fake-trainer.mjs');
@@ -31,12 +31,6 @@ const until = async (check: () => boolean, ms = 5000) => {
   const t0 = Date.now();
   while (!check()) { if (Date.now() - t0 > ms) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 10)); }
 };
-
-test('trainerArgs: the argument array the trainer CLI takes', () => {
-  assert.deepEqual(trainerArgs('run', '/r/1', { resume: true, estimatePeakBytes: 123 }), ['-m', 'lora_lens_trainer', 'run', '--plan', '/r/1/plan.json', '--run-dir', '/r/1', '--resume', '--estimate-peak-bytes', '123']);
-  assert.deepEqual(trainerArgs('doctor'), ['-m', 'lora_lens_trainer', 'doctor']);
-  assert.deepEqual(trainerArgs('merge', '/r/1'), ['-m', 'lora_lens_trainer', 'merge', '--run-dir', '/r/1']);
-});
 
 test('a run streams every event, its stderr, and ends completed', async () => {
   const { run, events, stderr, runDir } = startRun();
@@ -118,11 +112,15 @@ test('a missing interpreter ends the run failed with the reason on stderr', asyn
     .start({ python: '/nonexistent/python3', trainerRoot: null, cwd: tmpdir() });
   const exit = await run.exited;
   assert.equal(exit.status, 'failed');
-  assert.match(stderr.join('\n'), /could not start \/nonexistent\/python3: .*ENOENT/);
+  assert.match(stderr.join('\n'), /start \/nonexistent\/python3: .*ENOENT/);
 });
 
-test('runTrainerVerb: doctor prints JSON', async () => {
-  const result = await runTrainerVerb(command, trainerArgs('doctor'));
+test('doctor prints its JSON report; merge hands over its summary line', async () => {
+  const result = await runDoctor(command);
   assert.equal(result.code, 0);
   assert.equal(JSON.parse(result.stdout).cuda.available, true);
+  const runDir = mkdtempSync(join(tmpdir(), 'run-'));
+  const merged = await runMerge(command, runDir);
+  assert.equal(merged.code, 0);
+  assert.equal(JSON.parse(merged.stdout).merged_dir, join(runDir, 'merged'));
 });

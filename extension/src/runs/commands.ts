@@ -5,9 +5,10 @@ import { buildPlan } from '../../../server/src/plan/normalize';
 import type { RunsContext } from './ctx';
 import { doctorFindings, parseDoctor, type DoctorFinding } from './environment';
 import { RunItem } from './historyView';
-import { runTrainerVerb, trainerArgs } from './launcher';
+import { runDoctor, runMerge } from './launcher';
 import { RunPanel } from './panel';
-import { newRunId, writePlan } from './runFolder';
+import { createRunFolder } from '../../../server/src/run/runFolder';
+import { newRunId } from './runFolder';
 import { readEvents } from './tail';
 
 type Cmd = (...args: any[]) => unknown;
@@ -32,7 +33,7 @@ function requireTrust(): boolean {
 /** Runs `doctor` and turns its findings into messages; false when the run must not start. */
 async function preflight(ctx: RunsContext, method: string | undefined, quiet: boolean): Promise<{ ok: boolean; findings: DoctorFinding[]; text: string }> {
   const command = await ctx.trainerCommand();
-  const result = await runTrainerVerb(command, trainerArgs('doctor'), 60_000);
+  const result = await runDoctor(command);
   const report = parseDoctor(result.stdout);
   if (!report) {
     const message = `LoRA Lens: ${command.python} could not run the trainer's doctor (exit ${result.code}). ${result.stderr.split('\n').filter(Boolean).pop() ?? ''}`;
@@ -71,9 +72,9 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
   if (!root) { void vscode.window.showErrorMessage('LoRA Lens: open a workspace folder: runs live in its runs directory.'); return; }
   const check = await preflight(ctx, plan.method, true);
   if (!check.ok) return;
-  const runId = newRunId(root, uri.fsPath);
+  const runId = newRunId(uri.fsPath);
   const runDir = join(root, runId);
-  writePlan(runDir, plan);
+  createRunFolder(runDir, plan);
   const estimatePeakBytes = await ctx.estimatePeakBytes(uri);
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [runId]);
   await ctx.launch(runDir, runId, { estimatePeakBytes });
@@ -120,7 +121,7 @@ const mergeAdapter = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   if (!run) return;
   const output = ctx.output(run.id);
   const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Merging the adapter of ${run.id}…` },
-    async () => runTrainerVerb(await ctx.trainerCommand(), trainerArgs('merge', run.dir), 60 * 60_000));
+    async () => runMerge(await ctx.trainerCommand(), run.dir));
   output.append(result.stderr);
   if (result.code !== 0) {
     void vscode.window.showErrorMessage(`LoRA Lens: merge failed (exit ${result.code}): ${result.stderr.trim().split('\n').pop() ?? ''}`, 'Open log').then((c) => c && output.show());

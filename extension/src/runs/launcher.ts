@@ -1,51 +1,17 @@
 /**
- * Starting, following and stopping one trainer process, without vscode (so it is tested against a real child).
- *
- * The seam to the trainer engineer's `server/src/run/` wrapper: when it lands, `spawnTrainer` below delegates to
- * it; everything else here (tailing events.jsonl, deciding how a run ended) is the editor's.
+ * One trainer run as the editor sees it, on top of the trainer wrapper in server/src/run/ (argument array, JSON
+ * lines from stdout, whole-tree stop): how the run ended, and the pid file that tells other windows it is alive.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { runTrainerOnce, startTrainer, type TrainerProcess } from '../../../server/src/run/process';
 import type { EndEvent, RunStatus, TrainerEvent } from './events';
-import { EventTail } from './tail';
 
 export interface TrainerCommand {
   python: string;
   /** Folder that holds the `lora_lens_trainer` package (prepended to PYTHONPATH). */
   trainerRoot: string | null;
   cwd: string;
-}
-
-/** The trainer's argument array (no shell): `python -m lora_lens_trainer run --plan ... --run-dir ...`. */
-export function trainerArgs(verb: 'run' | 'merge' | 'doctor', runDir?: string, options: { resume?: boolean; estimatePeakBytes?: number | null } = {}): string[] {
-  const args = ['-m', 'lora_lens_trainer', verb];
-  if (verb === 'run') args.push('--plan', join(runDir!, 'plan.json'), '--run-dir', runDir!);
-  if (verb === 'merge') args.push('--run-dir', runDir!);
-  if (verb === 'run' && options.resume) args.push('--resume');
-  if (verb === 'run' && typeof options.estimatePeakBytes === 'number') args.push('--estimate-peak-bytes', String(options.estimatePeakBytes));
-  return args;
-}
-
-function trainerEnv(command: TrainerCommand): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1', HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' };
-  if (command.trainerRoot) env.PYTHONPATH = [command.trainerRoot, process.env.PYTHONPATH].filter(Boolean).join(':');
-  return env;
-}
-
-/** Runs a short trainer verb (doctor, merge) to completion: stdout, stderr and the exit code. */
-export function runTrainerVerb(command: TrainerCommand, args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command.python, args, { cwd: command.cwd, env: trainerEnv(command), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (e) => { clearTimeout(timer); resolve({ code: null, stdout, stderr: stderr + String(e.message) }); });
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
 }
 
 export interface RunListener {
@@ -56,19 +22,11 @@ export interface RunListener {
 
 export interface RunExit { status: Exclude<RunStatus, 'starting' | 'running'>; code: number | null; signal: NodeJS.Signals | null; end: EndEvent | null }
 
-/** Seconds a stopping trainer gets to write its checkpoint and `end` event before the tree is killed. */
+/** Milliseconds a stopping trainer gets to write its checkpoint and `end` event (then SIGTERM, then SIGKILL). */
 const STOP_GRACE_MS = 15_000;
 
-/**
- * One trainer process. Events come from events.jsonl (the file is the truth, and the same code follows a run
- * started elsewhere); stderr goes line by line to the listener. The process leads its own process group, so stop()
- * reaches the data-loader workers and torchrun children too.
- */
 export class TrainerRun {
-  private child: ChildProcess | undefined;
-  private tail: EventTail | undefined;
-  private end: EndEvent | null = null;
-  private stopping = false;
+  private process: TrainerProcess | undefined;
   readonly exited: Promise<RunExit>;
   private resolveExit!: (exit: RunExit) => void;
 
@@ -76,57 +34,32 @@ export class TrainerRun {
     this.exited = new Promise((resolve) => { this.resolveExit = resolve; });
   }
 
-  get pid(): number | undefined { return this.child?.pid; }
+  get pid(): number | undefined { return this.process?.pid; }
 
   start(command: TrainerCommand, options: { resume?: boolean; estimatePeakBytes?: number | null } = {}): this {
     mkdirSync(this.runDir, { recursive: true });
-    const eventsPath = join(this.runDir, 'events.jsonl');
-    this.tail = new EventTail(eventsPath, {
-      onEvents: (events) => {
-        for (const e of events) if (e.event === 'end') this.end = e;
-        this.listener.onEvents(events);
-      },
-      onMalformed: (line, reason) => this.listener.onMalformed(line, reason),
+    const trainer = startTrainer({
+      python: command.python, verb: 'run', runDir: this.runDir, resume: options.resume, estimatePeakBytes: options.estimatePeakBytes,
+      cwd: command.cwd, trainerRoot: command.trainerRoot,
+      onEvent: (event) => this.listener.onEvents([event]),
+      onStderr: (line) => this.listener.onStderr(line),
+      onMalformed: (line, _text, reason) => this.listener.onMalformed(line, reason),
     });
-    // A resumed run's file already holds the earlier events; the listener has them from the folder.
-    if (options.resume && existsSync(eventsPath)) this.tail.skipExisting();
-    this.tail.start();
-    const child = spawn(command.python, trainerArgs('run', this.runDir, options), {
-      cwd: command.cwd, env: trainerEnv(command), stdio: ['ignore', 'ignore', 'pipe'], detached: true,
+    this.process = trainer;
+    if (trainer.pid) writeFileSync(join(this.runDir, 'trainer.pid'), String(trainer.pid));
+    void trainer.done.then((exit) => {
+      // Stragglers (data workers) must not outlive their run, however it ended.
+      if (trainer.pid) { try { process.kill(-trainer.pid, 'SIGKILL'); } catch { /* the group is gone */ } }
+      const status = exit.end?.status ?? (exit.stopRequested ? 'stopped' : exit.code === 0 ? 'completed' : 'failed');
+      this.resolveExit({ status, code: exit.code, signal: exit.signal, end: exit.end });
     });
-    this.child = child;
-    if (child.pid) writeFileSync(join(this.runDir, 'trainer.pid'), String(child.pid));
-    createInterface({ input: child.stderr! }).on('line', (line) => this.listener.onStderr(line));
-    child.on('error', (error) => {
-      this.listener.onStderr(`could not start ${command.python}: ${error.message}`);
-      this.finish(null, null);
-    });
-    child.on('exit', (code, signal) => this.finish(code, signal));
     return this;
   }
 
-  private finish(code: number | null, signal: NodeJS.Signals | null): void {
-    if (!this.tail) return;
-    this.tail.flush();
-    this.tail.close();
-    this.tail = undefined;
-    this.killTree('SIGKILL'); // stragglers (workers) must not outlive their run
-    const status = this.end?.status ?? (this.stopping ? 'stopped' : code === 0 ? 'completed' : 'failed');
-    this.resolveExit({ status, code, signal, end: this.end });
-  }
-
-  private killTree(signal: NodeJS.Signals): void {
-    const pid = this.child?.pid;
-    if (!pid) return;
-    try { process.kill(-pid, signal); } catch { /* the group is gone */ }
-  }
-
-  /** SIGTERM to the whole tree (the trainer checkpoints and writes `end stopped`), SIGKILL after a grace period. */
+  /** Asks the trainer to checkpoint and stop (SIGINT to its process group), escalating after the grace period. */
   stop(graceMs = STOP_GRACE_MS): Promise<RunExit> {
-    this.stopping = true;
-    this.killTree('SIGTERM');
-    const timer = setTimeout(() => this.killTree('SIGKILL'), graceMs);
-    return this.exited.finally(() => clearTimeout(timer));
+    void this.process?.stop(graceMs);
+    return this.exited;
   }
 }
 
@@ -140,4 +73,22 @@ export function isRunAlive(runDir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The trainer's `doctor` (its JSON report on stdout), ended after `timeoutMs`. */
+export function runDoctor(command: TrainerCommand, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runTrainerOnce({ python: command.python, verb: 'doctor', cwd: command.cwd, trainerRoot: command.trainerRoot, timeoutMs });
+}
+
+/** The trainer's `merge`: its stdout summary line (not an event, so the wrapper hands it over as such) and stderr. */
+export async function runMerge(command: TrainerCommand, runDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const trainer = startTrainer({
+    python: command.python, verb: 'merge', runDir, cwd: command.cwd, trainerRoot: command.trainerRoot,
+    onMalformed: (_line, text) => stdout.push(text),
+    onStderr: (line) => stderr.push(line),
+  });
+  const exit = await trainer.done;
+  return { code: exit.code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
 }

@@ -1,5 +1,6 @@
 /** The run folders under the runs directory are the truth about runs: listing, summaries, new ids. No vscode. */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { makeRunId } from '../../../server/src/run/args';
 import { basename, isAbsolute, join } from 'node:path';
 import type { TrainingPlan } from '../../../server/src/plan/types';
 import type { RunStatus } from './events';
@@ -28,19 +29,9 @@ export function runsRoot(workspaceFolder: string, setting: string | undefined): 
   return isAbsolute(dir) ? dir : join(workspaceFolder, dir);
 }
 
-/** `<config name>-<yyyymmdd-hhmmss>`: sortable, readable, unique per second (a suffix when not). */
-export function newRunId(root: string, configPath: string, now = new Date()): string {
-  const name = basename(configPath).replace(/\.(finetune\.)?(ya?ml|json)$/i, '').toLowerCase().replace(/[^a-z0-9.]+/g, '-') || 'run';
-  const pad = (n: number) => String(n).padStart(2, '0');
-  const stamp = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
-  let id = `${name}-${stamp}`;
-  for (let i = 2; existsSync(join(root, id)); i++) id = `${name}-${stamp}-${i}`;
-  return id;
-}
-
-export function writePlan(runDir: string, plan: TrainingPlan): void {
-  mkdirSync(runDir, { recursive: true });
-  writeFileSync(join(runDir, 'plan.json'), JSON.stringify(plan, null, 2) + '\n');
+/** A new run's id, named after its config (the trainer wrapper's scheme: `<name>-YYYYMMDD-HHMMSS-<hex>`, UTC). */
+export function newRunId(configPath: string, now = new Date(), random?: () => number): string {
+  return makeRunId(basename(configPath).replace(/\.(finetune\.)?(ya?ml|json)$/i, ''), now, random);
 }
 
 export function keySettings(plan: Partial<TrainingPlan> | null): KeySettings {

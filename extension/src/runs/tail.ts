@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { parseEventLine, type TrainerEvent } from './events';
+import { parseEventLine } from '../../../server/src/run/events';
+import type { TrainerEvent } from './events';
 
 export interface TailListener {
   onEvents(events: TrainerEvent[]): void;
@@ -76,9 +77,9 @@ export class EventTail {
       this.pending = lines.pop() ?? '';
       for (const line of lines) {
         this.lineNo++;
+        if (!line.trim()) continue;
         const parsed = parseEventLine(line);
-        if (!parsed) continue;
-        if ('error' in parsed) this.listener.onMalformed?.(this.lineNo, parsed.error);
+        if (!parsed.ok) this.listener.onMalformed?.(this.lineNo, parsed.reason);
         else events.push(parsed.event);
       }
     } finally {
@@ -99,8 +100,8 @@ export class EventTail {
     this.pending = '';
     this.lineNo++;
     const parsed = parseEventLine(line);
-    if (parsed && 'error' in parsed) this.listener.onMalformed?.(this.lineNo, parsed.error);
-    else if (parsed) { this.listener.onEvents([parsed.event]); events.push(parsed.event); }
+    if (!parsed.ok) this.listener.onMalformed?.(this.lineNo, parsed.reason);
+    else { this.listener.onEvents([parsed.event]); events.push(parsed.event); }
     return events;
   }
 
