@@ -1,12 +1,16 @@
 import { ExitCode, type CliCommand, type CliIO } from './io';
 import { runCommand as check } from './check';
 import { runCommand as estimate } from './estimate';
+import { runCommand as run } from './run';
+import { runCommand as doctor } from './doctor';
 
 const VERSION = '0.1.0';
 
 const COMMANDS: Record<string, { run: CliCommand; summary: string }> = {
   check: { run: check, summary: 'validate configs: schema and pitfall rules (exit 1 on errors)' },
   estimate: { run: estimate, summary: 'peak GPU memory, term by term, against a GPU (exit 1 when it does not fit)' },
+  run: { run, summary: 'train on the local GPU with the bundled trainer, with a progress bar (Ctrl-C stops with a checkpoint)' },
+  doctor: { run: doctor, summary: 'the Python environment: torch, CUDA, GPUs, transformers, peft, bitsandbytes, and what to install' },
 };
 
 function usage(): string {
