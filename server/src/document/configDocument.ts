@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isScalar, isSeq, parseAllDocuments, type Document, type Node, type Pair } from 'yaml';
 import type { Position, Range } from 'vscode-languageserver-types';
 
 /** Larger files are not configs; parsing them would only stall the editor. */
@@ -36,14 +36,16 @@ export function parseConfigDocument(text: string): ConfigDocument {
     problems.push({ code: 'config-too-large', message: `This file is ${mib} MiB; a fine-tuning config is a few KiB. LoRA Lens does not validate files over ${MAX_CONFIG_BYTES / 1048576} MiB: keep data in data.train, not in the config.`, range: at(0) });
     return { text, yaml: null, value: undefined, problems, lineStarts };
   }
-  if (text.trim() === '' || /^(\s*#[^\n]*\n?)*\s*$/.test(text)) {
+  if (isBlankOrComments(text)) {
     problems.push({ code: 'config-empty', message: 'The config is empty: add at least `model`, `method` and `data.train`.', range: at(0, Math.min(text.length, 1) || 0) });
     return { text, yaml: null, value: undefined, problems, lineStarts };
   }
 
   let docs: Document.Parsed[];
   try {
-    docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true, lineCounter: new LineCounter() }) as Document.Parsed[];
+    // uniqueKeys off: yaml compares each key with every earlier key of its map (quadratic: 50k keys take
+    // minutes); duplicateKeys finds the same ones with a Set per map.
+    docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: false, logLevel: 'error' }) as Document.Parsed[];
     if (!Array.isArray(docs)) docs = [];
   } catch (error) {
     problems.push({ code: 'yaml-too-deep', message: `The YAML could not be parsed (${(error as Error).message}). Simplify the nesting.`, range: at(0) });
@@ -56,6 +58,9 @@ export function parseConfigDocument(text: string): ConfigDocument {
       const message = code === 'yaml-duplicate-key' ? 'Duplicate key: the later value silently wins. Remove one of them.' : explainYamlError(error.code, error.message);
       problems.push({ code, message, range: at(error.pos[0], Math.max(error.pos[1], error.pos[0] + 1)) });
     }
+  }
+  for (const key of docs.flatMap(duplicateKeys)) {
+    problems.push({ code: 'yaml-duplicate-key', message: 'Duplicate key: the later value silently wins. Remove one of them.', range: at(key[0], Math.max(key[1], key[0] + 1)) });
   }
   if (docs.length > 1) {
     const second = docs[1]!;
@@ -83,6 +88,33 @@ export function parseConfigDocument(text: string): ConfigDocument {
     problems.push({ code: 'config-not-object', message: 'A config is a mapping of keys (`model: ...`, `method: ...`); this document is a ' + (Array.isArray(value) ? 'list' : 'single value') + '.', range: at(yaml?.contents?.range?.[0] ?? 0) });
   }
   return { text, yaml, value, problems, lineStarts };
+}
+
+/** Only whitespace and comment lines; line by line, as a single regular expression over the text backtracks exponentially. */
+function isBlankOrComments(text: string): boolean {
+  return text.split(/\r\n|\r|\n/).every((line) => /^\s*(#.*)?$/.test(line));
+}
+
+/** Source ranges of keys that repeat an earlier key of the same map (scalar keys), walking without recursion. */
+function duplicateKeys(doc: Document.Parsed | null): Array<[number, number]> {
+  const found: Array<[number, number]> = [];
+  const stack: unknown[] = [doc?.contents];
+  while (stack.length) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const pair of node.items) {
+        if (isScalar(pair.key) && pair.key.range) {
+          if (seen.has(pair.key.value)) found.push([pair.key.range[0], pair.key.range[1]]);
+          else seen.add(pair.key.value);
+        }
+        stack.push(pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    }
+  }
+  return found.sort((a, b) => a[0] - b[0]);
 }
 
 function explainYamlError(code: string, message: string): string {

@@ -7,6 +7,12 @@ export class Debouncer {
   schedule(key: string, task: () => void): void {
     const pending = this.timers.get(key);
     if (pending) clearTimeout(pending);
+    // No delay means no timer: setTimeout(0) still waits a tick, which Node clamps to 1 ms.
+    if (this.delayMs <= 0) {
+      this.timers.delete(key);
+      task();
+      return;
+    }
     this.timers.set(key, setTimeout(() => {
       this.timers.delete(key);
       task();
