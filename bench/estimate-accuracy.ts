@@ -2,6 +2,7 @@
  * Scores the memory estimator on real measurements: each row's error against peak_alloc + CUDA context, the mean
  * absolute error and the worst row; then the time per estimateMemory call.
  * Run: npx tsx bench/estimate-accuracy.ts [file.jsonl ...] [--engine hf|lora-lens]
+ * A row that names its engine ("engine": "lora-lens", as the trainer bench writes) is scored with that engine.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,11 +23,11 @@ let n = 0;
 let worst = { err: 0, label: '' };
 for (const file of files) {
   console.log(`# ${file} (engine ${engine})`);
-  console.log('row  arch           method targets         r  master seq  bs gc     measured  estimate   error  phase');
+  console.log('row  arch           method targets         r  master seq  bs gc     measured  estimate   error  phase (engine)');
   parseMeasurements(readFileSync(file, 'utf8')).forEach((m, i) => {
     const spec = catalogModel(MEASURED_ARCH[m.arch] ?? m.arch);
     if (!spec) { console.log(`${i + 1}: unknown arch ${m.arch}`); return; }
-    const est = estimateMemory(spec, measurementPlan(m, engine), null);
+    const est = estimateMemory(spec, measurementPlan(m, m.engine ?? engine), null);
     const measured = measuredPeakGiB(m);
     const got = est.peakBytes / GiB;
     const err = got / measured - 1;
@@ -34,7 +35,7 @@ for (const file of files) {
     n += 1;
     const label = `${String(i + 1).padStart(3)}  ${m.arch.padEnd(14)} ${m.method.padEnd(6)} ${(m.targets ?? '-').padEnd(15)} ${String(m.r ?? '-').padStart(2)} ${(m.master ?? '-').padEnd(6)} ${String(m.seq).padStart(4)} ${String(m.bs).padStart(2)} ${m.gc ? 'gc ' : '   '}`;
     if (Math.abs(err) > Math.abs(worst.err)) worst = { err, label };
-    console.log(`${label} ${measured.toFixed(2).padStart(8)} ${got.toFixed(2).padStart(9)} ${(100 * err).toFixed(1).padStart(6)}%  ${est.peakPhase}`);
+    console.log(`${label} ${measured.toFixed(2).padStart(8)} ${got.toFixed(2).padStart(9)} ${(100 * err).toFixed(1).padStart(6)}%  ${est.peakPhase}${m.engine && m.engine !== engine ? ` (${m.engine})` : ''}`);
   });
 }
 console.log(`\nrows ${n}  mean absolute error ${(100 * sumAbs / n).toFixed(2)}%  worst ${(100 * worst.err).toFixed(1)}% (row ${worst.label.trim()})`);

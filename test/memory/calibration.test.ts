@@ -3,22 +3,35 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { catalogModel } from '../../server/src/models/catalog';
-import { MEASURED_ARCH, measuredPeakGiB, measurementPlan, parseMeasurements } from '../../server/src/memory/calibration';
+import { MEASURED_ARCH, measuredPeakGiB, measurementPlan, parseMeasurements, type Measurement } from '../../server/src/memory/calibration';
 import { estimateMemory } from '../../server/src/memory/estimate';
+import type { Engine } from '../../server/src/plan/types';
 
 const GiB = 2 ** 30;
-const rows = parseMeasurements(readFileSync(join(__dirname, '..', 'fixtures', 'calibration', 'h100-hf-peft.jsonl'), 'utf8'));
+const fixture = (name: string) => parseMeasurements(readFileSync(join(__dirname, '..', 'fixtures', 'calibration', name), 'utf8'));
+const rows = fixture('h100-hf-peft.jsonl');
+const llRows = fixture('h100-lora-lens.jsonl');
 
 test('the calibration file holds the 45 H100 rows', () => {
   assert.equal(rows.length, 45);
 });
 
-// Each measurement is its own test: the hf profile must land within ±6% of peak_alloc + CUDA context.
-rows.forEach((m, i) => {
-  const name = `row ${i + 1}: ${m.arch} ${m.method} ${m.targets ?? m.master} seq ${m.seq} bs ${m.bs}${m.gc ? ' gc' : ''}`;
+test('the lora-lens file holds the trainer bench rows, QLoRA ones with the built-in NF4', () => {
+  assert.equal(llRows.length, 15);
+  assert.ok(llRows.every((m) => m.engine === 'lora-lens'));
+  const q = llRows.filter((m) => m.method === 'qlora');
+  assert.equal(q.length, 2);
+  assert.ok(q.every((m) => m.quantization === 'builtin-nf4'));
+});
+
+// Each measurement is its own test: the engine's profile must land within ±6% of peak_alloc + CUDA context.
+function checkRow(m: Measurement, i: number, engine: Engine): void {
+  const name = `${engine} row ${i + 1}: ${m.arch} ${m.method} ${m.targets ?? m.master} seq ${m.seq} bs ${m.bs}${m.gc ? ' gc' : ''}`;
   test(name, () => {
     const spec = catalogModel(MEASURED_ARCH[m.arch]!)!;
-    const est = estimateMemory(spec, measurementPlan(m), null);
+    const est = estimateMemory(spec, measurementPlan(m, engine), null);
+    assert.equal(est.engine, engine);
+    assert.equal(est.calibrated, true);
     const measured = measuredPeakGiB(m);
     const err = est.peakBytes / GiB / measured - 1;
     assert.ok(Math.abs(err) <= 0.06, `${name}: estimate ${(est.peakBytes / GiB).toFixed(2)} GiB vs ${measured.toFixed(2)} (${(100 * err).toFixed(1)}%)`);
@@ -27,4 +40,7 @@ rows.forEach((m, i) => {
     // The reserve range's upper end covers what the allocator reserved.
     assert.ok(est.reservedBytesMax / GiB >= m.peak_reserved_gib + 0.51 - 0.05, `${name}: reserve ${(est.reservedBytesMax / GiB).toFixed(2)} < ${m.peak_reserved_gib}`);
   });
-});
+}
+
+rows.forEach((m, i) => checkRow(m, i, 'hf'));
+llRows.forEach((m, i) => checkRow(m, i, 'lora-lens'));

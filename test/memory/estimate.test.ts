@@ -7,6 +7,7 @@ import { estimateMemory } from '../../server/src/memory/estimate';
 import { NF4_DQ_BYTES, NF4_BYTES } from '../../server/src/memory/states';
 import { lookupGpuName } from '../../server/src/gpu/catalog';
 import type { TrainingPlan } from '../../server/src/plan/types';
+import type { Estimate } from '../../server/src/memory/types';
 
 const GiB = 2 ** 30;
 const row = (o: Partial<Measurement>): Measurement => ({ arch: 'llama-3.1-8b', method: 'lora', targets: 'all-linear', r: 16, seq: 2048, bs: 1, gc: true,
@@ -75,8 +76,33 @@ test('lora-lens (chunked cross-entropy) needs less than hf when the vocabulary i
   const hf = estimateMemory(catalogModel('Qwen/Qwen2.5-0.5B')!, p, null, { engine: 'hf' });
   const ll = estimateMemory(catalogModel('Qwen/Qwen2.5-0.5B')!, p, null, { engine: 'lora-lens' });
   assert.ok(ll.peakBytes < hf.peakBytes / 2);
-  assert.equal(ll.calibrated, false);
-  assert.ok(ll.notes.some((n) => /not yet calibrated/.test(n)));
+  assert.equal(ll.calibrated, true);
+  assert.ok(!ll.notes.some((n) => /not yet calibrated/.test(n)));
+});
+
+test('lora-lens terms from the trainer code: chunk bound, fused AdamW, fused LoRA, built-in NF4', () => {
+  const qwen = catalogModel('Qwen/Qwen2.5-0.5B')!;
+  const ll = (o: Partial<Measurement>) => estimateMemory(qwen, measurementPlan(row({ arch: 'qwen2.5-0.5b', ...o }), 'lora-lens'), null);
+  const logits = (e: Estimate) => e.phases.find((p) => p.name === 'loss')!.terms.find((t) => t.key === 'logits')!.bytes;
+  // loss.py: ⌊2^27 / V⌋ tokens per chunk; past two chunks the loss buffers stop growing: 10 B per logit of a chunk.
+  const chunk = Math.floor(2 ** 27 / qwen.vocabSize);
+  assert.equal(logits(ll({ seq: 4096 })), logits(ll({ seq: 2048, bs: 4 })));
+  assert.equal(logits(ll({ seq: 4096 })), 10 * chunk * qwen.vocabSize);
+  assert.equal(logits(ll({ seq: 512, bs: 1 })), 8 * 512 * qwen.vocabSize); // one chunk: fp32 logits + logsumexp's temporary
+  // optim.py: fused AdamW, no foreach temporary.
+  const step = ll({ method: 'full', master: 'bf16' }).phases.find((p) => p.name === 'optimizer step')!;
+  assert.ok(!step.terms.some((t) => t.key === 'transients'));
+  // lora.py: saved inputs are shared in bf16, so LoRA activations are below PEFT's fp32 copies.
+  const act = (e: Estimate) => e.phases[0]!.terms.find((t) => t.key === 'activations')!.bytes;
+  const p = measurementPlan(row({ arch: 'qwen2.5-0.5b', gc: false }));
+  assert.ok(act(estimateMemory(qwen, p, null, { engine: 'lora-lens' })) < 0.7 * act(estimateMemory(qwen, p, null, { engine: 'hf' })));
+  // nf4.py: measured with the built-in NF4, and said so.
+  assert.ok(ll({ method: 'qlora' }).notes.some((n) => /built-in NF4/.test(n)));
+});
+
+test('lora-lens without checkpointing: the first layer backward can outgrow the chunked loss', () => {
+  const e = estimateMemory(llama8, measurementPlan(row({ gc: false, seq: 4096, bs: 16 }), 'lora-lens'), null);
+  assert.equal(e.peakPhase, 'layer backward');
 });
 
 test('held-out shapes stay plausible: Llama-2-13B (MHA, 32k vocab) LoRA vs published ~2x weights', () => {

@@ -10,6 +10,12 @@
  * - SDPA (flash / memory-efficient) keeps q, k, v, its output and a log-sum-exp (4 B per head); no s² term.
  * - SiLU/GELU keep their input, the gating product keeps both factors.
  * Under gradient checkpointing each decoder layer keeps only its input; one layer is recomputed at a time.
+ *
+ * Fused LoRA (lora-lens, trainer/lora_lens_trainer/lora.py `_LoraLinearFn`): the adapter runs in the compute dtype
+ * inside one autograd node that saves `x.to(dtype)` and x·Aᵀ (r wide). `.to` returns the tensor itself when it is
+ * already in the compute dtype, so q/k/v share one saved norm output, gate/up another, o_proj's input is SDPA's
+ * output (already kept) and down_proj keeps the gated product; over an fp32 stream (QLoRA after k-bit preparation)
+ * each target makes its own bf16 cast of the norm output.
  */
 import type { LinearModule, ModelSpec } from '../models/types';
 
@@ -20,7 +26,7 @@ export interface Regime {
   stream: 2 | 4;
   /** Element size of what matmuls and SDPA consume: 2 under autocast over an fp32 stream, else = stream. */
   matmul: 2 | 4;
-  /** Element size of the LoRA adapters' compute: 4 (PEFT keeps adapters fp32), 2 under autocast. */
+  /** Element size of the LoRA adapters' compute: 4 (PEFT keeps adapters fp32), 2 under autocast; fused LoRA: the compute dtype. */
   adapter: 2 | 4;
 }
 
@@ -34,6 +40,8 @@ export interface ActivationInputs {
   seqLen: number;
   /** Eager attention materializes the s×s probabilities. */
   eager: boolean;
+  /** LoRA as one fused node in the compute dtype (lora-lens) instead of PEFT's fp32 layers. */
+  fusedLora?: boolean;
 }
 
 export interface PerToken {
@@ -47,6 +55,8 @@ export interface PerToken {
   workspace: number;
   /** What layer 0 does not keep when its input needs no gradient (LoRA without checkpointing). */
   firstLayerRebate: number;
+  /** What a recomputed layer keeps that is its checkpoint itself: the first norm's fp32 input when the stream is fp32. */
+  recomputeShared: number;
 }
 
 type Site = 'attn' | 'o' | 'mlp' | 'down';
@@ -85,6 +95,20 @@ export function activationBytesPerToken(a: ActivationInputs): PerToken {
     layer += cast ? 2 * h * attnUsers : stream * h;
     layer += cast ? 2 * h * mlpUsers * k + (k > 1 ? 2 * h : 0) : stream * h * k;
     layer += mm * i * k; // down_proj's input (the gated product)
+  } else if (a.fusedLora) {
+    const c = regime.adapter;
+    const castPerTarget = stream !== c; // x.to(dtype) makes a copy per target only when the stream is not in it
+    const seen = new Set<Site>();
+    for (const m of targets) {
+      const { site, width } = siteOf(m, spec);
+      const per = m.activePerToken;
+      const fromStream = site === 'attn' || site === 'mlp'; // a norm output; o and down inputs are in compute dtype
+      if (a.dropout > 0) layer += per * width * (1 + c); // dropout's bool mask + the dropped input, cast to the compute dtype
+      else if (fromStream && castPerTarget) layer += per * c * width;
+      else if (site !== 'o' && !seen.has(site)) layer += (site === 'down' ? k : 1) * c * width;
+      seen.add(site);
+      layer += per * c * a.r; // x·Aᵀ, saved for B's gradient
+    }
   } else {
     const shared = stream === 4 && regime.adapter === 4; // adapters consume the fp32 stream as is
     const seen = new Set<Site>();
@@ -100,11 +124,15 @@ export function activationBytesPerToken(a: ActivationInputs): PerToken {
   }
   const outside = norm(h) + (full ? (mm === 2 && stream === 4 ? 2 : stream) * h : 0) + 8;
   const loraCopy = !full && regime.stream === 2 ? regime.adapter * i : 0;
+  // Fused LoRA's MLP backward peaks at the gating product's backward: down_proj's saved input is gone, its input
+  // gradient and the two factor gradients are alive (2·i more than what the layer keeps), with the stream's gradient.
+  const workspace = a.fusedLora && !full ? 2 * regime.adapter * i * k + stream * h : 3 * mm * i * k + 2 * stream * h + loraCopy;
   return {
     layer,
     outside,
     checkpoint: stream * h,
-    workspace: 3 * mm * i * k + 2 * stream * h + loraCopy,
+    workspace,
     firstLayerRebate: full ? 0 : 4 * h + 4,
+    recomputeShared: stream === 4 ? 4 * h : 0,
   };
 }

@@ -23,6 +23,10 @@ export interface Measurement {
   double_quant?: boolean;
   kbit_prep?: boolean;
   optim?: TrainingPlan['training']['optim'];
+  /** The code path measured (trainer bench rows say so); absent in the hf calibration file. */
+  engine?: Engine;
+  /** QLoRA rows of the lora-lens trainer: which 4-bit backend ran ("builtin-nf4" or "bitsandbytes"). */
+  quantization?: string;
 }
 
 /** Catalog ids of the architectures named in measurement rows. */

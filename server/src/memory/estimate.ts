@@ -10,7 +10,7 @@ import { linearModules, selectTargets } from '../models/params';
 import type { ModelSpec } from '../models/types';
 import type { Engine, TrainingPlan } from '../plan/types';
 import { activationBytesPerToken, type Regime } from './activations';
-import { engineProfile } from './profiles';
+import { engineProfile, type EngineProfile } from './profiles';
 import { modelStates } from './states';
 import type { Estimate, Phase, PhaseName, Term } from './types';
 
@@ -19,7 +19,7 @@ export interface EstimateOptions {
   engine?: Engine;
 }
 
-function regimeOf(plan: TrainingPlan): Regime {
+function regimeOf(plan: TrainingPlan, profile: EngineProfile): Regime {
   const mixed = plan.precision === 'bf16-mixed' || plan.precision === 'fp16-mixed';
   if (plan.method === 'full') {
     const stream = plan.precision === 'bf16-true' ? 2 : 4;
@@ -28,6 +28,16 @@ function regimeOf(plan: TrainingPlan): Regime {
   // QLoRA after prepare_model_for_kbit_training: fp32 embeddings make the whole residual stream fp32, and
   // bnb's Linear4bit casts its output back to the input dtype.
   const kbit = plan.method === 'qlora' && plan.quantization?.prepare_for_kbit_training === true;
+  if (profile.fusedLora) {
+    // lora-lens modeling.py precision_dtypes: QLoRA runs under autocast to its compute dtype; LoRA keeps the weights
+    // in the parameter dtype (fp32 under bf16-mixed) and computes in the autocast dtype. The fused adapters and
+    // every matmul/SDPA input are in that compute dtype.
+    const compute = plan.method === 'qlora'
+      ? (plan.quantization?.bnb_4bit_compute_dtype === 'float32' ? 4 : 2)
+      : (plan.precision === 'fp32' ? 4 : 2);
+    const stream = plan.method === 'qlora' ? (kbit || compute === 4 ? 4 : 2) : (plan.precision === 'bf16-true' ? 2 : 4);
+    return { full: false, stream, matmul: compute, adapter: compute };
+  }
   const stream = kbit || plan.precision === 'fp32' ? 4 : 2;
   return { full: false, stream, matmul: stream, adapter: mixed ? 2 : 4 };
 }
@@ -51,8 +61,8 @@ function shardingOf(plan: TrainingPlan): Sharding {
 export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpec | null, opts: EstimateOptions = {}): Estimate {
   const engine = opts.engine ?? plan.engine;
   const profile = engineProfile(engine);
-  const st = modelStates(model, plan);
-  const regime = regimeOf(plan);
+  const st = modelStates(model, plan, { fusedAdamW: profile.fusedAdamW, loraWeightsInParamDtype: profile.fusedLora });
+  const regime = regimeOf(plan, profile);
   const full = regime.full;
   const gc = plan.training.gradient_checkpointing;
   const seq = plan.data.max_length;
@@ -63,7 +73,7 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
   const targets = !full && plan.lora ? selectTargets(model, plan.lora.target_modules) : [];
   const pt = activationBytesPerToken({
     spec: model, regime, targets, r: plan.lora?.r ?? 0, dropout: plan.lora?.lora_dropout ?? 0, seqLen: seq,
-    eager: plan.model.attn_implementation === 'eager',
+    eager: plan.model.attn_implementation === 'eager', fusedLora: profile.fusedLora,
   });
   const sh = shardingOf(plan);
   const nGpu = Math.max(1, plan.hardware.num_gpus);
@@ -92,27 +102,67 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
   const act: Term = gc
     ? { key: 'checkpoints', label: `Checkpointed layer inputs (${L} layers)`, bytes: savedPerToken * T }
     : { key: 'activations', label: `Activations (${L} layers)`, bytes: savedPerToken * T };
-  const lossTokens = profile.lossChunkTokens ? Math.min(T, profile.lossChunkTokens) : T;
   const copies = (n: number): Term => ({ key: 'weight_copies', label: 'bf16 weight copies (autocast)', bytes: n });
   const transient = (label: string, bytes: number): Term => ({ key: 'transients', label, bytes });
 
   const phases: Phase[] = [];
   const add = (name: PhaseName, terms: Term[]) =>
     phases.push({ name, terms: terms.filter((t) => t.bytes > 0), bytes: terms.reduce((s, t) => s + t.bytes, 0) });
+  const layerWork = (pt.layer - pt.recomputeShared + pt.workspace) * T;
+  const largest = Math.max(...linearModules(model).map((m) => m.inFeatures * m.outFeatures));
 
-  const fwdCopies = gc ? headCopy : headCopy + L * layerCopy;
-  add('loss', [...persistent(0), act, copies(fwdCopies + gathered),
-    { key: 'logits', label: `Logits + cross-entropy (fp32, ${lossTokens === T ? 'all' : lossTokens} tokens)`, bytes: profile.lossBytesPerVocab * V * lossTokens }]);
-  const logitsGrad = (regime.stream === 4 && !mixed ? 4 : 2) * V * lossTokens;
-  const headGrad = full ? V * h * st.gradBytes / sh.g + (mixed ? 2 * V * h : 0) : 0;
-  add('lm_head backward', [...persistent(1), act, copies(fwdCopies + gathered),
-    { key: 'logits', label: 'Gradient of the logits', bytes: logitsGrad },
-    { key: 'gradients', label: 'lm_head gradient', bytes: headGrad }]);
-  const layerWork = (pt.layer + pt.workspace) * T;
+  if (profile.lossChunkElements !== null) {
+    // lora-lens loss.py: hidden states → fused projection + cross-entropy, a chunk of tokens at a time.
+    const c = regime.matmul; // the compute dtype
+    const headBytes = full ? st.paramBytes : plan.method === 'qlora' ? (plan.quantization?.prepare_for_kbit_training ? 4 : 2) : st.weights / st.baseParams;
+    const chunk = Math.max(1, Math.floor(profile.lossChunkElements / V));
+    const first = Math.min(T, chunk);
+    const second = Math.min(Math.max(0, T - chunk), chunk);
+    // Per chunk: fp32 logits (4) and logsumexp's (logits − max) temporary (4); from the second chunk on, the previous
+    // chunk's probabilities in the compute dtype (`pc`) are still alive until reassigned.
+    let chunkBytes = V * Math.max(8 * first, second > 0 ? c * first + 8 * second : 0);
+    if (full) chunkBytes = Math.max(chunkBytes, c * first * V + c * V * h); // pc + pc.t() @ hc before grad_w.add_
+    const headCopy = headBytes !== c ? c * V * h : 0; // weight.to(dtype) when the head is not in the compute dtype
+    const gradW = full ? 4 * V * h : 0; // fp32 accumulator of the head's gradient, filled in the forward
+    // The body's output, its index_select copy (trained positions), the cast to the compute dtype, grad_h.
+    const hidden = T * h * (2 * regime.stream + (regime.stream !== c ? c : 0) + c);
+    const fwdCopies = gc ? 0 : L * layerCopy;
+    add('loss', [...persistent(0), act, copies(fwdCopies + gathered),
+      { key: 'logits', label: `Chunked cross-entropy (${chunk} tokens of fp32 logits)`, bytes: chunkBytes + headCopy },
+      { key: 'gradients', label: 'lm_head gradient accumulator (fp32)', bytes: gradW },
+      transient('Hidden states and their gradient', hidden)]);
+    // Backward of the fused loss: the stored gradients scaled by the incoming scalar and cast back.
+    const headBack = full ? 8 * V * h + (st.paramBytes !== 4 ? st.paramBytes * V * h : 0) : 0;
+    const hiddenBack = T * h * (2 * c + (regime.stream !== c ? regime.stream : 0));
+    add('lm_head backward', [...persistent(1), act, copies(fwdCopies + gathered),
+      { key: 'gradients', label: 'lm_head gradient (fp32, scaled, cast)', bytes: headBack },
+      transient('Gradient of the hidden states', hiddenBack)]);
+  } else {
+    const lossTokens = T;
+    const fwdCopies = gc ? headCopy : headCopy + L * layerCopy;
+    add('loss', [...persistent(0), act, copies(fwdCopies + gathered),
+      { key: 'logits', label: 'Logits + cross-entropy (fp32, all tokens)', bytes: profile.lossBytesPerVocab * V * lossTokens }]);
+    const logitsGrad = (regime.stream === 4 && !mixed ? 4 : 2) * V * lossTokens;
+    const headGrad = full ? V * h * st.gradBytes / sh.g + (mixed ? 2 * V * h : 0) : 0;
+    add('lm_head backward', [...persistent(1), act, copies(fwdCopies + gathered),
+      { key: 'logits', label: 'Gradient of the logits', bytes: logitsGrad },
+      { key: 'gradients', label: 'lm_head gradient', bytes: headGrad }]);
+  }
+  // Built-in NF4 (lora-lens) dequantizes in the layers' forward and backward only; the chunked loss reads the
+  // unquantized head. Its moment in a layer's backward (down_proj's input gradient) has the incoming gradients alive.
+  const dequant = plan.method === 'qlora' && profile.fusedLora
+    ? Math.max(0, profile.dequantBytesPerWeight * largest + (regime.matmul + regime.stream) * h * T - pt.workspace * T) : 0;
+  const headGradSoFar = full ? V * h * st.gradBytes / sh.g : 0;
   if (gc) {
     add('layer recompute', [...persistent(1), act, copies(layerCopy + gathered),
       transient('One recomputed layer + its backward buffers', layerWork),
-      { key: 'gradients', label: 'Gradients so far', bytes: full ? V * h * st.gradBytes / sh.g : 0 }]);
+      transient('Dequantized weight (built-in NF4)', dequant),
+      { key: 'gradients', label: 'Gradients so far', bytes: headGradSoFar }]);
+  } else {
+    add('layer backward', [...persistent(1), act, copies(L * layerCopy + gathered),
+      transient('Backward buffers of the last layer', pt.workspace * T),
+      transient('Dequantized weight (built-in NF4)', dequant),
+      { key: 'gradients', label: 'Gradients so far', bytes: headGradSoFar }]);
   }
   if (full) {
     const tiedTransient = model.tiedEmbeddings ? V * h * st.gradBytes / sh.g : 0;
@@ -122,11 +172,10 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
       transient(endWork === tiedTransient ? 'Embedding gradient before accumulation' : 'Last layer\'s activations + backward buffers', endWork)]);
   }
   add('optimizer step', [...persistent(2), { key: 'gradients', label: 'Gradients', bytes: full ? gradAll : st.adapters },
-    transient('Optimizer step temporary (foreach)', st.optimTemp / sh.o)]);
+    transient(`Optimizer step temporary (${profile.fusedAdamW ? 'fused' : 'foreach'})`, st.optimTemp / sh.o)]);
 
-  if (plan.method === 'qlora') {
+  if (plan.method === 'qlora' && !profile.fusedLora) {
     // bitsandbytes dequantizes one weight into a compute-dtype buffer per matmul (forward and backward).
-    const largest = Math.max(...linearModules(model).map((m) => m.inFeatures * m.outFeatures));
     for (const p of phases) if (p.name !== 'optimizer step') {
       p.terms.push(transient('Dequantized weight (bnb)', 2 * largest));
       p.bytes += 2 * largest;
@@ -139,8 +188,12 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
   const available = gpu ? gpu.memoryBytes - (gpu.usedBytes ?? 0) : null;
   const reserved = peak.bytes * profile.reserveRatioMax + ctx;
   const notes: string[] = [];
-  if (!profile.calibrated) notes.push(`The ${engine} profile is derived from hf (chunked cross-entropy) and not yet calibrated on a GPU.`);
-  if (plan.method === 'qlora') notes.push('QLoRA terms are derived from bitsandbytes/PEFT code; the calibration set has no QLoRA rows yet.');
+  if (!profile.calibrated) notes.push(`The ${engine} profile is not yet calibrated on a GPU.`);
+  if (plan.method === 'qlora') {
+    notes.push(profile.fusedLora
+      ? 'QLoRA terms were measured with the trainer\'s built-in NF4 (bitsandbytes absent); with bitsandbytes installed the trainer uses it and its dequantization buffer is smaller.'
+      : 'QLoRA terms are derived from bitsandbytes/PEFT code; the calibration set has no QLoRA rows yet.');
+  }
   if (plan.training.optim === 'paged_adamw_8bit') notes.push('Paged optimizer states can spill to CPU memory, so the fit is soft.');
   if (model.numExperts > 0) notes.push('Mixture-of-experts activations assume even routing; per-expert load varies.');
   if (gpu && !gpu.bf16 && plan.precision.startsWith('bf16')) notes.push(`${gpu.name} has no native bf16 (compute capability < 8.0): use fp16-mixed.`);

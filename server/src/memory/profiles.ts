@@ -5,8 +5,17 @@
  * (test/fixtures/calibration/h100-hf-peft.jsonl): every coefficient below comes from what the code allocates,
  * and the measurements confirm it (see docs/memory.md).
  *
- * `lora-lens` (the bundled trainer) is NOT yet calibrated: it is derived from `hf` by its known difference,
- * chunked cross-entropy (no full-vocabulary fp32 logits). Re-fit when trainer/bench/results/h100-lora-lens.jsonl exists.
+ * `lora-lens` (the bundled trainer, trainer/lora_lens_trainer/) is checked against its own H100 measurements
+ * (test/fixtures/calibration/h100-lora-lens.jsonl). Its differences from `hf`, each read from the trainer's code:
+ * - lora.py: one fused autograd node per adapted linear, in the compute dtype (bf16), fp32 master adapters. It saves
+ *   its input in the compute dtype (the input itself when it already is: q/k/v share one saved tensor, gate/up
+ *   another) and the r-wide product x·Aᵀ; no fp32 copy of the input per target as PEFT makes.
+ * - loss.py: the output projection and cross-entropy fused, in chunks of 2^27 logits (≈ 880 tokens at a 152k
+ *   vocabulary); the gradients are formed in the forward, backward only scales them.
+ * - optim.py: torch AdamW with fused=True on CUDA: no foreach temporary.
+ * - nf4.py: the built-in NF4 (bitsandbytes' layout: 4-bit codes, absmax per 64 as int8 per 256 with double
+ *   quantization) dequantizes a weight through int32 codes: 4 B per weight at the moment of dequantization.
+ * - modeling.py: QLoRA runs under bf16 autocast over the fp32 stream that k-bit preparation leaves.
  */
 import type { Engine } from '../plan/types';
 
@@ -20,8 +29,19 @@ export interface EngineProfile {
    * Trainer keeps only the loss), and the 10 B of the forward (bf16 logits + fp32 copy + log-probs) is lower.
    */
   lossBytesPerVocab: number;
-  /** Tokens whose logits exist at once; null = all tokens of the micro batch (no chunking). */
-  lossChunkTokens: number | null;
+  /**
+   * Chunked fused cross-entropy (lora-lens loss.py): logits per chunk (elements); chunk = ⌊this / vocab⌋ tokens.
+   * null = the whole micro batch's logits at once (hf).
+   */
+  lossChunkElements: number | null;
+  /** LoRA as one fused node in the compute dtype (lora-lens) instead of PEFT's fp32 adapter layers. */
+  fusedLora: boolean;
+  /** AdamW runs fused (one kernel, no state-sized temporary) for every AdamW choice. */
+  fusedAdamW: boolean;
+  /** QLoRA: the forward runs under autocast to the compute dtype (lora-lens), not in the fp32 stream (hf + bnb). */
+  qloraAutocast: boolean;
+  /** QLoRA: bytes per weight of the largest linear alive while one weight is dequantized (bnb 2, built-in NF4 4). */
+  dequantBytesPerWeight: number;
   /** CUDA context + kernels, bytes: 0.51 GiB measured on H100 (torch 2.11, CUDA 13). */
   cudaContextBytes: number;
   /**
@@ -40,7 +60,11 @@ const HF: EngineProfile = {
   engine: 'hf',
   calibrated: true,
   lossBytesPerVocab: 12,
-  lossChunkTokens: null,
+  lossChunkElements: null,
+  fusedLora: false,
+  fusedAdamW: false,
+  qloraAutocast: false,
+  dequantBytesPerWeight: 2,
   cudaContextBytes: 0.51 * GiB,
   roundingBytesPerTensor: 0.25 * MiB,
   reserveRatioMax: 1.45,
@@ -49,9 +73,16 @@ const HF: EngineProfile = {
 const LORA_LENS: EngineProfile = {
   ...HF,
   engine: 'lora-lens',
-  calibrated: false,
-  // Chunked cross-entropy: one chunk of logits and its fp32 gradients at a time.
-  lossChunkTokens: 1024,
+  calibrated: true,
+  lossBytesPerVocab: 0, // chunked: see lossChunkElements
+  // loss.py CHUNK_ELEMENTS: one fp32 chunk of logits is 512 MiB.
+  lossChunkElements: 2 ** 27,
+  fusedLora: true,
+  fusedAdamW: true,
+  qloraAutocast: true,
+  // nf4.py dequantize: packed.int() (int32 per code pair, 2 B/weight) then the bf16 values (2), then the values
+  // and their absmax-scaled product (2 + 2).
+  dequantBytesPerWeight: 4,
 };
 
 /** The profile for an engine. */

@@ -37,8 +37,20 @@ export interface ModelStates {
   largeTensors: number;
 }
 
+/** Engine differences that change the model states. */
+export interface StateOptions {
+  /** Every AdamW choice runs fused (the lora-lens trainer's optim.py): no foreach temporary. */
+  fusedAdamW?: boolean;
+  /**
+   * LoRA loads the frozen weights in the plan's parameter dtype (lora-lens modeling.py precision_dtypes: fp32 for
+   * bf16-mixed / fp16-mixed, under autocast), not in bf16.
+   */
+  loraWeightsInParamDtype?: boolean;
+}
+
 /** Weights, gradients and optimizer states of a plan, unsharded. */
-export function modelStates(spec: ModelSpec, plan: TrainingPlan): ModelStates {
+export function modelStates(spec: ModelSpec, plan: TrainingPlan, opts: StateOptions = {}): ModelStates {
+  const fusedAdamW = opts.fusedAdamW === true;
   const counts = countParameters(spec);
   const P = counts.total;
   const lora = plan.method === 'full' || !plan.lora ? 0 : loraParameters(spec, plan.lora.target_modules, plan.lora.r, plan.lora.use_dora);
@@ -59,15 +71,15 @@ export function modelStates(spec: ModelSpec, plan: TrainingPlan): ModelStates {
     weights = P * paramBytes;
     weightsLabel = `Weights (${paramBytes === 2 ? 'bf16' : 'fp32 master'})`;
   } else {
-    const b = plan.precision === 'fp32' ? 4 : 2;
+    const b = plan.precision === 'fp32' || (opts.loraWeightsInParamDtype && plan.precision !== 'bf16-true') ? 4 : 2;
     weights = P * b;
     weightsLabel = `Weights (frozen, ${b === 2 ? 'bf16' : 'fp32'})`;
   }
   const trainable = full ? P : lora;
   const optim = plan.training.optim;
   let optimBytes = 2 * paramBytes;
-  let optimTemp = trainable * paramBytes;
-  let optimLabel = `Optimizer (AdamW, ${paramBytes === 2 ? 'bf16' : 'fp32'} states)`;
+  let optimTemp = fusedAdamW ? 0 : trainable * paramBytes;
+  let optimLabel = `Optimizer (${fusedAdamW ? 'fused ' : ''}AdamW, ${paramBytes === 2 ? 'bf16' : 'fp32'} states)`;
   if (optim === 'adamw_8bit' || optim === 'paged_adamw_8bit') {
     optimBytes = 2 + 8 / 2048; // two uint8 states + fp32 block absmax every 2048 values
     optimTemp = 0;

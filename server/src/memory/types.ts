@@ -13,7 +13,7 @@ export interface Term {
   bytes: number;
 }
 
-export type PhaseName = 'loss' | 'lm_head backward' | 'layer recompute' | 'backward end' | 'optimizer step';
+export type PhaseName = 'loss' | 'lm_head backward' | 'layer recompute' | 'layer backward' | 'backward end' | 'optimizer step';
 
 export interface Phase {
   name: PhaseName;
@@ -24,7 +24,7 @@ export interface Phase {
 
 export interface Estimate {
   engine: Engine;
-  /** Whether the engine profile was fitted to measurements (hf) or derived from one (lora-lens, for now). */
+  /** Whether the engine profile was checked against GPU measurements of its own code path. */
   calibrated: boolean;
   /** Headline: peak allocated bytes + CUDA context. What decides an out-of-memory error. */
   peakBytes: number;
