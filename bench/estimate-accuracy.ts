@@ -15,7 +15,7 @@ const GiB = 2 ** 30;
 const args = process.argv.slice(2);
 const engineAt = args.indexOf('--engine');
 const engine = (engineAt >= 0 ? args[engineAt + 1] : 'hf') as Engine;
-const files = args.filter((a, i) => a.endsWith('.jsonl') && i !== engineAt + 1);
+const files = args.filter((a, i) => a.endsWith('.jsonl') && (engineAt < 0 || i !== engineAt + 1));
 if (!files.length) files.push(join(__dirname, '..', 'test', 'fixtures', 'calibration', 'h100-hf-peft.jsonl'));
 
 let sumAbs = 0;

@@ -42,6 +42,7 @@ export const MEASURED_ARCH: Record<string, string> = {
   'llama-2-7b': 'meta-llama/Llama-2-7b-hf',
   'llama-2-13b': 'meta-llama/Llama-2-13b-hf',
   'mistral-7b': 'mistralai/Mistral-7B-v0.3',
+  'phi-3-mini': 'microsoft/Phi-3-mini-4k-instruct',
   'smollm2-135m': 'HuggingFaceTB/SmolLM2-135M',
   'smollm2-1.7b': 'HuggingFaceTB/SmolLM2-1.7B',
   'qwen3-0.6b': 'Qwen/Qwen3-0.6B-Base',
