@@ -1,4 +1,4 @@
-import { targetModuleNames, unknownTargets } from '../models';
+import { targetModuleNames } from '../models';
 import type { Finding, Rule } from './types';
 import { anchor, fix, has, set, setFix } from './util';
 
@@ -6,6 +6,23 @@ import { anchor, fix, has, set, setFix } from './util';
 const ATTENTION = new Set(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'qkv_proj', 'c_attn', 'query_key_value', 'Wqkv', 'out_proj', 'query', 'key', 'value', 'dense']);
 /** Modules PEFT can adapt besides the decoder linears (embedding and output head). */
 const NON_LINEAR_TARGETS = new Set(['lm_head', 'embed_tokens']);
+/** Names listed in a message or a fix title before "…and N more". */
+const MAX_LISTED = 8;
+
+/**
+ * The module name a target selects. PEFT matches a target against each full module name (`model.layers.0.self_attn.q_proj`):
+ * equal, or ending with `.` + the target (`check_target_module_exists`). Either way the target's last dotted segment is
+ * the module's own name, so `self_attn.q_proj` and `model.layers.0.self_attn.q_proj` name `q_proj`.
+ */
+export function moduleNameOf(target: string): string {
+  return target.slice(target.lastIndexOf('.') + 1);
+}
+
+/** `a`, `b`, `c` …and 12 more: the first names of a list, each formatted. */
+function listed(names: readonly string[], format: (name: string) => string = (n) => n): string {
+  const shown = names.slice(0, MAX_LISTED).map(format).join(', ');
+  return names.length > MAX_LISTED ? `${shown} …and ${names.length - MAX_LISTED} more` : shown;
+}
 
 export const targetModules: Rule = {
   id: 'target-modules',
@@ -28,32 +45,34 @@ export const targetModules: Rule = {
     const spec = model?.ok ? model.spec : undefined;
     if (spec) {
       const valid = targetModuleNames(spec);
-      const unknown = unknownTargets(spec, targets).filter((name) => !NON_LINEAR_TARGETS.has(name));
+      const known = new Set([...valid, ...NON_LINEAR_TARGETS]);
+      const isUnknown = (name: string) => !known.has(moduleNameOf(name));
+      const unknown = targets.filter(isUnknown);
       if (unknown.length > 0) {
-        const kept = targets.filter((name) => !unknown.includes(name));
-        const index = targets.indexOf(unknown[0]!);
+        const kept = targets.filter((name) => !isUnknown(name));
+        const index = targets.findIndex(isUnknown);
         findings.push({
           range: anchor(doc, [...path, index]),
           severity: 'error',
-          message: `${unknown.map((n) => `\`${n}\``).join(', ')} ${unknown.length === 1 ? 'is not a module' : 'are not modules'} of ${spec.id} (${spec.family}): PEFT stops with "Target modules ... not found in the base model". Valid names: ${valid.join(', ')}.`,
+          message: `${listed(unknown, (n) => `\`${n}\``)} ${unknown.length === 1 ? 'is not a module' : 'are not modules'} of ${spec.id} (${spec.family}): PEFT stops with "Target modules ... not found in the base model". Valid names: ${valid.join(', ')}.`,
           fixes: [
             setFix(path, 'all-linear'),
             fix(`Use ${valid.join(', ')}`, [set(path, valid)]),
-            ...(kept.length > 0 ? [fix(`Remove ${unknown.join(', ')}`, [set(path, kept)])] : []),
+            ...(kept.length > 0 ? [fix(`Remove ${listed(unknown)}`, [set(path, kept)])] : []),
           ],
-          data: { unknown, valid },
+          data: { unknown: unknown.slice(0, MAX_LISTED), unknownCount: unknown.length, valid },
         });
         return findings;
       }
     }
     // Attention-only: every target is an attention projection (by the model's names when known).
     const attention = spec ? new Set(targetModuleNames(spec).filter((n) => ATTENTION.has(n))) : ATTENTION;
-    if (targets.length > 0 && targets.every((name) => attention.has(name))) {
+    if (targets.length > 0 && targets.every((name) => attention.has(moduleNameOf(name)))) {
       findings.push({
         range: anchor(doc, path),
-        message: `Adapters on attention projections only (${targets.join(', ')}): for generation tasks this under-fits; the QLoRA paper found adapters on every linear layer (the MLP too) necessary to match full fine-tuning. Use \`all-linear\`.`,
+        message: `Adapters on attention projections only (${listed(targets)}): for generation tasks this under-fits; the QLoRA paper found adapters on every linear layer (the MLP too) necessary to match full fine-tuning. Use \`all-linear\`.`,
         fixes: [setFix(path, 'all-linear')],
-        data: { targets },
+        data: { targets: targets.slice(0, MAX_LISTED), targetCount: targets.length },
       });
     }
     return findings;

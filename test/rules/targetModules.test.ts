@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assertFires, assertSilent, ofRule, run, variant } from './helpers';
+import { set } from '../../server/src/rules/util';
+import { moduleNameOf } from '../../server/src/rules/targetModules';
+
+const PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+const fullPaths = (layers: number, projections = PROJECTIONS): string[] =>
+  Array.from({ length: layers }, (_, layer) => projections.map((p) => `model.layers.${layer}.${['gate_proj', 'up_proj', 'down_proj'].includes(p) ? 'mlp' : 'self_attn'}.${p}`)).flat();
+const targets = (names: string[]): string => variant([set(['lora', 'target_modules'], names)]);
+
+test('target-modules: the module name of a target is its last dotted segment (PEFT matches name == target or name ends with "." + target)', () => {
+  assert.equal(moduleNameOf('q_proj'), 'q_proj');
+  assert.equal(moduleNameOf('self_attn.q_proj'), 'q_proj');
+  assert.equal(moduleNameOf('model.layers.0.self_attn.q_proj'), 'q_proj');
+});
+
+test('target-modules: full module paths and suffixes of real modules are not flagged', () => {
+  assertSilent('target-modules', targets(fullPaths(28)));
+  assertSilent('target-modules', targets(['self_attn.q_proj', 'self_attn.v_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']));
+  assertSilent('target-modules', targets(['model.embed_tokens', 'lm_head', 'q_proj', 'gate_proj']));
+});
+
+test('target-modules: a full path ending in a name the model lacks is flagged, at its item', () => {
+  const names = [...fullPaths(2), 'model.layers.0.mlp.c_fc'];
+  const diagnostic = assertFires('target-modules', targets(names), {}, /`model\.layers\.0\.mlp\.c_fc` is not a module of/);
+  assert.equal(diagnostic.severity, 1);
+  const data = diagnostic.data as { unknown: string[]; unknownCount: number };
+  assert.deepEqual(data.unknown, ['model.layers.0.mlp.c_fc']);
+  assert.equal(data.unknownCount, 1);
+});
+
+test('target-modules: attention-only by full paths fires, and the message lists at most 8 names', () => {
+  const names = fullPaths(10, ['q_proj', 'v_proj']);
+  const diagnostic = assertFires('target-modules', targets(names), {}, /attention projections only \(model\.layers\.0\.self_attn\.q_proj, .* …and 12 more\)/);
+  const data = diagnostic.data as { targets: string[]; targetCount: number };
+  assert.equal(data.targets.length, 8);
+  assert.equal(data.targetCount, 20);
+});
+
+test('target-modules: many unknown names are capped in the message, the fix title and the data', () => {
+  const names = Array.from({ length: 30 }, (_, i) => `h.${i}.attn.c_attn`);
+  const [diagnostic] = ofRule(run(targets(names)), 'target-modules');
+  assert.ok(diagnostic);
+  const message = String(diagnostic.message);
+  assert.match(message, /`h\.7\.attn\.c_attn` …and 22 more are not modules of/);
+  assert.ok(message.length < 600, `message of ${message.length} chars`);
+  assert.ok(JSON.stringify(diagnostic.data).length < 2000);
+});
