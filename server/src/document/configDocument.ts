@@ -25,6 +25,10 @@ export interface ConfigDocument {
   readonly lineStarts: number[];
 }
 
+/** The `yaml` options of every parse (the incremental path composes scalars with the same ones). */
+export const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: false, logLevel: 'error' } as const;
+export const DUPLICATE_KEY_MESSAGE = 'Duplicate key: the later value silently wins. Remove one of them.';
+
 /** Parses config text (YAML or JSON; JSON is YAML 1.2) without throwing, whatever the input. */
 export function parseConfigDocument(text: string): ConfigDocument {
   const lineStarts = computeLineStarts(text);
@@ -45,7 +49,7 @@ export function parseConfigDocument(text: string): ConfigDocument {
   try {
     // uniqueKeys off: yaml compares each key with every earlier key of its map (quadratic: 50k keys take
     // minutes); duplicateKeys finds the same ones with a Set per map.
-    docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: false, logLevel: 'error' }) as Document.Parsed[];
+    docs = parseAllDocuments(text, PARSE_OPTIONS) as Document.Parsed[];
     if (!Array.isArray(docs)) docs = [];
   } catch (error) {
     problems.push({ code: 'yaml-too-deep', message: `The YAML could not be parsed (${(error as Error).message}). Simplify the nesting.`, range: at(0) });
@@ -55,12 +59,12 @@ export function parseConfigDocument(text: string): ConfigDocument {
   for (const doc of docs) {
     for (const error of doc.errors) {
       const code = error.code === 'DUPLICATE_KEY' ? 'yaml-duplicate-key' : 'yaml-syntax';
-      const message = code === 'yaml-duplicate-key' ? 'Duplicate key: the later value silently wins. Remove one of them.' : explainYamlError(error.code, error.message);
+      const message = code === 'yaml-duplicate-key' ? DUPLICATE_KEY_MESSAGE : explainYamlError(error.code, error.message);
       problems.push({ code, message, range: at(error.pos[0], Math.max(error.pos[1], error.pos[0] + 1)) });
     }
   }
   for (const key of docs.flatMap(duplicateKeys)) {
-    problems.push({ code: 'yaml-duplicate-key', message: 'Duplicate key: the later value silently wins. Remove one of them.', range: at(key[0], Math.max(key[1], key[0] + 1)) });
+    problems.push({ code: 'yaml-duplicate-key', message: DUPLICATE_KEY_MESSAGE, range: at(key[0], Math.max(key[1], key[0] + 1)) });
   }
   if (docs.length > 1) {
     const second = docs[1]!;
@@ -96,7 +100,7 @@ function isBlankOrComments(text: string): boolean {
 }
 
 /** Source ranges of keys that repeat an earlier key of the same map (scalar keys), walking without recursion. */
-function duplicateKeys(doc: Document.Parsed | null): Array<[number, number]> {
+export function duplicateKeys(doc: Document.Parsed | null): Array<[number, number]> {
   const found: Array<[number, number]> = [];
   const stack: unknown[] = [doc?.contents];
   while (stack.length) {

@@ -1,0 +1,142 @@
+import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, type Node, type Scalar } from 'yaml';
+import { DUPLICATE_KEY_MESSAGE, duplicateKeys, MAX_ALIAS_COUNT, MAX_CONFIG_BYTES, PARSE_OPTIONS, parseConfigDocument, rangeOf, type ConfigDocument, type ParseProblem } from './configDocument';
+
+/**
+ * Incremental reparse for keystroke-sized edits. When the text differs from the previous version only inside one plain
+ * scalar on one line (`r: 16` → `r: 17`, `learning_rate` → `learning_ratex`, `true` → `false`), the previous AST is
+ * reused: that scalar is composed again by `yaml` itself (from its new source, with the same options), every later
+ * range moves by the length difference, and the plain value comes from `toJS` over the patched AST. Anything else
+ * (another kind of edit, anchors, aliases, tags, directives, a previous version with problems) is a full parse.
+ *
+ * The result equals a full parse of the new text (value, every node's range and fields, problems); test/document's
+ * differential test checks that over the examples, the fuzz documents and thousands of generated edits.
+ *
+ * The previous document's AST is taken over (mutated in place), so a document can be reparsed from once: the
+ * DocumentCache holds the only reference and drops it for the new version.
+ */
+
+/** Characters of a plain scalar whose tokenization cannot depend on them: no indicator, space, ':', '#', ',' or bracket. */
+const SAFE_PLAIN = /^[A-Za-z0-9_][A-Za-z0-9_.+\-/]*$/;
+/** Far below the 1024 characters an implicit key may span. */
+const MAX_SCALAR_LENGTH = 200;
+
+const consumed = new WeakSet<ConfigDocument>();
+
+/** Parses `text`, reusing `previous` (the same document's last version) when the edit allows it. */
+export function reparseConfigDocument(previous: ConfigDocument | undefined, text: string): ConfigDocument {
+  if (previous && !consumed.has(previous)) {
+    const patched = patchScalarEdit(previous, text);
+    if (patched) return patched;
+  }
+  return parseConfigDocument(text);
+}
+
+/** The changed region: old text [start, oldEnd) became new text [start, newEnd). */
+export function diffRegion(before: string, after: string): { start: number; oldEnd: number; newEnd: number } {
+  const min = Math.min(before.length, after.length);
+  let start = 0;
+  const CHUNK = 512;
+  while (start + CHUNK <= min && before.slice(start, start + CHUNK) === after.slice(start, start + CHUNK)) start += CHUNK;
+  while (start < min && before.charCodeAt(start) === after.charCodeAt(start)) start++;
+  let suffix = 0;
+  const maxSuffix = min - start;
+  while (suffix + CHUNK <= maxSuffix && before.slice(before.length - suffix - CHUNK, before.length - suffix) === after.slice(after.length - suffix - CHUNK, after.length - suffix)) suffix += CHUNK;
+  while (suffix < maxSuffix && before.charCodeAt(before.length - 1 - suffix) === after.charCodeAt(after.length - 1 - suffix)) suffix++;
+  return { start, oldEnd: before.length - suffix, newEnd: after.length - suffix };
+}
+
+interface Slot {
+  scalar: Scalar;
+  isKey: boolean;
+  replace: (node: Scalar) => void;
+}
+
+/** The reparsed document, or undefined (nothing mutated) when the edit is not one scalar's characters. */
+function patchScalarEdit(previous: ConfigDocument, text: string): ConfigDocument | undefined {
+  const doc = previous.yaml;
+  if (!doc || previous.problems.length > 0 || doc.errors.length > 0 || doc.directives?.yaml.explicit) return undefined;
+  if (text === previous.text || text.length * 3 > MAX_CONFIG_BYTES) return undefined;
+  const { start, oldEnd, newEnd } = diffRegion(previous.text, text);
+  const delta = newEnd - oldEnd;
+
+  // One walk: every node (to move its range), and the one plain scalar holding the changed region.
+  const nodes: Node[] = [];
+  let slot: Slot | undefined;
+  const stack: Array<{ node: unknown; isKey: boolean; replace: (node: Scalar) => void }> = [{ node: doc.contents, isKey: false, replace: (n) => { doc.contents = n as Scalar.Parsed; } }];
+  while (stack.length) {
+    const { node, isKey, replace } = stack.pop()!;
+    if (node === null || node === undefined) continue;
+    if (isAlias(node)) return undefined;
+    if (!isScalar(node) && !isMap(node) && !isSeq(node)) return undefined;
+    if (node.anchor || node.tag || !node.range) return undefined;
+    nodes.push(node);
+    if (isScalar(node)) {
+      const [r0, r1] = node.range;
+      if (r0 <= start && oldEnd <= r1) {
+        if (slot) return undefined;
+        slot = { scalar: node, isKey, replace };
+      }
+    } else if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isPair(pair)) return undefined;
+        stack.push({ node: pair.key, isKey: true, replace: (n) => { pair.key = n; } });
+        stack.push({ node: pair.value, isKey: false, replace: (n) => { pair.value = n; } });
+      }
+    } else {
+      const items = node.items;
+      items.forEach((item, index) => stack.push({ node: item, isKey: false, replace: (n) => { items[index] = n; } }));
+    }
+  }
+  if (!slot || slot.scalar.type !== 'PLAIN') return undefined;
+  const old = slot.scalar;
+  const [r0, r1, r2] = old.range!;
+  const oldSource = previous.text.slice(r0, r1);
+  const newSource = text.slice(r0, r1 + delta);
+  if (oldSource !== old.source || !SAFE_PLAIN.test(oldSource) || !SAFE_PLAIN.test(newSource) || newSource.length > MAX_SCALAR_LENGTH) return undefined;
+  // No other node may have a bound inside the scalar (it would be ambiguous which side of the edit it lies on).
+  const inside = (x: number) => x > r0 && x < r1;
+  for (const node of nodes) {
+    if (node !== old && node.range!.some(inside)) return undefined;
+  }
+  if (doc.range.some(inside)) return undefined;
+
+  // The scalar as `yaml` composes it from its new source: value, source, type, format, minFractionDigits.
+  const fresh = parseDocument(newSource, PARSE_OPTIONS);
+  const scalar = fresh.contents;
+  if (fresh.errors.length > 0 || !isScalar(scalar) || scalar.type !== 'PLAIN' || scalar.tag || scalar.comment || scalar.commentBefore || scalar.spaceBefore || scalar.range?.[1] !== newSource.length) return undefined;
+
+  // From here on the previous AST changes: it is this version's now.
+  consumed.add(previous);
+  const move = (x: number) => (x > r0 ? x + delta : x);
+  for (const node of nodes) {
+    const range = node.range!;
+    range[0] = move(range[0]);
+    range[1] = move(range[1]);
+    range[2] = move(range[2]);
+  }
+  doc.range[0] = move(doc.range[0]);
+  doc.range[1] = move(doc.range[1]);
+  doc.range[2] = move(doc.range[2]);
+  for (const warning of doc.warnings) warning.pos = [move(warning.pos[0]), move(warning.pos[1])];
+  scalar.range = [r0, r1 + delta, r2 + delta];
+  if (old.commentBefore !== undefined) scalar.commentBefore = old.commentBefore;
+  if (old.comment !== undefined) scalar.comment = old.comment;
+  if (old.spaceBefore !== undefined) scalar.spaceBefore = old.spaceBefore;
+  slot.replace(scalar);
+
+  const lineStarts = previous.lineStarts.map(move);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch {
+    return parseConfigDocument(text);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return parseConfigDocument(text);
+  const problems: ParseProblem[] = [];
+  if (slot.isKey) {
+    for (const key of duplicateKeys(doc)) {
+      problems.push({ code: 'yaml-duplicate-key', message: DUPLICATE_KEY_MESSAGE, range: rangeOf(lineStarts, text.length, key[0], Math.max(key[1], key[0] + 1)) });
+    }
+  }
+  return { text, yaml: doc, value, problems, lineStarts };
+}
