@@ -13,9 +13,16 @@ export interface ResolveOptions {
   /** Directory of the config file; relative model paths resolve against it. */
   configDir: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Reuse a resolution of the same (name, revision, configDir) made less than this many ms ago, without touching the
+   * disk (the language server re-resolves on every keystroke). 0 (default): always look.
+   */
+  maxAgeMs?: number;
 }
 
 const cache = new Map<string, { mtimeMs: number; result: ModelResolution }>();
+const recent = new Map<string, { at: number; result: ModelResolution }>();
+const MAX_RECENT = 64;
 
 /** Hugging Face hub cache directory, following huggingface_hub's precedence. */
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -85,6 +92,18 @@ export function findCachedConfig(repoId: string, revision: string | null | undef
  * then the catalog. Never guesses: an unknown model or architecture comes back as `{ ok: false, message }`.
  */
 export function resolveModel(ref: ModelRefLike, opts: ResolveOptions): ModelResolution {
+  if (!opts.maxAgeMs) return resolveNow(ref, opts);
+  const key = `${ref.name_or_path}\0${ref.revision ?? ''}\0${opts.configDir}\0${hubCacheDir(opts.env ?? process.env)}\0${(opts.env ?? process.env).HOME ?? ''}`;
+  const now = Date.now();
+  const hit = recent.get(key);
+  if (hit && now - hit.at < opts.maxAgeMs && now >= hit.at) return hit.result;
+  const result = resolveNow(ref, opts);
+  if (recent.size >= MAX_RECENT) recent.clear();
+  recent.set(key, { at: now, result });
+  return result;
+}
+
+function resolveNow(ref: ModelRefLike, opts: ResolveOptions): ModelResolution {
   const name = ref.name_or_path.trim();
   const env = opts.env ?? process.env;
   if (!name) return { ok: false, message: 'model: empty name' };
@@ -109,4 +128,5 @@ export function resolveModel(ref: ModelRefLike, opts: ResolveOptions): ModelReso
 /** Forgets cached resolutions (tests, or when the user asks to reload). */
 export function clearModelCache(): void {
   cache.clear();
+  recent.clear();
 }

@@ -40,6 +40,9 @@ export interface Analysis {
   pendingDatasets: Array<{ path: string; options: InspectOptions }>;
 }
 
+/** A model directory or cache entry that appears is seen within this long (resolution hits the disk otherwise every keystroke). */
+const MODEL_MAX_AGE_MS = 2000;
+
 const DEFAULT_ENVIRONMENT: AnalysisEnvironment = { platform: process.platform, env: process.env, fallbackGpu: null };
 
 /** Everything the editor and `lora-lens check` report for one config, in one pass over the parsed document. */
@@ -51,7 +54,7 @@ export function analyzeConfig(input: AnalysisInput): Analysis {
   if (!plan) return analysis;
 
   const configDir = input.configPath ? dirname(input.configPath) : process.cwd();
-  const model = resolveModel(plan.model, { configDir, env: environment.env });
+  const model = resolveModel(plan.model, { configDir, env: environment.env, maxAgeMs: MODEL_MAX_AGE_MS });
   analysis.model = model;
   analysis.gpu = resolveGpu(input.doc, plan, environment, diagnostics);
 
