@@ -1,4 +1,4 @@
-import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, type Node, type Scalar } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, Scalar, type Document, type Node } from 'yaml';
 import { DUPLICATE_KEY_MESSAGE, duplicateKeys, MAX_ALIAS_COUNT, MAX_CONFIG_BYTES, PARSE_OPTIONS, parseConfigDocument, rangeOf, type ConfigDocument, type ParseProblem } from './configDocument';
 
 /**
@@ -51,6 +51,40 @@ interface Slot {
   replace: (node: Scalar) => void;
 }
 
+/**
+ * A one-line plain scalar as yaml's composeScalar makes it without a tag: the schema's first default tag whose test
+ * matches resolves it, else it is a string. Where the schema has anything else that could apply (compat tags, tags
+ * for keys only), or resolving reports an error, the scalar is composed by parsing its source alone instead.
+ */
+function composePlain(doc: Document.Parsed, source: string): Scalar | undefined {
+  const schema = doc.schema;
+  if (!schema.compat && !schema.tags.some((tag) => (tag.default as unknown) === 'key')) {
+    const tag = schema.tags.find((t) => t.default === true && !t.collection && t.test?.test(source));
+    let failed = false;
+    let scalar: Scalar | undefined;
+    if (!tag) scalar = new Scalar(source);
+    else if (tag.resolve) {
+      try {
+        const res = (tag.resolve as (value: string, onError: (message: string) => void, options: unknown) => unknown)(source, () => { failed = true; }, doc.options);
+        scalar = isScalar(res) ? res : new Scalar(res);
+      } catch {
+        failed = true;
+      }
+    }
+    if (scalar && !failed) {
+      scalar.range = [0, source.length, source.length];
+      scalar.source = source;
+      scalar.type = 'PLAIN';
+      if (tag?.format) scalar.format = tag.format;
+      return scalar;
+    }
+  }
+  const fresh = parseDocument(source, PARSE_OPTIONS);
+  const scalar = fresh.contents;
+  if (fresh.errors.length > 0 || !isScalar(scalar) || scalar.type !== 'PLAIN' || scalar.tag || scalar.comment || scalar.commentBefore || scalar.spaceBefore || scalar.range?.[1] !== source.length) return undefined;
+  return scalar;
+}
+
 /** The reparsed document, or undefined (nothing mutated) when the edit is not one scalar's characters. */
 function patchScalarEdit(previous: ConfigDocument, text: string): ConfigDocument | undefined {
   const doc = previous.yaml;
@@ -101,9 +135,8 @@ function patchScalarEdit(previous: ConfigDocument, text: string): ConfigDocument
   if (doc.range.some(inside)) return undefined;
 
   // The scalar as `yaml` composes it from its new source: value, source, type, format, minFractionDigits.
-  const fresh = parseDocument(newSource, PARSE_OPTIONS);
-  const scalar = fresh.contents;
-  if (fresh.errors.length > 0 || !isScalar(scalar) || scalar.type !== 'PLAIN' || scalar.tag || scalar.comment || scalar.commentBefore || scalar.spaceBefore || scalar.range?.[1] !== newSource.length) return undefined;
+  const scalar = composePlain(doc, newSource);
+  if (!scalar) return undefined;
 
   // From here on the previous AST changes: it is this version's now.
   consumed.add(previous);
