@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { buildTrainerArgs, buildTrainerEnv, defaultRunDir, makeRunId } from '../../server/src/run';
+import { buildTrainerArgs, buildTrainerEnv, makeRunId, newRunDir, runName } from '../../server/src/run';
 
 test('run arguments: an array with the plan inside the run folder, resume and the estimate only when given', () => {
   assert.deepEqual(buildTrainerArgs({ python: '/venv/bin/python', verb: 'run', runDir: '/w/runs/a b' }), {
@@ -33,5 +33,15 @@ test('run ids sort by time, are safe as folder names, and differ by their random
   assert.equal(makeRunId('Qwen2.5 7B/LoRA!', when, () => 0.5), 'qwen2.5-7b-lora-20250102-030405-8000');
   assert.equal(makeRunId('***', when, () => 0), 'run-20250102-030405-0000');
   assert.ok(makeRunId('a', new Date(Date.UTC(2025, 0, 2))) < makeRunId('a', new Date(Date.UTC(2025, 0, 3))));
-  assert.equal(defaultRunDir('/w/runs/qwen-lora', when, () => 0), '/w/runs/qwen-lora-20250102-030405-0000');
+});
+
+test('a new run lives inside output.dir, named after its config (else after output.dir)', () => {
+  const when = new Date(Date.UTC(2025, 0, 2, 3, 4, 5));
+  assert.equal(newRunDir({ config_path: '/w/qwen7b.finetune.yaml', output: { dir: '/w/runs/qwen-lora' } }, when, () => 0),
+    '/w/runs/qwen-lora/qwen7b-20250102-030405-0000');
+  assert.equal(newRunDir({ config_path: null, output: { dir: '/w/runs/qwen-lora/' } }, when, () => 0),
+    '/w/runs/qwen-lora/qwen-lora-20250102-030405-0000');
+  assert.equal(runName('/w/a.yml', '/x'), 'a');
+  assert.equal(runName('/w/b.json', '/x'), 'b');
+  assert.equal(runName('/w/c.finetune.yaml', '/x'), 'c');
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatDoctorReport, runCommand as doctor, type DoctorReport } from '../../server/src/cli/doctor';
 import { runCommand as run } from '../../server/src/cli/run';
@@ -39,6 +39,27 @@ test('lora-lens run writes plan.json into a new run folder, starts the trainer a
   const again = io(dir);
   assert.equal(await run([config, '--run-dir', 'runs/first', '--python', PYTHON], again), 2);
   assert.match(again.stderr.text, /already holds a run; use --resume/);
+});
+
+test('lora-lens run without --run-dir puts the run in <output.dir>/<run-id>/, where the editor looks too', async () => {
+  const dir = tempDir('lora-lens-run-');
+  const config = join(dir, 'qlora.finetune.yaml');
+  writeFileSync(config, CONFIG.replace(/^output:\n(  .*\n)*/m, ''));
+  assert.doesNotMatch(readFileSync(config, 'utf8'), /^output:/m);
+  mkdirSync(join(dir, 'elsewhere'));
+  const streams = io(join(dir, 'elsewhere'));
+  assert.equal(await run([config, '--python', PYTHON], streams), 0, streams.stderr.text);
+  // output.dir defaults to runs/<model>-<method> beside the config, whatever the working directory.
+  const outputDir = join(dir, 'runs', 'qwen2.5-7b-instruct-qlora');
+  const ids = readdirSync(outputDir);
+  assert.equal(ids.length, 1);
+  assert.match(ids[0]!, /^qlora-\d{8}-\d{6}-[0-9a-f]{4}$/);
+  assert.ok(existsSync(join(outputDir, ids[0]!, 'plan.json')));
+  assert.ok(existsSync(join(outputDir, ids[0]!, 'events.jsonl')));
+  assert.equal(streams.stdout.text.split('\n')[0], `run folder: ${join(outputDir, ids[0]!)}`);
+  // A second run of the same config gets a folder of its own beside the first.
+  assert.equal(await run([config, '--python', PYTHON], io(dir)), 0);
+  assert.equal(readdirSync(outputDir).length, 2);
 });
 
 test('lora-lens run refuses a config with errors and never starts the trainer', async () => {

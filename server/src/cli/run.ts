@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { severityName } from '../diagnostics';
-import { createRunFolder, defaultRunDir, findTrainerRoot, formatDuration, formatProgress, startTrainer, type TrainerEvent } from '../run';
+import { createRunFolder, newRunDir, findTrainerRoot, formatDuration, formatProgress, startTrainer, type TrainerEvent } from '../run';
 import { analyzeForCli } from './environment';
 import { ExitCode, type CliIO } from './io';
 import { readConfigFile } from './readConfigFile';
@@ -73,7 +73,7 @@ class Reporter {
 }
 
 /**
- * `lora-lens run FILE`: checks the config, writes `runs/<id>/plan.json`, starts the trainer and shows its progress.
+ * `lora-lens run FILE`: checks the config, writes `<output.dir>/<run-id>/plan.json` (the editor's layout too), starts the trainer and shows its progress.
  * Ctrl-C stops the run with a checkpoint (a second Ctrl-C is passed on too); `--resume RUN_DIR` continues it.
  */
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
@@ -97,7 +97,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
       return ExitCode.problems;
     }
     estimatePeakBytes = analysis.estimate?.peakAllocatedBytes ?? null;
-    runDir = parsed.runDir ? resolve(io.cwd, parsed.runDir) : defaultRunDir(analysis.plan.output.dir, new Date());
+    runDir = parsed.runDir ? resolve(io.cwd, parsed.runDir) : newRunDir(analysis.plan, new Date());
     try {
       createRunFolder(runDir, analysis.plan);
     } catch (error) {

@@ -1,7 +1,7 @@
 /**
  * Pure argument and path building for the trainer: no I/O, so every rule here is unit-tested.
  */
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 
 /** What a trainer invocation needs; `trainerRoot` is the folder holding the `lora_lens_trainer` package. */
 export interface TrainerInvocation {
@@ -54,11 +54,18 @@ export function makeRunId(name: string, now: Date, random: () => number = Math.r
   return `${safe}-${stamp}-${suffix}`;
 }
 
+/** A run's name: its config's file name without `.finetune.yaml` / `.yaml` / `.yml` / `.json`, else output.dir's name. */
+export function runName(configPath: string | null, outputDir: string): string {
+  const fromConfig = configPath ? basename(configPath).replace(/\.(finetune\.)?(ya?ml|json)$/i, '') : '';
+  return fromConfig || basename(resolve(outputDir));
+}
+
 /**
- * Where a new run lives: beside the plan's `output.dir`, named after it plus a run id, so every run of a config
- * stays under the same `runs/` folder (`runs/qwen-lora` -> `runs/qwen-lora-20250101-120000-ab12`).
+ * Where a new run lives, for the CLI and the editor alike: `<output.dir>/<run-id>/`. The plan's `output.dir` (per
+ * config, default `runs/<model>-<method>` beside it) is the one place; every run of a config gets its own folder
+ * inside it, so no run overwrites another (`runs/qwen-lora/qwen7b-20250101-120000-ab12/`).
  */
-export function defaultRunDir(outputDir: string, now: Date, random?: () => number): string {
-  const abs = resolve(outputDir);
-  return join(dirname(abs), makeRunId(basename(abs), now, random));
+export function newRunDir(plan: { config_path: string | null; output: { dir: string } }, now: Date, random?: () => number): string {
+  const outputDir = resolve(plan.output.dir);
+  return join(outputDir, makeRunId(runName(plan.config_path, outputDir), now, random));
 }

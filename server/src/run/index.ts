@@ -1,7 +1,7 @@
 /**
  * Running the bundled trainer, shared by the CLI (`lora-lens run`, `doctor`) and the editor. No `vscode` imports.
  *
- * - `buildTrainerArgs`, `buildTrainerEnv`, `makeRunId`, `defaultRunDir`: pure argument and path building.
+ * - `buildTrainerArgs`, `buildTrainerEnv`, `makeRunId`, `runName`, `newRunDir`: pure argument and path building.
  * - `startTrainer`: the process wrapper (events from stdout, stderr lines, tree-wide stop).
  * - `parseEventLine`, `eventValidator`: the event schema, compiled once.
  * - `createRunFolder`, `writeFileAtomic`: run folders with plan.json.
