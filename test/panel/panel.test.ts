@@ -154,3 +154,28 @@ test('the stream the real trainer recorded on an H100 draws the same way', { ski
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('the CLI end-to-end run on an H100 (lora-lens run, real trainer, tiny Llama) draws; its screenshot is docs/images/run-panel-h100.png', { skip }, async () => {
+  const { page, problems } = await openPanel();
+  const events = recorded('h100-cli-e2e.events.jsonl');
+  const plan = JSON.parse(readFileSync(join(ROOT, 'trainer/bench/e2e_cli_h100/plan.json'), 'utf8'));
+  const settings = { method: plan.method, model: 'tiny-llama (random, 0.4M)', precision: plan.precision, learningRate: plan.training.learning_rate, rank: plan.lora.r, alpha: plan.lora.lora_alpha, effectiveBatch: plan.training.per_device_train_batch_size * plan.training.gradient_accumulation_steps, maxLength: plan.data.max_length };
+  const runId = events[0].run_id as string;
+  await page.setViewportSize({ width: 1100, height: 820 });
+  await send(page, [{ type: 'runs', runs: [{ id: runId, label: runId, settings }] }, { type: 'events', runId, events }]);
+  await page.waitForFunction(() => ((window as any).loraLensPanel.charts().loss?.data[0]?.length ?? 0) === 48);
+  const charts = await drawn(page);
+  const steps = events.filter((e) => e.event === 'step');
+  assert.equal(column(charts.loss!, 'train').at(-1), steps.at(-1).loss);
+  assert.deepEqual(column(charts.loss!, 'eval').filter((v) => v !== null), events.filter((e) => e.event === 'eval').map((e) => e.eval_loss));
+  assert.ok(Math.abs(column(charts.memory!, 'estimated peak').at(-1)! - events[0].estimate_peak_bytes / 2 ** 30) < 1e-9);
+  const header = (await page.textContent('#header'))!;
+  assert.match(header, /completed.*step 48\/48.*loss 0\.9189/s);
+  assert.match(header, /lora · tiny-llama/);
+  mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+  await page.screenshot({ path: join(ROOT, 'test-artifacts', 'run-panel-h100.png'), fullPage: true });
+  // The committed image changes only on purpose: UPDATE_DOCS_IMAGES=1 node scripts/run-tests.mjs test/panel/panel.test.ts
+  if (process.env.UPDATE_DOCS_IMAGES === '1') await page.screenshot({ path: join(ROOT, 'docs', 'images', 'run-panel-h100.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
