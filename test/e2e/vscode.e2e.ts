@@ -166,16 +166,33 @@ test('VS Code: diagnostic in Problems, quick fix, Run Fine-Tune, live panel', { 
   assert.equal(drawn[0].evals, 4);
   t.diagnostic(`Run Fine-Tune to a completed panel: ${runSeconds.toFixed(1)} s`);
 
-  // The run folder is the truth: plan.json written from the fixed config, events appended by the trainer.
-  const runs = readdirSync(join(workspace, 'runs'));
+  // The run folder is the truth: <output.dir>/<run-id>/ with plan.json written from the fixed config, events appended.
+  const outputDir = join(workspace, 'runs', 'qwen2.5-0.5b-full');
+  const runs = readdirSync(outputDir);
   assert.equal(runs.length, 1);
-  const plan = JSON.parse(readFileSync(join(workspace, 'runs', runs[0]!, 'plan.json'), 'utf8'));
+  assert.match(runs[0]!, /^qwen-\d{8}-\d{6}-[0-9a-f]{4}$/);
+  const plan = JSON.parse(readFileSync(join(outputDir, runs[0]!, 'plan.json'), 'utf8'));
   assert.equal(plan.training.learning_rate, 2e-5);
   assert.equal(plan.method, 'full');
+  assert.equal(plan.output.dir, outputDir);
 
   // The history view lists it.
   await palette('LoRA Lens: Focus on Runs View');
   await page.locator('.monaco-list-row', { hasText: runs[0]! }).first().waitFor({ timeout: 15_000 });
+
+  // A run started from a terminal with `lora-lens run` lands in the same place and shows up in the view on its own.
+  const t1 = Date.now();
+  const cli = spawnSync(process.execPath, [join(ROOT, 'bin', 'lora-lens.js'), 'run', 'qwen.finetune.yaml', '--python', FAKE_TRAINER],
+    { cwd: workspace, env: { ...process.env, FAKE_TRAINER_DELAY_MS: '0', LORA_LENS_TRAINER_ROOT: '' }, encoding: 'utf8' });
+  assert.equal(cli.status, 0, `${cli.stdout}\n${cli.stderr}`);
+  const cliRun = readdirSync(outputDir).find((id) => id !== runs[0]);
+  assert.ok(cliRun, cli.stdout);
+  assert.match(cli.stdout, new RegExp(`run folder: ${join(outputDir, cliRun).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  const cliRow = page.locator('.monaco-list-row', { hasText: cliRun });
+  await cliRow.first().waitFor({ timeout: 15_000 });
+  await page.locator('.monaco-list-row', { hasText: runs[0]! }).first().waitFor({ timeout: 5_000 });
+  assert.match((await cliRow.first().textContent())!, /completed/);
+  t.diagnostic(`CLI run listed in the Runs view: ${((Date.now() - t1) / 1000).toFixed(1)} s after it started`);
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'e2e-vscode-run.png') });
 });

@@ -1,10 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { test } from 'node:test';
 import { choosePython, doctorFindings, parseDoctor } from '../../extension/src/runs/environment';
-import { keySettings, listRuns, newRunId, runsRoot } from '../../extension/src/runs/runFolder';
+import { newRunDir } from '../../server/src/run/args';
+import { extraRunsRoot, findRunFolders, isRunFolder, keySettings, listRuns } from '../../extension/src/runs/runFolder';
 
 test('choosePython: Python extension, then the setting, then python3; untrusted ignores workspace values', () => {
   assert.deepEqual(choosePython({ trusted: true, fromPythonExtension: '/venv/bin/python', setting: { globalValue: '/usr/bin/python3.11' } }).path, '/venv/bin/python');
@@ -27,27 +28,49 @@ test('doctorFindings: missing packages with the install command, no CUDA, QLoRA 
   assert.equal(parseDoctor('Traceback (most recent call last)'), null);
 });
 
-test('run folders: ids, root, listing with status from events and liveness', () => {
-  const root = mkdtempSync(join(tmpdir(), 'runs-'));
-  assert.equal(runsRoot('/ws', undefined), '/ws/runs');
-  assert.equal(runsRoot('/ws', '/data/runs'), '/data/runs');
-  const id = newRunId('/ws/qwen2.5-7b-qlora.finetune.yaml', new Date(Date.UTC(2025, 10, 23, 9, 5, 7)), () => 0.5);
-  assert.equal(id, 'qwen2.5-7b-qlora-20251123-090507-8000');
-  mkdirSync(join(root, id));
+test('run folders: a run is found under <output.dir>/<run-id>/ at any depth, with status from events and liveness', () => {
+  const ws = mkdtempSync(join(tmpdir(), 'runs-'));
   const fixtures = join(__dirname, '..', 'fixtures', 'runs');
-  copyFileSync(join(fixtures, 'lora-80.events.jsonl'), join(root, id, 'events.jsonl'));
-  mkdirSync(join(root, 'oom'));
-  copyFileSync(join(fixtures, 'oom.events.jsonl'), join(root, 'oom', 'events.jsonl'));
-  mkdirSync(join(root, 'died'));
-  writeFileSync(join(root, 'died', 'events.jsonl'), '{"event":"start","time":1763859999,"run_id":"d","total_steps":9,"num_train_rows":1,"method":"lora","model":"m","trainable_params":1,"total_params":2}\n');
-  writeFileSync(join(root, 'died', 'trainer.pid'), '999999999');
-  mkdirSync(join(root, 'not-a-run'));
-  const runs = listRuns(root);
-  assert.deepEqual(runs.map((r) => [r.id, r.status]), [['died', 'failed'], ['oom', 'failed'], [id, 'completed']]);
+  const plan = (dir: string) => writeFileSync(join(dir, 'plan.json'), '{"method":"lora"}');
+  // Where lora-lens run and Run Fine-Tune put a run: newRunDir of the config's plan (output.dir default runs/<model>-<method>).
+  const completed = newRunDir({ config_path: join(ws, 'exp', 'qwen.finetune.yaml'), output: { dir: join(ws, 'exp', 'runs', 'qwen2.5-7b-lora') } }, new Date(Date.UTC(2025, 10, 23, 9, 5, 7)), () => 0.5);
+  assert.equal(completed, join(ws, 'exp', 'runs', 'qwen2.5-7b-lora', 'qwen-20251123-090507-8000'));
+  mkdirSync(completed, { recursive: true });
+  copyFileSync(join(fixtures, 'lora-80.events.jsonl'), join(completed, 'events.jsonl'));
+  plan(completed);
+  const oom = join(ws, 'runs', 'other', 'oom');
+  mkdirSync(oom, { recursive: true });
+  copyFileSync(join(fixtures, 'oom.events.jsonl'), join(oom, 'events.jsonl'));
+  plan(oom);
+  const died = join(ws, 'runs', 'other', 'died');
+  mkdirSync(died, { recursive: true });
+  writeFileSync(join(died, 'events.jsonl'), '{"event":"start","time":1763859999,"run_id":"d","total_steps":9,"num_train_rows":1,"method":"lora","model":"m","trainable_params":1,"total_params":2}\n');
+  writeFileSync(join(died, 'trainer.pid'), '999999999');
+  plan(died);
+  // Not runs: a lone plan.json (another tool's), a lone events.jsonl, and a run inside node_modules.
+  mkdirSync(join(ws, 'infra'));
+  plan(join(ws, 'infra'));
+  mkdirSync(join(ws, 'logs'));
+  copyFileSync(join(fixtures, 'oom.events.jsonl'), join(ws, 'logs', 'events.jsonl'));
+  mkdirSync(join(ws, 'node_modules', 'x'), { recursive: true });
+  copyFileSync(join(fixtures, 'oom.events.jsonl'), join(ws, 'node_modules', 'x', 'events.jsonl'));
+  plan(join(ws, 'node_modules', 'x'));
+
+  const dirs = findRunFolders(ws);
+  assert.deepEqual(dirs.map((d) => relative(ws, d)).sort(), [relative(ws, completed), join('runs', 'other', 'died'), join('runs', 'other', 'oom')].sort());
+  assert.ok(isRunFolder(completed) && !isRunFolder(join(ws, 'infra')) && !isRunFolder(join(ws, 'logs')));
+  assert.deepEqual(findRunFolders(ws, 2), [], 'the walk stops at its depth');
+  const runs = listRuns([...dirs, completed]);
+  assert.deepEqual(runs.map((r) => [r.id, r.status]), [['died', 'failed'], ['oom', 'failed'], [basename(completed), 'completed']]);
   assert.equal(runs[2]!.finalLoss, 1.0841);
+  assert.equal(runs[2]!.dir, completed);
   assert.equal(runs[1]!.errorKind, 'oom');
-  assert.equal(listRuns(root, new Set(['died']))[0]!.status, 'running');
-  assert.deepEqual(listRuns(join(root, 'missing')), []);
+  assert.equal(listRuns(dirs, new Set(['died']))[0]!.status, 'running');
+  assert.deepEqual(listRuns([join(ws, 'missing')]), []);
+  assert.equal(extraRunsRoot('/ws', undefined), undefined);
+  assert.equal(extraRunsRoot('/ws', ' '), undefined);
+  assert.equal(extraRunsRoot('/ws', '/scratch/runs'), '/scratch/runs');
+  assert.equal(extraRunsRoot('/ws', '../scratch'), '/scratch');
 });
 
 test('keySettings: the header line from a plan', () => {

@@ -13,14 +13,33 @@ export function activateRuns(context: vscode.ExtensionContext, hooks: RunsHooks 
   context.subscriptions.push(vscode.window.registerWebviewPanelSerializer(RunPanel.viewType, {
     deserializeWebviewPanel: async (panel, state: PanelState | undefined) => RunPanel.revive(panel, context.extensionUri, ctx, state),
   }));
-  // The folders are the truth: runs started by the CLI or another window show up, and deleted ones disappear.
-  const root = ctx.root();
-  if (root) {
-    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(root), '*/{events.jsonl,plan.json}'));
-    const refresh = () => ctx.history.refresh();
+  // The folders are the truth: runs started by the CLI or another window show up wherever their config's output.dir
+  // put them, and deleted ones disappear (a deleted folder reports only itself, so any delete above a known run counts).
+  let pending: NodeJS.Timeout | undefined;
+  const refresh = () => { clearTimeout(pending); pending = setTimeout(() => ctx.history.refresh(), 300); };
+  const watch = (pattern: vscode.GlobPattern) => {
+    const watcher = vscode.workspace.createFileSystemWatcher(pattern);
     watcher.onDidCreate(refresh); watcher.onDidDelete(refresh);
     context.subscriptions.push(watcher);
-  }
-  context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('loraLens.runsDir')) ctx.history.refresh(); }));
+  };
+  watch('**/{events.jsonl,plan.json}');
+  const deletes = vscode.workspace.createFileSystemWatcher('**/*', true, true, false);
+  deletes.onDidDelete((uri) => { if (ctx.holdsKnownRun(uri.fsPath)) refresh(); });
+  context.subscriptions.push(deletes, { dispose: () => clearTimeout(pending) });
+  let extraWatcher: vscode.FileSystemWatcher | undefined;
+  const watchExtra = () => {
+    extraWatcher?.dispose();
+    const extra = ctx.extraRoot();
+    extraWatcher = extra ? vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(extra), '**/{events.jsonl,plan.json}')) : undefined;
+    extraWatcher?.onDidCreate(refresh); extraWatcher?.onDidDelete(refresh);
+  };
+  watchExtra();
+  context.subscriptions.push({ dispose: () => extraWatcher?.dispose() });
+  context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('loraLens.runsDir')) { watchExtra(); ctx.history.refresh(); } }));
+  context.subscriptions.push(vscode.workspace.onDidChangeWorkspaceFolders(() => ctx.history.refresh()));
+  // Watchers miss changes on some file systems (remote, sandboxed): while the view shows, a cheap poll of the folders
+  // that hold the known runs catches a run started elsewhere in a known output.dir, and moves foreign runs' status.
+  const poll = setInterval(() => { if (view.visible && ctx.pollChanged()) ctx.history.refresh(); }, 3000);
+  context.subscriptions.push({ dispose: () => clearInterval(poll) });
   context.subscriptions.push({ dispose: () => { for (const { run } of ctx.active.values()) void run.stop(); } });
 }

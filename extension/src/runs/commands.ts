@@ -1,14 +1,14 @@
 import * as vscode from 'vscode';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { buildPlan } from '../../../server/src/plan/normalize';
 import type { RunsContext } from './ctx';
 import { doctorFindings, parseDoctor, type DoctorFinding } from './environment';
 import { RunItem } from './historyView';
 import { runDoctor, runMerge } from './launcher';
 import { RunPanel } from './panel';
+import { newRunDir } from '../../../server/src/run/args';
 import { createRunFolder } from '../../../server/src/run/runFolder';
-import { newRunId } from './runFolder';
 import { readEvents } from './tail';
 
 type Cmd = (...args: any[]) => unknown;
@@ -17,7 +17,7 @@ type Cmd = (...args: any[]) => unknown;
 async function pickRun(ctx: RunsContext, arg: unknown, filter: (status: string) => boolean = () => true, placeHolder = 'Select a run'): Promise<string | undefined> {
   if (arg instanceof RunItem) return arg.run.id;
   if (typeof arg === 'string') return arg;
-  const runs = ctx.runs().filter((r) => filter(r.status));
+  const runs = (await ctx.runs()).filter((r) => filter(r.status));
   if (!runs.length) { void vscode.window.showInformationMessage('LoRA Lens: no matching runs.'); return undefined; }
   const pick = await vscode.window.showQuickPick(runs.map((r) => ({ label: r.id, description: r.status, id: r.id })), { placeHolder });
   return pick?.id;
@@ -68,13 +68,17 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
     const choice = await vscode.window.showWarningMessage(`The config has ${errors.length} error${errors.length > 1 ? 's' : ''}. Run anyway?`, { modal: true, detail: shown }, 'Run Anyway');
     if (choice !== 'Run Anyway') return;
   }
-  const root = ctx.root();
-  if (!root) { void vscode.window.showErrorMessage('LoRA Lens: open a workspace folder: runs live in its runs directory.'); return; }
   const check = await preflight(ctx, plan.method, true);
   if (!check.ok) return;
-  const runId = newRunId(uri.fsPath);
-  const runDir = join(root, runId);
-  createRunFolder(runDir, plan);
+  // The plan's output.dir decides where the run goes, as for `lora-lens run`: <output.dir>/<run-id>/.
+  const runDir = newRunDir(plan, new Date());
+  const runId = basename(runDir);
+  try {
+    createRunFolder(runDir, plan);
+  } catch (error) {
+    void vscode.window.showErrorMessage(`LoRA Lens: cannot create the run folder: ${(error as Error).message}`);
+    return;
+  }
   const estimatePeakBytes = await ctx.estimatePeakBytes(uri);
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [runId]);
   await ctx.launch(runDir, runId, { estimatePeakBytes });
@@ -90,7 +94,7 @@ const stopRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
 const resumeRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   if (!requireTrust()) return;
   const id = await pickRun(ctx, arg, (s) => s === 'stopped' || s === 'failed', 'Resume which run?');
-  const run = id ? ctx.run(id) : undefined;
+  const run = id ? await ctx.run(id) : undefined;
   if (!run) return;
   if (ctx.active.has(run.id)) { void vscode.window.showWarningMessage(`LoRA Lens: run ${run.id} is already running.`); return; }
   if (!(await preflight(ctx, run.settings.method, true)).ok) return;
@@ -107,7 +111,7 @@ const openRunPanel = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
 const compareRuns = (ctx: RunsContext): Cmd => async (arg?: unknown, selected?: unknown[]) => {
   let ids = (selected ?? []).filter((s): s is RunItem => s instanceof RunItem).map((s) => s.run.id);
   if (ids.length < 2) {
-    const picks = await vscode.window.showQuickPick(ctx.runs().map((r) => ({ label: r.id, description: r.status, picked: arg instanceof RunItem && arg.run.id === r.id })), { canPickMany: true, placeHolder: 'Select two or more runs to compare' });
+    const picks = await vscode.window.showQuickPick((await ctx.runs()).map((r) => ({ label: r.id, description: r.status, picked: arg instanceof RunItem && arg.run.id === r.id })), { canPickMany: true, placeHolder: 'Select two or more runs to compare' });
     ids = picks?.map((p) => p.label) ?? [];
   }
   if (ids.length < 2) { if (ids.length) void vscode.window.showInformationMessage('LoRA Lens: select at least two runs to compare.'); return; }
@@ -117,8 +121,12 @@ const compareRuns = (ctx: RunsContext): Cmd => async (arg?: unknown, selected?: 
 const mergeAdapter = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   if (!requireTrust()) return;
   const id = await pickRun(ctx, arg, (s) => s === 'completed' || s === 'stopped', 'Merge the adapter of which run?');
-  const run = id ? ctx.run(id) : undefined;
+  const run = id ? await ctx.run(id) : undefined;
   if (!run) return;
+  if (existsSync(join(run.dir, 'merged'))) {
+    const replace = await vscode.window.showWarningMessage(`Run ${run.id} already has a merged model. Merge again?`, { modal: true, detail: `This replaces ${join(run.dir, 'merged')}.` }, 'Replace');
+    if (replace !== 'Replace') return;
+  }
   const output = ctx.output(run.id);
   const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Merging the adapter of ${run.id}…` },
     async () => runMerge(await ctx.trainerCommand(), run.dir));
@@ -135,7 +143,7 @@ const mergeAdapter = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
 
 const openRunFolder = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   const id = await pickRun(ctx, arg);
-  const run = id ? ctx.run(id) : undefined;
+  const run = id ? await ctx.run(id) : undefined;
   if (!run) return;
   const uri = vscode.Uri.file(run.dir);
   const inWorkspace = vscode.workspace.getWorkspaceFolder(uri);
@@ -146,13 +154,13 @@ const openRunLog = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   const id = await pickRun(ctx, arg);
   if (!id) return;
   if (ctx.outputs.has(id)) { ctx.output(id).show(); return; }
-  const run = ctx.run(id);
+  const run = await ctx.run(id);
   if (run) await vscode.window.showTextDocument(vscode.Uri.file(join(run.dir, 'events.jsonl')));
 };
 
 const deleteRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   const id = await pickRun(ctx, arg, (s) => s !== 'running' && s !== 'starting', 'Delete which run?');
-  const run = id ? ctx.run(id) : undefined;
+  const run = id ? await ctx.run(id) : undefined;
   if (!run) return;
   if (ctx.active.has(run.id) || run.status === 'running') { void vscode.window.showWarningMessage(`LoRA Lens: stop run ${run.id} before deleting it.`); return; }
   const choice = await vscode.window.showWarningMessage(`Delete run ${run.id}?`, { modal: true, detail: `This removes ${run.dir} with its checkpoints and adapter.` }, 'Delete');

@@ -1,13 +1,13 @@
 import * as vscode from 'vscode';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { EstimateRequestMethod, type EstimateParams, type EstimateResult } from '../../../server/src/shared/protocol';
 import type { TrainerEvent } from './events';
 import { choosePython } from './environment';
 import { RunHistoryProvider } from './historyView';
 import { TrainerRun, type RunExit, type TrainerCommand } from './launcher';
 import { RunPanel, type PanelHost } from './panel';
-import { listRuns, readRun, runsRoot, type RunInfo } from './runFolder';
+import { extraRunsRoot, findRunFolders, isRunFolder, listRuns, readRun, type RunInfo } from './runFolder';
 import { reduceEvents } from './series';
 import { readEvents } from './tail';
 
@@ -26,7 +26,7 @@ export interface RunsHooks {
   client?: () => { sendRequest<R>(method: string, params: unknown): Promise<R> } | undefined;
 }
 
-/** What every runs command needs: the runs root, the active runs, output channels, the history view, panels. */
+/** What every runs command needs: run discovery, the active runs, output channels, the history view, panels. */
 export class RunsContext implements PanelHost {
   readonly active = new Map<string, ActiveRun>();
   readonly outputs = new Map<string, vscode.OutputChannel>();
@@ -48,26 +48,66 @@ export class RunsContext implements PanelHost {
     }
   }
 
-  /** The runs directory of the (first) workspace folder, or undefined without a folder. */
-  root(): string | undefined {
+  /** Run id -> run folder, as last discovered (and every run this window started). */
+  private readonly known = new Map<string, string>();
+
+  /** `loraLens.runsDir`: an extra folder to look in (runs whose output.dir lies outside the workspace). */
+  extraRoot(): string | undefined {
     const folder = vscode.workspace.workspaceFolders?.[0];
-    if (!folder) return undefined;
-    return runsRoot(folder.uri.fsPath, vscode.workspace.getConfiguration('loraLens', folder.uri).get<string>('runsDir'));
+    return extraRunsRoot(folder?.uri.fsPath, vscode.workspace.getConfiguration('loraLens', folder?.uri).get<string>('runsDir'));
   }
 
-  runs(): RunInfo[] {
-    const root = this.root();
-    return root ? listRuns(root, new Set(this.active.keys())) : [];
+  /**
+   * Every run: folders anywhere in the workspace holding plan.json and events.jsonl (wherever each config's
+   * output.dir put them, by the CLI or the editor), those under `loraLens.runsDir`, and this window's active runs.
+   */
+  async runs(): Promise<RunInfo[]> {
+    const dirs = new Set<string>();
+    const found = await vscode.workspace.findFiles('**/plan.json', '**/node_modules/**', 10_000);
+    for (const uri of found) { const dir = dirname(uri.fsPath); if (isRunFolder(dir)) dirs.add(dir); }
+    const extra = this.extraRoot();
+    if (extra) for (const dir of findRunFolders(extra)) dirs.add(dir);
+    for (const { run } of this.active.values()) dirs.add(run.runDir);
+    const runs = listRuns(dirs, new Set(this.active.keys()));
+    this.known.clear();
+    for (const run of [...runs].reverse()) this.known.set(run.id, run.dir); // the newest wins an id clash
+    this.foreignRunning = runs.some((r) => (r.status === 'running' || r.status === 'starting') && !this.active.has(r.id));
+    return runs;
   }
 
-  run(id: string): RunInfo | undefined {
-    const root = this.root();
-    if (!root || !existsSync(join(root, id))) return undefined;
-    return readRun(join(root, id), this.active.has(id));
+  /** A run by id (discovering again when it is not known yet: a panel revived after a restart). */
+  async run(id: string): Promise<RunInfo | undefined> {
+    if (!this.known.has(id)) await this.runs();
+    const dir = this.known.get(id);
+    if (!dir || !existsSync(dir)) return undefined;
+    return readRun(dir, this.active.has(id));
   }
 
-  describe(runId: string) {
-    const run = this.run(runId);
+  private lastSignature = '';
+  private foreignRunning = false;
+
+  /**
+   * A cheap poll for what file watchers can miss (they do not fire on some remote and sandboxed file systems): the
+   * folders that hold the known runs (a config's output.dir) gained or lost a run, or a run another process started
+   * (`lora-lens run`) is still going and its status line should move.
+   */
+  pollChanged(): boolean {
+    const holders = [...new Set([...this.known.values()].map((d) => dirname(d)))].sort();
+    const signature = holders.map((h) => { try { return `${h}:${readdirSync(h).sort().join(',')}`; } catch { return `${h}:-`; } }).join('|');
+    const changed = signature !== this.lastSignature;
+    this.lastSignature = signature;
+    return changed || this.foreignRunning;
+  }
+
+  /** Whether a deleted path held a known run (a run folder, or a folder above one). */
+  holdsKnownRun(path: string): boolean {
+    const target = resolve(path);
+    for (const dir of this.known.values()) if (dir === target || dir.startsWith(`${target}/`) || dir.startsWith(`${target}\\`)) return true;
+    return false;
+  }
+
+  async describe(runId: string) {
+    const run = await this.run(runId);
     return run && { dir: run.dir, run: { id: run.id, label: run.id, settings: run.settings } };
   }
 
@@ -128,6 +168,7 @@ export class RunsContext implements PanelHost {
       onMalformed: (line, reason) => output.appendLine(`warning: events.jsonl line ${line} skipped: ${reason}`),
     }).start(command, options);
     this.active.set(runId, { run, output });
+    this.known.set(runId, runDir);
     this.history.refresh();
     if (options.resume) RunPanel.forEach((p) => p.refresh(runId));
     const exit = await run.exited;

@@ -16,7 +16,7 @@ export class RunItem extends vscode.TreeItem {
     const loss = run.finalLoss !== null ? ` · loss ${run.finalLoss.toFixed(4)}` : '';
     const progress = run.totalSteps ? ` · ${run.step}/${run.totalSteps}` : '';
     this.description = `${run.status}${run.errorKind === 'oom' ? ' (OOM)' : ''} · ${when}${progress}${loss}`;
-    this.tooltip = new vscode.MarkdownString(`**${run.id}**\n\n${run.status}, started ${run.startedAt.toLocaleString()}\n\n${run.dir}`);
+    this.tooltip = new vscode.MarkdownString(`**${run.id}**\n\n${run.status}, started ${run.startedAt.toLocaleString()}\n\n${run.dir}${run.configPath ? `\n\nconfig: ${run.configPath}` : ''}`);
     const [icon, color] = ICONS[run.status];
     this.iconPath = new vscode.ThemeIcon(icon, new vscode.ThemeColor(color));
     // The context value drives which inline and context actions the menus show.
@@ -25,15 +25,15 @@ export class RunItem extends vscode.TreeItem {
   }
 }
 
-/** The run history: the run folders of the runs directory, refreshed on change (the folders are the truth). */
+/** The run history: run folders found in the workspace (and loraLens.runsDir), refreshed on change (the folders are the truth). */
 export class RunHistoryProvider implements vscode.TreeDataProvider<RunItem> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
 
-  constructor(private readonly list: () => RunInfo[]) {}
+  constructor(private readonly list: () => Promise<RunInfo[]>) {}
 
   refresh(): void { this.changed.fire(); }
   getTreeItem(item: RunItem): vscode.TreeItem { return item; }
-  getChildren(): RunItem[] { return this.list().map((run) => new RunItem(run)); }
+  async getChildren(): Promise<RunItem[]> { return (await this.list()).map((run) => new RunItem(run)); }
 }
 

@@ -6,7 +6,7 @@ import { EventTail } from './tail';
 
 export interface PanelHost {
   /** The run folder and header data of a run id, or undefined when it is gone. */
-  describe(runId: string): { dir: string; run: PanelRun } | undefined;
+  describe(runId: string): Promise<{ dir: string; run: PanelRun } | undefined>;
   onAction(action: Extract<FromPanel, { type: 'action' }>): void;
 }
 
@@ -19,6 +19,8 @@ export class RunPanel {
   private static readonly panels = new Map<string, RunPanel>();
   private tails: EventTail[] = [];
   private disposables: vscode.Disposable[] = [];
+  private generation = 0;
+  private disposed = false;
 
   static createOrShow(extensionUri: vscode.Uri, host: PanelHost, runIds: string[]): RunPanel {
     const key = runIds.join('|');
@@ -50,7 +52,7 @@ export class RunPanel {
     }, panel.title);
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
     panel.webview.onDidReceiveMessage((message: FromPanel) => {
-      if (message.type === 'ready') this.load();
+      if (message.type === 'ready') void this.load();
       else if (message.type === 'action') host.onAction(message);
     }, null, this.disposables);
   }
@@ -58,10 +60,13 @@ export class RunPanel {
   private post(message: ToPanel): void { void this.panel.webview.postMessage(message); }
 
   /** (Re)sends every run from the start of its file, then follows the files. */
-  private load(): void {
+  private async load(): Promise<void> {
     for (const tail of this.tails) tail.close();
     this.tails = [];
-    const runs = this.runIds.map((id) => ({ id, described: this.host.describe(id) })).filter((r) => r.described);
+    const generation = ++this.generation;
+    const described = await Promise.all(this.runIds.map(async (id) => ({ id, described: await this.host.describe(id) })));
+    if (generation !== this.generation || this.disposed) return; // a newer load (or dispose) came first
+    const runs = described.filter((r) => r.described);
     this.post({ type: 'runs', runs: runs.map((r) => r.described!.run) });
     for (const { id, described } of runs) {
       const tail = new EventTail(join(described!.dir, 'events.jsonl'), {
@@ -73,9 +78,10 @@ export class RunPanel {
   }
 
   /** A run was resumed (its file grows again) or rewritten: read everything again. */
-  refresh(runId: string): void { if (this.runIds.includes(runId)) this.load(); }
+  refresh(runId: string): void { if (this.runIds.includes(runId)) void this.load(); }
 
   dispose(): void {
+    this.disposed = true;
     RunPanel.panels.delete(this.runIds.join('|'));
     for (const tail of this.tails) tail.close();
     this.panel.dispose();

@@ -1,7 +1,10 @@
-/** The run folders under the runs directory are the truth about runs: listing, summaries, new ids. No vscode. */
+/**
+ * Run folders are the truth about runs: a run lives at `<output.dir>/<run-id>/` (server/src/run/args.ts newRunDir,
+ * for the CLI and the editor alike) and is recognised by its plan.json and events.jsonl. Summaries, listing and the
+ * walk of an extra folder. No vscode.
+ */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { makeRunId } from '../../../server/src/run/args';
-import { basename, isAbsolute, join } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { TrainingPlan } from '../../../server/src/plan/types';
 import type { RunStatus } from './events';
 import { isRunAlive } from './launcher';
@@ -23,15 +26,39 @@ export interface RunInfo {
   errorKind: string | null;
 }
 
-/** The runs directory: `loraLens.runsDir` (absolute, or relative to the workspace folder), default `runs`. */
-export function runsRoot(workspaceFolder: string, setting: string | undefined): string {
-  const dir = setting?.trim() || 'runs';
-  return isAbsolute(dir) ? dir : join(workspaceFolder, dir);
+/** A run folder holds both the plan it ran and the trainer's events (a stray plan.json or events.jsonl is no run). */
+export function isRunFolder(dir: string): boolean {
+  return existsSync(join(dir, 'events.jsonl')) && existsSync(join(dir, 'plan.json'));
 }
 
-/** A new run's id, named after its config (the trainer wrapper's scheme: `<name>-YYYYMMDD-HHMMSS-<hex>`, UTC). */
-export function newRunId(configPath: string, now = new Date(), random?: () => number): string {
-  return makeRunId(basename(configPath).replace(/\.(finetune\.)?(ya?ml|json)$/i, ''), now, random);
+/**
+ * `loraLens.runsDir`, an extra folder to look for runs in besides the workspace (absolute, or relative to the
+ * workspace folder); undefined when unset.
+ */
+export function extraRunsRoot(workspaceFolder: string | undefined, setting: string | undefined): string | undefined {
+  const dir = setting?.trim();
+  if (!dir) return undefined;
+  if (isAbsolute(dir)) return dir;
+  return workspaceFolder ? resolve(workspaceFolder, dir) : undefined;
+}
+
+/**
+ * The run folders at most `maxDepth` levels below `root` (the root itself included). It does not descend into a run
+ * folder (checkpoints, adapters), node_modules or dot-folders; `<dir>/<output.dir name>/<run-id>` is depth 2.
+ */
+export function findRunFolders(root: string, maxDepth = 4): string[] {
+  const found: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (isRunFolder(dir)) { found.push(dir); return; }
+    if (depth >= maxDepth) return;
+    let entries: import('node:fs').Dirent[];
+    try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    for (const entry of entries) {
+      if (entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules') walk(join(dir, entry.name), depth + 1);
+    }
+  };
+  walk(resolve(root), 0);
+  return found;
 }
 
 export function keySettings(plan: Partial<TrainingPlan> | null): KeySettings {
@@ -67,13 +94,10 @@ export function readRun(dir: string, active = false): RunInfo {
   };
 }
 
-/** Every run folder (one holding plan.json or events.jsonl) under the root, newest first. */
-export function listRuns(root: string, active: ReadonlySet<string> = new Set()): RunInfo[] {
-  let names: string[];
-  try { names = readdirSync(root); } catch { return []; }
-  return names
-    .map((name) => join(root, name))
-    .filter((dir) => existsSync(join(dir, 'events.jsonl')) || existsSync(join(dir, 'plan.json')))
+/** The runs in these folders (duplicates once), newest first; `active` holds the ids this window runs. */
+export function listRuns(dirs: Iterable<string>, active: ReadonlySet<string> = new Set()): RunInfo[] {
+  const unique = [...new Set([...dirs].map((d) => resolve(d)))].filter((dir) => existsSync(dir));
+  return unique
     .map((dir) => readRun(dir, active.has(basename(dir))))
     .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime() || a.id.localeCompare(b.id));
 }
