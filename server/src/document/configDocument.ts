@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, parseAllDocuments, type Document, type Node, type Pair } from 'yaml';
 import type { Position, Range } from 'vscode-languageserver-types';
+import { firstTooDeepOffset, MAX_NESTING_DEPTH } from './nestingDepth';
 
 /** Larger files are not configs; parsing them would only stall the editor. */
 export const MAX_CONFIG_BYTES = 2 * 1024 * 1024;
@@ -42,6 +43,12 @@ export function parseConfigDocument(text: string): ConfigDocument {
   }
   if (isBlankOrComments(text)) {
     problems.push({ code: 'config-empty', message: 'The config is empty: add at least `model`, `method` and `data.train`.', range: at(0, Math.min(text.length, 1) || 0) });
+    return { text, yaml: null, value: undefined, problems, lineStarts };
+  }
+
+  const tooDeep = firstTooDeepOffset(text);
+  if (tooDeep >= 0) {
+    problems.push({ code: 'yaml-too-deep', message: `The YAML nests more than ${MAX_NESTING_DEPTH} levels deep here; a config needs three or four. LoRA Lens does not parse it further: remove the extra brackets or indentation.`, range: at(tooDeep) });
     return { text, yaml: null, value: undefined, problems, lineStarts };
   }
 
