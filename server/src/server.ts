@@ -10,6 +10,8 @@ import {
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DocumentCache } from './languageserver/documentCache';
+import { stdioTransport } from './languageserver/stdioTransport';
+import { recentExistence } from './languageserver/recentExistence';
 import { Debouncer } from './languageserver/debouncer';
 import { getQuickFixes } from './languageserver/codeActions';
 import { getEstimateResult, getMemoryInlayHints, getRunCodeLenses } from './languageserver/memoryFeatures';
@@ -32,6 +34,7 @@ export function startServer(connection: Connection): void {
   const cache = new DocumentCache();
   const debouncer = new Debouncer(VALIDATION_DELAY_MS);
   const inspector = new DatasetInspector();
+  const fileExists = recentExistence(2000);
   const analyses = new Map<string, { version: number; generation: number; analysis: Analysis }>();
   let settings: ServerSettings = readSettings(undefined);
   let detectedGpu: GpuSpec | null = null;
@@ -70,6 +73,7 @@ export function startServer(connection: Connection): void {
         fallbackGpu: fallbackGpu(),
         severityOverrides: settings.rules,
         datasetFacts: (path, options) => inspector.peek(path, options),
+        fileExists,
       },
     });
     analyses.set(document.uri, { version: document.version, generation, analysis });
@@ -176,5 +180,6 @@ export function startServer(connection: Connection): void {
 }
 
 if (require.main === module) {
-  startServer(createConnection(ProposedFeatures.all));
+  const stdio = stdioTransport(process.argv);
+  startServer(stdio ? createConnection(ProposedFeatures.all, ...stdio) : createConnection(ProposedFeatures.all));
 }

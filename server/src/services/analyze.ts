@@ -21,6 +21,8 @@ export interface AnalysisEnvironment {
   severityOverrides?: Record<string, RuleSeverity>;
   /** Cached dataset facts (never blocks); a miss is reported in `Analysis.pendingDatasets`. */
   datasetFacts?: (path: string, options: InspectOptions) => DatasetFacts | undefined;
+  /** Whether a file exists (default `existsSync`); the server passes one that remembers answers for a moment. */
+  fileExists?: (path: string) => boolean;
 }
 
 export interface AnalysisInput {
@@ -76,6 +78,7 @@ export function analyzeConfig(input: AnalysisInput): Analysis {
     evalDataset: facts(plan.data.eval),
     platform: environment.platform,
     severityOverrides: environment.severityOverrides,
+    fileExists: environment.fileExists,
   }));
 
   if (model.ok) {
