@@ -81,3 +81,15 @@ test('module names follow each family', () => {
   const nemo = linearModules(catalogModel('mistralai/Mistral-Nemo-Base-2407')!);
   assert.equal(nemo[0]!.outFeatures, 4096); // head_dim 128 × 32 heads, not hidden 5120
 });
+
+test('targets written as PEFT paths count like PEFT adapts them: suffixes in every layer, indexed paths in their layer', () => {
+  const spec = catalogModel('meta-llama/Llama-3.1-8B')!;
+  const plain = loraParameters(spec, ['q_proj', 'v_proj'], 16);
+  assert.equal(loraParameters(spec, ['self_attn.q_proj', 'self_attn.v_proj'], 16), plain);
+  const everyLayer = Array.from({ length: spec.numLayers }, (_, i) => [`model.layers.${i}.self_attn.q_proj`, `model.layers.${i}.self_attn.v_proj`]).flat();
+  assert.equal(loraParameters(spec, everyLayer, 16), plain);
+  // Layer 0 and 1 only: 2/32 of the parameters; a suffix for the same module widens it to every layer again.
+  assert.equal(loraParameters(spec, ['model.layers.0.self_attn.q_proj', 'model.layers.1.self_attn.q_proj'], 16), loraParameters(spec, ['q_proj'], 16) * 2 / spec.numLayers);
+  assert.equal(loraParameters(spec, ['model.layers.0.self_attn.q_proj', 'q_proj'], 16), loraParameters(spec, ['q_proj'], 16));
+  assert.deepEqual(unknownTargets(spec, ['model.layers.0.self_attn.q_proj', 'transformer.h.0.attn.c_attn']), ['transformer.h.0.attn.c_attn']);
+});

@@ -21,7 +21,7 @@ test('the single-write stdio writer frames messages the library reader reads bac
     { jsonrpc: '2.0', method: 'a', params: { text: 'α → β, 日本語, 🚀' } },
     { jsonrpc: '2.0', method: 'b', params: { text: big } },
     { jsonrpc: '2.0', id: 3, result: null },
-  ] as Message[];
+  ] as unknown as Message[];
   await Promise.all(sent.map((m) => writer.write(m)));
   await done;
   assert.deepEqual(received, sent);

@@ -62,11 +62,26 @@ export function countParameters(spec: ModelSpec): ParameterCounts {
   };
 }
 
-/** The modules a `target_modules` value selects (PEFT matches by the module name's last component). */
+/**
+ * The module name a target selects. PEFT matches a target against each full module name (`model.layers.0.self_attn.q_proj`):
+ * equal, or ending with `.` + the target (`check_target_module_exists`). Either way the target's last dotted segment is
+ * the module's own name, so `self_attn.q_proj` and `model.layers.0.self_attn.q_proj` name `q_proj`.
+ */
+export function moduleNameOf(target: string): string {
+  return target.slice(target.lastIndexOf('.') + 1);
+}
+
+/** The one layer a target names (`layers.3.mlp.up_proj` → 3), or null when it applies to every layer. */
+function layerOf(target: string): number | null {
+  const match = /(?:^|\.)(\d+)\./.exec(target);
+  return match ? Number(match[1]) : null;
+}
+
+/** The modules a `target_modules` value selects, in at least one layer. */
 export function selectTargets(spec: ModelSpec, targets: 'all-linear' | readonly string[]): LinearModule[] {
   const modules = linearModules(spec);
   if (targets === 'all-linear') return modules; // PEFT's all-linear: every nn.Linear except the output layer
-  const wanted = new Set(targets);
+  const wanted = new Set(targets.map(moduleNameOf));
   return modules.filter((m) => wanted.has(m.name));
 }
 
@@ -74,14 +89,34 @@ export function selectTargets(spec: ModelSpec, targets: 'all-linear' | readonly 
 export function unknownTargets(spec: ModelSpec, targets: 'all-linear' | readonly string[]): string[] {
   if (targets === 'all-linear') return [];
   const known = new Set(targetModuleNames(spec));
-  return targets.filter((t) => !known.has(t));
+  return targets.filter((t) => !known.has(moduleNameOf(t)));
 }
 
-/** LoRA parameters: r·(in + out) per targeted module per layer (DoRA adds a magnitude vector of size out). */
-export function loraParameters(spec: ModelSpec, targets: 'all-linear' | readonly string[], r: number, dora = false): number {
-  let perLayer = 0;
-  for (const m of selectTargets(spec, targets)) {
-    perLayer += m.count * (r * (m.inFeatures + m.outFeatures) + (dora ? m.outFeatures : 0));
+/** How many layers adapt each selected module: all of them, unless every target naming it is a one-layer path. */
+function layersPerModule(spec: ModelSpec, targets: 'all-linear' | readonly string[]): Map<string, number> {
+  const layers = new Map<string, Set<number> | 'all'>();
+  if (targets !== 'all-linear') {
+    for (const target of targets) {
+      const name = moduleNameOf(target);
+      const layer = layerOf(target);
+      const seen = layers.get(name);
+      if (seen === 'all') continue;
+      if (layer === null) layers.set(name, 'all');
+      else if (layer < spec.numLayers) layers.set(name, (seen ?? new Set()).add(layer));
+    }
   }
-  return spec.numLayers * perLayer;
+  return new Map(selectTargets(spec, targets).map((m) => {
+    const seen = layers.get(m.name);
+    return [m.name, seen === undefined || seen === 'all' ? spec.numLayers : seen.size];
+  }));
+}
+
+/** LoRA parameters: r·(in + out) per targeted module in each layer it adapts (DoRA adds a magnitude vector of size out). */
+export function loraParameters(spec: ModelSpec, targets: 'all-linear' | readonly string[], r: number, dora = false): number {
+  const layers = layersPerModule(spec, targets);
+  let total = 0;
+  for (const m of selectTargets(spec, targets)) {
+    total += (layers.get(m.name) ?? 0) * m.count * (r * (m.inFeatures + m.outFeatures) + (dora ? m.outFeatures : 0));
+  }
+  return total;
 }

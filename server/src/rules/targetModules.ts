@@ -1,4 +1,4 @@
-import { targetModuleNames } from '../models';
+import { moduleNameOf, targetModuleNames } from '../models';
 import type { Finding, Rule } from './types';
 import { anchor, fix, has, set, setFix } from './util';
 
@@ -8,15 +8,6 @@ const ATTENTION = new Set(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'qkv_proj', '
 const NON_LINEAR_TARGETS = new Set(['lm_head', 'embed_tokens']);
 /** Names listed in a message or a fix title before "…and N more". */
 const MAX_LISTED = 8;
-
-/**
- * The module name a target selects. PEFT matches a target against each full module name (`model.layers.0.self_attn.q_proj`):
- * equal, or ending with `.` + the target (`check_target_module_exists`). Either way the target's last dotted segment is
- * the module's own name, so `self_attn.q_proj` and `model.layers.0.self_attn.q_proj` name `q_proj`.
- */
-export function moduleNameOf(target: string): string {
-  return target.slice(target.lastIndexOf('.') + 1);
-}
 
 /** `a`, `b`, `c` …and 12 more: the first names of a list, each formatted. */
 function listed(names: readonly string[], format: (name: string) => string = (n) => n): string {
