@@ -82,13 +82,18 @@ test('lora-lens (chunked cross-entropy) needs less than hf when the vocabulary i
 
 test('lora-lens terms from the trainer code: chunk bound, fused AdamW, fused LoRA, built-in NF4', () => {
   const qwen = catalogModel('Qwen/Qwen2.5-0.5B')!;
-  const ll = (o: Partial<Measurement>) => estimateMemory(qwen, measurementPlan(row({ arch: 'qwen2.5-0.5b', ...o }), 'lora-lens'), null);
+  const ll = (o: Partial<Measurement>, tritonLoss?: boolean) =>
+    estimateMemory(qwen, measurementPlan(row({ arch: 'qwen2.5-0.5b', ...o }), 'lora-lens'), null, { tritonLoss });
   const logits = (e: Estimate) => e.phases.find((p) => p.name === 'loss')!.terms.find((t) => t.key === 'logits')!.bytes;
-  // loss.py: ⌊2^27 / V⌋ tokens per chunk; past two chunks the loss buffers stop growing: 10 B per logit of a chunk.
+  // loss.py: ⌊2^27 / V⌋ tokens per chunk, one chunk alive at a time: the buffers stop growing past one chunk.
   const chunk = Math.floor(2 ** 27 / qwen.vocabSize);
   assert.equal(logits(ll({ seq: 4096 })), logits(ll({ seq: 2048, bs: 4 })));
-  assert.equal(logits(ll({ seq: 4096 })), 10 * chunk * qwen.vocabSize);
-  assert.equal(logits(ll({ seq: 512, bs: 1 })), 8 * 512 * qwen.vocabSize); // one chunk: fp32 logits + logsumexp's temporary
+  // Triton (the default): the chunk's bf16 logits, made their gradient in place.
+  assert.equal(logits(ll({ seq: 4096 })), 2 * chunk * qwen.vocabSize);
+  assert.equal(logits(ll({ seq: 512, bs: 1 })), 2 * 512 * qwen.vocabSize);
+  // torch's path (no Triton): fp32 logits + logsumexp's temporary.
+  assert.equal(logits(ll({ seq: 4096 }, false)), 8 * chunk * qwen.vocabSize);
+  assert.equal(logits(ll({ seq: 512, bs: 1 }, false)), 8 * 512 * qwen.vocabSize);
   // optim.py: fused AdamW, no foreach temporary.
   const step = ll({ method: 'full', master: 'bf16' }).phases.find((p) => p.name === 'optimizer step')!;
   assert.ok(!step.terms.some((t) => t.key === 'transients'));

@@ -4,13 +4,17 @@ transformers computes logits for every position (B*L x vocab in bf16), upcasts t
 softmax for backward: for a 152k vocabulary at 8k tokens that is 2.5 GB + 5 GB + 5 GB at the step's peak.
 Here only positions that have a target are projected, a chunk at a time; each chunk's gradient with respect
 to the hidden states (and the head weight, when it trains) is formed right away, and backward only scales the
-stored gradients by the incoming scalar. The largest temporary is one chunk of fp32 logits.
+stored gradients by the incoming scalar. On CUDA with Triton the chunk's logits stay in the compute dtype and
+ce_kernel turns them into their gradient in place (the largest temporary: one chunk of bf16 logits); elsewhere
+torch does it over an fp32 copy (one chunk of fp32 logits and a temporary of the same size).
 """
 from __future__ import annotations
 
 from typing import Any
 
 import torch
+
+from . import ce_kernel
 
 IGNORE = -100
 # Elements of one fp32 logit chunk: 2**27 = 512 MiB; a 152k vocabulary gives ~880 tokens per chunk.
@@ -29,25 +33,17 @@ class _FusedLinearCE(torch.autograd.Function):
         grad_h = torch.empty_like(h) if want_h else None
         grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if want_w else None
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        use_kernel = ce_kernel.kernel_available(hidden.device)
         for start in range(0, n, chunk):
             hc = h[start:start + chunk]
-            tc = targets[start:start + chunk]
-            logits = (hc @ w.t()).float()
-            lse = torch.logsumexp(logits, dim=-1)
-            picked = logits.gather(1, tc.unsqueeze(1)).squeeze(1)
-            total += (lse - picked).sum()
-            if want_h or want_w:
-                # d loss / d logits = softmax - onehot, over the denominator; computed in place in the fp32 chunk.
-                probs = logits.sub_(lse.unsqueeze(1)).exp_()
-                probs.scatter_add_(1, tc.unsqueeze(1), torch.full_like(picked, -1.0).unsqueeze(1))
-                probs.div_(denominator)
-                pc = probs.to(dtype)
-                del probs, logits
-                if want_h:
-                    grad_h[start:start + chunk] = pc @ w
-                if want_w:
-                    # fp32 accumulation across chunks; a bf16 running sum would lose the small chunks' share.
-                    grad_w.add_(pc.t() @ hc)
+            loss_sum, pc = _chunk_loss_and_grad(hc, w, targets[start:start + chunk], denominator, use_kernel)
+            total += loss_sum
+            if want_h:
+                grad_h[start:start + chunk] = pc @ w
+            if want_w:
+                # fp32 accumulation across chunks; a bf16 running sum would lose the small chunks' share.
+                grad_w.add_(pc.t() @ hc)
+            del pc  # before the next chunk's logits: one chunk alive at a time
         ctx.save_for_backward(*(t for t in (grad_h, grad_w) if t is not None))
         ctx.has = (want_h, want_w)
         ctx.dtypes = (hidden.dtype, weight.dtype)
@@ -60,6 +56,22 @@ class _FusedLinearCE(torch.autograd.Function):
         grad_h = saved.pop(0).mul(grad_out).to(ctx.dtypes[0]) if want_h else None
         grad_w = saved.pop(0).mul(grad_out).to(ctx.dtypes[1]) if want_w else None
         return grad_h, grad_w, None, None, None
+
+
+def _chunk_loss_and_grad(hc: torch.Tensor, w: torch.Tensor, tc: torch.Tensor, denominator: float,
+                         use_kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """One chunk's summed loss and d loss / d logits (softmax − onehot, over the denominator) in the compute dtype."""
+    logits = hc @ w.t()
+    if use_kernel:
+        return ce_kernel.cross_entropy_grad_(logits, tc, 1.0 / denominator).sum(), logits  # gradient in place
+    logits = logits.float()
+    lse = torch.logsumexp(logits, dim=-1)
+    picked = logits.gather(1, tc.unsqueeze(1)).squeeze(1)
+    loss_sum = (lse - picked).sum()
+    probs = logits.sub_(lse.unsqueeze(1)).exp_()  # in place in the fp32 chunk
+    probs.scatter_add_(1, tc.unsqueeze(1), torch.full_like(picked, -1.0).unsqueeze(1))
+    probs.div_(denominator)
+    return loss_sum, probs.to(hc.dtype)
 
 
 def fused_linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,

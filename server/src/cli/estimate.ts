@@ -73,8 +73,9 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   }
 
   const engine = parsed.engine ?? plan.engine;
-  const est = estimateMemory(model.spec, plan, gpu, { engine });
-  const suggestions = est.fits === false ? whatWouldFit(model.spec, plan, gpu, { engine }) : [];
+  const estimateOptions = { engine, tritonLoss: process.platform !== 'win32' };
+  const est = estimateMemory(model.spec, plan, gpu, estimateOptions);
+  const suggestions = est.fits === false ? whatWouldFit(model.spec, plan, gpu, estimateOptions) : [];
   const advice = recommendMethod(model.spec, plan, gpu, { engine });
 
   if (parsed.json) {

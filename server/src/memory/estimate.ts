@@ -17,6 +17,11 @@ import type { Estimate, Phase, PhaseName, Term } from './types';
 export interface EstimateOptions {
   /** Overrides plan.engine. */
   engine?: Engine;
+  /**
+   * lora-lens: the trainer turns each chunk of logits into its gradient with a Triton kernel (default: true, as
+   * on Linux, where torch's CUDA wheels bring Triton); false for torch's fp32 path (Windows, no Triton).
+   */
+  tritonLoss?: boolean;
 }
 
 function regimeOf(plan: TrainingPlan, profile: EngineProfile): Regime {
@@ -117,10 +122,10 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
     const headBytes = full ? st.paramBytes : plan.method === 'qlora' ? (plan.quantization?.prepare_for_kbit_training ? 4 : 2) : st.weights / st.baseParams;
     const chunk = Math.max(1, Math.floor(profile.lossChunkElements / V));
     const first = Math.min(T, chunk);
-    const second = Math.min(Math.max(0, T - chunk), chunk);
-    // Per chunk: fp32 logits (4) and logsumexp's (logits − max) temporary (4); from the second chunk on, the previous
-    // chunk's probabilities in the compute dtype (`pc`) are still alive until reassigned.
-    let chunkBytes = V * Math.max(8 * first, second > 0 ? c * first + 8 * second : 0);
+    const triton = opts.tritonLoss ?? true;
+    // One chunk alive at a time. Triton (ce_kernel.py): the logits in the compute dtype, made their gradient in
+    // place. Torch: fp32 logits (4) and logsumexp's (logits − max) temporary (4).
+    let chunkBytes = V * first * (triton ? c : 8);
     if (full) chunkBytes = Math.max(chunkBytes, c * first * V + c * V * h); // pc + pc.t() @ hc before grad_w.add_
     const headCopy = headBytes !== c ? c * V * h : 0; // weight.to(dtype) when the head is not in the compute dtype
     const gradW = full ? 4 * V * h : 0; // fp32 accumulator of the head's gradient, filled in the forward
@@ -128,7 +133,7 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
     const hidden = T * h * (2 * regime.stream + (regime.stream !== c ? c : 0) + c);
     const fwdCopies = gc ? 0 : L * layerCopy;
     add('loss', [...persistent(0), act, copies(fwdCopies + gathered),
-      { key: 'logits', label: `Chunked cross-entropy (${chunk} tokens of fp32 logits)`, bytes: chunkBytes + headCopy },
+      { key: 'logits', label: `Chunked cross-entropy (${chunk} tokens of ${triton ? 'logits' : 'fp32 logits'})`, bytes: chunkBytes + headCopy },
       { key: 'gradients', label: 'lm_head gradient accumulator (fp32)', bytes: gradW },
       transient('Hidden states and their gradient', hidden)]);
     // Backward of the fused loss: the stored gradients scaled by the incoming scalar and cast back.

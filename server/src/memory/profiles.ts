@@ -11,7 +11,8 @@
  *   its input in the compute dtype (the input itself when it already is: q/k/v share one saved tensor, gate/up
  *   another) and the r-wide product x·Aᵀ; no fp32 copy of the input per target as PEFT makes.
  * - loss.py: the output projection and cross-entropy fused, in chunks of 2^27 logits (≈ 880 tokens at a 152k
- *   vocabulary); the gradients are formed in the forward, backward only scales them.
+ *   vocabulary); the gradients are formed in the forward (in place over bf16 logits by ce_kernel.py's Triton kernel
+ *   where Triton imports), backward only scales them.
  * - optim.py: torch AdamW with fused=True on CUDA: no foreach temporary.
  * - nf4.py: the built-in NF4 (bitsandbytes' layout: 4-bit codes, absmax per 64 as int8 per 256 with double
  *   quantization) dequantizes a weight through int32 codes: 4 B per weight at the moment of dequantization.
@@ -75,7 +76,7 @@ const LORA_LENS: EngineProfile = {
   engine: 'lora-lens',
   calibrated: true,
   lossBytesPerVocab: 0, // chunked: see lossChunkElements
-  // loss.py CHUNK_ELEMENTS: one fp32 chunk of logits is 512 MiB.
+  // loss.py CHUNK_ELEMENTS: 512 MiB of fp32 logits (torch path) or 256 MiB of bf16 ones (Triton path).
   lossChunkElements: 2 ** 27,
   fusedLora: true,
   fusedAdamW: true,

@@ -82,11 +82,12 @@ export function analyzeConfig(input: AnalysisInput): Analysis {
   }));
 
   if (model.ok) {
-    const estimate = estimateMemory(model.spec, plan, analysis.gpu, { engine: plan.engine });
+    const estimateOptions = { engine: plan.engine, tritonLoss: environment.platform !== 'win32' };
+    const estimate = estimateMemory(model.spec, plan, analysis.gpu, estimateOptions);
     analysis.estimate = estimate;
     const override = environment.severityOverrides?.['memory-no-fit'];
     if (estimate.fits === false && override !== 'off') {
-      const suggestions: FitSuggestion[] = whatWouldFit(model.spec, plan, analysis.gpu, { engine: plan.engine });
+      const suggestions: FitSuggestion[] = whatWouldFit(model.spec, plan, analysis.gpu, estimateOptions);
       const noFit = noFitDiagnostic(estimate, plan, suggestions);
       if (noFit) diagnostics.push(makeDiagnostic(valueRange(input.doc, noFit.path), override ?? noFit.severity, noFit.code, noFit.message, noFit.data));
     }
