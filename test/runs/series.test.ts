@@ -97,18 +97,24 @@ test('EventTail reads only whole lines: a line written in two chunks yields one 
   tail.close();
 });
 
-test('EventTail follows a growing file (watcher or 250 ms poll)', async () => {
+test('EventTail follows a growing file within half a second (median of 7 appends)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tail-'));
   const path = join(dir, 'events.jsonl');
-  let resolveFirst: (at: number) => void;
-  const seen = new Promise<number>((r) => { resolveFirst = r; });
-  const tail = new EventTail(path, { onEvents: () => resolveFirst(Date.now()) }).start();
-  const written = Date.now();
-  writeFileSync(path, `${lines('lora-80.events.jsonl')[0]}\n`);
-  const at = await seen;
+  const events = lines('lora-80.events.jsonl');
+  let onSeen: (at: number) => void = () => undefined;
+  const tail = new EventTail(path, { onEvents: () => onSeen(Date.now()) }).start();
+  const latencies: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const seen = new Promise<number>((resolve) => { onSeen = resolve; });
+    const written = Date.now();
+    appendFileSync(path, `${events[i]}\n`);
+    latencies.push((await seen) - written);
+  }
   tail.close();
-  // Typically under 300 ms; the bound leaves room for a loaded CI machine and still fails a tail that only reads at start.
-  assert.ok(at - written < 3000, `seen after ${at - written} ms`);
+  // The median holds the panel's promise; one append delayed by a busy CI machine must not fail the test.
+  const sorted = [...latencies].sort((a, b) => a - b);
+  assert.ok(sorted[3]! < 500, `median ${sorted[3]} ms (${latencies.join(', ')})`);
+  assert.ok(sorted[6]! < 5000, `slowest ${sorted[6]} ms`);
 });
 
 test('readEvents reads a whole run and lists malformed lines', () => {
