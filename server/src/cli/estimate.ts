@@ -8,7 +8,7 @@ import { severityName } from '../diagnostics';
 import { detectGpus } from '../gpu/detect';
 import { gpuFromSetting } from '../gpu/catalog';
 import type { GpuSpec } from '../gpu/types';
-import { estimateMemory } from '../memory/estimate';
+import { estimateMemory, estimateOptionsFor } from '../memory/estimate';
 import { formatGiB } from '../memory/presentation';
 import { recommendMethod, whatWouldFit } from '../memory/suggest';
 import { resolveModel } from '../models/resolve';
@@ -73,10 +73,10 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   }
 
   const engine = parsed.engine ?? plan.engine;
-  const estimateOptions = { engine, tritonLoss: process.platform !== 'win32' };
+  const estimateOptions = estimateOptionsFor(engine, process.platform);
   const est = estimateMemory(model.spec, plan, gpu, estimateOptions);
   const suggestions = est.fits === false ? whatWouldFit(model.spec, plan, gpu, estimateOptions) : [];
-  const advice = recommendMethod(model.spec, plan, gpu, { engine });
+  const advice = recommendMethod(model.spec, plan, gpu, estimateOptions);
 
   if (parsed.json) {
     io.stdout.write(`${JSON.stringify({

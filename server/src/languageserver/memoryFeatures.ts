@@ -17,10 +17,9 @@ function anchorLine(doc: ConfigDocument): number {
 
 /** Markdown for the estimate's hover: the breakdown, the reserve range, what would fit and the method advice. */
 export function estimateMarkdown(analysis: Analysis): string | undefined {
-  const { estimate, model, plan, gpu } = analysis;
+  const { estimate, estimateOptions, model, plan, gpu } = analysis;
   if (!estimate || !model?.ok || !plan) return undefined;
-  const engine = { engine: plan.engine };
-  return hoverMarkdown(estimate, whatWouldFit(model.spec, plan, gpu, engine), recommendMethod(model.spec, plan, gpu, engine));
+  return hoverMarkdown(estimate, whatWouldFit(model.spec, plan, gpu, estimateOptions), recommendMethod(model.spec, plan, gpu, estimateOptions));
 }
 
 /** The inlay hint at the end of the model line: "≈ 18.9 GiB peak · fits RTX 4090 (10 GiB free)". */

@@ -13,10 +13,10 @@ export class SingleWriteMessageWriter extends AbstractMessageWriter implements M
   }
 
   write(message: Message): Promise<void> {
-    const body = Buffer.from(JSON.stringify(message), 'utf8');
-    const frame = Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`, 'ascii'), body]);
+    const json = JSON.stringify(message);
+    const frame = `Content-Length: ${Buffer.byteLength(json, 'utf8')}\r\n\r\n${json}`;
     return new Promise((resolve, reject) => {
-      this.output.write(frame, (error) => {
+      this.output.write(frame, 'utf8', (error) => {
         if (error) {
           this.fireError(error, message);
           reject(error);

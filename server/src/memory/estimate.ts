@@ -24,6 +24,11 @@ export interface EstimateOptions {
   tritonLoss?: boolean;
 }
 
+/** The options for estimating a plan run on `platform`: torch's wheels bring Triton everywhere but Windows. */
+export function estimateOptionsFor(engine: Engine, platform: NodeJS.Platform): EstimateOptions {
+  return { engine, tritonLoss: platform !== 'win32' };
+}
+
 function regimeOf(plan: TrainingPlan, profile: EngineProfile): Regime {
   const mixed = plan.precision === 'bf16-mixed' || plan.precision === 'fp16-mixed';
   if (plan.method === 'full') {

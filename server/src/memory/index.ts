@@ -1,4 +1,4 @@
-export { estimateMemory } from './estimate';
+export { estimateMemory, estimateOptionsFor } from './estimate';
 export type { EstimateOptions } from './estimate';
 export type { Estimate, Phase, PhaseName, Term, TermKey } from './types';
 export { engineProfile } from './profiles';

@@ -92,31 +92,29 @@ export function unknownTargets(spec: ModelSpec, targets: 'all-linear' | readonly
   return targets.filter((t) => !known.has(moduleNameOf(t)));
 }
 
-/** How many layers adapt each selected module: all of them, unless every target naming it is a one-layer path. */
-function layersPerModule(spec: ModelSpec, targets: 'all-linear' | readonly string[]): Map<string, number> {
+/** How many layers adapt a module by name: all of them, unless every target naming it is a one-layer path. */
+function layersAdapted(spec: ModelSpec, targets: 'all-linear' | readonly string[]): (name: string) => number {
   const layers = new Map<string, Set<number> | 'all'>();
-  if (targets !== 'all-linear') {
-    for (const target of targets) {
-      const name = moduleNameOf(target);
-      const layer = layerOf(target);
-      const seen = layers.get(name);
-      if (seen === 'all') continue;
-      if (layer === null) layers.set(name, 'all');
-      else if (layer < spec.numLayers) layers.set(name, (seen ?? new Set()).add(layer));
-    }
+  for (const target of targets === 'all-linear' ? [] : targets) {
+    const name = moduleNameOf(target);
+    const layer = layerOf(target);
+    const seen = layers.get(name);
+    if (seen === 'all') continue;
+    if (layer === null) layers.set(name, 'all');
+    else layers.set(name, (seen ?? new Set<number>()).add(layer));
   }
-  return new Map(selectTargets(spec, targets).map((m) => {
-    const seen = layers.get(m.name);
-    return [m.name, seen === undefined || seen === 'all' ? spec.numLayers : seen.size];
-  }));
+  return (name) => {
+    const seen = layers.get(name);
+    return seen instanceof Set ? [...seen].filter((l) => l < spec.numLayers).length : spec.numLayers;
+  };
 }
 
 /** LoRA parameters: r·(in + out) per targeted module in each layer it adapts (DoRA adds a magnitude vector of size out). */
 export function loraParameters(spec: ModelSpec, targets: 'all-linear' | readonly string[], r: number, dora = false): number {
-  const layers = layersPerModule(spec, targets);
+  const layers = layersAdapted(spec, targets);
   let total = 0;
   for (const m of selectTargets(spec, targets)) {
-    total += (layers.get(m.name) ?? 0) * m.count * (r * (m.inFeatures + m.outFeatures) + (dora ? m.outFeatures : 0));
+    total += layers(m.name) * m.count * (r * (m.inFeatures + m.outFeatures) + (dora ? m.outFeatures : 0));
   }
   return total;
 }

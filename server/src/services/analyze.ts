@@ -5,7 +5,7 @@ import { makeDiagnostic } from '../diagnostics';
 import type { DatasetFacts, InspectOptions } from '../data';
 import { tokenizerPathFor } from '../data';
 import { gpuFromSetting, type GpuSpec } from '../gpu';
-import { estimateMemory, noFitDiagnostic, whatWouldFit, type Estimate, type FitSuggestion } from '../memory';
+import { estimateMemory, estimateOptionsFor, noFitDiagnostic, whatWouldFit, type Estimate, type EstimateOptions, type FitSuggestion } from '../memory';
 import { resolveModel, type ModelResolution } from '../models';
 import { toTrainingPlan } from '../plan/normalize';
 import type { TrainingPlan } from '../plan/types';
@@ -38,6 +38,8 @@ export interface Analysis {
   model?: ModelResolution;
   gpu: GpuSpec | null;
   estimate?: Estimate;
+  /** The options `estimate` was made with; the hover's "what would fit" uses the same. */
+  estimateOptions?: EstimateOptions;
   /** Dataset files whose facts were not cached: inspect them, then analyze again. */
   pendingDatasets: Array<{ path: string; options: InspectOptions }>;
 }
@@ -82,9 +84,10 @@ export function analyzeConfig(input: AnalysisInput): Analysis {
   }));
 
   if (model.ok) {
-    const estimateOptions = { engine: plan.engine, tritonLoss: environment.platform !== 'win32' };
+    const estimateOptions = estimateOptionsFor(plan.engine, environment.platform);
     const estimate = estimateMemory(model.spec, plan, analysis.gpu, estimateOptions);
     analysis.estimate = estimate;
+    analysis.estimateOptions = estimateOptions;
     const override = environment.severityOverrides?.['memory-no-fit'];
     if (estimate.fits === false && override !== 'off') {
       const suggestions: FitSuggestion[] = whatWouldFit(model.spec, plan, analysis.gpu, estimateOptions);
