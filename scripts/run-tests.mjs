@@ -1,5 +1,5 @@
 // Runs every TypeScript test file with node:test (the shell does not expand ** on every machine, so we walk),
-// then the trainer's pytest suite when pytest is importable.
+// then the trainer's pytest suite (runTrainerTests below).
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -19,17 +19,29 @@ const files = only.length ? only : findTests('test').sort();
 const node = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
 let status = node.status ?? 1;
 
-if (!only.length && existsSync('trainer/tests')) {
-  // Debian's python3-pytest lands in /usr/bin/python3, which may not be the python3 first on PATH.
-  const python = ['python3', '/usr/bin/python3'].find(
-    (exe) => spawnSync(exe, ['-c', 'import pytest'], { stdio: 'ignore' }).status === 0,
-  );
-  if (python) {
-    const py = spawnSync(python, ['-m', 'pytest', '-q', 'trainer/tests'], { stdio: 'inherit' });
-    // pytest exits 5 when it collected nothing; any other non-zero is a failure.
-    if (py.status !== 0 && py.status !== 5) status = status || py.status || 1;
-  } else {
-    console.log('trainer tests skipped: pytest is not installed (apt-get install python3-pytest)');
-  }
-}
+if (!only.length && existsSync('trainer/tests')) status = runTrainerTests() || status;
 process.exit(status);
+
+/**
+ * The trainer's pytest suite, with real torch when LORA_LENS_TEST_PYTHON names an interpreter that has it (CI makes
+ * one: scripts/setup-trainer-venv.sh), else with the first python that has pytest (the torch tests then skip).
+ * Says which suite ran; returns the failure status or 0.
+ */
+function runTrainerTests() {
+  const has = (exe, modules) => spawnSync(exe, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0;
+  // Debian's python3-pytest lands in /usr/bin/python3, which may not be the python3 first on PATH.
+  const candidates = [process.env.LORA_LENS_TEST_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean);
+  const python = candidates.find((exe) => has(exe, 'pytest'));
+  if (!python) {
+    console.log('trainer tests skipped: pytest is not installed (apt-get install python3-pytest)');
+    return 0;
+  }
+  const withTorch = has(python, 'torch, transformers, peft');
+  console.log(withTorch
+    ? `trainer tests: the full suite with real torch on CPU (${python})`
+    : `trainer tests: the torch-free suite (${python} has no torch; bash scripts/setup-trainer-venv.sh makes a venv that has it)`);
+  const py = spawnSync(python, ['-m', 'pytest', '-q', '-rs', 'trainer/tests'], { stdio: 'inherit', env: { ...process.env, LORA_LENS_TEST_PYTHON: python } });
+  // pytest exits 5 when it collected nothing; any other non-zero is a failure.
+  return py.status !== 0 && py.status !== 5 ? py.status || 1 : 0;
+}
+
