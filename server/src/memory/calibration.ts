@@ -81,7 +81,7 @@ export function measurementPlan(m: Measurement, engine: Engine = 'hf'): Training
       save_steps: 0, save_total_limit: null, dataloader_num_workers: 0,
     },
     hardware: { gpu: 'H100-80GB', num_gpus: 1, distributed: 'none' },
-    output: { dir: '/tmp', merge: false, merge_dtype: 'bfloat16', safe_serialization: true },
+    output: { dir: '/tmp', merge: false, merge_dtype: 'bfloat16', merge_base: 'dequantized', safe_serialization: true },
     engine,
   };
 }

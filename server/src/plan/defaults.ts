@@ -60,4 +60,5 @@ export function trainingDefaults(method: Method): TrainingPlanArgs {
 
 export const HARDWARE_DEFAULTS: HardwarePlan = { gpu: 'auto', num_gpus: 1, distributed: 'none' };
 
-export const OUTPUT_DEFAULTS: Omit<OutputPlan, 'dir'> = { merge: false, merge_dtype: 'bfloat16', safe_serialization: true };
+/** merge_base: QLoRA adapters were trained against the dequantized NF4 weights, so merging there reproduces the trained model. */
+export const OUTPUT_DEFAULTS: Omit<OutputPlan, 'dir'> = { merge: false, merge_dtype: 'bfloat16', merge_base: 'dequantized', safe_serialization: true };

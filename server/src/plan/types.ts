@@ -2,6 +2,14 @@
  * The TrainingPlan: the config with every default applied and every path resolved. It is the single source of
  * truth handed to the trainer as `plan.json`; keys keep the config dialect's names (snake_case, as in PEFT and
  * transformers) so the Python side reads them without translation.
+ *
+ * This file is the source of `schemas/plan.schema.json` (scripts/gen-plan-contract.ts writes it; numeric bounds and
+ * integer-ness come from the config schema's key of the same path, `@absolutePath` adds the absolute-path pattern).
+ * To add a plan field:
+ *   1. declare it here (and its default in defaults.ts; normalize.ts spreads the section's defaults);
+ *   2. `npx tsx scripts/gen-plan-contract.ts` (schema + the trainer's plan fixtures), commit what it writes;
+ *   3. add the field to the matching dataclass in trainer/lora_lens_trainer/plan.py.
+ * test/plan/contract.test.ts fails until 2 is done, trainer/tests/test_plan.py until 3 is.
  */
 
 export type Method = 'full' | 'lora' | 'qlora';
@@ -11,6 +19,7 @@ export type Optimizer = 'adamw_torch' | 'adamw_torch_fused' | 'adamw_8bit' | 'pa
 export type Distributed = 'none' | 'ddp' | 'fsdp' | 'deepspeed_zero2' | 'deepspeed_zero3';
 export type AttnImplementation = 'sdpa' | 'eager' | 'flash_attention_2';
 export type Engine = 'hf' | 'lora-lens';
+export type MergeBase = 'dequantized' | 'original';
 
 export interface ModelRef {
   name_or_path: string;
@@ -38,9 +47,9 @@ export interface QuantizationPlan {
 }
 
 export interface DataPlan {
-  /** Absolute path. */
+  /** Absolute path. @absolutePath */
   train: string;
-  /** Absolute path, or null when there is no eval set. */
+  /** Absolute path, or null when there is no eval set. @absolutePath */
   eval: string | null;
   format: DataFormat;
   /** "auto" (the tokenizer's own), a named template, or inline Jinja. */
@@ -83,16 +92,21 @@ export interface HardwarePlan {
 }
 
 export interface OutputPlan {
-  /** Absolute path. */
+  /** Absolute path. @absolutePath */
   dir: string;
   merge: boolean;
   merge_dtype: 'bfloat16' | 'float16' | 'float32';
+  /**
+   * What a QLoRA adapter is merged into: the NF4 weights dequantized (the weights it was trained against) or the
+   * original unquantized base. Ignored for LoRA and full fine-tuning.
+   */
+  merge_base: MergeBase;
   safe_serialization: boolean;
 }
 
 export interface TrainingPlan {
   version: 1;
-  /** Absolute path of the config the plan came from, or null for an unsaved document. */
+  /** Absolute path of the config the plan came from, or null for an unsaved document. @absolutePath */
   config_path: string | null;
   model: ModelRef;
   method: Method;
