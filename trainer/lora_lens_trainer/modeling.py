@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from . import lora as lora_mod
+from .loss import LogitTransform, OutputHead, transformed_logits
 from .nf4 import quantize_model
 from .plan import TrainingPlan
 
@@ -147,16 +148,61 @@ def apply_method(model: nn.Module, plan: TrainingPlan, device: torch.device, par
     return Setup(model, param_dtype, autocast, backend, targets)
 
 
-def decoder_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
-    """The transformer body (returns last hidden states) and the output projection, so the loss can project
-    only the positions that train, in chunks."""
-    head = model.get_output_embeddings()
+def decoder_and_head(model: nn.Module) -> tuple[nn.Module, OutputHead]:
+    """The transformer body (returns last hidden states) and the output head (projection, bias, logit transform),
+    so the loss can project only the positions that train, in chunks. Checked on a few tokens against the
+    model's own logits: a head that post-processes its logits in a way not modelled here is refused."""
+    linear = model.get_output_embeddings()
     body = getattr(model, getattr(model, "base_model_prefix", "model"), None)
-    if head is None or body is None or body is model:
+    if linear is None or body is None or body is model:
         raise ModelError(f"{type(model).__name__}: cannot split into body and output head")
-    if getattr(model.config, "final_logit_softcapping", None) or getattr(model.config, "logit_scale", None):
-        raise ModelError(f"{type(model).__name__} post-processes its logits; the fused loss does not support it yet")
+    head = OutputHead(linear, logit_transform(model.config))
+    _check_head(model, body, head)
     return body, head
+
+
+def logit_transform(config: Any) -> LogitTransform:
+    """What the model's forward does to lm_head's output (transformers 5): Granite divides by `logits_scaling`,
+    Cohere multiplies by `logit_scale`, Gemma 2/3 softcap with `final_logit_softcapping`."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    multiplier = 1.0
+    scaling = getattr(text, "logits_scaling", None)
+    if scaling:
+        multiplier /= float(scaling)
+    scale = getattr(text, "logit_scale", None)
+    if isinstance(scale, (int, float)) and not isinstance(scale, bool) and scale:
+        multiplier *= float(scale)
+    softcap = getattr(text, "final_logit_softcapping", None)
+    return LogitTransform(multiplier, float(softcap) if softcap else None)
+
+
+# Relative L2 distance allowed between the model's logits and the fused head's on the probe: bf16 rounding of
+# two orderings of the same products is ~1e-3; an unmodelled transform (a scale, a softcap) is far above it.
+HEAD_PROBE_TOLERANCE = 2e-2
+
+
+def _check_head(model: nn.Module, body: nn.Module, head: OutputHead) -> None:
+    weight = head.weight
+    ids = (torch.arange(1, 9, device=weight.device) * 7919 % weight.shape[0]).unsqueeze(0)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            theirs = model(input_ids=ids, use_cache=False).logits.float()
+            out = body(input_ids=ids, use_cache=False)
+            hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state
+            bias = head.bias
+            ours = transformed_logits(hidden.to(weight.dtype), weight, None if bias is None else bias.to(weight.dtype),
+                                      head.transform)
+    finally:
+        model.train(was_training)
+    distance = float((ours - theirs).norm() / theirs.norm().clamp_min(1e-12))
+    if not distance <= HEAD_PROBE_TOLERANCE:
+        raise ModelError(
+            f"{type(model).__name__} post-processes its logits in a way the fused loss does not model (its logits "
+            f"differ from lm_head's by {distance:.3g} relative; bias, logits_scaling, logit_scale and "
+            f"final_logit_softcapping are supported): training it here would use the wrong loss. Train it with "
+            f"transformers + PEFT (the HF Trainer, axolotl or LLaMA-Factory) instead.")
 
 
 def count_params(model: nn.Module) -> tuple[int, int]:

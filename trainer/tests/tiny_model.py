@@ -75,3 +75,47 @@ def build_model_dir(folder: Path, hidden: int = 128, layers: int = 2, seed: int 
     model = LlamaForCausalLM(config).to(torch.bfloat16)
     model.save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+# Tiny configurations of the families whose heads differ (bias, logit multiplier, softcap) and of the dense
+# Llama/Qwen layout; sizes small enough for CPU tests, head dims even for rotary embeddings.
+_TINY = {"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+         "num_key_value_heads": 2, "max_position_embeddings": 256}
+
+
+def tiny_config(arch: str, vocab: int = 256, **overrides: object):
+    """A transformers config for `arch` (llama, qwen2, phi, granite, cohere, gemma2), tiny, untied head."""
+    import transformers
+
+    common = dict(_TINY, vocab_size=vocab, tie_word_embeddings=False, pad_token_id=0, bos_token_id=1,
+                  eos_token_id=2, initializer_range=0.1)
+    specific: dict[str, dict[str, object]] = {
+        "llama": {}, "qwen2": {},
+        # Phi-1/2: lm_head has a bias; partial rotary.
+        "phi": {"partial_rotary_factor": 0.5, "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attention_dropout": 0.0},
+        "granite": {"logits_scaling": 8.0, "embedding_multiplier": 12.0, "residual_multiplier": 0.22,
+                    "attention_multiplier": 0.015625},
+        "cohere": {"logit_scale": 0.0625, "use_qk_norm": False},
+        # A cap small enough that the tiny model's logits reach the tanh's curved part.
+        "gemma2": {"final_logit_softcapping": 2.0, "attn_logit_softcapping": 50.0, "head_dim": 16,
+                   "query_pre_attn_scalar": 16, "sliding_window": 8},
+    }
+    classes = {"llama": "LlamaConfig", "qwen2": "Qwen2Config", "phi": "PhiConfig", "granite": "GraniteConfig",
+               "cohere": "CohereConfig", "gemma2": "Gemma2Config"}
+    kwargs = {**common, **specific[arch], **overrides}
+    return getattr(transformers, classes[arch])(**kwargs)
+
+
+def tiny_causal_lm(arch: str, vocab: int = 256, seed: int = 0, **overrides: object):
+    """A randomly initialised fp32 causal LM of `arch` built from tiny_config, on the CPU, in eval mode."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    config = tiny_config(arch, vocab, **overrides)
+    torch.manual_seed(seed)
+    attn = "eager" if arch == "gemma2" else "sdpa"
+    model = AutoModelForCausalLM.from_config(config, attn_implementation=attn, dtype=torch.float32).eval()
+    bias = getattr(model.get_output_embeddings(), "bias", None)
+    if bias is not None:
+        torch.nn.init.normal_(bias, std=1.0)  # initialised to zero, where a trained Phi's is not
+    return model
