@@ -23,6 +23,8 @@ export const PLAN_FIXTURE_DIR = join(ROOT, 'trainer', 'tests', 'fixtures', 'plan
 
 /** POSIX (`/x`), drive (`C:\x`, `C:/x`) or UNC (`\\host\x`): the forms Node's `path.resolve` returns. */
 const ABSOLUTE_PATH_PATTERN = '^(/|[A-Za-z]:[\\\\/]|\\\\\\\\)';
+/** An absolute path, or a dataset reference with a URL scheme (`hf://datasets/…`: dialects/normalize/datasetRef.ts). */
+const ABSOLUTE_PATH_OR_REFERENCE_PATTERN = '^(/|[A-Za-z]:[\\\\/]|\\\\\\\\|[a-z][a-z0-9+.-]+://)';
 
 /** Config-schema keywords a plan key inherits: the bounds the normaliser's input already obeys. */
 const INHERITED = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'minItems', 'uniqueItems'];
@@ -62,6 +64,7 @@ class TypeReader {
       const description = ts.getJSDocCommentsAndTags(member).filter(ts.isJSDoc).map((doc) => ts.getTextOfJSDocComment(doc.comment) ?? '').join(' ').replace(/\s+/g, ' ').trim();
       const schema: Schema = { ...(description ? { description } : {}), ...this.type(member.type, [...path, key]) };
       if (ts.getJSDocTags(member).some((tag) => tag.tagName.text === 'absolutePath')) schema.pattern = ABSOLUTE_PATH_PATTERN;
+      if (ts.getJSDocTags(member).some((tag) => tag.tagName.text === 'absolutePathOrReference')) schema.pattern = ABSOLUTE_PATH_OR_REFERENCE_PATTERN;
       properties[key] = schema;
       if (!member.questionToken) required.push(key);
     }

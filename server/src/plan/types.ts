@@ -26,6 +26,11 @@ export interface ModelRef {
   revision: string | null;
   trust_remote_code: boolean;
   attn_implementation: AttnImplementation;
+  /**
+   * Load the frozen base in 8-bit (bitsandbytes LLM.int8(), method lora; axolotl's and LLaMA-Factory's 8-bit LoRA),
+   * prepared for k-bit training. Absent: false.
+   */
+  load_in_8bit?: boolean;
 }
 
 export interface LoraPlan {
@@ -47,9 +52,13 @@ export interface QuantizationPlan {
 }
 
 export interface DataPlan {
-  /** Absolute path. @absolutePath */
+  /**
+   * Absolute path, or a reference to a dataset that is not a local file (`hf://datasets/<owner>/<name>` for a Hub
+   * dataset, `llamafactory://<name>` for a LLaMA-Factory registry name: dialects/normalize/datasetRef.ts).
+   * @absolutePathOrReference
+   */
   train: string;
-  /** Absolute path, or null when there is no eval set. @absolutePath */
+  /** Absolute path or dataset reference (as train), or null when there is no eval set. @absolutePathOrReference */
   eval: string | null;
   format: DataFormat;
   /** "auto" (the tokenizer's own), a named template, or inline Jinja. */
@@ -76,6 +85,8 @@ export interface TrainingPlanArgs {
   weight_decay: number;
   optim: Optimizer;
   gradient_checkpointing: boolean;
+  /** Checkpointed layer inputs kept in CPU memory, not on the GPU (axolotl `gradient_checkpointing: offload`). Absent: false. */
+  activation_offloading?: boolean;
   seed: number;
   logging_steps: number;
   eval_steps: number | null;

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { DatasetFacts } from '../data/types';
+import { isDatasetReference } from '../dialects/normalize/datasetRef';
 import type { Finding, Rule, RuleInput } from './types';
 import { anchor, listLines, plural, setFix } from './util';
 
@@ -18,7 +19,8 @@ export const dataset: Rule = {
     const { doc, plan, fileExists = existsSync } = input;
     const findings: Finding[] = [];
     for (const [key, path, facts] of [['train', plan.data.train, input.dataset], ['eval', plan.data.eval, input.evalDataset]] as const) {
-      if (!path) continue;
+      // A Hub or registry dataset (hf://datasets/…) is not a file: nothing to find or inspect here.
+      if (!path || isDatasetReference(path)) continue;
       const range = anchor(doc, ['data', key]);
       const missing = facts?.path === path ? !facts.exists : !fileExists(path);
       if (missing) {
