@@ -10,7 +10,8 @@ import { gpuFromSetting } from '../gpu/catalog';
 import type { GpuSpec } from '../gpu/types';
 import { estimateMemory, estimateOptionsFor } from '../memory/estimate';
 import { formatGiB } from '../memory/presentation';
-import { recommendMethod, whatWouldFit } from '../memory/suggest';
+import { recommendMethod } from '../memory/recommend';
+import { makeItFit, whatWouldFit } from '../memory/suggest';
 import { resolveModel } from '../models/resolve';
 import { buildPlan } from '../plan/normalize';
 import type { Engine } from '../plan/types';
@@ -76,6 +77,7 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   const estimateOptions = estimateOptionsFor(engine, process.platform);
   const est = estimateMemory(model.spec, plan, gpu, estimateOptions);
   const suggestions = est.fits === false ? whatWouldFit(model.spec, plan, gpu, estimateOptions) : [];
+  const fix = est.fits === false ? makeItFit(model.spec, plan, gpu, estimateOptions) : null;
   const advice = recommendMethod(model.spec, plan, gpu, estimateOptions);
 
   if (parsed.json) {
@@ -93,8 +95,10 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
       headroom_bytes: est.headroomBytes,
       model: { id: model.spec.id, source: model.source, total_params: est.params.total, trainable_params: est.params.trainable },
       num_gpus: est.numGpus,
-      suggestions: suggestions.map((s) => ({ kind: s.kind, title: s.title, peak_bytes: s.peakBytes, fits: s.fits })),
-      recommended_method: { by_estimate: advice.byEstimate, rule_of_thumb: advice.ruleOfThumb },
+      suggestions: suggestions.map((s) => ({ kind: s.kind, title: s.title, peak_bytes: Math.round(s.peakBytes), fits: s.fits })),
+      make_it_fit: fix ? { changes: fix.changes, peak_bytes: Math.round(fix.estimate.peakBytes) } : null,
+      recommended_method: advice.method,
+      recommendation: advice.text,
       notes: gpuNote ? [gpuNote, ...est.notes] : est.notes,
     }, null, 2)}\n`);
   } else {
@@ -111,8 +115,9 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
     if (!gpu) w(`GPU: ${gpuNote || 'unknown'}; pass --gpu NAME|SIZE to check the fit`);
     else w(est.fits ? `fits ${gpu.name} (${formatGiB(gpu.memoryBytes)}): ${formatGiB(est.headroomBytes ?? 0)} free`
       : `DOES NOT FIT ${gpu.name} (${formatGiB(gpu.memoryBytes)}): ${formatGiB(-(est.headroomBytes ?? 0))} over`);
-    for (const s of suggestions) w(`  - ${s.title}${s.fits === null ? '' : s.fits ? ' (fits)' : ' (still too big)'}`);
-    if (gpu) w(`recommended method: ${advice.byEstimate ?? 'none fits'} (rule of thumb: ${advice.ruleOfThumb ?? 'none'})`);
+    if (fix) w(`make it fit: ${fix.changes.join(', ')} → ${formatGiB(fix.estimate.peakBytes)}`);
+    for (const s of suggestions) w(`  - ${s.title}`);
+    if (gpu) w(advice.text);
     for (const n of est.notes) w(`note: ${n}`);
   }
   return est.fits === false ? 1 : 0;

@@ -1,7 +1,7 @@
-import { InlayHintKind, type CodeLens, type InlayHint } from 'vscode-languageserver-types';
+import { InlayHintKind, type CodeLens, type Hover, type InlayHint, type Position } from 'vscode-languageserver-types';
 import { isMap, isScalar } from 'yaml';
-import { positionAt, type ConfigDocument } from '../document/configDocument';
-import { hoverMarkdown, inlayLabel, recommendMethod, whatWouldFit } from '../memory';
+import { offsetAt, positionAt, rangeOf, type ConfigDocument } from '../document/configDocument';
+import { dataSizeOf, hoverMarkdown, inlayLabel, makeItFit, recommendMethod, whatWouldFit } from '../memory';
 import type { Analysis } from '../services/analyze';
 import { RUN_FINE_TUNE_COMMAND, type EstimateResult } from '../shared/protocol';
 
@@ -15,14 +15,43 @@ function anchorLine(doc: ConfigDocument): number {
   return 0;
 }
 
-/** Markdown for the estimate's hover: the breakdown, the reserve range, what would fit and the method advice. */
+/** Markdown for the estimate's hover: the verdict, Make it fit and each single change, the method, the breakdown. */
 export function estimateMarkdown(analysis: Analysis): string | undefined {
   const { estimate, estimateOptions, model, plan, gpu } = analysis;
   if (!estimate || !model?.ok || !plan) return undefined;
-  return hoverMarkdown(estimate, whatWouldFit(model.spec, plan, gpu, estimateOptions), recommendMethod(model.spec, plan, gpu, estimateOptions));
+  const data = dataSizeOf(analysis.dataset);
+  const noFit = estimate.fits === false;
+  return hoverMarkdown(estimate, {
+    suggestions: noFit ? whatWouldFit(model.spec, plan, gpu, estimateOptions, data) : undefined,
+    fix: noFit ? makeItFit(model.spec, plan, gpu, estimateOptions, data) : undefined,
+    recommendation: recommendMethod(model.spec, plan, gpu, estimateOptions, data),
+  });
 }
 
-/** The inlay hint at the end of the model line: "≈ 18.9 GiB peak · fits RTX 4090 (10 GiB free)". */
+/** The top-level `model:` value's node range [start, end), or null. */
+function modelValueRange(doc: ConfigDocument): [number, number] | null {
+  const root = doc.yaml?.contents;
+  if (!isMap(root)) return null;
+  const pair = root.items.find((p) => isScalar(p.key) && p.key.value === 'model');
+  const value = pair?.value;
+  return isScalar(value) && value.range ? [value.range[0], value.range[1]] : null;
+}
+
+/**
+ * The estimate's hover on the `model:` value (where the memory-no-fit squiggle sits), so hovering it shows the
+ * verdict and breakdown rather than the key's schema text; null elsewhere (the schema hover answers).
+ */
+export function getMemoryHover(doc: ConfigDocument, analysis: Analysis, position: Position): Hover | null {
+  const range = modelValueRange(doc);
+  if (!range) return null;
+  const offset = offsetAt(doc, position);
+  if (offset < range[0] || offset > range[1]) return null;
+  const markdown = estimateMarkdown(analysis);
+  if (!markdown) return null;
+  return { contents: { kind: 'markdown', value: markdown }, range: rangeOf(doc.lineStarts, doc.text.length, range[0], range[1]) };
+}
+
+/** The inlay hint at the end of the model line ("≈ 11.2 GiB · fits RTX 4090 · 12.8 GiB free"), the hover as its tooltip. */
 export function getMemoryInlayHints(doc: ConfigDocument, analysis: Analysis): InlayHint[] {
   if (!analysis.estimate) return [];
   const line = anchorLine(doc);

@@ -1,12 +1,12 @@
 /**
- * Text for the editor: the inlay hint, the hover (breakdown table, reserve range, what would fit), and the data of
+ * Text for the editor: the inlay hint, the hover (verdict, the fix, the method, then the breakdown), and the data of
  * the `memory-no-fit` diagnostic with its quick fixes. Pure functions; the language server places them.
  */
 import type { QuickFix } from '../edits/configEdits';
 import type { TrainingPlan } from '../plan/types';
-import type { FitSuggestion, MethodAdvice } from './suggest';
-import { qloraEdits } from './suggest';
-import type { Estimate } from './types';
+import type { MethodRecommendation } from './recommend';
+import type { FitPlan, FitSuggestion } from './suggest';
+import type { Estimate, PhaseName } from './types';
 
 const GiB = 2 ** 30;
 /** Bytes as GiB with one decimal ("18.9 GiB"). */
@@ -14,40 +14,96 @@ export function formatGiB(bytes: number, digits = 1): string {
   return `${(bytes / GiB).toFixed(digits)} GiB`;
 }
 
-/** The inlay hint: "≈ 18.9 GiB peak · fits H100 80GB (61 GiB free)". */
-export function inlayLabel(est: Estimate): string {
-  const head = `≈ ${formatGiB(est.peakBytes)} peak`;
-  const perGpu = est.numGpus > 1 ? ' per GPU' : '';
-  if (!est.gpu || est.fits === null || est.headroomBytes === null) return `${head}${perGpu} · no GPU detected`;
-  if (est.fits) return `${head}${perGpu} · fits ${est.gpu.name} (${formatGiB(est.headroomBytes, 0)} free)`;
-  return `${head}${perGpu} · does not fit ${est.gpu.name} (${formatGiB(-est.headroomBytes)} over)`;
+/** A parameter count in one unit per size: "7.62 B", "40.4 M", "12.3 K". */
+export function formatCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} K`;
+  return String(Math.round(n));
 }
 
-/** Markdown hover: breakdown at the peak, when the peak happens, the reserve range, what would fit, notes. */
-export function hoverMarkdown(est: Estimate, suggestions: FitSuggestion[] = [], advice?: MethodAdvice): string {
-  const lines: string[] = [];
-  lines.push(`**Memory estimate** (${est.engine} engine${est.calibrated ? '' : ', not yet calibrated'}): **${formatGiB(est.peakBytes)}** at the peak (${est.peakPhase})`);
-  lines.push('', '| term | GiB |', '| --- | ---: |');
-  for (const t of est.breakdown) lines.push(`| ${t.label} | ${(t.bytes / GiB).toFixed(2)} |`);
-  lines.push(`| **peak (allocated + context)** | **${(est.peakBytes / GiB).toFixed(2)}** |`);
-  lines.push('', `nvidia-smi may show up to ${formatGiB(est.reservedBytesMax)} (PyTorch's cache, handed back under pressure): ` +
-    `range ${formatGiB(est.peakBytes)} – ${formatGiB(est.reservedBytesMax)}.`);
-  lines.push(`Parameters: ${(est.params.total / 1e9).toFixed(2)} B total, ${(est.params.trainable / 1e6).toFixed(1)} M trainable.`);
-  if (est.gpu) {
-    lines.push(est.fits
-      ? `Fits ${est.gpu.name} (${formatGiB(est.gpu.memoryBytes)}) with ${formatGiB(est.headroomBytes ?? 0)} free.`
-      : `Does **not** fit ${est.gpu.name} (${formatGiB(est.gpu.memoryBytes)}): ${formatGiB(-(est.headroomBytes ?? 0))} over.`);
-  } else lines.push('No GPU detected: set `hardware.gpu` (e.g. "RTX 4090" or "24GiB") to see whether it fits.');
-  if (suggestions.length) {
-    lines.push('', '**What would fit**');
-    for (const s of suggestions) lines.push(`- ${s.title}${s.fits === null ? '' : s.fits ? ' ✓ fits' : ' ✗ still too big'}`);
+/** VS Code cuts inlay hints past this many characters (`editor.inlayHints.maximumLength`, default 43). */
+export const INLAY_MAX_LENGTH = 43;
+
+/**
+ * The inlay hint: the peak, then the verdict with its key figure, within INLAY_MAX_LENGTH characters: the most
+ * detailed form that fits ("≈ 11.2 GiB · fits RTX 4090 · 12.8 GiB free", "≈ 20.0 GiB · 8.0 GiB over RTX 3060"),
+ * dropping the GPU name before the figure. The rest goes into the tooltip.
+ */
+export function inlayLabel(est: Estimate): string {
+  const peak = `≈ ${formatGiB(est.peakBytes)}${est.numGpus > 1 ? '/GPU' : ''}`;
+  const candidates: string[] = [];
+  if (!est.gpu || est.fits === null || est.headroomBytes === null) candidates.push(`${peak} peak · no GPU detected`, `${peak} peak · no GPU`, peak);
+  else if (est.fits) {
+    const free = formatGiB(est.headroomBytes);
+    candidates.push(`${peak} · fits ${est.gpu.name} · ${free} free`, `${peak} · fits · ${free} free`, `${peak} · fits`);
+  } else {
+    const over = formatGiB(-est.headroomBytes);
+    candidates.push(`${peak} · ${over} over ${est.gpu.name}`, `${peak} · does not fit: ${over} over`, `${peak} · ${over} over`, peak);
   }
-  if (advice && advice.ruleOfThumb !== undefined && est.gpu) {
-    lines.push('', `Recommended method: ${advice.byEstimate ?? 'none fits this GPU'} by this estimate; ` +
-      `the rule of thumb (≥4× / 1.5× / 0.5× the ${formatGiB(advice.fp16ModelBytes)} fp16 model for full / LoRA / QLoRA) says ${advice.ruleOfThumb ?? 'none'}.`);
+  return candidates.find((c) => c.length <= INLAY_MAX_LENGTH) ?? candidates[candidates.length - 1]!;
+}
+
+/** The verdict in one sentence, the GPU named in full: what the hint says, with nothing cut. */
+export function verdictLine(est: Estimate): string {
+  const peak = `≈ ${formatGiB(est.peakBytes)} peak${est.numGpus > 1 ? ` per GPU (${est.numGpus} GPUs)` : ''}`;
+  if (!est.gpu || est.fits === null || est.headroomBytes === null) return `**${peak}**; no GPU detected: set \`hardware.gpu\` (e.g. "RTX 4090" or "24GiB") to see whether it fits.`;
+  const card = `${est.gpu.name} (${formatGiB(est.gpu.memoryBytes)}${est.gpu.usedBytes ? `, ${formatGiB(est.gpu.usedBytes)} in use` : ''})`;
+  return est.fits
+    ? `**Fits ${card}**: ${peak}, ${formatGiB(est.headroomBytes)} free.`
+    : `**Does not fit ${card}**: ${peak}, ${formatGiB(-est.headroomBytes)} over; the run would stop with CUDA out of memory.`;
+}
+
+const PHASE_WORDS: Record<PhaseName, string> = {
+  loss: 'while the loss is computed',
+  'lm_head backward': 'in the output layer\'s backward pass',
+  'layer recompute': 'while a checkpointed layer is recomputed',
+  'layer backward': 'in a layer\'s backward pass',
+  'backward end': 'at the end of the backward pass',
+  'optimizer step': 'in the optimizer step',
+};
+
+/** The trainer the estimate models, in plain words. */
+const ENGINE_WORDS: Record<Estimate['engine'], string> = { 'lora-lens': 'the bundled trainer', hf: 'the Hugging Face Trainer' };
+
+/** "12.0 GiB" when both ends round the same, else "12.0 – 16.0 GiB". */
+export function formatRange(lo: number, hi: number): string {
+  const a = formatGiB(lo);
+  const b = formatGiB(hi);
+  return a === b ? a : `${a.replace(' GiB', '')} – ${b}`;
+}
+
+export interface HoverParts {
+  /** Each change on its own (`whatWouldFit`), shown when the config does not fit. */
+  suggestions?: FitSuggestion[];
+  /** The least change that fits (`makeItFit`). */
+  fix?: FitPlan | null;
+  recommendation?: MethodRecommendation;
+}
+
+/** Markdown hover: verdict first, the fix and the method, then the breakdown; one fact per paragraph or list item. */
+export function hoverMarkdown(est: Estimate, parts: HoverParts = {}): string {
+  const blocks: string[] = [verdictLine(est)];
+  if (est.fits === false) {
+    if (parts.fix) {
+      blocks.push(`**Make it fit** (quick fix) → ≈ ${formatGiB(parts.fix.estimate.peakBytes)}, ${formatGiB(parts.fix.estimate.headroomBytes ?? 0)} free:\n\n${parts.fix.changes.map((c) => `- ${c}`).join('\n')}`);
+    } else if (parts.suggestions) blocks.push('No change the estimator tries makes it fit this GPU.');
+    const singles = (parts.suggestions ?? []).filter((s) => !(parts.fix?.kinds.length === 1 && parts.fix.kinds[0] === s.kind));
+    if (singles.length) blocks.push(`Each change on its own:\n\n${singles.map((s) => `- ${s.title}`).join('\n')}`);
   }
-  for (const n of est.notes) lines.push('', `_${n}_`);
-  return lines.join('\n');
+  if (parts.recommendation) blocks.push(parts.recommendation.text);
+
+  const table = ['| Memory at the peak | GiB |', '| --- | ---: |', ...est.breakdown.map((t) => `| ${t.label} | ${(t.bytes / GiB).toFixed(2)} |`),
+    `| **Peak** | **${(est.peakBytes / GiB).toFixed(2)}** |`];
+  blocks.push(`The peak comes ${PHASE_WORDS[est.peakPhase]}:`, table.join('\n'));
+  const shown = est.gpu ? Math.min(est.reservedBytesMax, est.gpu.memoryBytes) : est.reservedBytesMax;
+  if (est.fits !== false && formatGiB(shown) !== formatGiB(est.peakBytes)) {
+    blocks.push(`nvidia-smi may show ${formatRange(est.peakBytes, shown)}${shown < est.reservedBytesMax ? ' (the whole card)' : ''}: PyTorch keeps freed memory cached and hands it back when it needs room.`);
+  }
+  blocks.push(`Parameters: ${formatCount(est.params.total)} total, ${formatCount(est.params.trainable)} trainable.`);
+  blocks.push(`Estimated for ${ENGINE_WORDS[est.engine]}${est.calibrated ? ', checked against GPU measurements' : ' (not yet checked against GPU measurements)'}.`);
+  for (const n of est.notes) if (!/profile is not yet calibrated/.test(n)) blocks.push(`_${n}_`);
+  return blocks.join('\n\n');
 }
 
 export const MEMORY_NO_FIT = 'memory-no-fit';
@@ -61,32 +117,29 @@ export interface NoFitDiagnostic {
   data: { peakBytes: number; gpuBytes: number; fixes: QuickFix[] };
 }
 
-/** The `memory-no-fit` diagnostic, or null when the plan fits or no GPU is known. */
-export function noFitDiagnostic(est: Estimate, plan: TrainingPlan, suggestions: FitSuggestion[] = []): NoFitDiagnostic | null {
-  if (est.fits !== false || !est.gpu) return null;
+/** The quick fixes: "Make it fit" (preferred) first, then each single change labelled with where it lands. */
+export function noFitFixes(suggestions: FitSuggestion[], fix: FitPlan | null): QuickFix[] {
   const fixes: QuickFix[] = [];
-  const t = plan.training;
-  const by = (k: FitSuggestion['kind']) => suggestions.find((s) => s.kind === k);
-  const preferred = suggestions.find((s) => s.fits)?.kind;
-  if (!t.gradient_checkpointing) {
-    fixes.push({ title: `Enable gradient checkpointing${by('gradient_checkpointing') ? ` (${by('gradient_checkpointing')!.title.split(': ')[1]})` : ''}`,
-      edits: [{ kind: 'set', path: ['training', 'gradient_checkpointing'], value: true }], isPreferred: preferred === 'gradient_checkpointing' });
+  if (fix) {
+    const e = fix.estimate;
+    fixes.push({ title: `Make it fit: ${fix.changes.join(', ')} (≈ ${formatGiB(e.peakBytes)}, fits${e.gpu ? ` ${e.gpu.name}` : ''})`, edits: fix.edits, isPreferred: true });
   }
-  if (plan.method !== 'qlora') {
-    fixes.push({ title: `Switch to QLoRA${by('qlora') ? ` (${by('qlora')!.title.split(': ')[1]})` : ''}`, edits: qloraEdits(plan), isPreferred: preferred === 'qlora' });
+  for (const s of suggestions) {
+    if (fix && fix.kinds.length === 1 && fix.kinds[0] === s.kind) continue; // the same edit as Make it fit
+    fixes.push({ title: s.title, edits: s.edits, isPreferred: false });
   }
-  if (t.per_device_train_batch_size > 1) {
-    const mb = Math.floor(t.per_device_train_batch_size / 2);
-    const ga = Math.ceil((t.per_device_train_batch_size * t.gradient_accumulation_steps) / mb);
-    fixes.push({ title: `Halve the micro batch to ${mb} and raise accumulation to ${ga} (same effective batch)`,
-      edits: [{ kind: 'set', path: ['training', 'per_device_train_batch_size'], value: mb }, { kind: 'set', path: ['training', 'gradient_accumulation_steps'], value: ga }],
-      isPreferred: preferred === 'halve_batch' });
-  }
+  return fixes;
+}
+
+/** The `memory-no-fit` diagnostic, or null when the plan fits or no GPU is known. */
+export function noFitDiagnostic(est: Estimate, _plan: TrainingPlan, suggestions: FitSuggestion[] = [], fix: FitPlan | null = null): NoFitDiagnostic | null {
+  if (est.fits !== false || !est.gpu) return null;
+  const what = fix ? 'Make it fit (quick fix) finds a change that fits' : 'no change the estimator tries fits this GPU';
   return {
     code: MEMORY_NO_FIT,
     severity: 'error',
-    message: `Estimated peak ${formatGiB(est.peakBytes)} does not fit ${est.gpu.name} (${formatGiB(est.gpu.memoryBytes)}); the run would stop with CUDA out of memory.`,
+    message: `Estimated peak ${formatGiB(est.peakBytes)} does not fit ${est.gpu.name} (${formatGiB(est.gpu.memoryBytes)}); the run would stop with CUDA out of memory. ${what.charAt(0).toUpperCase()}${what.slice(1)}.`,
     path: ['model'],
-    data: { peakBytes: est.peakBytes, gpuBytes: est.gpu.memoryBytes, fixes },
+    data: { peakBytes: est.peakBytes, gpuBytes: est.gpu.memoryBytes, fixes: noFitFixes(suggestions, fix) },
   };
 }

@@ -1,11 +1,10 @@
 import { dirname } from 'node:path';
-import type { Diagnostic } from 'vscode-languageserver-types';
-import { valueRange, type ConfigDocument } from '../document/configDocument';
-import { makeDiagnostic } from '../diagnostics';
+import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver-types';
+import type { ConfigDocument } from '../document/configDocument';
 import type { DatasetFacts, InspectOptions } from '../data';
 import { tokenizerPathFor } from '../data';
 import { gpuFromSetting, type GpuSpec } from '../gpu';
-import { estimateMemory, estimateOptionsFor, noFitDiagnostic, whatWouldFit, type Estimate, type EstimateOptions, type FitSuggestion } from '../memory';
+import { estimateMemory, estimateOptionsFor, type Estimate, type EstimateOptions } from '../memory';
 import { resolveModel, type ModelResolution } from '../models';
 import { toTrainingPlan } from '../plan/normalize';
 import type { TrainingPlan } from '../plan/types';
@@ -40,6 +39,8 @@ export interface Analysis {
   estimate?: Estimate;
   /** The options `estimate` was made with; the hover's "what would fit" uses the same. */
   estimateOptions?: EstimateOptions;
+  /** The training set's facts when cached (the fit search and the method advice read its size). */
+  dataset?: DatasetFacts;
   /** Dataset files whose facts were not cached: inspect them, then analyze again. */
   pendingDatasets: Array<{ path: string; options: InspectOptions }>;
 }
@@ -49,7 +50,11 @@ const MODEL_MAX_AGE_MS = 2000;
 
 const DEFAULT_ENVIRONMENT: AnalysisEnvironment = { platform: process.platform, env: process.env, fallbackGpu: null };
 
-/** Everything the editor and `lora-lens check` report for one config, in one pass over the parsed document. */
+/**
+ * Everything the editor and `lora-lens check` report for one config, in one pass over the parsed document. Every
+ * diagnostic past the parser and the schema comes from the rule registry (the GPU setting and the memory verdict
+ * included), so suppression comments and severity settings apply to all of them.
+ */
 export function analyzeConfig(input: AnalysisInput): Analysis {
   const environment = input.environment ?? DEFAULT_ENVIRONMENT;
   const diagnostics = doValidation(input.doc);
@@ -60,7 +65,7 @@ export function analyzeConfig(input: AnalysisInput): Analysis {
   const configDir = input.configPath ? dirname(input.configPath) : process.cwd();
   const model = resolveModel(plan.model, { configDir, env: environment.env, maxAgeMs: MODEL_MAX_AGE_MS });
   analysis.model = model;
-  analysis.gpu = resolveGpu(input.doc, plan, environment, diagnostics);
+  analysis.gpu = resolveGpu(plan, environment);
 
   const tokenizerPath = tokenizerPathFor(model);
   const facts = (path: string | null): DatasetFacts | undefined => {
@@ -70,41 +75,44 @@ export function analyzeConfig(input: AnalysisInput): Analysis {
     if (!found) analysis.pendingDatasets.push({ path, options });
     return found;
   };
-  diagnostics.push(...checkRules({
+  analysis.dataset = facts(plan.data.train);
+  const evalDataset = facts(plan.data.eval);
+
+  if (model.ok) {
+    analysis.estimateOptions = estimateOptionsFor(plan.engine, environment.platform);
+    analysis.estimate = estimateMemory(model.spec, plan, analysis.gpu, analysis.estimateOptions);
+  }
+  const findings = checkRules({
     doc: input.doc,
     plan,
     configPath: input.configPath,
     model,
     gpu: analysis.gpu ?? undefined,
-    dataset: facts(plan.data.train),
-    evalDataset: facts(plan.data.eval),
+    dataset: analysis.dataset,
+    evalDataset,
     platform: environment.platform,
     severityOverrides: environment.severityOverrides,
     fileExists: environment.fileExists,
-  }));
-
-  if (model.ok) {
-    const estimateOptions = estimateOptionsFor(plan.engine, environment.platform);
-    const estimate = estimateMemory(model.spec, plan, analysis.gpu, estimateOptions);
-    analysis.estimate = estimate;
-    analysis.estimateOptions = estimateOptions;
-    const override = environment.severityOverrides?.['memory-no-fit'];
-    if (estimate.fits === false && override !== 'off') {
-      const suggestions: FitSuggestion[] = whatWouldFit(model.spec, plan, analysis.gpu, estimateOptions);
-      const noFit = noFitDiagnostic(estimate, plan, suggestions);
-      if (noFit) diagnostics.push(makeDiagnostic(valueRange(input.doc, noFit.path), override ?? noFit.severity, noFit.code, noFit.message, noFit.data));
-    }
-  }
+    memory: analysis.estimate && analysis.estimateOptions ? { estimate: analysis.estimate, options: analysis.estimateOptions, gpu: analysis.gpu } : undefined,
+  });
+  diagnostics.push(...withoutSchemaErrorSpots(findings, diagnostics));
   return analysis;
 }
 
-/** `hardware.gpu` when it names one, else the environment's; an unknown name is an error at its value. */
-function resolveGpu(doc: ConfigDocument, plan: TrainingPlan, environment: AnalysisEnvironment, diagnostics: Diagnostic[]): GpuSpec | null {
+/**
+ * Rule findings that start where a schema error does read a value the schema rejected (the plan holds the default
+ * there): the schema error is the one diagnostic for that spot.
+ */
+function withoutSchemaErrorSpots(findings: Diagnostic[], schema: Diagnostic[]): Diagnostic[] {
+  const spots = new Set(schema.filter((d) => d.severity === DiagnosticSeverity.Error).map((d) => `${d.range.start.line}:${d.range.start.character}`));
+  if (spots.size === 0) return findings;
+  return findings.filter((d) => !spots.has(`${d.range.start.line}:${d.range.start.character}`));
+}
+
+/** `hardware.gpu` when it names one, else the environment's (the `gpu-unknown` rule reports a name it does not know). */
+function resolveGpu(plan: TrainingPlan, environment: AnalysisEnvironment): GpuSpec | null {
   const setting = plan.hardware.gpu.trim();
   if (setting === '' || setting.toLowerCase() === 'auto') return environment.fallbackGpu;
   const lookup = gpuFromSetting(setting);
-  if (lookup.ok) return lookup.gpu;
-  const path = ['hardware', 'gpu'];
-  diagnostics.push(makeDiagnostic(valueRange(doc, path), 'error', 'gpu-unknown', `hardware.gpu: ${lookup.message}.`, { path, fixes: [{ title: 'Detect the GPU (auto)', edits: [{ kind: 'set', path, value: 'auto' }] }] }));
-  return environment.fallbackGpu;
+  return lookup.ok ? lookup.gpu : environment.fallbackGpu;
 }
