@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -8,8 +8,15 @@ export const REPO = join(__dirname, '..', '..');
 export const STAND_IN_ROOT = join(REPO, 'test', 'fixtures', 'trainer');
 export const PYTHON = process.env.LORA_LENS_TEST_PYTHON || 'python3';
 
+const made: string[] = [];
+// Each test file is its own process: its temporary folders go when it exits (npm test left ~29 behind per run).
+process.on('exit', () => { for (const dir of made) rmSync(dir, { recursive: true, force: true }); });
+
+/** A fresh temporary folder, removed when the test process exits. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 /** A writable stream that keeps what was written, for CLI commands' io. */

@@ -112,7 +112,8 @@ test('a missing interpreter ends the run failed with the reason on stderr', asyn
     .start({ python: '/nonexistent/python3', trainerRoot: null, cwd: tmpdir() });
   const exit = await run.exited;
   assert.equal(exit.status, 'failed');
-  assert.match(stderr.join('\n'), /start \/nonexistent\/python3: .*ENOENT/);
+  assert.match(stderr.join('\n'), /^cannot start \/nonexistent\/python3: not found$/m);
+  assert.equal(exit.spawnError, 'cannot start /nonexistent/python3: not found');
 });
 
 test('doctor prints its JSON report; merge hands over its summary line', async () => {

@@ -1,7 +1,6 @@
 /**
  * The trainer's events (schemas/events.schema.json), as the trainer wrapper in server/src/run/ types and validates
- * them; the editor adds only its view of a run's status.
+ * them, and a run's status as the lifecycle module derives it.
  */
-export type { CheckpointEvent, EndEvent, ErrorEvent, EvalEvent, StartEvent, StepEvent, TrainerEvent, WarningEvent } from '../../../server/src/run/events';
-
-export type RunStatus = 'starting' | 'running' | 'completed' | 'stopped' | 'failed';
+export type { CheckpointEvent, EndEvent, ErrorEvent, EvalEvent, SavingEvent, StartEvent, StepEvent, TrainerEvent, WarningEvent } from '../../../server/src/run/events';
+export type { RunStatus } from '../../../server/src/run/lifecycle';

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { RunInfo } from './runFolder';
+import { runItemText, type RunInfo } from './runFolder';
 
 const ICONS: Record<RunInfo['status'], [string, string]> = {
   starting: ['loading~spin', 'charts.blue'],
@@ -11,12 +11,11 @@ const ICONS: Record<RunInfo['status'], [string, string]> = {
 
 export class RunItem extends vscode.TreeItem {
   constructor(readonly run: RunInfo) {
-    super(run.id, vscode.TreeItemCollapsibleState.None);
-    const when = run.startedAt.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-    const loss = run.finalLoss !== null ? ` · loss ${run.finalLoss.toFixed(4)}` : '';
-    const progress = run.totalSteps ? ` · ${run.step}/${run.totalSteps}` : '';
-    this.description = `${run.status}${run.errorKind === 'oom' ? ' (OOM)' : ''} · ${when}${progress}${loss}`;
-    this.tooltip = new vscode.MarkdownString(`**${run.id}**\n\n${run.status}, started ${run.startedAt.toLocaleString()}\n\n${run.dir}${run.configPath ? `\n\nconfig: ${run.configPath}` : ''}`);
+    const text = runItemText(run);
+    super(text.label, vscode.TreeItemCollapsibleState.None);
+    this.id = run.dir;
+    this.description = text.description;
+    this.tooltip = new vscode.MarkdownString(text.tooltip);
     const [icon, color] = ICONS[run.status];
     this.iconPath = new vscode.ThemeIcon(icon, new vscode.ThemeColor(color));
     // The context value drives which inline and context actions the menus show.

@@ -1,11 +1,11 @@
 /**
  * One trainer run as the editor sees it, on top of the trainer wrapper in server/src/run/ (argument array, JSON
- * lines from stdout, whole-tree stop): how the run ended, and the pid file that tells other windows it is alive.
+ * lines from stdout, the pid file, the one stop sequence, the whole-tree kill): how the run ended.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { runTrainerOnce, startTrainer, type TrainerProcess } from '../../../server/src/run/process';
+import { runTrainerOnce, startTrainer, STOP_GRACE_MS, type TrainerProcess } from '../../../server/src/run/process';
 import type { EndEvent, RunStatus, TrainerEvent } from './events';
+
+export { isRunAlive } from '../../../server/src/run/lifecycle';
 
 export interface TrainerCommand {
   python: string;
@@ -20,10 +20,7 @@ export interface RunListener {
   onMalformed(line: number, reason: string): void;
 }
 
-export interface RunExit { status: Exclude<RunStatus, 'starting' | 'running'>; code: number | null; signal: NodeJS.Signals | null; end: EndEvent | null }
-
-/** Milliseconds a stopping trainer gets to write its checkpoint and `end` event (then SIGTERM, then SIGKILL). */
-const STOP_GRACE_MS = 15_000;
+export interface RunExit { status: Exclude<RunStatus, 'starting' | 'running'>; code: number | null; signal: NodeJS.Signals | null; end: EndEvent | null; spawnError: string | null }
 
 export class TrainerRun {
   private process: TrainerProcess | undefined;
@@ -36,8 +33,8 @@ export class TrainerRun {
 
   get pid(): number | undefined { return this.process?.pid; }
 
+  /** Starts the trainer in a run folder that already holds plan.json (createRun made it); the wrapper writes trainer.pid. */
   start(command: TrainerCommand, options: { resume?: boolean; estimatePeakBytes?: number | null } = {}): this {
-    mkdirSync(this.runDir, { recursive: true });
     const trainer = startTrainer({
       python: command.python, verb: 'run', runDir: this.runDir, resume: options.resume, estimatePeakBytes: options.estimatePeakBytes,
       cwd: command.cwd, trainerRoot: command.trainerRoot,
@@ -46,37 +43,22 @@ export class TrainerRun {
       onMalformed: (line, _text, reason) => this.listener.onMalformed(line, reason),
     });
     this.process = trainer;
-    if (trainer.pid) writeFileSync(join(this.runDir, 'trainer.pid'), String(trainer.pid));
     void trainer.done.then((exit) => {
-      // Stragglers (data workers) must not outlive their run, however it ended.
-      if (trainer.pid) { try { process.kill(-trainer.pid, 'SIGKILL'); } catch { /* the group is gone */ } }
       const status = exit.end?.status ?? (exit.stopRequested ? 'stopped' : exit.code === 0 ? 'completed' : 'failed');
-      this.resolveExit({ status, code: exit.code, signal: exit.signal, end: exit.end });
+      this.resolveExit({ status, code: exit.code, signal: exit.signal, end: exit.end, spawnError: exit.spawnError });
     });
     return this;
   }
 
-  /** Asks the trainer to checkpoint and stop (SIGINT to its process group), escalating after the grace period. */
+  /** Asks the trainer to checkpoint and stop: the wrapper's one stop sequence (SIGINT, grace, waiting while it saves). */
   stop(graceMs = STOP_GRACE_MS): Promise<RunExit> {
-    void this.process?.stop(graceMs);
+    void this.process?.stop({ graceMs });
     return this.exited;
   }
 }
 
-/** Whether the process recorded in a run folder still runs (a run started by the CLI or another window). */
-export function isRunAlive(runDir: string): boolean {
-  try {
-    const pid = Number(readFileSync(join(runDir, 'trainer.pid'), 'utf8'));
-    if (!Number.isInteger(pid) || pid <= 0) return false;
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The trainer's `doctor` (its JSON report on stdout), ended after `timeoutMs`. */
-export function runDoctor(command: TrainerCommand, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runDoctor(command: TrainerCommand, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string; spawnError: string | null }> {
   return runTrainerOnce({ python: command.python, verb: 'doctor', cwd: command.cwd, trainerRoot: command.trainerRoot, timeoutMs });
 }
 

@@ -1,34 +1,18 @@
 /**
- * Run folders are the truth about runs: a run lives at `<output.dir>/<run-id>/` (server/src/run/args.ts newRunDir,
- * for the CLI and the editor alike) and is recognised by its plan.json and events.jsonl. Summaries, listing and the
- * walk of an extra folder. No vscode.
+ * The editor's view of run folders: the lifecycle module (server/src/run/lifecycle.ts, shared with the CLI) reads
+ * and lists them; this adds the panel's key settings and the `loraLens.runsDir` setting. No vscode.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import type { TrainingPlan } from '../../../server/src/plan/types';
-import type { RunStatus } from './events';
-import { isRunAlive } from './launcher';
+import { listRuns as listRunSummaries, readRunSummary, type RunSummary } from '../../../server/src/run/lifecycle';
 import type { KeySettings } from './panelProtocol';
-import { runHeader } from './series';
-import { readEvents } from './tail';
-import { reduceEvents } from './series';
 
-export interface RunInfo {
-  id: string;
-  dir: string;
-  status: RunStatus;
-  startedAt: Date;
-  step: number;
-  totalSteps: number | null;
+export { findRunFolders, isRunFolder } from '../../../server/src/run/lifecycle';
+
+export interface RunInfo extends RunSummary {
+  /** The final loss when the run ended, else the latest step's loss (the same as `loss`). */
   finalLoss: number | null;
-  configPath: string | null;
   settings: KeySettings;
-  errorKind: string | null;
-}
-
-/** A run folder holds both the plan it ran and the trainer's events (a stray plan.json or events.jsonl is no run). */
-export function isRunFolder(dir: string): boolean {
-  return existsSync(join(dir, 'events.jsonl')) && existsSync(join(dir, 'plan.json'));
 }
 
 /**
@@ -42,25 +26,6 @@ export function extraRunsRoot(workspaceFolder: string | undefined, setting: stri
   return workspaceFolder ? resolve(workspaceFolder, dir) : undefined;
 }
 
-/**
- * The run folders at most `maxDepth` levels below `root` (the root itself included). It does not descend into a run
- * folder (checkpoints, adapters), node_modules or dot-folders; `<dir>/<output.dir name>/<run-id>` is depth 2.
- */
-export function findRunFolders(root: string, maxDepth = 4): string[] {
-  const found: string[] = [];
-  const walk = (dir: string, depth: number) => {
-    if (isRunFolder(dir)) { found.push(dir); return; }
-    if (depth >= maxDepth) return;
-    let entries: import('node:fs').Dirent[];
-    try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
-    for (const entry of entries) {
-      if (entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules') walk(join(dir, entry.name), depth + 1);
-    }
-  };
-  walk(resolve(root), 0);
-  return found;
-}
-
 export function keySettings(plan: Partial<TrainingPlan> | null): KeySettings {
   if (!plan) return {};
   const t = plan.training;
@@ -72,32 +37,59 @@ export function keySettings(plan: Partial<TrainingPlan> | null): KeySettings {
   };
 }
 
-function readPlan(dir: string): Partial<TrainingPlan> | null {
-  try { return JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as Partial<TrainingPlan>; } catch { return null; }
+function withSettings(summary: RunSummary): RunInfo {
+  return { ...summary, finalLoss: summary.loss, settings: keySettings(summary.plan) };
 }
 
 /** One run folder's summary; `active` says whether this window runs it (else its trainer.pid decides). */
 export function readRun(dir: string, active = false): RunInfo {
-  const { events } = readEvents(join(dir, 'events.jsonl'));
-  const series = reduceEvents(events);
-  const header = runHeader(series);
-  const plan = readPlan(dir);
-  let status: RunStatus = series.status;
-  if (status === 'starting' || status === 'running') {
-    // No `end` event: running if a process still owns it, else the trainer died without a word.
-    status = active || isRunAlive(dir) ? (events.length ? 'running' : 'starting') : 'failed';
-  }
-  const started = series.start?.time ? new Date(series.start.time * 1000) : statSync(dir).mtime;
-  return {
-    id: basename(dir), dir, status, startedAt: started, step: header.step, totalSteps: header.totalSteps,
-    finalLoss: header.finalLoss, configPath: plan?.config_path ?? null, settings: keySettings(plan), errorKind: series.error?.kind ?? null,
-  };
+  return withSettings(readRunSummary(dir, active));
 }
 
 /** The runs in these folders (duplicates once), newest first; `active` holds the ids this window runs. */
 export function listRuns(dirs: Iterable<string>, active: ReadonlySet<string> = new Set()): RunInfo[] {
-  const unique = [...new Set([...dirs].map((d) => resolve(d)))].filter((dir) => existsSync(dir));
-  return unique
-    .map((dir) => readRun(dir, active.has(basename(dir))))
-    .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime() || a.id.localeCompare(b.id));
+  return listRunSummaries(dirs, active).map(withSettings);
+}
+
+/** What the Runs view shows for a run: a short label, the rest in the description and tooltip (plain markdown). */
+export interface RunItemText { label: string; description: string; tooltip: string }
+
+/** "Dec 1, 09:17" in the user's locale (UTC in tests, so labels are stable there). */
+function shortTime(date: Date, timeZone?: string): string {
+  return date.toLocaleString('en-US', { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone });
+}
+
+/** The config's name (`qwen.finetune.yaml` -> `qwen`), else the run id's name part (before the timestamp). */
+export function runDisplayName(run: Pick<RunInfo, 'id' | 'configPath'>): string {
+  const fromConfig = run.configPath?.split(/[\\/]/).pop()?.replace(/\.(finetune\.)?(ya?ml|json)$/i, '');
+  if (fromConfig) return fromConfig;
+  return run.id.replace(/-\d{8}-\d{6}-[0-9a-f]{4}$/, '') || run.id;
+}
+
+/**
+ * The Runs view's text for a run: label "config name · start time" (short enough for the default sidebar width);
+ * status, steps, loss and the id in the description; everything, the loss included, in the tooltip.
+ */
+export function runItemText(run: RunInfo, timeZone?: string): RunItemText {
+  const status = `${run.status}${run.errorKind === 'oom' ? ' (OOM)' : ''}`;
+  const progress = run.totalSteps ? `${run.step}/${run.totalSteps}` : run.step ? `step ${run.step}` : '';
+  const loss = run.loss !== null ? `loss ${run.loss.toFixed(4)}` : '';
+  const lossLabel = run.status === 'completed' || run.status === 'stopped' || run.status === 'failed' ? 'final loss' : 'loss';
+  const tooltip = [
+    `**${runDisplayName(run)}** · ${status}`,
+    '',
+    `run ${run.id}`,
+    '',
+    `started ${run.startedAt.toLocaleString('en-US', { timeZone })}`,
+    ...(progress ? ['', `steps ${progress}`] : []),
+    ...(run.loss !== null ? ['', `${lossLabel} ${run.loss.toFixed(4)}`] : []),
+    '',
+    `\`${run.dir}\``,
+    ...(run.configPath ? ['', `config: \`${run.configPath}\``] : []),
+  ].join('\n');
+  return {
+    label: `${runDisplayName(run)} · ${shortTime(run.startedAt, timeZone)}`,
+    description: [status, progress, loss, run.id].filter(Boolean).join(' · '),
+    tooltip,
+  };
 }

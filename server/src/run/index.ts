@@ -4,7 +4,7 @@
  * - `buildTrainerArgs`, `buildTrainerEnv`, `makeRunId`, `runName`, `newRunDir`: pure argument and path building.
  * - `startTrainer`: the process wrapper (events from stdout, stderr lines, tree-wide stop).
  * - `parseEventLine`, `eventValidator`: the event schema, compiled once.
- * - `createRunFolder`, `writeFileAtomic`: run folders with plan.json.
+ * - `createRun`, `listRuns`, `readRunSummary`, `isRunAlive`, `requestStop`, `deleteRun`: the run lifecycle (lifecycle.ts).
  * - `formatProgress`, `formatDuration`: the terminal progress line.
  */
 export * from './args';
@@ -12,3 +12,4 @@ export * from './events';
 export * from './process';
 export * from './progress';
 export * from './runFolder';
+export * from './lifecycle';

@@ -1,10 +1,13 @@
 /**
  * The one process wrapper for the trainer: argument array (no shell), unbuffered Python, events read line by line
- * from stdout, stderr forwarded, and cancellation that ends the whole process tree.
+ * from stdout, stderr forwarded, a pid file in the run folder while it runs, and the one stop sequence.
  *
  * The child is spawned detached (its own process group) so a stop reaches everything it started (data workers,
- * compile workers): SIGINT to the group first, which the trainer answers with a checkpoint and an `end` event,
- * then SIGTERM and SIGKILL to the group if it has not exited within the grace periods.
+ * compile workers). Stop: SIGINT to the group, which the trainer answers with `saving`, a checkpoint and an `end`
+ * event; after one grace period without an exit, SIGTERM, then SIGKILL to the group. While a `saving` is pending (no
+ * `checkpoint` or `end` since), the wrapper waits for it instead of escalating: a large checkpoint takes minutes to
+ * write, and the trainer takes a second signal as "abandon". Once the trainer exits, what is left of its group is
+ * killed, however it ended.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buildTrainerArgs, buildTrainerEnv, type TrainerInvocation } from './args';
 import { parseEventLine, type EndEvent, type TrainerEvent } from './events';
+import { removePidFile, writePidFile } from './lifecycle';
 
 export interface TrainerCallbacks {
   /** Every valid event line on the trainer's stdout, in order. */
@@ -36,21 +40,29 @@ export interface TrainerExit {
   end: EndEvent | null;
   /** Whether `stop()` was called. */
   stopRequested: boolean;
+  /** Why the interpreter could not be started ("cannot start /x: not found"), or null when it started. */
+  spawnError: string | null;
+}
+
+export interface StopOptions {
+  /** How long the trainer gets after SIGINT before SIGTERM (default `STOP_GRACE_MS`); a pending `saving` extends it. */
+  graceMs?: number;
+  /** After SIGTERM, how long before SIGKILL to the group (default the smaller of the grace and 5 s). */
+  killAfterMs?: number;
 }
 
 export interface TrainerProcess {
   readonly pid: number | undefined;
   /** Resolves once the process has exited and its output is fully read. */
   readonly done: Promise<TrainerExit>;
-  /**
-   * Asks the trainer to stop: SIGINT to its process group, SIGTERM after `graceMs`, SIGKILL after twice that.
-   * Resolves with the exit.
-   */
-  stop(graceMs?: number): Promise<TrainerExit>;
+  /** Asks the trainer to stop (the sequence above); a second call escalates to SIGTERM at once. Resolves with the exit. */
+  stop(options?: StopOptions | number): Promise<TrainerExit>;
 }
 
-/** Seconds a stopping trainer gets to write its checkpoint: a 7B adapter plus optimizer state takes a few. */
-export const DEFAULT_STOP_GRACE_MS = 30_000;
+/** The one stop grace, for the CLI and the editor: a 7B adapter plus optimizer state takes a few seconds to write. */
+export const STOP_GRACE_MS = 30_000;
+/** @deprecated the same grace as STOP_GRACE_MS, kept for callers written before it. */
+export const DEFAULT_STOP_GRACE_MS = STOP_GRACE_MS;
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
@@ -62,7 +74,72 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-/** Starts `python -m lora_lens_trainer <verb> ...` and streams its events. */
+/** A spawn error as a sentence naming the interpreter: "cannot start /nonexistent: not found". */
+export function describeSpawnError(command: string, error: NodeJS.ErrnoException): string {
+  const why = error.code === 'ENOENT' ? 'not found'
+    : error.code === 'EACCES' ? 'permission denied (is it an executable?)'
+      : error.code === 'ENOTDIR' ? 'a part of the path is not a folder'
+        : error.message;
+  return `cannot start ${command}: ${why}`;
+}
+
+/** The `event` field of a stdout line, read without the schema (a `saving` must steer the stop whatever the schema says). */
+function eventNameOf(text: string): string | null {
+  const match = /^\s*\{\s*"event"\s*:\s*"([a-z_]+)"/.exec(text);
+  return match ? match[1]! : null;
+}
+
+/** Follows the stop sequence for one child: SIGINT, the grace (extended while saving), SIGTERM, SIGKILL. */
+class StopSequence {
+  private requested = false;
+  private saving = false;
+  private graceOver = false;
+  private timers: NodeJS.Timeout[] = [];
+  private options: Required<StopOptions> = { graceMs: STOP_GRACE_MS, killAfterMs: 5000 };
+
+  constructor(private readonly child: ChildProcess) {}
+
+  get stopRequested(): boolean { return this.requested; }
+
+  /** Each stdout line's event name: `saving` holds the escalation back until `checkpoint` or `end`. */
+  sawEvent(name: string | null): void {
+    if (name === 'saving') this.saving = true;
+    else if (name === 'checkpoint' || name === 'end') {
+      const wasSaving = this.saving;
+      this.saving = false;
+      // The save the grace waited for is done: the trainer gets one more grace to write its end event and exit.
+      if (wasSaving && this.graceOver) this.arm(this.options.graceMs, () => this.escalate());
+    }
+  }
+
+  request(options: StopOptions | number | undefined): void {
+    if (this.requested) { this.escalate(); return; }
+    this.requested = true;
+    const given = typeof options === 'number' ? { graceMs: options } : options ?? {};
+    const graceMs = given.graceMs ?? STOP_GRACE_MS;
+    this.options = { graceMs, killAfterMs: given.killAfterMs ?? Math.min(graceMs, 5000) };
+    signalGroup(this.child, 'SIGINT');
+    this.arm(graceMs, () => { this.graceOver = true; if (!this.saving) this.escalate(); });
+  }
+
+  private escalate(): void {
+    this.clear();
+    signalGroup(this.child, 'SIGTERM');
+    this.arm(this.options.killAfterMs, () => signalGroup(this.child, 'SIGKILL'));
+  }
+
+  private arm(ms: number, action: () => void): void {
+    const timer = setTimeout(action, ms);
+    this.timers.push(timer);
+  }
+
+  clear(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+  }
+}
+
+/** Starts `python -m lora_lens_trainer <verb> ...` and streams its events; a `run` gets a pid file in its folder. */
 export function startTrainer(options: TrainerOptions): TrainerProcess {
   const { command, args } = buildTrainerArgs(options);
   const child = spawn(command, args, {
@@ -71,13 +148,16 @@ export function startTrainer(options: TrainerOptions): TrainerProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: process.platform !== 'win32',
   });
+  const pidFolder = options.verb === 'run' && options.runDir ? options.runDir : null;
+  if (pidFolder && child.pid) writePidFile(pidFolder, child.pid);
+  const stopper = new StopSequence(child);
   let end: EndEvent | null = null;
-  let stopRequested = false;
   let lineNo = 0;
   const stdoutDone = new Promise<void>((resolveDone) => {
     const rl = createInterface({ input: child.stdout! });
     rl.on('line', (text) => {
       lineNo += 1;
+      stopper.sawEvent(eventNameOf(text));
       const parsed = parseEventLine(text);
       if (!parsed.ok) {
         options.onMalformed?.(lineNo, text, parsed.reason);
@@ -93,30 +173,27 @@ export function startTrainer(options: TrainerOptions): TrainerProcess {
     rl.on('line', (text) => options.onStderr?.(text));
     rl.on('close', () => resolveDone());
   });
-  const timers: NodeJS.Timeout[] = [];
   const done = new Promise<TrainerExit>((resolveExit) => {
-    let spawnError: Error | null = null;
+    let spawnError: string | null = null;
     child.on('error', (error) => {
-      spawnError = error;
-      options.onStderr?.(`cannot start ${command}: ${error.message}`);
+      spawnError = describeSpawnError(command, error);
+      options.onStderr?.(spawnError);
     });
     child.on('close', (code, signal) => {
-      for (const t of timers) clearTimeout(t);
+      stopper.clear();
+      // Stragglers (data workers) must not outlive their run, however it ended.
+      if (child.pid !== undefined && process.platform !== 'win32') { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* the group is gone */ } }
+      if (pidFolder && child.pid) removePidFile(pidFolder, child.pid);
       void Promise.all([stdoutDone, stderrDone]).then(() => {
-        resolveExit({ code: spawnError ? null : code, signal, end, stopRequested });
+        resolveExit({ code: spawnError ? null : code, signal, end, stopRequested: stopper.stopRequested, spawnError });
       });
     });
   });
   return {
     pid: child.pid,
     done,
-    stop(graceMs = DEFAULT_STOP_GRACE_MS) {
-      if (!stopRequested) {
-        stopRequested = true;
-        signalGroup(child, 'SIGINT');
-        timers.push(setTimeout(() => signalGroup(child, 'SIGTERM'), graceMs));
-        timers.push(setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs * 2));
-      }
+    stop(stopOptions) {
+      stopper.request(stopOptions);
       return done;
     },
   };
@@ -138,7 +215,7 @@ export function findTrainerRoot(startDir: string): string | null {
 }
 
 /** Runs a short verb (`doctor`) to completion and returns its output; `timeoutMs` ends the whole tree. */
-export function runTrainerOnce(options: { python: string; verb: 'doctor'; cwd: string; trainerRoot: string | null; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runTrainerOnce(options: { python: string; verb: 'doctor'; cwd: string; trainerRoot: string | null; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ code: number | null; stdout: string; stderr: string; spawnError: string | null }> {
   const { command, args } = buildTrainerArgs({ python: options.python, verb: options.verb });
   return new Promise((resolveRun) => {
     const child = spawn(command, args, {
@@ -149,10 +226,11 @@ export function runTrainerOnce(options: { python: string; verb: 'doctor'; cwd: s
     });
     let stdout = '';
     let stderr = '';
+    let spawnError: string | null = null;
     child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
     const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), options.timeoutMs ?? 120_000);
-    child.on('error', (error) => { stderr += `cannot start ${command}: ${error.message}\n`; });
-    child.on('close', (code) => { clearTimeout(timer); resolveRun({ code, stdout, stderr }); });
+    child.on('error', (error) => { spawnError = describeSpawnError(command, error); stderr += `${spawnError}\n`; });
+    child.on('close', (code) => { clearTimeout(timer); resolveRun({ code: spawnError ? null : code, stdout, stderr, spawnError }); });
   });
 }

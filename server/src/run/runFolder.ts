@@ -1,24 +1,14 @@
 /**
- * Run folders: `runs/<id>/` with plan.json written whole (temporary file, then rename).
+ * The throwing form of `createRun` (lifecycle.ts), for callers that prefer an exception.
  */
-import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { TrainingPlan } from '../plan/types';
+import { createRun } from './lifecycle';
 
-/** Writes `text` to `path` so that readers see the old file or the new one, never a part. */
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, 'utf8');
-  renameSync(tmp, path);
-}
+export { writeFileAtomic } from './lifecycle';
 
-/** Creates the run folder and writes its plan.json; refuses a folder that already holds a run's events. */
+/** Creates the run folder and writes its plan.json; throws a sentence for a folder that holds a run or cannot be made. */
 export function createRunFolder(runDir: string, plan: TrainingPlan): { runDir: string; planPath: string } {
-  if (existsSync(join(runDir, 'events.jsonl'))) {
-    throw new Error(`${runDir} already holds a run; use --resume ${runDir} to continue it, or pick another folder`);
-  }
-  mkdirSync(runDir, { recursive: true });
-  const planPath = join(runDir, 'plan.json');
-  writeFileAtomic(planPath, `${JSON.stringify(plan, null, 2)}\n`);
-  return { runDir, planPath };
+  const made = createRun(runDir, plan);
+  if (!made.ok) throw new Error(made.message);
+  return { runDir: made.runDir, planPath: made.planPath };
 }
