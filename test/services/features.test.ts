@@ -34,17 +34,17 @@ test('nested keys follow indentation and the prefix is replaced', () => {
 
 test('enum keys complete with a choice snippet', () => {
   const items = complete('model: x\n|');
-  assert.equal((items.find((i) => i.label === 'method')!.textEdit as TextEdit).newText, 'method: ${1|full,lora,qlora|}');
+  assert.equal((items.find((i) => i.label === 'method')!.textEdit as TextEdit).newText, 'method: ${1|lora,qlora,full|}');
   assert.equal((complete('training:\n  |').find((i) => i.label === 'gradient_checkpointing')!.textEdit as TextEdit).newText, 'gradient_checkpointing: ${1|false,true|}');
 });
 
 test('values: enums, booleans, examples', () => {
-  assert.deepEqual(labels(complete('method: |')), ['full', 'lora', 'qlora']);
+  assert.deepEqual(labels(complete('method: |')), ['lora', 'qlora', 'full']); // advised order (completion.test.ts)
   assert.deepEqual(labels(complete('training:\n  gradient_checkpointing: |')), ['true', 'false']);
   assert.deepEqual(labels(complete('lora:\n  target_modules: |')), ['all-linear']);
   const lr = labels(complete('training:\n  learning_rate: |'));
   assert.deepEqual(lr, ['0.0002', '0.0001', '0.00002']);
-  assert.deepEqual(labels(complete('method: ql|')), ['full', 'lora', 'qlora']);
+  assert.deepEqual(labels(complete('method: ql|')), ['lora', 'qlora', 'full']);
 });
 
 test('list items under target_modules offer module names', () => {

@@ -1,6 +1,7 @@
 import { CompletionItemKind, InsertTextFormat, type CompletionItem, type Position } from 'vscode-languageserver-types';
 import { findNode, positionAt, type ConfigDocument } from '../document/configDocument';
 import { describe, pickBranch, schemaAt, type SchemaNode } from '../schema/configSchema';
+import { adviceFor, orderByAdvice } from './completionAdvice';
 import { getCursorContext } from './cursorContext';
 import { isMap, isScalar } from 'yaml';
 
@@ -20,19 +21,22 @@ export function doComplete(doc: ConfigDocument, position: Position, extra?: { ta
     const existing = existingKeys(doc, context.parentPath);
     return Object.entries(properties)
       .filter(([name]) => !existing.has(name) || name === context.prefix)
-      .map(([name, schema], index) => keyItem(name, schema, context.indent, replace, index));
+      .map(([name, schema], index) => keyItem(doc, [...context.parentPath, name], schema, context.indent, replace, index));
   }
 
   const schema = context.kind === 'item' ? schemaAt(context.path, false)?.anyOf?.find((b) => b.type === 'array')?.items ?? schemaAt([...context.path, 0], false) : schemaAt(context.path, false);
   const values = context.kind === 'item' && context.path.at(-1) === 'target_modules'
     ? (extra?.targetModules ?? COMMON_TARGET_MODULES)
     : valueCandidates(schema);
-  return values.map((value, index) => ({
+  // The advised value first, each with its own line of documentation above the key's (sortText keeps this order in VS Code).
+  return orderByAdvice(values, adviceFor(doc, context.path)).map(({ value, doc: valueDoc, recommended }, index) => ({
     label: String(value),
     kind: typeof value === 'boolean' ? CompletionItemKind.Keyword : CompletionItemKind.Value,
+    detail: recommended ? 'recommended' : undefined,
+    preselect: recommended || undefined,
     textEdit: { range: replace, newText: String(value) },
     sortText: String(index).padStart(4, '0'),
-    documentation: schema ? { kind: 'markdown', value: describe(schema) } : undefined,
+    documentation: valueDoc || schema ? { kind: 'markdown', value: [valueDoc && `\`${String(value)}\`: ${valueDoc}`, schema && describe(schema)].filter(Boolean).join('\n\n') } : undefined,
   }));
 }
 
@@ -60,13 +64,14 @@ function valueCandidates(schema: SchemaNode | undefined): unknown[] {
   return out;
 }
 
-function keyItem(name: string, schema: SchemaNode, indent: number, range: { start: Position; end: Position }, index: number): CompletionItem {
+function keyItem(doc: ConfigDocument, path: (string | number)[], schema: SchemaNode, indent: number, range: { start: Position; end: Position }, index: number): CompletionItem {
+  const name = String(path[path.length - 1]);
   const scalar = pickBranch(schema, 'string');
   const isBlock = !schema.anyOf && schema.type === 'object';
   const childIndent = ' '.repeat(indent + 2);
   let snippet: string;
   if (isBlock) snippet = `${name}:\n${childIndent}$0`;
-  else if (scalar.enum) snippet = `${name}: \${1|${scalar.enum.map(String).join(',')}|}`;
+  else if (scalar.enum) snippet = `${name}: \${1|${orderByAdvice(scalar.enum, adviceFor(doc, path)).map((v) => String(v.value)).join(',')}|}`;
   else if (schema.type === 'boolean') snippet = `${name}: \${1|${schema.default === true ? 'true,false' : 'false,true'}|}`;
   else {
     const example = schema.default ?? schema.examples?.find((e) => typeof e !== 'object') ?? '';
