@@ -10,14 +10,15 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
-import { buildPlan } from '../server/src/plan/normalize';
+import { buildPlan } from '../server/src/services/buildPlan';
 import type { TrainingPlan } from '../server/src/plan/types';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Schema = { [key: string]: Json };
 
 const ROOT = join(__dirname, '..');
-const TYPES_FILE = join(ROOT, 'server', 'src', 'plan', 'types.ts');
+export const TYPES_FILE = join(ROOT, 'server', 'src', 'plan', 'types.ts');
+const CONFIG_SCHEMA_FILE = join(ROOT, 'schemas', 'finetune.schema.json');
 export const PLAN_SCHEMA_FILE = join(ROOT, 'schemas', 'plan.schema.json');
 export const PLAN_FIXTURE_DIR = join(ROOT, 'trainer', 'tests', 'fixtures', 'plans');
 
@@ -143,10 +144,9 @@ function checkEnumAgainstConfig(values: string[], config: Schema, path: string[]
   }
 }
 
-/** The plan schema, generated from types.ts and schemas/finetune.schema.json. */
-export function planSchema(): Schema {
-  const source = ts.createSourceFile(TYPES_FILE, readFileSync(TYPES_FILE, 'utf8'), ts.ScriptTarget.ES2022, true);
-  const config = JSON.parse(readFileSync(join(ROOT, 'schemas', 'finetune.schema.json'), 'utf8')) as Schema;
+/** The plan schema, generated from types.ts and schemas/finetune.schema.json (or the texts given, for tests). */
+export function planSchema(typesText = readFileSync(TYPES_FILE, 'utf8'), config = JSON.parse(readFileSync(CONFIG_SCHEMA_FILE, 'utf8')) as Schema): Schema {
+  const source = ts.createSourceFile(TYPES_FILE, typesText, ts.ScriptTarget.ES2022, true);
   const plan = new TypeReader(source, config).schemaOf('TrainingPlan');
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',

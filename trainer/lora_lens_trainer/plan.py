@@ -1,32 +1,44 @@
 """Typed reader of plan.json (server/src/plan/types.ts: TrainingPlan).
 
-The TypeScript side applies every default and resolves every path; this module only checks that what arrived
-has the promised shape, so a bad plan fails at start with the key that is wrong instead of deep in training.
+The TypeScript side applies every default and resolves every path, and checks each plan it writes against
+schemas/plan.schema.json; this module checks what it reads against the same file (schema_check, no dependencies),
+so a bad plan fails at start with the key that is wrong instead of deep in training, then builds typed dataclasses.
+A new plan field is declared in types.ts (see the steps there) and added to its dataclass here, with a default
+when types.ts marks it optional (`key?:`); tests/test_plan.py fails while a dataclass and the schema disagree.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from . import schema_check
+
 Method = Literal["full", "lora", "qlora"]
 Precision = Literal["bf16-true", "bf16-mixed", "fp16-mixed", "fp32"]
+Dtype = Literal["bfloat16", "float16", "float32"]
 
 
 class PlanError(ValueError):
-    """The plan file is unreadable or does not have the TrainingPlan shape; the message names the key."""
+    """The plan file is unreadable or does not have the TrainingPlan shape; the message names each wrong key."""
+
+    def __init__(self, message: str, keys: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.keys = keys
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelRef:
     name_or_path: str
     revision: Union[str, None]
     trust_remote_code: bool
     attn_implementation: Literal["sdpa", "eager", "flash_attention_2"]
+    load_in_8bit: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoraPlan:
     r: int
     lora_alpha: float
@@ -37,16 +49,16 @@ class LoraPlan:
     use_dora: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class QuantizationPlan:
     load_in_4bit: bool
     bnb_4bit_quant_type: Literal["nf4", "fp4"]
     bnb_4bit_use_double_quant: bool
-    bnb_4bit_compute_dtype: Literal["bfloat16", "float16", "float32"]
+    bnb_4bit_compute_dtype: Dtype
     prepare_for_kbit_training: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DataPlan:
     train: str
     eval: Union[str, None]
@@ -60,7 +72,7 @@ class DataPlan:
     strip_html: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainingArgs:
     learning_rate: float
     per_device_train_batch_size: int
@@ -75,6 +87,7 @@ class TrainingArgs:
     weight_decay: float
     optim: Literal["adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd"]
     gradient_checkpointing: bool
+    activation_offloading: bool = False
     seed: int
     logging_steps: int
     eval_steps: Union[int, None]
@@ -83,22 +96,23 @@ class TrainingArgs:
     dataloader_num_workers: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HardwarePlan:
     gpu: str
     num_gpus: int
-    distributed: str
+    distributed: Literal["none", "ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OutputPlan:
     dir: str
     merge: bool
-    merge_dtype: Literal["bfloat16", "float16", "float32"]
+    merge_dtype: Dtype
+    merge_base: Literal["dequantized", "original"]
     safe_serialization: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainingPlan:
     version: Literal[1]
     config_path: Union[str, None]
@@ -109,115 +123,72 @@ class TrainingPlan:
     quantization: Union[QuantizationPlan, None]
     data: DataPlan
     training: TrainingArgs
-    hardware: Union[HardwarePlan, None]
+    hardware: HardwarePlan
     output: OutputPlan
-    engine: Union[str, None]
+    engine: Literal["hf", "lora-lens"]
 
 
-# The trainer ignores these (the editor's concern), so their absence is not an error.
-_OPTIONAL_KEYS = {"hardware", "engine", "config_path"}
+_SCHEMA_NAME = "plan.schema.json"
 
 
-def _check(value: Any, tp: Any, where: str) -> Any:
-    origin = get_origin(tp)
-    if origin is Union:
-        options = [o for o in get_args(tp) if o is not type(None)]
-        if value is None and len(options) < len(get_args(tp)):
+@lru_cache(maxsize=1)
+def plan_schema() -> dict[str, Any]:
+    """schemas/plan.schema.json, read once; where it is looked for: schema_check.schema_dir()."""
+    found = schema_check.find_schema(_SCHEMA_NAME)
+    if found is None:
+        raise PlanError(f"the plan schema {schema_check.schema_dir() / _SCHEMA_NAME} is missing: the trainer reads it from "
+                        "the schemas/ folder beside trainer/ (as in the repository and the extension); set "
+                        "LORA_LENS_SCHEMA_DIR to the folder holding plan.schema.json if you moved the trainer")
+    return schema_check.load_schema(found)
+
+
+def dotted(path: tuple[Union[str, int], ...]) -> str:
+    """('lora', 'target_modules', 0) -> 'lora.target_modules[0]', the key form the TypeScript side names too."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "plan"
+
+
+def _describe(v: schema_check.Violation) -> str:
+    if v.keyword == "required":
+        return f"{dotted(v.key)}: missing"
+    if v.keyword == "additionalProperties":
+        return f"{dotted(v.key)}: not a plan key"
+    return f"{dotted(v.key)}: {v.message}"
+
+
+def _validate(raw: Any) -> None:
+    problems = sorted({_describe(v) for v in schema_check.violations(plan_schema(), raw)})
+    if problems:
+        keys = tuple(sorted({p.split(":", 1)[0] for p in problems}))
+        raise PlanError("the plan does not match schemas/plan.schema.json (plan.json is written by lora-lens with every "
+                        "default applied: start the run again from its config instead of editing plan.json):\n  "
+                        + "\n  ".join(problems), keys)
+
+
+def _convert(tp: Any, value: Any) -> Any:
+    """A schema-valid JSON value as the dataclass field's type: nested dataclasses built, ints as floats where typed so."""
+    if get_origin(tp) is Union:
+        if value is None:
             return None
-        if len(options) == 1:
-            # Optional[X]: X's own message names the nested key that is wrong.
-            return _check(value, options[0], where)
-        for option in options:
-            try:
-                return _check(value, option, where)
-            except PlanError:
-                pass
-        raise PlanError(f"{where}: {_describe(value)} does not match {_type_name(tp)}")
-    if origin is Literal:
-        if value not in get_args(tp) or isinstance(value, bool) != any(isinstance(a, bool) for a in get_args(tp)):
-            choices = ", ".join(json.dumps(a) for a in get_args(tp))
-            raise PlanError(f"{where}: must be one of {choices}, not {_describe(value)}")
-        return value
-    if origin is list:
-        (item,) = get_args(tp)
-        if not isinstance(value, list):
-            raise PlanError(f"{where}: must be a list, not {_describe(value)}")
-        return [_check(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-    if tp is type(None):
-        if value is not None:
-            raise PlanError(f"{where}: must be null")
-        return None
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise PlanError(f"{where}: must be true or false, not {_describe(value)}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-            raise PlanError(f"{where}: must be an integer, not {_describe(value)}")
-        return int(value)
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise PlanError(f"{where}: must be a number, not {_describe(value)}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise PlanError(f"{where}: must be a string, not {_describe(value)}")
-        return value
+        inner = [a for a in get_args(tp) if a is not type(None)]
+        return _convert(inner[0], value) if len(inner) == 1 else value
     if hasattr(tp, "__dataclass_fields__"):
-        return _build(tp, value, where)
-    raise TypeError(f"plan reader has no rule for {tp!r}")
-
-
-def _build(cls: Any, value: Any, where: str) -> Any:
-    if not isinstance(value, dict):
-        raise PlanError(f"{where or 'plan'}: must be an object, not {_describe(value)}")
-    hints = get_type_hints(cls)
-    kwargs = {}
-    for f in fields(cls):
-        key = f"{where}.{f.name}" if where else f.name
-        if f.name not in value:
-            if not where and f.name in _OPTIONAL_KEYS:
-                kwargs[f.name] = None
-                continue
-            raise PlanError(f"{key}: missing (plan.json is written by the TypeScript side with every default applied)")
-        kwargs[f.name] = _check(value[f.name], hints[f.name], key)
-    return cls(**kwargs)
-
-
-def _describe(value: Any) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _type_name(tp: Any) -> str:
-    return " or ".join("null" if a is type(None) else getattr(a, "__name__", str(a)) for a in get_args(tp))
-
-
-def _semantic_checks(plan: TrainingPlan) -> None:
-    if plan.method != "full" and plan.lora is None:
-        raise PlanError(f"lora: missing for method {plan.method!r}")
-    if plan.method == "qlora" and plan.quantization is None:
-        raise PlanError("quantization: missing for method 'qlora'")
-    if plan.lora is not None and plan.lora.r < 1:
-        raise PlanError("lora.r: must be at least 1")
-    t = plan.training
-    for key in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps"):
-        if getattr(t, key) < 1:
-            raise PlanError(f"training.{key}: must be at least 1")
-    if t.max_steps <= 0 and t.num_train_epochs <= 0:
-        raise PlanError("training: num_train_epochs must be > 0 when max_steps is -1")
-    if t.learning_rate <= 0:
-        raise PlanError("training.learning_rate: must be > 0")
-    if plan.data.max_length < 2:
-        raise PlanError("data.max_length: must be at least 2")
-    if not Path(plan.data.train).is_absolute():
-        raise PlanError(f"data.train: must be an absolute path (the TypeScript side resolves it), got {plan.data.train!r}")
+        # A key the schema lets the plan omit (optional in types.ts) takes the field's default.
+        hints = get_type_hints(tp)
+        return tp(**{f.name: _convert(hints[f.name], value[f.name]) for f in fields(tp) if f.name in value})
+    if tp is float:
+        return float(value)
+    if tp is int:
+        return int(value)
+    return value
 
 
 def plan_from_dict(raw: Any) -> TrainingPlan:
-    plan = _build(TrainingPlan, raw, "")
-    _semantic_checks(plan)
-    return plan
+    """The typed plan of a decoded plan.json; PlanError naming every key that breaks the schema."""
+    _validate(raw)
+    return _convert(TrainingPlan, raw)
 
 
 def read_plan(path: str | Path) -> TrainingPlan:

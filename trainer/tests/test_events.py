@@ -65,5 +65,5 @@ def test_the_checker_catches_each_rule_it_implements(event, problem):
 
 
 def test_the_checker_refuses_schema_keywords_it_does_not_implement():
-    with pytest.raises(ValueError, match="pattern"):
-        schema_check.errors({"type": "string", "pattern": "^a"}, "a")
+    with pytest.raises(ValueError, match="format"):
+        schema_check.errors({"type": "string", "format": "date"}, "a")
