@@ -1,0 +1,64 @@
+/** Pieces both dialect normalisers use: paths, run names, datasets, the distributed strategy, lost keys. */
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { NodePath } from '../../document/configDocument';
+import type { Distributed, Method } from '../../plan/types';
+import { hubDatasetRef, looksLikeHubId } from './datasetRef';
+import type { LostKey } from './types';
+
+export interface NormalizeOptions {
+  /** File existence (tests inject one); defaults to fs.existsSync. */
+  fileExists?: (path: string) => boolean;
+}
+
+/** Resolves a path of the document against the config's folder (the tools resolve against the CWD: usually the same). */
+export function resolver(configPath: string | null): (path: string) => string {
+  const base = configPath ? dirname(configPath) : process.cwd();
+  return (path) => (isAbsolute(path) ? path : resolve(base, path));
+}
+
+const DATA_FILE = /\.(jsonl|json|csv|parquet|arrow|txt)$/i;
+
+/**
+ * A dataset path as axolotl reads it: a local file or folder when one exists (or it plainly names a file),
+ * else a Hub dataset id.
+ */
+export function datasetLocation(path: string, absolute: (p: string) => string, opts: NormalizeOptions): { plan: string; remote: boolean } {
+  const exists = opts.fileExists ?? existsSync;
+  const local = absolute(path);
+  if (exists(local) || DATA_FILE.test(path) || /^(\.{1,2}[\\/]|[\\/]|~)/.test(path) || !looksLikeHubId(path)) return { plan: local, remote: false };
+  return { plan: hubDatasetRef(path), remote: true };
+}
+
+/** The distributed strategy a DeepSpeed config file name or an FSDP setting names (the JSON itself is not read). */
+export function distributedFrom(deepspeed: unknown, fsdp: boolean): { distributed: Distributed; lost?: string } {
+  if (typeof deepspeed === 'string' && deepspeed.trim()) {
+    const name = deepspeed.toLowerCase();
+    const offload = /offload/.test(name) ? ' with CPU offload' : '';
+    if (/z(ero)?_?3/.test(name)) return { distributed: 'deepspeed_zero3', lost: offload ? `DeepSpeed ZeRO-3${offload}: the offload is not modelled` : undefined };
+    if (/z(ero)?_?2/.test(name)) return { distributed: 'deepspeed_zero2', lost: offload ? `DeepSpeed ZeRO-2${offload}: the offload is not modelled` : undefined };
+    if (/z(ero)?_?[01]/.test(name)) return { distributed: 'ddp', lost: 'DeepSpeed ZeRO-0/1 counted as data parallel (ZeRO-1 also shards the optimizer states)' };
+    return { distributed: 'ddp', lost: 'DeepSpeed config not read (stage unknown from its name): counted as data parallel' };
+  }
+  if (deepspeed !== null && typeof deepspeed === 'object') return { distributed: 'ddp', lost: 'inline DeepSpeed config not read: counted as data parallel' };
+  return { distributed: fsdp ? 'fsdp' : 'none' };
+}
+
+/** `runs/<model>-<method>` as our dialect names a default output folder. */
+export function defaultRunName(model: string, method: Method): string {
+  const base = model.split(/[\\/]/).filter(Boolean).pop() ?? 'model';
+  return `${base.toLowerCase().replace(/[^a-z0-9.]+/g, '-')}-${method}`;
+}
+
+/** Collects lost keys, one entry per key path. */
+export class LostKeys {
+  readonly list: LostKey[] = [];
+  private readonly seen = new Set<string>();
+
+  add(key: NodePath, reason: string): void {
+    const id = JSON.stringify(key);
+    if (this.seen.has(id)) return;
+    this.seen.add(id);
+    this.list.push({ key, reason });
+  }
+}
