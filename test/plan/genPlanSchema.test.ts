@@ -3,9 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { planSchema, TYPES_FILE } from '../../scripts/gen-plan-contract';
+import { planSchema as generate, TYPES_FILE } from '../../scripts/gen-plan-contract';
 
 type Schema = Record<string, any>;
+
+/** The generated schema, loosely typed for reading nested keys in asserts. */
+const planSchema = (...args: Parameters<typeof generate>): Schema => generate(...args) as Schema;
 
 const types = readFileSync(TYPES_FILE, 'utf8');
 const config = (): Schema => JSON.parse(readFileSync('schemas/finetune.schema.json', 'utf8'));
