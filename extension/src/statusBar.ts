@@ -1,34 +1,40 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
+import { isConfigFile } from '../../server/src/services/fileMatcher';
 import { EstimateRequestMethod, type EstimateParams, type EstimateResult } from '../../server/src/shared/protocol';
 
-const GiB = 2 ** 30;
+/** Whether the server treats a document as a config: the same function and the same `loraLens.files` globs. */
+export function isConfigDocument(document: vscode.TextDocument): boolean {
+  if (document.uri.scheme !== 'file' && document.uri.scheme !== 'untitled') return false;
+  const folder = vscode.workspace.getWorkspaceFolder(document.uri);
+  const files = vscode.workspace.getConfiguration('loraLens', document.uri).get<string[]>('files', []);
+  const relative = folder ? vscode.workspace.asRelativePath(document.uri, false) : undefined;
+  const firstLine = document.lineCount > 0 ? document.lineAt(0).text : '';
+  return isConfigFile(document.uri.fsPath || document.uri.path, firstLine, { files }, relative);
+}
 
 /**
- * A status bar item while a LoRA Lens config is the active editor: its memory fit ("13.2 GiB · fits RTX 4090") and
- * its problem count; the tooltip holds the estimate's breakdown.
+ * The status bar item (right side, with the language status) while a LoRA Lens config is the active editor: a fit
+ * icon and the error count. The estimate itself is the inlay hint's; the tooltip holds its breakdown, a click opens
+ * Problems.
  */
 export function createStatusBar(client: LanguageClient): vscode.Disposable {
-  const item = vscode.window.createStatusBarItem('loraLens.status', vscode.StatusBarAlignment.Left, 50);
+  const item = vscode.window.createStatusBarItem('loraLens.status', vscode.StatusBarAlignment.Right, 100);
   item.name = 'LoRA Lens';
   item.command = 'workbench.actions.view.problems';
   let request = 0;
 
   const refresh = async () => {
     const editor = vscode.window.activeTextEditor;
-    const ours = editor ? vscode.languages.getDiagnostics(editor.document.uri).filter((d) => d.source === 'lora-lens') : [];
-    const looksLikeConfig = !!editor && (ours.length > 0 || /(\.finetune\.(ya?ml|json)|finetune\.ya?ml)$/i.test(editor.document.fileName) || /^\s*#\s*lora-lens/.test(editor.document.lineAt(0).text));
-    if (!editor || !looksLikeConfig || !client.isRunning()) { item.hide(); return; }
+    if (!editor || !isConfigDocument(editor.document) || !client.isRunning()) { item.hide(); return; }
     const mine = ++request;
     let estimate: EstimateResult = null;
     try {
       estimate = await client.sendRequest<EstimateResult>(EstimateRequestMethod, { uri: editor.document.uri.toString() } satisfies EstimateParams);
     } catch { /* the server may be restarting; show the problem count alone */ }
     if (mine !== request) return;
-    const errors = ours.filter((d) => d.severity === vscode.DiagnosticSeverity.Error).length;
-    const fit = estimate ? `${(estimate.peakBytes / GiB).toFixed(1)} GiB${estimate.gpuName ? ` · ${estimate.fits ? 'fits' : 'does not fit'} ${estimate.gpuName}` : ''}` : '';
-    const icon = errors || estimate?.fits === false ? '$(error)' : '$(check)';
-    item.text = `${icon} LoRA Lens${fit ? `: ${fit}` : ''}${errors ? ` · ${errors} error${errors > 1 ? 's' : ''}` : ''}`;
+    const errors = vscode.languages.getDiagnostics(editor.document.uri).filter((d) => d.source === 'lora-lens' && d.severity === vscode.DiagnosticSeverity.Error).length;
+    Object.assign(item, statusBarContent(estimate, errors));
     item.tooltip = estimate ? new vscode.MarkdownString(estimate.markdown) : 'LoRA Lens: config checked';
     item.backgroundColor = estimate?.fits === false ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     item.show();
@@ -38,7 +44,18 @@ export function createStatusBar(client: LanguageClient): vscode.Disposable {
     item,
     vscode.window.onDidChangeActiveTextEditor(refreshSoon),
     vscode.languages.onDidChangeDiagnostics(refreshSoon),
+    vscode.workspace.onDidChangeConfiguration((event) => { if (event.affectsConfiguration('loraLens.files')) refreshSoon(); }),
   ];
   refreshSoon();
   return vscode.Disposable.from(...subscriptions);
+}
+
+/** The item's text and accessibility label: the verdict as an icon and a word, the error count; no figures. */
+export function statusBarContent(estimate: EstimateResult, errors: number): { text: string; accessibilityInformation: { label: string } } {
+  const verdict = estimate?.fits === false ? 'does not fit' : estimate?.fits ? 'fits' : '';
+  const icon = errors || estimate?.fits === false ? '$(error)' : '$(check)';
+  const errorText = errors ? `${errors} error${errors > 1 ? 's' : ''}` : '';
+  const text = `${icon} LoRA Lens${errorText ? ` · ${errorText}` : ''}`;
+  const label = ['LoRA Lens', verdict && `${verdict}${estimate?.gpuName ? ` ${estimate.gpuName}` : ''}`, errorText].filter(Boolean).join(', ');
+  return { text, accessibilityInformation: { label } };
 }

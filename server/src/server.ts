@@ -14,9 +14,12 @@ import { stdioTransport } from './languageserver/stdioTransport';
 import { recentExistence } from './languageserver/recentExistence';
 import { Debouncer } from './languageserver/debouncer';
 import { getQuickFixes } from './languageserver/codeActions';
-import { getEstimateResult, getMemoryInlayHints, getRunCodeLenses } from './languageserver/memoryFeatures';
+import { getRunPlanResult } from './languageserver/runPlan';
+import { readDocumentFromDisk } from './languageserver/diskDocument';
+import { getEstimateResult, getMemoryHover, getMemoryInlayHints, getRunCodeLenses } from './languageserver/memoryFeatures';
 import { readSettings, type ServerSettings } from './languageserver/settings';
-import { analyzeConfig, type Analysis } from './services/analyze';
+import { analyzeConfig, type Analysis, type AnalysisEnvironment } from './services/analyze';
+import { isJsonUri, parseConfigDocument } from './document/configDocument';
 import { doComplete } from './services/completion';
 import { doHover } from './services/hover';
 import { findDocumentSymbols } from './services/symbols';
@@ -24,7 +27,7 @@ import { isConfigFile } from './services/fileMatcher';
 import { DatasetInspector } from './data';
 import { detectGpus, gpuFromSetting, type GpuSpec } from './gpu';
 import { targetModuleNames } from './models';
-import { EstimateRequestMethod, type EstimateParams, type EstimateResult } from './shared/protocol';
+import { EstimateRequestMethod, RunPlanRequestMethod, type EstimateParams, type EstimateResult, type RunPlanParams, type RunPlanResult } from './shared/protocol';
 
 /** Validation waits for a pause in typing; long enough to skip keystrokes, short enough to feel immediate. */
 const VALIDATION_DELAY_MS = Number(process.env.LORA_LENS_DEBOUNCE_MS ?? 150);
@@ -60,26 +63,39 @@ export function startServer(connection: Connection): void {
     return detectedGpu;
   }
 
+  function analysisEnvironment(): AnalysisEnvironment {
+    return {
+      platform: process.platform,
+      env: process.env,
+      fallbackGpu: fallbackGpu(),
+      severityOverrides: settings.rules,
+      datasetFacts: (path, options) => inspector.peek(path, options),
+      fileExists,
+    };
+  }
+
   /** The analysis of the document as it is now, computed once per (version, generation). */
   function analyze(document: TextDocument): Analysis {
     const cached = analyses.get(document.uri);
     if (cached && cached.version === document.version && cached.generation === generation) return cached.analysis;
-    const analysis = analyzeConfig({
-      doc: cache.get(document),
-      configPath: pathOf(document.uri),
-      environment: {
-        platform: process.platform,
-        env: process.env,
-        fallbackGpu: fallbackGpu(),
-        severityOverrides: settings.rules,
-        datasetFacts: (path, options) => inspector.peek(path, options),
-        fileExists,
-      },
-    });
+    const analysis = analyzeConfig({ doc: cache.get(document), configPath: pathOf(document.uri), environment: analysisEnvironment() });
     analyses.set(document.uri, { version: document.version, generation, analysis });
     // Dataset inspection runs off the request path; its completion triggers a new pass (see onDidInspect).
     for (const pending of analysis.pendingDatasets) void inspector.inspect(pending.path, pending.options).catch(() => undefined);
     return analysis;
+  }
+
+  /** The run plan of an open document from its cached analysis; of a file on disk from a fresh one (never cached). */
+  function runPlan(uri: string): RunPlanResult | null {
+    const open = documents.get(uri);
+    if (open) {
+      const analysis = analyze(open);
+      return getRunPlanResult(analysis, isConfig(open), getEstimateResult(analysis));
+    }
+    const disk = readDocumentFromDisk(uri);
+    if (!disk) return null;
+    const analysis = analyzeConfig({ doc: parseConfigDocument(disk.getText(), { json: isJsonUri(uri) }), configPath: pathOf(uri), environment: analysisEnvironment() });
+    return getRunPlanResult(analysis, isConfig(disk), getEstimateResult(analysis));
   }
 
   function validate(document: TextDocument): void {
@@ -168,12 +184,21 @@ export function startServer(connection: Connection): void {
     const model = analyze(d).model;
     return doComplete(cache.get(d), params.position, model?.ok ? { targetModules: targetModuleNames(model.spec) } : undefined);
   }));
-  connection.onHover((params) => withConfig(params.textDocument.uri, null, (d) => doHover(cache.get(d), params.position)));
+  connection.onHover((params) => withConfig(params.textDocument.uri, null, (d) => getMemoryHover(cache.get(d), analyze(d), params.position) ?? doHover(cache.get(d), params.position)));
   connection.onDocumentSymbol((params) => withConfig(params.textDocument.uri, [], (d) => findDocumentSymbols(cache.get(d))));
   connection.onCodeAction((params) => withConfig(params.textDocument.uri, [], (d) => getQuickFixes(params.textDocument.uri, cache.get(d), params.context.diagnostics)));
   connection.languages.inlayHint.on((params) => withConfig(params.textDocument.uri, [], (d) => getMemoryInlayHints(cache.get(d), analyze(d))));
   connection.onCodeLens((params) => withConfig(params.textDocument.uri, [], (d) => getRunCodeLenses(params.textDocument.uri, cache.get(d), analyze(d))));
   connection.onRequest(EstimateRequestMethod, (params: EstimateParams): EstimateResult => withConfig(params.uri, null, (d) => getEstimateResult(analyze(d))));
+  // Asked when a run starts, not per keystroke: a document the editor has not opened is read from disk.
+  connection.onRequest(RunPlanRequestMethod, (params: RunPlanParams): RunPlanResult | null => {
+    try {
+      return runPlan(params.uri);
+    } catch (error) {
+      connection.console.error(`LoRA Lens: ${(error as Error).stack ?? String(error)}`);
+      return null;
+    }
+  });
 
   documents.listen(connection);
   connection.listen();

@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
 import { existsSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { buildPlan } from '../../../server/src/plan/normalize';
 import type { RunsContext } from './ctx';
 import { doctorFindings, parseDoctor, type DoctorFinding } from './environment';
 import { RunItem } from './historyView';
@@ -10,6 +9,7 @@ import { RunPanel } from './panel';
 import { newRunDir } from '../../../server/src/run/args';
 import { createRunFolder } from '../../../server/src/run/runFolder';
 import { readEvents } from './tail';
+import { errorLines, requestRunPlan } from '../serverRequests';
 
 type Cmd = (...args: any[]) => unknown;
 
@@ -56,12 +56,11 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
   if (!uri) { void vscode.window.showErrorMessage('LoRA Lens: open a fine-tuning config to run it.'); return; }
   const document = await vscode.workspace.openTextDocument(uri);
   if (document.isDirty) await document.save();
-  const { plan, diagnostics } = buildPlan(document.getText(), uri.fsPath);
-  const errors = [
-    ...diagnostics.filter((d) => d.severity === 1).map((d) => `line ${d.range.start.line + 1}: ${d.message}`),
-    ...vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'lora-lens' && d.severity === vscode.DiagnosticSeverity.Error && !diagnostics.some((x) => x.message === d.message))
-      .map((d) => `line ${d.range.start.line + 1}: ${d.message}`),
-  ];
+  // The server's analysis of this config (the one its diagnostics come from): plan, errors, the estimate for the trainer.
+  const answer = await requestRunPlan(ctx.hooks.client?.(), uri);
+  if (typeof answer === 'string') { void vscode.window.showErrorMessage(`LoRA Lens: cannot check ${document.fileName}: ${answer}`); return; }
+  const { plan } = answer;
+  const errors = errorLines(answer);
   if (!plan) { void vscode.window.showErrorMessage(`LoRA Lens: ${document.fileName} lacks what a run needs (method, model, data.train).${errors.length ? ` ${errors[0]}` : ''}`); return; }
   if (errors.length) {
     const shown = errors.slice(0, 3).join('\n') + (errors.length > 3 ? `\n… and ${errors.length - 3} more` : '');
@@ -79,9 +78,8 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
     void vscode.window.showErrorMessage(`LoRA Lens: cannot create the run folder: ${(error as Error).message}`);
     return;
   }
-  const estimatePeakBytes = await ctx.estimatePeakBytes(uri);
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [runId]);
-  await ctx.launch(runDir, runId, { estimatePeakBytes });
+  await ctx.launch(runDir, runId, { estimatePeakBytes: answer.peakAllocatedBytes });
 };
 
 const stopRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {

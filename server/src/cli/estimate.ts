@@ -13,7 +13,7 @@ import { formatGiB } from '../memory/presentation';
 import { recommendMethod } from '../memory/recommend';
 import { makeItFit, whatWouldFit } from '../memory/suggest';
 import { resolveModel } from '../models/resolve';
-import { buildPlan } from '../plan/normalize';
+import { buildPlan } from '../services/buildPlan';
 import type { Engine } from '../plan/types';
 import { readConfigFile } from './readConfigFile';
 

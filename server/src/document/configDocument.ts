@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, parseAllDocuments, type Document, type Node, type Pair } from 'yaml';
 import type { Position, Range } from 'vscode-languageserver-types';
+import { firstJsonSyntaxError } from './jsonSyntax';
 import { firstTooDeepOffset, MAX_NESTING_DEPTH } from './nestingDepth';
 
 /** Larger files are not configs; parsing them would only stall the editor. */
@@ -11,7 +12,7 @@ export type PathSegment = string | number;
 export type NodePath = PathSegment[];
 
 export interface ParseProblem {
-  code: 'yaml-syntax' | 'yaml-duplicate-key' | 'yaml-multi-document' | 'yaml-alias-limit' | 'config-too-large' | 'config-empty' | 'config-not-object' | 'yaml-too-deep';
+  code: 'yaml-syntax' | 'json-syntax' | 'yaml-duplicate-key' | 'yaml-multi-document' | 'yaml-alias-limit' | 'config-too-large' | 'config-empty' | 'config-not-object' | 'yaml-too-deep';
   message: string;
   range: Range;
 }
@@ -24,14 +25,69 @@ export interface ConfigDocument {
   readonly value: unknown;
   readonly problems: ParseProblem[];
   readonly lineStarts: number[];
+  /** Parsed as JSON (a `.json` file): JSON's syntax errors, not YAML's. */
+  readonly json?: boolean;
+}
+
+export interface ParseOptions {
+  /** Check the text as JSON (RFC 8259) rather than YAML: for `.json` files. */
+  json?: boolean;
+}
+
+/** Whether a document URI or path names a JSON file (checked as JSON, not as YAML). */
+export function isJsonUri(uriOrPath: string): boolean {
+  return /\.json$/i.test(uriOrPath.split(/[?#]/)[0]!);
+}
+
+/**
+ * Whether the text failed to parse: then its structure is not what the user meant, and nothing is derived from it
+ * (no schema errors, rules or estimate: one diagnostic per cause).
+ */
+export function hasSyntaxError(doc: Pick<ConfigDocument, 'problems'>): boolean {
+  return doc.problems.some((problem) => problem.code === 'yaml-syntax' || problem.code === 'json-syntax');
 }
 
 /** The `yaml` options of every parse (the incremental path composes scalars with the same ones). */
 export const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: false, logLevel: 'error' } as const;
-export const DUPLICATE_KEY_MESSAGE = 'Duplicate key: the later value silently wins. Remove one of them.';
 
-/** Parses config text (YAML or JSON; JSON is YAML 1.2) without throwing, whatever the input. */
-export function parseConfigDocument(text: string): ConfigDocument {
+/** The message of a repeated key, naming it. */
+export function duplicateKeyMessage(key: unknown): string {
+  const name = String(key);
+  return `Duplicate key \`${name.length > 60 ? `${name.slice(0, 57)}...` : name}\`: the later value silently wins. Remove one of them.`;
+}
+
+/**
+ * Parses config text without throwing, whatever the input. YAML by default; with `json`, the syntax is checked as
+ * JSON (its first error only: what follows a JSON error is not what the user meant) and the AST still comes from
+ * `yaml` (JSON is YAML 1.2), so ranges, completion and hovers work the same.
+ */
+export function parseConfigDocument(text: string, options: ParseOptions = {}): ConfigDocument {
+  const parsed = parseText(text);
+  return options.json ? asJson(parsed) : firstSyntaxErrorOnly(parsed);
+}
+
+/**
+ * Only the first syntax error, and none of the problems read from the structure after it: a parser's later errors
+ * are mostly its recovery from the first. The value is kept for completion and hovers; `hasSyntaxError` stops
+ * validation and rules from reading it.
+ */
+function firstSyntaxErrorOnly(doc: ConfigDocument): ConfigDocument {
+  const syntax = doc.problems.filter((problem) => problem.code === 'yaml-syntax');
+  if (syntax.length === 0) return doc;
+  const problems = doc.problems.filter((problem) => problem.code !== 'yaml-syntax' && problem.code !== 'yaml-duplicate-key' && problem.code !== 'config-not-object');
+  return { ...doc, problems: [syntax[0]!, ...problems] };
+}
+
+function asJson(doc: ConfigDocument): ConfigDocument {
+  if (!doc.yaml) return { ...doc, json: true };
+  const error = firstJsonSyntaxError(doc.text);
+  if (!error) return { ...doc, json: true, problems: doc.problems.filter((problem) => problem.code !== 'yaml-syntax') };
+  const range = rangeOf(doc.lineStarts, doc.text.length, error.start, Math.max(error.end, error.start + 1));
+  const kept = doc.problems.filter((problem) => problem.code === 'yaml-multi-document' || problem.code === 'yaml-alias-limit');
+  return { ...doc, json: true, problems: [{ code: 'json-syntax', message: error.message, range }, ...kept] };
+}
+
+function parseText(text: string): ConfigDocument {
   const lineStarts = computeLineStarts(text);
   const problems: ParseProblem[] = [];
   const at = (start: number, end = start + 1) => rangeOf(lineStarts, text.length, start, end);
@@ -66,12 +122,12 @@ export function parseConfigDocument(text: string): ConfigDocument {
   for (const doc of docs) {
     for (const error of doc.errors) {
       const code = error.code === 'DUPLICATE_KEY' ? 'yaml-duplicate-key' : 'yaml-syntax';
-      const message = code === 'yaml-duplicate-key' ? DUPLICATE_KEY_MESSAGE : explainYamlError(error.code, error.message);
+      const message = code === 'yaml-duplicate-key' ? duplicateKeyMessage(text.slice(error.pos[0], error.pos[1])) : explainYamlError(error.code, error.message);
       problems.push({ code, message, range: at(error.pos[0], Math.max(error.pos[1], error.pos[0] + 1)) });
     }
   }
   for (const key of docs.flatMap(duplicateKeys)) {
-    problems.push({ code: 'yaml-duplicate-key', message: DUPLICATE_KEY_MESSAGE, range: at(key[0], Math.max(key[1], key[0] + 1)) });
+    problems.push({ code: 'yaml-duplicate-key', message: duplicateKeyMessage(key[2]), range: at(key[0], Math.max(key[1], key[0] + 1)) });
   }
   if (docs.length > 1) {
     const second = docs[1]!;
@@ -106,9 +162,9 @@ function isBlankOrComments(text: string): boolean {
   return text.split(/\r\n|\r|\n/).every((line) => /^\s*(#.*)?$/.test(line));
 }
 
-/** Source ranges of keys that repeat an earlier key of the same map (scalar keys), walking without recursion. */
-export function duplicateKeys(doc: Document.Parsed | null): Array<[number, number]> {
-  const found: Array<[number, number]> = [];
+/** Source ranges and values of keys that repeat an earlier key of the same map (scalar keys), walking without recursion. */
+export function duplicateKeys(doc: Document.Parsed | null): Array<[number, number, unknown]> {
+  const found: Array<[number, number, unknown]> = [];
   const stack: unknown[] = [doc?.contents];
   while (stack.length) {
     const node = stack.pop();
@@ -116,7 +172,7 @@ export function duplicateKeys(doc: Document.Parsed | null): Array<[number, numbe
       const seen = new Set<unknown>();
       for (const pair of node.items) {
         if (isScalar(pair.key) && pair.key.range) {
-          if (seen.has(pair.key.value)) found.push([pair.key.range[0], pair.key.range[1]]);
+          if (seen.has(pair.key.value)) found.push([pair.key.range[0], pair.key.range[1], pair.key.value]);
           else seen.add(pair.key.value);
         }
         stack.push(pair.value);

@@ -1,5 +1,5 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, Scalar, type Document, type Node } from 'yaml';
-import { DUPLICATE_KEY_MESSAGE, duplicateKeys, MAX_ALIAS_COUNT, MAX_CONFIG_BYTES, PARSE_OPTIONS, parseConfigDocument, rangeOf, type ConfigDocument, type ParseProblem } from './configDocument';
+import { duplicateKeyMessage, duplicateKeys, MAX_ALIAS_COUNT, MAX_CONFIG_BYTES, PARSE_OPTIONS, parseConfigDocument, rangeOf, type ConfigDocument, type ParseOptions, type ParseProblem } from './configDocument';
 
 /**
  * Incremental reparse for keystroke-sized edits. When the text differs from the previous version only inside one plain
@@ -22,8 +22,12 @@ const MAX_SCALAR_LENGTH = 200;
 
 const consumed = new WeakSet<ConfigDocument>();
 
-/** Parses `text`, reusing `previous` (the same document's last version) when the edit allows it. */
-export function reparseConfigDocument(previous: ConfigDocument | undefined, text: string): ConfigDocument {
+/**
+ * Parses `text`, reusing `previous` (the same document's last version) when the edit allows it. JSON documents are
+ * parsed in full: an edit inside a plain scalar can make valid YAML out of invalid JSON (`16` to `1x`).
+ */
+export function reparseConfigDocument(previous: ConfigDocument | undefined, text: string, options: ParseOptions = {}): ConfigDocument {
+  if (options.json) return parseConfigDocument(text, options);
   if (previous && !consumed.has(previous)) {
     const patched = patchScalarEdit(previous, text);
     if (patched) return patched;
@@ -168,7 +172,7 @@ function patchScalarEdit(previous: ConfigDocument, text: string): ConfigDocument
   const problems: ParseProblem[] = [];
   if (slot.isKey) {
     for (const key of duplicateKeys(doc)) {
-      problems.push({ code: 'yaml-duplicate-key', message: DUPLICATE_KEY_MESSAGE, range: rangeOf(lineStarts, text.length, key[0], Math.max(key[1], key[0] + 1)) });
+      problems.push({ code: 'yaml-duplicate-key', message: duplicateKeyMessage(key[2]), range: rangeOf(lineStarts, text.length, key[0], Math.max(key[1], key[0] + 1)) });
     }
   }
   return { text, yaml: doc, value, problems, lineStarts };

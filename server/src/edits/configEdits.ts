@@ -1,19 +1,10 @@
 import { isMap, isScalar, isSeq, stringify, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { TextEdit } from 'vscode-languageserver-types';
-import { parseConfigDocument, rangeOf, type ConfigDocument, type NodePath } from '../document/configDocument';
+import { hasSyntaxError, parseConfigDocument, rangeOf, type ConfigDocument, type NodePath } from '../document/configDocument';
+import type { ConfigEdit } from './types';
 
-/** A change to a config, addressed by path, so fixes are written once and rendered against whatever text there is. */
-export type ConfigEdit =
-  | { kind: 'set'; path: NodePath; value: unknown }
-  | { kind: 'remove'; path: NodePath }
-  | { kind: 'renameKey'; path: NodePath; newKey: string };
-
-/** A quick fix as diagnostics carry it in `diagnostic.data.fixes`; the code-action handler turns it into TextEdits. */
-export interface QuickFix {
-  title: string;
-  edits: ConfigEdit[];
-  isPreferred?: boolean;
-}
+// The types live in ./types (rules and memory import them without this module); re-exported for the code-action side.
+export type { ConfigEdit, QuickFix } from './types';
 
 /** Flow lists longer than this are written as block lists. */
 const MAX_FLOW_WIDTH = 80;
@@ -31,14 +22,14 @@ export function toTextEdits(doc: ConfigDocument, edits: ConfigEdit[]): TextEdit[
     const next = applyEdit(current, edit);
     if (next === undefined || next === text) continue;
     text = next;
-    current = parseConfigDocument(text);
+    current = parseConfigDocument(text, { json: doc.json });
   }
   return diffEdit(doc, text);
 }
 
 /** The text after one edit, or undefined when it does not apply. */
 export function applyEdit(doc: ConfigDocument, edit: ConfigEdit): string | undefined {
-  if (doc.yaml && doc.yaml.errors.length > 0) return undefined;
+  if ((doc.yaml && doc.yaml.errors.length > 0) || hasSyntaxError(doc)) return undefined;
   switch (edit.kind) {
     case 'set': return setValue(doc, edit.path, edit.value);
     case 'remove': return removeKey(doc, edit.path);

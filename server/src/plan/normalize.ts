@@ -1,8 +1,6 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { Diagnostic } from 'vscode-languageserver-types';
-import { parseConfigDocument, type ConfigDocument } from '../document/configDocument';
-import { doValidation, pathOf } from '../services/validation';
-import { getConfigValidator } from '../schema/configSchema';
+import { hasSyntaxError, type ConfigDocument } from '../document/configDocument';
+import { getConfigValidator, pathOf } from '../schema/configSchema';
 import { DATA_DEFAULTS, HARDWARE_DEFAULTS, LORA_DEFAULTS, OUTPUT_DEFAULTS, QUANTIZATION_DEFAULTS, trainingDefaults } from './defaults';
 import type { Method, ModelRef, Precision, TrainingPlan } from './types';
 
@@ -36,10 +34,11 @@ function withoutInvalidValues(value: Obj): Obj {
 
 /**
  * The TrainingPlan of a parsed config: defaults applied, paths resolved against the config's folder. Null when the
- * config lacks what a plan cannot do without (a valid method, a model, a training file).
+ * config lacks what a plan cannot do without (a valid method, a model, a training file), or does not parse: a plan
+ * read from the structure after a syntax error is not the one the user wrote.
  */
 export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): TrainingPlan | null {
-  if (doc.value === undefined) return null;
+  if (doc.value === undefined || hasSyntaxError(doc)) return null;
   const config = withoutInvalidValues(asObject(doc.value));
   const method = config.method as Method | undefined;
   if (!method || !METHODS.includes(method)) return null;
@@ -94,10 +93,4 @@ function toModelRef(value: unknown): ModelRef | null {
 function defaultRunName(model: string, method: Method): string {
   const base = model.split(/[\\/]/).filter(Boolean).pop() ?? 'model';
   return `${base.toLowerCase().replace(/[^a-z0-9.]+/g, '-')}-${method}`;
-}
-
-/** Config text to plan plus the syntax and schema diagnostics; callers that start a run refuse on any error. */
-export function buildPlan(text: string, configPath: string): { plan: TrainingPlan | null; diagnostics: Diagnostic[]; document: ConfigDocument } {
-  const document = parseConfigDocument(text);
-  return { plan: toTrainingPlan(document, configPath), diagnostics: doValidation(document), document };
 }

@@ -1,15 +1,19 @@
 import type { Diagnostic } from 'vscode-languageserver-types';
+import { rangeOf } from '../document/configDocument';
 import { makeDiagnostic, type Severity } from '../diagnostics';
+import { closestMatch } from '../text/suggest';
 import { alphaRatio } from './alphaRatio';
 import { chatTemplate } from './chatTemplate';
 import { dataset } from './dataset';
 import { effectiveBatch } from './effectiveBatch';
 import { epochsOverfit } from './epochsOverfit';
 import { evalSteps } from './evalSteps';
+import { gpuUnknown } from './gpuUnknown';
 import { gradClip } from './gradClip';
 import { gradientCheckpointing } from './gradientCheckpointing';
 import { lrRange } from './lrRange';
 import { maxLength } from './maxLength';
+import { memoryNoFit } from './memoryNoFit';
 import { merge } from './merge';
 import { modelUnknown } from './modelUnknown';
 import { outputDir } from './outputDir';
@@ -19,7 +23,7 @@ import { qloraSetup } from './qloraSetup';
 import { rankVsData } from './rankVsData';
 import { scheduler } from './scheduler';
 import { smallData } from './smallData';
-import { suppressedLines } from './suppression';
+import { suppressedLines, suppressionDirectives } from './suppression';
 import { targetModules } from './targetModules';
 import { trustRemoteCode } from './trustRemoteCode';
 import type { Rule, RuleDiagnosticData, RuleInput, RuleSeverity } from './types';
@@ -32,7 +36,7 @@ export type { GpuFacts, Rule, RuleDiagnosticData, RuleInput, RuleSeverity } from
 export const RULES: readonly Rule[] = [
   lrRange, rankVsData, alphaRatio, targetModules, effectiveBatch, epochsOverfit, warmup, scheduler, gradClip,
   qloraSetup, precisionGpu, chatTemplate, maxLength, smallData, windows, merge, trustRemoteCode, outputDir, dataset,
-  modelUnknown, packingAttention, evalSteps, gradientCheckpointing,
+  modelUnknown, packingAttention, evalSteps, gradientCheckpointing, gpuUnknown, memoryNoFit,
 ];
 
 const SEVERITIES: readonly RuleSeverity[] = ['error', 'warning', 'info', 'hint', 'off'];
@@ -58,7 +62,7 @@ export function parseRuleSettings(value: unknown): Record<string, RuleSeverity> 
  */
 export function checkRules(input: RuleInput): Diagnostic[] {
   const suppressed = suppressedLines(input.doc.text);
-  const diagnostics: Diagnostic[] = [];
+  const diagnostics: Diagnostic[] = unknownSuppressedIds(input);
   for (const rule of RULES) {
     const override = input.severityOverrides?.[rule.id];
     if (override === 'off') continue;
@@ -74,6 +78,26 @@ export function checkRules(input: RuleInput): Diagnostic[] {
       const severity: Severity = override ?? finding.severity ?? rule.severity;
       const data: RuleDiagnosticData = { ...finding.data, rule: rule.id, fixes: finding.fixes ?? [] };
       diagnostics.push(makeDiagnostic(finding.range, severity, rule.id, finding.message, data));
+    }
+  }
+  return diagnostics;
+}
+
+/** The code of the warning on a `# lora-lens-disable-next-line` id that names no rule. */
+export const UNKNOWN_RULE_ID = 'unknown-rule-id';
+
+/** A suppression comment naming an id no rule has silences nothing: say so, with the closest rule id. */
+function unknownSuppressedIds(input: RuleInput): Diagnostic[] {
+  const known = RULES.map((rule) => rule.id);
+  const diagnostics: Diagnostic[] = [];
+  for (const directive of suppressionDirectives(input.doc.text)) {
+    for (const { id, start, end } of directive.ids) {
+      if (known.includes(id)) continue;
+      const suggestion = closestMatch(id, known);
+      const lineStart = input.doc.lineStarts[directive.line] ?? 0;
+      const range = rangeOf(input.doc.lineStarts, input.doc.text.length, lineStart + start, lineStart + end);
+      const message = `\`${id}\` is not a LoRA Lens rule id, so this comment suppresses nothing for it.${suggestion ? ` Did you mean \`${suggestion}\`?` : ' The ids are listed in docs/rules.md.'}`;
+      diagnostics.push(makeDiagnostic(range, 'warning', UNKNOWN_RULE_ID, message, { rule: UNKNOWN_RULE_ID, fixes: [], ...(suggestion ? { suggestion } : {}) }));
     }
   }
   return diagnostics;

@@ -1,9 +1,10 @@
 import type { Range } from 'vscode-languageserver-types';
 import type { ConfigDocument } from '../document/configDocument';
 import type { Severity } from '../diagnostics';
-import type { QuickFix } from '../edits/configEdits';
+import type { QuickFix } from '../edits/types';
 import type { DatasetFacts } from '../data/types';
 import type { GpuSpec } from '../gpu/types';
+import type { Estimate, EstimateOptions } from '../memory';
 import type { ModelResolution } from '../models';
 import type { TrainingPlan } from '../plan/types';
 
@@ -38,6 +39,8 @@ export interface RuleInput {
   severityOverrides?: Record<string, RuleSeverity>;
   /** File existence check (tests inject one); defaults to fs.existsSync. */
   fileExists?: (path: string) => boolean;
+  /** The memory estimate, the options it was made with and the GPU it was made against; absent without a model. */
+  memory?: { estimate: Estimate; options: EstimateOptions; gpu: GpuSpec | null };
 }
 
 /** One problem a rule found. The registry turns it into a Diagnostic with the rule id as code. */

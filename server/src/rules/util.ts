@@ -1,6 +1,6 @@
 import type { Range } from 'vscode-languageserver-types';
 import { fallbackRange, findPair, keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
-import type { ConfigEdit, QuickFix } from '../edits/configEdits';
+import type { ConfigEdit, QuickFix } from '../edits/types';
 import type { TrainingPlan } from '../plan/types';
 
 /** Whether the config itself writes a key at `path` (as opposed to the plan's default applying). */

@@ -37,6 +37,16 @@ export function getConfigValidator(): ValidateFunction {
 
 export type SchemaError = ErrorObject;
 
+/** An ajv `instancePath` (`/lora/target_modules/0`) as a node path (`['lora', 'target_modules', 0]`). */
+export function pathOf(instancePath: string): Array<string | number> {
+  if (!instancePath) return [];
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map((raw) => raw.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
+}
+
 /**
  * The schema node that describes the value at a path, following `properties`, `items` and, for a union, the
  * branch that matches the value (`preferObject` picks the object branch, as a key completion needs).

@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
-import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver-types';
-import type { ConfigDocument } from '../document/configDocument';
+import { DiagnosticSeverity, type Diagnostic, type Position } from 'vscode-languageserver-types';
+import { keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
 import type { DatasetFacts, InspectOptions } from '../data';
 import { tokenizerPathFor } from '../data';
 import { gpuFromSetting, type GpuSpec } from '../gpu';
@@ -95,18 +95,23 @@ export function analyzeConfig(input: AnalysisInput): Analysis {
     fileExists: environment.fileExists,
     memory: analysis.estimate && analysis.estimateOptions ? { estimate: analysis.estimate, options: analysis.estimateOptions, gpu: analysis.gpu } : undefined,
   });
-  diagnostics.push(...withoutSchemaErrorSpots(findings, diagnostics));
+  diagnostics.push(...withoutSchemaErrorSpots(input.doc, findings, diagnostics));
   return analysis;
 }
 
 /**
- * Rule findings that start where a schema error does read a value the schema rejected (the plan holds the default
- * there): the schema error is the one diagnostic for that spot.
+ * Rule findings on a key or value the schema rejected read the plan's default there (normalize drops invalid
+ * values): the schema error is the one diagnostic for that spot.
  */
-function withoutSchemaErrorSpots(findings: Diagnostic[], schema: Diagnostic[]): Diagnostic[] {
-  const spots = new Set(schema.filter((d) => d.severity === DiagnosticSeverity.Error).map((d) => `${d.range.start.line}:${d.range.start.character}`));
-  if (spots.size === 0) return findings;
-  return findings.filter((d) => !spots.has(`${d.range.start.line}:${d.range.start.character}`));
+function withoutSchemaErrorSpots(doc: ConfigDocument, findings: Diagnostic[], schema: Diagnostic[]): Diagnostic[] {
+  const spans = schema
+    .filter((d) => d.severity === DiagnosticSeverity.Error && String(d.code).startsWith('schema-'))
+    .map((d) => (d.data as { path?: NodePath } | undefined)?.path)
+    .filter((path): path is NodePath => Array.isArray(path) && path.length > 0)
+    .map((path) => ({ start: keyRange(doc, path).start, end: valueRange(doc, path).end }));
+  if (spans.length === 0) return findings;
+  const before = (a: Position, b: Position) => a.line < b.line || (a.line === b.line && a.character <= b.character);
+  return findings.filter((d) => !spans.some((span) => before(span.start, d.range.start) && before(d.range.start, span.end)));
 }
 
 /** `hardware.gpu` when it names one, else the environment's (the `gpu-unknown` rule reports a name it does not know). */

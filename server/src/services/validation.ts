@@ -1,9 +1,9 @@
 import type { Diagnostic } from 'vscode-languageserver-types';
-import { keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
+import { hasSyntaxError, keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
 import { makeDiagnostic } from '../diagnostics';
-import { getConfigValidator, schemaAt, type SchemaError } from '../schema/configSchema';
+import { getConfigValidator, pathOf, schemaAt, type SchemaError, type SchemaNode } from '../schema/configSchema';
 import { closestMatch } from '../text/suggest';
-import type { QuickFix } from '../edits/configEdits';
+import type { QuickFix } from '../edits/types';
 
 /** Diagnostic codes of the schema layer; rules use their own ids. */
 export const SchemaCode = {
@@ -29,18 +29,21 @@ export interface SchemaDiagnosticData {
 
 const MAX_SCHEMA_DIAGNOSTICS = 200;
 
-/** Syntax problems and every schema violation, each at the offending key or value. */
+/**
+ * Syntax problems and every schema violation, each at the offending key or value. After a syntax error only the
+ * parse problems: the structure after it is not what the user meant (one diagnostic per cause).
+ */
 export function doValidation(doc: ConfigDocument): Diagnostic[] {
   const diagnostics: Diagnostic[] = doc.problems.map((problem) =>
     makeDiagnostic(problem.range, problem.code === 'yaml-multi-document' ? 'warning' : 'error', problem.code, problem.message),
   );
   const value = doc.value;
-  if (value === undefined || typeof value !== 'object' || value === null || Array.isArray(value)) return diagnostics;
+  if (hasSyntaxError(doc) || value === undefined || typeof value !== 'object' || value === null || Array.isArray(value)) return diagnostics;
 
   const validate = getConfigValidator();
   if (validate(value)) return diagnostics;
   const seen = new Set<string>();
-  for (const error of reduceErrors(validate.errors ?? [], value)) {
+  for (const error of oneErrorPerEmptyValue(reduceErrors(validate.errors ?? [], value), value)) {
     const diagnostic = toDiagnostic(doc, error);
     if (!diagnostic) continue;
     const key = `${diagnostic.code}|${diagnostic.range.start.line}:${diagnostic.range.start.character}|${diagnostic.message}`;
@@ -50,15 +53,6 @@ export function doValidation(doc: ConfigDocument): Diagnostic[] {
     if (diagnostics.length >= MAX_SCHEMA_DIAGNOSTICS) break;
   }
   return diagnostics;
-}
-
-export function pathOf(instancePath: string): NodePath {
-  if (!instancePath) return [];
-  return instancePath
-    .slice(1)
-    .split('/')
-    .map((raw) => raw.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
 }
 
 function valueAt(root: unknown, path: NodePath): unknown {
@@ -103,6 +97,47 @@ function reduceErrors(errors: SchemaError[], root: unknown): SchemaError[] {
   return kept;
 }
 
+/**
+ * A key written with no value yet (`lr_scheduler_type:` while typing) is null: ajv reports its type and its enum
+ * and more. One error says what is missing instead.
+ */
+function oneErrorPerEmptyValue(errors: SchemaError[], root: unknown): SchemaError[] {
+  const empty = new Set<string>();
+  return errors.filter((error) => {
+    if (error.keyword === 'required' || error.keyword === 'additionalProperties' || valueAt(root, pathOf(error.instancePath)) !== null) return true;
+    if (empty.has(error.instancePath)) return false;
+    empty.add(error.instancePath);
+    error.keyword = 'empty';
+    return true;
+  });
+}
+
+/** What a value may be, from its schema node: "one of `a`, `b`", "a number", "`a`, or a list such as `[x, y]`". */
+function allowedText(path: NodePath): string | undefined {
+  const node = schemaAt(path, false);
+  if (!node) return undefined;
+  const branches = node.anyOf ?? [node];
+  const parts = branches.map((branch) => branchText(branch, path, node)).filter((part): part is string => !!part);
+  return parts.length ? parts.join(', or ') : undefined;
+}
+
+function branchText(branch: SchemaNode, path: NodePath, node: SchemaNode): string | undefined {
+  if (branch.enum) return branch.enum.length === 1 ? `\`${String(branch.enum[0])}\`` : `one of ${branch.enum.map((v) => `\`${String(v)}\``).join(', ')}`;
+  if (branch.type === 'array') {
+    const example = node.examples?.find(Array.isArray) as unknown[] | undefined;
+    return `a list of ${listNoun(path)}${example ? ` such as \`[${example.map(String).join(', ')}]\`` : ''}`;
+  }
+  if (branch.type === 'object') return 'a mapping of keys';
+  const type = Array.isArray(branch.type) ? branch.type.join(' or ') : branch.type;
+  return type ? `${article(type)} ${type}` : undefined;
+}
+
+/** What the items of a list-valued key are called in messages. */
+function listNoun(path: NodePath): string {
+  const key = String(path[path.length - 1] ?? '');
+  return key === 'target_modules' || key === 'modules_to_save' ? 'module names' : 'values';
+}
+
 function describeValue(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
@@ -138,8 +173,13 @@ function toDiagnostic(doc: ConfigDocument, error: SchemaError): Diagnostic | und
       const suggestion = typeof value === 'string' ? closestMatch(value, allowed.map(String)) : undefined;
       const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : '';
       const fixes: QuickFix[] = suggestion ? [{ title: `Change to \`${suggestion}\``, edits: [{ kind: 'set', path, value: suggestion }], isPreferred: true }] : [];
+      const inUnion = !!schemaAt(path, false)?.anyOf;
+      if (inUnion && typeof value === 'string' && !suggestion && schemaAt(path, false)?.anyOf?.some((b) => b.type === 'array')) {
+        fixes.push({ title: `Write as a list: \`[${value}]\``, edits: [{ kind: 'set', path, value: [value] }], isPreferred: true });
+      }
+      const expected = inUnion ? allowedText(path) : `one of ${allowed.map((v) => `\`${String(v)}\``).join(', ')}`;
       const data: SchemaDiagnosticData = { path, allowed, ...(suggestion ? { suggestion } : {}), fixes };
-      return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.enum, `${where} must be one of ${allowed.map((v) => `\`${String(v)}\``).join(', ')}; got ${describeValue(value)}.${hint}`, data);
+      return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.enum, `${where} must be ${expected}; got ${describeValue(value)}.${hint}`, data);
     }
     case 'const': {
       const expected = (error.params as { allowedValue: unknown }).allowedValue;
@@ -150,6 +190,11 @@ function toDiagnostic(doc: ConfigDocument, error: SchemaError): Diagnostic | und
     case 'false schema': {
       const method = (doc.value as { method?: unknown }).method;
       return makeDiagnostic(keyRange(doc, path), 'warning', SchemaCode.notApplicable, `${where} has no effect with \`method: ${String(method)}\`: ${path[0] === 'quantization' ? 'quantization applies to `qlora` only' : 'LoRA settings apply to `lora` and `qlora` only'}. Remove it, or change the method.`, { path, fixes: [{ title: `Remove \`${path.join('.')}\``, edits: [{ kind: 'remove', path }], isPreferred: true }] } satisfies SchemaDiagnosticData);
+    }
+    case 'empty': {
+      const expected = allowedText(path);
+      const data: SchemaDiagnosticData = { path, fixes: [{ title: `Remove \`${path.join('.')}\``, edits: [{ kind: 'remove', path }] }] };
+      return makeDiagnostic(keyRange(doc, path), 'error', SchemaCode.type, `${where} has no value${expected ? `: write ${expected}` : ''}, or remove the key.`, data);
     }
     case 'minimum':
     case 'maximum':

@@ -1,7 +1,11 @@
 /**
  * Custom LSP messages shared by the extension client and the language server (one file both sides import, as
- * vscode-eslint does with its `customMessages.ts`).
+ * vscode-eslint does with its `customMessages.ts`). Types only besides the method names: the extension bundle
+ * takes nothing of the core from here.
  */
+import type { Range } from 'vscode-languageserver-types';
+import type { TrainingPlan } from '../plan/types';
+
 export const EstimateRequestMethod = 'loraLens/estimate';
 
 export interface EstimateParams {
@@ -18,5 +22,39 @@ export type EstimateResult = {
   gpuName: string | null;
   gpuMemoryBytes: number | null;
 } | null;
+
+/**
+ * Everything the editor needs to start a run of one config, from the server's cached Analysis (the same one the
+ * published diagnostics come from): the extension runs no validation of its own.
+ */
+export const RunPlanRequestMethod = 'loraLens/runPlan';
+
+export interface RunPlanParams {
+  uri: string;
+}
+
+/** One error-severity diagnostic of the analysis, as the run command lists it. */
+export interface RunPlanError {
+  /** The diagnostic's stable code (a rule id or a `schema-*`/`yaml-*` code). */
+  code: string;
+  message: string;
+  range: Range;
+}
+
+export interface RunPlanResult {
+  /** Whether the server treats the document as a LoRA Lens config (name, modeline or `loraLens.files`). */
+  isConfig: boolean;
+  /** The TrainingPlan (defaults applied, paths absolute), or null when the config lacks a method, model or data.train. */
+  plan: TrainingPlan | null;
+  /** Error-severity diagnostics, in document order. */
+  errors: RunPlanError[];
+  /**
+   * The estimate's allocated peak (CUDA context excluded): the figure the trainer is given as
+   * `--estimate-peak-bytes`, by the editor and the CLI alike. Null without an estimate.
+   */
+  peakAllocatedBytes: number | null;
+  /** The headline figures (the status bar's). */
+  estimate: EstimateResult;
+}
 
 export const RUN_FINE_TUNE_COMMAND = 'loraLens.runFineTune';

@@ -1,0 +1,21 @@
+import { DiagnosticSeverity } from 'vscode-languageserver-types';
+import type { Analysis } from '../services/analyze';
+import type { EstimateResult, RunPlanResult } from '../shared/protocol';
+
+/**
+ * The `loraLens/runPlan` answer from an Analysis: its plan, its error diagnostics (sorted by position) and the
+ * estimate's allocated peak, the one figure handed to the trainer whoever launches it.
+ */
+export function getRunPlanResult(analysis: Analysis, isConfig: boolean, estimate: EstimateResult): RunPlanResult {
+  const errors = analysis.diagnostics
+    .filter((d) => d.severity === DiagnosticSeverity.Error)
+    .map((d) => ({ code: String(d.code ?? ''), message: typeof d.message === 'string' ? d.message : d.message.value, range: d.range }))
+    .sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
+  return {
+    isConfig,
+    plan: analysis.plan,
+    errors,
+    peakAllocatedBytes: analysis.estimate ? Math.round(analysis.estimate.peakAllocatedBytes) : null,
+    estimate,
+  };
+}

@@ -1,0 +1,19 @@
+import { valueRange } from '../document/configDocument';
+import { gpuFromSetting } from '../gpu';
+import type { Rule } from './types';
+import { fix, set } from './util';
+
+/** `hardware.gpu` naming no catalog GPU and no memory size; the estimate falls back to the detected GPU. */
+export const gpuUnknown: Rule = {
+  id: 'gpu-unknown',
+  severity: 'error',
+  summary: '`hardware.gpu` names no known GPU and is not a memory size such as `24GiB`.',
+  check({ doc, plan }) {
+    const setting = plan.hardware.gpu.trim();
+    if (setting === '' || setting.toLowerCase() === 'auto') return [];
+    const lookup = gpuFromSetting(setting);
+    if (lookup.ok) return [];
+    const path = ['hardware', 'gpu'];
+    return [{ range: valueRange(doc, path), message: `hardware.gpu: ${lookup.message}.`, fixes: [fix('Detect the GPU (auto)', [set(path, 'auto')])], data: { path } }];
+  },
+};
