@@ -10,6 +10,7 @@ PEFT's key names), so `PeftModel.from_pretrained` loads them and merge goes thro
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -116,15 +117,38 @@ def _is_linear(m: nn.Module) -> bool:
     return isinstance(m, (nn.Linear, NF4Linear)) or type(m).__name__ in ("Linear4bit", "Linear8bitLt")
 
 
+def target_matches(targets: str | list[str], name: str) -> bool:
+    """PEFT's rule (tuners_utils.check_target_module_exists): a string is a regular expression that must match
+    the whole module name; a list entry matches the module of that exact name or any name ending in "." + entry
+    (`q_proj`, `mlp.down_proj`, `layers.0.self_attn.q_proj`). 'all-linear' is resolved by find_targets."""
+    if isinstance(targets, str):
+        return re.fullmatch(targets, name) is not None
+    return name in targets or any(name.endswith("." + key) for key in targets)
+
+
 def find_targets(model: nn.Module, targets: Any, output_layer: nn.Module | None) -> list[str]:
-    """Module names to adapt: PEFT's 'all-linear' (every linear but the output head) or names matched by suffix."""
+    """Module names to adapt, as PEFT selects them: 'all-linear' is every linear layer but the output head;
+    otherwise every module target_matches selects, which must then be a linear layer other than the head
+    (PEFT would adapt an embedding or the head too, which this trainer does not: refused, not skipped)."""
+    if isinstance(targets, str) and targets.lower() == "all-linear":
+        return [name for name, m in model.named_modules() if _is_linear(m) and m is not output_layer]
+    if isinstance(targets, str):
+        try:
+            re.compile(targets)
+        except re.error as error:
+            raise ValueError(f"lora.target_modules {targets!r} is not a valid regular expression: {error}") from error
     names = []
     for name, module in model.named_modules():
-        if not _is_linear(module) or module is output_layer:
+        if not name or not target_matches(targets, name):
             continue
-        leaf = name.rsplit(".", 1)[-1]
-        if targets == "all-linear" or leaf in targets or name in targets:
-            names.append(name)
+        if module is output_layer:
+            raise ValueError(f"lora.target_modules {targets!r} selects the output head {name!r}: the bundled trainer's "
+                             "fused loss reads the head's own weight, so it cannot carry an adapter; remove it")
+        if not _is_linear(module):
+            raise ValueError(f"lora.target_modules {targets!r} selects {name!r} ({type(module).__name__}), which is not "
+                             "a linear layer: the bundled trainer adapts linear layers only; name the linear layers "
+                             "inside it (e.g. q_proj, down_proj) or use all-linear")
+        names.append(name)
     return names
 
 
@@ -132,7 +156,9 @@ def inject(model: nn.Module, targets: Any, r: int, alpha: float, dropout: float,
     output_layer = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     names = find_targets(model, targets, output_layer)
     if not names:
-        raise ValueError(f"lora.target_modules {targets!r} matched no linear layer of this model")
+        raise ValueError(f"lora.target_modules {targets!r} matched no linear layer of this model (PEFT's rule: an "
+                         "entry matches a module named exactly so or ending in '.' + the entry, e.g. q_proj, "
+                         "mlp.down_proj, model.layers.0.self_attn.q_proj)")
     for p in model.parameters():
         p.requires_grad_(False)
     for name in names:
@@ -141,6 +167,8 @@ def inject(model: nn.Module, targets: Any, r: int, alpha: float, dropout: float,
         base = getattr(parent, child)
         device = base.packed.device if isinstance(base, NF4Linear) else next(base.parameters()).device
         setattr(parent, child, LoraLinear(base, r, alpha, dropout, rslora, device))
+    # What the user gave, for adapter_config.json: PEFT stores target_modules as given and matches them again on load.
+    model.lora_lens_target_modules = targets
     return names
 
 
@@ -158,9 +186,16 @@ def adapter_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_adapter(model: nn.Module, folder: Path, base_model: str, r: int, alpha: float, dropout: float,
-                 rslora: bool, targets: list[str]) -> None:
+                 rslora: bool, targets: Any) -> None:
+    """PEFT's adapter files. target_modules is stored as the user gave it (PEFT's own behaviour), so that
+    PeftModel.from_pretrained matches the same modules again: taken from the model (inject records it) when
+    present, else `targets` as passed (the plan's lora.target_modules, or the adapted names, which PEFT matches
+    exactly)."""
     from safetensors.torch import save_file
 
+    given = getattr(model, "lora_lens_target_modules", None)
+    spec = given if given is not None else targets
+    stored = spec if isinstance(spec, str) else sorted(set(spec))
     folder.mkdir(parents=True, exist_ok=True)
     save_file({k: v.cpu() for k, v in adapter_state(model).items()}, str(folder / "adapter_model.safetensors"),
               metadata={"format": "pt"})
@@ -171,7 +206,7 @@ def save_adapter(model: nn.Module, folder: Path, base_model: str, r: int, alpha:
         "r": r,
         "lora_alpha": alpha,
         "lora_dropout": dropout,
-        "target_modules": sorted({t.rsplit(".", 1)[-1] for t in targets}),
+        "target_modules": stored,
         "bias": "none",
         "use_rslora": rslora,
         "use_dora": False,
