@@ -1,0 +1,205 @@
+// Writes schemas/axolotl.schema.json and schemas/llama-factory.schema.json from the facts in scripts/dialect-facts/.
+// The facts (key names, types, enums, defaults, the argument group, the gate) come from each tool's source at a
+// pinned commit; every description is ours. Run: node scripts/gen-dialect-schemas.mjs [--check]
+// --check exits 1 when a written schema differs from what the facts produce (CI keeps them in step).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const factsDir = join(root, 'scripts', 'dialect-facts');
+
+const GROUP_WORDS = {
+  model: 'Model loading', tokenizer: 'Tokenizer', quantization: 'Quantization', adapter: 'Adapter (LoRA/PEFT)', data: 'Data',
+  sequence: 'Sequence length and packing', batch: 'Batch size', optimizer: 'Optimizer', schedule: 'Schedule', precision: 'Precision',
+  memory: 'Memory saving', attention: 'Attention', kernels: 'Kernels and compilation', distributed: 'Multi-GPU', checkpoint: 'Checkpoints',
+  logging: 'Logging', eval: 'Evaluation', rl: 'Preference / RL training', multimodal: 'Multimodal', tracking: 'Experiment tracking',
+  internal: 'Set by the tool itself', misc: 'General', output: 'Output', inference: 'Inference UI', training: 'Trainer (transformers TrainingArguments)',
+  finetuning: 'Fine-tuning method', generating: 'Generation', megatron: 'Megatron backend', 'kt-runtime': 'KTransformers runtime',
+};
+
+const TYPE_WORDS = { bool: 'true or false', int: 'an integer', float: 'a number', number: 'a number', str: 'a string', dict: 'a mapping', any: 'any value', object: 'a mapping' };
+
+/** Parses one facts file (and the files it includes) into { meta, facts }. */
+function readFacts(file) {
+  const meta = { version: [], source: [], includes: [] };
+  const facts = [];
+  for (const [index, raw] of readFileSync(join(factsDir, file), 'utf8').split('\n').entries()) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    if (line.startsWith('@')) {
+      const [directive, ...rest] = line.slice(1).split(' ');
+      if (directive === 'include') {
+        const included = readFacts(rest.join(' '));
+        meta.includes.push({ file: rest.join(' '), version: included.meta.version });
+        facts.push(...included.facts);
+      } else (meta[directive] ??= []).push(rest.join(' '));
+      continue;
+    }
+    const [key, type, defaultText, group, gate, ...description] = line.split('|').map((cell) => cell.trim());
+    if (!key || !type || !group) throw new Error(`${file}:${index + 1}: expected "key | type | default | group | gate | description"`);
+    facts.push({ key, type, defaultText: defaultText ?? '', group, gate: gate ?? '', description: description.join('|').trim(), origin: file });
+  }
+  return { meta, facts };
+}
+
+/** Our type notation (`bool/enum(auto)`, `list[str]`, `str!`) as a JSON-schema fragment. */
+function typeSchema(text) {
+  const alternatives = splitTop(text, '/').map(single);
+  return alternatives.length === 1 ? alternatives[0] : { anyOf: alternatives };
+}
+
+function single(text) {
+  const enumMatch = /^enum\((.*)\)$/.exec(text);
+  if (enumMatch) return { enum: enumMatch[1].split(',').map((v) => v.trim()) };
+  const listMatch = /^list\[(.*)\]$/.exec(text);
+  if (listMatch) return listMatch[1] === 'object' ? { type: 'array', items: { type: 'object', properties: {} } } : { type: 'array', items: single(listMatch[1]) };
+  switch (text) {
+    case 'bool': return { type: 'boolean' };
+    case 'int': return { type: 'integer' };
+    case 'float':
+    case 'number': return { type: 'number' };
+    case 'str': return { type: 'string' };
+    case 'dict': return { type: 'object' };
+    case 'object': return { type: 'object', properties: {} };
+    case 'any': return {};
+    default: throw new Error(`unknown type notation: ${text}`);
+  }
+}
+
+/** Splits on `sep` outside brackets and parentheses. */
+function splitTop(text, sep) {
+  const parts = [];
+  let depth = 0;
+  let current = '';
+  for (const ch of text) {
+    if (ch === '(' || ch === '[') depth++;
+    if (ch === ')' || ch === ']') depth--;
+    if (ch === sep && depth === 0) { parts.push(current); current = ''; } else current += ch;
+  }
+  parts.push(current);
+  return parts;
+}
+
+function parseDefault(text, type) {
+  if (text === '') return undefined;
+  if (text === 'true' || text === 'false') return text === 'true';
+  if (/^-?\d+$/.test(text) && !/(^|\/)str($|\/)/.test(type)) return Number(text);
+  if (/^-?(\d+\.\d*|\d*\.\d+|\d+)(e[-+]?\d+)?$/i.test(text) && !/(^|\/)str($|\/)/.test(type)) return Number(text);
+  if (/^[[{]/.test(text)) return JSON.parse(text);
+  return text;
+}
+
+/** The gate column as structured data. */
+function parseGate(gate) {
+  const out = {};
+  for (const part of gate.split(';').map((p) => p.trim()).filter(Boolean)) {
+    const [kind, value = ''] = part.split(/:(.*)/s);
+    if (kind === 'plugin') out.plugin = value;
+    else if (kind === 'env') out.env = value.split(',');
+    else if (kind === 'alias') out.aliasOf = value;
+    else if (kind === 'deprecated') out.deprecatedFor = value;
+    else if (kind === 'seen') out.provenance = 'examples';
+    else if (kind === 'transformers<5') out.transformers = '<5';
+    else throw new Error(`unknown gate: ${part}`);
+  }
+  return out;
+}
+
+/** A short factual description for keys that have none of ours. */
+function generatedDescription(tool, fact, gate, defaultValue) {
+  const kind = fact.type.replace('!', '');
+  const typeText = splitTop(kind, '/').map((t) => TYPE_WORDS[t] ?? (t.startsWith('enum(') ? `one of ${t.slice(5, -1).split(',').map((v) => `\`${v}\``).join(', ')}` : t.startsWith('list[') ? 'a list' : t)).join(' or ');
+  const parts = [`${GROUP_WORDS[fact.group] ?? fact.group} setting of ${tool}: ${typeText}.`];
+  if (defaultValue !== undefined) parts.push(`Default: \`${JSON.stringify(defaultValue)}\`.`);
+  if (gate.aliasOf) parts.push(`Another name for \`${gate.aliasOf}\`.`);
+  if (gate.deprecatedFor) parts.push(`Deprecated: use \`${gate.deprecatedFor}\`.`);
+  return parts.join(' ');
+}
+
+function gateNote(tool, gate) {
+  const notes = [];
+  if (gate.plugin) notes.push(`Read only when \`plugins:\` lists \`${gate.plugin}\`.`);
+  if (gate.env?.includes('transformers-kt')) notes.push('Known to the KTransformers build of transformers (LLaMA-Factory\'s KT training path).');
+  else if (gate.env) notes.push(`Exists only when ${tool} runs with ${gate.env.map((v) => `\`${v}=1\``).join(' or ')}.`);
+  if (gate.transformers) notes.push('A transformers 4.x TrainingArguments field (removed in 5.x).');
+  return notes.join(' ');
+}
+
+/** Builds the JSON schema of one dialect from its facts. */
+function buildSchema({ dialect, tool, facts, meta, open }) {
+  const schema = {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: `https://lora-lens.dev/schemas/${dialect}.schema.json`,
+    title: `${tool} config, as LoRA Lens reads it`,
+    description: `Keys, types, enums and defaults of ${tool} ${meta.version.map((v) => v.split(' ').slice(1).join(' ')).join(', ')}; descriptions written by LoRA Lens. Generated by scripts/gen-dialect-schemas.mjs: do not edit.`,
+    type: 'object',
+    'x-lora-lens': {
+      dialect,
+      tool,
+      version: meta.version,
+      source: meta.source,
+      includes: meta.includes,
+      unknownKeys: open ? 'ignored' : 'error',
+    },
+    properties: {},
+    required: [],
+    additionalProperties: true,
+  };
+  for (const fact of facts) {
+    const segments = fact.key.split('.');
+    let parent = schema;
+    for (const segment of segments.slice(0, -1)) {
+      const name = segment.replace(/\[\]$/, '');
+      let node = parent.properties[name];
+      if (!node) throw new Error(`${fact.origin}: ${fact.key}: parent ${name} is not declared before it`);
+      if (segment.endsWith('[]')) node = node.items ?? node.anyOf?.find((a) => a.items)?.items;
+      if (!node?.properties) throw new Error(`${fact.origin}: ${fact.key}: ${name} is not an object`);
+      parent = node;
+    }
+    const name = segments[segments.length - 1];
+    const required = fact.type.endsWith('!');
+    const type = fact.type.replace(/!$/, '');
+    const gate = parseGate(fact.gate);
+    const defaultValue = parseDefault(fact.defaultText, type);
+    const ours = fact.description || generatedDescription(tool, fact, gate, defaultValue);
+    const note = gateNote(tool, gate);
+    const property = { ...typeSchema(type), description: note ? `${ours} ${note}` : ours, 'x-group': fact.group };
+    if (defaultValue !== undefined) property.default = defaultValue;
+    if (Object.keys(gate).length) property['x-gate'] = gate;
+    if (fact.description) property['x-described'] = true;
+    if (parent.properties[name]) throw new Error(`${fact.origin}: duplicate key ${fact.key}`);
+    parent.properties[name] = property;
+    if (required) (parent.required ??= []).push(name);
+  }
+  return schema;
+}
+
+const targets = [
+  { dialect: 'axolotl', tool: 'axolotl', file: 'axolotl.facts', open: true },
+  { dialect: 'llama-factory', tool: 'LLaMA-Factory', file: 'llama-factory.facts', open: false },
+];
+
+let stale = false;
+for (const target of targets) {
+  const { meta, facts } = readFacts(target.file);
+  const schema = buildSchema({ ...target, facts, meta });
+  if (target.dialect === 'llama-factory') {
+    schema['x-lora-lens'].commands = {
+      train: ['model', 'data', 'training', 'finetuning', 'generating', 'megatron'],
+      inference: ['model', 'data', 'finetuning', 'generating', 'kt-runtime'],
+      export: ['model', 'data', 'finetuning', 'generating', 'kt-runtime'],
+    };
+  }
+  const text = `${JSON.stringify(schema, null, 2)}\n`;
+  const out = join(root, 'schemas', `${target.dialect}.schema.json`);
+  if (process.argv.includes('--check')) {
+    let current = '';
+    try { current = readFileSync(out, 'utf8'); } catch { /* missing counts as stale */ }
+    if (current !== text) { console.error(`${out} is out of date: run node scripts/gen-dialect-schemas.mjs`); stale = true; }
+  } else {
+    writeFileSync(out, text);
+    console.log(`${out}: ${facts.length} keys`);
+  }
+}
+if (stale) process.exit(1);

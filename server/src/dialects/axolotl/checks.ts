@@ -1,0 +1,70 @@
+import type { DialectReport } from '../report';
+import { setFix } from '../report';
+
+type Config = Record<string, unknown>;
+
+const stops = 'axolotl stops before training';
+
+function set(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== false && value !== '';
+}
+
+/**
+ * The checks axolotl itself makes before it loads anything (its pydantic validators), each reported where the
+ * config says it: the run would end there with a ValueError.
+ */
+export function checkAxolotlRules(report: DialectReport, config: Config): void {
+  const adapter = config.adapter;
+  if (adapter === 'qlora' && !set(config.merge_lora)) {
+    if (config.load_in_8bit === true) {
+      report.atValue(['load_in_8bit'], 'error', 'axolotl-qlora-8bit', `${stops}: \`adapter: qlora\` loads the base in 4 bits, not with \`load_in_8bit\` ("Can't load qlora in 8bit"). Use \`load_in_4bit: true\`, or \`adapter: lora\` for an 8-bit base.`, { fixes: [{ title: 'Use `load_in_4bit: true`', edits: [{ kind: 'remove', path: ['load_in_8bit'] }, { kind: 'set', path: ['load_in_4bit'], value: true }], isPreferred: true }] });
+    } else if (config.load_in_4bit !== true) {
+      report.atValue(['adapter'], 'error', 'axolotl-qlora-needs-4bit', `${stops}: \`adapter: qlora\` requires \`load_in_4bit: true\` ("Require cfg.load_in_4bit to be True for qlora").`, { fixes: [setFix(['load_in_4bit'], true)] });
+    }
+  }
+  if (!set(adapter) && (config.load_in_8bit === true || config.load_in_4bit === true)) {
+    const key = config.load_in_4bit === true ? 'load_in_4bit' : 'load_in_8bit';
+    report.atValue([key], 'error', 'axolotl-quantized-needs-adapter', `${stops}: \`${key}: true\` needs an adapter (\`adapter: lora\` or \`qlora\`); a quantized base cannot be fully fine-tuned. Set an adapter, or remove \`${key}\` for full fine-tuning.`, { fixes: [setFix(['adapter'], key === 'load_in_4bit' ? 'qlora' : 'lora'), { title: `Remove \`${key}\``, edits: [{ kind: 'remove', path: [key] }] }] });
+  }
+  if (config.warmup_steps !== undefined && config.warmup_steps !== null && config.warmup_ratio !== undefined && config.warmup_ratio !== null) {
+    report.atKey(['warmup_ratio'], 'error', 'axolotl-warmup-both', `${stops}: \`warmup_steps\` and \`warmup_ratio\` are mutually exclusive. Keep one.`, { fixes: [{ title: 'Remove `warmup_ratio`', edits: [{ kind: 'remove', path: ['warmup_ratio'] }], isPreferred: true }, { title: 'Remove `warmup_steps`', edits: [{ kind: 'remove', path: ['warmup_steps'] }] }] });
+  }
+  if (!set(config.datasets) && !set(config.pretraining_dataset)) {
+    report.atKey(['base_model'], 'error', 'axolotl-no-datasets', `${stops}: there is no \`datasets\` (nor \`pretraining_dataset\`) to train on. Add \`datasets:\` with at least one \`path\` and \`type\`.`);
+  }
+  if (config.learning_rate === undefined || config.learning_rate === null) {
+    report.atKey([], 'error', 'axolotl-no-learning-rate', `${stops}: \`learning_rate\` is required (pydantic: "Field required"). Typical: 2e-4 for LoRA/QLoRA, 1e-5 for full fine-tuning (write 2.0e-4: see YAML 1.1).`, { fixes: [setFix(['learning_rate'], set(adapter) ? 0.0002 : 0.00001)] });
+  }
+  if (config.base_model === undefined || config.base_model === null) {
+    report.atKey([], 'error', 'axolotl-no-base-model', `${stops}: \`base_model\` is required: the Hub id or folder of the model to fine-tune.`);
+  }
+  checkDatasetTypes(report, config);
+}
+
+/** `type: sharegpt.*` datasets were removed; axolotl rejects them with a pointer to `chat_template`. */
+function checkDatasetTypes(report: DialectReport, config: Config): void {
+  if (!Array.isArray(config.datasets)) return;
+  config.datasets.forEach((entry, index) => {
+    const type = (entry as { type?: unknown } | null)?.type;
+    if (typeof type === 'string' && type.startsWith('sharegpt')) {
+      report.atValue(['datasets', index, 'type'], 'error', 'axolotl-sharegpt-removed', `${stops}: \`type: ${type}\` was removed ("type: sharegpt.* is deprecated"). Use \`type: chat_template\` (with \`field_messages\` and \`message_property_mappings\` for ShareGPT-shaped rows).`, { fixes: [setFix(['datasets', index, 'type'], 'chat_template')] });
+    }
+  });
+}
+
+/** LoRA Lens's own range advice on the values axolotl accepts without a word; labelled as ours. */
+export function adviseAxolotlRanges(report: DialectReport, config: Config): void {
+  const ours = 'LoRA Lens advice (axolotl accepts this value)';
+  const r = Number(config.lora_r);
+  if (config.lora_r !== undefined && config.lora_r !== null && Number.isFinite(r) && r < 1) {
+    report.atValue(['lora_r'], 'warning', 'dialect-advice-range', `${ours}: \`lora_r\` must be at least 1 to train anything; 8-64 is usual.`, { origin: 'lora-lens' });
+  }
+  const dropout = Number(config.lora_dropout);
+  if (config.lora_dropout !== undefined && config.lora_dropout !== null && Number.isFinite(dropout) && (dropout < 0 || dropout >= 1)) {
+    report.atValue(['lora_dropout'], 'warning', 'dialect-advice-range', `${ours}: \`lora_dropout\` is a probability below 1; 0.0-0.1 is usual.`, { origin: 'lora-lens' });
+  }
+  const lr = Number(config.learning_rate);
+  if (config.learning_rate !== undefined && config.learning_rate !== null && Number.isFinite(lr) && lr <= 0) {
+    report.atValue(['learning_rate'], 'warning', 'dialect-advice-range', `${ours}: a \`learning_rate\` of ${lr} does not train; use a positive value.`, { origin: 'lora-lens' });
+  }
+}

@@ -1,0 +1,72 @@
+import type { Diagnostic } from 'vscode-languageserver-types';
+import { hasSyntaxError, type ConfigDocument } from '../../document/configDocument';
+import { walkDialectKeys, type KeyFinding } from '../keyCheck';
+import { DialectReport, keyName, parseProblemDiagnostics, removeFix, renameFix, setFix } from '../report';
+import { suggestKey } from '../suggestKey';
+import { describeType, describeValue, enumOf } from '../typeCheck';
+import { findScalarDifferences, toolView } from '../yaml11';
+import { reportScalarDifferences } from '../yaml11Report';
+import { closestMatch } from '../../text/suggest';
+import { adviseAxolotlRanges, checkAxolotlRules } from './checks';
+import { AXOLOTL_SCHEMA, AXOLOTL_VERSION } from './schema';
+
+/**
+ * An axolotl config checked as axolotl checks it: scalars read with PyYAML's YAML 1.1 rules, values converted as
+ * pydantic does, unknown keys reported as what they are to axolotl (silently dropped), plugin keys read only with
+ * their plugin, and the validators that stop a run before it starts.
+ */
+export function validateAxolotl(doc: ConfigDocument): Diagnostic[] {
+  const problems = parseProblemDiagnostics(doc);
+  if (hasSyntaxError(doc) || !isObject(doc.value)) return problems;
+  const report = new DialectReport(doc, 'axolotl', AXOLOTL_VERSION);
+  const scalars = findScalarDifferences(doc, 'pyyaml');
+  const config = toolView(doc.value, scalars) as Record<string, unknown>;
+  const findings = walkDialectKeys(AXOLOTL_SCHEMA, config, 'pydantic');
+  const explanations = reportScalarDifferences(report, AXOLOTL_SCHEMA, scalars, findings, 'pydantic');
+  const plugins = new Set(Array.isArray(config.plugins) ? config.plugins.map(String) : []);
+  for (const finding of findings) reportFinding(report, finding, plugins, explanations);
+  checkAxolotlRules(report, config);
+  adviseAxolotlRanges(report, config);
+  return [...problems, ...report.sorted()];
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function reportFinding(report: DialectReport, finding: KeyFinding, plugins: Set<string>, explanations: Map<string, string>): void {
+  const name = keyName(finding.path);
+  switch (finding.kind) {
+    case 'unknown': {
+      const suggestion = suggestKey(finding.key, finding.known, finding.present);
+      const where = finding.path.length > 1 ? ` in \`${keyName(finding.path.slice(0, -1))}\`` : '';
+      const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : '';
+      report.atKey(finding.path, 'warning', 'axolotl-unknown-key', `axolotl ignores \`${finding.key}\` without a word: it is not one of its keys${where} (${AXOLOTL_VERSION}), so the setting is lost.${hint}`, {
+        ...(suggestion ? { suggestion } : {}),
+        fixes: suggestion ? [renameFix(finding.path, suggestion)] : [removeFix(finding.path)],
+      });
+      return;
+    }
+    case 'known': {
+      const plugin = finding.property['x-gate']?.plugin;
+      if (plugin && !plugins.has(plugin)) {
+        report.atKey(finding.path, 'warning', 'axolotl-plugin-not-listed', `axolotl ignores \`${finding.key}\` unless \`plugins:\` lists \`${plugin}\`; this file does not list it, so the setting is lost.`);
+      }
+      const replacement = finding.property['x-gate']?.deprecatedFor;
+      if (replacement) report.atKey(finding.path, 'info', 'axolotl-deprecated-key', `\`${finding.key}\` is deprecated in axolotl; \`${replacement}\` replaces it.`);
+      return;
+    }
+    case 'type': {
+      const because = explanations.get(name);
+      report.atValue(finding.path, 'error', 'axolotl-type', `axolotl stops before training: pydantic rejects ${describeValue(finding.value)} for \`${name}\`, which must be ${describeType(finding.property)}.${because ? ` (${because}.)` : ''}`);
+      return;
+    }
+    case 'enum': {
+      const allowed = enumOf(finding.property) ?? [];
+      const suggestion = closestMatch(String(finding.value), allowed);
+      report.atValue(finding.path, 'error', 'axolotl-enum', `axolotl stops before training: \`${name}\` must be ${describeType(finding.property)}; got ${describeValue(finding.value)}.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, {
+        allowed, ...(suggestion ? { suggestion, fixes: [setFix(finding.path, suggestion)] } : {}),
+      });
+    }
+  }
+}

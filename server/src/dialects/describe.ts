@@ -1,0 +1,35 @@
+import type { NodePath } from '../document/configDocument';
+import { AXOLOTL_SCHEMA } from './axolotl/schema';
+import { LLAMA_FACTORY_SCHEMA } from './llamaFactory/schema';
+import { objectSchemaAt, propertyAt, schemaVersion, type DialectSchemaRoot } from './schemaTable';
+import { describeType } from './typeCheck';
+import type { ToolDialectId } from './types';
+
+function schemaOf(id: ToolDialectId): DialectSchemaRoot {
+  return id === 'axolotl' ? AXOLOTL_SCHEMA : LLAMA_FACTORY_SCHEMA;
+}
+
+export interface DialectKeyInfo {
+  key: string;
+  /** Markdown for a hover: description, type, default, and the version it describes. */
+  markdown: string;
+  group?: string;
+  default?: unknown;
+}
+
+/** What a hover shows for the key at `path`, or undefined for a key the dialect does not have. */
+export function describeDialectKey(id: ToolDialectId, path: NodePath): DialectKeyInfo | undefined {
+  const schema = schemaOf(id);
+  const property = propertyAt(schema, path);
+  const key = path[path.length - 1];
+  if (!property || typeof key !== 'string') return undefined;
+  const lines = [`**${key}** (${schema['x-lora-lens'].tool})`, '', property.description ?? '', '', `Type: ${describeType(property)}.`];
+  if (property.default !== undefined) lines.push(`Default: \`${JSON.stringify(property.default)}\`.`);
+  lines.push('', `_Keys of ${schemaVersion(schema)}._`);
+  return { key, markdown: lines.join('\n'), ...(property['x-group'] ? { group: property['x-group'] } : {}), ...(property.default !== undefined ? { default: property.default } : {}) };
+}
+
+/** The keys a completion may offer at `path` (the mapping that holds them). */
+export function dialectKeysAt(id: ToolDialectId, path: NodePath): string[] {
+  return Object.keys(objectSchemaAt(schemaOf(id), path)?.properties ?? {});
+}

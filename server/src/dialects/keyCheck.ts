@@ -1,0 +1,48 @@
+import type { NodePath } from '../document/configDocument';
+import { objectSchemaAt, type DialectProperty } from './schemaTable';
+import { breaksEnum, fitsType, type Coercion } from './typeCheck';
+
+export type KeyFinding =
+  | { kind: 'unknown'; path: NodePath; key: string; known: string[]; present: Set<string> }
+  | { kind: 'known'; path: NodePath; key: string; property: DialectProperty }
+  | { kind: 'type'; path: NodePath; property: DialectProperty; value: unknown }
+  | { kind: 'enum'; path: NodePath; property: DialectProperty; value: unknown };
+
+/** Findings past this many are dropped: a file that bad needs the first screenful, not ten thousand lines. */
+export const MAX_KEY_FINDINGS = 500;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Walks a config value (the tool's reading of it) against a dialect schema: every key at a place whose schema
+ * declares its keys is known or unknown; every known key's value has the tool's type and enum, or not. Places that
+ * declare no keys (free-form mappings such as `model_config`) are not looked into.
+ */
+export function walkDialectKeys(schema: DialectProperty, value: unknown, coercion: Coercion): KeyFinding[] {
+  const findings: KeyFinding[] = [];
+  const stack: Array<{ value: unknown; path: NodePath }> = [{ value, path: [] }];
+  while (stack.length && findings.length < MAX_KEY_FINDINGS) {
+    const { value: node, path } = stack.pop()!;
+    const objectSchema = objectSchemaAt(schema, path);
+    const properties = objectSchema?.properties;
+    if (!isPlainObject(node) || !properties || Object.keys(properties).length === 0) continue;
+    const present = new Set(Object.keys(node));
+    const known = Object.keys(properties);
+    for (const [key, child] of Object.entries(node)) {
+      const property = properties[key];
+      const childPath = [...path, key];
+      if (!property) {
+        findings.push({ kind: 'unknown', path: childPath, key, known, present });
+        continue;
+      }
+      findings.push({ kind: 'known', path: childPath, key, property });
+      if (!fitsType(child, property, coercion)) findings.push({ kind: 'type', path: childPath, property, value: child });
+      else if (breaksEnum(child, property)) findings.push({ kind: 'enum', path: childPath, property, value: child });
+      else if (isPlainObject(child)) stack.push({ value: child, path: childPath });
+      else if (Array.isArray(child)) child.forEach((item, index) => stack.push({ value: item, path: [...childPath, index] }));
+    }
+  }
+  return findings.reverse();
+}

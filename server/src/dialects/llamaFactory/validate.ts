@@ -1,0 +1,94 @@
+import type { Diagnostic } from 'vscode-languageserver-types';
+import { hasSyntaxError, type ConfigDocument } from '../../document/configDocument';
+import { closestMatch } from '../../text/suggest';
+import { walkDialectKeys, type KeyFinding } from '../keyCheck';
+import { DialectReport, keyName, parseProblemDiagnostics, removeFix, renameFix, setFix } from '../report';
+import { suggestKey } from '../suggestKey';
+import { describeType, describeValue, enumOf } from '../typeCheck';
+import type { SubKind } from '../types';
+import { findScalarDifferences, toolView } from '../yaml11';
+import { reportScalarDifferences } from '../yaml11Report';
+import { checkLlamaFactoryRules } from './checks';
+import { commandOf, groupsOf, LLAMA_FACTORY_SCHEMA, LLAMA_FACTORY_VERSION } from './schema';
+
+const PARSER_ERROR = "'Some keys are not used by the HfArgumentParser'";
+const CHECKED_TRANSFORMERS = LLAMA_FACTORY_SCHEMA['x-lora-lens'].includes?.[0]?.version[0] ?? 'transformers 5';
+
+interface Context {
+  report: DialectReport;
+  subKind: SubKind;
+  groups: Set<string>;
+  explanations: Map<string, string>;
+  legalKeys: string[];
+}
+
+/**
+ * A LLaMA-Factory config checked as `llamafactory-cli <command>` parses it: OmegaConf's scalar rules, the argument
+ * groups of the command (a key of another command stops the run), keys that exist only under an environment
+ * variable, the dataclass types, and the `__post_init__` checks.
+ */
+export function validateLlamaFactory(doc: ConfigDocument, subKind: SubKind, configDir: string | null): Diagnostic[] {
+  const problems = parseProblemDiagnostics(doc);
+  if (hasSyntaxError(doc) || !doc.value || typeof doc.value !== 'object' || Array.isArray(doc.value)) return problems;
+  const report = new DialectReport(doc, 'llama-factory', LLAMA_FACTORY_VERSION);
+  const scalars = findScalarDifferences(doc, 'omegaconf');
+  const config = toolView(doc.value, scalars) as Record<string, unknown>;
+  const findings = walkDialectKeys(LLAMA_FACTORY_SCHEMA, config, 'dataclass');
+  const groups = groupsOf(subKind);
+  const legalKeys = Object.entries(LLAMA_FACTORY_SCHEMA.properties).filter(([, p]) => groups.has(p['x-group'] ?? '') && !p['x-gate']?.env).map(([k]) => k);
+  const context: Context = { report, subKind, groups, explanations: reportScalarDifferences(report, LLAMA_FACTORY_SCHEMA, scalars, findings, 'dataclass'), legalKeys };
+  for (const finding of findings) reportFinding(context, finding);
+  checkLlamaFactoryRules(report, config, configDir);
+  return [...problems, ...report.sorted()];
+}
+
+function reportFinding(context: Context, finding: KeyFinding): void {
+  const { report, subKind } = context;
+  const name = keyName(finding.path);
+  switch (finding.kind) {
+    case 'unknown': {
+      const suggestion = suggestKey(finding.key, context.legalKeys, finding.present);
+      report.atKey(finding.path, 'error', 'lf-unknown-key', `LLaMA-Factory stops with ${PARSER_ERROR}: \`${finding.key}\` is not a key of \`${commandOf(subKind)}\` (${LLAMA_FACTORY_VERSION}, transformers 4.55-5.8). Either it is misspelled, or it belongs to another version of LLaMA-Factory.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, {
+        ...(suggestion ? { suggestion } : {}),
+        fixes: suggestion ? [renameFix(finding.path, suggestion)] : [removeFix(finding.path)],
+      });
+      return;
+    }
+    case 'known':
+      reportKnownKey(context, finding.key, finding.path, finding.property);
+      return;
+    case 'type': {
+      const because = context.explanations.get(name);
+      report.atValue(finding.path, 'error', 'lf-type', `LLaMA-Factory passes values to its dataclasses unconverted, and \`${name}\` must be ${describeType(finding.property)}, not ${describeValue(finding.value)}: the run fails or misbehaves.${because ? ` (${because}.)` : ''}`);
+      return;
+    }
+    case 'enum': {
+      const allowed = enumOf(finding.property) ?? [];
+      const suggestion = closestMatch(String(finding.value), allowed);
+      report.atValue(finding.path, 'error', 'lf-enum', `LLaMA-Factory stops: \`${name}\` must be ${describeType(finding.property)}; got ${describeValue(finding.value)}.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, {
+        allowed, ...(suggestion ? { suggestion, fixes: [setFix(finding.path, suggestion)] } : {}),
+      });
+    }
+  }
+}
+
+function reportKnownKey(context: Context, key: string, path: KeyFinding['path'], property: NonNullable<Extract<KeyFinding, { kind: 'known' }>['property']>): void {
+  const { report, subKind, groups } = context;
+  const gate = property['x-gate'];
+  const group = property['x-group'] ?? '';
+  if (gate?.env?.includes('transformers-kt')) {
+    if (subKind === 'train') report.atKey(path, 'info', 'lf-env-key', `\`${key}\` is read by the KTransformers build of transformers (LLaMA-Factory's KT training path); with the stock transformers, \`${commandOf(subKind)}\` stops with ${PARSER_ERROR}.`);
+    return;
+  }
+  if (gate?.env && subKind === 'train') {
+    report.atKey(path, 'info', 'lf-env-key', `\`${key}\` exists only when LLaMA-Factory runs with ${gate.env.map((v) => `\`${v}=1\``).join(' or ')} (its Megatron backends); without it, \`llamafactory-cli train\` stops with ${PARSER_ERROR}.`);
+    return;
+  }
+  if (!groups.has(group) || gate?.env) {
+    report.atKey(path, 'error', 'lf-wrong-command', `\`${key}\` is read by \`llamafactory-cli train\` only: \`${commandOf(subKind)}\`, which this file is for, stops with ${PARSER_ERROR}. Remove it, or run the file with \`llamafactory-cli train\`.`, { fixes: [removeFix(path)] });
+    return;
+  }
+  if (gate?.transformers) {
+    report.atKey(path, 'info', 'lf-transformers-version', `\`${key}\` is a TrainingArguments field of transformers 4.x (${LLAMA_FACTORY_VERSION} allows transformers 4.55-5.8) that ${CHECKED_TRANSFORMERS} no longer has; with a transformers that lacks it, \`llamafactory-cli train\` stops with ${PARSER_ERROR}.`);
+  }
+}

@@ -1,0 +1,69 @@
+import type { NodePath } from '../document/configDocument';
+
+/** Where a key is legal only under a condition (as the generator writes `x-gate`). */
+export interface KeyGate {
+  /** axolotl: read only when `plugins:` lists this class path. */
+  plugin?: string;
+  /** LLaMA-Factory: exists only with one of these environment variables (or `transformers-kt`). */
+  env?: string[];
+  aliasOf?: string;
+  deprecatedFor?: string;
+  /** `examples`: known from the tool's own example configs, not from a definition. */
+  provenance?: string;
+  /** A transformers TrainingArguments field of one major version only. */
+  transformers?: string;
+}
+
+/** A property of a generated dialect schema, as validation, completion and hover read it. */
+export interface DialectProperty {
+  type?: string;
+  anyOf?: DialectProperty[];
+  enum?: string[];
+  items?: DialectProperty;
+  properties?: Record<string, DialectProperty>;
+  required?: string[];
+  default?: unknown;
+  description?: string;
+  'x-group'?: string;
+  'x-gate'?: KeyGate;
+}
+
+export interface DialectSchemaRoot extends DialectProperty {
+  properties: Record<string, DialectProperty>;
+  'x-lora-lens': { dialect: string; tool: string; version: string[]; includes?: Array<{ file: string; version: string[] }>; commands?: Record<string, string[]> };
+}
+
+/** The object schema that holds the keys at `path` (the root for []; list items for a list), if it declares keys. */
+export function objectSchemaAt(root: DialectProperty, path: NodePath): DialectProperty | undefined {
+  let node: DialectProperty | undefined = root;
+  for (const segment of path) {
+    if (!node) return undefined;
+    if (typeof segment === 'number') node = itemsOf(node);
+    else node = objectOf(node)?.properties?.[segment];
+  }
+  return node ? objectOf(node) : undefined;
+}
+
+/** The property schema at a key path (list indexes step into items). */
+export function propertyAt(root: DialectProperty, path: NodePath): DialectProperty | undefined {
+  let node: DialectProperty | undefined = root;
+  for (const segment of path) {
+    if (!node) return undefined;
+    node = typeof segment === 'number' ? itemsOf(node) : objectOf(node)?.properties?.[segment];
+  }
+  return node;
+}
+
+function itemsOf(node: DialectProperty): DialectProperty | undefined {
+  return node.items ?? node.anyOf?.find((branch) => branch.items)?.items;
+}
+
+function objectOf(node: DialectProperty): DialectProperty | undefined {
+  if (node.properties) return node;
+  return node.anyOf?.find((branch) => branch.properties);
+}
+
+/** The first line of the tool version a schema describes (`axolotl 067b021`). */
+export function schemaVersion(root: DialectSchemaRoot): string {
+  return root['x-lora-lens'].version[0] ?? root['x-lora-lens'].tool;
+}

@@ -1,0 +1,76 @@
+import type { KeyFinding } from './keyCheck';
+import { DialectReport, keyName, setFix } from './report';
+import { propertyAt, type DialectProperty } from './schemaTable';
+import { fitsType, type Coercion } from './typeCheck';
+import { YamlTimestamp, type ScalarFinding } from './yaml11';
+
+const RULE_NAMES = { axolotl: 'PyYAML (YAML 1.1 rules)', 'llama-factory': 'OmegaConf (YAML 1.1 rules)' } as const;
+
+/** Why the tool reads the scalar differently, in one clause. */
+export function explainScalar(finding: ScalarFinding): string {
+  switch (finding.difference) {
+    case 'exponent': return `an exponent without a decimal point (\`${finding.source}\`) is not a number in YAML 1.1`;
+    case 'boolean': return `\`${finding.source}\` is a boolean in YAML 1.1`;
+    case 'octal': return `a leading 0 makes \`${finding.source}\` octal in YAML 1.1`;
+    case 'underscore': return `YAML 1.1 ignores the underscores in \`${finding.source}\``;
+    case 'base60': return `\`${finding.source}\` is a base-60 number in YAML 1.1`;
+    case 'timestamp': return `\`${finding.source}\` is a date in YAML 1.1`;
+    default: return `YAML 1.1 resolves \`${finding.source}\` differently`;
+  }
+}
+
+function shown(value: unknown): string {
+  if (value instanceof YamlTimestamp) return `a date (${value.text})`;
+  return typeof value === 'string' ? `the string "${value}"` : String(value);
+}
+
+/**
+ * One `dialect-yaml11` diagnostic per scalar the tool reads differently from YAML 1.2, at the value: information where
+ * the tool still ends up with what was meant, a warning where the value changes. Where the tool's reading breaks the
+ * key's type, the type diagnostic says so instead (it is given the explanation).
+ */
+export function reportScalarDifferences(report: DialectReport, schema: DialectProperty, findings: ScalarFinding[], keyFindings: KeyFinding[], coercion: Coercion): Map<string, string> {
+  const typeBroken = new Set(keyFindings.filter((f) => f.kind === 'type' || f.kind === 'enum').map((f) => keyName(f.path)));
+  const explanations = new Map<string, string>();
+  const tool = report.dialect === 'axolotl' ? 'axolotl' : 'LLaMA-Factory';
+  for (const finding of findings) {
+    const name = keyName(finding.path);
+    const why = explainScalar(finding);
+    if (typeBroken.has(name)) { explanations.set(name, `${tool} reads it as ${shown(finding.theirs)}: ${why}`); continue; }
+    const property = propertyAt(schema, finding.path);
+    const intended = intendedNumber(finding);
+    const harmless = property !== undefined && !property.properties && fitsType(finding.theirs, property, coercion) && converges(finding, property);
+    const message = `${tool} loads YAML with ${RULE_NAMES[report.dialect]} and reads \`${finding.source}\` as ${shown(finding.theirs)}, where YAML 1.2 reads ${shown(finding.ours)}: ${why}.`;
+    const tail = harmless ? ` \`${name}\` accepts it, so ${tool} ends up with the value meant.` : intended !== undefined ? ` Write \`${intended}\` to mean the number in both.` : ' Quote it, or write it unambiguously, to say which is meant.';
+    const fixes = !harmless && intended !== undefined ? [setFix(finding.path, intended)] : [];
+    report.atValue(finding.path, harmless ? 'info' : 'warning', 'dialect-yaml11', message + tail, fixes.length ? { fixes } : {});
+  }
+  return explanations;
+}
+
+/** The number a YAML 1.2 reader sees, when the source was meant as one (an exponent the tool reads as a string). */
+function intendedNumber(finding: ScalarFinding): number | undefined {
+  return finding.difference === 'exponent' && typeof finding.ours === 'number' && Number.isFinite(finding.ours) ? finding.ours : undefined;
+}
+
+/** Whether the tool's value, once its field converts it, equals what YAML 1.2 reads. */
+function converges(finding: ScalarFinding, property: DialectProperty): boolean {
+  const { ours, theirs } = finding;
+  if (typeof ours === 'number' && typeof theirs === 'string') return Number(theirs) === ours && acceptsNumber(property);
+  if (typeof ours === 'string' && typeof theirs === 'number') return acceptsNumber(property) && !acceptsString(property);
+  if (typeof ours === 'string' && typeof theirs === 'boolean') return acceptsBoolean(property) && !acceptsString(property);
+  return false;
+}
+
+function branches(property: DialectProperty): DialectProperty[] {
+  return property.anyOf ?? [property];
+}
+function acceptsNumber(property: DialectProperty): boolean {
+  return branches(property).some((b) => b.type === 'number' || b.type === 'integer');
+}
+function acceptsString(property: DialectProperty): boolean {
+  return branches(property).some((b) => b.type === 'string' || b.enum !== undefined || b.type === undefined);
+}
+function acceptsBoolean(property: DialectProperty): boolean {
+  return branches(property).some((b) => b.type === 'boolean');
+}
