@@ -36,8 +36,9 @@ function regimeOf(plan: TrainingPlan, profile: EngineProfile): Regime {
     return { full: true, stream, matmul: mixed ? 2 : stream, adapter: 4 };
   }
   // QLoRA after prepare_model_for_kbit_training: fp32 embeddings make the whole residual stream fp32, and
-  // bnb's Linear4bit casts its output back to the input dtype.
-  const kbit = plan.method === 'qlora' && plan.quantization?.prepare_for_kbit_training === true;
+  // bnb's Linear4bit casts its output back to the input dtype. An 8-bit base is prepared the same way (axolotl) and
+  // bnb's int8 matmul also returns its input's dtype.
+  const kbit = (plan.method === 'qlora' && plan.quantization?.prepare_for_kbit_training === true) || int8Base(plan);
   if (profile.fusedLora) {
     // lora-lens modeling.py precision_dtypes: QLoRA runs under autocast to its compute dtype; LoRA keeps the weights
     // in the parameter dtype (fp32 under bf16-mixed) and computes in the autocast dtype. The fused adapters and
@@ -52,6 +53,17 @@ function regimeOf(plan: TrainingPlan, profile: EngineProfile): Regime {
   return { full: false, stream, matmul: stream, adapter: mixed ? 2 : 4 };
 }
 
+/** LoRA on an LLM.int8() base (axolotl / LLaMA-Factory 8-bit LoRA). */
+function int8Base(plan: TrainingPlan): boolean {
+  return plan.method === 'lora' && plan.model.load_in_8bit === true;
+}
+
+/**
+ * Layers whose saved tensors stay on the GPU when activations are offloaded to CPU memory: the one being computed
+ * (or recomputed in backward) and the next, whose copy is in flight.
+ */
+export const OFFLOAD_RESIDENT_LAYERS = 2;
+
 interface Sharding { w: number; g: number; o: number; note?: string }
 
 function shardingOf(plan: TrainingPlan): Sharding {
@@ -60,6 +72,26 @@ function shardingOf(plan: TrainingPlan): Sharding {
   if (d === 'fsdp' || d === 'deepspeed_zero3') return { w: n, g: n, o: n };
   if (d === 'deepspeed_zero2') return { w: 1, g: n, o: n };
   return { w: 1, g: 1, o: 1 };
+}
+
+const DISTRIBUTED_NAMES: Record<TrainingPlan['hardware']['distributed'], string> = {
+  none: 'one process', ddp: 'data parallelism', fsdp: 'FSDP', deepspeed_zero2: 'DeepSpeed ZeRO-2', deepspeed_zero3: 'DeepSpeed ZeRO-3',
+};
+
+function formatBytes(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+/**
+ * Packed rows attend only within their own sample: with SDPA, transformers builds a block-diagonal boolean mask of
+ * batch × seq × seq (1 B each; eager: the mask in the stream's dtype). Flash-attention takes sequence boundaries
+ * instead and needs no mask.
+ */
+function packedMask(plan: TrainingPlan): Term | null {
+  if (!plan.data.packing || plan.model.attn_implementation === 'flash_attention_2') return null;
+  const s = plan.data.max_length;
+  const bytesPerElement = plan.model.attn_implementation === 'eager' ? (plan.precision === 'fp32' ? 4 : 2) : 1;
+  return { key: 'transients', label: `Attention mask of packed rows (${plan.model.attn_implementation}, seq × seq per row)`, bytes: plan.training.per_device_train_batch_size * s * s * bytesPerElement };
 }
 
 /**
@@ -108,16 +140,23 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
   const layerCopy = mixed ? 2 * layerLinear : 0;
   const gathered = sh.w > 1 ? 2 * (layerLinear * (full ? st.paramBytes : 2)) : 0; // FSDP/ZeRO-3: two layers unsharded
 
-  const savedPerToken = gc ? L * pt.checkpoint + pt.outside : L * pt.layer + pt.outside - (full ? 0 : pt.firstLayerRebate);
+  const offload = plan.training.activation_offloading === true;
+  const onGpu = offload ? Math.min(L, OFFLOAD_RESIDENT_LAYERS) : L;
+  const savedPerToken = gc ? onGpu * pt.checkpoint + pt.outside : onGpu * pt.layer + pt.outside - (full || offload ? 0 : pt.firstLayerRebate);
+  const where = offload ? `${onGpu} of ${L} layers on the GPU, the rest offloaded to CPU` : `${L} layers`;
   const act: Term = gc
-    ? { key: 'checkpoints', label: `Checkpointed layer inputs (${L} layers)`, bytes: savedPerToken * T }
-    : { key: 'activations', label: `Activations (${L} layers)`, bytes: savedPerToken * T };
+    ? { key: 'checkpoints', label: `Checkpointed layer inputs (${where})`, bytes: savedPerToken * T }
+    : { key: 'activations', label: `Activations (${where})`, bytes: savedPerToken * T };
+  const mask = packedMask(plan);
   const copies = (n: number): Term => ({ key: 'weight_copies', label: 'bf16 weight copies (autocast)', bytes: n });
   const transient = (label: string, bytes: number): Term => ({ key: 'transients', label, bytes });
 
   const phases: Phase[] = [];
-  const add = (name: PhaseName, terms: Term[]) =>
+  const add = (name: PhaseName, given: Term[]) => {
+    // The packed rows' attention mask lives from the forward to the end of backward (SDPA saves it).
+    const terms = mask && name !== 'optimizer step' ? [...given, mask] : given;
     phases.push({ name, terms: terms.filter((t) => t.bytes > 0), bytes: terms.reduce((s, t) => s + t.bytes, 0) });
+  };
   const layerWork = (pt.layer - pt.recomputeShared + pt.workspace) * T;
   const largest = Math.max(...linearModules(model).map((m) => m.inFeatures * m.outFeatures));
 
@@ -190,6 +229,14 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
       p.terms.push(transient('Dequantized weight (bnb)', 2 * largest));
       p.bytes += 2 * largest;
     }
+  } else if (int8Base(plan)) {
+    // MatMul8bitLt's backward forms the input gradient against the int8 weight dequantized (CB × SCB / 127) in
+    // the dtype of the layer's input: the stream's.
+    const bytes = regime.stream * largest;
+    for (const p of phases) if (p.name !== 'optimizer step') {
+      p.terms.push(transient('Dequantized weight (bnb int8 backward)', bytes));
+      p.bytes += bytes;
+    }
   }
 
   const peak = phases.reduce((a, b) => (b.bytes > a.bytes ? b : a));
@@ -208,6 +255,13 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
   if (model.numExperts > 0) notes.push('Mixture-of-experts activations assume even routing; per-expert load varies.');
   if (gpu && !gpu.bf16 && plan.precision.startsWith('bf16')) notes.push(`${gpu.name} has no native bf16 (compute capability < 8.0): use fp16-mixed.`);
   if (dist === 'deepspeed_zero2' || dist === 'deepspeed_zero3') notes.push('DeepSpeed communication buckets (set in its JSON) come on top.');
+  const named = plan.hardware.distributed;
+  if (nGpu <= 1 && named !== 'none') {
+    notes.push(`The config runs under ${DISTRIBUTED_NAMES[named]}: this is the single-GPU, unsharded figure (the per-GPU share under that strategy is not modelled yet).`);
+  }
+  if (int8Base(plan)) notes.push('8-bit base (LLM.int8()): int8 weights with fp32 row scales; norms and embeddings counted in fp32 after k-bit preparation.');
+  if (offload) notes.push(`Activations offloaded to CPU: only ${onGpu} layers' saved tensors are on the GPU at a time; the rest take ${formatBytes((L - onGpu) * (gc ? pt.checkpoint : pt.layer) * T)} of pinned CPU memory.`);
+  if (plan.data.packing) notes.push('Sample packing: every row is filled to max_length, so this is the figure of every step, not only the longest batch.');
   return {
     engine,
     calibrated: profile.calibrated,

@@ -2,7 +2,7 @@
  * Model states: weights by precision and quantization, trainable parameters, gradients, optimizer states and the
  * optimizer step's temporary, before any sharding.
  */
-import { countParameters, loraParameters } from '../models/params';
+import { countParameters, linearModules, loraParameters } from '../models/params';
 import type { ModelSpec } from '../models/types';
 import type { TrainingPlan } from '../plan/types';
 
@@ -13,6 +13,19 @@ import type { TrainingPlan } from '../plan/types';
 export const NF4_BYTES = 0.5 + 4 / 64;
 export const NF4_DQ_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256);
 
+/**
+ * LLM.int8() (bitsandbytes Linear8bitLt with frozen weights, `has_fp16_weights=False`): Int8Params keeps the int8
+ * weight (1 B) and `SCB`, one fp32 absmax per output row: 4 B for each of a linear layer's out_features.
+ */
+export const INT8_BYTES = 1;
+export const INT8_ROW_SCALE_BYTES = 4;
+
+/**
+ * bitsandbytes' blockwise 8-bit optimizers (AdamW8bit, PagedAdamW8bit): two uint8 states per parameter and, for
+ * each state, one fp32 absmax per block of 256 values (Optimizer2State.init_state, block_wise).
+ */
+export const ADAM_8BIT_BYTES = 2 + (2 * 4) / 256;
+
 export interface ModelStates {
   totalParams: number;
   trainable: number;
@@ -20,7 +33,7 @@ export interface ModelStates {
   /** Frozen or trained base weights, bytes (quantized part for QLoRA). */
   weights: number;
   weightsLabel: string;
-  /** Parts kept in 16/32-bit under 4-bit quantization (embeddings, lm_head, norms, biases). */
+  /** Parts kept in 16/32-bit under 4-bit or 8-bit quantization (embeddings, lm_head, norms, biases). */
   unquantized: number;
   /** LoRA adapter weights (fp32, PEFT's default), bytes. */
   adapters: number;
@@ -59,7 +72,15 @@ export function modelStates(spec: ModelSpec, plan: TrainingPlan, opts: StateOpti
   let weights: number;
   let unquantized = 0;
   let weightsLabel: string;
-  if (plan.method === 'qlora') {
+  if (plan.method === 'lora' && plan.model.load_in_8bit === true) {
+    // transformers quantizes the decoder linears (biases stay 16-bit); embeddings, lm_head and norms are not,
+    // and prepare_model_for_kbit_training (axolotl runs it for 8-bit adapters) upcasts those to fp32.
+    const quantized = counts.linear - counts.linearBias;
+    const rows = spec.numLayers * linearModules(spec).reduce((sum, m) => sum + m.count * m.outFeatures, 0);
+    weights = quantized * INT8_BYTES + rows * INT8_ROW_SCALE_BYTES;
+    weightsLabel = 'Weights (int8, LLM.int8() row scales)';
+    unquantized = (P - quantized) * 4;
+  } else if (plan.method === 'qlora') {
     const q = plan.quantization;
     const dq = q?.bnb_4bit_use_double_quant ?? true;
     const quantized = counts.linear - counts.linearBias;
@@ -81,7 +102,7 @@ export function modelStates(spec: ModelSpec, plan: TrainingPlan, opts: StateOpti
   let optimTemp = fusedAdamW ? 0 : trainable * paramBytes;
   let optimLabel = `Optimizer (${fusedAdamW ? 'fused ' : ''}AdamW, ${paramBytes === 2 ? 'bf16' : 'fp32'} states)`;
   if (optim === 'adamw_8bit' || optim === 'paged_adamw_8bit') {
-    optimBytes = 2 + 8 / 2048; // two uint8 states + fp32 block absmax every 2048 values
+    optimBytes = ADAM_8BIT_BYTES;
     optimTemp = 0;
     optimLabel = optim === 'paged_adamw_8bit' ? 'Optimizer (paged 8-bit AdamW, can spill to CPU)' : 'Optimizer (8-bit AdamW)';
   } else if (optim === 'adamw_torch_fused') {
