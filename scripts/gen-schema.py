@@ -141,6 +141,7 @@ schema = {
             },
         },
         "engine": key("string", "Which trainer the memory estimate models: `lora-lens` (the bundled trainer: chunked cross-entropy) or `hf` (transformers Trainer + PEFT, as axolotl and LLaMA-Factory run).", "lora-lens", enum=["lora-lens", "hf"]),
+        "$schema": key("string", "Where other editors' JSON tooling finds this schema (LoRA Lens itself ignores the key): the path or URL of `schemas/finetune.schema.json`. See docs/config.md, \"Other editors\".", minLength=1, examples=["https://raw.githubusercontent.com/lora-lens/lora-lens/main/schemas/finetune.schema.json"]),
     },
     "allOf": [
         {

@@ -57,6 +57,8 @@ test('valid JSON gets the same schema diagnostics as YAML, at the JSON key', () 
   assert.equal(d!.code, 'schema-unknown-key');
   assert.deepEqual(r(d!.range), [3, 11, 3, 22]);
   assert.equal(parseConfigDocument(text, { json: true }).json, true);
+  const withSchemaKey = JSON_CONFIG.replace('{\n', '{\n  "$schema": "../schemas/finetune.schema.json",\n');
+  assert.deepEqual(doValidation(parseConfigDocument(withSchemaKey, { json: true })), [], 'a $schema key for other tools is allowed');
 });
 
 test('`target_modules: q_proj` says a list of module names is accepted, with the list as a fix', () => {
