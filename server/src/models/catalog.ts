@@ -1,6 +1,7 @@
 /**
  * Built-in catalog: the values of popular models' published config.json, so estimates work before a model is
- * downloaded. Instruct/chat variants share the base architecture and are aliases (with a chat template).
+ * downloaded. Instruct/chat variants share the base architecture and are aliases (with a chat template); so are
+ * re-uploads of the same weights under another name (NousResearch's mirrors, fp16 re-saves, 2:4-pruned copies).
  */
 import type { ArchFamily, ModelSpec } from './types';
 
@@ -24,16 +25,25 @@ const qwen3 = (o: Omit<Entry, 'family' | 'modelType' | 'hd'>): Entry =>
 
 const ENTRIES: Entry[] = [
   // Llama 2 (MHA), Llama 3 / 3.1 / 3.2 / 3.3 (GQA, 128k vocab)
-  llama({ ids: ['meta-llama/Llama-2-7b-hf'], instruct: ['meta-llama/Llama-2-7b-chat-hf'], v: 32000, h: 4096, i: 11008, l: 32, heads: 32, kv: 32, tied: false, maxPos: 4096, dtype: 'float16' }),
+  llama({ ids: ['meta-llama/Llama-2-7b-hf', 'NousResearch/Llama-2-7b-hf'], instruct: ['meta-llama/Llama-2-7b-chat-hf'], v: 32000, h: 4096, i: 11008, l: 32, heads: 32, kv: 32, tied: false, maxPos: 4096, dtype: 'float16' }),
   llama({ ids: ['meta-llama/Llama-2-13b-hf'], instruct: ['meta-llama/Llama-2-13b-chat-hf'], v: 32000, h: 5120, i: 13824, l: 40, heads: 40, kv: 40, tied: false, maxPos: 4096, dtype: 'float16' }),
   llama({ ids: ['meta-llama/Llama-2-70b-hf'], instruct: ['meta-llama/Llama-2-70b-chat-hf'], v: 32000, h: 8192, i: 28672, l: 80, heads: 64, kv: 8, tied: false, maxPos: 4096, dtype: 'float16' }),
-  llama({ ids: ['meta-llama/Meta-Llama-3-8B'], instruct: ['meta-llama/Meta-Llama-3-8B-Instruct'], v: 128256, h: 4096, i: 14336, l: 32, heads: 32, kv: 8, tied: false, maxPos: 8192 }),
-  llama({ ids: ['meta-llama/Meta-Llama-3-70B'], instruct: ['meta-llama/Meta-Llama-3-70B-Instruct'], v: 128256, h: 8192, i: 28672, l: 80, heads: 64, kv: 8, tied: false, maxPos: 8192 }),
-  llama({ ids: ['meta-llama/Llama-3.1-8B', 'meta-llama/Meta-Llama-3.1-8B'], instruct: ['meta-llama/Llama-3.1-8B-Instruct', 'meta-llama/Meta-Llama-3.1-8B-Instruct', 'deepseek-ai/DeepSeek-R1-Distill-Llama-8B'], v: 128256, h: 4096, i: 14336, l: 32, heads: 32, kv: 8, tied: false, maxPos: 131072 }),
+  llama({ ids: ['meta-llama/Meta-Llama-3-8B', 'NousResearch/Meta-Llama-3-8B'], instruct: ['meta-llama/Meta-Llama-3-8B-Instruct'], v: 128256, h: 4096, i: 14336, l: 32, heads: 32, kv: 8, tied: false, maxPos: 8192 }),
+  llama({ ids: ['meta-llama/Meta-Llama-3-70B', 'casperhansen/llama-3-70b-fp16'], instruct: ['meta-llama/Meta-Llama-3-70B-Instruct'], v: 128256, h: 8192, i: 28672, l: 80, heads: 64, kv: 8, tied: false, maxPos: 8192 }),
+  llama({ ids: ['meta-llama/Llama-3.1-8B', 'meta-llama/Meta-Llama-3.1-8B', 'NousResearch/Meta-Llama-3.1-8B', 'neuralmagic/Sparse-Llama-3.1-8B-2of4'], instruct: ['meta-llama/Llama-3.1-8B-Instruct', 'meta-llama/Meta-Llama-3.1-8B-Instruct', 'deepseek-ai/DeepSeek-R1-Distill-Llama-8B'], v: 128256, h: 4096, i: 14336, l: 32, heads: 32, kv: 8, tied: false, maxPos: 131072 }),
   llama({ ids: ['meta-llama/Llama-3.1-70B', 'meta-llama/Meta-Llama-3.1-70B'], instruct: ['meta-llama/Llama-3.1-70B-Instruct', 'meta-llama/Meta-Llama-3.1-70B-Instruct'], v: 128256, h: 8192, i: 28672, l: 80, heads: 64, kv: 8, tied: false, maxPos: 131072 }),
-  llama({ ids: ['meta-llama/Llama-3.2-1B'], instruct: ['meta-llama/Llama-3.2-1B-Instruct'], v: 128256, h: 2048, i: 8192, l: 16, heads: 32, kv: 8, hd: 64, tied: true, maxPos: 131072 }),
+  llama({ ids: ['meta-llama/Llama-3.2-1B', 'NousResearch/Llama-3.2-1B'], instruct: ['meta-llama/Llama-3.2-1B-Instruct'], v: 128256, h: 2048, i: 8192, l: 16, heads: 32, kv: 8, hd: 64, tied: true, maxPos: 131072 }),
   llama({ ids: ['meta-llama/Llama-3.2-3B'], instruct: ['meta-llama/Llama-3.2-3B-Instruct'], v: 128256, h: 3072, i: 8192, l: 28, heads: 24, kv: 8, hd: 128, tied: true, maxPos: 131072 }),
   llama({ ids: ['meta-llama/Llama-3.3-70B-Instruct'], instruct: ['meta-llama/Llama-3.3-70B-Instruct', 'deepseek-ai/DeepSeek-R1-Distill-Llama-70B'], v: 128256, h: 8192, i: 28672, l: 80, heads: 64, kv: 8, tied: false, maxPos: 131072 }),
+  // Code Llama (Llama 2 architecture, 16k positions, rope_theta 1e6): Meta's params.json table (dim, layers, heads,
+  // kv heads, vocab, ffn) and CodeLlama-7b-Instruct-hf's config.json (max_position_embeddings 16384, bfloat16).
+  llama({ ids: ['codellama/CodeLlama-7b-hf'], instruct: ['codellama/CodeLlama-7b-Instruct-hf'], v: 32016, h: 4096, i: 11008, l: 32, heads: 32, kv: 32, tied: false, maxPos: 16384 }),
+  llama({ ids: ['codellama/CodeLlama-13b-hf'], instruct: ['codellama/CodeLlama-13b-Instruct-hf'], v: 32016, h: 5120, i: 13824, l: 40, heads: 40, kv: 40, tied: false, maxPos: 16384 }),
+  llama({ ids: ['codellama/CodeLlama-34b-hf'], instruct: ['codellama/CodeLlama-34b-Instruct-hf'], v: 32000, h: 8192, i: 22016, l: 48, heads: 64, kv: 8, tied: false, maxPos: 16384 }),
+  // TinyLlama 1.1B (Llama architecture, GQA 32/4): the TinyLlama params table; 2048 positions.
+  llama({ ids: ['TinyLlama/TinyLlama_v1.1'], instruct: ['TinyLlama/TinyLlama-1.1B-Chat-v1.0'], v: 32000, h: 2048, i: 5632, l: 22, heads: 32, kv: 4, tied: false, maxPos: 2048 }),
+  // OpenLLaMA 3B v2: EasyLM's (openlm-research) 3b config: 26 layers of 3200, ffn 8640, 2048 positions.
+  llama({ ids: ['openlm-research/open_llama_3b_v2'], instruct: [], v: 32000, h: 3200, i: 8640, l: 26, heads: 32, kv: 32, tied: false, maxPos: 2048, dtype: 'float16' }),
   // Qwen2 / Qwen2.5 (q/k/v bias; small ones tie embeddings)
   qwen2({ ids: ['Qwen/Qwen2-7B'], instruct: ['Qwen/Qwen2-7B-Instruct'], v: 152064, h: 3584, i: 18944, l: 28, heads: 28, kv: 4, tied: false, maxPos: 131072 }),
   qwen2({ ids: ['Qwen/Qwen2.5-0.5B'], instruct: ['Qwen/Qwen2.5-0.5B-Instruct'], v: 151936, h: 896, i: 4864, l: 24, heads: 14, kv: 2, tied: true, maxPos: 32768 }),
@@ -49,10 +59,14 @@ const ENTRIES: Entry[] = [
   qwen3({ ids: ['Qwen/Qwen3-0.6B-Base'], instruct: ['Qwen/Qwen3-0.6B'], v: 151936, h: 1024, i: 3072, l: 28, heads: 16, kv: 8, tied: true, maxPos: 40960 }),
   qwen3({ ids: ['Qwen/Qwen3-1.7B-Base'], instruct: ['Qwen/Qwen3-1.7B'], v: 151936, h: 2048, i: 6144, l: 28, heads: 16, kv: 8, tied: true, maxPos: 40960 }),
   qwen3({ ids: ['Qwen/Qwen3-4B-Base'], instruct: ['Qwen/Qwen3-4B'], v: 151936, h: 2560, i: 9728, l: 36, heads: 32, kv: 8, tied: true, maxPos: 40960 }),
+  // Qwen3-4B-Instruct-2507: the 4B geometry with 262,144 positions (rope_theta 5e6).
+  qwen3({ ids: ['Qwen/Qwen3-4B-Instruct-2507'], instruct: ['Qwen/Qwen3-4B-Instruct-2507'], v: 151936, h: 2560, i: 9728, l: 36, heads: 32, kv: 8, tied: true, maxPos: 262144 }),
   qwen3({ ids: ['Qwen/Qwen3-8B-Base'], instruct: ['Qwen/Qwen3-8B'], v: 151936, h: 4096, i: 12288, l: 36, heads: 32, kv: 8, tied: false, maxPos: 40960 }),
   qwen3({ ids: ['Qwen/Qwen3-14B-Base'], instruct: ['Qwen/Qwen3-14B'], v: 151936, h: 5120, i: 17408, l: 40, heads: 40, kv: 8, tied: false, maxPos: 40960 }),
   qwen3({ ids: ['Qwen/Qwen3-32B'], instruct: ['Qwen/Qwen3-32B'], v: 151936, h: 5120, i: 25600, l: 64, heads: 64, kv: 8, tied: false, maxPos: 40960 }),
   // Mistral / Mixtral
+  // Mistral-7B-v0.1: its config.json as transformers prints it (32k vocab, 32,768 positions, sliding window 4096).
+  E({ family: 'mistral', modelType: 'mistral', ids: ['mistralai/Mistral-7B-v0.1'], instruct: [], v: 32000, h: 4096, i: 14336, l: 32, heads: 32, kv: 8, tied: false, maxPos: 32768 }),
   E({ family: 'mistral', modelType: 'mistral', ids: ['mistralai/Mistral-7B-v0.3'], instruct: ['mistralai/Mistral-7B-Instruct-v0.3'], v: 32768, h: 4096, i: 14336, l: 32, heads: 32, kv: 8, tied: false, maxPos: 32768 }),
   E({ family: 'mistral', modelType: 'mistral', ids: ['mistralai/Mistral-Nemo-Base-2407'], instruct: ['mistralai/Mistral-Nemo-Instruct-2407'], v: 131072, h: 5120, i: 14336, l: 40, heads: 32, kv: 8, hd: 128, tied: false, maxPos: 1024000 }),
   E({ family: 'mixtral', modelType: 'mixtral', ids: ['mistralai/Mixtral-8x7B-v0.1'], instruct: ['mistralai/Mixtral-8x7B-Instruct-v0.1'], v: 32000, h: 4096, i: 14336, l: 32, heads: 32, kv: 8, tied: false, maxPos: 32768, experts: [8, 2] }),
