@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatDoctorReport, runCommand as doctor, type DoctorReport } from '../../server/src/cli/doctor';
+import { runCommand as doctor } from '../../server/src/cli/doctor';
 import { runCommand as run } from '../../server/src/cli/run';
 import { Capture, PYTHON, REPO, STAND_IN_ROOT, tempDir } from './helpers';
 
@@ -88,7 +88,7 @@ test('lora-lens run --resume passes --resume for an existing run folder; usage e
   }
 });
 
-test('lora-lens doctor prints what is installed and how to install what is missing', async () => {
+test('lora-lens doctor prints what is installed and how to install what is missing; --json exits the same', async () => {
   const streams = io(REPO);
   assert.equal(await doctor(['--python', PYTHON], streams), 0, streams.stderr.text);
   assert.match(streams.stdout.text, /ok {7}torch 2\.11\.0/);
@@ -96,16 +96,24 @@ test('lora-lens doctor prints what is installed and how to install what is missi
   assert.match(streams.stdout.text, /built-in NF4 \(bitsandbytes absent\)/);
   assert.match(streams.stdout.text, /ready to train/);
 
-  const report = JSON.parse((await (async () => { const s = io(REPO); await doctor(['--python', PYTHON, '--json'], s); return s.stdout.text; })())) as DoctorReport;
-  report.packages.peft = { installed: false, version: null, error: 'ModuleNotFoundError' };
-  report.cuda = { available: false, version: null, gpus: [] };
-  const { text, ok } = formatDoctorReport(report);
-  assert.equal(ok, false);
-  assert.match(text, /MISSING {2}peft/);
-  assert.match(text, /peft is missing: pip install "peft>=0\.17"/);
-  assert.match(text, /no CUDA GPU/);
+  process.env.FAKE_NO_PEFT = '1';
+  try {
+    const text = io(REPO);
+    const json = io(REPO);
+    assert.equal(await doctor(['--python', PYTHON], text), 1);
+    assert.equal(await doctor(['--python', PYTHON, '--json'], json), 1, 'doctor --json exits as doctor does');
+    assert.equal(await doctor(['--python', PYTHON, '--format', 'json'], io(REPO)), 1);
+    assert.match(text.stdout.text, /MISSING {2}peft/);
+    assert.match(text.stdout.text, / -m pip install peft/);
+    const report = JSON.parse(json.stdout.text) as { ok: boolean; report: { packages: Record<string, { installed: boolean }> }; findings: Array<{ kind: string }> };
+    assert.equal(report.ok, false);
+    assert.equal(report.report.packages.peft!.installed, false);
+    assert.ok(report.findings.some((f) => f.kind === 'missing-packages'));
+  } finally {
+    delete process.env.FAKE_NO_PEFT;
+  }
 
   const broken = io(REPO);
   assert.equal(await doctor(['--python', join(REPO, 'no-such-python')], broken), 1);
-  assert.match(broken.stderr.text, /could not run the trainer/);
+  assert.match(broken.stderr.text, /cannot start \S*no-such-python: not found/);
 });

@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { test } from 'node:test';
-import { choosePython, doctorFindings, parseDoctor } from '../../extension/src/runs/environment';
+import { choosePython, doctorFindings, environmentMarkdown, parseDoctorReport } from '../../extension/src/runs/environment';
 import { newRunDir } from '../../server/src/run/args';
 import { extraRunsRoot, findRunFolders, isRunFolder, keySettings, listRuns } from '../../extension/src/runs/runFolder';
 
@@ -15,17 +15,22 @@ test('choosePython: Python extension, then the setting, then python3; untrusted 
   assert.equal(choosePython({ trusted: true, setting: {} }).source, 'python3 on PATH');
 });
 
-test('doctorFindings: missing packages with the install command, no CUDA, QLoRA without bitsandbytes', () => {
-  const report = parseDoctor(JSON.stringify({
-    packages: { torch: { installed: true, version: '2.5.1' }, transformers: { installed: false }, peft: { installed: false }, safetensors: { installed: true }, bitsandbytes: { installed: false } },
-    cuda: { available: false, gpus: [] },
-  }))!;
-  const findings = doctorFindings(report, '/venv/bin/python', 'qlora');
-  assert.deepEqual(findings.map((f) => f.severity), ['error', 'error', 'info']);
-  assert.equal(findings[0]!.install, '/venv/bin/python -m pip install transformers peft');
-  assert.match(findings[1]!.message, /PyTorch 2\.5\.1 sees no CUDA GPU/);
-  assert.match(findings[2]!.message, /built-in NF4/);
-  assert.equal(parseDoctor('Traceback (most recent call last)'), null);
+test('the editor reads the one doctor: findings name the interpreter that ran, QLoRA without bitsandbytes is a note', () => {
+  const parsed = parseDoctorReport(JSON.stringify({
+    python: { version: '3.11.2', executable: '/venv/bin/python3.11' },
+    packages: Object.fromEntries(['torch', 'transformers', 'peft', 'safetensors', 'bitsandbytes'].map((n) => [n, { installed: n !== 'peft' && n !== 'bitsandbytes', version: null, error: null }])),
+    required_packages: ['torch', 'transformers', 'peft', 'safetensors'],
+    cuda: { available: true, version: '12.4', gpus: [] }, quantization_backend: 'builtin-nf4',
+  }));
+  assert.ok(parsed.ok);
+  if (!parsed.ok) return;
+  const findings = doctorFindings(parsed.report, { method: 'qlora', nvidia: { ok: true, gpus: [] } });
+  assert.deepEqual(findings.map((f) => f.severity), ['error', 'info']);
+  assert.equal(findings[0]!.install, '/venv/bin/python3.11 -m pip install peft');
+  assert.match(findings[1]!.message, /built-in NF4/);
+  const markdown = environmentMarkdown({ python: { path: 'python3', source: 'python3 on PATH' }, resolved: '/venv/bin/python3.11', findings, report: parsed.report });
+  assert.match(markdown, /Interpreter: `\/venv\/bin\/python3\.11` \(python3 on PATH, started as `python3`\)/);
+  assert.match(markdown, /Select Interpreter/);
 });
 
 test('run folders: a run is found under <output.dir>/<run-id>/ at any depth, with status from events and liveness', () => {

@@ -13,14 +13,21 @@ def _version(module: str) -> dict[str, Any]:
         mod = importlib.import_module(module)
     except Exception as error:  # bitsandbytes raises RuntimeError on a broken CUDA setup
         return {"installed": False, "version": None, "error": f"{type(error).__name__}: {error}".splitlines()[0][:300]}
-    return {"installed": True, "version": getattr(mod, "__version__", None), "error": None}
+    version = getattr(mod, "__version__", None)
+    return {"installed": True, "version": str(version) if version is not None else None, "error": None}
+
+
+# The one list of packages the trainer cannot run without; every caller reads it from the report.
+REQUIRED_PACKAGES = ("torch", "transformers", "peft", "safetensors")
+OPTIONAL_PACKAGES = ("accelerate", "bitsandbytes", "pyarrow")
 
 
 def report() -> dict[str, Any]:
+    """The report, shaped as schemas/doctor.schema.json says (the tests validate it on both sides)."""
     out: dict[str, Any] = {
         "python": {"version": platform.python_version(), "executable": sys.executable},
-        "packages": {name: _version(name) for name in ("torch", "transformers", "peft", "safetensors", "accelerate",
-                                                          "bitsandbytes", "pyarrow")},
+        "packages": {name: _version(name) for name in REQUIRED_PACKAGES + OPTIONAL_PACKAGES},
+        "required_packages": list(REQUIRED_PACKAGES),
         "cuda": {"available": False, "version": None, "gpus": []},
     }
     if out["packages"]["torch"]["installed"]:
@@ -32,7 +39,7 @@ def report() -> dict[str, Any]:
             for i in range(torch.cuda.device_count()):
                 props = torch.cuda.get_device_properties(i)
                 out["cuda"]["gpus"].append({
-                    "index": i, "name": props.name, "memory_bytes": props.total_memory,
+                    "index": i, "name": props.name, "memory_bytes": int(props.total_memory),
                     "compute_capability": f"{props.major}.{props.minor}",
                     "bf16": bool(props.major >= 8),
                 })

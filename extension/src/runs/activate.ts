@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { RUN_COMMANDS } from './commands';
 import { RunsContext, type RunsHooks } from './ctx';
+import { EnvironmentView } from './environmentView';
 import { RunPanel } from './panel';
 import type { PanelState } from './panelProtocol';
 
@@ -8,6 +9,7 @@ import type { PanelState } from './panelProtocol';
 export function activateRuns(context: vscode.ExtensionContext, hooks: RunsHooks = {}): void {
   const ctx = new RunsContext(context, hooks);
   for (const [id, factory] of Object.entries(RUN_COMMANDS)) context.subscriptions.push(vscode.commands.registerCommand(id, factory(ctx)));
+  context.subscriptions.push(ctx.environmentView, vscode.workspace.registerTextDocumentContentProvider(EnvironmentView.scheme, ctx.environmentView));
   const view = vscode.window.createTreeView('loraLens.runs', { treeDataProvider: ctx.history, canSelectMany: true, showCollapseAll: false });
   context.subscriptions.push(view);
   context.subscriptions.push(vscode.window.registerWebviewPanelSerializer(RunPanel.viewType, {

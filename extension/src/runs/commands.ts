@@ -1,13 +1,15 @@
 import * as vscode from 'vscode';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { RunsContext } from './ctx';
-import { doctorFindings, parseDoctor, type DoctorFinding } from './environment';
+import { blocksRun, environmentMarkdown, type DoctorFinding } from './environment';
 import { RunItem } from './historyView';
-import { runDoctor, runMerge } from './launcher';
+import { runMerge } from './launcher';
 import { RunPanel } from './panel';
 import { newRunDir } from '../../../server/src/run/args';
-import { createRunFolder } from '../../../server/src/run/runFolder';
+import { createRun, deleteRun as deleteRunFolder, requestStop } from '../../../server/src/run/lifecycle';
+import { runDoctorCheck, type DoctorReport } from '../../../server/src/run/doctor';
+import { detectGpus } from '../../../server/src/gpu/detect';
 import { readEvents } from './tail';
 import { errorLines, requestRunPlan } from '../serverRequests';
 
@@ -30,24 +32,40 @@ function requireTrust(): boolean {
   return false;
 }
 
-/** Runs `doctor` and turns its findings into messages; false when the run must not start. */
-async function preflight(ctx: RunsContext, method: string | undefined, quiet: boolean): Promise<{ ok: boolean; findings: DoctorFinding[]; text: string }> {
+/**
+ * The interpreter picker: the Python extension's when it is installed (its choice is the one LoRA Lens uses), else
+ * the `loraLens.pythonPath` setting.
+ */
+async function selectInterpreter(): Promise<void> {
+  if (vscode.extensions.getExtension('ms-python.python')) await vscode.commands.executeCommand('python.setInterpreter');
+  else await vscode.commands.executeCommand('workbench.action.openSettings', 'loraLens.pythonPath');
+}
+
+interface Preflight { ok: boolean; findings: DoctorFinding[]; report: DoctorReport | null; resolved: string | null; failure?: string }
+
+/**
+ * The one doctor (server/src/run/doctor.ts), GPU first: nvidia-smi's answer comes before any advice to install
+ * packages. Messages name the interpreter that actually ran; each offers Select Interpreter. False: do not start.
+ */
+async function preflight(ctx: RunsContext, method: string | undefined, quiet: boolean): Promise<Preflight> {
   const command = await ctx.trainerCommand();
-  const result = await runDoctor(command);
-  const report = parseDoctor(result.stdout);
-  if (!report) {
-    const message = `LoRA Lens: ${command.python} could not run the trainer's doctor (exit ${result.code}). ${result.stderr.split('\n').filter(Boolean).pop() ?? ''}`;
-    const choice = await vscode.window.showErrorMessage(message, 'Select Interpreter', 'Open Settings');
-    if (choice === 'Select Interpreter') void vscode.commands.executeCommand('python.setInterpreter');
-    if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'loraLens.pythonPath');
-    return { ok: false, findings: [], text: result.stderr };
+  const nvidia = await detectGpus();
+  const outcome = await runDoctorCheck({ python: command.python, cwd: command.cwd, trainerRoot: command.trainerRoot, nvidia, method });
+  if (!outcome.ok) {
+    void vscode.window.showErrorMessage(`LoRA Lens: ${outcome.message}`, 'Select Interpreter').then((c) => { if (c) void selectInterpreter(); });
+    return { ok: false, findings: [], report: null, resolved: null, failure: outcome.message };
   }
-  const findings = doctorFindings(report, command.python, method);
-  for (const finding of quiet ? findings.filter((f) => f.severity === 'error') : findings) {
+  const findings = outcome.findings;
+  const shown = quiet ? findings.filter((f) => f.severity === 'error' || f.kind === 'no-nvidia-gpu') : findings;
+  for (const finding of shown) {
     const show = finding.severity === 'error' ? vscode.window.showErrorMessage : finding.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-    void show(`LoRA Lens: ${finding.message}`, ...(finding.install ? ['Copy install command'] : [])).then((c) => { if (c) void vscode.env.clipboard.writeText(finding.install!); });
+    const actions = [...(finding.install ? ['Copy Install Command'] : []), 'Select Interpreter'];
+    void show(`LoRA Lens: ${finding.message}`, ...actions).then((c) => {
+      if (c === 'Copy Install Command') void vscode.env.clipboard.writeText(finding.install!);
+      if (c === 'Select Interpreter') void selectInterpreter();
+    });
   }
-  return { ok: !findings.some((f) => f.severity === 'error'), findings, text: result.stdout };
+  return { ok: !blocksRun(findings), findings, report: outcome.report, resolved: outcome.python };
 }
 
 const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
@@ -72,12 +90,8 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
   // The plan's output.dir decides where the run goes, as for `lora-lens run`: <output.dir>/<run-id>/.
   const runDir = newRunDir(plan, new Date());
   const runId = basename(runDir);
-  try {
-    createRunFolder(runDir, plan);
-  } catch (error) {
-    void vscode.window.showErrorMessage(`LoRA Lens: cannot create the run folder: ${(error as Error).message}`);
-    return;
-  }
+  const made = createRun(runDir, plan);
+  if (!made.ok) { void vscode.window.showErrorMessage(`LoRA Lens: cannot create the run folder: ${made.message}`); return; }
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [runId]);
   await ctx.launch(runDir, runId, { estimatePeakBytes: answer.peakAllocatedBytes });
 };
@@ -85,7 +99,13 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
 const stopRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   const id = await pickRun(ctx, arg, (s) => s === 'running' || s === 'starting', 'Stop which run?');
   const active = id && ctx.active.get(id);
-  if (!active) { if (id) void vscode.window.showWarningMessage(`LoRA Lens: run ${id} is not running in this window.`); return; }
+  if (!active) {
+    // A run another window or `lora-lens run` started: SIGINT through its pid file; its own wrapper does the rest.
+    const run = id ? await ctx.run(id) : undefined;
+    if (run && requestStop(run.dir)) void vscode.window.showInformationMessage(`LoRA Lens: asked run ${id} to stop (it saves a checkpoint first).`);
+    else if (id) void vscode.window.showWarningMessage(`LoRA Lens: run ${id} is not running.`);
+    return;
+  }
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Stopping ${id} (saving a checkpoint)…` }, () => active.run.stop());
 };
 
@@ -163,19 +183,20 @@ const deleteRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   if (ctx.active.has(run.id) || run.status === 'running') { void vscode.window.showWarningMessage(`LoRA Lens: stop run ${run.id} before deleting it.`); return; }
   const choice = await vscode.window.showWarningMessage(`Delete run ${run.id}?`, { modal: true, detail: `This removes ${run.dir} with its checkpoints and adapter.` }, 'Delete');
   if (choice !== 'Delete') return;
-  rmSync(run.dir, { recursive: true, force: true });
+  const removed = deleteRunFolder(run.dir);
+  if (!removed.ok) void vscode.window.showWarningMessage(`LoRA Lens: ${removed.message}`);
   ctx.history.refresh();
 };
 
+/** The environment report in a read-only view (a virtual document: nothing to save on close). */
 const showEnvironment = (ctx: RunsContext): Cmd => async () => {
   if (!requireTrust()) return;
   const python = await ctx.python();
   const check = await preflight(ctx, undefined, true);
-  const lines = [`# LoRA Lens environment`, '', `Interpreter: \`${python.path}\` (${python.source})`, ''];
-  lines.push(...(check.findings.length ? check.findings.map((f) => `- **${f.severity}**: ${f.message}${f.install ? ` Install: \`${f.install}\`` : ''}`) : ['- No problems found.']));
-  lines.push('', '```json', check.text.trim(), '```');
-  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: lines.join('\n') });
-  await vscode.window.showTextDocument(doc, { preview: true });
+  const text = environmentMarkdown({ python, resolved: check.resolved, findings: check.findings, report: check.report, failure: check.failure });
+  const uri = ctx.environmentView.show(text);
+  // The rendered preview when the markdown extension is there; the read-only source otherwise.
+  try { await vscode.commands.executeCommand('markdown.showPreview', uri); } catch { await vscode.window.showTextDocument(uri, { preview: true }); }
 };
 
 /** Every runs command, by id: registered from this one table. */

@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { EstimateRequestMethod, type EstimateParams, type EstimateResult } from '../../../server/src/shared/protocol';
 import type { TrainerEvent } from './events';
 import { choosePython } from './environment';
+import { EnvironmentView } from './environmentView';
 import { RunHistoryProvider } from './historyView';
 import { TrainerRun, type RunExit, type TrainerCommand } from './launcher';
 import { RunPanel, type PanelHost } from './panel';
@@ -31,21 +31,11 @@ export class RunsContext implements PanelHost {
   readonly active = new Map<string, ActiveRun>();
   readonly outputs = new Map<string, vscode.OutputChannel>();
   readonly history: RunHistoryProvider;
+  /** The read-only environment report (Show Environment). */
+  readonly environmentView = new EnvironmentView();
 
   constructor(readonly extension: vscode.ExtensionContext, readonly hooks: RunsHooks = {}) {
     this.history = new RunHistoryProvider(() => this.runs());
-  }
-
-  /** The estimator's predicted peak for a config (quoted by the trainer's OOM advice, dashed in the panel). */
-  async estimatePeakBytes(uri: vscode.Uri): Promise<number | null> {
-    try {
-      const request = this.hooks.client?.()?.sendRequest<EstimateResult>(EstimateRequestMethod, { uri: uri.toString() } satisfies EstimateParams);
-      // A run does not wait on a busy or stopped server: without an estimate the panel draws no dashed line.
-      const result = await Promise.race([request, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
-      return result?.peakBytes ?? null;
-    } catch {
-      return null;
-    }
   }
 
   /** Run id -> run folder, as last discovered (and every run this window started). */

@@ -1,4 +1,8 @@
-/** Which Python runs the trainer, and what its `doctor` report means for the user. Pure: no vscode import. */
+/**
+ * Which Python runs the trainer. What its doctor report means lives in the one doctor (server/src/run/doctor.ts),
+ * shared with the CLI. Pure: no vscode import.
+ */
+export { blocksRun, doctorFindings, installCommand, parseDoctorReport, type DoctorFinding, type DoctorReport } from '../../../server/src/run/doctor';
 
 export interface SettingValues { globalValue?: string; workspaceValue?: string; workspaceFolderValue?: string }
 
@@ -14,46 +18,13 @@ export function choosePython(input: { trusted: boolean; fromPythonExtension?: st
   return { path: 'python3', source: 'python3 on PATH' };
 }
 
-export interface DoctorReport {
-  python?: { version?: string; executable?: string };
-  packages?: Record<string, { installed: boolean; version?: string | null; error?: string | null }>;
-  cuda?: { available: boolean; version?: string | null; gpus?: { name: string; memory_bytes: number; bf16?: boolean }[] };
-  quantization_backend?: string;
-}
-
-export interface DoctorFinding { severity: 'error' | 'warning' | 'info'; message: string; install?: string }
-
-const REQUIRED = ['torch', 'transformers', 'peft', 'safetensors'];
-
-/** The doctor report as messages a user can act on: what is missing, and the command that installs it. */
-export function doctorFindings(report: DoctorReport, python: string, method?: string): DoctorFinding[] {
-  const findings: DoctorFinding[] = [];
-  const missing = REQUIRED.filter((name) => !report.packages?.[name]?.installed);
-  if (missing.length) {
-    findings.push({
-      severity: 'error',
-      message: `${python} lacks ${missing.join(', ')}, which the trainer needs.`,
-      install: `${python} -m pip install ${missing.join(' ')}`,
-    });
-  }
-  if (report.packages?.torch?.installed && !report.cuda?.available) {
-    findings.push({ severity: 'error', message: `PyTorch ${report.packages.torch.version ?? ''} sees no CUDA GPU: training needs one (check the driver, or install a CUDA build of torch).`.replace('  ', ' ') });
-  }
-  if (method === 'qlora' && !report.packages?.bitsandbytes?.installed) {
-    findings.push({ severity: 'info', message: 'bitsandbytes is not installed: QLoRA will use the built-in NF4 quantization (slower, same format).', install: `${python} -m pip install bitsandbytes` });
-  }
-  if (method && method !== 'full' && report.cuda?.gpus?.length && report.cuda.gpus.every((g) => g.bf16 === false)) {
-    findings.push({ severity: 'warning', message: `${report.cuda.gpus[0]!.name} has no bf16: use precision fp16-mixed.` });
-  }
-  return findings;
-}
-
-/** Parses the doctor's stdout; null when it is not the JSON report (an old trainer, a wrong interpreter). */
-export function parseDoctor(stdout: string): DoctorReport | null {
-  try {
-    const value = JSON.parse(stdout) as unknown;
-    return value && typeof value === 'object' ? (value as DoctorReport) : null;
-  } catch {
-    return null;
-  }
+/** The environment report as markdown for the read-only view: interpreter, findings with their install lines, the raw report. */
+export function environmentMarkdown(input: { python: { path: string; source: string }; resolved: string | null; findings: readonly { severity: string; message: string; install?: string }[]; report: unknown; failure?: string }): string {
+  const lines = ['# LoRA Lens environment', '', `Interpreter: \`${input.resolved ?? input.python.path}\` (${input.python.source}${input.resolved && input.resolved !== input.python.path ? `, started as \`${input.python.path}\`` : ''})`, ''];
+  if (input.failure) lines.push(`- **error**: ${input.failure}`);
+  else if (input.findings.length) lines.push(...input.findings.map((f) => `- **${f.severity}**: ${f.message}${f.install ? `\n\n  \`\`\`\n  ${f.install}\n  \`\`\`` : ''}`));
+  else lines.push('- Ready to train: no problems found.');
+  lines.push('', 'Change the interpreter with **LoRA Lens: Select Interpreter** (the Python extension\'s picker when installed, else the `loraLens.pythonPath` setting).');
+  if (input.report) lines.push('', '```json', JSON.stringify(input.report, null, 2), '```');
+  return `${lines.join('\n')}\n`;
 }

@@ -1,68 +1,56 @@
-import type { Diagnostic } from 'vscode-languageserver-types';
 import { severityName } from '../diagnostics';
 import { DatasetInspector } from '../data';
 import { analyzeForCli } from './environment';
 import { ExitCode, type CliIO } from './io';
+import { helpText, parseArgs, plural, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
+import { diagnosticLine, sortedPlain, type PlainDiagnostic } from './report';
 
-const USAGE = 'usage: lora-lens check FILE... [--format text|json]';
+export const CHECK: CommandSpec = {
+  name: 'check',
+  usage: ['FILE... [options]'],
+  summary: 'Validates configs as the editor does (schema, pitfall rules, memory fit) and prints one line per problem:\n'
+    + 'FILE:LINE:COL: SEVERITY CODE MESSAGE, in file order. FILE - reads a config from stdin.',
+  options: [],
+  notes: ['exit: 0 no errors (warnings allowed), 1 a config has errors, 2 usage error or a file that cannot be read.'],
+  positionals: [1, Infinity],
+  positionalName: 'FILE',
+};
 
-interface FileReport {
-  file: string;
-  diagnostics: Array<{ line: number; column: number; endLine: number; endColumn: number; severity: string; code: string; message: string }>;
-  error?: string;
-}
+interface FileReport { file: string; diagnostics: PlainDiagnostic[]; error?: string }
 
 /** `lora-lens check`: the editor's diagnostics for each file; exit 1 on any error, 2 on usage or I/O errors. */
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
-  let format = 'text';
-  const files: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === '--format') format = args[++i] ?? '';
-    else if (arg.startsWith('--format=')) format = arg.slice('--format='.length);
-    else if (arg === '-h' || arg === '--help') { io.stdout.write(`${USAGE}\n`); return ExitCode.ok; }
-    else if (arg.startsWith('-')) { io.stderr.write(`lora-lens check: unknown option ${arg}\n${USAGE}\n`); return ExitCode.usage; }
-    else files.push(arg);
-  }
-  if (format !== 'text' && format !== 'json') { io.stderr.write(`lora-lens check: --format must be text or json, not "${format}"\n`); return ExitCode.usage; }
-  if (files.length === 0) { io.stderr.write(`lora-lens check: no files given\n${USAGE}\n`); return ExitCode.usage; }
-
+  const parsed = parseArgs(CHECK, args);
+  if (typeof parsed === 'string') { io.stderr.write(`lora-lens check: ${parsed}\n${shortUsage(CHECK)}\n`); return ExitCode.usage; }
+  if (parsed.help) { io.stdout.write(helpText(CHECK)); return ExitCode.ok; }
+  const json = parsed.format === 'json';
+  const files = parsed.positionals;
   const reports: FileReport[] = [];
   const inspector = new DatasetInspector();
   let ioError = false;
-  let anyError = false;
+  let errors = 0;
   for (const file of files) {
-    const read = await readConfigFile(file, io.cwd);
-    const shown = file;
+    const shown = file === '-' ? '<stdin>' : file;
+    const read = await readConfigFile(file, io.cwd, io.stdin);
     if (!read.ok) {
       ioError = true;
       reports.push({ file: shown, diagnostics: [], error: read.message });
-      if (format === 'text') io.stderr.write(`lora-lens check: ${read.message}\n`);
+      io.stderr.write(`lora-lens check: ${read.message}\n`);
       continue;
     }
     const { diagnostics } = await analyzeForCli(read.text, read.path, { inspector });
-    if (diagnostics.some((d) => severityName(d.severity) === 'error')) anyError = true;
-    const report = { file: shown, diagnostics: diagnostics.map(toPlain).sort((a, b) => a.line - b.line || a.column - b.column) };
+    errors += diagnostics.filter((d) => severityName(d.severity) === 'error').length;
+    const report = { file: shown, diagnostics: sortedPlain(diagnostics) };
     reports.push(report);
-    if (format === 'text') for (const d of report.diagnostics) io.stdout.write(`${shown}:${d.line}:${d.column}: ${d.severity} ${d.code} ${d.message}\n`);
+    if (!json) for (const d of report.diagnostics) io.stdout.write(`${diagnosticLine(shown, d)}\n`);
   }
-  if (format === 'json') io.stdout.write(`${JSON.stringify({ files: reports }, null, 2)}\n`);
+  if (json) io.stdout.write(`${JSON.stringify({ files: reports }, null, 2)}\n`);
   else {
     const count = reports.reduce((n, r) => n + r.diagnostics.length, 0);
-    if (count === 0 && !ioError) io.stdout.write(`${files.length === 1 ? files[0] : `${files.length} files`}: no problems\n`);
+    const what = files.length === 1 ? (files[0] === '-' ? '<stdin>' : files[0]) : plural(files.length, 'file');
+    if (count === 0 && !ioError) io.stdout.write(`${what}: no problems\n`);
+    else if (errors > 0) io.stderr.write(`${plural(errors, 'error')} in ${what}\n`);
   }
-  return ioError ? ExitCode.usage : anyError ? ExitCode.problems : ExitCode.ok;
-}
-
-function toPlain(d: Diagnostic): FileReport['diagnostics'][number] {
-  return {
-    line: d.range.start.line + 1,
-    column: d.range.start.character + 1,
-    endLine: d.range.end.line + 1,
-    endColumn: d.range.end.character + 1,
-    severity: severityName(d.severity),
-    code: String(d.code ?? ''),
-    message: typeof d.message === 'string' ? d.message : d.message.value,
-  };
+  return ioError ? ExitCode.usage : errors > 0 ? ExitCode.problems : ExitCode.ok;
 }

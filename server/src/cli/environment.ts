@@ -1,7 +1,20 @@
 import { DatasetInspector } from '../data';
-import { detectGpus, gpuFromSetting } from '../gpu';
+import { detectGpus, gpuFromSetting, type GpuSpec } from '../gpu';
 import { parseConfigDocument } from '../document/configDocument';
 import { analyzeConfig, type Analysis, type AnalysisEnvironment } from '../services/analyze';
+
+/**
+ * A `--gpu` value: a catalog name or a size with a unit (gpuFromSetting), and a bare number as GiB (`16` is 16 GiB,
+ * the unit people mean when they say "a 16 GB card").
+ */
+export function cliGpu(value: string): { ok: true; gpu: GpuSpec } | { ok: false; message: string } {
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    const lookup = gpuFromSetting(`${text}GiB`);
+    return lookup.ok ? { ok: true, gpu: { ...lookup.gpu, name: `${text} GiB GPU` } } : lookup;
+  }
+  return gpuFromSetting(text);
+}
 
 /**
  * The CLI's analysis: the GPU from `--gpu`, else the first detected one; datasets inspected (bounded) before the
@@ -11,7 +24,7 @@ export async function analyzeForCli(text: string, configPath: string, options: {
   let fallbackGpu = null;
   let gpuError: string | undefined;
   if (options.gpu) {
-    const lookup = gpuFromSetting(options.gpu);
+    const lookup = cliGpu(options.gpu);
     if (lookup.ok) fallbackGpu = lookup.gpu;
     else gpuError = lookup.message;
   } else {

@@ -1,124 +1,139 @@
 /**
- * `lora-lens estimate FILE [--gpu NAME|SIZE] [--engine hf|lora-lens] [--json]`: the memory estimate of a config
- * as a table or JSON. Exit 0 when it fits (or no GPU is known), 1 when it does not fit or the config has errors,
- * 2 on usage or I/O errors.
+ * `lora-lens estimate FILE [--gpu GPU] [--engine hf|lora-lens] [--json]`: the memory estimate of a config as a table
+ * or JSON. It goes through the editor's analysis (analyzeConfig, like `check`), so the two agree on errors.
+ * Exit 0 when it fits (or no GPU is known), 1 when it does not fit or the config has errors, 2 on usage or I/O errors.
  */
-import { dirname } from 'node:path';
-import { severityName } from '../diagnostics';
 import { detectGpus } from '../gpu/detect';
-import { gpuFromSetting } from '../gpu/catalog';
 import type { GpuSpec } from '../gpu/types';
 import { estimateMemory, estimateOptionsFor } from '../memory/estimate';
-import { formatGiB } from '../memory/presentation';
-import { recommendMethod } from '../memory/recommend';
-import { makeItFit, whatWouldFit } from '../memory/suggest';
-import { resolveModel } from '../models/resolve';
-import { buildPlan } from '../services/buildPlan';
-import type { Engine } from '../plan/types';
+import type { Estimate } from '../memory/types';
+import { formatCount, formatGiB, MEMORY_NO_FIT } from '../memory/presentation';
+import { recommendMethod, type MethodRecommendation } from '../memory/recommend';
+import { dataSizeOf, makeItFit, whatWouldFit, type FitPlan, type FitSuggestion } from '../memory/suggest';
+import type { ModelResolution } from '../models/types';
+import type { Engine, TrainingPlan } from '../plan/types';
+import { analyzeForCli, cliGpu } from './environment';
+import { ExitCode, type CliIO } from './io';
+import { GPU_FORMS, helpText, parseArgs, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
+import { errorReport } from './report';
 
-const USAGE = 'usage: lora-lens estimate FILE [--gpu NAME|SIZE] [--engine hf|lora-lens] [--json]';
+export const ESTIMATE: CommandSpec = {
+  name: 'estimate',
+  usage: ['FILE [options]'],
+  summary: 'Peak GPU memory of a config, term by term, against a GPU (the one given, the config\'s hardware.gpu, or the\n'
+    + 'first one nvidia-smi lists), with the least change that makes it fit and the recommended method. FILE - reads stdin.',
+  options: [
+    { name: 'gpu', value: 'GPU', help: 'the GPU to check the fit against (overrides hardware.gpu)' },
+    { name: 'engine', value: 'hf|lora-lens', help: 'which trainer\'s memory profile (default: the config\'s engine)' },
+  ],
+  notes: [GPU_FORMS, 'exit: 0 fits (or no GPU known), 1 does not fit or the config has errors, 2 usage error or unreadable file.'],
+  positionals: [1, 1],
+  positionalName: 'FILE',
+};
 
-interface Io { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; cwd: string }
-
-interface Args { file: string; gpu: string | null; engine: Engine | null; json: boolean }
-
-function parseArgs(args: string[]): Args | string {
-  const out: Args = { file: '', gpu: null, engine: null, json: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = () => inline ?? args[++i];
-    if (flag === '--json') out.json = true;
-    else if (flag === '--gpu') { const v = value(); if (!v) return '--gpu needs a value'; out.gpu = v; }
-    else if (flag === '--engine') {
-      const v = value();
-      if (v !== 'hf' && v !== 'lora-lens') return `--engine must be hf or lora-lens, not "${v ?? ''}"`;
-      out.engine = v;
-    } else if (a.startsWith('-')) return `unknown option ${a}`;
-    else if (out.file) return 'only one FILE';
-    else out.file = a;
-  }
-  return out.file ? out : 'no FILE given';
+interface Result {
+  file: string; plan: TrainingPlan; model: Extract<ModelResolution, { ok: true }>; gpu: GpuSpec | null; gpuNote: string;
+  est: Estimate; suggestions: FitSuggestion[]; fix: FitPlan | null; advice: MethodRecommendation;
 }
 
 /** Runs `lora-lens estimate`; resolves to the exit code. */
-export async function runCommand(args: string[], io: Io): Promise<number> {
-  if (args.includes('-h') || args.includes('--help')) { io.stdout.write(`${USAGE}\n`); return 0; }
-  const parsed = parseArgs(args);
-  if (typeof parsed === 'string') { io.stderr.write(`lora-lens estimate: ${parsed}\n${USAGE}\n`); return 2; }
-  const read = await readConfigFile(parsed.file, io.cwd);
-  if (!read.ok) { io.stderr.write(`lora-lens estimate: ${read.message}\n`); return 2; }
-
-  const { plan, diagnostics } = buildPlan(read.text, read.path);
-  const errors = diagnostics.filter((d) => severityName(d.severity) === 'error');
-  if (!plan || errors.length) {
-    for (const d of errors) io.stderr.write(`${parsed.file}:${d.range.start.line + 1}:${d.range.start.character + 1}: error ${String(d.code ?? '')} ${String(d.message)}\n`);
-    if (!errors.length) io.stderr.write(`lora-lens estimate: ${parsed.file}: no training plan could be built\n`);
-    return 1;
+export async function runCommand(args: string[], io: CliIO): Promise<number> {
+  const parsed = parseArgs(ESTIMATE, args);
+  if (typeof parsed === 'string') { io.stderr.write(`lora-lens estimate: ${parsed}\n${shortUsage(ESTIMATE)}\n`); return ExitCode.usage; }
+  if (parsed.help) { io.stdout.write(helpText(ESTIMATE)); return ExitCode.ok; }
+  const engineArg = parsed.values.get('engine');
+  if (engineArg !== undefined && engineArg !== 'hf' && engineArg !== 'lora-lens') {
+    io.stderr.write(`lora-lens estimate: --engine must be hf or lora-lens, not "${engineArg}"\n`);
+    return ExitCode.usage;
   }
-  const model = resolveModel(plan.model, { configDir: dirname(read.path) });
-  if (!model.ok) { io.stderr.write(`lora-lens estimate: ${model.message}\n`); return 1; }
-
-  let gpu: GpuSpec | null = null;
-  let gpuNote = '';
-  const setting = parsed.gpu ?? plan.hardware.gpu;
-  if (setting && setting !== 'auto') {
-    const g = gpuFromSetting(setting);
-    if (!g.ok) { io.stderr.write(`lora-lens estimate: ${g.message}\n`); return parsed.gpu ? 2 : 1; }
-    gpu = g.gpu;
-  } else {
-    const d = await detectGpus();
-    if (d.ok) gpu = d.gpus[0]!;
-    else gpuNote = d.message;
+  let override: GpuSpec | null = null;
+  const gpuArg = parsed.values.get('gpu');
+  if (gpuArg !== undefined) {
+    const lookup = cliGpu(gpuArg);
+    if (!lookup.ok) { io.stderr.write(`lora-lens estimate: --gpu ${gpuArg}: ${lookup.message}\n${GPU_FORMS}\n`); return ExitCode.usage; }
+    override = lookup.gpu;
   }
+  const file = parsed.positionals[0]!;
+  const shown = file === '-' ? '<stdin>' : file;
+  const read = await readConfigFile(file, io.cwd, io.stdin);
+  if (!read.ok) { io.stderr.write(`lora-lens estimate: ${read.message}\n`); return ExitCode.usage; }
 
-  const engine = parsed.engine ?? plan.engine;
-  const estimateOptions = estimateOptionsFor(engine, process.platform);
-  const est = estimateMemory(model.spec, plan, gpu, estimateOptions);
-  const suggestions = est.fits === false ? whatWouldFit(model.spec, plan, gpu, estimateOptions) : [];
-  const fix = est.fits === false ? makeItFit(model.spec, plan, gpu, estimateOptions) : null;
-  const advice = recommendMethod(model.spec, plan, gpu, estimateOptions);
-
-  if (parsed.json) {
-    io.stdout.write(`${JSON.stringify({
-      file: parsed.file,
-      engine: est.engine,
-      calibrated: est.calibrated,
-      peak_bytes: est.peakBytes,
-      peak_allocated_bytes: est.peakAllocatedBytes,
-      reserved_bytes_max: est.reservedBytesMax,
-      peak_phase: est.peakPhase,
-      breakdown: est.breakdown.map((t) => ({ term: t.key, label: t.label, bytes: Math.round(t.bytes) })),
-      gpu: gpu ? { name: gpu.name, memory_bytes: gpu.memoryBytes } : null,
-      fits: est.fits,
-      headroom_bytes: est.headroomBytes,
-      model: { id: model.spec.id, source: model.source, total_params: est.params.total, trainable_params: est.params.trainable },
-      num_gpus: est.numGpus,
-      suggestions: suggestions.map((s) => ({ kind: s.kind, title: s.title, peak_bytes: Math.round(s.peakBytes), fits: s.fits })),
-      make_it_fit: fix ? { changes: fix.changes, peak_bytes: Math.round(fix.estimate.peakBytes) } : null,
-      recommended_method: advice.method,
-      recommendation: advice.text,
-      notes: gpuNote ? [gpuNote, ...est.notes] : est.notes,
-    }, null, 2)}\n`);
-  } else {
-    const w = (s: string) => io.stdout.write(`${s}\n`);
-    w(`${model.spec.id} (${model.source}) · ${plan.method} · ${plan.precision} · micro batch ${plan.training.per_device_train_batch_size} × ${plan.data.max_length} tokens` +
-      `${plan.training.gradient_checkpointing ? ' · gradient checkpointing' : ''} · engine ${est.engine}${est.calibrated ? '' : ' (not yet calibrated)'}`);
-    w(`parameters: ${(est.params.total / 1e9).toFixed(2)} B total, ${(est.params.trainable / 1e6).toFixed(1)} M trainable`);
-    w('');
-    const width = Math.max(...est.breakdown.map((t) => t.label.length), 28);
-    for (const t of est.breakdown) w(`  ${t.label.padEnd(width)} ${(t.bytes / 2 ** 30).toFixed(2).padStart(8)} GiB`);
-    w(`  ${`peak (at ${est.peakPhase})`.padEnd(width)} ${(est.peakBytes / 2 ** 30).toFixed(2).padStart(8)} GiB`);
-    w(`  nvidia-smi may show up to ${formatGiB(est.reservedBytesMax)} (allocator cache)`);
-    w('');
-    if (!gpu) w(`GPU: ${gpuNote || 'unknown'}; pass --gpu NAME|SIZE to check the fit`);
-    else w(est.fits ? `fits ${gpu.name} (${formatGiB(gpu.memoryBytes)}): ${formatGiB(est.headroomBytes ?? 0)} free`
-      : `DOES NOT FIT ${gpu.name} (${formatGiB(gpu.memoryBytes)}): ${formatGiB(-(est.headroomBytes ?? 0))} over`);
-    if (fix) w(`make it fit: ${fix.changes.join(', ')} → ${formatGiB(fix.estimate.peakBytes)}`);
-    for (const s of suggestions) w(`  - ${s.title}`);
-    if (gpu) w(advice.text);
-    for (const n of est.notes) w(`note: ${n}`);
+  const analysis = await analyzeForCli(read.text, read.path);
+  // The fit against the config's own GPU is this command's verdict, not a config error.
+  const errors = analysis.diagnostics.filter((d) => d.code !== MEMORY_NO_FIT);
+  const report = errorReport(shown, errors, 'fix them first');
+  if (report || !analysis.plan) {
+    io.stderr.write(report || `lora-lens estimate: ${shown}: no training plan could be built (method, model and data.train are needed)\n`);
+    return ExitCode.problems;
   }
-  return est.fits === false ? 1 : 0;
+  const model = analysis.model;
+  if (!model?.ok) { io.stderr.write(`lora-lens estimate: ${model?.message ?? 'the model could not be resolved'}\n`); return ExitCode.problems; }
+
+  const plan: TrainingPlan = engineArg ? { ...analysis.plan, engine: engineArg as Engine } : analysis.plan;
+  const gpu = override ?? analysis.gpu;
+  const gpuNote = gpu ? '' : await detectGpus().then((d) => (d.ok ? '' : d.message));
+  const opts = estimateOptionsFor(plan.engine, process.platform);
+  const est = analysis.estimate && !override && !engineArg ? analysis.estimate : estimateMemory(model.spec, plan, gpu, opts);
+  const data = dataSizeOf(analysis.dataset);
+  const result: Result = {
+    file: shown, plan, model, gpu, gpuNote, est,
+    suggestions: est.fits === false ? whatWouldFit(model.spec, plan, gpu, opts, data) : [],
+    fix: est.fits === false ? makeItFit(model.spec, plan, gpu, opts, data) : null,
+    advice: recommendMethod(model.spec, plan, gpu, opts, data),
+  };
+  io.stdout.write(parsed.format === 'json' ? `${JSON.stringify(toJson(result), null, 2)}\n` : toText(result));
+  return est.fits === false ? ExitCode.problems : ExitCode.ok;
+}
+
+const int = (bytes: number | null | undefined) => (typeof bytes === 'number' ? Math.round(bytes) : null);
+
+/** The JSON report: byte counts are integers. */
+function toJson({ file, model, gpu, gpuNote, est, suggestions, fix, advice }: Result): Record<string, unknown> {
+  return {
+    file,
+    engine: est.engine,
+    calibrated: est.calibrated,
+    peak_bytes: int(est.peakBytes),
+    peak_allocated_bytes: int(est.peakAllocatedBytes),
+    reserved_bytes_max: int(est.reservedBytesMax),
+    peak_phase: est.peakPhase,
+    breakdown: est.breakdown.map((t) => ({ term: t.key, label: t.label, bytes: int(t.bytes) })),
+    gpu: gpu ? { name: gpu.name, memory_bytes: int(gpu.memoryBytes) } : null,
+    fits: est.fits,
+    headroom_bytes: int(est.headroomBytes),
+    model: { id: model.spec.id, source: model.source, total_params: est.params.total, trainable_params: est.params.trainable },
+    num_gpus: est.numGpus,
+    suggestions: suggestions.map((s) => ({ kind: s.kind, title: s.title, peak_bytes: int(s.peakBytes), fits: s.fits })),
+    make_it_fit: fix ? { changes: fix.changes, peak_bytes: int(fix.estimate.peakBytes) } : null,
+    recommended_method: advice.method,
+    recommendation: advice.text,
+    notes: gpuNote ? [gpuNote, ...est.notes] : est.notes,
+  };
+}
+
+/** The table: one unit per figure (GiB; parameter counts in B or M as their size asks). */
+function toText({ plan, model, gpu, gpuNote, est, suggestions, fix, advice }: Result): string {
+  const out: string[] = [];
+  out.push(`${model.spec.id} (${model.source}) · ${plan.method} · ${plan.precision} · micro batch ${plan.training.per_device_train_batch_size} × ${plan.data.max_length} tokens`
+    + `${plan.training.gradient_checkpointing ? ' · gradient checkpointing' : ''} · engine ${est.engine}${est.calibrated ? '' : ' (not yet calibrated)'}`);
+  out.push(`parameters: ${formatCount(est.params.total)} total, ${formatCount(est.params.trainable)} trainable`, '');
+  const width = Math.max(...est.breakdown.map((t) => t.label.length), 28);
+  for (const t of est.breakdown) out.push(`  ${t.label.padEnd(width)} ${(t.bytes / 2 ** 30).toFixed(2).padStart(8)} GiB`);
+  out.push(`  ${`peak (at ${est.peakPhase})`.padEnd(width)} ${(est.peakBytes / 2 ** 30).toFixed(2).padStart(8)} GiB`);
+  // The allocator's cache can hold more than the peak, never more than the card: said as a share of the card then.
+  if (est.reservedBytesMax > est.peakBytes) {
+    out.push(gpu && est.reservedBytesMax >= gpu.memoryBytes
+      ? `  the allocator may reserve all of the card's ${formatGiB(gpu.memoryBytes)} (nvidia-smi shows it as used)`
+      : `  nvidia-smi may show up to ${formatGiB(est.reservedBytesMax)} (the allocator's cache)`);
+  }
+  out.push('');
+  if (!gpu) out.push(`GPU: ${gpuNote || 'unknown'}; pass --gpu GPU to check the fit (lora-lens estimate --help lists the forms)`);
+  else out.push(est.fits ? `fits ${gpu.name} (${formatGiB(gpu.memoryBytes)}): ${formatGiB(est.headroomBytes ?? 0)} free`
+    : `DOES NOT FIT ${gpu.name} (${formatGiB(gpu.memoryBytes)}): ${formatGiB(-(est.headroomBytes ?? 0))} over`);
+  if (fix) out.push(`make it fit: ${fix.changes.join(', ')} → ${formatGiB(fix.estimate.peakBytes)}`);
+  for (const s of suggestions) out.push(`  - ${s.title}`);
+  if (gpu) out.push(advice.text);
+  for (const n of est.notes) out.push(`note: ${n}`);
+  return `${out.join('\n')}\n`;
 }

@@ -9,20 +9,26 @@ const VERSION = '0.1.0';
 const COMMANDS: Record<string, { run: CliCommand; summary: string }> = {
   check: { run: check, summary: 'validate configs: schema and pitfall rules (exit 1 on errors)' },
   estimate: { run: estimate, summary: 'peak GPU memory, term by term, against a GPU (exit 1 when it does not fit)' },
-  run: { run, summary: 'train on the local GPU with the bundled trainer, with a progress bar (Ctrl-C stops with a checkpoint)' },
-  doctor: { run: doctor, summary: 'the Python environment: torch, CUDA, GPUs, transformers, peft, bitsandbytes, and what to install' },
+  run: { run, summary: 'train with the bundled trainer after checking the config and the environment (Ctrl-C stops with a checkpoint)' },
+  doctor: { run: doctor, summary: 'the environment: NVIDIA GPUs, the interpreter, torch, transformers, peft, and what to install' },
 };
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(9)}${c.summary}`);
-  return `lora-lens ${VERSION}: fine-tuning configs checked, estimated and run\n\nusage: lora-lens <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "lora-lens <command> --help" for a command's options.\n`;
+  return `lora-lens ${VERSION}: fine-tuning configs checked, estimated and run\n\nusage: lora-lens <command> [options]\n\ncommands:\n${lines.join('\n')}\n\n`
+    + 'Every command takes --json (or --format json) and -h/--help; check and estimate read stdin for FILE -.\n'
+    + 'Run "lora-lens <command> --help" for a command\'s options.\n';
 }
 
+/** The CLI: usage and errors to stderr, exit 2 on a usage error (a bare `lora-lens` too), help to stdout. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '-h' || name === '--help' || name === 'help') {
+  if (!name) { io.stderr.write(usage()); return ExitCode.usage; }
+  if (name === '-h' || name === '--help' || name === 'help') {
+    const topic = name === 'help' ? rest[0] : undefined;
+    if (topic && COMMANDS[topic]) return COMMANDS[topic].run(['--help'], io);
     io.stdout.write(usage());
-    return name ? ExitCode.ok : ExitCode.usage;
+    return ExitCode.ok;
   }
   if (name === '--version' || name === '-v') { io.stdout.write(`${VERSION}\n`); return ExitCode.ok; }
   const command = COMMANDS[name];

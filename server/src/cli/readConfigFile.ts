@@ -3,18 +3,35 @@ import { resolve } from 'node:path';
 
 export type ReadResult = { ok: true; path: string; text: string } | { ok: false; path: string; message: string; badByteOffset?: number };
 
-/** Reads a config for the CLI: a clear message for a missing file, a directory or bytes that are not UTF-8. */
-export async function readConfigFile(file: string, cwd: string): Promise<ReadResult> {
-  const path = resolve(cwd, file);
+/** Everything a stream holds, as one buffer. */
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Reads a config for the CLI: a clear message for a missing file, a directory or bytes that are not UTF-8. `-` reads
+ * stdin; its text is analysed as a config in the working directory (`stdin.finetune.yaml`, or `.json` when it starts
+ * with `{`), so relative data paths resolve from there.
+ */
+export async function readConfigFile(file: string, cwd: string, stdin?: NodeJS.ReadableStream): Promise<ReadResult> {
+  let path = resolve(cwd, file);
   let bytes: Buffer;
-  try {
-    const info = await stat(path);
-    if (info.isDirectory()) return { ok: false, path, message: `${file} is a directory; pass a config file (e.g. ${file}/train.finetune.yaml).` };
-    bytes = await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    return { ok: false, path, message: `cannot read ${file}: ${reason}.` };
+  if (file === '-') {
+    if (!stdin) return { ok: false, path, message: 'cannot read stdin here; pass a file.' };
+    bytes = await readAll(stdin);
+    path = resolve(cwd, bytes.toString('utf8', 0, 64).trimStart().startsWith('{') ? 'stdin.finetune.json' : 'stdin.finetune.yaml');
+  } else {
+    try {
+      const info = await stat(path);
+      if (info.isDirectory()) return { ok: false, path, message: `${file} is a directory; pass a config file (e.g. ${file}/train.finetune.yaml).` };
+      bytes = await readFile(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+      return { ok: false, path, message: `cannot read ${file}: ${reason}.` };
+    }
   }
   try {
     let text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -22,7 +39,7 @@ export async function readConfigFile(file: string, cwd: string): Promise<ReadRes
     return { ok: true, path, text };
   } catch {
     const offset = firstInvalidUtf8(bytes);
-    return { ok: false, path, message: `${file} is not UTF-8 text (invalid byte 0x${bytes[offset]?.toString(16).padStart(2, '0')} at byte ${offset}); save it as UTF-8.`, badByteOffset: offset };
+    return { ok: false, path, message: `${file === '-' ? 'stdin' : file} is not UTF-8 text (invalid byte 0x${bytes[offset]?.toString(16).padStart(2, '0')} at byte ${offset}); save it as UTF-8.`, badByteOffset: offset };
   }
 }
 

@@ -1,53 +1,68 @@
-import { existsSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { severityName } from '../diagnostics';
-import { createRunFolder, newRunDir, findTrainerRoot, formatDuration, formatProgress, startTrainer, type TrainerEvent } from '../run';
+import { detectGpus } from '../gpu/detect';
+import { formatCount } from '../memory/presentation';
+import { blocksRun, checkResumable, createRun, formatDuration, formatProgress, newRunDir, runDoctorCheck, startTrainer, type TrainerEvent } from '../run';
+import { defaultPython, trainerRoot } from './doctor';
 import { analyzeForCli } from './environment';
 import { ExitCode, type CliIO } from './io';
+import { helpText, parseArgs as parseCommandArgs, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
+import { errorReport } from './report';
 
-const USAGE = 'usage: lora-lens run FILE [--run-dir DIR] [--python PATH]\n       lora-lens run --resume RUN_DIR [--python PATH]';
+export const RUN: CommandSpec = {
+  name: 'run',
+  usage: ['FILE [options]', '--resume RUN_DIR [options]'],
+  summary: 'Trains with the bundled trainer: checks the config and the environment (the doctor) first, writes\n'
+    + '<output.dir>/<run-id>/plan.json (the layout the editor uses too) and shows the progress. Ctrl-C stops the run\n'
+    + 'with a checkpoint (exit 130); a second Ctrl-C abandons the checkpoint. --resume continues a stopped run.',
+  options: [
+    { name: 'run-dir', value: 'DIR', help: 'the run folder (default <output.dir>/<config name>-<time>-<id>/)' },
+    { name: 'resume', value: 'RUN_DIR', help: 'continue the run in RUN_DIR from its last checkpoint' },
+    { name: 'python', value: 'PATH', help: 'the interpreter (default $LORA_LENS_PYTHON, else python3)' },
+    { name: 'skip-checks', help: 'start without the doctor\'s pre-flight (torch, transformers, peft, safetensors)' },
+  ],
+  notes: ['exit: the trainer\'s code (0 completed or stopped), 1 config errors, a missing package or a failed run, 2 usage\n'
+    + 'error or unusable path, 130 interrupted (Ctrl-C).'],
+  positionals: [0, 1],
+  positionalName: 'FILE',
+};
 
-interface RunArgs { file: string | null; runDir: string | null; resume: string | null; python: string }
+interface RunArgs { file: string | null; runDir: string | null; resume: string | null; python: string; skipChecks: boolean; json: boolean }
 
-function parseArgs(args: string[]): RunArgs | string {
-  const out: RunArgs = { file: null, runDir: null, resume: null, python: process.env.LORA_LENS_PYTHON || 'python3' };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const value = () => { const v = args[++i]; if (!v) throw new Error(`${arg} needs a value`); return v; };
-    try {
-      if (arg === '--run-dir') out.runDir = value();
-      else if (arg === '--resume') out.resume = value();
-      else if (arg === '--python') out.python = value();
-      else if (arg.startsWith('-')) return `unknown option ${arg}`;
-      else if (out.file) return `one config file at a time (got ${out.file} and ${arg})`;
-      else out.file = arg;
-    } catch (error) {
-      return (error as Error).message;
-    }
-  }
+function parseArgs(args: string[]): RunArgs | string | 'help' {
+  const parsed = parseCommandArgs(RUN, args);
+  if (typeof parsed === 'string') return parsed;
+  if (parsed.help) return 'help';
+  const out: RunArgs = {
+    file: parsed.positionals[0] ?? null, runDir: parsed.values.get('run-dir') ?? null, resume: parsed.values.get('resume') ?? null,
+    python: parsed.values.get('python') ?? defaultPython(), skipChecks: parsed.flags.has('skip-checks'), json: parsed.format === 'json',
+  };
   if (!out.file && !out.resume) return 'no config file given';
   if (out.file && out.resume) return '--resume continues an existing run folder: give it without FILE';
+  if (out.resume && out.runDir) return '--resume RUN_DIR already names the run folder: drop --run-dir';
   return out;
 }
 
 const isTty = (stream: NodeJS.WritableStream) => Boolean((stream as NodeJS.WriteStream).isTTY);
 
-/** Writes events as a progress bar (TTY: redrawn in place) or as plain lines (pipes, CI logs). */
+/** Writes events as a progress bar (TTY: redrawn in place), as plain lines (pipes, CI logs), or as JSON lines (--json). */
 class Reporter {
   private drawn = false;
-  constructor(private readonly io: CliIO, private readonly tty: boolean) {}
+  constructor(private readonly io: CliIO, private readonly tty: boolean, private readonly json: boolean) {}
 
-  private line(text: string): void {
+  line(text: string): void {
+    if (this.json) return;
     if (this.drawn) { this.io.stdout.write('\n'); this.drawn = false; }
     this.io.stdout.write(`${text}\n`);
   }
 
   event(e: TrainerEvent): void {
+    if (this.json) { this.io.stdout.write(`${JSON.stringify(e)}\n`); return; }
     switch (e.event) {
       case 'start':
         this.line(`training ${e.model} (${e.method}): ${e.total_steps} steps, ${e.num_train_rows} rows, `
-          + `${(e.trainable_params / 1e6).toFixed(1)}M of ${(e.total_params / 1e6).toFixed(1)}M parameters train`
+          + `${formatCount(e.trainable_params)} of ${formatCount(e.total_params)} parameters train`
           + (e.gpu?.name ? ` on ${e.gpu.name}` : '') + (e.resumed_from_step ? `, resumed at step ${e.resumed_from_step}` : ''));
         break;
       case 'step':
@@ -58,6 +73,7 @@ class Reporter {
         } else this.line(formatProgress(e, 0));
         break;
       case 'eval': this.line(`eval at step ${e.step}: loss ${e.eval_loss.toFixed(4)}`); break;
+      case 'saving': this.line(`saving a checkpoint at step ${e.step}…`); break;
       case 'checkpoint': this.line(`checkpoint at step ${e.step}: ${e.path}`); break;
       case 'warning': this.line(`warning: ${e.message}`); break;
       case 'error':
@@ -77,53 +93,81 @@ class Reporter {
  * Ctrl-C stops the run with a checkpoint (a second Ctrl-C is passed on too); `--resume RUN_DIR` continues it.
  */
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
-  if (args.includes('-h') || args.includes('--help')) { io.stdout.write(`${USAGE}\n`); return ExitCode.ok; }
   const parsed = parseArgs(args);
-  if (typeof parsed === 'string') { io.stderr.write(`lora-lens run: ${parsed}\n${USAGE}\n`); return ExitCode.usage; }
+  if (parsed === 'help') { io.stdout.write(helpText(RUN)); return ExitCode.ok; }
+  if (typeof parsed === 'string') { io.stderr.write(`lora-lens run: ${parsed}\n${shortUsage(RUN)}\n`); return ExitCode.usage; }
+  const fail = (message: string, code: number = ExitCode.usage) => { io.stderr.write(`lora-lens run: ${message}\n`); return code; };
 
   let runDir: string;
+  let created = false;
   let estimatePeakBytes: number | null = null;
+  let plan: { method?: string } | null = null;
+  let pending: (() => ReturnType<typeof createRun>) | null = null;
   if (parsed.resume) {
-    runDir = resolve(io.cwd, parsed.resume);
-    if (!existsSync(join(runDir, 'plan.json'))) { io.stderr.write(`lora-lens run: ${runDir} has no plan.json to resume\n`); return ExitCode.usage; }
+    const resumable = checkResumable(resolve(io.cwd, parsed.resume));
+    if (!resumable.ok) return fail(resumable.message);
+    runDir = resumable.runDir;
   } else {
-    const read = await readConfigFile(parsed.file!, io.cwd);
-    if (!read.ok) { io.stderr.write(`lora-lens run: ${read.message}\n`); return ExitCode.usage; }
+    const read = await readConfigFile(parsed.file!, io.cwd, io.stdin);
+    if (!read.ok) return fail(read.message);
+    const shown = parsed.file === '-' ? '<stdin>' : parsed.file!;
     const analysis = await analyzeForCli(read.text, read.path);
-    const errors = analysis.diagnostics.filter((d) => severityName(d.severity) === 'error');
-    for (const d of errors) io.stderr.write(`${parsed.file}:${d.range.start.line + 1}:${d.range.start.character + 1}: error ${d.code ?? ''}: ${d.message}\n`);
-    if (errors.length || !analysis.plan) {
-      io.stderr.write(`lora-lens run: the config has ${errors.length || 'unreadable'} error(s); fix them first (lora-lens check ${parsed.file})\n`);
+    const report = errorReport(shown, analysis.diagnostics, 'fix them first');
+    if (report || !analysis.plan) {
+      io.stderr.write(report || `lora-lens run: ${shown} lacks what a run needs (method, model, data.train)\n`);
       return ExitCode.problems;
     }
+    // The estimate the trainer quotes in its OOM advice: the allocated peak, whoever launches (the editor too).
     estimatePeakBytes = analysis.estimate?.peakAllocatedBytes ?? null;
-    runDir = parsed.runDir ? resolve(io.cwd, parsed.runDir) : newRunDir(analysis.plan, new Date());
-    try {
-      createRunFolder(runDir, analysis.plan);
-    } catch (error) {
-      io.stderr.write(`lora-lens run: ${(error as Error).message}\n`);
-      return ExitCode.usage;
-    }
+    plan = analysis.plan;
+    const target = parsed.runDir ? resolve(io.cwd, parsed.runDir) : newRunDir(analysis.plan, new Date());
+    const fullPlan = analysis.plan;
+    runDir = target;
+    pending = () => createRun(target, fullPlan);
   }
-  const trainerRoot = process.env.LORA_LENS_TRAINER_ROOT || findTrainerRoot(__dirname);
-  io.stdout.write(`run folder: ${runDir}\n`);
-  const reporter = new Reporter(io, isTty(io.stdout));
+
+  if (!parsed.skipChecks) {
+    const outcome = await runDoctorCheck({ python: parsed.python, cwd: io.cwd, trainerRoot: trainerRoot(), nvidia: await detectGpus(), method: plan?.method });
+    if (!outcome.ok) return fail(`${outcome.message}\nPass --python PATH (or set LORA_LENS_PYTHON), or check with: lora-lens doctor`, ExitCode.problems);
+    for (const f of outcome.findings) {
+      io.stderr.write(`lora-lens run: ${f.severity}: ${f.message}\n${f.install ? `  install: ${f.install}\n` : ''}`);
+    }
+    if (blocksRun(outcome.findings)) return fail('not started; fix the above (or pass --skip-checks to start anyway)', ExitCode.problems);
+  }
+  if (pending) {
+    const made = pending();
+    if (!made.ok) return fail(made.message);
+    created = true;
+  }
+  return train(parsed, runDir, created, estimatePeakBytes, io);
+}
+
+/** Starts the trainer in a prepared run folder and follows it; Ctrl-C stops it with a checkpoint and exits 130. */
+async function train(parsed: RunArgs, runDir: string, created: boolean, estimatePeakBytes: number | null, io: CliIO): Promise<number> {
+  const reporter = new Reporter(io, isTty(io.stdout), parsed.json);
+  reporter.line(`run folder: ${runDir}`);
   const trainer = startTrainer({
-    python: parsed.python, verb: 'run', runDir, resume: Boolean(parsed.resume), estimatePeakBytes, cwd: io.cwd, trainerRoot,
+    python: parsed.python, verb: 'run', runDir, resume: Boolean(parsed.resume), estimatePeakBytes, cwd: io.cwd, trainerRoot: trainerRoot(),
     onEvent: (e) => reporter.event(e),
     onStderr: (line) => io.stderr.write(`${line}\n`),
     onMalformed: (n, _text, reason) => io.stderr.write(`lora-lens run: skipped trainer output line ${n}: ${reason}\n`),
   });
-  const onSignal = () => { void trainer.stop(); };
+  let interrupted = false;
+  const onSignal = () => { interrupted = true; void trainer.stop(); };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const exit = await trainer.done;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  if (exit.end?.status === 'completed' || exit.end?.status === 'stopped') {
-    if (exit.end.status === 'stopped') io.stdout.write(`resume with: lora-lens run --resume ${runDir}\n`);
-    return exit.code ?? ExitCode.problems;
+  if (exit.spawnError) {
+    // Nothing ran: a folder made for this run holds only its plan, and would show as a failed run.
+    if (created) rmSync(runDir, { recursive: true, force: true });
+    io.stderr.write(`lora-lens run: ${exit.spawnError}; pass --python PATH (or set LORA_LENS_PYTHON)\n`);
+    return ExitCode.problems;
   }
-  if (!exit.end) io.stderr.write(`lora-lens run: the trainer exited (${exit.signal ?? `code ${exit.code}`}) without an end event; see ${join(runDir, 'trainer.log')}\n`);
+  if (exit.end?.status === 'stopped' || interrupted) reporter.line(`resume with: lora-lens run --resume ${runDir}`);
+  if (interrupted) return ExitCode.interrupted;
+  if (exit.end?.status === 'completed' || exit.end?.status === 'stopped') return exit.code ?? ExitCode.problems;
+  if (!exit.end) io.stderr.write(`lora-lens run: the trainer exited (${exit.signal ?? `code ${exit.code}`}) without an end event; its output is above and in ${join(runDir, 'events.jsonl')}\n`);
   return exit.code && exit.code !== 0 ? exit.code : ExitCode.problems;
 }

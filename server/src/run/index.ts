@@ -6,6 +6,7 @@
  * - `parseEventLine`, `eventValidator`: the event schema, compiled once.
  * - `createRun`, `listRuns`, `readRunSummary`, `isRunAlive`, `requestStop`, `deleteRun`: the run lifecycle (lifecycle.ts).
  * - `formatProgress`, `formatDuration`: the terminal progress line.
+ * - `runDoctorCheck`, `doctorFindings`, `installCommand`: the one doctor (schemas/doctor.schema.json).
  */
 export * from './args';
 export * from './events';
@@ -13,3 +14,4 @@ export * from './process';
 export * from './progress';
 export * from './runFolder';
 export * from './lifecycle';
+export * from './doctor';
