@@ -1,0 +1,222 @@
+/**
+ * Hugging Face Hub client for model resolution: a model found in neither a local folder, the HF cache nor the
+ * catalog has its config.json (and tokenizer_config.json, for the chat-template rule) fetched in the background.
+ * - Never blocks: `lookupHubModel` answers at once from memory or the disk cache, else "pending" with a promise.
+ * - Honours HF_ENDPOINT, HF_TOKEN / HUGGING_FACE_HUB_TOKEN / the token file (HF_TOKEN_PATH, $HF_HOME/token,
+ *   ~/.cache/huggingface/token) for gated models, HF_HUB_OFFLINE (and TRANSFORMERS_OFFLINE), and `enabled: false`
+ *   (the loraLens.hub setting).
+ * - Caches what it fetched on disk (<cacheDir>/<owner>--<name>/<revision>/), so the next session resolves offline.
+ * - Gives up after a timeout; failures are remembered for a while in memory only, so a token set later is used.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { specFromConfig } from './fromConfig';
+import type { ModelSpec } from './types';
+
+export interface HubOptions {
+  env?: NodeJS.ProcessEnv;
+  /** The loraLens.hub setting: false turns every request off. */
+  enabled?: boolean;
+  /** Where fetched files are kept; default <XDG cache>/lora-lens/hub. */
+  cacheDir?: string;
+  /** Per request; default 10 s. */
+  timeoutMs?: number;
+  /** How long a failure is remembered before the next lookup asks again; default 60 s. */
+  retryAfterMs?: number;
+  /** Injected clock for the retry window (tests). */
+  now?: () => number;
+}
+
+export type HubResolution =
+  | { ok: true; spec: ModelSpec; source: 'hub'; configPath: string }
+  | { ok: false; reason: 'gated' | 'not-found' | 'timeout' | 'network' | 'unsupported' | 'invalid'; message: string };
+
+export type HubLookup =
+  | { status: 'resolved'; result: HubResolution }
+  | { status: 'pending'; promise: Promise<HubResolution> }
+  | { status: 'off'; message: string };
+
+const DEFAULT_ENDPOINT = 'https://huggingface.co';
+const inflight = new Map<string, Promise<HubResolution>>();
+const failures = new Map<string, { at: number; result: HubResolution }>();
+
+function truthy(value: string | undefined): boolean {
+  return value !== undefined && ['1', 'on', 'yes', 'true'].includes(value.trim().toLowerCase());
+}
+
+/** HF_HOME as huggingface_hub resolves it. */
+function hfHome(env: NodeJS.ProcessEnv): string {
+  return env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(env.HOME ?? homedir(), '.cache'), 'huggingface');
+}
+
+/** The Hub token as huggingface_hub finds it: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, then the token file. */
+export function hubToken(env: NodeJS.ProcessEnv = process.env): string | null {
+  const fromEnv = env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN;
+  if (fromEnv && fromEnv.trim()) return fromEnv.trim();
+  const file = env.HF_TOKEN_PATH ?? join(hfHome(env), 'token');
+  try {
+    const token = readFileSync(file, 'utf8').trim();
+    return token || null;
+  } catch {
+    return null;
+  }
+}
+
+export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): string {
+  return (env.HF_ENDPOINT?.trim() || DEFAULT_ENDPOINT).replace(/\/+$/, '');
+}
+
+function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  return join(env.XDG_CACHE_HOME ?? join(env.HOME ?? homedir(), '.cache'), 'lora-lens', 'hub');
+}
+
+/** Why the Hub is not asked, or null when it may be. */
+export function hubDisabledReason(opts: HubOptions): string | null {
+  const env = opts.env ?? process.env;
+  if (opts.enabled === false) return 'the Hub lookup is turned off (loraLens.hub)';
+  if (truthy(env.HF_HUB_OFFLINE) || truthy(env.TRANSFORMERS_OFFLINE)) return 'HF_HUB_OFFLINE is set';
+  return null;
+}
+
+const REPO_ID = /^[\w.-]+\/[\w.-]+$/;
+
+function folderOf(repo: string, revision: string, opts: HubOptions): string {
+  const safeRevision = revision.replace(/[^\w.-]/g, '_');
+  return join(opts.cacheDir ?? defaultCacheDir(opts.env ?? process.env), repo.replace('/', '--'), safeRevision);
+}
+
+/** A model fetched in an earlier lookup, read from the disk cache; null when not there. */
+export function cachedHubModel(repo: string, revision: string | null, opts: HubOptions = {}): HubResolution | null {
+  const dir = folderOf(repo, revision ?? 'main', opts);
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) return null;
+  try {
+    const meta = JSON.parse(readFileSync(join(dir, 'lora-lens.json'), 'utf8')) as { chatTemplate?: boolean };
+    return toResolution(JSON.parse(readFileSync(configPath, 'utf8')), repo, meta.chatTemplate === true, configPath);
+  } catch {
+    return null; // a half-written cache entry is fetched again
+  }
+}
+
+function toResolution(config: unknown, repo: string, chatTemplate: boolean, configPath: string): HubResolution {
+  const r = specFromConfig(config, repo, chatTemplate);
+  return r.ok ? { ok: true, spec: r.spec, source: 'hub', configPath } : { ok: false, reason: 'unsupported', message: r.message };
+}
+
+/**
+ * Resolves a Hub model without blocking: the remembered or disk-cached answer at once, else a fetch in the
+ * background ("pending"; later lookups of the same model share it).
+ */
+export function lookupHubModel(repo: string, revision: string | null, opts: HubOptions = {}): HubLookup {
+  const off = hubDisabledReason(opts);
+  const cached = REPO_ID.test(repo) ? cachedHubModel(repo, revision, opts) : null;
+  if (cached) return { status: 'resolved', result: cached };
+  if (off) return { status: 'off', message: `${repo}: not fetched from the Hub: ${off}` };
+  if (!REPO_ID.test(repo)) return { status: 'resolved', result: { ok: false, reason: 'invalid', message: `${repo}: not a Hub model id (owner/name)` } };
+  const env = opts.env ?? process.env;
+  const key = `${hubEndpoint(env)}\0${repo}\0${revision ?? 'main'}\0${opts.cacheDir ?? ''}`;
+  const failed = failures.get(key);
+  const now = (opts.now ?? Date.now)();
+  if (failed && now - failed.at < (opts.retryAfterMs ?? 60_000)) return { status: 'resolved', result: failed.result };
+  let promise = inflight.get(key);
+  if (!promise) {
+    promise = fetchHubModel(repo, revision, opts).then((result) => {
+      inflight.delete(key);
+      if (result.ok) failures.delete(key);
+      else failures.set(key, { at: (opts.now ?? Date.now)(), result });
+      return result;
+    });
+    inflight.set(key, promise);
+  }
+  return { status: 'pending', promise };
+}
+
+type Fetched = { ok: true; text: string } | { ok: false; status: number | 'timeout' | 'network'; detail: string };
+
+async function getFile(repo: string, revision: string, file: string, opts: HubOptions): Promise<Fetched> {
+  const env = opts.env ?? process.env;
+  const url = `${hubEndpoint(env)}/${repo}/resolve/${encodeURIComponent(revision)}/${file}`;
+  const token = hubToken(env);
+  const headers: Record<string, string> = { 'user-agent': 'lora-lens' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), opts.timeoutMs ?? 10_000);
+  try {
+    const response = await fetch(url, { headers, signal: controller.signal, redirect: 'follow' });
+    const text = await response.text();
+    return response.ok ? { ok: true, text } : { ok: false, status: response.status, detail: text.slice(0, 200) };
+  } catch (err) {
+    const aborted = controller.signal.aborted;
+    return { ok: false, status: aborted ? 'timeout' : 'network', detail: aborted ? '' : (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function failureOf(repo: string, f: Extract<Fetched, { ok: false }>, opts: HubOptions, hasToken: boolean): HubResolution {
+  const endpoint = hubEndpoint(opts.env ?? process.env);
+  if (f.status === 401 || f.status === 403) {
+    return {
+      ok: false, reason: 'gated',
+      message: hasToken
+        ? `${repo} is gated or private and the Hub refused the token: accept the model's licence on its Hub page with the account the token belongs to.`
+        : `${repo} is gated or private: accept its licence on the Hub, then set HF_TOKEN or run \`hf auth login\` (the token file is read).`,
+    };
+  }
+  if (f.status === 404) return { ok: false, reason: 'not-found', message: `${repo}: no such model on ${endpoint}; check the id (owner/name) and the revision.` };
+  if (f.status === 'timeout') return { ok: false, reason: 'timeout', message: `${repo}: ${endpoint} did not answer within ${((opts.timeoutMs ?? 10_000) / 1000).toFixed(1)} s; the estimate waits for the next try.` };
+  return { ok: false, reason: 'network', message: `${repo}: cannot reach ${endpoint} (${f.status === 'network' ? f.detail : `HTTP ${f.status}`}); set HF_HUB_OFFLINE=1 to stop asking.` };
+}
+
+/** Whether the tokenizer files carry a chat template: tokenizer_config.json's chat_template, or chat_template.jinja. */
+async function fetchChatTemplate(repo: string, revision: string, opts: HubOptions): Promise<{ tokenizerConfig: string | null; chatTemplate: boolean }> {
+  const tok = await getFile(repo, revision, 'tokenizer_config.json', opts);
+  if (tok.ok) {
+    try {
+      const parsed = JSON.parse(tok.text) as { chat_template?: unknown };
+      if (parsed.chat_template !== undefined && parsed.chat_template !== null) return { tokenizerConfig: tok.text, chatTemplate: true };
+    } catch {
+      // an unreadable tokenizer_config.json carries no template we can see
+    }
+  }
+  const jinja = await getFile(repo, revision, 'chat_template.jinja', opts);
+  return { tokenizerConfig: tok.ok ? tok.text : null, chatTemplate: jinja.ok };
+}
+
+/** Fetches config.json (and the tokenizer's chat template) and writes them to the disk cache. */
+export async function fetchHubModel(repo: string, revision: string | null, opts: HubOptions = {}): Promise<HubResolution> {
+  const rev = revision ?? 'main';
+  const config = await getFile(repo, rev, 'config.json', opts);
+  if (!config.ok) return failureOf(repo, config, opts, hubToken(opts.env ?? process.env) !== null);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(config.text);
+  } catch {
+    return { ok: false, reason: 'invalid', message: `${repo}: the Hub's config.json is not JSON` };
+  }
+  const { tokenizerConfig, chatTemplate } = await fetchChatTemplate(repo, rev, opts);
+  const dir = folderOf(repo, rev, opts);
+  const configPath = join(dir, 'config.json');
+  try {
+    mkdirSync(dir, { recursive: true });
+    if (tokenizerConfig !== null) writeAtomically(join(dir, 'tokenizer_config.json'), tokenizerConfig);
+    writeAtomically(join(dir, 'lora-lens.json'), JSON.stringify({ repo, revision: rev, chatTemplate, fetchedAt: new Date().toISOString() }));
+    writeAtomically(configPath, config.text); // last: its presence marks a complete entry
+  } catch {
+    // An unwritable cache only costs a fetch next session.
+  }
+  return toResolution(parsed, repo, chatTemplate, configPath);
+}
+
+function writeAtomically(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+/** Forgets in-flight lookups and remembered failures (tests, or a changed token). */
+export function clearHubMemory(): void {
+  inflight.clear();
+  failures.clear();
+}
