@@ -4,11 +4,12 @@
  * transformers) so the Python side reads them without translation.
  *
  * This file is the source of `schemas/plan.schema.json` (scripts/gen-plan-contract.ts writes it; numeric bounds and
- * integer-ness come from the config schema's key of the same path, `@absolutePath` adds the absolute-path pattern).
- * To add a plan field:
- *   1. declare it here (and its default in defaults.ts; normalize.ts spreads the section's defaults);
+ * integer-ness come from the config schema's key of the same path, an enum must equal that key's enum,
+ * `@absolutePath` adds the absolute-path pattern). To add a plan field:
+ *   1. declare it here (and its default in defaults.ts; normalize.ts spreads the section's defaults); `key?:` makes
+ *      it optional in the schema (for fields only some dialects set);
  *   2. `npx tsx scripts/gen-plan-contract.ts` (schema + the trainer's plan fixtures), commit what it writes;
- *   3. add the field to the matching dataclass in trainer/lora_lens_trainer/plan.py.
+ *   3. add the field to the matching dataclass in trainer/lora_lens_trainer/plan.py, with a default iff optional.
  * test/plan/contract.test.ts fails until 2 is done, trainer/tests/test_plan.py until 3 is.
  */
 
