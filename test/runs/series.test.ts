@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Ajv from 'ajv';
 import type { TrainerEvent } from '../../extension/src/runs/events';
-import { alignSeries, formatDuration, reduceEvents, runHeader, SMOOTHING } from '../../extension/src/runs/series';
+import { alignSeries, formatBytes, formatDuration, formatTicks, memoryRange, reduceEvents, runHeader, smoothEma, SMOOTHING, STEP_INCREMENTS } from '../../extension/src/runs/series';
 import { EventTail, readEvents } from '../../extension/src/runs/tail';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'runs');
@@ -136,4 +136,37 @@ test('the trainer stream recorded on the H100 (test/fixtures/trainer) reduces cl
   assert.equal(series.status, 'completed');
   assert.equal(runHeader(series).finalLoss, 1.2239638566970825);
   assert.ok(series.peak.every((b) => b > 0));
+});
+
+test('smoothEma: debiased (first point = raw), weight 0 = raw, nulls skipped; the reducer\'s lossSmooth is its SMOOTHING case', () => {
+  assert.deepEqual(smoothEma([2, 4, null, 6], 0), [2, 4, null, 6]);
+  const s = smoothEma([2, 4, 6], 0.5);
+  assert.equal(s[0], 2);
+  assert.ok(Math.abs(s[1]! - (0.5 * 2 * 0.5 + 0.5 * 4) / (1 - 0.25)) < 1e-12);
+  const events = readFileSync(join(__dirname, '..', 'fixtures', 'runs', 'lora-80.events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as TrainerEvent);
+  const series = reduceEvents(events);
+  smoothEma(series.loss, SMOOTHING).forEach((v, i) => assert.ok(Math.abs(v! - series.lossSmooth[i]!) < 1e-9));
+});
+
+test('formatBytes picks the unit: MiB for a 14 MB estimate (not "0.0 GiB")', () => {
+  assert.equal(formatBytes(14 * 2 ** 20), '14.0 MiB');
+  assert.equal(formatBytes(21.4 * 2 ** 30), '21.4 GiB');
+  assert.equal(formatBytes(512 * 1024), '512 KiB');
+  assert.equal(formatBytes(null), '–');
+});
+
+test('formatTicks: one format per axis (learning rates all in exponent form), integers for whole-step ticks', () => {
+  assert.deepEqual(formatTicks([0, 0.005, 0.01]), ['0', '5.0e-3', '1.0e-2']);
+  assert.deepEqual(formatTicks([0.0001, 0.00015, 0.0002]), ['1.0e-4', '1.5e-4', '2.0e-4']);
+  assert.deepEqual(formatTicks([0, 5000, 10000]), ['0', '5,000', '10,000']);
+  assert.deepEqual(formatTicks([1, 1.5, 2]), ['1.0', '1.5', '2.0']);
+  assert.deepEqual(formatTicks([1, 2, 3]), ['1', '2', '3']);
+  assert.deepEqual(formatTicks([1, null, 3]), ['1', '', '3']);
+  assert.deepEqual(formatTicks([0, 2.5, 5, 7.5]), ['0', '2.5', '5.0', '7.5']);
+  assert.ok(STEP_INCREMENTS.every(Number.isInteger));
+});
+
+test('memoryRange: the scale follows what was used, never the capacity', () => {
+  assert.deepEqual(memoryRange([1, 2, null, 4]), [0, 5]);
+  assert.deepEqual(memoryRange([]), [0, 1]);
 });

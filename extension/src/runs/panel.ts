@@ -22,14 +22,22 @@ export class RunPanel {
   private generation = 0;
   private disposed = false;
 
+  /**
+   * The panel of these runs: revealed where it is when open (a second click on a run opens no second panel), else a
+   * new one in the column the run panels already use, so runs opened one after another share one group instead of
+   * each splitting the editor again; the first goes beside the editor.
+   */
   static createOrShow(extensionUri: vscode.Uri, host: PanelHost, runIds: string[]): RunPanel {
-    const key = runIds.join('|');
-    const existing = RunPanel.panels.get(key);
-    if (existing) { existing.panel.reveal(); return existing; }
+    const existing = RunPanel.panels.get(RunPanel.keyOf(runIds));
+    if (existing) { existing.panel.reveal(existing.panel.viewColumn); return existing; }
     const title = runIds.length === 1 ? `Run ${runIds[0]}` : `Compare ${runIds.length} runs`;
-    const panel = vscode.window.createWebviewPanel(RunPanel.viewType, title, vscode.ViewColumn.Beside, RunPanel.options(extensionUri));
+    const column = [...RunPanel.panels.values()].map((p) => p.panel.viewColumn).find((c) => c !== undefined) ?? vscode.ViewColumn.Beside;
+    const panel = vscode.window.createWebviewPanel(RunPanel.viewType, title, column, RunPanel.options(extensionUri));
     return new RunPanel(panel, extensionUri, host, runIds);
   }
+
+  /** Panels are keyed by their runs, in any order (Compare a, b is Compare b, a). */
+  private static keyOf(runIds: string[]): string { return [...runIds].sort().join('|'); }
 
   static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, host: PanelHost, state: PanelState | undefined): void {
     panel.webview.options = RunPanel.options(extensionUri);
@@ -43,7 +51,7 @@ export class RunPanel {
   }
 
   private constructor(readonly panel: vscode.WebviewPanel, private readonly extensionUri: vscode.Uri, private readonly host: PanelHost, readonly runIds: string[]) {
-    RunPanel.panels.set(runIds.join('|'), this);
+    RunPanel.panels.set(RunPanel.keyOf(runIds), this);
     const media = (path: string) => panel.webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', path)).toString();
     panel.webview.html = renderPanelHtml({
       cspSource: panel.webview.cspSource, nonce: makeNonce(),
@@ -82,7 +90,7 @@ export class RunPanel {
 
   dispose(): void {
     this.disposed = true;
-    RunPanel.panels.delete(this.runIds.join('|'));
+    RunPanel.panels.delete(RunPanel.keyOf(this.runIds));
     for (const tail of this.tails) tail.close();
     this.panel.dispose();
     for (const d of this.disposables.splice(0)) d.dispose();

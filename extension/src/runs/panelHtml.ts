@@ -41,6 +41,10 @@ export function renderPanelHtml(assets: PanelAssets, title = 'LoRA Lens run'): s
 <body>
 <header id="header"><span class="muted">Waiting for the trainer…</span></header>
 <section id="problem" hidden></section>
+<div id="controls">
+<label title="Exponential moving average of the train loss, as TensorBoard's slider">Smoothing <input id="smoothing" type="range" min="0" max="0.99" step="0.01" value="0.6"> <output id="smoothing-value">0.60</output></label>
+<label><input id="log-loss" type="checkbox"> Log scale (loss)</label>
+</div>
 <main id="charts"></main>
 <script nonce="${assets.nonce}" src="${escape(assets.uplotScript)}"></script>
 <script nonce="${assets.nonce}" src="${escape(assets.panelScript)}"></script>

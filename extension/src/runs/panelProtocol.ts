@@ -32,4 +32,10 @@ export type FromPanel =
   | { type: 'action'; action: 'stop' | 'resume' | 'openLog' | 'openFolder'; runId: string };
 
 /** What the panel keeps across reloads (vscode.setState); the serializer reopens these runs. */
-export interface PanelState { runIds: string[] }
+export interface PanelState {
+  runIds: string[];
+  /** The smoothing slider's EMA weight (0 to 0.99). */
+  smoothing?: number;
+  /** Whether the loss chart uses a log scale. */
+  logLoss?: boolean;
+}

@@ -166,3 +166,72 @@ export function formatDuration(seconds: number | null): string {
 export function formatGiB(bytes: number | null | undefined): string {
   return typeof bytes === 'number' && Number.isFinite(bytes) ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : '–';
 }
+
+/**
+ * Debiased exponential moving average of `values` with `weight` in [0, 1) (TensorBoard's smoothing slider): the first
+ * point equals the raw value; nulls stay null and do not move the average. weight 0 returns the values.
+ */
+export function smoothEma(values: readonly (number | null)[], weight: number): (number | null)[] {
+  const w = Math.min(Math.max(weight, 0), 0.999);
+  let ema = 0;
+  let n = 0;
+  return values.map((v) => {
+    if (v === null || !Number.isFinite(v)) return null;
+    ema = ema * w + (1 - w) * v;
+    n++;
+    return ema / (1 - w ** n);
+  });
+}
+
+/** Bytes in the unit that suits them: "14.0 MiB" for a small estimate, "21.4 GiB" for a model, "512 KiB", "0 B". */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (typeof bytes !== 'number' || !Number.isFinite(bytes)) return '–';
+  const abs = Math.abs(bytes);
+  if (abs >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+  if (abs >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  if (abs >= 2 ** 10) return `${(bytes / 2 ** 10).toFixed(0)} KiB`;
+  return `${Math.round(bytes)} B`;
+}
+
+/**
+ * Labels for one axis's ticks in one format: all in exponent form when the axis needs it (learning rates such as
+ * 5.0e-3 beside 1.0e-2, never "0.01" beside "5.0e-3"), else plain numbers with thousands separators; zero is "0".
+ */
+export function formatTicks(all: readonly (number | null)[]): string[] {
+  // uPlot hands a log axis's unlabelled ticks as null: they stay blank.
+  const ticks = all.filter((t): t is number => typeof t === 'number' && Number.isFinite(t));
+  const labels = formatNumbers(ticks);
+  let i = 0;
+  return all.map((t) => (typeof t === 'number' && Number.isFinite(t) ? labels[i++]! : ''));
+}
+
+function formatNumbers(ticks: readonly number[]): string[] {
+  const nonZero = ticks.filter((t) => t !== 0).map(Math.abs);
+  const exponent = nonZero.length > 0 && Math.min(...nonZero) < 0.01;
+  if (exponent) {
+    // Enough mantissa digits to tell neighbouring ticks apart (1.0e-4, 1.5e-4, 2.0e-4).
+    for (let digits = 1; digits <= 4; digits++) {
+      const labels = ticks.map((t) => (t === 0 ? '0' : t.toExponential(digits)));
+      if (new Set(labels).size === labels.length) return labels;
+    }
+    return ticks.map((t) => (t === 0 ? '0' : t.toExponential(4)));
+  }
+  // As many decimals as the ticks need to be exact (0, 2.5, 5, 7.5 → one decimal for all), at most 6.
+  const needs = (t: number) => { let d = 0; while (d < 6 && Math.abs(t * 10 ** d - Math.round(t * 10 ** d)) > 1e-6) d++; return d; };
+  const decimals = Math.max(0, ...ticks.map(needs));
+  return ticks.map((t) => (t === 0 ? '0' : t.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })));
+}
+
+/** Tick spacings for the step axis: whole steps only (a 3-step run gets 1, 2, 3, not 1.25). */
+export const STEP_INCREMENTS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 25000, 50000, 100000];
+
+/**
+ * The memory chart's y range: from 0 to a little above what was used (and the estimate, which is close to it), so the
+ * GPU's capacity never sets the scale and flattens actual use; a quarter on top leaves room for the capacity's label.
+ * `values` in any unit; returns [0, max].
+ */
+export function memoryRange(values: readonly (number | null | undefined)[]): [number, number] {
+  const finite = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const top = finite.length ? Math.max(...finite) : 0;
+  return [0, top > 0 ? top * 1.25 : 1];
+}
