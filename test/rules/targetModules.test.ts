@@ -47,3 +47,15 @@ test('target-modules: many unknown names are capped in the message, the fix titl
   assert.ok(message.length < 600, `message of ${message.length} chars`);
   assert.ok(JSON.stringify(diagnostic.data).length < 2000);
 });
+
+test('target-modules: PEFT matches whole segments, so `attn.q_proj` selects nothing (self_attn ≠ attn) and is flagged', () => {
+  const diagnostic = assertFires('target-modules', targets(['attn.q_proj', 'mlp.down_proj']), {}, /`attn\.q_proj` is not a module of .*PEFT adapts the other entries and silently drops it/);
+  assert.deepEqual((diagnostic.data as { unknown: string[] }).unknown, ['attn.q_proj']);
+  assertFires('target-modules', targets(['attn.q_proj']), {}, /PEFT stops with "Target modules \.\.\. not found in the base model"/);
+  assertSilent('target-modules', targets(['layers.0.self_attn.q_proj', '1.mlp.down_proj', 'self_attn.v_proj', 'mlp.up_proj']));
+});
+
+test('target-modules: a container module (`mlp`) or a layer the model lacks is flagged', () => {
+  assertFires('target-modules', targets(['mlp', 'q_proj']), {}, /`mlp` is not a module of/);
+  assertFires('target-modules', targets(['layers.500.self_attn.q_proj', 'q_proj']), {}, /`layers\.500\.self_attn\.q_proj` is not a module of/);
+});

@@ -11,22 +11,23 @@ export function linearModules(spec: ModelSpec): LinearModule[] {
   const kv = spec.numKvHeads * spec.headDim;
   const i = spec.intermediateSize;
   const b = spec.attentionBias;
-  const dense = (name: string, inFeatures: number, outFeatures: number, bias = false): LinearModule =>
-    ({ name, inFeatures, outFeatures, bias, count: 1, activePerToken: 1 });
+  const dense = (parent: string, name: string, inFeatures: number, outFeatures: number, bias = false): LinearModule =>
+    ({ name, parent, inFeatures, outFeatures, bias, count: 1, activePerToken: 1 });
+  const a = 'self_attn';
   const attn: LinearModule[] = spec.fusedProjections
-    ? [dense('qkv_proj', h, q + 2 * kv), dense('o_proj', q, h)]
-    : [dense('q_proj', h, q, b), dense('k_proj', h, kv, b), dense('v_proj', h, kv, b), dense('o_proj', q, h)];
+    ? [dense(a, 'qkv_proj', h, q + 2 * kv), dense(a, 'o_proj', q, h)]
+    : [dense(a, 'q_proj', h, q, b), dense(a, 'k_proj', h, kv, b), dense(a, 'v_proj', h, kv, b), dense(a, 'o_proj', q, h)];
   if (spec.numExperts > 0) {
     // Mixtral's block_sparse_moe: a router `gate` and per-expert w1 (gate), w3 (up), w2 (down).
     const e = spec.numExperts;
     const k = spec.numExpertsPerToken;
     const expert = (name: string, inF: number, outF: number): LinearModule =>
-      ({ name, inFeatures: inF, outFeatures: outF, bias: false, count: e, activePerToken: k });
-    return [...attn, dense('gate', h, e), expert('w1', h, i), expert('w3', h, i), expert('w2', i, h)];
+      ({ name, parent: 'block_sparse_moe.experts', inFeatures: inF, outFeatures: outF, bias: false, count: e, activePerToken: k });
+    return [...attn, dense('block_sparse_moe', 'gate', h, e), expert('w1', h, i), expert('w3', h, i), expert('w2', i, h)];
   }
   const mlp = spec.fusedProjections
-    ? [dense('gate_up_proj', h, 2 * i), dense('down_proj', i, h)]
-    : [dense('gate_proj', h, i), dense('up_proj', h, i), dense('down_proj', i, h)];
+    ? [dense('mlp', 'gate_up_proj', h, 2 * i), dense('mlp', 'down_proj', i, h)]
+    : [dense('mlp', 'gate_proj', h, i), dense('mlp', 'up_proj', h, i), dense('mlp', 'down_proj', i, h)];
   return [...attn, ...mlp];
 }
 
@@ -62,59 +63,164 @@ export function countParameters(spec: ModelSpec): ParameterCounts {
   };
 }
 
+/** A `target_modules` value: `all-linear`, a list of names or suffixes, or a regular expression (PEFT's string form). */
+export type TargetModules = 'all-linear' | string | readonly string[];
+
 /**
- * The module name a target selects. PEFT matches a target against each full module name (`model.layers.0.self_attn.q_proj`):
- * equal, or ending with `.` + the target (`check_target_module_exists`). Either way the target's last dotted segment is
- * the module's own name, so `self_attn.q_proj` and `model.layers.0.self_attn.q_proj` name `q_proj`.
+ * The module's own name in a target (its last dotted segment): `self_attn.q_proj` and `model.layers.0.self_attn.q_proj`
+ * both end in `q_proj`. For messages and the attention-only check; selection uses `targetMatches` on full names.
  */
 export function moduleNameOf(target: string): string {
   return target.slice(target.lastIndexOf('.') + 1);
 }
 
-/** The one layer a target names (`layers.3.mlp.up_proj` → 3), or null when it applies to every layer. */
-function layerOf(target: string): number | null {
-  const match = /(?:^|\.)(\d+)\./.exec(target);
-  return match ? Number(match[1]) : null;
+/** Modules PEFT's rule can select besides the decoder linears: the input embedding and the output head. */
+export const NON_DECODER_MODULES = ['model.embed_tokens', 'lm_head'] as const;
+
+/** One copy of a decoder linear in one layer, under its full transformers name (`model.layers.3.mlp.up_proj`). */
+export interface ModuleInstance {
+  module: LinearModule;
+  layer: number;
+  name: string;
+}
+
+/** Every decoder linear of the model by full name, layer by layer (per-expert copies one by one). */
+export function moduleInstances(spec: ModelSpec): ModuleInstance[] {
+  const out: ModuleInstance[] = [];
+  const modules = linearModules(spec);
+  for (let layer = 0; layer < spec.numLayers; layer++) {
+    for (const module of modules) {
+      const prefix = `model.layers.${layer}.${module.parent}`;
+      if (module.count === 1) out.push({ module, layer, name: `${prefix}.${module.name}` });
+      else for (let e = 0; e < module.count; e++) out.push({ module, layer, name: `${prefix}.${e}.${module.name}` });
+    }
+  }
+  return out;
+}
+
+/** A string target is a regular expression that must match the whole name (Python's `re.fullmatch`). */
+function fullMatcher(pattern: string): (name: string) => boolean {
+  let re: RegExp;
+  try {
+    re = new RegExp(`^(?:${pattern})$`);
+  } catch {
+    return () => false;
+  }
+  return (name) => re.test(name);
+}
+
+/**
+ * PEFT's `check_target_module_exists`: a list entry selects the module named exactly so or any module whose name
+ * ends in `.` + the entry; a string (other than `all-linear`) is a regular expression over the full name. The
+ * trainer (`lora.py: target_matches`) applies the same rule; test/fixtures/target-modules.json holds both to it.
+ */
+export function targetMatcher(targets: TargetModules): (name: string) => boolean {
+  if (targets === 'all-linear') return (name) => !(NON_DECODER_MODULES as readonly string[]).includes(name);
+  if (typeof targets === 'string') return fullMatcher(targets);
+  const list = targets as readonly string[];
+  const exact = new Set(list);
+  return (name) => exact.has(name) || list.some((t) => name.endsWith(`.${t}`));
+}
+
+/** A module copy's name inside its layer: `self_attn.q_proj`, `block_sparse_moe.experts.3.w1`. */
+function pathsInLayer(module: LinearModule): string[] {
+  if (module.count === 1) return [`${module.parent}.${module.name}`];
+  return Array.from({ length: module.count }, (_, e) => `${module.parent}.${e}.${module.name}`);
+}
+
+/**
+ * The layers in which list entry `target` selects the module copy at `path` (its name inside a layer): 'all' when
+ * the entry is a suffix of the path itself, one layer when it reaches into the layer index (`layers.0.mlp.up_proj`,
+ * `0.mlp.up_proj`, the full name), none otherwise. The same answer as `targetMatcher([target])` on every full name
+ * `model.layers.{i}.{path}`, without building them.
+ */
+function layersSelected(spec: ModelSpec, target: string, path: string): 'all' | number | null {
+  if (path === target || path.endsWith(`.${target}`)) return 'all';
+  if (!target.endsWith(`.${path}`)) return null;
+  const match = /^(?:(?:model\.)?layers\.)?(0|[1-9]\d*)$/.exec(target.slice(0, -(path.length + 1)));
+  const layer = match ? Number(match[1]) : -1;
+  return layer >= 0 && layer < spec.numLayers ? layer : null;
+}
+
+/** Recent answers of adaptedCopies per spec: the estimate asks several times per keystroke with the same targets. */
+const copiesCache = new WeakMap<ModelSpec, Map<string, Map<string, number>>>();
+const COPIES_CACHE_SIZE = 16;
+
+/** How many copies of each decoder linear the targets adapt (layers × experts), keyed by `parent.name`. */
+function adaptedCopies(spec: ModelSpec, targets: TargetModules): Map<string, number> {
+  const key = typeof targets === 'string' ? `regex:${targets}` : `list:${(targets as readonly string[]).join('\n')}`;
+  let cached = copiesCache.get(spec);
+  const hit = cached?.get(key);
+  if (hit) return hit;
+  const counts = countCopies(spec, targets);
+  if (!cached) copiesCache.set(spec, (cached = new Map()));
+  if (cached.size >= COPIES_CACHE_SIZE) cached.delete(cached.keys().next().value!);
+  cached.set(key, counts);
+  return counts;
+}
+
+function countCopies(spec: ModelSpec, targets: TargetModules): Map<string, number> {
+  const counts = new Map<string, number>();
+  const list = typeof targets === 'string' ? null : (targets as readonly string[]);
+  if (targets === 'all-linear' || list === null) {
+    for (const m of targets === 'all-linear' ? moduleInstances(spec) : adaptedInstances(spec, targets)) {
+      const key = `${m.module.parent}.${m.module.name}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return counts;
+  }
+  for (const module of linearModules(spec)) {
+    let copies = 0;
+    for (const path of pathsInLayer(module)) {
+      const layers = new Set<number>();
+      let every = false;
+      for (const target of list) {
+        const selected = layersSelected(spec, target, path);
+        if (selected === 'all') every = true;
+        else if (selected !== null) layers.add(selected);
+      }
+      copies += every ? spec.numLayers : layers.size;
+    }
+    if (copies > 0) counts.set(`${module.parent}.${module.name}`, copies);
+  }
+  return counts;
+}
+
+/** The decoder linear copies a `target_modules` value adapts, by full name (PEFT's all-linear: every linear but the head). */
+export function adaptedInstances(spec: ModelSpec, targets: TargetModules): ModuleInstance[] {
+  const all = moduleInstances(spec);
+  if (targets === 'all-linear') return all;
+  const matches = targetMatcher(targets);
+  return all.filter((m) => matches(m.name));
 }
 
 /** The modules a `target_modules` value selects, in at least one layer. */
-export function selectTargets(spec: ModelSpec, targets: 'all-linear' | readonly string[]): LinearModule[] {
-  const modules = linearModules(spec);
-  if (targets === 'all-linear') return modules; // PEFT's all-linear: every nn.Linear except the output layer
-  const wanted = new Set(targets.map(moduleNameOf));
-  return modules.filter((m) => wanted.has(m.name));
+export function selectTargets(spec: ModelSpec, targets: TargetModules): LinearModule[] {
+  if (targets === 'all-linear') return linearModules(spec);
+  const copies = adaptedCopies(spec, targets);
+  return linearModules(spec).filter((m) => copies.has(`${m.parent}.${m.name}`));
 }
 
-/** Names in `target_modules` that match no linear module of this model (a typo or another family's names). */
-export function unknownTargets(spec: ModelSpec, targets: 'all-linear' | readonly string[]): string[] {
+/** Entries of `target_modules` that select no module of this model (a typo, another family's names, a container such as `mlp`). */
+export function unknownTargets(spec: ModelSpec, targets: TargetModules): string[] {
   if (targets === 'all-linear') return [];
-  const known = new Set(targetModuleNames(spec));
-  return targets.filter((t) => !known.has(moduleNameOf(t)));
-}
-
-/** How many layers adapt a module by name: all of them, unless every target naming it is a one-layer path. */
-function layersAdapted(spec: ModelSpec, targets: 'all-linear' | readonly string[]): (name: string) => number {
-  const layers = new Map<string, Set<number> | 'all'>();
-  for (const target of targets === 'all-linear' ? [] : targets) {
-    const name = moduleNameOf(target);
-    const layer = layerOf(target);
-    const seen = layers.get(name);
-    if (seen === 'all') continue;
-    if (layer === null) layers.set(name, 'all');
-    else layers.set(name, (seen ?? new Set<number>()).add(layer));
+  if (typeof targets === 'string') {
+    const matches = targetMatcher(targets);
+    const any = moduleInstances(spec).some((m) => matches(m.name)) || NON_DECODER_MODULES.some(matches);
+    return any ? [] : [targets];
   }
-  return (name) => {
-    const seen = layers.get(name);
-    return seen instanceof Set ? [...seen].filter((l) => l < spec.numLayers).length : spec.numLayers;
-  };
+  const paths = linearModules(spec).flatMap(pathsInLayer);
+  return (targets as readonly string[]).filter((target) =>
+    !paths.some((path) => layersSelected(spec, target, path) !== null) && !NON_DECODER_MODULES.some(targetMatcher([target])));
 }
 
-/** LoRA parameters: r·(in + out) per targeted module in each layer it adapts (DoRA adds a magnitude vector of size out). */
-export function loraParameters(spec: ModelSpec, targets: 'all-linear' | readonly string[], r: number, dora = false): number {
-  const layers = layersAdapted(spec, targets);
+/** LoRA parameters: r·(in + out) per adapted module copy (DoRA adds a magnitude vector of size out). */
+export function loraParameters(spec: ModelSpec, targets: TargetModules, r: number, dora = false): number {
+  const copies = targets === 'all-linear' ? null : adaptedCopies(spec, targets);
   let total = 0;
-  for (const m of selectTargets(spec, targets)) {
-    total += layers(m.name) * m.count * (r * (m.inFeatures + m.outFeatures) + (dora ? m.outFeatures : 0));
+  for (const m of linearModules(spec)) {
+    const n = copies === null ? spec.numLayers * m.count : copies.get(`${m.parent}.${m.name}`) ?? 0;
+    total += n * (r * (m.inFeatures + m.outFeatures) + (dora ? m.outFeatures : 0));
   }
   return total;
 }

@@ -42,6 +42,8 @@ export interface ModelSpec {
 /** One linear layer inside a decoder layer, with the name PEFT's `target_modules` matches. */
 export interface LinearModule {
   name: string;
+  /** Where it sits in a decoder layer (transformers' names): `self_attn`, `mlp`, `block_sparse_moe`; for per-expert copies the experts' container, `block_sparse_moe.experts` (copy e is `….experts.e.w1`). */
+  parent: string;
   inFeatures: number;
   outFeatures: number;
   bias: boolean;

@@ -1,11 +1,9 @@
-import { moduleNameOf, targetModuleNames } from '../models';
+import { moduleNameOf, targetModuleNames, unknownTargets } from '../models';
 import type { Finding, Rule } from './types';
 import { anchor, fix, has, set, setFix } from './util';
 
 /** Attention projections across the common families (fused or not). */
 const ATTENTION = new Set(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'qkv_proj', 'c_attn', 'query_key_value', 'Wqkv', 'out_proj', 'query', 'key', 'value', 'dense']);
-/** Modules PEFT can adapt besides the decoder linears (embedding and output head). */
-const NON_LINEAR_TARGETS = new Set(['lm_head', 'embed_tokens']);
 /** Names listed in a message or a fix title before "…and N more". */
 const MAX_LISTED = 8;
 
@@ -36,16 +34,20 @@ export const targetModules: Rule = {
     const spec = model?.ok ? model.spec : undefined;
     if (spec) {
       const valid = targetModuleNames(spec);
-      const known = new Set([...valid, ...NON_LINEAR_TARGETS]);
-      const isUnknown = (name: string) => !known.has(moduleNameOf(name));
+      // PEFT's rule on the model's full module names (exact, or ending in "." + the entry), as the trainer applies it.
+      const unknownSet = new Set(unknownTargets(spec, targets));
+      const isUnknown = (name: string) => unknownSet.has(name);
       const unknown = targets.filter(isUnknown);
       if (unknown.length > 0) {
         const kept = targets.filter((name) => !isUnknown(name));
         const index = targets.findIndex(isUnknown);
+        const consequence = kept.length === 0
+          ? 'PEFT stops with "Target modules ... not found in the base model"'
+          : 'PEFT adapts the other entries and silently drops it';
         findings.push({
           range: anchor(doc, [...path, index]),
           severity: 'error',
-          message: `${listed(unknown, (n) => `\`${n}\``)} ${unknown.length === 1 ? 'is not a module' : 'are not modules'} of ${spec.id} (${spec.family}): PEFT stops with "Target modules ... not found in the base model". Valid names: ${valid.join(', ')}.`,
+          message: `${listed(unknown, (n) => `\`${n}\``)} ${unknown.length === 1 ? 'is not a module' : 'are not modules'} of ${spec.id} (${spec.family}), by PEFT's rule (an entry selects the module of that full name, or any whose name such as \`model.layers.0.self_attn.q_proj\` ends in "." + the entry): ${consequence}. Valid names: ${valid.join(', ')}.`,
           fixes: [
             setFix(path, 'all-linear'),
             fix(`Use ${valid.join(', ')}`, [set(path, valid)]),
