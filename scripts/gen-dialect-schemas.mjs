@@ -22,13 +22,18 @@ const TYPE_WORDS = { bool: 'true or false', int: 'an integer', float: 'a number'
 
 /** Parses one facts file (and the files it includes) into { meta, facts }. */
 function readFacts(file) {
-  const meta = { version: [], source: [], includes: [] };
+  const meta = { version: [], source: [], includes: [], describe: new Map() };
   const facts = [];
   for (const [index, raw] of readFileSync(join(factsDir, file), 'utf8').split('\n').entries()) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
     if (line.startsWith('@')) {
       const [directive, ...rest] = line.slice(1).split(' ');
+      if (directive === 'describe') {
+        const [key, ...text] = rest.join(' ').split('|').map((cell) => cell.trim());
+        meta.describe.set(key, text.join('|').trim());
+        continue;
+      }
       if (directive === 'include') {
         const included = readFacts(rest.join(' '));
         meta.includes.push({ file: rest.join(' '), version: included.meta.version });
@@ -40,6 +45,11 @@ function readFacts(file) {
     if (!key || !type || !group) throw new Error(`${file}:${index + 1}: expected "key | type | default | group | gate | description"`);
     facts.push({ key, type, defaultText: defaultText ?? '', group, gate: gate ?? '', description: description.join('|').trim(), origin: file });
   }
+  for (const fact of facts) {
+    if (meta.describe.has(fact.key)) fact.description = meta.describe.get(fact.key);
+  }
+  const unknown = [...meta.describe.keys()].filter((key) => !facts.some((fact) => fact.key === key));
+  if (unknown.length) throw new Error(`${file}: @describe names keys that have no facts: ${unknown.join(', ')}`);
   return { meta, facts };
 }
 

@@ -41,7 +41,7 @@ export function reportScalarDifferences(report: DialectReport, schema: DialectPr
     const intended = intendedNumber(finding);
     const harmless = property !== undefined && !property.properties && fitsType(finding.theirs, property, coercion) && converges(finding, property);
     const message = `${tool} loads YAML with ${RULE_NAMES[report.dialect]} and reads \`${finding.source}\` as ${shown(finding.theirs)}, where YAML 1.2 reads ${shown(finding.ours)}: ${why}.`;
-    const tail = harmless ? ` \`${name}\` accepts it, so ${tool} ends up with the value meant.` : intended !== undefined ? ` Write \`${intended}\` to mean the number in both.` : ' Quote it, or write it unambiguously, to say which is meant.';
+    const tail = harmless ? ` \`${name}\` accepts it, so ${tool} ends up with the value meant.` : intended !== undefined ? ` Write \`${yaml11Float(finding.source)}\` to mean the number in both.` : ' Quote it, or write it unambiguously, to say which is meant.';
     const fixes = !harmless && intended !== undefined ? [setFix(finding.path, intended)] : [];
     report.atValue(finding.path, harmless ? 'info' : 'warning', 'dialect-yaml11', message + tail, fixes.length ? { fixes } : {});
   }
@@ -51,6 +51,14 @@ export function reportScalarDifferences(report: DialectReport, schema: DialectPr
 /** The number a YAML 1.2 reader sees, when the source was meant as one (an exponent the tool reads as a string). */
 function intendedNumber(finding: ScalarFinding): number | undefined {
   return finding.difference === 'exponent' && typeof finding.ours === 'number' && Number.isFinite(finding.ours) ? finding.ours : undefined;
+}
+
+/** An exponent literal both YAML versions read as the same float: a decimal point and a signed exponent (`1e-4` → `1.0e-4`). */
+export function yaml11Float(source: string): string {
+  const match = /^([-+]?[0-9][0-9_]*)(\.[0-9_]*)?[eE]([-+]?)([0-9]+)$/.exec(source);
+  if (!match) return source;
+  const fraction = match[2] && match[2].length > 1 ? match[2] : '.0';
+  return `${match[1]}${fraction}e${match[3] || '+'}${match[4]}`;
 }
 
 /** Whether the tool's value, once its field converts it, equals what YAML 1.2 reads. */

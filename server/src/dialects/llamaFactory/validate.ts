@@ -35,11 +35,24 @@ export function validateLlamaFactory(doc: ConfigDocument, subKind: SubKind, conf
   const config = toolView(doc.value, scalars) as Record<string, unknown>;
   const findings = walkDialectKeys(LLAMA_FACTORY_SCHEMA, config, 'dataclass');
   const groups = groupsOf(subKind);
-  const legalKeys = Object.entries(LLAMA_FACTORY_SCHEMA.properties).filter(([, p]) => groups.has(p['x-group'] ?? '') && !p['x-gate']?.env).map(([k]) => k);
+  const legalKeys = legalKeysOf(subKind);
   const context: Context = { report, subKind, groups, explanations: reportScalarDifferences(report, LLAMA_FACTORY_SCHEMA, scalars, findings, 'dataclass'), legalKeys };
   for (const finding of findings) reportFinding(context, finding);
   checkLlamaFactoryRules(report, config, configDir);
   return [...problems, ...report.sorted()];
+}
+
+const legalKeysCache = new Map<SubKind, string[]>();
+
+/** The keys a command accepts without an environment variable: the only ones a "did you mean" offers. */
+function legalKeysOf(subKind: SubKind): string[] {
+  let keys = legalKeysCache.get(subKind);
+  if (!keys) {
+    const groups = groupsOf(subKind);
+    keys = Object.entries(LLAMA_FACTORY_SCHEMA.properties).filter(([, p]) => groups.has(p['x-group'] ?? '') && !p['x-gate']?.env).map(([k]) => k);
+    legalKeysCache.set(subKind, keys);
+  }
+  return keys;
 }
 
 function reportFinding(context: Context, finding: KeyFinding): void {
