@@ -1,4 +1,4 @@
-"""python -m lora_lens_trainer run --plan plan.json --run-dir runs/<id> [--resume] | merge --run-dir D | doctor"""
+"""python -m lora_lens_trainer run --plan plan.json --run-dir runs/<id> [--resume | --resume-anyway] | merge --run-dir D | doctor"""
 from __future__ import annotations
 
 import argparse
@@ -14,6 +14,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--plan", required=True, type=Path)
     run.add_argument("--run-dir", required=True, type=Path)
     run.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
+    run.add_argument("--resume-anyway", action="store_true",
+                     help="like --resume, but continue even if the plan or dataset changed since the checkpoint")
     run.add_argument("--estimate-peak-bytes", type=float, default=None, help="the estimator's peak, quoted in OOM advice")
     merge = sub.add_parser("merge", help="merge RUN_DIR/adapter into the base model, into RUN_DIR/merged")
     merge.add_argument("--run-dir", required=True, type=Path)
@@ -28,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from .train import run as run_training
 
-        return run_training(args.plan, args.run_dir, args.resume, args.estimate_peak_bytes)
-    from .merge import merge as do_merge
+        return run_training(args.plan, args.run_dir, args.resume, args.estimate_peak_bytes, args.resume_anyway)
+    from .merge import MergeCheckFailed, merge as do_merge
     from .plan import PlanError, read_plan
 
     try:
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         print(json.dumps(do_merge(args.run_dir, plan)))
-    except FileNotFoundError as error:
+    except (FileNotFoundError, MergeCheckFailed) as error:
         print(f"lora_lens_trainer merge: {error}", file=sys.stderr)
         return 1
     return 0

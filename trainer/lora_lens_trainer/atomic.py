@@ -1,4 +1,5 @@
-"""Nothing half-written: files and folders appear under their final name only once complete."""
+"""Nothing half-written: files and folders appear under their final name only once complete, and once they do
+they survive a power loss (every file, the folder and its parent are fsynced before and after the rename)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,22 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder (a folder's fsync makes the names inside it durable, e.g. after a rename)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(folder: Path) -> None:
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            fsync_path(Path(root) / name)
+        fsync_path(Path(root))
+
+
 def write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -16,15 +33,28 @@ def write_text(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    fsync_path(path.parent)
 
 
 def write_json(path: Path, value: Any) -> None:
     write_text(path, json.dumps(value, indent=2) + "\n")
 
 
+def remove_stale_staging(folder: Path) -> list[Path]:
+    """Temporary folders that a killed process left beside its final folders (`.NAME.tmp-PID`, `.NAME.old-PID`)."""
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.iterdir() if p.name.startswith(".") and (".tmp-" in p.name or ".old-" in p.name)
+             and not p.name.endswith(f"-{os.getpid()}")]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    return stale
+
+
 @contextmanager
 def staged_dir(final: Path) -> Iterator[Path]:
-    """Yields a temporary sibling folder; on success it replaces `final` in one rename, on failure it is removed."""
+    """Yields a temporary sibling folder; on success it is fsynced and replaces `final` in one rename (the parent
+    fsynced after), on failure or interruption it is removed and whatever `final` held is untouched."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     if tmp.exists():
@@ -32,6 +62,7 @@ def staged_dir(final: Path) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
+        fsync_tree(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -40,6 +71,8 @@ def staged_dir(final: Path) -> Iterator[Path]:
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
         os.replace(final, old)
         os.replace(tmp, final)
+        fsync_path(final.parent)
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, final)
+        fsync_path(final.parent)

@@ -1,5 +1,6 @@
 """Batches of examples to tensors: right padding, or packed rows with per-example position ids and a
-block-diagonal causal mask so packed examples never attend to each other."""
+block-diagonal causal mask so packed examples never attend to each other (or, for FlashAttention-2, one flat
+row whose position ids restart at each example)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,7 +45,9 @@ def collate_padded(examples: Sequence[Example], pad_id: int) -> Batch:
     return Batch(ids, targets, None if all_real else mask, positions, int(mask.sum()), int((targets != IGNORE).sum()))
 
 
-def collate_packed(rows: Sequence[Sequence[Example]], pad_id: int, max_length: int) -> Batch:
+def collate_packed(rows: Sequence[Sequence[Example]], pad_id: int, max_length: int, flatten: bool = False) -> Batch:
+    """Packed rows as (B, L) with a block-causal mask; with `flatten`, as one (1, N) row of every real token and
+    no mask, the examples told apart by their position ids restarting at 0 (what FlashAttention-2 reads)."""
     import torch
 
     length = max(sum(len(e.input_ids) for e in members) for members in rows)
@@ -66,9 +69,14 @@ def collate_packed(rows: Sequence[Sequence[Example]], pad_id: int, max_length: i
             positions[r, at:at + n] = torch.arange(n)
             segment[r, at:at + n] = s
             at += n
+    real = segment >= 0
+    n_tokens, n_targets = int(real.sum()), int((targets != IGNORE).sum())
+    if flatten:
+        # Row-major order keeps each row's examples contiguous and in order; padding is dropped, not attended.
+        return Batch(ids[real][None], targets[real][None], None, positions[real][None], n_tokens, n_targets)
     same = segment[:, :, None] == segment[:, None, :]
     causal = torch.ones((length, length), dtype=torch.bool).tril()
-    real = (segment >= 0)[:, :, None]
-    block = (same & causal & real) | ~real  # padding rows attend to themselves only, so softmax never sees an empty row
+    real3 = real[:, :, None]
+    block = (same & causal & real3) | ~real3  # padding rows attend to themselves only, so softmax never sees an empty row
     block = block | torch.eye(length, dtype=torch.bool)
-    return Batch(ids, targets, block[:, None, :, :], positions, int((segment >= 0).sum()), int((targets != IGNORE).sum()))
+    return Batch(ids, targets, block[:, None, :, :], positions, n_tokens, n_targets)

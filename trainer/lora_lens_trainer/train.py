@@ -1,16 +1,16 @@
 """`run`: the training loop, with events, checkpoints, resume, graceful stop and out-of-memory reporting."""
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import os
 import random
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .data.clean import clean_rows
 from .data.order import epoch_batches, pack, shuffled, total_steps
@@ -18,27 +18,21 @@ from .data.readers import DataError, read_rows
 from .data.tokenize import Example, tokenize_rows
 from .events import EventWriter
 from .plan import PlanError, TrainingPlan, read_plan
+from .stop import StopFlag
 
 EXIT_OK, EXIT_FAILED, EXIT_OOM = 0, 1, 3
 log = logging.getLogger("lora_lens_trainer")
+# Skipped fp16 steps (inf/nan gradients at the current loss scale) are each a warning event up to this many;
+# later ones go to trainer.log only (a few at the start are normal while the scale settles).
+SKIP_WARNINGS = 5
 
 
-class StopFlag:
-    """SIGINT/SIGTERM ask for a stop; the loop checkpoints at the next step boundary and ends `stopped`."""
+class ConfigProblem(PlanError):
+    """A refusal the user fixes in the config or on the command line; carries its advice."""
 
-    def __init__(self) -> None:
-        self.requested: str | None = None
-
-    def install(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handle)
-
-    def _handle(self, signum: int, _frame: Any) -> None:
-        if self.requested is not None:
-            # A second signal means "now": the checkpoint in progress is abandoned (it is written atomically).
-            raise KeyboardInterrupt
-        self.requested = signal.Signals(signum).name
-        log.info("%s received: stopping after the current step", self.requested)
+    def __init__(self, message: str, advice: list[str]) -> None:
+        super().__init__(message)
+        self.advice = advice
 
 
 def setup_logging(run_dir: Path) -> None:
@@ -92,7 +86,8 @@ def load_data(plan: TrainingPlan, tokenizer: Any) -> Datasets:
     return Datasets(items, [sum(len(e.input_ids) for e in it) for it in items], evals, n_train, n_eval, warnings)
 
 
-def run(plan_path: Path, run_dir: Path, resume: bool, estimate_peak_bytes: float | None = None) -> int:
+def run(plan_path: Path, run_dir: Path, resume: bool, estimate_peak_bytes: float | None = None,
+        resume_anyway: bool = False) -> int:
     from .modeling import set_offline
 
     set_offline()
@@ -107,22 +102,51 @@ def run(plan_path: Path, run_dir: Path, resume: bool, estimate_peak_bytes: float
         events.emit("error", kind="config", message=str(error), advice=[])
         events.emit("end", status="failed", step=0, final_loss=None, adapter_path=None)
         return EXIT_FAILED
-    trainer = Trainer(plan, run_dir, events, stop, estimate_peak_bytes)
+    trainer = Trainer(plan, run_dir, events, stop, estimate_peak_bytes, resume_anyway)
     try:
-        return trainer.run(resume)
+        return trainer.run(resume or resume_anyway)
     finally:
         events.close()
 
 
+@dataclass
+class Finished:
+    status: str  # "completed" or "stopped"
+    adapter_path: Path | None
+    elapsed_s: float
+    quantization_backend: str | None
+
+
+@dataclass
+class Session:
+    """Everything one training process holds; dropped as a whole before the merge so its memory is freed."""
+    model: Any
+    body: Any
+    head: Any
+    params: list[Any]
+    optimizer: Any
+    scheduler: Any
+    scaler: Any  # LossScaler for fp16 compute, else None
+    setup: Any
+    tokenizer: Any
+    data: Datasets
+    total: int
+    collate: Callable[[list[int]], Any]
+    progress: dict[str, Any]
+
+
 class Trainer:
     def __init__(self, plan: TrainingPlan, run_dir: Path, events: EventWriter, stop: StopFlag,
-                 estimate_peak_bytes: float | None) -> None:
+                 estimate_peak_bytes: float | None, resume_anyway: bool = False) -> None:
         self.plan, self.run_dir, self.events, self.stop = plan, run_dir, events, stop
         self.estimate = estimate_peak_bytes
+        self.resume_anyway = resume_anyway
         self.step = 0
         self.started = time.time()
         self.last_loss: float | None = None
         self.device: Any = None
+        self.fingerprint: dict[str, Any] = {}
+        self.skipped_steps = 0
 
     def run(self, resume: bool) -> int:
         import torch
@@ -130,24 +154,31 @@ class Trainer:
         from .modeling import ModelError
 
         try:
-            return self._train(resume)
+            finished = self._train(resume)
         except torch.OutOfMemoryError as error:
             return self._oom(error)
         except (DataError, ModelError, PlanError) as error:
-            kind = {DataError: "data", ModelError: "model", PlanError: "config"}[type(error)]
+            kind = "data" if isinstance(error, DataError) else "model" if isinstance(error, ModelError) else "config"
             log.error("%s", error)
-            self.events.emit("error", kind=kind, message=str(error), step=self.step, advice=[])
+            self.events.emit("error", kind=kind, message=str(error), step=self.step,
+                             advice=getattr(error, "advice", []))
+            return self._end("failed", None, EXIT_FAILED)
         except KeyboardInterrupt:
-            log.error("stopped by a second signal before the checkpoint finished")
-            self.events.emit("end", status="stopped", step=self.step, final_loss=self.last_loss,
-                             elapsed_s=round(time.time() - self.started, 3), adapter_path=None)
-            return EXIT_OK
+            log.error("stopped by a second signal before the checkpoint was written; the previous checkpoint is intact")
+            return self._end("stopped", None, EXIT_OK)
         except Exception as error:  # the stream must end with an event the editor can show
             log.exception("internal error")
             self.events.emit("error", kind="internal", message=f"{type(error).__name__}: {error}", step=self.step, advice=[])
-        self.events.emit("end", status="failed", step=self.step, final_loss=self.last_loss,
-                         elapsed_s=round(time.time() - self.started, 3), adapter_path=None)
-        return EXIT_FAILED
+            return self._end("failed", None, EXIT_FAILED)
+        if finished.status == "completed" and self.plan.output.merge and self.plan.method != "full":
+            self._merge_after_training(finished)
+        return self._end(finished.status, finished.adapter_path, EXIT_OK, finished.elapsed_s)
+
+    def _end(self, status: str, adapter: Path | None, code: int, elapsed: float | None = None) -> int:
+        self.events.emit("end", status=status, step=self.step, final_loss=self.last_loss,
+                         elapsed_s=round(elapsed if elapsed is not None else time.time() - self.started, 3),
+                         adapter_path=None if adapter is None else str(adapter))
+        return code
 
     def _oom(self, error: BaseException) -> int:
         from . import memory
@@ -161,15 +192,15 @@ class Trainer:
                          memory={"allocated_bytes": figures["allocated_bytes"], "reserved_bytes": figures["reserved_bytes"],
                                  "peak_allocated_bytes": figures["peak_allocated_bytes"], "total_bytes": total,
                                  "estimate_peak_bytes": self.estimate})
-        self.events.emit("end", status="failed", step=self.step, final_loss=self.last_loss,
-                         elapsed_s=round(time.time() - self.started, 3), adapter_path=None)
-        return EXIT_OOM
+        return self._end("failed", None, EXIT_OOM)
 
     def _device(self) -> Any:
         import torch
 
         if not torch.cuda.is_available():
-            self.events.emit("warning", kind="no_cuda", message="CUDA is not available: training on the CPU (slow)")
+            self.events.emit("warning", kind="no_cuda",
+                             message="no CUDA GPU is visible: training on the CPU, which is slow (fine for tiny "
+                                     "models and tests; a 7B model would take hours per step)")
             return torch.device("cpu")
         device = torch.device("cuda", 0)
         limit = os.environ.get("LORA_LENS_GPU_MEMORY_LIMIT")
@@ -179,12 +210,17 @@ class Trainer:
             torch.cuda.set_per_process_memory_fraction(min(1.0, float(limit) / total), device)
         return device
 
-    def _train(self, resume: bool) -> int:
+    def _train(self, resume: bool) -> Finished:
+        session = self._prepare(resume)
+        return self._loop(session)
+
+    def _prepare(self, resume: bool) -> Session:
         import torch
 
-        from . import checkpoint, memory
-        from .modeling import count_params, decoder_and_head, load_model, load_tokenizer
+        from . import fingerprint
+        from .modeling import decoder_and_head, load_model, load_tokenizer
         from .optim import build_optimizer, build_scheduler
+        from .step import autocast_context
 
         plan, t = self.plan, self.plan.training
         self.device = device = self._device()
@@ -194,143 +230,265 @@ class Trainer:
         data = load_data(plan, tokenizer)
         for text in data.warnings:
             self.events.emit("warning", kind="data", message=text)
-        bs, accum = t.per_device_train_batch_size, t.gradient_accumulation_steps
-        n_batches = math.ceil(len(data.train_items) / bs)
-        total = total_steps(n_batches, accum, t.num_train_epochs, t.max_steps)
+        self.fingerprint = fingerprint.of_run(plan)
+        n_batches = math.ceil(len(data.train_items) / t.per_device_train_batch_size)
+        total = total_steps(n_batches, t.gradient_accumulation_steps, t.num_train_epochs, t.max_steps)
 
         setup = load_model(plan, device)
         model = setup.model
-        body, head = decoder_and_head(model)
+        # The head split probes the model once: in the training precision, as every later forward runs (QLoRA's
+        # fp32-upcast norms next to bf16 projections need the autocast to agree on a dtype).
+        with autocast_context(device, setup.autocast_dtype):
+            body, head = decoder_and_head(model)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer, note = build_optimizer(plan, params, device)
         if note:
             self.events.emit("warning", kind="optimizer", message=note)
         scheduler = build_scheduler(plan, optimizer, total)
+        scaler = None
+        if setup.autocast_dtype == torch.float16:
+            from .scaler import LossScaler
 
-        progress: dict[str, Any] = {"epoch": 0, "batch_index": 0, "tokens_seen": 0, "elapsed_s": 0.0}
-        resumed_from = None
-        if resume:
-            found = checkpoint.latest(self.run_dir / "checkpoints")
-            if found is None:
-                raise PlanError(f"--resume: no complete checkpoint under {self.run_dir / 'checkpoints'}")
-            progress = checkpoint.load(found, model, optimizer, scheduler, device)
-            resumed_from = self.step = int(progress["step"])
-            log.info("resumed from %s", found)
-        trainable, total_params = count_params(model)
-        gpu = None
-        if device.type == "cuda":
-            gpu = {"name": torch.cuda.get_device_name(device), "memory_bytes": memory.total_bytes(device)}
-        self.events.emit("start", run_id=self.run_dir.name, total_steps=total, num_train_rows=data.num_train_rows,
-                         num_eval_rows=data.num_eval_rows, method=plan.method, model=plan.model.name_or_path,
-                         trainable_params=trainable, total_params=total_params, estimate_peak_bytes=self.estimate,
-                         gpu=gpu, quantization_backend=setup.quantization_backend, resumed_from_step=resumed_from)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
+            scaler = LossScaler(enabled=True)
+        session = Session(model, body, head, params, optimizer, scheduler, scaler, setup, tokenizer, data, total,
+                          self._collate_for(data, tokenizer.pad_token_id),
+                          {"epoch": 0, "batch_index": 0, "tokens_seen": 0, "elapsed_s": 0.0})
+        resumed_from = self._resume(session) if resume else None
+        self._emit_start(session, resumed_from)
+        return session
 
+    def _collate_for(self, data: Datasets, pad_id: int) -> Callable[[list[int]], Any]:
         from .collate import collate_packed, collate_padded
 
-        pad_id = tokenizer.pad_token_id
-        attn = plan.model.attn_implementation
+        d = self.plan.data
+        # FlashAttention-2 finds packed examples from position-id resets only in a batch of one row: packed
+        # micro-batches become one row there, so attention never crosses examples.
+        flatten = self.plan.model.attn_implementation == "flash_attention_2"
 
         def collate(indices: list[int]) -> Any:
             items = [data.train_items[i] for i in indices]
-            if plan.data.packing:
-                return collate_packed(items, pad_id, plan.data.max_length)
+            if d.packing:
+                return collate_packed(items, pad_id, d.max_length, flatten=flatten)
             return collate_padded([it[0] for it in items], pad_id)
 
-        from .step import batch_loss
+        return collate
 
-        model.train()
-        epoch, batch_index = int(progress["epoch"]), int(progress["batch_index"])
-        tokens_seen = int(progress["tokens_seen"])
-        elapsed_before = float(progress["elapsed_s"])
+    def _resume(self, s: Session) -> int:
+        from . import checkpoint, fingerprint
+
+        folder = self.run_dir / "checkpoints"
+        damaged: list[tuple[Path, str, Path]] = []
+        loaded = checkpoint.newest_usable(folder, self.device, lambda p, why, moved: damaged.append((p, why, moved)))
+        if loaded is None:
+            detail = "; ".join(f"{p.name}: {why}" for p, why, _ in damaged)
+            raise PlanError(f"--resume: no usable checkpoint under {folder}" + (f" ({detail})" if detail else ""))
+        for path, why, moved in damaged:
+            self.events.emit("warning", kind="checkpoint",
+                             message=f"checkpoint {path.name} is damaged ({why}): set aside as {moved.name}; "
+                                     f"resuming from {loaded.path.name} instead")
+        stored = loaded.progress.get("fingerprint")
+        if not stored:
+            self.events.emit("warning", kind="checkpoint", message=f"{loaded.path.name} has no fingerprint (written "
+                             "by an older trainer): the plan and dataset are not checked against it")
+        else:
+            self._check_fingerprint(fingerprint.mismatches(stored, self.fingerprint), loaded.path.name)
+        checkpoint.apply(loaded, s.model, s.optimizer, s.scheduler)
+        if s.scaler is not None and loaded.scaler is not None:
+            s.scaler.load_state_dict(loaded.scaler)
+        s.progress = loaded.progress
+        self.step = loaded.step
+        log.info("resumed from %s", loaded.path)
+        return loaded.step
+
+    def _check_fingerprint(self, found: tuple[list[str], list[str]], name: str) -> None:
+        refusals, notes = found
+        for note in notes:
+            self.events.emit("warning", kind="checkpoint", message=note)
+        if not refusals:
+            return
+        listed = "; ".join(refusals[:6]) + (f"; and {len(refusals) - 6} more" if len(refusals) > 6 else "")
+        if self.resume_anyway:
+            self.events.emit("warning", kind="checkpoint",
+                             message=f"--resume-anyway: resuming from {name} although {listed}")
+            return
+        raise ConfigProblem(
+            f"--resume refused: {name} was trained on another plan or dataset: {listed}",
+            ["restore the plan and dataset the run started with, then resume again",
+             "or start a new run with the changed config (nothing is lost: this run folder stays as it is)",
+             "or resume regardless with `--resume-anyway` (the data position and schedule continue from the checkpoint)"])
+
+    def _emit_start(self, s: Session, resumed_from: int | None) -> None:
+        import torch
+
+        from . import memory
+        from .modeling import count_params
+
+        plan = self.plan
+        trainable, total_params = count_params(s.model)
+        gpu = None
+        if self.device.type == "cuda":
+            gpu = {"name": torch.cuda.get_device_name(self.device), "memory_bytes": memory.total_bytes(self.device)}
+        self.events.emit("start", run_id=self.run_dir.name, total_steps=s.total, num_train_rows=s.data.num_train_rows,
+                         num_eval_rows=s.data.num_eval_rows, method=plan.method, model=plan.model.name_or_path,
+                         trainable_params=trainable, total_params=total_params, estimate_peak_bytes=self.estimate,
+                         gpu=gpu, quantization_backend=s.setup.quantization_backend, resumed_from_step=resumed_from)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+
+    def _loop(self, s: Session) -> Finished:
+        t = self.plan.training
+        bs, accum = t.per_device_train_batch_size, t.gradient_accumulation_steps
+        epoch, batch_index = int(s.progress["epoch"]), int(s.progress["batch_index"])
+        tokens_seen = int(s.progress["tokens_seen"])
+        elapsed_before = float(s.progress["elapsed_s"])
         loop_start = time.time()
-        window_start, window_tokens = time.time(), 0
-        steps_this_process = 0
-        batches = epoch_batches(len(data.train_items), data.item_lengths, bs, t.seed, epoch, plan.data.group_by_length)
-        while self.step < total:
+        window = [time.time(), 0]  # start time and tokens of the throughput window
+        steps_here = 0
+        lengths = s.data.item_lengths
+        batches = epoch_batches(len(s.data.train_items), lengths, bs, t.seed, epoch, self.plan.data.group_by_length)
+        s.model.train()
+        while self.step < s.total:
             if batch_index >= len(batches):
                 epoch, batch_index = epoch + 1, 0
-                batches = epoch_batches(len(data.train_items), data.item_lengths, bs, t.seed, epoch, plan.data.group_by_length)
+                batches = epoch_batches(len(s.data.train_items), lengths, bs, t.seed, epoch, self.plan.data.group_by_length)
             group = batches[batch_index:batch_index + accum]
-            micro = [collate(b).to(device) for b in group]
-            denominator = float(max(1, sum(m.n_targets for m in micro)))
-            lr = scheduler.get_last_lr()[0]
-            loss_sum = torch.zeros((), device=device)
-            for m in micro:
-                loss = batch_loss(body, head, m, denominator, device, setup.autocast_dtype, attn)
-                loss.backward()
-                loss_sum += loss.detach()
-            max_norm = t.max_grad_norm if t.max_grad_norm > 0 else float("inf")
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            micro = [s.collate(b).to(self.device) for b in group]
+            lr = s.scheduler.get_last_lr()[0]
+            loss, grad_norm = self._optimizer_step(s, micro)
             self.step += 1
-            steps_this_process += 1
+            steps_here += 1
             batch_index += len(group)
             step_tokens = sum(m.n_tokens for m in micro)
             tokens_seen += step_tokens
-            window_tokens += step_tokens
-            if self.step % t.logging_steps == 0 or self.step == total or self.stop.requested:
-                loss_value = float(loss_sum.item())
-                if not math.isfinite(loss_value):
-                    raise FloatingPointError(f"loss is {loss_value} at step {self.step}: lower training.learning_rate")
-                self.last_loss = loss_value
-                now = time.time()
-                per_step = (now - loop_start) / steps_this_process
-                elapsed = elapsed_before + now - loop_start
-                self.events.emit("step", step=self.step, total_steps=total,
-                                 epoch=round(epoch + batch_index / max(1, len(batches)), 4), loss=loss_value,
-                                 learning_rate=lr, grad_norm=float(grad_norm.item()) if math.isfinite(grad_norm.item()) else None,
-                                 tokens_per_second=round(window_tokens / max(now - window_start, 1e-9), 1),
-                                 tokens_seen=tokens_seen, **memory.figures(device), elapsed_s=round(elapsed, 3),
-                                 eta_s=round(per_step * (total - self.step), 3))
-                window_start, window_tokens = now, 0
-            if t.eval_steps and data.eval_examples and (self.step % t.eval_steps == 0 or self.step == total):
-                self._evaluate(body, head, data.eval_examples, pad_id, device, setup.autocast_dtype, attn)
-            state = {"epoch": epoch, "batch_index": batch_index, "tokens_seen": tokens_seen,
-                     "elapsed_s": elapsed_before + time.time() - loop_start}
-            if self.stop.requested or (self.step % t.save_steps == 0 and self.step < total):
-                path = checkpoint.save(self.run_dir / "checkpoints", self.step, model, optimizer, scheduler, state,
-                                       t.save_total_limit)
-                self.events.emit("checkpoint", step=self.step, path=str(path))
+            window[1] += step_tokens
+            elapsed = elapsed_before + time.time() - loop_start
+            if grad_norm is not None and (self.step % t.logging_steps == 0 or self.step == s.total or self.stop.requested):
+                self._emit_step(s, loss, grad_norm, lr, epoch + batch_index / max(1, len(batches)), tokens_seen,
+                                window, elapsed, (time.time() - loop_start) / steps_here)
+            if t.eval_steps and s.data.eval_examples and (self.step % t.eval_steps == 0 or self.step == s.total):
+                self._evaluate(s)
+            if self.step >= s.total:
+                if self.stop.requested:
+                    log.info("stop requested at the last step: exporting as a completed run")
+                break
+            state = {"epoch": epoch, "batch_index": batch_index, "tokens_seen": tokens_seen, "elapsed_s": elapsed}
+            saved = self.step % t.save_steps == 0 and self._save(s, state)
             if self.stop.requested:
-                self.events.emit("end", status="stopped", step=self.step, final_loss=self.last_loss,
-                                 elapsed_s=round(state["elapsed_s"], 3), adapter_path=None)
-                return EXIT_OK
-        out_path = self._export(model, tokenizer, setup.lora_targets)
-        elapsed = elapsed_before + time.time() - loop_start
-        if plan.output.merge and plan.method != "full":
-            from .merge import merge
+                if not saved:
+                    self._save(s, state)
+                return Finished("stopped", None, elapsed, s.setup.quantization_backend)
+        with self.stop.saving_section():
+            out_path = self._export(s)
+        return Finished("completed", out_path, elapsed_before + time.time() - loop_start, s.setup.quantization_backend)
 
-            report = merge(self.run_dir, plan)
-            log.info("merged: %s", report)
-        self.events.emit("end", status="completed", step=self.step, final_loss=self.last_loss,
-                         elapsed_s=round(elapsed, 3), adapter_path=str(out_path))
-        return EXIT_OK
+    def _optimizer_step(self, s: Session, micro: list[Any]) -> tuple[float, Any]:
+        """Forward/backward over the accumulation group, then the update, checked BEFORE it is applied.
+        Returns (loss, grad_norm); grad_norm is None when an fp16 step was skipped for inf/nan gradients."""
+        import torch
 
-    def _evaluate(self, body: Any, head: Any, examples: list[Example], pad_id: int, device: Any,
-                  autocast_dtype: Any, attn: str) -> None:
+        from .step import batch_loss
+
+        t = self.plan.training
+        denominator = float(max(1, sum(m.n_targets for m in micro)))
+        scaled = {"loss_scale": s.scaler.scale} if s.scaler is not None else {}
+        loss_sum = torch.zeros((), device=self.device)
+        attn = self.plan.model.attn_implementation
+        for m in micro:
+            loss = batch_loss(s.body, s.head, m, denominator, self.device, s.setup.autocast_dtype, attn, **scaled)
+            loss.backward()
+            loss_sum += loss.detach()
+        scale = float(scaled.get("loss_scale", 1.0))
+        max_norm = t.max_grad_norm if t.max_grad_norm > 0 else float("inf")
+        if s.scaler is not None:
+            found_inf = s.scaler.unscale_and_check(s.params)
+            if found_inf:
+                s.scaler.update(True)
+                s.optimizer.zero_grad(set_to_none=True)
+                self._skipped(scale, s.scaler.scale)
+                return float("nan"), None
+            grad_norm = torch.nn.utils.clip_grad_norm_(s.params, max_norm, foreach=True)
+            s.optimizer.step()
+            s.scaler.update(False)
+        else:
+            grad_norm = torch.nn.utils.clip_grad_norm_(s.params, max_norm, foreach=True)
+            # One sync per step: a non-finite loss or gradient makes this sum non-finite.
+            if not math.isfinite(float((loss_sum + grad_norm).item())):
+                self._non_finite(float(loss_sum.item()), float(grad_norm.item()))
+            s.optimizer.step()
+        s.scheduler.step()
+        s.optimizer.zero_grad(set_to_none=True)
+        return float(loss_sum.item()) / scale, grad_norm
+
+    def _skipped(self, scale: float, new_scale: float) -> None:
+        self.skipped_steps += 1
+        message = (f"step {self.step + 1} skipped: inf/nan gradients at loss scale {scale:g}; the scale backs off to "
+                   f"{new_scale:g} (a few such steps at the start are normal)")
+        log.warning("%s", message)
+        if self.skipped_steps <= SKIP_WARNINGS:
+            suffix = "" if self.skipped_steps < SKIP_WARNINGS else "; further skips are logged in trainer.log only"
+            self.events.emit("warning", kind="fp16_skip", message=message + suffix)
+
+    def _non_finite(self, loss: float, grad_norm: float) -> None:
+        what = f"loss {loss}" if not math.isfinite(loss) else f"gradient norm {grad_norm}"
+        advice = [f"lower training.learning_rate (now {self.plan.training.learning_rate:g}), e.g. by 3-10x",
+                  "keep training.max_grad_norm at 1.0 (0 turns clipping off)",
+                  "check the dataset for empty or extremely long rows near this step"]
+        if self.plan.precision == "fp32" or self.plan.precision.startswith("bf16"):
+            advice.append("the weights were not updated with it: resume from the last checkpoint after the change")
+        raise ConfigProblem(f"{what} at step {self.step + 1}: training diverged; the step was not applied", advice)
+
+    def _emit_step(self, s: Session, loss: float, grad_norm: Any, lr: float, epoch: float, tokens_seen: int,
+                   window: list[float], elapsed: float, per_step: float) -> None:
+        from . import memory
+
+        self.last_loss = loss
+        now = time.time()
+        norm = float(grad_norm.item())
+        self.events.emit("step", step=self.step, total_steps=s.total, epoch=round(epoch, 4), loss=loss,
+                         learning_rate=lr, grad_norm=norm if math.isfinite(norm) else None,
+                         tokens_per_second=round(window[1] / max(now - window[0], 1e-9), 1),
+                         tokens_seen=tokens_seen, **memory.figures(self.device), elapsed_s=round(elapsed, 3),
+                         eta_s=round(per_step * (s.total - self.step), 3))
+        window[0], window[1] = now, 0
+
+    def _save(self, s: Session, state: dict[str, Any]) -> bool:
+        from . import checkpoint
+
+        # The wrapper waits while a "saving" is pending (until its checkpoint or end event) instead of escalating;
+        # from the moment it is announced, a further signal no longer interrupts the write.
+        with self.stop.saving_section():
+            self.events.emit("saving", step=self.step)
+            path = checkpoint.save(self.run_dir / "checkpoints", self.step, s.model, s.optimizer, s.scheduler, state,
+                                   self.plan.training.save_total_limit, self.fingerprint,
+                                   s.scaler.state_dict() if s.scaler is not None else None)
+        self.events.emit("checkpoint", step=self.step, path=str(path))
+        return True
+
+    def _evaluate(self, s: Session) -> None:
         import torch
 
         from .collate import collate_padded
         from .step import batch_loss
 
         bs = self.plan.training.per_device_eval_batch_size
+        examples = s.data.eval_examples
         total_loss, total_targets = 0.0, 0
-        body.eval()
+        s.body.eval()
         with torch.no_grad():
             for start in range(0, len(examples), bs):
-                batch = collate_padded(examples[start:start + bs], pad_id).to(device)
-                loss = batch_loss(body, head, batch, 1.0, device, autocast_dtype, attn)
+                batch = collate_padded(examples[start:start + bs], s.tokenizer.pad_token_id).to(self.device)
+                loss = batch_loss(s.body, s.head, batch, 1.0, self.device, s.setup.autocast_dtype,
+                                  self.plan.model.attn_implementation)
                 total_loss += float(loss.item())
                 total_targets += batch.n_targets
-        body.train()
+        s.body.train()
+        # Summed over every eval target, then divided once: a mean per token (transformers' Trainer averages the
+        # per-batch means instead, which weighs a short last batch as much as a full one).
         self.events.emit("eval", step=self.step, eval_loss=total_loss / max(1, total_targets),
+                         eval_loss_reduction="token", eval_tokens=total_targets,
                          elapsed_s=round(time.time() - self.started, 3))
 
-    def _export(self, model: Any, tokenizer: Any, targets: list[str]) -> Path:
+    def _export(self, s: Session) -> Path:
         from .atomic import staged_dir
         from .lora import save_adapter
 
@@ -338,13 +496,36 @@ class Trainer:
         if plan.method == "full":
             final = self.run_dir / "model"
             with staged_dir(final) as tmp:
-                model.save_pretrained(tmp, safe_serialization=plan.output.safe_serialization)
-                tokenizer.save_pretrained(tmp)
+                s.model.save_pretrained(tmp, safe_serialization=plan.output.safe_serialization)
+                s.tokenizer.save_pretrained(tmp)
             return final
         lp = plan.lora
         assert lp is not None
         final = self.run_dir / "adapter"
         with staged_dir(final) as tmp:
-            save_adapter(model, tmp, plan.model.name_or_path, lp.r, lp.lora_alpha, lp.lora_dropout, lp.use_rslora, targets)
-            tokenizer.save_pretrained(tmp)
+            save_adapter(s.model, tmp, plan.model.name_or_path, lp.r, lp.lora_alpha, lp.lora_dropout, lp.use_rslora,
+                         s.setup.lora_targets)
+            s.tokenizer.save_pretrained(tmp)
         return final
+
+    def _merge_after_training(self, finished: Finished) -> None:
+        """The training session is out of scope here; collect it and empty the allocator's cache first, so the
+        merge has the memory a standalone `merge` would have. A failure is a warning: the adapter is saved."""
+        import torch
+
+        from .merge import merge
+
+        gc.collect()
+        if self.device is not None and self.device.type == "cuda":
+            torch.cuda.empty_cache()
+            log.info("before the merge: %d bytes allocated, %d reserved", torch.cuda.memory_allocated(self.device),
+                     torch.cuda.memory_reserved(self.device))
+        try:
+            report = merge(self.run_dir, self.plan, quantization_backend=finished.quantization_backend)
+            log.info("merged: %s", report)
+        except (Exception, KeyboardInterrupt) as error:
+            log.exception("merge failed")
+            self.events.emit("warning", kind="merge",
+                             message=f"the merge failed ({type(error).__name__}: {str(error)[:400]}); the adapter is "
+                                     f"saved at {finished.adapter_path}: merge it later with `python -m "
+                                     f"lora_lens_trainer merge --run-dir {self.run_dir}`")
