@@ -3,50 +3,16 @@
 // own reader in a real Python process; broken plans are refused by both sides, naming the same key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { asJsonText, planFixtures, planSchema, PLAN_FIXTURE_DIR, PLAN_SCHEMA_FILE } from '../../scripts/gen-plan-contract';
 import { createRunFolder } from '../../server/src/run/runFolder';
 import { buildPlan } from '../../server/src/services/buildPlan';
 import { planErrors } from '../../server/src/plan/contract';
 import type { TrainingPlan } from '../../server/src/plan/types';
-import { optionConfigs, REPO, trainerPython } from './contractHelpers';
+import { assertPythonReadsBack, optionConfigs, readWithPython, REPO, withTempDir } from './contractHelpers';
 
 type Obj = Record<string, unknown>;
-
-interface PythonRead { file: string; ok: boolean; plan?: Obj; keys?: string[]; message?: string }
-
-/** Reads every file with trainer/lora_lens_trainer/plan.py (tests/read_plans.py), one Python process for all. */
-function readWithPython(files: string[]): Map<string, PythonRead> {
-  const result = spawnSync(trainerPython(), ['tests/read_plans.py', ...files], {
-    cwd: join(REPO, 'trainer'), encoding: 'utf8', env: { ...process.env, PYTHONPATH: join(REPO, 'trainer') }, maxBuffer: 64 * 1024 * 1024,
-  });
-  assert.equal(result.status, 0, `read_plans.py failed (python: ${trainerPython()}):\n${result.stderr}${result.error ?? ''}`);
-  const rows = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as PythonRead);
-  assert.equal(rows.length, files.length, result.stderr);
-  return new Map(rows.map((row) => [row.file, row]));
-}
-
-function withTempDir<T>(body: (dir: string) => T): T {
-  const dir = mkdtempSync(join(tmpdir(), 'lora-lens-plan-contract-'));
-  try {
-    return body(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Every key the TypeScript plan has, Python read back with the same value (Python may add only optional keys' defaults). */
-function assertReadBack(python: unknown, ts: unknown, where: string): void {
-  if (ts !== null && typeof ts === 'object' && !Array.isArray(ts)) {
-    assert.ok(python !== null && typeof python === 'object', `${where}: Python read ${JSON.stringify(python)}`);
-    for (const [key, value] of Object.entries(ts)) assertReadBack((python as Obj)[key], value, where ? `${where}.${key}` : key);
-    return;
-  }
-  assert.deepEqual(python, ts, `${where}: TypeScript wrote ${JSON.stringify(ts)}, Python read ${JSON.stringify(python)}`);
-}
 
 const keysOf = (problems: string[]) => [...new Set(problems.map((p) => p.slice(0, p.indexOf(':'))))].sort();
 
@@ -77,19 +43,7 @@ test('every example and every config option: a schema-valid plan that the Python
   assert.ok(cases.length > 60, `only ${cases.length} plans`);
   for (const { name, plan } of cases) assert.deepEqual(planErrors(plan), [], name);
 
-  withTempDir((dir) => {
-    const files = cases.map((c, i) => {
-      const file = join(dir, `${i}.plan.json`);
-      writeFileSync(file, `${JSON.stringify(c.plan, null, 2)}\n`);
-      return file;
-    });
-    const read = readWithPython(files);
-    files.forEach((file, i) => {
-      const row = read.get(file)!;
-      assert.ok(row.ok, `${cases[i]!.name}: the Python reader refused it:\n${row.message}`);
-      assertReadBack(row.plan, cases[i]!.plan, '');
-    });
-  });
+  assertPythonReadsBack(cases);
 });
 
 const BROKEN: Array<{ name: string; key: string; mutate: (p: Obj & { [k: string]: any }) => void }> = [
@@ -149,4 +103,12 @@ test('createRunFolder refuses a plan that breaks the contract, names the key, an
     const good = createRunFolder(join(dir, 'run-2'), planFixtures().lora!);
     assert.deepEqual(JSON.parse(readFileSync(good.planPath, 'utf8')), planFixtures().lora);
   });
+});
+
+test('a config value past a plan bound is a config diagnostic, and its plan takes the default (max_length 1)', () => {
+  const { plan, diagnostics } = buildPlan('model: x\nmethod: lora\ndata: {train: a.jsonl, max_length: 1}\n', '/work/project/c.finetune.yaml');
+  assert.equal(diagnostics.length, 1);
+  assert.deepEqual(diagnostics[0]!.range.start, { line: 2, character: 35 });
+  assert.equal(plan?.data.max_length, 1024);
+  assert.deepEqual(planErrors(plan), []);
 });

@@ -1,12 +1,66 @@
 // Helpers of the cross-language contract tests: the Python to run, and configs that exercise every option.
-import { existsSync, readFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+
+type Obj = Record<string, unknown>;
 
 export const REPO = join(__dirname, '..', '..');
 
 /** LORA_LENS_TEST_PYTHON (CI's venv), else Debian's python3 (plan.py and events.py need no torch), else python3 on PATH. */
 export function trainerPython(): string {
   return process.env.LORA_LENS_TEST_PYTHON || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+}
+
+export interface PythonRead { file: string; ok: boolean; plan?: Obj; keys?: string[]; message?: string }
+
+/** Reads every file with trainer/lora_lens_trainer/plan.py (tests/read_plans.py), one Python process for all. */
+export function readWithPython(files: string[]): Map<string, PythonRead> {
+  const result = spawnSync(trainerPython(), ['tests/read_plans.py', ...files], {
+    cwd: join(REPO, 'trainer'), encoding: 'utf8', env: { ...process.env, PYTHONPATH: join(REPO, 'trainer') }, maxBuffer: 64 * 1024 * 1024,
+  });
+  assert.equal(result.status, 0, `read_plans.py failed (python: ${trainerPython()}):\n${result.stderr}${result.error ?? ''}`);
+  const rows = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as PythonRead);
+  assert.equal(rows.length, files.length, result.stderr);
+  return new Map(rows.map((row) => [row.file, row]));
+}
+
+export function withTempDir<T>(body: (dir: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'lora-lens-plan-contract-'));
+  try {
+    return body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every key the TypeScript plan has, Python read back with the same value (Python may add only optional keys' defaults). */
+export function assertReadBack(python: unknown, ts: unknown, where: string): void {
+  if (ts !== null && typeof ts === 'object' && !Array.isArray(ts)) {
+    assert.ok(python !== null && typeof python === 'object', `${where}: Python read ${JSON.stringify(python)}`);
+    for (const [key, value] of Object.entries(ts)) assertReadBack((python as Obj)[key], value, where ? `${where}.${key}` : key);
+    return;
+  }
+  assert.deepEqual(python, ts, `${where}: TypeScript wrote ${JSON.stringify(ts)}, Python read ${JSON.stringify(python)}`);
+}
+
+/** Writes each plan as plan.json would be written, reads all back with the Python reader: each accepted, field for field. */
+export function assertPythonReadsBack(cases: Array<{ name: string; plan: unknown }>): void {
+  withTempDir((dir) => {
+    const files = cases.map((c, i) => {
+      const file = join(dir, `${i}.plan.json`);
+      writeFileSync(file, `${JSON.stringify(c.plan, null, 2)}\n`);
+      return file;
+    });
+    const read = readWithPython(files);
+    files.forEach((file, i) => {
+      const row = read.get(file)!;
+      assert.ok(row.ok, `${cases[i]!.name}: the Python reader refused it:\n${row.message}`);
+      assertReadBack(row.plan, cases[i]!.plan, '');
+    });
+  });
 }
 
 type Schema = { type?: string | string[]; enum?: unknown[]; anyOf?: Schema[]; properties?: Record<string, Schema> };
