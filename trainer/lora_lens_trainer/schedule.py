@@ -15,9 +15,10 @@ def lr_factor(kind: str, step: int, total: int, warmup: int) -> float:
         return float(step) / float(max(1, warmup))
     if kind in ("constant", "constant_with_warmup"):
         return 1.0
-    progress = float(step - warmup) / float(max(1, total - warmup))
     if kind == "linear":
-        return max(0.0, 1.0 - progress)
+        # transformers' form (not 1 − progress): they differ where the warmup fills the whole run.
+        return max(0.0, float(total - step) / float(max(1, total - warmup)))
+    progress = float(step - warmup) / float(max(1, total - warmup))
     if kind == "cosine":
         return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
     raise ValueError(f"unknown lr_scheduler_type {kind!r}")
