@@ -17,6 +17,16 @@ function anchorLine(doc: ConfigDocument): number {
 
 /** Markdown for the estimate's hover: the verdict, Make it fit and each single change, the method, the breakdown. */
 export function estimateMarkdown(analysis: Analysis): string | undefined {
+  // The hint's tooltip and the hover ask for the same analysis: the fit search runs once per analysis.
+  if (markdownCache.has(analysis)) return markdownCache.get(analysis);
+  const markdown = buildEstimateMarkdown(analysis);
+  markdownCache.set(analysis, markdown);
+  return markdown;
+}
+
+const markdownCache = new WeakMap<Analysis, string | undefined>();
+
+function buildEstimateMarkdown(analysis: Analysis): string | undefined {
   const { estimate, estimateOptions, model, plan, gpu } = analysis;
   if (!estimate || !model?.ok || !plan) return undefined;
   const data = dataSizeOf(analysis.dataset);

@@ -3,7 +3,7 @@
  * language server turns into TextEdits. `whatWouldFit` re-estimates each change on its own; `makeItFit` searches the
  * combinations for the least change that fits.
  */
-import type { ConfigEdit } from '../edits/configEdits';
+import type { ConfigEdit } from '../edits/types';
 import type { DatasetFacts } from '../data/types';
 import type { GpuSpec } from '../gpu/types';
 import type { ModelSpec } from '../models/types';
@@ -175,11 +175,15 @@ function smallerMicroBatch(plan: TrainingPlan, fits: (p: TrainingPlan) => boolea
       edits: [set(['training', 'per_device_train_batch_size'], mb), set(['training', 'gradient_accumulation_steps'], perDevice / mb)],
     };
   };
-  for (const mb of candidates) {
-    const b = build(mb);
-    if (fits(b.plan)) return { ...b, fits: true };
+  // The peak grows with the micro batch: binary search for the largest candidate that fits (candidates descend).
+  let lo = 0;
+  let hi = candidates.length - 1;
+  if (!fits(build(candidates[hi]!).plan)) return { ...build(candidates[hi]!), fits: false };
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(build(candidates[mid]!).plan)) hi = mid; else lo = mid + 1;
   }
-  return { ...build(candidates[candidates.length - 1]!), fits: false };
+  return { ...build(candidates[lo]!), fits: true };
 }
 
 function titleOf(change: string, e: Estimate): string {
