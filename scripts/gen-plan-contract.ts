@@ -30,12 +30,12 @@ const ABSOLUTE_PATH_OR_REFERENCE_PATTERN = '^(/|[A-Za-z]:[\\\\/]|\\\\\\\\|[a-z][
 /** Config-schema keywords a plan key inherits: the bounds the normaliser's input already obeys. */
 const INHERITED = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'minItems', 'uniqueItems'];
 
-/** What the TrainingPlan type cannot say: which method carries which section. */
-const CROSS_FIELD_RULES: Schema[] = [
-  { if: { properties: { method: { const: 'full' } } }, then: { properties: { lora: { type: 'null' }, quantization: { type: 'null' } } } },
-  { if: { properties: { method: { const: 'lora' } } }, then: { properties: { lora: { type: 'object' }, quantization: { type: 'null' } } } },
-  { if: { properties: { method: { const: 'qlora' } } }, then: { properties: { lora: { type: 'object' }, quantization: { type: 'object' } } } },
-];
+/** What the TrainingPlan type cannot say: which method carries which section (`required`: a plan without a method gets one error). */
+const sections = (method: string, lora: string, quantization: string): Schema => ({
+  if: { required: ['method'], properties: { method: { const: method } } },
+  then: { properties: { lora: { type: lora }, quantization: { type: quantization } } },
+});
+const CROSS_FIELD_RULES: Schema[] = [sections('full', 'null', 'null'), sections('lora', 'object', 'null'), sections('qlora', 'object', 'object')];
 
 class TypeReader {
   private readonly declarations = new Map<string, ts.InterfaceDeclaration | ts.TypeAliasDeclaration>();

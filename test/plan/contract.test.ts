@@ -53,6 +53,7 @@ const BROKEN: Array<{ name: string; key: string; mutate: (p: Obj & { [k: string]
   { name: 'an unknown nested key', key: 'output.merge_into', mutate: (p) => { p.output.merge_into = 'base'; } },
   { name: 'a string for a number', key: 'training.learning_rate', mutate: (p) => { p.training.learning_rate = 'big'; } },
   { name: 'a zero learning rate (exclusiveMinimum)', key: 'training.learning_rate', mutate: (p) => { p.training.learning_rate = 0; } },
+  { name: 'no method (one error, not the method rules\' contradictions)', key: 'method', mutate: (p) => delete p.method },
   { name: 'an unknown method', key: 'method', mutate: (p) => { p.method = 'prefix'; } },
   { name: 'a fractional integer', key: 'data.max_length', mutate: (p) => { p.data.max_length = 1.5; } },
   { name: 'a one-token max_length (minimum 2)', key: 'data.max_length', mutate: (p) => { p.data.max_length = 1; } },
