@@ -38,7 +38,7 @@ export async function analyzeForCli(text: string, configPath: string, options: {
     fallbackGpu,
     datasetFacts: (path, inspectOptions) => inspector.peek(path, inspectOptions),
   };
-  const doc = parseConfigDocument(text);
+  const doc = parseConfigDocument(text, { json: isJsonUri(configPath) });
   let analysis = analyzeConfig({ doc, configPath, environment });
   if (analysis.pendingDatasets.length > 0) {
     await Promise.all(analysis.pendingDatasets.map((d) => inspector.inspect(d.path, d.options).catch(() => undefined)));

@@ -2,7 +2,7 @@
  * Text for the editor: the inlay hint, the hover (verdict, the fix, the method, then the breakdown), and the data of
  * the `memory-no-fit` diagnostic with its quick fixes. Pure functions; the language server places them.
  */
-import type { QuickFix } from '../edits/configEdits';
+import type { QuickFix } from '../edits/types';
 import type { TrainingPlan } from '../plan/types';
 import type { MethodRecommendation } from './recommend';
 import type { FitPlan, FitSuggestion } from './suggest';
