@@ -185,8 +185,24 @@ def _convert(tp: Any, value: Any) -> Any:
     return value
 
 
+# Required keys added to plan version 1 after plans were first written, with what a plan written before meant, so
+# a run folder made by an older lora-lens still resumes. A key whose absence meant something else needs version 2.
+_ADDED_TO_VERSION_1: dict[tuple[str, str], Any] = {("output", "merge_base"): "dequantized"}
+
+
+def _with_added_keys(raw: Any) -> Any:
+    if not isinstance(raw, dict) or raw.get("version") != 1:
+        return raw
+    upgraded = dict(raw)
+    for (section, key), value in _ADDED_TO_VERSION_1.items():
+        if isinstance(upgraded.get(section), dict) and key not in upgraded[section]:
+            upgraded[section] = {**upgraded[section], key: value}
+    return upgraded
+
+
 def plan_from_dict(raw: Any) -> TrainingPlan:
     """The typed plan of a decoded plan.json; PlanError naming every key that breaks the schema."""
+    raw = _with_added_keys(raw)
     _validate(raw)
     return _convert(TrainingPlan, raw)
 

@@ -86,6 +86,19 @@ def test_every_problem_is_reported_at_once():
     assert caught.value.keys == ("data.packing", "training.learning_rate")
 
 
+def test_a_plan_written_before_merge_base_existed_still_reads():
+    # Recorded by `lora-lens run` on an H100 before output.merge_base was added: its run folder must still resume.
+    plan = read_plan(REPO / "trainer" / "bench" / "e2e_cli_h100" / "plan.json")
+    assert plan.output.merge_base == "dequantized"
+    raw = make_plan("/m", "/t.jsonl", method="qlora")
+    raw["output"]["merge_base"] = "original"
+    assert plan_from_dict(raw).output.merge_base == "original"
+    del raw["output"]["merge_base"]
+    raw["version"] = 2
+    with pytest.raises(PlanError, match="version"):
+        plan_from_dict(raw)
+
+
 def test_unreadable_and_non_json_files(tmp_path):
     with pytest.raises(PlanError, match="cannot read plan"):
         read_plan(tmp_path / "missing.json")
