@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { cachedHubModel, clearHubMemory, hubToken, lookupHubModel, type HubLookup, type HubOptions, type HubResolution } from '../../server/src/models/hub';
+import { cachedHubModel, clearHubMemory, hubToken, lookupHubModel, resolveModelWithHub, type HubLookup, type HubOptions, type HubResolution } from '../../server/src/models/hub';
 
 const LLAMA = { model_type: 'llama', vocab_size: 32000, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 2048 };
 const TOKEN = 'hf_secret';
@@ -138,5 +138,21 @@ describe('Hub client', () => {
     assert.equal(!result.ok && result.reason, 'unsupported');
     assert.match(!result.ok ? result.message : '', /mamba/);
     assert.equal(lookupHubModel('not a repo id', null, options()).status, 'resolved');
+  });
+
+  it('resolveModelWithHub: the catalog and local folders first, the Hub only for an id found nowhere', async () => {
+    const opts = { ...options(), configDir: home };
+    const catalog = resolveModelWithHub({ name_or_path: 'meta-llama/Llama-3.1-8B' }, opts);
+    assert.equal(catalog.status, 'resolved');
+    assert.equal(catalog.status === 'resolved' && catalog.result.ok && catalog.result.source, 'catalog');
+    const local = resolveModelWithHub({ name_or_path: './no-such-folder' }, opts);
+    assert.equal(local.status === 'resolved' && local.result.ok, false);
+    assert.equal(requests.length, 0);
+    const hub = resolveModelWithHub({ name_or_path: 'acme/tiny' }, opts);
+    assert.equal(hub.status, 'pending');
+    assert.equal((await settle(hub as HubLookup)).ok, true);
+    const off = resolveModelWithHub({ name_or_path: 'acme/other' }, { ...opts, enabled: false });
+    assert.equal(off.status, 'off');
+    assert.match(off.status === 'off' ? off.message : '', /turned off/);
   });
 });

@@ -12,7 +12,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { specFromConfig } from './fromConfig';
-import type { ModelSpec } from './types';
+import { resolveModel, type ResolveOptions } from './resolve';
+import type { ModelRefLike, ModelResolution, ModelSpec } from './types';
 
 export interface HubOptions {
   env?: NodeJS.ProcessEnv;
@@ -219,4 +220,23 @@ function writeAtomically(path: string, text: string): void {
 export function clearHubMemory(): void {
   inflight.clear();
   failures.clear();
+}
+
+export type ResolutionWithHub =
+  | { status: 'resolved'; result: ModelResolution | HubResolution }
+  | { status: 'pending'; promise: Promise<HubResolution> }
+  /** Not found locally and the Hub is off: `result` is the local failure, `message` says why the Hub was not asked. */
+  | { status: 'off'; result: ModelResolution; message: string };
+
+/**
+ * resolveModel (local folder, HF cache, catalog) first; a Hub id found nowhere is looked up on the Hub without
+ * blocking. Local paths are never sent to the Hub.
+ */
+export function resolveModelWithHub(ref: ModelRefLike, opts: ResolveOptions & HubOptions): ResolutionWithHub {
+  const local = resolveModel(ref, opts);
+  const name = ref.name_or_path.trim();
+  if (local.ok || !REPO_ID.test(name) || existsSync(join(opts.configDir, name))) return { status: 'resolved', result: local };
+  const hub = lookupHubModel(name, ref.revision ?? null, { ...opts, env: opts.env });
+  if (hub.status === 'off') return { status: 'off', result: local, message: hub.message };
+  return hub;
 }
