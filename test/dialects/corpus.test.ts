@@ -56,7 +56,7 @@ test('the context-parallel example gets its typo pointed out, with the fix', () 
   const d = check(file).diagnostics.find((x) => x.code === 'axolotl-unknown-key')!;
   assert.equal(d.severity, DiagnosticSeverity.Warning);
   assert.equal(file.text.split('\n')[d.range.start.line]!.slice(d.range.start.character, d.range.end.character), 'context_parapllel_size');
-  assert.match(d.message, /^axolotl ignores `context_parapllel_size` without a word.*Did you mean `context_parallel_size`\?$/);
+  assert.match(String(d.message), /^axolotl ignores `context_parapllel_size` without a word.*Did you mean `context_parallel_size`\?$/);
 });
 
 test('torchtune recipes, v1 and launcher configs get no diagnostics', () => {
@@ -76,7 +76,7 @@ test('env-gated LLaMA-Factory keys are explained as such, never reported unknown
   assert.ok(gated.length >= 5, 'the Megatron parallelism keys');
   for (const d of gated) {
     assert.equal(d.severity, DiagnosticSeverity.Information);
-    assert.match(d.message, /USE_MCA=1` or `USE_MEGATRON_BRIDGE=1/);
+    assert.match(String(d.message), /USE_MCA=1` or `USE_MEGATRON_BRIDGE=1/);
   }
   assert.equal(diagnostics.filter((d) => d.code === 'lf-unknown-key').length, 0);
 });

@@ -71,7 +71,7 @@ test('an abbreviation suggests the key it abbreviates (adam_eps → adam_epsilon
   const lf = only(check(`${LF_TRAIN}\nadam_eps: 1.0e-8\n`), 'lf-unknown-key');
   assert.equal((lf.data as DialectDiagnosticData).suggestion, 'adam_epsilon');
   assert.equal(lf.severity, DiagnosticSeverity.Error);
-  assert.match(lf.message, /^LLaMA-Factory stops with 'Some keys are not used by the HfArgumentParser'/);
+  assert.match(String(lf.message), /^LLaMA-Factory stops with 'Some keys are not used by the HfArgumentParser'/);
 });
 
 test('suggestions come only from the keys of that place: a dataset entry suggests dataset keys', () => {
@@ -79,7 +79,7 @@ test('suggestions come only from the keys of that place: a dataset entry suggest
   const d = only(check(text), 'axolotl-unknown-key');
   assert.equal((d.data as DialectDiagnosticData).suggestion, 'type');
   assert.deepEqual((d.data as DialectDiagnosticData).path, ['datasets', 0, 'typ']);
-  assert.match(d.message, /in `datasets\[0\]`/);
+  assert.match(String(d.message), /in `datasets\[0\]`/);
   const nothing = only(check(mutate(AXOLOTL_QLORA, '    type: alpaca', '    type: alpaca\n    zzqqxx: 1')), 'axolotl-unknown-key');
   assert.equal((nothing.data as DialectDiagnosticData).suggestion, undefined);
   assert.deepEqual((nothing.data as DialectDiagnosticData).fixes?.[0]?.edits, [{ kind: 'remove', path: ['datasets', 0, 'zzqqxx'] }]);
@@ -88,13 +88,13 @@ test('suggestions come only from the keys of that place: a dataset entry suggest
 test('axolotl types: gradient_checkpointing, bf16 and learning_rate as axolotl types them', () => {
   const gc = only(check(mutate(AXOLOTL_QLORA, 'gradient_checkpointing:', 'gradient_checkpointing: offlode')), 'axolotl-enum');
   assert.equal(gc.severity, DiagnosticSeverity.Error);
-  assert.match(gc.message, /true or false or `offload`, `offload_disk`/);
+  assert.match(String(gc.message), /true or false or `offload`, `offload_disk`/);
   assert.equal((gc.data as DialectDiagnosticData).suggestion, 'offload');
   for (const ok of ['offload', 'offload_disk', 'false']) assert.deepEqual(check(mutate(AXOLOTL_QLORA, 'gradient_checkpointing:', `gradient_checkpointing: ${ok}`)).filter((d) => d.severity === DiagnosticSeverity.Error), [], ok);
   const bf16 = check(mutate(AXOLOTL_QLORA, 'bf16:', 'bf16: full'));
   assert.equal(only(bf16, 'axolotl-enum').range.start.line, lineOf(AXOLOTL_QLORA, 'bf16:'));
   const lr = only(check(mutate(AXOLOTL_QLORA, 'learning_rate:', 'learning_rate: [0.1]')), 'axolotl-type');
-  assert.match(lr.message, /must be a string or a number/);
+  assert.match(String(lr.message), /must be a string or a number/);
   assert.deepEqual(check(mutate(AXOLOTL_QLORA, 'learning_rate:', 'learning_rate: "2e-4"')).filter((d) => d.severity === DiagnosticSeverity.Error), [], 'a numeric string is accepted');
   const r = only(check(mutate(AXOLOTL_QLORA, 'lora_r:', 'lora_r: sixteen')), 'axolotl-type');
   assert.equal(textAt(mutate(AXOLOTL_QLORA, 'lora_r:', 'lora_r: sixteen'), r), 'sixteen');
@@ -115,9 +115,18 @@ test('axolotl hard errors: qlora without load_in_4bit, quantized base without ad
   assert.equal(only(check(mutate(AXOLOTL_QLORA, 'learning_rate:', '')), 'axolotl-no-learning-rate').severity, DiagnosticSeverity.Error);
 });
 
+test('axolotl hard errors read from its validators: adapter names, save_safetensors, parameter adapters with dropout', () => {
+  const typo = only(check(mutate(AXOLOTL_QLORA, 'adapter:', 'adapter: qlroa')), 'axolotl-adapter-unknown');
+  assert.equal((typo.data as DialectDiagnosticData).suggestion, 'qlora');
+  assert.deepEqual(check(`${mutate(AXOLOTL_QLORA, 'adapter:', 'adapter: my-adapter')}\nplugins:\n  - my.plugin.Plugin\n`).filter((d) => d.code === 'axolotl-adapter-unknown'), [], 'a plugin may register it');
+  assert.equal(only(check(`${AXOLOTL_QLORA}\nsave_safetensors: false\n`), 'axolotl-safetensors-false').severity, DiagnosticSeverity.Error);
+  const dropout = only(check(`${AXOLOTL_QLORA}\nlora_target_parameters:\n  - mlp.experts.gate_up_proj\n`), 'axolotl-target-parameters-dropout');
+  assert.equal(dropout.range.start.line, lineOf(AXOLOTL_QLORA, 'lora_dropout:'));
+});
+
 test('axolotl plugin keys count only with their plugin listed', () => {
   const without = only(check(`${AXOLOTL_QLORA}\nliger_rms_norm: true\n`), 'axolotl-plugin-not-listed');
-  assert.match(without.message, /axolotl\.integrations\.liger\.LigerPlugin/);
+  assert.match(String(without.message), /axolotl\.integrations\.liger\.LigerPlugin/);
   assert.deepEqual(check(`${AXOLOTL_QLORA}\nplugins:\n  - axolotl.integrations.liger.LigerPlugin\nliger_rms_norm: true\n`).filter((d) => d.code === 'axolotl-plugin-not-listed'), []);
 });
 
@@ -125,26 +134,26 @@ test('LoRA Lens advice is labelled as ours, never as the tool rejecting it', () 
   const d = only(check(mutate(AXOLOTL_QLORA, 'lora_dropout:', 'lora_dropout: 1.5')), 'dialect-advice-range');
   assert.equal(d.severity, DiagnosticSeverity.Warning);
   assert.equal((d.data as DialectDiagnosticData).origin, 'lora-lens');
-  assert.match(d.message, /^LoRA Lens advice \(axolotl accepts this value\)/);
+  assert.match(String(d.message), /^LoRA Lens advice \(axolotl accepts this value\)/);
 });
 
 test('YAML 1.1 scalars: said at the value, information when harmless, a warning with a fix when the value changes', () => {
   const harmless = check(mutate(AXOLOTL_QLORA, 'learning_rate:', 'learning_rate: 2e-4'));
   const info = only(harmless, 'dialect-yaml11');
   assert.equal(info.severity, DiagnosticSeverity.Information);
-  assert.match(info.message, /reads `2e-4` as the string "2e-4"/);
+  assert.match(String(info.message), /reads `2e-4` as the string "2e-4"/);
   const octal = mutate(AXOLOTL_QLORA, 'logging_steps:', 'logging_steps: 010');
   const warning = only(check(octal), 'dialect-yaml11');
   assert.equal(warning.severity, DiagnosticSeverity.Warning);
   assert.equal(textAt(octal, warning), '010');
-  assert.match(warning.message, /as 8, where YAML 1\.2 reads 10/);
+  assert.match(String(warning.message), /as 8, where YAML 1\.2 reads 10/);
   const kwargs = `${AXOLOTL_QLORA}\nlr_scheduler_kwargs:\n  eta_min: 1e-6\n`;
   const changed = only(check(kwargs), 'dialect-yaml11');
   assert.equal(changed.severity, DiagnosticSeverity.Warning);
-  assert.match(changed.message, /Write `1\.0e-6` to mean the number in both/);
+  assert.match(String(changed.message), /Write `1\.0e-6` to mean the number in both/);
   assert.match(applyPreferredFix(kwargs, changed), /^  eta_min: 1\.0e-6$/m);
   const word = only(check(mutate(AXOLOTL_QLORA, 'wandb_watch:', 'wandb_watch: off')), 'axolotl-type');
-  assert.match(word.message, /reads it as false: `off` is a boolean in YAML 1\.1/);
+  assert.match(String(word.message), /reads it as false: `off` is a boolean in YAML 1\.1/);
   assert.deepEqual(check(mutate(LF_TRAIN, 'learning_rate:', 'learning_rate: 1e-4')).filter((d) => d.code === 'dialect-yaml11'), [], 'OmegaConf reads 1e-4 as a number');
   assert.equal(only(check(mutate(LF_TRAIN, 'plot_loss:', 'plot_loss: yes')), 'dialect-yaml11').severity, DiagnosticSeverity.Information);
 });
@@ -162,7 +171,7 @@ test('LLaMA-Factory: training keys in an export config stop llamafactory-cli exp
   const d = only(check(text), 'lf-wrong-command');
   assert.equal(d.severity, DiagnosticSeverity.Error);
   assert.equal(d.range.start.line, lineOf(text, 'learning_rate'));
-  assert.match(d.message, /`llamafactory-cli export`, which this file is for, stops/);
+  assert.match(String(d.message), /`llamafactory-cli export`, which this file is for, stops/);
 });
 
 test('LLaMA-Factory types and enums', () => {
@@ -179,7 +188,7 @@ test('LLaMA-Factory: LoRA-only keys with full fine-tuning, and quantization bits
   assert.deepEqual(unused.map((d) => (d.data as DialectDiagnosticData).path[0]), ['lora_rank', 'lora_target']);
   assert.ok(unused.every((d) => d.severity === DiagnosticSeverity.Warning && (d.data as DialectDiagnosticData).origin === 'lora-lens'));
   const bits = only(check(`${LF_TRAIN}\nquantization_bit: 3\n`), 'lf-quantization-bit');
-  assert.match(bits.message, /accepts 4\/8-bit/);
+  assert.match(String(bits.message), /accepts 4\/8-bit/);
   assert.deepEqual(check(`${LF_TRAIN}\nquantization_method: hqq\nquantization_bit: 3\n`).filter((d) => d.code === 'lf-quantization-bit'), []);
   assert.equal(only(check(`${LF_TRAIN}\nquantization_method: eetq\nquantization_bit: 4\n`), 'lf-quantization-bit').severity, DiagnosticSeverity.Error);
 });
@@ -194,7 +203,7 @@ test('LLaMA-Factory datasets are checked against dataset_info.json when it exist
     const text = mutate(LF_TRAIN, 'dataset:', 'dataset: identity,alpaca_en_dmo');
     const d = only(check(text, dir), 'lf-dataset-undefined');
     assert.equal(d.range.start.line, lineOf(text, 'dataset:'));
-    assert.match(d.message, /"Undefined dataset alpaca_en_dmo in dataset_info\.json".*Defined: `identity`, `alpaca_en_demo`/);
+    assert.match(String(d.message), /"Undefined dataset alpaca_en_dmo in dataset_info\.json".*Defined: `identity`, `alpaca_en_demo`/);
     assert.equal((d.data as DialectDiagnosticData).suggestion, 'identity,alpaca_en_demo');
     const custom = mutate(text, 'template:', 'template: qwen3_nothink\ndataset_dir: elsewhere');
     assert.deepEqual(check(custom, dir).filter((x) => x.code === 'lf-dataset-undefined'), [], 'dataset_dir points elsewhere, where there is no registry');
@@ -210,7 +219,7 @@ test('the shipped asft example names a dataset its registry lacks', () => {
     writeFileSync(join(dir, 'data', 'dataset_info.json'), JSON.stringify({ alpaca_en_demo: {}, identity: {} }));
     const text = readFileSync(join(CORPUS_DIR, 'llama-factory', 'examples__extras__asft__qwen2_full_asft.yaml'), 'utf8');
     const d = only(check(text, dir), 'lf-dataset-undefined');
-    assert.match(d.message, /Undefined dataset \w+ in dataset_info\.json/);
+    assert.match(String(d.message), /Undefined dataset \w+ in dataset_info\.json/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

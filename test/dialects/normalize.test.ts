@@ -103,7 +103,7 @@ describe('axolotl normaliser rules of its own', () => {
     assert.equal(problems.length, 1);
     assert.equal(problems[0]!.code, 'axolotl-no-lora-targets');
     assert.deepEqual(problems[0]!.path, ['adapter']);
-    assert.match(problems[0]!.message, /trains nothing/);
+    assert.match(String(problems[0]!.message), /trains nothing/);
     assert.equal(plan!.lora!.target_modules, 'all-linear');
     assert.deepEqual(parse(`${base}adapter: lora\nlora_target_linear: true\n`).problems, []);
     assert.deepEqual(parse(`${base}adapter: lora\nlora_target_modules: [q_proj]\n`).problems, []);

@@ -1,3 +1,4 @@
+import { closestMatch } from '../../text/suggest';
 import type { DialectReport } from '../report';
 import { setFix } from '../report';
 
@@ -38,7 +39,25 @@ export function checkAxolotlRules(report: DialectReport, config: Config): void {
   if (config.base_model === undefined || config.base_model === null) {
     report.atKey([], 'error', 'axolotl-no-base-model', `${stops}: \`base_model\` is required: the Hub id or folder of the model to fine-tune.`);
   }
+  checkAdapterName(report, config);
+  if (config.save_safetensors === false) {
+    report.atValue(['save_safetensors'], 'error', 'axolotl-safetensors-false', `${stops}: \`save_safetensors: false\` is refused: transformers 5 always writes safetensors. Remove the key.`, { fixes: [{ title: 'Remove `save_safetensors`', edits: [{ kind: 'remove', path: ['save_safetensors'] }], isPreferred: true }] });
+  }
+  if (set(config.lora_target_parameters) && typeof config.lora_dropout === 'number' && config.lora_dropout !== 0) {
+    report.atValue(['lora_dropout'], 'error', 'axolotl-target-parameters-dropout', `${stops}: with \`lora_target_parameters\`, \`lora_dropout\` must be 0 (PEFT's parameter adapters have no dropout).`, { fixes: [setFix(['lora_dropout'], 0)] });
+  }
   checkDatasetTypes(report, config);
+}
+
+const BUILT_IN_ADAPTERS = ['lora', 'qlora', 'llama-adapter'];
+
+/** Other adapter names exist only when a plugin registers them; without any plugin, axolotl refuses the name. */
+function checkAdapterName(report: DialectReport, config: Config): void {
+  const adapter = config.adapter;
+  if (typeof adapter !== 'string' || !adapter || BUILT_IN_ADAPTERS.includes(adapter)) return;
+  if (Array.isArray(config.plugins) && config.plugins.length > 0) return;
+  const suggestion = closestMatch(adapter, BUILT_IN_ADAPTERS);
+  report.atValue(['adapter'], 'error', 'axolotl-adapter-unknown', `${stops}: adapter \`${adapter}\` is not built in (\`lora\`, \`qlora\`, \`llama-adapter\`) and no plugin is listed that could register it.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, suggestion ? { suggestion, fixes: [setFix(['adapter'], suggestion)] } : {});
 }
 
 /** `type: sharegpt.*` datasets were removed; axolotl rejects them with a pointer to `chat_template`. */
