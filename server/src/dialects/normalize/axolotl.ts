@@ -70,6 +70,7 @@ export function axolotlToPlan(doc: ConfigDocument, configPath: string | null, op
   src.add(['hardware', 'distributed'], cfg.deepspeed ? ['deepspeed'] : cfg.fsdp_version !== undefined ? ['fsdp_version'] : ['fsdp'], { transform: 'none' });
   src.add(['hardware', 'num_gpus'], null, { name: 'the launcher\'s process count (axolotl train --num-processes, accelerate or torchrun)' });
   src.add(['model', 'name_or_path'], ['base_model']);
+  src.add(['model'], ['base_model']); // our dialect's string form of model, which fixes edit
   src.add(['method'], ['adapter'], { transform: 'none' });
   const outputDir = asString(cfg.output_dir) ?? './model-out';
   src.add(['output', 'dir'], ['output_dir']);

@@ -64,6 +64,7 @@ export function llamaFactoryToPlan(doc: ConfigDocument, configPath: string | nul
   const stage = asString(cfg.stage) ?? 'sft';
   if (stage !== 'sft' && stage !== 'pt') lost.add(['stage'], `stage ${stage}: preference / reward training; the estimate counts supervised fine-tuning of one sequence per sample`);
   src.add(['model', 'name_or_path'], ['model_name_or_path']);
+  src.add(['model'], ['model_name_or_path']); // our dialect's string form of model, which fixes edit
   src.add(['model', 'trust_remote_code'], ['trust_remote_code']);
   src.add(['method'], ['finetuning_type'], { transform: 'none' });
   if (load8) src.add(['model', 'load_in_8bit'], ['quantization_bit'], { transform: 'none' });
