@@ -62,7 +62,7 @@ const gib = (v: number) => formatBytes(v * GiB);
 export function singleRunCharts(view: RunView, o: ChartOptions): ChartSpec[] {
   const s = view.series;
   const [blue, orange, green, purple, red, yellow] = palette() as [string, string, string, string, string, string];
-  const inGiB = (xs: number[]) => xs.map((v) => v / GiB);
+  const inGiB = (xs: (number | null)[]) => xs.map((v) => (v === null ? null : v / GiB));
   const memory: Line[] = [
     { label: 'allocated', x: s.step, y: inGiB(s.allocated), color: blue },
     { label: 'reserved', x: s.step, y: inGiB(s.reserved), color: purple },
@@ -98,7 +98,7 @@ export function compareCharts(views: RunView[], o: ChartOptions): ChartSpec[] {
     { id: 'grad', title: 'Gradient norm', unit: '', format: precise, lines: per((s) => ({ x: s.step, y: s.gradNorm })) },
     { id: 'tps', title: 'Throughput', unit: 'tokens/s', format: plain, lines: per((s) => ({ x: s.step, y: s.tokensPerSecond })) },
     { id: 'memory', title: 'Peak GPU memory (dashed: estimate)', unit: 'GiB', fromZero: true, format: gib, lines: [
-      ...per((s) => ({ x: s.step, y: s.peak.map((v) => v / GiB) })),
+      ...per((s) => ({ x: s.step, y: s.peak.map((v) => (v === null ? null : v / GiB)) })),
       ...views.flatMap((v, i) => typeof v.series.start?.estimate_peak_bytes === 'number'
         ? [constant(`${v.run.label} estimate`, v.series.step, v.series.start.estimate_peak_bytes / GiB, colors[i % colors.length]!, [6, 4])] : []),
     ] },

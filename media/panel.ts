@@ -86,7 +86,7 @@ function renderHeader(): void {
     if (h.finalLoss !== null) row.append(el('span', 'metric', `loss ${h.finalLoss.toFixed(4)}`));
     if (view.series.last) {
       const estimate = view.series.start?.estimate_peak_bytes;
-      row.append(el('span', 'metric', `peak ${formatBytes(view.series.last.peak_allocated_bytes)}${typeof estimate === 'number' ? ` / est. ${formatBytes(estimate)}` : ''}`));
+      row.append(el('span', 'metric', `peak ${formatBytes(view.series.last.peak_allocated_bytes ?? view.series.last.device_used_bytes)}${typeof estimate === 'number' ? ` / est. ${formatBytes(estimate)}` : ''}`));
     }
     if (view.malformed) row.append(el('span', 'metric warn', `${view.malformed} malformed line${view.malformed > 1 ? 's' : ''} skipped`));
     const st = view.run.settings;

@@ -135,7 +135,7 @@ test('the trainer stream recorded on the H100 (test/fixtures/trainer) reduces cl
   assert.equal(series.evalStep.length, 3);
   assert.equal(series.status, 'completed');
   assert.equal(runHeader(series).finalLoss, 1.2239638566970825);
-  assert.ok(series.peak.every((b) => b > 0));
+  assert.ok(series.peak.every((b) => (b ?? 0) > 0));
 });
 
 test('smoothEma: debiased (first point = raw), weight 0 = raw, nulls skipped; the reducer\'s lossSmooth is its SMOOTHING case', () => {

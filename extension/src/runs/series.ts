@@ -18,10 +18,12 @@ export interface RunSeries {
   lossSmooth: number[];
   learningRate: number[];
   gradNorm: (number | null)[];
-  tokensPerSecond: number[];
-  allocated: number[];
-  reserved: number[];
-  peak: number[];
+  /** null where another tool's run gives no figure (chart gaps). */
+  tokensPerSecond: (number | null)[];
+  allocated: (number | null)[];
+  reserved: (number | null)[];
+  /** Peak allocated; for another tool's run, what nvidia-smi shows (its one memory figure). */
+  peak: (number | null)[];
   evalStep: number[];
   evalLoss: number[];
 }
@@ -81,7 +83,7 @@ export function applyEvent(series: RunSeries, event: TrainerEvent): RunSeries {
       series.tokensPerSecond.push(event.tokens_per_second);
       series.allocated.push(event.allocated_bytes);
       series.reserved.push(event.reserved_bytes);
-      series.peak.push(event.peak_allocated_bytes);
+      series.peak.push(event.peak_allocated_bytes ?? event.device_used_bytes);
       series.last = event;
       if (series.status === 'starting') series.status = 'running';
       break;

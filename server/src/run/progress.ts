@@ -25,6 +25,14 @@ function formatRate(tokensPerSecond: number): string {
  * One status line. With `barWidth` > 0 it starts with a bar (`[#####.....]`), for a TTY redrawn in place;
  * with 0 it is a plain log line for pipes and CI logs.
  */
+/** Peak allocated over what nvidia-smi shows; another tool's run has only the latter (or nothing). */
+function memoryText(step: StepEvent): string {
+  const gib = (b: number) => (b / GIB).toFixed(1);
+  if (step.peak_allocated_bytes !== null && step.device_used_bytes !== null) return `mem ${gib(step.peak_allocated_bytes)}/${gib(step.device_used_bytes)} GiB`;
+  if (step.device_used_bytes !== null) return `mem ${gib(step.device_used_bytes)} GiB`;
+  return 'mem n/a';
+}
+
 export function formatProgress(step: StepEvent, barWidth: number): string {
   const total = Math.max(step.total_steps, 1);
   const fraction = Math.min(1, step.step / total);
@@ -32,8 +40,8 @@ export function formatProgress(step: StepEvent, barWidth: number): string {
     `step ${step.step}/${step.total_steps}`,
     `loss ${step.loss.toFixed(4)}`,
     `lr ${step.learning_rate.toExponential(2)}`,
-    `${formatRate(step.tokens_per_second)} tok/s`,
-    `mem ${(step.peak_allocated_bytes / GIB).toFixed(1)}/${(step.device_used_bytes / GIB).toFixed(1)} GiB`,
+    ...(step.tokens_per_second === null ? [] : [`${formatRate(step.tokens_per_second)} tok/s`]),
+    memoryText(step),
     `eta ${formatDuration(step.eta_s)}`,
   ];
   if (barWidth <= 0) return parts.join('  ');

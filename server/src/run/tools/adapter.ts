@@ -1,0 +1,176 @@
+/**
+ * Turns an axolotl or LLaMA-Factory run's output into our event stream, so the same panel, Runs view and CLI
+ * progress draw it: the Trainer's printed logs and tqdm bars (trainerLog.ts), LLaMA-Factory's trainer_log.jsonl, GPU
+ * memory from nvidia-smi samples, and the exit. Lines it does not understand produce nothing (the caller keeps them
+ * in the tool's log). Stateful and pure: no I/O, the clock injected.
+ */
+import type { EndEvent, ErrorEvent, EvalEvent, StartEvent, StepEvent, TrainerEvent, WarningEvent } from '../events';
+import { classifyLog, isOutOfMemory, parseLlamaFactoryLog, parseProgressBar, parsePythonDict, type ProgressBar } from './trainerLog';
+
+export type ExternalTool = 'axolotl' | 'llama-factory';
+
+export interface ToolRunContext {
+  runId: string;
+  tool: ExternalTool;
+  method: StartEvent['method'];
+  model: string;
+  trainableParams: number;
+  totalParams: number;
+  numTrainRows: number;
+  estimatePeakBytes: number | null;
+  /** Training tokens per optimizer step over all GPUs (micro batch × accumulation × GPUs × sequence), for tokens/s from steps/s. */
+  tokensPerStep: number | null;
+  /**
+   * The config's logging_steps: the Trainer logs when global_step is a multiple of it, so the k-th training log is
+   * step k × logging_steps. The bar cannot tell: it is on stderr, the logs on stdout, and two pipes interleave freely.
+   */
+  loggingSteps: number | null;
+  gpu: { name: string; memory_bytes: number } | null;
+  now: () => number;
+}
+
+interface Memory { usedBytes: number; peakUsedBytes: number }
+
+export class ToolOutputAdapter {
+  private started = false;
+  private readonly t0: number;
+  private total = 0;
+  private bar: ProgressBar | null = null;
+  private step = 0;
+  private lastLoss: number | null = null;
+  private lastTokens: { seen: number; at: number } | null = null;
+  private memory: Memory | null = null;
+  private oom: string | null = null;
+  private trainLogFromFile = false;
+  private trainLogs = 0;
+
+  constructor(private readonly ctx: ToolRunContext) {
+    this.t0 = ctx.now();
+  }
+
+  /** One line of the tool's stdout or stderr. */
+  line(text: string): TrainerEvent[] {
+    const out: TrainerEvent[] = [];
+    if (isOutOfMemory(text) && !this.oom) this.oom = text.trim().slice(0, 300);
+    const bar = parseProgressBar(text.split('\r').filter((s) => !s.includes('\x1b[A')).join('\r'));
+    // The first bar is the training loop's; evaluation bars (another total, drawn one line up) are not steps.
+    if (bar && bar.total > 0 && (this.total === 0 || bar.total === this.total)) {
+      this.total = bar.total;
+      this.bar = bar;
+      this.ensureStart(out);
+    }
+    const logs = parsePythonDict(text);
+    const log = logs ? classifyLog(logs) : null;
+    if (!log || this.trainLogFromFile) return out;
+    if (log.kind === 'train') {
+      this.ensureStart(out);
+      this.trainLogs += 1;
+      const byLogging = this.ctx.loggingSteps ? this.trainLogs * this.ctx.loggingSteps : null;
+      const step = byLogging !== null ? Math.min(byLogging, Math.max(this.total, byLogging)) : Math.max(this.bar?.step ?? 0, this.step + 1);
+      out.push(this.stepEvent(step, log.loss, log.learningRate, log.gradNorm, log.epoch, log.tokensSeen, null));
+    } else if (log.kind === 'eval') {
+      out.push(this.evalEvent(log.evalLoss));
+    } else if (log.trainLoss !== null) {
+      this.lastLoss = this.lastLoss ?? log.trainLoss;
+    }
+    return out;
+  }
+
+  /**
+   * One line of LLaMA-Factory's trainer_log.jsonl. Once the file is read, the printed logs of the same steps are
+   * ignored (the file has the exact step and the tool's own throughput).
+   */
+  llamaFactoryLogLine(text: string): TrainerEvent[] {
+    const log = parseLlamaFactoryLog(text);
+    if (!log) return [];
+    this.trainLogFromFile = true;
+    const out: TrainerEvent[] = [];
+    if (log.total > 0 && this.total === 0) this.total = log.total;
+    this.ensureStart(out);
+    if (log.loss !== null && log.step > this.step) {
+      out.push(this.stepEvent(log.step, log.loss, log.learningRate, null, log.epoch, log.tokensSeen, log.tokensPerSecond, log.remainingS));
+    }
+    if (log.evalLoss !== null) out.push(this.evalEvent(log.evalLoss, log.step));
+    return out;
+  }
+
+  /** GPU memory in use (bytes, summed over the run's GPUs) from a sampler tick. */
+  gpuSample(usedBytes: number): void {
+    this.memory = { usedBytes, peakUsedBytes: Math.max(usedBytes, this.memory?.peakUsedBytes ?? 0) };
+  }
+
+  /** The process ended: an out-of-memory error when the output said so, then the end event. */
+  exit(code: number | null, signal: string | null, stopRequested: boolean): TrainerEvent[] {
+    const out: TrainerEvent[] = [];
+    this.ensureStart(out);
+    const time = this.ctx.now();
+    let status: EndEvent['status'] = code === 0 ? 'completed' : stopRequested ? 'stopped' : 'failed';
+    if (this.oom) {
+      status = 'failed';
+      const error: ErrorEvent = {
+        event: 'error', time, kind: 'oom', step: this.step,
+        message: `${this.toolName()} ran out of GPU memory at step ${this.step + 1}: ${this.oom}`,
+        advice: ['Lower the micro batch (keep the effective batch with gradient accumulation)', 'Turn on gradient checkpointing', 'Shorten the sequence length, or train with QLoRA'],
+        memory: { ...(this.memory ? { peak_allocated_bytes: this.memory.peakUsedBytes } : {}), ...(this.ctx.gpu ? { total_bytes: this.ctx.gpu.memory_bytes } : {}), estimate_peak_bytes: this.ctx.estimatePeakBytes },
+      };
+      out.push(error);
+    } else if (status === 'failed') {
+      out.push({ event: 'error', time, kind: 'internal', step: this.step, message: `${this.toolName()} exited with ${signal ?? `code ${code}`}; its output is in the run's tool log`, advice: [] } satisfies ErrorEvent);
+    }
+    out.push({ event: 'end', time, status, step: this.step, final_loss: this.lastLoss, elapsed_s: round(time - this.t0), adapter_path: null } satisfies EndEvent);
+    return out;
+  }
+
+  /** A warning event (e.g. the sampler could not start). */
+  warning(message: string, kind: string): WarningEvent {
+    return { event: 'warning', time: this.ctx.now(), message, kind };
+  }
+
+  private toolName(): string {
+    return this.ctx.tool === 'axolotl' ? 'axolotl' : 'LLaMA-Factory';
+  }
+
+  private ensureStart(out: TrainerEvent[]): void {
+    if (this.started) return;
+    this.started = true;
+    out.push({
+      event: 'start', time: this.ctx.now(), run_id: this.ctx.runId, total_steps: this.total, num_train_rows: this.ctx.numTrainRows,
+      num_eval_rows: null, method: this.ctx.method, model: this.ctx.model, trainable_params: this.ctx.trainableParams,
+      total_params: this.ctx.totalParams, estimate_peak_bytes: this.ctx.estimatePeakBytes, gpu: this.ctx.gpu, quantization_backend: null,
+      resumed_from_step: null, tool: this.ctx.tool,
+    } satisfies StartEvent);
+  }
+
+  private stepEvent(step: number, loss: number, lr: number | null, gradNorm: number | null, epoch: number | null, tokensSeen: number | null,
+    reportedTokensPerSecond: number | null, remainingS: number | null = null): StepEvent {
+    const time = this.ctx.now();
+    this.step = step;
+    this.lastLoss = loss;
+    const elapsed = time - this.t0;
+    let tokensPerSecond = reportedTokensPerSecond;
+    if (tokensPerSecond === null && tokensSeen !== null) {
+      if (this.lastTokens && time > this.lastTokens.at) tokensPerSecond = (tokensSeen - this.lastTokens.seen) / (time - this.lastTokens.at);
+      this.lastTokens = { seen: tokensSeen, at: time };
+    }
+    if (tokensPerSecond === null && this.bar?.stepsPerSecond && this.ctx.tokensPerStep) tokensPerSecond = this.bar.stepsPerSecond * this.ctx.tokensPerStep;
+    const total = Math.max(this.total, step);
+    const eta = remainingS ?? (this.bar?.stepsPerSecond ? (total - step) / this.bar.stepsPerSecond : step > 0 ? (elapsed / step) * (total - step) : null);
+    return {
+      event: 'step', time, step, total_steps: total, epoch: Math.max(0, epoch ?? 0), loss, learning_rate: Math.max(0, lr ?? 0),
+      grad_norm: gradNorm !== null && Number.isFinite(gradNorm) ? gradNorm : null,
+      tokens_per_second: tokensPerSecond !== null && Number.isFinite(tokensPerSecond) ? round(Math.max(0, tokensPerSecond)) : null,
+      ...(tokensSeen !== null ? { tokens_seen: tokensSeen } : {}),
+      // nvidia-smi sees the process's whole footprint, not the allocator's split: allocated/reserved stay unknown.
+      allocated_bytes: null, reserved_bytes: null, peak_allocated_bytes: null,
+      device_used_bytes: this.memory?.usedBytes ?? null,
+      elapsed_s: round(elapsed), eta_s: eta === null ? null : round(Math.max(0, eta)),
+    };
+  }
+
+  private evalEvent(evalLoss: number, step = this.step): EvalEvent {
+    const time = this.ctx.now();
+    return { event: 'eval', time, step, eval_loss: evalLoss, elapsed_s: round(time - this.t0) };
+  }
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
