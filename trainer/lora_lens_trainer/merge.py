@@ -202,8 +202,8 @@ def _check(plan: TrainingPlan, base_kind: str, backend: str | None, trained: Any
            probe_tokens: int) -> dict[str, Any]:
     threshold = _threshold(plan)
     to_trained = _relative(after, trained)
+    fold = _relative(after, adapter_on_base)
     if base_kind == "original" and plan.method == "qlora":
-        fold = _relative(after, adapter_on_base)
         reference = "the adapter on the original (unquantized) base, before the fold"
         rel, max_abs = fold
     else:
@@ -214,4 +214,8 @@ def _check(plan: TrainingPlan, base_kind: str, backend: str | None, trained: Any
              "passed": rel <= threshold}
     return {"merge_base": base_kind, "quantization_backend": backend if plan.method == "qlora" else None,
             "merge_dtype": plan.output.merge_dtype, "probe_tokens": probe_tokens, "check": check,
-            "vs_trained_model": {"relative_rms": to_trained[0], "max_abs_logit_diff": to_trained[1]}}
+            "vs_trained_model": {"relative_rms": to_trained[0], "max_abs_logit_diff": to_trained[1]},
+            # The fold alone (PEFT's adapter model on the merge base, before and after merge_and_unload, both in
+            # merge_dtype), under the keys earlier reports used.
+            "max_abs_logit_diff": fold[1], "max_abs_logit": float(adapter_on_base.abs().max()),
+            "fold_relative_rms": fold[0]}
