@@ -1,0 +1,18 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildToolCommand } from '../../server/src/run/tools/command';
+
+test('axolotl: train FILE from the config folder; several GPUs through torchrun', () => {
+  const one = buildToolCommand('axolotl', '/w/cfg/lora.yml', 1, '/venv/bin/axolotl', { PATH: '/bin' });
+  assert.deepEqual([one.command, one.args, one.cwd], ['/venv/bin/axolotl', ['train', '/w/cfg/lora.yml'], '/w/cfg']);
+  assert.equal(one.env.PYTHONUNBUFFERED, '1');
+  assert.deepEqual(buildToolCommand('axolotl', '/w/cfg/lora.yml', 4, 'axolotl', {}).args, ['train', '/w/cfg/lora.yml', '--launcher', 'torchrun', '--', '--nproc_per_node=4']);
+});
+
+test("LLaMA-Factory: llamafactory-cli train FILE; several GPUs through its own FORCE_TORCHRUN / NPROC_PER_NODE", () => {
+  const one = buildToolCommand('llama-factory', 'cfg/sft.yaml', 1, 'llamafactory-cli', {});
+  assert.deepEqual(one.args.slice(0, 1), ['train']);
+  assert.equal(one.env.FORCE_TORCHRUN, undefined);
+  const two = buildToolCommand('llama-factory', '/w/sft.yaml', 2, 'llamafactory-cli', { FORCE_TORCHRUN: undefined });
+  assert.deepEqual([two.env.FORCE_TORCHRUN, two.env.NPROC_PER_NODE, two.args], ['1', '2', ['train', '/w/sft.yaml']]);
+});
