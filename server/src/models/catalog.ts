@@ -41,7 +41,7 @@ const ENTRIES: Entry[] = [
   llama({ ids: ['codellama/CodeLlama-13b-hf'], instruct: ['codellama/CodeLlama-13b-Instruct-hf'], v: 32016, h: 5120, i: 13824, l: 40, heads: 40, kv: 40, tied: false, maxPos: 16384 }),
   llama({ ids: ['codellama/CodeLlama-34b-hf'], instruct: ['codellama/CodeLlama-34b-Instruct-hf'], v: 32000, h: 8192, i: 22016, l: 48, heads: 64, kv: 8, tied: false, maxPos: 16384 }),
   // TinyLlama 1.1B (Llama architecture, GQA 32/4): the TinyLlama params table; 2048 positions.
-  llama({ ids: ['TinyLlama/TinyLlama_v1.1'], instruct: ['TinyLlama/TinyLlama-1.1B-Chat-v1.0'], v: 32000, h: 2048, i: 5632, l: 22, heads: 32, kv: 4, tied: false, maxPos: 2048 }),
+  llama({ ids: ['TinyLlama/TinyLlama_v1.1'], instruct: [], v: 32000, h: 2048, i: 5632, l: 22, heads: 32, kv: 4, tied: false, maxPos: 2048 }),
   // OpenLLaMA 3B v2: EasyLM's (openlm-research) 3b config: 26 layers of 3200, ffn 8640, 2048 positions.
   llama({ ids: ['openlm-research/open_llama_3b_v2'], instruct: [], v: 32000, h: 3200, i: 8640, l: 26, heads: 32, kv: 32, tied: false, maxPos: 2048, dtype: 'float16' }),
   // Qwen2 / Qwen2.5 (q/k/v bias; small ones tie embeddings)
