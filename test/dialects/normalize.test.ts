@@ -258,3 +258,11 @@ describe('estimates offline for the corpus', () => {
     assert.ok(estimable(lf) >= 16);
   });
 });
+
+describe('LLaMA-Factory pure_bf16 with LoRA', () => {
+  it('is bf16-true and says the adapters are counted in fp32', () => {
+    const { plan, lost } = llamaFactoryToPlan(parseConfigDocument('model_name_or_path: m/x\nstage: sft\npure_bf16: true\ndataset: a\n'), '/w/c.yaml', 'train', { fileExists: noFiles });
+    assert.equal(plan!.precision, 'bf16-true');
+    assert.match(lost.find((l) => l.key[0] === 'pure_bf16')!.reason, /adapters in bf16/);
+  });
+});

@@ -75,6 +75,7 @@ export function llamaFactoryToPlan(doc: ConfigDocument, configPath: string | nul
   src.add(['output', 'dir'], ['output_dir']);
   if (load8) lost.add(['quantization_bit'], '8-bit base: LLaMA-Factory keeps norms and embeddings in bf16; the estimate counts them in fp32 (k-bit preparation), a little high');
   const outputDir = asString(cfg.output_dir);
+  if (method !== 'full' && cfg.pure_bf16 === true) lost.add(['pure_bf16'], 'pure_bf16 keeps the adapters in bf16 too; the estimate counts them in fp32 (PEFT\'s default), high by 8 B per trainable parameter');
 
   const plan: TrainingPlan = {
     version: 1,
