@@ -1,8 +1,14 @@
 // Runs every TypeScript test file with node:test (the shell does not expand ** on every machine, so we walk),
 // then the trainer's pytest suite (runTrainerTests below).
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+
+// Every test process gets one temporary root (TMPDIR), removed at the end: a test that forgets its folders (npm test
+// used to leave ~29 in the system temp directory) leaves nothing behind, and the count left over is reported.
+const tempRoot = mkdtempSync(join(tmpdir(), 'lora-lens-tests-'));
+const testEnv = { ...process.env, TMPDIR: tempRoot, TMP: tempRoot, TEMP: tempRoot };
 
 function findTests(dir) {
   const out = [];
@@ -16,10 +22,13 @@ function findTests(dir) {
 
 const only = process.argv.slice(2);
 const files = only.length ? only : findTests('test').sort();
-const node = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+const node = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env: testEnv });
 let status = node.status ?? 1;
 
 if (!only.length && existsSync('trainer/tests')) status = runTrainerTests() || status;
+const left = readdirSync(tempRoot);
+if (left.length) console.log(`temporary files and folders the tests left: ${left.length} (removed with ${tempRoot})`);
+rmSync(tempRoot, { recursive: true, force: true });
 process.exit(status);
 
 /**
@@ -40,7 +49,7 @@ function runTrainerTests() {
   console.log(withTorch
     ? `trainer tests: the full suite with real torch on CPU (${python})`
     : `trainer tests: the torch-free suite (${python} has no torch; bash scripts/setup-trainer-venv.sh makes a venv that has it)`);
-  const py = spawnSync(python, ['-m', 'pytest', '-q', '-rs', 'trainer/tests'], { stdio: 'inherit', env: { ...process.env, LORA_LENS_TEST_PYTHON: python } });
+  const py = spawnSync(python, ['-m', 'pytest', '-q', '-rs', 'trainer/tests'], { stdio: 'inherit', env: { ...testEnv, LORA_LENS_TEST_PYTHON: python } });
   // pytest exits 5 when it collected nothing; any other non-zero is a failure.
   return py.status !== 0 && py.status !== 5 ? py.status || 1 : 0;
 }

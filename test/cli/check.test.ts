@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, runCli } from '../helpers/cli';
+import { tempDir } from '../run/helpers';
 
-const dir = mkdtempSync(join(tmpdir(), 'lora-lens-check-'));
+const dir = tempDir('lora-lens-check-');
 /** The QLoRA example with absolute data paths: clean under every rule, so a test sees only what it injects. */
 const CLEAN = readFileSync(join(REPO, 'examples', 'qwen2.5-7b-qlora.finetune.yaml'), 'utf8').replace(/data\//g, `${join(REPO, 'examples', 'data')}/`);
 const write = (name: string, content: string | Buffer) => {

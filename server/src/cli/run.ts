@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { detectGpus } from '../gpu/detect';
 import { formatCount } from '../memory/presentation';
-import { blocksRun, checkResumable, createRun, formatDuration, formatProgress, newRunDir, runDoctorCheck, startTrainer, type TrainerEvent } from '../run';
+import { blocksRun, checkNewRun, checkResumable, createRun, formatDuration, formatProgress, newRunDir, runDoctorCheck, startTrainer, type TrainerEvent } from '../run';
 import { defaultPython, trainerRoot } from './doctor';
 import { analyzeForCli } from './environment';
 import { ExitCode, type CliIO } from './io';
@@ -122,6 +122,8 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     plan = analysis.plan;
     const target = parsed.runDir ? resolve(io.cwd, parsed.runDir) : newRunDir(analysis.plan, new Date());
     const fullPlan = analysis.plan;
+    const usable = checkNewRun(target);
+    if (!usable.ok) return fail(usable.message);
     runDir = target;
     pending = () => createRun(target, fullPlan);
   }

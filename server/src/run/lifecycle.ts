@@ -44,10 +44,10 @@ export function isRunFolder(dir: string): boolean {
 }
 
 /**
- * Makes `dir` (and its missing parents) with bounded work and a sentence for each way it can fail. Node's recursive
- * mkdir is not used: under /proc it loops for minutes, and on an existing file it says only EEXIST.
+ * Whether `dir` can be made (or is a folder already), without making anything: the first existing ancestor must be a
+ * writable folder. Returns the folders still to make, outermost first. Bounded by the path's depth.
  */
-export function ensureFolder(dir: string): { ok: true } | { ok: false; message: string } {
+export function checkFolder(dir: string): { ok: true; missing: string[] } | { ok: false; message: string } {
   const target = resolve(dir);
   const missing: string[] = [];
   let existing = target;
@@ -63,23 +63,44 @@ export function ensureFolder(dir: string): { ok: true } | { ok: false; message: 
     return { ok: false, message: existing === target ? `${target} is a file, not a folder; pick a folder for the run` : `cannot create ${target}: ${existing} is a file, not a folder` };
   }
   try { accessSync(existing, constants.W_OK); } catch { return { ok: false, message: `cannot create ${target}: ${existing} is not writable` }; }
+  return { ok: true, missing };
+}
+
+/**
+ * Makes `dir` (and its missing parents) with bounded work and a sentence for each way it can fail. Node's recursive
+ * mkdir is not used: under /proc it loops for minutes, and on an existing file it says only EEXIST.
+ */
+export function ensureFolder(dir: string): { ok: true } | { ok: false; message: string } {
+  const checked = checkFolder(dir);
+  if (!checked.ok) return checked;
+  const target = resolve(dir);
+  const missing = checked.missing;
   for (const folder of missing) {
     try {
       mkdirSync(folder);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && statSync(folder).isDirectory()) continue;
-      const why = code === 'ENOENT' || code === 'EPERM' || code === 'EACCES' || code === 'EROFS' ? `${dirname(folder)} does not accept new folders (${code})` : (error as Error).message;
+      const why = code === 'ENOENT' || code === 'EPERM' || code === 'EACCES' || code === 'EROFS' ? `${dirname(folder)} does not accept new folders` : (error as Error).message;
       return { ok: false, message: `cannot create ${target}: ${why}` };
     }
   }
   return { ok: true };
 }
 
+/** Whether a new run can go in `runDir`, making nothing (callers check before slower work, e.g. the doctor). */
+export function checkNewRun(runDir: string): { ok: true } | { ok: false; message: string } {
+  const dir = resolve(runDir);
+  if (existsSync(join(dir, EVENTS_FILE))) return { ok: false, message: `${dir} already holds a run; use --resume ${dir} to continue it, or pick another folder` };
+  const checked = checkFolder(dir);
+  return checked.ok ? { ok: true } : checked;
+}
+
 /** Creates a run: its folder and plan.json. Refuses a folder that already holds a run's events, and unusable paths. */
 export function createRun(runDir: string, plan: TrainingPlan): { ok: true; runDir: string; planPath: string } | { ok: false; message: string } {
   const dir = resolve(runDir);
-  if (existsSync(join(dir, EVENTS_FILE))) return { ok: false, message: `${dir} already holds a run; use --resume ${dir} to continue it, or pick another folder` };
+  const usable = checkNewRun(dir);
+  if (!usable.ok) return usable;
   const invalid = invalidPlanMessage(plan); // the plan contract (schemas/plan.schema.json), checked before any folder is made
   if (invalid) return { ok: false, message: invalid };
   const made = ensureFolder(dir);

@@ -1,0 +1,43 @@
+// What the packaged .vsix holds (vsce's own file list, as `npm run package` builds it) and the manifest's metadata.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO } from '../helpers/cli';
+import { tempDir } from '../run/helpers';
+
+/**
+ * The project's files (tracked and new, as git sees them) plus the build outputs, in a folder of their own: vsce
+ * walks everything below the manifest, and node_modules and .tools make that minutes on a busy machine.
+ */
+function stagedTree(): string {
+  const listed = spawnSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: REPO, encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  const built = ['dist', join('media', 'build')].flatMap((d) => (existsSync(join(REPO, d)) ? readdirSync(join(REPO, d)).map((f) => join(d, f)) : []));
+  const root = tempDir('lora-lens-vsix-');
+  for (const file of [...listed, ...built]) {
+    if (!existsSync(join(REPO, file))) continue;
+    cpSync(join(REPO, file), join(root, file), { recursive: true });
+  }
+  return root;
+}
+
+test('the .vsix ships no webview sources and no .gitignore, and everything the extension and the CLI need', () => {
+  const ls = spawnSync(process.execPath, [join(REPO, 'node_modules', '@vscode', 'vsce', 'vsce'), 'ls', '--no-dependencies'], { cwd: stagedTree(), encoding: 'utf8', timeout: 120_000 });
+  assert.equal(ls.status, 0, ls.stderr);
+  const files = ls.stdout.trim().split('\n');
+  assert.deepEqual(files.filter((f) => /^media\/.*\.ts$|\.gitignore$|\.map$|^test\/|^server\/src\//.test(f)), []);
+  for (const needed of ['package.json', 'dist/extension.js', 'dist/server.js', 'dist/cli.js', 'bin/lora-lens.js', 'schemas/doctor.schema.json',
+    'schemas/events.schema.json', 'media/panel.css', 'media/build/panel.js', 'trainer/lora_lens_trainer/doctor.py']) {
+    assert.ok(files.includes(needed), `${needed} is packaged`);
+  }
+});
+
+test('package.json points repository, bugs and homepage where the docs link (no placeholder)', () => {
+  const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { repository: { url: string }; bugs: { url: string }; homepage: string };
+  const docsBase = /const DOCS_BASE = '(https:\/\/[^']+)\/blob\//.exec(readFileSync(join(REPO, 'server', 'src', 'diagnostics.ts'), 'utf8'))![1]!;
+  assert.doesNotMatch(JSON.stringify(manifest.repository), /example\.invalid/);
+  assert.equal(manifest.repository.url, `${docsBase}.git`);
+  assert.equal(manifest.bugs.url, `${docsBase}/issues`);
+  assert.equal(manifest.homepage, `${docsBase}#readme`);
+});
