@@ -64,6 +64,11 @@ test('a file with two signatures is not claimed by either', () => {
   assert.match(detectDialect('base_model: x\nadapter: lora\nmodel:\n  _component_: a.b\n', null).notChecked!, /axolotl and torchtune/);
 });
 
+test('quoted and commented inline values are read as their text', () => {
+  assert.equal(detectDialect('model: x\nmethod: "lora" # ours\n', null).dialect, 'lora-lens');
+  assert.equal(detectDialect("model: x\nmethod: 'qlora'\n", null).dialect, 'lora-lens');
+});
+
 test('JSON configs are sketched by their top-level keys', () => {
   assert.deepEqual(detectDialect('{"base_model": "x", "micro_batch_size": 1}', 'a.json'), { dialect: 'axolotl', source: 'keys' });
 });

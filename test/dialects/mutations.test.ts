@@ -124,6 +124,13 @@ test('axolotl hard errors read from its validators: adapter names, save_safetens
   assert.equal(dropout.range.start.line, lineOf(AXOLOTL_QLORA, 'lora_dropout:'));
 });
 
+test('blocks whose full key list LoRA Lens lacks (fsdp_config, trl, ...) type their known keys and report no unknown ones', () => {
+  const text = `${AXOLOTL_QLORA}\nfsdp_version: 2\nfsdp_config:\n  offload_params: maybe\n  some_newer_option: 1\n`;
+  const diagnostics = check(text);
+  assert.deepEqual(diagnostics.filter((d) => d.code === 'axolotl-unknown-key'), []);
+  assert.equal(only(diagnostics, 'axolotl-type').range.start.line, lineOf(text, '  offload_params'));
+});
+
 test('axolotl plugin keys count only with their plugin listed', () => {
   const without = only(check(`${AXOLOTL_QLORA}\nliger_rms_norm: true\n`), 'axolotl-plugin-not-listed');
   assert.match(String(without.message), /axolotl\.integrations\.liger\.LigerPlugin/);

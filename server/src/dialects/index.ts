@@ -5,11 +5,13 @@ import { validateAxolotl } from './axolotl/validate';
 import { LLAMA_FACTORY_SCHEMA } from './llamaFactory/schema';
 import { validateLlamaFactory } from './llamaFactory/validate';
 import type { DialectMatch, ToolDialectId } from './types';
+import { findScalarDifferences, toolView } from './yaml11';
 
 export type { DialectId, DialectMatch, DialectSettings, SubKind, ToolDialectId, DialectDiagnosticData, DiagnosticOrigin } from './types';
 export { detectDialect } from './detect';
 export { sketchTopLevel, SNIFF_BYTES } from './sniff';
-export { describeDialectKey } from './describe';
+export { describeDialectKey, dialectKeysAt } from './describe';
+export { findScalarDifferences, toolView, type ScalarFinding } from './yaml11';
 
 /**
  * The diagnostics of an axolotl or LLaMA-Factory config, as that tool would judge it (plus LoRA Lens's own advice,
@@ -23,6 +25,14 @@ export function validateDialect(doc: ConfigDocument, match: DialectMatch, option
     case 'llama-factory': return validateLlamaFactory(doc, match.subKind ?? 'train', options.configDir);
     default: return [];
   }
+}
+
+/**
+ * The document's value as the tool reads it: axolotl with PyYAML's YAML 1.1 rules, LLaMA-Factory with OmegaConf's
+ * (`1e-4`, `yes`, `0755` as the tool sees them). What a normaliser should read when the difference matters.
+ */
+export function toolReading(doc: ConfigDocument, dialect: ToolDialectId): unknown {
+  return toolView(doc.value, findScalarDifferences(doc, dialect === 'axolotl' ? 'pyyaml' : 'omegaconf'));
 }
 
 /** The generated JSON schema of a dialect, for completion and hover. */

@@ -30,11 +30,12 @@ export function walkDialectKeys(schema: DialectProperty, value: unknown, coercio
     if (!isPlainObject(node) || !properties || Object.keys(properties).length === 0) continue;
     const present = new Set(Object.keys(node));
     const known = Object.keys(properties);
+    const open = objectSchema?.['x-gate']?.open === true;
     for (const [key, child] of Object.entries(node)) {
       const property = properties[key];
       const childPath = [...path, key];
       if (!property) {
-        findings.push({ kind: 'unknown', path: childPath, key, known, present });
+        if (!open) findings.push({ kind: 'unknown', path: childPath, key, known, present });
         continue;
       }
       findings.push({ kind: 'known', path: childPath, key, property });

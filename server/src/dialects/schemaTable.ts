@@ -10,6 +10,8 @@ export interface KeyGate {
   deprecatedFor?: string;
   /** `examples`: known from the tool's own example configs, not from a definition. */
   provenance?: string;
+  /** A block whose own keys are not all known: its known keys are typed, unknown ones not reported. */
+  open?: boolean;
   /** A transformers TrainingArguments field of one major version only. */
   transformers?: string;
 }

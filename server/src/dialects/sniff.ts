@@ -44,7 +44,8 @@ export function sketchTopLevel(text: string): TopLevelSketch {
 }
 
 function stripComment(value: string): string {
-  if (/^["']/.test(value)) return value.trim();
+  const quoted = /^"((?:[^"\\]|\\.)*)"|^'((?:[^']|'')*)'/.exec(value);
+  if (quoted) return quoted[1] ?? quoted[2]!.replace(/''/g, "'");
   const hash = value.search(/\s#/);
   return (hash >= 0 ? value.slice(0, hash) : value).trim();
 }
