@@ -404,6 +404,10 @@ class Trainer:
             if found_inf:
                 s.scaler.update(True)
                 s.optimizer.zero_grad(set_to_none=True)
+                if s.scaler.scale < 1.0:
+                    # Below 1 the loss is no longer scaled up: the gradients are inf/nan at their own size, which
+                    # is divergence, not fp16's range; skipping on would skip every remaining step.
+                    self._non_finite(float(loss_sum.item()) / scale, float("nan"))
                 self._skipped(scale, s.scaler.scale)
                 return float("nan"), None
             grad_norm = torch.nn.utils.clip_grad_norm_(s.params, max_norm, foreach=True)
@@ -430,11 +434,15 @@ class Trainer:
 
     def _non_finite(self, loss: float, grad_norm: float) -> None:
         what = f"loss {loss}" if not math.isfinite(loss) else f"gradient norm {grad_norm}"
+        if self.skipped_steps:
+            what += f" (after {self.skipped_steps} skipped fp16 steps, at loss scale below 1)"
         advice = [f"lower training.learning_rate (now {self.plan.training.learning_rate:g}), e.g. by 3-10x",
                   "keep training.max_grad_norm at 1.0 (0 turns clipping off)",
                   "check the dataset for empty or extremely long rows near this step"]
-        if self.plan.precision == "fp32" or self.plan.precision.startswith("bf16"):
-            advice.append("the weights were not updated with it: resume from the last checkpoint after the change")
+        if self.plan.precision == "fp16-mixed":
+            advice.append("on a GPU with bf16 (Ampere or newer) use precision: bf16-mixed, which has fp32's range")
+        advice.append("the step was not applied: the last checkpoint is from before it; after changing the "
+                      "learning rate, continue from it with --resume-anyway (a changed plan is otherwise refused)")
         raise ConfigProblem(f"{what} at step {self.step + 1}: training diverged; the step was not applied", advice)
 
     def _emit_step(self, s: Session, loss: float, grad_norm: Any, lr: float, epoch: float, tokens_seen: int,
