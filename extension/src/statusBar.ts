@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { isConfigFile } from '../../server/src/services/fileMatcher';
 import { EstimateRequestMethod, type EstimateParams, type EstimateResult } from '../../server/src/shared/protocol';
+import { statusBarContent } from './statusText';
 
 /** Whether the server treats a document as a config: the same function and the same `loraLens.files` globs. */
 export function isConfigDocument(document: vscode.TextDocument): boolean {
@@ -48,14 +49,4 @@ export function createStatusBar(client: LanguageClient): vscode.Disposable {
   ];
   refreshSoon();
   return vscode.Disposable.from(...subscriptions);
-}
-
-/** The item's text and accessibility label: the verdict as an icon and a word, the error count; no figures. */
-export function statusBarContent(estimate: EstimateResult, errors: number): { text: string; accessibilityInformation: { label: string } } {
-  const verdict = estimate?.fits === false ? 'does not fit' : estimate?.fits ? 'fits' : '';
-  const icon = errors || estimate?.fits === false ? '$(error)' : '$(check)';
-  const errorText = errors ? `${errors} error${errors > 1 ? 's' : ''}` : '';
-  const text = `${icon} LoRA Lens${errorText ? ` · ${errorText}` : ''}`;
-  const label = ['LoRA Lens', verdict && `${verdict}${estimate?.gpuName ? ` ${estimate.gpuName}` : ''}`, errorText].filter(Boolean).join(', ');
-  return { text, accessibilityInformation: { label } };
 }

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 
 const ROOT = join(__dirname, '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -195,4 +196,46 @@ test('VS Code: diagnostic in Problems, quick fix, Run Fine-Tune, live panel', { 
   t.diagnostic(`CLI run listed in the Runs view: ${((Date.now() - t1) / 1000).toFixed(1)} s after it started`);
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'e2e-vscode-run.png') });
+});
+
+/** The Problems panel's rows, grouped by file: the marker rows (aria-level 2) under each file row (aria-level 1). */
+async function problemRows(fileName: string): Promise<string[] | undefined> {
+  const groups = await page.evaluate(() => {
+    const found: Array<{ file: string; rows: string[] }> = [];
+    for (const row of Array.from(document.querySelectorAll('.markers-panel .monaco-list-row'))) {
+      const level = row.getAttribute('aria-level');
+      if (level === '1') found.push({ file: row.textContent ?? '', rows: [] });
+      else if (level === '2' && found.length) found[found.length - 1]!.rows.push(row.textContent ?? '');
+    }
+    return found;
+  });
+  return groups.find((g) => g.file.includes(fileName))?.rows;
+}
+
+test('VS Code: a .finetune.json and a .finetune.yaml with two errors each show exactly two rows in Problems', { skip, timeout: 120_000 }, async () => {
+  // The example (no diagnostics of its own) with two schema errors: an unknown key and a misspelled method.
+  const example = parseYaml(readFileSync(join(ROOT, 'examples/qwen2.5-0.5b-full.finetune.yaml'), 'utf8')) as { method: string; training: Record<string, unknown> };
+  example.method = 'fulll';
+  example.training.learning_rat = example.training.learning_rate;
+  delete example.training.learning_rate;
+  writeFileSync(join(workspace, 'errors.finetune.json'), `${JSON.stringify(example, null, 2)}\n`);
+  writeFileSync(join(workspace, 'errors.finetune.yaml'), stringifyYaml(example));
+  for (const name of ['errors.finetune.json', 'errors.finetune.yaml']) {
+    // Alone in the editor, so Problems holds this file's rows only (a closed document's diagnostics are cleared).
+    await palette('View: Close All Editors');
+    await page.keyboard.press('Control+P');
+    await page.waitForSelector('.quick-input-widget input');
+    await page.keyboard.type(name);
+    await page.waitForSelector(`.quick-input-list .monaco-list-row:has-text("${name}")`);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.monaco-editor .view-lines:has-text("learning_rat")');
+    await palette('View: Focus Problems');
+    // Ours first; then time for a second validator (VS Code's JSON service answers on open) to add its own rows.
+    for (let i = 0; i < 60 && ((await problemRows(name))?.length ?? 0) < 2; i++) await page.waitForTimeout(500);
+    await page.waitForTimeout(3000);
+    const rows = (await problemRows(name)) ?? [];
+    assert.equal(rows.length, 2, `${name}: one row per error, got\n${rows.join('\n')}`);
+    assert.ok(rows.some((r) => /Unknown key `learning_rat` in `training`/.test(r)), rows.join('\n'));
+    assert.ok(rows.some((r) => /`method` must be one of `full`, `lora`, `qlora`; got "fulll"/.test(r)), rows.join('\n'));
+  }
 });

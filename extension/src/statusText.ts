@@ -1,0 +1,14 @@
+import type { EstimateResult } from '../../server/src/shared/protocol';
+
+/**
+ * The status bar item's text and accessibility label: the verdict as an icon, the error count; no figures (the inlay
+ * hint on the model line carries them, the tooltip the breakdown). The label reads the verdict out.
+ */
+export function statusBarContent(estimate: EstimateResult, errors: number): { text: string; accessibilityInformation: { label: string } } {
+  const verdict = estimate?.fits === false ? 'does not fit' : estimate?.fits ? 'fits' : '';
+  const icon = errors || estimate?.fits === false ? '$(error)' : '$(check)';
+  const errorText = errors ? `${errors} error${errors > 1 ? 's' : ''}` : '';
+  const text = `${icon} LoRA Lens${errorText ? ` · ${errorText}` : ''}`;
+  const label = ['LoRA Lens', verdict && `${verdict}${estimate?.gpuName ? ` ${estimate.gpuName}` : ''}`, errorText].filter(Boolean).join(', ');
+  return { text, accessibilityInformation: { label } };
+}
