@@ -111,6 +111,7 @@ function parseGate(gate) {
     else if (kind === 'deprecated') out.deprecatedFor = value;
     else if (kind === 'seen') out.provenance = 'examples';
     else if (kind === 'open') out.open = true;
+    else if (kind === 'unverified') out.provenance = 'unverified';
     else if (kind === 'transformers<5') out.transformers = '<5';
     else throw new Error(`unknown gate: ${part}`);
   }
