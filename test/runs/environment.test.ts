@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../run/helpers';
 import { choosePython, doctorFindings, environmentMarkdown, parseDoctorReport } from '../../extension/src/runs/environment';
 import { newRunDir } from '../../server/src/run/args';
 import { extraRunsRoot, findRunFolders, isRunFolder, keySettings, listRuns } from '../../extension/src/runs/runFolder';
@@ -34,7 +34,7 @@ test('the editor reads the one doctor: findings name the interpreter that ran, Q
 });
 
 test('run folders: a run is found under <output.dir>/<run-id>/ at any depth, with status from events and liveness', () => {
-  const ws = mkdtempSync(join(tmpdir(), 'runs-'));
+  const ws = tempDir('runs-');
   const fixtures = join(__dirname, '..', 'fixtures', 'runs');
   const plan = (dir: string) => writeFileSync(join(dir, 'plan.json'), '{"method":"lora"}');
   // Where lora-lens run and Run Fine-Tune put a run: newRunDir of the config's plan (output.dir default runs/<model>-<method>).

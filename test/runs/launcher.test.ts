@@ -1,10 +1,11 @@
 // Orchestration against a real child process: the stand-in trainer (test/fixtures/runs/fake-trainer.mjs) replays a
 // recorded stream; TrainerRun starts it with an argument array, follows events.jsonl and stops the whole tree.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../run/helpers';
 import type { TrainerEvent } from '../../extension/src/runs/events';
 import { isRunAlive, runDoctor, runMerge, TrainerRun, type TrainerCommand } from '../../extension/src/runs/launcher';
 import { reduceEvents } from '../../extension/src/runs/series';
@@ -14,7 +15,7 @@ const command: TrainerCommand = { python: FAKE, trainerRoot: null, cwd: tmpdir()
 
 function startRun(env: Record<string, string> = {}, resumeDir?: string) {
   Object.assign(process.env, { FAKE_TRAINER_DELAY_MS: '5', FAKE_TRAINER_MODE: '' }, env);
-  const runDir = resumeDir ?? mkdtempSync(join(tmpdir(), 'run-'));
+  const runDir = resumeDir ?? tempDir('run-');
   const events: TrainerEvent[] = [];
   const stderr: string[] = [];
   const malformed: string[] = [];
@@ -106,7 +107,7 @@ test('an OOM stream ends failed with the trainer advice', async () => {
 });
 
 test('a missing interpreter ends the run failed with the reason on stderr', async () => {
-  const runDir = mkdtempSync(join(tmpdir(), 'run-'));
+  const runDir = tempDir('run-');
   const stderr: string[] = [];
   const run = new TrainerRun(runDir, { onEvents: () => {}, onStderr: (l) => stderr.push(l), onMalformed: () => {} })
     .start({ python: '/nonexistent/python3', trainerRoot: null, cwd: tmpdir() });
@@ -120,7 +121,7 @@ test('doctor prints its JSON report; merge hands over its summary line', async (
   const result = await runDoctor(command);
   assert.equal(result.code, 0);
   assert.equal(JSON.parse(result.stdout).cuda.available, true);
-  const runDir = mkdtempSync(join(tmpdir(), 'run-'));
+  const runDir = tempDir('run-');
   const merged = await runMerge(command, runDir);
   assert.equal(merged.code, 0);
   assert.equal(JSON.parse(merged.stdout).merged_dir, join(runDir, 'merged'));
