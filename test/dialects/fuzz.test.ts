@@ -66,3 +66,14 @@ test('non-mapping documents and hostile values are handled', () => {
     }
   }
 });
+
+test('a huge hostile file gets a bounded report that still carries the tool\'s own errors', () => {
+  const lines = ['base_model: x', 'adapter: qlora', 'learning_rate: 2e-4', 'datasets:'];
+  for (let i = 0; i < 1500; i++) lines.push(`  - path: owner/ds${i}\n    type: alpaca\n    fieldd_messages: m${i}`);
+  for (let i = 0; i < 1500; i++) lines.push(`unknown_key_number_${i}: ${i % 3 ? '1e-4' : 'yes'}`);
+  const doc = parseConfigDocument(lines.join('\n'));
+  const diagnostics = validateDialect(doc, detectDialect(doc, null), { configDir: null });
+  assert.ok(diagnostics.length <= 210, `${diagnostics.length} diagnostics`);
+  assert.ok(diagnostics.some((d) => d.code === 'axolotl-qlora-needs-4bit'));
+  assert.ok(diagnostics.some((d) => d.code === 'axolotl-unknown-key'));
+});

@@ -8,7 +8,7 @@ export type KeyFinding =
   | { kind: 'type'; path: NodePath; property: DialectProperty; value: unknown }
   | { kind: 'enum'; path: NodePath; property: DialectProperty; value: unknown };
 
-/** Findings past this many are dropped: a file that bad needs the first screenful, not ten thousand lines. */
+/** Reportable findings (unknown keys, types, enums) past this many end the walk: the report shows 200 at most. */
 export const MAX_KEY_FINDINGS = 500;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -22,8 +22,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  */
 export function walkDialectKeys(schema: DialectProperty, value: unknown, coercion: Coercion): KeyFinding[] {
   const findings: KeyFinding[] = [];
+  let reportable = 0;
   const stack: Array<{ value: unknown; path: NodePath }> = [{ value, path: [] }];
-  while (stack.length && findings.length < MAX_KEY_FINDINGS) {
+  while (stack.length && reportable < MAX_KEY_FINDINGS) {
     const { value: node, path } = stack.pop()!;
     const objectSchema = objectSchemaAt(schema, path);
     const properties = objectSchema?.properties;
@@ -35,15 +36,15 @@ export function walkDialectKeys(schema: DialectProperty, value: unknown, coercio
       const property = properties[key];
       const childPath = [...path, key];
       if (!property) {
-        if (!open) findings.push({ kind: 'unknown', path: childPath, key, known, present });
+        if (!open) { findings.push({ kind: 'unknown', path: childPath, key, known, present }); reportable++; }
         continue;
       }
       findings.push({ kind: 'known', path: childPath, key, property });
-      if (!fitsType(child, property, coercion)) findings.push({ kind: 'type', path: childPath, property, value: child });
-      else if (breaksEnum(child, property)) findings.push({ kind: 'enum', path: childPath, property, value: child });
+      if (!fitsType(child, property, coercion)) { findings.push({ kind: 'type', path: childPath, property, value: child }); reportable++; }
+      else if (breaksEnum(child, property)) { findings.push({ kind: 'enum', path: childPath, property, value: child }); reportable++; }
       else if (isPlainObject(child)) stack.push({ value: child, path: childPath });
       else if (Array.isArray(child)) child.forEach((item, index) => stack.push({ value: item, path: [...childPath, index] }));
     }
   }
-  return findings.reverse();
+  return findings;
 }

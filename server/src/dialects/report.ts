@@ -4,11 +4,19 @@ import { makeDiagnostic, type Severity } from '../diagnostics';
 import type { QuickFix } from '../edits/configEdits';
 import type { DiagnosticOrigin, DialectDiagnosticData, ToolDialectId } from './types';
 
+/** Per-key findings past this many are dropped (a file that bad needs its first screenful); the tool's own pre-launch checks always report. */
+export const MAX_KEY_DIAGNOSTICS = 200;
+
 /** Builds one dialect's diagnostics, each carrying the same payload shape (path, origin, assumed version, fixes). */
 export class DialectReport {
   readonly diagnostics: Diagnostic[] = [];
 
   constructor(private readonly doc: ConfigDocument, readonly dialect: ToolDialectId, readonly assumes: string) {}
+
+  /** Whether another per-key finding may still be reported. */
+  hasRoom(): boolean {
+    return this.diagnostics.length < MAX_KEY_DIAGNOSTICS;
+  }
 
   /** A finding pointed at the key of `path`. */
   atKey(path: NodePath, severity: Severity, code: string, message: string, extra: Partial<DialectDiagnosticData> = {}): void {

@@ -28,6 +28,8 @@ export interface ScalarFinding {
   /** What the tool reads. */
   theirs: ToolScalar;
   difference: ScalarDifference;
+  /** Where the scalar starts in the text. */
+  offset: number;
 }
 
 const BOOL_11 = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
@@ -92,13 +94,16 @@ function classify(source: string, theirs: ToolScalar): ScalarDifference {
   return 'other';
 }
 
-/** Every plain scalar value whose meaning under the tool's rules differs from YAML 1.2's, with its path. */
+/** More scalar findings than this are not collected: the report shows 200 at most, and a hostile file has thousands. */
+export const MAX_SCALAR_FINDINGS = 1000;
+
+/** Every plain scalar value whose meaning under the tool's rules differs from YAML 1.2's, with its path (at most {@link MAX_SCALAR_FINDINGS}). */
 export function findScalarDifferences(doc: ConfigDocument, rules: ScalarRules): ScalarFinding[] {
   const findings: ScalarFinding[] = [];
   const root = doc.yaml?.contents;
   if (!root) return findings;
   const stack: Array<{ node: unknown; path: NodePath }> = [{ node: root, path: [] }];
-  while (stack.length) {
+  while (stack.length && findings.length < MAX_SCALAR_FINDINGS) {
     const { node, path } = stack.pop()!;
     if (isMap(node)) {
       for (const pair of node.items) {
@@ -109,14 +114,15 @@ export function findScalarDifferences(doc: ConfigDocument, rules: ScalarRules): 
     } else if (isScalar(node) && node.type === 'PLAIN' && !(node as Node).tag && node.range) {
       const source = doc.text.slice(node.range[0], node.range[1]).trim();
       const theirs = resolvePlainScalar(source, rules);
-      if (!sameScalar(node.value, theirs)) findings.push({ path, source, ours: node.value, theirs, difference: classify(source, theirs) });
+      if (!sameScalar(node.value, theirs)) findings.push({ path, source, ours: node.value, theirs, difference: classify(source, theirs), offset: node.range[0] });
     }
   }
-  return findings.sort((a, b) => comparePaths(a.path, b.path));
+  return findings.sort(comparePaths);
 }
 
-function comparePaths(a: NodePath, b: NodePath): number {
-  return a.join('\u0000') < b.join('\u0000') ? -1 : a.join('\u0000') > b.join('\u0000') ? 1 : 0;
+/** Document order is what the report wants; the AST walk yields reverse order, so the source offset decides. */
+function comparePaths(a: ScalarFinding, b: ScalarFinding): number {
+  return a.offset - b.offset;
 }
 
 /** The document's value with each differing scalar replaced by the tool's reading: what the tool validates. */

@@ -36,6 +36,7 @@ export function reportScalarDifferences(report: DialectReport, schema: DialectPr
   for (const finding of findings) {
     const name = keyName(finding.path);
     const why = explainScalar(finding);
+    if (!report.hasRoom() && !typeBroken.has(name)) break;
     if (typeBroken.has(name)) { explanations.set(name, `${tool} reads it as ${shown(finding.theirs)}: ${why}`); continue; }
     const property = propertyAt(schema, finding.path);
     const intended = intendedNumber(finding);

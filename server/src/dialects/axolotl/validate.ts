@@ -24,7 +24,7 @@ export function validateAxolotl(doc: ConfigDocument): Diagnostic[] {
   const findings = walkDialectKeys(AXOLOTL_SCHEMA, config, 'pydantic');
   const explanations = reportScalarDifferences(report, AXOLOTL_SCHEMA, scalars, findings, 'pydantic');
   const plugins = new Set(Array.isArray(config.plugins) ? config.plugins.map(String) : []);
-  for (const finding of findings) reportFinding(report, finding, plugins, explanations);
+  for (const finding of findings) if (finding.kind === 'known' || report.hasRoom()) reportFinding(report, finding, plugins, explanations);
   checkAxolotlRules(report, config);
   adviseAxolotlRanges(report, config);
   return [...problems, ...report.sorted()];

@@ -37,7 +37,7 @@ export function validateLlamaFactory(doc: ConfigDocument, subKind: SubKind, conf
   const groups = groupsOf(subKind);
   const legalKeys = legalKeysOf(subKind);
   const context: Context = { report, subKind, groups, explanations: reportScalarDifferences(report, LLAMA_FACTORY_SCHEMA, scalars, findings, 'dataclass'), legalKeys };
-  for (const finding of findings) reportFinding(context, finding);
+  for (const finding of findings) if (finding.kind === 'known' || report.hasRoom()) reportFinding(context, finding);
   checkLlamaFactoryRules(report, config, configDir);
   return [...problems, ...report.sorted()];
 }
