@@ -24,14 +24,12 @@ except ImportError:  # CPU-only or Windows installs of torch
 
 if triton is not None:
     @triton.jit
-    def _transform(x, multiplier, softcap, SOFTCAP: tl.constexpr):  # type: ignore[no-untyped-def]
-        """(y, 1 − tanh²): the logit the loss sees and the softcap's derivative factor (1 without softcap)."""
-        z = x * multiplier
+    def _capped(z, softcap, SOFTCAP: tl.constexpr):  # type: ignore[no-untyped-def]
+        """softcap · tanh(z / softcap) with SOFTCAP, else z: the logit the loss sees."""
         if SOFTCAP:
             # tanh(u) = 1 − 2/(e^{2u} + 1): exact at both ends in fp32 (e^{2u} → inf gives 1, → 0 gives −1).
-            t = 1.0 - 2.0 / (tl.exp(2.0 * z / softcap) + 1.0)
-            return t * softcap, 1.0 - t * t
-        return z, 1.0
+            z = (1.0 - 2.0 / (tl.exp(2.0 * z / softcap) + 1.0)) * softcap
+        return z
 
     # No annotations besides tl.constexpr: Triton resolves every global a kernel names, `Any` included.
     @triton.jit
@@ -46,21 +44,24 @@ if triton is not None:
             offsets = start + tl.arange(0, BLOCK)
             mask = offsets < vocab
             x = tl.load(base + offsets, mask=mask, other=0.0).to(tl.float32)
-            y, _ = _transform(x, multiplier, softcap, SOFTCAP)
-            y = tl.where(mask, y, float("-inf"))
+            y = tl.where(mask, _capped(x * multiplier, softcap, SOFTCAP), float("-inf"))
             new_max = tl.maximum(running_max, tl.max(y, axis=0))
             running_sum = running_sum * tl.exp(running_max - new_max) + tl.sum(tl.exp(y - new_max), axis=0)
             running_max = new_max
         lse = running_max + tl.log(running_sum)
-        picked, _ = _transform(tl.load(base + target).to(tl.float32), multiplier, softcap, SOFTCAP)
+        picked = _capped(tl.load(base + target).to(tl.float32) * multiplier, softcap, SOFTCAP)
         tl.store(loss_ptr + row, lse - picked)
         for start in range(0, vocab, BLOCK):
             offsets = start + tl.arange(0, BLOCK)
             mask = offsets < vocab
             x = tl.load(base + offsets, mask=mask, other=0.0).to(tl.float32)
-            y, dy = _transform(x, multiplier, softcap, SOFTCAP)
+            y = _capped(x * multiplier, softcap, SOFTCAP)
             grad = tl.exp(y - lse)
-            grad = tl.where(offsets == target, grad - 1.0, grad) * dy * (scale * multiplier)
+            grad = tl.where(offsets == target, grad - 1.0, grad)
+            if SOFTCAP:
+                t = y / softcap
+                grad = grad * (1.0 - t * t)  # d(softcap · tanh(z / softcap)) / dz
+            grad = grad * (scale * multiplier)
             tl.store(base + offsets, grad.to(logits_ptr.dtype.element_ty), mask=mask)
 
 
