@@ -10,6 +10,8 @@ test('run arguments: an array with the plan inside the run folder, resume and th
   });
   const resumed = buildTrainerArgs({ python: 'python3', verb: 'run', runDir: '/r', resume: true, estimatePeakBytes: 1.5e10 });
   assert.deepEqual(resumed.args.slice(-3), ['--resume', '--estimate-peak-bytes', '15000000000']);
+  // After the config or the dataset changed, the trainer refuses a plain --resume; --resume-anyway is the override.
+  assert.deepEqual(buildTrainerArgs({ python: 'p', verb: 'run', runDir: '/r', resume: true, resumeAnyway: true }).args.slice(-1), ['--resume-anyway']);
   for (const bad of [null, Number.NaN, 0, -1]) {
     assert.ok(!buildTrainerArgs({ python: 'p', verb: 'run', runDir: '/r', estimatePeakBytes: bad }).args.includes('--estimate-peak-bytes'));
   }

@@ -81,6 +81,8 @@ test('lora-lens run --resume passes --resume for an existing run folder; usage e
   const streams = io(dir);
   assert.equal(await run(['--resume', runDir, '--python', PYTHON], streams), 0, streams.stderr.text);
   assert.deepEqual(JSON.parse(readFileSync(join(runDir, 'argv.json'), 'utf8')).argv.slice(-1), ['--resume']);
+  assert.equal(await run(['--resume-anyway', runDir, '--python', PYTHON], io(dir)), 0);
+  assert.deepEqual(JSON.parse(readFileSync(join(runDir, 'argv.json'), 'utf8')).argv.slice(-1), ['--resume-anyway']);
   for (const args of [[], ['a.yaml', 'b.yaml'], ['--bogus'], ['--resume', join(dir, 'nothing')], [config, '--resume', runDir]]) {
     const s = io(dir);
     assert.equal(await run(args, s), 2, args.join(' '));

@@ -19,6 +19,7 @@ export const RUN: CommandSpec = {
   options: [
     { name: 'run-dir', value: 'DIR', help: 'the run folder (default <output.dir>/<config name>-<time>-<id>/)' },
     { name: 'resume', value: 'RUN_DIR', help: 'continue the run in RUN_DIR from its last checkpoint' },
+    { name: 'resume-anyway', value: 'RUN_DIR', help: 'the same, even if the config or the dataset changed since that checkpoint' },
     { name: 'python', value: 'PATH', help: 'the interpreter (default $LORA_LENS_PYTHON, else python3)' },
     { name: 'skip-checks', help: 'start without the doctor\'s pre-flight (torch, transformers, peft, safetensors)' },
   ],
@@ -28,16 +29,18 @@ export const RUN: CommandSpec = {
   positionalName: 'FILE',
 };
 
-interface RunArgs { file: string | null; runDir: string | null; resume: string | null; python: string; skipChecks: boolean; json: boolean }
+interface RunArgs { file: string | null; runDir: string | null; resume: string | null; resumeAnyway: boolean; python: string; skipChecks: boolean; json: boolean }
 
 function parseArgs(args: string[]): RunArgs | string | 'help' {
   const parsed = parseCommandArgs(RUN, args);
   if (typeof parsed === 'string') return parsed;
   if (parsed.help) return 'help';
   const out: RunArgs = {
-    file: parsed.positionals[0] ?? null, runDir: parsed.values.get('run-dir') ?? null, resume: parsed.values.get('resume') ?? null,
+    file: parsed.positionals[0] ?? null, runDir: parsed.values.get('run-dir') ?? null,
+    resume: parsed.values.get('resume') ?? parsed.values.get('resume-anyway') ?? null, resumeAnyway: parsed.values.has('resume-anyway'),
     python: parsed.values.get('python') ?? defaultPython(), skipChecks: parsed.flags.has('skip-checks'), json: parsed.format === 'json',
   };
+  if (parsed.values.has('resume') && parsed.values.has('resume-anyway')) return 'give --resume or --resume-anyway, not both';
   if (!out.file && !out.resume) return 'no config file given';
   if (out.file && out.resume) return '--resume continues an existing run folder: give it without FILE';
   if (out.resume && out.runDir) return '--resume RUN_DIR already names the run folder: drop --run-dir';
@@ -149,7 +152,7 @@ async function train(parsed: RunArgs, runDir: string, created: boolean, estimate
   const reporter = new Reporter(io, isTty(io.stdout), parsed.json);
   reporter.line(`run folder: ${runDir}`);
   const trainer = startTrainer({
-    python: parsed.python, verb: 'run', runDir, resume: Boolean(parsed.resume), estimatePeakBytes, cwd: io.cwd, trainerRoot: trainerRoot(),
+    python: parsed.python, verb: 'run', runDir, resume: Boolean(parsed.resume), resumeAnyway: parsed.resumeAnyway, estimatePeakBytes, cwd: io.cwd, trainerRoot: trainerRoot(),
     onEvent: (e) => reporter.event(e),
     onStderr: (line) => io.stderr.write(`${line}\n`),
     onMalformed: (n, _text, reason) => io.stderr.write(`lora-lens run: skipped trainer output line ${n}: ${reason}\n`),

@@ -9,6 +9,8 @@ export interface TrainerInvocation {
   verb: 'run' | 'merge' | 'doctor';
   runDir?: string;
   resume?: boolean;
+  /** With `resume`: continue even if the plan or dataset changed since the checkpoint (the trainer's --resume-anyway). */
+  resumeAnyway?: boolean;
   /** The estimator's peak allocated bytes, quoted back in the trainer's out-of-memory advice. */
   estimatePeakBytes?: number | null;
 }
@@ -22,7 +24,7 @@ export function buildTrainerArgs(inv: TrainerInvocation): { command: string; arg
   if (inv.verb !== 'doctor' && !inv.runDir) throw new Error(`trainer ${inv.verb} needs a run folder`);
   if (inv.verb === 'run') {
     args.push('--plan', join(inv.runDir!, 'plan.json'), '--run-dir', inv.runDir!);
-    if (inv.resume) args.push('--resume');
+    if (inv.resume) args.push(inv.resumeAnyway ? '--resume-anyway' : '--resume');
     if (typeof inv.estimatePeakBytes === 'number' && Number.isFinite(inv.estimatePeakBytes) && inv.estimatePeakBytes > 0) {
       args.push('--estimate-peak-bytes', String(Math.round(inv.estimatePeakBytes)));
     }
