@@ -194,6 +194,33 @@ test('VS Code: diagnostic in Problems, quick fix, Run Fine-Tune, live panel', { 
   await page.locator('.monaco-list-row', { hasText: runs[0]! }).first().waitFor({ timeout: 5_000 });
   assert.match((await cliRow.first().textContent())!, /completed/);
   t.diagnostic(`CLI run listed in the Runs view: ${((Date.now() - t1) / 1000).toFixed(1)} s after it started`);
+
+  // While a CLI-started run trains, the view shows it running (the CLI's wrapper writes trainer.pid); Ctrl-C in the
+  // terminal stops it with a checkpoint (exit 130) and the row turns stopped.
+  const before = new Set(readdirSync(outputDir));
+  const live = spawn(process.execPath, [join(ROOT, 'bin', 'lora-lens.js'), 'run', 'qwen.finetune.yaml', '--python', FAKE_TRAINER],
+    { cwd: workspace, env: { ...process.env, FAKE_TRAINER_DELAY_MS: '500', LORA_LENS_TRAINER_ROOT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let liveOut = '';
+  live.stdout!.on('data', (d: Buffer) => { liveOut += d.toString(); });
+  live.stderr!.on('data', (d: Buffer) => { liveOut += d.toString(); });
+  const liveExit = new Promise<number | null>((resolve) => live.on('close', (code) => resolve(code)));
+  try {
+    const deadline = Date.now() + 30_000;
+    let liveRun: string | undefined;
+    while (!liveRun && Date.now() < deadline) {
+      liveRun = readdirSync(outputDir).find((id) => !before.has(id) && existsSync(join(outputDir, id, 'trainer.pid')));
+      if (!liveRun) await page.waitForTimeout(200);
+    }
+    assert.ok(liveRun, `no CLI run with a pid file appeared: ${liveOut}`);
+    const liveRow = page.locator('.monaco-list-row', { hasText: liveRun });
+    await liveRow.filter({ hasText: 'running' }).first().waitFor({ timeout: 20_000 });
+    t.diagnostic(`CLI run shown running in the Runs view: ${(await liveRow.first().textContent())!.trim()}`);
+    live.kill('SIGINT');
+    assert.equal(await liveExit, 130, liveOut);
+    await liveRow.filter({ hasText: 'stopped' }).first().waitFor({ timeout: 20_000 });
+  } finally {
+    live.kill('SIGKILL');
+  }
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'e2e-vscode-run.png') });
 });
