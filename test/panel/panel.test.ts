@@ -58,7 +58,7 @@ const send = (page: Page, messages: ToPanel[]) => page.evaluate((ms) => { for (c
 type Drawn = Record<string, {
   series: string[]; data: (number | null)[][]; colors: string[]; axis: { text: string; grid: string };
   scales: { y: { min: number; max: number; distr: number } }; markers: { label: string; value: number }[];
-  cursor: { idx: number | null; step: number | null }; tooltip: string | null; legend: string | null;
+  cursor: { idx: number | null; step: number | null }; tooltip: string | null; legend: string | null; xTicks: number[];
 }>;
 const drawn = (page: Page) => page.evaluate(() => (window as unknown as { loraLensPanel: { charts(): unknown } }).loraLensPanel.charts() as Drawn);
 const column = (chart: Drawn[string], label: string) => chart.data[chart.series.indexOf(label)]!;
