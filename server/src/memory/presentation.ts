@@ -91,7 +91,8 @@ export function hoverMarkdown(est: Estimate, parts: HoverParts = {}): string {
     const singles = (parts.suggestions ?? []).filter((s) => !(parts.fix?.kinds.length === 1 && parts.fix.kinds[0] === s.kind));
     if (singles.length) blocks.push(`Each change on its own:\n\n${singles.map((s) => `- ${s.title}`).join('\n')}`);
   }
-  if (parts.recommendation) blocks.push(parts.recommendation.text);
+  // Without a GPU the verdict already says what to set; the recommendation would repeat it.
+  if (parts.recommendation && (est.gpu || parts.recommendation.moreDataFirst)) blocks.push(parts.recommendation.text);
 
   const table = ['| Memory at the peak | GiB |', '| --- | ---: |', ...est.breakdown.map((t) => `| ${t.label} | ${(t.bytes / GiB).toFixed(2)} |`),
     `| **Peak** | **${(est.peakBytes / GiB).toFixed(2)}** |`];
