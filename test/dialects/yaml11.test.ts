@@ -25,8 +25,8 @@ test('only plain scalars that read differently are found, with their paths', () 
   const doc = parseConfigDocument('lr: 1e-4\nname: "1e-4"\ntag: !!str yes\nlist:\n  - on\n  - 3\nmap:\n  mode: 0755\nok: 2.0e-5\n');
   const findings = findScalarDifferences(doc, 'pyyaml');
   assert.deepEqual(findings.map((f) => [f.path, f.source, f.theirs, f.difference]), [
-    [['list', 0], 'on', true, 'boolean'],
     [['lr'], '1e-4', '1e-4', 'exponent'],
+    [['list', 0], 'on', true, 'boolean'],
     [['map', 'mode'], '0755', 493, 'octal'],
   ]);
   assert.deepEqual(toolView(doc.value, findings), { lr: '1e-4', name: '1e-4', tag: 'yes', list: [true, 3], map: { mode: 493 }, ok: 2e-5 });

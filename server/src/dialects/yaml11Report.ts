@@ -24,20 +24,35 @@ function shown(value: unknown): string {
   return typeof value === 'string' ? `the string "${value}"` : String(value);
 }
 
+/** For each key whose value breaks its type only because of the tool's scalar rules: why, for the type diagnostic. */
+export function scalarExplanations(report: DialectReport, findings: ScalarFinding[], keyFindings: KeyFinding[]): Map<string, string> {
+  const typeBroken = brokenNames(keyFindings);
+  const tool = report.dialect === 'axolotl' ? 'axolotl' : 'LLaMA-Factory';
+  const explanations = new Map<string, string>();
+  for (const finding of findings) {
+    const name = keyName(finding.path);
+    if (typeBroken.has(name)) explanations.set(name, `${tool} reads it as ${shown(finding.theirs)}: ${explainScalar(finding)}`);
+  }
+  return explanations;
+}
+
+function brokenNames(keyFindings: KeyFinding[]): Set<string> {
+  return new Set(keyFindings.filter((f) => f.kind === 'type' || f.kind === 'enum').map((f) => keyName(f.path)));
+}
+
 /**
  * One `dialect-yaml11` diagnostic per scalar the tool reads differently from YAML 1.2, at the value: information where
  * the tool still ends up with what was meant, a warning where the value changes. Where the tool's reading breaks the
- * key's type, the type diagnostic says so instead (it is given the explanation).
+ * key's type, the type diagnostic says so instead ({@link scalarExplanations}).
  */
-export function reportScalarDifferences(report: DialectReport, schema: DialectProperty, findings: ScalarFinding[], keyFindings: KeyFinding[], coercion: Coercion): Map<string, string> {
-  const typeBroken = new Set(keyFindings.filter((f) => f.kind === 'type' || f.kind === 'enum').map((f) => keyName(f.path)));
-  const explanations = new Map<string, string>();
+export function reportScalarDifferences(report: DialectReport, schema: DialectProperty, findings: ScalarFinding[], keyFindings: KeyFinding[], coercion: Coercion): void {
+  const typeBroken = brokenNames(keyFindings);
   const tool = report.dialect === 'axolotl' ? 'axolotl' : 'LLaMA-Factory';
   for (const finding of findings) {
+    if (!report.hasRoom()) break;
     const name = keyName(finding.path);
+    if (typeBroken.has(name)) continue;
     const why = explainScalar(finding);
-    if (!report.hasRoom() && !typeBroken.has(name)) break;
-    if (typeBroken.has(name)) { explanations.set(name, `${tool} reads it as ${shown(finding.theirs)}: ${why}`); continue; }
     const property = propertyAt(schema, finding.path);
     const intended = intendedNumber(finding);
     const harmless = property !== undefined && !property.properties && fitsType(finding.theirs, property, coercion) && converges(finding, property);
@@ -46,7 +61,6 @@ export function reportScalarDifferences(report: DialectReport, schema: DialectPr
     const fixes = !harmless && intended !== undefined ? [setFix(finding.path, intended)] : [];
     report.atValue(finding.path, harmless ? 'info' : 'warning', 'dialect-yaml11', message + tail, fixes.length ? { fixes } : {});
   }
-  return explanations;
 }
 
 /** The number a YAML 1.2 reader sees, when the source was meant as one (an exponent the tool reads as a string). */

@@ -5,7 +5,7 @@ import { DialectReport, keyName, parseProblemDiagnostics, removeFix, renameFix, 
 import { suggestKey } from '../suggestKey';
 import { describeType, describeValue, enumOf } from '../typeCheck';
 import { findScalarDifferences, toolView } from '../yaml11';
-import { reportScalarDifferences } from '../yaml11Report';
+import { reportScalarDifferences, scalarExplanations } from '../yaml11Report';
 import { closestMatch } from '../../text/suggest';
 import { adviseAxolotlRanges, checkAxolotlRules } from './checks';
 import { AXOLOTL_SCHEMA, AXOLOTL_VERSION } from './schema';
@@ -22,9 +22,10 @@ export function validateAxolotl(doc: ConfigDocument): Diagnostic[] {
   const scalars = findScalarDifferences(doc, 'pyyaml');
   const config = toolView(doc.value, scalars) as Record<string, unknown>;
   const findings = walkDialectKeys(AXOLOTL_SCHEMA, config, 'pydantic');
-  const explanations = reportScalarDifferences(report, AXOLOTL_SCHEMA, scalars, findings, 'pydantic');
+  const explanations = scalarExplanations(report, scalars, findings);
   const plugins = new Set(Array.isArray(config.plugins) ? config.plugins.map(String) : []);
   for (const finding of findings) if (finding.kind === 'known' || report.hasRoom()) reportFinding(report, finding, plugins, explanations);
+  reportScalarDifferences(report, AXOLOTL_SCHEMA, scalars, findings, 'pydantic');
   checkAxolotlRules(report, config);
   adviseAxolotlRanges(report, config);
   return [...problems, ...report.sorted()];

@@ -7,7 +7,7 @@ import { suggestKey } from '../suggestKey';
 import { describeType, describeValue, enumOf } from '../typeCheck';
 import type { SubKind } from '../types';
 import { findScalarDifferences, toolView } from '../yaml11';
-import { reportScalarDifferences } from '../yaml11Report';
+import { reportScalarDifferences, scalarExplanations } from '../yaml11Report';
 import { checkLlamaFactoryRules } from './checks';
 import { commandOf, groupsOf, LLAMA_FACTORY_SCHEMA, LLAMA_FACTORY_VERSION } from './schema';
 
@@ -36,8 +36,9 @@ export function validateLlamaFactory(doc: ConfigDocument, subKind: SubKind, conf
   const findings = walkDialectKeys(LLAMA_FACTORY_SCHEMA, config, 'dataclass');
   const groups = groupsOf(subKind);
   const legalKeys = legalKeysOf(subKind);
-  const context: Context = { report, subKind, groups, explanations: reportScalarDifferences(report, LLAMA_FACTORY_SCHEMA, scalars, findings, 'dataclass'), legalKeys };
+  const context: Context = { report, subKind, groups, explanations: scalarExplanations(report, scalars, findings), legalKeys };
   for (const finding of findings) if (finding.kind === 'known' || report.hasRoom()) reportFinding(context, finding);
+  reportScalarDifferences(report, LLAMA_FACTORY_SCHEMA, scalars, findings, 'dataclass');
   checkLlamaFactoryRules(report, config, configDir);
   return [...problems, ...report.sorted()];
 }
