@@ -173,7 +173,8 @@ const openRunLog = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   if (!id) return;
   if (ctx.outputs.has(id)) { ctx.output(id).show(); return; }
   const run = await ctx.run(id);
-  if (run) await vscode.window.showTextDocument(vscode.Uri.file(join(run.dir, 'events.jsonl')));
+  // The trainer's stderr as its wrapper kept it (for runs of other windows and of the CLI), else the event stream.
+  if (run) await vscode.window.showTextDocument(vscode.Uri.file(join(run.dir, existsSync(join(run.dir, 'trainer.log')) ? 'trainer.log' : 'events.jsonl')));
 };
 
 const deleteRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {

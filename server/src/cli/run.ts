@@ -173,6 +173,6 @@ async function train(parsed: RunArgs, runDir: string, created: boolean, estimate
   if (exit.end?.status === 'stopped' || interrupted) reporter.line(`resume with: lora-lens run --resume ${runDir}`);
   if (interrupted) return ExitCode.interrupted;
   if (exit.end?.status === 'completed' || exit.end?.status === 'stopped') return exit.code ?? ExitCode.problems;
-  if (!exit.end) io.stderr.write(`lora-lens run: the trainer exited (${exit.signal ?? `code ${exit.code}`}) without an end event; its output is above and in ${join(runDir, 'events.jsonl')}\n`);
+  if (!exit.end) io.stderr.write(`lora-lens run: the trainer exited (${exit.signal ?? `code ${exit.code}`}) without an end event; its log is above and in ${join(runDir, 'trainer.log')}\n`);
   return exit.code && exit.code !== 0 ? exit.code : ExitCode.problems;
 }

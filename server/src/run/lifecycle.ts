@@ -13,6 +13,8 @@ import { parseEventLine, type EndEvent, type StepEvent, type TrainerEvent } from
 export const PID_FILE = 'trainer.pid';
 export const PLAN_FILE = 'plan.json';
 export const EVENTS_FILE = 'events.jsonl';
+/** The trainer's stderr, appended by the wrapper that started it (process.ts). */
+export const LOG_FILE = 'trainer.log';
 
 export type RunStatus = 'starting' | 'running' | 'completed' | 'stopped' | 'failed';
 

@@ -10,12 +10,12 @@
  * killed, however it ended.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buildTrainerArgs, buildTrainerEnv, type TrainerInvocation } from './args';
 import { parseEventLine, type EndEvent, type TrainerEvent } from './events';
-import { removePidFile, writePidFile } from './lifecycle';
+import { LOG_FILE, removePidFile, writePidFile } from './lifecycle';
 
 export interface TrainerCallbacks {
   /** Every valid event line on the trainer's stdout, in order. */
@@ -150,6 +150,12 @@ export function startTrainer(options: TrainerOptions): TrainerProcess {
   });
   const pidFolder = options.verb === 'run' && options.runDir ? options.runDir : null;
   if (pidFolder && child.pid) writePidFile(pidFolder, child.pid);
+  // The trainer's stderr, kept in the run folder whoever started it: a run can be diagnosed after the editor closed.
+  let log: WriteStream | null = null;
+  if (pidFolder && child.pid) {
+    log = createWriteStream(join(pidFolder, LOG_FILE), { flags: 'a' });
+    log.on('error', () => { log = null; });
+  }
   const stopper = new StopSequence(child);
   let end: EndEvent | null = null;
   let lineNo = 0;
@@ -170,7 +176,7 @@ export function startTrainer(options: TrainerOptions): TrainerProcess {
   });
   const stderrDone = new Promise<void>((resolveDone) => {
     const rl = createInterface({ input: child.stderr! });
-    rl.on('line', (text) => options.onStderr?.(text));
+    rl.on('line', (text) => { log?.write(`${text}\n`); options.onStderr?.(text); });
     rl.on('close', () => resolveDone());
   });
   const done = new Promise<TrainerExit>((resolveExit) => {
@@ -185,6 +191,7 @@ export function startTrainer(options: TrainerOptions): TrainerProcess {
       if (child.pid !== undefined && process.platform !== 'win32') { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* the group is gone */ } }
       if (pidFolder && child.pid) removePidFile(pidFolder, child.pid);
       void Promise.all([stdoutDone, stderrDone]).then(() => {
+        log?.end();
         resolveExit({ code: spawnError ? null : code, signal, end, stopRequested: stopper.stopRequested, spawnError });
       });
     });
