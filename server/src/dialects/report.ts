@@ -13,6 +13,14 @@ export class DialectReport {
 
   constructor(private readonly doc: ConfigDocument, readonly dialect: ToolDialectId, readonly assumes: string) {}
 
+  /** "Did you mean" searches left: each compares the word with every key of its place, so a hostile file gets 50. */
+  private suggestionsLeft = 50;
+
+  /** Whether a did-you-mean search may still run (and counts it). */
+  takeSuggestion(): boolean {
+    return this.suggestionsLeft-- > 0;
+  }
+
   /** Whether another per-key finding may still be reported. */
   hasRoom(): boolean {
     return this.diagnostics.length < MAX_KEY_DIAGNOSTICS;

@@ -39,7 +39,7 @@ function reportFinding(report: DialectReport, finding: KeyFinding, plugins: Set<
   const name = keyName(finding.path);
   switch (finding.kind) {
     case 'unknown': {
-      const suggestion = suggestKey(finding.key, finding.known, finding.present);
+      const suggestion = report.takeSuggestion() ? suggestKey(finding.key, finding.known, finding.present) : undefined;
       const where = finding.path.length > 1 ? ` in \`${keyName(finding.path.slice(0, -1))}\`` : '';
       const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : '';
       report.atKey(finding.path, 'warning', 'axolotl-unknown-key', `axolotl ignores \`${finding.key}\` without a word: it is not one of its keys${where} (${AXOLOTL_VERSION}), so the setting is lost.${hint}`, {

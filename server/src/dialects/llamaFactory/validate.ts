@@ -61,7 +61,7 @@ function reportFinding(context: Context, finding: KeyFinding): void {
   const name = keyName(finding.path);
   switch (finding.kind) {
     case 'unknown': {
-      const suggestion = suggestKey(finding.key, context.legalKeys, finding.present);
+      const suggestion = report.takeSuggestion() ? suggestKey(finding.key, context.legalKeys, finding.present) : undefined;
       report.atKey(finding.path, 'error', 'lf-unknown-key', `LLaMA-Factory stops with ${PARSER_ERROR}: \`${finding.key}\` is not a key of \`${commandOf(subKind)}\` (${LLAMA_FACTORY_VERSION}, transformers 4.55-5.8). Either it is misspelled, or it belongs to another version of LLaMA-Factory.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, {
         ...(suggestion ? { suggestion } : {}),
         fixes: suggestion ? [renameFix(finding.path, suggestion)] : [removeFix(finding.path)],
