@@ -84,7 +84,7 @@ test('whoever starts a run writes its pid file: a run shows running from its fol
   const exit = await proc.done;
   assert.equal(exit.end?.status, 'stopped');
   assert.equal(existsSync(join(runDir, 'trainer.pid')), false, 'the pid file goes with its trainer');
-  assert.match(readFileSync(join(runDir, 'trainer.log'), 'utf8'), /fake-trainer: replaying \d+ events/, 'the trainer\'s stderr is kept in the run folder');
+  assert.match(readFileSync(join(runDir, 'stderr.log'), 'utf8'), /fake-trainer: replaying \d+ events/, 'the trainer\'s stderr is kept in the run folder');
   assert.equal(readRunSummary(runDir).status, 'stopped');
   assert.deepEqual(deleteRun(runDir), { ok: true });
   assert.equal(existsSync(runDir), false);

@@ -7,7 +7,7 @@ import { RunItem } from './historyView';
 import { runMerge } from './launcher';
 import { RunPanel } from './panel';
 import { newRunDir } from '../../../server/src/run/args';
-import { createRun, deleteRun as deleteRunFolder, requestStop } from '../../../server/src/run/lifecycle';
+import { createRun, deleteRun as deleteRunFolder, requestStop, runLogPath } from '../../../server/src/run/lifecycle';
 import { runDoctorCheck, type DoctorReport } from '../../../server/src/run/doctor';
 import { detectGpus } from '../../../server/src/gpu/detect';
 import { readEvents } from './tail';
@@ -173,8 +173,8 @@ const openRunLog = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   if (!id) return;
   if (ctx.outputs.has(id)) { ctx.output(id).show(); return; }
   const run = await ctx.run(id);
-  // The trainer's stderr as its wrapper kept it (for runs of other windows and of the CLI), else the event stream.
-  if (run) await vscode.window.showTextDocument(vscode.Uri.file(join(run.dir, existsSync(join(run.dir, 'trainer.log')) ? 'trainer.log' : 'events.jsonl')));
+  // The trainer's log (or its stderr as the wrapper kept it) for runs of other windows and of the CLI, else the events.
+  if (run) await vscode.window.showTextDocument(vscode.Uri.file(runLogPath(run.dir) ?? join(run.dir, 'events.jsonl')));
 };
 
 const deleteRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {

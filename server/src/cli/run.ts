@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { detectGpus } from '../gpu/detect';
 import { formatCount } from '../memory/presentation';
-import { blocksRun, checkNewRun, checkResumable, createRun, formatDuration, formatProgress, newRunDir, runDoctorCheck, startTrainer, type TrainerEvent } from '../run';
+import { blocksRun, runLogPath, checkNewRun, checkResumable, createRun, formatDuration, formatProgress, newRunDir, runDoctorCheck, startTrainer, type TrainerEvent } from '../run';
 import { defaultPython, trainerRoot } from './doctor';
 import { analyzeForCli } from './environment';
 import { ExitCode, type CliIO } from './io';
@@ -173,6 +173,6 @@ async function train(parsed: RunArgs, runDir: string, created: boolean, estimate
   if (exit.end?.status === 'stopped' || interrupted) reporter.line(`resume with: lora-lens run --resume ${runDir}`);
   if (interrupted) return ExitCode.interrupted;
   if (exit.end?.status === 'completed' || exit.end?.status === 'stopped') return exit.code ?? ExitCode.problems;
-  if (!exit.end) io.stderr.write(`lora-lens run: the trainer exited (${exit.signal ?? `code ${exit.code}`}) without an end event; its log is above and in ${join(runDir, 'trainer.log')}\n`);
+  if (!exit.end) io.stderr.write(`lora-lens run: the trainer exited (${exit.signal ?? `code ${exit.code}`}) without an end event; its output is above${runLogPath(runDir) ? ` and in ${runLogPath(runDir)}` : ''}\n`);
   return exit.code && exit.code !== 0 ? exit.code : ExitCode.problems;
 }

@@ -13,8 +13,19 @@ import { parseEventLine, type EndEvent, type StepEvent, type TrainerEvent } from
 export const PID_FILE = 'trainer.pid';
 export const PLAN_FILE = 'plan.json';
 export const EVENTS_FILE = 'events.jsonl';
-/** The trainer's stderr, appended by the wrapper that started it (process.ts). */
-export const LOG_FILE = 'trainer.log';
+/**
+ * The trainer's stderr as its wrapper saw it (process.ts), whoever started it: what the trainer said before its own
+ * trainer.log began (an import error, a traceback) included.
+ */
+export const LOG_FILE = 'stderr.log';
+/** The bundled trainer's own log (it writes it from the start of training). */
+export const TRAINER_LOG_FILE = 'trainer.log';
+
+/** The log to show for a run: the trainer's own when it wrote one, else the wrapper's copy of stderr; null when neither. */
+export function runLogPath(runDir: string): string | null {
+  for (const name of [TRAINER_LOG_FILE, LOG_FILE]) if (existsSync(join(runDir, name))) return join(runDir, name);
+  return null;
+}
 
 export type RunStatus = 'starting' | 'running' | 'completed' | 'stopped' | 'failed';
 

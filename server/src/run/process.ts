@@ -150,7 +150,7 @@ export function startTrainer(options: TrainerOptions): TrainerProcess {
   });
   const pidFolder = options.verb === 'run' && options.runDir ? options.runDir : null;
   if (pidFolder && child.pid) writePidFile(pidFolder, child.pid);
-  // The trainer's stderr, kept in the run folder whoever started it: a run can be diagnosed after the editor closed.
+  // The trainer's stderr, kept in the run folder whoever started it (stderr.log): a run can be diagnosed after the editor closed.
   let log: WriteStream | null = null;
   if (pidFolder && child.pid) {
     log = createWriteStream(join(pidFolder, LOG_FILE), { flags: 'a' });
