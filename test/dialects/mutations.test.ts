@@ -135,6 +135,7 @@ test('axolotl plugin keys count only with their plugin listed', () => {
   const without = only(check(`${AXOLOTL_QLORA}\nliger_rms_norm: true\n`), 'axolotl-plugin-not-listed');
   assert.match(String(without.message), /axolotl\.integrations\.liger\.LigerPlugin/);
   assert.deepEqual(check(`${AXOLOTL_QLORA}\nplugins:\n  - axolotl.integrations.liger.LigerPlugin\nliger_rms_norm: true\n`).filter((d) => d.code === 'axolotl-plugin-not-listed'), []);
+  assert.deepEqual(check(`${AXOLOTL_QLORA}\nplugins:\n  - axolotl.integrations.kd.SomeOtherName\nkd_alpha: 0.5\n`).filter((d) => d.code === 'axolotl-plugin-not-listed'), [], 'the module decides, not the class name');
 });
 
 test('LoRA Lens advice is labelled as ours, never as the tool rejecting it', () => {

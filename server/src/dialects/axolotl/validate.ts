@@ -23,12 +23,23 @@ export function validateAxolotl(doc: ConfigDocument): Diagnostic[] {
   const config = toolView(doc.value, scalars) as Record<string, unknown>;
   const findings = walkDialectKeys(AXOLOTL_SCHEMA, config, 'pydantic');
   const explanations = scalarExplanations(report, scalars, findings);
-  const plugins = new Set(Array.isArray(config.plugins) ? config.plugins.map(String) : []);
+  const plugins = listedPlugins(config.plugins);
   for (const finding of findings) if (finding.kind === 'known' || report.hasRoom()) reportFinding(report, finding, plugins, explanations);
   reportScalarDifferences(report, AXOLOTL_SCHEMA, scalars, findings, 'pydantic');
   checkAxolotlRules(report, config);
   adviseAxolotlRanges(report, config);
   return [...problems, ...report.sorted()];
+}
+
+/** The plugins listed, by class path and by module: a plugin's keys count when its module is listed under any class name. */
+function listedPlugins(value: unknown): Set<string> {
+  const listed = new Set<string>();
+  for (const entry of Array.isArray(value) ? value : []) {
+    const name = String(entry);
+    listed.add(name);
+    listed.add(name.replace(/\.[^.]+$/, ''));
+  }
+  return listed;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -50,7 +61,7 @@ function reportFinding(report: DialectReport, finding: KeyFinding, plugins: Set<
     }
     case 'known': {
       const plugin = finding.property['x-gate']?.plugin;
-      if (plugin && !plugins.has(plugin)) {
+      if (plugin && !plugins.has(plugin) && !plugins.has(plugin.replace(/\.[^.]+$/, ''))) {
         report.atKey(finding.path, 'warning', 'axolotl-plugin-not-listed', `axolotl ignores \`${finding.key}\` unless \`plugins:\` lists \`${plugin}\`; this file does not list it, so the setting is lost.`);
       }
       const replacement = finding.property['x-gate']?.deprecatedFor;
