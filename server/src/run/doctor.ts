@@ -102,7 +102,7 @@ export function doctorFindings(report: DoctorReport, options: { nvidia?: Detecti
         .replace(/ {2}/g, ' ') + 'Check the driver (nvidia-smi), or install the CUDA build of torch.',
     });
   }
-  if (options.method === 'qlora' && !report.packages.bitsandbytes?.installed) {
+  if (options.method === 'qlora' && !missing.length && !report.packages.bitsandbytes?.installed) {
     findings.push({ kind: 'no-bitsandbytes', severity: 'info', message: 'bitsandbytes is not installed: QLoRA uses the built-in NF4 quantization (slower, same format).', install: installCommand(python, ['bitsandbytes']) });
   }
   if (options.method && options.method !== 'full' && report.cuda.gpus.length && report.cuda.gpus.every((g) => !g.bf16)) {
