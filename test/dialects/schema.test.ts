@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { dialectSchema } from '../../server/src/dialects';
-import { describeDialectKey, dialectKeysAt } from '../../server/src/dialects/describe';
+import { describeDialectKey, dialectKeysAt, dialectValuesAt } from '../../server/src/dialects/describe';
 import type { DialectProperty, DialectSchemaRoot } from '../../server/src/dialects/schemaTable';
 
 const ROOT = join(__dirname, '..', '..');
@@ -58,4 +58,7 @@ test('hover text and completion keys come from the schema', () => {
   assert.equal(describeDialectKey('axolotl', ['no_such_key']), undefined);
   assert.ok(dialectKeysAt('axolotl', ['fsdp_config']).includes('offload_params'));
   assert.ok(dialectKeysAt('llama-factory', []).includes('per_device_train_batch_size'));
+  assert.deepEqual(dialectValuesAt('axolotl', ['gradient_checkpointing']), [true, false, 'offload', 'offload_disk']);
+  assert.deepEqual(dialectValuesAt('llama-factory', ['finetuning_type']), ['lora', 'oft', 'freeze', 'full']);
+  assert.deepEqual(dialectValuesAt('llama-factory', ['cutoff_len']), [2048]);
 });

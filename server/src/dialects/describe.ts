@@ -33,3 +33,17 @@ export function describeDialectKey(id: ToolDialectId, path: NodePath): DialectKe
 export function dialectKeysAt(id: ToolDialectId, path: NodePath): string[] {
   return Object.keys(objectSchemaAt(schemaOf(id), path)?.properties ?? {});
 }
+
+/** The values a completion may offer for the key at `path`: its enum members, true/false for a boolean, else its default. */
+export function dialectValuesAt(id: ToolDialectId, path: NodePath): unknown[] {
+  const property = propertyAt(schemaOf(id), path);
+  if (!property) return [];
+  const branches = property.anyOf ?? [property];
+  const values: unknown[] = [];
+  for (const branch of branches) {
+    if (branch.enum) values.push(...branch.enum);
+    if (branch.type === 'boolean') values.push(true, false);
+  }
+  if (!values.length && property.default !== undefined) values.push(property.default);
+  return [...new Set(values)];
+}

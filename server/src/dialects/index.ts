@@ -10,7 +10,7 @@ import { findScalarDifferences, toolView } from './yaml11';
 export type { DialectId, DialectMatch, DialectSettings, SubKind, ToolDialectId, DialectDiagnosticData, DiagnosticOrigin } from './types';
 export { detectDialect } from './detect';
 export { sketchTopLevel, SNIFF_BYTES } from './sniff';
-export { describeDialectKey, dialectKeysAt } from './describe';
+export { describeDialectKey, dialectKeysAt, dialectValuesAt } from './describe';
 export { findScalarDifferences, toolView, type ScalarFinding } from './yaml11';
 
 /**
