@@ -87,9 +87,9 @@ def trained_logits(run_dir: Path, plan: TrainingPlan, probe: Any, device: Any) -
     return logits, backend
 
 
-def _round_trip_4bit(model: Any, plan: TrainingPlan, backend: str | None) -> int:
+def _round_trip_4bit(model: Any, plan: TrainingPlan, backend: str | None, device: Any) -> int:
     """Every linear the training quantized (all but the output head) replaced by its 4-bit round trip, in the
-    compute dtype the training dequantized to. Returns how many."""
+    compute dtype the training dequantized to; one layer at a time on `device`. Returns how many."""
     import torch
 
     from . import nf4
@@ -101,14 +101,15 @@ def _round_trip_4bit(model: Any, plan: TrainingPlan, backend: str | None) -> int
     with torch.no_grad():
         for m in linears:
             w = m.weight
+            on_device = w.data.to(device)
             if backend == "bitsandbytes":
                 import bitsandbytes.functional as bnbf
 
-                packed, state = bnbf.quantize_4bit(w.data.cuda(), blocksize=64, quant_type=q.bnb_4bit_quant_type,
+                packed, state = bnbf.quantize_4bit(on_device, blocksize=64, quant_type=q.bnb_4bit_quant_type,
                                                    compress_statistics=q.bnb_4bit_use_double_quant)
                 w.copy_(bnbf.dequantize_4bit(packed, state).to(w.device, w.dtype))
             else:
-                w.copy_(nf4.dequantize(nf4.quantize(w.data, q.bnb_4bit_use_double_quant), w.dtype))
+                w.copy_(nf4.dequantize(nf4.quantize(on_device, q.bnb_4bit_use_double_quant), w.dtype).to(w.device))
     return len(linears)
 
 
@@ -167,7 +168,7 @@ def merge(run_dir: Path, plan: TrainingPlan, quantization_backend: str | None = 
     load_dtype = precision_dtypes(plan)[0] if base_kind == "dequantized" else DTYPES[plan.output.merge_dtype]
     base = AutoModelForCausalLM.from_pretrained(ref.name_or_path, dtype=load_dtype, **load)
     if base_kind == "dequantized":
-        _round_trip_4bit(base, plan, backend)
+        _round_trip_4bit(base, plan, backend, device)
     base = base.to(device=device, dtype=DTYPES[plan.output.merge_dtype])
     model = PeftModel.from_pretrained(base, str(adapter)).eval()
     ids = probe.to(device)
