@@ -18,7 +18,6 @@ test('target-modules: the module name of a target is its last dotted segment (PE
 test('target-modules: full module paths and suffixes of real modules are not flagged', () => {
   assertSilent('target-modules', targets(fullPaths(28)));
   assertSilent('target-modules', targets(['self_attn.q_proj', 'self_attn.v_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']));
-  assertSilent('target-modules', targets(['model.embed_tokens', 'lm_head', 'q_proj', 'gate_proj']));
 });
 
 test('target-modules: a full path ending in a name the model lacks is flagged, at its item', () => {
@@ -58,4 +57,10 @@ test('target-modules: PEFT matches whole segments, so `attn.q_proj` selects noth
 test('target-modules: a container module (`mlp`) or a layer the model lacks is flagged', () => {
   assertFires('target-modules', targets(['mlp', 'q_proj']), {}, /`mlp` is not a module of/);
   assertFires('target-modules', targets(['layers.500.self_attn.q_proj', 'q_proj']), {}, /`layers\.500\.self_attn\.q_proj` is not a module of/);
+});
+
+test('target-modules: the output head or the embedding is an error for the bundled trainer (it refuses them; PEFT adapts them)', () => {
+  const diagnostic = assertFires('target-modules', targets(['q_proj', 'gate_proj', 'lm_head', 'embed_tokens']), {}, /`model\.embed_tokens`, `lm_head` are not a decoder linear layer: the bundled trainer refuses/);
+  assert.deepEqual((diagnostic.data as { outside: string[] }).outside, ['model.embed_tokens', 'lm_head']);
+  assertSilent('target-modules', variant([set(['lora', 'target_modules'], ['q_proj', 'gate_proj', 'lm_head']), set(['engine'], 'hf')]));
 });

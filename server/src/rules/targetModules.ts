@@ -1,9 +1,11 @@
-import { moduleNameOf, targetModuleNames, unknownTargets } from '../models';
+import { moduleNameOf, NON_DECODER_MODULES, targetMatcher, targetModuleNames, unknownTargets } from '../models';
 import type { Finding, Rule } from './types';
 import { anchor, fix, has, set, setFix } from './util';
 
 /** Attention projections across the common families (fused or not). */
 const ATTENTION = new Set(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'qkv_proj', 'c_attn', 'query_key_value', 'Wqkv', 'out_proj', 'query', 'key', 'value', 'dense']);
+/** Said when an unknown entry is a dotted path: how PEFT matches it (its check_target_module_exists). */
+const DOTTED_RULE = " (PEFT matches an entry to a module's full name, such as `model.layers.0.self_attn.q_proj`, or to its end after a dot)";
 /** Names listed in a message or a fix title before "…and N more". */
 const MAX_LISTED = 8;
 
@@ -47,7 +49,7 @@ export const targetModules: Rule = {
         findings.push({
           range: anchor(doc, [...path, index]),
           severity: 'error',
-          message: `${listed(unknown, (n) => `\`${n}\``)} ${unknown.length === 1 ? 'is not a module' : 'are not modules'} of ${spec.id} (${spec.family}), by PEFT's rule (an entry selects the module of that full name, or any whose name such as \`model.layers.0.self_attn.q_proj\` ends in "." + the entry): ${consequence}. Valid names: ${valid.join(', ')}.`,
+          message: `${listed(unknown, (n) => `\`${n}\``)} ${unknown.length === 1 ? 'is not a module' : 'are not modules'} of ${spec.id} (${spec.family})${unknown.some((n) => n.includes('.')) ? DOTTED_RULE : ''}: ${consequence}. Valid names: ${valid.join(', ')}.`,
           fixes: [
             setFix(path, 'all-linear'),
             fix(`Use ${valid.join(', ')}`, [set(path, valid)]),
@@ -57,6 +59,20 @@ export const targetModules: Rule = {
         });
         return findings;
       }
+    }
+    // The bundled trainer adapts decoder linears only: its fused loss reads the head's own weight (PEFT adapts both).
+    const selects = targetMatcher(targets);
+    const outside = NON_DECODER_MODULES.filter((name) => selects(name));
+    if (plan.engine === 'lora-lens' && outside.length > 0) {
+      const index = targets.findIndex((t) => outside.some((name) => targetMatcher([t])(name)));
+      const kept = targets.filter((t) => !outside.some((name) => targetMatcher([t])(name)));
+      findings.push({
+        range: anchor(doc, [...path, Math.max(0, index)]),
+        severity: 'error',
+        message: `${listed(outside, (n) => `\`${n}\``)} ${outside.length === 1 ? 'is' : 'are'} not a decoder linear layer: the bundled trainer refuses adapters there at start (its fused loss reads the output head's own weight); PEFT (through axolotl or LLaMA-Factory) would adapt ${outside.length === 1 ? 'it' : 'them'}. Remove ${outside.length === 1 ? 'it' : 'them'} to train here.`,
+        fixes: kept.length > 0 ? [fix(`Remove ${listed(targets.filter((t) => !kept.includes(t)))}`, [set(path, kept)])] : [setFix(path, 'all-linear')],
+        data: { outside },
+      });
     }
     // Attention-only: every target is an attention projection (by the model's names when known).
     const attention = spec ? new Set(targetModuleNames(spec).filter((n) => ATTENTION.has(n))) : ATTENTION;
