@@ -53,15 +53,21 @@ TRANSFORMERS_4_ONLY: list[tuple[str, str, str]] = [
 def our_type(annotation: object) -> str:
     text = str(annotation).replace("typing.", "").replace("NoneType", "None")
     text = re.sub(r"<class '([\w.]+)'>", r"\1", text)
+    # A mapping's key and value types say nothing about what the field itself accepts.
+    text = re.sub(r"(dict|Dict)\[[^\]]*\]", "dict", text)
     parts = set(re.split(r"[\s|,\[\]]+", text)) - {"", "None", "Optional", "Union"}
+    enum_like = {p for p in parts if re.search(r"(Strategy|Names|Type|Option)$", p)}
+    # A class the YAML cannot spell (GenerationConfig, a Path object): accept anything rather than guess.
+    if any("." in p and p not in enum_like for p in parts):
+        return "any"
     kinds: list[str] = []
-    if parts & {"bool"}:
+    if "bool" in parts:
         kinds.append("bool")
-    if parts & {"int"} and "float" not in parts:
+    if "int" in parts and "float" not in parts:
         kinds.append("int")
-    if parts & {"float"}:
+    if "float" in parts:
         kinds.append("number" if "int" in parts else "float")
-    if parts & {"str"} or any("Strategy" in p or "Names" in p or "Type" in p or "Option" in p for p in parts):
+    if "str" in parts or enum_like:
         kinds.append("str")
     if parts & {"dict", "Dict"}:
         kinds.append("dict")
