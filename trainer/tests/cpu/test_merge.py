@@ -147,3 +147,41 @@ def test_the_check_fails_past_its_threshold_and_names_both_figures(assets):
     # With the original base the fold is what is checked; the distance to the trained model is reported beside it.
     original = merge_mod._check(plan, "original", "builtin-nf4", trained, far, far, 16)
     assert original["check"]["passed"] and original["vs_trained_model"]["relative_rms"] > 0.1
+
+
+def test_the_training_session_is_released_before_the_merge_starts(assets, tmp_path, monkeypatch):
+    """In-process: at the moment the end-of-run merge is called, no model parameter, LoRA layer or optimizer of
+    the training is alive any more (on a GPU that memory is then returned by empty_cache)."""
+    import gc
+
+    from lora_lens_trainer import train as train_mod
+    from lora_lens_trainer.lora import LoraLinear
+
+    seen: dict[str, int] = {}
+    kinds = (LoraLinear, torch.optim.Optimizer, torch.nn.Parameter)
+    # Objects other tests of this process keep alive are not this run's.
+    before = {id(o) for o in gc.get_objects() if isinstance(o, kinds)}
+
+    def observe(run_dir, plan, quantization_backend=None):
+        objects = [o for o in gc.get_objects() if isinstance(o, kinds) and id(o) not in before]
+        seen["lora_layers"] = sum(isinstance(o, LoraLinear) for o in objects)
+        seen["optimizers"] = sum(isinstance(o, torch.optim.Optimizer) for o in objects)
+        seen["parameter_elements"] = sum(o.numel() for o in objects if isinstance(o, torch.nn.Parameter))
+        return {}
+
+    monkeypatch.setattr(merge_mod, "merge", observe)
+    monkeypatch.setenv("LORA_LENS_VALIDATE_EVENTS", "1")
+    run_dir = tmp_path / "run"
+    plan = merge_plan(assets, "lora")
+    plan["training"]["max_steps"] = 2
+    write_plan(run_dir, plan)
+    import signal as signal_mod
+
+    # run() installs the trainer's stop handlers; the test process gets its own back afterwards.
+    handlers = {s: signal_mod.getsignal(s) for s in (signal_mod.SIGINT, signal_mod.SIGTERM)}
+    try:
+        assert train_mod.run(run_dir / "plan.json", run_dir, False) == 0
+    finally:
+        for s, h in handlers.items():
+            signal_mod.signal(s, h)
+    assert seen == {"lora_layers": 0, "optimizers": 0, "parameter_elements": 0}
