@@ -41,12 +41,19 @@ def write_json(path: Path, value: Any) -> None:
 
 
 def remove_stale_staging(folder: Path) -> list[Path]:
-    """Temporary folders that a killed process left beside its final folders (`.NAME.tmp-PID`, `.NAME.old-PID`)."""
+    """Temporary folders that a killed process left beside its final folders (`.NAME.tmp-PID`, `.NAME.old-PID`)
+    are removed; an `.old` one whose NAME is missing (killed between the two renames of a replace) is the complete
+    previous version and is put back instead."""
     if not folder.is_dir():
         return []
     stale = [p for p in folder.iterdir() if p.name.startswith(".") and (".tmp-" in p.name or ".old-" in p.name)
              and not p.name.endswith(f"-{os.getpid()}")]
     for path in stale:
+        if ".old-" in path.name:
+            original = folder / path.name[1:path.name.rindex(".old-")]
+            if not original.exists():
+                os.replace(path, original)
+                continue
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
     return stale
 

@@ -184,6 +184,7 @@ def set_aside(path: Path) -> Path:
 
 def newest_usable(folder: Path, device: torch.device, on_damaged: Callable[[Path, str, Path], None]) -> Loaded | None:
     """The newest checkpoint that reads back whole; each damaged newer one is set aside and reported."""
+    remove_stale_staging(folder)
     for _, path in reversed(list_checkpoints(folder)):
         try:
             return read(path, device)

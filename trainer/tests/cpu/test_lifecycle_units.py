@@ -182,3 +182,16 @@ def test_the_flattened_row_gives_the_packed_batch_loss_when_split_at_position_re
         crossed = batch_loss(body, head, crossing, flat.n_targets, CPU, None, "sdpa")
     assert float(got) == pytest.approx(float(expected), rel=1e-5)
     assert abs(float(crossed) - float(expected)) > 1e-3, "the check cannot tell crossing attention apart"
+
+
+def test_staging_left_by_a_killed_process_is_removed_and_a_half_replaced_checkpoint_restored(tmp_path):
+    from lora_lens_trainer.atomic import remove_stale_staging
+
+    parts = _trained_parts()
+    _save(tmp_path, 1, parts)
+    _save(tmp_path, 2, parts)
+    (tmp_path / ".step-0000003.tmp-999999").mkdir()  # a write cut short
+    os.replace(tmp_path / "step-0000002", tmp_path / ".step-0000002.old-999999")  # killed mid-replace
+    remove_stale_staging(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-0000001", "step-0000002"]
+    assert checkpoint.read(tmp_path / "step-0000002", CPU).step == 2
