@@ -57,6 +57,12 @@ test('torchtune recipes, LLaMA-Factory v1, accelerate and DeepSpeed configs are 
   assert.match(detectDialect('{"zero_optimization": {"stage": 3}, "train_micro_batch_size_per_gpu": "auto"}', 'ds_z3.json').notChecked!, /DeepSpeed/);
 });
 
+test('a LLaMA-Factory evaluation config is recognised and not checked', () => {
+  const match = detectDialect('model_name_or_path: x\ntemplate: llama3\ntask: mmlu_test\nn_shot: 5\nlang: en\n', null);
+  assert.equal(match.dialect, null);
+  assert.match(match.notChecked!, /llamafactory-cli eval/);
+});
+
 test('a file with two signatures is not claimed by either', () => {
   const both = detectDialect('base_model: x\nadapter: lora\nmodel_name_or_path: y\nstage: sft\n', null);
   assert.equal(both.dialect, null);

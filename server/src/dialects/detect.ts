@@ -61,11 +61,19 @@ function matchByKeys(sketch: TopLevelSketch, path: string | null): DialectMatch 
     const names = [...candidates, ...(torchtune ? ['torchtune'] : [])].join(' and ');
     return { dialect: null, source: 'keys', notChecked: `This file has the top-level keys of ${names}; add \`# lora-lens: dialect=...\` as its first line to say which it is.` };
   }
+  if (candidates[0] === 'llama-factory' && isEvaluationConfig(sketch)) {
+    return { dialect: null, source: 'keys', notChecked: 'A LLaMA-Factory evaluation config (`llamafactory-cli eval`: `task`, `n_shot`): LoRA Lens checks its training, inference and export configs.' };
+  }
   if (candidates.length === 1) return withSubKind({ dialect: candidates[0]!, source: 'keys' }, sketch);
   const excluded = notCheckedReason(sketch);
   if (excluded) return { dialect: null, source: 'keys', notChecked: excluded };
   if (path && isConfigFile(path, sketch.firstLine, { files: [] })) return { dialect: 'lora-lens', source: 'file-name' };
   return { dialect: null, source: 'none' };
+}
+
+/** `llamafactory-cli eval` parses its own argument group (a benchmark `task`, `n_shot`, `lang`, ...). */
+function isEvaluationConfig(sketch: TopLevelSketch): boolean {
+  return has(sketch, 'task') && ['n_shot', 'lang', 'task_dir', 'save_dir'].some((key) => has(sketch, key)) && !has(sketch, 'do_train');
 }
 
 function notCheckedReason(sketch: TopLevelSketch): string | undefined {
