@@ -65,8 +65,10 @@ def of_run(plan: TrainingPlan) -> dict[str, Any]:
 def _diff(old: Any, new: Any, where: str) -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict):
         out = []
-        for key in sorted(set(old) | set(new)):
-            out.extend(_diff(old.get(key), new.get(key), f"{where}.{key}" if where else key))
+        # A key only the new plan has is a field added to the plan format since the checkpoint was written (its
+        # default applies): not a change the user made, so it does not block a resume across trainer versions.
+        for key in sorted(old):
+            out.extend(_diff(old[key], new.get(key), f"{where}.{key}" if where else key))
         return out
     return [] if old == new else [f"{where}: {json.dumps(old)} -> {json.dumps(new)}"]
 
