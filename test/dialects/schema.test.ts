@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import Ajv from 'ajv';
 import { join } from 'node:path';
 import { dialectSchema } from '../../server/src/dialects';
 import { describeDialectKey, dialectKeysAt, dialectValuesAt } from '../../server/src/dialects/describe';
@@ -61,4 +62,15 @@ test('hover text and completion keys come from the schema', () => {
   assert.deepEqual(dialectValuesAt('axolotl', ['gradient_checkpointing']), [true, false, 'offload', 'offload_disk']);
   assert.deepEqual(dialectValuesAt('llama-factory', ['finetuning_type']), ['lora', 'oft', 'freeze', 'full']);
   assert.deepEqual(dialectValuesAt('llama-factory', ['cutoff_len']), [2048]);
+});
+
+test('each schema is a JSON schema other tools can use (ajv compiles it; types and enums hold)', () => {
+  const ajv = new Ajv({ strict: false, allowUnionTypes: true });
+  const axolotl = ajv.compile(dialectSchema('axolotl'));
+  assert.ok(axolotl({ base_model: 'x', learning_rate: 0.0002, gradient_checkpointing: 'offload' }));
+  assert.ok(!axolotl({ base_model: 'x', learning_rate: 0.0002, gradient_checkpointing: 'sometimes' }));
+  assert.ok(!axolotl({ learning_rate: 0.0002 }), 'base_model is required');
+  const lf = ajv.compile(dialectSchema('llama-factory'));
+  assert.ok(lf({ model_name_or_path: 'x', stage: 'sft', lora_rank: 8 }));
+  assert.ok(!lf({ model_name_or_path: 'x', stage: 'stf' }));
 });
