@@ -49,8 +49,13 @@ class JsonScanner {
     return line;
   }
 
-  /** Where an unexpected token ends: the end of a word, else one character. */
+  /** Where an unexpected token ends: the end of a string on its line or of a word, else one character. */
   tokenEnd(start: number): number {
+    if (this.text[start] === '"') {
+      const close = this.text.indexOf('"', start + 1);
+      const lineEnd = this.text.indexOf('\n', start);
+      if (close > 0 && (lineEnd < 0 || close < lineEnd)) return close + 1;
+    }
     const match = /^[A-Za-z0-9_.+-]+/.exec(this.text.slice(start, start + 100));
     return start + (match ? match[0].length : 1);
   }
