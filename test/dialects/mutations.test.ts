@@ -88,7 +88,7 @@ test('suggestions come only from the keys of that place: a dataset entry suggest
 test('axolotl types: gradient_checkpointing, bf16 and learning_rate as axolotl types them', () => {
   const gc = only(check(mutate(AXOLOTL_QLORA, 'gradient_checkpointing:', 'gradient_checkpointing: offlode')), 'axolotl-enum');
   assert.equal(gc.severity, DiagnosticSeverity.Error);
-  assert.match(String(gc.message), /true or false or `offload`, `offload_disk`/);
+  assert.match(String(gc.message), /must be true, false, `offload` or `offload_disk`; got "offlode"/);
   assert.equal((gc.data as DialectDiagnosticData).suggestion, 'offload');
   for (const ok of ['offload', 'offload_disk', 'false']) assert.deepEqual(check(mutate(AXOLOTL_QLORA, 'gradient_checkpointing:', `gradient_checkpointing: ${ok}`)).filter((d) => d.severity === DiagnosticSeverity.Error), [], ok);
   const bf16 = check(mutate(AXOLOTL_QLORA, 'bf16:', 'bf16: full'));

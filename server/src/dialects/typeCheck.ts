@@ -50,18 +50,23 @@ export function breaksEnum(value: unknown, property: DialectProperty): boolean {
   return !allowed.includes(value);
 }
 
-/** The expected type in words, for messages. */
+/** The expected type in words, for messages: "true, false, `offload` or `offload_disk`". */
 export function describeType(property: DialectProperty): string {
-  if (property.anyOf) return [...new Set(property.anyOf.map(describeType))].join(' or ');
-  if (property.enum) return property.enum.map((v) => `\`${v}\``).join(', ');
+  const words = [...new Set(alternatives(property))];
+  return words.length <= 1 ? words[0] ?? 'a value' : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+}
+
+function alternatives(property: DialectProperty): string[] {
+  if (property.anyOf) return property.anyOf.flatMap(alternatives);
+  if (property.enum) return property.enum.map((v) => `\`${v}\``);
   switch (property.type) {
-    case 'boolean': return 'true or false';
-    case 'integer': return 'an integer';
-    case 'number': return 'a number';
-    case 'string': return 'a string';
-    case 'object': return 'a mapping';
-    case 'array': return property.items && !property.items.properties ? `a list of ${plural(describeType(property.items))}` : 'a list';
-    default: return 'a value';
+    case 'boolean': return ['true', 'false'];
+    case 'integer': return ['an integer'];
+    case 'number': return ['a number'];
+    case 'string': return ['a string'];
+    case 'object': return ['a mapping'];
+    case 'array': return [property.items && !property.items.properties ? `a list of ${plural(describeType(property.items))}` : 'a list'];
+    default: return ['a value'];
   }
 }
 
