@@ -20,7 +20,7 @@ const JSON_CONFIG = '{\n  "model": "Qwen/Qwen2.5-7B-Instruct",\n  "method": "lor
 test('a tab-indented file: the syntax error alone, no schema error or rule read from the broken structure', () => {
   const diagnostics = analyze(YAML.replace('  train', '\ttrain')).diagnostics;
   assert.deepEqual(diagnostics.map((d) => d.code), ['yaml-syntax']);
-  assert.match(diagnostics[0]!.message, /Tabs are not allowed/);
+  assert.match(String(diagnostics[0]!.message), /Tabs are not allowed/);
   assert.deepEqual(r(diagnostics[0]!.range), [3, 0, 3, 1]);
 });
 
@@ -46,7 +46,7 @@ test('JSON configs are checked as JSON: trailing comma, single quotes, unclosed 
   for (const [name, text, message, range] of cases) {
     const diagnostics = analyze(text, { json: true }).diagnostics;
     assert.deepEqual(diagnostics.map((d) => d.code), ['json-syntax'], name);
-    assert.match(diagnostics[0]!.message, message, name);
+    assert.match(String(diagnostics[0]!.message), message, name);
     assert.deepEqual(r(diagnostics[0]!.range), range, name);
   }
 });
@@ -63,7 +63,7 @@ test('valid JSON gets the same schema diagnostics as YAML, at the JSON key', () 
 
 test('`target_modules: q_proj` says a list of module names is accepted, with the list as a fix', () => {
   const [d] = doValidation(parseConfigDocument(`${YAML}lora:\n  target_modules: q_proj\n`));
-  assert.equal(d!.message, '`lora.target_modules` must be `all-linear`, or a list of module names such as `[q_proj, k_proj, v_proj, o_proj]`; got "q_proj".');
+  assert.equal(String(d!.message), '`lora.target_modules` must be `all-linear`, or a list of module names such as `[q_proj, k_proj, v_proj, o_proj]`; got "q_proj".');
   const fixes = (d!.data as { fixes: Array<{ title: string; edits: unknown[] }> }).fixes;
   assert.deepEqual(fixes.map((f) => f.edits), [[{ kind: 'set', path: ['lora', 'target_modules'], value: ['q_proj'] }]]);
 });
@@ -71,7 +71,7 @@ test('`target_modules: q_proj` says a list of module names is accepted, with the
 test('a misspelled model id: a warning naming the catalog id, with a fix', () => {
   const [d] = analyze(YAML.replace('Instruct', 'Instrct')).diagnostics.filter((x) => x.code === 'model-unknown');
   assert.equal(d!.severity, 2);
-  assert.match(d!.message, /^Did you mean "Qwen\/Qwen2\.5-7B-Instruct"\?/);
+  assert.match(String(d!.message), /^Did you mean "Qwen\/Qwen2\.5-7B-Instruct"\?/);
   assert.deepEqual((d!.data as { fixes: unknown[] }).fixes, [{ title: 'Change to `Qwen/Qwen2.5-7B-Instruct`', edits: [{ kind: 'set', path: ['model'], value: 'Qwen/Qwen2.5-7B-Instruct' }], isPreferred: true }]);
   const far = analyze(YAML.replace('Qwen/Qwen2.5-7B-Instruct', 'acme/mystery-7b')).diagnostics.filter((x) => x.code === 'model-unknown');
   assert.equal(far[0]!.severity, 3, 'no close id: info, as before');
@@ -80,13 +80,13 @@ test('a misspelled model id: a warning naming the catalog id, with a fix', () =>
 test('yaml-duplicate-key names the key', () => {
   const [d] = doValidation(parseConfigDocument(`${YAML}method: full\n`));
   assert.equal(d!.code, 'yaml-duplicate-key');
-  assert.equal(d!.message, 'Duplicate key `method`: the later value silently wins. Remove one of them.');
+  assert.equal(String(d!.message), 'Duplicate key `method`: the later value silently wins. Remove one of them.');
 });
 
 test('a half-typed `lr_scheduler_type:` gets one diagnostic at its key, not a type, an enum and a rule info', () => {
   const diagnostics = analyze(`${YAML}training:\n  lr_scheduler_type:\n`).diagnostics.filter((d) => d.range.start.line === 5);
   assert.deepEqual(diagnostics.map((d) => d.code), ['schema-type']);
-  assert.equal(diagnostics[0]!.message, '`training.lr_scheduler_type` has no value: write one of `linear`, `cosine`, `constant`, `constant_with_warmup`, or remove the key.');
+  assert.equal(String(diagnostics[0]!.message), '`training.lr_scheduler_type` has no value: write one of `linear`, `cosine`, `constant`, `constant_with_warmup`, or remove the key.');
   assert.deepEqual(r(diagnostics[0]!.range), [5, 2, 5, 19]);
 });
 
@@ -113,8 +113,8 @@ test('a suppression comment naming no rule gets a warning at the id, with the cl
   const text = `${YAML}training:\n  # lora-lens-disable-next-line lr-rnage, no-such-rule\n  learning_rate: 0.1\n`;
   const unknown = analyze(text).diagnostics.filter((d) => d.code === 'unknown-rule-id');
   assert.deepEqual(unknown.map((d) => [d.severity, r(d.range)]), [[2, [5, 32, 5, 40]], [2, [5, 42, 5, 54]]]);
-  assert.equal(unknown[0]!.message, '`lr-rnage` is not a LoRA Lens rule id, so this comment suppresses nothing for it. Did you mean `lr-range`?');
-  assert.match(unknown[1]!.message, /`no-such-rule` is not a LoRA Lens rule id.*docs\/rules\.md/);
+  assert.equal(String(unknown[0]!.message), '`lr-rnage` is not a LoRA Lens rule id, so this comment suppresses nothing for it. Did you mean `lr-range`?');
+  assert.match(String(unknown[1]!.message), /`no-such-rule` is not a LoRA Lens rule id.*docs\/rules\.md/);
   assert.ok(codes(text).includes('lr-range'), 'the misspelled id suppressed nothing');
   assert.ok(!codes(text.replace('lr-rnage, no-such-rule', 'lr-range')).includes('unknown-rule-id'));
 });
