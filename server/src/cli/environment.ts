@@ -1,6 +1,6 @@
 import { DatasetInspector } from '../data';
 import { detectGpus, gpuFromSetting, type GpuSpec } from '../gpu';
-import { parseConfigDocument } from '../document/configDocument';
+import { isJsonUri, parseConfigDocument } from '../document/configDocument';
 import { analyzeConfig, type Analysis, type AnalysisEnvironment } from '../services/analyze';
 
 /**
