@@ -13,16 +13,23 @@ export { sketchTopLevel, SNIFF_BYTES } from './sniff';
 export { describeDialectKey, dialectKeysAt, dialectValuesAt } from './describe';
 export { findScalarDifferences, toolView, type ScalarFinding } from './yaml11';
 
+export interface DialectValidationOptions {
+  /** The folder of the config (LLaMA-Factory's `dataset_dir` is looked up from there); null for an unsaved document. */
+  configDir: string | null;
+  /** The tool's version in the selected interpreter, when doctor found it: unknown-key messages then name both versions. */
+  installedVersion?: string;
+}
+
 /**
  * The diagnostics of an axolotl or LLaMA-Factory config, as that tool would judge it (plus LoRA Lens's own advice,
  * labelled as ours), including the document's parse problems. Nothing for LoRA Lens's own dialect (its schema
  * validation does that) or for a file that is not checked.
  */
-export function validateDialect(doc: ConfigDocument, match: DialectMatch, options: { configDir: string | null }): Diagnostic[] {
+export function validateDialect(doc: ConfigDocument, match: DialectMatch, options: DialectValidationOptions): Diagnostic[] {
   if (match.notChecked) return [];
   switch (match.dialect) {
-    case 'axolotl': return validateAxolotl(doc);
-    case 'llama-factory': return validateLlamaFactory(doc, match.subKind ?? 'train', options.configDir);
+    case 'axolotl': return validateAxolotl(doc, options.installedVersion);
+    case 'llama-factory': return validateLlamaFactory(doc, match.subKind ?? 'train', options.configDir, options.installedVersion);
     default: return [];
   }
 }

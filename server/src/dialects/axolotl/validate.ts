@@ -15,7 +15,7 @@ import { AXOLOTL_SCHEMA, AXOLOTL_VERSION } from './schema';
  * pydantic does, unknown keys reported as what they are to axolotl (silently dropped), plugin keys read only with
  * their plugin, and the validators that stop a run before it starts.
  */
-export function validateAxolotl(doc: ConfigDocument): Diagnostic[] {
+export function validateAxolotl(doc: ConfigDocument, installedVersion?: string): Diagnostic[] {
   const problems = parseProblemDiagnostics(doc);
   if (hasSyntaxError(doc) || !isObject(doc.value)) return problems;
   const report = new DialectReport(doc, 'axolotl', AXOLOTL_VERSION);
@@ -24,7 +24,8 @@ export function validateAxolotl(doc: ConfigDocument): Diagnostic[] {
   const findings = walkDialectKeys(AXOLOTL_SCHEMA, config, 'pydantic');
   const explanations = scalarExplanations(report, scalars, findings);
   const plugins = listedPlugins(config.plugins);
-  for (const finding of findings) if (finding.kind === 'known' || report.hasRoom()) reportFinding(report, finding, plugins, explanations);
+  const versions = installedVersion ? `${AXOLOTL_VERSION}; the installed axolotl is ${installedVersion}, whose keys may differ` : AXOLOTL_VERSION;
+  for (const finding of findings) if (finding.kind === 'known' || report.hasRoom()) reportFinding(report, finding, plugins, explanations, versions);
   reportScalarDifferences(report, AXOLOTL_SCHEMA, scalars, findings, 'pydantic');
   checkAxolotlRules(report, config);
   adviseAxolotlRanges(report, config);
@@ -46,14 +47,14 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function reportFinding(report: DialectReport, finding: KeyFinding, plugins: Set<string>, explanations: Map<string, string>): void {
+function reportFinding(report: DialectReport, finding: KeyFinding, plugins: Set<string>, explanations: Map<string, string>, versions: string): void {
   const name = keyName(finding.path);
   switch (finding.kind) {
     case 'unknown': {
       const suggestion = report.takeSuggestion() ? suggestKey(finding.key, finding.known, finding.present) : undefined;
       const where = finding.path.length > 1 ? ` in \`${keyName(finding.path.slice(0, -1))}\`` : '';
       const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : '';
-      report.atKey(finding.path, 'warning', 'axolotl-unknown-key', `axolotl ignores \`${finding.key}\` without a word: it is not one of its keys${where} (${AXOLOTL_VERSION}), so the setting is lost.${hint}`, {
+      report.atKey(finding.path, 'warning', 'axolotl-unknown-key', `axolotl ignores \`${finding.key}\` without a word: it is not one of its keys${where} (${versions}), so the setting is lost.${hint}`, {
         ...(suggestion ? { suggestion } : {}),
         fixes: suggestion ? [renameFix(finding.path, suggestion)] : [removeFix(finding.path)],
       });

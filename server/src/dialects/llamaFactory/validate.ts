@@ -20,6 +20,8 @@ interface Context {
   groups: Set<string>;
   explanations: Map<string, string>;
   legalKeys: string[];
+  /** The version the key set is, and the installed one when known. */
+  versions: string;
 }
 
 /**
@@ -27,7 +29,7 @@ interface Context {
  * groups of the command (a key of another command stops the run), keys that exist only under an environment
  * variable, the dataclass types, and the `__post_init__` checks.
  */
-export function validateLlamaFactory(doc: ConfigDocument, subKind: SubKind, configDir: string | null): Diagnostic[] {
+export function validateLlamaFactory(doc: ConfigDocument, subKind: SubKind, configDir: string | null, installedVersion?: string): Diagnostic[] {
   const problems = parseProblemDiagnostics(doc);
   if (hasSyntaxError(doc) || !doc.value || typeof doc.value !== 'object' || Array.isArray(doc.value)) return problems;
   const report = new DialectReport(doc, 'llama-factory', LLAMA_FACTORY_VERSION);
@@ -36,7 +38,7 @@ export function validateLlamaFactory(doc: ConfigDocument, subKind: SubKind, conf
   const findings = walkDialectKeys(LLAMA_FACTORY_SCHEMA, config, 'dataclass');
   const groups = groupsOf(subKind);
   const legalKeys = legalKeysOf(subKind);
-  const context: Context = { report, subKind, groups, explanations: scalarExplanations(report, scalars, findings), legalKeys };
+  const context: Context = { report, subKind, groups, explanations: scalarExplanations(report, scalars, findings), legalKeys, versions: installedVersion ? `${LLAMA_FACTORY_VERSION} with transformers 4.55-5.8; the installed LLaMA-Factory is ${installedVersion}, whose keys may differ` : `${LLAMA_FACTORY_VERSION}, transformers 4.55-5.8` };
   for (const finding of findings) if (finding.kind === 'known' || report.hasRoom()) reportFinding(context, finding);
   reportScalarDifferences(report, LLAMA_FACTORY_SCHEMA, scalars, findings, 'dataclass');
   checkLlamaFactoryRules(report, config, configDir);
@@ -62,7 +64,7 @@ function reportFinding(context: Context, finding: KeyFinding): void {
   switch (finding.kind) {
     case 'unknown': {
       const suggestion = report.takeSuggestion() ? suggestKey(finding.key, context.legalKeys, finding.present) : undefined;
-      report.atKey(finding.path, 'error', 'lf-unknown-key', `LLaMA-Factory stops with ${PARSER_ERROR}: \`${finding.key}\` is not a key of \`${commandOf(subKind)}\` (${LLAMA_FACTORY_VERSION}, transformers 4.55-5.8). Either it is misspelled, or it belongs to another version of LLaMA-Factory.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, {
+      report.atKey(finding.path, 'error', 'lf-unknown-key', `LLaMA-Factory stops with ${PARSER_ERROR}: \`${finding.key}\` is not a key of \`${commandOf(subKind)}\` (${context.versions}). Either it is misspelled, or it belongs to another version of LLaMA-Factory.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, {
         ...(suggestion ? { suggestion } : {}),
         fixes: suggestion ? [renameFix(finding.path, suggestion)] : [removeFix(finding.path)],
       });
