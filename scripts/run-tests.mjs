@@ -27,7 +27,11 @@ let status = node.status ?? 1;
 
 if (!only.length && existsSync('trainer/tests')) status = runTrainerTests() || status;
 const left = readdirSync(tempRoot);
-if (left.length) console.log(`temporary files and folders the tests left: ${left.length} (removed with ${tempRoot})`);
+if (left.length) {
+  // By name without mkdtemp's random suffix, so the test that forgot them can be found.
+  const kinds = [...new Set(left.map((name) => name.replace(/[-_.]?[A-Za-z0-9]{6}$/, '')))].sort();
+  console.log(`temporary files and folders the tests left: ${left.length} (removed with ${tempRoot}): ${kinds.join(', ')}`);
+}
 rmSync(tempRoot, { recursive: true, force: true });
 process.exit(status);
 
