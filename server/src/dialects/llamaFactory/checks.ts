@@ -26,6 +26,8 @@ export function checkLlamaFactoryRules(report: DialectReport, config: Config, co
       if (given(config[key])) report.atKey([key], 'error', 'lf-lora-only', `${stops}: \`${key}\` is only valid for LoRA training, and this file sets \`finetuning_type: ${method}\`. Remove it, or use \`finetuning_type: lora\`.`, { fixes: [removeFix([key])] });
     }
     for (const key of LORA_SETTINGS) {
+      // OFT reads `additional_target` too (its own argument group has it).
+      if (key === 'additional_target' && method === 'oft') continue;
       if (given(config[key])) report.atKey([key], 'warning', 'dialect-advice-unused', `LoRA Lens advice (LLaMA-Factory accepts this key): \`${key}\` has no effect with \`finetuning_type: ${method}\`; nothing reads it.`, { origin: 'lora-lens', fixes: [removeFix([key])] });
     }
   }
