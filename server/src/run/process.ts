@@ -1,5 +1,5 @@
 /**
- * The one process wrapper for the trainer: argument array (no shell), unbuffered Python, events read line by line
+ * The one process wrapper for the trainer and the user's own tools (startSupervised): argument array (no shell), unbuffered Python, events read line by line
  * from stdout, stderr forwarded, a pid file in the run folder while it runs, and the one stop sequence.
  *
  * The child is spawned detached (its own process group) so a stop reaches everything it started (data workers,
@@ -139,50 +139,71 @@ class StopSequence {
   }
 }
 
-/** Starts `python -m lora_lens_trainer <verb> ...` and streams its events; a `run` gets a pid file in its folder. */
-export function startTrainer(options: TrainerOptions): TrainerProcess {
-  const { command, args } = buildTrainerArgs(options);
-  const child = spawn(command, args, {
-    cwd: options.cwd,
-    env: buildTrainerEnv(options.env ?? process.env, options.trainerRoot),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: process.platform !== 'win32',
+/** What any supervised child (the trainer, a user's tool) gives back when it has exited and its output is read. */
+export interface SupervisedExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stopRequested: boolean;
+  spawnError: string | null;
+}
+
+export interface SupervisedOptions {
+  command: string;
+  args: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** The run folder that gets the pid file while the child runs, or null (a short verb). */
+  pidFolder: string | null;
+  /** A file that receives the child's output bytes untouched (stderr; stdout too with `logStdout`), or null. */
+  logPath: string | null;
+  logStdout?: boolean;
+  /** Each stdout line; `sawEvent` is called first with what `eventName` reads from it (steers the stop). */
+  onStdout?: (text: string) => void;
+  onStderr?: (text: string) => void;
+  /** The event name a stdout line carries, for the stop sequence (`saving` holds the escalation back). */
+  eventName?: (text: string) => string | null;
+}
+
+export interface SupervisedProcess {
+  readonly pid: number | undefined;
+  readonly done: Promise<SupervisedExit>;
+  stop(options?: StopOptions | number): Promise<SupervisedExit>;
+}
+
+/**
+ * The one spawn for long-running children, the trainer and the user's own tools alike: an argument array (no shell),
+ * its own process group, a pid file in the run folder while it runs, its output in a log file, the one stop
+ * sequence, and what is left of its group killed once it exits.
+ */
+export function startSupervised(options: SupervisedOptions): SupervisedProcess {
+  const child = spawn(options.command, options.args, {
+    cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32',
   });
-  const pidFolder = options.verb === 'run' && options.runDir ? options.runDir : null;
+  const pidFolder = options.pidFolder;
   if (pidFolder && child.pid) writePidFile(pidFolder, child.pid);
-  // The trainer's stderr, kept in the run folder whoever started it (stderr.log): a run can be diagnosed after the editor closed.
+  // The child's output, kept in the run folder whoever started it: a run can be diagnosed after the editor closed.
   let log: WriteStream | null = null;
-  if (pidFolder && child.pid) {
-    log = createWriteStream(join(pidFolder, LOG_FILE), { flags: 'a' });
+  if (options.logPath && child.pid) {
+    log = createWriteStream(options.logPath, { flags: 'a' });
     log.on('error', () => { log = null; });
+    child.stderr!.on('data', (chunk: Buffer) => log?.write(chunk));
+    if (options.logStdout) child.stdout!.on('data', (chunk: Buffer) => log?.write(chunk));
   }
   const stopper = new StopSequence(child);
-  let end: EndEvent | null = null;
-  let lineNo = 0;
-  const stdoutDone = new Promise<void>((resolveDone) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.on('line', (text) => {
-      lineNo += 1;
-      stopper.sawEvent(eventNameOf(text));
-      const parsed = parseEventLine(text);
-      if (!parsed.ok) {
-        options.onMalformed?.(lineNo, text, parsed.reason);
-        return;
-      }
-      if (parsed.event.event === 'end') end = parsed.event;
-      options.onEvent?.(parsed.event);
-    });
+  const readLines = (input: NodeJS.ReadableStream, onLine: (text: string) => void) => new Promise<void>((resolveDone) => {
+    const rl = createInterface({ input });
+    rl.on('line', onLine);
     rl.on('close', () => resolveDone());
   });
-  const stderrDone = new Promise<void>((resolveDone) => {
-    const rl = createInterface({ input: child.stderr! });
-    rl.on('line', (text) => { log?.write(`${text}\n`); options.onStderr?.(text); });
-    rl.on('close', () => resolveDone());
+  const stdoutDone = readLines(child.stdout!, (text) => {
+    if (options.eventName) stopper.sawEvent(options.eventName(text));
+    options.onStdout?.(text);
   });
-  const done = new Promise<TrainerExit>((resolveExit) => {
+  const stderrDone = readLines(child.stderr!, (text) => options.onStderr?.(text));
+  const done = new Promise<SupervisedExit>((resolveExit) => {
     let spawnError: string | null = null;
     child.on('error', (error) => {
-      spawnError = describeSpawnError(command, error);
+      spawnError = describeSpawnError(options.command, error);
       options.onStderr?.(spawnError);
     });
     child.on('close', (code, signal) => {
@@ -191,8 +212,8 @@ export function startTrainer(options: TrainerOptions): TrainerProcess {
       if (child.pid !== undefined && process.platform !== 'win32') { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* the group is gone */ } }
       if (pidFolder && child.pid) removePidFile(pidFolder, child.pid);
       void Promise.all([stdoutDone, stderrDone]).then(() => {
-        log?.end();
-        resolveExit({ code: spawnError ? null : code, signal, end, stopRequested: stopper.stopRequested, spawnError });
+        const finish = () => resolveExit({ code: spawnError ? null : code, signal, stopRequested: stopper.stopRequested, spawnError });
+        if (log) log.end(finish); else finish();
       });
     });
   });
@@ -201,6 +222,36 @@ export function startTrainer(options: TrainerOptions): TrainerProcess {
     done,
     stop(stopOptions) {
       stopper.request(stopOptions);
+      return done;
+    },
+  };
+}
+
+/** Starts `python -m lora_lens_trainer <verb> ...` and streams its events; a `run` gets a pid file in its folder. */
+export function startTrainer(options: TrainerOptions): TrainerProcess {
+  const { command, args } = buildTrainerArgs(options);
+  const runFolder = options.verb === 'run' && options.runDir ? options.runDir : null;
+  let end: EndEvent | null = null;
+  let lineNo = 0;
+  const supervised = startSupervised({
+    command, args, cwd: options.cwd, env: buildTrainerEnv(options.env ?? process.env, options.trainerRoot),
+    pidFolder: runFolder, logPath: runFolder ? join(runFolder, LOG_FILE) : null,
+    eventName: eventNameOf,
+    onStdout: (text) => {
+      lineNo += 1;
+      const parsed = parseEventLine(text);
+      if (!parsed.ok) { options.onMalformed?.(lineNo, text, parsed.reason); return; }
+      if (parsed.event.event === 'end') end = parsed.event;
+      options.onEvent?.(parsed.event);
+    },
+    onStderr: options.onStderr,
+  });
+  const done = supervised.done.then((exit): TrainerExit => ({ ...exit, end }));
+  return {
+    pid: supervised.pid,
+    done,
+    stop(stopOptions) {
+      void supervised.stop(stopOptions);
       return done;
     },
   };
