@@ -2,7 +2,8 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { detectGpus } from '../gpu/detect';
 import { formatCount } from '../memory/presentation';
-import { blocksRun, runLogPath, checkNewRun, checkResumable, createRun, formatDuration, formatProgress, newRunDir, runDoctorCheck, startTrainer, type TrainerEvent } from '../run';
+import type { TrainingPlan } from '../plan/types';
+import { blocksRun, runLogPath, checkNewRun, checkResumable, createRun, readRunSummary, formatDuration, formatProgress, newRunDir, runDoctorCheck, startTrainer, type TrainerEvent } from '../run';
 import { defaultPython, trainerRoot } from './doctor';
 import { analyzeForCli } from './environment';
 import { ExitCode, type CliIO } from './io';
@@ -101,50 +102,53 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   if (typeof parsed === 'string') { io.stderr.write(`lora-lens run: ${parsed}\n${shortUsage(RUN)}\n`); return ExitCode.usage; }
   const fail = (message: string, code: number = ExitCode.usage) => { io.stderr.write(`lora-lens run: ${message}\n`); return code; };
 
-  let runDir: string;
-  let created = false;
-  let estimatePeakBytes: number | null = null;
-  let plan: { method?: string } | null = null;
-  let pending: (() => ReturnType<typeof createRun>) | null = null;
-  if (parsed.resume) {
-    const resumable = checkResumable(resolve(io.cwd, parsed.resume));
-    if (!resumable.ok) return fail(resumable.message);
-    runDir = resumable.runDir;
-  } else {
-    const read = await readConfigFile(parsed.file!, io.cwd, io.stdin);
-    if (!read.ok) return fail(read.message);
-    const shown = parsed.file === '-' ? '<stdin>' : parsed.file!;
-    const analysis = await analyzeForCli(read.text, read.path);
-    const report = errorReport(shown, analysis.diagnostics, 'fix them first');
-    if (report || !analysis.plan) {
-      io.stderr.write(report || `lora-lens run: ${shown} lacks what a run needs (method, model, data.train)\n`);
-      return ExitCode.problems;
-    }
-    // The estimate the trainer quotes in its OOM advice: the allocated peak, whoever launches (the editor too).
-    estimatePeakBytes = analysis.estimate?.peakAllocatedBytes ?? null;
-    plan = analysis.plan;
-    const target = parsed.runDir ? resolve(io.cwd, parsed.runDir) : newRunDir(analysis.plan, new Date());
-    const fullPlan = analysis.plan;
-    const usable = checkNewRun(target);
-    if (!usable.ok) return fail(usable.message);
-    runDir = target;
-    pending = () => createRun(target, fullPlan);
-  }
-
+  const prepared = await prepare(parsed, io, fail);
+  if (typeof prepared === 'number') return prepared;
   if (!parsed.skipChecks) {
-    const outcome = await runDoctorCheck({ python: parsed.python, cwd: io.cwd, trainerRoot: trainerRoot(), nvidia: await detectGpus(), method: plan?.method });
+    const outcome = await runDoctorCheck({ python: parsed.python, cwd: io.cwd, trainerRoot: trainerRoot(), nvidia: await detectGpus(), method: prepared.method });
     if (!outcome.ok) return fail(`${outcome.message}\nPass --python PATH (or set LORA_LENS_PYTHON), or check with: lora-lens doctor`, ExitCode.problems);
     for (const f of outcome.findings) {
       io.stderr.write(`lora-lens run: ${f.severity}: ${f.message}\n${f.install ? `  install: ${f.install}\n` : ''}`);
     }
     if (blocksRun(outcome.findings)) return fail('not started; fix the above (or pass --skip-checks to start anyway)', ExitCode.problems);
   }
-  if (pending) {
-    const made = pending();
+  // Only now, with the config and the environment checked, does a new run get its folder.
+  if (prepared.plan) {
+    const made = createRun(prepared.runDir, prepared.plan);
     if (!made.ok) return fail(made.message);
-    created = true;
   }
-  return train(parsed, runDir, created, estimatePeakBytes, io);
+  return train(parsed, prepared.runDir, Boolean(prepared.plan), prepared.estimatePeakBytes, io);
+}
+
+interface Prepared {
+  runDir: string;
+  /** The plan to write into a new run folder; null when resuming (the folder has its plan). */
+  plan: TrainingPlan | null;
+  method: string | undefined;
+  estimatePeakBytes: number | null;
+}
+
+/** The run folder to use and what goes in it, checked without making anything; an exit code when it cannot be. */
+async function prepare(parsed: RunArgs, io: CliIO, fail: (message: string, code?: number) => number): Promise<Prepared | number> {
+  if (parsed.resume) {
+    const resumable = checkResumable(resolve(io.cwd, parsed.resume));
+    if (!resumable.ok) return fail(resumable.message);
+    return { runDir: resumable.runDir, plan: null, method: readRunSummary(resumable.runDir).plan?.method, estimatePeakBytes: null };
+  }
+  const read = await readConfigFile(parsed.file!, io.cwd, io.stdin);
+  if (!read.ok) return fail(read.message);
+  const shown = parsed.file === '-' ? '<stdin>' : parsed.file!;
+  const analysis = await analyzeForCli(read.text, read.path);
+  const report = errorReport(shown, analysis.diagnostics, 'fix them first');
+  if (report || !analysis.plan) {
+    io.stderr.write(report || `lora-lens run: ${shown} lacks what a run needs (method, model, data.train)\n`);
+    return ExitCode.problems;
+  }
+  const runDir = parsed.runDir ? resolve(io.cwd, parsed.runDir) : newRunDir(analysis.plan, new Date());
+  const usable = checkNewRun(runDir);
+  if (!usable.ok) return fail(usable.message);
+  // The estimate the trainer quotes in its OOM advice: the allocated peak, whoever launches (the editor too).
+  return { runDir, plan: analysis.plan, method: analysis.plan.method, estimatePeakBytes: analysis.estimate?.peakAllocatedBytes ?? null };
 }
 
 /** Starts the trainer in a prepared run folder and follows it; Ctrl-C stops it with a checkpoint and exits 130. */

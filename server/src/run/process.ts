@@ -61,8 +61,6 @@ export interface TrainerProcess {
 
 /** The one stop grace, for the CLI and the editor: a 7B adapter plus optimizer state takes a few seconds to write. */
 export const STOP_GRACE_MS = 30_000;
-/** @deprecated the same grace as STOP_GRACE_MS, kept for callers written before it. */
-export const DEFAULT_STOP_GRACE_MS = STOP_GRACE_MS;
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
