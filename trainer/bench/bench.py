@@ -112,7 +112,7 @@ def ours(arch: str, method: str, r: int, seq: int, bs: int, gc_on: bool, steps: 
     _free()
     model = setup.model
     model.train()
-    body, head = decoder_and_head(model)
+    body, head = decoder_and_head(model, setup.autocast_dtype)
     params = [p for p in model.parameters() if p.requires_grad]
     opt, _ = build_optimizer(plan, params, torch.device("cuda"))
     ids = torch.randint(0, ARCHS[arch]["vocab_size"], (bs, seq), device="cuda")

@@ -148,16 +148,18 @@ def apply_method(model: nn.Module, plan: TrainingPlan, device: torch.device, par
     return Setup(model, param_dtype, autocast, backend, targets)
 
 
-def decoder_and_head(model: nn.Module) -> tuple[nn.Module, OutputHead]:
+def decoder_and_head(model: nn.Module, autocast_dtype: torch.dtype | None = None) -> tuple[nn.Module, OutputHead]:
     """The transformer body (returns last hidden states) and the output head (projection, bias, logit transform),
     so the loss can project only the positions that train, in chunks. Checked on a few tokens against the
-    model's own logits: a head that post-processes its logits in a way not modelled here is refused."""
+    model's own logits: a head that post-processes its logits in a way not modelled here is refused. The probe
+    runs under the training's autocast (`Setup.autocast_dtype`): QLoRA's fp32-upcast norms next to bf16 projections
+    only agree on a dtype there."""
     linear = model.get_output_embeddings()
     body = getattr(model, getattr(model, "base_model_prefix", "model"), None)
     if linear is None or body is None or body is model:
         raise ModelError(f"{type(model).__name__}: cannot split into body and output head")
     head = OutputHead(linear, logit_transform(model.config))
-    _check_head(model, body, head)
+    _check_head(model, body, head, autocast_dtype)
     return body, head
 
 
@@ -181,13 +183,17 @@ def logit_transform(config: Any) -> LogitTransform:
 HEAD_PROBE_TOLERANCE = 2e-2
 
 
-def _check_head(model: nn.Module, body: nn.Module, head: OutputHead) -> None:
+def _check_head(model: nn.Module, body: nn.Module, head: OutputHead, autocast_dtype: torch.dtype | None) -> None:
+    import contextlib
+
     weight = head.weight
     ids = (torch.arange(1, 9, device=weight.device) * 7919 % weight.shape[0]).unsqueeze(0)
     was_training = model.training
     model.eval()
+    autocast = (torch.autocast(device_type=weight.device.type, dtype=autocast_dtype) if autocast_dtype is not None
+                else contextlib.nullcontext())
     try:
-        with torch.no_grad():
+        with torch.no_grad(), autocast:
             theirs = model(input_ids=ids, use_cache=False).logits.float()
             out = body(input_ids=ids, use_cache=False)
             hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state

@@ -220,7 +220,6 @@ class Trainer:
         from . import fingerprint
         from .modeling import decoder_and_head, load_model, load_tokenizer
         from .optim import build_optimizer, build_scheduler
-        from .step import autocast_context
 
         plan, t = self.plan, self.plan.training
         self.device = device = self._device()
@@ -236,10 +235,7 @@ class Trainer:
 
         setup = load_model(plan, device)
         model = setup.model
-        # The head split probes the model once: in the training precision, as every later forward runs (QLoRA's
-        # fp32-upcast norms next to bf16 projections need the autocast to agree on a dtype).
-        with autocast_context(device, setup.autocast_dtype):
-            body, head = decoder_and_head(model)
+        body, head = decoder_and_head(model, setup.autocast_dtype)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer, note = build_optimizer(plan, params, device)
         if note:
