@@ -3,8 +3,12 @@ Never fails: every probe reports absence instead of raising."""
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import os
 import platform
+import shutil
 import sys
+import sysconfig
 from typing import Any
 
 
@@ -22,6 +26,23 @@ REQUIRED_PACKAGES = ("torch", "transformers", "peft", "safetensors")
 OPTIONAL_PACKAGES = ("accelerate", "bitsandbytes", "pyarrow")
 
 
+# The user's own training tools: distribution name -> console script it installs. Read through importlib.metadata
+# only: importing axolotl or llamafactory pulls in torch, deepspeed and more, seconds of work for a version string.
+TOOLS = {"axolotl": ("axolotl", "axolotl"), "llama-factory": ("llamafactory", "llamafactory-cli")}
+
+
+def _tool(distribution: str, script: str) -> dict[str, Any]:
+    try:
+        version: str | None = importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    except Exception:  # a broken dist-info: not installed as far as a run can tell
+        version = None
+    beside = os.path.join(sysconfig.get_path("scripts") or os.path.dirname(sys.executable), script)
+    executable = beside if os.access(beside, os.X_OK) else shutil.which(script)
+    return {"installed": version is not None, "version": version, "executable": executable}
+
+
 def report() -> dict[str, Any]:
     """The report, shaped as schemas/doctor.schema.json says (the tests validate it on both sides)."""
     out: dict[str, Any] = {
@@ -29,6 +50,8 @@ def report() -> dict[str, Any]:
         "packages": {name: _version(name) for name in REQUIRED_PACKAGES + OPTIONAL_PACKAGES},
         "required_packages": list(REQUIRED_PACKAGES),
         "cuda": {"available": False, "version": None, "gpus": []},
+        "tools": {name: _tool(dist, script) for name, (dist, script) in TOOLS.items()},
+        "gpu_count": 0,
     }
     if out["packages"]["torch"]["installed"]:
         import torch
@@ -43,5 +66,6 @@ def report() -> dict[str, Any]:
                     "compute_capability": f"{props.major}.{props.minor}",
                     "bf16": bool(props.major >= 8),
                 })
+    out["gpu_count"] = len(out["cuda"]["gpus"])
     out["quantization_backend"] = "bitsandbytes" if out["packages"]["bitsandbytes"]["installed"] else "builtin-nf4"
     return out

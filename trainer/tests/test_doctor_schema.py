@@ -26,3 +26,28 @@ def test_required_packages_are_listed_and_probed() -> None:
     if not out["packages"]["torch"]["installed"]:
         # Nothing is claimed about CUDA without torch.
         assert out["cuda"] == {"available": False, "version": None, "gpus": []}
+
+
+def test_tools_are_found_by_their_metadata_without_being_imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import sys
+
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed in this interpreter")
+    # A distribution's metadata as pip leaves it, and its console script on PATH; no `axolotl` module exists at all,
+    # so a doctor that imported the package would report it absent.
+    dist = tmp_path / "site" / "axolotl-0.9.2.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: axolotl\nVersion: 0.9.2\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "axolotl"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    out = report()
+    assert out["tools"]["axolotl"] == {"installed": True, "version": "0.9.2", "executable": str(script)}
+    assert out["tools"]["llama-factory"]["installed"] is False
+    assert "axolotl" not in sys.modules
+    assert out["gpu_count"] == len(out["cuda"]["gpus"])
+    jsonschema.validate(json.loads(json.dumps(out)), json.loads(SCHEMA.read_text()))

@@ -9,6 +9,7 @@ import type { Detection } from '../gpu/detect';
 import { runTrainerOnce } from './process';
 
 export interface PackageInfo { installed: boolean; version: string | null; error: string | null }
+export interface ToolInfo { installed: boolean; version: string | null; executable: string | null }
 export interface DoctorGpu { index: number; name: string; memory_bytes: number; compute_capability: string; bf16: boolean }
 
 /** `python -m lora_lens_trainer doctor`'s report; the schema test keeps this type and the schema in step. */
@@ -19,9 +20,13 @@ export interface DoctorReport {
   required_packages: string[];
   cuda: { available: boolean; version: string | null; gpus: DoctorGpu[] };
   quantization_backend: 'bitsandbytes' | 'builtin-nf4';
+  /** The user's own tools in this interpreter (importlib.metadata, never imported), by dialect id. */
+  tools: { axolotl: ToolInfo; 'llama-factory': ToolInfo };
+  /** CUDA GPUs torch sees. */
+  gpu_count: number;
 }
 
-export type FindingKind = 'no-nvidia-gpu' | 'missing-packages' | 'no-cuda-torch' | 'no-bitsandbytes' | 'no-bf16';
+export type FindingKind = 'no-nvidia-gpu' | 'missing-packages' | 'missing-tool' | 'no-cuda-torch' | 'no-bitsandbytes' | 'no-bf16';
 
 export interface DoctorFinding {
   kind: FindingKind;
@@ -111,13 +116,38 @@ export function doctorFindings(report: DoctorReport, options: { nvidia?: Detecti
   return findings;
 }
 
+const TOOL_DIST: Record<keyof DoctorReport['tools'], { name: string; dist: string; script: string }> = {
+  axolotl: { name: 'axolotl', dist: 'axolotl', script: 'axolotl' },
+  'llama-factory': { name: 'LLaMA-Factory', dist: 'llamafactory', script: 'llamafactory-cli' },
+};
+
+/**
+ * The pre-flight of a run of the user's own tool: the tool installed in the interpreter (its console script there or on
+ * PATH), and the GPU findings. The trainer's own package list is not asked for: the tool brings its dependencies.
+ */
+export function toolDoctorFindings(report: DoctorReport, tool: keyof DoctorReport['tools'], options: { nvidia?: Detection | null } = {}): DoctorFinding[] {
+  const findings = doctorFindings(report, { nvidia: options.nvidia }).filter((f) => f.kind === 'no-nvidia-gpu' || f.kind === 'no-cuda-torch');
+  const info = report.tools[tool];
+  const { name, dist, script } = TOOL_DIST[tool];
+  if (!info.installed || !info.executable) {
+    findings.push({
+      kind: 'missing-tool', severity: 'error',
+      message: info.installed
+        ? `${name} ${info.version ?? ''} is installed in ${report.python.executable} but its \`${script}\` command is neither beside it nor on PATH.`.replace(/ {2}/g, ' ')
+        : `${name} is not installed in ${report.python.executable} (no \`${dist}\` distribution).`,
+      install: installCommand(report.python.executable, [dist]),
+    });
+  }
+  return findings;
+}
+
 /** Whether the findings block a run (something required is missing). */
 export function blocksRun(findings: readonly DoctorFinding[]): boolean {
   return findings.some((f) => f.severity === 'error');
 }
 
 /** Runs the trainer's doctor with `python` and reads its report; a failure names the interpreter it tried. */
-export async function runDoctorCheck(options: { python: string; cwd: string; trainerRoot: string | null; nvidia?: Detection | null; method?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<DoctorOutcome> {
+export async function runDoctorCheck(options: { python: string; cwd: string; trainerRoot: string | null; nvidia?: Detection | null; method?: string; tool?: keyof DoctorReport['tools']; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<DoctorOutcome> {
   const result = await runTrainerOnce({ python: options.python, verb: 'doctor', cwd: options.cwd, trainerRoot: options.trainerRoot, env: options.env, timeoutMs: options.timeoutMs ?? 60_000 });
   if (result.spawnError) return { ok: false, python: options.python, message: `${result.spawnError}. Install Python 3.10+ or pick another interpreter.` };
   const parsed = parseDoctorReport(result.stdout);
@@ -125,7 +155,9 @@ export async function runDoctorCheck(options: { python: string; cwd: string; tra
     const last = result.stderr.trim().split('\n').filter(Boolean).pop();
     return { ok: false, python: options.python, message: `${options.python} could not run the trainer's doctor (exit ${result.code}): ${parsed.reason}${last ? `; it said: ${last}` : ''}` };
   }
-  return { ok: true, report: parsed.report, python: parsed.report.python.executable, findings: doctorFindings(parsed.report, { nvidia: options.nvidia, method: options.method }) };
+  return { ok: true, report: parsed.report, python: parsed.report.python.executable, findings: options.tool
+    ? toolDoctorFindings(parsed.report, options.tool, { nvidia: options.nvidia })
+    : doctorFindings(parsed.report, { nvidia: options.nvidia, method: options.method }) };
 }
 
 const OPTIONAL_WHY: Record<string, string> = {
@@ -152,6 +184,10 @@ export function formatDoctorReport(report: DoctorReport, findings: readonly Doct
     const required = report.required_packages.includes(name);
     if (info.installed) lines.push(`  ok       ${name} ${info.version ?? ''}`.trimEnd());
     else lines.push(`  ${required ? 'MISSING ' : 'absent  '} ${name}${required ? '' : ` (${OPTIONAL_WHY[name] ?? 'optional'})`}`);
+  }
+  lines.push('training tools:');
+  for (const [id, info] of Object.entries(report.tools) as [keyof DoctorReport['tools'], ToolInfo][]) {
+    lines.push(info.installed ? `  ok       ${TOOL_DIST[id].name} ${info.version ?? ''}${info.executable ? ` (${info.executable})` : ` (no ${TOOL_DIST[id].script} command found)`}` : `  absent   ${TOOL_DIST[id].name} (optional: runs its configs with its own CLI)`);
   }
   lines.push(`4-bit quantization: ${report.quantization_backend === 'bitsandbytes' ? 'bitsandbytes' : 'built-in NF4 (bitsandbytes absent)'}`);
   if (findings.length) {
