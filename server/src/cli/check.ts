@@ -5,6 +5,15 @@ import { ExitCode, type CliIO } from './io';
 import { helpText, parseArgs, plural, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
 import { diagnosticLine, sortedPlain, type PlainDiagnostic } from './report';
+import type { DialectId, DialectMatch } from '../dialects';
+
+const DIALECT_NAMES: Record<DialectId, string> = { 'lora-lens': 'LoRA Lens config', axolotl: 'axolotl config', 'llama-factory': 'LLaMA-Factory config' };
+
+/** What the text output says a file is: its dialect (and LLaMA-Factory command), or why it is not checked. */
+function dialectLine(match: DialectMatch): string {
+  if (match.dialect) return `${DIALECT_NAMES[match.dialect]}${match.subKind ? ` (${match.subKind})` : ''}`;
+  return match.notChecked ? `not checked: ${match.notChecked}` : 'not a config LoRA Lens recognises (no diagnostics)';
+}
 
 export const CHECK: CommandSpec = {
   name: 'check',
@@ -17,7 +26,8 @@ export const CHECK: CommandSpec = {
   positionalName: 'FILE',
 };
 
-interface FileReport { file: string; diagnostics: PlainDiagnostic[]; error?: string }
+/** `dialect`: the config's dialect, null when it is not one LoRA Lens checks (torchtune, a launcher file, other YAML). */
+interface FileReport { file: string; dialect: DialectId | null; diagnostics: PlainDiagnostic[]; error?: string }
 
 /** `lora-lens check`: the editor's diagnostics for each file; exit 1 on any error, 2 on usage or I/O errors. */
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
@@ -35,15 +45,19 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     const read = await readConfigFile(file, io.cwd, io.stdin);
     if (!read.ok) {
       ioError = true;
-      reports.push({ file: shown, diagnostics: [], error: read.message });
+      reports.push({ file: shown, dialect: null, diagnostics: [], error: read.message });
       io.stderr.write(`lora-lens check: ${read.message}\n`);
       continue;
     }
-    const { diagnostics } = await analyzeForCli(read.text, read.path, { inspector });
+    const { diagnostics, dialect } = await analyzeForCli(read.text, read.path, { inspector });
     errors += diagnostics.filter((d) => severityName(d.severity) === 'error').length;
-    const report = { file: shown, diagnostics: sortedPlain(diagnostics) };
+    const report: FileReport = { file: shown, dialect: dialect.dialect, diagnostics: sortedPlain(diagnostics) };
     reports.push(report);
-    if (!json) for (const d of report.diagnostics) io.stdout.write(`${diagnosticLine(shown, d)}\n`);
+    if (!json) {
+      // Our own configs as before; another tool's file (or one not checked) says what it was read as.
+      if (dialect.dialect !== 'lora-lens') io.stdout.write(`${shown}: ${dialectLine(dialect)}\n`);
+      for (const d of report.diagnostics) io.stdout.write(`${diagnosticLine(shown, d)}\n`);
+    }
   }
   if (json) io.stdout.write(`${JSON.stringify({ files: reports }, null, 2)}\n`);
   else {

@@ -71,7 +71,7 @@ export interface ModelRefLike {
   revision?: string | null;
 }
 
-export type ModelSource = 'local' | 'hf-cache' | 'catalog';
+export type ModelSource = 'local' | 'hf-cache' | 'catalog' | 'hub';
 
 export type ModelResolution =
   | { ok: true; spec: ModelSpec; source: ModelSource; configPath: string | null }

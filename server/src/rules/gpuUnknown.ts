@@ -1,7 +1,6 @@
-import { valueRange } from '../document/configDocument';
 import { gpuFromSetting } from '../gpu';
 import type { Rule } from './types';
-import { fix, set } from './util';
+import { fix, placeAt, set } from './util';
 
 /** `hardware.gpu` naming no catalog GPU and no memory size; the estimate falls back to the detected GPU. */
 export const gpuUnknown: Rule = {
@@ -14,6 +13,6 @@ export const gpuUnknown: Rule = {
     const lookup = gpuFromSetting(setting);
     if (lookup.ok) return [];
     const path = ['hardware', 'gpu'];
-    return [{ range: valueRange(doc, path), message: `hardware.gpu: ${lookup.message}.`, fixes: [fix('Detect the GPU (auto)', [set(path, 'auto')])], data: { path } }];
+    return [{ range: placeAt(doc, path), message: `hardware.gpu: ${lookup.message}.`, fixes: [fix('Detect the GPU (auto)', [set(path, 'auto')])], data: { path } }];
   },
 };

@@ -24,9 +24,11 @@ import { rankVsData } from './rankVsData';
 import { scheduler } from './scheduler';
 import { smallData } from './smallData';
 import { suppressedLines, suppressionDirectives } from './suppression';
+import { dialectWording, toDialectFinding } from './dialectFindings';
 import { targetModules } from './targetModules';
 import { trustRemoteCode } from './trustRemoteCode';
 import type { Rule, RuleDiagnosticData, RuleInput, RuleSeverity } from './types';
+import { isUnplaced, withPlanSources } from './util';
 import { warmup } from './warmup';
 import { windows } from './windows';
 
@@ -58,11 +60,17 @@ export function parseRuleSettings(value: unknown): Record<string, RuleSeverity> 
  * Runs every rule on a config and its plan. Each diagnostic has the rule id as `code` and
  * `data: { rule, fixes: QuickFix[], ... }`. Severity overrides apply per rule (`off` skips it); a
  * `# lora-lens-disable-next-line [ids]` comment drops the next line's diagnostics. A rule that throws is skipped,
- * so one bug does not take every diagnostic with it.
+ * so one bug does not take every diagnostic with it. With `input.dialect` the findings are said in that dialect
+ * (see dialectFindings.ts).
  */
 export function checkRules(input: RuleInput): Diagnostic[] {
+  return withPlanSources(input.doc, input.dialect?.sources, () => runRules(input));
+}
+
+function runRules(input: RuleInput): Diagnostic[] {
   const suppressed = suppressedLines(input.doc.text);
   const diagnostics: Diagnostic[] = unknownSuppressedIds(input);
+  const wording = input.dialect ? dialectWording(input.dialect.id, input.dialect.sources) : undefined;
   for (const rule of RULES) {
     const override = input.severityOverrides?.[rule.id];
     if (override === 'off') continue;
@@ -72,7 +80,9 @@ export function checkRules(input: RuleInput): Diagnostic[] {
     } catch {
       continue;
     }
-    for (const finding of findings) {
+    for (const found of findings) {
+      if (isUnplaced(found.range)) continue;
+      const finding = wording ? toDialectFinding(rule.id, found, wording) : found;
       const ids = suppressed.get(finding.range.start.line);
       if (ids && (ids.size === 0 || ids.has(rule.id))) continue;
       const severity: Severity = override ?? finding.severity ?? rule.severity;

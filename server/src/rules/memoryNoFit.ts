@@ -1,4 +1,4 @@
-import { valueRange } from '../document/configDocument';
+import { placeAt } from './util';
 import { dataSizeOf, makeItFit, noFitDiagnostic, whatWouldFit } from '../memory';
 import type { QuickFix } from '../edits/types';
 import type { Rule } from './types';
@@ -18,6 +18,6 @@ export const memoryNoFit: Rule = {
     const noFit = noFitDiagnostic(memory.estimate, plan, suggestions, makeItFit(model.spec, plan, memory.gpu, memory.options, data));
     if (!noFit) return [];
     const { fixes, ...rest } = noFit.data as { fixes?: QuickFix[] } & Record<string, unknown>;
-    return [{ range: valueRange(doc, noFit.path), severity: noFit.severity, message: noFit.message, fixes: fixes ?? [], data: rest }];
+    return [{ range: placeAt(doc, noFit.path), severity: noFit.severity, message: noFit.message, fixes: fixes ?? [], data: rest }];
   },
 };

@@ -6,6 +6,7 @@ import type { DatasetFacts } from '../data/types';
 import type { GpuSpec } from '../gpu/types';
 import type { Estimate, EstimateOptions } from '../memory';
 import type { ModelResolution } from '../models';
+import type { PlanSourceMap } from '../dialects/normalize/sourceMap';
 import type { TrainingPlan } from '../plan/types';
 
 export type RuleSeverity = Severity | 'off';
@@ -41,6 +42,12 @@ export interface RuleInput {
   fileExists?: (path: string) => boolean;
   /** The memory estimate, the options it was made with and the GPU it was made against; absent without a model. */
   memory?: { estimate: Estimate; options: EstimateOptions; gpu: GpuSpec | null };
+  /**
+   * Set when `doc` is an axolotl or LLaMA-Factory document and `plan` its normalised plan: where each plan field
+   * comes from there. Findings are then placed on, named after and fixed through the dialect's keys; findings about
+   * a field the dialect has no key for are dropped.
+   */
+  dialect?: { id: 'axolotl' | 'llama-factory'; sources: PlanSourceMap };
 }
 
 /** One problem a rule found. The registry turns it into a Diagnostic with the rule id as code. */

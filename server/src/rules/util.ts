@@ -1,11 +1,85 @@
 import type { Range } from 'vscode-languageserver-types';
 import { fallbackRange, findPair, keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
+import { sourceOf, valueAt, type PlanSource, type PlanSourceMap } from '../dialects/normalize/sourceMap';
 import type { ConfigEdit, QuickFix } from '../edits/types';
 import type { TrainingPlan } from '../plan/types';
 
+/**
+ * The source maps of dialect documents (axolotl, LLaMA-Factory) while the rules run on their plans: rules name plan
+ * paths (['training', 'learning_rate']); through the map `has` and `anchor` answer for the dialect's own key
+ * (`learning_rate`, `micro_batch_size`). Set by checkRules for the duration of one call.
+ */
+const PLAN_SOURCES = new WeakMap<ConfigDocument, PlanSourceMap>();
+
+export function withPlanSources<T>(doc: ConfigDocument, sources: PlanSourceMap | undefined, run: () => T): T {
+  if (!sources) return run();
+  PLAN_SOURCES.set(doc, sources);
+  try {
+    return run();
+  } finally {
+    PLAN_SOURCES.delete(doc);
+  }
+}
+
+/**
+ * Where a finding about a plan field that the dialect has no key for would go: nowhere. The registry drops
+ * findings placed here (a diagnostic about `hardware.gpu` in an axolotl file could name nothing the user wrote).
+ */
+export const UNPLACED: Range = { start: { line: -1, character: 0 }, end: { line: -1, character: 0 } };
+
+export function isUnplaced(range: Range): boolean {
+  return range.start.line < 0;
+}
+
+/** The dialect key of a plan path (an index past the recorded field is kept when the dialect value is a list). */
+function dialectPath(doc: ConfigDocument, source: PlanSource, planPath: NodePath, recorded: number): NodePath | null {
+  if (!source.docPath) return null;
+  const rest = planPath.slice(recorded);
+  if (rest.length === 0) return source.docPath;
+  const longer = [...source.docPath, ...rest];
+  return valueAt(doc.value, longer) !== undefined ? longer : source.docPath;
+}
+
+function sourceFor(sources: PlanSourceMap, path: NodePath): { source: PlanSource; depth: number } | undefined {
+  const names = path.map(String);
+  const source = sourceOf(sources, names);
+  if (!source) return undefined;
+  for (let depth = names.length; depth > 0; depth--) if (sources[names.slice(0, depth).join('.')] === source) return { source, depth };
+  return undefined;
+}
+
 /** Whether the config itself writes a key at `path` (as opposed to the plan's default applying). */
 export function has(doc: ConfigDocument, path: NodePath): boolean {
+  const sources = PLAN_SOURCES.get(doc);
+  if (sources) return sourceFor(sources, path)?.source.present === true;
   return findPair(doc, path) !== undefined;
+}
+
+/** A dialect document's range for a plan path: its key's value when written, null when the dialect has no key. */
+function dialectRange(doc: ConfigDocument, sources: PlanSourceMap, path: NodePath): Range | 'absent' | null {
+  const hit = sourceFor(sources, path);
+  if (!hit || !hit.source.docPath) return null;
+  if (!hit.source.present) return 'absent';
+  const docPath = dialectPath(doc, hit.source, path, hit.depth);
+  return docPath ? valueRange(doc, docPath) : null;
+}
+
+/** `anchor` for a dialect document: the dialect key, an alternative's, the method's, the first key; or UNPLACED. */
+function dialectAnchor(doc: ConfigDocument, sources: PlanSourceMap, path: NodePath, alternatives: NodePath[]): Range {
+  const own = dialectRange(doc, sources, path);
+  if (own === null) return UNPLACED;
+  if (own !== 'absent') return own;
+  for (const alternative of [...alternatives, ['method']]) {
+    const range = dialectRange(doc, sources, alternative);
+    if (range !== null && range !== 'absent') return range;
+  }
+  return fallbackRange(doc);
+}
+
+/** The value range of `path`: for a dialect document the dialect key's (UNPLACED when it has none). */
+export function placeAt(doc: ConfigDocument, path: NodePath): Range {
+  const sources = PLAN_SOURCES.get(doc);
+  return sources ? dialectAnchor(doc, sources, path, []) : valueRange(doc, path);
 }
 
 /**
@@ -14,6 +88,8 @@ export function has(doc: ConfigDocument, path: NodePath): boolean {
  * Never the whole document.
  */
 export function anchor(doc: ConfigDocument, path: NodePath, ...alternatives: NodePath[]): Range {
+  const sources = PLAN_SOURCES.get(doc);
+  if (sources) return dialectAnchor(doc, sources, path, alternatives);
   if (has(doc, path)) return valueRange(doc, path);
   for (let depth = path.length - 1; depth > 0; depth--) {
     if (has(doc, path.slice(0, depth))) return keyRange(doc, path.slice(0, depth));

@@ -5,10 +5,16 @@ import type { DatasetFacts, InspectOptions } from '../data';
 import { tokenizerPathFor } from '../data';
 import { gpuFromSetting, type GpuSpec } from '../gpu';
 import { estimateMemory, estimateOptionsFor, type Estimate, type EstimateOptions } from '../memory';
-import { resolveModel, type ModelResolution } from '../models';
+import type { ModelResolution } from '../models';
+import { isDatasetReference } from '../dialects/normalize/datasetRef';
 import { toTrainingPlan } from '../plan/normalize';
 import type { TrainingPlan } from '../plan/types';
-import { checkRules, type RuleSeverity } from '../rules';
+import { checkRules, type RuleInput, type RuleSeverity } from '../rules';
+import { detectDialect, type DialectMatch, type DialectSettings } from '../dialects';
+import type { HubOptions } from '../models/hub';
+import type { LostKey, PlanSourceMap } from '../dialects/normalize';
+import { analyzeDialectDocument } from './analyzeDialect';
+import { resolveModelForAnalysis } from './modelResolution';
 import { doValidation } from './validation';
 
 /** What the analysis needs from outside the document: the machine, the user's settings, cached dataset facts. */
@@ -22,6 +28,13 @@ export interface AnalysisEnvironment {
   datasetFacts?: (path: string, options: InspectOptions) => DatasetFacts | undefined;
   /** Whether a file exists (default `existsSync`); the server passes one that remembers answers for a moment. */
   fileExists?: (path: string) => boolean;
+  /** The `loraLens.dialects` setting (glob → dialect), after the modeline and before the key signatures. */
+  dialects?: DialectSettings['dialects'];
+  /**
+   * The Hugging Face Hub for a model found in no local folder, cache or catalog (`loraLens.hub`): looked up in the
+   * background, the analysis says it is pending. Absent: no request is ever sent.
+   */
+  hub?: HubOptions;
 }
 
 export interface AnalysisInput {
@@ -43,6 +56,13 @@ export interface Analysis {
   dataset?: DatasetFacts;
   /** Dataset files whose facts were not cached: inspect them, then analyze again. */
   pendingDatasets: Array<{ path: string; options: InspectOptions }>;
+  /** The model's Hub lookup in flight: analyze again when it settles. */
+  pendingModel?: Promise<unknown>;
+  /** Which dialect the document is written in (null dialect: not a config LoRA Lens checks). */
+  dialect: DialectMatch;
+  /** For an axolotl or LLaMA-Factory document: where each plan field comes from, and what the plan could not carry. */
+  sources?: PlanSourceMap;
+  lost?: LostKey[];
 }
 
 /** A model directory or cache entry that appears is seen within this long (resolution hits the disk otherwise every keystroke). */
@@ -57,19 +77,34 @@ const DEFAULT_ENVIRONMENT: AnalysisEnvironment = { platform: process.platform, e
  */
 export function analyzeConfig(input: AnalysisInput): Analysis {
   const environment = input.environment ?? DEFAULT_ENVIRONMENT;
+  const dialect = detectDialect(input.doc, input.configPath, { dialects: environment.dialects });
+  if (dialect.dialect === 'axolotl' || dialect.dialect === 'llama-factory' || dialect.notChecked) {
+    return analyzeDialectDocument(input, dialect, environment);
+  }
   const diagnostics = doValidation(input.doc);
   const plan = toTrainingPlan(input.doc, input.configPath);
-  const analysis: Analysis = { plan, diagnostics, gpu: null, pendingDatasets: [] };
+  const analysis: Analysis = { plan, diagnostics, gpu: null, pendingDatasets: [], dialect };
   if (!plan) return analysis;
+  const findings = analyzePlan(input, plan, environment, analysis);
+  diagnostics.push(...withoutFindingsAt(input.doc, findings, diagnostics, (d) => d.severity === DiagnosticSeverity.Error && String(d.code).startsWith('schema-')));
+  return analysis;
+}
 
+/**
+ * The part shared by every dialect: model, GPU, dataset facts, memory estimate and the pitfall rules on `plan`
+ * (filled into `analysis`); returns the rules' diagnostics. `dialect` says the plan came from a dialect document.
+ */
+export function analyzePlan(input: AnalysisInput, plan: TrainingPlan, environment: AnalysisEnvironment, analysis: Analysis, dialect?: RuleInput['dialect']): Diagnostic[] {
   const configDir = input.configPath ? dirname(input.configPath) : process.cwd();
-  const model = resolveModel(plan.model, { configDir, env: environment.env, maxAgeMs: MODEL_MAX_AGE_MS });
+  const resolved = resolveModelForAnalysis(plan, { configDir, env: environment.env, maxAgeMs: MODEL_MAX_AGE_MS }, environment.hub);
+  const model = resolved.model;
+  if (resolved.pending) analysis.pendingModel = resolved.pending;
   analysis.model = model;
   analysis.gpu = resolveGpu(plan, environment);
 
   const tokenizerPath = tokenizerPathFor(model);
   const facts = (path: string | null): DatasetFacts | undefined => {
-    if (!path) return undefined;
+    if (!path || isDatasetReference(path)) return undefined;
     const options: InspectOptions = { format: plan.data.format, tokenizerPath };
     const found = environment.datasetFacts?.(path, options);
     if (!found) analysis.pendingDatasets.push({ path, options });
@@ -82,7 +117,7 @@ export function analyzeConfig(input: AnalysisInput): Analysis {
     analysis.estimateOptions = estimateOptionsFor(plan.engine, environment.platform);
     analysis.estimate = estimateMemory(model.spec, plan, analysis.gpu, analysis.estimateOptions);
   }
-  const findings = checkRules({
+  return checkRules({
     doc: input.doc,
     plan,
     configPath: input.configPath,
@@ -94,18 +129,17 @@ export function analyzeConfig(input: AnalysisInput): Analysis {
     severityOverrides: environment.severityOverrides,
     fileExists: environment.fileExists,
     memory: analysis.estimate && analysis.estimateOptions ? { estimate: analysis.estimate, options: analysis.estimateOptions, gpu: analysis.gpu } : undefined,
+    dialect,
   });
-  diagnostics.push(...withoutSchemaErrorSpots(input.doc, findings, diagnostics));
-  return analysis;
 }
 
 /**
  * Rule findings on a key or value the schema rejected read the plan's default there (normalize drops invalid
- * values): the schema error is the one diagnostic for that spot.
+ * values): the schema error (`claims` picks those diagnostics) is the one diagnostic for that spot.
  */
-function withoutSchemaErrorSpots(doc: ConfigDocument, findings: Diagnostic[], schema: Diagnostic[]): Diagnostic[] {
+export function withoutFindingsAt(doc: ConfigDocument, findings: Diagnostic[], schema: Diagnostic[], claims: (d: Diagnostic) => boolean): Diagnostic[] {
   const spans = schema
-    .filter((d) => d.severity === DiagnosticSeverity.Error && String(d.code).startsWith('schema-'))
+    .filter(claims)
     .map((d) => (d.data as { path?: NodePath } | undefined)?.path)
     .filter((path): path is NodePath => Array.isArray(path) && path.length > 0)
     .map((path) => ({ start: keyRange(doc, path).start, end: valueRange(doc, path).end }));
@@ -115,7 +149,7 @@ function withoutSchemaErrorSpots(doc: ConfigDocument, findings: Diagnostic[], sc
 }
 
 /** `hardware.gpu` when it names one, else the environment's (the `gpu-unknown` rule reports a name it does not know). */
-function resolveGpu(plan: TrainingPlan, environment: AnalysisEnvironment): GpuSpec | null {
+export function resolveGpu(plan: TrainingPlan, environment: AnalysisEnvironment): GpuSpec | null {
   const setting = plan.hardware.gpu.trim();
   if (setting === '' || setting.toLowerCase() === 'auto') return environment.fallbackGpu;
   const lookup = gpuFromSetting(setting);

@@ -13,7 +13,7 @@ import type { DialectName, LostKey } from './types';
 const DIALECT_NAMES: Record<DialectName, string> = { axolotl: 'axolotl', 'llama-factory': 'LLaMA-Factory' };
 
 /** Losses the conversion itself adds: plan facts our dialect has no key for. */
-function conversionLosses(plan: TrainingPlan): LostKey[] {
+export function conversionLosses(plan: TrainingPlan): LostKey[] {
   const out: LostKey[] = [];
   if (plan.model.load_in_8bit) out.push({ key: ['model.load_in_8bit'], reason: 'an 8-bit base has no LoRA Lens equivalent: converted as lora on a bf16 base (or use method: qlora for a 4-bit one)' });
   if (plan.training.activation_offloading) out.push({ key: ['training.activation_offloading'], reason: 'activations offloaded to CPU: the LoRA Lens trainer keeps them on the GPU (gradient checkpointing stays on)' });

@@ -1,0 +1,41 @@
+import { convertConfig, writeConversion } from '../services/convertConfig';
+import { ExitCode, type CliIO } from './io';
+import { helpText, parseArgs, plural, shortUsage, type CommandSpec } from './options';
+import { readConfigFile } from './readConfigFile';
+
+export const CONVERT: CommandSpec = {
+  name: 'convert',
+  usage: ['FILE [--force] [options]'],
+  summary: 'Writes the LoRA Lens config equivalent to an axolotl or LLaMA-Factory config beside it\n'
+    + '(<name>.finetune.yaml) and lists every key that could not be carried over.',
+  options: [{ name: 'force', help: 'replace an existing <name>.finetune.yaml' }],
+  notes: ['exit: 0 written, 1 the file cannot be converted or the output exists, 2 usage error or a file that cannot be read.'],
+  positionals: [1, 1],
+  positionalName: 'FILE',
+};
+
+/** `lora-lens convert FILE`: our dialect's config beside the file, never overwriting without --force. */
+export async function runCommand(args: string[], io: CliIO): Promise<number> {
+  const parsed = parseArgs(CONVERT, args);
+  if (typeof parsed === 'string') { io.stderr.write(`lora-lens convert: ${parsed}\n${shortUsage(CONVERT)}\n`); return ExitCode.usage; }
+  if (parsed.help) { io.stdout.write(helpText(CONVERT)); return ExitCode.ok; }
+  const file = parsed.positionals[0]!;
+  if (file === '-') { io.stderr.write('lora-lens convert: the converted file is written beside the config; pass a file, not stdin.\n'); return ExitCode.usage; }
+  const read = await readConfigFile(file, io.cwd);
+  if (!read.ok) { io.stderr.write(`lora-lens convert: ${read.message}\n`); return ExitCode.usage; }
+  const conversion = convertConfig(read.text, read.path);
+  if (!conversion.ok) { io.stderr.write(`lora-lens convert: ${conversion.message}\n`); return ExitCode.problems; }
+  const written = writeConversion(conversion, parsed.flags.has('force'));
+  if (!written.ok) { io.stderr.write(`lora-lens convert: ${written.message}\n`); return ExitCode.problems; }
+  if (parsed.format === 'json') {
+    io.stdout.write(`${JSON.stringify({ file: read.path, dialect: conversion.dialect, output: conversion.outputPath, notCarried: conversion.lost }, null, 2)}\n`);
+    return ExitCode.ok;
+  }
+  io.stdout.write(`${file} (${conversion.dialect}) -> ${conversion.outputPath}\n`);
+  if (conversion.lost.length === 0) io.stdout.write('Every key was carried over.\n');
+  else {
+    io.stdout.write(`Not carried over (${plural(conversion.lost.length, 'key')}):\n`);
+    for (const item of conversion.lost) io.stdout.write(`  ${item.key}: ${item.reason}\n`);
+  }
+  return ExitCode.ok;
+}

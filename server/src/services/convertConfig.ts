@@ -1,0 +1,50 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { parseConfigDocument, hasSyntaxError } from '../document/configDocument';
+import { detectDialect, type DialectSettings } from '../dialects';
+import { displayName, normalizeDialect, planToLoraLensYaml, type DialectName } from '../dialects/normalize';
+import { conversionLosses } from '../dialects/normalize/convert';
+
+export type Conversion =
+  | { ok: true; dialect: DialectName; outputPath: string; yaml: string; lost: Array<{ key: string; reason: string }> }
+  | { ok: false; message: string };
+
+/** `<name>.finetune.yaml` beside the config (`axolotl/qlora.yml` → `axolotl/qlora.finetune.yaml`). */
+export function convertedPath(configPath: string): string {
+  const name = basename(configPath).replace(/\.(ya?ml|json)$/i, '');
+  return join(dirname(configPath), `${name}.finetune.yaml`);
+}
+
+/**
+ * The LoRA Lens config equivalent to an axolotl or LLaMA-Factory config, and every key that could not be carried
+ * over (also listed in the file's header). Pure: the caller writes it (see writeConversion).
+ */
+export function convertConfig(text: string, configPath: string, settings?: DialectSettings): Conversion {
+  const doc = parseConfigDocument(text);
+  if (hasSyntaxError(doc)) return { ok: false, message: `${configPath} does not parse as YAML; fix the syntax error first (lora-lens check ${configPath}).` };
+  const match = detectDialect(doc, configPath, settings);
+  if (match.notChecked) return { ok: false, message: `${match.notChecked} Nothing to convert.` };
+  if (match.dialect === 'lora-lens') return { ok: false, message: `${configPath} is already a LoRA Lens config.` };
+  if (match.dialect !== 'axolotl' && match.dialect !== 'llama-factory') {
+    return { ok: false, message: `${configPath} is not an axolotl or LLaMA-Factory config (no base_model/model_name_or_path with their keys); add \`# lora-lens: dialect=axolotl\` or \`dialect=llama-factory\` as its first line if it is one.` };
+  }
+  const normalized = normalizeDialect(match.dialect, doc, configPath, match.subKind ?? 'train');
+  if (!normalized.plan) {
+    const why = normalized.problems[0]?.message ?? 'it describes no training run';
+    return { ok: false, message: `cannot convert ${configPath}: ${why}` };
+  }
+  const yaml = planToLoraLensYaml(normalized.plan, normalized.lost, match.dialect);
+  const lost = [...normalized.lost, ...conversionLosses(normalized.plan)];
+  return { ok: true, dialect: match.dialect, outputPath: convertedPath(configPath), yaml, lost: lost.map((l) => ({ key: displayName(l.key), reason: l.reason })) };
+}
+
+/** Writes a conversion; refuses to replace an existing file unless `force`. */
+export function writeConversion(conversion: Extract<Conversion, { ok: true }>, force: boolean): { ok: true } | { ok: false; message: string } {
+  if (!force && existsSync(conversion.outputPath)) return { ok: false, message: `${conversion.outputPath} exists; pass --force to replace it.` };
+  try {
+    writeFileSync(conversion.outputPath, conversion.yaml);
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, message: `cannot write ${conversion.outputPath}: ${(error as Error).message}` };
+  }
+}
