@@ -126,6 +126,7 @@ schema = {
                 "gpu": key("string", "GPU to estimate against: `auto` (detected with `nvidia-smi`), a catalog name (`RTX 4090`, `A100-80GB`, `H100-80GB`, `T4`, `L4`) or a memory size (`24GiB`).", "auto", minLength=1, examples=["auto", "RTX 4090", "A100-80GB", "H100-80GB", "24GiB"]),
                 "num_gpus": key("integer", "GPUs on this host (launched through `torchrun`).", 1, minimum=1, maximum=64),
                 "distributed": key("string", "Multi-GPU strategy: `ddp` replicates the model; `fsdp` and `deepspeed_zero3` shard weights, gradients and optimizer states; `deepspeed_zero2` shards gradients and optimizer states.", "none", enum=["none", "ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"]),
+                "cost_per_hour": key("number", "What one GPU costs per hour (any currency), for the estimated cost of the run beside its time. Unset: the editor's `loraLens.gpuHourlyCost` setting, else no cost is shown.", minimum=0, examples=[0.7, 2.5]),
             },
         },
         "output": {

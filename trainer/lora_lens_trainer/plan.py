@@ -101,6 +101,7 @@ class HardwarePlan:
     gpu: str
     num_gpus: int
     distributed: Literal["none", "ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"]
+    cost_per_hour: Union[float, None] = None
 
 
 @dataclass(frozen=True, kw_only=True)

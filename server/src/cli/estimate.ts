@@ -1,5 +1,6 @@
 /**
- * `lora-lens estimate FILE [--gpu GPU] [--engine hf|lora-lens] [--json]`: the memory estimate of a config as a table
+ * `lora-lens estimate FILE [--gpu GPU] [--engine hf|lora-lens] [--compare] [--json]`: the memory estimate of a config,
+ * its speed, time and cost (server/src/throughput), and with --compare the full/LoRA/QLoRA head-to-head, as a table
  * or JSON. It goes through the editor's analysis (analyzeConfig, like `check`), so the two agree on errors.
  * Exit 0 when it fits (or no GPU is known), 1 when it does not fit or the config has errors, 2 on usage or I/O errors.
  */
@@ -12,6 +13,9 @@ import { recommendMethod, type MethodRecommendation } from '../memory/recommend'
 import { dataSizeOf, makeItFit, whatWouldFit, type FitPlan, type FitSuggestion } from '../memory/suggest';
 import type { ModelResolution } from '../models/types';
 import type { Engine, TrainingPlan } from '../plan/types';
+import { compareMethods, type MethodComparison } from '../throughput/compare';
+import { estimateThroughput, type ThroughputEstimate } from '../throughput/estimate';
+import { estimateTrainingTime, formatDurationShort, type TrainingTime } from '../throughput/time';
 import { analyzeForCli, cliGpu } from './environment';
 import { ExitCode, type CliIO } from './io';
 import { GPU_FORMS, helpText, parseArgs, shortUsage, type CommandSpec } from './options';
@@ -26,6 +30,8 @@ export const ESTIMATE: CommandSpec = {
   options: [
     { name: 'gpu', value: 'GPU', help: 'the GPU to check the fit against (overrides hardware.gpu)' },
     { name: 'engine', value: 'hf|lora-lens', help: 'which trainer\'s memory profile (default: the config\'s engine)' },
+    { name: 'compare', help: 'a head-to-head of full fine-tuning, LoRA and QLoRA for this config: peak memory, fits, tokens/s, time, cost' },
+    { name: 'cost-per-hour', value: 'RATE', help: 'one GPU\'s hourly price for the cost estimate (overrides hardware.cost_per_hour)' },
   ],
   notes: [GPU_FORMS, 'exit: 0 fits (or no GPU known), 1 does not fit or the config has errors, 2 usage error or unreadable file.'],
   positionals: [1, 1],
@@ -35,6 +41,7 @@ export const ESTIMATE: CommandSpec = {
 interface Result {
   file: string; plan: TrainingPlan; model: Extract<ModelResolution, { ok: true }>; gpu: GpuSpec | null; gpuNote: string;
   est: Estimate; suggestions: FitSuggestion[]; fix: FitPlan | null; advice: MethodRecommendation;
+  throughput: ThroughputEstimate | null; time: TrainingTime | null; comparison: MethodComparison[] | null;
 }
 
 /** Runs `lora-lens estimate`; resolves to the exit code. */
@@ -53,6 +60,12 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     const lookup = cliGpu(gpuArg);
     if (!lookup.ok) { io.stderr.write(`lora-lens estimate: --gpu ${gpuArg}: ${lookup.message}\n${GPU_FORMS}\n`); return ExitCode.usage; }
     override = lookup.gpu;
+  }
+  const rateArg = parsed.values.get('cost-per-hour');
+  const rate = rateArg === undefined ? undefined : Number(rateArg);
+  if (rate !== undefined && !(Number.isFinite(rate) && rate >= 0)) {
+    io.stderr.write(`lora-lens estimate: --cost-per-hour must be a number ≥ 0, not "${rateArg}"\n`);
+    return ExitCode.usage;
   }
   const file = parsed.positionals[0]!;
   const shown = file === '-' ? '<stdin>' : file;
@@ -76,8 +89,13 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const opts = estimateOptionsFor(plan.engine, process.platform);
   const est = analysis.estimate && !override && !engineArg ? analysis.estimate : estimateMemory(model.spec, plan, gpu, opts);
   const data = dataSizeOf(analysis.dataset);
+  const costPerHour = rate ?? plan.hardware.cost_per_hour ?? null;
+  const time = estimateTrainingTime(model.spec, plan, gpu, analysis.dataset, costPerHour);
   const result: Result = {
     file: shown, plan, model, gpu, gpuNote, est,
+    throughput: time?.throughput ?? estimateThroughput(model.spec, plan, gpu),
+    time,
+    comparison: parsed.flags.has('compare') ? compareMethods(model.spec, plan, gpu, analysis.dataset, costPerHour, opts) : null,
     suggestions: est.fits === false ? whatWouldFit(model.spec, plan, gpu, opts, data) : [],
     fix: est.fits === false ? makeItFit(model.spec, plan, gpu, opts, data) : null,
     advice: recommendMethod(model.spec, plan, gpu, opts, data),
@@ -89,7 +107,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
 const int = (bytes: number | null | undefined) => (typeof bytes === 'number' ? Math.round(bytes) : null);
 
 /** The JSON report: byte counts are integers. */
-function toJson({ file, model, gpu, gpuNote, est, suggestions, fix, advice }: Result): Record<string, unknown> {
+function toJson({ file, model, gpu, gpuNote, est, suggestions, fix, advice, throughput, time, comparison }: Result): Record<string, unknown> {
   return {
     file,
     engine: est.engine,
@@ -108,12 +126,42 @@ function toJson({ file, model, gpu, gpuNote, est, suggestions, fix, advice }: Re
     make_it_fit: fix ? { changes: fix.changes, peak_bytes: int(fix.estimate.peakBytes) } : null,
     recommended_method: advice.method,
     recommendation: advice.text,
-    notes: gpuNote ? [gpuNote, ...est.notes] : est.notes,
+    throughput: throughput ? { tokens_per_second: Math.round(throughput.tokensPerSecond), step_seconds: throughput.stepSeconds, bound: throughput.bound } : null,
+    time: time ? { steps: time.steps, seconds: Math.round(time.seconds), cost: time.cost, rows_estimated: time.rowsEstimated } : null,
+    ...(comparison ? { compare: comparison.map((c) => ({
+      method: c.method, current: c.current, peak_bytes: int(c.peakBytes), fits: c.fits,
+      tokens_per_second: c.tokensPerSecond === null ? null : Math.round(c.tokensPerSecond), seconds: c.seconds === null ? null : Math.round(c.seconds),
+      steps: c.steps, cost: c.cost, fastest_that_fits: c.fastestThatFits,
+    })) } : {}),
+    notes: [...(gpuNote ? [gpuNote] : []), ...est.notes, ...(time?.notes ?? []), ...(throughput?.notes ?? [])],
   };
 }
 
+/** "≈ 2 h 10 min on H100 80GB · 1,250 steps · 9,800 tokens/s · cost 5.42"; why not, when it cannot be said. */
+function timeLine(gpu: GpuSpec | null, throughput: ThroughputEstimate | null, time: TrainingTime | null): string {
+  if (!gpu) return '';
+  if (!throughput) return `time: unknown for a GPU given by its size only (name the card, e.g. --gpu "RTX 4090", for its speed)`;
+  const rate = `${Math.round(throughput.tokensPerSecond).toLocaleString('en-US')} tokens/s`;
+  if (!time) return `time: ${rate} on ${gpu.name}; the total needs the dataset (data.train) or training.max_steps`;
+  const cost = time.cost === null ? '' : ` · cost ≈ ${time.cost.toFixed(2)}`;
+  return `time: ≈ ${formatDurationShort(time.seconds)} on ${gpu.name} · ${time.steps.toLocaleString('en-US')} steps · ${rate}${cost}`
+    + (time.rowsEstimated ? ' (row count estimated)' : '');
+}
+
+/** The head-to-head table; the fastest method that fits is marked. */
+function comparisonTable(rows: MethodComparison[]): string[] {
+  const cell = (c: MethodComparison): string[] => [
+    `${c.method}${c.current ? ' (this config)' : ''}`, formatGiB(c.peakBytes), c.fits === null ? '?' : c.fits ? 'yes' : 'no',
+    c.tokensPerSecond === null ? '–' : Math.round(c.tokensPerSecond).toLocaleString('en-US'),
+    c.seconds === null ? '–' : formatDurationShort(c.seconds), c.cost === null ? '–' : c.cost.toFixed(2),
+  ];
+  const table = [['method', 'peak', 'fits', 'tokens/s', 'time', 'cost'], ...rows.map(cell)];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  return table.map((r, i) => `  ${r.map((v, j) => v.padEnd(widths[j]!)).join('  ')}${i > 0 && rows[i - 1]!.fastestThatFits ? '  ← fastest that fits' : ''}`.trimEnd());
+}
+
 /** The table: one unit per figure (GiB; parameter counts in B or M as their size asks). */
-function toText({ plan, model, gpu, gpuNote, est, suggestions, fix, advice }: Result): string {
+function toText({ plan, model, gpu, gpuNote, est, suggestions, fix, advice, throughput, time, comparison }: Result): string {
   const out: string[] = [];
   out.push(`${model.spec.id} (${model.source}) · ${plan.method} · ${plan.precision} · micro batch ${plan.training.per_device_train_batch_size} × ${plan.data.max_length} tokens`
     + `${plan.training.gradient_checkpointing ? ' · gradient checkpointing' : ''} · engine ${est.engine}${est.calibrated ? '' : ' (not yet calibrated)'}`);
@@ -133,7 +181,10 @@ function toText({ plan, model, gpu, gpuNote, est, suggestions, fix, advice }: Re
     : `DOES NOT FIT ${gpu.name} (${formatGiB(gpu.memoryBytes)}): ${formatGiB(-(est.headroomBytes ?? 0))} over`);
   if (fix) out.push(`make it fit: ${fix.changes.join(', ')} → ${formatGiB(fix.estimate.peakBytes)}`);
   for (const s of suggestions) out.push(`  - ${s.title}`);
+  const timeText = timeLine(gpu, throughput, time);
+  if (timeText) out.push(timeText);
   if (gpu) out.push(advice.text);
-  for (const n of est.notes) out.push(`note: ${n}`);
+  if (comparison) out.push('', 'full / LoRA / QLoRA for this config:', ...comparisonTable(comparison));
+  for (const n of [...est.notes, ...(time?.notes ?? []), ...(throughput?.notes ?? [])]) out.push(`note: ${n}`);
   return `${out.join('\n')}\n`;
 }

@@ -101,6 +101,8 @@ export interface HardwarePlan {
   gpu: string;
   num_gpus: number;
   distributed: Distributed;
+  /** What one GPU costs per hour, for the time-and-cost estimate; absent: unknown. */
+  cost_per_hour?: number | null;
 }
 
 export interface OutputPlan {
