@@ -71,6 +71,7 @@ export function singleRunCharts(view: RunView, o: ChartOptions): ChartSpec[] {
   const estimate = s.start?.estimate_peak_bytes;
   if (typeof estimate === 'number') memory.push(constant('estimated peak', s.step, estimate / GiB, yellow, [6, 4]));
   const capacity = s.start?.gpu?.memory_bytes;
+  const predictedTps = s.start?.estimate_tokens_per_second;
   return [
     { id: 'loss', title: 'Loss', unit: '', log: o.logLoss, format: precise, lines: [
       { label: 'train', x: s.step, y: s.loss, color: blue, width: 1 },
@@ -79,7 +80,10 @@ export function singleRunCharts(view: RunView, o: ChartOptions): ChartSpec[] {
     ] },
     { id: 'lr', title: 'Learning rate', unit: '', format: precise, lines: [{ label: 'learning rate', x: s.step, y: s.learningRate, color: purple }] },
     { id: 'grad', title: 'Gradient norm', unit: '', format: precise, lines: [{ label: 'grad norm', x: s.step, y: s.gradNorm, color: red }] },
-    { id: 'tps', title: 'Throughput', unit: 'tokens/s', format: plain, lines: [{ label: 'tokens/s', x: s.step, y: s.tokensPerSecond, color: green }] },
+    { id: 'tps', title: 'Throughput', unit: 'tokens/s', format: plain, lines: [
+      { label: 'tokens/s', x: s.step, y: s.tokensPerSecond, color: green },
+      ...(typeof predictedTps === 'number' ? [constant('predicted', s.step, predictedTps, yellow, [6, 4])] : []),
+    ] },
     { id: 'memory', title: 'GPU memory', unit: 'GiB', fromZero: true, format: gib, lines: memory,
       markers: typeof capacity === 'number' ? [{ label: 'GPU capacity', value: capacity / GiB, color: red }] : [] },
   ];

@@ -7,7 +7,7 @@
 import type UPlot from 'uplot';
 import type { TrainerEvent } from '../extension/src/runs/events';
 import type { FromPanel, PanelRun, PanelState, ToPanel } from '../extension/src/runs/panelProtocol';
-import { applyEvent, createSeries, formatBytes, formatDuration, runHeader, SMOOTHING, type RunSeries } from '../extension/src/runs/series';
+import { applyEvent, createSeries, formatBytes, formatDuration, runHeader, SMOOTHING, speedPrediction, type RunSeries } from '../extension/src/runs/series';
 import { alignLines, axisColors, compareCharts, legendFor, makeChart, palette, singleRunCharts, type ChartOptions, type ChartSpec } from './charts';
 
 declare function acquireVsCodeApi(): { postMessage(message: FromPanel): void; getState(): PanelState | undefined; setState(state: PanelState): void };
@@ -82,7 +82,14 @@ function renderHeader(): void {
     row.append(el('span', `status status-${h.status}`, h.status), el('span', 'name', view.run.label));
     const total = h.totalSteps ?? '?';
     row.append(el('span', 'metric', `step ${h.step}/${total}`), el('span', 'metric', `elapsed ${formatDuration(h.elapsedS)}`));
-    if (h.status === 'running') row.append(el('span', 'metric', `ETA ${formatDuration(h.etaS)}`));
+    const prediction = speedPrediction(view.series);
+    if (h.status === 'running') {
+      row.append(el('span', 'metric eta', `ETA ${formatDuration(h.etaS)}${prediction && prediction.predictedEtaS !== null ? ` (predicted ${formatDuration(prediction.predictedEtaS)})` : ''}`));
+    }
+    if (prediction && prediction.actualTokensPerSecond !== null) {
+      const n = (x: number) => Math.round(x).toLocaleString('en-US');
+      row.append(el('span', 'metric speed', `${n(prediction.actualTokensPerSecond)} tok/s (predicted ${n(prediction.predictedTokensPerSecond)})`));
+    }
     if (h.finalLoss !== null) row.append(el('span', 'metric', `loss ${h.finalLoss.toFixed(4)}`));
     if (view.series.last) {
       const estimate = view.series.start?.estimate_peak_bytes;

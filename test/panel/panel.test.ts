@@ -127,6 +127,28 @@ test('an OOM run shows the trainer advice; buttons post actions; malformed lines
   await page.close();
 });
 
+test('the throughput model\'s prediction: a dashed line on the throughput chart, predicted beside actual ETA and tokens/s', { skip }, async () => {
+  const { page, problems } = await openPanel();
+  const events = recorded('lora-80.events.jsonl');
+  const start = { ...events[0], estimate_tokens_per_second: 12000 };
+  const upTo50 = [start, ...events.slice(1).filter((e) => !('step' in e) || e.step <= 50).filter((e) => e.event !== 'end')];
+  await send(page, [{ type: 'runs', runs: [{ id: 'p1', label: 'predicted', settings: {} }] }, { type: 'events', runId: 'p1', events: upTo50 }]);
+  await page.waitForFunction(() => ((window as any).loraLensPanel.charts().tps?.data[0]?.length ?? 0) === 50);
+  const charts = await drawn(page);
+  assert.deepEqual(column(charts.tps!, 'predicted').filter((v) => v !== null), new Array(50).fill(12000));
+  const step50 = events.find((e) => e.event === 'step' && e.step === 50);
+  // 30 steps left at this run's tokens per step (tokens_seen / step), at the predicted 12,000 tokens/s.
+  const predictedEta = Math.round((30 * step50.tokens_seen / 50) / 12000);
+  const header = (await page.textContent('#header'))!;
+  assert.match(header, new RegExp(`ETA 27s \\(predicted ${predictedEta}s\\)`));
+  assert.match(header, new RegExp(`${Math.round(step50.tokens_per_second).toLocaleString('en-US')} tok/s \\(predicted 12,000\\)`));
+  // A run without a prediction (older runs, another tool's) shows neither.
+  await send(page, [{ type: 'runs', runs: [{ id: 'q1', label: 'plain', settings: {} }] }, { type: 'events', runId: 'q1', events: events.slice(0, 10) }]);
+  await page.waitForFunction(() => !document.querySelector('#header')!.textContent!.includes('predicted'));
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test('Compare overlays several runs on each chart', { skip }, async () => {
   const { page, problems } = await openPanel();
   const events = recorded('lora-80.events.jsonl');

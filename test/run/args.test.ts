@@ -14,7 +14,9 @@ test('run arguments: an array with the plan inside the run folder, resume and th
   assert.deepEqual(buildTrainerArgs({ python: 'p', verb: 'run', runDir: '/r', resume: true, resumeAnyway: true }).args.slice(-1), ['--resume-anyway']);
   for (const bad of [null, Number.NaN, 0, -1]) {
     assert.ok(!buildTrainerArgs({ python: 'p', verb: 'run', runDir: '/r', estimatePeakBytes: bad }).args.includes('--estimate-peak-bytes'));
+    assert.ok(!buildTrainerArgs({ python: 'p', verb: 'run', runDir: '/r', estimateTokensPerSecond: bad }).args.includes('--estimate-tokens-per-second'));
   }
+  assert.deepEqual(buildTrainerArgs({ python: 'p', verb: 'run', runDir: '/r', estimateTokensPerSecond: 9876.4 }).args.slice(-2), ['--estimate-tokens-per-second', '9876']);
   assert.deepEqual(buildTrainerArgs({ python: 'p', verb: 'merge', runDir: '/r', resume: true }).args, ['-m', 'lora_lens_trainer', 'merge', '--run-dir', '/r']);
   assert.deepEqual(buildTrainerArgs({ python: 'p', verb: 'doctor' }).args, ['-m', 'lora_lens_trainer', 'doctor']);
   assert.throws(() => buildTrainerArgs({ python: 'p', verb: 'run' }), /needs a run folder/);

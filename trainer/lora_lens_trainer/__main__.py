@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--resume-anyway", action="store_true",
                      help="like --resume, but continue even if the plan or dataset changed since the checkpoint")
     run.add_argument("--estimate-peak-bytes", type=float, default=None, help="the estimator's peak, quoted in OOM advice")
+    run.add_argument("--estimate-tokens-per-second", type=float, default=None,
+                     help="the throughput model's tokens/s, passed on in the start event for predicted-against-actual panels")
     merge = sub.add_parser("merge", help="merge RUN_DIR/adapter into the base model, into RUN_DIR/merged")
     merge.add_argument("--run-dir", required=True, type=Path)
     sub.add_parser("doctor", help="print the environment as JSON")
@@ -30,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from .train import run as run_training
 
-        return run_training(args.plan, args.run_dir, args.resume, args.estimate_peak_bytes, args.resume_anyway)
+        return run_training(args.plan, args.run_dir, args.resume, args.estimate_peak_bytes, args.resume_anyway,
+                            args.estimate_tokens_per_second)
     from .merge import MergeCheckFailed, merge as do_merge
     from .plan import PlanError, read_plan
 

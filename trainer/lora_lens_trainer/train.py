@@ -87,7 +87,7 @@ def load_data(plan: TrainingPlan, tokenizer: Any) -> Datasets:
 
 
 def run(plan_path: Path, run_dir: Path, resume: bool, estimate_peak_bytes: float | None = None,
-        resume_anyway: bool = False) -> int:
+        resume_anyway: bool = False, estimate_tokens_per_second: float | None = None) -> int:
     from .modeling import set_offline
 
     set_offline()
@@ -103,6 +103,7 @@ def run(plan_path: Path, run_dir: Path, resume: bool, estimate_peak_bytes: float
         events.emit("end", status="failed", step=0, final_loss=None, adapter_path=None)
         return EXIT_FAILED
     trainer = Trainer(plan, run_dir, events, stop, estimate_peak_bytes, resume_anyway)
+    trainer.estimate_tokens_per_second = estimate_tokens_per_second
     try:
         return trainer.run(resume or resume_anyway)
     finally:
@@ -140,6 +141,8 @@ class Trainer:
                  estimate_peak_bytes: float | None, resume_anyway: bool = False) -> None:
         self.plan, self.run_dir, self.events, self.stop = plan, run_dir, events, stop
         self.estimate = estimate_peak_bytes
+        # The throughput model's figure (server/src/throughput), echoed in the start event for the panel's prediction.
+        self.estimate_tokens_per_second: float | None = None
         self.resume_anyway = resume_anyway
         self.step = 0
         self.started = time.time()
@@ -327,6 +330,7 @@ class Trainer:
         self.events.emit("start", run_id=self.run_dir.name, total_steps=s.total, num_train_rows=s.data.num_train_rows,
                          num_eval_rows=s.data.num_eval_rows, method=plan.method, model=plan.model.name_or_path,
                          trainable_params=trainable, total_params=total_params, estimate_peak_bytes=self.estimate,
+                         estimate_tokens_per_second=self.estimate_tokens_per_second,
                          gpu=gpu, quantization_backend=s.setup.quantization_backend, resumed_from_step=resumed_from)
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)

@@ -137,6 +137,30 @@ export function runHeader(series: RunSeries): RunHeader {
   };
 }
 
+export interface SpeedPrediction {
+  /** The throughput model's tokens/s for the run (server/src/throughput), from the start event. */
+  predictedTokensPerSecond: number;
+  actualTokensPerSecond: number | null;
+  /** Seconds left at the predicted speed, over the tokens the remaining steps will take at this run's tokens per step. */
+  predictedEtaS: number | null;
+  actualEtaS: number | null;
+}
+
+/** The prediction against what the run does; null when the run carries no prediction (another tool's, an old run). */
+export function speedPrediction(series: RunSeries): SpeedPrediction | null {
+  const predicted = series.start?.estimate_tokens_per_second;
+  if (typeof predicted !== 'number' || !(predicted > 0)) return null;
+  const last = series.last;
+  const tokensPerStep = last && typeof last.tokens_seen === 'number' && last.step > 0 ? last.tokens_seen / last.step : null;
+  const remaining = last ? Math.max(0, last.total_steps - last.step) : null;
+  return {
+    predictedTokensPerSecond: predicted,
+    actualTokensPerSecond: last?.tokens_per_second ?? null,
+    predictedEtaS: series.end ? 0 : tokensPerStep !== null && remaining !== null ? (remaining * tokensPerStep) / predicted : null,
+    actualEtaS: series.end ? 0 : last?.eta_s ?? null,
+  };
+}
+
 /**
  * Several (x, y) series on one shared, sorted x axis (what uPlot draws), with null where a series has no point.
  * Used to overlay eval on train loss and runs on one another in Compare.

@@ -13,6 +13,8 @@ export interface TrainerInvocation {
   resumeAnyway?: boolean;
   /** The estimator's peak allocated bytes, quoted back in the trainer's out-of-memory advice. */
   estimatePeakBytes?: number | null;
+  /** The throughput model's tokens/s, echoed in the start event so the panel shows predicted against actual. */
+  estimateTokensPerSecond?: number | null;
 }
 
 /**
@@ -27,6 +29,9 @@ export function buildTrainerArgs(inv: TrainerInvocation): { command: string; arg
     if (inv.resume) args.push(inv.resumeAnyway ? '--resume-anyway' : '--resume');
     if (typeof inv.estimatePeakBytes === 'number' && Number.isFinite(inv.estimatePeakBytes) && inv.estimatePeakBytes > 0) {
       args.push('--estimate-peak-bytes', String(Math.round(inv.estimatePeakBytes)));
+    }
+    if (typeof inv.estimateTokensPerSecond === 'number' && Number.isFinite(inv.estimateTokensPerSecond) && inv.estimateTokensPerSecond > 0) {
+      args.push('--estimate-tokens-per-second', String(Math.round(inv.estimateTokensPerSecond)));
     }
   } else if (inv.verb === 'merge') {
     args.push('--run-dir', inv.runDir!);
