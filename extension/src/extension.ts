@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { activateRuns } from './runs/activate';
 import { createStatusBar } from './statusBar';
+import { registerConvertCommand } from './convertCommand';
 
 let client: LanguageClient | undefined;
 
@@ -9,6 +10,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const output = vscode.window.createOutputChannel('LoRA Lens', { log: true });
   context.subscriptions.push(output);
   activateRuns(context, { client: () => client });
+  context.subscriptions.push(registerConvertCommand(() => client, output));
 
   const serverModule = context.asAbsolutePath('dist/server.js');
   const serverOptions: ServerOptions = {
@@ -16,6 +18,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     debug: { module: serverModule, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
   };
   const clientOptions: LanguageClientOptions = {
+    // Every YAML document goes to the server, which claims only ours and the axolotl/LLaMA-Factory configs (a cheap
+    // look at the top-level keys) and leaves every other file without diagnostics, hints or lenses.
     documentSelector: [
       { scheme: 'file', language: 'yaml' },
       { scheme: 'file', language: 'json' },
@@ -26,6 +30,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       files: vscode.workspace.getConfiguration('loraLens').get<string[]>('files', []),
       gpu: vscode.workspace.getConfiguration('loraLens').get<string>('gpu', ''),
       rules: vscode.workspace.getConfiguration('loraLens').get<Record<string, string>>('rules', {}),
+      dialects: vscode.workspace.getConfiguration('loraLens').get<Record<string, string>>('dialects', {}),
+      hub: vscode.workspace.getConfiguration('loraLens').get<boolean>('hub', true),
     },
     outputChannel: output,
     traceOutputChannel: output,

@@ -1,17 +1,17 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { isConfigFile } from '../../server/src/services/fileMatcher';
+import { claimsDocument } from '../../server/src/services/claim';
 import { EstimateRequestMethod, type EstimateParams, type EstimateResult } from '../../server/src/shared/protocol';
 import { statusBarContent } from './statusText';
 
-/** Whether the server treats a document as a config: the same function and the same `loraLens.files` globs. */
+/** Whether the server treats a document as a config: the same function and the same `loraLens.files`/`dialects` settings. */
 export function isConfigDocument(document: vscode.TextDocument): boolean {
   if (document.uri.scheme !== 'file' && document.uri.scheme !== 'untitled') return false;
   const folder = vscode.workspace.getWorkspaceFolder(document.uri);
   const files = vscode.workspace.getConfiguration('loraLens', document.uri).get<string[]>('files', []);
   const relative = folder ? vscode.workspace.asRelativePath(document.uri, false) : undefined;
-  const firstLine = document.lineCount > 0 ? document.lineAt(0).text : '';
-  return isConfigFile(document.uri.fsPath || document.uri.path, firstLine, { files }, relative);
+  const dialects = vscode.workspace.getConfiguration('loraLens', document.uri).get<Record<string, 'lora-lens' | 'axolotl' | 'llama-factory'>>('dialects', {});
+  return claimsDocument(document.uri.fsPath || document.uri.path, document.getText(), { files, dialects }, relative);
 }
 
 /**
@@ -45,7 +45,7 @@ export function createStatusBar(client: LanguageClient): vscode.Disposable {
     item,
     vscode.window.onDidChangeActiveTextEditor(refreshSoon),
     vscode.languages.onDidChangeDiagnostics(refreshSoon),
-    vscode.workspace.onDidChangeConfiguration((event) => { if (event.affectsConfiguration('loraLens.files')) refreshSoon(); }),
+    vscode.workspace.onDidChangeConfiguration((event) => { if (event.affectsConfiguration('loraLens.files') || event.affectsConfiguration('loraLens.dialects')) refreshSoon(); }),
   ];
   refreshSoon();
   return vscode.Disposable.from(...subscriptions);

@@ -20,13 +20,16 @@ import { getEstimateResult, getMemoryHover, getMemoryInlayHints, getRunCodeLense
 import { readSettings, type ServerSettings } from './languageserver/settings';
 import { analyzeConfig, type Analysis, type AnalysisEnvironment } from './services/analyze';
 import { isJsonUri, parseConfigDocument } from './document/configDocument';
-import { doComplete } from './services/completion';
-import { doHover } from './services/hover';
+import { doComplete, doCompleteDialect } from './services/completion';
+import { doHover, doHoverDialect } from './services/hover';
+import { claimsDocument } from './services/claim';
+import { convertConfig, writeConversion } from './services/convertConfig';
+import { readFileSync } from 'node:fs';
 import { findDocumentSymbols } from './services/symbols';
-import { isConfigFile } from './services/fileMatcher';
 import { DatasetInspector } from './data';
 import { detectGpus, gpuFromSetting, type GpuSpec } from './gpu';
 import { targetModuleNames } from './models';
+import { CONVERT_COMMAND, type ConvertResult } from './services/convertCommand';
 import { EstimateRequestMethod, RunPlanRequestMethod, type EstimateParams, type EstimateResult, type RunPlanParams, type RunPlanResult } from './shared/protocol';
 
 /** Validation waits for a pause in typing; long enough to skip keystrokes, short enough to feel immediate. */
@@ -45,14 +48,20 @@ export function startServer(connection: Connection): void {
   let generation = 0;
   let workspaceRoots: string[] = [];
   let canPullSettings = false;
+  const awaitedLookups = new WeakSet<Promise<unknown>>();
 
   const pathOf = (uri: string): string | null => (uri.startsWith('file:') ? fileURLToPath(uri) : null);
 
+  // Whether a document is ours, remembered per (uri, version, generation): completion asks on every keystroke.
+  const claims = new Map<string, { version: number; generation: number; claimed: boolean }>();
   function isConfig(document: TextDocument): boolean {
+    const known = claims.get(document.uri);
+    if (known && known.version === document.version && known.generation === generation) return known.claimed;
     const path = pathOf(document.uri) ?? document.uri;
-    const firstLine = document.getText({ start: { line: 0, character: 0 }, end: { line: 1, character: 0 } });
     const root = workspaceRoots.find((r) => path.startsWith(r));
-    return isConfigFile(path, firstLine, settings, root ? relative(root, path) : undefined);
+    const claimed = claimsDocument(path, document.getText(), settings, root ? relative(root, path) : undefined);
+    claims.set(document.uri, { version: document.version, generation, claimed });
+    return claimed;
   }
 
   function fallbackGpu(): GpuSpec | null {
@@ -71,6 +80,8 @@ export function startServer(connection: Connection): void {
       severityOverrides: settings.rules,
       datasetFacts: (path, options) => inspector.peek(path, options),
       fileExists,
+      dialects: settings.dialects,
+      hub: { enabled: settings.hub, env: process.env },
     };
   }
 
@@ -82,6 +93,11 @@ export function startServer(connection: Connection): void {
     analyses.set(document.uri, { version: document.version, generation, analysis });
     // Dataset inspection runs off the request path; its completion triggers a new pass (see onDidInspect).
     for (const pending of analysis.pendingDatasets) void inspector.inspect(pending.path, pending.options).catch(() => undefined);
+    // The model's Hub lookup: when it settles (found or not) every document is analysed again.
+    if (analysis.pendingModel && !awaitedLookups.has(analysis.pendingModel)) {
+      awaitedLookups.add(analysis.pendingModel);
+      void analysis.pendingModel.catch(() => undefined).then(() => revalidateAll());
+    }
     return analysis;
   }
 
@@ -96,6 +112,23 @@ export function startServer(connection: Connection): void {
     if (!disk) return null;
     const analysis = analyzeConfig({ doc: parseConfigDocument(disk.getText(), { json: isJsonUri(uri) }), configPath: pathOf(uri), environment: analysisEnvironment() });
     return getRunPlanResult(analysis, isConfig(disk), getEstimateResult(analysis));
+  }
+
+  /** Writes `<name>.finetune.yaml` beside an axolotl or LLaMA-Factory config (the editor's Convert command). */
+  function convertDocument(uri: string, force: boolean): ConvertResult {
+    const path = pathOf(uri);
+    if (!path) return { ok: false, message: 'Save the config first: the converted file is written beside it.' };
+    let text: string;
+    try {
+      text = documents.get(uri)?.getText() ?? readFileSync(path, 'utf8');
+    } catch (error) {
+      return { ok: false, message: `Cannot read ${path}: ${(error as Error).message}` };
+    }
+    const conversion = convertConfig(text, path, settings);
+    if (!conversion.ok) return conversion;
+    const written = writeConversion(conversion, force);
+    if (!written.ok) return written.exists ? { ok: false, message: written.message, exists: conversion.outputPath } : { ok: false, message: written.message };
+    return { ok: true, outputPath: conversion.outputPath, lost: conversion.lost };
   }
 
   function validate(document: TextDocument): void {
@@ -134,6 +167,7 @@ export function startServer(connection: Connection): void {
         codeActionProvider: { codeActionKinds: ['quickfix'] },
         inlayHintProvider: true,
         codeLensProvider: { resolveProvider: false },
+        executeCommandProvider: { commands: [CONVERT_COMMAND] },
       },
       serverInfo: { name: 'lora-lens', version: '0.1.0' },
     };
@@ -181,10 +215,24 @@ export function startServer(connection: Connection): void {
   };
 
   connection.onCompletion((params) => withConfig(params.textDocument.uri, [], (d) => {
-    const model = analyze(d).model;
+    const { model, dialect } = analyze(d);
+    if (dialect.dialect === 'axolotl' || dialect.dialect === 'llama-factory') return doCompleteDialect(cache.get(d), params.position, dialect.dialect);
+    if (dialect.notChecked) return [];
     return doComplete(cache.get(d), params.position, model?.ok ? { targetModules: targetModuleNames(model.spec) } : undefined);
   }));
-  connection.onHover((params) => withConfig(params.textDocument.uri, null, (d) => getMemoryHover(cache.get(d), analyze(d), params.position) ?? doHover(cache.get(d), params.position)));
+  connection.onHover((params) => withConfig(params.textDocument.uri, null, (d) => {
+    const analysis = analyze(d);
+    const memory = getMemoryHover(cache.get(d), analysis, params.position);
+    if (memory) return memory;
+    const { dialect } = analysis.dialect;
+    if (dialect === 'axolotl' || dialect === 'llama-factory') return doHoverDialect(cache.get(d), params.position, dialect);
+    return analysis.dialect.notChecked ? null : doHover(cache.get(d), params.position);
+  }));
+  connection.onExecuteCommand((params) => {
+    if (params.command !== CONVERT_COMMAND) return null;
+    const [uri, force] = (params.arguments ?? []) as [unknown, unknown];
+    return typeof uri === 'string' ? convertDocument(uri, force === true) : { ok: false, message: 'Convert needs the config\'s URI.' };
+  });
   connection.onDocumentSymbol((params) => withConfig(params.textDocument.uri, [], (d) => findDocumentSymbols(cache.get(d))));
   connection.onCodeAction((params) => withConfig(params.textDocument.uri, [], (d) => getQuickFixes(params.textDocument.uri, cache.get(d), params.context.diagnostics)));
   connection.languages.inlayHint.on((params) => withConfig(params.textDocument.uri, [], (d) => getMemoryInlayHints(cache.get(d), analyze(d))));

@@ -5,11 +5,18 @@ import { dataSizeOf, hoverMarkdown, inlayLabel, makeItFit, recommendMethod, what
 import type { Analysis } from '../services/analyze';
 import { RUN_FINE_TUNE_COMMAND, type EstimateResult } from '../shared/protocol';
 
+/** The top-level key naming the model: `model`, or the dialect's (`base_model`, `model_name_or_path`). */
+function modelKey(analysis: Analysis | undefined): string {
+  const key = analysis?.sources?.model?.docPath?.[0];
+  return typeof key === 'string' ? key : 'model';
+}
+
 /** The line the estimate is shown on: the `model:` line (the estimate is the model's), else the first line. */
-function anchorLine(doc: ConfigDocument): number {
+function anchorLine(doc: ConfigDocument, analysis?: Analysis): number {
   const root = doc.yaml?.contents;
+  const name = modelKey(analysis);
   if (isMap(root)) {
-    const model = root.items.find((pair) => isScalar(pair.key) && pair.key.value === 'model');
+    const model = root.items.find((pair) => isScalar(pair.key) && pair.key.value === name);
     if (model && isScalar(model.key) && model.key.range) return positionAt(doc.lineStarts, model.key.range[0]).line;
   }
   return 0;
@@ -39,10 +46,11 @@ function buildEstimateMarkdown(analysis: Analysis): string | undefined {
 }
 
 /** The top-level `model:` value's node range [start, end), or null. */
-function modelValueRange(doc: ConfigDocument): [number, number] | null {
+function modelValueRange(doc: ConfigDocument, analysis: Analysis): [number, number] | null {
   const root = doc.yaml?.contents;
   if (!isMap(root)) return null;
-  const pair = root.items.find((p) => isScalar(p.key) && p.key.value === 'model');
+  const name = modelKey(analysis);
+  const pair = root.items.find((p) => isScalar(p.key) && p.key.value === name);
   const value = pair?.value;
   return isScalar(value) && value.range ? [value.range[0], value.range[1]] : null;
 }
@@ -52,7 +60,7 @@ function modelValueRange(doc: ConfigDocument): [number, number] | null {
  * verdict and breakdown rather than the key's schema text; null elsewhere (the schema hover answers).
  */
 export function getMemoryHover(doc: ConfigDocument, analysis: Analysis, position: Position): Hover | null {
-  const range = modelValueRange(doc);
+  const range = modelValueRange(doc, analysis);
   if (!range) return null;
   const offset = offsetAt(doc, position);
   if (offset < range[0] || offset > range[1]) return null;
@@ -64,14 +72,15 @@ export function getMemoryHover(doc: ConfigDocument, analysis: Analysis, position
 /** The inlay hint at the end of the model line ("≈ 11.2 GiB · fits RTX 4090 · 12.8 GiB free"), the hover as its tooltip. */
 export function getMemoryInlayHints(doc: ConfigDocument, analysis: Analysis): InlayHint[] {
   if (!analysis.estimate) return [];
-  const line = anchorLine(doc);
+  const line = anchorLine(doc, analysis);
   const start = doc.lineStarts[line] ?? 0;
   let end = doc.lineStarts[line + 1] ?? doc.text.length;
   while (end > start && (doc.text[end - 1] === '\n' || doc.text[end - 1] === '\r')) end--;
   const markdown = estimateMarkdown(analysis);
   return [{
     position: positionAt(doc.lineStarts, end),
-    label: inlayLabel(analysis.estimate),
+    // A DeepSpeed/FSDP config (axolotl, LLaMA-Factory): the per-GPU share under sharding is not modelled yet.
+    label: analysis.plan && analysis.plan.hardware.distributed !== 'none' ? `${inlayLabel(analysis.estimate)} · single GPU, unsharded` : inlayLabel(analysis.estimate),
     kind: InlayHintKind.Type,
     paddingLeft: true,
     tooltip: markdown ? { kind: 'markdown', value: markdown } : undefined,
@@ -81,7 +90,8 @@ export function getMemoryInlayHints(doc: ConfigDocument, analysis: Analysis): In
 /** "Run Fine-Tune" above the config, for configs that have a plan and no errors. */
 export function getRunCodeLenses(uri: string, doc: ConfigDocument, analysis: Analysis): CodeLens[] {
   if (!analysis.plan) return [];
-  const range = { start: { line: anchorLine(doc), character: 0 }, end: { line: anchorLine(doc), character: 0 } };
+  const line = anchorLine(doc, analysis);
+  const range = { start: { line, character: 0 }, end: { line, character: 0 } };
   return [{ range, command: { title: '$(play) Run Fine-Tune', command: RUN_FINE_TUNE_COMMAND, arguments: [uri] } }];
 }
 

@@ -4,6 +4,7 @@ import { describe, pickBranch, schemaAt, type SchemaNode } from '../schema/confi
 import { adviceFor, orderByAdvice } from './completionAdvice';
 import { getCursorContext } from './cursorContext';
 import { isMap, isScalar } from 'yaml';
+import { describeDialectKey, dialectKeysAt, dialectValuesAt, type ToolDialectId } from '../dialects';
 
 /** Module names offered for `target_modules` items when the architecture is not known. */
 const COMMON_TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
@@ -92,4 +93,37 @@ export function typeLabel(schema: SchemaNode): string {
   if (schema.anyOf) return schema.anyOf.map((b) => b.type).join(' | ');
   if (schema.enum) return schema.enum.map(String).join(' | ');
   return String(schema.type ?? '');
+}
+
+/**
+ * Completion in an axolotl or LLaMA-Factory document, from that dialect's schema: its keys at the cursor (those not
+ * yet written) with their descriptions, and its values (enum members, true/false, the default).
+ */
+export function doCompleteDialect(doc: ConfigDocument, position: Position, dialect: ToolDialectId): CompletionItem[] {
+  const context = getCursorContext(doc, position);
+  if (!context) return [];
+  const range = { start: positionAt(doc.lineStarts, context.prefixStart), end: position };
+  if (context.kind === 'key') {
+    const existing = existingKeys(doc, context.parentPath);
+    return dialectKeysAt(dialect, context.parentPath)
+      .filter((name) => !existing.has(name) || name === context.prefix)
+      .map((name, index) => {
+        const info = describeDialectKey(dialect, [...context.parentPath, name]);
+        return {
+          label: name,
+          kind: CompletionItemKind.Property,
+          detail: info?.group,
+          documentation: info ? { kind: 'markdown', value: info.markdown } : undefined,
+          textEdit: { range, newText: `${name}: ` },
+          sortText: String(index).padStart(4, '0'),
+        };
+      });
+  }
+  if (context.kind !== 'value') return [];
+  return dialectValuesAt(dialect, context.path).filter((v) => typeof v !== 'object').map((value, index) => ({
+    label: String(value),
+    kind: typeof value === 'boolean' ? CompletionItemKind.Keyword : CompletionItemKind.Value,
+    textEdit: { range, newText: String(value) },
+    sortText: String(index).padStart(4, '0'),
+  }));
 }

@@ -39,8 +39,8 @@ export function convertConfig(text: string, configPath: string, settings?: Diale
 }
 
 /** Writes a conversion; refuses to replace an existing file unless `force`. */
-export function writeConversion(conversion: Extract<Conversion, { ok: true }>, force: boolean): { ok: true } | { ok: false; message: string } {
-  if (!force && existsSync(conversion.outputPath)) return { ok: false, message: `${conversion.outputPath} exists; pass --force to replace it.` };
+export function writeConversion(conversion: Extract<Conversion, { ok: true }>, force: boolean): { ok: true } | { ok: false; message: string; exists?: true } {
+  if (!force && existsSync(conversion.outputPath)) return { ok: false, message: `${conversion.outputPath} exists; pass --force to replace it.`, exists: true };
   try {
     writeFileSync(conversion.outputPath, conversion.yaml);
     return { ok: true };

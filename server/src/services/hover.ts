@@ -3,6 +3,7 @@ import type { Hover, Position } from 'vscode-languageserver-types';
 import { offsetAt, rangeOf, type ConfigDocument, type NodePath } from '../document/configDocument';
 import { describe, schemaAt, type SchemaNode } from '../schema/configSchema';
 import { typeLabel } from './completion';
+import { describeDialectKey, type ToolDialectId } from '../dialects';
 
 /** The schema documentation of the key (or value) under the cursor. */
 export function doHover(doc: ConfigDocument, position: Position): Hover | null {
@@ -15,6 +16,14 @@ export function doHover(doc: ConfigDocument, position: Position): Hover | null {
     contents: { kind: 'markdown', value: renderSchemaDoc(hit.path, schema) },
     range: rangeOf(doc.lineStarts, doc.text.length, hit.start, hit.end),
   };
+}
+
+/** The hover of a key (or its value) in an axolotl or LLaMA-Factory document, from that dialect's schema. */
+export function doHoverDialect(doc: ConfigDocument, position: Position, dialect: ToolDialectId): Hover | null {
+  const hit = findKeyAt(doc.yaml?.contents ?? null, offsetAt(doc, position), []);
+  const info = hit && describeDialectKey(dialect, hit.path);
+  if (!hit || !info) return null;
+  return { contents: { kind: 'markdown', value: info.markdown }, range: rangeOf(doc.lineStarts, doc.text.length, hit.start, hit.end) };
 }
 
 function findKeyAt(node: unknown, offset: number, path: NodePath): { path: NodePath; start: number; end: number } | undefined {
