@@ -20,7 +20,8 @@ test('the editor reads the one doctor: findings name the interpreter that ran, Q
     python: { version: '3.11.2', executable: '/venv/bin/python3.11' },
     packages: Object.fromEntries(['torch', 'transformers', 'peft', 'safetensors', 'bitsandbytes'].map((n) => [n, { installed: n !== 'peft' && n !== 'bitsandbytes', version: null, error: null }])),
     required_packages: ['torch', 'transformers', 'peft', 'safetensors'],
-    cuda: { available: true, version: '12.4', gpus: [] }, quantization_backend: 'builtin-nf4',
+    cuda: { available: true, version: '12.4', gpus: [] }, quantization_backend: 'builtin-nf4', gpu_count: 0,
+    tools: { axolotl: { installed: false, version: null, executable: null }, 'llama-factory': { installed: false, version: null, executable: null } },
   }));
   assert.ok(parsed.ok);
   if (!parsed.ok) return;

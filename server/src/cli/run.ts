@@ -1,20 +1,23 @@
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { detectGpus } from '../gpu/detect';
-import { formatCount } from '../memory/presentation';
 import type { TrainingPlan } from '../plan/types';
-import { blocksRun, runLogPath, checkNewRun, checkResumable, createRun, readRunSummary, formatDuration, formatProgress, newRunDir, runDoctorCheck, startTrainer, type TrainerEvent } from '../run';
+import { blocksRun, runLogPath, checkNewRun, checkResumable, createRun, readRunSummary, newRunDir, runDoctorCheck, startTrainer } from '../run';
 import { defaultPython, trainerRoot } from './doctor';
 import { analyzeForCli } from './environment';
 import { ExitCode, type CliIO } from './io';
 import { helpText, parseArgs as parseCommandArgs, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
+import { isTty, Reporter } from './runReporter';
+import { runToolConfig, toolOfConfig } from './runTool';
+import { toolDisplayName } from '../run/tools/toolRun';
 import { errorReport } from './report';
 
 export const RUN: CommandSpec = {
   name: 'run',
   usage: ['FILE [options]', '--resume RUN_DIR [options]'],
-  summary: 'Trains with the bundled trainer: checks the config and the environment (the doctor) first, writes\n'
+  summary: 'Trains with the bundled trainer (an axolotl or LLaMA-Factory config: with that tool, its output in\n'
+    + '<config dir>/runs/<run-id>/tool.log): checks the config and the environment (the doctor) first, writes\n'
     + '<output.dir>/<run-id>/plan.json (the layout the editor uses too) and shows the progress. Ctrl-C stops the run\n'
     + 'with a checkpoint (exit 130); a second Ctrl-C abandons the checkpoint. --resume continues a stopped run.',
   options: [
@@ -46,50 +49,6 @@ function parseArgs(args: string[]): RunArgs | string | 'help' {
   if (out.file && out.resume) return '--resume continues an existing run folder: give it without FILE';
   if (out.resume && out.runDir) return '--resume RUN_DIR already names the run folder: drop --run-dir';
   return out;
-}
-
-const isTty = (stream: NodeJS.WritableStream) => Boolean((stream as NodeJS.WriteStream).isTTY);
-
-/** Writes events as a progress bar (TTY: redrawn in place), as plain lines (pipes, CI logs), or as JSON lines (--json). */
-class Reporter {
-  private drawn = false;
-  constructor(private readonly io: CliIO, private readonly tty: boolean, private readonly json: boolean) {}
-
-  line(text: string): void {
-    if (this.json) return;
-    if (this.drawn) { this.io.stdout.write('\n'); this.drawn = false; }
-    this.io.stdout.write(`${text}\n`);
-  }
-
-  event(e: TrainerEvent): void {
-    if (this.json) { this.io.stdout.write(`${JSON.stringify(e)}\n`); return; }
-    switch (e.event) {
-      case 'start':
-        this.line(`training ${e.model} (${e.method}): ${e.total_steps} steps, ${e.num_train_rows} rows, `
-          + `${formatCount(e.trainable_params)} of ${formatCount(e.total_params)} parameters train`
-          + (e.gpu?.name ? ` on ${e.gpu.name}` : '') + (e.resumed_from_step ? `, resumed at step ${e.resumed_from_step}` : ''));
-        break;
-      case 'step':
-        if (this.tty) {
-          const width = Math.max(10, Math.min(30, ((this.io.stdout as NodeJS.WriteStream).columns ?? 100) - 90));
-          this.io.stdout.write(`\r\x1b[2K${formatProgress(e, width)}`);
-          this.drawn = true;
-        } else this.line(formatProgress(e, 0));
-        break;
-      case 'eval': this.line(`eval at step ${e.step}: loss ${e.eval_loss.toFixed(4)}`); break;
-      case 'saving': this.line(`saving a checkpoint at step ${e.step}…`); break;
-      case 'checkpoint': this.line(`checkpoint at step ${e.step}: ${e.path}`); break;
-      case 'warning': this.line(`warning: ${e.message}`); break;
-      case 'error':
-        this.line(`error (${e.kind}): ${e.message}`);
-        for (const advice of e.advice ?? []) this.line(`  - ${advice}`);
-        break;
-      case 'end':
-        this.line(`${e.status} at step ${e.step}` + (typeof e.final_loss === 'number' ? `, final loss ${e.final_loss.toFixed(4)}` : '')
-          + (typeof e.elapsed_s === 'number' ? `, ${formatDuration(e.elapsed_s)}` : '') + (e.adapter_path ? `; saved ${e.adapter_path}` : ''));
-        break;
-    }
-  }
 }
 
 /**
@@ -138,6 +97,10 @@ async function prepare(parsed: RunArgs, io: CliIO, fail: (message: string, code?
   const read = await readConfigFile(parsed.file!, io.cwd, io.stdin);
   if (!read.ok) return fail(read.message);
   const shown = parsed.file === '-' ? '<stdin>' : parsed.file!;
+  // An axolotl or LLaMA-Factory config: that tool trains it (runTool.ts), its exit code is the answer.
+  const tool = toolOfConfig(read.text, read.path);
+  if (tool && parsed.file === '-') return fail(`${toolDisplayName(tool)} reads its config from a file: give the file's path instead of -`);
+  if (tool) return runToolConfig({ file: shown, runDir: parsed.runDir, python: parsed.python, skipChecks: parsed.skipChecks, json: parsed.json }, read, tool, io);
   const analysis = await analyzeForCli(read.text, read.path);
   const report = errorReport(shown, analysis.diagnostics, 'fix them first');
   if (report || !analysis.plan) {

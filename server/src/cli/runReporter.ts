@@ -1,0 +1,48 @@
+/** The terminal side of `lora-lens run`: events as a progress bar (TTY), plain lines (pipes, CI) or JSON lines (--json). */
+import { formatCount } from '../memory/presentation';
+import { formatDuration, formatProgress, type TrainerEvent } from '../run';
+import type { CliIO } from './io';
+
+export const isTty = (stream: NodeJS.WritableStream) => Boolean((stream as NodeJS.WriteStream).isTTY);
+
+/** Writes events as a progress bar (TTY: redrawn in place), as plain lines (pipes, CI logs), or as JSON lines (--json). */
+export class Reporter {
+  private drawn = false;
+  constructor(private readonly io: CliIO, private readonly tty: boolean, private readonly json: boolean) {}
+
+  line(text: string): void {
+    if (this.json) return;
+    if (this.drawn) { this.io.stdout.write('\n'); this.drawn = false; }
+    this.io.stdout.write(`${text}\n`);
+  }
+
+  event(e: TrainerEvent): void {
+    if (this.json) { this.io.stdout.write(`${JSON.stringify(e)}\n`); return; }
+    switch (e.event) {
+      case 'start':
+        this.line(`training ${e.model} (${e.method}): ${e.total_steps} steps, ${e.num_train_rows} rows, `
+          + `${formatCount(e.trainable_params)} of ${formatCount(e.total_params)} parameters train`
+          + (e.gpu?.name ? ` on ${e.gpu.name}` : '') + (e.resumed_from_step ? `, resumed at step ${e.resumed_from_step}` : ''));
+        break;
+      case 'step':
+        if (this.tty) {
+          const width = Math.max(10, Math.min(30, ((this.io.stdout as NodeJS.WriteStream).columns ?? 100) - 90));
+          this.io.stdout.write(`\r\x1b[2K${formatProgress(e, width)}`);
+          this.drawn = true;
+        } else this.line(formatProgress(e, 0));
+        break;
+      case 'eval': this.line(`eval at step ${e.step}: loss ${e.eval_loss.toFixed(4)}`); break;
+      case 'saving': this.line(`saving a checkpoint at step ${e.step}…`); break;
+      case 'checkpoint': this.line(`checkpoint at step ${e.step}: ${e.path}`); break;
+      case 'warning': this.line(`warning: ${e.message}`); break;
+      case 'error':
+        this.line(`error (${e.kind}): ${e.message}`);
+        for (const advice of e.advice ?? []) this.line(`  - ${advice}`);
+        break;
+      case 'end':
+        this.line(`${e.status} at step ${e.step}` + (typeof e.final_loss === 'number' ? `, final loss ${e.final_loss.toFixed(4)}` : '')
+          + (typeof e.elapsed_s === 'number' ? `, ${formatDuration(e.elapsed_s)}` : '') + (e.adapter_path ? `; saved ${e.adapter_path}` : ''));
+        break;
+    }
+  }
+}
