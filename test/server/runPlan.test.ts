@@ -40,6 +40,8 @@ test('loraLens/runPlan answers from the analysis the diagnostics came from: plan
   // The trainer's figure is the allocated peak: the headline less the CUDA context, a whole number of bytes.
   assert.ok(Number.isInteger(answer.peakAllocatedBytes));
   assert.ok(answer.peakAllocatedBytes! > 10 * 2 ** 30 && answer.peakAllocatedBytes! < estimate!.peakBytes);
+  // The throughput model's tokens/s on the config's H100, handed to the trainer for the panel's prediction.
+  assert.ok(Number.isInteger(answer.tokensPerSecond) && answer.tokensPerSecond! > 100);
 });
 
 test('loraLens/runPlan follows edits: the errors are those of the current version', async () => {
@@ -61,6 +63,7 @@ test('loraLens/runPlan of a file the editor has not opened reads it from disk; a
   assert.equal(answer.plan, null);
   assert.deepEqual(answer.errors.map((e) => [e.code, e.range.start.line]), [['json-syntax', 3]]);
   assert.equal(answer.peakAllocatedBytes, null);
+  assert.equal(answer.tokensPerSecond, null);
   assert.equal(await client.connection.sendRequest(RunPlanRequestMethod, { uri: pathToFileURL(join(dir, 'missing.yaml')).href }), null);
 });
 

@@ -1,6 +1,7 @@
 import { DiagnosticSeverity } from 'vscode-languageserver-types';
 import type { Analysis } from '../services/analyze';
 import type { EstimateResult, RunPlanResult } from '../shared/protocol';
+import { throughputOf } from '../throughput/ofAnalysis';
 
 /**
  * The `loraLens/runPlan` answer from an Analysis: its plan, its error diagnostics (sorted by position) and the
@@ -11,11 +12,13 @@ export function getRunPlanResult(analysis: Analysis, isConfig: boolean, estimate
     .filter((d) => d.severity === DiagnosticSeverity.Error)
     .map((d) => ({ code: String(d.code ?? ''), message: typeof d.message === 'string' ? d.message : d.message.value, range: d.range }))
     .sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
+  const throughput = throughputOf(analysis);
   return {
     isConfig,
     plan: analysis.plan,
     errors,
     peakAllocatedBytes: analysis.estimate ? Math.round(analysis.estimate.peakAllocatedBytes) : null,
+    tokensPerSecond: throughput ? Math.round(throughput.tokensPerSecond) : null,
     estimate,
   };
 }

@@ -53,6 +53,8 @@ export interface RunPlanResult {
    * `--estimate-peak-bytes`, by the editor and the CLI alike. Null without an estimate.
    */
   peakAllocatedBytes: number | null;
+  /** The throughput model's tokens/s for the plan on its GPU (`--estimate-tokens-per-second`); null when unknown. */
+  tokensPerSecond: number | null;
   /** The headline figures (the status bar's). */
   estimate: EstimateResult;
 }
