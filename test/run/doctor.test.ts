@@ -82,3 +82,14 @@ test('a missing interpreter is named: "cannot start /nonexistent: not found"', a
   assert.equal(outcome.ok, false);
   assert.match(!outcome.ok ? outcome.message : '', /^cannot start \/nonexistent: not found\./);
 });
+
+test('the stand-in trainers\' doctors (the e2e and CLI tests run them) match the schema too', () => {
+  const fake = spawnSync(process.execPath, [join(REPO, 'test', 'fixtures', 'runs', 'fake-trainer.mjs'), 'doctor'], { encoding: 'utf8' });
+  const fakeReport = parseDoctorReport(fake.stdout);
+  assert.ok(fakeReport.ok, fakeReport.ok ? '' : `fake-trainer.mjs: ${fakeReport.reason}`);
+  for (const env of [{}, { FAKE_NO_TORCH: '1' }, { FAKE_NO_PEFT: '1' }]) {
+    const standIn = spawnSync(process.env.LORA_LENS_TEST_PYTHON || 'python3', ['-m', 'lora_lens_trainer', 'doctor'], { cwd: join(REPO, 'test', 'fixtures', 'trainer'), encoding: 'utf8', env: { ...process.env, ...env } });
+    const report = parseDoctorReport(standIn.stdout);
+    assert.ok(report.ok, report.ok ? '' : `stand-in ${JSON.stringify(env)}: ${report.reason}`);
+  }
+});
