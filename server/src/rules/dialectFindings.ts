@@ -6,6 +6,7 @@
 import type { NodePath } from '../document/configDocument';
 import { dialectEdits, type PlanSourceMap } from '../dialects/normalize/sourceMap';
 import type { ConfigEdit, QuickFix } from '../edits/types';
+import type { Severity } from '../diagnostics';
 import type { Finding } from './types';
 
 export type RuleDialect = 'axolotl' | 'llama-factory';
@@ -58,11 +59,18 @@ export function dialectWording(dialect: RuleDialect, sources: PlanSourceMap): Di
 /** Rules that report a fact LoRA Lens found (a model, a GPU, a file, the memory verdict), not advice on a value. */
 const FACT_RULES = new Set(['model-unknown', 'gpu-unknown', 'memory-no-fit', 'dataset']);
 
-/** The finding in the dialect's words, labelled as ours; fixes no dialect key can carry are left out. */
-export function toDialectFinding(ruleId: string, finding: Finding, wording: DialectWording): Finding {
+/** Rules whose error means the run fails (out of memory, a data file that is not there), whichever tool runs it. */
+const FAILING_RULES = new Set(['memory-no-fit', 'dataset']);
+
+/**
+ * The finding in the dialect's words, labelled as ours; fixes no dialect key can carry are left out. Our advice is
+ * at most a warning here: the tool accepts the file, and an error would say it stops (only a real failure does).
+ */
+export function toDialectFinding(ruleId: string, finding: Finding, wording: DialectWording, severity: Severity): Finding {
   const label = FACT_RULES.has(ruleId) ? 'LoRA Lens' : `LoRA Lens advice (${TOOL_NAME[wording.dialect]} accepts this)`;
   const fixes = (finding.fixes ?? []).map((f) => dialectFix(f, wording)).filter((f): f is QuickFix => f !== null);
-  return { ...finding, message: `${label}: ${wording.rename(finding.message)}`, fixes };
+  const demoted = severity === 'error' && !FAILING_RULES.has(ruleId) ? { severity: 'warning' as const } : {};
+  return { ...finding, ...demoted, message: `${label}: ${wording.rename(finding.message)}`, fixes };
 }
 
 function dialectFix(quickFix: QuickFix, wording: DialectWording): QuickFix | null {

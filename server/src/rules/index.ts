@@ -82,7 +82,7 @@ function runRules(input: RuleInput): Diagnostic[] {
     }
     for (const found of findings) {
       if (isUnplaced(found.range)) continue;
-      const finding = wording ? toDialectFinding(rule.id, found, wording) : found;
+      const finding = wording ? toDialectFinding(rule.id, found, wording, override ?? found.severity ?? rule.severity) : found;
       const ids = suppressed.get(finding.range.start.line);
       if (ids && (ids.size === 0 || ids.has(rule.id))) continue;
       const severity: Severity = override ?? finding.severity ?? rule.severity;
