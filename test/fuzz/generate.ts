@@ -35,6 +35,15 @@ const EXAMPLES = readdirSync(join(__dirname, '..', '..', 'examples'))
   .sort()
   .map((name) => readFileSync(join(__dirname, '..', '..', 'examples', name), 'utf8'));
 
+/** The axolotl and LLaMA-Factory example configs of the corpus: their documents go through the dialect path. */
+const CORPUS = join(__dirname, '..', 'fixtures', 'corpus');
+const DIALECT_EXAMPLES = ['axolotl', 'llama-factory'].flatMap((tool) => readdirSync(join(CORPUS, tool)).sort().map((name) => readFileSync(join(CORPUS, tool, name), 'utf8')));
+
+/** Values axolotl and LLaMA-Factory read in their own way (YAML 1.1 scalars, plugin and env-gated keys, lists). */
+const DIALECT_TOKENS = ['adapter: qlora', 'load_in_4bit: false', 'load_in_8bit: true', 'warmup_steps: 0.1', 'learning_rate: 1e-4', 'learning_rate: "2e-4"', 'lora_r: 0', 'lora_target_modules: []',
+  'lora_target_linear: yes', 'gradient_checkpointing: offload', 'bf16: auto', 'plugins:\n  - axolotl.integrations.liger.LigerPlugin', 'datasets:\n  - path: ', 'finetuning_type: full', 'quantization_bit: 3', 'lora_target: all',
+  'dataset: a,b,,c', 'stage: rm', 'deepspeed: ds_z3.json', 'fsdp_config: {}', 'micro_batch_size: 0', 'num_epochs: .inf', '0755', 'on', '~'];
+
 /** Tokens that mean something to a YAML parser, spliced into examples. */
 const TOKENS = [':', ': ', '- ', '-', '? ', '&a ', '*a', '*b', '!!str ', '!!map', '!tag ', '|', '|-', '>', '"', "'", '#', '%YAML 1.2\n', '---\n', '...\n',
   '\t', '\r', '\r\n', '\n', '[', ']', '{', '}', ',', '<<: *a', '~', 'null', 'true', '1e309', '-.inf', '.nan', '0x1F', '\u0000', '\ufeff', '\ud800', '\udfff',
@@ -138,7 +147,8 @@ function special(random: Random, index: number): FuzzDocument {
 }
 
 /**
- * `count` documents from `seed`: mostly mutated examples and random text (cheap), and every 40th a hostile special
+ * `count` documents from `seed`: mostly mutated examples (ours and the corpus's axolotl/LLaMA-Factory configs, about
+ * two in seven) and random text (cheap), and every 40th a hostile special
  * case (huge, deep, alias bombs, tabs, multi-document). The same seed gives the same documents.
  */
 export function generateDocuments(count: number, seed = FUZZ_SEED): FuzzDocument[] {
@@ -148,7 +158,15 @@ export function generateDocuments(count: number, seed = FUZZ_SEED): FuzzDocument
     let doc: FuzzDocument;
     if (i % 40 === 39) doc = special(random, Math.floor(i / 40));
     else {
-      switch (random.int(5)) {
+      switch (random.int(7)) {
+        case 5: doc = { name: 'mutated axolotl/LLaMA-Factory example', text: mutate(random, random.pick(DIALECT_EXAMPLES)) }; break;
+        case 6: {
+          const lines = random.pick(DIALECT_EXAMPLES).split('\n');
+          for (let k = 1 + random.int(4); k > 0; k--) lines.splice(random.int(lines.length + 1), 0, random.pick(DIALECT_TOKENS));
+          const modeline = random.int(4) === 0 ? `# lora-lens: dialect=${random.pick(['axolotl', 'llama-factory', 'lora-lens'])}\n` : '';
+          doc = { name: 'axolotl/LLaMA-Factory example with dialect values', text: modeline + lines.join('\n') };
+          break;
+        }
         case 0: doc = { name: 'random UTF-16 units', text: randomUnits(random, random.int(400)) }; break;
         case 1: doc = { name: 'random bytes', text: randomBytes(random, random.int(400)) }; break;
         case 2: doc = { name: 'nesting', text: nested(random, 1 + random.int(200)) }; break;

@@ -4,8 +4,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { parseConfigDocument } from '../../server/src/document/configDocument';
 import { analyzeConfig } from '../../server/src/services/analyze';
-import { doComplete } from '../../server/src/services/completion';
-import { doHover } from '../../server/src/services/hover';
+import { doComplete, doCompleteDialect } from '../../server/src/services/completion';
+import { doHover, doHoverDialect } from '../../server/src/services/hover';
 import { findDocumentSymbols } from '../../server/src/services/symbols';
 import { doValidation } from '../../server/src/services/validation';
 import { toTrainingPlan } from '../../server/src/plan/normalize';
@@ -30,7 +30,8 @@ generateDocuments(count, seed).forEach((fuzz, index) => {
     const doc = parseConfigDocument(fuzz.text);
     doValidation(doc);
     toTrainingPlan(doc, configPath);
-    analyzeConfig({ doc, configPath });
+    const { dialect } = analyzeConfig({ doc, configPath });
+    const tool = dialect.dialect === 'axolotl' || dialect.dialect === 'llama-factory' ? dialect.dialect : null;
     findDocumentSymbols(doc);
     const random = new Random(seed ^ index);
     for (let i = 0; i < 4; i++) {
@@ -38,6 +39,10 @@ generateDocuments(count, seed).forEach((fuzz, index) => {
       const position = { line: random.int(doc.lineStarts.length + 2), character: random.int(120) };
       doComplete(doc, position);
       doHover(doc, position);
+      if (tool) {
+        doCompleteDialect(doc, position, tool);
+        doHoverDialect(doc, position, tool);
+      }
     }
   } catch (caught) {
     error = (caught as Error).stack ?? String(caught);
