@@ -31,5 +31,8 @@ test('an installed tool runs even where the trainer lacks packages; an installed
   assert.equal(blocksRun(findings), false);
   const noScript = toolDoctorFindings({ ...REPORT, tools: { ...REPORT.tools, axolotl: { installed: true, version: '0.9.2', executable: null } } }, 'axolotl');
   assert.match(noScript[0]!.message, /axolotl 0\.9\.2 is installed in \/venv\/bin\/python but its `axolotl` command/);
+  const elsewhere = toolDoctorFindings({ ...REPORT, tools: { ...REPORT.tools, 'llama-factory': { installed: false, version: null, executable: '/usr/local/bin/llamafactory-cli' } } }, 'llama-factory');
+  assert.deepEqual(elsewhere.map((f) => f.severity), ['info'], 'a command from another environment runs: a note, not a block');
+  assert.match(elsewhere[0]!.message, /using `\/usr\/local\/bin\/llamafactory-cli` found on PATH/);
   assert.match(formatDoctorReport(REPORT, []), /ok {7}axolotl 0\.9\.2 \(\/venv\/bin\/axolotl\)\n {2}absent {3}LLaMA-Factory/);
 });

@@ -11,6 +11,7 @@ import { createRun, deleteRun as deleteRunFolder, requestStop, runLogPath } from
 import { runDoctorCheck, type DoctorReport } from '../../../server/src/run/doctor';
 import { detectGpus } from '../../../server/src/gpu/detect';
 import { readEvents } from './tail';
+import { runToolFineTune, toolOfDocument } from './toolFineTune';
 import { errorLines, requestRunPlan } from '../serverRequests';
 
 type Cmd = (...args: any[]) => unknown;
@@ -68,6 +69,13 @@ async function preflight(ctx: RunsContext, method: string | undefined, quiet: bo
   return { ok: !blocksRun(findings), findings, report: outcome.report, resolved: outcome.python };
 }
 
+/** The config's errors in a modal: true when the user runs anyway. */
+async function confirmErrors(errors: string[]): Promise<boolean> {
+  const shown = errors.slice(0, 3).join('\n') + (errors.length > 3 ? `\n… and ${errors.length - 3} more` : '');
+  const choice = await vscode.window.showWarningMessage(`The config has ${errors.length} error${errors.length > 1 ? 's' : ''}. Run anyway?`, { modal: true, detail: shown }, 'Run Anyway');
+  return choice === 'Run Anyway';
+}
+
 const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
   if (!requireTrust()) return;
   const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
@@ -79,12 +87,15 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
   if (typeof answer === 'string') { void vscode.window.showErrorMessage(`LoRA Lens: cannot check ${document.fileName}: ${answer}`); return; }
   const { plan } = answer;
   const errors = errorLines(answer);
-  if (!plan) { void vscode.window.showErrorMessage(`LoRA Lens: ${document.fileName} lacks what a run needs (method, model, data.train).${errors.length ? ` ${errors[0]}` : ''}`); return; }
-  if (errors.length) {
-    const shown = errors.slice(0, 3).join('\n') + (errors.length > 3 ? `\n… and ${errors.length - 3} more` : '');
-    const choice = await vscode.window.showWarningMessage(`The config has ${errors.length} error${errors.length > 1 ? 's' : ''}. Run anyway?`, { modal: true, detail: shown }, 'Run Anyway');
-    if (choice !== 'Run Anyway') return;
+  // An axolotl or LLaMA-Factory config: that tool trains it (toolFineTune.ts), after the same "Run anyway?" on errors.
+  const tool = toolOfDocument(document);
+  if (tool) {
+    if (errors.length && !(await confirmErrors(errors))) return;
+    await runToolFineTune(ctx, document, tool, answer);
+    return;
   }
+  if (!plan) { void vscode.window.showErrorMessage(`LoRA Lens: ${document.fileName} lacks what a run needs (method, model, data.train).${errors.length ? ` ${errors[0]}` : ''}`); return; }
+  if (errors.length && !(await confirmErrors(errors))) return;
   const check = await preflight(ctx, plan.method, true);
   if (!check.ok) return;
   // The plan's output.dir decides where the run goes, as for `lora-lens run`: <output.dir>/<run-id>/.
@@ -115,6 +126,7 @@ const resumeRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   const run = id ? await ctx.run(id) : undefined;
   if (!run) return;
   if (ctx.active.has(run.id)) { void vscode.window.showWarningMessage(`LoRA Lens: run ${run.id} is already running.`); return; }
+  if (run.tool) { void vscode.window.showWarningMessage(`LoRA Lens: run ${run.id} was trained by ${run.tool}; resume it with that tool (its own resume_from_checkpoint), or run the config again.`); return; }
   if (!(await preflight(ctx, run.settings.method, true)).ok) return;
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [run.id]);
   const start = readEvents(join(run.dir, 'events.jsonl')).events.find((e) => e.event === 'start');

@@ -5,7 +5,7 @@ import type { TrainerEvent } from './events';
 import { choosePython } from './environment';
 import { EnvironmentView } from './environmentView';
 import { RunHistoryProvider } from './historyView';
-import { TrainerRun, type RunExit, type TrainerCommand } from './launcher';
+import { TrainerRun, type RunExit, type ToolLaunch, type TrainerCommand } from './launcher';
 import { RunPanel, type PanelHost } from './panel';
 import { extraRunsRoot, findRunFolders, isRunFolder, listRuns, readRun, type RunInfo } from './runFolder';
 import { reduceEvents } from './series';
@@ -142,10 +142,11 @@ export class RunsContext implements PanelHost {
   }
 
   /** Starts (or resumes) the trainer in a run folder that already holds plan.json; notifies when it ends. */
-  async launch(runDir: string, runId: string, options: { resume?: boolean; estimatePeakBytes?: number | null } = {}): Promise<RunExit> {
+  async launch(runDir: string, runId: string, options: { resume?: boolean; estimatePeakBytes?: number | null; tool?: ToolLaunch } = {}): Promise<RunExit> {
     const output = this.output(runId);
     const command = await this.trainerCommand();
-    output.appendLine(`[${new Date().toLocaleTimeString()}] ${options.resume ? 'Resuming' : 'Starting'} ${command.python} -m lora_lens_trainer run --run-dir ${runDir}`);
+    const what = options.tool ? `${options.tool.executable} train ${options.tool.configPath} (its output is in ${runDir}/tool.log too)` : `${command.python} -m lora_lens_trainer run --run-dir ${runDir}`;
+    output.appendLine(`[${new Date().toLocaleTimeString()}] ${options.resume ? 'Resuming' : 'Starting'} ${what}`);
     const run = new TrainerRun(runDir, {
       onEvents: (events: TrainerEvent[]) => {
         for (const e of events) {
@@ -156,7 +157,9 @@ export class RunsContext implements PanelHost {
       },
       onStderr: (line) => output.appendLine(line),
       onMalformed: (line, reason) => output.appendLine(`warning: events.jsonl line ${line} skipped: ${reason}`),
-    }).start(command, options);
+    });
+    if (options.tool) run.startTool(options.tool);
+    else run.start(command, options);
     this.active.set(runId, { run, output });
     this.known.set(runId, runDir);
     this.history.refresh();
@@ -174,6 +177,9 @@ export class RunsContext implements PanelHost {
     let choice: string | undefined;
     if (exit.status === 'completed') {
       choice = await vscode.window.showInformationMessage(`LoRA Lens: run ${runId} completed${exit.end?.final_loss != null ? `, final loss ${exit.end.final_loss.toFixed(4)}` : ''}.`, ...actions);
+    } else if (exit.status === 'stopped' && readRun(runDir).tool) {
+      // The user's tool keeps its own checkpoints: LoRA Lens has no resume for it.
+      choice = await vscode.window.showInformationMessage(`LoRA Lens: run ${runId} stopped at step ${exit.end?.step ?? '?'}.`, ...actions);
     } else if (exit.status === 'stopped') {
       choice = await vscode.window.showInformationMessage(`LoRA Lens: run ${runId} stopped at step ${exit.end?.step ?? '?'}; Resume continues from its last checkpoint.`, 'Resume', ...actions);
     } else {

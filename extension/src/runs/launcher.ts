@@ -3,7 +3,11 @@
  * lines from stdout, the pid file, the one stop sequence, the whole-tree kill): how the run ended.
  */
 import { runTrainerOnce, startTrainer, STOP_GRACE_MS, type TrainerProcess } from '../../../server/src/run/process';
+import { startToolRun, type ToolRunOptions } from '../../../server/src/run/tools/toolRun';
 import type { EndEvent, RunStatus, TrainerEvent } from './events';
+
+/** A run of the user's own tool (axolotl, LLaMA-Factory): everything startToolRun needs but the folder and the listeners. */
+export type ToolLaunch = Omit<ToolRunOptions, 'runDir' | 'onEvent' | 'onOutput'>;
 
 export { isRunAlive } from '../../../server/src/run/lifecycle';
 
@@ -42,12 +46,26 @@ export class TrainerRun {
       onStderr: (line) => this.listener.onStderr(line),
       onMalformed: (line, _text, reason) => this.listener.onMalformed(line, reason),
     });
+    this.follow(trainer);
+    return this;
+  }
+
+  /** Starts the user's tool on its config in a run folder that holds plan.json; its events are ours (the adapter's). */
+  startTool(launch: ToolLaunch): this {
+    this.follow(startToolRun({
+      ...launch, runDir: this.runDir,
+      onEvent: (event) => this.listener.onEvents([event]),
+      onOutput: (line) => this.listener.onStderr(line),
+    }));
+    return this;
+  }
+
+  private follow(trainer: TrainerProcess): void {
     this.process = trainer;
     void trainer.done.then((exit) => {
       const status = exit.end?.status ?? (exit.stopRequested ? 'stopped' : exit.code === 0 ? 'completed' : 'failed');
       this.resolveExit({ status, code: exit.code, signal: exit.signal, end: exit.end, spawnError: exit.spawnError });
     });
-    return this;
   }
 
   /** Asks the trainer to checkpoint and stop: the wrapper's one stop sequence (SIGINT, grace, waiting while it saves). */

@@ -2,16 +2,16 @@
  * `lora-lens run FILE` on an axolotl or LLaMA-Factory config: that tool's own CLI trains it (server/src/run/tools/),
  * in a run folder like the bundled trainer's, with the same progress, stop and exit codes.
  */
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { detectDialect } from '../dialects';
 import { normalizeDialect } from '../dialects/normalize';
 import { parseConfigDocument } from '../document/configDocument';
 import { detectGpus } from '../gpu/detect';
 import type { Estimate } from '../memory/types';
 import type { TrainingPlan } from '../plan/types';
-import { blocksRun, checkNewRun, createRun, newRunDir, runDoctorCheck } from '../run';
+import { blocksRun, checkNewRun, createRun, runDoctorCheck } from '../run';
 import type { ExternalTool } from '../run/tools/adapter';
-import { missingToolMessage, resolveToolExecutable, startToolRun, TOOL_LOG_FILE, toolDisplayName, toolRunContext } from '../run/tools/toolRun';
+import { missingToolMessage, resolveToolExecutable, startToolRun, TOOL_LOG_FILE, toolDisplayName, toolEstimateOf, toolRunContext, toolRunDir } from '../run/tools/toolRun';
 import { trainerRoot } from './doctor';
 import { analyzeForCli } from './environment';
 import { ExitCode, type CliIO } from './io';
@@ -58,8 +58,7 @@ export async function runToolConfig(args: ToolRunArgs, read: { text: string; pat
   const planned = await planOf(tool, read.text, read.path, shown);
   if (typeof planned === 'string') return fail(planned);
   const { plan } = planned;
-  // Not inside the tool's output_dir: LLaMA-Factory refuses to train into a non-empty one.
-  const runDir = args.runDir ? resolve(io.cwd, args.runDir) : newRunDir({ config_path: read.path, output: { dir: join(dirname(read.path), 'runs') } }, new Date());
+  const runDir = args.runDir ? resolve(io.cwd, args.runDir) : toolRunDir(read.path, new Date());
   const usable = checkNewRun(runDir);
   if (!usable.ok) return fail(usable.message, ExitCode.usage);
   let python = args.python;
@@ -68,7 +67,7 @@ export async function runToolConfig(args: ToolRunArgs, read: { text: string; pat
     if (!outcome.ok) return fail(`${outcome.message}\nPass --python PATH (or set LORA_LENS_PYTHON), or check with: lora-lens doctor`);
     python = outcome.python;
     for (const f of outcome.findings) io.stderr.write(`lora-lens run: ${f.severity}: ${f.message}\n${f.install ? `  install: ${f.install}\n` : ''}`);
-    if (outcome.findings.some((f) => f.kind === 'missing-tool')) return fail(missingToolMessage(tool, python, shown));
+    if (outcome.findings.some((f) => f.kind === 'missing-tool' && f.severity === 'error')) return fail(missingToolMessage(tool, python, shown));
     if (blocksRun(outcome.findings)) return fail('not started; fix the above (or pass --skip-checks to start anyway)');
   }
   const executable = resolveToolExecutable(tool, python);
@@ -82,7 +81,7 @@ async function follow(args: ToolRunArgs, run: { tool: ExternalTool; plan: Traini
   const reporter = new Reporter(io, isTty(io.stdout), args.json);
   reporter.line(`run folder: ${run.runDir}`);
   reporter.line(`starting ${toolDisplayName(run.tool)}: ${run.executable} train ${run.configPath}`);
-  const context = toolRunContext(run.tool, run.runDir.split(/[\\/]/).pop()!, run.plan, run.planned.estimate, run.planned.numTrainRows, () => Date.now() / 1000);
+  const context = toolRunContext(run.tool, run.runDir.split(/[\\/]/).pop()!, run.plan, toolEstimateOf(run.planned.estimate), run.planned.numTrainRows, () => Date.now() / 1000);
   const process_ = startToolRun({
     tool: run.tool, configPath: run.configPath, runDir: run.runDir, executable: run.executable, context,
     trainerLogPath: run.tool === 'llama-factory' ? join(run.plan.output.dir, 'trainer_log.jsonl') : null,

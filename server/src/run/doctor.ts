@@ -129,14 +129,17 @@ export function toolDoctorFindings(report: DoctorReport, tool: keyof DoctorRepor
   const findings = doctorFindings(report, { nvidia: options.nvidia }).filter((f) => f.kind === 'no-nvidia-gpu' || f.kind === 'no-cuda-torch');
   const info = report.tools[tool];
   const { name, dist, script } = TOOL_DIST[tool];
-  if (!info.installed || !info.executable) {
+  if (!info.executable) {
     findings.push({
       kind: 'missing-tool', severity: 'error',
       message: info.installed
         ? `${name} ${info.version ?? ''} is installed in ${report.python.executable} but its \`${script}\` command is neither beside it nor on PATH.`.replace(/ {2}/g, ' ')
-        : `${name} is not installed in ${report.python.executable} (no \`${dist}\` distribution).`,
+        : `${name} is not installed in ${report.python.executable} (no \`${dist}\` distribution, no \`${script}\` on PATH).`,
       install: installCommand(report.python.executable, [dist]),
     });
+  } else if (!info.installed) {
+    // A console script from another environment (pipx, another venv) runs with its own interpreter: usable, said once.
+    findings.push({ kind: 'missing-tool', severity: 'info', message: `${name} is not installed in ${report.python.executable}; using \`${info.executable}\` found on PATH (it runs with its own interpreter).` });
   }
   return findings;
 }

@@ -42,6 +42,8 @@ export interface RunSummary {
   configPath: string | null;
   errorKind: string | null;
   plan: Partial<TrainingPlan> | null;
+  /** The user's tool that trained it (the start event's `tool`: axolotl, llama-factory), null for the bundled trainer. */
+  tool: string | null;
 }
 
 /** Writes `text` to `path` so that readers see the old file or the new one, never a part. */
@@ -249,6 +251,7 @@ export function readRunSummary(dir: string, active = false): RunSummary {
     configPath: plan?.config_path ?? null,
     errorKind: error?.event === 'error' ? error.kind : null,
     plan,
+    tool: start?.event === 'start' ? start.tool ?? null : null,
   };
 }
 

@@ -11,6 +11,7 @@ import type { Estimate } from '../../memory/types';
 import type { TrainingPlan } from '../../plan/types';
 import type { EndEvent, TrainerEvent } from '../events';
 import { installCommand } from '../doctor';
+import { newRunDir } from '../args';
 import { EVENTS_FILE } from '../lifecycle';
 import { startSupervised, type StopOptions, type TrainerExit, type TrainerProcess } from '../process';
 import { ToolOutputAdapter, type ExternalTool, type ToolRunContext } from './adapter';
@@ -63,19 +64,39 @@ export function visibleGpuIndices(env: NodeJS.ProcessEnv): number[] | undefined 
   return value.split(',').map((s) => Number(s.trim()));
 }
 
+/** What a tool run is drawn against: the estimate's peak (CUDA context included), parameter counts, the GPU. */
+export interface ToolEstimate { peakBytes: number; trainableParams: number; totalParams: number; gpu: { name: string; memory_bytes: number } | null }
+
+/** The CLI's full estimate, as a tool run needs it. */
+export function toolEstimateOf(estimate: Estimate | null | undefined): ToolEstimate | null {
+  if (!estimate) return null;
+  return {
+    peakBytes: estimate.peakBytes, trainableParams: estimate.params.trainable, totalParams: estimate.params.total,
+    gpu: estimate.gpu ? { name: estimate.gpu.name, memory_bytes: estimate.gpu.memoryBytes } : null,
+  };
+}
+
+/**
+ * Where a tool run's folder goes: `<config dir>/runs/<run-id>/`, not inside the tool's output_dir (LLaMA-Factory
+ * refuses to train into a non-empty one, and the tool's checkpoints are not ours to list).
+ */
+export function toolRunDir(configPath: string, now: Date): string {
+  return newRunDir({ config_path: configPath, output: { dir: join(dirname(configPath), 'runs') } }, now);
+}
+
 /** What the adapter needs to know of the run, from the normalised plan and (when there is one) the estimate. Pure. */
-export function toolRunContext(tool: ExternalTool, runId: string, plan: TrainingPlan, estimate: Estimate | null, numTrainRows: number | null, now: () => number): ToolRunContext {
+export function toolRunContext(tool: ExternalTool, runId: string, plan: TrainingPlan, estimate: ToolEstimate | null, numTrainRows: number | null, now: () => number): ToolRunContext {
   const t = plan.training;
   const gpus = Math.max(1, plan.hardware.num_gpus);
   return {
     runId, tool, method: plan.method, model: plan.model.name_or_path,
-    trainableParams: estimate?.params.trainable ?? 0, totalParams: estimate?.params.total ?? 0, numTrainRows: numTrainRows ?? 0,
+    trainableParams: estimate?.trainableParams ?? 0, totalParams: estimate?.totalParams ?? 0, numTrainRows: numTrainRows ?? 0,
     // nvidia-smi sees the process's whole footprint, CUDA context included: the estimate it is drawn against is the same.
     estimatePeakBytes: estimate ? Math.round(estimate.peakBytes * gpus) : null,
     // Exact only with packing (every sequence full); padded batches would make it an overstatement.
     tokensPerStep: plan.data.packing ? t.per_device_train_batch_size * t.gradient_accumulation_steps * gpus * plan.data.max_length : null,
     loggingSteps: t.logging_steps > 0 ? t.logging_steps : null,
-    gpu: estimate?.gpu ? { name: estimate.gpu.name, memory_bytes: estimate.gpu.memoryBytes } : null,
+    gpu: estimate?.gpu ?? null,
     now,
   };
 }
