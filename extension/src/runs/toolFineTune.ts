@@ -85,7 +85,8 @@ export async function runToolFineTune(ctx: RunsContext, document: vscode.TextDoc
   const command = await ctx.trainerCommand(document.uri);
   const outcome = await runDoctorCheck({ python: command.python, cwd: command.cwd, trainerRoot: command.trainerRoot, nvidia: await detectGpus(), tool });
   if (!outcome.ok) { void vscode.window.showErrorMessage(`LoRA Lens: ${outcome.message}`); return; }
-  const executable = resolveToolExecutable(tool, outcome.python);
+  // The doctor ran in the interpreter's environment: the console script it found comes first.
+  const executable = outcome.report.tools[tool].executable ?? resolveToolExecutable(tool, outcome.python);
   if (!executable || outcome.findings.some((f) => f.kind === 'missing-tool' && f.severity === 'error')) {
     await offerAlternatives(tool, outcome.python, configPath, normalized.plan, normalized.lost);
     return;

@@ -62,15 +62,18 @@ export async function runToolConfig(args: ToolRunArgs, read: { text: string; pat
   const usable = checkNewRun(runDir);
   if (!usable.ok) return fail(usable.message, ExitCode.usage);
   let python = args.python;
+  // The doctor ran in the interpreter's environment: the console script it found comes first.
+  let fromDoctor: string | null = null;
   if (!args.skipChecks) {
     const outcome = await runDoctorCheck({ python, cwd: io.cwd, trainerRoot: trainerRoot(), nvidia: await detectGpus(), tool });
     if (!outcome.ok) return fail(`${outcome.message}\nPass --python PATH (or set LORA_LENS_PYTHON), or check with: lora-lens doctor`);
     python = outcome.python;
+    fromDoctor = outcome.report.tools[tool].executable;
     for (const f of outcome.findings) io.stderr.write(`lora-lens run: ${f.severity}: ${f.message}\n${f.install ? `  install: ${f.install}\n` : ''}`);
     if (outcome.findings.some((f) => f.kind === 'missing-tool' && f.severity === 'error')) return fail(missingToolMessage(tool, python, shown));
     if (blocksRun(outcome.findings)) return fail('not started; fix the above (or pass --skip-checks to start anyway)');
   }
-  const executable = resolveToolExecutable(tool, python);
+  const executable = fromDoctor ?? resolveToolExecutable(tool, python);
   if (!executable) return fail(missingToolMessage(tool, python, shown));
   const made = createRun(runDir, plan);
   if (!made.ok) return fail(made.message, ExitCode.usage);
