@@ -60,6 +60,36 @@ export function generatedDocument(lines: number): BenchDocument {
   return { name: `${name} (generated)`, uri: pathToFileURL(join(REPO, 'examples', name)).href, text: result.join('\n') };
 }
 
+/**
+ * A large axolotl config of about `lines` lines: the corpus's openllama-3b LoRA example with `datasets` written out
+ * as one flow mapping per dataset (40% of the lines; unique Hub ids) and comment lines between the top-level keys.
+ * Our server claims it by its keys and checks it as axolotl; yaml-language-server validates it against the axolotl
+ * schema (servers.ts) matched by the `.axolotl.yml` name.
+ */
+export function axolotlDocument(lines: number): BenchDocument {
+  const base = readFileSync(join(REPO, 'test', 'fixtures', 'corpus', 'axolotl', 'examples__archived__openllama-3b__lora.yml'), 'utf8').split('\n');
+  const count = Math.floor(lines * 0.4);
+  const datasets = Array.from({ length: count }, (_, i) => `  - { path: org${i % 97}/dataset-${i}, type: alpaca }`);
+  const out: string[] = [];
+  for (let i = 0; i < base.length; i++) {
+    const line = base[i]!;
+    if (line === 'datasets:') {
+      out.push(line, ...datasets);
+      while (base[i + 1]?.startsWith(' ')) i++;
+    } else out.push(line);
+  }
+  const keyLines = out.map((line, index) => (/^[a-z_]+:/.test(line) ? index : -1)).filter((index) => index > 0);
+  const perKey = Math.max(0, Math.floor((lines - out.length) / keyLines.length));
+  const result: string[] = [];
+  out.forEach((line, i) => {
+    if (keyLines.includes(i)) for (let c = 0; c < perKey; c++) result.push(COMMENTS[(i + c) % COMMENTS.length]!);
+    result.push(line);
+  });
+  const name = `large-${lines}.axolotl.yml`;
+  // The modeline keeps the file axolotl while the edits misspell `base_model`, one of the keys that identify it.
+  return { name: `${name} (generated axolotl)`, uri: pathToFileURL(join(REPO, 'examples', name)).href, text: ['# lora-lens: dialect=axolotl', ...result].join('\n') };
+}
+
 interface Spot {
   kind: 'value' | 'key' | 'boolean';
   line: number;

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchServer, REPO, SPECS, type Published } from './servers';
-import { EditScript, exampleDocuments, generatedDocument, type BenchDocument } from './documents';
+import { axolotlDocument, EditScript, exampleDocuments, generatedDocument, type BenchDocument } from './documents';
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     for (const server of servers) await server.initialize();
     // yaml-language-server pulls its settings and loads the schema asynchronously after didChangeConfiguration.
     await Promise.all(servers.map((s) => s.settle(1000)));
-    const documents = [...exampleDocuments(), generatedDocument(200), generatedDocument(5000)].filter((d) => d.name.includes(ONLY));
+    const documents = [...exampleDocuments(), generatedDocument(200), generatedDocument(5000), axolotlDocument(2000)].filter((d) => d.name.includes(ONLY));
     console.log(`didChange → publishDiagnostics, ${EDITS} edits per document after ${WARMUP} warm-up edits (node ${process.version}, ${servers.map((s) => s.name).join(' vs ')})`);
     console.log('Debounce: excluded. yaml-language-server\'s fixed 200 ms timer is taken out by bench/lsp/yaml-ls-no-debounce.cjs');
     console.log('(each didChange validates at once); ours runs with LORA_LENS_DEBOUNCE_MS=0 (its Debouncer still waits one');

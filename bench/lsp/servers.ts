@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +16,17 @@ import {
 
 export const REPO = join(__dirname, '..', '..');
 export const SCHEMA_URI = pathToFileURL(join(REPO, 'schemas', 'finetune.schema.json')).href;
+
+/**
+ * The axolotl schema for yaml-language-server, with unknown top-level keys rejected: axolotl's own schema allows
+ * them (axolotl drops them), but both servers must report the key the bench types in, so both do the same work.
+ */
+function strictAxolotlSchemaUri(): string {
+  const schema = JSON.parse(readFileSync(join(REPO, 'schemas', 'axolotl.schema.json'), 'utf8')) as Record<string, unknown>;
+  const path = join(mkdtempSync(join(tmpdir(), 'lora-lens-bench-')), 'axolotl.strict.schema.json');
+  writeFileSync(path, JSON.stringify({ ...schema, additionalProperties: false }));
+  return pathToFileURL(path).href;
+}
 
 /** A publishDiagnostics and the moment (performance.now) the client received it. */
 export interface Published {
@@ -39,7 +52,7 @@ const YAML_SETTINGS = {
   hover: false,
   completion: false,
   format: { enable: false },
-  schemas: { [SCHEMA_URI]: ['*.finetune.yaml'] },
+  schemas: { [SCHEMA_URI]: ['*.finetune.yaml'], [strictAxolotlSchemaUri()]: ['*.axolotl.yml'] },
   schemaStore: { enable: false },
   kubernetesCRDStore: { enable: false },
   maxItemsComputed: 5000,
