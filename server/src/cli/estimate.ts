@@ -77,7 +77,8 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const errors = analysis.diagnostics.filter((d) => d.code !== MEMORY_NO_FIT);
   const report = errorReport(shown, errors, 'fix them first');
   if (report || !analysis.plan) {
-    io.stderr.write(report || `lora-lens estimate: ${shown}: no training plan could be built (method, model and data.train are needed)\n`);
+    const why = analysis.dialect.notChecked ?? analysis.diagnostics.find((d) => d.code === 'dialect-not-a-training-config')?.message;
+    io.stderr.write(report || `lora-lens estimate: ${shown}: ${why ?? 'no training plan could be built (method, model and data.train are needed)'}\n`);
     return ExitCode.problems;
   }
   const model = analysis.model;
