@@ -41,7 +41,7 @@ function report(title: string, rows: Row[], c: Record<string, number>): void {
 // architectures are held out. The H100 rows (single samples, README of the calibration data) are scored as they are.
 const heldOutArch = new Set(['llama-3.2-1b', 'qwen3-1.7b', 'mistral-7b']);
 // Orders of magnitude to start from: ~2x the ideal for rate-bound terms, ~20 µs per dispatched kernel.
-const START = { matmul: 2, attention: 4, memory: 2, logits: 8, elementwise: 8, adapterElementwise: 8, layerLaunches: 1e-3, recomputeLaunches: 1e-3, adapterLaunches: 1e-4 };
+const START = { matmul: 2, attention: 4, memory: 2, dequant: 10, logits: 8, elementwise: 8, adapterElementwise: 8, layerLaunches: 1e-3, recomputeLaunches: 1e-3, adapterLaunches: 1e-4 };
 const sets: Array<{ engine: Engine; fit: Row[]; heldOut: Row[]; extra: Array<{ title: string; rows: Row[] }> }> = [];
 for (const engine of ['hf', 'lora-lens'] as const) {
   const h200 = rowsOf('h200-throughput.jsonl', engine, 'H200').filter((r) => r.m.engine === engine);

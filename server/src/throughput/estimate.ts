@@ -38,7 +38,7 @@ export function estimateThroughput(spec: ModelSpec, plan: TrainingPlan, gpu: Gpu
   const gpus = Math.max(1, plan.hardware.num_gpus);
   const notes: string[] = [];
   if (gpus > 1) notes.push(`${gpus} GPUs counted as data parallel with no communication cost; sharded or slow links run slower`);
-  if (plan.method === 'qlora' && plan.engine === 'hf') notes.push('QLoRA through bitsandbytes is not measured here; its dequantization is modelled as the built-in NF4\'s');
+  if (plan.method === 'qlora' && plan.engine === 'hf') notes.push('QLoRA through bitsandbytes is not measured yet: its dequantization is modelled at 2.5 B per weight and pass, not fitted');
   return {
     engine: plan.engine,
     gpuName: gpu.name,

@@ -11,7 +11,7 @@ import type { GpuRates } from '../gpu/rates';
 import type { StepWork } from './flops';
 import { matmulFlopsPerToken } from './flops';
 
-export const FEATURES = ['matmul', 'attention', 'memory', 'logits', 'elementwise', 'adapterElementwise', 'layerLaunches', 'recomputeLaunches', 'adapterLaunches'] as const;
+export const FEATURES = ['matmul', 'attention', 'memory', 'dequant', 'logits', 'elementwise', 'adapterElementwise', 'layerLaunches', 'recomputeLaunches', 'adapterLaunches'] as const;
 export type FeatureName = (typeof FEATURES)[number];
 export type FeatureVector = Record<FeatureName, number>;
 
@@ -24,7 +24,10 @@ export function stepFeatures(work: StepWork, vocab: number, rates: GpuRates): Fe
   return {
     matmul: (matmulFlopsPerToken(work) * tokens) / rates.matmulFlops,
     attention: (work.attention * tokens) / rates.matmulFlops,
-    memory: (work.optimizerBytes + work.dequantBytes + work.castBytes) / rates.memoryBandwidth,
+    memory: (work.optimizerBytes + work.castBytes) / rates.memoryBandwidth,
+    // QLoRA's dequantization, 2.5 B per weight and pass at best; its coefficient is how far the kernels are from it
+    // (the built-in NF4 goes through int32 codes in several element-wise passes).
+    dequant: work.dequantBytes / rates.memoryBandwidth,
     // One byte per logit per step at full bandwidth; its coefficient is the effective bytes moved per logit.
     logits: (tokens * vocab) / rates.memoryBandwidth,
     // One byte per element per pass at full bandwidth; the coefficients are the effective bytes per element.
