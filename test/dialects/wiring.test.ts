@@ -14,6 +14,7 @@ import { analyzeConfig, type Analysis } from '../../server/src/services/analyze'
 import { analyzeForCli } from '../../server/src/cli/environment';
 import { resolveModel } from '../../server/src/models';
 import { runCli } from '../helpers/cli';
+import { getMemoryInlayHints } from '../../server/src/languageserver/memoryFeatures';
 import { CORPUS_DIR, corpusFiles, type CorpusFile } from './corpusFiles';
 
 interface Listed { file: string; line: number; code: string; reason: string }
@@ -219,4 +220,17 @@ test('lora-lens convert writes <name>.finetune.yaml beside the file, lists what 
   const refused = runCli(['convert', torchtune.path], { env: { ...process.env, ...ENV } });
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /torchtune.*Nothing to convert\.\n$/);
+});
+
+test('the inlay hint sits on base_model; under FSDP/DeepSpeed it says plainly it is the single-GPU, unsharded figure', () => {
+  const file = corpusFiles('axolotl').find((f) => f.name === 'examples__alst__llama3-8b-fsdp2-alst.yaml')!;
+  const analysis = analysisOf(file);
+  assert.notEqual(analysis.plan?.hardware.distributed, 'none');
+  const hints = getMemoryInlayHints(parseConfigDocument(file.text), analysis);
+  assert.equal(hints.length, 1);
+  assert.equal(hints[0]!.position.line, file.text.split('\n').findIndex((l) => l.startsWith('base_model:')));
+  assert.match(String(hints[0]!.label), /^≈ .* · single GPU, unsharded$/);
+  const plain = analysisOf(corpusFiles('axolotl').find((f) => f.name === 'examples__archived__openllama-3b__lora.yml')!);
+  assert.equal(plain.plan?.hardware.distributed, 'none');
+  assert.doesNotMatch(String(getMemoryInlayHints(parseConfigDocument(''), plain)[0]?.label ?? ''), /unsharded/);
 });
