@@ -56,7 +56,9 @@ before(async () => {
   assert.match(config, /learning_rat:/);
   writeFileSync(join(workspace, 'qwen.finetune.yaml'), config);
 
-  const env = { ...process.env, XDG_CONFIG_HOME: join(home, 'xdg-config'), XDG_DATA_HOME: join(home, 'xdg-data'), FAKE_TRAINER_DELAY_MS: '40' };
+  const env = { ...process.env, XDG_CONFIG_HOME: join(home, 'xdg-config'), XDG_DATA_HOME: join(home, 'xdg-data'), FAKE_TRAINER_DELAY_MS: '40',
+    // The stand-in trainer's doctor reports the axolotl stand-in installed; it trains slowly enough to be stopped.
+    FAKE_TRAINER_AXOLOTL: join(ROOT, 'test/fixtures/tools/bin/axolotl'), STANDIN_STEP_MS: '250', STANDIN_STEPS: '400' };
   const dirs = ['--user-data-dir', join(home, 'ud'), '--extensions-dir', join(home, 'ext')];
   mkdirSync(join(home, 'ud', 'User'), { recursive: true });
   writeFileSync(join(home, 'ud', 'User', 'settings.json'), JSON.stringify({
@@ -343,4 +345,56 @@ test('VS Code: Make it fit from the memory-no-fit quick fix gives a config that 
   assert.equal(await page.locator('iframe.webview').count(), webviews, 'no new webview');
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'e2e-make-it-fit-panel-reuse.png') });
+});
+
+test('VS Code: Run Fine-Tune on an axolotl config runs axolotl (the stand-in), the panel draws its loss, Stop from the Runs view', { skip, timeout: 150_000 }, async (t) => {
+  cpSync(join(ROOT, 'test/fixtures/tools/configs/axolotl-lora.yaml'), join(workspace, 'axolotl-lora.yaml'));
+  cpSync(join(ROOT, 'test/fixtures/tools/configs/data.jsonl'), join(workspace, 'data.jsonl'));
+  // Alone in the editor area: the run's panel is then the one webview.
+  await palette('View: Close All Editors');
+  await page.keyboard.press('Control+P');
+  await page.waitForSelector('.quick-input-widget input');
+  await page.keyboard.type('axolotl-lora.yaml');
+  await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("axolotl-lora.yaml")');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.monaco-editor .view-lines:has-text("lora_target_linear")');
+  await page.locator('.monaco-editor .view-lines').first().click();
+  await palette('LoRA Lens: Run Fine-Tune');
+
+  // The run folder: <config dir>/runs/<run-id>/ with the tool's pid while it trains.
+  const runsDir = join(workspace, 'runs');
+  let runId: string | undefined;
+  for (let i = 0; i < 150 && !runId; i++) {
+    runId = existsSync(runsDir) ? readdirSync(runsDir).find((id) => id.startsWith('axolotl-lora-') && existsSync(join(runsDir, id, 'trainer.pid'))) : undefined;
+    if (!runId) await page.waitForTimeout(200);
+  }
+  assert.ok(runId, `no axolotl run started:\n${serverLog.join('').slice(-2000)}`);
+  const runDir = join(runsDir, runId);
+
+  // The panel draws the loss the tool printed (events.jsonl written by the adapter).
+  const webview = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+  await webview.locator('.chart .uplot').first().waitFor({ timeout: 30_000 });
+  let drawn: Array<{ steps: number }> = [];
+  for (let i = 0; i < 60 && !(drawn[0]?.steps >= 3); i++) {
+    drawn = await webview.locator('body').evaluate(() => (window as any).loraLensPanel.runs());
+    if (!(drawn[0]?.steps >= 3)) await page.waitForTimeout(500);
+  }
+  assert.ok(drawn[0]!.steps >= 3, `the panel drew ${drawn[0]?.steps} steps`);
+  assert.match(readFileSync(join(runDir, 'tool.log'), 'utf8'), /\{'loss': '/, "the tool's own output, untouched");
+
+  // The Runs view names the tool; Stop Run (the row's inline action) ends it: SIGINT, and the row turns stopped.
+  await palette('LoRA Lens: Focus on Runs View');
+  const row = page.locator('.monaco-list-row', { hasText: 'axolotl-lora · axolotl' }).filter({ hasText: runId });
+  await row.filter({ hasText: 'running' }).first().waitFor({ timeout: 20_000 });
+  t.diagnostic(`Runs view row: ${(await row.first().textContent())!.trim()}`);
+  await row.first().hover();
+  await row.first().locator('.action-label[aria-label*="Stop Run"]').click();
+  await row.filter({ hasText: 'stopped' }).first().waitFor({ timeout: 60_000 });
+  const events = readFileSync(join(runDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string; tool?: string });
+  assert.equal(events.find((e) => e.event === 'start')?.tool, 'axolotl');
+  assert.deepEqual([events.at(-1)!.event, events.at(-1)!.status], ['end', 'stopped']);
+  assert.equal(existsSync(join(runDir, 'trainer.pid')), false, 'the pid file goes with the tool');
+  assert.match(readFileSync(join(runDir, 'tool.log'), 'utf8'), /KeyboardInterrupt/, 'the tool got SIGINT first');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'e2e-axolotl-run-stopped.png') });
 });
