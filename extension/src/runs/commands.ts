@@ -117,7 +117,9 @@ const stopRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
     else if (id) void vscode.window.showWarningMessage(`LoRA Lens: run ${id} is not running.`);
     return;
   }
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Stopping ${id} (saving a checkpoint)…` }, () => active.run.stop());
+  // The user's tool gets the same SIGINT; whether it saves on it is the tool's own business (the Trainer does not).
+  const tool = (await ctx.run(id))?.tool;
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Stopping ${id} ${tool ? `(${tool}: Ctrl-C, then the process group after the grace)` : '(saving a checkpoint)'}…` }, () => active.run.stop());
 };
 
 const resumeRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {

@@ -19,11 +19,14 @@ export class Reporter {
   event(e: TrainerEvent): void {
     if (this.json) { this.io.stdout.write(`${JSON.stringify(e)}\n`); return; }
     switch (e.event) {
-      case 'start':
-        this.line(`training ${e.model} (${e.method}): ${e.total_steps} steps, ${e.num_train_rows} rows, `
-          + `${formatCount(e.trainable_params)} of ${formatCount(e.total_params)} parameters train`
+      case 'start': {
+        // A tool run knows its step count only from the tool's first bar, and its parameters only from an estimate.
+        const parts = [e.total_steps ? `${e.total_steps} steps` : '', e.num_train_rows ? `${e.num_train_rows} rows` : '',
+          e.total_params ? `${formatCount(e.trainable_params)} of ${formatCount(e.total_params)} parameters train` : ''].filter(Boolean);
+        this.line(`training ${e.model} (${e.method})${e.tool ? ` with ${e.tool}` : ''}${parts.length ? `: ${parts.join(', ')}` : ''}`
           + (e.gpu?.name ? ` on ${e.gpu.name}` : '') + (e.resumed_from_step ? `, resumed at step ${e.resumed_from_step}` : ''));
         break;
+      }
       case 'step':
         if (this.tty) {
           const width = Math.max(10, Math.min(30, ((this.io.stdout as NodeJS.WriteStream).columns ?? 100) - 90));
