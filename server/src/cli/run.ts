@@ -25,7 +25,7 @@ export const RUN: CommandSpec = {
     { name: 'resume', value: 'RUN_DIR', help: 'continue the run in RUN_DIR from its last checkpoint' },
     { name: 'resume-anyway', value: 'RUN_DIR', help: 'the same, even if the config or the dataset changed since that checkpoint' },
     { name: 'python', value: 'PATH', help: 'the interpreter (default $LORA_LENS_PYTHON, else python3)' },
-    { name: 'skip-checks', help: 'start without the doctor\'s pre-flight (torch, transformers, peft, safetensors)' },
+    { name: 'skip-checks', help: 'start without the doctor\'s pre-flight (the trainer\'s packages, or the tool an axolotl or LLaMA-Factory config needs)' },
   ],
   notes: ['exit: the trainer\'s code (0 completed or stopped), 1 config errors, a missing package or a failed run, 2 usage\n'
     + 'error or unusable path, 130 interrupted (Ctrl-C).'],
