@@ -7,7 +7,7 @@ import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readRun, runItemText } from '../../extension/src/runs/runFolder';
 import type { TrainerEvent } from '../../server/src/run/events';
-import { createRun } from '../../server/src/run/lifecycle';
+import { createRun, requestStop } from '../../server/src/run/lifecycle';
 import { normalizeDialect } from '../../server/src/dialects/normalize';
 import { parseConfigDocument } from '../../server/src/document/configDocument';
 import { readFileSync } from 'node:fs';
@@ -60,4 +60,27 @@ test('FileTail returns whole appended lines only and starts over when the file s
   assert.deepEqual(tail.read(), ['{"b":2}']);
   writeFileSync(path, '{"c":3}\n');
   assert.deepEqual(tail.read(), ['{"c":3}']);
+});
+
+test('a stop asked through the pid file (the editor stopping a CLI run) ends the tool run stopped, not failed', async () => {
+  const dir = tempDir('lora-lens-toolstop-');
+  cpSync(join(REPO, 'test', 'fixtures', 'tools', 'configs'), dir, { recursive: true });
+  const config = join(dir, 'axolotl-lora.yaml');
+  const plan = normalizeDialect('axolotl', parseConfigDocument(readFileSync(config, 'utf8')), config).plan!;
+  const runDir = join(dir, 'runs', 'ax');
+  assert.ok(createRun(runDir, plan).ok);
+  const env = { ...process.env, PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, STANDIN_STEP_MS: '100', STANDIN_STEPS: '10000' };
+  let stepped!: () => void;
+  const firstStep = new Promise<void>((resolve) => { stepped = resolve; });
+  const run = startToolRun({
+    tool: 'axolotl', configPath: config, runDir, executable: join(BIN, 'axolotl'), gpus: 1, env,
+    context: toolRunContext('axolotl', 'ax', plan, null, null, () => Date.now() / 1000), trainerLogPath: null,
+    onEvent: (e) => { if (e.event === 'step') stepped(); },
+  });
+  await firstStep;
+  assert.equal(requestStop(runDir), true, 'the pid file names a live process');
+  const exit = await run.done;
+  assert.equal(exit.stopRequested, false, 'this wrapper did not ask');
+  assert.equal(exit.end?.status, 'stopped');
+  assert.equal(readRun(runDir).status, 'stopped');
 });

@@ -104,7 +104,10 @@ export class ToolOutputAdapter {
     const out: TrainerEvent[] = [];
     this.ensureStart(out);
     const time = this.ctx.now();
-    let status: EndEvent['status'] = code === 0 ? 'completed' : stopRequested ? 'stopped' : 'failed';
+    // A SIGINT from elsewhere (the editor's Stop on a CLI run goes to the tool's group through its pid file, or a
+    // user's kill -INT) is a stop too: Python dies of the re-raised SIGINT, or exits 130.
+    const interrupted = stopRequested || signal === 'SIGINT' || code === 130;
+    let status: EndEvent['status'] = code === 0 ? 'completed' : interrupted ? 'stopped' : 'failed';
     if (this.oom) {
       status = 'failed';
       const error: ErrorEvent = {
