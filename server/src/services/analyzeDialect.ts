@@ -4,7 +4,8 @@ import { fallbackRange, hasSyntaxError, keyRange, type ConfigDocument } from '..
 import { makeDiagnostic, type Severity } from '../diagnostics';
 import { validateDialect, type DialectMatch } from '../dialects';
 import { normalizeDialect, type NormalizeProblem } from '../dialects/normalize';
-import { analyzePlan, withoutFindingsAt, type Analysis, type AnalysisEnvironment, type AnalysisInput } from './analyze';
+import type { Analysis, AnalysisEnvironment, AnalysisInput } from './analyze';
+import { analyzePlan, withoutFindingsAt } from './analyzePlan';
 
 /** How each normaliser problem is reported: the tool's own failures as errors, the rest as information. */
 const PROBLEM_SEVERITY: Record<NormalizeProblem['code'], Severity> = {
