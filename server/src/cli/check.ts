@@ -12,7 +12,7 @@ const DIALECT_NAMES: Record<DialectId, string> = { 'lora-lens': 'LoRA Lens confi
 /** What the text output says a file is: its dialect (and LLaMA-Factory command), or why it is not checked. */
 function dialectLine(match: DialectMatch): string {
   if (match.dialect) return `${DIALECT_NAMES[match.dialect]}${match.subKind ? ` (${match.subKind})` : ''}`;
-  return match.notChecked ? `not checked: ${match.notChecked}` : 'not a config LoRA Lens recognises (no diagnostics)';
+  return match.notChecked ? `not checked: ${match.notChecked}` : 'no dialect recognised (neither its name nor its keys say); checked as a LoRA Lens config';
 }
 
 export const CHECK: CommandSpec = {
