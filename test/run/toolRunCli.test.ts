@@ -84,6 +84,7 @@ test('a tool that dies out of memory gives an oom error event, the run ends fail
   assert.ok(end?.event === 'end' && end.status === 'failed');
   assert.equal(readRunSummary(runDir).status, 'failed');
   assert.match(result.stdout, /error \(oom\)/);
+  assert.match(result.stderr, /axolotl's last lines:\n(.*\n)*  torch\.OutOfMemoryError: CUDA out of memory/, 'the tool\'s own words in the terminal');
 });
 
 test('Ctrl-C (SIGINT to the CLI) stops the tool and the run ends stopped', async () => {

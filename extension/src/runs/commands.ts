@@ -11,7 +11,7 @@ import { createRun, deleteRun as deleteRunFolder, requestStop, runLogPath } from
 import { runDoctorCheck, type DoctorReport } from '../../../server/src/run/doctor';
 import { detectGpus } from '../../../server/src/gpu/detect';
 import { readEvents } from './tail';
-import { runToolFineTune, toolOfDocument } from './toolFineTune';
+import { runToolFineTune } from './toolFineTune';
 import { errorLines, requestRunPlan } from '../serverRequests';
 
 type Cmd = (...args: any[]) => unknown;
@@ -87,8 +87,8 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
   if (typeof answer === 'string') { void vscode.window.showErrorMessage(`LoRA Lens: cannot check ${document.fileName}: ${answer}`); return; }
   const { plan } = answer;
   const errors = errorLines(answer);
-  // An axolotl or LLaMA-Factory config: that tool trains it (toolFineTune.ts), after the same "Run anyway?" on errors.
-  const tool = toolOfDocument(document);
+  // An axolotl or LLaMA-Factory config (the server's reading of it): that tool trains it (toolFineTune.ts), after the same "Run anyway?".
+  const tool = answer.tool;
   if (tool) {
     if (errors.length && !(await confirmErrors(errors))) return;
     await runToolFineTune(ctx, document, tool, answer);

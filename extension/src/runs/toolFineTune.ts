@@ -5,64 +5,51 @@
  * key the conversion loses listed before anything starts.
  */
 import * as vscode from 'vscode';
-import { existsSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { RunsContext } from './ctx';
 import { RunPanel } from './panel';
-import { detectDialect, type DialectSettings } from '../../../server/src/dialects';
-import { displayName, normalizeDialect, planToLoraLensYaml, type LostKey } from '../../../server/src/dialects/normalize';
-import { parseConfigDocument } from '../../../server/src/document/configDocument';
 import { detectGpus } from '../../../server/src/gpu/detect';
-import type { TrainingPlan } from '../../../server/src/plan/types';
 import { blocksRun, runDoctorCheck } from '../../../server/src/run/doctor';
 import { createRun } from '../../../server/src/run/lifecycle';
 import type { ExternalTool } from '../../../server/src/run/tools/adapter';
 import { TOOL_EXECUTABLE, TOOL_INSTALL } from '../../../server/src/run/tools/command';
 import { resolveToolExecutable, toolDisplayName, toolRunContext, toolRunDir } from '../../../server/src/run/tools/toolRun';
+import { CONVERT_COMMAND, type ConvertResult } from '../../../server/src/services/convertCommand';
 import type { RunPlanResult } from '../../../server/src/shared/protocol';
 
-/** The tool a document is written for (modeline, `loraLens.dialects`, key signature), or null for ours and the rest. */
-export function toolOfDocument(document: vscode.TextDocument): ExternalTool | null {
-  const dialects = vscode.workspace.getConfiguration('loraLens', document.uri).get<DialectSettings['dialects']>('dialects');
-  const match = detectDialect(document.getText(), document.uri.fsPath, { dialects });
-  return match.dialect === 'axolotl' || match.dialect === 'llama-factory' ? match.dialect : null;
-}
-
-/** `<name>.finetune.yaml` beside the config, as `lora-lens convert` writes it. */
-function convertedPath(configPath: string): string {
-  return join(dirname(configPath), `${basename(configPath).replace(/\.(ya?ml|json)$/i, '')}.finetune.yaml`);
-}
-
 /**
- * Converts the config to our dialect and starts it with the bundled trainer, after a modal that lists every key the
- * conversion loses (nothing is written if the user declines).
+ * Lists every key the conversion to our dialect loses (a modal: nothing is written if the user declines), has the
+ * server write `<name>.finetune.yaml` beside the config (the Convert command's request), and runs that file with the
+ * bundled trainer.
  */
-async function convertAndRun(tool: ExternalTool, configPath: string, plan: TrainingPlan, lost: LostKey[]): Promise<void> {
-  const target = convertedPath(configPath);
-  const lines = lost.map((l) => `• ${displayName(l.key)}: ${l.reason}`);
-  const detail = [
-    lost.length ? `Not carried over (${lost.length} key${lost.length > 1 ? 's' : ''}):\n${lines.join('\n')}` : `Every key of ${basename(configPath)} is carried over.`,
-    existsSync(target) ? `\nThis replaces ${target}.` : `\nThe converted config is written to ${target}.`,
-  ].join('\n');
-  const choice = await vscode.window.showWarningMessage(`Convert ${basename(configPath)} (${toolDisplayName(tool)}) to a LoRA Lens config and run it with the LoRA Lens trainer?`, { modal: true, detail }, 'Convert and Run');
+async function convertAndRun(ctx: RunsContext, tool: ExternalTool, uri: vscode.Uri, lost: RunPlanResult['lost']): Promise<void> {
+  const name = basename(uri.fsPath);
+  const detail = lost.length
+    ? `Not carried over (${lost.length} key${lost.length > 1 ? 's' : ''}):\n${lost.map((l) => `• ${l.key}: ${l.reason}`).join('\n')}`
+    : `Every key of ${name} is carried over.`;
+  const choice = await vscode.window.showWarningMessage(`Convert ${name} (${toolDisplayName(tool)}) to a LoRA Lens config and run it with the LoRA Lens trainer?`, { modal: true, detail }, 'Convert and Run');
   if (choice !== 'Convert and Run') return;
-  try {
-    writeFileSync(target, planToLoraLensYaml(plan, lost, tool), 'utf8');
-  } catch (error) {
-    void vscode.window.showErrorMessage(`LoRA Lens: cannot write ${target}: ${(error as Error).message}`);
-    return;
+  const client = ctx.hooks.client?.();
+  if (!client) { void vscode.window.showErrorMessage('LoRA Lens: the language server is not running; reload the window and try again.'); return; }
+  const ask = (force: boolean) => client.sendRequest<ConvertResult>('workspace/executeCommand', { command: CONVERT_COMMAND, arguments: [uri.toString(), force] });
+  let result = await ask(false);
+  if (!result.ok && result.exists) {
+    const replace = await vscode.window.showWarningMessage(`${vscode.workspace.asRelativePath(result.exists)} exists. Replace it?`, { modal: true }, 'Replace');
+    if (replace !== 'Replace') return;
+    result = await ask(true);
   }
-  await vscode.window.showTextDocument(vscode.Uri.file(target), { preview: false });
-  await vscode.commands.executeCommand('loraLens.runFineTune', vscode.Uri.file(target));
+  if (!result.ok) { void vscode.window.showErrorMessage(`LoRA Lens: ${result.message}`); return; }
+  await vscode.window.showTextDocument(vscode.Uri.file(result.outputPath), { preview: false });
+  await vscode.commands.executeCommand('loraLens.runFineTune', vscode.Uri.file(result.outputPath));
 }
 
 /** The "not installed" message and its actions: install line, run with our trainer, another interpreter. */
-async function offerAlternatives(tool: ExternalTool, python: string, configPath: string, plan: TrainingPlan | null, lost: LostKey[]): Promise<void> {
+async function offerAlternatives(ctx: RunsContext, tool: ExternalTool, python: string, uri: vscode.Uri, lost: RunPlanResult['lost']): Promise<void> {
   const install = `${/[\s'"]/.test(python) ? `"${python}"` : python} -m ${TOOL_INSTALL[tool]}`;
-  const actions = [...(plan ? ['Run with the LoRA Lens trainer'] : []), 'Copy Install Command', 'Select Interpreter'];
+  const actions = ['Run with the LoRA Lens trainer', 'Copy Install Command', 'Select Interpreter'];
   const choice = await vscode.window.showErrorMessage(
     `LoRA Lens: ${toolDisplayName(tool)} is not installed in ${python} (no \`${TOOL_EXECUTABLE[tool]}\` beside it or on PATH). Install it with: ${install}`, ...actions);
-  if (choice === 'Run with the LoRA Lens trainer' && plan) await convertAndRun(tool, configPath, plan, lost);
+  if (choice === 'Run with the LoRA Lens trainer') await convertAndRun(ctx, tool, uri, lost);
   if (choice === 'Copy Install Command') await vscode.env.clipboard.writeText(install);
   if (choice === 'Select Interpreter') {
     if (vscode.extensions.getExtension('ms-python.python')) await vscode.commands.executeCommand('python.setInterpreter');
@@ -71,15 +58,14 @@ async function offerAlternatives(tool: ExternalTool, python: string, configPath:
 }
 
 /**
- * Run Fine-Tune's path for a tool's config: the plan (the server's analysis when it reads the dialect, else the
- * normaliser's), the pre-flight for that tool, then the run.
+ * Run Fine-Tune's path for a tool's config: the plan from the server's analysis (the normalised one), the pre-flight
+ * for that tool, then the run.
  */
 export async function runToolFineTune(ctx: RunsContext, document: vscode.TextDocument, tool: ExternalTool, answer: RunPlanResult): Promise<void> {
   const configPath = document.uri.fsPath;
-  const normalized = normalizeDialect(tool, parseConfigDocument(document.getText()), configPath, 'train');
-  const plan = answer.plan ?? normalized.plan;
+  const { plan } = answer;
   if (!plan) {
-    void vscode.window.showErrorMessage(`LoRA Lens: ${basename(configPath)} lacks what a ${toolDisplayName(tool)} run needs: ${normalized.problems.map((p) => p.message).join('; ') || 'no model'}.`);
+    void vscode.window.showErrorMessage(`LoRA Lens: ${basename(configPath)} lacks what a ${toolDisplayName(tool)} run needs (a model and a training dataset).${answer.errors[0] ? ` ${answer.errors[0].message}` : ''}`);
     return;
   }
   const command = await ctx.trainerCommand(document.uri);
@@ -88,7 +74,7 @@ export async function runToolFineTune(ctx: RunsContext, document: vscode.TextDoc
   // The doctor ran in the interpreter's environment: the console script it found comes first.
   const executable = outcome.report.tools[tool].executable ?? resolveToolExecutable(tool, outcome.python);
   if (!executable || outcome.findings.some((f) => f.kind === 'missing-tool' && f.severity === 'error')) {
-    await offerAlternatives(tool, outcome.python, configPath, normalized.plan, normalized.lost);
+    await offerAlternatives(ctx, tool, outcome.python, document.uri, answer.lost);
     return;
   }
   for (const finding of outcome.findings) void (finding.severity === 'info' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage)(`LoRA Lens: ${finding.message}`);

@@ -80,8 +80,12 @@ export async function runToolConfig(args: ToolRunArgs, read: { text: string; pat
   return follow(args, { tool, plan, planned, runDir, executable, configPath: read.path }, io);
 }
 
+/** How many of the tool's last output lines a failed run shows in the terminal. */
+const TAIL_LINES = 10;
+
 async function follow(args: ToolRunArgs, run: { tool: ExternalTool; plan: TrainingPlan; planned: ToolPlan; runDir: string; executable: string; configPath: string }, io: CliIO): Promise<number> {
   const reporter = new Reporter(io, isTty(io.stdout), args.json);
+  const tail: string[] = [];
   reporter.line(`run folder: ${run.runDir}`);
   reporter.line(`starting ${toolDisplayName(run.tool)}: ${run.executable} train ${run.configPath}`);
   const context = toolRunContext(run.tool, run.runDir.split(/[\\/]/).pop()!, run.plan, toolEstimateOf(run.planned.estimate), run.planned.numTrainRows, () => Date.now() / 1000);
@@ -90,7 +94,8 @@ async function follow(args: ToolRunArgs, run: { tool: ExternalTool; plan: Traini
     trainerLogPath: run.tool === 'llama-factory' ? join(run.plan.output.dir, 'trainer_log.jsonl') : null,
     gpus: Math.max(1, run.plan.hardware.num_gpus),
     onEvent: (e) => reporter.event(e),
-    // The tool's own output goes to tool.log untouched; the terminal gets only our progress (--json: events only).
+    // The tool's own output goes to tool.log untouched; the terminal gets our progress, and its last lines if it fails.
+    onOutput: (line) => { if (line.trim()) { tail.push(line); if (tail.length > TAIL_LINES) tail.shift(); } },
   });
   let interrupted = false;
   const onSignal = () => { interrupted = true; void process_.stop(); };
@@ -100,6 +105,7 @@ async function follow(args: ToolRunArgs, run: { tool: ExternalTool; plan: Traini
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   if (exit.spawnError) return ((): number => { io.stderr.write(`lora-lens run: ${exit.spawnError}\n`); return ExitCode.problems; })();
+  if (exit.end?.status === 'failed' && tail.length) io.stderr.write(`${toolDisplayName(run.tool)}'s last lines:\n${tail.map((l) => `  ${l}`).join('\n')}\n`);
   if (exit.end?.status !== 'completed') io.stderr.write(`lora-lens run: ${toolDisplayName(run.tool)}'s output is in ${join(run.runDir, TOOL_LOG_FILE)}\n`);
   if (interrupted) return ExitCode.interrupted;
   if (exit.end?.status === 'completed' || exit.end?.status === 'stopped') return ExitCode.ok;

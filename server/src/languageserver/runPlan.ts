@@ -1,4 +1,5 @@
 import { DiagnosticSeverity } from 'vscode-languageserver-types';
+import { displayName } from '../dialects/normalize';
 import type { Analysis } from '../services/analyze';
 import type { EstimateResult, RunPlanResult } from '../shared/protocol';
 import { throughputOf } from '../throughput/ofAnalysis';
@@ -20,5 +21,7 @@ export function getRunPlanResult(analysis: Analysis, isConfig: boolean, estimate
     peakAllocatedBytes: analysis.estimate ? Math.round(analysis.estimate.peakAllocatedBytes) : null,
     tokensPerSecond: throughput ? Math.round(throughput.tokensPerSecond) : null,
     estimate,
+    tool: analysis.dialect.dialect === 'axolotl' || analysis.dialect.dialect === 'llama-factory' ? analysis.dialect.dialect : null,
+    lost: (analysis.lost ?? []).map((l) => ({ key: displayName(l.key), reason: l.reason })),
   };
 }

@@ -57,6 +57,10 @@ export interface RunPlanResult {
   tokensPerSecond: number | null;
   /** The headline figures (the status bar's). */
   estimate: EstimateResult;
+  /** The user's tool the config is written for (its dialect): Run Fine-Tune starts that tool; null for ours. */
+  tool: 'axolotl' | 'llama-factory' | null;
+  /** For a tool's config: the keys a conversion to our dialect loses ("Run with the LoRA Lens trainer" lists them first). */
+  lost: Array<{ key: string; reason: string }>;
 }
 
 export const RUN_FINE_TUNE_COMMAND = 'loraLens.runFineTune';
