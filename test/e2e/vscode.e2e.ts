@@ -398,3 +398,55 @@ test('VS Code: Run Fine-Tune on an axolotl config runs axolotl (the stand-in), t
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'e2e-axolotl-run-stopped.png') });
 });
+
+test('VS Code: Show Environment shows the doctor\'s report in a read-only view, not an unsaved document', { skip, timeout: 90_000 }, async (t) => {
+  await page.keyboard.press('Escape');
+  await palette('LoRA Lens: Show Environment');
+  const envTab = page.locator('.tabs-container .tab', { hasText: 'LoRA Lens environment' });
+  await envTab.first().waitFor({ timeout: 30_000 });
+  assert.doesNotMatch((await envTab.first().getAttribute('class')) ?? '', /\bdirty\b/, 'nothing to save on close');
+  t.diagnostic(`Show Environment opened: ${(await envTab.first().textContent())!.trim()}`);
+  await envTab.first().hover();
+  await envTab.first().locator('.tab-actions .action-label').first().click();
+  await page.waitForFunction(() => !Array.from(document.querySelectorAll('.tabs-container .tab')).some((tab) => tab.textContent?.includes('LoRA Lens environment')), undefined, { timeout: 10_000 });
+});
+
+test('VS Code: Run Fine-Tune on a LLaMA-Factory config without LLaMA-Factory offers the LoRA Lens trainer: lost keys listed, converted, run', { skip, timeout: 150_000 }, async (t) => {
+  for (const name of ['llamafactory-lora.yaml', 'chat.jsonl', 'dataset_info.json']) cpSync(join(ROOT, 'test/fixtures/tools/configs', name), join(workspace, name));
+  // One key the conversion cannot carry, so the list before converting is not empty.
+  writeFileSync(join(workspace, 'llamafactory-lora.yaml'), `${readFileSync(join(workspace, 'llamafactory-lora.yaml'), 'utf8')}deepspeed: examples/deepspeed/ds_z2_config.json\n`);
+  await palette('View: Close All Editors');
+  await page.keyboard.press('Control+P');
+  await page.waitForSelector('.quick-input-widget input');
+  await page.keyboard.type('llamafactory-lora.yaml');
+  await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("llamafactory-lora.yaml")');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.monaco-editor .view-lines:has-text("finetuning_type")');
+  await page.locator('.monaco-editor .view-lines').first().click();
+  await palette('LoRA Lens: Run Fine-Tune');
+
+  // The stand-in trainer's doctor reports no LLaMA-Factory: the message names it with its install line.
+  const toast = page.locator('.notification-toast', { hasText: 'LLaMA-Factory is not installed' });
+  await toast.first().waitFor({ timeout: 30_000 });
+  assert.match((await toast.first().textContent())!, /-m pip install llamafactory/);
+  t.diagnostic(`missing tool: ${(await toast.first().locator('.notification-list-item-message').textContent())!.trim()}`);
+  await toast.first().locator('.monaco-button', { hasText: 'Run with the LoRA Lens trainer' }).click();
+
+  // Before anything is written, the modal lists what the conversion loses.
+  const dialog = page.locator('.monaco-dialog-box');
+  await dialog.waitFor({ timeout: 15_000 });
+  assert.match((await dialog.textContent())!, /deepspeed/);
+  assert.equal(existsSync(join(workspace, 'llamafactory-lora.finetune.yaml')), false, 'nothing converted before the answer');
+  await dialog.locator('.monaco-button', { hasText: 'Convert and Run' }).click();
+
+  // The converted config runs with the bundled trainer (the stand-in): its own run panel, completed.
+  const webview = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+  await webview.locator('#header .status-completed').waitFor({ timeout: 60_000 });
+  assert.ok(existsSync(join(workspace, 'llamafactory-lora.finetune.yaml')));
+  const outputDir = join(workspace, 'out-llamafactory');
+  const runs = readdirSync(outputDir).filter((id) => id.startsWith('llamafactory-lora.finetune-') || id.startsWith('llamafactory-lora-'));
+  assert.equal(runs.length, 1, readdirSync(outputDir).join(', '));
+  assert.equal(JSON.parse(readFileSync(join(outputDir, runs[0]!, 'plan.json'), 'utf8')).config_path, join(workspace, 'llamafactory-lora.finetune.yaml'));
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'e2e-llamafactory-converted-run.png') });
+});
