@@ -14,6 +14,10 @@ import { analyzeConfig, type Analysis } from '../../server/src/services/analyze'
 import { analyzeForCli } from '../../server/src/cli/environment';
 import { resolveModel } from '../../server/src/models';
 import { runCli } from '../helpers/cli';
+import { claimsDocument } from '../../server/src/services/claim';
+import { readSettings } from '../../server/src/languageserver/settings';
+import { doCompleteDialect } from '../../server/src/services/completion';
+import { doHoverDialect } from '../../server/src/services/hover';
 import { getMemoryInlayHints } from '../../server/src/languageserver/memoryFeatures';
 import { CORPUS_DIR, corpusFiles, type CorpusFile } from './corpusFiles';
 
@@ -233,4 +237,30 @@ test('the inlay hint sits on base_model; under FSDP/DeepSpeed it says plainly it
   const plain = analysisOf(corpusFiles('axolotl').find((f) => f.name === 'examples__archived__openllama-3b__lora.yml')!);
   assert.equal(plain.plan?.hardware.distributed, 'none');
   assert.doesNotMatch(String(getMemoryInlayHints(parseConfigDocument(''), plain)[0]?.label ?? ''), /unsharded/);
+});
+
+test('claimsDocument: ours by name or modeline, a dialect by its keys or the loraLens.dialects glob; other YAML and JSON not', () => {
+  const none = { files: [], dialects: {} };
+  assert.equal(claimsDocument('/w/a.finetune.yaml', 'x: 1\n', none), true);
+  assert.equal(claimsDocument('/w/qlora.yml', 'base_model: x/y\nadapter: qlora\n', none), true);
+  assert.equal(claimsDocument('/w/sft.yaml', 'model_name_or_path: x/y\nstage: sft\n', none), true);
+  assert.equal(claimsDocument('/w/compose.yaml', 'services:\n  web: {}\n', none), false);
+  assert.equal(claimsDocument('/w/recipe.yaml', 'model:\n  _component_: torchtune.models.x\n', none), false);
+  assert.equal(claimsDocument('/w/pkg.json', '{"base_model": "x/y", "adapter": "lora"}', none), false);
+  assert.equal(claimsDocument('/w/cfg/odd.yaml', 'x: 1\n', { files: [], dialects: { '**/cfg/*.yaml': 'axolotl' } }), true);
+  const settings = readSettings({ dialects: { 'a/**': 'axolotl', 'b/**': 'torchtune' }, hub: false });
+  assert.deepEqual(settings.dialects, { 'a/**': 'axolotl' }, 'a dialect LoRA Lens does not know claims nothing');
+  assert.equal(settings.hub, false);
+  assert.equal(readSettings({}).hub, true);
+});
+
+test('dialect completion offers the keys not yet written and a key\'s values from the dialect schema', () => {
+  const doc = parseConfigDocument('base_model: x/y\ngradient_checkpointing: \nlora_r: 8\n');
+  const values = doCompleteDialect(doc, { line: 1, character: 24 }, 'axolotl').map((i) => i.label);
+  assert.ok(values.includes('offload') && values.includes('true'), values.join(', '));
+  const keys = doCompleteDialect(parseConfigDocument('base_model: x/y\nlora_r: 8\nlo'), { line: 2, character: 2 }, 'axolotl').map((i) => i.label);
+  assert.ok(keys.includes('lora_alpha'));
+  assert.ok(!keys.includes('lora_r'));
+  assert.equal(doHoverDialect(doc, { line: 2, character: 1 }, 'axolotl') !== null, true);
+  assert.equal(doHoverDialect(parseConfigDocument('no_such_key: 1\n'), { line: 0, character: 1 }, 'axolotl'), null);
 });
