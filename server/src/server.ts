@@ -200,6 +200,7 @@ export function startServer(connection: Connection): void {
     debouncer.cancel(event.document.uri);
     cache.delete(event.document.uri);
     analyses.delete(event.document.uri);
+    claims.delete(event.document.uri);
     void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
   });
 
