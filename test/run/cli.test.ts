@@ -27,6 +27,8 @@ test('lora-lens run writes plan.json into a new run folder, starts the trainer a
   assert.equal(plan.data.train, join(REPO, 'examples', 'data', 'train.jsonl'));
   const argv = JSON.parse(readFileSync(join(runDir, 'argv.json'), 'utf8')).argv as string[];
   assert.ok(argv.includes('--estimate-peak-bytes'), 'the estimate travels to the trainer for its OOM advice');
+  const tps = Number(argv[argv.indexOf('--estimate-tokens-per-second') + 1]);
+  assert.ok(Number.isInteger(tps) && tps > 0, 'the throughput model\'s tokens/s travels too, for the panel\'s prediction');
   const lines = streams.stdout.text.trim().split('\n');
   assert.equal(lines[0], `run folder: ${runDir}`);
   assert.match(lines[1]!, /^training .* \(lora\): 24 steps, 32 rows/);

@@ -104,7 +104,7 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
   const made = createRun(runDir, plan);
   if (!made.ok) { void vscode.window.showErrorMessage(`LoRA Lens: cannot create the run folder: ${made.message}`); return; }
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [runId]);
-  await ctx.launch(runDir, runId, { estimatePeakBytes: answer.peakAllocatedBytes });
+  await ctx.launch(runDir, runId, { estimatePeakBytes: answer.peakAllocatedBytes, estimateTokensPerSecond: answer.tokensPerSecond });
 };
 
 const stopRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
@@ -132,7 +132,8 @@ const resumeRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   if (!(await preflight(ctx, run.settings.method, true)).ok) return;
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [run.id]);
   const start = readEvents(join(run.dir, 'events.jsonl')).events.find((e) => e.event === 'start');
-  await ctx.launch(run.dir, run.id, { resume: true, estimatePeakBytes: start?.event === 'start' ? start.estimate_peak_bytes ?? null : null });
+  const started = start?.event === 'start' ? start : null;
+  await ctx.launch(run.dir, run.id, { resume: true, estimatePeakBytes: started?.estimate_peak_bytes ?? null, estimateTokensPerSecond: started?.estimate_tokens_per_second ?? null });
 };
 
 const openRunPanel = (ctx: RunsContext): Cmd => async (arg?: unknown) => {

@@ -142,7 +142,7 @@ export class RunsContext implements PanelHost {
   }
 
   /** Starts (or resumes) the trainer in a run folder that already holds plan.json; notifies when it ends. */
-  async launch(runDir: string, runId: string, options: { resume?: boolean; estimatePeakBytes?: number | null; tool?: ToolLaunch } = {}): Promise<RunExit> {
+  async launch(runDir: string, runId: string, options: { resume?: boolean; estimatePeakBytes?: number | null; estimateTokensPerSecond?: number | null; tool?: ToolLaunch } = {}): Promise<RunExit> {
     const output = this.output(runId);
     const command = await this.trainerCommand();
     const what = options.tool ? `${options.tool.executable} train ${options.tool.configPath} (its output is in ${runDir}/tool.log too)` : `${command.python} -m lora_lens_trainer run --run-dir ${runDir}`;

@@ -38,9 +38,10 @@ export class TrainerRun {
   get pid(): number | undefined { return this.process?.pid; }
 
   /** Starts the trainer in a run folder that already holds plan.json (createRun made it); the wrapper writes trainer.pid. */
-  start(command: TrainerCommand, options: { resume?: boolean; estimatePeakBytes?: number | null } = {}): this {
+  start(command: TrainerCommand, options: { resume?: boolean; estimatePeakBytes?: number | null; estimateTokensPerSecond?: number | null } = {}): this {
     const trainer = startTrainer({
       python: command.python, verb: 'run', runDir: this.runDir, resume: options.resume, estimatePeakBytes: options.estimatePeakBytes,
+      estimateTokensPerSecond: options.estimateTokensPerSecond,
       cwd: command.cwd, trainerRoot: command.trainerRoot,
       onEvent: (event) => this.listener.onEvents([event]),
       onStderr: (line) => this.listener.onStderr(line),

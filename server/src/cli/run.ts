@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { detectGpus } from '../gpu/detect';
 import type { TrainingPlan } from '../plan/types';
 import { blocksRun, runLogPath, checkNewRun, checkResumable, createRun, readRunSummary, newRunDir, runDoctorCheck, startTrainer } from '../run';
+import { throughputOf } from '../throughput/ofAnalysis';
 import { defaultPython, trainerRoot } from './doctor';
 import { analyzeForCli } from './environment';
 import { ExitCode, type CliIO } from './io';
@@ -76,7 +77,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     const made = createRun(prepared.runDir, prepared.plan);
     if (!made.ok) return fail(made.message);
   }
-  return train(parsed, prepared.runDir, Boolean(prepared.plan), prepared.estimatePeakBytes, io);
+  return train(parsed, prepared.runDir, Boolean(prepared.plan), prepared.estimates, io);
 }
 
 interface Prepared {
@@ -84,7 +85,8 @@ interface Prepared {
   /** The plan to write into a new run folder; null when resuming (the folder has its plan). */
   plan: TrainingPlan | null;
   method: string | undefined;
-  estimatePeakBytes: number | null;
+  /** The estimates handed to the trainer: its OOM advice quotes the peak, its start event echoes the tokens/s. */
+  estimates: { estimatePeakBytes: number | null; estimateTokensPerSecond: number | null };
 }
 
 /** The run folder to use and what goes in it, checked without making anything; an exit code when it cannot be. */
@@ -92,7 +94,7 @@ async function prepare(parsed: RunArgs, io: CliIO, fail: (message: string, code?
   if (parsed.resume) {
     const resumable = checkResumable(resolve(io.cwd, parsed.resume));
     if (!resumable.ok) return fail(resumable.message);
-    return { runDir: resumable.runDir, plan: null, method: readRunSummary(resumable.runDir).plan?.method, estimatePeakBytes: null };
+    return { runDir: resumable.runDir, plan: null, method: readRunSummary(resumable.runDir).plan?.method, estimates: { estimatePeakBytes: null, estimateTokensPerSecond: null } };
   }
   const read = await readConfigFile(parsed.file!, io.cwd, io.stdin);
   if (!read.ok) return fail(read.message);
@@ -111,15 +113,19 @@ async function prepare(parsed: RunArgs, io: CliIO, fail: (message: string, code?
   const usable = checkNewRun(runDir);
   if (!usable.ok) return fail(usable.message);
   // The estimate the trainer quotes in its OOM advice: the allocated peak, whoever launches (the editor too).
-  return { runDir, plan: analysis.plan, method: analysis.plan.method, estimatePeakBytes: analysis.estimate?.peakAllocatedBytes ?? null };
+  const throughput = throughputOf(analysis);
+  return {
+    runDir, plan: analysis.plan, method: analysis.plan.method,
+    estimates: { estimatePeakBytes: analysis.estimate?.peakAllocatedBytes ?? null, estimateTokensPerSecond: throughput?.tokensPerSecond ?? null },
+  };
 }
 
 /** Starts the trainer in a prepared run folder and follows it; Ctrl-C stops it with a checkpoint and exits 130. */
-async function train(parsed: RunArgs, runDir: string, created: boolean, estimatePeakBytes: number | null, io: CliIO): Promise<number> {
+async function train(parsed: RunArgs, runDir: string, created: boolean, estimates: Prepared['estimates'], io: CliIO): Promise<number> {
   const reporter = new Reporter(io, isTty(io.stdout), parsed.json);
   reporter.line(`run folder: ${runDir}`);
   const trainer = startTrainer({
-    python: parsed.python, verb: 'run', runDir, resume: Boolean(parsed.resume), resumeAnyway: parsed.resumeAnyway, estimatePeakBytes, cwd: io.cwd, trainerRoot: trainerRoot(),
+    python: parsed.python, verb: 'run', runDir, resume: Boolean(parsed.resume), resumeAnyway: parsed.resumeAnyway, ...estimates, cwd: io.cwd, trainerRoot: trainerRoot(),
     onEvent: (e) => reporter.event(e),
     onStderr: (line) => io.stderr.write(`${line}\n`),
     onMalformed: (n, _text, reason) => io.stderr.write(`lora-lens run: skipped trainer output line ${n}: ${reason}\n`),
