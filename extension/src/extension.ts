@@ -32,6 +32,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       rules: vscode.workspace.getConfiguration('loraLens').get<Record<string, string>>('rules', {}),
       dialects: vscode.workspace.getConfiguration('loraLens').get<Record<string, string>>('dialects', {}),
       hub: vscode.workspace.getConfiguration('loraLens').get<boolean>('hub', true),
+      gpuHourlyCost: vscode.workspace.getConfiguration('loraLens').get<number | null>('gpuHourlyCost', null),
     },
     outputChannel: output,
     traceOutputChannel: output,

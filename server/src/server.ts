@@ -82,6 +82,7 @@ export function startServer(connection: Connection): void {
       fileExists,
       dialects: settings.dialects,
       hub: { enabled: settings.hub, env: process.env },
+      gpuHourlyCost: settings.gpuHourlyCost,
     };
   }
 

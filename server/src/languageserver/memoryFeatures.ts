@@ -4,6 +4,9 @@ import { offsetAt, positionAt, rangeOf, type ConfigDocument } from '../document/
 import { dataSizeOf, hoverMarkdown, inlayLabel, makeItFit, recommendMethod, whatWouldFit } from '../memory';
 import type { Analysis } from '../services/analyze';
 import { RUN_FINE_TUNE_COMMAND, type EstimateResult } from '../shared/protocol';
+import { compareMethods } from '../throughput/compare';
+import { trainingTimeOf } from '../throughput/ofAnalysis';
+import { comparisonMarkdown, timeSummary } from '../throughput/presentation';
 
 /** The top-level key naming the model: `model`, or the dialect's (`base_model`, `model_name_or_path`). */
 function modelKey(analysis: Analysis | undefined): string {
@@ -38,11 +41,15 @@ function buildEstimateMarkdown(analysis: Analysis): string | undefined {
   if (!estimate || !model?.ok || !plan) return undefined;
   const data = dataSizeOf(analysis.dataset);
   const noFit = estimate.fits === false;
-  return hoverMarkdown(estimate, {
+  const time = trainingTimeOf(analysis, analysis.costPerHour ?? null);
+  const rate = plan.hardware.cost_per_hour ?? analysis.costPerHour ?? null;
+  const headToHead = `**How long, and at what cost**${timeSummary(time) ? `: ${timeSummary(time)}` : ''}\n\n`
+    + comparisonMarkdown(compareMethods(model.spec, plan, gpu, analysis.dataset, rate, estimateOptions), time);
+  return `${hoverMarkdown(estimate, {
     suggestions: noFit ? whatWouldFit(model.spec, plan, gpu, estimateOptions, data) : undefined,
     fix: noFit ? makeItFit(model.spec, plan, gpu, estimateOptions, data) : undefined,
     recommendation: recommendMethod(model.spec, plan, gpu, estimateOptions, data),
-  });
+  })}\n\n${headToHead}`;
 }
 
 /** The top-level `model:` value's node range [start, end), or null. */
@@ -92,7 +99,9 @@ export function getRunCodeLenses(uri: string, doc: ConfigDocument, analysis: Ana
   if (!analysis.plan) return [];
   const line = anchorLine(doc, analysis);
   const range = { start: { line, character: 0 }, end: { line, character: 0 } };
-  return [{ range, command: { title: '$(play) Run Fine-Tune', command: RUN_FINE_TUNE_COMMAND, arguments: [uri] } }];
+  // The time sits where the decision to run is made: "Run Fine-Tune · ≈ 2 h 10 min on H100 80GB · 1,250 steps".
+  const time = timeSummary(trainingTimeOf(analysis, analysis.costPerHour ?? null));
+  return [{ range, command: { title: `$(play) Run Fine-Tune${time ? ` · ${time}` : ''}`, command: RUN_FINE_TUNE_COMMAND, arguments: [uri] } }];
 }
 
 export function getEstimateResult(analysis: Analysis | undefined): EstimateResult {

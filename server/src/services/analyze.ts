@@ -32,6 +32,8 @@ export interface AnalysisEnvironment {
    * background, the analysis says it is pending. Absent: no request is ever sent.
    */
   hub?: HubOptions;
+  /** `loraLens.gpuHourlyCost`: one GPU's hourly price for the time-and-cost estimate when the config names none. */
+  gpuHourlyCost?: number | null;
 }
 
 export interface AnalysisInput {
@@ -60,6 +62,8 @@ export interface Analysis {
   /** For an axolotl or LLaMA-Factory document: where each plan field comes from, and what the plan could not carry. */
   sources?: PlanSourceMap;
   lost?: LostKey[];
+  /** The hourly GPU price from the settings (hardware.cost_per_hour wins over it), for the time estimate's cost. */
+  costPerHour?: number | null;
 }
 
 const DEFAULT_ENVIRONMENT: AnalysisEnvironment = { platform: process.platform, env: process.env, fallbackGpu: null };
@@ -77,7 +81,7 @@ export function analyzeConfig(input: AnalysisInput): Analysis {
   }
   const diagnostics = doValidation(input.doc);
   const plan = toTrainingPlan(input.doc, input.configPath);
-  const analysis: Analysis = { plan, diagnostics, gpu: null, pendingDatasets: [], dialect };
+  const analysis: Analysis = { plan, diagnostics, gpu: null, pendingDatasets: [], dialect, costPerHour: environment.gpuHourlyCost ?? null };
   if (!plan) return analysis;
   const findings = analyzePlan(input, plan, environment, analysis);
   diagnostics.push(...withoutFindingsAt(input.doc, findings, diagnostics, (d) => d.severity === DiagnosticSeverity.Error && String(d.code).startsWith('schema-')));

@@ -20,7 +20,7 @@ const PROBLEM_SEVERITY: Record<NormalizeProblem['code'], Severity> = {
  * said on the dialect's keys. A torchtune recipe, a launcher file or LLaMA-Factory's v1 dialect gets nothing.
  */
 export function analyzeDialectDocument(input: AnalysisInput, match: DialectMatch, environment: AnalysisEnvironment): Analysis {
-  const analysis: Analysis = { plan: null, diagnostics: [], gpu: null, pendingDatasets: [], dialect: match };
+  const analysis: Analysis = { plan: null, diagnostics: [], gpu: null, pendingDatasets: [], dialect: match, costPerHour: environment.gpuHourlyCost ?? null };
   if (match.notChecked || (match.dialect !== 'axolotl' && match.dialect !== 'llama-factory')) return analysis;
   const dialect = match.dialect;
   const validation = validateDialect(input.doc, match, { configDir: input.configPath ? dirname(input.configPath) : null });
