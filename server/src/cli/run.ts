@@ -4,6 +4,7 @@ import { detectGpus } from '../gpu/detect';
 import type { TrainingPlan } from '../plan/types';
 import { blocksRun, runLogPath, checkNewRun, checkResumable, createRun, readRunSummary, newRunDir, runDoctorCheck, startTrainer } from '../run';
 import { throughputOf } from '../throughput/ofAnalysis';
+import { untilExit } from './untilExit';
 import { defaultPython, trainerRoot } from './doctor';
 import { analyzeForCli } from './environment';
 import { ExitCode, type CliIO } from './io';
@@ -130,13 +131,7 @@ async function train(parsed: RunArgs, runDir: string, created: boolean, estimate
     onStderr: (line) => io.stderr.write(`${line}\n`),
     onMalformed: (n, _text, reason) => io.stderr.write(`lora-lens run: skipped trainer output line ${n}: ${reason}\n`),
   });
-  let interrupted = false;
-  const onSignal = () => { interrupted = true; void trainer.stop(); };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const exit = await trainer.done;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  const { exit, interrupted } = await untilExit(trainer);
   if (exit.spawnError) {
     // Nothing ran: a folder made for this run holds only its plan, and would show as a failed run.
     if (created) rmSync(runDir, { recursive: true, force: true });

@@ -17,6 +17,7 @@ import { analyzeForCli } from './environment';
 import { ExitCode, type CliIO } from './io';
 import { errorReport } from './report';
 import { isTty, Reporter } from './runReporter';
+import { untilExit } from './untilExit';
 
 export interface ToolRunArgs { file: string; runDir: string | null; python: string; skipChecks: boolean; json: boolean }
 
@@ -97,14 +98,11 @@ async function follow(args: ToolRunArgs, run: { tool: ExternalTool; plan: Traini
     // The tool's own output goes to tool.log untouched; the terminal gets our progress, and its last lines if it fails.
     onOutput: (line) => { if (line.trim()) { tail.push(line); if (tail.length > TAIL_LINES) tail.shift(); } },
   });
-  let interrupted = false;
-  const onSignal = () => { interrupted = true; void process_.stop(); };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const exit = await process_.done;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  if (exit.spawnError) return ((): number => { io.stderr.write(`lora-lens run: ${exit.spawnError}\n`); return ExitCode.problems; })();
+  const { exit, interrupted } = await untilExit(process_);
+  if (exit.spawnError) {
+    io.stderr.write(`lora-lens run: ${exit.spawnError}\n`);
+    return ExitCode.problems;
+  }
   if (exit.end?.status === 'failed' && tail.length) io.stderr.write(`${toolDisplayName(run.tool)}'s last lines:\n${tail.map((l) => `  ${l}`).join('\n')}\n`);
   if (exit.end?.status !== 'completed') io.stderr.write(`lora-lens run: ${toolDisplayName(run.tool)}'s output is in ${join(run.runDir, TOOL_LOG_FILE)}\n`);
   if (interrupted) return ExitCode.interrupted;
