@@ -14,7 +14,7 @@ import { createRun } from '../../../server/src/run/lifecycle';
 import type { ExternalTool } from '../../../server/src/run/tools/adapter';
 import { TOOL_EXECUTABLE, TOOL_INSTALL } from '../../../server/src/run/tools/command';
 import { resolveToolExecutable, toolDisplayName, toolRunContext, toolRunDir } from '../../../server/src/run/tools/toolRun';
-import { CONVERT_COMMAND, type ConvertResult } from '../../../server/src/services/convertCommand';
+import { convertWithServer } from '../convertCommand';
 import type { RunPlanResult } from '../../../server/src/shared/protocol';
 
 /**
@@ -31,14 +31,8 @@ async function convertAndRun(ctx: RunsContext, tool: ExternalTool, uri: vscode.U
   if (choice !== 'Convert and Run') return;
   const client = ctx.hooks.client?.();
   if (!client) { void vscode.window.showErrorMessage('LoRA Lens: the language server is not running; reload the window and try again.'); return; }
-  const ask = (force: boolean) => client.sendRequest<ConvertResult>('workspace/executeCommand', { command: CONVERT_COMMAND, arguments: [uri.toString(), force] });
-  let result = await ask(false);
-  if (!result.ok && result.exists) {
-    const replace = await vscode.window.showWarningMessage(`${vscode.workspace.asRelativePath(result.exists)} exists. Replace it?`, { modal: true }, 'Replace');
-    if (replace !== 'Replace') return;
-    result = await ask(true);
-  }
-  if (!result.ok) { void vscode.window.showErrorMessage(`LoRA Lens: ${result.message}`); return; }
+  const result = await convertWithServer(client, uri);
+  if (!result) return;
   await vscode.window.showTextDocument(vscode.Uri.file(result.outputPath), { preview: false });
   await vscode.commands.executeCommand('loraLens.runFineTune', vscode.Uri.file(result.outputPath));
 }
