@@ -20,7 +20,7 @@ const args = process.argv.slice(2);
 const engineAt = args.indexOf('--engine');
 const engine = (engineAt >= 0 ? args[engineAt + 1] : 'hf') as Engine;
 const files = args.filter((a, i) => a.endsWith('.jsonl') && (engineAt < 0 || i !== engineAt + 1));
-if (!files.length) files.push(...['h100-hf-peft.jsonl', 'h200-throughput.jsonl'].map((f) => join(__dirname, '..', 'test', 'fixtures', 'calibration', f)));
+if (!files.length) files.push(...['h100-hf-peft.jsonl', 'h200-throughput.jsonl', 'h200-h100-grid.jsonl'].map((f) => join(__dirname, '..', 'test', 'fixtures', 'calibration', f)));
 const timeErrors: number[] = [];
 
 let sumAbs = 0;
@@ -43,12 +43,14 @@ for (const file of files) {
     const timeError = tput && row.tok_s ? tput.tokensPerSecond / row.tok_s - 1 : null;
     if (timeError !== null) { timeErrors.push(timeError); fileTimeErrors.push(timeError); }
     const got = est.peakBytes / GiB;
-    const err = got / measured - 1;
-    sumAbs += Math.abs(err);
-    n += 1;
+    // Rows timed without a memory reading (bench/gpu/measure_protocol.py) score the throughput only.
+    const hasMemory = typeof m.peak_alloc_gib === 'number';
+    const err = hasMemory ? got / measured - 1 : 0;
+    if (hasMemory) { sumAbs += Math.abs(err); n += 1; }
     const label = `${String(i + 1).padStart(3)}  ${m.arch.padEnd(14)} ${m.method.padEnd(6)} ${(m.targets ?? '-').padEnd(15)} ${String(m.r ?? '-').padStart(2)} ${(m.master ?? '-').padEnd(6)} ${String(m.seq).padStart(4)} ${String(m.bs).padStart(2)} ${m.gc ? 'gc ' : '   '}`;
     if (Math.abs(err) > Math.abs(worst.err)) worst = { err, label };
-    console.log(`${label} ${measured.toFixed(2).padStart(8)} ${got.toFixed(2).padStart(9)} ${(100 * err).toFixed(1).padStart(6)}%  ${timeError === null ? '          -' : `${(100 * timeError).toFixed(1).padStart(10)}%`}  ${est.peakPhase}${m.engine && m.engine !== engine ? ` (${m.engine})` : ''}`);
+    const memoryColumns = hasMemory ? `${measured.toFixed(2).padStart(8)} ${got.toFixed(2).padStart(9)} ${(100 * err).toFixed(1).padStart(6)}%` : `${'-'.padStart(8)} ${got.toFixed(2).padStart(9)} ${'-'.padStart(7)}`;
+    console.log(`${label} ${memoryColumns}  ${timeError === null ? '          -' : `${(100 * timeError).toFixed(1).padStart(10)}%`}  ${est.peakPhase}${m.engine && m.engine !== engine ? ` (${m.engine})` : ''}`);
   });
   if (fileTimeErrors.length) {
     const mae = fileTimeErrors.reduce((s, e) => s + Math.abs(e), 0) / fileTimeErrors.length;
