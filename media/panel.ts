@@ -105,7 +105,9 @@ function renderHeader(): void {
     ].filter(Boolean).join(' · ');
     if (settings) row.append(el('span', 'settings', settings));
     if (h.status === 'running' || h.status === 'starting') row.append(button('Stop', 'stop', view.run.id));
-    if (h.status === 'stopped' || h.status === 'failed') row.append(button('Resume', 'resume', view.run.id));
+    // The user's own tool (axolotl, LLaMA-Factory) keeps its checkpoints its own way: no Resume for its runs.
+    const ownTrainer = (view.series.start?.tool ?? 'lora-lens') === 'lora-lens';
+    if ((h.status === 'stopped' || h.status === 'failed') && ownTrainer) row.append(button('Resume', 'resume', view.run.id));
     row.append(button('Log', 'openLog', view.run.id), button('Folder', 'openFolder', view.run.id));
     header.appendChild(row);
   }

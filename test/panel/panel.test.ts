@@ -127,6 +127,22 @@ test('an OOM run shows the trainer advice; buttons post actions; malformed lines
   await page.close();
 });
 
+test('a stopped run of the user\'s own tool (axolotl) offers Log and Folder but no Resume', { skip }, async () => {
+  const { page, problems } = await openPanel();
+  const start = { ...recorded('oom.events.jsonl')[0], tool: 'axolotl' };
+  const step = { event: 'step', time: 2, step: 1, total_steps: 10, epoch: 0.1, loss: 2.5, learning_rate: 1e-4, grad_norm: null, tokens_per_second: null,
+    allocated_bytes: null, reserved_bytes: null, peak_allocated_bytes: null, device_used_bytes: null, elapsed_s: 1, eta_s: null };
+  await send(page, [
+    { type: 'runs', runs: [{ id: 'ax', label: 'axolotl-run', settings: {} }] },
+    { type: 'events', runId: 'ax', events: [start, step, { event: 'end', time: 3, status: 'stopped', step: 1 }] },
+  ]);
+  await page.waitForSelector('#header :text("stopped")');
+  assert.ok(await page.isVisible('button:has-text("Log")'));
+  assert.equal(await page.locator('button:has-text("Resume")').count(), 0);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test('the throughput model\'s prediction: a dashed line on the throughput chart, predicted beside actual ETA and tokens/s', { skip }, async () => {
   const { page, problems } = await openPanel();
   const events = recorded('lora-80.events.jsonl');

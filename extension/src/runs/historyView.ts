@@ -18,8 +18,9 @@ export class RunItem extends vscode.TreeItem {
     this.tooltip = new vscode.MarkdownString(text.tooltip);
     const [icon, color] = ICONS[run.status];
     this.iconPath = new vscode.ThemeIcon(icon, new vscode.ThemeColor(color));
-    // The context value drives which inline and context actions the menus show.
-    this.contextValue = `loraLens.run.${run.status === 'starting' ? 'running' : run.status}`;
+    // The context value drives which inline and context actions the menus show. A run of the user's own tool ends in
+    // `.tool`: LoRA Lens can stop it but not resume or merge it (the tool keeps its own checkpoints).
+    this.contextValue = `loraLens.run.${run.status === 'starting' ? 'running' : run.status}${run.tool && run.tool !== 'lora-lens' ? '.tool' : ''}`;
     this.command = { command: 'loraLens.openRunPanel', title: 'Open Run Panel', arguments: [this] };
   }
 }
