@@ -9,7 +9,7 @@ import { parseGpuMemoryLine, startGpuSampler, type GpuReading } from '../../serv
 const fixtures = join(__dirname, '../fixtures/tools');
 function context(tool: ToolRunContext['tool'], clock: { t: number }): ToolRunContext {
   return {
-    runId: 'r1', tool, method: 'lora', model: 'tiny', trainableParams: 10, totalParams: 100, numTrainRows: 24, estimatePeakBytes: 2 ** 30,
+    runId: 'r1', tool, method: 'lora', model: 'tiny', trainableParams: 10, totalParams: 100, numTrainRows: 24, estimatePeakBytes: 2 ** 30, estimateTokensPerSecond: 9000,
     tokensPerStep: 64, loggingSteps: tool === 'axolotl' ? 2 : null, gpu: { name: 'RTX 4090', memory_bytes: 24 * 2 ** 30 }, now: () => clock.t,
   };
 }

@@ -31,7 +31,7 @@ test('a LLaMA-Factory run reads trainer_log.jsonl as it grows, not an earlier ru
   const env = { ...process.env, PATH: `${BIN}:${dirname(process.execPath)}:/usr/bin:/bin`, STANDIN_STEP_MS: '150', STANDIN_STEPS: '6' };
   const run = startToolRun({
     tool: 'llama-factory', configPath: config, runDir, executable: join(BIN, 'llamafactory-cli'), gpus: 1, env, pollMs: 20,
-    context: toolRunContext('llama-factory', 'lf', plan, { peakBytes: 2 ** 30, trainableParams: 1, totalParams: 2, gpu: null }, 3, () => Date.now() / 1000),
+    context: toolRunContext('llama-factory', 'lf', plan, { peakBytes: 2 ** 30, trainableParams: 1, totalParams: 2, gpu: null, tokensPerSecond: 4321.4 }, 3, () => Date.now() / 1000),
     trainerLogPath: logPath, onEvent: (e) => events.push(e),
   });
   const exit = await run.done;
@@ -44,6 +44,8 @@ test('a LLaMA-Factory run reads trainer_log.jsonl as it grows, not an earlier ru
   assert.ok(steps.some((s) => s.device_used_bytes !== null), 'nvidia-smi (the stand-in) samples reach the step events');
   const start = events[0];
   assert.ok(start?.event === 'start' && start.estimate_peak_bytes === 2 ** 30);
+  assert.ok(start?.event === 'start' && start.estimate_tokens_per_second === 4321 && start.trainable_params === 1 && start.num_train_rows === 3,
+    'the start event carries the estimate\'s tokens/s, the parameter counts and the row count');
   const info = readRun(runDir);
   assert.equal(info.tool, 'llama-factory');
   assert.match(runItemText(info, 'UTC').label, /^llamafactory-lora · LLaMA-Factory · /);

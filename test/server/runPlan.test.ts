@@ -42,6 +42,8 @@ test('loraLens/runPlan answers from the analysis the diagnostics came from: plan
   assert.ok(answer.peakAllocatedBytes! > 10 * 2 ** 30 && answer.peakAllocatedBytes! < estimate!.peakBytes);
   // The throughput model's tokens/s on the config's H100, handed to the trainer for the panel's prediction.
   assert.ok(Number.isInteger(answer.tokensPerSecond) && answer.tokensPerSecond! > 100);
+  // Qwen2.5-7B-Instruct with LoRA: ~7.6 B parameters, a few tens of millions trainable (a tool run's start event shows them).
+  assert.ok(answer.params && answer.params.total > 7e9 && answer.params.total < 8e9 && answer.params.trainable > 1e6 && answer.params.trainable < 2e8, JSON.stringify(answer.params));
 });
 
 test('loraLens/runPlan follows edits: the errors are those of the current version', async () => {
@@ -64,6 +66,7 @@ test('loraLens/runPlan of a file the editor has not opened reads it from disk; a
   assert.deepEqual(answer.errors.map((e) => [e.code, e.range.start.line]), [['json-syntax', 3]]);
   assert.equal(answer.peakAllocatedBytes, null);
   assert.equal(answer.tokensPerSecond, null);
+  assert.equal(answer.params, null);
   assert.equal(await client.connection.sendRequest(RunPlanRequestMethod, { uri: pathToFileURL(join(dir, 'missing.yaml')).href }), null);
 });
 

@@ -78,11 +78,14 @@ export async function runToolFineTune(ctx: RunsContext, document: vscode.TextDoc
   const made = createRun(runDir, plan);
   if (!made.ok) { void vscode.window.showErrorMessage(`LoRA Lens: cannot create the run folder: ${made.message}`); return; }
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [runId]);
-  const estimate = answer.estimate ? { peakBytes: answer.estimate.peakBytes, trainableParams: 0, totalParams: 0, gpu: answer.estimate.gpuName && answer.estimate.gpuMemoryBytes ? { name: answer.estimate.gpuName, memory_bytes: answer.estimate.gpuMemoryBytes } : null } : null;
+  const gpu = answer.estimate?.gpuName && answer.estimate.gpuMemoryBytes ? { name: answer.estimate.gpuName, memory_bytes: answer.estimate.gpuMemoryBytes } : null;
+  const estimate = answer.estimate
+    ? { peakBytes: answer.estimate.peakBytes, trainableParams: answer.params?.trainable ?? 0, totalParams: answer.params?.total ?? 0, gpu, tokensPerSecond: answer.tokensPerSecond }
+    : null;
   await ctx.launch(runDir, runId, {
     tool: {
       tool, configPath, executable, gpus: Math.max(1, plan.hardware.num_gpus),
-      context: toolRunContext(tool, runId, plan, estimate, null, () => Date.now() / 1000),
+      context: toolRunContext(tool, runId, plan, estimate, answer.numTrainRows, () => Date.now() / 1000),
       trainerLogPath: tool === 'llama-factory' ? join(plan.output.dir, 'trainer_log.jsonl') : null,
     },
   });

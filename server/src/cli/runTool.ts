@@ -12,6 +12,7 @@ import type { TrainingPlan } from '../plan/types';
 import { blocksRun, checkNewRun, createRun, runDoctorCheck } from '../run';
 import type { ExternalTool } from '../run/tools/adapter';
 import { missingToolMessage, resolveToolExecutable, startToolRun, TOOL_LOG_FILE, toolDisplayName, toolEstimateOf, toolRunContext, toolRunDir } from '../run/tools/toolRun';
+import { throughputOf } from '../throughput/ofAnalysis';
 import { trainerRoot } from './doctor';
 import { analyzeForCli } from './environment';
 import { ExitCode, type CliIO } from './io';
@@ -27,7 +28,7 @@ export function toolOfConfig(text: string, path: string): ExternalTool | null {
   return match.dialect === 'axolotl' || match.dialect === 'llama-factory' ? match.dialect : null;
 }
 
-interface ToolPlan { plan: TrainingPlan; estimate: Estimate | null; numTrainRows: number | null }
+interface ToolPlan { plan: TrainingPlan; estimate: Estimate | null; numTrainRows: number | null; tokensPerSecond: number | null }
 
 /**
  * The normalised plan (for plan.json and the Runs view) and the estimate: the analysis's when it reads the dialect,
@@ -42,11 +43,11 @@ async function planOf(tool: ExternalTool, text: string, path: string, shown: str
   if (analysis.plan) {
     const report = errorReport(shown, analysis.diagnostics, `fix them first (${toolDisplayName(tool)} would stop on them too)`);
     if (report) return report.trimEnd();
-    return { plan: analysis.plan, estimate: analysis.estimate ?? null, numTrainRows: analysis.dataset?.rows ?? null };
+    return { plan: analysis.plan, estimate: analysis.estimate ?? null, numTrainRows: analysis.dataset?.rows ?? null, tokensPerSecond: throughputOf(analysis)?.tokensPerSecond ?? null };
   }
   const normalized = normalizeDialect(tool, parseConfigDocument(text), path, 'train');
   if (!normalized.plan) return `${shown} lacks what a run needs: ${normalized.problems.map((p) => p.message).join('; ') || 'no model'}`;
-  return { plan: normalized.plan, estimate: null, numTrainRows: null };
+  return { plan: normalized.plan, estimate: null, numTrainRows: null, tokensPerSecond: null };
 }
 
 /**
@@ -89,7 +90,7 @@ async function follow(args: ToolRunArgs, run: { tool: ExternalTool; plan: Traini
   const tail: string[] = [];
   reporter.line(`run folder: ${run.runDir}`);
   reporter.line(`starting ${toolDisplayName(run.tool)}: ${run.executable} train ${run.configPath}`);
-  const context = toolRunContext(run.tool, run.runDir.split(/[\\/]/).pop()!, run.plan, toolEstimateOf(run.planned.estimate), run.planned.numTrainRows, () => Date.now() / 1000);
+  const context = toolRunContext(run.tool, run.runDir.split(/[\\/]/).pop()!, run.plan, toolEstimateOf(run.planned.estimate, run.planned.tokensPerSecond), run.planned.numTrainRows, () => Date.now() / 1000);
   const process_ = startToolRun({
     tool: run.tool, configPath: run.configPath, runDir: run.runDir, executable: run.executable, context,
     trainerLogPath: run.tool === 'llama-factory' ? join(run.plan.output.dir, 'trainer_log.jsonl') : null,

@@ -20,6 +20,8 @@ export function getRunPlanResult(analysis: Analysis, isConfig: boolean, estimate
     errors,
     peakAllocatedBytes: analysis.estimate ? Math.round(analysis.estimate.peakAllocatedBytes) : null,
     tokensPerSecond: throughput ? Math.round(throughput.tokensPerSecond) : null,
+    params: analysis.estimate ? { trainable: analysis.estimate.params.trainable, total: analysis.estimate.params.total } : null,
+    numTrainRows: analysis.dataset?.rows ?? null,
     estimate,
     tool: analysis.dialect.dialect === 'axolotl' || analysis.dialect.dialect === 'llama-factory' ? analysis.dialect.dialect : null,
     lost: (analysis.lost ?? []).map((l) => ({ key: displayName(l.key), reason: l.reason })),

@@ -55,6 +55,10 @@ export interface RunPlanResult {
   peakAllocatedBytes: number | null;
   /** The throughput model's tokens/s for the plan on its GPU (`--estimate-tokens-per-second`); null when unknown. */
   tokensPerSecond: number | null;
+  /** The estimate's parameter counts (a tool run's start event carries them, as our trainer's does); null without one. */
+  params: { trainable: number; total: number } | null;
+  /** Training rows of the inspected dataset; null when it was not (or could not be) inspected. */
+  numTrainRows: number | null;
   /** The headline figures (the status bar's). */
   estimate: EstimateResult;
   /** The user's tool the config is written for (its dialect): Run Fine-Tune starts that tool; null for ours. */

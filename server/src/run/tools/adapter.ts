@@ -18,6 +18,8 @@ export interface ToolRunContext {
   totalParams: number;
   numTrainRows: number;
   estimatePeakBytes: number | null;
+  /** The throughput model's tokens/s for the run (all GPUs), for the panel's predicted line and ETA; null when unknown. */
+  estimateTokensPerSecond: number | null;
   /** Training tokens per optimizer step over all GPUs (micro batch × accumulation × GPUs × sequence), for tokens/s from steps/s. */
   tokensPerStep: number | null;
   /**
@@ -139,7 +141,8 @@ export class ToolOutputAdapter {
     out.push({
       event: 'start', time: this.ctx.now(), run_id: this.ctx.runId, total_steps: this.total, num_train_rows: this.ctx.numTrainRows,
       num_eval_rows: null, method: this.ctx.method, model: this.ctx.model, trainable_params: this.ctx.trainableParams,
-      total_params: this.ctx.totalParams, estimate_peak_bytes: this.ctx.estimatePeakBytes, gpu: this.ctx.gpu, quantization_backend: null,
+      total_params: this.ctx.totalParams, estimate_peak_bytes: this.ctx.estimatePeakBytes,
+      estimate_tokens_per_second: this.ctx.estimateTokensPerSecond, gpu: this.ctx.gpu, quantization_backend: null,
       resumed_from_step: null, tool: this.ctx.tool,
     } satisfies StartEvent);
   }

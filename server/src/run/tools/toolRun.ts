@@ -64,15 +64,24 @@ export function visibleGpuIndices(env: NodeJS.ProcessEnv): number[] | undefined 
   return value.split(',').map((s) => Number(s.trim()));
 }
 
-/** What a tool run is drawn against: the estimate's peak (CUDA context included), parameter counts, the GPU. */
-export interface ToolEstimate { peakBytes: number; trainableParams: number; totalParams: number; gpu: { name: string; memory_bytes: number } | null }
+/**
+ * What a tool run is drawn against: the estimate's peak (CUDA context included), parameter counts, the GPU, and the
+ * throughput model's tokens/s (as the `hf` engine: both tools run transformers' Trainer).
+ */
+export interface ToolEstimate {
+  peakBytes: number;
+  trainableParams: number;
+  totalParams: number;
+  gpu: { name: string; memory_bytes: number } | null;
+  tokensPerSecond: number | null;
+}
 
 /** The CLI's full estimate, as a tool run needs it. */
-export function toolEstimateOf(estimate: Estimate | null | undefined): ToolEstimate | null {
+export function toolEstimateOf(estimate: Estimate | null | undefined, tokensPerSecond: number | null = null): ToolEstimate | null {
   if (!estimate) return null;
   return {
     peakBytes: estimate.peakBytes, trainableParams: estimate.params.trainable, totalParams: estimate.params.total,
-    gpu: estimate.gpu ? { name: estimate.gpu.name, memory_bytes: estimate.gpu.memoryBytes } : null,
+    gpu: estimate.gpu ? { name: estimate.gpu.name, memory_bytes: estimate.gpu.memoryBytes } : null, tokensPerSecond,
   };
 }
 
@@ -93,6 +102,7 @@ export function toolRunContext(tool: ExternalTool, runId: string, plan: Training
     trainableParams: estimate?.trainableParams ?? 0, totalParams: estimate?.totalParams ?? 0, numTrainRows: numTrainRows ?? 0,
     // nvidia-smi sees the process's whole footprint, CUDA context included: the estimate it is drawn against is the same.
     estimatePeakBytes: estimate ? Math.round(estimate.peakBytes * gpus) : null,
+    estimateTokensPerSecond: estimate?.tokensPerSecond != null ? Math.round(estimate.tokensPerSecond) : null,
     // Exact only with packing (every sequence full); padded batches would make it an overstatement.
     tokensPerStep: plan.data.packing ? t.per_device_train_batch_size * t.gradient_accumulation_steps * gpus * plan.data.max_length : null,
     loggingSteps: t.logging_steps > 0 ? t.logging_steps : null,
