@@ -50,11 +50,15 @@ schema = {
                 "lora_alpha": key("number", "Scaling numerator (PEFT `lora_alpha`): the update is scaled by `lora_alpha / r` (or `lora_alpha / sqrt(r)` with rsLoRA). Usually 1-2x `r`.", 32, exclusiveMinimum=0, examples=[16, 32, 64]),
                 "lora_dropout": key("number", "Dropout on the adapter input during training (PEFT `lora_dropout`). 0.05-0.1 for small data sets, 0 for large ones. Must be in [0, 1).", 0.05, minimum=0, exclusiveMaximum=1, examples=[0, 0.05, 0.1]),
                 "target_modules": {
-                    "markdownDescription": "Which linear layers get adapters (PEFT `target_modules`). `all-linear` adapts every linear layer but the output head, the usual best choice for generation; a list names modules such as `q_proj`, `k_proj`, `v_proj`, `o_proj`, `gate_proj`, `up_proj`, `down_proj`, matched as PEFT matches them: an entry selects the module of that full name or any whose full name (`model.layers.0.self_attn.q_proj`) ends in `.` + the entry, so `mlp.down_proj` selects every layer's and `layers.0.self_attn.q_proj` layer 0's only.",
+                    "markdownDescription": "Which linear layers get adapters (PEFT `target_modules`). `all-linear` adapts every linear layer but the output head, the usual best choice for generation; a list names modules such as `q_proj`, `k_proj`, `v_proj`, `o_proj`, `gate_proj`, `up_proj`, `down_proj`, matched as PEFT matches them: an entry selects the module of that full name or any whose full name (`model.layers.0.self_attn.q_proj`) ends in `.` + the entry, so `mlp.down_proj` selects every layer's and `layers.0.self_attn.q_proj` layer 0's only. Any other string is a regular expression that must match a module's whole full name (PEFT's `re.fullmatch`): `.*\\.(q|v)_proj` adapts every layer's query and value projections, `model\\.layers\\.(2[4-9]|3[01])\\..*_proj` the last eight layers of a 32-layer model.",
                     "examples": ["all-linear", ["q_proj", "k_proj", "v_proj", "o_proj"]],
                     "anyOf": [
                         {"type": "string", "enum": ["all-linear"]},
                         {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "uniqueItems": True},
+                        # PEFT takes any other string as a regular expression over the full name; one without a
+                        # regex character is almost always a module name meant as a list, so it stays an error here.
+                        {"type": "string", "pattern": r"[\\.*+?\[\](){}|^$]",
+                         "title": "a regular expression over full module names (such as `.*\\.(q|v)_proj`)"},
                     ],
                 },
                 "bias": key("string", "Which biases are trained (PEFT `bias`): `none`, `all` or `lora_only`. `none` is the norm and keeps the adapter mergeable without touching the base.", "none", enum=["none", "all", "lora_only"]),

@@ -119,6 +119,7 @@ const SPECIAL: Array<{ name: string; config: Record<string, unknown>; path: stri
   { name: 'merge into the original base, float16', config: { method: 'qlora', output: { merge: true, merge_base: 'original', merge_dtype: 'float16' } }, path: ['output'], expected: { dir: join(OPTION_CONFIG_DIR, 'runs/qwen2.5-0.5b-qlora'), merge: true, merge_dtype: 'float16', merge_base: 'original', safe_serialization: true } },
   { name: 'max_steps and a checkpoint limit', config: { training: { max_steps: 1000, save_total_limit: 2, save_steps: 100 } }, path: ['training', 'save_total_limit'], expected: 2 },
   { name: 'fractional epochs and warm-up', config: { training: { num_train_epochs: 0.5, warmup_ratio: 0.1, warmup_steps: 10, gradient_accumulation_steps: 4 } }, path: ['training', 'num_train_epochs'], expected: 0.5 },
+  { name: 'target_modules as a regular expression', config: { lora: { target_modules: '.*\\.(q|k|v|o|gate|up|down)_proj' } }, path: ['lora', 'target_modules'], expected: '.*\\.(q|k|v|o|gate|up|down)_proj' },
   { name: 'a large rank, alpha, dropout', config: { lora: { r: 64, lora_alpha: 128, lora_dropout: 0.1 } }, path: ['lora', 'r'], expected: 64 },
   { name: 'a long max_length', config: { data: { train: 'data/train.jsonl', max_length: 4096 } }, path: ['data', 'max_length'], expected: 4096 },
   { name: 'four GPUs, FSDP, a memory-size GPU', config: { hardware: { gpu: '24GiB', num_gpus: 4, distributed: 'fsdp' } }, path: ['hardware', 'num_gpus'], expected: 4 },

@@ -60,7 +60,35 @@ test('target-modules: a container module (`mlp`) or a layer the model lacks is f
 });
 
 test('target-modules: the output head or the embedding is an error for the bundled trainer (it refuses them; PEFT adapts them)', () => {
-  const diagnostic = assertFires('target-modules', targets(['q_proj', 'gate_proj', 'lm_head', 'embed_tokens']), {}, /`model\.embed_tokens`, `lm_head` are not a decoder linear layer: the bundled trainer refuses/);
+  const diagnostic = assertFires('target-modules', targets(['q_proj', 'gate_proj', 'lm_head', 'embed_tokens']), {}, /`model\.embed_tokens`, `lm_head` are not decoder linear layers: the bundled trainer refuses/);
   assert.deepEqual((diagnostic.data as { outside: string[] }).outside, ['model.embed_tokens', 'lm_head']);
   assertSilent('target-modules', variant([set(['lora', 'target_modules'], ['q_proj', 'gate_proj', 'lm_head']), set(['engine'], 'hf')]));
+});
+
+// A string other than all-linear is PEFT's regular expression over full names (re.fullmatch).
+const pattern = (regex: string): string => variant([set(['lora', 'target_modules'], regex)]);
+
+test('target-modules: a regular expression that selects decoder linears is accepted; one of attention only is the attention-only warning', () => {
+  assertSilent('target-modules', pattern('.*\\.(q|k|v|o|gate|up|down)_proj'));
+  assertSilent('target-modules', pattern('model\\.layers\\.(2[0-7])\\..*_proj'));
+  const attention = assertFires('target-modules', pattern('.*\\.(q|v)_proj'), {}, /^Adapters on attention projections only \(q_proj, v_proj\)/);
+  assert.equal(attention.severity, 2);
+});
+
+test('target-modules: a regular expression matching no module is an error; one that reads as a name offers the list form', () => {
+  const diagnostic = assertFires('target-modules', pattern('self_attn.q_proj'), {}, /^`self_attn\.q_proj` is a regular expression that must match a module's whole full name .* matches no module of Qwen\/Qwen2\.5-7B-Instruct/);
+  assert.equal(diagnostic.severity, 1);
+  const fixes = (diagnostic.data as { fixes: Array<{ title: string; edits: unknown[]; isPreferred?: boolean }> }).fixes;
+  assert.deepEqual(fixes[0], { title: 'Write as a list: `[self_attn.q_proj]`', edits: [{ kind: 'set', path: ['lora', 'target_modules'], value: ['self_attn.q_proj'] }], isPreferred: true });
+  assert.match(String(assertFires('target-modules', pattern('model\\.layers\\.99\\..*'), {}).message), /matches no module/);
+});
+
+test('target-modules: a regular expression reaching the head or the embedding is an error for the bundled trainer, not for PEFT', () => {
+  assertFires('target-modules', pattern('.*'), {}, /`model\.embed_tokens`, `lm_head` are not decoder linear layers.*Narrow the pattern/);
+  assertSilent('target-modules', variant([set(['lora', 'target_modules'], '.*_proj|lm_head'), set(['engine'], 'hf')]));
+});
+
+test('target-modules: a pattern JavaScript cannot read is a warning that says nothing was checked', () => {
+  const diagnostic = assertFires('target-modules', pattern('(q|v_proj'), {}, /is not a regular expression LoRA Lens can read/);
+  assert.equal(diagnostic.severity, 2);
 });

@@ -63,7 +63,7 @@ test('valid JSON gets the same schema diagnostics as YAML, at the JSON key', () 
 
 test('`target_modules: q_proj` says a list of module names is accepted, with the list as a fix', () => {
   const [d] = doValidation(parseConfigDocument(`${YAML}lora:\n  target_modules: q_proj\n`));
-  assert.equal(String(d!.message), '`lora.target_modules` must be `all-linear`, or a list of module names such as `[q_proj, k_proj, v_proj, o_proj]`; got "q_proj".');
+  assert.equal(String(d!.message), '`lora.target_modules` must be `all-linear`, or a list of module names such as `[q_proj, k_proj, v_proj, o_proj]`, or a regular expression over full module names (such as `.*\\.(q|v)_proj`); got "q_proj".');
   const fixes = (d!.data as { fixes: Array<{ title: string; edits: unknown[] }> }).fixes;
   assert.deepEqual(fixes.map((f) => f.edits), [[{ kind: 'set', path: ['lora', 'target_modules'], value: ['q_proj'] }]]);
 });

@@ -43,7 +43,8 @@ class LoraPlan:
     r: int
     lora_alpha: float
     lora_dropout: float
-    target_modules: Union[Literal["all-linear"], list[str]]
+    # A string other than "all-linear" is a regular expression over the full module name (PEFT's re.fullmatch).
+    target_modules: Union[Literal["all-linear"], str, list[str]]
     bias: Literal["none", "all", "lora_only"]
     use_rslora: bool
     use_dora: bool

@@ -64,7 +64,7 @@ def test_an_optional_key_absent_takes_the_dataclass_default():
     (lambda p: p["data"].update(train="relative/train.jsonl"), "data.train: \"relative/train.jsonl\" does not match"),
     (lambda p: p.update(lora=None), 'lora: expected object, got null (when method is "lora")'),
     (lambda p: p["training"].update(per_device_train_batch_size=0), "per_device_train_batch_size: 0 is below the minimum 1"),
-    (lambda p: p["lora"].update(target_modules=3), 'lora.target_modules: 3 is none of: "all-linear"; a list of strings'),
+    (lambda p: p["lora"].update(target_modules=3), 'lora.target_modules: 3 is none of: "all-linear"; string; a list of strings'),
     (lambda p: p["output"].update(merge_into="base"), "output.merge_into: not a plan key"),
     (lambda p: p["output"].update(merge_base="nf4"), "output.merge_base: \"nf4\" is not one of \"dequantized\", \"original\""),
 ])

@@ -38,7 +38,8 @@ export interface LoraPlan {
   r: number;
   lora_alpha: number;
   lora_dropout: number;
-  target_modules: 'all-linear' | string[];
+  /** A string other than `all-linear` is a regular expression over each module's full name (PEFT's `re.fullmatch`). */
+  target_modules: 'all-linear' | string | string[];
   bias: 'none' | 'all' | 'lora_only';
   use_rslora: boolean;
   use_dora: boolean;

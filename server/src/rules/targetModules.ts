@@ -1,4 +1,7 @@
-import { moduleNameOf, NON_DECODER_MODULES, targetMatcher, targetModuleNames, unknownTargets } from '../models';
+import type { ModelSpec } from '../models/types';
+import { moduleInstances, moduleNameOf, NON_DECODER_MODULES, targetMatcher, targetModuleNames, unknownTargets } from '../models';
+import type { Engine } from '../plan/types';
+import type { ConfigDocument } from '../document/configDocument';
 import type { Finding, Rule } from './types';
 import { anchor, fix, has, set, setFix } from './util';
 
@@ -15,75 +18,121 @@ function listed(names: readonly string[], format: (name: string) => string = (n)
   return names.length > MAX_LISTED ? `${shown} …and ${names.length - MAX_LISTED} more` : shown;
 }
 
+const PATH = ['lora', 'target_modules'];
+
 export const targetModules: Rule = {
   id: 'target-modules',
   severity: 'warning',
-  summary: '`target_modules` missing, attention-only, or naming modules the model does not have (error).',
+  summary: '`target_modules` missing, attention-only, or naming (or matching) no module the model has (error).',
   check({ doc, plan, model }) {
     if (!plan.lora) return [];
-    const path = ['lora', 'target_modules'];
-    if (!has(doc, path)) {
+    if (!has(doc, PATH)) {
       return [{
-        range: anchor(doc, path),
+        range: anchor(doc, PATH),
         severity: 'info',
         message: '`lora.target_modules` is not set: LoRA Lens adapts every linear layer (`all-linear`), but PEFT on its own would adapt only the attention projections (or stop, for models it does not know). Write `target_modules: all-linear` so the config means the same everywhere.',
-        fixes: [setFix(path, 'all-linear')],
+        fixes: [setFix(PATH, 'all-linear')],
       }];
     }
     const targets = plan.lora.target_modules;
     if (targets === 'all-linear') return [];
-    const findings: Finding[] = [];
     const spec = model?.ok ? model.spec : undefined;
-    if (spec) {
-      const valid = targetModuleNames(spec);
-      // PEFT's rule on the model's full module names (exact, or ending in "." + the entry), as the trainer applies it.
-      const unknownSet = new Set(unknownTargets(spec, targets));
-      const isUnknown = (name: string) => unknownSet.has(name);
-      const unknown = targets.filter(isUnknown);
-      if (unknown.length > 0) {
-        const kept = targets.filter((name) => !isUnknown(name));
-        const index = targets.findIndex(isUnknown);
-        const consequence = kept.length === 0
-          ? 'PEFT stops with "Target modules ... not found in the base model"'
-          : 'PEFT adapts the other entries and silently drops it';
-        findings.push({
-          range: anchor(doc, [...path, index]),
-          severity: 'error',
-          message: `${listed(unknown, (n) => `\`${n}\``)} ${unknown.length === 1 ? 'is not a module' : 'are not modules'} of ${spec.id} (${spec.family})${unknown.some((n) => n.includes('.')) ? DOTTED_RULE : ''}: ${consequence}. Valid names: ${valid.join(', ')}.`,
-          fixes: [
-            setFix(path, 'all-linear'),
-            fix(`Use ${valid.join(', ')}`, [set(path, valid)]),
-            ...(kept.length > 0 ? [fix(`Remove ${listed(unknown)}`, [set(path, kept)])] : []),
-          ],
-          data: { unknown: unknown.slice(0, MAX_LISTED), unknownCount: unknown.length, valid },
-        });
-        return findings;
-      }
-    }
-    // The bundled trainer adapts decoder linears only: its fused loss reads the head's own weight (PEFT adapts both).
-    const selects = targetMatcher(targets);
-    const outside = NON_DECODER_MODULES.filter((name) => selects(name));
-    if (plan.engine === 'lora-lens' && outside.length > 0) {
-      const index = targets.findIndex((t) => outside.some((name) => targetMatcher([t])(name)));
-      const kept = targets.filter((t) => !outside.some((name) => targetMatcher([t])(name)));
-      findings.push({
-        range: anchor(doc, [...path, Math.max(0, index)]),
-        severity: 'error',
-        message: `${listed(outside, (n) => `\`${n}\``)} ${outside.length === 1 ? 'is' : 'are'} not a decoder linear layer: the bundled trainer refuses adapters there at start (its fused loss reads the output head's own weight); PEFT (through axolotl or LLaMA-Factory) would adapt ${outside.length === 1 ? 'it' : 'them'}. Remove ${outside.length === 1 ? 'it' : 'them'} to train here.`,
-        fixes: kept.length > 0 ? [fix(`Remove ${listed(targets.filter((t) => !kept.includes(t)))}`, [set(path, kept)])] : [setFix(path, 'all-linear')],
-        data: { outside },
-      });
-    }
-    // Attention-only: every target is an attention projection (by the model's names when known).
-    const attention = spec ? new Set(targetModuleNames(spec).filter((n) => ATTENTION.has(n))) : ATTENTION;
-    if (targets.length > 0 && targets.every((name) => attention.has(moduleNameOf(name)))) {
-      findings.push({
-        range: anchor(doc, path),
-        message: `Adapters on attention projections only (${listed(targets)}): for generation tasks this under-fits; the QLoRA paper found adapters on every linear layer (the MLP too) necessary to match full fine-tuning. Use \`all-linear\`.`,
-        fixes: [setFix(path, 'all-linear')],
-        data: { targets: targets.slice(0, MAX_LISTED), targetCount: targets.length },
-      });
-    }
-    return findings;
+    return typeof targets === 'string' ? checkPattern(doc, targets, spec, plan.engine) : checkList(doc, targets, spec, plan.engine);
   },
 };
+
+function checkList(doc: ConfigDocument, targets: string[], spec: ModelSpec | undefined, engine: Engine): Finding[] {
+  if (spec) {
+    const valid = targetModuleNames(spec);
+    // PEFT's rule on the model's full module names (exact, or ending in "." + the entry), as the trainer applies it.
+    const unknownSet = new Set(unknownTargets(spec, targets));
+    const isUnknown = (name: string) => unknownSet.has(name);
+    const unknown = targets.filter(isUnknown);
+    if (unknown.length > 0) {
+      const kept = targets.filter((name) => !isUnknown(name));
+      const consequence = kept.length === 0
+        ? 'PEFT stops with "Target modules ... not found in the base model"'
+        : 'PEFT adapts the other entries and silently drops it';
+      return [{
+        range: anchor(doc, [...PATH, targets.findIndex(isUnknown)]),
+        severity: 'error',
+        message: `${listed(unknown, (n) => `\`${n}\``)} ${unknown.length === 1 ? 'is not a module' : 'are not modules'} of ${spec.id} (${spec.family})${unknown.some((n) => n.includes('.')) ? DOTTED_RULE : ''}: ${consequence}. Valid names: ${valid.join(', ')}.`,
+        fixes: [
+          setFix(PATH, 'all-linear'),
+          fix(`Use ${valid.join(', ')}`, [set(PATH, valid)]),
+          ...(kept.length > 0 ? [fix(`Remove ${listed(unknown)}`, [set(PATH, kept)])] : []),
+        ],
+        data: { unknown: unknown.slice(0, MAX_LISTED), unknownCount: unknown.length, valid },
+      }];
+    }
+  }
+  const findings: Finding[] = [];
+  // The bundled trainer adapts decoder linears only: its fused loss reads the head's own weight (PEFT adapts both).
+  const outside = NON_DECODER_MODULES.filter((name) => targetMatcher(targets)(name));
+  if (engine === 'lora-lens' && outside.length > 0) {
+    const selectsOutside = (t: string) => outside.some((name) => targetMatcher([t])(name));
+    const kept = targets.filter((t) => !selectsOutside(t));
+    findings.push({
+      ...outsideFinding(doc, outside, Math.max(0, targets.findIndex(selectsOutside))),
+      fixes: kept.length > 0 ? [fix(`Remove ${listed(targets.filter((t) => !kept.includes(t)))}`, [set(PATH, kept)])] : [setFix(PATH, 'all-linear')],
+    });
+  }
+  // Attention-only: every target is an attention projection (by the model's names when known).
+  const attention = spec ? new Set(targetModuleNames(spec).filter((n) => ATTENTION.has(n))) : ATTENTION;
+  if (targets.length > 0 && targets.every((name) => attention.has(moduleNameOf(name)))) findings.push(attentionOnlyFinding(doc, targets));
+  return findings;
+}
+
+/**
+ * A string target: PEFT's `re.fullmatch` over every full module name, checked on the model's names (the same rule
+ * the estimate counts adapters by, and the trainer applies). Without a resolved model nothing can be said.
+ */
+function checkPattern(doc: ConfigDocument, pattern: string, spec: ModelSpec | undefined, engine: Engine): Finding[] {
+  try {
+    new RegExp(pattern);
+  } catch (error) {
+    return [{
+      range: anchor(doc, PATH),
+      severity: 'warning',
+      message: `\`${pattern}\` is not a regular expression LoRA Lens can read (${(error as Error).message.replace(/^Invalid regular expression: /, '')}), so its matches are not checked and the estimate counts no adapter. Python's \`re\`, which PEFT and the trainer use, stops on it unless it is Python-only syntax.`,
+      fixes: [setFix(PATH, 'all-linear')],
+    }];
+  }
+  if (!spec) return [];
+  const selects = targetMatcher(pattern);
+  const matched = moduleInstances(spec).filter((m) => selects(m.name));
+  const outside = NON_DECODER_MODULES.filter((name) => selects(name));
+  if (matched.length === 0 && outside.length === 0) {
+    const asName = /^[\w.]+$/.test(pattern);
+    return [{
+      range: anchor(doc, PATH),
+      severity: 'error',
+      message: `\`${pattern}\` is a regular expression that must match a module's whole full name (such as \`model.layers.0.self_attn.q_proj\`), and it matches no module of ${spec.id} (${spec.family}): PEFT stops with "Target modules ... not found in the base model".${asName ? ` To select the modules whose names end in \`${pattern}\`, write a list: \`[${pattern}]\`.` : ''}`,
+      fixes: [...(asName ? [fix(`Write as a list: \`[${pattern}]\``, [set(PATH, [pattern])], true)] : []), setFix(PATH, 'all-linear', !asName)],
+    }];
+  }
+  const findings: Finding[] = [];
+  if (engine === 'lora-lens' && outside.length > 0) findings.push({ ...outsideFinding(doc, outside, null), fixes: [setFix(PATH, 'all-linear')] });
+  const names = [...new Set(matched.map((m) => m.module.name))];
+  if (names.length > 0 && names.every((name) => ATTENTION.has(name))) findings.push(attentionOnlyFinding(doc, names));
+  return findings;
+}
+
+function outsideFinding(doc: ConfigDocument, outside: readonly string[], index: number | null): Omit<Finding, 'fixes'> {
+  const one = outside.length === 1;
+  return {
+    range: anchor(doc, index === null ? PATH : [...PATH, index]),
+    severity: 'error',
+    message: `${listed(outside, (n) => `\`${n}\``)} ${one ? 'is not a decoder linear layer' : 'are not decoder linear layers'}: the bundled trainer refuses adapters there at start (its fused loss reads the output head's own weight); PEFT (through axolotl or LLaMA-Factory) would adapt ${one ? 'it' : 'them'}. ${index === null ? 'Narrow the pattern' : `Remove ${one ? 'it' : 'them'}`} to train here.`,
+    data: { outside },
+  };
+}
+
+function attentionOnlyFinding(doc: ConfigDocument, targets: readonly string[]): Finding {
+  return {
+    range: anchor(doc, PATH),
+    message: `Adapters on attention projections only (${listed(targets)}): for generation tasks this under-fits; the QLoRA paper found adapters on every linear layer (the MLP too) necessary to match full fine-tuning. Use \`all-linear\`.`,
+    fixes: [setFix(PATH, 'all-linear')],
+    data: { targets: targets.slice(0, MAX_LISTED), targetCount: targets.length },
+  };
+}

@@ -13,6 +13,9 @@ export interface SchemaNode {
   default?: unknown;
   examples?: unknown[];
   markdownDescription?: string;
+  /** A union branch's name in messages ("a regular expression over full module names"). */
+  title?: string;
+  pattern?: string;
   description?: string;
   minimum?: number;
   maximum?: number;

@@ -122,6 +122,7 @@ function allowedText(path: NodePath): string | undefined {
 }
 
 function branchText(branch: SchemaNode, path: NodePath, node: SchemaNode): string | undefined {
+  if (branch.title) return branch.title;
   if (branch.enum) return branch.enum.length === 1 ? `\`${String(branch.enum[0])}\`` : `one of ${branch.enum.map((v) => `\`${String(v)}\``).join(', ')}`;
   if (branch.type === 'array') {
     const example = node.examples?.find(Array.isArray) as unknown[] | undefined;
