@@ -4,3 +4,5 @@ export type { InspectOptions } from './inspect';
 export { DatasetInspector } from './inspector';
 export type { Disposable } from './inspector';
 export { tokenizerPathFor } from './tokenizerPath';
+export type { RowLayout } from './layout';
+export { layoutShape } from './layout';

@@ -6,13 +6,16 @@ import { StringDecoder } from 'node:string_decoder';
 import type { DataFormat } from '../plan/types';
 import { CsvParser } from './csv';
 import { parquetRowCount } from './parquet';
-import { checkRow, hasHtml } from './rows';
+import type { RowLayout } from './layout';
+import { checkRowLayout, hasHtml } from './rows';
 import { Reservoir, bump, lengthStats, newCount } from './stats';
 import { estimateTokens, loadTokenCounter } from './tokens';
 import type { DataFileKind, DatasetFacts, RowRef } from './types';
 
 export interface InspectOptions {
   format: DataFormat;
+  /** How the tool that trains the config reads a row, where that is not `format` (a dialect's dataset type). */
+  layout?: RowLayout;
   /** The model's tokenizer.json; lengths are exact when it loads, estimated otherwise. */
   tokenizerPath?: string | null;
   /** Stop reading after this many bytes; the row count is then extrapolated. Default 32 MiB. */
@@ -65,7 +68,7 @@ class Scan {
     const hash = digest.readUIntBE(0, 6);
     if (this.hashes.has(hash)) bump(this.facts.duplicates, ref);
     else this.hashes.add(hash);
-    const check = checkRow(value, this.facts.format);
+    const check = checkRowLayout(value, this.facts.layout ?? { kind: 'format', format: this.facts.format });
     if (check.mismatch) {
       bump(this.facts.mismatched, { ...ref, reason: check.mismatch });
       return;
@@ -106,7 +109,7 @@ export async function inspectDataset(path: string, options: InspectOptions): Pro
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const deadline = started + (options.maxMs ?? DEFAULT_MAX_MS);
   const facts: DatasetFacts = {
-    path, exists: false, kind, size: 0, mtimeMs: 0, format: options.format, rows: 0, estimated: false, scannedRows: 0, scannedBytes: 0,
+    path, exists: false, kind, size: 0, mtimeMs: 0, format: options.format, ...(options.layout ? { layout: options.layout } : {}), rows: 0, estimated: false, scannedRows: 0, scannedBytes: 0,
     unparsable: newCount(), mismatched: newCount(), duplicates: newCount(), empty: newCount(), html: newCount(), lengths: null, elapsedMs: 0,
   };
   const done = () => ({ ...facts, elapsedMs: Date.now() - started });

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { inspectDataset, type InspectOptions } from './inspect';
+import { layoutKey } from './layout';
 import type { DatasetFacts } from './types';
 
 export interface Disposable {
@@ -14,7 +15,7 @@ interface Entry {
 
 /** The facts depend on the file and on how it was read (format, tokenizer, bounds). */
 function cacheKey(path: string, options: InspectOptions): string {
-  return [path, options.format, options.tokenizerPath ?? '', options.maxBytes ?? '', options.maxMs ?? ''].join('\0');
+  return [path, options.format, layoutKey(options.layout), options.tokenizerPath ?? '', options.maxBytes ?? '', options.maxMs ?? ''].join('\0');
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { DataFormat } from '../plan/types';
+import type { RowLayout } from './layout';
 
 /** What one parsed row contributes: the text that will be tokenized, its message count, or why it does not fit. */
 export interface RowCheck {
@@ -69,4 +70,41 @@ export function checkRow(row: unknown, format: DataFormat): RowCheck {
 function keysHint(row: Record<string, unknown>): string {
   const keys = Object.keys(row).slice(0, 4);
   return keys.length ? ` (keys: ${keys.join(', ')})` : '';
+}
+
+/** Checks a row as the tool that trains it reads it (layout.ts) and extracts its text. */
+export function checkRowLayout(row: unknown, layout: RowLayout): RowCheck {
+  if (layout.kind === 'format') return checkRow(row, layout.format);
+  if (!isObject(row)) return { text: '', turns: 0, mismatch: `a ${Array.isArray(row) ? 'list' : typeof row}, not a JSON object` };
+  if (layout.kind === 'unchecked') return { text: stringsIn(row, 3).join('\n'), turns: 0 };
+  if (layout.kind === 'fields') {
+    const missing = layout.required.find((key) => typeof row[key] !== 'string');
+    if (missing) return { text: '', turns: 0, mismatch: `no "${missing}" string${keysHint(row)}` };
+    const texts = [...layout.required, ...layout.optional].map((key) => row[key]).filter((v): v is string => typeof v === 'string');
+    return { text: texts.join('\n'), turns: 0 };
+  }
+  const messages = row[layout.field];
+  if (!Array.isArray(messages)) {
+    const other = Object.keys(row).find((key) => Array.isArray(row[key]) && (row[key] as unknown[]).some(isObject));
+    const hint = other ? ` (the messages look to be under "${other}": name that key, and its messages' role and content keys, in the dataset's settings)` : keysHint(row);
+    return { text: '', turns: 0, mismatch: `no "${layout.field}" list${hint}` };
+  }
+  if (messages.length === 0) return { text: '', turns: 0, mismatch: `an empty "${layout.field}" list` };
+  const texts: string[] = [];
+  for (let i = 0; i < messages.length; i++) {
+    const message: unknown = messages[i];
+    // Role names are the tool's to map (axolotl's roles, LLaMA-Factory's tags): only their presence is checked.
+    if (!isObject(message) || typeof message[layout.role] !== 'string') return { text: '', turns: 0, mismatch: `message ${i + 1} has no "${layout.role}"` };
+    const content = contentText(message[layout.content]);
+    if (content === undefined) return { text: '', turns: 0, mismatch: `message ${i + 1} has no "${layout.content}" string` };
+    texts.push(content);
+  }
+  return { text: texts.join('\n'), turns: messages.length };
+}
+
+/** The string values of a row, a few levels deep (the text an unknown prompt strategy most likely trains on). */
+function stringsIn(value: unknown, depth: number): string[] {
+  if (typeof value === 'string') return [value];
+  if (depth === 0 || value === null || typeof value !== 'object') return [];
+  return (Array.isArray(value) ? value : Object.values(value)).flatMap((v) => stringsIn(v, depth - 1));
 }

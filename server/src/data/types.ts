@@ -1,4 +1,5 @@
 import type { DataFormat } from '../plan/types';
+import type { RowLayout } from './layout';
 
 /** A row of a data file, by 1-based line (JSON lines, CSV) or 0-based record index (a `.json` array). */
 export interface RowRef {
@@ -41,6 +42,8 @@ export interface DatasetFacts {
   mtimeMs: number;
   /** The `data.format` the rows were checked against. */
   format: DataFormat;
+  /** The tool's own row layout the rows were checked against instead, for a dialect config (layout.ts). */
+  layout?: RowLayout;
   /** Set when the rows could not be inspected, with the reason (unsupported kind, unreadable file, ...). */
   skipped?: string;
   /** What was only partly inspected, e.g. a Parquet file whose row count comes from its metadata alone. */

@@ -1,15 +1,11 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
+import { FORMAT_SHAPE, layoutShape } from '../data/layout';
 import type { DatasetFacts } from '../data/types';
 import { isDatasetReference } from '../dialects/normalize/datasetRef';
 import type { Finding, Rule, RuleInput } from './types';
 import { anchor, listLines, plural, setFix } from './util';
 
-const FORMAT_SHAPE = {
-  chat: '{"messages": [{"role": ..., "content": ...}]}',
-  instruction: '{"prompt": ..., "completion": ...}',
-  text: '{"text": ...}',
-} as const;
 
 export const dataset: Rule = {
   id: 'dataset',
@@ -54,10 +50,14 @@ function describe({ doc, plan }: RuleInput, key: 'train' | 'eval', facts: Datase
   }
   if (facts.mismatched.count > 0) {
     const reason = facts.mismatched.first[0]?.reason;
+    // A dialect's dataset is read as its tool reads it (the layout names the tool's setting); ours by data.format.
+    const expected = facts.layout && facts.layout.kind !== 'format' && facts.layout.kind !== 'unchecked'
+      ? `${facts.layout.label} ${layoutShape(facts.layout)}`
+      : `data.format ${plan.data.format} ${FORMAT_SHAPE[plan.data.format]}`;
     findings.push({
       range,
       severity: 'error',
-      message: `${plural(facts.mismatched.count, 'row')} of ${file}${scope} ${facts.mismatched.count === 1 ? 'does' : 'do'} not match data.format ${plan.data.format} ${FORMAT_SHAPE[plan.data.format]} (${where(facts.mismatched)}${reason ? `: ${reason}` : ''}). They fail to load or train on the wrong text.`,
+      message: `${plural(facts.mismatched.count, 'row')} of ${file}${scope} ${facts.mismatched.count === 1 ? 'does' : 'do'} not match ${expected} (${where(facts.mismatched)}${reason ? `: ${reason}` : ''}). They fail to load or train on the wrong text.`,
       data: { count: facts.mismatched.count },
     });
   }

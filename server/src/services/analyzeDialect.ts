@@ -32,7 +32,7 @@ export function analyzeDialectDocument(input: AnalysisInput, match: DialectMatch
   analysis.diagnostics = diagnostics;
   // After a YAML syntax error the structure is guesswork: nothing is read from it (one diagnostic per cause).
   if (!normalized.plan || hasSyntaxError(input.doc)) return analysis;
-  const findings = analyzePlan(input, normalized.plan, environment, analysis, { id: dialect, sources: normalized.sources });
+  const findings = analyzePlan(input, normalized.plan, environment, analysis, { id: dialect, sources: normalized.sources }, normalized.rowLayouts);
   // The tool's own error or LoRA Lens's range advice at a key is the one diagnostic there.
   const claimed = (d: Diagnostic) => d.severity === DiagnosticSeverity.Error || String(d.code).startsWith('dialect-advice-');
   diagnostics.push(...withoutFindingsAt(input.doc, findings, validation, claimed));

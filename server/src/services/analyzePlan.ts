@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { type Diagnostic, type Position } from 'vscode-languageserver-types';
 import { keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
-import type { DatasetFacts, InspectOptions } from '../data';
+import type { DatasetFacts, InspectOptions, RowLayout } from '../data';
 import { tokenizerPathFor } from '../data';
 import { isDatasetReference } from '../dialects/normalize/datasetRef';
 import { gpuFromSetting, type GpuSpec } from '../gpu';
@@ -18,7 +18,8 @@ const MODEL_MAX_AGE_MS = 2000;
  * The part shared by every dialect: model, GPU, dataset facts, memory estimate and the pitfall rules on `plan`
  * (filled into `analysis`); returns the rules' diagnostics. `dialect` says the plan came from a dialect document.
  */
-export function analyzePlan(input: AnalysisInput, plan: TrainingPlan, environment: AnalysisEnvironment, analysis: Analysis, dialect?: RuleInput['dialect']): Diagnostic[] {
+export function analyzePlan(input: AnalysisInput, plan: TrainingPlan, environment: AnalysisEnvironment, analysis: Analysis, dialect?: RuleInput['dialect'],
+  rowLayouts: { train?: RowLayout; eval?: RowLayout } = {}): Diagnostic[] {
   const configDir = input.configPath ? dirname(input.configPath) : process.cwd();
   const resolved = resolveModelForAnalysis(plan, { configDir, env: environment.env, maxAgeMs: MODEL_MAX_AGE_MS }, environment.hub);
   const model = resolved.model;
@@ -27,15 +28,15 @@ export function analyzePlan(input: AnalysisInput, plan: TrainingPlan, environmen
   analysis.gpu = resolveGpu(plan, environment);
 
   const tokenizerPath = tokenizerPathFor(model);
-  const facts = (path: string | null): DatasetFacts | undefined => {
+  const facts = (path: string | null, layout: RowLayout | undefined): DatasetFacts | undefined => {
     if (!path || isDatasetReference(path)) return undefined;
-    const options: InspectOptions = { format: plan.data.format, tokenizerPath };
+    const options: InspectOptions = { format: plan.data.format, tokenizerPath, ...(layout ? { layout } : {}) };
     const found = environment.datasetFacts?.(path, options);
     if (!found) analysis.pendingDatasets.push({ path, options });
     return found;
   };
-  analysis.dataset = facts(plan.data.train);
-  const evalDataset = facts(plan.data.eval);
+  analysis.dataset = facts(plan.data.train, rowLayouts.train);
+  const evalDataset = facts(plan.data.eval, rowLayouts.eval);
 
   if (model.ok) {
     analysis.estimateOptions = estimateOptionsFor(plan.engine, environment.platform);

@@ -13,6 +13,7 @@ import { datasetLocation, defaultRunName, distributedFrom, LostKeys, resolver, t
 import { SourceRecorder } from './sourceMap';
 import type { NormalizeProblem, NormalizeResult } from './types';
 import { lostAxolotlKeys } from './axolotlLost';
+import { axolotlRowLayout } from './axolotlRows';
 
 const SCHEDULERS: Record<string, TrainingPlanArgs['lr_scheduler_type']> = {
   linear: 'linear', cosine: 'cosine', constant: 'constant', constant_with_warmup: 'constant_with_warmup',
@@ -47,7 +48,7 @@ export function axolotlToPlan(doc: ConfigDocument, configPath: string | null, op
   const src = new SourceRecorder(cfg);
   const lost = new LostKeys();
   const problems: NormalizeProblem[] = [];
-  const result = (plan: TrainingPlan | null): NormalizeResult => ({ dialect: 'axolotl', plan, sources: src.map, lost: lost.list, problems });
+  const result = (plan: TrainingPlan | null): NormalizeResult => ({ dialect: 'axolotl', plan, sources: src.map, lost: lost.list, problems, ...(plan ? { rowLayouts: rowLayoutsOf(cfg) } : {}) });
   const model = asString(cfg.base_model);
   if (!model) {
     problems.push({ code: 'dialect-no-model', path: ['base_model'], message: 'base_model is missing: axolotl needs the model to fine-tune (a Hub id or a local folder).' });
@@ -311,3 +312,10 @@ function precisionOf(cfg: Obj, method: Method, src: SourceRecorder): Precision {
 }
 
 export type { NodePath };
+
+/** How axolotl reads the plan's train file (the first dataset with a path) and eval file (the first test dataset). */
+function rowLayoutsOf(cfg: Obj): NonNullable<NormalizeResult['rowLayouts']> {
+  const train = (Array.isArray(cfg.datasets) ? cfg.datasets.map(asObject) : []).find((d) => asString(d.path));
+  const test = Array.isArray(cfg.test_datasets) ? asObject(cfg.test_datasets[0]) : undefined;
+  return { ...(train ? { train: axolotlRowLayout(train) } : {}), ...(test && asString(test.path) ? { eval: axolotlRowLayout(test) } : {}) };
+}

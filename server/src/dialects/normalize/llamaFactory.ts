@@ -11,6 +11,7 @@ import { DATA_DEFAULTS, OUTPUT_DEFAULTS, QUANTIZATION_DEFAULTS } from '../../pla
 import type { AttnImplementation, DataFormat, LoraPlan, Method, Precision, TrainingPlan, TrainingPlanArgs } from '../../plan/types';
 import { hubDatasetRef, llamaFactoryDatasetRef } from './datasetRef';
 import { lostLlamaFactoryKeys } from './llamaFactoryLost';
+import { llamaFactoryRowLayout } from './llamaFactoryRows';
 import { mapOptimizer } from './optimizers';
 import { asBool, asInt, asNumber, asObject, asString, type Obj } from './read';
 import { defaultRunName, distributedFrom, LostKeys, resolver, type NormalizeOptions } from './shared';
@@ -49,7 +50,8 @@ export function llamaFactoryToPlan(doc: ConfigDocument, configPath: string | nul
   const src = new SourceRecorder(cfg);
   const lost = new LostKeys();
   const problems: NormalizeProblem[] = [];
-  const result = (plan: TrainingPlan | null): NormalizeResult => ({ dialect: 'llama-factory', plan, sources: src.map, lost: lost.list, problems });
+  let rowLayouts: NormalizeResult['rowLayouts'];
+  const result = (plan: TrainingPlan | null): NormalizeResult => ({ dialect: 'llama-factory', plan, sources: src.map, lost: lost.list, problems, ...(rowLayouts ? { rowLayouts } : {}) });
   if (subKind !== 'train') {
     problems.push({ code: 'dialect-not-a-training-config', path: [], message: `An ${subKind} file (llamafactory-cli ${subKind === 'export' ? 'export' : 'chat / api'}): there is no training run to plan or estimate.` });
     return result(null);
@@ -91,7 +93,7 @@ export function llamaFactoryToPlan(doc: ConfigDocument, configPath: string | nul
     precision: precisionOf(cfg, method, src),
     lora: method === 'full' ? null : loraOf(cfg, src, lost),
     quantization: method === 'qlora' ? quantizationOf(cfg, src) : null,
-    data: dataOf(cfg, stage, src, lost, absolute, configPath, opts),
+    data: dataOf(cfg, stage, src, lost, absolute, configPath, opts, (layouts) => { rowLayouts = layouts; }),
     training: trainingOf(cfg, src, lost),
     hardware: { gpu: 'auto', num_gpus: 1, distributed: distributed.distributed },
     output: { ...OUTPUT_DEFAULTS, dir: absolute(outputDir ?? `runs/${defaultRunName(model, method)}`) },
@@ -172,13 +174,19 @@ function readDatasetInfo(dir: string, opts: NormalizeOptions): Record<string, Da
   }
 }
 
-function dataOf(cfg: Obj, stage: string, src: SourceRecorder, lost: LostKeys, absolute: (p: string) => string, configPath: string | null, opts: NormalizeOptions): TrainingPlan['data'] {
+function dataOf(cfg: Obj, stage: string, src: SourceRecorder, lost: LostKeys, absolute: (p: string) => string, configPath: string | null, opts: NormalizeOptions,
+  onLayouts: (layouts: NonNullable<NormalizeResult['rowLayouts']>) => void): TrainingPlan['data'] {
   const names = (key: string) => (asString(cfg[key]) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const train = names('dataset');
   const evals = names('eval_dataset');
   const infoDir = configPath ? absolute(asString(cfg.dataset_dir) ?? 'data') : null;
   const info = infoDir ? readDatasetInfo(infoDir, opts) : null;
   if (train.length > 1) lost.add(['dataset'], `${train.length} datasets mixed (${train.join(', ')}): the plan carries the first`);
+  // A local file's rows are read by its dataset_info.json entry, not by our data.format.
+  const layoutOf = (name: string | undefined) => (name && info?.[name]?.file_name !== undefined ? llamaFactoryRowLayout(name, asObject(info[name])) : undefined);
+  const trainLayout = layoutOf(train[0]);
+  const evalLayout = layoutOf(evals[0]);
+  onLayouts({ ...(trainLayout ? { train: trainLayout } : {}), ...(evalLayout ? { eval: evalLayout } : {}) });
   src.add(['data', 'train'], ['dataset'], { transform: 'none' });
   src.add(['data', 'eval'], ['eval_dataset'], { transform: 'none' });
   src.add(['data', 'max_length'], ['cutoff_len']);

@@ -4,6 +4,7 @@
  */
 import type { NodePath } from '../../document/configDocument';
 import type { TrainingPlan } from '../../plan/types';
+import type { RowLayout } from '../../data/layout';
 import type { PlanSourceMap } from './sourceMap';
 
 export type DialectName = 'axolotl' | 'llama-factory';
@@ -30,4 +31,6 @@ export interface NormalizeResult {
   sources: PlanSourceMap;
   lost: LostKey[];
   problems: NormalizeProblem[];
+  /** How the tool reads the rows of the plan's train and eval files (absent: as `data.format` says). */
+  rowLayouts?: { train?: RowLayout; eval?: RowLayout };
 }

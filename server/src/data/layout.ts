@@ -1,0 +1,35 @@
+import type { DataFormat } from '../plan/types';
+
+/**
+ * How the tool that trains a config reads one row of its data file: one of our formats (`data.format`), named fields
+ * (axolotl's `type: alpaca` and field mappings, LLaMA-Factory's alpaca columns), a list of messages under the tool's
+ * own keys (axolotl's `chat_template`, LLaMA-Factory's sharegpt), or a prompt strategy LoRA Lens does not know. Rows
+ * of an unknown strategy are counted and measured but never called wrong.
+ */
+export type RowLayout =
+  | { kind: 'format'; format: DataFormat }
+  /** `label` names the tool's setting in messages: "axolotl's `type: alpaca`". */
+  | { kind: 'fields'; label: string; required: string[]; optional: string[] }
+  | { kind: 'messages'; label: string; field: string; role: string; content: string }
+  | { kind: 'unchecked'; label: string };
+
+/** What the inspector's cache keys on (two layouts read the same file differently). */
+export function layoutKey(layout: RowLayout | undefined): string {
+  return layout ? JSON.stringify(layout) : '';
+}
+
+/** `{"instruction": ..., "output": ...}`: the row shape a layout expects, for messages. */
+export function layoutShape(layout: RowLayout): string {
+  switch (layout.kind) {
+    case 'format': return FORMAT_SHAPE[layout.format];
+    case 'fields': return `{${[...layout.required, ...layout.optional.map((k) => `${k}?`)].map((k) => `"${k}": ...`).join(', ')}}`;
+    case 'messages': return `{"${layout.field}": [{"${layout.role}": ..., "${layout.content}": ...}]}`;
+    case 'unchecked': return '';
+  }
+}
+
+export const FORMAT_SHAPE: Record<DataFormat, string> = {
+  chat: '{"messages": [{"role": ..., "content": ...}]}',
+  instruction: '{"prompt": ..., "completion": ...}',
+  text: '{"text": ...}',
+};
