@@ -264,3 +264,10 @@ test('dialect completion offers the keys not yet written and a key\'s values fro
   assert.equal(doHoverDialect(doc, { line: 2, character: 1 }, 'axolotl') !== null, true);
   assert.equal(doHoverDialect(parseConfigDocument('no_such_key: 1\n'), { line: 0, character: 1 }, 'axolotl'), null);
 });
+
+test('rule messages on a dialect file rename keys, not English words ("a base model", never "a base base_model")', () => {
+  const text = 'base_model: Qwen/Qwen2.5-0.5B\nadapter: lora\nlora_r: 16\nlora_alpha: 32\nlora_target_linear: true\ndatasets:\n  - path: tatsu-lab/alpaca\n    type: chat_template\n'
+    + 'sequence_len: 1024\nmicro_batch_size: 2\nnum_epochs: 1\nlearning_rate: 0.0002\n';
+  const [d] = analyze(text, join(HOME, 'base.yaml')).diagnostics.filter((x) => x.code === 'chat-template');
+  assert.match(String(d!.message), /Qwen\/Qwen2\.5-0\.5B is a base model: its tokenizer has no chat template/);
+});
