@@ -8,7 +8,9 @@ import { spawnSync } from 'node:child_process';
 // Every test process gets one temporary root (TMPDIR), removed at the end: a test that forgets its folders (npm test
 // used to leave ~29 in the system temp directory) leaves nothing behind, and the count left over is reported.
 const tempRoot = mkdtempSync(join(tmpdir(), 'lora-lens-tests-'));
-const testEnv = { ...process.env, TMPDIR: tempRoot, TMP: tempRoot, TEMP: tempRoot };
+// HF_HUB_OFFLINE: no test reaches the real Hub (results must not depend on the network); the Hub tests point
+// HF_ENDPOINT at their own loopback server and clear it.
+const testEnv = { ...process.env, TMPDIR: tempRoot, TMP: tempRoot, TEMP: tempRoot, HF_HUB_OFFLINE: '1' };
 
 function findTests(dir) {
   const out = [];

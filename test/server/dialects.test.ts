@@ -32,7 +32,7 @@ before(async () => {
   const home = mkdtempSync(join(tmpdir(), 'lora-lens-lsp-dialects-'));
   client = new LspTestClient({
     LORA_LENS_DEBOUNCE_MS: '20', LORA_LENS_NO_GPU_DETECT: '1', HOME: home, XDG_CACHE_HOME: join(home, 'cache'), HF_HOME: join(home, 'hf'),
-    HF_ENDPOINT: `http://127.0.0.1:${(hub.address() as AddressInfo).port}`,
+    HF_ENDPOINT: `http://127.0.0.1:${(hub.address() as AddressInfo).port}`, HF_HUB_OFFLINE: '',
   });
   await client.initialize('file:///work/project');
 });

@@ -20,7 +20,9 @@ export const CHECK: CommandSpec = {
   usage: ['FILE... [options]'],
   summary: 'Validates configs as the editor does (schema, pitfall rules, memory fit) and prints one line per problem:\n'
     + 'FILE:LINE:COL: SEVERITY CODE MESSAGE, in file order. FILE - reads a config from stdin.',
-  options: [],
+  options: [
+    { name: 'offline', help: 'look no model up on the Hugging Face Hub (HF_HUB_OFFLINE does the same); models fetched before are still read from the cache' },
+  ],
   notes: ['exit: 0 no errors (warnings allowed), 1 a config has errors, 2 usage error or a file that cannot be read.'],
   positionals: [1, Infinity],
   positionalName: 'FILE',
@@ -49,7 +51,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
       io.stderr.write(`lora-lens check: ${read.message}\n`);
       continue;
     }
-    const { diagnostics, dialect } = await analyzeForCli(read.text, read.path, { inspector });
+    const { diagnostics, dialect } = await analyzeForCli(read.text, read.path, { inspector, hub: !parsed.flags.has('offline') });
     errors += diagnostics.filter((d) => severityName(d.severity) === 'error').length;
     const report: FileReport = { file: shown, dialect: dialect.dialect, diagnostics: sortedPlain(diagnostics) };
     reports.push(report);

@@ -17,10 +17,12 @@ export function cliGpu(value: string): { ok: true; gpu: GpuSpec } | { ok: false;
 }
 
 /**
- * The CLI's analysis: the GPU from `--gpu`, else the first detected one; datasets inspected (bounded) before the
- * rules run, so `check` in a terminal reports what the editor shows once its background inspection finishes.
+ * The CLI's analysis: the GPU from `--gpu`, else the first detected one; datasets inspected (bounded) and an
+ * uncatalogued model looked up on the Hugging Face Hub before the rules run, so `check` in a terminal reports what
+ * the editor shows once its background work finishes. `hub: false` (--offline) asks no server; the disk cache of
+ * earlier lookups is read either way.
  */
-export async function analyzeForCli(text: string, configPath: string, options: { gpu?: string; inspector?: DatasetInspector } = {}): Promise<Analysis & { gpuError?: string }> {
+export async function analyzeForCli(text: string, configPath: string, options: { gpu?: string; inspector?: DatasetInspector; hub?: boolean } = {}): Promise<Analysis & { gpuError?: string }> {
   let fallbackGpu = null;
   let gpuError: string | undefined;
   if (options.gpu) {
@@ -37,11 +39,16 @@ export async function analyzeForCli(text: string, configPath: string, options: {
     env: process.env,
     fallbackGpu,
     datasetFacts: (path, inspectOptions) => inspector.peek(path, inspectOptions),
+    hub: { enabled: options.hub !== false, offSwitch: '--offline', env: process.env },
   };
   const doc = parseConfigDocument(text, { json: isJsonUri(configPath) });
   let analysis = analyzeConfig({ doc, configPath, environment });
-  if (analysis.pendingDatasets.length > 0) {
-    await Promise.all(analysis.pendingDatasets.map((d) => inspector.inspect(d.path, d.options).catch(() => undefined)));
+  // The model may arrive from the Hub and change what the datasets are read with (its tokenizer): a few rounds at most.
+  for (let round = 0; round < 3; round++) {
+    const waits: Array<Promise<unknown>> = analysis.pendingDatasets.map((d) => inspector.inspect(d.path, d.options).catch(() => undefined));
+    if (analysis.pendingModel) waits.push(analysis.pendingModel.catch(() => undefined));
+    if (waits.length === 0) break;
+    await Promise.all(waits);
     analysis = analyzeConfig({ doc, configPath, environment });
   }
   return gpuError ? { ...analysis, gpuError } : analysis;

@@ -32,6 +32,7 @@ export const ESTIMATE: CommandSpec = {
     { name: 'engine', value: 'hf|lora-lens', help: 'which trainer\'s memory profile (default: the config\'s engine)' },
     { name: 'compare', help: 'a head-to-head of full fine-tuning, LoRA and QLoRA for this config: peak memory, fits, tokens/s, time, cost' },
     { name: 'cost-per-hour', value: 'RATE', help: 'one GPU\'s hourly price for the cost estimate (overrides hardware.cost_per_hour)' },
+    { name: 'offline', help: 'look no model up on the Hugging Face Hub (HF_HUB_OFFLINE does the same); models fetched before are still read from the cache' },
   ],
   notes: [GPU_FORMS, 'exit: 0 fits (or no GPU known), 1 does not fit or the config has errors, 2 usage error or unreadable file.'],
   positionals: [1, 1],
@@ -72,7 +73,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const read = await readConfigFile(file, io.cwd, io.stdin);
   if (!read.ok) { io.stderr.write(`lora-lens estimate: ${read.message}\n`); return ExitCode.usage; }
 
-  const analysis = await analyzeForCli(read.text, read.path);
+  const analysis = await analyzeForCli(read.text, read.path, { hub: !parsed.flags.has('offline') });
   // The fit against the config's own GPU is this command's verdict, not a config error.
   const errors = analysis.diagnostics.filter((d) => d.code !== MEMORY_NO_FIT);
   const report = errorReport(shown, errors, 'fix them first');

@@ -28,6 +28,7 @@ export const RUN: CommandSpec = {
     { name: 'resume-anyway', value: 'RUN_DIR', help: 'the same, even if the config or the dataset changed since that checkpoint' },
     { name: 'python', value: 'PATH', help: 'the interpreter (default $LORA_LENS_PYTHON, else python3)' },
     { name: 'skip-checks', help: 'start without the doctor\'s pre-flight (the trainer\'s packages, or the tool an axolotl or LLaMA-Factory config needs)' },
+    { name: 'offline', help: 'look no model up on the Hugging Face Hub (HF_HUB_OFFLINE does the same); models fetched before are still read from the cache' },
   ],
   notes: ['exit: the trainer\'s code (0 completed or stopped), 1 config errors, a missing package or a failed run, 2 usage\n'
     + 'error or unusable path, 130 interrupted (Ctrl-C).'],
@@ -35,7 +36,7 @@ export const RUN: CommandSpec = {
   positionalName: 'FILE',
 };
 
-interface RunArgs { file: string | null; runDir: string | null; resume: string | null; resumeAnyway: boolean; python: string; skipChecks: boolean; json: boolean }
+interface RunArgs { file: string | null; runDir: string | null; resume: string | null; resumeAnyway: boolean; python: string; skipChecks: boolean; json: boolean; hub: boolean }
 
 function parseArgs(args: string[]): RunArgs | string | 'help' {
   const parsed = parseCommandArgs(RUN, args);
@@ -45,6 +46,7 @@ function parseArgs(args: string[]): RunArgs | string | 'help' {
     file: parsed.positionals[0] ?? null, runDir: parsed.values.get('run-dir') ?? null,
     resume: parsed.values.get('resume') ?? parsed.values.get('resume-anyway') ?? null, resumeAnyway: parsed.values.has('resume-anyway'),
     python: parsed.values.get('python') ?? defaultPython(), skipChecks: parsed.flags.has('skip-checks'), json: parsed.format === 'json',
+    hub: !parsed.flags.has('offline'),
   };
   if (parsed.values.has('resume') && parsed.values.has('resume-anyway')) return 'give --resume or --resume-anyway, not both';
   if (!out.file && !out.resume) return 'no config file given';
@@ -103,8 +105,8 @@ async function prepare(parsed: RunArgs, io: CliIO, fail: (message: string, code?
   // An axolotl or LLaMA-Factory config: that tool trains it (runTool.ts), its exit code is the answer.
   const tool = toolOfConfig(read.text, read.path);
   if (tool && parsed.file === '-') return fail(`${toolDisplayName(tool)} reads its config from a file: give the file's path instead of -`);
-  if (tool) return runToolConfig({ file: shown, runDir: parsed.runDir, python: parsed.python, skipChecks: parsed.skipChecks, json: parsed.json }, read, tool, io);
-  const analysis = await analyzeForCli(read.text, read.path);
+  if (tool) return runToolConfig({ file: shown, runDir: parsed.runDir, python: parsed.python, skipChecks: parsed.skipChecks, json: parsed.json, hub: parsed.hub }, read, tool, io);
+  const analysis = await analyzeForCli(read.text, read.path, { hub: parsed.hub });
   const report = errorReport(shown, analysis.diagnostics, 'fix them first');
   if (report || !analysis.plan) {
     io.stderr.write(report || `lora-lens run: ${shown} lacks what a run needs (method, model, data.train)\n`);

@@ -20,7 +20,7 @@ import { errorReport } from './report';
 import { isTty, Reporter } from './runReporter';
 import { untilExit } from './untilExit';
 
-export interface ToolRunArgs { file: string; runDir: string | null; python: string; skipChecks: boolean; json: boolean }
+export interface ToolRunArgs { file: string; runDir: string | null; python: string; skipChecks: boolean; json: boolean; hub: boolean }
 
 /** The tool a config is written for, or null for our own dialect (and anything else). */
 export function toolOfConfig(text: string, path: string): ExternalTool | null {
@@ -34,12 +34,12 @@ interface ToolPlan { plan: TrainingPlan; estimate: Estimate | null; numTrainRows
  * The normalised plan (for plan.json and the Runs view) and the estimate: the analysis's when it reads the dialect,
  * else the normaliser's own plan without an estimate. A string when the file cannot be trained.
  */
-async function planOf(tool: ExternalTool, text: string, path: string, shown: string): Promise<ToolPlan | string> {
+async function planOf(tool: ExternalTool, text: string, path: string, shown: string, hub: boolean): Promise<ToolPlan | string> {
   const match = detectDialect(text, path);
   if (tool === 'llama-factory' && match.subKind && match.subKind !== 'train') {
     return `${shown} is a LLaMA-Factory ${match.subKind} config: lora-lens run starts \`llamafactory-cli train\` on training configs only`;
   }
-  const analysis = await analyzeForCli(text, path);
+  const analysis = await analyzeForCli(text, path, { hub });
   if (analysis.plan) {
     const report = errorReport(shown, analysis.diagnostics, `fix them first (${toolDisplayName(tool)} would stop on them too)`);
     if (report) return report.trimEnd();
@@ -57,7 +57,7 @@ async function planOf(tool: ExternalTool, text: string, path: string, shown: str
 export async function runToolConfig(args: ToolRunArgs, read: { text: string; path: string }, tool: ExternalTool, io: CliIO): Promise<number> {
   const fail = (message: string, code: number = ExitCode.problems) => { io.stderr.write(`lora-lens run: ${message}\n`); return code; };
   const shown = args.file;
-  const planned = await planOf(tool, read.text, read.path, shown);
+  const planned = await planOf(tool, read.text, read.path, shown, args.hub);
   if (typeof planned === 'string') return fail(planned);
   const { plan } = planned;
   const runDir = args.runDir ? resolve(io.cwd, args.runDir) : toolRunDir(read.path, new Date());

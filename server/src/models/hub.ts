@@ -17,8 +17,10 @@ import type { ModelRefLike, ModelResolution, ModelSpec } from './types';
 
 export interface HubOptions {
   env?: NodeJS.ProcessEnv;
-  /** The loraLens.hub setting: false turns every request off. */
+  /** The loraLens.hub setting (the CLI's --offline): false turns every request off. */
   enabled?: boolean;
+  /** What turned it off, for messages; default the `loraLens.hub` setting. */
+  offSwitch?: string;
   /** Where fetched files are kept; default <XDG cache>/lora-lens/hub. */
   cacheDir?: string;
   /** Per request; default 10 s. */
@@ -75,7 +77,7 @@ function defaultCacheDir(env: NodeJS.ProcessEnv): string {
 /** Why the Hub is not asked, or null when it may be. */
 export function hubDisabledReason(opts: HubOptions): string | null {
   const env = opts.env ?? process.env;
-  if (opts.enabled === false) return 'the Hub lookup is turned off (loraLens.hub)';
+  if (opts.enabled === false) return `the Hub lookup is turned off (${opts.offSwitch ?? 'loraLens.hub'})`;
   if (truthy(env.HF_HUB_OFFLINE) || truthy(env.TRANSFORMERS_OFFLINE)) return 'HF_HUB_OFFLINE is set';
   return null;
 }
