@@ -422,6 +422,11 @@ test('VS Code: Show Environment shows the doctor\'s report in a read-only view, 
   await envTab.first().hover();
   await envTab.first().locator('.tab-actions .action-label').first().click();
   await page.waitForFunction(() => !Array.from(document.querySelectorAll('.tabs-container .tab')).some((tab) => tab.textContent?.includes('LoRA Lens environment')), undefined, { timeout: 10_000 });
+  // The report's "change it with LoRA Lens: Select Interpreter" is a real command: without the Python extension it
+  // opens the loraLens.pythonPath setting (under Remote: code-server is a remote window).
+  await palette('LoRA Lens: Select Interpreter');
+  await page.locator('.settings-editor .setting-item-label', { hasText: 'Python Path' }).first().waitFor({ timeout: 15_000 });
+  await palette('View: Close All Editors');
 });
 
 test('VS Code: Run Fine-Tune on a LLaMA-Factory config without LLaMA-Factory offers the LoRA Lens trainer: lost keys listed, converted, run', { skip, timeout: 150_000 }, async (t) => {

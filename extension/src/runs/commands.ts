@@ -11,6 +11,7 @@ import { createRun, deleteRun as deleteRunFolder, requestStop, runLogPath } from
 import { runDoctorCheck, type DoctorReport } from '../../../server/src/run/doctor';
 import { detectGpus } from '../../../server/src/gpu/detect';
 import { readEvents } from './tail';
+import { selectInterpreter } from './interpreter';
 import { runToolFineTune } from './toolFineTune';
 import { errorLines, requestRunPlan } from '../serverRequests';
 
@@ -31,15 +32,6 @@ function requireTrust(): boolean {
   void vscode.window.showWarningMessage('LoRA Lens starts no process in an untrusted workspace (linting and estimates still work).', 'Manage Workspace Trust')
     .then((c) => c && vscode.commands.executeCommand('workbench.trust.manage'));
   return false;
-}
-
-/**
- * The interpreter picker: the Python extension's when it is installed (its choice is the one LoRA Lens uses), else
- * the `loraLens.pythonPath` setting.
- */
-async function selectInterpreter(): Promise<void> {
-  if (vscode.extensions.getExtension('ms-python.python')) await vscode.commands.executeCommand('python.setInterpreter');
-  else await vscode.commands.executeCommand('workbench.action.openSettings', 'loraLens.pythonPath');
 }
 
 interface Preflight { ok: boolean; findings: DoctorFinding[]; report: DoctorReport | null; resolved: string | null; failure?: string }
@@ -227,5 +219,6 @@ export const RUN_COMMANDS: Record<string, (ctx: RunsContext) => Cmd> = {
   'loraLens.openRunLog': openRunLog,
   'loraLens.deleteRun': deleteRun,
   'loraLens.showEnvironment': showEnvironment,
+  'loraLens.selectInterpreter': () => selectInterpreter,
   'loraLens.refreshRuns': (ctx) => () => ctx.history.refresh(),
 };

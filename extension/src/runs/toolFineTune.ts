@@ -16,6 +16,7 @@ import { TOOL_EXECUTABLE, TOOL_INSTALL } from '../../../server/src/run/tools/com
 import { resolveToolExecutable, toolDisplayName, toolRunContext, toolRunDir } from '../../../server/src/run/tools/toolRun';
 import { convertWithServer } from '../convertCommand';
 import type { RunPlanResult } from '../../../server/src/shared/protocol';
+import { selectInterpreter } from './interpreter';
 
 /**
  * Lists every key the conversion to our dialect loses (a modal: nothing is written if the user declines), has the
@@ -45,10 +46,7 @@ async function offerAlternatives(ctx: RunsContext, tool: ExternalTool, python: s
     `LoRA Lens: ${toolDisplayName(tool)} is not installed in ${python} (no \`${TOOL_EXECUTABLE[tool]}\` beside it or on PATH). Install it with: ${install}`, ...actions);
   if (choice === 'Run with the LoRA Lens trainer') await convertAndRun(ctx, tool, uri, lost);
   if (choice === 'Copy Install Command') await vscode.env.clipboard.writeText(install);
-  if (choice === 'Select Interpreter') {
-    if (vscode.extensions.getExtension('ms-python.python')) await vscode.commands.executeCommand('python.setInterpreter');
-    else await vscode.commands.executeCommand('workbench.action.openSettings', 'loraLens.pythonPath');
-  }
+  if (choice === 'Select Interpreter') await selectInterpreter();
 }
 
 /**
