@@ -33,6 +33,15 @@ test('a completed run reduces to one point per step, evals apart, header from th
   assert.deepEqual(header, { status: 'completed', step: 80, totalSteps: 80, elapsedS: 73, etaS: 0, finalLoss: 1.0841 });
 });
 
+test('a total of 0 (a tool run before its first progress bar) is unknown, not /0', () => {
+  const start = { ...events('lora-80.events.jsonl')[0], total_steps: 0, tool: 'axolotl' };
+  const step = { event: 'step', time: 2, step: 1, total_steps: 0, epoch: 0, loss: 2.5, learning_rate: 1e-4, grad_norm: null, tokens_per_second: null,
+    allocated_bytes: null, reserved_bytes: null, peak_allocated_bytes: null, device_used_bytes: null, elapsed_s: 1, eta_s: null };
+  assert.equal(runHeader(reduceEvents([start] as never)).totalSteps, null);
+  assert.equal(runHeader(reduceEvents([start, step] as never)).totalSteps, null);
+  assert.equal(runHeader(reduceEvents([start, { ...step, step: 2, total_steps: 400 }] as never)).totalSteps, 400);
+});
+
 test('the smoothed loss is a debiased EMA: the first point equals the raw loss', () => {
   const series = reduceEvents(events('lora-80.events.jsonl'));
   assert.equal(series.lossSmooth[0], series.loss[0]);

@@ -130,7 +130,8 @@ export function runHeader(series: RunSeries): RunHeader {
   return {
     status: series.status,
     step: series.end?.step ?? last?.step ?? 0,
-    totalSteps: last?.total_steps ?? series.start?.total_steps ?? null,
+    // 0 is "not known yet" (a tool run before its first progress bar): shown as ?, never as /0.
+    totalSteps: last?.total_steps || series.start?.total_steps || null,
     elapsedS: series.end?.elapsed_s ?? last?.elapsed_s ?? null,
     etaS: series.end ? 0 : last?.eta_s ?? null,
     finalLoss: series.end?.final_loss ?? (series.loss.length ? series.loss[series.loss.length - 1]! : null),

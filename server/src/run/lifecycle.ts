@@ -246,7 +246,8 @@ export function readRunSummary(dir: string, active = false): RunSummary {
   return {
     id: basename(dir), dir, status, startedAt,
     step: (ended ? end?.step : undefined) ?? lastStep?.step ?? 0,
-    totalSteps: lastStep?.total_steps ?? (start?.event === 'start' ? start.total_steps : null) ?? null,
+    // 0 is "not known yet" (a tool run before its first progress bar).
+    totalSteps: lastStep?.total_steps || (start?.event === 'start' ? start.total_steps : null) || null,
     loss: (ended ? end?.final_loss : undefined) ?? lastStep?.loss ?? null,
     configPath: plan?.config_path ?? null,
     errorKind: error?.event === 'error' ? error.kind : null,
