@@ -3,7 +3,7 @@
 // the losses the tool printed, an out-of-memory death, Ctrl-C, and the message when the tool is not installed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseEventLine, type TrainerEvent } from '../../server/src/run/events';
 import { PID_FILE, readRunSummary } from '../../server/src/run/lifecycle';
@@ -108,6 +108,14 @@ test('Ctrl-C (SIGINT to the CLI) stops the tool and the run ends stopped', async
   assert.ok(end?.event === 'end' && end.status === 'stopped', JSON.stringify(end));
   assert.equal(readRunSummary(runDir).status, 'stopped');
   assert.match(readFileSync(join(runDir, 'tool.log'), 'utf8'), /KeyboardInterrupt/, 'the tool got SIGINT first');
+
+  // --resume is our trainer's: for the tool's run it says how that tool resumes, and starts nothing.
+  const outputDir = readRunSummary(runDir).plan!.output!.dir;
+  for (const step of [20, 40, 8]) mkdirSync(join(outputDir, `checkpoint-${step}`), { recursive: true });
+  const resumed = runCli(['run', '--resume', runDir], { cwd: dir, env: env(true) });
+  assert.equal(resumed.code, 2, resumed.stderr);
+  assert.match(resumed.stderr, new RegExp(`trained by axolotl, which keeps its own checkpoints.*resume_from_checkpoint: ${join(outputDir, 'checkpoint-40').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.equal(readEvents(runDir).length, events.length, 'nothing was started');
 });
 
 test('when the tool is not installed the message names it, gives the install line and the way to our trainer; no run folder', () => {

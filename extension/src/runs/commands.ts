@@ -7,7 +7,7 @@ import { RunItem } from './historyView';
 import { runMerge } from './launcher';
 import { RunPanel } from './panel';
 import { newRunDir } from '../../../server/src/run/args';
-import { createRun, deleteRun as deleteRunFolder, requestStop, runLogPath } from '../../../server/src/run/lifecycle';
+import { checkResumable, createRun, deleteRun as deleteRunFolder, requestStop, runLogPath } from '../../../server/src/run/lifecycle';
 import { runDoctorCheck, type DoctorReport } from '../../../server/src/run/doctor';
 import { detectGpus } from '../../../server/src/gpu/detect';
 import { readEvents } from './tail';
@@ -120,7 +120,9 @@ const resumeRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   const run = id ? await ctx.run(id) : undefined;
   if (!run) return;
   if (ctx.active.has(run.id)) { void vscode.window.showWarningMessage(`LoRA Lens: run ${run.id} is already running.`); return; }
-  if (run.tool) { void vscode.window.showWarningMessage(`LoRA Lens: run ${run.id} was trained by ${run.tool}; resume it with that tool (its own resume_from_checkpoint), or run the config again.`); return; }
+  // The one resumability check the CLI uses too: a run of the user's tool gets how to resume it with that tool.
+  const resumable = checkResumable(run.dir);
+  if (!resumable.ok) { void vscode.window.showWarningMessage(`LoRA Lens: ${resumable.message}`); return; }
   if (!(await preflight(ctx, run.settings.method, true)).ok) return;
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [run.id]);
   const start = readEvents(join(run.dir, 'events.jsonl')).events.find((e) => e.event === 'start');

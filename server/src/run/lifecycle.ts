@@ -129,12 +129,31 @@ export function createRun(runDir: string, plan: TrainingPlan): { ok: true; runDi
   return { ok: true, runDir: dir, planPath };
 }
 
-/** Whether a run folder can be resumed: it holds a plan, and no trainer runs in it now. */
+/**
+ * Whether a run folder can be resumed: it holds a plan, our trainer made it (a run of axolotl or LLaMA-Factory keeps
+ * the tool's own checkpoints, which only that tool resumes), and no trainer runs in it now.
+ */
 export function checkResumable(runDir: string): { ok: true; runDir: string } | { ok: false; message: string } {
   const dir = resolve(runDir);
   if (!existsSync(join(dir, PLAN_FILE))) return { ok: false, message: `${dir} has no plan.json to resume` };
   if (isRunAlive(dir)) return { ok: false, message: `${dir} is still running (pid ${readPid(dir)}); stop it first` };
+  const summary = readRunSummary(dir);
+  if (summary.tool && summary.tool !== 'lora-lens') return { ok: false, message: toolResumeAdvice(summary) };
   return { ok: true, runDir: dir };
+}
+
+/** How to resume a run of the user's tool with that tool: its newest checkpoint in output_dir, when there is one. */
+function toolResumeAdvice(summary: RunSummary): string {
+  const tool = summary.tool === 'axolotl' ? 'axolotl' : 'LLaMA-Factory';
+  const outputDir = summary.plan?.output?.dir;
+  let newest: string | null = null;
+  try {
+    const steps = outputDir ? readdirSync(outputDir).map((name) => /^checkpoint-(\d+)$/.exec(name)).filter((m): m is RegExpExecArray => m !== null) : [];
+    const last = steps.sort((a, b) => Number(b[1]) - Number(a[1]))[0];
+    if (last && outputDir) newest = join(outputDir, last[0]);
+  } catch { /* no output folder yet */ }
+  const how = newest ? `set \`resume_from_checkpoint: ${newest}\` in the config` : 'set `resume_from_checkpoint` in the config to its newest checkpoint-N folder';
+  return `${summary.dir} was trained by ${tool}, which keeps its own checkpoints: LoRA Lens resumes only its own trainer's runs. To continue it, ${how} and run the config again (lora-lens run CONFIG).`;
 }
 
 /** Records the trainer's pid: other windows and the CLI read it to tell a running run from a dead one. */
