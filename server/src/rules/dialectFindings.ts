@@ -30,7 +30,8 @@ export function dialectWording(dialect: RuleDialect, sources: PlanSourceMap): Di
   const leafNames = new Map<string, string | null>();
   for (const [planKey, source] of Object.entries(sources)) {
     if (!source.docPath) continue;
-    names.set(planKey, source.name);
+    // A top-level key that is an English word (`model`, `method`, `data`) is prose in a message ("a base model").
+    if (!/^[a-z]+$/.test(planKey)) names.set(planKey, source.name);
     const leaf = planKey.slice(planKey.lastIndexOf('.') + 1);
     if (leaf === source.name) continue;
     const seen = leafNames.get(leaf);
@@ -50,8 +51,6 @@ export function dialectWording(dialect: RuleDialect, sources: PlanSourceMap): Di
     return out.replace(pattern, (word: string, _g: string, offset: number, whole: string) => {
       // A bare `r` only where it is the rank: next to `/`, `×`, `=` or `:` (never a word of prose).
       if (word === 'r' && !/[/×=:(]\s*$/.test(whole.slice(Math.max(0, offset - 3), offset)) && !/^\s*[=:)]/.test(whole.slice(offset + 1, offset + 4))) return word;
-      // A top-level key that is an English word (`model`, `method`, `data`) is prose in a message ("a base model").
-      if (/^[a-z]+$/.test(word) && word !== 'r') return word;
       return names.get(word) ?? word;
     });
   };

@@ -76,14 +76,20 @@ def _examples(n_rows: int, seed: int, vocab: int = VOCAB, length: int = SEQ) -> 
     return out
 
 
-def _hf_loss(model, examples: list[Example]) -> torch.Tensor:
+def _hf_inputs(examples: list[Example]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Padded input ids, attention mask and labels (IGNORE on padding) as transformers takes them."""
     batch = collate_padded(examples, 0).to(CUDA)
     labels = torch.full_like(batch.input_ids, IGNORE)
     mask = torch.zeros_like(batch.input_ids)
     for row, e in enumerate(examples):
         labels[row, :len(e.labels)] = torch.tensor(e.labels, device=CUDA)
         mask[row, :len(e.input_ids)] = 1
-    return model(input_ids=batch.input_ids, attention_mask=mask, labels=labels, use_cache=False).loss
+    return batch.input_ids, mask, labels
+
+
+def _hf_loss(model, examples: list[Example]) -> torch.Tensor:
+    ids, mask, labels = _hf_inputs(examples)
+    return model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss
 
 
 @needs_triton
@@ -158,14 +164,9 @@ def _peft_fp16_amp_grads(base: torch.nn.Module, ours: torch.nn.Module, micro_exa
     scaler = torch.amp.GradScaler(CUDA.type)
     num_items = sum(sum(1 for label in e.labels[1:] if label != IGNORE) for rows in micro_examples for e in rows)
     for rows in micro_examples:
-        batch = collate_padded(rows, 0).to(CUDA)
-        labels = torch.full_like(batch.input_ids, IGNORE)
-        mask = torch.zeros_like(batch.input_ids)
-        for i, e in enumerate(rows):
-            labels[i, :len(e.labels)] = torch.tensor(e.labels, device=CUDA)
-            mask[i, :len(e.input_ids)] = 1
+        ids, mask, labels = _hf_inputs(rows)
         with torch.autocast(CUDA.type, dtype=torch.float16):
-            loss = model(input_ids=batch.input_ids, attention_mask=mask, labels=labels, use_cache=False,
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False,
                          num_items_in_batch=torch.tensor(num_items, device=CUDA)).loss
         scaler.scale(loss).backward()
     inv = 1.0 / scaler.get_scale()
