@@ -8,12 +8,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { catalogModel } from '../server/src/models/catalog';
-import { MEASURED_ARCH, measuredPeakGiB, measurementPlan, parseMeasurements } from '../server/src/memory/calibration';
-import { estimateMemory } from '../server/src/memory/estimate';
-import type { Engine } from '../server/src/plan/types';
-import { lookupGpuName } from '../server/src/gpu/catalog';
-import { estimateThroughput } from '../server/src/throughput/estimate';
+import { catalogModel } from '../server/src/core/models/catalog';
+import { MEASURED_ARCH, measuredPeakGiB, measurementPlan, parseMeasurements } from '../server/src/core/estimate/memory/calibration';
+import { estimateMemory } from '../server/src/core/estimate/memory/estimate';
+import type { Engine } from '../server/src/core/plan/types';
+import { lookupGpuName } from '../server/src/core/gpu/catalog';
+import { estimateThroughput } from '../server/src/core/estimate/throughput/estimate';
 
 const GiB = 2 ** 30;
 const args = process.argv.slice(2);

@@ -1,18 +1,18 @@
 /**
  * Fits the throughput model's coefficients per engine on measured step times and prints every row's error, the
- * fit set's and the held-out set's. Paste the printed coefficients into server/src/throughput/profiles.ts.
+ * fit set's and the held-out set's. Paste the printed coefficients into server/src/core/estimate/throughput/profiles.ts.
  * Run: npx tsx bench/throughput-fit.ts
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lookupGpuName } from '../server/src/gpu/catalog';
-import { gpuRates } from '../server/src/gpu/rates';
-import { MEASURED_ARCH, measurementPlan, parseMeasurements, type Measurement } from '../server/src/memory/calibration';
-import { catalogModel } from '../server/src/models/catalog';
-import type { Engine } from '../server/src/plan/types';
-import { fitCoefficients, relativeErrors, type FitRow } from '../server/src/throughput/fit';
-import { FEATURES, stepFeatures } from '../server/src/throughput/features';
-import { stepWork } from '../server/src/throughput/flops';
+import { lookupGpuName } from '../server/src/core/gpu/catalog';
+import { gpuRates } from '../server/src/core/gpu/rates';
+import { MEASURED_ARCH, measurementPlan, parseMeasurements, type Measurement } from '../server/src/core/estimate/memory/calibration';
+import { catalogModel } from '../server/src/core/models/catalog';
+import type { Engine } from '../server/src/core/plan/types';
+import { fitCoefficients, relativeErrors, type FitRow } from '../server/src/core/estimate/throughput/fit';
+import { FEATURES, stepFeatures } from '../server/src/core/estimate/throughput/features';
+import { stepWork } from '../server/src/core/estimate/throughput/flops';
 
 const dir = join(__dirname, '..', 'test', 'fixtures', 'calibration');
 interface Row extends FitRow { label: string; m: Measurement }

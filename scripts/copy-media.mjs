@@ -1,5 +1,5 @@
 // Builds the run panel's webview assets into media/build/ (git-ignored, shipped in the .vsix through !media/**):
-// the page script (media/panel.ts plus the shared events→series reducer, one IIFE for the browser) and uPlot's
+// the page script (webview/panel.ts plus the shared events→series reducer, one IIFE for the browser) and uPlot's
 // IIFE build and stylesheet copied from node_modules. Built rather than committed, so the uPlot version is the
 // one package-lock.json pins and there is no second copy of the reducer to keep in step.
 import { build } from 'esbuild';
@@ -13,7 +13,7 @@ mkdirSync(out, { recursive: true });
 copyFileSync(join(root, 'node_modules/uplot/dist/uPlot.iife.min.js'), join(out, 'uPlot.iife.min.js'));
 copyFileSync(join(root, 'node_modules/uplot/dist/uPlot.min.css'), join(out, 'uPlot.min.css'));
 await build({
-  entryPoints: [join(root, 'media/panel.ts')],
+  entryPoints: [join(root, 'webview/panel.ts')],
   outfile: join(out, 'panel.js'),
   bundle: true,
   format: 'iife',

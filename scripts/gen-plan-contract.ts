@@ -1,5 +1,5 @@
 /**
- * Writes the plan contract from its one source, server/src/plan/types.ts:
+ * Writes the plan contract from its one source, server/src/core/plan/types.ts:
  *   - schemas/plan.schema.json: the TrainingPlan as a draft-07 schema (types, enums, nullability, no extra keys),
  *     bounds and integer-ness taken from the config schema's key of the same path, cross-field rules below;
  *   - trainer/tests/fixtures/plans/<method>.plan.json: plans the TypeScript normaliser builds, which the trainer's
@@ -10,14 +10,14 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
-import { buildPlan } from '../server/src/services/buildPlan';
-import type { TrainingPlan } from '../server/src/plan/types';
+import { buildPlan } from '../server/src/core/analysis/buildPlan';
+import type { TrainingPlan } from '../server/src/core/plan/types';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Schema = { [key: string]: Json };
 
 const ROOT = join(__dirname, '..');
-export const TYPES_FILE = join(ROOT, 'server', 'src', 'plan', 'types.ts');
+export const TYPES_FILE = join(ROOT, 'server', 'src', 'core', 'plan', 'types.ts');
 const CONFIG_SCHEMA_FILE = join(ROOT, 'schemas', 'finetune.schema.json');
 export const PLAN_SCHEMA_FILE = join(ROOT, 'schemas', 'plan.schema.json');
 export const PLAN_FIXTURE_DIR = join(ROOT, 'trainer', 'tests', 'fixtures', 'plans');
@@ -152,7 +152,7 @@ export function planSchema(typesText = readFileSync(TYPES_FILE, 'utf8'), config 
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://lora-lens.dev/schemas/plan.schema.json',
     title: 'LoRA Lens TrainingPlan (plan.json, version 1)',
-    description: 'Generated from server/src/plan/types.ts by scripts/gen-plan-contract.ts; edit those, not this file. '
+    description: 'Generated from server/src/core/plan/types.ts by scripts/gen-plan-contract.ts; edit those, not this file. '
       + 'Written by the TypeScript side with every default applied and every path absolute; read by trainer/lora_lens_trainer/plan.py.',
     ...plan,
     allOf: CROSS_FIELD_RULES,

@@ -1,5 +1,5 @@
 """Step times of both engines (transformers + PEFT, and our trainer) over a grid of architectures and settings, for
-the throughput model (server/src/throughput/). Runs trainer/bench/bench.py's two step functions unchanged, so the
+the throughput model (server/src/core/estimate/throughput/). Runs trainer/bench/bench.py's two step functions unchanged, so the
 rows measure what the memory rows measure; adds architectures outside the Qwen2 family through their configs.
 Each row: the fastest of `STEPS - 1` timed steps after a warm-up step. Writes JSON lines to the path given.
 

@@ -1,9 +1,9 @@
 // In-process cost per phase of one edit (no IPC): tsx bench/lsp/phases.ts [--only NAME]
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseConfigDocument, type ConfigDocument } from '../../server/src/document/configDocument';
-import { reparseConfigDocument } from '../../server/src/document/incremental';
-import { analyzeConfig } from '../../server/src/services/analyze';
+import { parseConfigDocument, type ConfigDocument } from '../../server/src/core/document/configDocument';
+import { reparseConfigDocument } from '../../server/src/core/document/incremental';
+import { analyzeConfig } from '../../server/src/core/analysis/analyze';
 import { EditScript, exampleDocuments, generatedDocument } from './documents';
 
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]! : '';

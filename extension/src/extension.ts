@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { activateRuns } from './runs/activate';
 import { createStatusBar } from './statusBar';
-import { registerConvertCommand } from './convertCommand';
+import { registerConvertCommand } from './convert';
 
 let client: LanguageClient | undefined;
 

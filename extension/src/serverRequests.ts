@@ -1,5 +1,5 @@
 import type * as vscode from 'vscode';
-import { RunPlanRequestMethod, type RunPlanParams, type RunPlanResult } from '../../server/src/shared/protocol';
+import { RunPlanRequestMethod, type RunPlanParams, type RunPlanResult } from '../../server/src/protocol/requests';
 
 /** What the extension needs of the language client to ask it (the LanguageClient, or a test double of its shape). */
 export interface RequestClient {

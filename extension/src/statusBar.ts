@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { claimsDocument } from '../../server/src/services/claim';
-import { EstimateRequestMethod, type EstimateParams, type EstimateResult } from '../../server/src/shared/protocol';
+import { claimsDocument } from '../../server/src/core/analysis/claim';
+import { EstimateRequestMethod, type EstimateParams, type EstimateResult } from '../../server/src/protocol/requests';
 import { statusBarContent } from './statusText';
 
 /** Whether the server treats a document as a config: the same function and the same `loraLens.files`/`dialects` settings. */

@@ -1,4 +1,4 @@
-import type { EstimateResult } from '../../server/src/shared/protocol';
+import type { EstimateResult } from '../../server/src/protocol/requests';
 
 /**
  * The status bar item's text and accessibility label: the verdict as an icon, the error count; no figures (the inlay

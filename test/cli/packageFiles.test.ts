@@ -35,7 +35,7 @@ test('the .vsix ships no webview sources and no .gitignore, and everything the e
 
 test('package.json points repository, bugs and homepage where the docs link (no placeholder)', () => {
   const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { repository: { url: string }; bugs: { url: string }; homepage: string };
-  const docsBase = /const DOCS_BASE = '(https:\/\/[^']+)\/blob\//.exec(readFileSync(join(REPO, 'server', 'src', 'diagnostics.ts'), 'utf8'))![1]!;
+  const docsBase = /const DOCS_BASE = '(https:\/\/[^']+)\/blob\//.exec(readFileSync(join(REPO, 'server', 'src', 'core', 'document', 'diagnostics.ts'), 'utf8'))![1]!;
   assert.doesNotMatch(JSON.stringify(manifest.repository), /example\.invalid/);
   assert.equal(manifest.repository.url, `${docsBase}.git`);
   assert.equal(manifest.bugs.url, `${docsBase}/issues`);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspectDataset } from '../../server/src/data';
-import { readNumRows } from '../../server/src/data/parquet';
+import { inspectDataset } from '../../server/src/core/data';
+import { readNumRows } from '../../server/src/core/data/parquet';
 
 let dir: string;
 before(() => { dir = mkdtempSync(join(tmpdir(), 'lora-lens-data-')); });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatasetInspector, inspectDataset, tokenizerPathFor, type DatasetFacts, type InspectOptions } from '../../server/src/data';
+import { DatasetInspector, inspectDataset, tokenizerPathFor, type DatasetFacts, type InspectOptions } from '../../server/src/core/data';
 
 let dir: string;
 before(() => { dir = mkdtempSync(join(tmpdir(), 'lora-lens-inspector-')); });

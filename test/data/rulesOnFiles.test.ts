@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspectDataset } from '../../server/src/data';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { toTrainingPlan } from '../../server/src/plan/normalize';
-import { checkRules } from '../../server/src/rules';
+import { inspectDataset } from '../../server/src/core/data';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { toTrainingPlan } from '../../server/src/core/plan/normalize';
+import { checkRules } from '../../server/src/core/rules';
 
 let dir: string;
 before(() => { dir = mkdtempSync(join(tmpdir(), 'lora-lens-rules-data-')); mkdirSync(join(dir, 'data')); });

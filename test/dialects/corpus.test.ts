@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DiagnosticSeverity } from 'vscode-languageserver-types';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { detectDialect, validateDialect } from '../../server/src/dialects';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { detectDialect, validateDialect } from '../../server/src/core/dialects';
 import { CORPUS_DIR, corpusFiles, type CorpusFile } from './corpusFiles';
 
 interface Expected {

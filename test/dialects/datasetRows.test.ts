@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyzeForCli } from '../../server/src/cli/environment';
-import type { RowLayout } from '../../server/src/data/layout';
-import { checkRowLayout } from '../../server/src/data/rows';
+import { analyzeForCli } from '../../server/src/cli/analysisEnvironment';
+import type { RowLayout } from '../../server/src/core/data/layout';
+import { checkRowLayout } from '../../server/src/core/data/rows';
 
 let dir: string;
 before(() => { dir = mkdtempSync(join(tmpdir(), 'lora-lens-dialect-rows-')); mkdirSync(join(dir, 'data')); });

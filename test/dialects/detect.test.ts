@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { detectDialect, SNIFF_BYTES } from '../../server/src/dialects';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { detectDialect, SNIFF_BYTES } from '../../server/src/core/dialects';
 import { corpusFiles, llamaFactoryKind } from './corpusFiles';
 
 const AXOLOTL = 'base_model: NousResearch/Llama-3.2-1B\nadapter: lora\nmicro_batch_size: 2\n';

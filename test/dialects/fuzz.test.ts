@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { detectDialect, validateDialect } from '../../server/src/dialects';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { detectDialect, validateDialect } from '../../server/src/core/dialects';
 import { corpusFiles } from './corpusFiles';
 
 /** A small deterministic PRNG (mulberry32), so a failure reproduces from its seed. */

@@ -4,9 +4,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver-types';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { detectDialect, validateDialect, type DialectDiagnosticData } from '../../server/src/dialects';
-import { toTextEdits } from '../../server/src/edits/configEdits';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { detectDialect, validateDialect, type DialectDiagnosticData } from '../../server/src/core/dialects';
+import { toTextEdits } from '../../server/src/core/edits/configEdits';
 import { applyTextEdits } from '../helpers/edits';
 import { CORPUS_DIR } from './corpusFiles';
 

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { dirname, join } from 'node:path';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { axolotlToPlan, namesInTargetRegex } from '../../server/src/dialects/normalize/axolotl';
-import { llamaFactoryToPlan } from '../../server/src/dialects/normalize/llamaFactory';
-import { dialectEdits, sourceOf } from '../../server/src/dialects/normalize/sourceMap';
-import { isDatasetReference } from '../../server/src/dialects/normalize/datasetRef';
-import { planErrors } from '../../server/src/plan/contract';
-import { dataset } from '../../server/src/rules/dataset';
-import { resolveModel } from '../../server/src/models/resolve';
-import { estimateMemory } from '../../server/src/memory/estimate';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { axolotlToPlan, namesInTargetRegex } from '../../server/src/core/dialects/normalize/axolotl';
+import { llamaFactoryToPlan } from '../../server/src/core/dialects/normalize/llamaFactory';
+import { dialectEdits, sourceOf } from '../../server/src/core/dialects/normalize/sourceMap';
+import { isDatasetReference } from '../../server/src/core/dialects/normalize/datasetRef';
+import { planErrors } from '../../server/src/core/plan/contract';
+import { dataset } from '../../server/src/core/rules/dataset';
+import { resolveModel } from '../../server/src/core/models/resolve';
+import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
 import { CORPUS, corpusFiles, isAxolotlTraining, llamaFactorySubKind } from './normalizeCorpus';
 
 const AX = join(CORPUS, 'axolotl');
@@ -238,7 +238,7 @@ describe('LLaMA-Factory normaliser details', () => {
 describe('estimates offline for the corpus', () => {
   // An empty HF cache: only local folders and the built-in catalog resolve.
   const env = { HOME: '/nonexistent-home', HF_HOME: '/nonexistent-home/hf' };
-  const estimable = (plans: Array<{ plan: import('../../server/src/plan/types').TrainingPlan | null; path: string }>) => {
+  const estimable = (plans: Array<{ plan: import('../../server/src/core/plan/types').TrainingPlan | null; path: string }>) => {
     let resolved = 0;
     for (const { plan, path } of plans) {
       const model = resolveModel(plan!.model, { configDir: dirname(path), env });

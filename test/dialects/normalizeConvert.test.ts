@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { axolotlToPlan } from '../../server/src/dialects/normalize/axolotl';
-import { planToLoraLensYaml } from '../../server/src/dialects/normalize/convert';
-import { llamaFactoryToPlan } from '../../server/src/dialects/normalize/llamaFactory';
-import { doValidation } from '../../server/src/services/validation';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { axolotlToPlan } from '../../server/src/core/dialects/normalize/axolotl';
+import { planToLoraLensYaml } from '../../server/src/core/dialects/normalize/convert';
+import { llamaFactoryToPlan } from '../../server/src/core/dialects/normalize/llamaFactory';
+import { doValidation } from '../../server/src/core/analysis/validation';
 import { corpusFiles, isAxolotlTraining, llamaFactorySubKind } from './normalizeCorpus';
 
 const noFiles = () => false;

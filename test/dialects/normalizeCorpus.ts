@@ -1,8 +1,8 @@
 /** Corpus helpers for the normaliser tests: the copied example configs and their LLaMA-Factory sub-kind. */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfigDocument, type ConfigDocument } from '../../server/src/document/configDocument';
-import type { LlamaFactorySubKind } from '../../server/src/dialects/normalize/llamaFactory';
+import { parseConfigDocument, type ConfigDocument } from '../../server/src/core/document/configDocument';
+import type { LlamaFactorySubKind } from '../../server/src/core/dialects/normalize/llamaFactory';
 
 export const CORPUS = join(__dirname, '..', 'fixtures', 'corpus');
 

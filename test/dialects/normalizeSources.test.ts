@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { dirname } from 'node:path';
 import { test } from 'node:test';
-import { normalizeDialect, sourceOf } from '../../server/src/dialects/normalize';
-import { resolveModel } from '../../server/src/models/resolve';
-import { checkRules } from '../../server/src/rules';
-import type { QuickFix } from '../../server/src/edits/configEdits';
+import { normalizeDialect, sourceOf } from '../../server/src/core/dialects/normalize';
+import { resolveModel } from '../../server/src/core/models/resolve';
+import { checkRules } from '../../server/src/core/rules';
+import type { QuickFix } from '../../server/src/core/edits/configEdits';
 import { corpusFiles, isAxolotlTraining, llamaFactorySubKind } from './normalizeCorpus';
 
 test('every rule fix on a corpus plan edits a plan field with a recorded dialect source', () => {

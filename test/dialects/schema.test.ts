@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import Ajv from 'ajv';
 import { join } from 'node:path';
-import { dialectSchema } from '../../server/src/dialects';
-import { describeDialectKey, dialectKeysAt, dialectValuesAt } from '../../server/src/dialects/describe';
-import type { DialectProperty, DialectSchemaRoot } from '../../server/src/dialects/schemaTable';
+import { dialectSchema } from '../../server/src/core/dialects';
+import { describeDialectKey, dialectKeysAt, dialectValuesAt } from '../../server/src/core/dialects/describe';
+import type { DialectProperty, DialectSchemaRoot } from '../../server/src/core/dialects/schemaTable';
 
 const ROOT = join(__dirname, '..', '..');
 

@@ -9,16 +9,16 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver-types';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { analyzeConfig, type Analysis } from '../../server/src/services/analyze';
-import { analyzeForCli } from '../../server/src/cli/environment';
-import { resolveModel } from '../../server/src/models';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { analyzeConfig, type Analysis } from '../../server/src/core/analysis/analyze';
+import { analyzeForCli } from '../../server/src/cli/analysisEnvironment';
+import { resolveModel } from '../../server/src/core/models';
 import { runCli } from '../helpers/cli';
-import { claimsDocument } from '../../server/src/services/claim';
-import { readSettings } from '../../server/src/languageserver/settings';
-import { doCompleteDialect } from '../../server/src/services/completion';
-import { doHoverDialect } from '../../server/src/services/hover';
-import { getMemoryInlayHints } from '../../server/src/languageserver/memoryFeatures';
+import { claimsDocument } from '../../server/src/core/analysis/claim';
+import { readSettings } from '../../server/src/protocol/settings';
+import { doCompleteDialect } from '../../server/src/core/analysis/completion';
+import { doHoverDialect } from '../../server/src/core/analysis/hover';
+import { getMemoryInlayHints } from '../../server/src/lsp/memoryFeatures';
 import { CORPUS_DIR, corpusFiles, type CorpusFile } from './corpusFiles';
 
 interface Listed { file: string; line: number; code: string; reason: string }

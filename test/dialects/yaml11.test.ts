@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { findScalarDifferences, resolvePlainScalar, toolView, YamlTimestamp } from '../../server/src/dialects/yaml11';
-import { yaml11Float } from '../../server/src/dialects/yaml11Report';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { findScalarDifferences, resolvePlainScalar, toolView, YamlTimestamp } from '../../server/src/core/dialects/yaml11';
+import { yaml11Float } from '../../server/src/core/dialects/yaml11Report';
 
 test('PyYAML (YAML 1.1) readings of plain scalars', () => {
   const table: Array<[string, unknown]> = [

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { firstJsonSyntaxError } from '../../server/src/document/jsonSyntax';
+import { firstJsonSyntaxError } from '../../server/src/core/document/jsonSyntax';
 import { REPO } from '../helpers/cli';
 
 const isJson = (text: string) => { try { JSON.parse(text); return true; } catch { return false; } };

@@ -2,8 +2,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { firstTooDeepOffset, MAX_NESTING_DEPTH } from '../../server/src/document/nestingDepth';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
+import { firstTooDeepOffset, MAX_NESTING_DEPTH } from '../../server/src/core/document/nestingDepth';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 
 const EXAMPLES = join(__dirname, '..', '..', 'examples');
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { toTextEdits, type ConfigEdit } from '../../server/src/edits/configEdits';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { toTextEdits, type ConfigEdit } from '../../server/src/core/edits/configEdits';
 
 /** Applies the edits to `text` and returns the new text and its parsed value. */
 function apply(text: string, edits: ConfigEdit[]): { text: string; value: Record<string, any> } {

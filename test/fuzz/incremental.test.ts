@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isDocument, isMap, isPair, isScalar, isSeq } from 'yaml';
-import { parseConfigDocument, type ConfigDocument } from '../../server/src/document/configDocument';
-import { diffRegion, reparseConfigDocument } from '../../server/src/document/incremental';
+import { parseConfigDocument, type ConfigDocument } from '../../server/src/core/document/configDocument';
+import { diffRegion, reparseConfigDocument } from '../../server/src/core/document/incremental';
 import { EditScript, exampleDocuments, generatedDocument } from '../../bench/lsp/documents';
 import { FUZZ_SEED, generateDocuments, Random } from './generate';
 

@@ -2,13 +2,13 @@
 // synchronous loop or a regular expression that backtracks for hours) and name the document that caused it.
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { analyzeConfig } from '../../server/src/services/analyze';
-import { doComplete, doCompleteDialect } from '../../server/src/services/completion';
-import { doHover, doHoverDialect } from '../../server/src/services/hover';
-import { findDocumentSymbols } from '../../server/src/services/symbols';
-import { doValidation } from '../../server/src/services/validation';
-import { toTrainingPlan } from '../../server/src/plan/normalize';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { analyzeConfig } from '../../server/src/core/analysis/analyze';
+import { doComplete, doCompleteDialect } from '../../server/src/core/analysis/completion';
+import { doHover, doHoverDialect } from '../../server/src/core/analysis/hover';
+import { findDocumentSymbols } from '../../server/src/core/analysis/symbols';
+import { doValidation } from '../../server/src/core/analysis/validation';
+import { toTrainingPlan } from '../../server/src/core/plan/normalize';
 import { generateDocuments, Random } from './generate';
 
 export interface WorkerResult {

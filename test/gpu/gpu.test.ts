@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { detectGpus, gpuFromSetting, lookupGpuName, parseMemorySize, parseNvidiaSmi } from '../../server/src/gpu';
+import { gpuFromSetting, lookupGpuName, parseMemorySize } from '../../server/src/core/gpu';
+import { detectGpus, parseNvidiaSmi } from '../../server/src/runs/gpuDetect';
 
 const GiB = 2 ** 30;
 

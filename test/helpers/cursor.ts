@@ -1,5 +1,5 @@
 import type { Position } from 'vscode-languageserver-types';
-import { parseConfigDocument, positionAt, computeLineStarts, type ConfigDocument } from '../../server/src/document/configDocument';
+import { parseConfigDocument, positionAt, computeLineStarts, type ConfigDocument } from '../../server/src/core/document/configDocument';
 
 /** Splits text at its `|` cursor marker: the document without it, and the marker's position. */
 export function withCursor(textWithCursor: string): { doc: ConfigDocument; position: Position } {

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { catalogModel } from '../../server/src/models/catalog';
-import { MEASURED_ARCH, measuredPeakGiB, measurementPlan, parseMeasurements, type Measurement } from '../../server/src/memory/calibration';
-import { estimateMemory } from '../../server/src/memory/estimate';
-import type { Engine } from '../../server/src/plan/types';
+import { catalogModel } from '../../server/src/core/models/catalog';
+import { MEASURED_ARCH, measuredPeakGiB, measurementPlan, parseMeasurements, type Measurement } from '../../server/src/core/estimate/memory/calibration';
+import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
+import type { Engine } from '../../server/src/core/plan/types';
 
 const GiB = 2 ** 30;
 const fixture = (name: string) => parseMeasurements(readFileSync(join(__dirname, '..', 'fixtures', 'calibration', name), 'utf8'));

@@ -4,14 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { axolotlToPlan } from '../../server/src/dialects/normalize/axolotl';
-import { llamaFactoryToPlan } from '../../server/src/dialects/normalize/llamaFactory';
-import { catalogModel } from '../../server/src/models/catalog';
-import { measurementPlan, type Measurement } from '../../server/src/memory/calibration';
-import { estimateMemory } from '../../server/src/memory/estimate';
-import type { Estimate, TermKey } from '../../server/src/memory/types';
-import type { TrainingPlan } from '../../server/src/plan/types';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { axolotlToPlan } from '../../server/src/core/dialects/normalize/axolotl';
+import { llamaFactoryToPlan } from '../../server/src/core/dialects/normalize/llamaFactory';
+import { catalogModel } from '../../server/src/core/models/catalog';
+import { measurementPlan, type Measurement } from '../../server/src/core/estimate/memory/calibration';
+import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
+import type { Estimate, TermKey } from '../../server/src/core/estimate/memory/types';
+import type { TrainingPlan } from '../../server/src/core/plan/types';
 
 const llama8 = catalogModel('meta-llama/Llama-3.1-8B')!;
 const row = (o: Partial<Measurement>): Measurement => ({ arch: 'llama-3.1-8b', method: 'lora', targets: 'all-linear', r: 16, seq: 2048, bs: 1, gc: true,

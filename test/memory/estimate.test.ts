@@ -1,19 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { catalogModel } from '../../server/src/models/catalog';
-import { countParameters } from '../../server/src/models/params';
-import { measurementPlan, type Measurement } from '../../server/src/memory/calibration';
-import { estimateMemory } from '../../server/src/memory/estimate';
-import { NF4_DQ_BYTES, NF4_BYTES } from '../../server/src/memory/states';
-import { lookupGpuName } from '../../server/src/gpu/catalog';
-import type { TrainingPlan } from '../../server/src/plan/types';
-import type { Estimate } from '../../server/src/memory/types';
+import { catalogModel } from '../../server/src/core/models/catalog';
+import { countParameters } from '../../server/src/core/models/params';
+import { measurementPlan, type Measurement } from '../../server/src/core/estimate/memory/calibration';
+import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
+import { NF4_DQ_BYTES, NF4_BYTES } from '../../server/src/core/estimate/memory/states';
+import { lookupGpuName } from '../../server/src/core/gpu/catalog';
+import type { TrainingPlan } from '../../server/src/core/plan/types';
+import type { Estimate } from '../../server/src/core/estimate/memory/types';
 
 const GiB = 2 ** 30;
 const row = (o: Partial<Measurement>): Measurement => ({ arch: 'llama-3.1-8b', method: 'lora', targets: 'all-linear', r: 16, seq: 2048, bs: 1, gc: true,
   total_params: 0, trainable: 0, peak_alloc_gib: 0, peak_reserved_gib: 0, ...o });
 const llama8 = catalogModel('meta-llama/Llama-3.1-8B')!;
-const h100 = (lookupGpuName('H100-80GB') as { ok: true; gpu: import('../../server/src/gpu/types').GpuSpec }).gpu;
+const h100 = (lookupGpuName('H100-80GB') as { ok: true; gpu: import('../../server/src/core/gpu/types').GpuSpec }).gpu;
 const est = (p: TrainingPlan, spec = llama8) => estimateMemory(spec, p, h100, { engine: p.engine });
 
 test('breakdown sums to the peak and names the phase', () => {

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { catalogModel } from '../../server/src/models/catalog';
-import { countParameters } from '../../server/src/models/params';
+import { catalogModel } from '../../server/src/core/models/catalog';
+import { countParameters } from '../../server/src/core/models/params';
 
 const PUBLISHED: Array<[string, number]> = [
   ['mistralai/Mistral-7B-v0.1', 7_241_732_096],

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { cachedHubModel, clearHubMemory, hubToken, lookupHubModel, resolveModelWithHub, type HubLookup, type HubOptions, type HubResolution } from '../../server/src/models/hub';
+import { cachedHubModel, clearHubMemory, hubToken, lookupHubModel, resolveModelWithHub, type HubLookup, type HubOptions, type HubResolution } from '../../server/src/core/models/hub';
 
 const LLAMA = { model_type: 'llama', vocab_size: 32000, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 2048 };
 const TOKEN = 'hf_secret';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { catalogModel, countParameters, linearModules, loraParameters, unknownTargets } from '../../server/src/models/index';
+import { catalogModel, countParameters, linearModules, loraParameters, unknownTargets } from '../../server/src/core/models/index';
 
 interface Row { arch: string; method: string; targets?: string; r: number; total_params: number; trainable: number }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clearModelCache, countParameters, resolveModel } from '../../server/src/models/index';
+import { clearModelCache, countParameters, resolveModel } from '../../server/src/core/models/index';
 
 const qwen05 = {
   model_type: 'qwen2', vocab_size: 151936, hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24,

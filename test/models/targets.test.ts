@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   adaptedInstances, catalogModel, linearModules, loraParameters, NON_DECODER_MODULES, targetMatcher, unknownTargets,
-} from '../../server/src/models/index';
-import type { ModelSpec, TargetModules } from '../../server/src/models/index';
+} from '../../server/src/core/models/index';
+import type { ModelSpec, TargetModules } from '../../server/src/core/models/index';
 
 interface Row { case: string; target_modules: TargetModules; adapted: string[]; other: string[] }
 const table = JSON.parse(readFileSync(join(__dirname, '../fixtures/target-modules.json'), 'utf8')) as { model: { num_hidden_layers: number }; rows: Row[] };

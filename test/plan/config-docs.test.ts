@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { planErrors } from '../../server/src/plan/contract';
-import { buildPlan } from '../../server/src/services/buildPlan';
+import { planErrors } from '../../server/src/core/plan/contract';
+import { buildPlan } from '../../server/src/core/analysis/buildPlan';
 import { REPO } from './contractHelpers';
 
 type Schema = { properties?: Record<string, Schema>; anyOf?: Schema[] };

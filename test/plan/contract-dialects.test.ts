@@ -3,9 +3,9 @@
 // reads back field for field: dataset references, 8-bit LoRA and activation offloading included.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { axolotlToPlan } from '../../server/src/dialects/normalize/axolotl';
-import { llamaFactoryToPlan } from '../../server/src/dialects/normalize/llamaFactory';
-import type { TrainingPlan } from '../../server/src/plan/types';
+import { axolotlToPlan } from '../../server/src/core/dialects/normalize/axolotl';
+import { llamaFactoryToPlan } from '../../server/src/core/dialects/normalize/llamaFactory';
+import type { TrainingPlan } from '../../server/src/core/plan/types';
 import { corpusFiles, isAxolotlTraining, llamaFactorySubKind } from '../dialects/normalizeCorpus';
 import { assertPythonReadsBack } from './contractHelpers';
 

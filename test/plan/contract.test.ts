@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { asJsonText, planFixtures, planSchema, PLAN_FIXTURE_DIR, PLAN_SCHEMA_FILE } from '../../scripts/gen-plan-contract';
-import { createRunFolder } from '../../server/src/run/runFolder';
-import { buildPlan } from '../../server/src/services/buildPlan';
-import { planErrors } from '../../server/src/plan/contract';
-import type { TrainingPlan } from '../../server/src/plan/types';
+import { createRunFolder } from '../../server/src/runs/createRunFolder';
+import { buildPlan } from '../../server/src/core/analysis/buildPlan';
+import { planErrors } from '../../server/src/core/plan/contract';
+import type { TrainingPlan } from '../../server/src/core/plan/types';
 import { assertPythonReadsBack, optionConfigs, readWithPython, REPO, withTempDir } from './contractHelpers';
 
 type Obj = Record<string, unknown>;

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseEventLine } from '../../server/src/run/events';
+import { parseEventLine } from '../../server/src/runs/events';
 import { REPO, trainerPython } from './contractHelpers';
 
 const RUNS = join(REPO, 'test', 'fixtures', 'runs');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { buildPlan } from '../../server/src/services/buildPlan';
+import { buildPlan } from '../../server/src/core/analysis/buildPlan';
 
 test('defaults are applied per method and paths resolve against the config folder', () => {
   const { plan, diagnostics } = buildPlan('model: Qwen/Qwen2.5-7B\nmethod: qlora\ndata:\n  train: data/t.jsonl\n', '/work/cfg/a.finetune.yaml');

@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { inspectDataset, tokenizerPathFor } from '../../server/src/data';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { gpuFromSetting } from '../../server/src/gpu';
-import { resolveModel } from '../../server/src/models';
-import { toTrainingPlan } from '../../server/src/plan/normalize';
-import { checkRules } from '../../server/src/rules';
+import { inspectDataset, tokenizerPathFor } from '../../server/src/core/data';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { gpuFromSetting } from '../../server/src/core/gpu';
+import { resolveModel } from '../../server/src/core/models';
+import { toTrainingPlan } from '../../server/src/core/plan/normalize';
+import { checkRules } from '../../server/src/core/rules';
 
 const EXAMPLES = resolve(__dirname, '../../examples');
 

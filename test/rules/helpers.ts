@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import type { Diagnostic } from 'vscode-languageserver-types';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { severityName } from '../../server/src/diagnostics';
-import { toTextEdits, type ConfigEdit, type QuickFix } from '../../server/src/edits/configEdits';
-import type { DatasetFacts, LengthStats } from '../../server/src/data/types';
-import { resolveModel } from '../../server/src/models';
-import { toTrainingPlan } from '../../server/src/plan/normalize';
-import { checkRules, type RuleInput } from '../../server/src/rules';
-import { doValidation } from '../../server/src/services/validation';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { severityName } from '../../server/src/core/document/diagnostics';
+import { toTextEdits, type ConfigEdit, type QuickFix } from '../../server/src/core/edits/configEdits';
+import type { DatasetFacts, LengthStats } from '../../server/src/core/data/types';
+import { resolveModel } from '../../server/src/core/models';
+import { toTrainingPlan } from '../../server/src/core/plan/normalize';
+import { checkRules, type RuleInput } from '../../server/src/core/rules';
+import { doValidation } from '../../server/src/core/analysis/validation';
 import { applyTextEdits } from '../helpers/edits';
 
 export const CONFIG_PATH = '/projects/demo/run.finetune.yaml';

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
-import { toTrainingPlan } from '../../server/src/plan/normalize';
-import { outputDir } from '../../server/src/rules/outputDir';
-import { newRunDir } from '../../server/src/run/args';
-import { createRunFolder } from '../../server/src/run/runFolder';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { toTrainingPlan } from '../../server/src/core/plan/normalize';
+import { outputDir } from '../../server/src/core/rules/outputDir';
+import { newRunDir } from '../../server/src/runs/args';
+import { createRunFolder } from '../../server/src/runs/createRunFolder';
 
 const FIXTURE = join(__dirname, '..', 'fixtures', 'runs', 'lora-80.events.jsonl');
 

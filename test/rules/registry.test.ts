@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { RULES, parseRuleSettings } from '../../server/src/rules';
-import { set } from '../../server/src/rules/util';
+import { RULES, parseRuleSettings } from '../../server/src/core/rules';
+import { set } from '../../server/src/core/rules/util';
 import { BASE, ofRule, run, variant } from './helpers';
 
 /** BASE with two findings: lr-range on learning_rate, grad-clip on max_grad_norm. */

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BASE, EVAL, TRAIN, assertFires, assertFiresAndFixes, assertSilent, facts, lengths, ofRule, run, variant, type Extras } from './helpers';
-import { set } from '../../server/src/rules/util';
-import type { ConfigEdit } from '../../server/src/edits/configEdits';
+import { set } from '../../server/src/core/rules/util';
+import type { ConfigEdit } from '../../server/src/core/edits/configEdits';
 
 const remove = (...path: string[]): ConfigEdit => ({ kind: 'remove', path });
 

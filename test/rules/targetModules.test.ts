@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertFires, assertSilent, ofRule, run, variant } from './helpers';
-import { set } from '../../server/src/rules/util';
-import { moduleNameOf } from '../../server/src/models';
+import { set } from '../../server/src/core/rules/util';
+import { moduleNameOf } from '../../server/src/core/models';
 
 const PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 const fullPaths = (layers: number, projections = PROJECTIONS): string[] =>

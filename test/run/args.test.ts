@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { buildTrainerArgs, buildTrainerEnv, makeRunId, newRunDir, runName } from '../../server/src/run';
+import { buildTrainerArgs, buildTrainerEnv, makeRunId, newRunDir, runName } from '../../server/src/runs';
 
 test('run arguments: an array with the plan inside the run folder, resume and the estimate only when given', () => {
   assert.deepEqual(buildTrainerArgs({ python: '/venv/bin/python', verb: 'run', runDir: '/w/runs/a b' }), {

@@ -1,11 +1,11 @@
-// The one doctor (server/src/run/doctor.ts): the report checked against schemas/doctor.schema.json, the TS type
+// The one doctor (server/src/runs/doctor.ts): the report checked against schemas/doctor.schema.json, the TS type
 // against the schema, the findings GPU first, and the real trainer's doctor (with and without torch) read back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { blocksRun, doctorFindings, doctorValidator, formatDoctorReport, parseDoctorReport, runDoctorCheck, type DoctorReport } from '../../server/src/run/doctor';
+import { blocksRun, doctorFindings, doctorValidator, formatDoctorReport, parseDoctorReport, runDoctorCheck, type DoctorReport } from '../../server/src/runs/doctor';
 import { REPO } from './helpers';
 
 const TRAINER_ROOT = join(REPO, 'trainer');

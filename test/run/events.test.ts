@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatDuration, formatProgress, parseEventLine, type StepEvent } from '../../server/src/run';
+import { formatDuration, formatProgress, parseEventLine, type StepEvent } from '../../server/src/runs';
 import { STAND_IN_ROOT } from './helpers';
 
 // Recorded from the real trainer on the H100 (trainer/bench/record_events.py): the stream the TS side must accept.

@@ -1,14 +1,14 @@
-// The run lifecycle (server/src/run/lifecycle.ts) and the one stop sequence (process.ts), against real child
+// The run lifecycle (server/src/runs/lifecycle.ts) and the one stop sequence (process.ts), against real child
 // processes: the stand-in trainer test/fixtures/runs/fake-trainer.mjs, taught to report `saving` and take its time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRun, deleteRun, ensureFolder, isRunAlive, readRunSummary, requestStop, startTrainer, type TrainerEvent } from '../../server/src/run';
+import { createRun, deleteRun, ensureFolder, isRunAlive, readRunSummary, requestStop, startTrainer, type TrainerEvent } from '../../server/src/runs';
 import { runItemText, readRun } from '../../extension/src/runs/runFolder';
-import { toTrainingPlan } from '../../server/src/plan/normalize';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
+import { toTrainingPlan } from '../../server/src/core/plan/normalize';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import { isAlive, REPO, tempDir } from './helpers';
 
 const FAKE = join(__dirname, '..', 'fixtures', 'runs', 'fake-trainer.mjs');

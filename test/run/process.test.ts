@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTrainer, type TrainerEvent } from '../../server/src/run';
+import { startTrainer, type TrainerEvent } from '../../server/src/runs';
 import { PYTHON, STAND_IN_ROOT, isAlive, tempDir } from './helpers';
 
 function start(mode: string, runDir: string, extra: { onEvent?: (e: TrainerEvent) => void } = {}) {

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { eventValidator, type TrainerEvent } from '../../server/src/run/events';
-import { ToolOutputAdapter, type ToolRunContext } from '../../server/src/run/tools/adapter';
-import { parseGpuMemoryLine, startGpuSampler, type GpuReading } from '../../server/src/run/tools/gpuSampler';
+import { eventValidator, type TrainerEvent } from '../../server/src/runs/events';
+import { ToolOutputAdapter, type ToolRunContext } from '../../server/src/runs/tools/adapter';
+import { parseGpuMemoryLine, startGpuSampler, type GpuReading } from '../../server/src/runs/tools/gpuSampler';
 
 const fixtures = join(__dirname, '../fixtures/tools');
 function context(tool: ToolRunContext['tool'], clock: { t: number }): ToolRunContext {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildToolCommand } from '../../server/src/run/tools/command';
+import { buildToolCommand } from '../../server/src/runs/tools/command';
 
 test('axolotl: train FILE from the config folder; several GPUs through torchrun', () => {
   const one = buildToolCommand('axolotl', '/w/cfg/lora.yml', 1, '/venv/bin/axolotl', { PATH: '/bin' });

@@ -2,7 +2,7 @@
 // the install line for that interpreter; the trainer's package list does not block a tool run; GPU findings stay.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { blocksRun, doctorValidator, formatDoctorReport, toolDoctorFindings, type DoctorReport } from '../../server/src/run/doctor';
+import { blocksRun, doctorValidator, formatDoctorReport, toolDoctorFindings, type DoctorReport } from '../../server/src/runs/doctor';
 
 const REPORT: DoctorReport = {
   python: { version: '3.11.2', executable: '/venv/bin/python' },

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseEventLine, type TrainerEvent } from '../../server/src/run/events';
-import { PID_FILE, readRunSummary } from '../../server/src/run/lifecycle';
+import { parseEventLine, type TrainerEvent } from '../../server/src/runs/events';
+import { PID_FILE, readRunSummary } from '../../server/src/runs/lifecycle';
 import { runCli, startCli } from '../helpers/cli';
 import { isAlive, REPO, tempDir } from './helpers';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { classifyLog, isOutOfMemory, parseLlamaFactoryLog, parseProgressBar, parsePythonDict } from '../../server/src/run/tools/trainerLog';
+import { classifyLog, isOutOfMemory, parseLlamaFactoryLog, parseProgressBar, parsePythonDict } from '../../server/src/runs/tools/trainerLog';
 
 const fixture = (name: string) => readFileSync(join(__dirname, '../fixtures/tools', name), 'utf8');
 

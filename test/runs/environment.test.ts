@@ -4,7 +4,7 @@ import { basename, join, relative } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../run/helpers';
 import { choosePython, doctorFindings, environmentMarkdown, parseDoctorReport } from '../../extension/src/runs/environment';
-import { newRunDir } from '../../server/src/run/args';
+import { newRunDir } from '../../server/src/runs/args';
 import { extraRunsRoot, findRunFolders, isRunFolder, keySettings, listRuns } from '../../extension/src/runs/runFolder';
 
 test('choosePython: Python extension, then the setting, then python3; untrusted ignores workspace values', () => {

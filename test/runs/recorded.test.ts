@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseEventLine, type EvalEvent, type StartEvent, type StepEvent, type TrainerEvent } from '../../server/src/run/events';
+import { parseEventLine, type EvalEvent, type StartEvent, type StepEvent, type TrainerEvent } from '../../server/src/runs/events';
 
 const lines = readFileSync(join(__dirname, '..', 'fixtures', 'runs', 'h100-cli-e2e.events.jsonl'), 'utf8').split('\n').filter(Boolean);
 

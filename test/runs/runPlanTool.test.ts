@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { RunPlanRequestMethod, type RunPlanResult } from '../../server/src/shared/protocol';
+import { RunPlanRequestMethod, type RunPlanResult } from '../../server/src/protocol/requests';
 import { LspTestClient } from '../helpers/lspClient';
 import { REPO, tempDir } from '../run/helpers';
 

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readRun, runItemText } from '../../extension/src/runs/runFolder';
-import type { TrainerEvent } from '../../server/src/run/events';
-import { createRun, requestStop } from '../../server/src/run/lifecycle';
-import { normalizeDialect } from '../../server/src/dialects/normalize';
-import { parseConfigDocument } from '../../server/src/document/configDocument';
+import type { TrainerEvent } from '../../server/src/runs/events';
+import { createRun, requestStop } from '../../server/src/runs/lifecycle';
+import { normalizeDialect } from '../../server/src/core/dialects/normalize';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import { readFileSync } from 'node:fs';
-import { FileTail, startToolRun, toolRunContext } from '../../server/src/run/tools/toolRun';
+import { FileTail, startToolRun, toolRunContext } from '../../server/src/runs/tools/toolRun';
 import { REPO, tempDir } from '../run/helpers';
 
 const BIN = join(REPO, 'test', 'fixtures', 'tools', 'bin');

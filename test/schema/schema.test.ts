@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONFIG_SCHEMA, type SchemaNode } from '../../server/src/schema/configSchema';
+import { CONFIG_SCHEMA, type SchemaNode } from '../../server/src/core/schema/configSchema';
 
 test('the committed schema is what scripts/gen-schema.py writes', () => {
   const out = join(mkdtempSync(join(tmpdir(), 'schema-')), 'finetune.schema.json');

@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lookupGpuName } from '../../server/src/gpu/catalog';
-import { gpuRates, ratedGpuNames } from '../../server/src/gpu/rates';
-import { gpuNames } from '../../server/src/gpu/catalog';
-import { MEASURED_ARCH, measurementPlan, parseMeasurements } from '../../server/src/memory/calibration';
-import { catalogModel } from '../../server/src/models/catalog';
-import { estimateThroughput } from '../../server/src/throughput/estimate';
+import { lookupGpuName } from '../../server/src/core/gpu/catalog';
+import { gpuRates, ratedGpuNames } from '../../server/src/core/gpu/rates';
+import { gpuNames } from '../../server/src/core/gpu/catalog';
+import { MEASURED_ARCH, measurementPlan, parseMeasurements } from '../../server/src/core/estimate/memory/calibration';
+import { catalogModel } from '../../server/src/core/models/catalog';
+import { estimateThroughput } from '../../server/src/core/estimate/throughput/estimate';
 
 type Row = ReturnType<typeof parseMeasurements>[number] & { step_s: number; tok_s: number };
 const rows = parseMeasurements(readFileSync(join(__dirname, '../fixtures/calibration/h200-throughput.jsonl'), 'utf8')) as Row[];

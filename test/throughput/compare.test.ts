@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lookupGpuName } from '../../server/src/gpu/catalog';
-import { measurementPlan } from '../../server/src/memory/calibration';
-import { catalogModel } from '../../server/src/models/catalog';
-import { compareMethods } from '../../server/src/throughput/compare';
+import { lookupGpuName } from '../../server/src/core/gpu/catalog';
+import { measurementPlan } from '../../server/src/core/estimate/memory/calibration';
+import { catalogModel } from '../../server/src/core/models/catalog';
+import { compareMethods } from '../../server/src/core/estimate/throughput/compare';
 
 const gpu = (name: string) => { const g = lookupGpuName(name); assert.ok(g.ok); return g.gpu; };
 const plan = (method: 'full' | 'lora' | 'qlora') => {

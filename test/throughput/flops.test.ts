@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ModelSpec } from '../../server/src/models/types';
-import { measurementPlan } from '../../server/src/memory/calibration';
-import { matmulFlopsPerToken, stepWork } from '../../server/src/throughput/flops';
+import type { ModelSpec } from '../../server/src/core/models/types';
+import { measurementPlan } from '../../server/src/core/estimate/memory/calibration';
+import { matmulFlopsPerToken, stepWork } from '../../server/src/core/estimate/throughput/flops';
 
 // A small decoder whose FLOPs can be counted by hand: hidden 64, intermediate 128, 2 layers, 4 heads of 16, vocab 100.
 function spec(overrides: Partial<ModelSpec> = {}): ModelSpec {

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lookupGpuName } from '../../server/src/gpu/catalog';
-import { measurementPlan } from '../../server/src/memory/calibration';
-import { catalogModel } from '../../server/src/models/catalog';
-import { compareMethods } from '../../server/src/throughput/compare';
-import { comparisonMarkdown, timeSummary } from '../../server/src/throughput/presentation';
-import { estimateTrainingTime } from '../../server/src/throughput/time';
+import { lookupGpuName } from '../../server/src/core/gpu/catalog';
+import { measurementPlan } from '../../server/src/core/estimate/memory/calibration';
+import { catalogModel } from '../../server/src/core/models/catalog';
+import { compareMethods } from '../../server/src/core/estimate/throughput/compare';
+import { comparisonMarkdown, timeSummary } from '../../server/src/core/estimate/throughput/presentation';
+import { estimateTrainingTime } from '../../server/src/core/estimate/throughput/time';
 
 const gpu = (name: string) => { const g = lookupGpuName(name); assert.ok(g.ok); return g.gpu; };
 const spec = catalogModel('Qwen/Qwen2.5-7B')!;

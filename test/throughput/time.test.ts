@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DatasetFacts } from '../../server/src/data/types';
-import { lookupGpuName } from '../../server/src/gpu/catalog';
-import { measurementPlan } from '../../server/src/memory/calibration';
-import { catalogModel } from '../../server/src/models/catalog';
-import type { TrainingPlan } from '../../server/src/plan/types';
-import { estimateThroughput } from '../../server/src/throughput/estimate';
-import { estimateTrainingTime, formatDurationShort, paddedBatchLength } from '../../server/src/throughput/time';
+import type { DatasetFacts } from '../../server/src/core/data/types';
+import { lookupGpuName } from '../../server/src/core/gpu/catalog';
+import { measurementPlan } from '../../server/src/core/estimate/memory/calibration';
+import { catalogModel } from '../../server/src/core/models/catalog';
+import type { TrainingPlan } from '../../server/src/core/plan/types';
+import { estimateThroughput } from '../../server/src/core/estimate/throughput/estimate';
+import { estimateTrainingTime, formatDurationShort, paddedBatchLength } from '../../server/src/core/estimate/throughput/time';
 
 const spec = catalogModel('Qwen/Qwen2.5-0.5B')!;
 const gpu = (() => { const g = lookupGpuName('H200'); assert.ok(g.ok); return g.gpu; })();

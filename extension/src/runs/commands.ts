@@ -6,10 +6,10 @@ import { blocksRun, environmentMarkdown, type DoctorFinding } from './environmen
 import { RunItem } from './historyView';
 import { runMerge } from './launcher';
 import { RunPanel } from './panel';
-import { newRunDir } from '../../../server/src/run/args';
-import { checkResumable, createRun, deleteRun as deleteRunFolder, requestStop, runLogPath } from '../../../server/src/run/lifecycle';
-import { runDoctorCheck, type DoctorReport } from '../../../server/src/run/doctor';
-import { detectGpus } from '../../../server/src/gpu/detect';
+import { newRunDir } from '../../../server/src/runs/args';
+import { checkResumable, createRun, deleteRun as deleteRunFolder, requestStop, runLogPath } from '../../../server/src/runs/lifecycle';
+import { runDoctorCheck, type DoctorReport } from '../../../server/src/runs/doctor';
+import { detectGpus } from '../../../server/src/runs/gpuDetect';
 import { readEvents } from './tail';
 import { selectInterpreter } from './interpreter';
 import { runToolFineTune } from './toolFineTune';
@@ -37,7 +37,7 @@ function requireTrust(): boolean {
 interface Preflight { ok: boolean; findings: DoctorFinding[]; report: DoctorReport | null; resolved: string | null; failure?: string }
 
 /**
- * The one doctor (server/src/run/doctor.ts), GPU first: nvidia-smi's answer comes before any advice to install
+ * The one doctor (server/src/runs/doctor.ts), GPU first: nvidia-smi's answer comes before any advice to install
  * packages. Messages name the interpreter that actually ran; each offers Select Interpreter. False: do not start.
  */
 async function preflight(ctx: RunsContext, method: string | undefined, quiet: boolean): Promise<Preflight> {

@@ -1,8 +1,8 @@
 /**
- * Which Python runs the trainer. What its doctor report means lives in the one doctor (server/src/run/doctor.ts),
+ * Which Python runs the trainer. What its doctor report means lives in the one doctor (server/src/runs/doctor.ts),
  * shared with the CLI. Pure: no vscode import.
  */
-export { blocksRun, doctorFindings, installCommand, parseDoctorReport, type DoctorFinding, type DoctorReport } from '../../../server/src/run/doctor';
+export { blocksRun, doctorFindings, installCommand, parseDoctorReport, type DoctorFinding, type DoctorReport } from '../../../server/src/runs/doctor';
 
 export interface SettingValues { globalValue?: string; workspaceValue?: string; workspaceFolderValue?: string }
 

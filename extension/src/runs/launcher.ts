@@ -1,15 +1,15 @@
 /**
- * One trainer run as the editor sees it, on top of the trainer wrapper in server/src/run/ (argument array, JSON
+ * One trainer run as the editor sees it, on top of the trainer wrapper in server/src/runs/ (argument array, JSON
  * lines from stdout, the pid file, the one stop sequence, the whole-tree kill): how the run ended.
  */
-import { runTrainerOnce, startTrainer, STOP_GRACE_MS, type TrainerProcess } from '../../../server/src/run/process';
-import { startToolRun, type ToolRunOptions } from '../../../server/src/run/tools/toolRun';
+import { runTrainerOnce, startTrainer, STOP_GRACE_MS, type TrainerProcess } from '../../../server/src/runs/process';
+import { startToolRun, type ToolRunOptions } from '../../../server/src/runs/tools/toolRun';
 import type { EndEvent, RunStatus, TrainerEvent } from './events';
 
 /** A run of the user's own tool (axolotl, LLaMA-Factory): everything startToolRun needs but the folder and the listeners. */
 export type ToolLaunch = Omit<ToolRunOptions, 'runDir' | 'onEvent' | 'onOutput'>;
 
-export { isRunAlive } from '../../../server/src/run/lifecycle';
+export { isRunAlive } from '../../../server/src/runs/lifecycle';
 
 export interface TrainerCommand {
   python: string;

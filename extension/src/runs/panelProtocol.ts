@@ -1,4 +1,4 @@
-/** Messages between the run panel (media/panel.ts, in the webview) and the extension (panel.ts). */
+/** Messages between the run panel (webview/panel.ts, in the webview) and the extension (panel.ts). */
 import type { TrainerEvent } from './events';
 
 /** The few plan settings the header shows ("key settings"), taken from the run's plan.json. */

@@ -1,13 +1,13 @@
 /**
- * The editor's view of run folders: the lifecycle module (server/src/run/lifecycle.ts, shared with the CLI) reads
+ * The editor's view of run folders: the lifecycle module (server/src/runs/lifecycle.ts, shared with the CLI) reads
  * and lists them; this adds the panel's key settings and the `loraLens.runsDir` setting. No vscode.
  */
 import { isAbsolute, resolve } from 'node:path';
-import type { TrainingPlan } from '../../../server/src/plan/types';
-import { listRuns as listRunSummaries, readRunSummary, type RunSummary } from '../../../server/src/run/lifecycle';
+import type { TrainingPlan } from '../../../server/src/core/plan/types';
+import { listRuns as listRunSummaries, readRunSummary, type RunSummary } from '../../../server/src/runs/lifecycle';
 import type { KeySettings } from './panelProtocol';
 
-export { findRunFolders, isRunFolder } from '../../../server/src/run/lifecycle';
+export { findRunFolders, isRunFolder } from '../../../server/src/runs/lifecycle';
 
 export interface RunInfo extends RunSummary {
   /** The final loss when the run ended, else the latest step's loss (the same as `loss`). */

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { parseEventLine } from '../../../server/src/run/events';
+import { parseEventLine } from '../../../server/src/runs/events';
 import type { TrainerEvent } from './events';
 
 export interface TailListener {

@@ -1,5 +1,5 @@
 /**
- * Run Fine-Tune on an axolotl or LLaMA-Factory config: that tool's own CLI trains it (server/src/run/tools/), in a run
+ * Run Fine-Tune on an axolotl or LLaMA-Factory config: that tool's own CLI trains it (server/src/runs/tools/), in a run
  * folder like ours, drawn by the same panel. When the tool is not installed in the selected interpreter, the message
  * names it with its install line and offers "Run with the LoRA Lens trainer": the file converted to our dialect, every
  * key the conversion loses listed before anything starts.
@@ -8,14 +8,14 @@ import * as vscode from 'vscode';
 import { basename, join } from 'node:path';
 import type { RunsContext } from './ctx';
 import { RunPanel } from './panel';
-import { detectGpus } from '../../../server/src/gpu/detect';
-import { blocksRun, runDoctorCheck } from '../../../server/src/run/doctor';
-import { createRun } from '../../../server/src/run/lifecycle';
-import type { ExternalTool } from '../../../server/src/run/tools/adapter';
-import { TOOL_EXECUTABLE, TOOL_INSTALL } from '../../../server/src/run/tools/command';
-import { resolveToolExecutable, toolDisplayName, toolRunContext, toolRunDir } from '../../../server/src/run/tools/toolRun';
-import { convertWithServer } from '../convertCommand';
-import type { RunPlanResult } from '../../../server/src/shared/protocol';
+import { detectGpus } from '../../../server/src/runs/gpuDetect';
+import { blocksRun, runDoctorCheck } from '../../../server/src/runs/doctor';
+import { createRun } from '../../../server/src/runs/lifecycle';
+import type { ExternalTool } from '../../../server/src/runs/tools/adapter';
+import { TOOL_EXECUTABLE, TOOL_INSTALL } from '../../../server/src/runs/tools/command';
+import { resolveToolExecutable, toolDisplayName, toolRunContext, toolRunDir } from '../../../server/src/runs/tools/toolRun';
+import { convertWithServer } from '../convert';
+import type { RunPlanResult } from '../../../server/src/protocol/requests';
 import { selectInterpreter } from './interpreter';
 
 /**

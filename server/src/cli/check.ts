@@ -1,11 +1,11 @@
-import { severityName } from '../diagnostics';
-import { DatasetInspector } from '../data';
-import { analyzeForCli } from './environment';
+import { severityName } from '../core/document/diagnostics';
+import { DatasetInspector } from '../core/data';
+import { analyzeForCli } from './analysisEnvironment';
 import { ExitCode, type CliIO } from './io';
 import { helpText, parseArgs, plural, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
 import { diagnosticLine, sortedPlain, type PlainDiagnostic } from './report';
-import type { DialectId, DialectMatch } from '../dialects';
+import type { DialectId, DialectMatch } from '../core/dialects';
 
 const DIALECT_NAMES: Record<DialectId, string> = { 'lora-lens': 'LoRA Lens config', axolotl: 'axolotl config', 'llama-factory': 'LLaMA-Factory config' };
 

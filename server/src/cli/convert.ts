@@ -1,4 +1,4 @@
-import { convertConfig, writeConversion } from '../services/convertConfig';
+import { convertConfig, writeConversion } from '../core/analysis/convertConfig';
 import { ExitCode, type CliIO } from './io';
 import { helpText, parseArgs, plural, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';

@@ -1,5 +1,5 @@
-import { detectGpus } from '../gpu/detect';
-import { blocksRun, findTrainerRoot, formatDoctorReport, runDoctorCheck } from '../run';
+import { detectGpus } from '../runs/gpuDetect';
+import { blocksRun, findTrainerRoot, formatDoctorReport, runDoctorCheck } from '../runs';
 import { ExitCode, type CliIO } from './io';
 import { helpText, parseArgs, shortUsage, type CommandSpec } from './options';
 

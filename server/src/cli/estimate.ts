@@ -4,19 +4,19 @@
  * or JSON. It goes through the editor's analysis (analyzeConfig, like `check`), so the two agree on errors.
  * Exit 0 when it fits (or no GPU is known), 1 when it does not fit or the config has errors, 2 on usage or I/O errors.
  */
-import { detectGpus } from '../gpu/detect';
-import type { GpuSpec } from '../gpu/types';
-import { estimateMemory, estimateOptionsFor } from '../memory/estimate';
-import type { Estimate } from '../memory/types';
-import { formatCount, formatGiB, MEMORY_NO_FIT } from '../memory/presentation';
-import { recommendMethod, type MethodRecommendation } from '../memory/recommend';
-import { dataSizeOf, makeItFit, whatWouldFit, type FitPlan, type FitSuggestion } from '../memory/suggest';
-import type { ModelResolution } from '../models/types';
-import type { Engine, TrainingPlan } from '../plan/types';
-import { compareMethods, type MethodComparison } from '../throughput/compare';
-import { estimateThroughput, type ThroughputEstimate } from '../throughput/estimate';
-import { estimateTrainingTime, formatDurationShort, type TrainingTime } from '../throughput/time';
-import { analyzeForCli, cliGpu } from './environment';
+import { detectGpus } from '../runs/gpuDetect';
+import type { GpuSpec } from '../core/gpu/types';
+import { estimateMemory, estimateOptionsFor } from '../core/estimate/memory/estimate';
+import type { Estimate } from '../core/estimate/memory/types';
+import { formatCount, formatGiB, MEMORY_NO_FIT } from '../core/estimate/memory/presentation';
+import { recommendMethod, type MethodRecommendation } from '../core/estimate/memory/recommend';
+import { dataSizeOf, makeItFit, whatWouldFit, type FitPlan, type FitSuggestion } from '../core/estimate/memory/suggest';
+import type { ModelResolution } from '../core/models/types';
+import type { Engine, TrainingPlan } from '../core/plan/types';
+import { compareMethods, type MethodComparison } from '../core/estimate/throughput/compare';
+import { estimateThroughput, type ThroughputEstimate } from '../core/estimate/throughput/estimate';
+import { estimateTrainingTime, formatDurationShort, type TrainingTime } from '../core/estimate/throughput/time';
+import { analyzeForCli, cliGpu } from './analysisEnvironment';
 import { ExitCode, type CliIO } from './io';
 import { GPU_FORMS, helpText, parseArgs, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';

@@ -3,7 +3,7 @@
  * `file:line:col: severity code message`, sorted by position, and an "N errors" summary.
  */
 import type { Diagnostic } from 'vscode-languageserver-types';
-import { severityName } from '../diagnostics';
+import { severityName } from '../core/document/diagnostics';
 import { plural } from './options';
 
 export interface PlainDiagnostic { line: number; column: number; endLine: number; endColumn: number; severity: string; code: string; message: string }

@@ -1,18 +1,18 @@
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { detectGpus } from '../gpu/detect';
-import type { TrainingPlan } from '../plan/types';
-import { blocksRun, runLogPath, checkNewRun, checkResumable, createRun, readRunSummary, newRunDir, runDoctorCheck, startTrainer } from '../run';
-import { throughputOf } from '../throughput/ofAnalysis';
+import { detectGpus } from '../runs/gpuDetect';
+import type { TrainingPlan } from '../core/plan/types';
+import { blocksRun, runLogPath, checkNewRun, checkResumable, createRun, readRunSummary, newRunDir, runDoctorCheck, startTrainer } from '../runs';
+import { throughputOf } from '../core/analysis/throughput';
 import { untilExit } from './untilExit';
 import { defaultPython, trainerRoot } from './doctor';
-import { analyzeForCli } from './environment';
+import { analyzeForCli } from './analysisEnvironment';
 import { ExitCode, type CliIO } from './io';
 import { helpText, parseArgs as parseCommandArgs, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
 import { isTty, Reporter } from './runReporter';
 import { runToolConfig, toolOfConfig } from './runTool';
-import { toolDisplayName } from '../run/tools/toolRun';
+import { toolDisplayName } from '../runs/tools/toolRun';
 import { errorReport } from './report';
 
 export const RUN: CommandSpec = {

@@ -1,6 +1,6 @@
 /** The terminal side of `lora-lens run`: events as a progress bar (TTY), plain lines (pipes, CI) or JSON lines (--json). */
-import { formatCount } from '../memory/presentation';
-import { formatDuration, formatProgress, type TrainerEvent } from '../run';
+import { formatCount } from '../core/estimate/memory/presentation';
+import { formatDuration, formatProgress, type TrainerEvent } from '../runs';
 import type { CliIO } from './io';
 
 export const isTty = (stream: NodeJS.WritableStream) => Boolean((stream as NodeJS.WriteStream).isTTY);

@@ -1,20 +1,20 @@
 /**
- * `lora-lens run FILE` on an axolotl or LLaMA-Factory config: that tool's own CLI trains it (server/src/run/tools/),
+ * `lora-lens run FILE` on an axolotl or LLaMA-Factory config: that tool's own CLI trains it (server/src/runs/tools/),
  * in a run folder like the bundled trainer's, with the same progress, stop and exit codes.
  */
 import { join, resolve } from 'node:path';
-import { detectDialect } from '../dialects';
-import { normalizeDialect } from '../dialects/normalize';
-import { parseConfigDocument } from '../document/configDocument';
-import { detectGpus } from '../gpu/detect';
-import type { Estimate } from '../memory/types';
-import type { TrainingPlan } from '../plan/types';
-import { blocksRun, checkNewRun, createRun, runDoctorCheck } from '../run';
-import type { ExternalTool } from '../run/tools/adapter';
-import { missingToolMessage, resolveToolExecutable, startToolRun, TOOL_LOG_FILE, toolDisplayName, toolEstimateOf, toolRunContext, toolRunDir } from '../run/tools/toolRun';
-import { throughputOf } from '../throughput/ofAnalysis';
+import { detectDialect } from '../core/dialects';
+import { normalizeDialect } from '../core/dialects/normalize';
+import { parseConfigDocument } from '../core/document/configDocument';
+import { detectGpus } from '../runs/gpuDetect';
+import type { Estimate } from '../core/estimate/memory/types';
+import type { TrainingPlan } from '../core/plan/types';
+import { blocksRun, checkNewRun, createRun, runDoctorCheck } from '../runs';
+import type { ExternalTool } from '../runs/tools/adapter';
+import { missingToolMessage, resolveToolExecutable, startToolRun, TOOL_LOG_FILE, toolDisplayName, toolEstimateOf, toolRunContext, toolRunDir } from '../runs/tools/toolRun';
+import { throughputOf } from '../core/analysis/throughput';
 import { trainerRoot } from './doctor';
-import { analyzeForCli } from './environment';
+import { analyzeForCli } from './analysisEnvironment';
 import { ExitCode, type CliIO } from './io';
 import { errorReport } from './report';
 import { isTty, Reporter } from './runReporter';

@@ -1,6 +1,6 @@
 /**
  * Follows a child this command started until it exits, turning Ctrl-C (SIGINT) and SIGTERM into the child's one stop
- * sequence (server/src/run/process.ts) instead of killing this process first; says whether a signal asked for it.
+ * sequence (server/src/runs/process.ts) instead of killing this process first; says whether a signal asked for it.
  */
 export async function untilExit<T>(child: { done: Promise<T>; stop(): Promise<T> }): Promise<{ exit: T; interrupted: boolean }> {
   let interrupted = false;

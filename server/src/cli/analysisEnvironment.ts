@@ -1,0 +1,56 @@
+import { DatasetInspector } from '../core/data';
+import { gpuFromSetting, type GpuSpec } from '../core/gpu';
+import { detectGpus } from '../runs/gpuDetect';
+import { isJsonUri, parseConfigDocument } from '../core/document/configDocument';
+import { analyzeConfig, type Analysis, type AnalysisEnvironment } from '../core/analysis/analyze';
+
+/**
+ * A `--gpu` value: a catalog name or a size with a unit (gpuFromSetting), and a bare number as GiB (`16` is 16 GiB,
+ * the unit people mean when they say "a 16 GB card").
+ */
+export function cliGpu(value: string): { ok: true; gpu: GpuSpec } | { ok: false; message: string } {
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    const lookup = gpuFromSetting(`${text}GiB`);
+    return lookup.ok ? { ok: true, gpu: { ...lookup.gpu, name: `${text} GiB GPU` } } : lookup;
+  }
+  return gpuFromSetting(text);
+}
+
+/**
+ * The CLI's analysis: the GPU from `--gpu`, else the first detected one; datasets inspected (bounded) and an
+ * uncatalogued model looked up on the Hugging Face Hub before the rules run, so `check` in a terminal reports what
+ * the editor shows once its background work finishes. `hub: false` (--offline) asks no server; the disk cache of
+ * earlier lookups is read either way.
+ */
+export async function analyzeForCli(text: string, configPath: string, options: { gpu?: string; inspector?: DatasetInspector; hub?: boolean } = {}): Promise<Analysis & { gpuError?: string }> {
+  let fallbackGpu = null;
+  let gpuError: string | undefined;
+  if (options.gpu) {
+    const lookup = cliGpu(options.gpu);
+    if (lookup.ok) fallbackGpu = lookup.gpu;
+    else gpuError = lookup.message;
+  } else {
+    const detection = await detectGpus();
+    if (detection.ok) fallbackGpu = detection.gpus[0] ?? null;
+  }
+  const inspector = options.inspector ?? new DatasetInspector();
+  const environment: AnalysisEnvironment = {
+    platform: process.platform,
+    env: process.env,
+    fallbackGpu,
+    datasetFacts: (path, inspectOptions) => inspector.peek(path, inspectOptions),
+    hub: { enabled: options.hub !== false, offSwitch: '--offline', env: process.env },
+  };
+  const doc = parseConfigDocument(text, { json: isJsonUri(configPath) });
+  let analysis = analyzeConfig({ doc, configPath, environment });
+  // The model may arrive from the Hub and change what the datasets are read with (its tokenizer): a few rounds at most.
+  for (let round = 0; round < 3; round++) {
+    const waits: Array<Promise<unknown>> = analysis.pendingDatasets.map((d) => inspector.inspect(d.path, d.options).catch(() => undefined));
+    if (analysis.pendingModel) waits.push(analysis.pendingModel.catch(() => undefined));
+    if (waits.length === 0) break;
+    await Promise.all(waits);
+    analysis = analyzeConfig({ doc, configPath, environment });
+  }
+  return gpuError ? { ...analysis, gpuError } : analysis;
+}

@@ -1,0 +1,82 @@
+import { dirname } from 'node:path';
+import { type Diagnostic, type Position } from 'vscode-languageserver-types';
+import { keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
+import type { DatasetFacts, InspectOptions, RowLayout } from '../data';
+import { tokenizerPathFor } from '../data';
+import { isDatasetReference } from '../dialects/normalize/datasetRef';
+import { gpuFromSetting, type GpuSpec } from '../gpu';
+import { estimateMemory, estimateOptionsFor } from '../estimate/memory';
+import type { TrainingPlan } from '../plan/types';
+import { checkRules, type RuleInput } from '../rules';
+import type { Analysis, AnalysisEnvironment, AnalysisInput } from './types';
+import { resolveModelForAnalysis } from './modelResolution';
+
+/** A model directory or cache entry that appears is seen within this long (resolution hits the disk otherwise every keystroke). */
+const MODEL_MAX_AGE_MS = 2000;
+
+/**
+ * The part shared by every dialect: model, GPU, dataset facts, memory estimate and the pitfall rules on `plan`
+ * (filled into `analysis`); returns the rules' diagnostics. `dialect` says the plan came from a dialect document.
+ */
+export function analyzePlan(input: AnalysisInput, plan: TrainingPlan, environment: AnalysisEnvironment, analysis: Analysis, dialect?: RuleInput['dialect'],
+  rowLayouts: { train?: RowLayout; eval?: RowLayout } = {}): Diagnostic[] {
+  const configDir = input.configPath ? dirname(input.configPath) : process.cwd();
+  const resolved = resolveModelForAnalysis(plan, { configDir, env: environment.env, maxAgeMs: MODEL_MAX_AGE_MS }, environment.hub);
+  const model = resolved.model;
+  if (resolved.pending) analysis.pendingModel = resolved.pending;
+  analysis.model = model;
+  analysis.gpu = resolveGpu(plan, environment);
+
+  const tokenizerPath = tokenizerPathFor(model);
+  const facts = (path: string | null, layout: RowLayout | undefined): DatasetFacts | undefined => {
+    if (!path || isDatasetReference(path)) return undefined;
+    const options: InspectOptions = { format: plan.data.format, tokenizerPath, ...(layout ? { layout } : {}) };
+    const found = environment.datasetFacts?.(path, options);
+    if (!found) analysis.pendingDatasets.push({ path, options });
+    return found;
+  };
+  analysis.dataset = facts(plan.data.train, rowLayouts.train);
+  const evalDataset = facts(plan.data.eval, rowLayouts.eval);
+
+  if (model.ok) {
+    analysis.estimateOptions = estimateOptionsFor(plan.engine, environment.platform);
+    analysis.estimate = estimateMemory(model.spec, plan, analysis.gpu, analysis.estimateOptions);
+  }
+  return checkRules({
+    doc: input.doc,
+    plan,
+    configPath: input.configPath,
+    model,
+    gpu: analysis.gpu ?? undefined,
+    dataset: analysis.dataset,
+    evalDataset,
+    platform: environment.platform,
+    severityOverrides: environment.severityOverrides,
+    fileExists: environment.fileExists,
+    memory: analysis.estimate && analysis.estimateOptions ? { estimate: analysis.estimate, options: analysis.estimateOptions, gpu: analysis.gpu } : undefined,
+    dialect,
+  });
+}
+
+/**
+ * Rule findings on a key or value the schema rejected read the plan's default there (normalize drops invalid
+ * values): the schema error (`claims` picks those diagnostics) is the one diagnostic for that spot.
+ */
+export function withoutFindingsAt(doc: ConfigDocument, findings: Diagnostic[], schema: Diagnostic[], claims: (d: Diagnostic) => boolean): Diagnostic[] {
+  const spans = schema
+    .filter(claims)
+    .map((d) => (d.data as { path?: NodePath } | undefined)?.path)
+    .filter((path): path is NodePath => Array.isArray(path) && path.length > 0)
+    .map((path) => ({ start: keyRange(doc, path).start, end: valueRange(doc, path).end }));
+  if (spans.length === 0) return findings;
+  const before = (a: Position, b: Position) => a.line < b.line || (a.line === b.line && a.character <= b.character);
+  return findings.filter((d) => !spans.some((span) => before(span.start, d.range.start) && before(d.range.start, span.end)));
+}
+
+/** `hardware.gpu` when it names one, else the environment's (the `gpu-unknown` rule reports a name it does not know). */
+export function resolveGpu(plan: TrainingPlan, environment: AnalysisEnvironment): GpuSpec | null {
+  const setting = plan.hardware.gpu.trim();
+  if (setting === '' || setting.toLowerCase() === 'auto') return environment.fallbackGpu;
+  const lookup = gpuFromSetting(setting);
+  return lookup.ok ? lookup.gpu : environment.fallbackGpu;
+}

@@ -1,0 +1,63 @@
+import type { Diagnostic } from 'vscode-languageserver-types';
+import type { ConfigDocument } from '../document/configDocument';
+import type { DatasetFacts, InspectOptions } from '../data';
+import type { GpuSpec } from '../gpu';
+import type { Estimate, EstimateOptions } from '../estimate/memory';
+import type { ModelResolution } from '../models';
+import type { TrainingPlan } from '../plan/types';
+import type { RuleSeverity } from '../rules';
+import type { DialectMatch, DialectSettings } from '../dialects';
+import type { HubOptions } from '../models/hub';
+import type { LostKey, PlanSourceMap } from '../dialects/normalize';
+
+/** What the analysis needs from outside the document: the machine, the user's settings, cached dataset facts. */
+export interface AnalysisEnvironment {
+  platform: NodeJS.Platform;
+  env: NodeJS.ProcessEnv;
+  /** The GPU to estimate against when the config says `hardware.gpu: auto`: the `loraLens.gpu` setting or detection. */
+  fallbackGpu: GpuSpec | null;
+  severityOverrides?: Record<string, RuleSeverity>;
+  /** Cached dataset facts (never blocks); a miss is reported in `Analysis.pendingDatasets`. */
+  datasetFacts?: (path: string, options: InspectOptions) => DatasetFacts | undefined;
+  /** Whether a file exists (default `existsSync`); the server passes one that remembers answers for a moment. */
+  fileExists?: (path: string) => boolean;
+  /** The `loraLens.dialects` setting (glob → dialect), after the modeline and before the key signatures. */
+  dialects?: DialectSettings['dialects'];
+  /**
+   * The Hugging Face Hub for a model found in no local folder, cache or catalog (`loraLens.hub`): looked up in the
+   * background, the analysis says it is pending. Absent: no request is ever sent.
+   */
+  hub?: HubOptions;
+  /** `loraLens.gpuHourlyCost`: one GPU's hourly price for the time-and-cost estimate when the config names none. */
+  gpuHourlyCost?: number | null;
+}
+
+export interface AnalysisInput {
+  doc: ConfigDocument;
+  /** Absolute path of the config file, or null for an unsaved document. */
+  configPath: string | null;
+  environment?: AnalysisEnvironment;
+}
+
+export interface Analysis {
+  plan: TrainingPlan | null;
+  diagnostics: Diagnostic[];
+  model?: ModelResolution;
+  gpu: GpuSpec | null;
+  estimate?: Estimate;
+  /** The options `estimate` was made with; the hover's "what would fit" uses the same. */
+  estimateOptions?: EstimateOptions;
+  /** The training set's facts when cached (the fit search and the method advice read its size). */
+  dataset?: DatasetFacts;
+  /** Dataset files whose facts were not cached: inspect them, then analyze again. */
+  pendingDatasets: Array<{ path: string; options: InspectOptions }>;
+  /** The model's Hub lookup in flight: analyze again when it settles. */
+  pendingModel?: Promise<unknown>;
+  /** Which dialect the document is written in (null dialect: not a config LoRA Lens checks). */
+  dialect: DialectMatch;
+  /** For an axolotl or LLaMA-Factory document: where each plan field comes from, and what the plan could not carry. */
+  sources?: PlanSourceMap;
+  lost?: LostKey[];
+  /** The hourly GPU price from the settings (hardware.cost_per_hour wins over it), for the time estimate's cost. */
+  costPerHour?: number | null;
+}

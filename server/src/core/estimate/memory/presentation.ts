@@ -1,0 +1,146 @@
+/**
+ * Text for the editor: the inlay hint, the hover (verdict, the fix, the method, then the breakdown), and the data of
+ * the `memory-no-fit` diagnostic with its quick fixes. Pure functions; the language server places them.
+ */
+import type { QuickFix } from '../../edits/types';
+import type { TrainingPlan } from '../../plan/types';
+import type { MethodRecommendation } from './recommend';
+import type { FitPlan, FitSuggestion } from './suggest';
+import type { Estimate, PhaseName } from './types';
+
+const GiB = 2 ** 30;
+/** Bytes as GiB with one decimal ("18.9 GiB"). */
+export function formatGiB(bytes: number, digits = 1): string {
+  return `${(bytes / GiB).toFixed(digits)} GiB`;
+}
+
+/** A parameter count in one unit per size: "7.62 B", "40.4 M", "12.3 K". */
+export function formatCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} K`;
+  return String(Math.round(n));
+}
+
+/** VS Code cuts inlay hints past this many characters (`editor.inlayHints.maximumLength`, default 43). */
+export const INLAY_MAX_LENGTH = 43;
+
+/**
+ * The inlay hint: the peak, then the verdict with its key figure, within INLAY_MAX_LENGTH characters: the most
+ * detailed form that fits ("≈ 11.2 GiB · fits RTX 4090 · 12.8 GiB free", "≈ 20.0 GiB · 8.0 GiB over RTX 3060"),
+ * dropping the GPU name before the figure. The rest goes into the tooltip.
+ */
+export function inlayLabel(est: Estimate): string {
+  const peak = `≈ ${formatGiB(est.peakBytes)}${est.numGpus > 1 ? '/GPU' : ''}`;
+  const candidates: string[] = [];
+  if (!est.gpu || est.fits === null || est.headroomBytes === null) candidates.push(`${peak} peak · no GPU detected`, `${peak} peak · no GPU`, peak);
+  else if (est.fits) {
+    const free = formatGiB(est.headroomBytes);
+    candidates.push(`${peak} · fits ${est.gpu.name} · ${free} free`, `${peak} · fits · ${free} free`, `${peak} · fits`);
+  } else {
+    const over = formatGiB(-est.headroomBytes);
+    candidates.push(`${peak} · ${over} over ${est.gpu.name}`, `${peak} · does not fit: ${over} over`, `${peak} · ${over} over`, peak);
+  }
+  return candidates.find((c) => c.length <= INLAY_MAX_LENGTH) ?? candidates[candidates.length - 1]!;
+}
+
+/** The verdict in one sentence, the GPU named in full: what the hint says, with nothing cut. */
+export function verdictLine(est: Estimate): string {
+  const peak = `≈ ${formatGiB(est.peakBytes)} peak${est.numGpus > 1 ? ` per GPU (${est.numGpus} GPUs)` : ''}`;
+  if (!est.gpu || est.fits === null || est.headroomBytes === null) return `**${peak}**; no GPU detected: set \`hardware.gpu\` (e.g. "RTX 4090" or "24GiB") to see whether it fits.`;
+  const card = `${est.gpu.name} (${formatGiB(est.gpu.memoryBytes)}${est.gpu.usedBytes ? `, ${formatGiB(est.gpu.usedBytes)} in use` : ''})`;
+  return est.fits
+    ? `**Fits ${card}**: ${peak}, ${formatGiB(est.headroomBytes)} free.`
+    : `**Does not fit ${card}**: ${peak}, ${formatGiB(-est.headroomBytes)} over; the run would stop with CUDA out of memory.`;
+}
+
+const PHASE_WORDS: Record<PhaseName, string> = {
+  loss: 'while the loss is computed',
+  'lm_head backward': 'in the output layer\'s backward pass',
+  'layer recompute': 'while a checkpointed layer is recomputed',
+  'layer backward': 'in a layer\'s backward pass',
+  'backward end': 'at the end of the backward pass',
+  'optimizer step': 'in the optimizer step',
+};
+
+/** The trainer the estimate models, in plain words. */
+const ENGINE_WORDS: Record<Estimate['engine'], string> = { 'lora-lens': 'the bundled trainer', hf: 'the Hugging Face Trainer' };
+
+/** "12.0 GiB" when both ends round the same, else "12.0 – 16.0 GiB". */
+export function formatRange(lo: number, hi: number): string {
+  const a = formatGiB(lo);
+  const b = formatGiB(hi);
+  return a === b ? a : `${a.replace(' GiB', '')} – ${b}`;
+}
+
+export interface HoverParts {
+  /** Each change on its own (`whatWouldFit`), shown when the config does not fit. */
+  suggestions?: FitSuggestion[];
+  /** The least change that fits (`makeItFit`). */
+  fix?: FitPlan | null;
+  recommendation?: MethodRecommendation;
+}
+
+/** Markdown hover: verdict first, the fix and the method, then the breakdown; one fact per paragraph or list item. */
+export function hoverMarkdown(est: Estimate, parts: HoverParts = {}): string {
+  const blocks: string[] = [verdictLine(est)];
+  if (est.fits === false) {
+    if (parts.fix) {
+      blocks.push(`**Make it fit** (quick fix) → ≈ ${formatGiB(parts.fix.estimate.peakBytes)}, ${formatGiB(parts.fix.estimate.headroomBytes ?? 0)} free:\n\n${parts.fix.changes.map((c) => `- ${c}`).join('\n')}`);
+    } else if (parts.suggestions) blocks.push('No change the estimator tries makes it fit this GPU.');
+    const singles = (parts.suggestions ?? []).filter((s) => !(parts.fix?.kinds.length === 1 && parts.fix.kinds[0] === s.kind));
+    if (singles.length) blocks.push(`Each change on its own:\n\n${singles.map((s) => `- ${s.title}`).join('\n')}`);
+  }
+  // Without a GPU the verdict already says what to set; the recommendation would repeat it.
+  if (parts.recommendation && (est.gpu || parts.recommendation.moreDataFirst)) blocks.push(parts.recommendation.text);
+
+  const table = ['| Memory at the peak | GiB |', '| --- | ---: |', ...est.breakdown.map((t) => `| ${t.label} | ${(t.bytes / GiB).toFixed(2)} |`),
+    `| **Peak** | **${(est.peakBytes / GiB).toFixed(2)}** |`];
+  blocks.push(`The peak comes ${PHASE_WORDS[est.peakPhase]}:`, table.join('\n'));
+  const shown = est.gpu ? Math.min(est.reservedBytesMax, est.gpu.memoryBytes) : est.reservedBytesMax;
+  if (est.fits !== false && formatGiB(shown) !== formatGiB(est.peakBytes)) {
+    blocks.push(`nvidia-smi may show ${formatRange(est.peakBytes, shown)}${shown < est.reservedBytesMax ? ' (the whole card)' : ''}: PyTorch keeps freed memory cached and hands it back when it needs room.`);
+  }
+  blocks.push(`Parameters: ${formatCount(est.params.total)} total, ${formatCount(est.params.trainable)} trainable.`);
+  blocks.push(`Estimated for ${ENGINE_WORDS[est.engine]}${est.calibrated ? ', checked against GPU measurements' : ' (not yet checked against GPU measurements)'}.`);
+  for (const n of est.notes) if (!/profile is not yet calibrated/.test(n)) blocks.push(`_${n}_`);
+  return blocks.join('\n\n');
+}
+
+export const MEMORY_NO_FIT = 'memory-no-fit';
+
+export interface NoFitDiagnostic {
+  code: typeof MEMORY_NO_FIT;
+  severity: 'error';
+  message: string;
+  /** Where the lead anchors the diagnostic (the model key is the natural place). */
+  path: (string | number)[];
+  data: { peakBytes: number; gpuBytes: number; fixes: QuickFix[] };
+}
+
+/** The quick fixes: "Make it fit" (preferred) first, then each single change labelled with where it lands. */
+export function noFitFixes(suggestions: FitSuggestion[], fix: FitPlan | null): QuickFix[] {
+  const fixes: QuickFix[] = [];
+  if (fix) {
+    const e = fix.estimate;
+    fixes.push({ title: `Make it fit: ${fix.changes.join(', ')} (≈ ${formatGiB(e.peakBytes)}, fits${e.gpu ? ` ${e.gpu.name}` : ''})`, edits: fix.edits, isPreferred: true });
+  }
+  for (const s of suggestions) {
+    if (fix && fix.kinds.length === 1 && fix.kinds[0] === s.kind) continue; // the same edit as Make it fit
+    fixes.push({ title: s.title, edits: s.edits, isPreferred: false });
+  }
+  return fixes;
+}
+
+/** The `memory-no-fit` diagnostic, or null when the plan fits or no GPU is known. */
+export function noFitDiagnostic(est: Estimate, _plan: TrainingPlan, suggestions: FitSuggestion[] = [], fix: FitPlan | null = null): NoFitDiagnostic | null {
+  if (est.fits !== false || !est.gpu) return null;
+  const what = fix ? 'Make it fit (quick fix) finds a change that fits' : 'no change the estimator tries fits this GPU';
+  return {
+    code: MEMORY_NO_FIT,
+    severity: 'error',
+    message: `Estimated peak ${formatGiB(est.peakBytes)} does not fit ${est.gpu.name} (${formatGiB(est.gpu.memoryBytes)}); the run would stop with CUDA out of memory. ${what.charAt(0).toUpperCase()}${what.slice(1)}.`,
+    path: ['model'],
+    data: { peakBytes: est.peakBytes, gpuBytes: est.gpu.memoryBytes, fixes: noFitFixes(suggestions, fix) },
+  };
+}

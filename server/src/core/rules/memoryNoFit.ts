@@ -1,0 +1,23 @@
+import { placeAt } from './util';
+import { dataSizeOf, makeItFit, noFitDiagnostic, whatWouldFit } from '../estimate/memory';
+import type { QuickFix } from '../edits/types';
+import type { Rule } from './types';
+
+/**
+ * The memory estimate's verdict as a rule, so `# lora-lens-disable-next-line memory-no-fit` and the severity setting
+ * apply to it like to any other. The fit search runs only when the estimate does not fit.
+ */
+export const memoryNoFit: Rule = {
+  id: 'memory-no-fit',
+  severity: 'error',
+  summary: 'The estimated peak exceeds the GPU\'s memory: the run would stop with CUDA out of memory.',
+  check({ doc, plan, model, memory, dataset }) {
+    if (!memory || memory.estimate.fits !== false || !model?.ok) return [];
+    const data = dataSizeOf(dataset);
+    const suggestions = whatWouldFit(model.spec, plan, memory.gpu, memory.options, data);
+    const noFit = noFitDiagnostic(memory.estimate, plan, suggestions, makeItFit(model.spec, plan, memory.gpu, memory.options, data));
+    if (!noFit) return [];
+    const { fixes, ...rest } = noFit.data as { fixes?: QuickFix[] } & Record<string, unknown>;
+    return [{ range: placeAt(doc, noFit.path), severity: noFit.severity, message: noFit.message, fixes: fixes ?? [], data: rest }];
+  },
+};

@@ -1,8 +1,0 @@
-export type { DataFileKind, DatasetFacts, LengthStats, RowCount, RowRef } from './types';
-export { DEFAULT_MAX_BYTES, DEFAULT_MAX_MS, dataFileKind, inspectDataset } from './inspect';
-export type { InspectOptions } from './inspect';
-export { DatasetInspector } from './inspector';
-export type { Disposable } from './inspector';
-export { tokenizerPathFor } from './tokenizerPath';
-export type { RowLayout } from './layout';
-export { layoutShape } from './layout';
