@@ -1,15 +1,21 @@
-"""What a checkpoint was trained on: the plan (less what may change on resume) and the dataset file(s), so a
-resume after editing either is refused instead of silently continuing on something else."""
+"""What a checkpoint was trained on: the plan (less what may change on resume), the dataset file(s) and the base
+model's files, so a resume after changing any of them is refused instead of silently continuing on something else.
+
+The base model is fingerprinted cheaply, since its weights may be hundreds of GB: config.json and the weights index
+by content, each weights file by name, size and modification time. A Hub id is pinned by the commit of its cached
+snapshot, read offline from the cache's refs.
+"""
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-from .plan import TrainingPlan
+from .plan import ModelRef, TrainingPlan
 
 # Fields that do not change what is learned, or in which order, so a resume may change them: where the run is
 # written and what happens after training (output.*), reporting cadence (logging/eval/save steps, checkpoint count),
@@ -22,6 +28,10 @@ FREE_ON_RESUME = ("config_path", "engine", "hardware", "output", "data.eval", "m
 # end) and its modification time joins the comparison, so the cost stays bounded at any size.
 FULL_HASH_BYTES = 256 * 1024 ** 2
 SAMPLE_BYTES = 16 * 1024 ** 2
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf")
+HASHED_FILES = ("config.json", "model.safetensors.index.json", "pytorch_model.bin.index.json")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 def locked_plan(plan: TrainingPlan) -> dict[str, Any]:
@@ -55,11 +65,63 @@ def file_fingerprint(path: str | Path) -> dict[str, Any]:
             "hashed": hashed}
 
 
-def of_run(plan: TrainingPlan) -> dict[str, Any]:
+def _sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def folder_fingerprint(folder: Path) -> dict[str, Any]:
+    """The model files of one folder: small JSON files by content, weights by name, size and mtime."""
+    hashed = {name: _sha256_of(folder / name) for name in HASHED_FILES if (folder / name).is_file()}
+    weights = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix in WEIGHT_SUFFIXES and path.is_file():
+            st = path.stat()  # follows the Hub cache's symlinks to the blobs
+            weights[path.name] = {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return {"hashed": hashed, "weights": weights}
+
+
+def _cached_snapshot(repo_id: str, revision: str | None, cache_dir: Path) -> tuple[str | None, Path | None]:
+    """(commit, snapshot folder) of a Hub model in the local cache, read without the network."""
+    repo = cache_dir / ("models--" + repo_id.replace("/", "--"))
+    ref = revision or "main"
+    commit = ref if _COMMIT.match(ref) else None
+    if commit is None:
+        try:
+            commit = (repo / "refs" / ref).read_text(encoding="utf-8").strip() or None
+        except OSError:
+            commit = None
+    if commit is not None:
+        return commit, None
+    # No readable ref (a cache copied without refs/): the one snapshot there is what from_pretrained resolves.
+    try:
+        snapshots = [p for p in (repo / "snapshots").iterdir() if p.is_dir()]
+    except OSError:
+        snapshots = []
+    return None, snapshots[0] if len(snapshots) == 1 else None
+
+
+def model_fingerprint(ref: ModelRef, cache_dir: Path | None = None) -> dict[str, Any]:
+    name = ref.name_or_path
+    if os.path.isdir(name):
+        return {"source": name, "kind": "local", **folder_fingerprint(Path(name))}
+    if cache_dir is None:
+        from huggingface_hub import constants
+
+        cache_dir = Path(constants.HF_HUB_CACHE)
+    commit, snapshot = _cached_snapshot(name, ref.revision, cache_dir)
+    if commit is not None:
+        return {"source": name, "kind": "hub", "commit": commit}
+    if snapshot is not None:
+        return {"source": name, "kind": "hub-files", **folder_fingerprint(snapshot)}
+    return {"source": name, "kind": "unknown"}
+
+
+def of_run(plan: TrainingPlan, cache_dir: Path | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {"train": file_fingerprint(plan.data.train)}
     if plan.data.eval and os.path.isfile(plan.data.eval):
         data["eval"] = file_fingerprint(plan.data.eval)
-    return {"plan": locked_plan(plan), "data": data, "free_on_resume": list(FREE_ON_RESUME)}
+    return {"plan": locked_plan(plan), "data": data, "model": model_fingerprint(plan.model, cache_dir),
+            "free_on_resume": list(FREE_ON_RESUME)}
 
 
 def _diff(old: Any, new: Any, where: str) -> list[str]:
@@ -84,10 +146,43 @@ def _file_changed(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     return None
 
 
+def _weights_changed(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    out = [f"{name} changed" for name in sorted(set(old.get("hashed", {})) | set(new.get("hashed", {})))
+           if old.get("hashed", {}).get(name) != new.get("hashed", {}).get(name)]
+    old_w, new_w = old.get("weights", {}), new.get("weights", {})
+    for name in sorted(set(old_w) | set(new_w)):
+        if name not in new_w:
+            out.append(f"{name} is gone")
+        elif name not in old_w:
+            out.append(f"{name} is new")
+        elif old_w[name]["bytes"] != new_w[name]["bytes"]:
+            out.append(f"{name} changed (size {old_w[name]['bytes']} -> {new_w[name]['bytes']} bytes)")
+        elif old_w[name]["mtime_ns"] != new_w[name]["mtime_ns"]:
+            out.append(f"{name} changed (rewritten since: its modification time differs)")
+    return out
+
+
+def model_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[str]:
+    """What changed in the base model's files; [] when unchanged or not comparable (a checkpoint written before
+    models were fingerprinted, another model name (a plan difference already), a Hub model not in the cache)."""
+    if not old or not new or old.get("source") != new.get("source") or "unknown" in (old.get("kind"), new.get("kind")):
+        return []
+    where = f"base model {new['source']}"
+    if old.get("kind") == "hub" and new.get("kind") == "hub":
+        if old["commit"] != new["commit"]:
+            return [f"{where}: the cached snapshot is commit {new['commit'][:12]} now, "
+                    f"{old['commit'][:12]} at the checkpoint"]
+        return []
+    if old.get("kind") != new.get("kind"):
+        return [f"{where}: resolved differently since the checkpoint ({old.get('kind')} -> {new.get('kind')})"]
+    return [f"{where}: {change}" for change in _weights_changed(old, new)]
+
+
 def mismatches(stored: dict[str, Any], current: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(refusals, notes): differences that make a resume continue on another plan or training set, and
-    differences worth a warning only (the eval file)."""
+    """(refusals, notes): differences that make a resume continue on another plan, training set or base model,
+    and differences worth a warning only (the eval file)."""
     refusals = [f"plan {d}" for d in _diff(stored.get("plan", {}), current["plan"], "")]
+    refusals += model_changes(stored.get("model"), current.get("model"))
     old_train, new_train = stored.get("data", {}).get("train"), current["data"]["train"]
     # A different data.train path is already a plan difference; the same path is checked for its content.
     if old_train is not None and old_train["path"] == new_train["path"]:

@@ -12,15 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from . import exit_codes
 from .data.clean import clean_rows
 from .data.order import epoch_batches, pack, shuffled, total_steps
 from .data.readers import DataError, read_rows
 from .data.tokenize import Example, tokenize_rows
 from .events import EventWriter
+from .lifecycle.disk import DiskFull, folder_bytes, reported
+from .lifecycle.run_folder import RunFolder, RunFolderGone, RunFolderLocked
 from .plan import PlanError, TrainingPlan, read_plan
 from .stop import StopFlag
+from .streams import QuietStreamHandler, say
 
-EXIT_OK, EXIT_FAILED, EXIT_OOM = 0, 1, 3
+EXIT_OK, EXIT_FAILED, EXIT_OOM = exit_codes.OK, exit_codes.FAILED, exit_codes.OOM
 log = logging.getLogger("lora_lens_trainer")
 # Skipped fp16 steps (inf/nan gradients at the current loss scale) are each a warning event up to this many;
 # later ones go to trainer.log only (a few at the start are normal while the scale settles).
@@ -39,9 +43,15 @@ def setup_logging(run_dir: Path) -> None:
     log.setLevel(logging.INFO)
     log.handlers.clear()
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
-    for handler in (logging.FileHandler(run_dir / "trainer.log", encoding="utf-8"), logging.StreamHandler(sys.stderr)):
+    for handler in (logging.FileHandler(run_dir / "trainer.log", encoding="utf-8"), QuietStreamHandler(sys.stderr)):
         handler.setFormatter(fmt)
         log.addHandler(handler)
+
+
+def close_logging() -> None:
+    for handler in list(log.handlers):
+        handler.close()
+        log.removeHandler(handler)
 
 
 @dataclass
@@ -91,23 +101,32 @@ def run(plan_path: Path, run_dir: Path, resume: bool, estimate_peak_bytes: float
     from .modeling import set_offline
 
     set_offline()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        folder = RunFolder.claim(run_dir)
+    except RunFolderLocked as error:
+        # Not a word into the folder: its events and files belong to the trainer that holds it.
+        say(f"lora_lens_trainer: {error}")
+        return exit_codes.LOCKED
     setup_logging(run_dir)
     events = EventWriter(run_dir / "events.jsonl", echo=sys.stdout)
+    folder.watch(events.path, events.fileno())
     stop = StopFlag()
     stop.install()
     try:
-        plan = read_plan(plan_path)
-    except PlanError as error:
-        events.emit("error", kind="config", message=str(error), advice=[])
-        events.emit("end", status="failed", step=0, final_loss=None, adapter_path=None)
-        return EXIT_FAILED
-    trainer = Trainer(plan, run_dir, events, stop, estimate_peak_bytes, resume_anyway)
-    trainer.estimate_tokens_per_second = estimate_tokens_per_second
-    try:
+        try:
+            plan = read_plan(plan_path)
+        except PlanError as error:
+            events.emit("error", kind="config", message=str(error), advice=[])
+            events.emit("end", status="failed", step=0, final_loss=None, adapter_path=None)
+            return EXIT_FAILED
+        trainer = Trainer(plan, run_dir, events, stop, estimate_peak_bytes, resume_anyway, folder)
+        trainer.estimate_tokens_per_second = estimate_tokens_per_second
         return trainer.run(resume or resume_anyway)
     finally:
+        stop.uninstall()
         events.close()
+        close_logging()
+        folder.release()
 
 
 @dataclass
@@ -138,8 +157,10 @@ class Session:
 
 class Trainer:
     def __init__(self, plan: TrainingPlan, run_dir: Path, events: EventWriter, stop: StopFlag,
-                 estimate_peak_bytes: float | None, resume_anyway: bool = False) -> None:
+                 estimate_peak_bytes: float | None, resume_anyway: bool = False,
+                 folder: RunFolder | None = None) -> None:
         self.plan, self.run_dir, self.events, self.stop = plan, run_dir, events, stop
+        self.folder = folder
         self.estimate = estimate_peak_bytes
         # The throughput model's figure (server/src/throughput), echoed in the start event for the panel's prediction.
         self.estimate_tokens_per_second: float | None = None
@@ -160,6 +181,13 @@ class Trainer:
             finished = self._train(resume)
         except torch.OutOfMemoryError as error:
             return self._oom(error)
+        except RunFolderGone as error:
+            return self._folder_gone(error)
+        except DiskFull as error:
+            log.error("%s", error)
+            # The schema's error kinds have no `disk` yet: a full disk is the machine's, so `environment`.
+            self.events.emit("error", kind="environment", message=str(error), step=self.step, advice=error.advice)
+            return self._end("failed", None, EXIT_FAILED)
         except (DataError, ModelError, PlanError) as error:
             kind = "data" if isinstance(error, DataError) else "model" if isinstance(error, ModelError) else "config"
             log.error("%s", error)
@@ -175,7 +203,24 @@ class Trainer:
             return self._end("failed", None, EXIT_FAILED)
         if finished.status == "completed" and self.plan.output.merge and self.plan.method != "full":
             self._merge_after_training(finished)
+        try:
+            self._check_folder()
+        except RunFolderGone as error:
+            return self._folder_gone(error)
         return self._end(finished.status, finished.adapter_path, EXIT_OK, finished.elapsed_s)
+
+    def _check_folder(self) -> None:
+        if self.folder is not None:
+            self.folder.check()
+
+    def _folder_gone(self, error: RunFolderGone) -> int:
+        """Whoever deleted the folder wants it gone: nothing is recreated in it. The stdout echo, if anyone
+        still reads it, gets the failure; stderr gets the reason."""
+        self.events.detach()
+        log.error("%s", error)
+        say(f"lora_lens_trainer: {error}")
+        self.events.emit("error", kind="environment", message=str(error), step=self.step, advice=[])
+        return self._end("failed", None, EXIT_FAILED)
 
     def _end(self, status: str, adapter: Path | None, code: int, elapsed: float | None = None) -> int:
         self.events.emit("end", status=status, step=self.step, final_loss=self.last_loss,
@@ -311,8 +356,8 @@ class Trainer:
                              message=f"--resume-anyway: resuming from {name} although {listed}")
             return
         raise ConfigProblem(
-            f"--resume refused: {name} was trained on another plan or dataset: {listed}",
-            ["restore the plan and dataset the run started with, then resume again",
+            f"--resume refused: {name} was trained on another plan, dataset or base model: {listed}",
+            ["restore the plan, dataset and base model the run started with, then resume again",
              "or start a new run with the changed config (nothing is lost: this run folder stays as it is)",
              "or resume regardless with `--resume-anyway` (the data position and schedule continue from the checkpoint)"])
 
@@ -356,6 +401,7 @@ class Trainer:
             lr = s.scheduler.get_last_lr()[0]
             loss, grad_norm = self._optimizer_step(s, micro)
             self.step += 1
+            self._check_folder()
             steps_here += 1
             batch_index += len(group)
             step_tokens = sum(m.n_tokens for m in micro)
@@ -377,6 +423,7 @@ class Trainer:
                 if not saved:
                     self._save(s, state)
                 return Finished("stopped", None, elapsed, s.setup.quantization_backend)
+        self._check_folder()
         with self.stop.saving_section():
             out_path = self._export(s)
         return Finished("completed", out_path, elapsed_before + time.time() - loop_start, s.setup.quantization_backend)
@@ -464,11 +511,15 @@ class Trainer:
 
         # The wrapper waits while a "saving" is pending (until its checkpoint or end event) instead of escalating;
         # from the moment it is announced, a further signal no longer interrupts the write.
+        self._check_folder()
+        folder = self.run_dir / "checkpoints"
         with self.stop.saving_section():
             self.events.emit("saving", step=self.step)
-            path = checkpoint.save(self.run_dir / "checkpoints", self.step, s.model, s.optimizer, s.scheduler, state,
-                                   self.plan.training.save_total_limit, self.fingerprint,
-                                   s.scaler.state_dict() if s.scaler is not None else None)
+            with reported(f"checkpoint step-{self.step:07d}", folder,
+                          lambda: _checkpoint_bytes(folder, s.params, s.optimizer)):
+                path = checkpoint.save(folder, self.step, s.model, s.optimizer, s.scheduler, state,
+                                       self.plan.training.save_total_limit, self.fingerprint,
+                                       s.scaler.state_dict() if s.scaler is not None else None)
         self.events.emit("checkpoint", step=self.step, path=str(path))
         return True
 
@@ -501,16 +552,20 @@ class Trainer:
         from .lora import save_adapter
 
         plan = self.plan
+
+        def needed() -> int:
+            return sum(p.numel() * p.element_size() for p in s.params)
+
         if plan.method == "full":
             final = self.run_dir / "model"
-            with staged_dir(final) as tmp:
+            with reported("the trained model", final, needed), staged_dir(final) as tmp:
                 s.model.save_pretrained(tmp, safe_serialization=plan.output.safe_serialization)
                 s.tokenizer.save_pretrained(tmp)
             return final
         lp = plan.lora
         assert lp is not None
         final = self.run_dir / "adapter"
-        with staged_dir(final) as tmp:
+        with reported("the adapter", final, needed), staged_dir(final) as tmp:
             save_adapter(s.model, tmp, plan.model.name_or_path, lp.r, lp.lora_alpha, lp.lora_dropout, lp.use_rslora,
                          s.setup.lora_targets)
             s.tokenizer.save_pretrained(tmp)
@@ -537,3 +592,15 @@ class Trainer:
                              message=f"the merge failed ({type(error).__name__}: {str(error)[:400]}); the adapter is "
                                      f"saved at {finished.adapter_path}: merge it later with `python -m "
                                      f"lora_lens_trainer merge --run-dir {self.run_dir}`")
+
+
+def _checkpoint_bytes(folder: Path, params: list[Any], optimizer: Any) -> int:
+    """What the failed checkpoint needed: the previous one's size, else its tensors' (the optimizer state
+    dominates; RNG and scheduler state are a few KB)."""
+    from .checkpoint import latest
+
+    previous = latest(folder)
+    if previous is not None:
+        return folder_bytes(previous)
+    tensors = [v for state in optimizer.state.values() for v in state.values() if hasattr(v, "element_size")]
+    return sum(t.numel() * t.element_size() for t in [*params, *tensors])

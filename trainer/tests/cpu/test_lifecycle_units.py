@@ -108,6 +108,36 @@ def test_the_fingerprint_refuses_changed_data_and_locked_plan_fields_only(tmp_pa
     assert refusals == [f"data.train {train} changed since the checkpoint (same size, different content)"]
 
 
+def test_a_hub_model_is_pinned_by_its_cached_snapshot_commit_read_offline(tmp_path):
+    import dataclasses
+
+    train = tmp_path / "train.jsonl"
+    train.write_text('{"text": "a"}\n')
+    ref = dataclasses.replace(_plan(train).model, name_or_path="org/tiny", revision=None)
+    cache = tmp_path / "hub"
+    repo = cache / "models--org--tiny"
+    assert fingerprint.model_fingerprint(ref, cache)["kind"] == "unknown"  # not cached: nothing to compare
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("a" * 40)
+    stored = fingerprint.model_fingerprint(ref, cache)
+    assert stored == {"source": "org/tiny", "kind": "hub", "commit": "a" * 40}
+    (repo / "refs" / "main").write_text("b" * 40)  # the cache was updated to a newer commit of the model
+    assert fingerprint.model_changes(stored, fingerprint.model_fingerprint(ref, cache)) == [
+        "base model org/tiny: the cached snapshot is commit bbbbbbbbbbbb now, aaaaaaaaaaaa at the checkpoint"]
+    # Pinned to a commit by the plan: that commit, whatever main points at.
+    pinned = dataclasses.replace(ref, revision="c" * 40)
+    assert fingerprint.model_fingerprint(pinned, cache)["commit"] == "c" * 40
+    # No readable ref: the files of the one cached snapshot, like a local folder's.
+    (repo / "refs" / "main").unlink()
+    (repo / "snapshots" / ("b" * 40)).mkdir(parents=True)
+    (repo / "snapshots" / ("b" * 40) / "config.json").write_text("{}")
+    files = fingerprint.model_fingerprint(ref, cache)
+    assert files["kind"] == "hub-files" and list(files["hashed"]) == ["config.json"]
+    (repo / "snapshots" / ("b" * 40) / "config.json").write_text('{"hidden_size": 8}')
+    assert fingerprint.model_changes(files, fingerprint.model_fingerprint(ref, cache)) == [
+        "base model org/tiny: config.json changed"]
+
+
 def test_a_file_too_large_to_hash_whole_is_sampled_and_its_mtime_counts(tmp_path, monkeypatch):
     monkeypatch.setattr(fingerprint, "FULL_HASH_BYTES", 1024)
     monkeypatch.setattr(fingerprint, "SAMPLE_BYTES", 256)
