@@ -61,6 +61,38 @@ CASES: list[tuple[str, str, str, int, int, bool, str]] = [
 ]
 
 
+def train_steps(model: Any, optimizer: Any, vocab: int, bs: int, seq: int, autocast: bool, accumulation: int = 1) -> list[float]:
+    """Three optimizer steps of `accumulation` micro-steps each (forward under bf16 autocast when `autocast`,
+    backward), then AdamW and zero_grad(set_to_none=True) as the trainers do; the seconds of each step."""
+    times = []
+    for _ in range(3):
+        batches = [torch.randint(0, vocab, (bs, seq), device="cuda") for _ in range(accumulation)]
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for ids in batches:
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+                loss = model(input_ids=ids, labels=ids).loss / accumulation
+            loss.backward()
+            del loss
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def memory_figures(model: Any, params: list[Any]) -> dict[str, Any]:
+    """Parameter counts and the allocator's peaks since the last reset, in the calibration rows' fields."""
+    free, total = torch.cuda.mem_get_info()
+    return {
+        "total_params": sum(p.numel() for p in model.parameters()),
+        "trainable": sum(p.numel() for p in params),
+        "peak_alloc_gib": round(torch.cuda.max_memory_allocated() / GiB, 3),
+        "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / GiB, 3),
+        "device_used_gib": round((total - free) / GiB, 3),
+    }
+
+
 def measure(arch: str, method: str, targets: str, seq: int, bs: int, use_gc: bool, master: str) -> dict[str, Any]:
     from peft import LoraConfig, get_peft_model
 
@@ -81,52 +113,32 @@ def measure(arch: str, method: str, targets: str, seq: int, bs: int, use_gc: boo
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-5)
-    vocab = config.vocab_size
-    times = []
-    for _ in range(3):
-        ids = torch.randint(0, vocab, (bs, seq), device="cuda")
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        if master == "fp32":
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                loss = model(input_ids=ids, labels=ids).loss
-        else:
-            loss = model(input_ids=ids, labels=ids).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    free, total = torch.cuda.mem_get_info()
+    times = train_steps(model, optimizer, config.vocab_size, bs, seq, autocast=master == "fp32")
     row: dict[str, Any] = {
         "arch": arch, "method": method, "targets": targets or None, "r": r if method == "lora" else 0,
         "seq": seq, "bs": bs, "gc": use_gc,
-        "total_params": sum(p.numel() for p in model.parameters()),
-        "trainable": sum(p.numel() for p in params),
-        "peak_alloc_gib": round(torch.cuda.max_memory_allocated() / GiB, 3),
-        "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / GiB, 3),
-        "device_used_gib": round((total - free) / GiB, 3),
+        **memory_figures(model, params),
         "step_s": round(min(times[1:]), 4),
         "tok_s": round(bs * seq / min(times[1:])),
     }
     if method == "full":
         row["master"] = master
         del row["targets"]
-    del model, optimizer, params, loss
+    del model, optimizer, params
     gc.collect()
     torch.cuda.empty_cache()
     return row
 
 
-def main() -> None:
-    out = sys.argv[1]
-    only = sys.argv[2] if len(sys.argv) > 2 else ""
+def append_rows(out: str, only: str, cases: list[tuple[Any, ...]], measure_case: Any) -> None:
+    """Measures each case whose arch contains `only`, appending its row to `out` as it comes (an OOM is printed and
+    skipped, so one case too large for the card does not lose the others)."""
     with open(out, "a", encoding="utf-8") as sink:
-        for case in CASES:
+        for case in cases:
             if only and only not in case[0]:
                 continue
             try:
-                row = measure(*case)
+                row = measure_case(*case)
             except torch.cuda.OutOfMemoryError as error:
                 print(f"OOM {case}: {error}", flush=True)
                 gc.collect()
@@ -135,6 +147,10 @@ def main() -> None:
             sink.write(json.dumps(row) + "\n")
             sink.flush()
             print(json.dumps(row), flush=True)
+
+
+def main() -> None:
+    append_rows(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "", CASES, measure)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ export interface Measurement {
   engine?: Engine;
   /** QLoRA rows of the lora-lens trainer: which 4-bit backend ran ("builtin-nf4" or "bitsandbytes"). */
   quantization?: string;
+  /** Micro-steps per optimizer step (bench/gpu/measure_accumulation.py); absent: 1. */
+  accumulation?: number;
 }
 
 /** Catalog ids of the architectures named in measurement rows. */
@@ -75,7 +77,7 @@ export function measurementPlan(m: Measurement, engine: Engine = 'hf'): Training
     data: { train: '/dev/null', eval: null, format: 'text', chat_template: 'auto', max_length: m.seq, packing: false, group_by_length: false,
       train_on_prompt: true, dedupe: false, strip_html: false },
     training: {
-      learning_rate: 1e-4, per_device_train_batch_size: m.bs, per_device_eval_batch_size: m.bs, gradient_accumulation_steps: 1,
+      learning_rate: 1e-4, per_device_train_batch_size: m.bs, per_device_eval_batch_size: m.bs, gradient_accumulation_steps: m.accumulation ?? 1,
       num_train_epochs: 1, max_steps: 3, warmup_ratio: 0, warmup_steps: 0, lr_scheduler_type: 'constant', max_grad_norm: 0,
       weight_decay: 0, optim: m.optim ?? 'adamw_torch', gradient_checkpointing: m.gc, seed: 0, logging_steps: 1, eval_steps: null,
       save_steps: 0, save_total_limit: null, dataloader_num_workers: 0,

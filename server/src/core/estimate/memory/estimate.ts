@@ -3,7 +3,9 @@
  *
  * The run is walked through the moments where memory can peak (loss backward, lm_head backward, a recomputed
  * layer, the end of backward, optimizer.step), with the optimizer state present (steps ≥ 2) and gradients set to
- * None between steps (zero_grad(set_to_none=True)); the largest is the peak. Pure arithmetic, no I/O.
+ * None between optimizer steps (zero_grad(set_to_none=True)); the largest is the peak. Under gradient accumulation
+ * the gradients of the earlier micro-steps are still allocated during the later ones' forward and backward
+ * (both trainers zero them only after optimizer.step). Pure arithmetic, no I/O.
  */
 import type { GpuSpec } from '../../gpu/types';
 import { linearModules, selectTargets } from '../../models/params';
@@ -94,6 +96,18 @@ function packedMask(plan: TrainingPlan): Term | null {
   return { key: 'transients', label: `Attention mask of packed rows (${plan.model.attn_implementation}, seq × seq per row)`, bytes: plan.training.per_device_train_batch_size * s * s * bytesPerElement };
 }
 
+const GRADIENTS_SO_FAR = 'Gradients so far';
+
+/**
+ * The gradients alive during micro-steps 2..N of an accumulation group: every trainable parameter's (the fp32 or
+ * param-dtype gradients of full fine-tuning, the adapters' for LoRA and QLoRA, per GPU under sharding), which
+ * with accumulation 1 are set to None before the next forward. Null without accumulation.
+ */
+export function keptGradients(accumulation: number, gradientBytes: number): Term | null {
+  if (accumulation <= 1 || gradientBytes <= 0) return null;
+  return { key: 'gradients', label: `Gradients kept between micro-steps (accumulation ${accumulation})`, bytes: gradientBytes };
+}
+
 /**
  * Estimates the peak memory of a training plan on one GPU (per GPU when several).
  * @param model the architecture (from resolveModel)
@@ -151,10 +165,16 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
   const copies = (n: number): Term => ({ key: 'weight_copies', label: 'bf16 weight copies (autocast)', bytes: n });
   const transient = (label: string, bytes: number): Term => ({ key: 'transients', label, bytes });
 
+  const accumulation = Math.max(1, Math.floor(plan.training.gradient_accumulation_steps));
+  const kept = keptGradients(accumulation, gradAll);
   const phases: Phase[] = [];
   const add = (name: PhaseName, given: Term[]) => {
-    // The packed rows' attention mask lives from the forward to the end of backward (SDPA saves it).
-    const terms = mask && name !== 'optimizer step' ? [...given, mask] : given;
+    // The packed rows' attention mask lives from the forward to the end of backward (SDPA saves it). Gradients
+    // kept from the earlier micro-steps stand in for "the gradients so far" of the forward and backward phases
+    // (new gradients are added into them in place); backward end and the step already hold every gradient.
+    const withMask = mask && name !== 'optimizer step' ? [...given, mask] : given;
+    const terms = kept && name !== 'backward end' && name !== 'optimizer step'
+      ? [...withMask.filter((t) => t.label !== GRADIENTS_SO_FAR), kept] : withMask;
     phases.push({ name, terms: terms.filter((t) => t.bytes > 0), bytes: terms.reduce((s, t) => s + t.bytes, 0) });
   };
   const layerWork = (pt.layer - pt.recomputeShared + pt.workspace) * T;
@@ -206,12 +226,12 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
     add('layer recompute', [...persistent(1), act, copies(layerCopy + gathered),
       transient('One recomputed layer + its backward buffers', layerWork),
       transient('Dequantized weight (built-in NF4)', dequant),
-      { key: 'gradients', label: 'Gradients so far', bytes: headGradSoFar }]);
+      { key: 'gradients', label: GRADIENTS_SO_FAR, bytes: headGradSoFar }]);
   } else {
     add('layer backward', [...persistent(1), act, copies(L * layerCopy + gathered),
       transient('Backward buffers of the last layer', pt.workspace * T),
       transient('Dequantized weight (built-in NF4)', dequant),
-      { key: 'gradients', label: 'Gradients so far', bytes: headGradSoFar }]);
+      { key: 'gradients', label: GRADIENTS_SO_FAR, bytes: headGradSoFar }]);
   }
   if (full) {
     const tiedTransient = model.tiedEmbeddings ? V * h * st.gradBytes / sh.g : 0;
@@ -261,6 +281,7 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
   }
   if (int8Base(plan)) notes.push('8-bit base (LLM.int8()): int8 weights with fp32 row scales; norms and embeddings counted in fp32 after k-bit preparation.');
   if (offload) notes.push(`Activations offloaded to CPU: only ${onGpu} layers' saved tensors are on the GPU at a time; the rest take ${formatBytes((L - onGpu) * (gc ? pt.checkpoint : pt.layer) * T)} of pinned CPU memory.`);
+  if (kept) notes.push(`Gradient accumulation (${accumulation} micro-steps): the gradients of the first micro-step (${formatBytes(kept.bytes)}) stay allocated through the forward and backward of the next ones, so they add to the activations' peak.`);
   if (plan.data.packing) notes.push('Sample packing: every row is filled to max_length, so this is the figure of every step, not only the longest batch.');
   return {
     engine,
