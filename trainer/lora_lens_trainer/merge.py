@@ -20,6 +20,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from . import schema_check
 from .atomic import staged_dir, write_json
 from .plan import TrainingPlan
 
@@ -36,6 +37,22 @@ _RANK = ["float32", "float16", "bfloat16"]
 
 class MergeCheckFailed(RuntimeError):
     pass
+
+
+class MergeReportError(AssertionError):
+    """The report does not match schemas/merge-report.schema.json: a bug here, never the user's."""
+
+
+def checked_report(report: dict[str, Any]) -> dict[str, Any]:
+    """The report, once it matches schemas/merge-report.schema.json (the CLI and the editor parse it); raises
+    MergeReportError otherwise. Without the schema file (a trainer copied out of the repository) it is returned as is."""
+    found = schema_check.find_schema("merge-report.schema.json")
+    if found is None:
+        return report
+    problems = schema_check.errors(schema_check.load_schema(found), report)
+    if problems:
+        raise MergeReportError(f"the merge report does not match {found.name}: {'; '.join(problems)}")
+    return report
 
 
 def _probe(tokenizer: Any, vocab: int) -> Any:
@@ -186,7 +203,7 @@ def merge(run_dir: Path, plan: TrainingPlan, quantization_backend: str | None = 
         merged.save_pretrained(tmp, safe_serialization=plan.output.safe_serialization, max_shard_size="5GB")
         tokenizer.save_pretrained(tmp)
         report["merged_path"] = str(final)
-        write_json(tmp / "merge_report.json", report)
+        write_json(tmp / "merge_report.json", checked_report(report))
     log.info("merge: %s", json.dumps(report["check"]))
     return report
 

@@ -4,7 +4,8 @@ Labels are -100 on every token that should not train (the prompt, unless train_o
 assistant spans are found by rendering growing prefixes of the conversation: the text the template adds for
 message i is what lies between render(messages[:i]) and render(messages[:i+1]), and the tokens whose character
 offsets fall inside an assistant message's span are the trained ones. This works with any template whose render
-of a prefix is a prefix of the full render, which holds for the common ones (ChatML, Llama 3, Mistral, Gemma).
+of a prefix is a prefix of the full render, which holds for the common ones (ChatML, Llama 3, Mistral, Gemma; Phi-3's closing end-of-text token is allowed for).
+The named templates live in templates.py.
 """
 from __future__ import annotations
 
@@ -12,25 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .readers import DataError
+from .templates import NAMED, NAMED_TEMPLATES, resolve_chat_template  # noqa: F401  (NAMED_TEMPLATES: re-exported)
 
 IGNORE = -100
-
-# Named templates for tokenizers that ship none (base models). Inline Jinja in the plan takes precedence.
-NAMED_TEMPLATES: dict[str, str] = {
-    "chatml": (
-        "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor %}"
-        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-    ),
-    "llama3": (
-        "{{ bos_token }}{% for m in messages %}{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\n\n' + m['content'] + '<|eot_id|>' }}{% endfor %}"
-        "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
-    ),
-    "zephyr": (
-        "{% for m in messages %}{{ '<|' + m['role'] + '|>\n' + m['content'] + eos_token + '\n' }}{% endfor %}"
-        "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
-    ),
-}
-
 
 @dataclass(frozen=True)
 class Example:
@@ -40,17 +25,6 @@ class Example:
     @property
     def trained_tokens(self) -> int:
         return sum(1 for label in self.labels if label != IGNORE)
-
-
-def resolve_chat_template(tokenizer: Any, setting: str) -> str | None:
-    """The Jinja text to use: the tokenizer's own ('auto'), a named one, or the inline Jinja itself."""
-    if setting == "auto":
-        return getattr(tokenizer, "chat_template", None) or None
-    if setting in NAMED_TEMPLATES:
-        return NAMED_TEMPLATES[setting]
-    if "{%" in setting or "{{" in setting:
-        return setting
-    raise DataError(f"data.chat_template: {setting!r} is neither 'auto', a known name ({', '.join(NAMED_TEMPLATES)}) nor Jinja")
 
 
 def _text_of(row: dict[str, Any], key: str, index: int) -> str:
@@ -75,23 +49,38 @@ def _bos(tokenizer: Any) -> list[int]:
     return [bos] if isinstance(bos, int) and add else []
 
 
-def _chat_example(tokenizer: Any, template: str, messages: Any, index: int, train_on_prompt: bool) -> Example:
+def check_messages(messages: Any, index: int) -> list[dict[str, Any]]:
+    """The row's messages, or DataError when they are not a non-empty list of {role, content} strings."""
     if not isinstance(messages, list) or not messages:
         raise DataError(f"row {index}: 'messages' must be a non-empty list of {{role, content}}")
     for m in messages:
         if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
             raise DataError(f"row {index}: every message needs string 'role' and 'content'")
+    return messages
+
+
+def _chat_example(tokenizer: Any, template: str, messages: Any, index: int, train_on_prompt: bool) -> Example:
+    messages = check_messages(messages, index)
 
     def render(msgs: list[dict[str, Any]], generation_prompt: bool) -> str:
-        return tokenizer.apply_chat_template(msgs, chat_template=template, tokenize=False, add_generation_prompt=generation_prompt)
+        try:
+            return tokenizer.apply_chat_template(msgs, chat_template=template, tokenize=False,
+                                                 add_generation_prompt=generation_prompt)
+        except Exception as error:  # jinja2's TemplateError (raise_exception in the template) and template bugs
+            raise DataError(f"row {index}: {error}") from error
 
     full = render(messages, False)
+    eos = getattr(tokenizer, "eos_token", None) or ""
     spans: list[tuple[int, int]] = []
     for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
         before = render(messages[:i], True) if i else ""
         through = render(messages[: i + 1], False)
+        # A template that closes the whole conversation with the end-of-text token (Phi-3: `{% else %}{{ eos_token
+        # }}`) renders it after the last turn only: inside a longer row the turn ends just before it.
+        if not full.startswith(through) and eos and through.endswith(eos) and full.startswith(through[: -len(eos)]):
+            through = through[: -len(eos)]
         if not full.startswith(through) or not through.startswith(before):
             raise DataError(f"row {index}: the chat template does not render prefixes as prefixes; set data.train_on_prompt: true or use another template")
         spans.append((len(before), len(through)))
@@ -112,7 +101,7 @@ def tokenize_rows(rows: list[dict[str, Any]], tokenizer: Any, fmt: str, chat_tem
     template = resolve_chat_template(tokenizer, chat_template) if fmt == "chat" else None
     if fmt == "chat" and template is None:
         raise DataError("data.format is chat but the tokenizer has no chat template: set data.chat_template "
-                        f"(a name: {', '.join(NAMED_TEMPLATES)}; or inline Jinja)")
+                        f"(a name: {', '.join(NAMED)}; or inline Jinja)")
     examples: list[Example] = []
     dropped = 0
     for index, row in enumerate(rows):
