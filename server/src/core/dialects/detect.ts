@@ -1,4 +1,4 @@
-import { globToRegExp, isConfigFile } from '../document/fileMatcher';
+import { isConfigFile, matchesGlob } from '../document/fileMatcher';
 import type { ConfigDocument } from '../document/configDocument';
 import { sketchFromValue, sketchTopLevel, type TopLevelSketch } from './sniff';
 import type { DialectId, DialectMatch, DialectSettings, SubKind } from './types';
@@ -40,7 +40,7 @@ function settingDialect(path: string | null, settings: DialectSettings | undefin
   if (!path || !settings?.dialects) return undefined;
   const normalized = path.replace(/\\/g, '/');
   for (const [glob, dialect] of Object.entries(settings.dialects)) {
-    if (DIALECT_IDS.includes(dialect) && globToRegExp(glob).test(normalized)) return dialect;
+    if (DIALECT_IDS.includes(dialect) && matchesGlob(glob, normalized)) return dialect;
   }
   return undefined;
 }

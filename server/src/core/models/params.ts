@@ -2,6 +2,8 @@
  * Exact parameter counts and per-layer linear modules from a ModelSpec, following the modelling code of each
  * family in transformers (module names are the ones PEFT's `target_modules` matches).
  */
+import { PatternError, type LinearMatcher, type MatchState } from '../document/linearMatch';
+import { compileTargetPattern } from './targetPattern';
 import type { LinearModule, ModelSpec, ParameterCounts } from './types';
 
 /** The linear modules of one decoder layer, in forward order. */
@@ -98,15 +100,32 @@ export function moduleInstances(spec: ModelSpec): ModuleInstance[] {
   return out;
 }
 
-/** A string target is a regular expression that must match the whole name (Python's `re.fullmatch`). */
-function fullMatcher(pattern: string): (name: string) => boolean {
-  let re: RegExp;
+/** Compiled `target_modules` patterns, most recent last: the estimate asks several times per keystroke. */
+const patternCache = new Map<string, LinearMatcher | null>();
+const PATTERN_CACHE_SIZE = 32;
+
+/** A string target compiled for the linear matcher; null when it cannot be evaluated (targetPatternProblem says why). */
+function compiledPattern(pattern: string): LinearMatcher | null {
+  if (patternCache.has(pattern)) return patternCache.get(pattern)!;
+  let matcher: LinearMatcher | null;
   try {
-    re = new RegExp(`^(?:${pattern})$`);
-  } catch {
-    return () => false;
+    matcher = compileTargetPattern(pattern);
+  } catch (error) {
+    if (!(error instanceof PatternError)) throw error;
+    matcher = null;
   }
-  return (name) => re.test(name);
+  if (patternCache.size >= PATTERN_CACHE_SIZE) patternCache.delete(patternCache.keys().next().value!);
+  patternCache.set(pattern, matcher);
+  return matcher;
+}
+
+/**
+ * A string target is a regular expression that must match the whole name (Python's `re.fullmatch`), run on a linear
+ * matcher: a hostile pattern cannot hang the server or `check`. A pattern it cannot evaluate matches nothing.
+ */
+function fullMatcher(pattern: string): (name: string) => boolean {
+  const matcher = compiledPattern(pattern);
+  return matcher ? (name) => matcher.matches(name) : () => false;
 }
 
 /**
@@ -161,14 +180,12 @@ function adaptedCopies(spec: ModelSpec, targets: TargetModules): Map<string, num
 
 function countCopies(spec: ModelSpec, targets: TargetModules): Map<string, number> {
   const counts = new Map<string, number>();
-  const list = typeof targets === 'string' ? null : (targets as readonly string[]);
-  if (targets === 'all-linear' || list === null) {
-    for (const m of targets === 'all-linear' ? moduleInstances(spec) : adaptedInstances(spec, targets)) {
-      const key = `${m.module.parent}.${m.module.name}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
+  if (targets === 'all-linear') {
+    for (const module of linearModules(spec)) counts.set(`${module.parent}.${module.name}`, spec.numLayers * module.count);
     return counts;
   }
+  if (typeof targets === 'string') return countPatternCopies(spec, targets);
+  const list = targets as readonly string[];
   for (const module of linearModules(spec)) {
     let copies = 0;
     for (const path of pathsInLayer(module)) {
@@ -184,6 +201,55 @@ function countCopies(spec: ModelSpec, targets: TargetModules): Map<string, numbe
     if (copies > 0) counts.set(`${module.parent}.${module.name}`, copies);
   }
   return counts;
+}
+
+/**
+ * The copies a regular expression selects, counted without building every full name: the matcher's states after
+ * `model.layers.{i}.` decide the rest of the name, so layers (and experts) that reach the same states share one answer.
+ */
+function countPatternCopies(spec: ModelSpec, pattern: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  const matcher = compiledPattern(pattern);
+  if (!matcher) return counts;
+  const modules = linearModules(spec);
+  const perState = new Map<string, number[]>();
+  const totals = modules.map(() => 0);
+  for (let layer = 0; layer < spec.numLayers; layer++) {
+    const state = matcher.advance(matcher.initial(), `model.layers.${layer}.`);
+    let copies = perState.get(state.key);
+    if (!copies) {
+      copies = modules.map((module) => copiesInLayer(matcher, state, module));
+      perState.set(state.key, copies);
+    }
+    copies.forEach((n, i) => { totals[i] += n; });
+  }
+  modules.forEach((module, i) => { if (totals[i]! > 0) counts.set(`${module.parent}.${module.name}`, totals[i]!); });
+  return counts;
+}
+
+function copiesInLayer(matcher: LinearMatcher, layerState: MatchState, module: LinearModule): number {
+  const parent = matcher.advance(layerState, `${module.parent}.`);
+  if (parent.states.length === 0) return 0;
+  if (module.count === 1) return matcher.accepts(matcher.advance(parent, module.name)) ? 1 : 0;
+  const answers = new Map<string, boolean>();
+  let copies = 0;
+  for (let e = 0; e < module.count; e++) {
+    const expert = matcher.advance(parent, `${e}.`);
+    let selected = answers.get(expert.key);
+    if (selected === undefined) answers.set(expert.key, (selected = matcher.accepts(matcher.advance(expert, module.name))));
+    if (selected) copies++;
+  }
+  return copies;
+}
+
+/** Whether a regular expression selects any decoder linear or the embedding / head, and the module names it selects. */
+export function patternSelection(spec: ModelSpec, pattern: string): { modules: string[]; outside: string[] } {
+  const copies = adaptedCopies(spec, pattern);
+  const matches = targetMatcher(pattern);
+  return {
+    modules: linearModules(spec).filter((m) => copies.has(`${m.parent}.${m.name}`)).map((m) => m.name),
+    outside: NON_DECODER_MODULES.filter((name) => matches(name)),
+  };
 }
 
 /** The decoder linear copies a `target_modules` value adapts, by full name (PEFT's all-linear: every linear but the head). */
@@ -205,9 +271,8 @@ export function selectTargets(spec: ModelSpec, targets: TargetModules): LinearMo
 export function unknownTargets(spec: ModelSpec, targets: TargetModules): string[] {
   if (targets === 'all-linear') return [];
   if (typeof targets === 'string') {
-    const matches = targetMatcher(targets);
-    const any = moduleInstances(spec).some((m) => matches(m.name)) || NON_DECODER_MODULES.some(matches);
-    return any ? [] : [targets];
+    const selection = patternSelection(spec, targets);
+    return selection.modules.length > 0 || selection.outside.length > 0 ? [] : [targets];
   }
   const paths = linearModules(spec).flatMap(pathsInLayer);
   return (targets as readonly string[]).filter((target) =>

@@ -1,5 +1,5 @@
 import type { ModelSpec } from '../models/types';
-import { moduleInstances, moduleNameOf, NON_DECODER_MODULES, targetMatcher, targetModuleNames, unknownTargets } from '../models';
+import { moduleNameOf, NON_DECODER_MODULES, patternSelection, targetMatcher, targetModuleNames, targetPatternProblem, unknownTargets } from '../models';
 import type { Engine } from '../plan/types';
 import type { ConfigDocument } from '../document/configDocument';
 import type { Finding, Rule } from './types';
@@ -98,11 +98,19 @@ function checkPattern(doc: ConfigDocument, pattern: string, spec: ModelSpec | un
       fixes: [setFix(PATH, 'all-linear')],
     }];
   }
+  const problem = targetPatternProblem(pattern);
+  if (problem !== undefined) {
+    return [{
+      range: anchor(doc, PATH),
+      severity: 'warning',
+      message: `\`${pattern}\` is not checked: ${problem} Until then its matches are not checked and the estimate counts no adapter.`,
+      fixes: [setFix(PATH, 'all-linear')],
+      data: { unchecked: pattern },
+    }];
+  }
   if (!spec) return [];
-  const selects = targetMatcher(pattern);
-  const matched = moduleInstances(spec).filter((m) => selects(m.name));
-  const outside = NON_DECODER_MODULES.filter((name) => selects(name));
-  if (matched.length === 0 && outside.length === 0) {
+  const { modules, outside } = patternSelection(spec, pattern);
+  if (modules.length === 0 && outside.length === 0) {
     const asName = /^[\w.]+$/.test(pattern);
     return [{
       range: anchor(doc, PATH),
@@ -113,7 +121,7 @@ function checkPattern(doc: ConfigDocument, pattern: string, spec: ModelSpec | un
   }
   const findings: Finding[] = [];
   if (engine === 'lora-lens' && outside.length > 0) findings.push({ ...outsideFinding(doc, outside, null), fixes: [setFix(PATH, 'all-linear')] });
-  const names = [...new Set(matched.map((m) => m.module.name))];
+  const names = [...new Set(modules)];
   if (names.length > 0 && names.every((name) => ATTENTION.has(name))) findings.push(attentionOnlyFinding(doc, names));
   return findings;
 }
