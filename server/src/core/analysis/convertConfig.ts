@@ -1,6 +1,6 @@
-import { existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseConfigDocument, hasSyntaxError } from '../document/configDocument';
+import { writeFileSafely } from '../document/safeWrite';
 import { detectDialect, type DialectSettings } from '../dialects';
 import { displayName, normalizeDialect, planToLoraLensYaml, type DialectName } from '../dialects/normalize';
 import { conversionLosses } from '../dialects/normalize/convert';
@@ -38,13 +38,13 @@ export function convertConfig(text: string, configPath: string, settings?: Diale
   return { ok: true, dialect: match.dialect, outputPath: convertedPath(configPath), yaml, lost: lost.map((l) => ({ key: displayName(l.key), reason: l.reason })) };
 }
 
-/** Writes a conversion; refuses to replace an existing file unless `force`. */
+/**
+ * Writes a conversion; refuses to replace an existing file unless `force`, and never writes through a symbolic link
+ * or onto anything but a regular file (see writeFileSafely).
+ */
 export function writeConversion(conversion: Extract<Conversion, { ok: true }>, force: boolean): { ok: true } | { ok: false; message: string; exists?: true } {
-  if (!force && existsSync(conversion.outputPath)) return { ok: false, message: `${conversion.outputPath} exists; pass --force to replace it.`, exists: true };
-  try {
-    writeFileSync(conversion.outputPath, conversion.yaml);
-    return { ok: true };
-  } catch (error) {
-    return { ok: false, message: `cannot write ${conversion.outputPath}: ${(error as Error).message}` };
-  }
+  const written = writeFileSafely(conversion.outputPath, conversion.yaml, { replace: force });
+  if (written.ok) return { ok: true };
+  if (written.reason === 'exists') return { ok: false, message: `${conversion.outputPath} exists; pass --force to replace it.`, exists: true };
+  return { ok: false, message: written.message };
 }
