@@ -5,10 +5,13 @@ import {
   ProposedFeatures,
   TextDocuments,
   TextDocumentSyncKind,
+  DiagnosticSeverity,
   type Connection,
+  type Diagnostic,
   type InitializeParams,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
+import { checkedDocuments } from './checkedDocuments';
 import { DocumentCache } from './documentCache';
 import { stdioTransport } from './stdioTransport';
 import { recentExistence } from './recentExistence';
@@ -37,7 +40,8 @@ import { EstimateRequestMethod, RunPlanRequestMethod, type EstimateParams, type 
 const VALIDATION_DELAY_MS = Number(process.env.LORA_LENS_DEBOUNCE_MS ?? 150);
 
 export function startServer(connection: Connection): void {
-  const documents = new TextDocuments(TextDocument);
+  const checked = checkedDocuments();
+  const documents = new TextDocuments(checked.configuration);
   const cache = new DocumentCache();
   const debouncer = new Debouncer(VALIDATION_DELAY_MS);
   const inspector = new DatasetInspector();
@@ -51,7 +55,29 @@ export function startServer(connection: Connection): void {
   let canPullSettings = false;
   const awaitedLookups = new WeakSet<Promise<unknown>>();
 
-  const pathOf = (uri: string): string | null => (uri.startsWith('file:') ? fileURLToPath(uri) : null);
+  /** The file path of a `file:` URI; null for other schemes and for URIs no path can have (`%2F`, a bad host). */
+  const pathOf = (uri: string): string | null => {
+    if (typeof uri !== 'string' || !uri.startsWith('file:')) return null;
+    try {
+      return fileURLToPath(uri);
+    } catch {
+      return null;
+    }
+  };
+
+  /**
+   * Runs one handler so that its exception ends neither the server nor the other documents: logged, and (for a
+   * document) published as one internal-error diagnostic that says what to do.
+   */
+  function isolated(what: string, uri: unknown, run: () => void): void {
+    try {
+      run();
+    } catch (error) {
+      connection.console.error(`LoRA Lens: ${what} failed: ${(error as Error).stack ?? String(error)}`);
+      if (typeof uri !== 'string') return;
+      void connection.sendDiagnostics({ uri, diagnostics: [internalErrorDiagnostic(error)] }).catch(() => undefined);
+    }
+  }
 
   // Whether a document is ours, remembered per (uri, version, generation): completion asks on every keystroke.
   const claims = new Map<string, { version: number; generation: number; claimed: boolean }>();
@@ -134,6 +160,11 @@ export function startServer(connection: Connection): void {
   }
 
   function validate(document: TextDocument): void {
+    if (checked.malformed.has(document.uri)) {
+      const diagnostic = internalErrorDiagnostic(new Error('the editor sent this document without its text'));
+      void connection.sendDiagnostics({ uri: document.uri, version: document.version, diagnostics: [diagnostic] });
+      return;
+    }
     if (!isConfig(document)) {
       // Empty, so a file that stopped being a config (renamed, modeline removed) loses its old diagnostics.
       void connection.sendDiagnostics({ uri: document.uri, version: document.version, diagnostics: [] });
@@ -145,7 +176,7 @@ export function startServer(connection: Connection): void {
 
   function revalidateAll(): void {
     generation++;
-    documents.all().forEach(validate);
+    for (const document of documents.all()) isolated('validation', document.uri, () => validate(document));
     void connection.languages.inlayHint.refresh().catch(() => undefined);
   }
 
@@ -193,23 +224,23 @@ export function startServer(connection: Connection): void {
     void refreshSettings().then(revalidateAll);
   });
 
-  documents.onDidOpen((event) => validate(event.document));
-  documents.onDidChangeContent((event) => debouncer.schedule(event.document.uri, () => {
+  documents.onDidOpen((event) => isolated('didOpen', event.document.uri, () => validate(event.document)));
+  documents.onDidChangeContent((event) => debouncer.schedule(event.document.uri, () => isolated('validation', event.document.uri, () => {
     const current = documents.get(event.document.uri);
     if (current) validate(current);
-  }));
-  documents.onDidClose((event) => {
+  })));
+  documents.onDidClose((event) => isolated('didClose', undefined, () => {
     debouncer.cancel(event.document.uri);
     cache.delete(event.document.uri);
     analyses.delete(event.document.uri);
     claims.delete(event.document.uri);
     void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
-  });
+  }));
 
   const withConfig = <T>(uri: string, empty: T, run: (document: TextDocument) => T): T => {
-    const document = documents.get(uri);
-    if (!document || !isConfig(document)) return empty;
     try {
+      const document = documents.get(uri);
+      if (!document || !isConfig(document)) return empty;
       return run(document);
     } catch (error) {
       connection.console.error(`LoRA Lens: ${(error as Error).stack ?? String(error)}`);
@@ -234,7 +265,13 @@ export function startServer(connection: Connection): void {
   connection.onExecuteCommand((params) => {
     if (params.command !== CONVERT_COMMAND) return null;
     const [uri, force] = (params.arguments ?? []) as [unknown, unknown];
-    return typeof uri === 'string' ? convertDocument(uri, force === true) : { ok: false, message: 'Convert needs the config\'s URI.' };
+    if (typeof uri !== 'string') return { ok: false, message: 'Convert needs the config\'s URI.' };
+    try {
+      return convertDocument(uri, force === true);
+    } catch (error) {
+      connection.console.error(`LoRA Lens: convert failed: ${(error as Error).stack ?? String(error)}`);
+      return { ok: false, message: `Convert failed inside LoRA Lens (${(error as Error).message}); the LoRA Lens output channel has the details.` };
+    }
   });
   connection.onDocumentSymbol((params) => withConfig(params.textDocument.uri, [], (d) => findDocumentSymbols(cache.get(d))));
   connection.onCodeAction((params) => withConfig(params.textDocument.uri, [], (d) => getQuickFixes(params.textDocument.uri, cache.get(d), params.context.diagnostics)));
@@ -253,6 +290,17 @@ export function startServer(connection: Connection): void {
 
   documents.listen(connection);
   connection.listen();
+}
+
+/** The diagnostic a document gets when analysing it threw: a bug of ours, said as such, at the first line. */
+function internalErrorDiagnostic(error: unknown): Diagnostic {
+  return {
+    range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+    severity: DiagnosticSeverity.Error,
+    source: 'lora-lens',
+    code: 'internal-error',
+    message: `LoRA Lens could not analyse this document (${error instanceof Error ? error.message : String(error)}). This is a bug in LoRA Lens, not in the config: edit or reopen the file to retry, and please report it with the LoRA Lens output channel's log.`,
+  };
 }
 
 if (require.main === module) {
