@@ -19,3 +19,17 @@ export function runCli(args: string[], options: string | CliOptions = {}): { cod
 export function startCli(args: string[], options: CliOptions = {}): ChildProcess {
   return spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? REPO, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
 }
+
+/** Runs one CLI command in this process (its `runCommand`) with captured stdout and stderr: no build needed. */
+export async function runCommandIn(command: (args: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; cwd: string }) => Promise<number>,
+  args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { PassThrough } = await import('node:stream');
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (c) => { stdout += String(c); });
+  err.on('data', (c) => { stderr += String(c); });
+  const code = await command(args, { stdout: out, stderr: err, cwd });
+  return { code, stdout, stderr };
+}

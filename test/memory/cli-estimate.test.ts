@@ -3,19 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { runCommand } from '../../server/src/cli/estimate';
+import { runCommandIn } from '../helpers/cli';
 
-async function run(args: string[], cwd: string) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c) => { stdout += String(c); });
-  err.on('data', (c) => { stderr += String(c); });
-  const code = await runCommand(args, { stdout: out, stderr: err, cwd });
-  return { code, stdout, stderr };
-}
+const run = (args: string[], cwd: string) => runCommandIn(runCommand, args, cwd);
 
 const dir = mkdtempSync(join(tmpdir(), 'll-est-'));
 writeFileSync(join(dir, 'a.finetune.yaml'), [

@@ -3,6 +3,7 @@ import { gpuFromSetting, type GpuSpec } from '../core/gpu';
 import { detectGpus } from '../runs/gpuDetect';
 import { isJsonUri, parseConfigDocument } from '../core/document/configDocument';
 import { analyzeConfig, type Analysis, type AnalysisEnvironment } from '../core/analysis/analyze';
+import type { Engine } from '../core/plan/types';
 
 /**
  * A `--gpu` value: a catalog name or a size with a unit (gpuFromSetting), and a bare number as GiB (`16` is 16 GiB,
@@ -17,20 +18,29 @@ export function cliGpu(value: string): { ok: true; gpu: GpuSpec } | { ok: false;
   return gpuFromSetting(text);
 }
 
+export interface CliAnalysisOptions {
+  gpu?: string;
+  inspector?: DatasetInspector;
+  hub?: boolean;
+  /** `estimate --gpu` / `--engine`: the estimate is made against this GPU and engine profile, whatever the config says. */
+  gpuOverride?: GpuSpec | null;
+  engineOverride?: Engine;
+}
+
 /**
  * The CLI's analysis: the GPU from `--gpu`, else the first detected one; datasets inspected (bounded) and an
  * uncatalogued model looked up on the Hugging Face Hub before the rules run, so `check` in a terminal reports what
  * the editor shows once its background work finishes. `hub: false` (--offline) asks no server; the disk cache of
  * earlier lookups is read either way.
  */
-export async function analyzeForCli(text: string, configPath: string, options: { gpu?: string; inspector?: DatasetInspector; hub?: boolean } = {}): Promise<Analysis & { gpuError?: string }> {
+export async function analyzeForCli(text: string, configPath: string, options: CliAnalysisOptions = {}): Promise<Analysis & { gpuError?: string }> {
   let fallbackGpu = null;
   let gpuError: string | undefined;
   if (options.gpu) {
     const lookup = cliGpu(options.gpu);
     if (lookup.ok) fallbackGpu = lookup.gpu;
     else gpuError = lookup.message;
-  } else {
+  } else if (!options.gpuOverride) {
     const detection = await detectGpus();
     if (detection.ok) fallbackGpu = detection.gpus[0] ?? null;
   }
@@ -41,6 +51,8 @@ export async function analyzeForCli(text: string, configPath: string, options: {
     fallbackGpu,
     datasetFacts: (path, inspectOptions) => inspector.peek(path, inspectOptions),
     hub: { enabled: options.hub !== false, offSwitch: '--offline', env: process.env },
+    gpuOverride: options.gpuOverride ?? null,
+    ...(options.engineOverride ? { engineOverride: options.engineOverride } : {}),
   };
   const doc = parseConfigDocument(text, { json: isJsonUri(configPath) });
   let analysis = analyzeConfig({ doc, configPath, environment });

@@ -4,7 +4,7 @@ import { analyzeForCli } from './analysisEnvironment';
 import { ExitCode, type CliIO } from './io';
 import { helpText, parseArgs, plural, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
-import { diagnosticLine, sortedPlain, type PlainDiagnostic } from './report';
+import { diagnosticLine, jsonOutcome, reportFailure, sortedPlain, wantsJson, type PlainDiagnostic } from './report';
 import type { DialectId, DialectMatch } from '../core/dialects';
 
 const DIALECT_NAMES: Record<DialectId, string> = { 'lora-lens': 'LoRA Lens config', axolotl: 'axolotl config', 'llama-factory': 'LLaMA-Factory config' };
@@ -23,7 +23,8 @@ export const CHECK: CommandSpec = {
   options: [
     { name: 'offline', help: 'look no model up on the Hugging Face Hub (HF_HUB_OFFLINE does the same); models fetched before are still read from the cache' },
   ],
-  notes: ['exit: 0 no errors (warnings allowed), 1 a config has errors, 2 usage error or a file that cannot be read.'],
+  notes: ['exit: 0 no errors (warnings allowed), 1 a config has errors, 2 usage error or a file that cannot be read.',
+    '--json prints one JSON object on every outcome: command, exit_code, error (null or {kind, message}), files.'],
   positionals: [1, Infinity],
   positionalName: 'FILE',
 };
@@ -34,7 +35,9 @@ interface FileReport { file: string; dialect: DialectId | null; diagnostics: Pla
 /** `lora-lens check`: the editor's diagnostics for each file; exit 1 on any error, 2 on usage or I/O errors. */
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const parsed = parseArgs(CHECK, args);
-  if (typeof parsed === 'string') { io.stderr.write(`lora-lens check: ${parsed}\n${shortUsage(CHECK)}\n`); return ExitCode.usage; }
+  if (typeof parsed === 'string') {
+    return reportFailure(io, 'check', wantsJson(args), ExitCode.usage, { kind: 'usage', message: parsed }, {}, `lora-lens check: ${parsed}\n${shortUsage(CHECK)}\n`);
+  }
   if (parsed.help) { io.stdout.write(helpText(CHECK)); return ExitCode.ok; }
   const json = parsed.format === 'json';
   const files = parsed.positionals;
@@ -61,12 +64,16 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
       for (const d of report.diagnostics) io.stdout.write(`${diagnosticLine(shown, d)}\n`);
     }
   }
-  if (json) io.stdout.write(`${JSON.stringify({ files: reports }, null, 2)}\n`);
-  else {
+  const exitCode = ioError ? ExitCode.usage : errors > 0 ? ExitCode.problems : ExitCode.ok;
+  if (json) {
+    const unread = reports.filter((r) => r.error !== undefined);
+    const error = unread.length ? { kind: 'unreadable' as const, message: `${plural(unread.length, 'file')} could not be read: ${unread.map((r) => r.error).join('; ')}` } : null;
+    io.stdout.write(jsonOutcome('check', exitCode, error, { files: reports }));
+  } else {
     const count = reports.reduce((n, r) => n + r.diagnostics.length, 0);
     const what = files.length === 1 ? (files[0] === '-' ? '<stdin>' : files[0]) : plural(files.length, 'file');
     if (count === 0 && !ioError) io.stdout.write(`${what}: no problems\n`);
     else if (errors > 0) io.stderr.write(`${plural(errors, 'error')} in ${what}\n`);
   }
-  return ioError ? ExitCode.usage : errors > 0 ? ExitCode.problems : ExitCode.ok;
+  return exitCode;
 }

@@ -2,6 +2,7 @@ import { convertConfig, writeConversion } from '../core/analysis/convertConfig';
 import { ExitCode, type CliIO } from './io';
 import { helpText, parseArgs, plural, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
+import { jsonOutcome, reportFailure, wantsJson, type CliError } from './report';
 
 export const CONVERT: CommandSpec = {
   name: 'convert',
@@ -17,18 +18,21 @@ export const CONVERT: CommandSpec = {
 /** `lora-lens convert FILE`: our dialect's config beside the file, never overwriting without --force. */
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const parsed = parseArgs(CONVERT, args);
-  if (typeof parsed === 'string') { io.stderr.write(`lora-lens convert: ${parsed}\n${shortUsage(CONVERT)}\n`); return ExitCode.usage; }
+  const json = wantsJson(args);
+  // Every outcome prints its JSON when asked (cli/report.ts jsonOutcome), failures included.
+  const fail = (code: number, error: CliError, body: Record<string, unknown> = {}, text?: string) => reportFailure(io, 'convert', json, code, error, body, text);
+  if (typeof parsed === 'string') return fail(ExitCode.usage, { kind: 'usage', message: parsed }, {}, `lora-lens convert: ${parsed}\n${shortUsage(CONVERT)}\n`);
   if (parsed.help) { io.stdout.write(helpText(CONVERT)); return ExitCode.ok; }
   const file = parsed.positionals[0]!;
-  if (file === '-') { io.stderr.write('lora-lens convert: the converted file is written beside the config; pass a file, not stdin.\n'); return ExitCode.usage; }
+  if (file === '-') return fail(ExitCode.usage, { kind: 'usage', message: 'the converted file is written beside the config; pass a file, not stdin.' });
   const read = await readConfigFile(file, io.cwd);
-  if (!read.ok) { io.stderr.write(`lora-lens convert: ${read.message}\n`); return ExitCode.usage; }
+  if (!read.ok) return fail(ExitCode.usage, { kind: 'unreadable', message: read.message }, { file });
   const conversion = convertConfig(read.text, read.path);
-  if (!conversion.ok) { io.stderr.write(`lora-lens convert: ${conversion.message}\n`); return ExitCode.problems; }
+  if (!conversion.ok) return fail(ExitCode.problems, { kind: 'not-converted', message: conversion.message }, { file: read.path });
   const written = writeConversion(conversion, parsed.flags.has('force'));
-  if (!written.ok) { io.stderr.write(`lora-lens convert: ${written.message}\n`); return ExitCode.problems; }
-  if (parsed.format === 'json') {
-    io.stdout.write(`${JSON.stringify({ file: read.path, dialect: conversion.dialect, output: conversion.outputPath, notCarried: conversion.lost }, null, 2)}\n`);
+  if (!written.ok) return fail(ExitCode.problems, { kind: written.exists ? 'output-exists' : 'unwritable', message: written.message }, { file: read.path, output: conversion.outputPath });
+  if (json) {
+    io.stdout.write(jsonOutcome('convert', ExitCode.ok, null, { file: read.path, dialect: conversion.dialect, output: conversion.outputPath, notCarried: conversion.lost }));
     return ExitCode.ok;
   }
   io.stdout.write(`${file} (${conversion.dialect}) -> ${conversion.outputPath}\n`);

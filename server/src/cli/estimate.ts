@@ -1,26 +1,24 @@
 /**
  * `lora-lens estimate FILE [--gpu GPU] [--engine hf|lora-lens] [--compare] [--json]`: the memory estimate of a config,
  * its speed, time and cost (server/src/throughput), and with --compare the full/LoRA/QLoRA head-to-head, as a table
- * or JSON. It goes through the editor's analysis (analyzeConfig, like `check`), so the two agree on errors.
+ * or JSON. It goes through the editor's analysis (analyzeConfig, like `check`) and formats its one estimate report,
+ * so the two agree on errors and figures. Errors elsewhere in the config do not block the estimate.
  * Exit 0 when it fits (or no GPU is known), 1 when it does not fit or the config has errors, 2 on usage or I/O errors.
  */
 import { detectGpus } from '../runs/gpuDetect';
 import type { GpuSpec } from '../core/gpu/types';
-import { estimateMemory, estimateOptionsFor } from '../core/estimate/memory/estimate';
-import type { Estimate } from '../core/estimate/memory/types';
 import { formatCount, formatGiB, MEMORY_NO_FIT } from '../core/estimate/memory/presentation';
-import { recommendMethod, type MethodRecommendation } from '../core/estimate/memory/recommend';
-import { dataSizeOf, makeItFit, whatWouldFit, type FitPlan, type FitSuggestion } from '../core/estimate/memory/suggest';
-import type { ModelResolution } from '../core/models/types';
-import type { Engine, TrainingPlan } from '../core/plan/types';
-import { compareMethods, type MethodComparison } from '../core/estimate/throughput/compare';
-import { estimateThroughput, type ThroughputEstimate } from '../core/estimate/throughput/estimate';
-import { estimateTrainingTime, formatDurationShort, type TrainingTime } from '../core/estimate/throughput/time';
+import type { EstimateReport } from '../core/estimate/report';
+import { estimateReportOf } from '../core/analysis/estimateReport';
+import type { Engine } from '../core/plan/types';
+import type { MethodComparison } from '../core/estimate/throughput/compare';
+import type { ThroughputEstimate } from '../core/estimate/throughput/estimate';
+import { formatDurationShort, type TrainingTime } from '../core/estimate/throughput/time';
 import { analyzeForCli, cliGpu } from './analysisEnvironment';
 import { ExitCode, type CliIO } from './io';
 import { GPU_FORMS, helpText, parseArgs, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
-import { errorReport } from './report';
+import { errorReport, jsonOutcome, reportFailure, sortedPlain, wantsJson, type PlainDiagnostic } from './report';
 
 export const ESTIMATE: CommandSpec = {
   name: 'estimate',
@@ -34,82 +32,92 @@ export const ESTIMATE: CommandSpec = {
     { name: 'cost-per-hour', value: 'RATE', help: 'one GPU\'s hourly price for the cost estimate (overrides hardware.cost_per_hour)' },
     { name: 'offline', help: 'look no model up on the Hugging Face Hub (HF_HUB_OFFLINE does the same); models fetched before are still read from the cache' },
   ],
-  notes: [GPU_FORMS, 'exit: 0 fits (or no GPU known), 1 does not fit or the config has errors, 2 usage error or unreadable file.'],
+  notes: [GPU_FORMS, 'The estimate is printed even when the config has errors (they are listed, and what it assumed is said).',
+    'exit: 0 fits (or no GPU known), 1 does not fit or the config has errors, 2 usage error or unreadable file.',
+    '--json prints one JSON object on every outcome: command, exit_code, error (null or {kind, message}), then the estimate.'],
   positionals: [1, 1],
   positionalName: 'FILE',
 };
 
+/** What the command prints, in text or JSON: the one estimate report, and the config's errors it was made despite. */
 interface Result {
-  file: string; plan: TrainingPlan; model: Extract<ModelResolution, { ok: true }>; gpu: GpuSpec | null; gpuNote: string;
-  est: Estimate; suggestions: FitSuggestion[]; fix: FitPlan | null; advice: MethodRecommendation;
-  throughput: ThroughputEstimate | null; time: TrainingTime | null; comparison: MethodComparison[] | null;
+  file: string;
+  report: EstimateReport;
+  /** Why no GPU is known (nvidia-smi's answer), when none is. */
+  gpuNote: string;
+  comparison: MethodComparison[] | null;
+  errors: PlainDiagnostic[];
 }
 
-/** Runs `lora-lens estimate`; resolves to the exit code. */
-export async function runCommand(args: string[], io: CliIO): Promise<number> {
+/** The options after validation, or the usage error. */
+type EstimateArgs = { file: string; gpu: GpuSpec | null; engine: Engine | undefined; rate: number | null; compare: boolean; hub: boolean; json: boolean };
+
+function readEstimateArgs(args: string[]): EstimateArgs | { help: true } | { usage: string } {
   const parsed = parseArgs(ESTIMATE, args);
-  if (typeof parsed === 'string') { io.stderr.write(`lora-lens estimate: ${parsed}\n${shortUsage(ESTIMATE)}\n`); return ExitCode.usage; }
-  if (parsed.help) { io.stdout.write(helpText(ESTIMATE)); return ExitCode.ok; }
-  const engineArg = parsed.values.get('engine');
-  if (engineArg !== undefined && engineArg !== 'hf' && engineArg !== 'lora-lens') {
-    io.stderr.write(`lora-lens estimate: --engine must be hf or lora-lens, not "${engineArg}"\n`);
-    return ExitCode.usage;
-  }
-  let override: GpuSpec | null = null;
+  if (typeof parsed === 'string') return { usage: `${parsed}\n${shortUsage(ESTIMATE)}` };
+  if (parsed.help) return { help: true };
+  const engine = parsed.values.get('engine');
+  if (engine !== undefined && engine !== 'hf' && engine !== 'lora-lens') return { usage: `--engine must be hf or lora-lens, not "${engine}"` };
+  let gpu: GpuSpec | null = null;
   const gpuArg = parsed.values.get('gpu');
   if (gpuArg !== undefined) {
     const lookup = cliGpu(gpuArg);
-    if (!lookup.ok) { io.stderr.write(`lora-lens estimate: --gpu ${gpuArg}: ${lookup.message}\n${GPU_FORMS}\n`); return ExitCode.usage; }
-    override = lookup.gpu;
+    if (!lookup.ok) return { usage: `--gpu ${gpuArg}: ${lookup.message}\n${GPU_FORMS}` };
+    gpu = lookup.gpu;
   }
   const rateArg = parsed.values.get('cost-per-hour');
-  const rate = rateArg === undefined ? undefined : Number(rateArg);
-  if (rate !== undefined && !(Number.isFinite(rate) && rate >= 0)) {
-    io.stderr.write(`lora-lens estimate: --cost-per-hour must be a number ≥ 0, not "${rateArg}"\n`);
-    return ExitCode.usage;
-  }
-  const file = parsed.positionals[0]!;
-  const shown = file === '-' ? '<stdin>' : file;
-  const read = await readConfigFile(file, io.cwd, io.stdin);
-  if (!read.ok) { io.stderr.write(`lora-lens estimate: ${read.message}\n`); return ExitCode.usage; }
+  const rate = rateArg === undefined ? null : Number(rateArg);
+  if (rate !== null && !(Number.isFinite(rate) && rate >= 0)) return { usage: `--cost-per-hour must be a number ≥ 0, not "${rateArg}"` };
+  return { file: parsed.positionals[0]!, gpu, engine, rate, compare: parsed.flags.has('compare'), hub: !parsed.flags.has('offline'), json: parsed.format === 'json' };
+}
 
-  const analysis = await analyzeForCli(read.text, read.path, { hub: !parsed.flags.has('offline') });
-  // The fit against the config's own GPU is this command's verdict, not a config error.
-  const errors = analysis.diagnostics.filter((d) => d.code !== MEMORY_NO_FIT);
-  const report = errorReport(shown, errors, 'fix them first');
-  if (report || !analysis.plan) {
+/**
+ * Runs `lora-lens estimate`; resolves to the exit code. An estimate is printed whenever the model resolves and a plan
+ * exists: the config's other errors are listed (stderr, and `errors` in JSON) and make the exit code 1, but do not
+ * block it. With --json every outcome prints one JSON object (cli/report.ts jsonOutcome).
+ */
+export async function runCommand(args: string[], io: CliIO): Promise<number> {
+  const json = wantsJson(args);
+  const options = readEstimateArgs(args);
+  if ('help' in options) { io.stdout.write(helpText(ESTIMATE)); return ExitCode.ok; }
+  if ('usage' in options) return reportFailure(io, 'estimate', json, ExitCode.usage, { kind: 'usage', message: options.usage.split('\n')[0]! }, {}, `lora-lens estimate: ${options.usage}\n`);
+  const shown = options.file === '-' ? '<stdin>' : options.file;
+  const read = await readConfigFile(options.file, io.cwd, io.stdin);
+  if (!read.ok) return reportFailure(io, 'estimate', json, ExitCode.usage, { kind: 'unreadable', message: read.message }, { file: shown });
+
+  const analysis = await analyzeForCli(read.text, read.path, { hub: options.hub, gpuOverride: options.gpu, ...(options.engine ? { engineOverride: options.engine } : {}) });
+  // The fit against the GPU is this command's verdict, not a config error.
+  const configErrors = analysis.diagnostics.filter((d) => d.code !== MEMORY_NO_FIT);
+  const errors = sortedPlain(configErrors).filter((d) => d.severity === 'error');
+  const body = { file: shown, errors };
+  if (!analysis.plan) {
     const why = analysis.dialect.notChecked ?? analysis.diagnostics.find((d) => d.code === 'dialect-not-a-training-config')?.message;
-    io.stderr.write(report || `lora-lens estimate: ${shown}: ${why ?? 'no training plan could be built (method, model and data.train are needed)'}\n`);
-    return ExitCode.problems;
+    const error = why
+      ? { kind: 'not-a-config' as const, message: `${shown}: ${why}` }
+      : { kind: 'no-plan' as const, message: `${shown}: no training plan could be built (method, model and data.train are needed)` };
+    return reportFailure(io, 'estimate', json, ExitCode.problems, error, body, `${errorReport(shown, configErrors, 'fix them first')}lora-lens estimate: ${error.message}\n`);
   }
-  const model = analysis.model;
-  if (!model?.ok) { io.stderr.write(`lora-lens estimate: ${model?.message ?? 'the model could not be resolved'}\n`); return ExitCode.problems; }
-
-  const plan: TrainingPlan = engineArg ? { ...analysis.plan, engine: engineArg as Engine } : analysis.plan;
-  const gpu = override ?? analysis.gpu;
-  const gpuNote = gpu ? '' : await detectGpus().then((d) => (d.ok ? '' : d.message));
-  const opts = estimateOptionsFor(plan.engine, process.platform);
-  const est = analysis.estimate && !override && !engineArg ? analysis.estimate : estimateMemory(model.spec, plan, gpu, opts);
-  const data = dataSizeOf(analysis.dataset);
-  const costPerHour = rate ?? plan.hardware.cost_per_hour ?? null;
-  const time = estimateTrainingTime(model.spec, plan, gpu, analysis.dataset, costPerHour);
-  const result: Result = {
-    file: shown, plan, model, gpu, gpuNote, est,
-    throughput: time?.throughput ?? estimateThroughput(model.spec, plan, gpu),
-    time,
-    comparison: parsed.flags.has('compare') ? compareMethods(model.spec, plan, gpu, analysis.dataset, costPerHour, opts) : null,
-    suggestions: est.fits === false ? whatWouldFit(model.spec, plan, gpu, opts, data) : [],
-    fix: est.fits === false ? makeItFit(model.spec, plan, gpu, opts, data) : null,
-    advice: recommendMethod(model.spec, plan, gpu, opts, data),
-  };
-  io.stdout.write(parsed.format === 'json' ? `${JSON.stringify(toJson(result), null, 2)}\n` : toText(result));
-  return est.fits === false ? ExitCode.problems : ExitCode.ok;
+  const report = estimateReportOf(analysis, options.rate);
+  if (!report) {
+    const message = analysis.model && !analysis.model.ok ? analysis.model.message : 'the model could not be resolved';
+    return reportFailure(io, 'estimate', json, ExitCode.problems, { kind: 'model-unresolved', message }, body);
+  }
+  const gpuNote = report.gpu ? '' : await detectGpus().then((d) => (d.ok ? '' : d.message));
+  const result: Result = { file: shown, report, gpuNote, comparison: options.compare ? report.compare() : null, errors };
+  const exitCode = report.estimate.fits === false || errors.length > 0 ? ExitCode.problems : ExitCode.ok;
+  if (json) io.stdout.write(jsonOutcome('estimate', exitCode, null, toJson(result)));
+  else {
+    if (errors.length) io.stderr.write(errorReport(shown, configErrors, 'the estimate below reads the rest of the config'));
+    io.stdout.write(toText(result));
+  }
+  return exitCode;
 }
 
 const int = (bytes: number | null | undefined) => (typeof bytes === 'number' ? Math.round(bytes) : null);
 
 /** The JSON report: byte counts are integers. */
-function toJson({ file, model, gpu, gpuNote, est, suggestions, fix, advice, throughput, time, comparison }: Result): Record<string, unknown> {
+function toJson({ file, report, gpuNote, comparison, errors }: Result): Record<string, unknown> {
+  const { estimate: est, gpu, fit, recommendation, throughput, time } = report;
   return {
     file,
     engine: est.engine,
@@ -122,12 +130,13 @@ function toJson({ file, model, gpu, gpuNote, est, suggestions, fix, advice, thro
     gpu: gpu ? { name: gpu.name, memory_bytes: int(gpu.memoryBytes) } : null,
     fits: est.fits,
     headroom_bytes: int(est.headroomBytes),
-    model: { id: model.spec.id, source: model.source, total_params: est.params.total, trainable_params: est.params.trainable },
+    model: { id: report.modelId, source: report.modelSource, total_params: est.params.total, trainable_params: est.params.trainable },
     num_gpus: est.numGpus,
-    suggestions: suggestions.map((s) => ({ kind: s.kind, title: s.title, peak_bytes: int(s.peakBytes), fits: s.fits })),
-    make_it_fit: fix ? { changes: fix.changes, peak_bytes: int(fix.estimate.peakBytes) } : null,
-    recommended_method: advice.method,
-    recommendation: advice.text,
+    gradient_accumulation_steps: report.plan.training.gradient_accumulation_steps,
+    suggestions: fit.suggestions.map((s) => ({ kind: s.kind, title: s.title, peak_bytes: int(s.peakBytes), fits: s.fits })),
+    make_it_fit: fit.makeItFit ? { changes: fit.makeItFit.changes, peak_bytes: int(fit.makeItFit.estimate.peakBytes) } : null,
+    recommended_method: recommendation.method,
+    recommendation: recommendation.text,
     throughput: throughput ? { tokens_per_second: Math.round(throughput.tokensPerSecond), step_seconds: throughput.stepSeconds, bound: throughput.bound } : null,
     time: time ? { steps: time.steps, seconds: Math.round(time.seconds), cost: time.cost, rows_estimated: time.rowsEstimated } : null,
     ...(comparison ? { compare: comparison.map((c) => ({
@@ -135,7 +144,9 @@ function toJson({ file, model, gpu, gpuNote, est, suggestions, fix, advice, thro
       tokens_per_second: c.tokensPerSecond === null ? null : Math.round(c.tokensPerSecond), seconds: c.seconds === null ? null : Math.round(c.seconds),
       steps: c.steps, cost: c.cost, fastest_that_fits: c.fastestThatFits,
     })) } : {}),
-    notes: [...(gpuNote ? [gpuNote] : []), ...est.notes, ...(time?.notes ?? []), ...(throughput?.notes ?? [])],
+    assumptions: report.assumptions,
+    errors,
+    notes: [...(gpuNote ? [gpuNote] : []), ...report.notes],
   };
 }
 
@@ -163,9 +174,11 @@ function comparisonTable(rows: MethodComparison[]): string[] {
 }
 
 /** The table: one unit per figure (GiB; parameter counts in B or M as their size asks). */
-function toText({ plan, model, gpu, gpuNote, est, suggestions, fix, advice, throughput, time, comparison }: Result): string {
+function toText({ report, gpuNote, comparison }: Result): string {
+  const { plan, estimate: est, gpu, fit, recommendation, throughput, time } = report;
   const out: string[] = [];
-  out.push(`${model.spec.id} (${model.source}) · ${plan.method} · ${plan.precision} · micro batch ${plan.training.per_device_train_batch_size} × ${plan.data.max_length} tokens`
+  out.push(`${report.modelId} (${report.modelSource}) · ${plan.method} · ${plan.precision} · micro batch ${plan.training.per_device_train_batch_size} × ${plan.data.max_length} tokens`
+    + `${plan.training.gradient_accumulation_steps > 1 ? ` · accumulation ${plan.training.gradient_accumulation_steps}` : ''}`
     + `${plan.training.gradient_checkpointing ? ' · gradient checkpointing' : ''} · engine ${est.engine}${est.calibrated ? '' : ' (not yet calibrated)'}`);
   out.push(`parameters: ${formatCount(est.params.total)} total, ${formatCount(est.params.trainable)} trainable`, '');
   const width = Math.max(...est.breakdown.map((t) => t.label.length), 28);
@@ -181,12 +194,13 @@ function toText({ plan, model, gpu, gpuNote, est, suggestions, fix, advice, thro
   if (!gpu) out.push(`GPU: ${gpuNote || 'unknown'}; pass --gpu GPU to check the fit (lora-lens estimate --help lists the forms)`);
   else out.push(est.fits ? `fits ${gpu.name} (${formatGiB(gpu.memoryBytes)}): ${formatGiB(est.headroomBytes ?? 0)} free`
     : `DOES NOT FIT ${gpu.name} (${formatGiB(gpu.memoryBytes)}): ${formatGiB(-(est.headroomBytes ?? 0))} over`);
-  if (fix) out.push(`make it fit: ${fix.changes.join(', ')} → ${formatGiB(fix.estimate.peakBytes)}`);
-  for (const s of suggestions) out.push(`  - ${s.title}`);
+  if (fit.makeItFit) out.push(`make it fit: ${fit.makeItFit.changes.join(', ')} → ${formatGiB(fit.makeItFit.estimate.peakBytes)}`);
+  for (const s of fit.suggestions) out.push(`  - ${s.title}`);
   const timeText = timeLine(gpu, throughput, time);
   if (timeText) out.push(timeText);
-  if (gpu) out.push(advice.text);
+  if (gpu) out.push(recommendation.text);
   if (comparison) out.push('', 'full / LoRA / QLoRA for this config:', ...comparisonTable(comparison));
-  for (const n of [...est.notes, ...(time?.notes ?? []), ...(throughput?.notes ?? [])]) out.push(`note: ${n}`);
+  for (const a of report.assumptions) out.push(`assumed: ${a}`);
+  for (const n of report.notes) out.push(`note: ${n}`);
   return `${out.join('\n')}\n`;
 }

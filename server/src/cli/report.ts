@@ -37,3 +37,34 @@ export function errorReport(file: string, diagnostics: readonly Diagnostic[], wh
   if (!errors.length) return '';
   return `${errors.map((d) => diagnosticLine(file, d)).join('\n')}\n${plural(errors.length, 'error')} in ${file}; ${what} (lora-lens check ${file})\n`;
 }
+
+/** Why a command produced no result: the `error.kind` of its JSON (docs/cli-json.md lists them). */
+export type CliErrorKind = 'usage' | 'unreadable' | 'not-a-config' | 'no-plan' | 'model-unresolved' | 'not-converted' | 'output-exists' | 'unwritable';
+
+export interface CliError { kind: CliErrorKind; message: string }
+
+/**
+ * The one JSON shape of every command's `--json` output, on every outcome: `command`, `exit_code` and `error` (null
+ * when the command produced its result, else what went wrong and why), then the command's own fields.
+ */
+export function jsonOutcome(command: string, exitCode: number, error: CliError | null, body: Record<string, unknown> = {}): string {
+  return `${JSON.stringify({ command, exit_code: exitCode, error, ...body }, null, 2)}\n`;
+}
+
+/** Whether the arguments ask for JSON (`--json`, `--format json`, `--format=json`), read even when they do not parse. */
+export function wantsJson(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  const options = end < 0 ? args : args.slice(0, end);
+  return options.some((a, i) => a === '--json' || a === '--format=json' || (a === '--format' && options[i + 1] === 'json'));
+}
+
+/**
+ * Reports a command's failure: the message on stderr (with the usage line for a usage error) and, when JSON was
+ * asked for, the JSON outcome on stdout. Returns the exit code.
+ */
+export function reportFailure(io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }, command: string, json: boolean, exitCode: number,
+  error: CliError, body: Record<string, unknown> = {}, stderrText = `lora-lens ${command}: ${error.message}\n`): number {
+  io.stderr.write(stderrText);
+  if (json) io.stdout.write(jsonOutcome(command, exitCode, error, body));
+  return exitCode;
+}

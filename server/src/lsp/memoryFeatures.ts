@@ -1,11 +1,10 @@
 import { InlayHintKind, type CodeLens, type Hover, type InlayHint, type Position } from 'vscode-languageserver-types';
 import { isMap, isScalar } from 'yaml';
 import { offsetAt, positionAt, rangeOf, type ConfigDocument } from '../core/document/configDocument';
-import { dataSizeOf, hoverMarkdown, inlayLabel, makeItFit, recommendMethod, whatWouldFit } from '../core/estimate/memory';
+import { hoverMarkdown, inlayLabel } from '../core/estimate/memory';
 import type { Analysis } from '../core/analysis/analyze';
 import { RUN_FINE_TUNE_COMMAND, type EstimateResult } from '../protocol/requests';
-import { compareMethods } from '../core/estimate/throughput/compare';
-import { trainingTimeOf } from '../core/analysis/throughput';
+import { estimateReportOf } from '../core/analysis/estimateReport';
 import { comparisonMarkdown, timeSummary } from '../core/estimate/throughput/presentation';
 
 /** The top-level key naming the model: `model`, or the dialect's (`base_model`, `model_name_or_path`). */
@@ -37,19 +36,17 @@ export function estimateMarkdown(analysis: Analysis): string | undefined {
 const markdownCache = new WeakMap<Analysis, string | undefined>();
 
 function buildEstimateMarkdown(analysis: Analysis): string | undefined {
-  const { estimate, estimateOptions, model, plan, gpu } = analysis;
-  if (!estimate || !model?.ok || !plan) return undefined;
-  const data = dataSizeOf(analysis.dataset);
-  const noFit = estimate.fits === false;
-  const time = trainingTimeOf(analysis, analysis.costPerHour ?? null);
-  const rate = plan.hardware.cost_per_hour ?? analysis.costPerHour ?? null;
-  const headToHead = `**How long, and at what cost**${timeSummary(time) ? `: ${timeSummary(time)}` : ''}\n\n`
-    + comparisonMarkdown(compareMethods(model.spec, plan, gpu, analysis.dataset, rate, estimateOptions), time);
-  return `${hoverMarkdown(estimate, {
-    suggestions: noFit ? whatWouldFit(model.spec, plan, gpu, estimateOptions, data) : undefined,
-    fix: noFit ? makeItFit(model.spec, plan, gpu, estimateOptions, data) : undefined,
-    recommendation: recommendMethod(model.spec, plan, gpu, estimateOptions, data),
-  })}\n\n${headToHead}`;
+  const report = estimateReportOf(analysis);
+  if (!report) return undefined;
+  const noFit = report.estimate.fits === false;
+  const summary = timeSummary(report.time);
+  const headToHead = `**How long, and at what cost**${summary ? `: ${summary}` : ''}\n\n${comparisonMarkdown(report.compare(), report.time)}`;
+  const assumed = report.assumptions.map((a) => `_Assumed: ${a}._`);
+  return [hoverMarkdown(report.estimate, {
+    suggestions: noFit ? report.fit.suggestions : undefined,
+    fix: noFit ? report.fit.makeItFit : undefined,
+    recommendation: report.recommendation,
+  }), ...assumed, headToHead].join('\n\n');
 }
 
 /** The top-level `model:` value's node range [start, end), or null. */
@@ -100,7 +97,7 @@ export function getRunCodeLenses(uri: string, doc: ConfigDocument, analysis: Ana
   const line = anchorLine(doc, analysis);
   const range = { start: { line, character: 0 }, end: { line, character: 0 } };
   // The time sits where the decision to run is made: "Run Fine-Tune · ≈ 2 h 10 min on H100 80GB · 1,250 steps".
-  const time = timeSummary(trainingTimeOf(analysis, analysis.costPerHour ?? null));
+  const time = timeSummary(estimateReportOf(analysis)?.time ?? null);
   return [{ range, command: { title: `$(play) Run Fine-Tune${time ? ` · ${time}` : ''}`, command: RUN_FINE_TUNE_COMMAND, arguments: [uri] } }];
 }
 

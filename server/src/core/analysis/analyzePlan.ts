@@ -39,7 +39,7 @@ export function analyzePlan(input: AnalysisInput, plan: TrainingPlan, environmen
   const evalDataset = facts(plan.data.eval, rowLayouts.eval);
 
   if (model.ok) {
-    analysis.estimateOptions = estimateOptionsFor(plan.engine, environment.platform);
+    analysis.estimateOptions = estimateOptionsFor(environment.engineOverride ?? plan.engine, environment.platform);
     analysis.estimate = estimateMemory(model.spec, plan, analysis.gpu, analysis.estimateOptions);
   }
   return checkRules({
@@ -73,8 +73,9 @@ export function withoutFindingsAt(doc: ConfigDocument, findings: Diagnostic[], s
   return findings.filter((d) => !spans.some((span) => before(span.start, d.range.start) && before(d.range.start, span.end)));
 }
 
-/** `hardware.gpu` when it names one, else the environment's (the `gpu-unknown` rule reports a name it does not know). */
+/** The override (`--gpu`), else `hardware.gpu` when it names one, else the environment's (`gpu-unknown` reports a name it does not know). */
 export function resolveGpu(plan: TrainingPlan, environment: AnalysisEnvironment): GpuSpec | null {
+  if (environment.gpuOverride) return environment.gpuOverride;
   const setting = plan.hardware.gpu.trim();
   if (setting === '' || setting.toLowerCase() === 'auto') return environment.fallbackGpu;
   const lookup = gpuFromSetting(setting);

@@ -4,7 +4,7 @@ import type { DatasetFacts, InspectOptions } from '../data';
 import type { GpuSpec } from '../gpu';
 import type { Estimate, EstimateOptions } from '../estimate/memory';
 import type { ModelResolution } from '../models';
-import type { TrainingPlan } from '../plan/types';
+import type { Engine, TrainingPlan } from '../plan/types';
 import type { RuleSeverity } from '../rules';
 import type { DialectMatch, DialectSettings } from '../dialects';
 import type { HubOptions } from '../models/hub';
@@ -30,6 +30,10 @@ export interface AnalysisEnvironment {
   hub?: HubOptions;
   /** `loraLens.gpuHourlyCost`: one GPU's hourly price for the time-and-cost estimate when the config names none. */
   gpuHourlyCost?: number | null;
+  /** A GPU that wins over the config's `hardware.gpu` (`lora-lens estimate --gpu`): the estimate is made against it. */
+  gpuOverride?: GpuSpec | null;
+  /** An engine whose memory profile the estimate uses instead of the plan's (`lora-lens estimate --engine`). */
+  engineOverride?: Engine;
 }
 
 export interface AnalysisInput {
