@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { claimsDocument } from '../../server/src/core/analysis/claim';
+import { claimsDocument, type DialectId } from '../../server/src/core/analysis/claim';
 import { EstimateRequestMethod, type EstimateParams, type EstimateResult } from '../../server/src/protocol/requests';
 import { statusBarContent } from './statusText';
 
@@ -10,7 +10,7 @@ export function isConfigDocument(document: vscode.TextDocument): boolean {
   const folder = vscode.workspace.getWorkspaceFolder(document.uri);
   const files = vscode.workspace.getConfiguration('loraLens', document.uri).get<string[]>('files', []);
   const relative = folder ? vscode.workspace.asRelativePath(document.uri, false) : undefined;
-  const dialects = vscode.workspace.getConfiguration('loraLens', document.uri).get<Record<string, 'lora-lens' | 'axolotl' | 'llama-factory'>>('dialects', {});
+  const dialects = vscode.workspace.getConfiguration('loraLens', document.uri).get<Record<string, DialectId>>('dialects', {});
   return claimsDocument(document.uri.fsPath || document.uri.path, document.getText(), { files, dialects }, relative);
 }
 

@@ -16,8 +16,8 @@ import { resolveModel } from '../../server/src/core/models';
 import { runCli } from '../helpers/cli';
 import { claimsDocument } from '../../server/src/core/analysis/claim';
 import { readSettings } from '../../server/src/protocol/settings';
-import { doCompleteDialect } from '../../server/src/core/analysis/completion';
-import { doHoverDialect } from '../../server/src/core/analysis/hover';
+import { doComplete } from '../../server/src/core/analysis/completion';
+import { doHover } from '../../server/src/core/analysis/hover';
 import { getMemoryInlayHints } from '../../server/src/lsp/memoryFeatures';
 import { CORPUS_DIR, corpusFiles, type CorpusFile } from './corpusFiles';
 
@@ -256,13 +256,13 @@ test('claimsDocument: ours by name or modeline, a dialect by its keys or the lor
 
 test('dialect completion offers the keys not yet written and a key\'s values from the dialect schema', () => {
   const doc = parseConfigDocument('base_model: x/y\ngradient_checkpointing: \nlora_r: 8\n');
-  const values = doCompleteDialect(doc, { line: 1, character: 24 }, 'axolotl').map((i) => i.label);
+  const values = doComplete(doc, { line: 1, character: 24 }, { dialect: 'axolotl' }).map((i) => i.label);
   assert.ok(values.includes('offload') && values.includes('true'), values.join(', '));
-  const keys = doCompleteDialect(parseConfigDocument('base_model: x/y\nlora_r: 8\nlo'), { line: 2, character: 2 }, 'axolotl').map((i) => i.label);
+  const keys = doComplete(parseConfigDocument('base_model: x/y\nlora_r: 8\nlo'), { line: 2, character: 2 }, { dialect: 'axolotl' }).map((i) => i.label);
   assert.ok(keys.includes('lora_alpha'));
   assert.ok(!keys.includes('lora_r'));
-  assert.equal(doHoverDialect(doc, { line: 2, character: 1 }, 'axolotl') !== null, true);
-  assert.equal(doHoverDialect(parseConfigDocument('no_such_key: 1\n'), { line: 0, character: 1 }, 'axolotl'), null);
+  assert.equal(doHover(doc, { line: 2, character: 1 }, 'axolotl') !== null, true);
+  assert.equal(doHover(parseConfigDocument('no_such_key: 1\n'), { line: 0, character: 1 }, 'axolotl'), null);
 });
 
 test('rule messages on a dialect file rename keys, not English words ("a base model", never "a base base_model")', () => {

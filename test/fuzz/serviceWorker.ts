@@ -4,8 +4,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import { analyzeConfig } from '../../server/src/core/analysis/analyze';
-import { doComplete, doCompleteDialect } from '../../server/src/core/analysis/completion';
-import { doHover, doHoverDialect } from '../../server/src/core/analysis/hover';
+import { doComplete } from '../../server/src/core/analysis/completion';
+import { doHover } from '../../server/src/core/analysis/hover';
 import { findDocumentSymbols } from '../../server/src/core/analysis/symbols';
 import { doValidation } from '../../server/src/core/analysis/validation';
 import { toTrainingPlan } from '../../server/src/core/plan/normalize';
@@ -40,8 +40,8 @@ generateDocuments(count, seed).forEach((fuzz, index) => {
       doComplete(doc, position);
       doHover(doc, position);
       if (tool) {
-        doCompleteDialect(doc, position, tool);
-        doHoverDialect(doc, position, tool);
+        doComplete(doc, position, { dialect: tool });
+        doHover(doc, position, tool);
       }
     }
   } catch (caught) {

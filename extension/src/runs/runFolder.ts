@@ -4,7 +4,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import type { TrainingPlan } from '../../../server/src/core/plan/types';
-import { listRuns as listRunSummaries, readRunSummary, type RunSummary } from '../../../server/src/runs/lifecycle';
+import { listRuns as listRunSummaries, readRunSummary, runToolName, type RunSummary } from '../../../server/src/runs/lifecycle';
 import type { KeySettings } from './panelProtocol';
 
 export { findRunFolders, isRunFolder } from '../../../server/src/runs/lifecycle';
@@ -51,8 +51,6 @@ export function listRuns(dirs: Iterable<string>, active: ReadonlySet<string> = n
   return listRunSummaries(dirs, active).map(withSettings);
 }
 
-/** The user's tools as people name them, for runs they trained. */
-const TOOL_LABEL: Record<string, string> = { axolotl: 'axolotl', 'llama-factory': 'LLaMA-Factory' };
 
 /** What the Runs view shows for a run: a short label, the rest in the description and tooltip (plain markdown). */
 export interface RunItemText { label: string; description: string; tooltip: string }
@@ -79,7 +77,7 @@ export function runItemText(run: RunInfo, timeZone?: string): RunItemText {
   const loss = run.loss !== null ? `loss ${run.loss.toFixed(4)}` : '';
   const lossLabel = run.status === 'completed' || run.status === 'stopped' || run.status === 'failed' ? 'final loss' : 'loss';
   const tooltip = [
-    `**${runDisplayName(run)}** · ${status}${run.tool ? ` · trained by ${TOOL_LABEL[run.tool] ?? run.tool}` : ''}`,
+    `**${runDisplayName(run)}** · ${status}${run.tool ? ` · trained by ${runToolName(run.tool)}` : ''}`,
     '',
     `run ${run.id}`,
     '',
@@ -91,7 +89,7 @@ export function runItemText(run: RunInfo, timeZone?: string): RunItemText {
     ...(run.configPath ? ['', `config: \`${run.configPath}\``] : []),
   ].join('\n');
   return {
-    label: `${runDisplayName(run)}${run.tool ? ` · ${TOOL_LABEL[run.tool] ?? run.tool}` : ''} · ${shortTime(run.startedAt, timeZone)}`,
+    label: `${runDisplayName(run)}${run.tool ? ` · ${runToolName(run.tool)}` : ''} · ${shortTime(run.startedAt, timeZone)}`,
     description: [status, progress, loss, run.id].filter(Boolean).join(' · '),
     tooltip,
   };

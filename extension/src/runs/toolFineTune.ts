@@ -13,7 +13,7 @@ import { blocksRun, runDoctorCheck } from '../../../server/src/runs/doctor';
 import { createRun } from '../../../server/src/runs/lifecycle';
 import type { ExternalTool } from '../../../server/src/runs/tools/adapter';
 import { TOOL_EXECUTABLE, TOOL_INSTALL } from '../../../server/src/runs/tools/command';
-import { resolveToolExecutable, toolDisplayName, toolRunContext, toolRunDir } from '../../../server/src/runs/tools/toolRun';
+import { resolveToolExecutable, toolDisplayName, toolProgressLogPath, toolRunContext, toolRunDir } from '../../../server/src/runs/tools/toolRun';
 import { convertWithServer } from '../convert';
 import type { RunPlanResult } from '../../../server/src/protocol/requests';
 import { selectInterpreter } from './interpreter';
@@ -84,7 +84,7 @@ export async function runToolFineTune(ctx: RunsContext, document: vscode.TextDoc
     tool: {
       tool, configPath, executable, gpus: Math.max(1, plan.hardware.num_gpus),
       context: toolRunContext(tool, runId, plan, estimate, answer.numTrainRows, () => Date.now() / 1000),
-      trainerLogPath: tool === 'llama-factory' ? join(plan.output.dir, 'trainer_log.jsonl') : null,
+      trainerLogPath: toolProgressLogPath(tool, plan.output.dir),
     },
   });
 }

@@ -5,13 +5,11 @@ import { ExitCode, type CliIO } from './io';
 import { helpText, parseArgs, plural, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
 import { diagnosticLine, jsonOutcome, reportFailure, sortedPlain, wantsJson, type PlainDiagnostic } from './report';
-import type { DialectId, DialectMatch } from '../core/dialects';
-
-const DIALECT_NAMES: Record<DialectId, string> = { 'lora-lens': 'LoRA Lens config', axolotl: 'axolotl config', 'llama-factory': 'LLaMA-Factory config' };
+import { dialectDisplayName, type DialectId, type DialectMatch } from '../core/dialects';
 
 /** What the text output says a file is: its dialect (and LLaMA-Factory command), or why it is not checked. */
 function dialectLine(match: DialectMatch): string {
-  if (match.dialect) return `${DIALECT_NAMES[match.dialect]}${match.subKind ? ` (${match.subKind})` : ''}`;
+  if (match.dialect) return `${dialectDisplayName(match.dialect)} config${match.subKind ? ` (${match.subKind})` : ''}`;
   return match.notChecked ? `not checked: ${match.notChecked}` : 'no dialect recognised (neither its name nor its keys say); checked as a LoRA Lens config';
 }
 

@@ -3,7 +3,7 @@
  * in a run folder like the bundled trainer's, with the same progress, stop and exit codes.
  */
 import { join, resolve } from 'node:path';
-import { detectDialect } from '../core/dialects';
+import { detectDialect, isToolDialectId } from '../core/dialects';
 import { normalizeDialect } from '../core/dialects/normalize';
 import { parseConfigDocument } from '../core/document/configDocument';
 import { detectGpus } from '../runs/gpuDetect';
@@ -11,7 +11,8 @@ import type { Estimate } from '../core/estimate/memory/types';
 import type { TrainingPlan } from '../core/plan/types';
 import { blocksRun, checkNewRun, createRun, runDoctorCheck } from '../runs';
 import type { ExternalTool } from '../runs/tools/adapter';
-import { missingToolMessage, resolveToolExecutable, startToolRun, TOOL_LOG_FILE, toolDisplayName, toolEstimateOf, toolRunContext, toolRunDir } from '../runs/tools/toolRun';
+import { TOOL_EXECUTABLE } from '../runs/tools/command';
+import { missingToolMessage, resolveToolExecutable, startToolRun, TOOL_LOG_FILE, toolDisplayName, toolEstimateOf, toolProgressLogPath, toolRunContext, toolRunDir } from '../runs/tools/toolRun';
 import { throughputOf } from '../core/analysis/throughput';
 import { trainerRoot } from './doctor';
 import { analyzeForCli } from './analysisEnvironment';
@@ -25,7 +26,7 @@ export interface ToolRunArgs { file: string; runDir: string | null; python: stri
 /** The tool a config is written for, or null for our own dialect (and anything else). */
 export function toolOfConfig(text: string, path: string): ExternalTool | null {
   const match = detectDialect(text, path);
-  return match.dialect === 'axolotl' || match.dialect === 'llama-factory' ? match.dialect : null;
+  return isToolDialectId(match.dialect) ? match.dialect : null;
 }
 
 interface ToolPlan { plan: TrainingPlan; estimate: Estimate | null; numTrainRows: number | null; tokensPerSecond: number | null }
@@ -36,8 +37,8 @@ interface ToolPlan { plan: TrainingPlan; estimate: Estimate | null; numTrainRows
  */
 async function planOf(tool: ExternalTool, text: string, path: string, shown: string, hub: boolean): Promise<ToolPlan | string> {
   const match = detectDialect(text, path);
-  if (tool === 'llama-factory' && match.subKind && match.subKind !== 'train') {
-    return `${shown} is a LLaMA-Factory ${match.subKind} config: lora-lens run starts \`llamafactory-cli train\` on training configs only`;
+  if (match.subKind && match.subKind !== 'train') {
+    return `${shown} is a ${toolDisplayName(tool)} ${match.subKind} config: lora-lens run starts \`${TOOL_EXECUTABLE[tool]} train\` on training configs only`;
   }
   const analysis = await analyzeForCli(text, path, { hub });
   if (analysis.plan) {
@@ -93,7 +94,7 @@ async function follow(args: ToolRunArgs, run: { tool: ExternalTool; plan: Traini
   const context = toolRunContext(run.tool, run.runDir.split(/[\\/]/).pop()!, run.plan, toolEstimateOf(run.planned.estimate, run.planned.tokensPerSecond), run.planned.numTrainRows, () => Date.now() / 1000);
   const process_ = startToolRun({
     tool: run.tool, configPath: run.configPath, runDir: run.runDir, executable: run.executable, context,
-    trainerLogPath: run.tool === 'llama-factory' ? join(run.plan.output.dir, 'trainer_log.jsonl') : null,
+    trainerLogPath: toolProgressLogPath(run.tool, run.plan.output.dir),
     gpus: Math.max(1, run.plan.hardware.num_gpus),
     onEvent: (e) => reporter.event(e),
     // The tool's own output goes to tool.log untouched; the terminal gets our progress, and its last lines if it fails.

@@ -1,5 +1,6 @@
 import { DiagnosticSeverity } from 'vscode-languageserver-types';
 import { displayName } from '../core/dialects/normalize';
+import { isToolDialectId } from '../core/dialects';
 import type { Analysis } from '../core/analysis/analyze';
 import type { EstimateResult, RunPlanResult } from '../protocol/requests';
 import { throughputOf } from '../core/analysis/throughput';
@@ -23,7 +24,7 @@ export function getRunPlanResult(analysis: Analysis, isConfig: boolean, estimate
     params: analysis.estimate ? { trainable: analysis.estimate.params.trainable, total: analysis.estimate.params.total } : null,
     numTrainRows: analysis.dataset?.rows ?? null,
     estimate,
-    tool: analysis.dialect.dialect === 'axolotl' || analysis.dialect.dialect === 'llama-factory' ? analysis.dialect.dialect : null,
+    tool: isToolDialectId(analysis.dialect.dialect) ? analysis.dialect.dialect : null,
     lost: (analysis.lost ?? []).map((l) => ({ key: displayName(l.key), reason: l.reason })),
   };
 }

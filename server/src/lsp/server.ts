@@ -23,8 +23,8 @@ import { getEstimateResult, getMemoryHover, getMemoryInlayHints, getRunCodeLense
 import { readSettings, type ServerSettings } from '../protocol/settings';
 import { analyzeConfig, type Analysis, type AnalysisEnvironment } from '../core/analysis/analyze';
 import { isJsonUri, parseConfigDocument } from '../core/document/configDocument';
-import { doComplete, doCompleteDialect } from '../core/analysis/completion';
-import { doHover, doHoverDialect } from '../core/analysis/hover';
+import { doComplete } from '../core/analysis/completion';
+import { doHover } from '../core/analysis/hover';
 import { claimsDocument } from '../core/analysis/claim';
 import { convertConfig, writeConversion } from '../core/analysis/convertConfig';
 import { readFileSync } from 'node:fs';
@@ -250,17 +250,14 @@ export function startServer(connection: Connection): void {
 
   connection.onCompletion((params) => withConfig(params.textDocument.uri, [], (d) => {
     const { model, dialect } = analyze(d);
-    if (dialect.dialect === 'axolotl' || dialect.dialect === 'llama-factory') return doCompleteDialect(cache.get(d), params.position, dialect.dialect);
     if (dialect.notChecked) return [];
-    return doComplete(cache.get(d), params.position, model?.ok ? { targetModules: targetModuleNames(model.spec) } : undefined);
+    return doComplete(cache.get(d), params.position, { dialect: dialect.dialect ?? 'lora-lens', ...(model?.ok ? { targetModules: targetModuleNames(model.spec) } : {}) });
   }));
   connection.onHover((params) => withConfig(params.textDocument.uri, null, (d) => {
     const analysis = analyze(d);
     const memory = getMemoryHover(cache.get(d), analysis, params.position);
     if (memory) return memory;
-    const { dialect } = analysis.dialect;
-    if (dialect === 'axolotl' || dialect === 'llama-factory') return doHoverDialect(cache.get(d), params.position, dialect);
-    return analysis.dialect.notChecked ? null : doHover(cache.get(d), params.position);
+    return analysis.dialect.notChecked ? null : doHover(cache.get(d), params.position, analysis.dialect.dialect ?? 'lora-lens');
   }));
   connection.onExecuteCommand((params) => {
     if (params.command !== CONVERT_COMMAND) return null;

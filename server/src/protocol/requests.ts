@@ -5,6 +5,7 @@
  */
 import type { Range } from 'vscode-languageserver-types';
 import type { TrainingPlan } from '../core/plan/types';
+import type { ToolDialectId } from '../core/dialects/registry';
 
 export const EstimateRequestMethod = 'loraLens/estimate';
 
@@ -62,7 +63,7 @@ export interface RunPlanResult {
   /** The headline figures (the status bar's). */
   estimate: EstimateResult;
   /** The user's tool the config is written for (its dialect): Run Fine-Tune starts that tool; null for ours. */
-  tool: 'axolotl' | 'llama-factory' | null;
+  tool: ToolDialectId | null;
   /** For a tool's config: the keys a conversion to our dialect loses ("Run with the LoRA Lens trainer" lists them first). */
   lost: Array<{ key: string; reason: string }>;
 }

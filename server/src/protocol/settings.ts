@@ -1,7 +1,5 @@
-import type { DialectId } from '../core/dialects';
+import { isDialectId, type DialectId } from '../core/dialects';
 import { parseRuleSettings, type RuleSeverity } from '../core/rules';
-
-const DIALECTS: readonly DialectId[] = ['lora-lens', 'axolotl', 'llama-factory'];
 
 /** The `loraLens.*` settings the server reads. */
 export interface ServerSettings {
@@ -35,6 +33,6 @@ export function readSettings(value: unknown): ServerSettings {
 function readDialects(value: unknown): Record<string, DialectId> {
   const out: Record<string, DialectId> = {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return out;
-  for (const [glob, dialect] of Object.entries(value)) if (DIALECTS.includes(dialect as DialectId)) out[glob] = dialect as DialectId;
+  for (const [glob, dialect] of Object.entries(value)) if (isDialectId(dialect)) out[glob] = dialect;
   return out;
 }

@@ -5,6 +5,7 @@
  */
 import Ajv, { type ValidateFunction } from 'ajv';
 import doctorSchema from '../../../schemas/doctor.schema.json';
+import { DIALECTS, isToolDialectId, toolDialectOf, type ToolDialectId } from '../core/dialects/registry';
 import type { Detection } from './gpuDetect';
 import { runTrainerOnce } from './process';
 
@@ -21,7 +22,7 @@ export interface DoctorReport {
   cuda: { available: boolean; version: string | null; gpus: DoctorGpu[] };
   quantization_backend: 'bitsandbytes' | 'builtin-nf4';
   /** The user's own tools in this interpreter (importlib.metadata, never imported), by dialect id. */
-  tools: { axolotl: ToolInfo; 'llama-factory': ToolInfo };
+  tools: Record<ToolDialectId, ToolInfo>;
   /** CUDA GPUs torch sees. */
   gpu_count: number;
 }
@@ -116,10 +117,11 @@ export function doctorFindings(report: DoctorReport, options: { nvidia?: Detecti
   return findings;
 }
 
-const TOOL_DIST: Record<keyof DoctorReport['tools'], { name: string; dist: string; script: string }> = {
-  axolotl: { name: 'axolotl', dist: 'axolotl', script: 'axolotl' },
-  'llama-factory': { name: 'LLaMA-Factory', dist: 'llamafactory', script: 'llamafactory-cli' },
-};
+/** Each tool's name, distribution and console script, from the dialect registry. */
+const TOOL_DIST = Object.fromEntries(DIALECTS.filter((d) => isToolDialectId(d.id)).map((d) => {
+  const { tool } = toolDialectOf(d.id as ToolDialectId);
+  return [d.id, { name: d.displayName, dist: tool.distribution, script: tool.executable }];
+})) as Record<keyof DoctorReport['tools'], { name: string; dist: string; script: string }>;
 
 /**
  * The pre-flight of a run of the user's own tool: the tool installed in the interpreter (its console script there or on

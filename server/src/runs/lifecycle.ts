@@ -6,6 +6,7 @@
  */
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, type Dirent } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { isToolDialectId, toolDialectOf } from '../core/dialects/registry';
 import { invalidPlanMessage } from '../core/plan/contract';
 import type { TrainingPlan } from '../core/plan/types';
 import { parseEventLine, type EndEvent, type StepEvent, type TrainerEvent } from './events';
@@ -142,9 +143,15 @@ export function checkResumable(runDir: string): { ok: true; runDir: string } | {
   return { ok: true, runDir: dir };
 }
 
+/** The name of the tool that trained a run, as people write it (`LLaMA-Factory`); an unknown id as it is. */
+export function runToolName(tool: string): string {
+  return isToolDialectId(tool) ? toolDialectOf(tool).displayName : tool;
+}
+
 /** How to resume a run of the user's tool with that tool: its newest checkpoint in output_dir, when there is one. */
 function toolResumeAdvice(summary: RunSummary): string {
-  const tool = summary.tool === 'axolotl' ? 'axolotl' : 'LLaMA-Factory';
+  const dialect = isToolDialectId(summary.tool) ? toolDialectOf(summary.tool) : undefined;
+  const tool = runToolName(String(summary.tool));
   const outputDir = summary.plan?.output?.dir;
   let newest: string | null = null;
   try {
@@ -152,7 +159,7 @@ function toolResumeAdvice(summary: RunSummary): string {
     const last = steps.sort((a, b) => Number(b[1]) - Number(a[1]))[0];
     if (last && outputDir) newest = join(outputDir, last[0]);
   } catch { /* no output folder yet */ }
-  const how = newest ? `set \`resume_from_checkpoint: ${newest}\` in the config` : 'set `resume_from_checkpoint` in the config to its newest checkpoint-N folder';
+  const how = dialect ? dialect.tool.resumeAdvice(newest) : 'resume it with that tool';
   return `${summary.dir} was trained by ${tool}, which keeps its own checkpoints: LoRA Lens resumes only its own trainer's runs. To continue it, ${how} and run the config again (lora-lens run CONFIG).`;
 }
 

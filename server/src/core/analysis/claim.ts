@@ -1,6 +1,8 @@
 import { detectDialect } from '../dialects/detect';
-import type { DialectSettings } from '../dialects/types';
+import type { DialectSettings } from '../dialects/match';
 import { isConfigFile, type FileMatchSettings } from '../document/fileMatcher';
+
+export type { DialectId } from '../dialects/registry';
 
 /**
  * Whether LoRA Lens takes a document on: one of our configs by name, modeline or `loraLens.files` glob, or a YAML

@@ -4,13 +4,18 @@ import { describe, pickBranch, schemaAt, type SchemaNode } from '../schema/confi
 import { adviceFor, orderByAdvice } from './completionAdvice';
 import { getCursorContext } from './cursorContext';
 import { isMap, isScalar } from 'yaml';
-import { describeDialectKey, dialectKeysAt, dialectValuesAt, type ToolDialectId } from '../dialects';
+import { describeDialectKey, dialectKeysAt, dialectValuesAt, isToolDialectId, type DialectId, type ToolDialectId } from '../dialects';
 
 /** Module names offered for `target_modules` items when the architecture is not known. */
 const COMMON_TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
-/** Keys (not yet present, with value snippets) and values (enums, booleans, examples) at the cursor. */
-export function doComplete(doc: ConfigDocument, position: Position, extra?: { targetModules?: string[] }): CompletionItem[] {
+/**
+ * Keys (not yet present, with value snippets) and values (enums, booleans, examples) at the cursor, from the schema
+ * of the document's dialect (ours unless `extra.dialect` names another tool's).
+ */
+export function doComplete(doc: ConfigDocument, position: Position, extra?: { targetModules?: string[]; dialect?: DialectId }): CompletionItem[] {
+  const dialect = extra?.dialect;
+  if (dialect && isToolDialectId(dialect)) return completeInToolDialect(doc, position, dialect);
   const context = getCursorContext(doc, position);
   if (!context) return [];
   const replace = { start: positionAt(doc.lineStarts, context.prefixStart), end: position };
@@ -99,7 +104,7 @@ export function typeLabel(schema: SchemaNode): string {
  * Completion in an axolotl or LLaMA-Factory document, from that dialect's schema: its keys at the cursor (those not
  * yet written) with their descriptions, and its values (enum members, true/false, the default).
  */
-export function doCompleteDialect(doc: ConfigDocument, position: Position, dialect: ToolDialectId): CompletionItem[] {
+function completeInToolDialect(doc: ConfigDocument, position: Position, dialect: ToolDialectId): CompletionItem[] {
   const context = getCursorContext(doc, position);
   if (!context) return [];
   const range = { start: positionAt(doc.lineStarts, context.prefixStart), end: position };

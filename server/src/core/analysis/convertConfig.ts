@@ -1,7 +1,7 @@
 import { basename, dirname, join } from 'node:path';
 import { parseConfigDocument, hasSyntaxError } from '../document/configDocument';
 import { writeFileSafely } from '../document/safeWrite';
-import { detectDialect, type DialectSettings } from '../dialects';
+import { detectDialect, isToolDialectId, type DialectSettings } from '../dialects';
 import { displayName, normalizeDialect, planToLoraLensYaml, type DialectName } from '../dialects/normalize';
 import { conversionLosses } from '../dialects/normalize/convert';
 
@@ -25,7 +25,7 @@ export function convertConfig(text: string, configPath: string, settings?: Diale
   const match = detectDialect(doc, configPath, settings);
   if (match.notChecked) return { ok: false, message: `${match.notChecked} Nothing to convert.` };
   if (match.dialect === 'lora-lens') return { ok: false, message: `${configPath} is already a LoRA Lens config.` };
-  if (match.dialect !== 'axolotl' && match.dialect !== 'llama-factory') {
+  if (!isToolDialectId(match.dialect)) {
     return { ok: false, message: `${configPath} is not an axolotl or LLaMA-Factory config (no base_model/model_name_or_path with their keys); add \`# lora-lens: dialect=axolotl\` or \`dialect=llama-factory\` as its first line if it is one.` };
   }
   const normalized = normalizeDialect(match.dialect, doc, configPath, match.subKind ?? 'train');

@@ -3,10 +3,11 @@ import type { Hover, Position } from 'vscode-languageserver-types';
 import { offsetAt, rangeOf, type ConfigDocument, type NodePath } from '../document/configDocument';
 import { describe, schemaAt, type SchemaNode } from '../schema/configSchema';
 import { typeLabel } from './completion';
-import { describeDialectKey, type ToolDialectId } from '../dialects';
+import { describeDialectKey, isToolDialectId, type DialectId, type ToolDialectId } from '../dialects';
 
-/** The schema documentation of the key (or value) under the cursor. */
-export function doHover(doc: ConfigDocument, position: Position): Hover | null {
+/** The schema documentation of the key (or value) under the cursor, from the schema of the document's dialect (ours by default). */
+export function doHover(doc: ConfigDocument, position: Position, dialect?: DialectId): Hover | null {
+  if (dialect && isToolDialectId(dialect)) return hoverInToolDialect(doc, position, dialect);
   const offset = offsetAt(doc, position);
   const hit = findKeyAt(doc.yaml?.contents ?? null, offset, []);
   if (!hit) return null;
@@ -19,7 +20,7 @@ export function doHover(doc: ConfigDocument, position: Position): Hover | null {
 }
 
 /** The hover of a key (or its value) in an axolotl or LLaMA-Factory document, from that dialect's schema. */
-export function doHoverDialect(doc: ConfigDocument, position: Position, dialect: ToolDialectId): Hover | null {
+function hoverInToolDialect(doc: ConfigDocument, position: Position, dialect: ToolDialectId): Hover | null {
   const hit = findKeyAt(doc.yaml?.contents ?? null, offsetAt(doc, position), []);
   const info = hit && describeDialectKey(dialect, hit.path);
   if (!hit || !info) return null;

@@ -6,7 +6,7 @@ import type { Estimate, EstimateOptions } from '../estimate/memory';
 import type { ModelResolution } from '../models';
 import type { Engine, TrainingPlan } from '../plan/types';
 import type { RuleSeverity } from '../rules';
-import type { DialectMatch, DialectSettings } from '../dialects';
+import type { DialectMatch, DialectRegistry, DialectSettings } from '../dialects';
 import type { HubOptions } from '../models/hub';
 import type { LostKey, PlanSourceMap } from '../dialects/normalize';
 
@@ -34,6 +34,8 @@ export interface AnalysisEnvironment {
   gpuOverride?: GpuSpec | null;
   /** An engine whose memory profile the estimate uses instead of the plan's (`lora-lens estimate --engine`). */
   engineOverride?: Engine;
+  /** The dialects to recognise (default: the built-in registry); a test adds one to show a dialect is one folder. */
+  registry?: DialectRegistry;
 }
 
 export interface AnalysisInput {

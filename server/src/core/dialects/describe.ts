@@ -1,12 +1,11 @@
 import type { NodePath } from '../document/configDocument';
-import { AXOLOTL_SCHEMA } from './axolotl/schema';
-import { LLAMA_FACTORY_SCHEMA } from './llamaFactory/schema';
+import { toolDialectOf } from './registry';
 import { objectSchemaAt, propertyAt, schemaVersion, type DialectSchemaRoot } from './schemaTable';
 import { describeType } from './typeCheck';
-import type { ToolDialectId } from './types';
+import type { ToolDialectId } from './registry';
 
 function schemaOf(id: ToolDialectId): DialectSchemaRoot {
-  return id === 'axolotl' ? AXOLOTL_SCHEMA : LLAMA_FACTORY_SCHEMA;
+  return toolDialectOf(id).schema;
 }
 
 export interface DialectKeyInfo {

@@ -2,7 +2,7 @@ import type { Diagnostic } from 'vscode-languageserver-types';
 import { keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
 import { makeDiagnostic, type Severity } from '../document/diagnostics';
 import type { QuickFix } from '../edits/configEdits';
-import type { DiagnosticOrigin, DialectDiagnosticData, ToolDialectId } from './types';
+import type { DiagnosticOrigin, DialectDiagnosticData } from './types';
 
 /** Per-key findings past this many are dropped (a file that bad needs its first screenful); the tool's own pre-launch checks always report. */
 export const MAX_KEY_DIAGNOSTICS = 200;
@@ -11,7 +11,8 @@ export const MAX_KEY_DIAGNOSTICS = 200;
 export class DialectReport {
   readonly diagnostics: Diagnostic[] = [];
 
-  constructor(private readonly doc: ConfigDocument, readonly dialect: ToolDialectId, readonly assumes: string) {}
+  /** `dialect`: the document's dialect id; `toolName`: the tool as people name it, for messages. */
+  constructor(private readonly doc: ConfigDocument, readonly dialect: string, readonly assumes: string, readonly toolName: string) {}
 
   /** "Did you mean" searches left: each compares the word with every key of its place, so a hostile file gets 50. */
   private suggestionsLeft = 50;

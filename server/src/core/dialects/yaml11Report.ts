@@ -4,7 +4,8 @@ import { propertyAt, type DialectProperty } from './schemaTable';
 import { fitsType, type Coercion } from './typeCheck';
 import { YamlTimestamp, type ScalarFinding } from './yaml11';
 
-const RULE_NAMES = { axolotl: 'PyYAML (YAML 1.1 rules)', 'llama-factory': 'OmegaConf (YAML 1.1 rules)' } as const;
+/** The YAML loader of each tool dialect (by id), for messages. */
+const RULE_NAMES: Record<string, string> = { axolotl: 'PyYAML (YAML 1.1 rules)', 'llama-factory': 'OmegaConf (YAML 1.1 rules)' };
 
 /** Why the tool reads the scalar differently, in one clause. */
 export function explainScalar(finding: ScalarFinding): string {
@@ -27,7 +28,7 @@ function shown(value: unknown): string {
 /** For each key whose value breaks its type only because of the tool's scalar rules: why, for the type diagnostic. */
 export function scalarExplanations(report: DialectReport, findings: ScalarFinding[], keyFindings: KeyFinding[]): Map<string, string> {
   const typeBroken = brokenNames(keyFindings);
-  const tool = report.dialect === 'axolotl' ? 'axolotl' : 'LLaMA-Factory';
+  const tool = report.toolName;
   const explanations = new Map<string, string>();
   for (const finding of findings) {
     const name = keyName(finding.path);
@@ -47,7 +48,7 @@ function brokenNames(keyFindings: KeyFinding[]): Set<string> {
  */
 export function reportScalarDifferences(report: DialectReport, schema: DialectProperty, findings: ScalarFinding[], keyFindings: KeyFinding[], coercion: Coercion): void {
   const typeBroken = brokenNames(keyFindings);
-  const tool = report.dialect === 'axolotl' ? 'axolotl' : 'LLaMA-Factory';
+  const tool = report.toolName;
   for (const finding of findings) {
     if (!report.hasRoom()) break;
     const name = keyName(finding.path);

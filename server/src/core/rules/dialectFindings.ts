@@ -9,9 +9,6 @@ import type { ConfigEdit, QuickFix } from '../edits/types';
 import type { Severity } from '../document/diagnostics';
 import type { Finding } from './types';
 
-export type RuleDialect = 'axolotl' | 'llama-factory';
-
-const TOOL_NAME: Record<RuleDialect, string> = { axolotl: 'axolotl', 'llama-factory': 'LLaMA-Factory' };
 
 /** How our rule messages spell two fields together, and the plan fields they stand for. */
 const PHRASES: Array<{ text: string; fields: [string, string]; join: string }> = [
@@ -19,13 +16,14 @@ const PHRASES: Array<{ text: string; fields: [string, string]; join: string }> =
 ];
 
 export interface DialectWording {
-  dialect: RuleDialect;
+  /** The tool's name as people write it (`axolotl`, `LLaMA-Factory`). */
+  displayName: string;
   rename: (text: string) => string;
   sources: PlanSourceMap;
 }
 
 /** The renaming of plan key names to the dialect's: dotted plan keys, then unambiguous leaf names with an underscore. */
-export function dialectWording(dialect: RuleDialect, sources: PlanSourceMap): DialectWording {
+export function dialectWording(displayName: string, sources: PlanSourceMap): DialectWording {
   const names = new Map<string, string>();
   const leafNames = new Map<string, string | null>();
   for (const [planKey, source] of Object.entries(sources)) {
@@ -54,7 +52,7 @@ export function dialectWording(dialect: RuleDialect, sources: PlanSourceMap): Di
       return names.get(word) ?? word;
     });
   };
-  return { dialect, rename, sources };
+  return { displayName, rename, sources };
 }
 
 /** Rules that report a fact LoRA Lens found (a model, a GPU, a file, the memory verdict), not advice on a value. */
@@ -68,7 +66,7 @@ const FAILING_RULES = new Set(['memory-no-fit', 'dataset']);
  * at most a warning here: the tool accepts the file, and an error would say it stops (only a real failure does).
  */
 export function toDialectFinding(ruleId: string, finding: Finding, wording: DialectWording, severity: Severity): Finding {
-  const label = FACT_RULES.has(ruleId) ? 'LoRA Lens' : `LoRA Lens advice (${TOOL_NAME[wording.dialect]} accepts this)`;
+  const label = FACT_RULES.has(ruleId) ? 'LoRA Lens' : `LoRA Lens advice (${wording.displayName} accepts this)`;
   const fixes = (finding.fixes ?? []).map((f) => dialectFix(f, wording)).filter((f): f is QuickFix => f !== null);
   const demoted = severity === 'error' && !FAILING_RULES.has(ruleId) ? { severity: 'warning' as const } : {};
   return { ...finding, ...demoted, message: `${label}: ${wording.rename(finding.message)}`, fixes };

@@ -70,7 +70,7 @@ export function checkRules(input: RuleInput): Diagnostic[] {
 function runRules(input: RuleInput): Diagnostic[] {
   const suppressed = suppressedLines(input.doc.text);
   const diagnostics: Diagnostic[] = unknownSuppressedIds(input);
-  const wording = input.dialect ? dialectWording(input.dialect.id, input.dialect.sources) : undefined;
+  const wording = input.dialect ? dialectWording(input.dialect.displayName, input.dialect.sources) : undefined;
   for (const rule of RULES) {
     const override = input.severityOverrides?.[rule.id];
     if (override === 'off') continue;

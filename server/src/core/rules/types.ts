@@ -47,7 +47,7 @@ export interface RuleInput {
    * comes from there. Findings are then placed on, named after and fixed through the dialect's keys; findings about
    * a field the dialect has no key for are dropped.
    */
-  dialect?: { id: 'axolotl' | 'llama-factory'; sources: PlanSourceMap };
+  dialect?: { id: string; displayName: string; sources: PlanSourceMap };
 }
 
 /** One problem a rule found. The registry turns it into a Diagnostic with the rule id as code. */

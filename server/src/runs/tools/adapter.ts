@@ -5,9 +5,12 @@
  * in the tool's log). Stateful and pure: no I/O, the clock injected.
  */
 import type { EndEvent, ErrorEvent, EvalEvent, StartEvent, StepEvent, TrainerEvent, WarningEvent } from '../events';
+import type { ToolDialectId } from '../../core/dialects/registry';
+import { dialectDisplayName } from '../../core/dialects/registry';
 import { classifyLog, isOutOfMemory, parseLlamaFactoryLog, parseProgressBar, parsePythonDict, type ProgressBar } from './trainerLog';
 
-export type ExternalTool = 'axolotl' | 'llama-factory';
+/** A tool LoRA Lens launches: the dialect registry's tool dialects. */
+export type ExternalTool = ToolDialectId;
 
 export interface ToolRunContext {
   runId: string;
@@ -132,7 +135,7 @@ export class ToolOutputAdapter {
   }
 
   private toolName(): string {
-    return this.ctx.tool === 'axolotl' ? 'axolotl' : 'LLaMA-Factory';
+    return dialectDisplayName(this.ctx.tool);
   }
 
   private ensureStart(out: TrainerEvent[]): void {

@@ -5,7 +5,10 @@
  * LLaMA-Factory resolves `dataset_dir` and both resolve relative paths against it. Pure.
  */
 import { dirname, resolve } from 'node:path';
+import { DIALECTS, isToolDialectId, toolDialectOf } from '../../core/dialects/registry';
 import type { ExternalTool } from './adapter';
+
+const TOOL_IDS: ExternalTool[] = DIALECTS.map((d) => d.id).filter(isToolDialectId);
 
 export interface ToolCommand {
   command: string;
@@ -14,14 +17,11 @@ export interface ToolCommand {
   env: NodeJS.ProcessEnv;
 }
 
-/** The executable each tool installs (a console script in the interpreter's bin folder). */
-export const TOOL_EXECUTABLE: Record<ExternalTool, string> = { axolotl: 'axolotl', 'llama-factory': 'llamafactory-cli' };
+/** The executable each tool installs (a console script in the interpreter's bin folder), from the dialect registry. */
+export const TOOL_EXECUTABLE = Object.fromEntries(TOOL_IDS.map((id) => [id, toolDialectOf(id).tool.executable])) as Record<ExternalTool, string>;
 
-/** How to install each tool, for the "not installed" message. */
-export const TOOL_INSTALL: Record<ExternalTool, string> = {
-  axolotl: 'pip install axolotl',
-  'llama-factory': 'pip install llamafactory',
-};
+/** How to install each tool, for the "not installed" message, from the dialect registry. */
+export const TOOL_INSTALL = Object.fromEntries(TOOL_IDS.map((id) => [id, toolDialectOf(id).tool.install])) as Record<ExternalTool, string>;
 
 /**
  * `executable` is the tool's resolved path (found next to the selected interpreter, or on PATH); `gpus` the number
@@ -29,13 +29,8 @@ export const TOOL_INSTALL: Record<ExternalTool, string> = {
  */
 export function buildToolCommand(tool: ExternalTool, configPath: string, gpus: number, executable: string, base: NodeJS.ProcessEnv): ToolCommand {
   const config = resolve(configPath);
-  const env: NodeJS.ProcessEnv = { ...base, PYTHONUNBUFFERED: '1' };
-  const args = ['train', config];
-  if (tool === 'axolotl') {
-    if (gpus > 1) args.push('--launcher', 'torchrun', '--', `--nproc_per_node=${gpus}`);
-  } else if (gpus > 1) {
-    env.FORCE_TORCHRUN = '1';
-    env.NPROC_PER_NODE = String(gpus);
-  }
-  return { command: executable, args, cwd: dirname(config), env };
+  // The dialect gives the tool's own command line (registry: core/dialects/<tool>/dialect.ts).
+  const invocation = toolDialectOf(tool).tool.trainCommand(config, gpus);
+  const env: NodeJS.ProcessEnv = { ...base, PYTHONUNBUFFERED: '1', ...invocation.env };
+  return { command: executable, args: invocation.args, cwd: dirname(config), env };
 }

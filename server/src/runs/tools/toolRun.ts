@@ -7,6 +7,7 @@
  */
 import { accessSync, appendFileSync, closeSync, constants, copyFileSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, delimiter, dirname, isAbsolute, join } from 'node:path';
+import { dialectDisplayName, toolDialectOf } from '../../core/dialects/registry';
 import type { Estimate } from '../../core/estimate/memory/types';
 import type { TrainingPlan } from '../../core/plan/types';
 import type { EndEvent, TrainerEvent } from '../events';
@@ -21,11 +22,15 @@ import { startGpuSampler } from './gpuSampler';
 /** The tool's own output (stdout and stderr, bytes untouched) in the run folder. */
 export const TOOL_LOG_FILE = 'tool.log';
 
-const TOOL_NAME: Record<ExternalTool, string> = { axolotl: 'axolotl', 'llama-factory': 'LLaMA-Factory' };
-
-/** The tool as people name it: "axolotl", "LLaMA-Factory". */
+/** The tool as people name it: "axolotl", "LLaMA-Factory" (the dialect registry's display name). */
 export function toolDisplayName(tool: ExternalTool): string {
-  return TOOL_NAME[tool];
+  return dialectDisplayName(tool);
+}
+
+/** The progress log the tool writes in its output folder (LLaMA-Factory's trainer_log.jsonl), or null when it writes none. */
+export function toolProgressLogPath(tool: ExternalTool, outputDir: string): string | null {
+  const name = toolDialectOf(tool).tool.logFiles[0];
+  return name ? join(outputDir, name) : null;
 }
 
 function isExecutable(path: string): boolean {

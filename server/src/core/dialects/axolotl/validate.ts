@@ -18,7 +18,7 @@ import { AXOLOTL_SCHEMA, AXOLOTL_VERSION } from './schema';
 export function validateAxolotl(doc: ConfigDocument, installedVersion?: string): Diagnostic[] {
   const problems = parseProblemDiagnostics(doc);
   if (hasSyntaxError(doc) || !isObject(doc.value)) return problems;
-  const report = new DialectReport(doc, 'axolotl', AXOLOTL_VERSION);
+  const report = new DialectReport(doc, 'axolotl', AXOLOTL_VERSION, AXOLOTL_SCHEMA['x-lora-lens'].tool);
   const scalars = findScalarDifferences(doc, 'pyyaml');
   const config = toolView(doc.value, scalars) as Record<string, unknown>;
   const findings = walkDialectKeys(AXOLOTL_SCHEMA, config, 'pydantic');

@@ -32,7 +32,7 @@ interface Context {
 export function validateLlamaFactory(doc: ConfigDocument, subKind: SubKind, configDir: string | null, installedVersion?: string): Diagnostic[] {
   const problems = parseProblemDiagnostics(doc);
   if (hasSyntaxError(doc) || !doc.value || typeof doc.value !== 'object' || Array.isArray(doc.value)) return problems;
-  const report = new DialectReport(doc, 'llama-factory', LLAMA_FACTORY_VERSION);
+  const report = new DialectReport(doc, 'llama-factory', LLAMA_FACTORY_VERSION, LLAMA_FACTORY_SCHEMA['x-lora-lens'].tool);
   const scalars = findScalarDifferences(doc, 'omegaconf');
   const config = toolView(doc.value, scalars) as Record<string, unknown>;
   const findings = walkDialectKeys(LLAMA_FACTORY_SCHEMA, config, 'dataclass');

@@ -8,9 +8,9 @@ import { stringify } from 'yaml';
 import { displayName } from './sourceMap';
 import { isDatasetReference } from './datasetRef';
 import type { TrainingPlan } from '../../plan/types';
-import type { DialectName, LostKey } from './types';
+import type { LostKey } from './types';
+import { dialectDisplayName, type ToolDialectId as DialectName } from '../registry';
 
-const DIALECT_NAMES: Record<DialectName, string> = { axolotl: 'axolotl', 'llama-factory': 'LLaMA-Factory' };
 
 /** Losses the conversion itself adds: plan facts our dialect has no key for. */
 export function conversionLosses(plan: TrainingPlan): LostKey[] {
@@ -26,7 +26,7 @@ export function conversionLosses(plan: TrainingPlan): LostKey[] {
 
 function headerOf(plan: TrainingPlan, dialect: DialectName, lost: LostKey[]): string {
   const from = plan.config_path ? ` from ${plan.config_path}` : '';
-  const lines = [`# LoRA Lens config converted${from} (${DIALECT_NAMES[dialect]}).`];
+  const lines = [`# LoRA Lens config converted${from} (${dialectDisplayName(dialect)}).`];
   if (lost.length === 0) {
     lines.push('# Every key was carried over.');
   } else {

@@ -3,10 +3,10 @@
  * map and what was not carried; the conversion to our dialect; the dataset-reference test the rules use.
  */
 import type { ConfigDocument } from '../../document/configDocument';
-import { axolotlToPlan } from './axolotl';
-import { llamaFactoryToPlan, type LlamaFactorySubKind } from './llamaFactory';
+import { toolDialectOf, type ToolDialectId } from '../registry';
+import type { LlamaFactorySubKind } from './llamaFactory';
 import type { NormalizeOptions } from './shared';
-import type { DialectName, NormalizeResult } from './types';
+import type { NormalizeResult } from './types';
 
 export { axolotlToPlan } from './axolotl';
 export { llamaFactoryToPlan, type LlamaFactorySubKind } from './llamaFactory';
@@ -14,9 +14,12 @@ export { planToLoraLensYaml } from './convert';
 export { hubDatasetRef, isDatasetReference, llamaFactoryDatasetRef } from './datasetRef';
 export { dialectEdits, displayName, sourceOf, type PlanSource, type PlanSourceMap } from './sourceMap';
 export type { NormalizeOptions } from './shared';
-export type { DialectName, LostKey, NormalizeProblem, NormalizeResult } from './types';
+export type { LostKey, NormalizeProblem, NormalizeResult } from './types';
+/** A dialect with its own tool (the registry's tool dialects). */
+export type DialectName = ToolDialectId;
 
-/** The normaliser of `dialect`; LLaMA-Factory also needs the command the file is for (train by default). */
+/** The normaliser of a tool's dialect (from the registry); LLaMA-Factory also needs the command the file is for (train by default). */
 export function normalizeDialect(dialect: DialectName, doc: ConfigDocument, configPath: string | null, subKind: LlamaFactorySubKind = 'train', opts: NormalizeOptions = {}): NormalizeResult {
-  return dialect === 'axolotl' ? axolotlToPlan(doc, configPath, opts) : llamaFactoryToPlan(doc, configPath, subKind, opts);
+  const normalized = toolDialectOf(dialect).normalize(doc, configPath, { subKind }, opts);
+  return { ...normalized, dialect, sources: normalized.sources ?? {} };
 }

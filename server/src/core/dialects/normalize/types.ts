@@ -7,7 +7,7 @@ import type { TrainingPlan } from '../../plan/types';
 import type { RowLayout } from '../../data/layout';
 import type { PlanSourceMap } from './sourceMap';
 
-export type DialectName = 'axolotl' | 'llama-factory';
+
 
 /** A key (or part of a value) of the dialect document that the plan does not carry, and why. */
 export interface LostKey {
@@ -25,7 +25,8 @@ export interface NormalizeProblem {
 }
 
 export interface NormalizeResult {
-  dialect: DialectName;
+  /** The dialect id (`axolotl`, `llama-factory`). */
+  dialect: string;
   /** Null when the document cannot describe a training run (no model, or an inference/export file). */
   plan: TrainingPlan | null;
   sources: PlanSourceMap;
