@@ -72,7 +72,8 @@ test('a misspelled model id: a warning naming the catalog id, with a fix', () =>
   const [d] = analyze(YAML.replace('Instruct', 'Instrct')).diagnostics.filter((x) => x.code === 'model-unknown');
   assert.equal(d!.severity, 2);
   assert.match(String(d!.message), /^Did you mean "Qwen\/Qwen2\.5-7B-Instruct"\?/);
-  assert.deepEqual((d!.data as { fixes: unknown[] }).fixes, [{ title: 'Change to `Qwen/Qwen2.5-7B-Instruct`', edits: [{ kind: 'set', path: ['model'], value: 'Qwen/Qwen2.5-7B-Instruct' }], isPreferred: true }]);
+  // Not the preferred fix: without the Hub's word that the typed id does not exist, a change of base model is never auto-applied.
+  assert.deepEqual((d!.data as { fixes: unknown[] }).fixes, [{ title: 'Change to `Qwen/Qwen2.5-7B-Instruct`', edits: [{ kind: 'set', path: ['model'], value: 'Qwen/Qwen2.5-7B-Instruct' }] }]);
   const far = analyze(YAML.replace('Qwen/Qwen2.5-7B-Instruct', 'acme/mystery-7b')).diagnostics.filter((x) => x.code === 'model-unknown');
   assert.equal(far[0]!.severity, 3, 'no close id: info, as before');
 });

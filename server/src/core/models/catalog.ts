@@ -41,10 +41,17 @@ const ENTRIES: Entry[] = [
   llama({ ids: ['codellama/CodeLlama-13b-hf'], instruct: ['codellama/CodeLlama-13b-Instruct-hf'], v: 32016, h: 5120, i: 13824, l: 40, heads: 40, kv: 40, tied: false, maxPos: 16384 }),
   llama({ ids: ['codellama/CodeLlama-34b-hf'], instruct: ['codellama/CodeLlama-34b-Instruct-hf'], v: 32000, h: 8192, i: 22016, l: 48, heads: 64, kv: 8, tied: false, maxPos: 16384 }),
   // TinyLlama 1.1B (Llama architecture, GQA 32/4): the TinyLlama params table; 2048 positions.
-  llama({ ids: ['TinyLlama/TinyLlama_v1.1'], instruct: [], v: 32000, h: 2048, i: 5632, l: 22, heads: 32, kv: 4, tied: false, maxPos: 2048 }),
+  // TinyLlama-1.1B-Chat-v1.0 and the 3T-token intermediate checkpoint share it (huggingface.co/TinyLlama/TinyLlama-1.1B-Chat-v1.0/blob/main/config.json).
+  llama({ ids: ['TinyLlama/TinyLlama_v1.1', 'TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T'], instruct: ['TinyLlama/TinyLlama-1.1B-Chat-v1.0'], v: 32000, h: 2048, i: 5632, l: 22, heads: 32, kv: 4, tied: false, maxPos: 2048 }),
   // OpenLLaMA 3B v2: EasyLM's (openlm-research) 3b config: 26 layers of 3200, ffn 8640, 2048 positions.
   llama({ ids: ['openlm-research/open_llama_3b_v2'], instruct: [], v: 32000, h: 3200, i: 8640, l: 26, heads: 32, kv: 32, tied: false, maxPos: 2048, dtype: 'float16' }),
   // Qwen2 / Qwen2.5 (q/k/v bias; small ones tie embeddings)
+  // Qwen2 0.5B / 1.5B: the base models publish 131,072 positions, the instruct models 32,768
+  // (huggingface.co/Qwen/Qwen2-0.5B, Qwen2-0.5B-Instruct, Qwen2-1.5B, Qwen2-1.5B-Instruct: config.json).
+  qwen2({ ids: ['Qwen/Qwen2-0.5B'], instruct: [], v: 151936, h: 896, i: 4864, l: 24, heads: 14, kv: 2, tied: true, maxPos: 131072 }),
+  qwen2({ ids: ['Qwen/Qwen2-0.5B-Instruct'], instruct: ['Qwen/Qwen2-0.5B-Instruct'], v: 151936, h: 896, i: 4864, l: 24, heads: 14, kv: 2, tied: true, maxPos: 32768 }),
+  qwen2({ ids: ['Qwen/Qwen2-1.5B'], instruct: [], v: 151936, h: 1536, i: 8960, l: 28, heads: 12, kv: 2, tied: true, maxPos: 131072 }),
+  qwen2({ ids: ['Qwen/Qwen2-1.5B-Instruct'], instruct: ['Qwen/Qwen2-1.5B-Instruct'], v: 151936, h: 1536, i: 8960, l: 28, heads: 12, kv: 2, tied: true, maxPos: 32768 }),
   qwen2({ ids: ['Qwen/Qwen2-7B'], instruct: ['Qwen/Qwen2-7B-Instruct'], v: 152064, h: 3584, i: 18944, l: 28, heads: 28, kv: 4, tied: false, maxPos: 131072 }),
   qwen2({ ids: ['Qwen/Qwen2.5-0.5B'], instruct: ['Qwen/Qwen2.5-0.5B-Instruct'], v: 151936, h: 896, i: 4864, l: 24, heads: 14, kv: 2, tied: true, maxPos: 32768 }),
   qwen2({ ids: ['Qwen/Qwen2.5-1.5B'], instruct: ['Qwen/Qwen2.5-1.5B-Instruct'], v: 151936, h: 1536, i: 8960, l: 28, heads: 12, kv: 2, tied: true, maxPos: 131072 }),
@@ -65,8 +72,13 @@ const ENTRIES: Entry[] = [
   qwen3({ ids: ['Qwen/Qwen3-14B-Base'], instruct: ['Qwen/Qwen3-14B'], v: 151936, h: 5120, i: 17408, l: 40, heads: 40, kv: 8, tied: false, maxPos: 40960 }),
   qwen3({ ids: ['Qwen/Qwen3-32B'], instruct: ['Qwen/Qwen3-32B'], v: 151936, h: 5120, i: 25600, l: 64, heads: 64, kv: 8, tied: false, maxPos: 40960 }),
   // Mistral / Mixtral
+  // Mistral Small 3 (24B, 2501): huggingface.co/mistralai/Mistral-Small-24B-Base-2501/blob/main/config.json.
+  E({ family: 'mistral', modelType: 'mistral', ids: ['mistralai/Mistral-Small-24B-Base-2501'], instruct: ['mistralai/Mistral-Small-24B-Instruct-2501'], v: 131072, h: 5120, i: 32768, l: 40, heads: 32, kv: 8, hd: 128, tied: false, maxPos: 32768 }),
   // Mistral-7B-v0.1: its config.json as transformers prints it (32k vocab, 32,768 positions, sliding window 4096).
-  E({ family: 'mistral', modelType: 'mistral', ids: ['mistralai/Mistral-7B-v0.1'], instruct: [], v: 32000, h: 4096, i: 14336, l: 32, heads: 32, kv: 8, tied: false, maxPos: 32768 }),
+  E({ family: 'mistral', modelType: 'mistral', ids: ['mistralai/Mistral-7B-v0.1'], instruct: ['mistralai/Mistral-7B-Instruct-v0.1'], v: 32000, h: 4096, i: 14336, l: 32, heads: 32, kv: 8, tied: false, maxPos: 32768 }),
+  // Mistral-7B-Instruct-v0.2: v0.1's 32k vocabulary without the sliding window, rope_theta 1e6
+  // (huggingface.co/mistralai/Mistral-7B-Instruct-v0.2/blob/main/config.json).
+  E({ family: 'mistral', modelType: 'mistral', ids: ['mistralai/Mistral-7B-Instruct-v0.2'], instruct: ['mistralai/Mistral-7B-Instruct-v0.2'], v: 32000, h: 4096, i: 14336, l: 32, heads: 32, kv: 8, tied: false, maxPos: 32768 }),
   E({ family: 'mistral', modelType: 'mistral', ids: ['mistralai/Mistral-7B-v0.3'], instruct: ['mistralai/Mistral-7B-Instruct-v0.3'], v: 32768, h: 4096, i: 14336, l: 32, heads: 32, kv: 8, tied: false, maxPos: 32768 }),
   E({ family: 'mistral', modelType: 'mistral', ids: ['mistralai/Mistral-Nemo-Base-2407'], instruct: ['mistralai/Mistral-Nemo-Instruct-2407'], v: 131072, h: 5120, i: 14336, l: 40, heads: 32, kv: 8, hd: 128, tied: false, maxPos: 1024000 }),
   E({ family: 'mixtral', modelType: 'mixtral', ids: ['mistralai/Mixtral-8x7B-v0.1'], instruct: ['mistralai/Mixtral-8x7B-Instruct-v0.1'], v: 32000, h: 4096, i: 14336, l: 32, heads: 32, kv: 8, tied: false, maxPos: 32768, experts: [8, 2] }),
@@ -83,7 +95,23 @@ const ENTRIES: Entry[] = [
   E({ family: 'phi3', modelType: 'phi3', ids: ['microsoft/Phi-3-mini-128k-instruct'], instruct: ['microsoft/Phi-3-mini-128k-instruct'], v: 32064, h: 3072, i: 8192, l: 32, heads: 32, kv: 32, tied: false, maxPos: 131072 }),
   E({ family: 'phi3', modelType: 'phi3', ids: ['microsoft/Phi-3-medium-4k-instruct'], instruct: ['microsoft/Phi-3-medium-4k-instruct'], v: 32064, h: 5120, i: 17920, l: 40, heads: 40, kv: 10, tied: false, maxPos: 4096 }),
   E({ family: 'phi3', modelType: 'phi3', ids: ['microsoft/Phi-3.5-mini-instruct'], instruct: ['microsoft/Phi-3.5-mini-instruct'], v: 32064, h: 3072, i: 8192, l: 32, heads: 32, kv: 32, tied: false, maxPos: 131072 }),
+  // Phi-4-mini: 200k vocabulary, GQA 24/8, tied embeddings, partial rotary 0.75 (huggingface.co/microsoft/Phi-4-mini-instruct/blob/main/config.json).
+  E({ family: 'phi3', modelType: 'phi3', ids: ['microsoft/Phi-4-mini-instruct'], instruct: ['microsoft/Phi-4-mini-instruct'], v: 200064, h: 3072, i: 8192, l: 32, heads: 24, kv: 8, tied: true, maxPos: 131072 }),
   E({ family: 'phi3', modelType: 'phi3', ids: ['microsoft/phi-4'], instruct: ['microsoft/phi-4'], v: 100352, h: 5120, i: 17920, l: 40, heads: 40, kv: 10, tied: false, maxPos: 16384 }),
+  // DeepSeek Coder (Llama architecture, 32,256 vocabulary, 16k positions with linear RoPE scaling ×4):
+  // huggingface.co/deepseek-ai/deepseek-coder-1.3b-base and deepseek-coder-6.7b-base, config.json.
+  llama({ ids: ['deepseek-ai/deepseek-coder-1.3b-base'], instruct: ['deepseek-ai/deepseek-coder-1.3b-instruct'], v: 32256, h: 2048, i: 5504, l: 24, heads: 16, kv: 16, tied: false, maxPos: 16384 }),
+  llama({ ids: ['deepseek-ai/deepseek-coder-6.7b-base'], instruct: ['deepseek-ai/deepseek-coder-6.7b-instruct'], v: 32256, h: 4096, i: 11008, l: 32, heads: 32, kv: 32, tied: false, maxPos: 16384 }),
+  // Yi (Llama architecture, 64k vocabulary, 4k positions): huggingface.co/01-ai/Yi-6B and Yi-34B, config.json.
+  llama({ ids: ['01-ai/Yi-6B'], instruct: ['01-ai/Yi-6B-Chat'], v: 64000, h: 4096, i: 11008, l: 32, heads: 32, kv: 4, tied: false, maxPos: 4096 }),
+  llama({ ids: ['01-ai/Yi-34B'], instruct: ['01-ai/Yi-34B-Chat'], v: 64000, h: 7168, i: 20480, l: 60, heads: 56, kv: 8, tied: false, maxPos: 4096 }),
+  // Gemma 1 (2 norms per layer, head_dim 256, tied): huggingface.co/google/gemma-2b and gemma-7b, config.json.
+  E({ family: 'gemma', modelType: 'gemma', ids: ['google/gemma-2b'], instruct: ['google/gemma-2b-it'], v: 256000, h: 2048, i: 16384, l: 18, heads: 8, kv: 1, hd: 256, tied: true, maxPos: 8192 }),
+  E({ family: 'gemma', modelType: 'gemma', ids: ['google/gemma-7b'], instruct: ['google/gemma-7b-it'], v: 256000, h: 3072, i: 24576, l: 28, heads: 16, kv: 16, hd: 256, tied: true, maxPos: 8192 }),
+  // SmolLM (v1): the SmolLM2 shapes with 2,048 positions (huggingface.co/HuggingFaceTB/SmolLM-135M, -360M, -1.7B, config.json).
+  llama({ ids: ['HuggingFaceTB/SmolLM-135M'], instruct: ['HuggingFaceTB/SmolLM-135M-Instruct'], v: 49152, h: 576, i: 1536, l: 30, heads: 9, kv: 3, tied: true, maxPos: 2048 }),
+  llama({ ids: ['HuggingFaceTB/SmolLM-360M'], instruct: ['HuggingFaceTB/SmolLM-360M-Instruct'], v: 49152, h: 960, i: 2560, l: 32, heads: 15, kv: 5, tied: true, maxPos: 2048 }),
+  llama({ ids: ['HuggingFaceTB/SmolLM-1.7B'], instruct: ['HuggingFaceTB/SmolLM-1.7B-Instruct'], v: 49152, h: 2048, i: 8192, l: 24, heads: 32, kv: 32, tied: true, maxPos: 2048 }),
   // SmolLM2 (Llama architecture, tied)
   llama({ ids: ['HuggingFaceTB/SmolLM2-135M'], instruct: ['HuggingFaceTB/SmolLM2-135M-Instruct'], v: 49152, h: 576, i: 1536, l: 30, heads: 9, kv: 3, tied: true, maxPos: 8192 }),
   llama({ ids: ['HuggingFaceTB/SmolLM2-360M'], instruct: ['HuggingFaceTB/SmolLM2-360M-Instruct'], v: 49152, h: 960, i: 2560, l: 32, heads: 15, kv: 5, tied: true, maxPos: 8192 }),

@@ -73,6 +73,12 @@ export interface ModelRefLike {
 
 export type ModelSource = 'local' | 'hf-cache' | 'catalog' | 'hub';
 
+/**
+ * What the Hugging Face Hub said about a model found nowhere locally: it has no such id, the id exists but could
+ * not be read (gated), the Hub could not be reached or was not asked, or the answer is pending.
+ */
+export type HubVerdict = 'not-found' | 'exists' | 'unreachable' | 'not-asked' | 'pending';
+
 export type ModelResolution =
   | { ok: true; spec: ModelSpec; source: ModelSource; configPath: string | null }
-  | { ok: false; message: string };
+  | { ok: false; message: string; hub?: HubVerdict };
