@@ -13,6 +13,13 @@ def key(type_, desc, default=None, **kw):
 
 DTYPES = ["bfloat16", "float16", "float32"]
 
+# Maxima for every count: far above any real run, low enough that no estimate or search loops for long on them
+# (issue 17: a micro batch of 1e9 froze the server; above 2^53 a divisor search never ended).
+BATCH_MAX = 65536
+STEPS_MAX = 1_000_000_000
+EPOCHS_MAX = 10_000
+SEED_MAX = 2**32 - 1
+
 model_obj = {
     "type": "object",
     "additionalProperties": False,
@@ -102,23 +109,23 @@ schema = {
             "markdownDescription": "Optimization settings, named as in transformers `TrainingArguments`.",
             "properties": {
                 "learning_rate": key("number", "Peak learning rate (`TrainingArguments.learning_rate`). Typical: 1e-4 to 3e-4 for LoRA/QLoRA, 1e-5 to 5e-5 for full fine-tuning. Default: 2e-4 for LoRA/QLoRA, 2e-5 for full.", exclusiveMinimum=0, maximum=1, examples=[2.0e-4, 1.0e-4, 2.0e-5]),
-                "per_device_train_batch_size": key("integer", "Micro batch per GPU (`per_device_train_batch_size`). Activation memory grows linearly with it.", 8, minimum=1, examples=[1, 2, 4, 8]),
-                "per_device_eval_batch_size": key("integer", "Batch per GPU during evaluation (`per_device_eval_batch_size`).", 8, minimum=1),
-                "gradient_accumulation_steps": key("integer", "Micro batches per optimizer step (`gradient_accumulation_steps`). Effective batch = micro batch x accumulation x GPUs; aim for 32-128.", 1, minimum=1, examples=[1, 4, 8, 16]),
-                "num_train_epochs": key("number", "Passes over the training data (`num_train_epochs`). 1-3 for LoRA; more over-fits.", 3, exclusiveMinimum=0, examples=[1, 2, 3]),
-                "max_steps": key("integer", "Stop after this many optimizer steps, overriding epochs (`max_steps`); -1 means use epochs.", -1, minimum=-1, examples=[-1, 1000]),
+                "per_device_train_batch_size": key("integer", "Micro batch per GPU (`per_device_train_batch_size`). Activation memory grows linearly with it.", 8, minimum=1, examples=[1, 2, 4, 8], maximum=BATCH_MAX),
+                "per_device_eval_batch_size": key("integer", "Batch per GPU during evaluation (`per_device_eval_batch_size`).", 8, minimum=1, maximum=BATCH_MAX),
+                "gradient_accumulation_steps": key("integer", "Micro batches per optimizer step (`gradient_accumulation_steps`). Effective batch = micro batch x accumulation x GPUs; aim for 32-128.", 1, minimum=1, examples=[1, 4, 8, 16], maximum=BATCH_MAX),
+                "num_train_epochs": key("number", "Passes over the training data (`num_train_epochs`). 1-3 for LoRA; more over-fits.", 3, exclusiveMinimum=0, examples=[1, 2, 3], maximum=EPOCHS_MAX),
+                "max_steps": key("integer", "Stop after this many optimizer steps, overriding epochs (`max_steps`); -1 means use epochs.", -1, minimum=-1, examples=[-1, 1000], maximum=STEPS_MAX),
                 "warmup_ratio": key("number", "Share of steps over which the learning rate ramps up from 0 (`warmup_ratio`). Typical 0.03-0.1.", 0.0, minimum=0, maximum=1, examples=[0.03, 0.05, 0.1]),
-                "warmup_steps": key("integer", "Warm-up in steps, overriding `warmup_ratio` when > 0 (`warmup_steps`).", 0, minimum=0),
+                "warmup_steps": key("integer", "Warm-up in steps, overriding `warmup_ratio` when > 0 (`warmup_steps`).", 0, minimum=0, maximum=STEPS_MAX),
                 "lr_scheduler_type": key("string", "Learning-rate schedule after warm-up (`lr_scheduler_type`). `cosine` decays smoothly and is the usual choice for fine-tuning.", "linear", enum=["linear", "cosine", "constant", "constant_with_warmup"]),
                 "max_grad_norm": key("number", "Gradient clipping threshold (`max_grad_norm`). 1.0 is standard; 0 disables clipping, which lets one bad batch blow up a run.", 1.0, minimum=0, examples=[1.0, 0.3]),
                 "weight_decay": key("number", "AdamW weight decay (`weight_decay`). 0 for LoRA; 0.01-0.1 for full fine-tuning.", 0.0, minimum=0, maximum=1),
                 "optim": key("string", "Optimizer (`optim`). `adamw_torch` keeps two fp32 states per trainable parameter (8 bytes); `adamw_8bit` / `paged_adamw_8bit` (bitsandbytes) keep 2 bytes, paged spills to CPU under pressure.", "adamw_torch", enum=["adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd"]),
                 "gradient_checkpointing": key("boolean", "Recompute activations in backward instead of keeping them (`gradient_checkpointing`): activation memory falls to about one layer's worth, at ~30% more compute.", False),
-                "seed": key("integer", "Random seed for data order, dropout and adapter init (`seed`).", 42, minimum=0),
-                "logging_steps": key("integer", "Log every N optimizer steps (`logging_steps`).", 10, minimum=1),
-                "eval_steps": key("integer", "Evaluate every N optimizer steps (`eval_steps`); needs `data.eval`.", minimum=1, examples=[50, 100]),
-                "save_steps": key("integer", "Write a checkpoint every N optimizer steps (`save_steps`); runs resume from the last one.", 500, minimum=1, examples=[100, 500]),
-                "save_total_limit": key("integer", "Keep at most N checkpoints (`save_total_limit`); older ones are deleted.", minimum=1, examples=[2, 3]),
+                "seed": key("integer", "Random seed for data order, dropout and adapter init (`seed`).", 42, minimum=0, maximum=SEED_MAX),
+                "logging_steps": key("integer", "Log every N optimizer steps (`logging_steps`).", 10, minimum=1, maximum=STEPS_MAX),
+                "eval_steps": key("integer", "Evaluate every N optimizer steps (`eval_steps`); needs `data.eval`.", minimum=1, examples=[50, 100], maximum=STEPS_MAX),
+                "save_steps": key("integer", "Write a checkpoint every N optimizer steps (`save_steps`); runs resume from the last one.", 500, minimum=1, examples=[100, 500], maximum=STEPS_MAX),
+                "save_total_limit": key("integer", "Keep at most N checkpoints (`save_total_limit`); older ones are deleted.", minimum=1, examples=[2, 3], maximum=STEPS_MAX),
                 "dataloader_num_workers": key("integer", "Worker processes loading data (`dataloader_num_workers`). 0 loads in the main process (required on Windows with some setups).", 0, minimum=0, maximum=64),
             },
         },

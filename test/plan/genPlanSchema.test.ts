@@ -27,7 +27,7 @@ test('numbers take integer-ness and bounds from the config key of the same path'
   const schema = planSchema();
   assert.deepEqual(schema.properties.lora.properties.r, { type: 'integer', minimum: 1, maximum: 4096 });
   assert.deepEqual(schema.properties.training.properties.learning_rate, { type: 'number', exclusiveMinimum: 0, maximum: 1 });
-  assert.deepEqual(schema.properties.training.properties.eval_steps, { type: ['integer', 'null'], minimum: 1 });
+  assert.deepEqual(schema.properties.training.properties.eval_steps, { type: ['integer', 'null'], minimum: 1, maximum: 1_000_000_000 });
   const looser = config();
   looser.properties.lora.properties.r.maximum = 64;
   assert.equal(planSchema(types, looser).properties.lora.properties.r.maximum, 64);

@@ -30,6 +30,34 @@ function num(cfg: Json, key: string): number | undefined {
 }
 
 /**
+ * The range each size may take: far above any released model (Llama 3.1 405B: 126 layers, hidden 16,384; 256
+ * experts; vocabularies of 262k), low enough that the estimate and the module counts stay small. A config.json
+ * with `num_hidden_layers: 1e9` grew the server to 4.5 GB; zero or 1e308 dimensions read "NaN GiB".
+ */
+const SIZE_LIMITS: Record<string, number> = {
+  hidden_size: 131_072,
+  intermediate_size: 1_048_576,
+  num_hidden_layers: 1024,
+  num_attention_heads: 1024,
+  num_key_value_heads: 1024,
+  head_dim: 16_384,
+  vocab_size: 4_194_304,
+  num_local_experts: 1024,
+  num_experts_per_tok: 1024,
+  max_position_embeddings: 2 ** 28,
+};
+
+/** The sizes of `cfg` that are not whole numbers within their range, as `key: value (1-N)` phrases. */
+function outOfRange(cfg: Json): string[] {
+  return Object.entries(SIZE_LIMITS).flatMap(([key, max]) => {
+    const v = cfg[key];
+    if (v === undefined || v === null) return [];
+    const min = key === 'max_position_embeddings' ? 0 : 1;
+    return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? [] : [`${key}: ${typeof v === 'number' ? String(v) : JSON.stringify(v)} (a whole number ${min}-${max.toLocaleString('en-US')})`];
+  });
+}
+
+/**
  * Builds a ModelSpec from config.json contents. `chatTemplate` says whether the tokenizer next to it ships one.
  */
 export function specFromConfig(raw: unknown, id: string, chatTemplate: boolean): SpecResult {
@@ -52,7 +80,10 @@ export function specFromConfig(raw: unknown, id: string, chatTemplate: boolean):
   const v = num(cfg, 'vocab_size') ?? (modelType === 'gemma3' ? 262208 : undefined);
   const missing = [['hidden_size', h], ['intermediate_size', i], ['num_hidden_layers', l], ['num_attention_heads', heads], ['vocab_size', v]]
     .filter(([, x]) => x === undefined).map(([k]) => k);
+  const bad = outOfRange(cfg);
+  if (bad.length) return { ok: false, message: `${id}: config.json has sizes no model has: ${bad.join(', ')}; the estimate needs the model's real config.json.` };
   if (missing.length) return { ok: false, message: `${id}: config.json lacks ${missing.join(', ')}` };
+  if (h! % heads! !== 0 && num(cfg, 'head_dim') === undefined) return { ok: false, message: `${id}: config.json has hidden_size ${h} not divisible by num_attention_heads ${heads} and no head_dim; the estimate needs the model's real config.json.` };
   const gemma = family === 'gemma' || family === 'gemma2' || family === 'gemma3';
   const experts = family === 'mixtral' ? num(cfg, 'num_local_experts') ?? 8 : 0;
   // The config classes' own defaults when the key is absent: Gemma ties, Llama/Qwen/Mistral/Phi-3 do not.

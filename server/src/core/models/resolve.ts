@@ -21,6 +21,8 @@ export interface ResolveOptions {
 }
 
 const cache = new Map<string, { mtimeMs: number; result: ModelResolution }>();
+/** The most of a model's config.json read (real ones are a few KiB; the Hub download is capped the same). */
+export const MAX_MODEL_CONFIG_BYTES = 1024 * 1024;
 const recent = new Map<string, { at: number; result: ModelResolution }>();
 const MAX_RECENT = 64;
 
@@ -40,7 +42,11 @@ function looksLikePath(name: string): boolean {
 function hasChatTemplate(dir: string): boolean {
   if (existsSync(join(dir, 'chat_template.jinja')) || existsSync(join(dir, 'chat_template.json'))) return true;
   try {
-    const tok = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')) as { chat_template?: unknown };
+    // Regular files only (a FIFO would block), and not past 16 MiB (real ones with many added tokens reach ~5 MiB).
+    const path = join(dir, 'tokenizer_config.json');
+    const info = statSync(path);
+    if (!info.isFile() || info.size > 16 * 1024 * 1024) return false;
+    const tok = JSON.parse(readFileSync(path, 'utf8')) as { chat_template?: unknown };
     return tok.chat_template !== undefined && tok.chat_template !== null;
   } catch {
     return false;
@@ -49,12 +55,16 @@ function hasChatTemplate(dir: string): boolean {
 
 /** Reads and parses a config.json, cached by path + mtime. */
 function fromConfigFile(configPath: string, id: string, source: ModelSource): ModelResolution {
-  const mtimeMs = statSync(configPath).mtimeMs;
+  const info = statSync(configPath);
+  const mtimeMs = info.mtimeMs;
   const key = `${configPath}\0${id}`;
   const hit = cache.get(key);
   if (hit && hit.mtimeMs === mtimeMs) return hit.result;
   let result: ModelResolution;
-  try {
+  // A FIFO would block the read, a device never end it; a real config.json is a few KiB.
+  if (!info.isFile()) result = { ok: false, message: `${configPath} is not a regular file; a model's config.json must be one.` };
+  else if (info.size > MAX_MODEL_CONFIG_BYTES) result = { ok: false, message: `${configPath} is ${(info.size / 1048576).toFixed(1)} MiB; a model's config.json is a few KiB (at most 1 MiB is read). Replace it with the model's real config.json.` };
+  else try {
     const raw: unknown = JSON.parse(readFileSync(configPath, 'utf8'));
     const dir = resolve(configPath, '..');
     const r = specFromConfig(raw, id, hasChatTemplate(dir));

@@ -1,4 +1,6 @@
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { hasSyntaxError, type ConfigDocument } from '../document/configDocument';
 import { getConfigValidator, pathOf } from '../schema/configSchema';
 import { DATA_DEFAULTS, HARDWARE_DEFAULTS, LORA_DEFAULTS, OUTPUT_DEFAULTS, QUANTIZATION_DEFAULTS, trainingDefaults } from './defaults';
@@ -42,12 +44,13 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
   const config = withoutInvalidValues(asObject(doc.value));
   const method = config.method as Method | undefined;
   if (!method || !METHODS.includes(method)) return null;
-  const model = toModelRef(config.model);
+  const ref = toModelRef(config.model);
   const data = asObject(config.data);
-  if (!model || typeof data.train !== 'string') return null;
+  if (!ref || typeof data.train !== 'string') return null;
 
   const baseDir = configPath ? dirname(configPath) : process.cwd();
   const absolute = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
+  const model = { ...ref, name_or_path: localModelPath(ref.name_or_path, baseDir) ?? ref.name_or_path };
   const output = asObject(config.output);
   const quantization = asObject(config.quantization);
 
@@ -74,6 +77,19 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
     } as TrainingPlan['output'],
     engine: config.engine === 'hf' ? 'hf' : 'lora-lens',
   };
+}
+
+/**
+ * A local model directory as an absolute path, resolved against the config's folder as `data.*` is and as `check`
+ * resolves it (models/resolve.ts); null for a Hub id. A relative `model: ./tiny` once passed `check` and was then
+ * loaded from the CLI's working directory. A bare `org/name` is local only when that folder holds a config.json.
+ */
+function localModelPath(name: string, baseDir: string): string | null {
+  const expanded = name === '~' || name.startsWith('~/') ? join(homedir(), name.slice(1)) : name;
+  if (isAbsolute(expanded)) return expanded;
+  const local = resolve(baseDir, expanded);
+  if (expanded.startsWith('.') || expanded.includes('\\')) return local;
+  return existsSync(join(local, 'config.json')) ? local : null;
 }
 
 function toModelRef(value: unknown): ModelRef | null {

@@ -149,11 +149,24 @@ const CHANGES: Change[] = [
   },
 ];
 
-/** Divisors of n below `below`, largest first: micro batches that keep micro × accumulation exactly. */
+/** Past this a product of micro batch and accumulation is not searched (the schema caps each at 65,536). */
+const MAX_SEARCHED_BATCH = 2 ** 32;
+
+/**
+ * Divisors of n below `below`, largest first: micro batches that keep micro × accumulation exactly. Found in pairs up
+ * to √n, so the search is bounded (65,536 steps at most): a count of 1e9 once froze the server for 13 s, and above
+ * 2^53 the old count-down never ended.
+ */
 function divisorsBelow(n: number, below: number): number[] {
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_SEARCHED_BATCH) return [];
   const out: number[] = [];
-  for (let d = Math.min(n, below - 1); d >= 1; d--) if (n % d === 0) out.push(d);
-  return out;
+  for (let d = 1; d * d <= n; d++) {
+    if (n % d !== 0) continue;
+    if (d < below) out.push(d);
+    const pair = n / d;
+    if (pair !== d && pair < below) out.push(pair);
+  }
+  return out.sort((a, b) => b - a);
 }
 
 /**
