@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { buildTrainerArgs, buildTrainerEnv, makeRunId, newRunDir, runName } from '../../server/src/runs';
+import { buildTrainerArgs, buildTrainerEnv, makeRunId, newRunDir, runName, TRAINER_BOOTSTRAP } from '../../server/src/runs';
 
 test('run arguments: an array with the plan inside the run folder, resume and the estimate only when given', () => {
   assert.deepEqual(buildTrainerArgs({ python: '/venv/bin/python', verb: 'run', runDir: '/w/runs/a b' }), {
     command: '/venv/bin/python',
-    args: ['-m', 'lora_lens_trainer', 'run', '--plan', join('/w/runs/a b', 'plan.json'), '--run-dir', '/w/runs/a b'],
+    args: ['-c', TRAINER_BOOTSTRAP, 'run', '--plan', join('/w/runs/a b', 'plan.json'), '--run-dir', '/w/runs/a b'],
   });
   const resumed = buildTrainerArgs({ python: 'python3', verb: 'run', runDir: '/r', resume: true, estimatePeakBytes: 1.5e10 });
   assert.deepEqual(resumed.args.slice(-3), ['--resume', '--estimate-peak-bytes', '15000000000']);
@@ -17,8 +17,8 @@ test('run arguments: an array with the plan inside the run folder, resume and th
     assert.ok(!buildTrainerArgs({ python: 'p', verb: 'run', runDir: '/r', estimateTokensPerSecond: bad }).args.includes('--estimate-tokens-per-second'));
   }
   assert.deepEqual(buildTrainerArgs({ python: 'p', verb: 'run', runDir: '/r', estimateTokensPerSecond: 9876.4 }).args.slice(-2), ['--estimate-tokens-per-second', '9876']);
-  assert.deepEqual(buildTrainerArgs({ python: 'p', verb: 'merge', runDir: '/r', resume: true }).args, ['-m', 'lora_lens_trainer', 'merge', '--run-dir', '/r']);
-  assert.deepEqual(buildTrainerArgs({ python: 'p', verb: 'doctor' }).args, ['-m', 'lora_lens_trainer', 'doctor']);
+  assert.deepEqual(buildTrainerArgs({ python: 'p', verb: 'merge', runDir: '/r', resume: true }).args, ['-c', TRAINER_BOOTSTRAP, 'merge', '--run-dir', '/r']);
+  assert.deepEqual(buildTrainerArgs({ python: 'p', verb: 'doctor' }).args, ['-c', TRAINER_BOOTSTRAP, 'doctor']);
   assert.throws(() => buildTrainerArgs({ python: 'p', verb: 'run' }), /needs a run folder/);
 });
 

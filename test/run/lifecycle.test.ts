@@ -75,12 +75,12 @@ test('whoever starts a run writes its pid file: a run shows running from its fol
   const runDir = join(tempDir('lora-lens-life-'), 'r');
   const { proc, events } = start(runDir, { FAKE_TRAINER_MODE: 'slow-save', FAKE_TRAINER_SAVE_MS: '10' });
   await until(() => events.includes('step'));
-  assert.equal(Number(readFileSync(join(runDir, 'trainer.pid'), 'utf8')), proc.pid);
+  assert.equal(JSON.parse(readFileSync(join(runDir, 'trainer.pid'), 'utf8')).pid, proc.pid);
   assert.equal(isRunAlive(runDir), true);
   assert.equal(readRunSummary(runDir).status, 'running');
   assert.deepEqual(deleteRun(runDir), { ok: false, message: 'r is still running; stop it before deleting it' });
   // A stop asked from another process (the Runs view for a CLI run) goes through the pid file.
-  assert.equal(requestStop(runDir), true);
+  assert.equal(requestStop(runDir).ok, true);
   const exit = await proc.done;
   assert.equal(exit.end?.status, 'stopped');
   assert.equal(existsSync(join(runDir, 'trainer.pid')), false, 'the pid file goes with its trainer');

@@ -91,3 +91,20 @@ test('a python that does not exist ends with a null code and a message, not a ha
   assert.equal(exit.code, null);
   assert.match(lines.join('\n'), /cannot start .*no-python/);
 });
+
+test('a second trainer started on a folder whose trainer runs is refused without a process: the pid file and stderr.log stay the first one\'s', async () => {
+  const runDir = join(tempDir('lora-lens-proc-'), 'r');
+  const first = start('slow', runDir);
+  await until(() => first.events.some((e) => e.event === 'step'));
+  const pidText = readFileSync(join(runDir, 'trainer.pid'), 'utf8');
+  const log = readFileSync(join(runDir, 'stderr.log'), 'utf8');
+  const second = startTrainer({ python: PYTHON, verb: 'run', runDir, resume: true, cwd: runDir, trainerRoot: STAND_IN_ROOT, env: { ...process.env, FAKE_TRAINER_MODE: 'slow' } });
+  const refused = await second.done;
+  assert.match(refused.inUse ?? '', new RegExp(`in use by another trainer \\(pid ${first.proc.pid}\\)`));
+  assert.equal(second.pid, undefined, 'no second process was started');
+  assert.equal(readFileSync(join(runDir, 'trainer.pid'), 'utf8'), pidText);
+  assert.equal(readFileSync(join(runDir, 'stderr.log'), 'utf8').startsWith(log), true);
+  const exit = await first.proc.stop(10_000);
+  assert.equal(exit.end?.status, 'stopped');
+  assert.equal(existsSync(join(runDir, 'trainer.pid')), false);
+});

@@ -97,7 +97,7 @@ test('Ctrl-C (SIGINT to the CLI) stops the tool and the run ends stopped', async
   const exited = new Promise<number | null>((resolve) => cli.on('close', (code) => resolve(code)));
   // Wait for the first step on the CLI's output (no clock: the stand-in may be slow to start on a busy machine).
   await new Promise<void>((resolve) => cli.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); if (/step 1\//.test(stdout)) resolve(); }));
-  const toolPid = Number(readFileSync(join(runDir, PID_FILE), 'utf8'));
+  const toolPid = (JSON.parse(readFileSync(join(runDir, PID_FILE), 'utf8')) as { pid: number }).pid;
   assert.ok(isAlive(toolPid), 'the tool runs, its pid recorded');
   cli.kill('SIGINT');
   const code = await exited;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../run/helpers';
 import type { TrainerEvent } from '../../extension/src/runs/events';
-import { isRunAlive, runDoctor, runMerge, TrainerRun, type TrainerCommand } from '../../extension/src/runs/launcher';
+import { isRunAlive, runDoctor, runExitOf, runMerge, TrainerRun, type TrainerCommand } from '../../extension/src/runs/launcher';
 import { reduceEvents } from '../../extension/src/runs/series';
 
 const FAKE = join(__dirname, '..', 'fixtures', 'runs', 'fake-trainer.mjs');
@@ -125,4 +125,17 @@ test('doctor prints its JSON report; merge hands over its summary line', async (
   const merged = await runMerge(command, runDir);
   assert.equal(merged.code, 0);
   assert.equal(JSON.parse(merged.stdout).merged_dir, join(runDir, 'merged'));
+});
+
+test('how a run ended, as the editor reports it: a deleted folder or a folder another trainer holds is failed with the reason', () => {
+  const gone = join(tempDir('lora-lens-launch-'), 'deleted');
+  const completed = { code: 0, signal: null, stopRequested: false, spawnError: null, inUse: null, end: { event: 'end', time: 1, status: 'completed', step: 3 } } as const;
+  const deleted = runExitOf(gone, completed);
+  assert.equal(deleted.status, 'failed');
+  assert.match(deleted.problem ?? '', /was deleted while the run was going/);
+  const here = tempDir('lora-lens-launch-');
+  assert.deepEqual([runExitOf(here, completed).status, runExitOf(here, completed).problem], ['completed', null]);
+  const locked = runExitOf(here, { ...completed, code: 4, end: null });
+  assert.equal(locked.status, 'failed');
+  assert.match(locked.problem ?? '', /is in use by another trainer; nothing was written into it/);
 });

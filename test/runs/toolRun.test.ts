@@ -80,7 +80,7 @@ test('a stop asked through the pid file (the editor stopping a CLI run) ends the
     onEvent: (e) => { if (e.event === 'step') stepped(); },
   });
   await firstStep;
-  assert.equal(requestStop(runDir), true, 'the pid file names a live process');
+  assert.equal(requestStop(runDir).ok, true, 'the pid file names a live process');
   const exit = await run.done;
   assert.equal(exit.stopRequested, false, 'this wrapper did not ask');
   assert.equal(exit.end?.status, 'stopped');

@@ -100,13 +100,18 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
 };
 
 const stopRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
+  // A run folder shipped inside an untrusted workspace names a pid of its choosing: it is listed, never signalled.
+  if (!requireTrust()) return;
   const id = await pickRun(ctx, arg, (s) => s === 'running' || s === 'starting', 'Stop which run?');
   const active = id && ctx.active.get(id);
   if (!active) {
-    // A run another window or `lora-lens run` started: SIGINT through its pid file; its own wrapper does the rest.
+    // A run another window or `lora-lens run` started: SIGINT through its pid file, once verified (start time);
+    // its own wrapper, or the trainer alone when that is gone, does the rest.
     const run = id ? await ctx.run(id) : undefined;
-    if (run && requestStop(run.dir)) void vscode.window.showInformationMessage(`LoRA Lens: asked run ${id} to stop (it saves a checkpoint first).`);
-    else if (id) void vscode.window.showWarningMessage(`LoRA Lens: run ${id} is not running.`);
+    if (!run) return;
+    const asked = requestStop(run.dir);
+    if (asked.ok) void vscode.window.showInformationMessage(`LoRA Lens: asked run ${id} to stop (it saves a checkpoint first).`);
+    else void vscode.window.showWarningMessage(`LoRA Lens: run ${id} is not stopped: ${asked.message}.`);
     return;
   }
   // The user's tool gets the same SIGINT; whether it saves on it is the tool's own business (the Trainer does not).
@@ -163,8 +168,8 @@ const mergeAdapter = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
     return;
   }
   output.appendLine(result.stdout.trim());
-  const summary = (() => { try { return JSON.parse(result.stdout.trim().split('\n').pop() ?? '') as { merged_dir?: string; max_abs_logit_diff?: number }; } catch { return {}; } })();
-  const choice = await vscode.window.showInformationMessage(`LoRA Lens: merged model written to ${summary.merged_dir ?? join(run.dir, 'merged')}${summary.max_abs_logit_diff !== undefined ? ` (max logit difference vs the adapter: ${summary.max_abs_logit_diff.toExponential(2)})` : ''}.`, 'Open Folder');
+  const summary = (() => { try { return JSON.parse(result.stdout.trim().split('\n').pop() ?? '') as { merged_path?: string; max_abs_logit_diff?: number }; } catch { return {}; } })();
+  const choice = await vscode.window.showInformationMessage(`LoRA Lens: merged model written to ${summary.merged_path ?? join(run.dir, 'merged')}${summary.max_abs_logit_diff !== undefined ? ` (max logit difference vs the adapter: ${summary.max_abs_logit_diff.toExponential(2)})` : ''}.`, 'Open Folder');
   if (choice) void vscode.commands.executeCommand('loraLens.openRunFolder', run.id);
 };
 

@@ -167,6 +167,7 @@ export class RunsContext implements PanelHost {
     const exit = await run.exited;
     this.active.delete(runId);
     output.appendLine(`[${new Date().toLocaleTimeString()}] ${exit.status} (exit code ${exit.code ?? exit.signal})`);
+    if (exit.problem) output.appendLine(exit.problem);
     this.history.refresh();
     void this.notify(runId, runDir, exit);
     return exit;
@@ -182,6 +183,8 @@ export class RunsContext implements PanelHost {
       choice = await vscode.window.showInformationMessage(`LoRA Lens: run ${runId} stopped at step ${exit.end?.step ?? '?'}.`, ...actions);
     } else if (exit.status === 'stopped') {
       choice = await vscode.window.showInformationMessage(`LoRA Lens: run ${runId} stopped at step ${exit.end?.step ?? '?'}; Resume continues from its last checkpoint.`, 'Resume', ...actions);
+    } else if (exit.problem) {
+      choice = await vscode.window.showErrorMessage(`LoRA Lens: run ${runId} failed: ${exit.problem}.`, 'Open log');
     } else {
       const error = reduceEvents(readEvents(join(runDir, 'events.jsonl')).events).error;
       const advice = error?.advice?.length ? ` Try: ${error.advice.join('; ')}.` : '';

@@ -2,7 +2,9 @@
  * One trainer run as the editor sees it, on top of the trainer wrapper in server/src/runs/ (argument array, JSON
  * lines from stdout, the pid file, the one stop sequence, the whole-tree kill): how the run ended.
  */
-import { runTrainerOnce, startTrainer, STOP_GRACE_MS, type TrainerProcess } from '../../../server/src/runs/process';
+import { existsSync } from 'node:fs';
+import { lockedMessage, TRAINER_EXIT } from '../../../server/src/runs/exitCodes';
+import { runTrainerOnce, startTrainer, STOP_GRACE_MS, type TrainerExit, type TrainerProcess } from '../../../server/src/runs/process';
 import { startToolRun, type ToolRunOptions } from '../../../server/src/runs/tools/toolRun';
 import type { EndEvent, RunStatus, TrainerEvent } from './events';
 
@@ -24,7 +26,28 @@ export interface RunListener {
   onMalformed(line: number, reason: string): void;
 }
 
-export interface RunExit { status: Exclude<RunStatus, 'starting' | 'running'>; code: number | null; signal: NodeJS.Signals | null; end: EndEvent | null; spawnError: string | null }
+export interface RunExit {
+  status: Exclude<RunStatus, 'starting' | 'running'>;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  end: EndEvent | null;
+  spawnError: string | null;
+  /** Why the run failed when no event can say it: the folder in use by another trainer, or deleted mid-run. */
+  problem: string | null;
+}
+
+/**
+ * How a run ended, from the wrapper's exit: its end event; else the stop request or the code. A folder deleted while
+ * it ran is failed whatever the trainer said, and a folder another trainer holds (exit 4) is failed with that reason.
+ */
+export function runExitOf(runDir: string, exit: TrainerExit): RunExit {
+  let status: RunExit['status'] = exit.end?.status ?? (exit.stopRequested ? 'stopped' : exit.code === 0 ? 'completed' : 'failed');
+  let problem: string | null = null;
+  if (exit.inUse || (exit.code === TRAINER_EXIT.locked && !exit.end)) problem = lockedMessage(runDir);
+  else if (!exit.spawnError && !existsSync(runDir)) problem = `the run folder ${runDir} was deleted while the run was going`;
+  if (problem) status = 'failed';
+  return { status, code: exit.code, signal: exit.signal, end: exit.end, spawnError: exit.spawnError, problem };
+}
 
 export class TrainerRun {
   private process: TrainerProcess | undefined;
@@ -63,10 +86,7 @@ export class TrainerRun {
 
   private follow(trainer: TrainerProcess): void {
     this.process = trainer;
-    void trainer.done.then((exit) => {
-      const status = exit.end?.status ?? (exit.stopRequested ? 'stopped' : exit.code === 0 ? 'completed' : 'failed');
-      this.resolveExit({ status, code: exit.code, signal: exit.signal, end: exit.end, spawnError: exit.spawnError });
-    });
+    void trainer.done.then((exit) => this.resolveExit(runExitOf(this.runDir, exit)));
   }
 
   /** Asks the trainer to checkpoint and stop: the wrapper's one stop sequence (SIGINT, grace, waiting while it saves). */

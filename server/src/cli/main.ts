@@ -4,6 +4,7 @@ import { runCommand as estimate } from './estimate';
 import { runCommand as run } from './run';
 import { runCommand as doctor } from './doctor';
 import { runCommand as convert } from './convert';
+import { runCommand as stop } from './stop';
 
 const VERSION = '0.1.0';
 
@@ -11,6 +12,7 @@ const COMMANDS: Record<string, { run: CliCommand; summary: string }> = {
   check: { run: check, summary: 'validate configs: schema and pitfall rules (exit 1 on errors)' },
   estimate: { run: estimate, summary: 'peak GPU memory, term by term, against a GPU (exit 1 when it does not fit)' },
   run: { run, summary: 'train with the bundled trainer after checking the config and the environment (Ctrl-C stops with a checkpoint)' },
+  stop: { run: stop, summary: 'ask the trainer running in a run folder to stop with a checkpoint (verified pid, any terminal or window)' },
   convert: { run: convert, summary: 'write the LoRA Lens config equivalent to an axolotl or LLaMA-Factory config, listing what is not carried over' },
   doctor: { run: doctor, summary: 'the environment: NVIDIA GPUs, the interpreter, torch, transformers, peft, and what to install' },
 };

@@ -1,8 +1,8 @@
-import { rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { detectGpus } from '../runs/gpuDetect';
 import type { TrainingPlan } from '../core/plan/types';
-import { blocksRun, runLogPath, checkNewRun, checkResumable, createRun, readRunSummary, newRunDir, runDoctorCheck, startTrainer } from '../runs';
+import { blocksRun, runLogPath, checkNewRun, checkResumable, createRun, lockedMessage, readRunSummary, newRunDir, runDoctorCheck, startTrainer, TRAINER_EXIT, undoCreateRun, type CreatedRun } from '../runs';
 import { throughputOf } from '../core/analysis/throughput';
 import { untilExit } from './untilExit';
 import { defaultPython, trainerRoot } from './doctor';
@@ -76,11 +76,13 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     if (blocksRun(outcome.findings)) return fail('not started; fix the above (or pass --skip-checks to start anyway)', ExitCode.problems);
   }
   // Only now, with the config and the environment checked, does a new run get its folder.
+  let created: CreatedRun | null = null;
   if (prepared.plan) {
     const made = createRun(prepared.runDir, prepared.plan);
     if (!made.ok) return fail(made.message);
+    created = made;
   }
-  return train(parsed, prepared.runDir, Boolean(prepared.plan), prepared.estimates, io);
+  return train(parsed, prepared.runDir, created, prepared.estimates, io);
 }
 
 interface Prepared {
@@ -124,7 +126,7 @@ async function prepare(parsed: RunArgs, io: CliIO, fail: (message: string, code?
 }
 
 /** Starts the trainer in a prepared run folder and follows it; Ctrl-C stops it with a checkpoint and exits 130. */
-async function train(parsed: RunArgs, runDir: string, created: boolean, estimates: Prepared['estimates'], io: CliIO): Promise<number> {
+async function train(parsed: RunArgs, runDir: string, created: CreatedRun | null, estimates: Prepared['estimates'], io: CliIO): Promise<number> {
   const reporter = new Reporter(io, isTty(io.stdout), parsed.json);
   reporter.line(`run folder: ${runDir}`);
   const trainer = startTrainer({
@@ -135,9 +137,16 @@ async function train(parsed: RunArgs, runDir: string, created: boolean, estimate
   });
   const { exit, interrupted } = await untilExit(trainer);
   if (exit.spawnError) {
-    // Nothing ran: a folder made for this run holds only its plan, and would show as a failed run.
-    if (created) rmSync(runDir, { recursive: true, force: true });
+    // Nothing ran: what this command made (its plan.json, the folders it created) would show as a failed run. Only
+    // that goes: a folder given with --run-dir that existed before stays, whatever it is.
+    if (created) undoCreateRun(created);
     io.stderr.write(`lora-lens run: ${exit.spawnError}; pass --python PATH (or set LORA_LENS_PYTHON)\n`);
+    return ExitCode.problems;
+  }
+  if (exit.inUse) { io.stderr.write(`lora-lens run: ${lockedMessage(runDir)}\n`); return ExitCode.problems; }
+  if (exit.code === TRAINER_EXIT.locked && !exit.end) { io.stderr.write(`lora-lens run: ${lockedMessage(runDir)}\n`); return TRAINER_EXIT.locked; }
+  if (!existsSync(runDir)) {
+    io.stderr.write(`lora-lens run: the run folder ${runDir} was deleted while the run was going; the run failed and nothing of it is left\n`);
     return ExitCode.problems;
   }
   if (exit.end?.status === 'stopped' || interrupted) reporter.line(`resume with: lora-lens run --resume ${runDir}`);

@@ -18,11 +18,22 @@ export interface TrainerInvocation {
 }
 
 /**
- * The argument array (never a shell string) for `python -m lora_lens_trainer <verb> ...`.
- * `run` and `merge` need `runDir`; `run` reads `<runDir>/plan.json`.
+ * `python -m lora_lens_trainer`, minus the working directory on sys.path. `-m` puts the cwd first, so a `torch.py` or a
+ * `lora_lens_trainer/` in the user's folder would be imported instead of the real one. `-P` drops it only on Python
+ * 3.11+, and `-I` drops PYTHONPATH (the bundled trainer's path) too; so the interpreter runs this line, which keeps
+ * only absolute sys.path entries ('' and relative ones all mean the cwd) and then runs the package as `-m` would.
+ * `os` is imported by `site` before any of this, from the standard library.
+ */
+export const TRAINER_BOOTSTRAP = "import os, sys; sys.path[:] = [p for p in sys.path if p and os.path.isabs(p)]; "
+  + "import runpy; runpy.run_module('lora_lens_trainer', run_name='__main__', alter_sys=True)";
+
+/**
+ * The argument array (never a shell string) for `python -c TRAINER_BOOTSTRAP <verb> ...` (the trainer's
+ * `python -m lora_lens_trainer <verb> ...`, safe from the cwd). `run` and `merge` need `runDir`; `run` reads
+ * `<runDir>/plan.json`.
  */
 export function buildTrainerArgs(inv: TrainerInvocation): { command: string; args: string[] } {
-  const args = ['-m', 'lora_lens_trainer', inv.verb];
+  const args = ['-c', TRAINER_BOOTSTRAP, inv.verb];
   if (inv.verb !== 'doctor' && !inv.runDir) throw new Error(`trainer ${inv.verb} needs a run folder`);
   if (inv.verb === 'run') {
     args.push('--plan', join(inv.runDir!, 'plan.json'), '--run-dir', inv.runDir!);

@@ -14,4 +14,6 @@ export * from './process';
 export * from './progress';
 export * from './createRunFolder';
 export * from './lifecycle';
+export * from './pidFile';
+export * from './exitCodes';
 export * from './doctor';

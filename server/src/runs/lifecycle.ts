@@ -4,14 +4,15 @@
  * Create, list, status, delete and a stop request from another process live here; starting and stopping a child this
  * process owns live in process.ts. No vscode.
  */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, type Dirent } from 'node:fs';
+import { accessSync, constants, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, type Dirent } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isToolDialectId, toolDialectOf } from '../core/dialects/registry';
 import { invalidPlanMessage } from '../core/plan/contract';
 import type { TrainingPlan } from '../core/plan/types';
 import { parseEventLine, type EndEvent, type StepEvent, type TrainerEvent } from './events';
+import { runProcessState, signalRunProcess } from './pidFile';
 
-export const PID_FILE = 'trainer.pid';
+export { PID_FILE } from './pidFile';
 export const PLAN_FILE = 'plan.json';
 export const EVENTS_FILE = 'events.jsonl';
 /**
@@ -83,17 +84,19 @@ export function checkFolder(dir: string): { ok: true; missing: string[] } | { ok
 }
 
 /**
- * Makes `dir` (and its missing parents) with bounded work and a sentence for each way it can fail. Node's recursive
- * mkdir is not used: under /proc it loops for minutes, and on an existing file it says only EEXIST.
+ * Makes `dir` (and its missing parents) with bounded work and a sentence for each way it can fail; `made` lists the
+ * folders it created, outermost first (what an undo may remove, and nothing else). Node's recursive mkdir is not
+ * used: under /proc it loops for minutes, and on an existing file it says only EEXIST.
  */
-export function ensureFolder(dir: string): { ok: true } | { ok: false; message: string } {
+export function ensureFolder(dir: string): { ok: true; made: string[] } | { ok: false; message: string } {
   const checked = checkFolder(dir);
   if (!checked.ok) return checked;
   const target = resolve(dir);
-  const missing = checked.missing;
-  for (const folder of missing) {
+  const made: string[] = [];
+  for (const folder of checked.missing) {
     try {
       mkdirSync(folder);
+      made.push(folder);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && statSync(folder).isDirectory()) continue;
@@ -101,19 +104,54 @@ export function ensureFolder(dir: string): { ok: true } | { ok: false; message: 
       return { ok: false, message: `cannot create ${target}: ${why}` };
     }
   }
-  return { ok: true };
+  return { ok: true, made };
 }
 
-/** Whether a new run can go in `runDir`, making nothing (callers check before slower work, e.g. the doctor). */
+/**
+ * Whether a new run can go in `runDir`, making nothing (callers check before slower work, e.g. the doctor): a new
+ * folder, or an empty one. A folder with anything in it is refused: a run writes plan.json, events.jsonl,
+ * checkpoints/ and adapter/ and would replace a file of the same name, so only an empty folder is safe.
+ */
 export function checkNewRun(runDir: string): { ok: true } | { ok: false; message: string } {
   const dir = resolve(runDir);
   if (existsSync(join(dir, EVENTS_FILE))) return { ok: false, message: `${dir} already holds a run; use --resume ${dir} to continue it, or pick another folder` };
   const checked = checkFolder(dir);
-  return checked.ok ? { ok: true } : checked;
+  if (!checked.ok) return checked;
+  if (checked.missing.length === 0) {
+    let entries: string[];
+    try { entries = readdirSync(dir); } catch (error) { return { ok: false, message: `cannot use ${dir}: ${(error as Error).message}` }; }
+    if (entries.length > 0) {
+      const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? `, … (${entries.length} entries)` : '');
+      return { ok: false, message: `${dir} is not empty (${shown}) and is not a LoRA Lens run: a run writes plan.json, events.jsonl, checkpoints/ and adapter/ into its folder, so LoRA Lens starts runs only in a new or empty folder. Pick another --run-dir, or leave it out for <output.dir>/<run-id>/` };
+    }
+  }
+  return { ok: true };
 }
 
-/** Creates a run: its folder and plan.json. Refuses a folder that already holds a run's events, and unusable paths. */
-export function createRun(runDir: string, plan: TrainingPlan): { ok: true; runDir: string; planPath: string } | { ok: false; message: string } {
+/** A run folder createRun set up: what it made, so a start that failed can take back exactly that and no more. */
+export interface CreatedRun { ok: true; runDir: string; planPath: string; madeFolders: string[] }
+
+/** Writes `text` to a new file `path`; refuses (EEXIST) rather than replace one. Readers never see a part. */
+function writeNewFileAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { encoding: 'utf8', flag: 'wx' });
+  try {
+    linkSync(tmp, path); // fails with EEXIST instead of replacing, unlike rename
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw error;
+    // A file system without hard links: an exclusive create (no reader looks before the trainer starts).
+    writeFileSync(path, text, { encoding: 'utf8', flag: 'wx' });
+  } finally {
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+  }
+}
+
+/**
+ * Creates a run: its folder and plan.json. Refuses a folder that holds a run, a folder that is not empty, and
+ * unusable paths; never replaces an existing plan.json.
+ */
+export function createRun(runDir: string, plan: TrainingPlan): CreatedRun | { ok: false; message: string } {
   const dir = resolve(runDir);
   const usable = checkNewRun(dir);
   if (!usable.ok) return usable;
@@ -123,11 +161,24 @@ export function createRun(runDir: string, plan: TrainingPlan): { ok: true; runDi
   if (!made.ok) return made;
   const planPath = join(dir, PLAN_FILE);
   try {
-    writeFileAtomic(planPath, `${JSON.stringify(plan, null, 2)}\n`);
+    writeNewFileAtomic(planPath, `${JSON.stringify(plan, null, 2)}\n`);
   } catch (error) {
-    return { ok: false, message: `cannot write ${planPath}: ${(error as Error).message}` };
+    undoCreateRun({ ok: true, runDir: dir, planPath: null, madeFolders: made.made });
+    const exists = (error as NodeJS.ErrnoException).code === 'EEXIST';
+    return { ok: false, message: exists ? `${planPath} appeared meanwhile; it was left as it is. Pick another folder` : `cannot write ${planPath}: ${(error as Error).message}` };
   }
-  return { ok: true, runDir: dir, planPath };
+  return { ok: true, runDir: dir, planPath, madeFolders: made.made };
+}
+
+/**
+ * Takes back what createRun made when nothing ran in it: its plan.json, then each folder it created, innermost first,
+ * only while empty. A folder it did not make (`--run-dir .`, an existing empty folder) is never removed.
+ */
+export function undoCreateRun(created: Omit<CreatedRun, 'planPath'> & { planPath: string | null }): void {
+  if (created.planPath) { try { unlinkSync(created.planPath); } catch { /* already gone */ } }
+  for (const folder of [...created.madeFolders].reverse()) {
+    try { rmdirSync(folder); } catch { return; /* not empty: something else is in it now, and stays */ }
+  }
 }
 
 /**
@@ -137,7 +188,8 @@ export function createRun(runDir: string, plan: TrainingPlan): { ok: true; runDi
 export function checkResumable(runDir: string): { ok: true; runDir: string } | { ok: false; message: string } {
   const dir = resolve(runDir);
   if (!existsSync(join(dir, PLAN_FILE))) return { ok: false, message: `${dir} has no plan.json to resume` };
-  if (isRunAlive(dir)) return { ok: false, message: `${dir} is still running (pid ${readPid(dir)}); stop it first` };
+  const state = runProcessState(dir);
+  if (state.state === 'running') return { ok: false, message: `${dir} is still running (pid ${state.record.pid}); stop it first (lora-lens stop ${dir})` };
   const summary = readRunSummary(dir);
   if (summary.tool && summary.tool !== 'lora-lens') return { ok: false, message: toolResumeAdvice(summary) };
   return { ok: true, runDir: dir };
@@ -163,46 +215,18 @@ function toolResumeAdvice(summary: RunSummary): string {
   return `${summary.dir} was trained by ${tool}, which keeps its own checkpoints: LoRA Lens resumes only its own trainer's runs. To continue it, ${how} and run the config again (lora-lens run CONFIG).`;
 }
 
-/** Records the trainer's pid: other windows and the CLI read it to tell a running run from a dead one. */
-export function writePidFile(runDir: string, pid: number): void {
-  try { writeFileSync(join(runDir, PID_FILE), String(pid)); } catch { /* a run folder that vanished: nothing to record */ }
-}
-
-/** Removes the pid file once its trainer has exited (only if it still names that pid). */
-export function removePidFile(runDir: string, pid: number): void {
-  if (readPid(runDir) !== pid) return;
-  try { unlinkSync(join(runDir, PID_FILE)); } catch { /* already gone */ }
-}
-
-function readPid(runDir: string): number | null {
-  try {
-    const pid = Number(readFileSync(join(runDir, PID_FILE), 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Whether the process recorded in a run folder still runs (started by the CLI, this window or another). */
+/** Whether the process recorded in a run folder is still its trainer (started by the CLI, this window or another), verified by start time. */
 export function isRunAlive(runDir: string): boolean {
-  const pid = readPid(runDir);
-  if (pid === null) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return runProcessState(runDir).state === 'running';
 }
 
 /**
  * Asks a run started elsewhere (another window, `lora-lens run` in a terminal) to stop with a checkpoint: SIGINT to
- * its process group, as its own wrapper would send first. The wrapper that owns it does the rest of the sequence.
+ * its process group, as its own wrapper would send first, once the pid file is verified (pidFile.ts). The wrapper
+ * that owns it does the rest of the sequence; a trainer whose wrapper is gone checkpoints and ends on its own.
  */
-export function requestStop(runDir: string): boolean {
-  const pid = readPid(runDir);
-  if (pid === null || !isRunAlive(runDir)) return false;
-  try { process.kill(process.platform === 'win32' ? pid : -pid, 'SIGINT'); return true; } catch { return false; }
+export function requestStop(runDir: string): { ok: true; pid: number } | { ok: false; message: string } {
+  return signalRunProcess(resolve(runDir), 'SIGINT');
 }
 
 /** Deletes a run folder; refuses while its trainer runs. */

@@ -10,12 +10,14 @@
  * killed, however it ended.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buildTrainerArgs, buildTrainerEnv, type TrainerInvocation } from './args';
 import { parseEventLine, type EndEvent, type TrainerEvent } from './events';
-import { LOG_FILE, removePidFile, writePidFile } from './lifecycle';
+import { LOG_FILE } from './lifecycle';
+import { FileTail } from './fileTail';
+import { claimPidFile, releasePidFile, runProcessState } from './pidFile';
 
 export interface TrainerCallbacks {
   /** Every valid event line on the trainer's stdout, in order. */
@@ -42,6 +44,8 @@ export interface TrainerExit {
   stopRequested: boolean;
   /** Why the interpreter could not be started ("cannot start /x: not found"), or null when it started. */
   spawnError: string | null;
+  /** Another trainer's verified pid file held the run folder: the child was ended at once (the message); else null. */
+  inUse: string | null;
 }
 
 export interface StopOptions {
@@ -143,6 +147,8 @@ export interface SupervisedExit {
   signal: NodeJS.Signals | null;
   stopRequested: boolean;
   spawnError: string | null;
+  /** Why the child was ended at once: another trainer's verified pid file holds the run folder; null otherwise. */
+  inUse: string | null;
 }
 
 export interface SupervisedOptions {
@@ -160,6 +166,11 @@ export interface SupervisedOptions {
   onStderr?: (text: string) => void;
   /** The event name a stdout line carries, for the stop sequence (`saving` holds the escalation back). */
   eventName?: (text: string) => string | null;
+  /**
+   * The child writes its stderr straight into `logPath` (read back for `onStderr`), so neither the log nor the child
+   * depends on this process: the bundled trainer keeps its log, and no broken pipe, when the CLI or editor goes.
+   */
+  stderrToLog?: boolean;
 }
 
 export interface SupervisedProcess {
@@ -168,36 +179,58 @@ export interface SupervisedProcess {
   stop(options?: StopOptions | number): Promise<SupervisedExit>;
 }
 
+/** How often a log file the child writes directly (stderrToLog) is read for its lines. */
+const LOG_POLL_MS = 100;
+
+/** The log file opened for the child to append to itself, or null when it cannot be (the run folder vanished). */
+function openLog(path: string): number | null {
+  try { return openSync(path, 'a'); } catch { return null; }
+}
+
+/** Reads the lines a child appends to a file, until `close()` (which takes the rest, a last unterminated line too). */
+function followLog(path: string, onLine: (text: string) => void): { close(): void } {
+  const tail = new FileTail(path);
+  const timer = setInterval(() => { for (const line of tail.read()) onLine(line); }, LOG_POLL_MS);
+  return { close() { clearInterval(timer); for (const line of tail.flush()) onLine(line); } };
+}
+
 /**
  * The one spawn for long-running children, the trainer and the user's own tools alike: an argument array (no shell),
  * its own process group, a pid file in the run folder while it runs, its output in a log file, the one stop
  * sequence, and what is left of its group killed once it exits.
  */
 export function startSupervised(options: SupervisedOptions): SupervisedProcess {
+  // A folder whose verified trainer runs is refused before anything starts; a start racing this one loses the pid
+  // file claim below and ends its child at once (the trainer's run.lock is the last word).
+  const holder = options.pidFolder ? runProcessState(options.pidFolder) : null;
+  if (holder?.state === 'running') return refusedStart(`${options.pidFolder} is in use by another trainer (pid ${holder.record.pid})`);
+  // stderrToLog: the child writes its stderr into the log itself, so the log (and the child) outlive this process.
+  const logFd = options.stderrToLog && options.logPath ? openLog(options.logPath) : null;
   const child = spawn(options.command, options.args, {
-    cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32',
+    cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', logFd ?? 'pipe'], detached: process.platform !== 'win32',
   });
-  const pidFolder = options.pidFolder;
-  if (pidFolder && child.pid) writePidFile(pidFolder, child.pid);
+  if (logFd !== null) closeSync(logFd);
+  let pidFolder = options.pidFolder;
+  let inUse: string | null = null;
+  if (pidFolder && child.pid) {
+    const claimed = claimPidFile(pidFolder, child.pid);
+    if (!claimed.ok) { inUse = claimed.message; pidFolder = null; signalGroup(child, 'SIGKILL'); }
+  }
   // The child's output, kept in the run folder whoever started it: a run can be diagnosed after the editor closed.
   let log: WriteStream | null = null;
-  if (options.logPath && child.pid) {
+  if (options.logPath && child.pid && !inUse && logFd === null) {
     log = createWriteStream(options.logPath, { flags: 'a' });
     log.on('error', () => { log = null; });
     child.stderr!.on('data', (chunk: Buffer) => log?.write(chunk));
     if (options.logStdout) child.stdout!.on('data', (chunk: Buffer) => log?.write(chunk));
   }
+  const stderrLog = logFd !== null ? followLog(options.logPath!, (text) => options.onStderr?.(text)) : null;
   const stopper = new StopSequence(child);
-  const readLines = (input: NodeJS.ReadableStream, onLine: (text: string) => void) => new Promise<void>((resolveDone) => {
-    const rl = createInterface({ input });
-    rl.on('line', onLine);
-    rl.on('close', () => resolveDone());
-  });
   const stdoutDone = readLines(child.stdout!, (text) => {
     if (options.eventName) stopper.sawEvent(options.eventName(text));
     options.onStdout?.(text);
   });
-  const stderrDone = readLines(child.stderr!, (text) => options.onStderr?.(text));
+  const stderrDone = child.stderr ? readLines(child.stderr, (text) => options.onStderr?.(text)) : Promise.resolve();
   const done = new Promise<SupervisedExit>((resolveExit) => {
     let spawnError: string | null = null;
     child.on('error', (error) => {
@@ -206,23 +239,37 @@ export function startSupervised(options: SupervisedOptions): SupervisedProcess {
     });
     child.on('close', (code, signal) => {
       stopper.clear();
+      stderrLog?.close();
       // Stragglers (data workers) must not outlive their run, however it ended.
       if (child.pid !== undefined && process.platform !== 'win32') { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* the group is gone */ } }
-      if (pidFolder && child.pid) removePidFile(pidFolder, child.pid);
+      if (pidFolder && child.pid) releasePidFile(pidFolder, child.pid);
+      if (spawnError && logFd !== null) removeIfEmpty(options.logPath!);
       void Promise.all([stdoutDone, stderrDone]).then(() => {
-        const finish = () => resolveExit({ code: spawnError ? null : code, signal, stopRequested: stopper.stopRequested, spawnError });
+        const finish = () => resolveExit({ code: spawnError ? null : code, signal, stopRequested: stopper.stopRequested, spawnError, inUse });
         if (log) log.end(finish); else finish();
       });
     });
   });
-  return {
-    pid: child.pid,
-    done,
-    stop(stopOptions) {
-      stopper.request(stopOptions);
-      return done;
-    },
-  };
+  return { pid: child.pid, done, stop(stopOptions) { stopper.request(stopOptions); return done; } };
+}
+
+function readLines(input: NodeJS.ReadableStream, onLine: (text: string) => void): Promise<void> {
+  return new Promise<void>((resolveDone) => {
+    const rl = createInterface({ input });
+    rl.on('line', onLine);
+    rl.on('close', () => resolveDone());
+  });
+}
+
+/** A start refused before any process: answers like a child that never ran. */
+function refusedStart(inUse: string): SupervisedProcess {
+  const done = Promise.resolve<SupervisedExit>({ code: null, signal: null, stopRequested: false, spawnError: null, inUse });
+  return { pid: undefined, done, stop: () => done };
+}
+
+/** A log this start opened for a child that never started: an empty file would only clutter the folder. */
+function removeIfEmpty(path: string): void {
+  try { if (statSync(path).size === 0) unlinkSync(path); } catch { /* gone already */ }
 }
 
 /** Starts `python -m lora_lens_trainer <verb> ...` and streams its events; a `run` gets a pid file in its folder. */
@@ -233,7 +280,7 @@ export function startTrainer(options: TrainerOptions): TrainerProcess {
   let lineNo = 0;
   const supervised = startSupervised({
     command, args, cwd: options.cwd, env: buildTrainerEnv(options.env ?? process.env, options.trainerRoot),
-    pidFolder: runFolder, logPath: runFolder ? join(runFolder, LOG_FILE) : null,
+    pidFolder: runFolder, logPath: runFolder ? join(runFolder, LOG_FILE) : null, stderrToLog: true,
     eventName: eventNameOf,
     onStdout: (text) => {
       lineNo += 1;

@@ -5,7 +5,7 @@
  * trainer_log.jsonl tailed from output_dir, nvidia-smi samples of the run's GPUs), the end from the exit code.
  * No vscode; the CLI and the editor both start tool runs here.
  */
-import { accessSync, appendFileSync, closeSync, constants, copyFileSync, openSync, readSync, statSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, copyFileSync, statSync } from 'node:fs';
 import { basename, delimiter, dirname, isAbsolute, join } from 'node:path';
 import { dialectDisplayName, toolDialectOf } from '../../core/dialects/registry';
 import type { Estimate } from '../../core/estimate/memory/types';
@@ -18,6 +18,7 @@ import { startSupervised, type StopOptions, type TrainerExit, type TrainerProces
 import { ToolOutputAdapter, type ExternalTool, type ToolRunContext } from './adapter';
 import { buildToolCommand, TOOL_EXECUTABLE, TOOL_INSTALL } from './command';
 import { startGpuSampler } from './gpuSampler';
+import { FileTail } from '../fileTail';
 
 /** The tool's own output (stdout and stderr, bytes untouched) in the run folder. */
 export const TOOL_LOG_FILE = 'tool.log';
@@ -116,34 +117,7 @@ export function toolRunContext(tool: ExternalTool, runId: string, plan: Training
   };
 }
 
-/** Reads what was appended to a file since the last call, whole lines only; a file that shrank is read again from its start. */
-export class FileTail {
-  private offset: number;
-  private partial = '';
-
-  constructor(private readonly path: string) {
-    // A trainer_log.jsonl left by an earlier run in the same output_dir is not this run's.
-    try { this.offset = statSync(path).size; } catch { this.offset = 0; }
-  }
-
-  read(): string[] {
-    let size: number;
-    try { size = statSync(this.path).size; } catch { return []; }
-    if (size < this.offset) { this.offset = 0; this.partial = ''; }
-    if (size === this.offset) return [];
-    const fd = openSync(this.path, 'r');
-    try {
-      const buffer = Buffer.alloc(size - this.offset);
-      const n = readSync(fd, buffer, 0, buffer.length, this.offset);
-      this.offset += n;
-      const lines = (this.partial + buffer.subarray(0, n).toString('utf8')).split('\n');
-      this.partial = lines.pop() ?? '';
-      return lines.filter((l) => l.trim());
-    } finally {
-      closeSync(fd);
-    }
-  }
-}
+export { FileTail } from '../fileTail';
 
 export interface ToolRunOptions {
   tool: ExternalTool;
