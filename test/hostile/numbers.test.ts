@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { toTrainingPlan } from '../../server/src/core/plan/normalize';
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import { specFromConfig } from '../../server/src/core/models';
+import { doValidation } from '../../server/src/core/dialects/lora-lens/validate';
 import { REPO, runCli } from '../helpers/cli';
 
 /** A safety net only: pass/fail reads the answer, never the time. */
@@ -96,4 +97,23 @@ test('a model folder whose config.json is a FIFO or huge is refused without bloc
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('1e309, .inf, -.inf and .nan say what YAML read, not "null"', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['1e309', /`training.learning_rate` must be a finite number; YAML reads this value as infinity \(`.inf`, or a number past 1.8e308 such as 1e309\)\. Write a finite number\./],
+    ['.inf', /must be a finite number; YAML reads this value as infinity/],
+    ['-.inf', /must be a finite number; YAML reads this value as minus infinity \(`-.inf`/],
+    ['.nan', /must be a finite number; YAML reads this value \(`.nan`\) as not-a-number/],
+  ];
+  for (const [text, message] of cases) {
+    const doc = parseConfigDocument(`model: Qwen/Qwen2.5-0.5B\nmethod: lora\ndata:\n  train: data/train.jsonl\ntraining:\n  learning_rate: ${text}\n`);
+    const diagnostics = doValidation(doc);
+    assert.equal(diagnostics.length, 1, JSON.stringify(diagnostics));
+    assert.match(String(diagnostics[0]!.message), message);
+    assert.doesNotMatch(String(diagnostics[0]!.message), /null/);
+    assert.deepEqual(diagnostics[0]!.range.start, { line: 5, character: 17 });
+  }
+  const steps = doValidation(parseConfigDocument('model: Qwen/Qwen2.5-0.5B\nmethod: lora\ndata:\n  train: data/train.jsonl\ntraining:\n  save_steps: .inf\n'));
+  assert.match(String(steps[0]!.message), /`training.save_steps` must be a finite integer; YAML reads this value as infinity/);
 });

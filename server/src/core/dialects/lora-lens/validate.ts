@@ -139,6 +139,15 @@ function listNoun(path: NodePath): string {
   return key === 'target_modules' || key === 'modules_to_save' ? 'module names' : 'values';
 }
 
+/**
+ * What YAML made of a non-finite number: JSON (and so the old message) showed `.inf`, `.nan` and `1e309` as "null".
+ */
+function nonFiniteText(value: number): string {
+  if (Number.isNaN(value)) return 'YAML reads this value (`.nan`) as not-a-number';
+  const sign = value < 0 ? 'minus ' : '';
+  return `YAML reads this value as ${sign}infinity (\`${value < 0 ? '-' : ''}.inf\`, or a number past 1.8e308 such as 1e309)`;
+}
+
 function describeValue(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
@@ -167,6 +176,9 @@ function toDiagnostic(doc: ConfigDocument, error: SchemaError): Diagnostic | und
     }
     case 'type': {
       const expected = String((error.params as { type: string | string[] }).type).replace(',', ' or ');
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.type, `${where} must be a finite ${expected.includes('integer') ? 'integer' : 'number'}; ${nonFiniteText(value)}. Write a finite number.`, { path } satisfies SchemaDiagnosticData);
+      }
       return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.type, `${where} must be ${article(expected)} ${expected}, not ${describeValue(value)}.`, { path } satisfies SchemaDiagnosticData);
     }
     case 'enum': {
