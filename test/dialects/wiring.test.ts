@@ -152,8 +152,8 @@ test('axolotl: the effective batch names micro_batch_size × gradient_accumulati
   const m = mutated('axolotl', 'examples__archived__openllama-3b__lora.yml');
   const d = only(m.analysis, 'effective-batch');
   assert.equal(d.range.start.line, m.lineOf('gradient_accumulation_steps:'));
-  assert.match(String(d.message), /Effective batch 2 × 1 = 2 \(micro_batch_size × gradient_accumulation_steps\) is below 32.*Raise gradient_accumulation_steps to 16/);
-  assert.deepEqual(fixesOf(d)[0], { title: 'Set gradient_accumulation_steps: 16 (effective batch 32)', edits: [{ kind: 'set', path: ['gradient_accumulation_steps'], value: 16 }], isPreferred: true });
+  assert.match(String(d.message), /Effective batch 2 × 1 = 2 \(micro_batch_size × gradient_accumulation_steps\) is below 4.*Raise gradient_accumulation_steps to 8/);
+  assert.deepEqual(fixesOf(d)[0], { title: 'Set gradient_accumulation_steps: 8 (effective batch 16)', edits: [{ kind: 'set', path: ['gradient_accumulation_steps'], value: 8 }], isPreferred: true });
 });
 
 test('axolotl: a misspelled key and a wrong type are the tool\'s findings at the key; no rule repeats them there', () => {
