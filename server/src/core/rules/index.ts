@@ -26,6 +26,7 @@ import { smallData } from './smallData';
 import { suppressedLines, suppressionDirectives } from './suppression';
 import { dialectWording, toDialectFinding } from './dialectFindings';
 import { targetModules } from './targetModules';
+import { trainerRefusal } from './trainerRefusal';
 import { trustRemoteCode } from './trustRemoteCode';
 import type { Rule, RuleDiagnosticData, RuleInput, RuleSeverity } from './types';
 import { isUnplaced, withPlanSources } from './util';
@@ -38,7 +39,7 @@ export type { GpuFacts, Rule, RuleDiagnosticData, RuleInput, RuleSeverity } from
 export const RULES: readonly Rule[] = [
   lrRange, rankVsData, alphaRatio, targetModules, effectiveBatch, epochsOverfit, warmup, scheduler, gradClip,
   qloraSetup, precisionGpu, chatTemplate, maxLength, smallData, windows, merge, trustRemoteCode, outputDir, dataset,
-  modelUnknown, packingAttention, evalSteps, gradientCheckpointing, gpuUnknown, memoryNoFit,
+  modelUnknown, packingAttention, evalSteps, gradientCheckpointing, gpuUnknown, memoryNoFit, trainerRefusal,
 ];
 
 const SEVERITIES: readonly RuleSeverity[] = ['error', 'warning', 'info', 'hint', 'off'];
