@@ -8,11 +8,12 @@
  * - Caches what it fetched on disk (<cacheDir>/<owner>--<name>/<revision>/), so the next session resolves offline.
  * - Gives up after a timeout; failures are remembered for a while in memory only, so a token set later is used.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { specFromConfig } from './fromConfig';
-import { resolveModel, type ResolveOptions } from './resolve';
+import { MAX_MODEL_CONFIG_BYTES, resolveModel, type ResolveOptions } from './resolve';
+import { writeFileSafely } from '../document/safeWrite';
 import type { ModelRefLike, ModelResolution, ModelSpec } from './types';
 
 export interface HubOptions {
@@ -43,6 +44,10 @@ export type HubLookup =
 const DEFAULT_ENDPOINT = 'https://huggingface.co';
 const inflight = new Map<string, Promise<HubResolution>>();
 const failures = new Map<string, { at: number; result: HubResolution }>();
+/** Resolved models by cache folder: the disk is read once per session, not on every keystroke. */
+const resolved = new Map<string, HubResolution>();
+/** tokenizer_config.json with many added tokens reaches ~1.2 MB (Gemma 3); config.json stays under MAX_MODEL_CONFIG_BYTES. */
+const MAX_TOKENIZER_CONFIG_BYTES = 16 * 1024 * 1024;
 
 function truthy(value: string | undefined): boolean {
   return value !== undefined && ['1', 'on', 'yes', 'true'].includes(value.trim().toLowerCase());
@@ -66,8 +71,32 @@ export function hubToken(env: NodeJS.ProcessEnv = process.env): string | null {
   }
 }
 
+/**
+ * HF_ENDPOINT without credentials: the base of every URL and the only form any message shows. `user:pass@` in it
+ * was echoed in diagnostics and --json; it goes in an Authorization header instead (endpointAuthorization).
+ */
 export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): string {
-  return (env.HF_ENDPOINT?.trim() || DEFAULT_ENDPOINT).replace(/\/+$/, '');
+  const raw = (env.HF_ENDPOINT?.trim() || DEFAULT_ENDPOINT).replace(/\/+$/, '');
+  try {
+    const url = new URL(raw);
+    if (!url.username && !url.password) return raw;
+    url.username = '';
+    url.password = '';
+    return url.toString().replace(/\/+$/, '');
+  } catch {
+    return raw.replace(/\/\/[^/@]*@/, '//');
+  }
+}
+
+/** The `user:pass@` of HF_ENDPOINT as a Basic Authorization header; null when there is none. */
+export function endpointAuthorization(env: NodeJS.ProcessEnv = process.env): string | null {
+  try {
+    const url = new URL(env.HF_ENDPOINT?.trim() ?? '');
+    if (!url.username && !url.password) return null;
+    return `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+  } catch {
+    return null;
+  }
 }
 
 function defaultCacheDir(env: NodeJS.ProcessEnv): string {
@@ -84,19 +113,33 @@ export function hubDisabledReason(opts: HubOptions): string | null {
 
 const REPO_ID = /^[\w.-]+\/[\w.-]+$/;
 
+/**
+ * The cache folder of one (endpoint, repo, revision): a mirror's answers never stand in for the Hub's or another
+ * mirror's (the Hub keeps the layout it always had; others go under endpoints/<host and path>/).
+ */
 function folderOf(repo: string, revision: string, opts: HubOptions): string {
+  const env = opts.env ?? process.env;
   const safeRevision = revision.replace(/[^\w.-]/g, '_');
-  return join(opts.cacheDir ?? defaultCacheDir(opts.env ?? process.env), repo.replace('/', '--'), safeRevision);
+  const endpoint = hubEndpoint(env);
+  const base = opts.cacheDir ?? defaultCacheDir(env);
+  const root = endpoint === DEFAULT_ENDPOINT ? base : join(base, 'endpoints', endpoint.replace(/^[a-z]+:\/\//i, '').replace(/[^\w.-]/g, '_'));
+  return join(root, repo.replace('/', '--'), safeRevision);
 }
 
 /** A model fetched in an earlier lookup, read from the disk cache; null when not there. */
 export function cachedHubModel(repo: string, revision: string | null, opts: HubOptions = {}): HubResolution | null {
   const dir = folderOf(repo, revision ?? 'main', opts);
+  const remembered = resolved.get(dir);
+  if (remembered) return remembered;
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) return null;
   try {
+    const info = statSync(configPath);
+    if (!info.isFile() || info.size > MAX_MODEL_CONFIG_BYTES) return null;
     const meta = JSON.parse(readFileSync(join(dir, 'lora-lens.json'), 'utf8')) as { chatTemplate?: boolean };
-    return toResolution(JSON.parse(readFileSync(configPath, 'utf8')), repo, meta.chatTemplate === true, configPath);
+    const result = toResolution(JSON.parse(readFileSync(configPath, 'utf8')), repo, meta.chatTemplate === true, configPath);
+    if (result.ok) resolved.set(dir, result);
+    return result;
   } catch {
     return null; // a half-written cache entry is fetched again
   }
@@ -135,19 +178,46 @@ export function lookupHubModel(repo: string, revision: string | null, opts: HubO
   return { status: 'pending', promise };
 }
 
-type Fetched = { ok: true; text: string } | { ok: false; status: number | 'timeout' | 'network'; detail: string };
+type Fetched = { ok: true; text: string } | { ok: false; status: number | 'timeout' | 'network' | 'too-large'; detail: string };
+
+/** The body as text, read as a stream and given up past `cap` bytes (null): a 10 GB answer reached 2.2 GB of RSS. */
+async function readCapped(response: Response, cap: number): Promise<string | null> {
+  if (Number(response.headers.get('content-length') ?? 0) > cap) {
+    await response.body?.cancel().catch(() => undefined);
+    return null;
+  }
+  const reader = response.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > cap) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 async function getFile(repo: string, revision: string, file: string, opts: HubOptions): Promise<Fetched> {
   const env = opts.env ?? process.env;
   const url = `${hubEndpoint(env)}/${repo}/resolve/${encodeURIComponent(revision)}/${file}`;
   const token = hubToken(env);
   const headers: Record<string, string> = { 'user-agent': 'lora-lens' };
-  if (token) headers.authorization = `Bearer ${token}`;
+  // Credentials written into HF_ENDPOINT are the endpoint's own (a proxy or mirror): they take the header.
+  const authorization = endpointAuthorization(env) ?? (token ? `Bearer ${token}` : null);
+  if (authorization) headers.authorization = authorization;
+  const cap = file === 'config.json' ? MAX_MODEL_CONFIG_BYTES : MAX_TOKENIZER_CONFIG_BYTES;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), opts.timeoutMs ?? 10_000);
   try {
     const response = await fetch(url, { headers, signal: controller.signal, redirect: 'follow' });
-    const text = await response.text();
+    const text = await readCapped(response, response.ok ? cap : 64 * 1024);
+    if (text === null) return { ok: false, status: response.ok ? 'too-large' : response.status, detail: response.ok ? `${file} of over ${cap / 1048576} MiB` : '' };
     return response.ok ? { ok: true, text } : { ok: false, status: response.status, detail: text.slice(0, 200) };
   } catch (err) {
     const aborted = controller.signal.aborted;
@@ -168,6 +238,7 @@ function failureOf(repo: string, f: Extract<Fetched, { ok: false }>, opts: HubOp
     };
   }
   if (f.status === 404) return { ok: false, reason: 'not-found', message: `${repo}: no such model on ${endpoint}; check the id (owner/name) and the revision.` };
+  if (f.status === 'too-large') return { ok: false, reason: 'invalid', message: `${repo}: ${endpoint} sent a ${f.detail}; a model's config.json is a few KiB, so this is not a model repository's file. Nothing was cached.` };
   if (f.status === 'timeout') return { ok: false, reason: 'timeout', message: `${repo}: ${endpoint} did not answer within ${((opts.timeoutMs ?? 10_000) / 1000).toFixed(1)} s; the estimate waits for the next try.` };
   return { ok: false, reason: 'network', message: `${repo}: cannot reach ${endpoint} (${f.status === 'network' ? f.detail : `HTTP ${f.status}`}); set HF_HUB_OFFLINE=1 to stop asking.` };
 }
@@ -201,27 +272,27 @@ export async function fetchHubModel(repo: string, revision: string | null, opts:
   const { tokenizerConfig, chatTemplate } = await fetchChatTemplate(repo, rev, opts);
   const dir = folderOf(repo, rev, opts);
   const configPath = join(dir, 'config.json');
+  const result = toResolution(parsed, repo, chatTemplate, configPath);
+  // Only what resolved is kept: an unsupported or absurd config.json was cached and re-read on every keystroke.
+  if (!result.ok) return result;
+  resolved.set(dir, result);
   try {
     mkdirSync(dir, { recursive: true });
-    if (tokenizerConfig !== null) writeAtomically(join(dir, 'tokenizer_config.json'), tokenizerConfig);
-    writeAtomically(join(dir, 'lora-lens.json'), JSON.stringify({ repo, revision: rev, chatTemplate, fetchedAt: new Date().toISOString() }));
-    writeAtomically(configPath, config.text); // last: its presence marks a complete entry
+    const replace = { replace: true };
+    if (tokenizerConfig !== null) writeFileSafely(join(dir, 'tokenizer_config.json'), tokenizerConfig, replace);
+    writeFileSafely(join(dir, 'lora-lens.json'), JSON.stringify({ repo, revision: rev, chatTemplate, fetchedAt: new Date().toISOString() }), replace);
+    writeFileSafely(configPath, config.text, replace); // last: its presence marks a complete entry
   } catch {
     // An unwritable cache only costs a fetch next session.
   }
-  return toResolution(parsed, repo, chatTemplate, configPath);
-}
-
-function writeAtomically(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+  return result;
 }
 
 /** Forgets in-flight lookups and remembered failures (tests, or a changed token). */
 export function clearHubMemory(): void {
   inflight.clear();
   failures.clear();
+  resolved.clear();
 }
 
 export type ResolutionWithHub =
