@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv-trainer with CPU torch, transformers, peft, safetensors, accelerate and pytest from the machine's
-# configured pip sources (a local wheel mirror here: `pip config list`), so the trainer's tests run with real torch.
+# Creates .venv-trainer with CPU torch, transformers, peft, safetensors, accelerate, pytest and sacrebleu (the BLEU
+# parity test) from the machine's configured pip sources (a local wheel mirror here: `pip config list`), so the
+# trainer's tests run with real torch.
 # Prints the interpreter's path on its last line; exits non-zero (and prints why) when the install is not possible,
 # in which case the caller runs the torch-free suite.
 set -uo pipefail
@@ -8,9 +9,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="$ROOT/.venv-trainer"
 # The CPU build of torch (a `+cpu` wheel): the plain wheel is the CUDA one, 554 MB plus its CUDA libraries.
 TORCH="${LORA_LENS_CI_TORCH:-torch==2.13.0+cpu}"
-PACKAGES=("$TORCH" "transformers==5.17.0" "peft==0.21.0" "safetensors" "accelerate" "pytest" "jsonschema")
+PACKAGES=("$TORCH" "transformers==5.17.0" "peft==0.21.0" "safetensors" "accelerate" "pytest" "jsonschema" "sacrebleu==2.6.0")
 
-if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import torch, transformers, peft, safetensors, pytest' 2>/dev/null; then
+if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import torch, transformers, peft, safetensors, pytest, sacrebleu' 2>/dev/null; then
   echo "$VENV/bin/python"
   exit 0
 fi

@@ -9,7 +9,7 @@ import { REPO } from '../helpers/cli';
  * processes); each core folder imports only folders before it in CORE_ORDER; the products (lsp, cli, runs) sit on
  * top; the extension reaches the core only through the protocol, the run lifecycle and the plan's types.
  */
-const CORE_ORDER = ['document', 'text', 'schema', 'plan', 'edits', 'gpu', 'models', 'data', 'dialects', 'estimate', 'rules', 'analysis'];
+const CORE_ORDER = ['document', 'text', 'metrics', 'schema', 'plan', 'edits', 'gpu', 'models', 'data', 'dialects', 'estimate', 'rules', 'analysis'];
 const LAYER_MAY_IMPORT: Record<string, string[]> = {
   protocol: ['core'],
   runs: ['core', 'protocol'],
