@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { cachedHubModel, clearHubMemory, hubEndpoint, lookupHubModel, type HubLookup, type HubOptions, type HubResolution } from '../../server/src/core/models/hub';
+import { cachedHubModel, clearHubMemory, hubEndpoint, lookupHubModel, type HubOptions } from '../../server/src/core/models/hub';
+import { settle } from '../helpers/hub';
 
 const LLAMA = { model_type: 'llama', vocab_size: 32000, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 2048 };
 const MiB = 1024 * 1024;
@@ -66,11 +67,6 @@ after(() => {
 let home: string;
 const options = (env: NodeJS.ProcessEnv = {}): HubOptions =>
   ({ env: { HOME: home, HF_ENDPOINT: `http://127.0.0.1:${port}`, ...env }, cacheDir: join(home, 'cache'), timeoutMs: 3000 });
-
-async function settle(lookup: HubLookup): Promise<HubResolution> {
-  assert.equal(lookup.status, 'pending', JSON.stringify(lookup));
-  return (lookup as Extract<HubLookup, { status: 'pending' }>).promise;
-}
 
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'lora-lens-hostile-hub-'));

@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { cachedHubModel, clearHubMemory, hubToken, lookupHubModel, resolveModelWithHub, type HubLookup, type HubOptions, type HubResolution } from '../../server/src/core/models/hub';
+import { cachedHubModel, clearHubMemory, hubToken, lookupHubModel, resolveModelWithHub, type HubLookup, type HubOptions } from '../../server/src/core/models/hub';
+import { settle } from '../helpers/hub';
 
 const LLAMA = { model_type: 'llama', vocab_size: 32000, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 2048 };
 const TOKEN = 'hf_secret';
@@ -49,11 +50,6 @@ after(() => {
 let home: string;
 const options = (extra: Partial<HubOptions> = {}, env: NodeJS.ProcessEnv = {}): HubOptions =>
   ({ env: { HOME: home, HF_ENDPOINT: endpoint, ...env }, cacheDir: join(home, 'cache'), timeoutMs: 5000, ...extra });
-
-async function settle(lookup: HubLookup): Promise<HubResolution> {
-  assert.equal(lookup.status, 'pending', JSON.stringify(lookup));
-  return (lookup as Extract<HubLookup, { status: 'pending' }>).promise;
-}
 
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'lora-lens-hub-'));
