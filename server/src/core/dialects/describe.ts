@@ -1,11 +1,11 @@
 import type { NodePath } from '../document/configDocument';
-import { toolDialectOf } from './registry';
+import { toolDialectSchema } from './implementations';
 import { objectSchemaAt, propertyAt, schemaVersion, type DialectSchemaRoot } from './schemaTable';
 import { describeType } from './typeCheck';
 import type { ToolDialectId } from './registry';
 
 function schemaOf(id: ToolDialectId): DialectSchemaRoot {
-  return toolDialectOf(id).schema;
+  return toolDialectSchema(id);
 }
 
 export interface DialectKeyInfo {

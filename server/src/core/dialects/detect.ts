@@ -1,6 +1,6 @@
 import { matchesGlob } from '../document/fileMatcher';
 import type { ConfigDocument } from '../document/configDocument';
-import type { Dialect } from './dialect';
+import type { DialectAbout } from './dialect';
 import { DIALECTS, type DialectId, type DialectRegistry } from './registry';
 import { sketchFromValue, sketchTopLevel, type TopLevelSketch } from './sniff';
 import type { DialectMatch, DialectSettings } from './match';
@@ -34,13 +34,13 @@ export function detectDialect(input: string | ConfigDocument, path: string | nul
   return matchByKeys(sketch, path, registry);
 }
 
-function matchOf(dialect: Dialect, source: DialectMatch['source'], sketch: TopLevelSketch): DialectMatch {
+function matchOf(dialect: DialectAbout, source: DialectMatch['source'], sketch: TopLevelSketch): DialectMatch {
   // The registry's ids are DialectIds; a test-only registry's ids pass through the same field.
   const match: DialectMatch = { dialect: dialect.id as DialectId, source };
   return dialect.subKind ? { ...match, subKind: dialect.subKind(sketch) } : match;
 }
 
-function settingDialect(path: string | null, settings: DialectSettings | undefined, registry: DialectRegistry): Dialect | undefined {
+function settingDialect(path: string | null, settings: DialectSettings | undefined, registry: DialectRegistry): DialectAbout | undefined {
   if (!path || !settings?.dialects) return undefined;
   const normalized = path.replace(/\\/g, '/');
   for (const [glob, id] of Object.entries(settings.dialects)) {

@@ -61,10 +61,11 @@ export interface ToolLaunchFacts {
 }
 
 /**
- * One config dialect. `Id` is its literal id, so that the registry's list gives the id union (`DialectId`).
- * Everything is pure: no process is started, only files the config names are read.
+ * What the registry lists of a dialect: who it is, how a file is recognised as its, how the tool reads YAML and how
+ * it is launched. Light on purpose (no schema, no validator): the extension's bundle recognises files and names
+ * tools with it. `Id` is its literal id, so that the registry's list gives the id union (`DialectId`).
  */
-export interface Dialect<Id extends string = string> {
+export interface DialectAbout<Id extends string = string> {
   id: Id;
   /** How people name the format or tool: `LoRA Lens`, `axolotl`, `LLaMA-Factory`. */
   displayName: string;
@@ -76,6 +77,14 @@ export interface Dialect<Id extends string = string> {
   notChecked?(sketch: TopLevelSketch): string | undefined;
   /** Whether a file name alone makes a file this dialect (our `*.finetune.yaml`). */
   claimsFileName?(path: string, firstLine: string): boolean;
+  /** How the tool reads YAML scalars (`yes`, `1e-4`, `0755`): PyYAML's YAML 1.1, OmegaConf's, or plain YAML 1.2. */
+  scalars: 'pyyaml' | 'omegaconf' | 'yaml-1.2';
+  /** Present when LoRA Lens can start the tool itself on the file (Run Fine-Tune with the user's own tool). */
+  tool?: ToolLaunchFacts;
+}
+
+/** The language-service half of a dialect (implementations.ts maps each registry id to one). Pure. */
+export interface DialectImplementation {
   /** Diagnostics as the tool itself would judge the document (parse problems included). */
   validate(doc: ConfigDocument, context: DialectContext, options: DialectValidationOptions): Diagnostic[];
   /** Whether a validation diagnostic owns its key: the pitfall rules then say nothing there (one diagnostic per cause). */
@@ -83,11 +92,10 @@ export interface Dialect<Id extends string = string> {
   normalize(doc: ConfigDocument, configPath: string | null, context: DialectContext, options?: NormalizeOptions): DialectNormalized;
   /** The generated schema of another tool's keys (completion and hover); null for our own (core/schema has it). */
   schema: DialectSchemaRoot | null;
-  /** How the tool reads YAML scalars (`yes`, `1e-4`, `0755`): PyYAML's YAML 1.1, OmegaConf's, or plain YAML 1.2. */
-  scalars: 'pyyaml' | 'omegaconf' | 'yaml-1.2';
-  /** Present when LoRA Lens can start the tool itself on the file (Run Fine-Tune with the user's own tool). */
-  tool?: ToolLaunchFacts;
 }
 
-/** A dialect whose tool LoRA Lens can launch. */
-export type ToolDialect<Id extends string = string> = Dialect<Id> & { tool: ToolLaunchFacts; schema: DialectSchemaRoot };
+/** One config dialect, whole: what the registry lists and its language service. */
+export type Dialect<Id extends string = string> = DialectAbout<Id> & DialectImplementation;
+
+/** What the registry lists of a dialect whose tool LoRA Lens can launch. */
+export type ToolDialectAbout<Id extends string = string> = DialectAbout<Id> & { tool: ToolLaunchFacts };

@@ -1,7 +1,8 @@
 import type { Diagnostic } from 'vscode-languageserver-types';
 import type { ConfigDocument } from '../document/configDocument';
 import type { DialectValidationOptions } from './dialect';
-import { DIALECTS, findDialect, toolDialectOf, type DialectRegistry } from './registry';
+import { DIALECTS, type DialectRegistry } from './registry';
+import { findDialect, toolDialectSchema } from './implementations';
 import type { DialectMatch } from './match';
 import type { ToolDialectId } from './registry';
 import { findScalarDifferences, toolView } from './yaml11';
@@ -9,8 +10,9 @@ import { findScalarDifferences, toolView } from './yaml11';
 export type { SubKind, DialectDiagnosticData, DiagnosticOrigin } from './types';
 export type { DialectMatch, DialectSettings } from './match';
 export type { DialectId, ToolDialectId } from './registry';
-export type { Dialect, DialectNormalized, DialectValidationOptions, ToolDialect, ToolInvocation, ToolLaunchFacts } from './dialect';
-export { DIALECTS, DIALECT_IDS, dialectDisplayName, dialectOf, findDialect, isDialectId, isToolDialectId, toolDialectOf, type DialectRegistry } from './registry';
+export type { Dialect, DialectAbout, DialectImplementation, DialectNormalized, DialectValidationOptions, ToolDialectAbout, ToolInvocation, ToolLaunchFacts } from './dialect';
+export { DIALECTS, DIALECT_IDS, dialectDisplayName, dialectOf, isDialectId, isToolDialectId, toolDialectOf, type DialectRegistry } from './registry';
+export { findDialect, toolDialectSchema } from './implementations';
 export { detectDialect } from './detect';
 export { sketchTopLevel, SNIFF_BYTES } from './sniff';
 export { describeDialectKey, dialectKeysAt, dialectValuesAt } from './describe';
@@ -31,11 +33,11 @@ export function validateDialect(doc: ConfigDocument, match: DialectMatch, option
  * (`1e-4`, `yes`, `0755` as the tool sees them). What a normaliser should read when the difference matters.
  */
 export function toolReading(doc: ConfigDocument, dialectId: string): unknown {
-  const scalars = findDialect(dialectId)?.scalars;
+  const scalars = DIALECTS.find((d) => d.id === dialectId)?.scalars;
   return scalars === 'pyyaml' || scalars === 'omegaconf' ? toolView(doc.value, findScalarDifferences(doc, scalars)) : doc.value;
 }
 
 /** The generated JSON schema of a tool's dialect, for completion and hover. */
 export function dialectSchema(id: ToolDialectId): object {
-  return toolDialectOf(id).schema;
+  return toolDialectSchema(id);
 }

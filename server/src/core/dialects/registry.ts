@@ -1,17 +1,19 @@
 /**
  * The one list of config dialects. Every dialect id union and display name derives from it: adding a dialect is a
- * folder with its `dialect.ts` and one line here (test/dialects/registry.test.ts shows it with a test-only one).
+ * folder (its `about.ts` and `dialect.ts`), one line here, and its entry in implementations.ts, which the compiler
+ * demands (test/dialects/registry.test.ts shows it with a test-only one). This file stays light: the extension
+ * bundles it to recognise files and name tools, without any schema or validator.
  */
-import { AXOLOTL } from './axolotl/dialect';
-import type { Dialect, ToolDialect } from './dialect';
-import { LLAMA_FACTORY } from './llamaFactory/dialect';
-import { LORA_LENS } from './lora-lens/dialect';
+import { AXOLOTL } from './axolotl/about';
+import type { DialectAbout, ToolDialectAbout } from './dialect';
+import { LLAMA_FACTORY } from './llamaFactory/about';
+import { LORA_LENS } from './lora-lens/about';
 
 /** In the order detection tries them (the key signatures are disjoint on the corpus, so order decides nothing). */
 export const DIALECTS = [LORA_LENS, AXOLOTL, LLAMA_FACTORY] as const;
 
 /** A registry of dialects: the built-in one, or (in tests) a longer one. */
-export type DialectRegistry = readonly Dialect[];
+export type DialectRegistry = readonly DialectAbout[];
 
 /** The config dialects LoRA Lens understands. */
 export type DialectId = (typeof DIALECTS)[number]['id'];
@@ -20,18 +22,15 @@ export type ToolDialectId = Extract<(typeof DIALECTS)[number], { tool: object }>
 
 export const DIALECT_IDS: readonly DialectId[] = DIALECTS.map((d) => d.id);
 
-/** The dialect of an id, from `registry` (the built-in list by default); undefined for an id no dialect has. */
-export function findDialect(id: string | null | undefined, registry: DialectRegistry = DIALECTS): Dialect | undefined {
-  return id ? registry.find((d) => d.id === id) : undefined;
+type Listed<Id extends DialectId> = Extract<(typeof DIALECTS)[number], { id: Id }>;
+
+/** The registry entry of a known id. */
+export function dialectOf<Id extends DialectId>(id: Id): Listed<Id> {
+  return DIALECTS.find((d) => d.id === id) as Listed<Id>;
 }
 
-/** The dialect of a known id. */
-export function dialectOf<Id extends DialectId>(id: Id): Extract<(typeof DIALECTS)[number], { id: Id }> {
-  return DIALECTS.find((d) => d.id === id) as Extract<(typeof DIALECTS)[number], { id: Id }>;
-}
-
-/** The dialect of a tool id, with its launch facts and schema. */
-export function toolDialectOf(id: ToolDialectId): ToolDialect {
+/** The registry entry of a tool id, with its launch facts. */
+export function toolDialectOf(id: ToolDialectId): ToolDialectAbout {
   return dialectOf(id);
 }
 

@@ -1,49 +1,13 @@
-/** LLaMA-Factory (`llamafactory-cli train FILE`): recognition, validation, normalisation and launch facts in one place. */
-import { resolve } from 'node:path';
-import { resumeFromCheckpoint, toolOwnsSpot } from '../axolotl/dialect';
-import type { ToolDialect } from '../dialect';
+/** LLaMA-Factory's language service: validation as LLaMA-Factory judges a file (per command), its plan, its schema. */
+import { toolOwnsSpot } from '../axolotl/dialect';
+import type { DialectImplementation } from '../dialect';
 import { llamaFactoryToPlan } from '../normalize/llamaFactory';
-import type { TopLevelSketch } from '../sniff';
-import type { SubKind } from '../types';
 import { LLAMA_FACTORY_SCHEMA } from './schema';
 import { validateLlamaFactory } from './validate';
 
-/** Besides `model_name_or_path`, one of these makes a file LLaMA-Factory's (measured on the corpus). */
-const LLAMA_FACTORY_ANY = ['stage', 'finetuning_type', 'template', 'cutoff_len', 'dataset', 'do_train', 'export_dir', 'infer_backend'];
-
-export const LLAMA_FACTORY: ToolDialect<'llama-factory'> = {
-  id: 'llama-factory',
-  displayName: 'LLaMA-Factory',
-  signature: (sketch) => sketch.keys.has('model_name_or_path') && LLAMA_FACTORY_ANY.some((key) => sketch.keys.has(key)),
-  subKind: llamaFactorySubKind,
-  notChecked: (sketch) => isEvaluationConfig(sketch)
-    ? 'A LLaMA-Factory evaluation config (`llamafactory-cli eval`: `task`, `n_shot`): LoRA Lens checks its training, inference and export configs.'
-    : undefined,
-  validate: (doc, match, options) => validateLlamaFactory(doc, match.subKind ?? 'train', options.configDir, options.installedVersion),
+export const LLAMA_FACTORY_IMPLEMENTATION: DialectImplementation = {
+  validate: (doc, context, options) => validateLlamaFactory(doc, context.subKind ?? 'train', options.configDir, options.installedVersion),
   ownsSpot: toolOwnsSpot,
-  normalize: (doc, configPath, match, options) => llamaFactoryToPlan(doc, configPath, match.subKind ?? 'train', options),
+  normalize: (doc, configPath, context, options) => llamaFactoryToPlan(doc, configPath, context.subKind ?? 'train', options),
   schema: LLAMA_FACTORY_SCHEMA,
-  scalars: 'omegaconf',
-  tool: {
-    executable: 'llamafactory-cli',
-    distribution: 'llamafactory',
-    install: 'pip install llamafactory',
-    // Several GPUs through LLaMA-Factory's own FORCE_TORCHRUN / NPROC_PER_NODE (launcher.py).
-    trainCommand: (configPath, gpus) => ({ args: ['train', resolve(configPath)], env: gpus > 1 ? { FORCE_TORCHRUN: '1', NPROC_PER_NODE: String(gpus) } : ({} as Record<string, string>) }),
-    logFiles: ['trainer_log.jsonl'],
-    resumeAdvice: resumeFromCheckpoint,
-  },
 };
-
-/** `llamafactory-cli eval` parses its own argument group (a benchmark `task`, `n_shot`, `lang`, ...). */
-function isEvaluationConfig(sketch: TopLevelSketch): boolean {
-  const has = (key: string) => sketch.keys.has(key);
-  return has('task') && ['n_shot', 'lang', 'task_dir', 'save_dir'].some(has) && !has('do_train');
-}
-
-/** `do_train`/`stage` means `llamafactory-cli train`; `export_dir` means export; anything else is an inference config. */
-function llamaFactorySubKind(sketch: TopLevelSketch): SubKind {
-  if (sketch.keys.has('do_train') || sketch.keys.has('stage')) return 'train';
-  if (sketch.keys.has('export_dir')) return 'export';
-  return 'inference';
-}

@@ -3,7 +3,8 @@
  * map and what was not carried; the conversion to our dialect; the dataset-reference test the rules use.
  */
 import type { ConfigDocument } from '../../document/configDocument';
-import { toolDialectOf, type ToolDialectId } from '../registry';
+import { findDialect } from '../implementations';
+import type { ToolDialectId } from '../registry';
 import type { LlamaFactorySubKind } from './llamaFactory';
 import type { NormalizeOptions } from './shared';
 import type { NormalizeResult } from './types';
@@ -20,6 +21,6 @@ export type DialectName = ToolDialectId;
 
 /** The normaliser of a tool's dialect (from the registry); LLaMA-Factory also needs the command the file is for (train by default). */
 export function normalizeDialect(dialect: DialectName, doc: ConfigDocument, configPath: string | null, subKind: LlamaFactorySubKind = 'train', opts: NormalizeOptions = {}): NormalizeResult {
-  const normalized = toolDialectOf(dialect).normalize(doc, configPath, { subKind }, opts);
+  const normalized = findDialect(dialect)!.normalize(doc, configPath, { subKind }, opts);
   return { ...normalized, dialect, sources: normalized.sources ?? {} };
 }
