@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bleuTokens, closestReferenceLength, computeBleu, segmentStats, tokenize13a } from '../../server/src/core/metrics/bleu';
 import { scoreRows } from '../../server/src/core/metrics';
+import { pythonFixed } from '../../server/src/core/metrics/format';
 
 const close = (actual: number | null, expected: number) => assert.ok(actual !== null && Math.abs(actual - expected) < 1e-9, `${actual} != ${expected}`);
 
@@ -51,4 +52,10 @@ test('no n-gram matches at all, and an empty hypothesis: BLEU 0', () => {
   const empty = scoreRows([{ prediction: '', references: ['a b'] }], ['bleu'])[0]!;
   close(empty.value, 0);
   assert.equal(empty.details!.bp, 0);
+});
+
+test('printed as Python prints: an exact tie rounds to the even digit (6.25 -> 6.2, 0.125 -> 0.12), others to the nearest', () => {
+  assert.deepEqual([6.25, 6.35, 0.125, 2.5, 3.5, 1.0005, 37.99175, 0.05].map((x, i) => pythonFixed(x, [1, 1, 2, 0, 0, 3, 2, 1][i]!)),
+    // 6.35 and 1.0005 are not exact in binary (6.3499..., 1.000499...): no tie. 0.05 is 0.05000000000000000277: up.
+    ['6.2', '6.3', '0.12', '2', '4', '1.000', '37.99', '0.1']);
 });

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { bleuVerbose, computeBleu, segmentStats, tokenize13a, type BleuStats } from '../../server/src/core/metrics/bleu';
+import { pythonFixed } from '../../server/src/core/metrics/format';
 import { normalizeAnswer } from '../../server/src/core/metrics/normalize';
 import type { PredictionRow } from '../../server/src/core/metrics';
 
@@ -83,14 +84,19 @@ for rows in data['corpora']:
 print(json.dumps(out))
 `;
 
-/** The corpora compared: a large one, its slices, one of empty hypotheses only, one with no match at all. */
+/** The corpora compared: a large one, its slices, one of empty hypotheses only, one with no match at all, the docs' example. */
 function corpora(): PredictionRow[][] {
   const big = corpus(24, 400);
   return [
     big, big.slice(0, 1), big.slice(0, 7), big.slice(100, 150), corpus(7, 60), corpus(99, 3),
+    // Small corpora have small n-gram totals, where precisions like 1/16 = 6.25 fall exactly on a printed tie.
+    ...Array.from({ length: 60 }, (_, i) => big.slice(i * 6, i * 6 + 1 + (i % 6))),
     [{ prediction: '', references: ['a b c'] }, { prediction: '', references: ['d'] }],
     [{ prediction: 'x y z', references: ['a b c d e'] }],
     [{ prediction: 'Hello, world.', references: ['Hello, world.'] }],
+    // docs/metrics.md's example: its 3-gram precision is 1/16 = 6.25 exactly, which Python prints 6.2 (half to even).
+    [{ prediction: 'Paris!', references: ['London', 'paris'] }, { prediction: 'the cat sat on the mat', references: ['a cat on a mat'] },
+      { prediction: 'Paris', references: ['London', 'paris, France'] }],
   ];
 }
 
@@ -123,7 +129,7 @@ test('BLEU, the 13a tokeniser and SQuAD normalisation equal the reference implem
     assert.deepEqual([stats.correct, stats.total, stats.hypothesisLength, stats.referenceLength], [theirs.counts, theirs.totals, theirs.sys_len, theirs.ref_len], `corpus ${k}`);
     const ours = computeBleu(stats);
     // To sacreBLEU's printed precision (its default format: score to 2 places, precisions 1, BP and ratio 3), and the float itself.
-    assert.equal(`BLEU = ${ours.score.toFixed(2)} ${bleuVerbose(ours)}`, theirs.printed, `corpus ${k}`);
+    assert.equal(`BLEU = ${pythonFixed(ours.score, 2)} ${bleuVerbose(ours)}`, theirs.printed, `corpus ${k}`);
     assert.ok(Math.abs(ours.score - theirs.score) <= 1e-9 * Math.max(1, theirs.score), `corpus ${k}: ${ours.score} vs ${theirs.score}`);
   });
 });

@@ -4,6 +4,7 @@
  * on a tie), the brevity penalty, and the 'exp' smoothing of n-gram orders with no match. Each step follows
  * sacrebleu/metrics/bleu.py in the same order, so the floats agree (test/metrics/bleuParity.test.ts checks).
  */
+import { pythonFixed } from './format';
 import { rstrip, splitWhitespace } from './normalize';
 import type { MetricAccumulator, MetricResult, PredictionRow } from './types';
 
@@ -110,7 +111,7 @@ export function computeBleu(stats: BleuStats): BleuScore {
 /** sacreBLEU's one-line report: `58.5/33.1/20.6/13.1 (BP = 1.000 ratio = 1.012 hyp_len = 1000 ref_len = 988)`. */
 export function bleuVerbose(score: BleuScore): string {
   const ratio = score.referenceLength ? score.hypothesisLength / score.referenceLength : 0;
-  return `${score.precisions.map((p) => p.toFixed(1)).join('/')} (BP = ${score.bp.toFixed(3)} ratio = ${ratio.toFixed(3)} `
+  return `${score.precisions.map((p) => pythonFixed(p, 1)).join('/')} (BP = ${pythonFixed(score.bp, 3)} ratio = ${pythonFixed(ratio, 3)} `
     + `hyp_len = ${score.hypothesisLength} ref_len = ${score.referenceLength})`;
 }
 
