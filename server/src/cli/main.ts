@@ -4,6 +4,7 @@ import { runCommand as estimate } from './estimate';
 import { runCommand as run } from './run';
 import { runCommand as doctor } from './doctor';
 import { runCommand as convert } from './convert';
+import { runCommand as metrics } from './metrics';
 import { runCommand as stop } from './stop';
 
 const VERSION = '0.1.0';
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, { run: CliCommand; summary: string }> = {
   run: { run, summary: 'train with the bundled trainer after checking the config and the environment (Ctrl-C stops with a checkpoint)' },
   stop: { run: stop, summary: 'ask the trainer running in a run folder to stop with a checkpoint (verified pid, any terminal or window)' },
   convert: { run: convert, summary: 'write the LoRA Lens config equivalent to an axolotl or LLaMA-Factory config, listing what is not carried over' },
+  metrics: { run: metrics, summary: 'task metrics (exact match, F1, accuracy, macro-F1, ROUGE-L, BLEU, JSON) for a file of prediction/reference lines' },
   doctor: { run: doctor, summary: 'the environment: NVIDIA GPUs, the interpreter, torch, transformers, peft, and what to install' },
 };
 
