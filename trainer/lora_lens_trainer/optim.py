@@ -19,7 +19,8 @@ def _groups(params: list[torch.nn.Parameter], weight_decay: float) -> list[dict[
     return groups
 
 
-def build_optimizer(plan: TrainingPlan, params: list[torch.nn.Parameter], device: torch.device) -> tuple[Any, str | None]:
+def build_optimizer(plan: TrainingPlan, params: list[torch.nn.Parameter],
+                    device: torch.device) -> tuple[torch.optim.Optimizer, str | None]:
     """The optimizer and, when the plan's choice was replaced, a note saying why."""
     t = plan.training
     groups = _groups(params, t.weight_decay)
@@ -45,7 +46,7 @@ def build_optimizer(plan: TrainingPlan, params: list[torch.nn.Parameter], device
     return torch.optim.AdamW(groups, lr=t.learning_rate, betas=(0.9, 0.999), eps=1e-8, fused=fused), note
 
 
-def build_scheduler(plan: TrainingPlan, optimizer: Any, total: int) -> Any:
+def build_scheduler(plan: TrainingPlan, optimizer: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.LambdaLR:
     t = plan.training
     warm = warmup_steps(total, t.warmup_steps, t.warmup_ratio)
     kind = t.lr_scheduler_type

@@ -12,7 +12,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="the trainer runs in-process on real torch (CPU is enough)")
 pytest.importorskip("transformers", reason="the trainer loads a tiny transformers model")
 
-from lora_lens_trainer import checkpoint, exit_codes, train as train_mod  # noqa: E402
+from lora_lens_trainer import exit_codes, train as train_mod  # noqa: E402
+from lora_lens_trainer.lifecycle import checkpoint  # noqa: E402
 from lora_lens_trainer.lifecycle.disk import DiskFull, is_disk_full, reported  # noqa: E402
 from tests.cpu.trainer_process import read_events, write_plan  # noqa: E402
 from tests.plans import make_plan  # noqa: E402

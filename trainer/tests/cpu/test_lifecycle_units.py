@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="checkpoint and collate tests need torch (CPU is enough)")
 
-from lora_lens_trainer import checkpoint, fingerprint  # noqa: E402
+from lora_lens_trainer.lifecycle import checkpoint, fingerprint  # noqa: E402
 from lora_lens_trainer.collate import collate_packed  # noqa: E402
 from lora_lens_trainer.data.tokenize import IGNORE, Example  # noqa: E402
 from lora_lens_trainer.plan import plan_from_dict  # noqa: E402

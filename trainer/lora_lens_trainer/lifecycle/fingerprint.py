@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .plan import ModelRef, TrainingPlan
+from ..plan import ModelRef, TrainingPlan
 
 # Fields that do not change what is learned, or in which order, so a resume may change them: where the run is
 # written and what happens after training (output.*), reporting cadence (logging/eval/save steps, checkpoint count),

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from .atomic import remove_stale_staging, staged_dir, write_json
+from ..atomic import remove_stale_staging, staged_dir, write_json
 
 _NAME = re.compile(r"^step-(\d+)$")
 FORMAT = 2

@@ -1,0 +1,107 @@
+"""One training process's state, typed: the model and its parts, optimizer, schedule, loss scaler, the objective
+with its data, and the progress a checkpoint stores. Built once per run; dropped as a whole before the merge, so
+the memory it held is free for it."""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import torch
+from torch import nn
+
+from .distributed import Placement
+from .objectives import Datasets, ModelParts, Objective
+
+if TYPE_CHECKING:
+    from .modeling import Setup
+    from .plan import TrainingPlan
+    from .scaler import LossScaler
+
+
+@dataclass
+class Progress:
+    """Where the data order stands and what was done: saved in every checkpoint's trainer_state.json."""
+    epoch: int = 0
+    batch_index: int = 0
+    tokens_seen: int = 0
+    elapsed_s: float = 0.0
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Progress:
+        return cls(int(state["epoch"]), int(state["batch_index"]), int(state["tokens_seen"]), float(state["elapsed_s"]))
+
+    def state(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "batch_index": self.batch_index, "tokens_seen": self.tokens_seen,
+                "elapsed_s": self.elapsed_s}
+
+
+@dataclass
+class Tally:
+    """What the run reports when it ends, however it ends: kept outside the session so a failure while the
+    session is built still has a step to report."""
+    step: int = 0
+    last_loss: float | None = None
+    skipped_steps: int = 0
+
+
+@dataclass
+class Session:
+    placement: Placement
+    setup: Setup
+    parts: ModelParts
+    params: list[nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: LossScaler | None  # fp16 compute only
+    tokenizer: Any  # a transformers tokenizer (PreTrainedTokenizerBase); typed loosely to keep transformers unimported
+    objective: Objective
+    data: Datasets
+    total: int
+    fingerprint: dict[str, Any]
+    progress: Progress = field(default_factory=Progress)
+
+    @property
+    def model(self) -> nn.Module:
+        return self.setup.model
+
+    @property
+    def device(self) -> torch.device:
+        return self.placement.device
+
+
+def build(plan: TrainingPlan, placement: Placement, objective: Objective, warn: Callable[[str, str], None]) -> Session:
+    """Seeds, tokenizer, data, model, optimizer and schedule, in this order (the order the seeded RNG is drawn
+    in, which a bit-exact resume depends on). `warn(kind, message)` reports what the user should know."""
+    from .data.order import total_steps
+    from .lifecycle import fingerprint
+    from .modeling import decoder_and_head, load_model, load_tokenizer
+    from .optim import build_optimizer, build_scheduler
+
+    t = plan.training
+    random.seed(t.seed)
+    torch.manual_seed(t.seed)
+    tokenizer = load_tokenizer(plan)
+    data = objective.load(tokenizer)
+    for text in data.warnings:
+        warn("data", text)
+    prints = fingerprint.of_run(plan)
+    n_batches = math.ceil(data.num_items / t.per_device_train_batch_size)
+    total = total_steps(n_batches, t.gradient_accumulation_steps, t.num_train_epochs, t.max_steps)
+
+    setup = load_model(plan, placement.device)
+    body, head = decoder_and_head(setup.model, setup.autocast_dtype)
+    params = [p for p in setup.model.parameters() if p.requires_grad]
+    optimizer, note = build_optimizer(plan, params, placement.device)
+    if note:
+        warn("optimizer", note)
+    scheduler = build_scheduler(plan, optimizer, total)
+    scaler = None
+    if setup.autocast_dtype == torch.float16:
+        from .scaler import LossScaler
+
+        scaler = LossScaler(enabled=True)
+    parts = ModelParts(body, head, placement.device, setup.autocast_dtype, plan.model.attn_implementation)
+    return Session(placement, setup, parts, params, optimizer, scheduler, scaler, tokenizer, objective, data, total,
+                   prints)
