@@ -3,15 +3,22 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../run/helpers';
+import { trainerLaunch, type LaunchSpec } from '../../server/src/runs/launch';
 import type { TrainerEvent } from '../../extension/src/runs/events';
 import { isRunAlive, runDoctor, runExitOf, runMerge, TrainerRun, type TrainerCommand } from '../../extension/src/runs/launcher';
 import { reduceEvents } from '../../extension/src/runs/series';
 
 const FAKE = join(__dirname, '..', 'fixtures', 'runs', 'fake-trainer.mjs');
 const command: TrainerCommand = { python: FAKE, trainerRoot: null, cwd: tmpdir() };
+
+/** Our trainer in an existing folder (no plan to write): the launch spec planLaunch would give for a resume. */
+function inFolder(runDir: string, with_: TrainerCommand, resume: boolean): LaunchSpec {
+  const process_ = trainerLaunch({ python: with_.python, runDir, resume }, with_.cwd, with_.trainerRoot);
+  return { runDir, runId: basename(runDir), resume, plan: null, process: process_, description: 'test' };
+}
 
 function startRun(env: Record<string, string> = {}, resumeDir?: string) {
   Object.assign(process.env, { FAKE_TRAINER_DELAY_MS: '5', FAKE_TRAINER_MODE: '' }, env);
@@ -23,7 +30,7 @@ function startRun(env: Record<string, string> = {}, resumeDir?: string) {
     onEvents: (e) => events.push(...e),
     onStderr: (l) => stderr.push(l),
     onMalformed: (n, r) => malformed.push(`${n}: ${r}`),
-  }).start(command, { resume: !!resumeDir });
+  }).start(inFolder(runDir, command, !!resumeDir));
   return { run, runDir, events, stderr, malformed };
 }
 
@@ -110,7 +117,7 @@ test('a missing interpreter ends the run failed with the reason on stderr', asyn
   const runDir = tempDir('run-');
   const stderr: string[] = [];
   const run = new TrainerRun(runDir, { onEvents: () => {}, onStderr: (l) => stderr.push(l), onMalformed: () => {} })
-    .start({ python: '/nonexistent/python3', trainerRoot: null, cwd: tmpdir() });
+    .start(inFolder(runDir, { python: '/nonexistent/python3', trainerRoot: null, cwd: tmpdir() }, false));
   const exit = await run.exited;
   assert.equal(exit.status, 'failed');
   assert.match(stderr.join('\n'), /^cannot start \/nonexistent\/python3: not found$/m);

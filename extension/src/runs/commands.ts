@@ -1,16 +1,15 @@
 import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { RunsContext } from './ctx';
 import { blocksRun, environmentMarkdown, type DoctorFinding } from './environment';
 import { RunItem } from './historyView';
 import { runMerge } from './launcher';
 import { RunPanel } from './panel';
-import { newRunDir } from '../../../server/src/runs/args';
-import { checkResumable, createRun, deleteRun as deleteRunFolder, requestStop, runLogPath } from '../../../server/src/runs/lifecycle';
+import { deleteRun as deleteRunFolder, requestStop, runLogPath } from '../../../server/src/runs/lifecycle';
+import { isRefusal, planLaunch } from '../../../server/src/runs/launch';
 import { runDoctorCheck, type DoctorReport } from '../../../server/src/runs/doctor';
 import { detectGpus } from '../../../server/src/runs/gpuDetect';
-import { readEvents } from './tail';
 import { selectInterpreter } from './interpreter';
 import { runToolFineTune } from './toolFineTune';
 import { errorLines, requestRunPlan } from '../serverRequests';
@@ -90,13 +89,16 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
   if (errors.length && !(await confirmErrors(errors))) return;
   const check = await preflight(ctx, plan.method, true);
   if (!check.ok) return;
-  // The plan's output.dir decides where the run goes, as for `lora-lens run`: <output.dir>/<run-id>/.
-  const runDir = newRunDir(plan, new Date());
-  const runId = basename(runDir);
-  const made = createRun(runDir, plan);
-  if (!made.ok) { void vscode.window.showErrorMessage(`LoRA Lens: cannot create the run folder: ${made.message}`); return; }
-  RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [runId]);
-  await ctx.launch(runDir, runId, { estimatePeakBytes: answer.peakAllocatedBytes, estimateTokensPerSecond: answer.tokensPerSecond });
+  // The one launch use case `lora-lens run` takes too: <output.dir>/<run-id>/, the trainer's command line, the refusals.
+  const command = await ctx.trainerCommand();
+  const spec = planLaunch({
+    target: { kind: 'new', plan, configPath: uri.fsPath, tool: null, runDir: null },
+    python: command.python, cwd: command.cwd, trainerRoot: command.trainerRoot, now: new Date(),
+    estimate: { peakAllocatedBytes: answer.peakAllocatedBytes, tokensPerSecond: answer.tokensPerSecond, tool: null, numTrainRows: null },
+  });
+  if (isRefusal(spec)) { void vscode.window.showErrorMessage(`LoRA Lens: cannot start the run: ${spec.message}`); return; }
+  RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [spec.runId]);
+  await ctx.launch(spec);
 };
 
 const stopRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
@@ -125,14 +127,14 @@ const resumeRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   const run = id ? await ctx.run(id) : undefined;
   if (!run) return;
   if (ctx.active.has(run.id)) { void vscode.window.showWarningMessage(`LoRA Lens: run ${run.id} is already running.`); return; }
-  // The one resumability check the CLI uses too: a run of the user's tool gets how to resume it with that tool.
-  const resumable = checkResumable(run.dir);
-  if (!resumable.ok) { void vscode.window.showWarningMessage(`LoRA Lens: ${resumable.message}`); return; }
+  // The one launch use case the CLI's --resume takes too: a run still running, or one of the user's tool (with how to
+  // resume it with that tool), is refused; the estimates its first start echoed travel again.
+  const command = await ctx.trainerCommand();
+  const spec = planLaunch({ target: { kind: 'resume', runDir: run.dir }, python: command.python, cwd: command.cwd, trainerRoot: command.trainerRoot, now: new Date() });
+  if (isRefusal(spec)) { void vscode.window.showWarningMessage(`LoRA Lens: ${spec.message}`); return; }
   if (!(await preflight(ctx, run.settings.method, true)).ok) return;
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [run.id]);
-  const start = readEvents(join(run.dir, 'events.jsonl')).events.find((e) => e.event === 'start');
-  const started = start?.event === 'start' ? start : null;
-  await ctx.launch(run.dir, run.id, { resume: true, estimatePeakBytes: started?.estimate_peak_bytes ?? null, estimateTokensPerSecond: started?.estimate_tokens_per_second ?? null });
+  await ctx.launch(spec);
 };
 
 const openRunPanel = (ctx: RunsContext): Cmd => async (arg?: unknown) => {

@@ -5,7 +5,8 @@ import type { TrainerEvent } from './events';
 import { choosePython } from './environment';
 import { EnvironmentView } from './environmentView';
 import { RunHistoryProvider } from './historyView';
-import { TrainerRun, type RunExit, type ToolLaunch, type TrainerCommand } from './launcher';
+import { TrainerRun, type RunExit, type TrainerCommand } from './launcher';
+import type { LaunchSpec } from '../../../server/src/runs/launch';
 import { RunPanel, type PanelHost } from './panel';
 import { extraRunsRoot, findRunFolders, isRunFolder, listRuns, readRun, type RunInfo } from './runFolder';
 import { reduceEvents } from './series';
@@ -141,12 +142,11 @@ export class RunsContext implements PanelHost {
     };
   }
 
-  /** Starts (or resumes) the trainer in a run folder that already holds plan.json; notifies when it ends. */
-  async launch(runDir: string, runId: string, options: { resume?: boolean; estimatePeakBytes?: number | null; estimateTokensPerSecond?: number | null; tool?: ToolLaunch } = {}): Promise<RunExit> {
+  /** Starts (or resumes) a planned launch (server/src/runs/launch.ts, shared with the CLI); notifies when it ends. */
+  async launch(spec: LaunchSpec): Promise<RunExit> {
+    const { runDir, runId } = spec;
     const output = this.output(runId);
-    const command = await this.trainerCommand();
-    const what = options.tool ? `${options.tool.executable} train ${options.tool.configPath} (its output is in ${runDir}/tool.log too)` : `${command.python} -m lora_lens_trainer run --run-dir ${runDir}`;
-    output.appendLine(`[${new Date().toLocaleTimeString()}] ${options.resume ? 'Resuming' : 'Starting'} ${what}`);
+    output.appendLine(`[${new Date().toLocaleTimeString()}] ${spec.resume ? 'Resuming' : 'Starting'} ${spec.description}`);
     const run = new TrainerRun(runDir, {
       onEvents: (events: TrainerEvent[]) => {
         for (const e of events) {
@@ -158,12 +158,11 @@ export class RunsContext implements PanelHost {
       onStderr: (line) => output.appendLine(line),
       onMalformed: (line, reason) => output.appendLine(`warning: events.jsonl line ${line} skipped: ${reason}`),
     });
-    if (options.tool) run.startTool(options.tool);
-    else run.start(command, options);
+    run.start(spec);
     this.active.set(runId, { run, output });
     this.known.set(runId, runDir);
     this.history.refresh();
-    if (options.resume) RunPanel.forEach((p) => p.refresh(runId));
+    if (spec.resume) RunPanel.forEach((p) => p.refresh(runId));
     const exit = await run.exited;
     this.active.delete(runId);
     output.appendLine(`[${new Date().toLocaleTimeString()}] ${exit.status} (exit code ${exit.code ?? exit.signal})`);

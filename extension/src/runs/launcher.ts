@@ -5,11 +5,8 @@
 import { existsSync } from 'node:fs';
 import { lockedMessage, TRAINER_EXIT } from '../../../server/src/runs/exitCodes';
 import { runTrainerOnce, startTrainer, STOP_GRACE_MS, type TrainerExit, type TrainerProcess } from '../../../server/src/runs/process';
-import { startToolRun, type ToolRunOptions } from '../../../server/src/runs/tools/toolRun';
+import { isRefusal, launch, type LaunchSpec } from '../../../server/src/runs/launch';
 import type { EndEvent, RunStatus, TrainerEvent } from './events';
-
-/** A run of the user's own tool (axolotl, LLaMA-Factory): everything startToolRun needs but the folder and the listeners. */
-export type ToolLaunch = Omit<ToolRunOptions, 'runDir' | 'onEvent' | 'onOutput'>;
 
 export { isRunAlive } from '../../../server/src/runs/lifecycle';
 
@@ -60,27 +57,19 @@ export class TrainerRun {
 
   get pid(): number | undefined { return this.process?.pid; }
 
-  /** Starts the trainer in a run folder that already holds plan.json (createRun made it); the wrapper writes trainer.pid. */
-  start(command: TrainerCommand, options: { resume?: boolean; estimatePeakBytes?: number | null; estimateTokensPerSecond?: number | null } = {}): this {
-    const trainer = startTrainer({
-      python: command.python, verb: 'run', runDir: this.runDir, resume: options.resume, estimatePeakBytes: options.estimatePeakBytes,
-      estimateTokensPerSecond: options.estimateTokensPerSecond,
-      cwd: command.cwd, trainerRoot: command.trainerRoot,
+  /**
+   * Starts a planned launch (server/src/runs/launch.ts: the run folder for a new run, then our trainer or the user's
+   * tool); a launch refused at the last moment (the folder taken meanwhile) ends at once as failed, with the reason.
+   */
+  start(spec: LaunchSpec): this {
+    const started = launch(spec, {
       onEvent: (event) => this.listener.onEvents([event]),
       onStderr: (line) => this.listener.onStderr(line),
       onMalformed: (line, _text, reason) => this.listener.onMalformed(line, reason),
-    });
-    this.follow(trainer);
-    return this;
-  }
-
-  /** Starts the user's tool on its config in a run folder that holds plan.json; its events are ours (the adapter's). */
-  startTool(launch: ToolLaunch): this {
-    this.follow(startToolRun({
-      ...launch, runDir: this.runDir,
-      onEvent: (event) => this.listener.onEvents([event]),
       onOutput: (line) => this.listener.onStderr(line),
-    }));
+    });
+    if (isRefusal(started)) this.resolveExit({ status: 'failed', code: null, signal: null, end: null, spawnError: null, problem: started.message });
+    else this.follow(started.process);
     return this;
   }
 

@@ -5,15 +5,15 @@
  * key the conversion loses listed before anything starts.
  */
 import * as vscode from 'vscode';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type { RunsContext } from './ctx';
 import { RunPanel } from './panel';
 import { detectGpus } from '../../../server/src/runs/gpuDetect';
 import { blocksRun, runDoctorCheck } from '../../../server/src/runs/doctor';
-import { createRun } from '../../../server/src/runs/lifecycle';
+import { isRefusal, planLaunch } from '../../../server/src/runs/launch';
 import type { ExternalTool } from '../../../server/src/runs/tools/adapter';
 import { TOOL_EXECUTABLE, TOOL_INSTALL } from '../../../server/src/runs/tools/command';
-import { resolveToolExecutable, toolDisplayName, toolProgressLogPath, toolRunContext, toolRunDir } from '../../../server/src/runs/tools/toolRun';
+import { toolDisplayName } from '../../../server/src/runs/tools/toolRun';
 import { convertWithServer } from '../convert';
 import type { RunPlanResult } from '../../../server/src/protocol/requests';
 import { selectInterpreter } from './interpreter';
@@ -63,28 +63,25 @@ export async function runToolFineTune(ctx: RunsContext, document: vscode.TextDoc
   const command = await ctx.trainerCommand(document.uri);
   const outcome = await runDoctorCheck({ python: command.python, cwd: command.cwd, trainerRoot: command.trainerRoot, nvidia: await detectGpus(), tool });
   if (!outcome.ok) { void vscode.window.showErrorMessage(`LoRA Lens: ${outcome.message}`); return; }
-  // The doctor ran in the interpreter's environment: the console script it found comes first.
-  const executable = outcome.report.tools[tool].executable ?? resolveToolExecutable(tool, outcome.python);
-  if (!executable || outcome.findings.some((f) => f.kind === 'missing-tool' && f.severity === 'error')) {
+  if (outcome.findings.some((f) => f.kind === 'missing-tool' && f.severity === 'error')) {
     await offerAlternatives(ctx, tool, outcome.python, document.uri, answer.lost);
     return;
   }
   for (const finding of outcome.findings) void (finding.severity === 'info' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage)(`LoRA Lens: ${finding.message}`);
   if (blocksRun(outcome.findings)) return;
-  const runDir = toolRunDir(configPath, new Date());
-  const runId = basename(runDir);
-  const made = createRun(runDir, plan);
-  if (!made.ok) { void vscode.window.showErrorMessage(`LoRA Lens: cannot create the run folder: ${made.message}`); return; }
-  RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [runId]);
   const gpu = answer.estimate?.gpuName && answer.estimate.gpuMemoryBytes ? { name: answer.estimate.gpuName, memory_bytes: answer.estimate.gpuMemoryBytes } : null;
   const estimate = answer.estimate
     ? { peakBytes: answer.estimate.peakBytes, trainableParams: answer.params?.trainable ?? 0, totalParams: answer.params?.total ?? 0, gpu, tokensPerSecond: answer.tokensPerSecond }
     : null;
-  await ctx.launch(runDir, runId, {
-    tool: {
-      tool, configPath, executable, gpus: Math.max(1, plan.hardware.num_gpus),
-      context: toolRunContext(tool, runId, plan, estimate, answer.numTrainRows, () => Date.now() / 1000),
-      trainerLogPath: toolProgressLogPath(tool, plan.output.dir),
-    },
+  // The one launch use case `lora-lens run` takes too: <config dir>/runs/<run-id>/, the tool's command line. The
+  // doctor ran in the interpreter's environment: the console script it found comes first.
+  const spec = planLaunch({
+    target: { kind: 'new', plan, configPath, tool, runDir: null },
+    python: outcome.python, cwd: command.cwd, trainerRoot: command.trainerRoot, toolExecutable: outcome.report.tools[tool].executable, now: new Date(),
+    estimate: { peakAllocatedBytes: null, tokensPerSecond: null, tool: estimate, numTrainRows: answer.numTrainRows },
   });
+  if (isRefusal(spec) && spec.reason === 'missing-tool') { await offerAlternatives(ctx, tool, outcome.python, document.uri, answer.lost); return; }
+  if (isRefusal(spec)) { void vscode.window.showErrorMessage(`LoRA Lens: cannot start the run: ${spec.message}`); return; }
+  RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [spec.runId]);
+  await ctx.launch(spec);
 }

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { detectGpus } from '../runs/gpuDetect';
-import type { TrainingPlan } from '../core/plan/types';
-import { blocksRun, runLogPath, checkNewRun, checkResumable, createRun, lockedMessage, readRunSummary, newRunDir, runDoctorCheck, startTrainer, TRAINER_EXIT, undoCreateRun, type CreatedRun } from '../runs';
+import { blocksRun, isRefusal, launch, lockedMessage, planLaunch, readRunSummary, runDoctorCheck, runLogPath, TRAINER_EXIT, type LaunchEstimate, type LaunchSpec, type LaunchTarget, type TrainerExit } from '../runs';
 import { throughputOf } from '../core/analysis/throughput';
 import { untilExit } from './untilExit';
 import { defaultPython, trainerRoot } from './doctor';
@@ -11,7 +10,7 @@ import { ExitCode, type CliIO } from './io';
 import { helpText, parseArgs as parseCommandArgs, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
 import { isTty, Reporter } from './runReporter';
-import { runToolConfig, toolOfConfig } from './runTool';
+import { refusalExitCode, runToolConfig, toolOfConfig } from './runTool';
 import { toolDisplayName } from '../runs/tools/toolRun';
 import { errorReport } from './report';
 
@@ -67,6 +66,9 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
 
   const prepared = await prepare(parsed, io, fail);
   if (typeof prepared === 'number') return prepared;
+  // The folder and the command line, decided before the doctor (slower) so that a wrong --run-dir fails at once.
+  const spec = planLaunch({ target: prepared.target, python: parsed.python, cwd: io.cwd, trainerRoot: trainerRoot(), estimate: prepared.estimate, now: new Date() });
+  if (isRefusal(spec)) return fail(spec.message, refusalExitCode(spec));
   if (!parsed.skipChecks) {
     const outcome = await runDoctorCheck({ python: parsed.python, cwd: io.cwd, trainerRoot: trainerRoot(), nvidia: await detectGpus(), method: prepared.method });
     if (!outcome.ok) return fail(`${outcome.message}\nPass --python PATH (or set LORA_LENS_PYTHON), or check with: lora-lens doctor`, ExitCode.problems);
@@ -75,31 +77,20 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     }
     if (blocksRun(outcome.findings)) return fail('not started; fix the above (or pass --skip-checks to start anyway)', ExitCode.problems);
   }
-  // Only now, with the config and the environment checked, does a new run get its folder.
-  let created: CreatedRun | null = null;
-  if (prepared.plan) {
-    const made = createRun(prepared.runDir, prepared.plan);
-    if (!made.ok) return fail(made.message);
-    created = made;
-  }
-  return train(parsed, prepared.runDir, created, prepared.estimates, io);
+  return train(parsed, spec, io);
 }
 
 interface Prepared {
-  runDir: string;
-  /** The plan to write into a new run folder; null when resuming (the folder has its plan). */
-  plan: TrainingPlan | null;
+  target: LaunchTarget;
   method: string | undefined;
   /** The estimates handed to the trainer: its OOM advice quotes the peak, its start event echoes the tokens/s. */
-  estimates: { estimatePeakBytes: number | null; estimateTokensPerSecond: number | null };
+  estimate: LaunchEstimate | undefined;
 }
 
-/** The run folder to use and what goes in it, checked without making anything; an exit code when it cannot be. */
+/** What to launch, from the config (checked) or the run folder to resume; an exit code when it cannot be. */
 async function prepare(parsed: RunArgs, io: CliIO, fail: (message: string, code?: number) => number): Promise<Prepared | number> {
   if (parsed.resume) {
-    const resumable = checkResumable(resolve(io.cwd, parsed.resume));
-    if (!resumable.ok) return fail(resumable.message);
-    return { runDir: resumable.runDir, plan: null, method: readRunSummary(resumable.runDir).plan?.method, estimates: { estimatePeakBytes: null, estimateTokensPerSecond: null } };
+    return { target: { kind: 'resume', runDir: parsed.resume, anyway: parsed.resumeAnyway }, method: readRunSummary(resolve(io.cwd, parsed.resume)).plan?.method, estimate: undefined };
   }
   const read = await readConfigFile(parsed.file!, io.cwd, io.stdin);
   if (!read.ok) return fail(read.message);
@@ -114,44 +105,45 @@ async function prepare(parsed: RunArgs, io: CliIO, fail: (message: string, code?
     io.stderr.write(report || `lora-lens run: ${shown} lacks what a run needs (method, model, data.train)\n`);
     return ExitCode.problems;
   }
-  const runDir = parsed.runDir ? resolve(io.cwd, parsed.runDir) : newRunDir(analysis.plan, new Date());
-  const usable = checkNewRun(runDir);
-  if (!usable.ok) return fail(usable.message);
   // The estimate the trainer quotes in its OOM advice: the allocated peak, whoever launches (the editor too).
   const throughput = throughputOf(analysis);
   return {
-    runDir, plan: analysis.plan, method: analysis.plan.method,
-    estimates: { estimatePeakBytes: analysis.estimate?.peakAllocatedBytes ?? null, estimateTokensPerSecond: throughput?.tokensPerSecond ?? null },
+    target: { kind: 'new', plan: analysis.plan, configPath: read.path, tool: null, runDir: parsed.runDir },
+    method: analysis.plan.method,
+    estimate: { peakAllocatedBytes: analysis.estimate?.peakAllocatedBytes ?? null, tokensPerSecond: throughput?.tokensPerSecond ?? null, tool: null, numTrainRows: null },
   };
 }
 
-/** Starts the trainer in a prepared run folder and follows it; Ctrl-C stops it with a checkpoint and exits 130. */
-async function train(parsed: RunArgs, runDir: string, created: CreatedRun | null, estimates: Prepared['estimates'], io: CliIO): Promise<number> {
+/** Starts the planned run and follows it; Ctrl-C stops it with a checkpoint and exits 130. */
+async function train(parsed: RunArgs, spec: LaunchSpec, io: CliIO): Promise<number> {
+  const runDir = spec.runDir;
   const reporter = new Reporter(io, isTty(io.stdout), parsed.json);
-  reporter.line(`run folder: ${runDir}`);
-  const trainer = startTrainer({
-    python: parsed.python, verb: 'run', runDir, resume: Boolean(parsed.resume), resumeAnyway: parsed.resumeAnyway, ...estimates, cwd: io.cwd, trainerRoot: trainerRoot(),
+  const started = launch(spec, {
     onEvent: (e) => reporter.event(e),
     onStderr: (line) => io.stderr.write(`${line}\n`),
     onMalformed: (n, _text, reason) => io.stderr.write(`lora-lens run: skipped trainer output line ${n}: ${reason}\n`),
   });
-  const { exit, interrupted } = await untilExit(trainer);
+  if (isRefusal(started)) { io.stderr.write(`lora-lens run: ${started.message}\n`); return refusalExitCode(started); }
+  reporter.line(`run folder: ${runDir}`);
+  const { exit, interrupted } = await untilExit(started.process);
   if (exit.spawnError) {
-    // Nothing ran: what this command made (its plan.json, the folders it created) would show as a failed run. Only
-    // that goes: a folder given with --run-dir that existed before stays, whatever it is.
-    if (created) undoCreateRun(created);
+    // Nothing ran: launch took back what it made (plan.json, the folders it created); a folder that existed stays.
     io.stderr.write(`lora-lens run: ${exit.spawnError}; pass --python PATH (or set LORA_LENS_PYTHON)\n`);
     return ExitCode.problems;
   }
-  if (exit.inUse) { io.stderr.write(`lora-lens run: ${lockedMessage(runDir)}\n`); return ExitCode.problems; }
-  if (exit.code === TRAINER_EXIT.locked && !exit.end) { io.stderr.write(`lora-lens run: ${lockedMessage(runDir)}\n`); return TRAINER_EXIT.locked; }
-  if (!existsSync(runDir)) {
-    io.stderr.write(`lora-lens run: the run folder ${runDir} was deleted while the run was going; the run failed and nothing of it is left\n`);
-    return ExitCode.problems;
-  }
+  const problem = runProblem(runDir, exit);
+  if (problem) { io.stderr.write(`lora-lens run: ${problem.message}\n`); return problem.code; }
   if (exit.end?.status === 'stopped' || interrupted) reporter.line(`resume with: lora-lens run --resume ${runDir}`);
   if (interrupted) return ExitCode.interrupted;
   if (exit.end?.status === 'completed' || exit.end?.status === 'stopped') return exit.code ?? ExitCode.problems;
   if (!exit.end) io.stderr.write(`lora-lens run: the trainer exited (${exit.signal ?? `code ${exit.code}`}) without an end event; its output is above${runLogPath(runDir) ? ` and in ${runLogPath(runDir)}` : ''}\n`);
   return exit.code && exit.code !== 0 ? exit.code : ExitCode.problems;
+}
+
+/** A way the run ended that no event tells: the folder in use by another trainer (exit 4), or deleted mid-run. */
+function runProblem(runDir: string, exit: TrainerExit): { message: string; code: number } | null {
+  if (exit.inUse) return { message: lockedMessage(runDir), code: ExitCode.problems };
+  if (exit.code === TRAINER_EXIT.locked && !exit.end) return { message: lockedMessage(runDir), code: TRAINER_EXIT.locked };
+  if (!existsSync(runDir)) return { message: `the run folder ${runDir} was deleted while the run was going; the run failed and nothing of it is left`, code: ExitCode.problems };
+  return null;
 }

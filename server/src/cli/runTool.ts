@@ -9,10 +9,10 @@ import { parseConfigDocument } from '../core/document/configDocument';
 import { detectGpus } from '../runs/gpuDetect';
 import type { Estimate } from '../core/estimate/memory/types';
 import type { TrainingPlan } from '../core/plan/types';
-import { blocksRun, checkNewRun, createRun, runDoctorCheck } from '../runs';
+import { blocksRun, checkNewRun, isRefusal, launch, planLaunch, runDoctorCheck, type LaunchSpec, type Refusal } from '../runs';
 import type { ExternalTool } from '../runs/tools/adapter';
 import { TOOL_EXECUTABLE } from '../runs/tools/command';
-import { missingToolMessage, resolveToolExecutable, startToolRun, TOOL_LOG_FILE, toolDisplayName, toolEstimateOf, toolProgressLogPath, toolRunContext, toolRunDir } from '../runs/tools/toolRun';
+import { missingToolMessage, TOOL_LOG_FILE, toolDisplayName, toolEstimateOf, toolRunDir } from '../runs/tools/toolRun';
 import { throughputOf } from '../core/analysis/throughput';
 import { trainerRoot } from './doctor';
 import { analyzeForCli } from './analysisEnvironment';
@@ -51,62 +51,72 @@ async function planOf(tool: ExternalTool, text: string, path: string, shown: str
   return { plan: normalized.plan, estimate: null, numTrainRows: null, tokensPerSecond: null };
 }
 
+function fail(io: CliIO, message: string, code: number = ExitCode.problems): number {
+  io.stderr.write(`lora-lens run: ${message}\n`);
+  return code;
+}
+
+/** The exit code for a launch refused before anything started: a missing tool is a problem, a bad folder a usage error. */
+export function refusalExitCode(refusal: Refusal): number {
+  return refusal.reason === 'missing-tool' ? ExitCode.problems : ExitCode.usage;
+}
+
 /**
  * Runs `tool` on the config: pre-flight (unless --skip-checks), the run folder, the tool, its progress; Ctrl-C stops it
  * (SIGINT to its group, the grace, then the group) and exits 130.
  */
 export async function runToolConfig(args: ToolRunArgs, read: { text: string; path: string }, tool: ExternalTool, io: CliIO): Promise<number> {
-  const fail = (message: string, code: number = ExitCode.problems) => { io.stderr.write(`lora-lens run: ${message}\n`); return code; };
   const shown = args.file;
   const planned = await planOf(tool, read.text, read.path, shown, args.hub);
-  if (typeof planned === 'string') return fail(planned);
+  if (typeof planned === 'string') return fail(io, planned);
   const { plan } = planned;
   const runDir = args.runDir ? resolve(io.cwd, args.runDir) : toolRunDir(read.path, new Date());
   const usable = checkNewRun(runDir);
-  if (!usable.ok) return fail(usable.message, ExitCode.usage);
+  if (!usable.ok) return fail(io, usable.message, ExitCode.usage);
   let python = args.python;
   // The doctor ran in the interpreter's environment: the console script it found comes first.
   let fromDoctor: string | null = null;
   if (!args.skipChecks) {
     const outcome = await runDoctorCheck({ python, cwd: io.cwd, trainerRoot: trainerRoot(), nvidia: await detectGpus(), tool });
-    if (!outcome.ok) return fail(`${outcome.message}\nPass --python PATH (or set LORA_LENS_PYTHON), or check with: lora-lens doctor`);
+    if (!outcome.ok) return fail(io, `${outcome.message}\nPass --python PATH (or set LORA_LENS_PYTHON), or check with: lora-lens doctor`);
     python = outcome.python;
     fromDoctor = outcome.report.tools[tool].executable;
     for (const f of outcome.findings) io.stderr.write(`lora-lens run: ${f.severity}: ${f.message}\n${f.install ? `  install: ${f.install}\n` : ''}`);
-    if (outcome.findings.some((f) => f.kind === 'missing-tool' && f.severity === 'error')) return fail(missingToolMessage(tool, python, shown));
-    if (blocksRun(outcome.findings)) return fail('not started; fix the above (or pass --skip-checks to start anyway)');
+    if (outcome.findings.some((f) => f.kind === 'missing-tool' && f.severity === 'error')) return fail(io, missingToolMessage(tool, python, shown));
+    if (blocksRun(outcome.findings)) return fail(io, 'not started; fix the above (or pass --skip-checks to start anyway)');
   }
-  const executable = fromDoctor ?? resolveToolExecutable(tool, python);
-  if (!executable) return fail(missingToolMessage(tool, python, shown));
-  const made = createRun(runDir, plan);
-  if (!made.ok) return fail(made.message, ExitCode.usage);
-  return follow(args, { tool, plan, planned, runDir, executable, configPath: read.path }, io);
+  const estimate = { peakAllocatedBytes: null, tokensPerSecond: null, tool: toolEstimateOf(planned.estimate, planned.tokensPerSecond), numTrainRows: planned.numTrainRows };
+  const spec = planLaunch({
+    target: { kind: 'new', plan, configPath: read.path, tool, runDir, configShown: shown },
+    python, cwd: io.cwd, trainerRoot: trainerRoot(), toolExecutable: fromDoctor, estimate, now: new Date(),
+  });
+  if (isRefusal(spec)) return fail(io, spec.message, refusalExitCode(spec));
+  return follow(args, spec, io);
 }
 
 /** How many of the tool's last output lines a failed run shows in the terminal. */
 const TAIL_LINES = 10;
 
-async function follow(args: ToolRunArgs, run: { tool: ExternalTool; plan: TrainingPlan; planned: ToolPlan; runDir: string; executable: string; configPath: string }, io: CliIO): Promise<number> {
+async function follow(args: ToolRunArgs, spec: LaunchSpec, io: CliIO): Promise<number> {
+  if (spec.process.kind !== 'tool') return ExitCode.problems;
+  const { tool, executable, configPath } = spec.process;
   const reporter = new Reporter(io, isTty(io.stdout), args.json);
   const tail: string[] = [];
-  reporter.line(`run folder: ${run.runDir}`);
-  reporter.line(`starting ${toolDisplayName(run.tool)}: ${run.executable} train ${run.configPath}`);
-  const context = toolRunContext(run.tool, run.runDir.split(/[\\/]/).pop()!, run.plan, toolEstimateOf(run.planned.estimate, run.planned.tokensPerSecond), run.planned.numTrainRows, () => Date.now() / 1000);
-  const process_ = startToolRun({
-    tool: run.tool, configPath: run.configPath, runDir: run.runDir, executable: run.executable, context,
-    trainerLogPath: toolProgressLogPath(run.tool, run.plan.output.dir),
-    gpus: Math.max(1, run.plan.hardware.num_gpus),
+  const started = launch(spec, {
     onEvent: (e) => reporter.event(e),
     // The tool's own output goes to tool.log untouched; the terminal gets our progress, and its last lines if it fails.
     onOutput: (line) => { if (line.trim()) { tail.push(line); if (tail.length > TAIL_LINES) tail.shift(); } },
   });
-  const { exit, interrupted } = await untilExit(process_);
+  if (isRefusal(started)) return fail(io, started.message, refusalExitCode(started));
+  reporter.line(`run folder: ${spec.runDir}`);
+  reporter.line(`starting ${toolDisplayName(tool)}: ${executable} train ${configPath}`);
+  const { exit, interrupted } = await untilExit(started.process);
   if (exit.spawnError) {
     io.stderr.write(`lora-lens run: ${exit.spawnError}\n`);
     return ExitCode.problems;
   }
-  if (exit.end?.status === 'failed' && tail.length) io.stderr.write(`${toolDisplayName(run.tool)}'s last lines:\n${tail.map((l) => `  ${l}`).join('\n')}\n`);
-  if (exit.end?.status !== 'completed') io.stderr.write(`lora-lens run: ${toolDisplayName(run.tool)}'s output is in ${join(run.runDir, TOOL_LOG_FILE)}\n`);
+  if (exit.end?.status === 'failed' && tail.length) io.stderr.write(`${toolDisplayName(tool)}'s last lines:\n${tail.map((l) => `  ${l}`).join('\n')}\n`);
+  if (exit.end?.status !== 'completed') io.stderr.write(`lora-lens run: ${toolDisplayName(tool)}'s output is in ${join(spec.runDir, TOOL_LOG_FILE)}\n`);
   if (interrupted) return ExitCode.interrupted;
   if (exit.end?.status === 'completed' || exit.end?.status === 'stopped') return ExitCode.ok;
   return exit.code && exit.code !== 0 ? exit.code : ExitCode.problems;

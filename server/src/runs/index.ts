@@ -16,4 +16,5 @@ export * from './createRunFolder';
 export * from './lifecycle';
 export * from './pidFile';
 export * from './exitCodes';
+export * from './launch';
 export * from './doctor';

@@ -1,0 +1,188 @@
+/**
+ * The one "prepare and start a run" use case, for the CLI (`lora-lens run`) and the editor (Run Fine-Tune, Resume)
+ * alike: `planLaunch` decides everything that can be decided without starting anything (which folder, our trainer
+ * or the user's tool, the argument array and environment, the sentence when it cannot be), and `launch` does it (the
+ * run folder, the spawn, the pid file, the supervision). The callers only present the result.
+ */
+import { basename, join, resolve } from 'node:path';
+import type { TrainingPlan } from '../core/plan/types';
+import { buildTrainerArgs, buildTrainerEnv, newRunDir, type TrainerInvocation } from './args';
+import { checkNewRun, checkResumable, createRun, EVENTS_FILE, readEventsFile, undoCreateRun, type CreatedRun } from './lifecycle';
+import { startTrainer, type TrainerCallbacks, type TrainerExit, type TrainerProcess } from './process';
+import type { ExternalTool, ToolRunContext } from './tools/adapter';
+import { buildToolCommand, type ToolCommand } from './tools/command';
+import { missingToolMessage, resolveToolExecutable, startToolRun, toolDisplayName, toolProgressLogPath, toolRunContext, toolRunDir, type ToolEstimate } from './tools/toolRun';
+
+/** What to start: a new run of a plan (by our trainer, or by the user's tool for its own config), or a resume. */
+export type LaunchTarget =
+  | { kind: 'new'; plan: TrainingPlan; configPath: string | null; tool: ExternalTool | null; runDir: string | null; configShown?: string }
+  | { kind: 'resume'; runDir: string; anyway?: boolean };
+
+/** What the estimator said of a new run: the trainer quotes the peak in its OOM advice; a tool run is drawn against it. */
+export interface LaunchEstimate {
+  peakAllocatedBytes: number | null;
+  tokensPerSecond: number | null;
+  /** The figures a tool run's events are drawn against (toolEstimateOf), null without an estimate. */
+  tool: ToolEstimate | null;
+  numTrainRows: number | null;
+}
+
+export interface LaunchInput {
+  target: LaunchTarget;
+  python: string;
+  /** The trainer's working directory (the workspace, the terminal's folder); relative --run-dir paths resolve here. */
+  cwd: string;
+  trainerRoot: string | null;
+  /** For a tool's config: the executable the doctor found in the interpreter's environment; else looked up beside it and on PATH. */
+  toolExecutable?: string | null;
+  estimate?: LaunchEstimate;
+  now: Date;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface TrainerLaunch {
+  kind: 'trainer';
+  invocation: TrainerInvocation;
+  cwd: string;
+  trainerRoot: string | null;
+  command: string;
+  args: string[];
+  /** The child's environment (buildTrainerEnv of `baseEnv`). */
+  env: NodeJS.ProcessEnv;
+  baseEnv: NodeJS.ProcessEnv;
+}
+
+export interface ToolLaunch {
+  kind: 'tool';
+  tool: ExternalTool;
+  executable: string;
+  configPath: string;
+  context: ToolRunContext;
+  /** The tool's progress log in its output_dir (LLaMA-Factory's trainer_log.jsonl), tailed while it runs; null when it writes none. */
+  trainerLogPath: string | null;
+  gpus: number;
+  /** The tool's command line and environment (buildToolCommand of `baseEnv`). */
+  command: ToolCommand;
+  baseEnv: NodeJS.ProcessEnv;
+}
+
+export interface LaunchSpec {
+  runDir: string;
+  runId: string;
+  resume: boolean;
+  /** The plan a new run's folder gets (createRun); null when resuming (the folder has its plan). */
+  plan: TrainingPlan | null;
+  process: TrainerLaunch | ToolLaunch;
+  /** One line for a log: what starts, where. */
+  description: string;
+}
+
+/** Why a run cannot start, as a sentence; `reason` lets a caller pick its exit code or its buttons. */
+export interface Refusal { refused: true; reason: 'folder' | 'resume' | 'missing-tool' | 'stdin'; message: string }
+
+export function isRefusal<T>(value: T | Refusal): value is Refusal {
+  return typeof value === 'object' && value !== null && (value as Refusal).refused === true;
+}
+
+const refuse = (reason: Refusal['reason'], message: string): Refusal => ({ refused: true, reason, message });
+
+/** Our trainer in a run folder: the invocation, its argument array and environment. Pure. */
+export function trainerLaunch(invocation: Omit<TrainerInvocation, 'verb'>, cwd: string, trainerRoot: string | null, env: NodeJS.ProcessEnv = process.env): TrainerLaunch {
+  const full: TrainerInvocation = { ...invocation, verb: 'run' };
+  const { command, args } = buildTrainerArgs(full);
+  return { kind: 'trainer', invocation: full, cwd, trainerRoot, command, args, env: buildTrainerEnv(env, trainerRoot), baseEnv: env };
+}
+
+/** The estimates a resumed run passes on again: those its first start event echoed. */
+function previousEstimates(runDir: string): { estimatePeakBytes: number | null; estimateTokensPerSecond: number | null } {
+  const start = readEventsFile(join(runDir, EVENTS_FILE)).find((e) => e.event === 'start');
+  return start?.event === 'start'
+    ? { estimatePeakBytes: start.estimate_peak_bytes ?? null, estimateTokensPerSecond: start.estimate_tokens_per_second ?? null }
+    : { estimatePeakBytes: null, estimateTokensPerSecond: null };
+}
+
+function planResume(input: LaunchInput, target: Extract<LaunchTarget, { kind: 'resume' }>): LaunchSpec | Refusal {
+  const resumable = checkResumable(resolve(input.cwd, target.runDir));
+  if (!resumable.ok) return refuse('resume', resumable.message);
+  const runDir = resumable.runDir;
+  const process_ = trainerLaunch({ python: input.python, runDir, resume: true, resumeAnyway: target.anyway ?? false, ...previousEstimates(runDir) }, input.cwd, input.trainerRoot, input.env);
+  return { runDir, runId: basename(runDir), resume: true, plan: null, process: process_, description: `${input.python} -m lora_lens_trainer run --resume in ${runDir}` };
+}
+
+function planTool(input: LaunchInput, target: Extract<LaunchTarget, { kind: 'new' }>, tool: ExternalTool, runDir: string): LaunchSpec | Refusal {
+  const configPath = target.configPath!;
+  const executable = input.toolExecutable ?? resolveToolExecutable(tool, input.python, input.env);
+  if (!executable) return refuse('missing-tool', missingToolMessage(tool, input.python, target.configShown ?? configPath));
+  const { plan } = target;
+  const runId = basename(runDir);
+  const gpus = Math.max(1, plan.hardware.num_gpus);
+  const estimate = input.estimate;
+  const context = toolRunContext(tool, runId, plan, estimate?.tool ?? null, estimate?.numTrainRows ?? null, () => Date.now() / 1000);
+  const baseEnv = input.env ?? process.env;
+  const command = buildToolCommand(tool, configPath, gpus, executable, baseEnv);
+  const trainerLogPath = toolProgressLogPath(tool, plan.output.dir);
+  return {
+    runDir, runId, resume: false, plan,
+    process: { kind: 'tool', tool, executable, configPath, context, trainerLogPath, gpus, command, baseEnv },
+    description: `${toolDisplayName(tool)}: ${executable} ${command.args.join(' ')} (its output in ${join(runDir, 'tool.log')})`,
+  };
+}
+
+/**
+ * Decides a launch without starting or writing anything: the run folder (given, else `<output.dir>/<run-id>/` for
+ * our trainer and `<config dir>/runs/<run-id>/` for a tool), whether it may be used (new or empty; a resume only of
+ * our own trainer's stopped run), and the command line. Reads the file system; spawns nothing, writes nothing.
+ */
+export function planLaunch(input: LaunchInput): LaunchSpec | Refusal {
+  const { target } = input;
+  if (target.kind === 'resume') return planResume(input, target);
+  if (target.tool && !target.configPath) return refuse('stdin', `${toolDisplayName(target.tool)} reads its config from a file: give the file's path instead of -`);
+  const runDir = target.runDir ? resolve(input.cwd, target.runDir) : target.tool ? toolRunDir(target.configPath!, input.now) : newRunDir(target.plan, input.now);
+  const usable = checkNewRun(runDir);
+  if (!usable.ok) return refuse('folder', usable.message);
+  if (target.tool) return planTool(input, target, target.tool, runDir);
+  const estimate = input.estimate;
+  const process_ = trainerLaunch({
+    python: input.python, runDir, resume: false,
+    estimatePeakBytes: estimate?.peakAllocatedBytes ?? null, estimateTokensPerSecond: estimate?.tokensPerSecond ?? null,
+  }, input.cwd, input.trainerRoot, input.env);
+  return { runDir, runId: basename(runDir), resume: false, plan: target.plan, process: process_, description: `${input.python} -m lora_lens_trainer run in ${runDir}` };
+}
+
+/** Every line a launched run produces: the trainer's events and stderr, or the tool's events and output lines. */
+export interface LaunchListeners extends TrainerCallbacks {
+  /** Each line the user's tool prints (stdout and stderr), for a terminal tail or an output channel. */
+  onOutput?: (line: string) => void;
+}
+
+/**
+ * Starts a planned launch: a new run's folder and plan.json (createRun), then the trainer or the tool through the
+ * one supervised spawn (pid file, stop sequence). When the interpreter or tool cannot be started at all, what
+ * createRun made is taken back before `done` resolves, and nothing else is touched.
+ */
+export function launch(spec: LaunchSpec, listeners: LaunchListeners = {}): { process: TrainerProcess; created: CreatedRun | null } | Refusal {
+  let created: CreatedRun | null = null;
+  if (spec.plan) {
+    const made = createRun(spec.runDir, spec.plan);
+    if (!made.ok) return refuse('folder', made.message);
+    created = made;
+  }
+  const started = spec.process.kind === 'trainer' ? startPlannedTrainer(spec, spec.process, listeners) : startPlannedTool(spec, spec.process, listeners);
+  const done = started.done.then((exit: TrainerExit) => {
+    if (exit.spawnError && created) undoCreateRun(created);
+    return exit;
+  });
+  return { process: { pid: started.pid, done, stop: (options) => { void started.stop(options); return done; } }, created };
+}
+
+function startPlannedTrainer(spec: LaunchSpec, planned: TrainerLaunch, listeners: LaunchListeners): TrainerProcess {
+  return startTrainer({ ...planned.invocation, cwd: planned.cwd, trainerRoot: planned.trainerRoot, env: planned.baseEnv, ...listeners, runDir: spec.runDir });
+}
+
+function startPlannedTool(spec: LaunchSpec, planned: ToolLaunch, listeners: LaunchListeners): TrainerProcess {
+  return startToolRun({
+    tool: planned.tool, configPath: planned.configPath, runDir: spec.runDir, executable: planned.executable, context: planned.context,
+    trainerLogPath: planned.trainerLogPath, gpus: planned.gpus, env: planned.baseEnv,
+    onEvent: listeners.onEvent, onOutput: listeners.onOutput,
+  });
+}
