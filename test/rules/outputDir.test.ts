@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import { toTrainingPlan } from '../../server/src/core/plan/normalize';
+import { renderKeyNames } from '../../server/src/core/rules/keyNames';
 import { outputDir } from '../../server/src/core/rules/outputDir';
 import { newRunDir } from '../../server/src/runs/args';
 import { createRunFolder } from '../../server/src/runs/createRunFolder';
@@ -17,7 +18,13 @@ function check(configPath: string, dir: string | null) {
   const text = `model: Qwen/Qwen2.5-0.5B-Instruct\nmethod: lora\ndata:\n  train: data/train.jsonl\n${dir === null ? '' : `output:\n  dir: ${dir}\n`}`;
   const doc = parseConfigDocument(text);
   const plan = toTrainingPlan(doc, configPath)!;
-  return { plan, findings: outputDir.check({ doc, plan, configPath, platform: 'linux' }) };
+  // The rule names keys by placeholder; the registry spells them (here as our dialect does).
+  const findings = outputDir.check({ doc, plan, configPath, platform: 'linux' }).map((f) => ({
+    ...f,
+    message: renderKeyNames(f.message),
+    fixes: f.fixes?.map((x) => ({ ...x, title: renderKeyNames(x.title) })),
+  }));
+  return { plan, findings };
 }
 
 test('output-dir: silent for a fresh output.dir, for one that holds runs, and for an old finished run (new runs get their own folder)', () => {

@@ -1,5 +1,8 @@
 import type { Rule } from './types';
-import { anchor, has, setFix, show } from './util';
+import { anchor, has, leaf, setFix, show } from './util';
+
+const ALPHA = leaf('lora.lora_alpha');
+const R = leaf('lora.r');
 
 export const alphaRatio: Rule = {
   id: 'alpha-ratio',
@@ -20,7 +23,7 @@ export const alphaRatio: Rule = {
     return [{
       range: anchor(doc, has(doc, ['lora', 'lora_alpha']) ? ['lora', 'lora_alpha'] : ['lora', 'r']),
       severity: far ? 'warning' : 'info',
-      message: `lora_alpha / r = ${show(alpha)} / ${r}: the adapter's output is scaled by ${show(scale)}, outside the usual 1-4; ${effect}. Set lora_alpha to ${target} (2 × r), or use_rslora: true for high ranks.`,
+      message: `${ALPHA} / ${R} = ${show(alpha)} / ${r}: the adapter's output is scaled by ${show(scale)}, outside the usual 1-4; ${effect}. Set ${ALPHA} to ${target} (2 × ${R}), or ${leaf('lora.use_rslora')}: true for high ranks.`,
       fixes: [setFix(['lora', 'lora_alpha'], target)],
       data: { scale, r, alpha },
     }];

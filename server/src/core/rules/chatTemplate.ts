@@ -2,7 +2,9 @@ import type { ArchFamily } from '../models';
 import { closestMatch } from '../text/suggest';
 import { TRAINER_CAPABILITIES, runsOnBundledTrainer, type NamedTemplateCapability } from './trainerCapabilities';
 import type { Finding, Rule, RuleInput } from './types';
-import { anchor, setFix } from './util';
+import { anchor, key, leaf, setFix } from './util';
+
+const TEMPLATE = leaf('data.chat_template');
 
 /**
  * The named templates (data.chat_template), by name: the bundled trainer's, from its capabilities file, with the
@@ -41,7 +43,7 @@ export const chatTemplate: Rule = {
       return [{
         range: anchor(doc, path),
         severity: 'error',
-        message: `chat_template \`${template}\` is not a template the bundled trainer knows: it stops at start. Use \`auto\` (the tokenizer's own), one of ${names.map((n) => `\`${n}\``).join(', ')}, or inline Jinja.`,
+        message: `${TEMPLATE} \`${template}\` is not a template the bundled trainer knows: it stops at start. Use \`auto\` (the tokenizer's own), one of ${names.map((n) => `\`${n}\``).join(', ')}, or inline Jinja.`,
         fixes: [setFix(path, proposal)],
         data: { known: names },
       }];
@@ -52,7 +54,7 @@ export const chatTemplate: Rule = {
     if (bundled && named?.system_role === 'refused') {
       findings.push({
         range: anchor(doc, path),
-        message: `chat_template \`${template}\` has no system role (as ${named.source}'s own template): the bundled trainer refuses a row with a system turn at start. If data.train has system turns, fold them into the first user turn, or use a template with a system role.`,
+        message: `${TEMPLATE} \`${template}\` has no system role (as ${named.source}'s own template): the bundled trainer refuses a row with a system turn at start. If ${key('data.train')} has system turns, fold them into the first user turn, or use a template with a system role.`,
         data: { systemRole: 'refused' },
       });
     }
@@ -70,7 +72,7 @@ function familyFindings({ doc, model }: RuleInput, template: string, named: Name
     if (spec.chatTemplate) return [];
     return [{
       range: anchor(doc, path, ['data', 'format']),
-      message: `${spec.id} is a base model: its tokenizer has no chat template, so \`chat_template: auto\` has nothing to apply (transformers raises "tokenizer.chat_template is not set"). Name a template (\`${proposal}\`), or start from the instruct variant.`,
+      message: `${spec.id} is a base model: its tokenizer has no chat template, so \`${TEMPLATE}: auto\` has nothing to apply (transformers raises "tokenizer.chat_template is not set"). Name a template (\`${proposal}\`), or start from the instruct variant.`,
       fixes: [setFix(path, proposal)],
     }];
   }
@@ -79,7 +81,7 @@ function familyFindings({ doc, model }: RuleInput, template: string, named: Name
   if (spec.chatTemplate) {
     return [{
       range: anchor(doc, path),
-      message: `chat_template \`${template}\` is not the template ${spec.id} was tuned with: the model learns new turn markers on top of its own, and generation comes out garbled while the loss looks fine. Use \`auto\` (the tokenizer's own).`,
+      message: `${TEMPLATE} \`${template}\` is not the template ${spec.id} was tuned with: the model learns new turn markers on top of its own, and generation comes out garbled while the loss looks fine. Use \`auto\` (the tokenizer's own).`,
       fixes: [setFix(path, 'auto')],
     }];
   }
@@ -87,7 +89,7 @@ function familyFindings({ doc, model }: RuleInput, template: string, named: Name
   if (named.generic) return [];
   return [{
     range: anchor(doc, path),
-    message: `chat_template \`${template}\` belongs to another model family than ${spec.id} (${spec.family}): its special tokens are not in this vocabulary and get split into pieces, so turns are garbled while the loss looks fine. Use \`${proposal}\`.`,
+    message: `${TEMPLATE} \`${template}\` belongs to another model family than ${spec.id} (${spec.family}): its special tokens are not in this vocabulary and get split into pieces, so turns are garbled while the loss looks fine. Use \`${proposal}\`.`,
     fixes: [setFix(path, proposal)],
   }];
 }

@@ -4,7 +4,7 @@ import { FORMAT_SHAPE, layoutShape } from '../data/layout';
 import type { DatasetFacts } from '../data/types';
 import { isDatasetReference } from '../dialects/normalize/datasetRef';
 import type { Finding, Rule, RuleInput } from './types';
-import { anchor, listLines, plural, setFix } from './util';
+import { anchor, key, listLines, plural, setFix } from './util';
 
 
 export const dataset: Rule = {
@@ -14,23 +14,23 @@ export const dataset: Rule = {
   check(input) {
     const { doc, plan, fileExists = existsSync } = input;
     const findings: Finding[] = [];
-    for (const [key, path, facts] of [['train', plan.data.train, input.dataset], ['eval', plan.data.eval, input.evalDataset]] as const) {
+    for (const [which, path, facts] of [['train', plan.data.train, input.dataset], ['eval', plan.data.eval, input.evalDataset]] as const) {
       // A Hub or registry dataset (hf://datasets/…) is not a file: nothing to find or inspect here.
       if (!path || isDatasetReference(path)) continue;
-      const range = anchor(doc, ['data', key]);
+      const range = anchor(doc, ['data', which]);
       const missing = facts?.path === path ? !facts.exists : !fileExists(path);
       if (missing) {
-        findings.push({ range, severity: 'error', message: `data.${key}: ${path} does not exist.`, data: { path } });
+        findings.push({ range, severity: 'error', message: `${key(`data.${which}`)}: ${path} does not exist.`, data: { path } });
         continue;
       }
-      if (facts && facts.path === path) findings.push(...describe(input, key, facts));
+      if (facts && facts.path === path) findings.push(...describe(input, which, facts));
     }
     return findings;
   },
 };
 
-function describe({ doc, plan }: RuleInput, key: 'train' | 'eval', facts: DatasetFacts): Finding[] {
-  const range = anchor(doc, ['data', key]);
+function describe({ doc, plan }: RuleInput, which: 'train' | 'eval', facts: DatasetFacts): Finding[] {
+  const range = anchor(doc, ['data', which]);
   const file = basename(facts.path);
   if (facts.skipped) return [{ range, severity: 'info', message: `${file} was not inspected: ${facts.skipped}.` }];
   const where = (lines: DatasetFacts['empty']) => {
@@ -53,7 +53,7 @@ function describe({ doc, plan }: RuleInput, key: 'train' | 'eval', facts: Datase
     // A dialect's dataset is read as its tool reads it (the layout names the tool's setting); ours by data.format.
     const expected = facts.layout && facts.layout.kind !== 'format' && facts.layout.kind !== 'unchecked'
       ? `${facts.layout.label} ${layoutShape(facts.layout)}`
-      : `data.format ${plan.data.format} ${FORMAT_SHAPE[plan.data.format]}`;
+      : `${key('data.format')} ${plan.data.format} ${FORMAT_SHAPE[plan.data.format]}`;
     findings.push({
       range,
       severity: 'error',
@@ -64,7 +64,7 @@ function describe({ doc, plan }: RuleInput, key: 'train' | 'eval', facts: Datase
   if (facts.duplicates.count > 0 && !plan.data.dedupe) {
     findings.push({
       range,
-      message: `${plural(facts.duplicates.count, 'row')} of ${file}${scope} ${facts.duplicates.count === 1 ? 'repeats' : 'repeat'} an earlier row exactly (${where(facts.duplicates)}): duplicates are seen several times per epoch and get memorised${key === 'eval' ? '' : ', and copies shared with the eval set inflate its score'}. Set data.dedupe: true.`,
+      message: `${plural(facts.duplicates.count, 'row')} of ${file}${scope} ${facts.duplicates.count === 1 ? 'repeats' : 'repeat'} an earlier row exactly (${where(facts.duplicates)}): duplicates are seen several times per epoch and get memorised${which === 'eval' ? '' : ', and copies shared with the eval set inflate its score'}. Set ${key('data.dedupe')}: true.`,
       fixes: [setFix(['data', 'dedupe'], true)],
       data: { count: facts.duplicates.count },
     });
@@ -79,7 +79,7 @@ function describe({ doc, plan }: RuleInput, key: 'train' | 'eval', facts: Datase
   if (facts.html.count > 0 && !plan.data.strip_html) {
     findings.push({
       range,
-      message: `${plural(facts.html.count, 'row')} of ${file}${scope} contain HTML markup (${where(facts.html)}): the model learns to emit tags. Set data.strip_html: true, unless HTML is what it should write.`,
+      message: `${plural(facts.html.count, 'row')} of ${file}${scope} contain HTML markup (${where(facts.html)}): the model learns to emit tags. Set ${key('data.strip_html')}: true, unless HTML is what it should write.`,
       fixes: [setFix(['data', 'strip_html'], true)],
       data: { count: facts.html.count },
     });

@@ -1,58 +1,28 @@
 /**
- * A rule finding on an axolotl or LLaMA-Factory plan, said in that dialect: its message and fix titles name the
- * dialect's keys (`micro_batch_size`, `lora_r`, `cutoff_len`), its fixes edit those keys (dialectEdits), and it is
- * labelled as LoRA Lens's advice, not the tool's rule. A fix that no dialect key can carry is dropped.
+ * A rule finding on an axolotl or LLaMA-Factory plan, said in that dialect: the keys its message and fix titles name
+ * (placeholders of plan paths, keyNames.ts) are spelled as the dialect's keys (`micro_batch_size`, `lora_r`,
+ * `cutoff_len`), its fixes edit those keys (dialectEdits), and it is labelled as LoRA Lens's advice, not the tool's
+ * rule. A fix that no dialect key can carry is dropped.
  */
 import type { NodePath } from '../document/configDocument';
-import { dialectEdits, type PlanSourceMap } from '../dialects/normalize/sourceMap';
+import { dialectEdits, displayName, type PlanSourceMap } from '../dialects/normalize/sourceMap';
 import type { ConfigEdit, QuickFix } from '../edits/types';
 import type { Severity } from '../document/diagnostics';
+import { renderKeyNames } from './keyNames';
 import type { Finding } from './types';
+import { setTitle, show } from './util';
 
-
-/** How our rule messages spell two fields together, and the plan fields they stand for. */
-const PHRASES: Array<{ text: string; fields: [string, string]; join: string }> = [
-  { text: 'per-device batch × gradient accumulation', fields: ['training.per_device_train_batch_size', 'training.gradient_accumulation_steps'], join: ' × ' },
-];
-
-export interface DialectWording {
+/** The dialect a finding is said in: its display name and where each plan field comes from in it. */
+export interface FindingDialect {
   /** The tool's name as people write it (`axolotl`, `LLaMA-Factory`). */
   displayName: string;
-  rename: (text: string) => string;
   sources: PlanSourceMap;
 }
 
-/** The renaming of plan key names to the dialect's: dotted plan keys, then unambiguous leaf names with an underscore. */
-export function dialectWording(displayName: string, sources: PlanSourceMap): DialectWording {
-  const names = new Map<string, string>();
-  const leafNames = new Map<string, string | null>();
-  for (const [planKey, source] of Object.entries(sources)) {
-    if (!source.docPath) continue;
-    // A top-level key that is an English word (`model`, `method`, `data`) is prose in a message ("a base model").
-    if (!/^[a-z]+$/.test(planKey)) names.set(planKey, source.name);
-    const leaf = planKey.slice(planKey.lastIndexOf('.') + 1);
-    if (leaf === source.name) continue;
-    const seen = leafNames.get(leaf);
-    leafNames.set(leaf, seen === undefined || seen === source.name ? source.name : null);
-  }
-  for (const [leaf, name] of leafNames) if (name && (leaf.includes('_') || leaf === 'r')) names.set(leaf, name);
-  const words = [...names.keys()].sort((a, b) => b.length - a.length).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  // A leaf is a whole word not inside a longer key (`r` in `lora.r` or `r = 16`, never the r of `rank`).
-  const pattern = words.length > 0 ? new RegExp(`(?<![\\w.\\-\`])(${words.join('|')})(?![\\w\\-])`, 'g') : null;
-  const rename = (text: string): string => {
-    let out = text;
-    for (const phrase of PHRASES) {
-      const [a, b] = phrase.fields.map((f) => sources[f]);
-      if (a?.docPath && b?.docPath) out = out.split(phrase.text).join(`${a.name}${phrase.join}${b.name}`);
-    }
-    if (!pattern) return out;
-    return out.replace(pattern, (word: string, _g: string, offset: number, whole: string) => {
-      // A bare `r` only where it is the rank: next to `/`, `×`, `=` or `:` (never a word of prose).
-      if (word === 'r' && !/[/×=:(]\s*$/.test(whole.slice(Math.max(0, offset - 3), offset)) && !/^\s*[=:)]/.test(whole.slice(offset + 1, offset + 4))) return word;
-      return names.get(word) ?? word;
-    });
-  };
-  return { displayName, rename, sources };
+/** The dialect's key for a plan path, when one decides it; undefined keeps our spelling. */
+export function dialectKeyName(sources: PlanSourceMap, planPath: string): string | undefined {
+  const source = sources[planPath];
+  return source?.docPath ? source.name : undefined;
 }
 
 /** Rules that report a fact LoRA Lens found (a model, a GPU, a file, the memory verdict), not advice on a value. */
@@ -65,21 +35,34 @@ const FAILING_RULES = new Set(['memory-no-fit', 'dataset']);
  * The finding in the dialect's words, labelled as ours; fixes no dialect key can carry are left out. Our advice is
  * at most a warning here: the tool accepts the file, and an error would say it stops (only a real failure does).
  */
-export function toDialectFinding(ruleId: string, finding: Finding, wording: DialectWording, severity: Severity): Finding {
-  const label = FACT_RULES.has(ruleId) ? 'LoRA Lens' : `LoRA Lens advice (${wording.displayName} accepts this)`;
-  const fixes = (finding.fixes ?? []).map((f) => dialectFix(f, wording)).filter((f): f is QuickFix => f !== null);
+export function toDialectFinding(ruleId: string, finding: Finding, dialect: FindingDialect, severity: Severity): Finding {
+  const spell = (planPath: string) => dialectKeyName(dialect.sources, planPath);
+  const label = FACT_RULES.has(ruleId) ? 'LoRA Lens' : `LoRA Lens advice (${dialect.displayName} accepts this)`;
+  const fixes = (finding.fixes ?? []).map((f) => dialectFix(f, dialect.sources, spell)).filter((f): f is QuickFix => f !== null);
   const demoted = severity === 'error' && !FAILING_RULES.has(ruleId) ? { severity: 'warning' as const } : {};
-  return { ...finding, ...demoted, message: `${label}: ${wording.rename(finding.message)}`, fixes };
+  return { ...finding, ...demoted, message: `${label}: ${renderKeyNames(finding.message, spell)}`, fixes };
 }
 
-function dialectFix(quickFix: QuickFix, wording: DialectWording): QuickFix | null {
+function dialectFix(quickFix: QuickFix, sources: PlanSourceMap, spell: (planPath: string) => string | undefined): QuickFix | null {
   const edits: ConfigEdit[] = [];
   for (const edit of quickFix.edits) {
-    const translated = dialectEdit(edit, wording.sources);
+    const translated = dialectEdit(edit, sources);
     if (translated.length === 0) return null;
     edits.push(...translated);
   }
-  return { ...quickFix, title: wording.rename(quickFix.title), edits };
+  return { ...quickFix, title: dialectTitle(quickFix, edits) ?? renderKeyNames(quickFix.title, spell), edits };
+}
+
+/**
+ * A one-key fix titled `Set <key>: <value>` (setFix) says what it writes in the dialect, which may be another key
+ * or value (`lora_target_linear: true` for all-linear, LLaMA-Factory's `lora_target: all`).
+ */
+function dialectTitle(quickFix: QuickFix, edits: ConfigEdit[]): string | undefined {
+  const [planEdit] = quickFix.edits;
+  if (quickFix.edits.length !== 1 || planEdit?.kind !== 'set' || quickFix.title !== setTitle(planEdit.path, planEdit.value)) return undefined;
+  const sets = edits.filter((e): e is Extract<ConfigEdit, { kind: 'set' }> => e.kind === 'set');
+  if (sets.length !== edits.length) return undefined;
+  return `Set ${sets.map((e) => `${displayName(e.path)}: ${show(e.value)}`).join(' and ')}`;
 }
 
 function dialectEdit(edit: ConfigEdit, sources: PlanSourceMap): ConfigEdit[] {

@@ -1,6 +1,6 @@
 import { gpuFromSetting } from '../gpu';
 import type { Rule } from './types';
-import { fix, placeAt, set } from './util';
+import { fix, key, placeAt, set } from './util';
 
 /** `hardware.gpu` naming no catalog GPU and no memory size; the estimate falls back to the detected GPU. */
 export const gpuUnknown: Rule = {
@@ -13,6 +13,6 @@ export const gpuUnknown: Rule = {
     const lookup = gpuFromSetting(setting);
     if (lookup.ok) return [];
     const path = ['hardware', 'gpu'];
-    return [{ range: placeAt(doc, path), message: `hardware.gpu: ${lookup.message}.`, fixes: [fix('Detect the GPU (auto)', [set(path, 'auto')])], data: { path } }];
+    return [{ range: placeAt(doc, path), message: `${key('hardware.gpu')}: ${lookup.message}.`, fixes: [fix('Detect the GPU (auto)', [set(path, 'auto')])], data: { path } }];
   },
 };

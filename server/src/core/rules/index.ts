@@ -24,11 +24,12 @@ import { rankVsData } from './rankVsData';
 import { scheduler } from './scheduler';
 import { smallData } from './smallData';
 import { suppressedLines, suppressionDirectives } from './suppression';
-import { dialectWording, toDialectFinding } from './dialectFindings';
+import { toDialectFinding } from './dialectFindings';
+import { keysNamed, renderKeyNames } from './keyNames';
 import { targetModules } from './targetModules';
 import { trainerRefusal } from './trainerRefusal';
 import { trustRemoteCode } from './trustRemoteCode';
-import type { Rule, RuleDiagnosticData, RuleInput, RuleSeverity } from './types';
+import type { Finding, Rule, RuleDiagnosticData, RuleInput, RuleSeverity } from './types';
 import { isUnplaced, withPlanSources } from './util';
 import { warmup } from './warmup';
 import { windows } from './windows';
@@ -62,7 +63,7 @@ export function parseRuleSettings(value: unknown): Record<string, RuleSeverity> 
  * `data: { rule, fixes: QuickFix[], ... }`. Severity overrides apply per rule (`off` skips it); a
  * `# lora-lens-disable-next-line [ids]` comment drops the next line's diagnostics. A rule that throws is skipped,
  * so one bug does not take every diagnostic with it. With `input.dialect` the findings are said in that dialect
- * (see dialectFindings.ts).
+ * (see dialectFindings.ts). The plan paths a finding names are listed in `data.keys`.
  */
 export function checkRules(input: RuleInput): Diagnostic[] {
   return withPlanSources(input.doc, input.dialect?.sources, () => runRules(input));
@@ -71,7 +72,6 @@ export function checkRules(input: RuleInput): Diagnostic[] {
 function runRules(input: RuleInput): Diagnostic[] {
   const suppressed = suppressedLines(input.doc.text);
   const diagnostics: Diagnostic[] = unknownSuppressedIds(input);
-  const wording = input.dialect ? dialectWording(input.dialect.displayName, input.dialect.sources) : undefined;
   for (const rule of RULES) {
     const override = input.severityOverrides?.[rule.id];
     if (override === 'off') continue;
@@ -83,15 +83,22 @@ function runRules(input: RuleInput): Diagnostic[] {
     }
     for (const found of findings) {
       if (isUnplaced(found.range)) continue;
-      const finding = wording ? toDialectFinding(rule.id, found, wording, override ?? found.severity ?? rule.severity) : found;
+      const finding = input.dialect ? toDialectFinding(rule.id, found, input.dialect, override ?? found.severity ?? rule.severity) : ourFinding(found);
       const ids = suppressed.get(finding.range.start.line);
       if (ids && (ids.size === 0 || ids.has(rule.id))) continue;
       const severity: Severity = override ?? finding.severity ?? rule.severity;
-      const data: RuleDiagnosticData = { ...finding.data, rule: rule.id, fixes: finding.fixes ?? [] };
+      const keys = keysNamed([found.message, ...(found.fixes ?? []).map((f) => f.title)].join('\n'));
+      const data: RuleDiagnosticData = { ...finding.data, rule: rule.id, fixes: finding.fixes ?? [], ...(keys.length > 0 ? { keys } : {}) };
       diagnostics.push(makeDiagnostic(finding.range, severity, rule.id, finding.message, data));
     }
   }
   return diagnostics;
+}
+
+/** A finding on our own dialect: the keys it names spelled as our configs write them. */
+function ourFinding(finding: Finding): Finding {
+  const fixes = finding.fixes?.map((f) => ({ ...f, title: renderKeyNames(f.title) }));
+  return { ...finding, message: renderKeyNames(finding.message), ...(fixes ? { fixes } : {}) };
 }
 
 /** The code of the warning on a `# lora-lens-disable-next-line` id that names no rule. */

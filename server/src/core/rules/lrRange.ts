@@ -1,7 +1,7 @@
 import { TYPICAL_LEARNING_RATE } from '../plan/defaults';
 import type { Method } from '../plan/types';
 import type { Rule } from './types';
-import { anchor, setFix, show } from './util';
+import { anchor, leaf, setFix, show } from './util';
 
 /** Typical peak learning rates: adapters start at zero and need larger steps than full weights. */
 const BANDS: Record<Method, [number, number]> = { full: [1e-5, 5e-5], lora: [1e-4, 3e-4], qlora: [1e-4, 3e-4] };
@@ -27,7 +27,7 @@ export const lrRange: Rule = {
         : 'full fine-tuning at this rate learns very slowly for the compute it spends';
     return [{
       range: anchor(doc, ['training', 'learning_rate']),
-      message: `learning_rate ${show(lr)} is ${lr < low ? 'below' : 'above'} the usual ${band} for ${plan.method}: ${why}. Use about ${show(typical)}.`,
+      message: `${leaf('training.learning_rate')} ${show(lr)} is ${lr < low ? 'below' : 'above'} the usual ${band} for ${plan.method}: ${why}. Use about ${show(typical)}.`,
       fixes: [setFix(['training', 'learning_rate'], typical)],
       data: { learningRate: lr, low, high },
     }];

@@ -1,6 +1,8 @@
 import type { LengthStats } from '../data/types';
 import type { Finding, Rule } from './types';
-import { anchor, has, setFix, show } from './util';
+import { anchor, has, key, leaf, setFix, show } from './util';
+
+const MAX_LENGTH = leaf('data.max_length');
 
 /** Share of rows longer than `limit` tokens, from the sorted length sample. */
 export function shareAbove(lengths: LengthStats, limit: number): number {
@@ -39,7 +41,7 @@ export const maxLength: Rule = {
       findings.push({
         range: anchor(doc, path, ['data']),
         severity: 'info',
-        message: `data.max_length is not set: rows are cut at ${limit} tokens.${lengths ? ` 99% of the rows here are within ${lengths.p99} tokens (${kind}).` : ''} Write the length your data needs, so memory estimates and truncation are explicit.`,
+        message: `${key('data.max_length')} is not set: rows are cut at ${limit} tokens.${lengths ? ` 99% of the rows here are within ${lengths.p99} tokens (${kind}).` : ''} Write the length your data needs, so memory estimates and truncation are explicit.`,
         fixes: [setFix(path, proposal)],
       });
     }
@@ -47,7 +49,7 @@ export const maxLength: Rule = {
       findings.push({
         range: anchor(doc, path, ['data']),
         severity: 'error',
-        message: `max_length ${limit} is above ${model!.ok ? model!.spec.id : 'the model'}'s max_position_embeddings (${maxPositions}): positions past it were never trained, so quality collapses on long rows (or training fails). Use ${maxPositions} at most.`,
+        message: `${MAX_LENGTH} ${limit} is above ${model!.ok ? model!.spec.id : 'the model'}'s max_position_embeddings (${maxPositions}): positions past it were never trained, so quality collapses on long rows (or training fails). Use ${maxPositions} at most.`,
         fixes: [setFix(path, lengths ? covering(lengths, maxPositions) : maxPositions)],
         data: { maxLength: limit, maxPositions },
       });
@@ -60,7 +62,7 @@ export const maxLength: Rule = {
       findings.push({
         range: anchor(doc, path, ['data']),
         severity: share >= 0.05 ? 'warning' : 'info',
-        message: `${percent(share)} of the rows are longer than max_length ${limit} and will be truncated (${kind} lengths: median ${lengths.p50}, 99th percentile ${lengths.p99}, longest ${lengths.max}): the model never sees their ends, often the answer. ${proposal > limit ? `Raise max_length to ${proposal}, or shorten those rows.` : 'Shorten those rows.'}`,
+        message: `${percent(share)} of the rows are longer than ${MAX_LENGTH} ${limit} and will be truncated (${kind} lengths: median ${lengths.p50}, 99th percentile ${lengths.p99}, longest ${lengths.max}): the model never sees their ends, often the answer. ${proposal > limit ? `Raise ${MAX_LENGTH} to ${proposal}, or shorten those rows.` : 'Shorten those rows.'}`,
         fixes: proposal > limit ? [setFix(path, proposal)] : [],
         data: { share, maxLength: limit, p99: lengths.p99 },
       });
@@ -69,7 +71,7 @@ export const maxLength: Rule = {
       findings.push({
         range: anchor(doc, ['data', 'group_by_length'], ['data']),
         severity: 'info',
-        message: `Row lengths have a long tail (median ${lengths.p50}, 99th percentile ${lengths.p99} tokens, ${kind}): batches mix short and long rows, so most of each batch is padding. Set group_by_length: true to batch similar lengths together.`,
+        message: `Row lengths have a long tail (median ${lengths.p50}, 99th percentile ${lengths.p99} tokens, ${kind}): batches mix short and long rows, so most of each batch is padding. Set ${leaf('data.group_by_length')}: true to batch similar lengths together.`,
         fixes: [setFix(['data', 'group_by_length'], true)],
         data: { p50: lengths.p50, p99: lengths.p99 },
       });

@@ -1,5 +1,5 @@
 import type { Finding, Rule } from './types';
-import { anchor, fix, setFix } from './util';
+import { anchor, fix, key, leaf, setFix } from './util';
 
 export const merge: Rule = {
   id: 'merge',
@@ -11,8 +11,8 @@ export const merge: Rule = {
     if (plan.method === 'full') {
       findings.push({
         range: anchor(doc, ['output', 'merge'], ['output']),
-        message: 'output.merge with full fine-tuning: there is no adapter to merge; the output already is the whole model. Remove merge.',
-        fixes: [fix('Remove output.merge', [{ kind: 'remove', path: ['output', 'merge'] }], true)],
+        message: `${key('output.merge')} with full fine-tuning: there is no adapter to merge; the output already is the whole model. Remove ${leaf('output.merge')}.`,
+        fixes: [fix(`Remove ${key('output.merge')}`, [{ kind: 'remove', path: ['output', 'merge'] }], true)],
       });
       return findings;
     }

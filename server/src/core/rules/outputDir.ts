@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Rule } from './types';
-import { anchor, setFix } from './util';
+import { anchor, key, setFix } from './util';
 
 /**
  * A run lives at `<output.dir>/<run-id>/` (server/src/runs/args.ts newRunDir), so a new run never overwrites an old
@@ -28,8 +28,8 @@ export const outputDir: Rule = {
     const suggested = (relative(base, holder) || '.').split(sep).join('/');
     return [{
       range: anchor(doc, ['output', 'dir'], ['model']),
-      message: `output.dir is ${run === resolve(plan.output.dir) ? 'the folder of a run' : 'inside the folder of a run'} (${run} holds plan.json and events.jsonl): `
-        + `each new run goes to <output.dir>/<run-id>/, so it would be created inside that run and deleted along with it. Use the folder that holds the runs: ${suggested}.`,
+      message: `${key('output.dir')} is ${run === resolve(plan.output.dir) ? 'the folder of a run' : 'inside the folder of a run'} (${run} holds plan.json and events.jsonl): `
+        + `each new run goes to <${key('output.dir')}>/<run-id>/, so it would be created inside that run and deleted along with it. Use the folder that holds the runs: ${suggested}.`,
       fixes: [setFix(['output', 'dir'], suggested)],
       data: { dir: plan.output.dir, run },
     }];

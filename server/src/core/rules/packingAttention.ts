@@ -1,5 +1,8 @@
 import type { Rule } from './types';
-import { anchor, fix, modelFieldEdit, set } from './util';
+import { anchor, fix, leaf, modelFieldEdit, set } from './util';
+
+const PACKING = leaf('data.packing');
+const ATTENTION = leaf('model.attn_implementation');
 
 export const packingAttention: Rule = {
   id: 'packing-attention',
@@ -10,11 +13,11 @@ export const packingAttention: Rule = {
     const attn = plan.model.attn_implementation;
     return [{
       range: anchor(doc, ['data', 'packing']),
-      message: `packing with attn_implementation ${attn}: only flash_attention_2 honours the per-sample position ids, so with ${attn} every packed sample attends to the ones before it in the sequence (cross-contamination). Use flash_attention_2, or turn packing off.`,
+      message: `${PACKING} with ${ATTENTION} ${attn}: only flash_attention_2 honours the per-sample position ids, so with ${attn} every packed sample attends to the ones before it in the sequence (cross-contamination). Use flash_attention_2, or turn ${PACKING} off.`,
       fixes: [
-        fix('Set packing: false', [set(['data', 'packing'], false)], true),
+        fix(`Set ${PACKING}: false`, [set(['data', 'packing'], false)], true),
         // flash-attn has no Windows wheels (see the windows rule).
-        ...(platform === 'win32' ? [] : [fix('Set attn_implementation: flash_attention_2', [modelFieldEdit(doc, plan, 'attn_implementation', 'flash_attention_2')])]),
+        ...(platform === 'win32' ? [] : [fix(`Set ${ATTENTION}: flash_attention_2`, [modelFieldEdit(doc, plan, 'attn_implementation', 'flash_attention_2')])]),
       ],
     }];
   },

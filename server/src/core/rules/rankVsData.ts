@@ -1,5 +1,8 @@
 import type { Rule } from './types';
-import { anchor, fix, plural, set } from './util';
+import { anchor, fix, leaf, plural, set } from './util';
+
+const R = leaf('lora.r');
+const ALPHA = leaf('lora.lora_alpha');
 
 /** Rank and alpha that suit a dataset size, and the rank above which the adapter memorises the rows. */
 function recommended(rows: number): { r: number; alpha: number; max: number } {
@@ -20,11 +23,11 @@ export const rankVsData: Rule = {
     const rec = recommended(rows);
     const rowsText = `${dataset.estimated ? 'about ' : ''}${plural(rows, 'training row')}`;
     const edits = [set(['lora', 'r'], rec.r), set(['lora', 'lora_alpha'], rec.alpha)];
-    const title = `Set r: ${rec.r} and lora_alpha: ${rec.alpha}`;
+    const title = `Set ${R}: ${rec.r} and ${ALPHA}: ${rec.alpha}`;
     if (r > rec.max) {
       return [{
         range: anchor(doc, ['lora', 'r']),
-        message: `LoRA rank r=${r} is large for ${rowsText}: an adapter this big memorises the rows (over-fits) instead of learning the task. For this size use r=${rec.r}, lora_alpha=${rec.alpha}.`,
+        message: `LoRA rank ${R}=${r} is large for ${rowsText}: an adapter this big memorises the rows (over-fits) instead of learning the task. For this size use ${R}=${rec.r}, ${ALPHA}=${rec.alpha}.`,
         fixes: [fix(title, edits, true)],
         data: { r, rows, recommendedR: rec.r, recommendedAlpha: rec.alpha },
       }];
@@ -33,7 +36,7 @@ export const rankVsData: Rule = {
       return [{
         range: anchor(doc, ['lora', 'r']),
         severity: 'info',
-        message: `LoRA rank r=${r} is small for ${rowsText}: the adapter may not have the capacity to absorb this much data. r=${rec.r} (lora_alpha ${rec.alpha}) is usual at this size; r 32-64 both work.`,
+        message: `LoRA rank ${R}=${r} is small for ${rowsText}: the adapter may not have the capacity to absorb this much data. ${R}=${rec.r} (${ALPHA} ${rec.alpha}) is usual at this size; ${R} 32-64 both work.`,
         fixes: [fix(title, edits, true)],
         data: { r, rows, recommendedR: rec.r, recommendedAlpha: rec.alpha },
       }];

@@ -1,5 +1,5 @@
 import type { Rule } from './types';
-import { anchor, has, setFix } from './util';
+import { anchor, has, leaf, setFix } from './util';
 
 export const scheduler: Rule = {
   id: 'scheduler',
@@ -10,7 +10,7 @@ export const scheduler: Rule = {
     const path = ['training', 'lr_scheduler_type'];
     return [{
       range: anchor(doc, path, ['training']),
-      message: `The learning rate decays linearly${has(doc, path) ? '' : ' (lr_scheduler_type is not set)'}: it drops from the first step after warmup. Cosine stays near the peak longer and tapers smoothly at the end, which fine-tuning recipes (QLoRA, Alpaca) found steadier. Use cosine.`,
+      message: `The learning rate decays linearly${has(doc, path) ? '' : ` (${leaf('training.lr_scheduler_type')} is not set)`}: it drops from the first step after warmup. Cosine stays near the peak longer and tapers smoothly at the end, which fine-tuning recipes (QLoRA, Alpaca) found steadier. Use cosine.`,
       fixes: [setFix(path, 'cosine')],
     }];
   },

@@ -1,5 +1,5 @@
 import type { Finding, Rule } from './types';
-import { anchor, plural } from './util';
+import { anchor, key, plural } from './util';
 
 const FEW_ROWS = 1000;
 
@@ -20,7 +20,7 @@ export const smallData: Rule = {
       findings.push({
         range: anchor(doc, ['data', 'eval'], ['data']),
         severity: 'info',
-        message: 'No eval set (data.eval): over-fitting cannot be seen, since the training loss keeps falling either way. Hold out 5-10% of the rows as data.eval.',
+        message: `No eval set (${key('data.eval')}): over-fitting cannot be seen, since the training loss keeps falling either way. Hold out 5-10% of the rows as ${key('data.eval')}.`,
       });
     }
     return findings;

@@ -3,7 +3,7 @@ import { moduleNameOf, NON_DECODER_MODULES, patternSelection, targetMatcher, tar
 import type { Engine } from '../plan/types';
 import type { ConfigDocument } from '../document/configDocument';
 import type { Finding, Rule } from './types';
-import { anchor, fix, has, set, setFix } from './util';
+import { anchor, fix, has, key, set, setFix } from './util';
 
 /** Attention projections across the common families (fused or not). */
 const ATTENTION = new Set(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'qkv_proj', 'c_attn', 'query_key_value', 'Wqkv', 'out_proj', 'query', 'key', 'value', 'dense']);
@@ -30,7 +30,7 @@ export const targetModules: Rule = {
       return [{
         range: anchor(doc, PATH),
         severity: 'info',
-        message: '`lora.target_modules` is not set: LoRA Lens adapts every linear layer (`all-linear`), but PEFT on its own would adapt only the attention projections (or stop, for models it does not know). Write `target_modules: all-linear` so the config means the same everywhere.',
+        message: `\`${key('lora.target_modules')}\` is not set: LoRA Lens adapts every linear layer (\`all-linear\`), but PEFT on its own would adapt only the attention projections (or stop, for models it does not know). Write \`target_modules: all-linear\` so the config means the same everywhere.`,
         fixes: [setFix(PATH, 'all-linear')],
       }];
     }

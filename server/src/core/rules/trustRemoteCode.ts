@@ -1,5 +1,7 @@
 import type { Rule } from './types';
-import { anchor, fix, modelFieldEdit } from './util';
+import { anchor, fix, leaf, modelFieldEdit } from './util';
+
+const TRUST_REMOTE_CODE = leaf('model.trust_remote_code');
 
 export const trustRemoteCode: Rule = {
   id: 'trust-remote-code',
@@ -12,8 +14,8 @@ export const trustRemoteCode: Rule = {
     const pinned = plan.model.revision ? '' : ' No `revision` is pinned, so the code can change under you.';
     return [{
       range: anchor(doc, ['model', 'trust_remote_code'], ['model']),
-      message: `trust_remote_code: true runs Python code from the model repository with your permissions.${pinned}${native} Set it to false unless the model needs it; otherwise pin a revision you have reviewed.`,
-      fixes: [fix('Set trust_remote_code: false', [modelFieldEdit(doc, plan, 'trust_remote_code', false)], native !== '')],
+      message: `${TRUST_REMOTE_CODE}: true runs Python code from the model repository with your permissions.${pinned}${native} Set it to false unless the model needs it; otherwise pin a revision you have reviewed.`,
+      fixes: [fix(`Set ${TRUST_REMOTE_CODE}: false`, [modelFieldEdit(doc, plan, 'trust_remote_code', false)], native !== '')],
     }];
   },
 };

@@ -50,7 +50,11 @@ export interface RuleInput {
   dialect?: { id: string; displayName: string; sources: PlanSourceMap };
 }
 
-/** One problem a rule found. The registry turns it into a Diagnostic with the rule id as code. */
+/**
+ * One problem a rule found. The registry turns it into a Diagnostic with the rule id as code. The message and fix
+ * titles name keys through placeholders of plan paths (`key`, `leaf` of keyNames.ts), never as bare text: the
+ * registry spells them in the config's dialect and lists them in the diagnostic's `data.keys`.
+ */
 export interface Finding {
   range: Range;
   message: string;
@@ -74,5 +78,7 @@ export interface Rule {
 export interface RuleDiagnosticData {
   rule: string;
   fixes: QuickFix[];
+  /** The plan paths the message and fix titles name (`lora.r`), when they name any. */
+  keys?: string[];
   [key: string]: unknown;
 }

@@ -3,6 +3,9 @@ import { fallbackRange, findPair, keyRange, valueRange, type ConfigDocument, typ
 import { sourceOf, valueAt, type PlanSource, type PlanSourceMap } from '../dialects/normalize/sourceMap';
 import type { ConfigEdit, QuickFix } from '../edits/types';
 import type { TrainingPlan } from '../plan/types';
+import { key, leaf } from './keyNames';
+
+export { key, leaf };
 
 /**
  * The source maps of dialect documents (axolotl, LLaMA-Factory) while the rules run on their plans: rules name plan
@@ -110,7 +113,7 @@ export function fix(title: string, edits: ConfigEdit[], isPreferred = false): Qu
 
 /** A one-edit fix that sets `path` to `value`, titled after the key. */
 export function setFix(path: NodePath, value: unknown, isPreferred = true): QuickFix {
-  return fix(`Set ${String(path[path.length - 1])}: ${show(value)}`, [set(path, value)], isPreferred);
+  return fix(setTitle(path, value), [set(path, value)], isPreferred);
 }
 
 /**
@@ -121,6 +124,11 @@ export function modelFieldEdit(doc: ConfigDocument, plan: TrainingPlan, field: s
   const model = (doc.value as { model?: unknown } | undefined)?.model;
   if (model !== null && typeof model === 'object') return set(['model', field], value);
   return set(['model'], { name_or_path: plan.model.name_or_path, [field]: value });
+}
+
+/** `Set lora_alpha: 32`: the title of a fix that sets one key, its key named by the placeholder of its plan path. */
+export function setTitle(path: NodePath, value: unknown): string {
+  return `Set ${leaf(path.join('.'))}: ${show(value)}`;
 }
 
 /** Numbers as people write them in configs: `2e-4`, `0.03`, `1,200`. */

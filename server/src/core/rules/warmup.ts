@@ -1,5 +1,7 @@
 import type { Rule } from './types';
-import { anchor, has, setFix, show } from './util';
+import { anchor, has, leaf, setFix, show } from './util';
+
+const WARMUP_RATIO = leaf('training.warmup_ratio');
 
 export const warmup: Rule = {
   id: 'warmup',
@@ -12,14 +14,14 @@ export const warmup: Rule = {
     if (ratio === 0) {
       return [{
         range: anchor(doc, path, ['training']),
-        message: `No warmup (warmup_ratio ${has(doc, path) ? 'is 0' : 'is not set'}): Adam's first updates rest on empty moment estimates, and at the full learning rate they can knock the model off course in the first steps. Set warmup_ratio: 0.03.`,
+        message: `No warmup (${WARMUP_RATIO} ${has(doc, path) ? 'is 0' : 'is not set'}): Adam's first updates rest on empty moment estimates, and at the full learning rate they can knock the model off course in the first steps. Set ${WARMUP_RATIO}: 0.03.`,
         fixes: [setFix(path, 0.03)],
       }];
     }
     if (ratio < 0.03) {
       return [{
         range: anchor(doc, path),
-        message: `warmup_ratio ${show(ratio)} is under 0.03: too few steps for Adam's estimates to settle before the peak learning rate. Use 0.03-0.1.`,
+        message: `${WARMUP_RATIO} ${show(ratio)} is under 0.03: too few steps for Adam's estimates to settle before the peak learning rate. Use 0.03-0.1.`,
         fixes: [setFix(path, 0.03)],
         data: { ratio },
       }];
@@ -27,7 +29,7 @@ export const warmup: Rule = {
     if (ratio > 0.1) {
       return [{
         range: anchor(doc, path),
-        message: `warmup_ratio ${show(ratio)} spends ${Math.round(ratio * 100)}% of the run below the peak learning rate; 0.03-0.1 is enough to stabilise Adam. Use 0.05.`,
+        message: `${WARMUP_RATIO} ${show(ratio)} spends ${Math.round(ratio * 100)}% of the run below the peak learning rate; 0.03-0.1 is enough to stabilise Adam. Use 0.05.`,
         fixes: [setFix(path, 0.05)],
         data: { ratio },
       }];

@@ -1,5 +1,5 @@
 import type { Finding, Rule } from './types';
-import { anchor, fix, modelFieldEdit, setFix } from './util';
+import { anchor, fix, leaf, modelFieldEdit, setFix } from './util';
 
 export const windows: Rule = {
   id: 'windows',
@@ -12,7 +12,7 @@ export const windows: Rule = {
     if (workers > 0) {
       findings.push({
         range: anchor(doc, ['training', 'dataloader_num_workers']),
-        message: `dataloader_num_workers ${workers} on Windows: worker processes are spawned, not forked, and re-import the training code; collate functions fail to pickle or the run hangs at the first batch. Use 0.`,
+        message: `${leaf('training.dataloader_num_workers')} ${workers} on Windows: worker processes are spawned, not forked, and re-import the training code; collate functions fail to pickle or the run hangs at the first batch. Use 0.`,
         fixes: [setFix(['training', 'dataloader_num_workers'], 0)],
       });
     }
@@ -20,7 +20,7 @@ export const windows: Rule = {
       findings.push({
         range: anchor(doc, ['model', 'attn_implementation'], ['model']),
         message: 'flash_attention_2 on Windows: flash-attn publishes no Windows wheels and building it rarely succeeds, so the model fails to load. Use sdpa (PyTorch\'s built-in flash kernel).',
-        fixes: [fix('Set attn_implementation: sdpa', [modelFieldEdit(doc, plan, 'attn_implementation', 'sdpa')], true)],
+        fixes: [fix(`Set ${leaf('model.attn_implementation')}: sdpa`, [modelFieldEdit(doc, plan, 'attn_implementation', 'sdpa')], true)],
       });
     }
     return findings;
