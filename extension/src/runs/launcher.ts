@@ -4,8 +4,9 @@
  */
 import { existsSync } from 'node:fs';
 import { lockedMessage, TRAINER_EXIT } from '../../../server/src/runs/exitCodes';
-import { runTrainerOnce, startTrainer, STOP_GRACE_MS, type TrainerExit, type TrainerProcess } from '../../../server/src/runs/process';
+import { runTrainerOnce, STOP_GRACE_MS, type TrainerExit, type TrainerProcess } from '../../../server/src/runs/process';
 import { isRefusal, launch, type LaunchSpec } from '../../../server/src/runs/launch';
+import { mergeRun } from '../../../server/src/runs/merge';
 import type { EndEvent, RunStatus, TrainerEvent } from './events';
 
 export { isRunAlive } from '../../../server/src/runs/lifecycle';
@@ -90,15 +91,8 @@ export function runDoctor(command: TrainerCommand, timeoutMs = 60_000): Promise<
   return runTrainerOnce({ python: command.python, verb: 'doctor', cwd: command.cwd, trainerRoot: command.trainerRoot, timeoutMs });
 }
 
-/** The trainer's `merge`: its stdout summary line (not an event, so the wrapper hands it over as such) and stderr. */
+/** The trainer's `merge` (server/src/runs/merge.ts, shared with `lora-lens merge`): its report line and stderr. */
 export async function runMerge(command: TrainerCommand, runDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const trainer = startTrainer({
-    python: command.python, verb: 'merge', runDir, cwd: command.cwd, trainerRoot: command.trainerRoot,
-    onMalformed: (_line, text) => stdout.push(text),
-    onStderr: (line) => stderr.push(line),
-  });
-  const exit = await trainer.done;
-  return { code: exit.code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
+  const result = await mergeRun({ python: command.python, runDir, cwd: command.cwd, trainerRoot: command.trainerRoot });
+  return { code: result.code, stdout: result.stdout, stderr: result.stderr };
 }

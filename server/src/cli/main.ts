@@ -6,6 +6,9 @@ import { runCommand as doctor } from './doctor';
 import { runCommand as convert } from './convert';
 import { runCommand as metrics } from './metrics';
 import { runCommand as stop } from './stop';
+import { runCommand as resume } from './resume';
+import { runCommand as runs } from './runs';
+import { runCommand as merge } from './merge';
 
 const VERSION = '0.1.0';
 
@@ -13,7 +16,10 @@ const COMMANDS: Record<string, { run: CliCommand; summary: string }> = {
   check: { run: check, summary: 'validate configs: schema and pitfall rules (exit 1 on errors)' },
   estimate: { run: estimate, summary: 'peak GPU memory, term by term, against a GPU (exit 1 when it does not fit)' },
   run: { run, summary: 'train with the bundled trainer after checking the config and the environment (Ctrl-C stops with a checkpoint)' },
+  runs: { run: runs, summary: 'list the run folders under a folder: status, steps, loss, training time, tool' },
   stop: { run: stop, summary: 'ask the trainer running in a run folder to stop with a checkpoint (verified pid, any terminal or window)' },
+  resume: { run: resume, summary: 'continue a stopped run from its last checkpoint (the same as run --resume)' },
+  merge: { run: merge, summary: 'merge a run\'s adapter into its base model (RUN_DIR/merged), checked against the trained model' },
   convert: { run: convert, summary: 'write the LoRA Lens config equivalent to an axolotl or LLaMA-Factory config, listing what is not carried over' },
   metrics: { run: metrics, summary: 'task metrics (exact match, F1, accuracy, macro-F1, ROUGE-L, BLEU, JSON) for a file of prediction/reference lines' },
   doctor: { run: doctor, summary: 'the environment: NVIDIA GPUs, the interpreter, torch, transformers, peft, and what to install' },

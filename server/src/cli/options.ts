@@ -42,6 +42,9 @@ export const COMMON_OPTIONS: OptionSpec[] = [
   { name: 'help', alias: 'h', help: 'show this help' },
 ];
 
+/** `--python PATH`, for every command that starts the trainer. */
+export const PYTHON_OPTION: OptionSpec = { name: 'python', value: 'PATH', help: 'the interpreter (default $LORA_LENS_PYTHON, else python3)' };
+
 /** Accepted GPU forms, said once for every command that takes `--gpu`. */
 export const GPU_FORMS = 'GPU is a catalog name ("RTX 4090", "A100-80GB", "H100") or a memory size: 24GiB, 24GB, 24g, '
   + '16384MiB, or a bare number of GiB (16 means 16 GiB).';
@@ -100,6 +103,17 @@ export function parseArgs(spec: CommandSpec, args: string[]): ParsedArgs | strin
   if (out.positionals.length < min) return `no ${spec.positionalName} given`;
   if (out.positionals.length > max) return max === 1 ? `one ${spec.positionalName} at a time (got ${out.positionals.join(', ')})` : `at most ${max} ${spec.positionalName}s`;
   return out;
+}
+
+/**
+ * Parses a command's arguments and answers what needs no command: -h/--help (the help on stdout, exit 0) and a usage
+ * error (the error and the short usage on stderr, exit 2). Returns the parsed arguments, or the exit code.
+ */
+export function parseCommand(spec: CommandSpec, args: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): ParsedArgs | number {
+  const parsed = parseArgs(spec, args);
+  if (typeof parsed === 'string') { io.stderr.write(`lora-lens ${spec.name}: ${parsed}\n${shortUsage(spec)}\n`); return 2; }
+  if (parsed.help) { io.stdout.write(helpText(spec)); return 0; }
+  return parsed;
 }
 
 /** "1 error", "3 errors". */

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRunAlive, PLAN_FILE, readRunSummary, requestStop } from '../runs';
 import { ExitCode, type CliIO } from './io';
-import { helpText, parseArgs, shortUsage, type CommandSpec } from './options';
+import { parseCommand, type CommandSpec } from './options';
 
 export const STOP: CommandSpec = {
   name: 'stop',
@@ -26,9 +26,8 @@ export const STOP: CommandSpec = {
 const WAIT_POLL_MS = 200;
 
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
-  const parsed = parseArgs(STOP, args);
-  if (typeof parsed === 'string') { io.stderr.write(`lora-lens stop: ${parsed}\n${shortUsage(STOP)}\n`); return ExitCode.usage; }
-  if (parsed.help) { io.stdout.write(helpText(STOP)); return ExitCode.ok; }
+  const parsed = parseCommand(STOP, args, io);
+  if (typeof parsed === 'number') return parsed;
   const runDir = resolve(io.cwd, parsed.positionals[0]!);
   const json = parsed.format === 'json';
   const say = (result: Record<string, unknown>, text: string, stream: NodeJS.WritableStream = io.stdout) => {

@@ -17,4 +17,5 @@ export * from './lifecycle';
 export * from './pidFile';
 export * from './exitCodes';
 export * from './launch';
+export * from './merge';
 export * from './doctor';

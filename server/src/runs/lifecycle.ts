@@ -46,6 +46,8 @@ export interface RunSummary {
   plan: Partial<TrainingPlan> | null;
   /** The user's tool that trained it (the start event's `tool`: axolotl, llama-factory), null for the bundled trainer. */
   tool: string | null;
+  /** Seconds of training: the end event's, else the last step's; null before the first step. */
+  elapsedS: number | null;
 }
 
 /** Writes `text` to `path` so that readers see the old file or the new one, never a part. */
@@ -303,6 +305,7 @@ export function readRunSummary(dir: string, active = false): RunSummary {
     errorKind: error?.event === 'error' ? error.kind : null,
     plan,
     tool: start?.event === 'start' ? start.tool ?? null : null,
+    elapsedS: (ended ? end?.elapsed_s : undefined) ?? lastStep?.elapsed_s ?? null,
   };
 }
 
