@@ -93,7 +93,7 @@ schema = {
             "properties": {
                 "train": key("string", "Training file, relative to this config. `.jsonl`, `.json`, `.csv` or `.parquet`.", minLength=1, examples=["data/train.jsonl"]),
                 "eval": key("string", "Optional evaluation file, relative to this config. Without one, over-fitting can't be seen.", minLength=1, examples=["data/eval.jsonl"]),
-                "format": key("string", "Row format.\n\n- `chat`: `{\"messages\": [{\"role\": \"user\", \"content\": \"...\"}, ...]}`\n- `instruction`: `{\"prompt\": \"...\", \"completion\": \"...\"}`\n- `text`: `{\"text\": \"...\"}` (plain language modelling)", "chat", enum=["chat", "instruction", "text"]),
+                "format": key("string", "Row format.\n\n- `chat`: `{\"messages\": [{\"role\": \"user\", \"content\": \"...\"}, ...]}`\n- `instruction`: `{\"prompt\": \"...\", \"completion\": \"...\"}`\n- `text`: `{\"text\": \"...\"}` (plain language modelling)\n\nWith `objective: dpo` the rows are `{\"prompt\", \"chosen\", \"rejected\"}` whatever the format: strings, or lists of chat messages rendered with `chat_template`.", "chat", enum=["chat", "instruction", "text"]),
                 "chat_template": key("string", "How chat rows become text: `auto` uses the tokenizer's own template; a named template (`chatml`, `llama3`, `mistral`, `gemma`, `phi3`, `qwen2`, `zephyr`); or inline Jinja. A template of another model family trains garbled turns while the loss looks fine.", "auto", minLength=1, examples=["auto", "chatml", "llama3"]),
                 "max_length": key("integer", "Longest sample in tokens; longer ones are truncated (TRL `SFTConfig.max_length`). Activation memory grows linearly with it, attention compute quadratically. At least 2: a one-token sample has no next token to learn.", 1024, minimum=2, maximum=1048576, examples=[512, 1024, 2048, 4096]),
                 "packing": key("boolean", "Pack several samples into one `max_length` sequence (TRL `packing`); position ids restart per sample so they do not attend to each other. Faster on short samples.", False),
@@ -150,6 +150,17 @@ schema = {
                 "merge_dtype": key("string", "Dtype of the merged model. `bfloat16` or `float16`; a QLoRA base is reloaded in this dtype before merging.", "bfloat16", enum=DTYPES),
                 "merge_base": key("string", "What a QLoRA adapter is merged into (with `merge: true`).\n\n- `dequantized`: the 4-bit NF4 base weights, dequantized to `merge_dtype`: the weights the adapter was trained against, so the merged model behaves as the trained one did.\n- `original`: the unquantized base reloaded from the model files; slightly different from what was trained (the adapter also corrected quantization error), but free of that error.\n\nIgnored for `lora` and `full`.", "dequantized", enum=["dequantized", "original"]),
                 "safe_serialization": key("boolean", "Save as safetensors (`save_pretrained(safe_serialization=...)`).", True),
+            },
+        },
+        "objective": key("string", "What the run optimises.\n\n- `sft`: supervised fine-tuning on `data.format` rows (the default).\n- `dpo`: direct preference optimisation (TRL `DPOTrainer`) on `{\"prompt\", \"chosen\", \"rejected\"}` rows, each a string or a list of chat messages: the model learns to rank the chosen answer above the rejected one, measured against a reference model. With `lora`/`qlora` the reference is the same model with the adapter disabled (no second copy); `full` is not supported by the bundled trainer yet. DPO wants a learning rate 10-40x below SFT's (the default becomes 5e-6 for LoRA, 5e-7 for full) and usually starts from a model that had SFT. Settings in `dpo`.", "sft", enum=["sft", "dpo"]),
+        "dpo": {
+            "type": "object",
+            "additionalProperties": False,
+            "markdownDescription": "Direct preference optimisation settings (TRL `DPOConfig` names), read with `objective: dpo` (ignored for `sft`). Each pair's chosen and rejected answers go through the model in one forward; the prompt is masked and the log-probabilities are summed over the answer's tokens.",
+            "properties": {
+                "beta": key("number", "How far the model may move from the reference (TRL `beta`; IPO's τ). Higher keeps it closer. Usual: 0.01-0.5; 0.1 is the DPO paper's and TRL's default.", 0.1, exclusiveMinimum=0, maximum=100, examples=[0.05, 0.1, 0.3]),
+                "loss": key("string", "The preference loss (TRL `loss_type`).\n\n- `sigmoid`: DPO's own, -log σ(β·Δ) over the margin Δ of the log-ratios.\n- `ipo`: IPO (Azar et al. 2023), (Δ/tokens - 1/(2β))², bounded: less over-fitting on deterministic preferences.\n- `hinge`: SLiC's max(0, 1 - β·Δ).", "sigmoid", enum=["sigmoid", "ipo", "hinge"]),
+                "label_smoothing": key("number", "Conservative DPO (cDPO): the probability that a pair's preference is flipped, for noisy labels; `sigmoid` loss only. 0 (the default) is plain DPO. Must be in [0, 0.5).", 0, minimum=0, exclusiveMaximum=0.5, examples=[0, 0.1]),
             },
         },
         "engine": key("string", "Which trainer the memory estimate models: `lora-lens` (the bundled trainer: chunked cross-entropy) or `hf` (transformers Trainer + PEFT, as axolotl and LLaMA-Factory run).", "lora-lens", enum=["lora-lens", "hf"]),

@@ -168,7 +168,8 @@ class TrainingLoop:
                          learning_rate=lr, grad_norm=norm if math.isfinite(norm) else None,
                          tokens_per_second=round(window[1] / max(now - window[0], 1e-9), 1),
                          tokens_seen=s.progress.tokens_seen, **memory.figures(s.device),
-                         elapsed_s=round(s.progress.elapsed_s, 3), eta_s=round(per_step * (s.total - step), 3))
+                         elapsed_s=round(s.progress.elapsed_s, 3), eta_s=round(per_step * (s.total - step), 3),
+                         **s.objective.step_metrics())
         window[0], window[1] = now, 0
 
     def _evaluate(self) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import re
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -97,6 +98,7 @@ class LoraLinear(nn.Module):
         self.lora_B = nn.Parameter(torch.zeros(out_f, r, device=device, dtype=torch.float32))
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
         self.merged = False
+        self.disabled = False  # adapters_disabled(): the base layer alone (a preference objective's reference)
 
     def compute_dtype(self, x: torch.Tensor) -> torch.dtype:
         if torch.is_autocast_enabled(x.device.type):
@@ -107,6 +109,8 @@ class LoraLinear(nn.Module):
         return w.dtype if w is not None and w.is_floating_point() else x.dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.disabled:
+            return self.base_layer(x)
         dtype = self.compute_dtype(x)
         xd = F.dropout(x, self.dropout, self.training) if self.dropout > 0 and self.training else None
         out = _LoraLinearFn.apply(x, xd, self.lora_A, self.lora_B, self.base_layer, self.scaling, dtype)
@@ -170,6 +174,20 @@ def inject(model: nn.Module, targets: Any, r: int, alpha: float, dropout: float,
     # What the user gave, for adapter_config.json: PEFT stores target_modules as given and matches them again on load.
     model.lora_lens_target_modules = targets
     return names
+
+
+@contextmanager
+def adapters_disabled(model: nn.Module) -> Iterator[None]:
+    """The base model, with no second copy of it: every adapter of `model` skipped inside the block (PEFT's
+    disable_adapter). DPO's reference for LoRA and QLoRA."""
+    loras = list(lora_modules(model).values())
+    for m in loras:
+        m.disabled = True
+    try:
+        yield
+    finally:
+        for m in loras:
+            m.disabled = False
 
 
 def lora_modules(model: nn.Module) -> dict[str, LoraLinear]:

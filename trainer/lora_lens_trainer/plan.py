@@ -115,6 +115,13 @@ class OutputPlan:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DpoPlan:
+    beta: float
+    loss: Literal["sigmoid", "ipo", "hinge"]
+    label_smoothing: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainingPlan:
     version: Literal[1]
     config_path: Union[str, None]
@@ -128,6 +135,8 @@ class TrainingPlan:
     hardware: HardwarePlan
     output: OutputPlan
     engine: Literal["hf", "lora-lens"]
+    objective: Literal["sft", "dpo"] = "sft"
+    dpo: Union[DpoPlan, None] = None
 
 
 _SCHEMA_NAME = "plan.schema.json"

@@ -48,6 +48,29 @@ def test_the_listed_options_are_the_plan_schemas_values_less_the_refused_ones():
 torch = pytest.importorskip("torch")
 
 
+def test_the_objectives_are_the_trainers_both_ways():
+    from lora_lens_trainer.objectives import OBJECTIVES
+
+    assert set(CAPS["objectives"]) == set(OBJECTIVES)
+    assert set(CAPS["objectives"]) == set(plan_schema()["properties"]["objective"]["enum"])
+
+
+@pytest.mark.parametrize("method", ["full", "lora", "qlora"])
+def test_the_dpo_refusal_is_what_the_objective_refuses(method):
+    from lora_lens_trainer.objectives import objective_for
+    from lora_lens_trainer.plan import PlanError
+
+    raw = make_plan("/m", "/t.jsonl", method, objective="dpo",
+                    dpo={"beta": 0.1, "loss": "sigmoid", "label_smoothing": 0.0})
+    listed = preflight.refusals(raw, installed=lambda name: True)
+    try:
+        objective_for(plan_from_dict(raw))
+        refused = False
+    except PlanError:
+        refused = True
+    assert refused == bool(listed), (method, listed)
+
+
 @pytest.fixture()
 def tiny():
     from tests.tiny_model import tiny_causal_lm

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from ..plan import PlanError, TrainingPlan
 from .base import Datasets, ModelParts, Objective, StepBatch
+from .dpo import DpoObjective
 from .sft import SftObjective
 
 __all__ = ["OBJECTIVES", "Datasets", "ModelParts", "Objective", "StepBatch", "objective_for"]
 
-OBJECTIVES: dict[str, type[Objective]] = {"sft": SftObjective}
+OBJECTIVES: dict[str, type[Objective]] = {"sft": SftObjective, "dpo": DpoObjective}
 DEFAULT = "sft"
 
 
 def objective_for(plan: TrainingPlan) -> Objective:
-    # The plan has no objective field yet (SFT is the only one): read it if a later plan format carries one.
+    # A plan written before the objective field existed has none: SFT, as it meant then.
     name = getattr(plan, "objective", None) or DEFAULT
     try:
         return OBJECTIVES[name](plan)

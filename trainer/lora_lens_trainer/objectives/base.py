@@ -71,6 +71,11 @@ class Objective(ABC):
     def loss(self, parts: ModelParts, batch: StepBatch, denominator: float, loss_scale: float = 1.0) -> torch.Tensor:
         """loss_scale · the batch's share of the step's loss; its backward accumulates the gradients."""
 
+    def step_metrics(self) -> dict[str, float]:
+        """Objective-specific figures for the next step event (DPO's rewards), averaged since the last one; the
+        loss, learning rate and throughput are the loop's."""
+        return {}
+
     @property
     @abstractmethod
     def has_eval(self) -> bool:

@@ -36,5 +36,5 @@ def test_objectives_are_chosen_by_name_sft_by_default(tmp_path: Path):
         def __init__(self, name: str) -> None:
             self.objective = name
 
-    with pytest.raises(PlanError, match="objective 'dpo' is not one this trainer has \\(sft\\)"):
-        objective_for(WithObjective("dpo"))  # type: ignore[arg-type]
+    with pytest.raises(PlanError, match="objective 'ppo' is not one this trainer has \\(dpo, sft\\)"):
+        objective_for(WithObjective("ppo"))  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-import type { DataPlan, HardwarePlan, LoraPlan, Method, OutputPlan, QuantizationPlan, TrainingPlanArgs } from './types';
+import type { DataPlan, DpoPlan, HardwarePlan, LoraPlan, Method, OutputPlan, QuantizationPlan, TrainingPlanArgs } from './types';
 
 /** Defaults follow the libraries the keys mirror (PEFT LoraConfig, BitsAndBytesConfig for QLoRA, TrainingArguments). */
 export const LORA_DEFAULTS: LoraPlan = {
@@ -62,3 +62,13 @@ export const HARDWARE_DEFAULTS: HardwarePlan = { gpu: 'auto', num_gpus: 1, distr
 
 /** merge_base: QLoRA adapters were trained against the dequantized NF4 weights, so merging there reproduces the trained model. */
 export const OUTPUT_DEFAULTS: Omit<OutputPlan, 'dir'> = { merge: false, merge_dtype: 'bfloat16', merge_base: 'dequantized', safe_serialization: true };
+
+/** TRL DPOConfig's defaults: beta 0.1 (the DPO paper's), the sigmoid loss, no label smoothing. */
+export const DPO_DEFAULTS: DpoPlan = { beta: 0.1, loss: 'sigmoid', label_smoothing: 0 };
+
+/**
+ * DPO's learning rate by method: about 10-40x below SFT's. The alignment-handbook's Zephyr-7B DPO recipes use 5e-7
+ * for full fine-tuning and 5e-6 for QLoRA (recipes/zephyr-7b-beta/dpo/config_full.yaml, config_qlora.yaml); TRL's
+ * DPOConfig defaults to 1e-6.
+ */
+export const DPO_LEARNING_RATE: Record<Method, number> = { full: 5e-7, lora: 5e-6, qlora: 5e-6 };

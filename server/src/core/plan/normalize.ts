@@ -3,8 +3,8 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { hasSyntaxError, type ConfigDocument } from '../document/configDocument';
 import { getConfigValidator, pathOf } from '../schema/configSchema';
-import { DATA_DEFAULTS, HARDWARE_DEFAULTS, LORA_DEFAULTS, OUTPUT_DEFAULTS, QUANTIZATION_DEFAULTS, trainingDefaults } from './defaults';
-import type { Method, ModelRef, Precision, TrainingPlan } from './types';
+import { DATA_DEFAULTS, DPO_DEFAULTS, DPO_LEARNING_RATE, HARDWARE_DEFAULTS, LORA_DEFAULTS, OUTPUT_DEFAULTS, QUANTIZATION_DEFAULTS, trainingDefaults } from './defaults';
+import type { Method, ModelRef, Objective, Precision, TrainingPlan } from './types';
 
 type Obj = Record<string, unknown>;
 
@@ -53,6 +53,9 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
   const model = { ...ref, name_or_path: localModelPath(ref.name_or_path, baseDir) ?? ref.name_or_path };
   const output = asObject(config.output);
   const quantization = asObject(config.quantization);
+  const objective: Objective = config.objective === 'dpo' ? 'dpo' : 'sft';
+  const training = trainingDefaults(method);
+  if (objective === 'dpo') training.learning_rate = DPO_LEARNING_RATE[method];
 
   return {
     version: 1,
@@ -68,7 +71,7 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
       train: absolute(data.train),
       eval: typeof data.eval === 'string' ? absolute(data.eval) : null,
     } as TrainingPlan['data'],
-    training: { ...trainingDefaults(method), ...asObject(config.training) } as TrainingPlan['training'],
+    training: { ...training, ...asObject(config.training) } as TrainingPlan['training'],
     hardware: { ...HARDWARE_DEFAULTS, ...asObject(config.hardware) } as TrainingPlan['hardware'],
     output: {
       ...OUTPUT_DEFAULTS,
@@ -76,6 +79,8 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
       dir: absolute(typeof output.dir === 'string' ? output.dir : `runs/${defaultRunName(model.name_or_path, method)}`),
     } as TrainingPlan['output'],
     engine: config.engine === 'hf' ? 'hf' : 'lora-lens',
+    objective,
+    ...(objective === 'dpo' ? { dpo: { ...DPO_DEFAULTS, ...asObject(config.dpo) } as TrainingPlan['dpo'] } : {}),
   };
 }
 

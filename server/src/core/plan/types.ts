@@ -21,6 +21,9 @@ export type Distributed = 'none' | 'ddp' | 'fsdp' | 'deepspeed_zero2' | 'deepspe
 export type AttnImplementation = 'sdpa' | 'eager' | 'flash_attention_2';
 export type Engine = 'hf' | 'lora-lens';
 export type MergeBase = 'dequantized' | 'original';
+/** What the run optimises: supervised fine-tuning, or preference training on {prompt, chosen, rejected} pairs. */
+export type Objective = 'sft' | 'dpo';
+export type DpoLoss = 'sigmoid' | 'ipo' | 'hinge';
 
 export interface ModelRef {
   name_or_path: string;
@@ -119,6 +122,13 @@ export interface OutputPlan {
   safe_serialization: boolean;
 }
 
+/** DPO's settings (TRL DPOConfig's names); present when objective is dpo. */
+export interface DpoPlan {
+  beta: number;
+  loss: DpoLoss;
+  label_smoothing: number;
+}
+
 export interface TrainingPlan {
   version: 1;
   /** Absolute path of the config the plan came from, or null for an unsaved document. @absolutePath */
@@ -135,4 +145,8 @@ export interface TrainingPlan {
   hardware: HardwarePlan;
   output: OutputPlan;
   engine: Engine;
+  /** Absent: sft (plans written before preference training). The normaliser always writes it. */
+  objective?: Objective;
+  /** Present when objective is dpo. Absent: null. */
+  dpo?: DpoPlan | null;
 }
