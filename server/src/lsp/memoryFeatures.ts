@@ -1,11 +1,13 @@
 import { InlayHintKind, type CodeLens, type Hover, type InlayHint, type Position } from 'vscode-languageserver-types';
 import { isMap, isScalar } from 'yaml';
 import { offsetAt, positionAt, rangeOf, type ConfigDocument } from '../core/document/configDocument';
-import { hoverMarkdown, inlayLabel } from '../core/estimate/memory';
+import { inlayLabel } from '../core/estimate/memory';
+import { isToolDialectId } from '../core/dialects';
+import { decisionHoverMarkdown } from './estimateHover';
 import type { Analysis } from '../core/analysis/analyze';
 import { RUN_FINE_TUNE_COMMAND, type EstimateResult } from '../protocol/requests';
 import { estimateReportOf } from '../core/analysis/estimateReport';
-import { comparisonMarkdown, timeSummary } from '../core/estimate/throughput/presentation';
+import { timeSummary } from '../core/estimate/throughput/presentation';
 
 /** The top-level key naming the model: `model`, or the dialect's (`base_model`, `model_name_or_path`). */
 function modelKey(analysis: Analysis | undefined): string {
@@ -38,15 +40,7 @@ const markdownCache = new WeakMap<Analysis, string | undefined>();
 function buildEstimateMarkdown(analysis: Analysis): string | undefined {
   const report = estimateReportOf(analysis);
   if (!report) return undefined;
-  const noFit = report.estimate.fits === false;
-  const summary = timeSummary(report.time);
-  const headToHead = `**How long, and at what cost**${summary ? `: ${summary}` : ''}\n\n${comparisonMarkdown(report.compare(), report.time)}`;
-  const assumed = report.assumptions.map((a) => `_Assumed: ${a}._`);
-  return [hoverMarkdown(report.estimate, {
-    suggestions: noFit ? report.fit.suggestions : undefined,
-    fix: noFit ? report.fit.makeItFit : undefined,
-    recommendation: report.recommendation,
-  }), ...assumed, headToHead].join('\n\n');
+  return decisionHoverMarkdown(report, !isToolDialectId(analysis.dialect.dialect ?? 'lora-lens'));
 }
 
 /** The top-level `model:` value's node range [start, end), or null. */

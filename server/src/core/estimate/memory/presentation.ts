@@ -36,7 +36,8 @@ export function inlayLabel(est: Estimate): string {
   if (!est.gpu || est.fits === null || est.headroomBytes === null) candidates.push(`${peak} peak · no GPU detected`, `${peak} peak · no GPU`, peak);
   else if (est.fits) {
     const free = formatGiB(est.headroomBytes);
-    candidates.push(`${peak} · fits ${est.gpu.name} · ${free} free`, `${peak} · fits · ${free} free`, `${peak} · fits`);
+    const fits = isTightFit(est) ? 'tight fit' : 'fits';
+    candidates.push(`${peak} · ${fits} ${est.gpu.name} · ${free} free`, `${peak} · ${fits} · ${free} free`, `${peak} · ${fits}`);
   } else {
     const over = formatGiB(-est.headroomBytes);
     candidates.push(`${peak} · ${over} over ${est.gpu.name}`, `${peak} · does not fit: ${over} over`, `${peak} · ${over} over`, peak);
@@ -44,11 +45,31 @@ export function inlayLabel(est: Estimate): string {
   return candidates.find((c) => c.length <= INLAY_MAX_LENGTH) ?? candidates[candidates.length - 1]!;
 }
 
+/** Below this share of the card left free, a fit is tight: fragmentation or a longer batch can still run out. */
+export const TIGHT_FIT_SHARE = 0.05;
+
+/** Whether the estimate fits with less than TIGHT_FIT_SHARE of the card's memory left. */
+export function isTightFit(est: Estimate): boolean {
+  return est.fits === true && !!est.gpu && est.headroomBytes !== null && est.headroomBytes < TIGHT_FIT_SHARE * est.gpu.memoryBytes;
+}
+
+/**
+ * Where the GPU is set for a config of this kind. Only our dialect has `hardware.gpu`; axolotl and LLaMA-Factory
+ * have no such key (setting one changes nothing and earns an unknown-key warning), so they are pointed at the
+ * editor setting `loraLens.gpu`, which applies to every dialect.
+ */
+export function gpuAdvice(ownDialect: boolean): string {
+  return ownDialect
+    ? 'set `hardware.gpu` in this file or the `loraLens.gpu` setting (e.g. "RTX 4090" or "24GiB")'
+    : 'set the `loraLens.gpu` setting (e.g. "RTX 4090" or "24GiB"; this tool\'s config has no GPU key)';
+}
+
 /** The verdict in one sentence, the GPU named in full: what the hint says, with nothing cut. */
-export function verdictLine(est: Estimate): string {
+export function verdictLine(est: Estimate, ownDialect = true): string {
   const peak = `≈ ${formatGiB(est.peakBytes)} peak${est.numGpus > 1 ? ` per GPU (${est.numGpus} GPUs)` : ''}`;
-  if (!est.gpu || est.fits === null || est.headroomBytes === null) return `**${peak}**; no GPU detected: set \`hardware.gpu\` (e.g. "RTX 4090" or "24GiB") to see whether it fits.`;
+  if (!est.gpu || est.fits === null || est.headroomBytes === null) return `**${peak}**; no GPU detected: ${gpuAdvice(ownDialect)} to see whether it fits.`;
   const card = `${est.gpu.name} (${formatGiB(est.gpu.memoryBytes)}${est.gpu.usedBytes ? `, ${formatGiB(est.gpu.usedBytes)} in use` : ''})`;
+  if (isTightFit(est)) return `**Tight fit on ${card}**: ${peak}, only ${formatGiB(est.headroomBytes)} free (under ${TIGHT_FIT_SHARE * 100}%): a longer batch or fragmentation can still run out of memory.`;
   return est.fits
     ? `**Fits ${card}**: ${peak}, ${formatGiB(est.headroomBytes)} free.`
     : `**Does not fit ${card}**: ${peak}, ${formatGiB(-est.headroomBytes)} over; the run would stop with CUDA out of memory.`;
@@ -93,7 +114,12 @@ export function hoverMarkdown(est: Estimate, parts: HoverParts = {}): string {
   }
   // Without a GPU the verdict already says what to set; the recommendation would repeat it.
   if (parts.recommendation && (est.gpu || parts.recommendation.moreDataFirst)) blocks.push(parts.recommendation.text);
+  return [...blocks, breakdownMarkdown(est)].join('\n\n');
+}
 
+/** The peak's breakdown, term by term, then what nvidia-smi shows, the parameter counts, the engine and the notes. */
+export function breakdownMarkdown(est: Estimate): string {
+  const blocks: string[] = [];
   const table = ['| Memory at the peak | GiB |', '| --- | ---: |', ...est.breakdown.map((t) => `| ${t.label} | ${(t.bytes / GiB).toFixed(2)} |`),
     `| **Peak** | **${(est.peakBytes / GiB).toFixed(2)}** |`];
   blocks.push(`The peak comes ${PHASE_WORDS[est.peakPhase]}:`, table.join('\n'));

@@ -38,7 +38,7 @@ export function recommendMethod(model: ModelSpec, plan: TrainingPlan, gpu: GpuSp
   const count = data?.rows ?? null;
   const moreDataFirst = count !== null && count < MIN_ROWS;
   const prefix = moreDataFirst ? `Get more data first: ${rows(count)} is few for fine-tuning (aim for ${rows(MIN_ROWS)} or more). ` : '';
-  if (!gpu) return { method: null, needsChanges: false, moreDataFirst, text: `${prefix}No GPU known: set \`hardware.gpu\` to get a method recommendation.` };
+  if (!gpu) return { method: null, needsChanges: false, moreDataFirst, text: `${prefix}No GPU known: name a GPU to get a method recommendation.` };
 
   const fitsAsIs = (m: Method) => estimateMemory(model, asMethod(plan, m, gpu), gpu, opts).fits === true;
   const fitsWithChanges = (m: Method) => makeItFit(model, asMethod(plan, m, gpu), gpu, opts, data, { methodChanges: false }) !== null;
