@@ -1,4 +1,6 @@
-"""python -m lora_lens_trainer run --plan plan.json --run-dir runs/<id> [--resume | --resume-anyway | --dry-run] | merge --run-dir D | doctor
+"""python -m lora_lens_trainer run --plan plan.json --run-dir runs/<id> [--resume | --resume-anyway | --dry-run] | merge --run-dir D |
+export --run-dir D [--format gguf|merged] [--quant f16] [--out PATH] [--reference] |
+evaluate --target DIR [--eval-file F] [--general-text F] [--rows N] [...] | doctor
 
 Exit codes: schemas/exit-codes.json."""
 from __future__ import annotations
@@ -26,8 +28,24 @@ def main(argv: list[str] | None = None) -> int:
                      help="the throughput model's tokens/s, passed on in the start event for predicted-against-actual panels")
     merge = sub.add_parser("merge", help="merge RUN_DIR/adapter into the base model, into RUN_DIR/merged")
     merge.add_argument("--run-dir", required=True, type=Path)
+    export = sub.add_parser("export", help="write RUN_DIR's merged model as a GGUF file (+ Ollama Modelfile) or a "
+                                           "safetensors folder, tensor by tensor; the last stdout line is a JSON report")
+    export.add_argument("--run-dir", required=True, type=Path)
+    export.add_argument("--format", default="gguf", choices=["gguf", "merged"])
+    export.add_argument("--quant", default="f16", help="GGUF tensor type: f32 f16 bf16 q8_0 q5_1 q5_0 q4_1 q4_0")
+    export.add_argument("--out", type=Path, default=None, help="the file (gguf) or folder (merged) to write")
+    export.add_argument("--reference", action="store_true",
+                        help="also write the torch model's log-probabilities and greedy tokens on a chat prompt, "
+                             "for lora-lens export --verify")
     sub.add_parser("doctor", help="print the environment as JSON")
+    from .evaluate import cli as evaluate_cli
+
+    evaluate_cli.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "evaluate":
+        return evaluate_cli.run(args)
+    if args.command == "export":
+        return _export(args)
 
     if args.command == "doctor":
         from .doctor import report
@@ -56,6 +74,24 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(checked_report(do_merge(args.run_dir, plan))))
     except (FileNotFoundError, MergeCheckFailed) as error:
         print(f"lora_lens_trainer merge: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import ExportError
+    from .export.run import export_run
+    from .plan import PlanError, read_plan
+
+    try:
+        plan = read_plan(args.run_dir / "plan.json")
+        # The last stdout line is the report the CLI parses.
+        print(json.dumps(export_run(args.run_dir, plan, args.format, args.quant, args.out, args.reference)))
+    except (PlanError, ExportError) as error:
+        print(f"lora_lens_trainer export: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lora_lens_trainer export: interrupted; nothing was left half-written", file=sys.stderr)
         return 1
     return 0
 

@@ -109,25 +109,30 @@ def _round_trip_4bit(model: Any, plan: TrainingPlan, backend: str | None, device
     compute dtype the training dequantized to; one layer at a time on `device`. Returns how many."""
     import torch
 
-    from . import nf4
-
     q = plan.quantization
     assert q is not None
     head = model.get_output_embeddings()
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m is not head]
     with torch.no_grad():
         for m in linears:
-            w = m.weight
-            on_device = w.data.to(device)
-            if backend == "bitsandbytes":
-                import bitsandbytes.functional as bnbf
-
-                packed, state = bnbf.quantize_4bit(on_device, blocksize=64, quant_type=q.bnb_4bit_quant_type,
-                                                   compress_statistics=q.bnb_4bit_use_double_quant)
-                w.copy_(bnbf.dequantize_4bit(packed, state).to(w.device, w.dtype))
-            else:
-                w.copy_(nf4.dequantize(nf4.quantize(on_device, q.bnb_4bit_use_double_quant), w.dtype).to(w.device))
+            m.weight.copy_(round_trip_4bit_weight(m.weight.data, q, backend, device))
     return len(linears)
+
+
+def round_trip_4bit_weight(weight: Any, q: Any, backend: str | None, device: Any = None) -> Any:
+    """One weight through the 4-bit quantization the training used (bitsandbytes or the built-in NF4) and back, in
+    its own dtype and on its own device; the work is done on `device` (default: where the weight is). The merge and
+    the streaming export (export/weights.py) share it, so both fold the adapter into the same base."""
+    from . import nf4
+
+    on_device = weight.to(device) if device is not None else weight
+    if backend == "bitsandbytes":
+        import bitsandbytes.functional as bnbf
+
+        packed, state = bnbf.quantize_4bit(on_device, blocksize=64, quant_type=q.bnb_4bit_quant_type,
+                                           compress_statistics=q.bnb_4bit_use_double_quant)
+        return bnbf.dequantize_4bit(packed, state).to(weight.device, weight.dtype)
+    return nf4.dequantize(nf4.quantize(on_device, q.bnb_4bit_use_double_quant), weight.dtype).to(weight.device)
 
 
 def _relative(a: Any, ref: Any) -> tuple[float, float]:

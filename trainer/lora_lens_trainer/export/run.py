@@ -1,0 +1,82 @@
+"""The export of one run folder: checks first (a finished run, a known architecture, a quantization type that can
+be written, room on the disk), then the file, then what --verify needs. Returns the report the CLI prints as its
+last stdout line."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from . import ExportError
+from .architectures import architecture_of
+from .weights import weight_source
+
+FORMATS = ("gguf", "merged")
+
+
+def default_out(run_dir: Path, fmt: str, quant: str, model_name: str) -> Path:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(model_name.rstrip("/")).name) or "model"
+    if fmt == "merged":
+        return run_dir / "export" / f"{stem}-merged"
+    return run_dir / "export" / f"{stem}.{quant}.gguf"
+
+
+def remove_dead_temporaries(folder: Path) -> None:
+    """`.NAME.tmp-PID` files an export killed by SIGKILL left behind (a live PID's file is another export's)."""
+    if not folder.is_dir():
+        return
+    for path in folder.glob(".*.tmp-*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or not path.is_file():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except PermissionError:
+            pass
+
+
+def export_run(run_dir: Path, plan: Any, fmt: str, quant: str, out: Path | None, reference: bool) -> dict[str, Any]:
+    from .tokenizer_meta import tokenizer_facts
+
+    if fmt not in FORMATS:
+        raise ExportError(f"--format {fmt!r}: use gguf or merged")
+    source = weight_source(run_dir, plan)
+    arch = architecture_of(source.config)
+    target = out or default_out(run_dir, fmt, quant, plan.model.name_or_path)
+    remove_dead_temporaries(target.parent)
+    report: dict[str, Any] = {"format": fmt, "method": plan.method, "architecture": arch.hf_name}
+    if fmt == "merged":
+        from .merged_folder import write_merged
+
+        report.update(write_merged(source, target, plan.output.merge_dtype))
+        return report
+    from .gguf_file import check_quant, write_gguf
+    from .modelfile import write_modelfile
+
+    check_quant(quant)
+    tokenizer = tokenizer_facts(source.tokenizer_dir, int(source.config["vocab_size"]))
+    report.update(write_gguf(source, arch, tokenizer, quant, target, Path(plan.model.name_or_path).name))
+    report["modelfile"] = str(write_modelfile(target, tokenizer))
+    report["tokenizer"] = {"model": tokenizer.model, "pre": tokenizer.pre, "eot_token": tokenizer.eot_token,
+                           "eot_id": tokenizer.eot_id, "stop_tokens": tokenizer.stop_tokens,
+                           "chat_template": tokenizer.chat_template is not None}
+    if reference:
+        report["reference"] = str(_write_reference(run_dir, plan, source.tokenizer_dir, target, tokenizer))
+    return report
+
+
+def _write_reference(run_dir: Path, plan: Any, tokenizer_dir: Path, target: Path, tokenizer: Any) -> Path:
+    from transformers import AutoTokenizer
+
+    from ..atomic import write_text
+    from .reference import torch_reference
+
+    hf = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+    stop_ids = sorted({i for i in [tokenizer.eot_id, hf.eos_token_id] if i is not None})
+    path = target.with_name(target.name.removesuffix(".gguf") + ".reference.json")
+    write_text(path, json.dumps(torch_reference(run_dir, plan, tokenizer_dir, stop_ids)))
+    return path
