@@ -3,7 +3,7 @@ import { objectSchemaAt, type DialectProperty } from './schemaTable';
 import { breaksEnum, fitsType, type Coercion } from './typeCheck';
 
 export type KeyFinding =
-  | { kind: 'unknown'; path: NodePath; key: string; known: string[]; present: Set<string> }
+  | { kind: 'unknown'; path: NodePath; key: string; known: string[]; present: Set<string>; value: unknown }
   | { kind: 'known'; path: NodePath; key: string; property: DialectProperty }
   | { kind: 'type'; path: NodePath; property: DialectProperty; value: unknown }
   | { kind: 'enum'; path: NodePath; property: DialectProperty; value: unknown };
@@ -36,7 +36,7 @@ export function walkDialectKeys(schema: DialectProperty, value: unknown, coercio
       const property = properties[key];
       const childPath = [...path, key];
       if (!property) {
-        if (!open) { findings.push({ kind: 'unknown', path: childPath, key, known, present }); reportable++; }
+        if (!open) { findings.push({ kind: 'unknown', path: childPath, key, known, present, value: child }); reportable++; }
         continue;
       }
       findings.push({ kind: 'known', path: childPath, key, property });

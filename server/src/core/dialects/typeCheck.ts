@@ -4,7 +4,9 @@ import type { DialectProperty } from './schemaTable';
 /**
  * How the tool turns a YAML value into a field value. `pydantic` (axolotl): lax conversion, so `"1e-4"` fills a
  * float field and `1` a bool field. `dataclass` (LLaMA-Factory's HfArgumentParser.parse_dict): no conversion at all;
- * comma-separated string fields also take a list (LLaMA-Factory splits strings and keeps lists).
+ * comma-separated string fields also take a list (LLaMA-Factory splits strings and keeps lists). Under both, 0 and 1
+ * fill a bool field: parse_dict (transformers 4.55-5.x hf_argparser.py) builds the dataclass with `dtype(**inputs)`,
+ * and the tools test those flags for truth (`if training_args.do_train:`), so `do_eval: 1` is `do_eval: true`.
  */
 export type Coercion = 'pydantic' | 'dataclass';
 
@@ -19,7 +21,7 @@ export function fitsType(value: unknown, property: DialectProperty, coercion: Co
   if (property.enum) return typeof value === 'string';
   switch (property.type) {
     case undefined: return true;
-    case 'boolean': return typeof value === 'boolean' || (coercion === 'pydantic' && (value === 0 || value === 1 || (typeof value === 'string' && BOOL_STRINGS.has(value.toLowerCase()))));
+    case 'boolean': return typeof value === 'boolean' || value === 0 || value === 1 || (coercion === 'pydantic' && typeof value === 'string' && BOOL_STRINGS.has(value.toLowerCase()));
     case 'integer':
       if (typeof value === 'number') return Number.isInteger(value);
       return coercion === 'pydantic' && (typeof value === 'boolean' || (typeof value === 'string' && INTEGER_STRING.test(value)));

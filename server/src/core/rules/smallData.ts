@@ -1,7 +1,18 @@
-import type { Finding, Rule } from './types';
-import { anchor, key, plural } from './util';
+import type { Finding, Rule, RuleInput } from './types';
+import { anchor, EVAL_SPLIT_PATH, evaluates, key, plural, setFix, splitsForEval } from './util';
 
 const FEW_ROWS = 1000;
+
+/** No eval file, and no held-out share: said with the tool's split key when it has one (val_set_size, val_size). */
+function noEvalSet(doc: RuleInput['doc']): Finding {
+  const range = anchor(doc, ['data', 'eval'], ['data']);
+  const why = 'over-fitting cannot be seen, since the training loss keeps falling either way';
+  if (!splitsForEval(doc)) {
+    return { range, severity: 'info', message: `No eval set (${key('data.eval')}): ${why}. Hold out 5-10% of the rows as ${key('data.eval')}.` };
+  }
+  const split = key(EVAL_SPLIT_PATH.join('.'));
+  return { range, severity: 'info', message: `No eval set (${split} is 0 or not set): ${why}. Set ${split}: 0.05 to hold out 5% of the training rows.`, fixes: [setFix(EVAL_SPLIT_PATH, 0.05)] };
+}
 
 export const smallData: Rule = {
   id: 'small-data',
@@ -16,13 +27,7 @@ export const smallData: Rule = {
         data: { rows: dataset.rows },
       });
     }
-    if (!plan.data.eval) {
-      findings.push({
-        range: anchor(doc, ['data', 'eval'], ['data']),
-        severity: 'info',
-        message: `No eval set (${key('data.eval')}): over-fitting cannot be seen, since the training loss keeps falling either way. Hold out 5-10% of the rows as ${key('data.eval')}.`,
-      });
-    }
+    if (!evaluates(doc, plan)) findings.push(noEvalSet(doc));
     return findings;
   },
 };

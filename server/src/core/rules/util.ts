@@ -1,6 +1,6 @@
 import type { Range } from 'vscode-languageserver-types';
 import { fallbackRange, findPair, keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
-import { sourceOf, valueAt, type PlanSource, type PlanSourceMap } from '../dialects/normalize/sourceMap';
+import { EVAL_SPLIT, sourceOf, valueAt, type PlanSource, type PlanSourceMap } from '../dialects/normalize/sourceMap';
 import type { ConfigEdit, QuickFix } from '../edits/types';
 import type { TrainingPlan } from '../plan/types';
 import { key, leaf } from './keyNames';
@@ -56,6 +56,22 @@ export function has(doc: ConfigDocument, path: NodePath): boolean {
   const sources = PLAN_SOURCES.get(doc);
   if (sources) return sourceFor(sources, path)?.source.present === true;
   return findPair(doc, path) !== undefined;
+}
+
+/** The source-map path of a tool's held-out eval split (EVAL_SPLIT): the plan has no field for it. */
+export const EVAL_SPLIT_PATH = EVAL_SPLIT.split('.');
+
+/**
+ * Whether the config's tool holds part of the training rows out for evaluation through one key (axolotl's
+ * `val_set_size`, LLaMA-Factory's `val_size`), so advice can name that key; our dialect names an eval file instead.
+ */
+export function splitsForEval(doc: ConfigDocument): boolean {
+  return Boolean(PLAN_SOURCES.get(doc)?.[EVAL_SPLIT]?.docPath);
+}
+
+/** Whether the run evaluates: an eval file, or a share of the training rows the tool holds out. */
+export function evaluates(doc: ConfigDocument, plan: TrainingPlan): boolean {
+  return plan.data.eval !== null || (splitsForEval(doc) && has(doc, EVAL_SPLIT_PATH));
 }
 
 /** A dialect document's range for a plan path: its key's value when written, null when the dialect has no key. */

@@ -51,6 +51,8 @@ function reportFinding(report: DialectReport, finding: KeyFinding, plugins: Set<
   const name = keyName(finding.path);
   switch (finding.kind) {
     case 'unknown': {
+      // An empty key (`debug:`, a leftover of older examples) holds nothing, so nothing is lost (issue 19: 32 of 49 users' files).
+      if (finding.value === null || finding.value === '') return;
       const suggestion = report.takeSuggestion() ? suggestKey(finding.key, finding.known, finding.present) : undefined;
       const where = finding.path.length > 1 ? ` in \`${keyName(finding.path.slice(0, -1))}\`` : '';
       const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : '';

@@ -224,6 +224,8 @@ function dataOf(cfg: Obj, method: Method, src: SourceRecorder, lost: LostKeys, a
   const tests = Array.isArray(cfg.test_datasets) ? cfg.test_datasets.map(asObject) : [];
   const evalPath = asString(tests[0]?.path);
   if (evalPath) src.add(['data', 'eval'], ['test_datasets', 0, 'path'], { transform: 'none' });
+  // axolotl 0.12 (utils/schemas/config.py): val_set_size: float | None = 0.0, a fraction or a row count held out.
+  src.addEvalSplit('val_set_size');
   const packing = cfg.sample_packing === true;
   src.add(['data', 'max_length'], ['sequence_len']);
   src.add(['data', 'packing'], ['sample_packing']);

@@ -56,6 +56,11 @@ export function llamaFactoryToPlan(doc: ConfigDocument, configPath: string | nul
     problems.push({ code: 'dialect-not-a-training-config', path: [], message: `An ${subKind} file (llamafactory-cli ${subKind === 'export' ? 'export' : 'chat / api'}): there is no training run to plan or estimate.` });
     return result(null);
   }
+  const notTraining = evaluationOnly(cfg);
+  if (notTraining) {
+    problems.push({ code: 'dialect-not-a-training-config', path: ['do_train'], message: notTraining });
+    return result(null);
+  }
   const model = asString(cfg.model_name_or_path);
   if (!model) {
     problems.push({ code: 'dialect-no-model', path: ['model_name_or_path'], message: 'model_name_or_path is missing: LLaMA-Factory needs the model to fine-tune (a Hub id or a local folder).' });
@@ -101,6 +106,18 @@ export function llamaFactoryToPlan(doc: ConfigDocument, configPath: string | nul
   };
   for (const item of lostLlamaFactoryKeys(cfg)) lost.add(item.key, item.reason);
   return result(plan);
+}
+
+/**
+ * `do_train: false` (or 0) in a `llamafactory-cli train` file: the run only evaluates (`do_eval`) or predicts
+ * (`do_predict`) with the model (LLaMA-Factory's workflows call trainer.train() only under `if training_args.do_train`).
+ * Such a file gets no training plan, so no training advice and no estimate.
+ */
+function evaluationOnly(cfg: Obj): string | undefined {
+  if (cfg.do_train !== false && cfg.do_train !== 0) return undefined;
+  const does = [cfg.do_eval, cfg.do_predict].map((v) => v === true || v === 1);
+  const what = does[0] && does[1] ? 'evaluates and predicts' : does[0] ? 'evaluates' : does[1] ? 'predicts' : 'does nothing (no do_eval or do_predict)';
+  return `\`do_train: ${String(cfg.do_train)}\`: \`llamafactory-cli train\` with this file ${what} with the model and trains nothing; there is no training run to plan or estimate.`;
 }
 
 function attnOf(cfg: Obj, src: SourceRecorder): AttnImplementation {
@@ -189,6 +206,8 @@ function dataOf(cfg: Obj, stage: string, src: SourceRecorder, lost: LostKeys, ab
   onLayouts({ ...(trainLayout ? { train: trainLayout } : {}), ...(evalLayout ? { eval: evalLayout } : {}) });
   src.add(['data', 'train'], ['dataset'], { transform: 'none' });
   src.add(['data', 'eval'], ['eval_dataset'], { transform: 'none' });
+  // LLaMA-Factory (hparams/data_args.py): val_size: float = 0.0, a fraction or a row count of the train set held out.
+  src.addEvalSplit('val_size');
   src.add(['data', 'max_length'], ['cutoff_len']);
   src.add(['data', 'packing'], ['packing']);
   src.add(['data', 'train_on_prompt'], ['train_on_prompt']);

@@ -26,6 +26,14 @@ export interface PlanSource {
 /** Keyed by the plan path joined with dots: 'training.learning_rate', 'lora.r'. */
 export type PlanSourceMap = Record<string, PlanSource>;
 
+/**
+ * The one source-map path that is not a plan field: the share (a fraction) or count of the training rows a tool
+ * holds out for evaluation (axolotl's `val_set_size`, LLaMA-Factory's `val_size`; both default to 0, no split).
+ * The bundled trainer reads an eval file (`data.eval`) instead, so the plan has no field for it; it is recorded
+ * here so the eval rules can see that the file is evaluated, name the key and fix it. Present only when above 0.
+ */
+export const EVAL_SPLIT = 'data.eval_split';
+
 export type PlanPath = readonly string[];
 
 /** Dot key of a plan path. */
@@ -43,6 +51,13 @@ export class SourceRecorder {
   readonly map: PlanSourceMap = {};
 
   constructor(private readonly root: Record<string, unknown>) {}
+
+  /** The tool's held-out eval split (EVAL_SPLIT) at `key`: present when its value is a number above 0. */
+  addEvalSplit(key: string): void {
+    const value = this.root[key];
+    const share = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
+    this.map[EVAL_SPLIT] = { docPath: [key], name: key, present: Number.isFinite(share) && share > 0 };
+  }
 
   /** `planPath` is decided by `docPath`; present when the document holds a non-null value there. */
   add(planPath: PlanPath, docPath: NodePath | null, extra: Pick<PlanSource, 'transform'> & { name?: string } = {}): void {
