@@ -41,8 +41,13 @@ function wrap(type: string): string {
 function objectType(schema: Schema, where: string): string {
   const properties = (schema.properties ?? {}) as Record<string, Schema>;
   const required = new Set((schema.required ?? []) as string[]);
-  const fields = Object.entries(properties).map(([key, sub]) => `${key}${required.has(key) ? '' : '?'}: ${typeOf(sub, `${where}.${key}`)}`);
+  const fields = Object.entries(properties).map(([key, sub]) => `${propertyName(key)}${required.has(key) ? '' : '?'}: ${typeOf(sub, `${where}.${key}`)}`);
   return fields.length === 0 ? 'Record<string, unknown>' : `{ ${fields.join('; ')} }`;
+}
+
+/** A key as a property name: quoted unless it is an identifier (DPO's metrics are named `rewards/chosen`, as TRL logs them). */
+function propertyName(key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? key : `'${key}'`;
 }
 
 function comment(text: unknown, indent: string): string {
@@ -80,7 +85,7 @@ export function eventTypesSource(schema: Schema): string {
       fields.push(`${comment(sub.description, '  ')}  ${key}${required.has(key) ? '' : '?'}: ${typeOf(sub, key)};`);
     }
     for (const [key, sub] of Object.entries(properties)) {
-      fields.push(`${comment(sub.description, '  ')}  ${key}${required.has(key) ? '' : '?'}: ${typeOf(sub, `${name}.${key}`)};`);
+      fields.push(`${comment(sub.description, '  ')}  ${propertyName(key)}${required.has(key) ? '' : '?'}: ${typeOf(sub, `${name}.${key}`)};`);
     }
     out.push(`${comment(then.description, '')}export interface ${pascal(name)}Event {`, ...fields, '}', '');
   }

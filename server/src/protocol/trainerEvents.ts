@@ -46,6 +46,18 @@ export interface StepEvent {
   device_used_bytes: number | null;
   elapsed_s: number;
   eta_s: number | null;
+  /** Preference training (objective dpo): β times the chosen answers' log-ratio to the reference, averaged over the pairs since the previous step event (TRL's name). */
+  'rewards/chosen'?: number;
+  /** Preference training: β times the rejected answers' log-ratio to the reference, averaged likewise. */
+  'rewards/rejected'?: number;
+  /** Preference training: rewards/chosen minus rewards/rejected, averaged likewise. */
+  'rewards/margins'?: number;
+  /** Preference training: the share of pairs whose chosen reward is above the rejected one. */
+  'rewards/accuracies'?: number;
+  /** Preference training: the chosen answers' summed token log-probabilities, averaged over pairs. */
+  'logps/chosen'?: number;
+  /** Preference training: the rejected answers' summed token log-probabilities, averaged over pairs. */
+  'logps/rejected'?: number;
 }
 
 export interface EvalEvent {
@@ -58,6 +70,14 @@ export interface EvalEvent {
   eval_loss_reduction?: 'token';
   /** Target tokens the eval loss is averaged over. */
   eval_tokens?: number;
+  /** Preference training: the eval pairs eval_loss (the mean per-pair loss) and the eval_rewards/ and eval_logps/ figures are averaged over. */
+  eval_pairs?: number;
+  'eval_rewards/chosen'?: number;
+  'eval_rewards/rejected'?: number;
+  'eval_rewards/margins'?: number;
+  'eval_rewards/accuracies'?: number;
+  'eval_logps/chosen'?: number;
+  'eval_logps/rejected'?: number;
   elapsed_s?: number;
 }
 
