@@ -8,6 +8,7 @@ import { CsvParser } from './csv';
 import { parquetRowCount } from './parquet';
 import type { RowLayout } from './layout';
 import { checkRowLayout, hasHtml } from './rows';
+import { SafetyScan } from './safety/scan';
 import { Reservoir, bump, lengthStats, newCount } from './stats';
 import { estimateTokens, loadTokenCounter } from './tokens';
 import type { DataFileKind, DatasetFacts, RowRef } from './types';
@@ -43,9 +44,12 @@ class Scan {
   private readonly texts: Reservoir<{ text: string; turns: number }>;
   private readonly estimates: Reservoir<number>;
   private longest = 0;
+  private readonly safety: SafetyScan;
 
-  constructor(facts: DatasetFacts, private readonly tokenize: boolean, sampleSize: number) {
+  /** `deadline`: past it rows are still counted, but no longer read by the safety scanners. */
+  constructor(facts: DatasetFacts, private readonly tokenize: boolean, sampleSize: number, private readonly deadline: number) {
     this.facts = facts;
+    this.safety = new SafetyScan(facts.layout ?? { kind: 'format', format: facts.format });
     this.texts = new Reservoir(tokenize ? sampleSize : 0);
     this.estimates = new Reservoir(tokenize ? 0 : sampleSize);
   }
@@ -75,10 +79,17 @@ class Scan {
     }
     if (check.text.trim() === '') bump(this.facts.empty, ref);
     else if (hasHtml(check.text)) bump(this.facts.html, ref);
+    if (Date.now() <= this.deadline) this.safety.row(value, ref);
     const estimate = estimateTokens(check.text, check.turns);
     this.longest = Math.max(this.longest, estimate);
     if (this.tokenize) this.texts.add({ text: check.text.slice(0, MAX_TOKENIZED_CHARS), turns: check.turns });
     else this.estimates.add(estimate);
+  }
+
+  /** What the safety scanners found, once every row was fed. */
+  finishSafety(): void {
+    const safety = this.safety.result();
+    if (safety.scannedRows > 0) this.facts.safety = safety;
   }
 
   /** Length statistics: tokenizer counts over the text sample (within the deadline), else the estimates. */
@@ -128,7 +139,7 @@ export async function inspectDataset(path: string, options: InspectOptions): Pro
     }
     if (kind === 'unknown') return { ...done(), skipped: 'only .jsonl, .json, .csv and .parquet files are inspected' };
     const counter = options.tokenizerPath ? await loadTokenCounter(options.tokenizerPath) : undefined;
-    const scan = new Scan(facts, counter !== undefined, options.sampleSize ?? (counter ? 2000 : 20_000));
+    const scan = new Scan(facts, counter !== undefined, options.sampleSize ?? (counter ? 2000 : 20_000), deadline);
     if (kind === 'json') {
       if (facts.size > maxBytes) return { ...done(), skipped: `a .json array over ${Math.round(maxBytes / 1048576)} MiB is not read whole in the editor; use .jsonl for large sets` };
       readJsonArray(stripBom(await readFile(path, 'utf8')), scan);
@@ -137,6 +148,7 @@ export async function inspectDataset(path: string, options: InspectOptions): Pro
     } else {
       await readLines(path, kind, scan, maxBytes, deadline);
     }
+    scan.finishSafety();
     scan.lengths(counter, deadline + 500);
     return done();
   } catch (error) {

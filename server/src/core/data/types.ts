@@ -1,5 +1,6 @@
 import type { DataFormat } from '../plan/types';
 import type { RowLayout } from './layout';
+import type { SafetyFacts } from './safety/types';
 
 /** A row of a data file, by 1-based line (JSON lines, CSV) or 0-based record index (a `.json` array). */
 export interface RowRef {
@@ -65,5 +66,7 @@ export interface DatasetFacts {
   /** Rows whose text holds HTML markup. */
   html: RowCount;
   lengths: LengthStats | null;
+  /** Injection patterns, secrets, personal data and label balance in the rows (safety/); absent when no row was read. */
+  safety?: SafetyFacts;
   elapsedMs: number;
 }
