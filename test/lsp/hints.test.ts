@@ -65,13 +65,14 @@ test('Make it fit over the connection: the preferred code action, applied, gives
   const actions = await client.connection.sendRequest('textDocument/codeAction', { textDocument: { uri }, range: noFit.range, context: { diagnostics: [noFit] } }) as CodeAction[];
   const preferred = actions.filter((a) => a.isPreferred);
   assert.equal(preferred.length, 1);
-  assert.match(preferred[0]!.title, /^Make it fit: .*\(≈ \d+\.\d GiB, fits RTX 3060\)$/);
-  assert.equal(actions[0], preferred[0], 'Make it fit is listed first');
-  for (const a of actions.slice(1)) assert.match(a.title, /≈ \d+\.\d GiB, (fits|still \d+\.\d GiB over)$/);
+  assert.match(preferred[0]!.title, /^Make it fit: .*\(≈ \d+\.\d GiB, fits RTX 3060\)( — changes the training)?$/);
+  assert.deepEqual(actions[0], preferred[0], 'Make it fit is listed first');
+  // Only fixes that fix: a change that leaves the config over the card is not offered.
+  for (const a of actions.slice(1).filter((x) => x.title.startsWith('Make it fit') || /GiB, /.test(x.title))) assert.match(a.title, /≈ \d+\.\d GiB, fits( — changes the training)?$/);
   const fixed = applyTextEdits(text, preferred[0]!.edit!.changes![uri]!);
   const after = await openAs(name, fixed);
   assert.ok(!after.diagnostics.some((d) => d.code === 'memory-no-fit'), `still memory-no-fit after Make it fit:\n${fixed}`);
-  assert.match(String(after.hints[0]!.label), /· fits RTX 3060 · \d+\.\d GiB free$/);
+  assert.match(String(after.hints[0]!.label), /· (fits|tight fit) RTX 3060 · \d+\.\d GiB free$/);
   const peak = /≈ (\d+\.\d) GiB/.exec(preferred[0]!.title)![1];
   assert.ok(String(after.hints[0]!.label).startsWith(`≈ ${peak} GiB`), `the fix promised ${peak} GiB: ${after.hints[0]!.label}`);
 });

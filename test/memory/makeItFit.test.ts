@@ -88,9 +88,10 @@ test('each single change is labelled with its estimate and whether it fits, and 
   const changed = withValues(text, { per_device_train_batch_size: '16', gradient_checkpointing: 'false', gpu: 'RTX 3060' });
   const before = analyze(changed, path);
   const fixes = noFitFixes(before)!;
-  assert.ok(fixes.length >= 3);
+  assert.ok(fixes.length >= 2);
+  // Issue 27: a change that still does not fit fixes nothing and is not offered; one that changes the training says so.
   for (const fix of fixes.slice(1)) {
-    const m = /: ≈ (\d+\.\d) GiB, (fits|still (\d+\.\d) GiB over)$/.exec(fix.title);
+    const m = /: ≈ (\d+\.\d) GiB, (fits)( — changes the training)?$/.exec(fix.title);
     assert.ok(m, `label without estimate or verdict: ${fix.title}`);
     const fixed = analyze(applyTextEdits(changed, toTextEdits(parseConfigDocument(changed), fix.edits)), path);
     assert.equal((fixed.estimate!.peakBytes / 2 ** 30).toFixed(1), m[1], fix.title);
@@ -106,7 +107,7 @@ test('what would fit never says none when the search finds a fit; it says so whe
   assert.ok(makeItFit(spec, a.plan!, a.gpu, a.estimateOptions));
   const hopeless = analyze(withValues(text, { gpu: '4GiB' }), path);
   assert.equal(makeItFit(spec, hopeless.plan!, hopeless.gpu, hopeless.estimateOptions), null);
-  assert.match(String(hopeless.diagnostics.find((d) => d.code === 'memory-no-fit')!.message), /No change the estimator tries fits/);
+  assert.match(String(hopeless.diagnostics.find((d) => d.code === 'memory-no-fit')!.message), /Nothing in this config makes it fit 4GiB GPU\. What would: a GPU with at least \d+ GiB/);
   const rec = recommendMethod(spec, hopeless.plan!, hopeless.gpu, hopeless.estimateOptions);
   assert.equal(rec.method, null);
   assert.match(rec.text, /^No method fits 4GiB GPU/);
@@ -122,7 +123,9 @@ test('the sequence length changes only when the data allow: down to the longest 
   const s = whatWouldFit(spec, plan, g, {}, { rows: 5000, longestTokens: 900 }).find((x) => x.kind === 'max_length')!;
   assert.deepEqual(s.edits, [{ kind: 'set', path: ['data', 'max_length'], value: 960 }]);
   const fit = makeItFit(spec, plan, g, {}, { rows: 5000, longestTokens: 900 })!;
-  assert.ok(fit.kinds.includes('max_length'), `cheapest fit uses the free length change: ${fit.changes.join(', ')}`);
+  // Issue 27: micro batch × accumulation keeps the training the same, so it wins over a length cut taken from the
+  // data's longest row (often a character-based guess).
+  assert.deepEqual(fit.kinds, ['micro_batch'], `a smaller micro batch is preferred to a length cut: ${fit.changes.join(', ')}`);
 });
 
 test('one recommendation that agrees with the verdict (issue 13 cases)', () => {

@@ -5,7 +5,7 @@
  * says why it is not the one recommended, so the two never contradict each other. Pure text.
  */
 import type { EstimateReport } from '../core/estimate/report';
-import { breakdownMarkdown, formatGiB, verdictLine } from '../core/estimate/memory/presentation';
+import { breakdownMarkdown, changesTraining, formatGiB, verdictLine, whatWouldHelp } from '../core/estimate/memory/presentation';
 import type { FitPlan, FitSuggestion } from '../core/estimate/memory/suggest';
 import type { MethodComparison } from '../core/estimate/throughput/compare';
 import { formatDurationShort } from '../core/estimate/throughput/time';
@@ -73,7 +73,8 @@ function tableFootnote(report: EstimateReport, rows: MethodComparison[], ownDial
 
 /** Make it fit, in two lines at most: what it changes and where it lands. */
 function makeItFitLine(fix: FitPlan): string {
-  return `**Make it fit** (quick fix): ${fix.changes.join(', ')} → ≈ ${formatGiB(fix.estimate.peakBytes)}, ${formatGiB(fix.estimate.headroomBytes ?? 0)} free.`;
+  const training = changesTraining(fix.kinds) ? ' This changes the training, not only its memory layout.' : '';
+  return `**Make it fit** (quick fix): ${fix.changes.join(', ')} → ≈ ${formatGiB(fix.estimate.peakBytes)}, ${formatGiB(fix.estimate.headroomBytes ?? 0)} free.${training}`;
 }
 
 /** The single changes that fit, when Make it fit is not one of them; each a quick fix of its own. */
@@ -92,7 +93,7 @@ export function decisionHoverMarkdown(report: EstimateReport, ownDialect: boolea
   const recommended = recommendedMethod(report);
   const rows = report.compare();
   const first: string[] = [verdictLine(est, ownDialect)];
-  if (est.fits === false) first.push(report.fit.makeItFit ? makeItFitLine(report.fit.makeItFit) : whatWouldHelp(report));
+  if (est.fits === false) first.push(report.fit.makeItFit ? makeItFitLine(report.fit.makeItFit) : whatWouldHelpLine(report));
   if (report.gpu && report.recommendation.method) first.push(report.recommendation.text.replace(/Recommended: [^.;(]*[^.;( ]/, (lead) => `**${lead}**`));
   else if (report.recommendation.moreDataFirst) first.push(report.recommendation.text.replace(/ No GPU known:.*$/, ''));
   const why = whyNotFastest(rows, recommended);
@@ -107,14 +108,10 @@ export function decisionHoverMarkdown(report: EstimateReport, ownDialect: boolea
 }
 
 /** When no change fits: what would (a bigger card, several GPUs, a smaller model), with the figures. */
-export function whatWouldHelp(report: EstimateReport): string {
+function whatWouldHelpLine(report: EstimateReport): string {
   const est = report.estimate;
   if (!est.gpu) return '';
   // The leanest method as configured is the least memory the config asks for without changing its data.
-  const need = Math.min(est.peakBytes, ...report.compare().map((r) => r.peakBytes));
-  const cards = Math.ceil(need / est.gpu.memoryBytes);
-  const ways = [`a GPU with at least ${formatGiB(need, 0)} of memory`];
-  if (cards > 1) ways.push(`about ${cards} GPUs of this size with sharding (FSDP or ZeRO-3)`);
-  ways.push('a smaller model');
-  return `**Nothing in this config makes it fit ${est.gpu.name}.** What would: ${ways.join(', or ')}.`;
+  const need = Math.min(est.peakBytes, ...report.compare().map((r) => r.peakBytes), ...report.fit.suggestions.map((s) => s.peakBytes));
+  return whatWouldHelp(est.gpu, need).replace(/^([^.]*\.)/, '**$1**');
 }

@@ -85,13 +85,14 @@ export function getMemoryInlayHints(doc: ConfigDocument, analysis: Analysis): In
   }];
 }
 
-/** "Run Fine-Tune" above the config, for configs that have a plan and no errors. */
+/** "Run Fine-Tune" above the config, for configs that have a plan, with the run time when the estimate fits. */
 export function getRunCodeLenses(uri: string, doc: ConfigDocument, analysis: Analysis): CodeLens[] {
   if (!analysis.plan) return [];
   const line = anchorLine(doc, analysis);
   const range = { start: { line, character: 0 }, end: { line, character: 0 } };
   // The time sits where the decision to run is made: "Run Fine-Tune · ≈ 2 h 10 min on H100 80GB · 1,250 steps".
-  const time = timeSummary(estimateReportOf(analysis)?.time ?? null);
+  // A config that does not fit would stop with CUDA out of memory: no run time for it.
+  const time = analysis.estimate?.fits === false ? null : timeSummary(estimateReportOf(analysis)?.time ?? null);
   return [{ range, command: { title: `$(play) Run Fine-Tune${time ? ` · ${time}` : ''}`, command: RUN_FINE_TUNE_COMMAND, arguments: [uri] } }];
 }
 

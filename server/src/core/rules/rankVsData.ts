@@ -12,6 +12,16 @@ function recommended(rows: number): { r: number; alpha: number; max: number } {
   return { r: 64, alpha: 128, max: 128 };
 }
 
+/**
+ * The rank and alpha this rule's fix writes when the rank is too large for the data, else null. alpha-ratio reads it
+ * so that both diagnostics of one cause (a rank too large) offer the same fix, not an alpha that follows the rank.
+ */
+export function oversizedRankFix({ plan, dataset }: Pick<Parameters<Rule['check']>[0], 'plan' | 'dataset'>): { r: number; alpha: number } | null {
+  if (!plan.lora || !dataset || !dataset.exists || dataset.skipped || dataset.rows <= 0) return null;
+  const rec = recommended(dataset.rows);
+  return plan.lora.r > rec.max ? { r: rec.r, alpha: rec.alpha } : null;
+}
+
 export const rankVsData: Rule = {
   id: 'rank-vs-data',
   severity: 'warning',

@@ -144,28 +144,50 @@ export interface NoFitDiagnostic {
   data: { peakBytes: number; gpuBytes: number; fixes: QuickFix[] };
 }
 
-/** The quick fixes: "Make it fit" (preferred) first, then each single change labelled with where it lands. */
+/** Changes that give up speed or quality rather than only memory layout: fixes that make them say so. */
+const CHANGES_TRAINING: ReadonlySet<FitSuggestion['kind']> = new Set(['optimizer_8bit', 'lora', 'qlora']);
+export const changesTraining = (kinds: FitSuggestion['kind'][]): boolean => kinds.some((k) => CHANGES_TRAINING.has(k));
+
+/**
+ * The quick fixes: "Make it fit" (preferred) first, then each single change that fits on its own. A change that
+ * still does not fit fixes nothing and is not offered; one that changes the training (method, 8-bit optimizer)
+ * says so in its title.
+ */
 export function noFitFixes(suggestions: FitSuggestion[], fix: FitPlan | null): QuickFix[] {
   const fixes: QuickFix[] = [];
+  const label = (kinds: FitSuggestion['kind'][]) => (changesTraining(kinds) ? ' — changes the training' : '');
   if (fix) {
     const e = fix.estimate;
-    fixes.push({ title: `Make it fit: ${fix.changes.join(', ')} (≈ ${formatGiB(e.peakBytes)}, fits${e.gpu ? ` ${e.gpu.name}` : ''})`, edits: fix.edits, isPreferred: true });
+    fixes.push({ title: `Make it fit: ${fix.changes.join(', ')} (≈ ${formatGiB(e.peakBytes)}, fits${e.gpu ? ` ${e.gpu.name}` : ''})${label(fix.kinds)}`, edits: fix.edits, isPreferred: true });
   }
   for (const s of suggestions) {
+    if (s.fits !== true) continue;
     if (fix && fix.kinds.length === 1 && fix.kinds[0] === s.kind) continue; // the same edit as Make it fit
-    fixes.push({ title: s.title, edits: s.edits, isPreferred: false });
+    fixes.push({ title: `${s.title}${label([s.kind])}`, edits: s.edits, isPreferred: false });
   }
   return fixes;
+}
+
+/**
+ * What would make a config fit when no change to it does: a card with `needBytes`, enough cards of this size to
+ * shard it over, or a smaller model. `needBytes` is the least peak the search saw (the leanest change).
+ */
+export function whatWouldHelp(gpu: { name: string; memoryBytes: number }, needBytes: number): string {
+  const cards = Math.ceil(needBytes / gpu.memoryBytes);
+  const ways = [`a GPU with at least ${formatGiB(needBytes, 0)} of memory`];
+  if (cards > 1) ways.push(`about ${cards} GPUs of this size with sharding (FSDP or ZeRO-3)`);
+  ways.push('a smaller model');
+  return `Nothing in this config makes it fit ${gpu.name}. What would: ${ways.join(', or ')}.`;
 }
 
 /** The `memory-no-fit` diagnostic, or null when the plan fits or no GPU is known. */
 export function noFitDiagnostic(est: Estimate, _plan: TrainingPlan, suggestions: FitSuggestion[] = [], fix: FitPlan | null = null): NoFitDiagnostic | null {
   if (est.fits !== false || !est.gpu) return null;
-  const what = fix ? 'Make it fit (quick fix) finds a change that fits' : 'no change the estimator tries fits this GPU';
+  const what = fix ? 'Make it fit (quick fix) finds a change that fits.' : whatWouldHelp(est.gpu, Math.min(est.peakBytes, ...suggestions.map((s) => s.peakBytes)));
   return {
     code: MEMORY_NO_FIT,
     severity: 'error',
-    message: `Estimated peak ${formatGiB(est.peakBytes)} does not fit ${est.gpu.name} (${formatGiB(est.gpu.memoryBytes)}); the run would stop with CUDA out of memory. ${what.charAt(0).toUpperCase()}${what.slice(1)}.`,
+    message: `Estimated peak ${formatGiB(est.peakBytes)} does not fit ${est.gpu.name} (${formatGiB(est.gpu.memoryBytes)}); the run would stop with CUDA out of memory. ${what}`,
     path: ['model'],
     data: { peakBytes: est.peakBytes, gpuBytes: est.gpu.memoryBytes, fixes: noFitFixes(suggestions, fix) },
   };
