@@ -5,6 +5,10 @@ import { closestMatch } from '../text/suggest';
 import { alphaRatio } from './alphaRatio';
 import { chatTemplate } from './chatTemplate';
 import { dataset } from './dataset';
+import { dataImbalance } from './dataImbalance';
+import { dataInjection } from './dataInjection';
+import { dataPersonal } from './dataPersonal';
+import { dataSecrets } from './dataSecrets';
 import { effectiveBatch } from './effectiveBatch';
 import { epochsOverfit } from './epochsOverfit';
 import { evalSteps } from './evalSteps';
@@ -41,6 +45,7 @@ export const RULES: readonly Rule[] = [
   lrRange, rankVsData, alphaRatio, targetModules, effectiveBatch, epochsOverfit, warmup, scheduler, gradClip,
   qloraSetup, precisionGpu, chatTemplate, maxLength, smallData, windows, merge, trustRemoteCode, outputDir, dataset,
   modelUnknown, packingAttention, evalSteps, gradientCheckpointing, gpuUnknown, memoryNoFit, trainerRefusal,
+  dataInjection, dataSecrets, dataPersonal, dataImbalance,
 ];
 
 const SEVERITIES: readonly RuleSeverity[] = ['error', 'warning', 'info', 'hint', 'off'];
