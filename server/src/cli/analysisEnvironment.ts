@@ -4,6 +4,7 @@ import { detectGpus } from '../runs/gpuDetect';
 import { isJsonUri, parseConfigDocument } from '../core/document/configDocument';
 import { analyzeConfig, type Analysis, type AnalysisEnvironment } from '../core/analysis/analyze';
 import type { Engine } from '../core/plan/types';
+import type { DialectId } from '../core/dialects';
 
 /**
  * A `--gpu` value: a catalog name or a size with a unit (gpuFromSetting), and a bare number as GiB (`16` is 16 GiB,
@@ -25,6 +26,8 @@ export interface CliAnalysisOptions {
   /** `estimate --gpu` / `--engine`: the estimate is made against this GPU and engine profile, whatever the config says. */
   gpuOverride?: GpuSpec | null;
   engineOverride?: Engine;
+  /** `check --dialect`: the dialect every file is read as. */
+  forcedDialect?: DialectId;
 }
 
 /**
@@ -53,6 +56,7 @@ export async function analyzeForCli(text: string, configPath: string, options: C
     hub: { enabled: options.hub !== false, offSwitch: '--offline', env: process.env },
     gpuOverride: options.gpuOverride ?? null,
     ...(options.engineOverride ? { engineOverride: options.engineOverride } : {}),
+    ...(options.forcedDialect ? { forcedDialect: options.forcedDialect } : {}),
   };
   const doc = parseConfigDocument(text, { json: isJsonUri(configPath) });
   let analysis = analyzeConfig({ doc, configPath, environment });

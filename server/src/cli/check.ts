@@ -5,12 +5,18 @@ import { ExitCode, type CliIO } from './io';
 import { helpText, parseArgs, plural, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
 import { diagnosticLine, jsonOutcome, reportFailure, sortedPlain, wantsJson, type PlainDiagnostic } from './report';
-import { dialectDisplayName, type DialectId, type DialectMatch } from '../core/dialects';
+import { DIALECT_IDS, detectDialect, dialectDisplayName, isDialectId, type DialectId, type DialectMatch } from '../core/dialects';
+
+/**
+ * What check says of YAML that no dialect claims (no modeline, no config file name, no dialect's keys): it is left
+ * alone, as the editor leaves it (a TRL or alignment-handbook recipe, a custom trainer's config).
+ */
+const UNCLAIMED = 'not checked: no dialect recognised (no `# lora-lens: dialect=...` modeline, no *.finetune.yaml name, not the keys of a LoRA Lens, axolotl or LLaMA-Factory config); pass --dialect lora-lens to check it as a LoRA Lens config';
 
 /** What the text output says a file is: its dialect (and LLaMA-Factory command), or why it is not checked. */
 function dialectLine(match: DialectMatch): string {
   if (match.dialect) return `${dialectDisplayName(match.dialect)} config${match.subKind ? ` (${match.subKind})` : ''}`;
-  return match.notChecked ? `not checked: ${match.notChecked}` : 'no dialect recognised (neither its name nor its keys say); checked as a LoRA Lens config';
+  return match.notChecked ? `not checked: ${match.notChecked}` : UNCLAIMED;
 }
 
 export const CHECK: CommandSpec = {
@@ -19,6 +25,7 @@ export const CHECK: CommandSpec = {
   summary: 'Validates configs as the editor does (schema, pitfall rules, memory fit) and prints one line per problem:\n'
     + 'FILE:LINE:COL: SEVERITY CODE MESSAGE, in file order. FILE - reads a config from stdin.',
   options: [
+    { name: 'dialect', value: DIALECT_IDS.join('|'), help: 'read every file as this dialect, whatever its modeline, name or keys say (other YAML is otherwise left alone)' },
     { name: 'offline', help: 'look no model up on the Hugging Face Hub (HF_HUB_OFFLINE does the same); models fetched before are still read from the cache' },
   ],
   notes: ['exit: 0 no errors (warnings allowed), 1 a config has errors, 2 usage error or a file that cannot be read.',
@@ -26,6 +33,11 @@ export const CHECK: CommandSpec = {
   positionals: [1, Infinity],
   positionalName: 'FILE',
 };
+
+/** Whether check analyses a file: one a dialect claims, or one recognised as not checked (which says why). */
+function isClaimed(match: DialectMatch): boolean {
+  return match.dialect !== null || match.notChecked !== undefined;
+}
 
 /** `dialect`: the config's dialect, null when it is not one LoRA Lens checks (torchtune, a launcher file, other YAML). */
 interface FileReport { file: string; dialect: DialectId | null; diagnostics: PlainDiagnostic[]; error?: string }
@@ -38,6 +50,11 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   }
   if (parsed.help) { io.stdout.write(helpText(CHECK)); return ExitCode.ok; }
   const json = parsed.format === 'json';
+  const forced = parsed.values.get('dialect');
+  if (forced !== undefined && !isDialectId(forced)) {
+    const message = `--dialect ${forced}: not a dialect; use one of ${DIALECT_IDS.join(', ')}`;
+    return reportFailure(io, 'check', json, ExitCode.usage, { kind: 'usage', message }, {}, `lora-lens check: ${message}\n${shortUsage(CHECK)}\n`);
+  }
   const files = parsed.positionals;
   const reports: FileReport[] = [];
   const inspector = new DatasetInspector();
@@ -52,7 +69,10 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
       io.stderr.write(`lora-lens check: ${read.message}\n`);
       continue;
     }
-    const { diagnostics, dialect } = await analyzeForCli(read.text, read.path, { inspector, hub: !parsed.flags.has('offline') });
+    const claimed = forced !== undefined || isClaimed(detectDialect(read.text, read.path));
+    const { diagnostics, dialect } = claimed
+      ? await analyzeForCli(read.text, read.path, { inspector, hub: !parsed.flags.has('offline'), ...(forced ? { forcedDialect: forced } : {}) })
+      : { diagnostics: [], dialect: { dialect: null, source: 'none' } satisfies DialectMatch };
     errors += diagnostics.filter((d) => severityName(d.severity) === 'error').length;
     const report: FileReport = { file: shown, dialect: dialect.dialect, diagnostics: sortedPlain(diagnostics) };
     reports.push(report);

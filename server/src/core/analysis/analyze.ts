@@ -29,7 +29,7 @@ const PROBLEM_SEVERITY: Record<NormalizeProblem['code'], Severity> = {
 export function analyzeConfig(input: AnalysisInput): Analysis {
   const environment = input.environment ?? DEFAULT_ENVIRONMENT;
   const registry = environment.registry ?? DIALECTS;
-  const match = detectDialect(input.doc, input.configPath, { dialects: environment.dialects }, registry);
+  const match = detectDialect(input.doc, input.configPath, { dialects: environment.dialects, forced: environment.forcedDialect }, registry);
   const analysis: Analysis = { plan: null, diagnostics: [], gpu: null, pendingDatasets: [], dialect: match, costPerHour: environment.gpuHourlyCost ?? null };
   if (match.notChecked) return analysis;
   const dialect = findDialect(match.dialect ?? 'lora-lens', registry);

@@ -23,6 +23,8 @@ export interface AnalysisEnvironment {
   fileExists?: (path: string) => boolean;
   /** The `loraLens.dialects` setting (glob → dialect), after the modeline and before the key signatures. */
   dialects?: DialectSettings['dialects'];
+  /** `lora-lens check --dialect`: the dialect every document is read as, before the modeline. */
+  forcedDialect?: DialectSettings['forced'];
   /**
    * The Hugging Face Hub for a model found in no local folder, cache or catalog (`loraLens.hub`): looked up in the
    * background, the analysis says it is pending. Absent: no request is ever sent.

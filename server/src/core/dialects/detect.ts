@@ -10,7 +10,7 @@ const LLAMA_FACTORY_V1_ANY = ['peft_config', 'dist_config', 'train_dataset', 'mo
 
 /**
  * Which dialect a config is written in: a first-line modeline (`# lora-lens: dialect=axolotl`) first, then the
- * `dialects` setting (glob → dialect), then each registered dialect's key signature, then file names a dialect
+ * `dialects` setting (glob → dialect; a `forced` dialect before everything), then each registered dialect's key signature, then file names a dialect
  * claims. Files recognised as torchtune recipes, LLaMA-Factory's experimental v1 dialect or launcher configs come
  * back with `notChecked`. Given text, it looks only at the top-level keys of the first 64 KB (cheap enough to
  * decide whether to claim a document); given a parsed document, it uses the parsed keys. `registry` is the list of
@@ -21,6 +21,8 @@ export function detectDialect(input: string | ConfigDocument, path: string | nul
   const firstLine = text.split(/\r\n|\r|\n/, 1)[0] ?? '';
   const sketch = typeof input === 'string' || input.value === undefined ? sketchTopLevel(text) : sketchFromValue(input.value, firstLine);
 
+  const forced = settings?.forced ? registry.find((d) => d.id === settings.forced) : undefined;
+  if (forced) return matchOf(forced, 'setting', sketch);
   const modeline = MODELINE.exec(firstLine);
   if (modeline) {
     const named = registry.find((d) => d.id === modeline[1]!.toLowerCase());

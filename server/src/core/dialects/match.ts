@@ -11,6 +11,8 @@ export interface DialectMatch {
 }
 
 export interface DialectSettings {
+  /** Every document is read as this dialect, whatever its modeline, name or keys say (`lora-lens check --dialect`). */
+  forced?: DialectId;
   /** Glob (matched against the path, as `loraLens.files` globs are) → dialect; the first matching glob wins. */
   dialects?: Record<string, DialectId>;
 }
