@@ -9,6 +9,7 @@ import { runCommand as stop } from './stop';
 import { runCommand as resume } from './resume';
 import { runCommand as runs } from './runs';
 import { runCommand as merge } from './merge';
+import { runCommand as exportRun } from './export';
 
 const VERSION = '0.1.0';
 
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, { run: CliCommand; summary: string }> = {
   stop: { run: stop, summary: 'ask the trainer running in a run folder to stop with a checkpoint (verified pid, any terminal or window)' },
   resume: { run: resume, summary: 'continue a stopped run from its last checkpoint (the same as run --resume)' },
   merge: { run: merge, summary: 'merge a run\'s adapter into its base model (RUN_DIR/merged), checked against the trained model' },
+  export: { run: exportRun, summary: 'write a finished run as a GGUF file (+ Ollama Modelfile) or a merged safetensors folder; --verify runs it in llama.cpp' },
   convert: { run: convert, summary: 'write the LoRA Lens config equivalent to an axolotl or LLaMA-Factory config, listing what is not carried over' },
   metrics: { run: metrics, summary: 'task metrics (exact match, F1, accuracy, macro-F1, ROUGE-L, BLEU, JSON) for a file of prediction/reference lines' },
   doctor: { run: doctor, summary: 'the environment: NVIDIA GPUs, the interpreter, torch, transformers, peft, and what to install' },
