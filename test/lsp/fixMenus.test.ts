@@ -71,7 +71,7 @@ test('a 70B model on a 24 GB card: no fix that leaves it over the card, a messag
   const analysis = await analyzed(text, path);
   const noFit = analysis.diagnostics.find((d) => d.code === 'memory-no-fit');
   assert.ok(noFit, 'memory-no-fit');
-  assert.match(noFit.message, /Nothing in this config makes it fit RTX 4090\. What would: a GPU with at least \d+ GiB of memory, or about \d+ GPUs of this size with sharding \(FSDP or ZeRO-3\), or a smaller model\./);
+  assert.match(String(noFit.message), /Nothing in this config makes it fit RTX 4090\. What would: a GPU with at least \d+ GiB of memory, or about \d+ GPUs of this size with sharding \(FSDP or ZeRO-3\), or a smaller model\./);
   const actions = getQuickFixes(pathToFileURL(path).href, parseConfigDocument(text), [noFit]).filter((a) => !/^Disable /.test(a.title));
   assert.deepEqual(actions.map((a) => a.title), [], 'every entry was "still 23-31 GiB over" before');
   const lenses = getRunCodeLenses(pathToFileURL(path).href, parseConfigDocument(text), analysis);

@@ -3,6 +3,8 @@ import { findNode, positionAt, type ConfigDocument } from '../document/configDoc
 import { describe, pickBranch, schemaAt, type SchemaNode } from '../schema/configSchema';
 import { adviceFor, orderByAdvice } from './completionAdvice';
 import { getCursorContext } from './cursorContext';
+import { gpuNames } from '../gpu';
+import { catalogIds } from '../models';
 import { isMap, isScalar } from 'yaml';
 import { describeDialectKey, dialectKeysAt, dialectValuesAt, isToolDialectId, type DialectId, type ToolDialectId } from '../dialects';
 
@@ -33,7 +35,7 @@ export function doComplete(doc: ConfigDocument, position: Position, extra?: { ta
   const schema = context.kind === 'item' ? schemaAt(context.path, false)?.anyOf?.find((b) => b.type === 'array')?.items ?? schemaAt([...context.path, 0], false) : schemaAt(context.path, false);
   const values = context.kind === 'item' && context.path.at(-1) === 'target_modules'
     ? (extra?.targetModules ?? COMMON_TARGET_MODULES)
-    : valueCandidates(schema);
+    : catalogValuesAt(context.path, 'lora-lens') ?? valueCandidates(schema);
   // The advised value first, each with its own line of documentation above the key's (sortText keeps this order in VS Code).
   return orderByAdvice(values, adviceFor(doc, context.path)).map(({ value, doc: valueDoc, recommended }, index) => ({
     label: String(value),
@@ -44,6 +46,19 @@ export function doComplete(doc: ConfigDocument, position: Position, extra?: { ta
     sortText: String(index).padStart(4, '0'),
     documentation: valueDoc || schema ? { kind: 'markdown', value: [valueDoc && `\`${String(value)}\`: ${valueDoc}`, schema && describe(schema)].filter(Boolean).join('\n\n') } : undefined,
   }));
+}
+
+/** The key naming the base model in each dialect (the catalog completes its value). */
+const MODEL_KEYS: Partial<Record<DialectId, string>> = { 'lora-lens': 'model', axolotl: 'base_model', 'llama-factory': 'model_name_or_path' };
+
+/**
+ * Values from the catalogs, in their own spelling: every catalog model id for the model key, and for our
+ * `hardware.gpu` `auto`, every catalog GPU and a size example. Null for other paths (the schema's values answer).
+ */
+function catalogValuesAt(path: (string | number)[], dialect: DialectId): string[] | null {
+  if (path.length === 1 && path[0] === MODEL_KEYS[dialect]) return catalogIds();
+  if (dialect === 'lora-lens' && path.length === 2 && path[0] === 'hardware' && path[1] === 'gpu') return ['auto', ...gpuNames(), '24GiB'];
+  return null;
 }
 
 function existingKeys(doc: ConfigDocument, path: (string | number)[]): Set<string> {
@@ -125,7 +140,7 @@ function completeInToolDialect(doc: ConfigDocument, position: Position, dialect:
       });
   }
   if (context.kind !== 'value') return [];
-  return dialectValuesAt(dialect, context.path).filter((v) => typeof v !== 'object').map((value, index) => ({
+  return (catalogValuesAt(context.path, dialect) ?? dialectValuesAt(dialect, context.path)).filter((v) => typeof v !== 'object').map((value, index) => ({
     label: String(value),
     kind: typeof value === 'boolean' ? CompletionItemKind.Keyword : CompletionItemKind.Value,
     textEdit: { range, newText: String(value) },

@@ -73,7 +73,36 @@ export function lookupGpuName(name: string): GpuLookup {
     const names = (winners.length > 1 ? winners : family).map((g) => g.name).join(', ');
     return { ok: false, message: `GPU "${name}" is ambiguous: ${names}` };
   }
-  return { ok: false, message: `unknown GPU "${name}"; use a catalog name (e.g. "RTX 4090", "A100-80GB", "H100-80GB") or a size such as "24GiB"` };
+  const near = closestGpuName(name);
+  const hint = near ? `did you mean "${near}"? Otherwise use` : 'use';
+  return { ok: false, message: `unknown GPU "${name}"; ${hint} a catalog name (e.g. "RTX 4090", "A100 80GB", "H100 80GB") or a size such as "24GiB"` };
+}
+
+/**
+ * The one catalog GPU a name that matches none (lookupGpuName failed) most likely means, or null: a card whose key starts with the name
+ * ("RTX 6000" → "RTX 6000 Ada"; the older Quadro RTX 6000 is not in the catalog, so this is a guess offered, never
+ * applied), else the card whose key is one edit away ("rtx4900" → "RTX 4090").
+ */
+export function closestGpuName(name: string): string | null {
+  const key = normalizeGpuName(name);
+  if (!key) return null;
+  const prefixed = GPUS.filter((g) => g.keys.some((k) => k.startsWith(key)));
+  if (prefixed.length === 1) return prefixed[0]!.name;
+  const near = GPUS.filter((g) => g.keys.some((k) => k.length > 3 && editDistanceAtMostOne(k, key)));
+  return near.length === 1 ? near[0]!.name : null;
+}
+
+/** Whether two strings differ by at most one insertion, deletion, substitution or swap of neighbours. */
+function editDistanceAtMostOne(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (a.length === b.length) {
+    if (a.slice(i + 1) === b.slice(i + 1)) return true;
+    return a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2);
+  }
+  return a.length > b.length ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
 }
 
 /** A GPU from a setting value: a catalog name or a memory size. ("auto" is detection's job.) */

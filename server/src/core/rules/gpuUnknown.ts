@@ -1,4 +1,5 @@
 import { gpuFromSetting } from '../gpu';
+import { closestGpuName } from '../gpu/catalog';
 import type { Rule } from './types';
 import { fix, key, placeAt, set } from './util';
 
@@ -13,6 +14,12 @@ export const gpuUnknown: Rule = {
     const lookup = gpuFromSetting(setting);
     if (lookup.ok) return [];
     const path = ['hardware', 'gpu'];
-    return [{ range: placeAt(doc, path), message: `${key('hardware.gpu')}: ${lookup.message}.`, fixes: [fix('Detect the GPU (auto)', [set(path, 'auto')])], data: { path } }];
+    return [{ range: placeAt(doc, path), message: `${key('hardware.gpu')}: ${lookup.message}.`, fixes: [...nearFix(setting), fix('Detect the GPU (auto)', [set(path, 'auto')])], data: { path } }];
   },
 };
+
+/** The catalog's spelling of the card a misspelt name most likely means, as the preferred fix (none when unsure). */
+function nearFix(setting: string) {
+  const near = closestGpuName(setting);
+  return near ? [fix(`Change to "${near}"`, [set(['hardware', 'gpu'], near)], true)] : [];
+}

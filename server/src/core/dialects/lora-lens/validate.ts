@@ -4,6 +4,7 @@ import { makeDiagnostic } from '../../document/diagnostics';
 import { getConfigValidator, pathOf, schemaAt, type SchemaError, type SchemaNode } from '../../schema/configSchema';
 import { closestMatch } from '../../text/suggest';
 import type { QuickFix } from '../../edits/types';
+import { lookupGpuName } from '../../gpu';
 
 /** Diagnostic codes of the schema layer; rules use their own ids. */
 export const SchemaCode = {
@@ -178,6 +179,12 @@ function toDiagnostic(doc: ConfigDocument, error: SchemaError): Diagnostic | und
       const expected = String((error.params as { type: string | string[] }).type).replace(',', ' or ');
       if (typeof value === 'number' && !Number.isFinite(value)) {
         return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.type, `${where} must be a finite ${expected.includes('integer') ? 'integer' : 'number'}; ${nonFiniteText(value)}. Write a finite number.`, { path } satisfies SchemaDiagnosticData);
+      }
+      // `gpu: 4090` is read as a number by YAML: offer the catalog card it names.
+      const card = path.join('.') === 'hardware.gpu' && typeof value === 'number' ? lookupGpuName(String(value)) : null;
+      if (card?.ok) {
+        const fixes: QuickFix[] = [{ title: `Change to \`${card.gpu.name}\``, edits: [{ kind: 'set', path, value: card.gpu.name }], isPreferred: true }];
+        return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.type, `${where} must be a GPU name, not the number ${String(value)}. Did you mean \`${card.gpu.name}\`?`, { path, suggestion: card.gpu.name, fixes } satisfies SchemaDiagnosticData);
       }
       return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.type, `${where} must be ${article(expected)} ${expected}, not ${describeValue(value)}.`, { path } satisfies SchemaDiagnosticData);
     }
