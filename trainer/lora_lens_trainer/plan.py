@@ -1,4 +1,4 @@
-"""Typed reader of plan.json (server/src/plan/types.ts: TrainingPlan).
+"""Typed reader of plan.json (server/src/core/plan/types.ts: TrainingPlan).
 
 The TypeScript side applies every default and resolves every path, and checks each plan it writes against
 schemas/plan.schema.json; this module checks what it reads against the same file (schema_check, no dependencies),
@@ -57,6 +57,9 @@ class QuantizationPlan:
     bnb_4bit_use_double_quant: bool
     bnb_4bit_compute_dtype: Dtype
     prepare_for_kbit_training: bool
+    # Cast the weights that stay unquantized (embeddings, lm_head, norms) to fp32, as PEFT's
+    # prepare_model_for_kbit_training does. Absent (plans of other dialects, and of runs before lean QLoRA): true.
+    upcast_non_quantized: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

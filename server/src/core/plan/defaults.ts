@@ -20,6 +20,12 @@ export const QUANTIZATION_DEFAULTS: QuantizationPlan = {
   prepare_for_kbit_training: true,
 };
 
+/**
+ * Our dialect's: lean QLoRA, the embeddings, head and norms kept in bf16 (Unsloth, torchtune). The other dialects
+ * leave upcast_non_quantized out, which means the fp32 upcast their tools' PEFT preparation does.
+ */
+export const LORA_LENS_QUANTIZATION_DEFAULTS: QuantizationPlan = { ...QUANTIZATION_DEFAULTS, upcast_non_quantized: false };
+
 export const DATA_DEFAULTS: Omit<DataPlan, 'train' | 'eval'> = {
   format: 'chat',
   chat_template: 'auto',

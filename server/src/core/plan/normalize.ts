@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { hasSyntaxError, type ConfigDocument } from '../document/configDocument';
 import { getConfigValidator, pathOf } from '../schema/configSchema';
-import { DATA_DEFAULTS, DPO_DEFAULTS, DPO_LEARNING_RATE, HARDWARE_DEFAULTS, LORA_DEFAULTS, OUTPUT_DEFAULTS, QUANTIZATION_DEFAULTS, trainingDefaults } from './defaults';
+import { DATA_DEFAULTS, DPO_DEFAULTS, DPO_LEARNING_RATE, HARDWARE_DEFAULTS, LORA_DEFAULTS, LORA_LENS_QUANTIZATION_DEFAULTS, OUTPUT_DEFAULTS, trainingDefaults } from './defaults';
 import type { Method, ModelRef, Objective, Precision, TrainingPlan } from './types';
 
 type Obj = Record<string, unknown>;
@@ -64,7 +64,7 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
     method,
     precision: (config.precision as Precision | undefined) ?? 'bf16-true',
     lora: method === 'full' ? null : { ...LORA_DEFAULTS, ...asObject(config.lora) } as TrainingPlan['lora'],
-    quantization: method === 'qlora' ? { ...QUANTIZATION_DEFAULTS, ...quantization } as TrainingPlan['quantization'] : null,
+    quantization: method === 'qlora' ? { ...LORA_LENS_QUANTIZATION_DEFAULTS, ...quantization } as TrainingPlan['quantization'] : null,
     data: {
       ...DATA_DEFAULTS,
       ...data,

@@ -54,6 +54,11 @@ export interface QuantizationPlan {
   bnb_4bit_use_double_quant: boolean;
   bnb_4bit_compute_dtype: 'bfloat16' | 'float16' | 'float32';
   prepare_for_kbit_training: boolean;
+  /**
+   * Cast the unquantized weights (embeddings, lm_head, norms) to fp32 as PEFT's preparation does. Absent: true (what
+   * axolotl and LLaMA-Factory run, and runs planned before lean QLoRA); our dialect's default is false.
+   */
+  upcast_non_quantized?: boolean;
 }
 
 export interface DataPlan {
