@@ -5,6 +5,7 @@ import { runCommand as run } from './run';
 import { runCommand as doctor } from './doctor';
 import { runCommand as convert } from './convert';
 import { runCommand as metrics } from './metrics';
+import { runCommand as evaluate } from './eval';
 import { runCommand as stop } from './stop';
 import { runCommand as resume } from './resume';
 import { runCommand as runs } from './runs';
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, { run: CliCommand; summary: string }> = {
   merge: { run: merge, summary: 'merge a run\'s adapter into its base model (RUN_DIR/merged), checked against the trained model' },
   export: { run: exportRun, summary: 'write a finished run as a GGUF file (+ Ollama Modelfile) or a merged safetensors folder; --verify runs it in llama.cpp' },
   convert: { run: convert, summary: 'write the LoRA Lens config equivalent to an axolotl or LLaMA-Factory config, listing what is not carried over' },
+  eval: { run: evaluate, summary: 'the tuned model against its base on the evaluation file: loss, answers (eval/predictions.jsonl) and task metrics with the change' },
   metrics: { run: metrics, summary: 'task metrics (exact match, F1, accuracy, macro-F1, ROUGE-L, BLEU, JSON) for a file of prediction/reference lines' },
   doctor: { run: doctor, summary: 'the environment: NVIDIA GPUs, the interpreter, torch, transformers, peft, and what to install' },
 };

@@ -60,7 +60,7 @@ export function parseMetricNames(value: string | undefined): MetricName[] | stri
 }
 
 /** Reads and compiles `--schema FILE`, or the failure to report. */
-async function readSchema(file: string, cwd: string): Promise<FieldSchema | CliError> {
+export async function readSchema(file: string, cwd: string): Promise<FieldSchema | CliError> {
   const path = resolve(cwd, file);
   let text: string;
   try {
@@ -139,7 +139,7 @@ function lineText(bytes: Buffer | null, number: number): string | { problem: str
 }
 
 /** Feeds every line to the accumulators; the problems are collected, never thrown. */
-async function scoreLines(stream: NodeJS.ReadableStream, field: string, accumulators: Map<MetricName, MetricAccumulator>): Promise<Tally> {
+export async function scoreLines(stream: NodeJS.ReadableStream, field: string, accumulators: Map<MetricName, MetricAccumulator>): Promise<Tally> {
   const tally: Tally = { lines: 0, rows: 0, problems: [], problemsTotal: 0 };
   const note = (problem: Problem) => { tally.problemsTotal++; if (tally.problems.length < PROBLEMS_LISTED.json) tally.problems.push(problem); };
   for await (const { number, bytes } of readLines(stream)) {

@@ -79,12 +79,15 @@ def loss_examples(rows: list[dict[str, Any]], tokenizer: Any, fmt: str, template
 
 
 def general_text_chunks(path: Path, tokenizer: Any, max_length: int, max_chunks: int) -> list[Example]:
-    """A .txt file, or .jsonl/.json rows with a `text` field, as consecutive chunks of max_length tokens (documents
+    """Plain text (.txt, .md, any file that is not a table), or .jsonl/.json/.csv/.parquet rows with a `text` field, as consecutive chunks of max_length tokens (documents
     joined with EOS), every token scored; at most `max_chunks`."""
     if not path.is_file():
         raise EvalError(f"the general-text file {path} does not exist (or is not a file)")
-    if path.suffix.lower() == ".txt":
-        documents = [path.read_text(encoding="utf-8")]
+    if path.suffix.lower() not in (".jsonl", ".json", ".csv", ".parquet"):
+        try:
+            documents = [path.read_text(encoding="utf-8")]
+        except UnicodeDecodeError as error:
+            raise EvalError(f"the general-text file {path} is not UTF-8 text") from error
     else:
         try:
             rows = read_rows(path)

@@ -29,6 +29,9 @@ def device_and_dtype() -> tuple[Any, Any]:
 def load_tokenizer(target: EvalTarget) -> Any:
     """The tokenizer saved beside the weights (else the base's); EOS pads where it names no padding token."""
     from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # stderr is the verb's log: one line per phase, not a bar per load
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(target.tokenizer_source, trust_remote_code=target.trust_remote_code,
