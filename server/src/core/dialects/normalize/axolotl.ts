@@ -14,6 +14,7 @@ import { SourceRecorder } from './sourceMap';
 import type { NormalizeProblem, NormalizeResult } from './types';
 import { lostAxolotlKeys } from './axolotlLost';
 import { axolotlRowLayout } from './axolotlRows';
+import { axolotlPreference } from './preference';
 
 const SCHEDULERS: Record<string, TrainingPlanArgs['lr_scheduler_type']> = {
   linear: 'linear', cosine: 'cosine', constant: 'constant', constant_with_warmup: 'constant_with_warmup',
@@ -75,6 +76,7 @@ export function axolotlToPlan(doc: ConfigDocument, configPath: string | null, op
   src.add(['method'], ['adapter'], { transform: 'none' });
   const outputDir = asString(cfg.output_dir) ?? './model-out';
   src.add(['output', 'dir'], ['output_dir']);
+  const preference = axolotlPreference(cfg, src);
 
   const plan: TrainingPlan = {
     version: 1,
@@ -95,10 +97,11 @@ export function axolotlToPlan(doc: ConfigDocument, configPath: string | null, op
     hardware: { gpu: 'auto', num_gpus: 1, distributed: distributed.distributed },
     output: { ...OUTPUT_DEFAULTS, dir: absolute(outputDir || `runs/${defaultRunName(model, method)}`) },
     engine: 'hf',
+    ...(preference ? { objective: preference.objective, dpo: preference.dpo } : {}),
   };
   if (facts.load8) src.add(['model', 'load_in_8bit'], ['load_in_8bit']);
   src.add(['model', 'trust_remote_code'], ['trust_remote_code']);
-  for (const item of lostAxolotlKeys(cfg)) lost.add(item.key, item.reason);
+  for (const item of lostAxolotlKeys(cfg)) if (!preference?.carried.has(String(item.key[0]))) lost.add(item.key, item.reason);
   return result(plan);
 }
 

@@ -12,6 +12,7 @@ import type { AttnImplementation, DataFormat, LoraPlan, Method, Precision, Train
 import { hubDatasetRef, llamaFactoryDatasetRef } from './datasetRef';
 import { lostLlamaFactoryKeys } from './llamaFactoryLost';
 import { llamaFactoryRowLayout } from './llamaFactoryRows';
+import { llamaFactoryPreference } from './preference';
 import { mapOptimizer } from './optimizers';
 import { asBool, asInt, asNumber, asObject, asString, type Obj } from './read';
 import { defaultRunName, distributedFrom, LostKeys, resolver, type NormalizeOptions } from './shared';
@@ -69,7 +70,8 @@ export function llamaFactoryToPlan(doc: ConfigDocument, configPath: string | nul
   const { method, load8 } = methodOf(cfg, lost);
   const absolute = resolver(configPath);
   const stage = asString(cfg.stage) ?? 'sft';
-  if (stage !== 'sft' && stage !== 'pt') lost.add(['stage'], `stage ${stage}: preference / reward training; the estimate counts supervised fine-tuning of one sequence per sample`);
+  const preference = llamaFactoryPreference(cfg, stage, src);
+  if (stage !== 'sft' && stage !== 'pt' && !preference) lost.add(['stage'], `stage ${stage}: preference / reward training; the estimate counts supervised fine-tuning of one sequence per sample`);
   src.add(['model', 'name_or_path'], ['model_name_or_path']);
   src.add(['model'], ['model_name_or_path']); // our dialect's string form of model, which fixes edit
   src.add(['model', 'trust_remote_code'], ['trust_remote_code']);
@@ -103,8 +105,9 @@ export function llamaFactoryToPlan(doc: ConfigDocument, configPath: string | nul
     hardware: { gpu: 'auto', num_gpus: 1, distributed: distributed.distributed },
     output: { ...OUTPUT_DEFAULTS, dir: absolute(outputDir ?? `runs/${defaultRunName(model, method)}`) },
     engine: 'hf',
+    ...(preference ? { objective: preference.objective, dpo: preference.dpo } : {}),
   };
-  for (const item of lostLlamaFactoryKeys(cfg)) lost.add(item.key, item.reason);
+  for (const item of lostLlamaFactoryKeys(cfg)) if (!preference?.carried.has(String(item.key[0]))) lost.add(item.key, item.reason);
   return result(plan);
 }
 

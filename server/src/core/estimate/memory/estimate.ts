@@ -13,6 +13,7 @@ import type { ModelSpec } from '../../models/types';
 import type { Engine, TrainingPlan } from '../../plan/types';
 import { activationBytesPerToken, type Regime } from './activations';
 import { engineProfile, type EngineProfile } from './profiles';
+import { preferenceNote, referenceCopy, referenceLogits, sequencesPerExample } from './preference';
 import { modelStates } from './states';
 import type { Estimate, Phase, PhaseName, Term } from './types';
 
@@ -122,7 +123,7 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
   const full = regime.full;
   const gc = plan.training.gradient_checkpointing;
   const seq = plan.data.max_length;
-  const T = plan.training.per_device_train_batch_size * seq;
+  const T = plan.training.per_device_train_batch_size * seq * sequencesPerExample(plan);
   const L = model.numLayers;
   const V = model.vocabSize;
   const h = model.hiddenSize;
@@ -146,7 +147,8 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
     key: 'allocator', label: 'Allocator rounding',
     bytes: st.largeTensors * (1 + (full ? extraCopies + (st.optimBytes > 0 ? 2 : 0) : 0)) * profile.roundingBytesPerTensor,
   });
-  const persistent = (extraCopies: number): Term[] => [weights, unq, adapters, optim, states(extraCopies)];
+  const reference = referenceCopy(plan, st.baseParams, st.paramBytes, sh.w);
+  const persistent = (extraCopies: number): Term[] => [weights, unq, adapters, optim, states(extraCopies), ...(reference ? [reference] : [])];
 
   // Autocast over fp32 masters caches a bf16 copy of each linear weight while backward still needs it.
   const layerLinear = linearModules(model).reduce((s, m) => s + m.count * m.inFeatures * m.outFeatures, 0);
@@ -209,8 +211,10 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
   } else {
     const lossTokens = T;
     const fwdCopies = gc ? headCopy : headCopy + L * layerCopy;
+    const refLogits = referenceLogits(plan, false, V, lossTokens, regime.stream);
     add('loss', [...persistent(0), act, copies(fwdCopies + gathered),
-      { key: 'logits', label: 'Logits + cross-entropy (fp32, all tokens)', bytes: profile.lossBytesPerVocab * V * lossTokens }]);
+      { key: 'logits', label: 'Logits + cross-entropy (fp32, all tokens)', bytes: profile.lossBytesPerVocab * V * lossTokens },
+      ...(refLogits ? [refLogits] : [])]);
     const logitsGrad = (regime.stream === 4 && !mixed ? 4 : 2) * V * lossTokens;
     const headGrad = full ? V * h * st.gradBytes / sh.g + (mixed ? 2 * V * h : 0) : 0;
     add('lm_head backward', [...persistent(1), act, copies(fwdCopies + gathered),
@@ -282,6 +286,8 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
   if (int8Base(plan)) notes.push('8-bit base (LLM.int8()): int8 weights with fp32 row scales; norms and embeddings counted in fp32 after k-bit preparation.');
   if (offload) notes.push(`Activations offloaded to CPU: only ${onGpu} layers' saved tensors are on the GPU at a time; the rest take ${formatBytes((L - onGpu) * (gc ? pt.checkpoint : pt.layer) * T)} of pinned CPU memory.`);
   if (kept) notes.push(`Gradient accumulation (${accumulation} micro-steps): the gradients of the first micro-step (${formatBytes(kept.bytes)}) stay allocated through the forward and backward of the next ones, so they add to the activations' peak.`);
+  const preference = preferenceNote(plan);
+  if (preference) notes.push(preference);
   if (plan.data.packing) notes.push('Sample packing: every row is filled to max_length, so this is the figure of every step, not only the longest batch.');
   return {
     engine,

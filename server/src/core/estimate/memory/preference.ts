@@ -1,0 +1,46 @@
+/**
+ * What preference training (objective dpo: our dialect, axolotl `rl:`, LLaMA-Factory `stage: dpo | kto`) changes in
+ * a step's memory. Every example is two sequences, chosen and rejected, run through the model in one forward (TRL's
+ * concatenated forward, and the bundled trainer's): twice the tokens of an SFT micro-batch of the same size. The
+ * reference model scores the same rows under no_grad: with an adapter it is the same model with the adapter
+ * disabled (no extra weights); for full fine-tuning TRL keeps a frozen copy of the weights. TRL's loss holds the
+ * reference's logits until compute_loss returns (its `ref_outputs`), through the policy's log-softmax; the bundled
+ * trainer keeps only the reference's per-row log-prob sums.
+ */
+import type { TrainingPlan } from '../../plan/types';
+import type { Term } from './types';
+
+export function isPreference(plan: TrainingPlan): boolean {
+  return plan.objective === 'dpo';
+}
+
+/** Sequences per training example: 2 for a preference pair (chosen and rejected), 1 otherwise. */
+export function sequencesPerExample(plan: TrainingPlan): number {
+  return isPreference(plan) ? 2 : 1;
+}
+
+/**
+ * The frozen reference copy of full fine-tuning (TRL's ref_model, loaded in the policy's parameter dtype), per GPU
+ * under weight sharding; null with an adapter (the reference is the base with the adapter disabled) or for SFT.
+ */
+export function referenceCopy(plan: TrainingPlan, baseParams: number, paramBytes: number, weightShards: number): Term | null {
+  if (!isPreference(plan) || plan.method !== 'full') return null;
+  return { key: 'weights', label: 'Reference model (frozen copy, DPO)', bytes: (baseParams * paramBytes) / weightShards };
+}
+
+/**
+ * transformers + TRL: the reference forward's logits (vocabulary × every token of both sequences, in the stream's
+ * dtype), alive through the loss. Null for the bundled trainer (it keeps per-row sums) or SFT.
+ */
+export function referenceLogits(plan: TrainingPlan, chunkedLoss: boolean, vocab: number, tokens: number, streamBytes: number): Term | null {
+  if (!isPreference(plan) || chunkedLoss) return null;
+  return { key: 'logits', label: 'Reference logits (no grad, held through the DPO loss)', bytes: vocab * tokens * streamBytes };
+}
+
+export function preferenceNote(plan: TrainingPlan): string | null {
+  if (!isPreference(plan)) return null;
+  const reference = plan.method === 'full'
+    ? 'a frozen reference copy of the weights'
+    : 'a reference forward with the adapter disabled (no extra weights)';
+  return `Preference training (DPO): each example is two sequences (chosen and rejected) in one forward, so a micro-batch of ${plan.training.per_device_train_batch_size} holds ${2 * plan.training.per_device_train_batch_size} rows of max_length; plus ${reference}. Derived from TRL's and the trainer's code, not yet calibrated on a GPU.`;
+}
