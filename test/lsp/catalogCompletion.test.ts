@@ -64,7 +64,7 @@ test('gpu: 4090 (read as a number) gets a preferred fix to `RTX 4090`', async ()
   const { uri, diagnostics } = await open('b.finetune.yaml', text);
   const d = diagnostics.find((x) => x.code === 'schema-type');
   assert.ok(d, diagnostics.map((x) => x.code).join(', '));
-  assert.match(d.message, /Did you mean `RTX 4090`\?/);
+  assert.match(String(d.message), /Did you mean `RTX 4090`\?/);
   const actions = await client.connection.sendRequest('textDocument/codeAction', { textDocument: { uri }, range: d.range, context: { diagnostics: [d] } }) as CodeAction[];
   const preferred = actions.find((a) => a.isPreferred);
   assert.equal(preferred?.title, 'Change to `RTX 4090`');
@@ -75,8 +75,8 @@ test('gpu: RTX 6000 gets a did-you-mean for the RTX 6000 Ada and a preferred fix
   const { uri, diagnostics } = await open('c.finetune.yaml', `${BASE}hardware:\n  gpu: RTX 6000\n`);
   const d = diagnostics.find((x) => x.code === 'gpu-unknown');
   assert.ok(d, diagnostics.map((x) => x.code).join(', '));
-  assert.match(d.message, /did you mean "RTX 6000 Ada"\?/);
-  assert.match(d.message, /"A100 80GB", "H100 80GB"/);
+  assert.match(String(d.message), /did you mean "RTX 6000 Ada"\?/);
+  assert.match(String(d.message), /"A100 80GB", "H100 80GB"/);
   const actions = await client.connection.sendRequest('textDocument/codeAction', { textDocument: { uri }, range: d.range, context: { diagnostics: [d] } }) as CodeAction[];
   assert.equal(actions.find((a) => a.isPreferred)?.title, 'Change to "RTX 6000 Ada"');
 });

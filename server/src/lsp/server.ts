@@ -17,6 +17,7 @@ import { stdioTransport } from './stdioTransport';
 import { recentExistence } from './recentExistence';
 import { Debouncer } from './debouncer';
 import { getQuickFixes } from './codeActions';
+import { getDisableActions } from './disableActions';
 import { getRunPlanResult } from './runPlan';
 import { readDocumentFromDisk } from './diskDocument';
 import { getEstimateResult, getMemoryHover, getMemoryInlayHints, getRunCodeLenses } from './memoryFeatures';
@@ -271,7 +272,10 @@ export function startServer(connection: Connection): void {
     }
   });
   connection.onDocumentSymbol((params) => withConfig(params.textDocument.uri, [], (d) => findDocumentSymbols(cache.get(d))));
-  connection.onCodeAction((params) => withConfig(params.textDocument.uri, [], (d) => getQuickFixes(params.textDocument.uri, cache.get(d), params.context.diagnostics)));
+  connection.onCodeAction((params) => withConfig(params.textDocument.uri, [], (d) => [
+    ...getQuickFixes(params.textDocument.uri, cache.get(d), params.context.diagnostics),
+    ...getDisableActions(params.textDocument.uri, cache.get(d), params.context.diagnostics),
+  ]));
   connection.languages.inlayHint.on((params) => withConfig(params.textDocument.uri, [], (d) => getMemoryInlayHints(cache.get(d), analyze(d))));
   connection.onCodeLens((params) => withConfig(params.textDocument.uri, [], (d) => getRunCodeLenses(params.textDocument.uri, cache.get(d), analyze(d))));
   connection.onRequest(EstimateRequestMethod, (params: EstimateParams): EstimateResult => withConfig(params.uri, null, (d) => getEstimateResult(analyze(d))));
