@@ -9,6 +9,8 @@ import { dataImbalance } from './dataImbalance';
 import { dataInjection } from './dataInjection';
 import { dataPersonal } from './dataPersonal';
 import { dataSecrets } from './dataSecrets';
+import { dpoBeta } from './dpoBeta';
+import { dpoLearningRate } from './dpoLearningRate';
 import { effectiveBatch } from './effectiveBatch';
 import { epochsOverfit } from './epochsOverfit';
 import { evalSteps } from './evalSteps';
@@ -45,7 +47,7 @@ export const RULES: readonly Rule[] = [
   lrRange, rankVsData, alphaRatio, targetModules, effectiveBatch, epochsOverfit, warmup, scheduler, gradClip,
   qloraSetup, precisionGpu, chatTemplate, maxLength, smallData, windows, merge, trustRemoteCode, outputDir, dataset,
   modelUnknown, packingAttention, evalSteps, gradientCheckpointing, gpuUnknown, memoryNoFit, trainerRefusal,
-  dataInjection, dataSecrets, dataPersonal, dataImbalance,
+  dataInjection, dataSecrets, dataPersonal, dataImbalance, dpoBeta, dpoLearningRate,
 ];
 
 const SEVERITIES: readonly RuleSeverity[] = ['error', 'warning', 'info', 'hint', 'off'];
