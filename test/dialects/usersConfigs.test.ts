@@ -13,6 +13,7 @@ import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver-types
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import { analyzeConfig, type Analysis } from '../../server/src/core/analysis/analyze';
 import type { RuleDiagnosticData } from '../../server/src/core/rules';
+import { AXOLOTL_LORA } from './writtenConfigs';
 
 const HOME = mkdtempSync(join(tmpdir(), 'lora-lens-users-'));
 const ENV = { HOME, HF_HOME: join(HOME, 'hf'), HF_HUB_OFFLINE: '1' };
@@ -28,23 +29,7 @@ const one = (a: Analysis, code: string): Diagnostic => {
 };
 const fixes = (d: Diagnostic) => (d.data as RuleDiagnosticData).fixes;
 
-const AXOLOTL = `base_model: Qwen/Qwen2.5-0.5B-Instruct
-adapter: lora
-lora_r: 16
-lora_alpha: 32
-lora_target_linear: true
-datasets:
-  - path: tatsu-lab/alpaca
-    type: alpaca
-sequence_len: 1024
-micro_batch_size: 2
-gradient_accumulation_steps: 8
-num_epochs: 1
-learning_rate: 0.0002
-warmup_ratio: 0.03
-lr_scheduler: cosine
-eval_steps: 50
-`;
+const AXOLOTL = `${AXOLOTL_LORA}eval_steps: 50\n`;
 
 test('axolotl: val_set_size holds rows out, so eval_steps evaluates: no "nothing is evaluated" warning', () => {
   assert.ok(!codes(analyze(`${AXOLOTL}val_set_size: 0.05\n`, 'ax.yml')).includes('eval-steps'));

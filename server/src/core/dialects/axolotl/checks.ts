@@ -1,6 +1,7 @@
 import { closestMatch } from '../../text/suggest';
 import type { DialectReport } from '../report';
 import { setFix } from '../report';
+import type { ConfigEdit, QuickFix } from '../../edits/types';
 
 type Config = Record<string, unknown>;
 
@@ -47,6 +48,18 @@ export function checkAxolotlRules(report: DialectReport, config: Config): void {
     report.atValue(['lora_dropout'], 'error', 'axolotl-target-parameters-dropout', `${stops}: with \`lora_target_parameters\`, \`lora_dropout\` must be 0 (PEFT's parameter adapters have no dropout).`, { fixes: [setFix(['lora_dropout'], 0)] });
   }
   checkDatasetTypes(report, config);
+  checkEvalSplit(report, config);
+}
+
+/**
+ * validation.py check_evals (067b021): an explicit `val_set_size: 0` with `eval_steps` or `eval_strategy` (not `no`)
+ * and no `test_datasets` raises: there is nothing to evaluate. An absent val_set_size is not checked there.
+ */
+function checkEvalSplit(report: DialectReport, config: Config): void {
+  if (config.val_set_size !== 0 || set(config.test_datasets) || config.eval_strategy === 'no') return;
+  const key = set(config.eval_steps) ? 'eval_steps' : set(config.eval_strategy) ? 'eval_strategy' : undefined;
+  if (!key) return;
+  report.atValue(['val_set_size'], 'error', 'axolotl-eval-without-split', `${stops}: \`${key}\` with \`val_set_size: 0\` and no \`test_datasets\` ("eval_steps and eval_strategy are not supported with val_set_size == 0"): nothing is held out to evaluate. Hold out rows (\`val_set_size: 0.05\`), or remove \`${key}\`.`, { fixes: [setFix(['val_set_size'], 0.05), { title: `Remove \`${key}\``, edits: [{ kind: 'remove', path: [key] }] }] });
 }
 
 const BUILT_IN_ADAPTERS = ['lora', 'qlora', 'llama-adapter'];
@@ -60,15 +73,33 @@ function checkAdapterName(report: DialectReport, config: Config): void {
   report.atValue(['adapter'], 'error', 'axolotl-adapter-unknown', `${stops}: adapter \`${adapter}\` is not built in (\`lora\`, \`qlora\`, \`llama-adapter\`) and no plugin is listed that could register it.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, suggestion ? { suggestion, fixes: [setFix(['adapter'], suggestion)] } : {});
 }
 
-/** `type: sharegpt.*` datasets were removed; axolotl rejects them with a pointer to `chat_template`. */
+/**
+ * `type: sharegpt.*` datasets were removed in axolotl v0.5.0 (#2021, Nov 2024: "remove fastchat and sharegpt");
+ * axolotl's validator rejects them with a pointer to `chat_template`. The fix is the migration of axolotl's docs
+ * (docs/dataset-formats/conversation.qmd, "Migrating from sharegpt"): ShareGPT rows read through `chat_template`.
+ */
 function checkDatasetTypes(report: DialectReport, config: Config): void {
   if (!Array.isArray(config.datasets)) return;
   config.datasets.forEach((entry, index) => {
-    const type = (entry as { type?: unknown } | null)?.type;
+    const dataset = entry !== null && typeof entry === 'object' && !Array.isArray(entry) ? entry as Config : {};
+    const type = dataset.type;
     if (typeof type === 'string' && type.startsWith('sharegpt')) {
-      report.atValue(['datasets', index, 'type'], 'error', 'axolotl-sharegpt-removed', `${stops}: \`type: ${type}\` was removed ("type: sharegpt.* is deprecated"). Use \`type: chat_template\` (with \`field_messages\` and \`message_property_mappings\` for ShareGPT-shaped rows).`, { fixes: [setFix(['datasets', index, 'type'], 'chat_template')] });
+      report.atValue(['datasets', index, 'type'], 'error', 'axolotl-sharegpt-removed', `${stops}: \`type: ${type}\` was removed in axolotl v0.5.0 (#2021, November 2024; "type: sharegpt.* is deprecated"). Use \`type: chat_template\` with \`field_messages: conversations\` and \`message_property_mappings: {role: from, content: value}\`, which read the same ShareGPT rows.`, { fixes: [sharegptMigration(config, dataset, index)] });
     }
   });
+}
+
+/** The mechanical migration of one sharegpt dataset entry; a `conversation:` template moves to `chat_template`. */
+function sharegptMigration(config: Config, dataset: Config, index: number): QuickFix {
+  const at = (key: string) => ['datasets', index, key];
+  const edits: ConfigEdit[] = [{ kind: 'set', path: at('type'), value: 'chat_template' }];
+  if (dataset.field_messages === undefined) edits.push({ kind: 'set', path: at('field_messages'), value: 'conversations' });
+  if (dataset.message_property_mappings === undefined) edits.push({ kind: 'set', path: at('message_property_mappings'), value: { role: 'from', content: 'value' } });
+  if (dataset.conversation !== undefined) {
+    edits.push({ kind: 'remove', path: at('conversation') });
+    if (config.chat_template === undefined && typeof dataset.conversation === 'string') edits.push({ kind: 'set', path: ['chat_template'], value: dataset.conversation });
+  }
+  return { title: 'Migrate to `type: chat_template` (ShareGPT fields mapped)', edits, isPreferred: true };
 }
 
 /** LoRA Lens's own range advice on the values axolotl accepts without a word; labelled as ours. */

@@ -8,6 +8,7 @@ import { findScalarDifferences, toolView } from '../yaml11';
 import { reportScalarDifferences, scalarExplanations } from '../yaml11Report';
 import { closestMatch } from '../../text/suggest';
 import { adviseAxolotlRanges, checkAxolotlRules } from './checks';
+import { checkAxolotlStops, removedKeyFinding } from './removed';
 import { AXOLOTL_SCHEMA, AXOLOTL_VERSION } from './schema';
 
 /**
@@ -25,7 +26,9 @@ export function validateAxolotl(doc: ConfigDocument, installedVersion?: string):
   const explanations = scalarExplanations(report, scalars, findings);
   const plugins = listedPlugins(config.plugins);
   const versions = installedVersion ? `${AXOLOTL_VERSION}; the installed axolotl is ${installedVersion}, whose keys may differ` : AXOLOTL_VERSION;
-  for (const finding of findings) if (finding.kind === 'known' || report.hasRoom()) reportFinding(report, finding, plugins, explanations, versions);
+  const stopped = checkAxolotlStops(report, config);
+  const context = { plugins, explanations, versions, stopped };
+  for (const finding of findings) if (finding.kind === 'known' || report.hasRoom()) reportFinding(report, finding, context);
   reportScalarDifferences(report, AXOLOTL_SCHEMA, scalars, findings, 'pydantic');
   checkAxolotlRules(report, config);
   adviseAxolotlRanges(report, config);
@@ -47,12 +50,20 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function reportFinding(report: DialectReport, finding: KeyFinding, plugins: Set<string>, explanations: Map<string, string>, versions: string): void {
+/** What reporting a key finding reads: the listed plugins, YAML 1.1 explanations, the version line, the keys already reported as stops. */
+interface FindingContext { plugins: Set<string>; explanations: Map<string, string>; versions: string; stopped: Set<string> }
+
+function reportFinding(report: DialectReport, finding: KeyFinding, { plugins, explanations, versions, stopped }: FindingContext): void {
   const name = keyName(finding.path);
   switch (finding.kind) {
     case 'unknown': {
       // An empty key (`debug:`, a leftover of older examples) holds nothing, so nothing is lost (issue 19: 32 of 49 users' files).
       if (finding.value === null || finding.value === '') return;
+      const removed = finding.path.length === 1 ? removedKeyFinding(finding.key) : undefined;
+      if (removed) {
+        report.atKey(finding.path, 'warning', 'axolotl-removed-key', removed.message, { fixes: removed.fixes });
+        return;
+      }
       const suggestion = report.takeSuggestion() ? suggestKey(finding.key, finding.known, finding.present) : undefined;
       const where = finding.path.length > 1 ? ` in \`${keyName(finding.path.slice(0, -1))}\`` : '';
       const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : '';
@@ -68,7 +79,7 @@ function reportFinding(report: DialectReport, finding: KeyFinding, plugins: Set<
         report.atKey(finding.path, 'warning', 'axolotl-plugin-not-listed', `axolotl ignores \`${finding.key}\` unless \`plugins:\` lists \`${plugin}\`; this file does not list it, so the setting is lost.`);
       }
       const replacement = finding.property['x-gate']?.deprecatedFor;
-      if (replacement) report.atKey(finding.path, 'info', 'axolotl-deprecated-key', `\`${finding.key}\` is deprecated in axolotl; \`${replacement}\` replaces it.`);
+      if (replacement && !stopped.has(finding.key)) report.atKey(finding.path, 'info', 'axolotl-deprecated-key', `\`${finding.key}\` is deprecated in axolotl; \`${replacement}\` replaces it.`);
       return;
     }
     case 'type': {

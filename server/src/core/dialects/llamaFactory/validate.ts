@@ -63,6 +63,11 @@ function reportFinding(context: Context, finding: KeyFinding): void {
   const name = keyName(finding.path);
   switch (finding.kind) {
     case 'unknown': {
+      const renamed = finding.path.length === 1 ? RENAMED_TRAINING_ARGS[finding.key] : undefined;
+      if (renamed && !finding.present.has(renamed.to)) {
+        report.atKey(finding.path, 'error', 'lf-renamed-key', `LLaMA-Factory stops with ${PARSER_ERROR}: \`${finding.key}\` was renamed \`${renamed.to}\` ${renamed.when}, and ${context.versions} reads only the new name. Rename it.`, { suggestion: renamed.to, fixes: [renameFix(finding.path, renamed.to)] });
+        return;
+      }
       const suggestion = report.takeSuggestion() ? suggestKey(finding.key, context.legalKeys, finding.present) : undefined;
       report.atKey(finding.path, 'error', 'lf-unknown-key', `LLaMA-Factory stops with ${PARSER_ERROR}: \`${finding.key}\` is not a key of \`${commandOf(subKind)}\` (${context.versions}). Either it is misspelled, or it belongs to another version of LLaMA-Factory.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, {
         ...(suggestion ? { suggestion } : {}),
@@ -87,6 +92,15 @@ function reportFinding(context: Context, finding: KeyFinding): void {
     }
   }
 }
+
+/**
+ * TrainingArguments fields transformers renamed and then removed: a config written for an older release names the old
+ * key. transformers' own warning: "`evaluation_strategy` is deprecated and will be removed in version 4.46 of
+ * Transformers. Use `eval_strategy` instead" (training_args.py before 4.46).
+ */
+const RENAMED_TRAINING_ARGS: Readonly<Record<string, { to: string; when: string }>> = {
+  evaluation_strategy: { to: 'eval_strategy', when: 'by transformers, which removed the old name in 4.46' },
+};
 
 function reportKnownKey(context: Context, key: string, path: KeyFinding['path'], property: NonNullable<Extract<KeyFinding, { kind: 'known' }>['property']>): void {
   const { report, subKind, groups } = context;
