@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from '../helpers/cli';
 import { tempDir } from '../run/helpers';
@@ -40,4 +40,32 @@ test('package.json points repository, bugs and homepage where the docs link (no 
   assert.equal(manifest.repository.url, `${docsBase}.git`);
   assert.equal(manifest.bugs.url, `${docsBase}/issues`);
   assert.equal(manifest.homepage, `${docsBase}#readme`);
+});
+
+test('the Marketplace page (issue 27): the user README with its images inside the .vsix, an icon, keywords, a CHANGELOG and the walkthrough\'s pages', () => {
+  const root = stagedTree();
+  // The package script runs vsce from ./node_modules, as `npm run package` does in the repository.
+  symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'));
+  const built = spawnSync(process.execPath, [join(root, 'scripts', 'package.mjs')], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  assert.equal(built.status, 0, `${built.stdout}\n${built.stderr}`);
+  const vsix = readdirSync(root).find((f) => f.endsWith('.vsix'))!;
+  const entries = spawnSync('unzip', ['-Z1', join(root, vsix)], { encoding: 'utf8' }).stdout.trim().split('\n');
+  const read = (entry: string) => spawnSync('unzip', ['-p', join(root, vsix), entry], { encoding: 'utf8' }).stdout;
+  const readme = read('extension/readme.md');
+  assert.doesNotMatch(readme, /npm ci|LORA_LENS_TEST_PYTHON/, 'the page opens for users, not with developer set-up');
+  const images = [...readme.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]!);
+  assert.ok(images.length > 0, 'the README has pictures');
+  for (const image of images) {
+    assert.doesNotMatch(image, /^https?:/, `${image}: relative, so the page shows it offline`);
+    assert.ok(entries.includes(`extension/${image}`), `${image} is in the package`);
+  }
+  const manifest = JSON.parse(read('extension/package.json')) as { icon: string; keywords: string[]; contributes: { walkthroughs: Array<{ steps: Array<{ media: { markdown?: string } }> }> } };
+  assert.ok(entries.includes(`extension/${manifest.icon}`), 'the icon is packaged');
+  const png = spawnSync('unzip', ['-p', join(root, vsix), `extension/${manifest.icon}`]).stdout as unknown as Buffer;
+  assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [128, 128], 'a 128×128 PNG');
+  assert.ok(manifest.keywords.length >= 5 && manifest.keywords.length <= 30, 'keywords (the Marketplace takes up to 30)');
+  assert.ok(entries.includes('extension/changelog.md'), 'a CHANGELOG');
+  const steps = manifest.contributes.walkthroughs[0]!.steps;
+  assert.ok(steps.length >= 4, 'open an example, see the estimate, make it fit, run');
+  for (const step of steps) if (step.media.markdown) assert.ok(entries.includes(`extension/${step.media.markdown}`), `${step.media.markdown} is packaged`);
 });
