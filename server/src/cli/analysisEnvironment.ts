@@ -37,15 +37,12 @@ export interface CliAnalysisOptions {
  * earlier lookups is read either way.
  */
 export async function analyzeForCli(text: string, configPath: string, options: CliAnalysisOptions = {}): Promise<Analysis & { gpuError?: string }> {
-  let fallbackGpu = null;
+  let fallbackGpu: GpuSpec | null = null;
   let gpuError: string | undefined;
   if (options.gpu) {
     const lookup = cliGpu(options.gpu);
     if (lookup.ok) fallbackGpu = lookup.gpu;
     else gpuError = lookup.message;
-  } else if (!options.gpuOverride) {
-    const detection = await detectGpus();
-    if (detection.ok) fallbackGpu = detection.gpus[0] ?? null;
   }
   const inspector = options.inspector ?? new DatasetInspector();
   const environment: AnalysisEnvironment = {
@@ -67,6 +64,12 @@ export async function analyzeForCli(text: string, configPath: string, options: C
     if (waits.length === 0) break;
     await Promise.all(waits);
     analysis = analyzeConfig({ doc, configPath, environment });
+  }
+  // nvidia-smi is asked only when the config names no GPU: a config that does (and every --gpu) starts no process.
+  if (!options.gpu && !options.gpuOverride && analysis.plan && !analysis.gpu) {
+    const detection = await detectGpus();
+    const detected = detection.ok ? (detection.gpus[0] ?? null) : null;
+    if (detected) analysis = analyzeConfig({ doc, configPath, environment: { ...environment, fallbackGpu: detected } });
   }
   return gpuError ? { ...analysis, gpuError } : analysis;
 }

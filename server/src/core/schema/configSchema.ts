@@ -1,5 +1,6 @@
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import schemaJson from '../../../../schemas/finetune.schema.json';
+import { compileConfigValidator } from './configValidator';
 
 /** A JSON schema node as far as completion, hover and validation read it. */
 export interface SchemaNode {
@@ -30,11 +31,7 @@ let compiled: ValidateFunction | undefined;
 
 /** The config validator, compiled once per process. */
 export function getConfigValidator(): ValidateFunction {
-  if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true, verbose: true });
-    ajv.addKeyword('markdownDescription');
-    compiled = ajv.compile(schemaJson);
-  }
+  compiled ??= compileConfigValidator();
   return compiled;
 }
 
