@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -96,15 +97,83 @@ def load_model(plan: TrainingPlan, device: torch.device) -> Setup:
                     bnb_4bit_use_double_quant=q.bnb_4bit_use_double_quant, bnb_4bit_compute_dtype=param_dtype),
                 **kwargs)
         elif plan.method == "qlora":
-            # Loaded on the CPU and quantized layer by layer, so the bf16 model never sits whole on the GPU.
-            model = AutoModelForCausalLM.from_pretrained(plan.model.name_or_path, dtype=param_dtype, **kwargs)
+            _check_builtin_quant_type(plan)
+            model = streamed_nf4(plan, device, param_dtype)
+            if model is not None:
+                backend = "builtin-nf4"
+            else:
+                # A .bin checkpoint: loaded whole on the CPU, then quantized layer by layer onto the device.
+                model = AutoModelForCausalLM.from_pretrained(plan.model.name_or_path, dtype=param_dtype, **kwargs)
         else:
             model = AutoModelForCausalLM.from_pretrained(plan.model.name_or_path, dtype=param_dtype, **kwargs).to(device)
-    except torch.OutOfMemoryError:
+    except (torch.OutOfMemoryError, ModelError):
         raise
     except Exception as error:
         raise ModelError(_not_found(plan.model.name_or_path, error)) from error
     return apply_method(model, plan, device, param_dtype, autocast, backend)
+
+
+def _check_builtin_quant_type(plan: TrainingPlan) -> None:
+    q = plan.quantization
+    if q is not None and q.bnb_4bit_quant_type != "nf4":
+        raise ModelError("the built-in 4-bit path (bitsandbytes is absent) implements nf4 only; set "
+                         "quantization.bnb_4bit_quant_type: nf4 or install bitsandbytes")
+
+
+def model_folder(plan: TrainingPlan) -> Path:
+    """The local folder holding the model's config.json: the path itself, or its snapshot in the HF cache."""
+    from transformers.utils import cached_file
+
+    ref = plan.model
+    if Path(ref.name_or_path).is_dir():
+        return Path(ref.name_or_path)
+    found = cached_file(ref.name_or_path, "config.json", revision=ref.revision, local_files_only=True)
+    if found is None:
+        raise ModelError(_not_found(ref.name_or_path, FileNotFoundError("config.json")))
+    return Path(found).parent
+
+
+GIB = 1024 ** 3
+
+
+def streamed_nf4(plan: TrainingPlan, device: torch.device, dtype: torch.dtype) -> nn.Module | None:
+    """The built-in NF4 model loaded tensor by tensor (model/stream_load.py); None for a checkpoint that is not
+    safetensors. Refused before anything is read when the checkpoint is broken or the RAM it needs is not free."""
+    from .model.checkpoint_files import CheckpointError
+    from .model.stream_load import available_ram_bytes, extra_ram_bytes, plan_load, skeleton, stream_load
+
+    folder = model_folder(plan)
+    ref = plan.model
+    try:
+        model = skeleton(folder, dtype, ref.attn_implementation, ref.trust_remote_code)
+        load = plan_load(model, folder)
+        if load is None:
+            return None
+        need, free = extra_ram_bytes(load, dtype, device), available_ram_bytes()
+        if free is not None and need > free:
+            raise ModelError(f"loading {ref.name_or_path} needs about {need / GIB:.1f} GiB of RAM beyond what this "
+                             f"process holds (its largest tensor, read one at a time), and {free / GIB:.1f} GiB is "
+                             f"available: close other programs or use a machine with more RAM")
+        q = plan.quantization
+        step = max(load.total_bytes // 20, 1)
+        progress = _ProgressLog(step)
+        return stream_load(model, load, device, dtype, q.bnb_4bit_use_double_quant if q else True, progress)
+    except CheckpointError as error:
+        raise ModelError(str(error)) from error
+
+
+class _ProgressLog:
+    """Logs the streaming load every `step` bytes (about 5%)."""
+
+    def __init__(self, step: int) -> None:
+        self.step, self.next = step, step
+
+    def __call__(self, done: int, total: int) -> None:
+        import logging
+
+        if done >= self.next or done == total:
+            logging.getLogger("lora_lens_trainer").info("loading weights: %.1f of %.1f GiB", done / GIB, total / GIB)
+            self.next = done + self.step
 
 
 def apply_method(model: nn.Module, plan: TrainingPlan, device: torch.device, param_dtype: torch.dtype,
@@ -112,21 +181,22 @@ def apply_method(model: nn.Module, plan: TrainingPlan, device: torch.device, par
     """Quantization (built-in NF4 when bitsandbytes did not load it), k-bit preparation, checkpointing, LoRA."""
     q = plan.quantization
     if plan.method == "qlora" and backend is None:
-        if q is not None and q.bnb_4bit_quant_type != "nf4":
-            raise ModelError("the built-in 4-bit path (bitsandbytes is absent) implements nf4 only; set "
-                             "quantization.bnb_4bit_quant_type: nf4 or install bitsandbytes")
+        _check_builtin_quant_type(plan)
         head = model.get_output_embeddings()
         skip = {name for name, m in model.named_modules() if m is head}
         quantize_model(model, skip, q.bnb_4bit_use_double_quant if q else True, param_dtype, device)
         model.to(device)
         backend = "builtin-nf4"
-    if plan.method == "qlora" and q is not None and q.prepare_for_kbit_training:
+    if plan.method == "qlora" and q is not None and q.prepare_for_kbit_training and q.upcast_non_quantized:
         from peft import prepare_model_for_kbit_training
 
-        # PEFT casts the remaining bf16 weights (norms, embeddings, head) to fp32 for stability; the NF4 buffers
-        # are not parameters and stay 4-bit.
+        # PEFT casts the remaining bf16 weights (norms, embeddings, head) to fp32; the NF4 buffers are not
+        # parameters and stay 4-bit. About 4 GiB on a 7B model (embeddings and head), and an fp32 residual stream.
         prepare_model_for_kbit_training(model, use_gradient_checkpointing=plan.training.gradient_checkpointing,
                                         gradient_checkpointing_kwargs={"use_reentrant": False})
+    # Lean QLoRA (the default): the unquantized weights stay in the compute dtype, as Unsloth and torchtune keep
+    # them; they are frozen (LoRA's inject freezes every parameter), and the adapters with their optimizer states
+    # are fp32 in either case. Checkpointing is non-reentrant, so no input needs requires_grad.
     if plan.training.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False

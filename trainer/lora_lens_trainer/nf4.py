@@ -28,20 +28,32 @@ def _code(device: torch.device) -> torch.Tensor:
     return torch.tensor(NF4_CODE, dtype=torch.float32, device=device)
 
 
+# Elements quantized per pass: the pass's temporaries (an fp32 copy, the scaled values, int32 level indices) are
+# 12 bytes an element, so 192 MiB at most however large the layer (a 70B MLP weight has 235M elements: 2.8 GiB in
+# one pass). A multiple of BLOCK, so every block falls whole in one pass and the result is the same bit for bit.
+QUANTIZE_CHUNK = 1 << 24
+
+
 def quantize(weight: torch.Tensor, double_quant: bool = True) -> dict[str, Any]:
-    """Packs `weight` (any float dtype, any shape whose size is a multiple of 64... padded otherwise)."""
-    flat = weight.detach().reshape(-1).float()
+    """Packs `weight` (any float dtype, any shape; padded with zeros to a multiple of 64 elements)."""
+    flat = weight.detach().reshape(-1)
     n = flat.numel()
-    pad = (-n) % BLOCK
-    if pad:
-        flat = F.pad(flat, (0, pad))
-    blocks = flat.view(-1, BLOCK)
-    absmax = blocks.abs().amax(dim=1).clamp(min=1e-12)
+    n_blocks = -(-n // BLOCK)
     code = _code(weight.device)
     # Nearest level = bucket between consecutive midpoints; ties go to the upper level, as bitsandbytes does.
     mids = (code[1:] + code[:-1]) / 2
-    idx = torch.bucketize(blocks / absmax[:, None], mids).to(torch.uint8).view(-1)
-    packed = (idx[0::2] << 4) | idx[1::2]
+    absmax = torch.empty(n_blocks, dtype=torch.float32, device=weight.device)
+    packed = torch.empty(n_blocks * BLOCK // 2, dtype=torch.uint8, device=weight.device)
+    for start in range(0, n_blocks * BLOCK, QUANTIZE_CHUNK):
+        part = flat[start:start + QUANTIZE_CHUNK].float()
+        if part.numel() % BLOCK:
+            part = F.pad(part, (0, (-part.numel()) % BLOCK))
+        blocks = part.view(-1, BLOCK)
+        first = start // BLOCK
+        block_max = blocks.abs().amax(dim=1).clamp(min=1e-12)
+        absmax[first:first + blocks.shape[0]] = block_max
+        idx = torch.bucketize(blocks / block_max[:, None], mids, out_int32=True).to(torch.uint8).view(-1)
+        packed[start // 2:(start + idx.numel()) // 2] = (idx[0::2] << 4) | idx[1::2]
     state: dict[str, Any] = {"packed": packed, "shape": tuple(weight.shape), "numel": n, "dtype": weight.dtype}
     if double_quant:
         offset = absmax.mean()
@@ -106,17 +118,30 @@ class NF4Linear(nn.Module):
 
     def __init__(self, linear: nn.Linear, double_quant: bool = True, compute_dtype: torch.dtype = torch.bfloat16) -> None:
         super().__init__()
-        self.in_features = linear.in_features
-        self.out_features = linear.out_features
+        self._init_from(linear.weight.data, linear.bias, double_quant, compute_dtype)
+
+    @classmethod
+    def from_weight(cls, weight: torch.Tensor, bias: nn.Parameter | None, double_quant: bool,
+                    compute_dtype: torch.dtype) -> "NF4Linear":
+        """Built from a bare weight (the streaming loader's tensor as it arrives); `bias` may still be on the meta
+        device, to be filled in when its own tensor arrives."""
+        layer = cls.__new__(cls)
+        nn.Module.__init__(layer)
+        layer._init_from(weight, bias, double_quant, compute_dtype)
+        return layer
+
+    def _init_from(self, weight: torch.Tensor, bias: nn.Parameter | None, double_quant: bool,
+                   compute_dtype: torch.dtype) -> None:
+        self.out_features, self.in_features = weight.shape
         self.compute_dtype = compute_dtype
-        state = quantize(linear.weight.data, double_quant)
+        state = quantize(weight, double_quant)
         self._shape = state["shape"]
         self._numel = state["numel"]
         self.register_buffer("packed", state["packed"])
         for key in ("absmax", "absmax_q", "absmax_scale", "absmax_offset"):
             if key in state:
                 self.register_buffer(key, state[key])
-        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.data.to(compute_dtype), requires_grad=False)
+        self.bias = None if bias is None else nn.Parameter(bias.data.to(compute_dtype), requires_grad=False)
 
     def state(self) -> dict[str, Any]:
         out: dict[str, Any] = {"packed": self.packed, "shape": self._shape, "numel": self._numel}
