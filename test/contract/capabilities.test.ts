@@ -63,7 +63,10 @@ test('issue 18: DoRA, and a LoRA bias other than none, are errors for the bundle
 test('refusalsFor applies every refusal of the file whose conditions the plan meets', () => {
   const { plan } = buildPlan('model: x\nmethod: qlora\nlora: {use_dora: true, bias: all}\nquantization: {bnb_4bit_quant_type: fp4}\ndata: {train: a.jsonl}\n', '/p/c.finetune.yaml');
   assert.ok(plan);
-  assert.deepEqual(refusalsFor(plan).map((r) => r.id).sort(), TRAINER_CAPABILITIES.refusals.map((r) => r.id).sort());
+  // dpo-full needs method full, which the others exclude: checked on its own plan below.
+  assert.deepEqual(refusalsFor(plan).map((r) => r.id).sort(), TRAINER_CAPABILITIES.refusals.map((r) => r.id).filter((id) => id !== 'dpo-full').sort());
   const { plan: full } = buildPlan('model: x\nmethod: full\ndata: {train: a.jsonl}\n', '/p/c.finetune.yaml');
   assert.deepEqual(refusalsFor(full!), []);
+  const { plan: fullDpo } = buildPlan('model: x\nmethod: full\nobjective: dpo\ndata: {train: a.jsonl}\n', '/p/c.finetune.yaml');
+  assert.deepEqual(refusalsFor(fullDpo!).map((r) => r.id), ['dpo-full']);
 });
