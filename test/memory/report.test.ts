@@ -57,7 +57,8 @@ test('the hint, the hover, the CodeLens and the CLI show the same peak, Make it 
   const time = timeSummary(report.time);
   assert.ok(time, 'a time');
   assert.ok(hover.includes(time!));
-  assert.ok(getRunCodeLenses('file:///x', doc, analysis)[0]!.command!.title.endsWith(time!));
+  // Issue 27: this config does not fit, so the CodeLens gives no run time (the hover still says what it would take).
+  assert.equal(getRunCodeLenses('file:///x', doc, analysis)[0]!.command!.title, '$(play) Run Fine-Tune');
 
   const json = await cliJson([]);
   assert.equal(json.peak_bytes, Math.round(report.estimate.peakBytes));

@@ -9,6 +9,7 @@ import { breakdownMarkdown, changesTraining, formatGiB, verdictLine, whatWouldHe
 import type { FitPlan, FitSuggestion } from '../core/estimate/memory/suggest';
 import type { MethodComparison } from '../core/estimate/throughput/compare';
 import { formatDurationShort } from '../core/estimate/throughput/time';
+import { timeSummary } from '../core/estimate/throughput/presentation';
 import type { Method } from '../core/plan/types';
 
 /** The throughput model's documentation, linked where the hover gives a speed. */
@@ -67,6 +68,9 @@ function tableFootnote(report: EstimateReport, rows: MethodComparison[], ownDial
   if (report.gpu && hasTime && report.costPerHour === null) {
     parts.push(ownDialect ? 'Cost: set `loraLens.gpuHourlyCost` (or `hardware.cost_per_hour`) to a price per GPU-hour.' : 'Cost: set `loraLens.gpuHourlyCost` to a price per GPU-hour.');
   }
+  // This config's own run, as the CodeLens gives it (with the step count the table has no room for).
+  const summary = timeSummary(report.time);
+  if (summary) parts.unshift(`As configured: ${summary}.`);
   if (report.time?.rowsEstimated) parts.push('The row count is estimated (a large file scanned in part, or no dataset yet).');
   return parts.join(' ');
 }
