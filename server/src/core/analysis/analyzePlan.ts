@@ -3,6 +3,7 @@ import { type Diagnostic, type Position } from 'vscode-languageserver-types';
 import { keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
 import type { DatasetFacts, InspectOptions, RowLayout } from '../data';
 import { tokenizerPathFor } from '../data';
+import { PREFERENCE_LAYOUT } from '../data/layout';
 import { isDatasetReference } from '../dialects/normalize/datasetRef';
 import { gpuFromSetting, type GpuSpec } from '../gpu';
 import { estimateMemory, estimateOptionsFor } from '../estimate/memory';
@@ -35,8 +36,10 @@ export function analyzePlan(input: AnalysisInput, plan: TrainingPlan, environmen
     if (!found) analysis.pendingDatasets.push({ path, options });
     return found;
   };
-  analysis.dataset = facts(plan.data.train, rowLayouts.train);
-  const evalDataset = facts(plan.data.eval, rowLayouts.eval);
+  // Preference rows are read as pairs whatever data.format says (the trainer reads them so for objective: dpo).
+  const preference = plan.objective === 'dpo' ? PREFERENCE_LAYOUT : undefined;
+  analysis.dataset = facts(plan.data.train, rowLayouts.train ?? preference);
+  const evalDataset = facts(plan.data.eval, rowLayouts.eval ?? preference);
 
   if (model.ok) {
     analysis.estimateOptions = estimateOptionsFor(environment.engineOverride ?? plan.engine, environment.platform);

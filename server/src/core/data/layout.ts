@@ -11,7 +11,12 @@ export type RowLayout =
   /** `label` names the tool's setting in messages: "axolotl's `type: alpaca`". */
   | { kind: 'fields'; label: string; required: string[]; optional: string[] }
   | { kind: 'messages'; label: string; field: string; role: string; content: string }
-  | { kind: 'unchecked'; label: string };
+  | { kind: 'unchecked'; label: string }
+  /** Preference pairs (`objective: dpo`, axolotl `rl:`, LLaMA-Factory `stage: dpo`): each side a string or chat messages. */
+  | { kind: 'preference'; label: string; prompt: string; chosen: string; rejected: string };
+
+/** Our dialect's preference rows: `{"prompt", "chosen", "rejected"}`, each a string or a list of chat messages. */
+export const PREFERENCE_LAYOUT: RowLayout = { kind: 'preference', label: '`objective: dpo`', prompt: 'prompt', chosen: 'chosen', rejected: 'rejected' };
 
 /** What the inspector's cache keys on (two layouts read the same file differently). */
 export function layoutKey(layout: RowLayout | undefined): string {
@@ -25,6 +30,7 @@ export function layoutShape(layout: RowLayout): string {
     case 'fields': return `{${[...layout.required, ...layout.optional.map((k) => `${k}?`)].map((k) => `"${k}": ...`).join(', ')}}`;
     case 'messages': return `{"${layout.field}": [{"${layout.role}": ..., "${layout.content}": ...}]}`;
     case 'unchecked': return '';
+    case 'preference': return `{"${layout.prompt}": ..., "${layout.chosen}": ..., "${layout.rejected}": ...}`;
   }
 }
 

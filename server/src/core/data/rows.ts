@@ -77,6 +77,7 @@ export function checkRowLayout(row: unknown, layout: RowLayout): RowCheck {
   if (layout.kind === 'format') return checkRow(row, layout.format);
   if (!isObject(row)) return { text: '', turns: 0, mismatch: `a ${Array.isArray(row) ? 'list' : typeof row}, not a JSON object` };
   if (layout.kind === 'unchecked') return { text: stringsIn(row, 3).join('\n'), turns: 0 };
+  if (layout.kind === 'preference') return checkPreferenceRow(row, layout);
   if (layout.kind === 'fields') {
     const missing = layout.required.find((key) => typeof row[key] !== 'string');
     if (missing) return { text: '', turns: 0, mismatch: `no "${missing}" string${keysHint(row)}` };
@@ -100,6 +101,27 @@ export function checkRowLayout(row: unknown, layout: RowLayout): RowCheck {
     texts.push(content);
   }
   return { text: texts.join('\n'), turns: messages.length };
+}
+
+/**
+ * A preference pair: a prompt and two answers, each a string or a list of chat messages (what TRL's DPOTrainer and
+ * the bundled trainer read). Two identical answers teach nothing, and an empty side leaves nothing to compare.
+ */
+function checkPreferenceRow(row: Record<string, unknown>, layout: Extract<RowLayout, { kind: 'preference' }>): RowCheck {
+  const sides = [layout.prompt, layout.chosen, layout.rejected].map((key) => ({ key, text: sideText(row[key]) }));
+  const missing = sides.find((side) => side.text === undefined);
+  if (missing) return { text: '', turns: 0, mismatch: `no "${missing.key}" string or message list${keysHint(row)}` };
+  const [prompt, chosen, rejected] = sides.map((side) => side.text!) as [string, string, string];
+  if (!chosen.trim() || !rejected.trim()) return { text: '', turns: 0, mismatch: `an empty "${!chosen.trim() ? layout.chosen : layout.rejected}" answer` };
+  if (chosen === rejected) return { text: '', turns: 0, mismatch: `"${layout.chosen}" and "${layout.rejected}" are the same: the pair teaches nothing` };
+  return { text: [prompt, chosen, rejected].join('\n'), turns: 0 };
+}
+
+function sideText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (!Array.isArray(value)) return undefined;
+  const texts = value.map((message) => (isObject(message) ? contentText(message.content) : undefined));
+  return texts.every((text): text is string => text !== undefined) ? texts.join('\n') : undefined;
 }
 
 /** The string values of a row, a few levels deep (the text an unknown prompt strategy most likely trains on). */

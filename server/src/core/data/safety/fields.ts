@@ -77,6 +77,9 @@ export function rowFields(row: unknown, layout: RowLayout): RowField[] {
       return messageFields(row[layout.field], layout.field, layout.role, layout.content);
     case 'unchecked':
       return columnFields(row, Object.keys(row));
+    case 'preference':
+      return [layout.prompt, layout.chosen, layout.rejected].flatMap((name) =>
+        Array.isArray(row[name]) ? messageFields(row[name], name, 'role', 'content') : columnFields(row, [name]));
   }
 }
 
