@@ -79,6 +79,19 @@ class EventWriter:
         self.detach()
 
 
+class SilentEvents(EventWriter):
+    """A rank other than 0 under torchrun: the same calls, nothing written (rank 0 reports for every rank)."""
+
+    def __init__(self) -> None:  # noqa: D107 - no file, no echo
+        self.path = Path(os.devnull)
+        self._fh = None
+        self._echo = None
+        self._schema = None
+
+    def emit(self, event: str, **fields: Any) -> dict[str, Any]:
+        return {"event": event, **fields}
+
+
 def _jsonable(value: Any) -> Any:
     # NaN and infinity are not JSON; a diverged loss is reported as null rather than breaking the stream.
     if isinstance(value, float) and not math.isfinite(value):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 import torch
 
-from .data.order import epoch_batches
+from .data.order import epoch_batches, rank_share
 from .lifecycle import checkpoint
 from .lifecycle.disk import folder_bytes, reported
 from .problems import ConfigProblem
@@ -45,6 +45,7 @@ class TrainingLoop:
         self.tally, self.started = tally, started
         # Raises RunFolderGone: before any write, so a deleted run folder is never recreated by one.
         self.check_folder = check_folder
+        self.step_tokens = 0  # the last step's real tokens over every rank
 
     def run(self) -> Finished:
         s, t, tally = self.s, self.plan.training, self.tally
@@ -60,29 +61,33 @@ class TrainingLoop:
             if p.batch_index >= len(batches):
                 p.epoch, p.batch_index = p.epoch + 1, 0
                 batches = self._batches(p.epoch)
-            group = batches[p.batch_index:p.batch_index + accum]
-            micro = [s.objective.collate(b).to(s.device) for b in group]
+            # Several ranks: one step takes accumulation batches per rank from the one global order.
+            group = batches[p.batch_index:p.batch_index + accum * s.parallel.world_size]
+            micro = [(s.objective.collate(b).to(s.device), weight)
+                     for b, weight in rank_share(group, s.parallel.rank, s.parallel.world_size)]
             lr = s.scheduler.get_last_lr()[0]
             loss, grad_norm = self._optimizer_step(micro)
+            # Every rank stops at the same step, whichever of them the signal reached.
+            stop_now = s.parallel.any(self.stop.requested is not None)
             tally.step += 1
             self.check_folder()
             steps_here += 1
             p.batch_index += len(group)
-            step_tokens = sum(m.n_tokens for m in micro)
+            step_tokens = self.step_tokens
             p.tokens_seen += step_tokens
             window[1] += step_tokens
             p.elapsed_s = elapsed_before + time.time() - loop_start
-            if grad_norm is not None and (tally.step % t.logging_steps == 0 or tally.step == s.total or self.stop.requested):
+            if grad_norm is not None and (tally.step % t.logging_steps == 0 or tally.step == s.total or stop_now):
                 self._emit_step(loss, grad_norm, lr, p.epoch + p.batch_index / max(1, len(batches)), window,
                                 (time.time() - loop_start) / steps_here)
             if t.eval_steps and s.objective.has_eval and (tally.step % t.eval_steps == 0 or tally.step == s.total):
                 self._evaluate()
             if tally.step >= s.total:
-                if self.stop.requested:
+                if stop_now:
                     log.info("stop requested at the last step: exporting as a completed run")
                 break
             saved = tally.step % t.save_steps == 0 and self._save()
-            if self.stop.requested:
+            if stop_now:
                 if not saved:
                     self._save()
                 return Finished("stopped", None, p.elapsed_s, s.setup.quantization_backend)
@@ -96,17 +101,27 @@ class TrainingLoop:
         return epoch_batches(data.num_items, data.item_lengths, t.per_device_train_batch_size, t.seed, epoch,
                              self.plan.data.group_by_length)
 
-    def _optimizer_step(self, micro: list[StepBatch]) -> tuple[float, torch.Tensor | None]:
-        """Forward/backward over the accumulation group, then the update, checked BEFORE it is applied.
-        Returns (loss, grad_norm); grad_norm is None when an fp16 step was skipped for inf/nan gradients."""
+    def _optimizer_step(self, micro: list[tuple[StepBatch, float]]) -> tuple[float, torch.Tensor | None]:
+        """Forward/backward over this rank's share of the accumulation group (each micro-batch with its loss
+        weight, 0 for a rank's padding), then the update, checked BEFORE it is applied. Returns (loss, grad_norm);
+        grad_norm is None when an fp16 step was skipped for inf/nan gradients. Sets self.step_tokens."""
         s, t = self.s, self.plan.training
-        denominator = s.objective.denominator(micro)
+        real = [m for m, weight in micro if weight]
+        denominator, tokens = s.parallel.total([s.objective.denominator(real) if real else 0.0,
+                                                float(sum(m.n_tokens for m in real))])
+        self.step_tokens = int(tokens)
         scale = s.scaler.scale if s.scaler is not None else 1.0
+        # DDP and FSDP average the ranks' gradients; each rank's loss times the world size makes that average the
+        # sum one process accumulating the whole group would have.
+        world = s.parallel.world_size
         loss_sum = torch.zeros((), device=s.device)
-        for m in micro:
-            loss = s.objective.loss(s.parts, m, denominator, loss_scale=scale)
-            loss.backward()
+        for i, (m, weight) in enumerate(micro):
+            with s.parallel.accumulating(last=i == len(micro) - 1):
+                loss = s.parallel.forward(lambda m=m, weight=weight: s.objective.loss(
+                    s.parts, m, denominator, loss_scale=scale * world * weight))
+                loss.backward()
             loss_sum += loss.detach()
+        loss_sum = s.parallel.loss_total(loss_sum)
         scale = float(scale)
         max_norm = t.max_grad_norm if t.max_grad_norm > 0 else float("inf")
         if s.scaler is not None:
@@ -120,11 +135,11 @@ class TrainingLoop:
                     self._non_finite(float(loss_sum.item()) / scale, float("nan"))
                 self._skipped(scale, s.scaler.scale)
                 return float("nan"), None
-            grad_norm = torch.nn.utils.clip_grad_norm_(s.params, max_norm, foreach=True)
+            grad_norm = s.parallel.clip(s.params, max_norm)
             s.optimizer.step()
             s.scaler.update(False)
         else:
-            grad_norm = torch.nn.utils.clip_grad_norm_(s.params, max_norm, foreach=True)
+            grad_norm = s.parallel.clip(s.params, max_norm)
             # One sync per step: a non-finite loss or gradient makes this sum non-finite.
             if not math.isfinite(float((loss_sum + grad_norm).item())):
                 self._non_finite(float(loss_sum.item()), float(grad_norm.item()))
@@ -167,13 +182,13 @@ class TrainingLoop:
         self.events.emit("step", step=step, total_steps=s.total, epoch=round(epoch, 4), loss=loss,
                          learning_rate=lr, grad_norm=norm if math.isfinite(norm) else None,
                          tokens_per_second=round(window[1] / max(now - window[0], 1e-9), 1),
-                         tokens_seen=s.progress.tokens_seen, **memory.figures(s.device),
+                         tokens_seen=s.progress.tokens_seen, **s.parallel.memory(memory.figures(s.device)),
                          elapsed_s=round(s.progress.elapsed_s, 3), eta_s=round(per_step * (s.total - step), 3),
                          **s.objective.step_metrics())
         window[0], window[1] = now, 0
 
     def _evaluate(self) -> None:
-        metrics = self.s.objective.evaluate(self.s.parts)
+        metrics = self.s.parallel.evaluate(lambda: self.s.objective.evaluate(self.s.parts))
         self.events.emit("eval", step=self.tally.step, **metrics, elapsed_s=round(time.time() - self.started, 3))
 
     def _save(self) -> bool:
@@ -184,14 +199,24 @@ class TrainingLoop:
         # from the moment it is announced, a further signal no longer interrupts the write.
         with self.stop.saving_section():
             self.events.emit("saving", step=step)
-            with reported(f"checkpoint step-{step:07d}", folder, lambda: _checkpoint_bytes(folder, s)):
-                path = checkpoint.save(folder, step, s.model, s.optimizer, s.scheduler, s.progress.state(),
+            state = {**s.progress.state(), **s.parallel.stamp()}
+
+            def write(extra: Callable[[Path], None] | None) -> Path:
+                return checkpoint.save(folder, step, s.model, s.optimizer, s.scheduler, state,
                                        self.plan.training.save_total_limit, s.fingerprint,
-                                       s.scaler.state_dict() if s.scaler is not None else None)
+                                       s.scaler.state_dict() if s.scaler is not None else None, extra=extra)
+
+            with reported(f"checkpoint step-{step:07d}", folder, lambda: _checkpoint_bytes(folder, s)):
+                # One process writes it whole, or rank 0 for DDP, or every rank its shards (FSDP).
+                path = s.parallel.save(write, s, folder, step, state)
         self.events.emit("checkpoint", step=step, path=str(path))
         return True
 
     def _export(self) -> Path:
+        # Rank 0 writes; under FSDP every rank first gathers the parameters whole.
+        return self.s.parallel.export(self._write_export, self.s)
+
+    def _write_export(self) -> Path:
         from .atomic import staged_dir
         from .lora import save_adapter
 

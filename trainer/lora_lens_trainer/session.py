@@ -13,6 +13,7 @@ from torch import nn
 
 from .distributed import Placement
 from .objectives import Datasets, ModelParts, Objective
+from .parallel import Single
 
 if TYPE_CHECKING:
     from .modeling import Setup
@@ -61,6 +62,7 @@ class Session:
     total: int
     fingerprint: dict[str, Any]
     progress: Progress = field(default_factory=Progress)
+    parallel: Single = field(default_factory=Single)  # one process, or DDP/FSDP across torchrun's ranks
 
     @property
     def model(self) -> nn.Module:
@@ -71,7 +73,8 @@ class Session:
         return self.placement.device
 
 
-def build(plan: TrainingPlan, placement: Placement, objective: Objective, warn: Callable[[str, str], None]) -> Session:
+def build(plan: TrainingPlan, placement: Placement, objective: Objective, warn: Callable[[str, str], None],
+          parallel: Single | None = None) -> Session:
     """Seeds, tokenizer, data, model, optimizer and schedule, in this order (the order the seeded RNG is drawn
     in, which a bit-exact resume depends on). `warn(kind, message)` reports what the user should know."""
     from .data.order import total_steps
@@ -80,6 +83,7 @@ def build(plan: TrainingPlan, placement: Placement, objective: Objective, warn: 
     from .optim import build_optimizer, build_scheduler
 
     t = plan.training
+    parallel = parallel or Single()
     random.seed(t.seed)
     torch.manual_seed(t.seed)
     tokenizer = load_tokenizer(plan)
@@ -88,10 +92,13 @@ def build(plan: TrainingPlan, placement: Placement, objective: Objective, warn: 
         warn("data", text)
     prints = fingerprint.of_run(plan)
     n_batches = math.ceil(data.num_items / t.per_device_train_batch_size)
-    total = total_steps(n_batches, t.gradient_accumulation_steps, t.num_train_epochs, t.max_steps)
+    # A step takes accumulation × ranks batches of the one global order (see data.order.rank_share).
+    total = total_steps(n_batches, t.gradient_accumulation_steps * parallel.world_size, t.num_train_epochs, t.max_steps)
 
     setup = load_model(plan, placement.device)
+    # The head probe runs on the whole model; FSDP then replaces the parameters with their shards.
     body, head = decoder_and_head(setup.model, setup.autocast_dtype)
+    parallel.wrap(setup.model, plan)
     params = [p for p in setup.model.parameters() if p.requires_grad]
     optimizer, note = build_optimizer(plan, params, placement.device)
     if note:
@@ -104,4 +111,4 @@ def build(plan: TrainingPlan, placement: Placement, objective: Objective, warn: 
         scaler = LossScaler(enabled=True)
     parts = ModelParts(body, head, placement.device, setup.autocast_dtype, plan.model.attn_implementation)
     return Session(placement, setup, parts, params, optimizer, scheduler, scaler, tokenizer, objective, data, total,
-                   prints)
+                   prints, parallel=parallel)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from . import exit_codes
 from .data.readers import DataError
-from .events import EventWriter
+from .distributed import peer_lost, rank_from_env
+from .events import EventWriter, SilentEvents
 from .lifecycle.disk import DiskFull
 from .lifecycle.run_folder import RunFolder, RunFolderGone, RunFolderLocked
 from .plan import PlanError, TrainingPlan, read_plan
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     from .distributed import Placement
     from .loop import Finished
+    from .parallel import Single
     from .session import Session
 
 __all__ = ["ConfigProblem", "Trainer", "run"]
@@ -34,11 +36,12 @@ EXIT_OK, EXIT_FAILED, EXIT_OOM = exit_codes.OK, exit_codes.FAILED, exit_codes.OO
 log = logging.getLogger("lora_lens_trainer")
 
 
-def setup_logging(run_dir: Path) -> None:
+def setup_logging(run_dir: Path, rank: int = 0) -> None:
     log.setLevel(logging.INFO)
     log.handlers.clear()
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
-    for handler in (logging.FileHandler(run_dir / "trainer.log", encoding="utf-8"), QuietStreamHandler(sys.stderr)):
+    name = "trainer.log" if rank == 0 else f"trainer-rank{rank}.log"
+    for handler in (logging.FileHandler(run_dir / name, encoding="utf-8"), QuietStreamHandler(sys.stderr)):
         handler.setFormatter(fmt)
         log.addHandler(handler)
 
@@ -54,6 +57,14 @@ def run(plan_path: Path, run_dir: Path, resume: bool, estimate_peak_bytes: float
     from .modeling import set_offline
 
     set_offline()
+    try:
+        rank = rank_from_env()
+    except ValueError as error:
+        say(f"lora_lens_trainer: {error}")
+        return EXIT_FAILED
+    if rank != 0:
+        # Under torchrun, rank 0 holds the folder's lock and writes its events and files; the others train beside it.
+        return _run_follower(plan_path, run_dir, rank, resume or resume_anyway, resume_anyway)
     try:
         folder = RunFolder.claim(run_dir)
     except RunFolderLocked as error:
@@ -82,6 +93,22 @@ def run(plan_path: Path, run_dir: Path, resume: bool, estimate_peak_bytes: float
         folder.release()
 
 
+def _run_follower(plan_path: Path, run_dir: Path, rank: int, resume: bool, resume_anyway: bool) -> int:
+    """A rank other than 0: the same training, its events dropped (rank 0 reports for all), its log beside."""
+    setup_logging(run_dir, rank)
+    stop = StopFlag()
+    stop.install()
+    try:
+        plan = read_plan(plan_path)  # rank 0 reports a bad plan; this rank only ends
+        return Trainer(plan, run_dir, SilentEvents(), stop, None, resume_anyway).run(resume)
+    except PlanError as error:
+        log.error("%s", error)
+        return EXIT_FAILED
+    finally:
+        stop.uninstall()
+        close_logging()
+
+
 class Trainer:
     def __init__(self, plan: TrainingPlan, run_dir: Path, events: EventWriter, stop: StopFlag,
                  estimate_peak_bytes: float | None, resume_anyway: bool = False,
@@ -97,8 +124,16 @@ class Trainer:
         self.started = time.time()
         self.tally = Tally()
         self.placement: Placement | None = None
+        self.parallel: Single | None = None
 
     def run(self, resume: bool) -> int:
+        try:
+            return self._run(resume)
+        finally:
+            if self.parallel is not None:
+                self.parallel.close()
+
+    def _run(self, resume: bool) -> int:
         import torch
 
         from .modeling import ModelError
@@ -125,11 +160,14 @@ class Trainer:
             log.error("stopped by a second signal before the checkpoint was written; the previous checkpoint is intact")
             return self._end("stopped", None, EXIT_OK)
         except Exception as error:  # the stream must end with an event the editor can show
+            if peer_lost(error):
+                return self._peer_lost(error)
             log.exception("internal error")
             self.events.emit("error", kind="internal", message=f"{type(error).__name__}: {error}",
                              step=self.tally.step, advice=[])
             return self._end("failed", None, EXIT_FAILED)
-        if finished.status == "completed" and self.plan.output.merge and self.plan.method != "full":
+        main = self.parallel is None or self.parallel.is_main
+        if finished.status == "completed" and self.plan.output.merge and self.plan.method != "full" and main:
             self._merge_after_training(finished)
         try:
             self._check_folder()
@@ -160,6 +198,16 @@ class Trainer:
         self.events.emit("error", kind="environment", message=str(error), step=self.tally.step, advice=[])
         return self._end("failed", None, EXIT_FAILED)
 
+    def _peer_lost(self, error: BaseException) -> int:
+        log.error("a collective failed: %s", error)
+        self.events.emit("error", kind="environment", step=self.tally.step,
+                         message=f"another training process of this run failed or was stopped, so this one ends too "
+                                 f"({type(error).__name__}: {str(error).splitlines()[0][:300]})",
+                         advice=["the first failing rank's reason is in the launcher's output (torchrun names the "
+                                 "rank) and in trainer-rank<N>.log in the run folder",
+                                 "once it is fixed, continue from the last checkpoint with --resume"])
+        return self._end("failed", None, EXIT_FAILED)
+
     def _oom(self, error: BaseException) -> int:
         from . import memory
 
@@ -175,10 +223,11 @@ class Trainer:
         return self._end("failed", None, EXIT_OOM)
 
     def _place(self) -> Placement:
-        from .distributed import limit_memory, placement
+        from .distributed import limit_memory, placement, start_group
 
         found = placement()
-        if found.device.type != "cuda":
+        start_group(found)
+        if found.device.type != "cuda" and found.is_main:
             self.events.emit("warning", kind="no_cuda",
                              message="no CUDA GPU is visible: training on the CPU, which is slow (fine for tiny "
                                      "models and tests; a 7B model would take hours per step)")
@@ -192,9 +241,12 @@ class Trainer:
         from .objectives import objective_for
         from .session import build
 
+        from .parallel import parallel_for
+
         self.placement = self._place()
+        self.parallel = parallel_for(self.plan, self.placement)
         session = build(self.plan, self.placement, objective_for(self.plan),
-                        lambda kind, message: self.events.emit("warning", kind=kind, message=message))
+                        lambda kind, message: self.events.emit("warning", kind=kind, message=message), self.parallel)
         resumed_from = None
         if resume:
             resumed_from = self.tally.step = resume_from(session, self.run_dir / "checkpoints", self.events,

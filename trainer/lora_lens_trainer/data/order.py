@@ -66,6 +66,19 @@ def epoch_batches(n_items: int, lengths: list[int], batch_size: int, seed: int, 
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def rank_share(group: list[list[int]], rank: int, world: int) -> list[tuple[list[int], float]]:
+    """This rank's micro-batches of one optimizer step, each with the weight of its loss. `group` is the step's
+    batches of the one global order (accumulation × world of them): rank r takes every world-th from r, so the
+    ranks together cover exactly the batches one process accumulating the whole group would, whatever the world
+    size. Every rank runs as many micro-batches as the largest share (their collectives must pair up): a rank short
+    of it at an epoch's ragged end repeats the group's first batch with weight 0, which adds nothing."""
+    if world == 1:
+        return [(b, 1.0) for b in group]
+    mine = [(b, 1.0) for b in group[rank::world]]
+    rounds = math.ceil(len(group) / world)
+    return mine + [(group[0], 0.0)] * (rounds - len(mine))
+
+
 def steps_per_epoch(n_batches: int, accumulation: int) -> int:
     return math.ceil(n_batches / accumulation)
 

@@ -24,6 +24,9 @@ STATE_FILE = "trainer_state.json"
 # Hashing reads each file back once (from the page cache, just written); past this size only the size is kept, so
 # a full fine-tuning checkpoint of tens of GB does not pay minutes of hashing.
 HASH_LIMIT = 256 * 1024 ** 2
+# torch.distributed.checkpoint's index: an FSDP checkpoint's weights and optimizer states are its shard files,
+# read back by the strategy (parallel/fsdp.py), not here.
+SHARDED_MARKER = ".metadata"
 
 
 class CheckpointDamaged(Exception):
@@ -35,7 +38,7 @@ class Loaded:
     path: Path
     step: int
     progress: dict[str, Any]  # trainer_state.json: data position, tokens seen, elapsed, fingerprint
-    weights: dict[str, torch.Tensor]
+    weights: dict[str, torch.Tensor]  # empty in a sharded (torch.distributed.checkpoint) checkpoint
     optimizer: dict[str, Any]
     scheduler: dict[str, Any]
     rng: dict[str, Any]
@@ -83,13 +86,19 @@ def _manifest(folder: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def step_folder(folder: Path, step: int) -> Path:
+    return folder / f"step-{step:07d}"
+
+
 def save(folder: Path, step: int, model: nn.Module, optimizer: Any, scheduler: Any, progress: dict[str, Any],
-         keep: int | None, fingerprint: dict[str, Any], scaler_state: dict[str, Any] | None = None) -> Path:
-    """Writes checkpoints/step-N; the older ones beyond `keep` are removed only once it is complete."""
+         keep: int | None, fingerprint: dict[str, Any], scaler_state: dict[str, Any] | None = None,
+         extra: Callable[[Path], None] | None = None) -> Path:
+    """Writes checkpoints/step-N; the older ones beyond `keep` are removed only once it is complete. `extra`
+    writes more files into the staging folder (each rank's RNG state when several processes train)."""
     from safetensors.torch import save_file
 
     remove_stale_staging(folder)
-    final = folder / f"step-{step:07d}"
+    final = step_folder(folder, step)
     with staged_dir(final) as tmp:
         save_file({k: v.cpu() for k, v in trainable_state(model).items()}, str(tmp / "trainable.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
@@ -97,13 +106,23 @@ def save(folder: Path, step: int, model: nn.Module, optimizer: Any, scheduler: A
         torch.save(rng_state(), tmp / "rng.pt")
         if scaler_state is not None:
             torch.save(scaler_state, tmp / "scaler.pt")
-        # Written last: its presence marks the checkpoint complete, and it lists what "complete" means.
-        write_json(tmp / STATE_FILE, {**progress, "step": step, "format": FORMAT, "files": _manifest(tmp),
-                                      "fingerprint": fingerprint})
+        if extra is not None:
+            extra(tmp)
+        finish(tmp, progress, step, fingerprint)
+    prune(folder, keep)
+    return final
+
+
+def finish(tmp: Path, progress: dict[str, Any], step: int, fingerprint: dict[str, Any]) -> None:
+    """Written last: its presence marks the checkpoint complete, and it lists what "complete" means."""
+    write_json(tmp / STATE_FILE, {**progress, "step": step, "format": FORMAT, "files": _manifest(tmp),
+                                  "fingerprint": fingerprint})
+
+
+def prune(folder: Path, keep: int | None) -> None:
     if keep:
         for _, old in list_checkpoints(folder)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
-    return final
 
 
 def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
@@ -144,9 +163,10 @@ def read(path: Path, device: torch.device) -> Loaded:
     from safetensors.torch import load_file
 
     state = _verify(path)
+    sharded = (path / SHARDED_MARKER).is_file()
     try:
-        weights = load_file(str(path / "trainable.safetensors"), device=str(device))
-        optimizer = torch.load(path / "optimizer.pt", map_location=device, weights_only=True)
+        weights = {} if sharded else load_file(str(path / "trainable.safetensors"), device=str(device))
+        optimizer = {} if sharded else torch.load(path / "optimizer.pt", map_location=device, weights_only=True)
         scheduler = torch.load(path / "scheduler.pt", weights_only=True)
         rng = torch.load(path / "rng.pt", weights_only=True)
         scaler_file = path / "scaler.pt"

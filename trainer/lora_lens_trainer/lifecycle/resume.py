@@ -36,7 +36,8 @@ def resume(s: Session, folder: Path, events: EventWriter, resume_anyway: bool) -
                     "by an older trainer): the plan and dataset are not checked against it")
     else:
         check_fingerprint(fingerprint.mismatches(stored, s.fingerprint), loaded.path.name, events, resume_anyway)
-    checkpoint.apply(loaded, s.model, s.optimizer, s.scheduler)
+    # The strategy applies it: the plain files, or the shards of several processes (and refuses another layout).
+    s.parallel.apply(loaded, s)
     if s.scaler is not None and loaded.scaler is not None:
         s.scaler.load_state_dict(loaded.scaler)
     s.progress = Progress.from_state(loaded.progress)
