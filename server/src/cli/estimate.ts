@@ -8,6 +8,7 @@
 import { detectGpus } from '../runs/gpuDetect';
 import type { GpuSpec } from '../core/gpu/types';
 import { formatCount, formatGiB, MEMORY_NO_FIT } from '../core/estimate/memory/presentation';
+import { loadRamLine } from '../core/estimate/memory/loadRam';
 import type { EstimateReport } from '../core/estimate/report';
 import { estimateReportOf } from '../core/analysis/estimateReport';
 import type { Engine } from '../core/plan/types';
@@ -139,6 +140,7 @@ function toJson({ file, report, gpuNote, comparison, errors }: Result): Record<s
     recommendation: recommendation.text,
     throughput: throughput ? { tokens_per_second: Math.round(throughput.tokensPerSecond), step_seconds: throughput.stepSeconds, bound: throughput.bound } : null,
     time: time ? { steps: time.steps, seconds: Math.round(time.seconds), cost: time.cost, rows_estimated: time.rowsEstimated } : null,
+    load_ram: { bytes: int(report.loadRam.bytes), kind: report.loadRam.kind },
     ...(comparison ? { compare: comparison.map((c) => ({
       method: c.method, current: c.current, peak_bytes: int(c.peakBytes), fits: c.fits,
       tokens_per_second: c.tokensPerSecond === null ? null : Math.round(c.tokensPerSecond), seconds: c.seconds === null ? null : Math.round(c.seconds),
@@ -198,6 +200,7 @@ function toText({ report, gpuNote, comparison }: Result): string {
   for (const s of fit.suggestions) out.push(`  - ${s.title}`);
   const timeText = timeLine(gpu, throughput, time);
   if (timeText) out.push(timeText);
+  out.push(loadRamLine(report.loadRam));
   if (gpu) out.push(recommendation.text);
   if (comparison) out.push('', 'full / LoRA / QLoRA for this config:', ...comparisonTable(comparison));
   for (const a of report.assumptions) out.push(`assumed: ${a}`);

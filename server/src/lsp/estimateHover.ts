@@ -6,6 +6,7 @@
  */
 import type { EstimateReport } from '../core/estimate/report';
 import { breakdownMarkdown, changesTraining, formatGiB, verdictLine, whatWouldHelp } from '../core/estimate/memory/presentation';
+import { loadRamLine } from '../core/estimate/memory/loadRam';
 import type { FitPlan, FitSuggestion } from '../core/estimate/memory/suggest';
 import type { MethodComparison } from '../core/estimate/throughput/compare';
 import { formatDurationShort } from '../core/estimate/throughput/time';
@@ -107,7 +108,7 @@ export function decisionHoverMarkdown(report: EstimateReport, ownDialect: boolea
   const rest: string[] = [];
   const others = est.fits === false ? otherFixes(report.fit.suggestions, report.fit.makeItFit) : null;
   if (others) rest.push(others);
-  rest.push(...report.assumptions.map((a) => `_Assumed: ${a}._`), breakdownMarkdown(est));
+  rest.push(...report.assumptions.map((a) => `_Assumed: ${a}._`), breakdownMarkdown(est), `${loadRamLine(report.loadRam).replace(/^l/, 'L')}.`);
   return [...first, '---', ...rest].join('\n\n');
 }
 

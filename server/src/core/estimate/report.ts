@@ -9,6 +9,7 @@ import type { GpuSpec } from '../gpu/types';
 import type { ModelSource, ModelSpec } from '../models/types';
 import type { TrainingPlan } from '../plan/types';
 import type { EstimateOptions } from './memory/estimate';
+import { estimateLoadRam, type LoadRam } from './memory/loadRam';
 import { recommendMethod, type MethodRecommendation } from './memory/recommend';
 import { dataSizeOf, makeItFit, whatWouldFit, type FitPlan, type FitSuggestion } from './memory/suggest';
 import type { Estimate } from './memory/types';
@@ -52,6 +53,8 @@ export interface EstimateReport {
   time: TrainingTime | null;
   /** The hourly price the cost uses: the override, else hardware.cost_per_hour, else the setting. */
   costPerHour: number | null;
+  /** CPU RAM the load needs ("loading needs ≈ X GiB of RAM"). */
+  loadRam: LoadRam;
   /** Full fine-tuning, LoRA and QLoRA head to head (computed on first use: it estimates three plans). */
   compare(): MethodComparison[];
   assumptions: string[];
@@ -101,6 +104,7 @@ export function buildEstimateReport(input: EstimateReportInput): EstimateReport 
     throughput,
     time,
     costPerHour,
+    loadRam: estimateLoadRam(spec, plan),
     compare: () => (comparison ??= compareMethods(spec, plan, gpu, dataset, costPerHour, options)),
     assumptions: input.assumptions ?? [],
     notes: [...new Set([...estimate.notes, ...(time?.notes ?? []), ...(throughput?.notes ?? [])])],

@@ -22,6 +22,8 @@ export interface Measurement {
   /** QLoRA rows: double quantization and k-bit preparation, when measured. */
   double_quant?: boolean;
   kbit_prep?: boolean;
+  /** QLoRA rows of the lora-lens trainer: whether the unquantized weights were upcast to fp32; absent: true. */
+  upcast?: boolean;
   optim?: TrainingPlan['training']['optim'];
   /** The code path measured (trainer bench rows say so); absent in the hf calibration file. */
   engine?: Engine;
@@ -72,7 +74,7 @@ export function measurementPlan(m: Measurement, engine: Engine = 'hf'): Training
       : null,
     quantization: m.method === 'qlora'
       ? { load_in_4bit: true, bnb_4bit_quant_type: 'nf4', bnb_4bit_use_double_quant: m.double_quant ?? true, bnb_4bit_compute_dtype: 'bfloat16',
-          prepare_for_kbit_training: m.kbit_prep ?? true }
+          prepare_for_kbit_training: m.kbit_prep ?? true, upcast_non_quantized: m.upcast ?? true }
       : null,
     data: { train: '/dev/null', eval: null, format: 'text', chat_template: 'auto', max_length: m.seq, packing: false, group_by_length: false,
       train_on_prompt: true, dedupe: false, strip_html: false },

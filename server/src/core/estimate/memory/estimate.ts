@@ -14,7 +14,7 @@ import type { Engine, TrainingPlan } from '../../plan/types';
 import { activationBytesPerToken, type Regime } from './activations';
 import { engineProfile, type EngineProfile } from './profiles';
 import { preferenceNote, referenceCopy, referenceLogits, sequencesPerExample } from './preference';
-import { modelStates } from './states';
+import { modelStates, upcastsNonQuantized } from './states';
 import type { Estimate, Phase, PhaseName, Term } from './types';
 
 export interface EstimateOptions {
@@ -38,10 +38,10 @@ function regimeOf(plan: TrainingPlan, profile: EngineProfile): Regime {
     const stream = plan.precision === 'bf16-true' ? 2 : 4;
     return { full: true, stream, matmul: mixed ? 2 : stream, adapter: 4 };
   }
-  // QLoRA after prepare_model_for_kbit_training: fp32 embeddings make the whole residual stream fp32, and
+  // QLoRA after prepare_model_for_kbit_training's upcast: fp32 embeddings make the whole residual stream fp32, and
   // bnb's Linear4bit casts its output back to the input dtype. An 8-bit base is prepared the same way (axolotl) and
   // bnb's int8 matmul also returns its input's dtype.
-  const kbit = (plan.method === 'qlora' && plan.quantization?.prepare_for_kbit_training === true) || int8Base(plan);
+  const kbit = upcastsNonQuantized(plan) || int8Base(plan);
   if (profile.fusedLora) {
     // lora-lens modeling.py precision_dtypes: QLoRA runs under autocast to its compute dtype; LoRA keeps the weights
     // in the parameter dtype (fp32 under bf16-mixed) and computes in the autocast dtype. The fused adapters and
@@ -185,7 +185,7 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
   if (profile.lossChunkElements !== null) {
     // lora-lens loss.py: hidden states → fused projection + cross-entropy, a chunk of tokens at a time.
     const c = regime.matmul; // the compute dtype
-    const headBytes = full ? st.paramBytes : plan.method === 'qlora' ? (plan.quantization?.prepare_for_kbit_training ? 4 : 2) : st.weights / st.baseParams;
+    const headBytes = full ? st.paramBytes : plan.method === 'qlora' ? (upcastsNonQuantized(plan) ? 4 : 2) : st.weights / st.baseParams;
     const chunk = Math.max(1, Math.floor(profile.lossChunkElements / V));
     const first = Math.min(T, chunk);
     const triton = opts.tritonLoss ?? true;

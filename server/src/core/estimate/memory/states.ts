@@ -61,6 +61,17 @@ export interface StateOptions {
   loraWeightsInParamDtype?: boolean;
 }
 
+/**
+ * Whether QLoRA's unquantized weights (embeddings, lm_head, norms) are fp32: PEFT's prepare_model_for_kbit_training
+ * upcasts every non-4-bit parameter. The bundled trainer skips the upcast for lean QLoRA (`upcast_non_quantized:
+ * false`, our dialect's default: bf16, as Unsloth and torchtune keep them); absent means the upcast. The hf engine
+ * models transformers + PEFT, which always upcasts.
+ */
+export function upcastsNonQuantized(plan: TrainingPlan): boolean {
+  const q = plan.quantization;
+  return plan.method === 'qlora' && q?.prepare_for_kbit_training === true && (plan.engine === 'hf' || (q.upcast_non_quantized ?? true));
+}
+
 /** Weights, gradients and optimizer states of a plan, unsharded. */
 export function modelStates(spec: ModelSpec, plan: TrainingPlan, opts: StateOptions = {}): ModelStates {
   const fusedAdamW = opts.fusedAdamW === true;
@@ -86,8 +97,7 @@ export function modelStates(spec: ModelSpec, plan: TrainingPlan, opts: StateOpti
     const quantized = counts.linear - counts.linearBias;
     weights = quantized * (dq ? NF4_DQ_BYTES : NF4_BYTES);
     weightsLabel = `Weights (4-bit ${q?.bnb_4bit_quant_type ?? 'nf4'}${dq ? ', double quant' : ''})`;
-    // prepare_model_for_kbit_training upcasts every non-4-bit parameter to fp32.
-    unquantized = (P - quantized) * (q?.prepare_for_kbit_training ? 4 : 2);
+    unquantized = (P - quantized) * (upcastsNonQuantized(plan) ? 4 : 2);
   } else if (full) {
     weights = P * paramBytes;
     weightsLabel = `Weights (${paramBytes === 2 ? 'bf16' : 'fp32 master'})`;

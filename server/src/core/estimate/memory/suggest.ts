@@ -87,7 +87,9 @@ export function asMethod(plan: TrainingPlan, method: TrainingPlan['method'], gpu
   if (method === 'full') { p.lora = null; p.quantization = null; return p; }
   p.lora ??= { ...DEFAULT_LORA };
   if (method === 'lora') { p.quantization = null; return p; }
-  p.quantization = { load_in_4bit: true, bnb_4bit_quant_type: 'nf4', bnb_4bit_use_double_quant: true, bnb_4bit_compute_dtype: computeDtype(plan, gpu), prepare_for_kbit_training: true };
+  p.quantization = { load_in_4bit: true, bnb_4bit_quant_type: 'nf4', bnb_4bit_use_double_quant: true, bnb_4bit_compute_dtype: computeDtype(plan, gpu), prepare_for_kbit_training: true,
+    // Only our dialect plans for the bundled trainer, and its normaliser makes QLoRA lean; the others' tools upcast.
+    ...(p.engine === 'lora-lens' ? { upcast_non_quantized: false } : {}) };
   if ((p.precision === 'bf16-mixed' || p.precision === 'fp32') && gpu?.bf16 !== false) p.precision = 'bf16-true';
   return p;
 }
