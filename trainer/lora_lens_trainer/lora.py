@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .atomic import write_json
+from .kernels.nf4_matmul import nf4_matmul
 from .nf4 import NF4Linear
 
 
@@ -34,30 +35,44 @@ def _weight(base: nn.Module, dtype: torch.dtype) -> torch.Tensor:
     return base.weight.to(dtype)
 
 
+def _base_product(base: nn.Module, x2: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """x W^T for the frozen base; an NF4 weight goes through nf4_matmul (the fused kernel when selected: no bf16 W)."""
+    if isinstance(base, NF4Linear):
+        return nf4_matmul(x2, base)
+    return x2 @ _weight(base, dtype).t()
+
+
+def _base_input_grad(base: nn.Module, g: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """g W, the input gradient through the frozen base, as _base_product computes the forward."""
+    if isinstance(base, NF4Linear):
+        return nf4_matmul(g, base, transpose=True)
+    return g @ _weight(base, dtype)
+
+
 class _LoraLinearFn(torch.autograd.Function):
     """y = x W^T + b + s (d(x) A^T) B^T, with d the dropout, in one node of the graph.
 
     Saved for backward: d(x) (needed for dA; without dropout it is x itself, which the layer before keeps
-    alive anyway) and the r-wide product d(x) A^T. W is re-read (or re-dequantized) in backward, never copied."""
+    alive anyway) and the r-wide product d(x) A^T. W is re-read (or re-dequantized, or read as NF4 inside the fused
+    kernel) in backward, never copied."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, xd: torch.Tensor | None, a: torch.Tensor, b: torch.Tensor, base: nn.Module,
                 scale: float, dtype: torch.dtype) -> torch.Tensor:
         # xd is None when dropout is off: the adapter reads x itself, and backward forms one input gradient.
-        w = _weight(base, dtype)
         x_c = x.to(dtype)
         xd_c = x_c if xd is None else xd.to(dtype)
         a_c, b_c = a.to(dtype), b.to(dtype)
         x2 = x_c.reshape(-1, x_c.shape[-1])
         xa = xd_c.reshape(-1, xd_c.shape[-1]) @ a_c.t()
-        out = x2 @ w.t()
+        out = _base_product(base, x2, dtype)
         out.addmm_(xa, b_c.t(), alpha=scale)  # in place: no second output-sized buffer
         bias = getattr(base, "bias", None)
         if bias is not None:
             out.add_(bias.to(dtype))
         ctx.save_for_backward(xd_c, xa, a, b)
         ctx.base, ctx.scale, ctx.dtype, ctx.shared = base, scale, dtype, xd is None
-        return out.view(*x.shape[:-1], w.shape[0])
+        return out.view(*x.shape[:-1], out.shape[-1])
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> Any:
@@ -70,7 +85,7 @@ class _LoraLinearFn(torch.autograd.Function):
         grad_x = grad_xd = grad_a = grad_b = None
         lead = grad.shape[:-1]
         if ctx.needs_input_grad[0]:
-            grad_x = g @ _weight(ctx.base, dtype)
+            grad_x = _base_input_grad(ctx.base, g, dtype)
             if ctx.shared:
                 grad_x.addmm_(gb, a_c, alpha=scale)
             grad_x = grad_x.view(*lead, -1)

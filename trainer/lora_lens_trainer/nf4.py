@@ -103,14 +103,16 @@ class _NF4Matmul(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, module: "NF4Linear") -> torch.Tensor:
+        from .kernels.nf4_matmul import nf4_matmul
+
         ctx.module = module
-        w = module.dequantized(x.dtype)
-        return x @ w.t()
+        return nf4_matmul(x, module)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> Any:
-        w = ctx.module.dequantized(grad.dtype)
-        return grad @ w, None
+        from .kernels.nf4_matmul import nf4_matmul
+
+        return nf4_matmul(grad, ctx.module, transpose=True), None
 
 
 class NF4Linear(nn.Module):
@@ -155,7 +157,12 @@ class NF4Linear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.compute_dtype)
-        out = _NF4Matmul.apply(x, self) if torch.is_grad_enabled() else x @ self.dequantized(x.dtype).t()
+        if torch.is_grad_enabled():
+            out = _NF4Matmul.apply(x, self)
+        else:
+            from .kernels.nf4_matmul import nf4_matmul
+
+            out = nf4_matmul(x, self)
         return out if self.bias is None else out + self.bias
 
     def extra_repr(self) -> str:
