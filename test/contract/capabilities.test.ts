@@ -61,7 +61,7 @@ test('issue 18: DoRA, and a LoRA bias other than none, are errors for the bundle
 });
 
 test('refusalsFor applies every refusal of the file whose conditions the plan meets', () => {
-  const { plan } = buildPlan('model: x\nmethod: qlora\nlora: {use_dora: true, bias: all}\nquantization: {bnb_4bit_quant_type: fp4}\ndata: {train: a.jsonl}\n', '/p/c.finetune.yaml');
+  const { plan } = buildPlan('model: x\nmethod: qlora\nprecision: fp16-mixed\nlora: {use_dora: true, bias: all}\nquantization: {bnb_4bit_quant_type: fp4}\nhardware: {num_gpus: 2, distributed: fsdp}\ndata: {train: a.jsonl}\n', '/p/c.finetune.yaml');
   assert.ok(plan);
   // dpo-full needs method full, which the others exclude: checked on its own plan below.
   assert.deepEqual(refusalsFor(plan).map((r) => r.id).sort(), TRAINER_CAPABILITIES.refusals.map((r) => r.id).filter((id) => id !== 'dpo-full').sort());

@@ -15,6 +15,47 @@ export interface TrainerInvocation {
   estimatePeakBytes?: number | null;
   /** The throughput model's tokens/s, echoed in the start event so the panel shows predicted against actual. */
   estimateTokensPerSecond?: number | null;
+  /** `run` as several processes through torchrun (hardware.num_gpus > 1 with ddp or fsdp); absent for one. */
+  processes?: TorchrunLayout | null;
+}
+
+/**
+ * torchrun's layout: `nprocPerNode` ranks on this machine; on several machines (`nnodes` > 1) every machine runs the
+ * same command with the same c10d rendezvous endpoint (`host:port` of one of them) and id.
+ */
+export interface TorchrunLayout {
+  nprocPerNode: number;
+  nnodes?: number;
+  rdzvEndpoint?: string;
+  rdzvId?: string;
+}
+
+/** torchrun (`python -m torch.distributed.run`) through the same cwd-free line as the trainer itself. */
+export const TORCHRUN_BOOTSTRAP = "import os, sys; sys.path[:] = [p for p in sys.path if p and os.path.isabs(p)]; "
+  + "import runpy; runpy.run_module('torch.distributed.run', run_name='__main__', alter_sys=True)";
+
+/** Seconds torchrun gives its ranks after forwarding a stop before it kills them: a large checkpoint takes minutes. */
+export const TORCHRUN_SHUTDOWN_TIMEOUT_S = 900;
+
+/**
+ * torchrun's own arguments, up to and including the worker command's interpreter: standalone rendezvous on one
+ * machine, c10d at the given endpoint on several. `--no-python` makes each rank `python -c TRAINER_BOOTSTRAP ...`.
+ */
+export function torchrunArgs(layout: TorchrunLayout, python: string): string[] {
+  const nproc = Math.floor(layout.nprocPerNode);
+  if (!(nproc >= 1)) throw new Error(`torchrun needs at least one process per node, got ${layout.nprocPerNode}`);
+  const nnodes = Math.floor(layout.nnodes ?? 1);
+  const args = ['-c', TORCHRUN_BOOTSTRAP];
+  if (nnodes > 1) {
+    if (!layout.rdzvEndpoint) throw new Error(`${nnodes} nodes need a rendezvous endpoint (host:port of one of them)`);
+    args.push('--nnodes', String(nnodes), '--rdzv_backend', 'c10d', '--rdzv_endpoint', layout.rdzvEndpoint,
+      '--rdzv_id', layout.rdzvId ?? 'lora-lens');
+  } else {
+    args.push('--standalone');
+  }
+  // The underscore spellings: every torchrun version knows them.
+  args.push('--nproc_per_node', String(nproc), '--no_python', python);
+  return args;
 }
 
 /**
@@ -35,6 +76,8 @@ export const TRAINER_BOOTSTRAP = "import os, sys; sys.path[:] = [p for p in sys.
 export function buildTrainerArgs(inv: TrainerInvocation): { command: string; args: string[] } {
   const args = ['-c', TRAINER_BOOTSTRAP, inv.verb];
   if (inv.verb !== 'doctor' && !inv.runDir) throw new Error(`trainer ${inv.verb} needs a run folder`);
+  // Several ranks: torchrun is the child (the supervisor's stop signals reach it; it forwards them to each rank).
+  if (inv.verb === 'run' && inv.processes) args.unshift(...torchrunArgs(inv.processes, inv.python));
   if (inv.verb === 'run') {
     args.push('--plan', join(inv.runDir!, 'plan.json'), '--run-dir', inv.runDir!);
     if (inv.resume) args.push(inv.resumeAnyway ? '--resume-anyway' : '--resume');
@@ -56,6 +99,8 @@ export function buildTrainerArgs(inv: TrainerInvocation): { command: string; arg
  */
 export function buildTrainerEnv(base: NodeJS.ProcessEnv, trainerRoot: string | null, platform: NodeJS.Platform = process.platform): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, PYTHONUNBUFFERED: '1', HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' };
+  // Read by torchrun only (harmless for one process); an environment variable, since older torchrun lacks the flag.
+  env.TORCH_ELASTIC_SHUTDOWN_TIMEOUT ??= String(TORCHRUN_SHUTDOWN_TIMEOUT_S);
   if (trainerRoot) {
     const sep = platform === 'win32' ? ';' : ':';
     env.PYTHONPATH = [trainerRoot, base.PYTHONPATH].filter((p) => p && p.length > 0).join(sep);

@@ -4,9 +4,10 @@
  * or the user's tool, the argument array and environment, the sentence when it cannot be), and `launch` does it (the
  * run folder, the spawn, the pid file, the supervision). The callers only present the result.
  */
+import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { TrainingPlan } from '../core/plan/types';
-import { buildTrainerArgs, buildTrainerEnv, newRunDir, type TrainerInvocation } from './args';
+import { buildTrainerArgs, buildTrainerEnv, newRunDir, type TorchrunLayout, type TrainerInvocation } from './args';
 import { checkNewRun, checkResumable, createRun, EVENTS_FILE, readEventsFile, undoCreateRun, type CreatedRun } from './lifecycle';
 import { startTrainer, type TrainerCallbacks, type TrainerExit, type TrainerProcess } from './process';
 import type { ExternalTool, ToolRunContext } from './tools/adapter';
@@ -38,6 +39,8 @@ export interface LaunchInput {
   estimate?: LaunchEstimate;
   now: Date;
   env?: NodeJS.ProcessEnv;
+  /** Several machines: every one runs the same launch with these (torchrun's --nnodes and c10d rendezvous). */
+  nodes?: { nnodes: number; rdzvEndpoint: string; rdzvId?: string };
 }
 
 export interface TrainerLaunch {
@@ -78,7 +81,7 @@ export interface LaunchSpec {
 }
 
 /** Why a run cannot start, as a sentence; `reason` lets a caller pick its exit code or its buttons. */
-export interface Refusal { refused: true; reason: 'folder' | 'resume' | 'missing-tool' | 'stdin'; message: string }
+export interface Refusal { refused: true; reason: 'folder' | 'resume' | 'missing-tool' | 'stdin' | 'config'; message: string }
 
 export function isRefusal<T>(value: T | Refusal): value is Refusal {
   return typeof value === 'object' && value !== null && (value as Refusal).refused === true;
@@ -93,6 +96,33 @@ export function trainerLaunch(invocation: Omit<TrainerInvocation, 'verb'>, cwd: 
   return { kind: 'trainer', invocation: full, cwd, trainerRoot, command, args, env: buildTrainerEnv(env, trainerRoot), baseEnv: env };
 }
 
+/**
+ * How many processes our trainer runs as: one, or `hardware.num_gpus` per machine through torchrun with DDP or FSDP
+ * (the trainer reads which from the plan). A sentence when the plan asks for several GPUs in a way it cannot run.
+ */
+export function trainerLayout(hardware: Pick<TrainingPlan['hardware'], 'num_gpus' | 'distributed'>, nodes?: LaunchInput['nodes']): TorchrunLayout | null | string {
+  const gpus = Math.max(1, Math.floor(hardware.num_gpus));
+  const several = gpus > 1 || (nodes?.nnodes ?? 1) > 1;
+  if (!several) return null;
+  if (hardware.distributed === 'none') {
+    return `hardware.num_gpus is ${gpus} but hardware.distributed is none: set hardware.distributed: ddp (each GPU holds the whole model) or fsdp (parameters, gradients and optimizer states sharded over the GPUs), or num_gpus: 1`;
+  }
+  if (hardware.distributed !== 'ddp' && hardware.distributed !== 'fsdp') {
+    return `hardware.distributed ${hardware.distributed} is DeepSpeed's, which the bundled trainer does not run: set hardware.distributed: fsdp (PyTorch's sharding, like ZeRO-3) or ddp`;
+  }
+  return { nprocPerNode: gpus, ...(nodes && nodes.nnodes > 1 ? { nnodes: nodes.nnodes, rdzvEndpoint: nodes.rdzvEndpoint, rdzvId: nodes.rdzvId } : {}) };
+}
+
+/** The hardware section of a run folder's plan.json, for a resume's layout; null when it cannot be read. */
+function savedHardware(runDir: string): TrainingPlan['hardware'] | null {
+  try {
+    const plan = JSON.parse(readFileSync(join(runDir, 'plan.json'), 'utf8')) as Partial<TrainingPlan>;
+    return plan.hardware ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** The estimates a resumed run passes on again: those its first start event echoed. */
 function previousEstimates(runDir: string): { estimatePeakBytes: number | null; estimateTokensPerSecond: number | null } {
   const start = readEventsFile(join(runDir, EVENTS_FILE)).find((e) => e.event === 'start');
@@ -105,7 +135,10 @@ function planResume(input: LaunchInput, target: Extract<LaunchTarget, { kind: 'r
   const resumable = checkResumable(resolve(input.cwd, target.runDir));
   if (!resumable.ok) return refuse('resume', resumable.message);
   const runDir = resumable.runDir;
-  const process_ = trainerLaunch({ python: input.python, runDir, resume: true, resumeAnyway: target.anyway ?? false, ...previousEstimates(runDir) }, input.cwd, input.trainerRoot, input.env);
+  const hardware = savedHardware(runDir);
+  const layout = hardware ? trainerLayout(hardware, input.nodes) : null;
+  if (typeof layout === 'string') return refuse('config', layout);
+  const process_ = trainerLaunch({ python: input.python, runDir, resume: true, resumeAnyway: target.anyway ?? false, processes: layout, ...previousEstimates(runDir) }, input.cwd, input.trainerRoot, input.env);
   return { runDir, runId: basename(runDir), resume: true, plan: null, process: process_, description: `${input.python} -m lora_lens_trainer run --resume in ${runDir}` };
 }
 
@@ -141,12 +174,15 @@ export function planLaunch(input: LaunchInput): LaunchSpec | Refusal {
   const usable = checkNewRun(runDir);
   if (!usable.ok) return refuse('folder', usable.message);
   if (target.tool) return planTool(input, target, target.tool, runDir);
+  const layout = trainerLayout(target.plan.hardware, input.nodes);
+  if (typeof layout === 'string') return refuse('config', layout);
   const estimate = input.estimate;
   const process_ = trainerLaunch({
-    python: input.python, runDir, resume: false,
+    python: input.python, runDir, resume: false, processes: layout,
     estimatePeakBytes: estimate?.peakAllocatedBytes ?? null, estimateTokensPerSecond: estimate?.tokensPerSecond ?? null,
   }, input.cwd, input.trainerRoot, input.env);
-  return { runDir, runId: basename(runDir), resume: false, plan: target.plan, process: process_, description: `${input.python} -m lora_lens_trainer run in ${runDir}` };
+  const how = layout ? `torchrun --nproc_per_node ${layout.nprocPerNode}${layout.nnodes ? ` --nnodes ${layout.nnodes}` : ''} ` : '';
+  return { runDir, runId: basename(runDir), resume: false, plan: target.plan, process: process_, description: `${how}${input.python} -m lora_lens_trainer run in ${runDir}` };
 }
 
 /** Every line a launched run produces: the trainer's events and stderr, or the tool's events and output lines. */
