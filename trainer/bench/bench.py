@@ -5,7 +5,7 @@ bf16 with sdpa attention; `bs` sequences of `seq` random ids, every token a targ
 after the steps (peak statistics reset once the model is built, for both engines); step_s the fastest of the
 timed steps after the first. Usage:
 
-    python trainer/bench/bench.py compare            # 7B LoRA bs 1/4 and 0.5B full: tokens/s, memory, ratios
+    python trainer/bench/bench.py compare            # 7B LoRA and QLoRA bs 1/4, 0.5B full: tokens/s, memory, ratios
     python trainer/bench/bench.py calibrate OUT.jsonl  # our trainer's rows for the estimator's lora-lens profile
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ from lora_lens_trainer.step import batch_loss  # noqa: E402
 from tests.plans import make_plan  # noqa: E402
 
 GIB = 1024 ** 3
+NF4_KERNEL_ENV = "LORA_LENS_NF4_KERNEL"  # kernels/nf4_matmul.py ENV
 ARCHS: dict[str, dict[str, Any]] = {
     "qwen2.5-0.5b": dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
                          num_attention_heads=14, num_key_value_heads=2, tie_word_embeddings=True),
@@ -98,14 +99,21 @@ def hf_peft(arch: str, method: str, r: int, seq: int, bs: int, gc_on: bool, step
     return row
 
 
-def ours(arch: str, method: str, r: int, seq: int, bs: int, gc_on: bool, steps: int) -> dict[str, Any]:
-    """Our trainer's own path: apply_method (fused bf16 LoRA / built-in NF4), fused chunked loss, fused AdamW."""
+def ours(arch: str, method: str, r: int, seq: int, bs: int, gc_on: bool, steps: int, upcast: bool = False,
+         kernel: str = "reference") -> dict[str, Any]:
+    """Our trainer's own path: apply_method (fused bf16 LoRA / built-in NF4), fused chunked loss, fused AdamW.
+    QLoRA: `upcast` the unquantized weights to fp32 (PEFT's way) or keep them bf16 (lean, the default);
+    `kernel` "triton" runs the fused NF4 matmul, "reference" dequantizes before each matmul."""
+    import os
+
     from lora_lens_trainer.optim import build_optimizer
 
+    os.environ[NF4_KERNEL_ENV] = kernel
     lora = {"r": r, "lora_alpha": 2 * r, "lora_dropout": 0.0, "target_modules": "all-linear", "bias": "none",
             "use_rslora": False, "use_dora": False}
+    extra = {"quantization__upcast_non_quantized": upcast} if method == "qlora" else {}
     plan = plan_from_dict(make_plan("/bench", "/bench/train.jsonl", method=method, lora=None if method == "full" else lora,
-                                    training__gradient_checkpointing=gc_on, training__learning_rate=1e-5))
+                                    training__gradient_checkpointing=gc_on, training__learning_rate=1e-5, **extra))
     model = build(arch, torch.bfloat16)
     setup = apply_method(model, plan, torch.device("cuda"), torch.bfloat16,
                          torch.bfloat16 if method == "qlora" else None, None)
@@ -129,7 +137,7 @@ def ours(arch: str, method: str, r: int, seq: int, bs: int, gc_on: bool, steps: 
     step_s, mem = _measure(step, steps)
     row = _row("lora-lens", arch, method, r, seq, bs, gc_on, model, step_s, mem)
     if setup.quantization_backend:
-        row["quantization"] = setup.quantization_backend
+        row.update(quantization=setup.quantization_backend, upcast=upcast, nf4_kernel=kernel)
     del model, opt, params, body, head, setup
     _free()
     return row
@@ -171,6 +179,25 @@ def compare(steps: int, rounds: int = 2) -> list[dict[str, Any]]:
         print(f"== {arch} {method} seq {seq} bs {bs} gc {gc_on}: tokens/s {mine['tok_s']} vs {theirs['tok_s']} "
               f"({mine['tok_s'] / theirs['tok_s']:.2f}x); peak alloc {mine['peak_alloc_gib']} vs {theirs['peak_alloc_gib']} GiB "
               f"({mine['peak_alloc_gib'] / theirs['peak_alloc_gib']:.2f}x)", flush=True)
+        if method == "lora":
+            rows += _qlora_against(mine, theirs, steps, rounds)
+    return rows
+
+
+def _qlora_against(lora: dict[str, Any], hf_lora: dict[str, Any], steps: int, rounds: int) -> list[dict[str, Any]]:
+    """Lean QLoRA of the same case, with the reference NF4 path and with the fused kernel: step time against our
+    LoRA (issue 20's target: at most 1.25x) and against transformers + PEFT's bf16 LoRA."""
+    rows = []
+    case = (lora["arch"], "qlora", lora["r"], lora["seq"], lora["bs"], lora["gc"])
+    for kernel in ("reference", "triton"):
+        runs = [ours(*case, steps, upcast=False, kernel=kernel) for _ in range(rounds)]
+        best = min(runs, key=lambda row: row["step_s"])
+        best["rounds_tok_s"] = [row["tok_s"] for row in runs]
+        rows.append(best)
+        print(json.dumps(best), flush=True)
+        print(f"== {case[0]} qlora ({kernel} NF4) seq {case[3]} bs {case[4]}: tokens/s {best['tok_s']}; step time "
+              f"QLoRA/LoRA {best['step_s'] / lora['step_s']:.2f}x, QLoRA/(transformers + PEFT bf16 LoRA) "
+              f"{best['step_s'] / hf_lora['step_s']:.2f}x; peak alloc {best['peak_alloc_gib']} GiB", flush=True)
     return rows
 
 
