@@ -3,6 +3,7 @@ model saved as several shards; broken checkpoints refused with the file and tens
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,24 @@ def test_load_model_streams_qlora_and_reports_a_broken_checkpoint_as_a_model_err
     (folder / sorted(set(_shards(folder).values()))[0]).unlink()
     with pytest.raises(ModelError, match="is not there: the download is incomplete"):
         load_model(plan, CPU)
+
+
+def test_the_trainer_refuses_a_truncated_checkpoint_before_training_and_writes_no_checkpoint(tmp_path: Path):
+    from tests.cpu.trainer_process import train, write_plan
+    from tests.tiny_model import build_model_dir, chat_rows, write_jsonl
+
+    model_dir = build_model_dir(tmp_path / "model")
+    weights = model_dir / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-64])
+    train_file = write_jsonl(tmp_path / "train.jsonl", chat_rows(8))
+    run_dir, out_dir = tmp_path / "run", tmp_path / "out"
+    write_plan(run_dir, make_plan(str(model_dir), str(train_file), method="qlora", out=str(out_dir),
+                                  training__max_steps=2))
+    code, events, stderr = train(run_dir)
+    assert code != 0, stderr
+    errors = [e for e in events if e["event"] == "error"]
+    assert errors and errors[0]["kind"] == "model", events
+    assert re.search(r"model\.safetensors: tensor '.+' ends at byte \d+ but the file has \d+ bytes", errors[0]["message"])
+    assert not [e for e in events if e["event"] in ("step", "checkpoint")]
+    left = [p.name for p in [*run_dir.iterdir(), *(out_dir.iterdir() if out_dir.exists() else [])]]
+    assert not [name for name in left if "checkpoint" in name or name.startswith("adapter")], left
