@@ -6,6 +6,7 @@ import { gpuRates } from '../../gpu/rates';
 import type { GpuSpec } from '../../gpu/types';
 import type { ModelSpec } from '../../models/types';
 import type { Engine, TrainingPlan } from '../../plan/types';
+import { stepCommunication, type Communication } from './communication';
 import { stepFeatures, stepParts, stepSeconds } from './features';
 import { stepWork } from './flops';
 import { THROUGHPUT_COEFFICIENTS } from './profiles';
@@ -20,6 +21,8 @@ export interface ThroughputEstimate {
   /** What bounds the step: the GPU's work, or the host dispatching kernels (small models, short rows). */
   bound: 'gpu' | 'dispatch';
   sequenceLength: number;
+  /** Several GPUs: what they exchange per step and how long it takes on their link (null on one GPU). */
+  communication?: Communication | null;
   notes: string[];
 }
 
@@ -33,19 +36,33 @@ export function estimateThroughput(spec: ModelSpec, plan: TrainingPlan, gpu: Gpu
   const work = stepWork(spec, sized);
   const features = stepFeatures(work, spec.vocabSize, rates);
   const coefficients = THROUGHPUT_COEFFICIENTS[plan.engine];
-  const seconds = stepSeconds(features, coefficients);
+  const compute = stepSeconds(features, coefficients);
   const parts = stepParts(features, coefficients);
   const gpus = Math.max(1, plan.hardware.num_gpus);
   const notes: string[] = [];
-  if (gpus > 1) notes.push(`${gpus} GPUs counted as data parallel with no communication cost; sharded or slow links run slower`);
+  const communication = stepCommunication(spec, plan, gpu);
+  // Collectives overlap the compute (DDP's buckets during backward, FSDP's prefetched all-gathers): the step takes
+  // the longer of the two. Not yet measured on several GPUs (issue 22).
+  const seconds = Math.max(compute, communication?.secondsPerStep ?? 0);
+  if (communication) notes.push(communicationNote(communication, compute));
+  else if (gpus > 1) notes.push(`${gpus} GPUs without a strategy (hardware.distributed: none): counted as independent copies with no communication`);
   if (plan.method === 'qlora' && plan.engine === 'hf') notes.push('QLoRA through bitsandbytes is not measured yet: its dequantization is modelled at 2.5 B per weight and pass, not fitted');
   return {
     engine: plan.engine,
     gpuName: gpu.name,
     stepSeconds: seconds,
+    communication,
     tokensPerSecond: (work.tokensPerMicroBatch * work.microBatches * gpus) / seconds,
     bound: parts.gpu >= parts.dispatch ? 'gpu' : 'dispatch',
     sequenceLength: seq,
     notes,
   };
+}
+
+function communicationNote(c: Communication, computeSeconds: number): string {
+  const gb = (bytes: number) => `${(bytes / 1e9).toFixed(bytes < 1e9 ? 2 : 1)} GB`;
+  const strategy = { none: 'one process', ddp: 'DDP', fsdp: 'FSDP', deepspeed_zero2: 'ZeRO-2', deepspeed_zero3: 'ZeRO-3' }[c.strategy];
+  const bound = c.secondsPerStep > computeSeconds ? 'communication-bound: the link, not the GPUs, sets the pace' : 'overlapped with the compute';
+  return `${c.gpus} GPUs, ${strategy}: ${gb(c.bytesPerStep)} per GPU per step over ${c.link.name} (${gb(c.link.busBytesPerSecond)}/s bus bandwidth assumed), `
+    + `${c.secondsPerStep.toFixed(2)} s against ${computeSeconds.toFixed(2)} s of compute, ${bound} (not yet measured on several GPUs)`;
 }
