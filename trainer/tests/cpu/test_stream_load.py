@@ -152,3 +152,22 @@ def test_the_trainer_refuses_a_truncated_checkpoint_before_training_and_writes_n
     assert not [e for e in events if e["event"] in ("step", "checkpoint")]
     left = [p.name for p in [*run_dir.iterdir(), *(out_dir.iterdir() if out_dir.exists() else [])]]
     assert not [name for name in left if "checkpoint" in name or name.startswith("adapter")], left
+
+
+def test_too_little_free_ram_is_refused_with_both_figures_before_a_tensor_is_read(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch):
+    from lora_lens_trainer.model import checkpoint_files, stream_load as stream
+
+    folder = _save_sharded(tmp_path / "m", "llama")
+    plan = plan_from_dict(make_plan(str(folder), str(tmp_path / "train.jsonl"), method="qlora",
+                                    training__gradient_checkpointing=False))
+    # The machine's MemAvailable is the one input that cannot be made small here; the figure it is compared with is real.
+    monkeypatch.setattr(stream, "available_ram_bytes", lambda: 1024)
+
+    def no_read(entry: checkpoint_files.TensorEntry) -> None:
+        raise AssertionError(f"read {entry.name} after the RAM check failed")
+
+    monkeypatch.setattr(stream, "read_tensor", no_read)
+    with pytest.raises(ModelError, match=r"needs about 0\.\d GiB of RAM beyond what this process holds .* and 0\.0 GiB "
+                                         r"is available: close other programs or use a machine with more RAM"):
+        load_model(plan, CPU)
