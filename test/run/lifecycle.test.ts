@@ -123,15 +123,15 @@ test('createRun: nested folders made, clear sentences for a file in the way, /pr
   }
 });
 
-test('the Runs view: a short label (config name and time), status, steps, loss and id in the description and tooltip', () => {
+test('the Runs view: a short label (config name and time), status, steps and loss in the description, the id in the tooltip', () => {
   const runDir = join(tempDir('lora-lens-life-'), 'qwen-small-20251123-090507-8000');
   mkdirSync(runDir);
   writeFileSync(join(runDir, 'plan.json'), JSON.stringify(PLAN));
   writeFileSync(join(runDir, 'events.jsonl'), readFileSync(join(__dirname, '..', 'fixtures', 'runs', 'lora-80.events.jsonl')));
   const text = runItemText(readRun(runDir), 'UTC');
-  // The id (33 characters here) no longer fills the sidebar: it moves to the description.
+  // The id (33 characters here) would push the status and loss past the default sidebar width: it is in the tooltip.
   assert.equal(text.label, 'qwen-small · Nov 23, 00:00');
-  assert.equal(text.description, 'completed · 80/80 · loss 1.0841 · qwen-small-20251123-090507-8000');
+  assert.equal(text.description, 'completed · 80/80 · loss 1.0841');
   assert.match(text.tooltip, /final loss 1\.0841/);
   assert.match(text.tooltip, /run qwen-small-20251123-090507-8000/);
 });

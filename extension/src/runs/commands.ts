@@ -187,7 +187,7 @@ const openRunFolder = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
 const openRunLog = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   const id = await pickRun(ctx, arg);
   if (!id) return;
-  if (ctx.outputs.has(id)) { ctx.output(id).show(); return; }
+  if (ctx.logged.has(id)) { ctx.output(id).show(); return; }
   const run = await ctx.run(id);
   // The trainer's log (or its stderr as the wrapper kept it) for runs of other windows and of the CLI, else the events.
   if (run) await vscode.window.showTextDocument(vscode.Uri.file(runLogPath(run.dir) ?? join(run.dir, 'events.jsonl')));

@@ -8,11 +8,16 @@ import { RunHistoryProvider } from './historyView';
 import { TrainerRun, type RunExit, type TrainerCommand } from './launcher';
 import type { LaunchSpec } from '../../../server/src/runs/launch';
 import { RunPanel, type PanelHost } from './panel';
-import { extraRunsRoot, findRunFolders, isRunFolder, listRuns, readRun, type RunInfo } from './runFolder';
+import { RunProgressItem } from './progressItem';
+import { extraRunsRoot, findRunFolders, isRunFolder, listRuns, panelRun, readRun, runDisplayName, type RunInfo } from './runFolder';
+import { logPrefix, prefixedLines } from './runLabels';
 import { reduceEvents } from './series';
 import { readEvents } from './tail';
 
-interface ActiveRun { run: TrainerRun; output: vscode.OutputChannel }
+/** One run's lines in the one runs Output channel (each line led by the run's short name). */
+export interface RunLog { appendLine(text: string): void; append(text: string): void; show(): void }
+
+interface ActiveRun { run: TrainerRun; output: RunLog }
 
 /** Minimal shape of the Python extension's exported `environments` API (no npm dependency on it). */
 interface PythonExtensionApi {
@@ -30,13 +35,18 @@ export interface RunsHooks {
 /** What every runs command needs: run discovery, the active runs, output channels, the history view, panels. */
 export class RunsContext implements PanelHost {
   readonly active = new Map<string, ActiveRun>();
-  readonly outputs = new Map<string, vscode.OutputChannel>();
+  /** The run ids that wrote to the runs Output channel in this window (Open Log shows the channel for them). */
+  readonly logged = new Set<string>();
+  private channel: vscode.OutputChannel | undefined;
+  /** The status bar's spinner, step and loss while runs train. */
+  readonly progress = new RunProgressItem();
   readonly history: RunHistoryProvider;
   /** The read-only environment report (Show Environment). */
   readonly environmentView = new EnvironmentView();
 
   constructor(readonly extension: vscode.ExtensionContext, readonly hooks: RunsHooks = {}) {
     this.history = new RunHistoryProvider(() => this.runs());
+    extension.subscriptions.push(this.progress);
   }
 
   /** Run id -> run folder, as last discovered (and every run this window started). */
@@ -99,7 +109,7 @@ export class RunsContext implements PanelHost {
 
   async describe(runId: string) {
     const run = await this.run(runId);
-    return run && { dir: run.dir, run: { id: run.id, label: run.id, settings: run.settings } };
+    return run && { dir: run.dir, run: panelRun(run) };
   }
 
   onAction(action: { action: 'stop' | 'resume' | 'openLog' | 'openFolder'; runId: string }): void {
@@ -107,14 +117,23 @@ export class RunsContext implements PanelHost {
     void vscode.commands.executeCommand(command, action.runId);
   }
 
-  output(runId: string): vscode.OutputChannel {
-    let channel = this.outputs.get(runId);
-    if (!channel) {
-      channel = vscode.window.createOutputChannel(`LoRA Lens run ${runId}`);
-      this.outputs.set(runId, channel);
-      this.extension.subscriptions.push(channel);
+  /**
+   * A run's log: ONE Output channel ("LoRA Lens Runs") for every run, as a build tool has, each line led by the run's
+   * short name, so a second run opens no second channel.
+   */
+  output(runId: string): RunLog {
+    if (!this.channel) {
+      this.channel = vscode.window.createOutputChannel('LoRA Lens Runs');
+      this.extension.subscriptions.push(this.channel);
     }
-    return channel;
+    const channel = this.channel;
+    const prefix = logPrefix(runId);
+    this.logged.add(runId);
+    return {
+      appendLine: (text) => channel.appendLine(prefixedLines(prefix, text)),
+      append: (text) => { if (text) channel.appendLine(prefixedLines(prefix, text)); },
+      show: () => channel.show(true),
+    };
   }
 
   /** The interpreter; in an untrusted workspace the workspace settings are ignored (and nothing starts anyway). */
@@ -147,9 +166,11 @@ export class RunsContext implements PanelHost {
     const { runDir, runId } = spec;
     const output = this.output(runId);
     output.appendLine(`[${new Date().toLocaleTimeString()}] ${spec.resume ? 'Resuming' : 'Starting'} ${spec.description}`);
+    this.progress.update(runId, { name: runDisplayName({ id: runId, configPath: null }), label: logPrefix(runId) });
     const run = new TrainerRun(runDir, {
       onEvents: (events: TrainerEvent[]) => {
         for (const e of events) {
+          if (e.event === 'step') this.progress.update(runId, { step: e.step, totalSteps: e.total_steps || null, loss: e.loss, etaS: e.eta_s ?? null });
           if (e.event === 'warning') output.appendLine(`warning: ${e.message}`);
           if (e.event === 'error') output.appendLine(`error (${e.kind}): ${e.message}${e.advice?.length ? `\n  - ${e.advice.join('\n  - ')}` : ''}`);
           if (e.event === 'start' || e.event === 'end' || e.event === 'checkpoint') this.history.refresh();
@@ -165,6 +186,7 @@ export class RunsContext implements PanelHost {
     if (spec.resume) RunPanel.forEach((p) => p.refresh(runId));
     const exit = await run.exited;
     this.active.delete(runId);
+    this.progress.remove(runId);
     output.appendLine(`[${new Date().toLocaleTimeString()}] ${exit.status} (exit code ${exit.code ?? exit.signal})`);
     if (exit.problem) output.appendLine(exit.problem);
     this.history.refresh();

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { runItemText, type RunInfo } from './runFolder';
+import { runItemTexts, type RunInfo, type RunItemText } from './runFolder';
 
 const ICONS: Record<RunInfo['status'], [string, string]> = {
   starting: ['loading~spin', 'charts.blue'],
@@ -10,8 +10,7 @@ const ICONS: Record<RunInfo['status'], [string, string]> = {
 };
 
 export class RunItem extends vscode.TreeItem {
-  constructor(readonly run: RunInfo) {
-    const text = runItemText(run);
+  constructor(readonly run: RunInfo, text: RunItemText) {
     super(text.label, vscode.TreeItemCollapsibleState.None);
     this.id = run.dir;
     this.description = text.description;
@@ -34,6 +33,10 @@ export class RunHistoryProvider implements vscode.TreeDataProvider<RunItem> {
 
   refresh(): void { this.changed.fire(); }
   getTreeItem(item: RunItem): vscode.TreeItem { return item; }
-  async getChildren(): Promise<RunItem[]> { return (await this.list()).map((run) => new RunItem(run)); }
+  async getChildren(): Promise<RunItem[]> {
+    const runs = await this.list();
+    const texts = runItemTexts(runs);
+    return runs.map((run, i) => new RunItem(run, texts[i]!));
+  }
 }
 

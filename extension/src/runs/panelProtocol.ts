@@ -15,7 +15,11 @@ export interface KeySettings {
 
 export interface PanelRun {
   id: string;
+  /** "qwen · Nov 23, 09:05": the header's name for the run. */
   label: string;
+  /** The config's name alone ("qwen") and the start time ("Nov 23, 09:05"): Compare's legends use what tells runs apart. */
+  name?: string;
+  when?: string;
   settings: KeySettings;
 }
 

@@ -5,7 +5,8 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { TrainingPlan } from '../../../server/src/core/plan/types';
 import { listRuns as listRunSummaries, readRunSummary, runToolName, type RunSummary } from '../../../server/src/runs/lifecycle';
-import type { KeySettings } from './panelProtocol';
+import type { KeySettings, PanelRun } from './panelProtocol';
+import { differenceText, differingKeys, type DistinguishingKey } from './runLabels';
 
 export { findRunFolders, isRunFolder } from '../../../server/src/runs/lifecycle';
 
@@ -68,20 +69,23 @@ export function runDisplayName(run: Pick<RunInfo, 'id' | 'configPath'>): string 
 }
 
 /**
- * The Runs view's text for a run: label "config name · start time" (short enough for the default sidebar width);
- * status, steps, loss and the id in the description; everything, the loss included, in the tooltip.
+ * The Runs view's text for a run: label "config name · what differs · start time" (what differs from the other runs of
+ * the same config: `differing` keys, see runItemTexts), short enough for the default sidebar width; status, steps and
+ * loss in the description; everything, the id included, in the tooltip.
  */
-export function runItemText(run: RunInfo, timeZone?: string): RunItemText {
+export function runItemText(run: RunInfo, timeZone?: string, differing: readonly DistinguishingKey[] = []): RunItemText {
   const status = `${run.status}${run.errorKind === 'oom' ? ' (OOM)' : ''}`;
   const progress = run.totalSteps ? `${run.step}/${run.totalSteps}` : run.step ? `step ${run.step}` : '';
   const loss = run.loss !== null ? `loss ${run.loss.toFixed(4)}` : '';
   const lossLabel = run.status === 'completed' || run.status === 'stopped' || run.status === 'failed' ? 'final loss' : 'loss';
+  const difference = differenceText(run.settings, differing);
   const tooltip = [
     `**${runDisplayName(run)}** · ${status}${run.tool ? ` · trained by ${runToolName(run.tool)}` : ''}`,
     '',
     `run ${run.id}`,
     '',
     `started ${run.startedAt.toLocaleString('en-US', { timeZone })}`,
+    ...(difference ? ['', `differs from the other runs of this config: ${difference}`] : []),
     ...(progress ? ['', `steps ${progress}`] : []),
     ...(run.loss !== null ? ['', `${lossLabel} ${run.loss.toFixed(4)}`] : []),
     '',
@@ -89,8 +93,29 @@ export function runItemText(run: RunInfo, timeZone?: string): RunItemText {
     ...(run.configPath ? ['', `config: \`${run.configPath}\``] : []),
   ].join('\n');
   return {
-    label: `${runDisplayName(run)}${run.tool ? ` · ${runToolName(run.tool)}` : ''} · ${shortTime(run.startedAt, timeZone)}`,
-    description: [status, progress, loss, run.id].filter(Boolean).join(' · '),
+    label: [runDisplayName(run) + (run.tool ? ` · ${runToolName(run.tool)}` : ''), difference, shortTime(run.startedAt, timeZone)].filter(Boolean).join(' · '),
+    description: [status, progress, loss].filter(Boolean).join(' · '),
     tooltip,
   };
+}
+
+/**
+ * The Runs view's text for every run: runs of one config (one display name) are told apart by the settings that
+ * differ between them (method, r, lr, ...); the start time tells apart the rest.
+ */
+export function runItemTexts(runs: readonly RunInfo[], timeZone?: string): RunItemText[] {
+  const groups = new Map<string, RunInfo[]>();
+  for (const run of runs) groups.set(runDisplayName(run), [...(groups.get(runDisplayName(run)) ?? []), run]);
+  const differing = new Map([...groups].map(([name, group]) => [name, differingKeys(group.map((r) => r.settings))]));
+  return runs.map((run) => runItemText(run, timeZone, differing.get(runDisplayName(run))));
+}
+
+/** "qwen · Nov 23, 09:05": a run's name in the panel's header. */
+export function runPanelLabel(run: RunInfo, timeZone?: string): string {
+  return `${runDisplayName(run)} · ${shortTime(run.startedAt, timeZone)}`;
+}
+
+/** What the panel gets for a run: its label, its name and start time apart (Compare's legends), its key settings. */
+export function panelRun(run: RunInfo, timeZone?: string): PanelRun {
+  return { id: run.id, label: runPanelLabel(run, timeZone), name: runDisplayName(run), when: shortTime(run.startedAt, timeZone), settings: run.settings };
 }
