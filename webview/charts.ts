@@ -25,6 +25,8 @@ export interface ChartSpec {
   /** The y range from what the lines hold only, starting at 0 (memory). */
   fromZero?: boolean;
   markers?: Marker[];
+  /** Vertical marks at a step (where a run resumed from its checkpoint). */
+  stepMarkers?: Marker[];
   /** A value at the cursor, as the tooltip shows it. */
   format: (v: number) => string;
 }
@@ -59,7 +61,19 @@ const plain = (v: number) => formatTicks([v])[0]!;
 const precise = (v: number) => (Math.abs(v) < 0.01 && v !== 0 ? v.toExponential(2) : Number(v.toPrecision(4)).toLocaleString('en-US'));
 const gib = (v: number) => formatBytes(v * GiB);
 
+/** "resumed at step 40" marks, in `color`, on every chart of a run that was resumed. */
+function withResumeMarks(specs: ChartSpec[], marks: Marker[]): ChartSpec[] {
+  return marks.length ? specs.map((spec) => ({ ...spec, stepMarkers: [...(spec.stepMarkers ?? []), ...marks] })) : specs;
+}
+
+const resumeMarks = (view: RunView, color: string, prefix = ''): Marker[] =>
+  view.series.resumes.map((step) => ({ label: `${prefix}resumed at step ${step}`, value: step, color }));
+
 export function singleRunCharts(view: RunView, o: ChartOptions): ChartSpec[] {
+  return withResumeMarks(singleRunSpecs(view, o), resumeMarks(view, axisColors().text));
+}
+
+function singleRunSpecs(view: RunView, o: ChartOptions): ChartSpec[] {
   const s = view.series;
   const [blue, orange, green, purple, red, yellow] = palette() as [string, string, string, string, string, string];
   const inGiB = (xs: (number | null)[]) => xs.map((v) => (v === null ? null : v / GiB));
@@ -89,8 +103,14 @@ export function singleRunCharts(view: RunView, o: ChartOptions): ChartSpec[] {
   ];
 }
 
+/** Compare: one line per run on each chart, named by its short legend (what differs: "r=16" against "r=64"). */
 export function compareCharts(views: RunView[], o: ChartOptions): ChartSpec[] {
   const colors = palette();
+  const marks = views.flatMap((v, i) => resumeMarks(v, colors[i % colors.length]!, `${v.run.label}: `));
+  return withResumeMarks(compareSpecs(views, o, colors), marks);
+}
+
+function compareSpecs(views: RunView[], o: ChartOptions, colors: string[]): ChartSpec[] {
   const per = (pick: (s: RunSeries) => { x: number[]; y: (number | null)[] }, suffix = '', dash?: number[]) =>
     views.map((v, i) => ({ label: `${v.run.label}${suffix}`, ...pick(v.series), color: colors[i % colors.length]!, dash }));
   return [
@@ -168,6 +188,7 @@ function markerPlugin(spec: () => ChartSpec): UPlot.Plugin {
   return {
     hooks: {
       draw: (u) => {
+        drawStepMarkers(u, spec().stepMarkers ?? []);
         const markers = spec().markers ?? [];
         if (!markers.length) return;
         const { ctx, bbox } = u;
@@ -190,6 +211,27 @@ function markerPlugin(spec: () => ChartSpec): UPlot.Plugin {
       },
     },
   };
+}
+
+/** Vertical dashed lines at a step with their label at the top (a resume: the steps after it were trained again). */
+function drawStepMarkers(u: UPlot, markers: Marker[]): void {
+  if (!markers.length) return;
+  const { ctx, bbox } = u;
+  const ratio = devicePixelRatio || 1;
+  ctx.save();
+  ctx.font = `${11 * ratio}px ${cssVar('--vscode-font-family', 'sans-serif')}`;
+  ctx.textAlign = 'left';
+  ctx.lineWidth = ratio;
+  ctx.setLineDash([4 * ratio, 3 * ratio]);
+  for (const m of markers) {
+    const x = u.valToPos(m.value, 'x', true);
+    if (!(x >= bbox.left && x <= bbox.left + bbox.width)) continue;
+    ctx.strokeStyle = m.color;
+    ctx.fillStyle = m.color;
+    ctx.beginPath(); ctx.moveTo(x, bbox.top); ctx.lineTo(x, bbox.top + bbox.height); ctx.stroke();
+    ctx.fillText('resumed', x + 3 * ratio, bbox.top + 12 * ratio);
+  }
+  ctx.restore();
 }
 
 /** A uPlot chart for `spec`, in the theme's colours of the moment; `current` returns the latest spec (data change). */
@@ -233,6 +275,7 @@ export function legendFor(spec: ChartSpec): HTMLElement {
   };
   for (const l of spec.lines) legend.appendChild(item(l.label, l.color, Boolean(l.dash)));
   for (const m of spec.markers ?? []) legend.appendChild(item(`${m.label} (${gib(m.value)})`, m.color, true));
+  for (const m of spec.stepMarkers ?? []) legend.appendChild(item(m.label, m.color, true));
   return legend;
 }
 

@@ -8,6 +8,7 @@ import type UPlot from 'uplot';
 import type { TrainerEvent } from '../extension/src/runs/events';
 import type { FromPanel, PanelRun, PanelState, ToPanel } from '../extension/src/runs/panelProtocol';
 import { applyEvent, createSeries, formatBytes, formatDuration, runHeader, SMOOTHING, speedPrediction, type RunSeries } from '../extension/src/runs/series';
+import { settingsDiffTable, shortLegends } from '../extension/src/runs/runLabels';
 import { alignLines, axisColors, compareCharts, legendFor, makeChart, palette, singleRunCharts, type ChartOptions, type ChartSpec } from './charts';
 
 declare function acquireVsCodeApi(): { postMessage(message: FromPanel): void; getState(): PanelState | undefined; setState(state: PanelState): void };
@@ -36,9 +37,18 @@ function chartWidth(): number {
   return Math.max(280, Math.floor(main.clientWidth / columns) - 24);
 }
 
+/** Compare's legends, one per run (what differs between them: "r=16" against "r=64"); a single run keeps its label. */
+function legends(): string[] {
+  if (runs.length < 2) return runs.map((v) => v.run.label);
+  return shortLegends(runs.map((v) => ({ id: v.run.id, name: v.run.name ?? v.run.label, when: v.run.when, settings: v.run.settings })));
+}
+
 function renderCharts(): void {
-  const list = runs.length === 1 ? singleRunCharts(runs[0]!, options) : compareCharts(runs, options);
-  const key = [themeKey(), options.logLoss, ...list.map((s) => `${s.id}:${s.lines.map((l) => l.label).join(',')}:${(s.markers ?? []).map((m) => m.value).join(',')}`)].join('|');
+  const names = legends();
+  const views = runs.map((v, i) => ({ ...v, run: { ...v.run, label: names[i]! } }));
+  const list = runs.length === 1 ? singleRunCharts(runs[0]!, options) : compareCharts(views, options);
+  const marks = (ms: { value: number }[] | undefined) => (ms ?? []).map((m) => m.value).join(',');
+  const key = [themeKey(), options.logLoss, ...list.map((s) => `${s.id}:${s.lines.map((l) => l.label).join(',')}:${marks(s.markers)}:${marks(s.stepMarkers)}`)].join('|');
   for (const spec of list) specs.set(spec.id, spec);
   const main = document.getElementById('charts')!;
   if (key !== chartsKey) {
@@ -49,6 +59,8 @@ function renderCharts(): void {
       const box = document.createElement('div');
       box.className = 'chart';
       box.dataset.chart = spec.id;
+      // The box is as wide as its chart: a long legend (Compare) wraps under it instead of widening it past the page.
+      box.style.width = `${chartWidth()}px`;
       main.appendChild(box);
       charts.set(spec.id, makeChart(spec, chartWidth(), box, () => specs.get(spec.id)!));
       box.appendChild(legendFor(spec));
@@ -75,11 +87,19 @@ function button(label: string, action: 'stop' | 'resume' | 'openLog' | 'openFold
 function renderHeader(): void {
   const header = document.getElementById('header')!;
   header.replaceChildren();
-  for (const view of runs) {
+  const names = legends();
+  const colors = palette();
+  runs.forEach((view, i) => {
     const h = runHeader(view.series);
     const row = el('div', 'run', '');
     row.dataset.run = view.run.id;
-    row.append(el('span', `status status-${h.status}`, h.status), el('span', 'name', view.run.label));
+    row.append(el('span', `status status-${h.status}`, h.status));
+    if (runs.length > 1) {
+      // Compare: the run's colour and legend first, its full name after (the legend says what differs).
+      const swatch = el('span', 'swatch', '');
+      swatch.style.background = colors[i % colors.length]!;
+      row.append(swatch, el('span', 'name', names[i]!), el('span', 'muted', view.run.label));
+    } else row.append(el('span', 'name', view.run.label));
     const total = h.totalSteps ?? '?';
     row.append(el('span', 'metric', `step ${h.step}/${total}`), el('span', 'metric', `elapsed ${formatDuration(h.elapsedS)}`));
     const prediction = speedPrediction(view.series);
@@ -110,7 +130,27 @@ function renderHeader(): void {
     if ((h.status === 'stopped' || h.status === 'failed') && ownTrainer) row.append(button('Resume', 'resume', view.run.id));
     row.append(button('Log', 'openLog', view.run.id), button('Folder', 'openFolder', view.run.id));
     header.appendChild(row);
-  }
+  });
+}
+
+/** Compare: a table of the settings that differ between the runs (a row per run), or a line saying none does. */
+function renderSettingsDiff(): void {
+  const box = document.getElementById('settings-diff')!;
+  box.hidden = runs.length < 2;
+  if (box.hidden) return;
+  const table = settingsDiffTable(runs.map((v) => v.run.settings));
+  if (!table.headers.length) { box.replaceChildren(el('p', 'muted', 'These runs have the same key settings (method, model, r, alpha, lr, batch, max_length, precision).')); return; }
+  const names = legends();
+  const grid = document.createElement('table');
+  const head = document.createElement('tr');
+  head.append(el('th', '', 'run'), ...table.headers.map((h) => el('th', '', h)));
+  grid.appendChild(head);
+  table.rows.forEach((values, i) => {
+    const row = document.createElement('tr');
+    row.append(el('td', 'name', names[i]!), ...values.map((v) => el('td', 'metric', v)));
+    grid.appendChild(row);
+  });
+  box.replaceChildren(el('div', 'diff-title', 'Settings that differ'), grid);
 }
 
 function renderProblem(): void {
@@ -130,6 +170,7 @@ function renderProblem(): void {
 function render(): void {
   scheduled = false;
   renderHeader();
+  renderSettingsDiff();
   renderProblem();
   renderCharts();
 }
@@ -183,7 +224,10 @@ window.addEventListener('message', (message: MessageEvent<ToPanel>) => {
 let resizeTimer: ReturnType<typeof setTimeout> | undefined;
 window.addEventListener('resize', () => {
   clearTimeout(resizeTimer);
-  resizeTimer = setTimeout(() => { for (const chart of charts.values()) chart.setSize({ width: chartWidth(), height: 220 }); }, 100);
+  resizeTimer = setTimeout(() => {
+    const width = chartWidth();
+    for (const chart of charts.values()) { chart.setSize({ width, height: 220 }); chart.root.parentElement!.style.width = `${width}px`; }
+  }, 100);
 });
 
 // A theme change: VS Code swaps body's class and the variables on <html>; the charts are built again in the new
@@ -207,6 +251,7 @@ themeObserver.observe(document.documentElement, { attributes: true, attributeFil
       xTicks: (chart.axes[0] as unknown as { _splits?: number[] })._splits ?? [],
       scales: { y: { min: chart.scales.y!.min, max: chart.scales.y!.max, distr: chart.scales.y!.distr } },
       markers: spec.markers ?? [],
+      stepMarkers: spec.stepMarkers ?? [],
       cursor: { idx: chart.cursor.idx ?? null, step: chart.cursor.idx === null || chart.cursor.idx === undefined ? null : chart.data[0][chart.cursor.idx] },
       tooltip: (chart.over.querySelector('.chart-tooltip') as HTMLElement | null)?.hidden === false ? chart.over.querySelector('.chart-tooltip')!.textContent : null,
       legend: chart.root.parentElement?.querySelector('.chart-legend')?.textContent ?? null,

@@ -367,3 +367,79 @@ test('smoothing slider and log scale: the smoothed line follows the slider, the 
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('Compare names runs by what differs ("r=16" against "r=64") and tables the settings that differ', { skip }, async () => {
+  const { page, problems } = await openPanel();
+  const events = recorded('lora-80.events.jsonl');
+  const settings = { method: 'lora', model: 'Qwen/Qwen2.5-0.5B-Instruct', learningRate: 0.0002, rank: 16, alpha: 32, effectiveBatch: 8, maxLength: 1024 };
+  await send(page, [
+    { type: 'runs', runs: [
+      { id: 'qwen-20251123-090507-8000', label: 'qwen · Nov 23, 09:05', name: 'qwen', when: 'Nov 23, 09:05', settings },
+      { id: 'qwen-20251123-101500-a1b2', label: 'qwen · Nov 23, 10:15', name: 'qwen', when: 'Nov 23, 10:15', settings: { ...settings, rank: 64, alpha: 128 } },
+    ] },
+    { type: 'events', runId: 'qwen-20251123-090507-8000', events },
+    { type: 'events', runId: 'qwen-20251123-101500-a1b2', events: events.map((e) => (e.event === 'step' ? { ...e, loss: e.loss - 0.2 } : e)) },
+  ]);
+  await page.waitForFunction(() => (window as any).loraLensPanel.charts().loss?.series.includes('r=64 alpha=128'));
+  const charts = await drawn(page);
+  assert.deepEqual(charts.loss!.series, ['step', 'r=16 alpha=32', 'r=64 alpha=128', 'r=16 alpha=32 eval', 'r=64 alpha=128 eval']);
+  assert.match(charts.loss!.legend!, /^r=16 alpha=32r=64 alpha=128/);
+  const rows = await page.$$eval('#settings-diff tr', (trs) => trs.map((tr) => Array.from(tr.children, (c) => c.textContent)));
+  assert.deepEqual(rows, [['run', 'r', 'alpha'], ['r=16 alpha=32', '16', '32'], ['r=64 alpha=128', '64', '128']]);
+  assert.match((await page.textContent('#header'))!, /r=16 alpha=32qwen · Nov 23, 09:05/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('a resumed run is marked on every chart at the step it resumed from', { skip }, async () => {
+  const { page, problems } = await openPanel();
+  const events = recorded('lora-80.events.jsonl');
+  const first = events.filter((e) => e.event !== 'end' && (!('step' in e) || e.step <= 50));
+  const resumed = [{ ...events[0], resumed_from_step: 40 }, ...events.slice(1).filter((e) => 'step' in e && e.step > 40)];
+  await send(page, [{ type: 'runs', runs: [{ id: 'r', label: 'qwen · Nov 23, 09:05', settings: {} }] }, { type: 'events', runId: 'r', events: [...first, ...resumed] }]);
+  await page.waitForFunction(() => ((window as any).loraLensPanel.charts().loss?.data[0]?.length ?? 0) === 80);
+  const charts = await drawn(page) as Record<string, Drawn[string] & { stepMarkers: { label: string; value: number }[] }>;
+  for (const id of ['loss', 'lr', 'grad', 'tps', 'memory']) assert.deepEqual(charts[id]!.stepMarkers.map((m) => [m.label, m.value]), [['resumed at step 40', 40]], id);
+  assert.match(charts.loss!.legend!, /resumed at step 40/);
+  // The replayed steps are drawn once: 80 points, not 90.
+  assert.equal(column(charts.loss!, 'train').length, 80);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the panel at half width (560 px): nothing wider than the page, one chart per row; screenshots in docs/images', { skip }, async () => {
+  const { page, problems } = await openPanel();
+  await page.setViewportSize({ width: 560, height: 900 });
+  const events = recorded('lora-80.events.jsonl');
+  const settings = { method: 'lora', model: 'Qwen/Qwen2.5-0.5B-Instruct', learningRate: 0.0002, rank: 16, alpha: 32, effectiveBatch: 8, maxLength: 1024, precision: 'bf16' };
+  const start = { ...events[0], estimate_tokens_per_second: 12000 };
+  await send(page, [
+    { type: 'runs', runs: [{ id: 'qwen-20251123-090507-8000', label: 'qwen · Nov 23, 09:05', name: 'qwen', when: 'Nov 23, 09:05', settings }] },
+    { type: 'events', runId: 'qwen-20251123-090507-8000', events: [start, ...events.slice(1).filter((e) => e.event !== 'end' && (!('step' in e) || e.step <= 50))] },
+  ]);
+  await page.waitForFunction(() => ((window as any).loraLensPanel.charts().loss?.data[0]?.length ?? 0) === 50);
+  const overflow = () => page.evaluate(() => {
+    const wide = Array.from(document.querySelectorAll('body *')).filter((n) => n.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5 && !n.closest('#settings-diff'));
+    return { scroll: document.documentElement.scrollWidth - document.documentElement.clientWidth, wide: wide.slice(0, 5).map((n) => `${n.tagName}.${n.className}`) };
+  });
+  assert.deepEqual(await overflow(), { scroll: 0, wide: [] });
+  const tops = await page.$$eval('.chart', (boxes) => boxes.map((b) => b.getBoundingClientRect().top));
+  assert.equal(new Set(tops).size, tops.length, 'one chart per row');
+  assert.ok(await page.isVisible('button:has-text("Stop")'));
+  mkdirSync(join(ROOT, 'docs', 'images'), { recursive: true });
+  await page.screenshot({ path: join(ROOT, 'docs', 'images', 'run-panel-half-width.png') });
+
+  await send(page, [
+    { type: 'runs', runs: [
+      { id: 'qwen-20251123-090507-8000', label: 'qwen · Nov 23, 09:05', name: 'qwen', when: 'Nov 23, 09:05', settings },
+      { id: 'qwen-20251123-101500-a1b2', label: 'qwen · Nov 23, 10:15', name: 'qwen', when: 'Nov 23, 10:15', settings: { ...settings, rank: 64, alpha: 128, learningRate: 0.0001 } },
+    ] },
+    { type: 'events', runId: 'qwen-20251123-090507-8000', events },
+    { type: 'events', runId: 'qwen-20251123-101500-a1b2', events: events.filter((e) => !('step' in e) || e.step <= 60).map((e) => (e.event === 'step' ? { ...e, loss: e.loss * 0.9 } : e)) },
+  ]);
+  await page.waitForFunction(() => (window as any).loraLensPanel.charts().loss?.series.includes('r=64 alpha=128 lr=1e-4'));
+  assert.deepEqual(await overflow(), { scroll: 0, wide: [] });
+  await page.screenshot({ path: join(ROOT, 'docs', 'images', 'run-compare.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.close();
+});

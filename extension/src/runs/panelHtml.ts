@@ -40,6 +40,7 @@ export function renderPanelHtml(assets: PanelAssets, title = 'LoRA Lens run'): s
 </head>
 <body>
 <header id="header"><span class="muted">Waiting for the trainer…</span></header>
+<section id="settings-diff" hidden></section>
 <section id="problem" hidden></section>
 <div id="controls">
 <label title="Exponential moving average of the train loss, as TensorBoard's slider">Smoothing <input id="smoothing" type="range" min="0" max="0.99" step="0.01" value="0.6"> <output id="smoothing-value">0.60</output></label>

@@ -12,6 +12,8 @@ export interface RunSeries {
   error: ErrorEvent | null;
   warnings: string[];
   checkpoints: number[];
+  /** The steps a resume continued from (the run's checkpoint), in order: the panel marks them. */
+  resumes: number[];
   /** Train steps; every array below with the same length, one entry per step event. */
   step: number[];
   loss: number[];
@@ -33,7 +35,7 @@ export const SMOOTHING = 0.6;
 
 export function createSeries(): RunSeries {
   return {
-    status: 'starting', start: null, last: null, end: null, error: null, warnings: [], checkpoints: [],
+    status: 'starting', start: null, last: null, end: null, error: null, warnings: [], checkpoints: [], resumes: [],
     step: [], loss: [], lossSmooth: [], learningRate: [], gradNorm: [], tokensPerSecond: [],
     allocated: [], reserved: [], peak: [], evalStep: [], evalLoss: [],
   };
@@ -71,7 +73,10 @@ export function applyEvent(series: RunSeries, event: TrainerEvent): RunSeries {
       series.end = null;
       series.error = null;
       series.status = 'running';
-      if (typeof event.resumed_from_step === 'number') truncateAfter(series, event.resumed_from_step);
+      if (typeof event.resumed_from_step === 'number') {
+        truncateAfter(series, event.resumed_from_step);
+        series.resumes = [...series.resumes.filter((s) => s < event.resumed_from_step!), event.resumed_from_step];
+      }
       break;
     case 'step': {
       if (series.step.length && event.step <= series.step[series.step.length - 1]!) truncateAfter(series, event.step - 1);
