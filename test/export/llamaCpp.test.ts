@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareToReference, loadNodeLlamaCpp, readReference, runInLlamaCpp, LOGPROB_TOLERANCE } from '../../server/src/runs/exportVerify';
+import { compareToReference, findNodeLlamaCpp, probeLlamaCpp, readReference, runInLlamaCpp, LOGPROB_TOLERANCE } from '../../server/src/runs/exportVerify';
 import { REPO, runCli } from '../helpers/cli';
 import { tempDir } from '../run/helpers';
 
@@ -22,14 +22,8 @@ async function whyNot(): Promise<string | false> {
   if (!PYTHON) return 'LORA_LENS_TEST_PYTHON is not set (no torch environment)';
   const probe = spawnSync(PYTHON, ['-c', 'import torch, transformers, peft, gguf'], { encoding: 'utf8' });
   if (probe.status !== 0) return `${PYTHON} lacks torch, transformers, peft or gguf (scripts/setup-trainer-venv.sh installs them): ${probe.stderr.trim().split('\n').pop()}`;
-  const lib = await loadNodeLlamaCpp();
-  if (typeof lib === 'string') return lib;
-  try {
-    await (await lib.getLlama({ gpu: false, build: 'never', progressLogs: false, logLevel: 'error' })).dispose();
-  } catch (error) {
-    return `node-llama-cpp cannot load its prebuilt llama.cpp binary here: ${(error as Error).message}`;
-  }
-  return false;
+  const entry = findNodeLlamaCpp([REPO]);
+  return entry ? probeLlamaCpp(entry) : 'node-llama-cpp is not installed (npm ci installs the dev dependency)';
 }
 
 /** A finished run folder: the tiny model of `arch` trained with `method` until it answers the chat rows and ends its turn. */
@@ -97,10 +91,30 @@ test('verification fails against another model\'s reference: the comparison can 
   if (!existsSync(qwenGguf)) exportVerified(qwenRun, 'f16');
   const llamaReference = join(llamaRun, 'export', 'model.f16.reference.json');
   if (!existsSync(llamaReference)) exportVerified(llamaRun, 'f16');
-  const lib = await loadNodeLlamaCpp();
-  assert.notEqual(typeof lib, 'string');
   const reference = readReference(llamaReference);
-  const result = compareToReference(reference, await runInLlamaCpp(lib as Exclude<typeof lib, string>, qwenGguf, reference), 'f16');
+  const result = compareToReference(reference, await runInLlamaCpp(findNodeLlamaCpp([REPO])!, qwenGguf, llamaReference), 'f16');
   assert.equal(result.passed, false);
   assert.ok(result.maxLogprobDiff > 10 * LOGPROB_TOLERANCE.f16!, `difference ${result.maxLogprobDiff}`);
+});
+
+/** A finished-run folder over a tiny random model of `arch` with a random adapter (trainer/tests/cpu/test_export_archs.py). */
+function syntheticRun(arch: string): string {
+  const code = `from pathlib import Path\nfrom tests.cpu.test_export_archs import synthetic_run\nprint(synthetic_run(Path(${JSON.stringify(join(root, 'archs'))}), ${JSON.stringify(arch)}))`;
+  const built = spawnSync(PYTHON!, ['-c', code], { cwd: join(REPO, 'trainer'), env: { ...ENV, PYTHONPATH: join(REPO, 'trainer') }, encoding: 'utf8', timeout: 600_000 });
+  assert.equal(built.status, 0, built.stderr.slice(-3000));
+  return built.stdout.trim().split('\n').pop()!;
+}
+
+test('Mistral, Qwen3, Gemma-2 (norm + 1, soft-caps, sliding window) and Phi-3 (fused qkv and gate_up) run in llama.cpp as in torch', async (t) => {
+  const skip = await whyNot();
+  if (skip) { t.skip(skip); return; }
+  for (const arch of ['mistral', 'qwen3', 'gemma2', 'phi3']) {
+    await t.test(arch, (st) => {
+      const result = exportVerified(syntheticRun(arch), 'f16');
+      st.diagnostic(`largest log-probability difference ${result.verify.maxLogprobDiff.toPrecision(3)}`);
+      assert.equal(result.ok, true, result.verify.problems.join('; '));
+      assert.equal(result.verify.tokenizerMatches, true);
+      assert.equal(result.verify.greedyMatches, true);
+    });
+  }
 });

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { EXPORT_QUANTS, checkExportable, parseExportReport, startExport, type ExportFormat, type ExportQuant } from '../runs/export';
-import { compareToReference, loadNodeLlamaCpp, readReference, runInLlamaCpp, type VerifyResult } from '../runs/exportVerify';
+import { NODE_LLAMA_CPP_MISSING, compareToReference, findNodeLlamaCpp, readReference, runInLlamaCpp, type VerifyResult } from '../runs/exportVerify';
 import { defaultPython, trainerRoot } from './doctor';
 import { ExitCode, type CliIO } from './io';
 import { parseArgs, helpText, shortUsage, type CommandSpec } from './options';
@@ -87,7 +87,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   if (exit.spawnError) return fail(`${exit.spawnError}; pass --python PATH (or set LORA_LENS_PYTHON)`);
   const report = parseExportReport(exit.stdout);
   if (exit.code !== 0 || !report) return fail(lastLines(exit.stderr) || `the trainer's export exited with ${exit.code} and no report`);
-  const verify = read.verify ? await verifyExport(report) : null;
+  const verify = read.verify ? await verifyExport(report, io.cwd) : null;
   if (typeof verify === 'string') return fail(verify, ExitCode.problems, { report });
   if (read.json) io.stdout.write(`${JSON.stringify({ ok: verify ? verify.passed : true, run_dir: read.runDir, report, ...(verify ? { verify } : {}) })}\n`);
   else io.stdout.write(describe(report, verify));
@@ -95,12 +95,12 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   return verify && !verify.passed ? ExitCode.problems : ExitCode.ok;
 }
 
-async function verifyExport(report: Record<string, unknown>): Promise<VerifyResult | string> {
-  const lib = await loadNodeLlamaCpp();
-  if (typeof lib === 'string') return lib;
-  const reference = readReference(String(report.reference));
+async function verifyExport(report: Record<string, unknown>, cwd: string): Promise<VerifyResult | string> {
+  const entry = findNodeLlamaCpp([__dirname, cwd]);
+  if (!entry) return NODE_LLAMA_CPP_MISSING;
+  const referencePath = String(report.reference);
   try {
-    return compareToReference(reference, await runInLlamaCpp(lib, String(report.path), reference), String(report.quant));
+    return compareToReference(readReference(referencePath), await runInLlamaCpp(entry, String(report.path), referencePath), String(report.quant));
   } catch (error) {
     return `llama.cpp could not run ${String(report.path)}: ${(error as Error).message}`;
   }
@@ -120,7 +120,12 @@ function describe(report: Record<string, unknown>, verify: VerifyResult | null):
   if (verify) {
     lines.push(`verify in llama.cpp against torch: largest log-probability difference ${verify.maxLogprobDiff.toPrecision(3)} (tolerance ${verify.tolerance} for ${verify.quant}); `
       + `prompt ids ${verify.tokenizerMatches ? 'the same' : 'DIFFER'}; greedy tokens ${verify.greedyMatches ? 'the same' : `differ from step ${verify.greedyDivergesAt}`}; `
-      + `${verify.stopsAtEndOfTurn ? 'stops at the end-of-turn token' : 'does NOT stop at the end-of-turn token'}: ${verify.passed ? 'passed' : 'FAILED'}`);
+      + `${stopping(verify)}: ${verify.passed ? 'passed' : 'FAILED'}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+function stopping(verify: VerifyResult): string {
+  if (verify.stopsAtEndOfTurn) return 'stops at the end-of-turn token';
+  return verify.referenceStopped ? 'does NOT stop at the end-of-turn token' : 'neither torch nor llama.cpp reached the end-of-turn token';
 }

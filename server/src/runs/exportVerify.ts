@@ -7,7 +7,10 @@
  * Log-probabilities, not raw logits: llama.cpp hands out softmax probabilities, and log-softmax is the logits up to
  * the one constant per position that the softmax drops, so nothing the model computes is hidden by the comparison.
  */
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 
 /** What reference.py writes (`<file>.reference.json`). */
 export interface ExportReference {
@@ -55,6 +58,8 @@ export interface VerifyResult {
   /** The first step where llama.cpp's greedy token differs, or null. */
   greedyDivergesAt: number | null;
   stopsAtEndOfTurn: boolean;
+  /** Whether torch reached the end-of-turn token (a base or barely trained model may not: nothing to hold llama.cpp to). */
+  referenceStopped: boolean;
   problems: string[];
 }
 
@@ -82,7 +87,7 @@ export function compareToReference(ref: ExportReference, run: LlamaCppRun, quant
   if (!(maxLogprobDiff <= tolerance)) problems.push(`the largest log-probability difference is ${maxLogprobDiff.toPrecision(3)}, past the ${quant} tolerance ${tolerance}`);
   if (greedyDivergesAt !== null && EXACT_GREEDY.has(quant)) problems.push(`greedy generation differs from torch's at step ${greedyDivergesAt}`);
   if (ref.stopped && !stopsAtEndOfTurn) problems.push(`llama.cpp did not stop at the end-of-turn token within ${run.greedyIds.length} tokens (torch did): the model would never stop`);
-  return { passed: problems.length === 0, quant, tolerance, maxLogprobDiff, worst, tokenizerMatches, greedyMatches: greedyDivergesAt === null, greedyDivergesAt, stopsAtEndOfTurn, problems };
+  return { passed: problems.length === 0, quant, tolerance, maxLogprobDiff, worst, tokenizerMatches, greedyMatches: greedyDivergesAt === null, greedyDivergesAt, stopsAtEndOfTurn, referenceStopped: ref.stopped, problems };
 }
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {
@@ -93,60 +98,90 @@ export function readReference(path: string): ExportReference {
   return JSON.parse(readFileSync(path, 'utf8')) as ExportReference;
 }
 
-/** The part of node-llama-cpp 3.x used here, typed locally: the package is loaded only when --verify asks for it. */
-interface NodeLlamaCpp {
-  getLlama(options: { gpu: false; build: 'never'; progressLogs: boolean; logLevel: string }): Promise<{
-    loadModel(options: { modelPath: string }): Promise<LlamaModelLike>;
-    dispose(): Promise<void>;
-  }>;
+/**
+ * The llama.cpp side, run in a child Node process (an ES module): node-llama-cpp is ESM-only and native,
+ * the CLI bundle is CommonJS compiled through a vm.Script whose import() has no loader, and a crash in llama.cpp
+ * must not take the CLI with it. argv: mode (probe | run), the package's entry file, the GGUF, the reference.
+ */
+const LLAMA_CPP_CHILD = `
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+const [mode, entry, ggufPath, referencePath] = process.argv.slice(2);
+const { getLlama } = await import(pathToFileURL(entry).href);
+const llama = await getLlama({ gpu: false, build: 'never', progressLogs: false, logLevel: 'error' });
+if (mode === 'probe') { await llama.dispose(); process.exit(0); }
+const ref = JSON.parse(readFileSync(referencePath, 'utf8'));
+const model = await llama.loadModel({ modelPath: ggufPath });
+const context = await model.createContext({ contextSize: Math.max(256, ref.prompt_ids.length + ref.greedy_ids.length + 8), threads: 1 });
+const sequence = context.getSequence();
+const outputs = await sequence.controlledEvaluate(ref.prompt_ids.map((id) => [id, { generateNext: { probabilities: true } }]));
+const probabilities = outputs.map((o, position) => ref.top_ids[position].map((id) => [id, o?.next?.probabilities?.get(id) ?? 0]));
+await sequence.clearHistory();
+const greedyIds = [];
+// Past torch's stop token a few more, to see llama.cpp run on; where torch did not stop, as many as torch made.
+const limit = ref.greedy_ids.length + (ref.stopped ? 8 : 0);
+for await (const token of sequence.evaluate(ref.prompt_ids, { temperature: 0, yieldEogToken: true })) {
+  greedyIds.push(token);
+  if (model.isEogToken(token) || greedyIds.length >= limit) break;
 }
-interface LlamaModelLike {
-  tokenize(text: string, specialTokens: boolean): number[];
-  isEogToken(token: number): boolean;
-  createContext(options: { contextSize: number; threads: number }): Promise<{
-    getSequence(): LlamaSequenceLike;
-    dispose(): Promise<void>;
-  }>;
-  dispose(): Promise<void>;
-}
-interface LlamaSequenceLike {
-  controlledEvaluate(input: Array<[number, { generateNext: { probabilities: true } }]>): Promise<Array<{ next?: { probabilities?: Map<number, number> } } | undefined>>;
-  clearHistory(): Promise<void>;
-  evaluate(tokens: number[], options: { temperature: 0; yieldEogToken: true }): AsyncGenerator<number, void, unknown>;
-}
+const promptIds = Array.from(model.tokenize(ref.prompt_text, true));
+process.stdout.write(JSON.stringify({ promptIds, probabilities, greedyIds }));
+await context.dispose(); await model.dispose(); await llama.dispose();
+`;
 
-/** node-llama-cpp, or a sentence saying why it cannot be used here. */
-export async function loadNodeLlamaCpp(): Promise<NodeLlamaCpp | string> {
-  // A variable, not a literal: the bundler leaves the package out of dist/ (it ships native binaries).
-  const name = 'node-llama-cpp';
-  try {
-    return await import(name) as NodeLlamaCpp;
-  } catch (error) {
-    return `node-llama-cpp is not installed (${(error as Error).message.split('\n')[0]}); install it with npm install node-llama-cpp@3.21.1 to verify an export`;
-  }
-}
-
-/** Runs the prompt and the greedy continuation through llama.cpp on the CPU. */
-export async function runInLlamaCpp(lib: NodeLlamaCpp, ggufPath: string, ref: ExportReference): Promise<LlamaCppRun> {
-  const llama = await lib.getLlama({ gpu: false, build: 'never', progressLogs: false, logLevel: 'error' });
-  const model = await llama.loadModel({ modelPath: ggufPath });
-  const context = await model.createContext({ contextSize: Math.max(256, ref.prompt_ids.length + ref.greedy_ids.length + 8), threads: 1 });
-  try {
-    const sequence = context.getSequence();
-    const outputs = await sequence.controlledEvaluate(ref.prompt_ids.map((id) => [id, { generateNext: { probabilities: true } }]));
-    const probabilities = outputs.map((o) => o?.next?.probabilities ?? new Map<number, number>());
-    await sequence.clearHistory();
-    const greedyIds: number[] = [];
-    // Past torch's stop token a few more, to see llama.cpp run on; where torch did not stop, as many as torch made.
-    const limit = ref.greedy_ids.length + (ref.stopped ? 8 : 0);
-    for await (const token of sequence.evaluate(ref.prompt_ids, { temperature: 0, yieldEogToken: true })) {
-      greedyIds.push(token);
-      if (model.isEogToken(token) || greedyIds.length >= limit) break;
+/** node-llama-cpp's entry file, looked for in node_modules above each folder (this bundle's, then the working one). */
+export function findNodeLlamaCpp(from: readonly string[]): string | null {
+  for (const start of from) {
+    for (let dir = resolve(start); ; dir = dirname(dir)) {
+      const entry = join(dir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
+      if (existsSync(entry)) return entry;
+      if (dirname(dir) === dir) break;
     }
-    return { promptIds: Array.from(model.tokenize(ref.prompt_text, true)), probabilities, greedyIds };
-  } finally {
-    await context.dispose();
-    await model.dispose();
-    await llama.dispose();
   }
+  return null;
+}
+
+export const NODE_LLAMA_CPP_MISSING = 'node-llama-cpp is not installed; install it with npm install node-llama-cpp@3.21.1 to verify an export';
+
+/** Runs LLAMA_CPP_CHILD from a file of its own: node-llama-cpp forks a process to test its binary, and a fork of a
+ * process started with -e code would run that code again instead. */
+async function runChild(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const folder = mkdtempSync(join(tmpdir(), 'lora-lens-llama-cpp-'));
+  const script = join(folder, 'run.mjs');
+  writeFileSync(script, LLAMA_CPP_CHILD);
+  try {
+    return await runScript(script, args, timeoutMs);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+function runScript(script: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (error) => { stderr += error.message; });
+    child.on('close', (code) => { clearTimeout(timer); resolveRun({ code, stdout, stderr }); });
+  });
+}
+
+/** Why llama.cpp cannot run here (its prebuilt binary does not load), or false. */
+export async function probeLlamaCpp(entry: string): Promise<string | false> {
+  const result = await runChild(['probe', entry], 120_000);
+  return result.code === 0 ? false : `node-llama-cpp cannot load its prebuilt llama.cpp binary here: ${result.stderr.trim().split('\n').slice(-3).join(' ')}`;
+}
+
+/** Runs the prompt and the greedy continuation through llama.cpp on the CPU; rejects with llama.cpp's own words. */
+export async function runInLlamaCpp(entry: string, ggufPath: string, referencePath: string): Promise<LlamaCppRun> {
+  const result = await runChild(['run', entry, ggufPath, referencePath], 600_000);
+  if (result.code !== 0) throw new Error(result.stderr.trim().split('\n').filter((l) => !l.startsWith('    at ')).slice(-4).join(' ') || `exit ${result.code}`);
+  const parsed = JSON.parse(result.stdout) as { promptIds: number[]; probabilities: Array<Array<[number, number]>>; greedyIds: number[] };
+  return { promptIds: parsed.promptIds, probabilities: parsed.probabilities.map((pairs) => new Map(pairs)), greedyIds: parsed.greedyIds };
 }
