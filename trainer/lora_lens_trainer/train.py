@@ -136,6 +136,7 @@ class Trainer:
     def _run(self, resume: bool) -> int:
         import torch
 
+        from .model_fetch import DownloadStopped
         from .modeling import ModelError
 
         try:
@@ -158,6 +159,9 @@ class Trainer:
             return self._end("failed", None, EXIT_FAILED)
         except KeyboardInterrupt:
             log.error("stopped by a second signal before the checkpoint was written; the previous checkpoint is intact")
+            return self._end("stopped", None, EXIT_OK)
+        except DownloadStopped as error:
+            log.info("stopped while downloading %s; the files fetched whole stay in the cache for the next run", error)
             return self._end("stopped", None, EXIT_OK)
         except Exception as error:  # the stream must end with an event the editor can show
             if peer_lost(error):
@@ -238,11 +242,15 @@ class Trainer:
         """The session lives only in this call: once it returns, the model and optimizer can be collected."""
         from .lifecycle.resume import resume as resume_from
         from .loop import TrainingLoop
+        from .model_fetch import fetch_model
         from .objectives import objective_for
         from .session import build
 
         from .parallel import parallel_for
 
+        # Before the process group: every rank fetches (huggingface_hub's file locks let one write each file), so no
+        # collective waits out a long download.
+        fetch_model(self.plan.model, self.events, self.stop)
         self.placement = self._place()
         self.parallel = parallel_for(self.plan, self.placement)
         session = build(self.plan, self.placement, objective_for(self.plan),

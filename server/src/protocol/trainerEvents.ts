@@ -2,7 +2,20 @@
 // `npx tsx scripts/gen-event-types.ts` after changing the schema (test/contract/eventTypes.test.ts checks it).
 
 /** One line of runs/<run-id>/events.jsonl. Memory figures are bytes, times are seconds (unix time for `time`). */
-export type EventName = 'start' | 'step' | 'eval' | 'saving' | 'checkpoint' | 'warning' | 'error' | 'end';
+export type EventName = 'download' | 'start' | 'step' | 'eval' | 'saving' | 'checkpoint' | 'warning' | 'error' | 'end';
+
+/** The model is being fetched from the Hugging Face Hub before it loads (it was not on disk and the launcher allowed the Hub): phase start (sizes known, free space checked), progress (at most once a second), done; the start event follows once the model has loaded. */
+export interface DownloadEvent {
+  event: 'download';
+  /** Unix time in seconds when the event was written. */
+  time: number;
+  model: string;
+  phase: 'start' | 'progress' | 'done';
+  /** Bytes of the wanted files in the cache, the files being written included. */
+  downloaded_bytes: number;
+  total_bytes: number;
+  files?: number;
+}
 
 export interface StartEvent {
   event: 'start';
@@ -127,4 +140,4 @@ export interface EndEvent {
   adapter_path?: string | null;
 }
 
-export type TrainerEvent = StartEvent | StepEvent | EvalEvent | SavingEvent | CheckpointEvent | WarningEvent | ErrorEvent | EndEvent;
+export type TrainerEvent = DownloadEvent | StartEvent | StepEvent | EvalEvent | SavingEvent | CheckpointEvent | WarningEvent | ErrorEvent | EndEvent;
