@@ -271,7 +271,8 @@ export function startServer(connection: Connection): void {
       return { ok: false, message: `Convert failed inside LoRA Lens (${(error as Error).message}); the LoRA Lens output channel has the details.` };
     }
   });
-  connection.onDocumentSymbol((params) => withConfig(params.textDocument.uri, [], (d) => findDocumentSymbols(cache.get(d))));
+  // A tool's flat file (axolotl, LLaMA-Factory) gets its keys grouped by the plan section each one decides.
+  connection.onDocumentSymbol((params) => withConfig(params.textDocument.uri, [], (d) => findDocumentSymbols(cache.get(d), analyze(d).sources)));
   connection.onCodeAction((params) => withConfig(params.textDocument.uri, [], (d) => [
     ...getQuickFixes(params.textDocument.uri, cache.get(d), params.context.diagnostics),
     ...getDisableActions(params.textDocument.uri, cache.get(d), params.context.diagnostics),
