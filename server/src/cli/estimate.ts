@@ -7,7 +7,7 @@
  */
 import { detectGpus } from '../runs/gpuDetect';
 import type { GpuSpec } from '../core/gpu/types';
-import { formatCount, formatGiB, MEMORY_NO_FIT } from '../core/estimate/memory/presentation';
+import { formatCount, formatGiB, MEMORY_NO_FIT, perGpu } from '../core/estimate/memory/presentation';
 import { loadRamLine } from '../core/estimate/memory/loadRam';
 import type { EstimateReport } from '../core/estimate/report';
 import { estimateReportOf } from '../core/analysis/estimateReport';
@@ -133,6 +133,7 @@ function toJson({ file, report, gpuNote, comparison, errors }: Result): Record<s
     headroom_bytes: int(est.headroomBytes),
     model: { id: report.modelId, source: report.modelSource, total_params: est.params.total, trainable_params: est.params.trainable },
     num_gpus: est.numGpus,
+    distributed: est.strategy ?? 'none',
     gradient_accumulation_steps: report.plan.training.gradient_accumulation_steps,
     suggestions: fit.suggestions.map((s) => ({ kind: s.kind, title: s.title, peak_bytes: int(s.peakBytes), fits: s.fits })),
     make_it_fit: fit.makeItFit ? { changes: fit.makeItFit.changes, peak_bytes: int(fit.makeItFit.estimate.peakBytes) } : null,
@@ -185,7 +186,7 @@ function toText({ report, gpuNote, comparison }: Result): string {
   out.push(`parameters: ${formatCount(est.params.total)} total, ${formatCount(est.params.trainable)} trainable`, '');
   const width = Math.max(...est.breakdown.map((t) => t.label.length), 28);
   for (const t of est.breakdown) out.push(`  ${t.label.padEnd(width)} ${(t.bytes / 2 ** 30).toFixed(2).padStart(8)} GiB`);
-  out.push(`  ${`peak (at ${est.peakPhase})`.padEnd(width)} ${(est.peakBytes / 2 ** 30).toFixed(2).padStart(8)} GiB`);
+  out.push(`  ${`peak${perGpu(est)} (at ${est.peakPhase})`.padEnd(width)} ${(est.peakBytes / 2 ** 30).toFixed(2).padStart(8)} GiB`);
   // The allocator's cache can hold more than the peak, never more than the card: said as a share of the card then.
   if (est.reservedBytesMax > est.peakBytes) {
     out.push(gpu && est.reservedBytesMax >= gpu.memoryBytes

@@ -142,7 +142,9 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
   const unq: Term = { key: 'weights_unquantized', label: 'Embeddings, lm_head, norms (not quantized)', bytes: st.unquantized / sh.w };
   const adapters: Term = { key: 'lora_weights', label: `LoRA adapters (${(st.trainable / 1e6).toFixed(1)}M, fp32)`, bytes: full ? 0 : st.adapters };
   const optim: Term = { key: 'optimizer', label: st.optimLabel, bytes: (st.trainable * st.optimBytes) / sh.o };
-  const gradAll = (st.trainable * st.gradBytes) / sh.g + (dist === 'ddp' ? st.trainable * st.gradBytes : 0); // DDP buckets copy grads
+  // DDP's buckets copy the gradients, unless they are views into the buckets (our trainer: gradient_as_bucket_view).
+  const bucketCopy = dist === 'ddp' && engine !== 'lora-lens' ? st.trainable * st.gradBytes : 0;
+  const gradAll = (st.trainable * st.gradBytes) / sh.g + bucketCopy;
   const states = (extraCopies: number): Term => ({
     key: 'allocator', label: 'Allocator rounding',
     bytes: st.largeTensors * (1 + (full ? extraCopies + (st.optimBytes > 0 ? 2 : 0) : 0)) * profile.roundingBytesPerTensor,
@@ -154,7 +156,11 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
   const layerLinear = linearModules(model).reduce((s, m) => s + m.count * m.inFeatures * m.outFeatures, 0);
   const headCopy = mixed ? 2 * V * h : 0;
   const layerCopy = mixed ? 2 * layerLinear : 0;
-  const gathered = sh.w > 1 ? 2 * (layerLinear * (full ? st.paramBytes : 2)) : 0; // FSDP/ZeRO-3: two layers unsharded
+  const gatherBytes = full ? st.paramBytes : 2;
+  // FSDP/ZeRO-3: two layers unsharded (the one computing, the next prefetched). FSDP's root group (embeddings, output
+  // head, final norm) stays gathered from the forward to the end of backward: the loss reads the head directly.
+  const rootGathered = dist === 'fsdp' ? V * h * (model.tiedEmbeddings ? 1 : 2) * gatherBytes : 0;
+  const gathered = sh.w > 1 ? 2 * layerLinear * gatherBytes + rootGathered : 0;
 
   const offload = plan.training.activation_offloading === true;
   const onGpu = offload ? Math.min(L, OFFLOAD_RESIDENT_LAYERS) : L;
@@ -302,6 +308,7 @@ export function estimateMemory(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpe
     phases,
     params: { total: st.totalParams, trainable: st.trainable, base: st.baseParams },
     numGpus: nGpu,
+    strategy: dist,
     gpu,
     fits: available === null ? null : peakBytes <= available,
     headroomBytes: available === null ? null : available - peakBytes,

@@ -64,9 +64,19 @@ export function gpuAdvice(ownDialect: boolean): string {
     : 'set the `loraLens.gpu` setting (e.g. "RTX 4090" or "24GiB"; this tool\'s config has no GPU key)';
 }
 
+const STRATEGY_NAMES: Record<NonNullable<Estimate['strategy']>, string> = {
+  none: 'no sharding', ddp: 'DDP', fsdp: 'FSDP', deepspeed_zero2: 'DeepSpeed ZeRO-2', deepspeed_zero3: 'DeepSpeed ZeRO-3',
+};
+
+/** " per GPU (4 GPUs, FSDP)" when the figures are one GPU's share of several; empty on one GPU. */
+export function perGpu(est: Pick<Estimate, 'numGpus' | 'strategy'>): string {
+  if (est.numGpus <= 1) return '';
+  return ` per GPU (${est.numGpus} GPUs${est.strategy ? `, ${STRATEGY_NAMES[est.strategy]}` : ''})`;
+}
+
 /** The verdict in one sentence, the GPU named in full: what the hint says, with nothing cut. */
 export function verdictLine(est: Estimate, ownDialect = true): string {
-  const peak = `≈ ${formatGiB(est.peakBytes)} peak${est.numGpus > 1 ? ` per GPU (${est.numGpus} GPUs)` : ''}`;
+  const peak = `≈ ${formatGiB(est.peakBytes)} peak${perGpu(est)}`;
   if (!est.gpu || est.fits === null || est.headroomBytes === null) return `**${peak}**; no GPU detected: ${gpuAdvice(ownDialect)} to see whether it fits.`;
   const card = `${est.gpu.name} (${formatGiB(est.gpu.memoryBytes)}${est.gpu.usedBytes ? `, ${formatGiB(est.gpu.usedBytes)} in use` : ''})`;
   if (isTightFit(est)) return `**Tight fit on ${card}**: ${peak}, only ${formatGiB(est.headroomBytes)} free (under ${TIGHT_FIT_SHARE * 100}%): a longer batch or fragmentation can still run out of memory.`;

@@ -1,6 +1,6 @@
 /** The estimator's result: the peak, when it happens, and what it is made of. */
 import type { GpuSpec } from '../../gpu/types';
-import type { Engine } from '../../plan/types';
+import type { Engine, TrainingPlan } from '../../plan/types';
 
 export type TermKey =
   | 'cuda_context' | 'weights' | 'weights_unquantized' | 'weight_copies' | 'lora_weights' | 'gradients' | 'optimizer'
@@ -40,6 +40,8 @@ export interface Estimate {
   params: { total: number; trainable: number; base: number };
   /** Per-GPU figures; micro batch is per device. */
   numGpus: number;
+  /** How the figures are shared over numGpus (none on one GPU); absent in estimates built before it existed. */
+  strategy?: TrainingPlan['hardware']['distributed'];
   gpu: GpuSpec | null;
   /** null when no GPU is known. */
   fits: boolean | null;
