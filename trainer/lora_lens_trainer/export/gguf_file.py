@@ -9,6 +9,7 @@ k-quants (q4_k_m, q5_k_m, q6_k...) are produced by llama.cpp's llama-quantize bi
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 from contextlib import contextmanager
@@ -82,6 +83,10 @@ def plan_tensors(source: WeightSource, arch: Architecture, quant: str) -> list[P
         if hf_name.endswith("rotary_emb.inv_freq"):
             continue  # recomputed by llama.cpp
         gguf_name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+        if gguf_name is None and hf_name == "lm_head.weight":
+            raise ExportError(f"llama.cpp's {arch.gguf_arch.lower()} graph has no output head of its own (it reuses the "
+                              "embedding), but this checkpoint has an untied lm_head.weight that llama.cpp would "
+                              "ignore; use --format merged for transformers or vLLM")
         if gguf_name is None:
             raise ExportError(f"tensor {hf_name} has no llama.cpp name for {arch.hf_name}: the checkpoint differs "
                               "from the architecture's usual layout; use --format merged and convert_hf_to_gguf.py")
@@ -141,6 +146,18 @@ def staged_file(final: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+# llama.cpp (llama-vocab.cpp) sets Phi-3's special-token attributes when general.name contains "phi3" or "phi-3",
+# and aborts the load when one of these tokens is missing: Phi-3's own tokenizer has them all.
+_PHI3_NAMED_TOKENS = ("</s>", "<unk>", "<s>", "<|endoftext|>")
+
+
+def model_name(name: str, tokens: list[str]) -> str:
+    """general.name; "phi3"/"phi-3" spelled "phi_3" when the vocabulary lacks a token llama.cpp then looks up."""
+    if re.search(r"phi-?3", name, re.IGNORECASE) and not set(_PHI3_NAMED_TOKENS) <= set(tokens):
+        return re.sub(r"phi-?3", "phi_3", name, flags=re.IGNORECASE)
+    return name
+
+
 def write_gguf(source: WeightSource, arch: Architecture, tokenizer: TokenizerFacts, quant: str, out: Path,
                name: str) -> dict[str, Any]:
     import gguf
@@ -154,7 +171,7 @@ def write_gguf(source: WeightSource, arch: Architecture, tokenizer: TokenizerFac
     transform = tensor_transform(arch, source.config)
     with staged_file(out) as tmp:
         writer = gguf.GGUFWriter(tmp, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH[arch.gguf_arch]])
-        writer.add_name(name)
+        writer.add_name(model_name(name, tokenizer.tokens))
         write_hyperparameters(writer, arch, source.config)
         writer.add_file_type(int(gguf.LlamaFileType[QUANT_TYPES[quant][1]]))
         writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
