@@ -29,7 +29,10 @@ function loadBundle(file) {
   let cachedData;
   try { cachedData = readFileSync(`${file}.cache`); } catch { cachedData = undefined; }
   if (!cachedData) return require(file);
-  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+  // importModuleDynamically: the bundle's import() of an ES module (node-llama-cpp) resolves as it would under require.
+  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), {
+    filename: file, cachedData, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
   const module = { exports: {}, filename: file, id: file, loaded: false };
   script.runInThisContext()(module.exports, Module.createRequire(file), module, file, dirname(file));
   return module.exports;
