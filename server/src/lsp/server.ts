@@ -28,8 +28,9 @@ import { doComplete } from '../core/analysis/completion';
 import { doHover } from '../core/analysis/hover';
 import { claimsDocument } from '../core/analysis/claim';
 import { convertConfig, writeConversion } from '../core/analysis/convertConfig';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { findDocumentSymbols } from '../core/analysis/symbols';
+import { findDocumentLinks } from '../core/analysis/links';
 import { DatasetInspector } from '../core/data';
 import { gpuFromSetting, type GpuSpec } from '../core/gpu';
 import { detectGpus } from '../runs/gpuDetect';
@@ -198,6 +199,7 @@ export function startServer(connection: Connection): void {
         completionProvider: { triggerCharacters: [':', ' ', '-'] },
         hoverProvider: true,
         documentSymbolProvider: true,
+        documentLinkProvider: { resolveProvider: false },
         codeActionProvider: { codeActionKinds: ['quickfix'] },
         inlayHintProvider: true,
         codeLensProvider: { resolveProvider: false },
@@ -272,6 +274,10 @@ export function startServer(connection: Connection): void {
     }
   });
   // A tool's flat file (axolotl, LLaMA-Factory) gets its keys grouped by the plan section each one decides.
+  connection.onDocumentLinks((params) => withConfig(params.textDocument.uri, [], (d) => {
+    const { plan, sources } = analyze(d);
+    return findDocumentLinks(cache.get(d), plan, sources, existsSync);
+  }));
   connection.onDocumentSymbol((params) => withConfig(params.textDocument.uri, [], (d) => findDocumentSymbols(cache.get(d), analyze(d).sources)));
   connection.onCodeAction((params) => withConfig(params.textDocument.uri, [], (d) => [
     ...getQuickFixes(params.textDocument.uri, cache.get(d), params.context.diagnostics),

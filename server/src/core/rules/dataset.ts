@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { FORMAT_SHAPE, layoutShape } from '../data/layout';
+import { similarFileName } from '../data/similarFile';
 import type { DatasetFacts } from '../data/types';
 import { isDatasetReference } from '../dialects/normalize/datasetRef';
 import type { Finding, Rule, RuleInput } from './types';
@@ -20,7 +21,7 @@ export const dataset: Rule = {
       const range = anchor(doc, ['data', which]);
       const missing = facts?.path === path ? !facts.exists : !fileExists(path);
       if (missing) {
-        findings.push({ range, severity: 'error', message: `${key(`data.${which}`)}: ${path} does not exist.`, data: { path } });
+        findings.push(missingFile(input, which, path, range));
         continue;
       }
       if (facts && facts.path === path) findings.push(...describe(input, which, facts));
@@ -28,6 +29,19 @@ export const dataset: Rule = {
     return findings;
   },
 };
+
+/**
+ * A data file that does not exist, with a did-you-mean when a file of a close name is in that folder; in our dialect
+ * (where the written path is the key's own value) a fix writes that name in place of the wrong one.
+ */
+function missingFile({ doc }: RuleInput, which: 'train' | 'eval', path: string, range: Finding['range']): Finding {
+  const similar = similarFileName(path);
+  const message = `${key(`data.${which}`)}: ${path} does not exist.${similar ? ` Did you mean ${similar}? It is in the same folder.` : ''}`;
+  const written = (doc.value as { data?: Record<string, unknown> } | undefined)?.data?.[which];
+  const name = basename(path);
+  const fixes = similar && typeof written === 'string' && written.endsWith(name) ? [setFix(['data', which], written.slice(0, written.length - name.length) + similar)] : undefined;
+  return { range, severity: 'error', message, data: { path, ...(similar ? { similar } : {}) }, ...(fixes ? { fixes } : {}) };
+}
 
 function describe({ doc, plan }: RuleInput, which: 'train' | 'eval', facts: DatasetFacts): Finding[] {
   const range = anchor(doc, ['data', which]);
