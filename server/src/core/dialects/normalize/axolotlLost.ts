@@ -17,7 +17,7 @@ const CARRIED = new Set([
 const REASONS: Array<[RegExp, string]> = [
   [/^(wandb|mlflow|comet|swanlab|trackio|use_wandb|use_mlflow|use_comet|use_tensorboard)/, 'experiment tracking: LoRA Lens writes events.jsonl and its own panels'],
   [/^hub_|^push_|^hf_use_auth_token$/, 'uploading to the Hub is not part of a LoRA Lens run'],
-  [/^(deepspeed|fsdp|fsdp_config|fsdp_version|context_parallel_size|tensor_parallel_size|sequence_parallel_degree|dp_shard_size|ddp)/, 'multi-GPU settings: the estimate is the single-GPU, unsharded figure; the LoRA Lens trainer runs one GPU'],
+  [/^(deepspeed|fsdp|fsdp_config|fsdp_version|context_parallel_size|tensor_parallel_size|sequence_parallel_degree|dp_shard_size|ddp)/, 'multi-GPU settings: the estimate is the single-GPU, unsharded figure (the GPU count is the launcher\'s); the LoRA Lens trainer runs several GPUs through hardware.num_gpus with distributed ddp or fsdp'],
   [/^(rl|trl|dpo_|kto_|orpo_|simpo_|ebft|gdpo|grpo|rl_beta|reward_model|process_reward_model|vllm)/, 'preference / RL training: LoRA Lens plans supervised fine-tuning only'],
   [/^(plugins|liger_|cut_cross_entropy|kd_|unsloth_)/, 'axolotl plugins and kernel patches have no LoRA Lens equivalent'],
   [/^(model_type|tokenizer_type|type_of_model|model_config_type|base_model_config|processor_type|is_\w+_derived_model)/, 'model class selection: LoRA Lens loads AutoModelForCausalLM'],

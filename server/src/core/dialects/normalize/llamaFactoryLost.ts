@@ -14,7 +14,7 @@ const CARRIED = new Set([
 
 const REASONS: Array<[RegExp, string]> = [
   [/^(report_to|run_name|plot_loss|swanlab_|use_swanlab|logging_dir|logging_strategy)/, 'experiment tracking: LoRA Lens writes events.jsonl and its own panels'],
-  [/^(deepspeed|ddp_|fsdp|use_mca|tensor_model_parallel|pipeline_model_parallel|expert_model_parallel|sequence_parallel|cp_|context_parallel|ray_)/, 'multi-GPU settings: the estimate is the single-GPU, unsharded figure; the LoRA Lens trainer runs one GPU'],
+  [/^(deepspeed|ddp_|fsdp|use_mca|tensor_model_parallel|pipeline_model_parallel|expert_model_parallel|sequence_parallel|cp_|context_parallel|ray_)/, 'multi-GPU settings: the estimate is the single-GPU, unsharded figure (the GPU count is the launcher\'s); the LoRA Lens trainer runs several GPUs through hardware.num_gpus with distributed ddp or fsdp'],
   [/^(pref_|dpo_|kto_|simpo_|ppo_|reward_model|ref_model)/, 'preference / RL training: LoRA Lens plans supervised fine-tuning only'],
   [/^(use_galore|galore_|use_apollo|apollo_|use_badam|badam_|use_muon|use_adam_mini|loraplus_|mixture_of_depths|use_llama_pro|use_eaft|eaft_|use_asft|asft_|use_dft)/, 'an optimizer or training method LoRA Lens does not have: the plan counts AdamW'],
   [/^(eval_strategy|val_size|do_eval|do_predict|predict_with_generate|compute_accuracy)/, 'evaluation schedule: set data.eval and training.eval_steps'],
