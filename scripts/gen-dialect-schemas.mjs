@@ -1,4 +1,4 @@
-// Writes schemas/axolotl.schema.json and schemas/llama-factory.schema.json from the facts in scripts/dialect-facts/.
+// Writes schemas/axolotl.schema.json, schemas/llama-factory.schema.json and schemas/trl.schema.json from the facts in scripts/dialect-facts/.
 // The facts (key names, types, enums, defaults, the argument group, the gate) come from each tool's source at a
 // pinned commit; every description is ours. Run: node scripts/gen-dialect-schemas.mjs [--check]
 // --check exits 1 when a written schema differs from what the facts produce (CI keeps them in step).
@@ -16,6 +16,8 @@ const GROUP_WORDS = {
   logging: 'Logging', eval: 'Evaluation', rl: 'Preference / RL training', multimodal: 'Multimodal', tracking: 'Experiment tracking',
   internal: 'Set by the tool itself', misc: 'General', output: 'Output', inference: 'Inference UI', training: 'Trainer (transformers TrainingArguments)',
   finetuning: 'Fine-tuning method', generating: 'Generation', megatron: 'Megatron backend', 'kt-runtime': 'KTransformers runtime',
+  script: 'Script (dataset)', datasets: 'Dataset mixture', trl: 'TRL trainer', sft: 'SFT trainer (`trl sft`)', dpo: 'DPO trainer (`trl dpo`)',
+  launch: 'Launch (accelerate launch)',
 };
 
 const TYPE_WORDS = { bool: 'true or false', int: 'an integer', float: 'a number', number: 'a number', str: 'a string', dict: 'a mapping', any: 'any value', object: 'a mapping' };
@@ -190,6 +192,7 @@ function buildSchema({ dialect, tool, facts, meta, open }) {
 const targets = [
   { dialect: 'axolotl', tool: 'axolotl', file: 'axolotl.facts', open: true },
   { dialect: 'llama-factory', tool: 'LLaMA-Factory', file: 'llama-factory.facts', open: false },
+  { dialect: 'trl', tool: 'TRL', file: 'trl.facts', open: false },
 ];
 
 let stale = false;
@@ -202,6 +205,11 @@ for (const target of targets) {
       inference: ['model', 'data', 'finetuning', 'generating', 'kt-runtime'],
       export: ['model', 'data', 'finetuning', 'generating', 'kt-runtime'],
     };
+  }
+  // `trl sft` and `trl dpo` parse ScriptArguments, their own config, ModelConfig and DatasetMixtureConfig; the rest goes to accelerate launch.
+  if (target.dialect === 'trl') {
+    const common = ['script', 'model', 'datasets', 'training', 'trl', 'launch'];
+    schema['x-lora-lens'].commands = { sft: [...common, 'sft'], dpo: [...common, 'dpo'] };
   }
   const text = `${JSON.stringify(schema, null, 2)}\n`;
   const out = join(root, 'schemas', `${target.dialect}.schema.json`);
