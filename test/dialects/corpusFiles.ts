@@ -4,7 +4,7 @@ import { join } from 'node:path';
 /** The tool example configs kept as fixtures (see test/fixtures/corpus/SOURCES.md). */
 export const CORPUS_DIR = join(__dirname, '..', 'fixtures', 'corpus');
 
-export type CorpusTool = 'axolotl' | 'llama-factory' | 'torchtune';
+export type CorpusTool = 'axolotl' | 'llama-factory' | 'torchtune' | 'trl';
 
 export interface CorpusFile {
   tool: CorpusTool;

@@ -17,7 +17,7 @@ function sources(dir: string): string[] {
 test('every dialect diagnostic code has its anchor in docs/rules.md (the link each diagnostic carries)', () => {
   const codes = new Set<string>();
   for (const text of sources(join(ROOT, 'server', 'src', 'core', 'dialects'))) {
-    for (const match of text.matchAll(/'((?:axolotl|lf|dialect)-[a-z0-9-]+)'/g)) codes.add(match[1]!);
+    for (const match of text.matchAll(/'((?:axolotl|lf|trl|dialect)-[a-z0-9-]+)'/g)) codes.add(match[1]!);
   }
   assert.ok(codes.size >= 25, `${codes.size} codes found`);
   const docs = readFileSync(join(ROOT, 'docs', 'rules.md'), 'utf8');

@@ -1,6 +1,6 @@
 /**
- * Issue 19 item 5: YAML that no dialect claims (a TRL recipe, a custom trainer's config) is left alone by
- * `lora-lens check` as by the editor; `--dialect lora-lens` checks it as ours anyway.
+ * Issue 19 item 5: YAML that no dialect claims (a custom trainer's config) is left alone by `lora-lens check` as by
+ * the editor; `--dialect lora-lens` checks it as ours anyway. A TRL recipe is TRL's (test/dialects/trl.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,20 +12,13 @@ import { runCommandIn } from '../helpers/cli';
 
 const DIR = mkdtempSync(join(tmpdir(), 'lora-lens-unclaimed-'));
 
-/** A TRL `trl sft --config` recipe: ScriptArguments, SFTConfig and ModelConfig keys, none of ours. */
-const TRL = `model_name_or_path: Qwen/Qwen2.5-0.5B
-dataset_name: trl-lib/Capybara
+/** A custom training script's config (HfArgumentParser over its own dataclasses): no dialect's key signature. */
+const CUSTOM = `model_name_or_path: Qwen/Qwen2.5-0.5B
+train_file: data/train.jsonl
 learning_rate: 2.0e-5
 num_train_epochs: 1
-packing: true
 per_device_train_batch_size: 2
 gradient_accumulation_steps: 8
-gradient_checkpointing: true
-eval_strategy: steps
-eval_steps: 100
-use_peft: true
-lora_r: 32
-lora_alpha: 16
 output_dir: Qwen2-0.5B-SFT
 `;
 
@@ -36,7 +29,7 @@ function file(name: string, text: string): string {
 }
 
 test('check leaves a YAML file no dialect claims alone: no diagnostics, exit 0, and says how to check it anyway', async () => {
-  const path = file('sft.yaml', TRL);
+  const path = file('sft.yaml', CUSTOM);
   const text = await runCommandIn(runCommand, [path, '--offline'], DIR);
   assert.equal(text.code, 0, text.stdout + text.stderr);
   assert.match(text.stdout, /sft\.yaml: not checked: no dialect recognised .*pass --dialect lora-lens to check it as a LoRA Lens config\n/);
@@ -48,13 +41,13 @@ test('check leaves a YAML file no dialect claims alone: no diagnostics, exit 0, 
 });
 
 test('--dialect lora-lens checks the same file as ours (and finds what our schema refuses); a bad name is a usage error', async () => {
-  const path = file('sft.yaml', TRL);
+  const path = file('sft.yaml', CUSTOM);
   const forced = await runCommandIn(runCommand, [path, '--offline', '--dialect', 'lora-lens'], DIR);
   assert.equal(forced.code, 1, forced.stdout + forced.stderr);
   assert.match(forced.stdout, /sft\.yaml:\d+:\d+: error /);
-  const bad = await runCommandIn(runCommand, [path, '--dialect', 'trl'], DIR);
+  const bad = await runCommandIn(runCommand, [path, '--dialect', 'torchtune'], DIR);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--dialect trl: not a dialect; use one of lora-lens, axolotl, llama-factory/);
+  assert.match(bad.stderr, /--dialect torchtune: not a dialect; use one of lora-lens, axolotl, llama-factory, trl/);
 });
 
 test('our own configs, tool configs and files recognised as not checked are read as before', async () => {

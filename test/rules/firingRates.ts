@@ -11,7 +11,7 @@ import { parseConfigDocument } from '../../server/src/core/document/configDocume
 import { analyzeConfig } from '../../server/src/core/analysis/analyze';
 import { corpusFiles, type CorpusTool } from '../dialects/corpusFiles';
 
-export const TOOLS: CorpusTool[] = ['axolotl', 'llama-factory', 'torchtune'];
+export const TOOLS: CorpusTool[] = ['axolotl', 'llama-factory', 'torchtune', 'trl'];
 
 export interface ToolRates {
   files: number;

@@ -25,7 +25,7 @@ const FULL: Required<DoctorReport> = {
   required_packages: ['torch', 'transformers', 'peft', 'safetensors'],
   cuda: { available: false, version: null, gpus: [] },
   quantization_backend: 'builtin-nf4',
-  tools: { axolotl: { installed: true, version: '0.9.2', executable: '/venv/bin/axolotl' }, 'llama-factory': { installed: false, version: null, executable: null } },
+  tools: { axolotl: { installed: true, version: '0.9.2', executable: '/venv/bin/axolotl' }, 'llama-factory': { installed: false, version: null, executable: null }, trl: { installed: false, version: null, executable: null } },
   gpu_count: 0,
 };
 const withGpu = (report: DoctorReport): DoctorReport => ({ ...report, cuda: { available: true, version: '12.4', gpus: [{ index: 0, name: 'NVIDIA A10', memory_bytes: 24_146_608_128, compute_capability: '8.6', bf16: true }] } });

@@ -10,7 +10,7 @@ const REPORT: DoctorReport = {
   required_packages: ['torch', 'transformers', 'peft', 'safetensors'],
   cuda: { available: false, version: null, gpus: [] },
   quantization_backend: 'builtin-nf4',
-  tools: { axolotl: { installed: true, version: '0.9.2', executable: '/venv/bin/axolotl' }, 'llama-factory': { installed: false, version: null, executable: null } },
+  tools: { axolotl: { installed: true, version: '0.9.2', executable: '/venv/bin/axolotl' }, 'llama-factory': { installed: false, version: null, executable: null }, trl: { installed: false, version: null, executable: null } },
   gpu_count: 0,
 };
 

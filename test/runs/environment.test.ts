@@ -21,7 +21,7 @@ test('the editor reads the one doctor: findings name the interpreter that ran, Q
     packages: Object.fromEntries(['torch', 'transformers', 'peft', 'safetensors', 'bitsandbytes'].map((n) => [n, { installed: n !== 'peft' && n !== 'bitsandbytes', version: null, error: null }])),
     required_packages: ['torch', 'transformers', 'peft', 'safetensors'],
     cuda: { available: true, version: '12.4', gpus: [] }, quantization_backend: 'builtin-nf4', gpu_count: 0,
-    tools: { axolotl: { installed: false, version: null, executable: null }, 'llama-factory': { installed: false, version: null, executable: null } },
+    tools: { axolotl: { installed: false, version: null, executable: null }, 'llama-factory': { installed: false, version: null, executable: null }, trl: { installed: false, version: null, executable: null } },
   }));
   assert.ok(parsed.ok);
   if (!parsed.ok) return;

@@ -28,7 +28,7 @@ OPTIONAL_PACKAGES = ("accelerate", "bitsandbytes", "pyarrow")
 
 # The user's own training tools: distribution name -> console script it installs. Read through importlib.metadata
 # only: importing axolotl or llamafactory pulls in torch, deepspeed and more, seconds of work for a version string.
-TOOLS = {"axolotl": ("axolotl", "axolotl"), "llama-factory": ("llamafactory", "llamafactory-cli")}
+TOOLS = {"axolotl": ("axolotl", "axolotl"), "llama-factory": ("llamafactory", "llamafactory-cli"), "trl": ("trl", "trl")}
 
 
 def _tool(distribution: str, script: str) -> dict[str, Any]:

@@ -36,7 +36,7 @@ export interface StartEvent {
   /** The throughput model's tokens/s for this run's plan and GPU (server/src/throughput), for predicted-against-actual speed and ETA. */
   estimate_tokens_per_second?: number | null;
   /** What trains: the bundled trainer (absent or lora-lens), or the user's own tool whose output LoRA Lens adapts. */
-  tool?: 'lora-lens' | 'axolotl' | 'llama-factory';
+  tool?: 'lora-lens' | 'axolotl' | 'llama-factory' | 'trl';
 }
 
 export interface StepEvent {

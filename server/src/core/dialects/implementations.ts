@@ -7,6 +7,7 @@ import { AXOLOTL_IMPLEMENTATION } from './axolotl/dialect';
 import type { Dialect, DialectImplementation } from './dialect';
 import { LLAMA_FACTORY_IMPLEMENTATION } from './llamaFactory/dialect';
 import { LORA_LENS_IMPLEMENTATION } from './lora-lens/dialect';
+import { TRL_IMPLEMENTATION } from './trl/dialect';
 import type { DialectSchemaRoot } from './schemaTable';
 import { DIALECTS, type DialectId, type DialectRegistry, type ToolDialectId } from './registry';
 
@@ -14,6 +15,7 @@ const IMPLEMENTATIONS: { readonly [Id in DialectId]: DialectImplementation } = {
   'lora-lens': LORA_LENS_IMPLEMENTATION,
   axolotl: AXOLOTL_IMPLEMENTATION,
   'llama-factory': LLAMA_FACTORY_IMPLEMENTATION,
+  trl: TRL_IMPLEMENTATION,
 };
 
 /**

@@ -8,9 +8,10 @@ import { AXOLOTL } from './axolotl/about';
 import type { DialectAbout, ToolDialectAbout } from './dialect';
 import { LLAMA_FACTORY } from './llamaFactory/about';
 import { LORA_LENS } from './lora-lens/about';
+import { TRL } from './trl/about';
 
 /** In the order detection tries them (the key signatures are disjoint on the corpus, so order decides nothing). */
-export const DIALECTS = [LORA_LENS, AXOLOTL, LLAMA_FACTORY] as const;
+export const DIALECTS = [LORA_LENS, AXOLOTL, LLAMA_FACTORY, TRL] as const;
 
 /** A registry of dialects: the built-in one, or (in tests) a longer one. */
 export type DialectRegistry = readonly DialectAbout[];

@@ -6,8 +6,8 @@ import type { QuickFix } from '../edits/configEdits';
  * imports every dialect: here ids are plain strings, so no dialect module imports the registry (match.ts has the
  * precise types for everything above it).
  */
-/** LLaMA-Factory parses each command with different argument groups, so the command decides which keys are legal. */
-export type SubKind = 'train' | 'inference' | 'export';
+/** LLaMA-Factory and TRL parse each command with different argument groups, so the command decides which keys are legal. */
+export type SubKind = 'train' | 'inference' | 'export' | 'sft' | 'dpo';
 
 /** Whose rule a diagnostic states: the tool's own behaviour (its dialect id), or LoRA Lens's advice (`lora-lens`). */
 export type DiagnosticOrigin = string;

@@ -5,7 +5,7 @@ import { fitsType, type Coercion } from './typeCheck';
 import { YamlTimestamp, type ScalarFinding } from './yaml11';
 
 /** The YAML loader of each tool dialect (by id), for messages. */
-const RULE_NAMES: Record<string, string> = { axolotl: 'PyYAML (YAML 1.1 rules)', 'llama-factory': 'OmegaConf (YAML 1.1 rules)' };
+const RULE_NAMES: Record<string, string> = { axolotl: 'PyYAML (YAML 1.1 rules)', 'llama-factory': 'OmegaConf (YAML 1.1 rules)', trl: 'PyYAML (YAML 1.1 rules)' };
 
 /** Why the tool reads the scalar differently, in one clause. */
 export function explainScalar(finding: ScalarFinding): string {

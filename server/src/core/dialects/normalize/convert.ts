@@ -76,6 +76,8 @@ export function planToLoraLensYaml(plan: TrainingPlan, lost: LostKey[], dialect:
     data: withoutNulls({ train: pathOf(plan.data.train), eval: plan.data.eval ? pathOf(plan.data.eval) : null, ...withoutPaths(plan.data) }),
     training: withoutNulls(training),
     output: { dir: pathOf(plan.output.dir), ...withoutDir(plan.output) },
+    // A preference run stays one: without these keys our dialect would read it as supervised fine-tuning.
+    ...(plan.objective === 'dpo' && plan.dpo ? { objective: 'dpo', dpo: plan.dpo } : {}),
   };
   const all = [...lost, ...conversionLosses(plan)];
   return headerOf(plan, dialect, all) + stringify(config, { lineWidth: 0 });

@@ -5,7 +5,7 @@
 import type { ConfigDocument } from '../../document/configDocument';
 import { findDialect } from '../implementations';
 import type { ToolDialectId } from '../registry';
-import type { LlamaFactorySubKind } from './llamaFactory';
+import type { SubKind } from '../types';
 import type { NormalizeOptions } from './shared';
 import type { NormalizeResult } from './types';
 
@@ -19,8 +19,8 @@ export type { LostKey, NormalizeProblem, NormalizeResult } from './types';
 /** A dialect with its own tool (the registry's tool dialects). */
 export type DialectName = ToolDialectId;
 
-/** The normaliser of a tool's dialect (from the registry); LLaMA-Factory also needs the command the file is for (train by default). */
-export function normalizeDialect(dialect: DialectName, doc: ConfigDocument, configPath: string | null, subKind: LlamaFactorySubKind = 'train', opts: NormalizeOptions = {}): NormalizeResult {
+/** The normaliser of a tool's dialect (from the registry); LLaMA-Factory and TRL also need the command the file is for (train, sft by default). */
+export function normalizeDialect(dialect: DialectName, doc: ConfigDocument, configPath: string | null, subKind: SubKind = 'train', opts: NormalizeOptions = {}): NormalizeResult {
   const normalized = findDialect(dialect)!.normalize(doc, configPath, { subKind }, opts);
   return { ...normalized, dialect, sources: normalized.sources ?? {} };
 }

@@ -2,8 +2,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { NodePath } from '../../document/configDocument';
-import type { Distributed, Method } from '../../plan/types';
+import type { AttnImplementation, Distributed, Method, ModelRef } from '../../plan/types';
 import { hubDatasetRef, looksLikeHubId } from './datasetRef';
+import { asString, type Obj } from './read';
 import type { LostKey } from './types';
 
 export interface NormalizeOptions {
@@ -42,6 +43,12 @@ export function distributedFrom(deepspeed: unknown, fsdp: boolean): { distribute
   }
   if (deepspeed !== null && typeof deepspeed === 'object') return { distributed: 'ddp', lost: 'inline DeepSpeed config not read: counted as data parallel' };
   return { distributed: fsdp ? 'fsdp' : 'none' };
+}
+
+/** The model of a config read by transformers' from_pretrained: `model_revision` (null for `main`) and `trust_remote_code`, as LLaMA-Factory and TRL name them. */
+export function hfModelRef(cfg: Obj, name: string, attn: AttnImplementation, load8: boolean): ModelRef {
+  const revision = asString(cfg.model_revision);
+  return { name_or_path: name, revision: revision && revision !== 'main' ? revision : null, trust_remote_code: cfg.trust_remote_code === true, attn_implementation: attn, ...(load8 ? { load_in_8bit: true } : {}) };
 }
 
 /** `runs/<model>-<method>` as our dialect names a default output folder. */

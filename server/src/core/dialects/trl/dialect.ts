@@ -1,0 +1,13 @@
+/** TRL's language service: validation as `trl sft|dpo --config` judges a recipe, its plan, its schema. */
+import { toolOwnsSpot } from '../axolotl/dialect';
+import type { DialectImplementation } from '../dialect';
+import { trlToPlan } from '../normalize/trl';
+import { TRL_SCHEMA, trlCommand } from './schema';
+import { validateTrl } from './validate';
+
+export const TRL_IMPLEMENTATION: DialectImplementation = {
+  validate: (doc, context, options) => validateTrl(doc, trlCommand(context.subKind), options.installedVersion),
+  ownsSpot: toolOwnsSpot,
+  normalize: (doc, configPath, context, options) => trlToPlan(doc, configPath, trlCommand(context.subKind), options),
+  schema: TRL_SCHEMA,
+};
