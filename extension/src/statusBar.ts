@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { claimsDocument, type DialectId } from '../../server/src/core/analysis/claim';
 import { EstimateRequestMethod, type EstimateParams, type EstimateResult } from '../../server/src/protocol/requests';
-import { statusBarContent } from './statusText';
+import { CLAIMED_CONTEXT, statusBarContent } from './statusText';
 
 /** Whether the server treats a document as a config: the same function and the same `loraLens.files`/`dialects` settings. */
 export function isConfigDocument(document: vscode.TextDocument): boolean {
@@ -27,7 +27,11 @@ export function createStatusBar(client: LanguageClient): vscode.Disposable {
 
   const refresh = async () => {
     const editor = vscode.window.activeTextEditor;
-    if (!editor || !isConfigDocument(editor.document) || !client.isRunning()) { item.hide(); return; }
+    const claimed = !!editor && isConfigDocument(editor.document);
+    // The editor-title ▷ Run button shows on every config the server claims, axolotl and LLaMA-Factory files included
+    // (their names say nothing: the top-level keys do), through this context key (package.json menus).
+    void vscode.commands.executeCommand('setContext', CLAIMED_CONTEXT, claimed);
+    if (!editor || !claimed || !client.isRunning()) { item.hide(); return; }
     const mine = ++request;
     let estimate: EstimateResult = null;
     try {
@@ -45,6 +49,8 @@ export function createStatusBar(client: LanguageClient): vscode.Disposable {
     item,
     vscode.window.onDidChangeActiveTextEditor(refreshSoon),
     vscode.languages.onDidChangeDiagnostics(refreshSoon),
+    // Typing the first axolotl key into a new file claims it: the ▷ button appears without switching editors.
+    vscode.workspace.onDidSaveTextDocument(refreshSoon),
     vscode.workspace.onDidChangeConfiguration((event) => { if (event.affectsConfiguration('loraLens.files') || event.affectsConfiguration('loraLens.dialects')) refreshSoon(); }),
   ];
   refreshSoon();

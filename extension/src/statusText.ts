@@ -1,5 +1,8 @@
 import type { EstimateResult } from '../../server/src/protocol/requests';
 
+/** The context key that is true while the active editor holds a config LoRA Lens claims (any dialect): package.json's menus read it. */
+export const CLAIMED_CONTEXT = 'loraLens.claimed';
+
 /**
  * The status bar item's text and accessibility label: the verdict as an icon, the error count; no figures (the inlay
  * hint on the model line carries them, the tooltip the breakdown). The label reads the verdict out.

@@ -33,6 +33,7 @@ async function openConfig(name: string, text: string): Promise<{ uri: string; di
   await client.open(uri, text, 'yaml', 1);
   return { uri, diagnostics: (await published).diagnostics };
 }
+const messageOf = (d: Diagnostic) => (typeof d.message === 'string' ? d.message : d.message.value);
 const linksOf = async (uri: string) => (await client.connection.sendRequest('textDocument/documentLink', { textDocument: { uri } })) as DocumentLink[];
 
 test('data.train and data.eval are links to their files, on the value', async () => {
@@ -47,8 +48,8 @@ test('data.train and data.eval are links to their files, on the value', async ()
 test('a missing data file: no link, a did-you-mean for the close name in the folder, and a fix that writes it', async () => {
   const text = ours('data/trian.jsonl');
   const { uri, diagnostics } = await openConfig('b.finetune.yaml', text);
-  const missing = diagnostics.find((d) => /does not exist/.test(d.message))!;
-  assert.match(missing.message, /trian\.jsonl does not exist\. Did you mean train\.jsonl\? It is in the same folder\./);
+  const missing = diagnostics.find((d) => /does not exist/.test(messageOf(d)))!;
+  assert.match(messageOf(missing), /trian\.jsonl does not exist\. Did you mean train\.jsonl\? It is in the same folder\./);
   assert.deepEqual((await linksOf(uri)).map((l) => l.target), [pathToFileURL(join(dir, 'data', 'eval.jsonl')).href]);
   const actions = (await client.connection.sendRequest('textDocument/codeAction', { textDocument: { uri }, range: missing.range, context: { diagnostics: [missing] } })) as CodeAction[];
   const fix = actions.find((a) => a.edit && /train\.jsonl/.test(a.title))!;
@@ -57,13 +58,13 @@ test('a missing data file: no link, a did-you-mean for the close name in the fol
   assert.equal(fixed, ours('data/train.jsonl'));
   const republished = client.diagnostics(uri, 2);
   await client.change(uri, 2, fixed);
-  assert.ok(!(await republished).diagnostics.some((d) => /does not exist/.test(d.message)));
+  assert.ok(!(await republished).diagnostics.some((d) => /does not exist/.test(messageOf(d))));
 });
 
 test('a name with nothing close in the folder gets no guess', async () => {
   const { diagnostics } = await openConfig('c.finetune.yaml', ours('data/completely-different-name.jsonl'));
-  const missing = diagnostics.find((d) => /does not exist/.test(d.message))!;
-  assert.doesNotMatch(missing.message, /Did you mean/);
+  const missing = diagnostics.find((d) => /does not exist/.test(messageOf(d)))!;
+  assert.doesNotMatch(messageOf(missing), /Did you mean/);
 });
 
 test('an axolotl dataset path is a link too', async () => {
