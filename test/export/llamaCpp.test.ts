@@ -105,10 +105,10 @@ function syntheticRun(arch: string): string {
   return built.stdout.trim().split('\n').pop()!;
 }
 
-test('Mistral, Qwen3, Gemma-2 (norm + 1, soft-caps, sliding window) and Phi-3 (fused qkv and gate_up) run in llama.cpp as in torch', async (t) => {
+test('Mistral, Qwen3, Gemma-2 (norm + 1, soft-caps, sliding window), Phi-3 (fused qkv and gate_up) and a SentencePiece-style tokenizer (byte fallback, "▁" prefix) run in llama.cpp as in torch', async (t) => {
   const skip = await whyNot();
   if (skip) { t.skip(skip); return; }
-  for (const arch of ['mistral', 'qwen3', 'gemma2', 'phi3']) {
+  for (const arch of ['mistral', 'qwen3', 'gemma2', 'phi3', 'mistral-spm']) {
     await t.test(arch, (st) => {
       const result = exportVerified(syntheticRun(arch), 'f16');
       st.diagnostic(`largest log-probability difference ${result.verify.maxLogprobDiff.toPrecision(3)}`);

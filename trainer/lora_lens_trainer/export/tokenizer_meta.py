@@ -31,6 +31,7 @@ class TokenizerFacts:
     tokens: list[str]
     types: list[int]
     scores: list[float] | None
+    add_space_prefix: bool | None  # SentencePiece-style only: a "▁" before the text (Llama 2, Mistral; not Gemma)
     eot_id: int | None
     eot_token: str | None
     chat_template: str | None
@@ -72,14 +73,31 @@ def _bpe_tokens(tokenizer: Any, vocab_size: int) -> tuple[list[str], list[int]]:
     return tokens, types
 
 
-def _spm_tokens(folder: Path, vocab_size: int) -> tuple[list[str], list[int], list[float]]:
+def merge_scores(tokenizer_json: dict[str, Any]) -> dict[str, float]:
+    """Scores that make llama.cpp's SentencePiece merge loop (highest score first) follow the BPE merge order: a
+    token made by merge number i scores -i. gguf.LlamaHfVocab gives every token -1000, which leaves the order to
+    position and tokenizes differently from transformers."""
+    scores: dict[str, float] = {}
+    for rank, merge in enumerate(tokenizer_json["model"].get("merges") or []):
+        left, right = merge.split(" ", 1) if isinstance(merge, str) else merge
+        scores.setdefault(left + right, -float(rank))
+    return scores
+
+
+def _spm_tokens(folder: Path, vocab_size: int, tokenizer_json: dict[str, Any],
+                added: dict[int, Any]) -> tuple[list[str], list[int], list[float]]:
     import gguf
 
     vocab = gguf.LlamaHfVocab(folder)
+    ranks = merge_scores(tokenizer_json)
     tokens, scores, types = [], [], []
     for text, score, kind in vocab.all_tokens():
+        # LlamaHfVocab marks only the tokenizer's named specials (BOS, EOS...) as control; an added special token such
+        # as <|im_start|> must be one too, or llama.cpp reads the chat template's markers as plain text.
+        if kind == gguf.TokenType.NORMAL and len(tokens) in added and added[len(tokens)].special:
+            kind = gguf.TokenType.CONTROL
         tokens.append(text.decode("utf-8"))
-        scores.append(score)
+        scores.append(ranks.get(tokens[-1], 0.0 if kind == gguf.TokenType.NORMAL else score))
         types.append(int(kind))
     for i in range(len(tokens), vocab_size):
         tokens.append(f"[PAD{i}]")
@@ -105,7 +123,7 @@ def tokenizer_facts(folder: Path, vocab_size: int) -> TokenizerFacts:
     scores = None
     if model.get("type") == "BPE" and model.get("byte_fallback"):
         kind, pre = "llama", None
-        tokens, types, scores = _spm_tokens(folder, vocab_size)
+        tokens, types, scores = _spm_tokens(folder, vocab_size, tokenizer_json, tokenizer.added_tokens_decoder)
     elif model.get("type") == "BPE":
         kind, pre = "gpt2", _pre_tokenizer(tokenizer_json)
         tokens, types = _bpe_tokens(tokenizer, vocab_size)
@@ -119,7 +137,22 @@ def tokenizer_facts(folder: Path, vocab_size: int) -> TokenizerFacts:
     if eot_token and (eot_id is None or eot_id == tokenizer.unk_token_id):
         raise ExportError(f"the chat template ends a turn with {eot_token}, which is not in the vocabulary")
     stops = [t for t in dict.fromkeys([eot_token, tokenizer.eos_token]) if t]
-    return TokenizerFacts(kind, pre, tokens, types, scores, eot_id, eot_token, template, stops)
+    space_prefix = _adds_space_prefix(tokenizer_json) if kind == "llama" else None
+    return TokenizerFacts(kind, pre, tokens, types, scores, space_prefix, eot_id, eot_token, template, stops)
+
+
+def _adds_space_prefix(tokenizer_json: dict[str, Any]) -> bool:
+    """Whether the tokenizer puts "▁" before the text: a Prepend normalizer (Llama 2, Mistral) or a Metaspace
+    pre-tokenizer that prepends. llama.cpp prepends by default, which Gemma's tokenizer does not."""
+    def steps(node: Any, key: str) -> list[dict[str, Any]]:
+        if not isinstance(node, dict):
+            return []
+        return node.get(key, [node]) if node.get("type") == "Sequence" else [node]
+
+    normalizers = steps(tokenizer_json.get("normalizer"), "normalizers")
+    pre = steps(tokenizer_json.get("pre_tokenizer"), "pretokenizers")
+    return (any(n.get("type") == "Prepend" for n in normalizers)
+            or any(p.get("type") == "Metaspace" and p.get("prepend_scheme", "always") != "never" for p in pre))
 
 
 def write_tokenizer(writer: Any, folder: Path, facts: TokenizerFacts) -> None:
@@ -132,6 +165,8 @@ def write_tokenizer(writer: Any, folder: Path, facts: TokenizerFacts) -> None:
     writer.add_token_types(facts.types)
     if facts.scores is not None:
         writer.add_token_scores(facts.scores)
+    if facts.add_space_prefix is not None:
+        writer.add_add_space_prefix(facts.add_space_prefix)
     special = gguf.SpecialVocab(folder, load_merges=facts.model == "gpt2", n_vocab=len(facts.tokens))
     if facts.model == "gpt2" and not special.merges:
         raise ExportError(f"{folder / 'tokenizer.json'}: a BPE tokenizer without merges")

@@ -19,7 +19,27 @@ from tests.cpu.trainer_process import TRAINER_DIR, env  # noqa: E402
 from tests.plans import make_plan  # noqa: E402
 from tests.tiny_model import build_tokenizer, chat_rows, tiny_config, write_jsonl  # noqa: E402
 
-ARCHS = ["mistral", "qwen3", "gemma2", "phi3"]
+ARCHS = ["mistral", "qwen3", "gemma2", "phi3", "mistral-spm"]
+
+
+def build_spm_tokenizer(folder: Path, corpus: list[str]) -> None:
+    """A tokenizer of Llama 2's and Mistral's kind: BPE with byte fallback (the 256 <0xNN> tokens in the vocabulary),
+    "▁" for spaces and before the text, ChatML on top."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from tests.tiny_model import CHATML
+
+    specials = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"] + [f"<0x{i:02X}>" for i in range(256)]
+    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=700, special_tokens=specials))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="<|im_end|>", unk_token="<unk>",
+                                   pad_token="</s>")
+    fast.chat_template = CHATML
+    fast.save_pretrained(folder)
 
 
 def _config(arch: str, vocab: int):
@@ -48,10 +68,10 @@ def synthetic_run(root: Path, arch: str, seed: int = 0) -> Path:
     model_dir = root / f"tiny-{arch}"
     model_dir.mkdir(parents=True, exist_ok=True)
     corpus = [m["content"] for row in chat_rows(64) for m in row["messages"]]
-    build_tokenizer(model_dir, corpus)
+    (build_spm_tokenizer if arch.endswith("-spm") else build_tokenizer)(model_dir, corpus)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(_config(arch, len(tokenizer)), dtype=torch.float32)
+    model = AutoModelForCausalLM.from_config(_config(arch.removesuffix("-spm"), len(tokenizer)), dtype=torch.float32)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("norm.weight"):
@@ -86,7 +106,7 @@ def test_every_tensor_gets_its_llama_cpp_name_and_the_quirks_are_applied(root, a
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     reader = gguf.GGUFReader(out)
-    expected_arch = "llama" if arch == "mistral" else arch
+    expected_arch = "llama" if arch.startswith("mistral") else arch
     assert reader.fields["general.architecture"].contents() == expected_arch
     tensors = {t.name: t for t in reader.tensors}
     assert all(not name.startswith("model.") for name in tensors)
@@ -101,6 +121,16 @@ def test_every_tensor_gets_its_llama_cpp_name_and_the_quirks_are_applied(root, a
         assert tuple(tensors["blk.0.ffn_up.weight"].shape) == (64, 256)  # gate and up, fused, as llama.cpp reads them
     if arch == "qwen3":
         assert "blk.0.attn_q_norm.weight" in tensors
+    if arch == "mistral-spm":
+        assert reader.fields["tokenizer.ggml.model"].contents() == "llama"
+        assert reader.fields["tokenizer.ggml.add_space_prefix"].contents() is True
+        tokens = reader.fields["tokenizer.ggml.tokens"].contents()
+        types = reader.fields["tokenizer.ggml.token_type"].contents()
+        assert types[tokens.index("<0x0A>")] == gguf.TokenType.BYTE
+        scores = reader.fields["tokenizer.ggml.scores"].contents()
+        merges = json.loads((run_dir / "adapter" / "tokenizer.json").read_text())["model"]["merges"]
+        first = "".join(merges[0].split(" ") if isinstance(merges[0], str) else merges[0])
+        assert scores[tokens.index(first)] == 0.0 and scores[tokens.index("".join(merges[5] if isinstance(merges[5], list) else merges[5].split(" ")))] == -5.0
     if arch == "gemma2":
         assert reader.fields["gemma2.final_logit_softcapping"].contents() == pytest.approx(2.0)
         assert "blk.0.post_ffw_norm.weight" in tensors
