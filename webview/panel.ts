@@ -93,7 +93,8 @@ function renderHeader(): void {
     const h = runHeader(view.series);
     const row = el('div', 'run', '');
     row.dataset.run = view.run.id;
-    row.append(el('span', `status status-${h.status}`, h.status));
+    row.append(el('span', `status status-${h.downloading ? 'downloading' : h.status}`, h.downloading ? 'downloading' : h.status));
+    if (h.downloading) row.append(el('span', 'metric download', h.downloading));
     if (runs.length > 1) {
       // Compare: the run's colour and legend first, its full name after (the legend says what differs).
       const swatch = el('span', 'swatch', '');

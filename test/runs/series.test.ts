@@ -30,7 +30,7 @@ test('a completed run reduces to one point per step, evals apart, header from th
   assert.equal(series.status, 'completed');
   assert.equal(series.loss.at(-1), 1.0841);
   const header = runHeader(series);
-  assert.deepEqual(header, { status: 'completed', step: 80, totalSteps: 80, elapsedS: 73, etaS: 0, finalLoss: 1.0841 });
+  assert.deepEqual(header, { status: 'completed', step: 80, totalSteps: 80, elapsedS: 73, etaS: 0, finalLoss: 1.0841, downloading: null });
 });
 
 test('a total of 0 (a tool run before its first progress bar) is unknown, not /0', () => {

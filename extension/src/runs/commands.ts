@@ -95,6 +95,8 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
     target: { kind: 'new', plan, configPath: uri.fsPath, tool: null, runDir: null },
     python: command.python, cwd: command.cwd, trainerRoot: command.trainerRoot, now: new Date(),
     estimate: { peakAllocatedBytes: answer.peakAllocatedBytes, tokensPerSecond: answer.tokensPerSecond, tool: null, numTrainRows: null },
+    // loraLens.hub off: a model not on disk is refused with the download command instead of fetched by the trainer.
+    hub: vscode.workspace.getConfiguration('loraLens').get<boolean>('hub', true),
   });
   if (isRefusal(spec)) { void vscode.window.showErrorMessage(`LoRA Lens: cannot start the run: ${spec.message}`); return; }
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [spec.runId]);

@@ -2,10 +2,12 @@
  * Events to chart series: the pure data reduction behind the run panel, shared by the extension (history view,
  * notifications) and the webview page (bundled into media/build/panel.js). No DOM, no vscode, no node imports.
  */
-import type { EndEvent, ErrorEvent, RunStatus, StartEvent, StepEvent, TrainerEvent } from './events';
+import type { DownloadEvent, EndEvent, ErrorEvent, RunStatus, StartEvent, StepEvent, TrainerEvent } from './events';
 
 export interface RunSeries {
   status: RunStatus;
+  /** The latest model download event (the trainer fetches a model not on disk before its start event). */
+  download: DownloadEvent | null;
   start: StartEvent | null;
   last: StepEvent | null;
   end: EndEvent | null;
@@ -35,7 +37,7 @@ export const SMOOTHING = 0.6;
 
 export function createSeries(): RunSeries {
   return {
-    status: 'starting', start: null, last: null, end: null, error: null, warnings: [], checkpoints: [], resumes: [],
+    status: 'starting', download: null, start: null, last: null, end: null, error: null, warnings: [], checkpoints: [], resumes: [],
     step: [], loss: [], lossSmooth: [], learningRate: [], gradNorm: [], tokensPerSecond: [],
     allocated: [], reserved: [], peak: [], evalStep: [], evalLoss: [],
   };
@@ -68,6 +70,9 @@ function smoothedAt(series: RunSeries, loss: number): number {
 /** Folds one event into the series (mutates it: the panel applies thousands of events per run). */
 export function applyEvent(series: RunSeries, event: TrainerEvent): RunSeries {
   switch (event.event) {
+    case 'download':
+      series.download = event;
+      break;
     case 'start':
       series.start = event;
       series.end = null;
@@ -127,6 +132,8 @@ export interface RunHeader {
   elapsedS: number | null;
   etaS: number | null;
   finalLoss: number | null;
+  /** While the trainer fetches the model: `downloading Qwen/Qwen2.5-7B: 3.2/15.2 GiB (21%)`; else null. */
+  downloading: string | null;
 }
 
 /** What the panel header and the history view show for a run. */
@@ -140,7 +147,15 @@ export function runHeader(series: RunSeries): RunHeader {
     elapsedS: series.end?.elapsed_s ?? last?.elapsed_s ?? null,
     etaS: series.end ? 0 : last?.eta_s ?? null,
     finalLoss: series.end?.final_loss ?? (series.loss.length ? series.loss[series.loss.length - 1]! : null),
+    downloading: downloadingText(series),
   };
+}
+
+function downloadingText(series: RunSeries): string | null {
+  const d = series.download;
+  if (!d || d.phase === 'done' || series.start || series.end) return null;
+  const percent = d.total_bytes > 0 ? ` (${Math.floor((100 * d.downloaded_bytes) / d.total_bytes)}%)` : '';
+  return `downloading ${d.model}: ${formatGiB(d.downloaded_bytes).replace(' GiB', '')}/${formatGiB(d.total_bytes)}${percent}`;
 }
 
 export interface SpeedPrediction {

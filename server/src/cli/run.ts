@@ -27,7 +27,7 @@ export const RUN: CommandSpec = {
     { name: 'resume-anyway', value: 'RUN_DIR', help: 'the same, even if the config or the dataset changed since that checkpoint' },
     { name: 'python', value: 'PATH', help: 'the interpreter (default $LORA_LENS_PYTHON, else python3)' },
     { name: 'skip-checks', help: 'start without the doctor\'s pre-flight (the trainer\'s packages, or the tool an axolotl or LLaMA-Factory config needs)' },
-    { name: 'offline', help: 'look no model up on the Hugging Face Hub (HF_HUB_OFFLINE does the same); models fetched before are still read from the cache' },
+    { name: 'offline', help: 'look no model up on the Hugging Face Hub (HF_HUB_OFFLINE does the same); models fetched before are still read from the cache. Without it the trainer downloads a model that is not on disk first' },
   ],
   notes: ['exit: the trainer\'s code (0 completed or stopped), 1 config errors, a missing package or a failed run, 2 usage\n'
     + 'error or unusable path, 130 interrupted (Ctrl-C).'],
@@ -67,7 +67,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const prepared = await prepare(parsed, io, fail);
   if (typeof prepared === 'number') return prepared;
   // The folder and the command line, decided before the doctor (slower) so that a wrong --run-dir fails at once.
-  const spec = planLaunch({ target: prepared.target, python: parsed.python, cwd: io.cwd, trainerRoot: trainerRoot(), estimate: prepared.estimate, now: new Date() });
+  const spec = planLaunch({ target: prepared.target, python: parsed.python, cwd: io.cwd, trainerRoot: trainerRoot(), estimate: prepared.estimate, now: new Date(), hub: parsed.hub });
   if (isRefusal(spec)) return fail(spec.message, refusalExitCode(spec));
   if (!parsed.skipChecks) {
     const outcome = await runDoctorCheck({ python: parsed.python, cwd: io.cwd, trainerRoot: trainerRoot(), nvidia: await detectGpus(), method: prepared.method });

@@ -1,6 +1,6 @@
 /** The terminal side of `lora-lens run`: events as a progress bar (TTY), plain lines (pipes, CI) or JSON lines (--json). */
 import { formatCount } from '../core/estimate/memory/presentation';
-import { formatDuration, formatProgress, type TrainerEvent } from '../runs';
+import { formatDownload, formatDuration, formatProgress, type DownloadEvent, type TrainerEvent } from '../runs';
 import type { CliIO } from './io';
 
 export const isTty = (stream: NodeJS.WritableStream) => Boolean((stream as NodeJS.WriteStream).isTTY);
@@ -8,6 +8,8 @@ export const isTty = (stream: NodeJS.WritableStream) => Boolean((stream as NodeJ
 /** Writes events as a progress bar (TTY: redrawn in place), as plain lines (pipes, CI logs), or as JSON lines (--json). */
 export class Reporter {
   private drawn = false;
+  /** Plain output prints a download at start, every tenth and done, not once a second. */
+  private downloadTenth = -1;
   constructor(private readonly io: CliIO, private readonly tty: boolean, private readonly json: boolean) {}
 
   line(text: string): void {
@@ -19,6 +21,7 @@ export class Reporter {
   event(e: TrainerEvent): void {
     if (this.json) { this.io.stdout.write(`${JSON.stringify(e)}\n`); return; }
     switch (e.event) {
+      case 'download': this.download(e); break;
       case 'start': {
         // A tool run knows its step count only from the tool's first bar, and its parameters only from an estimate.
         const parts = [e.total_steps ? `${e.total_steps} steps` : '', e.num_train_rows ? `${e.num_train_rows} rows` : '',
@@ -28,11 +31,8 @@ export class Reporter {
         break;
       }
       case 'step':
-        if (this.tty) {
-          const width = Math.max(10, Math.min(30, ((this.io.stdout as NodeJS.WriteStream).columns ?? 100) - 90));
-          this.io.stdout.write(`\r\x1b[2K${formatProgress(e, width)}`);
-          this.drawn = true;
-        } else this.line(formatProgress(e, 0));
+        if (this.tty) this.redraw(formatProgress(e, this.barWidth()));
+        else this.line(formatProgress(e, 0));
         break;
       case 'eval': this.line(`eval at step ${e.step}: loss ${e.eval_loss.toFixed(4)}`); break;
       case 'saving': this.line(`saving a checkpoint at step ${e.step}…`); break;
@@ -47,5 +47,22 @@ export class Reporter {
           + (typeof e.elapsed_s === 'number' ? `, ${formatDuration(e.elapsed_s)}` : '') + (e.adapter_path ? `; saved ${e.adapter_path}` : ''));
         break;
     }
+  }
+
+  private download(e: DownloadEvent): void {
+    if (e.phase === 'done') { this.line(formatDownload(e, 0)); return; }
+    if (this.tty) { this.redraw(formatDownload(e, this.barWidth())); return; }
+    const tenth = e.total_bytes > 0 ? Math.floor((10 * e.downloaded_bytes) / e.total_bytes) : 0;
+    if (e.phase === 'start' || tenth > this.downloadTenth) this.line(formatDownload(e, 0));
+    this.downloadTenth = Math.max(this.downloadTenth, tenth);
+  }
+
+  private barWidth(): number {
+    return Math.max(10, Math.min(30, ((this.io.stdout as NodeJS.WriteStream).columns ?? 100) - 90));
+  }
+
+  private redraw(text: string): void {
+    this.io.stdout.write(`\r\x1b[2K${text}`);
+    this.drawn = true;
   }
 }

@@ -58,7 +58,7 @@ function fail(io: CliIO, message: string, code: number = ExitCode.problems): num
 
 /** The exit code for a launch refused before anything started: a missing tool is a problem, a bad folder a usage error. */
 export function refusalExitCode(refusal: Refusal): number {
-  return refusal.reason === 'missing-tool' ? ExitCode.problems : ExitCode.usage;
+  return refusal.reason === 'missing-tool' || refusal.reason === 'model' ? ExitCode.problems : ExitCode.usage;
 }
 
 /**

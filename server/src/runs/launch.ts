@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { TrainingPlan } from '../core/plan/types';
+import { offlineModelProblem, withModelDownload } from './modelDownload';
 import { buildTrainerArgs, buildTrainerEnv, newRunDir, type TorchrunLayout, type TrainerInvocation } from './args';
 import { checkNewRun, checkResumable, createRun, EVENTS_FILE, readEventsFile, undoCreateRun, type CreatedRun } from './lifecycle';
 import { startTrainer, type TrainerCallbacks, type TrainerExit, type TrainerProcess } from './process';
@@ -41,6 +42,8 @@ export interface LaunchInput {
   env?: NodeJS.ProcessEnv;
   /** Several machines: every one runs the same launch with these (torchrun's --nnodes and c10d rendezvous). */
   nodes?: { nnodes: number; rdzvEndpoint: string; rdzvId?: string };
+  /** False with --offline / loraLens.hub off: the trainer may not fetch a model that is not on disk (modelDownload.ts). */
+  hub?: boolean;
 }
 
 export interface TrainerLaunch {
@@ -81,7 +84,7 @@ export interface LaunchSpec {
 }
 
 /** Why a run cannot start, as a sentence; `reason` lets a caller pick its exit code or its buttons. */
-export interface Refusal { refused: true; reason: 'folder' | 'resume' | 'missing-tool' | 'stdin' | 'config'; message: string }
+export interface Refusal { refused: true; reason: 'folder' | 'resume' | 'missing-tool' | 'stdin' | 'config' | 'model'; message: string }
 
 export function isRefusal<T>(value: T | Refusal): value is Refusal {
   return typeof value === 'object' && value !== null && (value as Refusal).refused === true;
@@ -138,7 +141,8 @@ function planResume(input: LaunchInput, target: Extract<LaunchTarget, { kind: 'r
   const hardware = savedHardware(runDir);
   const layout = hardware ? trainerLayout(hardware, input.nodes) : null;
   if (typeof layout === 'string') return refuse('config', layout);
-  const process_ = trainerLaunch({ python: input.python, runDir, resume: true, resumeAnyway: target.anyway ?? false, processes: layout, ...previousEstimates(runDir) }, input.cwd, input.trainerRoot, input.env);
+  const env = withModelDownload(input.env ?? process.env, input.hub);
+  const process_ = trainerLaunch({ python: input.python, runDir, resume: true, resumeAnyway: target.anyway ?? false, processes: layout, ...previousEstimates(runDir) }, input.cwd, input.trainerRoot, env);
   return { runDir, runId: basename(runDir), resume: true, plan: null, process: process_, description: `${input.python} -m lora_lens_trainer run --resume in ${runDir}` };
 }
 
@@ -176,11 +180,13 @@ export function planLaunch(input: LaunchInput): LaunchSpec | Refusal {
   if (target.tool) return planTool(input, target, target.tool, runDir);
   const layout = trainerLayout(target.plan.hardware, input.nodes);
   if (typeof layout === 'string') return refuse('config', layout);
+  const offline = offlineModelProblem(target.plan.model, input.hub, input.env ?? process.env, input.cwd);
+  if (offline) return refuse('model', offline);
   const estimate = input.estimate;
   const process_ = trainerLaunch({
     python: input.python, runDir, resume: false, processes: layout,
     estimatePeakBytes: estimate?.peakAllocatedBytes ?? null, estimateTokensPerSecond: estimate?.tokensPerSecond ?? null,
-  }, input.cwd, input.trainerRoot, input.env);
+  }, input.cwd, input.trainerRoot, withModelDownload(input.env ?? process.env, input.hub));
   const how = layout ? `torchrun --nproc_per_node ${layout.nprocPerNode}${layout.nnodes ? ` --nnodes ${layout.nnodes}` : ''} ` : '';
   return { runDir, runId: basename(runDir), resume: false, plan: target.plan, process: process_, description: `${how}${input.python} -m lora_lens_trainer run in ${runDir}` };
 }

@@ -1,7 +1,7 @@
 /**
  * The terminal progress line for `lora-lens run`: pure formatting of the latest step event.
  */
-import type { StepEvent } from './events';
+import type { DownloadEvent, StepEvent } from './events';
 
 const GIB = 1024 ** 3;
 
@@ -45,7 +45,21 @@ export function formatProgress(step: StepEvent, barWidth: number): string {
     `eta ${formatDuration(step.eta_s)}`,
   ];
   if (barWidth <= 0) return parts.join('  ');
-  const filled = Math.round(fraction * barWidth);
-  const bar = `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}%`;
-  return `${bar}  ${parts.join('  ')}`;
+  return `${bar(fraction, barWidth)}  ${parts.join('  ')}`;
+}
+
+function bar(fraction: number, width: number): string {
+  const filled = Math.round(fraction * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}%`;
+}
+
+/** The model download before training (`download` events): `downloading Qwen/Qwen2.5-7B: 3.2/15.2 GiB (7 files)`. */
+export function formatDownload(e: DownloadEvent, barWidth: number): string {
+  const gib = (b: number) => (b / GIB).toFixed(e.total_bytes < GIB ? 2 : 1);
+  const files = typeof e.files === 'number' ? ` (${e.files} file${e.files === 1 ? '' : 's'})` : '';
+  const text = e.phase === 'done'
+    ? `downloaded ${e.model}: ${gib(e.total_bytes)} GiB${files}`
+    : `downloading ${e.model}: ${gib(e.downloaded_bytes)}/${gib(e.total_bytes)} GiB${files}`;
+  if (barWidth <= 0 || e.phase === 'done') return text;
+  return `${bar(e.total_bytes > 0 ? Math.min(1, e.downloaded_bytes / e.total_bytes) : 0, barWidth)}  ${text}`;
 }
