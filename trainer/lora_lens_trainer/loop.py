@@ -216,7 +216,8 @@ class TrainingLoop:
         # Rank 0 writes; under FSDP every rank first gathers the parameters whole.
         return self.s.parallel.export(self._write_export, self.s)
 
-    def _write_export(self) -> Path:
+    def _write_export(self, state_dict: dict[str, torch.Tensor] | None = None) -> Path:
+        """`state_dict`: the full model's tensors when the model's own are shards (FSDP, method full)."""
         from .atomic import staged_dir
         from .lora import save_adapter
 
@@ -228,7 +229,7 @@ class TrainingLoop:
         if plan.method == "full":
             final = self.run_dir / "model"
             with reported("the trained model", final, needed), staged_dir(final) as tmp:
-                s.model.save_pretrained(tmp, safe_serialization=plan.output.safe_serialization)
+                s.model.save_pretrained(tmp, safe_serialization=plan.output.safe_serialization, state_dict=state_dict)
                 s.tokenizer.save_pretrained(tmp)
             return final
         lp = plan.lora

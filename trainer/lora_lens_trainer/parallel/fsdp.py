@@ -153,11 +153,18 @@ class Fsdp(Grouped):
                        options=options)
         s.scheduler.load_state_dict(loaded.scheduler)
 
-    def export(self, write: Callable[[], Path], s: Session) -> Path:
-        """Every layer's parameters gathered whole on every rank (the adapter, or the model for `full`), rank 0
-        writes them, then the shards are back."""
+    def export(self, write: Callable[..., Path], s: Session) -> Path:
+        """The adapter: every layer's parameters gathered whole on every rank (small beside the model), rank 0
+        writes them, then the shards are back. The model (`full`): its full state dict gathered into rank 0's CPU
+        memory, which writes it."""
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
         from torch.distributed.fsdp import FSDPModule
 
+        if self.plan.method == "full":
+            whole = get_model_state_dict(self.root, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+            # Named from the wrapper: "model." + the model's own names.
+            state = {name.removeprefix("model."): tensor for name, tensor in whole.items()}
+            return super().export(lambda: write(state), s)
         for module in self.root.modules():
             if isinstance(module, FSDPModule):
                 module.unshard()

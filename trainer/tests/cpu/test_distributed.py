@@ -38,7 +38,8 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def plan_for(assets: dict[str, Path], method: str, accumulation: int, distributed: str, steps: int = STEPS) -> dict:
     lora = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": "all-linear", "bias": "none",
             "use_rslora": False, "use_dora": False}
-    plan = make_plan(str(assets["model"]), str(assets["train"]), method=method, lora=lora, precision="fp32",
+    plan = make_plan(str(assets["model"]), str(assets["train"]), method=method, lora=None if method == "full" else lora,
+                     precision="fp32",
                      training__max_steps=steps, training__save_steps=SAVE_EVERY, training__learning_rate=3e-3,
                      training__per_device_train_batch_size=BATCH, training__gradient_accumulation_steps=accumulation,
                      training__warmup_steps=1, data__max_length=128, data__packing=False,
@@ -218,3 +219,21 @@ def _environ(pid: int) -> str:
         return (Path("/proc") / str(pid) / "environ").read_text(errors="replace")
     except OSError:
         return ""
+
+
+def test_fsdp_full_fine_tune_matches_one_process_and_writes_the_whole_model(assets: dict[str, Path]) -> None:
+    single = assets["root"] / "single-full"
+    write_plan(single, plan_for(assets, "full", ACCUM * 2, "none"))
+    rc, events, stderr = train(single)
+    assert rc == 0, stderr[-3000:]
+    run_dir = assets["root"] / "two-fsdp-full"
+    write_plan(run_dir, plan_for(assets, "full", ACCUM, "fsdp"))
+    rc, sharded, stderr = run_torchrun(run_dir)
+    assert rc == 0, stderr[-4000:]
+    assert_close(losses(sharded), losses(events))
+    from safetensors.torch import load_file
+
+    ours = load_file(str(run_dir / "model" / "model.safetensors"))
+    theirs = load_file(str(single / "model" / "model.safetensors"))
+    assert sorted(ours) == sorted(theirs)
+    assert all(ours[k].shape == theirs[k].shape for k in theirs), "the model is written whole, not one rank's shards"
