@@ -38,7 +38,7 @@ test('axolotl: alpaca rows under `type: alpaca`, a field mapping, an unknown str
   assert.deepEqual(await datasetMessages('c.yaml', axolotl('qa.jsonl', 'alpaca_w_system.load_open_orca')), [], 'a strategy LoRA Lens does not know is not judged');
   assert.deepEqual(await datasetMessages('d.yaml', axolotl('sharegpt.jsonl', 'chat_template\n    field_messages: conversations\n    message_property_mappings:\n      role: from\n      content: value')), []);
   const [wrong] = await datasetMessages('e.yaml', axolotl('qa.jsonl', 'alpaca'));
-  assert.match(wrong!, /^LoRA Lens: 40 rows of qa\.jsonl do not match axolotl's `type: alpaca` \{"instruction": \.\.\., "output": \.\.\., "input\?": \.\.\.\} \(lines 1, 2, 3.*no "instruction" string \(keys: question, answer\)/);
+  assert.match(wrong!, /^40 rows of qa\.jsonl do not match axolotl's `type: alpaca` \{"instruction": \.\.\., "output": \.\.\., "input\?": \.\.\.\} \(lines 1, 2, 3.*no "instruction" string \(keys: question, answer\)/);
   const [unmapped] = await datasetMessages('f.yaml', axolotl('sharegpt.jsonl', 'chat_template'));
   assert.match(unmapped!, /axolotl's `type: chat_template` \{"messages": \[\{"role": \.\.\., "content": \.\.\.\}\]\}.*the messages look to be under "conversations"/);
 });

@@ -144,11 +144,12 @@ test('axolotl plugin keys count only with their plugin listed', () => {
   assert.deepEqual(check(`${AXOLOTL_QLORA}\nplugins:\n  - axolotl.integrations.kd.SomeOtherName\nkd_alpha: 0.5\n`).filter((d) => d.code === 'axolotl-plugin-not-listed'), [], 'the module decides, not the class name');
 });
 
-test('LoRA Lens advice is labelled as ours, never as the tool rejecting it', () => {
+test('LoRA Lens advice is ours by its origin, never the tool rejecting it; the message leads with the problem', () => {
   const d = only(check(mutate(AXOLOTL_QLORA, 'lora_dropout:', 'lora_dropout: 1.5')), 'dialect-advice-range');
   assert.equal(d.severity, DiagnosticSeverity.Warning);
   assert.equal((d.data as DialectDiagnosticData).origin, 'lora-lens');
-  assert.match(String(d.message), /^LoRA Lens advice \(axolotl accepts this value\)/);
+  // The Problems row starts with the problem, not a label (its source column says lora-lens; issue 27 item 7).
+  assert.match(String(d.message), /^`lora_dropout` is a probability below 1/);
 });
 
 test('YAML 1.1 scalars: said at the value, information when harmless, a warning with a fix when the value changes', () => {

@@ -39,7 +39,7 @@ test('axolotl: val_set_size holds rows out, so eval_steps evaluates: no "nothing
 
 test('axolotl: eval_steps with no split names val_set_size, never our data.eval, and fixes it there', () => {
   const d = one(analyze(AXOLOTL, 'ax.yml'), 'eval-steps');
-  assert.match(String(d.message), /^LoRA Lens advice \(axolotl accepts this\): eval_steps is set but nothing is held out to evaluate \(val_set_size is 0 or not set\).*Set val_set_size: 0\.05/);
+  assert.match(String(d.message), /^eval_steps is set but nothing is held out to evaluate \(val_set_size is 0 or not set\).*Set val_set_size: 0\.05/);
   assert.doesNotMatch(String(d.message), /data\.eval/);
   assert.deepEqual(fixes(d)[0], { title: 'Set val_set_size: 0.05', edits: [{ kind: 'set', path: ['val_set_size'], value: 0.05 }], isPreferred: true });
   assert.deepEqual(fixes(d)[1]!.edits, [{ kind: 'remove', path: ['eval_steps'] }]);

@@ -77,7 +77,8 @@ test('an axolotl file is claimed by its keys: the tool\'s findings and our rules
   assert.match(String(unknown.message), /Did you mean `lora_dropout`\?/);
   const lr = diagnostics.find((d) => d.code === 'lr-range')!;
   assert.equal(lr.range.start.line, 12);
-  assert.match(String(lr.message), /^LoRA Lens advice \(axolotl accepts this\): learning_rate 1e-5/);
+  assert.match(String(lr.message), /^learning_rate 1e-5/);
+  assert.equal((lr.data as { toolAccepts?: string }).toolAccepts, 'axolotl');
   const batch = diagnostics.find((d) => d.code === 'effective-batch')!;
   assert.equal(batch.range.start.line, 10);
   assert.match(String(batch.message), /micro_batch_size × gradient_accumulation_steps/);

@@ -40,7 +40,8 @@ const AXOLOTL_SOURCES: PlanSourceMap = {
 test('a finding naming `model` on an axolotl file reads base_model only where it is a key, never in prose', () => {
   const finding = { range: { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } }, message: `${key('model')} names a base model; a model with r = 8 needs ${leaf('lora.r')} >= 8 (the model's rank, ${key('model')}).` };
   const said = toDialectFinding('lr-range', finding, { displayName: 'axolotl', sources: AXOLOTL_SOURCES }, 'warning');
-  assert.equal(said.message, "LoRA Lens advice (axolotl accepts this): base_model names a base model; a model with r = 8 needs lora_r >= 8 (the model's rank, base_model).");
+  assert.equal((said.data as { toolAccepts?: string }).toolAccepts, 'axolotl');
+  assert.equal(said.message, "base_model names a base model; a model with r = 8 needs lora_r >= 8 (the model's rank, base_model).");
   assert.equal(renderKeyNames(finding.message), "model names a base model; a model with r = 8 needs r >= 8 (the model's rank, model).");
 });
 
@@ -72,11 +73,11 @@ gradient_checkpointing: false
 test('axolotl: rule messages and fix titles name axolotl\'s keys (sample_packing, lora_r), and data.keys lists the plan paths', () => {
   const all = diagnostics(AXOLOTL, 'ax.yml');
   const packing = byCode(all, 'packing-attention');
-  assert.match(String(packing.message), /: sample_packing with attn_implementation sdpa: .* or turn sample_packing off\.$/);
+  assert.match(String(packing.message), /^sample_packing with attn_implementation sdpa: .* or turn sample_packing off\.$/);
   assert.deepEqual(titles(packing), ['Set sample_packing: false', 'Set attn_implementation: flash_attention_2']);
   assert.deepEqual((packing.data as RuleDiagnosticData).keys, ['data.packing', 'model.attn_implementation']);
   const alpha = byCode(all, 'alpha-ratio');
-  assert.match(String(alpha.message), /: lora_alpha \/ lora_r = 16 \/ 256: .*Set lora_alpha to 512 \(2 × lora_r\), or peft_use_rslora: true/);
+  assert.match(String(alpha.message), /^lora_alpha \/ lora_r = 16 \/ 256: .*Set lora_alpha to 512 \(2 × lora_r\), or peft_use_rslora: true/);
   // A one-key fix says what it writes in the dialect: all-linear is `lora_target_linear: true` in axolotl.
   assert.deepEqual(titles(byCode(all, 'target-modules')), ['Set lora_target_linear: true']);
   assert.match(String(byCode(all, 'gradient-checkpointing').message), /off with sequence_len 8192/);

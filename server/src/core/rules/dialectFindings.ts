@@ -32,15 +32,17 @@ const FACT_RULES = new Set(['model-unknown', 'gpu-unknown', 'memory-no-fit', 'da
 const FAILING_RULES = new Set(['memory-no-fit', 'dataset']);
 
 /**
- * The finding in the dialect's words, labelled as ours; fixes no dialect key can carry are left out. Our advice is
- * at most a warning here: the tool accepts the file, and an error would say it stops (only a real failure does).
+ * The finding in the dialect's words; fixes no dialect key can carry are left out. Our advice is at most a warning
+ * here: the tool accepts the file, and an error would say it stops (only a real failure does). The message leads with
+ * the problem (the Problems view's source column already says lora-lens); that the tool accepts the value is in the
+ * diagnostic's data (`toolAccepts`: the tool's name) for the editor to show beside it.
  */
 export function toDialectFinding(ruleId: string, finding: Finding, dialect: FindingDialect, severity: Severity): Finding {
   const spell = (planPath: string) => dialectKeyName(dialect.sources, planPath);
-  const label = FACT_RULES.has(ruleId) ? 'LoRA Lens' : `LoRA Lens advice (${dialect.displayName} accepts this)`;
   const fixes = (finding.fixes ?? []).map((f) => dialectFix(f, dialect.sources, spell)).filter((f): f is QuickFix => f !== null);
   const demoted = severity === 'error' && !FAILING_RULES.has(ruleId) ? { severity: 'warning' as const } : {};
-  return { ...finding, ...demoted, message: `${label}: ${renderKeyNames(finding.message, spell)}`, fixes };
+  const accepts = FACT_RULES.has(ruleId) ? {} : { toolAccepts: dialect.displayName };
+  return { ...finding, ...demoted, message: renderKeyNames(finding.message, spell), data: { ...finding.data, ...accepts }, fixes };
 }
 
 function dialectFix(quickFix: QuickFix, sources: PlanSourceMap, spell: (planPath: string) => string | undefined): QuickFix | null {

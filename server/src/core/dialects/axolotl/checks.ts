@@ -102,19 +102,18 @@ function sharegptMigration(config: Config, dataset: Config, index: number): Quic
   return { title: 'Migrate to `type: chat_template` (ShareGPT fields mapped)', edits, isPreferred: true };
 }
 
-/** LoRA Lens's own range advice on the values axolotl accepts without a word; labelled as ours. */
+/** LoRA Lens's own range advice on the values axolotl accepts without a word (origin lora-lens: ours, not axolotl's). */
 export function adviseAxolotlRanges(report: DialectReport, config: Config): void {
-  const ours = 'LoRA Lens advice (axolotl accepts this value)';
   const r = Number(config.lora_r);
   if (config.lora_r !== undefined && config.lora_r !== null && Number.isFinite(r) && r < 1) {
-    report.atValue(['lora_r'], 'warning', 'dialect-advice-range', `${ours}: \`lora_r\` must be at least 1 to train anything; 8-64 is usual.`, { origin: 'lora-lens' });
+    report.atValue(['lora_r'], 'warning', 'dialect-advice-range', `\`lora_r\` must be at least 1 to train anything; 8-64 is usual.`, { origin: 'lora-lens' });
   }
   const dropout = Number(config.lora_dropout);
   if (config.lora_dropout !== undefined && config.lora_dropout !== null && Number.isFinite(dropout) && (dropout < 0 || dropout >= 1)) {
-    report.atValue(['lora_dropout'], 'warning', 'dialect-advice-range', `${ours}: \`lora_dropout\` is a probability below 1; 0.0-0.1 is usual.`, { origin: 'lora-lens' });
+    report.atValue(['lora_dropout'], 'warning', 'dialect-advice-range', `\`lora_dropout\` is a probability below 1; 0.0-0.1 is usual.`, { origin: 'lora-lens' });
   }
   const lr = Number(config.learning_rate);
   if (config.learning_rate !== undefined && config.learning_rate !== null && Number.isFinite(lr) && lr <= 0) {
-    report.atValue(['learning_rate'], 'warning', 'dialect-advice-range', `${ours}: a \`learning_rate\` of ${lr} does not train; use a positive value.`, { origin: 'lora-lens' });
+    report.atValue(['learning_rate'], 'warning', 'dialect-advice-range', `A \`learning_rate\` of ${lr} does not train; use a positive value.`, { origin: 'lora-lens' });
   }
 }

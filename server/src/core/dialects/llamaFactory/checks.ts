@@ -28,7 +28,7 @@ export function checkLlamaFactoryRules(report: DialectReport, config: Config, co
     for (const key of LORA_SETTINGS) {
       // OFT reads `additional_target` too (its own argument group has it).
       if (key === 'additional_target' && method === 'oft') continue;
-      if (given(config[key])) report.atKey([key], 'warning', 'dialect-advice-unused', `LoRA Lens advice (LLaMA-Factory accepts this key): \`${key}\` has no effect with \`finetuning_type: ${method}\`; nothing reads it.`, { origin: 'lora-lens', fixes: [removeFix([key])] });
+      if (given(config[key])) report.atKey([key], 'warning', 'dialect-advice-unused', `\`${key}\` has no effect with \`finetuning_type: ${method}\`; nothing reads it.`, { origin: 'lora-lens', fixes: [removeFix([key])] });
     }
   }
   if (method === 'lora' && ['use_galore', 'use_apollo', 'use_badam'].some((key) => config[key] === true)) {

@@ -34,7 +34,7 @@ export function checkTrlRules(report: DialectReport, config: Config, command: 's
   }
   if (config.use_peft !== true) {
     for (const key of LORA_KEYS) {
-      if (given(config[key])) report.atKey([key], 'warning', 'dialect-advice-unused', `LoRA Lens advice (TRL accepts this key): \`${key}\` has no effect without \`use_peft: true\` (TRL's get_peft_config returns no adapter), so every weight is trained. Set \`use_peft: true\` to train the adapter it describes.`, { origin: 'lora-lens', fixes: [setFix(['use_peft'], true), removeFix([key])] });
+      if (given(config[key])) report.atKey([key], 'warning', 'dialect-advice-unused', `\`${key}\` has no effect without \`use_peft: true\` (TRL's get_peft_config returns no adapter), so every weight is trained. Set \`use_peft: true\` to train the adapter it describes.`, { origin: 'lora-lens', fixes: [setFix(['use_peft'], true), removeFix([key])] });
     }
   }
   checkLossType(report, config.loss_type, command, stops);
