@@ -178,7 +178,8 @@ describe('TRL: the plan', () => {
       assert.ok(analysis.estimate, `${file.name}: no estimate`);
     }
     const alpha = analyze(fixture('sft_qwen2.5-0.5b_lora.yaml').text).diagnostics.find((d) => d.code === 'alpha-ratio')!;
-    assert.match(String(alpha.message), /^LoRA Lens advice \(TRL accepts this\): lora_alpha \/ lora_r = 16 \/ 32/);
+    assert.match(String(alpha.message), /^lora_alpha \/ lora_r = 16 \/ 32/);
+    assert.equal((alpha.data as { toolAccepts?: string }).toolAccepts, 'TRL');
   });
 });
 
