@@ -7,8 +7,10 @@ stays bit-identical. `ddp.Ddp` and `fsdp.Fsdp` are the two strategies of PyTorch
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from torch import nn
@@ -41,7 +43,7 @@ class Single:
     def evaluate(self, compute: Callable[[], T]) -> T:
         return compute()
 
-    def accumulating(self, last: bool) -> ContextManager[None]:
+    def accumulating(self, last: bool) -> AbstractContextManager[None]:
         """Around the backward of a micro-batch: `last` is the step's final one (gradient sync happens there)."""
         return contextlib.nullcontext()
 

@@ -3,8 +3,10 @@ a step's last micro-batch (no_sync before it). Parameters, optimizer states and 
 rank: rank 0 writes the plain checkpoint, with each rank's RNG state beside it."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from torch import nn
 
@@ -44,7 +46,7 @@ class Ddp(Grouped):
     def forward(self, compute: Callable[[], T]) -> T:
         return self.wrapper(compute)
 
-    def accumulating(self, last: bool) -> ContextManager[None]:
+    def accumulating(self, last: bool) -> AbstractContextManager[None]:
         import contextlib
 
         return contextlib.nullcontext() if last else self.wrapper.no_sync()

@@ -3,8 +3,9 @@ states a checkpoint keeps, and the rule that only rank 0 writes files."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
@@ -49,7 +50,7 @@ class Grouped(Single):
         mine = torch.tensor([float(figures[k]) for k in MEMORY_KEYS], dtype=torch.float64, device=self.device)
         every = [torch.zeros_like(mine) for _ in range(self.world_size)]
         dist.all_gather(every, mine)
-        rows = [dict(zip(MEMORY_KEYS, t.tolist())) for t in every]
+        rows = [dict(zip(MEMORY_KEYS, t.tolist(), strict=True)) for t in every]
         out: dict[str, Any] = {k: max(r[k] for r in rows) for k in MEMORY_KEYS}
         out["rank_memory"] = [{"rank": i, **r} for i, r in enumerate(rows)]
         return out

@@ -181,7 +181,7 @@ def test_a_rank_that_dies_ends_the_run_with_an_error(assets: dict[str, Path]) ->
 
     def kill_rank_one(event: dict, launcher: subprocess.Popen, ranks: list[int]) -> bool:
         if event["event"] == "step" and event["step"] >= 2:
-            rank_one = [pid for pid in ranks if f"RANK=1\0" in _environ(pid)]
+            rank_one = [pid for pid in ranks if "RANK=1\0" in _environ(pid)]
             assert rank_one, "rank 1's process was not found"
             os.kill(rank_one[0], signal.SIGKILL)
             return True
