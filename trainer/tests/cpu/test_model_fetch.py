@@ -1,13 +1,15 @@
 """The trainer fetches a model that is not on disk (model_fetch.py) from a Hub-shaped server on loopback: the real
 trainer process, the real huggingface_hub (HF_ENDPOINT, HF_HOME, HF_TOKEN), a tiny Llama served file by file.
 Checked: the download events and the run that follows; only the files training reads are fetched; a second run
-downloads nothing; offline the error names `hf download`; a model
+downloads nothing; a stop signal mid-download ends the run as stopped; offline the error names `hf download`; a model
 larger than the free disk is refused before any weight is requested."""
 from __future__ import annotations
 
 import hashlib
 import json
+import signal
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
@@ -18,13 +20,14 @@ import pytest
 pytest.importorskip("torch", reason="the fetch tests run the real trainer: they need torch (CPU is enough)")
 pytest.importorskip("huggingface_hub", reason="the trainer downloads through huggingface_hub")
 
-from tests.cpu.trainer_process import train, write_plan  # noqa: E402
+from tests.cpu.trainer_process import train, train_until, write_plan  # noqa: E402
 from tests.plans import make_plan  # noqa: E402
 from tests.tiny_model import build_model_dir, chat_rows, write_jsonl  # noqa: E402
 
 REPO = "tiny-org/tiny-llama"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TOKEN = "hf_test_token_123"
+TIMEOUT_S = 120
 
 
 class HubFiles:
@@ -34,6 +37,9 @@ class HubFiles:
         self.content = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
         self.content.update(extra)
         self.claimed_size: dict[str, int] = {}
+        # A file whose second half the server sends only once `release` is set (a download caught mid-way).
+        self.held: str | None = None
+        self.release = threading.Event()
 
     def blob(self, name: str) -> str:
         data = self.content[name]
@@ -112,8 +118,18 @@ def hub_handler(files: HubFiles, log: list[tuple[str, str, dict]]) -> type[BaseH
                 self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            if not head:
+            if head:
+                return
+            if name == files.held:
+                half = len(body) // 2
+                self.wfile.write(body[:half])
+                self.wfile.flush()
+                files.release.wait(TIMEOUT_S)
+                body = body[half:]
+            try:
                 self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the trainer stopped and hung up
 
         def do_GET(self) -> None:  # noqa: N802
             self._route(head=False)
@@ -214,3 +230,39 @@ def test_a_model_larger_than_the_free_disk_is_refused_before_any_weight(hub, tmp
     error = next(e for e in events if e["event"] == "error")
     assert error["kind"] == "model" and "GiB is free" in error["message"] and "HF_HOME" in error["message"]
     assert weight_requests(log) == [] and not [e for e in events if e["event"] == "download"]
+
+
+def test_a_stop_signal_during_the_download_ends_the_run_as_stopped(hub, tmp_path):
+    files, _log = hub
+    # 24 MiB: more than one of huggingface_hub's 10 MiB chunks, so the download reports (and checks the stop) mid-file.
+    files.content["tokenizer.model"] = bytes(24 * 1024 ** 2)
+    files.held = "tokenizer.model"
+    run_dir = hub_plan(tmp_path)
+
+    def release_once_the_stop_is_noted() -> None:
+        # The rest of the file is sent only after the trainer has taken the signal, whatever the machine's speed.
+        deadline = time.monotonic() + TIMEOUT_S
+        while time.monotonic() < deadline and "SIGINT received" not in _read(run_dir / "trainer.log"):
+            time.sleep(0.05)
+        files.release.set()
+
+    def stop_at_download_start(event: dict, proc) -> bool:
+        if event["event"] == "download" and event["phase"] == "start":
+            proc.send_signal(signal.SIGINT)
+            threading.Thread(target=release_once_the_stop_is_noted, daemon=True).start()
+            return True
+        return False
+
+    rc, events, stderr = train_until(run_dir, stop_at_download_start)
+    assert rc == 0, stderr[-3000:]
+    assert events[-1]["event"] == "end" and events[-1]["status"] == "stopped" and events[-1]["step"] == 0
+    assert not [e for e in events if e["event"] in ("start", "error")]
+    assert not (snapshot(tmp_path) / "tokenizer.model").exists()
+    assert "stopped while downloading" in _read(run_dir / "trainer.log")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
