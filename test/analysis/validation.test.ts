@@ -101,16 +101,14 @@ test('several documents: a warning on the second, the first is validated', () =>
   assert.deepEqual(diagnostics.map((d) => [d.code, d.range.start.line]), [['yaml-multi-document', 4]]);
 });
 
-test('an alias bomb hits the limit and gets a diagnostic, quickly', () => {
+test('an alias bomb hits the limit and gets a diagnostic (npm run bench:estimate and bench:lsp time things; tests do not)', () => {
   let text = 'a: &a [x, x, x, x, x, x, x, x, x]\n';
   let previous = 'a';
   for (let i = 0; i < 9; i++) {
     text += `l${i}: &l${i} [${Array(9).fill(`*${previous}`).join(', ')}]\n`;
     previous = `l${i}`;
   }
-  const started = performance.now();
   const diagnostics = validate(text);
-  assert.ok(performance.now() - started < 1000);
   assert.ok(diagnostics.some((d) => d.code === 'yaml-alias-limit' && d.range.start.line === 1));
 });
 

@@ -125,10 +125,3 @@ test('no GPU: fits and headroom are null; a GPU without bf16 gets a note', () =>
   assert.ok(estimateMemory(llama8, measurementPlan(row({})), t4.gpu).notes.some((n) => /bf16/.test(n)));
 });
 
-test('an estimate takes well under a millisecond', () => {
-  const p = measurementPlan(row({}));
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < 2000; i++) estimateMemory(llama8, p, h100);
-  const us = Number(process.hrtime.bigint() - t0) / 1e3 / 2000;
-  assert.ok(us < 200, `${us} µs`);
-});
