@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Diagnostic } from 'vscode-languageserver-types';
 import { analyzeConfig } from '../../server/src/core/analysis/analyze';
+import { doComplete } from '../../server/src/core/analysis/completion';
 import { convertConfig } from '../../server/src/core/analysis/convertConfig';
+import { doHover } from '../../server/src/core/analysis/hover';
 import { DIALECTS, detectDialect } from '../../server/src/core/dialects';
 import { trlToPlan } from '../../server/src/core/dialects/normalize/trl';
 import { validateTrl } from '../../server/src/core/dialects/trl/validate';
@@ -55,6 +57,18 @@ describe('TRL: recognition', () => {
     assert.equal(detectDialect(`# lora-lens: dialect=trl\n${plain}beta: 0.1\n`, '/w/a.yaml').dialect, 'trl');
     assert.equal(detectDialect(`# lora-lens: dialect=trl\n${plain}beta: 0.1\n`, '/w/a.yaml').subKind, 'dpo');
     assert.equal(detectDialect(plain, '/w/recipes/a.yaml', { dialects: { '**/recipes/*.yaml': 'trl' } }).dialect, 'trl');
+  });
+});
+
+describe('TRL: the editor', () => {
+  it('hover explains a TRL key from its schema; completion offers TRL\'s keys and the catalog\'s models', () => {
+    const doc = parseConfigDocument(`${BASE}use_peft: true\nlora_r: 16\n`);
+    const hover = doHover(doc, { line: 3, character: 2 }, 'trl');
+    assert.match(JSON.stringify(hover?.contents), /LoRA rank \(16 by default/);
+    const models = doComplete(parseConfigDocument('model_name_or_path: \ndataset_name: x\n'), { line: 0, character: 20 }, { dialect: 'trl' });
+    assert.ok(models.some((item) => item.label === 'Qwen/Qwen2.5-0.5B'), 'catalog models for model_name_or_path');
+    const keys = doComplete(parseConfigDocument(`${BASE}lora_\n`), { line: 2, character: 5 }, { dialect: 'trl' }).map((item) => item.label);
+    assert.ok(keys.includes('lora_target_modules') && keys.includes('lora_alpha'), keys.slice(0, 10).join(', '));
   });
 });
 

@@ -49,7 +49,7 @@ export function doComplete(doc: ConfigDocument, position: Position, extra?: { ta
 }
 
 /** The key naming the base model in each dialect (the catalog completes its value). */
-const MODEL_KEYS: Partial<Record<DialectId, string>> = { 'lora-lens': 'model', axolotl: 'base_model', 'llama-factory': 'model_name_or_path' };
+const MODEL_KEYS: Partial<Record<DialectId, string>> = { 'lora-lens': 'model', axolotl: 'base_model', 'llama-factory': 'model_name_or_path', trl: 'model_name_or_path' };
 
 /**
  * Values from the catalogs, in their own spelling: every catalog model id for the model key, and for our
