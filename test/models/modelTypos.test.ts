@@ -90,8 +90,24 @@ test('the Hub says the id does not exist: the typo is a warning and the change i
 test('without the Hub a clear typo is suggested, but never as the preferred (auto-applied) fix', async () => {
   const d = await modelUnknown('Qwen/Qwen2.5-7B-Instrcut', false);
   assert.equal(d?.severity, 2);
-  assert.match(String(d?.message), /could not say whether it exists: change it only if you meant the other model/);
+  assert.match(String(d?.message), /is unknown here and the Hub could not be asked; change it only if you meant that model/);
   assert.deepEqual(preferred(d), [false]);
+});
+
+test('the typo message is short and names the editor\'s setting, never an environment variable (issue 27 item 10)', async () => {
+  for (const withHub of [true, false]) {
+    const message = String((await modelUnknown('Qwen/Qwen2.5-7B-Instrcut', withHub))?.message);
+    assert.ok(message.split(/\s+/).length <= 30, `${message.split(/\s+/).length} words: ${message}`);
+    assert.doesNotMatch(message, /HF_|=1|\/tmp|\/home/);
+  }
+  // With loraLens.hub off, the message says how to look the id up.
+  clearHubMemory();
+  const env = { HOME: home, XDG_CACHE_HOME: join(home, '.cache'), HF_ENDPOINT: endpoint };
+  const doc = parseConfigDocument(config('Qwen/Qwen2.5-7B-Instrcut'));
+  const off = analyzeConfig({ doc, configPath: join(home, 'x.finetune.yaml'), environment: { platform: 'linux', env, fallbackGpu: null, hub: { enabled: false, env } } });
+  const d = off.diagnostics.find((x) => x.code === 'model-unknown');
+  assert.match(String(d?.message), /Turn on loraLens\.hub to look it up\.$/);
+  assert.match(String((d?.data as { detail?: string }).detail), /not in the built-in catalog/);
 });
 
 test('an id the Hub knows (gated) or a real model not in the catalog gets no suggestion', async () => {

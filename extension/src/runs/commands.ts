@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunsContext } from './ctx';
-import { blocksRun, environmentMarkdown, type DoctorFinding } from './environment';
+import { blocksRun, environmentMarkdown, findingActions, type DoctorFinding } from './environment';
 import { RunItem } from './historyView';
 import { runMerge } from './launcher';
 import { RunPanel } from './panel';
@@ -13,6 +13,7 @@ import { detectGpus } from '../../../server/src/runs/gpuDetect';
 import { selectInterpreter } from './interpreter';
 import { runToolFineTune } from './toolFineTune';
 import { errorLines, requestRunPlan } from '../serverRequests';
+import { toast } from '../toast';
 
 type Cmd = (...args: any[]) => unknown;
 
@@ -37,22 +38,21 @@ interface Preflight { ok: boolean; findings: DoctorFinding[]; report: DoctorRepo
 
 /**
  * The one doctor (server/src/runs/doctor.ts), GPU first: nvidia-smi's answer comes before any advice to install
- * packages. Messages name the interpreter that actually ran; each offers Select Interpreter. False: do not start.
+ * packages. Messages name the interpreter that actually ran; those another interpreter can fix offer Select Interpreter. False: do not start.
  */
 async function preflight(ctx: RunsContext, method: string | undefined, quiet: boolean): Promise<Preflight> {
   const command = await ctx.trainerCommand();
   const nvidia = await detectGpus();
   const outcome = await runDoctorCheck({ python: command.python, cwd: command.cwd, trainerRoot: command.trainerRoot, nvidia, method });
   if (!outcome.ok) {
-    void vscode.window.showErrorMessage(`LoRA Lens: ${outcome.message}`, 'Select Interpreter').then((c) => { if (c) void selectInterpreter(); });
+    void vscode.window.showErrorMessage(toast(outcome.message), 'Select Interpreter').then((c) => { if (c) void selectInterpreter(); });
     return { ok: false, findings: [], report: null, resolved: null, failure: outcome.message };
   }
   const findings = outcome.findings;
   const shown = quiet ? findings.filter((f) => f.severity === 'error' || f.kind === 'no-nvidia-gpu') : findings;
   for (const finding of shown) {
     const show = finding.severity === 'error' ? vscode.window.showErrorMessage : finding.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-    const actions = [...(finding.install ? ['Copy Install Command'] : []), 'Select Interpreter'];
-    void show(`LoRA Lens: ${finding.message}`, ...actions).then((c) => {
+    void show(toast(finding.message), ...findingActions(finding)).then((c) => {
       if (c === 'Copy Install Command') void vscode.env.clipboard.writeText(finding.install!);
       if (c === 'Select Interpreter') void selectInterpreter();
     });
@@ -75,7 +75,8 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
   if (document.isDirty) await document.save();
   // The server's analysis of this config (the one its diagnostics come from): plan, errors, the estimate for the trainer.
   const answer = await requestRunPlan(ctx.hooks.client?.(), uri);
-  if (typeof answer === 'string') { void vscode.window.showErrorMessage(`LoRA Lens: cannot check ${document.fileName}: ${answer}`); return; }
+  const shownName = vscode.workspace.asRelativePath(uri, false);
+  if (typeof answer === 'string') { void vscode.window.showErrorMessage(toast(`cannot check ${shownName}: ${answer}`)); return; }
   const { plan } = answer;
   const errors = errorLines(answer);
   // An axolotl or LLaMA-Factory config (the server's reading of it): that tool trains it (toolFineTune.ts), after the same "Run anyway?".
@@ -85,7 +86,12 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
     await runToolFineTune(ctx, document, tool, answer);
     return;
   }
-  if (!plan) { void vscode.window.showErrorMessage(`LoRA Lens: ${document.fileName} lacks what a run needs (method, model, data.train).${errors.length ? ` ${errors[0]}` : ''}`); return; }
+  if (!plan) {
+    // The first error is the point: it leads, and Show Problems lists the rest.
+    const reason = errors.length ? `${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}` : 'it lacks what a run needs (method, model, data.train)';
+    void vscode.window.showErrorMessage(toast(`cannot run ${shownName}: ${reason}`), 'Show Problems').then((c) => c && vscode.commands.executeCommand('workbench.actions.view.problems'));
+    return;
+  }
   if (errors.length && !(await confirmErrors(errors))) return;
   const check = await preflight(ctx, plan.method, true);
   if (!check.ok) return;
@@ -98,7 +104,7 @@ const runFineTune = (ctx: RunsContext): Cmd => async (arg?: vscode.Uri) => {
     // loraLens.hub off: a model not on disk is refused with the download command instead of fetched by the trainer.
     hub: vscode.workspace.getConfiguration('loraLens').get<boolean>('hub', true),
   });
-  if (isRefusal(spec)) { void vscode.window.showErrorMessage(`LoRA Lens: cannot start the run: ${spec.message}`); return; }
+  if (isRefusal(spec)) { void vscode.window.showErrorMessage(toast(`cannot start the run: ${spec.message}`)); return; }
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [spec.runId]);
   await ctx.launch(spec);
 };
@@ -133,7 +139,7 @@ const resumeRun = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   // resume it with that tool), is refused; the estimates its first start echoed travel again.
   const command = await ctx.trainerCommand();
   const spec = planLaunch({ target: { kind: 'resume', runDir: run.dir }, python: command.python, cwd: command.cwd, trainerRoot: command.trainerRoot, now: new Date() });
-  if (isRefusal(spec)) { void vscode.window.showWarningMessage(`LoRA Lens: ${spec.message}`); return; }
+  if (isRefusal(spec)) { void vscode.window.showWarningMessage(toast(spec.message)); return; }
   if (!(await preflight(ctx, run.settings.method, true)).ok) return;
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [run.id]);
   await ctx.launch(spec);
@@ -173,7 +179,7 @@ const mergeAdapter = (ctx: RunsContext): Cmd => async (arg?: unknown) => {
   }
   output.appendLine(result.stdout.trim());
   const summary = (() => { try { return JSON.parse(result.stdout.trim().split('\n').pop() ?? '') as { merged_path?: string; max_abs_logit_diff?: number }; } catch { return {}; } })();
-  const choice = await vscode.window.showInformationMessage(`LoRA Lens: merged model written to ${summary.merged_path ?? join(run.dir, 'merged')}${summary.max_abs_logit_diff !== undefined ? ` (max logit difference vs the adapter: ${summary.max_abs_logit_diff.toExponential(2)})` : ''}.`, 'Open Folder');
+  const choice = await vscode.window.showInformationMessage(toast(`merged model written to ${summary.merged_path ?? join(run.dir, 'merged')}`) + `${summary.max_abs_logit_diff !== undefined ? ` (max logit difference vs the adapter: ${summary.max_abs_logit_diff.toExponential(2)})` : ''}.`, 'Open Folder');
   if (choice) void vscode.commands.executeCommand('loraLens.openRunFolder', run.id);
 };
 

@@ -11,6 +11,7 @@ import { RunPanel, type PanelHost } from './panel';
 import { RunProgressItem } from './progressItem';
 import { extraRunsRoot, findRunFolders, isRunFolder, listRuns, panelRun, readRun, runDisplayName, type RunInfo } from './runFolder';
 import { logPrefix, prefixedLines } from './runLabels';
+import { toast } from '../toast';
 import { reduceEvents } from './series';
 import { readEvents } from './tail';
 
@@ -198,21 +199,21 @@ export class RunsContext implements PanelHost {
     const actions = ['Show panel', 'Open log'];
     let choice: string | undefined;
     if (exit.status === 'completed') {
-      choice = await vscode.window.showInformationMessage(`LoRA Lens: run ${runId} completed${exit.end?.final_loss != null ? `, final loss ${exit.end.final_loss.toFixed(4)}` : ''}.`, ...actions);
+      choice = await vscode.window.showInformationMessage(toast(`run ${runId} completed${exit.end?.final_loss != null ? `, final loss ${exit.end.final_loss.toFixed(4)}` : ''}.`), ...actions);
     } else if (exit.status === 'stopped' && readRun(runDir).tool) {
       // The user's tool keeps its own checkpoints: LoRA Lens has no resume for it.
-      choice = await vscode.window.showInformationMessage(`LoRA Lens: run ${runId} stopped at step ${exit.end?.step ?? '?'}.`, ...actions);
+      choice = await vscode.window.showInformationMessage(toast(`run ${runId} stopped at step ${exit.end?.step ?? '?'}.`), ...actions);
     } else if (exit.status === 'stopped') {
-      choice = await vscode.window.showInformationMessage(`LoRA Lens: run ${runId} stopped at step ${exit.end?.step ?? '?'}; Resume continues from its last checkpoint.`, 'Resume', ...actions);
+      choice = await vscode.window.showInformationMessage(toast(`run ${runId} stopped at step ${exit.end?.step ?? '?'}; Resume continues from its last checkpoint.`), 'Resume', ...actions);
     } else if (exit.problem) {
-      choice = await vscode.window.showErrorMessage(`LoRA Lens: run ${runId} failed: ${exit.problem}.`, 'Open log');
+      choice = await vscode.window.showErrorMessage(toast(`run ${runId} failed: ${exit.problem}.`), 'Open log');
     } else {
       const error = reduceEvents(readEvents(join(runDir, 'events.jsonl')).events).error;
       const advice = error?.advice?.length ? ` Try: ${error.advice.join('; ')}.` : '';
       const what = error?.kind === 'oom' ? 'ran out of GPU memory' : error ? `failed (${error.kind}): ${error.message}` : `failed (exit code ${exit.code ?? exit.signal})`;
       const configPath = readRun(runDir).configPath;
       const extra = error?.kind === 'oom' && configPath ? ['Open config'] : [];
-      choice = await vscode.window.showErrorMessage(`LoRA Lens: run ${runId} ${what}.${advice}`, ...extra, ...actions);
+      choice = await vscode.window.showErrorMessage(toast(`run ${runId} ${what}.${advice}`), ...extra, ...actions);
       // The config shows the estimator's memory diagnostic with its quick fixes (smaller batch, checkpointing, ...).
       if (choice === 'Open config' && configPath) await vscode.window.showTextDocument(vscode.Uri.file(configPath));
     }

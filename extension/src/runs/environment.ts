@@ -4,6 +4,16 @@
  */
 export { blocksRun, doctorFindings, installCommand, parseDoctorReport, type DoctorFinding, type DoctorReport } from '../../../server/src/runs/doctor';
 
+/**
+ * The buttons a doctor finding's toast offers: its install line, and Select Interpreter only where another interpreter
+ * can help (a package it lacks, a CPU-only torch, a tool not installed in it); not for a machine without an NVIDIA GPU
+ * or a GPU without bf16, which no interpreter changes.
+ */
+export function findingActions(finding: { kind: string; install?: string }): string[] {
+  const interpreterHelps = ['missing-packages', 'no-cuda-torch', 'missing-tool', 'no-bitsandbytes'].includes(finding.kind);
+  return [...(finding.install ? ['Copy Install Command'] : []), ...(interpreterHelps ? ['Select Interpreter'] : [])];
+}
+
 export interface SettingValues { globalValue?: string; workspaceValue?: string; workspaceFolderValue?: string }
 
 /**

@@ -17,6 +17,7 @@ import { toolDisplayName } from '../../../server/src/runs/tools/toolRun';
 import { convertWithServer } from '../convert';
 import type { RunPlanResult } from '../../../server/src/protocol/requests';
 import { selectInterpreter } from './interpreter';
+import { toast } from '../toast';
 
 /**
  * Lists every key the conversion to our dialect loses (a modal: nothing is written if the user declines), has the
@@ -43,7 +44,7 @@ async function offerAlternatives(ctx: RunsContext, tool: ExternalTool, python: s
   const install = `${/[\s'"]/.test(python) ? `"${python}"` : python} -m ${TOOL_INSTALL[tool]}`;
   const actions = ['Run with the LoRA Lens trainer', 'Copy Install Command', 'Select Interpreter'];
   const choice = await vscode.window.showErrorMessage(
-    `LoRA Lens: ${toolDisplayName(tool)} is not installed in ${python} (no \`${TOOL_EXECUTABLE[tool]}\` beside it or on PATH). Install it with: ${install}`, ...actions);
+    toast(`${toolDisplayName(tool)} is not installed in ${python} (no \`${TOOL_EXECUTABLE[tool]}\` beside it or on PATH). Install it with: ${install}`), ...actions);
   if (choice === 'Run with the LoRA Lens trainer') await convertAndRun(ctx, tool, uri, lost);
   if (choice === 'Copy Install Command') await vscode.env.clipboard.writeText(install);
   if (choice === 'Select Interpreter') await selectInterpreter();
@@ -57,17 +58,17 @@ export async function runToolFineTune(ctx: RunsContext, document: vscode.TextDoc
   const configPath = document.uri.fsPath;
   const { plan } = answer;
   if (!plan) {
-    void vscode.window.showErrorMessage(`LoRA Lens: ${basename(configPath)} lacks what a ${toolDisplayName(tool)} run needs (a model and a training dataset).${answer.errors[0] ? ` ${answer.errors[0].message}` : ''}`);
+    void vscode.window.showErrorMessage(toast(`cannot run ${vscode.workspace.asRelativePath(document.uri, false)}: ${answer.errors[0] ? answer.errors[0].message : `it lacks what a ${toolDisplayName(tool)} run needs (a model and a training dataset)`}`), 'Show Problems').then((c) => c && vscode.commands.executeCommand('workbench.actions.view.problems'));
     return;
   }
   const command = await ctx.trainerCommand(document.uri);
   const outcome = await runDoctorCheck({ python: command.python, cwd: command.cwd, trainerRoot: command.trainerRoot, nvidia: await detectGpus(), tool });
-  if (!outcome.ok) { void vscode.window.showErrorMessage(`LoRA Lens: ${outcome.message}`); return; }
+  if (!outcome.ok) { void vscode.window.showErrorMessage(toast(outcome.message)); return; }
   if (outcome.findings.some((f) => f.kind === 'missing-tool' && f.severity === 'error')) {
     await offerAlternatives(ctx, tool, outcome.python, document.uri, answer.lost);
     return;
   }
-  for (const finding of outcome.findings) void (finding.severity === 'info' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage)(`LoRA Lens: ${finding.message}`);
+  for (const finding of outcome.findings) void (finding.severity === 'info' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage)(toast(finding.message));
   if (blocksRun(outcome.findings)) return;
   const gpu = answer.estimate?.gpuName && answer.estimate.gpuMemoryBytes ? { name: answer.estimate.gpuName, memory_bytes: answer.estimate.gpuMemoryBytes } : null;
   const estimate = answer.estimate
@@ -81,7 +82,7 @@ export async function runToolFineTune(ctx: RunsContext, document: vscode.TextDoc
     estimate: { peakAllocatedBytes: null, tokensPerSecond: null, tool: estimate, numTrainRows: answer.numTrainRows },
   });
   if (isRefusal(spec) && spec.reason === 'missing-tool') { await offerAlternatives(ctx, tool, outcome.python, document.uri, answer.lost); return; }
-  if (isRefusal(spec)) { void vscode.window.showErrorMessage(`LoRA Lens: cannot start the run: ${spec.message}`); return; }
+  if (isRefusal(spec)) { void vscode.window.showErrorMessage(toast(`cannot start the run: ${spec.message}`)); return; }
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [spec.runId]);
   await ctx.launch(spec);
 }

@@ -240,7 +240,13 @@ function failureOf(repo: string, f: Extract<Fetched, { ok: false }>, opts: HubOp
   if (f.status === 404) return { ok: false, reason: 'not-found', message: `${repo}: no such model on ${endpoint}; check the id (owner/name) and the revision.` };
   if (f.status === 'too-large') return { ok: false, reason: 'invalid', message: `${repo}: ${endpoint} sent a ${f.detail}; a model's config.json is a few KiB, so this is not a model repository's file. Nothing was cached.` };
   if (f.status === 'timeout') return { ok: false, reason: 'timeout', message: `${repo}: ${endpoint} did not answer within ${((opts.timeoutMs ?? 10_000) / 1000).toFixed(1)} s; the estimate waits for the next try.` };
-  return { ok: false, reason: 'network', message: `${repo}: cannot reach ${endpoint} (${f.status === 'network' ? f.detail : `HTTP ${f.status}`}); set HF_HUB_OFFLINE=1 to stop asking.` };
+  return { ok: false, reason: 'network', message: `${repo}: cannot reach ${endpoint} (${f.status === 'network' ? f.detail : `HTTP ${f.status}`}); ${stopAsking(opts)} to stop asking.` };
+}
+
+/** How the user of this face turns the lookup off: the editor's setting (`set loraLens.hub: false`), the CLI's flag. */
+function stopAsking(opts: HubOptions): string {
+  const off = opts.offSwitch ?? 'loraLens.hub';
+  return off.startsWith('-') ? `pass ${off}` : `set ${off}: false`;
 }
 
 /** Whether the tokenizer files carry a chat template: tokenizer_config.json's chat_template, or chat_template.jinja. */

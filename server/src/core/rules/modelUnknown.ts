@@ -36,10 +36,13 @@ export function clearTypoOf(name: string, ids: readonly string[]): string | unde
   return best && !tied ? best : undefined;
 }
 
-/** Why the typed id is taken for a typo: the Hub said it does not exist, or the Hub could not be asked. */
+/**
+ * Why the typed id is taken for a typo, in one short sentence: the Hub said it does not exist, or it could not be
+ * asked (then the change is only offered: the id may be real). How to look it up is the lookup's own detail (data).
+ */
 function hubClause(name: string, hub: HubVerdict | undefined): string | null {
   if (hub === 'not-found') return `The Hugging Face Hub has no model "${name}".`;
-  if (hub === 'unreachable' || hub === 'not-asked' || hub === undefined) return `"${name}" is not known offline, and the Hugging Face Hub could not say whether it exists: change it only if you meant the other model.`;
+  if (hub === 'unreachable' || hub === 'not-asked' || hub === undefined) return `"${name}" is unknown here and the Hub could not be asked; change it only if you meant that model.`;
   return null; // the Hub knows the id (gated) or has not answered yet: never suggest another model
 }
 
@@ -56,13 +59,15 @@ export const modelUnknown: Rule = {
     const suggestion = clearTypoOf(name, catalogIds());
     const why = suggestion ? hubClause(name, model.hub) : null;
     if (suggestion && why) {
-      // Only a Hub that says the typed id does not exist makes the change the preferred (auto-applied) fix.
+      // Only a Hub that says the typed id does not exist makes the change the preferred (auto-applied) fix. The
+      // message stays short (the Problems row shows one line); the lookup's detail, with how to turn it on or off
+      // for this face (loraLens.hub, --offline), is the data's `detail` and the untypo'd message's.
       return [{
         range,
         severity: 'warning',
-        message: `Did you mean "${suggestion}"? ${why} Architecture unknown: ${model.message}. ${skipped}`,
+        message: `Did you mean "${suggestion}"? ${why} No estimate until the model is known.${model.hub === 'not-asked' && /loraLens\.hub/.test(model.message) ? ' Turn on loraLens.hub to look it up.' : ''}`,
         fixes: [fix(`Change to \`${suggestion}\``, [set(objectForm ? ['model', 'name_or_path'] : ['model'], suggestion)], model.hub === 'not-found')],
-        data: { suggestion },
+        data: { suggestion, detail: model.message },
       }];
     }
     return [{ range, message: `Architecture unknown: ${model.message}. ${skipped}` }];
