@@ -37,7 +37,8 @@ interface ToolPlan { plan: TrainingPlan; estimate: Estimate | null; numTrainRows
  */
 async function planOf(tool: ExternalTool, text: string, path: string, shown: string, hub: boolean): Promise<ToolPlan | string> {
   const match = detectDialect(text, path);
-  if (match.subKind && match.subKind !== 'train') {
+  // LLaMA-Factory's inference and export files train nothing; every other sub-kind (train, TRL's sft and dpo) does.
+  if (match.subKind === 'inference' || match.subKind === 'export') {
     return `${shown} is a ${toolDisplayName(tool)} ${match.subKind} config: lora-lens run starts \`${TOOL_EXECUTABLE[tool]} train\` on training configs only`;
   }
   const analysis = await analyzeForCli(text, path, { hub });
@@ -46,7 +47,7 @@ async function planOf(tool: ExternalTool, text: string, path: string, shown: str
     if (report) return report.trimEnd();
     return { plan: analysis.plan, estimate: analysis.estimate ?? null, numTrainRows: analysis.dataset?.rows ?? null, tokensPerSecond: throughputOf(analysis)?.tokensPerSecond ?? null };
   }
-  const normalized = normalizeDialect(tool, parseConfigDocument(text), path, 'train');
+  const normalized = normalizeDialect(tool, parseConfigDocument(text), path, match.subKind ?? 'train');
   if (!normalized.plan) return `${shown} lacks what a run needs: ${normalized.problems.map((p) => p.message).join('; ') || 'no model'}`;
   return { plan: normalized.plan, estimate: null, numTrainRows: null, tokensPerSecond: null };
 }

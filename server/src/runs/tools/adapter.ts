@@ -58,8 +58,9 @@ export class ToolOutputAdapter {
     const out: TrainerEvent[] = [];
     if (isOutOfMemory(text) && !this.oom) this.oom = text.trim().slice(0, 300);
     const bar = parseProgressBar(text.split('\r').filter((s) => !s.includes('\x1b[A')).join('\r'));
-    // The first bar is the training loop's; evaluation bars (another total, drawn one line up) are not steps.
-    if (bar && bar.total > 0 && (this.total === 0 || bar.total === this.total)) {
+    // The first bar is the training loop's; evaluation bars (another total, drawn one line up) are not steps, nor are
+    // bars with a description (transformers 5's `Loading weights`, datasets' `Map`), which the Trainer's never has.
+    if (bar && bar.label === '' && bar.total > 0 && (this.total === 0 || bar.total === this.total)) {
       this.total = bar.total;
       this.bar = bar;
       this.ensureStart(out);

@@ -73,6 +73,8 @@ export interface ProgressBar {
   remainingS: number | null;
   /** Steps per second (tqdm shows it/s, or s/it when slower than one step a second). */
   stepsPerSecond: number | null;
+  /** The bar's description (`Loading weights`, `Map`); '' for the Trainer's own training and evaluation bars, which have none. */
+  label: string;
 }
 
 const BAR = /(\d+)\/(\d+) \[((?:\d+:)?\d+:\d+)(?:<((?:\d+:)?\d+:\d+|\?))?(?:,\s*([\d.]+|\?)\s*(it\/s|s\/it))?/g;
@@ -88,7 +90,9 @@ export function parseProgressBar(line: string): ProgressBar | null {
   for (const m of line.matchAll(BAR)) last = m;
   if (!last) return null;
   const rate = last[5] && last[5] !== '?' ? Number(last[5]) : null;
+  const drawn = line.slice(line.lastIndexOf('\r', last.index) + 1, last.index);
   return {
+    label: drawn.replace(/\s*\d+%\|[^|]*\|\s*$/, '').replace(/:\s*$/, '').trim(),
     step: Number(last[1]),
     total: Number(last[2]),
     elapsedS: clock(last[3]) ?? 0,
