@@ -168,10 +168,10 @@ def hub(model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
         server.server_close()
 
 
-def hub_plan(tmp_path: Path) -> Path:
+def hub_plan(tmp_path: Path, model: str = REPO) -> Path:
     run_dir = tmp_path / "run"
     tmp_path.mkdir(parents=True, exist_ok=True)
-    plan = make_plan(REPO, str(write_jsonl(tmp_path / "train.jsonl", chat_rows(8))), training__max_steps=2,
+    plan = make_plan(model, str(write_jsonl(tmp_path / "train.jsonl", chat_rows(8))), training__max_steps=2,
                      training__save_steps=100, data__max_length=64)
     plan["output"] = {**plan["output"], "dir": str(tmp_path), "merge": False}
     write_plan(run_dir, plan)
@@ -220,6 +220,14 @@ def test_offline_the_error_names_the_download_command(hub, tmp_path, monkeypatch
     error = next(e for e in events if e["event"] == "error")
     assert error["kind"] == "model" and f"`hf download {REPO}`" in error["message"]
     assert events[-1]["status"] == "failed"
+
+
+def test_a_name_the_hub_does_not_know_is_a_model_error_naming_the_endpoint_and_the_token(hub, tmp_path):
+    rc, events, _ = train(hub_plan(tmp_path, "tiny-org/no-such-model"))
+    assert rc == 1
+    error = next(e for e in events if e["event"] == "error")
+    assert error["kind"] == "model" and "was not found on the Hub at http://127.0.0.1:" in error["message"]
+    assert "HF_TOKEN" in error["message"] and events[-1]["status"] == "failed"
 
 
 def test_a_model_larger_than_the_free_disk_is_refused_before_any_weight(hub, tmp_path):
