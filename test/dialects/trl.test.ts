@@ -206,6 +206,10 @@ describe('TRL: convert and launch', () => {
       assert.deepEqual(doValidation(parseConfigDocument(conversion.yaml)).filter((d) => d.severity === 1).map((d) => `${d.code}: ${d.message}`), [], file.name);
       if (file.name.startsWith('dpo_')) assert.match(conversion.yaml, /^objective: dpo$/m, file.name);
     }
+    const unclaimed = convertConfig('model_name_or_path: Qwen/Qwen2.5-0.5B\ntrain_file: data.jsonl\n', '/w/custom.yaml');
+    assert.ok(!unclaimed.ok && /dialect=trl/.test(unclaimed.message), 'the refusal names the TRL modeline');
+    const forced = convertConfig('# lora-lens: dialect=trl\nmodel_name_or_path: Qwen/Qwen2.5-0.5B\ndataset_name: trl-lib/Capybara\n', '/w/custom.yaml');
+    assert.ok(forced.ok && forced.dialect === 'trl');
   });
 
   it('the argument array: `trl sft|dpo --config FILE`, `--num_processes N` on several GPUs, the command from the recipe', () => {

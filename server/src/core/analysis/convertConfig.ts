@@ -26,7 +26,7 @@ export function convertConfig(text: string, configPath: string, settings?: Diale
   if (match.notChecked) return { ok: false, message: `${match.notChecked} Nothing to convert.` };
   if (match.dialect === 'lora-lens') return { ok: false, message: `${configPath} is already a LoRA Lens config.` };
   if (!isToolDialectId(match.dialect)) {
-    return { ok: false, message: `${configPath} is not an axolotl or LLaMA-Factory config (no base_model/model_name_or_path with their keys); add \`# lora-lens: dialect=axolotl\` or \`dialect=llama-factory\` as its first line if it is one.` };
+    return { ok: false, message: `${configPath} is not an axolotl, LLaMA-Factory or TRL config (no base_model/model_name_or_path with their keys); add \`# lora-lens: dialect=axolotl\`, \`dialect=llama-factory\` or \`dialect=trl\` as its first line if it is one.` };
   }
   const normalized = normalizeDialect(match.dialect, doc, configPath, match.subKind ?? 'train');
   if (!normalized.plan) {
