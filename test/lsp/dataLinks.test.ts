@@ -73,3 +73,13 @@ test('an axolotl dataset path is a link too', async () => {
   const links = await linksOf(uri);
   assert.deepEqual(links.map((l) => [l.range.start.line, l.target]), [[4, pathToFileURL(join(dir, 'data', 'alpaca.jsonl')).href]]);
 });
+
+test('a LLaMA-Factory dataset name is a link to the file dataset_info.json gives it', async () => {
+  mkdirSync(join(dir, 'lf'));
+  writeFileSync(join(dir, 'lf', 'dataset_info.json'), JSON.stringify({ my_alpaca: { file_name: 'my_alpaca.json' } }));
+  writeFileSync(join(dir, 'lf', 'my_alpaca.json'), JSON.stringify([{ instruction: 'hi', input: '', output: 'hello' }]));
+  const text = 'model_name_or_path: Qwen/Qwen2.5-0.5B-Instruct\nstage: sft\ndo_train: true\nfinetuning_type: lora\ndataset: my_alpaca\ndataset_dir: lf\ntemplate: qwen\noutput_dir: saves/q\n';
+  const { uri } = await openConfig('llamafactory.yaml', text);
+  const links = await linksOf(uri);
+  assert.deepEqual(links.map((l) => [l.range.start.line, l.range.start.character, l.target]), [[4, 9, pathToFileURL(join(dir, 'lf', 'my_alpaca.json')).href]]);
+});
