@@ -65,3 +65,8 @@ test('accumulation 4 estimates at least the peak of accumulation 1, as measured'
     assert.ok(four.peak_alloc_gib >= one.peak_alloc_gib);
   }
 });
+
+// The bundled trainer's QLoRA with the non-quantized weights in bf16 (lean, the default) and upcast to fp32, Qwen2-7B
+// seq 2048 on the H100 (trainer/bench/qlora_big.py memory7b, issue 20): 7.06 GiB against 9.91 GiB allocated.
+const leanQlora = fixture('h100-qlora-lean.jsonl');
+leanQlora.forEach((m, i) => checkRow(m, i, 'lora-lens', 'lora-lens qlora lean/upcast'));
