@@ -1,17 +1,22 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { claimsDocument, type DialectId } from '../../server/src/core/analysis/claim';
+import { claimedDialect, dialectDisplayName, type DialectId } from '../../server/src/core/analysis/claim';
 import { EstimateRequestMethod, type EstimateParams, type EstimateResult } from '../../server/src/protocol/requests';
 import { CLAIMED_CONTEXT, statusBarContent } from './statusText';
 
 /** Whether the server treats a document as a config: the same function and the same `loraLens.files`/`dialects` settings. */
 export function isConfigDocument(document: vscode.TextDocument): boolean {
-  if (document.uri.scheme !== 'file' && document.uri.scheme !== 'untitled') return false;
+  return configDialect(document) !== null;
+}
+
+/** The dialect a claimed document is read in (the server's own decision, same settings), or null when not claimed. */
+export function configDialect(document: vscode.TextDocument): DialectId | null {
+  if (document.uri.scheme !== 'file' && document.uri.scheme !== 'untitled') return null;
   const folder = vscode.workspace.getWorkspaceFolder(document.uri);
   const files = vscode.workspace.getConfiguration('loraLens', document.uri).get<string[]>('files', []);
   const relative = folder ? vscode.workspace.asRelativePath(document.uri, false) : undefined;
   const dialects = vscode.workspace.getConfiguration('loraLens', document.uri).get<Record<string, DialectId>>('dialects', {});
-  return claimsDocument(document.uri.fsPath || document.uri.path, document.getText(), { files, dialects }, relative);
+  return claimedDialect(document.uri.fsPath || document.uri.path, document.getText(), { files, dialects }, relative);
 }
 
 /**
@@ -27,7 +32,8 @@ export function createStatusBar(client: LanguageClient): vscode.Disposable {
 
   const refresh = async () => {
     const editor = vscode.window.activeTextEditor;
-    const claimed = !!editor && isConfigDocument(editor.document);
+    const dialect = editor ? configDialect(editor.document) : null;
+    const claimed = dialect !== null;
     // The editor-title ▷ Run button shows on every config the server claims, axolotl and LLaMA-Factory files included
     // (their names say nothing: the top-level keys do), through this context key (package.json menus).
     void vscode.commands.executeCommand('setContext', CLAIMED_CONTEXT, claimed);
@@ -39,7 +45,7 @@ export function createStatusBar(client: LanguageClient): vscode.Disposable {
     } catch { /* the server may be restarting; show the problem count alone */ }
     if (mine !== request) return;
     const errors = vscode.languages.getDiagnostics(editor.document.uri).filter((d) => d.source === 'lora-lens' && d.severity === vscode.DiagnosticSeverity.Error).length;
-    Object.assign(item, statusBarContent(estimate, errors));
+    Object.assign(item, statusBarContent(estimate, errors, dialect && dialect !== 'lora-lens' ? dialectDisplayName(dialect) : null));
     item.tooltip = estimate ? new vscode.MarkdownString(estimate.markdown) : 'LoRA Lens: config checked';
     item.backgroundColor = estimate?.fits === false ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     item.show();

@@ -4,14 +4,15 @@ import type { EstimateResult } from '../../server/src/protocol/requests';
 export const CLAIMED_CONTEXT = 'loraLens.claimed';
 
 /**
- * The status bar item's text and accessibility label: the verdict as an icon, the error count; no figures (the inlay
- * hint on the model line carries them, the tooltip the breakdown). The label reads the verdict out.
+ * The status bar item's text and accessibility label: the verdict (an icon and a word), the dialect the file is read
+ * as when it is another tool's (`axolotl`), the error count; no figures (the inlay hint on the model line carries
+ * them, the tooltip the breakdown). The label reads the verdict out with the GPU.
  */
-export function statusBarContent(estimate: EstimateResult, errors: number): { text: string; accessibilityInformation: { label: string } } {
+export function statusBarContent(estimate: EstimateResult, errors: number, toolDialect?: string | null): { text: string; accessibilityInformation: { label: string } } {
   const verdict = estimate?.fits === false ? 'does not fit' : estimate?.fits ? 'fits' : '';
   const icon = errors || estimate?.fits === false ? '$(error)' : '$(check)';
   const errorText = errors ? `${errors} error${errors > 1 ? 's' : ''}` : '';
-  const text = `${icon} LoRA Lens${errorText ? ` · ${errorText}` : ''}`;
-  const label = ['LoRA Lens', verdict && `${verdict}${estimate?.gpuName ? ` ${estimate.gpuName}` : ''}`, errorText].filter(Boolean).join(', ');
+  const text = [`${icon} LoRA Lens`, toolDialect, verdict, errorText].filter(Boolean).join(' · ');
+  const label = ['LoRA Lens', toolDialect && `${toolDialect} config`, verdict && `${verdict}${estimate?.gpuName ? ` ${estimate.gpuName}` : ''}`, errorText].filter(Boolean).join(', ');
   return { text, accessibilityInformation: { label } };
 }

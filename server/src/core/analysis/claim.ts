@@ -2,7 +2,11 @@ import { detectDialect } from '../dialects/detect';
 import type { DialectSettings } from '../dialects/match';
 import { isConfigFile, type FileMatchSettings } from '../document/fileMatcher';
 
-export type { DialectId } from '../dialects/registry';
+import type { DialectId } from '../dialects/registry';
+
+export type { DialectId };
+/** The name the status item shows for a dialect (`axolotl`, `LLaMA-Factory`): the extension reaches the core through this file. */
+export { dialectDisplayName } from '../dialects/registry';
 
 /**
  * Whether LoRA Lens takes a document on: one of our configs by name, modeline or `loraLens.files` glob, or a YAML
@@ -11,8 +15,16 @@ export type { DialectId } from '../dialects/registry';
  * bar item, no CodeLens, no hints. The server and the status bar both ask this.
  */
 export function claimsDocument(path: string, text: string, settings: FileMatchSettings & DialectSettings, relativePath?: string): boolean {
+  return claimedDialect(path, text, settings, relativePath) !== null;
+}
+
+/**
+ * The dialect of a document LoRA Lens takes on (as claimsDocument decides), or null: the status item names it.
+ * A file claimed by name or glob is read as its keys, modeline or `loraLens.dialects` say, else as ours.
+ */
+export function claimedDialect(path: string, text: string, settings: FileMatchSettings & DialectSettings, relativePath?: string): DialectId | null {
   const firstLine = /^[^\r\n]*/.exec(text)?.[0] ?? '';
-  if (isConfigFile(path, firstLine, settings, relativePath)) return true;
-  if (/\.json$/i.test(path)) return false;
-  return detectDialect(text, path, settings).dialect !== null;
+  if (isConfigFile(path, firstLine, settings, relativePath)) return detectDialect(text, path, settings).dialect ?? 'lora-lens';
+  if (/\.json$/i.test(path)) return null;
+  return detectDialect(text, path, settings).dialect;
 }
