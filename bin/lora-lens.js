@@ -18,7 +18,9 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 // Ctrl-C: 130, the shell's code for an interrupt; `run` adds its own handler (stop with a checkpoint, then 130).
-process.on('SIGINT', () => { if (process.listenerCount('SIGINT') === 1) process.exit(130); });
+process.on('SIGINT', () => {
+  if (process.listenerCount('SIGINT') === 1) process.exit(130);
+});
 
 /**
  * Loads the CLI bundle with the V8 code cache scripts/build.mjs wrote beside it (dist/cli.js.cache), so a command
@@ -27,11 +29,17 @@ process.on('SIGINT', () => { if (process.listenerCount('SIGINT') === 1) process.
  */
 function loadBundle(file) {
   let cachedData;
-  try { cachedData = readFileSync(`${file}.cache`); } catch { cachedData = undefined; }
+  try {
+    cachedData = readFileSync(`${file}.cache`);
+  } catch {
+    cachedData = undefined;
+  }
   if (!cachedData) return require(file);
   // importModuleDynamically: the bundle's import() of an ES module (node-llama-cpp) resolves as it would under require.
   const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), {
-    filename: file, cachedData, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    filename: file,
+    cachedData,
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   const module = { exports: {}, filename: file, id: file, loaded: false };
   script.runInThisContext()(module.exports, Module.createRequire(file), module, file, dirname(file));
@@ -39,8 +47,18 @@ function loadBundle(file) {
 }
 
 loadBundle(cli)
-  .main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), stdin: process.stdin })
-  .then((code) => { process.exitCode = code; }, (error) => {
-    process.stderr.write(`lora-lens: internal error: ${(error && error.stack) || error}\n`);
-    process.exitCode = 70;
-  });
+  .main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    cwd: process.cwd(),
+    stdin: process.stdin,
+  })
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error) => {
+      process.stderr.write(`lora-lens: internal error: ${(error && error.stack) || error}\n`);
+      process.exitCode = 70;
+    },
+  );

@@ -10,9 +10,21 @@ import Module from 'node:module';
 
 const file = resolve('dist/cli.js');
 rmSync(`${file}.cache`, { force: true });
-const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), {
+  filename: file,
+  importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+});
 const module = { exports: {} };
 script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
-const sink = new Writable({ write(_chunk, _encoding, done) { done(); } });
-await module.exports.main(['check', '--offline', resolve('examples/qwen2.5-0.5b-full.finetune.yaml')], { stdout: sink, stderr: sink, cwd: process.cwd(), stdin: process.stdin });
+const sink = new Writable({
+  write(_chunk, _encoding, done) {
+    done();
+  },
+});
+await module.exports.main(['check', '--offline', resolve('examples/qwen2.5-0.5b-full.finetune.yaml')], {
+  stdout: sink,
+  stderr: sink,
+  cwd: process.cwd(),
+  stdin: process.stdin,
+});
 writeFileSync(`${file}.cache`, script.createCachedData());

@@ -10,17 +10,53 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const factsDir = join(root, 'scripts', 'dialect-facts');
 
 const GROUP_WORDS = {
-  model: 'Model loading', tokenizer: 'Tokenizer', quantization: 'Quantization', adapter: 'Adapter (LoRA/PEFT)', data: 'Data',
-  sequence: 'Sequence length and packing', batch: 'Batch size', optimizer: 'Optimizer', schedule: 'Schedule', precision: 'Precision',
-  memory: 'Memory saving', attention: 'Attention', kernels: 'Kernels and compilation', distributed: 'Multi-GPU', checkpoint: 'Checkpoints',
-  logging: 'Logging', eval: 'Evaluation', rl: 'Preference / RL training', multimodal: 'Multimodal', tracking: 'Experiment tracking',
-  internal: 'Set by the tool itself', misc: 'General', output: 'Output', inference: 'Inference UI', training: 'Trainer (transformers TrainingArguments)',
-  finetuning: 'Fine-tuning method', generating: 'Generation', megatron: 'Megatron backend', 'kt-runtime': 'KTransformers runtime',
-  script: 'Script (dataset)', datasets: 'Dataset mixture', trl: 'TRL trainer', sft: 'SFT trainer (`trl sft`)', dpo: 'DPO trainer (`trl dpo`)',
+  model: 'Model loading',
+  tokenizer: 'Tokenizer',
+  quantization: 'Quantization',
+  adapter: 'Adapter (LoRA/PEFT)',
+  data: 'Data',
+  sequence: 'Sequence length and packing',
+  batch: 'Batch size',
+  optimizer: 'Optimizer',
+  schedule: 'Schedule',
+  precision: 'Precision',
+  memory: 'Memory saving',
+  attention: 'Attention',
+  kernels: 'Kernels and compilation',
+  distributed: 'Multi-GPU',
+  checkpoint: 'Checkpoints',
+  logging: 'Logging',
+  eval: 'Evaluation',
+  rl: 'Preference / RL training',
+  multimodal: 'Multimodal',
+  tracking: 'Experiment tracking',
+  internal: 'Set by the tool itself',
+  misc: 'General',
+  output: 'Output',
+  inference: 'Inference UI',
+  training: 'Trainer (transformers TrainingArguments)',
+  finetuning: 'Fine-tuning method',
+  generating: 'Generation',
+  megatron: 'Megatron backend',
+  'kt-runtime': 'KTransformers runtime',
+  script: 'Script (dataset)',
+  datasets: 'Dataset mixture',
+  trl: 'TRL trainer',
+  sft: 'SFT trainer (`trl sft`)',
+  dpo: 'DPO trainer (`trl dpo`)',
   launch: 'Launch (accelerate launch)',
 };
 
-const TYPE_WORDS = { bool: 'true or false', int: 'an integer', float: 'a number', number: 'a number', str: 'a string', dict: 'a mapping', any: 'any value', object: 'a mapping' };
+const TYPE_WORDS = {
+  bool: 'true or false',
+  int: 'an integer',
+  float: 'a number',
+  number: 'a number',
+  str: 'a string',
+  dict: 'a mapping',
+  any: 'any value',
+  object: 'a mapping',
+};
 
 /** Parses one facts file (and the files it includes) into { meta, facts }. */
 function readFacts(file) {
@@ -32,7 +68,10 @@ function readFacts(file) {
     if (line.startsWith('@')) {
       const [directive, ...rest] = line.slice(1).split(' ');
       if (directive === 'describe') {
-        const [key, ...text] = rest.join(' ').split('|').map((cell) => cell.trim());
+        const [key, ...text] = rest
+          .join(' ')
+          .split('|')
+          .map((cell) => cell.trim());
         meta.describe.set(key, text.join('|').trim());
         continue;
       }
@@ -44,8 +83,17 @@ function readFacts(file) {
       continue;
     }
     const [key, type, defaultText, group, gate, ...description] = line.split('|').map((cell) => cell.trim());
-    if (!key || !type || !group) throw new Error(`${file}:${index + 1}: expected "key | type | default | group | gate | description"`);
-    facts.push({ key, type, defaultText: defaultText ?? '', group, gate: gate ?? '', description: description.join('|').trim(), origin: file });
+    if (!key || !type || !group)
+      throw new Error(`${file}:${index + 1}: expected "key | type | default | group | gate | description"`);
+    facts.push({
+      key,
+      type,
+      defaultText: defaultText ?? '',
+      group,
+      gate: gate ?? '',
+      description: description.join('|').trim(),
+      origin: file,
+    });
   }
   for (const fact of facts) {
     if (meta.describe.has(fact.key)) fact.description = meta.describe.get(fact.key);
@@ -65,17 +113,28 @@ function single(text) {
   const enumMatch = /^enum\((.*)\)$/.exec(text);
   if (enumMatch) return { enum: enumMatch[1].split(',').map((v) => v.trim()) };
   const listMatch = /^list\[(.*)\]$/.exec(text);
-  if (listMatch) return listMatch[1] === 'object' ? { type: 'array', items: { type: 'object', properties: {} } } : { type: 'array', items: single(listMatch[1]) };
+  if (listMatch)
+    return listMatch[1] === 'object'
+      ? { type: 'array', items: { type: 'object', properties: {} } }
+      : { type: 'array', items: single(listMatch[1]) };
   switch (text) {
-    case 'bool': return { type: 'boolean' };
-    case 'int': return { type: 'integer' };
+    case 'bool':
+      return { type: 'boolean' };
+    case 'int':
+      return { type: 'integer' };
     case 'float':
-    case 'number': return { type: 'number' };
-    case 'str': return { type: 'string' };
-    case 'dict': return { type: 'object' };
-    case 'object': return { type: 'object', properties: {} };
-    case 'any': return {};
-    default: throw new Error(`unknown type notation: ${text}`);
+    case 'number':
+      return { type: 'number' };
+    case 'str':
+      return { type: 'string' };
+    case 'dict':
+      return { type: 'object' };
+    case 'object':
+      return { type: 'object', properties: {} };
+    case 'any':
+      return {};
+    default:
+      throw new Error(`unknown type notation: ${text}`);
   }
 }
 
@@ -87,7 +146,10 @@ function splitTop(text, sep) {
   for (const ch of text) {
     if (ch === '(' || ch === '[') depth++;
     if (ch === ')' || ch === ']') depth--;
-    if (ch === sep && depth === 0) { parts.push(current); current = ''; } else current += ch;
+    if (ch === sep && depth === 0) {
+      parts.push(current);
+      current = '';
+    } else current += ch;
   }
   parts.push(current);
   return parts;
@@ -105,7 +167,10 @@ function parseDefault(text, type) {
 /** The gate column as structured data. */
 function parseGate(gate) {
   const out = {};
-  for (const part of gate.split(';').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of gate
+    .split(';')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [kind, value = ''] = part.split(/:(.*)/s);
     if (kind === 'plugin') out.plugin = value;
     else if (kind === 'env') out.env = value.split(',');
@@ -123,7 +188,21 @@ function parseGate(gate) {
 /** A short factual description for keys that have none of ours. */
 function generatedDescription(tool, fact, gate, defaultValue) {
   const kind = fact.type.replace('!', '');
-  const typeText = splitTop(kind, '/').map((t) => TYPE_WORDS[t] ?? (t.startsWith('enum(') ? `one of ${t.slice(5, -1).split(',').map((v) => `\`${v}\``).join(', ')}` : t.startsWith('list[') ? 'a list' : t)).join(' or ');
+  const typeText = splitTop(kind, '/')
+    .map(
+      (t) =>
+        TYPE_WORDS[t] ??
+        (t.startsWith('enum(')
+          ? `one of ${t
+              .slice(5, -1)
+              .split(',')
+              .map((v) => `\`${v}\``)
+              .join(', ')}`
+          : t.startsWith('list[')
+            ? 'a list'
+            : t),
+    )
+    .join(' or ');
   const parts = [`${GROUP_WORDS[fact.group] ?? fact.group} setting of ${tool}: ${typeText}.`];
   if (defaultValue !== undefined) parts.push(`Default: \`${JSON.stringify(defaultValue)}\`.`);
   if (gate.aliasOf) parts.push(`Another name for \`${gate.aliasOf}\`.`);
@@ -134,8 +213,10 @@ function generatedDescription(tool, fact, gate, defaultValue) {
 function gateNote(tool, gate) {
   const notes = [];
   if (gate.plugin) notes.push(`Read only when \`plugins:\` lists \`${gate.plugin}\`.`);
-  if (gate.env?.includes('transformers-kt')) notes.push('Known to the KTransformers build of transformers (LLaMA-Factory\'s KT training path).');
-  else if (gate.env) notes.push(`Exists only when ${tool} runs with ${gate.env.map((v) => `\`${v}=1\``).join(' or ')}.`);
+  if (gate.env?.includes('transformers-kt'))
+    notes.push("Known to the KTransformers build of transformers (LLaMA-Factory's KT training path).");
+  else if (gate.env)
+    notes.push(`Exists only when ${tool} runs with ${gate.env.map((v) => `\`${v}=1\``).join(' or ')}.`);
   if (gate.transformers) notes.push('A transformers 4.x TrainingArguments field (removed in 5.x).');
   return notes.join(' ');
 }
@@ -215,8 +296,15 @@ for (const target of targets) {
   const out = join(root, 'schemas', `${target.dialect}.schema.json`);
   if (process.argv.includes('--check')) {
     let current = '';
-    try { current = readFileSync(out, 'utf8'); } catch { /* missing counts as stale */ }
-    if (current !== text) { console.error(`${out} is out of date: run node scripts/gen-dialect-schemas.mjs`); stale = true; }
+    try {
+      current = readFileSync(out, 'utf8');
+    } catch {
+      /* missing counts as stale */
+    }
+    if (current !== text) {
+      console.error(`${out} is out of date: run node scripts/gen-dialect-schemas.mjs`);
+      stale = true;
+    }
   } else {
     writeFileSync(out, text);
     console.log(`${out}: ${facts.length} keys`);

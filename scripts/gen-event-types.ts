@@ -15,23 +15,46 @@ const ROOT = join(__dirname, '..');
 export const EVENTS_SCHEMA_FILE = join(ROOT, 'schemas', 'events.schema.json');
 export const EVENT_TYPES_FILE = join(ROOT, 'server', 'src', 'protocol', 'trainerEvents.ts');
 
-const KNOWN = new Set(['type', 'enum', 'const', 'properties', 'required', 'items', 'description', 'minimum', 'maximum', 'exclusiveMinimum', 'minLength', 'uniqueItems', 'minItems']);
-const PRIMITIVE: Record<string, string> = { string: 'string', number: 'number', integer: 'number', boolean: 'boolean', null: 'null' };
+const KNOWN = new Set([
+  'type',
+  'enum',
+  'const',
+  'properties',
+  'required',
+  'items',
+  'description',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'minLength',
+  'uniqueItems',
+  'minItems',
+]);
+const PRIMITIVE: Record<string, string> = {
+  string: 'string',
+  number: 'number',
+  integer: 'number',
+  boolean: 'boolean',
+  null: 'null',
+};
 
 function typeOf(schema: Schema, where: string): string {
   const unknown = Object.keys(schema).filter((k) => !KNOWN.has(k));
   if (unknown.length > 0) throw new Error(`${where}: gen-event-types does not translate ${unknown.join(', ')}`);
   if ('const' in schema) return JSON.stringify(schema.const).replace(/"/g, "'");
-  if (Array.isArray(schema.enum)) return schema.enum.map((v) => (v === null ? 'null' : JSON.stringify(v).replace(/"/g, "'"))).join(' | ');
+  if (Array.isArray(schema.enum))
+    return schema.enum.map((v) => (v === null ? 'null' : JSON.stringify(v).replace(/"/g, "'"))).join(' | ');
   const types = Array.isArray(schema.type) ? (schema.type as string[]) : schema.type ? [schema.type as string] : [];
   if (types.length === 0) throw new Error(`${where}: no type, enum or const`);
-  return types.map((t) => {
-    if (t === 'object') return objectType(schema, where);
-    if (t === 'array') return `${wrap(typeOf((schema.items ?? {}) as Schema, `${where}[]`))}[]`;
-    const primitive = PRIMITIVE[t];
-    if (!primitive) throw new Error(`${where}: type ${t}`);
-    return primitive;
-  }).join(' | ');
+  return types
+    .map((t) => {
+      if (t === 'object') return objectType(schema, where);
+      if (t === 'array') return `${wrap(typeOf((schema.items ?? {}) as Schema, `${where}[]`))}[]`;
+      const primitive = PRIMITIVE[t];
+      if (!primitive) throw new Error(`${where}: type ${t}`);
+      return primitive;
+    })
+    .join(' | ');
 }
 
 function wrap(type: string): string {
@@ -41,7 +64,9 @@ function wrap(type: string): string {
 function objectType(schema: Schema, where: string): string {
   const properties = (schema.properties ?? {}) as Record<string, Schema>;
   const required = new Set((schema.required ?? []) as string[]);
-  const fields = Object.entries(properties).map(([key, sub]) => `${propertyName(key)}${required.has(key) ? '' : '?'}: ${typeOf(sub, `${where}.${key}`)}`);
+  const fields = Object.entries(properties).map(
+    ([key, sub]) => `${propertyName(key)}${required.has(key) ? '' : '?'}: ${typeOf(sub, `${where}.${key}`)}`,
+  );
   return fields.length === 0 ? 'Record<string, unknown>' : `{ ${fields.join('; ')} }`;
 }
 
@@ -61,7 +86,7 @@ function pascal(name: string): string {
 /** The TypeScript source the schema implies. */
 export function eventTypesSource(schema: Schema): string {
   const base = (schema.properties ?? {}) as Record<string, Schema>;
-  const names = ((base.event as Schema).enum as string[]);
+  const names = (base.event as Schema).enum as string[];
   const branches = new Map<string, Schema>();
   for (const branch of (schema.allOf ?? []) as Schema[]) {
     const name = (((branch.if as Schema).properties as Record<string, Schema>).event as Schema).const as string;
@@ -85,7 +110,9 @@ export function eventTypesSource(schema: Schema): string {
       fields.push(`${comment(sub.description, '  ')}  ${key}${required.has(key) ? '' : '?'}: ${typeOf(sub, key)};`);
     }
     for (const [key, sub] of Object.entries(properties)) {
-      fields.push(`${comment(sub.description, '  ')}  ${propertyName(key)}${required.has(key) ? '' : '?'}: ${typeOf(sub, `${name}.${key}`)};`);
+      fields.push(
+        `${comment(sub.description, '  ')}  ${propertyName(key)}${required.has(key) ? '' : '?'}: ${typeOf(sub, `${name}.${key}`)};`,
+      );
     }
     out.push(`${comment(then.description, '')}export interface ${pascal(name)}Event {`, ...fields, '}', '');
   }
@@ -97,9 +124,15 @@ function main(): void {
   const source = eventTypesSource(JSON.parse(readFileSync(EVENTS_SCHEMA_FILE, 'utf8')) as Schema);
   if (process.argv.includes('--check')) {
     let current = '';
-    try { current = readFileSync(EVENT_TYPES_FILE, 'utf8'); } catch { /* missing: differs */ }
+    try {
+      current = readFileSync(EVENT_TYPES_FILE, 'utf8');
+    } catch {
+      /* missing: differs */
+    }
     if (current !== source) {
-      process.stderr.write(`${EVENT_TYPES_FILE} differs from what schemas/events.schema.json implies: run npx tsx scripts/gen-event-types.ts\n`);
+      process.stderr.write(
+        `${EVENT_TYPES_FILE} differs from what schemas/events.schema.json implies: run npx tsx scripts/gen-event-types.ts\n`,
+      );
       process.exit(1);
     }
     return;

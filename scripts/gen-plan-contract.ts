@@ -28,21 +28,37 @@ const ABSOLUTE_PATH_PATTERN = '^(/|[A-Za-z]:[\\\\/]|\\\\\\\\)';
 const ABSOLUTE_PATH_OR_REFERENCE_PATTERN = '^(/|[A-Za-z]:[\\\\/]|\\\\\\\\|[a-z][a-z0-9+.-]+://)';
 
 /** Config-schema keywords a plan key inherits: the bounds the normaliser's input already obeys. */
-const INHERITED = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'minItems', 'uniqueItems'];
+const INHERITED = [
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'minLength',
+  'minItems',
+  'uniqueItems',
+];
 
 /** What the TrainingPlan type cannot say: which method carries which section (`required`: a plan without a method gets one error). */
 const sections = (method: string, lora: string, quantization: string): Schema => ({
   if: { required: ['method'], properties: { method: { const: method } } },
   then: { properties: { lora: { type: lora }, quantization: { type: quantization } } },
 });
-const CROSS_FIELD_RULES: Schema[] = [sections('full', 'null', 'null'), sections('lora', 'object', 'null'), sections('qlora', 'object', 'object')];
+const CROSS_FIELD_RULES: Schema[] = [
+  sections('full', 'null', 'null'),
+  sections('lora', 'object', 'null'),
+  sections('qlora', 'object', 'object'),
+];
 
 class TypeReader {
   private readonly declarations = new Map<string, ts.InterfaceDeclaration | ts.TypeAliasDeclaration>();
 
-  constructor(private readonly source: ts.SourceFile, private readonly config: Schema) {
+  constructor(
+    private readonly source: ts.SourceFile,
+    private readonly config: Schema,
+  ) {
     for (const statement of source.statements) {
-      if (ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement)) this.declarations.set(statement.name.text, statement);
+      if (ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement))
+        this.declarations.set(statement.name.text, statement);
     }
   }
 
@@ -52,7 +68,8 @@ class TypeReader {
 
   private declared(name: string, path: string[]): Schema {
     const declaration = this.declarations.get(name);
-    if (!declaration) throw new Error(`types.ts: ${name} is not declared in the file (the generator reads types.ts alone)`);
+    if (!declaration)
+      throw new Error(`types.ts: ${name} is not declared in the file (the generator reads types.ts alone)`);
     return ts.isInterfaceDeclaration(declaration) ? this.object(declaration, path) : this.type(declaration.type, path);
   }
 
@@ -60,12 +77,21 @@ class TypeReader {
     const properties: Schema = {};
     const required: string[] = [];
     for (const member of declaration.members) {
-      if (!ts.isPropertySignature(member) || !member.type) throw new Error(`types.ts: ${declaration.name.text} has a member the generator cannot read`);
+      if (!ts.isPropertySignature(member) || !member.type)
+        throw new Error(`types.ts: ${declaration.name.text} has a member the generator cannot read`);
       const key = member.name.getText(this.source);
-      const description = ts.getJSDocCommentsAndTags(member).filter(ts.isJSDoc).map((doc) => ts.getTextOfJSDocComment(doc.comment) ?? '').join(' ').replace(/\s+/g, ' ').trim();
+      const description = ts
+        .getJSDocCommentsAndTags(member)
+        .filter(ts.isJSDoc)
+        .map((doc) => ts.getTextOfJSDocComment(doc.comment) ?? '')
+        .join(' ')
+        .replace(/\s+/g, ' ')
+        .trim();
       const schema: Schema = { ...(description ? { description } : {}), ...this.type(member.type, [...path, key]) };
-      if (ts.getJSDocTags(member).some((tag) => tag.tagName.text === 'absolutePath')) schema.pattern = ABSOLUTE_PATH_PATTERN;
-      if (ts.getJSDocTags(member).some((tag) => tag.tagName.text === 'absolutePathOrReference')) schema.pattern = ABSOLUTE_PATH_OR_REFERENCE_PATTERN;
+      if (ts.getJSDocTags(member).some((tag) => tag.tagName.text === 'absolutePath'))
+        schema.pattern = ABSOLUTE_PATH_PATTERN;
+      if (ts.getJSDocTags(member).some((tag) => tag.tagName.text === 'absolutePathOrReference'))
+        schema.pattern = ABSOLUTE_PATH_OR_REFERENCE_PATTERN;
       properties[key] = schema;
       if (!member.questionToken) required.push(key);
     }
@@ -74,8 +100,13 @@ class TypeReader {
 
   private type(node: ts.TypeNode, path: string[]): Schema {
     if (ts.isParenthesizedTypeNode(node)) return this.type(node.type, path);
-    if (ts.isUnionTypeNode(node)) return this.union(node.types.map((t) => this.type(t, path)), path);
-    if (ts.isArrayTypeNode(node)) return this.withConfigBounds({ type: 'array', items: this.type(node.elementType, [...path, '[]']) }, path);
+    if (ts.isUnionTypeNode(node))
+      return this.union(
+        node.types.map((t) => this.type(t, path)),
+        path,
+      );
+    if (ts.isArrayTypeNode(node))
+      return this.withConfigBounds({ type: 'array', items: this.type(node.elementType, [...path, '[]']) }, path);
     if (ts.isLiteralTypeNode(node)) {
       if (node.literal.kind === ts.SyntaxKind.NullKeyword) return { type: 'null' };
       if (ts.isStringLiteral(node.literal)) return { type: 'string', enum: [node.literal.text] };
@@ -84,9 +115,13 @@ class TypeReader {
     if (node.kind === ts.SyntaxKind.StringKeyword) return this.withConfigBounds({ type: 'string' }, path);
     if (node.kind === ts.SyntaxKind.BooleanKeyword) return { type: 'boolean' };
     if (node.kind === ts.SyntaxKind.NumberKeyword) {
-      return this.withConfigBounds({ type: configNode(this.config, path)?.type === 'integer' ? 'integer' : 'number' }, path);
+      return this.withConfigBounds(
+        { type: configNode(this.config, path)?.type === 'integer' ? 'integer' : 'number' },
+        path,
+      );
     }
-    if (ts.isTypeReferenceNode(node) && ts.isIdentifier(node.typeName) && !node.typeArguments) return this.declared(node.typeName.text, path);
+    if (ts.isTypeReferenceNode(node) && ts.isIdentifier(node.typeName) && !node.typeArguments)
+      return this.declared(node.typeName.text, path);
     throw new Error(`types.ts: ${path.join('.')}: the generator has no rule for \`${node.getText(this.source)}\``);
   }
 
@@ -124,11 +159,15 @@ function configNode(config: Schema, path: string[]): Schema | undefined {
   for (const segment of path) {
     if (!node) return undefined;
     if (segment === '[]') {
-      const arrays: Schema[] = Array.isArray(node.anyOf) ? (node.anyOf as Schema[]).filter((b) => b.type === 'array') : [node];
+      const arrays: Schema[] = Array.isArray(node.anyOf)
+        ? (node.anyOf as Schema[]).filter((b) => b.type === 'array')
+        : [node];
       node = arrays[0]?.items as Schema | undefined;
       continue;
     }
-    const objects: Schema[] = Array.isArray(node.anyOf) ? (node.anyOf as Schema[]).filter((b) => b.type === 'object') : [node];
+    const objects: Schema[] = Array.isArray(node.anyOf)
+      ? (node.anyOf as Schema[]).filter((b) => b.type === 'object')
+      : [node];
     node = (objects[0]?.properties as Schema | undefined)?.[segment] as Schema | undefined;
   }
   return node;
@@ -140,20 +179,26 @@ function checkEnumAgainstConfig(values: string[], config: Schema, path: string[]
   if (!node || !Array.isArray(node.enum)) return;
   const theirs = new Set(node.enum as string[]);
   if (theirs.size !== values.length || values.some((v) => !theirs.has(v))) {
-    throw new Error(`types.ts: ${path.join('.')} allows ${JSON.stringify(values)} but the config schema ${JSON.stringify(node.enum)}; make them agree`);
+    throw new Error(
+      `types.ts: ${path.join('.')} allows ${JSON.stringify(values)} but the config schema ${JSON.stringify(node.enum)}; make them agree`,
+    );
   }
 }
 
 /** The plan schema, generated from types.ts and schemas/finetune.schema.json (or the texts given, for tests). */
-export function planSchema(typesText = readFileSync(TYPES_FILE, 'utf8'), config = JSON.parse(readFileSync(CONFIG_SCHEMA_FILE, 'utf8')) as Schema): Schema {
+export function planSchema(
+  typesText = readFileSync(TYPES_FILE, 'utf8'),
+  config = JSON.parse(readFileSync(CONFIG_SCHEMA_FILE, 'utf8')) as Schema,
+): Schema {
   const source = ts.createSourceFile(TYPES_FILE, typesText, ts.ScriptTarget.ES2022, true);
   const plan = new TypeReader(source, config).schemaOf('TrainingPlan');
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://lora-lens.dev/schemas/plan.schema.json',
     title: 'LoRA Lens TrainingPlan (plan.json, version 1)',
-    description: 'Generated from server/src/core/plan/types.ts by scripts/gen-plan-contract.ts; edit those, not this file. '
-      + 'Written by the TypeScript side with every default applied and every path absolute; read by trainer/lora_lens_trainer/plan.py.',
+    description:
+      'Generated from server/src/core/plan/types.ts by scripts/gen-plan-contract.ts; edit those, not this file. ' +
+      'Written by the TypeScript side with every default applied and every path absolute; read by trainer/lora_lens_trainer/plan.py.',
     ...plan,
     allOf: CROSS_FIELD_RULES,
   };
@@ -182,9 +227,15 @@ export function planFixtures(): Record<string, TrainingPlan> {
   const out: Record<string, TrainingPlan> = {};
   for (const method of ['full', 'lora', 'qlora']) {
     const { plan, diagnostics } = buildPlan(FIXTURE_CONFIG(method), '/tmp/config.finetune.yaml');
-    if (!plan || diagnostics.length > 0) throw new Error(`fixture config for ${method} is invalid: ${diagnostics.map((d) => d.message).join('; ')}`);
+    if (!plan || diagnostics.length > 0)
+      throw new Error(`fixture config for ${method} is invalid: ${diagnostics.map((d) => d.message).join('; ')}`);
     // Fixed POSIX paths on every platform: the trainer tests replace them anyway.
-    out[method] = { ...plan, config_path: '/tmp/config.finetune.yaml', data: { ...plan.data, train: '/data/train.jsonl' }, output: { ...plan.output, dir: '/tmp/out' } };
+    out[method] = {
+      ...plan,
+      config_path: '/tmp/config.finetune.yaml',
+      data: { ...plan.data, train: '/data/train.jsonl' },
+      output: { ...plan.output, dir: '/tmp/out' },
+    };
   }
   return out;
 }
@@ -194,6 +245,7 @@ export const asJsonText = (value: unknown): string => `${JSON.stringify(value, n
 if (require.main === module) {
   writeFileSync(PLAN_SCHEMA_FILE, asJsonText(planSchema()));
   mkdirSync(PLAN_FIXTURE_DIR, { recursive: true });
-  for (const [method, plan] of Object.entries(planFixtures())) writeFileSync(join(PLAN_FIXTURE_DIR, `${method}.plan.json`), asJsonText(plan));
+  for (const [method, plan] of Object.entries(planFixtures()))
+    writeFileSync(join(PLAN_FIXTURE_DIR, `${method}.plan.json`), asJsonText(plan));
   console.log(`wrote ${PLAN_SCHEMA_FILE} and ${PLAN_FIXTURE_DIR}/{full,lora,qlora}.plan.json`);
 }

@@ -13,7 +13,14 @@ const MODULE = resolve('server/src/core/schema/configValidator.ts');
 
 /** The standalone CommonJS source of the config validator, exporting `compileConfigValidator` as the module does. */
 export async function configValidatorSource() {
-  const bundled = await build({ entryPoints: [MODULE], bundle: true, platform: 'node', format: 'cjs', write: false, logLevel: 'warning' });
+  const bundled = await build({
+    entryPoints: [MODULE],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    write: false,
+    logLevel: 'warning',
+  });
   const dir = mkdtempSync(join(tmpdir(), 'lora-lens-validator-'));
   try {
     const file = join(dir, 'configValidator.cjs');
@@ -35,7 +42,11 @@ export async function precompiledValidators() {
   return {
     name: 'precompiled-validators',
     setup(pluginBuild) {
-      pluginBuild.onLoad({ filter: /core[\\/]schema[\\/]configValidator\.ts$/ }, () => ({ contents, loader: 'js', resolveDir: resolve('server/src/core/schema') }));
+      pluginBuild.onLoad({ filter: /core[\\/]schema[\\/]configValidator\.ts$/ }, () => ({
+        contents,
+        loader: 'js',
+        resolveDir: resolve('server/src/core/schema'),
+      }));
     },
   };
 }

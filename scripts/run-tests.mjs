@@ -24,7 +24,10 @@ function findTests(dir) {
 
 const only = process.argv.slice(2);
 const files = only.length ? only : findTests('test').sort();
-const node = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env: testEnv });
+const node = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+  stdio: 'inherit',
+  env: testEnv,
+});
 let status = node.status ?? 1;
 
 if (!only.length && existsSync('trainer/tests')) status = runTrainerTests() || status;
@@ -32,7 +35,9 @@ const left = readdirSync(tempRoot);
 if (left.length) {
   // By name without mkdtemp's random suffix, so the test that forgot them can be found.
   const kinds = [...new Set(left.map((name) => name.replace(/[-_.]?[A-Za-z0-9]{6}$/, '')))].sort();
-  console.log(`temporary files and folders the tests left: ${left.length} (removed with ${tempRoot}): ${kinds.join(', ')}`);
+  console.log(
+    `temporary files and folders the tests left: ${left.length} (removed with ${tempRoot}): ${kinds.join(', ')}`,
+  );
 }
 rmSync(tempRoot, { recursive: true, force: true });
 process.exit(status);
@@ -52,11 +57,15 @@ function runTrainerTests() {
     return 0;
   }
   const withTorch = has(python, 'torch, transformers, peft');
-  console.log(withTorch
-    ? `trainer tests: the full suite with real torch on CPU (${python})`
-    : `trainer tests: the torch-free suite (${python} has no torch; bash scripts/setup-trainer-venv.sh makes a venv that has it)`);
-  const py = spawnSync(python, ['-m', 'pytest', '-q', '-rs', 'trainer/tests'], { stdio: 'inherit', env: { ...testEnv, LORA_LENS_TEST_PYTHON: python } });
+  console.log(
+    withTorch
+      ? `trainer tests: the full suite with real torch on CPU (${python})`
+      : `trainer tests: the torch-free suite (${python} has no torch; bash scripts/setup-trainer-venv.sh makes a venv that has it)`,
+  );
+  const py = spawnSync(python, ['-m', 'pytest', '-q', '-rs', 'trainer/tests'], {
+    stdio: 'inherit',
+    env: { ...testEnv, LORA_LENS_TEST_PYTHON: python },
+  });
   // pytest exits 5 when it collected nothing; any other non-zero is a failure.
   return py.status !== 0 && py.status !== 5 ? py.status || 1 : 0;
 }
-

@@ -4,7 +4,15 @@
  * across charts with the values at the cursor, and draw the GPU capacity as a marked line outside the scale.
  */
 import type UPlot from 'uplot';
-import { alignSeries, formatBytes, formatTicks, memoryRange, smoothEma, STEP_INCREMENTS, type RunSeries } from '../extension/src/runs/series';
+import {
+  alignSeries,
+  formatBytes,
+  formatTicks,
+  memoryRange,
+  smoothEma,
+  STEP_INCREMENTS,
+  type RunSeries,
+} from '../extension/src/runs/series';
 
 declare const uPlot: typeof UPlot;
 
@@ -13,9 +21,21 @@ const HEIGHT = 220;
 /** One cursor for every chart of the page (uPlot syncs charts that share a key, by the step under the cursor). */
 const SYNC_KEY = 'lora-lens-steps';
 
-export interface Line { label: string; x: number[]; y: (number | null)[]; color: string; dash?: number[]; width?: number; points?: boolean }
+export interface Line {
+  label: string;
+  x: number[];
+  y: (number | null)[];
+  color: string;
+  dash?: number[];
+  width?: number;
+  points?: boolean;
+}
 /** A horizontal line drawn over the plot without taking part in the scale (the GPU's capacity). */
-export interface Marker { label: string; value: number; color: string }
+export interface Marker {
+  label: string;
+  value: number;
+  color: string;
+}
 export interface ChartSpec {
   id: string;
   title: string;
@@ -31,8 +51,14 @@ export interface ChartSpec {
   format: (v: number) => string;
 }
 
-export interface RunView { run: { id: string; label: string }; series: RunSeries }
-export interface ChartOptions { smoothing: number; logLoss: boolean }
+export interface RunView {
+  run: { id: string; label: string };
+  series: RunSeries;
+}
+export interface ChartOptions {
+  smoothing: number;
+  logLoss: boolean;
+}
 
 export function cssVar(name: string, fallback: string): string {
   return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
@@ -41,15 +67,21 @@ export function cssVar(name: string, fallback: string): string {
 /** VS Code's chart palette for the current theme, with fallbacks for a page opened outside VS Code. */
 export function palette(): string[] {
   return [
-    cssVar('--vscode-charts-blue', '#3794ff'), cssVar('--vscode-charts-orange', '#d18616'),
-    cssVar('--vscode-charts-green', '#89d185'), cssVar('--vscode-charts-purple', '#b180d7'),
-    cssVar('--vscode-charts-red', '#f14c4c'), cssVar('--vscode-charts-yellow', '#cca700'),
+    cssVar('--vscode-charts-blue', '#3794ff'),
+    cssVar('--vscode-charts-orange', '#d18616'),
+    cssVar('--vscode-charts-green', '#89d185'),
+    cssVar('--vscode-charts-purple', '#b180d7'),
+    cssVar('--vscode-charts-red', '#f14c4c'),
+    cssVar('--vscode-charts-yellow', '#cca700'),
   ];
 }
 
 /** The axis and grid colours of the current theme. */
 export function axisColors(): { text: string; grid: string } {
-  return { text: cssVar('--vscode-descriptionForeground', cssVar('--vscode-foreground', '#cccccc')), grid: cssVar('--vscode-editorWidget-border', 'rgba(128,128,128,0.25)') };
+  return {
+    text: cssVar('--vscode-descriptionForeground', cssVar('--vscode-foreground', '#cccccc')),
+    grid: cssVar('--vscode-editorWidget-border', 'rgba(128,128,128,0.25)'),
+  };
 }
 
 /** A constant (estimate) at every step drawn, so the cursor finds its value anywhere. */
@@ -58,12 +90,15 @@ function constant(label: string, steps: number[], value: number, color: string, 
 }
 
 const plain = (v: number) => formatTicks([v])[0]!;
-const precise = (v: number) => (Math.abs(v) < 0.01 && v !== 0 ? v.toExponential(2) : Number(v.toPrecision(4)).toLocaleString('en-US'));
+const precise = (v: number) =>
+  Math.abs(v) < 0.01 && v !== 0 ? v.toExponential(2) : Number(v.toPrecision(4)).toLocaleString('en-US');
 const gib = (v: number) => formatBytes(v * GiB);
 
 /** "resumed at step 40" marks, in `color`, on every chart of a run that was resumed. */
 function withResumeMarks(specs: ChartSpec[], marks: Marker[]): ChartSpec[] {
-  return marks.length ? specs.map((spec) => ({ ...spec, stepMarkers: [...(spec.stepMarkers ?? []), ...marks] })) : specs;
+  return marks.length
+    ? specs.map((spec) => ({ ...spec, stepMarkers: [...(spec.stepMarkers ?? []), ...marks] }))
+    : specs;
 }
 
 const resumeMarks = (view: RunView, color: string, prefix = ''): Marker[] =>
@@ -87,19 +122,51 @@ function singleRunSpecs(view: RunView, o: ChartOptions): ChartSpec[] {
   const capacity = s.start?.gpu?.memory_bytes;
   const predictedTps = s.start?.estimate_tokens_per_second;
   return [
-    { id: 'loss', title: 'Loss', unit: '', log: o.logLoss, format: precise, lines: [
-      { label: 'train', x: s.step, y: s.loss, color: blue, width: 1 },
-      { label: 'train (smoothed)', x: s.step, y: smoothEma(s.loss, o.smoothing), color: green, width: 2 },
-      { label: 'eval', x: s.evalStep, y: s.evalLoss, color: orange, width: 2, points: true },
-    ] },
-    { id: 'lr', title: 'Learning rate', unit: '', format: precise, lines: [{ label: 'learning rate', x: s.step, y: s.learningRate, color: purple }] },
-    { id: 'grad', title: 'Gradient norm', unit: '', format: precise, lines: [{ label: 'grad norm', x: s.step, y: s.gradNorm, color: red }] },
-    { id: 'tps', title: 'Throughput', unit: 'tokens/s', format: plain, lines: [
-      { label: 'tokens/s', x: s.step, y: s.tokensPerSecond, color: green },
-      ...(typeof predictedTps === 'number' ? [constant('predicted', s.step, predictedTps, yellow, [6, 4])] : []),
-    ] },
-    { id: 'memory', title: 'GPU memory', unit: 'GiB', fromZero: true, format: gib, lines: memory,
-      markers: typeof capacity === 'number' ? [{ label: 'GPU capacity', value: capacity / GiB, color: red }] : [] },
+    {
+      id: 'loss',
+      title: 'Loss',
+      unit: '',
+      log: o.logLoss,
+      format: precise,
+      lines: [
+        { label: 'train', x: s.step, y: s.loss, color: blue, width: 1 },
+        { label: 'train (smoothed)', x: s.step, y: smoothEma(s.loss, o.smoothing), color: green, width: 2 },
+        { label: 'eval', x: s.evalStep, y: s.evalLoss, color: orange, width: 2, points: true },
+      ],
+    },
+    {
+      id: 'lr',
+      title: 'Learning rate',
+      unit: '',
+      format: precise,
+      lines: [{ label: 'learning rate', x: s.step, y: s.learningRate, color: purple }],
+    },
+    {
+      id: 'grad',
+      title: 'Gradient norm',
+      unit: '',
+      format: precise,
+      lines: [{ label: 'grad norm', x: s.step, y: s.gradNorm, color: red }],
+    },
+    {
+      id: 'tps',
+      title: 'Throughput',
+      unit: 'tokens/s',
+      format: plain,
+      lines: [
+        { label: 'tokens/s', x: s.step, y: s.tokensPerSecond, color: green },
+        ...(typeof predictedTps === 'number' ? [constant('predicted', s.step, predictedTps, yellow, [6, 4])] : []),
+      ],
+    },
+    {
+      id: 'memory',
+      title: 'GPU memory',
+      unit: 'GiB',
+      fromZero: true,
+      format: gib,
+      lines: memory,
+      markers: typeof capacity === 'number' ? [{ label: 'GPU capacity', value: capacity / GiB, color: red }] : [],
+    },
   ];
 }
 
@@ -112,20 +179,68 @@ export function compareCharts(views: RunView[], o: ChartOptions): ChartSpec[] {
 
 function compareSpecs(views: RunView[], o: ChartOptions, colors: string[]): ChartSpec[] {
   const per = (pick: (s: RunSeries) => { x: number[]; y: (number | null)[] }, suffix = '', dash?: number[]) =>
-    views.map((v, i) => ({ label: `${v.run.label}${suffix}`, ...pick(v.series), color: colors[i % colors.length]!, dash }));
+    views.map((v, i) => ({
+      label: `${v.run.label}${suffix}`,
+      ...pick(v.series),
+      color: colors[i % colors.length]!,
+      dash,
+    }));
   return [
-    { id: 'loss', title: 'Loss (smoothed train, dashed eval)', unit: '', log: o.logLoss, format: precise, lines: [
-      ...per((s) => ({ x: s.step, y: smoothEma(s.loss, o.smoothing) })),
-      ...per((s) => ({ x: s.evalStep, y: s.evalLoss }), ' eval', [6, 4]).map((l) => ({ ...l, points: true })),
-    ] },
-    { id: 'lr', title: 'Learning rate', unit: '', format: precise, lines: per((s) => ({ x: s.step, y: s.learningRate })) },
-    { id: 'grad', title: 'Gradient norm', unit: '', format: precise, lines: per((s) => ({ x: s.step, y: s.gradNorm })) },
-    { id: 'tps', title: 'Throughput', unit: 'tokens/s', format: plain, lines: per((s) => ({ x: s.step, y: s.tokensPerSecond })) },
-    { id: 'memory', title: 'Peak GPU memory (dashed: estimate)', unit: 'GiB', fromZero: true, format: gib, lines: [
-      ...per((s) => ({ x: s.step, y: s.peak.map((v) => (v === null ? null : v / GiB)) })),
-      ...views.flatMap((v, i) => typeof v.series.start?.estimate_peak_bytes === 'number'
-        ? [constant(`${v.run.label} estimate`, v.series.step, v.series.start.estimate_peak_bytes / GiB, colors[i % colors.length]!, [6, 4])] : []),
-    ] },
+    {
+      id: 'loss',
+      title: 'Loss (smoothed train, dashed eval)',
+      unit: '',
+      log: o.logLoss,
+      format: precise,
+      lines: [
+        ...per((s) => ({ x: s.step, y: smoothEma(s.loss, o.smoothing) })),
+        ...per((s) => ({ x: s.evalStep, y: s.evalLoss }), ' eval', [6, 4]).map((l) => ({ ...l, points: true })),
+      ],
+    },
+    {
+      id: 'lr',
+      title: 'Learning rate',
+      unit: '',
+      format: precise,
+      lines: per((s) => ({ x: s.step, y: s.learningRate })),
+    },
+    {
+      id: 'grad',
+      title: 'Gradient norm',
+      unit: '',
+      format: precise,
+      lines: per((s) => ({ x: s.step, y: s.gradNorm })),
+    },
+    {
+      id: 'tps',
+      title: 'Throughput',
+      unit: 'tokens/s',
+      format: plain,
+      lines: per((s) => ({ x: s.step, y: s.tokensPerSecond })),
+    },
+    {
+      id: 'memory',
+      title: 'Peak GPU memory (dashed: estimate)',
+      unit: 'GiB',
+      fromZero: true,
+      format: gib,
+      lines: [
+        ...per((s) => ({ x: s.step, y: s.peak.map((v) => (v === null ? null : v / GiB)) })),
+        ...views.flatMap((v, i) =>
+          typeof v.series.start?.estimate_peak_bytes === 'number'
+            ? [
+                constant(
+                  `${v.run.label} estimate`,
+                  v.series.step,
+                  v.series.start.estimate_peak_bytes / GiB,
+                  colors[i % colors.length]!,
+                  [6, 4],
+                ),
+              ]
+            : [],
+        ),
+      ],
+    },
   ];
 }
 
@@ -143,7 +258,10 @@ function tooltipPlugin(spec: () => ChartSpec): UPlot.Plugin {
       setCursor: (u) => {
         const idx = u.cursor.idx;
         const left = u.cursor.left ?? -1;
-        if (idx === null || idx === undefined || left < 0) { box.hidden = true; return; }
+        if (idx === null || idx === undefined || left < 0) {
+          box.hidden = true;
+          return;
+        }
         const s = spec();
         const rows: HTMLElement[] = [];
         const head = document.createElement('div');
@@ -204,8 +322,17 @@ function markerPlugin(spec: () => ChartSpec): UPlot.Plugin {
           ctx.fillStyle = m.color;
           ctx.lineWidth = ratio;
           ctx.setLineDash(onScale ? [2 * ratio, 3 * ratio] : []);
-          if (onScale) { ctx.beginPath(); ctx.moveTo(bbox.left, y); ctx.lineTo(bbox.left + bbox.width, y); ctx.stroke(); }
-          ctx.fillText(`${m.label} ${gib(m.value)}${onScale ? '' : ' ↑'}`, bbox.left + bbox.width - 4 * ratio, y + (onScale ? -4 : 12) * ratio);
+          if (onScale) {
+            ctx.beginPath();
+            ctx.moveTo(bbox.left, y);
+            ctx.lineTo(bbox.left + bbox.width, y);
+            ctx.stroke();
+          }
+          ctx.fillText(
+            `${m.label} ${gib(m.value)}${onScale ? '' : ' ↑'}`,
+            bbox.left + bbox.width - 4 * ratio,
+            y + (onScale ? -4 : 12) * ratio,
+          );
         }
         ctx.restore();
       },
@@ -228,7 +355,10 @@ function drawStepMarkers(u: UPlot, markers: Marker[]): void {
     if (!(x >= bbox.left && x <= bbox.left + bbox.width)) continue;
     ctx.strokeStyle = m.color;
     ctx.fillStyle = m.color;
-    ctx.beginPath(); ctx.moveTo(x, bbox.top); ctx.lineTo(x, bbox.top + bbox.height); ctx.stroke();
+    ctx.beginPath();
+    ctx.moveTo(x, bbox.top);
+    ctx.lineTo(x, bbox.top + bbox.height);
+    ctx.stroke();
     ctx.fillText('resumed', x + 3 * ratio, bbox.top + 12 * ratio);
   }
   ctx.restore();
@@ -237,15 +367,28 @@ function drawStepMarkers(u: UPlot, markers: Marker[]): void {
 /** A uPlot chart for `spec`, in the theme's colours of the moment; `current` returns the latest spec (data change). */
 export function makeChart(spec: ChartSpec, width: number, container: HTMLElement, current: () => ChartSpec): UPlot {
   const colors = axisColors();
-  const axis = { stroke: colors.text, grid: { stroke: colors.grid, width: 1 }, ticks: { stroke: colors.grid, width: 1 } };
-  const y: UPlot.Scale = spec.log ? { distr: 3 } : spec.fromZero ? { range: (_u, _min, max) => memoryRange([max]) } : {};
+  const axis = {
+    stroke: colors.text,
+    grid: { stroke: colors.grid, width: 1 },
+    ticks: { stroke: colors.grid, width: 1 },
+  };
+  const y: UPlot.Scale = spec.log
+    ? { distr: 3 }
+    : spec.fromZero
+      ? { range: (_u, _min, max) => memoryRange([max]) }
+      : {};
   const opts: UPlot.Options = {
     title: spec.title + (spec.unit ? ` (${spec.unit})` : ''),
     width,
     height: HEIGHT,
     scales: { x: { time: false, range: (_u, min, max) => (min === max ? [min - 1, max + 1] : [min, max]) }, y },
     axes: [
-      { ...axis, label: 'step', incrs: STEP_INCREMENTS, values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? t.toLocaleString('en-US') : '')) },
+      {
+        ...axis,
+        label: 'step',
+        incrs: STEP_INCREMENTS,
+        values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? t.toLocaleString('en-US') : '')),
+      },
       { ...axis, size: 64, values: (_u, ticks) => formatTicks(ticks) },
     ],
     legend: { show: false },
@@ -253,7 +396,14 @@ export function makeChart(spec: ChartSpec, width: number, container: HTMLElement
     plugins: [tooltipPlugin(current), markerPlugin(current)],
     series: [
       { label: 'step' },
-      ...spec.lines.map((l) => ({ label: l.label, stroke: l.color, width: l.width ?? 1.5, dash: l.dash, spanGaps: true, points: { show: l.points ?? false } })),
+      ...spec.lines.map((l) => ({
+        label: l.label,
+        stroke: l.color,
+        width: l.width ?? 1.5,
+        dash: l.dash,
+        spanGaps: true,
+        points: { show: l.points ?? false },
+      })),
     ],
   };
   return new uPlot(opts, alignLines(spec.lines), container);

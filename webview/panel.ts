@@ -7,15 +7,42 @@
 import type UPlot from 'uplot';
 import type { TrainerEvent } from '../extension/src/runs/events';
 import type { FromPanel, PanelRun, PanelState, ToPanel } from '../extension/src/runs/panelProtocol';
-import { applyEvent, createSeries, formatBytes, formatDuration, runHeader, SMOOTHING, speedPrediction, type RunSeries } from '../extension/src/runs/series';
+import {
+  applyEvent,
+  createSeries,
+  formatBytes,
+  formatDuration,
+  runHeader,
+  SMOOTHING,
+  speedPrediction,
+  type RunSeries,
+} from '../extension/src/runs/series';
 import { settingsDiffTable, shortLegends } from '../extension/src/runs/runLabels';
-import { alignLines, axisColors, compareCharts, legendFor, makeChart, palette, singleRunCharts, type ChartOptions, type ChartSpec } from './charts';
+import {
+  alignLines,
+  axisColors,
+  compareCharts,
+  legendFor,
+  makeChart,
+  palette,
+  singleRunCharts,
+  type ChartOptions,
+  type ChartSpec,
+} from './charts';
 
-declare function acquireVsCodeApi(): { postMessage(message: FromPanel): void; getState(): PanelState | undefined; setState(state: PanelState): void };
+declare function acquireVsCodeApi(): {
+  postMessage(message: FromPanel): void;
+  getState(): PanelState | undefined;
+  setState(state: PanelState): void;
+};
 
 const vscode = acquireVsCodeApi();
 
-interface RunView { run: PanelRun; series: RunSeries; malformed: number }
+interface RunView {
+  run: PanelRun;
+  series: RunSeries;
+  malformed: number;
+}
 let runs: RunView[] = [];
 const charts = new Map<string, UPlot>();
 const specs = new Map<string, ChartSpec>();
@@ -40,7 +67,9 @@ function chartWidth(): number {
 /** Compare's legends, one per run (what differs between them: "r=16" against "r=64"); a single run keeps its label. */
 function legends(): string[] {
   if (runs.length < 2) return runs.map((v) => v.run.label);
-  return shortLegends(runs.map((v) => ({ id: v.run.id, name: v.run.name ?? v.run.label, when: v.run.when, settings: v.run.settings })));
+  return shortLegends(
+    runs.map((v) => ({ id: v.run.id, name: v.run.name ?? v.run.label, when: v.run.when, settings: v.run.settings })),
+  );
 }
 
 function renderCharts(): void {
@@ -48,7 +77,11 @@ function renderCharts(): void {
   const views = runs.map((v, i) => ({ ...v, run: { ...v.run, label: names[i]! } }));
   const list = runs.length === 1 ? singleRunCharts(runs[0]!, options) : compareCharts(views, options);
   const marks = (ms: { value: number }[] | undefined) => (ms ?? []).map((m) => m.value).join(',');
-  const key = [themeKey(), options.logLoss, ...list.map((s) => `${s.id}:${s.lines.map((l) => l.label).join(',')}:${marks(s.markers)}:${marks(s.stepMarkers)}`)].join('|');
+  const key = [
+    themeKey(),
+    options.logLoss,
+    ...list.map((s) => `${s.id}:${s.lines.map((l) => l.label).join(',')}:${marks(s.markers)}:${marks(s.stepMarkers)}`),
+  ].join('|');
   for (const spec of list) specs.set(spec.id, spec);
   const main = document.getElementById('charts')!;
   if (key !== chartsKey) {
@@ -62,7 +95,10 @@ function renderCharts(): void {
       // The box is as wide as its chart: a long legend (Compare) wraps under it instead of widening it past the page.
       box.style.width = `${chartWidth()}px`;
       main.appendChild(box);
-      charts.set(spec.id, makeChart(spec, chartWidth(), box, () => specs.get(spec.id)!));
+      charts.set(
+        spec.id,
+        makeChart(spec, chartWidth(), box, () => specs.get(spec.id)!),
+      );
       box.appendChild(legendFor(spec));
     }
     chartsKey = key;
@@ -93,7 +129,9 @@ function renderHeader(): void {
     const h = runHeader(view.series);
     const row = el('div', 'run', '');
     row.dataset.run = view.run.id;
-    row.append(el('span', `status status-${h.downloading ? 'downloading' : h.status}`, h.downloading ? 'downloading' : h.status));
+    row.append(
+      el('span', `status status-${h.downloading ? 'downloading' : h.status}`, h.downloading ? 'downloading' : h.status),
+    );
     if (h.downloading) row.append(el('span', 'metric download', h.downloading));
     if (runs.length > 1) {
       // Compare: the run's colour and legend first, its full name after (the legend says what differs).
@@ -102,33 +140,62 @@ function renderHeader(): void {
       row.append(swatch, el('span', 'name', names[i]!), el('span', 'muted', view.run.label));
     } else row.append(el('span', 'name', view.run.label));
     const total = h.totalSteps ?? '?';
-    row.append(el('span', 'metric', `step ${h.step}/${total}`), el('span', 'metric', `elapsed ${formatDuration(h.elapsedS)}`));
+    row.append(
+      el('span', 'metric', `step ${h.step}/${total}`),
+      el('span', 'metric', `elapsed ${formatDuration(h.elapsedS)}`),
+    );
     const prediction = speedPrediction(view.series);
     if (h.status === 'running') {
-      row.append(el('span', 'metric eta', `ETA ${formatDuration(h.etaS)}${prediction && prediction.predictedEtaS !== null ? ` (predicted ${formatDuration(prediction.predictedEtaS)})` : ''}`));
+      row.append(
+        el(
+          'span',
+          'metric eta',
+          `ETA ${formatDuration(h.etaS)}${prediction && prediction.predictedEtaS !== null ? ` (predicted ${formatDuration(prediction.predictedEtaS)})` : ''}`,
+        ),
+      );
     }
     if (prediction && prediction.actualTokensPerSecond !== null) {
       const n = (x: number) => Math.round(x).toLocaleString('en-US');
-      row.append(el('span', 'metric speed', `${n(prediction.actualTokensPerSecond)} tok/s (predicted ${n(prediction.predictedTokensPerSecond)})`));
+      row.append(
+        el(
+          'span',
+          'metric speed',
+          `${n(prediction.actualTokensPerSecond)} tok/s (predicted ${n(prediction.predictedTokensPerSecond)})`,
+        ),
+      );
     }
     if (h.finalLoss !== null) row.append(el('span', 'metric', `loss ${h.finalLoss.toFixed(4)}`));
     if (view.series.last) {
       const estimate = view.series.start?.estimate_peak_bytes;
-      row.append(el('span', 'metric', `peak ${formatBytes(view.series.last.peak_allocated_bytes ?? view.series.last.device_used_bytes)}${typeof estimate === 'number' ? ` / est. ${formatBytes(estimate)}` : ''}`));
+      row.append(
+        el(
+          'span',
+          'metric',
+          `peak ${formatBytes(view.series.last.peak_allocated_bytes ?? view.series.last.device_used_bytes)}${typeof estimate === 'number' ? ` / est. ${formatBytes(estimate)}` : ''}`,
+        ),
+      );
     }
-    if (view.malformed) row.append(el('span', 'metric warn', `${view.malformed} malformed line${view.malformed > 1 ? 's' : ''} skipped`));
+    if (view.malformed)
+      row.append(el('span', 'metric warn', `${view.malformed} malformed line${view.malformed > 1 ? 's' : ''} skipped`));
     const st = view.run.settings;
     const settings = [
-      st.method, st.model, st.precision,
+      st.method,
+      st.model,
+      st.precision,
       st.learningRate !== undefined ? `lr ${st.learningRate}` : undefined,
-      st.rank !== undefined ? `r ${st.rank}` : undefined, st.alpha !== undefined ? `α ${st.alpha}` : undefined,
-      st.effectiveBatch !== undefined ? `batch ${st.effectiveBatch}` : undefined, st.maxLength !== undefined ? `len ${st.maxLength}` : undefined,
-    ].filter(Boolean).join(' · ');
+      st.rank !== undefined ? `r ${st.rank}` : undefined,
+      st.alpha !== undefined ? `α ${st.alpha}` : undefined,
+      st.effectiveBatch !== undefined ? `batch ${st.effectiveBatch}` : undefined,
+      st.maxLength !== undefined ? `len ${st.maxLength}` : undefined,
+    ]
+      .filter(Boolean)
+      .join(' · ');
     if (settings) row.append(el('span', 'settings', settings));
     if (h.status === 'running' || h.status === 'starting') row.append(button('Stop', 'stop', view.run.id));
     // The user's own tool (axolotl, LLaMA-Factory) keeps its checkpoints its own way: no Resume for its runs.
     const ownTrainer = (view.series.start?.tool ?? 'lora-lens') === 'lora-lens';
-    if ((h.status === 'stopped' || h.status === 'failed') && ownTrainer) row.append(button('Resume', 'resume', view.run.id));
+    if ((h.status === 'stopped' || h.status === 'failed') && ownTrainer)
+      row.append(button('Resume', 'resume', view.run.id));
     row.append(button('Log', 'openLog', view.run.id), button('Folder', 'openFolder', view.run.id));
     header.appendChild(row);
   });
@@ -140,7 +207,16 @@ function renderSettingsDiff(): void {
   box.hidden = runs.length < 2;
   if (box.hidden) return;
   const table = settingsDiffTable(runs.map((v) => v.run.settings));
-  if (!table.headers.length) { box.replaceChildren(el('p', 'muted', 'These runs have the same key settings (method, model, r, alpha, lr, batch, max_length, precision).')); return; }
+  if (!table.headers.length) {
+    box.replaceChildren(
+      el(
+        'p',
+        'muted',
+        'These runs have the same key settings (method, model, r, alpha, lr, batch, max_length, precision).',
+      ),
+    );
+    return;
+  }
   const names = legends();
   const grid = document.createElement('table');
   const head = document.createElement('tr');
@@ -157,10 +233,20 @@ function renderSettingsDiff(): void {
 function renderProblem(): void {
   const box = document.getElementById('problem')!;
   const failing = runs.find((v) => v.series.error);
-  if (!failing) { box.hidden = true; return; }
+  if (!failing) {
+    box.hidden = true;
+    return;
+  }
   const error = failing.series.error!;
   box.hidden = false;
-  box.replaceChildren(el('div', 'problem-title', `${failing.run.label}: ${error.kind === 'oom' ? 'out of GPU memory' : `${error.kind} error`}`), el('div', 'problem-message', error.message));
+  box.replaceChildren(
+    el(
+      'div',
+      'problem-title',
+      `${failing.run.label}: ${error.kind === 'oom' ? 'out of GPU memory' : `${error.kind} error`}`,
+    ),
+    el('div', 'problem-message', error.message),
+  );
   if (error.advice?.length) {
     const list = document.createElement('ul');
     for (const advice of error.advice) list.appendChild(el('li', '', advice));
@@ -201,7 +287,11 @@ function initControls(): void {
     saveState();
     schedule();
   });
-  log.addEventListener('change', () => { options.logLoss = log.checked; saveState(); schedule(); });
+  log.addEventListener('change', () => {
+    options.logLoss = log.checked;
+    saveState();
+    schedule();
+  });
 }
 
 window.addEventListener('message', (message: MessageEvent<ToPanel>) => {
@@ -227,38 +317,73 @@ window.addEventListener('resize', () => {
   clearTimeout(resizeTimer);
   resizeTimer = setTimeout(() => {
     const width = chartWidth();
-    for (const chart of charts.values()) { chart.setSize({ width, height: 220 }); chart.root.parentElement!.style.width = `${width}px`; }
+    for (const chart of charts.values()) {
+      chart.setSize({ width, height: 220 });
+      chart.root.parentElement!.style.width = `${width}px`;
+    }
   }, 100);
 });
 
 // A theme change: VS Code swaps body's class and the variables on <html>; the charts are built again in the new
 // colours on the next frame (uPlot keeps colours as given, so they must be re-read, not inherited).
-const themeObserver = new MutationObserver(() => { if (runs.length && !chartsKey.startsWith(`${themeKey()}|`)) schedule(); });
-themeObserver.observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-kind', 'data-vscode-theme-id', 'style'] });
+const themeObserver = new MutationObserver(() => {
+  if (runs.length && !chartsKey.startsWith(`${themeKey()}|`)) schedule();
+});
+themeObserver.observe(document.body, {
+  attributes: true,
+  attributeFilter: ['class', 'data-vscode-theme-kind', 'data-vscode-theme-id', 'style'],
+});
 themeObserver.observe(document.documentElement, { attributes: true, attributeFilter: ['class', 'style'] });
 
 /** For tests and debugging: what is drawn (uPlot's data, colours, scales, cursor, tooltip) and the reduced series. */
 (window as unknown as { loraLensPanel: unknown }).loraLensPanel = {
-  charts: () => Object.fromEntries([...charts].map(([id, chart]) => {
-    const spec = specs.get(id)!;
-    // uPlot keeps colours as functions of (chart, index); what it draws with is what they return.
-    const axis = chart.axes[0] as unknown as { stroke: unknown; grid: { stroke: unknown } };
-    const resolve = (v: unknown) => (typeof v === 'function' ? (v as (u: UPlot, i: number) => string)(chart, 0) : v);
-    return [id, {
-      series: chart.series.map((s) => s.label),
-      data: chart.data,
-      colors: chart.series.slice(1).map((s, i) => (typeof s.stroke === 'function' ? (s.stroke as (u: UPlot, i: number) => unknown)(chart, i + 1) : s.stroke)),
-      axis: { text: resolve(axis.stroke), grid: resolve(axis.grid.stroke) },
-      xTicks: (chart.axes[0] as unknown as { _splits?: number[] })._splits ?? [],
-      scales: { y: { min: chart.scales.y!.min, max: chart.scales.y!.max, distr: chart.scales.y!.distr } },
-      markers: spec.markers ?? [],
-      stepMarkers: spec.stepMarkers ?? [],
-      cursor: { idx: chart.cursor.idx ?? null, step: chart.cursor.idx === null || chart.cursor.idx === undefined ? null : chart.data[0][chart.cursor.idx] },
-      tooltip: (chart.over.querySelector('.chart-tooltip') as HTMLElement | null)?.hidden === false ? chart.over.querySelector('.chart-tooltip')!.textContent : null,
-      legend: chart.root.parentElement?.querySelector('.chart-legend')?.textContent ?? null,
-    }];
-  })),
-  runs: () => runs.map((v) => ({ id: v.run.id, header: runHeader(v.series), steps: v.series.step.length, evals: v.series.evalStep.length, malformed: v.malformed })),
+  charts: () =>
+    Object.fromEntries(
+      [...charts].map(([id, chart]) => {
+        const spec = specs.get(id)!;
+        // uPlot keeps colours as functions of (chart, index); what it draws with is what they return.
+        const axis = chart.axes[0] as unknown as { stroke: unknown; grid: { stroke: unknown } };
+        const resolve = (v: unknown) =>
+          typeof v === 'function' ? (v as (u: UPlot, i: number) => string)(chart, 0) : v;
+        return [
+          id,
+          {
+            series: chart.series.map((s) => s.label),
+            data: chart.data,
+            colors: chart.series
+              .slice(1)
+              .map((s, i) =>
+                typeof s.stroke === 'function'
+                  ? (s.stroke as (u: UPlot, i: number) => unknown)(chart, i + 1)
+                  : s.stroke,
+              ),
+            axis: { text: resolve(axis.stroke), grid: resolve(axis.grid.stroke) },
+            xTicks: (chart.axes[0] as unknown as { _splits?: number[] })._splits ?? [],
+            scales: { y: { min: chart.scales.y!.min, max: chart.scales.y!.max, distr: chart.scales.y!.distr } },
+            markers: spec.markers ?? [],
+            stepMarkers: spec.stepMarkers ?? [],
+            cursor: {
+              idx: chart.cursor.idx ?? null,
+              step:
+                chart.cursor.idx === null || chart.cursor.idx === undefined ? null : chart.data[0][chart.cursor.idx],
+            },
+            tooltip:
+              (chart.over.querySelector('.chart-tooltip') as HTMLElement | null)?.hidden === false
+                ? chart.over.querySelector('.chart-tooltip')!.textContent
+                : null,
+            legend: chart.root.parentElement?.querySelector('.chart-legend')?.textContent ?? null,
+          },
+        ];
+      }),
+    ),
+  runs: () =>
+    runs.map((v) => ({
+      id: v.run.id,
+      header: runHeader(v.series),
+      steps: v.series.step.length,
+      evals: v.series.evalStep.length,
+      malformed: v.malformed,
+    })),
   options: () => ({ ...options }),
 };
 

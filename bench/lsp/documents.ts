@@ -35,7 +35,11 @@ export function exampleDocuments(): BenchDocument[] {
 export function generatedDocument(lines: number): BenchDocument {
   const base = readFileSync(join(REPO, 'examples', 'qwen2.5-7b-qlora.finetune.yaml'), 'utf8').split('\n');
   const listLength = Math.floor(lines * 0.4);
-  const list = Array.from({ length: listLength }, (_, i) => `    - model.layers.${Math.floor(i / PROJECTIONS.length)}.${i % 7 < 4 ? 'self_attn' : 'mlp'}.${PROJECTIONS[i % PROJECTIONS.length]}`);
+  const list = Array.from(
+    { length: listLength },
+    (_, i) =>
+      `    - model.layers.${Math.floor(i / PROJECTIONS.length)}.${i % 7 < 4 ? 'self_attn' : 'mlp'}.${PROJECTIONS[i % PROJECTIONS.length]}`,
+  );
   const out: string[] = [];
   for (const line of base) {
     if (line.trim() === 'target_modules: all-linear') out.push('  target_modules:', ...list);
@@ -43,7 +47,10 @@ export function generatedDocument(lines: number): BenchDocument {
   }
   // Comment lines above every key line but the first (whose header stays the example's two lines), spread evenly,
   // until the document reaches the wanted length.
-  const keyLines = out.map((line, index) => (/^\s*[a-z_]+:/.test(line) ? index : -1)).filter((index) => index >= 0).slice(1);
+  const keyLines = out
+    .map((line, index) => (/^\s*[a-z_]+:/.test(line) ? index : -1))
+    .filter((index) => index >= 0)
+    .slice(1);
   const missing = Math.max(0, lines - out.length);
   const perKey = Math.floor(missing / keyLines.length);
   let extra = missing - perKey * keyLines.length;
@@ -57,7 +64,11 @@ export function generatedDocument(lines: number): BenchDocument {
     result.push(out[i]!);
   }
   const name = `generated-${lines}.finetune.yaml`;
-  return { name: `${name} (generated)`, uri: pathToFileURL(join(REPO, 'examples', name)).href, text: result.join('\n') };
+  return {
+    name: `${name} (generated)`,
+    uri: pathToFileURL(join(REPO, 'examples', name)).href,
+    text: result.join('\n'),
+  };
 }
 
 /**
@@ -67,7 +78,10 @@ export function generatedDocument(lines: number): BenchDocument {
  * schema (servers.ts) matched by the `.axolotl.yml` name.
  */
 export function axolotlDocument(lines: number): BenchDocument {
-  const base = readFileSync(join(REPO, 'test', 'fixtures', 'corpus', 'axolotl', 'examples__archived__openllama-3b__lora.yml'), 'utf8').split('\n');
+  const base = readFileSync(
+    join(REPO, 'test', 'fixtures', 'corpus', 'axolotl', 'examples__archived__openllama-3b__lora.yml'),
+    'utf8',
+  ).split('\n');
   const count = Math.floor(lines * 0.4);
   const datasets = Array.from({ length: count }, (_, i) => `  - { path: org${i % 97}/dataset-${i}, type: alpaca }`);
   const out: string[] = [];
@@ -87,7 +101,11 @@ export function axolotlDocument(lines: number): BenchDocument {
   });
   const name = `large-${lines}.axolotl.yml`;
   // The modeline keeps the file axolotl while the edits misspell `base_model`, one of the keys that identify it.
-  return { name: `${name} (generated axolotl)`, uri: pathToFileURL(join(REPO, 'examples', name)).href, text: ['# lora-lens: dialect=axolotl', ...result].join('\n') };
+  return {
+    name: `${name} (generated axolotl)`,
+    uri: pathToFileURL(join(REPO, 'examples', name)).href,
+    text: ['# lora-lens: dialect=axolotl', ...result].join('\n'),
+  };
 }
 
 interface Spot {
@@ -146,7 +164,14 @@ export class EditScript {
     }
     if (kind === 'boolean') {
       const match = /^(\s*[a-z_]+: )(true|false)/.exec(line)!;
-      return this.apply('toggle a boolean', spot.line, match[1]!.length, match[0].length, match[2] === 'true' ? 'false' : 'true', false);
+      return this.apply(
+        'toggle a boolean',
+        spot.line,
+        match[1]!.length,
+        match[0].length,
+        match[2] === 'true' ? 'false' : 'true',
+        false,
+      );
     }
     const keyEnd = line.indexOf(':');
     return undo
@@ -154,7 +179,14 @@ export class EditScript {
       : this.apply('type in a key', spot.line, keyEnd, keyEnd, 'x', true);
   }
 
-  private apply(kind: Edit['kind'], line: number, start: number, end: number, newText: string, seedsError: boolean): Edit {
+  private apply(
+    kind: Edit['kind'],
+    line: number,
+    start: number,
+    end: number,
+    newText: string,
+    seedsError: boolean,
+  ): Edit {
     const old = this.lines[line]!;
     this.lines[line] = old.slice(0, start) + newText + old.slice(end);
     const range = { start: { line, character: start }, end: { line, character: end } };

@@ -8,7 +8,9 @@ import { EditScript, exampleDocuments, generatedDocument } from './documents';
 
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]! : '';
 const N = 3000;
-for (const doc of [...exampleDocuments(), generatedDocument(200), generatedDocument(5000)].filter((d) => d.name.includes(ONLY))) {
+for (const doc of [...exampleDocuments(), generatedDocument(200), generatedDocument(5000)].filter((d) =>
+  d.name.includes(ONLY),
+)) {
   const script = new EditScript(doc.text);
   let previous: ConfigDocument = parseConfigDocument(doc.text);
   const parse: number[] = [];
@@ -25,7 +27,11 @@ for (const doc of [...exampleDocuments(), generatedDocument(200), generatedDocum
     const t2 = performance.now();
     JSON.stringify(analysis.diagnostics);
     const t3 = performance.now();
-    if (i >= 1000) { parse.push(t1 - t0); analyze.push(t2 - t1); json.push(t3 - t2); }
+    if (i >= 1000) {
+      parse.push(t1 - t0);
+      analyze.push(t2 - t1);
+      json.push(t3 - t2);
+    }
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(3);
   console.log(`${doc.name.padEnd(42)} parse ${med(parse)} ms  analyze ${med(analyze)} ms  stringify ${med(json)} ms`);

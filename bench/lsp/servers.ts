@@ -22,7 +22,10 @@ export const SCHEMA_URI = pathToFileURL(join(REPO, 'schemas', 'finetune.schema.j
  * them (axolotl drops them), but both servers must report the key the bench types in, so both do the same work.
  */
 function strictAxolotlSchemaUri(): string {
-  const schema = JSON.parse(readFileSync(join(REPO, 'schemas', 'axolotl.schema.json'), 'utf8')) as Record<string, unknown>;
+  const schema = JSON.parse(readFileSync(join(REPO, 'schemas', 'axolotl.schema.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   const path = join(mkdtempSync(join(tmpdir(), 'lora-lens-bench-')), 'axolotl.strict.schema.json');
   writeFileSync(path, JSON.stringify({ ...schema, additionalProperties: false }));
   return pathToFileURL(path).href;
@@ -69,7 +72,8 @@ export const SPECS: ServerSpec[] = [
     name: 'yaml-ls',
     script: join(__dirname, 'yaml-ls-no-debounce.cjs'),
     env: {},
-    configuration: (section) => (section === 'yaml' ? YAML_SETTINGS : section === 'http' ? { proxy: '', proxyStrictSSL: false } : {}),
+    configuration: (section) =>
+      section === 'yaml' ? YAML_SETTINGS : section === 'http' ? { proxy: '', proxyStrictSSL: false } : {},
     settings: { yaml: YAML_SETTINGS },
   },
 ];
@@ -84,21 +88,36 @@ export class BenchServer {
   unexpected = 0;
 
   constructor(readonly spec: ServerSpec) {
-    this.process = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script, '--stdio'], { cwd: REPO, env: { ...process.env, ...spec.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.process.stderr!.on('data', (chunk: Buffer) => { this.stderr += chunk.toString(); });
-    this.connection = createProtocolConnection(new StreamMessageReader(this.process.stdout!), new StreamMessageWriter(this.process.stdin!));
+    this.process = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script, '--stdio'], {
+      cwd: REPO,
+      env: { ...process.env, ...spec.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.process.stderr!.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+    });
+    this.connection = createProtocolConnection(
+      new StreamMessageReader(this.process.stdout!),
+      new StreamMessageWriter(this.process.stdin!),
+    );
     this.connection.onNotification('textDocument/publishDiagnostics', (params: PublishDiagnosticsParams) => {
       const at = performance.now();
       const waiter = this.waiter;
       // yaml-language-server publishes without a version: the first publish after the change is the answer.
-      if (waiter && waiter.uri === params.uri && (params.version === undefined || waiter.version === undefined || params.version === waiter.version)) {
+      if (
+        waiter &&
+        waiter.uri === params.uri &&
+        (params.version === undefined || waiter.version === undefined || params.version === waiter.version)
+      ) {
         this.waiter = undefined;
         waiter.resolve({ params, at });
       } else {
         this.unexpected++;
       }
     });
-    this.connection.onRequest('workspace/configuration', (params: ConfigurationParams) => params.items.map((item) => spec.configuration(item.section)));
+    this.connection.onRequest('workspace/configuration', (params: ConfigurationParams) =>
+      params.items.map((item) => spec.configuration(item.section)),
+    );
     this.connection.onRequest('client/registerCapability', () => null);
     this.connection.onRequest('window/workDoneProgress/create', () => null);
     this.connection.listen();
@@ -114,10 +133,14 @@ export class BenchServer {
       processId: process.pid,
       rootUri,
       workspaceFolders: [{ uri: rootUri, name: 'lora-lens' }],
-      capabilities: { workspace: { configuration: true, didChangeConfiguration: { dynamicRegistration: false } }, textDocument: { publishDiagnostics: { versionSupport: true } } },
+      capabilities: {
+        workspace: { configuration: true, didChangeConfiguration: { dynamicRegistration: false } },
+        textDocument: { publishDiagnostics: { versionSupport: true } },
+      },
     });
     await this.connection.sendNotification('initialized', {});
-    if (this.spec.settings) await this.connection.sendNotification('workspace/didChangeConfiguration', { settings: this.spec.settings });
+    if (this.spec.settings)
+      await this.connection.sendNotification('workspace/didChangeConfiguration', { settings: this.spec.settings });
   }
 
   private expect(uri: string, version: number | undefined, timeoutMs: number): Promise<Published> {
@@ -127,21 +150,37 @@ export class BenchServer {
         this.waiter = undefined;
         reject(new Error(`${this.name}: no diagnostics for ${uri} v${version} within ${timeoutMs} ms\n${this.stderr}`));
       }, timeoutMs);
-      this.waiter = { uri, version, resolve: (p) => { clearTimeout(timer); resolve(p); } };
+      this.waiter = {
+        uri,
+        version,
+        resolve: (p) => {
+          clearTimeout(timer);
+          resolve(p);
+        },
+      };
     });
   }
 
   async open(uri: string, text: string, version = 1): Promise<Published> {
     const published = this.expect(uri, version, 30_000);
-    await this.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'yaml', version, text } });
+    await this.connection.sendNotification('textDocument/didOpen', {
+      textDocument: { uri, languageId: 'yaml', version, text },
+    });
     return published;
   }
 
   /** Sends one didChange and resolves with the diagnostics it produced and the milliseconds it took. */
-  async change(uri: string, version: number, changes: TextDocumentContentChangeEvent[]): Promise<{ published: Published; ms: number }> {
+  async change(
+    uri: string,
+    version: number,
+    changes: TextDocumentContentChangeEvent[],
+  ): Promise<{ published: Published; ms: number }> {
     const published = this.expect(uri, version, 30_000);
     const start = performance.now();
-    await this.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: changes });
+    await this.connection.sendNotification('textDocument/didChange', {
+      textDocument: { uri, version },
+      contentChanges: changes,
+    });
     const result = await published;
     return { published: result, ms: result.at - start };
   }
@@ -160,11 +199,20 @@ export class BenchServer {
 
   async dispose(): Promise<void> {
     try {
-      await Promise.race([this.connection.sendRequest('shutdown'), new Promise((resolve) => setTimeout(resolve, 2000))]);
+      await Promise.race([
+        this.connection.sendRequest('shutdown'),
+        new Promise((resolve) => setTimeout(resolve, 2000)),
+      ]);
       await this.connection.sendNotification('exit');
-    } catch { /* already gone */ }
+    } catch {
+      /* already gone */
+    }
     // Give the process a moment to exit by itself (a --cpu-prof profile is written on a clean exit only).
-    if (this.process.exitCode === null) await new Promise((resolve) => { this.process.once('exit', resolve); setTimeout(resolve, 2000); });
+    if (this.process.exitCode === null)
+      await new Promise((resolve) => {
+        this.process.once('exit', resolve);
+        setTimeout(resolve, 2000);
+      });
     this.connection.dispose();
     if (this.process.exitCode === null) this.process.kill();
   }

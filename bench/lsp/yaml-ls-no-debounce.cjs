@@ -2,7 +2,9 @@
 // fixed 200 ms (SettingsState.validationDelayMs, not a setting, run through setTimeout). The benchmark takes the
 // timer out entirely: each didChange validates at once, as if the debounce had already expired. Without this a
 // delay of 0 would still cost a timer tick (Node clamps setTimeout(0) to 1 ms).
-const { ValidationHandler } = require('yaml-language-server/out/server/src/languageserver/handlers/validationHandlers.js');
+const {
+  ValidationHandler,
+} = require('yaml-language-server/out/server/src/languageserver/handlers/validationHandlers.js');
 
 ValidationHandler.prototype.validate = function validate(textDocument) {
   this.cleanPendingValidation(textDocument);

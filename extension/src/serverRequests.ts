@@ -10,10 +10,15 @@ export interface RequestClient {
  * The run plan of a config from the language server's cached analysis: plan, errors (with codes), the allocated peak
  * for `--estimate-peak-bytes`. A string says why there is none (no server, the server failed, not open there).
  */
-export async function requestRunPlan(client: RequestClient | undefined, uri: vscode.Uri): Promise<RunPlanResult | string> {
+export async function requestRunPlan(
+  client: RequestClient | undefined,
+  uri: vscode.Uri,
+): Promise<RunPlanResult | string> {
   if (!client) return 'the LoRA Lens language server is not running; reload the window and try again.';
   try {
-    const answer = await client.sendRequest<RunPlanResult | null>(RunPlanRequestMethod, { uri: uri.toString() } satisfies RunPlanParams);
+    const answer = await client.sendRequest<RunPlanResult | null>(RunPlanRequestMethod, {
+      uri: uri.toString(),
+    } satisfies RunPlanParams);
     return answer ?? `the language server could not read ${uri.fsPath}.`;
   } catch (error) {
     return `the language server did not answer (${(error as Error).message}); see the LoRA Lens output channel.`;

@@ -15,7 +15,9 @@ export function configDialect(document: vscode.TextDocument): DialectId | null {
   const folder = vscode.workspace.getWorkspaceFolder(document.uri);
   const files = vscode.workspace.getConfiguration('loraLens', document.uri).get<string[]>('files', []);
   const relative = folder ? vscode.workspace.asRelativePath(document.uri, false) : undefined;
-  const dialects = vscode.workspace.getConfiguration('loraLens', document.uri).get<Record<string, DialectId>>('dialects', {});
+  const dialects = vscode.workspace
+    .getConfiguration('loraLens', document.uri)
+    .get<Record<string, DialectId>>('dialects', {});
   return claimedDialect(document.uri.fsPath || document.uri.path, document.getText(), { files, dialects }, relative);
 }
 
@@ -37,17 +39,30 @@ export function createStatusBar(client: LanguageClient): vscode.Disposable {
     // The editor-title ▷ Run button shows on every config the server claims, axolotl and LLaMA-Factory files included
     // (their names say nothing: the top-level keys do), through this context key (package.json menus).
     void vscode.commands.executeCommand('setContext', CLAIMED_CONTEXT, claimed);
-    if (!editor || !claimed || !client.isRunning()) { item.hide(); return; }
+    if (!editor || !claimed || !client.isRunning()) {
+      item.hide();
+      return;
+    }
     const mine = ++request;
     let estimate: EstimateResult = null;
     try {
-      estimate = await client.sendRequest<EstimateResult>(EstimateRequestMethod, { uri: editor.document.uri.toString() } satisfies EstimateParams);
-    } catch { /* the server may be restarting; show the problem count alone */ }
+      estimate = await client.sendRequest<EstimateResult>(EstimateRequestMethod, {
+        uri: editor.document.uri.toString(),
+      } satisfies EstimateParams);
+    } catch {
+      /* the server may be restarting; show the problem count alone */
+    }
     if (mine !== request) return;
-    const errors = vscode.languages.getDiagnostics(editor.document.uri).filter((d) => d.source === 'lora-lens' && d.severity === vscode.DiagnosticSeverity.Error).length;
-    Object.assign(item, statusBarContent(estimate, errors, dialect && dialect !== 'lora-lens' ? dialectDisplayName(dialect) : null));
+    const errors = vscode.languages
+      .getDiagnostics(editor.document.uri)
+      .filter((d) => d.source === 'lora-lens' && d.severity === vscode.DiagnosticSeverity.Error).length;
+    Object.assign(
+      item,
+      statusBarContent(estimate, errors, dialect && dialect !== 'lora-lens' ? dialectDisplayName(dialect) : null),
+    );
     item.tooltip = estimate ? new vscode.MarkdownString(estimate.markdown) : 'LoRA Lens: config checked';
-    item.backgroundColor = estimate?.fits === false ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+    item.backgroundColor =
+      estimate?.fits === false ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     item.show();
   };
   const refreshSoon = () => void refresh();
@@ -57,7 +72,10 @@ export function createStatusBar(client: LanguageClient): vscode.Disposable {
     vscode.languages.onDidChangeDiagnostics(refreshSoon),
     // Typing the first axolotl key into a new file claims it: the ▷ button appears without switching editors.
     vscode.workspace.onDidSaveTextDocument(refreshSoon),
-    vscode.workspace.onDidChangeConfiguration((event) => { if (event.affectsConfiguration('loraLens.files') || event.affectsConfiguration('loraLens.dialects')) refreshSoon(); }),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration('loraLens.files') || event.affectsConfiguration('loraLens.dialects'))
+        refreshSoon();
+    }),
   ];
   refreshSoon();
   return vscode.Disposable.from(...subscriptions);

@@ -8,11 +8,22 @@ export const CLAIMED_CONTEXT = 'loraLens.claimed';
  * as when it is another tool's (`axolotl`), the error count; no figures (the inlay hint on the model line carries
  * them, the tooltip the breakdown). The label reads the verdict out with the GPU.
  */
-export function statusBarContent(estimate: EstimateResult, errors: number, toolDialect?: string | null): { text: string; accessibilityInformation: { label: string } } {
+export function statusBarContent(
+  estimate: EstimateResult,
+  errors: number,
+  toolDialect?: string | null,
+): { text: string; accessibilityInformation: { label: string } } {
   const verdict = estimate?.fits === false ? 'does not fit' : estimate?.fits ? 'fits' : '';
   const icon = errors || estimate?.fits === false ? '$(error)' : '$(check)';
   const errorText = errors ? `${errors} error${errors > 1 ? 's' : ''}` : '';
   const text = [`${icon} LoRA Lens`, toolDialect, verdict, errorText].filter(Boolean).join(' · ');
-  const label = ['LoRA Lens', toolDialect && `${toolDialect} config`, verdict && `${verdict}${estimate?.gpuName ? ` ${estimate.gpuName}` : ''}`, errorText].filter(Boolean).join(', ');
+  const label = [
+    'LoRA Lens',
+    toolDialect && `${toolDialect} config`,
+    verdict && `${verdict}${estimate?.gpuName ? ` ${estimate.gpuName}` : ''}`,
+    errorText,
+  ]
+    .filter(Boolean)
+    .join(', ');
   return { text, accessibilityInformation: { label } };
 }

@@ -34,8 +34,14 @@ test('nested keys follow indentation and the prefix is replaced', () => {
 
 test('enum keys complete with a choice snippet', () => {
   const items = complete('model: x\n|');
-  assert.equal((items.find((i) => i.label === 'method')!.textEdit as TextEdit).newText, 'method: ${1|lora,qlora,full|}');
-  assert.equal((complete('training:\n  |').find((i) => i.label === 'gradient_checkpointing')!.textEdit as TextEdit).newText, 'gradient_checkpointing: ${1|false,true|}');
+  assert.equal(
+    (items.find((i) => i.label === 'method')!.textEdit as TextEdit).newText,
+    'method: ${1|lora,qlora,full|}',
+  );
+  assert.equal(
+    (complete('training:\n  |').find((i) => i.label === 'gradient_checkpointing')!.textEdit as TextEdit).newText,
+    'gradient_checkpointing: ${1|false,true|}',
+  );
 });
 
 test('values: enums, booleans, examples', () => {
@@ -73,10 +79,21 @@ test('hover on a value documents its key; nothing on unknown keys', () => {
 });
 
 test('document symbols nest like the file', () => {
-  const symbols = findDocumentSymbols(parseConfigDocument('model: x\nlora:\n  r: 16\n  target_modules: [q_proj, v_proj]\n'));
-  assert.deepEqual(symbols.map((s) => s.name), ['model', 'lora']);
+  const symbols = findDocumentSymbols(
+    parseConfigDocument('model: x\nlora:\n  r: 16\n  target_modules: [q_proj, v_proj]\n'),
+  );
+  assert.deepEqual(
+    symbols.map((s) => s.name),
+    ['model', 'lora'],
+  );
   assert.equal(symbols[0]!.detail, 'x');
-  assert.deepEqual(symbols[1]!.children!.map((s) => [s.name, s.detail]), [['r', '16'], ['target_modules', '2 items']]);
+  assert.deepEqual(
+    symbols[1]!.children!.map((s) => [s.name, s.detail]),
+    [
+      ['r', '16'],
+      ['target_modules', '2 items'],
+    ],
+  );
   assert.deepEqual(r(symbols[1]!.range), [1, 0, 3, 34]);
   assert.deepEqual(r(symbols[1]!.selectionRange), [1, 0, 1, 4]);
 });

@@ -21,7 +21,13 @@ test('unknown key points at the key and suggests the closest name', () => {
   assert.deepEqual(d!.data, {
     path: ['lora', 'lora_alpa'],
     suggestion: 'lora_alpha',
-    fixes: [{ title: 'Rename to `lora_alpha`', edits: [{ kind: 'renameKey', path: ['lora', 'lora_alpa'], newKey: 'lora_alpha' }], isPreferred: true }],
+    fixes: [
+      {
+        title: 'Rename to `lora_alpha`',
+        edits: [{ kind: 'renameKey', path: ['lora', 'lora_alpa'], newKey: 'lora_alpha' }],
+        isPreferred: true,
+      },
+    ],
   });
 });
 
@@ -39,11 +45,14 @@ test('enum violation points at the value with a suggestion', () => {
 
 test('range violations point at the value', () => {
   const diagnostics = validate(`${BASE}lora:\n  r: 0\n  lora_dropout: 1\ntraining:\n  learning_rate: 0\n`);
-  assert.deepEqual(diagnostics.map((d) => [d.code, r(d.range)]), [
-    ['schema-range', [5, 5, 5, 6]],
-    ['schema-range', [6, 16, 6, 17]],
-    ['schema-range', [8, 17, 8, 18]],
-  ]);
+  assert.deepEqual(
+    diagnostics.map((d) => [d.code, r(d.range)]),
+    [
+      ['schema-range', [5, 5, 5, 6]],
+      ['schema-range', [6, 16, 6, 17]],
+      ['schema-range', [8, 17, 8, 18]],
+    ],
+  );
   assert.match(String(diagnostics[1]!.message), /must be < 1/);
 });
 
@@ -68,7 +77,9 @@ test('missing top-level key points at the first key, never the whole document', 
 });
 
 test('a union reports the branch that matches the value type', () => {
-  const diagnostics = validate(BASE.replace('model: Qwen/Qwen2.5-7B-Instruct', 'model:\n  name_or_path: x\n  revison: main'));
+  const diagnostics = validate(
+    BASE.replace('model: Qwen/Qwen2.5-7B-Instruct', 'model:\n  name_or_path: x\n  revison: main'),
+  );
   assert.equal(diagnostics.length, 1);
   assert.equal(diagnostics[0]!.code, 'schema-unknown-key');
   assert.match(String(diagnostics[0]!.message), /`revision`/);
@@ -98,7 +109,10 @@ test('YAML syntax errors, duplicate keys and tabs are located', () => {
 
 test('several documents: a warning on the second, the first is validated', () => {
   const diagnostics = validate(`${BASE}---\nmodel: y\n`);
-  assert.deepEqual(diagnostics.map((d) => [d.code, d.range.start.line]), [['yaml-multi-document', 4]]);
+  assert.deepEqual(
+    diagnostics.map((d) => [d.code, d.range.start.line]),
+    [['yaml-multi-document', 4]],
+  );
 });
 
 test('an alias bomb hits the limit and gets a diagnostic (npm run bench:estimate and bench:lsp time things; tests do not)', () => {

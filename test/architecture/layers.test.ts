@@ -9,7 +9,21 @@ import { REPO } from '../helpers/cli';
  * processes); each core folder imports only folders before it in CORE_ORDER; the products (lsp, cli, runs) sit on
  * top; the extension reaches the core only through the protocol, the run lifecycle and the plan's types.
  */
-const CORE_ORDER = ['document', 'text', 'metrics', 'schema', 'plan', 'edits', 'gpu', 'models', 'data', 'dialects', 'estimate', 'rules', 'analysis'];
+const CORE_ORDER = [
+  'document',
+  'text',
+  'metrics',
+  'schema',
+  'plan',
+  'edits',
+  'gpu',
+  'models',
+  'data',
+  'dialects',
+  'estimate',
+  'rules',
+  'analysis',
+];
 const LAYER_MAY_IMPORT: Record<string, string[]> = {
   protocol: ['core'],
   runs: ['core', 'protocol'],
@@ -17,9 +31,18 @@ const LAYER_MAY_IMPORT: Record<string, string[]> = {
   lsp: ['core', 'protocol', 'runs'],
 };
 const EXTENSION_CORE_ALLOWED = ['server/src/core/plan/types.ts', 'server/src/core/analysis/claim.ts'];
-const CORE_FORBIDDEN_MODULES = ['vscode', 'vscode-languageserver', 'vscode-languageserver/node', 'node:child_process', 'child_process'];
+const CORE_FORBIDDEN_MODULES = [
+  'vscode',
+  'vscode-languageserver',
+  'vscode-languageserver/node',
+  'node:child_process',
+  'child_process',
+];
 
-interface Edge { from: string; to: string }
+interface Edge {
+  from: string;
+  to: string;
+}
 
 function tsFiles(dir: string): string[] {
   const out: string[] = [];
@@ -70,7 +93,10 @@ test('layers import only the layers below them', () => {
     if (a === 'core') return true;
     return !LAYER_MAY_IMPORT[a]!.includes(b);
   });
-  assert.deepEqual(upward.map((e) => `${e.from} -> ${e.to}`), []);
+  assert.deepEqual(
+    upward.map((e) => `${e.from} -> ${e.to}`),
+    [],
+  );
 });
 
 test('core folders import only the folders before them (no cycle between core folders)', () => {
@@ -81,13 +107,20 @@ test('core folders import only the folders before them (no cycle between core fo
     const b = CORE_ORDER.indexOf(coreFolder(to));
     return a < 0 || b < 0 || b > a;
   });
-  assert.deepEqual(bad.map((e) => `${e.from} -> ${e.to}`), []);
+  assert.deepEqual(
+    bad.map((e) => `${e.from} -> ${e.to}`),
+    [],
+  );
 });
 
 test('the core is pure: no vscode, no LSP connection, no child processes', () => {
   const impure = serverFiles
     .filter((f) => layerOf(f) === 'core')
-    .flatMap((f) => importsOf(f).modules.filter((m) => CORE_FORBIDDEN_MODULES.includes(m)).map((m) => `${f} imports ${m}`));
+    .flatMap((f) =>
+      importsOf(f)
+        .modules.filter((m) => CORE_FORBIDDEN_MODULES.includes(m))
+        .map((m) => `${f} imports ${m}`),
+    );
   assert.deepEqual(impure, []);
 });
 
@@ -111,14 +144,27 @@ test('no file-level import cycle anywhere in server/src', () => {
 });
 
 test('the extension reaches the server code only through protocol/, runs/ and the plan types', () => {
-  const reached = tsFiles('extension/src').flatMap((from) => importsOf(from).relative.map((to) => ({ from, to })))
+  const reached = tsFiles('extension/src')
+    .flatMap((from) => importsOf(from).relative.map((to) => ({ from, to })))
     .filter(({ to }) => to.startsWith('server/src/'));
-  const bad = reached.filter(({ to }) => !/^server\/src\/(protocol|runs)\//.test(to) && !EXTENSION_CORE_ALLOWED.includes(to));
-  assert.deepEqual(bad.map((e) => `${e.from} -> ${e.to}`), []);
+  const bad = reached.filter(
+    ({ to }) => !/^server\/src\/(protocol|runs)\//.test(to) && !EXTENSION_CORE_ALLOWED.includes(to),
+  );
+  assert.deepEqual(
+    bad.map((e) => `${e.from} -> ${e.to}`),
+    [],
+  );
 });
 
 test('the webview sources import only the webview folder and the shared panel reducer and run labels', () => {
-  const bad = tsFiles('webview').flatMap((from) => importsOf(from).relative.map((to) => ({ from, to })))
-    .filter(({ to }) => !to.startsWith('webview/') && !/^extension\/src\/runs\/(series|panelProtocol|events|runLabels)\.ts$/.test(to));
-  assert.deepEqual(bad.map((e) => `${e.from} -> ${e.to}`), []);
+  const bad = tsFiles('webview')
+    .flatMap((from) => importsOf(from).relative.map((to) => ({ from, to })))
+    .filter(
+      ({ to }) =>
+        !to.startsWith('webview/') && !/^extension\/src\/runs\/(series|panelProtocol|events|runLabels)\.ts$/.test(to),
+    );
+  assert.deepEqual(
+    bad.map((e) => `${e.from} -> ${e.to}`),
+    [],
+  );
 });

@@ -7,7 +7,10 @@ import { tempDir } from '../run/helpers';
 
 const dir = tempDir('lora-lens-check-');
 /** The QLoRA example with absolute data paths: clean under every rule, so a test sees only what it injects. */
-const CLEAN = readFileSync(join(REPO, 'examples', 'qwen2.5-7b-qlora.finetune.yaml'), 'utf8').replace(/data\//g, `${join(REPO, 'examples', 'data')}/`);
+const CLEAN = readFileSync(join(REPO, 'examples', 'qwen2.5-7b-qlora.finetune.yaml'), 'utf8').replace(
+  /data\//g,
+  `${join(REPO, 'examples', 'data')}/`,
+);
 const write = (name: string, content: string | Buffer) => {
   const path = join(dir, name);
   writeFileSync(path, content);
@@ -15,7 +18,9 @@ const write = (name: string, content: string | Buffer) => {
 };
 
 test('every example is clean', () => {
-  const examples = readdirSync('examples').filter((f) => f.endsWith('.finetune.yaml')).map((f) => join('examples', f));
+  const examples = readdirSync('examples')
+    .filter((f) => f.endsWith('.finetune.yaml'))
+    .map((f) => join('examples', f));
   assert.ok(examples.length >= 3);
   const result = runCli(['check', ...examples]);
   assert.equal(result.stdout, `${examples.length} files: no problems\n`);
@@ -26,7 +31,10 @@ test('errors print path:line:col: severity code message and exit 1', () => {
   const path = write('bad.finetune.yaml', CLEAN.replace('  r: 16', '  r: 0'));
   assert.equal(runCli(['check', path.replace('bad', 'clean')]).code, 2);
   write('clean.finetune.yaml', CLEAN);
-  assert.equal(runCli(['check', join(dir, 'clean.finetune.yaml')]).stdout, `${join(dir, 'clean.finetune.yaml')}: no problems\n`);
+  assert.equal(
+    runCli(['check', join(dir, 'clean.finetune.yaml')]).stdout,
+    `${join(dir, 'clean.finetune.yaml')}: no problems\n`,
+  );
   const result = runCli(['check', path]);
   assert.equal(result.code, 1);
   assert.equal(result.stdout, `${path}:8:6: error schema-range \`lora.r\` must be >= 1; got 0.\n`);
@@ -43,10 +51,17 @@ test('--format json lists files and diagnostics', () => {
   const path = write('json.finetune.yaml', 'model: x\nmethod: lorra\ndata:\n  train: a.jsonl\n');
   const result = runCli(['check', '--format', 'json', path]);
   assert.equal(result.code, 1);
-  const report = JSON.parse(result.stdout) as { files: Array<{ file: string; diagnostics: Array<Record<string, unknown>> }> };
+  const report = JSON.parse(result.stdout) as {
+    files: Array<{ file: string; diagnostics: Array<Record<string, unknown>> }>;
+  };
   assert.equal(report.files[0]!.file, path);
   assert.deepEqual(report.files[0]!.diagnostics[0], {
-    line: 2, column: 9, endLine: 2, endColumn: 14, severity: 'error', code: 'schema-enum',
+    line: 2,
+    column: 9,
+    endLine: 2,
+    endColumn: 14,
+    severity: 'error',
+    code: 'schema-enum',
     message: '`method` must be one of `full`, `lora`, `qlora`; got "lorra". Did you mean `lora`?',
   });
 });

@@ -11,7 +11,10 @@ import { REPO } from '../helpers/cli';
 const bundle = join(REPO, 'dist', 'cli.js');
 
 test('the build writes a V8 code cache for the CLI bundle that this Node accepts', () => {
-  const script = new vm.Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData: readFileSync(`${bundle}.cache`) });
+  const script = new vm.Script(Module.wrap(readFileSync(bundle, 'utf8')), {
+    filename: bundle,
+    cachedData: readFileSync(`${bundle}.cache`),
+  });
   assert.equal(script.cachedDataRejected, false);
 });
 
@@ -23,7 +26,12 @@ test('a damaged or stale code cache is ignored: the command runs and answers as 
     cpSync(join(REPO, 'bin', 'lora-lens.js'), join(dir, 'bin', 'lora-lens.js'));
     cpSync(bundle, join(dir, 'dist', 'cli.js'));
     const example = join(REPO, 'examples', 'qwen2.5-0.5b-full.finetune.yaml');
-    const run = () => spawnSync(process.execPath, [join(dir, 'bin', 'lora-lens.js'), 'check', '--offline', '--format', 'json', example], { encoding: 'utf8', cwd: REPO });
+    const run = () =>
+      spawnSync(
+        process.execPath,
+        [join(dir, 'bin', 'lora-lens.js'), 'check', '--offline', '--format', 'json', example],
+        { encoding: 'utf8', cwd: REPO },
+      );
     const without = run();
     writeFileSync(join(dir, 'dist', 'cli.js.cache'), Buffer.from('not a V8 code cache'));
     const damaged = run();

@@ -11,7 +11,10 @@ import { tempDir } from '../run/helpers';
 const STAND_IN = { ...process.env, LORA_LENS_TRAINER_ROOT: join(REPO, 'test', 'fixtures', 'trainer') };
 const PYTHON = process.env.LORA_LENS_TEST_PYTHON || 'python3';
 const FAKE = join(REPO, 'test', 'fixtures', 'runs', 'fake-trainer.mjs');
-const CLEAN = readFileSync(join(REPO, 'examples', 'qwen2.5-7b-qlora.finetune.yaml'), 'utf8').replace(/data\//g, `${join(REPO, 'examples', 'data')}/`);
+const CLEAN = readFileSync(join(REPO, 'examples', 'qwen2.5-7b-qlora.finetune.yaml'), 'utf8').replace(
+  /data\//g,
+  `${join(REPO, 'examples', 'data')}/`,
+);
 
 test('runs, stop, resume, merge: -h/--help list their options on stdout; usage errors go to stderr with exit 2', () => {
   for (const command of ['runs', 'stop', 'resume', 'merge']) {
@@ -27,7 +30,8 @@ test('runs, stop, resume, merge: -h/--help list their options on stdout; usage e
     assert.equal(bad.stdout, '');
     assert.match(bad.stderr, new RegExp(`^lora-lens ${command}: unknown option --bogus\nusage: lora-lens ${command} `));
   }
-  for (const command of ['stop', 'resume', 'merge']) assert.match(runCli([command]).stderr, new RegExp(`^lora-lens ${command}: no RUN_DIR given`));
+  for (const command of ['stop', 'resume', 'merge'])
+    assert.match(runCli([command]).stderr, new RegExp(`^lora-lens ${command}: no RUN_DIR given`));
   assert.match(runCli(['--help']).stdout, /\n {2}runs {5}list the run folders/);
 });
 
@@ -35,12 +39,18 @@ test('lora-lens runs lists each run under a folder, newest first, as a table or 
   const dir = tempDir('lora-lens-verbs-');
   const config = join(dir, 'c.finetune.yaml');
   writeFileSync(config, CLEAN);
-  const done = runCli(['run', config, '--python', PYTHON, '--run-dir', 'runs/done', '--skip-checks'], { cwd: dir, env: STAND_IN });
+  const done = runCli(['run', config, '--python', PYTHON, '--run-dir', 'runs/done', '--skip-checks'], {
+    cwd: dir,
+    env: STAND_IN,
+  });
   assert.equal(done.code, 0, done.stderr);
   // A run whose trainer died without an end event and left no live process: failed.
   mkdirSync(join(dir, 'runs', 'dead'));
   writeFileSync(join(dir, 'runs', 'dead', 'plan.json'), '{}');
-  writeFileSync(join(dir, 'runs', 'dead', 'events.jsonl'), `${JSON.stringify({ event: 'start', time: 1, run_id: 'dead', total_steps: 10, num_train_rows: 4, method: 'lora', model: 'm', trainable_params: 1, total_params: 2 })}\n`);
+  writeFileSync(
+    join(dir, 'runs', 'dead', 'events.jsonl'),
+    `${JSON.stringify({ event: 'start', time: 1, run_id: 'dead', total_steps: 10, num_train_rows: 4, method: 'lora', model: 'm', trainable_params: 1, total_params: 2 })}\n`,
+  );
   const table = runCli(['runs'], { cwd: dir });
   assert.equal(table.code, 0, table.stderr);
   const lines = table.stdout.trim().split('\n');
@@ -48,8 +58,24 @@ test('lora-lens runs lists each run under a folder, newest first, as a table or 
   assert.match(lines[1]!, /^completed +24\/24 +\d\.\d{4} +\d+s +lora-lens +runs\/done$/);
   assert.match(lines[2]!, /^failed +0\/10 +-- +-- +lora-lens +runs\/dead$/);
   const json = runCli(['runs', dir, '--json'], { cwd: REPO });
-  const parsed = JSON.parse(json.stdout) as { runs: Array<{ status: string; step: number; total_steps: number; loss: number | null; elapsed_s: number | null; tool: string; dir: string }> };
-  assert.deepEqual(parsed.runs.map((r) => [r.status, r.step, r.total_steps, r.tool]), [['completed', 24, 24, 'lora-lens'], ['failed', 0, 10, 'lora-lens']]);
+  const parsed = JSON.parse(json.stdout) as {
+    runs: Array<{
+      status: string;
+      step: number;
+      total_steps: number;
+      loss: number | null;
+      elapsed_s: number | null;
+      tool: string;
+      dir: string;
+    }>;
+  };
+  assert.deepEqual(
+    parsed.runs.map((r) => [r.status, r.step, r.total_steps, r.tool]),
+    [
+      ['completed', 24, 24, 'lora-lens'],
+      ['failed', 0, 10, 'lora-lens'],
+    ],
+  );
   assert.ok(typeof parsed.runs[0]!.loss === 'number' && typeof parsed.runs[0]!.elapsed_s === 'number');
   assert.equal(runCli(['runs', join(dir, 'c.finetune.yaml')], { cwd: dir }).code, 2, 'a file is not a folder to list');
   const none = tempDir('lora-lens-verbs-');
@@ -64,13 +90,22 @@ test('lora-lens resume RUN_DIR is run --resume: the trainer gets --resume (or --
   const config = join(dir, 'c.finetune.yaml');
   writeFileSync(config, CLEAN);
   const runDir = join(dir, 'r');
-  assert.equal(runCli(['run', config, '--python', PYTHON, '--run-dir', runDir, '--skip-checks'], { cwd: dir, env: STAND_IN }).code, 0);
+  assert.equal(
+    runCli(['run', config, '--python', PYTHON, '--run-dir', runDir, '--skip-checks'], { cwd: dir, env: STAND_IN }).code,
+    0,
+  );
   const resumed = runCli(['resume', runDir, '--python', PYTHON, '--skip-checks'], { cwd: dir, env: STAND_IN });
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.deepEqual(JSON.parse(readFileSync(join(runDir, 'argv.json'), 'utf8')).argv.slice(-1), ['--resume']);
-  assert.equal(runCli(['resume', runDir, '--anyway', '--python', PYTHON, '--skip-checks'], { cwd: dir, env: STAND_IN }).code, 0);
+  assert.equal(
+    runCli(['resume', runDir, '--anyway', '--python', PYTHON, '--skip-checks'], { cwd: dir, env: STAND_IN }).code,
+    0,
+  );
   assert.deepEqual(JSON.parse(readFileSync(join(runDir, 'argv.json'), 'utf8')).argv.slice(-1), ['--resume-anyway']);
-  const nothing = runCli(['resume', join(dir, 'nowhere'), '--python', PYTHON, '--skip-checks'], { cwd: dir, env: STAND_IN });
+  const nothing = runCli(['resume', join(dir, 'nowhere'), '--python', PYTHON, '--skip-checks'], {
+    cwd: dir,
+    env: STAND_IN,
+  });
   assert.equal(nothing.code, 2);
   assert.match(nothing.stderr, /has no plan\.json to resume/);
 });

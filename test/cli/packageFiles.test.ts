@@ -12,8 +12,15 @@ import { tempDir } from '../run/helpers';
  * walks everything below the manifest, and node_modules and .tools make that minutes on a busy machine.
  */
 function stagedTree(): string {
-  const listed = spawnSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: REPO, encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
-  const built = ['dist', join('media', 'build')].flatMap((d) => (existsSync(join(REPO, d)) ? readdirSync(join(REPO, d)).map((f) => join(d, f)) : []));
+  const listed = spawnSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
+    cwd: REPO,
+    encoding: 'utf8',
+  })
+    .stdout.split('\n')
+    .filter(Boolean);
+  const built = ['dist', join('media', 'build')].flatMap((d) =>
+    existsSync(join(REPO, d)) ? readdirSync(join(REPO, d)).map((f) => join(d, f)) : [],
+  );
   const root = tempDir('lora-lens-vsix-');
   for (const file of [...listed, ...built]) {
     if (!existsSync(join(REPO, file))) continue;
@@ -23,33 +30,62 @@ function stagedTree(): string {
 }
 
 test('the .vsix ships no webview sources and no .gitignore, and everything the extension and the CLI need', () => {
-  const ls = spawnSync(process.execPath, [join(REPO, 'node_modules', '@vscode', 'vsce', 'vsce'), 'ls', '--no-dependencies'], { cwd: stagedTree(), encoding: 'utf8', timeout: 120_000 });
+  const ls = spawnSync(
+    process.execPath,
+    [join(REPO, 'node_modules', '@vscode', 'vsce', 'vsce'), 'ls', '--no-dependencies'],
+    { cwd: stagedTree(), encoding: 'utf8', timeout: 120_000 },
+  );
   assert.equal(ls.status, 0, ls.stderr);
   const files = ls.stdout.trim().split('\n');
-  assert.deepEqual(files.filter((f) => /^media\/.*\.ts$|\.gitignore$|\.map$|^test\/|^server\/src\//.test(f)), []);
-  for (const needed of ['package.json', 'dist/extension.js', 'dist/server.js', 'dist/cli.js', 'bin/lora-lens.js', 'schemas/doctor.schema.json',
-    'schemas/events.schema.json', 'media/panel.css', 'media/build/panel.js', 'trainer/lora_lens_trainer/doctor.py']) {
+  assert.deepEqual(
+    files.filter((f) => /^media\/.*\.ts$|\.gitignore$|\.map$|^test\/|^server\/src\//.test(f)),
+    [],
+  );
+  for (const needed of [
+    'package.json',
+    'dist/extension.js',
+    'dist/server.js',
+    'dist/cli.js',
+    'bin/lora-lens.js',
+    'schemas/doctor.schema.json',
+    'schemas/events.schema.json',
+    'media/panel.css',
+    'media/build/panel.js',
+    'trainer/lora_lens_trainer/doctor.py',
+  ]) {
     assert.ok(files.includes(needed), `${needed} is packaged`);
   }
 });
 
 test('package.json points repository, bugs and homepage where the docs link (no placeholder)', () => {
-  const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { repository: { url: string }; bugs: { url: string }; homepage: string };
-  const docsBase = /const DOCS_BASE = '(https:\/\/[^']+)\/blob\//.exec(readFileSync(join(REPO, 'server', 'src', 'core', 'document', 'diagnostics.ts'), 'utf8'))![1]!;
+  const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+    repository: { url: string };
+    bugs: { url: string };
+    homepage: string;
+  };
+  const docsBase = /const DOCS_BASE = '(https:\/\/[^']+)\/blob\//.exec(
+    readFileSync(join(REPO, 'server', 'src', 'core', 'document', 'diagnostics.ts'), 'utf8'),
+  )![1]!;
   assert.doesNotMatch(JSON.stringify(manifest.repository), /example\.invalid/);
   assert.equal(manifest.repository.url, `${docsBase}.git`);
   assert.equal(manifest.bugs.url, `${docsBase}/issues`);
   assert.equal(manifest.homepage, `${docsBase}#readme`);
 });
 
-test('the Marketplace page (issue 27): the user README with its images inside the .vsix, an icon, keywords, a CHANGELOG and the walkthrough\'s pages', () => {
+test("the Marketplace page (issue 27): the user README with its images inside the .vsix, an icon, keywords, a CHANGELOG and the walkthrough's pages", () => {
   const root = stagedTree();
   // The package script runs vsce from ./node_modules, as `npm run package` does in the repository.
   symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'));
-  const built = spawnSync(process.execPath, [join(root, 'scripts', 'package.mjs')], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  const built = spawnSync(process.execPath, [join(root, 'scripts', 'package.mjs')], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
   assert.equal(built.status, 0, `${built.stdout}\n${built.stderr}`);
   const vsix = readdirSync(root).find((f) => f.endsWith('.vsix'))!;
-  const entries = spawnSync('unzip', ['-Z1', join(root, vsix)], { encoding: 'utf8' }).stdout.trim().split('\n');
+  const entries = spawnSync('unzip', ['-Z1', join(root, vsix)], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n');
   const read = (entry: string) => spawnSync('unzip', ['-p', join(root, vsix), entry], { encoding: 'utf8' }).stdout;
   const readme = read('extension/readme.md');
   assert.doesNotMatch(readme, /npm ci|LORA_LENS_TEST_PYTHON/, 'the page opens for users, not with developer set-up');
@@ -59,13 +95,22 @@ test('the Marketplace page (issue 27): the user README with its images inside th
     assert.doesNotMatch(image, /^https?:/, `${image}: relative, so the page shows it offline`);
     assert.ok(entries.includes(`extension/${image}`), `${image} is in the package`);
   }
-  const manifest = JSON.parse(read('extension/package.json')) as { icon: string; keywords: string[]; contributes: { walkthroughs: Array<{ steps: Array<{ media: { markdown?: string } }> }> } };
+  const manifest = JSON.parse(read('extension/package.json')) as {
+    icon: string;
+    keywords: string[];
+    contributes: { walkthroughs: Array<{ steps: Array<{ media: { markdown?: string } }> }> };
+  };
   assert.ok(entries.includes(`extension/${manifest.icon}`), 'the icon is packaged');
   const png = spawnSync('unzip', ['-p', join(root, vsix), `extension/${manifest.icon}`]).stdout as unknown as Buffer;
   assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [128, 128], 'a 128×128 PNG');
-  assert.ok(manifest.keywords.length >= 5 && manifest.keywords.length <= 30, 'keywords (the Marketplace takes up to 30)');
+  assert.ok(
+    manifest.keywords.length >= 5 && manifest.keywords.length <= 30,
+    'keywords (the Marketplace takes up to 30)',
+  );
   assert.ok(entries.includes('extension/changelog.md'), 'a CHANGELOG');
   const steps = manifest.contributes.walkthroughs[0]!.steps;
   assert.ok(steps.length >= 4, 'open an example, see the estimate, make it fit, run');
-  for (const step of steps) if (step.media.markdown) assert.ok(entries.includes(`extension/${step.media.markdown}`), `${step.media.markdown} is packaged`);
+  for (const step of steps)
+    if (step.media.markdown)
+      assert.ok(entries.includes(`extension/${step.media.markdown}`), `${step.media.markdown} is packaged`);
 });

@@ -28,20 +28,34 @@ test('every template the chat-template rule proposes is one the trainer renders'
   assert.ok(known.includes(proposedTemplate('llama', 'meta-llama/Llama-2-7b-hf', 32_000)));
   assert.equal(proposedTemplate('qwen2', 'Qwen/Qwen2.5-7B', 152_064), 'qwen2.5');
   for (const name of known) {
-    for (const family of TRAINER_CAPABILITIES.chat_templates[name]!.families) assert.ok(family in FAMILY_TEMPLATE, `${name}: family ${family}`);
+    for (const family of TRAINER_CAPABILITIES.chat_templates[name]!.families)
+      assert.ok(family in FAMILY_TEMPLATE, `${name}: family ${family}`);
   }
 });
 
 test('issue 18: a Qwen2.5 base model is advised a template the trainer knows, and its quick fix silences the rule', () => {
-  const fixed = assertFiresAndFixes('chat-template', variant([set(['model'], 'Qwen/Qwen2.5-7B')]), {}, /Name a template \(`qwen2.5`\)/);
+  const fixed = assertFiresAndFixes(
+    'chat-template',
+    variant([set(['model'], 'Qwen/Qwen2.5-7B')]),
+    {},
+    /Name a template \(`qwen2.5`\)/,
+  );
   assert.match(fixed, /chat_template: qwen2\.5/);
 });
 
 test('a template name the trainer does not know is an error with the nearest known name as its fix', () => {
-  const d = assertFires('chat-template', variant([set(['data', 'chat_template'], 'chatm')]), {}, /not a template the bundled trainer knows/);
+  const d = assertFires(
+    'chat-template',
+    variant([set(['data', 'chat_template'], 'chatm')]),
+    {},
+    /not a template the bundled trainer knows/,
+  );
   assert.equal(d.severity, 1);
   assertFiresAndFixes('chat-template', variant([set(['data', 'chat_template'], 'chatm')]));
-  assertSilent('chat-template', variant([set(['data', 'chat_template'], '{% for m in messages %}{{ m.content }}{% endfor %}')]));
+  assertSilent(
+    'chat-template',
+    variant([set(['data', 'chat_template'], '{% for m in messages %}{{ m.content }}{% endfor %}')]),
+  );
 });
 
 test('issue 18: DoRA, and a LoRA bias other than none, are errors for the bundled trainer with a fix that clears them', () => {
@@ -57,16 +71,36 @@ test('issue 18: DoRA, and a LoRA bias other than none, are errors for the bundle
   const { plan, document } = buildPlan(dora, '/p/c.finetune.yaml');
   const input = { doc: document, plan: plan!, configPath: '/p/c.finetune.yaml', platform: 'linux' as const };
   assert.equal(trainerRefusal.check(input).length, 2);
-  assert.deepEqual(trainerRefusal.check({ ...input, dialect: { id: 'axolotl', displayName: 'axolotl', sources: {} } }), []);
+  assert.deepEqual(
+    trainerRefusal.check({ ...input, dialect: { id: 'axolotl', displayName: 'axolotl', sources: {} } }),
+    [],
+  );
 });
 
 test('refusalsFor applies every refusal of the file whose conditions the plan meets', () => {
-  const { plan } = buildPlan('model: x\nmethod: qlora\nprecision: fp16-mixed\nlora: {use_dora: true, bias: all}\nquantization: {bnb_4bit_quant_type: fp4}\nhardware: {num_gpus: 2, distributed: fsdp}\ndata: {train: a.jsonl}\n', '/p/c.finetune.yaml');
+  const { plan } = buildPlan(
+    'model: x\nmethod: qlora\nprecision: fp16-mixed\nlora: {use_dora: true, bias: all}\nquantization: {bnb_4bit_quant_type: fp4}\nhardware: {num_gpus: 2, distributed: fsdp}\ndata: {train: a.jsonl}\n',
+    '/p/c.finetune.yaml',
+  );
   assert.ok(plan);
   // dpo-full needs method full, which the others exclude: checked on its own plan below.
-  assert.deepEqual(refusalsFor(plan).map((r) => r.id).sort(), TRAINER_CAPABILITIES.refusals.map((r) => r.id).filter((id) => id !== 'dpo-full').sort());
+  assert.deepEqual(
+    refusalsFor(plan)
+      .map((r) => r.id)
+      .sort(),
+    TRAINER_CAPABILITIES.refusals
+      .map((r) => r.id)
+      .filter((id) => id !== 'dpo-full')
+      .sort(),
+  );
   const { plan: full } = buildPlan('model: x\nmethod: full\ndata: {train: a.jsonl}\n', '/p/c.finetune.yaml');
   assert.deepEqual(refusalsFor(full!), []);
-  const { plan: fullDpo } = buildPlan('model: x\nmethod: full\nobjective: dpo\ndata: {train: a.jsonl}\n', '/p/c.finetune.yaml');
-  assert.deepEqual(refusalsFor(fullDpo!).map((r) => r.id), ['dpo-full']);
+  const { plan: fullDpo } = buildPlan(
+    'model: x\nmethod: full\nobjective: dpo\ndata: {train: a.jsonl}\n',
+    '/p/c.finetune.yaml',
+  );
+  assert.deepEqual(
+    refusalsFor(fullDpo!).map((r) => r.id),
+    ['dpo-full'],
+  );
 });

@@ -9,10 +9,20 @@ import { EVENTS_SCHEMA_FILE, EVENT_TYPES_FILE, eventTypesSource } from '../../sc
 import type { EvalEvent } from '../../server/src/protocol/trainerEvents';
 import { REPO } from '../plan/contractHelpers';
 
-const schema = () => JSON.parse(readFileSync(EVENTS_SCHEMA_FILE, 'utf8')) as { allOf: Array<{ if: { properties: { event: { const: string } } }; then: { properties: Record<string, object>; required?: string[] } }> };
+const schema = () =>
+  JSON.parse(readFileSync(EVENTS_SCHEMA_FILE, 'utf8')) as {
+    allOf: Array<{
+      if: { properties: { event: { const: string } } };
+      then: { properties: Record<string, object>; required?: string[] };
+    }>;
+  };
 
 test('server/src/protocol/trainerEvents.ts is what `gen-event-types.ts --check` expects', () => {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'scripts', 'gen-event-types.ts'), '--check'], { cwd: REPO, encoding: 'utf8' });
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(REPO, 'scripts', 'gen-event-types.ts'), '--check'],
+    { cwd: REPO, encoding: 'utf8' },
+  );
   assert.equal(result.status, 0, result.stderr);
   assert.equal(readFileSync(EVENT_TYPES_FILE, 'utf8'), eventTypesSource(schema()));
 });
@@ -25,10 +35,24 @@ test('the generated types follow the schema: a new key, its optionality and an e
   const source = eventTypesSource(changed);
   assert.match(source, /\/\*\* GPU power draw \*\/\n {2}power_watts: number \| null;/);
   assert.notEqual(source, eventTypesSource(schema()));
-  assert.throws(() => eventTypesSource({ ...changed, allOf: [{ if: { properties: { event: { const: 'step' } } }, then: { properties: { x: { oneOf: [] } } } }] } as never), /does not translate oneOf/);
+  assert.throws(
+    () =>
+      eventTypesSource({
+        ...changed,
+        allOf: [{ if: { properties: { event: { const: 'step' } } }, then: { properties: { x: { oneOf: [] } } } }],
+      } as never),
+    /does not translate oneOf/,
+  );
 });
 
 test('EvalEvent carries the token-averaged loss fields the trainer writes', () => {
-  const event: EvalEvent = { event: 'eval', time: 1, step: 10, eval_loss: 1.5, eval_loss_reduction: 'token', eval_tokens: 4096 };
+  const event: EvalEvent = {
+    event: 'eval',
+    time: 1,
+    step: 10,
+    eval_loss: 1.5,
+    eval_loss_reduction: 'token',
+    eval_tokens: 4096,
+  };
   assert.equal(event.eval_tokens, 4096);
 });

@@ -15,14 +15,19 @@ const json = (name: string) => JSON.parse(readFileSync(join(REPO, 'schemas', nam
 
 test('each listing matches its schema', () => {
   const ajv = new Ajv({ allErrors: true, strict: false });
-  for (const [data, schema] of [['exit-codes.json', 'exit-codes.schema.json'], ['run-folder.json', 'run-folder.schema.json']]) {
+  for (const [data, schema] of [
+    ['exit-codes.json', 'exit-codes.schema.json'],
+    ['run-folder.json', 'run-folder.schema.json'],
+  ]) {
     const validate = ajv.compile(json(schema!));
     assert.ok(validate(json(data!)), `${data}: ${JSON.stringify(validate.errors)}`);
   }
 });
 
 test('the exit codes the wrappers read are the listed ones', () => {
-  const listed = Object.fromEntries((json('exit-codes.json').codes as Array<{ name: string; code: number }>).map((c) => [c.name, c.code]));
+  const listed = Object.fromEntries(
+    (json('exit-codes.json').codes as Array<{ name: string; code: number }>).map((c) => [c.name, c.code]),
+  );
   assert.deepEqual(TRAINER_EXIT, listed);
 });
 
@@ -41,5 +46,9 @@ test('the keys the editor reads from the merge report are keys of the report', (
   const source = readFileSync(join(REPO, 'extension', 'src', 'runs', 'commands.ts'), 'utf8');
   const read = [...source.matchAll(/summary\.(\w+)/g)].map((m) => m[1]!);
   assert.ok(read.length > 0, 'the merge command reads the report (summary.<key>)');
-  for (const key of read) assert.ok(properties.includes(key), `extension/src/runs/commands.ts reads summary.${key}, which the merge report does not have`);
+  for (const key of read)
+    assert.ok(
+      properties.includes(key),
+      `extension/src/runs/commands.ts reads summary.${key}, which the merge report does not have`,
+    );
 });

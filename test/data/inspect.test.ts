@@ -7,10 +7,18 @@ import { inspectDataset } from '../../server/src/core/data';
 import { readNumRows } from '../../server/src/core/data/parquet';
 
 let dir: string;
-before(() => { dir = mkdtempSync(join(tmpdir(), 'lora-lens-data-')); });
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'lora-lens-data-'));
+});
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const chat = (user: string, assistant: string) => JSON.stringify({ messages: [{ role: 'user', content: user }, { role: 'assistant', content: assistant }] });
+const chat = (user: string, assistant: string) =>
+  JSON.stringify({
+    messages: [
+      { role: 'user', content: user },
+      { role: 'assistant', content: assistant },
+    ],
+  });
 
 function file(name: string, content: string | Buffer): string {
   const path = join(dir, name);
@@ -34,19 +42,36 @@ test('chat JSON lines: malformed, mismatched, duplicate, blank, empty and HTML r
   assert.equal(facts.exists, true);
   assert.equal(facts.estimated, false);
   assert.equal(facts.rows, 7);
-  assert.deepEqual(facts.unparsable.first.map((r) => r.line), [2]);
-  assert.deepEqual(facts.mismatched.first.map((r) => r.line), [5, 8]);
+  assert.deepEqual(
+    facts.unparsable.first.map((r) => r.line),
+    [2],
+  );
+  assert.deepEqual(
+    facts.mismatched.first.map((r) => r.line),
+    [5, 8],
+  );
   assert.match(facts.mismatched.first[0]!.reason!, /ShareGPT/);
   assert.match(facts.mismatched.first[1]!.reason!, /no assistant message/);
-  assert.deepEqual(facts.duplicates.first.map((r) => r.line), [6]);
-  assert.deepEqual(facts.empty.first.map((r) => r.line), [4, 7]);
-  assert.deepEqual(facts.html.first.map((r) => r.line), [3]);
+  assert.deepEqual(
+    facts.duplicates.first.map((r) => r.line),
+    [6],
+  );
+  assert.deepEqual(
+    facts.empty.first.map((r) => r.line),
+    [4, 7],
+  );
+  assert.deepEqual(
+    facts.html.first.map((r) => r.line),
+    [3],
+  );
   assert.equal(facts.lengths?.exact, false);
   assert.ok(facts.lengths!.max > 0);
 });
 
 test('CRLF line endings and a UTF-8 BOM are not data errors', async () => {
-  const rows = Array.from({ length: 20 }, (_, i) => JSON.stringify({ prompt: `question ${i} é`, completion: `answer ${i}` }));
+  const rows = Array.from({ length: 20 }, (_, i) =>
+    JSON.stringify({ prompt: `question ${i} é`, completion: `answer ${i}` }),
+  );
   const path = file('crlf.jsonl', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(rows.join('\r\n'))]));
   const facts = await inspectDataset(path, { format: 'instruction' });
   assert.equal(facts.rows, 20);
@@ -56,22 +81,40 @@ test('CRLF line endings and a UTF-8 BOM are not data errors', async () => {
 });
 
 test('CSV with a BOM, CRLF, quoted commas, quotes and line breaks', async () => {
-  const csv = '\ufeffprompt,completion\r\n"Hello, you","He said ""hi""\r\nthen left"\r\nplain,row\r\nshort\r\n\r\nplain,row\r\n';
+  const csv =
+    '\ufeffprompt,completion\r\n"Hello, you","He said ""hi""\r\nthen left"\r\nplain,row\r\nshort\r\n\r\nplain,row\r\n';
   const facts = await inspectDataset(file('rows.csv', csv), { format: 'instruction' });
   assert.equal(facts.rows, 4);
-  assert.deepEqual(facts.unparsable.first.map((r) => r.line), [5]);
-  assert.deepEqual(facts.empty.first.map((r) => r.line), [6]);
-  assert.deepEqual(facts.duplicates.first.map((r) => r.line), [7]);
+  assert.deepEqual(
+    facts.unparsable.first.map((r) => r.line),
+    [5],
+  );
+  assert.deepEqual(
+    facts.empty.first.map((r) => r.line),
+    [6],
+  );
+  assert.deepEqual(
+    facts.duplicates.first.map((r) => r.line),
+    [7],
+  );
   assert.equal(facts.mismatched.count, 0);
   const text = await inspectDataset(file('text.csv', 'text\nhello\n'), { format: 'chat' });
   assert.match(text.mismatched.first[0]!.reason!, /no "messages" list/);
 });
 
 test('a .json array reports record indexes; an invalid one a line', async () => {
-  const facts = await inspectDataset(file('rows.json', JSON.stringify([{ text: 'a' }, { txt: 'b' }, { text: 'a' }])), { format: 'text' });
+  const facts = await inspectDataset(file('rows.json', JSON.stringify([{ text: 'a' }, { txt: 'b' }, { text: 'a' }])), {
+    format: 'text',
+  });
   assert.equal(facts.rows, 3);
-  assert.deepEqual(facts.mismatched.first.map((r) => r.index), [1]);
-  assert.deepEqual(facts.duplicates.first.map((r) => r.index), [2]);
+  assert.deepEqual(
+    facts.mismatched.first.map((r) => r.index),
+    [1],
+  );
+  assert.deepEqual(
+    facts.duplicates.first.map((r) => r.index),
+    [2],
+  );
   const broken = await inspectDataset(file('broken.json', '[\n{"text": "a"},\n{"text": }\n]'), { format: 'text' });
   assert.equal(broken.unparsable.count, 1);
   assert.equal(broken.unparsable.first[0]!.line, 3);
@@ -84,17 +127,33 @@ test('missing files, unknown kinds and Parquet row counts from the footer', asyn
   assert.equal(readNumRows(footer), 123_456_789);
   const length = Buffer.alloc(4);
   length.writeUInt32LE(footer.length);
-  const parquet = await inspectDataset(file('rows.parquet', Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(64), footer, length, Buffer.from('PAR1')])), { format: 'text' });
+  const parquet = await inspectDataset(
+    file('rows.parquet', Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(64), footer, length, Buffer.from('PAR1')])),
+    { format: 'text' },
+  );
   assert.equal(parquet.rows, 123_456_789);
   assert.equal(parquet.skipped, undefined);
-  assert.match((await inspectDataset(file('fake.parquet', 'not parquet at all'), { format: 'text' })).skipped!, /footer/);
+  assert.match(
+    (await inspectDataset(file('fake.parquet', 'not parquet at all'), { format: 'text' })).skipped!,
+    /footer/,
+  );
 });
 
 test('token lengths are exact with a tokenizer.json on disk, estimated without', async () => {
-  const tokenizer = file('tokenizer.json', JSON.stringify({
-    version: '1.0', truncation: null, padding: null, added_tokens: [], normalizer: null, post_processor: null, decoder: null,
-    pre_tokenizer: { type: 'Whitespace' }, model: { type: 'WordLevel', vocab: { '[UNK]': 0, a: 1 }, unk_token: '[UNK]' },
-  }));
+  const tokenizer = file(
+    'tokenizer.json',
+    JSON.stringify({
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: [],
+      normalizer: null,
+      post_processor: null,
+      decoder: null,
+      pre_tokenizer: { type: 'Whitespace' },
+      model: { type: 'WordLevel', vocab: { '[UNK]': 0, a: 1 }, unk_token: '[UNK]' },
+    }),
+  );
   const words = (n: number) => Array.from({ length: n }, () => 'a').join(' ');
   const path = file('lengths.jsonl', [10, 20, 30, 400].map((n) => JSON.stringify({ text: words(n) })).join('\n'));
   const exact = await inspectDataset(path, { format: 'text', tokenizerPath: tokenizer });
@@ -134,16 +193,27 @@ test('a 200 MB file is read within its bounds and its row count extrapolated', a
 /** FileMetaData {1: version i32, 2: schema list<struct{4: name binary}>, 3: num_rows i64, 4: row_groups list<struct>} */
 function thriftFileMetaData(numRows: number): Buffer {
   const bytes: number[] = [];
-  const varint = (value: bigint) => { let v = value; while (v >= 0x80n) { bytes.push(Number(v & 0x7fn) | 0x80); v >>= 7n; } bytes.push(Number(v)); };
-  const zigzag = (n: bigint) => varint(n >= 0n ? n << 1n : ((-n) << 1n) - 1n);
-  bytes.push(0x15); zigzag(1n); //                                   field 1, i32
+  const varint = (value: bigint) => {
+    let v = value;
+    while (v >= 0x80n) {
+      bytes.push(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
+    }
+    bytes.push(Number(v));
+  };
+  const zigzag = (n: bigint) => varint(n >= 0n ? n << 1n : (-n << 1n) - 1n);
+  bytes.push(0x15);
+  zigzag(1n); //                                   field 1, i32
   bytes.push(0x19, 0x2c); //                                          field 2, list of 2 structs
   for (const name of ['schema', 'text']) {
-    bytes.push(0x48); varint(BigInt(name.length)); bytes.push(...Buffer.from(name)); // field 4, binary
+    bytes.push(0x48);
+    varint(BigInt(name.length));
+    bytes.push(...Buffer.from(name)); // field 4, binary
     bytes.push(0x11); //                                              field 5, bool true
     bytes.push(0x00);
   }
-  bytes.push(0x16); zigzag(BigInt(numRows)); //                       field 3, i64
+  bytes.push(0x16);
+  zigzag(BigInt(numRows)); //                       field 3, i64
   bytes.push(0x19, 0x0c); //                                          field 4, empty list of structs
   bytes.push(0x00);
   return Buffer.from(bytes);

@@ -3,10 +3,18 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatasetInspector, inspectDataset, tokenizerPathFor, type DatasetFacts, type InspectOptions } from '../../server/src/core/data';
+import {
+  DatasetInspector,
+  inspectDataset,
+  tokenizerPathFor,
+  type DatasetFacts,
+  type InspectOptions,
+} from '../../server/src/core/data';
 
 let dir: string;
-before(() => { dir = mkdtempSync(join(tmpdir(), 'lora-lens-inspector-')); });
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'lora-lens-inspector-'));
+});
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const options: InspectOptions = { format: 'text' };
@@ -15,7 +23,10 @@ test('peek is empty until a scan finished; concurrent inspects share one scan; l
   const path = join(dir, 'a.jsonl');
   writeFileSync(path, '{"text": "a"}\n{"text": "b"}\n');
   let scans = 0;
-  const inspector = new DatasetInspector(async (p, o) => { scans++; return inspectDataset(p, o); });
+  const inspector = new DatasetInspector(async (p, o) => {
+    scans++;
+    return inspectDataset(p, o);
+  });
   const heard: DatasetFacts[] = [];
   const subscription = inspector.onDidInspect((facts) => heard.push(facts));
   assert.equal(inspector.peek(path, options), undefined);
@@ -50,7 +61,10 @@ test('a missing file is remembered as missing until it appears', async () => {
 
 test('a scanner that rejects does not wedge the file: the next inspect scans again', async () => {
   let calls = 0;
-  const inspector = new DatasetInspector(async () => { calls++; throw new Error('disk gone'); });
+  const inspector = new DatasetInspector(async () => {
+    calls++;
+    throw new Error('disk gone');
+  });
   await assert.rejects(inspector.inspect(join(dir, 'x.jsonl'), options), /disk gone/);
   await assert.rejects(inspector.inspect(join(dir, 'x.jsonl'), options), /disk gone/);
   assert.equal(calls, 2);
@@ -59,7 +73,12 @@ test('a scanner that rejects does not wedge the file: the next inspect scans aga
 test('tokenizerPathFor: the tokenizer.json beside a resolved config.json, only when it exists', async () => {
   const model = join(dir, 'model');
   mkdirSync(model, { recursive: true });
-  const resolution = { ok: true as const, spec: {} as never, source: 'local' as const, configPath: join(model, 'config.json') };
+  const resolution = {
+    ok: true as const,
+    spec: {} as never,
+    source: 'local' as const,
+    configPath: join(model, 'config.json'),
+  };
   assert.equal(tokenizerPathFor(resolution), null);
   writeFileSync(join(model, 'tokenizer.json'), '{}');
   assert.equal(tokenizerPathFor(resolution), join(model, 'tokenizer.json'));

@@ -44,7 +44,8 @@ test('unknown-key findings name only the keys the tool does not know', () => {
     const keys = new Set<string>();
     for (const file of corpusFiles(tool)) {
       for (const d of check(file).diagnostics) {
-        if (d.code === `${tool === 'axolotl' ? 'axolotl' : 'lf'}-unknown-key`) keys.add(String((d.data as { path: unknown[] }).path.at(-1)));
+        if (d.code === `${tool === 'axolotl' ? 'axolotl' : 'lf'}-unknown-key`)
+          keys.add(String((d.data as { path: unknown[] }).path.at(-1)));
       }
     }
     assert.deepEqual([...keys].sort(), [...expected.unknownKeys[tool]].sort(), tool);
@@ -55,12 +56,23 @@ test('the context-parallel example gets its typo pointed out, with the fix', () 
   const file = corpusFiles('axolotl').find((f) => f.name === 'examples__falcon-h1__falcon-h1-1b-qlora-cp.yaml')!;
   const d = check(file).diagnostics.find((x) => x.code === 'axolotl-unknown-key')!;
   assert.equal(d.severity, DiagnosticSeverity.Warning);
-  assert.equal(file.text.split('\n')[d.range.start.line]!.slice(d.range.start.character, d.range.end.character), 'context_parapllel_size');
-  assert.match(String(d.message), /^axolotl ignores `context_parapllel_size` without a word.*Did you mean `context_parallel_size`\?$/);
+  assert.equal(
+    file.text.split('\n')[d.range.start.line]!.slice(d.range.start.character, d.range.end.character),
+    'context_parapllel_size',
+  );
+  assert.match(
+    String(d.message),
+    /^axolotl ignores `context_parapllel_size` without a word.*Did you mean `context_parallel_size`\?$/,
+  );
 });
 
 test('torchtune recipes, v1 and launcher configs get no diagnostics', () => {
-  const skipped = [...corpusFiles('torchtune'), ...corpusFiles('llama-factory').filter((f) => f.name.startsWith('examples__v1__') || f.name.includes('__accelerate__'))];
+  const skipped = [
+    ...corpusFiles('torchtune'),
+    ...corpusFiles('llama-factory').filter(
+      (f) => f.name.startsWith('examples__v1__') || f.name.includes('__accelerate__'),
+    ),
+  ];
   assert.equal(skipped.length, 25 + 19);
   for (const file of skipped) {
     const { match, diagnostics } = check(file);

@@ -17,7 +17,15 @@ export interface CorpusFile {
 
 export function corpusFiles(tool: CorpusTool): CorpusFile[] {
   const dir = join(CORPUS_DIR, tool);
-  return readdirSync(dir).sort().map((name) => ({ tool, name, id: `${tool}/${name}`, path: join(dir, name), text: readFileSync(join(dir, name), 'utf8') }));
+  return readdirSync(dir)
+    .sort()
+    .map((name) => ({
+      tool,
+      name,
+      id: `${tool}/${name}`,
+      path: join(dir, name),
+      text: readFileSync(join(dir, name), 'utf8'),
+    }));
 }
 
 /** Which kind of file an LLaMA-Factory example is, from its original path (`examples/<folder>/...`). */

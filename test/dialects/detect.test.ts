@@ -21,25 +21,49 @@ test('base_model alone, or model_name_or_path alone, is not enough', () => {
 });
 
 test('LLaMA-Factory sub-kind: do_train/stage train, export_dir export, otherwise inference', () => {
-  assert.equal(detectDialect('model_name_or_path: x\nexport_dir: out\nfinetuning_type: lora\n', null).subKind, 'export');
-  assert.equal(detectDialect('model_name_or_path: x\ntemplate: qwen3\ninfer_backend: vllm\n', null).subKind, 'inference');
+  assert.equal(
+    detectDialect('model_name_or_path: x\nexport_dir: out\nfinetuning_type: lora\n', null).subKind,
+    'export',
+  );
+  assert.equal(
+    detectDialect('model_name_or_path: x\ntemplate: qwen3\ninfer_backend: vllm\n', null).subKind,
+    'inference',
+  );
   assert.equal(detectDialect('model_name_or_path: x\nstage: sft\nexport_dir: out\n', null).subKind, 'train');
 });
 
 test('a first-line modeline overrides the keys, and a bad one says which names exist', () => {
-  assert.deepEqual(detectDialect(`# lora-lens: dialect=axolotl\n${LF_TRAIN}`, null), { dialect: 'axolotl', source: 'modeline' });
-  assert.deepEqual(detectDialect(`#lora-lens:dialect=llama-factory\n${AXOLOTL}`, null), { dialect: 'llama-factory', subKind: 'inference', source: 'modeline' });
+  assert.deepEqual(detectDialect(`# lora-lens: dialect=axolotl\n${LF_TRAIN}`, null), {
+    dialect: 'axolotl',
+    source: 'modeline',
+  });
+  assert.deepEqual(detectDialect(`#lora-lens:dialect=llama-factory\n${AXOLOTL}`, null), {
+    dialect: 'llama-factory',
+    subKind: 'inference',
+    source: 'modeline',
+  });
   const bad = detectDialect(`# lora-lens: dialect=torchtune\n${AXOLOTL}`, null);
   assert.equal(bad.dialect, null);
   assert.match(bad.notChecked!, /`axolotl`, `llama-factory`/);
-  assert.equal(detectDialect(`${AXOLOTL}# lora-lens: dialect=llama-factory\n`, null).dialect, 'axolotl', 'only the first line is a modeline');
+  assert.equal(
+    detectDialect(`${AXOLOTL}# lora-lens: dialect=llama-factory\n`, null).dialect,
+    'axolotl',
+    'only the first line is a modeline',
+  );
 });
 
 test('the dialects setting maps globs to dialects, after the modeline and before the keys', () => {
   const settings = { dialects: { 'configs/**/*.yaml': 'llama-factory' as const, '*.yml': 'axolotl' as const } };
-  assert.deepEqual(detectDialect(AXOLOTL, '/work/configs/x/run.yaml', settings), { dialect: 'llama-factory', subKind: 'inference', source: 'setting' });
+  assert.deepEqual(detectDialect(AXOLOTL, '/work/configs/x/run.yaml', settings), {
+    dialect: 'llama-factory',
+    subKind: 'inference',
+    source: 'setting',
+  });
   assert.deepEqual(detectDialect(LF_TRAIN, 'C:\\work\\run.yml', settings), { dialect: 'axolotl', source: 'setting' });
-  assert.deepEqual(detectDialect(`# lora-lens: dialect=lora-lens\n${AXOLOTL}`, '/work/configs/x/run.yaml', settings), { dialect: 'lora-lens', source: 'modeline' });
+  assert.deepEqual(detectDialect(`# lora-lens: dialect=lora-lens\n${AXOLOTL}`, '/work/configs/x/run.yaml', settings), {
+    dialect: 'lora-lens',
+    source: 'modeline',
+  });
   assert.equal(detectDialect(AXOLOTL, '/work/other/run.yaml', settings).source, 'keys');
 });
 
@@ -48,13 +72,23 @@ test('our file names still claim a file whose keys match nothing', () => {
 });
 
 test('torchtune recipes, LLaMA-Factory v1, accelerate and DeepSpeed configs are recognised and not checked', () => {
-  const torchtune = detectDialect('model:\n  _component_: torchtune.models.llama3_2.lora_llama3_2_1b\n  lora_rank: 8\nbatch_size: 4\n', null);
+  const torchtune = detectDialect(
+    'model:\n  _component_: torchtune.models.llama3_2.lora_llama3_2_1b\n  lora_rank: 8\nbatch_size: 4\n',
+    null,
+  );
   assert.equal(torchtune.dialect, null);
   assert.match(torchtune.notChecked!, /torchtune/);
   assert.match(detectDialect('optimizer: {_component_: torch.optim.AdamW, lr: 2e-5}\n', null).notChecked!, /torchtune/);
   assert.match(detectDialect('model: Qwen/Qwen3-4B\npeft_config:\n  name: lora\n', null).notChecked!, /v1 dialect/);
-  assert.match(detectDialect('compute_environment: LOCAL_MACHINE\ndistributed_type: FSDP\n', null).notChecked!, /accelerate/);
-  assert.match(detectDialect('{"zero_optimization": {"stage": 3}, "train_micro_batch_size_per_gpu": "auto"}', 'ds_z3.json').notChecked!, /DeepSpeed/);
+  assert.match(
+    detectDialect('compute_environment: LOCAL_MACHINE\ndistributed_type: FSDP\n', null).notChecked!,
+    /accelerate/,
+  );
+  assert.match(
+    detectDialect('{"zero_optimization": {"stage": 3}, "train_micro_batch_size_per_gpu": "auto"}', 'ds_z3.json')
+      .notChecked!,
+    /DeepSpeed/,
+  );
 });
 
 test('a LLaMA-Factory evaluation config is recognised and not checked', () => {
@@ -67,7 +101,10 @@ test('a file with two signatures is not claimed by either', () => {
   const both = detectDialect('base_model: x\nadapter: lora\nmodel_name_or_path: y\nstage: sft\n', null);
   assert.equal(both.dialect, null);
   assert.match(both.notChecked!, /axolotl and llama-factory/);
-  assert.match(detectDialect('base_model: x\nadapter: lora\nmodel:\n  _component_: a.b\n', null).notChecked!, /axolotl and torchtune/);
+  assert.match(
+    detectDialect('base_model: x\nadapter: lora\nmodel:\n  _component_: a.b\n', null).notChecked!,
+    /axolotl and torchtune/,
+  );
 });
 
 test('quoted and commented inline values are read as their text', () => {
@@ -76,19 +113,30 @@ test('quoted and commented inline values are read as their text', () => {
 });
 
 test('JSON configs are sketched by their top-level keys', () => {
-  assert.deepEqual(detectDialect('{"base_model": "x", "micro_batch_size": 1}', 'a.json'), { dialect: 'axolotl', source: 'keys' });
+  assert.deepEqual(detectDialect('{"base_model": "x", "micro_batch_size": 1}', 'a.json'), {
+    dialect: 'axolotl',
+    source: 'keys',
+  });
 });
 
 test('the cheap look reads quoted keys and ignores comments, indentation and list items', () => {
   const text = '# comment\n"base_model": x # trailing\ndatasets:\n  - path: a\n    adapter: lora\n';
   assert.equal(detectDialect(text, null).dialect, 'axolotl');
-  assert.equal(detectDialect('base_model: x\nfoo:\n  datasets: []\n', null).dialect, null, 'a nested key is not a top-level key');
+  assert.equal(
+    detectDialect('base_model: x\nfoo:\n  datasets: []\n', null).dialect,
+    null,
+    'a nested key is not a top-level key',
+  );
 });
 
 test('the cheap look stops at 64 KB', () => {
   const padding = `# ${'x'.repeat(78)}\n`.repeat(Math.ceil(SNIFF_BYTES / 81) + 1);
   assert.equal(detectDialect(`${padding}${AXOLOTL}`, null).dialect, null);
-  assert.equal(detectDialect(parseConfigDocument(`${padding}${AXOLOTL}`), null).dialect, 'axolotl', 'the parsed document sees every key');
+  assert.equal(
+    detectDialect(parseConfigDocument(`${padding}${AXOLOTL}`), null).dialect,
+    'axolotl',
+    'the parsed document sees every key',
+  );
 });
 
 test('every corpus file is recognised as its dialect, none by two, and the cheap look agrees with the parse', () => {

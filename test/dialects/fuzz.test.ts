@@ -16,7 +16,34 @@ function random(seed: number): () => number {
   };
 }
 
-const TOKENS = [': ', '\n', '  ', '- ', '{', '}', '[', ']', '&a ', '*a', '!!str ', '"', "'", '#', '1e-4', 'yes', '0755', '~', ': |', '\t', '_component_: x', 'datasets:\n  - ', 'plugins: 7', 'lora_r: [', '\u0000', '\uFFFF'];
+const TOKENS = [
+  ': ',
+  '\n',
+  '  ',
+  '- ',
+  '{',
+  '}',
+  '[',
+  ']',
+  '&a ',
+  '*a',
+  '!!str ',
+  '"',
+  "'",
+  '#',
+  '1e-4',
+  'yes',
+  '0755',
+  '~',
+  ': |',
+  '\t',
+  '_component_: x',
+  'datasets:\n  - ',
+  'plugins: 7',
+  'lora_r: [',
+  '\u0000',
+  '\uFFFF',
+];
 
 function mutateText(text: string, next: () => number): string {
   let out = text;
@@ -50,7 +77,11 @@ test('mutated axolotl and LLaMA-Factory documents never make recognition or vali
         detectDialect(source, file.path);
         const diagnostics = validateDialect(forced ? parseConfigDocument(source) : doc, match, { configDir: null });
         assert.ok(Array.isArray(diagnostics));
-        for (const d of diagnostics) assert.ok(d.range.start.line >= 0 && typeof d.message === 'string' && d.message.length > 0, `${file.id} round ${round}`);
+        for (const d of diagnostics)
+          assert.ok(
+            d.range.start.line >= 0 && typeof d.message === 'string' && d.message.length > 0,
+            `${file.id} round ${round}`,
+          );
         checked++;
       }
     }
@@ -59,15 +90,29 @@ test('mutated axolotl and LLaMA-Factory documents never make recognition or vali
 });
 
 test('non-mapping documents and hostile values are handled', () => {
-  for (const text of ['', '- a\n- b\n', '42', 'base_model: [1, 2]\ndatasets: 3\nadapter: {x: 1}\nplugins: yes\n', 'model_name_or_path: 1\nstage: [sft]\ndataset: {a: 1}\nquantization_bit: x\n']) {
+  for (const text of [
+    '',
+    '- a\n- b\n',
+    '42',
+    'base_model: [1, 2]\ndatasets: 3\nadapter: {x: 1}\nplugins: yes\n',
+    'model_name_or_path: 1\nstage: [sft]\ndataset: {a: 1}\nquantization_bit: x\n',
+  ]) {
     for (const dialect of ['axolotl', 'llama-factory'] as const) {
       const doc = parseConfigDocument(text);
-      assert.doesNotThrow(() => validateDialect(doc, { dialect, source: 'modeline', ...(dialect === 'llama-factory' ? { subKind: 'train' as const } : {}) }, { configDir: '/nonexistent' }), text);
+      assert.doesNotThrow(
+        () =>
+          validateDialect(
+            doc,
+            { dialect, source: 'modeline', ...(dialect === 'llama-factory' ? { subKind: 'train' as const } : {}) },
+            { configDir: '/nonexistent' },
+          ),
+        text,
+      );
     }
   }
 });
 
-test('a huge hostile file gets a bounded report that still carries the tool\'s own errors', () => {
+test("a huge hostile file gets a bounded report that still carries the tool's own errors", () => {
   const lines = ['base_model: x', 'adapter: qlora', 'learning_rate: 2e-4', 'datasets:'];
   for (let i = 0; i < 1500; i++) lines.push(`  - path: owner/ds${i}\n    type: alpaca\n    fieldd_messages: m${i}`);
   for (let i = 0; i < 1500; i++) lines.push(`unknown_key_number_${i}: ${i % 3 ? '1e-4' : 'yes'}`);

@@ -44,17 +44,22 @@ function textAt(text: string, d: Diagnostic): string {
 
 /** The text after the diagnostic's preferred quick fix, through the same edit machinery the editor uses. */
 function applyPreferredFix(text: string, d: Diagnostic): string {
-  const fix = (d.data as DialectDiagnosticData).fixes?.find((f) => f.isPreferred) ?? (d.data as DialectDiagnosticData).fixes?.[0];
+  const fix =
+    (d.data as DialectDiagnosticData).fixes?.find((f) => f.isPreferred) ?? (d.data as DialectDiagnosticData).fixes?.[0];
   assert.ok(fix, 'a quick fix');
   const doc = parseConfigDocument(text);
   return applyTextEdits(text, toTextEdits(doc, fix.edits));
 }
 
 test('the unmutated files are clean of errors', () => {
-  for (const text of [AXOLOTL_QLORA, LF_TRAIN, LF_EXPORT]) assert.deepEqual(check(text).filter((d) => d.severity === DiagnosticSeverity.Error), []);
+  for (const text of [AXOLOTL_QLORA, LF_TRAIN, LF_EXPORT])
+    assert.deepEqual(
+      check(text).filter((d) => d.severity === DiagnosticSeverity.Error),
+      [],
+    );
 });
 
-test('axolotl: a misspelled key is a warning at the key, with the dialect\'s own suggestion and a rename fix', () => {
+test("axolotl: a misspelled key is a warning at the key, with the dialect's own suggestion and a rename fix", () => {
   const text = mutate(AXOLOTL_QLORA, 'gradient_accumulation_steps:', 'gradient_acumulation_steps: 4');
   const d = only(check(text), 'axolotl-unknown-key');
   assert.equal(d.severity, DiagnosticSeverity.Warning);
@@ -76,7 +81,10 @@ test('an abbreviation suggests the key it abbreviates (adam_eps → adam_epsilon
 
 test('with the installed version known, unknown-key messages name both versions', () => {
   const doc = parseConfigDocument(mutate(AXOLOTL_QLORA, 'lora_r:', 'lora_rank: 32'));
-  const d = only(validateDialect(doc, detectDialect(doc, null), { configDir: null, installedVersion: '0.12.2' }), 'axolotl-unknown-key');
+  const d = only(
+    validateDialect(doc, detectDialect(doc, null), { configDir: null, installedVersion: '0.12.2' }),
+    'axolotl-unknown-key',
+  );
   assert.match(String(d.message), /\(axolotl 067b021; the installed axolotl is 0\.12\.2, whose keys may differ\)/);
 });
 
@@ -86,62 +94,130 @@ test('suggestions come only from the keys of that place: a dataset entry suggest
   assert.equal((d.data as DialectDiagnosticData).suggestion, 'type');
   assert.deepEqual((d.data as DialectDiagnosticData).path, ['datasets', 0, 'typ']);
   assert.match(String(d.message), /in `datasets\[0\]`/);
-  const nothing = only(check(mutate(AXOLOTL_QLORA, '    type: alpaca', '    type: alpaca\n    zzqqxx: 1')), 'axolotl-unknown-key');
+  const nothing = only(
+    check(mutate(AXOLOTL_QLORA, '    type: alpaca', '    type: alpaca\n    zzqqxx: 1')),
+    'axolotl-unknown-key',
+  );
   assert.equal((nothing.data as DialectDiagnosticData).suggestion, undefined);
-  assert.deepEqual((nothing.data as DialectDiagnosticData).fixes?.[0]?.edits, [{ kind: 'remove', path: ['datasets', 0, 'zzqqxx'] }]);
+  assert.deepEqual((nothing.data as DialectDiagnosticData).fixes?.[0]?.edits, [
+    { kind: 'remove', path: ['datasets', 0, 'zzqqxx'] },
+  ]);
 });
 
 test('axolotl types: gradient_checkpointing, bf16 and learning_rate as axolotl types them', () => {
-  const gc = only(check(mutate(AXOLOTL_QLORA, 'gradient_checkpointing:', 'gradient_checkpointing: offlode')), 'axolotl-enum');
+  const gc = only(
+    check(mutate(AXOLOTL_QLORA, 'gradient_checkpointing:', 'gradient_checkpointing: offlode')),
+    'axolotl-enum',
+  );
   assert.equal(gc.severity, DiagnosticSeverity.Error);
   assert.match(String(gc.message), /must be true, false, `offload` or `offload_disk`; got "offlode"/);
   assert.equal((gc.data as DialectDiagnosticData).suggestion, 'offload');
-  for (const ok of ['offload', 'offload_disk', 'false']) assert.deepEqual(check(mutate(AXOLOTL_QLORA, 'gradient_checkpointing:', `gradient_checkpointing: ${ok}`)).filter((d) => d.severity === DiagnosticSeverity.Error), [], ok);
+  for (const ok of ['offload', 'offload_disk', 'false'])
+    assert.deepEqual(
+      check(mutate(AXOLOTL_QLORA, 'gradient_checkpointing:', `gradient_checkpointing: ${ok}`)).filter(
+        (d) => d.severity === DiagnosticSeverity.Error,
+      ),
+      [],
+      ok,
+    );
   const bf16 = check(mutate(AXOLOTL_QLORA, 'bf16:', 'bf16: full'));
   assert.equal(only(bf16, 'axolotl-enum').range.start.line, lineOf(AXOLOTL_QLORA, 'bf16:'));
   const lr = only(check(mutate(AXOLOTL_QLORA, 'learning_rate:', 'learning_rate: [0.1]')), 'axolotl-type');
   assert.match(String(lr.message), /must be a string or a number/);
-  assert.deepEqual(check(mutate(AXOLOTL_QLORA, 'learning_rate:', 'learning_rate: "2e-4"')).filter((d) => d.severity === DiagnosticSeverity.Error), [], 'a numeric string is accepted');
+  assert.deepEqual(
+    check(mutate(AXOLOTL_QLORA, 'learning_rate:', 'learning_rate: "2e-4"')).filter(
+      (d) => d.severity === DiagnosticSeverity.Error,
+    ),
+    [],
+    'a numeric string is accepted',
+  );
   const r = only(check(mutate(AXOLOTL_QLORA, 'lora_r:', 'lora_r: sixteen')), 'axolotl-type');
   assert.equal(textAt(mutate(AXOLOTL_QLORA, 'lora_r:', 'lora_r: sixteen'), r), 'sixteen');
-  assert.deepEqual(check(mutate(AXOLOTL_QLORA, 'lora_r:', 'lora_r: "16"')).filter((d) => d.code === 'axolotl-type'), [], 'pydantic converts "16" for an int');
+  assert.deepEqual(
+    check(mutate(AXOLOTL_QLORA, 'lora_r:', 'lora_r: "16"')).filter((d) => d.code === 'axolotl-type'),
+    [],
+    'pydantic converts "16" for an int',
+  );
 });
 
 test('axolotl hard errors: qlora without load_in_4bit, quantized base without adapter, both warmups, no data, no lr', () => {
   const qlora = only(check(mutate(AXOLOTL_QLORA, 'load_in_4bit:', 'load_in_4bit: false')), 'axolotl-qlora-needs-4bit');
   assert.equal(qlora.range.start.line, lineOf(AXOLOTL_QLORA, 'adapter:'));
-  assert.match(applyPreferredFix(mutate(AXOLOTL_QLORA, 'load_in_4bit:', 'load_in_4bit: false'), qlora), /^load_in_4bit: true$/m);
-  assert.equal(only(check(mutate(mutate(AXOLOTL_QLORA, 'load_in_4bit:', 'load_in_4bit: false'), 'load_in_8bit:', 'load_in_8bit: true')), 'axolotl-qlora-8bit').range.start.line, lineOf(AXOLOTL_QLORA, 'load_in_8bit:'));
+  assert.match(
+    applyPreferredFix(mutate(AXOLOTL_QLORA, 'load_in_4bit:', 'load_in_4bit: false'), qlora),
+    /^load_in_4bit: true$/m,
+  );
+  assert.equal(
+    only(
+      check(
+        mutate(mutate(AXOLOTL_QLORA, 'load_in_4bit:', 'load_in_4bit: false'), 'load_in_8bit:', 'load_in_8bit: true'),
+      ),
+      'axolotl-qlora-8bit',
+    ).range.start.line,
+    lineOf(AXOLOTL_QLORA, 'load_in_8bit:'),
+  );
   const noAdapter = only(check(mutate(AXOLOTL_QLORA, 'adapter:', 'adapter:')), 'axolotl-quantized-needs-adapter');
   assert.equal(noAdapter.range.start.line, lineOf(AXOLOTL_QLORA, 'load_in_4bit:'));
-  const warm = only(check(mutate(AXOLOTL_QLORA, 'warmup_ratio:', 'warmup_ratio: 0.1\nwarmup_steps: 10')), 'axolotl-warmup-both');
+  const warm = only(
+    check(mutate(AXOLOTL_QLORA, 'warmup_ratio:', 'warmup_ratio: 0.1\nwarmup_steps: 10')),
+    'axolotl-warmup-both',
+  );
   assert.equal(warm.range.start.line, lineOf(AXOLOTL_QLORA, 'warmup_ratio:'));
   const noData = AXOLOTL_QLORA.replace(/^datasets:\n {2}- path: .*\n {4}type: alpaca\n/m, '');
   assert.equal(only(check(noData), 'axolotl-no-datasets').severity, DiagnosticSeverity.Error);
-  assert.equal(only(check(mutate(AXOLOTL_QLORA, 'learning_rate:', '')), 'axolotl-no-learning-rate').severity, DiagnosticSeverity.Error);
+  assert.equal(
+    only(check(mutate(AXOLOTL_QLORA, 'learning_rate:', '')), 'axolotl-no-learning-rate').severity,
+    DiagnosticSeverity.Error,
+  );
 });
 
 test('axolotl hard errors read from its validators: adapter names, save_safetensors, parameter adapters with dropout', () => {
   const typo = only(check(mutate(AXOLOTL_QLORA, 'adapter:', 'adapter: qlroa')), 'axolotl-adapter-unknown');
   assert.equal((typo.data as DialectDiagnosticData).suggestion, 'qlora');
-  assert.deepEqual(check(`${mutate(AXOLOTL_QLORA, 'adapter:', 'adapter: my-adapter')}\nplugins:\n  - my.plugin.Plugin\n`).filter((d) => d.code === 'axolotl-adapter-unknown'), [], 'a plugin may register it');
-  assert.equal(only(check(`${AXOLOTL_QLORA}\nsave_safetensors: false\n`), 'axolotl-safetensors-false').severity, DiagnosticSeverity.Error);
-  const dropout = only(check(`${AXOLOTL_QLORA}\nlora_target_parameters:\n  - mlp.experts.gate_up_proj\n`), 'axolotl-target-parameters-dropout');
+  assert.deepEqual(
+    check(`${mutate(AXOLOTL_QLORA, 'adapter:', 'adapter: my-adapter')}\nplugins:\n  - my.plugin.Plugin\n`).filter(
+      (d) => d.code === 'axolotl-adapter-unknown',
+    ),
+    [],
+    'a plugin may register it',
+  );
+  assert.equal(
+    only(check(`${AXOLOTL_QLORA}\nsave_safetensors: false\n`), 'axolotl-safetensors-false').severity,
+    DiagnosticSeverity.Error,
+  );
+  const dropout = only(
+    check(`${AXOLOTL_QLORA}\nlora_target_parameters:\n  - mlp.experts.gate_up_proj\n`),
+    'axolotl-target-parameters-dropout',
+  );
   assert.equal(dropout.range.start.line, lineOf(AXOLOTL_QLORA, 'lora_dropout:'));
 });
 
 test('blocks whose full key list LoRA Lens lacks (fsdp_config, trl, ...) type their known keys and report no unknown ones', () => {
   const text = `${AXOLOTL_QLORA}\nfsdp_version: 2\nfsdp_config:\n  offload_params: maybe\n  some_newer_option: 1\n`;
   const diagnostics = check(text);
-  assert.deepEqual(diagnostics.filter((d) => d.code === 'axolotl-unknown-key'), []);
+  assert.deepEqual(
+    diagnostics.filter((d) => d.code === 'axolotl-unknown-key'),
+    [],
+  );
   assert.equal(only(diagnostics, 'axolotl-type').range.start.line, lineOf(text, '  offload_params'));
 });
 
 test('axolotl plugin keys count only with their plugin listed', () => {
   const without = only(check(`${AXOLOTL_QLORA}\nliger_rms_norm: true\n`), 'axolotl-plugin-not-listed');
   assert.match(String(without.message), /axolotl\.integrations\.liger\.LigerPlugin/);
-  assert.deepEqual(check(`${AXOLOTL_QLORA}\nplugins:\n  - axolotl.integrations.liger.LigerPlugin\nliger_rms_norm: true\n`).filter((d) => d.code === 'axolotl-plugin-not-listed'), []);
-  assert.deepEqual(check(`${AXOLOTL_QLORA}\nplugins:\n  - axolotl.integrations.kd.SomeOtherName\nkd_alpha: 0.5\n`).filter((d) => d.code === 'axolotl-plugin-not-listed'), [], 'the module decides, not the class name');
+  assert.deepEqual(
+    check(`${AXOLOTL_QLORA}\nplugins:\n  - axolotl.integrations.liger.LigerPlugin\nliger_rms_norm: true\n`).filter(
+      (d) => d.code === 'axolotl-plugin-not-listed',
+    ),
+    [],
+  );
+  assert.deepEqual(
+    check(`${AXOLOTL_QLORA}\nplugins:\n  - axolotl.integrations.kd.SomeOtherName\nkd_alpha: 0.5\n`).filter(
+      (d) => d.code === 'axolotl-plugin-not-listed',
+    ),
+    [],
+    'the module decides, not the class name',
+  );
 });
 
 test('LoRA Lens advice is ours by its origin, never the tool rejecting it; the message leads with the problem', () => {
@@ -166,14 +242,21 @@ test('YAML 1.1 scalars: said at the value, information when harmless, a warning 
   const changed = only(check(kwargs), 'dialect-yaml11');
   assert.equal(changed.severity, DiagnosticSeverity.Warning);
   assert.match(String(changed.message), /Write `1\.0e-6` to mean the number in both/);
-  assert.match(applyPreferredFix(kwargs, changed), /^  eta_min: 1\.0e-6$/m);
+  assert.match(applyPreferredFix(kwargs, changed), /^ {2}eta_min: 1\.0e-6$/m);
   const word = only(check(mutate(AXOLOTL_QLORA, 'wandb_watch:', 'wandb_watch: off')), 'axolotl-type');
   assert.match(String(word.message), /reads it as false: `off` is a boolean in YAML 1\.1/);
-  assert.deepEqual(check(mutate(LF_TRAIN, 'learning_rate:', 'learning_rate: 1e-4')).filter((d) => d.code === 'dialect-yaml11'), [], 'OmegaConf reads 1e-4 as a number');
-  assert.equal(only(check(mutate(LF_TRAIN, 'plot_loss:', 'plot_loss: yes')), 'dialect-yaml11').severity, DiagnosticSeverity.Information);
+  assert.deepEqual(
+    check(mutate(LF_TRAIN, 'learning_rate:', 'learning_rate: 1e-4')).filter((d) => d.code === 'dialect-yaml11'),
+    [],
+    'OmegaConf reads 1e-4 as a number',
+  );
+  assert.equal(
+    only(check(mutate(LF_TRAIN, 'plot_loss:', 'plot_loss: yes')), 'dialect-yaml11').severity,
+    DiagnosticSeverity.Information,
+  );
 });
 
-test('LLaMA-Factory: a misspelled key is an error with a suggestion from the command\'s keys', () => {
+test("LLaMA-Factory: a misspelled key is an error with a suggestion from the command's keys", () => {
   const text = mutate(LF_TRAIN, 'lora_rank:', 'lora_rnak: 8');
   const d = only(check(text), 'lf-unknown-key');
   assert.equal(d.range.start.line, lineOf(text, 'lora_rnak'));
@@ -192,7 +275,10 @@ test('LLaMA-Factory: training keys in an export config stop llamafactory-cli exp
 test('LLaMA-Factory types and enums', () => {
   const stage = only(check(mutate(LF_TRAIN, 'stage:', 'stage: sfft')), 'lf-enum');
   assert.equal((stage.data as DialectDiagnosticData).suggestion, 'sft');
-  assert.equal(only(check(mutate(LF_TRAIN, 'lora_rank:', 'lora_rank: "8"')), 'lf-type').range.start.line, lineOf(LF_TRAIN, 'lora_rank:'));
+  assert.equal(
+    only(check(mutate(LF_TRAIN, 'lora_rank:', 'lora_rank: "8"')), 'lf-type').range.start.line,
+    lineOf(LF_TRAIN, 'lora_rank:'),
+  );
 });
 
 test('LLaMA-Factory: LoRA-only keys with full fine-tuning, and quantization bits by method', () => {
@@ -200,28 +286,65 @@ test('LLaMA-Factory: LoRA-only keys with full fine-tuning, and quantization bits
   const dora = only(check(full), 'lf-lora-only');
   assert.equal(dora.range.start.line, lineOf(full, 'use_dora'));
   const unused = check(full).filter((d) => d.code === 'dialect-advice-unused');
-  assert.deepEqual(unused.map((d) => (d.data as DialectDiagnosticData).path[0]), ['lora_rank', 'lora_target']);
-  assert.ok(unused.every((d) => d.severity === DiagnosticSeverity.Warning && (d.data as DialectDiagnosticData).origin === 'lora-lens'));
+  assert.deepEqual(
+    unused.map((d) => (d.data as DialectDiagnosticData).path[0]),
+    ['lora_rank', 'lora_target'],
+  );
+  assert.ok(
+    unused.every(
+      (d) => d.severity === DiagnosticSeverity.Warning && (d.data as DialectDiagnosticData).origin === 'lora-lens',
+    ),
+  );
   const bits = only(check(`${LF_TRAIN}\nquantization_bit: 3\n`), 'lf-quantization-bit');
   assert.match(String(bits.message), /accepts 4\/8-bit/);
-  assert.deepEqual(check(`${LF_TRAIN}\nquantization_method: hqq\nquantization_bit: 3\n`).filter((d) => d.code === 'lf-quantization-bit'), []);
-  assert.equal(only(check(`${LF_TRAIN}\nquantization_method: eetq\nquantization_bit: 4\n`), 'lf-quantization-bit').severity, DiagnosticSeverity.Error);
+  assert.deepEqual(
+    check(`${LF_TRAIN}\nquantization_method: hqq\nquantization_bit: 3\n`).filter(
+      (d) => d.code === 'lf-quantization-bit',
+    ),
+    [],
+  );
+  assert.equal(
+    only(check(`${LF_TRAIN}\nquantization_method: eetq\nquantization_bit: 4\n`), 'lf-quantization-bit').severity,
+    DiagnosticSeverity.Error,
+  );
 });
 
 test('LLaMA-Factory datasets are checked against dataset_info.json when it exists, listing the defined names', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lf-datasets-'));
   try {
-    assert.deepEqual(check(mutate(LF_TRAIN, 'dataset:', 'dataset: identity,alpaca_en_dmo'), dir).filter((d) => d.code === 'lf-dataset-undefined'), [], 'no registry, no finding');
+    assert.deepEqual(
+      check(mutate(LF_TRAIN, 'dataset:', 'dataset: identity,alpaca_en_dmo'), dir).filter(
+        (d) => d.code === 'lf-dataset-undefined',
+      ),
+      [],
+      'no registry, no finding',
+    );
     mkdirSync(join(dir, 'data'));
-    writeFileSync(join(dir, 'data', 'dataset_info.json'), JSON.stringify({ identity: { file_name: 'identity.json' }, alpaca_en_demo: { file_name: 'alpaca_en_demo.json' } }));
-    assert.deepEqual(check(LF_TRAIN, dir).filter((d) => d.code === 'lf-dataset-undefined'), []);
+    writeFileSync(
+      join(dir, 'data', 'dataset_info.json'),
+      JSON.stringify({
+        identity: { file_name: 'identity.json' },
+        alpaca_en_demo: { file_name: 'alpaca_en_demo.json' },
+      }),
+    );
+    assert.deepEqual(
+      check(LF_TRAIN, dir).filter((d) => d.code === 'lf-dataset-undefined'),
+      [],
+    );
     const text = mutate(LF_TRAIN, 'dataset:', 'dataset: identity,alpaca_en_dmo');
     const d = only(check(text, dir), 'lf-dataset-undefined');
     assert.equal(d.range.start.line, lineOf(text, 'dataset:'));
-    assert.match(String(d.message), /"Undefined dataset alpaca_en_dmo in dataset_info\.json".*Defined: `identity`, `alpaca_en_demo`/);
+    assert.match(
+      String(d.message),
+      /"Undefined dataset alpaca_en_dmo in dataset_info\.json".*Defined: `identity`, `alpaca_en_demo`/,
+    );
     assert.equal((d.data as DialectDiagnosticData).suggestion, 'identity,alpaca_en_demo');
     const custom = mutate(text, 'template:', 'template: qwen3_nothink\ndataset_dir: elsewhere');
-    assert.deepEqual(check(custom, dir).filter((x) => x.code === 'lf-dataset-undefined'), [], 'dataset_dir points elsewhere, where there is no registry');
+    assert.deepEqual(
+      check(custom, dir).filter((x) => x.code === 'lf-dataset-undefined'),
+      [],
+      'dataset_dir points elsewhere, where there is no registry',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -232,7 +355,10 @@ test('the shipped asft example names a dataset its registry lacks', () => {
   try {
     mkdirSync(join(dir, 'data'));
     writeFileSync(join(dir, 'data', 'dataset_info.json'), JSON.stringify({ alpaca_en_demo: {}, identity: {} }));
-    const text = readFileSync(join(CORPUS_DIR, 'llama-factory', 'examples__extras__asft__qwen2_full_asft.yaml'), 'utf8');
+    const text = readFileSync(
+      join(CORPUS_DIR, 'llama-factory', 'examples__extras__asft__qwen2_full_asft.yaml'),
+      'utf8',
+    );
     const d = only(check(text, dir), 'lf-dataset-undefined');
     assert.match(String(d.message), /Undefined dataset \w+ in dataset_info\.json/);
   } finally {

@@ -6,22 +6,33 @@ import type { LlamaFactorySubKind } from '../../server/src/core/dialects/normali
 
 export const CORPUS = join(__dirname, '..', 'fixtures', 'corpus');
 
-export interface CorpusFile { name: string; path: string; doc: ConfigDocument; value: Record<string, unknown> }
+export interface CorpusFile {
+  name: string;
+  path: string;
+  doc: ConfigDocument;
+  value: Record<string, unknown>;
+}
 
 export function corpusFiles(tool: 'axolotl' | 'llama-factory'): CorpusFile[] {
   const dir = join(CORPUS, tool);
-  return readdirSync(dir).sort().map((name) => {
-    const path = join(dir, name);
-    const doc = parseConfigDocument(readFileSync(path, 'utf8'));
-    const value = doc.value !== null && typeof doc.value === 'object' ? (doc.value as Record<string, unknown>) : {};
-    return { name, path, doc, value };
-  });
+  return readdirSync(dir)
+    .sort()
+    .map((name) => {
+      const path = join(dir, name);
+      const doc = parseConfigDocument(readFileSync(path, 'utf8'));
+      const value = doc.value !== null && typeof doc.value === 'object' ? (doc.value as Record<string, unknown>) : {};
+      return { name, path, doc, value };
+    });
 }
 
 /** axolotl training configs: `base_model` plus one of its signature keys (the 2 cloud launcher files have neither). */
 export function isAxolotlTraining(file: CorpusFile): boolean {
-  return typeof file.value.base_model === 'string'
-    && ['datasets', 'pretraining_dataset', 'sequence_len', 'micro_batch_size', 'adapter', 'num_epochs'].some((k) => k in file.value);
+  return (
+    typeof file.value.base_model === 'string' &&
+    ['datasets', 'pretraining_dataset', 'sequence_len', 'micro_batch_size', 'adapter', 'num_epochs'].some(
+      (k) => k in file.value,
+    )
+  );
 }
 
 /** LLaMA-Factory v0 files (model_name_or_path) and their command, as ../shared/notes/dialects.md §5 decides it. */

@@ -20,12 +20,20 @@ test('every rule fix on a corpus plan edits a plan field with a recorded dialect
       if (tool === 'axolotl' ? !isAxolotlTraining(file) : llamaFactorySubKind(file) !== 'train') continue;
       const { plan, sources } = normalizeDialect(tool, file.doc, file.path, 'train', { fileExists: () => false });
       const model = resolveModel(plan!.model, { configDir: dirname(file.path), env: { HOME: '/nonexistent-home' } });
-      const diagnostics = checkRules({ doc: file.doc, plan: plan!, configPath: file.path, platform: 'linux', model, fileExists: () => false });
+      const diagnostics = checkRules({
+        doc: file.doc,
+        plan: plan!,
+        configPath: file.path,
+        platform: 'linux',
+        model,
+        fileExists: () => false,
+      });
       for (const d of diagnostics) {
-        for (const fix of ((d.data as { fixes?: QuickFix[] } | undefined)?.fixes ?? [])) {
+        for (const fix of (d.data as { fixes?: QuickFix[] } | undefined)?.fixes ?? []) {
           for (const edit of fix.edits) {
             fixes++;
-            if (!sourceOf(sources, edit.path.map(String))) unmapped.add(`${tool}: ${edit.path.join('.')} (${String(d.code)})`);
+            if (!sourceOf(sources, edit.path.map(String)))
+              unmapped.add(`${tool}: ${edit.path.join('.')} (${String(d.code)})`);
           }
         }
       }

@@ -47,7 +47,10 @@ test('plugin keys name their plugin, env-gated keys their variable', () => {
   assert.match(axolotl.properties.liger_rms_norm!.description!, /only when `plugins:` lists/);
   const lf = dialectSchema('llama-factory') as DialectSchemaRoot;
   assert.deepEqual(lf.properties.tensor_model_parallel_size!['x-gate']?.env, ['USE_MCA', 'USE_MEGATRON_BRIDGE']);
-  assert.deepEqual(axolotl.properties.gradient_checkpointing!.anyOf, [{ type: 'boolean' }, { enum: ['offload', 'offload_disk'] }]);
+  assert.deepEqual(axolotl.properties.gradient_checkpointing!.anyOf, [
+    { type: 'boolean' },
+    { enum: ['offload', 'offload_disk'] },
+  ]);
   assert.deepEqual(axolotl.required, ['base_model', 'learning_rate']);
 });
 

@@ -24,8 +24,14 @@ const fixesOf = (d: Diagnostic) => (d.data as { fixes?: QuickFix[] }).fixes ?? [
 
 test('axolotl: each validator stop is an error with the release since which it stops', () => {
   const cases: Array<[string, RegExp]> = [
-    ['max_packed_sequence_len: 2048', /`max_packed_sequence_len` is no longer supported .*since v0\.5\.0.*Use `sample_packing: true`/],
-    ['rope_scaling:\n  type: linear\n  factor: 2.0', /`rope_scaling` is no longer supported, it should now be a key under `model_config`.*since v0\.5\.0/],
+    [
+      'max_packed_sequence_len: 2048',
+      /`max_packed_sequence_len` is no longer supported .*since v0\.5\.0.*Use `sample_packing: true`/,
+    ],
+    [
+      'rope_scaling:\n  type: linear\n  factor: 2.0',
+      /`rope_scaling` is no longer supported, it should now be a key under `model_config`.*since v0\.5\.0/,
+    ],
     ['s2_attention: true', /shifted-sparse attention.*since v0\.17\.0/],
     ['flash_attn_rms_norm: true', /`flash_attn_rms_norm` is no longer supported .*since v0\.17\.0/],
     ['unsloth_lora_mlp: true', /`unsloth_\*` keys have been removed.*since v0\.17\.0.*lora_mlp_kernel: true/],
@@ -37,12 +43,22 @@ test('axolotl: each validator stop is an error with the release since which it s
     assert.equal(found.length, 1, extra);
     assert.equal(found[0]!.severity, DiagnosticSeverity.Error, extra);
     assert.match(String(found[0]!.message), message, extra);
-    assert.ok(!ofCode(axolotl(`${extra}\n`), 'axolotl-deprecated-key').some((d) => d.range.start.line === found[0]!.range.start.line), `${extra}: one finding at the key`);
+    assert.ok(
+      !ofCode(axolotl(`${extra}\n`), 'axolotl-deprecated-key').some(
+        (d) => d.range.start.line === found[0]!.range.start.line,
+      ),
+      `${extra}: one finding at the key`,
+    );
   }
 });
 
 test('axolotl: a falsy value where only a truthy one stops is no error (the validators test `if value:`)', () => {
-  for (const extra of ['s2_attention: false', 'flash_attn_rms_norm: false', 'unsloth_lora_mlp: false', 'max_packed_sequence_len: 0']) {
+  for (const extra of [
+    's2_attention: false',
+    'flash_attn_rms_norm: false',
+    'unsloth_lora_mlp: false',
+    'max_packed_sequence_len: 0',
+  ]) {
     assert.deepEqual(ofCode(axolotl(`${extra}\n`), 'axolotl-removed-key'), [], extra);
   }
 });
@@ -51,10 +67,15 @@ test('axolotl: flash_attn_fuse_qkv, removed in v0.12.0, is no longer a valid key
   assert.equal(AXOLOTL_SCHEMA.properties?.flash_attn_fuse_qkv, undefined);
   const [d] = ofCode(axolotl('flash_attn_fuse_qkv: true\n'), 'axolotl-removed-key');
   assert.equal(d!.severity, DiagnosticSeverity.Warning);
-  assert.match(String(d!.message), /^`flash_attn_fuse_qkv` was removed in axolotl v0\.12\.0 \(#3007, Aug 2025.*the setting is lost/);
+  assert.match(
+    String(d!.message),
+    /^`flash_attn_fuse_qkv` was removed in axolotl v0\.12\.0 \(#3007, Aug 2025.*the setting is lost/,
+  );
   assert.deepEqual(fixesOf(d!)[0]!.edits, [{ kind: 'remove', path: ['flash_attn_fuse_qkv'] }]);
   const [renamed] = ofCode(axolotl('relora_steps: 100\n'), 'axolotl-removed-key');
-  assert.deepEqual(fixesOf(renamed!)[0]!.edits, [{ kind: 'renameKey', path: ['relora_steps'], newKey: 'jagged_restart_steps' }]);
+  assert.deepEqual(fixesOf(renamed!)[0]!.edits, [
+    { kind: 'renameKey', path: ['relora_steps'], newKey: 'jagged_restart_steps' },
+  ]);
 });
 
 test('axolotl: type: sharegpt names v0.5.0 and migrates mechanically to chat_template with the ShareGPT field mapping', () => {
@@ -63,8 +84,16 @@ test('axolotl: type: sharegpt names v0.5.0 and migrates mechanically to chat_tem
   assert.match(String(d!.message), /was removed in axolotl v0\.5\.0 \(#2021, November 2024/);
   const doc = parseConfigDocument(text);
   const fixed = applyTextEdits(text, toTextEdits(doc, fixesOf(d!)[0]!.edits));
-  const after = parseConfigDocument(fixed).value as { chat_template?: string; datasets: Array<Record<string, unknown>> };
-  assert.deepEqual(after.datasets[0], { path: 'tatsu-lab/alpaca', type: 'chat_template', field_messages: 'conversations', message_property_mappings: { role: 'from', content: 'value' } });
+  const after = parseConfigDocument(fixed).value as {
+    chat_template?: string;
+    datasets: Array<Record<string, unknown>>;
+  };
+  assert.deepEqual(after.datasets[0], {
+    path: 'tatsu-lab/alpaca',
+    type: 'chat_template',
+    field_messages: 'conversations',
+    message_property_mappings: { role: 'from', content: 'value' },
+  });
   assert.equal(after.chat_template, 'chatml');
   assert.deepEqual(ofCode(validateAxolotl(parseConfigDocument(fixed)), 'axolotl-sharegpt-removed'), []);
 });
@@ -77,8 +106,14 @@ test('axolotl: an explicit val_set_size: 0 with eval_steps and no test_datasets 
 });
 
 test('LLaMA-Factory: evaluation_strategy is the renamed eval_strategy: an error with the rename as its fix', () => {
-  const text = 'model_name_or_path: Qwen/Qwen2.5-0.5B\nstage: sft\ndo_train: true\nfinetuning_type: lora\ndataset: alpaca_en_demo\ntemplate: qwen\noutput_dir: saves/x\nevaluation_strategy: steps\n';
+  const text =
+    'model_name_or_path: Qwen/Qwen2.5-0.5B\nstage: sft\ndo_train: true\nfinetuning_type: lora\ndataset: alpaca_en_demo\ntemplate: qwen\noutput_dir: saves/x\nevaluation_strategy: steps\n';
   const [d] = ofCode(validateLlamaFactory(parseConfigDocument(text), 'train', null), 'lf-renamed-key');
-  assert.match(String(d!.message), /`evaluation_strategy` was renamed `eval_strategy` by transformers, which removed the old name in 4\.46/);
-  assert.deepEqual(fixesOf(d!)[0]!.edits, [{ kind: 'renameKey', path: ['evaluation_strategy'], newKey: 'eval_strategy' }]);
+  assert.match(
+    String(d!.message),
+    /`evaluation_strategy` was renamed `eval_strategy` by transformers, which removed the old name in 4\.46/,
+  );
+  assert.deepEqual(fixesOf(d!)[0]!.edits, [
+    { kind: 'renameKey', path: ['evaluation_strategy'], newKey: 'eval_strategy' },
+  ]);
 });

@@ -32,12 +32,21 @@ test('check leaves a YAML file no dialect claims alone: no diagnostics, exit 0, 
   const path = file('sft.yaml', CUSTOM);
   const text = await runCommandIn(runCommand, [path, '--offline'], DIR);
   assert.equal(text.code, 0, text.stdout + text.stderr);
-  assert.match(text.stdout, /sft\.yaml: not checked: no dialect recognised .*pass --dialect lora-lens to check it as a LoRA Lens config\n/);
+  assert.match(
+    text.stdout,
+    /sft\.yaml: not checked: no dialect recognised .*pass --dialect lora-lens to check it as a LoRA Lens config\n/,
+  );
   assert.doesNotMatch(text.stdout, /: (error|warning) /);
   const json = await runCommandIn(runCommand, [path, '--offline', '--format', 'json'], DIR);
-  const report = JSON.parse(json.stdout) as { exit_code: number; files: Array<{ dialect: string | null; diagnostics: unknown[] }> };
+  const report = JSON.parse(json.stdout) as {
+    exit_code: number;
+    files: Array<{ dialect: string | null; diagnostics: unknown[] }>;
+  };
   assert.equal(report.exit_code, 0);
-  assert.deepEqual(report.files.map((f) => [f.dialect, f.diagnostics.length]), [[null, 0]]);
+  assert.deepEqual(
+    report.files.map((f) => [f.dialect, f.diagnostics.length]),
+    [[null, 0]],
+  );
 });
 
 test('--dialect lora-lens checks the same file as ours (and finds what our schema refuses); a bad name is a usage error', async () => {
@@ -51,7 +60,10 @@ test('--dialect lora-lens checks the same file as ours (and finds what our schem
 });
 
 test('our own configs, tool configs and files recognised as not checked are read as before', async () => {
-  const ours = file('run.finetune.yaml', 'model: Qwen/Qwen2.5-0.5B-Instruct\nmethod: lora\ndata:\n  train: data/train.jsonl\n  max_length: 1024\n');
+  const ours = file(
+    'run.finetune.yaml',
+    'model: Qwen/Qwen2.5-0.5B-Instruct\nmethod: lora\ndata:\n  train: data/train.jsonl\n  max_length: 1024\n',
+  );
   const torchtune = file('recipe.yaml', 'model:\n  _component_: torchtune.models.llama3_2.lora_llama3_2_1b\n');
   const text = await runCommandIn(runCommand, [ours, torchtune, '--offline'], DIR);
   assert.match(text.stdout, /run\.finetune\.yaml:\d+:\d+: error dataset /);

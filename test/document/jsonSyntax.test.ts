@@ -6,11 +6,25 @@ import { parse } from 'yaml';
 import { firstJsonSyntaxError } from '../../server/src/core/document/jsonSyntax';
 import { REPO } from '../helpers/cli';
 
-const isJson = (text: string) => { try { JSON.parse(text); return true; } catch { return false; } };
+const isJson = (text: string) => {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const CONFIG = `${JSON.stringify(parse(readFileSync(join(REPO, 'examples/qwen2.5-7b-qlora.finetune.yaml'), 'utf8')), null, 2)}\n`;
 
 test('valid JSON of every kind has no error', () => {
-  for (const text of [CONFIG, '{}', '[]', ' {"a": [1, -2.5e+3, 0, true, false, null, "\\u00e9\\n\\"", {"b": []}]} ', '"x"', '0']) {
+  for (const text of [
+    CONFIG,
+    '{}',
+    '[]',
+    ' {"a": [1, -2.5e+3, 0, true, false, null, "\\u00e9\\n\\"", {"b": []}]} ',
+    '"x"',
+    '0',
+  ]) {
     assert.equal(firstJsonSyntaxError(text), null, text);
   }
 });
@@ -19,11 +33,22 @@ test('agrees with JSON.parse on every one-character deletion and insertion of a 
   const inserts = [',', "'", '}', ']', '"', ':', 'x', '/', '0', '\\'];
   let checked = 0;
   for (let i = 0; i < CONFIG.length; i += 3) {
-    const variants = [CONFIG.slice(0, i) + CONFIG.slice(i + 1), ...inserts.map((c) => CONFIG.slice(0, i) + c + CONFIG.slice(i))];
+    const variants = [
+      CONFIG.slice(0, i) + CONFIG.slice(i + 1),
+      ...inserts.map((c) => CONFIG.slice(0, i) + c + CONFIG.slice(i)),
+    ];
     for (const text of variants) {
       const error = firstJsonSyntaxError(text);
-      assert.equal(error === null, isJson(text), `${JSON.stringify(text.slice(Math.max(0, i - 20), i + 20))}: ${error?.message ?? 'no error'}`);
-      if (error) assert.ok(error.start >= 0 && error.end <= text.length && error.end >= error.start, 'the range lies in the text');
+      assert.equal(
+        error === null,
+        isJson(text),
+        `${JSON.stringify(text.slice(Math.max(0, i - 20), i + 20))}: ${error?.message ?? 'no error'}`,
+      );
+      if (error)
+        assert.ok(
+          error.start >= 0 && error.end <= text.length && error.end >= error.start,
+          'the range lies in the text',
+        );
       checked++;
     }
   }

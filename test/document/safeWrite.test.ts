@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileSafely } from '../../server/src/core/document/safeWrite';
@@ -52,16 +61,20 @@ test('writeFileSafely refuses symbolic links (dangling or not) and anything but 
   }
 });
 
-test('writeFileSafely in a folder that cannot be written says so and leaves no temporary file', { skip: process.getuid?.() === 0 ? 'root writes anywhere' : false }, () => {
-  const dir = scratch();
-  try {
-    const locked = join(dir, 'locked');
-    mkdirSync(locked, 0o500);
-    const result = writeFileSafely(join(locked, 'out.yaml'), 'x');
-    assert.equal(!result.ok && result.reason, 'io');
-    assert.match(!result.ok ? result.message : '', /cannot write .*out\.yaml: EACCES/);
-    assert.deepEqual(readdirSync(locked), []);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'writeFileSafely in a folder that cannot be written says so and leaves no temporary file',
+  { skip: process.getuid?.() === 0 ? 'root writes anywhere' : false },
+  () => {
+    const dir = scratch();
+    try {
+      const locked = join(dir, 'locked');
+      mkdirSync(locked, 0o500);
+      const result = writeFileSafely(join(locked, 'out.yaml'), 'x');
+      assert.equal(!result.ok && result.reason, 'io');
+      assert.match(!result.ok ? result.message : '', /cannot write .*out\.yaml: EACCES/);
+      assert.deepEqual(readdirSync(locked), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

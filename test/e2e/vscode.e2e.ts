@@ -16,11 +16,23 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 
 const ROOT = join(__dirname, '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const CODE_SERVER = join(ROOT, '.tools/code-server/node_modules/code-server/out/node/entry.js');
 const FAKE_TRAINER = join(ROOT, 'test/fixtures/runs/fake-trainer.mjs');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
-const skip = !existsSync(CODE_SERVER) ? `code-server is not installed: run scripts/install-code-server.sh` : !existsSync(CHROMIUM) ? `${CHROMIUM} is missing (apt-get install -y chromium)` : false;
+const skip = !existsSync(CODE_SERVER)
+  ? `code-server is not installed: run scripts/install-code-server.sh`
+  : !existsSync(CHROMIUM)
+    ? `${CHROMIUM} is missing (apt-get install -y chromium)`
+    : false;
 
 let server: ChildProcess | undefined;
 let browser: Browser | undefined;
@@ -30,7 +42,10 @@ const serverLog: string[] = [];
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => { const port = (s.address() as { port: number }).port; s.close(() => resolve(port)); });
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
   });
 }
 
@@ -46,40 +61,86 @@ before(async () => {
   run(process.execPath, ['scripts/build.mjs']);
   run(process.execPath, ['scripts/copy-media.mjs']);
   const vsix = join(home, 'lora-lens-e2e.vsix');
-  run(process.execPath, ['node_modules/@vscode/vsce/vsce', 'package', '--no-dependencies', '--baseContentUrl', 'https://example.invalid/', '--baseImagesUrl', 'https://example.invalid/', '--out', vsix]);
+  run(process.execPath, [
+    'node_modules/@vscode/vsce/vsce',
+    'package',
+    '--no-dependencies',
+    '--baseContentUrl',
+    'https://example.invalid/',
+    '--baseImagesUrl',
+    'https://example.invalid/',
+    '--out',
+    vsix,
+  ]);
 
   workspace = join(home, 'ws');
   mkdirSync(join(workspace, 'data'), { recursive: true });
   cpSync(join(ROOT, 'examples/data'), join(workspace, 'data'), { recursive: true });
   // The example with one typo: an unknown key whose quick fix renames it.
-  const config = readFileSync(join(ROOT, 'examples/qwen2.5-0.5b-full.finetune.yaml'), 'utf8').replace('  learning_rate:', '  learning_rat:');
+  const config = readFileSync(join(ROOT, 'examples/qwen2.5-0.5b-full.finetune.yaml'), 'utf8').replace(
+    '  learning_rate:',
+    '  learning_rat:',
+  );
   assert.match(config, /learning_rat:/);
   writeFileSync(join(workspace, 'qwen.finetune.yaml'), config);
 
-  const env = { ...process.env, XDG_CONFIG_HOME: join(home, 'xdg-config'), XDG_DATA_HOME: join(home, 'xdg-data'), FAKE_TRAINER_DELAY_MS: '40',
+  const env = {
+    ...process.env,
+    XDG_CONFIG_HOME: join(home, 'xdg-config'),
+    XDG_DATA_HOME: join(home, 'xdg-data'),
+    FAKE_TRAINER_DELAY_MS: '40',
     // The stand-in trainer's doctor reports the axolotl stand-in installed; it trains slowly enough to be stopped.
-    FAKE_TRAINER_AXOLOTL: join(ROOT, 'test/fixtures/tools/bin/axolotl'), STANDIN_STEP_MS: '250', STANDIN_STEPS: '400' };
+    FAKE_TRAINER_AXOLOTL: join(ROOT, 'test/fixtures/tools/bin/axolotl'),
+    STANDIN_STEP_MS: '250',
+    STANDIN_STEPS: '400',
+  };
   const dirs = ['--user-data-dir', join(home, 'ud'), '--extensions-dir', join(home, 'ext')];
   mkdirSync(join(home, 'ud', 'User'), { recursive: true });
-  writeFileSync(join(home, 'ud', 'User', 'settings.json'), JSON.stringify({
-    'loraLens.pythonPath': FAKE_TRAINER,
-    'workbench.startupEditor': 'none',
-    'workbench.tips.enabled': false,
-    'editor.inlayHints.enabled': 'on',
-    'terminal.integrated.gpuAcceleration': 'off',
-    'extensions.autoCheckUpdates': false,
-    'extensions.autoUpdate': false,
-  }, null, 2));
+  writeFileSync(
+    join(home, 'ud', 'User', 'settings.json'),
+    JSON.stringify(
+      {
+        'loraLens.pythonPath': FAKE_TRAINER,
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'editor.inlayHints.enabled': 'on',
+        'terminal.integrated.gpuAcceleration': 'off',
+        'extensions.autoCheckUpdates': false,
+        'extensions.autoUpdate': false,
+      },
+      null,
+      2,
+    ),
+  );
   run(process.execPath, [CODE_SERVER, ...dirs, '--install-extension', vsix], env);
 
   const port = await freePort();
-  server = spawn(process.execPath, [CODE_SERVER, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', ...dirs, '--disable-telemetry',
-    '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', workspace], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  server = spawn(
+    process.execPath,
+    [
+      CODE_SERVER,
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--auth',
+      'none',
+      ...dirs,
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      workspace,
+    ],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   server.stdout!.on('data', (d: Buffer) => serverLog.push(d.toString()));
   server.stderr!.on('data', (d: Buffer) => serverLog.push(d.toString()));
   const t0 = Date.now();
   for (;;) {
-    try { if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break; } catch { /* not yet */ }
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
+    } catch {
+      /* not yet */
+    }
     if (Date.now() - t0 > 30_000) throw new Error(`code-server did not start:\n${serverLog.join('')}`);
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -90,7 +151,10 @@ before(async () => {
 });
 
 after(async () => {
-  if (page && !skip) { mkdirSync(ARTIFACTS, { recursive: true }); await page.screenshot({ path: join(ARTIFACTS, 'e2e-last.png') }).catch(() => {}); }
+  if (page && !skip) {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'e2e-last.png') }).catch(() => {});
+  }
   await browser?.close();
   if (server?.pid) server.kill('SIGTERM');
 });
@@ -138,14 +202,21 @@ test('VS Code: diagnostic in Problems, quick fix, Run Fine-Tune, live panel', { 
     memoryHint = hints.find((h) => /GiB/.test(h));
     if (!memoryHint) await page.waitForTimeout(500);
   }
-  t.diagnostic(memoryHint ? `memory inlay hint: ${memoryHint}` : 'no memory inlay hint shown (estimator inlay hints not offered)');
+  t.diagnostic(
+    memoryHint ? `memory inlay hint: ${memoryHint}` : 'no memory inlay hint shown (estimator inlay hints not offered)',
+  );
 
   // The quick fix, from the problem's own quick-fix menu in Problems.
   const fix = page.locator('.context-view .action-label', { hasText: 'Rename to `learning_rate`' });
   const fixed = page.locator('.monaco-editor .view-lines', { hasText: 'learning_rate:' });
   for (let attempt = 0; ; attempt++) {
     // Click the message (the row's middle is the rule's link), then open the Problems quick-fix menu and take it.
-    await problem.first().locator('.marker-message-details, .marker-message').first().click({ position: { x: 30, y: 5 } }).catch(() => problem.first().click({ position: { x: 80, y: 8 } }));
+    await problem
+      .first()
+      .locator('.marker-message-details, .marker-message')
+      .first()
+      .click({ position: { x: 30, y: 5 } })
+      .catch(() => problem.first().click({ position: { x: 80, y: 8 } }));
     await page.keyboard.press('Control+.');
     try {
       await fix.first().waitFor({ timeout: 4000 });
@@ -158,7 +229,9 @@ test('VS Code: diagnostic in Problems, quick fix, Run Fine-Tune, live panel', { 
       await page.keyboard.press('Escape');
     }
   }
-  await page.locator('.markers-panel .monaco-list-row', { hasText: 'learning_rat`' }).waitFor({ state: 'detached', timeout: 15_000 });
+  await page
+    .locator('.markers-panel .monaco-list-row', { hasText: 'learning_rat`' })
+    .waitFor({ state: 'detached', timeout: 15_000 });
   await page.keyboard.press('Control+S');
 
   // Run Fine-Tune against the stand-in trainer; the panel opens and fills in.
@@ -198,8 +271,15 @@ test('VS Code: diagnostic in Problems, quick fix, Run Fine-Tune, live panel', { 
 
   // A run started from a terminal with `lora-lens run` lands in the same place and shows up in the view on its own.
   const t1 = Date.now();
-  const cli = spawnSync(process.execPath, [join(ROOT, 'bin', 'lora-lens.js'), 'run', 'qwen.finetune.yaml', '--python', FAKE_TRAINER],
-    { cwd: workspace, env: { ...process.env, FAKE_TRAINER_DELAY_MS: '0', LORA_LENS_TRAINER_ROOT: '' }, encoding: 'utf8' });
+  const cli = spawnSync(
+    process.execPath,
+    [join(ROOT, 'bin', 'lora-lens.js'), 'run', 'qwen.finetune.yaml', '--python', FAKE_TRAINER],
+    {
+      cwd: workspace,
+      env: { ...process.env, FAKE_TRAINER_DELAY_MS: '0', LORA_LENS_TRAINER_ROOT: '' },
+      encoding: 'utf8',
+    },
+  );
   assert.equal(cli.status, 0, `${cli.stdout}\n${cli.stderr}`);
   const cliRun = readdirSync(outputDir).find((id) => id !== runs[0]);
   assert.ok(cliRun, cli.stdout);
@@ -213,11 +293,22 @@ test('VS Code: diagnostic in Problems, quick fix, Run Fine-Tune, live panel', { 
   // While a CLI-started run trains, the view shows it running (the CLI's wrapper writes trainer.pid); Ctrl-C in the
   // terminal stops it with a checkpoint (exit 130) and the row turns stopped.
   const before = new Set(readdirSync(outputDir));
-  const live = spawn(process.execPath, [join(ROOT, 'bin', 'lora-lens.js'), 'run', 'qwen.finetune.yaml', '--python', FAKE_TRAINER],
-    { cwd: workspace, env: { ...process.env, FAKE_TRAINER_DELAY_MS: '500', LORA_LENS_TRAINER_ROOT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const live = spawn(
+    process.execPath,
+    [join(ROOT, 'bin', 'lora-lens.js'), 'run', 'qwen.finetune.yaml', '--python', FAKE_TRAINER],
+    {
+      cwd: workspace,
+      env: { ...process.env, FAKE_TRAINER_DELAY_MS: '500', LORA_LENS_TRAINER_ROOT: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let liveOut = '';
-  live.stdout!.on('data', (d: Buffer) => { liveOut += d.toString(); });
-  live.stderr!.on('data', (d: Buffer) => { liveOut += d.toString(); });
+  live.stdout!.on('data', (d: Buffer) => {
+    liveOut += d.toString();
+  });
+  live.stderr!.on('data', (d: Buffer) => {
+    liveOut += d.toString();
+  });
   const liveExit = new Promise<number | null>((resolve) => live.on('close', (code) => resolve(code)));
   try {
     const deadline = Date.now() + 30_000;
@@ -254,217 +345,285 @@ async function problemRows(fileName: string): Promise<string[] | undefined> {
   return groups.find((g) => g.file.includes(fileName))?.rows;
 }
 
-test('VS Code: a .finetune.json and a .finetune.yaml with two errors each show exactly two rows in Problems', { skip, timeout: 120_000 }, async () => {
-  // The example (no diagnostics of its own) with two schema errors: an unknown key and a misspelled method.
-  const example = parseYaml(readFileSync(join(ROOT, 'examples/qwen2.5-0.5b-full.finetune.yaml'), 'utf8')) as { method: string; training: Record<string, unknown> };
-  example.method = 'fulll';
-  example.training.learning_rat = example.training.learning_rate;
-  delete example.training.learning_rate;
-  writeFileSync(join(workspace, 'errors.finetune.json'), `${JSON.stringify(example, null, 2)}\n`);
-  writeFileSync(join(workspace, 'errors.finetune.yaml'), stringifyYaml(example));
-  for (const name of ['errors.finetune.json', 'errors.finetune.yaml']) {
-    // Alone in the editor, so Problems holds this file's rows only (a closed document's diagnostics are cleared).
+test(
+  'VS Code: a .finetune.json and a .finetune.yaml with two errors each show exactly two rows in Problems',
+  { skip, timeout: 120_000 },
+  async () => {
+    // The example (no diagnostics of its own) with two schema errors: an unknown key and a misspelled method.
+    const example = parseYaml(readFileSync(join(ROOT, 'examples/qwen2.5-0.5b-full.finetune.yaml'), 'utf8')) as {
+      method: string;
+      training: Record<string, unknown>;
+    };
+    example.method = 'fulll';
+    example.training.learning_rat = example.training.learning_rate;
+    delete example.training.learning_rate;
+    writeFileSync(join(workspace, 'errors.finetune.json'), `${JSON.stringify(example, null, 2)}\n`);
+    writeFileSync(join(workspace, 'errors.finetune.yaml'), stringifyYaml(example));
+    for (const name of ['errors.finetune.json', 'errors.finetune.yaml']) {
+      // Alone in the editor, so Problems holds this file's rows only (a closed document's diagnostics are cleared).
+      await palette('View: Close All Editors');
+      await page.keyboard.press('Control+P');
+      await page.waitForSelector('.quick-input-widget input');
+      await page.keyboard.type(name);
+      await page.waitForSelector(`.quick-input-list .monaco-list-row:has-text("${name}")`);
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('.monaco-editor .view-lines:has-text("learning_rat")');
+      await palette('View: Focus Problems');
+      // Ours first; then time for a second validator (VS Code's JSON service answers on open) to add its own rows.
+      for (let i = 0; i < 60 && ((await problemRows(name))?.length ?? 0) < 2; i++) await page.waitForTimeout(500);
+      await page.waitForTimeout(3000);
+      const rows = (await problemRows(name)) ?? [];
+      assert.equal(rows.length, 2, `${name}: one row per error, got\n${rows.join('\n')}`);
+      assert.ok(
+        rows.some((r) => /Unknown key `learning_rat` in `training`/.test(r)),
+        rows.join('\n'),
+      );
+      assert.ok(
+        rows.some((r) => /`method` must be one of `full`, `lora`, `qlora`; got "fulll"/.test(r)),
+        rows.join('\n'),
+      );
+    }
+  },
+);
+
+test(
+  'VS Code: Make it fit from the memory-no-fit quick fix gives a config that fits; a second click on a run reuses its panel',
+  { skip, timeout: 120_000 },
+  async (t) => {
+    // The example made not to fit an RTX 3060: batch 16 without checkpointing (the old fixes took three rounds).
+    const tight = readFileSync(join(ROOT, 'examples/qwen2.5-0.5b-full.finetune.yaml'), 'utf8')
+      .replace(/per_device_train_batch_size: \d+/, 'per_device_train_batch_size: 16')
+      .replace(/gradient_checkpointing: true/, 'gradient_checkpointing: false')
+      .replace(/^(\s*gpu:).*$/m, '$1 RTX 3060');
+    writeFileSync(join(workspace, 'tight.finetune.yaml'), tight);
+    await page.keyboard.press('Control+P');
+    await page.waitForSelector('.quick-input-widget input');
+    await page.keyboard.type('tight.finetune.yaml');
+    await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("tight.finetune.yaml")');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.monaco-editor .view-lines:has-text("gradient_checkpointing: false")');
+    await palette('View: Focus Problems');
+    const noFit = page.locator('.markers-panel .monaco-list-row', { hasText: 'does not fit RTX 3060' });
+    await noFit.first().waitFor({ timeout: 30_000 });
+
+    // The hint says how far over, uncut (at most 43 characters, VS Code's default maximum).
+    const hintOf = async (re: RegExp) => {
+      for (let i = 0; i < 30; i++) {
+        // VS Code renders an inlay hint's spaces as no-break spaces.
+        const found = (await page.locator('.monaco-editor .view-lines span[class*="dyn-rule"]').allTextContents())
+          .map((h) => h.replace(/\s/g, ' ').trim())
+          .find((h) => re.test(h));
+        if (found) return found;
+        await page.waitForTimeout(500);
+      }
+      return undefined;
+    };
+    const overHint = await hintOf(/GiB over RTX 3060/);
+    assert.ok(overHint && overHint.length <= 43 && !overHint.endsWith('…'), `hint: ${overHint}`);
+
+    // Make it fit, from the problem's quick-fix menu: one fix, and the config fits.
+    const makeItFit = page.locator('.context-view .action-label', { hasText: 'Make it fit' });
+    for (let attempt = 0; ; attempt++) {
+      await noFit
+        .first()
+        .locator('.marker-message-details, .marker-message')
+        .first()
+        .click({ position: { x: 30, y: 5 } })
+        .catch(() => noFit.first().click({ position: { x: 80, y: 8 } }));
+      await page.keyboard.press('Control+.');
+      try {
+        await makeItFit.first().waitFor({ timeout: 4000 });
+        const title = (await makeItFit.first().textContent())!;
+        assert.match(title, /^Make it fit: .*\(≈ \d+\.\d GiB, fits RTX 3060\)$/);
+        t.diagnostic(`quick fix: ${title}`);
+        await page.waitForTimeout(200); // the menu animates in; a click during it is lost
+        await makeItFit.first().click();
+        break;
+      } catch (e) {
+        if (attempt === 3) throw e;
+        await page.keyboard.press('Escape');
+      }
+    }
+    await noFit.first().waitFor({ state: 'detached', timeout: 15_000 });
+    const fitHint = await hintOf(/· fits RTX 3060/);
+    assert.ok(fitHint, 'the hint says it fits after Make it fit');
+    t.diagnostic(`hint before: ${overHint}; after Make it fit: ${fitHint}`);
+    await page.keyboard.press('Control+S');
+
+    // The Runs view: clicking a run whose panel is open (the first test's) reveals that panel; no new panel, no split.
+    const outputDir = join(workspace, 'runs', 'qwen2.5-0.5b-full');
+    const runId = readdirSync(outputDir).sort()[0]!;
+    await palette('LoRA Lens: Focus on Runs View');
+    const row = page.locator('.monaco-list-row', { hasText: runId }).first();
+    await row.waitFor({ timeout: 15_000 });
+    const panelTabs = page.locator('.tabs-container .tab', { hasText: `Run ${runId}` });
+    await row.click();
+    await panelTabs.first().waitFor({ timeout: 15_000 });
+    const groups = await page.locator('.editor-group-container').count();
+    const webviews = await page.locator('iframe.webview').count();
+    assert.equal(await panelTabs.count(), 1);
+    await palette('LoRA Lens: Focus on Runs View');
+    await row.click();
+    await page.waitForTimeout(1500);
+    await row.click();
+    await page.waitForTimeout(1500);
+    assert.equal(await panelTabs.count(), 1, 'one panel for the run after three clicks');
+    assert.equal(await page.locator('.editor-group-container').count(), groups, 'no new split');
+    assert.equal(await page.locator('iframe.webview').count(), webviews, 'no new webview');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'e2e-make-it-fit-panel-reuse.png') });
+  },
+);
+
+test(
+  'VS Code: Run Fine-Tune on an axolotl config runs axolotl (the stand-in), the panel draws its loss, Stop from the Runs view',
+  { skip, timeout: 150_000 },
+  async (t) => {
+    cpSync(join(ROOT, 'test/fixtures/tools/configs/axolotl-lora.yaml'), join(workspace, 'axolotl-lora.yaml'));
+    cpSync(join(ROOT, 'test/fixtures/tools/configs/data.jsonl'), join(workspace, 'data.jsonl'));
+    // Alone in the editor area: the run's panel is then the one webview.
     await palette('View: Close All Editors');
     await page.keyboard.press('Control+P');
     await page.waitForSelector('.quick-input-widget input');
-    await page.keyboard.type(name);
-    await page.waitForSelector(`.quick-input-list .monaco-list-row:has-text("${name}")`);
+    await page.keyboard.type('axolotl-lora.yaml');
+    await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("axolotl-lora.yaml")');
     await page.keyboard.press('Enter');
-    await page.waitForSelector('.monaco-editor .view-lines:has-text("learning_rat")');
-    await palette('View: Focus Problems');
-    // Ours first; then time for a second validator (VS Code's JSON service answers on open) to add its own rows.
-    for (let i = 0; i < 60 && ((await problemRows(name))?.length ?? 0) < 2; i++) await page.waitForTimeout(500);
-    await page.waitForTimeout(3000);
-    const rows = (await problemRows(name)) ?? [];
-    assert.equal(rows.length, 2, `${name}: one row per error, got\n${rows.join('\n')}`);
-    assert.ok(rows.some((r) => /Unknown key `learning_rat` in `training`/.test(r)), rows.join('\n'));
-    assert.ok(rows.some((r) => /`method` must be one of `full`, `lora`, `qlora`; got "fulll"/.test(r)), rows.join('\n'));
-  }
-});
+    await page.waitForSelector('.monaco-editor .view-lines:has-text("lora_target_linear")');
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await palette('LoRA Lens: Run Fine-Tune');
 
-test('VS Code: Make it fit from the memory-no-fit quick fix gives a config that fits; a second click on a run reuses its panel', { skip, timeout: 120_000 }, async (t) => {
-  // The example made not to fit an RTX 3060: batch 16 without checkpointing (the old fixes took three rounds).
-  const tight = readFileSync(join(ROOT, 'examples/qwen2.5-0.5b-full.finetune.yaml'), 'utf8')
-    .replace(/per_device_train_batch_size: \d+/, 'per_device_train_batch_size: 16')
-    .replace(/gradient_checkpointing: true/, 'gradient_checkpointing: false')
-    .replace(/^(\s*gpu:).*$/m, '$1 RTX 3060');
-  writeFileSync(join(workspace, 'tight.finetune.yaml'), tight);
-  await page.keyboard.press('Control+P');
-  await page.waitForSelector('.quick-input-widget input');
-  await page.keyboard.type('tight.finetune.yaml');
-  await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("tight.finetune.yaml")');
-  await page.keyboard.press('Enter');
-  await page.waitForSelector('.monaco-editor .view-lines:has-text("gradient_checkpointing: false")');
-  await palette('View: Focus Problems');
-  const noFit = page.locator('.markers-panel .monaco-list-row', { hasText: 'does not fit RTX 3060' });
-  await noFit.first().waitFor({ timeout: 30_000 });
-
-  // The hint says how far over, uncut (at most 43 characters, VS Code's default maximum).
-  const hintOf = async (re: RegExp) => {
-    for (let i = 0; i < 30; i++) {
-      // VS Code renders an inlay hint's spaces as no-break spaces.
-      const found = (await page.locator('.monaco-editor .view-lines span[class*="dyn-rule"]').allTextContents()).map((h) => h.replace(/\s/g, ' ').trim()).find((h) => re.test(h));
-      if (found) return found;
-      await page.waitForTimeout(500);
+    // The run folder: <config dir>/runs/<run-id>/ with the tool's pid while it trains.
+    const runsDir = join(workspace, 'runs');
+    let runId: string | undefined;
+    for (let i = 0; i < 150 && !runId; i++) {
+      runId = existsSync(runsDir)
+        ? readdirSync(runsDir).find(
+            (id) => id.startsWith('axolotl-lora-') && existsSync(join(runsDir, id, 'trainer.pid')),
+          )
+        : undefined;
+      if (!runId) await page.waitForTimeout(200);
     }
-    return undefined;
-  };
-  const overHint = await hintOf(/GiB over RTX 3060/);
-  assert.ok(overHint && overHint.length <= 43 && !overHint.endsWith('…'), `hint: ${overHint}`);
+    assert.ok(runId, `no axolotl run started:\n${serverLog.join('').slice(-2000)}`);
+    const runDir = join(runsDir, runId);
 
-  // Make it fit, from the problem's quick-fix menu: one fix, and the config fits.
-  const makeItFit = page.locator('.context-view .action-label', { hasText: 'Make it fit' });
-  for (let attempt = 0; ; attempt++) {
-    await noFit.first().locator('.marker-message-details, .marker-message').first().click({ position: { x: 30, y: 5 } }).catch(() => noFit.first().click({ position: { x: 80, y: 8 } }));
-    await page.keyboard.press('Control+.');
-    try {
-      await makeItFit.first().waitFor({ timeout: 4000 });
-      const title = (await makeItFit.first().textContent())!;
-      assert.match(title, /^Make it fit: .*\(≈ \d+\.\d GiB, fits RTX 3060\)$/);
-      t.diagnostic(`quick fix: ${title}`);
-      await page.waitForTimeout(200); // the menu animates in; a click during it is lost
-      await makeItFit.first().click();
-      break;
-    } catch (e) {
-      if (attempt === 3) throw e;
-      await page.keyboard.press('Escape');
+    // The panel draws the loss the tool printed (events.jsonl written by the adapter).
+    const webview = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+    await webview.locator('.chart .uplot').first().waitFor({ timeout: 30_000 });
+    let drawn: Array<{ steps: number }> = [];
+    for (let i = 0; i < 60 && !(drawn[0]?.steps >= 3); i++) {
+      drawn = await webview.locator('body').evaluate(() => (window as any).loraLensPanel.runs());
+      if (!(drawn[0]?.steps >= 3)) await page.waitForTimeout(500);
     }
-  }
-  await noFit.first().waitFor({ state: 'detached', timeout: 15_000 });
-  const fitHint = await hintOf(/· fits RTX 3060/);
-  assert.ok(fitHint, 'the hint says it fits after Make it fit');
-  t.diagnostic(`hint before: ${overHint}; after Make it fit: ${fitHint}`);
-  await page.keyboard.press('Control+S');
+    assert.ok(drawn[0]!.steps >= 3, `the panel drew ${drawn[0]?.steps} steps`);
+    assert.match(readFileSync(join(runDir, 'tool.log'), 'utf8'), /\{'loss': '/, "the tool's own output, untouched");
 
-  // The Runs view: clicking a run whose panel is open (the first test's) reveals that panel; no new panel, no split.
-  const outputDir = join(workspace, 'runs', 'qwen2.5-0.5b-full');
-  const runId = readdirSync(outputDir).sort()[0]!;
-  await palette('LoRA Lens: Focus on Runs View');
-  const row = page.locator('.monaco-list-row', { hasText: runId }).first();
-  await row.waitFor({ timeout: 15_000 });
-  const panelTabs = page.locator('.tabs-container .tab', { hasText: `Run ${runId}` });
-  await row.click();
-  await panelTabs.first().waitFor({ timeout: 15_000 });
-  const groups = await page.locator('.editor-group-container').count();
-  const webviews = await page.locator('iframe.webview').count();
-  assert.equal(await panelTabs.count(), 1);
-  await palette('LoRA Lens: Focus on Runs View');
-  await row.click();
-  await page.waitForTimeout(1500);
-  await row.click();
-  await page.waitForTimeout(1500);
-  assert.equal(await panelTabs.count(), 1, 'one panel for the run after three clicks');
-  assert.equal(await page.locator('.editor-group-container').count(), groups, 'no new split');
-  assert.equal(await page.locator('iframe.webview').count(), webviews, 'no new webview');
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, 'e2e-make-it-fit-panel-reuse.png') });
-});
+    // The Runs view names the tool; Stop Run (the row's inline action) ends it: SIGINT, and the row turns stopped.
+    await palette('LoRA Lens: Focus on Runs View');
+    const row = page.locator('.monaco-list-row', { hasText: 'axolotl-lora · axolotl' }).filter({ hasText: runId });
+    await row.filter({ hasText: 'running' }).first().waitFor({ timeout: 20_000 });
+    t.diagnostic(`Runs view row: ${(await row.first().textContent())!.trim()}`);
+    await row.first().hover();
+    await row.first().locator('.action-label[aria-label*="Stop Run"]').click();
+    await row.filter({ hasText: 'stopped' }).first().waitFor({ timeout: 60_000 });
+    const events = readFileSync(join(runDir, 'events.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; status?: string; tool?: string });
+    assert.equal(events.find((e) => e.event === 'start')?.tool, 'axolotl');
+    assert.deepEqual([events.at(-1)!.event, events.at(-1)!.status], ['end', 'stopped']);
+    assert.equal(existsSync(join(runDir, 'trainer.pid')), false, 'the pid file goes with the tool');
+    assert.match(readFileSync(join(runDir, 'tool.log'), 'utf8'), /KeyboardInterrupt/, 'the tool got SIGINT first');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'e2e-axolotl-run-stopped.png') });
+  },
+);
 
-test('VS Code: Run Fine-Tune on an axolotl config runs axolotl (the stand-in), the panel draws its loss, Stop from the Runs view', { skip, timeout: 150_000 }, async (t) => {
-  cpSync(join(ROOT, 'test/fixtures/tools/configs/axolotl-lora.yaml'), join(workspace, 'axolotl-lora.yaml'));
-  cpSync(join(ROOT, 'test/fixtures/tools/configs/data.jsonl'), join(workspace, 'data.jsonl'));
-  // Alone in the editor area: the run's panel is then the one webview.
-  await palette('View: Close All Editors');
-  await page.keyboard.press('Control+P');
-  await page.waitForSelector('.quick-input-widget input');
-  await page.keyboard.type('axolotl-lora.yaml');
-  await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("axolotl-lora.yaml")');
-  await page.keyboard.press('Enter');
-  await page.waitForSelector('.monaco-editor .view-lines:has-text("lora_target_linear")');
-  await page.locator('.monaco-editor .view-lines').first().click();
-  await palette('LoRA Lens: Run Fine-Tune');
+test(
+  "VS Code: Show Environment shows the doctor's report in a read-only view, not an unsaved document",
+  { skip, timeout: 90_000 },
+  async (t) => {
+    await page.keyboard.press('Escape');
+    await palette('LoRA Lens: Show Environment');
+    const envTab = page.locator('.tabs-container .tab', { hasText: 'LoRA Lens environment' });
+    await envTab.first().waitFor({ timeout: 30_000 });
+    assert.doesNotMatch((await envTab.first().getAttribute('class')) ?? '', /\bdirty\b/, 'nothing to save on close');
+    t.diagnostic(`Show Environment opened: ${(await envTab.first().textContent())!.trim()}`);
+    await envTab.first().hover();
+    await envTab.first().locator('.tab-actions .action-label').first().click();
+    await page.waitForFunction(
+      () =>
+        !Array.from(document.querySelectorAll('.tabs-container .tab')).some((tab) =>
+          tab.textContent?.includes('LoRA Lens environment'),
+        ),
+      undefined,
+      { timeout: 10_000 },
+    );
+    // The report's "change it with LoRA Lens: Select Interpreter" is a real command: without the Python extension it
+    // opens the loraLens.pythonPath setting (under Remote: code-server is a remote window).
+    await palette('LoRA Lens: Select Interpreter');
+    await page
+      .locator('.settings-editor .setting-item-label', { hasText: 'Python Path' })
+      .first()
+      .waitFor({ timeout: 15_000 });
+    await palette('View: Close All Editors');
+  },
+);
 
-  // The run folder: <config dir>/runs/<run-id>/ with the tool's pid while it trains.
-  const runsDir = join(workspace, 'runs');
-  let runId: string | undefined;
-  for (let i = 0; i < 150 && !runId; i++) {
-    runId = existsSync(runsDir) ? readdirSync(runsDir).find((id) => id.startsWith('axolotl-lora-') && existsSync(join(runsDir, id, 'trainer.pid'))) : undefined;
-    if (!runId) await page.waitForTimeout(200);
-  }
-  assert.ok(runId, `no axolotl run started:\n${serverLog.join('').slice(-2000)}`);
-  const runDir = join(runsDir, runId);
+test(
+  'VS Code: Run Fine-Tune on a LLaMA-Factory config without LLaMA-Factory offers the LoRA Lens trainer: lost keys listed, converted, run',
+  { skip, timeout: 150_000 },
+  async (t) => {
+    for (const name of ['llamafactory-lora.yaml', 'chat.jsonl', 'dataset_info.json'])
+      cpSync(join(ROOT, 'test/fixtures/tools/configs', name), join(workspace, name));
+    // One key the conversion cannot carry, so the list before converting is not empty.
+    writeFileSync(
+      join(workspace, 'llamafactory-lora.yaml'),
+      `${readFileSync(join(workspace, 'llamafactory-lora.yaml'), 'utf8')}deepspeed: examples/deepspeed/ds_z2_config.json\n`,
+    );
+    await palette('View: Close All Editors');
+    await page.keyboard.press('Control+P');
+    await page.waitForSelector('.quick-input-widget input');
+    await page.keyboard.type('llamafactory-lora.yaml');
+    await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("llamafactory-lora.yaml")');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.monaco-editor .view-lines:has-text("finetuning_type")');
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await palette('LoRA Lens: Run Fine-Tune');
 
-  // The panel draws the loss the tool printed (events.jsonl written by the adapter).
-  const webview = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
-  await webview.locator('.chart .uplot').first().waitFor({ timeout: 30_000 });
-  let drawn: Array<{ steps: number }> = [];
-  for (let i = 0; i < 60 && !(drawn[0]?.steps >= 3); i++) {
-    drawn = await webview.locator('body').evaluate(() => (window as any).loraLensPanel.runs());
-    if (!(drawn[0]?.steps >= 3)) await page.waitForTimeout(500);
-  }
-  assert.ok(drawn[0]!.steps >= 3, `the panel drew ${drawn[0]?.steps} steps`);
-  assert.match(readFileSync(join(runDir, 'tool.log'), 'utf8'), /\{'loss': '/, "the tool's own output, untouched");
+    // The stand-in trainer's doctor reports no LLaMA-Factory: the message names it with its install line.
+    const toast = page.locator('.notification-toast', { hasText: 'LLaMA-Factory is not installed' });
+    await toast.first().waitFor({ timeout: 30_000 });
+    assert.match((await toast.first().textContent())!, /-m pip install llamafactory/);
+    t.diagnostic(
+      `missing tool: ${(await toast.first().locator('.notification-list-item-message').textContent())!.trim()}`,
+    );
+    await toast.first().locator('.monaco-button', { hasText: 'Run with the LoRA Lens trainer' }).click();
 
-  // The Runs view names the tool; Stop Run (the row's inline action) ends it: SIGINT, and the row turns stopped.
-  await palette('LoRA Lens: Focus on Runs View');
-  const row = page.locator('.monaco-list-row', { hasText: 'axolotl-lora · axolotl' }).filter({ hasText: runId });
-  await row.filter({ hasText: 'running' }).first().waitFor({ timeout: 20_000 });
-  t.diagnostic(`Runs view row: ${(await row.first().textContent())!.trim()}`);
-  await row.first().hover();
-  await row.first().locator('.action-label[aria-label*="Stop Run"]').click();
-  await row.filter({ hasText: 'stopped' }).first().waitFor({ timeout: 60_000 });
-  const events = readFileSync(join(runDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string; tool?: string });
-  assert.equal(events.find((e) => e.event === 'start')?.tool, 'axolotl');
-  assert.deepEqual([events.at(-1)!.event, events.at(-1)!.status], ['end', 'stopped']);
-  assert.equal(existsSync(join(runDir, 'trainer.pid')), false, 'the pid file goes with the tool');
-  assert.match(readFileSync(join(runDir, 'tool.log'), 'utf8'), /KeyboardInterrupt/, 'the tool got SIGINT first');
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, 'e2e-axolotl-run-stopped.png') });
-});
+    // Before anything is written, the modal lists what the conversion loses.
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 15_000 });
+    assert.match((await dialog.textContent())!, /deepspeed/);
+    assert.equal(
+      existsSync(join(workspace, 'llamafactory-lora.finetune.yaml')),
+      false,
+      'nothing converted before the answer',
+    );
+    await dialog.locator('.monaco-button', { hasText: 'Convert and Run' }).click();
 
-test('VS Code: Show Environment shows the doctor\'s report in a read-only view, not an unsaved document', { skip, timeout: 90_000 }, async (t) => {
-  await page.keyboard.press('Escape');
-  await palette('LoRA Lens: Show Environment');
-  const envTab = page.locator('.tabs-container .tab', { hasText: 'LoRA Lens environment' });
-  await envTab.first().waitFor({ timeout: 30_000 });
-  assert.doesNotMatch((await envTab.first().getAttribute('class')) ?? '', /\bdirty\b/, 'nothing to save on close');
-  t.diagnostic(`Show Environment opened: ${(await envTab.first().textContent())!.trim()}`);
-  await envTab.first().hover();
-  await envTab.first().locator('.tab-actions .action-label').first().click();
-  await page.waitForFunction(() => !Array.from(document.querySelectorAll('.tabs-container .tab')).some((tab) => tab.textContent?.includes('LoRA Lens environment')), undefined, { timeout: 10_000 });
-  // The report's "change it with LoRA Lens: Select Interpreter" is a real command: without the Python extension it
-  // opens the loraLens.pythonPath setting (under Remote: code-server is a remote window).
-  await palette('LoRA Lens: Select Interpreter');
-  await page.locator('.settings-editor .setting-item-label', { hasText: 'Python Path' }).first().waitFor({ timeout: 15_000 });
-  await palette('View: Close All Editors');
-});
-
-test('VS Code: Run Fine-Tune on a LLaMA-Factory config without LLaMA-Factory offers the LoRA Lens trainer: lost keys listed, converted, run', { skip, timeout: 150_000 }, async (t) => {
-  for (const name of ['llamafactory-lora.yaml', 'chat.jsonl', 'dataset_info.json']) cpSync(join(ROOT, 'test/fixtures/tools/configs', name), join(workspace, name));
-  // One key the conversion cannot carry, so the list before converting is not empty.
-  writeFileSync(join(workspace, 'llamafactory-lora.yaml'), `${readFileSync(join(workspace, 'llamafactory-lora.yaml'), 'utf8')}deepspeed: examples/deepspeed/ds_z2_config.json\n`);
-  await palette('View: Close All Editors');
-  await page.keyboard.press('Control+P');
-  await page.waitForSelector('.quick-input-widget input');
-  await page.keyboard.type('llamafactory-lora.yaml');
-  await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("llamafactory-lora.yaml")');
-  await page.keyboard.press('Enter');
-  await page.waitForSelector('.monaco-editor .view-lines:has-text("finetuning_type")');
-  await page.locator('.monaco-editor .view-lines').first().click();
-  await palette('LoRA Lens: Run Fine-Tune');
-
-  // The stand-in trainer's doctor reports no LLaMA-Factory: the message names it with its install line.
-  const toast = page.locator('.notification-toast', { hasText: 'LLaMA-Factory is not installed' });
-  await toast.first().waitFor({ timeout: 30_000 });
-  assert.match((await toast.first().textContent())!, /-m pip install llamafactory/);
-  t.diagnostic(`missing tool: ${(await toast.first().locator('.notification-list-item-message').textContent())!.trim()}`);
-  await toast.first().locator('.monaco-button', { hasText: 'Run with the LoRA Lens trainer' }).click();
-
-  // Before anything is written, the modal lists what the conversion loses.
-  const dialog = page.locator('.monaco-dialog-box');
-  await dialog.waitFor({ timeout: 15_000 });
-  assert.match((await dialog.textContent())!, /deepspeed/);
-  assert.equal(existsSync(join(workspace, 'llamafactory-lora.finetune.yaml')), false, 'nothing converted before the answer');
-  await dialog.locator('.monaco-button', { hasText: 'Convert and Run' }).click();
-
-  // The converted config runs with the bundled trainer (the stand-in): its own run panel, completed.
-  const webview = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
-  await webview.locator('#header .status-completed').waitFor({ timeout: 60_000 });
-  assert.ok(existsSync(join(workspace, 'llamafactory-lora.finetune.yaml')));
-  const outputDir = join(workspace, 'out-llamafactory');
-  const runs = readdirSync(outputDir).filter((id) => id.startsWith('llamafactory-lora.finetune-') || id.startsWith('llamafactory-lora-'));
-  assert.equal(runs.length, 1, readdirSync(outputDir).join(', '));
-  assert.equal(JSON.parse(readFileSync(join(outputDir, runs[0]!, 'plan.json'), 'utf8')).config_path, join(workspace, 'llamafactory-lora.finetune.yaml'));
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, 'e2e-llamafactory-converted-run.png') });
-});
+    // The converted config runs with the bundled trainer (the stand-in): its own run panel, completed.
+    const webview = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+    await webview.locator('#header .status-completed').waitFor({ timeout: 60_000 });
+    assert.ok(existsSync(join(workspace, 'llamafactory-lora.finetune.yaml')));
+    const outputDir = join(workspace, 'out-llamafactory');
+    const runs = readdirSync(outputDir).filter(
+      (id) => id.startsWith('llamafactory-lora.finetune-') || id.startsWith('llamafactory-lora-'),
+    );
+    assert.equal(runs.length, 1, readdirSync(outputDir).join(', '));
+    assert.equal(
+      JSON.parse(readFileSync(join(outputDir, runs[0]!, 'plan.json'), 'utf8')).config_path,
+      join(workspace, 'llamafactory-lora.finetune.yaml'),
+    );
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'e2e-llamafactory-converted-run.png') });
+  },
+);

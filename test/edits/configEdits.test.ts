@@ -58,23 +58,34 @@ test('inserts into a block followed by comments and another block', () => {
 });
 
 test('creates missing parent maps', () => {
-  const { text, value } = apply(BASE, [{ kind: 'set', path: ['data', 'format'], value: 'chat' }, { kind: 'set', path: ['output', 'merge'], value: false }]);
+  const { text, value } = apply(BASE, [
+    { kind: 'set', path: ['data', 'format'], value: 'chat' },
+    { kind: 'set', path: ['output', 'merge'], value: false },
+  ]);
   assert.equal(value.data.format, 'chat');
   assert.equal(value.output.merge, false);
   assert.match(text, /\ndata:\n {2}format: chat\n/);
 });
 
 test('fills a key whose value is empty', () => {
-  const { value } = apply('method: lora\nlora:\ndata:\n  train: a.jsonl\n', [{ kind: 'set', path: ['lora', 'r'], value: 8 }]);
+  const { value } = apply('method: lora\nlora:\ndata:\n  train: a.jsonl\n', [
+    { kind: 'set', path: ['lora', 'r'], value: 8 },
+  ]);
   assert.deepEqual(value.lora, { r: 8 });
   assert.equal(value.data.train, 'a.jsonl');
 });
 
 test('several edits in one fix produce one edit on the original text', () => {
   const doc = parseConfigDocument(BASE);
-  const edits = toTextEdits(doc, [{ kind: 'set', path: ['lora', 'r'], value: 8 }, { kind: 'set', path: ['lora', 'lora_alpha'], value: 16 }]);
+  const edits = toTextEdits(doc, [
+    { kind: 'set', path: ['lora', 'r'], value: 8 },
+    { kind: 'set', path: ['lora', 'lora_alpha'], value: 16 },
+  ]);
   assert.equal(edits.length, 1);
-  const { value } = apply(BASE, [{ kind: 'set', path: ['lora', 'r'], value: 8 }, { kind: 'set', path: ['lora', 'lora_alpha'], value: 32 }]);
+  const { value } = apply(BASE, [
+    { kind: 'set', path: ['lora', 'r'], value: 8 },
+    { kind: 'set', path: ['lora', 'lora_alpha'], value: 32 },
+  ]);
   assert.deepEqual([value.lora.r, value.lora.lora_alpha], [8, 32]);
 });
 
@@ -82,7 +93,17 @@ test('lists: flow when short, block when long, replacing a block list with a sca
   const short = apply(BASE, [{ kind: 'set', path: ['lora', 'target_modules'], value: ['q_proj', 'v_proj'] }]);
   assert.deepEqual(short.value.lora.target_modules, ['q_proj', 'v_proj']);
   assert.match(short.text, /target_modules: \[q_proj, v_proj\]/);
-  const names = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'extra_module_a', 'extra_module_b'];
+  const names = [
+    'q_proj',
+    'k_proj',
+    'v_proj',
+    'o_proj',
+    'gate_proj',
+    'up_proj',
+    'down_proj',
+    'extra_module_a',
+    'extra_module_b',
+  ];
   const long = apply(BASE, [{ kind: 'set', path: ['lora', 'target_modules'], value: names }]);
   assert.deepEqual(long.value.lora.target_modules, names);
   assert.match(long.text, /target_modules:\n {4}- q_proj\n/);
@@ -94,7 +115,11 @@ test('lists: flow when short, block when long, replacing a block list with a sca
 
 test('flow maps and sequences', () => {
   const text = 'model: m\nmethod: lora\nlora: {r: 16, lora_alpha: 32}\nlist: [a, b]\n';
-  const a = apply(text, [{ kind: 'set', path: ['lora', 'r'], value: 8 }, { kind: 'set', path: ['lora', 'use_dora'], value: false }, { kind: 'set', path: ['list', 1], value: 'c' }]);
+  const a = apply(text, [
+    { kind: 'set', path: ['lora', 'r'], value: 8 },
+    { kind: 'set', path: ['lora', 'use_dora'], value: false },
+    { kind: 'set', path: ['list', 1], value: 'c' },
+  ]);
   assert.deepEqual(a.value.lora, { r: 8, lora_alpha: 32, use_dora: false });
   assert.deepEqual(a.value.list, ['a', 'c']);
   const b = apply(text, [{ kind: 'remove', path: ['lora', 'lora_alpha'] }]);
@@ -105,7 +130,10 @@ test('flow maps and sequences', () => {
 
 test('JSON documents stay JSON', () => {
   const text = '{\n  "model": "m",\n  "method": "lora",\n  "lora": {"r": 16}\n}\n';
-  const { text: next } = apply(text, [{ kind: 'set', path: ['lora', 'r'], value: 8 }, { kind: 'set', path: ['training', 'learning_rate'], value: 2e-4 }]);
+  const { text: next } = apply(text, [
+    { kind: 'set', path: ['lora', 'r'], value: 8 },
+    { kind: 'set', path: ['training', 'learning_rate'], value: 2e-4 },
+  ]);
   assert.deepEqual(JSON.parse(next), { model: 'm', method: 'lora', lora: { r: 8 }, training: { learning_rate: 2e-4 } });
 });
 
@@ -114,7 +142,9 @@ test('removes a key line, and the parent when it was its only key', () => {
   assert.equal(a.value.lora.lora_alpha, undefined);
   assert.equal(a.value.lora.r, 64);
   assert.match(a.text, /# big rank\n {2}# keep the dropout/);
-  const b = apply('model: m\noutput:\n  merge: true\ndata:\n  train: t\n', [{ kind: 'remove', path: ['output', 'merge'] }]);
+  const b = apply('model: m\noutput:\n  merge: true\ndata:\n  train: t\n', [
+    { kind: 'remove', path: ['output', 'merge'] },
+  ]);
   assert.deepEqual(b.value, { model: 'm', data: { train: 't' } });
   const c = apply(BASE, [{ kind: 'remove', path: ['training'] }]);
   assert.equal(c.value.training, undefined);
@@ -129,7 +159,10 @@ test('renames a key', () => {
 
 test('CRLF documents get CRLF lines', () => {
   const text = BASE.replace(/\n/g, '\r\n');
-  const { text: next, value } = apply(text, [{ kind: 'set', path: ['training', 'warmup_ratio'], value: 0.03 }, { kind: 'set', path: ['data', 'train'], value: 'x.jsonl' }]);
+  const { text: next, value } = apply(text, [
+    { kind: 'set', path: ['training', 'warmup_ratio'], value: 0.03 },
+    { kind: 'set', path: ['data', 'train'], value: 'x.jsonl' },
+  ]);
   assert.equal(value.training.warmup_ratio, 0.03);
   assert.equal(value.data.train, 'x.jsonl');
   assert.doesNotMatch(next.replace(/\r\n/g, ''), /\n/);
@@ -140,7 +173,11 @@ test('a file without a final newline, an empty file, quoting of ambiguous string
   assert.equal(a.value.precision, 'bf16-true');
   const b = apply('# only a comment\n', [{ kind: 'set', path: ['method'], value: 'lora' }]);
   assert.equal(b.value.method, 'lora');
-  const c = apply('model: m\n', [{ kind: 'set', path: ['x'], value: 'yes' }, { kind: 'set', path: ['y'], value: '1e-4' }, { kind: 'set', path: ['z'], value: 'a: b' }]);
+  const c = apply('model: m\n', [
+    { kind: 'set', path: ['x'], value: 'yes' },
+    { kind: 'set', path: ['y'], value: '1e-4' },
+    { kind: 'set', path: ['z'], value: 'a: b' },
+  ]);
   assert.deepEqual([c.value.x, c.value.y, c.value.z], ['yes', '1e-4', 'a: b']);
 });
 

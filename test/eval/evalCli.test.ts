@@ -12,26 +12,47 @@ import { tempDir } from '../run/helpers';
 
 const PYTHON = process.env.LORA_LENS_TEST_PYTHON;
 const skip = PYTHON ? false : 'LORA_LENS_TEST_PYTHON is not set (no torch environment)';
-const ENV = { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1', CUDA_VISIBLE_DEVICES: '', LORA_LENS_TRAINER_ROOT: join(REPO, 'trainer') };
+const ENV = {
+  ...process.env,
+  OMP_NUM_THREADS: '1',
+  MKL_NUM_THREADS: '1',
+  CUDA_VISIBLE_DEVICES: '',
+  LORA_LENS_TRAINER_ROOT: join(REPO, 'trainer'),
+};
 const LONG = { env: ENV, timeoutMs: 300_000 };
 
 const root = tempDir('lora-lens-eval-');
 const runDir = join(root, 'run');
 
-interface Comparison { metric: string; base: number | null; tuned: number | null; change: number | null; n: number | null }
+interface Comparison {
+  metric: string;
+  base: number | null;
+  tuned: number | null;
+  change: number | null;
+  n: number | null;
+}
 
 /** A tiny model trained 40 steps on capitals (the trainer's CPU tests' task), once for the file. */
 function trainedRun(): string {
   if (existsSync(join(runDir, 'adapter'))) return runDir;
-  const py = `from pathlib import Path\nfrom tests.tiny_model import build_model_dir, chat_rows, write_jsonl\nr = Path(${JSON.stringify(root)})\n`
-    + 'build_model_dir(r / "tiny", hidden=64, layers=2)\nwrite_jsonl(r / "train.jsonl", chat_rows(32))\nwrite_jsonl(r / "eval.jsonl", chat_rows(16))\n';
-  const built = spawnSync(PYTHON!, ['-c', py], { cwd: join(REPO, 'trainer'), env: ENV, encoding: 'utf8', timeout: 300_000 });
+  const py =
+    `from pathlib import Path\nfrom tests.tiny_model import build_model_dir, chat_rows, write_jsonl\nr = Path(${JSON.stringify(root)})\n` +
+    'build_model_dir(r / "tiny", hidden=64, layers=2)\nwrite_jsonl(r / "train.jsonl", chat_rows(32))\nwrite_jsonl(r / "eval.jsonl", chat_rows(16))\n';
+  const built = spawnSync(PYTHON!, ['-c', py], {
+    cwd: join(REPO, 'trainer'),
+    env: ENV,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
   assert.equal(built.status, 0, built.stderr);
   const config = join(root, 'tiny.finetune.yaml');
-  writeFileSync(config, `model: ${join(root, 'tiny')}\nmethod: lora\nprecision: fp32\nlora:\n  r: 8\n  lora_alpha: 16\n  lora_dropout: 0.0\n  target_modules: all-linear\n`
-    + `data:\n  train: ${join(root, 'train.jsonl')}\n  eval: ${join(root, 'eval.jsonl')}\n  format: chat\n  max_length: 256\n`
-    + 'training:\n  learning_rate: 1.0e-2\n  per_device_train_batch_size: 4\n  gradient_accumulation_steps: 1\n  max_steps: 40\n  save_steps: 1000\n'
-    + `  logging_steps: 10\noutput:\n  dir: ${join(root, 'runs')}\n`);
+  writeFileSync(
+    config,
+    `model: ${join(root, 'tiny')}\nmethod: lora\nprecision: fp32\nlora:\n  r: 8\n  lora_alpha: 16\n  lora_dropout: 0.0\n  target_modules: all-linear\n` +
+      `data:\n  train: ${join(root, 'train.jsonl')}\n  eval: ${join(root, 'eval.jsonl')}\n  format: chat\n  max_length: 256\n` +
+      'training:\n  learning_rate: 1.0e-2\n  per_device_train_batch_size: 4\n  gradient_accumulation_steps: 1\n  max_steps: 40\n  save_steps: 1000\n' +
+      `  logging_steps: 10\noutput:\n  dir: ${join(root, 'runs')}\n`,
+  );
   const trained = runCli(['run', config, '--run-dir', runDir, '--python', PYTHON!, '--skip-checks'], LONG);
   assert.equal(trained.code, 0, trained.stderr);
   return runDir;
@@ -45,23 +66,42 @@ function row(metrics: Comparison[], name: string): Comparison {
 
 test('lora-lens eval RUN_DIR: loss, answers and metrics of base and tuned, the change in a table', { skip }, () => {
   const run = trainedRun();
-  const result = runCli(['eval', run, '--python', PYTHON!, '--max-new-tokens', '24', '--metrics', 'exact_match,f1,rouge_l'], LONG);
+  const result = runCli(
+    ['eval', run, '--python', PYTHON!, '--max-new-tokens', '24', '--metrics', 'exact_match,f1,rouge_l'],
+    LONG,
+  );
   assert.equal(result.code, 0, result.stderr);
   const lines = result.stdout.split('\n');
   assert.match(lines[0]!, /^16 prompts of .*eval\.jsonl; base: the adapter's own base, adapter disabled$/);
   assert.match(result.stdout, /^metric\s+base\s+tuned\s+change\s+n$/m);
-  for (const metric of ['eval_loss', 'eval_perplexity', 'exact_match', 'f1', 'rouge_l']) assert.match(result.stdout, new RegExp(`^${metric}\\s+\\S+\\s+\\S+\\s+[+-]\\S+\\s+\\d+$`, 'm'));
-  const predictions = readFileSync(join(run, 'eval', 'predictions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  for (const metric of ['eval_loss', 'eval_perplexity', 'exact_match', 'f1', 'rouge_l'])
+    assert.match(result.stdout, new RegExp(`^${metric}\\s+\\S+\\s+\\S+\\s+[+-]\\S+\\s+\\d+$`, 'm'));
+  const predictions = readFileSync(join(run, 'eval', 'predictions.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(predictions.length, 16);
-  for (const p of predictions) for (const key of ['prompt', 'reference', 'base', 'tuned']) assert.equal(typeof p[key], 'string', key);
-  assert.ok(predictions.some((p) => p.base !== p.tuned), 'the tuned answers differ from the base answers');
+  for (const p of predictions)
+    for (const key of ['prompt', 'reference', 'base', 'tuned']) assert.equal(typeof p[key], 'string', key);
+  assert.ok(
+    predictions.some((p) => p.base !== p.tuned),
+    'the tuned answers differ from the base answers',
+  );
   const written = JSON.parse(readFileSync(join(run, 'eval', 'metrics.json'), 'utf8')) as { metrics: Comparison[] };
   const f1 = row(written.metrics, 'f1');
   assert.ok(f1.tuned! > f1.base! + 30, `F1 moved: base ${f1.base}, tuned ${f1.tuned}`);
   const loss = row(written.metrics, 'eval_loss');
   assert.ok(loss.change! < 0 && loss.tuned! < loss.base! / 2, `loss fell: ${JSON.stringify(loss)}`);
   // The same file scored by lora-lens metrics gives the same tuned F1.
-  const alone = runCli(['metrics', join(run, 'eval', 'predictions.jsonl'), '--field', 'tuned', '--metrics', 'f1', '--json']);
+  const alone = runCli([
+    'metrics',
+    join(run, 'eval', 'predictions.jsonl'),
+    '--field',
+    'tuned',
+    '--metrics',
+    'f1',
+    '--json',
+  ]);
   assert.equal((JSON.parse(alone.stdout) as { metrics: Array<{ value: number }> }).metrics[0]!.value, f1.tuned);
   // A second evaluation keeps the first unless --replace.
   const again = runCli(['eval', run, '--python', PYTHON!], LONG);
@@ -69,32 +109,52 @@ test('lora-lens eval RUN_DIR: loss, answers and metrics of base and tuned, the c
   assert.match(again.stderr, /eval exists already \(an earlier evaluation\); pass --replace/);
 });
 
-test('lora-lens eval on an axolotl output_dir: the config beside it gives the evaluation file; --json', { skip }, () => {
-  const run = trainedRun();
-  const project = join(root, 'axolotl');
-  const outDir = join(project, 'outputs', 'lora-out');
-  mkdirSync(outDir, { recursive: true });
-  for (const name of ['adapter_config.json', 'adapter_model.safetensors']) copyFileSync(join(run, 'adapter', name), join(outDir, name));
-  writeFileSync(join(project, 'outputs', 'config.yml'), `base_model: ${join(root, 'tiny')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n`
-    + `datasets:\n  - path: ${join(root, 'train.jsonl')}\n    type: chat_template\ntest_datasets:\n  - path: ${join(root, 'eval.jsonl')}\n    type: chat_template\n`
-    + 'chat_template: chatml\nsequence_len: 256\nmicro_batch_size: 4\nnum_epochs: 1\nlearning_rate: 0.01\noutput_dir: ./outputs/lora-out\n');
-  const result = runCli(['eval', outDir, '--python', PYTHON!, '--max-new-tokens', '24', '--metrics', 'exact_match,f1,rouge_l', '--json'], LONG);
-  assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stderr, /is a PEFT adapter folder; its training config is .*config\.yml \(axolotl\)/);
-  const out = JSON.parse(result.stdout) as { command: string; exit_code: number; error: null; metrics: Comparison[]; report: Record<string, unknown> };
-  assert.deepEqual([out.command, out.exit_code, out.error], ['eval', 0, null]);
-  assert.equal(out.report.kind, 'peft');
-  assert.equal(out.report.eval_file, join(root, 'eval.jsonl'));
-  assert.equal(out.report.chat_template, 'named template chatml');
-  const f1 = row(out.metrics, 'f1');
-  assert.ok(f1.tuned! > f1.base! + 30, `F1 moved: base ${f1.base}, tuned ${f1.tuned}`);
-  assert.equal(readFileSync(join(outDir, 'eval', 'predictions.jsonl'), 'utf8').split('\n').length, 17);
-});
+test(
+  'lora-lens eval on an axolotl output_dir: the config beside it gives the evaluation file; --json',
+  { skip },
+  () => {
+    const run = trainedRun();
+    const project = join(root, 'axolotl');
+    const outDir = join(project, 'outputs', 'lora-out');
+    mkdirSync(outDir, { recursive: true });
+    for (const name of ['adapter_config.json', 'adapter_model.safetensors'])
+      copyFileSync(join(run, 'adapter', name), join(outDir, name));
+    writeFileSync(
+      join(project, 'outputs', 'config.yml'),
+      `base_model: ${join(root, 'tiny')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n` +
+        `datasets:\n  - path: ${join(root, 'train.jsonl')}\n    type: chat_template\ntest_datasets:\n  - path: ${join(root, 'eval.jsonl')}\n    type: chat_template\n` +
+        'chat_template: chatml\nsequence_len: 256\nmicro_batch_size: 4\nnum_epochs: 1\nlearning_rate: 0.01\noutput_dir: ./outputs/lora-out\n',
+    );
+    const result = runCli(
+      ['eval', outDir, '--python', PYTHON!, '--max-new-tokens', '24', '--metrics', 'exact_match,f1,rouge_l', '--json'],
+      LONG,
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /is a PEFT adapter folder; its training config is .*config\.yml \(axolotl\)/);
+    const out = JSON.parse(result.stdout) as {
+      command: string;
+      exit_code: number;
+      error: null;
+      metrics: Comparison[];
+      report: Record<string, unknown>;
+    };
+    assert.deepEqual([out.command, out.exit_code, out.error], ['eval', 0, null]);
+    assert.equal(out.report.kind, 'peft');
+    assert.equal(out.report.eval_file, join(root, 'eval.jsonl'));
+    assert.equal(out.report.chat_template, 'named template chatml');
+    const f1 = row(out.metrics, 'f1');
+    assert.ok(f1.tuned! > f1.base! + 30, `F1 moved: base ${f1.base}, tuned ${f1.tuned}`);
+    assert.equal(readFileSync(join(outDir, 'eval', 'predictions.jsonl'), 'utf8').split('\n').length, 17);
+  },
+);
 
 test('lora-lens eval refuses what it cannot evaluate, naming it', () => {
   const notAFolder = runCli(['eval', join(root, 'missing')]);
   assert.equal(notAFolder.code, 2);
-  assert.match(notAFolder.stderr, /missing is not a folder; pass a run folder \(with plan\.json\) or a PEFT adapter folder/);
+  assert.match(
+    notAFolder.stderr,
+    /missing is not a folder; pass a run folder \(with plan\.json\) or a PEFT adapter folder/,
+  );
   mkdirSync(join(root, 'plain'), { recursive: true });
   const plain = runCli(['eval', join(root, 'plain'), '--json']);
   assert.equal(plain.code, 2);

@@ -3,18 +3,48 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildExportArgs } from '../../server/src/runs/export';
-import { LOGPROB_TOLERANCE, compareToReference, type ExportReference, type LlamaCppRun } from '../../server/src/runs/exportVerify';
+import {
+  LOGPROB_TOLERANCE,
+  compareToReference,
+  type ExportReference,
+  type LlamaCppRun,
+} from '../../server/src/runs/exportVerify';
 import { takeExportFormat } from '../../server/src/cli/export';
 
 /** A reference of two prompt positions over a 4-token vocabulary, the greedy answer [2, 3] ending at stop token 3. */
 function reference(): ExportReference {
-  const logprobs = [[Math.log(0.7), Math.log(0.2), Math.log(0.1)], [Math.log(0.5), Math.log(0.4), Math.log(0.1)]];
-  return { prompt_text: 'hi', prompt_ids: [0, 1], top_ids: [[2, 1, 0], [3, 2, 1]], top_logprobs: logprobs, greedy_ids: [2, 3], stop_ids: [3], stopped: true };
+  const logprobs = [
+    [Math.log(0.7), Math.log(0.2), Math.log(0.1)],
+    [Math.log(0.5), Math.log(0.4), Math.log(0.1)],
+  ];
+  return {
+    prompt_text: 'hi',
+    prompt_ids: [0, 1],
+    top_ids: [
+      [2, 1, 0],
+      [3, 2, 1],
+    ],
+    top_logprobs: logprobs,
+    greedy_ids: [2, 3],
+    stop_ids: [3],
+    stopped: true,
+  };
 }
 
 /** llama.cpp's side: the reference's probabilities, each scaled by `factor` (then renormalised by nothing: as given). */
 function llama(factor = 1, greedyIds = [2, 3], promptIds = [0, 1]): LlamaCppRun {
-  const probabilities = [new Map([[2, 0.7 * factor], [1, 0.2], [0, 0.1]]), new Map([[3, 0.5], [2, 0.4], [1, 0.1]])];
+  const probabilities = [
+    new Map([
+      [2, 0.7 * factor],
+      [1, 0.2],
+      [0, 0.1],
+    ]),
+    new Map([
+      [3, 0.5],
+      [2, 0.4],
+      [1, 0.1],
+    ]),
+  ];
   return { promptIds, probabilities, greedyIds };
 }
 
@@ -67,13 +97,34 @@ test('another greedy path fails a 16-bit file and is only reported for a quantiz
 });
 
 test('--format gguf|merged is taken out for the export; --format json stays for the output', () => {
-  assert.deepEqual(takeExportFormat(['RUN', '--format', 'merged', '--format', 'json']), { args: ['RUN', '--format', 'json'], format: 'merged' });
+  assert.deepEqual(takeExportFormat(['RUN', '--format', 'merged', '--format', 'json']), {
+    args: ['RUN', '--format', 'json'],
+    format: 'merged',
+  });
   assert.deepEqual(takeExportFormat(['--format=gguf', 'RUN', '--json']), { args: ['RUN', '--json'], format: 'gguf' });
   assert.deepEqual(takeExportFormat(['RUN']), { args: ['RUN'], format: null });
 });
 
 test('the trainer gets an argument array with the run folder, format, type, output and reference flag', () => {
-  const { command, args } = buildExportArgs({ python: '/venv/bin/python', runDir: '/runs/a b', format: 'gguf', quant: 'q8_0', out: '/out/x.gguf', reference: true });
+  const { command, args } = buildExportArgs({
+    python: '/venv/bin/python',
+    runDir: '/runs/a b',
+    format: 'gguf',
+    quant: 'q8_0',
+    out: '/out/x.gguf',
+    reference: true,
+  });
   assert.equal(command, '/venv/bin/python');
-  assert.deepEqual(args.slice(2), ['export', '--run-dir', '/runs/a b', '--format', 'gguf', '--quant', 'q8_0', '--out', '/out/x.gguf', '--reference']);
+  assert.deepEqual(args.slice(2), [
+    'export',
+    '--run-dir',
+    '/runs/a b',
+    '--format',
+    'gguf',
+    '--quant',
+    'q8_0',
+    '--out',
+    '/out/x.gguf',
+    '--reference',
+  ]);
 });

@@ -11,11 +11,20 @@ import { claimsDocument } from '../../server/src/core/analysis/claim';
 const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
 
 test('the ▷ Run button is on every claimed config, only in a trusted workspace', () => {
-  const entries = (manifest.contributes.menus['editor/title'] as { command: string; when: string }[]).filter((m) => m.command === 'loraLens.runFineTune');
+  const entries = (manifest.contributes.menus['editor/title'] as { command: string; when: string }[]).filter(
+    (m) => m.command === 'loraLens.runFineTune',
+  );
   assert.equal(entries.length, 1);
   assert.match(entries[0]!.when, new RegExp(`(^|[(| ])${CLAIMED_CONTEXT.replace('.', '\\.')}([)| ]|$)`));
   assert.match(entries[0]!.when, /&& isWorkspaceTrusted$/);
   // The key is true for an axolotl file whose name says nothing (the case the file-name pattern missed).
-  assert.ok(claimsDocument('/ws/config.yml', 'base_model: Qwen/Qwen2.5-0.5B-Instruct\nadapter: lora\ndatasets:\n  - path: d.jsonl\n    type: alpaca\n', { files: [], dialects: {} }, 'config.yml'));
+  assert.ok(
+    claimsDocument(
+      '/ws/config.yml',
+      'base_model: Qwen/Qwen2.5-0.5B-Instruct\nadapter: lora\ndatasets:\n  - path: d.jsonl\n    type: alpaca\n',
+      { files: [], dialects: {} },
+      'config.yml',
+    ),
+  );
   assert.doesNotMatch(entries[0]!.when.split('||')[0]!, /^resourceFilename/, 'the claimed key comes first');
 });

@@ -49,8 +49,14 @@ function runServiceWorker(from: number): Promise<{ results: WorkerResult[]; hung
         results.push(message);
       }
     });
-    worker.on('error', (error) => { clearInterval(watchdog); reject(error); });
-    worker.on('exit', () => { clearInterval(watchdog); resolve({ results }); });
+    worker.on('error', (error) => {
+      clearInterval(watchdog);
+      reject(error);
+    });
+    worker.on('exit', () => {
+      clearInterval(watchdog);
+      resolve({ results });
+    });
   });
 }
 
@@ -65,11 +71,18 @@ test(`service functions: ${COUNT} generated and mutated documents, no exception,
     hangs.push(`no answer after ${HANG_MS} ms: ${describeDocument(documents[run.hung]!)}`);
     from = run.hung + 1;
   }
-  const failures = results.filter((r) => r.error).map((r) => `threw: ${describeDocument(documents[r.index]!)}\n${r.error}`);
-  const slow = results.filter((r) => r.ms > MAX_MS_PER_DOCUMENT).map((r) => `${r.ms.toFixed(0)} ms (over ${MAX_MS_PER_DOCUMENT}): ${describeDocument(documents[r.index]!)}`);
+  const failures = results
+    .filter((r) => r.error)
+    .map((r) => `threw: ${describeDocument(documents[r.index]!)}\n${r.error}`);
+  const slow = results
+    .filter((r) => r.ms > MAX_MS_PER_DOCUMENT)
+    .map((r) => `${r.ms.toFixed(0)} ms (over ${MAX_MS_PER_DOCUMENT}): ${describeDocument(documents[r.index]!)}`);
   const slowest = [...results].sort((x, y) => y.ms - x.ms).slice(0, 5);
-  t.diagnostic(`${results.length} documents; slowest: ${slowest.map((r) => `${r.ms.toFixed(0)} ms ${documents[r.index]!.name}`).join(', ')}`);
-  if (slow.length) t.diagnostic(`slow on this machine (not a failure: time stays out of pass/fail): ${slow.join('; ')}`);
+  t.diagnostic(
+    `${results.length} documents; slowest: ${slowest.map((r) => `${r.ms.toFixed(0)} ms ${documents[r.index]!.name}`).join(', ')}`,
+  );
+  if (slow.length)
+    t.diagnostic(`slow on this machine (not a failure: time stays out of pass/fail): ${slow.join('; ')}`);
   assert.deepEqual([...hangs, ...failures], []);
   assert.equal(results.length + hangs.length, COUNT);
 });
@@ -102,14 +115,23 @@ test(`language server: every ${SERVER_EVERY}th document over JSON-RPC gets diagn
       const ms = performance.now() - start;
       if (ms > slowest.ms) slowest = { ms, name: doc.name };
     }
-    t.diagnostic(`${sent} documents through the server; slowest round trip ${slowest.ms.toFixed(0)} ms (${slowest.name})`);
+    t.diagnostic(
+      `${sent} documents through the server; slowest round trip ${slowest.ms.toFixed(0)} ms (${slowest.name})`,
+    );
 
     const uri = uris[0]!;
     const version = ++versions[0]!;
     const published = client.diagnostics(uri, version);
-    await client.change(uri, version, 'model: Qwen/Qwen2.5-0.5B-Instruct\nmethod: full\ndata:\n  train: data/train.jsonl\n');
+    await client.change(
+      uri,
+      version,
+      'model: Qwen/Qwen2.5-0.5B-Instruct\nmethod: full\ndata:\n  train: data/train.jsonl\n',
+    );
     await published;
-    const hover = await client.connection.sendRequest('textDocument/hover', { textDocument: { uri }, position: { line: 1, character: 2 } }) as Hover | null;
+    const hover = (await client.connection.sendRequest('textDocument/hover', {
+      textDocument: { uri },
+      position: { line: 1, character: 2 },
+    })) as Hover | null;
     assert.match((hover?.contents as { value: string } | undefined)?.value ?? '', /\*\*method\*\*/);
   } finally {
     await client.dispose();

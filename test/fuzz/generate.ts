@@ -37,17 +37,93 @@ const EXAMPLES = readdirSync(join(__dirname, '..', '..', 'examples'))
 
 /** The axolotl and LLaMA-Factory example configs of the corpus: their documents go through the dialect path. */
 const CORPUS = join(__dirname, '..', 'fixtures', 'corpus');
-const DIALECT_EXAMPLES = ['axolotl', 'llama-factory'].flatMap((tool) => readdirSync(join(CORPUS, tool)).sort().map((name) => readFileSync(join(CORPUS, tool, name), 'utf8')));
+const DIALECT_EXAMPLES = ['axolotl', 'llama-factory'].flatMap((tool) =>
+  readdirSync(join(CORPUS, tool))
+    .sort()
+    .map((name) => readFileSync(join(CORPUS, tool, name), 'utf8')),
+);
 
 /** Values axolotl and LLaMA-Factory read in their own way (YAML 1.1 scalars, plugin and env-gated keys, lists). */
-const DIALECT_TOKENS = ['adapter: qlora', 'load_in_4bit: false', 'load_in_8bit: true', 'warmup_steps: 0.1', 'learning_rate: 1e-4', 'learning_rate: "2e-4"', 'lora_r: 0', 'lora_target_modules: []',
-  'lora_target_linear: yes', 'gradient_checkpointing: offload', 'bf16: auto', 'plugins:\n  - axolotl.integrations.liger.LigerPlugin', 'datasets:\n  - path: ', 'finetuning_type: full', 'quantization_bit: 3', 'lora_target: all',
-  'dataset: a,b,,c', 'stage: rm', 'deepspeed: ds_z3.json', 'fsdp_config: {}', 'micro_batch_size: 0', 'num_epochs: .inf', '0755', 'on', '~'];
+const DIALECT_TOKENS = [
+  'adapter: qlora',
+  'load_in_4bit: false',
+  'load_in_8bit: true',
+  'warmup_steps: 0.1',
+  'learning_rate: 1e-4',
+  'learning_rate: "2e-4"',
+  'lora_r: 0',
+  'lora_target_modules: []',
+  'lora_target_linear: yes',
+  'gradient_checkpointing: offload',
+  'bf16: auto',
+  'plugins:\n  - axolotl.integrations.liger.LigerPlugin',
+  'datasets:\n  - path: ',
+  'finetuning_type: full',
+  'quantization_bit: 3',
+  'lora_target: all',
+  'dataset: a,b,,c',
+  'stage: rm',
+  'deepspeed: ds_z3.json',
+  'fsdp_config: {}',
+  'micro_batch_size: 0',
+  'num_epochs: .inf',
+  '0755',
+  'on',
+  '~',
+];
 
 /** Tokens that mean something to a YAML parser, spliced into examples. */
-const TOKENS = [':', ': ', '- ', '-', '? ', '&a ', '*a', '*b', '!!str ', '!!map', '!tag ', '|', '|-', '>', '"', "'", '#', '%YAML 1.2\n', '---\n', '...\n',
-  '\t', '\r', '\r\n', '\n', '[', ']', '{', '}', ',', '<<: *a', '~', 'null', 'true', '1e309', '-.inf', '.nan', '0x1F', '\u0000', '\ufeff', '\ud800', '\udfff',
-  'r: -1', 'lora_dropout: 1', 'method: qlora', 'method: full', 'quantization:\n  load_in_4bit: false', 'target_modules: []', 'model: {}', 'lora_alpa: 3'];
+const TOKENS = [
+  ':',
+  ': ',
+  '- ',
+  '-',
+  '? ',
+  '&a ',
+  '*a',
+  '*b',
+  '!!str ',
+  '!!map',
+  '!tag ',
+  '|',
+  '|-',
+  '>',
+  '"',
+  "'",
+  '#',
+  '%YAML 1.2\n',
+  '---\n',
+  '...\n',
+  '\t',
+  '\r',
+  '\r\n',
+  '\n',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  '<<: *a',
+  '~',
+  'null',
+  'true',
+  '1e309',
+  '-.inf',
+  '.nan',
+  '0x1F',
+  '\u0000',
+  '\ufeff',
+  '\ud800',
+  '\udfff',
+  'r: -1',
+  'lora_dropout: 1',
+  'method: qlora',
+  'method: full',
+  'quantization:\n  load_in_4bit: false',
+  'target_modules: []',
+  'model: {}',
+  'lora_alpa: 3',
+];
 
 /** Random UTF-16 code units, lone surrogates and control characters included. */
 function randomUnits(random: Random, length: number): string {
@@ -55,7 +131,8 @@ function randomUnits(random: Random, length: number): string {
   for (let i = 0; i < length; i++) {
     const kind = random.int(10);
     if (kind < 5) out += String.fromCharCode(32 + random.int(95));
-    else if (kind < 6) out += random.pick(['\n', '\t', '\r', ' ', ':', '-', '#', '&', '*', '!', '|', '>', '{', '[', '"']);
+    else if (kind < 6)
+      out += random.pick(['\n', '\t', '\r', ' ', ':', '-', '#', '&', '*', '!', '|', '>', '{', '[', '"']);
     else if (kind < 7) out += String.fromCharCode(0xd800 + random.int(0x800));
     else if (kind < 8) out += String.fromCharCode(random.int(32));
     else out += String.fromCharCode(random.int(0x10000));
@@ -76,9 +153,15 @@ function mutate(random: Random, text: string): string {
   for (let e = 0; e < edits; e++) {
     const at = random.int(out.length + 1);
     switch (random.int(8)) {
-      case 0: out = out.slice(0, at) + out.slice(at + 1 + random.int(20)); break;
-      case 1: out = out.slice(0, at) + random.pick(TOKENS) + out.slice(at); break;
-      case 2: out = out.slice(0, at) + randomUnits(random, 1 + random.int(8)) + out.slice(at); break;
+      case 0:
+        out = out.slice(0, at) + out.slice(at + 1 + random.int(20));
+        break;
+      case 1:
+        out = out.slice(0, at) + random.pick(TOKENS) + out.slice(at);
+        break;
+      case 2:
+        out = out.slice(0, at) + randomUnits(random, 1 + random.int(8)) + out.slice(at);
+        break;
       case 3: {
         const lines = out.split('\n');
         const line = random.int(lines.length);
@@ -93,9 +176,20 @@ function mutate(random: Random, text: string): string {
         out = lines.join('\n');
         break;
       }
-      case 5: out = out.slice(0, at) + out.slice(random.int(out.length + 1)); break;
-      case 6: out = out.replace(/: (\S+)/, random.pick([': [', ': {', ': &a ', ': *a', ': !!int x', ': "', ': |', ': 1e400', ': -0', ': ""'])); break;
-      default: out = out.split('\n').map((line) => (random.int(5) === 0 ? line.replace(/^( *)/, '$1$1') : line)).join('\n');
+      case 5:
+        out = out.slice(0, at) + out.slice(random.int(out.length + 1));
+        break;
+      case 6:
+        out = out.replace(
+          /: (\S+)/,
+          random.pick([': [', ': {', ': &a ', ': *a', ': !!int x', ': "', ': |', ': 1e400', ': -0', ': ""']),
+        );
+        break;
+      default:
+        out = out
+          .split('\n')
+          .map((line) => (random.int(5) === 0 ? line.replace(/^( *)/, '$1$1') : line))
+          .join('\n');
     }
   }
   return out;
@@ -103,12 +197,18 @@ function mutate(random: Random, text: string): string {
 
 function nested(random: Random, depth: number): string {
   switch (random.int(6)) {
-    case 0: return `${'['.repeat(depth)}1${']'.repeat(depth)}`;
-    case 1: return `model: ${'{a: '.repeat(depth)}1${'}'.repeat(depth)}\n`;
-    case 2: return Array.from({ length: depth }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n') + ' 1\n';
-    case 3: return Array.from({ length: depth }, (_, i) => `${' '.repeat(2 * i)}- `).join('\n') + 'x\n';
-    case 4: return `${'- '.repeat(depth)}x\n`;
-    default: return `lora:\n  target_modules: ${'['.repeat(depth)}${']'.repeat(random.int(depth + 1))}\n`;
+    case 0:
+      return `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+    case 1:
+      return `model: ${'{a: '.repeat(depth)}1${'}'.repeat(depth)}\n`;
+    case 2:
+      return Array.from({ length: depth }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n') + ' 1\n';
+    case 3:
+      return Array.from({ length: depth }, (_, i) => `${' '.repeat(2 * i)}- `).join('\n') + 'x\n';
+    case 4:
+      return `${'- '.repeat(depth)}x\n`;
+    default:
+      return `lora:\n  target_modules: ${'['.repeat(depth)}${']'.repeat(random.int(depth + 1))}\n`;
   }
 }
 
@@ -130,16 +230,41 @@ function special(random: Random, index: number): FuzzDocument {
     () => ({ name: 'huge block scalar', text: `model: |\n${'  line of text\n'.repeat(20_000 + random.int(20_000))}` }),
     () => ({ name: 'file over the size limit (~5 MB)', text: `${example}# ${'y'.repeat(5 * 1024 * 1024)}\n` }),
     () => ({ name: 'alias bomb (billion laughs)', text: aliasBomb(8 + random.int(3), 10) }),
-    () => ({ name: 'alias bomb in a config value', text: `x: &x [a, a, a, a, a, a, a, a, a, a]\n${Array.from({ length: 9 }, (_, i) => `x${i}: &x${i} [${`*${i ? `x${i - 1}` : 'x'}, `.repeat(9)}*${i ? `x${i - 1}` : 'x'}]`).join('\n')}\n${example.replace('target_modules: all-linear', 'target_modules: *x8')}` }),
+    () => ({
+      name: 'alias bomb in a config value',
+      text: `x: &x [a, a, a, a, a, a, a, a, a, a]\n${Array.from({ length: 9 }, (_, i) => `x${i}: &x${i} [${`*${i ? `x${i - 1}` : 'x'}, `.repeat(9)}*${i ? `x${i - 1}` : 'x'}]`).join('\n')}\n${example.replace('target_modules: all-linear', 'target_modules: *x8')}`,
+    }),
     () => ({ name: 'deep nesting', text: nested(random, 1000 + random.int(4000)) }),
-    () => ({ name: 'many documents', text: Array.from({ length: 200 + random.int(800) }, () => example).join('---\n') }),
+    () => ({
+      name: 'many documents',
+      text: Array.from({ length: 200 + random.int(800) }, () => example).join('---\n'),
+    }),
     () => ({ name: 'tabs everywhere', text: example.replace(/ {2}/g, '\t') }),
     () => ({ name: 'CRLF and BOM', text: `\ufeff${example.replace(/\n/g, '\r\n')}` }),
-    () => ({ name: 'leading comment block', text: `${'# header comment line\n'.repeat(10 + random.int(50))}${example}` }),
+    () => ({
+      name: 'leading comment block',
+      text: `${'# header comment line\n'.repeat(10 + random.int(50))}${example}`,
+    }),
     () => ({ name: 'only comments', text: '# just a comment\n'.repeat(1 + random.int(5000)) }),
-    () => ({ name: 'many keys', text: Array.from({ length: 15_000 + random.int(15_000) }, (_, i) => `key_${i}: ${i}`).join('\n') }),
-    () => ({ name: 'long target_modules list', text: example.replace('target_modules: all-linear', `target_modules: [${Array.from({ length: 20_000 }, (_, i) => `m${i % 5000}`).join(', ')}]`) }),
-    () => ({ name: 'JSON config', text: JSON.stringify({ model: 'Qwen/Qwen2.5-0.5B-Instruct', method: 'full', data: { train: 'data/train.jsonl' } }, null, random.int(2) ? 2 : undefined) }),
+    () => ({
+      name: 'many keys',
+      text: Array.from({ length: 15_000 + random.int(15_000) }, (_, i) => `key_${i}: ${i}`).join('\n'),
+    }),
+    () => ({
+      name: 'long target_modules list',
+      text: example.replace(
+        'target_modules: all-linear',
+        `target_modules: [${Array.from({ length: 20_000 }, (_, i) => `m${i % 5000}`).join(', ')}]`,
+      ),
+    }),
+    () => ({
+      name: 'JSON config',
+      text: JSON.stringify(
+        { model: 'Qwen/Qwen2.5-0.5B-Instruct', method: 'full', data: { train: 'data/train.jsonl' } },
+        null,
+        random.int(2) ? 2 : undefined,
+      ),
+    }),
     () => ({ name: 'empty', text: random.pick(['', ' ', '\n\n', '\t', '---', '...', '#']) }),
   ];
   const make = cases[index % cases.length]!;
@@ -159,18 +284,31 @@ export function generateDocuments(count: number, seed = FUZZ_SEED): FuzzDocument
     if (i % 40 === 39) doc = special(random, Math.floor(i / 40));
     else {
       switch (random.int(7)) {
-        case 5: doc = { name: 'mutated axolotl/LLaMA-Factory example', text: mutate(random, random.pick(DIALECT_EXAMPLES)) }; break;
+        case 5:
+          doc = { name: 'mutated axolotl/LLaMA-Factory example', text: mutate(random, random.pick(DIALECT_EXAMPLES)) };
+          break;
         case 6: {
           const lines = random.pick(DIALECT_EXAMPLES).split('\n');
-          for (let k = 1 + random.int(4); k > 0; k--) lines.splice(random.int(lines.length + 1), 0, random.pick(DIALECT_TOKENS));
-          const modeline = random.int(4) === 0 ? `# lora-lens: dialect=${random.pick(['axolotl', 'llama-factory', 'lora-lens'])}\n` : '';
+          for (let k = 1 + random.int(4); k > 0; k--)
+            lines.splice(random.int(lines.length + 1), 0, random.pick(DIALECT_TOKENS));
+          const modeline =
+            random.int(4) === 0
+              ? `# lora-lens: dialect=${random.pick(['axolotl', 'llama-factory', 'lora-lens'])}\n`
+              : '';
           doc = { name: 'axolotl/LLaMA-Factory example with dialect values', text: modeline + lines.join('\n') };
           break;
         }
-        case 0: doc = { name: 'random UTF-16 units', text: randomUnits(random, random.int(400)) }; break;
-        case 1: doc = { name: 'random bytes', text: randomBytes(random, random.int(400)) }; break;
-        case 2: doc = { name: 'nesting', text: nested(random, 1 + random.int(200)) }; break;
-        default: doc = { name: 'mutated example', text: mutate(random, random.pick(EXAMPLES)) };
+        case 0:
+          doc = { name: 'random UTF-16 units', text: randomUnits(random, random.int(400)) };
+          break;
+        case 1:
+          doc = { name: 'random bytes', text: randomBytes(random, random.int(400)) };
+          break;
+        case 2:
+          doc = { name: 'nesting', text: nested(random, 1 + random.int(200)) };
+          break;
+        default:
+          doc = { name: 'mutated example', text: mutate(random, random.pick(EXAMPLES)) };
       }
     }
     docs.push({ name: `#${i} ${doc.name}`, text: doc.text });

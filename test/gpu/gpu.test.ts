@@ -13,7 +13,10 @@ test('parses nvidia-smi CSV, several GPUs', () => {
   assert.equal(gpus[0]!.usedBytes, 512 * 2 ** 20);
   assert.equal(gpus[0]!.computeCapability, '9.0');
   assert.equal(gpus[1]!.computeCapability, '8.9');
-  assert.deepEqual(parseNvidiaSmi('NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.'), []);
+  assert.deepEqual(
+    parseNvidiaSmi('NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.'),
+    [],
+  );
   assert.deepEqual(parseNvidiaSmi('Tesla T4, [N/A], 0'), []);
 });
 
@@ -26,7 +29,10 @@ test('memory sizes', () => {
 });
 
 test('GPU names: fuzzy but unambiguous', () => {
-  const name = (s: string) => { const r = lookupGpuName(s); return r.ok ? r.gpu.name : `ERR ${r.message}`; };
+  const name = (s: string) => {
+    const r = lookupGpuName(s);
+    return r.ok ? r.gpu.name : `ERR ${r.message}`;
+  };
   assert.equal(name('RTX 4090'), 'RTX 4090');
   assert.equal(name('NVIDIA GeForce RTX 4090'), 'RTX 4090');
   assert.equal(name('h100-80gb'), 'H100 80GB');
@@ -51,10 +57,19 @@ test('settings take a name or a size', () => {
 
 test('detection: parsed output, and "no GPU detected" when nvidia-smi is absent', async () => {
   let seenArgs: string[] = [];
-  const ok = await detectGpus({ run: async (_cmd, args) => { seenArgs = args; return 'NVIDIA L4, 23034, 0\n'; } });
+  const ok = await detectGpus({
+    run: async (_cmd, args) => {
+      seenArgs = args;
+      return 'NVIDIA L4, 23034, 0\n';
+    },
+  });
   assert.deepEqual(seenArgs, ['--query-gpu=name,memory.total,memory.used', '--format=csv,noheader,nounits']);
   assert.ok(ok.ok && ok.gpus[0]!.name === 'NVIDIA L4');
-  const none = await detectGpus({ run: async () => { throw new Error('ENOENT'); } });
+  const none = await detectGpus({
+    run: async () => {
+      throw new Error('ENOENT');
+    },
+  });
   assert.equal(none.ok, false);
   assert.match(!none.ok ? none.message : '', /no GPU detected/);
 });

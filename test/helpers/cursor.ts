@@ -1,5 +1,10 @@
 import type { Position } from 'vscode-languageserver-types';
-import { parseConfigDocument, positionAt, computeLineStarts, type ConfigDocument } from '../../server/src/core/document/configDocument';
+import {
+  parseConfigDocument,
+  positionAt,
+  computeLineStarts,
+  type ConfigDocument,
+} from '../../server/src/core/document/configDocument';
 
 /** Splits text at its `|` cursor marker: the document without it, and the marker's position. */
 export function withCursor(textWithCursor: string): { doc: ConfigDocument; position: Position } {

@@ -14,13 +14,24 @@ export class LspTestClient {
   readonly connection: ProtocolConnection;
   private readonly process: ChildProcess;
   private readonly published: PublishDiagnosticsParams[] = [];
-  private readonly waiters: Array<{ match: (p: PublishDiagnosticsParams) => boolean; resolve: (p: PublishDiagnosticsParams) => void }> = [];
+  private readonly waiters: Array<{
+    match: (p: PublishDiagnosticsParams) => boolean;
+    resolve: (p: PublishDiagnosticsParams) => void;
+  }> = [];
   stderr = '';
 
   constructor(env: NodeJS.ProcessEnv = {}) {
-    this.process = spawn(process.execPath, [join(REPO, 'dist', 'server.js'), '--stdio'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.process.stderr!.on('data', (chunk: Buffer) => { this.stderr += chunk.toString(); });
-    this.connection = createProtocolConnection(new StreamMessageReader(this.process.stdout!), new StreamMessageWriter(this.process.stdin!));
+    this.process = spawn(process.execPath, [join(REPO, 'dist', 'server.js'), '--stdio'], {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.process.stderr!.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+    });
+    this.connection = createProtocolConnection(
+      new StreamMessageReader(this.process.stdout!),
+      new StreamMessageWriter(this.process.stdin!),
+    );
     this.connection.onNotification('textDocument/publishDiagnostics', (params: PublishDiagnosticsParams) => {
       this.published.push(params);
       for (let i = this.waiters.length - 1; i >= 0; i--) {
@@ -32,7 +43,12 @@ export class LspTestClient {
   }
 
   async initialize(rootUri: string | null = null): Promise<void> {
-    await this.connection.sendRequest('initialize', { processId: process.pid, rootUri, capabilities: { workspace: { configuration: true } }, workspaceFolders: null });
+    await this.connection.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri,
+      capabilities: { workspace: { configuration: true } },
+      workspaceFolders: null,
+    });
     await this.connection.sendNotification('initialized', {});
   }
 
@@ -40,24 +56,40 @@ export class LspTestClient {
   diagnostics(uri: string, version?: number, timeoutMs = 10_000): Promise<PublishDiagnosticsParams> {
     const match = (p: PublishDiagnosticsParams) => p.uri === uri && (version === undefined || p.version === version);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no diagnostics for ${uri} v${version} within ${timeoutMs} ms\n${this.stderr}`)), timeoutMs);
-      this.waiters.push({ match, resolve: (p) => { clearTimeout(timer); resolve(p); } });
+      const timer = setTimeout(
+        () => reject(new Error(`no diagnostics for ${uri} v${version} within ${timeoutMs} ms\n${this.stderr}`)),
+        timeoutMs,
+      );
+      this.waiters.push({
+        match,
+        resolve: (p) => {
+          clearTimeout(timer);
+          resolve(p);
+        },
+      });
     });
   }
 
   open(uri: string, text: string, languageId = 'yaml', version = 1): Promise<void> {
-    return this.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId, version, text } });
+    return this.connection.sendNotification('textDocument/didOpen', {
+      textDocument: { uri, languageId, version, text },
+    });
   }
 
   change(uri: string, version: number, text: string): Promise<void> {
-    return this.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ text }] });
+    return this.connection.sendNotification('textDocument/didChange', {
+      textDocument: { uri, version },
+      contentChanges: [{ text }],
+    });
   }
 
   async dispose(): Promise<void> {
     try {
       await Promise.race([this.connection.sendRequest('shutdown'), new Promise((r) => setTimeout(r, 2000))]);
       await this.connection.sendNotification('exit');
-    } catch { /* the process may be gone already */ }
+    } catch {
+      /* the process may be gone already */
+    }
     this.connection.dispose();
     this.process.kill();
   }

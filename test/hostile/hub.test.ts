@@ -10,10 +10,25 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { cachedHubModel, clearHubMemory, hubEndpoint, lookupHubModel, type HubOptions } from '../../server/src/core/models/hub';
+import {
+  cachedHubModel,
+  clearHubMemory,
+  hubEndpoint,
+  lookupHubModel,
+  type HubOptions,
+} from '../../server/src/core/models/hub';
 import { settle } from '../helpers/hub';
 
-const LLAMA = { model_type: 'llama', vocab_size: 32000, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 2048 };
+const LLAMA = {
+  model_type: 'llama',
+  vocab_size: 32000,
+  hidden_size: 256,
+  intermediate_size: 512,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 2048,
+};
 const MiB = 1024 * 1024;
 
 let server: Server;
@@ -30,7 +45,10 @@ function stream(res: ServerResponse, total: number): void {
     while (sent < total && !res.destroyed) {
       sent += chunk.length;
       bytesSent += chunk.length;
-      if (!res.write(chunk)) { res.once('drain', pump); return; }
+      if (!res.write(chunk)) {
+        res.once('drain', pump);
+        return;
+      }
     }
     if (!res.destroyed) res.end();
   };
@@ -42,13 +60,42 @@ function route(req: IncomingMessage, res: ServerResponse): void {
   open.push(res);
   const m = /^\/([\w.-]+\/[\w.-]+)\/resolve\/[^/]+\/(.+)$/.exec(req.url ?? '');
   const [, repo, file] = m ?? [];
-  if (repo === 'evil/declared') { res.writeHead(200, { 'content-length': String(10 * 1024 * MiB) }); res.write('{'); return; }
-  if (repo === 'evil/endless') { res.writeHead(200, { 'content-type': 'application/json' }); stream(res, 10 * 1024 * MiB); return; }
-  if (repo === 'evil/drip') { res.writeHead(200); const t = setInterval(() => (res.destroyed ? clearInterval(t) : res.write(' ')), 50); res.on('close', () => clearInterval(t)); return; }
-  if (repo === 'evil/loop') { res.writeHead(302, { location: req.url! }); res.end(); return; }
-  if (repo === 'evil/hop') { res.writeHead(302, { location: '/evil/endless/resolve/main/config.json' }); res.end(); return; }
-  if (repo === 'evil/absurd' && file === 'config.json') { res.writeHead(200); res.end(JSON.stringify({ ...LLAMA, num_hidden_layers: 1e9 })); return; }
-  if (repo === 'acme/tiny' && file === 'config.json') { res.writeHead(200); res.end(JSON.stringify(LLAMA)); return; }
+  if (repo === 'evil/declared') {
+    res.writeHead(200, { 'content-length': String(10 * 1024 * MiB) });
+    res.write('{');
+    return;
+  }
+  if (repo === 'evil/endless') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    stream(res, 10 * 1024 * MiB);
+    return;
+  }
+  if (repo === 'evil/drip') {
+    res.writeHead(200);
+    const t = setInterval(() => (res.destroyed ? clearInterval(t) : res.write(' ')), 50);
+    res.on('close', () => clearInterval(t));
+    return;
+  }
+  if (repo === 'evil/loop') {
+    res.writeHead(302, { location: req.url! });
+    res.end();
+    return;
+  }
+  if (repo === 'evil/hop') {
+    res.writeHead(302, { location: '/evil/endless/resolve/main/config.json' });
+    res.end();
+    return;
+  }
+  if (repo === 'evil/absurd' && file === 'config.json') {
+    res.writeHead(200);
+    res.end(JSON.stringify({ ...LLAMA, num_hidden_layers: 1e9 }));
+    return;
+  }
+  if (repo === 'acme/tiny' && file === 'config.json') {
+    res.writeHead(200);
+    res.end(JSON.stringify(LLAMA));
+    return;
+  }
   res.writeHead(404);
   res.end('{"error":"Entry not found"}');
 }
@@ -65,8 +112,11 @@ after(() => {
 });
 
 let home: string;
-const options = (env: NodeJS.ProcessEnv = {}): HubOptions =>
-  ({ env: { HOME: home, HF_ENDPOINT: `http://127.0.0.1:${port}`, ...env }, cacheDir: join(home, 'cache'), timeoutMs: 3000 });
+const options = (env: NodeJS.ProcessEnv = {}): HubOptions => ({
+  env: { HOME: home, HF_ENDPOINT: `http://127.0.0.1:${port}`, ...env },
+  cacheDir: join(home, 'cache'),
+  timeoutMs: 3000,
+});
 
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'lora-lens-hostile-hub-'));
@@ -82,7 +132,11 @@ describe('a hostile Hub', { timeout: 120_000 }, () => {
       bytesSent = 0;
       const result = await settle(lookupHubModel(repo, null, options()));
       assert.equal(result.ok, false, repo);
-      assert.match(!result.ok ? result.message : '', /sent a config\.json of over 1 MiB; a model's config\.json is a few KiB, .* Nothing was cached/, repo);
+      assert.match(
+        !result.ok ? result.message : '',
+        /sent a config\.json of over 1 MiB; a model's config\.json is a few KiB, .* Nothing was cached/,
+        repo,
+      );
       assert.ok(bytesSent < 64 * MiB, `${repo}: ${bytesSent} bytes went out before the client stopped reading`);
     }
     assert.equal(existsSync(join(home, 'cache')), false);

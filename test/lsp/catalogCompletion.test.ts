@@ -35,18 +35,25 @@ async function labelsAt(name: string, text: string): Promise<string[]> {
   const line = lines.findIndex((l) => l.includes('|'));
   const character = lines[line]!.indexOf('|');
   const { uri } = await open(name, text.replace('|', ''));
-  const result = await client.connection.sendRequest('textDocument/completion', { textDocument: { uri }, position: { line, character } }) as CompletionItem[] | CompletionList;
+  const result = (await client.connection.sendRequest('textDocument/completion', {
+    textDocument: { uri },
+    position: { line, character },
+  })) as CompletionItem[] | CompletionList;
   return (Array.isArray(result) ? result : result.items).map((i) => i.label);
 }
 
 test('hardware.gpu completes auto, every catalog GPU in the catalog spelling, and a size', async () => {
-  const labels = await labelsAt('a.finetune.yaml', 'model: Qwen/Qwen2.5-0.5B-Instruct\nmethod: lora\nhardware:\n  gpu: |\n');
+  const labels = await labelsAt(
+    'a.finetune.yaml',
+    'model: Qwen/Qwen2.5-0.5B-Instruct\nmethod: lora\nhardware:\n  gpu: |\n',
+  );
   assert.ok(gpuNames().length >= 20);
-  for (const name of ['auto', ...gpuNames(), '24GiB']) assert.ok(labels.includes(name), `${name} missing from ${labels.join(', ')}`);
-  assert.ok(!labels.includes('A100-80GB'), 'the schema example spelling (A100-80GB) is not the catalog\'s (A100 80GB)');
+  for (const name of ['auto', ...gpuNames(), '24GiB'])
+    assert.ok(labels.includes(name), `${name} missing from ${labels.join(', ')}`);
+  assert.ok(!labels.includes('A100-80GB'), "the schema example spelling (A100-80GB) is not the catalog's (A100 80GB)");
 });
 
-test('the model key completes every catalog model id, in our dialect, axolotl\'s and LLaMA-Factory\'s', async () => {
+test("the model key completes every catalog model id, in our dialect, axolotl's and LLaMA-Factory's", async () => {
   const ids = catalogIds();
   assert.ok(ids.length > 10);
   for (const [name, text] of [
@@ -55,7 +62,11 @@ test('the model key completes every catalog model id, in our dialect, axolotl\'s
     ['lf.yaml', 'model_name_or_path: |\nstage: sft\nfinetuning_type: lora\ndataset: alpaca_en\ntemplate: qwen\n'],
   ] as const) {
     const labels = await labelsAt(name, text);
-    assert.deepEqual(ids.filter((id) => !labels.includes(id)), [], `${name}: ids missing`);
+    assert.deepEqual(
+      ids.filter((id) => !labels.includes(id)),
+      [],
+      `${name}: ids missing`,
+    );
   }
 });
 
@@ -65,7 +76,11 @@ test('gpu: 4090 (read as a number) gets a preferred fix to `RTX 4090`', async ()
   const d = diagnostics.find((x) => x.code === 'schema-type');
   assert.ok(d, diagnostics.map((x) => x.code).join(', '));
   assert.match(String(d.message), /Did you mean `RTX 4090`\?/);
-  const actions = await client.connection.sendRequest('textDocument/codeAction', { textDocument: { uri }, range: d.range, context: { diagnostics: [d] } }) as CodeAction[];
+  const actions = (await client.connection.sendRequest('textDocument/codeAction', {
+    textDocument: { uri },
+    range: d.range,
+    context: { diagnostics: [d] },
+  })) as CodeAction[];
   const preferred = actions.find((a) => a.isPreferred);
   assert.equal(preferred?.title, 'Change to `RTX 4090`');
   assert.match(applyTextEdits(text, preferred.edit!.changes![uri]!), /^ {2}gpu: RTX 4090$/m);
@@ -77,6 +92,10 @@ test('gpu: RTX 6000 gets a did-you-mean for the RTX 6000 Ada and a preferred fix
   assert.ok(d, diagnostics.map((x) => x.code).join(', '));
   assert.match(String(d.message), /did you mean "RTX 6000 Ada"\?/);
   assert.match(String(d.message), /"A100 80GB", "H100 80GB"/);
-  const actions = await client.connection.sendRequest('textDocument/codeAction', { textDocument: { uri }, range: d.range, context: { diagnostics: [d] } }) as CodeAction[];
+  const actions = (await client.connection.sendRequest('textDocument/codeAction', {
+    textDocument: { uri },
+    range: d.range,
+    context: { diagnostics: [d] },
+  })) as CodeAction[];
   assert.equal(actions.find((a) => a.isPreferred)?.title, 'Change to "RTX 6000 Ada"');
 });

@@ -14,10 +14,18 @@ import { LspTestClient } from '../helpers/lspClient';
 let client: LspTestClient;
 const dir = mkdtempSync(join(tmpdir(), 'links-'));
 mkdirSync(join(dir, 'data'));
-const row = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] });
+const row = JSON.stringify({
+  messages: [
+    { role: 'user', content: 'hi' },
+    { role: 'assistant', content: 'hello' },
+  ],
+});
 writeFileSync(join(dir, 'data', 'train.jsonl'), `${row}\n`);
 writeFileSync(join(dir, 'data', 'eval.jsonl'), `${row}\n`);
-writeFileSync(join(dir, 'data', 'alpaca.jsonl'), `${JSON.stringify({ instruction: 'hi', input: '', output: 'hello' })}\n`);
+writeFileSync(
+  join(dir, 'data', 'alpaca.jsonl'),
+  `${JSON.stringify({ instruction: 'hi', input: '', output: 'hello' })}\n`,
+);
 
 before(async () => {
   client = new LspTestClient({ LORA_LENS_DEBOUNCE_MS: '20', LORA_LENS_NO_GPU_DETECT: '1' });
@@ -25,7 +33,8 @@ before(async () => {
 });
 after(async () => client.dispose());
 
-const ours = (train: string) => `model: Qwen/Qwen2.5-0.5B-Instruct\nmethod: lora\ndata:\n  train: ${train}\n  eval: data/eval.jsonl\n  format: chat\n`;
+const ours = (train: string) =>
+  `model: Qwen/Qwen2.5-0.5B-Instruct\nmethod: lora\ndata:\n  train: ${train}\n  eval: data/eval.jsonl\n  format: chat\n`;
 
 async function openConfig(name: string, text: string): Promise<{ uri: string; diagnostics: Diagnostic[] }> {
   const uri = pathToFileURL(join(dir, name)).href;
@@ -34,24 +43,38 @@ async function openConfig(name: string, text: string): Promise<{ uri: string; di
   return { uri, diagnostics: (await published).diagnostics };
 }
 const messageOf = (d: Diagnostic) => (typeof d.message === 'string' ? d.message : d.message.value);
-const linksOf = async (uri: string) => (await client.connection.sendRequest('textDocument/documentLink', { textDocument: { uri } })) as DocumentLink[];
+const linksOf = async (uri: string) =>
+  (await client.connection.sendRequest('textDocument/documentLink', { textDocument: { uri } })) as DocumentLink[];
 
 test('data.train and data.eval are links to their files, on the value', async () => {
   const { uri } = await openConfig('a.finetune.yaml', ours('data/train.jsonl'));
   const links = await linksOf(uri);
-  assert.deepEqual(links.map((l) => [l.range.start.line, l.range.start.character, l.range.end.character, l.target]), [
-    [3, 9, 25, pathToFileURL(join(dir, 'data', 'train.jsonl')).href],
-    [4, 8, 23, pathToFileURL(join(dir, 'data', 'eval.jsonl')).href],
-  ]);
+  assert.deepEqual(
+    links.map((l) => [l.range.start.line, l.range.start.character, l.range.end.character, l.target]),
+    [
+      [3, 9, 25, pathToFileURL(join(dir, 'data', 'train.jsonl')).href],
+      [4, 8, 23, pathToFileURL(join(dir, 'data', 'eval.jsonl')).href],
+    ],
+  );
 });
 
 test('a missing data file: no link, a did-you-mean for the close name in the folder, and a fix that writes it', async () => {
   const text = ours('data/trian.jsonl');
   const { uri, diagnostics } = await openConfig('b.finetune.yaml', text);
   const missing = diagnostics.find((d) => /does not exist/.test(messageOf(d)))!;
-  assert.match(messageOf(missing), /trian\.jsonl does not exist\. Did you mean train\.jsonl\? It is in the same folder\./);
-  assert.deepEqual((await linksOf(uri)).map((l) => l.target), [pathToFileURL(join(dir, 'data', 'eval.jsonl')).href]);
-  const actions = (await client.connection.sendRequest('textDocument/codeAction', { textDocument: { uri }, range: missing.range, context: { diagnostics: [missing] } })) as CodeAction[];
+  assert.match(
+    messageOf(missing),
+    /trian\.jsonl does not exist\. Did you mean train\.jsonl\? It is in the same folder\./,
+  );
+  assert.deepEqual(
+    (await linksOf(uri)).map((l) => l.target),
+    [pathToFileURL(join(dir, 'data', 'eval.jsonl')).href],
+  );
+  const actions = (await client.connection.sendRequest('textDocument/codeAction', {
+    textDocument: { uri },
+    range: missing.range,
+    context: { diagnostics: [missing] },
+  })) as CodeAction[];
   const fix = actions.find((a) => a.edit && /train\.jsonl/.test(a.title))!;
   assert.ok(fix, `no fix among ${actions.map((a) => a.title).join(', ')}`);
   const fixed = applyTextEdits(text, fix.edit!.changes![uri]!);
@@ -68,18 +91,26 @@ test('a name with nothing close in the folder gets no guess', async () => {
 });
 
 test('an axolotl dataset path is a link too', async () => {
-  const text = 'base_model: Qwen/Qwen2.5-0.5B-Instruct\nadapter: lora\nlora_r: 16\ndatasets:\n  - path: data/alpaca.jsonl\n    type: alpaca\noutput_dir: ./out\n';
+  const text =
+    'base_model: Qwen/Qwen2.5-0.5B-Instruct\nadapter: lora\nlora_r: 16\ndatasets:\n  - path: data/alpaca.jsonl\n    type: alpaca\noutput_dir: ./out\n';
   const { uri } = await openConfig('axolotl.yml', text);
   const links = await linksOf(uri);
-  assert.deepEqual(links.map((l) => [l.range.start.line, l.target]), [[4, pathToFileURL(join(dir, 'data', 'alpaca.jsonl')).href]]);
+  assert.deepEqual(
+    links.map((l) => [l.range.start.line, l.target]),
+    [[4, pathToFileURL(join(dir, 'data', 'alpaca.jsonl')).href]],
+  );
 });
 
 test('a LLaMA-Factory dataset name is a link to the file dataset_info.json gives it', async () => {
   mkdirSync(join(dir, 'lf'));
   writeFileSync(join(dir, 'lf', 'dataset_info.json'), JSON.stringify({ my_alpaca: { file_name: 'my_alpaca.json' } }));
   writeFileSync(join(dir, 'lf', 'my_alpaca.json'), JSON.stringify([{ instruction: 'hi', input: '', output: 'hello' }]));
-  const text = 'model_name_or_path: Qwen/Qwen2.5-0.5B-Instruct\nstage: sft\ndo_train: true\nfinetuning_type: lora\ndataset: my_alpaca\ndataset_dir: lf\ntemplate: qwen\noutput_dir: saves/q\n';
+  const text =
+    'model_name_or_path: Qwen/Qwen2.5-0.5B-Instruct\nstage: sft\ndo_train: true\nfinetuning_type: lora\ndataset: my_alpaca\ndataset_dir: lf\ntemplate: qwen\noutput_dir: saves/q\n';
   const { uri } = await openConfig('llamafactory.yaml', text);
   const links = await linksOf(uri);
-  assert.deepEqual(links.map((l) => [l.range.start.line, l.range.start.character, l.target]), [[4, 9, pathToFileURL(join(dir, 'lf', 'my_alpaca.json')).href]]);
+  assert.deepEqual(
+    links.map((l) => [l.range.start.line, l.range.start.character, l.target]),
+    [[4, 9, pathToFileURL(join(dir, 'lf', 'my_alpaca.json')).href]],
+  );
 });

@@ -15,7 +15,16 @@ import type { CompletionItem, Hover, InlayHint } from 'vscode-languageserver-typ
 import type { PublishDiagnosticsParams } from 'vscode-languageserver-protocol';
 import { LspTestClient } from '../helpers/lspClient';
 
-const TINY_LLAMA = { model_type: 'llama', vocab_size: 32000, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 2048 };
+const TINY_LLAMA = {
+  model_type: 'llama',
+  vocab_size: 32000,
+  hidden_size: 256,
+  intermediate_size: 512,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 2048,
+};
 
 let client: LspTestClient;
 let hub: Server;
@@ -31,8 +40,13 @@ before(async () => {
   await new Promise<void>((resolve) => hub.listen(0, '127.0.0.1', resolve));
   const home = mkdtempSync(join(tmpdir(), 'lora-lens-lsp-dialects-'));
   client = new LspTestClient({
-    LORA_LENS_DEBOUNCE_MS: '20', LORA_LENS_NO_GPU_DETECT: '1', HOME: home, XDG_CACHE_HOME: join(home, 'cache'), HF_HOME: join(home, 'hf'),
-    HF_ENDPOINT: `http://127.0.0.1:${(hub.address() as AddressInfo).port}`, HF_HUB_OFFLINE: '',
+    LORA_LENS_DEBOUNCE_MS: '20',
+    LORA_LENS_NO_GPU_DETECT: '1',
+    HOME: home,
+    XDG_CACHE_HOME: join(home, 'cache'),
+    HF_HOME: join(home, 'hf'),
+    HF_ENDPOINT: `http://127.0.0.1:${(hub.address() as AddressInfo).port}`,
+    HF_HUB_OFFLINE: '',
   });
   await client.initialize('file:///work/project');
 });
@@ -60,14 +74,17 @@ const AXOLOTL = [
 ].join('\n');
 
 /** Diagnostics published for `uri` until one satisfies `done` (the server may publish again after a background lookup). */
-async function publishedUntil(uri: string, done: (p: PublishDiagnosticsParams) => boolean): Promise<PublishDiagnosticsParams> {
+async function publishedUntil(
+  uri: string,
+  done: (p: PublishDiagnosticsParams) => boolean,
+): Promise<PublishDiagnosticsParams> {
   for (;;) {
     const p = await client.diagnostics(uri, undefined, 20_000);
     if (done(p)) return p;
   }
 }
 
-test('an axolotl file is claimed by its keys: the tool\'s findings and our rules on its own keys', async () => {
+test("an axolotl file is claimed by its keys: the tool's findings and our rules on its own keys", async () => {
   const uri = 'file:///work/project/qwen-lora.yml';
   const published = client.diagnostics(uri, 1);
   await client.open(uri, AXOLOTL);
@@ -82,18 +99,33 @@ test('an axolotl file is claimed by its keys: the tool\'s findings and our rules
   const batch = diagnostics.find((d) => d.code === 'effective-batch')!;
   assert.equal(batch.range.start.line, 10);
   assert.match(String(batch.message), /micro_batch_size × gradient_accumulation_steps/);
-  assert.ok(!diagnostics.some((d) => String(d.code).startsWith('schema-')), 'our schema is not applied to an axolotl file');
+  assert.ok(
+    !diagnostics.some((d) => String(d.code).startsWith('schema-')),
+    'our schema is not applied to an axolotl file',
+  );
 });
 
-test('completion and hover come from the dialect\'s schema; the hint sits on base_model', async () => {
+test("completion and hover come from the dialect's schema; the hint sits on base_model", async () => {
   const uri = 'file:///work/project/qwen-lora.yml';
-  const completion = await client.connection.sendRequest('textDocument/completion', { textDocument: { uri }, position: { line: 14, character: 0 } }) as CompletionItem[];
-  assert.ok(completion.some((item) => item.label === 'warmup_ratio'), 'an axolotl key');
+  const completion = (await client.connection.sendRequest('textDocument/completion', {
+    textDocument: { uri },
+    position: { line: 14, character: 0 },
+  })) as CompletionItem[];
+  assert.ok(
+    completion.some((item) => item.label === 'warmup_ratio'),
+    'an axolotl key',
+  );
   assert.ok(!completion.some((item) => item.label === 'lora_r'), 'a key already written is not offered');
-  assert.ok(!completion.some((item) => item.label === 'method'), 'not our dialect\'s keys');
-  const hover = await client.connection.sendRequest('textDocument/hover', { textDocument: { uri }, position: { line: 2, character: 2 } }) as Hover;
+  assert.ok(!completion.some((item) => item.label === 'method'), "not our dialect's keys");
+  const hover = (await client.connection.sendRequest('textDocument/hover', {
+    textDocument: { uri },
+    position: { line: 2, character: 2 },
+  })) as Hover;
   assert.match((hover.contents as { value: string }).value, /^\*\*lora_r\*\* \(axolotl\)/);
-  const hints = await client.connection.sendRequest('textDocument/inlayHint', { textDocument: { uri }, range: { start: { line: 0, character: 0 }, end: { line: 20, character: 0 } } }) as InlayHint[];
+  const hints = (await client.connection.sendRequest('textDocument/inlayHint', {
+    textDocument: { uri },
+    range: { start: { line: 0, character: 0 }, end: { line: 20, character: 0 } },
+  })) as InlayHint[];
   assert.equal(hints.length, 1);
   assert.equal(hints[0]!.position.line, 0);
   assert.match(String(hints[0]!.label), /^≈ \d+(\.\d)? GiB/);
@@ -102,13 +134,19 @@ test('completion and hover come from the dialect\'s schema; the hint sits on bas
 test('other YAML gets nothing; a torchtune recipe gets nothing', async () => {
   for (const [name, text] of [
     ['compose.yaml', 'services:\n  web:\n    image: nginx\n'],
-    ['recipe.yaml', 'model:\n  _component_: torchtune.models.llama3_2.lora_llama3_2_1b\n  lora_rank: 8\noptimizer:\n  _component_: torch.optim.AdamW\n  lr: 3e-4\n'],
+    [
+      'recipe.yaml',
+      'model:\n  _component_: torchtune.models.llama3_2.lora_llama3_2_1b\n  lora_rank: 8\noptimizer:\n  _component_: torch.optim.AdamW\n  lr: 3e-4\n',
+    ],
   ] as const) {
     const uri = `file:///work/project/${name}`;
     const published = client.diagnostics(uri, 1);
     await client.open(uri, text);
     assert.deepEqual((await published).diagnostics, [], name);
-    const hints = await client.connection.sendRequest('textDocument/inlayHint', { textDocument: { uri }, range: { start: { line: 0, character: 0 }, end: { line: 9, character: 0 } } }) as InlayHint[];
+    const hints = (await client.connection.sendRequest('textDocument/inlayHint', {
+      textDocument: { uri },
+      range: { start: { line: 0, character: 0 }, end: { line: 9, character: 0 } },
+    })) as InlayHint[];
     assert.deepEqual(hints, [], name);
     const lenses = await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } });
     assert.deepEqual(lenses, [], name);
@@ -117,7 +155,8 @@ test('other YAML gets nothing; a torchtune recipe gets nothing', async () => {
 
 test('a model found nowhere offline is fetched from the Hub in the background; the document is analysed again', async () => {
   const uri = 'file:///work/project/tiny.yaml';
-  const text = 'model_name_or_path: acme/tiny-llama\nstage: sft\ndo_train: true\nfinetuning_type: lora\nlora_rank: 8\ndataset: alpaca_en_demo\ntemplate: llama3\ncutoff_len: 1024\nper_device_train_batch_size: 4\ngradient_accumulation_steps: 8\nlearning_rate: 1.0e-4\n';
+  const text =
+    'model_name_or_path: acme/tiny-llama\nstage: sft\ndo_train: true\nfinetuning_type: lora\nlora_rank: 8\ndataset: alpaca_en_demo\ntemplate: llama3\ncutoff_len: 1024\nper_device_train_batch_size: 4\ngradient_accumulation_steps: 8\nlearning_rate: 1.0e-4\n';
   const first = client.diagnostics(uri, 1);
   await client.open(uri, text);
   const pending = (await first).diagnostics.filter((d) => d.code === 'model-unknown');
@@ -125,13 +164,21 @@ test('a model found nowhere offline is fetched from the Hub in the background; t
   assert.match(String(pending[0]!.message), /being fetched from the Hugging Face Hub/);
   const resolved = await publishedUntil(uri, (p) => !p.diagnostics.some((d) => d.code === 'model-unknown'));
   assert.ok(hubRequests.includes('/acme/tiny-llama/resolve/main/config.json'));
-  assert.ok(!resolved.diagnostics.some((d) => d.severity === 1), JSON.stringify(resolved.diagnostics.map((d) => d.message)));
-  const hints = await client.connection.sendRequest('textDocument/inlayHint', { textDocument: { uri }, range: { start: { line: 0, character: 0 }, end: { line: 12, character: 0 } } }) as InlayHint[];
+  assert.ok(
+    !resolved.diagnostics.some((d) => d.severity === 1),
+    JSON.stringify(resolved.diagnostics.map((d) => d.message)),
+  );
+  const hints = (await client.connection.sendRequest('textDocument/inlayHint', {
+    textDocument: { uri },
+    range: { start: { line: 0, character: 0 }, end: { line: 12, character: 0 } },
+  })) as InlayHint[];
   assert.equal(hints.length, 1, 'the estimate of the fetched architecture');
 
   const missing = 'file:///work/project/missing.yaml';
   await client.open(missing, text.replace('acme/tiny-llama', 'acme/no-such-model'));
-  const failed = await publishedUntil(missing, (p) => p.diagnostics.some((d) => d.code === 'model-unknown' && /Hub lookup failed/.test(String(d.message))));
+  const failed = await publishedUntil(missing, (p) =>
+    p.diagnostics.some((d) => d.code === 'model-unknown' && /Hub lookup failed/.test(String(d.message))),
+  );
   const info = failed.diagnostics.filter((d) => d.code === 'model-unknown');
   assert.equal(info.length, 1, 'one diagnostic says why');
   assert.equal(info[0]!.severity, 3);

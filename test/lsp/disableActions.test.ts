@@ -24,14 +24,21 @@ after(async () => client.dispose());
 async function publish(text: string): Promise<Diagnostic[]> {
   const v = ++version;
   const published = client.diagnostics(uri, v);
-  if (v === 1) await client.open(uri, text, 'yaml', v); else await client.change(uri, v, text);
+  if (v === 1) await client.open(uri, text, 'yaml', v);
+  else await client.change(uri, v, text);
   return (await published).diagnostics;
 }
-const actionsFor = async (d: Diagnostic) => (await client.connection.sendRequest('textDocument/codeAction', { textDocument: { uri }, range: d.range, context: { diagnostics: [d] } })) as CodeAction[];
+const actionsFor = async (d: Diagnostic) =>
+  (await client.connection.sendRequest('textDocument/codeAction', {
+    textDocument: { uri },
+    range: d.range,
+    context: { diagnostics: [d] },
+  })) as CodeAction[];
 
-const TEXT = 'model: Qwen/Qwen2.5-0.5B-Instruct\nmethod: lora\nlora:\n  r: 8\n  lora_alpha: 128\n  lora_dropoutt: 0.1\ndata:\n  train: train.jsonl\n';
+const TEXT =
+  'model: Qwen/Qwen2.5-0.5B-Instruct\nmethod: lora\nlora:\n  r: 8\n  lora_alpha: 128\n  lora_dropoutt: 0.1\ndata:\n  train: train.jsonl\n';
 
-test('the comment goes above the diagnostic\'s line, indented like it, and silences that rule there only', async () => {
+test("the comment goes above the diagnostic's line, indented like it, and silences that rule there only", async () => {
   const before = await publish(TEXT);
   const alpha = before.find((d) => d.code === 'alpha-ratio');
   assert.ok(alpha, before.map((d) => d.code).join(', '));
@@ -41,11 +48,19 @@ test('the comment goes above the diagnostic\'s line, indented like it, and silen
   assert.match(fixed, /\n {2}# lora-lens-disable-next-line alpha-ratio\n {2}lora_alpha: 128\n/);
   const after = await publish(fixed);
   assert.ok(!after.some((d) => d.code === 'alpha-ratio'), 'alpha-ratio silenced');
-  assert.deepEqual(after.map((d) => d.code).sort(), before.filter((d) => d.code !== 'alpha-ratio').map((d) => d.code).sort(), 'nothing else changed');
+  assert.deepEqual(
+    after.map((d) => d.code).sort(),
+    before
+      .filter((d) => d.code !== 'alpha-ratio')
+      .map((d) => d.code)
+      .sort(),
+    'nothing else changed',
+  );
 });
 
 test('a second rule on a line that already has the comment is added to its list', async () => {
-  const text = 'model: Qwen/Qwen2.5-0.5B-Instruct\nmethod: lora\n# lora-lens-disable-next-line trust-remote-code\ntraining:\n  learning_rate: 0.5\ndata:\n  train: train.jsonl\n';
+  const text =
+    'model: Qwen/Qwen2.5-0.5B-Instruct\nmethod: lora\n# lora-lens-disable-next-line trust-remote-code\ntraining:\n  learning_rate: 0.5\ndata:\n  train: train.jsonl\n';
   const diagnostics = await publish(text);
   const lr = diagnostics.find((d) => d.code === 'lr-range');
   assert.ok(lr, diagnostics.map((d) => d.code).join(', '));

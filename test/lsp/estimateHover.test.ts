@@ -20,14 +20,26 @@ import { LspTestClient } from '../helpers/lspClient';
 import { REPO } from '../helpers/cli';
 
 const EXAMPLES = join(REPO, 'examples');
-const gpu = (name: string): GpuSpec => { const l = gpuFromSetting(name); assert.ok(l.ok); return l.gpu; };
+const gpu = (name: string): GpuSpec => {
+  const l = gpuFromSetting(name);
+  assert.ok(l.ok);
+  return l.gpu;
+};
 
 /** The hover of a config analysed as the server does, after its data file was inspected (so time is known). */
-async function hoverOf(text: string, path: string, options: { fallbackGpu?: GpuSpec | null; cost?: number } = {}): Promise<string> {
+async function hoverOf(
+  text: string,
+  path: string,
+  options: { fallbackGpu?: GpuSpec | null; cost?: number } = {},
+): Promise<string> {
   const inspector = new DatasetInspector();
   const environment: AnalysisEnvironment = {
-    platform: 'linux', env: {}, fallbackGpu: options.fallbackGpu ?? null, hub: { enabled: false, env: {} },
-    datasetFacts: (p, o) => inspector.peek(p, o), gpuHourlyCost: options.cost ?? null,
+    platform: 'linux',
+    env: {},
+    fallbackGpu: options.fallbackGpu ?? null,
+    hub: { enabled: false, env: {} },
+    datasetFacts: (p, o) => inspector.peek(p, o),
+    gpuHourlyCost: options.cost ?? null,
   };
   const first = analyzeConfig({ doc: parseConfigDocument(text), configPath: path, environment });
   for (const pending of first.pendingDatasets) await inspector.inspect(pending.path, pending.options);
@@ -71,7 +83,10 @@ test('our own dialect with no GPU known: both the file key and the setting are n
   const path = join(EXAMPLES, 'qwen2.5-7b-qlora.finetune.yaml');
   const text = readFileSync(path, 'utf8').replace(/^(\s*gpu:).*$/m, '$1 auto');
   const markdown = await hoverOf(text, path);
-  assert.match(markdown.split('\n')[0]!, /no GPU detected: set `hardware\.gpu` in this file or the `loraLens\.gpu` setting/);
+  assert.match(
+    markdown.split('\n')[0]!,
+    /no GPU detected: set `hardware\.gpu` in this file or the `loraLens\.gpu` setting/,
+  );
 });
 
 test('the first screen: verdict, the bold recommendation, the method table with the recommended row marked, and why the fastest differs', async () => {
@@ -95,7 +110,9 @@ test('the first screen: verdict, the bold recommendation, the method table with 
 
 test('with a price per GPU-hour the table has a Cost column and no word on setting one', async () => {
   const path = join(EXAMPLES, 'qwen2.5-7b-qlora.finetune.yaml');
-  const screen = firstScreen(await hoverOf(readFileSync(path, 'utf8'), path, { fallbackGpu: gpu('RTX 4090'), cost: 2 }));
+  const screen = firstScreen(
+    await hoverOf(readFileSync(path, 'utf8'), path, { fallbackGpu: gpu('RTX 4090'), cost: 2 }),
+  );
   assert.match(screen, /Method .* Cost\n/);
   assert.doesNotMatch(screen, /gpuHourlyCost/);
 });
@@ -103,10 +120,22 @@ test('with a price per GPU-hour the table has a Cost column and no word on setti
 test('a config nothing makes fit says what would: a bigger GPU with the figure, several GPUs, a smaller model', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hover-'));
   const path = join(dir, 'big.finetune.yaml');
-  const text = 'model: meta-llama/Llama-3.1-70B\nmethod: lora\nhardware:\n  gpu: RTX 3060\ndata:\n  train: train.jsonl\n';
-  writeFileSync(join(dir, 'train.jsonl'), `${JSON.stringify({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] })}\n`);
+  const text =
+    'model: meta-llama/Llama-3.1-70B\nmethod: lora\nhardware:\n  gpu: RTX 3060\ndata:\n  train: train.jsonl\n';
+  writeFileSync(
+    join(dir, 'train.jsonl'),
+    `${JSON.stringify({
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: 'hello' },
+      ],
+    })}\n`,
+  );
   const screen = firstScreen(await hoverOf(text, path));
-  assert.match(screen, /Nothing in this config makes it fit RTX 3060\.\*\* What would: a GPU with at least \d+ GiB of memory, or about \d+ GPUs of this size with sharding \(FSDP or ZeRO-3\), or a smaller model\./);
+  assert.match(
+    screen,
+    /Nothing in this config makes it fit RTX 3060\.\*\* What would: a GPU with at least \d+ GiB of memory, or about \d+ GPUs of this size with sharding \(FSDP or ZeRO-3\), or a smaller model\./,
+  );
   assert.doesNotMatch(screen, /▶/, 'no method is recommended when none fits');
 });
 
@@ -123,14 +152,22 @@ test('over the connection: an axolotl file with no GPU points at loraLens.gpu; w
   const published = client.diagnostics(uri, 1);
   await client.open(uri, AXOLOTL, 'yaml', 1);
   await published;
-  const hover = async (at = uri) => ((await client.connection.sendRequest('textDocument/hover', { textDocument: { uri: at }, position: { line: 0, character: 15 } })) as Hover).contents as { value: string };
+  const hover = async (at = uri) =>
+    (
+      (await client.connection.sendRequest('textDocument/hover', {
+        textDocument: { uri: at },
+        position: { line: 0, character: 15 },
+      })) as Hover
+    ).contents as { value: string };
   const before = (await hover()).value;
   assert.match(before, /set the `loraLens\.gpu` setting/);
   assert.doesNotMatch(before, /hardware\.gpu/);
 
   // The pushed settings apply before the next document is opened (notifications are handled in order).
   client.connection.onRequest('workspace/configuration', () => [{ gpu: 'H100 80GB' }]);
-  await client.connection.sendNotification('workspace/didChangeConfiguration', { settings: { loraLens: { gpu: 'H100 80GB' } } });
+  await client.connection.sendNotification('workspace/didChangeConfiguration', {
+    settings: { loraLens: { gpu: 'H100 80GB' } },
+  });
   const second = pathToFileURL(join(dir, 'qwen-2.yml')).href;
   const opened = client.diagnostics(second, 1);
   await client.open(second, AXOLOTL, 'yaml', 1);
@@ -152,5 +189,11 @@ test('a fit with under 5% of the card left is a tight fit, in the hint and the h
 });
 
 function analyzeAt(text: string, path: string, fallbackGpu: GpuSpec) {
-  return Promise.resolve(analyzeConfig({ doc: parseConfigDocument(text), configPath: path, environment: { platform: 'linux', env: {}, fallbackGpu, hub: { enabled: false, env: {} } } }));
+  return Promise.resolve(
+    analyzeConfig({
+      doc: parseConfigDocument(text),
+      configPath: path,
+      environment: { platform: 'linux', env: {}, fallbackGpu, hub: { enabled: false, env: {} } },
+    }),
+  );
 }

@@ -15,12 +15,25 @@ before(async () => {
   client = new LspTestClient({ LORA_LENS_DEBOUNCE_MS: '20', LORA_LENS_NO_GPU_DETECT: '1' });
   await client.initialize(pathToFileURL(dir).href);
 });
-after(async () => { await client.dispose(); rmSync(dir, { recursive: true, force: true }); });
+after(async () => {
+  await client.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const CONFIG = [
-  'model: Qwen/Qwen2.5-7B-Instruct', 'method: lora', 'data:', '  train: train.jsonl', '  max_length: 2048',
-  'training:', '  per_device_train_batch_size: 2', '  gradient_checkpointing: true', '  max_steps: 1250',
-  'hardware:', '  gpu: H100-80GB', '  cost_per_hour: 2.5', '',
+  'model: Qwen/Qwen2.5-7B-Instruct',
+  'method: lora',
+  'data:',
+  '  train: train.jsonl',
+  '  max_length: 2048',
+  'training:',
+  '  per_device_train_batch_size: 2',
+  '  gradient_checkpointing: true',
+  '  max_steps: 1250',
+  'hardware:',
+  '  gpu: H100-80GB',
+  '  cost_per_hour: 2.5',
+  '',
 ].join('\n');
 
 test('the CodeLens says how long the run takes on the GPU, in how many steps, at what cost', async () => {
@@ -28,11 +41,19 @@ test('the CodeLens says how long the run takes on the GPU, in how many steps, at
   const published = client.diagnostics(uri, 1);
   await client.open(uri, CONFIG, 'yaml', 1);
   await published;
-  const lenses = await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } }) as CodeLens[];
+  const lenses = (await client.connection.sendRequest('textDocument/codeLens', {
+    textDocument: { uri },
+  })) as CodeLens[];
   assert.equal(lenses.length, 1);
-  assert.match(lenses[0]!.command!.title, /^\$\(play\) Run Fine-Tune · ≈ (\d+ h( \d+ min)?|\d+ min) on H100 80GB · 1,250 steps · cost ≈ \d+\.\d\d$/);
+  assert.match(
+    lenses[0]!.command!.title,
+    /^\$\(play\) Run Fine-Tune · ≈ (\d+ h( \d+ min)?|\d+ min) on H100 80GB · 1,250 steps · cost ≈ \d+\.\d\d$/,
+  );
 
-  const hover = await client.connection.sendRequest('textDocument/hover', { textDocument: { uri }, position: { line: 0, character: 10 } }) as Hover;
+  const hover = (await client.connection.sendRequest('textDocument/hover', {
+    textDocument: { uri },
+    position: { line: 0, character: 10 },
+  })) as Hover;
   const text = (hover.contents as { value: string }).value;
   // The method table is aligned monospace text: a Markdown table in a VS Code hover has no cell padding.
   assert.match(text, /\n {2}Method +Peak +Fits +Tokens\/s +Time +Cost\n/);
@@ -44,6 +65,8 @@ test('a GPU given by its size has no speed: the CodeLens stays plain', async () 
   const published = client.diagnostics(uri, 1);
   await client.open(uri, CONFIG.replace('gpu: H100-80GB', 'gpu: 80GiB'), 'yaml', 1);
   await published;
-  const lenses = await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } }) as CodeLens[];
+  const lenses = (await client.connection.sendRequest('textDocument/codeLens', {
+    textDocument: { uri },
+  })) as CodeLens[];
   assert.equal(lenses[0]!.command!.title, '$(play) Run Fine-Tune');
 });

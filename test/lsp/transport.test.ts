@@ -14,7 +14,12 @@ test('the single-write stdio writer frames messages the library reader reads bac
   pipe.on('data', (chunk: Buffer) => chunks.push(chunk.length));
   const reader = new StreamMessageReader(pipe);
   const received: Message[] = [];
-  const done = new Promise<void>((resolve) => reader.listen((m) => { received.push(m); if (received.length === 3) resolve(); }));
+  const done = new Promise<void>((resolve) =>
+    reader.listen((m) => {
+      received.push(m);
+      if (received.length === 3) resolve();
+    }),
+  );
   const writer = new SingleWriteMessageWriter(pipe);
   const big = 'x'.repeat(1_000_000);
   const sent = [

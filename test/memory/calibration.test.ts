@@ -3,12 +3,19 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { catalogModel } from '../../server/src/core/models/catalog';
-import { MEASURED_ARCH, measuredPeakGiB, measurementPlan, parseMeasurements, type Measurement } from '../../server/src/core/estimate/memory/calibration';
+import {
+  MEASURED_ARCH,
+  measuredPeakGiB,
+  measurementPlan,
+  parseMeasurements,
+  type Measurement,
+} from '../../server/src/core/estimate/memory/calibration';
 import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
 import type { Engine } from '../../server/src/core/plan/types';
 
 const GiB = 2 ** 30;
-const fixture = (name: string) => parseMeasurements(readFileSync(join(__dirname, '..', 'fixtures', 'calibration', name), 'utf8'));
+const fixture = (name: string) =>
+  parseMeasurements(readFileSync(join(__dirname, '..', 'fixtures', 'calibration', name), 'utf8'));
 const rows = fixture('h100-hf-peft.jsonl');
 const llRows = fixture('h100-lora-lens.jsonl');
 // Architectures the hf profile was not fitted to (Llama-2-13B MHA, Mistral-7B, Llama-3.2-1B, Phi-3-mini, Qwen3-1.7B,
@@ -37,11 +44,17 @@ function checkRow(m: Measurement, i: number, engine: Engine, set = engine as str
     assert.equal(est.calibrated, true);
     const measured = measuredPeakGiB(m);
     const err = est.peakBytes / GiB / measured - 1;
-    assert.ok(Math.abs(err) <= 0.06, `${name}: estimate ${(est.peakBytes / GiB).toFixed(2)} GiB vs ${measured.toFixed(2)} (${(100 * err).toFixed(1)}%)`);
+    assert.ok(
+      Math.abs(err) <= 0.06,
+      `${name}: estimate ${(est.peakBytes / GiB).toFixed(2)} GiB vs ${measured.toFixed(2)} (${(100 * err).toFixed(1)}%)`,
+    );
     assert.equal(est.params.total, m.total_params);
     assert.equal(est.params.trainable, m.trainable);
     // The reserve range's upper end covers what the allocator reserved.
-    assert.ok(est.reservedBytesMax / GiB >= m.peak_reserved_gib + 0.51 - 0.05, `${name}: reserve ${(est.reservedBytesMax / GiB).toFixed(2)} < ${m.peak_reserved_gib}`);
+    assert.ok(
+      est.reservedBytesMax / GiB >= m.peak_reserved_gib + 0.51 - 0.05,
+      `${name}: reserve ${(est.reservedBytesMax / GiB).toFixed(2)} < ${m.peak_reserved_gib}`,
+    );
   });
 }
 

@@ -9,20 +9,30 @@ import { runCommandIn } from '../helpers/cli';
 const run = (args: string[], cwd: string) => runCommandIn(runCommand, args, cwd);
 
 const dir = mkdtempSync(join(tmpdir(), 'll-est-'));
-writeFileSync(join(dir, 'a.finetune.yaml'), [
-  'model: Qwen/Qwen2.5-7B-Instruct', 'method: lora', 'precision: bf16-true',
-  'lora: {r: 16, lora_alpha: 32, target_modules: all-linear}',
-  'data: {train: train.jsonl, format: chat, max_length: 2048}',
-  'training: {per_device_train_batch_size: 1, gradient_accumulation_steps: 8, gradient_checkpointing: true, learning_rate: 0.0002}',
-  'hardware: {gpu: H100-80GB}', '',
-].join('\n'));
-writeFileSync(join(dir, 'train.jsonl'), '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}\n');
+writeFileSync(
+  join(dir, 'a.finetune.yaml'),
+  [
+    'model: Qwen/Qwen2.5-7B-Instruct',
+    'method: lora',
+    'precision: bf16-true',
+    'lora: {r: 16, lora_alpha: 32, target_modules: all-linear}',
+    'data: {train: train.jsonl, format: chat, max_length: 2048}',
+    'training: {per_device_train_batch_size: 1, gradient_accumulation_steps: 8, gradient_checkpointing: true, learning_rate: 0.0002}',
+    'hardware: {gpu: H100-80GB}',
+    '',
+  ].join('\n'),
+);
+writeFileSync(
+  join(dir, 'train.jsonl'),
+  '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}\n',
+);
 
 test('JSON output has the contract fields; exit 0 when it fits', async () => {
   const r = await run(['a.finetune.yaml', '--json', '--engine', 'hf'], dir);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
-  for (const k of ['peak_bytes', 'reserved_bytes_max', 'breakdown', 'gpu', 'fits', 'headroom_bytes', 'engine', 'model']) assert.ok(k in j, k);
+  for (const k of ['peak_bytes', 'reserved_bytes_max', 'breakdown', 'gpu', 'fits', 'headroom_bytes', 'engine', 'model'])
+    assert.ok(k in j, k);
   assert.equal(j.engine, 'hf');
   assert.equal(j.gpu.name, 'H100 80GB');
   assert.equal(j.model.total_params, 7_615_616_512 + 40_370_176);

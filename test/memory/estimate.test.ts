@@ -10,8 +10,20 @@ import type { TrainingPlan } from '../../server/src/core/plan/types';
 import type { Estimate } from '../../server/src/core/estimate/memory/types';
 
 const GiB = 2 ** 30;
-const row = (o: Partial<Measurement>): Measurement => ({ arch: 'llama-3.1-8b', method: 'lora', targets: 'all-linear', r: 16, seq: 2048, bs: 1, gc: true,
-  total_params: 0, trainable: 0, peak_alloc_gib: 0, peak_reserved_gib: 0, ...o });
+const row = (o: Partial<Measurement>): Measurement => ({
+  arch: 'llama-3.1-8b',
+  method: 'lora',
+  targets: 'all-linear',
+  r: 16,
+  seq: 2048,
+  bs: 1,
+  gc: true,
+  total_params: 0,
+  trainable: 0,
+  peak_alloc_gib: 0,
+  peak_reserved_gib: 0,
+  ...o,
+});
 const llama8 = catalogModel('meta-llama/Llama-3.1-8B')!;
 const h100 = (lookupGpuName('H100-80GB') as { ok: true; gpu: import('../../server/src/core/gpu/types').GpuSpec }).gpu;
 const est = (p: TrainingPlan, spec = llama8) => estimateMemory(spec, p, h100, { engine: p.engine });
@@ -61,7 +73,8 @@ test('full fine-tuning: AdamW states follow the parameter dtype; 8-bit AdamW is 
 
 test('per-GPU share: FSDP/ZeRO-3 shard everything, ZeRO-2 grads+optimizer, DDP adds gradient buckets', () => {
   const base = measurementPlan(row({ method: 'full', master: 'bf16' }));
-  const withDist = (d: TrainingPlan['hardware']['distributed'], n = 4) => est({ ...base, hardware: { ...base.hardware, num_gpus: n, distributed: d } });
+  const withDist = (d: TrainingPlan['hardware']['distributed'], n = 4) =>
+    est({ ...base, hardware: { ...base.hardware, num_gpus: n, distributed: d } });
   const single = est(base).peakBytes;
   const ddp = withDist('ddp').peakBytes;
   const z2 = withDist('deepspeed_zero2').peakBytes;
@@ -100,7 +113,10 @@ test('lora-lens terms from the trainer code: chunk bound, fused AdamW, fused LoR
   // lora.py: saved inputs are shared in bf16, so LoRA activations are below PEFT's fp32 copies.
   const act = (e: Estimate) => e.phases[0]!.terms.find((t) => t.key === 'activations')!.bytes;
   const p = measurementPlan(row({ arch: 'qwen2.5-0.5b', gc: false }));
-  assert.ok(act(estimateMemory(qwen, p, null, { engine: 'lora-lens' })) < 0.7 * act(estimateMemory(qwen, p, null, { engine: 'hf' })));
+  assert.ok(
+    act(estimateMemory(qwen, p, null, { engine: 'lora-lens' })) <
+      0.7 * act(estimateMemory(qwen, p, null, { engine: 'hf' })),
+  );
   // nf4.py: measured with the built-in NF4, and said so.
   assert.ok(ll({ method: 'qlora' }).notes.some((n) => /built-in NF4/.test(n)));
 });
@@ -124,4 +140,3 @@ test('no GPU: fits and headroom are null; a GPU without bf16 gets a note', () =>
   assert.ok(t4.ok);
   assert.ok(estimateMemory(llama8, measurementPlan(row({})), t4.gpu).notes.some((n) => /bf16/.test(n)));
 });
-

@@ -18,11 +18,25 @@ const GiB = 2 ** 30;
 const h200 = (lookupGpuName('H200') as { ok: true; gpu: GpuSpec }).gpu;
 const qwen7 = catalogModel('Qwen/Qwen2-7B')!;
 const llama70 = catalogModel('meta-llama/Llama-3.1-70B')!;
-const row = (o: Partial<Measurement>): Measurement => ({ engine: 'lora-lens', arch: 'qwen2-7b', method: 'qlora', targets: 'all-linear', r: 16,
-  seq: 2048, bs: 1, gc: true, total_params: 0, trainable: 0, peak_alloc_gib: 0, peak_reserved_gib: 0, ...o });
-const term = (p: TrainingPlan, key: string) => estimateMemory(qwen7, p, h200, { engine: p.engine }).breakdown.find((t) => t.key === key)?.bytes ?? 0;
+const row = (o: Partial<Measurement>): Measurement => ({
+  engine: 'lora-lens',
+  arch: 'qwen2-7b',
+  method: 'qlora',
+  targets: 'all-linear',
+  r: 16,
+  seq: 2048,
+  bs: 1,
+  gc: true,
+  total_params: 0,
+  trainable: 0,
+  peak_alloc_gib: 0,
+  peak_reserved_gib: 0,
+  ...o,
+});
+const term = (p: TrainingPlan, key: string) =>
+  estimateMemory(qwen7, p, h200, { engine: p.engine }).breakdown.find((t) => t.key === key)?.bytes ?? 0;
 
-test('lean QLoRA keeps embeddings, head and norms in bf16: half the fp32 upcast\'s bytes, adapters still fp32', () => {
+test("lean QLoRA keeps embeddings, head and norms in bf16: half the fp32 upcast's bytes, adapters still fp32", () => {
   const upcast = measurementPlan(row({ upcast: true }), 'lora-lens');
   const lean = measurementPlan(row({ upcast: false }), 'lora-lens');
   assert.equal(upcast.quantization?.upcast_non_quantized, true);
@@ -36,10 +50,13 @@ test('lean QLoRA keeps embeddings, head and norms in bf16: half the fp32 upcast\
   assert.ok(peak(upcast) - peak(lean) >= rest * 2, `${(peak(upcast) - peak(lean)) / GiB} GiB`);
 });
 
-test('a plan that leaves upcast_non_quantized out is estimated with the upcast (what PEFT\'s preparation does)', () => {
+test("a plan that leaves upcast_non_quantized out is estimated with the upcast (what PEFT's preparation does)", () => {
   const absent = measurementPlan(row({}), 'lora-lens');
   delete absent.quantization!.upcast_non_quantized;
-  assert.equal(term(absent, 'weights_unquantized'), term(measurementPlan(row({ upcast: true }), 'lora-lens'), 'weights_unquantized'));
+  assert.equal(
+    term(absent, 'weights_unquantized'),
+    term(measurementPlan(row({ upcast: true }), 'lora-lens'), 'weights_unquantized'),
+  );
 });
 
 test('loading RAM: QLoRA streams one tensor; LoRA reads the whole model; each process of a multi-GPU run its own', () => {
@@ -61,12 +78,21 @@ test('loading RAM: QLoRA streams one tensor; LoRA reads the whole model; each pr
 
 test('lora-lens estimate prints "loading needs ≈ X GiB of RAM" and --json gives load_ram', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'll-loadram-'));
-  writeFileSync(join(dir, 'q.finetune.yaml'), [
-    'model: meta-llama/Llama-3.1-70B', 'method: qlora',
-    'data: {train: train.jsonl, format: chat, max_length: 2048}',
-    'training: {per_device_train_batch_size: 1, gradient_checkpointing: true}', 'hardware: {gpu: 48GiB}', '',
-  ].join('\n'));
-  writeFileSync(join(dir, 'train.jsonl'), '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}\n');
+  writeFileSync(
+    join(dir, 'q.finetune.yaml'),
+    [
+      'model: meta-llama/Llama-3.1-70B',
+      'method: qlora',
+      'data: {train: train.jsonl, format: chat, max_length: 2048}',
+      'training: {per_device_train_batch_size: 1, gradient_checkpointing: true}',
+      'hardware: {gpu: 48GiB}',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(dir, 'train.jsonl'),
+    '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}\n',
+  );
   const text = await runCommandIn(runCommand, ['q.finetune.yaml'], dir);
   assert.match(text.stdout, /loading needs ≈ 5\.0 GiB of RAM \(streamed one tensor at a time/);
   const json = await runCommandIn(runCommand, ['q.finetune.yaml', '--json'], dir);

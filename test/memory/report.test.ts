@@ -19,18 +19,34 @@ import { DatasetInspector } from '../../server/src/core/data';
 import { runCommandIn } from '../helpers/cli';
 
 const dir = mkdtempSync(join(tmpdir(), 'll-report-'));
-const row = JSON.stringify({ messages: [{ role: 'user', content: 'q '.repeat(200) }, { role: 'assistant', content: 'a '.repeat(200) }] });
+const row = JSON.stringify({
+  messages: [
+    { role: 'user', content: 'q '.repeat(200) },
+    { role: 'assistant', content: 'a '.repeat(200) },
+  ],
+});
 writeFileSync(join(dir, 'train.jsonl'), `${Array.from({ length: 300 }, () => row).join('\n')}\n`);
-const TEXT = ['model: Qwen/Qwen2.5-7B-Instruct', 'method: full', 'precision: bf16-mixed',
+const TEXT = [
+  'model: Qwen/Qwen2.5-7B-Instruct',
+  'method: full',
+  'precision: bf16-mixed',
   'data: {train: train.jsonl, format: chat, max_length: 2048}',
   'training: {per_device_train_batch_size: 2, gradient_accumulation_steps: 4, gradient_checkpointing: true, learning_rate: 0.00002}',
-  'hardware: {gpu: RTX 4090, cost_per_hour: 0.5}', ''].join('\n');
+  'hardware: {gpu: RTX 4090, cost_per_hour: 0.5}',
+  '',
+].join('\n');
 const path = join(dir, 'full.finetune.yaml');
 writeFileSync(path, TEXT);
 
 async function analysed(extra: Partial<AnalysisEnvironment> = {}) {
   const inspector = new DatasetInspector();
-  const environment: AnalysisEnvironment = { platform: 'linux', env: {}, fallbackGpu: null, datasetFacts: (p, o) => inspector.peek(p, o), ...extra };
+  const environment: AnalysisEnvironment = {
+    platform: 'linux',
+    env: {},
+    fallbackGpu: null,
+    datasetFacts: (p, o) => inspector.peek(p, o),
+    ...extra,
+  };
   const doc = parseConfigDocument(TEXT);
   let analysis = analyzeConfig({ doc, configPath: path, environment });
   await Promise.all(analysis.pendingDatasets.map((d) => inspector.inspect(d.path, d.options)));
@@ -63,12 +79,15 @@ test('the hint, the hover, the CodeLens and the CLI show the same peak, Make it 
   const json = await cliJson([]);
   assert.equal(json.peak_bytes, Math.round(report.estimate.peakBytes));
   assert.deepEqual(json.make_it_fit.changes, report.fit.makeItFit!.changes);
-  assert.deepEqual(json.suggestions.map((s: { title: string }) => s.title), report.fit.suggestions.map((s) => s.title));
+  assert.deepEqual(
+    json.suggestions.map((s: { title: string }) => s.title),
+    report.fit.suggestions.map((s) => s.title),
+  );
   assert.equal(json.time.steps, report.time!.steps);
   assert.equal(json.recommendation, report.recommendation.text);
 });
 
-test('the fit search runs once per estimate: the memory-no-fit rule\'s fixes are the report\'s', async () => {
+test("the fit search runs once per estimate: the memory-no-fit rule's fixes are the report's", async () => {
   const { analysis } = await analysed();
   const report = estimateReportOf(analysis)!;
   const model = analysis.model;
@@ -81,7 +100,7 @@ test('the fit search runs once per estimate: the memory-no-fit rule\'s fixes are
   assert.ok(report.fit.makeItFit);
 });
 
-test('--gpu and --engine are analysis overrides: the CLI\'s figures are the analysis\'s, not a second estimate', async () => {
+test("--gpu and --engine are analysis overrides: the CLI's figures are the analysis's, not a second estimate", async () => {
   const h100 = cliGpu('H100-80GB');
   assert.ok(h100.ok);
   const { analysis } = await analysed({ gpuOverride: h100.gpu, engineOverride: 'hf' });

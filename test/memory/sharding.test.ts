@@ -17,7 +17,19 @@ const LAYER_LINEAR = 2 * 896 * 896 + 2 * 896 * 128 + 3 * 896 * 4864; // 14,909,4
 const EMBEDDING = 151_936 * 896; // tied with the head: one matrix
 
 function plan(gpus: number, distributed: TrainingPlan['hardware']['distributed']): TrainingPlan {
-  const p = measurementPlan({ arch: 'qwen2.5-0.5b', method: 'full', targets: 'all-linear', r: 16, seq: 1024, bs: 4, gc: true, total_params: 0, trainable: 0, peak_alloc_gib: 0, peak_reserved_gib: 0 });
+  const p = measurementPlan({
+    arch: 'qwen2.5-0.5b',
+    method: 'full',
+    targets: 'all-linear',
+    r: 16,
+    seq: 1024,
+    bs: 4,
+    gc: true,
+    total_params: 0,
+    trainable: 0,
+    peak_alloc_gib: 0,
+    peak_reserved_gib: 0,
+  });
   assert.equal(p.precision, 'bf16-true');
   p.hardware = { ...p.hardware, num_gpus: gpus, distributed };
   return p;
@@ -25,23 +37,25 @@ function plan(gpus: number, distributed: TrainingPlan['hardware']['distributed']
 
 const est = (p: TrainingPlan, engine: Engine = 'hf'): Estimate => estimateMemory(spec, p, null, { engine });
 const term = (e: Estimate, phase: PhaseName, label: string | RegExp): number => {
-  const found = e.phases.find((ph) => ph.name === phase)!.terms.filter((t) => (typeof label === 'string' ? t.label === label : label.test(t.label)));
+  const found = e.phases
+    .find((ph) => ph.name === phase)!
+    .terms.filter((t) => (typeof label === 'string' ? t.label === label : label.test(t.label)));
   return found.reduce((s, t) => s + t.bytes, 0);
 };
 
 test('FSDP on 4 GPUs: weights, gradients and optimizer states a quarter each; two layers and the tied embedding gathered', () => {
   const one = est(plan(1, 'none'));
   const four = est(plan(4, 'fsdp'));
-  assert.equal(term(four, 'backward end', /^Weights/), P * 2 / 4);
+  assert.equal(term(four, 'backward end', /^Weights/), (P * 2) / 4);
   assert.equal(term(one, 'backward end', /^Weights/), P * 2);
-  assert.equal(term(four, 'backward end', 'Gradients'), P * 2 / 4);
+  assert.equal(term(four, 'backward end', 'Gradients'), (P * 2) / 4);
   assert.equal(term(four, 'optimizer step', /optimizer|AdamW/i), term(one, 'optimizer step', /optimizer|AdamW/i) / 4);
   // Two layers in flight (bf16) and FSDP's root group (the tied embedding/head) held from forward to backward's end.
   assert.equal(term(four, 'backward end', /weight copies/), 2 * LAYER_LINEAR * 2 + EMBEDDING * 2); // 331,907,072 B
   assert.equal(term(one, 'backward end', /weight copies/), 0);
 });
 
-test('DDP on 4 GPUs: the whole model per GPU, plus the gradient buckets; our trainer\'s gradients are views into them', () => {
+test("DDP on 4 GPUs: the whole model per GPU, plus the gradient buckets; our trainer's gradients are views into them", () => {
   const one = est(plan(1, 'none'));
   const hf = est(plan(4, 'ddp'));
   assert.equal(term(hf, 'backward end', /^Weights/), term(one, 'backward end', /^Weights/));

@@ -1,10 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bleuTokens, closestReferenceLength, computeBleu, segmentStats, tokenize13a } from '../../server/src/core/metrics/bleu';
+import {
+  bleuTokens,
+  closestReferenceLength,
+  computeBleu,
+  segmentStats,
+  tokenize13a,
+} from '../../server/src/core/metrics/bleu';
 import { scoreRows } from '../../server/src/core/metrics';
 import { pythonFixed } from '../../server/src/core/metrics/format';
 
-const close = (actual: number | null, expected: number) => assert.ok(actual !== null && Math.abs(actual - expected) < 1e-9, `${actual} != ${expected}`);
+const close = (actual: number | null, expected: number) =>
+  assert.ok(actual !== null && Math.abs(actual - expected) < 1e-9, `${actual} != ${expected}`);
 
 test('13a tokenisation: symbols split, . and , kept inside numbers, - split after a digit, entities unescaped', () => {
   assert.equal(tokenize13a('Hello, world.'), 'Hello , world .');
@@ -36,15 +43,21 @@ test('BLEU by hand: one segment', () => {
 test('BLEU by hand: a corpus with the brevity penalty; several references clip by the most any holds', () => {
   // Segment 2: hyp [the cat sat] (3) against [the cat sat on the mat] (6): 3/3, 2/2, 1/1, 0/0.
   // Sums: correct [8, 5, 2, 0], total [9, 7, 5, 3], hyp 9, ref 12; BP = exp(1 - 12/9).
-  const [bleu] = scoreRows([
-    { prediction: 'the cat sat on the mat', references: ['the cat is on the mat'] },
-    { prediction: 'the cat sat', references: ['the cat sat on the mat'] },
-  ], ['bleu']);
+  const [bleu] = scoreRows(
+    [
+      { prediction: 'the cat sat on the mat', references: ['the cat is on the mat'] },
+      { prediction: 'the cat sat', references: ['the cat sat on the mat'] },
+    ],
+    ['bleu'],
+  );
   const expected = Math.exp(1 - 12 / 9) * ((800 / 9) * (500 / 7) * 40 * (100 / 6)) ** (1 / 4);
   close(bleu!.value, expected);
   assert.equal(bleu!.details!.verbose, '88.9/71.4/40.0/16.7 (BP = 0.717 ratio = 0.750 hyp_len = 9 ref_len = 12)');
   // "the the the" against ["the cat", "the the mat"]: unigram "the" clipped at 2 (the second reference's count).
-  assert.deepEqual(segmentStats({ prediction: 'the the the', references: ['the cat', 'the the mat'] }).correct, [2, 1, 0, 0]);
+  assert.deepEqual(
+    segmentStats({ prediction: 'the the the', references: ['the cat', 'the the mat'] }).correct,
+    [2, 1, 0, 0],
+  );
 });
 
 test('no n-gram matches at all, and an empty hypothesis: BLEU 0', () => {
@@ -55,7 +68,9 @@ test('no n-gram matches at all, and an empty hypothesis: BLEU 0', () => {
 });
 
 test('printed as Python prints: an exact tie rounds to the even digit (6.25 -> 6.2, 0.125 -> 0.12), others to the nearest', () => {
-  assert.deepEqual([6.25, 6.35, 0.125, 2.5, 3.5, 1.0005, 37.99175, 0.05].map((x, i) => pythonFixed(x, [1, 1, 2, 0, 0, 3, 2, 1][i]!)),
+  assert.deepEqual(
+    [6.25, 6.35, 0.125, 2.5, 3.5, 1.0005, 37.99175, 0.05].map((x, i) => pythonFixed(x, [1, 1, 2, 0, 0, 3, 2, 1][i]!)),
     // 6.35 and 1.0005 are not exact in binary (6.3499..., 1.000499...): no tie. 0.05 is 0.05000000000000000277: up.
-    ['6.2', '6.3', '0.12', '2', '4', '1.000', '37.99', '0.1']);
+    ['6.2', '6.3', '0.12', '2', '4', '1.000', '37.99', '0.1'],
+  );
 });

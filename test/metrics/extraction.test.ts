@@ -4,7 +4,8 @@ import { exactMatchScore, tokenF1 } from '../../server/src/core/metrics/exactMat
 import { normalizeAnswer, splitWhitespace } from '../../server/src/core/metrics/normalize';
 import { scoreRows } from '../../server/src/core/metrics';
 
-const close = (actual: number | null, expected: number) => assert.ok(actual !== null && Math.abs(actual - expected) < 1e-9, `${actual} != ${expected}`);
+const close = (actual: number | null, expected: number) =>
+  assert.ok(actual !== null && Math.abs(actual - expected) < 1e-9, `${actual} != ${expected}`);
 
 test('SQuAD normalisation: lowercase, ASCII punctuation and a/an/the removed, whitespace collapsed', () => {
   assert.equal(normalizeAnswer('The  Eiffel-Tower!'), 'eiffeltower');
@@ -34,12 +35,15 @@ test('token F1 by hand', () => {
   assert.equal(tokenF1('', 'x'), 0);
 });
 
-test('corpus exact match and F1: the mean of each example\'s best reference, in percent', () => {
-  const [em, f1] = scoreRows([
-    { prediction: 'Paris!', references: ['London', 'paris'] }, // EM 1, F1 1 (the second reference)
-    { prediction: 'the cat sat on the mat', references: ['a cat on a mat'] }, // EM 0, F1 6/7
-    { prediction: 'Paris', references: ['London', 'paris, France'] }, // EM 0; F1 against "paris france": P 1, R 1/2 -> 2/3
-  ], ['exact_match', 'f1']);
+test("corpus exact match and F1: the mean of each example's best reference, in percent", () => {
+  const [em, f1] = scoreRows(
+    [
+      { prediction: 'Paris!', references: ['London', 'paris'] }, // EM 1, F1 1 (the second reference)
+      { prediction: 'the cat sat on the mat', references: ['a cat on a mat'] }, // EM 0, F1 6/7
+      { prediction: 'Paris', references: ['London', 'paris, France'] }, // EM 0; F1 against "paris france": P 1, R 1/2 -> 2/3
+    ],
+    ['exact_match', 'f1'],
+  );
   assert.equal(em!.n, 3);
   close(em!.value, 100 / 3);
   // (1 + 6/7 + 2/3) / 3 = (21/21 + 18/21 + 14/21) / 3 = 53/63

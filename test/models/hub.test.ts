@@ -10,10 +10,27 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { cachedHubModel, clearHubMemory, hubToken, lookupHubModel, resolveModelWithHub, type HubLookup, type HubOptions } from '../../server/src/core/models/hub';
+import {
+  cachedHubModel,
+  clearHubMemory,
+  hubToken,
+  lookupHubModel,
+  resolveModelWithHub,
+  type HubLookup,
+  type HubOptions,
+} from '../../server/src/core/models/hub';
 import { settle } from '../helpers/hub';
 
-const LLAMA = { model_type: 'llama', vocab_size: 32000, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 2048 };
+const LLAMA = {
+  model_type: 'llama',
+  vocab_size: 32000,
+  hidden_size: 256,
+  intermediate_size: 512,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 2048,
+};
 const TOKEN = 'hf_secret';
 
 let server: Server;
@@ -24,15 +41,23 @@ const hanging: ServerResponse[] = [];
 function route(req: IncomingMessage, res: ServerResponse): void {
   requests.push({ url: req.url ?? '', auth: req.headers.authorization });
   const m = /^\/([\w.-]+\/[\w.-]+)\/resolve\/([^/]+)\/(.+)$/.exec(req.url ?? '');
-  const json = (status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
+  const json = (status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
   if (!m) return json(404, { error: 'Entry not found' });
   const [, repo, , file] = m;
-  if (repo === 'acme/slow') { hanging.push(res); return; } // never answers
-  if (repo === 'acme/gated' && req.headers.authorization !== `Bearer ${TOKEN}`) return json(401, { error: 'Access to model acme/gated is restricted.' });
+  if (repo === 'acme/slow') {
+    hanging.push(res);
+    return;
+  } // never answers
+  if (repo === 'acme/gated' && req.headers.authorization !== `Bearer ${TOKEN}`)
+    return json(401, { error: 'Access to model acme/gated is restricted.' });
   if (repo === 'acme/mamba' && file === 'config.json') return json(200, { model_type: 'mamba', hidden_size: 768 });
   if (repo === 'acme/tiny' || repo === 'acme/gated') {
     if (file === 'config.json') return json(200, LLAMA);
-    if (file === 'tokenizer_config.json') return json(200, repo === 'acme/tiny' ? { chat_template: '{{ messages }}' } : {});
+    if (file === 'tokenizer_config.json')
+      return json(200, repo === 'acme/tiny' ? { chat_template: '{{ messages }}' } : {});
   }
   return json(404, { error: 'Entry not found' });
 }
@@ -48,8 +73,12 @@ after(() => {
 });
 
 let home: string;
-const options = (extra: Partial<HubOptions> = {}, env: NodeJS.ProcessEnv = {}): HubOptions =>
-  ({ env: { HOME: home, HF_ENDPOINT: endpoint, ...env }, cacheDir: join(home, 'cache'), timeoutMs: 5000, ...extra });
+const options = (extra: Partial<HubOptions> = {}, env: NodeJS.ProcessEnv = {}): HubOptions => ({
+  env: { HOME: home, HF_ENDPOINT: endpoint, ...env },
+  cacheDir: join(home, 'cache'),
+  timeoutMs: 5000,
+  ...extra,
+});
 
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'lora-lens-hub-'));
@@ -64,8 +93,14 @@ describe('Hub client', () => {
     assert.equal(result.ok, true);
     if (!result.ok) return;
     assert.equal(result.source, 'hub');
-    assert.deepEqual([result.spec.hiddenSize, result.spec.numLayers, result.spec.numKvHeads, result.spec.chatTemplate], [256, 2, 2, true]);
-    assert.deepEqual(requests.map((r) => r.url), ['/acme/tiny/resolve/main/config.json', '/acme/tiny/resolve/main/tokenizer_config.json']);
+    assert.deepEqual(
+      [result.spec.hiddenSize, result.spec.numLayers, result.spec.numKvHeads, result.spec.chatTemplate],
+      [256, 2, 2, true],
+    );
+    assert.deepEqual(
+      requests.map((r) => r.url),
+      ['/acme/tiny/resolve/main/config.json', '/acme/tiny/resolve/main/tokenizer_config.json'],
+    );
     assert.equal(requests[0]!.auth, undefined);
     requests.length = 0;
     clearHubMemory();
@@ -96,7 +131,9 @@ describe('Hub client', () => {
     assert.equal(lookupHubModel('acme/gated', null, options()).status, 'resolved');
 
     clearHubMemory();
-    const withEnv = await settle(lookupHubModel('acme/gated', null, options({ cacheDir: join(home, 'c1') }, { HF_TOKEN: TOKEN })));
+    const withEnv = await settle(
+      lookupHubModel('acme/gated', null, options({ cacheDir: join(home, 'c1') }, { HF_TOKEN: TOKEN })),
+    );
     assert.equal(withEnv.ok, true);
     assert.equal(requests.at(-1)!.auth, `Bearer ${TOKEN}`);
 
@@ -104,7 +141,9 @@ describe('Hub client', () => {
     mkdirSync(join(home, 'hf'), { recursive: true });
     writeFileSync(join(home, 'hf', 'token'), `${TOKEN}\n`);
     assert.equal(hubToken({ HOME: home, HF_HOME: join(home, 'hf') }), TOKEN);
-    const withFile = await settle(lookupHubModel('acme/gated', null, options({ cacheDir: join(home, 'c2') }, { HF_HOME: join(home, 'hf') })));
+    const withFile = await settle(
+      lookupHubModel('acme/gated', null, options({ cacheDir: join(home, 'c2') }, { HF_HOME: join(home, 'hf') })),
+    );
     assert.equal(withFile.ok, true);
     assert.equal(withFile.ok && withFile.spec.chatTemplate, false);
   });
@@ -121,7 +160,11 @@ describe('Hub client', () => {
   });
 
   it('HF_HUB_OFFLINE and loraLens.hub: false send no request', () => {
-    for (const opts of [options({}, { HF_HUB_OFFLINE: '1' }), options({}, { HF_HUB_OFFLINE: 'true' }), options({ enabled: false })]) {
+    for (const opts of [
+      options({}, { HF_HUB_OFFLINE: '1' }),
+      options({}, { HF_HUB_OFFLINE: 'true' }),
+      options({ enabled: false }),
+    ]) {
       const lookup = lookupHubModel('acme/tiny', null, opts);
       assert.equal(lookup.status, 'off');
     }
@@ -129,7 +172,9 @@ describe('Hub client', () => {
   });
 
   it('an unsupported architecture comes back as a reason, not a guess', async () => {
-    const result = await settle(lookupHubModel('acme/mamba', null, { ...options(), env: { HOME: home, HF_ENDPOINT: `${endpoint}/` } }));
+    const result = await settle(
+      lookupHubModel('acme/mamba', null, { ...options(), env: { HOME: home, HF_ENDPOINT: `${endpoint}/` } }),
+    );
     assert.equal(result.ok, false);
     assert.equal(!result.ok && result.reason, 'unsupported');
     assert.match(!result.ok ? result.message : '', /mamba/);

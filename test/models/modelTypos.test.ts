@@ -33,7 +33,10 @@ before(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-after(() => { server.close(); rmSync(home, { recursive: true, force: true }); });
+after(() => {
+  server.close();
+  rmSync(home, { recursive: true, force: true });
+});
 
 const config = (model: string) => `model: ${model}\nmethod: lora\ndata:\n  train: /dev/null\n`;
 
@@ -41,7 +44,12 @@ const config = (model: string) => `model: ${model}\nmethod: lora\ndata:\n  train
 async function modelUnknown(model: string, withHub: boolean): Promise<Diagnostic | undefined> {
   clearHubMemory();
   const env = { HOME: home, XDG_CACHE_HOME: join(home, '.cache'), HF_ENDPOINT: endpoint };
-  const environment: AnalysisEnvironment = { platform: 'linux', env, fallbackGpu: null, ...(withHub ? { hub: { enabled: true, env, cacheDir: join(home, 'hub') } } : {}) };
+  const environment: AnalysisEnvironment = {
+    platform: 'linux',
+    env,
+    fallbackGpu: null,
+    ...(withHub ? { hub: { enabled: true, env, cacheDir: join(home, 'hub') } } : {}),
+  };
   const doc = parseConfigDocument(config(model));
   let analysis = analyzeConfig({ doc, configPath: join(home, 'x.finetune.yaml'), environment });
   if (analysis.pendingModel) {
@@ -50,14 +58,29 @@ async function modelUnknown(model: string, withHub: boolean): Promise<Diagnostic
   }
   return analysis.diagnostics.find((d) => d.code === 'model-unknown');
 }
-const preferred = (d: Diagnostic | undefined) => ((d?.data as { fixes?: Array<{ isPreferred?: boolean }> } | undefined)?.fixes ?? []).map((f) => f.isPreferred === true);
+const preferred = (d: Diagnostic | undefined) =>
+  ((d?.data as { fixes?: Array<{ isPreferred?: boolean }> } | undefined)?.fixes ?? []).map(
+    (f) => f.isPreferred === true,
+  );
 
-test('the issue\'s models resolve offline from the catalog, with their config.json figures', () => {
+test("the issue's models resolve offline from the catalog, with their config.json figures", () => {
   const figures = (id: string) => {
-    const r = resolveModel({ name_or_path: id }, { configDir: home, env: { HOME: home, XDG_CACHE_HOME: join(home, '.cache') } });
+    const r = resolveModel(
+      { name_or_path: id },
+      { configDir: home, env: { HOME: home, XDG_CACHE_HOME: join(home, '.cache') } },
+    );
     assert.ok(r.ok, `${id}: ${r.ok ? '' : r.message}`);
     const s = r.spec;
-    return [s.vocabSize, s.hiddenSize, s.intermediateSize, s.numLayers, s.numHeads, s.numKvHeads, s.tiedEmbeddings, s.maxPositionEmbeddings];
+    return [
+      s.vocabSize,
+      s.hiddenSize,
+      s.intermediateSize,
+      s.numLayers,
+      s.numHeads,
+      s.numKvHeads,
+      s.tiedEmbeddings,
+      s.maxPositionEmbeddings,
+    ];
   };
   assert.deepEqual(figures('mistralai/Mistral-7B-Instruct-v0.2'), [32000, 4096, 14336, 32, 32, 8, false, 32768]);
   assert.deepEqual(figures('Qwen/Qwen2-1.5B-Instruct'), [151936, 1536, 8960, 28, 12, 2, true, 32768]);
@@ -69,7 +92,13 @@ test('the issue\'s models resolve offline from the catalog, with their config.js
 });
 
 test('a clear typo keeps every number; another version, size or generation is never suggested', () => {
-  const ids = ['Qwen/Qwen2.5-1.5B-Instruct', 'mistralai/Mistral-7B-Instruct-v0.3', 'microsoft/Phi-3.5-mini-instruct', 'Qwen/Qwen2.5-7B-Instruct', 'meta-llama/Llama-3.1-8B-Instruct'];
+  const ids = [
+    'Qwen/Qwen2.5-1.5B-Instruct',
+    'mistralai/Mistral-7B-Instruct-v0.3',
+    'microsoft/Phi-3.5-mini-instruct',
+    'Qwen/Qwen2.5-7B-Instruct',
+    'meta-llama/Llama-3.1-8B-Instruct',
+  ];
   assert.equal(clearTypoOf('Qwen/Qwen2-1.5B-Instruct', ids), undefined);
   assert.equal(clearTypoOf('mistralai/Mistral-7B-Instruct-v0.2', ids), undefined);
   assert.equal(clearTypoOf('microsoft/Phi-4-mini-instruct', ids), undefined);
@@ -83,18 +112,24 @@ test('a clear typo keeps every number; another version, size or generation is ne
 test('the Hub says the id does not exist: the typo is a warning and the change is the preferred fix', async () => {
   const d = await modelUnknown('Qwen/Qwen2.5-7B-Instrcut', true);
   assert.equal(d?.severity, 2);
-  assert.match(String(d?.message), /^Did you mean "Qwen\/Qwen2\.5-7B-Instruct"\? The Hugging Face Hub has no model "Qwen\/Qwen2\.5-7B-Instrcut"\./);
+  assert.match(
+    String(d?.message),
+    /^Did you mean "Qwen\/Qwen2\.5-7B-Instruct"\? The Hugging Face Hub has no model "Qwen\/Qwen2\.5-7B-Instrcut"\./,
+  );
   assert.deepEqual(preferred(d), [true]);
 });
 
 test('without the Hub a clear typo is suggested, but never as the preferred (auto-applied) fix', async () => {
   const d = await modelUnknown('Qwen/Qwen2.5-7B-Instrcut', false);
   assert.equal(d?.severity, 2);
-  assert.match(String(d?.message), /is unknown here and the Hub could not be asked; change it only if you meant that model/);
+  assert.match(
+    String(d?.message),
+    /is unknown here and the Hub could not be asked; change it only if you meant that model/,
+  );
   assert.deepEqual(preferred(d), [false]);
 });
 
-test('the typo message is short and names the editor\'s setting, never an environment variable (issue 27 item 10)', async () => {
+test("the typo message is short and names the editor's setting, never an environment variable (issue 27 item 10)", async () => {
   for (const withHub of [true, false]) {
     const message = String((await modelUnknown('Qwen/Qwen2.5-7B-Instrcut', withHub))?.message);
     assert.ok(message.split(/\s+/).length <= 30, `${message.split(/\s+/).length} words: ${message}`);
@@ -104,7 +139,11 @@ test('the typo message is short and names the editor\'s setting, never an enviro
   clearHubMemory();
   const env = { HOME: home, XDG_CACHE_HOME: join(home, '.cache'), HF_ENDPOINT: endpoint };
   const doc = parseConfigDocument(config('Qwen/Qwen2.5-7B-Instrcut'));
-  const off = analyzeConfig({ doc, configPath: join(home, 'x.finetune.yaml'), environment: { platform: 'linux', env, fallbackGpu: null, hub: { enabled: false, env } } });
+  const off = analyzeConfig({
+    doc,
+    configPath: join(home, 'x.finetune.yaml'),
+    environment: { platform: 'linux', env, fallbackGpu: null, hub: { enabled: false, env } },
+  });
   const d = off.diagnostics.find((x) => x.code === 'model-unknown');
   assert.match(String(d?.message), /Turn on loraLens\.hub to look it up\.$/);
   assert.match(String((d?.data as { detail?: string }).detail), /not in the built-in catalog/);

@@ -2,9 +2,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { catalogModel, countParameters, linearModules, loraParameters, unknownTargets } from '../../server/src/core/models/index';
+import {
+  catalogModel,
+  countParameters,
+  linearModules,
+  loraParameters,
+  unknownTargets,
+} from '../../server/src/core/models/index';
 
-interface Row { arch: string; method: string; targets?: string; r: number; total_params: number; trainable: number }
+interface Row {
+  arch: string;
+  method: string;
+  targets?: string;
+  r: number;
+  total_params: number;
+  trainable: number;
+}
 
 const ARCH: Record<string, string> = {
   'qwen2.5-0.5b': 'Qwen/Qwen2.5-0.5B',
@@ -12,7 +25,9 @@ const ARCH: Record<string, string> = {
   'qwen2-7b': 'Qwen/Qwen2-7B',
 };
 const rows: Row[] = readFileSync(join(__dirname, '../fixtures/calibration/h100-hf-peft.jsonl'), 'utf8')
-  .split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
+  .split('\n')
+  .filter(Boolean)
+  .map((l) => JSON.parse(l) as Row);
 
 test('parameter counts match every calibration row exactly (total and trainable)', () => {
   assert.ok(rows.length >= 45);
@@ -65,8 +80,14 @@ test('catalog parameter counts equal published totals', () => {
 });
 
 test('catalog sizes are near the size in the name', () => {
-  const named: [string, number][] = [['Qwen/Qwen2.5-14B', 14.7e9], ['Qwen/Qwen2.5-32B', 32.8e9], ['google/gemma-2-27b', 27.2e9],
-    ['microsoft/Phi-3-medium-4k-instruct', 14e9], ['deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B', 1.78e9], ['Qwen/Qwen3-32B', 32.8e9]];
+  const named: [string, number][] = [
+    ['Qwen/Qwen2.5-14B', 14.7e9],
+    ['Qwen/Qwen2.5-32B', 32.8e9],
+    ['google/gemma-2-27b', 27.2e9],
+    ['microsoft/Phi-3-medium-4k-instruct', 14e9],
+    ['deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B', 1.78e9],
+    ['Qwen/Qwen3-32B', 32.8e9],
+  ];
   for (const [id, n] of named) {
     const total = countParameters(catalogModel(id)!).total;
     assert.ok(Math.abs(total / n - 1) < 0.02, `${id}: ${total}`);
@@ -74,9 +95,14 @@ test('catalog sizes are near the size in the name', () => {
 });
 
 test('module names follow each family', () => {
-  assert.deepEqual(linearModules(catalogModel('microsoft/Phi-3.5-mini-instruct')!).map((m) => m.name), ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj']);
-  assert.deepEqual(linearModules(catalogModel('meta-llama/Llama-3.1-8B')!).map((m) => m.name),
-    ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
+  assert.deepEqual(
+    linearModules(catalogModel('microsoft/Phi-3.5-mini-instruct')!).map((m) => m.name),
+    ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'],
+  );
+  assert.deepEqual(
+    linearModules(catalogModel('meta-llama/Llama-3.1-8B')!).map((m) => m.name),
+    ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+  );
   assert.deepEqual(unknownTargets(catalogModel('microsoft/phi-4')!, ['q_proj', 'qkv_proj']), ['q_proj']);
   const nemo = linearModules(catalogModel('mistralai/Mistral-Nemo-Base-2407')!);
   assert.equal(nemo[0]!.outFeatures, 4096); // head_dim 128 × 32 heads, not hidden 5120
@@ -86,10 +112,21 @@ test('targets written as PEFT paths count like PEFT adapts them: suffixes in eve
   const spec = catalogModel('meta-llama/Llama-3.1-8B')!;
   const plain = loraParameters(spec, ['q_proj', 'v_proj'], 16);
   assert.equal(loraParameters(spec, ['self_attn.q_proj', 'self_attn.v_proj'], 16), plain);
-  const everyLayer = Array.from({ length: spec.numLayers }, (_, i) => [`model.layers.${i}.self_attn.q_proj`, `model.layers.${i}.self_attn.v_proj`]).flat();
+  const everyLayer = Array.from({ length: spec.numLayers }, (_, i) => [
+    `model.layers.${i}.self_attn.q_proj`,
+    `model.layers.${i}.self_attn.v_proj`,
+  ]).flat();
   assert.equal(loraParameters(spec, everyLayer, 16), plain);
   // Layer 0 and 1 only: 2/32 of the parameters; a suffix for the same module widens it to every layer again.
-  assert.equal(loraParameters(spec, ['model.layers.0.self_attn.q_proj', 'model.layers.1.self_attn.q_proj'], 16), loraParameters(spec, ['q_proj'], 16) * 2 / spec.numLayers);
-  assert.equal(loraParameters(spec, ['model.layers.0.self_attn.q_proj', 'q_proj'], 16), loraParameters(spec, ['q_proj'], 16));
-  assert.deepEqual(unknownTargets(spec, ['model.layers.0.self_attn.q_proj', 'transformer.h.0.attn.c_attn']), ['transformer.h.0.attn.c_attn']);
+  assert.equal(
+    loraParameters(spec, ['model.layers.0.self_attn.q_proj', 'model.layers.1.self_attn.q_proj'], 16),
+    (loraParameters(spec, ['q_proj'], 16) * 2) / spec.numLayers,
+  );
+  assert.equal(
+    loraParameters(spec, ['model.layers.0.self_attn.q_proj', 'q_proj'], 16),
+    loraParameters(spec, ['q_proj'], 16),
+  );
+  assert.deepEqual(unknownTargets(spec, ['model.layers.0.self_attn.q_proj', 'transformer.h.0.attn.c_attn']), [
+    'transformer.h.0.attn.c_attn',
+  ]);
 });

@@ -6,8 +6,16 @@ import { join } from 'node:path';
 import { clearModelCache, countParameters, resolveModel } from '../../server/src/core/models/index';
 
 const qwen05 = {
-  model_type: 'qwen2', vocab_size: 151936, hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24,
-  num_attention_heads: 14, num_key_value_heads: 2, tie_word_embeddings: true, max_position_embeddings: 32768, torch_dtype: 'bfloat16',
+  model_type: 'qwen2',
+  vocab_size: 151936,
+  hidden_size: 896,
+  intermediate_size: 4864,
+  num_hidden_layers: 24,
+  num_attention_heads: 14,
+  num_key_value_heads: 2,
+  tie_word_embeddings: true,
+  max_position_embeddings: 32768,
+  torch_dtype: 'bfloat16',
 };
 
 test('resolves a local directory relative to the config and caches by mtime', () => {
@@ -44,7 +52,10 @@ test('resolves from the Hugging Face cache before the catalog', () => {
 });
 
 test('falls back to the catalog, with instruct aliases', () => {
-  const r = resolveModel({ name_or_path: 'Qwen/Qwen2.5-7B-Instruct' }, { configDir: '/nonexistent', env: { HF_HOME: '/nonexistent' } });
+  const r = resolveModel(
+    { name_or_path: 'Qwen/Qwen2.5-7B-Instruct' },
+    { configDir: '/nonexistent', env: { HF_HOME: '/nonexistent' } },
+  );
   assert.ok(r.ok);
   assert.equal(r.source, 'catalog');
   assert.equal(r.spec.chatTemplate, true);
@@ -52,7 +63,10 @@ test('falls back to the catalog, with instruct aliases', () => {
 });
 
 test('unknown model and unknown architecture give a clear message, no guess', () => {
-  const r = resolveModel({ name_or_path: 'nobody/nothing-7b' }, { configDir: '/nonexistent', env: { HF_HOME: '/nonexistent' } });
+  const r = resolveModel(
+    { name_or_path: 'nobody/nothing-7b' },
+    { configDir: '/nonexistent', env: { HF_HOME: '/nonexistent' } },
+  );
   assert.equal(r.ok, false);
   assert.match(!r.ok ? r.message : '', /not in the built-in catalog/);
   const root = mkdtempSync(join(tmpdir(), 'll-model-'));

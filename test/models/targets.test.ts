@@ -3,25 +3,44 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  adaptedInstances, catalogModel, linearModules, loraParameters, NON_DECODER_MODULES, targetMatcher, unknownTargets,
+  adaptedInstances,
+  catalogModel,
+  linearModules,
+  loraParameters,
+  NON_DECODER_MODULES,
+  targetMatcher,
+  unknownTargets,
 } from '../../server/src/core/models/index';
 import type { ModelSpec, TargetModules } from '../../server/src/core/models/index';
 
-interface Row { case: string; target_modules: TargetModules; adapted: string[]; other: string[] }
-const table = JSON.parse(readFileSync(join(__dirname, '../fixtures/target-modules.json'), 'utf8')) as { model: { num_hidden_layers: number }; rows: Row[] };
+interface Row {
+  case: string;
+  target_modules: TargetModules;
+  adapted: string[];
+  other: string[];
+}
+const table = JSON.parse(readFileSync(join(__dirname, '../fixtures/target-modules.json'), 'utf8')) as {
+  model: { num_hidden_layers: number };
+  rows: Row[];
+};
 
 /** The table's model: a Llama layout with the table's layer count (the Python side builds the same from a config). */
 const tiny: ModelSpec = { ...catalogModel('meta-llama/Llama-3.1-8B')!, numLayers: table.model.num_hidden_layers };
 
 for (const row of table.rows) {
   test(`target-modules table: ${row.case}`, () => {
-    const adapted = adaptedInstances(tiny, row.target_modules).map((m) => m.name).sort();
+    const adapted = adaptedInstances(tiny, row.target_modules)
+      .map((m) => m.name)
+      .sort();
     assert.deepEqual(adapted, row.adapted);
     const perCopy = (name: string) => {
       const m = linearModules(tiny).find((l) => name.endsWith(`.${l.parent}.${l.name}`))!;
       return 16 * (m.inFeatures + m.outFeatures);
     };
-    assert.equal(loraParameters(tiny, row.target_modules, 16), adapted.reduce((sum, name) => sum + perCopy(name), 0));
+    assert.equal(
+      loraParameters(tiny, row.target_modules, 16),
+      adapted.reduce((sum, name) => sum + perCopy(name), 0),
+    );
     const matches = targetMatcher(row.target_modules);
     const others = row.other.filter((name) => (NON_DECODER_MODULES as readonly string[]).includes(name));
     for (const name of others) assert.ok(matches(name), `${name} is selected by PEFT's rule`);
@@ -38,6 +57,9 @@ for (const row of table.rows) {
 test('Mixtral experts have per-expert names: experts.0.w1 in one layer adapts one expert', () => {
   const spec = catalogModel('mistralai/Mixtral-8x7B-v0.1')!;
   const one = adaptedInstances(spec, ['layers.0.block_sparse_moe.experts.0.w1']);
-  assert.deepEqual(one.map((m) => m.name), ['model.layers.0.block_sparse_moe.experts.0.w1']);
+  assert.deepEqual(
+    one.map((m) => m.name),
+    ['model.layers.0.block_sparse_moe.experts.0.w1'],
+  );
   assert.equal(adaptedInstances(spec, ['w1']).length, spec.numLayers * spec.numExperts);
 });

@@ -25,7 +25,10 @@ function schemaKeys(schema: Schema, prefix: string[] = []): string[] {
 test('the reference config in docs/config.md is valid and its plan keeps the plan contract', () => {
   assert.ok(block.length > 0, 'docs/config.md has no ```yaml block');
   const { plan, diagnostics } = buildPlan(block, '/work/project/config.finetune.yaml');
-  assert.deepEqual(diagnostics.map((d) => d.message), []);
+  assert.deepEqual(
+    diagnostics.map((d) => d.message),
+    [],
+  );
   assert.ok(plan);
   assert.deepEqual(planErrors(plan), []);
 });
@@ -37,11 +40,15 @@ test('docs/config.md shows every key of the config schema', () => {
     let node: unknown = shown;
     for (const part of parts) {
       // The model's object form is named in a comment beside the string form the block uses.
-      if (node === null || typeof node !== 'object' || !(part in node)) return parts[0] === 'model' && docs.includes(parts.at(-1)!);
+      if (node === null || typeof node !== 'object' || !(part in node))
+        return parts[0] === 'model' && docs.includes(parts.at(-1)!);
       node = (node as Record<string, unknown>)[part];
     }
     return true;
   };
   const configSchema = JSON.parse(readFileSync(join(REPO, 'schemas', 'finetune.schema.json'), 'utf8')) as Schema;
-  assert.deepEqual(schemaKeys(configSchema).filter((key) => !has(key)), []);
+  assert.deepEqual(
+    schemaKeys(configSchema).filter((key) => !has(key)),
+    [],
+  );
 });

@@ -25,7 +25,11 @@ test('axolotl and LLaMA-Factory corpus plans: the Python reader reads each back 
   }
   assert.ok(cases.length >= 170, `${cases.length} corpus plans`);
   const has = (pick: (p: TrainingPlan) => unknown) => cases.some((c) => Boolean(pick(c.plan)));
-  assert.ok(has((p) => p.model.load_in_8bit) && has((p) => p.training.activation_offloading) && has((p) => /^[a-z]+:\/\//.test(p.data.train)),
-    'the corpus exercises the optional fields and dataset references');
+  assert.ok(
+    has((p) => p.model.load_in_8bit) &&
+      has((p) => p.training.activation_offloading) &&
+      has((p) => /^[a-z]+:\/\//.test(p.data.train)),
+    'the corpus exercises the optional fields and dataset references',
+  );
   assertPythonReadsBack(cases);
 });

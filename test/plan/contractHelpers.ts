@@ -14,15 +14,31 @@ export function trainerPython(): string {
   return process.env.LORA_LENS_TEST_PYTHON || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 }
 
-export interface PythonRead { file: string; ok: boolean; plan?: Obj; keys?: string[]; message?: string }
+export interface PythonRead {
+  file: string;
+  ok: boolean;
+  plan?: Obj;
+  keys?: string[];
+  message?: string;
+}
 
 /** Reads every file with trainer/lora_lens_trainer/plan.py (tests/read_plans.py), one Python process for all. */
 export function readWithPython(files: string[]): Map<string, PythonRead> {
   const result = spawnSync(trainerPython(), ['tests/read_plans.py', ...files], {
-    cwd: join(REPO, 'trainer'), encoding: 'utf8', env: { ...process.env, PYTHONPATH: join(REPO, 'trainer') }, maxBuffer: 64 * 1024 * 1024,
+    cwd: join(REPO, 'trainer'),
+    encoding: 'utf8',
+    env: { ...process.env, PYTHONPATH: join(REPO, 'trainer') },
+    maxBuffer: 64 * 1024 * 1024,
   });
-  assert.equal(result.status, 0, `read_plans.py failed (python: ${trainerPython()}):\n${result.stderr}${result.error ?? ''}`);
-  const rows = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as PythonRead);
+  assert.equal(
+    result.status,
+    0,
+    `read_plans.py failed (python: ${trainerPython()}):\n${result.stderr}${result.error ?? ''}`,
+  );
+  const rows = result.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as PythonRead);
   assert.equal(rows.length, files.length, result.stderr);
   return new Map(rows.map((row) => [row.file, row]));
 }
@@ -40,10 +56,15 @@ export function withTempDir<T>(body: (dir: string) => T): T {
 export function assertReadBack(python: unknown, ts: unknown, where: string): void {
   if (ts !== null && typeof ts === 'object' && !Array.isArray(ts)) {
     assert.ok(python !== null && typeof python === 'object', `${where}: Python read ${JSON.stringify(python)}`);
-    for (const [key, value] of Object.entries(ts)) assertReadBack((python as Obj)[key], value, where ? `${where}.${key}` : key);
+    for (const [key, value] of Object.entries(ts))
+      assertReadBack((python as Obj)[key], value, where ? `${where}.${key}` : key);
     return;
   }
-  assert.deepEqual(python, ts, `${where}: TypeScript wrote ${JSON.stringify(ts)}, Python read ${JSON.stringify(python)}`);
+  assert.deepEqual(
+    python,
+    ts,
+    `${where}: TypeScript wrote ${JSON.stringify(ts)}, Python read ${JSON.stringify(python)}`,
+  );
 }
 
 /** Writes each plan as plan.json would be written, reads all back with the Python reader: each accepted, field for field. */
@@ -77,7 +98,8 @@ export interface OptionConfig {
 /** The folder the option configs pretend to live in (buildPlan resolves paths against it). */
 export const OPTION_CONFIG_DIR = resolve('/work/project');
 
-const at = (path: string[]) => (plan: unknown) => path.reduce<unknown>((v, k) => (v as Record<string, unknown> | null)?.[k], plan);
+const at = (path: string[]) => (plan: unknown) =>
+  path.reduce<unknown>((v, k) => (v as Record<string, unknown> | null)?.[k], plan);
 
 function methodFor(path: string[], value: unknown): string {
   if (path[0] === 'method') return String(value);
@@ -99,7 +121,8 @@ function configWith(path: string[], value: unknown, method: string): Record<stri
 function valuesOf(schema: Schema): unknown[] {
   if (schema.enum) return schema.enum;
   if (schema.type === 'boolean') return [true, false];
-  if (schema.anyOf?.some((b) => b.type === 'array')) return schema.anyOf.flatMap((b) => (b.enum ? b.enum : b.type === 'array' ? [['q_proj', 'v_proj']] : []));
+  if (schema.anyOf?.some((b) => b.type === 'array'))
+    return schema.anyOf.flatMap((b) => (b.enum ? b.enum : b.type === 'array' ? [['q_proj', 'v_proj']] : []));
   return [];
 }
 
@@ -114,17 +137,80 @@ const NOT_ALONE = new Set(['quantization.load_in_4bit=false']);
 
 /** Options a value sweep does not reach: paths, numbers, and the object form of keys. */
 const SPECIAL: Array<{ name: string; config: Record<string, unknown>; path: string[]; expected: unknown }> = [
-  { name: 'an eval set with eval_steps', config: { data: { train: 'data/train.jsonl', eval: 'data/eval.jsonl' }, training: { eval_steps: 50 } }, path: ['data', 'eval'], expected: join(OPTION_CONFIG_DIR, 'data/eval.jsonl') },
-  { name: 'a pinned model revision', config: { model: { name_or_path: 'Qwen/Qwen2.5-0.5B', revision: 'main' } }, path: ['model', 'revision'], expected: 'main' },
-  { name: 'a relative output.dir', config: { output: { dir: 'runs/mine' } }, path: ['output', 'dir'], expected: join(OPTION_CONFIG_DIR, 'runs/mine') },
-  { name: 'merge into the original base, float16', config: { method: 'qlora', output: { merge: true, merge_base: 'original', merge_dtype: 'float16' } }, path: ['output'], expected: { dir: join(OPTION_CONFIG_DIR, 'runs/qwen2.5-0.5b-qlora'), merge: true, merge_dtype: 'float16', merge_base: 'original', safe_serialization: true } },
-  { name: 'max_steps and a checkpoint limit', config: { training: { max_steps: 1000, save_total_limit: 2, save_steps: 100 } }, path: ['training', 'save_total_limit'], expected: 2 },
-  { name: 'fractional epochs and warm-up', config: { training: { num_train_epochs: 0.5, warmup_ratio: 0.1, warmup_steps: 10, gradient_accumulation_steps: 4 } }, path: ['training', 'num_train_epochs'], expected: 0.5 },
-  { name: 'target_modules as a regular expression', config: { lora: { target_modules: '.*\\.(q|k|v|o|gate|up|down)_proj' } }, path: ['lora', 'target_modules'], expected: '.*\\.(q|k|v|o|gate|up|down)_proj' },
-  { name: 'a large rank, alpha, dropout', config: { lora: { r: 64, lora_alpha: 128, lora_dropout: 0.1 } }, path: ['lora', 'r'], expected: 64 },
-  { name: 'a long max_length', config: { data: { train: 'data/train.jsonl', max_length: 4096 } }, path: ['data', 'max_length'], expected: 4096 },
-  { name: 'four GPUs, FSDP, a memory-size GPU', config: { hardware: { gpu: '24GiB', num_gpus: 4, distributed: 'fsdp' } }, path: ['hardware', 'num_gpus'], expected: 4 },
-  { name: 'full fine-tuning with weight decay', config: { method: 'full', training: { weight_decay: 0.01, learning_rate: 1e-5 } }, path: ['lora'], expected: null },
+  {
+    name: 'an eval set with eval_steps',
+    config: { data: { train: 'data/train.jsonl', eval: 'data/eval.jsonl' }, training: { eval_steps: 50 } },
+    path: ['data', 'eval'],
+    expected: join(OPTION_CONFIG_DIR, 'data/eval.jsonl'),
+  },
+  {
+    name: 'a pinned model revision',
+    config: { model: { name_or_path: 'Qwen/Qwen2.5-0.5B', revision: 'main' } },
+    path: ['model', 'revision'],
+    expected: 'main',
+  },
+  {
+    name: 'a relative output.dir',
+    config: { output: { dir: 'runs/mine' } },
+    path: ['output', 'dir'],
+    expected: join(OPTION_CONFIG_DIR, 'runs/mine'),
+  },
+  {
+    name: 'merge into the original base, float16',
+    config: { method: 'qlora', output: { merge: true, merge_base: 'original', merge_dtype: 'float16' } },
+    path: ['output'],
+    expected: {
+      dir: join(OPTION_CONFIG_DIR, 'runs/qwen2.5-0.5b-qlora'),
+      merge: true,
+      merge_dtype: 'float16',
+      merge_base: 'original',
+      safe_serialization: true,
+    },
+  },
+  {
+    name: 'max_steps and a checkpoint limit',
+    config: { training: { max_steps: 1000, save_total_limit: 2, save_steps: 100 } },
+    path: ['training', 'save_total_limit'],
+    expected: 2,
+  },
+  {
+    name: 'fractional epochs and warm-up',
+    config: {
+      training: { num_train_epochs: 0.5, warmup_ratio: 0.1, warmup_steps: 10, gradient_accumulation_steps: 4 },
+    },
+    path: ['training', 'num_train_epochs'],
+    expected: 0.5,
+  },
+  {
+    name: 'target_modules as a regular expression',
+    config: { lora: { target_modules: '.*\\.(q|k|v|o|gate|up|down)_proj' } },
+    path: ['lora', 'target_modules'],
+    expected: '.*\\.(q|k|v|o|gate|up|down)_proj',
+  },
+  {
+    name: 'a large rank, alpha, dropout',
+    config: { lora: { r: 64, lora_alpha: 128, lora_dropout: 0.1 } },
+    path: ['lora', 'r'],
+    expected: 64,
+  },
+  {
+    name: 'a long max_length',
+    config: { data: { train: 'data/train.jsonl', max_length: 4096 } },
+    path: ['data', 'max_length'],
+    expected: 4096,
+  },
+  {
+    name: 'four GPUs, FSDP, a memory-size GPU',
+    config: { hardware: { gpu: '24GiB', num_gpus: 4, distributed: 'fsdp' } },
+    path: ['hardware', 'num_gpus'],
+    expected: 4,
+  },
+  {
+    name: 'full fine-tuning with weight decay',
+    config: { method: 'full', training: { weight_decay: 0.01, learning_rate: 1e-5 } },
+    path: ['lora'],
+    expected: null,
+  },
 ];
 
 /** One config per value of every enum and boolean of the config schema, plus SPECIAL. */
@@ -140,8 +226,18 @@ export function optionConfigs(): OptionConfig[] {
     }
   }
   for (const special of SPECIAL) {
-    const config = { model: 'Qwen/Qwen2.5-0.5B', method: 'lora', data: { train: 'data/train.jsonl' }, ...special.config };
-    out.push({ name: special.name, text: JSON.stringify(config, null, 1), read: at(special.path), expected: special.expected });
+    const config = {
+      model: 'Qwen/Qwen2.5-0.5B',
+      method: 'lora',
+      data: { train: 'data/train.jsonl' },
+      ...special.config,
+    };
+    out.push({
+      name: special.name,
+      text: JSON.stringify(config, null, 1),
+      read: at(special.path),
+      expected: special.expected,
+    });
   }
   return out;
 }

@@ -11,23 +11,38 @@ import { parseEventLine } from '../../server/src/runs/events';
 import { REPO, trainerPython } from './contractHelpers';
 
 const RUNS = join(REPO, 'test', 'fixtures', 'runs');
-const STREAMS = readdirSync(RUNS).filter((f) => f.endsWith('.events.jsonl')).map((f) => join(RUNS, f));
+const STREAMS = readdirSync(RUNS)
+  .filter((f) => f.endsWith('.events.jsonl'))
+  .map((f) => join(RUNS, f));
 
 function python(args: string[]): string {
   const result = spawnSync(trainerPython(), ['tests/replay_events.py', ...args], {
-    cwd: join(REPO, 'trainer'), encoding: 'utf8', env: { ...process.env, PYTHONPATH: join(REPO, 'trainer') }, maxBuffer: 64 * 1024 * 1024,
+    cwd: join(REPO, 'trainer'),
+    encoding: 'utf8',
+    env: { ...process.env, PYTHONPATH: join(REPO, 'trainer') },
+    maxBuffer: 64 * 1024 * 1024,
   });
-  assert.equal(result.status, 0, `replay_events.py ${args[0]} failed (python: ${trainerPython()}):\n${result.stderr}${result.error ?? ''}`);
+  assert.equal(
+    result.status,
+    0,
+    `replay_events.py ${args[0]} failed (python: ${trainerPython()}):\n${result.stderr}${result.error ?? ''}`,
+  );
   return result.stdout;
 }
 
 /** schema_check's errors per line number of `file`. */
 function pythonCheck(file: string): Map<number, string[]> {
-  const rows = python(['check', file]).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { line: number; errors: string[] });
+  const rows = python(['check', file])
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { line: number; errors: string[] });
   return new Map(rows.map((r) => [r.line, r.errors]));
 }
 
-const linesOf = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+const linesOf = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim());
 
 function withTempDir<T>(body: (dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'lora-lens-events-contract-'));
@@ -38,8 +53,11 @@ function withTempDir<T>(body: (dir: string) => T): T {
   }
 }
 
-test('every recorded stream: each line accepted by the TypeScript parser and by the trainer\'s checker', () => {
-  assert.ok(STREAMS.some((f) => f.endsWith('h100-cli-e2e.events.jsonl')), 'the real trainer\'s recording is among them');
+test("every recorded stream: each line accepted by the TypeScript parser and by the trainer's checker", () => {
+  assert.ok(
+    STREAMS.some((f) => f.endsWith('h100-cli-e2e.events.jsonl')),
+    "the real trainer's recording is among them",
+  );
   for (const file of STREAMS) {
     const lines = linesOf(file);
     const checked = pythonCheck(file);
@@ -52,7 +70,7 @@ test('every recorded stream: each line accepted by the TypeScript parser and by 
   }
 });
 
-test('the trainer\'s EventWriter writes each recorded stream again (validating each event); the parser reads the same events', () => {
+test("the trainer's EventWriter writes each recorded stream again (validating each event); the parser reads the same events", () => {
   withTempDir((dir) => {
     for (const file of STREAMS) {
       const out = join(dir, 'replayed.events.jsonl');
@@ -76,7 +94,25 @@ test('the trainer\'s EventWriter writes each recorded stream again (validating e
 
 const BROKEN: Array<{ name: string; event: Record<string, unknown> }> = [
   { name: 'an unknown event', event: { event: 'nope', time: 1 } },
-  { name: 'a step without grad_norm', event: { event: 'step', time: 1, step: 1, total_steps: 2, epoch: 0, loss: 1, learning_rate: 1e-4, tokens_per_second: 1, allocated_bytes: 1, reserved_bytes: 1, peak_allocated_bytes: 1, device_used_bytes: 1, elapsed_s: 1, eta_s: null } },
+  {
+    name: 'a step without grad_norm',
+    event: {
+      event: 'step',
+      time: 1,
+      step: 1,
+      total_steps: 2,
+      epoch: 0,
+      loss: 1,
+      learning_rate: 1e-4,
+      tokens_per_second: 1,
+      allocated_bytes: 1,
+      reserved_bytes: 1,
+      peak_allocated_bytes: 1,
+      device_used_bytes: 1,
+      elapsed_s: 1,
+      eta_s: null,
+    },
+  },
   { name: 'a negative eval step', event: { event: 'eval', time: 1, step: -1, eval_loss: 1 } },
   { name: 'an unknown end status', event: { event: 'end', time: 1, status: 'crashed', step: 1 } },
   { name: 'a string time', event: { event: 'warning', time: 'now', message: 'm' } },
@@ -84,7 +120,7 @@ const BROKEN: Array<{ name: string; event: Record<string, unknown> }> = [
   { name: 'advice that is not strings', event: { event: 'error', time: 1, kind: 'oom', message: 'm', advice: [3] } },
 ];
 
-test('broken events: the TypeScript parser and the trainer\'s checker both refuse each', () => {
+test("broken events: the TypeScript parser and the trainer's checker both refuse each", () => {
   withTempDir((dir) => {
     const file = join(dir, 'broken.events.jsonl');
     writeFileSync(file, BROKEN.map((b) => JSON.stringify(b.event)).join('\n') + '\n');

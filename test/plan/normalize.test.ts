@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { buildPlan } from '../../server/src/core/analysis/buildPlan';
 
 test('defaults are applied per method and paths resolve against the config folder', () => {
-  const { plan, diagnostics } = buildPlan('model: Qwen/Qwen2.5-7B\nmethod: qlora\ndata:\n  train: data/t.jsonl\n', '/work/cfg/a.finetune.yaml');
+  const { plan, diagnostics } = buildPlan(
+    'model: Qwen/Qwen2.5-7B\nmethod: qlora\ndata:\n  train: data/t.jsonl\n',
+    '/work/cfg/a.finetune.yaml',
+  );
   assert.deepEqual(diagnostics, []);
   assert.ok(plan);
   assert.equal(plan.data.train, '/work/cfg/data/t.jsonl');
@@ -13,7 +16,12 @@ test('defaults are applied per method and paths resolve against the config folde
   assert.equal(plan.quantization?.bnb_4bit_quant_type, 'nf4');
   assert.equal(plan.lora?.r, 16);
   assert.equal(plan.output.dir, join('/work/cfg', 'runs/qwen2.5-7b-qlora'));
-  assert.deepEqual(plan.model, { name_or_path: 'Qwen/Qwen2.5-7B', revision: null, trust_remote_code: false, attn_implementation: 'sdpa' });
+  assert.deepEqual(plan.model, {
+    name_or_path: 'Qwen/Qwen2.5-7B',
+    revision: null,
+    trust_remote_code: false,
+    attn_implementation: 'sdpa',
+  });
 });
 
 test('full fine-tuning has no LoRA or quantization and a smaller learning rate', () => {
@@ -24,7 +32,10 @@ test('full fine-tuning has no LoRA or quantization and a smaller learning rate',
 });
 
 test('user values win; invalid values fall back to defaults while diagnostics report them', () => {
-  const { plan, diagnostics } = buildPlan('model: x\nmethod: lora\ndata: {train: a.jsonl}\nlora: {r: 0, lora_alpha: 8}\ntraining: {per_device_train_batch_size: 2}\n', '/c/x.yaml');
+  const { plan, diagnostics } = buildPlan(
+    'model: x\nmethod: lora\ndata: {train: a.jsonl}\nlora: {r: 0, lora_alpha: 8}\ntraining: {per_device_train_batch_size: 2}\n',
+    '/c/x.yaml',
+  );
   assert.equal(diagnostics.length, 1);
   assert.equal(plan?.lora?.r, 16);
   assert.equal(plan?.lora?.lora_alpha, 8);

@@ -22,7 +22,19 @@ for (const name of readdirSync(EXAMPLES).filter((n) => /\.finetune\.(ya?ml|json)
     const options = { format: plan.data.format, tokenizerPath: tokenizerPathFor(model) };
     const dataset = await inspectDataset(plan.data.train, options);
     const evalDataset = plan.data.eval ? await inspectDataset(plan.data.eval, options) : undefined;
-    const diagnostics = checkRules({ doc, plan, configPath, model, gpu: gpu?.ok ? gpu.gpu : undefined, dataset, evalDataset, platform: 'linux' });
-    assert.deepEqual(diagnostics.map((d) => `${d.range.start.line + 1}: ${String(d.code)} ${String(d.message)}`), []);
+    const diagnostics = checkRules({
+      doc,
+      plan,
+      configPath,
+      model,
+      gpu: gpu?.ok ? gpu.gpu : undefined,
+      dataset,
+      evalDataset,
+      platform: 'linux',
+    });
+    assert.deepEqual(
+      diagnostics.map((d) => `${d.range.start.line + 1}: ${String(d.code)} ${String(d.message)}`),
+      [],
+    );
   });
 }

@@ -23,7 +23,12 @@ export interface ToolRates {
   rules: Record<string, { files: number; severity: string }>;
 }
 
-const SEVERITY: Record<number, string> = { [DiagnosticSeverity.Error]: 'error', [DiagnosticSeverity.Warning]: 'warning', [DiagnosticSeverity.Information]: 'info', [DiagnosticSeverity.Hint]: 'hint' };
+const SEVERITY: Record<number, string> = {
+  [DiagnosticSeverity.Error]: 'error',
+  [DiagnosticSeverity.Warning]: 'warning',
+  [DiagnosticSeverity.Information]: 'info',
+  [DiagnosticSeverity.Hint]: 'hint',
+};
 
 /** Walks one tool's corpus; a fresh HOME, so no Hugging Face cache is read and the Hub is never asked. */
 export function firingRates(tool: CorpusTool): ToolRates {
@@ -31,13 +36,18 @@ export function firingRates(tool: CorpusTool): ToolRates {
   const out: ToolRates = { files: 0, recognised: 0, training: 0, estimated: 0, rules: {} };
   for (const file of corpusFiles(tool)) {
     out.files++;
-    const analysis = analyzeConfig({ doc: parseConfigDocument(file.text), configPath: file.path, environment: { platform: 'linux', env, fallbackGpu: null } });
+    const analysis = analyzeConfig({
+      doc: parseConfigDocument(file.text),
+      configPath: file.path,
+      environment: { platform: 'linux', env, fallbackGpu: null },
+    });
     if (analysis.dialect.dialect) out.recognised++;
     if (!analysis.plan) continue;
     out.training++;
     if (analysis.estimate) out.estimated++;
     const fired = new Map<string, string>();
-    for (const d of analysis.diagnostics) if (!fired.has(String(d.code))) fired.set(String(d.code), SEVERITY[d.severity ?? 1] ?? 'error');
+    for (const d of analysis.diagnostics)
+      if (!fired.has(String(d.code))) fired.set(String(d.code), SEVERITY[d.severity ?? 1] ?? 'error');
     for (const [code, severity] of fired) {
       const entry = (out.rules[code] ??= { files: 0, severity });
       entry.files++;
@@ -56,7 +66,9 @@ export function ratesTable(rates: Record<CorpusTool, ToolRates>): string {
   };
   const severity = (code: string) => tools.map((t) => rates[t].rules[code]?.severity).find(Boolean) ?? '';
   const head = `| diagnostic | severity | ${tools.map((t) => `${t} (${rates[t].training})`).join(' | ')} |`;
-  const rows = codes.map((code) => `| \`${code}\` | ${severity(code)} | ${tools.map((t) => cell(t, code)).join(' | ')} |`);
+  const rows = codes.map(
+    (code) => `| \`${code}\` | ${severity(code)} | ${tools.map((t) => cell(t, code)).join(' | ')} |`,
+  );
   const coverage = `| **memory estimate made** | | ${tools.map((t) => `${rates[t].estimated} (${Math.round((100 * rates[t].estimated) / rates[t].training)}%)`).join(' | ')} |`;
   return [head, `| --- | --- | ${tools.map(() => '---:').join(' | ')} |`, coverage, ...rows].join('\n');
 }

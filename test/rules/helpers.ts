@@ -48,7 +48,16 @@ output:
 export function lengths(values: number[], exact = false): LengthStats {
   const sample = [...values].sort((a, b) => a - b);
   const q = (p: number) => sample[Math.min(sample.length - 1, Math.floor(p * sample.length))]!;
-  return { exact, count: sample.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: sample[sample.length - 1]!, mean: sample.reduce((a, b) => a + b, 0) / sample.length, sample };
+  return {
+    exact,
+    count: sample.length,
+    p50: q(0.5),
+    p90: q(0.9),
+    p99: q(0.99),
+    max: sample[sample.length - 1]!,
+    mean: sample.reduce((a, b) => a + b, 0) / sample.length,
+    sample,
+  };
 }
 
 /** Facts of a clean data file: `rows` rows, lengths 200-800 tokens. */
@@ -56,9 +65,24 @@ export function facts(path: string, overrides: Partial<DatasetFacts> = {}): Data
   const none = { count: 0, first: [] };
   const rows = overrides.rows ?? 5000;
   return {
-    path, exists: true, kind: 'jsonl', size: 1e6, mtimeMs: 0, format: 'chat', rows, estimated: false, scannedRows: rows, scannedBytes: 1e6,
-    unparsable: none, mismatched: none, duplicates: none, empty: none, html: none,
-    lengths: lengths(Array.from({ length: 100 }, (_, i) => 200 + i * 6)), elapsedMs: 1, ...overrides,
+    path,
+    exists: true,
+    kind: 'jsonl',
+    size: 1e6,
+    mtimeMs: 0,
+    format: 'chat',
+    rows,
+    estimated: false,
+    scannedRows: rows,
+    scannedBytes: 1e6,
+    unparsable: none,
+    mismatched: none,
+    duplicates: none,
+    empty: none,
+    html: none,
+    lengths: lengths(Array.from({ length: 100 }, (_, i) => 200 + i * 6)),
+    elapsedMs: 1,
+    ...overrides,
   };
 }
 
@@ -71,9 +95,16 @@ function inputFor(text: string, extras: Extras): RuleInput {
   assert.ok(plan, `a plan for:\n${text}`);
   const model = resolveModel(plan.model, { configDir: '/projects/demo', env: { HF_HUB_CACHE: '/nonexistent/hub' } });
   return {
-    doc, plan, configPath: CONFIG_PATH, model, gpu: { name: 'A100-80GB', bf16: true }, platform: 'linux',
-    dataset: facts(TRAIN), evalDataset: facts(EVAL, { rows: 500 }),
-    fileExists: (path) => path === TRAIN || path === EVAL, ...extras,
+    doc,
+    plan,
+    configPath: CONFIG_PATH,
+    model,
+    gpu: { name: 'A100-80GB', bf16: true },
+    platform: 'linux',
+    dataset: facts(TRAIN),
+    evalDataset: facts(EVAL, { rows: 500 }),
+    fileExists: (path) => path === TRAIN || path === EVAL,
+    ...extras,
   };
 }
 
@@ -102,8 +133,16 @@ export function assertFiresAndFixes(id: string, text: string, extras: Extras = {
   const fixed = applyTextEdits(text, toTextEdits(parseConfigDocument(text), chosen.edits));
   assert.notEqual(fixed, text, `the fix "${chosen.title}" changes the text`);
   const errors = doValidation(parseConfigDocument(fixed)).filter((d) => severityName(d.severity) === 'error');
-  assert.deepEqual(errors.map((d) => d.message), [], `schema-valid after "${chosen.title}":\n${fixed}`);
-  assert.deepEqual(ofRule(run(fixed, extras), id).map((d) => d.message), [], `${id} is silent after "${chosen.title}":\n${fixed}`);
+  assert.deepEqual(
+    errors.map((d) => d.message),
+    [],
+    `schema-valid after "${chosen.title}":\n${fixed}`,
+  );
+  assert.deepEqual(
+    ofRule(run(fixed, extras), id).map((d) => d.message),
+    [],
+    `${id} is silent after "${chosen.title}":\n${fixed}`,
+  );
   return fixed;
 }
 
@@ -113,10 +152,18 @@ export function assertFires(id: string, text: string, extras: Extras = {}, patte
   assert.ok(diagnostics.length > 0, `${id} fires on:\n${text}`);
   const diagnostic = diagnostics[0]!;
   if (pattern) assert.match(String(diagnostic.message), pattern);
-  assert.equal(diagnostic.range.end.line, diagnostic.range.start.line, 'the range is a key or value on one line, not the document');
+  assert.equal(
+    diagnostic.range.end.line,
+    diagnostic.range.start.line,
+    'the range is a key or value on one line, not the document',
+  );
   return diagnostic;
 }
 
 export function assertSilent(id: string, text: string, extras: Extras = {}): void {
-  assert.deepEqual(ofRule(run(text, extras), id).map((d) => d.message), [], `${id} stays silent on:\n${text}`);
+  assert.deepEqual(
+    ofRule(run(text, extras), id).map((d) => d.message),
+    [],
+    `${id} stays silent on:\n${text}`,
+  );
 }

@@ -57,7 +57,10 @@ test('output-dir: output.dir set to a run folder, or below one, warns with the f
 
   const at = check(config, rel).findings;
   assert.equal(at.length, 1);
-  assert.match(at[0]!.message, /output\.dir is the folder of a run .* holds plan\.json and events\.jsonl.*deleted along with it\. Use the folder that holds the runs: runs\/qwen\./);
+  assert.match(
+    at[0]!.message,
+    /output\.dir is the folder of a run .* holds plan\.json and events\.jsonl.*deleted along with it\. Use the folder that holds the runs: runs\/qwen\./,
+  );
   assert.equal(at[0]!.fixes![0]!.title, 'Set dir: runs/qwen');
   assert.equal(at[0]!.range.start.line, 5);
 

@@ -9,7 +9,7 @@ import { BASE, ofRule, run, variant } from './helpers';
 /** BASE with two findings: lr-range on learning_rate, grad-clip on max_grad_norm. */
 const TWO = variant([set(['training', 'learning_rate'], 1e-5), set(['training', 'max_grad_norm'], 0)]);
 
-test('severity overrides change a rule\'s severity; off removes it', () => {
+test("severity overrides change a rule's severity; off removes it", () => {
   assert.equal(ofRule(run(TWO), 'lr-range')[0]!.severity, 2);
   const overridden = run(TWO, { severityOverrides: { 'lr-range': 'error', 'grad-clip': 'off' } });
   assert.equal(ofRule(overridden, 'lr-range')[0]!.severity, 1);
@@ -17,14 +17,29 @@ test('severity overrides change a rule\'s severity; off removes it', () => {
 });
 
 test('# lora-lens-disable-next-line suppresses the named rules, or all, on the next line only', () => {
-  const named = TWO.replace('  learning_rate:', '  # lora-lens-disable-next-line lr-range, warmup -- tuned by hand\n  learning_rate:');
-  assert.deepEqual(run(named).map((d) => d.code), ['grad-clip']);
+  const named = TWO.replace(
+    '  learning_rate:',
+    '  # lora-lens-disable-next-line lr-range, warmup -- tuned by hand\n  learning_rate:',
+  );
+  assert.deepEqual(
+    run(named).map((d) => d.code),
+    ['grad-clip'],
+  );
   const other = TWO.replace('  learning_rate:', '  # lora-lens-disable-next-line grad-clip\n  learning_rate:');
-  assert.deepEqual(run(other).map((d) => d.code), ['lr-range', 'grad-clip']);
+  assert.deepEqual(
+    run(other).map((d) => d.code),
+    ['lr-range', 'grad-clip'],
+  );
   const bare = TWO.replace('  max_grad_norm:', '  # lora-lens-disable-next-line\n  max_grad_norm:');
-  assert.deepEqual(run(bare).map((d) => d.code), ['lr-range']);
+  assert.deepEqual(
+    run(bare).map((d) => d.code),
+    ['lr-range'],
+  );
   const crlf = named.replace(/\n/g, '\r\n');
-  assert.deepEqual(run(crlf).map((d) => d.code), ['grad-clip']);
+  assert.deepEqual(
+    run(crlf).map((d) => d.code),
+    ['grad-clip'],
+  );
 });
 
 test('every diagnostic carries the rule id, a docs link and data.fixes', () => {
@@ -38,7 +53,16 @@ test('every diagnostic carries the rule id, a docs link and data.fixes', () => {
 });
 
 test('the loraLens.rules setting: rule-like ids and known severities only', () => {
-  assert.deepEqual(parseRuleSettings({ 'lr-range': 'off', scheduler: 'error', 'memory-no-fit': 'info', 'Not An Id': 'off', warmup: 'loud' }), { 'lr-range': 'off', scheduler: 'error', 'memory-no-fit': 'info' });
+  assert.deepEqual(
+    parseRuleSettings({
+      'lr-range': 'off',
+      scheduler: 'error',
+      'memory-no-fit': 'info',
+      'Not An Id': 'off',
+      warmup: 'loud',
+    }),
+    { 'lr-range': 'off', scheduler: 'error', 'memory-no-fit': 'info' },
+  );
   assert.deepEqual(parseRuleSettings(null), {});
   assert.deepEqual(parseRuleSettings(['lr-range']), {});
 });
@@ -57,12 +81,20 @@ test('rule ids are unique, and docs/rules.md and the setting document each one',
 });
 
 test('a rule that throws does not take the others with it', () => {
-  const broken = { ...RULES[0]!, check: () => { throw new Error('bug'); } };
-  const rules = RULES as unknown as typeof RULES[number][];
+  const broken = {
+    ...RULES[0]!,
+    check: () => {
+      throw new Error('bug');
+    },
+  };
+  const rules = RULES as unknown as (typeof RULES)[number][];
   const original = rules[0]!;
   rules[0] = broken;
   try {
-    assert.deepEqual(run(TWO).map((d) => d.code), ['grad-clip']);
+    assert.deepEqual(
+      run(TWO).map((d) => d.code),
+      ['grad-clip'],
+    );
   } finally {
     rules[0] = original;
   }

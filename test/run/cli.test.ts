@@ -12,7 +12,10 @@ function io(cwd: string) {
   return { stdout: new Capture(), stderr: new Capture(), cwd };
 }
 
-const CONFIG = readFileSync(join(REPO, 'examples', 'qwen2.5-7b-qlora.finetune.yaml'), 'utf8').replace(/data\//g, `${join(REPO, 'examples', 'data')}/`);
+const CONFIG = readFileSync(join(REPO, 'examples', 'qwen2.5-7b-qlora.finetune.yaml'), 'utf8').replace(
+  /data\//g,
+  `${join(REPO, 'examples', 'data')}/`,
+);
 
 test('lora-lens run writes plan.json into a new run folder, starts the trainer and prints plain progress lines', async () => {
   const dir = tempDir('lora-lens-run-');
@@ -28,7 +31,10 @@ test('lora-lens run writes plan.json into a new run folder, starts the trainer a
   const argv = JSON.parse(readFileSync(join(runDir, 'argv.json'), 'utf8')).argv as string[];
   assert.ok(argv.includes('--estimate-peak-bytes'), 'the estimate travels to the trainer for its OOM advice');
   const tps = Number(argv[argv.indexOf('--estimate-tokens-per-second') + 1]);
-  assert.ok(Number.isInteger(tps) && tps > 0, 'the throughput model\'s tokens/s travels too, for the panel\'s prediction');
+  assert.ok(
+    Number.isInteger(tps) && tps > 0,
+    "the throughput model's tokens/s travels too, for the panel's prediction",
+  );
   const lines = streams.stdout.text.trim().split('\n');
   assert.equal(lines[0], `run folder: ${runDir}`);
   assert.match(lines[1]!, /^training .* \(lora\): 24 steps, 32 rows/);
@@ -46,7 +52,7 @@ test('lora-lens run writes plan.json into a new run folder, starts the trainer a
 test('lora-lens run without --run-dir puts the run in <output.dir>/<run-id>/, where the editor looks too', async () => {
   const dir = tempDir('lora-lens-run-');
   const config = join(dir, 'qlora.finetune.yaml');
-  writeFileSync(config, CONFIG.replace(/^output:\n(  .*\n)*/m, ''));
+  writeFileSync(config, CONFIG.replace(/^output:\n( {2}.*\n)*/m, ''));
   assert.doesNotMatch(readFileSync(config, 'utf8'), /^output:/m);
   mkdirSync(join(dir, 'elsewhere'));
   const streams = io(join(dir, 'elsewhere'));
@@ -85,7 +91,13 @@ test('lora-lens run --resume passes --resume for an existing run folder; usage e
   assert.deepEqual(JSON.parse(readFileSync(join(runDir, 'argv.json'), 'utf8')).argv.slice(-1), ['--resume']);
   assert.equal(await run(['--resume-anyway', runDir, '--python', PYTHON], io(dir)), 0);
   assert.deepEqual(JSON.parse(readFileSync(join(runDir, 'argv.json'), 'utf8')).argv.slice(-1), ['--resume-anyway']);
-  for (const args of [[], ['a.yaml', 'b.yaml'], ['--bogus'], ['--resume', join(dir, 'nothing')], [config, '--resume', runDir]]) {
+  for (const args of [
+    [],
+    ['a.yaml', 'b.yaml'],
+    ['--bogus'],
+    ['--resume', join(dir, 'nothing')],
+    [config, '--resume', runDir],
+  ]) {
     const s = io(dir);
     assert.equal(await run(args, s), 2, args.join(' '));
     assert.ok(s.stderr.text.length > 0);
@@ -109,7 +121,11 @@ test('lora-lens doctor prints what is installed and how to install what is missi
     assert.equal(await doctor(['--python', PYTHON, '--format', 'json'], io(REPO)), 1);
     assert.match(text.stdout.text, /MISSING {2}peft/);
     assert.match(text.stdout.text, / -m pip install peft/);
-    const report = JSON.parse(json.stdout.text) as { ok: boolean; report: { packages: Record<string, { installed: boolean }> }; findings: Array<{ kind: string }> };
+    const report = JSON.parse(json.stdout.text) as {
+      ok: boolean;
+      report: { packages: Record<string, { installed: boolean }> };
+      findings: Array<{ kind: string }>;
+    };
     assert.equal(report.ok, false);
     assert.equal(report.report.packages.peft!.installed, false);
     assert.ok(report.findings.some((f) => f.kind === 'missing-packages'));

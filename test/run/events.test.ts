@@ -36,9 +36,14 @@ test('malformed lines are refused with a reason', () => {
 });
 
 test('progress line: bar on a TTY, plain fields otherwise', () => {
-  const step = JSON.parse(RECORDED.find((l) => l.includes('"step": 12,') && l.includes('"event": "step"'))!) as StepEvent;
+  const step = JSON.parse(
+    RECORDED.find((l) => l.includes('"step": 12,') && l.includes('"event": "step"'))!,
+  ) as StepEvent;
   const plain = formatProgress(step, 0);
-  assert.match(plain, /^step 12\/24 {2}loss \d+\.\d{4} {2}lr \d\.\d\de-\d+ {2}\d+(\.\d+k)? tok\/s {2}mem \d+\.\d\/\d+\.\d GiB {2}eta \d+s$/);
+  assert.match(
+    plain,
+    /^step 12\/24 {2}loss \d+\.\d{4} {2}lr \d\.\d\de-\d+ {2}\d+(\.\d+k)? tok\/s {2}mem \d+\.\d\/\d+\.\d GiB {2}eta \d+s$/,
+  );
   const bar = formatProgress(step, 10);
   assert.ok(bar.startsWith('[#####.....]  50%  step 12/24'), bar);
   assert.ok(formatProgress({ ...step, step: 24 }, 4).startsWith('[####] 100%'));

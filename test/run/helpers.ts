@@ -10,7 +10,9 @@ export const PYTHON = process.env.LORA_LENS_TEST_PYTHON || 'python3';
 
 const made: string[] = [];
 // Each test file is its own process: its temporary folders go when it exits (npm test left ~29 behind per run).
-process.on('exit', () => { for (const dir of made) rmSync(dir, { recursive: true, force: true }); });
+process.on('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 /** A fresh temporary folder, removed when the test process exits. */
 export function tempDir(prefix: string): string {

@@ -5,7 +5,16 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRun, deleteRun, ensureFolder, isRunAlive, readRunSummary, requestStop, startTrainer, type TrainerEvent } from '../../server/src/runs';
+import {
+  createRun,
+  deleteRun,
+  ensureFolder,
+  isRunAlive,
+  readRunSummary,
+  requestStop,
+  startTrainer,
+  type TrainerEvent,
+} from '../../server/src/runs';
 import { runItemText, readRun } from '../../extension/src/runs/runFolder';
 import { toTrainingPlan } from '../../server/src/core/plan/normalize';
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
@@ -20,10 +29,17 @@ function start(runDir: string, env: Record<string, string>) {
   const events: string[] = [];
   const malformed: string[] = [];
   const proc = startTrainer({
-    python: FAKE, verb: 'run', runDir, cwd: runDir, trainerRoot: null,
+    python: FAKE,
+    verb: 'run',
+    runDir,
+    cwd: runDir,
+    trainerRoot: null,
     env: { ...process.env, FAKE_TRAINER_DELAY_MS: '30', ...env },
     onEvent: (e: TrainerEvent) => events.push(e.event),
-    onMalformed: (_n, text) => { const m = /"event":"(\w+)"/.exec(text); if (m) malformed.push(m[1]!); },
+    onMalformed: (_n, text) => {
+      const m = /"event":"(\w+)"/.exec(text);
+      if (m) malformed.push(m[1]!);
+    },
   });
   // `saving` reaches a callback either way: as an event once the schema lists it, else as a skipped line.
   const seen = () => [...events, ...malformed];
@@ -38,7 +54,8 @@ async function until(check: () => boolean, ms = 20_000): Promise<void> {
   }
 }
 
-const signals = (runDir: string) => (existsSync(join(runDir, 'signals.txt')) ? readFileSync(join(runDir, 'signals.txt'), 'utf8').trim().split('\n') : []);
+const signals = (runDir: string) =>
+  existsSync(join(runDir, 'signals.txt')) ? readFileSync(join(runDir, 'signals.txt'), 'utf8').trim().split('\n') : [];
 
 test('stop waits for a pending `saving` past the grace instead of escalating: the checkpoint is written, no SIGTERM', async () => {
   const runDir = join(tempDir('lora-lens-life-'), 'r');
@@ -84,7 +101,11 @@ test('whoever starts a run writes its pid file: a run shows running from its fol
   const exit = await proc.done;
   assert.equal(exit.end?.status, 'stopped');
   assert.equal(existsSync(join(runDir, 'trainer.pid')), false, 'the pid file goes with its trainer');
-  assert.match(readFileSync(join(runDir, 'stderr.log'), 'utf8'), /fake-trainer: replaying \d+ events/, 'the trainer\'s stderr is kept in the run folder');
+  assert.match(
+    readFileSync(join(runDir, 'stderr.log'), 'utf8'),
+    /fake-trainer: replaying \d+ events/,
+    "the trainer's stderr is kept in the run folder",
+  );
   assert.equal(readRunSummary(runDir).status, 'stopped');
   assert.deepEqual(deleteRun(runDir), { ok: true });
   assert.equal(existsSync(runDir), false);
@@ -93,7 +114,13 @@ test('whoever starts a run writes its pid file: a run shows running from its fol
 test('a run folder that died without an end event is failed; its step and loss come from the last step', () => {
   const runDir = tempDir('lora-lens-life-');
   writeFileSync(join(runDir, 'plan.json'), JSON.stringify(PLAN));
-  writeFileSync(join(runDir, 'events.jsonl'), readFileSync(join(__dirname, '..', 'fixtures', 'runs', 'lora-80.events.jsonl'), 'utf8').split('\n').slice(0, 12).join('\n'));
+  writeFileSync(
+    join(runDir, 'events.jsonl'),
+    readFileSync(join(__dirname, '..', 'fixtures', 'runs', 'lora-80.events.jsonl'), 'utf8')
+      .split('\n')
+      .slice(0, 12)
+      .join('\n'),
+  );
   writeFileSync(join(runDir, 'trainer.pid'), '999999999');
   const run = readRunSummary(runDir);
   assert.equal(run.status, 'failed');
@@ -113,8 +140,14 @@ test('createRun: nested folders made, clear sentences for a file in the way, /pr
   assert.match(!again.ok ? again.message : '', /already holds a run; use --resume/);
 
   writeFileSync(join(root, 'file'), 'x');
-  assert.deepEqual(ensureFolder(join(root, 'file')), { ok: false, message: `${join(root, 'file')} is a file, not a folder; pick a folder for the run` });
-  assert.deepEqual(ensureFolder(join(root, 'file', 'sub')), { ok: false, message: `cannot create ${join(root, 'file', 'sub')}: ${join(root, 'file')} is a file, not a folder` });
+  assert.deepEqual(ensureFolder(join(root, 'file')), {
+    ok: false,
+    message: `${join(root, 'file')} is a file, not a folder; pick a folder for the run`,
+  });
+  assert.deepEqual(ensureFolder(join(root, 'file', 'sub')), {
+    ok: false,
+    message: `cannot create ${join(root, 'file', 'sub')}: ${join(root, 'file')} is a file, not a folder`,
+  });
   if (process.platform === 'linux') {
     // Node's recursive mkdir spins here for minutes; this returns at once with a sentence.
     const proc = ensureFolder('/proc/xyz/run');
@@ -127,7 +160,10 @@ test('the Runs view: a short label (config name and time), status, steps and los
   const runDir = join(tempDir('lora-lens-life-'), 'qwen-small-20251123-090507-8000');
   mkdirSync(runDir);
   writeFileSync(join(runDir, 'plan.json'), JSON.stringify(PLAN));
-  writeFileSync(join(runDir, 'events.jsonl'), readFileSync(join(__dirname, '..', 'fixtures', 'runs', 'lora-80.events.jsonl')));
+  writeFileSync(
+    join(runDir, 'events.jsonl'),
+    readFileSync(join(__dirname, '..', 'fixtures', 'runs', 'lora-80.events.jsonl')),
+  );
   const text = runItemText(readRun(runDir), 'UTC');
   // The id (33 characters here) would push the status and loss past the default sidebar width: it is in the tooltip.
   assert.equal(text.label, 'qwen-small · Nov 23, 00:00');

@@ -12,9 +12,16 @@ function start(mode: string, runDir: string, extra: { onEvent?: (e: TrainerEvent
   const stderr: string[] = [];
   const malformed: string[] = [];
   const proc = startTrainer({
-    python: PYTHON, verb: 'run', runDir, cwd: runDir, trainerRoot: STAND_IN_ROOT,
+    python: PYTHON,
+    verb: 'run',
+    runDir,
+    cwd: runDir,
+    trainerRoot: STAND_IN_ROOT,
     env: { ...process.env, FAKE_TRAINER_MODE: mode },
-    onEvent: (e) => { events.push(e); extra.onEvent?.(e); },
+    onEvent: (e) => {
+      events.push(e);
+      extra.onEvent?.(e);
+    },
     onStderr: (line) => stderr.push(line),
     onMalformed: (n, text, reason) => malformed.push(`${n}: ${reason}: ${text}`),
   });
@@ -37,7 +44,10 @@ test('a run streams every event in order, forwards stderr, and passes the argume
   assert.equal(exit.end?.status, 'completed');
   const recorded = readFileSync(join(STAND_IN_ROOT, 'recorded-events.jsonl'), 'utf8').trim().split('\n');
   assert.equal(events.length, recorded.length);
-  assert.deepEqual(events.map((e) => e.event), recorded.map((l) => JSON.parse(l).event));
+  assert.deepEqual(
+    events.map((e) => e.event),
+    recorded.map((l) => JSON.parse(l).event),
+  );
   assert.deepEqual(malformed, []);
   assert.ok(stderr.includes('stand-in trainer starting'));
   const seen = JSON.parse(readFileSync(join(runDir, 'argv.json'), 'utf8'));
@@ -76,7 +86,10 @@ test('malformed lines are skipped with a report, and a death mid-line leaves no 
   const exit = await proc.done;
   assert.equal(exit.code, 9);
   assert.equal(exit.end, null);
-  assert.deepEqual(events.map((e) => e.event), ['warning']);
+  assert.deepEqual(
+    events.map((e) => e.event),
+    ['warning'],
+  );
   assert.equal(malformed.length, 3);
   assert.match(malformed[0]!, /^2: not JSON/);
   assert.match(malformed[1]!, /^3: not a trainer event/);
@@ -86,19 +99,34 @@ test('malformed lines are skipped with a report, and a death mid-line leaves no 
 test('a python that does not exist ends with a null code and a message, not a hang', async () => {
   const runDir = tempDir('lora-lens-proc-');
   const lines: string[] = [];
-  const proc = startTrainer({ python: join(runDir, 'no-python'), verb: 'run', runDir, cwd: runDir, trainerRoot: null, onStderr: (l) => lines.push(l) });
+  const proc = startTrainer({
+    python: join(runDir, 'no-python'),
+    verb: 'run',
+    runDir,
+    cwd: runDir,
+    trainerRoot: null,
+    onStderr: (l) => lines.push(l),
+  });
   const exit = await proc.done;
   assert.equal(exit.code, null);
   assert.match(lines.join('\n'), /cannot start .*no-python/);
 });
 
-test('a second trainer started on a folder whose trainer runs is refused without a process: the pid file and stderr.log stay the first one\'s', async () => {
+test("a second trainer started on a folder whose trainer runs is refused without a process: the pid file and stderr.log stay the first one's", async () => {
   const runDir = join(tempDir('lora-lens-proc-'), 'r');
   const first = start('slow', runDir);
   await until(() => first.events.some((e) => e.event === 'step'));
   const pidText = readFileSync(join(runDir, 'trainer.pid'), 'utf8');
   const log = readFileSync(join(runDir, 'stderr.log'), 'utf8');
-  const second = startTrainer({ python: PYTHON, verb: 'run', runDir, resume: true, cwd: runDir, trainerRoot: STAND_IN_ROOT, env: { ...process.env, FAKE_TRAINER_MODE: 'slow' } });
+  const second = startTrainer({
+    python: PYTHON,
+    verb: 'run',
+    runDir,
+    resume: true,
+    cwd: runDir,
+    trainerRoot: STAND_IN_ROOT,
+    env: { ...process.env, FAKE_TRAINER_MODE: 'slow' },
+  });
   const refused = await second.done;
   assert.match(refused.inUse ?? '', new RegExp(`in use by another trainer \\(pid ${first.proc.pid}\\)`));
   assert.equal(second.pid, undefined, 'no second process was started');

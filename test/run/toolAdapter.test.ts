@@ -9,8 +9,19 @@ import { parseGpuMemoryLine, startGpuSampler, type GpuReading } from '../../serv
 const fixtures = join(__dirname, '../fixtures/tools');
 function context(tool: ToolRunContext['tool'], clock: { t: number }): ToolRunContext {
   return {
-    runId: 'r1', tool, method: 'lora', model: 'tiny', trainableParams: 10, totalParams: 100, numTrainRows: 24, estimatePeakBytes: 2 ** 30, estimateTokensPerSecond: 9000,
-    tokensPerStep: 64, loggingSteps: tool === 'axolotl' ? 2 : null, gpu: { name: 'RTX 4090', memory_bytes: 24 * 2 ** 30 }, now: () => clock.t,
+    runId: 'r1',
+    tool,
+    method: 'lora',
+    model: 'tiny',
+    trainableParams: 10,
+    totalParams: 100,
+    numTrainRows: 24,
+    estimatePeakBytes: 2 ** 30,
+    estimateTokensPerSecond: 9000,
+    tokensPerStep: 64,
+    loggingSteps: tool === 'axolotl' ? 2 : null,
+    gpu: { name: 'RTX 4090', memory_bytes: 24 * 2 ** 30 },
+    now: () => clock.t,
   };
 }
 
@@ -40,10 +51,20 @@ test("a real Trainer run's output (stdout dicts, stderr bars, interleaved) becom
   assert.equal(events[0]!.event, 'start');
   assert.equal((events[0] as { total_steps: number }).total_steps, 12);
   assert.equal(steps.length, 6);
-  assert.deepEqual(steps.map((s) => s.loss), [4.863, 4.843, 4.85, 4.78, 4.78, 4.748]);
-  assert.deepEqual(steps.map((s) => s.step), [2, 4, 6, 8, 10, 12], 'step k of logging_steps 2, whatever the pipes interleave');
+  assert.deepEqual(
+    steps.map((s) => s.loss),
+    [4.863, 4.843, 4.85, 4.78, 4.78, 4.748],
+  );
+  assert.deepEqual(
+    steps.map((s) => s.step),
+    [2, 4, 6, 8, 10, 12],
+    'step k of logging_steps 2, whatever the pipes interleave',
+  );
   assert.equal(steps.at(-1)!.device_used_bytes, 3 * 2 ** 30);
-  assert.deepEqual(events.filter((x) => x.event === 'eval').map((x) => x.eval_loss), [4.781, 4.752]);
+  assert.deepEqual(
+    events.filter((x) => x.event === 'eval').map((x) => x.eval_loss),
+    [4.781, 4.752],
+  );
   const end = events.at(-1)!;
   assert.equal(end.event, 'end');
   assert.equal(end.status, 'completed');
@@ -53,8 +74,12 @@ test("a real Trainer run's output (stdout dicts, stderr bars, interleaved) becom
 test('an out-of-memory death: an oom error with the estimate and advice, then end failed', () => {
   const clock = { t: 0 };
   const adapter = new ToolOutputAdapter(context('llama-factory', clock));
-  const events = [...adapter.line(" 10%|█         | 1/10 [00:01<00:09,  1.00it/s]"), ...adapter.line("{'loss': '2.5', 'grad_norm': '1', 'learning_rate': '1e-05', 'epoch': '0.1'}"),
-    ...adapter.line('torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.'), ...adapter.exit(1, null, false)];
+  const events = [
+    ...adapter.line(' 10%|█         | 1/10 [00:01<00:09,  1.00it/s]'),
+    ...adapter.line("{'loss': '2.5', 'grad_norm': '1', 'learning_rate': '1e-05', 'epoch': '0.1'}"),
+    ...adapter.line('torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.'),
+    ...adapter.exit(1, null, false),
+  ];
   valid(events);
   const error = events.find((x) => x.event === 'error');
   assert.equal(error?.kind, 'oom');
@@ -76,14 +101,40 @@ test("LLaMA-Factory's trainer_log.jsonl gives exact steps and its throughput; pr
   const clock = { t: 0 };
   const adapter = new ToolOutputAdapter(context('llama-factory', clock));
   const events = [
-    ...adapter.llamaFactoryLogLine(JSON.stringify({ current_steps: 5, total_steps: 50, loss: 2.0, lr: 1e-4, epoch: 0.1, percentage: 10, elapsed_time: '0:00:10', remaining_time: '0:01:30', throughput: 800, total_tokens: 8000 })),
+    ...adapter.llamaFactoryLogLine(
+      JSON.stringify({
+        current_steps: 5,
+        total_steps: 50,
+        loss: 2.0,
+        lr: 1e-4,
+        epoch: 0.1,
+        percentage: 10,
+        elapsed_time: '0:00:10',
+        remaining_time: '0:01:30',
+        throughput: 800,
+        total_tokens: 8000,
+      }),
+    ),
     ...adapter.line("{'loss': '2.0', 'grad_norm': '1', 'learning_rate': '0.0001', 'epoch': '0.1'}"),
-    ...adapter.llamaFactoryLogLine(JSON.stringify({ current_steps: 10, total_steps: 50, eval_loss: 1.5, epoch: 0.2, percentage: 20, elapsed_time: '0:00:20', remaining_time: '0:01:20' })),
+    ...adapter.llamaFactoryLogLine(
+      JSON.stringify({
+        current_steps: 10,
+        total_steps: 50,
+        eval_loss: 1.5,
+        epoch: 0.2,
+        percentage: 20,
+        elapsed_time: '0:00:20',
+        remaining_time: '0:01:20',
+      }),
+    ),
   ];
   valid(events);
   const steps = events.filter((x) => x.event === 'step');
   assert.equal(steps.length, 1);
-  assert.deepEqual([steps[0]!.step, steps[0]!.total_steps, steps[0]!.tokens_per_second, steps[0]!.eta_s], [5, 50, 800, 90]);
+  assert.deepEqual(
+    [steps[0]!.step, steps[0]!.total_steps, steps[0]!.tokens_per_second, steps[0]!.eta_s],
+    [5, 50, 800, 90],
+  );
   assert.equal(events.filter((x) => x.event === 'eval').length, 1);
 });
 
@@ -96,10 +147,25 @@ test('nvidia-smi lines: MiB to bytes; headers and N/A are not readings', () => {
 test('the sampler runs nvidia-smi (a stand-in on PATH), sums the GPUs of a round, and says when it is missing', async () => {
   const readings: GpuReading[] = [];
   await new Promise<void>((done) => {
-    startGpuSampler({ gpus: 2, indices: [0, 1], intervalMs: 20, command: join(fixtures, 'bin', 'nvidia-smi'), onSample: (r) => { readings.push(r); if (readings.length === 3) done(); }, onUnavailable: (why) => assert.fail(why) });
+    startGpuSampler({
+      gpus: 2,
+      indices: [0, 1],
+      intervalMs: 20,
+      command: join(fixtures, 'bin', 'nvidia-smi'),
+      onSample: (r) => {
+        readings.push(r);
+        if (readings.length === 3) done();
+      },
+      onUnavailable: (why) => assert.fail(why),
+    });
   });
-  assert.deepEqual(readings.map((r) => r.usedBytes / 2 ** 20), [2001, 4001, 6001]);
+  assert.deepEqual(
+    readings.map((r) => r.usedBytes / 2 ** 20),
+    [2001, 4001, 6001],
+  );
   assert.equal(readings[0]!.totalBytes, 2 * 24564 * 2 ** 20);
-  const reason = await new Promise<string>((done) => { startGpuSampler({ gpus: 1, command: '/nonexistent/nvidia-smi', onSample: () => {}, onUnavailable: done }); });
+  const reason = await new Promise<string>((done) => {
+    startGpuSampler({ gpus: 1, command: '/nonexistent/nvidia-smi', onSample: () => {}, onUnavailable: done });
+  });
   assert.match(reason, /not found/);
 });

@@ -6,10 +6,17 @@ test('axolotl: train FILE from the config folder; several GPUs through torchrun'
   const one = buildToolCommand('axolotl', '/w/cfg/lora.yml', 1, '/venv/bin/axolotl', { PATH: '/bin' });
   assert.deepEqual([one.command, one.args, one.cwd], ['/venv/bin/axolotl', ['train', '/w/cfg/lora.yml'], '/w/cfg']);
   assert.equal(one.env.PYTHONUNBUFFERED, '1');
-  assert.deepEqual(buildToolCommand('axolotl', '/w/cfg/lora.yml', 4, 'axolotl', {}).args, ['train', '/w/cfg/lora.yml', '--launcher', 'torchrun', '--', '--nproc_per_node=4']);
+  assert.deepEqual(buildToolCommand('axolotl', '/w/cfg/lora.yml', 4, 'axolotl', {}).args, [
+    'train',
+    '/w/cfg/lora.yml',
+    '--launcher',
+    'torchrun',
+    '--',
+    '--nproc_per_node=4',
+  ]);
 });
 
-test("LLaMA-Factory: llamafactory-cli train FILE; several GPUs through its own FORCE_TORCHRUN / NPROC_PER_NODE", () => {
+test('LLaMA-Factory: llamafactory-cli train FILE; several GPUs through its own FORCE_TORCHRUN / NPROC_PER_NODE', () => {
   const one = buildToolCommand('llama-factory', 'cfg/sft.yaml', 1, 'llamafactory-cli', {});
   assert.deepEqual(one.args.slice(0, 1), ['train']);
   assert.equal(one.env.FORCE_TORCHRUN, undefined);

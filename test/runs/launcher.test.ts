@@ -8,7 +8,14 @@ import { test } from 'node:test';
 import { tempDir } from '../run/helpers';
 import { trainerLaunch, type LaunchSpec } from '../../server/src/runs/launch';
 import type { TrainerEvent } from '../../extension/src/runs/events';
-import { isRunAlive, runDoctor, runExitOf, runMerge, TrainerRun, type TrainerCommand } from '../../extension/src/runs/launcher';
+import {
+  isRunAlive,
+  runDoctor,
+  runExitOf,
+  runMerge,
+  TrainerRun,
+  type TrainerCommand,
+} from '../../extension/src/runs/launcher';
 import { reduceEvents } from '../../extension/src/runs/series';
 
 const FAKE = join(__dirname, '..', 'fixtures', 'runs', 'fake-trainer.mjs');
@@ -34,10 +41,20 @@ function startRun(env: Record<string, string> = {}, resumeDir?: string) {
   return { run, runDir, events, stderr, malformed };
 }
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const until = async (check: () => boolean, ms = 5000) => {
   const t0 = Date.now();
-  while (!check()) { if (Date.now() - t0 > ms) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 10)); }
+  while (!check()) {
+    if (Date.now() - t0 > ms) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
 };
 
 test('a run streams every event, its stderr, and ends completed', async () => {
@@ -68,11 +85,20 @@ test('stop ends the whole process tree and the run ends stopped; resume continue
   assert.equal(exit2.status, 'completed');
   const start = resumed.events.find((e) => e.event === 'start');
   assert.equal(start && start.event === 'start' && start.resumed_from_step, stoppedAt);
-  assert.ok(!resumed.events.some((e) => e.event === 'step' && e.step <= stoppedAt), 'the resumed tail starts after the old events');
+  assert.ok(
+    !resumed.events.some((e) => e.event === 'step' && e.step <= stoppedAt),
+    'the resumed tail starts after the old events',
+  );
   // The whole file, read as the panel reads it: one point per step, 1..80.
-  const all = readFileSync(join(runDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const all = readFileSync(join(runDir, 'events.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   const series = reduceEvents(all);
-  assert.deepEqual(series.step, Array.from({ length: 80 }, (_, i) => i + 1));
+  assert.deepEqual(
+    series.step,
+    Array.from({ length: 80 }, (_, i) => i + 1),
+  );
   assert.equal(series.status, 'completed');
 });
 
@@ -106,7 +132,9 @@ test('a malformed line is skipped with a warning and the run goes on', async () 
 });
 
 test('an OOM stream ends failed with the trainer advice', async () => {
-  const { run, events } = startRun({ FAKE_TRAINER_EVENTS: join(__dirname, '..', 'fixtures', 'runs', 'oom.events.jsonl') });
+  const { run, events } = startRun({
+    FAKE_TRAINER_EVENTS: join(__dirname, '..', 'fixtures', 'runs', 'oom.events.jsonl'),
+  });
   const exit = await run.exited;
   assert.equal(exit.status, 'failed');
   assert.equal(exit.code, 1);
@@ -116,8 +144,11 @@ test('an OOM stream ends failed with the trainer advice', async () => {
 test('a missing interpreter ends the run failed with the reason on stderr', async () => {
   const runDir = tempDir('run-');
   const stderr: string[] = [];
-  const run = new TrainerRun(runDir, { onEvents: () => {}, onStderr: (l) => stderr.push(l), onMalformed: () => {} })
-    .start(inFolder(runDir, { python: '/nonexistent/python3', trainerRoot: null, cwd: tmpdir() }, false));
+  const run = new TrainerRun(runDir, {
+    onEvents: () => {},
+    onStderr: (l) => stderr.push(l),
+    onMalformed: () => {},
+  }).start(inFolder(runDir, { python: '/nonexistent/python3', trainerRoot: null, cwd: tmpdir() }, false));
   const exit = await run.exited;
   assert.equal(exit.status, 'failed');
   assert.match(stderr.join('\n'), /^cannot start \/nonexistent\/python3: not found$/m);
@@ -136,7 +167,14 @@ test('doctor prints its JSON report; merge hands over its summary line', async (
 
 test('how a run ended, as the editor reports it: a deleted folder or a folder another trainer holds is failed with the reason', () => {
   const gone = join(tempDir('lora-lens-launch-'), 'deleted');
-  const completed = { code: 0, signal: null, stopRequested: false, spawnError: null, inUse: null, end: { event: 'end', time: 1, status: 'completed', step: 3 } } as const;
+  const completed = {
+    code: 0,
+    signal: null,
+    stopRequested: false,
+    spawnError: null,
+    inUse: null,
+    end: { event: 'end', time: 1, status: 'completed', step: 3 },
+  } as const;
   const deleted = runExitOf(gone, completed);
   assert.equal(deleted.status, 'failed');
   assert.match(deleted.problem ?? '', /was deleted while the run was going/);

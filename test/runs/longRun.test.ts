@@ -10,12 +10,26 @@ import { tempDir } from '../run/helpers';
 
 const COUNT = 200_000;
 
-test('readEvents and the panel\'s reducer take 200,000 events from one file', () => {
+test("readEvents and the panel's reducer take 200,000 events from one file", () => {
   const path = join(tempDir('lora-lens-long-'), 'events.jsonl');
-  const step = (n: number) => JSON.stringify({
-    event: 'step', time: n, step: n, total_steps: COUNT, epoch: n / COUNT, loss: 2, learning_rate: 1e-4, grad_norm: 1,
-    tokens_per_second: 1000, allocated_bytes: 1, reserved_bytes: 2, peak_allocated_bytes: 3, device_used_bytes: 4, elapsed_s: n, eta_s: 1,
-  });
+  const step = (n: number) =>
+    JSON.stringify({
+      event: 'step',
+      time: n,
+      step: n,
+      total_steps: COUNT,
+      epoch: n / COUNT,
+      loss: 2,
+      learning_rate: 1e-4,
+      grad_norm: 1,
+      tokens_per_second: 1000,
+      allocated_bytes: 1,
+      reserved_bytes: 2,
+      peak_allocated_bytes: 3,
+      device_used_bytes: 4,
+      elapsed_s: n,
+      eta_s: 1,
+    });
   const lines: string[] = [];
   for (let n = 1; n <= COUNT; n++) lines.push(step(n));
   writeFileSync(path, `${lines.join('\n')}\n`);

@@ -18,26 +18,37 @@ before(async () => {
   client = new LspTestClient({ LORA_LENS_DEBOUNCE_MS: '20', LORA_LENS_NO_GPU_DETECT: '1' });
   await client.initialize(pathToFileURL(dir).href);
 });
-after(async () => { await client.dispose(); });
+after(async () => {
+  await client.dispose();
+});
 
 async function runPlan(name: string, text?: string): Promise<RunPlanResult> {
   const uri = pathToFileURL(join(dir, name)).href;
   await client.open(uri, text ?? readFileSync(join(dir, name), 'utf8'));
-  return await client.connection.sendRequest(RunPlanRequestMethod, { uri }) as RunPlanResult;
+  return (await client.connection.sendRequest(RunPlanRequestMethod, { uri })) as RunPlanResult;
 }
 
 test('an axolotl and a LLaMA-Factory config name their tool and carry the normalised plan', async () => {
-  const axolotl = await runPlan('axolotl-lora.yaml', `${readFileSync(join(dir, 'axolotl-lora.yaml'), 'utf8')}deepspeed: deepspeed_configs/zero2.json\n`);
+  const axolotl = await runPlan(
+    'axolotl-lora.yaml',
+    `${readFileSync(join(dir, 'axolotl-lora.yaml'), 'utf8')}deepspeed: deepspeed_configs/zero2.json\n`,
+  );
   assert.equal(axolotl.tool, 'axolotl');
   assert.equal(axolotl.plan?.method, 'lora');
-  assert.ok(axolotl.lost.some((l) => l.key === 'deepspeed' && l.reason.length > 0), JSON.stringify(axolotl.lost));
+  assert.ok(
+    axolotl.lost.some((l) => l.key === 'deepspeed' && l.reason.length > 0),
+    JSON.stringify(axolotl.lost),
+  );
   const factory = await runPlan('llamafactory-lora.yaml');
   assert.equal(factory.tool, 'llama-factory');
   assert.equal(factory.plan?.model.name_or_path, 'Qwen/Qwen2.5-0.5B');
 });
 
 test('our own config has no tool and loses nothing', async () => {
-  const ours = await runPlan('ours.finetune.yaml', 'model: Qwen/Qwen2.5-0.5B\nmethod: lora\ndata:\n  train: data.jsonl\n');
+  const ours = await runPlan(
+    'ours.finetune.yaml',
+    'model: Qwen/Qwen2.5-0.5B\nmethod: lora\ndata:\n  train: data.jsonl\n',
+  );
   assert.equal(ours.tool, null);
   assert.deepEqual(ours.lost, []);
 });

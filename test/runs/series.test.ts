@@ -5,7 +5,18 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Ajv from 'ajv';
 import type { TrainerEvent } from '../../extension/src/runs/events';
-import { alignSeries, formatBytes, formatDuration, formatTicks, memoryRange, reduceEvents, runHeader, smoothEma, SMOOTHING, STEP_INCREMENTS } from '../../extension/src/runs/series';
+import {
+  alignSeries,
+  formatBytes,
+  formatDuration,
+  formatTicks,
+  memoryRange,
+  reduceEvents,
+  runHeader,
+  smoothEma,
+  SMOOTHING,
+  STEP_INCREMENTS,
+} from '../../extension/src/runs/series';
 import { EventTail, readEvents } from '../../extension/src/runs/tail';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'runs');
@@ -13,16 +24,28 @@ const lines = (name: string) => readFileSync(join(FIXTURES, name), 'utf8').split
 const events = (name: string) => lines(name).map((l) => JSON.parse(l) as TrainerEvent);
 
 test('the recorded streams validate against schemas/events.schema.json', () => {
-  const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(__dirname, '..', '..', 'schemas', 'events.schema.json'), 'utf8')));
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(
+    JSON.parse(readFileSync(join(__dirname, '..', '..', 'schemas', 'events.schema.json'), 'utf8')),
+  );
   for (const name of ['lora-80.events.jsonl', 'oom.events.jsonl']) {
-    for (const line of lines(name)) assert.ok(validate(JSON.parse(line)), `${name}: ${JSON.stringify(validate.errors)}`);
+    for (const line of lines(name))
+      assert.ok(validate(JSON.parse(line)), `${name}: ${JSON.stringify(validate.errors)}`);
   }
 });
 
 test('a completed run reduces to one point per step, evals apart, header from the end event', () => {
   const series = reduceEvents(events('lora-80.events.jsonl'));
   assert.equal(series.step.length, 80);
-  for (const key of ['loss', 'lossSmooth', 'learningRate', 'gradNorm', 'tokensPerSecond', 'allocated', 'reserved', 'peak'] as const) {
+  for (const key of [
+    'loss',
+    'lossSmooth',
+    'learningRate',
+    'gradNorm',
+    'tokensPerSecond',
+    'allocated',
+    'reserved',
+    'peak',
+  ] as const) {
     assert.equal(series[key].length, 80, key);
   }
   assert.deepEqual(series.evalStep, [20, 40, 60, 80]);
@@ -30,13 +53,36 @@ test('a completed run reduces to one point per step, evals apart, header from th
   assert.equal(series.status, 'completed');
   assert.equal(series.loss.at(-1), 1.0841);
   const header = runHeader(series);
-  assert.deepEqual(header, { status: 'completed', step: 80, totalSteps: 80, elapsedS: 73, etaS: 0, finalLoss: 1.0841, downloading: null });
+  assert.deepEqual(header, {
+    status: 'completed',
+    step: 80,
+    totalSteps: 80,
+    elapsedS: 73,
+    etaS: 0,
+    finalLoss: 1.0841,
+    downloading: null,
+  });
 });
 
 test('a total of 0 (a tool run before its first progress bar) is unknown, not /0', () => {
   const start = { ...events('lora-80.events.jsonl')[0], total_steps: 0, tool: 'axolotl' };
-  const step = { event: 'step', time: 2, step: 1, total_steps: 0, epoch: 0, loss: 2.5, learning_rate: 1e-4, grad_norm: null, tokens_per_second: null,
-    allocated_bytes: null, reserved_bytes: null, peak_allocated_bytes: null, device_used_bytes: null, elapsed_s: 1, eta_s: null };
+  const step = {
+    event: 'step',
+    time: 2,
+    step: 1,
+    total_steps: 0,
+    epoch: 0,
+    loss: 2.5,
+    learning_rate: 1e-4,
+    grad_norm: null,
+    tokens_per_second: null,
+    allocated_bytes: null,
+    reserved_bytes: null,
+    peak_allocated_bytes: null,
+    device_used_bytes: null,
+    elapsed_s: 1,
+    eta_s: null,
+  };
   assert.equal(runHeader(reduceEvents([start] as never)).totalSteps, null);
   assert.equal(runHeader(reduceEvents([start, step] as never)).totalSteps, null);
   assert.equal(runHeader(reduceEvents([start, { ...step, step: 2, total_steps: 400 }] as never)).totalSteps, 400);
@@ -58,9 +104,17 @@ test('a resumed run replaces the steps after its checkpoint instead of drawing t
   const firstPart = all.filter((e) => !('step' in e) || (e.step as number) <= 50);
   const resumedStart = { ...all[0]!, resumed_from_step: 40 } as TrainerEvent;
   const secondPart = all.filter((e) => 'step' in e && (e.step as number) > 40);
-  const series = reduceEvents([...firstPart, { event: 'end', time: 0, status: 'stopped', step: 50 }, resumedStart, ...secondPart]);
+  const series = reduceEvents([
+    ...firstPart,
+    { event: 'end', time: 0, status: 'stopped', step: 50 },
+    resumedStart,
+    ...secondPart,
+  ]);
   assert.equal(series.step.length, 80);
-  assert.deepEqual(series.step, Array.from({ length: 80 }, (_, i) => i + 1));
+  assert.deepEqual(
+    series.step,
+    Array.from({ length: 80 }, (_, i) => i + 1),
+  );
   assert.deepEqual(series.evalStep, [20, 40, 60, 80]);
   assert.equal(series.status, 'running');
 });
@@ -74,7 +128,17 @@ test('an OOM run keeps the error with its advice and ends failed', () => {
 });
 
 test('alignSeries puts series on one sorted x axis with nulls', () => {
-  assert.deepEqual(alignSeries([{ x: [1, 2, 3], y: [5, 6, 7] }, { x: [2, 4], y: [9, 8] }]), [[1, 2, 3, 4], [5, 6, 7, null], [null, 9, null, 8]]);
+  assert.deepEqual(
+    alignSeries([
+      { x: [1, 2, 3], y: [5, 6, 7] },
+      { x: [2, 4], y: [9, 8] },
+    ]),
+    [
+      [1, 2, 3, 4],
+      [5, 6, 7, null],
+      [null, 9, null, 8],
+    ],
+  );
 });
 
 test('formatDuration', () => {
@@ -97,7 +161,10 @@ test('EventTail reads only whole lines: a line written in two chunks yields one 
   assert.equal(got.length, 1);
   appendFileSync(path, `${l2.slice(40)}\nnot json\n${l3}\n`);
   tail.poll();
-  assert.deepEqual(got.map((e) => e.event), ['start', 'step', 'step']);
+  assert.deepEqual(
+    got.map((e) => e.event),
+    ['start', 'step', 'step'],
+  );
   assert.equal(bad.length, 1);
   assert.match(bad[0]!, /^3:not JSON/);
   appendFileSync(path, '{"event":"step","ti');
@@ -114,7 +181,9 @@ test('EventTail follows a growing file within half a second (median of 7 appends
   const tail = new EventTail(path, { onEvents: () => onSeen(Date.now()) }).start();
   const latencies: number[] = [];
   for (let i = 0; i < 7; i++) {
-    const seen = new Promise<number>((resolve) => { onSeen = resolve; });
+    const seen = new Promise<number>((resolve) => {
+      onSeen = resolve;
+    });
     const written = Date.now();
     appendFileSync(path, `${events[i]}\n`);
     latencies.push((await seen) - written);
@@ -129,7 +198,10 @@ test('EventTail follows a growing file within half a second (median of 7 appends
 test('readEvents reads a whole run and lists malformed lines', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tail-'));
   const path = join(dir, 'events.jsonl');
-  writeFileSync(path, [...lines('oom.events.jsonl').slice(0, 2), '{oops', ...lines('oom.events.jsonl').slice(2)].join('\n') + '\n');
+  writeFileSync(
+    path,
+    [...lines('oom.events.jsonl').slice(0, 2), '{oops', ...lines('oom.events.jsonl').slice(2)].join('\n') + '\n',
+  );
   const { events: read, malformed } = readEvents(path);
   assert.equal(read.length, 6);
   assert.equal(malformed.length, 1);
@@ -137,7 +209,9 @@ test('readEvents reads a whole run and lists malformed lines', () => {
 });
 
 test('the trainer stream recorded on the H100 (test/fixtures/trainer) reduces cleanly', () => {
-  const { events: recorded, malformed } = readEvents(join(__dirname, '..', 'fixtures', 'trainer', 'recorded-events.jsonl'));
+  const { events: recorded, malformed } = readEvents(
+    join(__dirname, '..', 'fixtures', 'trainer', 'recorded-events.jsonl'),
+  );
   assert.deepEqual(malformed, []);
   const series = reduceEvents(recorded);
   assert.equal(series.step.length, 24);
@@ -147,12 +221,15 @@ test('the trainer stream recorded on the H100 (test/fixtures/trainer) reduces cl
   assert.ok(series.peak.every((b) => (b ?? 0) > 0));
 });
 
-test('smoothEma: debiased (first point = raw), weight 0 = raw, nulls skipped; the reducer\'s lossSmooth is its SMOOTHING case', () => {
+test("smoothEma: debiased (first point = raw), weight 0 = raw, nulls skipped; the reducer's lossSmooth is its SMOOTHING case", () => {
   assert.deepEqual(smoothEma([2, 4, null, 6], 0), [2, 4, null, 6]);
   const s = smoothEma([2, 4, 6], 0.5);
   assert.equal(s[0], 2);
   assert.ok(Math.abs(s[1]! - (0.5 * 2 * 0.5 + 0.5 * 4) / (1 - 0.25)) < 1e-12);
-  const events = readFileSync(join(__dirname, '..', 'fixtures', 'runs', 'lora-80.events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as TrainerEvent);
+  const events = readFileSync(join(__dirname, '..', 'fixtures', 'runs', 'lora-80.events.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as TrainerEvent);
   const series = reduceEvents(events);
   smoothEma(series.loss, SMOOTHING).forEach((v, i) => assert.ok(Math.abs(v! - series.lossSmooth[i]!) < 1e-9));
 });

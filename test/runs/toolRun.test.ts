@@ -16,7 +16,7 @@ import { REPO, tempDir } from '../run/helpers';
 
 const BIN = join(REPO, 'test', 'fixtures', 'tools', 'bin');
 
-test('a LLaMA-Factory run reads trainer_log.jsonl as it grows, not an earlier run\'s lines; the Runs view names the tool', async () => {
+test("a LLaMA-Factory run reads trainer_log.jsonl as it grows, not an earlier run's lines; the Runs view names the tool", async () => {
   const dir = tempDir('lora-lens-tooltail-');
   cpSync(join(REPO, 'test', 'fixtures', 'tools', 'configs'), dir, { recursive: true });
   const config = join(dir, 'llamafactory-lora.yaml');
@@ -28,24 +28,65 @@ test('a LLaMA-Factory run reads trainer_log.jsonl as it grows, not an earlier ru
   const runDir = join(dir, 'runs', 'lf');
   assert.ok(createRun(runDir, plan).ok);
   const events: TrainerEvent[] = [];
-  const env = { ...process.env, PATH: `${BIN}:${dirname(process.execPath)}:/usr/bin:/bin`, STANDIN_STEP_MS: '150', STANDIN_STEPS: '6' };
+  const env = {
+    ...process.env,
+    PATH: `${BIN}:${dirname(process.execPath)}:/usr/bin:/bin`,
+    STANDIN_STEP_MS: '150',
+    STANDIN_STEPS: '6',
+  };
   const run = startToolRun({
-    tool: 'llama-factory', configPath: config, runDir, executable: join(BIN, 'llamafactory-cli'), gpus: 1, env, pollMs: 20,
-    context: toolRunContext('llama-factory', 'lf', plan, { peakBytes: 2 ** 30, trainableParams: 1, totalParams: 2, gpu: null, tokensPerSecond: 4321.4 }, 3, () => Date.now() / 1000),
-    trainerLogPath: logPath, onEvent: (e) => events.push(e),
+    tool: 'llama-factory',
+    configPath: config,
+    runDir,
+    executable: join(BIN, 'llamafactory-cli'),
+    gpus: 1,
+    env,
+    pollMs: 20,
+    context: toolRunContext(
+      'llama-factory',
+      'lf',
+      plan,
+      { peakBytes: 2 ** 30, trainableParams: 1, totalParams: 2, gpu: null, tokensPerSecond: 4321.4 },
+      3,
+      () => Date.now() / 1000,
+    ),
+    trainerLogPath: logPath,
+    onEvent: (e) => events.push(e),
   });
   const exit = await run.done;
   assert.equal(exit.code, 0);
   const steps = events.filter((e): e is Extract<TrainerEvent, { event: 'step' }> => e.event === 'step');
-  assert.deepEqual(steps.map((s) => s.step), [1, 2, 3, 4, 5, 6]);
-  assert.equal(steps.some((s) => s.loss === 42), false, 'the earlier run\'s line is not this run\'s');
-  const fromFile = readFileSync(logPath, 'utf8').split('\n').filter(Boolean).slice(1).map((l) => JSON.parse(l) as { current_steps: number; loss: number });
-  assert.deepEqual(steps.map((s) => s.loss), fromFile.map((l) => l.loss));
-  assert.ok(steps.some((s) => s.device_used_bytes !== null), 'nvidia-smi (the stand-in) samples reach the step events');
+  assert.deepEqual(
+    steps.map((s) => s.step),
+    [1, 2, 3, 4, 5, 6],
+  );
+  assert.equal(
+    steps.some((s) => s.loss === 42),
+    false,
+    "the earlier run's line is not this run's",
+  );
+  const fromFile = readFileSync(logPath, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .slice(1)
+    .map((l) => JSON.parse(l) as { current_steps: number; loss: number });
+  assert.deepEqual(
+    steps.map((s) => s.loss),
+    fromFile.map((l) => l.loss),
+  );
+  assert.ok(
+    steps.some((s) => s.device_used_bytes !== null),
+    'nvidia-smi (the stand-in) samples reach the step events',
+  );
   const start = events[0];
   assert.ok(start?.event === 'start' && start.estimate_peak_bytes === 2 ** 30);
-  assert.ok(start?.event === 'start' && start.estimate_tokens_per_second === 4321 && start.trainable_params === 1 && start.num_train_rows === 3,
-    'the start event carries the estimate\'s tokens/s, the parameter counts and the row count');
+  assert.ok(
+    start?.event === 'start' &&
+      start.estimate_tokens_per_second === 4321 &&
+      start.trainable_params === 1 &&
+      start.num_train_rows === 3,
+    "the start event carries the estimate's tokens/s, the parameter counts and the row count",
+  );
   const info = readRun(runDir);
   assert.equal(info.tool, 'llama-factory');
   assert.match(runItemText(info, 'UTC').label, /^llamafactory-lora · LLaMA-Factory · /);
@@ -71,13 +112,28 @@ test('a stop asked through the pid file (the editor stopping a CLI run) ends the
   const plan = normalizeDialect('axolotl', parseConfigDocument(readFileSync(config, 'utf8')), config).plan!;
   const runDir = join(dir, 'runs', 'ax');
   assert.ok(createRun(runDir, plan).ok);
-  const env = { ...process.env, PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, STANDIN_STEP_MS: '100', STANDIN_STEPS: '10000' };
+  const env = {
+    ...process.env,
+    PATH: `${dirname(process.execPath)}:/usr/bin:/bin`,
+    STANDIN_STEP_MS: '100',
+    STANDIN_STEPS: '10000',
+  };
   let stepped!: () => void;
-  const firstStep = new Promise<void>((resolve) => { stepped = resolve; });
+  const firstStep = new Promise<void>((resolve) => {
+    stepped = resolve;
+  });
   const run = startToolRun({
-    tool: 'axolotl', configPath: config, runDir, executable: join(BIN, 'axolotl'), gpus: 1, env,
-    context: toolRunContext('axolotl', 'ax', plan, null, null, () => Date.now() / 1000), trainerLogPath: null,
-    onEvent: (e) => { if (e.event === 'step') stepped(); },
+    tool: 'axolotl',
+    configPath: config,
+    runDir,
+    executable: join(BIN, 'axolotl'),
+    gpus: 1,
+    env,
+    context: toolRunContext('axolotl', 'ax', plan, null, null, () => Date.now() / 1000),
+    trainerLogPath: null,
+    onEvent: (e) => {
+      if (e.event === 'step') stepped();
+    },
   });
   await firstStep;
   assert.equal(requestStop(runDir).ok, true, 'the pid file names a live process');

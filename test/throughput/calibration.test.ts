@@ -10,7 +10,9 @@ import { catalogModel } from '../../server/src/core/models/catalog';
 import { estimateThroughput } from '../../server/src/core/estimate/throughput/estimate';
 
 type Row = ReturnType<typeof parseMeasurements>[number] & { step_s: number; tok_s: number };
-const rows = parseMeasurements(readFileSync(join(__dirname, '../fixtures/calibration/h200-throughput.jsonl'), 'utf8')) as Row[];
+const rows = parseMeasurements(
+  readFileSync(join(__dirname, '../fixtures/calibration/h200-throughput.jsonl'), 'utf8'),
+) as Row[];
 const h200 = lookupGpuName('NVIDIA H200');
 const HELD_OUT = new Set(['llama-3.2-1b', 'qwen3-1.7b', 'mistral-7b']);
 
@@ -30,7 +32,11 @@ for (const engine of ['hf', 'lora-lens'] as const) {
   test(`${engine}: every H200 row within ±20% of its measured tokens/s, mean absolute error ≤ 10%`, () => {
     assert.ok(mine.length >= 30, `${mine.length} rows`);
     const errors = mine.map((r) => ({ r, e: errorOf(r) }));
-    for (const { r, e } of errors) assert.ok(Math.abs(e) <= 0.2, `${r.arch} ${r.method} seq ${r.seq} bs ${r.bs} gc ${r.gc}: ${(100 * e).toFixed(1)}%`);
+    for (const { r, e } of errors)
+      assert.ok(
+        Math.abs(e) <= 0.2,
+        `${r.arch} ${r.method} seq ${r.seq} bs ${r.bs} gc ${r.gc}: ${(100 * e).toFixed(1)}%`,
+      );
     const mae = errors.reduce((s, x) => s + Math.abs(x.e), 0) / errors.length;
     assert.ok(mae <= 0.1, `MAE ${(100 * mae).toFixed(1)}%`);
   });
@@ -45,10 +51,16 @@ for (const engine of ['hf', 'lora-lens'] as const) {
 // median 16% among themselves (max/min of steps 4-10), more where dispatch and GPU time cross, so the bound here is
 // the mean and a worst case of 25%; bench/throughput-fit.ts prints every row.
 test('hf: the H100 grid re-timed on the H200: mean absolute error ≤ 10%, every row within ±25%, held-out architectures ≤ 10% on average', () => {
-  const grid = parseMeasurements(readFileSync(join(__dirname, '../fixtures/calibration/h200-h100-grid.jsonl'), 'utf8')) as Row[];
+  const grid = parseMeasurements(
+    readFileSync(join(__dirname, '../fixtures/calibration/h200-h100-grid.jsonl'), 'utf8'),
+  ) as Row[];
   assert.equal(grid.length, 61);
   const errors = grid.map((r) => ({ r, e: errorOf({ ...r, engine: 'hf' }) }));
-  for (const { r, e } of errors) assert.ok(Math.abs(e) <= 0.25, `${r.arch} ${r.method} ${r.targets} r${r.r} seq ${r.seq} bs ${r.bs} gc ${r.gc}: ${(100 * e).toFixed(1)}%`);
+  for (const { r, e } of errors)
+    assert.ok(
+      Math.abs(e) <= 0.25,
+      `${r.arch} ${r.method} ${r.targets} r${r.r} seq ${r.seq} bs ${r.bs} gc ${r.gc}: ${(100 * e).toFixed(1)}%`,
+    );
   const mae = (xs: typeof errors) => xs.reduce((s, x) => s + Math.abs(x.e), 0) / xs.length;
   assert.ok(mae(errors) <= 0.1, `MAE ${(100 * mae(errors)).toFixed(1)}%`);
   const held = errors.filter(({ r }) => !['qwen2.5-0.5b', 'qwen2.5-1.5b', 'qwen2-7b'].includes(r.arch));
@@ -59,7 +71,15 @@ test('hf: the H100 grid re-timed on the H200: mean absolute error ≤ 10%, every
 test('the throughput needs a GPU with known rates: a size-only GPU gives none', () => {
   const spec = catalogModel('Qwen/Qwen2.5-0.5B')!;
   const plan = measurementPlan(rows[0]!, 'hf');
-  assert.equal(estimateThroughput(spec, plan, { name: '24GiB GPU', memoryBytes: 24 * 2 ** 30, bf16: true, computeCapability: null }), null);
+  assert.equal(
+    estimateThroughput(spec, plan, {
+      name: '24GiB GPU',
+      memoryBytes: 24 * 2 ** 30,
+      bf16: true,
+      computeCapability: null,
+    }),
+    null,
+  );
   assert.equal(estimateThroughput(spec, plan, null), null);
 });
 

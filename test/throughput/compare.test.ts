@@ -5,16 +5,38 @@ import { measurementPlan } from '../../server/src/core/estimate/memory/calibrati
 import { catalogModel } from '../../server/src/core/models/catalog';
 import { compareMethods } from '../../server/src/core/estimate/throughput/compare';
 
-const gpu = (name: string) => { const g = lookupGpuName(name); assert.ok(g.ok); return g.gpu; };
+const gpu = (name: string) => {
+  const g = lookupGpuName(name);
+  assert.ok(g.ok);
+  return g.gpu;
+};
 const plan = (method: 'full' | 'lora' | 'qlora') => {
-  const p = measurementPlan({ arch: 'qwen2.5-7b', method, targets: 'all-linear', r: 16, seq: 2048, bs: 1, gc: true, total_params: 0, trainable: 0, peak_alloc_gib: 0, peak_reserved_gib: 0 }, 'lora-lens');
+  const p = measurementPlan(
+    {
+      arch: 'qwen2.5-7b',
+      method,
+      targets: 'all-linear',
+      r: 16,
+      seq: 2048,
+      bs: 1,
+      gc: true,
+      total_params: 0,
+      trainable: 0,
+      peak_alloc_gib: 0,
+      peak_reserved_gib: 0,
+    },
+    'lora-lens',
+  );
   p.training.max_steps = 100;
   return p;
 };
 
 test('7B on a 24 GB card: full does not fit; the fastest method that fits is marked, QLoRA slower than LoRA', () => {
   const rows = compareMethods(catalogModel('Qwen/Qwen2.5-7B')!, plan('lora'), gpu('RTX 4090'), undefined, 0.7);
-  assert.deepEqual(rows.map((r) => r.method), ['full', 'lora', 'qlora']);
+  assert.deepEqual(
+    rows.map((r) => r.method),
+    ['full', 'lora', 'qlora'],
+  );
   const [full, lora, qlora] = rows;
   assert.equal(full!.fits, false);
   assert.equal(lora!.current, true);

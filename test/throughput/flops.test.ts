@@ -7,14 +7,43 @@ import { matmulFlopsPerToken, stepWork } from '../../server/src/core/estimate/th
 // A small decoder whose FLOPs can be counted by hand: hidden 64, intermediate 128, 2 layers, 4 heads of 16, vocab 100.
 function spec(overrides: Partial<ModelSpec> = {}): ModelSpec {
   return {
-    id: 'hand', modelType: 'llama', family: 'llama', vocabSize: 100, hiddenSize: 64, intermediateSize: 128, numLayers: 2,
-    numHeads: 4, numKvHeads: 4, headDim: 16, tiedEmbeddings: false, maxPositionEmbeddings: 4096, numExperts: 0,
-    numExpertsPerToken: 0, attentionBias: false, qkNorm: false, normsPerLayer: 2, fusedProjections: false,
-    torchDtype: 'bfloat16', chatTemplate: false, ...overrides,
+    id: 'hand',
+    modelType: 'llama',
+    family: 'llama',
+    vocabSize: 100,
+    hiddenSize: 64,
+    intermediateSize: 128,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 4,
+    headDim: 16,
+    tiedEmbeddings: false,
+    maxPositionEmbeddings: 4096,
+    numExperts: 0,
+    numExpertsPerToken: 0,
+    attentionBias: false,
+    qkNorm: false,
+    normsPerLayer: 2,
+    fusedProjections: false,
+    torchDtype: 'bfloat16',
+    chatTemplate: false,
+    ...overrides,
   };
 }
 const plan = (method: 'full' | 'lora', gc: boolean, seq = 32) =>
-  measurementPlan({ arch: 'hand', method, targets: 'all-linear', r: 4, seq, bs: 2, gc, total_params: 0, trainable: 0, peak_alloc_gib: 0, peak_reserved_gib: 0 });
+  measurementPlan({
+    arch: 'hand',
+    method,
+    targets: 'all-linear',
+    r: 4,
+    seq,
+    bs: 2,
+    gc,
+    total_params: 0,
+    trainable: 0,
+    peak_alloc_gib: 0,
+    peak_reserved_gib: 0,
+  });
 
 test('dense MHA model, full fine-tuning: forward 2P, input gradients 2P, weight gradients 2P', () => {
   // Per layer: q, k, v, o 64×64 = 16,384; gate, up, down 64×128 = 24,576; 2 layers = 81,920; head 64×100 = 6,400.
@@ -60,7 +89,7 @@ test('MoE: a token passes the router and its top-k experts, not all experts', ()
 
 test('LoRA: weight gradients only for the adapters, which add r·(in + out) per adapted module', () => {
   // r 4 on all 7 linears: q, k, v, o r·(64 + 64) each; gate, up, down r·(64 + 128) each; per layer.
-  const lora = (4 * (64 + 64)) * 4 + 4 * (64 + 128) * 3;
+  const lora = 4 * (64 + 64) * 4 + 4 * (64 + 128) * 3;
   const work = stepWork(spec(), plan('lora', false));
   assert.equal(work.backwardWeight, 2 * 2 * lora);
   assert.equal(work.forward, 2 * (81920 + 6400 + 2 * lora));

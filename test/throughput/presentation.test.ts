@@ -7,9 +7,28 @@ import { compareMethods } from '../../server/src/core/estimate/throughput/compar
 import { comparisonMarkdown, timeSummary } from '../../server/src/core/estimate/throughput/presentation';
 import { estimateTrainingTime } from '../../server/src/core/estimate/throughput/time';
 
-const gpu = (name: string) => { const g = lookupGpuName(name); assert.ok(g.ok); return g.gpu; };
+const gpu = (name: string) => {
+  const g = lookupGpuName(name);
+  assert.ok(g.ok);
+  return g.gpu;
+};
 const spec = catalogModel('Qwen/Qwen2.5-7B')!;
-const plan = measurementPlan({ arch: 'qwen2.5-7b', method: 'lora', targets: 'all-linear', r: 16, seq: 2048, bs: 1, gc: true, total_params: 0, trainable: 0, peak_alloc_gib: 0, peak_reserved_gib: 0 }, 'lora-lens');
+const plan = measurementPlan(
+  {
+    arch: 'qwen2.5-7b',
+    method: 'lora',
+    targets: 'all-linear',
+    r: 16,
+    seq: 2048,
+    bs: 1,
+    gc: true,
+    total_params: 0,
+    trainable: 0,
+    peak_alloc_gib: 0,
+    peak_reserved_gib: 0,
+  },
+  'lora-lens',
+);
 plan.training.max_steps = 1250;
 
 test('the CodeLens suffix: time on the GPU and steps; the cost with a rate; nothing without a time', () => {

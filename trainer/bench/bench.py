@@ -8,6 +8,7 @@ timed steps after the first. Usage:
     python trainer/bench/bench.py compare            # 7B LoRA and QLoRA bs 1/4, 0.5B full: tokens/s, memory, ratios
     python trainer/bench/bench.py calibrate OUT.jsonl  # our trainer's rows for the estimator's lora-lens profile
 """
+
 from __future__ import annotations
 
 import gc
@@ -27,15 +28,36 @@ from lora_lens_trainer.plan import plan_from_dict  # noqa: E402
 from lora_lens_trainer.step import batch_loss  # noqa: E402
 from tests.plans import make_plan  # noqa: E402
 
-GIB = 1024 ** 3
+GIB = 1024**3
 NF4_KERNEL_ENV = "LORA_LENS_NF4_KERNEL"  # kernels/nf4_matmul.py ENV
 ARCHS: dict[str, dict[str, Any]] = {
-    "qwen2.5-0.5b": dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-                         num_attention_heads=14, num_key_value_heads=2, tie_word_embeddings=True),
-    "qwen2.5-1.5b": dict(vocab_size=151936, hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,
-                         num_attention_heads=12, num_key_value_heads=2, tie_word_embeddings=True),
-    "qwen2-7b": dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
-                     num_attention_heads=28, num_key_value_heads=4, tie_word_embeddings=False),
+    "qwen2.5-0.5b": dict(
+        vocab_size=151936,
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+    ),
+    "qwen2.5-1.5b": dict(
+        vocab_size=151936,
+        hidden_size=1536,
+        intermediate_size=8960,
+        num_hidden_layers=28,
+        num_attention_heads=12,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+    ),
+    "qwen2-7b": dict(
+        vocab_size=152064,
+        hidden_size=3584,
+        intermediate_size=18944,
+        num_hidden_layers=28,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        tie_word_embeddings=False,
+    ),
 }
 
 
@@ -63,9 +85,11 @@ def _measure(step_fn: Any, steps: int) -> tuple[float, dict[str, float]]:
         torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
     free, total = torch.cuda.mem_get_info()
-    mem = {"peak_alloc_gib": round(torch.cuda.max_memory_allocated() / GIB, 3),
-           "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / GIB, 3),
-           "device_used_gib": round((total - free) / GIB, 3)}
+    mem = {
+        "peak_alloc_gib": round(torch.cuda.max_memory_allocated() / GIB, 3),
+        "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / GIB, 3),
+        "device_used_gib": round((total - free) / GIB, 3),
+    }
     return min(times[1:]), mem
 
 
@@ -99,8 +123,17 @@ def hf_peft(arch: str, method: str, r: int, seq: int, bs: int, gc_on: bool, step
     return row
 
 
-def ours(arch: str, method: str, r: int, seq: int, bs: int, gc_on: bool, steps: int, upcast: bool = False,
-         kernel: str = "reference") -> dict[str, Any]:
+def ours(
+    arch: str,
+    method: str,
+    r: int,
+    seq: int,
+    bs: int,
+    gc_on: bool,
+    steps: int,
+    upcast: bool = False,
+    kernel: str = "reference",
+) -> dict[str, Any]:
     """Our trainer's own path: apply_method (fused bf16 LoRA / built-in NF4), fused chunked loss, fused AdamW.
     QLoRA: `upcast` the unquantized weights to fp32 (PEFT's way) or keep them bf16 (lean, the default);
     `kernel` "triton" runs the fused NF4 matmul, "reference" dequantizes before each matmul."""
@@ -109,14 +142,31 @@ def ours(arch: str, method: str, r: int, seq: int, bs: int, gc_on: bool, steps: 
     from lora_lens_trainer.optim import build_optimizer
 
     os.environ[NF4_KERNEL_ENV] = kernel
-    lora = {"r": r, "lora_alpha": 2 * r, "lora_dropout": 0.0, "target_modules": "all-linear", "bias": "none",
-            "use_rslora": False, "use_dora": False}
+    lora = {
+        "r": r,
+        "lora_alpha": 2 * r,
+        "lora_dropout": 0.0,
+        "target_modules": "all-linear",
+        "bias": "none",
+        "use_rslora": False,
+        "use_dora": False,
+    }
     extra = {"quantization__upcast_non_quantized": upcast} if method == "qlora" else {}
-    plan = plan_from_dict(make_plan("/bench", "/bench/train.jsonl", method=method, lora=None if method == "full" else lora,
-                                    training__gradient_checkpointing=gc_on, training__learning_rate=1e-5, **extra))
+    plan = plan_from_dict(
+        make_plan(
+            "/bench",
+            "/bench/train.jsonl",
+            method=method,
+            lora=None if method == "full" else lora,
+            training__gradient_checkpointing=gc_on,
+            training__learning_rate=1e-5,
+            **extra,
+        )
+    )
     model = build(arch, torch.bfloat16)
-    setup = apply_method(model, plan, torch.device("cuda"), torch.bfloat16,
-                         torch.bfloat16 if method == "qlora" else None, None)
+    setup = apply_method(
+        model, plan, torch.device("cuda"), torch.bfloat16, torch.bfloat16 if method == "qlora" else None, None
+    )
     _free()
     model = setup.model
     model.train()
@@ -143,26 +193,53 @@ def ours(arch: str, method: str, r: int, seq: int, bs: int, gc_on: bool, steps: 
     return row
 
 
-def _row(engine: str, arch: str, method: str, r: int, seq: int, bs: int, gc_on: bool, model: Any, step_s: float,
-         mem: dict[str, float]) -> dict[str, Any]:
+def _row(
+    engine: str,
+    arch: str,
+    method: str,
+    r: int,
+    seq: int,
+    bs: int,
+    gc_on: bool,
+    model: Any,
+    step_s: float,
+    mem: dict[str, float],
+) -> dict[str, Any]:
     from lora_lens_trainer.modeling import count_params
 
     trainable, total = count_params(model)
-    row: dict[str, Any] = {"engine": engine, "arch": arch, "method": method,
-                           "targets": None if method == "full" else "all-linear", "r": r if method != "full" else 0,
-                           "seq": seq, "bs": bs, "gc": gc_on}
+    row: dict[str, Any] = {
+        "engine": engine,
+        "arch": arch,
+        "method": method,
+        "targets": None if method == "full" else "all-linear",
+        "r": r if method != "full" else 0,
+        "seq": seq,
+        "bs": bs,
+        "gc": gc_on,
+    }
     if method == "full":
         row["master"] = "bf16"
-    row.update({"total_params": total, "trainable": trainable, **mem, "step_s": round(step_s, 4),
-                "tok_s": round(bs * seq / step_s)})
+    row.update(
+        {
+            "total_params": total,
+            "trainable": trainable,
+            **mem,
+            "step_s": round(step_s, 4),
+            "tok_s": round(bs * seq / step_s),
+        }
+    )
     return row
 
 
 def compare(steps: int, rounds: int = 2) -> list[dict[str, Any]]:
     """Each engine runs `rounds` times, alternating (hf, ours, hf, ours), and keeps its fastest round: single
     runs of the same config in one process were seen to differ by 10-15% on the H100."""
-    cases = [("qwen2-7b", "lora", 16, 2048, 1, True), ("qwen2-7b", "lora", 16, 2048, 4, True),
-             ("qwen2.5-0.5b", "full", 0, 2048, 4, True)]
+    cases = [
+        ("qwen2-7b", "lora", 16, 2048, 1, True),
+        ("qwen2-7b", "lora", 16, 2048, 4, True),
+        ("qwen2.5-0.5b", "full", 0, 2048, 4, True),
+    ]
     rows = []
     for arch, method, r, seq, bs, gc_on in cases:
         theirs_runs, mine_runs = [], []
@@ -176,9 +253,12 @@ def compare(steps: int, rounds: int = 2) -> list[dict[str, Any]]:
         rows += [theirs, mine]
         print(json.dumps(theirs), flush=True)
         print(json.dumps(mine), flush=True)
-        print(f"== {arch} {method} seq {seq} bs {bs} gc {gc_on}: tokens/s {mine['tok_s']} vs {theirs['tok_s']} "
-              f"({mine['tok_s'] / theirs['tok_s']:.2f}x); peak alloc {mine['peak_alloc_gib']} vs {theirs['peak_alloc_gib']} GiB "
-              f"({mine['peak_alloc_gib'] / theirs['peak_alloc_gib']:.2f}x)", flush=True)
+        print(
+            f"== {arch} {method} seq {seq} bs {bs} gc {gc_on}: tokens/s {mine['tok_s']} vs {theirs['tok_s']} "
+            f"({mine['tok_s'] / theirs['tok_s']:.2f}x); peak alloc {mine['peak_alloc_gib']} vs {theirs['peak_alloc_gib']} GiB "
+            f"({mine['peak_alloc_gib'] / theirs['peak_alloc_gib']:.2f}x)",
+            flush=True,
+        )
         if method == "lora":
             rows += _qlora_against(mine, theirs, steps, rounds)
     return rows
@@ -195,20 +275,31 @@ def _qlora_against(lora: dict[str, Any], hf_lora: dict[str, Any], steps: int, ro
         best["rounds_tok_s"] = [row["tok_s"] for row in runs]
         rows.append(best)
         print(json.dumps(best), flush=True)
-        print(f"== {case[0]} qlora ({kernel} NF4) seq {case[3]} bs {case[4]}: tokens/s {best['tok_s']}; step time "
-              f"QLoRA/LoRA {best['step_s'] / lora['step_s']:.2f}x, QLoRA/(transformers + PEFT bf16 LoRA) "
-              f"{best['step_s'] / hf_lora['step_s']:.2f}x; peak alloc {best['peak_alloc_gib']} GiB", flush=True)
+        print(
+            f"== {case[0]} qlora ({kernel} NF4) seq {case[3]} bs {case[4]}: tokens/s {best['tok_s']}; step time "
+            f"QLoRA/LoRA {best['step_s'] / lora['step_s']:.2f}x, QLoRA/(transformers + PEFT bf16 LoRA) "
+            f"{best['step_s'] / hf_lora['step_s']:.2f}x; peak alloc {best['peak_alloc_gib']} GiB",
+            flush=True,
+        )
     return rows
 
 
 CALIBRATION = [
-    ("qwen2.5-0.5b", "lora", 16, 512, 4, False), ("qwen2.5-0.5b", "lora", 16, 512, 4, True),
-    ("qwen2.5-0.5b", "lora", 16, 2048, 1, True), ("qwen2.5-0.5b", "lora", 16, 2048, 4, True),
-    ("qwen2.5-0.5b", "lora", 16, 2048, 4, False), ("qwen2.5-0.5b", "full", 0, 2048, 1, True),
-    ("qwen2.5-1.5b", "lora", 16, 2048, 1, True), ("qwen2.5-1.5b", "lora", 16, 2048, 4, True),
+    ("qwen2.5-0.5b", "lora", 16, 512, 4, False),
+    ("qwen2.5-0.5b", "lora", 16, 512, 4, True),
+    ("qwen2.5-0.5b", "lora", 16, 2048, 1, True),
+    ("qwen2.5-0.5b", "lora", 16, 2048, 4, True),
+    ("qwen2.5-0.5b", "lora", 16, 2048, 4, False),
+    ("qwen2.5-0.5b", "full", 0, 2048, 1, True),
+    ("qwen2.5-1.5b", "lora", 16, 2048, 1, True),
+    ("qwen2.5-1.5b", "lora", 16, 2048, 4, True),
     ("qwen2.5-1.5b", "lora", 16, 512, 4, False),
-    ("qwen2-7b", "lora", 16, 2048, 1, True), ("qwen2-7b", "lora", 16, 2048, 4, True), ("qwen2-7b", "lora", 16, 512, 4, True),
-    ("qwen2-7b", "lora", 16, 2048, 1, False), ("qwen2-7b", "qlora", 16, 2048, 1, True), ("qwen2-7b", "qlora", 16, 2048, 4, True),
+    ("qwen2-7b", "lora", 16, 2048, 1, True),
+    ("qwen2-7b", "lora", 16, 2048, 4, True),
+    ("qwen2-7b", "lora", 16, 512, 4, True),
+    ("qwen2-7b", "lora", 16, 2048, 1, False),
+    ("qwen2-7b", "qlora", 16, 2048, 1, True),
+    ("qwen2-7b", "qlora", 16, 2048, 4, True),
 ]
 
 
@@ -220,8 +311,15 @@ def calibrate(out: Path, steps: int) -> None:
                 row = ours(*case, steps)
             except torch.OutOfMemoryError:
                 _free()
-                row = {"engine": "lora-lens", "arch": case[0], "method": case[1], "seq": case[3], "bs": case[4],
-                       "gc": case[5], "oom": True}
+                row = {
+                    "engine": "lora-lens",
+                    "arch": case[0],
+                    "method": case[1],
+                    "seq": case[3],
+                    "bs": case[4],
+                    "gc": case[5],
+                    "oom": True,
+                }
             print(json.dumps(row), flush=True)
             fh.write(json.dumps(row) + "\n")
             fh.flush()

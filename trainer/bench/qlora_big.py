@@ -11,6 +11,7 @@ checkpointing, LORA_LENS_NF4_KERNEL as set). Rows are the estimator's calibratio
 method, seq, bs, gc, peak_alloc_gib, ...) plus the load figures; DIR/config.json is copied next to OUT so that
 `lora-lens estimate` can be run on the same N-layer shape. Per-layer figures scale with the layer count.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,21 +25,37 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-GIB = 1024 ** 3
-LLAMA_70B = dict(vocab_size=128256, hidden_size=8192, intermediate_size=28672, num_attention_heads=64,
-                 num_key_value_heads=8, max_position_embeddings=131072, rope_theta=500000.0, rms_norm_eps=1e-5,
-                 tie_word_embeddings=False, bos_token_id=128000, eos_token_id=128001)
+GIB = 1024**3
+LLAMA_70B = dict(
+    vocab_size=128256,
+    hidden_size=8192,
+    intermediate_size=28672,
+    num_attention_heads=64,
+    num_key_value_heads=8,
+    max_position_embeddings=131072,
+    rope_theta=500000.0,
+    rms_norm_eps=1e-5,
+    tie_word_embeddings=False,
+    bos_token_id=128000,
+    eos_token_id=128001,
+)
 DISK_MARGIN = 8 * GIB
 
 
 def _layer_shapes(i: int) -> dict[str, tuple[int, ...]]:
     h, inter, kv = 8192, 28672, 1024
     p = f"model.layers.{i}."
-    return {p + "self_attn.q_proj.weight": (h, h), p + "self_attn.k_proj.weight": (kv, h),
-            p + "self_attn.v_proj.weight": (kv, h), p + "self_attn.o_proj.weight": (h, h),
-            p + "mlp.gate_proj.weight": (inter, h), p + "mlp.up_proj.weight": (inter, h),
-            p + "mlp.down_proj.weight": (h, inter), p + "input_layernorm.weight": (h,),
-            p + "post_attention_layernorm.weight": (h,)}
+    return {
+        p + "self_attn.q_proj.weight": (h, h),
+        p + "self_attn.k_proj.weight": (kv, h),
+        p + "self_attn.v_proj.weight": (kv, h),
+        p + "self_attn.o_proj.weight": (h, h),
+        p + "mlp.gate_proj.weight": (inter, h),
+        p + "mlp.up_proj.weight": (inter, h),
+        p + "mlp.down_proj.weight": (h, inter),
+        p + "input_layernorm.weight": (h,),
+        p + "post_attention_layernorm.weight": (h,),
+    }
 
 
 def _bytes(shapes: dict[str, tuple[int, ...]]) -> int:
@@ -57,7 +74,11 @@ def write(folder: Path, layers: int | None) -> int:
     from transformers import LlamaConfig
 
     folder.mkdir(parents=True, exist_ok=True)
-    outer = {"model.embed_tokens.weight": (128256, 8192), "model.norm.weight": (8192,), "lm_head.weight": (128256, 8192)}
+    outer = {
+        "model.embed_tokens.weight": (128256, 8192),
+        "model.norm.weight": (8192,),
+        "lm_head.weight": (128256, 8192),
+    }
     free = shutil.disk_usage(folder).free
     fits = int((free - DISK_MARGIN - _bytes(outer)) // _bytes(_layer_shapes(0)))
     n = min(80, fits if layers is None else layers)
@@ -70,14 +91,19 @@ def write(folder: Path, layers: int | None) -> int:
     weight_map: dict[str, str] = {}
     gen = torch.Generator(device="cuda").manual_seed(0)
     for name, shapes in groups:
-        tensors = {k: (torch.randn(s, generator=gen, device="cuda", dtype=torch.bfloat16) * 0.02).cpu()
-                   if len(s) > 1 else torch.ones(s, dtype=torch.bfloat16) for k, s in shapes.items()}
+        tensors = {
+            k: (torch.randn(s, generator=gen, device="cuda", dtype=torch.bfloat16) * 0.02).cpu()
+            if len(s) > 1
+            else torch.ones(s, dtype=torch.bfloat16)
+            for k, s in shapes.items()
+        }
         save_file(tensors, folder / name, metadata={"format": "pt"})
         weight_map.update({k: name for k in tensors})
         del tensors
     total = _bytes(outer) + n * _bytes(_layer_shapes(0))
-    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": total},
-                                                                      "weight_map": weight_map}))
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map})
+    )
     print(f"wrote {n} of 80 layers ({total / GIB:.1f} GiB) to {folder}", flush=True)
     return n
 
@@ -93,11 +119,27 @@ def _qlora_plan(folder: Path) -> Any:
     from lora_lens_trainer.plan import plan_from_dict
     from tests.plans import make_plan
 
-    lora = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": "all-linear", "bias": "none",
-            "use_rslora": False, "use_dora": False}
-    return plan_from_dict(make_plan(str(folder), str(folder / "train.jsonl"), method="qlora", lora=lora,
-                                    training__gradient_checkpointing=True, training__learning_rate=1e-5,
-                                    data__max_length=2048, training__per_device_train_batch_size=1))
+    lora = {
+        "r": 16,
+        "lora_alpha": 32,
+        "lora_dropout": 0.0,
+        "target_modules": "all-linear",
+        "bias": "none",
+        "use_rslora": False,
+        "use_dora": False,
+    }
+    return plan_from_dict(
+        make_plan(
+            str(folder),
+            str(folder / "train.jsonl"),
+            method="qlora",
+            lora=lora,
+            training__gradient_checkpointing=True,
+            training__learning_rate=1e-5,
+            data__max_length=2048,
+            training__per_device_train_batch_size=1,
+        )
+    )
 
 
 def load(folder: Path, out: Path) -> dict[str, Any]:
@@ -114,13 +156,15 @@ def load(folder: Path, out: Path) -> dict[str, Any]:
     torch.cuda.synchronize()
     load_s = time.perf_counter() - t0
     assert model is not None
-    row: dict[str, Any] = {"load_s": round(load_s, 1), "load_peak_rss_gib": round(_status("VmHWM") / GIB, 3),
-                           "load_rss_added_gib": round((_status("VmHWM") - rss_before) / GIB, 3),
-                           "load_gpu_peak_gib": round(torch.cuda.max_memory_allocated() / GIB, 3),
-                           "loaded_gpu_gib": round(torch.cuda.memory_allocated() / GIB, 3),
-                           # The stated GPU bound: the loaded model, one bf16 MLP weight and one quantization pass.
-                           "load_gpu_bound_gib": round((torch.cuda.memory_allocated() + 2 * 28672 * 8192
-                                                        + 12 * QUANTIZE_CHUNK) / GIB, 3)}
+    row: dict[str, Any] = {
+        "load_s": round(load_s, 1),
+        "load_peak_rss_gib": round(_status("VmHWM") / GIB, 3),
+        "load_rss_added_gib": round((_status("VmHWM") - rss_before) / GIB, 3),
+        "load_gpu_peak_gib": round(torch.cuda.max_memory_allocated() / GIB, 3),
+        "loaded_gpu_gib": round(torch.cuda.memory_allocated() / GIB, 3),
+        # The stated GPU bound: the loaded model, one bf16 MLP weight and one quantization pass.
+        "load_gpu_bound_gib": round((torch.cuda.memory_allocated() + 2 * 28672 * 8192 + 12 * QUANTIZE_CHUNK) / GIB, 3),
+    }
     setup = apply_method(model, plan, cuda, torch.bfloat16, torch.bfloat16, "builtin-nf4")
     row.update(_train_steps(setup, plan, steps=4))
     layers = model.config.num_hidden_layers
@@ -177,8 +221,11 @@ def memory7b(out: Path) -> list[dict[str, Any]]:
         row = bench.ours("qwen2-7b", "qlora", 16, 2048, 1, True, 4, upcast=upcast, kernel=kernel)
         rows.append(row)
         verdict = "" if upcast else f" (target <= 8.0: {'met' if row['peak_alloc_gib'] <= 8.0 else 'NOT met'})"
-        print(f"== qwen2-7b qlora {'fp32 upcast' if upcast else 'lean'}: peak alloc {row['peak_alloc_gib']} GiB"
-              f"{verdict}, {row['tok_s']} tokens/s", flush=True)
+        print(
+            f"== qwen2-7b qlora {'fp32 upcast' if upcast else 'lean'}: peak alloc {row['peak_alloc_gib']} GiB"
+            f"{verdict}, {row['tok_s']} tokens/s",
+            flush=True,
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "a", encoding="utf-8") as fh:
         fh.writelines(json.dumps(r) + "\n" for r in rows)

@@ -3,6 +3,7 @@ export --run-dir D [--format gguf|merged] [--quant f16] [--out PATH] [--referenc
 evaluate --target DIR [--eval-file F] [--general-text F] [--rows N] [...] | doctor
 
 Exit codes: schemas/exit-codes.json."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,25 +19,43 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--plan", required=True, type=Path)
     run.add_argument("--run-dir", required=True, type=Path)
     run.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
-    run.add_argument("--resume-anyway", action="store_true",
-                     help="like --resume, but continue even if the plan or dataset changed since the checkpoint")
-    run.add_argument("--dry-run", action="store_true",
-                     help="check the plan and its dataset for everything run would refuse at start; print one JSON line "
-                          "({\"ok\": true} or {\"ok\": false, \"problems\": [...]}), exit 0 or 1, write nothing")
-    run.add_argument("--estimate-peak-bytes", type=float, default=None, help="the estimator's peak, quoted in OOM advice")
-    run.add_argument("--estimate-tokens-per-second", type=float, default=None,
-                     help="the throughput model's tokens/s, passed on in the start event for predicted-against-actual panels")
+    run.add_argument(
+        "--resume-anyway",
+        action="store_true",
+        help="like --resume, but continue even if the plan or dataset changed since the checkpoint",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the plan and its dataset for everything run would refuse at start; print one JSON line "
+        '({"ok": true} or {"ok": false, "problems": [...]}), exit 0 or 1, write nothing',
+    )
+    run.add_argument(
+        "--estimate-peak-bytes", type=float, default=None, help="the estimator's peak, quoted in OOM advice"
+    )
+    run.add_argument(
+        "--estimate-tokens-per-second",
+        type=float,
+        default=None,
+        help="the throughput model's tokens/s, passed on in the start event for predicted-against-actual panels",
+    )
     merge = sub.add_parser("merge", help="merge RUN_DIR/adapter into the base model, into RUN_DIR/merged")
     merge.add_argument("--run-dir", required=True, type=Path)
-    export = sub.add_parser("export", help="write RUN_DIR's merged model as a GGUF file (+ Ollama Modelfile) or a "
-                                           "safetensors folder, tensor by tensor; the last stdout line is a JSON report")
+    export = sub.add_parser(
+        "export",
+        help="write RUN_DIR's merged model as a GGUF file (+ Ollama Modelfile) or a "
+        "safetensors folder, tensor by tensor; the last stdout line is a JSON report",
+    )
     export.add_argument("--run-dir", required=True, type=Path)
     export.add_argument("--format", default="gguf", choices=["gguf", "merged"])
     export.add_argument("--quant", default="f16", help="GGUF tensor type: f32 f16 bf16 q8_0 q5_1 q5_0 q4_1 q4_0")
     export.add_argument("--out", type=Path, default=None, help="the file (gguf) or folder (merged) to write")
-    export.add_argument("--reference", action="store_true",
-                        help="also write the torch model's log-probabilities and greedy tokens on a chat prompt, "
-                             "for lora-lens export --verify")
+    export.add_argument(
+        "--reference",
+        action="store_true",
+        help="also write the torch model's log-probabilities and greedy tokens on a chat prompt, "
+        "for lora-lens export --verify",
+    )
     sub.add_parser("doctor", help="print the environment as JSON")
     from .evaluate import cli as evaluate_cli
 
@@ -59,9 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from .train import run as run_training
 
-        return run_training(args.plan, args.run_dir, args.resume, args.estimate_peak_bytes, args.resume_anyway,
-                            args.estimate_tokens_per_second)
-    from .merge import MergeCheckFailed, checked_report, merge as do_merge
+        return run_training(
+            args.plan,
+            args.run_dir,
+            args.resume,
+            args.estimate_peak_bytes,
+            args.resume_anyway,
+            args.estimate_tokens_per_second,
+        )
+    from .merge import MergeCheckFailed, checked_report
+    from .merge import merge as do_merge
     from .plan import PlanError, read_plan
 
     try:

@@ -1,13 +1,15 @@
 """Nothing half-written: files and folders appear under their final name only once complete, and once they do
 they survive a power loss (every file, the folder and its parent are fsynced before and after the rename)."""
+
 from __future__ import annotations
 
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 def fsync_path(path: Path) -> None:
@@ -46,11 +48,16 @@ def remove_stale_staging(folder: Path) -> list[Path]:
     previous version and is put back instead."""
     if not folder.is_dir():
         return []
-    stale = [p for p in folder.iterdir() if p.name.startswith(".") and (".tmp-" in p.name or ".old-" in p.name)
-             and not p.name.endswith(f"-{os.getpid()}")]
+    stale = [
+        p
+        for p in folder.iterdir()
+        if p.name.startswith(".")
+        and (".tmp-" in p.name or ".old-" in p.name)
+        and not p.name.endswith(f"-{os.getpid()}")
+    ]
     for path in stale:
         if ".old-" in path.name:
-            original = folder / path.name[1:path.name.rindex(".old-")]
+            original = folder / path.name[1 : path.name.rindex(".old-")]
             if not original.exists():
                 os.replace(path, original)
                 continue

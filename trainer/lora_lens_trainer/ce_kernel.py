@@ -11,9 +11,11 @@ is the one with respect to the raw logits x, so the caller's matmuls stay as the
 d loss/dx = scale · m · (1 − tanh²) · (softmax(y) − onehot).
 Used on CUDA when Triton imports (Linux wheels of torch ship it); elsewhere loss.py keeps the torch path.
 """
+
 from __future__ import annotations
 
 import os
+
 import torch
 
 try:
@@ -23,6 +25,7 @@ except ImportError:  # CPU-only or Windows installs of torch
     triton = None  # type: ignore[assignment]
 
 if triton is not None:
+
     @triton.jit
     def _capped(z, softcap, SOFTCAP: tl.constexpr):  # type: ignore[no-untyped-def]
         """softcap · tanh(z / softcap) with SOFTCAP, else z: the logit the loss sees."""
@@ -33,8 +36,18 @@ if triton is not None:
 
     # No annotations besides tl.constexpr: Triton resolves every global a kernel names, `Any` included.
     @triton.jit
-    def _cross_entropy_grad_kernel(logits_ptr, row_stride, targets_ptr, loss_ptr, vocab, scale,  # type: ignore[no-untyped-def]
-                                   multiplier, softcap, BLOCK: tl.constexpr, SOFTCAP: tl.constexpr):
+    def _cross_entropy_grad_kernel(
+        logits_ptr,
+        row_stride,
+        targets_ptr,
+        loss_ptr,
+        vocab,
+        scale,  # type: ignore[no-untyped-def]
+        multiplier,
+        softcap,
+        BLOCK: tl.constexpr,
+        SOFTCAP: tl.constexpr,
+    ):
         row = tl.program_id(0).to(tl.int64)
         base = logits_ptr + row * row_stride
         target = tl.load(targets_ptr + row)
@@ -70,8 +83,9 @@ def kernel_available(device: torch.device) -> bool:
     return triton is not None and device.type == "cuda" and os.environ.get("LORA_LENS_TORCH_CE") != "1"
 
 
-def cross_entropy_grad_(logits: torch.Tensor, targets: torch.Tensor, scale: float, multiplier: float = 1.0,
-                        softcap: float | None = None) -> torch.Tensor:
+def cross_entropy_grad_(
+    logits: torch.Tensor, targets: torch.Tensor, scale: float, multiplier: float = 1.0, softcap: float | None = None
+) -> torch.Tensor:
     """Each row's cross-entropy (fp32, shape (n,)) of y = transform(logits); `logits` (n, vocab) is overwritten
     with the gradient of scale · Σ loss with respect to the raw logits (see the module docstring).
     Targets must be valid class indices."""
@@ -82,7 +96,17 @@ def cross_entropy_grad_(logits: torch.Tensor, targets: torch.Tensor, scale: floa
     if n == 0:
         return loss
     block = min(8192, triton.next_power_of_2(vocab))
-    _cross_entropy_grad_kernel[(n,)](logits, logits.stride(0), targets.contiguous(), loss, vocab, float(scale),
-                                     float(multiplier), float(softcap or 1.0), BLOCK=block,
-                                     SOFTCAP=softcap is not None, num_warps=16 if block >= 4096 else 4)
+    _cross_entropy_grad_kernel[(n,)](
+        logits,
+        logits.stride(0),
+        targets.contiguous(),
+        loss,
+        vocab,
+        float(scale),
+        float(multiplier),
+        float(softcap or 1.0),
+        BLOCK=block,
+        SOFTCAP=softcap is not None,
+        num_warps=16 if block >= 4096 else 4,
+    )
     return loss

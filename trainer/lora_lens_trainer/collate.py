@@ -1,10 +1,12 @@
 """Batches of examples to tensors: right padding, or packed rows with per-example position ids and a
 block-diagonal causal mask so packed examples never attend to each other (or, for FlashAttention-2, one flat
 row whose position ids restart at each example)."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from .data.tokenize import IGNORE, Example
 
@@ -18,10 +20,16 @@ class Batch:
     n_tokens: int  # real (non-padding) tokens, for throughput
     n_targets: int  # trained targets, the loss's denominator
 
-    def to(self, device: Any) -> "Batch":
+    def to(self, device: Any) -> Batch:
         move = lambda t: None if t is None else t.to(device, non_blocking=True)
-        return Batch(move(self.input_ids), move(self.targets), move(self.attention_mask), move(self.position_ids),
-                     self.n_tokens, self.n_targets)
+        return Batch(
+            move(self.input_ids),
+            move(self.targets),
+            move(self.attention_mask),
+            move(self.position_ids),
+            self.n_tokens,
+            self.n_targets,
+        )
 
 
 def _shift(labels: list[int]) -> list[int]:
@@ -63,11 +71,11 @@ def collate_packed(rows: Sequence[Sequence[Example]], pad_id: int, max_length: i
             n = min(len(e.input_ids), length - at)
             if n <= 0:
                 break
-            ids[r, at:at + n] = torch.tensor(e.input_ids[:n])
+            ids[r, at : at + n] = torch.tensor(e.input_ids[:n])
             # The shift stays inside the example: its last token predicts nothing, never the next example's first.
-            targets[r, at:at + n] = torch.tensor(_shift(e.labels[:n]))
-            positions[r, at:at + n] = torch.arange(n)
-            segment[r, at:at + n] = s
+            targets[r, at : at + n] = torch.tensor(_shift(e.labels[:n]))
+            positions[r, at : at + n] = torch.arange(n)
+            segment[r, at : at + n] = s
             at += n
     real = segment >= 0
     n_tokens, n_targets = int(real.sum()), int((targets != IGNORE).sum())
@@ -77,6 +85,8 @@ def collate_packed(rows: Sequence[Sequence[Example]], pad_id: int, max_length: i
     same = segment[:, :, None] == segment[:, None, :]
     causal = torch.ones((length, length), dtype=torch.bool).tril()
     real3 = real[:, :, None]
-    block = (same & causal & real3) | ~real3  # padding rows attend to themselves only, so softmax never sees an empty row
+    block = (
+        same & causal & real3
+    ) | ~real3  # padding rows attend to themselves only, so softmax never sees an empty row
     block = block | torch.eye(length, dtype=torch.bool)
     return Batch(ids, targets, block[:, None, :, :], positions, n_tokens, n_targets)

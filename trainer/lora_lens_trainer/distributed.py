@@ -1,11 +1,12 @@
 """Where this process trains: its rank, the world size and its device, read from what torchrun sets (RANK,
 WORLD_SIZE, LOCAL_RANK). Without torchrun there is one process, rank 0. The device is the GPU of the local rank,
 so several processes of one host each take their own card; without CUDA it is the CPU."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import torch
 
@@ -30,7 +31,9 @@ def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"{name}={value!r} is not an integer (torchrun sets it; so should any other launcher)") from None
+        raise ValueError(
+            f"{name}={value!r} is not an integer (torchrun sets it; so should any other launcher)"
+        ) from None
 
 
 def placement(env: Mapping[str, str] | None = None, cuda: bool | None = None) -> Placement:
@@ -73,9 +76,11 @@ def start_group(where: Placement, env: Mapping[str, str] | None = None) -> None:
     timeout = float(env.get("LORA_LENS_DIST_TIMEOUT_S") or DEFAULT_GROUP_TIMEOUT_S)
     if where.device.type == "cuda":
         torch.cuda.set_device(where.device)
-    dist.init_process_group("nccl" if where.device.type == "cuda" else "gloo",
-                            timeout=datetime.timedelta(seconds=timeout),
-                            device_id=where.device if where.device.type == "cuda" else None)
+    dist.init_process_group(
+        "nccl" if where.device.type == "cuda" else "gloo",
+        timeout=datetime.timedelta(seconds=timeout),
+        device_id=where.device if where.device.type == "cuda" else None,
+    )
 
 
 def die_with_launcher() -> None:
@@ -107,8 +112,18 @@ def peer_lost(error: BaseException) -> bool:
     if isinstance(error, getattr(dist, "DistError", ())):
         return True
     text = str(error)
-    return any(mark in text for mark in ("Connection closed by peer", "Connection reset by peer", "gloo", "NCCL",
-                                         "Timed out", "timed out", "Broken pipe"))
+    return any(
+        mark in text
+        for mark in (
+            "Connection closed by peer",
+            "Connection reset by peer",
+            "gloo",
+            "NCCL",
+            "Timed out",
+            "timed out",
+            "Broken pipe",
+        )
+    )
 
 
 def rank_from_env(env: Mapping[str, str] | None = None) -> int:

@@ -1,5 +1,6 @@
 """`doctor`: the environment as JSON, for the editor's pre-flight check and `lora-lens doctor`.
 Never fails: every probe reports absence instead of raising."""
+
 from __future__ import annotations
 
 import importlib
@@ -28,7 +29,11 @@ OPTIONAL_PACKAGES = ("accelerate", "bitsandbytes", "pyarrow")
 
 # The user's own training tools: distribution name -> console script it installs. Read through importlib.metadata
 # only: importing axolotl or llamafactory pulls in torch, deepspeed and more, seconds of work for a version string.
-TOOLS = {"axolotl": ("axolotl", "axolotl"), "llama-factory": ("llamafactory", "llamafactory-cli"), "trl": ("trl", "trl")}
+TOOLS = {
+    "axolotl": ("axolotl", "axolotl"),
+    "llama-factory": ("llamafactory", "llamafactory-cli"),
+    "trl": ("trl", "trl"),
+}
 
 
 def _tool(distribution: str, script: str) -> dict[str, Any]:
@@ -61,11 +66,15 @@ def report() -> dict[str, Any]:
             out["cuda"]["available"] = True
             for i in range(torch.cuda.device_count()):
                 props = torch.cuda.get_device_properties(i)
-                out["cuda"]["gpus"].append({
-                    "index": i, "name": props.name, "memory_bytes": int(props.total_memory),
-                    "compute_capability": f"{props.major}.{props.minor}",
-                    "bf16": bool(props.major >= 8),
-                })
+                out["cuda"]["gpus"].append(
+                    {
+                        "index": i,
+                        "name": props.name,
+                        "memory_bytes": int(props.total_memory),
+                        "compute_capability": f"{props.major}.{props.minor}",
+                        "bf16": bool(props.major >= 8),
+                    }
+                )
     out["gpu_count"] = len(out["cuda"]["gpus"])
     out["quantization_backend"] = "bitsandbytes" if out["packages"]["bitsandbytes"]["installed"] else "builtin-nf4"
     return out

@@ -6,6 +6,7 @@ a failed echo write turns the echo off and training goes on (see streams.py).
 With LORA_LENS_VALIDATE_EVENTS=1 every event is checked against schemas/events.schema.json before it is written,
 and a non-conforming one raises: the test suites run that way.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,11 @@ class EventWriter:
         except STREAM_ERRORS as error:
             silence(self._echo)
             self._echo = None
-            log.warning("the event echo on stdout failed (%s: the reader went away): events go on to %s only",
-                        type(error).__name__, self.path)
+            log.warning(
+                "the event echo on stdout failed (%s: the reader went away): events go on to %s only",
+                type(error).__name__,
+                self.path,
+            )
 
     def fileno(self) -> int:
         assert self._fh is not None

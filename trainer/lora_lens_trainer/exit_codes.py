@@ -1,5 +1,6 @@
 """The trainer's exit codes, in one place: the CLI and the editor read them (server/src/runs) to tell a failure the
 events describe from one they cannot (a run folder another trainer holds writes no event at all)."""
+
 from __future__ import annotations
 
 from typing import Final

@@ -1,14 +1,16 @@
 """The training loop, whatever the objective: the data order, gradient accumulation, the optimizer step (with the
 fp16 loss scaler and the divergence check), and the cadence of step events, evaluation, checkpoints and the stop
 a signal asked for. The objective (objectives/) supplies batches, their loss and the eval metrics."""
+
 from __future__ import annotations
 
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -39,8 +41,17 @@ class Finished:
 
 
 class TrainingLoop:
-    def __init__(self, plan: TrainingPlan, s: Session, events: EventWriter, stop: StopFlag, run_dir: Path,
-                 tally: Tally, started: float, check_folder: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        plan: TrainingPlan,
+        s: Session,
+        events: EventWriter,
+        stop: StopFlag,
+        run_dir: Path,
+        tally: Tally,
+        started: float,
+        check_folder: Callable[[], None],
+    ) -> None:
         self.plan, self.s, self.events, self.stop, self.run_dir = plan, s, events, stop, run_dir
         self.tally, self.started = tally, started
         # Raises RunFolderGone: before any write, so a deleted run folder is never recreated by one.
@@ -49,7 +60,7 @@ class TrainingLoop:
 
     def run(self) -> Finished:
         s, t, tally = self.s, self.plan.training, self.tally
-        bs, accum = t.per_device_train_batch_size, t.gradient_accumulation_steps
+        accum = t.gradient_accumulation_steps
         p = s.progress
         elapsed_before = p.elapsed_s
         loop_start = time.time()
@@ -62,10 +73,12 @@ class TrainingLoop:
                 p.epoch, p.batch_index = p.epoch + 1, 0
                 batches = self._batches(p.epoch)
             # Several ranks: one step takes accumulation batches per rank from the one global order.
-            group = batches[p.batch_index:p.batch_index + accum * s.parallel.world_size]
-            micro = [(s.objective.collate(b).to(s.device), weight)
-                     for b, weight in rank_share(group, s.parallel.rank, s.parallel.world_size)]
-            lr = s.scheduler.get_last_lr()[0]
+            group = batches[p.batch_index : p.batch_index + accum * s.parallel.world_size]
+            micro = [
+                (s.objective.collate(b).to(s.device), weight)
+                for b, weight in rank_share(group, s.parallel.rank, s.parallel.world_size)
+            ]
+            lr = float(s.scheduler.get_last_lr()[0])
             loss, grad_norm = self._optimizer_step(micro)
             # Every rank stops at the same step, whichever of them the signal reached.
             stop_now = s.parallel.any(self.stop.requested is not None)
@@ -78,8 +91,14 @@ class TrainingLoop:
             window[1] += step_tokens
             p.elapsed_s = elapsed_before + time.time() - loop_start
             if grad_norm is not None and (tally.step % t.logging_steps == 0 or tally.step == s.total or stop_now):
-                self._emit_step(loss, grad_norm, lr, p.epoch + p.batch_index / max(1, len(batches)), window,
-                                (time.time() - loop_start) / steps_here)
+                self._emit_step(
+                    loss,
+                    grad_norm,
+                    lr,
+                    p.epoch + p.batch_index / max(1, len(batches)),
+                    window,
+                    (time.time() - loop_start) / steps_here,
+                )
             if t.eval_steps and s.objective.has_eval and (tally.step % t.eval_steps == 0 or tally.step == s.total):
                 self._evaluate()
             if tally.step >= s.total:
@@ -98,8 +117,14 @@ class TrainingLoop:
 
     def _batches(self, epoch: int) -> list[list[int]]:
         t, data = self.plan.training, self.s.data
-        return epoch_batches(data.num_items, data.item_lengths, t.per_device_train_batch_size, t.seed, epoch,
-                             self.plan.data.group_by_length)
+        return epoch_batches(
+            data.num_items,
+            data.item_lengths,
+            t.per_device_train_batch_size,
+            t.seed,
+            epoch,
+            self.plan.data.group_by_length,
+        )
 
     def _optimizer_step(self, micro: list[tuple[StepBatch, float]]) -> tuple[float, torch.Tensor | None]:
         """Forward/backward over this rank's share of the accumulation group (each micro-batch with its loss
@@ -107,8 +132,9 @@ class TrainingLoop:
         grad_norm is None when an fp16 step was skipped for inf/nan gradients. Sets self.step_tokens."""
         s, t = self.s, self.plan.training
         real = [m for m, weight in micro if weight]
-        denominator, tokens = s.parallel.total([s.objective.denominator(real) if real else 0.0,
-                                                float(sum(m.n_tokens for m in real))])
+        denominator, tokens = s.parallel.total(
+            [s.objective.denominator(real) if real else 0.0, float(sum(m.n_tokens for m in real))]
+        )
         self.step_tokens = int(tokens)
         scale = s.scaler.scale if s.scaler is not None else 1.0
         # DDP and FSDP average the ranks' gradients; each rank's loss times the world size makes that average the
@@ -117,8 +143,11 @@ class TrainingLoop:
         loss_sum = torch.zeros((), device=s.device)
         for i, (m, weight) in enumerate(micro):
             with s.parallel.accumulating(last=i == len(micro) - 1):
-                loss = s.parallel.forward(lambda m=m, weight=weight: s.objective.loss(
-                    s.parts, m, denominator, loss_scale=scale * world * weight))
+                loss = s.parallel.forward(
+                    lambda m=m, weight=weight: s.objective.loss(  # type: ignore[misc]
+                        s.parts, m, denominator, loss_scale=scale * world * weight
+                    )
+                )
                 loss.backward()
             loss_sum += loss.detach()
         loss_sum = s.parallel.loss_total(loss_sum)
@@ -151,8 +180,10 @@ class TrainingLoop:
     def _skipped(self, scale: float, new_scale: float) -> None:
         self.tally.skipped_steps += 1
         skipped = self.tally.skipped_steps
-        message = (f"step {self.tally.step + 1} skipped: inf/nan gradients at loss scale {scale:g}; the scale backs "
-                   f"off to {new_scale:g} (a few such steps at the start are normal)")
+        message = (
+            f"step {self.tally.step + 1} skipped: inf/nan gradients at loss scale {scale:g}; the scale backs "
+            f"off to {new_scale:g} (a few such steps at the start are normal)"
+        )
         log.warning("%s", message)
         if skipped <= SKIP_WARNINGS:
             suffix = "" if skipped < SKIP_WARNINGS else "; further skips are logged in trainer.log only"
@@ -162,29 +193,45 @@ class TrainingLoop:
         what = f"loss {loss}" if not math.isfinite(loss) else f"gradient norm {grad_norm}"
         if self.tally.skipped_steps:
             what += f" (after {self.tally.skipped_steps} skipped fp16 steps, at loss scale below 1)"
-        advice = [f"lower training.learning_rate (now {self.plan.training.learning_rate:g}), e.g. by 3-10x",
-                  "keep training.max_grad_norm at 1.0 (0 turns clipping off)",
-                  "check the dataset for empty or extremely long rows near this step"]
+        advice = [
+            f"lower training.learning_rate (now {self.plan.training.learning_rate:g}), e.g. by 3-10x",
+            "keep training.max_grad_norm at 1.0 (0 turns clipping off)",
+            "check the dataset for empty or extremely long rows near this step",
+        ]
         if self.plan.precision == "fp16-mixed":
             advice.append("on a GPU with bf16 (Ampere or newer) use precision: bf16-mixed, which has fp32's range")
-        advice.append("the step was not applied: the last checkpoint is from before it; after changing the "
-                      "learning rate, continue from it with --resume-anyway (a changed plan is otherwise refused)")
-        raise ConfigProblem(f"{what} at step {self.tally.step + 1}: training diverged; the step was not applied", advice)
+        advice.append(
+            "the step was not applied: the last checkpoint is from before it; after changing the "
+            "learning rate, continue from it with --resume-anyway (a changed plan is otherwise refused)"
+        )
+        raise ConfigProblem(
+            f"{what} at step {self.tally.step + 1}: training diverged; the step was not applied", advice
+        )
 
-    def _emit_step(self, loss: float, grad_norm: torch.Tensor, lr: float, epoch: float, window: list[float],
-                   per_step: float) -> None:
+    def _emit_step(
+        self, loss: float, grad_norm: torch.Tensor, lr: float, epoch: float, window: list[float], per_step: float
+    ) -> None:
         from . import memory
 
         s, step = self.s, self.tally.step
         self.tally.last_loss = loss
         now = time.time()
         norm = float(grad_norm.item())
-        self.events.emit("step", step=step, total_steps=s.total, epoch=round(epoch, 4), loss=loss,
-                         learning_rate=lr, grad_norm=norm if math.isfinite(norm) else None,
-                         tokens_per_second=round(window[1] / max(now - window[0], 1e-9), 1),
-                         tokens_seen=s.progress.tokens_seen, **s.parallel.memory(memory.figures(s.device)),
-                         elapsed_s=round(s.progress.elapsed_s, 3), eta_s=round(per_step * (s.total - step), 3),
-                         **s.objective.step_metrics())
+        self.events.emit(
+            "step",
+            step=step,
+            total_steps=s.total,
+            epoch=round(epoch, 4),
+            loss=loss,
+            learning_rate=lr,
+            grad_norm=norm if math.isfinite(norm) else None,
+            tokens_per_second=round(window[1] / max(now - window[0], 1e-9), 1),
+            tokens_seen=s.progress.tokens_seen,
+            **s.parallel.memory(memory.figures(s.device)),
+            elapsed_s=round(s.progress.elapsed_s, 3),
+            eta_s=round(per_step * (s.total - step), 3),
+            **s.objective.step_metrics(),
+        )
         window[0], window[1] = now, 0
 
     def _evaluate(self) -> None:
@@ -202,9 +249,18 @@ class TrainingLoop:
             state = {**s.progress.state(), **s.parallel.stamp()}
 
             def write(extra: Callable[[Path], None] | None) -> Path:
-                return checkpoint.save(folder, step, s.model, s.optimizer, s.scheduler, state,
-                                       self.plan.training.save_total_limit, s.fingerprint,
-                                       s.scaler.state_dict() if s.scaler is not None else None, extra=extra)
+                return checkpoint.save(
+                    folder,
+                    step,
+                    s.model,
+                    s.optimizer,
+                    s.scheduler,
+                    state,
+                    self.plan.training.save_total_limit,
+                    s.fingerprint,
+                    s.scaler.state_dict() if s.scaler is not None else None,
+                    extra=extra,
+                )
 
             with reported(f"checkpoint step-{step:07d}", folder, lambda: _checkpoint_bytes(folder, s)):
                 # One process writes it whole, or rank 0 for DDP, or every rank its shards (FSDP).
@@ -236,8 +292,16 @@ class TrainingLoop:
         assert lp is not None
         final = self.run_dir / "adapter"
         with reported("the adapter", final, needed), staged_dir(final) as tmp:
-            save_adapter(s.model, tmp, plan.model.name_or_path, lp.r, lp.lora_alpha, lp.lora_dropout, lp.use_rslora,
-                         s.setup.lora_targets)
+            save_adapter(
+                s.model,
+                tmp,
+                plan.model.name_or_path,
+                lp.r,
+                lp.lora_alpha,
+                lp.lora_dropout,
+                lp.use_rslora,
+                s.setup.lora_targets,
+            )
             s.tokenizer.save_pretrained(tmp)
         return final
 

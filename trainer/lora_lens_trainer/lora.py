@@ -7,13 +7,15 @@ math runs in the compute dtype (bf16) with fp32 master weights for the optimizer
 nothing it can reuse. The adapter files are PEFT's (adapter_config.json + adapter_model.safetensors with
 PEFT's key names), so `PeftModel.from_pretrained` loads them and merge goes through PEFT.
 """
+
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -57,8 +59,16 @@ class _LoraLinearFn(torch.autograd.Function):
     kernel) in backward, never copied."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, xd: torch.Tensor | None, a: torch.Tensor, b: torch.Tensor, base: nn.Module,
-                scale: float, dtype: torch.dtype) -> torch.Tensor:
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        xd: torch.Tensor | None,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        base: nn.Module,
+        scale: float,
+        dtype: torch.dtype,
+    ) -> torch.Tensor:
         # xd is None when dropout is off: the adapter reads x itself, and backward forms one input gradient.
         x_c = x.to(dtype)
         xd_c = x_c if xd is None else xd.to(dtype)
@@ -161,12 +171,16 @@ def find_targets(model: nn.Module, targets: Any, output_layer: nn.Module | None)
         if not name or not target_matches(targets, name):
             continue
         if module is output_layer:
-            raise ValueError(f"lora.target_modules {targets!r} selects the output head {name!r}: the bundled trainer's "
-                             "fused loss reads the head's own weight, so it cannot carry an adapter; remove it")
+            raise ValueError(
+                f"lora.target_modules {targets!r} selects the output head {name!r}: the bundled trainer's "
+                "fused loss reads the head's own weight, so it cannot carry an adapter; remove it"
+            )
         if not _is_linear(module):
-            raise ValueError(f"lora.target_modules {targets!r} selects {name!r} ({type(module).__name__}), which is not "
-                             "a linear layer: the bundled trainer adapts linear layers only; name the linear layers "
-                             "inside it (e.g. q_proj, down_proj) or use all-linear")
+            raise ValueError(
+                f"lora.target_modules {targets!r} selects {name!r} ({type(module).__name__}), which is not "
+                "a linear layer: the bundled trainer adapts linear layers only; name the linear layers "
+                "inside it (e.g. q_proj, down_proj) or use all-linear"
+            )
         names.append(name)
     return names
 
@@ -175,9 +189,11 @@ def inject(model: nn.Module, targets: Any, r: int, alpha: float, dropout: float,
     output_layer = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     names = find_targets(model, targets, output_layer)
     if not names:
-        raise ValueError(f"lora.target_modules {targets!r} matched no linear layer of this model (PEFT's rule: an "
-                         "entry matches a module named exactly so or ending in '.' + the entry, e.g. q_proj, "
-                         "mlp.down_proj, model.layers.0.self_attn.q_proj)")
+        raise ValueError(
+            f"lora.target_modules {targets!r} matched no linear layer of this model (PEFT's rule: an "
+            "entry matches a module named exactly so or ending in '.' + the entry, e.g. q_proj, "
+            "mlp.down_proj, model.layers.0.self_attn.q_proj)"
+        )
     for p in model.parameters():
         p.requires_grad_(False)
     for name in names:
@@ -218,8 +234,9 @@ def adapter_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-def save_adapter(model: nn.Module, folder: Path, base_model: str, r: int, alpha: float, dropout: float,
-                 rslora: bool, targets: Any) -> None:
+def save_adapter(
+    model: nn.Module, folder: Path, base_model: str, r: int, alpha: float, dropout: float, rslora: bool, targets: Any
+) -> None:
     """PEFT's adapter files. target_modules is stored as the user gave it (PEFT's own behaviour), so that
     PeftModel.from_pretrained matches the same modules again: taken from the model (inject records it) when
     present, else `targets` as passed (the plan's lora.target_modules, or the adapted names, which PEFT matches
@@ -230,21 +247,27 @@ def save_adapter(model: nn.Module, folder: Path, base_model: str, r: int, alpha:
     spec = given if given is not None else targets
     stored = spec if isinstance(spec, str) else sorted(set(spec))
     folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.cpu() for k, v in adapter_state(model).items()}, str(folder / "adapter_model.safetensors"),
-              metadata={"format": "pt"})
-    write_json(folder / "adapter_config.json", {
-        "peft_type": "LORA",
-        "task_type": "CAUSAL_LM",
-        "base_model_name_or_path": base_model,
-        "r": r,
-        "lora_alpha": alpha,
-        "lora_dropout": dropout,
-        "target_modules": stored,
-        "bias": "none",
-        "use_rslora": rslora,
-        "use_dora": False,
-        "fan_in_fan_out": False,
-        "init_lora_weights": True,
-        "modules_to_save": None,
-        "inference_mode": True,
-    })
+    save_file(
+        {k: v.cpu() for k, v in adapter_state(model).items()},
+        str(folder / "adapter_model.safetensors"),
+        metadata={"format": "pt"},
+    )
+    write_json(
+        folder / "adapter_config.json",
+        {
+            "peft_type": "LORA",
+            "task_type": "CAUSAL_LM",
+            "base_model_name_or_path": base_model,
+            "r": r,
+            "lora_alpha": alpha,
+            "lora_dropout": dropout,
+            "target_modules": stored,
+            "bias": "none",
+            "use_rslora": rslora,
+            "use_dora": False,
+            "fan_in_fan_out": False,
+            "init_lora_weights": True,
+            "modules_to_save": None,
+            "inference_mode": True,
+        },
+    )

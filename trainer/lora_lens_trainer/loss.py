@@ -12,6 +12,7 @@ The head is what the model's own forward applies (see LogitTransform): bias, a l
 softcapping. fp16: the logit gradient is multiplied by `grad_scale` (the loss scale) before it is cast to the
 compute dtype, so entries of order softmax/token-count (1e-8 at a 152k vocabulary) survive the cast.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,13 +25,14 @@ from . import ce_kernel
 
 IGNORE = -100
 # Logits per chunk: 2**27 (256 MiB in bf16 on the Triton path, 512 MiB of fp32 on torch's); ~880 tokens at a 152k vocabulary.
-CHUNK_ELEMENTS = 2 ** 27
+CHUNK_ELEMENTS = 2**27
 
 
 @dataclass(frozen=True)
 class LogitTransform:
     """What a model does to lm_head's output before its loss: y = softcap·tanh(multiplier·x / softcap), or
     multiplier·x without softcapping. Granite: multiplier 1/logits_scaling; Cohere: logit_scale; Gemma 2: softcap."""
+
     multiplier: float = 1.0
     softcap: float | None = None
 
@@ -38,6 +40,7 @@ class LogitTransform:
 @dataclass(frozen=True)
 class OutputHead:
     """The output projection (its weight and optional bias, read live) and the transform of its logits."""
+
     linear: nn.Module
     transform: LogitTransform = field(default_factory=LogitTransform)
 
@@ -52,14 +55,27 @@ class OutputHead:
 
 class _FusedLinearCE(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, targets: torch.Tensor,
-                denominator: float, dtype: torch.dtype, transform: LogitTransform, grad_scale: float) -> torch.Tensor:
+    def forward(
+        ctx: Any,
+        hidden: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        targets: torch.Tensor,
+        denominator: float,
+        dtype: torch.dtype,
+        transform: LogitTransform,
+        grad_scale: float,
+    ) -> torch.Tensor:
         n, vocab = hidden.shape[0], weight.shape[0]
         chunk = max(1, CHUNK_ELEMENTS // vocab)
         w = weight.to(dtype)
         h = hidden.to(dtype)
         b = None if bias is None else bias.to(dtype)
-        want_h, want_w, want_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1], bias is not None and ctx.needs_input_grad[2]
+        want_h, want_w, want_b = (
+            ctx.needs_input_grad[0],
+            ctx.needs_input_grad[1],
+            bias is not None and ctx.needs_input_grad[2],
+        )
         grad_h = torch.empty_like(h) if want_h else None
         grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if want_w else None
         grad_b = torch.zeros(vocab, dtype=torch.float32, device=weight.device) if want_b else None
@@ -67,11 +83,11 @@ class _FusedLinearCE(torch.autograd.Function):
         use_kernel = ce_kernel.kernel_available(hidden.device)
         scale = grad_scale / denominator
         for start in range(0, n, chunk):
-            hc = h[start:start + chunk]
-            loss_sum, pc = _chunk_loss_and_grad(hc, w, b, targets[start:start + chunk], scale, transform, use_kernel)
+            hc = h[start : start + chunk]
+            loss_sum, pc = _chunk_loss_and_grad(hc, w, b, targets[start : start + chunk], scale, transform, use_kernel)
             total += loss_sum
             if want_h:
-                grad_h[start:start + chunk] = pc @ w
+                grad_h[start : start + chunk] = pc @ w
             if want_w:
                 # fp32 accumulation across chunks; a bf16 running sum would lose the small chunks' share.
                 grad_w.add_(pc.t() @ hc)
@@ -90,8 +106,15 @@ class _FusedLinearCE(torch.autograd.Function):
         return grads[0], grads[1], grads[2], None, None, None, None, None
 
 
-def _chunk_loss_and_grad(hc: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, tc: torch.Tensor, scale: float,
-                         transform: LogitTransform, use_kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _chunk_loss_and_grad(
+    hc: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor | None,
+    tc: torch.Tensor,
+    scale: float,
+    transform: LogitTransform,
+    use_kernel: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One chunk's summed loss and scale · d loss / d(raw logits) in the compute dtype."""
     logits = hc @ w.t()
     if b is not None:
@@ -118,7 +141,9 @@ def _chunk_loss_and_grad(hc: torch.Tensor, w: torch.Tensor, b: torch.Tensor | No
     return loss_sum, probs.to(hc.dtype)
 
 
-def transformed_logits(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, transform: LogitTransform) -> torch.Tensor:
+def transformed_logits(
+    h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, transform: LogitTransform
+) -> torch.Tensor:
     """fp32 logits as the model's forward forms them: (h Wᵀ + b) in h's dtype, then the transform."""
     logits = h @ w.t()
     if b is not None:
@@ -129,10 +154,17 @@ def transformed_logits(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
     return z
 
 
-def fused_linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
-                               denominator: float | None = None, dtype: torch.dtype | None = None, *,
-                               bias: torch.Tensor | None = None, transform: LogitTransform = LogitTransform(),
-                               grad_scale: float = 1.0) -> torch.Tensor:
+def fused_linear_cross_entropy(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    targets: torch.Tensor,
+    denominator: float | None = None,
+    dtype: torch.dtype | None = None,
+    *,
+    bias: torch.Tensor | None = None,
+    transform: LogitTransform = LogitTransform(),
+    grad_scale: float = 1.0,
+) -> torch.Tensor:
     """grad_scale · (sum of token cross-entropies over positions whose target is not IGNORE) / `denominator`
     (default: their count). hidden: (..., H); targets: (...) aligned with hidden (already shifted)."""
     h = hidden.reshape(-1, hidden.shape[-1])
@@ -147,21 +179,34 @@ def fused_linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targe
     return _FusedLinearCE.apply(h, weight, bias, t, denom, dtype, transform, float(grad_scale))
 
 
-def _loss_only(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, t: torch.Tensor, dtype: torch.dtype,
-               transform: LogitTransform) -> torch.Tensor:
+def _loss_only(
+    h: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    t: torch.Tensor,
+    dtype: torch.dtype,
+    transform: LogitTransform,
+) -> torch.Tensor:
     chunk = max(1, CHUNK_ELEMENTS // weight.shape[0])
     w = weight.to(dtype)
     b = None if bias is None else bias.to(dtype)
     total = torch.zeros((), dtype=torch.float32, device=h.device)
     for start in range(0, h.shape[0], chunk):
-        logits = transformed_logits(h[start:start + chunk].to(dtype), w, b, transform)
-        total += (torch.logsumexp(logits, dim=-1) - logits.gather(1, t[start:start + chunk].unsqueeze(1)).squeeze(1)).sum()
+        logits = transformed_logits(h[start : start + chunk].to(dtype), w, b, transform)
+        total += (
+            torch.logsumexp(logits, dim=-1) - logits.gather(1, t[start : start + chunk].unsqueeze(1)).squeeze(1)
+        ).sum()
     return total
 
 
-def reference_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
-                            denominator: float | None = None, bias: torch.Tensor | None = None,
-                            transform: LogitTransform = LogitTransform()) -> torch.Tensor:
+def reference_cross_entropy(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    targets: torch.Tensor,
+    denominator: float | None = None,
+    bias: torch.Tensor | None = None,
+    transform: LogitTransform = LogitTransform(),
+) -> torch.Tensor:
     """The plain formulation, for tests: full fp32 logits."""
     h = hidden.reshape(-1, hidden.shape[-1]).float()
     logits = transformed_logits(h, weight.float(), None if bias is None else bias.float(), transform)

@@ -1,4 +1,5 @@
 """GPU memory figures for events, and the advice an out-of-memory error carries."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,10 +34,14 @@ def oom_advice(plan: TrainingPlan, estimate_peak_bytes: float | None, total: flo
     bs, acc = t.per_device_train_batch_size, t.gradient_accumulation_steps
     if bs > 1:
         half = max(1, bs // 2)
-        advice.append(f"lower training.per_device_train_batch_size from {bs} to {half} and raise "
-                      f"gradient_accumulation_steps from {acc} to {acc * bs // half} (same effective batch)")
+        advice.append(
+            f"lower training.per_device_train_batch_size from {bs} to {half} and raise "
+            f"gradient_accumulation_steps from {acc} to {acc * bs // half} (same effective batch)"
+        )
     if not t.gradient_checkpointing:
-        advice.append("set training.gradient_checkpointing: true (activations are recomputed in backward; ~30% slower, far less memory)")
+        advice.append(
+            "set training.gradient_checkpointing: true (activations are recomputed in backward; ~30% slower, far less memory)"
+        )
     if d.max_length > 512:
         advice.append(f"lower data.max_length from {d.max_length} to {d.max_length // 2} if your examples allow it")
     if plan.precision in ("bf16-mixed", "fp16-mixed") and plan.method == "full":
@@ -46,7 +51,9 @@ def oom_advice(plan: TrainingPlan, estimate_peak_bytes: float | None, total: flo
     if plan.method == "full":
         advice.append("use method: lora (only adapters train: no gradients or optimizer states for the base weights)")
     if estimate_peak_bytes:
-        gib = 1024 ** 3
-        advice.append(f"the estimate for this config was {estimate_peak_bytes / gib:.1f} GiB of {total / gib:.1f} GiB; "
-                      "run `lora-lens estimate` on the config to compare the options above")
+        gib = 1024**3
+        advice.append(
+            f"the estimate for this config was {estimate_peak_bytes / gib:.1f} GiB of {total / gib:.1f} GiB; "
+            "run `lora-lens estimate` on the config to compare the options above"
+        )
     return advice

@@ -12,6 +12,7 @@ nothing written to merged/). With merge_base "original" the trained model is not
 check is then PEFT's adapter model on that base before and after the fold, and the distance to the trained model
 is reported beside it.
 """
+
 from __future__ import annotations
 
 import gc
@@ -89,8 +90,10 @@ def trained_logits(run_dir: Path, plan: TrainingPlan, probe: Any, device: Any) -
     modules = lora_modules(setup.model)
     expected = {f"base_model.model.{n}.lora_{ab}.weight" for n in modules for ab in ("A", "B")}
     if set(saved) != expected:
-        raise MergeCheckFailed(f"{run_dir / 'adapter'} does not match the plan's target modules "
-                               f"({len(saved)} tensors saved, {len(expected)} expected)")
+        raise MergeCheckFailed(
+            f"{run_dir / 'adapter'} does not match the plan's target modules "
+            f"({len(saved)} tensors saved, {len(expected)} expected)"
+        )
     with torch.no_grad():
         for name, m in modules.items():
             m.lora_A.copy_(saved[f"base_model.model.{name}.lora_A.weight"])
@@ -129,8 +132,9 @@ def round_trip_4bit_weight(weight: Any, q: Any, backend: str | None, device: Any
     if backend == "bitsandbytes":
         import bitsandbytes.functional as bnbf
 
-        packed, state = bnbf.quantize_4bit(on_device, blocksize=64, quant_type=q.bnb_4bit_quant_type,
-                                           compress_statistics=q.bnb_4bit_use_double_quant)
+        packed, state = bnbf.quantize_4bit(
+            on_device, blocksize=64, quant_type=q.bnb_4bit_quant_type, compress_statistics=q.bnb_4bit_use_double_quant
+        )
         return bnbf.dequantize_4bit(packed, state).to(weight.device, weight.dtype)
     return nf4.dequantize(nf4.quantize(on_device, q.bnb_4bit_use_double_quant), weight.dtype).to(weight.device)
 
@@ -178,8 +182,12 @@ def merge(run_dir: Path, plan: TrainingPlan, quantization_backend: str | None = 
     tokenizer = AutoTokenizer.from_pretrained(adapter, local_files_only=True)
     base_kind = getattr(plan.output, "merge_base", "dequantized") if plan.method == "qlora" else "original"
     ref = plan.model
-    load = dict(revision=ref.revision, trust_remote_code=ref.trust_remote_code, local_files_only=True,
-                attn_implementation=ref.attn_implementation)
+    load = dict(
+        revision=ref.revision,
+        trust_remote_code=ref.trust_remote_code,
+        local_files_only=True,
+        attn_implementation=ref.attn_implementation,
+    )
     config_vocab = _vocab_size(ref.name_or_path, load)
     probe = _probe(tokenizer, config_vocab)
     trained, backend = trained_logits(run_dir, plan, probe, device)
@@ -202,7 +210,8 @@ def merge(run_dir: Path, plan: TrainingPlan, quantization_backend: str | None = 
     if not report["check"]["passed"]:
         raise MergeCheckFailed(
             f"merged logits differ from {report['check']['reference']} by {report['check']['relative_rms']:.3g} "
-            f"(relative RMS), past the threshold {report['check']['threshold']:g}: merged/ was not written")
+            f"(relative RMS), past the threshold {report['check']['threshold']:g}: merged/ was not written"
+        )
     final = run_dir / "merged"
     with staged_dir(final) as tmp:
         merged.save_pretrained(tmp, safe_serialization=plan.output.safe_serialization, max_shard_size="5GB")
@@ -216,13 +225,21 @@ def merge(run_dir: Path, plan: TrainingPlan, quantization_backend: str | None = 
 def _vocab_size(name: str, load: dict[str, Any]) -> int:
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(name, revision=load["revision"], trust_remote_code=load["trust_remote_code"],
-                                        local_files_only=True)
+    config = AutoConfig.from_pretrained(
+        name, revision=load["revision"], trust_remote_code=load["trust_remote_code"], local_files_only=True
+    )
     return int(getattr(config, "vocab_size", None) or config.get_text_config().vocab_size)
 
 
-def _check(plan: TrainingPlan, base_kind: str, backend: str | None, trained: Any, adapter_on_base: Any, after: Any,
-           probe_tokens: int) -> dict[str, Any]:
+def _check(
+    plan: TrainingPlan,
+    base_kind: str,
+    backend: str | None,
+    trained: Any,
+    adapter_on_base: Any,
+    after: Any,
+    probe_tokens: int,
+) -> dict[str, Any]:
     threshold = _threshold(plan)
     to_trained = _relative(after, trained)
     fold = _relative(after, adapter_on_base)
@@ -232,13 +249,25 @@ def _check(plan: TrainingPlan, base_kind: str, backend: str | None, trained: Any
     else:
         reference = "the trained model (the adapter on the base it was trained with)"
         rel, max_abs = to_trained
-    check = {"reference": reference, "metric": "relative RMS logit error", "relative_rms": rel,
-             "max_abs_logit_diff": max_abs, "max_abs_logit": float(trained.abs().max()), "threshold": threshold,
-             "passed": rel <= threshold}
-    return {"merge_base": base_kind, "quantization_backend": backend if plan.method == "qlora" else None,
-            "merge_dtype": plan.output.merge_dtype, "probe_tokens": probe_tokens, "check": check,
-            "vs_trained_model": {"relative_rms": to_trained[0], "max_abs_logit_diff": to_trained[1]},
-            # The fold alone (PEFT's adapter model on the merge base, before and after merge_and_unload, both in
-            # merge_dtype), under the keys earlier reports used.
-            "max_abs_logit_diff": fold[1], "max_abs_logit": float(adapter_on_base.abs().max()),
-            "fold_relative_rms": fold[0]}
+    check = {
+        "reference": reference,
+        "metric": "relative RMS logit error",
+        "relative_rms": rel,
+        "max_abs_logit_diff": max_abs,
+        "max_abs_logit": float(trained.abs().max()),
+        "threshold": threshold,
+        "passed": rel <= threshold,
+    }
+    return {
+        "merge_base": base_kind,
+        "quantization_backend": backend if plan.method == "qlora" else None,
+        "merge_dtype": plan.output.merge_dtype,
+        "probe_tokens": probe_tokens,
+        "check": check,
+        "vs_trained_model": {"relative_rms": to_trained[0], "max_abs_logit_diff": to_trained[1]},
+        # The fold alone (PEFT's adapter model on the merge base, before and after merge_and_unload, both in
+        # merge_dtype), under the keys earlier reports used.
+        "max_abs_logit_diff": fold[1],
+        "max_abs_logit": float(adapter_on_base.abs().max()),
+        "fold_relative_rms": fold[0],
+    }

@@ -10,6 +10,7 @@ Progress is a `download` event (phase start, progress, done), measured from the 
 
 Everything else in the trainer stays offline: the launcher sets HF_HUB_OFFLINE=1, and only this download lifts it,
 for its own duration."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -18,10 +19,11 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .modeling import ModelError
 
@@ -31,14 +33,24 @@ if TYPE_CHECKING:
     from .stop import StopFlag
 
 ALLOW_ENV = "LORA_LENS_MODEL_DOWNLOAD"
-TRAINING_FILES = ["config.json", "generation_config.json", "tokenizer*", "special_tokens_map.json", "vocab.*",
-                  "merges.txt", "added_tokens.json", "chat_template*", "*.tiktoken", "tokenizer.model"]
+TRAINING_FILES = [
+    "config.json",
+    "generation_config.json",
+    "tokenizer*",
+    "special_tokens_map.json",
+    "vocab.*",
+    "merges.txt",
+    "added_tokens.json",
+    "chat_template*",
+    "*.tiktoken",
+    "tokenizer.model",
+]
 SAFETENSORS = ["*.safetensors", "*.safetensors.index.json"]
 PYTORCH_BIN = ["pytorch_model*.bin", "pytorch_model*.bin.index.json"]
 # Room left on the cache's disk after the download: a full disk breaks the checkpoints that follow.
-SPARE_BYTES = 256 * 1024 ** 2
+SPARE_BYTES = 256 * 1024**2
 PROGRESS_EVERY_S = 1.0
-GIB = 1024 ** 3
+GIB = 1024**3
 
 
 class DownloadStopped(Exception):
@@ -61,9 +73,11 @@ def download_command(name: str) -> str:
 
 
 def offline_message(name: str) -> str:
-    return (f"model {name!r} is not on disk and the Hugging Face Hub is off for this run. Download it once with "
-            f"`{download_command(name)}` (older huggingface_hub: `huggingface-cli download {name}`), or run without "
-            f"--offline (in the editor: loraLens.hub) so the run fetches it, or point model at a local directory.")
+    return (
+        f"model {name!r} is not on disk and the Hugging Face Hub is off for this run. Download it once with "
+        f"`{download_command(name)}` (older huggingface_hub: `huggingface-cli download {name}`), or run without "
+        f"--offline (in the editor: loraLens.hub) so the run fetches it, or point model at a local directory."
+    )
 
 
 def fetch_model(ref: ModelRef, events: EventWriter, stop: StopFlag) -> Path | None:
@@ -147,8 +161,12 @@ def _download(ref: ModelRef, events: EventWriter, stop: StopFlag) -> Path:
     progress.emit("start")
     try:
         # The revision as asked (not the commit) so that the cache's refs/ maps it for the offline loader.
-        folder = snapshot_download(name, revision=ref.revision, allow_patterns=[f.name for f in files],
-                                   tqdm_class=_stop_checking_bar(stop, progress))
+        folder = snapshot_download(
+            name,
+            revision=ref.revision,
+            allow_patterns=[f.name for f in files],
+            tqdm_class=_stop_checking_bar(stop, progress),
+        )
     except DownloadStopped:
         raise
     except Exception as error:  # huggingface_hub raises httpx, OSError and its own HTTP errors
@@ -171,12 +189,17 @@ def _remote_files(ref: ModelRef) -> list[RemoteFile]:
     names = [s.rfilename for s in siblings]
     weights = SAFETENSORS if any(fnmatch.fnmatch(n, "*.safetensors") for n in names) else PYTORCH_BIN
     patterns = TRAINING_FILES + weights + (["*.py"] if ref.trust_remote_code else [])
-    files = [RemoteFile(s.rfilename, int(s.size or 0), s.lfs.sha256 if s.lfs else str(s.blob_id))
-             for s in siblings if any(fnmatch.fnmatch(s.rfilename, p) for p in patterns)]
+    files = [
+        RemoteFile(s.rfilename, int(s.size or 0), s.lfs.sha256 if s.lfs else str(s.blob_id))
+        for s in siblings
+        if any(fnmatch.fnmatch(s.rfilename, p) for p in patterns)
+    ]
     if "config.json" not in {f.name for f in files} or not any(_is_weights(f.name) for f in files):
-        raise ModelError(f"{ref.name_or_path!r} on the Hub has no config.json and weights (*.safetensors or "
-                         f"pytorch_model*.bin) at its top level, so it is not a model the trainer can load; check the "
-                         f"name and revision on {_endpoint()}/{ref.name_or_path}")
+        raise ModelError(
+            f"{ref.name_or_path!r} on the Hub has no config.json and weights (*.safetensors or "
+            f"pytorch_model*.bin) at its top level, so it is not a model the trainer can load; check the "
+            f"name and revision on {_endpoint()}/{ref.name_or_path}"
+        )
     return files
 
 
@@ -191,9 +214,11 @@ def check_space(name: str, needed: int, cache_dir: str) -> None:
         probe = probe.parent
     free = shutil.disk_usage(probe).free
     if needed + SPARE_BYTES > free:
-        raise ModelError(f"downloading {name!r} needs {needed / GIB:.2f} GiB (+{SPARE_BYTES / GIB:.2f} GiB spare) "
-                         f"but {free / GIB:.2f} GiB is free in {cache_dir}: free space there, or point HF_HOME (or "
-                         f"HF_HUB_CACHE) at a disk with room, then start the run again")
+        raise ModelError(
+            f"downloading {name!r} needs {needed / GIB:.2f} GiB (+{SPARE_BYTES / GIB:.2f} GiB spare) "
+            f"but {free / GIB:.2f} GiB is free in {cache_dir}: free space there, or point HF_HOME (or "
+            f"HF_HUB_CACHE) at a disk with room, then start the run again"
+        )
 
 
 def _present_bytes(storage: Path, files: list[RemoteFile], partial: bool = False) -> int:
@@ -226,8 +251,14 @@ class _Progress:
     def emit(self, phase: str) -> None:
         with self._lock:
             done = self.total if phase == "done" else min(_present_bytes(self.storage, self.files, True), self.total)
-            self.events.emit("download", model=self.name, phase=phase, downloaded_bytes=done,
-                             total_bytes=self.total, files=len(self.files))
+            self.events.emit(
+                "download",
+                model=self.name,
+                phase=phase,
+                downloaded_bytes=done,
+                total_bytes=self.total,
+                files=len(self.files),
+            )
             self._last = time.monotonic()
 
     def tick(self) -> None:
@@ -266,12 +297,18 @@ def _failure_message(name: str, error: Exception) -> str:
 
     detail = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
     if isinstance(error, GatedRepoError):
-        return (f"{name!r} is gated on the Hub ({detail}): accept its terms on {_endpoint()}/{name}, then set HF_TOKEN "
-                f"(or `hf auth login`) and start the run again")
+        return (
+            f"{name!r} is gated on the Hub ({detail}): accept its terms on {_endpoint()}/{name}, then set HF_TOKEN "
+            f"(or `hf auth login`) and start the run again"
+        )
     if isinstance(error, RevisionNotFoundError):
         return f"{name!r} has no such revision on the Hub ({detail}): check model.revision"
     if isinstance(error, RepositoryNotFoundError):
-        return (f"{name!r} was not found on the Hub at {_endpoint()} ({detail}): check the name; a private model "
-                f"needs HF_TOKEN (or `hf auth login`)")
-    return (f"downloading {name!r} from {_endpoint()} failed ({detail}); the files fetched whole stay in the cache "
-            f"and the next run fetches only the rest. Or download it yourself with `{download_command(name)}`")
+        return (
+            f"{name!r} was not found on the Hub at {_endpoint()} ({detail}): check the name; a private model "
+            f"needs HF_TOKEN (or `hf auth login`)"
+        )
+    return (
+        f"downloading {name!r} from {_endpoint()} failed ({detail}); the files fetched whole stay in the cache "
+        f"and the next run fetches only the rest. Or download it yourself with `{download_command(name)}`"
+    )

@@ -1,4 +1,5 @@
 """Model and tokenizer loading (offline, local files only) and the method's setup: full, LoRA or QLoRA."""
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,9 @@ def load_tokenizer(plan: TrainingPlan) -> Any:
 
     ref = plan.model
     try:
-        tok = AutoTokenizer.from_pretrained(ref.name_or_path, revision=ref.revision, trust_remote_code=ref.trust_remote_code,
-                                            local_files_only=True)
+        tok = AutoTokenizer.from_pretrained(
+            ref.name_or_path, revision=ref.revision, trust_remote_code=ref.trust_remote_code, local_files_only=True
+        )
     except Exception as error:  # transformers raises OSError/ValueError/EnvironmentError variants
         raise ModelError(_not_found(ref.name_or_path, error)) from error
     if tok.pad_token_id is None:
@@ -68,14 +70,20 @@ def load_tokenizer(plan: TrainingPlan) -> Any:
 
 
 def _not_found(name: str, error: Exception) -> str:
-    return (f"cannot load {name!r} offline: {error}. The trainer never downloads: pass a local directory holding "
-            f"config.json, or fetch it once with `huggingface-cli download {name}` into the local cache.")
+    return (
+        f"cannot load {name!r} offline: {error}. The trainer never downloads: pass a local directory holding "
+        f"config.json, or fetch it once with `huggingface-cli download {name}` into the local cache."
+    )
 
 
 def _base_kwargs(plan: TrainingPlan) -> dict[str, Any]:
     ref = plan.model
-    return {"revision": ref.revision, "trust_remote_code": ref.trust_remote_code,
-            "attn_implementation": ref.attn_implementation, "local_files_only": True}
+    return {
+        "revision": ref.revision,
+        "trust_remote_code": ref.trust_remote_code,
+        "attn_implementation": ref.attn_implementation,
+        "local_files_only": True,
+    }
 
 
 def load_model(plan: TrainingPlan, device: torch.device) -> Setup:
@@ -90,12 +98,18 @@ def load_model(plan: TrainingPlan, device: torch.device) -> Setup:
             from transformers import BitsAndBytesConfig
 
             backend = "bitsandbytes"
-            model = AutoModelForCausalLM.from_pretrained(
-                plan.model.name_or_path, dtype=param_dtype, device_map={"": device.index or 0},
+            model: Any = AutoModelForCausalLM.from_pretrained(
+                plan.model.name_or_path,
+                dtype=param_dtype,
+                device_map={"": device.index or 0},
                 quantization_config=BitsAndBytesConfig(
-                    load_in_4bit=True, bnb_4bit_quant_type=q.bnb_4bit_quant_type,
-                    bnb_4bit_use_double_quant=q.bnb_4bit_use_double_quant, bnb_4bit_compute_dtype=param_dtype),
-                **kwargs)
+                    load_in_4bit=True,
+                    bnb_4bit_quant_type=q.bnb_4bit_quant_type,
+                    bnb_4bit_use_double_quant=q.bnb_4bit_use_double_quant,
+                    bnb_4bit_compute_dtype=param_dtype,
+                ),
+                **kwargs,
+            )
         elif plan.method == "qlora":
             _check_builtin_quant_type(plan)
             model = streamed_nf4(plan, device, param_dtype)
@@ -105,7 +119,9 @@ def load_model(plan: TrainingPlan, device: torch.device) -> Setup:
                 # A .bin checkpoint: loaded whole on the CPU, then quantized layer by layer onto the device.
                 model = AutoModelForCausalLM.from_pretrained(plan.model.name_or_path, dtype=param_dtype, **kwargs)
         else:
-            model = AutoModelForCausalLM.from_pretrained(plan.model.name_or_path, dtype=param_dtype, **kwargs).to(device)
+            model = AutoModelForCausalLM.from_pretrained(plan.model.name_or_path, dtype=param_dtype, **kwargs).to(
+                device  # type: ignore[arg-type]
+            )
     except (torch.OutOfMemoryError, ModelError):
         raise
     except Exception as error:
@@ -116,8 +132,10 @@ def load_model(plan: TrainingPlan, device: torch.device) -> Setup:
 def _check_builtin_quant_type(plan: TrainingPlan) -> None:
     q = plan.quantization
     if q is not None and q.bnb_4bit_quant_type != "nf4":
-        raise ModelError("the built-in 4-bit path (bitsandbytes is absent) implements nf4 only; set "
-                         "quantization.bnb_4bit_quant_type: nf4 or install bitsandbytes")
+        raise ModelError(
+            "the built-in 4-bit path (bitsandbytes is absent) implements nf4 only; set "
+            "quantization.bnb_4bit_quant_type: nf4 or install bitsandbytes"
+        )
 
 
 def model_folder(plan: TrainingPlan) -> Path:
@@ -133,7 +151,7 @@ def model_folder(plan: TrainingPlan) -> Path:
     return Path(found).parent
 
 
-GIB = 1024 ** 3
+GIB = 1024**3
 
 
 def streamed_nf4(plan: TrainingPlan, device: torch.device, dtype: torch.dtype) -> nn.Module | None:
@@ -151,9 +169,11 @@ def streamed_nf4(plan: TrainingPlan, device: torch.device, dtype: torch.dtype) -
             return None
         need, free = extra_ram_bytes(load, dtype, device), available_ram_bytes()
         if free is not None and need > free:
-            raise ModelError(f"loading {ref.name_or_path} needs about {need / GIB:.1f} GiB of RAM beyond what this "
-                             f"process holds (its largest tensor, read one at a time), and {free / GIB:.1f} GiB is "
-                             f"available: close other programs or use a machine with more RAM")
+            raise ModelError(
+                f"loading {ref.name_or_path} needs about {need / GIB:.1f} GiB of RAM beyond what this "
+                f"process holds (its largest tensor, read one at a time), and {free / GIB:.1f} GiB is "
+                f"available: close other programs or use a machine with more RAM"
+            )
         q = plan.quantization
         step = max(load.total_bytes // 20, 1)
         progress = _ProgressLog(step)
@@ -176,8 +196,14 @@ class _ProgressLog:
             self.next = done + self.step
 
 
-def apply_method(model: nn.Module, plan: TrainingPlan, device: torch.device, param_dtype: torch.dtype,
-                 autocast: torch.dtype | None, backend: str | None) -> Setup:
+def apply_method(
+    model: nn.Module,
+    plan: TrainingPlan,
+    device: torch.device,
+    param_dtype: torch.dtype,
+    autocast: torch.dtype | None,
+    backend: str | None,
+) -> Setup:
     """Quantization (built-in NF4 when bitsandbytes did not load it), k-bit preparation, checkpointing, LoRA."""
     q = plan.quantization
     if plan.method == "qlora" and backend is None:
@@ -192,8 +218,11 @@ def apply_method(model: nn.Module, plan: TrainingPlan, device: torch.device, par
 
         # PEFT casts the remaining bf16 weights (norms, embeddings, head) to fp32; the NF4 buffers are not
         # parameters and stay 4-bit. About 4 GiB on a 7B model (embeddings and head), and an fp32 residual stream.
-        prepare_model_for_kbit_training(model, use_gradient_checkpointing=plan.training.gradient_checkpointing,
-                                        gradient_checkpointing_kwargs={"use_reentrant": False})
+        prepare_model_for_kbit_training(
+            model,
+            use_gradient_checkpointing=plan.training.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
     # Lean QLoRA (the default): the unquantized weights stay in the compute dtype, as Unsloth and torchtune keep
     # them; they are frozen (LoRA's inject freezes every parameter), and the adapters with their optimizer states
     # are fp32 in either case. Checkpointing is non-reentrant, so no input needs requires_grad.
@@ -260,16 +289,20 @@ def _check_head(model: nn.Module, body: nn.Module, head: OutputHead, autocast_dt
     ids = (torch.arange(1, 9, device=weight.device) * 7919 % weight.shape[0]).unsqueeze(0)
     was_training = model.training
     model.eval()
-    autocast = (torch.autocast(device_type=weight.device.type, dtype=autocast_dtype) if autocast_dtype is not None
-                else contextlib.nullcontext())
+    autocast = (
+        torch.autocast(device_type=weight.device.type, dtype=autocast_dtype)
+        if autocast_dtype is not None
+        else contextlib.nullcontext()
+    )
     try:
         with torch.no_grad(), autocast:
             theirs = model(input_ids=ids, use_cache=False).logits.float()
             out = body(input_ids=ids, use_cache=False)
             hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state
             bias = head.bias
-            ours = transformed_logits(hidden.to(weight.dtype), weight, None if bias is None else bias.to(weight.dtype),
-                                      head.transform)
+            ours = transformed_logits(
+                hidden.to(weight.dtype), weight, None if bias is None else bias.to(weight.dtype), head.transform
+            )
     finally:
         model.train(was_training)
     distance = float((ours - theirs).norm() / theirs.norm().clamp_min(1e-12))
@@ -278,7 +311,8 @@ def _check_head(model: nn.Module, body: nn.Module, head: OutputHead, autocast_dt
             f"{type(model).__name__} post-processes its logits in a way the fused loss does not model (its logits "
             f"differ from lm_head's by {distance:.3g} relative; bias, logits_scaling, logit_scale and "
             f"final_logit_softcapping are supported): training it here would use the wrong loss. Train it with "
-            f"transformers + PEFT (the HF Trainer, axolotl or LLaMA-Factory) instead.")
+            f"transformers + PEFT (the HF Trainer, axolotl or LLaMA-Factory) instead."
+        )
 
 
 def count_params(model: nn.Module) -> tuple[int, int]:

@@ -6,6 +6,7 @@ quantization the fp32 absmax values are themselves stored as int8 in blocks of 2
 around their mean. Two 4-bit codes share one byte. Dequantization happens per forward and per backward, so
 no bf16 copy of a frozen weight outlives the matrix product that needs it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,9 +17,22 @@ from torch import nn
 
 # Appendix E of the QLoRA paper (and bitsandbytes' NF4 table).
 NF4_CODE = (
-    -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
-    -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
-    0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
+    -1.0,
+    -0.6961928009986877,
+    -0.5250730514526367,
+    -0.39491748809814453,
+    -0.28444138169288635,
+    -0.18477343022823334,
+    -0.09105003625154495,
+    0.0,
+    0.07958029955625534,
+    0.16093020141124725,
+    0.24611230194568634,
+    0.33791524171829224,
+    0.44070982933044434,
+    0.5626170039176941,
+    0.7229568362236023,
+    1.0,
 )
 BLOCK = 64
 ABSMAX_BLOCK = 256
@@ -45,15 +59,15 @@ def quantize(weight: torch.Tensor, double_quant: bool = True) -> dict[str, Any]:
     absmax = torch.empty(n_blocks, dtype=torch.float32, device=weight.device)
     packed = torch.empty(n_blocks * BLOCK // 2, dtype=torch.uint8, device=weight.device)
     for start in range(0, n_blocks * BLOCK, QUANTIZE_CHUNK):
-        part = flat[start:start + QUANTIZE_CHUNK].float()
+        part = flat[start : start + QUANTIZE_CHUNK].float()
         if part.numel() % BLOCK:
             part = F.pad(part, (0, (-part.numel()) % BLOCK))
         blocks = part.view(-1, BLOCK)
         first = start // BLOCK
         block_max = blocks.abs().amax(dim=1).clamp(min=1e-12)
-        absmax[first:first + blocks.shape[0]] = block_max
+        absmax[first : first + blocks.shape[0]] = block_max
         idx = torch.bucketize(blocks / block_max[:, None], mids, out_int32=True).to(torch.uint8).view(-1)
-        packed[start // 2:(start + idx.numel()) // 2] = (idx[0::2] << 4) | idx[1::2]
+        packed[start // 2 : (start + idx.numel()) // 2] = (idx[0::2] << 4) | idx[1::2]
     state: dict[str, Any] = {"packed": packed, "shape": tuple(weight.shape), "numel": n, "dtype": weight.dtype}
     if double_quant:
         offset = absmax.mean()
@@ -102,7 +116,7 @@ class _NF4Matmul(torch.autograd.Function):
     """x @ W^T with W dequantized again in backward instead of saved (a saved bf16 W would undo the 4 bits)."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, module: "NF4Linear") -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, module: NF4Linear) -> torch.Tensor:
         from .kernels.nf4_matmul import nf4_matmul
 
         ctx.module = module
@@ -118,13 +132,16 @@ class _NF4Matmul(torch.autograd.Function):
 class NF4Linear(nn.Module):
     """A frozen linear layer stored in NF4. Buffers, not parameters: nothing here trains or reaches the optimizer."""
 
-    def __init__(self, linear: nn.Linear, double_quant: bool = True, compute_dtype: torch.dtype = torch.bfloat16) -> None:
+    def __init__(
+        self, linear: nn.Linear, double_quant: bool = True, compute_dtype: torch.dtype = torch.bfloat16
+    ) -> None:
         super().__init__()
         self._init_from(linear.weight.data, linear.bias, double_quant, compute_dtype)
 
     @classmethod
-    def from_weight(cls, weight: torch.Tensor, bias: nn.Parameter | None, double_quant: bool,
-                    compute_dtype: torch.dtype) -> "NF4Linear":
+    def from_weight(
+        cls, weight: torch.Tensor, bias: nn.Parameter | None, double_quant: bool, compute_dtype: torch.dtype
+    ) -> NF4Linear:
         """Built from a bare weight (the streaming loader's tensor as it arrives); `bias` may still be on the meta
         device, to be filled in when its own tensor arrives."""
         layer = cls.__new__(cls)
@@ -132,8 +149,9 @@ class NF4Linear(nn.Module):
         layer._init_from(weight, bias, double_quant, compute_dtype)
         return layer
 
-    def _init_from(self, weight: torch.Tensor, bias: nn.Parameter | None, double_quant: bool,
-                   compute_dtype: torch.dtype) -> None:
+    def _init_from(
+        self, weight: torch.Tensor, bias: nn.Parameter | None, double_quant: bool, compute_dtype: torch.dtype
+    ) -> None:
         self.out_features, self.in_features = weight.shape
         self.compute_dtype = compute_dtype
         state = quantize(weight, double_quant)
@@ -169,8 +187,9 @@ class NF4Linear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, nf4"
 
 
-def quantize_model(model: nn.Module, skip: set[str], double_quant: bool, compute_dtype: torch.dtype,
-                   device: torch.device) -> int:
+def quantize_model(
+    model: nn.Module, skip: set[str], double_quant: bool, compute_dtype: torch.dtype, device: torch.device
+) -> int:
     """Replaces every nn.Linear but those named in `skip` (the output head) by an NF4Linear on `device`.
     Layer by layer, so only one bf16 weight is on the GPU at a time. Returns how many were replaced."""
     targets = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear) and name not in skip]

@@ -1,4 +1,5 @@
 """Optimizer and learning-rate schedule from the plan's training section."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,8 +20,9 @@ def _groups(params: list[torch.nn.Parameter], weight_decay: float) -> list[dict[
     return groups
 
 
-def build_optimizer(plan: TrainingPlan, params: list[torch.nn.Parameter],
-                    device: torch.device) -> tuple[torch.optim.Optimizer, str | None]:
+def build_optimizer(
+    plan: TrainingPlan, params: list[torch.nn.Parameter], device: torch.device
+) -> tuple[torch.optim.Optimizer, str | None]:
     """The optimizer and, when the plan's choice was replaced, a note saying why."""
     t = plan.training
     groups = _groups(params, t.weight_decay)
@@ -33,12 +35,16 @@ def build_optimizer(plan: TrainingPlan, params: list[torch.nn.Parameter],
             cls = bnb.optim.PagedAdamW8bit if name.startswith("paged") else bnb.optim.AdamW8bit
             return cls(groups, lr=t.learning_rate), None
         except Exception:
-            note = f"training.optim {name} needs bitsandbytes, which is not importable: using fused AdamW (32-bit states)"
+            note = (
+                f"training.optim {name} needs bitsandbytes, which is not importable: using fused AdamW (32-bit states)"
+            )
             name = "adamw_torch"
     if name == "adafactor":
         from transformers.optimization import Adafactor
 
-        return Adafactor(groups, lr=t.learning_rate, scale_parameter=False, relative_step=False, warmup_init=False), note
+        return Adafactor(
+            groups, lr=t.learning_rate, scale_parameter=False, relative_step=False, warmup_init=False
+        ), note
     if name == "sgd":
         return torch.optim.SGD(groups, lr=t.learning_rate), note
     # Fused AdamW: one kernel for all parameters instead of several per tensor.
@@ -46,7 +52,9 @@ def build_optimizer(plan: TrainingPlan, params: list[torch.nn.Parameter],
     return torch.optim.AdamW(groups, lr=t.learning_rate, betas=(0.9, 0.999), eps=1e-8, fused=fused), note
 
 
-def build_scheduler(plan: TrainingPlan, optimizer: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+def build_scheduler(
+    plan: TrainingPlan, optimizer: torch.optim.Optimizer, total: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     t = plan.training
     warm = warmup_steps(total, t.warmup_steps, t.warmup_ratio)
     kind = t.lr_scheduler_type

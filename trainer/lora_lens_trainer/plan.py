@@ -6,6 +6,7 @@ so a bad plan fails at start with the key that is wrong instead of deep in train
 A new plan field is declared in types.ts (see the steps there) and added to its dataclass here, with a default
 when types.ts marks it optional (`key?:`); tests/test_plan.py fails while a dataclass and the schema disagree.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ class PlanError(ValueError):
 @dataclass(frozen=True, kw_only=True)
 class ModelRef:
     name_or_path: str
-    revision: Union[str, None]
+    revision: str | None
     trust_remote_code: bool
     attn_implementation: Literal["sdpa", "eager", "flash_attention_2"]
     load_in_8bit: bool = False
@@ -44,7 +45,7 @@ class LoraPlan:
     lora_alpha: float
     lora_dropout: float
     # A string other than "all-linear" is a regular expression over the full module name (PEFT's re.fullmatch).
-    target_modules: Union[Literal["all-linear"], str, list[str]]
+    target_modules: Literal["all-linear"] | str | list[str]
     bias: Literal["none", "all", "lora_only"]
     use_rslora: bool
     use_dora: bool
@@ -65,7 +66,7 @@ class QuantizationPlan:
 @dataclass(frozen=True, kw_only=True)
 class DataPlan:
     train: str
-    eval: Union[str, None]
+    eval: str | None
     format: Literal["chat", "instruction", "text"]
     chat_template: str
     max_length: int
@@ -94,9 +95,9 @@ class TrainingArgs:
     activation_offloading: bool = False
     seed: int
     logging_steps: int
-    eval_steps: Union[int, None]
+    eval_steps: int | None
     save_steps: int
-    save_total_limit: Union[int, None]
+    save_total_limit: int | None
     dataloader_num_workers: int
 
 
@@ -105,7 +106,7 @@ class HardwarePlan:
     gpu: str
     num_gpus: int
     distributed: Literal["none", "ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"]
-    cost_per_hour: Union[float, None] = None
+    cost_per_hour: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,19 +128,19 @@ class DpoPlan:
 @dataclass(frozen=True, kw_only=True)
 class TrainingPlan:
     version: Literal[1]
-    config_path: Union[str, None]
+    config_path: str | None
     model: ModelRef
     method: Method
     precision: Precision
-    lora: Union[LoraPlan, None]
-    quantization: Union[QuantizationPlan, None]
+    lora: LoraPlan | None
+    quantization: QuantizationPlan | None
     data: DataPlan
     training: TrainingArgs
     hardware: HardwarePlan
     output: OutputPlan
     engine: Literal["hf", "lora-lens"]
     objective: Literal["sft", "dpo"] = "sft"
-    dpo: Union[DpoPlan, None] = None
+    dpo: DpoPlan | None = None
 
 
 _SCHEMA_NAME = "plan.schema.json"
@@ -150,13 +151,15 @@ def plan_schema() -> dict[str, Any]:
     """schemas/plan.schema.json, read once; where it is looked for: schema_check.schema_dir()."""
     found = schema_check.find_schema(_SCHEMA_NAME)
     if found is None:
-        raise PlanError(f"the plan schema {schema_check.schema_dir() / _SCHEMA_NAME} is missing: the trainer reads it from "
-                        "the schemas/ folder beside trainer/ (as in the repository and the extension); set "
-                        "LORA_LENS_SCHEMA_DIR to the folder holding plan.schema.json if you moved the trainer")
+        raise PlanError(
+            f"the plan schema {schema_check.schema_dir() / _SCHEMA_NAME} is missing: the trainer reads it from "
+            "the schemas/ folder beside trainer/ (as in the repository and the extension); set "
+            "LORA_LENS_SCHEMA_DIR to the folder holding plan.schema.json if you moved the trainer"
+        )
     return schema_check.load_schema(found)
 
 
-def dotted(path: tuple[Union[str, int], ...]) -> str:
+def dotted(path: tuple[str | int, ...]) -> str:
     """('lora', 'target_modules', 0) -> 'lora.target_modules[0]', the key form the TypeScript side names too."""
     out = ""
     for part in path:
@@ -176,9 +179,12 @@ def _validate(raw: Any) -> None:
     problems = sorted({_describe(v) for v in schema_check.violations(plan_schema(), raw)})
     if problems:
         keys = tuple(sorted({p.split(":", 1)[0] for p in problems}))
-        raise PlanError("the plan does not match schemas/plan.schema.json (plan.json is written by lora-lens with every "
-                        "default applied: start the run again from its config instead of editing plan.json):\n  "
-                        + "\n  ".join(problems), keys)
+        raise PlanError(
+            "the plan does not match schemas/plan.schema.json (plan.json is written by lora-lens with every "
+            "default applied: start the run again from its config instead of editing plan.json):\n  "
+            + "\n  ".join(problems),
+            keys,
+        )
 
 
 def _convert(tp: Any, value: Any) -> Any:

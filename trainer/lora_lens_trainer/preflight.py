@@ -6,6 +6,7 @@ dataset files where they are local (readable, each row of the shape data.format 
 named template). Standard library only, so it runs where torch is not installed; with jinja2 present the chat rows are
 rendered as transformers renders them. Writes nothing.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -91,17 +92,27 @@ def target_problems(plan: TrainingPlan) -> list[str]:
             return [f"lora.target_modules {targets!r} is not a valid regular expression: {error}"]
         names = [f"{prefix}{n}" for n in heads + embeddings for prefix in ("", "model.", "transformer.", "gpt_neox.")]
         hit = [n for n in names if pattern.fullmatch(n)]
-        return [f"lora.target_modules {targets!r} selects {hit[0]!r}: the bundled trainer adapts neither the output "
-                "head nor the embeddings; narrow the pattern to linear layers"] if hit else []
+        return (
+            [
+                f"lora.target_modules {targets!r} selects {hit[0]!r}: the bundled trainer adapts neither the output "
+                "head nor the embeddings; narrow the pattern to linear layers"
+            ]
+            if hit
+            else []
+        )
     out = []
     for entry in targets:
         last = entry.rsplit(".", 1)[-1]
         if last in heads:
-            out.append(f"lora.target_modules: {entry!r} is the output head, which the bundled trainer's fused loss "
-                       "reads directly and cannot adapt; remove it")
+            out.append(
+                f"lora.target_modules: {entry!r} is the output head, which the bundled trainer's fused loss "
+                "reads directly and cannot adapt; remove it"
+            )
         elif last in embeddings:
-            out.append(f"lora.target_modules: {entry!r} is an embedding, not a linear layer: the bundled trainer "
-                       "adapts linear layers only; remove it")
+            out.append(
+                f"lora.target_modules: {entry!r} is an embedding, not a linear layer: the bundled trainer "
+                "adapts linear layers only; remove it"
+            )
     return out
 
 
@@ -129,8 +140,10 @@ def _auto_template_problems(plan: TrainingPlan) -> list[str]:
         return []
     if has or (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
         return []
-    return [f"data.chat_template auto: the tokenizer in {folder} has no chat template; name one "
-            f"({', '.join(NAMED)}) or give inline Jinja"]
+    return [
+        f"data.chat_template auto: the tokenizer in {folder} has no chat template; name one "
+        f"({', '.join(NAMED)}) or give inline Jinja"
+    ]
 
 
 def _is_local(path: str) -> bool:
@@ -162,7 +175,9 @@ def _row_problem(plan: TrainingPlan, row: dict[str, Any], index: int) -> str | N
     if d.format != "chat":
         keys = ("prompt", "completion") if d.format == "instruction" else ("text",)
         missing = [k for k in keys if not isinstance(row.get(k), str)]
-        return f"row {index}: field {missing[0]!r} must be a string (data.format {d.format} needs it)" if missing else None
+        return (
+            f"row {index}: field {missing[0]!r} must be a string (data.format {d.format} needs it)" if missing else None
+        )
     try:
         messages = check_messages(row.get("messages"), index)
     except DataError as error:

@@ -1,4 +1,5 @@
 """Refusals the user fixes in the config or on the command line, with the advice the editor shows beside them."""
+
 from __future__ import annotations
 
 from .plan import PlanError

@@ -7,17 +7,28 @@ gradients hold an inf or a nan is skipped with the scale halved. After `growth_i
 doubles again. Why not GradScaler itself: it wraps optimizer.step and owns the unscale; the loop here clips,
 logs and checkpoints between those, and needs the scale as a number for batch_loss.
 """
+
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 
 
 class LossScaler:
-    def __init__(self, enabled: bool, init_scale: float = 2.0**16, growth_factor: float = 2.0,
-                 backoff_factor: float = 0.5, growth_interval: int = 2000) -> None:
+    def __init__(
+        self,
+        enabled: bool,
+        init_scale: float = 2.0**16,
+        growth_factor: float = 2.0,
+        backoff_factor: float = 0.5,
+        growth_interval: int = 2000,
+    ) -> None:
         if growth_factor <= 1.0 or not 0.0 < backoff_factor < 1.0 or growth_interval < 1 or init_scale <= 0:
-            raise ValueError("LossScaler: needs init_scale > 0, growth_factor > 1, 0 < backoff_factor < 1 and "
-                             f"growth_interval >= 1 (got {init_scale}, {growth_factor}, {backoff_factor}, {growth_interval})")
+            raise ValueError(
+                "LossScaler: needs init_scale > 0, growth_factor > 1, 0 < backoff_factor < 1 and "
+                f"growth_interval >= 1 (got {init_scale}, {growth_factor}, {backoff_factor}, {growth_interval})"
+            )
         self.enabled = enabled
         self.scale = float(init_scale) if enabled else 1.0
         self.growth_factor = float(growth_factor)
@@ -25,7 +36,7 @@ class LossScaler:
         self.growth_interval = int(growth_interval)
         self._growth_tracker = 0
 
-    def unscale_and_check(self, params: list[torch.Tensor]) -> bool:
+    def unscale_and_check(self, params: Sequence[torch.Tensor]) -> bool:
         """Divide every gradient by the scale in place; True when any gradient holds an inf or a nan (skip the
         step). Disabled: nothing to undo and nothing checked (False)."""
         if not self.enabled:
@@ -52,14 +63,21 @@ class LossScaler:
 
     def state_dict(self) -> dict:
         # GradScaler's keys, so a checkpoint reads the same either way.
-        return {"enabled": self.enabled, "scale": self.scale, "growth_factor": self.growth_factor,
-                "backoff_factor": self.backoff_factor, "growth_interval": self.growth_interval,
-                "_growth_tracker": self._growth_tracker}
+        return {
+            "enabled": self.enabled,
+            "scale": self.scale,
+            "growth_factor": self.growth_factor,
+            "backoff_factor": self.backoff_factor,
+            "growth_interval": self.growth_interval,
+            "_growth_tracker": self._growth_tracker,
+        }
 
     def load_state_dict(self, d: dict) -> None:
         if bool(d.get("enabled", True)) != self.enabled:
-            raise ValueError(f"LossScaler: the checkpoint's loss scaling is {'on' if d.get('enabled', True) else 'off'} "
-                             f"but this run's is {'on' if self.enabled else 'off'} (precision changed since the checkpoint)")
+            raise ValueError(
+                f"LossScaler: the checkpoint's loss scaling is {'on' if d.get('enabled', True) else 'off'} "
+                f"but this run's is {'on' if self.enabled else 'off'} (precision changed since the checkpoint)"
+            )
         if not self.enabled:
             return
         self.scale = float(d["scale"])

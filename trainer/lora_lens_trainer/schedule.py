@@ -1,4 +1,5 @@
 """Learning-rate multipliers as in transformers' get_scheduler, as pure functions of the step."""
+
 from __future__ import annotations
 
 import math

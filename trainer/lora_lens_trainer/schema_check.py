@@ -3,20 +3,39 @@
 jsonschema is not installed where the trainer runs (nor on the GPU machines), and the two schemas need only the
 keywords in _KNOWN. Anything else in a schema is a bug in this checker, so it raises instead of silently passing.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any
 
 _ANNOTATIONS = {"$schema", "$id", "title", "description"}
 _KNOWN = _ANNOTATIONS | {
-    "type", "enum", "const", "required", "properties", "additionalProperties", "items", "minimum", "maximum",
-    "exclusiveMinimum", "exclusiveMaximum", "minLength", "pattern", "minItems", "uniqueItems", "allOf", "anyOf",
-    "oneOf", "if", "then",
+    "type",
+    "enum",
+    "const",
+    "required",
+    "properties",
+    "additionalProperties",
+    "items",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "pattern",
+    "minItems",
+    "uniqueItems",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "if",
+    "then",
 }
 
 _TYPES: dict[str, Callable[[Any], bool]] = {
@@ -30,13 +49,14 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
     "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
 }
 
-Location = tuple[Union[str, int], ...]
+Location = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
 class Violation:
     """One way a value breaks a schema. `at`: where in the value; `key`: the key to name (a missing or extra key's own);
     `keyword`: the schema keyword that failed."""
+
     at: Location
     key: Location
     keyword: str
@@ -85,7 +105,11 @@ def _scalar_violations(schema: dict[str, Any], value: Any, at: Location) -> list
 
 
 def _object_violations(schema: dict[str, Any], value: dict[str, Any], at: Location) -> list[Violation]:
-    out = [Violation(at, at + (k,), "required", f"missing required {k!r}") for k in schema.get("required", []) if k not in value]
+    out = [
+        Violation(at, at + (k,), "required", f"missing required {k!r}")
+        for k in schema.get("required", [])
+        if k not in value
+    ]
     properties = schema.get("properties", {})
     for key, sub in properties.items():
         if key in value:
@@ -122,10 +146,19 @@ def _combinator_violations(schema: dict[str, Any], value: Any, at: Location) -> 
     if "oneOf" in schema:
         matching = sum(1 for sub in schema["oneOf"] if not violations(sub, value, at))
         if matching != 1:
-            out.append(Violation(at, at, "oneOf", f"{_show(value)} must be exactly one of: {_forms(schema['oneOf'])} ({matching} match)"))
+            out.append(
+                Violation(
+                    at,
+                    at,
+                    "oneOf",
+                    f"{_show(value)} must be exactly one of: {_forms(schema['oneOf'])} ({matching} match)",
+                )
+            )
     if "if" in schema and not violations(schema["if"], value, at):
         because = _condition(schema["if"])
-        out.extend(replace(v, message=f"{v.message} (when {because})") for v in violations(schema.get("then", {}), value, at))
+        out.extend(
+            replace(v, message=f"{v.message} (when {because})") for v in violations(schema.get("then", {}), value, at)
+        )
     return out
 
 
@@ -137,6 +170,7 @@ def _condition(schema: dict[str, Any]) -> str:
 
 def _forms(options: list[dict[str, Any]]) -> str:
     """The alternatives of anyOf/oneOf in words: their enum values, else their types."""
+
     def form(option: dict[str, Any]) -> str:
         if "enum" in option:
             return " or ".join(json.dumps(e) for e in option["enum"])
@@ -144,6 +178,7 @@ def _forms(options: list[dict[str, Any]]) -> str:
         if kind == "array" and isinstance(option.get("items"), dict) and "type" in option["items"]:
             return f"a list of {option['items']['type']}s"
         return " or ".join(kind) if isinstance(kind, list) else str(kind)
+
     return "; ".join(form(o) for o in options)
 
 

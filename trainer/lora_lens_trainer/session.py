@@ -1,12 +1,14 @@
 """One training process's state, typed: the model and its parts, optimizer, schedule, loss scaler, the objective
 with its data, and the progress a checkpoint stores. Built once per run; dropped as a whole before the merge, so
 the memory it held is free for it."""
+
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 @dataclass
 class Progress:
     """Where the data order stands and what was done: saved in every checkpoint's trainer_state.json."""
+
     epoch: int = 0
     batch_index: int = 0
     tokens_seen: int = 0
@@ -34,14 +37,19 @@ class Progress:
         return cls(int(state["epoch"]), int(state["batch_index"]), int(state["tokens_seen"]), float(state["elapsed_s"]))
 
     def state(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "batch_index": self.batch_index, "tokens_seen": self.tokens_seen,
-                "elapsed_s": self.elapsed_s}
+        return {
+            "epoch": self.epoch,
+            "batch_index": self.batch_index,
+            "tokens_seen": self.tokens_seen,
+            "elapsed_s": self.elapsed_s,
+        }
 
 
 @dataclass
 class Tally:
     """What the run reports when it ends, however it ends: kept outside the session so a failure while the
     session is built still has a step to report."""
+
     step: int = 0
     last_loss: float | None = None
     skipped_steps: int = 0
@@ -73,8 +81,13 @@ class Session:
         return self.placement.device
 
 
-def build(plan: TrainingPlan, placement: Placement, objective: Objective, warn: Callable[[str, str], None],
-          parallel: Single | None = None) -> Session:
+def build(
+    plan: TrainingPlan,
+    placement: Placement,
+    objective: Objective,
+    warn: Callable[[str, str], object],
+    parallel: Single | None = None,
+) -> Session:
     """Seeds, tokenizer, data, model, optimizer and schedule, in this order (the order the seeded RNG is drawn
     in, which a bit-exact resume depends on). `warn(kind, message)` reports what the user should know."""
     from .data.order import total_steps
@@ -110,5 +123,18 @@ def build(plan: TrainingPlan, placement: Placement, objective: Objective, warn: 
 
         scaler = LossScaler(enabled=True)
     parts = ModelParts(body, head, placement.device, setup.autocast_dtype, plan.model.attn_implementation)
-    return Session(placement, setup, parts, params, optimizer, scheduler, scaler, tokenizer, objective, data, total,
-                   prints, parallel=parallel)
+    return Session(
+        placement,
+        setup,
+        parts,
+        params,
+        optimizer,
+        scheduler,
+        scaler,
+        tokenizer,
+        objective,
+        data,
+        total,
+        prints,
+        parallel=parallel,
+    )

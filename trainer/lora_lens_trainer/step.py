@@ -1,5 +1,6 @@
 """One forward + loss: the model body gives hidden states, the fused loss projects only trained positions.
 Shared by the training loop, evaluation and the benchmark, so the benchmark measures what users run."""
+
 from __future__ import annotations
 
 import contextlib
@@ -30,8 +31,17 @@ def _mask_for(mask: torch.Tensor | None, attn_implementation: str, dtype: torch.
     return mask
 
 
-def batch_loss(body: nn.Module, head: OutputHead | nn.Module, batch: Batch, denominator: float, device: torch.device,
-               autocast_dtype: torch.dtype | None, attn_implementation: str, *, loss_scale: float = 1.0) -> torch.Tensor:
+def batch_loss(
+    body: nn.Module,
+    head: OutputHead | nn.Module,
+    batch: Batch,
+    denominator: float,
+    device: torch.device,
+    autocast_dtype: torch.dtype | None,
+    attn_implementation: str,
+    *,
+    loss_scale: float = 1.0,
+) -> torch.Tensor:
     """loss_scale · (the batch's summed token losses / denominator). Its backward yields gradients scaled by
     loss_scale (fp16: a LossScaler's scale; the caller divides the value for logging). `head` is the OutputHead
     from modeling.decoder_and_head, or a bare output linear (bias read from it, no logit transform)."""
@@ -41,5 +51,12 @@ def batch_loss(body: nn.Module, head: OutputHead | nn.Module, batch: Batch, deno
         mask = _mask_for(batch.attention_mask, attn_implementation, compute)
         out = body(input_ids=batch.input_ids, attention_mask=mask, position_ids=batch.position_ids, use_cache=False)
         hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state
-        return fused_linear_cross_entropy(hidden, out_head.weight, batch.targets, denominator, bias=out_head.bias,
-                                          transform=out_head.transform, grad_scale=loss_scale)
+        return fused_linear_cross_entropy(
+            hidden,
+            out_head.weight,
+            batch.targets,
+            denominator,
+            bias=out_head.bias,
+            transform=out_head.transform,
+            grad_scale=loss_scale,
+        )

@@ -5,12 +5,14 @@ A second signal while a checkpoint or the export is being written is noted and i
 stop asked for, and only SIGKILL should cut it short (the previous checkpoint is intact either way, since a new
 one appears only by a rename once complete). A second signal at any other time abandons the run at once.
 """
+
 from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 log = logging.getLogger("lora_lens_trainer")
 
@@ -38,8 +40,11 @@ class StopFlag:
             log.info("%s received: stopping after the current step (a checkpoint is written first)", name)
             return
         if self.saving:
-            log.warning("%s received while saving: the write continues (SIGKILL abandons it; the previous "
-                        "checkpoint stays intact)", name)
+            log.warning(
+                "%s received while saving: the write continues (SIGKILL abandons it; the previous "
+                "checkpoint stays intact)",
+                name,
+            )
             return
         raise KeyboardInterrupt
 

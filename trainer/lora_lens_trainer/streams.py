@@ -2,6 +2,7 @@
 goes away (a closed terminal, a killed CLI, `| head`), a write raises BrokenPipeError, and that must not end a run
 that would otherwise write its checkpoint and `end` event. A failed stream's file descriptor is pointed at
 /dev/null, so every later write to it (logging, a traceback, the interpreter's final flush) succeeds silently."""
+
 from __future__ import annotations
 
 import logging

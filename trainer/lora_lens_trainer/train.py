@@ -2,6 +2,7 @@
 the run reports when it ends (completed, stopped, or failed with an error the editor can show and an exit code).
 The pieces: session.py (what one process holds), loop.py (the steps and their cadence), objectives/ (data, loss
 and eval of SFT), lifecycle/ (lock, checkpoints, resume, fingerprint, full disk), distributed.py (rank, device)."""
+
 from __future__ import annotations
 
 import gc
@@ -52,8 +53,14 @@ def close_logging() -> None:
         log.removeHandler(handler)
 
 
-def run(plan_path: Path, run_dir: Path, resume: bool, estimate_peak_bytes: float | None = None,
-        resume_anyway: bool = False, estimate_tokens_per_second: float | None = None) -> int:
+def run(
+    plan_path: Path,
+    run_dir: Path,
+    resume: bool,
+    estimate_peak_bytes: float | None = None,
+    resume_anyway: bool = False,
+    estimate_tokens_per_second: float | None = None,
+) -> int:
     from .modeling import set_offline
 
     set_offline()
@@ -110,9 +117,16 @@ def _run_follower(plan_path: Path, run_dir: Path, rank: int, resume: bool, resum
 
 
 class Trainer:
-    def __init__(self, plan: TrainingPlan, run_dir: Path, events: EventWriter, stop: StopFlag,
-                 estimate_peak_bytes: float | None, resume_anyway: bool = False,
-                 folder: RunFolder | None = None) -> None:
+    def __init__(
+        self,
+        plan: TrainingPlan,
+        run_dir: Path,
+        events: EventWriter,
+        stop: StopFlag,
+        estimate_peak_bytes: float | None,
+        resume_anyway: bool = False,
+        folder: RunFolder | None = None,
+    ) -> None:
         from .session import Tally
 
         self.plan, self.run_dir, self.events, self.stop = plan, run_dir, events, stop
@@ -148,14 +162,14 @@ class Trainer:
         except DiskFull as error:
             log.error("%s", error)
             # The schema's error kinds have no `disk` yet: a full disk is the machine's, so `environment`.
-            self.events.emit("error", kind="environment", message=str(error), step=self.tally.step,
-                             advice=error.advice)
+            self.events.emit("error", kind="environment", message=str(error), step=self.tally.step, advice=error.advice)
             return self._end("failed", None, EXIT_FAILED)
         except (DataError, ModelError, PlanError) as error:
             kind = "data" if isinstance(error, DataError) else "model" if isinstance(error, ModelError) else "config"
             log.error("%s", error)
-            self.events.emit("error", kind=kind, message=str(error), step=self.tally.step,
-                             advice=getattr(error, "advice", []))
+            self.events.emit(
+                "error", kind=kind, message=str(error), step=self.tally.step, advice=getattr(error, "advice", [])
+            )
             return self._end("failed", None, EXIT_FAILED)
         except KeyboardInterrupt:
             log.error("stopped by a second signal before the checkpoint was written; the previous checkpoint is intact")
@@ -167,8 +181,9 @@ class Trainer:
             if peer_lost(error):
                 return self._peer_lost(error)
             log.exception("internal error")
-            self.events.emit("error", kind="internal", message=f"{type(error).__name__}: {error}",
-                             step=self.tally.step, advice=[])
+            self.events.emit(
+                "error", kind="internal", message=f"{type(error).__name__}: {error}", step=self.tally.step, advice=[]
+            )
             return self._end("failed", None, EXIT_FAILED)
         main = self.parallel is None or self.parallel.is_main
         if finished.status == "completed" and self.plan.output.merge and self.plan.method != "full" and main:
@@ -184,9 +199,14 @@ class Trainer:
         return None if self.placement is None else self.placement.device
 
     def _end(self, status: str, adapter: Path | None, code: int, elapsed: float | None = None) -> int:
-        self.events.emit("end", status=status, step=self.tally.step, final_loss=self.tally.last_loss,
-                         elapsed_s=round(elapsed if elapsed is not None else time.time() - self.started, 3),
-                         adapter_path=None if adapter is None else str(adapter))
+        self.events.emit(
+            "end",
+            status=status,
+            step=self.tally.step,
+            final_loss=self.tally.last_loss,
+            elapsed_s=round(elapsed if elapsed is not None else time.time() - self.started, 3),
+            adapter_path=None if adapter is None else str(adapter),
+        )
         return code
 
     def _check_folder(self) -> None:
@@ -204,12 +224,18 @@ class Trainer:
 
     def _peer_lost(self, error: BaseException) -> int:
         log.error("a collective failed: %s", error)
-        self.events.emit("error", kind="environment", step=self.tally.step,
-                         message=f"another training process of this run failed or was stopped, so this one ends too "
-                                 f"({type(error).__name__}: {str(error).splitlines()[0][:300]})",
-                         advice=["the first failing rank's reason is in the launcher's output (torchrun names the "
-                                 "rank) and in trainer-rank<N>.log in the run folder",
-                                 "once it is fixed, continue from the last checkpoint with --resume"])
+        self.events.emit(
+            "error",
+            kind="environment",
+            step=self.tally.step,
+            message=f"another training process of this run failed or was stopped, so this one ends too "
+            f"({type(error).__name__}: {str(error).splitlines()[0][:300]})",
+            advice=[
+                "the first failing rank's reason is in the launcher's output (torchrun names the "
+                "rank) and in trainer-rank<N>.log in the run folder",
+                "once it is fixed, continue from the last checkpoint with --resume",
+            ],
+        )
         return self._end("failed", None, EXIT_FAILED)
 
     def _oom(self, error: BaseException) -> int:
@@ -219,11 +245,20 @@ class Trainer:
         total = memory.total_bytes(self.device)
         message = f"CUDA out of memory at step {self.tally.step + 1}: {str(error).splitlines()[0]}"
         log.error("%s", message)
-        self.events.emit("error", kind="oom", message=message, step=self.tally.step,
-                         advice=memory.oom_advice(self.plan, self.estimate, total),
-                         memory={"allocated_bytes": figures["allocated_bytes"], "reserved_bytes": figures["reserved_bytes"],
-                                 "peak_allocated_bytes": figures["peak_allocated_bytes"], "total_bytes": total,
-                                 "estimate_peak_bytes": self.estimate})
+        self.events.emit(
+            "error",
+            kind="oom",
+            message=message,
+            step=self.tally.step,
+            advice=memory.oom_advice(self.plan, self.estimate, total),
+            memory={
+                "allocated_bytes": figures["allocated_bytes"],
+                "reserved_bytes": figures["reserved_bytes"],
+                "peak_allocated_bytes": figures["peak_allocated_bytes"],
+                "total_bytes": total,
+                "estimate_peak_bytes": self.estimate,
+            },
+        )
         return self._end("failed", None, EXIT_OOM)
 
     def _place(self) -> Placement:
@@ -232,9 +267,12 @@ class Trainer:
         found = placement()
         start_group(found)
         if found.device.type != "cuda" and found.is_main:
-            self.events.emit("warning", kind="no_cuda",
-                             message="no CUDA GPU is visible: training on the CPU, which is slow (fine for tiny "
-                                     "models and tests; a 7B model would take hours per step)")
+            self.events.emit(
+                "warning",
+                kind="no_cuda",
+                message="no CUDA GPU is visible: training on the CPU, which is slow (fine for tiny "
+                "models and tests; a 7B model would take hours per step)",
+            )
         limit_memory(found.device)
         return found
 
@@ -244,24 +282,30 @@ class Trainer:
         from .loop import TrainingLoop
         from .model_fetch import fetch_model
         from .objectives import objective_for
-        from .session import build
-
         from .parallel import parallel_for
+        from .session import build
 
         # Before the process group: every rank fetches (huggingface_hub's file locks let one write each file), so no
         # collective waits out a long download.
         fetch_model(self.plan.model, self.events, self.stop)
         self.placement = self._place()
         self.parallel = parallel_for(self.plan, self.placement)
-        session = build(self.plan, self.placement, objective_for(self.plan),
-                        lambda kind, message: self.events.emit("warning", kind=kind, message=message), self.parallel)
+        session = build(
+            self.plan,
+            self.placement,
+            objective_for(self.plan),
+            lambda kind, message: self.events.emit("warning", kind=kind, message=message),
+            self.parallel,
+        )
         resumed_from = None
         if resume:
-            resumed_from = self.tally.step = resume_from(session, self.run_dir / "checkpoints", self.events,
-                                                         self.resume_anyway)
+            resumed_from = self.tally.step = resume_from(
+                session, self.run_dir / "checkpoints", self.events, self.resume_anyway
+            )
         self._emit_start(session, resumed_from)
-        loop = TrainingLoop(self.plan, session, self.events, self.stop, self.run_dir, self.tally, self.started,
-                            self._check_folder)
+        loop = TrainingLoop(
+            self.plan, session, self.events, self.stop, self.run_dir, self.tally, self.started, self._check_folder
+        )
         return loop.run()
 
     def _emit_start(self, s: Session, resumed_from: int | None) -> None:
@@ -275,11 +319,22 @@ class Trainer:
         gpu = None
         if s.device.type == "cuda":
             gpu = {"name": torch.cuda.get_device_name(s.device), "memory_bytes": memory.total_bytes(s.device)}
-        self.events.emit("start", run_id=self.run_dir.name, total_steps=s.total, num_train_rows=s.data.num_train_rows,
-                         num_eval_rows=s.data.num_eval_rows, method=plan.method, model=plan.model.name_or_path,
-                         trainable_params=trainable, total_params=total_params, estimate_peak_bytes=self.estimate,
-                         estimate_tokens_per_second=self.estimate_tokens_per_second,
-                         gpu=gpu, quantization_backend=s.setup.quantization_backend, resumed_from_step=resumed_from)
+        self.events.emit(
+            "start",
+            run_id=self.run_dir.name,
+            total_steps=s.total,
+            num_train_rows=s.data.num_train_rows,
+            num_eval_rows=s.data.num_eval_rows,
+            method=plan.method,
+            model=plan.model.name_or_path,
+            trainable_params=trainable,
+            total_params=total_params,
+            estimate_peak_bytes=self.estimate,
+            estimate_tokens_per_second=self.estimate_tokens_per_second,
+            gpu=gpu,
+            quantization_backend=s.setup.quantization_backend,
+            resumed_from_step=resumed_from,
+        )
         if s.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(s.device)
 
@@ -294,14 +349,20 @@ class Trainer:
         device = self.device
         if device is not None and device.type == "cuda":
             torch.cuda.empty_cache()
-            log.info("before the merge: %d bytes allocated, %d reserved", torch.cuda.memory_allocated(device),
-                     torch.cuda.memory_reserved(device))
+            log.info(
+                "before the merge: %d bytes allocated, %d reserved",
+                torch.cuda.memory_allocated(device),
+                torch.cuda.memory_reserved(device),
+            )
         try:
             report = merge(self.run_dir, self.plan, quantization_backend=finished.quantization_backend)
             log.info("merged: %s", report)
         except (Exception, KeyboardInterrupt) as error:
             log.exception("merge failed")
-            self.events.emit("warning", kind="merge",
-                             message=f"the merge failed ({type(error).__name__}: {str(error)[:400]}); the adapter is "
-                                     f"saved at {finished.adapter_path}: merge it later with `python -m "
-                                     f"lora_lens_trainer merge --run-dir {self.run_dir}`")
+            self.events.emit(
+                "warning",
+                kind="merge",
+                message=f"the merge failed ({type(error).__name__}: {str(error)[:400]}); the adapter is "
+                f"saved at {finished.adapter_path}: merge it later with `python -m "
+                f"lora_lens_trainer merge --run-dir {self.run_dir}`",
+            )

@@ -4,18 +4,19 @@ tests/fixtures/plans/<method>.plan.json are written by scripts/gen-plan-contract
 256-token samples, one epoch, a log line per step) and checked up to date by test/plan/contract.test.ts, so a test
 plan has exactly the keys and defaults a real plan.json has: no hand-copied TrainingPlan here.
 """
+
 from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plans"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fixture(method: str) -> str:
     path = FIXTURES / f"{method}.plan.json"
     if not path.is_file():
@@ -23,8 +24,9 @@ def _fixture(method: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def make_plan(model: str, train: str, method: str = "lora", eval_path: str | None = None, out: str = "/tmp/out",
-              **overrides: Any) -> dict[str, Any]:
+def make_plan(
+    model: str, train: str, method: str = "lora", eval_path: str | None = None, out: str = "/tmp/out", **overrides: Any
+) -> dict[str, Any]:
     """The normaliser's plan for `method` with these paths; `section__key=value` sets one key, `section=value` a section."""
     plan: dict[str, Any] = json.loads(_fixture(method))
     plan["model"]["name_or_path"] = model

@@ -3,6 +3,7 @@
 `python tests/read_plans.py FILE...` (PYTHONPATH=trainer): {"file", "ok": true, "plan": <the dataclasses as JSON>} or
 {"file", "ok": false, "keys": [the keys PlanError named], "message"}. Needs no torch: plan.py is standard library only.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -5,6 +5,7 @@ schema_check against schemas/events.schema.json.
 `python tests/replay_events.py replay IN OUT`: every event of IN written again through the trainer's EventWriter
 with LORA_LENS_VALIDATE_EVENTS=1 (the writer's own checks and serialisation), to OUT.
 """
+
 from __future__ import annotations
 
 import json

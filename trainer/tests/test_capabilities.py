@@ -1,5 +1,6 @@
 """schemas/trainer-capabilities.json says what the trainer does: its named templates, and exactly the LoRA and
 quantization settings it refuses at start, are checked against the code that renders and refuses them."""
+
 from __future__ import annotations
 
 import itertools
@@ -30,7 +31,11 @@ def test_the_named_templates_are_the_trainers_both_ways():
     assert set(CAPS["chat_templates"]) == set(NAMED)
     for name, t in NAMED.items():
         listed = CAPS["chat_templates"][name]
-        assert (listed["source"], listed["system_role"], listed["alternating"]) == (t.source, t.system_role, t.alternating), name
+        assert (listed["source"], listed["system_role"], listed["alternating"]) == (
+            t.source,
+            t.system_role,
+            t.alternating,
+        ), name
 
 
 def test_the_listed_options_are_the_plan_schemas_values_less_the_refused_ones():
@@ -60,8 +65,9 @@ def test_the_dpo_refusal_is_what_the_objective_refuses(method):
     from lora_lens_trainer.objectives import objective_for
     from lora_lens_trainer.plan import PlanError
 
-    raw = make_plan("/m", "/t.jsonl", method, objective="dpo",
-                    dpo={"beta": 0.1, "loss": "sigmoid", "label_smoothing": 0.0})
+    raw = make_plan(
+        "/m", "/t.jsonl", method, objective="dpo", dpo={"beta": 0.1, "loss": "sigmoid", "label_smoothing": 0.0}
+    )
     listed = preflight.refusals(raw, installed=lambda name: True)
     try:
         objective_for(plan_from_dict(raw))
@@ -79,9 +85,8 @@ def tiny():
 
 
 def _refused_by_trainer(raw: dict) -> str | None:
-    from tests.tiny_model import tiny_causal_lm
-
     from lora_lens_trainer.modeling import ModelError, apply_method
+    from tests.tiny_model import tiny_causal_lm
 
     plan = plan_from_dict(raw)
     try:
@@ -91,8 +96,9 @@ def _refused_by_trainer(raw: dict) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("method,bias,dora", list(itertools.product(["lora", "qlora"], ["none", "all", "lora_only"],
-                                                                    [False, True])))
+@pytest.mark.parametrize(
+    "method,bias,dora", list(itertools.product(["lora", "qlora"], ["none", "all", "lora_only"], [False, True]))
+)
 def test_the_refusals_are_exactly_what_the_trainer_refuses(method, bias, dora):
     raw = make_plan("/m", "/t.jsonl", method, lora__bias=bias, lora__use_dora=dora)
     listed = preflight.refusals(raw, installed=lambda name: False)

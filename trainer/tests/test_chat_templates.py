@@ -5,6 +5,7 @@ names each source). Both sides go through transformers' own apply_chat_template 
 rows with system, user and assistant turns, with and without the generation prompt. Where a family's template
 refuses a row (a system turn for Gemma and Mistral, turns out of order), ours must refuse it too.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,20 +19,36 @@ from lora_lens_trainer.data.readers import DataError  # noqa: E402
 from lora_lens_trainer.data.templates import NAMED, render_without_tokenizer, structural_problem  # noqa: E402
 from lora_lens_trainer.data.tokenize import IGNORE, tokenize_rows  # noqa: E402
 
-FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "chat_templates.json").read_text(encoding="utf-8"))["templates"]
+FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "chat_templates.json").read_text(encoding="utf-8"))[
+    "templates"
+]
 
 SYSTEM = {"role": "system", "content": "You are terse."}
 ROWS = {
-    "system-user-assistant": [SYSTEM, {"role": "user", "content": "Capital of Peru?"},
-                              {"role": "assistant", "content": "Lima."}],
+    "system-user-assistant": [
+        SYSTEM,
+        {"role": "user", "content": "Capital of Peru?"},
+        {"role": "assistant", "content": "Lima."},
+    ],
     "user-assistant": [{"role": "user", "content": "Capital of Peru?"}, {"role": "assistant", "content": "Lima."}],
-    "multi-turn": [SYSTEM, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."},
-                   {"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}],
-    "padded-content": [{"role": "system", "content": "  Be kind.\n"}, {"role": "user", "content": "  spaced  "},
-                       {"role": "assistant", "content": "\n answer \n"}],
+    "multi-turn": [
+        SYSTEM,
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "user", "content": "2+2?"},
+        {"role": "assistant", "content": "4"},
+    ],
+    "padded-content": [
+        {"role": "system", "content": "  Be kind.\n"},
+        {"role": "user", "content": "  spaced  "},
+        {"role": "assistant", "content": "\n answer \n"},
+    ],
     "user-only": [{"role": "user", "content": "Open question"}],
-    "two-users": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"},
-                  {"role": "assistant", "content": "c"}],
+    "two-users": [
+        {"role": "user", "content": "a"},
+        {"role": "user", "content": "b"},
+        {"role": "assistant", "content": "c"},
+    ],
     "assistant-first": [{"role": "assistant", "content": "Hi"}, {"role": "user", "content": "Hey"}],
 }
 
@@ -49,8 +66,9 @@ def tokenizer():
 def _render(tokenizer, template: str, messages, generation_prompt: bool):
     """('ok', text) or ('refused', message), through transformers' apply_chat_template."""
     try:
-        return "ok", tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
-                                                   add_generation_prompt=generation_prompt)
+        return "ok", tokenizer.apply_chat_template(
+            messages, chat_template=template, tokenize=False, add_generation_prompt=generation_prompt
+        )
     except Exception as error:  # jinja2's TemplateError
         return "refused", str(error)
 
@@ -102,14 +120,32 @@ def bpe_tokenizer():
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    specials = ["<pad>", "<s>", "</s>", "<|im_start|>", "<|im_end|>", "<|start_header_id|>", "<|end_header_id|>",
-                "<|eot_id|>", "<start_of_turn>", "<end_of_turn>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
+    specials = [
+        "<pad>",
+        "<s>",
+        "</s>",
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|start_header_id|>",
+        "<|end_header_id|>",
+        "<|eot_id|>",
+        "<start_of_turn>",
+        "<end_of_turn>",
+        "<|system|>",
+        "<|user|>",
+        "<|assistant|>",
+        "<|end|>",
+    ]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     corpus = [m["content"] for rows in ROWS.values() for m in rows] * 3
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=300, special_tokens=specials,
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
+    )
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
 
 

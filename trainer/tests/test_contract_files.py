@@ -1,6 +1,7 @@
 """The trainer's side of schemas/exit-codes.json, schemas/run-folder.json and schemas/merge-report.schema.json:
 the exit codes are the ones the code returns, a real CPU run's folder holds only listed entries (and every entry the
 trainer always writes), and the merge report, saved and printed, matches its schema."""
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,14 @@ def _load(name: str) -> dict:
     return json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("data,schema", [("exit-codes.json", "exit-codes.schema.json"),
-                                         ("run-folder.json", "run-folder.schema.json"),
-                                         ("trainer-capabilities.json", "trainer-capabilities.schema.json")])
+@pytest.mark.parametrize(
+    "data,schema",
+    [
+        ("exit-codes.json", "exit-codes.schema.json"),
+        ("run-folder.json", "run-folder.schema.json"),
+        ("trainer-capabilities.json", "trainer-capabilities.schema.json"),
+    ],
+)
 def test_each_listing_matches_its_schema(data, schema):
     assert schema_check.errors(_load(schema), _load(data)) == []
     jsonschema = pytest.importorskip("jsonschema")
@@ -39,7 +45,9 @@ def test_the_merge_report_schema_is_a_valid_schema():
 def test_exit_codes_are_the_trainers():
     listed = {c["name"]: c["code"] for c in _load("exit-codes.json")["codes"]}
     assert len(set(listed.values())) == len(listed)
-    ours = {name.lower(): value for name, value in vars(exit_codes).items() if name.isupper() and isinstance(value, int)}
+    ours = {
+        name.lower(): value for name, value in vars(exit_codes).items() if name.isupper() and isinstance(value, int)
+    }
     assert {k: v for k, v in listed.items() if k != "usage"} == ours
     with pytest.raises(SystemExit) as usage:
         main(["run", "--plan"])
@@ -86,8 +94,9 @@ def test_a_cpu_run_and_its_merge_write_only_listed_entries_and_a_report_on_the_s
 
     model = build_model_dir(tmp_path / "tiny", hidden=64, layers=2)
     train_file = write_jsonl(tmp_path / "train.jsonl", chat_rows(16))
-    plan = make_plan(str(model), str(train_file), "lora", training__max_steps=4, training__save_steps=2,
-                     training__learning_rate=1e-2)
+    plan = make_plan(
+        str(model), str(train_file), "lora", training__max_steps=4, training__save_steps=2, training__learning_rate=1e-2
+    )
     plan["output"] = {**plan["output"], "dir": str(tmp_path), "merge": True, "merge_dtype": "float32"}
     run_dir = tmp_path / "runs" / "r1"
     write_plan(run_dir, plan)
@@ -103,8 +112,14 @@ def test_a_cpu_run_and_its_merge_write_only_listed_entries_and_a_report_on_the_s
     saved = json.loads((run_dir / "merged" / "merge_report.json").read_text(encoding="utf-8"))
     assert schema_check.errors(schema, saved) == []
     # The merge verb's last stdout line is the report the CLI and the editor parse.
-    proc = subprocess.run([sys.executable, "-m", "lora_lens_trainer", "merge", "--run-dir", str(run_dir)],
-                          cwd=TRAINER_DIR, env=env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lora_lens_trainer", "merge", "--run-dir", str(run_dir)],
+        cwd=TRAINER_DIR,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == exit_codes.OK, proc.stderr
     printed = json.loads(proc.stdout.strip().splitlines()[-1])
     assert schema_check.errors(schema, printed) == []

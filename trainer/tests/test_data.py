@@ -31,8 +31,11 @@ def test_reader_errors_name_file_and_line(tmp_path):
 
 def test_cleaning_strips_html_keeps_roles_and_drops_exact_duplicates():
     assert strip_html("<p>Hi &amp; <b>bye</b></p><script>x()</script>") == "Hi & bye"
-    rows = [{"messages": [{"role": "user", "content": "<i>q</i>"}]}, {"messages": [{"role": "user", "content": "q"}]},
-            {"text": "z"}]
+    rows = [
+        {"messages": [{"role": "user", "content": "<i>q</i>"}]},
+        {"messages": [{"role": "user", "content": "q"}]},
+        {"text": "z"},
+    ]
     cleaned, dropped = clean_rows(rows, dedupe=True, html_strip=True)
     assert dropped == 1 and cleaned == [{"messages": [{"role": "user", "content": "q"}]}, {"text": "z"}]
     kept, none = clean_rows(rows, dedupe=False, html_strip=False)
@@ -51,7 +54,7 @@ def test_order_is_a_pure_function_of_seed_and_epoch():
 def test_group_by_length_puts_similar_lengths_together_and_the_longest_first():
     lengths = [i % 10 * 10 + 1 for i in range(400)]
     order = group_by_length(shuffled(400, 0, 0), lengths, 4, 0, 0)
-    batches = [order[i:i + 4] for i in range(0, 400, 4)]
+    batches = [order[i : i + 4] for i in range(0, 400, 4)]
     assert max(lengths[i] for i in batches[0]) == max(lengths)
     spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
     assert spread < 10

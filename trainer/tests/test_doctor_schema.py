@@ -1,5 +1,6 @@
 """The doctor's report against schemas/doctor.schema.json: the TypeScript side validates what it reads with the same
 schema (test/run/doctor.test.ts). Runs with or without torch (the report is shaped the same either way)."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ def test_required_packages_are_listed_and_probed() -> None:
         assert out["cuda"] == {"available": False, "version": None, "gpus": []}
 
 
-def test_tools_are_found_by_their_metadata_without_being_imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tools_are_found_by_their_metadata_without_being_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import os
     import sys
 

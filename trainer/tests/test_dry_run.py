@@ -3,6 +3,7 @@
 Each run here blocks torch, transformers and (unless a test wants it) jinja2 from being imported, as on the
 torch-free install, so a dry run that reached for them fails these tests.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,10 +36,24 @@ def dry_run(plan: dict, tmp_path: Path, *, jinja: bool = False) -> tuple[int, di
     blocked = {"torch", "transformers", "tokenizers", "safetensors", "peft"} | (set() if jinja else {"jinja2"})
     run_dir = tmp_path / "runs" / "r1"
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    result = subprocess.run([sys.executable, "-c", f"BLOCKED = {sorted(blocked)!r}\n{_BLOCK}", "run", "--plan",
-                             str(plan_file), "--run-dir", str(run_dir), "--dry-run"],
-                            capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(TRAINER)},
-                            timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"BLOCKED = {sorted(blocked)!r}\n{_BLOCK}",
+            "run",
+            "--plan",
+            str(plan_file),
+            "--run-dir",
+            str(run_dir),
+            "--dry-run",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(TRAINER)},
+        timeout=120,
+    )
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1, result.stdout + result.stderr
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before, "the dry run wrote to disk"
@@ -50,8 +65,15 @@ def write_jsonl(path: Path, rows: list[dict]) -> str:
     return str(path)
 
 
-CHAT = [{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of Peru?"},
-                      {"role": "assistant", "content": "Lima."}]}]
+CHAT = [
+    {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Capital of Peru?"},
+            {"role": "assistant", "content": "Lima."},
+        ]
+    }
+]
 NO_SYSTEM = [{"messages": row["messages"][1:]} for row in CHAT]
 
 
@@ -96,14 +118,17 @@ def test_inline_jinja_that_raises_is_a_problem_where_jinja2_is_installed(tmp_pat
     assert dry_run(chat_plan(tmp_path, CHAT, template), tmp_path, jinja=False) == (0, {"ok": True})
 
 
-@pytest.mark.parametrize("key,value,expected", [
-    ("use_dora", True, "lora.use_dora is not supported by the bundled trainer"),
-    ("bias", "all", "lora.bias other than none is not supported"),
-    ("bias", "lora_only", "set lora.bias: \"none\""),
-    ("target_modules", ["q_proj", "lm_head"], "'lm_head' is the output head"),
-    ("target_modules", "model\\.embed_tokens", "selects 'model.embed_tokens'"),
-    ("target_modules", "(", "not a valid regular expression"),
-])
+@pytest.mark.parametrize(
+    "key,value,expected",
+    [
+        ("use_dora", True, "lora.use_dora is not supported by the bundled trainer"),
+        ("bias", "all", "lora.bias other than none is not supported"),
+        ("bias", "lora_only", 'set lora.bias: "none"'),
+        ("target_modules", ["q_proj", "lm_head"], "'lm_head' is the output head"),
+        ("target_modules", "model\\.embed_tokens", "selects 'model.embed_tokens'"),
+        ("target_modules", "(", "not a valid regular expression"),
+    ],
+)
 def test_lora_settings_the_trainer_refuses_are_problems(tmp_path, key, value, expected):
     code, out = dry_run(chat_plan(tmp_path, **{f"lora__{key}": value}), tmp_path)
     assert code == 1 and any(expected in p for p in out["problems"]), out
@@ -124,7 +149,8 @@ def test_data_problems_name_the_file_and_row(tmp_path):
     assert dry_run(plan, tmp_path)[1]["problems"] == [f"data.train: {tmp_path / 'missing.jsonl'}: no such file"]
     plan["data"]["train"] = write_jsonl(tmp_path / "instr.jsonl", [{"prompt": "a", "completion": 3}])
     assert dry_run(plan, tmp_path)[1]["problems"] == [
-        f"data.train: {tmp_path / 'instr.jsonl'}: row 0: field 'completion' must be a string (data.format instruction needs it)"]
+        f"data.train: {tmp_path / 'instr.jsonl'}: row 0: field 'completion' must be a string (data.format instruction needs it)"
+    ]
 
 
 def test_a_dataset_that_is_not_a_local_file_is_left_to_the_trainer(tmp_path):

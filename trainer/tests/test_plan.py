@@ -37,8 +37,15 @@ def test_each_method_fixture_reads(method):
 
 
 def test_target_modules_as_list():
-    lora = {"r": 4, "lora_alpha": 8, "lora_dropout": 0, "target_modules": ["q_proj", "v_proj"], "bias": "none",
-            "use_rslora": False, "use_dora": False}
+    lora = {
+        "r": 4,
+        "lora_alpha": 8,
+        "lora_dropout": 0,
+        "target_modules": ["q_proj", "v_proj"],
+        "bias": "none",
+        "use_rslora": False,
+        "use_dora": False,
+    }
     plan = plan_from_dict(make_plan("/m", "/t.jsonl", lora=lora))
     assert plan.lora.target_modules == ["q_proj", "v_proj"]
     assert isinstance(plan.lora.lora_dropout, float)
@@ -52,22 +59,34 @@ def test_an_optional_key_absent_takes_the_dataclass_default():
     assert plan_from_dict(raw).model.load_in_8bit is True
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda p: p.pop("training"), "training: missing"),
-    (lambda p: p.pop("engine"), "engine: missing"),
-    (lambda p: p["training"].update(learning_rate="big"), "training.learning_rate: expected number"),
-    (lambda p: p["training"].update(learning_rate=0), "training.learning_rate: 0 must be greater than 0"),
-    (lambda p: p.update(method="prefix"), 'method: "prefix" is not one of'),
-    (lambda p: p["data"].update(max_length=1.5), "data.max_length: expected integer"),
-    (lambda p: p["data"].update(max_length=1), "data.max_length: 1 is below the minimum 2"),
-    (lambda p: p["data"].update(packing=1), "data.packing: expected boolean"),
-    (lambda p: p["data"].update(train="relative/train.jsonl"), "data.train: \"relative/train.jsonl\" does not match"),
-    (lambda p: p.update(lora=None), 'lora: expected object, got null (when method is "lora")'),
-    (lambda p: p["training"].update(per_device_train_batch_size=0), "per_device_train_batch_size: 0 is below the minimum 1"),
-    (lambda p: p["lora"].update(target_modules=3), 'lora.target_modules: 3 is none of: "all-linear"; string; a list of strings'),
-    (lambda p: p["output"].update(merge_into="base"), "output.merge_into: not a plan key"),
-    (lambda p: p["output"].update(merge_base="nf4"), "output.merge_base: \"nf4\" is not one of \"dequantized\", \"original\""),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda p: p.pop("training"), "training: missing"),
+        (lambda p: p.pop("engine"), "engine: missing"),
+        (lambda p: p["training"].update(learning_rate="big"), "training.learning_rate: expected number"),
+        (lambda p: p["training"].update(learning_rate=0), "training.learning_rate: 0 must be greater than 0"),
+        (lambda p: p.update(method="prefix"), 'method: "prefix" is not one of'),
+        (lambda p: p["data"].update(max_length=1.5), "data.max_length: expected integer"),
+        (lambda p: p["data"].update(max_length=1), "data.max_length: 1 is below the minimum 2"),
+        (lambda p: p["data"].update(packing=1), "data.packing: expected boolean"),
+        (lambda p: p["data"].update(train="relative/train.jsonl"), 'data.train: "relative/train.jsonl" does not match'),
+        (lambda p: p.update(lora=None), 'lora: expected object, got null (when method is "lora")'),
+        (
+            lambda p: p["training"].update(per_device_train_batch_size=0),
+            "per_device_train_batch_size: 0 is below the minimum 1",
+        ),
+        (
+            lambda p: p["lora"].update(target_modules=3),
+            'lora.target_modules: 3 is none of: "all-linear"; string; a list of strings',
+        ),
+        (lambda p: p["output"].update(merge_into="base"), "output.merge_into: not a plan key"),
+        (
+            lambda p: p["output"].update(merge_base="nf4"),
+            'output.merge_base: "nf4" is not one of "dequantized", "original"',
+        ),
+    ],
+)
 def test_a_bad_plan_names_the_key(mutate, message):
     plan = make_plan("/m", "/t.jsonl")
     mutate(plan)
@@ -110,6 +129,7 @@ def test_unreadable_and_non_json_files(tmp_path):
 
 # --- the dataclasses against the schema: a field added on one side only fails here ---
 
+
 def _schema_types(schema: dict) -> set:
     kinds = schema.get("type", [])
     return set(kinds if isinstance(kinds, list) else [kinds])
@@ -121,7 +141,9 @@ def _assert_type_matches(tp, schema: dict, where: str) -> None:
         options = [a for a in get_args(tp) if a is not type(None)]
         nullable = len(options) < len(get_args(tp))
         if nullable:
-            assert "null" in _schema_types(schema) or {"type": "null"} in schema.get("anyOf", []), f"{where}: Optional here, not nullable in the schema"
+            assert "null" in _schema_types(schema) or {"type": "null"} in schema.get("anyOf", []), (
+                f"{where}: Optional here, not nullable in the schema"
+            )
             if len(options) == 1:
                 # The schema of X | null less its null, against X.
                 inner = dict(schema, type=sorted(_schema_types(schema) - {"null"}))
@@ -137,7 +159,9 @@ def _assert_type_matches(tp, schema: dict, where: str) -> None:
     assert "null" not in _schema_types(schema), f"{where}: nullable in the schema, not Optional here"
     if origin is Literal:
         allowed = schema["enum"] if "enum" in schema else [schema["const"]]
-        assert sorted(map(str, get_args(tp))) == sorted(str(a) for a in allowed if a is not None), f"{where}: {get_args(tp)} vs {allowed}"
+        assert sorted(map(str, get_args(tp))) == sorted(str(a) for a in allowed if a is not None), (
+            f"{where}: {get_args(tp)} vs {allowed}"
+        )
     elif origin is list:
         assert _schema_types(schema) == {"array"}, where
         _assert_type_matches(get_args(tp)[0], schema["items"], f"{where}[]")
@@ -145,7 +169,9 @@ def _assert_type_matches(tp, schema: dict, where: str) -> None:
         _assert_dataclass_matches(tp, schema, where)
     else:
         expected = {bool: "boolean", int: "integer", float: "number", str: "string"}[tp]
-        assert _schema_types(schema) - {"null"} == {expected}, f"{where}: {tp.__name__} here, {schema.get('type')} in the schema"
+        assert _schema_types(schema) - {"null"} == {expected}, (
+            f"{where}: {tp.__name__} here, {schema.get('type')} in the schema"
+        )
 
 
 def _assert_dataclass_matches(cls, schema: dict, where: str) -> None:
@@ -153,11 +179,15 @@ def _assert_dataclass_matches(cls, schema: dict, where: str) -> None:
     hints = get_type_hints(cls)
     ours = [f.name for f in fields(cls)]
     theirs = list(schema["properties"])
-    assert sorted(ours) == sorted(theirs), f"{where or 'plan'}: dataclass {cls.__name__} {sorted(set(ours) ^ set(theirs))} differ from the schema"
+    assert sorted(ours) == sorted(theirs), (
+        f"{where or 'plan'}: dataclass {cls.__name__} {sorted(set(ours) ^ set(theirs))} differ from the schema"
+    )
     for f in fields(cls):
         required = f.name in schema.get("required", [])
         has_default = f.default is not MISSING or f.default_factory is not MISSING
-        assert required != has_default, f"{where}.{f.name}: {'required' if required else 'optional'} in the schema; a default here iff optional"
+        assert required != has_default, (
+            f"{where}.{f.name}: {'required' if required else 'optional'} in the schema; a default here iff optional"
+        )
         _assert_type_matches(hints[f.name], schema["properties"][f.name], f"{where}.{f.name}" if where else f.name)
 
 
@@ -179,11 +209,17 @@ def test_the_drift_check_catches_a_field_the_dataclass_lacks():
 
 # --- where the schema comes from ---
 
+
 def _copy_packaged_layout(root: Path, with_schemas: bool) -> Path:
     """What the .vsix holds (.vscodeignore): trainer/lora_lens_trainer/**/*.py and schemas/*.json, nothing else."""
     package = root / "trainer" / "lora_lens_trainer"
-    shutil.copytree(REPO / "trainer" / "lora_lens_trainer", package, ignore=lambda d, names: [
-        n for n in names if not n.endswith(".py") and not (Path(d) / n).is_dir() or n == "__pycache__"])
+    shutil.copytree(
+        REPO / "trainer" / "lora_lens_trainer",
+        package,
+        ignore=lambda d, names: [
+            n for n in names if not n.endswith(".py") and not (Path(d) / n).is_dir() or n == "__pycache__"
+        ],
+    )
     if with_schemas:
         (root / "schemas").mkdir()
         for schema in (REPO / "schemas").glob("*.json"):
@@ -192,12 +228,20 @@ def _copy_packaged_layout(root: Path, with_schemas: bool) -> Path:
 
 
 def _read_in(trainer_root: Path, plan_path: Path, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    code = ("import sys; from lora_lens_trainer.plan import read_plan, PlanError\n"
-            "try: print(read_plan(sys.argv[1]).method)\n"
-            "except PlanError as e: print('PlanError:', e); sys.exit(3)")
+    code = (
+        "import sys; from lora_lens_trainer.plan import read_plan, PlanError\n"
+        "try: print(read_plan(sys.argv[1]).method)\n"
+        "except PlanError as e: print('PlanError:', e); sys.exit(3)"
+    )
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(trainer_root), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-c", code, str(plan_path)], capture_output=True, text=True, env=env,
-                          cwd=trainer_root.parent, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code, str(plan_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=trainer_root.parent,
+        timeout=60,
+    )
 
 
 def test_the_packaged_extension_layout_finds_the_schema(tmp_path):

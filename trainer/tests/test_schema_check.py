@@ -1,16 +1,29 @@
 """Each keyword schema_check implements, accepting what conforms and naming what does not (jsonschema, where the
 venv has it, must agree on every case)."""
+
 import pytest
 
 from lora_lens_trainer import schema_check
 
 CASES = [
     # (schema, value, expected fragment or None when it conforms)
-    ({"type": "object", "properties": {"a": {"type": "integer"}}, "additionalProperties": False}, {"a": 1, "b": 2}, "'b' is not allowed here"),
+    (
+        {"type": "object", "properties": {"a": {"type": "integer"}}, "additionalProperties": False},
+        {"a": 1, "b": 2},
+        "'b' is not allowed here",
+    ),
     ({"type": "object", "additionalProperties": {"type": "string"}}, {"x": 3}, "/x: expected string"),
     ({"type": "object", "additionalProperties": {"type": "string"}}, {"x": "ok"}, None),
-    ({"anyOf": [{"type": "string", "enum": ["all-linear"]}, {"type": "array", "items": {"type": "string"}}]}, 3, 'none of: "all-linear"; a list of strings'),
-    ({"anyOf": [{"type": "string", "enum": ["all-linear"]}, {"type": "array", "items": {"type": "string"}}]}, ["q"], None),
+    (
+        {"anyOf": [{"type": "string", "enum": ["all-linear"]}, {"type": "array", "items": {"type": "string"}}]},
+        3,
+        'none of: "all-linear"; a list of strings',
+    ),
+    (
+        {"anyOf": [{"type": "string", "enum": ["all-linear"]}, {"type": "array", "items": {"type": "string"}}]},
+        ["q"],
+        None,
+    ),
     ({"oneOf": [{"type": "integer"}, {"type": "number"}]}, 2, "exactly one of"),
     ({"oneOf": [{"type": "integer"}, {"type": "string"}]}, 2, None),
     ({"type": "string", "pattern": "^/"}, "rel/path", "does not match the pattern ^/"),
@@ -28,10 +41,16 @@ CASES = [
     ({"type": "integer"}, 2.5, "expected integer"),
     ({"type": "integer"}, True, "expected integer"),
     ({"enum": [1]}, True, "is not one of"),
-    ({"allOf": [{"if": {"properties": {"m": {"const": "full"}}}, "then": {"properties": {"l": {"type": "null"}}}}]},
-     {"m": "full", "l": {}}, 'expected null, got {} (when m is "full")'),
-    ({"allOf": [{"if": {"properties": {"m": {"const": "full"}}}, "then": {"properties": {"l": {"type": "null"}}}}]},
-     {"m": "lora", "l": {}}, None),
+    (
+        {"allOf": [{"if": {"properties": {"m": {"const": "full"}}}, "then": {"properties": {"l": {"type": "null"}}}}]},
+        {"m": "full", "l": {}},
+        'expected null, got {} (when m is "full")',
+    ),
+    (
+        {"allOf": [{"if": {"properties": {"m": {"const": "full"}}}, "then": {"properties": {"l": {"type": "null"}}}}]},
+        {"m": "lora", "l": {}},
+        None,
+    ),
 ]
 
 
@@ -46,7 +65,9 @@ def test_each_keyword(schema, value, expected):
 
 @pytest.mark.parametrize("schema, value, expected", CASES)
 def test_jsonschema_agrees(schema, value, expected):
-    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed in this python (the venv has it)")
+    jsonschema = pytest.importorskip(
+        "jsonschema", reason="jsonschema is not installed in this python (the venv has it)"
+    )
     assert (not list(jsonschema.Draft7Validator(schema).iter_errors(value))) == (expected is None)
 
 

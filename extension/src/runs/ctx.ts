@@ -9,16 +9,32 @@ import { TrainerRun, type RunExit, type TrainerCommand } from './launcher';
 import type { LaunchSpec } from '../../../server/src/runs/launch';
 import { RunPanel, type PanelHost } from './panel';
 import { RunProgressItem } from './progressItem';
-import { extraRunsRoot, findRunFolders, isRunFolder, listRuns, panelRun, readRun, runDisplayName, type RunInfo } from './runFolder';
+import {
+  extraRunsRoot,
+  findRunFolders,
+  isRunFolder,
+  listRuns,
+  panelRun,
+  readRun,
+  runDisplayName,
+  type RunInfo,
+} from './runFolder';
 import { logPrefix, prefixedLines } from './runLabels';
 import { toast } from '../toast';
 import { reduceEvents } from './series';
 import { readEvents } from './tail';
 
 /** One run's lines in the one runs Output channel (each line led by the run's short name). */
-export interface RunLog { appendLine(text: string): void; append(text: string): void; show(): void }
+export interface RunLog {
+  appendLine(text: string): void;
+  append(text: string): void;
+  show(): void;
+}
 
-interface ActiveRun { run: TrainerRun; output: RunLog }
+interface ActiveRun {
+  run: TrainerRun;
+  output: RunLog;
+}
 
 /** Minimal shape of the Python extension's exported `environments` API (no npm dependency on it). */
 interface PythonExtensionApi {
@@ -45,7 +61,10 @@ export class RunsContext implements PanelHost {
   /** The read-only environment report (Show Environment). */
   readonly environmentView = new EnvironmentView();
 
-  constructor(readonly extension: vscode.ExtensionContext, readonly hooks: RunsHooks = {}) {
+  constructor(
+    readonly extension: vscode.ExtensionContext,
+    readonly hooks: RunsHooks = {},
+  ) {
     this.history = new RunHistoryProvider(() => this.runs());
     extension.subscriptions.push(this.progress);
   }
@@ -56,7 +75,10 @@ export class RunsContext implements PanelHost {
   /** `loraLens.runsDir`: an extra folder to look in (runs whose output.dir lies outside the workspace). */
   extraRoot(): string | undefined {
     const folder = vscode.workspace.workspaceFolders?.[0];
-    return extraRunsRoot(folder?.uri.fsPath, vscode.workspace.getConfiguration('loraLens', folder?.uri).get<string>('runsDir'));
+    return extraRunsRoot(
+      folder?.uri.fsPath,
+      vscode.workspace.getConfiguration('loraLens', folder?.uri).get<string>('runsDir'),
+    );
   }
 
   /**
@@ -66,14 +88,19 @@ export class RunsContext implements PanelHost {
   async runs(): Promise<RunInfo[]> {
     const dirs = new Set<string>();
     const found = await vscode.workspace.findFiles('**/plan.json', '**/node_modules/**', 10_000);
-    for (const uri of found) { const dir = dirname(uri.fsPath); if (isRunFolder(dir)) dirs.add(dir); }
+    for (const uri of found) {
+      const dir = dirname(uri.fsPath);
+      if (isRunFolder(dir)) dirs.add(dir);
+    }
     const extra = this.extraRoot();
     if (extra) for (const dir of findRunFolders(extra)) dirs.add(dir);
     for (const { run } of this.active.values()) dirs.add(run.runDir);
     const runs = listRuns(dirs, new Set(this.active.keys()));
     this.known.clear();
     for (const run of [...runs].reverse()) this.known.set(run.id, run.dir); // the newest wins an id clash
-    this.foreignRunning = runs.some((r) => (r.status === 'running' || r.status === 'starting') && !this.active.has(r.id));
+    this.foreignRunning = runs.some(
+      (r) => (r.status === 'running' || r.status === 'starting') && !this.active.has(r.id),
+    );
     return runs;
   }
 
@@ -95,7 +122,15 @@ export class RunsContext implements PanelHost {
    */
   pollChanged(): boolean {
     const holders = [...new Set([...this.known.values()].map((d) => dirname(d)))].sort();
-    const signature = holders.map((h) => { try { return `${h}:${readdirSync(h).sort().join(',')}`; } catch { return `${h}:-`; } }).join('|');
+    const signature = holders
+      .map((h) => {
+        try {
+          return `${h}:${readdirSync(h).sort().join(',')}`;
+        } catch {
+          return `${h}:-`;
+        }
+      })
+      .join('|');
     const changed = signature !== this.lastSignature;
     this.lastSignature = signature;
     return changed || this.foreignRunning;
@@ -104,7 +139,8 @@ export class RunsContext implements PanelHost {
   /** Whether a deleted path held a known run (a run folder, or a folder above one). */
   holdsKnownRun(path: string): boolean {
     const target = resolve(path);
-    for (const dir of this.known.values()) if (dir === target || dir.startsWith(`${target}/`) || dir.startsWith(`${target}\\`)) return true;
+    for (const dir of this.known.values())
+      if (dir === target || dir.startsWith(`${target}/`) || dir.startsWith(`${target}\\`)) return true;
     return false;
   }
 
@@ -114,7 +150,12 @@ export class RunsContext implements PanelHost {
   }
 
   onAction(action: { action: 'stop' | 'resume' | 'openLog' | 'openFolder'; runId: string }): void {
-    const command = { stop: 'loraLens.stopRun', resume: 'loraLens.resumeRun', openLog: 'loraLens.openRunLog', openFolder: 'loraLens.openRunFolder' }[action.action];
+    const command = {
+      stop: 'loraLens.stopRun',
+      resume: 'loraLens.resumeRun',
+      openLog: 'loraLens.openRunLog',
+      openFolder: 'loraLens.openRunFolder',
+    }[action.action];
     void vscode.commands.executeCommand(command, action.runId);
   }
 
@@ -132,7 +173,9 @@ export class RunsContext implements PanelHost {
     this.logged.add(runId);
     return {
       appendLine: (text) => channel.appendLine(prefixedLines(prefix, text)),
-      append: (text) => { if (text) channel.appendLine(prefixedLines(prefix, text)); },
+      append: (text) => {
+        if (text) channel.appendLine(prefixedLines(prefix, text));
+      },
       show: () => channel.show(true),
     };
   }
@@ -146,11 +189,22 @@ export class RunsContext implements PanelHost {
       try {
         const api = ext.isActive ? ext.exports : await ext.activate();
         const env = api?.environments?.getActiveEnvironmentPath(resource);
-        if (env) fromPythonExtension = (await api.environments!.resolveEnvironment(env))?.executable.uri?.fsPath ?? env.path;
-      } catch { /* fall back to the setting */ }
+        if (env)
+          fromPythonExtension = (await api.environments!.resolveEnvironment(env))?.executable.uri?.fsPath ?? env.path;
+      } catch {
+        /* fall back to the setting */
+      }
     }
     const setting = vscode.workspace.getConfiguration('loraLens', resource).inspect<string>('pythonPath');
-    return choosePython({ trusted, fromPythonExtension, setting: { globalValue: setting?.globalValue, workspaceValue: setting?.workspaceValue, workspaceFolderValue: setting?.workspaceFolderValue } });
+    return choosePython({
+      trusted,
+      fromPythonExtension,
+      setting: {
+        globalValue: setting?.globalValue,
+        workspaceValue: setting?.workspaceValue,
+        workspaceFolderValue: setting?.workspaceFolderValue,
+      },
+    });
   }
 
   async trainerCommand(resource?: vscode.Uri): Promise<TrainerCommand> {
@@ -166,14 +220,25 @@ export class RunsContext implements PanelHost {
   async launch(spec: LaunchSpec): Promise<RunExit> {
     const { runDir, runId } = spec;
     const output = this.output(runId);
-    output.appendLine(`[${new Date().toLocaleTimeString()}] ${spec.resume ? 'Resuming' : 'Starting'} ${spec.description}`);
+    output.appendLine(
+      `[${new Date().toLocaleTimeString()}] ${spec.resume ? 'Resuming' : 'Starting'} ${spec.description}`,
+    );
     this.progress.update(runId, { name: runDisplayName({ id: runId, configPath: null }), label: logPrefix(runId) });
     const run = new TrainerRun(runDir, {
       onEvents: (events: TrainerEvent[]) => {
         for (const e of events) {
-          if (e.event === 'step') this.progress.update(runId, { step: e.step, totalSteps: e.total_steps || null, loss: e.loss, etaS: e.eta_s ?? null });
+          if (e.event === 'step')
+            this.progress.update(runId, {
+              step: e.step,
+              totalSteps: e.total_steps || null,
+              loss: e.loss,
+              etaS: e.eta_s ?? null,
+            });
           if (e.event === 'warning') output.appendLine(`warning: ${e.message}`);
-          if (e.event === 'error') output.appendLine(`error (${e.kind}): ${e.message}${e.advice?.length ? `\n  - ${e.advice.join('\n  - ')}` : ''}`);
+          if (e.event === 'error')
+            output.appendLine(
+              `error (${e.kind}): ${e.message}${e.advice?.length ? `\n  - ${e.advice.join('\n  - ')}` : ''}`,
+            );
           if (e.event === 'start' || e.event === 'end' || e.event === 'checkpoint') this.history.refresh();
         }
       },
@@ -199,18 +264,35 @@ export class RunsContext implements PanelHost {
     const actions = ['Show panel', 'Open log'];
     let choice: string | undefined;
     if (exit.status === 'completed') {
-      choice = await vscode.window.showInformationMessage(toast(`run ${runId} completed${exit.end?.final_loss != null ? `, final loss ${exit.end.final_loss.toFixed(4)}` : ''}.`), ...actions);
+      choice = await vscode.window.showInformationMessage(
+        toast(
+          `run ${runId} completed${exit.end?.final_loss != null ? `, final loss ${exit.end.final_loss.toFixed(4)}` : ''}.`,
+        ),
+        ...actions,
+      );
     } else if (exit.status === 'stopped' && readRun(runDir).tool) {
       // The user's tool keeps its own checkpoints: LoRA Lens has no resume for it.
-      choice = await vscode.window.showInformationMessage(toast(`run ${runId} stopped at step ${exit.end?.step ?? '?'}.`), ...actions);
+      choice = await vscode.window.showInformationMessage(
+        toast(`run ${runId} stopped at step ${exit.end?.step ?? '?'}.`),
+        ...actions,
+      );
     } else if (exit.status === 'stopped') {
-      choice = await vscode.window.showInformationMessage(toast(`run ${runId} stopped at step ${exit.end?.step ?? '?'}; Resume continues from its last checkpoint.`), 'Resume', ...actions);
+      choice = await vscode.window.showInformationMessage(
+        toast(`run ${runId} stopped at step ${exit.end?.step ?? '?'}; Resume continues from its last checkpoint.`),
+        'Resume',
+        ...actions,
+      );
     } else if (exit.problem) {
       choice = await vscode.window.showErrorMessage(toast(`run ${runId} failed: ${exit.problem}.`), 'Open log');
     } else {
       const error = reduceEvents(readEvents(join(runDir, 'events.jsonl')).events).error;
       const advice = error?.advice?.length ? ` Try: ${error.advice.join('; ')}.` : '';
-      const what = error?.kind === 'oom' ? 'ran out of GPU memory' : error ? `failed (${error.kind}): ${error.message}` : `failed (exit code ${exit.code ?? exit.signal})`;
+      const what =
+        error?.kind === 'oom'
+          ? 'ran out of GPU memory'
+          : error
+            ? `failed (${error.kind}): ${error.message}`
+            : `failed (exit code ${exit.code ?? exit.signal})`;
       const configPath = readRun(runDir).configPath;
       const extra = error?.kind === 'oom' && configPath ? ['Open config'] : [];
       choice = await vscode.window.showErrorMessage(toast(`run ${runId} ${what}.${advice}`), ...extra, ...actions);

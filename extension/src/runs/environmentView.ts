@@ -11,7 +11,9 @@ export class EnvironmentView implements vscode.TextDocumentContentProvider {
   private text = '';
   readonly uri = vscode.Uri.from({ scheme: EnvironmentView.scheme, path: '/LoRA Lens environment.md' });
 
-  provideTextDocumentContent(): string { return this.text; }
+  provideTextDocumentContent(): string {
+    return this.text;
+  }
 
   /** Replaces the report and returns the document's uri (an open view updates in place). */
   show(text: string): vscode.Uri {
@@ -20,5 +22,7 @@ export class EnvironmentView implements vscode.TextDocumentContentProvider {
     return this.uri;
   }
 
-  dispose(): void { this.changed.dispose(); }
+  dispose(): void {
+    this.changed.dispose();
+  }
 }

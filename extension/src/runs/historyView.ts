@@ -10,7 +10,10 @@ const ICONS: Record<RunInfo['status'], [string, string]> = {
 };
 
 export class RunItem extends vscode.TreeItem {
-  constructor(readonly run: RunInfo, text: RunItemText) {
+  constructor(
+    readonly run: RunInfo,
+    text: RunItemText,
+  ) {
     super(text.label, vscode.TreeItemCollapsibleState.None);
     this.id = run.dir;
     this.description = text.description;
@@ -31,12 +34,15 @@ export class RunHistoryProvider implements vscode.TreeDataProvider<RunItem> {
 
   constructor(private readonly list: () => Promise<RunInfo[]>) {}
 
-  refresh(): void { this.changed.fire(); }
-  getTreeItem(item: RunItem): vscode.TreeItem { return item; }
+  refresh(): void {
+    this.changed.fire();
+  }
+  getTreeItem(item: RunItem): vscode.TreeItem {
+    return item;
+  }
   async getChildren(): Promise<RunItem[]> {
     const runs = await this.list();
     const texts = runItemTexts(runs);
     return runs.map((run, i) => new RunItem(run, texts[i]!));
   }
 }
-

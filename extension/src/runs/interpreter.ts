@@ -9,6 +9,7 @@ const QUERY = '@id:loraLens.pythonPath';
  */
 export async function selectInterpreter(): Promise<void> {
   if (vscode.extensions.getExtension('ms-python.python')) await vscode.commands.executeCommand('python.setInterpreter');
-  else if (vscode.env.remoteName) await vscode.commands.executeCommand('workbench.action.openRemoteSettings', { query: QUERY });
+  else if (vscode.env.remoteName)
+    await vscode.commands.executeCommand('workbench.action.openRemoteSettings', { query: QUERY });
   else await vscode.commands.executeCommand('workbench.action.openSettings', QUERY);
 }

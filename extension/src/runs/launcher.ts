@@ -39,10 +39,12 @@ export interface RunExit {
  * it ran is failed whatever the trainer said, and a folder another trainer holds (exit 4) is failed with that reason.
  */
 export function runExitOf(runDir: string, exit: TrainerExit): RunExit {
-  let status: RunExit['status'] = exit.end?.status ?? (exit.stopRequested ? 'stopped' : exit.code === 0 ? 'completed' : 'failed');
+  let status: RunExit['status'] =
+    exit.end?.status ?? (exit.stopRequested ? 'stopped' : exit.code === 0 ? 'completed' : 'failed');
   let problem: string | null = null;
   if (exit.inUse || (exit.code === TRAINER_EXIT.locked && !exit.end)) problem = lockedMessage(runDir);
-  else if (!exit.spawnError && !existsSync(runDir)) problem = `the run folder ${runDir} was deleted while the run was going`;
+  else if (!exit.spawnError && !existsSync(runDir))
+    problem = `the run folder ${runDir} was deleted while the run was going`;
   if (problem) status = 'failed';
   return { status, code: exit.code, signal: exit.signal, end: exit.end, spawnError: exit.spawnError, problem };
 }
@@ -52,11 +54,18 @@ export class TrainerRun {
   readonly exited: Promise<RunExit>;
   private resolveExit!: (exit: RunExit) => void;
 
-  constructor(readonly runDir: string, private readonly listener: RunListener) {
-    this.exited = new Promise((resolve) => { this.resolveExit = resolve; });
+  constructor(
+    readonly runDir: string,
+    private readonly listener: RunListener,
+  ) {
+    this.exited = new Promise((resolve) => {
+      this.resolveExit = resolve;
+    });
   }
 
-  get pid(): number | undefined { return this.process?.pid; }
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
 
   /**
    * Starts a planned launch (server/src/runs/launch.ts: the run folder for a new run, then our trainer or the user's
@@ -69,7 +78,15 @@ export class TrainerRun {
       onMalformed: (line, _text, reason) => this.listener.onMalformed(line, reason),
       onOutput: (line) => this.listener.onStderr(line),
     });
-    if (isRefusal(started)) this.resolveExit({ status: 'failed', code: null, signal: null, end: null, spawnError: null, problem: started.message });
+    if (isRefusal(started))
+      this.resolveExit({
+        status: 'failed',
+        code: null,
+        signal: null,
+        end: null,
+        spawnError: null,
+        problem: started.message,
+      });
     else this.follow(started.process);
     return this;
   }
@@ -87,12 +104,24 @@ export class TrainerRun {
 }
 
 /** The trainer's `doctor` (its JSON report on stdout), ended after `timeoutMs`. */
-export function runDoctor(command: TrainerCommand, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string; spawnError: string | null }> {
-  return runTrainerOnce({ python: command.python, verb: 'doctor', cwd: command.cwd, trainerRoot: command.trainerRoot, timeoutMs });
+export function runDoctor(
+  command: TrainerCommand,
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string; spawnError: string | null }> {
+  return runTrainerOnce({
+    python: command.python,
+    verb: 'doctor',
+    cwd: command.cwd,
+    trainerRoot: command.trainerRoot,
+    timeoutMs,
+  });
 }
 
 /** The trainer's `merge` (server/src/runs/merge.ts, shared with `lora-lens merge`): its report line and stderr. */
-export async function runMerge(command: TrainerCommand, runDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runMerge(
+  command: TrainerCommand,
+  runDir: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const result = await mergeRun({ python: command.python, runDir, cwd: command.cwd, trainerRoot: command.trainerRoot });
   return { code: result.code, stdout: result.stdout, stderr: result.stderr };
 }

@@ -29,50 +29,88 @@ export class RunPanel {
    */
   static createOrShow(extensionUri: vscode.Uri, host: PanelHost, runIds: string[]): RunPanel {
     const existing = RunPanel.panels.get(RunPanel.keyOf(runIds));
-    if (existing) { existing.panel.reveal(existing.panel.viewColumn); return existing; }
+    if (existing) {
+      existing.panel.reveal(existing.panel.viewColumn);
+      return existing;
+    }
     const title = runIds.length === 1 ? `Run ${runIds[0]}` : `Compare ${runIds.length} runs`;
-    const column = [...RunPanel.panels.values()].map((p) => p.panel.viewColumn).find((c) => c !== undefined) ?? vscode.ViewColumn.Beside;
+    const column =
+      [...RunPanel.panels.values()].map((p) => p.panel.viewColumn).find((c) => c !== undefined) ??
+      vscode.ViewColumn.Beside;
     const panel = vscode.window.createWebviewPanel(RunPanel.viewType, title, column, RunPanel.options(extensionUri));
     return new RunPanel(panel, extensionUri, host, runIds);
   }
 
   /** Panels are keyed by their runs, in any order (Compare a, b is Compare b, a). */
-  private static keyOf(runIds: string[]): string { return [...runIds].sort().join('|'); }
+  private static keyOf(runIds: string[]): string {
+    return [...runIds].sort().join('|');
+  }
 
-  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, host: PanelHost, state: PanelState | undefined): void {
+  static revive(
+    panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    host: PanelHost,
+    state: PanelState | undefined,
+  ): void {
     panel.webview.options = RunPanel.options(extensionUri);
     new RunPanel(panel, extensionUri, host, state?.runIds ?? []);
   }
 
-  static forEach(fn: (panel: RunPanel) => void): void { for (const p of RunPanel.panels.values()) fn(p); }
+  static forEach(fn: (panel: RunPanel) => void): void {
+    for (const p of RunPanel.panels.values()) fn(p);
+  }
 
   private static options(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
-    return { enableScripts: true, retainContextWhenHidden: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'media')] };
+    return {
+      enableScripts: true,
+      retainContextWhenHidden: true,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'media')],
+    };
   }
 
-  private constructor(readonly panel: vscode.WebviewPanel, private readonly extensionUri: vscode.Uri, private readonly host: PanelHost, readonly runIds: string[]) {
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    private readonly extensionUri: vscode.Uri,
+    private readonly host: PanelHost,
+    readonly runIds: string[],
+  ) {
     RunPanel.panels.set(RunPanel.keyOf(runIds), this);
-    const media = (path: string) => panel.webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', path)).toString();
-    panel.webview.html = renderPanelHtml({
-      cspSource: panel.webview.cspSource, nonce: makeNonce(),
-      uplotScript: media('build/uPlot.iife.min.js'), uplotStyle: media('build/uPlot.min.css'),
-      panelScript: media('build/panel.js'), panelStyle: media('panel.css'),
-    }, panel.title);
+    const media = (path: string) =>
+      panel.webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', path)).toString();
+    panel.webview.html = renderPanelHtml(
+      {
+        cspSource: panel.webview.cspSource,
+        nonce: makeNonce(),
+        uplotScript: media('build/uPlot.iife.min.js'),
+        uplotStyle: media('build/uPlot.min.css'),
+        panelScript: media('build/panel.js'),
+        panelStyle: media('panel.css'),
+      },
+      panel.title,
+    );
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
-    panel.webview.onDidReceiveMessage((message: FromPanel) => {
-      if (message.type === 'ready') void this.load();
-      else if (message.type === 'action') host.onAction(message);
-    }, null, this.disposables);
+    panel.webview.onDidReceiveMessage(
+      (message: FromPanel) => {
+        if (message.type === 'ready') void this.load();
+        else if (message.type === 'action') host.onAction(message);
+      },
+      null,
+      this.disposables,
+    );
   }
 
-  private post(message: ToPanel): void { void this.panel.webview.postMessage(message); }
+  private post(message: ToPanel): void {
+    void this.panel.webview.postMessage(message);
+  }
 
   /** (Re)sends every run from the start of its file, then follows the files. */
   private async load(): Promise<void> {
     for (const tail of this.tails) tail.close();
     this.tails = [];
     const generation = ++this.generation;
-    const described = await Promise.all(this.runIds.map(async (id) => ({ id, described: await this.host.describe(id) })));
+    const described = await Promise.all(
+      this.runIds.map(async (id) => ({ id, described: await this.host.describe(id) })),
+    );
     if (generation !== this.generation || this.disposed) return; // a newer load (or dispose) came first
     const runs = described.filter((r) => r.described);
     this.post({ type: 'runs', runs: runs.map((r) => r.described!.run) });
@@ -86,7 +124,9 @@ export class RunPanel {
   }
 
   /** A run was resumed (its file grows again) or rewritten: read everything again. */
-  refresh(runId: string): void { if (this.runIds.includes(runId)) void this.load(); }
+  refresh(runId: string): void {
+    if (this.runIds.includes(runId)) void this.load();
+  }
 
   dispose(): void {
     this.disposed = true;

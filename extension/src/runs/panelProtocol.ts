@@ -32,8 +32,7 @@ export type ToPanel =
   | { type: 'malformed'; runId: string; line: number; reason: string };
 
 export type FromPanel =
-  | { type: 'ready' }
-  | { type: 'action'; action: 'stop' | 'resume' | 'openLog' | 'openFolder'; runId: string };
+  { type: 'ready' } | { type: 'action'; action: 'stop' | 'resume' | 'openLog' | 'openFolder'; runId: string };
 
 /** What the panel keeps across reloads (vscode.setState); the serializer reopens these runs. */
 export interface PanelState {

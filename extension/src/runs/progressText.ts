@@ -16,7 +16,11 @@ export interface ActiveRunProgress {
   etaS: number | null;
 }
 
-export interface ProgressContent { text: string; label: string; tooltip: string }
+export interface ProgressContent {
+  text: string;
+  label: string;
+  tooltip: string;
+}
 
 /** One run's progress as words: "120/500 (24%) · loss 1.2345"; "starting" before its first step. */
 function progressOf(run: ActiveRunProgress): string {
@@ -33,7 +37,9 @@ export function runProgressContent(runs: readonly ActiveRunProgress[]): Progress
   const first = runs[0];
   if (!first) return null;
   const more = runs.length > 1 ? ` +${runs.length - 1} more` : '';
-  const lines = runs.map((r) => `${r.label}: ${progressOf(r)}${r.etaS !== null && r.step !== null ? `, ETA ${formatDuration(r.etaS)}` : ''}`);
+  const lines = runs.map(
+    (r) => `${r.label}: ${progressOf(r)}${r.etaS !== null && r.step !== null ? `, ETA ${formatDuration(r.etaS)}` : ''}`,
+  );
   return {
     text: `$(sync~spin) ${first.name} ${progressOf(first)}${more}`,
     label: `LoRA Lens: training ${lines.join('; ')}`,

@@ -4,7 +4,12 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import type { TrainingPlan } from '../../../server/src/core/plan/types';
-import { listRuns as listRunSummaries, readRunSummary, runToolName, type RunSummary } from '../../../server/src/runs/lifecycle';
+import {
+  listRuns as listRunSummaries,
+  readRunSummary,
+  runToolName,
+  type RunSummary,
+} from '../../../server/src/runs/lifecycle';
 import type { KeySettings, PanelRun } from './panelProtocol';
 import { differenceText, differingKeys, type DistinguishingKey } from './runLabels';
 
@@ -31,9 +36,15 @@ export function keySettings(plan: Partial<TrainingPlan> | null): KeySettings {
   if (!plan) return {};
   const t = plan.training;
   return {
-    method: plan.method, model: plan.model?.name_or_path, precision: plan.precision,
-    learningRate: t?.learning_rate, rank: plan.lora?.r ?? undefined, alpha: plan.lora?.lora_alpha ?? undefined,
-    effectiveBatch: t ? t.per_device_train_batch_size * t.gradient_accumulation_steps * (plan.hardware?.num_gpus ?? 1) : undefined,
+    method: plan.method,
+    model: plan.model?.name_or_path,
+    precision: plan.precision,
+    learningRate: t?.learning_rate,
+    rank: plan.lora?.r ?? undefined,
+    alpha: plan.lora?.lora_alpha ?? undefined,
+    effectiveBatch: t
+      ? t.per_device_train_batch_size * t.gradient_accumulation_steps * (plan.hardware?.num_gpus ?? 1)
+      : undefined,
     maxLength: plan.data?.max_length,
   };
 }
@@ -52,18 +63,31 @@ export function listRuns(dirs: Iterable<string>, active: ReadonlySet<string> = n
   return listRunSummaries(dirs, active).map(withSettings);
 }
 
-
 /** What the Runs view shows for a run: a short label, the rest in the description and tooltip (plain markdown). */
-export interface RunItemText { label: string; description: string; tooltip: string }
+export interface RunItemText {
+  label: string;
+  description: string;
+  tooltip: string;
+}
 
 /** "Dec 1, 09:17" in the user's locale (UTC in tests, so labels are stable there). */
 function shortTime(date: Date, timeZone?: string): string {
-  return date.toLocaleString('en-US', { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone });
+  return date.toLocaleString('en-US', {
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZone,
+  });
 }
 
 /** The config's name (`qwen.finetune.yaml` -> `qwen`), else the run id's name part (before the timestamp). */
 export function runDisplayName(run: Pick<RunInfo, 'id' | 'configPath'>): string {
-  const fromConfig = run.configPath?.split(/[\\/]/).pop()?.replace(/\.(finetune\.)?(ya?ml|json)$/i, '');
+  const fromConfig = run.configPath
+    ?.split(/[\\/]/)
+    .pop()
+    ?.replace(/\.(finetune\.)?(ya?ml|json)$/i, '');
   if (fromConfig) return fromConfig;
   return run.id.replace(/-\d{8}-\d{6}-[0-9a-f]{4}$/, '') || run.id;
 }
@@ -73,11 +97,16 @@ export function runDisplayName(run: Pick<RunInfo, 'id' | 'configPath'>): string 
  * the same config: `differing` keys, see runItemTexts), short enough for the default sidebar width; status, steps and
  * loss in the description; everything, the id included, in the tooltip.
  */
-export function runItemText(run: RunInfo, timeZone?: string, differing: readonly DistinguishingKey[] = []): RunItemText {
+export function runItemText(
+  run: RunInfo,
+  timeZone?: string,
+  differing: readonly DistinguishingKey[] = [],
+): RunItemText {
   const status = `${run.status}${run.errorKind === 'oom' ? ' (OOM)' : ''}`;
   const progress = run.totalSteps ? `${run.step}/${run.totalSteps}` : run.step ? `step ${run.step}` : '';
   const loss = run.loss !== null ? `loss ${run.loss.toFixed(4)}` : '';
-  const lossLabel = run.status === 'completed' || run.status === 'stopped' || run.status === 'failed' ? 'final loss' : 'loss';
+  const lossLabel =
+    run.status === 'completed' || run.status === 'stopped' || run.status === 'failed' ? 'final loss' : 'loss';
   const difference = differenceText(run.settings, differing);
   const tooltip = [
     `**${runDisplayName(run)}** · ${status}${run.tool ? ` · trained by ${runToolName(run.tool)}` : ''}`,
@@ -93,7 +122,13 @@ export function runItemText(run: RunInfo, timeZone?: string, differing: readonly
     ...(run.configPath ? ['', `config: \`${run.configPath}\``] : []),
   ].join('\n');
   return {
-    label: [runDisplayName(run) + (run.tool ? ` · ${runToolName(run.tool)}` : ''), difference, shortTime(run.startedAt, timeZone)].filter(Boolean).join(' · '),
+    label: [
+      runDisplayName(run) + (run.tool ? ` · ${runToolName(run.tool)}` : ''),
+      difference,
+      shortTime(run.startedAt, timeZone),
+    ]
+      .filter(Boolean)
+      .join(' · '),
     description: [status, progress, loss].filter(Boolean).join(' · '),
     tooltip,
   };
@@ -117,5 +152,11 @@ export function runPanelLabel(run: RunInfo, timeZone?: string): string {
 
 /** What the panel gets for a run: its label, its name and start time apart (Compare's legends), its key settings. */
 export function panelRun(run: RunInfo, timeZone?: string): PanelRun {
-  return { id: run.id, label: runPanelLabel(run, timeZone), name: runDisplayName(run), when: shortTime(run.startedAt, timeZone), settings: run.settings };
+  return {
+    id: run.id,
+    label: runPanelLabel(run, timeZone),
+    name: runDisplayName(run),
+    when: shortTime(run.startedAt, timeZone),
+    settings: run.settings,
+  };
 }

@@ -37,13 +37,40 @@ export const SMOOTHING = 0.6;
 
 export function createSeries(): RunSeries {
   return {
-    status: 'starting', download: null, start: null, last: null, end: null, error: null, warnings: [], checkpoints: [], resumes: [],
-    step: [], loss: [], lossSmooth: [], learningRate: [], gradNorm: [], tokensPerSecond: [],
-    allocated: [], reserved: [], peak: [], evalStep: [], evalLoss: [],
+    status: 'starting',
+    download: null,
+    start: null,
+    last: null,
+    end: null,
+    error: null,
+    warnings: [],
+    checkpoints: [],
+    resumes: [],
+    step: [],
+    loss: [],
+    lossSmooth: [],
+    learningRate: [],
+    gradNorm: [],
+    tokensPerSecond: [],
+    allocated: [],
+    reserved: [],
+    peak: [],
+    evalStep: [],
+    evalLoss: [],
   };
 }
 
-const STEP_ARRAYS = ['step', 'loss', 'lossSmooth', 'learningRate', 'gradNorm', 'tokensPerSecond', 'allocated', 'reserved', 'peak'] as const;
+const STEP_ARRAYS = [
+  'step',
+  'loss',
+  'lossSmooth',
+  'learningRate',
+  'gradNorm',
+  'tokensPerSecond',
+  'allocated',
+  'reserved',
+  'peak',
+] as const;
 
 /** Drops every point after `step`: a resumed run replays the steps after its checkpoint. */
 function truncateAfter(series: RunSeries, step: number): void {
@@ -84,7 +111,8 @@ export function applyEvent(series: RunSeries, event: TrainerEvent): RunSeries {
       }
       break;
     case 'step': {
-      if (series.step.length && event.step <= series.step[series.step.length - 1]!) truncateAfter(series, event.step - 1);
+      if (series.step.length && event.step <= series.step[series.step.length - 1]!)
+        truncateAfter(series, event.step - 1);
       series.step.push(event.step);
       series.lossSmooth.push(smoothedAt(series, event.loss));
       series.loss.push(event.loss);
@@ -145,7 +173,7 @@ export function runHeader(series: RunSeries): RunHeader {
     // 0 is "not known yet" (a tool run before its first progress bar): shown as ?, never as /0.
     totalSteps: last?.total_steps || series.start?.total_steps || null,
     elapsedS: series.end?.elapsed_s ?? last?.elapsed_s ?? null,
-    etaS: series.end ? 0 : last?.eta_s ?? null,
+    etaS: series.end ? 0 : (last?.eta_s ?? null),
     finalLoss: series.end?.final_loss ?? (series.loss.length ? series.loss[series.loss.length - 1]! : null),
     downloading: downloadingText(series),
   };
@@ -172,13 +200,18 @@ export function speedPrediction(series: RunSeries): SpeedPrediction | null {
   const predicted = series.start?.estimate_tokens_per_second;
   if (typeof predicted !== 'number' || !(predicted > 0)) return null;
   const last = series.last;
-  const tokensPerStep = last && typeof last.tokens_seen === 'number' && last.step > 0 ? last.tokens_seen / last.step : null;
+  const tokensPerStep =
+    last && typeof last.tokens_seen === 'number' && last.step > 0 ? last.tokens_seen / last.step : null;
   const remaining = last ? Math.max(0, last.total_steps - last.step) : null;
   return {
     predictedTokensPerSecond: predicted,
     actualTokensPerSecond: last?.tokens_per_second ?? null,
-    predictedEtaS: series.end ? 0 : tokensPerStep !== null && remaining !== null ? (remaining * tokensPerStep) / predicted : null,
-    actualEtaS: series.end ? 0 : last?.eta_s ?? null,
+    predictedEtaS: series.end
+      ? 0
+      : tokensPerStep !== null && remaining !== null
+        ? (remaining * tokensPerStep) / predicted
+        : null,
+    actualEtaS: series.end ? 0 : (last?.eta_s ?? null),
   };
 }
 
@@ -186,12 +219,16 @@ export function speedPrediction(series: RunSeries): SpeedPrediction | null {
  * Several (x, y) series on one shared, sorted x axis (what uPlot draws), with null where a series has no point.
  * Used to overlay eval on train loss and runs on one another in Compare.
  */
-export function alignSeries(list: { x: readonly number[]; y: readonly (number | null)[] }[]): [number[], ...(number | null)[][]] {
+export function alignSeries(
+  list: { x: readonly number[]; y: readonly (number | null)[] }[],
+): [number[], ...(number | null)[][]] {
   const xs = [...new Set(list.flatMap((s) => s.x))].sort((a, b) => a - b);
   const index = new Map(xs.map((x, i) => [x, i]));
   const ys = list.map((s) => {
     const column: (number | null)[] = new Array(xs.length).fill(null);
-    s.x.forEach((x, i) => { column[index.get(x)!] = s.y[i] ?? null; });
+    s.x.forEach((x, i) => {
+      column[index.get(x)!] = s.y[i] ?? null;
+    });
     return column;
   });
   return [xs, ...ys];
@@ -264,13 +301,21 @@ function formatNumbers(ticks: readonly number[]): string[] {
     return ticks.map((t) => (t === 0 ? '0' : t.toExponential(4)));
   }
   // As many decimals as the ticks need to be exact (0, 2.5, 5, 7.5 → one decimal for all), at most 6.
-  const needs = (t: number) => { let d = 0; while (d < 6 && Math.abs(t * 10 ** d - Math.round(t * 10 ** d)) > 1e-6) d++; return d; };
+  const needs = (t: number) => {
+    let d = 0;
+    while (d < 6 && Math.abs(t * 10 ** d - Math.round(t * 10 ** d)) > 1e-6) d++;
+    return d;
+  };
   const decimals = Math.max(0, ...ticks.map(needs));
-  return ticks.map((t) => (t === 0 ? '0' : t.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })));
+  return ticks.map((t) =>
+    t === 0 ? '0' : t.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals }),
+  );
 }
 
 /** Tick spacings for the step axis: whole steps only (a 3-step run gets 1, 2, 3, not 1.25). */
-export const STEP_INCREMENTS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 25000, 50000, 100000];
+export const STEP_INCREMENTS = [
+  1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 25000, 50000, 100000,
+];
 
 /**
  * The memory chart's y range: from 0 to a little above what was used (and the estimate, which is close to it), so the

@@ -22,14 +22,24 @@ export class EventTail {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(readonly path: string, private readonly listener: TailListener, private readonly pollMs = 250) {}
+  constructor(
+    readonly path: string,
+    private readonly listener: TailListener,
+    private readonly pollMs = 250,
+  ) {}
 
   /** Starts after the bytes already in the file (a resumed run appends to the events its reader already has). */
   skipExisting(): this {
     try {
       const fd = openSync(this.path, 'r');
-      try { this.offset = fstatSync(fd).size; } finally { closeSync(fd); }
-    } catch { /* no file yet: nothing to skip */ }
+      try {
+        this.offset = fstatSync(fd).size;
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      /* no file yet: nothing to skip */
+    }
     return this;
   }
 
@@ -41,7 +51,10 @@ export class EventTail {
       this.watcher = watch(dirname(this.path), (_kind, name) => {
         if (!name || name === basename(this.path)) this.poll();
       });
-      this.watcher.on('error', () => { this.watcher?.close(); this.watcher = undefined; });
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
     } catch {
       this.watcher = undefined;
     }
@@ -62,7 +75,11 @@ export class EventTail {
     const events: TrainerEvent[] = [];
     try {
       const size = fstatSync(fd).size;
-      if (size < this.offset) { this.offset = 0; this.pending = ''; this.lineNo = 0; }
+      if (size < this.offset) {
+        this.offset = 0;
+        this.pending = '';
+        this.lineNo = 0;
+      }
       const chunks: Buffer[] = [];
       while (this.offset < size) {
         const buffer = Buffer.alloc(Math.min(size - this.offset, 1 << 20));
@@ -101,7 +118,10 @@ export class EventTail {
     this.lineNo++;
     const parsed = parseEventLine(line);
     if (!parsed.ok) this.listener.onMalformed?.(this.lineNo, parsed.reason);
-    else { this.listener.onEvents([parsed.event]); events.push(parsed.event); }
+    else {
+      this.listener.onEvents([parsed.event]);
+      events.push(parsed.event);
+    }
     return events;
   }
 
@@ -118,7 +138,9 @@ export function readEvents(path: string): { events: TrainerEvent[]; malformed: s
   const malformed: string[] = [];
   const tail = new EventTail(path, {
     // One by one: a spread of a whole file's batch passes every event as an argument, past the stack above ~150k.
-    onEvents: (batch) => { for (const event of batch) events.push(event); },
+    onEvents: (batch) => {
+      for (const event of batch) events.push(event);
+    },
     onMalformed: (line, reason) => malformed.push(`line ${line}: ${reason}`),
   });
   tail.flush();

@@ -24,15 +24,29 @@ import { toast } from '../toast';
  * server write `<name>.finetune.yaml` beside the config (the Convert command's request), and runs that file with the
  * bundled trainer.
  */
-async function convertAndRun(ctx: RunsContext, tool: ExternalTool, uri: vscode.Uri, lost: RunPlanResult['lost']): Promise<void> {
+async function convertAndRun(
+  ctx: RunsContext,
+  tool: ExternalTool,
+  uri: vscode.Uri,
+  lost: RunPlanResult['lost'],
+): Promise<void> {
   const name = basename(uri.fsPath);
   const detail = lost.length
     ? `Not carried over (${lost.length} key${lost.length > 1 ? 's' : ''}):\n${lost.map((l) => `• ${l.key}: ${l.reason}`).join('\n')}`
     : `Every key of ${name} is carried over.`;
-  const choice = await vscode.window.showWarningMessage(`Convert ${name} (${toolDisplayName(tool)}) to a LoRA Lens config and run it with the LoRA Lens trainer?`, { modal: true, detail }, 'Convert and Run');
+  const choice = await vscode.window.showWarningMessage(
+    `Convert ${name} (${toolDisplayName(tool)}) to a LoRA Lens config and run it with the LoRA Lens trainer?`,
+    { modal: true, detail },
+    'Convert and Run',
+  );
   if (choice !== 'Convert and Run') return;
   const client = ctx.hooks.client?.();
-  if (!client) { void vscode.window.showErrorMessage('LoRA Lens: the language server is not running; reload the window and try again.'); return; }
+  if (!client) {
+    void vscode.window.showErrorMessage(
+      'LoRA Lens: the language server is not running; reload the window and try again.',
+    );
+    return;
+  }
   const result = await convertWithServer(client, uri);
   if (!result) return;
   await vscode.window.showTextDocument(vscode.Uri.file(result.outputPath), { preview: false });
@@ -40,11 +54,21 @@ async function convertAndRun(ctx: RunsContext, tool: ExternalTool, uri: vscode.U
 }
 
 /** The "not installed" message and its actions: install line, run with our trainer, another interpreter. */
-async function offerAlternatives(ctx: RunsContext, tool: ExternalTool, python: string, uri: vscode.Uri, lost: RunPlanResult['lost']): Promise<void> {
+async function offerAlternatives(
+  ctx: RunsContext,
+  tool: ExternalTool,
+  python: string,
+  uri: vscode.Uri,
+  lost: RunPlanResult['lost'],
+): Promise<void> {
   const install = `${/[\s'"]/.test(python) ? `"${python}"` : python} -m ${TOOL_INSTALL[tool]}`;
   const actions = ['Run with the LoRA Lens trainer', 'Copy Install Command', 'Select Interpreter'];
   const choice = await vscode.window.showErrorMessage(
-    toast(`${toolDisplayName(tool)} is not installed in ${python} (no \`${TOOL_EXECUTABLE[tool]}\` beside it or on PATH). Install it with: ${install}`), ...actions);
+    toast(
+      `${toolDisplayName(tool)} is not installed in ${python} (no \`${TOOL_EXECUTABLE[tool]}\` beside it or on PATH). Install it with: ${install}`,
+    ),
+    ...actions,
+  );
   if (choice === 'Run with the LoRA Lens trainer') await convertAndRun(ctx, tool, uri, lost);
   if (choice === 'Copy Install Command') await vscode.env.clipboard.writeText(install);
   if (choice === 'Select Interpreter') await selectInterpreter();
@@ -54,35 +78,78 @@ async function offerAlternatives(ctx: RunsContext, tool: ExternalTool, python: s
  * Run Fine-Tune's path for a tool's config: the plan from the server's analysis (the normalised one), the pre-flight
  * for that tool, then the run.
  */
-export async function runToolFineTune(ctx: RunsContext, document: vscode.TextDocument, tool: ExternalTool, answer: RunPlanResult): Promise<void> {
+export async function runToolFineTune(
+  ctx: RunsContext,
+  document: vscode.TextDocument,
+  tool: ExternalTool,
+  answer: RunPlanResult,
+): Promise<void> {
   const configPath = document.uri.fsPath;
   const { plan } = answer;
   if (!plan) {
-    void vscode.window.showErrorMessage(toast(`cannot run ${vscode.workspace.asRelativePath(document.uri, false)}: ${answer.errors[0] ? answer.errors[0].message : `it lacks what a ${toolDisplayName(tool)} run needs (a model and a training dataset)`}`), 'Show Problems').then((c) => c && vscode.commands.executeCommand('workbench.actions.view.problems'));
+    void vscode.window
+      .showErrorMessage(
+        toast(
+          `cannot run ${vscode.workspace.asRelativePath(document.uri, false)}: ${answer.errors[0] ? answer.errors[0].message : `it lacks what a ${toolDisplayName(tool)} run needs (a model and a training dataset)`}`,
+        ),
+        'Show Problems',
+      )
+      .then((c) => c && vscode.commands.executeCommand('workbench.actions.view.problems'));
     return;
   }
   const command = await ctx.trainerCommand(document.uri);
-  const outcome = await runDoctorCheck({ python: command.python, cwd: command.cwd, trainerRoot: command.trainerRoot, nvidia: await detectGpus(), tool });
-  if (!outcome.ok) { void vscode.window.showErrorMessage(toast(outcome.message)); return; }
+  const outcome = await runDoctorCheck({
+    python: command.python,
+    cwd: command.cwd,
+    trainerRoot: command.trainerRoot,
+    nvidia: await detectGpus(),
+    tool,
+  });
+  if (!outcome.ok) {
+    void vscode.window.showErrorMessage(toast(outcome.message));
+    return;
+  }
   if (outcome.findings.some((f) => f.kind === 'missing-tool' && f.severity === 'error')) {
     await offerAlternatives(ctx, tool, outcome.python, document.uri, answer.lost);
     return;
   }
-  for (const finding of outcome.findings) void (finding.severity === 'info' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage)(toast(finding.message));
+  for (const finding of outcome.findings)
+    void (finding.severity === 'info' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage)(
+      toast(finding.message),
+    );
   if (blocksRun(outcome.findings)) return;
-  const gpu = answer.estimate?.gpuName && answer.estimate.gpuMemoryBytes ? { name: answer.estimate.gpuName, memory_bytes: answer.estimate.gpuMemoryBytes } : null;
+  const gpu =
+    answer.estimate?.gpuName && answer.estimate.gpuMemoryBytes
+      ? { name: answer.estimate.gpuName, memory_bytes: answer.estimate.gpuMemoryBytes }
+      : null;
   const estimate = answer.estimate
-    ? { peakBytes: answer.estimate.peakBytes, trainableParams: answer.params?.trainable ?? 0, totalParams: answer.params?.total ?? 0, gpu, tokensPerSecond: answer.tokensPerSecond }
+    ? {
+        peakBytes: answer.estimate.peakBytes,
+        trainableParams: answer.params?.trainable ?? 0,
+        totalParams: answer.params?.total ?? 0,
+        gpu,
+        tokensPerSecond: answer.tokensPerSecond,
+      }
     : null;
   // The one launch use case `lora-lens run` takes too: <config dir>/runs/<run-id>/, the tool's command line. The
   // doctor ran in the interpreter's environment: the console script it found comes first.
   const spec = planLaunch({
     target: { kind: 'new', plan, configPath, tool, runDir: null },
-    python: outcome.python, cwd: command.cwd, trainerRoot: command.trainerRoot, toolExecutable: outcome.report.tools[tool].executable, now: new Date(),
+    python: outcome.python,
+    cwd: command.cwd,
+    trainerRoot: command.trainerRoot,
+    toolExecutable: outcome.report.tools[tool].executable,
+    now: new Date(),
     estimate: { peakAllocatedBytes: null, tokensPerSecond: null, tool: estimate, numTrainRows: answer.numTrainRows },
   });
-  if (isRefusal(spec) && spec.reason === 'missing-tool') { await offerAlternatives(ctx, tool, outcome.python, document.uri, answer.lost); return; }
-  if (isRefusal(spec)) { void vscode.window.showErrorMessage(toast(`cannot start the run: ${spec.message}`)); return; }
+  if (isRefusal(spec) && spec.reason === 'missing-tool') {
+    await offerAlternatives(ctx, tool, outcome.python, document.uri, answer.lost);
+    return;
+  }
+  if (isRefusal(spec)) {
+    void vscode.window.showErrorMessage(toast(`cannot start the run: ${spec.message}`));
+    return;
+  }
   RunPanel.createOrShow(ctx.extension.extensionUri, ctx, [spec.runId]);
   await ctx.launch(spec);
 }

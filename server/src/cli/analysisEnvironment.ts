@@ -36,7 +36,11 @@ export interface CliAnalysisOptions {
  * the editor shows once its background work finishes. `hub: false` (--offline) asks no server; the disk cache of
  * earlier lookups is read either way.
  */
-export async function analyzeForCli(text: string, configPath: string, options: CliAnalysisOptions = {}): Promise<Analysis & { gpuError?: string }> {
+export async function analyzeForCli(
+  text: string,
+  configPath: string,
+  options: CliAnalysisOptions = {},
+): Promise<Analysis & { gpuError?: string }> {
   let fallbackGpu: GpuSpec | null = null;
   let gpuError: string | undefined;
   if (options.gpu) {
@@ -59,7 +63,9 @@ export async function analyzeForCli(text: string, configPath: string, options: C
   let analysis = analyzeConfig({ doc, configPath, environment });
   // The model may arrive from the Hub and change what the datasets are read with (its tokenizer): a few rounds at most.
   for (let round = 0; round < 3; round++) {
-    const waits: Array<Promise<unknown>> = analysis.pendingDatasets.map((d) => inspector.inspect(d.path, d.options).catch(() => undefined));
+    const waits: Array<Promise<unknown>> = analysis.pendingDatasets.map((d) =>
+      inspector.inspect(d.path, d.options).catch(() => undefined),
+    );
     if (analysis.pendingModel) waits.push(analysis.pendingModel.catch(() => undefined));
     if (waits.length === 0) break;
     await Promise.all(waits);

@@ -5,13 +5,21 @@ import { ExitCode, type CliIO } from './io';
 import { helpText, parseArgs, plural, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
 import { diagnosticLine, jsonOutcome, reportFailure, sortedPlain, wantsJson, type PlainDiagnostic } from './report';
-import { DIALECT_IDS, detectDialect, dialectDisplayName, isDialectId, type DialectId, type DialectMatch } from '../core/dialects';
+import {
+  DIALECT_IDS,
+  detectDialect,
+  dialectDisplayName,
+  isDialectId,
+  type DialectId,
+  type DialectMatch,
+} from '../core/dialects';
 
 /**
  * What check says of YAML that no dialect claims (no modeline, no config file name, no dialect's keys): it is left
  * alone, as the editor leaves it (a TRL or alignment-handbook recipe, a custom trainer's config).
  */
-const UNCLAIMED = 'not checked: no dialect recognised (no `# lora-lens: dialect=...` modeline, no *.finetune.yaml name, not the keys of a LoRA Lens, axolotl or LLaMA-Factory config); pass --dialect lora-lens to check it as a LoRA Lens config';
+const UNCLAIMED =
+  'not checked: no dialect recognised (no `# lora-lens: dialect=...` modeline, no *.finetune.yaml name, not the keys of a LoRA Lens, axolotl or LLaMA-Factory config); pass --dialect lora-lens to check it as a LoRA Lens config';
 
 /** What the text output says a file is: its dialect (and LLaMA-Factory command), or why it is not checked. */
 function dialectLine(match: DialectMatch): string {
@@ -22,14 +30,24 @@ function dialectLine(match: DialectMatch): string {
 export const CHECK: CommandSpec = {
   name: 'check',
   usage: ['FILE... [options]'],
-  summary: 'Validates configs as the editor does (schema, pitfall rules, memory fit) and prints one line per problem:\n'
-    + 'FILE:LINE:COL: SEVERITY CODE MESSAGE, in file order. FILE - reads a config from stdin.',
+  summary:
+    'Validates configs as the editor does (schema, pitfall rules, memory fit) and prints one line per problem:\n' +
+    'FILE:LINE:COL: SEVERITY CODE MESSAGE, in file order. FILE - reads a config from stdin.',
   options: [
-    { name: 'dialect', value: DIALECT_IDS.join('|'), help: 'read every file as this dialect, whatever its modeline, name or keys say (other YAML is otherwise left alone)' },
-    { name: 'offline', help: 'look no model up on the Hugging Face Hub (HF_HUB_OFFLINE does the same); models fetched before are still read from the cache' },
+    {
+      name: 'dialect',
+      value: DIALECT_IDS.join('|'),
+      help: 'read every file as this dialect, whatever its modeline, name or keys say (other YAML is otherwise left alone)',
+    },
+    {
+      name: 'offline',
+      help: 'look no model up on the Hugging Face Hub (HF_HUB_OFFLINE does the same); models fetched before are still read from the cache',
+    },
   ],
-  notes: ['exit: 0 no errors (warnings allowed), 1 a config has errors, 2 usage error or a file that cannot be read.',
-    '--json prints one JSON object on every outcome: command, exit_code, error (null or {kind, message}), files.'],
+  notes: [
+    'exit: 0 no errors (warnings allowed), 1 a config has errors, 2 usage error or a file that cannot be read.',
+    '--json prints one JSON object on every outcome: command, exit_code, error (null or {kind, message}), files.',
+  ],
   positionals: [1, Infinity],
   positionalName: 'FILE',
 };
@@ -40,20 +58,44 @@ function isClaimed(match: DialectMatch): boolean {
 }
 
 /** `dialect`: the config's dialect, null when it is not one LoRA Lens checks (torchtune, a launcher file, other YAML). */
-interface FileReport { file: string; dialect: DialectId | null; diagnostics: PlainDiagnostic[]; error?: string }
+interface FileReport {
+  file: string;
+  dialect: DialectId | null;
+  diagnostics: PlainDiagnostic[];
+  error?: string;
+}
 
 /** `lora-lens check`: the editor's diagnostics for each file; exit 1 on any error, 2 on usage or I/O errors. */
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const parsed = parseArgs(CHECK, args);
   if (typeof parsed === 'string') {
-    return reportFailure(io, 'check', wantsJson(args), ExitCode.usage, { kind: 'usage', message: parsed }, {}, `lora-lens check: ${parsed}\n${shortUsage(CHECK)}\n`);
+    return reportFailure(
+      io,
+      'check',
+      wantsJson(args),
+      ExitCode.usage,
+      { kind: 'usage', message: parsed },
+      {},
+      `lora-lens check: ${parsed}\n${shortUsage(CHECK)}\n`,
+    );
   }
-  if (parsed.help) { io.stdout.write(helpText(CHECK)); return ExitCode.ok; }
+  if (parsed.help) {
+    io.stdout.write(helpText(CHECK));
+    return ExitCode.ok;
+  }
   const json = parsed.format === 'json';
   const forced = parsed.values.get('dialect');
   if (forced !== undefined && !isDialectId(forced)) {
     const message = `--dialect ${forced}: not a dialect; use one of ${DIALECT_IDS.join(', ')}`;
-    return reportFailure(io, 'check', json, ExitCode.usage, { kind: 'usage', message }, {}, `lora-lens check: ${message}\n${shortUsage(CHECK)}\n`);
+    return reportFailure(
+      io,
+      'check',
+      json,
+      ExitCode.usage,
+      { kind: 'usage', message },
+      {},
+      `lora-lens check: ${message}\n${shortUsage(CHECK)}\n`,
+    );
   }
   const files = parsed.positionals;
   const reports: FileReport[] = [];
@@ -71,7 +113,11 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     }
     const claimed = forced !== undefined || isClaimed(detectDialect(read.text, read.path));
     const { diagnostics, dialect } = claimed
-      ? await analyzeForCli(read.text, read.path, { inspector, hub: !parsed.flags.has('offline'), ...(forced ? { forcedDialect: forced } : {}) })
+      ? await analyzeForCli(read.text, read.path, {
+          inspector,
+          hub: !parsed.flags.has('offline'),
+          ...(forced ? { forcedDialect: forced } : {}),
+        })
       : { diagnostics: [], dialect: { dialect: null, source: 'none' } satisfies DialectMatch };
     errors += diagnostics.filter((d) => severityName(d.severity) === 'error').length;
     const report: FileReport = { file: shown, dialect: dialect.dialect, diagnostics: sortedPlain(diagnostics) };
@@ -85,7 +131,12 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const exitCode = ioError ? ExitCode.usage : errors > 0 ? ExitCode.problems : ExitCode.ok;
   if (json) {
     const unread = reports.filter((r) => r.error !== undefined);
-    const error = unread.length ? { kind: 'unreadable' as const, message: `${plural(unread.length, 'file')} could not be read: ${unread.map((r) => r.error).join('; ')}` } : null;
+    const error = unread.length
+      ? {
+          kind: 'unreadable' as const,
+          message: `${plural(unread.length, 'file')} could not be read: ${unread.map((r) => r.error).join('; ')}`,
+        }
+      : null;
     io.stdout.write(jsonOutcome('check', exitCode, error, { files: reports }));
   } else {
     const count = reports.reduce((n, r) => n + r.diagnostics.length, 0);

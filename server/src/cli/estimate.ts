@@ -24,18 +24,32 @@ import { errorReport, jsonOutcome, reportFailure, sortedPlain, wantsJson, type P
 export const ESTIMATE: CommandSpec = {
   name: 'estimate',
   usage: ['FILE [options]'],
-  summary: 'Peak GPU memory of a config, term by term, against a GPU (the one given, the config\'s hardware.gpu, or the\n'
-    + 'first one nvidia-smi lists), with the least change that makes it fit and the recommended method. FILE - reads stdin.',
+  summary:
+    "Peak GPU memory of a config, term by term, against a GPU (the one given, the config's hardware.gpu, or the\n" +
+    'first one nvidia-smi lists), with the least change that makes it fit and the recommended method. FILE - reads stdin.',
   options: [
     { name: 'gpu', value: 'GPU', help: 'the GPU to check the fit against (overrides hardware.gpu)' },
-    { name: 'engine', value: 'hf|lora-lens', help: 'which trainer\'s memory profile (default: the config\'s engine)' },
-    { name: 'compare', help: 'a head-to-head of full fine-tuning, LoRA and QLoRA for this config: peak memory, fits, tokens/s, time, cost' },
-    { name: 'cost-per-hour', value: 'RATE', help: 'one GPU\'s hourly price for the cost estimate (overrides hardware.cost_per_hour)' },
-    { name: 'offline', help: 'look no model up on the Hugging Face Hub (HF_HUB_OFFLINE does the same); models fetched before are still read from the cache' },
+    { name: 'engine', value: 'hf|lora-lens', help: "which trainer's memory profile (default: the config's engine)" },
+    {
+      name: 'compare',
+      help: 'a head-to-head of full fine-tuning, LoRA and QLoRA for this config: peak memory, fits, tokens/s, time, cost',
+    },
+    {
+      name: 'cost-per-hour',
+      value: 'RATE',
+      help: "one GPU's hourly price for the cost estimate (overrides hardware.cost_per_hour)",
+    },
+    {
+      name: 'offline',
+      help: 'look no model up on the Hugging Face Hub (HF_HUB_OFFLINE does the same); models fetched before are still read from the cache',
+    },
   ],
-  notes: [GPU_FORMS, 'The estimate is printed even when the config has errors (they are listed, and what it assumed is said).',
+  notes: [
+    GPU_FORMS,
+    'The estimate is printed even when the config has errors (they are listed, and what it assumed is said).',
     'exit: 0 fits (or no GPU known), 1 does not fit or the config has errors, 2 usage error or unreadable file.',
-    '--json prints one JSON object on every outcome: command, exit_code, error (null or {kind, message}), then the estimate.'],
+    '--json prints one JSON object on every outcome: command, exit_code, error (null or {kind, message}), then the estimate.',
+  ],
   positionals: [1, 1],
   positionalName: 'FILE',
 };
@@ -51,14 +65,23 @@ interface Result {
 }
 
 /** The options after validation, or the usage error. */
-type EstimateArgs = { file: string; gpu: GpuSpec | null; engine: Engine | undefined; rate: number | null; compare: boolean; hub: boolean; json: boolean };
+type EstimateArgs = {
+  file: string;
+  gpu: GpuSpec | null;
+  engine: Engine | undefined;
+  rate: number | null;
+  compare: boolean;
+  hub: boolean;
+  json: boolean;
+};
 
 function readEstimateArgs(args: string[]): EstimateArgs | { help: true } | { usage: string } {
   const parsed = parseArgs(ESTIMATE, args);
   if (typeof parsed === 'string') return { usage: `${parsed}\n${shortUsage(ESTIMATE)}` };
   if (parsed.help) return { help: true };
   const engine = parsed.values.get('engine');
-  if (engine !== undefined && engine !== 'hf' && engine !== 'lora-lens') return { usage: `--engine must be hf or lora-lens, not "${engine}"` };
+  if (engine !== undefined && engine !== 'hf' && engine !== 'lora-lens')
+    return { usage: `--engine must be hf or lora-lens, not "${engine}"` };
   let gpu: GpuSpec | null = null;
   const gpuArg = parsed.values.get('gpu');
   if (gpuArg !== undefined) {
@@ -68,8 +91,17 @@ function readEstimateArgs(args: string[]): EstimateArgs | { help: true } | { usa
   }
   const rateArg = parsed.values.get('cost-per-hour');
   const rate = rateArg === undefined ? null : Number(rateArg);
-  if (rate !== null && !(Number.isFinite(rate) && rate >= 0)) return { usage: `--cost-per-hour must be a number ≥ 0, not "${rateArg}"` };
-  return { file: parsed.positionals[0]!, gpu, engine, rate, compare: parsed.flags.has('compare'), hub: !parsed.flags.has('offline'), json: parsed.format === 'json' };
+  if (rate !== null && !(Number.isFinite(rate) && rate >= 0))
+    return { usage: `--cost-per-hour must be a number ≥ 0, not "${rateArg}"` };
+  return {
+    file: parsed.positionals[0]!,
+    gpu,
+    engine,
+    rate,
+    compare: parsed.flags.has('compare'),
+    hub: !parsed.flags.has('offline'),
+    json: parsed.format === 'json',
+  };
 }
 
 /**
@@ -80,23 +112,60 @@ function readEstimateArgs(args: string[]): EstimateArgs | { help: true } | { usa
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const json = wantsJson(args);
   const options = readEstimateArgs(args);
-  if ('help' in options) { io.stdout.write(helpText(ESTIMATE)); return ExitCode.ok; }
-  if ('usage' in options) return reportFailure(io, 'estimate', json, ExitCode.usage, { kind: 'usage', message: options.usage.split('\n')[0]! }, {}, `lora-lens estimate: ${options.usage}\n`);
+  if ('help' in options) {
+    io.stdout.write(helpText(ESTIMATE));
+    return ExitCode.ok;
+  }
+  if ('usage' in options)
+    return reportFailure(
+      io,
+      'estimate',
+      json,
+      ExitCode.usage,
+      { kind: 'usage', message: options.usage.split('\n')[0]! },
+      {},
+      `lora-lens estimate: ${options.usage}\n`,
+    );
   const shown = options.file === '-' ? '<stdin>' : options.file;
   const read = await readConfigFile(options.file, io.cwd, io.stdin);
-  if (!read.ok) return reportFailure(io, 'estimate', json, ExitCode.usage, { kind: 'unreadable', message: read.message }, { file: shown });
+  if (!read.ok)
+    return reportFailure(
+      io,
+      'estimate',
+      json,
+      ExitCode.usage,
+      { kind: 'unreadable', message: read.message },
+      { file: shown },
+    );
 
-  const analysis = await analyzeForCli(read.text, read.path, { hub: options.hub, gpuOverride: options.gpu, ...(options.engine ? { engineOverride: options.engine } : {}) });
+  const analysis = await analyzeForCli(read.text, read.path, {
+    hub: options.hub,
+    gpuOverride: options.gpu,
+    ...(options.engine ? { engineOverride: options.engine } : {}),
+  });
   // The fit against the GPU is this command's verdict, not a config error.
   const configErrors = analysis.diagnostics.filter((d) => d.code !== MEMORY_NO_FIT);
   const errors = sortedPlain(configErrors).filter((d) => d.severity === 'error');
   const body = { file: shown, errors };
   if (!analysis.plan) {
-    const why = analysis.dialect.notChecked ?? analysis.diagnostics.find((d) => d.code === 'dialect-not-a-training-config')?.message;
+    const why =
+      analysis.dialect.notChecked ??
+      analysis.diagnostics.find((d) => d.code === 'dialect-not-a-training-config')?.message;
     const error = why
       ? { kind: 'not-a-config' as const, message: `${shown}: ${why}` }
-      : { kind: 'no-plan' as const, message: `${shown}: no training plan could be built (method, model and data.train are needed)` };
-    return reportFailure(io, 'estimate', json, ExitCode.problems, error, body, `${errorReport(shown, configErrors, 'fix them first')}lora-lens estimate: ${error.message}\n`);
+      : {
+          kind: 'no-plan' as const,
+          message: `${shown}: no training plan could be built (method, model and data.train are needed)`,
+        };
+    return reportFailure(
+      io,
+      'estimate',
+      json,
+      ExitCode.problems,
+      error,
+      body,
+      `${errorReport(shown, configErrors, 'fix them first')}lora-lens estimate: ${error.message}\n`,
+    );
   }
   const report = estimateReportOf(analysis, options.rate);
   if (!report) {
@@ -104,11 +173,18 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     return reportFailure(io, 'estimate', json, ExitCode.problems, { kind: 'model-unresolved', message }, body);
   }
   const gpuNote = report.gpu ? '' : await detectGpus().then((d) => (d.ok ? '' : d.message));
-  const result: Result = { file: shown, report, gpuNote, comparison: options.compare ? report.compare() : null, errors };
+  const result: Result = {
+    file: shown,
+    report,
+    gpuNote,
+    comparison: options.compare ? report.compare() : null,
+    errors,
+  };
   const exitCode = report.estimate.fits === false || errors.length > 0 ? ExitCode.problems : ExitCode.ok;
   if (json) io.stdout.write(jsonOutcome('estimate', exitCode, null, toJson(result)));
   else {
-    if (errors.length) io.stderr.write(errorReport(shown, configErrors, 'the estimate below reads the rest of the config'));
+    if (errors.length)
+      io.stderr.write(errorReport(shown, configErrors, 'the estimate below reads the rest of the config'));
     io.stdout.write(toText(result));
   }
   return exitCode;
@@ -131,22 +207,52 @@ function toJson({ file, report, gpuNote, comparison, errors }: Result): Record<s
     gpu: gpu ? { name: gpu.name, memory_bytes: int(gpu.memoryBytes) } : null,
     fits: est.fits,
     headroom_bytes: int(est.headroomBytes),
-    model: { id: report.modelId, source: report.modelSource, total_params: est.params.total, trainable_params: est.params.trainable },
+    model: {
+      id: report.modelId,
+      source: report.modelSource,
+      total_params: est.params.total,
+      trainable_params: est.params.trainable,
+    },
     num_gpus: est.numGpus,
     distributed: est.strategy ?? 'none',
     gradient_accumulation_steps: report.plan.training.gradient_accumulation_steps,
-    suggestions: fit.suggestions.map((s) => ({ kind: s.kind, title: s.title, peak_bytes: int(s.peakBytes), fits: s.fits })),
-    make_it_fit: fit.makeItFit ? { changes: fit.makeItFit.changes, peak_bytes: int(fit.makeItFit.estimate.peakBytes) } : null,
+    suggestions: fit.suggestions.map((s) => ({
+      kind: s.kind,
+      title: s.title,
+      peak_bytes: int(s.peakBytes),
+      fits: s.fits,
+    })),
+    make_it_fit: fit.makeItFit
+      ? { changes: fit.makeItFit.changes, peak_bytes: int(fit.makeItFit.estimate.peakBytes) }
+      : null,
     recommended_method: recommendation.method,
     recommendation: recommendation.text,
-    throughput: throughput ? { tokens_per_second: Math.round(throughput.tokensPerSecond), step_seconds: throughput.stepSeconds, bound: throughput.bound } : null,
-    time: time ? { steps: time.steps, seconds: Math.round(time.seconds), cost: time.cost, rows_estimated: time.rowsEstimated } : null,
+    throughput: throughput
+      ? {
+          tokens_per_second: Math.round(throughput.tokensPerSecond),
+          step_seconds: throughput.stepSeconds,
+          bound: throughput.bound,
+        }
+      : null,
+    time: time
+      ? { steps: time.steps, seconds: Math.round(time.seconds), cost: time.cost, rows_estimated: time.rowsEstimated }
+      : null,
     load_ram: { bytes: int(report.loadRam.bytes), kind: report.loadRam.kind },
-    ...(comparison ? { compare: comparison.map((c) => ({
-      method: c.method, current: c.current, peak_bytes: int(c.peakBytes), fits: c.fits,
-      tokens_per_second: c.tokensPerSecond === null ? null : Math.round(c.tokensPerSecond), seconds: c.seconds === null ? null : Math.round(c.seconds),
-      steps: c.steps, cost: c.cost, fastest_that_fits: c.fastestThatFits,
-    })) } : {}),
+    ...(comparison
+      ? {
+          compare: comparison.map((c) => ({
+            method: c.method,
+            current: c.current,
+            peak_bytes: int(c.peakBytes),
+            fits: c.fits,
+            tokens_per_second: c.tokensPerSecond === null ? null : Math.round(c.tokensPerSecond),
+            seconds: c.seconds === null ? null : Math.round(c.seconds),
+            steps: c.steps,
+            cost: c.cost,
+            fastest_that_fits: c.fastestThatFits,
+          })),
+        }
+      : {}),
     assumptions: report.assumptions,
     errors,
     notes: [...(gpuNote ? [gpuNote] : []), ...report.notes],
@@ -156,48 +262,71 @@ function toJson({ file, report, gpuNote, comparison, errors }: Result): Record<s
 /** "≈ 2 h 10 min on H100 80GB · 1,250 steps · 9,800 tokens/s · cost 5.42"; why not, when it cannot be said. */
 function timeLine(gpu: GpuSpec | null, throughput: ThroughputEstimate | null, time: TrainingTime | null): string {
   if (!gpu) return '';
-  if (!throughput) return `time: unknown for a GPU given by its size only (name the card, e.g. --gpu "RTX 4090", for its speed)`;
+  if (!throughput)
+    return `time: unknown for a GPU given by its size only (name the card, e.g. --gpu "RTX 4090", for its speed)`;
   const rate = `${Math.round(throughput.tokensPerSecond).toLocaleString('en-US')} tokens/s`;
   if (!time) return `time: ${rate} on ${gpu.name}; the total needs the dataset (data.train) or training.max_steps`;
   const cost = time.cost === null ? '' : ` · cost ≈ ${time.cost.toFixed(2)}`;
-  return `time: ≈ ${formatDurationShort(time.seconds)} on ${gpu.name} · ${time.steps.toLocaleString('en-US')} steps · ${rate}${cost}`
-    + (time.rowsEstimated ? ' (row count estimated)' : '');
+  return (
+    `time: ≈ ${formatDurationShort(time.seconds)} on ${gpu.name} · ${time.steps.toLocaleString('en-US')} steps · ${rate}${cost}` +
+    (time.rowsEstimated ? ' (row count estimated)' : '')
+  );
 }
 
 /** The head-to-head table; the fastest method that fits is marked. */
 function comparisonTable(rows: MethodComparison[]): string[] {
   const cell = (c: MethodComparison): string[] => [
-    `${c.method}${c.current ? ' (this config)' : ''}`, formatGiB(c.peakBytes), c.fits === null ? '?' : c.fits ? 'yes' : 'no',
+    `${c.method}${c.current ? ' (this config)' : ''}`,
+    formatGiB(c.peakBytes),
+    c.fits === null ? '?' : c.fits ? 'yes' : 'no',
     c.tokensPerSecond === null ? '–' : Math.round(c.tokensPerSecond).toLocaleString('en-US'),
-    c.seconds === null ? '–' : formatDurationShort(c.seconds), c.cost === null ? '–' : c.cost.toFixed(2),
+    c.seconds === null ? '–' : formatDurationShort(c.seconds),
+    c.cost === null ? '–' : c.cost.toFixed(2),
   ];
   const table = [['method', 'peak', 'fits', 'tokens/s', 'time', 'cost'], ...rows.map(cell)];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  return table.map((r, i) => `  ${r.map((v, j) => v.padEnd(widths[j]!)).join('  ')}${i > 0 && rows[i - 1]!.fastestThatFits ? '  ← fastest that fits' : ''}`.trimEnd());
+  return table.map((r, i) =>
+    `  ${r.map((v, j) => v.padEnd(widths[j]!)).join('  ')}${i > 0 && rows[i - 1]!.fastestThatFits ? '  ← fastest that fits' : ''}`.trimEnd(),
+  );
 }
 
 /** The table: one unit per figure (GiB; parameter counts in B or M as their size asks). */
 function toText({ report, gpuNote, comparison }: Result): string {
   const { plan, estimate: est, gpu, fit, recommendation, throughput, time } = report;
   const out: string[] = [];
-  out.push(`${report.modelId} (${report.modelSource}) · ${plan.method} · ${plan.precision} · micro batch ${plan.training.per_device_train_batch_size} × ${plan.data.max_length} tokens`
-    + `${plan.training.gradient_accumulation_steps > 1 ? ` · accumulation ${plan.training.gradient_accumulation_steps}` : ''}`
-    + `${plan.training.gradient_checkpointing ? ' · gradient checkpointing' : ''} · engine ${est.engine}${est.calibrated ? '' : ' (not yet calibrated)'}`);
+  out.push(
+    `${report.modelId} (${report.modelSource}) · ${plan.method} · ${plan.precision} · micro batch ${plan.training.per_device_train_batch_size} × ${plan.data.max_length} tokens` +
+      `${plan.training.gradient_accumulation_steps > 1 ? ` · accumulation ${plan.training.gradient_accumulation_steps}` : ''}` +
+      `${plan.training.gradient_checkpointing ? ' · gradient checkpointing' : ''} · engine ${est.engine}${est.calibrated ? '' : ' (not yet calibrated)'}`,
+  );
   out.push(`parameters: ${formatCount(est.params.total)} total, ${formatCount(est.params.trainable)} trainable`, '');
   const width = Math.max(...est.breakdown.map((t) => t.label.length), 28);
-  for (const t of est.breakdown) out.push(`  ${t.label.padEnd(width)} ${(t.bytes / 2 ** 30).toFixed(2).padStart(8)} GiB`);
-  out.push(`  ${`peak${perGpu(est)} (at ${est.peakPhase})`.padEnd(width)} ${(est.peakBytes / 2 ** 30).toFixed(2).padStart(8)} GiB`);
+  for (const t of est.breakdown)
+    out.push(`  ${t.label.padEnd(width)} ${(t.bytes / 2 ** 30).toFixed(2).padStart(8)} GiB`);
+  out.push(
+    `  ${`peak${perGpu(est)} (at ${est.peakPhase})`.padEnd(width)} ${(est.peakBytes / 2 ** 30).toFixed(2).padStart(8)} GiB`,
+  );
   // The allocator's cache can hold more than the peak, never more than the card: said as a share of the card then.
   if (est.reservedBytesMax > est.peakBytes) {
-    out.push(gpu && est.reservedBytesMax >= gpu.memoryBytes
-      ? `  the allocator may reserve all of the card's ${formatGiB(gpu.memoryBytes)} (nvidia-smi shows it as used)`
-      : `  nvidia-smi may show up to ${formatGiB(est.reservedBytesMax)} (the allocator's cache)`);
+    out.push(
+      gpu && est.reservedBytesMax >= gpu.memoryBytes
+        ? `  the allocator may reserve all of the card's ${formatGiB(gpu.memoryBytes)} (nvidia-smi shows it as used)`
+        : `  nvidia-smi may show up to ${formatGiB(est.reservedBytesMax)} (the allocator's cache)`,
+    );
   }
   out.push('');
-  if (!gpu) out.push(`GPU: ${gpuNote || 'unknown'}; pass --gpu GPU to check the fit (lora-lens estimate --help lists the forms)`);
-  else out.push(est.fits ? `fits ${gpu.name} (${formatGiB(gpu.memoryBytes)}): ${formatGiB(est.headroomBytes ?? 0)} free`
-    : `DOES NOT FIT ${gpu.name} (${formatGiB(gpu.memoryBytes)}): ${formatGiB(-(est.headroomBytes ?? 0))} over`);
-  if (fit.makeItFit) out.push(`make it fit: ${fit.makeItFit.changes.join(', ')} → ${formatGiB(fit.makeItFit.estimate.peakBytes)}`);
+  if (!gpu)
+    out.push(
+      `GPU: ${gpuNote || 'unknown'}; pass --gpu GPU to check the fit (lora-lens estimate --help lists the forms)`,
+    );
+  else
+    out.push(
+      est.fits
+        ? `fits ${gpu.name} (${formatGiB(gpu.memoryBytes)}): ${formatGiB(est.headroomBytes ?? 0)} free`
+        : `DOES NOT FIT ${gpu.name} (${formatGiB(gpu.memoryBytes)}): ${formatGiB(-(est.headroomBytes ?? 0))} over`,
+    );
+  if (fit.makeItFit)
+    out.push(`make it fit: ${fit.makeItFit.changes.join(', ')} → ${formatGiB(fit.makeItFit.estimate.peakBytes)}`);
   for (const s of fit.suggestions) out.push(`  - ${s.title}`);
   const timeText = timeLine(gpu, throughput, time);
   if (timeText) out.push(timeText);

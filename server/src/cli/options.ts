@@ -43,11 +43,16 @@ export const COMMON_OPTIONS: OptionSpec[] = [
 ];
 
 /** `--python PATH`, for every command that starts the trainer. */
-export const PYTHON_OPTION: OptionSpec = { name: 'python', value: 'PATH', help: 'the interpreter (default $LORA_LENS_PYTHON, else python3)' };
+export const PYTHON_OPTION: OptionSpec = {
+  name: 'python',
+  value: 'PATH',
+  help: 'the interpreter (default $LORA_LENS_PYTHON, else python3)',
+};
 
 /** Accepted GPU forms, said once for every command that takes `--gpu`. */
-export const GPU_FORMS = 'GPU is a catalog name ("RTX 4090", "A100-80GB", "H100") or a memory size: 24GiB, 24GB, 24g, '
-  + '16384MiB, or a bare number of GiB (16 means 16 GiB).';
+export const GPU_FORMS =
+  'GPU is a catalog name ("RTX 4090", "A100-80GB", "H100") or a memory size: 24GiB, 24GB, 24g, ' +
+  '16384MiB, or a bare number of GiB (16 means 16 GiB).';
 
 /** The help text of a command: usage lines, options with what they take, notes. */
 export function helpText(spec: CommandSpec): string {
@@ -78,8 +83,14 @@ export function parseArgs(spec: CommandSpec, args: string[]): ParsedArgs | strin
   let optionsEnded = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (optionsEnded || arg === '-' || !arg.startsWith('-')) { out.positionals.push(arg); continue; }
-    if (arg === '--') { optionsEnded = true; continue; }
+    if (optionsEnded || arg === '-' || !arg.startsWith('-')) {
+      out.positionals.push(arg);
+      continue;
+    }
+    if (arg === '--') {
+      optionsEnded = true;
+      continue;
+    }
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const key = eq > 0 ? arg.slice(2, eq) : arg.startsWith('--') ? arg.slice(2) : arg.slice(1);
     const option = all.find((o) => (arg.startsWith('--') ? o.name === key : o.alias === key));
@@ -101,7 +112,10 @@ export function parseArgs(spec: CommandSpec, args: string[]): ParsedArgs | strin
   if (out.help) return out;
   const [min, max] = spec.positionals;
   if (out.positionals.length < min) return `no ${spec.positionalName} given`;
-  if (out.positionals.length > max) return max === 1 ? `one ${spec.positionalName} at a time (got ${out.positionals.join(', ')})` : `at most ${max} ${spec.positionalName}s`;
+  if (out.positionals.length > max)
+    return max === 1
+      ? `one ${spec.positionalName} at a time (got ${out.positionals.join(', ')})`
+      : `at most ${max} ${spec.positionalName}s`;
   return out;
 }
 
@@ -109,10 +123,20 @@ export function parseArgs(spec: CommandSpec, args: string[]): ParsedArgs | strin
  * Parses a command's arguments and answers what needs no command: -h/--help (the help on stdout, exit 0) and a usage
  * error (the error and the short usage on stderr, exit 2). Returns the parsed arguments, or the exit code.
  */
-export function parseCommand(spec: CommandSpec, args: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): ParsedArgs | number {
+export function parseCommand(
+  spec: CommandSpec,
+  args: string[],
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
+): ParsedArgs | number {
   const parsed = parseArgs(spec, args);
-  if (typeof parsed === 'string') { io.stderr.write(`lora-lens ${spec.name}: ${parsed}\n${shortUsage(spec)}\n`); return 2; }
-  if (parsed.help) { io.stdout.write(helpText(spec)); return 0; }
+  if (typeof parsed === 'string') {
+    io.stderr.write(`lora-lens ${spec.name}: ${parsed}\n${shortUsage(spec)}\n`);
+    return 2;
+  }
+  if (parsed.help) {
+    io.stdout.write(helpText(spec));
+    return 0;
+  }
   return parsed;
 }
 

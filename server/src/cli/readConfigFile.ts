@@ -3,10 +3,12 @@ import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { MAX_CONFIG_BYTES } from '../core/document/configDocument';
 
-export type ReadResult = { ok: true; path: string; text: string } | { ok: false; path: string; message: string; badByteOffset?: number };
+export type ReadResult =
+  { ok: true; path: string; text: string } | { ok: false; path: string; message: string; badByteOffset?: number };
 
 const LIMIT_MIB = MAX_CONFIG_BYTES / 1048576;
-const tooLarge = (name: string) => `${name} is over ${LIMIT_MIB} MiB; a fine-tuning config is a few KiB (keep data in data.train, not in the config).`;
+const tooLarge = (name: string) =>
+  `${name} is over ${LIMIT_MIB} MiB; a fine-tuning config is a few KiB (keep data in data.train, not in the config).`;
 
 /** Everything a stream holds, as one buffer; null once it passes `limit` bytes (the rest is not read). */
 async function readAll(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer | null> {
@@ -37,12 +39,14 @@ function kindOf(info: Stats): string {
 async function readRegularFile(path: string, file: string): Promise<Buffer | string> {
   const info = await stat(path);
   if (info.isDirectory()) return `${file} is a directory; pass a config file (e.g. ${file}/train.finetune.yaml).`;
-  if (!info.isFile()) return `${file} is ${kindOf(info)}; pass a config file (a regular file of at most ${LIMIT_MIB} MiB).`;
+  if (!info.isFile())
+    return `${file} is ${kindOf(info)}; pass a config file (a regular file of at most ${LIMIT_MIB} MiB).`;
   if (info.size > MAX_CONFIG_BYTES) return tooLarge(file);
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const opened = await handle.stat();
-    if (!opened.isFile()) return `${file} is ${kindOf(opened)}; pass a config file (a regular file of at most ${LIMIT_MIB} MiB).`;
+    if (!opened.isFile())
+      return `${file} is ${kindOf(opened)}; pass a config file (a regular file of at most ${LIMIT_MIB} MiB).`;
     const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
     let length = 0;
     for (;;) {
@@ -70,7 +74,10 @@ export async function readConfigFile(file: string, cwd: string, stdin?: NodeJS.R
     const read = await readAll(stdin, MAX_CONFIG_BYTES);
     if (!read) return { ok: false, path, message: tooLarge('stdin') };
     bytes = read;
-    path = resolve(cwd, bytes.toString('utf8', 0, 64).trimStart().startsWith('{') ? 'stdin.finetune.json' : 'stdin.finetune.yaml');
+    path = resolve(
+      cwd,
+      bytes.toString('utf8', 0, 64).trimStart().startsWith('{') ? 'stdin.finetune.json' : 'stdin.finetune.yaml',
+    );
   } else {
     try {
       const read = await readRegularFile(path, file);
@@ -78,7 +85,8 @@ export async function readConfigFile(file: string, cwd: string, stdin?: NodeJS.R
       bytes = read;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+      const reason =
+        code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
       return { ok: false, path, message: `cannot read ${file}: ${reason}.` };
     }
   }
@@ -88,7 +96,12 @@ export async function readConfigFile(file: string, cwd: string, stdin?: NodeJS.R
     return { ok: true, path, text };
   } catch {
     const offset = firstInvalidUtf8(bytes);
-    return { ok: false, path, message: `${file === '-' ? 'stdin' : file} is not UTF-8 text (invalid byte 0x${bytes[offset]?.toString(16).padStart(2, '0')} at byte ${offset}); save it as UTF-8.`, badByteOffset: offset };
+    return {
+      ok: false,
+      path,
+      message: `${file === '-' ? 'stdin' : file} is not UTF-8 text (invalid byte 0x${bytes[offset]?.toString(16).padStart(2, '0')} at byte ${offset}); save it as UTF-8.`,
+      badByteOffset: offset,
+    };
   }
 }
 

@@ -6,7 +6,15 @@ import type { Diagnostic } from 'vscode-languageserver-types';
 import { severityName } from '../core/document/diagnostics';
 import { plural } from './options';
 
-export interface PlainDiagnostic { line: number; column: number; endLine: number; endColumn: number; severity: string; code: string; message: string }
+export interface PlainDiagnostic {
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  severity: string;
+  code: string;
+  message: string;
+}
 
 /** A diagnostic with 1-based positions and plain strings (the JSON form). */
 export function toPlain(d: Diagnostic): PlainDiagnostic {
@@ -39,15 +47,31 @@ export function errorReport(file: string, diagnostics: readonly Diagnostic[], wh
 }
 
 /** Why a command produced no result: the `error.kind` of its JSON (docs/cli-json.md lists them). */
-export type CliErrorKind = 'usage' | 'unreadable' | 'not-a-config' | 'no-plan' | 'model-unresolved' | 'not-converted' | 'output-exists' | 'unwritable';
+export type CliErrorKind =
+  | 'usage'
+  | 'unreadable'
+  | 'not-a-config'
+  | 'no-plan'
+  | 'model-unresolved'
+  | 'not-converted'
+  | 'output-exists'
+  | 'unwritable';
 
-export interface CliError { kind: CliErrorKind; message: string }
+export interface CliError {
+  kind: CliErrorKind;
+  message: string;
+}
 
 /**
  * The one JSON shape of every command's `--json` output, on every outcome: `command`, `exit_code` and `error` (null
  * when the command produced its result, else what went wrong and why), then the command's own fields.
  */
-export function jsonOutcome(command: string, exitCode: number, error: CliError | null, body: Record<string, unknown> = {}): string {
+export function jsonOutcome(
+  command: string,
+  exitCode: number,
+  error: CliError | null,
+  body: Record<string, unknown> = {},
+): string {
   return `${JSON.stringify({ command, exit_code: exitCode, error, ...body }, null, 2)}\n`;
 }
 
@@ -55,15 +79,24 @@ export function jsonOutcome(command: string, exitCode: number, error: CliError |
 export function wantsJson(args: readonly string[]): boolean {
   const end = args.indexOf('--');
   const options = end < 0 ? args : args.slice(0, end);
-  return options.some((a, i) => a === '--json' || a === '--format=json' || (a === '--format' && options[i + 1] === 'json'));
+  return options.some(
+    (a, i) => a === '--json' || a === '--format=json' || (a === '--format' && options[i + 1] === 'json'),
+  );
 }
 
 /**
  * Reports a command's failure: the message on stderr (with the usage line for a usage error) and, when JSON was
  * asked for, the JSON outcome on stdout. Returns the exit code.
  */
-export function reportFailure(io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }, command: string, json: boolean, exitCode: number,
-  error: CliError, body: Record<string, unknown> = {}, stderrText = `lora-lens ${command}: ${error.message}\n`): number {
+export function reportFailure(
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
+  command: string,
+  json: boolean,
+  exitCode: number,
+  error: CliError,
+  body: Record<string, unknown> = {},
+  stderrText = `lora-lens ${command}: ${error.message}\n`,
+): number {
   io.stderr.write(stderrText);
   if (json) io.stdout.write(jsonOutcome(command, exitCode, error, body));
   return exitCode;

@@ -9,7 +9,16 @@ import { parseConfigDocument } from '../core/document/configDocument';
 import { detectGpus } from '../runs/gpuDetect';
 import type { Estimate } from '../core/estimate/memory/types';
 import type { TrainingPlan } from '../core/plan/types';
-import { blocksRun, checkNewRun, isRefusal, launch, planLaunch, runDoctorCheck, type LaunchSpec, type Refusal } from '../runs';
+import {
+  blocksRun,
+  checkNewRun,
+  isRefusal,
+  launch,
+  planLaunch,
+  runDoctorCheck,
+  type LaunchSpec,
+  type Refusal,
+} from '../runs';
 import type { ExternalTool } from '../runs/tools/adapter';
 import { TOOL_EXECUTABLE } from '../runs/tools/command';
 import { missingToolMessage, TOOL_LOG_FILE, toolDisplayName, toolEstimateOf, toolRunDir } from '../runs/tools/toolRun';
@@ -21,7 +30,14 @@ import { errorReport } from './report';
 import { isTty, Reporter } from './runReporter';
 import { untilExit } from './untilExit';
 
-export interface ToolRunArgs { file: string; runDir: string | null; python: string; skipChecks: boolean; json: boolean; hub: boolean }
+export interface ToolRunArgs {
+  file: string;
+  runDir: string | null;
+  python: string;
+  skipChecks: boolean;
+  json: boolean;
+  hub: boolean;
+}
 
 /** The tool a config is written for, or null for our own dialect (and anything else). */
 export function toolOfConfig(text: string, path: string): ExternalTool | null {
@@ -29,13 +45,24 @@ export function toolOfConfig(text: string, path: string): ExternalTool | null {
   return isToolDialectId(match.dialect) ? match.dialect : null;
 }
 
-interface ToolPlan { plan: TrainingPlan; estimate: Estimate | null; numTrainRows: number | null; tokensPerSecond: number | null }
+interface ToolPlan {
+  plan: TrainingPlan;
+  estimate: Estimate | null;
+  numTrainRows: number | null;
+  tokensPerSecond: number | null;
+}
 
 /**
  * The normalised plan (for plan.json and the Runs view) and the estimate: the analysis's when it reads the dialect,
  * else the normaliser's own plan without an estimate. A string when the file cannot be trained.
  */
-async function planOf(tool: ExternalTool, text: string, path: string, shown: string, hub: boolean): Promise<ToolPlan | string> {
+async function planOf(
+  tool: ExternalTool,
+  text: string,
+  path: string,
+  shown: string,
+  hub: boolean,
+): Promise<ToolPlan | string> {
   const match = detectDialect(text, path);
   // LLaMA-Factory's inference and export files train nothing; every other sub-kind (train, TRL's sft and dpo) does.
   if (match.subKind === 'inference' || match.subKind === 'export') {
@@ -43,12 +70,22 @@ async function planOf(tool: ExternalTool, text: string, path: string, shown: str
   }
   const analysis = await analyzeForCli(text, path, { hub });
   if (analysis.plan) {
-    const report = errorReport(shown, analysis.diagnostics, `fix them first (${toolDisplayName(tool)} would stop on them too)`);
+    const report = errorReport(
+      shown,
+      analysis.diagnostics,
+      `fix them first (${toolDisplayName(tool)} would stop on them too)`,
+    );
     if (report) return report.trimEnd();
-    return { plan: analysis.plan, estimate: analysis.estimate ?? null, numTrainRows: analysis.dataset?.rows ?? null, tokensPerSecond: throughputOf(analysis)?.tokensPerSecond ?? null };
+    return {
+      plan: analysis.plan,
+      estimate: analysis.estimate ?? null,
+      numTrainRows: analysis.dataset?.rows ?? null,
+      tokensPerSecond: throughputOf(analysis)?.tokensPerSecond ?? null,
+    };
   }
   const normalized = normalizeDialect(tool, parseConfigDocument(text), path, match.subKind ?? 'train');
-  if (!normalized.plan) return `${shown} lacks what a run needs: ${normalized.problems.map((p) => p.message).join('; ') || 'no model'}`;
+  if (!normalized.plan)
+    return `${shown} lacks what a run needs: ${normalized.problems.map((p) => p.message).join('; ') || 'no model'}`;
   return { plan: normalized.plan, estimate: null, numTrainRows: null, tokensPerSecond: null };
 }
 
@@ -66,7 +103,12 @@ export function refusalExitCode(refusal: Refusal): number {
  * Runs `tool` on the config: pre-flight (unless --skip-checks), the run folder, the tool, its progress; Ctrl-C stops it
  * (SIGINT to its group, the grace, then the group) and exits 130.
  */
-export async function runToolConfig(args: ToolRunArgs, read: { text: string; path: string }, tool: ExternalTool, io: CliIO): Promise<number> {
+export async function runToolConfig(
+  args: ToolRunArgs,
+  read: { text: string; path: string },
+  tool: ExternalTool,
+  io: CliIO,
+): Promise<number> {
   const shown = args.file;
   const planned = await planOf(tool, read.text, read.path, shown, args.hub);
   if (typeof planned === 'string') return fail(io, planned);
@@ -78,18 +120,41 @@ export async function runToolConfig(args: ToolRunArgs, read: { text: string; pat
   // The doctor ran in the interpreter's environment: the console script it found comes first.
   let fromDoctor: string | null = null;
   if (!args.skipChecks) {
-    const outcome = await runDoctorCheck({ python, cwd: io.cwd, trainerRoot: trainerRoot(), nvidia: await detectGpus(), tool });
-    if (!outcome.ok) return fail(io, `${outcome.message}\nPass --python PATH (or set LORA_LENS_PYTHON), or check with: lora-lens doctor`);
+    const outcome = await runDoctorCheck({
+      python,
+      cwd: io.cwd,
+      trainerRoot: trainerRoot(),
+      nvidia: await detectGpus(),
+      tool,
+    });
+    if (!outcome.ok)
+      return fail(
+        io,
+        `${outcome.message}\nPass --python PATH (or set LORA_LENS_PYTHON), or check with: lora-lens doctor`,
+      );
     python = outcome.python;
     fromDoctor = outcome.report.tools[tool].executable;
-    for (const f of outcome.findings) io.stderr.write(`lora-lens run: ${f.severity}: ${f.message}\n${f.install ? `  install: ${f.install}\n` : ''}`);
-    if (outcome.findings.some((f) => f.kind === 'missing-tool' && f.severity === 'error')) return fail(io, missingToolMessage(tool, python, shown));
-    if (blocksRun(outcome.findings)) return fail(io, 'not started; fix the above (or pass --skip-checks to start anyway)');
+    for (const f of outcome.findings)
+      io.stderr.write(`lora-lens run: ${f.severity}: ${f.message}\n${f.install ? `  install: ${f.install}\n` : ''}`);
+    if (outcome.findings.some((f) => f.kind === 'missing-tool' && f.severity === 'error'))
+      return fail(io, missingToolMessage(tool, python, shown));
+    if (blocksRun(outcome.findings))
+      return fail(io, 'not started; fix the above (or pass --skip-checks to start anyway)');
   }
-  const estimate = { peakAllocatedBytes: null, tokensPerSecond: null, tool: toolEstimateOf(planned.estimate, planned.tokensPerSecond), numTrainRows: planned.numTrainRows };
+  const estimate = {
+    peakAllocatedBytes: null,
+    tokensPerSecond: null,
+    tool: toolEstimateOf(planned.estimate, planned.tokensPerSecond),
+    numTrainRows: planned.numTrainRows,
+  };
   const spec = planLaunch({
     target: { kind: 'new', plan, configPath: read.path, tool, runDir, configShown: shown },
-    python, cwd: io.cwd, trainerRoot: trainerRoot(), toolExecutable: fromDoctor, estimate, now: new Date(),
+    python,
+    cwd: io.cwd,
+    trainerRoot: trainerRoot(),
+    toolExecutable: fromDoctor,
+    estimate,
+    now: new Date(),
   });
   if (isRefusal(spec)) return fail(io, spec.message, refusalExitCode(spec));
   return follow(args, spec, io);
@@ -106,7 +171,12 @@ async function follow(args: ToolRunArgs, spec: LaunchSpec, io: CliIO): Promise<n
   const started = launch(spec, {
     onEvent: (e) => reporter.event(e),
     // The tool's own output goes to tool.log untouched; the terminal gets our progress, and its last lines if it fails.
-    onOutput: (line) => { if (line.trim()) { tail.push(line); if (tail.length > TAIL_LINES) tail.shift(); } },
+    onOutput: (line) => {
+      if (line.trim()) {
+        tail.push(line);
+        if (tail.length > TAIL_LINES) tail.shift();
+      }
+    },
   });
   if (isRefusal(started)) return fail(io, started.message, refusalExitCode(started));
   reporter.line(`run folder: ${spec.runDir}`);
@@ -116,8 +186,10 @@ async function follow(args: ToolRunArgs, spec: LaunchSpec, io: CliIO): Promise<n
     io.stderr.write(`lora-lens run: ${exit.spawnError}\n`);
     return ExitCode.problems;
   }
-  if (exit.end?.status === 'failed' && tail.length) io.stderr.write(`${toolDisplayName(tool)}'s last lines:\n${tail.map((l) => `  ${l}`).join('\n')}\n`);
-  if (exit.end?.status !== 'completed') io.stderr.write(`lora-lens run: ${toolDisplayName(tool)}'s output is in ${join(spec.runDir, TOOL_LOG_FILE)}\n`);
+  if (exit.end?.status === 'failed' && tail.length)
+    io.stderr.write(`${toolDisplayName(tool)}'s last lines:\n${tail.map((l) => `  ${l}`).join('\n')}\n`);
+  if (exit.end?.status !== 'completed')
+    io.stderr.write(`lora-lens run: ${toolDisplayName(tool)}'s output is in ${join(spec.runDir, TOOL_LOG_FILE)}\n`);
   if (interrupted) return ExitCode.interrupted;
   if (exit.end?.status === 'completed' || exit.end?.status === 'stopped') return ExitCode.ok;
   return exit.code && exit.code !== 0 ? exit.code : ExitCode.problems;

@@ -11,8 +11,9 @@ import { parseCommand, type CommandSpec } from './options';
 export const RUNS: CommandSpec = {
   name: 'runs',
   usage: ['[DIR] [options]'],
-  summary: 'Lists the runs under DIR (default: the working directory; run folders up to 4 levels down, such as\n'
-    + '<output.dir>/<run-id>/), newest first: status, steps, loss, training time, the tool that trained it, its folder.',
+  summary:
+    'Lists the runs under DIR (default: the working directory; run folders up to 4 levels down, such as\n' +
+    '<output.dir>/<run-id>/), newest first: status, steps, loss, training time, the tool that trained it, its folder.',
   options: [{ name: 'depth', value: 'N', help: 'how many folder levels below DIR to look in (default 4)' }],
   notes: ['exit: 0 (also when there is no run), 2 usage error (DIR is not a folder).'],
   positionals: [0, 1],
@@ -21,8 +22,16 @@ export const RUNS: CommandSpec = {
 
 function jsonOf(run: RunSummary) {
   return {
-    id: run.id, dir: run.dir, status: run.status, step: run.step, total_steps: run.totalSteps, loss: run.loss,
-    started_at: run.startedAt.toISOString(), elapsed_s: run.elapsedS, tool: run.tool ?? 'lora-lens', error_kind: run.errorKind,
+    id: run.id,
+    dir: run.dir,
+    status: run.status,
+    step: run.step,
+    total_steps: run.totalSteps,
+    loss: run.loss,
+    started_at: run.startedAt.toISOString(),
+    elapsed_s: run.elapsedS,
+    tool: run.tool ?? 'lora-lens',
+    error_kind: run.errorKind,
   };
 }
 
@@ -46,13 +55,25 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const parsed = parseCommand(RUNS, args, io);
   if (typeof parsed === 'number') return parsed;
   const root = resolve(io.cwd, parsed.positionals[0] ?? '.');
-  if (!existsSync(root) || !statSync(root).isDirectory()) { io.stderr.write(`lora-lens runs: ${root} is not a folder\n`); return ExitCode.usage; }
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    io.stderr.write(`lora-lens runs: ${root} is not a folder\n`);
+    return ExitCode.usage;
+  }
   const depthText = parsed.values.get('depth') ?? '4';
   const depth = Number(depthText);
-  if (!Number.isInteger(depth) || depth < 0 || depth > 16) { io.stderr.write(`lora-lens runs: --depth must be a whole number from 0 to 16, not "${depthText}"\n`); return ExitCode.usage; }
+  if (!Number.isInteger(depth) || depth < 0 || depth > 16) {
+    io.stderr.write(`lora-lens runs: --depth must be a whole number from 0 to 16, not "${depthText}"\n`);
+    return ExitCode.usage;
+  }
   const runs = listRuns(findRunFolders(root, depth));
-  if (parsed.format === 'json') { io.stdout.write(`${JSON.stringify({ root, runs: runs.map(jsonOf) }, null, 2)}\n`); return ExitCode.ok; }
-  if (!runs.length) { io.stderr.write(`lora-lens runs: no run folders under ${root} (a run folder holds plan.json and events.jsonl)\n`); return ExitCode.ok; }
+  if (parsed.format === 'json') {
+    io.stdout.write(`${JSON.stringify({ root, runs: runs.map(jsonOf) }, null, 2)}\n`);
+    return ExitCode.ok;
+  }
+  if (!runs.length) {
+    io.stderr.write(`lora-lens runs: no run folders under ${root} (a run folder holds plan.json and events.jsonl)\n`);
+    return ExitCode.ok;
+  }
   io.stdout.write(formatRunsTable(runs, io.cwd));
   return ExitCode.ok;
 }

@@ -7,9 +7,15 @@
  */
 const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-export async function untilExit<T>(child: { done: Promise<T>; stop(): Promise<T> }): Promise<{ exit: T; interrupted: boolean }> {
+export async function untilExit<T>(child: {
+  done: Promise<T>;
+  stop(): Promise<T>;
+}): Promise<{ exit: T; interrupted: boolean }> {
   let interrupted = false;
-  const onSignal = () => { interrupted = true; void child.stop(); };
+  const onSignal = () => {
+    interrupted = true;
+    void child.stop();
+  };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   try {
     return { exit: await child.done, interrupted };

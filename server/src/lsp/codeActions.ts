@@ -14,7 +14,13 @@ export function getQuickFixes(uri: string, doc: ConfigDocument, diagnostics: Dia
     for (const fix of fixes) {
       const edits = toTextEdits(doc, fix.edits);
       if (edits.length === 0) continue;
-      actions.push({ title: fix.title, kind: CodeActionKind.QuickFix, diagnostics: [diagnostic], isPreferred: fix.isPreferred ?? false, edit: { changes: { [uri]: edits } } });
+      actions.push({
+        title: fix.title,
+        kind: CodeActionKind.QuickFix,
+        diagnostics: [diagnostic],
+        isPreferred: fix.isPreferred ?? false,
+        edit: { changes: { [uri]: edits } },
+      });
     }
   }
   return actions;

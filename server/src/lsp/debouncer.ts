@@ -13,10 +13,13 @@ export class Debouncer {
       task();
       return;
     }
-    this.timers.set(key, setTimeout(() => {
-      this.timers.delete(key);
-      task();
-    }, this.delayMs));
+    this.timers.set(
+      key,
+      setTimeout(() => {
+        this.timers.delete(key);
+        task();
+      }, this.delayMs),
+    );
   }
 
   cancel(key: string): void {

@@ -28,12 +28,24 @@ export function getDisableActions(uri: string, doc: ConfigDocument, diagnostics:
     let edit: TextEdit;
     if (above && above.ids.length > 0) {
       const last = above.ids[above.ids.length - 1]!;
-      edit = { range: { start: { line: above.line, character: last.end }, end: { line: above.line, character: last.end } }, newText: `, ${id}` };
+      edit = {
+        range: { start: { line: above.line, character: last.end }, end: { line: above.line, character: last.end } },
+        newText: `, ${id}`,
+      };
     } else {
       const indent = /^[ \t]*/.exec(lines[line]!)![0];
-      edit = { range: { start: { line, character: 0 }, end: { line, character: 0 } }, newText: `${indent}# lora-lens-disable-next-line ${id}${eol}` };
+      edit = {
+        range: { start: { line, character: 0 }, end: { line, character: 0 } },
+        newText: `${indent}# lora-lens-disable-next-line ${id}${eol}`,
+      };
     }
-    actions.push({ title: `Disable ${id} for this line`, kind: CodeActionKind.QuickFix, diagnostics: [diagnostic], isPreferred: false, edit: { changes: { [uri]: [edit] } } });
+    actions.push({
+      title: `Disable ${id} for this line`,
+      kind: CodeActionKind.QuickFix,
+      diagnostics: [diagnostic],
+      isPreferred: false,
+      edit: { changes: { [uri]: [edit] } },
+    });
   }
   return actions;
 }

@@ -5,7 +5,13 @@
  * says why it is not the one recommended, so the two never contradict each other. Pure text.
  */
 import type { EstimateReport } from '../core/estimate/report';
-import { breakdownMarkdown, changesTraining, formatGiB, verdictLine, whatWouldHelp } from '../core/estimate/memory/presentation';
+import {
+  breakdownMarkdown,
+  changesTraining,
+  formatGiB,
+  verdictLine,
+  whatWouldHelp,
+} from '../core/estimate/memory/presentation';
 import { loadRamLine } from '../core/estimate/memory/loadRam';
 import type { FitPlan, FitSuggestion } from '../core/estimate/memory/suggest';
 import type { MethodComparison } from '../core/estimate/throughput/compare';
@@ -35,7 +41,8 @@ export function methodTable(rows: MethodComparison[], recommended: Method | null
   const head = ['  Method', 'Peak', 'Fits', 'Tokens/s', ...(hasTime ? ['Time'] : []), ...(hasCost ? ['Cost'] : [])];
   const body = rows.map((r) => [
     `${r.method === recommended ? '▶' : ' '} ${METHOD_NAME[r.method]}${r.current ? ' (this config)' : ''}`,
-    formatGiB(r.peakBytes), r.fits === null ? '?' : r.fits ? 'yes' : 'no',
+    formatGiB(r.peakBytes),
+    r.fits === null ? '?' : r.fits ? 'yes' : 'no',
     r.tokensPerSecond === null ? '–' : count(r.tokensPerSecond),
     ...(hasTime ? [r.seconds === null ? '–' : formatDurationShort(r.seconds)] : []),
     ...(hasCost ? [r.cost === null ? '–' : r.cost.toFixed(2)] : []),
@@ -43,7 +50,11 @@ export function methodTable(rows: MethodComparison[], recommended: Method | null
   const all = [head, ...body];
   const widths = head.map((_, i) => Math.max(...all.map((cells) => cells[i]!.length)));
   // The first column reads left-aligned, the figures right-aligned.
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return ['```text', ...all.map(line), '```'].join('\n');
 }
 
@@ -52,7 +63,10 @@ export function whyNotFastest(rows: MethodComparison[], recommended: Method | nu
   const fastest = rows.find((r) => r.fastestThatFits);
   const chosen = rows.find((r) => r.method === recommended);
   if (!fastest || !chosen || fastest.method === chosen.method || fastest.fits !== true) return null;
-  const times = fastest.seconds !== null && chosen.seconds !== null ? ` (${formatDurationShort(fastest.seconds)} against ${formatDurationShort(chosen.seconds)})` : '';
+  const times =
+    fastest.seconds !== null && chosen.seconds !== null
+      ? ` (${formatDurationShort(fastest.seconds)} against ${formatDurationShort(chosen.seconds)})`
+      : '';
   if (chosen.current) {
     return `${METHOD_NAME[fastest.method]} would be faster${times} and fits too: ${METHOD_WORDS[chosen.method]} is kept because it is what this config asks for and leaves more memory free; set the method to ${METHOD_WORDS[fastest.method]} to trade that headroom for speed.`;
   }
@@ -67,12 +81,17 @@ function tableFootnote(report: EstimateReport, rows: MethodComparison[], ownDial
   const hasTime = rows.some((r) => r.seconds !== null);
   if (report.gpu && !hasTime) parts.push('Time and cost: shown once the training data can be read (rows are counted).');
   if (report.gpu && hasTime && report.costPerHour === null) {
-    parts.push(ownDialect ? 'Cost: set `loraLens.gpuHourlyCost` (or `hardware.cost_per_hour`) to a price per GPU-hour.' : 'Cost: set `loraLens.gpuHourlyCost` to a price per GPU-hour.');
+    parts.push(
+      ownDialect
+        ? 'Cost: set `loraLens.gpuHourlyCost` (or `hardware.cost_per_hour`) to a price per GPU-hour.'
+        : 'Cost: set `loraLens.gpuHourlyCost` to a price per GPU-hour.',
+    );
   }
   // This config's own run, as the CodeLens gives it (with the step count the table has no room for).
   const summary = timeSummary(report.time);
   if (summary) parts.unshift(`As configured: ${summary}.`);
-  if (report.time?.rowsEstimated) parts.push('The row count is estimated (a large file scanned in part, or no dataset yet).');
+  if (report.time?.rowsEstimated)
+    parts.push('The row count is estimated (a large file scanned in part, or no dataset yet).');
   return parts.join(' ');
 }
 
@@ -85,7 +104,9 @@ function makeItFitLine(fix: FitPlan): string {
 /** The single changes that fit, when Make it fit is not one of them; each a quick fix of its own. */
 function otherFixes(suggestions: FitSuggestion[], fix: FitPlan | null): string | null {
   const singles = suggestions.filter((s) => s.fits === true && !(fix?.kinds.length === 1 && fix.kinds[0] === s.kind));
-  return singles.length ? `Other changes that fit on their own:\n\n${singles.map((s) => `- ${s.title}`).join('\n')}` : null;
+  return singles.length
+    ? `Other changes that fit on their own:\n\n${singles.map((s) => `- ${s.title}`).join('\n')}`
+    : null;
 }
 
 /**
@@ -98,8 +119,10 @@ export function decisionHoverMarkdown(report: EstimateReport, ownDialect: boolea
   const recommended = recommendedMethod(report);
   const rows = report.compare();
   const first: string[] = [verdictLine(est, ownDialect)];
-  if (est.fits === false) first.push(report.fit.makeItFit ? makeItFitLine(report.fit.makeItFit) : whatWouldHelpLine(report));
-  if (report.gpu && report.recommendation.method) first.push(report.recommendation.text.replace(/Recommended: [^.;(]*[^.;( ]/, (lead) => `**${lead}**`));
+  if (est.fits === false)
+    first.push(report.fit.makeItFit ? makeItFitLine(report.fit.makeItFit) : whatWouldHelpLine(report));
+  if (report.gpu && report.recommendation.method)
+    first.push(report.recommendation.text.replace(/Recommended: [^.;(]*[^.;( ]/, (lead) => `**${lead}**`));
   else if (report.recommendation.moreDataFirst) first.push(report.recommendation.text.replace(/ No GPU known:.*$/, ''));
   const why = whyNotFastest(rows, recommended);
   if (why) first.push(why);
@@ -108,7 +131,11 @@ export function decisionHoverMarkdown(report: EstimateReport, ownDialect: boolea
   const rest: string[] = [];
   const others = est.fits === false ? otherFixes(report.fit.suggestions, report.fit.makeItFit) : null;
   if (others) rest.push(others);
-  rest.push(...report.assumptions.map((a) => `_Assumed: ${a}._`), breakdownMarkdown(est), `${loadRamLine(report.loadRam).replace(/^l/, 'L')}.`);
+  rest.push(
+    ...report.assumptions.map((a) => `_Assumed: ${a}._`),
+    breakdownMarkdown(est),
+    `${loadRamLine(report.loadRam).replace(/^l/, 'L')}.`,
+  );
   return [...first, '---', ...rest].join('\n\n');
 }
 
@@ -117,6 +144,10 @@ function whatWouldHelpLine(report: EstimateReport): string {
   const est = report.estimate;
   if (!est.gpu) return '';
   // The leanest method as configured is the least memory the config asks for without changing its data.
-  const need = Math.min(est.peakBytes, ...report.compare().map((r) => r.peakBytes), ...report.fit.suggestions.map((s) => s.peakBytes));
+  const need = Math.min(
+    est.peakBytes,
+    ...report.compare().map((r) => r.peakBytes),
+    ...report.fit.suggestions.map((s) => s.peakBytes),
+  );
   return whatWouldHelp(est.gpu, need).replace(/^([^.]*\.)/, '**$1**');
 }

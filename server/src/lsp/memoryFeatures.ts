@@ -64,7 +64,10 @@ export function getMemoryHover(doc: ConfigDocument, analysis: Analysis, position
   if (offset < range[0] || offset > range[1]) return null;
   const markdown = estimateMarkdown(analysis);
   if (!markdown) return null;
-  return { contents: { kind: 'markdown', value: markdown }, range: rangeOf(doc.lineStarts, doc.text.length, range[0], range[1]) };
+  return {
+    contents: { kind: 'markdown', value: markdown },
+    range: rangeOf(doc.lineStarts, doc.text.length, range[0], range[1]),
+  };
 }
 
 /** The inlay hint at the end of the model line ("≈ 11.2 GiB · fits RTX 4090 · 12.8 GiB free"), the hover as its tooltip. */
@@ -75,14 +78,19 @@ export function getMemoryInlayHints(doc: ConfigDocument, analysis: Analysis): In
   let end = doc.lineStarts[line + 1] ?? doc.text.length;
   while (end > start && (doc.text[end - 1] === '\n' || doc.text[end - 1] === '\r')) end--;
   const markdown = estimateMarkdown(analysis);
-  return [{
-    position: positionAt(doc.lineStarts, end),
-    // A DeepSpeed/FSDP config (axolotl, LLaMA-Factory): the per-GPU share under sharding is not modelled yet.
-    label: analysis.plan && analysis.plan.hardware.distributed !== 'none' ? `${inlayLabel(analysis.estimate)} · single GPU, unsharded` : inlayLabel(analysis.estimate),
-    kind: InlayHintKind.Type,
-    paddingLeft: true,
-    tooltip: markdown ? { kind: 'markdown', value: markdown } : undefined,
-  }];
+  return [
+    {
+      position: positionAt(doc.lineStarts, end),
+      // A DeepSpeed/FSDP config (axolotl, LLaMA-Factory): the per-GPU share under sharding is not modelled yet.
+      label:
+        analysis.plan && analysis.plan.hardware.distributed !== 'none'
+          ? `${inlayLabel(analysis.estimate)} · single GPU, unsharded`
+          : inlayLabel(analysis.estimate),
+      kind: InlayHintKind.Type,
+      paddingLeft: true,
+      tooltip: markdown ? { kind: 'markdown', value: markdown } : undefined,
+    },
+  ];
 }
 
 /** "Run Fine-Tune" above the config, for configs that have a plan, with the run time when the estimate fits. */
@@ -93,7 +101,16 @@ export function getRunCodeLenses(uri: string, doc: ConfigDocument, analysis: Ana
   // The time sits where the decision to run is made: "Run Fine-Tune · ≈ 2 h 10 min on H100 80GB · 1,250 steps".
   // A config that does not fit would stop with CUDA out of memory: no run time for it.
   const time = analysis.estimate?.fits === false ? null : timeSummary(estimateReportOf(analysis)?.time ?? null);
-  return [{ range, command: { title: `$(play) Run Fine-Tune${time ? ` · ${time}` : ''}`, command: RUN_FINE_TUNE_COMMAND, arguments: [uri] } }];
+  return [
+    {
+      range,
+      command: {
+        title: `$(play) Run Fine-Tune${time ? ` · ${time}` : ''}`,
+        command: RUN_FINE_TUNE_COMMAND,
+        arguments: [uri],
+      },
+    },
+  ];
 }
 
 export function getEstimateResult(analysis: Analysis | undefined): EstimateResult {

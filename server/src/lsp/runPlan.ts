@@ -12,7 +12,11 @@ import { throughputOf } from '../core/analysis/throughput';
 export function getRunPlanResult(analysis: Analysis, isConfig: boolean, estimate: EstimateResult): RunPlanResult {
   const errors = analysis.diagnostics
     .filter((d) => d.severity === DiagnosticSeverity.Error)
-    .map((d) => ({ code: String(d.code ?? ''), message: typeof d.message === 'string' ? d.message : d.message.value, range: d.range }))
+    .map((d) => ({
+      code: String(d.code ?? ''),
+      message: typeof d.message === 'string' ? d.message : d.message.value,
+      range: d.range,
+    }))
     .sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
   const throughput = throughputOf(analysis);
   return {
@@ -21,7 +25,9 @@ export function getRunPlanResult(analysis: Analysis, isConfig: boolean, estimate
     errors,
     peakAllocatedBytes: analysis.estimate ? Math.round(analysis.estimate.peakAllocatedBytes) : null,
     tokensPerSecond: throughput ? Math.round(throughput.tokensPerSecond) : null,
-    params: analysis.estimate ? { trainable: analysis.estimate.params.trainable, total: analysis.estimate.params.total } : null,
+    params: analysis.estimate
+      ? { trainable: analysis.estimate.params.trainable, total: analysis.estimate.params.total }
+      : null,
     numTrainRows: analysis.dataset?.rows ?? null,
     estimate,
     tool: isToolDialectId(analysis.dialect.dialect) ? analysis.dialect.dialect : null,

@@ -36,7 +36,14 @@ import { gpuFromSetting, type GpuSpec } from '../core/gpu';
 import { detectGpus } from '../runs/gpuDetect';
 import { targetModuleNames } from '../core/models';
 import { CONVERT_COMMAND, type ConvertResult } from '../protocol/convertCommand';
-import { EstimateRequestMethod, RunPlanRequestMethod, type EstimateParams, type EstimateResult, type RunPlanParams, type RunPlanResult } from '../protocol/requests';
+import {
+  EstimateRequestMethod,
+  RunPlanRequestMethod,
+  type EstimateParams,
+  type EstimateResult,
+  type RunPlanParams,
+  type RunPlanResult,
+} from '../protocol/requests';
 
 /** Validation waits for a pause in typing; long enough to skip keystrokes, short enough to feel immediate. */
 const VALIDATION_DELAY_MS = Number(process.env.LORA_LENS_DEBOUNCE_MS ?? 150);
@@ -119,10 +126,15 @@ export function startServer(connection: Connection): void {
   function analyze(document: TextDocument): Analysis {
     const cached = analyses.get(document.uri);
     if (cached && cached.version === document.version && cached.generation === generation) return cached.analysis;
-    const analysis = analyzeConfig({ doc: cache.get(document), configPath: pathOf(document.uri), environment: analysisEnvironment() });
+    const analysis = analyzeConfig({
+      doc: cache.get(document),
+      configPath: pathOf(document.uri),
+      environment: analysisEnvironment(),
+    });
     analyses.set(document.uri, { version: document.version, generation, analysis });
     // Dataset inspection runs off the request path; its completion triggers a new pass (see onDidInspect).
-    for (const pending of analysis.pendingDatasets) void inspector.inspect(pending.path, pending.options).catch(() => undefined);
+    for (const pending of analysis.pendingDatasets)
+      void inspector.inspect(pending.path, pending.options).catch(() => undefined);
     // The model's Hub lookup: when it settles (found or not) every document is analysed again.
     if (analysis.pendingModel && !awaitedLookups.has(analysis.pendingModel)) {
       awaitedLookups.add(analysis.pendingModel);
@@ -140,7 +152,11 @@ export function startServer(connection: Connection): void {
     }
     const disk = readDocumentFromDisk(uri);
     if (!disk) return null;
-    const analysis = analyzeConfig({ doc: parseConfigDocument(disk.getText(), { json: isJsonUri(uri) }), configPath: pathOf(uri), environment: analysisEnvironment() });
+    const analysis = analyzeConfig({
+      doc: parseConfigDocument(disk.getText(), { json: isJsonUri(uri) }),
+      configPath: pathOf(uri),
+      environment: analysisEnvironment(),
+    });
     return getRunPlanResult(analysis, isConfig(disk), getEstimateResult(analysis));
   }
 
@@ -157,7 +173,10 @@ export function startServer(connection: Connection): void {
     const conversion = convertConfig(text, path, settings);
     if (!conversion.ok) return conversion;
     const written = writeConversion(conversion, force);
-    if (!written.ok) return written.exists ? { ok: false, message: written.message, exists: conversion.outputPath } : { ok: false, message: written.message };
+    if (!written.ok)
+      return written.exists
+        ? { ok: false, message: written.message, exists: conversion.outputPath }
+        : { ok: false, message: written.message };
     return { ok: true, outputPath: conversion.outputPath, lost: conversion.lost };
   }
 
@@ -228,17 +247,23 @@ export function startServer(connection: Connection): void {
   });
 
   documents.onDidOpen((event) => isolated('didOpen', event.document.uri, () => validate(event.document)));
-  documents.onDidChangeContent((event) => debouncer.schedule(event.document.uri, () => isolated('validation', event.document.uri, () => {
-    const current = documents.get(event.document.uri);
-    if (current) validate(current);
-  })));
-  documents.onDidClose((event) => isolated('didClose', undefined, () => {
-    debouncer.cancel(event.document.uri);
-    cache.delete(event.document.uri);
-    analyses.delete(event.document.uri);
-    claims.delete(event.document.uri);
-    void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
-  }));
+  documents.onDidChangeContent((event) =>
+    debouncer.schedule(event.document.uri, () =>
+      isolated('validation', event.document.uri, () => {
+        const current = documents.get(event.document.uri);
+        if (current) validate(current);
+      }),
+    ),
+  );
+  documents.onDidClose((event) =>
+    isolated('didClose', undefined, () => {
+      debouncer.cancel(event.document.uri);
+      cache.delete(event.document.uri);
+      analyses.delete(event.document.uri);
+      claims.delete(event.document.uri);
+      void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
+    }),
+  );
 
   const withConfig = <T>(uri: string, empty: T, run: (document: TextDocument) => T): T => {
     try {
@@ -251,41 +276,65 @@ export function startServer(connection: Connection): void {
     }
   };
 
-  connection.onCompletion((params) => withConfig(params.textDocument.uri, [], (d) => {
-    const { model, dialect } = analyze(d);
-    if (dialect.notChecked) return [];
-    return doComplete(cache.get(d), params.position, { dialect: dialect.dialect ?? 'lora-lens', ...(model?.ok ? { targetModules: targetModuleNames(model.spec) } : {}) });
-  }));
-  connection.onHover((params) => withConfig(params.textDocument.uri, null, (d) => {
-    const analysis = analyze(d);
-    const memory = getMemoryHover(cache.get(d), analysis, params.position);
-    if (memory) return memory;
-    return analysis.dialect.notChecked ? null : doHover(cache.get(d), params.position, analysis.dialect.dialect ?? 'lora-lens');
-  }));
+  connection.onCompletion((params) =>
+    withConfig(params.textDocument.uri, [], (d) => {
+      const { model, dialect } = analyze(d);
+      if (dialect.notChecked) return [];
+      return doComplete(cache.get(d), params.position, {
+        dialect: dialect.dialect ?? 'lora-lens',
+        ...(model?.ok ? { targetModules: targetModuleNames(model.spec) } : {}),
+      });
+    }),
+  );
+  connection.onHover((params) =>
+    withConfig(params.textDocument.uri, null, (d) => {
+      const analysis = analyze(d);
+      const memory = getMemoryHover(cache.get(d), analysis, params.position);
+      if (memory) return memory;
+      return analysis.dialect.notChecked
+        ? null
+        : doHover(cache.get(d), params.position, analysis.dialect.dialect ?? 'lora-lens');
+    }),
+  );
   connection.onExecuteCommand((params) => {
     if (params.command !== CONVERT_COMMAND) return null;
     const [uri, force] = (params.arguments ?? []) as [unknown, unknown];
-    if (typeof uri !== 'string') return { ok: false, message: 'Convert needs the config\'s URI.' };
+    if (typeof uri !== 'string') return { ok: false, message: "Convert needs the config's URI." };
     try {
       return convertDocument(uri, force === true);
     } catch (error) {
       connection.console.error(`LoRA Lens: convert failed: ${(error as Error).stack ?? String(error)}`);
-      return { ok: false, message: `Convert failed inside LoRA Lens (${(error as Error).message}); the LoRA Lens output channel has the details.` };
+      return {
+        ok: false,
+        message: `Convert failed inside LoRA Lens (${(error as Error).message}); the LoRA Lens output channel has the details.`,
+      };
     }
   });
   // A tool's flat file (axolotl, LLaMA-Factory) gets its keys grouped by the plan section each one decides.
-  connection.onDocumentLinks((params) => withConfig(params.textDocument.uri, [], (d) => {
-    const { plan, sources } = analyze(d);
-    return findDocumentLinks(cache.get(d), plan, sources, existsSync);
-  }));
-  connection.onDocumentSymbol((params) => withConfig(params.textDocument.uri, [], (d) => findDocumentSymbols(cache.get(d), analyze(d).sources)));
-  connection.onCodeAction((params) => withConfig(params.textDocument.uri, [], (d) => [
-    ...getQuickFixes(params.textDocument.uri, cache.get(d), params.context.diagnostics),
-    ...getDisableActions(params.textDocument.uri, cache.get(d), params.context.diagnostics),
-  ]));
-  connection.languages.inlayHint.on((params) => withConfig(params.textDocument.uri, [], (d) => getMemoryInlayHints(cache.get(d), analyze(d))));
-  connection.onCodeLens((params) => withConfig(params.textDocument.uri, [], (d) => getRunCodeLenses(params.textDocument.uri, cache.get(d), analyze(d))));
-  connection.onRequest(EstimateRequestMethod, (params: EstimateParams): EstimateResult => withConfig(params.uri, null, (d) => getEstimateResult(analyze(d))));
+  connection.onDocumentLinks((params) =>
+    withConfig(params.textDocument.uri, [], (d) => {
+      const { plan, sources } = analyze(d);
+      return findDocumentLinks(cache.get(d), plan, sources, existsSync);
+    }),
+  );
+  connection.onDocumentSymbol((params) =>
+    withConfig(params.textDocument.uri, [], (d) => findDocumentSymbols(cache.get(d), analyze(d).sources)),
+  );
+  connection.onCodeAction((params) =>
+    withConfig(params.textDocument.uri, [], (d) => [
+      ...getQuickFixes(params.textDocument.uri, cache.get(d), params.context.diagnostics),
+      ...getDisableActions(params.textDocument.uri, cache.get(d), params.context.diagnostics),
+    ]),
+  );
+  connection.languages.inlayHint.on((params) =>
+    withConfig(params.textDocument.uri, [], (d) => getMemoryInlayHints(cache.get(d), analyze(d))),
+  );
+  connection.onCodeLens((params) =>
+    withConfig(params.textDocument.uri, [], (d) => getRunCodeLenses(params.textDocument.uri, cache.get(d), analyze(d))),
+  );
+  connection.onRequest(EstimateRequestMethod, (params: EstimateParams): EstimateResult =>
+    withConfig(params.uri, null, (d) => getEstimateResult(analyze(d))),
+  );
   // Asked when a run starts, not per keystroke: a document the editor has not opened is read from disk.
   connection.onRequest(RunPlanRequestMethod, (params: RunPlanParams): RunPlanResult | null => {
     try {

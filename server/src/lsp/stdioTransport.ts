@@ -1,4 +1,10 @@
-import { AbstractMessageWriter, StreamMessageReader, type Message, type MessageReader, type MessageWriter } from 'vscode-languageserver/node';
+import {
+  AbstractMessageWriter,
+  StreamMessageReader,
+  type Message,
+  type MessageReader,
+  type MessageWriter,
+} from 'vscode-languageserver/node';
 
 /**
  * vscode-jsonrpc's stream writer sends each message as two writes (the header, then, after the first write's

@@ -18,14 +18,27 @@ export interface ServerSettings {
 
 /** Settings from an untrusted value (initialization options, a configuration response or push). */
 export function readSettings(value: unknown): ServerSettings {
-  const raw = (value !== null && typeof value === 'object' ? value : {}) as { files?: unknown; gpu?: unknown; rules?: unknown; dialects?: unknown; hub?: unknown; gpuHourlyCost?: unknown };
+  const raw = (value !== null && typeof value === 'object' ? value : {}) as {
+    files?: unknown;
+    gpu?: unknown;
+    rules?: unknown;
+    dialects?: unknown;
+    hub?: unknown;
+    gpuHourlyCost?: unknown;
+  };
   return {
     files: Array.isArray(raw.files) ? raw.files.filter((f): f is string => typeof f === 'string') : [],
-    gpu: typeof raw.gpu === 'string' && raw.gpu.trim() !== '' && raw.gpu.trim().toLowerCase() !== 'auto' ? raw.gpu.trim() : null,
+    gpu:
+      typeof raw.gpu === 'string' && raw.gpu.trim() !== '' && raw.gpu.trim().toLowerCase() !== 'auto'
+        ? raw.gpu.trim()
+        : null,
     rules: parseRuleSettings(raw.rules),
     dialects: readDialects(raw.dialects),
     hub: raw.hub !== false,
-    gpuHourlyCost: typeof raw.gpuHourlyCost === 'number' && Number.isFinite(raw.gpuHourlyCost) && raw.gpuHourlyCost >= 0 ? raw.gpuHourlyCost : null,
+    gpuHourlyCost:
+      typeof raw.gpuHourlyCost === 'number' && Number.isFinite(raw.gpuHourlyCost) && raw.gpuHourlyCost >= 0
+        ? raw.gpuHourlyCost
+        : null,
   };
 }
 

@@ -31,8 +31,9 @@ export interface TorchrunLayout {
 }
 
 /** torchrun (`python -m torch.distributed.run`) through the same cwd-free line as the trainer itself. */
-export const TORCHRUN_BOOTSTRAP = "import os, sys; sys.path[:] = [p for p in sys.path if p and os.path.isabs(p)]; "
-  + "import runpy; runpy.run_module('torch.distributed.run', run_name='__main__', alter_sys=True)";
+export const TORCHRUN_BOOTSTRAP =
+  'import os, sys; sys.path[:] = [p for p in sys.path if p and os.path.isabs(p)]; ' +
+  "import runpy; runpy.run_module('torch.distributed.run', run_name='__main__', alter_sys=True)";
 
 /** Seconds torchrun gives its ranks after forwarding a stop before it kills them: a large checkpoint takes minutes. */
 export const TORCHRUN_SHUTDOWN_TIMEOUT_S = 900;
@@ -48,8 +49,16 @@ export function torchrunArgs(layout: TorchrunLayout, python: string): string[] {
   const args = ['-c', TORCHRUN_BOOTSTRAP];
   if (nnodes > 1) {
     if (!layout.rdzvEndpoint) throw new Error(`${nnodes} nodes need a rendezvous endpoint (host:port of one of them)`);
-    args.push('--nnodes', String(nnodes), '--rdzv_backend', 'c10d', '--rdzv_endpoint', layout.rdzvEndpoint,
-      '--rdzv_id', layout.rdzvId ?? 'lora-lens');
+    args.push(
+      '--nnodes',
+      String(nnodes),
+      '--rdzv_backend',
+      'c10d',
+      '--rdzv_endpoint',
+      layout.rdzvEndpoint,
+      '--rdzv_id',
+      layout.rdzvId ?? 'lora-lens',
+    );
   } else {
     args.push('--standalone');
   }
@@ -65,8 +74,9 @@ export function torchrunArgs(layout: TorchrunLayout, python: string): string[] {
  * only absolute sys.path entries ('' and relative ones all mean the cwd) and then runs the package as `-m` would.
  * `os` is imported by `site` before any of this, from the standard library.
  */
-export const TRAINER_BOOTSTRAP = "import os, sys; sys.path[:] = [p for p in sys.path if p and os.path.isabs(p)]; "
-  + "import runpy; runpy.run_module('lora_lens_trainer', run_name='__main__', alter_sys=True)";
+export const TRAINER_BOOTSTRAP =
+  'import os, sys; sys.path[:] = [p for p in sys.path if p and os.path.isabs(p)]; ' +
+  "import runpy; runpy.run_module('lora_lens_trainer', run_name='__main__', alter_sys=True)";
 
 /**
  * The argument array (never a shell string) for `python -c TRAINER_BOOTSTRAP <verb> ...` (the trainer's
@@ -81,10 +91,18 @@ export function buildTrainerArgs(inv: TrainerInvocation): { command: string; arg
   if (inv.verb === 'run') {
     args.push('--plan', join(inv.runDir!, 'plan.json'), '--run-dir', inv.runDir!);
     if (inv.resume) args.push(inv.resumeAnyway ? '--resume-anyway' : '--resume');
-    if (typeof inv.estimatePeakBytes === 'number' && Number.isFinite(inv.estimatePeakBytes) && inv.estimatePeakBytes > 0) {
+    if (
+      typeof inv.estimatePeakBytes === 'number' &&
+      Number.isFinite(inv.estimatePeakBytes) &&
+      inv.estimatePeakBytes > 0
+    ) {
       args.push('--estimate-peak-bytes', String(Math.round(inv.estimatePeakBytes)));
     }
-    if (typeof inv.estimateTokensPerSecond === 'number' && Number.isFinite(inv.estimateTokensPerSecond) && inv.estimateTokensPerSecond > 0) {
+    if (
+      typeof inv.estimateTokensPerSecond === 'number' &&
+      Number.isFinite(inv.estimateTokensPerSecond) &&
+      inv.estimateTokensPerSecond > 0
+    ) {
       args.push('--estimate-tokens-per-second', String(Math.round(inv.estimateTokensPerSecond)));
     }
   } else if (inv.verb === 'merge') {
@@ -97,7 +115,11 @@ export function buildTrainerArgs(inv: TrainerInvocation): { command: string; arg
  * The child's environment: unbuffered Python (events arrive as written), offline Hugging Face libraries, and the
  * bundled trainer package first on PYTHONPATH when `trainerRoot` is given.
  */
-export function buildTrainerEnv(base: NodeJS.ProcessEnv, trainerRoot: string | null, platform: NodeJS.Platform = process.platform): NodeJS.ProcessEnv {
+export function buildTrainerEnv(
+  base: NodeJS.ProcessEnv,
+  trainerRoot: string | null,
+  platform: NodeJS.Platform = process.platform,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, PYTHONUNBUFFERED: '1', HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' };
   // Read by torchrun only (harmless for one process); an environment variable, since older torchrun lacks the flag.
   env.TORCH_ELASTIC_SHUTDOWN_TIMEOUT ??= String(TORCHRUN_SHUTDOWN_TIMEOUT_S);
@@ -112,8 +134,14 @@ export function buildTrainerEnv(base: NodeJS.ProcessEnv, trainerRoot: string | n
 export function makeRunId(name: string, now: Date, random: () => number = Math.random): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   const stamp = `${now.getUTCFullYear()}${pad(now.getUTCMonth() + 1)}${pad(now.getUTCDate())}-${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${pad(now.getUTCSeconds())}`;
-  const suffix = Math.floor(random() * 0x10000).toString(16).padStart(4, '0');
-  const safe = name.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '') || 'run';
+  const suffix = Math.floor(random() * 0x10000)
+    .toString(16)
+    .padStart(4, '0');
+  const safe =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9.]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'run';
   return `${safe}-${stamp}-${suffix}`;
 }
 
@@ -128,7 +156,11 @@ export function runName(configPath: string | null, outputDir: string): string {
  * config, default `runs/<model>-<method>` beside it) is the one place; every run of a config gets its own folder
  * inside it, so no run overwrites another (`runs/qwen-lora/qwen7b-20250101-120000-ab12/`).
  */
-export function newRunDir(plan: { config_path: string | null; output: { dir: string } }, now: Date, random?: () => number): string {
+export function newRunDir(
+  plan: { config_path: string | null; output: { dir: string } },
+  now: Date,
+  random?: () => number,
+): string {
   const outputDir = resolve(plan.output.dir);
   return join(outputDir, makeRunId(runName(plan.config_path, outputDir), now, random));
 }

@@ -9,9 +9,23 @@ import { DIALECTS, isToolDialectId, toolDialectOf, type ToolDialectId } from '..
 import type { Detection } from './gpuDetect';
 import { runTrainerOnce } from './process';
 
-export interface PackageInfo { installed: boolean; version: string | null; error: string | null }
-export interface ToolInfo { installed: boolean; version: string | null; executable: string | null }
-export interface DoctorGpu { index: number; name: string; memory_bytes: number; compute_capability: string; bf16: boolean }
+export interface PackageInfo {
+  installed: boolean;
+  version: string | null;
+  error: string | null;
+}
+export interface ToolInfo {
+  installed: boolean;
+  version: string | null;
+  executable: string | null;
+}
+export interface DoctorGpu {
+  index: number;
+  name: string;
+  memory_bytes: number;
+  compute_capability: string;
+  bf16: boolean;
+}
 
 /** `python -m lora_lens_trainer doctor`'s report; the schema test keeps this type and the schema in step. */
 export interface DoctorReport {
@@ -27,7 +41,8 @@ export interface DoctorReport {
   gpu_count: number;
 }
 
-export type FindingKind = 'no-nvidia-gpu' | 'missing-packages' | 'missing-tool' | 'no-cuda-torch' | 'no-bitsandbytes' | 'no-bf16';
+export type FindingKind =
+  'no-nvidia-gpu' | 'missing-packages' | 'missing-tool' | 'no-cuda-torch' | 'no-bitsandbytes' | 'no-bf16';
 
 export interface DoctorFinding {
   kind: FindingKind;
@@ -53,10 +68,20 @@ export function doctorValidator(): ValidateFunction {
 /** The doctor's stdout as a report, or why it is not one (an old trainer, a wrong interpreter, a traceback). */
 export function parseDoctorReport(stdout: string): { ok: true; report: DoctorReport } | { ok: false; reason: string } {
   let value: unknown;
-  try { value = JSON.parse(stdout); } catch { return { ok: false, reason: 'its output is not JSON' }; }
+  try {
+    value = JSON.parse(stdout);
+  } catch {
+    return { ok: false, reason: 'its output is not JSON' };
+  }
   const validate = doctorValidator();
   if (!validate(value)) {
-    return { ok: false, reason: `its report does not match schemas/doctor.schema.json: ${(validate.errors ?? []).slice(0, 3).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ')}` };
+    return {
+      ok: false,
+      reason: `its report does not match schemas/doctor.schema.json: ${(validate.errors ?? [])
+        .slice(0, 3)
+        .map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`)
+        .join('; ')}`,
+    };
   }
   return { ok: true, report: value as DoctorReport };
 }
@@ -79,69 +104,110 @@ export function missingPackages(report: DoctorReport): string[] {
  * before any advice to download gigabytes of packages. `python` is the interpreter that actually ran (the report's
  * sys.executable), named in every message. `nvidia` is the nvidia-smi detection (null when not asked).
  */
-export function doctorFindings(report: DoctorReport, options: { nvidia?: Detection | null; method?: string } = {}): DoctorFinding[] {
+export function doctorFindings(
+  report: DoctorReport,
+  options: { nvidia?: Detection | null; method?: string } = {},
+): DoctorFinding[] {
   const python = report.python.executable;
   const findings: DoctorFinding[] = [];
   const torch = report.packages.torch;
   const noNvidia = options.nvidia ? !options.nvidia.ok && !report.cuda.available : false;
   if (noNvidia) {
     findings.push({
-      kind: 'no-nvidia-gpu', severity: 'warning',
-      message: 'no NVIDIA GPU on this machine (nvidia-smi finds none): the trainer would run on the CPU, practical only for tiny models. '
-        + 'Train on a machine with an NVIDIA GPU (the config, the checks and the estimates work here).',
+      kind: 'no-nvidia-gpu',
+      severity: 'warning',
+      message:
+        'no NVIDIA GPU on this machine (nvidia-smi finds none): the trainer would run on the CPU, practical only for tiny models. ' +
+        'Train on a machine with an NVIDIA GPU (the config, the checks and the estimates work here).',
     });
   }
   const missing = missingPackages(report);
   if (missing.length) {
     findings.push({
-      kind: 'missing-packages', severity: 'error',
-      message: `${python} lacks ${missing.join(', ')}, which the trainer needs${noNvidia ? ' (several GB with torch: worth it only where you will train)' : ''}.`
-        + (missing.includes('torch') ? ` ${TORCH_NOTE}.` : ''),
+      kind: 'missing-packages',
+      severity: 'error',
+      message:
+        `${python} lacks ${missing.join(', ')}, which the trainer needs${noNvidia ? ' (several GB with torch: worth it only where you will train)' : ''}.` +
+        (missing.includes('torch') ? ` ${TORCH_NOTE}.` : ''),
       install: installCommand(python, missing),
     });
   }
   // Only torch can say whether torch sees a GPU: nothing is claimed about CUDA while torch is absent.
   if (torch?.installed && !report.cuda.available && !noNvidia) {
     findings.push({
-      kind: 'no-cuda-torch', severity: 'warning',
-      message: `PyTorch ${torch.version ?? ''} in ${python} sees no CUDA GPU${report.cuda.version ? '' : ' (a CPU-only build)'}: training would run on the CPU. `
-        .replace(/ {2}/g, ' ') + 'Check the driver (nvidia-smi), or install the CUDA build of torch.',
+      kind: 'no-cuda-torch',
+      severity: 'warning',
+      message:
+        `PyTorch ${torch.version ?? ''} in ${python} sees no CUDA GPU${report.cuda.version ? '' : ' (a CPU-only build)'}: training would run on the CPU. `.replace(
+          / {2}/g,
+          ' ',
+        ) + 'Check the driver (nvidia-smi), or install the CUDA build of torch.',
     });
   }
   if (options.method === 'qlora' && !missing.length && !report.packages.bitsandbytes?.installed) {
-    findings.push({ kind: 'no-bitsandbytes', severity: 'info', message: 'bitsandbytes is not installed: QLoRA uses the built-in NF4 quantization (slower, same format).', install: installCommand(python, ['bitsandbytes']) });
+    findings.push({
+      kind: 'no-bitsandbytes',
+      severity: 'info',
+      message: 'bitsandbytes is not installed: QLoRA uses the built-in NF4 quantization (slower, same format).',
+      install: installCommand(python, ['bitsandbytes']),
+    });
   }
-  if (options.method && options.method !== 'full' && report.cuda.gpus.length && report.cuda.gpus.every((g) => !g.bf16)) {
-    findings.push({ kind: 'no-bf16', severity: 'warning', message: `${report.cuda.gpus[0]!.name} has no bf16: use precision fp16-mixed.` });
+  if (
+    options.method &&
+    options.method !== 'full' &&
+    report.cuda.gpus.length &&
+    report.cuda.gpus.every((g) => !g.bf16)
+  ) {
+    findings.push({
+      kind: 'no-bf16',
+      severity: 'warning',
+      message: `${report.cuda.gpus[0]!.name} has no bf16: use precision fp16-mixed.`,
+    });
   }
   return findings;
 }
 
 /** Each tool's name, distribution and console script, from the dialect registry. */
-const TOOL_DIST = Object.fromEntries(DIALECTS.filter((d) => isToolDialectId(d.id)).map((d) => {
-  const { tool } = toolDialectOf(d.id as ToolDialectId);
-  return [d.id, { name: d.displayName, dist: tool.distribution, script: tool.executable }];
-})) as Record<keyof DoctorReport['tools'], { name: string; dist: string; script: string }>;
+const TOOL_DIST = Object.fromEntries(
+  DIALECTS.filter((d) => isToolDialectId(d.id)).map((d) => {
+    const { tool } = toolDialectOf(d.id as ToolDialectId);
+    return [d.id, { name: d.displayName, dist: tool.distribution, script: tool.executable }];
+  }),
+) as Record<keyof DoctorReport['tools'], { name: string; dist: string; script: string }>;
 
 /**
  * The pre-flight of a run of the user's own tool: the tool installed in the interpreter (its console script there or on
  * PATH), and the GPU findings. The trainer's own package list is not asked for: the tool brings its dependencies.
  */
-export function toolDoctorFindings(report: DoctorReport, tool: keyof DoctorReport['tools'], options: { nvidia?: Detection | null } = {}): DoctorFinding[] {
-  const findings = doctorFindings(report, { nvidia: options.nvidia }).filter((f) => f.kind === 'no-nvidia-gpu' || f.kind === 'no-cuda-torch');
+export function toolDoctorFindings(
+  report: DoctorReport,
+  tool: keyof DoctorReport['tools'],
+  options: { nvidia?: Detection | null } = {},
+): DoctorFinding[] {
+  const findings = doctorFindings(report, { nvidia: options.nvidia }).filter(
+    (f) => f.kind === 'no-nvidia-gpu' || f.kind === 'no-cuda-torch',
+  );
   const info = report.tools[tool];
   const { name, dist, script } = TOOL_DIST[tool];
   if (!info.executable) {
     findings.push({
-      kind: 'missing-tool', severity: 'error',
+      kind: 'missing-tool',
+      severity: 'error',
       message: info.installed
-        ? `${name} ${info.version ?? ''} is installed in ${report.python.executable} but its \`${script}\` command is neither beside it nor on PATH.`.replace(/ {2}/g, ' ')
+        ? `${name} ${info.version ?? ''} is installed in ${report.python.executable} but its \`${script}\` command is neither beside it nor on PATH.`.replace(
+            / {2}/g,
+            ' ',
+          )
         : `${name} is not installed in ${report.python.executable} (no \`${dist}\` distribution, no \`${script}\` on PATH).`,
       install: installCommand(report.python.executable, [dist]),
     });
   } else if (!info.installed) {
     // A console script from another environment (pipx, another venv) runs with its own interpreter: usable, said once.
-    findings.push({ kind: 'missing-tool', severity: 'info', message: `${name} is not installed in ${report.python.executable}; using \`${info.executable}\` found on PATH (it runs with its own interpreter).` });
+    findings.push({
+      kind: 'missing-tool',
+      severity: 'info',
+      message: `${name} is not installed in ${report.python.executable}; using \`${info.executable}\` found on PATH (it runs with its own interpreter).`,
+    });
   }
   return findings;
 }
@@ -152,17 +218,47 @@ export function blocksRun(findings: readonly DoctorFinding[]): boolean {
 }
 
 /** Runs the trainer's doctor with `python` and reads its report; a failure names the interpreter it tried. */
-export async function runDoctorCheck(options: { python: string; cwd: string; trainerRoot: string | null; nvidia?: Detection | null; method?: string; tool?: keyof DoctorReport['tools']; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<DoctorOutcome> {
-  const result = await runTrainerOnce({ python: options.python, verb: 'doctor', cwd: options.cwd, trainerRoot: options.trainerRoot, env: options.env, timeoutMs: options.timeoutMs ?? 60_000 });
-  if (result.spawnError) return { ok: false, python: options.python, message: `${result.spawnError}. Install Python 3.10+ or pick another interpreter.` };
+export async function runDoctorCheck(options: {
+  python: string;
+  cwd: string;
+  trainerRoot: string | null;
+  nvidia?: Detection | null;
+  method?: string;
+  tool?: keyof DoctorReport['tools'];
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}): Promise<DoctorOutcome> {
+  const result = await runTrainerOnce({
+    python: options.python,
+    verb: 'doctor',
+    cwd: options.cwd,
+    trainerRoot: options.trainerRoot,
+    env: options.env,
+    timeoutMs: options.timeoutMs ?? 60_000,
+  });
+  if (result.spawnError)
+    return {
+      ok: false,
+      python: options.python,
+      message: `${result.spawnError}. Install Python 3.10+ or pick another interpreter.`,
+    };
   const parsed = parseDoctorReport(result.stdout);
   if (!parsed.ok) {
     const last = result.stderr.trim().split('\n').filter(Boolean).pop();
-    return { ok: false, python: options.python, message: `${options.python} could not run the trainer's doctor (exit ${result.code}): ${parsed.reason}${last ? `; it said: ${last}` : ''}` };
+    return {
+      ok: false,
+      python: options.python,
+      message: `${options.python} could not run the trainer's doctor (exit ${result.code}): ${parsed.reason}${last ? `; it said: ${last}` : ''}`,
+    };
   }
-  return { ok: true, report: parsed.report, python: parsed.report.python.executable, findings: options.tool
-    ? toolDoctorFindings(parsed.report, options.tool, { nvidia: options.nvidia })
-    : doctorFindings(parsed.report, { nvidia: options.nvidia, method: options.method }) };
+  return {
+    ok: true,
+    report: parsed.report,
+    python: parsed.report.python.executable,
+    findings: options.tool
+      ? toolDoctorFindings(parsed.report, options.tool, { nvidia: options.nvidia })
+      : doctorFindings(parsed.report, { nvidia: options.nvidia, method: options.method }),
+  };
 }
 
 const OPTIONAL_WHY: Record<string, string> = {
@@ -172,15 +268,29 @@ const OPTIONAL_WHY: Record<string, string> = {
 };
 
 /** The report as text for a terminal: the GPU, the packages, then what to fix. */
-export function formatDoctorReport(report: DoctorReport, findings: readonly DoctorFinding[], nvidia: Detection | null = null): string {
+export function formatDoctorReport(
+  report: DoctorReport,
+  findings: readonly DoctorFinding[],
+  nvidia: Detection | null = null,
+): string {
   const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)} GiB`;
   const lines = [`python ${report.python.version} (${report.python.executable})`];
-  if (nvidia) lines.push(nvidia.ok ? `nvidia-smi: ${nvidia.gpus.map((g) => `${g.name} (${gib(g.memoryBytes)})`).join(', ')}` : `nvidia-smi: ${nvidia.message}`);
+  if (nvidia)
+    lines.push(
+      nvidia.ok
+        ? `nvidia-smi: ${nvidia.gpus.map((g) => `${g.name} (${gib(g.memoryBytes)})`).join(', ')}`
+        : `nvidia-smi: ${nvidia.message}`,
+    );
   if (report.cuda.available) {
     lines.push(`torch cuda ${report.cuda.version ?? '?'}`);
-    for (const g of report.cuda.gpus) lines.push(`  gpu ${g.index}: ${g.name}, ${gib(g.memory_bytes)}, compute ${g.compute_capability}, bf16 ${g.bf16 ? 'yes' : 'no'}`);
+    for (const g of report.cuda.gpus)
+      lines.push(
+        `  gpu ${g.index}: ${g.name}, ${gib(g.memory_bytes)}, compute ${g.compute_capability}, bf16 ${g.bf16 ? 'yes' : 'no'}`,
+      );
   } else if (report.packages.torch?.installed) {
-    lines.push(`torch cuda: no GPU visible to torch (${report.cuda.version ? `built for CUDA ${report.cuda.version}` : 'a CPU-only build'})`);
+    lines.push(
+      `torch cuda: no GPU visible to torch (${report.cuda.version ? `built for CUDA ${report.cuda.version}` : 'a CPU-only build'})`,
+    );
   } else {
     lines.push('torch cuda: unknown (torch is not installed)');
   }
@@ -188,17 +298,34 @@ export function formatDoctorReport(report: DoctorReport, findings: readonly Doct
   for (const [name, info] of Object.entries(report.packages)) {
     const required = report.required_packages.includes(name);
     if (info.installed) lines.push(`  ok       ${name} ${info.version ?? ''}`.trimEnd());
-    else lines.push(`  ${required ? 'MISSING ' : 'absent  '} ${name}${required ? '' : ` (${OPTIONAL_WHY[name] ?? 'optional'})`}`);
+    else
+      lines.push(
+        `  ${required ? 'MISSING ' : 'absent  '} ${name}${required ? '' : ` (${OPTIONAL_WHY[name] ?? 'optional'})`}`,
+      );
   }
   lines.push('training tools:');
   for (const [id, info] of Object.entries(report.tools) as [keyof DoctorReport['tools'], ToolInfo][]) {
-    lines.push(info.installed ? `  ok       ${TOOL_DIST[id].name} ${info.version ?? ''}${info.executable ? ` (${info.executable})` : ` (no ${TOOL_DIST[id].script} command found)`}` : `  absent   ${TOOL_DIST[id].name} (optional: runs its configs with its own CLI)`);
+    lines.push(
+      info.installed
+        ? `  ok       ${TOOL_DIST[id].name} ${info.version ?? ''}${info.executable ? ` (${info.executable})` : ` (no ${TOOL_DIST[id].script} command found)`}`
+        : `  absent   ${TOOL_DIST[id].name} (optional: runs its configs with its own CLI)`,
+    );
   }
-  lines.push(`4-bit quantization: ${report.quantization_backend === 'bitsandbytes' ? 'bitsandbytes' : 'built-in NF4 (bitsandbytes absent)'}`);
+  lines.push(
+    `4-bit quantization: ${report.quantization_backend === 'bitsandbytes' ? 'bitsandbytes' : 'built-in NF4 (bitsandbytes absent)'}`,
+  );
   if (findings.length) {
     lines.push('', 'to fix:');
-    for (const f of findings) lines.push(`  - ${f.severity}: ${f.message}`, ...(f.install ? [`      ${f.install}`] : []));
+    for (const f of findings)
+      lines.push(`  - ${f.severity}: ${f.message}`, ...(f.install ? [`      ${f.install}`] : []));
   }
-  lines.push('', blocksRun(findings) ? 'not ready to train' : findings.length ? 'ready to train (see the notes above)' : 'ready to train');
+  lines.push(
+    '',
+    blocksRun(findings)
+      ? 'not ready to train'
+      : findings.length
+        ? 'ready to train (see the notes above)'
+        : 'ready to train',
+  );
   return `${lines.join('\n')}\n`;
 }

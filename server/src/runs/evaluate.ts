@@ -28,9 +28,16 @@ export function buildEvaluateArgs(inv: EvaluateInvocation): { command: string; a
   const args = ['-c', TRAINER_BOOTSTRAP, 'evaluate', '--target', inv.target];
   const s = inv.settings ?? {};
   const pairs: Array<[string, string | number | null | undefined]> = [
-    ['--eval-file', s.evalFile], ['--chat-template', s.chatTemplate], ['--format', s.format], ['--max-length', s.maxLength],
-    ['--base-model', inv.baseModel], ['--rows', inv.rows], ['--max-new-tokens', inv.maxNewTokens], ['--batch-size', inv.batchSize],
-    ['--general-text', inv.generalText], ['--out', inv.out],
+    ['--eval-file', s.evalFile],
+    ['--chat-template', s.chatTemplate],
+    ['--format', s.format],
+    ['--max-length', s.maxLength],
+    ['--base-model', inv.baseModel],
+    ['--rows', inv.rows],
+    ['--max-new-tokens', inv.maxNewTokens],
+    ['--batch-size', inv.batchSize],
+    ['--general-text', inv.generalText],
+    ['--out', inv.out],
   ];
   for (const [flag, value] of pairs) if (value !== undefined && value !== null) args.push(flag, String(value));
   if (inv.replace) args.push('--replace');
@@ -47,17 +54,42 @@ export interface EvaluateResult {
 
 /** Starts the evaluate verb; `done` resolves once it has exited, `stop()` runs the one stop sequence (it answers SIGINT by
  * removing its staging folder). `onStderr` hears its log lines as they come. */
-export function startEvaluation(inv: EvaluateInvocation & { cwd: string; trainerRoot: string | null; env?: NodeJS.ProcessEnv; onStderr?: (line: string) => void }):
-  { done: Promise<EvaluateResult>; stop(): Promise<EvaluateResult> } {
+export function startEvaluation(
+  inv: EvaluateInvocation & {
+    cwd: string;
+    trainerRoot: string | null;
+    env?: NodeJS.ProcessEnv;
+    onStderr?: (line: string) => void;
+  },
+): { done: Promise<EvaluateResult>; stop(): Promise<EvaluateResult> } {
   const { command, args } = buildEvaluateArgs(inv);
   const stdout: string[] = [];
   const stderr: string[] = [];
   const child = startSupervised({
-    command, args, cwd: inv.cwd, env: buildTrainerEnv(inv.env ?? process.env, inv.trainerRoot), pidFolder: null, logPath: null,
+    command,
+    args,
+    cwd: inv.cwd,
+    env: buildTrainerEnv(inv.env ?? process.env, inv.trainerRoot),
+    pidFolder: null,
+    logPath: null,
     onStdout: (text) => stdout.push(text),
-    onStderr: (line) => { stderr.push(line); inv.onStderr?.(line); },
+    onStderr: (line) => {
+      stderr.push(line);
+      inv.onStderr?.(line);
+    },
   });
   // The merge report's reader: the last stdout line as a JSON object.
-  const done = child.done.then((exit): EvaluateResult => ({ code: exit.code, report: parseMergeReport(stdout.join('\n')), stderr: stderr.join('\n'), spawnError: exit.spawnError }));
-  return { done, stop() { void child.stop({ graceMs: 10_000 }); return done; } };
+  const done = child.done.then((exit): EvaluateResult => ({
+    code: exit.code,
+    report: parseMergeReport(stdout.join('\n')),
+    stderr: stderr.join('\n'),
+    spawnError: exit.spawnError,
+  }));
+  return {
+    done,
+    stop() {
+      void child.stop({ graceMs: 10_000 });
+      return done;
+    },
+  };
 }

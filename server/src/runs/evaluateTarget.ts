@@ -17,24 +17,48 @@ export const EVAL_DIR = 'eval';
 const ADAPTER_CONFIG = 'adapter_config.json';
 
 /** What only a config says about an adapter folder, passed to the trainer's evaluate verb. */
-export interface EvalSettings { evalFile: string | null; chatTemplate: string; format: string; maxLength: number }
+export interface EvalSettings {
+  evalFile: string | null;
+  chatTemplate: string;
+  format: string;
+  maxLength: number;
+}
 
 export type EvalTargetResult =
-  | { ok: true; folder: string; kind: 'run' | 'adapter'; config: { path: string; dialect: string; settings: EvalSettings } | null }
+  | {
+      ok: true;
+      folder: string;
+      kind: 'run' | 'adapter';
+      config: { path: string; dialect: string; settings: EvalSettings } | null;
+    }
   | { ok: false; message: string };
 
 function isFile(path: string): boolean {
-  try { return statSync(path).isFile(); } catch { return false; }
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function isDir(path: string): boolean {
-  try { return statSync(path).isDirectory(); } catch { return false; }
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** The plan of the first axolotl or LLaMA-Factory config in `folder` (YAML files, by name), or null. */
 function toolPlanIn(folder: string): { path: string; dialect: string; plan: TrainingPlan } | null {
   let names: string[];
-  try { names = readdirSync(folder).filter((n) => /\.ya?ml$/i.test(n)).sort(); } catch { return null; }
+  try {
+    names = readdirSync(folder)
+      .filter((n) => /\.ya?ml$/i.test(n))
+      .sort();
+  } catch {
+    return null;
+  }
   for (const name of names.slice(0, 50)) {
     const path = join(folder, name);
     if (!isFile(path) || statSync(path).size > MAX_CONFIG_BYTES) continue;
@@ -54,7 +78,16 @@ export function configBeside(adapterFolder: string): { path: string; dialect: st
     const found = toolPlanIn(folder);
     if (!found) continue;
     const { data } = found.plan;
-    return { path: found.path, dialect: found.dialect, settings: { evalFile: data.eval, chatTemplate: data.chat_template, format: data.format, maxLength: data.max_length } };
+    return {
+      path: found.path,
+      dialect: found.dialect,
+      settings: {
+        evalFile: data.eval,
+        chatTemplate: data.chat_template,
+        format: data.format,
+        maxLength: data.max_length,
+      },
+    };
   }
   return null;
 }
@@ -62,11 +95,22 @@ export function configBeside(adapterFolder: string): { path: string; dialect: st
 /** TARGET checked: a folder, a run of ours not training now, or a PEFT adapter folder (with its config when found). */
 export function resolveEvalTarget(target: string): EvalTargetResult {
   const folder = resolve(target);
-  if (!isDir(folder)) return { ok: false, message: `${target} is not a folder; pass a run folder (with plan.json) or a PEFT adapter folder (with adapter_config.json)` };
+  if (!isDir(folder))
+    return {
+      ok: false,
+      message: `${target} is not a folder; pass a run folder (with plan.json) or a PEFT adapter folder (with adapter_config.json)`,
+    };
   if (isFile(join(folder, PLAN_FILE))) {
-    if (isRunAlive(folder)) return { ok: false, message: `${folder} is still training; evaluate it once it has ended (or lora-lens stop ${folder})` };
+    if (isRunAlive(folder))
+      return {
+        ok: false,
+        message: `${folder} is still training; evaluate it once it has ended (or lora-lens stop ${folder})`,
+      };
     return { ok: true, folder, kind: 'run', config: null };
   }
   if (isFile(join(folder, ADAPTER_CONFIG))) return { ok: true, folder, kind: 'adapter', config: configBeside(folder) };
-  return { ok: false, message: `${folder} is neither a run folder (plan.json) nor a PEFT adapter folder (adapter_config.json); for axolotl or LLaMA-Factory pass their output_dir` };
+  return {
+    ok: false,
+    message: `${folder} is neither a run folder (plan.json) nor a PEFT adapter folder (adapter_config.json); for axolotl or LLaMA-Factory pass their output_dir`,
+  };
 }

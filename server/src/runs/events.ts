@@ -6,7 +6,19 @@ import eventSchema from '../../../schemas/events.schema.json';
 import type { TrainerEvent } from '../protocol/trainerEvents';
 
 // The event types are generated from the schema (scripts/gen-event-types.ts); re-exported for the run modules.
-export type { CheckpointEvent, DownloadEvent, EndEvent, ErrorEvent, EvalEvent, EventName, SavingEvent, StartEvent, StepEvent, TrainerEvent, WarningEvent } from '../protocol/trainerEvents';
+export type {
+  CheckpointEvent,
+  DownloadEvent,
+  EndEvent,
+  ErrorEvent,
+  EvalEvent,
+  EventName,
+  SavingEvent,
+  StartEvent,
+  StepEvent,
+  TrainerEvent,
+  WarningEvent,
+} from '../protocol/trainerEvents';
 
 export type ParsedLine = { ok: true; event: TrainerEvent } | { ok: false; reason: string };
 

@@ -14,7 +14,7 @@ import { describeSpawnError } from './process';
 export type ExportFormat = 'gguf' | 'merged';
 /** The GGUF types the gguf Python package (0.19.0) writes; the k-quants need llama.cpp's llama-quantize. */
 export const EXPORT_QUANTS = ['f32', 'f16', 'bf16', 'q8_0', 'q5_1', 'q5_0', 'q4_1', 'q4_0'] as const;
-export type ExportQuant = typeof EXPORT_QUANTS[number];
+export type ExportQuant = (typeof EXPORT_QUANTS)[number];
 
 export interface ExportInvocation {
   python: string;
@@ -28,7 +28,17 @@ export interface ExportInvocation {
 
 /** The argument array (never a shell string) for `python -c TRAINER_BOOTSTRAP export ...`. */
 export function buildExportArgs(inv: ExportInvocation): { command: string; args: string[] } {
-  const args = ['-c', TRAINER_BOOTSTRAP, 'export', '--run-dir', inv.runDir, '--format', inv.format, '--quant', inv.quant];
+  const args = [
+    '-c',
+    TRAINER_BOOTSTRAP,
+    'export',
+    '--run-dir',
+    inv.runDir,
+    '--format',
+    inv.format,
+    '--quant',
+    inv.quant,
+  ];
   if (inv.out) args.push('--out', inv.out);
   if (inv.reference) args.push('--reference');
   return { command: inv.python, args };
@@ -37,8 +47,13 @@ export function buildExportArgs(inv: ExportInvocation): { command: string; args:
 /** Whether RUN_DIR can be exported now: a run folder with no trainer running in it (the trainer checks the rest). */
 export function checkExportable(runDir: string): { ok: true; runDir: string } | { ok: false; message: string } {
   const dir = resolve(runDir);
-  if (!existsSync(join(dir, PLAN_FILE))) return { ok: false, message: `${dir} is not a run folder (it has no plan.json)` };
-  if (isRunAlive(dir)) return { ok: false, message: `${dir} is still training; export it once it has ended (lora-lens stop ${dir} ends it with a checkpoint)` };
+  if (!existsSync(join(dir, PLAN_FILE)))
+    return { ok: false, message: `${dir} is not a run folder (it has no plan.json)` };
+  if (isRunAlive(dir))
+    return {
+      ok: false,
+      message: `${dir} is still training; export it once it has ended (lora-lens stop ${dir} ends it with a checkpoint)`,
+    };
   return { ok: true, runDir: dir };
 }
 
@@ -49,19 +64,36 @@ export interface ExportProcess {
 }
 
 /** Starts the trainer's export; `onStderr` hears its log lines as they come. */
-export function startExport(inv: ExportInvocation, options: { cwd: string; trainerRoot: string | null; env?: NodeJS.ProcessEnv; onStderr?: (text: string) => void }): ExportProcess {
+export function startExport(
+  inv: ExportInvocation,
+  options: { cwd: string; trainerRoot: string | null; env?: NodeJS.ProcessEnv; onStderr?: (text: string) => void },
+): ExportProcess {
   const { command, args } = buildExportArgs(inv);
   const detached = process.platform !== 'win32';
-  const child = spawn(command, args, { cwd: options.cwd, env: buildTrainerEnv(options.env ?? process.env, options.trainerRoot), stdio: ['ignore', 'pipe', 'pipe'], detached });
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: buildTrainerEnv(options.env ?? process.env, options.trainerRoot),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached,
+  });
   let stdout = '';
   let stderr = '';
   let spawnError: string | null = null;
-  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); options.onStderr?.(d.toString()); });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string; spawnError: string | null }>((resolveDone) => {
-    child.on('error', (error) => { spawnError = describeSpawnError(command, error); });
-    child.on('close', (code) => resolveDone({ code: spawnError ? null : code, stdout, stderr, spawnError }));
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
   });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    options.onStderr?.(d.toString());
+  });
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string; spawnError: string | null }>(
+    (resolveDone) => {
+      child.on('error', (error) => {
+        spawnError = describeSpawnError(command, error);
+      });
+      child.on('close', (code) => resolveDone({ code: spawnError ? null : code, stdout, stderr, spawnError }));
+    },
+  );
   const cancel = () => {
     if (child.pid === undefined || child.exitCode !== null) return;
     try {

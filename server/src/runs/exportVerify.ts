@@ -39,7 +39,14 @@ export interface LlamaCppRun {
  * precision (bf16 keeps 8 mantissa bits to f16's 11, q5/q4 about 5 and 4 bits per weight) and not yet measured.
  */
 export const LOGPROB_TOLERANCE: Record<string, number> = {
-  f32: 0.01, f16: 0.05, bf16: 0.15, q8_0: 0.3, q5_1: 0.6, q5_0: 0.6, q4_1: 1.0, q4_0: 1.0,
+  f32: 0.01,
+  f16: 0.05,
+  bf16: 0.15,
+  q8_0: 0.3,
+  q5_1: 0.6,
+  q5_0: 0.6,
+  q4_1: 1.0,
+  q4_0: 1.0,
 };
 /** Tokens the torch model gives less than e^-20 are left out: their probabilities say nothing about the export. */
 const LOGPROB_FLOOR = -20;
@@ -74,20 +81,46 @@ export function compareToReference(ref: ExportReference, run: LlamaCppRun, quant
       const want = ref.top_logprobs[position]![j]!;
       if (want < LOGPROB_FLOOR) return;
       const diff = Math.abs(Math.log(probabilities.get(token) ?? 0) - want);
-      if (!(diff <= maxLogprobDiff)) { maxLogprobDiff = diff; worst = { position, token }; }
+      if (!(diff <= maxLogprobDiff)) {
+        maxLogprobDiff = diff;
+        worst = { position, token };
+      }
     });
   });
   const tokenizerMatches = sameIds(run.promptIds, ref.prompt_ids);
   const divergence = ref.greedy_ids.findIndex((id, i) => run.greedyIds[i] !== id);
-  const greedyDivergesAt = divergence >= 0 ? divergence : run.greedyIds.length > ref.greedy_ids.length ? ref.greedy_ids.length : null;
+  const greedyDivergesAt =
+    divergence >= 0 ? divergence : run.greedyIds.length > ref.greedy_ids.length ? ref.greedy_ids.length : null;
   const last = run.greedyIds[run.greedyIds.length - 1];
   const stopsAtEndOfTurn = last !== undefined && ref.stop_ids.includes(last);
   const problems: string[] = [];
-  if (!tokenizerMatches) problems.push(`llama.cpp tokenizes the prompt to [${run.promptIds.join(', ')}], torch to [${ref.prompt_ids.join(', ')}]: the vocabulary, merges or pre-tokenizer differ`);
-  if (!(maxLogprobDiff <= tolerance)) problems.push(`the largest log-probability difference is ${maxLogprobDiff.toPrecision(3)}, past the ${quant} tolerance ${tolerance}`);
-  if (greedyDivergesAt !== null && EXACT_GREEDY.has(quant)) problems.push(`greedy generation differs from torch's at step ${greedyDivergesAt}`);
-  if (ref.stopped && !stopsAtEndOfTurn) problems.push(`llama.cpp did not stop at the end-of-turn token within ${run.greedyIds.length} tokens (torch did): the model would never stop`);
-  return { passed: problems.length === 0, quant, tolerance, maxLogprobDiff, worst, tokenizerMatches, greedyMatches: greedyDivergesAt === null, greedyDivergesAt, stopsAtEndOfTurn, referenceStopped: ref.stopped, problems };
+  if (!tokenizerMatches)
+    problems.push(
+      `llama.cpp tokenizes the prompt to [${run.promptIds.join(', ')}], torch to [${ref.prompt_ids.join(', ')}]: the vocabulary, merges or pre-tokenizer differ`,
+    );
+  if (!(maxLogprobDiff <= tolerance))
+    problems.push(
+      `the largest log-probability difference is ${maxLogprobDiff.toPrecision(3)}, past the ${quant} tolerance ${tolerance}`,
+    );
+  if (greedyDivergesAt !== null && EXACT_GREEDY.has(quant))
+    problems.push(`greedy generation differs from torch's at step ${greedyDivergesAt}`);
+  if (ref.stopped && !stopsAtEndOfTurn)
+    problems.push(
+      `llama.cpp did not stop at the end-of-turn token within ${run.greedyIds.length} tokens (torch did): the model would never stop`,
+    );
+  return {
+    passed: problems.length === 0,
+    quant,
+    tolerance,
+    maxLogprobDiff,
+    worst,
+    tokenizerMatches,
+    greedyMatches: greedyDivergesAt === null,
+    greedyDivergesAt,
+    stopsAtEndOfTurn,
+    referenceStopped: ref.stopped,
+    problems,
+  };
 }
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {
@@ -144,11 +177,15 @@ export function findNodeLlamaCpp(from: readonly string[]): string | null {
   return null;
 }
 
-export const NODE_LLAMA_CPP_MISSING = 'node-llama-cpp is not installed; install it with npm install node-llama-cpp@3.21.1 to verify an export';
+export const NODE_LLAMA_CPP_MISSING =
+  'node-llama-cpp is not installed; install it with npm install node-llama-cpp@3.21.1 to verify an export';
 
 /** Runs LLAMA_CPP_CHILD from a file of its own: node-llama-cpp forks a process to test its binary, and a fork of a
  * process started with -e code would run that code again instead. */
-async function runChild(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function runChild(
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const folder = mkdtempSync(join(tmpdir(), 'lora-lens-llama-cpp-'));
   const script = join(folder, 'run.mjs');
   writeFileSync(script, LLAMA_CPP_CHILD);
@@ -159,29 +196,60 @@ async function runChild(args: string[], timeoutMs: number): Promise<{ code: numb
   }
 }
 
-function runScript(script: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runScript(
+  script: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
     const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (error) => { stderr += error.message; });
-    child.on('close', (code) => { clearTimeout(timer); resolveRun({ code, stdout, stderr }); });
+    child.on('error', (error) => {
+      stderr += error.message;
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, stdout, stderr });
+    });
   });
 }
 
 /** Why llama.cpp cannot run here (its prebuilt binary does not load), or false. */
 export async function probeLlamaCpp(entry: string): Promise<string | false> {
   const result = await runChild(['probe', entry], 120_000);
-  return result.code === 0 ? false : `node-llama-cpp cannot load its prebuilt llama.cpp binary here: ${result.stderr.trim().split('\n').slice(-3).join(' ')}`;
+  return result.code === 0
+    ? false
+    : `node-llama-cpp cannot load its prebuilt llama.cpp binary here: ${result.stderr.trim().split('\n').slice(-3).join(' ')}`;
 }
 
 /** Runs the prompt and the greedy continuation through llama.cpp on the CPU; rejects with llama.cpp's own words. */
 export async function runInLlamaCpp(entry: string, ggufPath: string, referencePath: string): Promise<LlamaCppRun> {
   const result = await runChild(['run', entry, ggufPath, referencePath], 600_000);
-  if (result.code !== 0) throw new Error(result.stderr.trim().split('\n').filter((l) => !l.startsWith('    at ')).slice(-4).join(' ') || `exit ${result.code}`);
-  const parsed = JSON.parse(result.stdout) as { promptIds: number[]; probabilities: Array<Array<[number, number]>>; greedyIds: number[] };
-  return { promptIds: parsed.promptIds, probabilities: parsed.probabilities.map((pairs) => new Map(pairs)), greedyIds: parsed.greedyIds };
+  if (result.code !== 0)
+    throw new Error(
+      result.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('    at '))
+        .slice(-4)
+        .join(' ') || `exit ${result.code}`,
+    );
+  const parsed = JSON.parse(result.stdout) as {
+    promptIds: number[];
+    probabilities: Array<Array<[number, number]>>;
+    greedyIds: number[];
+  };
+  return {
+    promptIds: parsed.promptIds,
+    probabilities: parsed.probabilities.map((pairs) => new Map(pairs)),
+    greedyIds: parsed.greedyIds,
+  };
 }

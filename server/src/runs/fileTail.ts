@@ -13,14 +13,25 @@ export class FileTail {
 
   constructor(private readonly path: string) {
     // A trainer_log.jsonl left by an earlier run in the same output_dir is not this run's.
-    try { this.offset = statSync(path).size; } catch { this.offset = 0; }
+    try {
+      this.offset = statSync(path).size;
+    } catch {
+      this.offset = 0;
+    }
   }
 
   /** The whole lines appended since the last call (blank ones left out). */
   read(): string[] {
     let size: number;
-    try { size = statSync(this.path).size; } catch { return []; }
-    if (size < this.offset) { this.offset = 0; this.partial = ''; }
+    try {
+      size = statSync(this.path).size;
+    } catch {
+      return [];
+    }
+    if (size < this.offset) {
+      this.offset = 0;
+      this.partial = '';
+    }
     if (size === this.offset) return [];
     const fd = openSync(this.path, 'r');
     try {
@@ -36,13 +47,18 @@ export class FileTail {
   }
 
   private behind(): boolean {
-    try { return statSync(this.path).size > this.offset; } catch { return false; }
+    try {
+      return statSync(this.path).size > this.offset;
+    } catch {
+      return false;
+    }
   }
 
   /** Once the writer has exited: what is left, the unterminated last line included. */
   flush(): string[] {
     const lines: string[] = [];
-    for (let batch = this.read(); batch.length > 0 || this.behind(); batch = this.read()) for (const line of batch) lines.push(line);
+    for (let batch = this.read(); batch.length > 0 || this.behind(); batch = this.read())
+      for (const line of batch) lines.push(line);
     const rest = this.partial;
     this.partial = '';
     return rest.trim() ? [...lines, rest] : lines;

@@ -36,7 +36,9 @@ type Runner = (cmd: string, args: string[], timeoutMs: number) => Promise<string
 
 const defaultRunner: Runner = (cmd, args, timeoutMs) =>
   new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs, windowsHide: true }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    execFile(cmd, args, { timeout: timeoutMs, windowsHide: true }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout),
+    );
   });
 
 let cached: { at: number; result: Promise<Detection> } | null = null;

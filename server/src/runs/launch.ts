@@ -9,15 +9,39 @@ import { basename, join, resolve } from 'node:path';
 import type { TrainingPlan } from '../core/plan/types';
 import { offlineModelProblem, withModelDownload } from './modelDownload';
 import { buildTrainerArgs, buildTrainerEnv, newRunDir, type TorchrunLayout, type TrainerInvocation } from './args';
-import { checkNewRun, checkResumable, createRun, EVENTS_FILE, readEventsFile, undoCreateRun, type CreatedRun } from './lifecycle';
+import {
+  checkNewRun,
+  checkResumable,
+  createRun,
+  EVENTS_FILE,
+  readEventsFile,
+  undoCreateRun,
+  type CreatedRun,
+} from './lifecycle';
 import { startTrainer, type TrainerCallbacks, type TrainerExit, type TrainerProcess } from './process';
 import type { ExternalTool, ToolRunContext } from './tools/adapter';
 import { buildToolCommand, type ToolCommand } from './tools/command';
-import { missingToolMessage, resolveToolExecutable, startToolRun, toolDisplayName, toolProgressLogPath, toolRunContext, toolRunDir, type ToolEstimate } from './tools/toolRun';
+import {
+  missingToolMessage,
+  resolveToolExecutable,
+  startToolRun,
+  toolDisplayName,
+  toolProgressLogPath,
+  toolRunContext,
+  toolRunDir,
+  type ToolEstimate,
+} from './tools/toolRun';
 
 /** What to start: a new run of a plan (by our trainer, or by the user's tool for its own config), or a resume. */
 export type LaunchTarget =
-  | { kind: 'new'; plan: TrainingPlan; configPath: string | null; tool: ExternalTool | null; runDir: string | null; configShown?: string }
+  | {
+      kind: 'new';
+      plan: TrainingPlan;
+      configPath: string | null;
+      tool: ExternalTool | null;
+      runDir: string | null;
+      configShown?: string;
+    }
   | { kind: 'resume'; runDir: string; anyway?: boolean };
 
 /** What the estimator said of a new run: the trainer quotes the peak in its OOM advice; a tool run is drawn against it. */
@@ -84,7 +108,11 @@ export interface LaunchSpec {
 }
 
 /** Why a run cannot start, as a sentence; `reason` lets a caller pick its exit code or its buttons. */
-export interface Refusal { refused: true; reason: 'folder' | 'resume' | 'missing-tool' | 'stdin' | 'config' | 'model'; message: string }
+export interface Refusal {
+  refused: true;
+  reason: 'folder' | 'resume' | 'missing-tool' | 'stdin' | 'config' | 'model';
+  message: string;
+}
 
 export function isRefusal<T>(value: T | Refusal): value is Refusal {
   return typeof value === 'object' && value !== null && (value as Refusal).refused === true;
@@ -93,17 +121,34 @@ export function isRefusal<T>(value: T | Refusal): value is Refusal {
 const refuse = (reason: Refusal['reason'], message: string): Refusal => ({ refused: true, reason, message });
 
 /** Our trainer in a run folder: the invocation, its argument array and environment. Pure. */
-export function trainerLaunch(invocation: Omit<TrainerInvocation, 'verb'>, cwd: string, trainerRoot: string | null, env: NodeJS.ProcessEnv = process.env): TrainerLaunch {
+export function trainerLaunch(
+  invocation: Omit<TrainerInvocation, 'verb'>,
+  cwd: string,
+  trainerRoot: string | null,
+  env: NodeJS.ProcessEnv = process.env,
+): TrainerLaunch {
   const full: TrainerInvocation = { ...invocation, verb: 'run' };
   const { command, args } = buildTrainerArgs(full);
-  return { kind: 'trainer', invocation: full, cwd, trainerRoot, command, args, env: buildTrainerEnv(env, trainerRoot), baseEnv: env };
+  return {
+    kind: 'trainer',
+    invocation: full,
+    cwd,
+    trainerRoot,
+    command,
+    args,
+    env: buildTrainerEnv(env, trainerRoot),
+    baseEnv: env,
+  };
 }
 
 /**
  * How many processes our trainer runs as: one, or `hardware.num_gpus` per machine through torchrun with DDP or FSDP
  * (the trainer reads which from the plan). A sentence when the plan asks for several GPUs in a way it cannot run.
  */
-export function trainerLayout(hardware: Pick<TrainingPlan['hardware'], 'num_gpus' | 'distributed'>, nodes?: LaunchInput['nodes']): TorchrunLayout | null | string {
+export function trainerLayout(
+  hardware: Pick<TrainingPlan['hardware'], 'num_gpus' | 'distributed'>,
+  nodes?: LaunchInput['nodes'],
+): TorchrunLayout | null | string {
   const gpus = Math.max(1, Math.floor(hardware.num_gpus));
   const several = gpus > 1 || (nodes?.nnodes ?? 1) > 1;
   if (!several) return null;
@@ -113,7 +158,12 @@ export function trainerLayout(hardware: Pick<TrainingPlan['hardware'], 'num_gpus
   if (hardware.distributed !== 'ddp' && hardware.distributed !== 'fsdp') {
     return `hardware.distributed ${hardware.distributed} is DeepSpeed's, which the bundled trainer does not run: set hardware.distributed: fsdp (PyTorch's sharding, like ZeRO-3) or ddp`;
   }
-  return { nprocPerNode: gpus, ...(nodes && nodes.nnodes > 1 ? { nnodes: nodes.nnodes, rdzvEndpoint: nodes.rdzvEndpoint, rdzvId: nodes.rdzvId } : {}) };
+  return {
+    nprocPerNode: gpus,
+    ...(nodes && nodes.nnodes > 1
+      ? { nnodes: nodes.nnodes, rdzvEndpoint: nodes.rdzvEndpoint, rdzvId: nodes.rdzvId }
+      : {}),
+  };
 }
 
 /** The hardware section of a run folder's plan.json, for a resume's layout; null when it cannot be read. */
@@ -127,10 +177,16 @@ function savedHardware(runDir: string): TrainingPlan['hardware'] | null {
 }
 
 /** The estimates a resumed run passes on again: those its first start event echoed. */
-function previousEstimates(runDir: string): { estimatePeakBytes: number | null; estimateTokensPerSecond: number | null } {
+function previousEstimates(runDir: string): {
+  estimatePeakBytes: number | null;
+  estimateTokensPerSecond: number | null;
+} {
   const start = readEventsFile(join(runDir, EVENTS_FILE)).find((e) => e.event === 'start');
   return start?.event === 'start'
-    ? { estimatePeakBytes: start.estimate_peak_bytes ?? null, estimateTokensPerSecond: start.estimate_tokens_per_second ?? null }
+    ? {
+        estimatePeakBytes: start.estimate_peak_bytes ?? null,
+        estimateTokensPerSecond: start.estimate_tokens_per_second ?? null,
+      }
     : { estimatePeakBytes: null, estimateTokensPerSecond: null };
 }
 
@@ -142,24 +198,59 @@ function planResume(input: LaunchInput, target: Extract<LaunchTarget, { kind: 'r
   const layout = hardware ? trainerLayout(hardware, input.nodes) : null;
   if (typeof layout === 'string') return refuse('config', layout);
   const env = withModelDownload(input.env ?? process.env, input.hub);
-  const process_ = trainerLaunch({ python: input.python, runDir, resume: true, resumeAnyway: target.anyway ?? false, processes: layout, ...previousEstimates(runDir) }, input.cwd, input.trainerRoot, env);
-  return { runDir, runId: basename(runDir), resume: true, plan: null, process: process_, description: `${input.python} -m lora_lens_trainer run --resume in ${runDir}` };
+  const process_ = trainerLaunch(
+    {
+      python: input.python,
+      runDir,
+      resume: true,
+      resumeAnyway: target.anyway ?? false,
+      processes: layout,
+      ...previousEstimates(runDir),
+    },
+    input.cwd,
+    input.trainerRoot,
+    env,
+  );
+  return {
+    runDir,
+    runId: basename(runDir),
+    resume: true,
+    plan: null,
+    process: process_,
+    description: `${input.python} -m lora_lens_trainer run --resume in ${runDir}`,
+  };
 }
 
-function planTool(input: LaunchInput, target: Extract<LaunchTarget, { kind: 'new' }>, tool: ExternalTool, runDir: string): LaunchSpec | Refusal {
+function planTool(
+  input: LaunchInput,
+  target: Extract<LaunchTarget, { kind: 'new' }>,
+  tool: ExternalTool,
+  runDir: string,
+): LaunchSpec | Refusal {
   const configPath = target.configPath!;
   const executable = input.toolExecutable ?? resolveToolExecutable(tool, input.python, input.env);
-  if (!executable) return refuse('missing-tool', missingToolMessage(tool, input.python, target.configShown ?? configPath));
+  if (!executable)
+    return refuse('missing-tool', missingToolMessage(tool, input.python, target.configShown ?? configPath));
   const { plan } = target;
   const runId = basename(runDir);
   const gpus = Math.max(1, plan.hardware.num_gpus);
   const estimate = input.estimate;
-  const context = toolRunContext(tool, runId, plan, estimate?.tool ?? null, estimate?.numTrainRows ?? null, () => Date.now() / 1000);
+  const context = toolRunContext(
+    tool,
+    runId,
+    plan,
+    estimate?.tool ?? null,
+    estimate?.numTrainRows ?? null,
+    () => Date.now() / 1000,
+  );
   const baseEnv = input.env ?? process.env;
   const command = buildToolCommand(tool, configPath, gpus, executable, baseEnv);
   const trainerLogPath = toolProgressLogPath(tool, plan.output.dir);
   return {
-    runDir, runId, resume: false, plan,
+    runDir,
+    runId,
+    resume: false,
+    plan,
     process: { kind: 'tool', tool, executable, configPath, context, trainerLogPath, gpus, command, baseEnv },
     description: `${toolDisplayName(tool)}: ${executable} ${command.args.join(' ')} (its output in ${join(runDir, 'tool.log')})`,
   };
@@ -173,8 +264,16 @@ function planTool(input: LaunchInput, target: Extract<LaunchTarget, { kind: 'new
 export function planLaunch(input: LaunchInput): LaunchSpec | Refusal {
   const { target } = input;
   if (target.kind === 'resume') return planResume(input, target);
-  if (target.tool && !target.configPath) return refuse('stdin', `${toolDisplayName(target.tool)} reads its config from a file: give the file's path instead of -`);
-  const runDir = target.runDir ? resolve(input.cwd, target.runDir) : target.tool ? toolRunDir(target.configPath!, input.now) : newRunDir(target.plan, input.now);
+  if (target.tool && !target.configPath)
+    return refuse(
+      'stdin',
+      `${toolDisplayName(target.tool)} reads its config from a file: give the file's path instead of -`,
+    );
+  const runDir = target.runDir
+    ? resolve(input.cwd, target.runDir)
+    : target.tool
+      ? toolRunDir(target.configPath!, input.now)
+      : newRunDir(target.plan, input.now);
   const usable = checkNewRun(runDir);
   if (!usable.ok) return refuse('folder', usable.message);
   if (target.tool) return planTool(input, target, target.tool, runDir);
@@ -183,12 +282,30 @@ export function planLaunch(input: LaunchInput): LaunchSpec | Refusal {
   const offline = offlineModelProblem(target.plan.model, input.hub, input.env ?? process.env, input.cwd);
   if (offline) return refuse('model', offline);
   const estimate = input.estimate;
-  const process_ = trainerLaunch({
-    python: input.python, runDir, resume: false, processes: layout,
-    estimatePeakBytes: estimate?.peakAllocatedBytes ?? null, estimateTokensPerSecond: estimate?.tokensPerSecond ?? null,
-  }, input.cwd, input.trainerRoot, withModelDownload(input.env ?? process.env, input.hub));
-  const how = layout ? `torchrun --nproc_per_node ${layout.nprocPerNode}${layout.nnodes ? ` --nnodes ${layout.nnodes}` : ''} ` : '';
-  return { runDir, runId: basename(runDir), resume: false, plan: target.plan, process: process_, description: `${how}${input.python} -m lora_lens_trainer run in ${runDir}` };
+  const process_ = trainerLaunch(
+    {
+      python: input.python,
+      runDir,
+      resume: false,
+      processes: layout,
+      estimatePeakBytes: estimate?.peakAllocatedBytes ?? null,
+      estimateTokensPerSecond: estimate?.tokensPerSecond ?? null,
+    },
+    input.cwd,
+    input.trainerRoot,
+    withModelDownload(input.env ?? process.env, input.hub),
+  );
+  const how = layout
+    ? `torchrun --nproc_per_node ${layout.nprocPerNode}${layout.nnodes ? ` --nnodes ${layout.nnodes}` : ''} `
+    : '';
+  return {
+    runDir,
+    runId: basename(runDir),
+    resume: false,
+    plan: target.plan,
+    process: process_,
+    description: `${how}${input.python} -m lora_lens_trainer run in ${runDir}`,
+  };
 }
 
 /** Every line a launched run produces: the trainer's events and stderr, or the tool's events and output lines. */
@@ -202,29 +319,59 @@ export interface LaunchListeners extends TrainerCallbacks {
  * one supervised spawn (pid file, stop sequence). When the interpreter or tool cannot be started at all, what
  * createRun made is taken back before `done` resolves, and nothing else is touched.
  */
-export function launch(spec: LaunchSpec, listeners: LaunchListeners = {}): { process: TrainerProcess; created: CreatedRun | null } | Refusal {
+export function launch(
+  spec: LaunchSpec,
+  listeners: LaunchListeners = {},
+): { process: TrainerProcess; created: CreatedRun | null } | Refusal {
   let created: CreatedRun | null = null;
   if (spec.plan) {
     const made = createRun(spec.runDir, spec.plan);
     if (!made.ok) return refuse('folder', made.message);
     created = made;
   }
-  const started = spec.process.kind === 'trainer' ? startPlannedTrainer(spec, spec.process, listeners) : startPlannedTool(spec, spec.process, listeners);
+  const started =
+    spec.process.kind === 'trainer'
+      ? startPlannedTrainer(spec, spec.process, listeners)
+      : startPlannedTool(spec, spec.process, listeners);
   const done = started.done.then((exit: TrainerExit) => {
     if (exit.spawnError && created) undoCreateRun(created);
     return exit;
   });
-  return { process: { pid: started.pid, done, stop: (options) => { void started.stop(options); return done; } }, created };
+  return {
+    process: {
+      pid: started.pid,
+      done,
+      stop: (options) => {
+        void started.stop(options);
+        return done;
+      },
+    },
+    created,
+  };
 }
 
 function startPlannedTrainer(spec: LaunchSpec, planned: TrainerLaunch, listeners: LaunchListeners): TrainerProcess {
-  return startTrainer({ ...planned.invocation, cwd: planned.cwd, trainerRoot: planned.trainerRoot, env: planned.baseEnv, ...listeners, runDir: spec.runDir });
+  return startTrainer({
+    ...planned.invocation,
+    cwd: planned.cwd,
+    trainerRoot: planned.trainerRoot,
+    env: planned.baseEnv,
+    ...listeners,
+    runDir: spec.runDir,
+  });
 }
 
 function startPlannedTool(spec: LaunchSpec, planned: ToolLaunch, listeners: LaunchListeners): TrainerProcess {
   return startToolRun({
-    tool: planned.tool, configPath: planned.configPath, runDir: spec.runDir, executable: planned.executable, context: planned.context,
-    trainerLogPath: planned.trainerLogPath, gpus: planned.gpus, env: planned.baseEnv,
-    onEvent: listeners.onEvent, onOutput: listeners.onOutput,
+    tool: planned.tool,
+    configPath: planned.configPath,
+    runDir: spec.runDir,
+    executable: planned.executable,
+    context: planned.context,
+    trainerLogPath: planned.trainerLogPath,
+    gpus: planned.gpus,
+    env: planned.baseEnv,
+    onEvent: listeners.onEvent,
+    onOutput: listeners.onOutput,
   });
 }

@@ -4,7 +4,22 @@
  * Create, list, status, delete and a stop request from another process live here; starting and stopping a child this
  * process owns live in process.ts. No vscode.
  */
-import { accessSync, constants, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, type Dirent } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  type Dirent,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isToolDialectId, toolDialectOf } from '../core/dialects/registry';
 import { invalidPlanMessage } from '../core/plan/contract';
@@ -77,11 +92,25 @@ export function checkFolder(dir: string): { ok: true; missing: string[] } | { ok
     existing = parent;
   }
   let info;
-  try { info = statSync(existing); } catch (error) { return { ok: false, message: `cannot use ${existing}: ${(error as Error).message}` }; }
-  if (!info.isDirectory()) {
-    return { ok: false, message: existing === target ? `${target} is a file, not a folder; pick a folder for the run` : `cannot create ${target}: ${existing} is a file, not a folder` };
+  try {
+    info = statSync(existing);
+  } catch (error) {
+    return { ok: false, message: `cannot use ${existing}: ${(error as Error).message}` };
   }
-  try { accessSync(existing, constants.W_OK); } catch { return { ok: false, message: `cannot create ${target}: ${existing} is not writable` }; }
+  if (!info.isDirectory()) {
+    return {
+      ok: false,
+      message:
+        existing === target
+          ? `${target} is a file, not a folder; pick a folder for the run`
+          : `cannot create ${target}: ${existing} is a file, not a folder`,
+    };
+  }
+  try {
+    accessSync(existing, constants.W_OK);
+  } catch {
+    return { ok: false, message: `cannot create ${target}: ${existing} is not writable` };
+  }
   return { ok: true, missing };
 }
 
@@ -102,7 +131,10 @@ export function ensureFolder(dir: string): { ok: true; made: string[] } | { ok: 
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && statSync(folder).isDirectory()) continue;
-      const why = code === 'ENOENT' || code === 'EPERM' || code === 'EACCES' || code === 'EROFS' ? `${dirname(folder)} does not accept new folders` : (error as Error).message;
+      const why =
+        code === 'ENOENT' || code === 'EPERM' || code === 'EACCES' || code === 'EROFS'
+          ? `${dirname(folder)} does not accept new folders`
+          : (error as Error).message;
       return { ok: false, message: `cannot create ${target}: ${why}` };
     }
   }
@@ -116,22 +148,38 @@ export function ensureFolder(dir: string): { ok: true; made: string[] } | { ok: 
  */
 export function checkNewRun(runDir: string): { ok: true } | { ok: false; message: string } {
   const dir = resolve(runDir);
-  if (existsSync(join(dir, EVENTS_FILE))) return { ok: false, message: `${dir} already holds a run; use --resume ${dir} to continue it, or pick another folder` };
+  if (existsSync(join(dir, EVENTS_FILE)))
+    return {
+      ok: false,
+      message: `${dir} already holds a run; use --resume ${dir} to continue it, or pick another folder`,
+    };
   const checked = checkFolder(dir);
   if (!checked.ok) return checked;
   if (checked.missing.length === 0) {
     let entries: string[];
-    try { entries = readdirSync(dir); } catch (error) { return { ok: false, message: `cannot use ${dir}: ${(error as Error).message}` }; }
+    try {
+      entries = readdirSync(dir);
+    } catch (error) {
+      return { ok: false, message: `cannot use ${dir}: ${(error as Error).message}` };
+    }
     if (entries.length > 0) {
       const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? `, … (${entries.length} entries)` : '');
-      return { ok: false, message: `${dir} is not empty (${shown}) and is not a LoRA Lens run: a run writes plan.json, events.jsonl, checkpoints/ and adapter/ into its folder, so LoRA Lens starts runs only in a new or empty folder. Pick another --run-dir, or leave it out for <output.dir>/<run-id>/` };
+      return {
+        ok: false,
+        message: `${dir} is not empty (${shown}) and is not a LoRA Lens run: a run writes plan.json, events.jsonl, checkpoints/ and adapter/ into its folder, so LoRA Lens starts runs only in a new or empty folder. Pick another --run-dir, or leave it out for <output.dir>/<run-id>/`,
+      };
     }
   }
   return { ok: true };
 }
 
 /** A run folder createRun set up: what it made, so a start that failed can take back exactly that and no more. */
-export interface CreatedRun { ok: true; runDir: string; planPath: string; madeFolders: string[] }
+export interface CreatedRun {
+  ok: true;
+  runDir: string;
+  planPath: string;
+  madeFolders: string[];
+}
 
 /** Writes `text` to a new file `path`; refuses (EEXIST) rather than replace one. Readers never see a part. */
 function writeNewFileAtomic(path: string, text: string): void {
@@ -145,7 +193,11 @@ function writeNewFileAtomic(path: string, text: string): void {
     // A file system without hard links: an exclusive create (no reader looks before the trainer starts).
     writeFileSync(path, text, { encoding: 'utf8', flag: 'wx' });
   } finally {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
   }
 }
 
@@ -167,7 +219,12 @@ export function createRun(runDir: string, plan: TrainingPlan): CreatedRun | { ok
   } catch (error) {
     undoCreateRun({ ok: true, runDir: dir, planPath: null, madeFolders: made.made });
     const exists = (error as NodeJS.ErrnoException).code === 'EEXIST';
-    return { ok: false, message: exists ? `${planPath} appeared meanwhile; it was left as it is. Pick another folder` : `cannot write ${planPath}: ${(error as Error).message}` };
+    return {
+      ok: false,
+      message: exists
+        ? `${planPath} appeared meanwhile; it was left as it is. Pick another folder`
+        : `cannot write ${planPath}: ${(error as Error).message}`,
+    };
   }
   return { ok: true, runDir: dir, planPath, madeFolders: made.made };
 }
@@ -177,9 +234,19 @@ export function createRun(runDir: string, plan: TrainingPlan): CreatedRun | { ok
  * only while empty. A folder it did not make (`--run-dir .`, an existing empty folder) is never removed.
  */
 export function undoCreateRun(created: Omit<CreatedRun, 'planPath'> & { planPath: string | null }): void {
-  if (created.planPath) { try { unlinkSync(created.planPath); } catch { /* already gone */ } }
+  if (created.planPath) {
+    try {
+      unlinkSync(created.planPath);
+    } catch {
+      /* already gone */
+    }
+  }
   for (const folder of [...created.madeFolders].reverse()) {
-    try { rmdirSync(folder); } catch { return; /* not empty: something else is in it now, and stays */ }
+    try {
+      rmdirSync(folder);
+    } catch {
+      return; /* not empty: something else is in it now, and stays */
+    }
   }
 }
 
@@ -191,7 +258,11 @@ export function checkResumable(runDir: string): { ok: true; runDir: string } | {
   const dir = resolve(runDir);
   if (!existsSync(join(dir, PLAN_FILE))) return { ok: false, message: `${dir} has no plan.json to resume` };
   const state = runProcessState(dir);
-  if (state.state === 'running') return { ok: false, message: `${dir} is still running (pid ${state.record.pid}); stop it first (lora-lens stop ${dir})` };
+  if (state.state === 'running')
+    return {
+      ok: false,
+      message: `${dir} is still running (pid ${state.record.pid}); stop it first (lora-lens stop ${dir})`,
+    };
   const summary = readRunSummary(dir);
   if (summary.tool && summary.tool !== 'lora-lens') return { ok: false, message: toolResumeAdvice(summary) };
   return { ok: true, runDir: dir };
@@ -209,10 +280,16 @@ function toolResumeAdvice(summary: RunSummary): string {
   const outputDir = summary.plan?.output?.dir;
   let newest: string | null = null;
   try {
-    const steps = outputDir ? readdirSync(outputDir).map((name) => /^checkpoint-(\d+)$/.exec(name)).filter((m): m is RegExpExecArray => m !== null) : [];
+    const steps = outputDir
+      ? readdirSync(outputDir)
+          .map((name) => /^checkpoint-(\d+)$/.exec(name))
+          .filter((m): m is RegExpExecArray => m !== null)
+      : [];
     const last = steps.sort((a, b) => Number(b[1]) - Number(a[1]))[0];
     if (last && outputDir) newest = join(outputDir, last[0]);
-  } catch { /* no output folder yet */ }
+  } catch {
+    /* no output folder yet */
+  }
   const how = dialect ? dialect.tool.resumeAdvice(newest) : 'resume it with that tool';
   return `${summary.dir} was trained by ${tool}, which keeps its own checkpoints: LoRA Lens resumes only its own trainer's runs. To continue it, ${how} and run the config again (lora-lens run CONFIG).`;
 }
@@ -243,7 +320,11 @@ export function deleteRun(runDir: string): { ok: true } | { ok: false; message: 
 /** The valid events of an events.jsonl (malformed lines skipped); none when the file is missing. */
 export function readEventsFile(path: string): TrainerEvent[] {
   let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch { return []; }
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
   const events: TrainerEvent[] = [];
   for (const line of text.split('\n')) {
     const parsed = parseEventLine(line);
@@ -265,7 +346,11 @@ function lastOf<T>(items: readonly T[], match: (item: T) => boolean): T | undefi
 }
 
 function readPlan(dir: string): Partial<TrainingPlan> | null {
-  try { return JSON.parse(readFileSync(join(dir, PLAN_FILE), 'utf8')) as Partial<TrainingPlan>; } catch { return null; }
+  try {
+    return JSON.parse(readFileSync(join(dir, PLAN_FILE), 'utf8')) as Partial<TrainingPlan>;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -293,10 +378,19 @@ export function readRunSummary(dir: string, active = false): RunSummary {
   const firstStart = events.find((e) => e.event === 'start');
   let startedAt: Date;
   if (firstStart) startedAt = new Date(firstStart.time * 1000);
-  else { try { startedAt = statSync(dir).mtime; } catch { startedAt = new Date(0); } }
+  else {
+    try {
+      startedAt = statSync(dir).mtime;
+    } catch {
+      startedAt = new Date(0);
+    }
+  }
   const ended = status === 'completed' || status === 'stopped' || status === 'failed';
   return {
-    id: basename(dir), dir, status, startedAt,
+    id: basename(dir),
+    dir,
+    status,
+    startedAt,
     step: (ended ? end?.step : undefined) ?? lastStep?.step ?? 0,
     // 0 is "not known yet" (a tool run before its first progress bar).
     totalSteps: lastStep?.total_steps || (start?.event === 'start' ? start.total_steps : null) || null,
@@ -304,7 +398,7 @@ export function readRunSummary(dir: string, active = false): RunSummary {
     configPath: plan?.config_path ?? null,
     errorKind: error?.event === 'error' ? error.kind : null,
     plan,
-    tool: start?.event === 'start' ? start.tool ?? null : null,
+    tool: start?.event === 'start' ? (start.tool ?? null) : null,
     elapsedS: (ended ? end?.elapsed_s : undefined) ?? lastStep?.elapsed_s ?? null,
   };
 }
@@ -324,12 +418,20 @@ export function listRuns(dirs: Iterable<string>, active: ReadonlySet<string> = n
 export function findRunFolders(root: string, maxDepth = 4): string[] {
   const found: string[] = [];
   const walk = (dir: string, depth: number) => {
-    if (isRunFolder(dir)) { found.push(dir); return; }
+    if (isRunFolder(dir)) {
+      found.push(dir);
+      return;
+    }
     if (depth >= maxDepth) return;
     let entries: Dirent[];
-    try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
     for (const entry of entries) {
-      if (entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules') walk(join(dir, entry.name), depth + 1);
+      if (entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules')
+        walk(join(dir, entry.name), depth + 1);
     }
   };
   walk(resolve(root), 0);

@@ -28,21 +28,31 @@ export function downloadCommand(repoId: string): string {
   return `hf download ${repoId}`;
 }
 
-interface ModelRef { name_or_path: string; revision?: string | null }
+interface ModelRef {
+  name_or_path: string;
+  revision?: string | null;
+}
 
 /**
  * Why a new run cannot start with the Hub turned off (`hub: false`: --offline, loraLens.hub off): a Hub model whose
  * config and weights are not in the cache. Null otherwise: with HF_HUB_OFFLINE alone the run starts without leave to
  * download and the trainer's model error names the same command (model_fetch.offline_message).
  */
-export function offlineModelProblem(model: ModelRef, hub: boolean | undefined, env: NodeJS.ProcessEnv, cwd: string): string | null {
+export function offlineModelProblem(
+  model: ModelRef,
+  hub: boolean | undefined,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): string | null {
   const name = model.name_or_path.trim();
   if (hub !== false || !/^[\w.-]+\/[\w.-]+$/.test(name) || name.startsWith('.')) return null;
   if (existsSync(join(isAbsolute(name) ? name : resolve(cwd, name), 'config.json'))) return null;
   if (cachedModelComplete(name, model.revision ?? null, env)) return null;
-  return `model ${name} is not on disk (no config.json and weights in ${hubCacheDir(env)}) and the Hugging Face Hub is off `
-    + `for this run (--offline; in the editor, loraLens.hub). Download it once with \`${downloadCommand(name)}\` (older huggingface_hub: \`huggingface-cli download ${name}\`), `
-    + 'or allow the Hub so the run fetches it, or point model at a local directory.';
+  return (
+    `model ${name} is not on disk (no config.json and weights in ${hubCacheDir(env)}) and the Hugging Face Hub is off ` +
+    `for this run (--offline; in the editor, loraLens.hub). Download it once with \`${downloadCommand(name)}\` (older huggingface_hub: \`huggingface-cli download ${name}\`), ` +
+    'or allow the Hub so the run fetches it, or point model at a local directory.'
+  );
 }
 
 /** A snapshot of the revision in the Hub cache with config.json and every weight file its index names. */
@@ -63,7 +73,9 @@ function weightsComplete(folder: string): boolean {
   for (const index of ['model.safetensors.index.json', 'pytorch_model.bin.index.json']) {
     if (!existsSync(join(folder, index))) continue;
     try {
-      const map = (JSON.parse(readFileSync(join(folder, index), 'utf8')) as { weight_map?: Record<string, string> }).weight_map ?? {};
+      const map =
+        (JSON.parse(readFileSync(join(folder, index), 'utf8')) as { weight_map?: Record<string, string> }).weight_map ??
+        {};
       const shards = [...new Set(Object.values(map))];
       return shards.length > 0 && shards.every((shard) => existsSync(join(folder, shard)));
     } catch {

@@ -78,10 +78,14 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 
 /** A spawn error as a sentence naming the interpreter: "cannot start /nonexistent: not found". */
 export function describeSpawnError(command: string, error: NodeJS.ErrnoException): string {
-  const why = error.code === 'ENOENT' ? 'not found'
-    : error.code === 'EACCES' ? 'permission denied (is it an executable?)'
-      : error.code === 'ENOTDIR' ? 'a part of the path is not a folder'
-        : error.message;
+  const why =
+    error.code === 'ENOENT'
+      ? 'not found'
+      : error.code === 'EACCES'
+        ? 'permission denied (is it an executable?)'
+        : error.code === 'ENOTDIR'
+          ? 'a part of the path is not a folder'
+          : error.message;
   return `cannot start ${command}: ${why}`;
 }
 
@@ -101,7 +105,9 @@ class StopSequence {
 
   constructor(private readonly child: ChildProcess) {}
 
-  get stopRequested(): boolean { return this.requested; }
+  get stopRequested(): boolean {
+    return this.requested;
+  }
 
   /** Each stdout line's event name: `saving` holds the escalation back until `checkpoint` or `end`. */
   sawEvent(name: string | null): void {
@@ -115,13 +121,19 @@ class StopSequence {
   }
 
   request(options: StopOptions | number | undefined): void {
-    if (this.requested) { this.escalate(); return; }
+    if (this.requested) {
+      this.escalate();
+      return;
+    }
     this.requested = true;
-    const given = typeof options === 'number' ? { graceMs: options } : options ?? {};
+    const given = typeof options === 'number' ? { graceMs: options } : (options ?? {});
     const graceMs = given.graceMs ?? STOP_GRACE_MS;
     this.options = { graceMs, killAfterMs: given.killAfterMs ?? Math.min(graceMs, 5000) };
     signalGroup(this.child, 'SIGINT');
-    this.arm(graceMs, () => { this.graceOver = true; if (!this.saving) this.escalate(); });
+    this.arm(graceMs, () => {
+      this.graceOver = true;
+      if (!this.saving) this.escalate();
+    });
   }
 
   private escalate(): void {
@@ -184,14 +196,25 @@ const LOG_POLL_MS = 100;
 
 /** The log file opened for the child to append to itself, or null when it cannot be (the run folder vanished). */
 function openLog(path: string): number | null {
-  try { return openSync(path, 'a'); } catch { return null; }
+  try {
+    return openSync(path, 'a');
+  } catch {
+    return null;
+  }
 }
 
 /** Reads the lines a child appends to a file, until `close()` (which takes the rest, a last unterminated line too). */
 function followLog(path: string, onLine: (text: string) => void): { close(): void } {
   const tail = new FileTail(path);
-  const timer = setInterval(() => { for (const line of tail.read()) onLine(line); }, LOG_POLL_MS);
-  return { close() { clearInterval(timer); for (const line of tail.flush()) onLine(line); } };
+  const timer = setInterval(() => {
+    for (const line of tail.read()) onLine(line);
+  }, LOG_POLL_MS);
+  return {
+    close() {
+      clearInterval(timer);
+      for (const line of tail.flush()) onLine(line);
+    },
+  };
 }
 
 /**
@@ -203,24 +226,34 @@ export function startSupervised(options: SupervisedOptions): SupervisedProcess {
   // A folder whose verified trainer runs is refused before anything starts; a start racing this one loses the pid
   // file claim below and ends its child at once (the trainer's run.lock is the last word).
   const holder = options.pidFolder ? runProcessState(options.pidFolder) : null;
-  if (holder?.state === 'running') return refusedStart(`${options.pidFolder} is in use by another trainer (pid ${holder.record.pid})`);
+  if (holder?.state === 'running')
+    return refusedStart(`${options.pidFolder} is in use by another trainer (pid ${holder.record.pid})`);
   // stderrToLog: the child writes its stderr into the log itself, so the log (and the child) outlive this process.
   const logFd = options.stderrToLog && options.logPath ? openLog(options.logPath) : null;
   const child = spawn(options.command, options.args, {
-    cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', logFd ?? 'pipe'], detached: process.platform !== 'win32',
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', 'pipe', logFd ?? 'pipe'],
+    detached: process.platform !== 'win32',
   });
   if (logFd !== null) closeSync(logFd);
   let pidFolder = options.pidFolder;
   let inUse: string | null = null;
   if (pidFolder && child.pid) {
     const claimed = claimPidFile(pidFolder, child.pid);
-    if (!claimed.ok) { inUse = claimed.message; pidFolder = null; signalGroup(child, 'SIGKILL'); }
+    if (!claimed.ok) {
+      inUse = claimed.message;
+      pidFolder = null;
+      signalGroup(child, 'SIGKILL');
+    }
   }
   // The child's output, kept in the run folder whoever started it: a run can be diagnosed after the editor closed.
   let log: WriteStream | null = null;
   if (options.logPath && child.pid && !inUse && logFd === null) {
     log = createWriteStream(options.logPath, { flags: 'a' });
-    log.on('error', () => { log = null; });
+    log.on('error', () => {
+      log = null;
+    });
     child.stderr!.on('data', (chunk: Buffer) => log?.write(chunk));
     if (options.logStdout) child.stdout!.on('data', (chunk: Buffer) => log?.write(chunk));
   }
@@ -241,16 +274,37 @@ export function startSupervised(options: SupervisedOptions): SupervisedProcess {
       stopper.clear();
       stderrLog?.close();
       // Stragglers (data workers) must not outlive their run, however it ended.
-      if (child.pid !== undefined && process.platform !== 'win32') { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* the group is gone */ } }
+      if (child.pid !== undefined && process.platform !== 'win32') {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          /* the group is gone */
+        }
+      }
       if (pidFolder && child.pid) releasePidFile(pidFolder, child.pid);
       if (spawnError && logFd !== null) removeIfEmpty(options.logPath!);
       void Promise.all([stdoutDone, stderrDone]).then(() => {
-        const finish = () => resolveExit({ code: spawnError ? null : code, signal, stopRequested: stopper.stopRequested, spawnError, inUse });
-        if (log) log.end(finish); else finish();
+        const finish = () =>
+          resolveExit({
+            code: spawnError ? null : code,
+            signal,
+            stopRequested: stopper.stopRequested,
+            spawnError,
+            inUse,
+          });
+        if (log) log.end(finish);
+        else finish();
       });
     });
   });
-  return { pid: child.pid, done, stop(stopOptions) { stopper.request(stopOptions); return done; } };
+  return {
+    pid: child.pid,
+    done,
+    stop(stopOptions) {
+      stopper.request(stopOptions);
+      return done;
+    },
+  };
 }
 
 function readLines(input: NodeJS.ReadableStream, onLine: (text: string) => void): Promise<void> {
@@ -263,13 +317,23 @@ function readLines(input: NodeJS.ReadableStream, onLine: (text: string) => void)
 
 /** A start refused before any process: answers like a child that never ran. */
 function refusedStart(inUse: string): SupervisedProcess {
-  const done = Promise.resolve<SupervisedExit>({ code: null, signal: null, stopRequested: false, spawnError: null, inUse });
+  const done = Promise.resolve<SupervisedExit>({
+    code: null,
+    signal: null,
+    stopRequested: false,
+    spawnError: null,
+    inUse,
+  });
   return { pid: undefined, done, stop: () => done };
 }
 
 /** A log this start opened for a child that never started: an empty file would only clutter the folder. */
 function removeIfEmpty(path: string): void {
-  try { if (statSync(path).size === 0) unlinkSync(path); } catch { /* gone already */ }
+  try {
+    if (statSync(path).size === 0) unlinkSync(path);
+  } catch {
+    /* gone already */
+  }
 }
 
 /** Starts `python -m lora_lens_trainer <verb> ...` and streams its events; a `run` gets a pid file in its folder. */
@@ -279,13 +343,21 @@ export function startTrainer(options: TrainerOptions): TrainerProcess {
   let end: EndEvent | null = null;
   let lineNo = 0;
   const supervised = startSupervised({
-    command, args, cwd: options.cwd, env: buildTrainerEnv(options.env ?? process.env, options.trainerRoot),
-    pidFolder: runFolder, logPath: runFolder ? join(runFolder, LOG_FILE) : null, stderrToLog: true,
+    command,
+    args,
+    cwd: options.cwd,
+    env: buildTrainerEnv(options.env ?? process.env, options.trainerRoot),
+    pidFolder: runFolder,
+    logPath: runFolder ? join(runFolder, LOG_FILE) : null,
+    stderrToLog: true,
     eventName: eventNameOf,
     onStdout: (text) => {
       lineNo += 1;
       const parsed = parseEventLine(text);
-      if (!parsed.ok) { options.onMalformed?.(lineNo, text, parsed.reason); return; }
+      if (!parsed.ok) {
+        options.onMalformed?.(lineNo, text, parsed.reason);
+        return;
+      }
       if (parsed.event.event === 'end') end = parsed.event;
       options.onEvent?.(parsed.event);
     },
@@ -318,7 +390,14 @@ export function findTrainerRoot(startDir: string): string | null {
 }
 
 /** Runs a short verb (`doctor`) to completion and returns its output; `timeoutMs` ends the whole tree. */
-export function runTrainerOnce(options: { python: string; verb: 'doctor'; cwd: string; trainerRoot: string | null; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ code: number | null; stdout: string; stderr: string; spawnError: string | null }> {
+export function runTrainerOnce(options: {
+  python: string;
+  verb: 'doctor';
+  cwd: string;
+  trainerRoot: string | null;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}): Promise<{ code: number | null; stdout: string; stderr: string; spawnError: string | null }> {
   const { command, args } = buildTrainerArgs({ python: options.python, verb: options.verb });
   return new Promise((resolveRun) => {
     const child = spawn(command, args, {
@@ -330,10 +409,20 @@ export function runTrainerOnce(options: { python: string; verb: 'doctor'; cwd: s
     let stdout = '';
     let stderr = '';
     let spawnError: string | null = null;
-    child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), options.timeoutMs ?? 120_000);
-    child.on('error', (error) => { spawnError = describeSpawnError(command, error); stderr += `${spawnError}\n`; });
-    child.on('close', (code) => { clearTimeout(timer); resolveRun({ code: spawnError ? null : code, stdout, stderr, spawnError }); });
+    child.on('error', (error) => {
+      spawnError = describeSpawnError(command, error);
+      stderr += `${spawnError}\n`;
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code: spawnError ? null : code, stdout, stderr, spawnError });
+    });
   });
 }

@@ -28,7 +28,8 @@ function formatRate(tokensPerSecond: number): string {
 /** Peak allocated over what nvidia-smi shows; another tool's run has only the latter (or nothing). */
 function memoryText(step: StepEvent): string {
   const gib = (b: number) => (b / GIB).toFixed(1);
-  if (step.peak_allocated_bytes !== null && step.device_used_bytes !== null) return `mem ${gib(step.peak_allocated_bytes)}/${gib(step.device_used_bytes)} GiB`;
+  if (step.peak_allocated_bytes !== null && step.device_used_bytes !== null)
+    return `mem ${gib(step.peak_allocated_bytes)}/${gib(step.device_used_bytes)} GiB`;
   if (step.device_used_bytes !== null) return `mem ${gib(step.device_used_bytes)} GiB`;
   return 'mem n/a';
 }
@@ -57,9 +58,10 @@ function bar(fraction: number, width: number): string {
 export function formatDownload(e: DownloadEvent, barWidth: number): string {
   const gib = (b: number) => (b / GIB).toFixed(e.total_bytes < GIB ? 2 : 1);
   const files = typeof e.files === 'number' ? ` (${e.files} file${e.files === 1 ? '' : 's'})` : '';
-  const text = e.phase === 'done'
-    ? `downloaded ${e.model}: ${gib(e.total_bytes)} GiB${files}`
-    : `downloading ${e.model}: ${gib(e.downloaded_bytes)}/${gib(e.total_bytes)} GiB${files}`;
+  const text =
+    e.phase === 'done'
+      ? `downloaded ${e.model}: ${gib(e.total_bytes)} GiB${files}`
+      : `downloading ${e.model}: ${gib(e.downloaded_bytes)}/${gib(e.total_bytes)} GiB${files}`;
   if (barWidth <= 0 || e.phase === 'done') return text;
   return `${bar(e.total_bytes > 0 ? Math.min(1, e.downloaded_bytes / e.total_bytes) : 0, barWidth)}  ${text}`;
 }

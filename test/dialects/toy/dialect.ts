@@ -11,15 +11,24 @@ import { toTrainingPlan } from '../../../server/src/core/plan/normalize';
 const KEYS = ['toy_model', 'toy_lr', 'toy_steps'];
 
 function valueOf(doc: ConfigDocument): Record<string, unknown> {
-  return doc.value !== null && typeof doc.value === 'object' && !Array.isArray(doc.value) ? doc.value as Record<string, unknown> : {};
+  return doc.value !== null && typeof doc.value === 'object' && !Array.isArray(doc.value)
+    ? (doc.value as Record<string, unknown>)
+    : {};
 }
 
 export const TOY: Dialect<'toy'> = {
   id: 'toy',
   displayName: 'Toy Trainer',
   signature: (sketch) => sketch.keys.has('toy_model') && sketch.keys.has('toy_steps'),
-  validate: (doc) => Object.keys(valueOf(doc)).filter((key) => !KEYS.includes(key))
-    .map((key) => makeDiagnostic(keyRange(doc, [key]), 'error', 'toy-unknown-key', `Toy Trainer has no key \`${key}\`.`, { path: [key], fixes: [] })),
+  validate: (doc) =>
+    Object.keys(valueOf(doc))
+      .filter((key) => !KEYS.includes(key))
+      .map((key) =>
+        makeDiagnostic(keyRange(doc, [key]), 'error', 'toy-unknown-key', `Toy Trainer has no key \`${key}\`.`, {
+          path: [key],
+          fixes: [],
+        }),
+      ),
   ownsSpot: (d) => d.severity === DiagnosticSeverity.Error,
   normalize: (doc, configPath) => {
     const config = valueOf(doc);

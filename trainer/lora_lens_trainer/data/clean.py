@@ -1,4 +1,5 @@
 """Optional cleaning: HTML stripped from text fields, exact duplicates dropped (first one kept)."""
+
 from __future__ import annotations
 
 import html

@@ -3,6 +3,7 @@
 Everything here is a pure function of (lengths, seed, epoch), so a resumed run finds the same batches by
 (epoch, batch index) alone and a checkpoint only has to store that position.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Packed:
     """One row of a packed batch: the examples it concatenates, in order."""
+
     members: tuple[int, ...]
 
 
@@ -28,9 +30,9 @@ def group_by_length(order: list[int], lengths: list[int], batch_size: int, seed:
     mega = max(batch_size * 50, 1)
     out: list[int] = []
     for start in range(0, len(order), mega):
-        chunk = sorted(order[start:start + mega], key=lambda i: -lengths[i])
+        chunk = sorted(order[start : start + mega], key=lambda i: -lengths[i])
         out.extend(chunk)
-    batches = [out[i:i + batch_size] for i in range(0, len(out), batch_size)]
+    batches = [out[i : i + batch_size] for i in range(0, len(out), batch_size)]
     # The longest batch first surfaces an out-of-memory error at step 1 instead of hours in.
     if batches:
         longest = max(range(len(batches)), key=lambda b: max(lengths[i] for i in batches[b]))
@@ -58,12 +60,14 @@ def pack(order: list[int], lengths: list[int], max_length: int) -> list[Packed]:
     return rows
 
 
-def epoch_batches(n_items: int, lengths: list[int], batch_size: int, seed: int, epoch: int, by_length: bool) -> list[list[int]]:
+def epoch_batches(
+    n_items: int, lengths: list[int], batch_size: int, seed: int, epoch: int, by_length: bool
+) -> list[list[int]]:
     """Batches of item indices for one epoch (items are examples, or packed rows when packing)."""
     order = shuffled(n_items, seed, epoch)
     if by_length:
         order = group_by_length(order, lengths, batch_size, seed, epoch)
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def rank_share(group: list[list[int]], rank: int, world: int) -> list[tuple[list[int], float]]:

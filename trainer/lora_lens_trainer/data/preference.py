@@ -7,6 +7,7 @@ the prompt rendered with the generation prompt); the completion is what follows 
 chosen and rejected end with the end-of-sequence token (added unless already there). Truncation keeps the start:
 a pair is cut to `max_length` tokens per side, and a prompt that fills `max_length` alone leaves nothing to train
 on, so its row is dropped (TRL drops it too) and counted."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class PreferencePair:
 @dataclass
 class PairCounts:
     """What tokenizing dropped or cut, for the run's warnings."""
+
     prompt_too_long: int = 0
     truncated: int = 0
     identical: int = 0  # chosen == rejected: such a pair pulls both ways at once and teaches nothing
@@ -41,10 +43,14 @@ def _conversational(row: dict[str, Any], index: int) -> bool:
         return True
     missing = [side for side in SIDES if side not in row]
     if missing:
-        raise DataError(f"row {index}: a preference row needs 'prompt', 'chosen' and 'rejected' (missing: "
-                        f"{', '.join(missing)}); KTO's unpaired {{prompt, completion, label}} rows are not read yet")
-    raise DataError(f"row {index}: 'prompt', 'chosen' and 'rejected' must all be strings (text) or all be lists "
-                    f"of {{role, content}} messages (chat); here: {', '.join(f'{s} {k}' for s, k in kinds.items())}")
+        raise DataError(
+            f"row {index}: a preference row needs 'prompt', 'chosen' and 'rejected' (missing: "
+            f"{', '.join(missing)}); KTO's unpaired {{prompt, completion, label}} rows are not read yet"
+        )
+    raise DataError(
+        f"row {index}: 'prompt', 'chosen' and 'rejected' must all be strings (text) or all be lists "
+        f"of {{role, content}} messages (chat); here: {', '.join(f'{s} {k}' for s, k in kinds.items())}"
+    )
 
 
 def _ids(encoded: Any) -> list[int]:
@@ -58,8 +64,15 @@ def _tokenize_chat(tokenizer: Any, template: str, row: dict[str, Any], index: in
 
     def render(messages: list[dict[str, Any]], generation_prompt: bool) -> list[int]:
         try:
-            return _ids(tokenizer.apply_chat_template(messages, chat_template=template, tokenize=True,
-                                                      return_dict=True, add_generation_prompt=generation_prompt))
+            return _ids(
+                tokenizer.apply_chat_template(
+                    messages,
+                    chat_template=template,
+                    tokenize=True,
+                    return_dict=True,
+                    add_generation_prompt=generation_prompt,
+                )
+            )
         except Exception as error:  # jinja2's TemplateError (raise_exception in the template) and template bugs
             raise DataError(f"row {index}: {error}") from error
 
@@ -73,20 +86,26 @@ def _tokenize_text(tokenizer: Any, row: dict[str, Any]) -> tuple[list[int], ...]
         return text if not eos or text.endswith(eos) else text + eos
 
     prompt = row["prompt"]
-    return (_ids(tokenizer(prompt)), _ids(tokenizer(prompt + ended(row["chosen"]))),
-            _ids(tokenizer(prompt + ended(row["rejected"]))))
+    return (
+        _ids(tokenizer(prompt)),
+        _ids(tokenizer(prompt + ended(row["chosen"]))),
+        _ids(tokenizer(prompt + ended(row["rejected"]))),
+    )
 
 
-def tokenize_pairs(rows: list[dict[str, Any]], tokenizer: Any, template: str | None,
-                   max_length: int) -> tuple[list[PreferencePair], PairCounts]:
+def tokenize_pairs(
+    rows: list[dict[str, Any]], tokenizer: Any, template: str | None, max_length: int
+) -> tuple[list[PreferencePair], PairCounts]:
     """The pairs that keep a trainable completion, and the counts of what was dropped, cut or suspicious."""
     pairs: list[PreferencePair] = []
     counts = PairCounts()
     for index, row in enumerate(rows):
         if _conversational(row, index):
             if template is None:
-                raise DataError(f"row {index}: chat preference rows need a chat template: the tokenizer has none; "
-                                "set data.chat_template")
+                raise DataError(
+                    f"row {index}: chat preference rows need a chat template: the tokenizer has none; "
+                    "set data.chat_template"
+                )
             prompt, with_chosen, with_rejected = _tokenize_chat(tokenizer, template, row, index)
         else:
             prompt, with_chosen, with_rejected = _tokenize_text(tokenizer, row)
@@ -99,6 +118,6 @@ def tokenize_pairs(rows: list[dict[str, Any]], tokenizer: Any, template: str | N
             counts.identical += 1
         # The completion is what follows the prompt's tokens, as TRL takes it (a template that re-tokenizes the
         # prompt's end differently inside the longer text shifts the boundary by those tokens, there as here).
-        chosen, rejected = with_chosen[len(prompt):max_length], with_rejected[len(prompt):max_length]
+        chosen, rejected = with_chosen[len(prompt) : max_length], with_rejected[len(prompt) : max_length]
         pairs.append(PreferencePair(prompt, chosen, rejected))
     return pairs, counts

@@ -1,4 +1,5 @@
 """Rows from .jsonl, .json, .csv and .parquet files, as a list of dicts."""
+
 from __future__ import annotations
 
 import csv
@@ -57,5 +58,5 @@ def _read_json(p: Path) -> list[dict[str, Any]]:
     if isinstance(value, dict) and isinstance(value.get("data"), list):
         value = value["data"]
     if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
-        raise DataError(f"{p}: expected a list of objects (or {{\"data\": [...]}})")
+        raise DataError(f'{p}: expected a list of objects (or {{"data": [...]}})')
     return value

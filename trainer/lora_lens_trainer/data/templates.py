@@ -9,6 +9,7 @@ server reads so that `check` offers only these; a test keeps the two lists equal
 
 Standard library only: the plan stage and `run --dry-run` import this without torch or transformers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,23 +34,32 @@ class NamedTemplate:
 
 
 def _alternation(name: str, first: str) -> str:
-    return (f"{{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}}{{{{ raise_exception('chat_template {name}: "
-            f"turns must alternate user/assistant/user/... {first}(as its model family\\'s own template requires); "
-            f"merge consecutive turns of one role or use another template') }}}}{{% endif %}}")
+    return (
+        f"{{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}}{{{{ raise_exception('chat_template {name}: "
+        f"turns must alternate user/assistant/user/... {first}(as its model family\\'s own template requires); "
+        f"merge consecutive turns of one role or use another template') }}}}{{% endif %}}"
+    )
 
 
 def _chatml(default_system: str | None) -> str:
     head = ""
     if default_system is not None:
-        head = ("{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n" + default_system
-                + "<|im_end|>\n' }}{% endif %}")
-    return (head + "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}"
-            "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+        head = (
+            "{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n"
+            + default_system
+            + "<|im_end|>\n' }}{% endif %}"
+        )
+    return (
+        head + "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}"
+        "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    )
 
 
-_NO_SYSTEM = ("{{% if messages[0]['role'] == 'system' %}}{{{{ raise_exception('chat_template {name}: a system turn is "
-              "not supported ({source} refuses it too): put its text at the start of the first user turn, or use a "
-              "template with a system role') }}}}{{% endif %}}")
+_NO_SYSTEM = (
+    "{{% if messages[0]['role'] == 'system' %}}{{{{ raise_exception('chat_template {name}: a system turn is "
+    "not supported ({source} refuses it too): put its text at the start of the first user turn, or use a "
+    "template with a system role') }}}}{{% endif %}}"
+)
 
 _MISTRAL_SOURCE = "mistralai/Mistral-7B-Instruct-v0.2"
 _GEMMA_SOURCE = "google/gemma-2-9b-it"
@@ -57,47 +67,76 @@ _GEMMA_SOURCE = "google/gemma-2-9b-it"
 NAMED: dict[str, NamedTemplate] = {
     "chatml": NamedTemplate(_chatml(None), "native", False, "teknium/OpenHermes-2.5-Mistral-7B"),
     "qwen2": NamedTemplate(_chatml("You are a helpful assistant."), "default", False, "Qwen/Qwen2-7B-Instruct"),
-    "qwen2.5": NamedTemplate(_chatml("You are Qwen, created by Alibaba Cloud. You are a helpful assistant."),
-                             "default", False, "Qwen/Qwen2.5-7B-Instruct"),
+    "qwen2.5": NamedTemplate(
+        _chatml("You are Qwen, created by Alibaba Cloud. You are a helpful assistant."),
+        "default",
+        False,
+        "Qwen/Qwen2.5-7B-Instruct",
+    ),
     "llama2": NamedTemplate(
         "{% if messages[0]['role'] == 'system' %}{% set turns = messages[1:] %}{% set system = messages[0]['content'] %}"
         "{% else %}{% set turns = messages %}{% set system = none %}{% endif %}"
-        "{% for m in turns %}" + _alternation("llama2", "after an optional system turn ") +
-        "{% if loop.first and system is not none %}"
+        "{% for m in turns %}"
+        + _alternation("llama2", "after an optional system turn ")
+        + "{% if loop.first and system is not none %}"
         "{% set content = '<<SYS>>\n' + system + '\n<</SYS>>\n\n' + m['content'] %}"
         "{% else %}{% set content = m['content'] %}{% endif %}"
         "{% if m['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
         "{% elif m['role'] == 'assistant' %}{{ ' ' + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}",
-        "folded", True, "meta-llama/Llama-2-7b-chat-hf", other_roles="dropped"),
+        "folded",
+        True,
+        "meta-llama/Llama-2-7b-chat-hf",
+        other_roles="dropped",
+    ),
     "llama3": NamedTemplate(
         "{{ bos_token }}{% for m in messages %}"
         "{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\n\n' + m['content'] | trim + '<|eot_id|>' }}"
         "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}",
-        "native", False, "meta-llama/Meta-Llama-3-8B-Instruct"),
+        "native",
+        False,
+        "meta-llama/Meta-Llama-3-8B-Instruct",
+    ),
     "mistral": NamedTemplate(
-        _NO_SYSTEM.format(name="mistral", source=_MISTRAL_SOURCE) +
-        "{{ bos_token }}{% for m in messages %}" + _alternation("mistral", "") +
-        "{% if m['role'] == 'user' %}{{ '[INST] ' + m['content'] + ' [/INST]' }}"
+        _NO_SYSTEM.format(name="mistral", source=_MISTRAL_SOURCE)
+        + "{{ bos_token }}{% for m in messages %}"
+        + _alternation("mistral", "")
+        + "{% if m['role'] == 'user' %}{{ '[INST] ' + m['content'] + ' [/INST]' }}"
         "{% elif m['role'] == 'assistant' %}{{ m['content'] + eos_token }}{% else %}{{ raise_exception('chat_template "
         "mistral: only user and assistant turns are supported (as in its model family\\'s own template)') }}"
         "{% endif %}{% endfor %}",
-        "refused", True, _MISTRAL_SOURCE, other_roles="refused"),
+        "refused",
+        True,
+        _MISTRAL_SOURCE,
+        other_roles="refused",
+    ),
     "gemma": NamedTemplate(
-        _NO_SYSTEM.format(name="gemma", source=_GEMMA_SOURCE) +
-        "{{ bos_token }}{% for m in messages %}" + _alternation("gemma", "") +
-        "{{ '<start_of_turn>' + ('model' if m['role'] == 'assistant' else m['role']) + '\n' + m['content'] | trim"
+        _NO_SYSTEM.format(name="gemma", source=_GEMMA_SOURCE)
+        + "{{ bos_token }}{% for m in messages %}"
+        + _alternation("gemma", "")
+        + "{{ '<start_of_turn>' + ('model' if m['role'] == 'assistant' else m['role']) + '\n' + m['content'] | trim"
         " + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}",
-        "refused", True, _GEMMA_SOURCE),
+        "refused",
+        True,
+        _GEMMA_SOURCE,
+    ),
     "phi3": NamedTemplate(
         "{% for m in messages %}{% if m['role'] in ['system', 'user', 'assistant'] %}"
         "{{ '<|' + m['role'] + '|>\n' + m['content'] + '<|end|>\n' }}{% endif %}{% endfor %}"
         "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}",
-        "native", False, "microsoft/Phi-3-mini-4k-instruct", other_roles="dropped"),
+        "native",
+        False,
+        "microsoft/Phi-3-mini-4k-instruct",
+        other_roles="dropped",
+    ),
     "zephyr": NamedTemplate(
         "{% for m in messages %}{% if m['role'] in ['system', 'user', 'assistant'] %}"
         "{{ '<|' + m['role'] + '|>\n' + m['content'] + eos_token + '\n' }}{% endif %}{% endfor %}"
         "{% if add_generation_prompt and messages %}{{ '<|assistant|>\n' }}{% endif %}",
-        "native", False, "HuggingFaceH4/zephyr-7b-beta", other_roles="dropped"),
+        "native",
+        False,
+        "HuggingFaceH4/zephyr-7b-beta",
+        other_roles="dropped",
+    ),
 }
 
 # The Jinja text by name (kept under its old name for the modules that import it).
@@ -109,7 +148,7 @@ def is_jinja(setting: str) -> bool:
 
 
 def unknown_name_message(setting: str) -> str:
-    return (f"data.chat_template: {setting!r} is neither 'auto', a known name ({', '.join(NAMED)}) nor Jinja")
+    return f"data.chat_template: {setting!r} is neither 'auto', a known name ({', '.join(NAMED)}) nor Jinja"
 
 
 def resolve_chat_template(tokenizer: Any, setting: str) -> str | None:
@@ -130,24 +169,35 @@ def structural_problem(name: str, messages: list[dict[str, Any]]) -> str | None:
     turns = messages
     if messages and messages[0]["role"] == "system":
         if t.system_role == "refused":
-            return (f"chat_template {name}: a system turn is not supported ({t.source} refuses it too): put its text "
-                    "at the start of the first user turn, or use a template with a system role")
+            return (
+                f"chat_template {name}: a system turn is not supported ({t.source} refuses it too): put its text "
+                "at the start of the first user turn, or use a template with a system role"
+            )
         turns = messages[1:] if t.alternating else messages
     if t.other_roles == "refused":
         for i, m in enumerate(turns):
             if m["role"] not in ("user", "assistant"):
-                return (f"chat_template {name}: only user and assistant turns are supported (message {i + 1} is "
-                        f"{m['role']!r})")
+                return (
+                    f"chat_template {name}: only user and assistant turns are supported (message {i + 1} is "
+                    f"{m['role']!r})"
+                )
     if t.alternating:
         for i, m in enumerate(turns):
             if (m["role"] == "user") != (i % 2 == 0):
-                return (f"chat_template {name}: turns must alternate user/assistant/user/... (message {i + 1} is "
-                        f"{m['role']!r}); merge consecutive turns of one role or use another template")
+                return (
+                    f"chat_template {name}: turns must alternate user/assistant/user/... (message {i + 1} is "
+                    f"{m['role']!r}); merge consecutive turns of one role or use another template"
+                )
     return None
 
 
-def render_without_tokenizer(jinja: str, messages: list[dict[str, Any]], add_generation_prompt: bool,
-                             bos_token: str = "<s>", eos_token: str = "</s>") -> str | None:
+def render_without_tokenizer(
+    jinja: str,
+    messages: list[dict[str, Any]],
+    add_generation_prompt: bool,
+    bos_token: str = "<s>",
+    eos_token: str = "</s>",
+) -> str | None:
     """The template rendered as transformers renders it (a sandboxed Jinja environment with trim_blocks and
     lstrip_blocks, raise_exception as a global), for checks that have no tokenizer; None when jinja2 is absent
     (the torch-free install). A refusal raises DataError with the template's message."""
@@ -155,8 +205,9 @@ def render_without_tokenizer(jinja: str, messages: list[dict[str, Any]], add_gen
     if env is None:
         return None
     try:
-        return env.from_string(jinja).render(messages=messages, add_generation_prompt=add_generation_prompt,
-                                             bos_token=bos_token, eos_token=eos_token)
+        return env.from_string(jinja).render(
+            messages=messages, add_generation_prompt=add_generation_prompt, bos_token=bos_token, eos_token=eos_token
+        )
     except Exception as error:  # TemplateError from raise_exception, or a template bug
         raise DataError(str(error)) from error
 
@@ -180,4 +231,3 @@ def _environment() -> Any:
         env.globals["raise_exception"] = raise_exception
         _ENV.append(env)
     return _ENV[0]
-

@@ -7,6 +7,7 @@ offsets fall inside an assistant message's span are the trained ones. This works
 of a prefix is a prefix of the full render, which holds for the common ones (ChatML, Llama 3, Mistral, Gemma; Phi-3's closing end-of-text token is allowed for).
 The named templates live in templates.py.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from .readers import DataError
 from .templates import NAMED, NAMED_TEMPLATES, resolve_chat_template  # noqa: F401  (NAMED_TEMPLATES: re-exported)
 
 IGNORE = -100
+
 
 @dataclass(frozen=True)
 class Example:
@@ -64,8 +66,9 @@ def _chat_example(tokenizer: Any, template: str, messages: Any, index: int, trai
 
     def render(msgs: list[dict[str, Any]], generation_prompt: bool) -> str:
         try:
-            return tokenizer.apply_chat_template(msgs, chat_template=template, tokenize=False,
-                                                 add_generation_prompt=generation_prompt)
+            return tokenizer.apply_chat_template(
+                msgs, chat_template=template, tokenize=False, add_generation_prompt=generation_prompt
+            )
         except Exception as error:  # jinja2's TemplateError (raise_exception in the template) and template bugs
             raise DataError(f"row {index}: {error}") from error
 
@@ -82,7 +85,9 @@ def _chat_example(tokenizer: Any, template: str, messages: Any, index: int, trai
         if not full.startswith(through) and eos and through.endswith(eos) and full.startswith(through[: -len(eos)]):
             through = through[: -len(eos)]
         if not full.startswith(through) or not through.startswith(before):
-            raise DataError(f"row {index}: the chat template does not render prefixes as prefixes; set data.train_on_prompt: true or use another template")
+            raise DataError(
+                f"row {index}: the chat template does not render prefixes as prefixes; set data.train_on_prompt: true or use another template"
+            )
         spans.append((len(before), len(through)))
     if not spans and not train_on_prompt:
         raise DataError(f"row {index}: no assistant message to train on")
@@ -95,13 +100,16 @@ def _chat_example(tokenizer: Any, template: str, messages: Any, index: int, trai
     return Example(ids, labels)
 
 
-def tokenize_rows(rows: list[dict[str, Any]], tokenizer: Any, fmt: str, chat_template: str, max_length: int,
-                  train_on_prompt: bool) -> tuple[list[Example], int]:
+def tokenize_rows(
+    rows: list[dict[str, Any]], tokenizer: Any, fmt: str, chat_template: str, max_length: int, train_on_prompt: bool
+) -> tuple[list[Example], int]:
     """Examples truncated to max_length, and how many rows were dropped for having nothing left to train."""
     template = resolve_chat_template(tokenizer, chat_template) if fmt == "chat" else None
     if fmt == "chat" and template is None:
-        raise DataError("data.format is chat but the tokenizer has no chat template: set data.chat_template "
-                        f"(a name: {', '.join(NAMED)}; or inline Jinja)")
+        raise DataError(
+            "data.format is chat but the tokenizer has no chat template: set data.chat_template "
+            f"(a name: {', '.join(NAMED)}; or inline Jinja)"
+        )
     examples: list[Example] = []
     dropped = 0
     for index, row in enumerate(rows):

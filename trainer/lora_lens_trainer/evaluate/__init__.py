@@ -6,6 +6,7 @@ weights with the adapter disabled (no second load). Written to TARGET/eval/ (or 
 predictions.jsonl (one line per prompt: prompt, reference, base, tuned) and report.json (loss and perplexity on the
 evaluation file for both, generation figures, the forgetting check). The task metrics are computed from
 predictions.jsonl by `lora-lens eval` / `lora-lens metrics` in TypeScript, so CI scores them without a GPU."""
+
 from __future__ import annotations
 
 

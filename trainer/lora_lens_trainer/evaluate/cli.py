@@ -1,5 +1,6 @@
 """`python -m lora_lens_trainer evaluate --target DIR [...]`: the options, and the verb (the last stdout line is the
 report as JSON; a problem is one sentence on stderr and exit 1)."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,9 +11,12 @@ from typing import Any
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("evaluate", help="the tuned model against its base on an evaluation file: loss, perplexity and "
-                                        "greedy answers (TARGET/eval/predictions.jsonl, report.json); the last stdout "
-                                        "line is the report")
+    p = sub.add_parser(
+        "evaluate",
+        help="the tuned model against its base on an evaluation file: loss, perplexity and "
+        "greedy answers (TARGET/eval/predictions.jsonl, report.json); the last stdout "
+        "line is the report",
+    )
     p.add_argument("--target", required=True, type=Path, help="a run folder (plan.json) or a PEFT adapter folder")
     p.add_argument("--eval-file", type=Path, default=None, help="default: the run's data.eval")
     p.add_argument("--chat-template", default=None, help="auto, a named template or Jinja (default: the run's)")
@@ -24,8 +28,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--rows", type=int, default=None, help="evaluate the first N rows only")
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--general-text", type=Path, default=None,
-                   help="plain text (.txt, or rows with 'text') for the forgetting check: perplexity, tuned against base")
+    p.add_argument(
+        "--general-text",
+        type=Path,
+        default=None,
+        help="plain text (.txt, or rows with 'text') for the forgetting check: perplexity, tuned against base",
+    )
     p.add_argument("--general-chunks", type=int, default=64, help="at most this many max-length chunks of it")
 
 
@@ -43,8 +51,11 @@ def run(args: argparse.Namespace) -> int:
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as error:
-        print(f"lora_lens_trainer evaluate: {error.name} is not installed here; evaluate needs torch, transformers and "
-              "peft (lora-lens doctor says what to install)", file=sys.stderr)
+        print(
+            f"lora_lens_trainer evaluate: {error.name} is not installed here; evaluate needs torch, transformers and "
+            "peft (lora-lens doctor says what to install)",
+            file=sys.stderr,
+        )
         return 1
     from ..modeling import set_offline
     from . import EvalError
@@ -57,10 +68,22 @@ def run(args: argparse.Namespace) -> int:
         return 1
     set_offline()
     try:
-        target = resolve_target(args.target.resolve(), Overrides(args.eval_file, args.chat_template, args.data_format,
-                                                                 args.max_length, args.base_model))
-        report = evaluate(target, EvalOptions(args.out, args.replace, args.rows, args.max_new_tokens, args.batch_size,
-                                              args.general_text, args.general_chunks))
+        target = resolve_target(
+            args.target.resolve(),
+            Overrides(args.eval_file, args.chat_template, args.data_format, args.max_length, args.base_model),
+        )
+        report = evaluate(
+            target,
+            EvalOptions(
+                args.out,
+                args.replace,
+                args.rows,
+                args.max_new_tokens,
+                args.batch_size,
+                args.general_text,
+                args.general_chunks,
+            ),
+        )
     except EvalError as error:
         print(f"lora_lens_trainer evaluate: {error}", file=sys.stderr)
         return 1

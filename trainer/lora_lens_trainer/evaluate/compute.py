@@ -1,4 +1,5 @@
 """Loss and perplexity over examples, and batched greedy generation with a KV cache."""
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,7 @@ class LossFigures:
 
 
 def _batches(order: list[int], size: int) -> list[list[int]]:
-    return [order[i:i + size] for i in range(0, len(order), size)]
+    return [order[i : i + size] for i in range(0, len(order), size)]
 
 
 def loss(model: Any, examples: list[Example], batch_size: int, pad_id: int, device: Any) -> LossFigures:
@@ -44,8 +45,14 @@ def loss(model: Any, examples: list[Example], batch_size: int, pad_id: int, devi
                 mask[row, :n] = 1
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
             shifted = labels[:, 1:].to(device)
-            total += float(F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), shifted.reshape(-1),
-                                           ignore_index=IGNORE, reduction="sum"))
+            total += float(
+                F.cross_entropy(
+                    logits[:, :-1].reshape(-1, logits.shape[-1]),
+                    shifted.reshape(-1),
+                    ignore_index=IGNORE,
+                    reduction="sum",
+                )
+            )
             tokens += int((shifted != IGNORE).sum())
     mean = total / tokens if tokens else float("nan")
     return LossFigures(mean, math.exp(mean) if tokens and mean < 700 else float("inf"), tokens)
@@ -63,8 +70,15 @@ class Generated:
         return sum(len(t) for t in self.token_ids)
 
 
-def generate(model: Any, prompts: list[list[int]], stop_ids: list[int], max_new_tokens: int, batch_size: int,
-             pad_id: int, device: Any) -> Generated:
+def generate(
+    model: Any,
+    prompts: list[list[int]],
+    stop_ids: list[int],
+    max_new_tokens: int,
+    batch_size: int,
+    pad_id: int,
+    device: Any,
+) -> Generated:
     """Greedy continuations, batched by length with left padding (transformers' generate keeps the KV cache and
     derives positions from the attention mask); each cut before its first stop token."""
     import torch
@@ -80,11 +94,20 @@ def generate(model: Any, prompts: list[list[int]], stop_ids: list[int], max_new_
             mask = torch.zeros((len(batch), width), dtype=torch.long)
             for row, i in enumerate(batch):
                 n = len(prompts[i])
-                ids[row, width - n:] = torch.tensor(prompts[i])
-                mask[row, width - n:] = 1
-            result = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
-                                    max_new_tokens=max_new_tokens, eos_token_id=stop_ids, pad_token_id=pad_id,
-                                    use_cache=True, temperature=None, top_p=None, top_k=None)
+                ids[row, width - n :] = torch.tensor(prompts[i])
+                mask[row, width - n :] = 1
+            result = model.generate(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                do_sample=False,
+                max_new_tokens=max_new_tokens,
+                eos_token_id=stop_ids,
+                pad_token_id=pad_id,
+                use_cache=True,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+            )
             for row, i in enumerate(batch):
                 new = result[row, width:].tolist()
                 cut = next((k for k, t in enumerate(new) if t in stop_ids), None)

@@ -5,6 +5,7 @@ A chat row's prompt is every turn before its last assistant turn, rendered with 
 generation prompt; its reference is that last assistant turn. An instruction row's prompt is `prompt` (after BOS,
 as training sees it) and its reference `completion`. The loss uses the training tokenisation (data/tokenize.py),
 so the evaluation loss means what the training's eval loss means."""
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,9 @@ def _chat_prompt(tokenizer: Any, template: str, row: dict[str, Any], index: int)
     return shown, messages[last]["content"], list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def prompts(rows: list[dict[str, Any]], tokenizer: Any, fmt: str, template: str | None, max_length: int) -> list[Prompt]:
+def prompts(
+    rows: list[dict[str, Any]], tokenizer: Any, fmt: str, template: str | None, max_length: int
+) -> list[Prompt]:
     """One prompt per row; a prompt longer than max_length keeps its last max_length tokens (the turn being answered)."""
     out = []
     for index, row in enumerate(rows):
@@ -62,15 +65,21 @@ def prompts(rows: list[dict[str, Any]], tokenizer: Any, fmt: str, template: str 
             if not isinstance(prompt, str) or not isinstance(completion, str):
                 raise EvalError(f"row {index}: an instruction row needs string 'prompt' and 'completion'")
             bos = tokenizer.bos_token_id
-            ids = ([bos] if isinstance(bos, int) and getattr(tokenizer, "add_bos_token", True) else [])
-            shown, reference, ids = prompt, completion, ids + list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+            ids = [bos] if isinstance(bos, int) and getattr(tokenizer, "add_bos_token", True) else []
+            shown, reference, ids = (
+                prompt,
+                completion,
+                ids + list(tokenizer(prompt, add_special_tokens=False)["input_ids"]),
+            )
         else:
             return []
         out.append(Prompt(index, shown, reference, ids[-max_length:]))
     return out
 
 
-def loss_examples(rows: list[dict[str, Any]], tokenizer: Any, fmt: str, template: str, max_length: int) -> list[Example]:
+def loss_examples(
+    rows: list[dict[str, Any]], tokenizer: Any, fmt: str, template: str, max_length: int
+) -> list[Example]:
     try:
         examples, _dropped = tokenize_rows(rows, tokenizer, fmt, template, max_length, train_on_prompt=False)
     except DataError as error:
@@ -95,15 +104,19 @@ def general_text_chunks(path: Path, tokenizer: Any, max_length: int, max_chunks:
             raise EvalError(str(error)) from error
         documents = [r["text"] for r in rows if isinstance(r.get("text"), str)]
         if not documents:
-            raise EvalError(f"{path}: no row has a string 'text' field (the general-text file is plain text: .txt, or "
-                            f"rows {json.dumps({'text': '...'})})")
+            raise EvalError(
+                f"{path}: no row has a string 'text' field (the general-text file is plain text: .txt, or "
+                f"rows {json.dumps({'text': '...'})})"
+            )
     eos = tokenizer.eos_token_id
     ids: list[int] = []
     for document in documents:
-        ids += list(tokenizer(document, add_special_tokens=False)["input_ids"]) + ([eos] if isinstance(eos, int) else [])
+        ids += list(tokenizer(document, add_special_tokens=False)["input_ids"]) + (
+            [eos] if isinstance(eos, int) else []
+        )
         if len(ids) >= max_length * max_chunks:
             break
-    chunks = [ids[i:i + max_length] for i in range(0, min(len(ids), max_length * max_chunks), max_length)]
+    chunks = [ids[i : i + max_length] for i in range(0, min(len(ids), max_length * max_chunks), max_length)]
     chunks = [c for c in chunks if len(c) > 1]
     if not chunks:
         raise EvalError(f"{path}: under two tokens of text; the forgetting check needs some general text")

@@ -8,11 +8,13 @@ tuned model is freed before the base is loaded, so at most one sits in memory.
 Precision: bf16 on a GPU that has it (else fp16), fp32 on the CPU. A QLoRA run's adapter is evaluated on the
 unquantized base unless bitsandbytes and a GPU are there (then the base is loaded in 4 bits as in training); the
 report says which."""
+
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from . import EvalError
 from .target import EvalTarget
@@ -34,8 +36,9 @@ def load_tokenizer(target: EvalTarget) -> Any:
     hf_logging.disable_progress_bar()  # stderr is the verb's log: one line per phase, not a bar per load
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(target.tokenizer_source, trust_remote_code=target.trust_remote_code,
-                                                  local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(
+            target.tokenizer_source, trust_remote_code=target.trust_remote_code, local_files_only=True
+        )
     except Exception as error:  # transformers raises several types for "not found"
         raise EvalError(_not_found(target.tokenizer_source, error)) from error
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
@@ -43,8 +46,10 @@ def load_tokenizer(target: EvalTarget) -> Any:
 
 
 def _not_found(name: str, error: Exception) -> str:
-    return (f"cannot load {name!r} offline ({type(error).__name__}: {error}); evaluate never downloads: pass a local "
-            f"folder, or fetch it once with `huggingface-cli download {name}`")
+    return (
+        f"cannot load {name!r} offline ({type(error).__name__}: {error}); evaluate never downloads: pass a local "
+        f"folder, or fetch it once with `huggingface-cli download {name}`"
+    )
 
 
 def _load(name: str, target: EvalTarget, device: Any, dtype: Any, four_bit: bool) -> Any:
@@ -56,8 +61,12 @@ def _load(name: str, target: EvalTarget, device: Any, dtype: Any, four_bit: bool
     if four_bit:
         from transformers import BitsAndBytesConfig
 
-        kwargs.update(device_map={"": device.index or 0}, quantization_config=BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype))
+        kwargs.update(
+            device_map={"": device.index or 0},
+            quantization_config=BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype
+            ),
+        )
     try:
         model = AutoModelForCausalLM.from_pretrained(name, **kwargs)
     except Exception as error:
@@ -113,8 +122,10 @@ def phases(target: EvalTarget, device: Any, dtype: Any) -> Iterator[tuple[str, A
     try:
         model = PeftModel.from_pretrained(base, str(target.adapter), is_trainable=False).eval()
     except Exception as error:  # a shape or key mismatch: the adapter was trained on another model
-        raise EvalError(f"the adapter {target.adapter} does not load onto {target.base_model!r} ({type(error).__name__}: "
-                        f"{error}); pass --base-model with the model it was trained on") from error
+        raise EvalError(
+            f"the adapter {target.adapter} does not load onto {target.base_model!r} ({type(error).__name__}: "
+            f"{error}); pass --base-model with the model it was trained on"
+        ) from error
     with _free_after(model, device) as tuned:
         yield "tuned", tuned
         with tuned.disable_adapter():

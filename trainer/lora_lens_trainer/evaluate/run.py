@@ -1,5 +1,6 @@
 """The `evaluate` verb: both models over the evaluation file (loss, then generation), the forgetting check, and
 TARGET/eval/ written in one rename (predictions.jsonl + report.json), never half."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from ..export.tokenizer_meta import EOT_TOKENS
 from . import EvalError
@@ -21,24 +22,26 @@ FORGETTING_THRESHOLD_PERCENT = 5.0
 
 @dataclass(frozen=True)
 class EvalOptions:
-    out: Union[Path, None] = None
+    out: Path | None = None
     replace: bool = False
-    rows: Union[int, None] = None
+    rows: int | None = None
     max_new_tokens: int = 128
     batch_size: int = 8
-    general_text: Union[Path, None] = None
+    general_text: Path | None = None
     general_chunks: int = 64
 
 
 def out_folder(target: EvalTarget, options: EvalOptions) -> Path:
     out = options.out or target.folder / "eval"
     if out.exists() and not options.replace:
-        raise EvalError(f"{out} exists already (an earlier evaluation); pass --replace to evaluate again (it is "
-                        "replaced only once the new one is complete), or --out FOLDER")
+        raise EvalError(
+            f"{out} exists already (an earlier evaluation); pass --replace to evaluate again (it is "
+            "replaced only once the new one is complete), or --out FOLDER"
+        )
     return out
 
 
-def stop_tokens(tokenizer: Any, template: Union[str, None]) -> tuple[list[int], list[str]]:
+def stop_tokens(tokenizer: Any, template: str | None) -> tuple[list[int], list[str]]:
     """EOS and the template's end-of-turn token, as ids and as text."""
     names = [t for t in EOT_TOKENS if template and t in template]
     if tokenizer.eos_token:
@@ -53,7 +56,7 @@ def stop_tokens(tokenizer: Any, template: Union[str, None]) -> tuple[list[int], 
     return ids, kept
 
 
-def _template(tokenizer: Any, target: EvalTarget) -> tuple[Union[str, None], str]:
+def _template(tokenizer: Any, target: EvalTarget) -> tuple[str | None, str]:
     """(the Jinja text, where it came from) for a chat evaluation file."""
     from ..data.templates import NAMED, is_jinja
 
@@ -64,19 +67,29 @@ def _template(tokenizer: Any, target: EvalTarget) -> tuple[Union[str, None], str
         return setting, "the configured Jinja template"
     own = getattr(tokenizer, "chat_template", None)
     if isinstance(own, str) and own:
-        source = "the tokenizer's own" if setting == "auto" else f"the tokenizer's own ({setting!r} is not a template the trainer names)"
+        source = (
+            "the tokenizer's own"
+            if setting == "auto"
+            else f"the tokenizer's own ({setting!r} is not a template the trainer names)"
+        )
         return own, source
     if target.data_format != "chat":
         return None, "none (not a chat file)"
-    raise EvalError(f"the evaluation file is chat but {target.tokenizer_source} has no chat template and "
-                    f"{setting!r} names none: pass --chat-template (a name: {', '.join(NAMED)}; or inline Jinja)")
+    raise EvalError(
+        f"the evaluation file is chat but {target.tokenizer_source} has no chat template and "
+        f"{setting!r} names none: pass --chat-template (a name: {', '.join(NAMED)}; or inline Jinja)"
+    )
 
 
 def _forgetting(base: Any, tuned: Any) -> dict[str, Any]:
     change = (tuned.perplexity - base.perplexity) / base.perplexity * 100 if math.isfinite(base.perplexity) else None
-    return {"base": base.as_dict(), "tuned": tuned.as_dict(), "change_percent": change,
-            "threshold_percent": FORGETTING_THRESHOLD_PERCENT,
-            "passed": change is not None and change <= FORGETTING_THRESHOLD_PERCENT}
+    return {
+        "base": base.as_dict(),
+        "tuned": tuned.as_dict(),
+        "change_percent": change,
+        "threshold_percent": FORGETTING_THRESHOLD_PERCENT,
+        "passed": change is not None and change <= FORGETTING_THRESHOLD_PERCENT,
+    }
 
 
 def evaluate(target: EvalTarget, options: EvalOptions) -> dict[str, Any]:
@@ -88,10 +101,15 @@ def evaluate(target: EvalTarget, options: EvalOptions) -> dict[str, Any]:
     tokenizer = models.load_tokenizer(target)
     template, template_source = _template(tokenizer, target)
     rows = examples.read_eval_rows(target.eval_file, options.rows)
-    scored = examples.loss_examples(rows, tokenizer, target.data_format, target.chat_template if template is None else template, target.max_length)
+    scored = examples.loss_examples(
+        rows, tokenizer, target.data_format, target.chat_template if template is None else template, target.max_length
+    )
     prompts = examples.prompts(rows, tokenizer, target.data_format, template, target.max_length)
-    general = (examples.general_text_chunks(options.general_text, tokenizer, target.max_length, options.general_chunks)
-               if options.general_text else None)
+    general = (
+        examples.general_text_chunks(options.general_text, tokenizer, target.max_length, options.general_chunks)
+        if options.general_text
+        else None
+    )
     stop_ids, stop_names = stop_tokens(tokenizer, template)
     pad = tokenizer.pad_token_id
     figures: dict[str, dict[str, Any]] = {}
@@ -101,27 +119,56 @@ def evaluate(target: EvalTarget, options: EvalOptions) -> dict[str, Any]:
         phase: dict[str, Any] = {"eval": compute.loss(model, scored, options.batch_size, pad, device)}
         if general:
             phase["general"] = compute.loss(model, general, options.batch_size, pad, device)
-        gen = compute.generate(model, [p.input_ids for p in prompts], stop_ids, options.max_new_tokens,
-                               options.batch_size, pad, device)
+        gen = compute.generate(
+            model, [p.input_ids for p in prompts], stop_ids, options.max_new_tokens, options.batch_size, pad, device
+        )
         answers[name] = [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in gen.token_ids]
-        phase["generation"] = {"tokens": gen.tokens, "seconds": gen.seconds, "stopped": sum(gen.stopped),
-                               "tokens_per_second": gen.tokens / gen.seconds if gen.seconds > 0 else None}
+        phase["generation"] = {
+            "tokens": gen.tokens,
+            "seconds": gen.seconds,
+            "stopped": sum(gen.stopped),
+            "tokens_per_second": gen.tokens / gen.seconds if gen.seconds > 0 else None,
+        }
         figures[name] = phase
-    lines = [{"row": p.row, "prompt": p.text, "reference": p.reference, "base": answers["base"][k],
-              "tuned": answers["tuned"][k]} for k, p in enumerate(prompts)]
+    lines = [
+        {
+            "row": p.row,
+            "prompt": p.text,
+            "reference": p.reference,
+            "base": answers["base"][k],
+            "tuned": answers["tuned"][k],
+        }
+        for k, p in enumerate(prompts)
+    ]
     report = {
-        "target": str(target.folder), "kind": target.kind, "base_model": target.base_model,
+        "target": str(target.folder),
+        "kind": target.kind,
+        "base_model": target.base_model,
         "adapter": str(target.adapter) if target.adapter else None,
         "tuned_model": str(target.tuned_model) if target.tuned_model else None,
-        "base_weights": models.base_weights(target, device), "eval_file": str(target.eval_file),
-        "format": target.data_format, "chat_template": template_source, "rows": len(rows), "prompts": len(prompts),
-        "device": str(device), "dtype": str(dtype).removeprefix("torch."),
+        "base_weights": models.base_weights(target, device),
+        "eval_file": str(target.eval_file),
+        "format": target.data_format,
+        "chat_template": template_source,
+        "rows": len(rows),
+        "prompts": len(prompts),
+        "device": str(device),
+        "dtype": str(dtype).removeprefix("torch."),
         "loss": {name: figures[name]["eval"].as_dict() for name in ("base", "tuned")},
-        "generation": {"max_new_tokens": options.max_new_tokens, "batch_size": options.batch_size, "greedy": True,
-                       "stop_tokens": stop_names, **{name: figures[name]["generation"] for name in ("base", "tuned")}},
-        "forgetting": ({"file": str(options.general_text), **_forgetting(figures["base"]["general"], figures["tuned"]["general"])}
-                       if general else None),
-        "out": str(out), "predictions": str(out / "predictions.jsonl"),
+        "generation": {
+            "max_new_tokens": options.max_new_tokens,
+            "batch_size": options.batch_size,
+            "greedy": True,
+            "stop_tokens": stop_names,
+            **{name: figures[name]["generation"] for name in ("base", "tuned")},
+        },
+        "forgetting": (
+            {"file": str(options.general_text), **_forgetting(figures["base"]["general"], figures["tuned"]["general"])}
+            if general
+            else None
+        ),
+        "out": str(out),
+        "predictions": str(out / "predictions.jsonl"),
     }
     _write(out, lines, report)
     return report

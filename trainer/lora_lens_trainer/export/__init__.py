@@ -1,5 +1,6 @@
 """`export`: a finished run as a GGUF file (llama.cpp, Ollama, LM Studio) with an Ollama Modelfile beside it, or as
 a merged safetensors folder (transformers, vLLM), written tensor by tensor (docs/export.md)."""
+
 from __future__ import annotations
 
 

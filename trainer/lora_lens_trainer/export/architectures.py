@@ -1,11 +1,13 @@
 """What the exporter knows of each architecture: its llama.cpp name, its hyperparameters as GGUF keys, and the
 tensor quirks llama.cpp expects (docs/export.md lists them). Tensor names come from llama.cpp's own map
 (gguf.get_tensor_name_map); only what that map cannot say lives here."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -25,14 +27,17 @@ class Architecture:
     norm_plus_one: bool = False
 
 
-ARCHITECTURES = {a.hf_name: a for a in [
-    Architecture("LlamaForCausalLM", "LLAMA", permute_qk=True),
-    Architecture("MistralForCausalLM", "LLAMA", permute_qk=True),
-    Architecture("Qwen2ForCausalLM", "QWEN2"),
-    Architecture("Qwen3ForCausalLM", "QWEN3"),
-    Architecture("Gemma2ForCausalLM", "GEMMA2", norm_plus_one=True),
-    Architecture("Phi3ForCausalLM", "PHI3"),
-]}
+ARCHITECTURES = {
+    a.hf_name: a
+    for a in [
+        Architecture("LlamaForCausalLM", "LLAMA", permute_qk=True),
+        Architecture("MistralForCausalLM", "LLAMA", permute_qk=True),
+        Architecture("Qwen2ForCausalLM", "QWEN2"),
+        Architecture("Qwen3ForCausalLM", "QWEN3"),
+        Architecture("Gemma2ForCausalLM", "GEMMA2", norm_plus_one=True),
+        Architecture("Phi3ForCausalLM", "PHI3"),
+    ]
+}
 
 
 def architecture_of(config: dict[str, Any]) -> Architecture:
@@ -40,9 +45,11 @@ def architecture_of(config: dict[str, Any]) -> Architecture:
     for name in names:
         if name in ARCHITECTURES:
             return ARCHITECTURES[name]
-    raise ExportError(f"the exporter does not know the architecture {', '.join(names) or '(none in config.json)'}; "
-                      f"it exports {', '.join(sorted(ARCHITECTURES))}. Use --format merged for a safetensors folder "
-                      "and llama.cpp's convert_hf_to_gguf.py on it")
+    raise ExportError(
+        f"the exporter does not know the architecture {', '.join(names) or '(none in config.json)'}; "
+        f"it exports {', '.join(sorted(ARCHITECTURES))}. Use --format merged for a safetensors folder "
+        "and llama.cpp's convert_hf_to_gguf.py on it"
+    )
 
 
 def head_dim(config: dict[str, Any]) -> int:
@@ -61,8 +68,9 @@ def rope_settings(config: dict[str, Any]) -> tuple[float, dict[str, Any]]:
 
 def permute_rows(weight: np.ndarray, heads: int) -> np.ndarray:
     """transformers' half-split rotary layout to llama.cpp's interleaved one, per head (rows = heads * head_dim)."""
-    return (weight.reshape(heads, 2, weight.shape[0] // heads // 2, *weight.shape[1:])
-            .swapaxes(1, 2).reshape(weight.shape))
+    return (
+        weight.reshape(heads, 2, weight.shape[0] // heads // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+    )
 
 
 def tensor_transform(arch: Architecture, config: dict[str, Any]) -> Transform:
@@ -133,8 +141,10 @@ def write_hyperparameters(writer: Any, arch: Architecture, config: dict[str, Any
         writer.add_rope_scaling_factor(float(scaling["factor"]))
         writer.add_rope_scaling_orig_ctx_len(int(scaling["original_max_position_embeddings"]))
     elif kind not in (None, "llama3"):
-        raise ExportError(f"rope scaling {kind!r} is not exported (linear, yarn and llama3 are); "
-                          "use --format merged and llama.cpp's convert_hf_to_gguf.py")
+        raise ExportError(
+            f"rope scaling {kind!r} is not exported (linear, yarn and llama3 are); "
+            "use --format merged and llama.cpp's convert_hf_to_gguf.py"
+        )
     if arch.gguf_arch == "GEMMA2":
         writer.add_attn_logit_softcapping(float(config.get("attn_logit_softcapping") or 50.0))
         writer.add_final_logit_softcapping(float(config.get("final_logit_softcapping") or 30.0))

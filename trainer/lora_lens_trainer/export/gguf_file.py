@@ -6,16 +6,18 @@ complete and fsynced: an interrupted export leaves no .gguf behind.
 Quantization types: those the gguf package (0.19.0) quantizes in Python (gguf.quants), tensor by tensor. The
 k-quants (q4_k_m, q5_k_m, q6_k...) are produced by llama.cpp's llama-quantize binary only: export f16, then run
 `llama-quantize model.f16.gguf model.q4_k_m.gguf Q4_K_M`."""
+
 from __future__ import annotations
 
 import os
 import re
 import shutil
 import signal
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -26,12 +28,28 @@ from .weights import WeightSource
 
 # --quant value -> (tensor type for 2-D weights, llama.cpp's file type)
 QUANT_TYPES = {
-    "f32": ("F32", "ALL_F32"), "f16": ("F16", "MOSTLY_F16"), "bf16": ("BF16", "MOSTLY_BF16"),
-    "q8_0": ("Q8_0", "MOSTLY_Q8_0"), "q5_1": ("Q5_1", "MOSTLY_Q5_1"), "q5_0": ("Q5_0", "MOSTLY_Q5_0"),
-    "q4_1": ("Q4_1", "MOSTLY_Q4_1"), "q4_0": ("Q4_0", "MOSTLY_Q4_0"),
+    "f32": ("F32", "ALL_F32"),
+    "f16": ("F16", "MOSTLY_F16"),
+    "bf16": ("BF16", "MOSTLY_BF16"),
+    "q8_0": ("Q8_0", "MOSTLY_Q8_0"),
+    "q5_1": ("Q5_1", "MOSTLY_Q5_1"),
+    "q5_0": ("Q5_0", "MOSTLY_Q5_0"),
+    "q4_1": ("Q4_1", "MOSTLY_Q4_1"),
+    "q4_0": ("Q4_0", "MOSTLY_Q4_0"),
 }
-LLAMA_QUANTIZE_ONLY = ["q2_k", "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k",
-                       "iq4_nl", "iq4_xs"]
+LLAMA_QUANTIZE_ONLY = [
+    "q2_k",
+    "q3_k_s",
+    "q3_k_m",
+    "q3_k_l",
+    "q4_k_s",
+    "q4_k_m",
+    "q5_k_s",
+    "q5_k_m",
+    "q6_k",
+    "iq4_nl",
+    "iq4_xs",
+]
 # Metadata (vocabulary, merges, template) is small next to the tensors; this covers a 256k vocabulary.
 METADATA_ALLOWANCE = 64 << 20
 
@@ -40,9 +58,11 @@ def check_quant(quant: str) -> None:
     if quant in QUANT_TYPES:
         return
     if quant in LLAMA_QUANTIZE_ONLY:
-        raise ExportError(f"--quant {quant} is made by llama.cpp's llama-quantize, not by the gguf Python package: "
-                          f"export with --quant f16, then run llama-quantize FILE.f16.gguf FILE.{quant}.gguf "
-                          f"{quant.upper()}. Offered here: {', '.join(QUANT_TYPES)}")
+        raise ExportError(
+            f"--quant {quant} is made by llama.cpp's llama-quantize, not by the gguf Python package: "
+            f"export with --quant f16, then run llama-quantize FILE.f16.gguf FILE.{quant}.gguf "
+            f"{quant.upper()}. Offered here: {', '.join(QUANT_TYPES)}"
+        )
     raise ExportError(f"--quant {quant!r} is not a GGUF type the exporter writes; use one of {', '.join(QUANT_TYPES)}")
 
 
@@ -84,12 +104,16 @@ def plan_tensors(source: WeightSource, arch: Architecture, quant: str) -> list[P
             continue  # recomputed by llama.cpp
         gguf_name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
         if gguf_name is None and hf_name == "lm_head.weight":
-            raise ExportError(f"llama.cpp's {arch.gguf_arch.lower()} graph has no output head of its own (it reuses the "
-                              "embedding), but this checkpoint has an untied lm_head.weight that llama.cpp would "
-                              "ignore; use --format merged for transformers or vLLM")
+            raise ExportError(
+                f"llama.cpp's {arch.gguf_arch.lower()} graph has no output head of its own (it reuses the "
+                "embedding), but this checkpoint has an untied lm_head.weight that llama.cpp would "
+                "ignore; use --format merged for transformers or vLLM"
+            )
         if gguf_name is None:
-            raise ExportError(f"tensor {hf_name} has no llama.cpp name for {arch.hf_name}: the checkpoint differs "
-                              "from the architecture's usual layout; use --format merged and convert_hf_to_gguf.py")
+            raise ExportError(
+                f"tensor {hf_name} has no llama.cpp name for {arch.hf_name}: the checkpoint differs "
+                "from the architecture's usual layout; use --format merged and convert_hf_to_gguf.py"
+            )
         shape = source.shape(hf_name)
         qtype = _tensor_type(gguf_name, shape, quant)
         planned.append(PlannedTensor(hf_name, gguf_name, qtype, _nbytes(shape, qtype)))
@@ -120,8 +144,10 @@ def _add_info(writer: Any, shape: tuple[int, ...], t: PlannedTensor) -> None:
 def check_free_space(folder: Path, needed: int) -> None:
     free = shutil.disk_usage(folder).free
     if free < needed:
-        raise ExportError(f"{folder}: {free / 2**30:.2f} GiB free, the export needs {needed / 2**30:.2f} GiB; free "
-                          "space or pass --out on another disk")
+        raise ExportError(
+            f"{folder}: {free / 2**30:.2f} GiB free, the export needs {needed / 2**30:.2f} GiB; free "
+            "space or pass --out on another disk"
+        )
 
 
 @contextmanager
@@ -158,8 +184,9 @@ def model_name(name: str, tokens: list[str]) -> str:
     return name
 
 
-def write_gguf(source: WeightSource, arch: Architecture, tokenizer: TokenizerFacts, quant: str, out: Path,
-               name: str) -> dict[str, Any]:
+def write_gguf(
+    source: WeightSource, arch: Architecture, tokenizer: TokenizerFacts, quant: str, out: Path, name: str
+) -> dict[str, Any]:
     import gguf
 
     check_quant(quant)
@@ -191,5 +218,11 @@ def write_gguf(source: WeightSource, arch: Architecture, tokenizer: TokenizerFac
             writer.write_tensor_data(rope_factors)
         writer.close()
     types = sorted({t.qtype.name for t in planned})
-    return {"path": str(out), "bytes": out.stat().st_size, "quant": quant, "tensor_types": types,
-            "tensors": len(planned) + (rope_factors is not None), "architecture": arch.gguf_arch.lower()}
+    return {
+        "path": str(out),
+        "bytes": out.stat().st_size,
+        "quant": quant,
+        "tensor_types": types,
+        "tensors": len(planned) + (rope_factors is not None),
+        "architecture": arch.gguf_arch.lower(),
+    }

@@ -1,6 +1,7 @@
 """`--format merged`: the merged model as a safetensors folder that transformers and vLLM load (config.json,
 model-0000N-of-0000M.safetensors with their index, the tokenizer), written tensor by tensor: at most one shard
 (SHARD_BYTES) is in memory. The folder appears under its final name only once complete (atomic.staged_dir)."""
+
 from __future__ import annotations
 
 import shutil
@@ -15,8 +16,11 @@ _COPIED = ["generation_config.json"]
 
 
 def _shard_files(count: int) -> list[str]:
-    return ["model.safetensors"] if count == 1 else [f"model-{i:05d}-of-{count:05d}.safetensors"
-                                                      for i in range(1, count + 1)]
+    return (
+        ["model.safetensors"]
+        if count == 1
+        else [f"model-{i:05d}-of-{count:05d}.safetensors" for i in range(1, count + 1)]
+    )
 
 
 def write_merged(source: WeightSource, out: Path, dtype_name: str) -> dict[str, Any]:
@@ -41,9 +45,13 @@ def write_merged(source: WeightSource, out: Path, dtype_name: str) -> dict[str, 
         for file, names in zip(files, groups):
             save_file({n: source.tensor(n).to(dtype) for n in names}, str(tmp / file), metadata={"format": "pt"})
         if len(files) > 1:
-            write_json(tmp / "model.safetensors.index.json", {
-                "metadata": {"total_size": sum(sizes.values())},
-                "weight_map": {n: f for f, names in zip(files, groups) for n in names}})
+            write_json(
+                tmp / "model.safetensors.index.json",
+                {
+                    "metadata": {"total_size": sum(sizes.values())},
+                    "weight_map": {n: f for f, names in zip(files, groups) for n in names},
+                },
+            )
         config = dict(source.config, dtype=dtype_name)
         config.pop("torch_dtype", None)
         config.pop("quantization_config", None)
@@ -64,7 +72,9 @@ def _numel(shape: tuple[int, ...]) -> int:
 
 def _copy_tokenizer(folder: Path, target: Path) -> None:
     for path in folder.iterdir():
-        if path.is_file() and (path.name.startswith("tokenizer") or path.name.startswith("chat_template")
-                               or path.name in ("special_tokens_map.json", "vocab.json", "merges.txt")):
+        if path.is_file() and (
+            path.name.startswith("tokenizer")
+            or path.name.startswith("chat_template")
+            or path.name in ("special_tokens_map.json", "vocab.json", "merges.txt")
+        ):
             shutil.copyfile(path, target / path.name)
-

@@ -3,6 +3,7 @@ through transformers (for QLoRA round-tripped through 4-bit as the merge does), 
 separate modules, everything in fp32. On a chat prompt it records, per prompt position, the top tokens' log-
 probabilities (log-softmax, so the constant shift llama.cpp's softmax drops cancels), and the greedy continuation
 up to the end-of-turn token. `lora-lens export --verify` (TypeScript, through llama.cpp) compares against it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,16 +36,18 @@ def _model(run_dir: Path, plan: Any, device: Any) -> Any:
     return PeftModel.from_pretrained(base, str(run_dir / "adapter")).eval()
 
 
-def torch_reference(run_dir: Path, plan: Any, tokenizer_dir: Path, stop_ids: list[int],
-                    prompt: str = PROMPT) -> dict[str, Any]:
+def torch_reference(
+    run_dir: Path, plan: Any, tokenizer_dir: Path, stop_ids: list[int], prompt: str = PROMPT
+) -> dict[str, Any]:
     import torch
     from transformers import AutoTokenizer
 
     device = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
     if tokenizer.chat_template:
-        text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                             add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     else:
         text = prompt
@@ -55,10 +58,18 @@ def torch_reference(run_dir: Path, plan: Any, tokenizer_dir: Path, stop_ids: lis
         logprobs = torch.log_softmax(logits, dim=-1)
         top = logprobs.topk(min(TOP_K, logprobs.shape[-1]), dim=-1)
         greedy = _greedy(model, ids, stop_ids, device)
-    return {"prompt": prompt, "prompt_text": text, "prompt_ids": ids,
-            "top_ids": top.indices.tolist(), "top_logprobs": top.values.tolist(),
-            "greedy_ids": greedy, "stop_ids": stop_ids,
-            "stopped": bool(greedy) and greedy[-1] in stop_ids, "device": str(device), "dtype": "float32"}
+    return {
+        "prompt": prompt,
+        "prompt_text": text,
+        "prompt_ids": ids,
+        "top_ids": top.indices.tolist(),
+        "top_logprobs": top.values.tolist(),
+        "greedy_ids": greedy,
+        "stop_ids": stop_ids,
+        "stopped": bool(greedy) and greedy[-1] in stop_ids,
+        "device": str(device),
+        "dtype": "float32",
+    }
 
 
 def _greedy(model: Any, ids: list[int], stop_ids: list[int], device: Any) -> list[int]:

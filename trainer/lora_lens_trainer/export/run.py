@@ -1,6 +1,7 @@
 """The export of one run folder: checks first (a finished run, a known architecture, a quantization type that can
 be written, room on the disk), then the file, then what --verify needs. Returns the report the CLI prints as its
 last stdout line."""
+
 from __future__ import annotations
 
 import json
@@ -61,9 +62,14 @@ def export_run(run_dir: Path, plan: Any, fmt: str, quant: str, out: Path | None,
     tokenizer = tokenizer_facts(source.tokenizer_dir, int(source.config["vocab_size"]))
     report.update(write_gguf(source, arch, tokenizer, quant, target, Path(plan.model.name_or_path).name))
     report["modelfile"] = str(write_modelfile(target, tokenizer))
-    report["tokenizer"] = {"model": tokenizer.model, "pre": tokenizer.pre, "eot_token": tokenizer.eot_token,
-                           "eot_id": tokenizer.eot_id, "stop_tokens": tokenizer.stop_tokens,
-                           "chat_template": tokenizer.chat_template is not None}
+    report["tokenizer"] = {
+        "model": tokenizer.model,
+        "pre": tokenizer.pre,
+        "eot_token": tokenizer.eot_token,
+        "eot_id": tokenizer.eot_id,
+        "stop_tokens": tokenizer.stop_tokens,
+        "chat_template": tokenizer.chat_template is not None,
+    }
     if reference:
         report["reference"] = str(_write_reference(run_dir, plan, source.tokenizer_dir, target, tokenizer))
     return report

@@ -4,6 +4,7 @@ read by llama.cpp's own SpecialVocab (gguf.vocab); the pre-tokenizer is recognis
 
 A lost end-of-turn token is how an export goes wrong without a word (the model never stops): the EOT id is written
 explicitly, and export refuses a chat template whose end-of-turn token is not in the vocabulary."""
+
 from __future__ import annotations
 
 import json
@@ -15,10 +16,14 @@ from . import ExportError
 
 # The split regexes of the byte-level BPE tokenizers llama.cpp implements, by its pre-tokenizer name
 # (llama-vocab.cpp). A byte-level BPE without a Split step uses GPT-2's regex inside ByteLevel itself.
-_LLAMA3 = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|"
-           r"\s+(?!\S)|\s+")
-_QWEN2 = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|"
-          r"\s+(?!\S)|\s+")
+_LLAMA3 = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|"
+    r"\s+(?!\S)|\s+"
+)
+_QWEN2 = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|"
+    r"\s+(?!\S)|\s+"
+)
 SPLIT_REGEXES = {_LLAMA3: "llama-bpe", _QWEN2: "qwen2"}
 # End-of-turn tokens of the chat templates in use; llama.cpp also stops on EOS.
 EOT_TOKENS = ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>"]
@@ -48,9 +53,11 @@ def _pre_tokenizer(tokenizer_json: dict[str, Any]) -> str:
         regex = (splits[0].get("pattern") or {}).get("Regex")
         if regex in SPLIT_REGEXES:
             return SPLIT_REGEXES[regex]
-    raise ExportError("the tokenizer's pre-tokenizer is not one the exporter recognises (GPT-2's byte level, "
-                      "Llama 3's or Qwen2's split regex): llama.cpp would split text differently from training. "
-                      "Use --format merged and llama.cpp's convert_hf_to_gguf.py, which knows more of them")
+    raise ExportError(
+        "the tokenizer's pre-tokenizer is not one the exporter recognises (GPT-2's byte level, "
+        "Llama 3's or Qwen2's split regex): llama.cpp would split text differently from training. "
+        "Use --format merged and llama.cpp's convert_hf_to_gguf.py, which knows more of them"
+    )
 
 
 def _bpe_tokens(tokenizer: Any, vocab_size: int) -> tuple[list[str], list[int]]:
@@ -84,13 +91,16 @@ def merge_scores(tokenizer_json: dict[str, Any]) -> dict[str, float]:
     return scores
 
 
-def _spm_tokens(folder: Path, vocab_size: int, tokenizer_json: dict[str, Any],
-                added: dict[int, Any]) -> tuple[list[str], list[int], list[float]]:
+def _spm_tokens(
+    folder: Path, vocab_size: int, tokenizer_json: dict[str, Any], added: dict[int, Any]
+) -> tuple[list[str], list[int], list[float]]:
     import gguf
 
     vocab = gguf.LlamaHfVocab(folder)
     ranks = merge_scores(tokenizer_json)
-    tokens, scores, types = [], [], []
+    tokens: list[str] = []
+    scores: list[float] = []
+    types: list[int] = []
     for text, score, kind in vocab.all_tokens():
         # LlamaHfVocab marks only the tokenizer's named specials (BOS, EOS...) as control; an added special token such
         # as <|im_start|> must be one too, or llama.cpp reads the chat template's markers as plain text.
@@ -112,13 +122,17 @@ def tokenizer_facts(folder: Path, vocab_size: int) -> TokenizerFacts:
 
     path = folder / "tokenizer.json"
     if not path.is_file():
-        raise ExportError(f"{folder}: no tokenizer.json (a fast tokenizer); save the tokenizer with transformers "
-                          "(AutoTokenizer.from_pretrained(...).save_pretrained(folder)) and export again")
+        raise ExportError(
+            f"{folder}: no tokenizer.json (a fast tokenizer); save the tokenizer with transformers "
+            "(AutoTokenizer.from_pretrained(...).save_pretrained(folder)) and export again"
+        )
     tokenizer_json = json.loads(path.read_text(encoding="utf-8"))
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     if len(tokenizer) > vocab_size:
-        raise ExportError(f"the tokenizer has {len(tokenizer)} tokens, more than the model's {vocab_size} embedding "
-                          "rows: tokens were added without resizing the embedding")
+        raise ExportError(
+            f"the tokenizer has {len(tokenizer)} tokens, more than the model's {vocab_size} embedding "
+            "rows: tokens were added without resizing the embedding"
+        )
     model = tokenizer_json.get("model") or {}
     scores = None
     if model.get("type") == "BPE" and model.get("byte_fallback"):
@@ -128,12 +142,15 @@ def tokenizer_facts(folder: Path, vocab_size: int) -> TokenizerFacts:
         kind, pre = "gpt2", _pre_tokenizer(tokenizer_json)
         tokens, types = _bpe_tokens(tokenizer, vocab_size)
     else:
-        raise ExportError(f"the tokenizer model {model.get('type')!r} is not exported (BPE is: byte-level, or "
-                          "SentencePiece-style with byte fallback); use --format merged and llama.cpp's "
-                          "convert_hf_to_gguf.py")
+        raise ExportError(
+            f"the tokenizer model {model.get('type')!r} is not exported (BPE is: byte-level, or "
+            "SentencePiece-style with byte fallback); use --format merged and llama.cpp's "
+            "convert_hf_to_gguf.py"
+        )
     template = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else None
     eot_token = next((t for t in EOT_TOKENS if template and t in template), None)
-    eot_id = tokenizer.convert_tokens_to_ids(eot_token) if eot_token else None
+    found = tokenizer.convert_tokens_to_ids(eot_token) if eot_token else None
+    eot_id = found if isinstance(found, int) else None
     if eot_token and (eot_id is None or eot_id == tokenizer.unk_token_id):
         raise ExportError(f"the chat template ends a turn with {eot_token}, which is not in the vocabulary")
     stops = [t for t in dict.fromkeys([eot_token, tokenizer.eos_token]) if t]
@@ -144,6 +161,7 @@ def tokenizer_facts(folder: Path, vocab_size: int) -> TokenizerFacts:
 def _adds_space_prefix(tokenizer_json: dict[str, Any]) -> bool:
     """Whether the tokenizer puts "▁" before the text: a Prepend normalizer (Llama 2, Mistral) or a Metaspace
     pre-tokenizer that prepends. llama.cpp prepends by default, which Gemma's tokenizer does not."""
+
     def steps(node: Any, key: str) -> list[dict[str, Any]]:
         if not isinstance(node, dict):
             return []
@@ -151,8 +169,9 @@ def _adds_space_prefix(tokenizer_json: dict[str, Any]) -> bool:
 
     normalizers = steps(tokenizer_json.get("normalizer"), "normalizers")
     pre = steps(tokenizer_json.get("pre_tokenizer"), "pretokenizers")
-    return (any(n.get("type") == "Prepend" for n in normalizers)
-            or any(p.get("type") == "Metaspace" and p.get("prepend_scheme", "always") != "never" for p in pre))
+    return any(n.get("type") == "Prepend" for n in normalizers) or any(
+        p.get("type") == "Metaspace" and p.get("prepend_scheme", "always") != "never" for p in pre
+    )
 
 
 def write_tokenizer(writer: Any, folder: Path, facts: TokenizerFacts) -> None:

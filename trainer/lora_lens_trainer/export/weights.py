@@ -2,13 +2,15 @@
 QLoRA round-trip it through 4-bit as the training saw it, add the adapter's delta (scale * B @ A) in fp32, hand it
 on, forget it. Peak memory is one tensor (and its delta) in fp32, never the model: the largest tensor of a 7B model
 is its embedding, 0.5-2.2 GB in fp32."""
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from . import ExportError
 
@@ -16,6 +18,7 @@ from . import ExportError
 @dataclass
 class WeightSource:
     """Where the weights of a finished run are: the base (or the full fine-tune's model folder) and the adapter."""
+
     model_dir: Path
     config: dict[str, Any]
     tokenizer_dir: Path
@@ -67,8 +70,10 @@ def _shards(model_dir: Path) -> dict[str, Path]:
         return {name: model_dir / file for name, file in weight_map.items()}
     files = sorted(model_dir.glob("*.safetensors"))
     if not files:
-        raise ExportError(f"{model_dir}: no safetensors weights (model.safetensors or an index); the exporter reads "
-                          "safetensors only: save the model with safe_serialization=True")
+        raise ExportError(
+            f"{model_dir}: no safetensors weights (model.safetensors or an index); the exporter reads "
+            "safetensors only: save the model with safe_serialization=True"
+        )
     from safetensors import safe_open
 
     out: dict[str, Path] = {}
@@ -85,11 +90,19 @@ def resolve_model_dir(name_or_path: str, revision: str | None) -> Path:
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(name_or_path, revision=revision, local_files_only=True,
-                                      allow_patterns=["*.json", "*.safetensors", "tokenizer*"]))
+        return Path(
+            snapshot_download(
+                name_or_path,
+                revision=revision,
+                local_files_only=True,
+                allow_patterns=["*.json", "*.safetensors", "tokenizer*"],
+            )
+        )
     except Exception as error:  # noqa: BLE001 - the hub raises several types for "not in the cache"
-        raise ExportError(f"the base model {name_or_path!r} is neither a folder nor in the Hugging Face cache "
-                          f"({type(error).__name__}); download it first (huggingface-cli download {name_or_path})")
+        raise ExportError(
+            f"the base model {name_or_path!r} is neither a folder nor in the Hugging Face cache "
+            f"({type(error).__name__}); download it first (huggingface-cli download {name_or_path})"
+        ) from error
 
 
 def _linear_weights(config_dir: Path) -> set[str]:
@@ -133,20 +146,26 @@ def weight_source(run_dir: Path, plan: Any) -> WeightSource:
     if plan.method == "full":
         model_dir = run_dir / "model"
         if not (model_dir / "config.json").is_file():
-            raise ExportError(f"{model_dir}: no trained model (the run has not finished: wait for it, or resume it "
-                              "with lora-lens resume)")
+            raise ExportError(
+                f"{model_dir}: no trained model (the run has not finished: wait for it, or resume it "
+                "with lora-lens resume)"
+            )
         return WeightSource(model_dir, _config(model_dir), model_dir, _shards(model_dir))
     adapter = run_dir / "adapter"
     if not (adapter / "adapter_config.json").is_file() or not (adapter / "adapter_model.safetensors").is_file():
-        raise ExportError(f"{adapter}: no finished adapter (adapter_config.json and adapter_model.safetensors); the "
-                          "run has not completed: wait for it, or resume it with lora-lens resume")
+        raise ExportError(
+            f"{adapter}: no finished adapter (adapter_config.json and adapter_model.safetensors); the "
+            "run has not completed: wait for it, or resume it with lora-lens resume"
+        )
     base = resolve_model_dir(plan.model.name_or_path, plan.model.revision)
     deltas, scale = _adapter_deltas(adapter)
     source = WeightSource(base, _config(base), adapter, _shards(base), deltas, scale)
     missing = [m for m in deltas if f"{m}.weight" not in source.shards]
     if missing:
-        raise ExportError(f"{adapter}: the adapter names modules the base model {base} does not have "
-                          f"({', '.join(missing[:3])}); was it trained on another model?")
+        raise ExportError(
+            f"{adapter}: the adapter names modules the base model {base} does not have "
+            f"({', '.join(missing[:3])}); was it trained on another model?"
+        )
     if plan.method == "qlora" and getattr(plan.output, "merge_base", "dequantized") == "dequantized":
         from ..merge import _start_backend
 

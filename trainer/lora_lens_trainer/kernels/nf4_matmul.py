@@ -10,6 +10,7 @@ Which path runs: LORA_LENS_NF4_KERNEL=triton selects the fused kernel for CUDA t
 CPU tensors under TRITON_INTERPRET=1, which is how the CPU tests run it); anything else, or no Triton, the reference.
 The default stays the reference until the GPU tests (tests/gpu/test_nf4_kernel_gpu.py) and bench have run on a card.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 ENV = "LORA_LENS_NF4_KERNEL"
 
 
-def reference_nf4_matmul(x: torch.Tensor, layer: "NF4Linear", transpose: bool = False) -> torch.Tensor:
+def reference_nf4_matmul(x: torch.Tensor, layer: NF4Linear, transpose: bool = False) -> torch.Tensor:
     """Dequantize-then-matmul: x @ W^T, or x @ W when `transpose`."""
     w = dequantize(layer.state(), x.dtype)
     return x @ w if transpose else x @ w.t()
@@ -44,7 +45,7 @@ def fused_enabled(x: torch.Tensor) -> bool:
     return _kernel(_interpreting()) is not None
 
 
-def nf4_matmul(x: torch.Tensor, layer: "NF4Linear", transpose: bool = False) -> torch.Tensor:
+def nf4_matmul(x: torch.Tensor, layer: NF4Linear, transpose: bool = False) -> torch.Tensor:
     """x @ W^T (or x @ W) through the fused kernel when it is selected and can run, else the reference."""
     # bf16 only: an fp32 tl.dot would round through TF32, which the reference does not, and the interpreter's
     # emulation (the CPU tests) rounds to bf16.
@@ -53,7 +54,7 @@ def nf4_matmul(x: torch.Tensor, layer: "NF4Linear", transpose: bool = False) -> 
     return reference_nf4_matmul(x, layer, transpose)
 
 
-def fused_nf4_matmul(x: torch.Tensor, layer: "NF4Linear", transpose: bool = False) -> torch.Tensor:
+def fused_nf4_matmul(x: torch.Tensor, layer: NF4Linear, transpose: bool = False) -> torch.Tensor:
     kernel = _kernel(_interpreting())
     if kernel is None:
         raise RuntimeError("the fused NF4 kernel needs Triton, which does not import here")
@@ -74,9 +75,29 @@ def fused_nf4_matmul(x: torch.Tensor, layer: "NF4Linear", transpose: bool = Fals
     code = _code_on(x.device)
     bm, bn, bk = (16, 32, 32) if _interpreting() else (64, 64, 64)
     grid = (triton_cdiv(m, bm), triton_cdiv(out_dim, bn))
-    kernel[grid](a, layer.packed, absmax, scale, offset, code, out, m, out_dim, reduce_dim, stride_r, stride_p,
-                 a.stride(0), out.stride(0), BLOCK_M=bm, BLOCK_P=bn, BLOCK_R=bk, DOUBLE=double, QBLOCK=BLOCK,
-                 SBLOCK=ABSMAX_BLOCK, EMULATE=_interpreting())
+    kernel[grid](
+        a,
+        layer.packed,
+        absmax,
+        scale,
+        offset,
+        code,
+        out,
+        m,
+        out_dim,
+        reduce_dim,
+        stride_r,
+        stride_p,
+        a.stride(0),
+        out.stride(0),
+        BLOCK_M=bm,
+        BLOCK_P=bn,
+        BLOCK_R=bk,
+        DOUBLE=double,
+        QBLOCK=BLOCK,
+        SBLOCK=ABSMAX_BLOCK,
+        EMULATE=_interpreting(),
+    )
     return out.view(*lead, out_dim)
 
 

@@ -5,6 +5,7 @@ W read from NF4Linear's packed codes and block scales one tile at a time: W's fl
 r * stride_r + p * stride_p, two codes a byte (the even index in the high nibble), one absmax per 64 weights
 (int8 around a mean, with one fp32 scale per 256 absmax values, when double-quantized).
 """
+
 import os
 
 import triton
@@ -23,10 +24,29 @@ def round_bf16(x):
 
 
 @triton.jit
-def nf4_matmul_kernel(a_ptr, packed_ptr, absmax_ptr, scale_ptr, offset_ptr, code_ptr, c_ptr, M, P, R: tl.constexpr,
-                      stride_r, stride_p, stride_am, stride_cm, BLOCK_M: tl.constexpr, BLOCK_P: tl.constexpr,
-                      BLOCK_R: tl.constexpr, DOUBLE: tl.constexpr, QBLOCK: tl.constexpr, SBLOCK: tl.constexpr,
-                      EMULATE: tl.constexpr):
+def nf4_matmul_kernel(
+    a_ptr,
+    packed_ptr,
+    absmax_ptr,
+    scale_ptr,
+    offset_ptr,
+    code_ptr,
+    c_ptr,
+    M,
+    P,
+    R: tl.constexpr,
+    stride_r,
+    stride_p,
+    stride_am,
+    stride_cm,
+    BLOCK_M: tl.constexpr,
+    BLOCK_P: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+    DOUBLE: tl.constexpr,
+    QBLOCK: tl.constexpr,
+    SBLOCK: tl.constexpr,
+    EMULATE: tl.constexpr,
+):
     pid_m = tl.program_id(0)
     pid_p = tl.program_id(1)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)

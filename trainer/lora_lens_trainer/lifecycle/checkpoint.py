@@ -2,6 +2,7 @@
 fingerprint of the plan and data, written to a temporary folder, fsynced and renamed into place, so a checkpoint
 either exists whole or not at all. `trainer_state.json` is written last and lists every file with its size (and
 SHA-256 up to HASH_LIMIT bytes), so a checkpoint damaged afterwards is recognised on resume and skipped."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,9 +10,10 @@ import json
 import random
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,7 +25,7 @@ FORMAT = 2
 STATE_FILE = "trainer_state.json"
 # Hashing reads each file back once (from the page cache, just written); past this size only the size is kept, so
 # a full fine-tuning checkpoint of tens of GB does not pay minutes of hashing.
-HASH_LIMIT = 256 * 1024 ** 2
+HASH_LIMIT = 256 * 1024**2
 # torch.distributed.checkpoint's index: an FSDP checkpoint's weights and optimizer states are its shard files,
 # read back by the strategy (parallel/fsdp.py), not here.
 SHARDED_MARKER = ".metadata"
@@ -52,8 +54,12 @@ def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
 def rng_state() -> dict[str, Any]:
     """RNG states as tensors and plain numbers only, so `torch.load(weights_only=True)` reads them back."""
     version, mt, gauss = random.getstate()
-    state: dict[str, Any] = {"python_version": version, "python_mt": torch.tensor(mt, dtype=torch.int64),
-                             "python_gauss": gauss, "torch": torch.get_rng_state()}
+    state: dict[str, Any] = {
+        "python_version": version,
+        "python_mt": torch.tensor(mt, dtype=torch.int64),
+        "python_gauss": gauss,
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = list(torch.cuda.get_rng_state_all())
     return state
@@ -63,8 +69,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     if "python" in state:  # an older trainer's checkpoint: the tuple itself (still loadable with weights_only)
         random.setstate(tuple(state["python"]))
     else:
-        random.setstate((state["python_version"], tuple(int(v) for v in state["python_mt"].tolist()),
-                         state["python_gauss"]))
+        random.setstate(
+            (state["python_version"], tuple(int(v) for v in state["python_mt"].tolist()), state["python_gauss"])
+        )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -90,9 +97,18 @@ def step_folder(folder: Path, step: int) -> Path:
     return folder / f"step-{step:07d}"
 
 
-def save(folder: Path, step: int, model: nn.Module, optimizer: Any, scheduler: Any, progress: dict[str, Any],
-         keep: int | None, fingerprint: dict[str, Any], scaler_state: dict[str, Any] | None = None,
-         extra: Callable[[Path], None] | None = None) -> Path:
+def save(
+    folder: Path,
+    step: int,
+    model: nn.Module,
+    optimizer: Any,
+    scheduler: Any,
+    progress: dict[str, Any],
+    keep: int | None,
+    fingerprint: dict[str, Any],
+    scaler_state: dict[str, Any] | None = None,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
     """Writes checkpoints/step-N; the older ones beyond `keep` are removed only once it is complete. `extra`
     writes more files into the staging folder (each rank's RNG state when several processes train)."""
     from safetensors.torch import save_file
@@ -115,8 +131,10 @@ def save(folder: Path, step: int, model: nn.Module, optimizer: Any, scheduler: A
 
 def finish(tmp: Path, progress: dict[str, Any], step: int, fingerprint: dict[str, Any]) -> None:
     """Written last: its presence marks the checkpoint complete, and it lists what "complete" means."""
-    write_json(tmp / STATE_FILE, {**progress, "step": step, "format": FORMAT, "files": _manifest(tmp),
-                                  "fingerprint": fingerprint})
+    write_json(
+        tmp / STATE_FILE,
+        {**progress, "step": step, "format": FORMAT, "files": _manifest(tmp), "fingerprint": fingerprint},
+    )
 
 
 def prune(folder: Path, keep: int | None) -> None:
@@ -181,8 +199,9 @@ def apply(loaded: Loaded, model: nn.Module, optimizer: Any, scheduler: Any) -> N
     unknown = sorted(set(loaded.weights) - set(params))
     missing = sorted(set(params) - set(loaded.weights))
     if unknown or missing:
-        raise RuntimeError(f"checkpoint {loaded.path} does not match this model "
-                           f"(unknown: {unknown[:3]}, missing: {missing[:3]})")
+        raise RuntimeError(
+            f"checkpoint {loaded.path} does not match this model (unknown: {unknown[:3]}, missing: {missing[:3]})"
+        )
     with torch.no_grad():
         for name, value in loaded.weights.items():
             params[name].copy_(value)

@@ -2,13 +2,14 @@
 `[enforce fail at inline_container.cc:...]`, safetensors and plain writes say ENOSPC; both become DiskFull with the
 free space and what the write needed. The writes are staged (atomic.staged_dir), so the previous checkpoint is
 intact and the run resumes from it once there is room."""
+
 from __future__ import annotations
 
 import errno
 import shutil
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 # What torch's PyTorchStreamWriter raises when a write comes up short (its own message names no errno).
@@ -71,8 +72,10 @@ def disk_full(what: str, folder: Path, needed: int | None) -> DiskFull:
     room = "unknown free space" if free is None else f"{human_bytes(free)} free"
     need = "" if needed is None else f"; it needs about {human_bytes(needed)}"
     message = f"the disk is full: {what} could not be written to {folder} ({room} on that filesystem{need})"
-    advice = [f"free space on the filesystem that holds {folder}",
-              "or keep fewer checkpoints: set training.save_total_limit (e.g. 2); the oldest are removed once a new "
-              "one is complete, so there must be room for one more than the limit",
-              "the previous checkpoint is intact: continue from it with --resume once there is room"]
+    advice = [
+        f"free space on the filesystem that holds {folder}",
+        "or keep fewer checkpoints: set training.save_total_limit (e.g. 2); the oldest are removed once a new "
+        "one is complete, so there must be room for one more than the limit",
+        "the previous checkpoint is intact: continue from it with --resume once there is room",
+    ]
     return DiskFull(message, advice)

@@ -5,6 +5,7 @@ The base model is fingerprinted cheaply, since its weights may be hundreds of GB
 by content, each weights file by name, size and modification time. A Hub id is pinned by the commit of its cached
 snapshot, read offline from the cache's refs.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,14 +21,25 @@ from ..plan import ModelRef, TrainingPlan
 # Fields that do not change what is learned, or in which order, so a resume may change them: where the run is
 # written and what happens after training (output.*), reporting cadence (logging/eval/save steps, checkpoint count),
 # evaluation (data.eval, its batch size), the attention kernel, the editor's bookkeeping.
-FREE_ON_RESUME = ("config_path", "engine", "hardware", "output", "data.eval", "model.attn_implementation",
-                  "training.logging_steps", "training.eval_steps", "training.per_device_eval_batch_size",
-                  "training.save_steps", "training.save_total_limit", "training.dataloader_num_workers")
+FREE_ON_RESUME = (
+    "config_path",
+    "engine",
+    "hardware",
+    "output",
+    "data.eval",
+    "model.attn_implementation",
+    "training.logging_steps",
+    "training.eval_steps",
+    "training.per_device_eval_batch_size",
+    "training.save_steps",
+    "training.save_total_limit",
+    "training.dataloader_num_workers",
+)
 
 # A file up to this size is hashed whole (about a second); a larger one is hashed in three samples (start, middle,
 # end) and its modification time joins the comparison, so the cost stays bounded at any size.
-FULL_HASH_BYTES = 256 * 1024 ** 2
-SAMPLE_BYTES = 16 * 1024 ** 2
+FULL_HASH_BYTES = 256 * 1024**2
+SAMPLE_BYTES = 16 * 1024**2
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf")
 HASHED_FILES = ("config.json", "model.safetensors.index.json", "pytorch_model.bin.index.json")
@@ -61,8 +73,13 @@ def file_fingerprint(path: str | Path) -> dict[str, Any]:
                 fh.seek(offset)
                 digest.update(fh.read(SAMPLE_BYTES))
             hashed = "sampled"
-    return {"path": str(p), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest.hexdigest(),
-            "hashed": hashed}
+    return {
+        "path": str(p),
+        "bytes": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "sha256": digest.hexdigest(),
+        "hashed": hashed,
+    }
 
 
 def _sha256_of(path: Path) -> str:
@@ -120,8 +137,12 @@ def of_run(plan: TrainingPlan, cache_dir: Path | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {"train": file_fingerprint(plan.data.train)}
     if plan.data.eval and os.path.isfile(plan.data.eval):
         data["eval"] = file_fingerprint(plan.data.eval)
-    return {"plan": locked_plan(plan), "data": data, "model": model_fingerprint(plan.model, cache_dir),
-            "free_on_resume": list(FREE_ON_RESUME)}
+    return {
+        "plan": locked_plan(plan),
+        "data": data,
+        "model": model_fingerprint(plan.model, cache_dir),
+        "free_on_resume": list(FREE_ON_RESUME),
+    }
 
 
 def _diff(old: Any, new: Any, where: str) -> list[str]:
@@ -147,8 +168,11 @@ def _file_changed(old: dict[str, Any], new: dict[str, Any]) -> str | None:
 
 
 def _weights_changed(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    out = [f"{name} changed" for name in sorted(set(old.get("hashed", {})) | set(new.get("hashed", {})))
-           if old.get("hashed", {}).get(name) != new.get("hashed", {}).get(name)]
+    out = [
+        f"{name} changed"
+        for name in sorted(set(old.get("hashed", {})) | set(new.get("hashed", {})))
+        if old.get("hashed", {}).get(name) != new.get("hashed", {}).get(name)
+    ]
     old_w, new_w = old.get("weights", {}), new.get("weights", {})
     for name in sorted(set(old_w) | set(new_w)):
         if name not in new_w:
@@ -170,8 +194,10 @@ def model_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> lis
     where = f"base model {new['source']}"
     if old.get("kind") == "hub" and new.get("kind") == "hub":
         if old["commit"] != new["commit"]:
-            return [f"{where}: the cached snapshot is commit {new['commit'][:12]} now, "
-                    f"{old['commit'][:12]} at the checkpoint"]
+            return [
+                f"{where}: the cached snapshot is commit {new['commit'][:12]} now, "
+                f"{old['commit'][:12]} at the checkpoint"
+            ]
         return []
     if old.get("kind") != new.get("kind"):
         return [f"{where}: resolved differently since the checkpoint ({old.get('kind')} -> {new.get('kind')})"]
@@ -192,6 +218,8 @@ def mismatches(stored: dict[str, Any], current: dict[str, Any]) -> tuple[list[st
     notes = []
     old_eval, new_eval = stored.get("data", {}).get("eval"), current["data"].get("eval")
     if old_eval and new_eval and old_eval["path"] == new_eval["path"] and _file_changed(old_eval, new_eval):
-        notes.append(f"data.eval {new_eval['path']} changed since the checkpoint: eval losses before and after "
-                     "the resume are not comparable")
+        notes.append(
+            f"data.eval {new_eval['path']} changed since the checkpoint: eval losses before and after "
+            "the resume are not comparable"
+        )
     return refusals, notes

@@ -1,5 +1,6 @@
 """--resume: the newest checkpoint that reads back whole is applied to a freshly built session, after its
 fingerprint is checked against the plan, dataset and base model of this start; damaged newer ones are set aside."""
+
 from __future__ import annotations
 
 import logging
@@ -27,13 +28,20 @@ def resume(s: Session, folder: Path, events: EventWriter, resume_anyway: bool) -
         detail = "; ".join(f"{p.name}: {why}" for p, why, _ in damaged)
         raise PlanError(f"--resume: no usable checkpoint under {folder}" + (f" ({detail})" if detail else ""))
     for path, why, moved in damaged:
-        events.emit("warning", kind="checkpoint",
-                    message=f"checkpoint {path.name} is damaged ({why}): set aside as {moved.name}; "
-                            f"resuming from {loaded.path.name} instead")
+        events.emit(
+            "warning",
+            kind="checkpoint",
+            message=f"checkpoint {path.name} is damaged ({why}): set aside as {moved.name}; "
+            f"resuming from {loaded.path.name} instead",
+        )
     stored = loaded.progress.get("fingerprint")
     if not stored:
-        events.emit("warning", kind="checkpoint", message=f"{loaded.path.name} has no fingerprint (written "
-                    "by an older trainer): the plan and dataset are not checked against it")
+        events.emit(
+            "warning",
+            kind="checkpoint",
+            message=f"{loaded.path.name} has no fingerprint (written "
+            "by an older trainer): the plan and dataset are not checked against it",
+        )
     else:
         check_fingerprint(fingerprint.mismatches(stored, s.fingerprint), loaded.path.name, events, resume_anyway)
     # The strategy applies it: the plain files, or the shards of several processes (and refuses another layout).
@@ -57,6 +65,9 @@ def check_fingerprint(found: tuple[list[str], list[str]], name: str, events: Eve
         return
     raise ConfigProblem(
         f"--resume refused: {name} was trained on another plan, dataset or base model: {listed}",
-        ["restore the plan, dataset and base model the run started with, then resume again",
-         "or start a new run with the changed config (nothing is lost: this run folder stays as it is)",
-         "or resume regardless with `--resume-anyway` (the data position and schedule continue from the checkpoint)"])
+        [
+            "restore the plan, dataset and base model the run started with, then resume again",
+            "or start a new run with the changed config (nothing is lost: this run folder stays as it is)",
+            "or resume regardless with `--resume-anyway` (the data position and schedule continue from the checkpoint)",
+        ],
+    )

@@ -5,6 +5,7 @@ checkpoint and reported as a completed run.
 `<run_dir>/run.lock` holds the pid of the trainer holding it while it runs, and is emptied when it lets go. The
 flock is what counts: the kernel drops it when the process dies, so a pid left in the file after a crash is stale.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -17,15 +18,17 @@ LOCK_FILE = "run.lock"
 class RunFolderLocked(Exception):
     def __init__(self, run_dir: Path, pid: int | None) -> None:
         holder = f"pid {pid}" if pid is not None else "pid unknown"
-        super().__init__(f"the run folder {run_dir} is in use by another trainer ({holder}); stop it first or pick "
-                         "another --run-dir")
+        super().__init__(
+            f"the run folder {run_dir} is in use by another trainer ({holder}); stop it first or pick another --run-dir"
+        )
         self.pid = pid
 
 
 class RunFolderGone(Exception):
     def __init__(self, run_dir: Path) -> None:
-        super().__init__(f"the run folder {run_dir} was deleted while training; nothing more is written (the run "
-                         "stops as failed)")
+        super().__init__(
+            f"the run folder {run_dir} was deleted while training; nothing more is written (the run stops as failed)"
+        )
 
 
 def _read_pid(fd: int) -> int | None:

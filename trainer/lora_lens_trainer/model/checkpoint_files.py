@@ -7,6 +7,7 @@ mapping, so the process's resident memory grows by that tensor alone and the pag
 Every header is checked before any tensor is read, so a missing shard, an index naming an absent file or tensor, or a
 truncated file is refused with the file and tensor named before anything is loaded.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,18 @@ SINGLE_NAME = "model.safetensors"
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 
 DTYPES: dict[str, torch.dtype] = {
-    "BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32, "F64": torch.float64,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
-    "BOOL": torch.bool, "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2,
+    "BF16": torch.bfloat16,
+    "F16": torch.float16,
+    "F32": torch.float32,
+    "F64": torch.float64,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+    "F8_E4M3": torch.float8_e4m3fn,
+    "F8_E5M2": torch.float8_e5m2,
 }
 
 
@@ -57,8 +67,10 @@ def read_header(path: Path) -> dict[str, TensorEntry]:
                 raise CheckpointError(f"{path}: not a safetensors file ({size} bytes, shorter than its header length)")
             (length,) = struct.unpack("<Q", head)
             if length > min(MAX_HEADER_BYTES, size - 8):
-                raise CheckpointError(f"{path}: not a safetensors file, or truncated (header of {length} bytes in a "
-                                      f"file of {size}); download it again")
+                raise CheckpointError(
+                    f"{path}: not a safetensors file, or truncated (header of {length} bytes in a "
+                    f"file of {size}); download it again"
+                )
             header = json.loads(f.read(length))
     except OSError as error:
         raise CheckpointError(f"{path}: cannot read: {error.strerror or error}") from error
@@ -76,8 +88,10 @@ def read_header(path: Path) -> dict[str, TensorEntry]:
 def _entry(path: Path, name: str, info: object, base: int, size: int) -> TensorEntry:
     if not isinstance(info, dict) or info.get("dtype") not in DTYPES:
         dtype = info.get("dtype") if isinstance(info, dict) else info
-        raise CheckpointError(f"{path}: tensor {name!r} has dtype {dtype!r}, which this loader does not read "
-                              f"(it reads {', '.join(DTYPES)})")
+        raise CheckpointError(
+            f"{path}: tensor {name!r} has dtype {dtype!r}, which this loader does not read "
+            f"(it reads {', '.join(DTYPES)})"
+        )
     dtype = DTYPES[info["dtype"]]
     shape = tuple(int(d) for d in info.get("shape", []))
     begin, end = (int(v) for v in info.get("data_offsets", (0, -1)))
@@ -85,11 +99,15 @@ def _entry(path: Path, name: str, info: object, base: int, size: int) -> TensorE
     for d in shape:
         numel *= d
     if end - begin != numel * dtype.itemsize:
-        raise CheckpointError(f"{path}: tensor {name!r} holds {end - begin} bytes, but its shape {list(shape)} in "
-                              f"{info['dtype']} needs {numel * dtype.itemsize}; the file is corrupt: download it again")
+        raise CheckpointError(
+            f"{path}: tensor {name!r} holds {end - begin} bytes, but its shape {list(shape)} in "
+            f"{info['dtype']} needs {numel * dtype.itemsize}; the file is corrupt: download it again"
+        )
     if base + end > size:
-        raise CheckpointError(f"{path}: tensor {name!r} ends at byte {base + end} but the file has {size} bytes: the "
-                              f"file is truncated (an interrupted download?); download it again")
+        raise CheckpointError(
+            f"{path}: tensor {name!r} ends at byte {base + end} but the file has {size} bytes: the "
+            f"file is truncated (an interrupted download?); download it again"
+        )
     return TensorEntry(name, path, dtype, shape, base + begin, base + end)
 
 
@@ -109,7 +127,9 @@ def _sharded(folder: Path, index: Path) -> dict[str, TensorEntry]:
     try:
         weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise CheckpointError(f"{index}: not a safetensors index with a weight_map ({error}); download it again") from error
+        raise CheckpointError(
+            f"{index}: not a safetensors index with a weight_map ({error}); download it again"
+        ) from error
     by_file: dict[str, list[str]] = {}
     for name, file in weight_map.items():
         by_file.setdefault(str(file), []).append(name)
@@ -117,13 +137,17 @@ def _sharded(folder: Path, index: Path) -> dict[str, TensorEntry]:
     for file, names in sorted(by_file.items()):
         path = folder / file
         if not path.is_file():
-            raise CheckpointError(f"{index} names {file} (holding {_some(names)}), but {path} is not there: the "
-                                  f"download is incomplete; fetch the missing shard again")
+            raise CheckpointError(
+                f"{index} names {file} (holding {_some(names)}), but {path} is not there: the "
+                f"download is incomplete; fetch the missing shard again"
+            )
         header = read_header(path)
         for name in names:
             if name not in header:
-                raise CheckpointError(f"{index} says tensor {name!r} is in {file}, but {path} has no such tensor; the "
-                                      f"index and the shards are from different downloads: fetch the model again")
+                raise CheckpointError(
+                    f"{index} says tensor {name!r} is in {file}, but {path} has no such tensor; the "
+                    f"index and the shards are from different downloads: fetch the model again"
+                )
             out[name] = header[name]
     return out
 
@@ -138,7 +162,7 @@ def read_tensor(entry: TensorEntry) -> torch.Tensor:
     buffer = torch.empty(entry.nbytes, dtype=torch.uint8)
     with entry.file.open("rb", buffering=0) as f:
         f.seek(entry.start)
-        view = memoryview(buffer.numpy())
+        view = memoryview(buffer.numpy())  # type: ignore[arg-type]  # numpy arrays are buffers; its stubs say otherwise
         done = 0
         while done < entry.nbytes:
             got = f.readinto(view[done:])

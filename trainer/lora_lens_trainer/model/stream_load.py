@@ -16,13 +16,14 @@ Bounds (the estimator's `ramAtLoad` and the trainer's RAM check use the same fig
 Before any tensor is read, every header is checked against the model the config describes: a missing shard or
 tensor, a tensor of the wrong shape, or a truncated file is a CheckpointError naming the file and the tensor.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -48,7 +49,7 @@ def parameters_on_meta() -> Iterator[None]:
             assert held is not None
             module._parameters[name] = nn.Parameter(held.to("meta"), requires_grad=held.requires_grad)
 
-    nn.Module.register_parameter = register  # type: ignore[method-assign]
+    nn.Module.register_parameter = register  # type: ignore[method-assign, assignment]
     try:
         yield
     finally:
@@ -58,6 +59,7 @@ def parameters_on_meta() -> Iterator[None]:
 @dataclass(frozen=True)
 class LoadPlan:
     """What the folder's checkpoint gives each tensor of the model, checked before anything is read."""
+
     entries: list[TensorEntry]  # in file and offset order: the disk is read front to back
     quantized: set[str]  # module names of the linear layers packed to NF4
     largest_bytes: int
@@ -70,8 +72,9 @@ def skeleton(folder: Path, dtype: torch.dtype, attn_implementation: str, trust_r
 
     config = AutoConfig.from_pretrained(folder, trust_remote_code=trust_remote_code, local_files_only=True)
     with parameters_on_meta():
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation=attn_implementation,
-                                                 trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_config(
+            config, dtype=dtype, attn_implementation=attn_implementation, trust_remote_code=trust_remote_code
+        )
     model.tie_weights()  # a tied head is then the embeddings' own parameter, stored once in the checkpoint
     return model
 
@@ -87,17 +90,21 @@ def plan_load(model: nn.Module, folder: Path) -> LoadPlan | None:
         groups.setdefault(id(tensor), []).append(name)
     for names in groups.values():  # a tied weight (the head sharing the embeddings) is stored once, under either name
         if not any(n in tensors for n in names):
-            raise CheckpointError(f"{folder}: the checkpoint has no tensor {names[0]!r}, which {type(model).__name__} "
-                                  f"(from config.json) needs; the files are incomplete or belong to another model")
+            raise CheckpointError(
+                f"{folder}: the checkpoint has no tensor {names[0]!r}, which {type(model).__name__} "
+                f"(from config.json) needs; the files are incomplete or belong to another model"
+            )
     entries = []
     for name, tensor in expected.items():
         entry = tensors.get(name)
         if entry is None:
             continue
         if tuple(tensor.shape) != entry.shape:
-            raise CheckpointError(f"{entry.file}: tensor {name!r} has shape {list(entry.shape)}, but config.json "
-                                  f"describes {list(tensor.shape)}: the weights and config.json are from different "
-                                  f"models")
+            raise CheckpointError(
+                f"{entry.file}: tensor {name!r} has shape {list(entry.shape)}, but config.json "
+                f"describes {list(tensor.shape)}: the weights and config.json are from different "
+                f"models"
+            )
         entries.append(entry)
     unused = sorted(set(tensors) - set(expected))
     if unused:
@@ -107,8 +114,9 @@ def plan_load(model: nn.Module, folder: Path) -> LoadPlan | None:
     quantized = {name for name, m in model.named_modules() if isinstance(m, nn.Linear) and m is not head}
     largest = max((e.nbytes for e in entries), default=0)
     packed = [e for e in entries if e.name.endswith(".weight") and e.name[: -len(".weight")] in quantized]
-    return LoadPlan(entries, quantized, largest, sum(e.nbytes for e in entries),
-                    sum(e.nbytes // e.dtype.itemsize for e in packed))
+    return LoadPlan(
+        entries, quantized, largest, sum(e.nbytes for e in entries), sum(e.nbytes // e.dtype.itemsize for e in packed)
+    )
 
 
 def extra_ram_bytes(plan: LoadPlan, dtype: torch.dtype, device: torch.device) -> int:
@@ -143,8 +151,14 @@ def available_ram_bytes() -> int | None:
     return None
 
 
-def stream_load(model: nn.Module, plan: LoadPlan, device: torch.device, dtype: torch.dtype, double_quant: bool,
-                progress: Progress | None = None) -> nn.Module:
+def stream_load(
+    model: nn.Module,
+    plan: LoadPlan,
+    device: torch.device,
+    dtype: torch.dtype,
+    double_quant: bool,
+    progress: Progress | None = None,
+) -> nn.Module:
     """Fills the meta `model` from the checkpoint, one tensor at a time, quantizing plan.quantized on `device`."""
     done = 0
     for entry in plan.entries:
@@ -163,8 +177,14 @@ def stream_load(model: nn.Module, plan: LoadPlan, device: torch.device, dtype: t
     return model.to(device)  # the buffers built with the skeleton (rotary frequencies); the rest is there already
 
 
-def _quantize_into(model: nn.Module, module_name: str, weight: torch.Tensor, device: torch.device,
-                   dtype: torch.dtype, double_quant: bool) -> None:
+def _quantize_into(
+    model: nn.Module,
+    module_name: str,
+    weight: torch.Tensor,
+    device: torch.device,
+    dtype: torch.dtype,
+    double_quant: bool,
+) -> None:
     parent_name, _, child = module_name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     linear = getattr(parent, child)
@@ -177,8 +197,9 @@ def _place(model: nn.Module, module_name: str, leaf: str, tensor: torch.Tensor, 
     if leaf in module._parameters:
         old = module._parameters[leaf]
         assert old is not None
-        module._parameters[leaf] = nn.Parameter(tensor.to(device=device, dtype=old.dtype),
-                                                requires_grad=old.requires_grad)
+        module._parameters[leaf] = nn.Parameter(
+            tensor.to(device=device, dtype=old.dtype), requires_grad=old.requires_grad
+        )
     else:
         old_buffer = module._buffers[leaf]
         dtype = old_buffer.dtype if old_buffer is not None else tensor.dtype
@@ -188,6 +209,7 @@ def _place(model: nn.Module, module_name: str, leaf: str, tensor: torch.Tensor, 
 def _check_all_loaded(model: nn.Module) -> None:
     left = [name for name, t in model.state_dict(keep_vars=True).items() if t.device.type == "meta"]
     if left:
-        raise CheckpointError(f"after loading, {len(left)} tensors were never filled ({left[:3]}); the checkpoint "
-                              f"does not match the model's layout")
-
+        raise CheckpointError(
+            f"after loading, {len(left)} tensors were never filled ({left[:3]}); the checkpoint "
+            f"does not match the model's layout"
+        )

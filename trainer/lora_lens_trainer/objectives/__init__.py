@@ -1,4 +1,5 @@
 """Training objectives by name: the loop runs whichever the plan selects."""
+
 from __future__ import annotations
 
 from ..plan import PlanError, TrainingPlan

@@ -2,11 +2,13 @@
 loss of a batch and its eval metrics. The loop (loop.py) owns everything else: order, accumulation, optimizer
 steps, cadence, checkpoints. SFT is the first objective; a preference objective (DPO) adds its own items and loss
 on the same loop."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
 class StepBatch(Protocol):
     """A collated micro-batch, as the loop sees it."""
+
     n_tokens: int  # real tokens: the throughput figure counts these
 
     def to(self, device: torch.device) -> Self: ...
@@ -28,6 +31,7 @@ class StepBatch(Protocol):
 @dataclass(frozen=True)
 class ModelParts:
     """What computing a loss needs of the model: the decoder body, the output head, where and in which precision."""
+
     body: nn.Module
     head: OutputHead
     device: torch.device
@@ -39,6 +43,7 @@ class ModelParts:
 class Datasets:
     """The objective's training items as the loop orders them: one length per item (length-grouped batches and
     the token count read them), and the row counts the start event reports."""
+
     item_lengths: list[int]
     num_train_rows: int
     num_eval_rows: int | None

@@ -12,10 +12,12 @@ A step's loss is the mean over every pair of its micro-batches (the denominator 
 uneven last micro-batch weighs each pair as much as a full one. Metrics, named as TRL logs them: rewards/chosen
 and rewards/rejected (β · the log-ratio), rewards/margins, rewards/accuracies, logps/chosen, logps/rejected,
 averaged over the pairs since the last step event."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -27,20 +29,27 @@ from ..data.preference import PairCounts, PreferencePair, tokenize_pairs
 from ..data.readers import DataError, read_rows
 from ..data.templates import resolve_chat_template
 from ..data.tokenize import IGNORE, Example
-from ..loss import CHUNK_ELEMENTS, OutputHead, transformed_logits
 from ..lora import adapters_disabled
+from ..loss import CHUNK_ELEMENTS, OutputHead, transformed_logits
 from ..plan import PlanError
 from ..step import autocast_context
 from .base import Datasets, ModelParts, Objective, StepBatch
 
-METRICS = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen",
-           "logps/rejected")
+METRICS = (
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+    "logps/chosen",
+    "logps/rejected",
+)
 LOSSES = ("sigmoid", "hinge", "ipo")
 
 
 @dataclass
 class PreferenceBatch:
     """A micro-batch of pairs: rows 0..n-1 are the chosen sequences, rows n..2n-1 the rejected ones."""
+
     rows: Batch  # targets are the completion tokens only (IGNORE on the prompt and the padding)
     completion_lengths: torch.Tensor  # (2n,) tokens of each row's completion, for IPO's per-token log-ratio
     n_pairs: int
@@ -80,15 +89,22 @@ class DpoObjective(Objective):
         super().__init__(plan)
         self.settings = settings_of(plan)
         if self.settings.loss not in LOSSES:
-            raise PlanError(f"dpo.loss {self.settings.loss!r} is not one the trainer computes ({', '.join(LOSSES)})",
-                            ("dpo.loss",))
+            raise PlanError(
+                f"dpo.loss {self.settings.loss!r} is not one the trainer computes ({', '.join(LOSSES)})", ("dpo.loss",)
+            )
         if plan.method == "full":
-            raise PlanError("objective dpo with method full needs a frozen reference model, which the bundled trainer "
-                            "does not keep yet: use method lora or qlora (the reference is then the same model with "
-                            "the adapter disabled, no second copy)", ("method",))
+            raise PlanError(
+                "objective dpo with method full needs a frozen reference model, which the bundled trainer "
+                "does not keep yet: use method lora or qlora (the reference is then the same model with "
+                "the adapter disabled, no second copy)",
+                ("method",),
+            )
         if plan.data.packing:
-            raise PlanError("data.packing does not apply to preference pairs (each pair is two whole sequences): set "
-                            "data.packing: false", ("data.packing",))
+            raise PlanError(
+                "data.packing does not apply to preference pairs (each pair is two whole sequences): set "
+                "data.packing: false",
+                ("data.packing",),
+            )
         self._train_sums = _Sums()
 
     def load(self, tokenizer: Any) -> DpoDatasets:
@@ -96,7 +112,8 @@ class DpoObjective(Objective):
         self.data = load_pairs(self.plan, tokenizer)
         return self.data
 
-    def collate(self, indices: list[int]) -> PreferenceBatch:
+    # The loop hands each objective back the batch its own collate made (a pair batch here, not StepBatch).
+    def collate(self, indices: list[int]) -> PreferenceBatch:  # type: ignore[override]
         assert self.data.train_pairs is not None
         return collate_pairs([self.data.train_pairs[i] for i in indices], self.pad_id)
 
@@ -123,7 +140,7 @@ class DpoObjective(Objective):
         parts.body.eval()
         with torch.no_grad():
             for start in range(0, len(pairs), bs):
-                batch = collate_pairs(pairs[start:start + bs], self.pad_id).to(parts.device)
+                batch = collate_pairs(pairs[start : start + bs], self.pad_id).to(parts.device)
                 per_pair, stats = pair_losses(parts, batch, self.settings)
                 total += per_pair.sum().double().cpu()
                 sums.add(stats, batch.n_pairs)
@@ -156,8 +173,9 @@ def collate_pairs(pairs: Sequence[PreferencePair], pad_id: int) -> PreferenceBat
         return Example(prompt + completion, [IGNORE] * len(prompt) + completion)
 
     rows = [example(p.prompt_ids, p.chosen_ids) for p in pairs] + [example(p.prompt_ids, p.rejected_ids) for p in pairs]
-    lengths = torch.tensor([len(p.chosen_ids) for p in pairs] + [len(p.rejected_ids) for p in pairs],
-                           dtype=torch.float32)
+    lengths = torch.tensor(
+        [len(p.chosen_ids) for p in pairs] + [len(p.rejected_ids) for p in pairs], dtype=torch.float32
+    )
     return PreferenceBatch(collate_padded(rows, pad_id), lengths, len(pairs))
 
 
@@ -170,7 +188,9 @@ def pair_losses(parts: ModelParts, batch: PreferenceBatch, s: DpoSettings) -> tu
     chosen_ratio, rejected_ratio = (logps - ref).chunk(2)
     delta = chosen_ratio - rejected_ratio
     if s.loss == "sigmoid":
-        per_pair = -(1 - s.label_smoothing) * F.logsigmoid(s.beta * delta) - s.label_smoothing * F.logsigmoid(-s.beta * delta)
+        per_pair = -(1 - s.label_smoothing) * F.logsigmoid(s.beta * delta) - s.label_smoothing * F.logsigmoid(
+            -s.beta * delta
+        )
     elif s.loss == "hinge":
         per_pair = torch.relu(1 - s.beta * delta)
     else:
@@ -178,8 +198,16 @@ def pair_losses(parts: ModelParts, batch: PreferenceBatch, s: DpoSettings) -> tu
         per_pair = (chosen_ratio / n_chosen - rejected_ratio / n_rejected - 1 / (2 * s.beta)) ** 2
     with torch.no_grad():
         chosen_reward, rejected_reward = s.beta * chosen_ratio, s.beta * rejected_ratio
-        stats = torch.stack([chosen_reward.sum(), rejected_reward.sum(), (chosen_reward - rejected_reward).sum(),
-                             (chosen_reward > rejected_reward).float().sum(), chosen.sum(), rejected.sum()])
+        stats = torch.stack(
+            [
+                chosen_reward.sum(),
+                rejected_reward.sum(),
+                (chosen_reward - rejected_reward).sum(),
+                (chosen_reward > rejected_reward).float().sum(),
+                chosen.sum(),
+                rejected.sum(),
+            ]
+        )
     return per_pair, stats.float()
 
 
@@ -188,8 +216,12 @@ def sequence_logps(parts: ModelParts, rows: Batch) -> torch.Tensor:
     over the target positions only, a chunk at a time (with gradient, each chunk's logits are recomputed in
     backward rather than kept: one chunk of vocabulary-wide logits alive at a time)."""
     with autocast_context(parts.device, parts.autocast_dtype):
-        out = parts.body(input_ids=rows.input_ids, attention_mask=rows.attention_mask, position_ids=rows.position_ids,
-                         use_cache=False)
+        out = parts.body(
+            input_ids=rows.input_ids,
+            attention_mask=rows.attention_mask,
+            position_ids=rows.position_ids,
+            use_cache=False,
+        )
         hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state
         n_rows, length = rows.targets.shape
         targets = rows.targets.reshape(-1)
@@ -199,7 +231,9 @@ def sequence_logps(parts: ModelParts, rows: Batch) -> torch.Tensor:
     return torch.zeros(n_rows, dtype=torch.float32, device=h.device).index_add_(0, keep // length, per_token)
 
 
-def _token_logps(h: torch.Tensor, targets: torch.Tensor, head: OutputHead, autocast_dtype: torch.dtype | None) -> torch.Tensor:
+def _token_logps(
+    h: torch.Tensor, targets: torch.Tensor, head: OutputHead, autocast_dtype: torch.dtype | None
+) -> torch.Tensor:
     dtype = autocast_dtype or head.weight.dtype
     chunk = max(1, CHUNK_ELEMENTS // head.weight.shape[0])
 
@@ -209,7 +243,7 @@ def _token_logps(h: torch.Tensor, targets: torch.Tensor, head: OutputHead, autoc
 
     parts = []
     for start in range(0, h.shape[0], chunk):
-        args = (h[start:start + chunk], targets[start:start + chunk], head.weight, head.bias)
+        args = (h[start : start + chunk], targets[start : start + chunk], head.weight, head.bias)
         parts.append(checkpoint(logps, *args, use_reentrant=False) if torch.is_grad_enabled() else logps(*args))
     return torch.cat(parts) if parts else h.new_zeros(0, dtype=torch.float32)
 
@@ -232,8 +266,10 @@ def load_pairs(plan: Any, tokenizer: Any) -> DpoDatasets:
 
     train, n_train = pairs_of(d.train, "train")
     if not train:
-        raise DataError(f"{d.train}: no usable preference pairs (each row needs prompt, chosen and rejected, with a "
-                        f"prompt shorter than data.max_length {d.max_length})")
+        raise DataError(
+            f"{d.train}: no usable preference pairs (each row needs prompt, chosen and rejected, with a "
+            f"prompt shorter than data.max_length {d.max_length})"
+        )
     evals, n_eval = pairs_of(d.eval, "eval") if d.eval else ([], None)
     lengths = [2 * len(p.prompt_ids) + len(p.chosen_ids) + len(p.rejected_ids) for p in train]
     return DpoDatasets(lengths, n_train, n_eval, warnings, train_pairs=train, eval_pairs=evals)
@@ -242,12 +278,18 @@ def load_pairs(plan: Any, tokenizer: Any) -> DpoDatasets:
 def _count_warnings(what: str, counts: PairCounts, max_length: int) -> list[str]:
     out = []
     if counts.prompt_too_long:
-        out.append(f"{what}: {counts.prompt_too_long} rows were skipped: their prompt alone fills data.max_length "
-                   f"{max_length}, leaving no completion token to compare (raise data.max_length or shorten them)")
+        out.append(
+            f"{what}: {counts.prompt_too_long} rows were skipped: their prompt alone fills data.max_length "
+            f"{max_length}, leaving no completion token to compare (raise data.max_length or shorten them)"
+        )
     if counts.truncated:
-        out.append(f"{what}: {counts.truncated} pairs were truncated to data.max_length {max_length} (the end of "
-                   "their chosen or rejected answer is not compared)")
+        out.append(
+            f"{what}: {counts.truncated} pairs were truncated to data.max_length {max_length} (the end of "
+            "their chosen or rejected answer is not compared)"
+        )
     if counts.identical:
-        out.append(f"{what}: {counts.identical} rows have the same chosen and rejected answer: they teach nothing "
-                   "(remove them or fix the data)")
+        out.append(
+            f"{what}: {counts.identical} rows have the same chosen and rejected answer: they teach nothing "
+            "(remove them or fix the data)"
+        )
     return out

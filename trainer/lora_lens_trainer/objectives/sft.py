@@ -1,10 +1,12 @@
 """Supervised fine-tuning: chat or text rows tokenized with the plan's template, trained on the assistant tokens
 (or all of them with train_on_prompt), optionally packed; the loss is the token-level cross-entropy over the
 trained targets of a whole optimizer step, computed by the fused head (step.batch_loss)."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -48,8 +50,16 @@ class SftObjective(Objective):
 
     def loss(self, parts: ModelParts, batch: StepBatch, denominator: float, loss_scale: float = 1.0) -> torch.Tensor:
         assert isinstance(batch, Batch)
-        return batch_loss(parts.body, parts.head, batch, denominator, parts.device, parts.autocast_dtype,
-                          parts.attn_implementation, loss_scale=loss_scale)
+        return batch_loss(
+            parts.body,
+            parts.head,
+            batch,
+            denominator,
+            parts.device,
+            parts.autocast_dtype,
+            parts.attn_implementation,
+            loss_scale=loss_scale,
+        )
 
     @property
     def has_eval(self) -> bool:
@@ -62,14 +72,17 @@ class SftObjective(Objective):
         parts.body.eval()
         with torch.no_grad():
             for start in range(0, len(examples), bs):
-                batch = collate_padded(examples[start:start + bs], self.pad_id).to(parts.device)
+                batch = collate_padded(examples[start : start + bs], self.pad_id).to(parts.device)
                 total_loss += float(self.loss(parts, batch, 1.0).item())
                 total_targets += batch.n_targets
         parts.body.train()
         # Summed over every eval target, then divided once: a mean per token (transformers' Trainer averages the
         # per-batch means instead, which weighs a short last batch as much as a full one).
-        return {"eval_loss": total_loss / max(1, total_targets), "eval_loss_reduction": "token",
-                "eval_tokens": total_targets}
+        return {
+            "eval_loss": total_loss / max(1, total_targets),
+            "eval_loss_reduction": "token",
+            "eval_tokens": total_targets,
+        }
 
 
 def load_data(plan: Any, tokenizer: Any) -> SftDatasets:
@@ -85,7 +98,9 @@ def load_data(plan: Any, tokenizer: Any) -> SftDatasets:
         except DataError as error:
             raise DataError(f"{path}: {error}") from error
         if empty:
-            warnings.append(f"{what}: {empty} rows have no trained token within max_length {d.max_length} and were skipped")
+            warnings.append(
+                f"{what}: {empty} rows have no trained token within max_length {d.max_length} and were skipped"
+            )
         truncated = sum(1 for e in examples if len(e.input_ids) >= d.max_length)
         if truncated:
             warnings.append(f"{what}: {truncated} rows were truncated to max_length {d.max_length}")
@@ -101,5 +116,11 @@ def load_data(plan: Any, tokenizer: Any) -> SftDatasets:
         items = [[train[i] for i in r.members] for r in rows]
     else:
         items = [[e] for e in train]
-    return SftDatasets([sum(len(e.input_ids) for e in it) for it in items], n_train, n_eval, warnings,
-                       train_items=items, eval_examples=evals)
+    return SftDatasets(
+        [sum(len(e.input_ids) for e in it) for it in items],
+        n_train,
+        n_eval,
+        warnings,
+        train_items=items,
+        eval_examples=evals,
+    )

@@ -4,6 +4,7 @@ the gradient norm, memory figures) and how checkpoints and the export are writte
 
 `Single` is one process: every method is what the loop did before there was more than one, so the one-GPU path
 stays bit-identical. `ddp.Ddp` and `fsdp.Fsdp` are the two strategies of PyTorch's own stack."""
+
 from __future__ import annotations
 
 import contextlib
@@ -28,6 +29,7 @@ T = TypeVar("T")
 
 class Single:
     """One process, no process group."""
+
     name = "none"
     world_size = 1
     rank = 0
@@ -70,8 +72,14 @@ class Single:
         """What a checkpoint records of the layout it was written by (none for one process)."""
         return {}
 
-    def save(self, write: Callable[[Callable[[Path], None] | None], Path], s: Session, folder: Path, step: int,
-             state: dict[str, Any]) -> Path:
+    def save(
+        self,
+        write: Callable[[Callable[[Path], None] | None], Path],
+        s: Session,
+        folder: Path,
+        step: int,
+        state: dict[str, Any],
+    ) -> Path:
         """`write(extra)` writes the plain checkpoint (`extra` writes more files into its staging folder); a sharded
         strategy writes its own from the session, with `state` as trainer_state.json's progress."""
         return write(None)
@@ -104,8 +112,11 @@ def check_layout(loaded: Loaded, current: Single) -> None:
     raise ConfigProblem(
         f"--resume refused: {loaded.path.name} was written by {ranks} training process(es) ({strategy}); this start "
         f"has {current.world_size} ({current.name})",
-        [f"resume with hardware.num_gpus: {ranks} and hardware.distributed: {strategy}, as the run started",
-         "or start a new run with the new layout (this run folder stays as it is)"])
+        [
+            f"resume with hardware.num_gpus: {ranks} and hardware.distributed: {strategy}, as the run started",
+            "or start a new run with the new layout (this run folder stays as it is)",
+        ],
+    )
 
 
 def parallel_for(plan: TrainingPlan, placement: Placement) -> Single:
@@ -122,9 +133,13 @@ def parallel_for(plan: TrainingPlan, placement: Placement) -> Single:
 
         return Fsdp(placement, plan)
     if strategy == "none":
-        raise PlanError(f"{placement.world_size} training processes were started (WORLD_SIZE) but "
-                        "hardware.distributed is none: set hardware.distributed: ddp (each GPU holds the whole model) "
-                        "or fsdp (parameters, gradients and optimizer states sharded over the GPUs)")
-    raise PlanError(f"hardware.distributed {strategy} is DeepSpeed's, which the bundled trainer does not run: set "
-                    "hardware.distributed: fsdp (PyTorch's sharding, like ZeRO-3) or ddp, or train this config "
-                    "with axolotl or LLaMA-Factory")
+        raise PlanError(
+            f"{placement.world_size} training processes were started (WORLD_SIZE) but "
+            "hardware.distributed is none: set hardware.distributed: ddp (each GPU holds the whole model) "
+            "or fsdp (parameters, gradients and optimizer states sharded over the GPUs)"
+        )
+    raise PlanError(
+        f"hardware.distributed {strategy} is DeepSpeed's, which the bundled trainer does not run: set "
+        "hardware.distributed: fsdp (PyTorch's sharding, like ZeRO-3) or ddp, or train this config "
+        "with axolotl or LLaMA-Factory"
+    )

@@ -1,6 +1,7 @@
 """DDP: every rank holds the whole model and optimizer; gradients are all-reduced in buckets during the backward of
 a step's last micro-batch (no_sync before it). Parameters, optimizer states and so checkpoints are the same on every
 rank: rank 0 writes the plain checkpoint, with each rank's RNG state beside it."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -40,8 +41,12 @@ class Ddp(Grouped):
 
         cuda = self.device.type == "cuda"
         # Buffers (rotary tables, NF4 codes) are built identically on every rank: no broadcast before each forward.
-        self.wrapper = DistributedDataParallel(Through(model), device_ids=[self.device.index] if cuda else None,
-                                               broadcast_buffers=False, gradient_as_bucket_view=True)
+        self.wrapper = DistributedDataParallel(
+            Through(model),
+            device_ids=[self.device.index] if cuda else None,
+            broadcast_buffers=False,
+            gradient_as_bucket_view=True,
+        )
 
     def forward(self, compute: Callable[[], T]) -> T:
         return self.wrapper(compute)
@@ -51,8 +56,14 @@ class Ddp(Grouped):
 
         return contextlib.nullcontext() if last else self.wrapper.no_sync()
 
-    def save(self, write: Callable[[Callable[[Path], None] | None], Path], s: Session, folder: Path, step: int,
-             state: dict[str, Any]) -> Path:
+    def save(
+        self,
+        write: Callable[[Callable[[Path], None] | None], Path],
+        s: Session,
+        folder: Path,
+        step: int,
+        state: dict[str, Any],
+    ) -> Path:
         return self._main_writes(write, write_rank_rng(self.rng_states()))
 
     def _apply(self, loaded: Loaded, s: Session) -> None:

@@ -3,6 +3,7 @@ and optimizer states, all-gathers a layer's parameters just before it runs (and 
 after forward) and reduce-scatters its gradients. The compute dtype (bf16 under bf16-mixed and bf16-true) is the
 all-gather's, gradients are reduced in fp32. Checkpoints are torch.distributed.checkpoint's: every rank writes its
 shards into one folder on a shared file system."""
+
 from __future__ import annotations
 
 import contextlib
@@ -30,13 +31,17 @@ T = TypeVar("T")
 def refusal(plan: TrainingPlan) -> str | None:
     """What FSDP2 cannot train here, in a sentence with the way out."""
     if plan.method == "qlora":
-        return ("QLoRA is not trained with hardware.distributed: fsdp: the 4-bit base weights are buffers (built-in "
-                "NF4) or bitsandbytes Params4bit, which fully_shard does not shard, so every GPU would still hold the "
-                "whole base at FSDP's communication cost; use hardware.distributed: ddp for QLoRA (each GPU holds "
-                "the 4-bit base), or method: lora with fsdp")
+        return (
+            "QLoRA is not trained with hardware.distributed: fsdp: the 4-bit base weights are buffers (built-in "
+            "NF4) or bitsandbytes Params4bit, which fully_shard does not shard, so every GPU would still hold the "
+            "whole base at FSDP's communication cost; use hardware.distributed: ddp for QLoRA (each GPU holds "
+            "the 4-bit base), or method: lora with fsdp"
+        )
     if plan.precision == "fp16-mixed":
-        return ("precision fp16-mixed is not trained with hardware.distributed: fsdp (the loss scaler would have to "
-                "agree on overflows across sharded gradients): use bf16-mixed, or hardware.distributed: ddp")
+        return (
+            "precision fp16-mixed is not trained with hardware.distributed: fsdp (the loss scaler would have to "
+            "agree on overflows across sharded gradients): use bf16-mixed, or hardware.distributed: ddp"
+        )
     return None
 
 
@@ -72,12 +77,14 @@ class Fsdp(Grouped):
         weights, autocast = precision_dtypes(plan)
         compute = autocast or weights
         # LoRA's fp32 adapters beside bf16 base weights: one all-gather dtype per layer, the compute dtype.
-        policy = MixedPrecisionPolicy(param_dtype=None if compute == torch.float32 else compute,
-                                      reduce_dtype=torch.float32)
+        policy = MixedPrecisionPolicy(
+            param_dtype=None if compute == torch.float32 else compute, reduce_dtype=torch.float32
+        )
         layers = decoder_layers(model)
         if not layers:
-            raise PlanError(f"{type(model).__name__}: no decoder layers found to shard with FSDP; use "
-                            "hardware.distributed: ddp")
+            raise PlanError(
+                f"{type(model).__name__}: no decoder layers found to shard with FSDP; use hardware.distributed: ddp"
+            )
         for layer in layers:
             fully_shard(layer, mesh=mesh, mp_policy=policy, reshard_after_forward=True)
         self.root = Through(model)
@@ -114,8 +121,14 @@ class Fsdp(Grouped):
         model_state, optim_state = get_state_dict(self.root, s.optimizer, options=options)
         return {"model": model_state, "optimizer": optim_state}, options
 
-    def save(self, write: Callable[[Callable[[Path], None] | None], Path], s: Session, folder: Path, step: int,
-             state: dict[str, Any]) -> Path:
+    def save(
+        self,
+        write: Callable[[Callable[[Path], None] | None], Path],
+        s: Session,
+        folder: Path,
+        step: int,
+        state: dict[str, Any],
+    ) -> Path:
         import torch.distributed.checkpoint as dcp
 
         from ..atomic import remove_stale_staging, staged_dir
@@ -150,8 +163,13 @@ class Fsdp(Grouped):
 
         shards, options = self._state(s)
         dcp.load(shards, checkpoint_id=loaded.path)
-        set_state_dict(self.root, s.optimizer, model_state_dict=shards["model"], optim_state_dict=shards["optimizer"],
-                       options=options)
+        set_state_dict(
+            self.root,
+            s.optimizer,
+            model_state_dict=shards["model"],
+            optim_state_dict=shards["optimizer"],
+            options=options,
+        )
         s.scheduler.load_state_dict(loaded.scheduler)
 
     def export(self, write: Callable[..., Path], s: Session) -> Path:

@@ -1,5 +1,6 @@
 """What DDP and FSDP share: the small collectives through which the ranks agree once per step, the per-rank RNG
 states a checkpoint keeps, and the rule that only rank 0 writes files."""
+
 from __future__ import annotations
 
 import contextlib
@@ -81,8 +82,9 @@ class Grouped(Single):
         self.barrier()
         return path
 
-    def _main_writes(self, write: Callable[[Callable[[Path], None] | None], Path],
-                     extra: Callable[[Path], None]) -> Path:
+    def _main_writes(
+        self, write: Callable[[Callable[[Path], None] | None], Path], extra: Callable[[Path], None]
+    ) -> Path:
         path = write(extra) if self.is_main else Path()
         self.barrier()
         return path

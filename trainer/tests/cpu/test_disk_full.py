@@ -1,6 +1,7 @@
 """A full disk while a checkpoint is written, simulated in-process by the save itself failing with ENOSPC (or with
 torch's own short-write error): the run ends with an error that says the disk is full, how much is free and what
 the checkpoint needed, with advice; the previous checkpoint is intact and nothing half-written is left."""
+
 from __future__ import annotations
 
 import errno
@@ -12,7 +13,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="the trainer runs in-process on real torch (CPU is enough)")
 pytest.importorskip("transformers", reason="the trainer loads a tiny transformers model")
 
-from lora_lens_trainer import exit_codes, train as train_mod  # noqa: E402
+from lora_lens_trainer import exit_codes  # noqa: E402
+from lora_lens_trainer import train as train_mod
 from lora_lens_trainer.lifecycle import checkpoint  # noqa: E402
 from lora_lens_trainer.lifecycle.disk import DiskFull, is_disk_full, reported  # noqa: E402
 from tests.cpu.trainer_process import read_events, write_plan  # noqa: E402
@@ -38,17 +40,39 @@ def _failing_save(monkeypatch: pytest.MonkeyPatch, error: Exception, after: int)
     monkeypatch.setattr(torch, "save", save)
 
 
-@pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"), RuntimeError(TORCH_SHORT_WRITE)],
-                         ids=["enospc", "torch-short-write"])
+@pytest.mark.parametrize(
+    "error",
+    [OSError(errno.ENOSPC, "No space left on device"), RuntimeError(TORCH_SHORT_WRITE)],
+    ids=["enospc", "torch-short-write"],
+)
 def test_a_full_disk_during_a_checkpoint_is_reported_and_keeps_the_previous_one(tmp_path, monkeypatch, error):
     model = build_model_dir(tmp_path / "model", hidden=32, layers=1)
     train = write_jsonl(tmp_path / "train.jsonl", chat_rows(16))
-    lora = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": "all-linear", "bias": "none",
-            "use_rslora": False, "use_dora": False}
-    plan = make_plan(str(model), str(train), method="lora", lora=lora, training__max_steps=8,
-                     training__save_steps=3, data__max_length=64)
-    plan["output"] = {"dir": str(tmp_path), "merge": False, "merge_dtype": "bfloat16", "merge_base": "dequantized",
-                      "safe_serialization": True}
+    lora = {
+        "r": 4,
+        "lora_alpha": 8,
+        "lora_dropout": 0.0,
+        "target_modules": "all-linear",
+        "bias": "none",
+        "use_rslora": False,
+        "use_dora": False,
+    }
+    plan = make_plan(
+        str(model),
+        str(train),
+        method="lora",
+        lora=lora,
+        training__max_steps=8,
+        training__save_steps=3,
+        data__max_length=64,
+    )
+    plan["output"] = {
+        "dir": str(tmp_path),
+        "merge": False,
+        "merge_dtype": "bfloat16",
+        "merge_base": "dequantized",
+        "safe_serialization": True,
+    }
     run_dir = tmp_path / "run"
     write_plan(run_dir, plan)
     monkeypatch.setenv("LORA_LENS_VALIDATE_EVENTS", "1")
@@ -83,7 +107,7 @@ def test_only_disk_full_errors_become_disk_full(tmp_path):
     assert is_disk_full(wrapped)
     assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
     assert not is_disk_full(RuntimeError("shape mismatch"))
-    with pytest.raises(DiskFull) as caught, reported("the adapter", tmp_path / "adapter", lambda: 3 * 1024 ** 2):
+    with pytest.raises(DiskFull) as caught, reported("the adapter", tmp_path / "adapter", lambda: 3 * 1024**2):
         raise OSError(errno.ENOSPC, "No space left on device")
     assert "the adapter could not be written" in str(caught.value) and "about 3.0 MiB" in str(caught.value)
     with pytest.raises(PermissionError), reported("the adapter", tmp_path, lambda: None):

@@ -2,6 +2,7 @@
 the losses of one process accumulating the same global batch (tolerance below); an FSDP run killed outright leaves
 no rank behind and resumes from its torch.distributed.checkpoint to the uninterrupted run's losses; a rank that
 dies ends the run with an error event; SIGINT to the launcher stops both ranks at one step with a checkpoint."""
+
 from __future__ import annotations
 
 import json
@@ -31,27 +32,67 @@ LOSS_TOLERANCE = 1e-4
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("distributed")
-    return {"root": root, "model": build_model_dir(root / "tiny-llama", hidden=64, layers=2),
-            "train": write_jsonl(root / "train.jsonl", chat_rows(40))}
+    return {
+        "root": root,
+        "model": build_model_dir(root / "tiny-llama", hidden=64, layers=2),
+        "train": write_jsonl(root / "train.jsonl", chat_rows(40)),
+    }
 
 
 def plan_for(assets: dict[str, Path], method: str, accumulation: int, distributed: str, steps: int = STEPS) -> dict:
-    lora = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": "all-linear", "bias": "none",
-            "use_rslora": False, "use_dora": False}
-    plan = make_plan(str(assets["model"]), str(assets["train"]), method=method, lora=None if method == "full" else lora,
-                     precision="fp32",
-                     training__max_steps=steps, training__save_steps=SAVE_EVERY, training__learning_rate=3e-3,
-                     training__per_device_train_batch_size=BATCH, training__gradient_accumulation_steps=accumulation,
-                     training__warmup_steps=1, data__max_length=128, data__packing=False,
-                     hardware__num_gpus=2 if distributed != "none" else 1, hardware__distributed=distributed)
-    plan["output"] = {"dir": str(assets["root"]), "merge": False, "merge_dtype": "bfloat16",
-                      "merge_base": "dequantized", "safe_serialization": True}
+    lora = {
+        "r": 8,
+        "lora_alpha": 16,
+        "lora_dropout": 0.0,
+        "target_modules": "all-linear",
+        "bias": "none",
+        "use_rslora": False,
+        "use_dora": False,
+    }
+    plan = make_plan(
+        str(assets["model"]),
+        str(assets["train"]),
+        method=method,
+        lora=None if method == "full" else lora,
+        precision="fp32",
+        training__max_steps=steps,
+        training__save_steps=SAVE_EVERY,
+        training__learning_rate=3e-3,
+        training__per_device_train_batch_size=BATCH,
+        training__gradient_accumulation_steps=accumulation,
+        training__warmup_steps=1,
+        data__max_length=128,
+        data__packing=False,
+        hardware__num_gpus=2 if distributed != "none" else 1,
+        hardware__distributed=distributed,
+    )
+    plan["output"] = {
+        "dir": str(assets["root"]),
+        "merge": False,
+        "merge_dtype": "bfloat16",
+        "merge_base": "dequantized",
+        "safe_serialization": True,
+    }
     return plan
 
 
 def torchrun(run_dir: Path, *flags: str) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-            "-m", "lora_lens_trainer", "run", "--plan", str(run_dir / "plan.json"), "--run-dir", str(run_dir), *flags]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "lora_lens_trainer",
+        "run",
+        "--plan",
+        str(run_dir / "plan.json"),
+        "--run-dir",
+        str(run_dir),
+        *flags,
+    ]
 
 
 def dist_env() -> dict[str, str]:
@@ -61,8 +102,9 @@ def dist_env() -> dict[str, str]:
 
 
 def run_torchrun(run_dir: Path, *flags: str) -> tuple[int, list[dict], str]:
-    proc = subprocess.run(torchrun(run_dir, *flags), cwd=TRAINER_DIR, env=dist_env(), capture_output=True, text=True,
-                          timeout=TIMEOUT_S)
+    proc = subprocess.run(
+        torchrun(run_dir, *flags), cwd=TRAINER_DIR, env=dist_env(), capture_output=True, text=True, timeout=TIMEOUT_S
+    )
     return proc.returncode, read_events(run_dir), proc.stderr
 
 
@@ -89,8 +131,14 @@ def alive(pid: int) -> bool:
 
 def run_until(run_dir: Path, act, *flags: str) -> tuple[int, list[dict], str, list[int]]:
     """torchrun with rank 0's events read as they come; `act(event, launcher, ranks)` returns True once done."""
-    proc = subprocess.Popen(torchrun(run_dir, *flags), cwd=TRAINER_DIR, env=dist_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        torchrun(run_dir, *flags),
+        cwd=TRAINER_DIR,
+        env=dist_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     ranks: list[int] = []
     try:
         assert proc.stdout is not None
@@ -125,7 +173,9 @@ def assert_close(got: dict[int, float], expected: dict[int, float]) -> None:
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
-def test_two_ranks_give_one_process_losses(assets: dict[str, Path], one_process: dict[int, float], strategy: str) -> None:
+def test_two_ranks_give_one_process_losses(
+    assets: dict[str, Path], one_process: dict[int, float], strategy: str
+) -> None:
     run_dir = assets["root"] / f"two-{strategy}"
     write_plan(run_dir, plan_for(assets, "lora", ACCUM, strategy))
     rc, events, stderr = run_torchrun(run_dir)

@@ -8,6 +8,7 @@ policy differs from the reference and the rewards are not all zero). TRL's side 
 the adapter disabled, as ours. With gradient accumulation our step runs uneven micro-batches (two pairs, then one,
 each padded to its own length) and divides by the step's pair count: its gradient must equal TRL's loss over
 the same three pairs as one batch, the mean over pairs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,16 +35,25 @@ REL = 1e-5
 def text_rows() -> list[dict]:
     rows = []
     for i, (country, capital) in enumerate(COUNTRIES[:3]):
-        rows.append({"prompt": f"Q: What is the capital of {country}?{' Answer briefly.' * i}\nA:",
-                     "chosen": f" The capital of {country} is {capital}.",
-                     "rejected": f" {country} has no capital{', really' * (2 - i)}."})
+        rows.append(
+            {
+                "prompt": f"Q: What is the capital of {country}?{' Answer briefly.' * i}\nA:",
+                "chosen": f" The capital of {country} is {capital}.",
+                "rejected": f" {country} has no capital{', really' * (2 - i)}.",
+            }
+        )
     return rows
 
 
 def chat_rows() -> list[dict]:
-    return [{"prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": r["prompt"]}],
-             "chosen": [{"role": "assistant", "content": r["chosen"]}],
-             "rejected": [{"role": "assistant", "content": r["rejected"]}]} for r in text_rows()]
+    return [
+        {
+            "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": r["prompt"]}],
+            "chosen": [{"role": "assistant", "content": r["chosen"]}],
+            "rejected": [{"role": "assistant", "content": r["rejected"]}],
+        }
+        for r in text_rows()
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -63,26 +73,52 @@ def _trl_side(model_dir: Path, rows: list[dict], loss: str, tmp_path: Path):
     from trl import DPOConfig, DPOTrainer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    args = DPOConfig(output_dir=str(tmp_path / "trl"), beta=BETA, loss_type=[loss], max_length=MAX_LENGTH,
-                     per_device_train_batch_size=len(rows), report_to=[], use_cpu=True, bf16=False,
-                     dataset_num_proc=None, logging_steps=1)
-    peft_config = LoraConfig(r=R, lora_alpha=ALPHA, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
-    trainer = DPOTrainer(model=_fp32_model(model_dir), args=args, train_dataset=datasets.Dataset.from_list(rows),
-                         processing_class=tokenizer, peft_config=peft_config)
+    args = DPOConfig(
+        output_dir=str(tmp_path / "trl"),
+        beta=BETA,
+        loss_type=[loss],
+        max_length=MAX_LENGTH,
+        per_device_train_batch_size=len(rows),
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+        dataset_num_proc=None,
+        logging_steps=1,
+    )
+    peft_config = LoraConfig(
+        r=R, lora_alpha=ALPHA, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM"
+    )
+    trainer = DPOTrainer(
+        model=_fp32_model(model_dir),
+        args=args,
+        train_dataset=datasets.Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
     generator = torch.Generator().manual_seed(1)
     for module in trainer.model.modules():
         if hasattr(module, "lora_B") and "default" in getattr(module, "lora_B", {}):
             with torch.no_grad():
-                module.lora_B["default"].weight.copy_(torch.randn(module.lora_B["default"].weight.shape, generator=generator) * 0.05)
+                module.lora_B["default"].weight.copy_(
+                    torch.randn(module.lora_B["default"].weight.shape, generator=generator) * 0.05
+                )
     return trainer, tokenizer
 
 
 def _our_side(model_dir: Path, trainer, rows: list[dict], loss: str, tmp_path: Path, fmt: str):
     """Our objective on the same rows, with a model whose LoRA matrices are TRL's."""
     train = write_jsonl(tmp_path / "pairs.jsonl", rows)
-    plan = plan_from_dict(make_plan(str(model_dir), str(train), "lora", objective="dpo",
-                                    dpo={"beta": BETA, "loss": loss, "label_smoothing": 0.0},
-                                    data__max_length=MAX_LENGTH, data__format=fmt))
+    plan = plan_from_dict(
+        make_plan(
+            str(model_dir),
+            str(train),
+            "lora",
+            objective="dpo",
+            dpo={"beta": BETA, "loss": loss, "label_smoothing": 0.0},
+            data__max_length=MAX_LENGTH,
+            data__format=fmt,
+        )
+    )
     objective = DpoObjective(plan)
     objective.load(trainer.processing_class)
     model = _fp32_model(model_dir)
@@ -102,8 +138,9 @@ def _close(ours: float, theirs: float, what: str, slack: float = 0.0) -> None:
     assert abs(ours - theirs) <= REL * max(abs(theirs), 1e-3) + slack, f"{what}: ours {ours!r}, TRL {theirs!r}"
 
 
-@pytest.mark.parametrize("loss,fmt", [("sigmoid", "text"), ("ipo", "text"), ("hinge", "text"), ("sigmoid", "chat"),
-                                      ("ipo", "chat")])
+@pytest.mark.parametrize(
+    "loss,fmt", [("sigmoid", "text"), ("ipo", "text"), ("hinge", "text"), ("sigmoid", "chat"), ("ipo", "chat")]
+)
 def test_loss_metrics_and_lora_gradients_match_trl(model_dir, tmp_path, loss, fmt):
     rows = text_rows() if fmt == "text" else chat_rows()
     trainer, _ = _trl_side(model_dir, rows, loss, tmp_path)
@@ -136,7 +173,12 @@ def test_loss_metrics_and_lora_gradients_match_trl(model_dir, tmp_path, loss, fm
     assert set(ours_metrics) == set(METRICS)
     # A reward is β times a difference of two summed log-probs (about -60 and -60.4 here): fp32 resolves those to
     # about eps·|log-prob|, which bounds how closely two correct implementations can agree on their difference.
-    resolution = 4 * torch.finfo(torch.float32).eps * BETA * (abs(trl_metrics["logps/chosen"]) + abs(trl_metrics["logps/rejected"]))
+    resolution = (
+        4
+        * torch.finfo(torch.float32).eps
+        * BETA
+        * (abs(trl_metrics["logps/chosen"]) + abs(trl_metrics["logps/rejected"]))
+    )
     for key in METRICS:
         slack = resolution if key.startswith("rewards/") and key != "rewards/accuracies" else 0.0
         _close(ours_metrics[key], trl_metrics[key], key, slack)
@@ -146,7 +188,10 @@ def test_loss_metrics_and_lora_gradients_match_trl(model_dir, tmp_path, loss, fm
     checked = 0
     for name, m in lora_modules(model).items():
         theirs = peft_modules[f"base_model.model.{name}"]
-        for ours_p, their_p in ((m.lora_A, theirs.lora_A["default"].weight), (m.lora_B, theirs.lora_B["default"].weight)):
+        for ours_p, their_p in (
+            (m.lora_A, theirs.lora_A["default"].weight),
+            (m.lora_B, theirs.lora_B["default"].weight),
+        ):
             scale = float(their_p.grad.abs().max())
             assert scale > 0, name
             diff = float((ours_p.grad - their_p.grad).abs().max())

@@ -2,6 +2,7 @@
 preference (the reward accuracy on held-out prompts rises from 0 to above 0.9 within a few dozen steps), the step
 and eval events carry TRL's reward metrics and pass the event schema, and a run killed with SIGKILL resumes to a
 loss sequence and adapter bit-identical to an uninterrupted run's."""
+
 from __future__ import annotations
 
 import signal
@@ -16,8 +17,14 @@ from tests.cpu.trainer_process import losses, read_events, signal_at_step, train
 from tests.plans import make_plan  # noqa: E402
 from tests.tiny_model import COUNTRIES, build_model_dir, write_jsonl  # noqa: E402
 
-METRICS = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen",
-           "logps/rejected")
+METRICS = (
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+    "logps/chosen",
+    "logps/rejected",
+)
 
 
 def preference_rows(countries: list[tuple[str, str]]) -> list[dict]:
@@ -25,33 +32,65 @@ def preference_rows(countries: list[tuple[str, str]]) -> list[dict]:
     rows = []
     for country, capital in countries:
         for asked in (f"What is the capital of {country}?", f"Name the capital city of {country}."):
-            rows.append({"prompt": f"Q: {asked}\nA:", "chosen": f" The capital of {country} is {capital}.",
-                         "rejected": " I do not know."})
+            rows.append(
+                {
+                    "prompt": f"Q: {asked}\nA:",
+                    "chosen": f" The capital of {country} is {capital}.",
+                    "rejected": " I do not know.",
+                }
+            )
     return rows
 
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("dpo-run")
-    return {"root": root, "model": build_model_dir(root / "tiny-llama", hidden=64, layers=2),
-            "train": write_jsonl(root / "train.jsonl", preference_rows(COUNTRIES[:12])),
-            "eval": write_jsonl(root / "eval.jsonl", preference_rows(COUNTRIES[12:]))}
+    return {
+        "root": root,
+        "model": build_model_dir(root / "tiny-llama", hidden=64, layers=2),
+        "train": write_jsonl(root / "train.jsonl", preference_rows(COUNTRIES[:12])),
+        "eval": write_jsonl(root / "eval.jsonl", preference_rows(COUNTRIES[12:])),
+    }
 
 
 def dpo_plan(assets: dict[str, Path], out: Path, **overrides: object) -> dict:
-    lora = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.1, "target_modules": "all-linear", "bias": "none",
-            "use_rslora": False, "use_dora": False}
-    settings: dict = {"training__max_steps": 40, "training__learning_rate": 2e-3, "training__logging_steps": 1,
-                      "training__eval_steps": 20, "training__save_steps": 10, "training__per_device_train_batch_size": 4,
-                      "training__per_device_eval_batch_size": 8, "training__gradient_accumulation_steps": 2,
-                      "training__lr_scheduler_type": "constant", "training__warmup_steps": 0,
-                      "data__format": "text", "data__max_length": 64, "objective": "dpo",
-                      "dpo": {"beta": 0.1, "loss": "sigmoid", "label_smoothing": 0.0}, "lora": lora}
+    lora = {
+        "r": 8,
+        "lora_alpha": 16,
+        "lora_dropout": 0.1,
+        "target_modules": "all-linear",
+        "bias": "none",
+        "use_rslora": False,
+        "use_dora": False,
+    }
+    settings: dict = {
+        "training__max_steps": 40,
+        "training__learning_rate": 2e-3,
+        "training__logging_steps": 1,
+        "training__eval_steps": 20,
+        "training__save_steps": 10,
+        "training__per_device_train_batch_size": 4,
+        "training__per_device_eval_batch_size": 8,
+        "training__gradient_accumulation_steps": 2,
+        "training__lr_scheduler_type": "constant",
+        "training__warmup_steps": 0,
+        "data__format": "text",
+        "data__max_length": 64,
+        "objective": "dpo",
+        "dpo": {"beta": 0.1, "loss": "sigmoid", "label_smoothing": 0.0},
+        "lora": lora,
+    }
     method = str(overrides.pop("method", "lora"))
-    plan = make_plan(str(assets["model"]), str(assets["train"]), method, eval_path=str(assets["eval"]),
-                     **{**settings, **overrides})
-    plan["output"] = {"dir": str(out), "merge": False, "merge_dtype": "bfloat16", "merge_base": "dequantized",
-                      "safe_serialization": True}
+    plan = make_plan(
+        str(assets["model"]), str(assets["train"]), method, eval_path=str(assets["eval"]), **{**settings, **overrides}
+    )
+    plan["output"] = {
+        "dir": str(out),
+        "merge": False,
+        "merge_dtype": "bfloat16",
+        "merge_base": "dequantized",
+        "safe_serialization": True,
+    }
     return plan
 
 
@@ -96,10 +135,16 @@ def test_resume_after_sigkill_is_bit_exact(assets, uninterrupted, tmp_path):
     assert (run_dir / adapter).read_bytes() == (uninterrupted / adapter).read_bytes()
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"method": "full", "lora": None, "precision": "fp32"}, "objective dpo with method full needs a frozen reference model"),
-    ({"data__packing": True}, "data.packing does not apply to preference pairs"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (
+            {"method": "full", "lora": None, "precision": "fp32"},
+            "objective dpo with method full needs a frozen reference model",
+        ),
+        ({"data__packing": True}, "data.packing does not apply to preference pairs"),
+    ],
+)
 def test_what_dpo_refuses_is_said_at_start(assets, tmp_path, change, message):
     run_dir = tmp_path / "refused"
     plan = dpo_plan(assets, tmp_path, **change)

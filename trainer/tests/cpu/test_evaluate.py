@@ -3,6 +3,7 @@ a task it can learn (capitals, one sentence per answer), then evaluated against 
 predictions.jsonl and report.json written, the tuned model's loss and answers really differ from the base's; the
 same adapter in a folder laid out like axolotl's output_dir answers the same, batched or one prompt at a time; and
 every refusal is a sentence with exit 1, nothing written."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,14 @@ GENERAL_TEXT = "The quick brown fox jumps over the lazy dog. 12 + 30 = 42. " * 2
 
 
 def evaluate(target: Path, *flags: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lora_lens_trainer", "evaluate", "--target", str(target), *flags],
-                          cwd=TRAINER_DIR, env=env(), capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "lora_lens_trainer", "evaluate", "--target", str(target), *flags],
+        cwd=TRAINER_DIR,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def report_of(proc: subprocess.CompletedProcess) -> dict:
@@ -58,8 +65,19 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     eval_file = write_jsonl(root / "eval.jsonl", chat_rows(16))
     (root / "general.txt").write_text(GENERAL_TEXT, encoding="utf-8")
     run_dir = root / "run"
-    write_plan(run_dir, make_plan(str(model), str(train_file), eval_path=str(eval_file), out=str(root), precision="fp32",
-                                  training__max_steps=40, training__learning_rate=1e-2, training__save_steps=1000))
+    write_plan(
+        run_dir,
+        make_plan(
+            str(model),
+            str(train_file),
+            eval_path=str(eval_file),
+            out=str(root),
+            precision="fp32",
+            training__max_steps=40,
+            training__learning_rate=1e-2,
+            training__save_steps=1000,
+        ),
+    )
     rc, events, stderr = train(run_dir)
     assert rc == 0 and events[-1]["status"] == "completed", stderr[-3000:]
     return {"root": root, "model": model, "eval": eval_file, "run": run_dir}
@@ -67,8 +85,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def run_report(trained: dict[str, Path]) -> dict:
-    return report_of(evaluate(trained["run"], "--general-text", str(trained["root"] / "general.txt"),
-                              "--max-new-tokens", "24"))
+    return report_of(
+        evaluate(trained["run"], "--general-text", str(trained["root"] / "general.txt"), "--max-new-tokens", "24")
+    )
 
 
 def test_a_run_is_evaluated_against_its_base_and_the_tuned_model_really_differs(trained, run_report):
@@ -90,7 +109,10 @@ def test_a_run_is_evaluated_against_its_base_and_the_tuned_model_really_differs(
     generation = run_report["generation"]
     assert generation["stop_tokens"] == ["<|im_end|>"]
     assert generation["tuned"]["stopped"] == 16 and generation["base"]["stopped"] < 16
-    assert overlap(lines, "tuned") > 0.5 > 0.2 > overlap(lines, "base"), (overlap(lines, "tuned"), overlap(lines, "base"))
+    assert overlap(lines, "tuned") > 0.5 > 0.2 > overlap(lines, "base"), (
+        overlap(lines, "tuned"),
+        overlap(lines, "base"),
+    )
 
 
 def test_the_forgetting_check_reports_general_text_perplexity_tuned_against_base(run_report):
@@ -110,8 +132,9 @@ def test_an_axolotl_output_dir_answers_as_the_run_does_batched_or_one_prompt_at_
     for name in ("adapter_config.json", "adapter_model.safetensors"):
         shutil.copy(trained["run"] / "adapter" / name, out_dir / name)
     (tmp_path / "outputs" / "config.yml").write_text(f"base_model: {trained['model']}\nadapter: lora\n")
-    report = report_of(evaluate(out_dir, "--eval-file", str(trained["eval"]), "--max-new-tokens", "24",
-                                "--batch-size", "1"))
+    report = report_of(
+        evaluate(out_dir, "--eval-file", str(trained["eval"]), "--max-new-tokens", "24", "--batch-size", "1")
+    )
     assert report["kind"] == "peft" and report["base_model"] == str(trained["model"])
     assert report["adapter"] == str(out_dir) and report["out"] == str(out_dir / "eval")
     assert report["loss"]["tuned"]["loss"] == pytest.approx(run_report["loss"]["tuned"]["loss"], rel=1e-4)
@@ -141,7 +164,9 @@ def test_targets_that_cannot_be_evaluated_are_named_with_what_to_do(trained, tmp
     nameless.mkdir()
     (nameless / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
     (nameless / "adapter_model.safetensors").write_bytes(b"")
-    assert "names no base_model_name_or_path; pass --base-model" in refusal(nameless, Overrides(eval_file=trained["eval"]))
+    assert "names no base_model_name_or_path; pass --base-model" in refusal(
+        nameless, Overrides(eval_file=trained["eval"])
+    )
     assert "pass --eval-file FILE" in refusal(nameless, Overrides(base_model="x"))
     no_weights = tmp_path / "no-weights"
     no_weights.mkdir()
@@ -155,4 +180,6 @@ def test_targets_that_cannot_be_evaluated_are_named_with_what_to_do(trained, tmp
     shutil.copytree(trained["run"] / "adapter", no_eval / "adapter")
     assert "data.eval is not set; pass --eval-file" in refusal(no_eval)
     proc = evaluate(no_eval, "--rows", "0")
-    assert proc.returncode == 1 and "--rows must be at least 1; got 0" in proc.stderr and not (no_eval / "eval").exists()
+    assert (
+        proc.returncode == 1 and "--rows must be at least 1; got 0" in proc.stderr and not (no_eval / "eval").exists()
+    )

@@ -3,6 +3,7 @@ biases, tied head) trained a few LoRA or QLoRA steps, exported to GGUF and read 
 (gguf.GGUFReader): the tensors undo to the merged model, the metadata carries the tokenizer, the end-of-turn id and
 the chat template; --format merged loads in transformers and reproduces PEFT's adapter model; bad input gets a
 message and leaves nothing behind. Running the file in llama.cpp is test/export/llamaCpp.test.ts."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,13 @@ from tests.cpu.trainer_process import TRAINER_DIR, env, train, write_plan  # noq
 from tests.plans import make_plan  # noqa: E402
 from tests.tiny_model import build_model_dir, build_tokenizer, chat_rows, write_jsonl  # noqa: E402
 
-QLORA = {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True,
-         "bnb_4bit_compute_dtype": "bfloat16", "prepare_for_kbit_training": True}
+QLORA = {
+    "load_in_4bit": True,
+    "bnb_4bit_quant_type": "nf4",
+    "bnb_4bit_use_double_quant": True,
+    "bnb_4bit_compute_dtype": "bfloat16",
+    "prepare_for_kbit_training": True,
+}
 
 
 def build_qwen2_dir(folder: Path, hidden: int = 64, layers: int = 2, seed: int = 0) -> Path:
@@ -41,10 +47,20 @@ def build_qwen2_dir(folder: Path, hidden: int = 64, layers: int = 2, seed: int =
     tokenizer = AutoTokenizer.from_pretrained(folder)
     tokenizer.save_pretrained(folder)
     vocab = len(tokenizer) + 3
-    config = Qwen2Config(vocab_size=vocab, hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                         tie_word_embeddings=True, bos_token_id=1, eos_token_id=4, pad_token_id=0,
-                         initializer_range=0.1)
+    config = Qwen2Config(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=1,
+        eos_token_id=4,
+        pad_token_id=0,
+        initializer_range=0.1,
+    )
     torch.manual_seed(seed)
     Qwen2ForCausalLM(config).to(torch.bfloat16).save_pretrained(folder, safe_serialization=True)
     return folder
@@ -57,12 +73,24 @@ def train_run(root: Path, arch: str, method: str, steps: int = 40) -> Path:
     if not (model / "config.json").is_file():
         (build_model_dir if arch == "llama" else build_qwen2_dir)(model, hidden=64, layers=2)
     data = write_jsonl(root / "train.jsonl", chat_rows(32))
-    plan = make_plan(str(model), str(data), method=method, training__max_steps=steps, training__learning_rate=1e-2,
-                     training__save_steps=1000, lora__target_modules="all-linear")
+    plan = make_plan(
+        str(model),
+        str(data),
+        method=method,
+        training__max_steps=steps,
+        training__learning_rate=1e-2,
+        training__save_steps=1000,
+        lora__target_modules="all-linear",
+    )
     if method == "qlora":
         plan["quantization"] = dict(QLORA)
-    plan["output"] = {"dir": str(root), "merge": False, "merge_dtype": "float32", "merge_base": "dequantized",
-                      "safe_serialization": True}
+    plan["output"] = {
+        "dir": str(root),
+        "merge": False,
+        "merge_dtype": "float32",
+        "merge_base": "dequantized",
+        "safe_serialization": True,
+    }
     run_dir = root / f"{arch}-{method}"
     write_plan(run_dir, plan)
     rc, events, stderr = train(run_dir)
@@ -71,8 +99,14 @@ def train_run(root: Path, arch: str, method: str, steps: int = 40) -> Path:
 
 
 def export(run_dir: Path, *flags: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lora_lens_trainer", "export", "--run-dir", str(run_dir), *flags],
-                          cwd=TRAINER_DIR, env=env(), capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "lora_lens_trainer", "export", "--run-dir", str(run_dir), *flags],
+        cwd=TRAINER_DIR,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _report(proc: subprocess.CompletedProcess) -> dict:
@@ -83,7 +117,11 @@ def _report(proc: subprocess.CompletedProcess) -> dict:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("export")
-    return {"root": root, "llama-lora": train_run(root, "llama", "lora"), "qwen2-qlora": train_run(root, "qwen2", "qlora")}
+    return {
+        "root": root,
+        "llama-lora": train_run(root, "llama", "lora"),
+        "qwen2-qlora": train_run(root, "qwen2", "qlora"),
+    }
 
 
 def _peft_state(run_dir: Path, merge_base_4bit: bool) -> dict[str, torch.Tensor]:
@@ -115,9 +153,12 @@ def test_gguf_tensors_are_the_merged_model_in_llama_cpp_layout(runs, which, arch
     k = expected["model.layers.1.self_attn.k_proj.weight"]
     if permuted:
         q, k = (torch.from_numpy(permute_rows(q.numpy(), heads)), torch.from_numpy(permute_rows(k.numpy(), kv)))
-    for gguf_name, want in [("blk.1.attn_q.weight", q), ("blk.1.attn_k.weight", k),
-                            ("blk.0.ffn_down.weight", expected["model.layers.0.mlp.down_proj.weight"]),
-                            ("token_embd.weight", expected["model.embed_tokens.weight"])]:
+    for gguf_name, want in [
+        ("blk.1.attn_q.weight", q),
+        ("blk.1.attn_k.weight", k),
+        ("blk.0.ffn_down.weight", expected["model.layers.0.mlp.down_proj.weight"]),
+        ("token_embd.weight", expected["model.embed_tokens.weight"]),
+    ]:
         got = torch.from_numpy(tensors[gguf_name].data.copy()).reshape(want.shape)
         assert torch.allclose(got, want, atol=2e-6, rtol=1e-5), gguf_name
     # Tied head (Qwen2 here): no output.weight, llama.cpp reuses token_embd; untied (Llama): written.
@@ -134,9 +175,11 @@ def test_gguf_metadata_carries_the_tokenizer_eot_and_chat_template(runs):
     fields = gguf.GGUFReader(report["path"]).fields
     tokens = fields["tokenizer.ggml.tokens"].contents()
     assert fields["tokenizer.ggml.model"].contents() == "gpt2" and fields["tokenizer.ggml.pre"].contents() == "gpt-2"
-    assert tokens[:len(tokenizer)] == [tokenizer.convert_ids_to_tokens(i) for i in range(len(tokenizer))]
-    assert fields["tokenizer.ggml.merges"].contents()[:3] == [" ".join(m) for m in
-                                                               json.loads((runs["llama-lora"] / "adapter" / "tokenizer.json").read_text())["model"]["merges"][:3]]
+    assert tokens[: len(tokenizer)] == [tokenizer.convert_ids_to_tokens(i) for i in range(len(tokenizer))]
+    assert fields["tokenizer.ggml.merges"].contents()[:3] == [
+        " ".join(m)
+        for m in json.loads((runs["llama-lora"] / "adapter" / "tokenizer.json").read_text())["model"]["merges"][:3]
+    ]
     eot = tokenizer.convert_tokens_to_ids("<|im_end|>")
     assert fields["tokenizer.ggml.eot_token_id"].contents() == eot
     assert fields["tokenizer.ggml.eos_token_id"].contents() == tokenizer.eos_token_id
@@ -195,8 +238,8 @@ def test_too_little_disk_is_refused_before_writing(tmp_path):
 
 def test_an_interrupted_export_leaves_no_gguf_and_no_temporary(runs, tmp_path):
     """A failure in the middle of the tensor data (here the third tensor cannot be read) removes the temporary."""
-    from lora_lens_trainer.export.run import export_run
     from lora_lens_trainer.export import weights
+    from lora_lens_trainer.export.run import export_run
     from lora_lens_trainer.plan import read_plan
 
     class Failing(weights.WeightSource):

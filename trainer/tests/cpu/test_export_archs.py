@@ -2,6 +2,7 @@
 without training: a tiny random model of the architecture (norm weights randomised, so Gemma's +1 is visible) and a
 PEFT adapter with non-zero B on every linear. The GGUF must name every tensor the llama.cpp way and carry each quirk;
 test/export/llamaCppArchs.test.ts runs the same folders in llama.cpp."""
+
 from __future__ import annotations
 
 import json
@@ -33,11 +34,13 @@ def build_spm_tokenizer(folder: Path, corpus: list[str]) -> None:
     specials = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"] + [f"<0x{i:02X}>" for i in range(256)]
     tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
     tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
-    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
-                                     decoders.Strip(" ", 1, 0)])
+    tok.decoder = decoders.Sequence(
+        [decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
+    )
     tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=700, special_tokens=specials))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="<|im_end|>", unk_token="<unk>",
-                                   pad_token="</s>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="<|im_end|>", unk_token="<unk>", pad_token="</s>"
+    )
     fast.chat_template = CHATML
     fast.save_pretrained(folder)
 
@@ -48,11 +51,25 @@ def _config(arch: str, vocab: int):
     if arch == "gemma2":
         # Gemma-2 checkpoints tie the head to the embedding; llama.cpp's gemma2 graph has no head of its own.
         return tiny_config(arch, vocab, tie_word_embeddings=True)
-    common = dict(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=False, pad_token_id=0,
-                  bos_token_id=1, eos_token_id=4, initializer_range=0.1)
-    specific = {"mistral": {"sliding_window": None}, "qwen3": {"head_dim": 16}, "phi3": {"resid_pdrop": 0.0,
-                                                                                       "embd_pdrop": 0.0}}
+    common = dict(
+        vocab_size=vocab,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        tie_word_embeddings=False,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=4,
+        initializer_range=0.1,
+    )
+    specific = {
+        "mistral": {"sliding_window": None},
+        "qwen3": {"head_dim": 16},
+        "phi3": {"resid_pdrop": 0.0, "embd_pdrop": 0.0},
+    }
     classes = {"mistral": "MistralConfig", "qwen3": "Qwen3Config", "phi3": "Phi3Config"}
     return getattr(transformers, classes[arch])(**common, **specific[arch])
 
@@ -86,8 +103,13 @@ def synthetic_run(root: Path, arch: str, seed: int = 0) -> Path:
     tokenizer.save_pretrained(run_dir / "adapter")
     data = write_jsonl(root / "train.jsonl", chat_rows(8))
     plan = make_plan(str(model_dir), str(data), method="lora")
-    plan["output"] = {"dir": str(root), "merge": False, "merge_dtype": "float32", "merge_base": "dequantized",
-                      "safe_serialization": True}
+    plan["output"] = {
+        "dir": str(root),
+        "merge": False,
+        "merge_dtype": "float32",
+        "merge_base": "dequantized",
+        "safe_serialization": True,
+    }
     (run_dir / "plan.json").write_text(json.dumps(plan))
     return run_dir
 
@@ -101,9 +123,25 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_tensor_gets_its_llama_cpp_name_and_the_quirks_are_applied(root, arch):
     run_dir = synthetic_run(root, arch)
     out = root / f"{arch}.f32.gguf"
-    proc = subprocess.run([sys.executable, "-m", "lora_lens_trainer", "export", "--run-dir", str(run_dir), "--quant",
-                           "f32", "--out", str(out)], cwd=TRAINER_DIR, env=env(), capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lora_lens_trainer",
+            "export",
+            "--run-dir",
+            str(run_dir),
+            "--quant",
+            "f32",
+            "--out",
+            str(out),
+        ],
+        cwd=TRAINER_DIR,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     reader = gguf.GGUFReader(out)
     expected_arch = "llama" if arch.startswith("mistral") else arch
@@ -130,7 +168,11 @@ def test_every_tensor_gets_its_llama_cpp_name_and_the_quirks_are_applied(root, a
         scores = reader.fields["tokenizer.ggml.scores"].contents()
         merges = json.loads((run_dir / "adapter" / "tokenizer.json").read_text())["model"]["merges"]
         first = "".join(merges[0].split(" ") if isinstance(merges[0], str) else merges[0])
-        assert scores[tokens.index(first)] == 0.0 and scores[tokens.index("".join(merges[5] if isinstance(merges[5], list) else merges[5].split(" ")))] == -5.0
+        assert (
+            scores[tokens.index(first)] == 0.0
+            and scores[tokens.index("".join(merges[5] if isinstance(merges[5], list) else merges[5].split(" ")))]
+            == -5.0
+        )
     if arch == "gemma2":
         assert reader.fields["gemma2.final_logit_softcapping"].contents() == pytest.approx(2.0)
         assert "blk.0.post_ffw_norm.weight" in tensors
@@ -139,7 +181,9 @@ def test_every_tensor_gets_its_llama_cpp_name_and_the_quirks_are_applied(root, a
 def test_a_phi3_name_is_kept_only_with_the_tokens_llama_cpp_then_looks_up():
     from lora_lens_trainer.export.gguf_file import model_name
 
-    assert model_name("Phi-3-mini-4k-instruct", ["</s>", "<unk>", "<s>", "<|endoftext|>", "a"]) == "Phi-3-mini-4k-instruct"
+    assert (
+        model_name("Phi-3-mini-4k-instruct", ["</s>", "<unk>", "<s>", "<|endoftext|>", "a"]) == "Phi-3-mini-4k-instruct"
+    )
     assert model_name("tiny-phi3", ["<s>", "a"]) == "tiny-phi_3"
     assert model_name("Qwen2.5-0.5B", ["a"]) == "Qwen2.5-0.5B"
 
@@ -161,8 +205,22 @@ def test_an_untied_gemma2_head_is_refused_since_llama_cpp_would_ignore_it(root):
     plan = json.loads((copy / "plan.json").read_text())
     plan["model"]["name_or_path"] = str(untied)
     (copy / "plan.json").write_text(json.dumps(plan))
-    proc = subprocess.run([sys.executable, "-m", "lora_lens_trainer", "export", "--run-dir", str(copy), "--out",
-                           str(root / "untied.gguf")], cwd=TRAINER_DIR, env=env(), capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lora_lens_trainer",
+            "export",
+            "--run-dir",
+            str(copy),
+            "--out",
+            str(root / "untied.gguf"),
+        ],
+        cwd=TRAINER_DIR,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1 and "untied lm_head.weight" in proc.stderr and "--format merged" in proc.stderr
     assert not (root / "untied.gguf").exists()

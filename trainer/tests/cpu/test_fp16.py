@@ -1,6 +1,7 @@
 """fp16-mixed gives the fp32 LoRA gradients: loss scaling (LossScaler) with the logit gradient scaled in fp32
 before its cast to fp16, at a vocabulary of 102,400 where an unscaled fp16 logit gradient (softmax / token
 count, ~2e-8 per entry) flushes to zero. Metric: relative L2 error per LoRA tensor, ||g16 - g32|| / ||g32||."""
+
 from __future__ import annotations
 
 import statistics
@@ -71,9 +72,11 @@ def test_fp16_mixed_lora_gradients_are_within_1_percent_of_fp32():
     fp32 = lora_gradients(model, None, LossScaler(enabled=False))
     scaled = relative_errors(lora_gradients(model, torch.float16, LossScaler(enabled=True)), fp32)
     unscaled = relative_errors(lora_gradients(model, torch.float16, LossScaler(enabled=False)), fp32)
-    print(f"fp16-mixed vs fp32, relative L2 per LoRA tensor ({len(fp32)} tensors): "
-          f"loss-scaled median {statistics.median(scaled):.2e} max {max(scaled):.2e}; "
-          f"unscaled median {statistics.median(unscaled):.2e} max {max(unscaled):.2e}")
+    print(
+        f"fp16-mixed vs fp32, relative L2 per LoRA tensor ({len(fp32)} tensors): "
+        f"loss-scaled median {statistics.median(scaled):.2e} max {max(scaled):.2e}; "
+        f"unscaled median {statistics.median(unscaled):.2e} max {max(unscaled):.2e}"
+    )
     assert max(scaled) < 0.01
     # Without the scale the flushed logit gradient shows: the comparison above is able to fail.
     assert max(unscaled) > 0.01

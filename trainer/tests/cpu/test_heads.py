@@ -1,5 +1,6 @@
 """Each output-head variant trains on the model's own loss: the fused loss (body + OutputHead) against
 transformers' forward(labels=...) in fp32, loss and every parameter's gradient (the head's weight and bias too)."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,10 +34,10 @@ def _reference(model, examples: list[Example]):
     batch = collate_padded(examples, 0)
     labels = torch.full_like(batch.input_ids, IGNORE)
     for row, e in enumerate(examples):
-        labels[row, :len(e.labels)] = torch.tensor(e.labels)
+        labels[row, : len(e.labels)] = torch.tensor(e.labels)
     mask = torch.zeros_like(batch.input_ids)
     for row, e in enumerate(examples):
-        mask[row, :len(e.input_ids)] = 1
+        mask[row, : len(e.input_ids)] = 1
     return model(input_ids=batch.input_ids, attention_mask=mask, labels=labels, use_cache=False).loss
 
 

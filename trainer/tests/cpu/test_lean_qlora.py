@@ -1,6 +1,7 @@
 """Lean QLoRA (quantization.upcast_non_quantized: false, our default): embeddings, head and norms stay bf16, the
 adapters and their AdamW states fp32; and its loss curve over 300 steps matches the fp32-upcast run's within the
 run-to-run noise, measured as the gap between two fp32-upcast runs that differ only in their seed."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,9 +29,15 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _setup(folder: Path, upcast: bool):
-    plan = plan_from_dict(make_plan(str(folder), str(folder / "train.jsonl"), method="qlora",
-                                    training__gradient_checkpointing=False,
-                                    quantization__upcast_non_quantized=upcast))
+    plan = plan_from_dict(
+        make_plan(
+            str(folder),
+            str(folder / "train.jsonl"),
+            method="qlora",
+            training__gradient_checkpointing=False,
+            quantization__upcast_non_quantized=upcast,
+        )
+    )
     return load_model(plan, CPU)
 
 
@@ -64,7 +71,7 @@ def _curve(folder: Path, upcast: bool, seed: int) -> list[float]:
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
     assert all(s["exp_avg"].dtype == torch.float32 for s in optimizer.state.values())
-    return [sum(losses[i:i + WINDOW]) / WINDOW for i in range(0, STEPS, WINDOW)]
+    return [sum(losses[i : i + WINDOW]) / WINDOW for i in range(0, STEPS, WINDOW)]
 
 
 @pytest.fixture
@@ -77,12 +84,17 @@ def one_thread():
 
 
 def test_lean_loss_curve_matches_the_fp32_upcast_within_run_to_run_noise(model_dir: Path, one_thread: None):
-    lean, upcast, upcast_other_seed = (_curve(model_dir, False, 0), _curve(model_dir, True, 0),
-                                       _curve(model_dir, True, 1))
+    lean, upcast, upcast_other_seed = (
+        _curve(model_dir, False, 0),
+        _curve(model_dir, True, 0),
+        _curve(model_dir, True, 1),
+    )
     gap = sum(abs(a - b) for a, b in zip(lean, upcast)) / len(lean)
     noise = sum(abs(a - b) for a, b in zip(upcast, upcast_other_seed)) / len(upcast)
-    print(f"window means, lean {[round(x, 3) for x in lean]}\n  upcast {[round(x, 3) for x in upcast]}\n"
-          f"  mean |lean - upcast| {gap:.4f}, run-to-run noise (upcast, seed 0 vs 1) {noise:.4f}")
+    print(
+        f"window means, lean {[round(x, 3) for x in lean]}\n  upcast {[round(x, 3) for x in upcast]}\n"
+        f"  mean |lean - upcast| {gap:.4f}, run-to-run noise (upcast, seed 0 vs 1) {noise:.4f}"
+    )
     assert upcast[-1] < upcast[0] - 1.0  # it trains: the fixed sequences are being memorised
     assert gap <= noise
     assert abs(lean[-1] - upcast[-1]) <= max(abs(upcast[-1] - upcast_other_seed[-1]), 0.05)

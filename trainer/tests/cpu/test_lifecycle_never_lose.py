@@ -2,6 +2,7 @@
 of its stdout going away, a closed terminal's SIGHUP, a second trainer on the same folder, the model folder changed
 before a resume, the run folder deleted mid-run. The child is frozen (SIGSTOP) while the test acts, so where an
 action lands does not depend on how busy the machine is."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,9 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 import pytest
 
@@ -19,7 +21,16 @@ pytest.importorskip("transformers", reason="the lifecycle tests need transformer
 
 from lora_lens_trainer import exit_codes  # noqa: E402
 from lora_lens_trainer.lifecycle.run_folder import LOCK_FILE  # noqa: E402
-from tests.cpu.trainer_process import TIMEOUT_S, TRAINER_DIR, command, env, losses, read_events, train, write_plan  # noqa: E402
+from tests.cpu.trainer_process import (  # noqa: E402
+    TIMEOUT_S,
+    TRAINER_DIR,
+    command,
+    env,
+    losses,
+    read_events,
+    train,
+    write_plan,
+)
 from tests.plans import make_plan  # noqa: E402
 from tests.tiny_model import build_model_dir, chat_rows, write_jsonl  # noqa: E402
 
@@ -29,26 +40,48 @@ STEPS = 12
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("never-lose")
-    return {"root": root, "model": build_model_dir(root / "tiny-llama", hidden=32, layers=1),
-            "train": write_jsonl(root / "train.jsonl", chat_rows(16))}
+    return {
+        "root": root,
+        "model": build_model_dir(root / "tiny-llama", hidden=32, layers=1),
+        "train": write_jsonl(root / "train.jsonl", chat_rows(16)),
+    }
 
 
 def plan_for(assets: dict[str, Path], model: Path | None = None, **overrides: object) -> dict:
-    lora = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": "all-linear", "bias": "none",
-            "use_rslora": False, "use_dora": False}
-    settings: dict = {"training__max_steps": STEPS, "training__save_steps": 4, "training__learning_rate": 3e-3,
-                      "training__warmup_steps": 0, "data__max_length": 64, **overrides}
+    lora = {
+        "r": 4,
+        "lora_alpha": 8,
+        "lora_dropout": 0.0,
+        "target_modules": "all-linear",
+        "bias": "none",
+        "use_rslora": False,
+        "use_dora": False,
+    }
+    settings: dict = {
+        "training__max_steps": STEPS,
+        "training__save_steps": 4,
+        "training__learning_rate": 3e-3,
+        "training__warmup_steps": 0,
+        "data__max_length": 64,
+        **overrides,
+    }
     plan = make_plan(str(model or assets["model"]), str(assets["train"]), method="lora", lora=lora, **settings)
-    plan["output"] = {"dir": str(assets["root"]), "merge": False, "merge_dtype": "bfloat16",
-                      "merge_base": "dequantized", "safe_serialization": True}
+    plan["output"] = {
+        "dir": str(assets["root"]),
+        "merge": False,
+        "merge_dtype": "bfloat16",
+        "merge_base": "dequantized",
+        "safe_serialization": True,
+    }
     return plan
 
 
 def start(run_dir: Path, *flags: str) -> tuple[subprocess.Popen, IO[str]]:
     """The trainer with stdout to a pipe the test reads (and may close) and stderr to a file, read afterwards."""
     stderr = open(run_dir.parent / f"{run_dir.name}.stderr", "w+", encoding="utf-8")
-    proc = subprocess.Popen(command(run_dir, *flags), cwd=TRAINER_DIR, env=env(), stdout=subprocess.PIPE,
-                            stderr=stderr, text=True)
+    proc = subprocess.Popen(
+        command(run_dir, *flags), cwd=TRAINER_DIR, env=env(), stdout=subprocess.PIPE, stderr=stderr, text=True
+    )
     return proc, stderr
 
 
@@ -137,9 +170,14 @@ def test_a_second_trainer_on_a_held_run_folder_exits_locked_and_writes_nothing(a
         before = _folder_listing(run_dir)
         assert (run_dir / LOCK_FILE).read_text().strip() == str(first.pid)
         for flags in ((), ("--resume",)):
-            proc = subprocess.run(command(run_dir, *flags), cwd=TRAINER_DIR, env=env(), capture_output=True,
-                                  text=True, timeout=TIMEOUT_S)
-            seen[f"rc{flags}"], seen[f"stderr{flags}"], seen[f"stdout{flags}"] = proc.returncode, proc.stderr, proc.stdout
+            proc = subprocess.run(
+                command(run_dir, *flags), cwd=TRAINER_DIR, env=env(), capture_output=True, text=True, timeout=TIMEOUT_S
+            )
+            seen[f"rc{flags}"], seen[f"stderr{flags}"], seen[f"stdout{flags}"] = (
+                proc.returncode,
+                proc.stderr,
+                proc.stdout,
+            )
         seen["unchanged"] = _folder_listing(run_dir) == before
 
     act_at(first, at_step(5), second_trainer)
@@ -149,8 +187,11 @@ def test_a_second_trainer_on_a_held_run_folder_exits_locked_and_writes_nothing(a
     for flags in ((), ("--resume",)):
         assert seen[f"rc{flags}"] == exit_codes.LOCKED == 4, seen
         message = str(seen[f"stderr{flags}"]).strip()
-        assert message.count("\n") == 0 and f"the run folder {run_dir} is in use by another trainer (pid {first.pid})" \
-            in message and "--run-dir" in message, message
+        assert (
+            message.count("\n") == 0
+            and f"the run folder {run_dir} is in use by another trainer (pid {first.pid})" in message
+            and "--run-dir" in message
+        ), message
         assert seen[f"stdout{flags}"] == ""
     assert seen["unchanged"], "the second trainer wrote into the held folder"
     assert rc == exit_codes.OK, err[-3000:]
@@ -179,8 +220,10 @@ def test_resume_is_refused_when_the_base_model_changed_unless_resume_anyway(asse
     assert events[-1]["status"] == "failed"
     rc, events, err = train(run_dir, "--resume-anyway")
     assert rc == exit_codes.OK, err[-3000:]
-    assert any(e["event"] == "warning" and "--resume-anyway" in e["message"] and "model.safetensors" in e["message"]
-               for e in events)
+    assert any(
+        e["event"] == "warning" and "--resume-anyway" in e["message"] and "model.safetensors" in e["message"]
+        for e in events
+    )
     assert events[-1]["status"] == "completed"
 
 

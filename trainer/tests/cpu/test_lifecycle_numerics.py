@@ -2,6 +2,7 @@
 it, on any step (not only logging steps); with fp16 loss scaling the step is skipped and the scale backs off,
 as GradScaler does, until a scale below 1 shows real divergence. The model here has a NaN in the embedding of
 a token every row holds, so every loss is NaN from the first step on."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,9 @@ def poisoned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     weights = load_file(str(model / "model.safetensors"))
     # Every chat row starts with <|im_start|>: its embedding row, and no other, is NaN (the trainer's start-up
     # probe of the head reads other tokens and passes).
-    weights["model.embed_tokens.weight"][AutoTokenizer.from_pretrained(model).convert_tokens_to_ids("<|im_start|>")] = float("nan")
+    weights["model.embed_tokens.weight"][AutoTokenizer.from_pretrained(model).convert_tokens_to_ids("<|im_start|>")] = (
+        float("nan")
+    )
     save_file(weights, str(model / "model.safetensors"), metadata={"format": "pt"})
     return {"root": root, "model": model, "train": write_jsonl(root / "train.jsonl", chat_rows(16))}
 
@@ -35,8 +38,16 @@ def poisoned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_a_nan_loss_is_an_error_at_its_own_step_before_anything_is_applied_or_saved(poisoned, tmp_path):
     run_dir = tmp_path / "run"
     # Logging every 10 steps and saving every step: the old loop noticed at step 10, after saving 9 NaN checkpoints.
-    write_plan(run_dir, make_plan(str(poisoned["model"]), str(poisoned["train"]), training__max_steps=12,
-                                  training__logging_steps=10, training__save_steps=1))
+    write_plan(
+        run_dir,
+        make_plan(
+            str(poisoned["model"]),
+            str(poisoned["train"]),
+            training__max_steps=12,
+            training__logging_steps=10,
+            training__save_steps=1,
+        ),
+    )
     rc, events, _ = train(run_dir)
     assert rc == 1
     error = next(e for e in events if e["event"] == "error")
@@ -49,8 +60,16 @@ def test_a_nan_loss_is_an_error_at_its_own_step_before_anything_is_applied_or_sa
 
 def test_fp16_skips_inf_nan_steps_backing_off_the_scale_then_reports_divergence(poisoned, tmp_path):
     run_dir = tmp_path / "run"
-    write_plan(run_dir, make_plan(str(poisoned["model"]), str(poisoned["train"]), precision="fp16-mixed",
-                                  training__max_steps=40, training__save_steps=1000))
+    write_plan(
+        run_dir,
+        make_plan(
+            str(poisoned["model"]),
+            str(poisoned["train"]),
+            precision="fp16-mixed",
+            training__max_steps=40,
+            training__save_steps=1000,
+        ),
+    )
     rc, events, _ = train(run_dir)
     assert rc == 1
     skips = [e["message"] for e in events if e["event"] == "warning" and e.get("kind") == "fp16_skip"]

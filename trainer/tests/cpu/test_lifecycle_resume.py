@@ -3,6 +3,7 @@ sequence and final adapter are bit-identical to an uninterrupted run's, after SI
 the stop checkpoint is written) and after SIGKILL, for LoRA with dropout and for QLoRA (built-in NF4) with
 packing; a damaged newest checkpoint falls back to the previous one and says so; a changed dataset is refused
 unless --resume-anyway; a stop at the last step still exports."""
+
 from __future__ import annotations
 
 import json
@@ -27,19 +28,40 @@ STEPS, SAVE_EVERY = 20, 5
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("lifecycle")
-    return {"root": root, "model": build_model_dir(root / "tiny-llama", hidden=64, layers=2),
-            "train": write_jsonl(root / "train.jsonl", chat_rows(32))}
+    return {
+        "root": root,
+        "model": build_model_dir(root / "tiny-llama", hidden=64, layers=2),
+        "train": write_jsonl(root / "train.jsonl", chat_rows(32)),
+    }
 
 
 def plan_for(assets: dict[str, Path], method: str, **overrides: object) -> dict:
-    lora = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.1 if method == "lora" else 0.0,
-            "target_modules": "all-linear", "bias": "none", "use_rslora": False, "use_dora": False}
-    settings: dict = {"training__max_steps": STEPS, "training__save_steps": SAVE_EVERY, "training__learning_rate": 3e-3,
-                      "training__lr_scheduler_type": "cosine", "training__warmup_steps": 3,
-                      "data__packing": method == "qlora", "data__max_length": 128}
+    lora = {
+        "r": 8,
+        "lora_alpha": 16,
+        "lora_dropout": 0.1 if method == "lora" else 0.0,
+        "target_modules": "all-linear",
+        "bias": "none",
+        "use_rslora": False,
+        "use_dora": False,
+    }
+    settings: dict = {
+        "training__max_steps": STEPS,
+        "training__save_steps": SAVE_EVERY,
+        "training__learning_rate": 3e-3,
+        "training__lr_scheduler_type": "cosine",
+        "training__warmup_steps": 3,
+        "data__packing": method == "qlora",
+        "data__max_length": 128,
+    }
     plan = make_plan(str(assets["model"]), str(assets["train"]), method=method, lora=lora, **{**settings, **overrides})
-    plan["output"] = {"dir": str(assets["root"]), "merge": False, "merge_dtype": "bfloat16",
-                      "merge_base": "dequantized", "safe_serialization": True}
+    plan["output"] = {
+        "dir": str(assets["root"]),
+        "merge": False,
+        "merge_dtype": "bfloat16",
+        "merge_base": "dequantized",
+        "safe_serialization": True,
+    }
     return plan
 
 
@@ -137,7 +159,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_with_a_warning(r
     assert start["resumed_from_step"] == STEPS - 2 * SAVE_EVERY
     # Set aside for inspection; the resumed run then wrote a good step-15 of its own.
     assert newest.with_name(newest.name + ".damaged").is_dir()
-    after = events[events.index(start) + 1:]
+    after = events[events.index(start) + 1 :]
     assert [e["step"] for e in after if e["event"] == "step"] == list(range(STEPS - 2 * SAVE_EVERY + 1, STEPS + 1))
     _assert_same_run(run_dir, reference["lora"], events)
 

@@ -1,5 +1,6 @@
 """The lifecycle's parts in-process, on real torch: checkpoint files and their damage, the fingerprint, the stop
 flag's handling of a second signal, and the flattened packing FlashAttention-2 gets."""
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,9 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="checkpoint and collate tests need torch (CPU is enough)")
 
-from lora_lens_trainer.lifecycle import checkpoint, fingerprint  # noqa: E402
 from lora_lens_trainer.collate import collate_packed  # noqa: E402
 from lora_lens_trainer.data.tokenize import IGNORE, Example  # noqa: E402
+from lora_lens_trainer.lifecycle import checkpoint, fingerprint  # noqa: E402
 from lora_lens_trainer.plan import plan_from_dict  # noqa: E402
 from lora_lens_trainer.stop import StopFlag  # noqa: E402
 from tests.plans import make_plan  # noqa: E402
@@ -35,8 +36,14 @@ def _trained_parts(seed: int = 0):
 
 
 def _save(folder: Path, step: int, parts, keep: int | None = None) -> Path:
-    return checkpoint.save(folder, step, *parts, {"epoch": 0, "batch_index": step, "tokens_seen": 0, "elapsed_s": 0.0},
-                           keep, {"plan": {}, "data": {}})
+    return checkpoint.save(
+        folder,
+        step,
+        *parts,
+        {"epoch": 0, "batch_index": step, "tokens_seen": 0, "elapsed_s": 0.0},
+        keep,
+        {"plan": {}, "data": {}},
+    )
 
 
 def test_a_checkpoint_reads_back_whole_with_rng_states_under_weights_only(tmp_path):
@@ -56,11 +63,14 @@ def test_a_checkpoint_reads_back_whole_with_rng_states_under_weights_only(tmp_pa
     assert all(m["sha256"] and m["bytes"] > 0 for m in manifest.values())
 
 
-@pytest.mark.parametrize("damage, reason", [
-    (lambda p: p.write_bytes(p.read_bytes()[:-10]), "bytes"),
-    (lambda p: p.write_bytes(bytes(len(p.read_bytes()))), "SHA-256"),
-    (lambda p: p.unlink(), "missing"),
-])
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda p: p.write_bytes(p.read_bytes()[:-10]), "bytes"),
+        (lambda p: p.write_bytes(bytes(len(p.read_bytes()))), "SHA-256"),
+        (lambda p: p.unlink(), "missing"),
+    ],
+)
 def test_a_damaged_checkpoint_is_recognised_and_the_previous_one_used(tmp_path, damage, reason):
     parts = _trained_parts()
     _save(tmp_path, 1, parts)
@@ -99,8 +109,9 @@ def test_the_fingerprint_refuses_changed_data_and_locked_plan_fields_only(tmp_pa
     train = tmp_path / "train.jsonl"
     train.write_text('{"text": "a"}\n')
     stored = fingerprint.of_run(_plan(train))
-    assert fingerprint.mismatches(stored, fingerprint.of_run(_plan(train, training__save_steps=7,
-                                                                   training__logging_steps=3))) == ([], [])
+    assert fingerprint.mismatches(
+        stored, fingerprint.of_run(_plan(train, training__save_steps=7, training__logging_steps=3))
+    ) == ([], [])
     refusals, _ = fingerprint.mismatches(stored, fingerprint.of_run(_plan(train, training__seed=1)))
     assert refusals == ["plan training.seed: 42 -> 1"]
     train.write_text('{"text": "b"}\n')  # same size, new content
@@ -123,7 +134,8 @@ def test_a_hub_model_is_pinned_by_its_cached_snapshot_commit_read_offline(tmp_pa
     assert stored == {"source": "org/tiny", "kind": "hub", "commit": "a" * 40}
     (repo / "refs" / "main").write_text("b" * 40)  # the cache was updated to a newer commit of the model
     assert fingerprint.model_changes(stored, fingerprint.model_fingerprint(ref, cache)) == [
-        "base model org/tiny: the cached snapshot is commit bbbbbbbbbbbb now, aaaaaaaaaaaa at the checkpoint"]
+        "base model org/tiny: the cached snapshot is commit bbbbbbbbbbbb now, aaaaaaaaaaaa at the checkpoint"
+    ]
     # Pinned to a commit by the plan: that commit, whatever main points at.
     pinned = dataclasses.replace(ref, revision="c" * 40)
     assert fingerprint.model_fingerprint(pinned, cache)["commit"] == "c" * 40
@@ -135,7 +147,8 @@ def test_a_hub_model_is_pinned_by_its_cached_snapshot_commit_read_offline(tmp_pa
     assert files["kind"] == "hub-files" and list(files["hashed"]) == ["config.json"]
     (repo / "snapshots" / ("b" * 40) / "config.json").write_text('{"hidden_size": 8}')
     assert fingerprint.model_changes(files, fingerprint.model_fingerprint(ref, cache)) == [
-        "base model org/tiny: config.json changed"]
+        "base model org/tiny: config.json changed"
+    ]
 
 
 def test_a_file_too_large_to_hash_whole_is_sampled_and_its_mtime_counts(tmp_path, monkeypatch):
@@ -193,8 +206,17 @@ def test_the_flattened_row_gives_the_packed_batch_loss_when_split_at_position_re
     from lora_lens_trainer.step import batch_loss
 
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False))
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=64,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            tie_word_embeddings=False,
+        )
+    )
     body, head = model.model, model.lm_head
     rows = [[_example(3, 5, 2), _example(20, 3, 1)], [_example(40, 6, 0)]]
     packed = collate_packed(rows, 0, 16)
@@ -204,8 +226,14 @@ def test_the_flattened_row_gives_the_packed_batch_loss_when_split_at_position_re
     mask = (segment[:, None] == segment[None, :]) & torch.ones(n, n, dtype=torch.bool).tril()
     split = Batch(flat.input_ids, flat.targets, mask[None, None], flat.position_ids, flat.n_tokens, flat.n_targets)
     # The same row read as one sequence (positions 0..n-1, plain causal mask): attention crosses the examples.
-    crossing = Batch(flat.input_ids, flat.targets, torch.ones(1, n, dtype=torch.long), torch.arange(n)[None],
-                     flat.n_tokens, flat.n_targets)
+    crossing = Batch(
+        flat.input_ids,
+        flat.targets,
+        torch.ones(1, n, dtype=torch.long),
+        torch.arange(n)[None],
+        flat.n_tokens,
+        flat.n_targets,
+    )
     with torch.no_grad():
         expected = batch_loss(body, head, packed, packed.n_targets, CPU, None, "sdpa")
         got = batch_loss(body, head, split, flat.n_targets, CPU, None, "sdpa")

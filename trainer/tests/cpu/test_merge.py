@@ -2,6 +2,7 @@
 report's threshold (LoRA; QLoRA with the built-in NF4, merged into the dequantized NF4 weights by default, the
 original weights on request, and the report tells them apart); a merge that fails leaves a completed run with
 its adapter and a warning."""
+
 from __future__ import annotations
 
 import json
@@ -22,26 +23,46 @@ from tests.cpu.trainer_process import TRAINER_DIR, env, train, train_until, writ
 from tests.plans import make_plan  # noqa: E402
 from tests.tiny_model import build_model_dir, chat_rows, write_jsonl  # noqa: E402
 
-QLORA = {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True,
-         "bnb_4bit_compute_dtype": "bfloat16", "prepare_for_kbit_training": True}
+QLORA = {
+    "load_in_4bit": True,
+    "bnb_4bit_quant_type": "nf4",
+    "bnb_4bit_use_double_quant": True,
+    "bnb_4bit_compute_dtype": "bfloat16",
+    "prepare_for_kbit_training": True,
+}
 
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("merge")
-    return {"root": root, "model": build_model_dir(root / "tiny-llama", hidden=64, layers=2),
-            "train": write_jsonl(root / "train.jsonl", chat_rows(32))}
+    return {
+        "root": root,
+        "model": build_model_dir(root / "tiny-llama", hidden=64, layers=2),
+        "train": write_jsonl(root / "train.jsonl", chat_rows(32)),
+    }
 
 
 def merge_plan(assets: dict[str, Path], method: str, model: Path | None = None, **output: object) -> dict:
     targets = ["q_proj", "v_proj"] if method == "qlora" else "all-linear"
-    plan = make_plan(str(model or assets["model"]), str(assets["train"]), method=method,
-                     training__max_steps=12, training__learning_rate=1e-2, training__save_steps=1000,
-                     lora__target_modules=targets)
+    plan = make_plan(
+        str(model or assets["model"]),
+        str(assets["train"]),
+        method=method,
+        training__max_steps=12,
+        training__learning_rate=1e-2,
+        training__save_steps=1000,
+        lora__target_modules=targets,
+    )
     if method == "qlora":
         plan["quantization"] = dict(QLORA)
-    plan["output"] = {"dir": str(assets["root"]), "merge": True, "merge_dtype": "float32",
-                      "merge_base": "dequantized", "safe_serialization": True, **output}
+    plan["output"] = {
+        "dir": str(assets["root"]),
+        "merge": True,
+        "merge_dtype": "float32",
+        "merge_base": "dequantized",
+        "safe_serialization": True,
+        **output,
+    }
     return plan
 
 
@@ -75,7 +96,9 @@ def test_lora_merge_matches_the_trained_model_within_the_reported_threshold(asse
     merged = _logits(run_dir / "merged", ids)
     adapted = _logits(assets["model"], ids, run_dir / "adapter")
     plain = _logits(assets["model"], ids)
-    assert float((adapted - plain).norm() / plain.norm()) > 10 * merge_mod.THRESHOLDS["float32"], "training moved nothing"
+    assert float((adapted - plain).norm() / plain.norm()) > 10 * merge_mod.THRESHOLDS["float32"], (
+        "training moved nothing"
+    )
     assert float((merged - adapted).norm() / adapted.norm()) < merge_mod.THRESHOLDS["float32"]
 
 
@@ -102,8 +125,14 @@ def test_qlora_merges_into_the_dequantized_nf4_weights_by_default_and_the_origin
     plan = json.loads((run_dir / "plan.json").read_text())
     plan["output"]["merge_base"] = "original"
     (run_dir / "plan.json").write_text(json.dumps(plan))
-    proc = subprocess.run([sys.executable, "-m", "lora_lens_trainer", "merge", "--run-dir", str(run_dir)],
-                          cwd=TRAINER_DIR, env=env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lora_lens_trainer", "merge", "--run-dir", str(run_dir)],
+        cwd=TRAINER_DIR,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     on_original = _report(run_dir)
     assert on_original["merge_base"] == "original" and on_original["check"]["passed"]

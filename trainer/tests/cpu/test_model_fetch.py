@@ -3,6 +3,7 @@ trainer process, the real huggingface_hub (HF_ENDPOINT, HF_HOME, HF_TOKEN), a ti
 Checked: the download events and the run that follows; only the files training reads are fetched; a second run
 downloads nothing; a stop signal mid-download ends the run as stopped; offline the error names `hf download`; a model
 larger than the free disk is refused before any weight is requested."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,9 +11,9 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import unquote, urlparse
 
 import pytest
@@ -89,14 +90,18 @@ def hub_handler(files: HubFiles, log: list[tuple[str, str, dict]]) -> type[BaseH
         def _route(self, head: bool) -> None:
             path = unquote(urlparse(self.path).path)
             log.append(("HEAD" if head else "GET", path, dict(self.headers)))
-            if path in (f"/api/models/{REPO}", f"/api/models/{REPO}/revision/main", f"/api/models/{REPO}/revision/{COMMIT}"):
+            if path in (
+                f"/api/models/{REPO}",
+                f"/api/models/{REPO}/revision/main",
+                f"/api/models/{REPO}/revision/{COMMIT}",
+            ):
                 return self._json({"id": REPO, "sha": COMMIT, "siblings": [files.sibling(n) for n in files.content]})
             if path.startswith(f"/api/models/{REPO}/tree/{COMMIT}"):
                 return self._json([files.tree_entry(n) for n in files.content])
             prefix = f"/{REPO}/resolve/"
             if not path.startswith(prefix):
                 return self._missing()
-            _rev, _, name = path[len(prefix):].partition("/")
+            _rev, _, name = path[len(prefix) :].partition("/")
             if name not in files.content:
                 return self._missing()
             self._file(name, head)
@@ -106,7 +111,7 @@ def hub_handler(files: HubFiles, log: list[tuple[str, str, dict]]) -> type[BaseH
             start = 0
             ranged = self.headers.get("Range")
             if ranged and ranged.startswith("bytes=") and not head:
-                start = int(ranged[len("bytes="):].split("-")[0])
+                start = int(ranged[len("bytes=") :].split("-")[0])
             body = data[start:]
             self.send_response(206 if start else 200)
             self.send_header("X-Repo-Commit", COMMIT)
@@ -171,8 +176,13 @@ def hub(model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
 def hub_plan(tmp_path: Path, model: str = REPO) -> Path:
     run_dir = tmp_path / "run"
     tmp_path.mkdir(parents=True, exist_ok=True)
-    plan = make_plan(model, str(write_jsonl(tmp_path / "train.jsonl", chat_rows(8))), training__max_steps=2,
-                     training__save_steps=100, data__max_length=64)
+    plan = make_plan(
+        model,
+        str(write_jsonl(tmp_path / "train.jsonl", chat_rows(8))),
+        training__max_steps=2,
+        training__save_steps=100,
+        data__max_length=64,
+    )
     plan["output"] = {**plan["output"], "dir": str(tmp_path), "merge": False}
     write_plan(run_dir, plan)
     return run_dir
@@ -199,8 +209,10 @@ def test_a_model_not_on_disk_is_downloaded_then_trains(hub, tmp_path):
     assert names.index("download") < names.index("start") and events[-1]["status"] == "completed"
     assert sorted(p.name for p in snapshot(tmp_path).iterdir()) == sorted(wanted)
     assert weight_requests(log) == [f"/{REPO}/resolve/{COMMIT}/model.safetensors"]  # not original/, not README
-    assert all(headers.get("authorization") == f"Bearer {TOKEN}" or headers.get("Authorization") == f"Bearer {TOKEN}"
-               for _m, _p, headers in log)
+    assert all(
+        headers.get("authorization") == f"Bearer {TOKEN}" or headers.get("Authorization") == f"Bearer {TOKEN}"
+        for _m, _p, headers in log
+    )
 
 
 def test_a_second_run_downloads_nothing(hub, tmp_path):
@@ -232,7 +244,7 @@ def test_a_name_the_hub_does_not_know_is_a_model_error_naming_the_endpoint_and_t
 
 def test_a_model_larger_than_the_free_disk_is_refused_before_any_weight(hub, tmp_path):
     files, log = hub
-    files.claimed_size["model.safetensors"] = 2 ** 60  # an exabyte: no test disk has it free
+    files.claimed_size["model.safetensors"] = 2**60  # an exabyte: no test disk has it free
     rc, events, _ = train(hub_plan(tmp_path))
     assert rc == 1
     error = next(e for e in events if e["event"] == "error")
@@ -243,7 +255,7 @@ def test_a_model_larger_than_the_free_disk_is_refused_before_any_weight(hub, tmp
 def test_a_stop_signal_during_the_download_ends_the_run_as_stopped(hub, tmp_path):
     files, _log = hub
     # 24 MiB: more than one of huggingface_hub's 10 MiB chunks, so the download reports (and checks the stop) mid-file.
-    files.content["tokenizer.model"] = bytes(24 * 1024 ** 2)
+    files.content["tokenizer.model"] = bytes(24 * 1024**2)
     files.held = "tokenizer.model"
     run_dir = hub_plan(tmp_path)
 

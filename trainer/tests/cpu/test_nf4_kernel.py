@@ -1,6 +1,7 @@
 """The fused NF4 matmul (kernels/nf4_triton.py) against the reference path (dequantize, then matmul), on the CPU through
 Triton's interpreter: the weight it reads is NF4Linear's own, bit for bit; products within bf16 noise, forward, input
 gradient and through a LoRA layer; and no bf16 copy of the weight is formed on the fused path."""
+
 from __future__ import annotations
 
 import pytest
@@ -51,7 +52,9 @@ def test_forward_and_input_gradient_are_within_bf16_noise_of_the_reference(fused
     x = torch.randn(3, 7, 112, dtype=torch.bfloat16)
     g = torch.randn(3, 7, 80, dtype=torch.bfloat16)
     assert _relative(kernels.fused_nf4_matmul(x, layer), kernels.reference_nf4_matmul(x, layer)) <= BF16_NOISE
-    assert _relative(kernels.fused_nf4_matmul(g, layer, True), kernels.reference_nf4_matmul(g, layer, True)) <= BF16_NOISE
+    assert (
+        _relative(kernels.fused_nf4_matmul(g, layer, True), kernels.reference_nf4_matmul(g, layer, True)) <= BF16_NOISE
+    )
 
 
 def _lora_grads(layer: nf4.NF4Linear, x: torch.Tensor) -> list[torch.Tensor]:

@@ -3,6 +3,7 @@ uneven, padded, prompt-masked micro-batches, with the HF Trainer's num_items_in_
 losses of the whole step over the step's target-token count). Ours: modeling.apply_method (fused LoRA),
 collate_padded, step.batch_loss; theirs: get_peft_model + model(labels=..., num_items_in_batch=...), from
 identical weights. fp32 to 1e-5 relative; bf16 (autocast) within bf16 noise, see test_bf16_within_bf16_noise."""
+
 from __future__ import annotations
 
 import copy
@@ -40,8 +41,15 @@ def _micro_batches(vocab: int) -> list[list[Example]]:
 
 
 def _ours(base: torch.nn.Module, autocast: torch.dtype | None, targets):
-    lora = {"r": R, "lora_alpha": ALPHA, "lora_dropout": 0.0, "target_modules": targets, "bias": "none",
-            "use_rslora": False, "use_dora": False}
+    lora = {
+        "r": R,
+        "lora_alpha": ALPHA,
+        "lora_dropout": 0.0,
+        "target_modules": targets,
+        "bias": "none",
+        "use_rslora": False,
+        "use_dora": False,
+    }
     plan = plan_from_dict(make_plan("/m", "/data/train.jsonl", method="lora", lora=lora, precision="fp32"))
     setup = apply_method(base, plan, CPU, torch.float32, autocast, None)
     gen = torch.Generator().manual_seed(12)
@@ -53,8 +61,9 @@ def _ours(base: torch.nn.Module, autocast: torch.dtype | None, targets):
 def _peft_copy_of(ours: torch.nn.Module, base: torch.nn.Module, targets):
     from peft import LoraConfig, get_peft_model
 
-    model = get_peft_model(base, LoraConfig(r=R, lora_alpha=ALPHA, lora_dropout=0.0, target_modules=targets,
-                                            task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        base, LoraConfig(r=R, lora_alpha=ALPHA, lora_dropout=0.0, target_modules=targets, task_type="CAUSAL_LM")
+    )
     mine = lora_modules(ours)
     loaded = 0
     for name, module in model.base_model.model.named_modules():
@@ -89,11 +98,16 @@ def _peft_step(model, micro: list[list[Example]], autocast: torch.dtype | None):
         labels = torch.full_like(batch.input_ids, IGNORE)
         mask = torch.zeros_like(batch.input_ids)
         for i, e in enumerate(rows):
-            labels[i, :len(e.labels)] = torch.tensor(e.labels)
-            mask[i, :len(e.input_ids)] = 1
+            labels[i, : len(e.labels)] = torch.tensor(e.labels)
+            mask[i, : len(e.input_ids)] = 1
         with torch.autocast("cpu", dtype=autocast, enabled=autocast is not None):
-            loss = model(input_ids=batch.input_ids, attention_mask=mask, labels=labels, use_cache=False,
-                         num_items_in_batch=torch.tensor(num_items)).loss
+            loss = model(
+                input_ids=batch.input_ids,
+                attention_mask=mask,
+                labels=labels,
+                use_cache=False,
+                num_items_in_batch=torch.tensor(num_items),
+            ).loss
         loss.backward()
         total += float(loss.detach())
     grads = {}
@@ -160,6 +174,8 @@ def test_bf16_within_bf16_noise():
     our_err = max(_relative(ours[k], ours32[k]) for k in ours32)
     their_err = max(_relative(theirs[k], ours32[k]) for k in ours32)
     between = max(_relative(ours[k], theirs[k]) for k in theirs)
-    print(f"bf16 vs fp32 (max relative L2 per tensor): ours {our_err:.2e}, PEFT {their_err:.2e}; ours vs PEFT {between:.2e}")
+    print(
+        f"bf16 vs fp32 (max relative L2 per tensor): ours {our_err:.2e}, PEFT {their_err:.2e}; ours vs PEFT {between:.2e}"
+    )
     assert our_err <= 2 * their_err + 1e-3
     assert between < 0.03

@@ -1,5 +1,6 @@
 """LossScaler follows torch.amp.GradScaler's rules: same scale after any sequence of overflowing and clean steps,
 same unscaled gradients, inf/nan detected; its state survives a round trip."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,7 +18,9 @@ def _step_with(grad_value: float, ours: LossScaler, theirs, param_ours, param_th
     theirs.scale(torch.ones(()))  # GradScaler initialises its state lazily here
     theirs.step(opt)  # unscales, skips on inf
     theirs.update()
-    assert torch.allclose(param_ours.grad, param_theirs.grad, equal_nan=True)  # GradScaler's unscale leaves the grads divided too
+    assert torch.allclose(
+        param_ours.grad, param_theirs.grad, equal_nan=True
+    )  # GradScaler's unscale leaves the grads divided too
     return found
 
 

@@ -1,10 +1,11 @@
 """The learning rate, step by step, equals transformers' get_scheduler for every lr_scheduler_type the plan allows
 and every warmup form (warmup_steps, warmup_ratio, none, longer than the run), with the warmup length as the HF
 Trainer derives it (TrainingArguments.get_warmup_steps)."""
+
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import get_args, get_type_hints
 
@@ -29,7 +30,7 @@ def test_every_kind_the_plan_schema_allows_is_covered():
     assert sorted(allowed) == sorted(KINDS) and len(KINDS) >= 4
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hf_warmup(total: int, steps: int, ratio: float) -> int:
     from transformers import TrainingArguments
 
@@ -53,14 +54,22 @@ def test_schedule_equals_transformers_step_by_step(kind):
 
     for total in TOTALS:
         for steps, ratio in WARMUPS:
-            plan = plan_from_dict(make_plan("/m", "/data/train.jsonl", training__lr_scheduler_type=kind,
-                                            training__warmup_steps=steps, training__warmup_ratio=ratio,
-                                            training__learning_rate=3e-4))
+            plan = plan_from_dict(
+                make_plan(
+                    "/m",
+                    "/data/train.jsonl",
+                    training__lr_scheduler_type=kind,
+                    training__warmup_steps=steps,
+                    training__warmup_ratio=ratio,
+                    training__learning_rate=3e-4,
+                )
+            )
             p_ours, p_theirs = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
             opt_ours = torch.optim.SGD([p_ours], lr=3e-4)
             opt_theirs = torch.optim.SGD([p_theirs], lr=3e-4)
             ours = _lrs(build_scheduler(plan, opt_ours, total), opt_ours, total)
             warm = _hf_warmup(total, steps, ratio)
-            theirs = _lrs(get_scheduler(kind, opt_theirs, num_warmup_steps=warm, num_training_steps=total),
-                          opt_theirs, total)
+            theirs = _lrs(
+                get_scheduler(kind, opt_theirs, num_warmup_steps=warm, num_training_steps=total), opt_theirs, total
+            )
             assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-15), (kind, total, steps, ratio)

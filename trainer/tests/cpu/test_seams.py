@@ -1,5 +1,6 @@
 """The trainer's seams: where a process trains (torchrun's environment, or one process), and objectives chosen
 by name (SFT when the plan names none)."""
+
 from __future__ import annotations
 
 from pathlib import Path

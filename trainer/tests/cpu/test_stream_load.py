@@ -1,5 +1,6 @@
 """The streaming NF4 load (model/stream_load.py): the same weights as from_pretrained followed by quantization, from a
 model saved as several shards; broken checkpoints refused with the file and tensor named, before anything loads."""
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,9 @@ def _streamed(folder: Path, double_quant: bool) -> torch.nn.Module:
 
 @pytest.mark.parametrize("arch,overrides", [("llama", {}), ("qwen2", {"tie_word_embeddings": True})])
 @pytest.mark.parametrize("double_quant", [True, False])
-def test_streamed_weights_equal_from_pretrained_then_quantized(tmp_path: Path, arch: str, overrides: dict,
-                                                              double_quant: bool):
+def test_streamed_weights_equal_from_pretrained_then_quantized(
+    tmp_path: Path, arch: str, overrides: dict, double_quant: bool
+):
     folder = _save_sharded(tmp_path / "m", arch, **overrides)  # qwen2: q/k/v biases, and a tied head
     ours, theirs = _streamed(folder, double_quant), _reference(folder, double_quant)
     mine, ref = ours.state_dict(), theirs.state_dict()
@@ -98,8 +100,11 @@ def test_a_tensor_of_the_wrong_shape_names_the_file_and_tensor(tmp_path: Path):
     tensors = load_file(folder / file)
     tensors[name] = tensors[name][:, :32].contiguous()
     save_file(tensors, folder / file, metadata={"format": "pt"})
-    with pytest.raises(CheckpointError, match=rf"{file}: tensor '{name}' has shape \[96, 32\], but config.json "
-                                              rf"describes \[96, 64\]"):
+    with pytest.raises(
+        CheckpointError,
+        match=rf"{file}: tensor '{name}' has shape \[96, 32\], but config.json "
+        rf"describes \[96, 64\]",
+    ):
         plan_load(skeleton(folder, torch.bfloat16, "sdpa", False), folder)
 
 
@@ -123,8 +128,9 @@ def test_a_missing_tensor_is_named(tmp_path: Path):
 
 def test_load_model_streams_qlora_and_reports_a_broken_checkpoint_as_a_model_error(tmp_path: Path):
     folder = _save_sharded(tmp_path / "m", "llama")
-    plan = plan_from_dict(make_plan(str(folder), str(tmp_path / "train.jsonl"), method="qlora",
-                                    training__gradient_checkpointing=False))
+    plan = plan_from_dict(
+        make_plan(str(folder), str(tmp_path / "train.jsonl"), method="qlora", training__gradient_checkpointing=False)
+    )
     setup = load_model(plan, CPU)
     assert setup.quantization_backend == "builtin-nf4"
     assert not [n for n, t in setup.model.state_dict(keep_vars=True).items() if t.device.type == "meta"]
@@ -142,25 +148,31 @@ def test_the_trainer_refuses_a_truncated_checkpoint_before_training_and_writes_n
     weights.write_bytes(weights.read_bytes()[:-64])
     train_file = write_jsonl(tmp_path / "train.jsonl", chat_rows(8))
     run_dir, out_dir = tmp_path / "run", tmp_path / "out"
-    write_plan(run_dir, make_plan(str(model_dir), str(train_file), method="qlora", out=str(out_dir),
-                                  training__max_steps=2))
+    write_plan(
+        run_dir, make_plan(str(model_dir), str(train_file), method="qlora", out=str(out_dir), training__max_steps=2)
+    )
     code, events, stderr = train(run_dir)
     assert code != 0, stderr
     errors = [e for e in events if e["event"] == "error"]
     assert errors and errors[0]["kind"] == "model", events
-    assert re.search(r"model\.safetensors: tensor '.+' ends at byte \d+ but the file has \d+ bytes", errors[0]["message"])
+    assert re.search(
+        r"model\.safetensors: tensor '.+' ends at byte \d+ but the file has \d+ bytes", errors[0]["message"]
+    )
     assert not [e for e in events if e["event"] in ("step", "checkpoint")]
     left = [p.name for p in [*run_dir.iterdir(), *(out_dir.iterdir() if out_dir.exists() else [])]]
     assert not [name for name in left if "checkpoint" in name or name.startswith("adapter")], left
 
 
-def test_too_little_free_ram_is_refused_with_both_figures_before_a_tensor_is_read(tmp_path: Path,
-                                                                                 monkeypatch: pytest.MonkeyPatch):
-    from lora_lens_trainer.model import checkpoint_files, stream_load as stream
+def test_too_little_free_ram_is_refused_with_both_figures_before_a_tensor_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from lora_lens_trainer.model import checkpoint_files
+    from lora_lens_trainer.model import stream_load as stream
 
     folder = _save_sharded(tmp_path / "m", "llama")
-    plan = plan_from_dict(make_plan(str(folder), str(tmp_path / "train.jsonl"), method="qlora",
-                                    training__gradient_checkpointing=False))
+    plan = plan_from_dict(
+        make_plan(str(folder), str(tmp_path / "train.jsonl"), method="qlora", training__gradient_checkpointing=False)
+    )
     # The machine's MemAvailable is the one input that cannot be made small here; the figure it is compared with is real.
     monkeypatch.setattr(stream, "available_ram_bytes", lambda: 1024)
 
@@ -168,6 +180,9 @@ def test_too_little_free_ram_is_refused_with_both_figures_before_a_tensor_is_rea
         raise AssertionError(f"read {entry.name} after the RAM check failed")
 
     monkeypatch.setattr(stream, "read_tensor", no_read)
-    with pytest.raises(ModelError, match=r"needs about 0\.\d GiB of RAM beyond what this process holds .* and 0\.0 GiB "
-                                         r"is available: close other programs or use a machine with more RAM"):
+    with pytest.raises(
+        ModelError,
+        match=r"needs about 0\.\d GiB of RAM beyond what this process holds .* and 0\.0 GiB "
+        r"is available: close other programs or use a machine with more RAM",
+    ):
         load_model(plan, CPU)

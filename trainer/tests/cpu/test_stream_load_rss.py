@@ -5,6 +5,7 @@ Each load runs in its own process, which reports its resident set just before lo
 device, the loaded NF4 model itself, plus the largest tensor's read buffer and one quantization pass's temporaries.
 The whole-model path must hold every bf16 weight at once, so it is above that by most of the model's size.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,19 +34,34 @@ def _write_random_llama(folder: Path) -> int:
     from safetensors.torch import save_file
     from transformers import LlamaConfig
 
-    config = LlamaConfig(vocab_size=8192, hidden_size=1024, intermediate_size=4096, num_hidden_layers=8,
-                         num_attention_heads=16, num_key_value_heads=8, tie_word_embeddings=False)
+    config = LlamaConfig(
+        vocab_size=8192,
+        hidden_size=1024,
+        intermediate_size=4096,
+        num_hidden_layers=8,
+        num_attention_heads=16,
+        num_key_value_heads=8,
+        tie_word_embeddings=False,
+    )
     folder.mkdir(parents=True)
     config.save_pretrained(folder)
     gen = torch.Generator().manual_seed(0)
     shapes = {"model.embed_tokens.weight": (8192, 1024), "model.norm.weight": (1024,), "lm_head.weight": (8192, 1024)}
     for i in range(8):
         p = f"model.layers.{i}."
-        shapes.update({p + "self_attn.q_proj.weight": (1024, 1024), p + "self_attn.k_proj.weight": (512, 1024),
-                       p + "self_attn.v_proj.weight": (512, 1024), p + "self_attn.o_proj.weight": (1024, 1024),
-                       p + "mlp.gate_proj.weight": (4096, 1024), p + "mlp.up_proj.weight": (4096, 1024),
-                       p + "mlp.down_proj.weight": (1024, 4096), p + "input_layernorm.weight": (1024,),
-                       p + "post_attention_layernorm.weight": (1024,)})
+        shapes.update(
+            {
+                p + "self_attn.q_proj.weight": (1024, 1024),
+                p + "self_attn.k_proj.weight": (512, 1024),
+                p + "self_attn.v_proj.weight": (512, 1024),
+                p + "self_attn.o_proj.weight": (1024, 1024),
+                p + "mlp.gate_proj.weight": (4096, 1024),
+                p + "mlp.up_proj.weight": (4096, 1024),
+                p + "mlp.down_proj.weight": (1024, 4096),
+                p + "input_layernorm.weight": (1024,),
+                p + "post_attention_layernorm.weight": (1024,),
+            }
+        )
     weight_map: dict[str, str] = {}
     shard: dict[str, torch.Tensor] = {}
     total = 0
@@ -103,8 +119,13 @@ def _measure(folder: Path, how: str) -> dict:
     # glibc raises its mmap threshold after the first large free, and then serves 16 MiB temporaries from a heap
     # that fragments: the same load then peaks anywhere within ~70 MiB. A fixed threshold measures the load itself.
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(1024 * 1024)}
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(folder), how, str(TRAINER)], capture_output=True,
-                         text=True, timeout=600, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(folder), how, str(TRAINER)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -123,8 +144,10 @@ def test_streaming_load_adds_only_the_nf4_model_and_one_tensor_to_ram(random_lla
     whole_extra = whole["peak"] - whole["before"]
     largest_linear = 4096 * 1024
     bound = stream["resident"] + stream["largest"] + 13 * min(largest_linear, QUANTIZE_CHUNK) + FIXED_SLACK
-    print(f"bf16 model {bf16_bytes / MIB:.0f} MiB; peak RAM added: streaming {stream_extra / MIB:.0f} MiB (bound "
-          f"{bound / MIB:.0f}), whole model {whole_extra / MIB:.0f} MiB")
+    print(
+        f"bf16 model {bf16_bytes / MIB:.0f} MiB; peak RAM added: streaming {stream_extra / MIB:.0f} MiB (bound "
+        f"{bound / MIB:.0f}), whole model {whole_extra / MIB:.0f} MiB"
+    )
     assert stream_extra <= bound
     assert whole_extra >= bf16_bytes  # the old path held every bf16 weight at once
     assert whole_extra - stream_extra >= bf16_bytes // 2

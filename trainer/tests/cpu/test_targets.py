@@ -2,6 +2,7 @@
 (test/fixtures/target-modules.json, also run by the TypeScript estimate's test) against the trainer's
 find_targets and against PEFT's own check_target_module_exists on a tiny Llama; the saved adapter_config.json
 makes PEFT adapt the same modules again on load."""
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,9 @@ def test_no_match_and_bad_regex_are_refused_clearly(model):
         find_targets(model, "(q_proj", model.lm_head)
 
 
-@pytest.mark.parametrize("targets", [["q_proj", "mlp.down_proj"], ["layers.0.self_attn.q_proj"], ".*\\.(k_proj|up_proj)",
-                                     "all-linear"])
+@pytest.mark.parametrize(
+    "targets", [["q_proj", "mlp.down_proj"], ["layers.0.self_attn.q_proj"], ".*\\.(k_proj|up_proj)", "all-linear"]
+)
 def test_peft_loads_the_saved_adapter_onto_the_same_modules(tmp_path, targets):
     from peft import PeftModel
 
@@ -78,12 +80,12 @@ def test_peft_loads_the_saved_adapter_onto_the_same_modules(tmp_path, targets):
     from peft.tuners.lora import LoraLayer
 
     prefix = "base_model.model."
-    wrapped = sorted(n[len(prefix):] for n, m in loaded.named_modules() if isinstance(m, LoraLayer))
+    wrapped = sorted(n[len(prefix) :] for n, m in loaded.named_modules() if isinstance(m, LoraLayer))
     assert wrapped == sorted(adapted)
     ids = torch.randint(3, 256, (2, 11), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        from lora_lens_trainer.modeling import decoder_and_head
         from lora_lens_trainer.loss import transformed_logits
+        from lora_lens_trainer.modeling import decoder_and_head
 
         body, head = decoder_and_head(ours)
         mine = transformed_logits(body(input_ids=ids).last_hidden_state, head.weight, None, head.transform)

@@ -2,6 +2,7 @@
 tests: plans on a tiny model built in the test, events read back and checked against the schema, signals sent
 at chosen events. The child is frozen (SIGSTOP) while the test acts on an event, so where a signal lands does not
 depend on how busy the machine is."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from lora_lens_trainer import schema_check
 
@@ -22,8 +23,16 @@ TIMEOUT_S = 300
 def env() -> dict[str, str]:
     out = dict(os.environ)
     # One thread: frugal on a shared machine, and the same reduction order in every process (bit-exact resume).
-    out.update({"PYTHONPATH": str(TRAINER_DIR), "PYTHONUNBUFFERED": "1", "LORA_LENS_VALIDATE_EVENTS": "1",
-                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""})
+    out.update(
+        {
+            "PYTHONPATH": str(TRAINER_DIR),
+            "PYTHONUNBUFFERED": "1",
+            "LORA_LENS_VALIDATE_EVENTS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "CUDA_VISIBLE_DEVICES": "",
+        }
+    )
     return out
 
 
@@ -33,8 +42,17 @@ def write_plan(run_dir: Path, plan: dict) -> None:
 
 
 def command(run_dir: Path, *flags: str) -> list[str]:
-    return [sys.executable, "-m", "lora_lens_trainer", "run", "--plan", str(run_dir / "plan.json"),
-            "--run-dir", str(run_dir), *flags]
+    return [
+        sys.executable,
+        "-m",
+        "lora_lens_trainer",
+        "run",
+        "--plan",
+        str(run_dir / "plan.json"),
+        "--run-dir",
+        str(run_dir),
+        *flags,
+    ]
 
 
 def read_events(run_dir: Path) -> list[dict]:
@@ -45,16 +63,20 @@ def read_events(run_dir: Path) -> list[dict]:
 
 
 def train(run_dir: Path, *flags: str) -> tuple[int, list[dict], str]:
-    proc = subprocess.run(command(run_dir, *flags), cwd=TRAINER_DIR, env=env(), capture_output=True, text=True,
-                          timeout=TIMEOUT_S)
+    proc = subprocess.run(
+        command(run_dir, *flags), cwd=TRAINER_DIR, env=env(), capture_output=True, text=True, timeout=TIMEOUT_S
+    )
     return proc.returncode, read_events(run_dir), proc.stderr
 
 
-def train_until(run_dir: Path, act: Callable[[dict, subprocess.Popen], bool], *flags: str) -> tuple[int, list[dict], str]:
+def train_until(
+    run_dir: Path, act: Callable[[dict, subprocess.Popen], bool], *flags: str
+) -> tuple[int, list[dict], str]:
     """Runs the trainer; `act(event, proc)` is called on each event with the child frozen, and returns True once
     it is done acting (later events are only read). Returns (exit code, the folder's events, stderr)."""
-    proc = subprocess.Popen(command(run_dir, *flags), cwd=TRAINER_DIR, env=env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        command(run_dir, *flags), cwd=TRAINER_DIR, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     done = False
     try:
         assert proc.stdout is not None

@@ -2,6 +2,7 @@
 
 Skips (with the reason) where torch or CUDA is absent, as in CI. On an H100 it takes about two minutes.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="the GPU suite needs torch (pip install torch transformers peft safetensors)")
+torch = pytest.importorskip(
+    "torch", reason="the GPU suite needs torch (pip install torch transformers peft safetensors)"
+)
 if not torch.cuda.is_available():
     pytest.skip("the GPU suite needs a CUDA GPU; none is visible here", allow_module_level=True)
 pytest.importorskip("transformers")
@@ -22,7 +25,7 @@ pytest.importorskip("peft")
 
 from lora_lens_trainer import schema_check  # noqa: E402
 from tests.plans import make_plan  # noqa: E402
-from tests.tiny_model import chat_rows, build_model_dir, write_jsonl  # noqa: E402
+from tests.tiny_model import build_model_dir, chat_rows, write_jsonl  # noqa: E402
 
 TRAINER_DIR = Path(__file__).resolve().parents[2]
 SCHEMA = schema_check.load_schema(schema_check.find_events_schema())
@@ -44,7 +47,16 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _cmd(run_dir: Path, resume: bool = False) -> list[str]:
-    cmd = [sys.executable, "-m", "lora_lens_trainer", "run", "--plan", str(run_dir / "plan.json"), "--run-dir", str(run_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lora_lens_trainer",
+        "run",
+        "--plan",
+        str(run_dir / "plan.json"),
+        "--run-dir",
+        str(run_dir),
+    ]
     return cmd + (["--resume"] if resume else [])
 
 
@@ -63,7 +75,9 @@ def read_events(run_dir: Path) -> list[dict]:
 def train(run_dir: Path, plan: dict, resume: bool = False, **env: str) -> tuple[int, list[dict], str]:
     if not resume:
         _write_plan(run_dir, plan)
-    proc = subprocess.run(_cmd(run_dir, resume), cwd=TRAINER_DIR, env=_env(**env), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        _cmd(run_dir, resume), cwd=TRAINER_DIR, env=_env(**env), capture_output=True, text=True, timeout=600
+    )
     return proc.returncode, read_events(run_dir), proc.stderr
 
 
@@ -74,9 +88,17 @@ def losses(events: list[dict]) -> dict[int, float]:
 # LoRA on a random base learns slower than full fine-tuning: a larger step, and a lower bar for how far it falls.
 @pytest.mark.parametrize("method, lr, fraction", [("full", 1e-3, 0.35), ("lora", 1e-2, 0.6), ("qlora", 1e-2, 0.6)])
 def test_loss_falls_on_a_memorizable_set(assets, tmp_path, method, lr, fraction):
-    plan = make_plan(str(assets["model"]), str(assets["train"]), method=method, eval_path=str(assets["eval"]),
-                     training__learning_rate=lr, training__max_steps=60, training__eval_steps=30,
-                     training__gradient_checkpointing=method != "full", training__warmup_steps=5)
+    plan = make_plan(
+        str(assets["model"]),
+        str(assets["train"]),
+        method=method,
+        eval_path=str(assets["eval"]),
+        training__learning_rate=lr,
+        training__max_steps=60,
+        training__eval_steps=30,
+        training__gradient_checkpointing=method != "full",
+        training__warmup_steps=5,
+    )
     rc, events, stderr = train(tmp_path / method, plan)
     assert rc == 0, stderr[-3000:]
     start = events[0]
@@ -96,19 +118,36 @@ def test_loss_falls_on_a_memorizable_set(assets, tmp_path, method, lr, fraction)
 
 
 def test_stop_then_resume_gives_the_uninterrupted_loss_sequence(assets, tmp_path):
-    plan = make_plan(str(assets["model"]), str(assets["train"]), training__max_steps=200, training__learning_rate=1e-3,
-                     training__gradient_accumulation_steps=2, training__per_device_train_batch_size=2,
-                     training__save_steps=1000, training__lr_scheduler_type="cosine", training__warmup_steps=10,
-                     data__group_by_length=True, lora={"r": 8, "lora_alpha": 16, "lora_dropout": 0.1,
-                                                       "target_modules": "all-linear", "bias": "none",
-                                                       "use_rslora": False, "use_dora": False})
+    plan = make_plan(
+        str(assets["model"]),
+        str(assets["train"]),
+        training__max_steps=200,
+        training__learning_rate=1e-3,
+        training__gradient_accumulation_steps=2,
+        training__per_device_train_batch_size=2,
+        training__save_steps=1000,
+        training__lr_scheduler_type="cosine",
+        training__warmup_steps=10,
+        data__group_by_length=True,
+        lora={
+            "r": 8,
+            "lora_alpha": 16,
+            "lora_dropout": 0.1,
+            "target_modules": "all-linear",
+            "bias": "none",
+            "use_rslora": False,
+            "use_dora": False,
+        },
+    )
     rc, full_events, stderr = train(tmp_path / "whole", plan)
     assert rc == 0, stderr[-3000:]
     reference = losses(full_events)
 
     run_dir = tmp_path / "interrupted"
     _write_plan(run_dir, plan)
-    proc = subprocess.Popen(_cmd(run_dir), cwd=TRAINER_DIR, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _cmd(run_dir), cwd=TRAINER_DIR, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + 300
     while time.time() < deadline:
         line = proc.stdout.readline()
@@ -136,8 +175,13 @@ def test_stop_then_resume_gives_the_uninterrupted_loss_sequence(assets, tmp_path
 
 
 def test_merged_logits_match_the_adapter_model(assets, tmp_path):
-    plan = make_plan(str(assets["model"]), str(assets["train"]), training__max_steps=30, training__learning_rate=3e-3,
-                     output={"dir": str(tmp_path), "merge": True, "merge_dtype": "float32", "safe_serialization": True})
+    plan = make_plan(
+        str(assets["model"]),
+        str(assets["train"]),
+        training__max_steps=30,
+        training__learning_rate=3e-3,
+        output={"dir": str(tmp_path), "merge": True, "merge_dtype": "float32", "safe_serialization": True},
+    )
     run_dir = tmp_path / "run"
     rc, events, stderr = train(run_dir, plan)
     assert rc == 0, stderr[-3000:]
@@ -152,7 +196,9 @@ def test_merged_logits_match_the_adapter_model(assets, tmp_path):
     with torch.no_grad():
         plain = base(input_ids=ids).logits
         adapted = PeftModel.from_pretrained(base, str(run_dir / "adapter")).eval()(input_ids=ids).logits
-        merged = AutoModelForCausalLM.from_pretrained(run_dir / "merged", dtype=torch.float32).cuda()(input_ids=ids).logits
+        merged = (
+            AutoModelForCausalLM.from_pretrained(run_dir / "merged", dtype=torch.float32).cuda()(input_ids=ids).logits
+        )
     assert (adapted - plain).abs().max() > 1e-2
     assert (adapted - merged).abs().max() < 1e-3 * max(1.0, float(adapted.abs().max()))
 
@@ -160,10 +206,17 @@ def test_merged_logits_match_the_adapter_model(assets, tmp_path):
 def test_out_of_memory_reports_an_oom_event_and_leaves_nothing_half_written(assets, tmp_path):
     long_rows = [{"text": " ".join(["capital city of a country"] * 400)} for _ in range(64)]
     data = write_jsonl(tmp_path / "long.jsonl", long_rows)
-    plan = make_plan(str(assets["model"]), str(data), data__format="text", data__max_length=2048,
-                     training__per_device_train_batch_size=64, training__max_steps=5, training__save_steps=1)
+    plan = make_plan(
+        str(assets["model"]),
+        str(data),
+        data__format="text",
+        data__max_length=2048,
+        training__per_device_train_batch_size=64,
+        training__max_steps=5,
+        training__save_steps=1,
+    )
     run_dir = tmp_path / "oom"
-    rc, events, stderr = train(run_dir, plan, LORA_LENS_GPU_MEMORY_LIMIT=str(256 * 1024 ** 2))
+    rc, events, stderr = train(run_dir, plan, LORA_LENS_GPU_MEMORY_LIMIT=str(256 * 1024**2))
     assert rc == 3, stderr[-3000:]
     error = next(e for e in events if e["event"] == "error")
     assert error["kind"] == "oom"

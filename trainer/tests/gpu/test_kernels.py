@@ -1,4 +1,5 @@
 """The trainer's numerical pieces against plain references: NF4, fused cross-entropy, fused LoRA, packing, labels."""
+
 from __future__ import annotations
 
 import pytest
@@ -99,7 +100,7 @@ def test_cross_entropy_kernel_matches_torch_on_bf16_logits_of_a_large_vocabulary
     rows = ce_kernel.cross_entropy_grad_(work, targets, 0.25)
     assert torch.allclose(rows, expected.detach(), atol=1e-3, rtol=1e-4)
     # The gradient is rounded to bf16 once, as the torch path's cast does: within half a bf16 ulp of 0.25.
-    assert float((work.float() - reference.grad).abs().max()) < 0.25 * 2 ** -8
+    assert float((work.float() - reference.grad).abs().max()) < 0.25 * 2**-8
 
 
 def test_fused_lora_linear_matches_the_plain_formula():
@@ -141,7 +142,9 @@ def test_packed_examples_do_not_see_each_other(tmp_path):
     device = torch.device("cuda")
     with torch.no_grad():
         packed = batch_loss(body, head, collate_packed([exs], 0, 128).to(device), 1.0, device, None, "sdpa")
-        alone = sum(float(batch_loss(body, head, collate_padded([e], 0).to(device), 1.0, device, None, "sdpa")) for e in exs)
+        alone = sum(
+            float(batch_loss(body, head, collate_padded([e], 0).to(device), 1.0, device, None, "sdpa")) for e in exs
+        )
         # Without the block mask the later examples would attend to the earlier ones and the sum would differ.
         leaky = collate_packed([exs], 0, 128)
         leaky.attention_mask = None

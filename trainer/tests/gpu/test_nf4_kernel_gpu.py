@@ -1,6 +1,7 @@
 """The fused NF4 matmul on the GPU at real sizes (a 7B model's MLP and attention shapes) against the reference path,
 and the streaming load onto the GPU: the same weights as the CPU path, and a GPU peak within the NF4 model plus one
 bf16 weight and a quantization pass."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,7 +42,9 @@ def test_fused_matches_the_reference_at_real_sizes(monkeypatch: pytest.MonkeyPat
     g = torch.randn(2048, out_f, device=CUDA, dtype=torch.bfloat16)
     assert kernels.fused_enabled(x)
     assert _relative(kernels.fused_nf4_matmul(x, layer), kernels.reference_nf4_matmul(x, layer)) <= BF16_NOISE
-    assert _relative(kernels.fused_nf4_matmul(g, layer, True), kernels.reference_nf4_matmul(g, layer, True)) <= BF16_NOISE
+    assert (
+        _relative(kernels.fused_nf4_matmul(g, layer, True), kernels.reference_nf4_matmul(g, layer, True)) <= BF16_NOISE
+    )
 
 
 def test_fused_forms_no_weight_sized_buffer(monkeypatch: pytest.MonkeyPatch):
@@ -56,16 +59,24 @@ def test_fused_forms_no_weight_sized_buffer(monkeypatch: pytest.MonkeyPatch):
     torch.cuda.synchronize()
     extra = torch.cuda.max_memory_allocated() - base
     bf16_weight = 28672 * 8192 * 2
-    assert extra <= out.numel() * 2 + (1 << 20), f"{extra / 2**20:.0f} MiB beyond the output; a bf16 W is {bf16_weight / 2**20:.0f}"
+    assert extra <= out.numel() * 2 + (1 << 20), (
+        f"{extra / 2**20:.0f} MiB beyond the output; a bf16 W is {bf16_weight / 2**20:.0f}"
+    )
 
 
 def test_streaming_load_on_the_gpu_equals_the_cpu_path_and_bounds_gpu_memory(tmp_path: Path):
+    from lora_lens_trainer.model.stream_load import plan_load, resident_bytes, skeleton, stream_load
     from tests.tiny_model import tiny_causal_lm
 
-    from lora_lens_trainer.model.stream_load import plan_load, resident_bytes, skeleton, stream_load
-
-    model = tiny_causal_lm("llama", hidden_size=512, intermediate_size=1536, num_hidden_layers=4,
-                           num_attention_heads=8, num_key_value_heads=4, vocab=4096).to(torch.bfloat16)
+    model = tiny_causal_lm(
+        "llama",
+        hidden_size=512,
+        intermediate_size=1536,
+        num_hidden_layers=4,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+        vocab=4096,
+    ).to(torch.bfloat16)
     model.save_pretrained(tmp_path, safe_serialization=True, max_shard_size="8MB")
 
     def load(device: torch.device) -> dict[str, torch.Tensor]:

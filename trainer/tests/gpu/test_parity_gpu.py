@@ -2,6 +2,7 @@
 cross-entropy kernel with each logit transform, each head variant against the model's own forward(labels=...),
 fp16-mixed LoRA gradients against fp32. Figures are printed (run with -s) and, when LORA_LENS_FIGURES names a
 file, appended to it as JSON lines."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,11 @@ def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @needs_triton
-@pytest.mark.parametrize("transform", [LogitTransform(1 / 8.0), LogitTransform(0.0625), LogitTransform(1.0, 30.0),
-                                       LogitTransform(2.0, 3.0)], ids=["granite", "cohere", "gemma2", "scale+cap"])
+@pytest.mark.parametrize(
+    "transform",
+    [LogitTransform(1 / 8.0), LogitTransform(0.0625), LogitTransform(1.0, 30.0), LogitTransform(2.0, 3.0)],
+    ids=["granite", "cohere", "gemma2", "scale+cap"],
+)
 def test_kernel_with_each_transform_matches_autograd_on_bf16_logits(transform):
     torch.manual_seed(4)
     logits = (torch.randn(37, VOCAB, device="cuda") * 8).to(torch.bfloat16)
@@ -63,7 +67,7 @@ def test_kernel_with_each_transform_matches_autograd_on_bf16_logits(transform):
     _record("kernel", transform=str(transform), loss_max_abs=loss_err, grad_max_abs=grad_err)
     assert torch.allclose(rows, expected.detach(), atol=1e-3, rtol=1e-4)
     # One bf16 rounding of a gradient entry bounded by 0.25 · multiplier.
-    assert grad_err < 0.25 * max(1.0, transform.multiplier) * 2 ** -8
+    assert grad_err < 0.25 * max(1.0, transform.multiplier) * 2**-8
 
 
 def _examples(n_rows: int, seed: int, vocab: int = VOCAB, length: int = SEQ) -> list[Example]:
@@ -82,8 +86,8 @@ def _hf_inputs(examples: list[Example]) -> tuple[torch.Tensor, torch.Tensor, tor
     labels = torch.full_like(batch.input_ids, IGNORE)
     mask = torch.zeros_like(batch.input_ids)
     for row, e in enumerate(examples):
-        labels[row, :len(e.labels)] = torch.tensor(e.labels, device=CUDA)
-        mask[row, :len(e.input_ids)] = 1
+        labels[row, : len(e.labels)] = torch.tensor(e.labels, device=CUDA)
+        mask[row, : len(e.input_ids)] = 1
     return batch.input_ids, mask, labels
 
 
@@ -97,8 +101,9 @@ def _hf_loss(model, examples: list[Example]) -> torch.Tensor:
 def test_head_variant_at_real_size_equals_the_models_own_loss(arch, monkeypatch):
     monkeypatch.setenv("LORA_LENS_TORCH_CE", "0")
     torch.backends.cuda.matmul.allow_tf32 = False
-    model = tiny_causal_lm(arch, vocab=VOCAB, seed=1, hidden_size=256, intermediate_size=512,
-                           max_position_embeddings=SEQ).to(CUDA)
+    model = tiny_causal_lm(
+        arch, vocab=VOCAB, seed=1, hidden_size=256, intermediate_size=512, max_position_embeddings=SEQ
+    ).to(CUDA)
     if arch == "gemma2":
         torch.nn.init.normal_(model.lm_head.weight, std=0.5)
     body, head = decoder_and_head(model)
@@ -115,10 +120,17 @@ def test_head_variant_at_real_size_equals_the_models_own_loss(arch, monkeypatch)
     loss_rel = abs(float(ours.detach()) - float(theirs.detach())) / float(theirs.detach())
     grad_rel = max(_relative(our_grads[n], their_grads[n]) for n in their_grads)
     with torch.no_grad():
-        bare = float(batch_loss(body, _bare(head), batch,
-                                float(batch.n_targets), CUDA, None, attn))
-    _record("head", arch=arch, vocab=VOCAB, seq=SEQ, loss=float(theirs.detach()), loss_rel=loss_rel,
-            grad_rel_max=grad_rel, bare_weight_loss_rel=abs(bare - float(theirs.detach())) / float(theirs.detach()))
+        bare = float(batch_loss(body, _bare(head), batch, float(batch.n_targets), CUDA, None, attn))
+    _record(
+        "head",
+        arch=arch,
+        vocab=VOCAB,
+        seq=SEQ,
+        loss=float(theirs.detach()),
+        loss_rel=loss_rel,
+        grad_rel_max=grad_rel,
+        bare_weight_loss_rel=abs(bare - float(theirs.detach())) / float(theirs.detach()),
+    )
     assert loss_rel < 1e-5
     assert grad_rel < 1e-4
 
@@ -131,8 +143,9 @@ def _bare(head):
 
 
 def _lora_base() -> torch.nn.Module:
-    model = tiny_causal_lm("llama", vocab=VOCAB, seed=3, hidden_size=256, intermediate_size=512,
-                           max_position_embeddings=SEQ)
+    model = tiny_causal_lm(
+        "llama", vocab=VOCAB, seed=3, hidden_size=256, intermediate_size=512, max_position_embeddings=SEQ
+    )
     gen = torch.Generator().manual_seed(4)
     # A common direction across the head's rows, as trained heads have (see tests/cpu/test_fp16.py).
     model.lm_head.weight.data += torch.randn(model.lm_head.weight.shape[1], generator=gen) * 0.1
@@ -147,15 +160,18 @@ def _lora_model(base: torch.nn.Module) -> torch.nn.Module:
     return base.to(CUDA)
 
 
-def _peft_fp16_amp_grads(base: torch.nn.Module, ours: torch.nn.Module, micro_examples) -> dict[str, torch.Tensor] | None:
+def _peft_fp16_amp_grads(
+    base: torch.nn.Module, ours: torch.nn.Module, micro_examples
+) -> dict[str, torch.Tensor] | None:
     """transformers + PEFT's fp16 AMP recipe (the HF Trainer's: autocast fp16, GradScaler, num_items_in_batch) from
     the same weights, for comparison; None where PEFT is not installed."""
     try:
         from peft import LoraConfig, get_peft_model
     except ImportError:
         return None
-    model = get_peft_model(base, LoraConfig(r=16, lora_alpha=32.0, lora_dropout=0.0, target_modules="all-linear",
-                                            task_type="CAUSAL_LM")).to(CUDA)
+    model = get_peft_model(
+        base, LoraConfig(r=16, lora_alpha=32.0, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
+    ).to(CUDA)
     mine = lora_modules(ours)
     for name, module in model.base_model.model.named_modules():
         if name in mine:
@@ -166,8 +182,13 @@ def _peft_fp16_amp_grads(base: torch.nn.Module, ours: torch.nn.Module, micro_exa
     for rows in micro_examples:
         ids, mask, labels = _hf_inputs(rows)
         with torch.autocast(CUDA.type, dtype=torch.float16):
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False,
-                         num_items_in_batch=torch.tensor(num_items, device=CUDA)).loss
+            loss = model(
+                input_ids=ids,
+                attention_mask=mask,
+                labels=labels,
+                use_cache=False,
+                num_items_in_batch=torch.tensor(num_items, device=CUDA),
+            ).loss
         scaler.scale(loss).backward()
     inv = 1.0 / scaler.get_scale()
     out = {}
@@ -218,11 +239,22 @@ def test_fp16_mixed_lora_gradients_at_real_size_near_fp32_and_no_worse_than_peft
     if peft is not None:
         assert peft.keys() == fp32.keys()
         peft_errors = [_relative(peft[k], fp32[k]) for k in peft]
-    _record("fp16-mixed", path=path, vocab=VOCAB, seq=SEQ, targets=sum(b.n_targets for b in micro), tensors=len(fp32),
-            metric="relative L2 per LoRA tensor vs fp32", loss_scale=scaler.scale, scaled_median=statistics.median(scaled), scaled_max=max(scaled),
-            unscaled_median=statistics.median(unscaled), unscaled_max=max(unscaled),
-            peft_fp16_amp_median=None if peft_errors is None else statistics.median(peft_errors),
-            peft_fp16_amp_max=None if peft_errors is None else max(peft_errors))
+    _record(
+        "fp16-mixed",
+        path=path,
+        vocab=VOCAB,
+        seq=SEQ,
+        targets=sum(b.n_targets for b in micro),
+        tensors=len(fp32),
+        metric="relative L2 per LoRA tensor vs fp32",
+        loss_scale=scaler.scale,
+        scaled_median=statistics.median(scaled),
+        scaled_max=max(scaled),
+        unscaled_median=statistics.median(unscaled),
+        unscaled_max=max(unscaled),
+        peft_fp16_amp_median=None if peft_errors is None else statistics.median(peft_errors),
+        peft_fp16_amp_max=None if peft_errors is None else max(peft_errors),
+    )
     # The CPU test holds 1% at vocab 102k; here, at 2048 tokens a row, the fp16 forward itself adds rounding:
     # within 2%, and no worse than 1.5x transformers + PEFT's own fp16 AMP recipe where PEFT is installed.
     assert max(scaled) < 0.02

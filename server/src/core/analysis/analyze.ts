@@ -29,12 +29,26 @@ const PROBLEM_SEVERITY: Record<NormalizeProblem['code'], Severity> = {
 export function analyzeConfig(input: AnalysisInput): Analysis {
   const environment = input.environment ?? DEFAULT_ENVIRONMENT;
   const registry = environment.registry ?? DIALECTS;
-  const match = detectDialect(input.doc, input.configPath, { dialects: environment.dialects, forced: environment.forcedDialect }, registry);
-  const analysis: Analysis = { plan: null, diagnostics: [], gpu: null, pendingDatasets: [], dialect: match, costPerHour: environment.gpuHourlyCost ?? null };
+  const match = detectDialect(
+    input.doc,
+    input.configPath,
+    { dialects: environment.dialects, forced: environment.forcedDialect },
+    registry,
+  );
+  const analysis: Analysis = {
+    plan: null,
+    diagnostics: [],
+    gpu: null,
+    pendingDatasets: [],
+    dialect: match,
+    costPerHour: environment.gpuHourlyCost ?? null,
+  };
   if (match.notChecked) return analysis;
   const dialect = findDialect(match.dialect ?? 'lora-lens', registry);
   if (!dialect) return analysis;
-  const validation = dialect.validate(input.doc, match, { configDir: input.configPath ? dirname(input.configPath) : null });
+  const validation = dialect.validate(input.doc, match, {
+    configDir: input.configPath ? dirname(input.configPath) : null,
+  });
   const normalized = dialect.normalize(input.doc, input.configPath, match);
   if (normalized.sources) {
     analysis.sources = normalized.sources;
@@ -45,7 +59,9 @@ export function analyzeConfig(input: AnalysisInput): Analysis {
   analysis.diagnostics = diagnostics;
   // After a YAML syntax error the structure is guesswork: nothing is read from it (one diagnostic per cause).
   if (!normalized.plan || hasSyntaxError(input.doc)) return analysis;
-  const sources = normalized.sources ? { id: dialect.id, displayName: dialect.displayName, sources: normalized.sources } : undefined;
+  const sources = normalized.sources
+    ? { id: dialect.id, displayName: dialect.displayName, sources: normalized.sources }
+    : undefined;
   const findings = analyzePlan(input, normalized.plan, environment, analysis, sources, normalized.rowLayouts);
   diagnostics.push(...withoutFindingsAt(input.doc, findings, validation, (d: Diagnostic) => dialect.ownsSpot(d)));
   return analysis;
@@ -53,5 +69,8 @@ export function analyzeConfig(input: AnalysisInput): Analysis {
 
 function problemDiagnostic(doc: ConfigDocument, problem: NormalizeProblem): Diagnostic {
   const range = problem.path.length > 0 ? keyRange(doc, problem.path) : fallbackRange(doc);
-  return makeDiagnostic(range, PROBLEM_SEVERITY[problem.code], problem.code, problem.message, { path: problem.path, fixes: [] });
+  return makeDiagnostic(range, PROBLEM_SEVERITY[problem.code], problem.code, problem.message, {
+    path: problem.path,
+    fixes: [],
+  });
 }

@@ -19,10 +19,20 @@ const MODEL_MAX_AGE_MS = 2000;
  * The part shared by every dialect: model, GPU, dataset facts, memory estimate and the pitfall rules on `plan`
  * (filled into `analysis`); returns the rules' diagnostics. `dialect` says the plan came from a dialect document.
  */
-export function analyzePlan(input: AnalysisInput, plan: TrainingPlan, environment: AnalysisEnvironment, analysis: Analysis, dialect?: RuleInput['dialect'],
-  rowLayouts: { train?: RowLayout; eval?: RowLayout } = {}): Diagnostic[] {
+export function analyzePlan(
+  input: AnalysisInput,
+  plan: TrainingPlan,
+  environment: AnalysisEnvironment,
+  analysis: Analysis,
+  dialect?: RuleInput['dialect'],
+  rowLayouts: { train?: RowLayout; eval?: RowLayout } = {},
+): Diagnostic[] {
   const configDir = input.configPath ? dirname(input.configPath) : process.cwd();
-  const resolved = resolveModelForAnalysis(plan, { configDir, env: environment.env, maxAgeMs: MODEL_MAX_AGE_MS }, environment.hub);
+  const resolved = resolveModelForAnalysis(
+    plan,
+    { configDir, env: environment.env, maxAgeMs: MODEL_MAX_AGE_MS },
+    environment.hub,
+  );
   const model = resolved.model;
   if (resolved.pending) analysis.pendingModel = resolved.pending;
   analysis.model = model;
@@ -56,7 +66,10 @@ export function analyzePlan(input: AnalysisInput, plan: TrainingPlan, environmen
     platform: environment.platform,
     severityOverrides: environment.severityOverrides,
     fileExists: environment.fileExists,
-    memory: analysis.estimate && analysis.estimateOptions ? { estimate: analysis.estimate, options: analysis.estimateOptions, gpu: analysis.gpu } : undefined,
+    memory:
+      analysis.estimate && analysis.estimateOptions
+        ? { estimate: analysis.estimate, options: analysis.estimateOptions, gpu: analysis.gpu }
+        : undefined,
     dialect,
   });
 }
@@ -65,7 +78,12 @@ export function analyzePlan(input: AnalysisInput, plan: TrainingPlan, environmen
  * Rule findings on a key or value the schema rejected read the plan's default there (normalize drops invalid
  * values): the schema error (`claims` picks those diagnostics) is the one diagnostic for that spot.
  */
-export function withoutFindingsAt(doc: ConfigDocument, findings: Diagnostic[], schema: Diagnostic[], claims: (d: Diagnostic) => boolean): Diagnostic[] {
+export function withoutFindingsAt(
+  doc: ConfigDocument,
+  findings: Diagnostic[],
+  schema: Diagnostic[],
+  claims: (d: Diagnostic) => boolean,
+): Diagnostic[] {
   const spans = schema
     .filter(claims)
     .map((d) => (d.data as { path?: NodePath } | undefined)?.path)
@@ -73,7 +91,9 @@ export function withoutFindingsAt(doc: ConfigDocument, findings: Diagnostic[], s
     .map((path) => ({ start: keyRange(doc, path).start, end: valueRange(doc, path).end }));
   if (spans.length === 0) return findings;
   const before = (a: Position, b: Position) => a.line < b.line || (a.line === b.line && a.character <= b.character);
-  return findings.filter((d) => !spans.some((span) => before(span.start, d.range.start) && before(d.range.start, span.end)));
+  return findings.filter(
+    (d) => !spans.some((span) => before(span.start, d.range.start) && before(d.range.start, span.end)),
+  );
 }
 
 /** The override (`--gpu`), else `hardware.gpu` when it names one, else the environment's (`gpu-unknown` reports a name it does not know). */

@@ -8,7 +8,10 @@ import { doValidation } from './validation';
  * Config text to plan plus its syntax and schema diagnostics (no rules, no estimate: `analyzeConfig` does those).
  * A `.json` path is parsed as JSON.
  */
-export function buildPlan(text: string, configPath: string): { plan: TrainingPlan | null; diagnostics: Diagnostic[]; document: ConfigDocument } {
+export function buildPlan(
+  text: string,
+  configPath: string,
+): { plan: TrainingPlan | null; diagnostics: Diagnostic[]; document: ConfigDocument } {
   const document = parseConfigDocument(text, { json: isJsonUri(configPath) });
   return { plan: toTrainingPlan(document, configPath), diagnostics: doValidation(document), document };
 }

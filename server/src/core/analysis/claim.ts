@@ -14,7 +14,12 @@ export { dialectDisplayName } from '../dialects/registry';
  * or whose `loraLens.dialects` glob names a dialect. Every other YAML file is left alone: no diagnostics, no status
  * bar item, no CodeLens, no hints. The server and the status bar both ask this.
  */
-export function claimsDocument(path: string, text: string, settings: FileMatchSettings & DialectSettings, relativePath?: string): boolean {
+export function claimsDocument(
+  path: string,
+  text: string,
+  settings: FileMatchSettings & DialectSettings,
+  relativePath?: string,
+): boolean {
   return claimedDialect(path, text, settings, relativePath) !== null;
 }
 
@@ -22,9 +27,15 @@ export function claimsDocument(path: string, text: string, settings: FileMatchSe
  * The dialect of a document LoRA Lens takes on (as claimsDocument decides), or null: the status item names it.
  * A file claimed by name or glob is read as its keys, modeline or `loraLens.dialects` say, else as ours.
  */
-export function claimedDialect(path: string, text: string, settings: FileMatchSettings & DialectSettings, relativePath?: string): DialectId | null {
+export function claimedDialect(
+  path: string,
+  text: string,
+  settings: FileMatchSettings & DialectSettings,
+  relativePath?: string,
+): DialectId | null {
   const firstLine = /^[^\r\n]*/.exec(text)?.[0] ?? '';
-  if (isConfigFile(path, firstLine, settings, relativePath)) return detectDialect(text, path, settings).dialect ?? 'lora-lens';
+  if (isConfigFile(path, firstLine, settings, relativePath))
+    return detectDialect(text, path, settings).dialect ?? 'lora-lens';
   if (/\.json$/i.test(path)) return null;
   return detectDialect(text, path, settings).dialect;
 }

@@ -6,7 +6,14 @@ import { getCursorContext } from './cursorContext';
 import { gpuNames } from '../gpu';
 import { catalogIds } from '../models';
 import { isMap, isScalar } from 'yaml';
-import { describeDialectKey, dialectKeysAt, dialectValuesAt, isToolDialectId, type DialectId, type ToolDialectId } from '../dialects';
+import {
+  describeDialectKey,
+  dialectKeysAt,
+  dialectValuesAt,
+  isToolDialectId,
+  type DialectId,
+  type ToolDialectId,
+} from '../dialects';
 
 /** Module names offered for `target_modules` items when the architecture is not known. */
 const COMMON_TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
@@ -15,7 +22,11 @@ const COMMON_TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_pro
  * Keys (not yet present, with value snippets) and values (enums, booleans, examples) at the cursor, from the schema
  * of the document's dialect (ours unless `extra.dialect` names another tool's).
  */
-export function doComplete(doc: ConfigDocument, position: Position, extra?: { targetModules?: string[]; dialect?: DialectId }): CompletionItem[] {
+export function doComplete(
+  doc: ConfigDocument,
+  position: Position,
+  extra?: { targetModules?: string[]; dialect?: DialectId },
+): CompletionItem[] {
   const dialect = extra?.dialect;
   if (dialect && isToolDialectId(dialect)) return completeInToolDialect(doc, position, dialect);
   const context = getCursorContext(doc, position);
@@ -29,13 +40,20 @@ export function doComplete(doc: ConfigDocument, position: Position, extra?: { ta
     const existing = existingKeys(doc, context.parentPath);
     return Object.entries(properties)
       .filter(([name]) => !existing.has(name) || name === context.prefix)
-      .map(([name, schema], index) => keyItem(doc, [...context.parentPath, name], schema, context.indent, replace, index));
+      .map(([name, schema], index) =>
+        keyItem(doc, [...context.parentPath, name], schema, context.indent, replace, index),
+      );
   }
 
-  const schema = context.kind === 'item' ? schemaAt(context.path, false)?.anyOf?.find((b) => b.type === 'array')?.items ?? schemaAt([...context.path, 0], false) : schemaAt(context.path, false);
-  const values = context.kind === 'item' && context.path.at(-1) === 'target_modules'
-    ? (extra?.targetModules ?? COMMON_TARGET_MODULES)
-    : catalogValuesAt(context.path, 'lora-lens') ?? valueCandidates(schema);
+  const schema =
+    context.kind === 'item'
+      ? (schemaAt(context.path, false)?.anyOf?.find((b) => b.type === 'array')?.items ??
+        schemaAt([...context.path, 0], false))
+      : schemaAt(context.path, false);
+  const values =
+    context.kind === 'item' && context.path.at(-1) === 'target_modules'
+      ? (extra?.targetModules ?? COMMON_TARGET_MODULES)
+      : (catalogValuesAt(context.path, 'lora-lens') ?? valueCandidates(schema));
   // The advised value first, each with its own line of documentation above the key's (sortText keeps this order in VS Code).
   return orderByAdvice(values, adviceFor(doc, context.path)).map(({ value, doc: valueDoc, recommended }, index) => ({
     label: String(value),
@@ -44,12 +62,25 @@ export function doComplete(doc: ConfigDocument, position: Position, extra?: { ta
     preselect: recommended || undefined,
     textEdit: { range: replace, newText: String(value) },
     sortText: String(index).padStart(4, '0'),
-    documentation: valueDoc || schema ? { kind: 'markdown', value: [valueDoc && `\`${String(value)}\`: ${valueDoc}`, schema && describe(schema)].filter(Boolean).join('\n\n') } : undefined,
+    documentation:
+      valueDoc || schema
+        ? {
+            kind: 'markdown',
+            value: [valueDoc && `\`${String(value)}\`: ${valueDoc}`, schema && describe(schema)]
+              .filter(Boolean)
+              .join('\n\n'),
+          }
+        : undefined,
   }));
 }
 
 /** The key naming the base model in each dialect (the catalog completes its value). */
-const MODEL_KEYS: Partial<Record<DialectId, string>> = { 'lora-lens': 'model', axolotl: 'base_model', 'llama-factory': 'model_name_or_path', trl: 'model_name_or_path' };
+const MODEL_KEYS: Partial<Record<DialectId, string>> = {
+  'lora-lens': 'model',
+  axolotl: 'base_model',
+  'llama-factory': 'model_name_or_path',
+  trl: 'model_name_or_path',
+};
 
 /**
  * Values from the catalogs, in their own spelling: every catalog model id for the model key, and for our
@@ -57,7 +88,8 @@ const MODEL_KEYS: Partial<Record<DialectId, string>> = { 'lora-lens': 'model', a
  */
 function catalogValuesAt(path: (string | number)[], dialect: DialectId): string[] | null {
   if (path.length === 1 && path[0] === MODEL_KEYS[dialect]) return catalogIds();
-  if (dialect === 'lora-lens' && path.length === 2 && path[0] === 'hardware' && path[1] === 'gpu') return ['auto', ...gpuNames(), '24GiB'];
+  if (dialect === 'lora-lens' && path.length === 2 && path[0] === 'hardware' && path[1] === 'gpu')
+    return ['auto', ...gpuNames(), '24GiB'];
   return null;
 }
 
@@ -85,15 +117,26 @@ function valueCandidates(schema: SchemaNode | undefined): unknown[] {
   return out;
 }
 
-function keyItem(doc: ConfigDocument, path: (string | number)[], schema: SchemaNode, indent: number, range: { start: Position; end: Position }, index: number): CompletionItem {
+function keyItem(
+  doc: ConfigDocument,
+  path: (string | number)[],
+  schema: SchemaNode,
+  indent: number,
+  range: { start: Position; end: Position },
+  index: number,
+): CompletionItem {
   const name = String(path[path.length - 1]);
   const scalar = pickBranch(schema, 'string');
   const isBlock = !schema.anyOf && schema.type === 'object';
   const childIndent = ' '.repeat(indent + 2);
   let snippet: string;
   if (isBlock) snippet = `${name}:\n${childIndent}$0`;
-  else if (scalar.enum) snippet = `${name}: \${1|${orderByAdvice(scalar.enum, adviceFor(doc, path)).map((v) => String(v.value)).join(',')}|}`;
-  else if (schema.type === 'boolean') snippet = `${name}: \${1|${schema.default === true ? 'true,false' : 'false,true'}|}`;
+  else if (scalar.enum)
+    snippet = `${name}: \${1|${orderByAdvice(scalar.enum, adviceFor(doc, path))
+      .map((v) => String(v.value))
+      .join(',')}|}`;
+  else if (schema.type === 'boolean')
+    snippet = `${name}: \${1|${schema.default === true ? 'true,false' : 'false,true'}|}`;
   else {
     const example = schema.default ?? schema.examples?.find((e) => typeof e !== 'object') ?? '';
     snippet = `${name}: \${1:${String(example)}}`;
@@ -140,10 +183,12 @@ function completeInToolDialect(doc: ConfigDocument, position: Position, dialect:
       });
   }
   if (context.kind !== 'value') return [];
-  return (catalogValuesAt(context.path, dialect) ?? dialectValuesAt(dialect, context.path)).filter((v) => typeof v !== 'object').map((value, index) => ({
-    label: String(value),
-    kind: typeof value === 'boolean' ? CompletionItemKind.Keyword : CompletionItemKind.Value,
-    textEdit: { range, newText: String(value) },
-    sortText: String(index).padStart(4, '0'),
-  }));
+  return (catalogValuesAt(context.path, dialect) ?? dialectValuesAt(dialect, context.path))
+    .filter((v) => typeof v !== 'object')
+    .map((value, index) => ({
+      label: String(value),
+      kind: typeof value === 'boolean' ? CompletionItemKind.Keyword : CompletionItemKind.Value,
+      textEdit: { range, newText: String(value) },
+      sortText: String(index).padStart(4, '0'),
+    }));
 }

@@ -31,7 +31,8 @@ export function getCursorContext(doc: ConfigDocument, position: Position): Curso
     const prefix = item[2]!;
     return { kind: 'item', path: parentPath, prefix, prefixStart: offset - prefix.length };
   }
-  const value = /^(\s*)([A-Za-z_][\w.-]*)\s*:\s+([^#]*)$/.exec(before) ?? /^(\s*)([A-Za-z_][\w.-]*)\s*:()$/.exec(before);
+  const value =
+    /^(\s*)([A-Za-z_][\w.-]*)\s*:\s+([^#]*)$/.exec(before) ?? /^(\s*)([A-Za-z_][\w.-]*)\s*:()$/.exec(before);
   if (value) {
     const parentPath = findParentPath(doc, position.line, value[1]!.length);
     if (!parentPath) return undefined;

@@ -18,12 +18,21 @@ const reports = new WeakMap<Analysis, EstimateReport | null>();
 export function estimateReportOf(analysis: Analysis, costOverride: number | null = null): EstimateReport | null {
   if (costOverride === null && reports.has(analysis)) return reports.get(analysis)!;
   const { plan, model, estimate, estimateOptions } = analysis;
-  const report = plan && model?.ok && estimate && estimateOptions
-    ? buildEstimateReport({
-      spec: model.spec, source: model.source, plan, gpu: analysis.gpu, estimate, options: estimateOptions, dataset: analysis.dataset,
-      costOverride, costSetting: analysis.costPerHour ?? null, assumptions: assumptionsOf(analysis),
-    })
-    : null;
+  const report =
+    plan && model?.ok && estimate && estimateOptions
+      ? buildEstimateReport({
+          spec: model.spec,
+          source: model.source,
+          plan,
+          gpu: analysis.gpu,
+          estimate,
+          options: estimateOptions,
+          dataset: analysis.dataset,
+          costOverride,
+          costSetting: analysis.costPerHour ?? null,
+          assumptions: assumptionsOf(analysis),
+        })
+      : null;
   if (costOverride === null) reports.set(analysis, report);
   return report;
 }
@@ -33,15 +42,20 @@ export function assumptionsOf(analysis: Analysis): string[] {
   const plan = analysis.plan;
   if (!plan) return [];
   const out: string[] = [];
-  const errors = analysis.diagnostics.filter((d) => d.severity === DiagnosticSeverity.Error && d.code !== MEMORY_NO_FIT).length;
+  const errors = analysis.diagnostics.filter(
+    (d) => d.severity === DiagnosticSeverity.Error && d.code !== MEMORY_NO_FIT,
+  ).length;
   if (errors > 0) {
-    out.push(`the config has ${errors} error${errors === 1 ? '' : 's'} (lora-lens check lists them): the estimate reads the rest of the config, with the default wherever a value was rejected`);
+    out.push(
+      `the config has ${errors} error${errors === 1 ? '' : 's'} (lora-lens check lists them): the estimate reads the rest of the config, with the default wherever a value was rejected`,
+    );
   }
   const train = plan.data.train;
   const facts = analysis.dataset;
   const rows = `rows assumed to be max_length (${plan.data.max_length.toLocaleString('en-US')} tokens) long, and no row count for the time`;
   if (train && isDatasetReference(train)) out.push(`training data ${train} is a Hub dataset, not read here: ${rows}`);
-  else if (train && (!facts || !facts.exists)) out.push(`no data file (${train} is not on this machine or not read yet): ${rows}`);
+  else if (train && (!facts || !facts.exists))
+    out.push(`no data file (${train} is not on this machine or not read yet): ${rows}`);
   else if (train && facts?.skipped) out.push(`the data file was not inspected (${facts.skipped}): ${rows}`);
   return out;
 }

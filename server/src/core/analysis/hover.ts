@@ -24,10 +24,17 @@ function hoverInToolDialect(doc: ConfigDocument, position: Position, dialect: To
   const hit = findKeyAt(doc.yaml?.contents ?? null, offsetAt(doc, position), []);
   const info = hit && describeDialectKey(dialect, hit.path);
   if (!hit || !info) return null;
-  return { contents: { kind: 'markdown', value: info.markdown }, range: rangeOf(doc.lineStarts, doc.text.length, hit.start, hit.end) };
+  return {
+    contents: { kind: 'markdown', value: info.markdown },
+    range: rangeOf(doc.lineStarts, doc.text.length, hit.start, hit.end),
+  };
 }
 
-function findKeyAt(node: unknown, offset: number, path: NodePath): { path: NodePath; start: number; end: number } | undefined {
+function findKeyAt(
+  node: unknown,
+  offset: number,
+  path: NodePath,
+): { path: NodePath; start: number; end: number } | undefined {
   if (isMap(node)) {
     for (const pair of node.items) {
       if (!isScalar(pair.key) || !pair.key.range) continue;
@@ -44,7 +51,9 @@ function findKeyAt(node: unknown, offset: number, path: NodePath): { path: NodeP
     for (let i = 0; i < node.items.length; i++) {
       const item = node.items[i] as Node | null;
       if (item?.range && offset >= item.range[0] && offset <= item.range[1]) {
-        return isScalar(item) ? { path: path, start: item.range[0], end: item.range[1] } : findKeyAt(item, offset, [...path, i]);
+        return isScalar(item)
+          ? { path: path, start: item.range[0], end: item.range[1] }
+          : findKeyAt(item, offset, [...path, i]);
       }
     }
   }

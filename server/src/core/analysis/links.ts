@@ -11,7 +11,12 @@ import type { TrainingPlan } from '../plan/types';
  * the file the plan resolved it to. Only files that exist: a link to a missing file would open an empty editor (the
  * dataset rule says it is missing, with a did-you-mean). Hub and registry datasets get no link.
  */
-export function findDocumentLinks(doc: ConfigDocument, plan: TrainingPlan | null, sources: PlanSourceMap | undefined, fileExists: (path: string) => boolean): DocumentLink[] {
+export function findDocumentLinks(
+  doc: ConfigDocument,
+  plan: TrainingPlan | null,
+  sources: PlanSourceMap | undefined,
+  fileExists: (path: string) => boolean,
+): DocumentLink[] {
   if (!plan) return [];
   const links: DocumentLink[] = [];
   for (const which of ['train', 'eval'] as const) {

@@ -10,9 +10,18 @@ const MAX_SYMBOLS = 5000;
  * field it decides (the normaliser's source map), in this order; keys that decide no plan field go under "Other".
  */
 const SECTIONS: [planRoot: string, title: string][] = [
-  ['model', 'Model'], ['method', 'Method'], ['lora', 'LoRA'], ['quantization', 'Quantization'], ['objective', 'Objective'],
-  ['dpo', 'Objective'], ['data', 'Data'], ['training', 'Training'], ['precision', 'Training'], ['engine', 'Training'],
-  ['hardware', 'Hardware'], ['output', 'Output'],
+  ['model', 'Model'],
+  ['method', 'Method'],
+  ['lora', 'LoRA'],
+  ['quantization', 'Quantization'],
+  ['objective', 'Objective'],
+  ['dpo', 'Objective'],
+  ['data', 'Data'],
+  ['training', 'Training'],
+  ['precision', 'Training'],
+  ['engine', 'Training'],
+  ['hardware', 'Hardware'],
+  ['output', 'Output'],
 ];
 const OTHER = 'Other';
 
@@ -85,8 +94,12 @@ function groupBySection(symbols: DocumentSymbol[], sectionOf: Map<string, string
 }
 
 function spanOf(ranges: Range[]): Range {
-  const before = (a: Range['start'], b: Range['start']) => a.line < b.line || (a.line === b.line && a.character < b.character);
-  return ranges.reduce((span, r) => ({ start: before(r.start, span.start) ? r.start : span.start, end: before(span.end, r.end) ? r.end : span.end }));
+  const before = (a: Range['start'], b: Range['start']) =>
+    a.line < b.line || (a.line === b.line && a.character < b.character);
+  return ranges.reduce((span, r) => ({
+    start: before(r.start, span.start) ? r.start : span.start,
+    end: before(span.end, r.end) ? r.end : span.end,
+  }));
 }
 
 function trimEnd(text: string, end: number, floor: number): number {

@@ -31,18 +31,35 @@ export class CsvParser {
       if (this.quoted) {
         if (this.quoteSeen) {
           this.quoteSeen = false;
-          if (ch === '"') { this.field += '"'; continue; }
+          if (ch === '"') {
+            this.field += '"';
+            continue;
+          }
           this.quoted = false;
         } else {
-          if (ch === '"') { this.quoteSeen = true; continue; }
+          if (ch === '"') {
+            this.quoteSeen = true;
+            continue;
+          }
           if (ch === '\n' || ch === '\r') this.line++;
-          if (ch === '\r' && text[i + 1] === '\n') { this.field += '\r\n'; i++; continue; }
+          if (ch === '\r' && text[i + 1] === '\n') {
+            this.field += '\r\n';
+            i++;
+            continue;
+          }
           this.field += ch;
           continue;
         }
       }
-      if (ch === '"' && this.field === '') { this.quoted = true; continue; }
-      if (ch === ',') { this.fields.push(this.field); this.field = ''; continue; }
+      if (ch === '"' && this.field === '') {
+        this.quoted = true;
+        continue;
+      }
+      if (ch === ',') {
+        this.fields.push(this.field);
+        this.field = '';
+        continue;
+      }
       if (ch === '\n' || ch === '\r') {
         this.emit();
         this.line++;

@@ -15,7 +15,14 @@ interface Entry {
 
 /** The facts depend on the file and on how it was read (format, tokenizer, bounds). */
 function cacheKey(path: string, options: InspectOptions): string {
-  return [path, options.format, layoutKey(options.layout), options.tokenizerPath ?? '', options.maxBytes ?? '', options.maxMs ?? ''].join('\0');
+  return [
+    path,
+    options.format,
+    layoutKey(options.layout),
+    options.tokenizerPath ?? '',
+    options.maxBytes ?? '',
+    options.maxMs ?? '',
+  ].join('\0');
 }
 
 /**
@@ -46,18 +53,25 @@ export class DatasetInspector {
     const key = cacheKey(path, options);
     const running = this.running.get(key);
     if (running) return running;
-    const scan = this.inspectFile(path, options).then((facts) => {
-      this.running.delete(key);
-      this.cache.set(key, { size: facts.size, mtimeMs: facts.mtimeMs, facts });
-      for (const listener of this.listeners) {
-        try { listener(facts); } catch { /* a failing listener must not block the others */ }
-      }
-      return facts;
-    }, (error: unknown) => {
-      // inspectDataset never rejects; an injected scanner might, and must not wedge the key forever.
-      this.running.delete(key);
-      throw error;
-    });
+    const scan = this.inspectFile(path, options).then(
+      (facts) => {
+        this.running.delete(key);
+        this.cache.set(key, { size: facts.size, mtimeMs: facts.mtimeMs, facts });
+        for (const listener of this.listeners) {
+          try {
+            listener(facts);
+          } catch {
+            /* a failing listener must not block the others */
+          }
+        }
+        return facts;
+      },
+      (error: unknown) => {
+        // inspectDataset never rejects; an injected scanner might, and must not wedge the key forever.
+        this.running.delete(key);
+        throw error;
+      },
+    );
     this.running.set(key, scan);
     return scan;
   }

@@ -34,7 +34,15 @@ const MAX_TOKENIZED_CHARS = 400_000;
 
 export function dataFileKind(path: string): DataFileKind {
   const ext = extname(path).toLowerCase();
-  return ext === '.jsonl' || ext === '.ndjson' ? 'jsonl' : ext === '.json' ? 'json' : ext === '.csv' ? 'csv' : ext === '.parquet' ? 'parquet' : 'unknown';
+  return ext === '.jsonl' || ext === '.ndjson'
+    ? 'jsonl'
+    : ext === '.json'
+      ? 'json'
+      : ext === '.csv'
+        ? 'csv'
+        : ext === '.parquet'
+          ? 'parquet'
+          : 'unknown';
 }
 
 /** Scan state shared by the per-kind readers. */
@@ -47,7 +55,12 @@ class Scan {
   private readonly safety: SafetyScan;
 
   /** `deadline`: past it rows are still counted, but no longer read by the safety scanners. */
-  constructor(facts: DatasetFacts, private readonly tokenize: boolean, sampleSize: number, private readonly deadline: number) {
+  constructor(
+    facts: DatasetFacts,
+    private readonly tokenize: boolean,
+    sampleSize: number,
+    private readonly deadline: number,
+  ) {
     this.facts = facts;
     this.safety = new SafetyScan(facts.layout ?? { kind: 'format', format: facts.format });
     this.texts = new Reservoir(tokenize ? sampleSize : 0);
@@ -103,7 +116,9 @@ class Scan {
       this.facts.lengths = lengthStats(counted, true, Math.max(...counted));
       return;
     }
-    const estimates = this.tokenize ? this.texts.items.map((t) => estimateTokens(t.text, t.turns)) : this.estimates.items;
+    const estimates = this.tokenize
+      ? this.texts.items.map((t) => estimateTokens(t.text, t.turns))
+      : this.estimates.items;
     this.facts.lengths = lengthStats(estimates, false, this.longest);
   }
 }
@@ -120,8 +135,24 @@ export async function inspectDataset(path: string, options: InspectOptions): Pro
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const deadline = started + (options.maxMs ?? DEFAULT_MAX_MS);
   const facts: DatasetFacts = {
-    path, exists: false, kind, size: 0, mtimeMs: 0, format: options.format, ...(options.layout ? { layout: options.layout } : {}), rows: 0, estimated: false, scannedRows: 0, scannedBytes: 0,
-    unparsable: newCount(), mismatched: newCount(), duplicates: newCount(), empty: newCount(), html: newCount(), lengths: null, elapsedMs: 0,
+    path,
+    exists: false,
+    kind,
+    size: 0,
+    mtimeMs: 0,
+    format: options.format,
+    ...(options.layout ? { layout: options.layout } : {}),
+    rows: 0,
+    estimated: false,
+    scannedRows: 0,
+    scannedBytes: 0,
+    unparsable: newCount(),
+    mismatched: newCount(),
+    duplicates: newCount(),
+    empty: newCount(),
+    html: newCount(),
+    lengths: null,
+    elapsedMs: 0,
   };
   const done = () => ({ ...facts, elapsedMs: Date.now() - started });
   try {
@@ -135,13 +166,22 @@ export async function inspectDataset(path: string, options: InspectOptions): Pro
     if (kind === 'parquet') {
       const rows = await parquetRowCount(path);
       if (rows === undefined) return { ...done(), skipped: 'its Parquet footer could not be read' };
-      return { ...done(), rows, scannedRows: 0, note: 'Parquet: the row count comes from the file metadata; rows are not inspected' };
+      return {
+        ...done(),
+        rows,
+        scannedRows: 0,
+        note: 'Parquet: the row count comes from the file metadata; rows are not inspected',
+      };
     }
     if (kind === 'unknown') return { ...done(), skipped: 'only .jsonl, .json, .csv and .parquet files are inspected' };
     const counter = options.tokenizerPath ? await loadTokenCounter(options.tokenizerPath) : undefined;
     const scan = new Scan(facts, counter !== undefined, options.sampleSize ?? (counter ? 2000 : 20_000), deadline);
     if (kind === 'json') {
-      if (facts.size > maxBytes) return { ...done(), skipped: `a .json array over ${Math.round(maxBytes / 1048576)} MiB is not read whole in the editor; use .jsonl for large sets` };
+      if (facts.size > maxBytes)
+        return {
+          ...done(),
+          skipped: `a .json array over ${Math.round(maxBytes / 1048576)} MiB is not read whole in the editor; use .jsonl for large sets`,
+        };
       readJsonArray(stripBom(await readFile(path, 'utf8')), scan);
       facts.scannedBytes = facts.size;
       facts.rows = facts.scannedRows;
@@ -192,7 +232,13 @@ function errorOffset(text: string, message: string): number {
 }
 
 /** JSON lines and CSV, streamed line by line within the byte and time bounds; CRLF and a BOM are handled. */
-async function readLines(path: string, kind: 'jsonl' | 'csv', scan: Scan, maxBytes: number, deadline: number): Promise<void> {
+async function readLines(
+  path: string,
+  kind: 'jsonl' | 'csv',
+  scan: Scan,
+  maxBytes: number,
+  deadline: number,
+): Promise<void> {
   const { facts } = scan;
   const decoder = new StringDecoder('utf8');
   let carry = '';
@@ -201,17 +247,32 @@ async function readLines(path: string, kind: 'jsonl' | 'csv', scan: Scan, maxByt
   let first = true;
   let stopped = false;
   let header: string[] | null = null;
-  const csv = kind === 'csv' ? new CsvParser((record) => {
-    if (!header) { header = record.fields.map((f) => f.trim()); return; }
-    const ref = { line: record.line };
-    if (record.fields.length === 1 && record.fields[0]!.trim() === '') { scan.blank(ref); return; }
-    if (record.fields.length !== header.length) { scan.unparsable(ref); return; }
-    scan.row(csvRow(header, record.fields), record.fields.join('\u0000'), ref);
-  }) : null;
+  const csv =
+    kind === 'csv'
+      ? new CsvParser((record) => {
+          if (!header) {
+            header = record.fields.map((f) => f.trim());
+            return;
+          }
+          const ref = { line: record.line };
+          if (record.fields.length === 1 && record.fields[0]!.trim() === '') {
+            scan.blank(ref);
+            return;
+          }
+          if (record.fields.length !== header.length) {
+            scan.unparsable(ref);
+            return;
+          }
+          scan.row(csvRow(header, record.fields), record.fields.join('\u0000'), ref);
+        })
+      : null;
   const jsonLine = (text: string, lineNumber: number) => {
     const trimmed = text.trim();
     const ref = { line: lineNumber };
-    if (trimmed === '') { scan.blank(ref); return; }
+    if (trimmed === '') {
+      scan.blank(ref);
+      return;
+    }
     let value: unknown;
     try {
       value = JSON.parse(trimmed);
@@ -225,7 +286,10 @@ async function readLines(path: string, kind: 'jsonl' | 'csv', scan: Scan, maxByt
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     bytes += chunk.length;
     let text = decoder.write(chunk);
-    if (first) { text = stripBom(text); first = false; }
+    if (first) {
+      text = stripBom(text);
+      first = false;
+    }
     if (csv) {
       csv.write(text);
     } else {
@@ -264,7 +328,11 @@ function csvRow(header: string[], fields: string[]): Record<string, unknown> {
   header.forEach((name, i) => {
     const value = fields[i] ?? '';
     if (name === 'messages') {
-      try { row[name] = JSON.parse(value); } catch { row[name] = value; }
+      try {
+        row[name] = JSON.parse(value);
+      } catch {
+        row[name] = value;
+      }
     } else row[name] = value;
   });
   return row;

@@ -16,7 +16,13 @@ export type RowLayout =
   | { kind: 'preference'; label: string; prompt: string; chosen: string; rejected: string };
 
 /** Our dialect's preference rows: `{"prompt", "chosen", "rejected"}`, each a string or a list of chat messages. */
-export const PREFERENCE_LAYOUT: RowLayout = { kind: 'preference', label: '`objective: dpo`', prompt: 'prompt', chosen: 'chosen', rejected: 'rejected' };
+export const PREFERENCE_LAYOUT: RowLayout = {
+  kind: 'preference',
+  label: '`objective: dpo`',
+  prompt: 'prompt',
+  chosen: 'chosen',
+  rejected: 'rejected',
+};
 
 /** What the inspector's cache keys on (two layouts read the same file differently). */
 export function layoutKey(layout: RowLayout | undefined): string {
@@ -26,11 +32,16 @@ export function layoutKey(layout: RowLayout | undefined): string {
 /** `{"instruction": ..., "output": ...}`: the row shape a layout expects, for messages. */
 export function layoutShape(layout: RowLayout): string {
   switch (layout.kind) {
-    case 'format': return FORMAT_SHAPE[layout.format];
-    case 'fields': return `{${[...layout.required, ...layout.optional.map((k) => `${k}?`)].map((k) => `"${k}": ...`).join(', ')}}`;
-    case 'messages': return `{"${layout.field}": [{"${layout.role}": ..., "${layout.content}": ...}]}`;
-    case 'unchecked': return '';
-    case 'preference': return `{"${layout.prompt}": ..., "${layout.chosen}": ..., "${layout.rejected}": ...}`;
+    case 'format':
+      return FORMAT_SHAPE[layout.format];
+    case 'fields':
+      return `{${[...layout.required, ...layout.optional.map((k) => `${k}?`)].map((k) => `"${k}": ...`).join(', ')}}`;
+    case 'messages':
+      return `{"${layout.field}": [{"${layout.role}": ..., "${layout.content}": ...}]}`;
+    case 'unchecked':
+      return '';
+    case 'preference':
+      return `{"${layout.prompt}": ..., "${layout.chosen}": ..., "${layout.rejected}": ...}`;
   }
 }
 

@@ -78,18 +78,32 @@ class CompactReader {
   skip(type: number, depth = 0): void {
     if (depth > 32) throw new RangeError('nesting too deep');
     switch (type) {
-      case 1: case 2: return; // booleans live in the field header
-      case 3: this.pos += 1; return;
-      case 4: case 5: case 6: this.varint(); return;
-      case 7: this.pos += 8; return;
-      case 8: this.pos += Number(this.varint()); return;
-      case 9: case 10: {
+      case 1:
+      case 2:
+        return; // booleans live in the field header
+      case 3:
+        this.pos += 1;
+        return;
+      case 4:
+      case 5:
+      case 6:
+        this.varint();
+        return;
+      case 7:
+        this.pos += 8;
+        return;
+      case 8:
+        this.pos += Number(this.varint());
+        return;
+      case 9:
+      case 10: {
         const header = this.byte();
         let count = header >> 4;
         if (count === 15) count = Number(this.varint());
         const element = header & 0x0f;
         for (let i = 0; i < count; i++) {
-          if (element === 1 || element === 2) this.pos += 1; // list booleans take a byte each
+          if (element === 1 || element === 2)
+            this.pos += 1; // list booleans take a byte each
           else this.skip(element, depth + 1);
         }
         return;
@@ -98,7 +112,10 @@ class CompactReader {
         const count = Number(this.varint());
         if (count === 0) return;
         const kinds = this.byte();
-        for (let i = 0; i < count; i++) { this.skip(kinds >> 4, depth + 1); this.skip(kinds & 0x0f, depth + 1); }
+        for (let i = 0; i < count; i++) {
+          this.skip(kinds >> 4, depth + 1);
+          this.skip(kinds & 0x0f, depth + 1);
+        }
         return;
       }
       case 12: {
@@ -111,7 +128,8 @@ class CompactReader {
           this.skip(header & 0x0f, depth + 1);
         }
       }
-      default: throw new RangeError(`unknown thrift type ${type}`);
+      default:
+        throw new RangeError(`unknown thrift type ${type}`);
     }
   }
 }

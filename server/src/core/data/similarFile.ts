@@ -21,6 +21,8 @@ export function similarFileName(path: string): string | null {
   const wanted = basename(path);
   const stem = (name: string) => name.slice(0, name.length - extname(name).length).toLowerCase();
   // The same name in another case or with another extension first: an edit distance misses "data.json" -> "data.jsonl" only when short.
-  const sameStem = names.find((n) => n.toLowerCase() === wanted.toLowerCase()) ?? names.find((n) => stem(n) === stem(wanted) && /^\.(jsonl?|csv|parquet|txt)$/i.test(extname(n)));
+  const sameStem =
+    names.find((n) => n.toLowerCase() === wanted.toLowerCase()) ??
+    names.find((n) => stem(n) === stem(wanted) && /^\.(jsonl?|csv|parquet|txt)$/i.test(extname(n)));
   return sameStem ?? closestMatch(wanted, names) ?? null;
 }

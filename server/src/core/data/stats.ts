@@ -50,5 +50,14 @@ export function lengthStats(lengths: number[], exact: boolean, max: number): Len
   const sample = [...lengths].sort((a, b) => a - b);
   const at = (p: number) => sample[Math.min(sample.length - 1, Math.floor(p * sample.length))]!;
   const mean = sample.reduce((sum, n) => sum + n, 0) / sample.length;
-  return { exact, count: sample.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: Math.max(max, sample[sample.length - 1]!), mean: Math.round(mean), sample };
+  return {
+    exact,
+    count: sample.length,
+    p50: at(0.5),
+    p90: at(0.9),
+    p99: at(0.99),
+    max: Math.max(max, sample[sample.length - 1]!),
+    mean: Math.round(mean),
+    sample,
+  };
 }

@@ -22,10 +22,21 @@ export function describeDialectKey(id: ToolDialectId, path: NodePath): DialectKe
   const property = propertyAt(schema, path);
   const key = path[path.length - 1];
   if (!property || typeof key !== 'string') return undefined;
-  const lines = [`**${key}** (${schema['x-lora-lens'].tool})`, '', property.description ?? '', '', `Type: ${describeType(property)}.`];
+  const lines = [
+    `**${key}** (${schema['x-lora-lens'].tool})`,
+    '',
+    property.description ?? '',
+    '',
+    `Type: ${describeType(property)}.`,
+  ];
   if (property.default !== undefined) lines.push(`Default: \`${JSON.stringify(property.default)}\`.`);
   lines.push('', `_Keys of ${schemaVersion(schema)}._`);
-  return { key, markdown: lines.join('\n'), ...(property['x-group'] ? { group: property['x-group'] } : {}), ...(property.default !== undefined ? { default: property.default } : {}) };
+  return {
+    key,
+    markdown: lines.join('\n'),
+    ...(property['x-group'] ? { group: property['x-group'] } : {}),
+    ...(property.default !== undefined ? { default: property.default } : {}),
+  };
 }
 
 /** The keys a completion may offer at `path` (the mapping that holds them). */

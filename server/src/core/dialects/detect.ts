@@ -6,7 +6,14 @@ import { sketchFromValue, sketchTopLevel, type TopLevelSketch } from './sniff';
 import type { DialectMatch, DialectSettings } from './match';
 
 const MODELINE = /^\s*#\s*lora-lens\s*:\s*dialect\s*=\s*([\w.-]+)\s*$/i;
-const LLAMA_FACTORY_V1_ANY = ['peft_config', 'dist_config', 'train_dataset', 'model_class', 'kernel_config', 'quant_config'];
+const LLAMA_FACTORY_V1_ANY = [
+  'peft_config',
+  'dist_config',
+  'train_dataset',
+  'model_class',
+  'kernel_config',
+  'quant_config',
+];
 
 /**
  * Which dialect a config is written in: a first-line modeline (`# lora-lens: dialect=axolotl`) first, then the
@@ -16,10 +23,18 @@ const LLAMA_FACTORY_V1_ANY = ['peft_config', 'dist_config', 'train_dataset', 'mo
  * decide whether to claim a document); given a parsed document, it uses the parsed keys. `registry` is the list of
  * dialects (tests pass a longer one).
  */
-export function detectDialect(input: string | ConfigDocument, path: string | null, settings?: DialectSettings, registry: DialectRegistry = DIALECTS): DialectMatch {
+export function detectDialect(
+  input: string | ConfigDocument,
+  path: string | null,
+  settings?: DialectSettings,
+  registry: DialectRegistry = DIALECTS,
+): DialectMatch {
   const text = typeof input === 'string' ? input : input.text;
   const firstLine = text.split(/\r\n|\r|\n/, 1)[0] ?? '';
-  const sketch = typeof input === 'string' || input.value === undefined ? sketchTopLevel(text) : sketchFromValue(input.value, firstLine);
+  const sketch =
+    typeof input === 'string' || input.value === undefined
+      ? sketchTopLevel(text)
+      : sketchFromValue(input.value, firstLine);
 
   const forced = settings?.forced ? registry.find((d) => d.id === settings.forced) : undefined;
   if (forced) return matchOf(forced, 'setting', sketch);
@@ -27,7 +42,11 @@ export function detectDialect(input: string | ConfigDocument, path: string | nul
   if (modeline) {
     const named = registry.find((d) => d.id === modeline[1]!.toLowerCase());
     if (!named) {
-      return { dialect: null, source: 'modeline', notChecked: `The modeline names dialect \`${modeline[1]}\`; LoRA Lens knows ${registry.map((d) => `\`${d.id}\``).join(', ')}.` };
+      return {
+        dialect: null,
+        source: 'modeline',
+        notChecked: `The modeline names dialect \`${modeline[1]}\`; LoRA Lens knows ${registry.map((d) => `\`${d.id}\``).join(', ')}.`,
+      };
     }
     return matchOf(named, 'modeline', sketch);
   }
@@ -42,7 +61,11 @@ function matchOf(dialect: DialectAbout, source: DialectMatch['source'], sketch: 
   return dialect.subKind ? { ...match, subKind: dialect.subKind(sketch) } : match;
 }
 
-function settingDialect(path: string | null, settings: DialectSettings | undefined, registry: DialectRegistry): DialectAbout | undefined {
+function settingDialect(
+  path: string | null,
+  settings: DialectSettings | undefined,
+  registry: DialectRegistry,
+): DialectAbout | undefined {
   if (!path || !settings?.dialects) return undefined;
   const normalized = path.replace(/\\/g, '/');
   for (const [glob, id] of Object.entries(settings.dialects)) {
@@ -59,7 +82,11 @@ function matchByKeys(sketch: TopLevelSketch, path: string | null, registry: Dial
 
   if (candidates.length > 1 || (candidates.length === 1 && torchtune)) {
     const names = [...candidates.map((d) => d.id), ...(torchtune ? ['torchtune'] : [])].join(' and ');
-    return { dialect: null, source: 'keys', notChecked: `This file has the top-level keys of ${names}; add \`# lora-lens: dialect=...\` as its first line to say which it is.` };
+    return {
+      dialect: null,
+      source: 'keys',
+      notChecked: `This file has the top-level keys of ${names}; add \`# lora-lens: dialect=...\` as its first line to say which it is.`,
+    };
   }
   const only = candidates[0];
   if (only) {

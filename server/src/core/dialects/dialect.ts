@@ -89,7 +89,12 @@ export interface DialectImplementation {
   validate(doc: ConfigDocument, context: DialectContext, options: DialectValidationOptions): Diagnostic[];
   /** Whether a validation diagnostic owns its key: the pitfall rules then say nothing there (one diagnostic per cause). */
   ownsSpot(diagnostic: Diagnostic): boolean;
-  normalize(doc: ConfigDocument, configPath: string | null, context: DialectContext, options?: NormalizeOptions): DialectNormalized;
+  normalize(
+    doc: ConfigDocument,
+    configPath: string | null,
+    context: DialectContext,
+    options?: NormalizeOptions,
+  ): DialectNormalized;
   /** The generated schema of another tool's keys (completion and hover); null for our own (core/schema has it). */
   schema: DialectSchemaRoot | null;
 }

@@ -10,8 +10,26 @@ import { findScalarDifferences, toolView } from './yaml11';
 export type { SubKind, DialectDiagnosticData, DiagnosticOrigin } from './types';
 export type { DialectMatch, DialectSettings } from './match';
 export type { DialectId, ToolDialectId } from './registry';
-export type { Dialect, DialectAbout, DialectImplementation, DialectNormalized, DialectValidationOptions, ToolDialectAbout, ToolInvocation, ToolLaunchFacts } from './dialect';
-export { DIALECTS, DIALECT_IDS, dialectDisplayName, dialectOf, isDialectId, isToolDialectId, toolDialectOf, type DialectRegistry } from './registry';
+export type {
+  Dialect,
+  DialectAbout,
+  DialectImplementation,
+  DialectNormalized,
+  DialectValidationOptions,
+  ToolDialectAbout,
+  ToolInvocation,
+  ToolLaunchFacts,
+} from './dialect';
+export {
+  DIALECTS,
+  DIALECT_IDS,
+  dialectDisplayName,
+  dialectOf,
+  isDialectId,
+  isToolDialectId,
+  toolDialectOf,
+  type DialectRegistry,
+} from './registry';
 export { findDialect, toolDialectSchema } from './implementations';
 export { detectDialect } from './detect';
 export { sketchTopLevel, SNIFF_BYTES } from './sniff';
@@ -23,7 +41,12 @@ export { findScalarDifferences, toolView, type ScalarFinding } from './yaml11';
  * own advice, labelled as ours), our own against our schema; parse problems included. Nothing for a file that is
  * not checked.
  */
-export function validateDialect(doc: ConfigDocument, match: DialectMatch, options: DialectValidationOptions, registry: DialectRegistry = DIALECTS): Diagnostic[] {
+export function validateDialect(
+  doc: ConfigDocument,
+  match: DialectMatch,
+  options: DialectValidationOptions,
+  registry: DialectRegistry = DIALECTS,
+): Diagnostic[] {
   if (match.notChecked) return [];
   return findDialect(match.dialect, registry)?.validate(doc, match, options) ?? [];
 }
@@ -34,7 +57,9 @@ export function validateDialect(doc: ConfigDocument, match: DialectMatch, option
  */
 export function toolReading(doc: ConfigDocument, dialectId: string): unknown {
   const scalars = DIALECTS.find((d) => d.id === dialectId)?.scalars;
-  return scalars === 'pyyaml' || scalars === 'omegaconf' ? toolView(doc.value, findScalarDifferences(doc, scalars)) : doc.value;
+  return scalars === 'pyyaml' || scalars === 'omegaconf'
+    ? toolView(doc.value, findScalarDifferences(doc, scalars))
+    : doc.value;
 }
 
 /** The generated JSON schema of a tool's dialect, for completion and hover. */

@@ -36,14 +36,22 @@ export function walkDialectKeys(schema: DialectProperty, value: unknown, coercio
       const property = properties[key];
       const childPath = [...path, key];
       if (!property) {
-        if (!open) { findings.push({ kind: 'unknown', path: childPath, key, known, present, value: child }); reportable++; }
+        if (!open) {
+          findings.push({ kind: 'unknown', path: childPath, key, known, present, value: child });
+          reportable++;
+        }
         continue;
       }
       findings.push({ kind: 'known', path: childPath, key, property });
-      if (!fitsType(child, property, coercion)) { findings.push({ kind: 'type', path: childPath, property, value: child }); reportable++; }
-      else if (breaksEnum(child, property)) { findings.push({ kind: 'enum', path: childPath, property, value: child }); reportable++; }
-      else if (isPlainObject(child)) stack.push({ value: child, path: childPath });
-      else if (Array.isArray(child)) child.forEach((item, index) => stack.push({ value: item, path: [...childPath, index] }));
+      if (!fitsType(child, property, coercion)) {
+        findings.push({ kind: 'type', path: childPath, property, value: child });
+        reportable++;
+      } else if (breaksEnum(child, property)) {
+        findings.push({ kind: 'enum', path: childPath, property, value: child });
+        reportable++;
+      } else if (isPlainObject(child)) stack.push({ value: child, path: childPath });
+      else if (Array.isArray(child))
+        child.forEach((item, index) => stack.push({ value: item, path: [...childPath, index] }));
     }
   }
   return findings;

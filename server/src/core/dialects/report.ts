@@ -12,7 +12,12 @@ export class DialectReport {
   readonly diagnostics: Diagnostic[] = [];
 
   /** `dialect`: the document's dialect id; `toolName`: the tool as people name it, for messages. */
-  constructor(private readonly doc: ConfigDocument, readonly dialect: string, readonly assumes: string, readonly toolName: string) {}
+  constructor(
+    private readonly doc: ConfigDocument,
+    readonly dialect: string,
+    readonly assumes: string,
+    readonly toolName: string,
+  ) {}
 
   /** "Did you mean" searches left: each compares the word with every key of its place, so a hostile file gets 50. */
   private suggestionsLeft = 50;
@@ -28,16 +33,35 @@ export class DialectReport {
   }
 
   /** A finding pointed at the key of `path`. */
-  atKey(path: NodePath, severity: Severity, code: string, message: string, extra: Partial<DialectDiagnosticData> = {}): void {
+  atKey(
+    path: NodePath,
+    severity: Severity,
+    code: string,
+    message: string,
+    extra: Partial<DialectDiagnosticData> = {},
+  ): void {
     this.push(keyRange(this.doc, path), path, severity, code, message, extra);
   }
 
   /** A finding pointed at the value of `path` (its key for a block value). */
-  atValue(path: NodePath, severity: Severity, code: string, message: string, extra: Partial<DialectDiagnosticData> = {}): void {
+  atValue(
+    path: NodePath,
+    severity: Severity,
+    code: string,
+    message: string,
+    extra: Partial<DialectDiagnosticData> = {},
+  ): void {
     this.push(valueRange(this.doc, path), path, severity, code, message, extra);
   }
 
-  private push(range: Diagnostic['range'], path: NodePath, severity: Severity, code: string, message: string, extra: Partial<DialectDiagnosticData>): void {
+  private push(
+    range: Diagnostic['range'],
+    path: NodePath,
+    severity: Severity,
+    code: string,
+    message: string,
+    extra: Partial<DialectDiagnosticData>,
+  ): void {
     const origin: DiagnosticOrigin = extra.origin ?? this.dialect;
     const data: DialectDiagnosticData = { path, dialect: this.dialect, origin, assumes: this.assumes, ...extra };
     this.diagnostics.push(makeDiagnostic(range, severity, code, message, data));
@@ -45,7 +69,9 @@ export class DialectReport {
 
   /** Diagnostics in document order (findings are gathered rule by rule). */
   sorted(): Diagnostic[] {
-    return [...this.diagnostics].sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
+    return [...this.diagnostics].sort(
+      (a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character,
+    );
   }
 }
 
@@ -58,14 +84,27 @@ export function removeFix(path: NodePath): QuickFix {
 }
 
 export function setFix(path: NodePath, value: unknown, preferred = true): QuickFix {
-  return { title: `Set \`${path.join('.')}: ${typeof value === 'string' ? value : JSON.stringify(value)}\``, edits: [{ kind: 'set', path, value }], isPreferred: preferred };
+  return {
+    title: `Set \`${path.join('.')}: ${typeof value === 'string' ? value : JSON.stringify(value)}\``,
+    edits: [{ kind: 'set', path, value }],
+    isPreferred: preferred,
+  };
 }
 
 /** Parse problems, with the severities our own validation gives them. */
 export function parseProblemDiagnostics(doc: ConfigDocument): Diagnostic[] {
-  return doc.problems.map((problem) => makeDiagnostic(problem.range, problem.code === 'yaml-multi-document' ? 'warning' : 'error', problem.code, problem.message));
+  return doc.problems.map((problem) =>
+    makeDiagnostic(
+      problem.range,
+      problem.code === 'yaml-multi-document' ? 'warning' : 'error',
+      problem.code,
+      problem.message,
+    ),
+  );
 }
 
 export function keyName(path: NodePath): string {
-  return path.map((segment, index) => (typeof segment === 'number' ? `[${segment}]` : index ? `.${segment}` : segment)).join('');
+  return path
+    .map((segment, index) => (typeof segment === 'number' ? `[${segment}]` : index ? `.${segment}` : segment))
+    .join('');
 }

@@ -32,7 +32,13 @@ export interface DialectProperty {
 
 export interface DialectSchemaRoot extends DialectProperty {
   properties: Record<string, DialectProperty>;
-  'x-lora-lens': { dialect: string; tool: string; version: string[]; includes?: Array<{ file: string; version: string[] }>; commands?: Record<string, string[]> };
+  'x-lora-lens': {
+    dialect: string;
+    tool: string;
+    version: string[];
+    includes?: Array<{ file: string; version: string[] }>;
+    commands?: Record<string, string[]>;
+  };
 }
 
 /** The object schema that holds the keys at `path` (the root for []; list items for a list), if it declares keys. */

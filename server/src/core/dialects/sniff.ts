@@ -10,7 +10,8 @@ export interface TopLevelSketch {
   firstLine: string;
 }
 
-const BLOCK_KEY = /^(?:"((?:[^"\\]|\\.)*)"|'((?:[^']|'')*)'|([^\s#'"\-?:,[\]{}&*!|>%@`][^#]*?|-[^\s#][^#]*?))\s*:(?:\s+(.*))?$/;
+const BLOCK_KEY =
+  /^(?:"((?:[^"\\]|\\.)*)"|'((?:[^']|'')*)'|([^\s#'"\-?:,[\]{}&*!|>%@`][^#]*?|-[^\s#][^#]*?))\s*:(?:\s+(.*))?$/;
 const NESTED_COMPONENT = /^\s+_component_\s*:/;
 
 /**
@@ -27,13 +28,17 @@ export function sketchTopLevel(text: string): TopLevelSketch {
   const componentKeys = new Set<string>();
   let current: string | undefined;
   for (const line of head.split(/\r\n|\r|\n/)) {
-    if (line === '' || line.startsWith('#') || line.startsWith('---') || line.startsWith('...') || line.startsWith('%')) continue;
+    if (line === '' || line.startsWith('#') || line.startsWith('---') || line.startsWith('...') || line.startsWith('%'))
+      continue;
     if (/^\s/.test(line)) {
       if (current !== undefined && NESTED_COMPONENT.test(line)) componentKeys.add(current);
       continue;
     }
     const match = BLOCK_KEY.exec(line);
-    if (!match) { current = undefined; continue; }
+    if (!match) {
+      current = undefined;
+      continue;
+    }
     const key = match[1] ?? match[2]?.replace(/''/g, "'") ?? match[3]!;
     const inline = stripComment(match[4] ?? '');
     current = key;
@@ -57,7 +62,10 @@ function sketchJson(text: string, firstLine: string): TopLevelSketch {
     const value: unknown = JSON.parse(text);
     if (value && typeof value === 'object' && !Array.isArray(value)) {
       for (const [key, item] of Object.entries(value)) {
-        keys.set(key, typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean' ? String(item) : '');
+        keys.set(
+          key,
+          typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean' ? String(item) : '',
+        );
         if (item && typeof item === 'object' && !Array.isArray(item) && '_component_' in item) componentKeys.add(key);
       }
     }

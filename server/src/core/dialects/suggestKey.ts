@@ -5,7 +5,11 @@ import { closestMatch } from '../text/suggest';
  * word abbreviates (`adam_eps` → `adam_epsilon`). Keys already present beside it are never suggested (renaming onto
  * one would duplicate it).
  */
-export function suggestKey(word: string, candidates: readonly string[], present: ReadonlySet<string>): string | undefined {
+export function suggestKey(
+  word: string,
+  candidates: readonly string[],
+  present: ReadonlySet<string>,
+): string | undefined {
   const usable = candidates.filter((candidate) => !present.has(candidate) && candidate !== word);
   const close = closestMatch(word, usable);
   if (close) return close;

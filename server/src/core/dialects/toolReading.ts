@@ -23,12 +23,23 @@ export interface ToolReading {
  * reading of its scalars and the walk of its keys against the tool's schema. `reading` is null when there is nothing
  * more to check (a syntax error, or a document that is not a mapping).
  */
-export function readToolConfig(doc: ConfigDocument, dialect: string, schema: DialectSchemaRoot, version: string, loader: 'pyyaml' | 'omegaconf', coercion: Coercion): { problems: Diagnostic[]; reading: ToolReading | null } {
+export function readToolConfig(
+  doc: ConfigDocument,
+  dialect: string,
+  schema: DialectSchemaRoot,
+  version: string,
+  loader: 'pyyaml' | 'omegaconf',
+  coercion: Coercion,
+): { problems: Diagnostic[]; reading: ToolReading | null } {
   const problems = parseProblemDiagnostics(doc);
-  if (hasSyntaxError(doc) || !doc.value || typeof doc.value !== 'object' || Array.isArray(doc.value)) return { problems, reading: null };
+  if (hasSyntaxError(doc) || !doc.value || typeof doc.value !== 'object' || Array.isArray(doc.value))
+    return { problems, reading: null };
   const report = new DialectReport(doc, dialect, version, schema['x-lora-lens'].tool);
   const scalars = findScalarDifferences(doc, loader);
   const config = toolView(doc.value, scalars) as Record<string, unknown>;
   const findings = walkDialectKeys(schema, config, coercion);
-  return { problems, reading: { report, config, scalars, findings, explanations: scalarExplanations(report, scalars, findings) } };
+  return {
+    problems,
+    reading: { report, config, scalars, findings, explanations: scalarExplanations(report, scalars, findings) },
+  };
 }

@@ -20,20 +20,41 @@ export function fitsType(value: unknown, property: DialectProperty, coercion: Co
   if (property.anyOf) return property.anyOf.some((branch) => fitsType(value, branch, coercion));
   if (property.enum) return typeof value === 'string';
   switch (property.type) {
-    case undefined: return true;
-    case 'boolean': return typeof value === 'boolean' || value === 0 || value === 1 || (coercion === 'pydantic' && typeof value === 'string' && BOOL_STRINGS.has(value.toLowerCase()));
+    case undefined:
+      return true;
+    case 'boolean':
+      return (
+        typeof value === 'boolean' ||
+        value === 0 ||
+        value === 1 ||
+        (coercion === 'pydantic' && typeof value === 'string' && BOOL_STRINGS.has(value.toLowerCase()))
+      );
     case 'integer':
       if (typeof value === 'number') return Number.isInteger(value);
-      return coercion === 'pydantic' && (typeof value === 'boolean' || (typeof value === 'string' && INTEGER_STRING.test(value)));
+      return (
+        coercion === 'pydantic' &&
+        (typeof value === 'boolean' || (typeof value === 'string' && INTEGER_STRING.test(value)))
+      );
     case 'number':
       if (typeof value === 'number') return true;
-      return coercion === 'pydantic' && (typeof value === 'boolean' || (typeof value === 'string' && NUMERIC_STRING.test(value)));
+      return (
+        coercion === 'pydantic' &&
+        (typeof value === 'boolean' || (typeof value === 'string' && NUMERIC_STRING.test(value)))
+      );
     case 'string':
       if (typeof value === 'string') return true;
       return coercion === 'dataclass' && Array.isArray(value) && value.every((item) => typeof item === 'string');
-    case 'object': return typeof value === 'object' && !Array.isArray(value) && !(value instanceof YamlTimestamp);
-    case 'array': return Array.isArray(value) && (!property.items || property.items.properties !== undefined || value.every((item) => fitsType(item, property.items!, coercion)));
-    default: return true;
+    case 'object':
+      return typeof value === 'object' && !Array.isArray(value) && !(value instanceof YamlTimestamp);
+    case 'array':
+      return (
+        Array.isArray(value) &&
+        (!property.items ||
+          property.items.properties !== undefined ||
+          value.every((item) => fitsType(item, property.items!, coercion)))
+      );
+    default:
+      return true;
   }
 }
 
@@ -55,20 +76,29 @@ export function breaksEnum(value: unknown, property: DialectProperty): boolean {
 /** The expected type in words, for messages: "true, false, `offload` or `offload_disk`". */
 export function describeType(property: DialectProperty): string {
   const words = [...new Set(alternatives(property))];
-  return words.length <= 1 ? words[0] ?? 'a value' : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+  return words.length <= 1 ? (words[0] ?? 'a value') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
 }
 
 function alternatives(property: DialectProperty): string[] {
   if (property.anyOf) return property.anyOf.flatMap(alternatives);
   if (property.enum) return property.enum.map((v) => `\`${v}\``);
   switch (property.type) {
-    case 'boolean': return ['true', 'false'];
-    case 'integer': return ['an integer'];
-    case 'number': return ['a number'];
-    case 'string': return ['a string'];
-    case 'object': return ['a mapping'];
-    case 'array': return [property.items && !property.items.properties ? `a list of ${plural(describeType(property.items))}` : 'a list'];
-    default: return ['a value'];
+    case 'boolean':
+      return ['true', 'false'];
+    case 'integer':
+      return ['an integer'];
+    case 'number':
+      return ['a number'];
+    case 'string':
+      return ['a string'];
+    case 'object':
+      return ['a mapping'];
+    case 'array':
+      return [
+        property.items && !property.items.properties ? `a list of ${plural(describeType(property.items))}` : 'a list',
+      ];
+    default:
+      return ['a value'];
   }
 }
 
@@ -78,6 +108,6 @@ function plural(text: string): string {
 
 export function describeValue(value: unknown): string {
   if (value instanceof YamlTimestamp) return `the date ${value.text}`;
-  const text = typeof value === 'string' ? `"${value}"` : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'string' ? `"${value}"` : (JSON.stringify(value) ?? String(value));
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }

@@ -12,7 +12,9 @@ export type ScalarRules = 'pyyaml' | 'omegaconf';
 /** A date or time that PyYAML turns into a datetime object (never a string). */
 export class YamlTimestamp {
   constructor(readonly text: string) {}
-  toString(): string { return this.text; }
+  toString(): string {
+    return this.text;
+  }
 }
 
 export type ToolScalar = string | number | boolean | null | YamlTimestamp;
@@ -33,12 +35,16 @@ export interface ScalarFinding {
 }
 
 const BOOL_11 = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
-const FLOAT_11 = /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
-const INT_11 = /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/;
+const FLOAT_11 =
+  /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+const INT_11 =
+  /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/;
 const NULL_11 = /^(?:~|null|Null|NULL|)$/;
-const TIMESTAMP_11 = /^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)$/;
+const TIMESTAMP_11 =
+  /^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)$/;
 /** OmegaConf's extra float rule (tried after PyYAML's own rules). */
-const FLOAT_OMEGACONF = /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+const FLOAT_OMEGACONF =
+  /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
 
 /** A plain (unquoted) scalar as PyYAML or OmegaConf resolves it. */
 export function resolvePlainScalar(source: string, rules: ScalarRules): ToolScalar {
@@ -62,7 +68,10 @@ function base60OrFloat(source: string): number {
 function constructInt(source: string): number {
   let text = source.replace(/_/g, '');
   let sign = 1;
-  if (text.startsWith('-')) { sign = -1; text = text.slice(1); } else if (text.startsWith('+')) text = text.slice(1);
+  if (text.startsWith('-')) {
+    sign = -1;
+    text = text.slice(1);
+  } else if (text.startsWith('+')) text = text.slice(1);
   if (text === '0') return 0;
   if (text.startsWith('0b')) return sign * parseInt(text.slice(2), 2);
   if (text.startsWith('0x')) return sign * parseInt(text.slice(2), 16);
@@ -80,7 +89,8 @@ function base60(text: string): number {
 
 function sameScalar(ours: unknown, theirs: ToolScalar): boolean {
   if (theirs instanceof YamlTimestamp) return false;
-  if (typeof ours === 'number' && typeof theirs === 'number') return ours === theirs || (Number.isNaN(ours) && Number.isNaN(theirs));
+  if (typeof ours === 'number' && typeof theirs === 'number')
+    return ours === theirs || (Number.isNaN(ours) && Number.isNaN(theirs));
   return ours === theirs;
 }
 
@@ -114,7 +124,15 @@ export function findScalarDifferences(doc: ConfigDocument, rules: ScalarRules): 
     } else if (isScalar(node) && node.type === 'PLAIN' && !(node as Node).tag && node.range) {
       const source = doc.text.slice(node.range[0], node.range[1]).trim();
       const theirs = resolvePlainScalar(source, rules);
-      if (!sameScalar(node.value, theirs)) findings.push({ path, source, ours: node.value, theirs, difference: classify(source, theirs), offset: node.range[0] });
+      if (!sameScalar(node.value, theirs))
+        findings.push({
+          path,
+          source,
+          ours: node.value,
+          theirs,
+          difference: classify(source, theirs),
+          offset: node.range[0],
+        });
     }
   }
   return findings.sort(comparePaths);
@@ -131,8 +149,10 @@ export function toolView(value: unknown, findings: ScalarFinding[]): unknown {
   const copy = structuredClone(value) as Record<string | number, unknown>;
   for (const finding of findings) {
     let node: unknown = copy;
-    for (const segment of finding.path.slice(0, -1)) node = (node as Record<string | number, unknown> | undefined)?.[segment];
-    if (node && typeof node === 'object') (node as Record<string | number, unknown>)[finding.path[finding.path.length - 1]!] = finding.theirs;
+    for (const segment of finding.path.slice(0, -1))
+      node = (node as Record<string | number, unknown> | undefined)?.[segment];
+    if (node && typeof node === 'object')
+      (node as Record<string | number, unknown>)[finding.path[finding.path.length - 1]!] = finding.theirs;
   }
   return copy;
 }

@@ -12,7 +12,16 @@ export type PathSegment = string | number;
 export type NodePath = PathSegment[];
 
 export interface ParseProblem {
-  code: 'yaml-syntax' | 'json-syntax' | 'yaml-duplicate-key' | 'yaml-multi-document' | 'yaml-alias-limit' | 'config-too-large' | 'config-empty' | 'config-not-object' | 'yaml-too-deep';
+  code:
+    | 'yaml-syntax'
+    | 'json-syntax'
+    | 'yaml-duplicate-key'
+    | 'yaml-multi-document'
+    | 'yaml-alias-limit'
+    | 'config-too-large'
+    | 'config-empty'
+    | 'config-not-object'
+    | 'yaml-too-deep';
   message: string;
   range: Range;
 }
@@ -74,7 +83,10 @@ export function parseConfigDocument(text: string, options: ParseOptions = {}): C
 function firstSyntaxErrorOnly(doc: ConfigDocument): ConfigDocument {
   const syntax = doc.problems.filter((problem) => problem.code === 'yaml-syntax');
   if (syntax.length === 0) return doc;
-  const problems = doc.problems.filter((problem) => problem.code !== 'yaml-syntax' && problem.code !== 'yaml-duplicate-key' && problem.code !== 'config-not-object');
+  const problems = doc.problems.filter(
+    (problem) =>
+      problem.code !== 'yaml-syntax' && problem.code !== 'yaml-duplicate-key' && problem.code !== 'config-not-object',
+  );
   return { ...doc, problems: [syntax[0]!, ...problems] };
 }
 
@@ -83,7 +95,9 @@ function asJson(doc: ConfigDocument): ConfigDocument {
   const error = firstJsonSyntaxError(doc.text);
   if (!error) return { ...doc, json: true, problems: doc.problems.filter((problem) => problem.code !== 'yaml-syntax') };
   const range = rangeOf(doc.lineStarts, doc.text.length, error.start, Math.max(error.end, error.start + 1));
-  const kept = doc.problems.filter((problem) => problem.code === 'yaml-multi-document' || problem.code === 'yaml-alias-limit');
+  const kept = doc.problems.filter(
+    (problem) => problem.code === 'yaml-multi-document' || problem.code === 'yaml-alias-limit',
+  );
   return { ...doc, json: true, problems: [{ code: 'json-syntax', message: error.message, range }, ...kept] };
 }
 
@@ -94,17 +108,29 @@ function parseText(text: string): ConfigDocument {
 
   if (Buffer.byteLength(text, 'utf8') > MAX_CONFIG_BYTES) {
     const mib = (Buffer.byteLength(text, 'utf8') / 1048576).toFixed(1);
-    problems.push({ code: 'config-too-large', message: `This file is ${mib} MiB; a fine-tuning config is a few KiB. LoRA Lens does not validate files over ${MAX_CONFIG_BYTES / 1048576} MiB: keep data in data.train, not in the config.`, range: at(0) });
+    problems.push({
+      code: 'config-too-large',
+      message: `This file is ${mib} MiB; a fine-tuning config is a few KiB. LoRA Lens does not validate files over ${MAX_CONFIG_BYTES / 1048576} MiB: keep data in data.train, not in the config.`,
+      range: at(0),
+    });
     return { text, yaml: null, value: undefined, problems, lineStarts };
   }
   if (isBlankOrComments(text)) {
-    problems.push({ code: 'config-empty', message: 'The config is empty: add at least `model`, `method` and `data.train`.', range: at(0, Math.min(text.length, 1) || 0) });
+    problems.push({
+      code: 'config-empty',
+      message: 'The config is empty: add at least `model`, `method` and `data.train`.',
+      range: at(0, Math.min(text.length, 1) || 0),
+    });
     return { text, yaml: null, value: undefined, problems, lineStarts };
   }
 
   const tooDeep = firstTooDeepOffset(text);
   if (tooDeep >= 0) {
-    problems.push({ code: 'yaml-too-deep', message: `The YAML nests more than ${MAX_NESTING_DEPTH} levels deep here; a config needs three or four. LoRA Lens does not parse it further: remove the extra brackets or indentation.`, range: at(tooDeep) });
+    problems.push({
+      code: 'yaml-too-deep',
+      message: `The YAML nests more than ${MAX_NESTING_DEPTH} levels deep here; a config needs three or four. LoRA Lens does not parse it further: remove the extra brackets or indentation.`,
+      range: at(tooDeep),
+    });
     return { text, yaml: null, value: undefined, problems, lineStarts };
   }
 
@@ -115,24 +141,40 @@ function parseText(text: string): ConfigDocument {
     docs = parseAllDocuments(text, PARSE_OPTIONS) as Document.Parsed[];
     if (!Array.isArray(docs)) docs = [];
   } catch (error) {
-    problems.push({ code: 'yaml-too-deep', message: `The YAML could not be parsed (${(error as Error).message}). Simplify the nesting.`, range: at(0) });
+    problems.push({
+      code: 'yaml-too-deep',
+      message: `The YAML could not be parsed (${(error as Error).message}). Simplify the nesting.`,
+      range: at(0),
+    });
     return { text, yaml: null, value: undefined, problems, lineStarts };
   }
   const yaml = docs[0] ?? null;
   for (const doc of docs) {
     for (const error of doc.errors) {
       const code = error.code === 'DUPLICATE_KEY' ? 'yaml-duplicate-key' : 'yaml-syntax';
-      const message = code === 'yaml-duplicate-key' ? duplicateKeyMessage(text.slice(error.pos[0], error.pos[1])) : explainYamlError(error.code, error.message);
+      const message =
+        code === 'yaml-duplicate-key'
+          ? duplicateKeyMessage(text.slice(error.pos[0], error.pos[1]))
+          : explainYamlError(error.code, error.message);
       problems.push({ code, message, range: at(error.pos[0], Math.max(error.pos[1], error.pos[0] + 1)) });
     }
   }
   for (const key of docs.flatMap(duplicateKeys)) {
-    problems.push({ code: 'yaml-duplicate-key', message: duplicateKeyMessage(key[2]), range: at(key[0], Math.max(key[1], key[0] + 1)) });
+    problems.push({
+      code: 'yaml-duplicate-key',
+      message: duplicateKeyMessage(key[2]),
+      range: at(key[0], Math.max(key[1], key[0] + 1)),
+    });
   }
   if (docs.length > 1) {
     const second = docs[1]!;
     const start = second.range?.[0] ?? 0;
-    problems.push({ code: 'yaml-multi-document', message: 'This file holds several YAML documents (`---`); one config describes one run, so only the first is used.', range: at(start, start + 3) });
+    problems.push({
+      code: 'yaml-multi-document',
+      message:
+        'This file holds several YAML documents (`---`); one config describes one run, so only the first is used.',
+      range: at(start, start + 3),
+    });
   }
 
   let value: unknown;
@@ -152,7 +194,14 @@ function parseText(text: string): ConfigDocument {
     }
   }
   if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
-    problems.push({ code: 'config-not-object', message: 'A config is a mapping of keys (`model: ...`, `method: ...`); this document is a ' + (Array.isArray(value) ? 'list' : 'single value') + '.', range: at(yaml?.contents?.range?.[0] ?? 0) });
+    problems.push({
+      code: 'config-not-object',
+      message:
+        'A config is a mapping of keys (`model: ...`, `method: ...`); this document is a ' +
+        (Array.isArray(value) ? 'list' : 'single value') +
+        '.',
+      range: at(yaml?.contents?.range?.[0] ?? 0),
+    });
   }
   return { text, yaml, value, problems, lineStarts };
 }
@@ -233,7 +282,8 @@ export function findPair(doc: ConfigDocument, path: NodePath): Pair<Node, Node |
   let pair: Pair<Node, Node | null> | undefined;
   for (const segment of path) {
     if (isMap(node) && typeof segment === 'string') {
-      pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === segment) as Pair<Node, Node | null> | undefined;
+      pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === segment) as
+        Pair<Node, Node | null> | undefined;
       node = pair?.value;
     } else if (isSeq(node) && typeof segment === 'number') {
       node = node.items[segment];

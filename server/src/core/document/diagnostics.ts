@@ -18,10 +18,14 @@ export function toLspSeverity(severity: Severity): DiagnosticSeverity {
 
 export function severityName(severity: DiagnosticSeverity | undefined): Severity {
   switch (severity) {
-    case DiagnosticSeverity.Error: return 'error';
-    case DiagnosticSeverity.Warning: return 'warning';
-    case DiagnosticSeverity.Information: return 'info';
-    default: return 'hint';
+    case DiagnosticSeverity.Error:
+      return 'error';
+    case DiagnosticSeverity.Warning:
+      return 'warning';
+    case DiagnosticSeverity.Information:
+      return 'info';
+    default:
+      return 'hint';
   }
 }
 
@@ -29,7 +33,13 @@ export function severityName(severity: DiagnosticSeverity | undefined): Severity
  * Every LoRA Lens diagnostic: a stable `code` (the rule id) and a `data` payload that quick fixes read;
  * they never parse the message.
  */
-export function makeDiagnostic(range: Range, severity: Severity, code: string, message: string, data?: unknown): Diagnostic {
+export function makeDiagnostic(
+  range: Range,
+  severity: Severity,
+  code: string,
+  message: string,
+  data?: unknown,
+): Diagnostic {
   const diagnostic: Diagnostic = {
     range,
     severity: SEVERITY[severity],

@@ -17,11 +17,18 @@ const MODELINE = /^\s*#\s*lora-lens\b/;
  * Whether a document is a config: `path` absolute (or a URI path), `firstLine` its first line (for the modeline),
  * `relativePath` the workspace-relative path when it lies in a workspace folder.
  */
-export function isConfigFile(path: string, firstLine: string, settings: FileMatchSettings, relativePath?: string): boolean {
+export function isConfigFile(
+  path: string,
+  firstLine: string,
+  settings: FileMatchSettings,
+  relativePath?: string,
+): boolean {
   const normalized = path.replace(/\\/g, '/');
   if (BUILT_IN_CONFIG_GLOBS.some((glob) => matchesGlob(glob, normalized, true))) return true;
   if (/\.ya?ml$/i.test(path) && MODELINE.test(firstLine)) return true;
-  const candidates = [relativePath, path, path.split(/[\\/]/).pop()].filter((p): p is string => !!p).map((p) => p.replace(/\\/g, '/'));
+  const candidates = [relativePath, path, path.split(/[\\/]/).pop()]
+    .filter((p): p is string => !!p)
+    .map((p) => p.replace(/\\/g, '/'));
   return settings.files.some((glob) => candidates.some((candidate) => matchesGlob(glob, candidate)));
 }
 
@@ -70,12 +77,18 @@ function globPattern(glob: string): PatternNode {
     const ch = glob[i]!;
     if (ch === '*' && glob[i + 1] === '*') {
       i++;
-      if (glob[i + 1] === '/') { i++; top().items.push(anyDirs); } else top().items.push(any);
-    } else if (ch === '*') top().items.push({ kind: 'repeat', item: { kind: 'char', test: notSlash }, min: 0, max: Infinity });
+      if (glob[i + 1] === '/') {
+        i++;
+        top().items.push(anyDirs);
+      } else top().items.push(any);
+    } else if (ch === '*')
+      top().items.push({ kind: 'repeat', item: { kind: 'char', test: notSlash }, min: 0, max: Infinity });
     else if (ch === '?') top().items.push({ kind: 'char', test: notSlash });
     else if (ch === '{') stack.push({ options: [], items: [] });
-    else if (ch === ',' && stack.length > 1) { top().options.push({ kind: 'seq', items: top().items }); top().items = []; }
-    else if (ch === '}' && stack.length > 1) closeBraces(stack);
+    else if (ch === ',' && stack.length > 1) {
+      top().options.push({ kind: 'seq', items: top().items });
+      top().items = [];
+    } else if (ch === '}' && stack.length > 1) closeBraces(stack);
     else top().items.push({ kind: 'char', test: isChar(ch.charCodeAt(0)) });
   }
   while (stack.length > 1) closeBraces(stack); // an unclosed `{a,b` reads as closed at the end

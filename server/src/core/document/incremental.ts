@@ -1,5 +1,16 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, Scalar, type Document, type Node } from 'yaml';
-import { duplicateKeyMessage, duplicateKeys, MAX_ALIAS_COUNT, MAX_CONFIG_BYTES, PARSE_OPTIONS, parseConfigDocument, rangeOf, type ConfigDocument, type ParseOptions, type ParseProblem } from './configDocument';
+import {
+  duplicateKeyMessage,
+  duplicateKeys,
+  MAX_ALIAS_COUNT,
+  MAX_CONFIG_BYTES,
+  PARSE_OPTIONS,
+  parseConfigDocument,
+  rangeOf,
+  type ConfigDocument,
+  type ParseOptions,
+  type ParseProblem,
+} from './configDocument';
 
 /**
  * Incremental reparse for keystroke-sized edits. When the text differs from the previous version only inside one plain
@@ -26,7 +37,11 @@ const consumed = new WeakSet<ConfigDocument>();
  * Parses `text`, reusing `previous` (the same document's last version) when the edit allows it. JSON documents are
  * parsed in full: an edit inside a plain scalar can make valid YAML out of invalid JSON (`16` to `1x`).
  */
-export function reparseConfigDocument(previous: ConfigDocument | undefined, text: string, options: ParseOptions = {}): ConfigDocument {
+export function reparseConfigDocument(
+  previous: ConfigDocument | undefined,
+  text: string,
+  options: ParseOptions = {},
+): ConfigDocument {
   if (options.json) return parseConfigDocument(text, options);
   if (previous && !consumed.has(previous)) {
     const patched = patchScalarEdit(previous, text);
@@ -40,12 +55,22 @@ export function diffRegion(before: string, after: string): { start: number; oldE
   const min = Math.min(before.length, after.length);
   let start = 0;
   const CHUNK = 512;
-  while (start + CHUNK <= min && before.slice(start, start + CHUNK) === after.slice(start, start + CHUNK)) start += CHUNK;
+  while (start + CHUNK <= min && before.slice(start, start + CHUNK) === after.slice(start, start + CHUNK))
+    start += CHUNK;
   while (start < min && before.charCodeAt(start) === after.charCodeAt(start)) start++;
   let suffix = 0;
   const maxSuffix = min - start;
-  while (suffix + CHUNK <= maxSuffix && before.slice(before.length - suffix - CHUNK, before.length - suffix) === after.slice(after.length - suffix - CHUNK, after.length - suffix)) suffix += CHUNK;
-  while (suffix < maxSuffix && before.charCodeAt(before.length - 1 - suffix) === after.charCodeAt(after.length - 1 - suffix)) suffix++;
+  while (
+    suffix + CHUNK <= maxSuffix &&
+    before.slice(before.length - suffix - CHUNK, before.length - suffix) ===
+      after.slice(after.length - suffix - CHUNK, after.length - suffix)
+  )
+    suffix += CHUNK;
+  while (
+    suffix < maxSuffix &&
+    before.charCodeAt(before.length - 1 - suffix) === after.charCodeAt(after.length - 1 - suffix)
+  )
+    suffix++;
   return { start, oldEnd: before.length - suffix, newEnd: after.length - suffix };
 }
 
@@ -69,7 +94,13 @@ function composePlain(doc: Document.Parsed, source: string): Scalar | undefined 
     if (!tag) scalar = new Scalar(source);
     else if (tag.resolve) {
       try {
-        const res = (tag.resolve as (value: string, onError: (message: string) => void, options: unknown) => unknown)(source, () => { failed = true; }, doc.options);
+        const res = (tag.resolve as (value: string, onError: (message: string) => void, options: unknown) => unknown)(
+          source,
+          () => {
+            failed = true;
+          },
+          doc.options,
+        );
         scalar = isScalar(res) ? res : new Scalar(res);
       } catch {
         failed = true;
@@ -85,7 +116,17 @@ function composePlain(doc: Document.Parsed, source: string): Scalar | undefined 
   }
   const fresh = parseDocument(source, PARSE_OPTIONS);
   const scalar = fresh.contents;
-  if (fresh.errors.length > 0 || !isScalar(scalar) || scalar.type !== 'PLAIN' || scalar.tag || scalar.comment || scalar.commentBefore || scalar.spaceBefore || scalar.range?.[1] !== source.length) return undefined;
+  if (
+    fresh.errors.length > 0 ||
+    !isScalar(scalar) ||
+    scalar.type !== 'PLAIN' ||
+    scalar.tag ||
+    scalar.comment ||
+    scalar.commentBefore ||
+    scalar.spaceBefore ||
+    scalar.range?.[1] !== source.length
+  )
+    return undefined;
   return scalar;
 }
 
@@ -100,7 +141,15 @@ function patchScalarEdit(previous: ConfigDocument, text: string): ConfigDocument
   // One walk: every node (to move its range), and the one plain scalar holding the changed region.
   const nodes: Node[] = [];
   let slot: Slot | undefined;
-  const stack: Array<{ node: unknown; isKey: boolean; replace: (node: Scalar) => void }> = [{ node: doc.contents, isKey: false, replace: (n) => { doc.contents = n as Scalar.Parsed; } }];
+  const stack: Array<{ node: unknown; isKey: boolean; replace: (node: Scalar) => void }> = [
+    {
+      node: doc.contents,
+      isKey: false,
+      replace: (n) => {
+        doc.contents = n as Scalar.Parsed;
+      },
+    },
+  ];
   while (stack.length) {
     const { node, isKey, replace } = stack.pop()!;
     if (node === null || node === undefined) continue;
@@ -117,12 +166,32 @@ function patchScalarEdit(previous: ConfigDocument, text: string): ConfigDocument
     } else if (isMap(node)) {
       for (const pair of node.items) {
         if (!isPair(pair)) return undefined;
-        stack.push({ node: pair.key, isKey: true, replace: (n) => { pair.key = n; } });
-        stack.push({ node: pair.value, isKey: false, replace: (n) => { pair.value = n; } });
+        stack.push({
+          node: pair.key,
+          isKey: true,
+          replace: (n) => {
+            pair.key = n;
+          },
+        });
+        stack.push({
+          node: pair.value,
+          isKey: false,
+          replace: (n) => {
+            pair.value = n;
+          },
+        });
       }
     } else {
       const items = node.items;
-      items.forEach((item, index) => stack.push({ node: item, isKey: false, replace: (n) => { items[index] = n; } }));
+      items.forEach((item, index) =>
+        stack.push({
+          node: item,
+          isKey: false,
+          replace: (n) => {
+            items[index] = n;
+          },
+        }),
+      );
     }
   }
   if (!slot || slot.scalar.type !== 'PLAIN') return undefined;
@@ -130,7 +199,13 @@ function patchScalarEdit(previous: ConfigDocument, text: string): ConfigDocument
   const [r0, r1, r2] = old.range!;
   const oldSource = previous.text.slice(r0, r1);
   const newSource = text.slice(r0, r1 + delta);
-  if (oldSource !== old.source || !SAFE_PLAIN.test(oldSource) || !SAFE_PLAIN.test(newSource) || newSource.length > MAX_SCALAR_LENGTH) return undefined;
+  if (
+    oldSource !== old.source ||
+    !SAFE_PLAIN.test(oldSource) ||
+    !SAFE_PLAIN.test(newSource) ||
+    newSource.length > MAX_SCALAR_LENGTH
+  )
+    return undefined;
   // No other node may have a bound inside the scalar (it would be ambiguous which side of the edit it lies on).
   const inside = (x: number) => x > r0 && x < r1;
   for (const node of nodes) {
@@ -172,7 +247,11 @@ function patchScalarEdit(previous: ConfigDocument, text: string): ConfigDocument
   const problems: ParseProblem[] = [];
   if (slot.isKey) {
     for (const key of duplicateKeys(doc)) {
-      problems.push({ code: 'yaml-duplicate-key', message: duplicateKeyMessage(key[2]), range: rangeOf(lineStarts, text.length, key[0], Math.max(key[1], key[0] + 1)) });
+      problems.push({
+        code: 'yaml-duplicate-key',
+        message: duplicateKeyMessage(key[2]),
+        range: rangeOf(lineStarts, text.length, key[0], Math.max(key[1], key[0] + 1)),
+      });
     }
   }
   return { text, yaml: doc, value, problems, lineStarts };

@@ -36,7 +36,10 @@ class Builder implements Nfa {
   accept = 0;
 
   state(): number {
-    if (this.edges.length >= MAX_STATES) throw new PatternError(`the pattern is too large to check (over ${MAX_STATES} states); write it shorter or list the names instead.`);
+    if (this.edges.length >= MAX_STATES)
+      throw new PatternError(
+        `the pattern is too large to check (over ${MAX_STATES} states); write it shorter or list the names instead.`,
+      );
     this.edges.push([]);
     this.eps.push([]);
     return this.edges.length - 1;
@@ -52,9 +55,16 @@ class Builder implements Nfa {
 
   private wire(node: PatternNode, from: number, to: number): void {
     switch (node.kind) {
-      case 'char': this.edges[from]!.push({ test: node.test, to }); return;
-      case 'start': case 'end': this.eps[from]!.push({ to, when: node.kind }); return;
-      case 'alt': for (const option of node.options) this.wire(option, from, to); return;
+      case 'char':
+        this.edges[from]!.push({ test: node.test, to });
+        return;
+      case 'start':
+      case 'end':
+        this.eps[from]!.push({ to, when: node.kind });
+        return;
+      case 'alt':
+        for (const option of node.options) this.wire(option, from, to);
+        return;
       case 'seq': {
         let at = from;
         node.items.forEach((item, i) => {
@@ -65,7 +75,8 @@ class Builder implements Nfa {
         if (node.items.length === 0) this.eps[from]!.push({ to });
         return;
       }
-      case 'repeat': this.wireRepeat(node, from, to);
+      case 'repeat':
+        this.wireRepeat(node, from, to);
     }
   }
 
@@ -105,7 +116,10 @@ export interface LinearMatcher {
 }
 
 /** A set of NFA states, sorted; `key` identifies it, so that equal sets can share their answers. */
-export interface MatchState { states: number[]; key: string }
+export interface MatchState {
+  states: number[];
+  key: string;
+}
 
 /** Compiles a pattern tree; throws PatternError when it is too large. */
 export function compilePattern(node: PatternNode): LinearMatcher {

@@ -43,7 +43,13 @@ export function firstTooDeepOffset(text: string, limit = MAX_NESTING_DEPTH): num
 }
 
 /** Follows `[`/`{` nesting through one line, skipping quoted strings and comments. */
-function scanFlow(text: string, from: number, to: number, depth: number, limit: number): { flow: number; tooDeep: number } {
+function scanFlow(
+  text: string,
+  from: number,
+  to: number,
+  depth: number,
+  limit: number,
+): { flow: number; tooDeep: number } {
   for (let i = from; i < to; i++) {
     const c = text[i];
     if (c === '[' || c === '{') {

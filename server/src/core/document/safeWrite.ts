@@ -5,13 +5,22 @@
  * writeFileSync follows it). It lives in document/, the bottom of the core's folder graph, so that every layer (the
  * Hub cache in models/ included) can use it.
  */
-import { closeSync, constants, fsyncSync, linkSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
 export type SafeWriteResult =
-  | { ok: true }
-  | { ok: false; reason: 'exists' | 'symlink' | 'not-a-file' | 'io'; message: string };
+  { ok: true } | { ok: false; reason: 'exists' | 'symlink' | 'not-a-file' | 'io'; message: string };
 
 export interface SafeWriteOptions {
   /** Replace an existing regular file (never a link or anything else). Default false: an existing path is refused. */
@@ -30,9 +39,18 @@ function refusal(path: string, replace: boolean): Extract<SafeWriteResult, { ok:
     return { ok: false, reason: 'io', message: `cannot write ${path}: ${(error as Error).message}` };
   }
   if (info.isSymbolicLink()) {
-    return { ok: false, reason: 'symlink', message: `${path} is a symbolic link; LoRA Lens never writes through links. Remove the link (or choose another name) and try again.` };
+    return {
+      ok: false,
+      reason: 'symlink',
+      message: `${path} is a symbolic link; LoRA Lens never writes through links. Remove the link (or choose another name) and try again.`,
+    };
   }
-  if (!info.isFile()) return { ok: false, reason: 'not-a-file', message: `${path} exists and is not a regular file; move it away and try again.` };
+  if (!info.isFile())
+    return {
+      ok: false,
+      reason: 'not-a-file',
+      message: `${path} exists and is not a regular file; move it away and try again.`,
+    };
   if (!replace) return { ok: false, reason: 'exists', message: `${path} exists.` };
   return null;
 }
@@ -43,13 +61,21 @@ function refusal(path: string, replace: boolean): Extract<SafeWriteResult, { ok:
  * which fails if anything (a planted link included) appeared at `path` meanwhile; with it, a rename, which replaces a
  * directory entry and never follows one. The temporary file never outlives a failure.
  */
-export function writeFileSafely(path: string, data: string | Uint8Array, options: SafeWriteOptions = {}): SafeWriteResult {
+export function writeFileSafely(
+  path: string,
+  data: string | Uint8Array,
+  options: SafeWriteOptions = {},
+): SafeWriteResult {
   const replace = options.replace ?? false;
   const before = refusal(path, replace);
   if (before) return before;
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, options.mode ?? 0o644);
+    const fd = openSync(
+      tmp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      options.mode ?? 0o644,
+    );
     try {
       const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
       for (let offset = 0; offset < bytes.length;) offset += writeSync(fd, bytes, offset, bytes.length - offset);
@@ -64,10 +90,15 @@ export function writeFileSafely(path: string, data: string | Uint8Array, options
     return { ok: true };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' && !replace) return refusal(path, false) ?? { ok: false, reason: 'exists', message: `${path} exists.` };
+    if (code === 'EEXIST' && !replace)
+      return refusal(path, false) ?? { ok: false, reason: 'exists', message: `${path} exists.` };
     return { ok: false, reason: 'io', message: `cannot write ${path}: ${(error as Error).message}` };
   } finally {
-    try { unlinkSync(tmp); } catch { /* renamed into place, or never created */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* renamed into place, or never created */
+    }
   }
 }
 

@@ -1,6 +1,12 @@
 import { isMap, isScalar, isSeq, stringify, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { TextEdit } from 'vscode-languageserver-types';
-import { hasSyntaxError, parseConfigDocument, rangeOf, type ConfigDocument, type NodePath } from '../document/configDocument';
+import {
+  hasSyntaxError,
+  parseConfigDocument,
+  rangeOf,
+  type ConfigDocument,
+  type NodePath,
+} from '../document/configDocument';
 import type { ConfigEdit } from './types';
 
 // The types live in ./types (rules and memory import them without this module); re-exported for the code-action side.
@@ -31,9 +37,12 @@ export function toTextEdits(doc: ConfigDocument, edits: ConfigEdit[]): TextEdit[
 export function applyEdit(doc: ConfigDocument, edit: ConfigEdit): string | undefined {
   if ((doc.yaml && doc.yaml.errors.length > 0) || hasSyntaxError(doc)) return undefined;
   switch (edit.kind) {
-    case 'set': return setValue(doc, edit.path, edit.value);
-    case 'remove': return removeKey(doc, edit.path);
-    case 'renameKey': return renameKey(doc, edit.path, edit.newKey);
+    case 'set':
+      return setValue(doc, edit.path, edit.value);
+    case 'remove':
+      return removeKey(doc, edit.path);
+    case 'renameKey':
+      return renameKey(doc, edit.path, edit.newKey);
   }
 }
 
@@ -47,7 +56,12 @@ interface Ctx {
 
 function contextOf(doc: ConfigDocument): Ctx {
   const root = doc.yaml?.contents;
-  const json = isMap(root) && root.flow === true && root.items.length > 0 && isScalar(root.items[0]!.key) && root.items[0]!.key.type === 'QUOTE_DOUBLE';
+  const json =
+    isMap(root) &&
+    root.flow === true &&
+    root.items.length > 0 &&
+    isScalar(root.items[0]!.key) &&
+    root.items[0]!.key.type === 'QUOTE_DOUBLE';
   return { text: doc.text, eol: doc.text.includes('\r\n') ? '\r\n' : '\n', unit: indentUnit(doc), json };
 }
 
@@ -98,7 +112,8 @@ function contentEnd(node: Node | null | undefined, fallback: number): number {
 }
 
 function findMapPair(map: YAMLMap, key: string): Pair<Node, Node | null> | undefined {
-  return map.items.find((item) => isScalar(item.key) && String(item.key.value) === key) as Pair<Node, Node | null> | undefined;
+  return map.items.find((item) => isScalar(item.key) && String(item.key.value) === key) as
+    Pair<Node, Node | null> | undefined;
 }
 
 /** The offset just after the `:` that follows a key. */
@@ -137,7 +152,8 @@ function setValue(doc: ConfigDocument, path: NodePath, value: unknown): string |
     if (!pair) return insertKey(ctx, node, segment, nest(path.slice(i + 1), value));
     const child = pair.value;
     if (last) return replaceValue(ctx, pair, value, node.flow === true);
-    if (!child || (isScalar(child) && child.value === null)) return replaceValue(ctx, pair, nest(path.slice(i + 1), value), node.flow === true);
+    if (!child || (isScalar(child) && child.value === null))
+      return replaceValue(ctx, pair, nest(path.slice(i + 1), value), node.flow === true);
     node = child;
   }
   return undefined;
@@ -175,7 +191,12 @@ function replaceValue(ctx: Ctx, pair: Pair<Node, Node | null>, value: unknown, i
 /** Text that follows `key:` for a value in block context: ` scalar`, ` [flow]`, or a newline and an indented block. */
 function renderBlockValue(ctx: Ctx, value: unknown, keyColumn: number): string {
   if (isPlainObject(value) && Object.keys(value).length > 0) {
-    return ctx.eol + Object.entries(value).map(([k, v]) => renderPair(ctx, k, v, keyColumn + ctx.unit)).join(ctx.eol);
+    return (
+      ctx.eol +
+      Object.entries(value)
+        .map(([k, v]) => renderPair(ctx, k, v, keyColumn + ctx.unit))
+        .join(ctx.eol)
+    );
   }
   if (Array.isArray(value) && value.length > 0 && flowWidth(ctx, value) + keyColumn > MAX_FLOW_WIDTH) {
     const pad = ' '.repeat(keyColumn + ctx.unit);
@@ -290,7 +311,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function renderFlow(ctx: Ctx, value: unknown, inFlow: boolean): string {
   if (ctx.json) return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map((item) => renderFlow(ctx, item, true)).join(', ')}]`;
-  if (isPlainObject(value)) return `{${Object.entries(value).map(([k, v]) => `${renderScalar(k, true)}: ${renderFlow(ctx, v, true)}`).join(', ')}}`;
+  if (isPlainObject(value))
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${renderScalar(k, true)}: ${renderFlow(ctx, v, true)}`)
+      .join(', ')}}`;
   return renderScalar(value, inFlow);
 }
 
@@ -300,7 +324,13 @@ export function renderScalar(value: unknown, inFlow: boolean): string {
   if (typeof value === 'number') return renderNumber(value);
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   const text = String(value);
-  if (/^[A-Za-z_./][A-Za-z0-9_./ -]*$/.test(text) && !/ $/.test(text) && !/^(true|false|null|yes|no|on|off|y|n|~)$/i.test(text) && !(inFlow && /[,[\]{}]/.test(text))) return text;
+  if (
+    /^[A-Za-z_./][A-Za-z0-9_./ -]*$/.test(text) &&
+    !/ $/.test(text) &&
+    !/^(true|false|null|yes|no|on|off|y|n|~)$/i.test(text) &&
+    !(inFlow && /[,[\]{}]/.test(text))
+  )
+    return text;
   return stringify(text, { lineWidth: 0 }).trimEnd();
 }
 
@@ -320,10 +350,20 @@ function diffEdit(doc: ConfigDocument, next: string): TextEdit[] {
   const max = Math.min(before.length, next.length);
   while (start < max && before.charCodeAt(start) === next.charCodeAt(start)) start++;
   let tail = 0;
-  while (tail < max - start && before.charCodeAt(before.length - 1 - tail) === next.charCodeAt(next.length - 1 - tail)) tail++;
+  while (tail < max - start && before.charCodeAt(before.length - 1 - tail) === next.charCodeAt(next.length - 1 - tail))
+    tail++;
   // Do not split a CRLF pair or a surrogate pair at either end of the edit.
-  while (start > 0 && (isLowSurrogate(before.charCodeAt(start)) || (before[start - 1] === '\r' && before[start] === '\n'))) start--;
-  while (tail > 0 && (isLowSurrogate(before.charCodeAt(before.length - tail)) || (before[before.length - tail - 1] === '\r' && before[before.length - tail] === '\n'))) tail--;
+  while (
+    start > 0 &&
+    (isLowSurrogate(before.charCodeAt(start)) || (before[start - 1] === '\r' && before[start] === '\n'))
+  )
+    start--;
+  while (
+    tail > 0 &&
+    (isLowSurrogate(before.charCodeAt(before.length - tail)) ||
+      (before[before.length - tail - 1] === '\r' && before[before.length - tail] === '\n'))
+  )
+    tail--;
   const range = rangeOf(doc.lineStarts, before.length, start, before.length - tail);
   return [{ range, newText: next.slice(start, next.length - tail) }];
 }

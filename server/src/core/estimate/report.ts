@@ -63,7 +63,11 @@ export interface EstimateReport {
 }
 
 /** The hourly GPU price: an explicit override, else the config's `hardware.cost_per_hour`, else the setting. */
-export function hourlyRate(plan: TrainingPlan, override: number | null | undefined, setting: number | null | undefined): number | null {
+export function hourlyRate(
+  plan: TrainingPlan,
+  override: number | null | undefined,
+  setting: number | null | undefined,
+): number | null {
   return override ?? plan.hardware.cost_per_hour ?? setting ?? null;
 }
 
@@ -73,13 +77,23 @@ const fitSearches = new WeakMap<Estimate, FitSearch>();
  * The fit search for an estimate that does not fit, run once per estimate object: the `memory-no-fit` rule and
  * the report ask for the same one.
  */
-export function fitSearchFor(estimate: Estimate, spec: ModelSpec, plan: TrainingPlan, options: EstimateOptions, dataset: DatasetFacts | undefined): FitSearch {
+export function fitSearchFor(
+  estimate: Estimate,
+  spec: ModelSpec,
+  plan: TrainingPlan,
+  options: EstimateOptions,
+  dataset: DatasetFacts | undefined,
+): FitSearch {
   const known = fitSearches.get(estimate);
   if (known) return known;
   const data = dataSizeOf(dataset);
-  const search: FitSearch = estimate.fits === false
-    ? { suggestions: whatWouldFit(spec, plan, estimate.gpu, options, data), makeItFit: makeItFit(spec, plan, estimate.gpu, options, data) }
-    : { suggestions: [], makeItFit: null };
+  const search: FitSearch =
+    estimate.fits === false
+      ? {
+          suggestions: whatWouldFit(spec, plan, estimate.gpu, options, data),
+          makeItFit: makeItFit(spec, plan, estimate.gpu, options, data),
+        }
+      : { suggestions: [], makeItFit: null };
   fitSearches.set(estimate, search);
   return search;
 }
@@ -87,7 +101,8 @@ export function fitSearchFor(estimate: Estimate, spec: ModelSpec, plan: Training
 /** The report of one estimate; the fit search, recommendation, time and comparison all read the same plan and GPU. */
 export function buildEstimateReport(input: EstimateReportInput): EstimateReport {
   const { spec, estimate, options, dataset } = input;
-  const plan: TrainingPlan = options.engine && options.engine !== input.plan.engine ? { ...input.plan, engine: options.engine } : input.plan;
+  const plan: TrainingPlan =
+    options.engine && options.engine !== input.plan.engine ? { ...input.plan, engine: options.engine } : input.plan;
   const gpu = input.gpu;
   const costPerHour = hourlyRate(plan, input.costOverride, input.costSetting);
   const time = estimateTrainingTime(spec, plan, gpu, dataset, costPerHour);

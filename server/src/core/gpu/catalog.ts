@@ -3,7 +3,12 @@
  */
 import type { GpuLookup, GpuSpec } from './types';
 
-interface GpuEntry { name: string; keys: string[]; mib: number; cc: string }
+interface GpuEntry {
+  name: string;
+  keys: string[];
+  mib: number;
+  cc: string;
+}
 
 // keys: normalized spellings (lowercase, no spaces/dashes, no vendor prefixes) that name this card unambiguously.
 const GPUS: GpuEntry[] = [
@@ -26,7 +31,12 @@ const GPUS: GpuEntry[] = [
   { name: 'V100 32GB', keys: ['v10032gb', 'v100sxm232gb', 'v100pcie32gb'], mib: 32768, cc: '7.0' },
   { name: 'A100 40GB', keys: ['a10040gb', 'a100sxm440gb', 'a100pcie40gb'], mib: 40960, cc: '8.0' },
   { name: 'A100 80GB', keys: ['a10080gb', 'a100sxm480gb', 'a100pcie80gb'], mib: 81920, cc: '8.0' },
-  { name: 'H100 80GB', keys: ['h10080gb', 'h100', 'h100sxm', 'h100pcie', 'h10080gbhbm3', 'h100sxm580gb'], mib: 81559, cc: '9.0' },
+  {
+    name: 'H100 80GB',
+    keys: ['h10080gb', 'h100', 'h100sxm', 'h100pcie', 'h10080gbhbm3', 'h100sxm580gb'],
+    mib: 81559,
+    cc: '9.0',
+  },
   { name: 'H100 NVL', keys: ['h100nvl'], mib: 95830, cc: '9.0' },
   { name: 'H200', keys: ['h200', 'h200141gb', 'h200nvl'], mib: 143771, cc: '9.0' },
   { name: 'B200', keys: ['b200'], mib: 183359, cc: '10.0' },
@@ -40,7 +50,10 @@ function toSpec(e: GpuEntry): GpuSpec {
 
 /** Lowercase, vendor words and separators removed: "NVIDIA GeForce RTX 4090" → "rtx4090". */
 export function normalizeGpuName(name: string): string {
-  return name.toLowerCase().replace(/\b(nvidia|geforce|tesla|quadro)\b/g, '').replace(/[\s_\-()]+/g, '');
+  return name
+    .toLowerCase()
+    .replace(/\b(nvidia|geforce|tesla|quadro)\b/g, '')
+    .replace(/[\s_\-()]+/g, '');
 }
 
 const SIZE = /^\s*(\d+(?:\.\d+)?)\s*(gib|gb|g|mib|mb|m|tib|tb|t)\s*$/i;
@@ -61,9 +74,14 @@ export function lookupGpuName(name: string): GpuLookup {
   const exact = GPUS.find((g) => g.keys.includes(key));
   if (exact) return { ok: true, gpu: toSpec(exact) };
   // Keys must cover whole words of the name ("a10" does not match inside "a100"); the longest key wins.
-  const words = name.toLowerCase().replace(/\b(nvidia|geforce|tesla|quadro)\b/g, ' ').split(/[^a-z0-9.]+/).filter(Boolean);
+  const words = name
+    .toLowerCase()
+    .replace(/\b(nvidia|geforce|tesla|quadro)\b/g, ' ')
+    .split(/[^a-z0-9.]+/)
+    .filter(Boolean);
   const spans = new Set<string>();
-  for (let i = 0; i < words.length; i++) for (let j = i + 1; j <= words.length; j++) spans.add(words.slice(i, j).join(''));
+  for (let i = 0; i < words.length; i++)
+    for (let j = i + 1; j <= words.length; j++) spans.add(words.slice(i, j).join(''));
   const hits = GPUS.flatMap((g) => g.keys.filter((k) => spans.has(k)).map((k) => ({ g, k })));
   const best = Math.max(0, ...hits.map((x) => x.k.length));
   const winners = [...new Set(hits.filter((x) => x.k.length === best).map((x) => x.g))];
@@ -75,7 +93,10 @@ export function lookupGpuName(name: string): GpuLookup {
   }
   const near = closestGpuName(name);
   const hint = near ? `did you mean "${near}"? Otherwise use` : 'use';
-  return { ok: false, message: `unknown GPU "${name}"; ${hint} a catalog name (e.g. "RTX 4090", "A100 80GB", "H100 80GB") or a size such as "24GiB"` };
+  return {
+    ok: false,
+    message: `unknown GPU "${name}"; ${hint} a catalog name (e.g. "RTX 4090", "A100 80GB", "H100 80GB") or a size such as "24GiB"`,
+  };
 }
 
 /**

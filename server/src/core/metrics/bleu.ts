@@ -12,6 +12,8 @@ const MAX_ORDER = 4;
 
 /** sacrebleu/tokenizers/tokenizer_re.py, in order: symbols, then . and , away from digits, then - after a digit. */
 const TOKENIZER_RULES: Array<[RegExp, string]> = [
+  // sacreBLEU's character class as it writes it, escapes included.
+  // eslint-disable-next-line no-useless-escape
   [/([{-~\[-` -&(-+:-@\/])/gu, ' $1 '],
   [/([^0-9])([.,])/gu, '$1 $2 '],
   [/([.,])([^0-9])/gu, ' $1 $2'],
@@ -52,14 +54,21 @@ export function closestReferenceLength(hypothesisLength: number, referenceLength
   let closest = -1;
   for (const length of referenceLengths) {
     const diff = Math.abs(hypothesisLength - length);
-    if (closestDiff === -1 || diff < closestDiff) { closestDiff = diff; closest = length; }
-    else if (diff === closestDiff && length < closest) closest = length;
+    if (closestDiff === -1 || diff < closestDiff) {
+      closestDiff = diff;
+      closest = length;
+    } else if (diff === closestDiff && length < closest) closest = length;
   }
   return closest;
 }
 
 /** The sufficient statistics of a corpus: summed over segments, they give its BLEU. */
-export interface BleuStats { hypothesisLength: number; referenceLength: number; correct: number[]; total: number[] }
+export interface BleuStats {
+  hypothesisLength: number;
+  referenceLength: number;
+  correct: number[];
+  total: number[];
+}
 
 /** One segment's statistics (sacreBLEU's `_compute_segment_statistics`). */
 export function segmentStats(row: PredictionRow): BleuStats {
@@ -78,10 +87,23 @@ export function segmentStats(row: PredictionRow): BleuStats {
     total[order]! += count;
     correct[order]! += Math.min(count, referenceMax.get(key) ?? 0);
   }
-  return { hypothesisLength: hypothesis.length, referenceLength: closestReferenceLength(hypothesis.length, referenceLengths), correct, total };
+  return {
+    hypothesisLength: hypothesis.length,
+    referenceLength: closestReferenceLength(hypothesis.length, referenceLengths),
+    correct,
+    total,
+  };
 }
 
-export interface BleuScore { score: number; precisions: number[]; bp: number; correct: number[]; total: number[]; hypothesisLength: number; referenceLength: number }
+export interface BleuScore {
+  score: number;
+  precisions: number[];
+  bp: number;
+  correct: number[];
+  total: number[];
+  hypothesisLength: number;
+  referenceLength: number;
+}
 
 /** sacrebleu's `my_log`: log(0) is floored to -9999999999 rather than -Infinity. */
 const floorLog = (x: number) => (x === 0 ? -9999999999 : Math.log(x));
@@ -92,7 +114,14 @@ export function computeBleu(stats: BleuStats): BleuScore {
   let bp = 1.0;
   if (sys < ref) bp = sys > 0 ? Math.exp(1 - ref / sys) : 0.0;
   const precisions = new Array<number>(MAX_ORDER).fill(0);
-  const base = { precisions, bp, correct: [...correct], total: [...total], hypothesisLength: sys, referenceLength: ref };
+  const base = {
+    precisions,
+    bp,
+    correct: [...correct],
+    total: [...total],
+    hypothesisLength: sys,
+    referenceLength: ref,
+  };
   // sacreBLEU's early stop (its issue #141): no matching n-gram of any order is a score of 0.
   if (!correct.some((c) => c !== 0)) return { score: 0, ...base };
   let smooth = 1.0;
@@ -111,8 +140,10 @@ export function computeBleu(stats: BleuStats): BleuScore {
 /** sacreBLEU's one-line report: `58.5/33.1/20.6/13.1 (BP = 1.000 ratio = 1.012 hyp_len = 1000 ref_len = 988)`. */
 export function bleuVerbose(score: BleuScore): string {
   const ratio = score.referenceLength ? score.hypothesisLength / score.referenceLength : 0;
-  return `${score.precisions.map((p) => pythonFixed(p, 1)).join('/')} (BP = ${pythonFixed(score.bp, 3)} ratio = ${pythonFixed(ratio, 3)} `
-    + `hyp_len = ${score.hypothesisLength} ref_len = ${score.referenceLength})`;
+  return (
+    `${score.precisions.map((p) => pythonFixed(p, 1)).join('/')} (BP = ${pythonFixed(score.bp, 3)} ratio = ${pythonFixed(ratio, 3)} ` +
+    `hyp_len = ${score.hypothesisLength} ref_len = ${score.referenceLength})`
+  );
 }
 
 export function bleu(): MetricAccumulator {
@@ -124,7 +155,10 @@ export function bleu(): MetricAccumulator {
       const stats = segmentStats(row);
       sums.hypothesisLength += stats.hypothesisLength;
       sums.referenceLength += stats.referenceLength;
-      for (let i = 0; i < MAX_ORDER; i++) { sums.correct[i]! += stats.correct[i]!; sums.total[i]! += stats.total[i]!; }
+      for (let i = 0; i < MAX_ORDER; i++) {
+        sums.correct[i]! += stats.correct[i]!;
+        sums.total[i]! += stats.total[i]!;
+      }
       referenceCounts.add(row.references.length);
       n++;
       return undefined;
@@ -134,10 +168,17 @@ export function bleu(): MetricAccumulator {
       const score = computeBleu(sums);
       const nrefs = referenceCounts.size === 1 ? String([...referenceCounts][0]) : 'var';
       return {
-        metric: 'bleu', value: score.score, n,
+        metric: 'bleu',
+        value: score.score,
+        n,
         details: {
-          precisions: score.precisions, bp: score.bp, hyp_len: score.hypothesisLength, ref_len: score.referenceLength,
-          counts: score.correct, totals: score.total, verbose: bleuVerbose(score),
+          precisions: score.precisions,
+          bp: score.bp,
+          hyp_len: score.hypothesisLength,
+          ref_len: score.referenceLength,
+          counts: score.correct,
+          totals: score.total,
+          verbose: bleuVerbose(score),
           signature: `nrefs:${nrefs}|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0`,
         },
       };

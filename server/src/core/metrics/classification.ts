@@ -21,7 +21,11 @@ export class LabelCounts {
     const gold = labels.includes(predicted) ? predicted : labels[0]!;
     const bump = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
     this.n++;
-    if (predicted === gold) { this.correct++; bump(this.truePositives, gold); return; }
+    if (predicted === gold) {
+      this.correct++;
+      bump(this.truePositives, gold);
+      return;
+    }
     bump(this.falseNegatives, gold);
     bump(this.falsePositives, predicted);
   }
@@ -29,13 +33,15 @@ export class LabelCounts {
   /** Each reference label with its F1 and support (examples whose gold label it is), most frequent first. */
   perLabel(): Array<{ label: string; f1: number; support: number }> {
     const labels = new Set([...this.truePositives.keys(), ...this.falseNegatives.keys()]);
-    return [...labels].map((label) => {
-      const tp = this.truePositives.get(label) ?? 0;
-      const fn = this.falseNegatives.get(label) ?? 0;
-      const fp = this.falsePositives.get(label) ?? 0;
-      // A reference label has tp + fn >= 1, so the denominator is never 0.
-      return { label, f1: (2 * tp) / (2 * tp + fp + fn), support: tp + fn };
-    }).sort((a, b) => b.support - a.support || (a.label < b.label ? -1 : 1));
+    return [...labels]
+      .map((label) => {
+        const tp = this.truePositives.get(label) ?? 0;
+        const fn = this.falseNegatives.get(label) ?? 0;
+        const fp = this.falsePositives.get(label) ?? 0;
+        // A reference label has tp + fn >= 1, so the denominator is never 0.
+        return { label, f1: (2 * tp) / (2 * tp + fp + fn), support: tp + fn };
+      })
+      .sort((a, b) => b.support - a.support || (a.label < b.label ? -1 : 1));
   }
 }
 
@@ -45,20 +51,29 @@ const LABELS_SHOWN = 50;
 function classificationAccumulator(metric: MetricName, value: (counts: LabelCounts) => number): MetricAccumulator {
   const counts = new LabelCounts();
   return {
-    add(row) { counts.add(row); return undefined; },
+    add(row) {
+      counts.add(row);
+      return undefined;
+    },
     result(): MetricResult {
       if (counts.n === 0) return { metric, value: null, n: 0 };
       const labels = counts.perLabel();
       return {
-        metric, value: value(counts), n: counts.n,
-        details: { labels: labels.length, per_label: labels.slice(0, LABELS_SHOWN).map((l) => ({ ...l, f1: 100 * l.f1 })) },
+        metric,
+        value: value(counts),
+        n: counts.n,
+        details: {
+          labels: labels.length,
+          per_label: labels.slice(0, LABELS_SHOWN).map((l) => ({ ...l, f1: 100 * l.f1 })),
+        },
       };
     },
   };
 }
 
 export const accuracy = (): MetricAccumulator => classificationAccumulator('accuracy', (c) => (100 * c.correct) / c.n);
-export const macroF1 = (): MetricAccumulator => classificationAccumulator('macro_f1', (c) => {
-  const labels = c.perLabel();
-  return (100 * labels.reduce((sum, l) => sum + l.f1, 0)) / labels.length;
-});
+export const macroF1 = (): MetricAccumulator =>
+  classificationAccumulator('macro_f1', (c) => {
+    const labels = c.perLabel();
+    return (100 * labels.reduce((sum, l) => sum + l.f1, 0)) / labels.length;
+  });

@@ -23,7 +23,10 @@ export function tokenF1(prediction: string, reference: string): number {
   let same = 0;
   for (const token of predicted) {
     const count = left.get(token) ?? 0;
-    if (count > 0) { same++; left.set(token, count - 1); }
+    if (count > 0) {
+      same++;
+      left.set(token, count - 1);
+    }
   }
   if (same === 0) return 0;
   const precision = same / predicted.length;
@@ -32,18 +35,28 @@ export function tokenF1(prediction: string, reference: string): number {
 }
 
 /** The best score over the references (SQuAD's metric_max_over_ground_truths). */
-export function maxOverReferences(score: (prediction: string, reference: string) => number, row: PredictionRow): number {
+export function maxOverReferences(
+  score: (prediction: string, reference: string) => number,
+  row: PredictionRow,
+): number {
   let best = 0;
   for (const reference of row.references) best = Math.max(best, score(row.prediction, reference));
   return best;
 }
 
 /** The mean of a per-example score in [0, 1], in percent. */
-export function meanAccumulator(metric: MetricName, score: (prediction: string, reference: string) => number): MetricAccumulator {
+export function meanAccumulator(
+  metric: MetricName,
+  score: (prediction: string, reference: string) => number,
+): MetricAccumulator {
   let sum = 0;
   let n = 0;
   return {
-    add(row) { sum += maxOverReferences(score, row); n++; return undefined; },
+    add(row) {
+      sum += maxOverReferences(score, row);
+      n++;
+      return undefined;
+    },
     result: () => ({ metric, value: n ? (100 * sum) / n : null, n }),
   };
 }

@@ -11,21 +11,30 @@ import addFormats from 'ajv-formats';
 import type { MetricAccumulator, MetricResult, PredictionRow } from './types';
 
 /** A compiled schema and the fields (top-level properties) json_fields scores. */
-export interface FieldSchema { validate: ValidateFunction; fields: string[] }
+export interface FieldSchema {
+  validate: ValidateFunction;
+  fields: string[];
+}
 
 /** The ajv class for the schema's `$schema`: draft-07 (and 06) by default, 2019-09 and 2020-12 when named. */
 function ajvFor(schema: Record<string, unknown>): Ajv | string {
   const dialect = typeof schema.$schema === 'string' ? schema.$schema : '';
   const options = { allErrors: true, strict: false };
-  if (/draft-0[34]/.test(dialect)) return `${dialect} schemas are not supported (ajv 8 reads draft-06, draft-07, 2019-09 and 2020-12); change $schema to http://json-schema.org/draft-07/schema#`;
-  const ajv = dialect.includes('2020-12') ? new Ajv2020(options) : dialect.includes('2019-09') ? new Ajv2019(options) : new Ajv(options);
+  if (/draft-0[34]/.test(dialect))
+    return `${dialect} schemas are not supported (ajv 8 reads draft-06, draft-07, 2019-09 and 2020-12); change $schema to http://json-schema.org/draft-07/schema#`;
+  const ajv = dialect.includes('2020-12')
+    ? new Ajv2020(options)
+    : dialect.includes('2019-09')
+      ? new Ajv2019(options)
+      : new Ajv(options);
   addFormats(ajv);
   return ajv;
 }
 
 /** Compiles a JSON schema for the JSON metrics, or says why it cannot be used. */
 export function compileFieldSchema(schema: unknown): FieldSchema | string {
-  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) return 'the schema must be a JSON object (a JSON Schema)';
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema))
+    return 'the schema must be a JSON object (a JSON Schema)';
   const record = schema as Record<string, unknown>;
   const ajv = ajvFor(record);
   if (typeof ajv === 'string') return ajv;
@@ -36,7 +45,8 @@ export function compileFieldSchema(schema: unknown): FieldSchema | string {
     return `the schema does not compile: ${(error as Error).message}`;
   }
   const properties = record.properties;
-  const fields = typeof properties === 'object' && properties !== null && !Array.isArray(properties) ? Object.keys(properties) : [];
+  const fields =
+    typeof properties === 'object' && properties !== null && !Array.isArray(properties) ? Object.keys(properties) : [];
   return { validate, fields };
 }
 
@@ -49,7 +59,8 @@ export function parseJson(text: string): { value: unknown } | undefined {
   }
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Equality of JSON values: arrays in order, objects whatever their key order. */
 export function jsonEqual(a: unknown, b: unknown): boolean {
@@ -59,7 +70,9 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   }
   if (!isObject(a) || !isObject(b)) return false;
   const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && jsonEqual(a[key], b[key]));
+  return (
+    keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && jsonEqual(a[key], b[key]))
+  );
 }
 
 /** Whether the value passes the schema, and the top-level fields with a schema error inside them. */
@@ -93,7 +106,9 @@ export function jsonValid(schema?: FieldSchema): MetricAccumulator {
       return undefined;
     },
     result: (): MetricResult => ({
-      metric: 'json_valid', value: n ? (100 * parsed) / n : null, n,
+      metric: 'json_valid',
+      value: n ? (100 * parsed) / n : null,
+      n,
       ...(schema && n ? { details: { schema_valid: (100 * valid) / n } } : {}),
     }),
   };
@@ -101,17 +116,27 @@ export function jsonValid(schema?: FieldSchema): MetricAccumulator {
 
 /** The fields of one example: scored (in the reference) and correct, against its best reference. */
 function scoreFields(schema: FieldSchema, row: PredictionRow): Array<{ field: string; correct: boolean }> | string {
-  const references = row.references.map(parseJson).filter((r) => r && isObject(r.value)).map((r) => r!.value as Record<string, unknown>);
-  if (!references.length) return 'json_fields: the reference is not a JSON object; json_fields compares the prediction\'s fields with the reference\'s';
+  const references = row.references
+    .map(parseJson)
+    .filter((r) => r && isObject(r.value))
+    .map((r) => r!.value as Record<string, unknown>);
+  if (!references.length)
+    return "json_fields: the reference is not a JSON object; json_fields compares the prediction's fields with the reference's";
   const json = parseJson(row.prediction);
   const prediction = json && isObject(json.value) ? json.value : undefined;
   const { badFields } = prediction ? schemaCheck(schema, prediction) : { badFields: new Set<string>() };
   let best: Array<{ field: string; correct: boolean }> | undefined;
   for (const reference of references) {
-    const scored = schema.fields.filter((field) => Object.hasOwn(reference, field)).map((field) => ({
-      field,
-      correct: prediction !== undefined && Object.hasOwn(prediction, field) && !badFields.has(field) && jsonEqual(prediction[field], reference[field]),
-    }));
+    const scored = schema.fields
+      .filter((field) => Object.hasOwn(reference, field))
+      .map((field) => ({
+        field,
+        correct:
+          prediction !== undefined &&
+          Object.hasOwn(prediction, field) &&
+          !badFields.has(field) &&
+          jsonEqual(prediction[field], reference[field]),
+      }));
     const rate = (s: typeof scored) => (s.length ? s.filter((f) => f.correct).length / s.length : -1);
     if (!best || rate(scored) > rate(best)) best = scored;
   }
@@ -131,15 +156,26 @@ export function jsonFields(schema: FieldSchema): MetricAccumulator {
       n++;
       for (const { field, correct: ok } of fields) {
         const entry = perField.get(field) ?? { correct: 0, n: 0 };
-        entry.n++; scored++;
-        if (ok) { entry.correct++; correct++; }
+        entry.n++;
+        scored++;
+        if (ok) {
+          entry.correct++;
+          correct++;
+        }
         perField.set(field, entry);
       }
       return undefined;
     },
     result: (): MetricResult => ({
-      metric: 'json_fields', value: scored ? (100 * correct) / scored : null, n,
-      details: { fields_scored: scored, per_field: Object.fromEntries([...perField].map(([field, e]) => [field, { accuracy: (100 * e.correct) / e.n, n: e.n }])) },
+      metric: 'json_fields',
+      value: scored ? (100 * correct) / scored : null,
+      n,
+      details: {
+        fields_scored: scored,
+        per_field: Object.fromEntries(
+          [...perField].map(([field, e]) => [field, { accuracy: (100 * e.correct) / e.n, n: e.n }]),
+        ),
+      },
     }),
   };
 }

@@ -19,7 +19,14 @@ export function rougeTokens(text: string): string[] {
 /** The length of the longest common subsequence, in O(len(a) · len(b)) time and O(len(b)) memory. */
 export function lcsLength(a: readonly string[], b: readonly string[]): number {
   const ids = new Map<string, number>();
-  const id = (token: string) => { let v = ids.get(token); if (v === undefined) { v = ids.size; ids.set(token, v); } return v; };
+  const id = (token: string) => {
+    let v = ids.get(token);
+    if (v === undefined) {
+      v = ids.size;
+      ids.set(token, v);
+    }
+    return v;
+  };
   const left = Int32Array.from(a, id);
   const right = Int32Array.from(b, id);
   let previous = new Int32Array(right.length + 1);
@@ -50,8 +57,10 @@ export function rougeLRow(row: PredictionRow): number | string {
   for (const reference of row.references) {
     const expected = rougeTokens(reference);
     if (predicted.length * expected.length > MAX_LCS_CELLS) {
-      return `rouge_l: the prediction (${predicted.length} tokens) and a reference (${expected.length} tokens) are too long to compare `
-        + `(over ${MAX_LCS_CELLS / 1e6} M token pairs); shorten them or leave rouge_l out for this file`;
+      return (
+        `rouge_l: the prediction (${predicted.length} tokens) and a reference (${expected.length} tokens) are too long to compare ` +
+        `(over ${MAX_LCS_CELLS / 1e6} M token pairs); shorten them or leave rouge_l out for this file`
+      );
     }
     best = Math.max(best, rougeLF(predicted, expected));
   }

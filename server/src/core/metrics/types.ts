@@ -1,9 +1,21 @@
 /** The metric names `lora-lens metrics --metrics` and the config's `eval.metrics` take, in the order they are shown. */
-export const METRIC_NAMES = ['exact_match', 'f1', 'accuracy', 'macro_f1', 'rouge_l', 'bleu', 'json_valid', 'json_fields'] as const;
-export type MetricName = typeof METRIC_NAMES[number];
+export const METRIC_NAMES = [
+  'exact_match',
+  'f1',
+  'accuracy',
+  'macro_f1',
+  'rouge_l',
+  'bleu',
+  'json_valid',
+  'json_fields',
+] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
 
 /** One line of a predictions file: the model's answer and its reference answers (at least one). */
-export interface PredictionRow { prediction: string; references: string[] }
+export interface PredictionRow {
+  prediction: string;
+  references: string[];
+}
 
 export interface MetricResult {
   metric: MetricName;

@@ -53,7 +53,11 @@ function outOfRange(cfg: Json): string[] {
     const v = cfg[key];
     if (v === undefined || v === null) return [];
     const min = key === 'max_position_embeddings' ? 0 : 1;
-    return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? [] : [`${key}: ${typeof v === 'number' ? String(v) : JSON.stringify(v)} (a whole number ${min}-${max.toLocaleString('en-US')})`];
+    return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
+      ? []
+      : [
+          `${key}: ${typeof v === 'number' ? String(v) : JSON.stringify(v)} (a whole number ${min}-${max.toLocaleString('en-US')})`,
+        ];
   });
 }
 
@@ -67,25 +71,48 @@ export function specFromConfig(raw: unknown, id: string, chatTemplate: boolean):
   const family = FAMILIES[modelType];
   if (!family) {
     const known = SUPPORTED_MODEL_TYPES.join(', ');
-    return { ok: false, message: `${id}: architecture "${modelType || 'unknown'}" is not supported by the estimator (known: ${known})` };
+    return {
+      ok: false,
+      message: `${id}: architecture "${modelType || 'unknown'}" is not supported by the estimator (known: ${known})`,
+    };
   }
   // Multimodal Gemma 3 keeps the language model under text_config; we estimate the text tower.
-  const cfg = (modelType === 'gemma3' && outer.text_config && typeof outer.text_config === 'object'
-    ? { ...(outer.text_config as Json), tie_word_embeddings: outer.tie_word_embeddings ?? (outer.text_config as Json).tie_word_embeddings }
-    : outer) as Json;
+  const cfg = (
+    modelType === 'gemma3' && outer.text_config && typeof outer.text_config === 'object'
+      ? {
+          ...(outer.text_config as Json),
+          tie_word_embeddings: outer.tie_word_embeddings ?? (outer.text_config as Json).tie_word_embeddings,
+        }
+      : outer
+  ) as Json;
   const h = num(cfg, 'hidden_size');
   const i = num(cfg, 'intermediate_size');
   const l = num(cfg, 'num_hidden_layers');
   const heads = num(cfg, 'num_attention_heads');
   const v = num(cfg, 'vocab_size') ?? (modelType === 'gemma3' ? 262208 : undefined);
-  const missing = [['hidden_size', h], ['intermediate_size', i], ['num_hidden_layers', l], ['num_attention_heads', heads], ['vocab_size', v]]
-    .filter(([, x]) => x === undefined).map(([k]) => k);
+  const missing = [
+    ['hidden_size', h],
+    ['intermediate_size', i],
+    ['num_hidden_layers', l],
+    ['num_attention_heads', heads],
+    ['vocab_size', v],
+  ]
+    .filter(([, x]) => x === undefined)
+    .map(([k]) => k);
   const bad = outOfRange(cfg);
-  if (bad.length) return { ok: false, message: `${id}: config.json has sizes no model has: ${bad.join(', ')}; the estimate needs the model's real config.json.` };
+  if (bad.length)
+    return {
+      ok: false,
+      message: `${id}: config.json has sizes no model has: ${bad.join(', ')}; the estimate needs the model's real config.json.`,
+    };
   if (missing.length) return { ok: false, message: `${id}: config.json lacks ${missing.join(', ')}` };
-  if (h! % heads! !== 0 && num(cfg, 'head_dim') === undefined) return { ok: false, message: `${id}: config.json has hidden_size ${h} not divisible by num_attention_heads ${heads} and no head_dim; the estimate needs the model's real config.json.` };
+  if (h! % heads! !== 0 && num(cfg, 'head_dim') === undefined)
+    return {
+      ok: false,
+      message: `${id}: config.json has hidden_size ${h} not divisible by num_attention_heads ${heads} and no head_dim; the estimate needs the model's real config.json.`,
+    };
   const gemma = family === 'gemma' || family === 'gemma2' || family === 'gemma3';
-  const experts = family === 'mixtral' ? num(cfg, 'num_local_experts') ?? 8 : 0;
+  const experts = family === 'mixtral' ? (num(cfg, 'num_local_experts') ?? 8) : 0;
   // The config classes' own defaults when the key is absent: Gemma ties, Llama/Qwen/Mistral/Phi-3 do not.
   const tied = typeof cfg.tie_word_embeddings === 'boolean' ? cfg.tie_word_embeddings : gemma;
   const spec: ModelSpec = {
@@ -102,7 +129,7 @@ export function specFromConfig(raw: unknown, id: string, chatTemplate: boolean):
     tiedEmbeddings: tied,
     maxPositionEmbeddings: num(cfg, 'max_position_embeddings') ?? 0,
     numExperts: experts,
-    numExpertsPerToken: experts ? num(cfg, 'num_experts_per_tok') ?? 2 : 0,
+    numExpertsPerToken: experts ? (num(cfg, 'num_experts_per_tok') ?? 2) : 0,
     // Qwen2 always has q/k/v bias; Llama/Mistral only when attention_bias is set.
     attentionBias: family === 'qwen2' || cfg.attention_bias === true,
     qkNorm: family === 'qwen3' || family === 'gemma3',

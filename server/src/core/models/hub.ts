@@ -122,7 +122,10 @@ function folderOf(repo: string, revision: string, opts: HubOptions): string {
   const safeRevision = revision.replace(/[^\w.-]/g, '_');
   const endpoint = hubEndpoint(env);
   const base = opts.cacheDir ?? defaultCacheDir(env);
-  const root = endpoint === DEFAULT_ENDPOINT ? base : join(base, 'endpoints', endpoint.replace(/^[a-z]+:\/\//i, '').replace(/[^\w.-]/g, '_'));
+  const root =
+    endpoint === DEFAULT_ENDPOINT
+      ? base
+      : join(base, 'endpoints', endpoint.replace(/^[a-z]+:\/\//i, '').replace(/[^\w.-]/g, '_'));
   return join(root, repo.replace('/', '--'), safeRevision);
 }
 
@@ -137,7 +140,12 @@ export function cachedHubModel(repo: string, revision: string | null, opts: HubO
     const info = statSync(configPath);
     if (!info.isFile() || info.size > MAX_MODEL_CONFIG_BYTES) return null;
     const meta = JSON.parse(readFileSync(join(dir, 'lora-lens.json'), 'utf8')) as { chatTemplate?: boolean };
-    const result = toResolution(JSON.parse(readFileSync(configPath, 'utf8')), repo, meta.chatTemplate === true, configPath);
+    const result = toResolution(
+      JSON.parse(readFileSync(configPath, 'utf8')),
+      repo,
+      meta.chatTemplate === true,
+      configPath,
+    );
     if (result.ok) resolved.set(dir, result);
     return result;
   } catch {
@@ -147,7 +155,9 @@ export function cachedHubModel(repo: string, revision: string | null, opts: HubO
 
 function toResolution(config: unknown, repo: string, chatTemplate: boolean, configPath: string): HubResolution {
   const r = specFromConfig(config, repo, chatTemplate);
-  return r.ok ? { ok: true, spec: r.spec, source: 'hub', configPath } : { ok: false, reason: 'unsupported', message: r.message };
+  return r.ok
+    ? { ok: true, spec: r.spec, source: 'hub', configPath }
+    : { ok: false, reason: 'unsupported', message: r.message };
 }
 
 /**
@@ -159,7 +169,11 @@ export function lookupHubModel(repo: string, revision: string | null, opts: HubO
   const cached = REPO_ID.test(repo) ? cachedHubModel(repo, revision, opts) : null;
   if (cached) return { status: 'resolved', result: cached };
   if (off) return { status: 'off', message: `${repo}: not fetched from the Hub: ${off}` };
-  if (!REPO_ID.test(repo)) return { status: 'resolved', result: { ok: false, reason: 'invalid', message: `${repo}: not a Hub model id (owner/name)` } };
+  if (!REPO_ID.test(repo))
+    return {
+      status: 'resolved',
+      result: { ok: false, reason: 'invalid', message: `${repo}: not a Hub model id (owner/name)` },
+    };
   const env = opts.env ?? process.env;
   const key = `${hubEndpoint(env)}\0${repo}\0${revision ?? 'main'}\0${opts.cacheDir ?? ''}`;
   const failed = failures.get(key);
@@ -178,7 +192,8 @@ export function lookupHubModel(repo: string, revision: string | null, opts: HubO
   return { status: 'pending', promise };
 }
 
-type Fetched = { ok: true; text: string } | { ok: false; status: number | 'timeout' | 'network' | 'too-large'; detail: string };
+type Fetched =
+  { ok: true; text: string } | { ok: false; status: number | 'timeout' | 'network' | 'too-large'; detail: string };
 
 /** The body as text, read as a stream and given up past `cap` bytes (null): a 10 GB answer reached 2.2 GB of RSS. */
 async function readCapped(response: Response, cap: number): Promise<string | null> {
@@ -217,7 +232,12 @@ async function getFile(repo: string, revision: string, file: string, opts: HubOp
   try {
     const response = await fetch(url, { headers, signal: controller.signal, redirect: 'follow' });
     const text = await readCapped(response, response.ok ? cap : 64 * 1024);
-    if (text === null) return { ok: false, status: response.ok ? 'too-large' : response.status, detail: response.ok ? `${file} of over ${cap / 1048576} MiB` : '' };
+    if (text === null)
+      return {
+        ok: false,
+        status: response.ok ? 'too-large' : response.status,
+        detail: response.ok ? `${file} of over ${cap / 1048576} MiB` : '',
+      };
     return response.ok ? { ok: true, text } : { ok: false, status: response.status, detail: text.slice(0, 200) };
   } catch (err) {
     const aborted = controller.signal.aborted;
@@ -227,20 +247,45 @@ async function getFile(repo: string, revision: string, file: string, opts: HubOp
   }
 }
 
-function failureOf(repo: string, f: Extract<Fetched, { ok: false }>, opts: HubOptions, hasToken: boolean): HubResolution {
+function failureOf(
+  repo: string,
+  f: Extract<Fetched, { ok: false }>,
+  opts: HubOptions,
+  hasToken: boolean,
+): HubResolution {
   const endpoint = hubEndpoint(opts.env ?? process.env);
   if (f.status === 401 || f.status === 403) {
     return {
-      ok: false, reason: 'gated',
+      ok: false,
+      reason: 'gated',
       message: hasToken
         ? `${repo} is gated or private and the Hub refused the token: accept the model's licence on its Hub page with the account the token belongs to.`
         : `${repo} is gated or private: accept its licence on the Hub, then set HF_TOKEN or run \`hf auth login\` (the token file is read).`,
     };
   }
-  if (f.status === 404) return { ok: false, reason: 'not-found', message: `${repo}: no such model on ${endpoint}; check the id (owner/name) and the revision.` };
-  if (f.status === 'too-large') return { ok: false, reason: 'invalid', message: `${repo}: ${endpoint} sent a ${f.detail}; a model's config.json is a few KiB, so this is not a model repository's file. Nothing was cached.` };
-  if (f.status === 'timeout') return { ok: false, reason: 'timeout', message: `${repo}: ${endpoint} did not answer within ${((opts.timeoutMs ?? 10_000) / 1000).toFixed(1)} s; the estimate waits for the next try.` };
-  return { ok: false, reason: 'network', message: `${repo}: cannot reach ${endpoint} (${f.status === 'network' ? f.detail : `HTTP ${f.status}`}); ${stopAsking(opts)} to stop asking.` };
+  if (f.status === 404)
+    return {
+      ok: false,
+      reason: 'not-found',
+      message: `${repo}: no such model on ${endpoint}; check the id (owner/name) and the revision.`,
+    };
+  if (f.status === 'too-large')
+    return {
+      ok: false,
+      reason: 'invalid',
+      message: `${repo}: ${endpoint} sent a ${f.detail}; a model's config.json is a few KiB, so this is not a model repository's file. Nothing was cached.`,
+    };
+  if (f.status === 'timeout')
+    return {
+      ok: false,
+      reason: 'timeout',
+      message: `${repo}: ${endpoint} did not answer within ${((opts.timeoutMs ?? 10_000) / 1000).toFixed(1)} s; the estimate waits for the next try.`,
+    };
+  return {
+    ok: false,
+    reason: 'network',
+    message: `${repo}: cannot reach ${endpoint} (${f.status === 'network' ? f.detail : `HTTP ${f.status}`}); ${stopAsking(opts)} to stop asking.`,
+  };
 }
 
 /** How the user of this face turns the lookup off: the editor's setting (`set loraLens.hub: false`), the CLI's flag. */
@@ -250,12 +295,17 @@ function stopAsking(opts: HubOptions): string {
 }
 
 /** Whether the tokenizer files carry a chat template: tokenizer_config.json's chat_template, or chat_template.jinja. */
-async function fetchChatTemplate(repo: string, revision: string, opts: HubOptions): Promise<{ tokenizerConfig: string | null; chatTemplate: boolean }> {
+async function fetchChatTemplate(
+  repo: string,
+  revision: string,
+  opts: HubOptions,
+): Promise<{ tokenizerConfig: string | null; chatTemplate: boolean }> {
   const tok = await getFile(repo, revision, 'tokenizer_config.json', opts);
   if (tok.ok) {
     try {
       const parsed = JSON.parse(tok.text) as { chat_template?: unknown };
-      if (parsed.chat_template !== undefined && parsed.chat_template !== null) return { tokenizerConfig: tok.text, chatTemplate: true };
+      if (parsed.chat_template !== undefined && parsed.chat_template !== null)
+        return { tokenizerConfig: tok.text, chatTemplate: true };
     } catch {
       // an unreadable tokenizer_config.json carries no template we can see
     }
@@ -265,7 +315,11 @@ async function fetchChatTemplate(repo: string, revision: string, opts: HubOption
 }
 
 /** Fetches config.json (and the tokenizer's chat template) and writes them to the disk cache. */
-export async function fetchHubModel(repo: string, revision: string | null, opts: HubOptions = {}): Promise<HubResolution> {
+export async function fetchHubModel(
+  repo: string,
+  revision: string | null,
+  opts: HubOptions = {},
+): Promise<HubResolution> {
   const rev = revision ?? 'main';
   const config = await getFile(repo, rev, 'config.json', opts);
   if (!config.ok) return failureOf(repo, config, opts, hubToken(opts.env ?? process.env) !== null);
@@ -286,7 +340,11 @@ export async function fetchHubModel(repo: string, revision: string | null, opts:
     mkdirSync(dir, { recursive: true });
     const replace = { replace: true };
     if (tokenizerConfig !== null) writeFileSafely(join(dir, 'tokenizer_config.json'), tokenizerConfig, replace);
-    writeFileSafely(join(dir, 'lora-lens.json'), JSON.stringify({ repo, revision: rev, chatTemplate, fetchedAt: new Date().toISOString() }), replace);
+    writeFileSafely(
+      join(dir, 'lora-lens.json'),
+      JSON.stringify({ repo, revision: rev, chatTemplate, fetchedAt: new Date().toISOString() }),
+      replace,
+    );
     writeFileSafely(configPath, config.text, replace); // last: its presence marks a complete entry
   } catch {
     // An unwritable cache only costs a fetch next session.
@@ -314,7 +372,8 @@ export type ResolutionWithHub =
 export function resolveModelWithHub(ref: ModelRefLike, opts: ResolveOptions & HubOptions): ResolutionWithHub {
   const local = resolveModel(ref, opts);
   const name = ref.name_or_path.trim();
-  if (local.ok || !REPO_ID.test(name) || existsSync(join(opts.configDir, name))) return { status: 'resolved', result: local };
+  if (local.ok || !REPO_ID.test(name) || existsSync(join(opts.configDir, name)))
+    return { status: 'resolved', result: local };
   const hub = lookupHubModel(name, ref.revision ?? null, { ...opts, env: opts.env });
   if (hub.status === 'off') return { status: 'off', result: local, message: hub.message };
   return hub;

@@ -13,19 +13,42 @@ export function linearModules(spec: ModelSpec): LinearModule[] {
   const kv = spec.numKvHeads * spec.headDim;
   const i = spec.intermediateSize;
   const b = spec.attentionBias;
-  const dense = (parent: string, name: string, inFeatures: number, outFeatures: number, bias = false): LinearModule =>
-    ({ name, parent, inFeatures, outFeatures, bias, count: 1, activePerToken: 1 });
+  const dense = (
+    parent: string,
+    name: string,
+    inFeatures: number,
+    outFeatures: number,
+    bias = false,
+  ): LinearModule => ({ name, parent, inFeatures, outFeatures, bias, count: 1, activePerToken: 1 });
   const a = 'self_attn';
   const attn: LinearModule[] = spec.fusedProjections
     ? [dense(a, 'qkv_proj', h, q + 2 * kv), dense(a, 'o_proj', q, h)]
-    : [dense(a, 'q_proj', h, q, b), dense(a, 'k_proj', h, kv, b), dense(a, 'v_proj', h, kv, b), dense(a, 'o_proj', q, h)];
+    : [
+        dense(a, 'q_proj', h, q, b),
+        dense(a, 'k_proj', h, kv, b),
+        dense(a, 'v_proj', h, kv, b),
+        dense(a, 'o_proj', q, h),
+      ];
   if (spec.numExperts > 0) {
     // Mixtral's block_sparse_moe: a router `gate` and per-expert w1 (gate), w3 (up), w2 (down).
     const e = spec.numExperts;
     const k = spec.numExpertsPerToken;
-    const expert = (name: string, inF: number, outF: number): LinearModule =>
-      ({ name, parent: 'block_sparse_moe.experts', inFeatures: inF, outFeatures: outF, bias: false, count: e, activePerToken: k });
-    return [...attn, dense('block_sparse_moe', 'gate', h, e), expert('w1', h, i), expert('w3', h, i), expert('w2', i, h)];
+    const expert = (name: string, inF: number, outF: number): LinearModule => ({
+      name,
+      parent: 'block_sparse_moe.experts',
+      inFeatures: inF,
+      outFeatures: outF,
+      bias: false,
+      count: e,
+      activePerToken: k,
+    });
+    return [
+      ...attn,
+      dense('block_sparse_moe', 'gate', h, e),
+      expert('w1', h, i),
+      expert('w3', h, i),
+      expert('w2', i, h),
+    ];
   }
   const mlp = spec.fusedProjections
     ? [dense('mlp', 'gate_up_proj', h, 2 * i), dense('mlp', 'down_proj', i, h)]
@@ -181,7 +204,8 @@ function adaptedCopies(spec: ModelSpec, targets: TargetModules): Map<string, num
 function countCopies(spec: ModelSpec, targets: TargetModules): Map<string, number> {
   const counts = new Map<string, number>();
   if (targets === 'all-linear') {
-    for (const module of linearModules(spec)) counts.set(`${module.parent}.${module.name}`, spec.numLayers * module.count);
+    for (const module of linearModules(spec))
+      counts.set(`${module.parent}.${module.name}`, spec.numLayers * module.count);
     return counts;
   }
   if (typeof targets === 'string') return countPatternCopies(spec, targets);
@@ -221,9 +245,13 @@ function countPatternCopies(spec: ModelSpec, pattern: string): Map<string, numbe
       copies = modules.map((module) => copiesInLayer(matcher, state, module));
       perState.set(state.key, copies);
     }
-    copies.forEach((n, i) => { totals[i] += n; });
+    copies.forEach((n, i) => {
+      totals[i] += n;
+    });
   }
-  modules.forEach((module, i) => { if (totals[i]! > 0) counts.set(`${module.parent}.${module.name}`, totals[i]!); });
+  modules.forEach((module, i) => {
+    if (totals[i]! > 0) counts.set(`${module.parent}.${module.name}`, totals[i]!);
+  });
   return counts;
 }
 
@@ -236,7 +264,8 @@ function copiesInLayer(matcher: LinearMatcher, layerState: MatchState, module: L
   for (let e = 0; e < module.count; e++) {
     const expert = matcher.advance(parent, `${e}.`);
     let selected = answers.get(expert.key);
-    if (selected === undefined) answers.set(expert.key, (selected = matcher.accepts(matcher.advance(expert, module.name))));
+    if (selected === undefined)
+      answers.set(expert.key, (selected = matcher.accepts(matcher.advance(expert, module.name))));
     if (selected) copies++;
   }
   return copies;
@@ -247,7 +276,9 @@ export function patternSelection(spec: ModelSpec, pattern: string): { modules: s
   const copies = adaptedCopies(spec, pattern);
   const matches = targetMatcher(pattern);
   return {
-    modules: linearModules(spec).filter((m) => copies.has(`${m.parent}.${m.name}`)).map((m) => m.name),
+    modules: linearModules(spec)
+      .filter((m) => copies.has(`${m.parent}.${m.name}`))
+      .map((m) => m.name),
     outside: NON_DECODER_MODULES.filter((name) => matches(name)),
   };
 }
@@ -275,8 +306,11 @@ export function unknownTargets(spec: ModelSpec, targets: TargetModules): string[
     return selection.modules.length > 0 || selection.outside.length > 0 ? [] : [targets];
   }
   const paths = linearModules(spec).flatMap(pathsInLayer);
-  return (targets as readonly string[]).filter((target) =>
-    !paths.some((path) => layersSelected(spec, target, path) !== null) && !NON_DECODER_MODULES.some(targetMatcher([target])));
+  return (targets as readonly string[]).filter(
+    (target) =>
+      !paths.some((path) => layersSelected(spec, target, path) !== null) &&
+      !NON_DECODER_MODULES.some(targetMatcher([target])),
+  );
 }
 
 /** LoRA parameters: r·(in + out) per adapted module copy (DoRA adds a magnitude vector of size out). */
@@ -284,7 +318,7 @@ export function loraParameters(spec: ModelSpec, targets: TargetModules, r: numbe
   const copies = targets === 'all-linear' ? null : adaptedCopies(spec, targets);
   let total = 0;
   for (const m of linearModules(spec)) {
-    const n = copies === null ? spec.numLayers * m.count : copies.get(`${m.parent}.${m.name}`) ?? 0;
+    const n = copies === null ? spec.numLayers * m.count : (copies.get(`${m.parent}.${m.name}`) ?? 0);
     total += n * (r * (m.inFeatures + m.outFeatures) + (dora ? m.outFeatures : 0));
   }
   return total;

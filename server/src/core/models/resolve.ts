@@ -62,22 +62,32 @@ function fromConfigFile(configPath: string, id: string, source: ModelSource): Mo
   if (hit && hit.mtimeMs === mtimeMs) return hit.result;
   let result: ModelResolution;
   // A FIFO would block the read, a device never end it; a real config.json is a few KiB.
-  if (!info.isFile()) result = { ok: false, message: `${configPath} is not a regular file; a model's config.json must be one.` };
-  else if (info.size > MAX_MODEL_CONFIG_BYTES) result = { ok: false, message: `${configPath} is ${(info.size / 1048576).toFixed(1)} MiB; a model's config.json is a few KiB (at most 1 MiB is read). Replace it with the model's real config.json.` };
-  else try {
-    const raw: unknown = JSON.parse(readFileSync(configPath, 'utf8'));
-    const dir = resolve(configPath, '..');
-    const r = specFromConfig(raw, id, hasChatTemplate(dir));
-    result = r.ok ? { ok: true, spec: r.spec, source, configPath } : { ok: false, message: r.message };
-  } catch (err) {
-    result = { ok: false, message: `${configPath}: cannot read config.json (${(err as Error).message})` };
-  }
+  if (!info.isFile())
+    result = { ok: false, message: `${configPath} is not a regular file; a model's config.json must be one.` };
+  else if (info.size > MAX_MODEL_CONFIG_BYTES)
+    result = {
+      ok: false,
+      message: `${configPath} is ${(info.size / 1048576).toFixed(1)} MiB; a model's config.json is a few KiB (at most 1 MiB is read). Replace it with the model's real config.json.`,
+    };
+  else
+    try {
+      const raw: unknown = JSON.parse(readFileSync(configPath, 'utf8'));
+      const dir = resolve(configPath, '..');
+      const r = specFromConfig(raw, id, hasChatTemplate(dir));
+      result = r.ok ? { ok: true, spec: r.spec, source, configPath } : { ok: false, message: r.message };
+    } catch (err) {
+      result = { ok: false, message: `${configPath}: cannot read config.json (${(err as Error).message})` };
+    }
   cache.set(key, { mtimeMs, result });
   return result;
 }
 
 /** The snapshot config.json for a repo id in the hub cache: the ref's snapshot if known, else the newest. */
-export function findCachedConfig(repoId: string, revision: string | null | undefined, env?: NodeJS.ProcessEnv): string | null {
+export function findCachedConfig(
+  repoId: string,
+  revision: string | null | undefined,
+  env?: NodeJS.ProcessEnv,
+): string | null {
   if (!/^[\w.-]+\/[\w.-]+$/.test(repoId)) return null;
   const repoDir = join(hubCacheDir(env), `models--${repoId.replace('/', '--')}`);
   const snapshots = join(repoDir, 'snapshots');

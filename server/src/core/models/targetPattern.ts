@@ -13,8 +13,16 @@ const MAX_REPEAT = 1000;
 type Range = [number, number];
 
 const DIGIT: Range[] = [[48, 57]];
-const WORD: Range[] = [[48, 57], [65, 90], [95, 95], [97, 122]];
-const SPACE: Range[] = [[9, 13], [32, 32]];
+const WORD: Range[] = [
+  [48, 57],
+  [65, 90],
+  [95, 95],
+  [97, 122],
+];
+const SPACE: Range[] = [
+  [9, 13],
+  [32, 32],
+];
 
 function rangeTest(ranges: Range[], negated: boolean): (code: number) => boolean {
   return (code) => ranges.some(([lo, hi]) => code >= lo && code <= hi) !== negated;
@@ -30,10 +38,14 @@ class RegexParser {
     return node;
   }
 
-  private peek(offset = 0): string { return this.source[this.pos + offset] ?? ''; }
+  private peek(offset = 0): string {
+    return this.source[this.pos + offset] ?? '';
+  }
 
   private unsupported(what: string): never {
-    throw new PatternError(`it uses ${what} (at position ${this.pos}), which LoRA Lens does not evaluate; list the module names instead, or write the pattern without it.`);
+    throw new PatternError(
+      `it uses ${what} (at position ${this.pos}), which LoRA Lens does not evaluate; list the module names instead, or write the pattern without it.`,
+    );
   }
 
   private alternation(): PatternNode {
@@ -47,7 +59,8 @@ class RegexParser {
 
   private sequence(): PatternNode {
     const items: PatternNode[] = [];
-    while (this.pos < this.source.length && this.peek() !== '|' && this.peek() !== ')') items.push(this.quantified(this.atom()));
+    while (this.pos < this.source.length && this.peek() !== '|' && this.peek() !== ')')
+      items.push(this.quantified(this.atom()));
     return { kind: 'seq', items };
   }
 
@@ -73,7 +86,8 @@ class RegexParser {
     this.pos += braces[0].length;
     const min = braces[1] === '' ? 0 : Number(braces[1]);
     const max = braces[2] === undefined ? min : braces[3] === '' ? Infinity : Number(braces[3]);
-    if (min > MAX_REPEAT || (max !== Infinity && max > MAX_REPEAT)) throw new PatternError(`its repetition count ${braces[0]} is over ${MAX_REPEAT}; module names are much shorter.`);
+    if (min > MAX_REPEAT || (max !== Infinity && max > MAX_REPEAT))
+      throw new PatternError(`its repetition count ${braces[0]} is over ${MAX_REPEAT}; module names are much shorter.`);
     if (max < min) throw new PatternError(`${braces[0]} repeats at most fewer times than at least.`);
     return [min, max];
   }
@@ -82,14 +96,24 @@ class RegexParser {
     const ch = this.peek();
     this.pos++;
     switch (ch) {
-      case '(': return this.group();
-      case '[': return this.charClass();
-      case '.': return { kind: 'char', test: (c) => c !== 10 };
-      case '^': return { kind: 'start' };
-      case '$': return { kind: 'end' };
-      case '\\': return this.escape();
-      case '*': case '+': case '?': throw new PatternError(`\`${ch}\` at position ${this.pos - 1} repeats nothing.`);
-      default: return { kind: 'char', test: isChar(ch.charCodeAt(0)) };
+      case '(':
+        return this.group();
+      case '[':
+        return this.charClass();
+      case '.':
+        return { kind: 'char', test: (c) => c !== 10 };
+      case '^':
+        return { kind: 'start' };
+      case '$':
+        return { kind: 'end' };
+      case '\\':
+        return this.escape();
+      case '*':
+      case '+':
+      case '?':
+        throw new PatternError(`\`${ch}\` at position ${this.pos - 1} repeats nothing.`);
+      default:
+        return { kind: 'char', test: isChar(ch.charCodeAt(0)) };
     }
   }
 
@@ -131,7 +155,12 @@ class RegexParser {
   private literalEscape(ch: string): number {
     const controls: Record<string, number> = { n: 10, t: 9, r: 13, f: 12, v: 11, a: 7, '0': 0 };
     if (ch in controls) return controls[ch]!;
-    const hex = ch === 'x' ? /^[0-9a-fA-F]{2}/.exec(this.source.slice(this.pos)) : ch === 'u' ? /^[0-9a-fA-F]{4}/.exec(this.source.slice(this.pos)) : null;
+    const hex =
+      ch === 'x'
+        ? /^[0-9a-fA-F]{2}/.exec(this.source.slice(this.pos))
+        : ch === 'u'
+          ? /^[0-9a-fA-F]{4}/.exec(this.source.slice(this.pos))
+          : null;
     if (hex) {
       this.pos += hex[0].length;
       return parseInt(hex[0], 16);

@@ -15,7 +15,10 @@ function planValidator(): ValidateFunction {
 
 /** `training.learning_rate`, `lora.target_modules[0]`: the dotted key both languages name in their messages. */
 export function dottedKey(instancePath: string, child?: string): string {
-  const segments = instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segments = instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (child !== undefined) segments.push(child);
   return segments.reduce((key, s) => (/^\d+$/.test(s) ? `${key}[${s}]` : key ? `${key}.${s}` : s), '') || 'plan';
 }
@@ -25,7 +28,9 @@ function conditionOf(schemaPath: string): string | null {
   const index = /^#\/allOf\/(\d+)\/then\//.exec(schemaPath)?.[1];
   if (index === undefined) return null;
   const rule = (planSchema.allOf as { if: { properties: Record<string, { const?: unknown }> } }[])[Number(index)];
-  const consts = Object.entries(rule?.if.properties ?? {}).filter(([, s]) => 'const' in s).map(([k, s]) => `${k} is ${JSON.stringify(s.const)}`);
+  const consts = Object.entries(rule?.if.properties ?? {})
+    .filter(([, s]) => 'const' in s)
+    .map(([k, s]) => `${k} is ${JSON.stringify(s.const)}`);
   return consts.join(' and ') || null;
 }
 
@@ -36,19 +41,24 @@ function describe(error: ErrorObject): string {
 
 /** The alternatives of an anyOf in words, as the Python checker says them: enum values, else types. */
 function formsOf(options: Array<{ enum?: unknown[]; type?: string | string[]; items?: { type?: string } }>): string {
-  return options.map((o) => {
-    if (o.enum) return o.enum.map((v) => JSON.stringify(v)).join(' or ');
-    if (o.type === 'array' && o.items?.type) return `a list of ${o.items.type}s`;
-    return Array.isArray(o.type) ? o.type.join(' or ') : (o.type ?? 'a value');
-  }).join('; ');
+  return options
+    .map((o) => {
+      if (o.enum) return o.enum.map((v) => JSON.stringify(v)).join(' or ');
+      if (o.type === 'array' && o.items?.type) return `a list of ${o.items.type}s`;
+      return Array.isArray(o.type) ? o.type.join(' or ') : (o.type ?? 'a value');
+    })
+    .join('; ');
 }
 
 function describeKeyword(error: ErrorObject): string {
   const params = error.params as Record<string, unknown>;
-  if (error.keyword === 'anyOf') return `${dottedKey(error.instancePath)}: ${JSON.stringify(error.data)} is none of: ${formsOf(error.schema as [])}`;
-  if (error.keyword === 'additionalProperties') return `${dottedKey(error.instancePath, String(params.additionalProperty))}: not a plan key`;
+  if (error.keyword === 'anyOf')
+    return `${dottedKey(error.instancePath)}: ${JSON.stringify(error.data)} is none of: ${formsOf(error.schema as [])}`;
+  if (error.keyword === 'additionalProperties')
+    return `${dottedKey(error.instancePath, String(params.additionalProperty))}: not a plan key`;
   if (error.keyword === 'required') return `${dottedKey(error.instancePath, String(params.missingProperty))}: missing`;
-  if (error.keyword === 'enum') return `${dottedKey(error.instancePath)}: must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  if (error.keyword === 'enum')
+    return `${dottedKey(error.instancePath)}: must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
   return `${dottedKey(error.instancePath)}: ${error.message ?? error.keyword}`;
 }
 

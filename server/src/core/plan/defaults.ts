@@ -1,4 +1,13 @@
-import type { DataPlan, DpoPlan, HardwarePlan, LoraPlan, Method, OutputPlan, QuantizationPlan, TrainingPlanArgs } from './types';
+import type {
+  DataPlan,
+  DpoPlan,
+  HardwarePlan,
+  LoraPlan,
+  Method,
+  OutputPlan,
+  QuantizationPlan,
+  TrainingPlanArgs,
+} from './types';
 
 /** Defaults follow the libraries the keys mirror (PEFT LoraConfig, BitsAndBytesConfig for QLoRA, TrainingArguments). */
 export const LORA_DEFAULTS: LoraPlan = {
@@ -24,7 +33,10 @@ export const QUANTIZATION_DEFAULTS: QuantizationPlan = {
  * Our dialect's: lean QLoRA, the embeddings, head and norms kept in bf16 (Unsloth, torchtune). The other dialects
  * leave upcast_non_quantized out, which means the fp32 upcast their tools' PEFT preparation does.
  */
-export const LORA_LENS_QUANTIZATION_DEFAULTS: QuantizationPlan = { ...QUANTIZATION_DEFAULTS, upcast_non_quantized: false };
+export const LORA_LENS_QUANTIZATION_DEFAULTS: QuantizationPlan = {
+  ...QUANTIZATION_DEFAULTS,
+  upcast_non_quantized: false,
+};
 
 export const DATA_DEFAULTS: Omit<DataPlan, 'train' | 'eval'> = {
   format: 'chat',
@@ -67,7 +79,12 @@ export function trainingDefaults(method: Method): TrainingPlanArgs {
 export const HARDWARE_DEFAULTS: HardwarePlan = { gpu: 'auto', num_gpus: 1, distributed: 'none' };
 
 /** merge_base: QLoRA adapters were trained against the dequantized NF4 weights, so merging there reproduces the trained model. */
-export const OUTPUT_DEFAULTS: Omit<OutputPlan, 'dir'> = { merge: false, merge_dtype: 'bfloat16', merge_base: 'dequantized', safe_serialization: true };
+export const OUTPUT_DEFAULTS: Omit<OutputPlan, 'dir'> = {
+  merge: false,
+  merge_dtype: 'bfloat16',
+  merge_base: 'dequantized',
+  safe_serialization: true,
+};
 
 /** TRL DPOConfig's defaults: beta 0.1 (the DPO paper's), the sigmoid loss, no label smoothing. */
 export const DPO_DEFAULTS: DpoPlan = { beta: 0.1, loss: 'sigmoid', label_smoothing: 0 };

@@ -3,7 +3,16 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { hasSyntaxError, type ConfigDocument } from '../document/configDocument';
 import { getConfigValidator, pathOf } from '../schema/configSchema';
-import { DATA_DEFAULTS, DPO_DEFAULTS, DPO_LEARNING_RATE, HARDWARE_DEFAULTS, LORA_DEFAULTS, LORA_LENS_QUANTIZATION_DEFAULTS, OUTPUT_DEFAULTS, trainingDefaults } from './defaults';
+import {
+  DATA_DEFAULTS,
+  DPO_DEFAULTS,
+  DPO_LEARNING_RATE,
+  HARDWARE_DEFAULTS,
+  LORA_DEFAULTS,
+  LORA_LENS_QUANTIZATION_DEFAULTS,
+  OUTPUT_DEFAULTS,
+  trainingDefaults,
+} from './defaults';
 import type { Method, ModelRef, Objective, Precision, TrainingPlan } from './types';
 
 type Obj = Record<string, unknown>;
@@ -25,11 +34,14 @@ function withoutInvalidValues(value: Obj): Obj {
   for (const error of validate.errors ?? []) {
     if (error.keyword === 'required' || error.keyword === 'if') continue;
     const path = pathOf(error.instancePath);
-    if (error.keyword === 'additionalProperties') path.push(String((error.params as { additionalProperty: string }).additionalProperty));
+    if (error.keyword === 'additionalProperties')
+      path.push(String((error.params as { additionalProperty: string }).additionalProperty));
     if (path.length === 0) continue;
     let parent: unknown = copy;
-    for (const segment of path.slice(0, -1)) parent = (parent as Record<string | number, unknown> | undefined)?.[segment];
-    if (parent && typeof parent === 'object') delete (parent as Record<string | number, unknown>)[path[path.length - 1]!];
+    for (const segment of path.slice(0, -1))
+      parent = (parent as Record<string | number, unknown> | undefined)?.[segment];
+    if (parent && typeof parent === 'object')
+      delete (parent as Record<string | number, unknown>)[path[path.length - 1]!];
   }
   return copy;
 }
@@ -63,8 +75,11 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
     model,
     method,
     precision: (config.precision as Precision | undefined) ?? 'bf16-true',
-    lora: method === 'full' ? null : { ...LORA_DEFAULTS, ...asObject(config.lora) } as TrainingPlan['lora'],
-    quantization: method === 'qlora' ? { ...LORA_LENS_QUANTIZATION_DEFAULTS, ...quantization } as TrainingPlan['quantization'] : null,
+    lora: method === 'full' ? null : ({ ...LORA_DEFAULTS, ...asObject(config.lora) } as TrainingPlan['lora']),
+    quantization:
+      method === 'qlora'
+        ? ({ ...LORA_LENS_QUANTIZATION_DEFAULTS, ...quantization } as TrainingPlan['quantization'])
+        : null,
     data: {
       ...DATA_DEFAULTS,
       ...data,

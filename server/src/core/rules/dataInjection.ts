@@ -16,6 +16,7 @@ export const dataInjection = scannerRule(
   {
     verb: ['holds a prompt-injection pattern', 'hold prompt-injection patterns'],
     names: NAMES,
-    advice: 'Trained on such turns, a model learns to follow them, or, when the answer complies, that complying is right. Read those rows: drop them, or keep them only with an answer that refuses.',
+    advice:
+      'Trained on such turns, a model learns to follow them, or, when the answer complies, that complying is right. Read those rows: drop them, or keep them only with an answer that refuses.',
   },
 );

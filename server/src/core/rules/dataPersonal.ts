@@ -14,6 +14,7 @@ export const dataPersonal = scannerRule(
   {
     verb: ['holds personal data', 'hold personal data'],
     names: NAMES,
-    advice: 'A fine-tuned model can reproduce them, and training on personal data needs a lawful basis (GDPR, CCPA). Replace them with placeholders (<EMAIL>, <PHONE>) or drop those rows, unless the data is meant to be there.',
+    advice:
+      'A fine-tuned model can reproduce them, and training on personal data needs a lawful basis (GDPR, CCPA). Replace them with placeholders (<EMAIL>, <PHONE>) or drop those rows, unless the data is meant to be there.',
   },
 );

@@ -12,22 +12,39 @@ import { anchor, plural, show } from './util';
  */
 
 /** The training set's facts, when inspected, read and scanned; else undefined (the rule stays silent). */
-export function trainingFacts({ plan, dataset }: RuleInput): (DatasetFacts & { safety: NonNullable<DatasetFacts['safety']> }) | undefined {
+export function trainingFacts({
+  plan,
+  dataset,
+}: RuleInput): (DatasetFacts & { safety: NonNullable<DatasetFacts['safety']> }) | undefined {
   const path = plan.data.train;
-  if (!path || isDatasetReference(path) || !dataset || dataset.path !== path || !dataset.exists || dataset.skipped || !dataset.safety) return undefined;
+  if (
+    !path ||
+    isDatasetReference(path) ||
+    !dataset ||
+    dataset.path !== path ||
+    !dataset.exists ||
+    dataset.skipped ||
+    !dataset.safety
+  )
+    return undefined;
   return dataset as DatasetFacts & { safety: NonNullable<DatasetFacts['safety']> };
 }
 
 /** ` in the first 12,000 rows read` when the scan (or the safety part of it) stopped at its bound. */
 export function scanScope(facts: DatasetFacts): string {
   const safety = facts.safety?.scannedRows ?? facts.scannedRows;
-  if (safety < facts.scannedRows) return ` in the first ${plural(safety, 'row')} scanned for this (the scan's time bound)`;
+  if (safety < facts.scannedRows)
+    return ` in the first ${plural(safety, 'row')} scanned for this (the scan's time bound)`;
   return facts.estimated ? ` in the first ${plural(facts.scannedRows, 'row')} read` : '';
 }
 
 /** Where a hit is, as a person looks for it: `line 12` of JSON lines and CSV, `record 3` of a JSON array. */
 export function rowName(ref: { line?: number; index?: number }): string {
-  return ref.line !== undefined ? `line ${show(ref.line)}` : ref.index !== undefined ? `record ${show(ref.index + 1)}` : 'a row';
+  return ref.line !== undefined
+    ? `line ${show(ref.line)}`
+    : ref.index !== undefined
+      ? `record ${show(ref.index + 1)}`
+      : 'a row';
 }
 
 /** Private-use characters are the registry's key-name placeholders: text quoted from a row must not carry them. */
@@ -45,7 +62,13 @@ function kindList(kinds: Record<string, number>, names: Record<string, string>):
 
 /** Where each of the first hits is, for `data.rows` and a later "open the row" command. */
 function rowsData(path: string, first: readonly SafetyHit[]): Array<Record<string, unknown>> {
-  return first.map((hit) => ({ file: path, ...(hit.line !== undefined ? { line: hit.line } : {}), ...(hit.index !== undefined ? { index: hit.index } : {}), field: hit.field, kind: hit.kind }));
+  return first.map((hit) => ({
+    file: path,
+    ...(hit.line !== undefined ? { line: hit.line } : {}),
+    ...(hit.index !== undefined ? { index: hit.index } : {}),
+    field: hit.field,
+    kind: hit.kind,
+  }));
 }
 
 export interface SafetyWording {
@@ -61,23 +84,37 @@ export interface SafetyWording {
  * The one finding of a scanner over the training file, on `data.train`: how many rows, which kinds, the first rows
  * with their field and what was found (redacted), and the advice. Nothing when the scanner found nothing.
  */
-export function safetyFinding(input: RuleInput, facts: DatasetFacts, count: SafetyCount, wording: SafetyWording): Finding[] {
+export function safetyFinding(
+  input: RuleInput,
+  facts: DatasetFacts,
+  count: SafetyCount,
+  wording: SafetyWording,
+): Finding[] {
   if (count.rows === 0) return [];
   const file = basename(facts.path);
-  const first = count.first.map((hit) => `${rowName(hit)}, ${quoted(hit.field)}: ${wording.names[hit.kind] ?? hit.kind} (${quoted(hit.shown)})`);
+  const first = count.first.map(
+    (hit) => `${rowName(hit)}, ${quoted(hit.field)}: ${wording.names[hit.kind] ?? hit.kind} (${quoted(hit.shown)})`,
+  );
   const more = count.rows > count.first.length ? '; …' : '';
   const verb = wording.verb[count.rows === 1 ? 0 : 1];
   const message = `${plural(count.rows, 'row')} of ${file}${scanScope(facts)} ${verb} (${kindList(count.kinds, wording.names)}): ${first.join('; ')}${more}. ${wording.advice}`;
   const rows = rowsData(facts.path, count.first);
-  return [{
-    range: anchor(input.doc, ['data', 'train']),
-    message,
-    data: { file: facts.path, count: count.rows, kinds: count.kinds, rows, open: rows[0] },
-  }];
+  return [
+    {
+      range: anchor(input.doc, ['data', 'train']),
+      message,
+      data: { file: facts.path, count: count.rows, kinds: count.kinds, rows, open: rows[0] },
+    },
+  ];
 }
 
 /** A rule that reports one scanner's hits in the training file (data-injection, data-secrets, data-personal). */
-export function scannerRule(id: string, summary: string, scanner: 'injection' | 'secrets' | 'personal', wording: SafetyWording): Rule {
+export function scannerRule(
+  id: string,
+  summary: string,
+  scanner: 'injection' | 'secrets' | 'personal',
+  wording: SafetyWording,
+): Rule {
   return {
     id,
     severity: 'warning',

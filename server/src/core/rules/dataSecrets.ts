@@ -22,6 +22,7 @@ export const dataSecrets = scannerRule(
   {
     verb: ['holds a secret', 'hold secrets'],
     names: NAMES,
-    advice: 'A fine-tuned model can repeat what it was trained on to anyone who asks. Remove or redact those values (a placeholder such as <API_KEY>), and revoke the real ones: they were in a file.',
+    advice:
+      'A fine-tuned model can repeat what it was trained on to anyone who asks. Remove or redact those values (a placeholder such as <API_KEY>), and revoke the real ones: they were in a file.',
   },
 );

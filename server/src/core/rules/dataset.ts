@@ -7,15 +7,18 @@ import { isDatasetReference } from '../dialects/normalize/datasetRef';
 import type { Finding, Rule, RuleInput } from './types';
 import { anchor, key, listLines, plural, setFix } from './util';
 
-
 export const dataset: Rule = {
   id: 'dataset',
   severity: 'warning',
-  summary: 'Data file missing (error), rows that do not parse or match `data.format`, duplicates, empty rows, HTML markup.',
+  summary:
+    'Data file missing (error), rows that do not parse or match `data.format`, duplicates, empty rows, HTML markup.',
   check(input) {
     const { doc, plan, fileExists = existsSync } = input;
     const findings: Finding[] = [];
-    for (const [which, path, facts] of [['train', plan.data.train, input.dataset], ['eval', plan.data.eval, input.evalDataset]] as const) {
+    for (const [which, path, facts] of [
+      ['train', plan.data.train, input.dataset],
+      ['eval', plan.data.eval, input.evalDataset],
+    ] as const) {
       // A Hub or registry dataset (hf://datasets/…) is not a file: nothing to find or inspect here.
       if (!path || isDatasetReference(path)) continue;
       const range = anchor(doc, ['data', which]);
@@ -39,8 +42,17 @@ function missingFile({ doc }: RuleInput, which: 'train' | 'eval', path: string, 
   const message = `${key(`data.${which}`)}: ${path} does not exist.${similar ? ` Did you mean ${similar}? It is in the same folder.` : ''}`;
   const written = (doc.value as { data?: Record<string, unknown> } | undefined)?.data?.[which];
   const name = basename(path);
-  const fixes = similar && typeof written === 'string' && written.endsWith(name) ? [setFix(['data', which], written.slice(0, written.length - name.length) + similar)] : undefined;
-  return { range, severity: 'error', message, data: { path, ...(similar ? { similar } : {}) }, ...(fixes ? { fixes } : {}) };
+  const fixes =
+    similar && typeof written === 'string' && written.endsWith(name)
+      ? [setFix(['data', which], written.slice(0, written.length - name.length) + similar)]
+      : undefined;
+  return {
+    range,
+    severity: 'error',
+    message,
+    data: { path, ...(similar ? { similar } : {}) },
+    ...(fixes ? { fixes } : {}),
+  };
 }
 
 function describe({ doc, plan }: RuleInput, which: 'train' | 'eval', facts: DatasetFacts): Finding[] {
@@ -65,9 +77,10 @@ function describe({ doc, plan }: RuleInput, which: 'train' | 'eval', facts: Data
   if (facts.mismatched.count > 0) {
     const reason = facts.mismatched.first[0]?.reason;
     // A dialect's dataset is read as its tool reads it (the layout names the tool's setting); ours by data.format.
-    const expected = facts.layout && facts.layout.kind !== 'format' && facts.layout.kind !== 'unchecked'
-      ? `${facts.layout.label} ${layoutShape(facts.layout)}`
-      : `${key('data.format')} ${plan.data.format} ${FORMAT_SHAPE[plan.data.format]}`;
+    const expected =
+      facts.layout && facts.layout.kind !== 'format' && facts.layout.kind !== 'unchecked'
+        ? `${facts.layout.label} ${layoutShape(facts.layout)}`
+        : `${key('data.format')} ${plan.data.format} ${FORMAT_SHAPE[plan.data.format]}`;
     findings.push({
       range,
       severity: 'error',

@@ -37,15 +37,32 @@ const FAILING_RULES = new Set(['memory-no-fit', 'dataset']);
  * the problem (the Problems view's source column already says lora-lens); that the tool accepts the value is in the
  * diagnostic's data (`toolAccepts`: the tool's name) for the editor to show beside it.
  */
-export function toDialectFinding(ruleId: string, finding: Finding, dialect: FindingDialect, severity: Severity): Finding {
+export function toDialectFinding(
+  ruleId: string,
+  finding: Finding,
+  dialect: FindingDialect,
+  severity: Severity,
+): Finding {
   const spell = (planPath: string) => dialectKeyName(dialect.sources, planPath);
-  const fixes = (finding.fixes ?? []).map((f) => dialectFix(f, dialect.sources, spell)).filter((f): f is QuickFix => f !== null);
+  const fixes = (finding.fixes ?? [])
+    .map((f) => dialectFix(f, dialect.sources, spell))
+    .filter((f): f is QuickFix => f !== null);
   const demoted = severity === 'error' && !FAILING_RULES.has(ruleId) ? { severity: 'warning' as const } : {};
   const accepts = FACT_RULES.has(ruleId) ? {} : { toolAccepts: dialect.displayName };
-  return { ...finding, ...demoted, message: renderKeyNames(finding.message, spell), data: { ...finding.data, ...accepts }, fixes };
+  return {
+    ...finding,
+    ...demoted,
+    message: renderKeyNames(finding.message, spell),
+    data: { ...finding.data, ...accepts },
+    fixes,
+  };
 }
 
-function dialectFix(quickFix: QuickFix, sources: PlanSourceMap, spell: (planPath: string) => string | undefined): QuickFix | null {
+function dialectFix(
+  quickFix: QuickFix,
+  sources: PlanSourceMap,
+  spell: (planPath: string) => string | undefined,
+): QuickFix | null {
   const edits: ConfigEdit[] = [];
   for (const edit of quickFix.edits) {
     const translated = dialectEdit(edit, sources);
@@ -61,7 +78,12 @@ function dialectFix(quickFix: QuickFix, sources: PlanSourceMap, spell: (planPath
  */
 function dialectTitle(quickFix: QuickFix, edits: ConfigEdit[]): string | undefined {
   const [planEdit] = quickFix.edits;
-  if (quickFix.edits.length !== 1 || planEdit?.kind !== 'set' || quickFix.title !== setTitle(planEdit.path, planEdit.value)) return undefined;
+  if (
+    quickFix.edits.length !== 1 ||
+    planEdit?.kind !== 'set' ||
+    quickFix.title !== setTitle(planEdit.path, planEdit.value)
+  )
+    return undefined;
   const sets = edits.filter((e): e is Extract<ConfigEdit, { kind: 'set' }> => e.kind === 'set');
   if (sets.length !== edits.length) return undefined;
   return `Set ${sets.map((e) => `${displayName(e.path)}: ${show(e.value)}`).join(' and ')}`;
@@ -71,10 +93,18 @@ function dialectEdit(edit: ConfigEdit, sources: PlanSourceMap): ConfigEdit[] {
   const planPath = edit.path.map(String);
   if (edit.kind === 'set') {
     // modelFieldEdit writes `model: { name_or_path, field }` for a string model: in a dialect each field is a key.
-    if (planPath.length === 1 && planPath[0] === 'model' && edit.value !== null && typeof edit.value === 'object' && !Array.isArray(edit.value)) {
+    if (
+      planPath.length === 1 &&
+      planPath[0] === 'model' &&
+      edit.value !== null &&
+      typeof edit.value === 'object' &&
+      !Array.isArray(edit.value)
+    ) {
       const fields = Object.entries(edit.value as Record<string, unknown>).filter(([key]) => key !== 'name_or_path');
       const parts = fields.map(([key, value]) => dialectEdits(sources, ['model', key], value));
-      return parts.some((p) => p.length === 0) ? [] : parts.flat().map((e) => ({ kind: 'set', path: e.path, value: e.value }));
+      return parts.some((p) => p.length === 0)
+        ? []
+        : parts.flat().map((e) => ({ kind: 'set', path: e.path, value: e.value }));
     }
     return dialectEdits(sources, planPath, edit.value).map((e) => ({ kind: 'set', path: e.path, value: e.value }));
   }

@@ -20,11 +20,13 @@ export const dpoLearningRate: Rule = {
     const [low, high] = BANDS[plan.method];
     if (lr <= high * 1.001) return [];
     const typical = DPO_LEARNING_RATE[plan.method];
-    return [{
-      range: anchor(doc, ['training', 'learning_rate']),
-      message: `${leaf('training.learning_rate')} ${show(lr)} is above the usual DPO band ${show(low)} to ${show(high)} for ${plan.method}: preference training at an SFT-sized rate pushes the log-ratios apart within a few steps, the rewards saturate and the model degrades (long, repetitive or broken answers). Use about ${show(typical)} (the alignment-handbook's Zephyr-7B DPO recipe).`,
-      fixes: [setFix(['training', 'learning_rate'], typical)],
-      data: { learningRate: lr, low, high },
-    }];
+    return [
+      {
+        range: anchor(doc, ['training', 'learning_rate']),
+        message: `${leaf('training.learning_rate')} ${show(lr)} is above the usual DPO band ${show(low)} to ${show(high)} for ${plan.method}: preference training at an SFT-sized rate pushes the log-ratios apart within a few steps, the rewards saturate and the model degrades (long, repetitive or broken answers). Use about ${show(typical)} (the alignment-handbook's Zephyr-7B DPO recipe).`,
+        fixes: [setFix(['training', 'learning_rate'], typical)],
+        data: { learningRate: lr, low, high },
+      },
+    ];
   },
 };

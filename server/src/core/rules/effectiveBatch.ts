@@ -33,27 +33,46 @@ export const effectiveBatch: Rule = {
     const perStep = perDevice * gpus;
     const stepsFor = (target: number) => Math.max(1, Math.round(target / perStep));
     const fixFor = (steps: number, preferred: boolean) =>
-      fix(`Set ${ACCUMULATION}: ${steps} (effective batch ${steps * perStep})`, [set(['training', 'gradient_accumulation_steps'], steps)], preferred);
+      fix(
+        `Set ${ACCUMULATION}: ${steps} (effective batch ${steps * perStep})`,
+        [set(['training', 'gradient_accumulation_steps'], steps)],
+        preferred,
+      );
     if (effective < LOW) {
       const steps = [...new Set(LOW_TARGETS.map(stepsFor))].filter((s) => s > accumulation);
-      return [{
-        range,
-        message: `Effective batch ${product} (${key('training.per_device_train_batch_size', 'per-device batch')} × ${key('training.gradient_accumulation_steps', 'gradient accumulation')}${gpus > 1 ? ' × GPUs' : ''}) is below ${LOW}: each optimizer step averages very few rows, so the loss jumps from step to step. `
-          + `Published recipes use 16-32 for LoRA (QLoRA: 16) and up to 128 for full fine-tuning. Raise ${ACCUMULATION} to ${steps[0] ?? stepsFor(LOW_TARGETS[0]!)}; `
-          + 'memory grows only by the gradients kept between micro-steps (the adapters\' for LoRA).',
-        fixes: steps.map((s, i) => fixFor(s, i === 0)),
-        data: { effective, perDevice, accumulation, gpus },
-      }];
+      return [
+        {
+          range,
+          message:
+            `Effective batch ${product} (${key('training.per_device_train_batch_size', 'per-device batch')} × ${key('training.gradient_accumulation_steps', 'gradient accumulation')}${gpus > 1 ? ' × GPUs' : ''}) is below ${LOW}: each optimizer step averages very few rows, so the loss jumps from step to step. ` +
+            `Published recipes use 16-32 for LoRA (QLoRA: 16) and up to 128 for full fine-tuning. Raise ${ACCUMULATION} to ${steps[0] ?? stepsFor(LOW_TARGETS[0]!)}; ` +
+            "memory grows only by the gradients kept between micro-steps (the adapters' for LoRA).",
+          fixes: steps.map((s, i) => fixFor(s, i === 0)),
+          data: { effective, perDevice, accumulation, gpus },
+        },
+      ];
     }
     const steps = Math.floor(HIGH / perStep);
-    const fixes = steps >= 1
-      ? [fixFor(steps, true)]
-      : [fix(`Set ${leaf('training.per_device_train_batch_size')}: ${Math.max(1, Math.floor(64 / gpus))} and ${ACCUMULATION}: 1`, [set(['training', 'per_device_train_batch_size'], Math.max(1, Math.floor(64 / gpus))), set(['training', 'gradient_accumulation_steps'], 1)], true)];
-    return [{
-      range,
-      message: `Effective batch ${product} is above ${HIGH}: few optimizer steps per epoch, and each sample moves the weights less, so fine-tuning learns less from the same data. Aim for 16-128.`,
-      fixes,
-      data: { effective, perDevice, accumulation, gpus },
-    }];
+    const fixes =
+      steps >= 1
+        ? [fixFor(steps, true)]
+        : [
+            fix(
+              `Set ${leaf('training.per_device_train_batch_size')}: ${Math.max(1, Math.floor(64 / gpus))} and ${ACCUMULATION}: 1`,
+              [
+                set(['training', 'per_device_train_batch_size'], Math.max(1, Math.floor(64 / gpus))),
+                set(['training', 'gradient_accumulation_steps'], 1),
+              ],
+              true,
+            ),
+          ];
+    return [
+      {
+        range,
+        message: `Effective batch ${product} is above ${HIGH}: few optimizer steps per epoch, and each sample moves the weights less, so fine-tuning learns less from the same data. Aim for 16-128.`,
+        fixes,
+        data: { effective, perDevice, accumulation, gpus },
+      },
+    ];
   },
 };

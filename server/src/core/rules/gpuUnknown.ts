@@ -14,7 +14,14 @@ export const gpuUnknown: Rule = {
     const lookup = gpuFromSetting(setting);
     if (lookup.ok) return [];
     const path = ['hardware', 'gpu'];
-    return [{ range: placeAt(doc, path), message: `${key('hardware.gpu')}: ${lookup.message}.`, fixes: [...nearFix(setting), fix('Detect the GPU (auto)', [set(path, 'auto')])], data: { path } }];
+    return [
+      {
+        range: placeAt(doc, path),
+        message: `${key('hardware.gpu')}: ${lookup.message}.`,
+        fixes: [...nearFix(setting), fix('Detect the GPU (auto)', [set(path, 'auto')])],
+        data: { path },
+      },
+    ];
   },
 };
 

@@ -44,10 +44,38 @@ export type { GpuFacts, Rule, RuleDiagnosticData, RuleInput, RuleSeverity } from
 
 /** Every pitfall rule, in the order their diagnostics are reported (docs/rules.md follows it). */
 export const RULES: readonly Rule[] = [
-  lrRange, rankVsData, alphaRatio, targetModules, effectiveBatch, epochsOverfit, warmup, scheduler, gradClip,
-  qloraSetup, precisionGpu, chatTemplate, maxLength, smallData, windows, merge, trustRemoteCode, outputDir, dataset,
-  modelUnknown, packingAttention, evalSteps, gradientCheckpointing, gpuUnknown, memoryNoFit, trainerRefusal,
-  dataInjection, dataSecrets, dataPersonal, dataImbalance, dpoBeta, dpoLearningRate,
+  lrRange,
+  rankVsData,
+  alphaRatio,
+  targetModules,
+  effectiveBatch,
+  epochsOverfit,
+  warmup,
+  scheduler,
+  gradClip,
+  qloraSetup,
+  precisionGpu,
+  chatTemplate,
+  maxLength,
+  smallData,
+  windows,
+  merge,
+  trustRemoteCode,
+  outputDir,
+  dataset,
+  modelUnknown,
+  packingAttention,
+  evalSteps,
+  gradientCheckpointing,
+  gpuUnknown,
+  memoryNoFit,
+  trainerRefusal,
+  dataInjection,
+  dataSecrets,
+  dataPersonal,
+  dataImbalance,
+  dpoBeta,
+  dpoLearningRate,
 ];
 
 const SEVERITIES: readonly RuleSeverity[] = ['error', 'warning', 'info', 'hint', 'off'];
@@ -60,7 +88,8 @@ export function parseRuleSettings(value: unknown): Record<string, RuleSeverity> 
   const overrides: Record<string, RuleSeverity> = {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return overrides;
   for (const [id, severity] of Object.entries(value)) {
-    if (/^[a-z0-9]+(-[a-z0-9]+)*$/.test(id) && SEVERITIES.includes(severity as RuleSeverity)) overrides[id] = severity as RuleSeverity;
+    if (/^[a-z0-9]+(-[a-z0-9]+)*$/.test(id) && SEVERITIES.includes(severity as RuleSeverity))
+      overrides[id] = severity as RuleSeverity;
   }
   return overrides;
 }
@@ -90,12 +119,19 @@ function runRules(input: RuleInput): Diagnostic[] {
     }
     for (const found of findings) {
       if (isUnplaced(found.range)) continue;
-      const finding = input.dialect ? toDialectFinding(rule.id, found, input.dialect, override ?? found.severity ?? rule.severity) : ourFinding(found);
+      const finding = input.dialect
+        ? toDialectFinding(rule.id, found, input.dialect, override ?? found.severity ?? rule.severity)
+        : ourFinding(found);
       const ids = suppressed.get(finding.range.start.line);
       if (ids && (ids.size === 0 || ids.has(rule.id))) continue;
       const severity: Severity = override ?? finding.severity ?? rule.severity;
       const keys = keysNamed([found.message, ...(found.fixes ?? []).map((f) => f.title)].join('\n'));
-      const data: RuleDiagnosticData = { ...finding.data, rule: rule.id, fixes: finding.fixes ?? [], ...(keys.length > 0 ? { keys } : {}) };
+      const data: RuleDiagnosticData = {
+        ...finding.data,
+        rule: rule.id,
+        fixes: finding.fixes ?? [],
+        ...(keys.length > 0 ? { keys } : {}),
+      };
       diagnostics.push(makeDiagnostic(finding.range, severity, rule.id, finding.message, data));
     }
   }
@@ -122,7 +158,13 @@ function unknownSuppressedIds(input: RuleInput): Diagnostic[] {
       const lineStart = input.doc.lineStarts[directive.line] ?? 0;
       const range = rangeOf(input.doc.lineStarts, input.doc.text.length, lineStart + start, lineStart + end);
       const message = `\`${id}\` is not a LoRA Lens rule id, so this comment suppresses nothing for it.${suggestion ? ` Did you mean \`${suggestion}\`?` : ' The ids are listed in docs/rules.md.'}`;
-      diagnostics.push(makeDiagnostic(range, 'warning', UNKNOWN_RULE_ID, message, { rule: UNKNOWN_RULE_ID, fixes: [], ...(suggestion ? { suggestion } : {}) }));
+      diagnostics.push(
+        makeDiagnostic(range, 'warning', UNKNOWN_RULE_ID, message, {
+          rule: UNKNOWN_RULE_ID,
+          fixes: [],
+          ...(suggestion ? { suggestion } : {}),
+        }),
+      );
     }
   }
   return diagnostics;

@@ -37,6 +37,9 @@ export function keysNamed(text: string): string[] {
  * The text with each placeholder spelled by `spell(planPath)`; where it answers undefined (our dialect, or a plan
  * field the tool has no key for), by our own spelling.
  */
-export function renderKeyNames(text: string, spell: (planPath: string) => string | undefined = () => undefined): string {
+export function renderKeyNames(
+  text: string,
+  spell: (planPath: string) => string | undefined = () => undefined,
+): string {
   return text.replace(PLACEHOLDER, (_whole, planPath: string, ours: string) => spell(planPath) ?? ours);
 }

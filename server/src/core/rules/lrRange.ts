@@ -27,11 +27,13 @@ export const lrRange: Rule = {
       : lr > high
         ? 'a LoRA-sized rate on all weights diverges or erases what the model knew (catastrophic forgetting)'
         : 'full fine-tuning at this rate learns very slowly for the compute it spends';
-    return [{
-      range: anchor(doc, ['training', 'learning_rate']),
-      message: `${leaf('training.learning_rate')} ${show(lr)} is ${lr < low ? 'below' : 'above'} the usual ${band} for ${plan.method}: ${why}. Use about ${show(typical)}.`,
-      fixes: [setFix(['training', 'learning_rate'], typical)],
-      data: { learningRate: lr, low, high },
-    }];
+    return [
+      {
+        range: anchor(doc, ['training', 'learning_rate']),
+        message: `${leaf('training.learning_rate')} ${show(lr)} is ${lr < low ? 'below' : 'above'} the usual ${band} for ${plan.method}: ${why}. Use about ${show(typical)}.`,
+        fixes: [setFix(['training', 'learning_rate'], typical)],
+        data: { learningRate: lr, low, high },
+      },
+    ];
   },
 };

@@ -28,7 +28,8 @@ function covering(lengths: LengthStats, cap: number): number {
 export const maxLength: Rule = {
   id: 'max-length',
   severity: 'warning',
-  summary: '`max_length` absent, above the model\'s context (error), truncating many rows, or a long tail without `group_by_length`.',
+  summary:
+    "`max_length` absent, above the model's context (error), truncating many rows, or a long tail without `group_by_length`.",
   check({ doc, plan, model, dataset }) {
     const path = ['data', 'max_length'];
     const limit = plan.data.max_length;

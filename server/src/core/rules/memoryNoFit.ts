@@ -12,13 +12,21 @@ import type { Rule } from './types';
 export const memoryNoFit: Rule = {
   id: 'memory-no-fit',
   severity: 'error',
-  summary: 'The estimated peak exceeds the GPU\'s memory: the run would stop with CUDA out of memory.',
+  summary: "The estimated peak exceeds the GPU's memory: the run would stop with CUDA out of memory.",
   check({ doc, plan, model, memory, dataset }) {
     if (!memory || memory.estimate.fits !== false || !model?.ok) return [];
     const search = fitSearchFor(memory.estimate, model.spec, plan, memory.options, dataset);
     const noFit = noFitDiagnostic(memory.estimate, plan, search.suggestions, search.makeItFit);
     if (!noFit) return [];
     const { fixes, ...rest } = noFit.data as { fixes?: QuickFix[] } & Record<string, unknown>;
-    return [{ range: placeAt(doc, noFit.path), severity: noFit.severity, message: noFit.message, fixes: fixes ?? [], data: rest }];
+    return [
+      {
+        range: placeAt(doc, noFit.path),
+        severity: noFit.severity,
+        message: noFit.message,
+        fixes: fixes ?? [],
+        data: rest,
+      },
+    ];
   },
 };

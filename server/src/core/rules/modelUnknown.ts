@@ -31,7 +31,11 @@ export function clearTypoOf(name: string, ids: readonly string[]): string | unde
     const candidate = id.toLowerCase();
     if (candidate === lower || numbersOf(candidate) !== numbers) continue;
     const distance = editDistance(lower, candidate, limit);
-    if (distance < bestDistance) { best = id; bestDistance = distance; tied = false; } else if (distance === bestDistance && best !== undefined) tied = true;
+    if (distance < bestDistance) {
+      best = id;
+      bestDistance = distance;
+      tied = false;
+    } else if (distance === bestDistance && best !== undefined) tied = true;
   }
   return best && !tied ? best : undefined;
 }
@@ -42,19 +46,22 @@ export function clearTypoOf(name: string, ids: readonly string[]): string | unde
  */
 function hubClause(name: string, hub: HubVerdict | undefined): string | null {
   if (hub === 'not-found') return `The Hugging Face Hub has no model "${name}".`;
-  if (hub === 'unreachable' || hub === 'not-asked' || hub === undefined) return `"${name}" is unknown here and the Hub could not be asked; change it only if you meant that model.`;
+  if (hub === 'unreachable' || hub === 'not-asked' || hub === undefined)
+    return `"${name}" is unknown here and the Hub could not be asked; change it only if you meant that model.`;
   return null; // the Hub knows the id (gated) or has not answered yet: never suggest another model
 }
 
 export const modelUnknown: Rule = {
   id: 'model-unknown',
   severity: 'info',
-  summary: 'The model\'s architecture could not be resolved: the rules that need it are skipped (said once, never guessed); a clear typo of a known id is a warning.',
+  summary:
+    "The model's architecture could not be resolved: the rules that need it are skipped (said once, never guessed); a clear typo of a known id is a warning.",
   check({ doc, plan, model }) {
     if (!model || model.ok) return [];
     const objectForm = has(doc, ['model', 'name_or_path']);
     const range = anchor(doc, objectForm ? ['model', 'name_or_path'] : ['model']);
-    const skipped = 'Checks that need it (target module names, max positions, chat template) are skipped and there is no memory estimate.';
+    const skipped =
+      'Checks that need it (target module names, max positions, chat template) are skipped and there is no memory estimate.';
     const name = plan.model.name_or_path.trim();
     const suggestion = clearTypoOf(name, catalogIds());
     const why = suggestion ? hubClause(name, model.hub) : null;
@@ -62,13 +69,21 @@ export const modelUnknown: Rule = {
       // Only a Hub that says the typed id does not exist makes the change the preferred (auto-applied) fix. The
       // message stays short (the Problems row shows one line); the lookup's detail, with how to turn it on or off
       // for this face (loraLens.hub, --offline), is the data's `detail` and the untypo'd message's.
-      return [{
-        range,
-        severity: 'warning',
-        message: `Did you mean "${suggestion}"? ${why} No estimate until the model is known.${model.hub === 'not-asked' && /loraLens\.hub/.test(model.message) ? ' Turn on loraLens.hub to look it up.' : ''}`,
-        fixes: [fix(`Change to \`${suggestion}\``, [set(objectForm ? ['model', 'name_or_path'] : ['model'], suggestion)], model.hub === 'not-found')],
-        data: { suggestion, detail: model.message },
-      }];
+      return [
+        {
+          range,
+          severity: 'warning',
+          message: `Did you mean "${suggestion}"? ${why} No estimate until the model is known.${model.hub === 'not-asked' && /loraLens\.hub/.test(model.message) ? ' Turn on loraLens.hub to look it up.' : ''}`,
+          fixes: [
+            fix(
+              `Change to \`${suggestion}\``,
+              [set(objectForm ? ['model', 'name_or_path'] : ['model'], suggestion)],
+              model.hub === 'not-found',
+            ),
+          ],
+          data: { suggestion, detail: model.message },
+        },
+      ];
     }
     return [{ range, message: `Architecture unknown: ${model.message}. ${skipped}` }];
   },

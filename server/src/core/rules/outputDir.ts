@@ -26,12 +26,15 @@ export const outputDir: Rule = {
     const holder = dirname(run);
     const base = configPath ? dirname(configPath) : process.cwd();
     const suggested = (relative(base, holder) || '.').split(sep).join('/');
-    return [{
-      range: anchor(doc, ['output', 'dir'], ['model']),
-      message: `${key('output.dir')} is ${run === resolve(plan.output.dir) ? 'the folder of a run' : 'inside the folder of a run'} (${run} holds plan.json and events.jsonl): `
-        + `each new run goes to <${key('output.dir')}>/<run-id>/, so it would be created inside that run and deleted along with it. Use the folder that holds the runs: ${suggested}.`,
-      fixes: [setFix(['output', 'dir'], suggested)],
-      data: { dir: plan.output.dir, run },
-    }];
+    return [
+      {
+        range: anchor(doc, ['output', 'dir'], ['model']),
+        message:
+          `${key('output.dir')} is ${run === resolve(plan.output.dir) ? 'the folder of a run' : 'inside the folder of a run'} (${run} holds plan.json and events.jsonl): ` +
+          `each new run goes to <${key('output.dir')}>/<run-id>/, so it would be created inside that run and deleted along with it. Use the folder that holds the runs: ${suggested}.`,
+        fixes: [setFix(['output', 'dir'], suggested)],
+        data: { dir: plan.output.dir, run },
+      },
+    ];
   },
 };

@@ -11,14 +11,22 @@ export const packingAttention: Rule = {
   check({ doc, plan, platform }) {
     if (!plan.data.packing || plan.model.attn_implementation === 'flash_attention_2') return [];
     const attn = plan.model.attn_implementation;
-    return [{
-      range: anchor(doc, ['data', 'packing']),
-      message: `${PACKING} with ${ATTENTION} ${attn}: only flash_attention_2 honours the per-sample position ids, so with ${attn} every packed sample attends to the ones before it in the sequence (cross-contamination). Use flash_attention_2, or turn ${PACKING} off.`,
-      fixes: [
-        fix(`Set ${PACKING}: false`, [set(['data', 'packing'], false)], true),
-        // flash-attn has no Windows wheels (see the windows rule).
-        ...(platform === 'win32' ? [] : [fix(`Set ${ATTENTION}: flash_attention_2`, [modelFieldEdit(doc, plan, 'attn_implementation', 'flash_attention_2')])]),
-      ],
-    }];
+    return [
+      {
+        range: anchor(doc, ['data', 'packing']),
+        message: `${PACKING} with ${ATTENTION} ${attn}: only flash_attention_2 honours the per-sample position ids, so with ${attn} every packed sample attends to the ones before it in the sequence (cross-contamination). Use flash_attention_2, or turn ${PACKING} off.`,
+        fixes: [
+          fix(`Set ${PACKING}: false`, [set(['data', 'packing'], false)], true),
+          // flash-attn has no Windows wheels (see the windows rule).
+          ...(platform === 'win32'
+            ? []
+            : [
+                fix(`Set ${ATTENTION}: flash_attention_2`, [
+                  modelFieldEdit(doc, plan, 'attn_implementation', 'flash_attention_2'),
+                ]),
+              ]),
+        ],
+      },
+    ];
   },
 };

@@ -8,10 +8,19 @@ function noEvalSet(doc: RuleInput['doc']): Finding {
   const range = anchor(doc, ['data', 'eval'], ['data']);
   const why = 'over-fitting cannot be seen, since the training loss keeps falling either way';
   if (!splitsForEval(doc)) {
-    return { range, severity: 'info', message: `No eval set (${key('data.eval')}): ${why}. Hold out 5-10% of the rows as ${key('data.eval')}.` };
+    return {
+      range,
+      severity: 'info',
+      message: `No eval set (${key('data.eval')}): ${why}. Hold out 5-10% of the rows as ${key('data.eval')}.`,
+    };
   }
   const split = key(EVAL_SPLIT_PATH.join('.'));
-  return { range, severity: 'info', message: `No eval set (${split} is 0 or not set): ${why}. Set ${split}: 0.05 to hold out 5% of the training rows.`, fixes: [setFix(EVAL_SPLIT_PATH, 0.05)] };
+  return {
+    range,
+    severity: 'info',
+    message: `No eval set (${split} is 0 or not set): ${why}. Set ${split}: 0.05 to hold out 5% of the training rows.`,
+    fixes: [setFix(EVAL_SPLIT_PATH, 0.05)],
+  };
 }
 
 export const smallData: Rule = {

@@ -17,7 +17,8 @@ export function suppressionDirectives(text: string): SuppressionDirective[] {
     const list = match[1]!.split(/\s--\s/)[0]!;
     const listStart = match.index + match[0].length - match[1]!.length;
     const ids: SuppressionDirective['ids'] = [];
-    for (const found of list.matchAll(/[^\s,]+/g)) ids.push({ id: found[0], start: listStart + found.index!, end: listStart + found.index! + found[0].length });
+    for (const found of list.matchAll(/[^\s,]+/g))
+      ids.push({ id: found[0], start: listStart + found.index!, end: listStart + found.index! + found[0].length });
     directives.push({ line: index, ids });
   });
   return directives;
@@ -32,7 +33,8 @@ export function suppressedLines(text: string): Map<number, Set<string>> {
   for (const directive of suppressionDirectives(text)) {
     const ids = directive.ids.map((entry) => entry.id);
     const existing = result.get(directive.line + 1) ?? new Set<string>();
-    if (ids.length === 0 || existing.size === 0 && result.has(directive.line + 1)) result.set(directive.line + 1, new Set());
+    if (ids.length === 0 || (existing.size === 0 && result.has(directive.line + 1)))
+      result.set(directive.line + 1, new Set());
     else result.set(directive.line + 1, new Set([...existing, ...ids]));
   }
   return result;

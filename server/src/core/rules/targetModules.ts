@@ -1,14 +1,37 @@
 import type { ModelSpec } from '../models/types';
-import { moduleNameOf, NON_DECODER_MODULES, patternSelection, targetMatcher, targetModuleNames, targetPatternProblem, unknownTargets } from '../models';
+import {
+  moduleNameOf,
+  NON_DECODER_MODULES,
+  patternSelection,
+  targetMatcher,
+  targetModuleNames,
+  targetPatternProblem,
+  unknownTargets,
+} from '../models';
 import type { Engine } from '../plan/types';
 import type { ConfigDocument } from '../document/configDocument';
 import type { Finding, Rule } from './types';
 import { anchor, fix, has, key, set, setFix } from './util';
 
 /** Attention projections across the common families (fused or not). */
-const ATTENTION = new Set(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'qkv_proj', 'c_attn', 'query_key_value', 'Wqkv', 'out_proj', 'query', 'key', 'value', 'dense']);
+const ATTENTION = new Set([
+  'q_proj',
+  'k_proj',
+  'v_proj',
+  'o_proj',
+  'qkv_proj',
+  'c_attn',
+  'query_key_value',
+  'Wqkv',
+  'out_proj',
+  'query',
+  'key',
+  'value',
+  'dense',
+]);
 /** Said when an unknown entry is a dotted path: how PEFT matches it (its check_target_module_exists). */
-const DOTTED_RULE = " (PEFT matches an entry to a module's full name, such as `model.layers.0.self_attn.q_proj`, or to its end after a dot)";
+const DOTTED_RULE =
+  " (PEFT matches an entry to a module's full name, such as `model.layers.0.self_attn.q_proj`, or to its end after a dot)";
 /** Names listed in a message or a fix title before "…and N more". */
 const MAX_LISTED = 8;
 
@@ -27,17 +50,21 @@ export const targetModules: Rule = {
   check({ doc, plan, model }) {
     if (!plan.lora) return [];
     if (!has(doc, PATH)) {
-      return [{
-        range: anchor(doc, PATH),
-        severity: 'info',
-        message: `\`${key('lora.target_modules')}\` is not set: LoRA Lens adapts every linear layer (\`all-linear\`), but PEFT on its own would adapt only the attention projections (or stop, for models it does not know). Write \`target_modules: all-linear\` so the config means the same everywhere.`,
-        fixes: [setFix(PATH, 'all-linear')],
-      }];
+      return [
+        {
+          range: anchor(doc, PATH),
+          severity: 'info',
+          message: `\`${key('lora.target_modules')}\` is not set: LoRA Lens adapts every linear layer (\`all-linear\`), but PEFT on its own would adapt only the attention projections (or stop, for models it does not know). Write \`target_modules: all-linear\` so the config means the same everywhere.`,
+          fixes: [setFix(PATH, 'all-linear')],
+        },
+      ];
     }
     const targets = plan.lora.target_modules;
     if (targets === 'all-linear') return [];
     const spec = model?.ok ? model.spec : undefined;
-    return typeof targets === 'string' ? checkPattern(doc, targets, spec, plan.engine) : checkList(doc, targets, spec, plan.engine);
+    return typeof targets === 'string'
+      ? checkPattern(doc, targets, spec, plan.engine)
+      : checkList(doc, targets, spec, plan.engine);
   },
 };
 
@@ -50,20 +77,23 @@ function checkList(doc: ConfigDocument, targets: string[], spec: ModelSpec | und
     const unknown = targets.filter(isUnknown);
     if (unknown.length > 0) {
       const kept = targets.filter((name) => !isUnknown(name));
-      const consequence = kept.length === 0
-        ? 'PEFT stops with "Target modules ... not found in the base model"'
-        : 'PEFT adapts the other entries and silently drops it';
-      return [{
-        range: anchor(doc, [...PATH, targets.findIndex(isUnknown)]),
-        severity: 'error',
-        message: `${listed(unknown, (n) => `\`${n}\``)} ${unknown.length === 1 ? 'is not a module' : 'are not modules'} of ${spec.id} (${spec.family})${unknown.some((n) => n.includes('.')) ? DOTTED_RULE : ''}: ${consequence}. Valid names: ${valid.join(', ')}.`,
-        fixes: [
-          setFix(PATH, 'all-linear'),
-          fix(`Use ${valid.join(', ')}`, [set(PATH, valid)]),
-          ...(kept.length > 0 ? [fix(`Remove ${listed(unknown)}`, [set(PATH, kept)])] : []),
-        ],
-        data: { unknown: unknown.slice(0, MAX_LISTED), unknownCount: unknown.length, valid },
-      }];
+      const consequence =
+        kept.length === 0
+          ? 'PEFT stops with "Target modules ... not found in the base model"'
+          : 'PEFT adapts the other entries and silently drops it';
+      return [
+        {
+          range: anchor(doc, [...PATH, targets.findIndex(isUnknown)]),
+          severity: 'error',
+          message: `${listed(unknown, (n) => `\`${n}\``)} ${unknown.length === 1 ? 'is not a module' : 'are not modules'} of ${spec.id} (${spec.family})${unknown.some((n) => n.includes('.')) ? DOTTED_RULE : ''}: ${consequence}. Valid names: ${valid.join(', ')}.`,
+          fixes: [
+            setFix(PATH, 'all-linear'),
+            fix(`Use ${valid.join(', ')}`, [set(PATH, valid)]),
+            ...(kept.length > 0 ? [fix(`Remove ${listed(unknown)}`, [set(PATH, kept)])] : []),
+          ],
+          data: { unknown: unknown.slice(0, MAX_LISTED), unknownCount: unknown.length, valid },
+        },
+      ];
     }
   }
   const findings: Finding[] = [];
@@ -74,12 +104,16 @@ function checkList(doc: ConfigDocument, targets: string[], spec: ModelSpec | und
     const kept = targets.filter((t) => !selectsOutside(t));
     findings.push({
       ...outsideFinding(doc, outside, Math.max(0, targets.findIndex(selectsOutside))),
-      fixes: kept.length > 0 ? [fix(`Remove ${listed(targets.filter((t) => !kept.includes(t)))}`, [set(PATH, kept)])] : [setFix(PATH, 'all-linear')],
+      fixes:
+        kept.length > 0
+          ? [fix(`Remove ${listed(targets.filter((t) => !kept.includes(t)))}`, [set(PATH, kept)])]
+          : [setFix(PATH, 'all-linear')],
     });
   }
   // Attention-only: every target is an attention projection (by the model's names when known).
   const attention = spec ? new Set(targetModuleNames(spec).filter((n) => ATTENTION.has(n))) : ATTENTION;
-  if (targets.length > 0 && targets.every((name) => attention.has(moduleNameOf(name)))) findings.push(attentionOnlyFinding(doc, targets));
+  if (targets.length > 0 && targets.every((name) => attention.has(moduleNameOf(name))))
+    findings.push(attentionOnlyFinding(doc, targets));
   return findings;
 }
 
@@ -91,36 +125,46 @@ function checkPattern(doc: ConfigDocument, pattern: string, spec: ModelSpec | un
   try {
     new RegExp(pattern);
   } catch (error) {
-    return [{
-      range: anchor(doc, PATH),
-      severity: 'warning',
-      message: `\`${pattern}\` is not a regular expression LoRA Lens can read (${(error as Error).message.replace(/^Invalid regular expression: /, '')}), so its matches are not checked and the estimate counts no adapter. Python's \`re\`, which PEFT and the trainer use, stops on it unless it is Python-only syntax.`,
-      fixes: [setFix(PATH, 'all-linear')],
-    }];
+    return [
+      {
+        range: anchor(doc, PATH),
+        severity: 'warning',
+        message: `\`${pattern}\` is not a regular expression LoRA Lens can read (${(error as Error).message.replace(/^Invalid regular expression: /, '')}), so its matches are not checked and the estimate counts no adapter. Python's \`re\`, which PEFT and the trainer use, stops on it unless it is Python-only syntax.`,
+        fixes: [setFix(PATH, 'all-linear')],
+      },
+    ];
   }
   const problem = targetPatternProblem(pattern);
   if (problem !== undefined) {
-    return [{
-      range: anchor(doc, PATH),
-      severity: 'warning',
-      message: `\`${pattern}\` is not checked: ${problem} Until then its matches are not checked and the estimate counts no adapter.`,
-      fixes: [setFix(PATH, 'all-linear')],
-      data: { unchecked: pattern },
-    }];
+    return [
+      {
+        range: anchor(doc, PATH),
+        severity: 'warning',
+        message: `\`${pattern}\` is not checked: ${problem} Until then its matches are not checked and the estimate counts no adapter.`,
+        fixes: [setFix(PATH, 'all-linear')],
+        data: { unchecked: pattern },
+      },
+    ];
   }
   if (!spec) return [];
   const { modules, outside } = patternSelection(spec, pattern);
   if (modules.length === 0 && outside.length === 0) {
     const asName = /^[\w.]+$/.test(pattern);
-    return [{
-      range: anchor(doc, PATH),
-      severity: 'error',
-      message: `\`${pattern}\` is a regular expression that must match a module's whole full name (such as \`model.layers.0.self_attn.q_proj\`), and it matches no module of ${spec.id} (${spec.family}): PEFT stops with "Target modules ... not found in the base model".${asName ? ` To select the modules whose names end in \`${pattern}\`, write a list: \`[${pattern}]\`.` : ''}`,
-      fixes: [...(asName ? [fix(`Write as a list: \`[${pattern}]\``, [set(PATH, [pattern])], true)] : []), setFix(PATH, 'all-linear', !asName)],
-    }];
+    return [
+      {
+        range: anchor(doc, PATH),
+        severity: 'error',
+        message: `\`${pattern}\` is a regular expression that must match a module's whole full name (such as \`model.layers.0.self_attn.q_proj\`), and it matches no module of ${spec.id} (${spec.family}): PEFT stops with "Target modules ... not found in the base model".${asName ? ` To select the modules whose names end in \`${pattern}\`, write a list: \`[${pattern}]\`.` : ''}`,
+        fixes: [
+          ...(asName ? [fix(`Write as a list: \`[${pattern}]\``, [set(PATH, [pattern])], true)] : []),
+          setFix(PATH, 'all-linear', !asName),
+        ],
+      },
+    ];
   }
   const findings: Finding[] = [];
-  if (engine === 'lora-lens' && outside.length > 0) findings.push({ ...outsideFinding(doc, outside, null), fixes: [setFix(PATH, 'all-linear')] });
+  if (engine === 'lora-lens' && outside.length > 0)
+    findings.push({ ...outsideFinding(doc, outside, null), fixes: [setFix(PATH, 'all-linear')] });
   const names = [...new Set(modules)];
   if (names.length > 0 && names.every((name) => ATTENTION.has(name))) findings.push(attentionOnlyFinding(doc, names));
   return findings;

@@ -29,7 +29,12 @@ export interface TrainerCapabilities {
   data_formats: string[];
   objectives: string[];
   distributed: string[];
-  lora: { bias: string[]; use_dora: boolean[]; use_rslora: boolean[]; target_modules: { untargetable: string[]; output_head_names: string[]; embedding_names: string[] } };
+  lora: {
+    bias: string[];
+    use_dora: boolean[];
+    use_rslora: boolean[];
+    target_modules: { untargetable: string[]; output_head_names: string[]; embedding_names: string[] };
+  };
   refusals: TrainerRefusal[];
 }
 
@@ -50,11 +55,17 @@ export function runsOnBundledTrainer(input: Pick<RuleInput, 'dialect'>): boolean
 /** The plan's value at a dotted path ('lora.use_dora'). */
 export function planValue(plan: TrainingPlan, path: string): unknown {
   let value: unknown = plan;
-  for (const part of path.split('.')) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+  for (const part of path.split('.'))
+    value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
   return value;
 }
 
 /** The refusals of the capabilities file that apply to this plan. */
-export function refusalsFor(plan: TrainingPlan, capabilities: TrainerCapabilities = TRAINER_CAPABILITIES): TrainerRefusal[] {
-  return capabilities.refusals.filter((r) => Object.entries(r.when).every(([path, values]) => values.includes(planValue(plan, path))));
+export function refusalsFor(
+  plan: TrainingPlan,
+  capabilities: TrainerCapabilities = TRAINER_CAPABILITIES,
+): TrainerRefusal[] {
+  return capabilities.refusals.filter((r) =>
+    Object.entries(r.when).every(([path, values]) => values.includes(planValue(plan, path))),
+  );
 }

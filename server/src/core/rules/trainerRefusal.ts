@@ -20,7 +20,9 @@ export const trainerRefusal: Rule = {
       const keys = Object.keys(refusal.when).filter((k) => k !== 'method');
       const at = keys.length > 0 ? keys[keys.length - 1]! : 'method';
       const edits = Object.entries(refusal.fix).map(([key, value]) => set(path(key), value));
-      const title = Object.entries(refusal.fix).map(([key, value]) => `${leaf(key)}: ${JSON.stringify(value)}`).join(', ');
+      const title = Object.entries(refusal.fix)
+        .map(([key, value]) => `${leaf(key)}: ${JSON.stringify(value)}`)
+        .join(', ');
       const lifted = refusal.unless_installed ? ` where ${refusal.unless_installed} is not installed` : '';
       return {
         range: anchor(doc, path(at), ...keys.slice(0, -1).map(path)),

@@ -1,5 +1,12 @@
 import type { Range } from 'vscode-languageserver-types';
-import { fallbackRange, findPair, keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
+import {
+  fallbackRange,
+  findPair,
+  keyRange,
+  valueRange,
+  type ConfigDocument,
+  type NodePath,
+} from '../document/configDocument';
 import { EVAL_SPLIT, sourceOf, valueAt, type PlanSource, type PlanSourceMap } from '../dialects/normalize/sourceMap';
 import type { ConfigEdit, QuickFix } from '../edits/types';
 import type { TrainingPlan } from '../plan/types';
@@ -47,7 +54,8 @@ function sourceFor(sources: PlanSourceMap, path: NodePath): { source: PlanSource
   const names = path.map(String);
   const source = sourceOf(sources, names);
   if (!source) return undefined;
-  for (let depth = names.length; depth > 0; depth--) if (sources[names.slice(0, depth).join('.')] === source) return { source, depth };
+  for (let depth = names.length; depth > 0; depth--)
+    if (sources[names.slice(0, depth).join('.')] === source) return { source, depth };
   return undefined;
 }
 
@@ -151,7 +159,11 @@ export function setTitle(path: NodePath, value: unknown): string {
 export function show(value: unknown): string {
   if (typeof value !== 'number') return String(value);
   if (Number.isInteger(value)) return Math.abs(value) >= 10000 ? value.toLocaleString('en-US') : String(value);
-  if (Math.abs(value) < 1e-3) return value.toExponential().replace(/\.?0+e/, 'e').replace('e-0', 'e-');
+  if (Math.abs(value) < 1e-3)
+    return value
+      .toExponential()
+      .replace(/\.?0+e/, 'e')
+      .replace('e-0', 'e-');
   return String(Number(value.toPrecision(4)));
 }
 
@@ -159,7 +171,8 @@ export function show(value: unknown): string {
 export function listLines(lines: Array<number | undefined>, total: number): string {
   const shown = lines.filter((n): n is number => n !== undefined);
   if (shown.length === 0) return '';
-  const text = shown.length === 1 ? String(shown[0]) : `${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1]}`;
+  const text =
+    shown.length === 1 ? String(shown[0]) : `${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1]}`;
   return total > shown.length ? `${text}, ...` : text;
 }
 

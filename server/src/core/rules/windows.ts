@@ -19,8 +19,15 @@ export const windows: Rule = {
     if (plan.model.attn_implementation === 'flash_attention_2') {
       findings.push({
         range: anchor(doc, ['model', 'attn_implementation'], ['model']),
-        message: 'flash_attention_2 on Windows: flash-attn publishes no Windows wheels and building it rarely succeeds, so the model fails to load. Use sdpa (PyTorch\'s built-in flash kernel).',
-        fixes: [fix(`Set ${leaf('model.attn_implementation')}: sdpa`, [modelFieldEdit(doc, plan, 'attn_implementation', 'sdpa')], true)],
+        message:
+          "flash_attention_2 on Windows: flash-attn publishes no Windows wheels and building it rarely succeeds, so the model fails to load. Use sdpa (PyTorch's built-in flash kernel).",
+        fixes: [
+          fix(
+            `Set ${leaf('model.attn_implementation')}: sdpa`,
+            [modelFieldEdit(doc, plan, 'attn_implementation', 'sdpa')],
+            true,
+          ),
+        ],
       });
     }
     return findings;

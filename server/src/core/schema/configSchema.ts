@@ -51,7 +51,11 @@ export function pathOf(instancePath: string): Array<string | number> {
  * The schema node that describes the value at a path, following `properties`, `items` and, for a union, the
  * branch that matches the value (`preferObject` picks the object branch, as a key completion needs).
  */
-export function schemaAt(path: readonly (string | number)[], preferObject = true, root: SchemaNode = CONFIG_SCHEMA): SchemaNode | undefined {
+export function schemaAt(
+  path: readonly (string | number)[],
+  preferObject = true,
+  root: SchemaNode = CONFIG_SCHEMA,
+): SchemaNode | undefined {
   let node: SchemaNode | undefined = root;
   for (const segment of path) {
     if (!node) return undefined;

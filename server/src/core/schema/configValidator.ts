@@ -2,7 +2,13 @@ import Ajv, { type Options, type ValidateFunction } from 'ajv';
 import schemaJson from '../../../../schemas/finetune.schema.json';
 
 /** The ajv options of the config validator; scripts/build.mjs compiles the same ones ahead of time. */
-export const CONFIG_VALIDATOR_OPTIONS: Options = { allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true, verbose: true };
+export const CONFIG_VALIDATOR_OPTIONS: Options = {
+  allErrors: true,
+  strict: true,
+  strictTypes: false,
+  allowUnionTypes: true,
+  verbose: true,
+};
 
 /** An ajv instance set up for schemas/finetune.schema.json; `extra` adds build-time options (`code.source`). */
 export function configAjv(extra: Options = {}): Ajv {

@@ -7,7 +7,14 @@
 import type { EndEvent, ErrorEvent, EvalEvent, StartEvent, StepEvent, TrainerEvent, WarningEvent } from '../events';
 import type { ToolDialectId } from '../../core/dialects/registry';
 import { dialectDisplayName } from '../../core/dialects/registry';
-import { classifyLog, isOutOfMemory, parseLlamaFactoryLog, parseProgressBar, parsePythonDict, type ProgressBar } from './trainerLog';
+import {
+  classifyLog,
+  isOutOfMemory,
+  parseLlamaFactoryLog,
+  parseProgressBar,
+  parsePythonDict,
+  type ProgressBar,
+} from './trainerLog';
 
 /** A tool LoRA Lens launches: the dialect registry's tool dialects. */
 export type ExternalTool = ToolDialectId;
@@ -34,7 +41,10 @@ export interface ToolRunContext {
   now: () => number;
 }
 
-interface Memory { usedBytes: number; peakUsedBytes: number }
+interface Memory {
+  usedBytes: number;
+  peakUsedBytes: number;
+}
 
 export class ToolOutputAdapter {
   private started = false;
@@ -57,7 +67,12 @@ export class ToolOutputAdapter {
   line(text: string): TrainerEvent[] {
     const out: TrainerEvent[] = [];
     if (isOutOfMemory(text) && !this.oom) this.oom = text.trim().slice(0, 300);
-    const bar = parseProgressBar(text.split('\r').filter((s) => !s.includes('\x1b[A')).join('\r'));
+    const bar = parseProgressBar(
+      text
+        .split('\r')
+        .filter((s) => !s.includes('\x1b[A'))
+        .join('\r'),
+    );
     // The first bar is the training loop's; evaluation bars (another total, drawn one line up) are not steps, nor are
     // bars with a description (transformers 5's `Loading weights`, datasets' `Map`), which the Trainer's never has.
     if (bar && bar.label === '' && bar.total > 0 && (this.total === 0 || bar.total === this.total)) {
@@ -72,7 +87,10 @@ export class ToolOutputAdapter {
       this.ensureStart(out);
       this.trainLogs += 1;
       const byLogging = this.ctx.loggingSteps ? this.trainLogs * this.ctx.loggingSteps : null;
-      const step = byLogging !== null ? Math.min(byLogging, Math.max(this.total, byLogging)) : Math.max(this.bar?.step ?? 0, this.step + 1);
+      const step =
+        byLogging !== null
+          ? Math.min(byLogging, Math.max(this.total, byLogging))
+          : Math.max(this.bar?.step ?? 0, this.step + 1);
       out.push(this.stepEvent(step, log.loss, log.learningRate, log.gradNorm, log.epoch, log.tokensSeen, null));
     } else if (log.kind === 'eval') {
       out.push(this.evalEvent(log.evalLoss));
@@ -94,7 +112,18 @@ export class ToolOutputAdapter {
     if (log.total > 0 && this.total === 0) this.total = log.total;
     this.ensureStart(out);
     if (log.loss !== null && log.step > this.step) {
-      out.push(this.stepEvent(log.step, log.loss, log.learningRate, null, log.epoch, log.tokensSeen, log.tokensPerSecond, log.remainingS));
+      out.push(
+        this.stepEvent(
+          log.step,
+          log.loss,
+          log.learningRate,
+          null,
+          log.epoch,
+          log.tokensSeen,
+          log.tokensPerSecond,
+          log.remainingS,
+        ),
+      );
     }
     if (log.evalLoss !== null) out.push(this.evalEvent(log.evalLoss, log.step));
     return out;
@@ -117,16 +146,42 @@ export class ToolOutputAdapter {
     if (this.oom) {
       status = 'failed';
       const error: ErrorEvent = {
-        event: 'error', time, kind: 'oom', step: this.step,
+        event: 'error',
+        time,
+        kind: 'oom',
+        step: this.step,
         message: `${this.toolName()} ran out of GPU memory at step ${this.step + 1}: ${this.oom}`,
-        advice: ['Lower the micro batch (keep the effective batch with gradient accumulation)', 'Turn on gradient checkpointing', 'Shorten the sequence length, or train with QLoRA'],
-        memory: { ...(this.memory ? { peak_allocated_bytes: this.memory.peakUsedBytes } : {}), ...(this.ctx.gpu ? { total_bytes: this.ctx.gpu.memory_bytes } : {}), estimate_peak_bytes: this.ctx.estimatePeakBytes },
+        advice: [
+          'Lower the micro batch (keep the effective batch with gradient accumulation)',
+          'Turn on gradient checkpointing',
+          'Shorten the sequence length, or train with QLoRA',
+        ],
+        memory: {
+          ...(this.memory ? { peak_allocated_bytes: this.memory.peakUsedBytes } : {}),
+          ...(this.ctx.gpu ? { total_bytes: this.ctx.gpu.memory_bytes } : {}),
+          estimate_peak_bytes: this.ctx.estimatePeakBytes,
+        },
       };
       out.push(error);
     } else if (status === 'failed') {
-      out.push({ event: 'error', time, kind: 'internal', step: this.step, message: `${this.toolName()} exited with ${signal ?? `code ${code}`}; its output is in the run's tool log`, advice: [] } satisfies ErrorEvent);
+      out.push({
+        event: 'error',
+        time,
+        kind: 'internal',
+        step: this.step,
+        message: `${this.toolName()} exited with ${signal ?? `code ${code}`}; its output is in the run's tool log`,
+        advice: [],
+      } satisfies ErrorEvent);
     }
-    out.push({ event: 'end', time, status, step: this.step, final_loss: this.lastLoss, elapsed_s: round(time - this.t0), adapter_path: null } satisfies EndEvent);
+    out.push({
+      event: 'end',
+      time,
+      status,
+      step: this.step,
+      final_loss: this.lastLoss,
+      elapsed_s: round(time - this.t0),
+      adapter_path: null,
+    } satisfies EndEvent);
     return out;
   }
 
@@ -143,37 +198,74 @@ export class ToolOutputAdapter {
     if (this.started) return;
     this.started = true;
     out.push({
-      event: 'start', time: this.ctx.now(), run_id: this.ctx.runId, total_steps: this.total, num_train_rows: this.ctx.numTrainRows,
-      num_eval_rows: null, method: this.ctx.method, model: this.ctx.model, trainable_params: this.ctx.trainableParams,
-      total_params: this.ctx.totalParams, estimate_peak_bytes: this.ctx.estimatePeakBytes,
-      estimate_tokens_per_second: this.ctx.estimateTokensPerSecond, gpu: this.ctx.gpu, quantization_backend: null,
-      resumed_from_step: null, tool: this.ctx.tool,
+      event: 'start',
+      time: this.ctx.now(),
+      run_id: this.ctx.runId,
+      total_steps: this.total,
+      num_train_rows: this.ctx.numTrainRows,
+      num_eval_rows: null,
+      method: this.ctx.method,
+      model: this.ctx.model,
+      trainable_params: this.ctx.trainableParams,
+      total_params: this.ctx.totalParams,
+      estimate_peak_bytes: this.ctx.estimatePeakBytes,
+      estimate_tokens_per_second: this.ctx.estimateTokensPerSecond,
+      gpu: this.ctx.gpu,
+      quantization_backend: null,
+      resumed_from_step: null,
+      tool: this.ctx.tool,
     } satisfies StartEvent);
   }
 
-  private stepEvent(step: number, loss: number, lr: number | null, gradNorm: number | null, epoch: number | null, tokensSeen: number | null,
-    reportedTokensPerSecond: number | null, remainingS: number | null = null): StepEvent {
+  private stepEvent(
+    step: number,
+    loss: number,
+    lr: number | null,
+    gradNorm: number | null,
+    epoch: number | null,
+    tokensSeen: number | null,
+    reportedTokensPerSecond: number | null,
+    remainingS: number | null = null,
+  ): StepEvent {
     const time = this.ctx.now();
     this.step = step;
     this.lastLoss = loss;
     const elapsed = time - this.t0;
     let tokensPerSecond = reportedTokensPerSecond;
     if (tokensPerSecond === null && tokensSeen !== null) {
-      if (this.lastTokens && time > this.lastTokens.at) tokensPerSecond = (tokensSeen - this.lastTokens.seen) / (time - this.lastTokens.at);
+      if (this.lastTokens && time > this.lastTokens.at)
+        tokensPerSecond = (tokensSeen - this.lastTokens.seen) / (time - this.lastTokens.at);
       this.lastTokens = { seen: tokensSeen, at: time };
     }
-    if (tokensPerSecond === null && this.bar?.stepsPerSecond && this.ctx.tokensPerStep) tokensPerSecond = this.bar.stepsPerSecond * this.ctx.tokensPerStep;
+    if (tokensPerSecond === null && this.bar?.stepsPerSecond && this.ctx.tokensPerStep)
+      tokensPerSecond = this.bar.stepsPerSecond * this.ctx.tokensPerStep;
     const total = Math.max(this.total, step);
-    const eta = remainingS ?? (this.bar?.stepsPerSecond ? (total - step) / this.bar.stepsPerSecond : step > 0 ? (elapsed / step) * (total - step) : null);
+    const eta =
+      remainingS ??
+      (this.bar?.stepsPerSecond
+        ? (total - step) / this.bar.stepsPerSecond
+        : step > 0
+          ? (elapsed / step) * (total - step)
+          : null);
     return {
-      event: 'step', time, step, total_steps: total, epoch: Math.max(0, epoch ?? 0), loss, learning_rate: Math.max(0, lr ?? 0),
+      event: 'step',
+      time,
+      step,
+      total_steps: total,
+      epoch: Math.max(0, epoch ?? 0),
+      loss,
+      learning_rate: Math.max(0, lr ?? 0),
       grad_norm: gradNorm !== null && Number.isFinite(gradNorm) ? gradNorm : null,
-      tokens_per_second: tokensPerSecond !== null && Number.isFinite(tokensPerSecond) ? round(Math.max(0, tokensPerSecond)) : null,
+      tokens_per_second:
+        tokensPerSecond !== null && Number.isFinite(tokensPerSecond) ? round(Math.max(0, tokensPerSecond)) : null,
       ...(tokensSeen !== null ? { tokens_seen: tokensSeen } : {}),
       // nvidia-smi sees the process's whole footprint, not the allocator's split: allocated/reserved stay unknown.
-      allocated_bytes: null, reserved_bytes: null, peak_allocated_bytes: null,
+      allocated_bytes: null,
+      reserved_bytes: null,
+      peak_allocated_bytes: null,
       device_used_bytes: this.memory?.usedBytes ?? null,
-      elapsed_s: round(elapsed), eta_s: eta === null ? null : round(Math.max(0, eta)),
+      elapsed_s: round(elapsed),
+      eta_s: eta === null ? null : round(Math.max(0, eta)),
     };
   }
 

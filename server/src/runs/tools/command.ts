@@ -22,16 +22,27 @@ export interface ToolCommand {
 }
 
 /** The executable each tool installs (a console script in the interpreter's bin folder), from the dialect registry. */
-export const TOOL_EXECUTABLE = Object.fromEntries(TOOL_IDS.map((id) => [id, toolDialectOf(id).tool.executable])) as Record<ExternalTool, string>;
+export const TOOL_EXECUTABLE = Object.fromEntries(
+  TOOL_IDS.map((id) => [id, toolDialectOf(id).tool.executable]),
+) as Record<ExternalTool, string>;
 
 /** How to install each tool, for the "not installed" message, from the dialect registry. */
-export const TOOL_INSTALL = Object.fromEntries(TOOL_IDS.map((id) => [id, toolDialectOf(id).tool.install])) as Record<ExternalTool, string>;
+export const TOOL_INSTALL = Object.fromEntries(TOOL_IDS.map((id) => [id, toolDialectOf(id).tool.install])) as Record<
+  ExternalTool,
+  string
+>;
 
 /**
  * `executable` is the tool's resolved path (found next to the selected interpreter, or on PATH); `gpus` the number
  * of GPUs the run uses.
  */
-export function buildToolCommand(tool: ExternalTool, configPath: string, gpus: number, executable: string, base: NodeJS.ProcessEnv): ToolCommand {
+export function buildToolCommand(
+  tool: ExternalTool,
+  configPath: string,
+  gpus: number,
+  executable: string,
+  base: NodeJS.ProcessEnv,
+): ToolCommand {
   return toolCommandFor(tool, configPath, gpus, executable, base, configSubKind(tool, resolve(configPath)));
 }
 
@@ -45,7 +56,9 @@ export function configSubKind(tool: ExternalTool, configPath: string): SubKind |
     try {
       const buffer = Buffer.alloc(SNIFF_BYTES);
       head = buffer.subarray(0, readSync(fd, buffer, 0, SNIFF_BYTES, 0)).toString('utf8');
-    } finally { closeSync(fd); }
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return undefined; // an unreadable config: the tool reports it itself
   }
@@ -53,7 +66,14 @@ export function configSubKind(tool: ExternalTool, configPath: string): SubKind |
 }
 
 /** {@link buildToolCommand} with the sub-kind given. Pure. */
-export function toolCommandFor(tool: ExternalTool, configPath: string, gpus: number, executable: string, base: NodeJS.ProcessEnv, subKind?: SubKind): ToolCommand {
+export function toolCommandFor(
+  tool: ExternalTool,
+  configPath: string,
+  gpus: number,
+  executable: string,
+  base: NodeJS.ProcessEnv,
+  subKind?: SubKind,
+): ToolCommand {
   const config = resolve(configPath);
   // The dialect gives the tool's own command line (registry: core/dialects/<tool>/about.ts).
   const invocation = toolDialectOf(tool).tool.trainCommand(config, gpus, subKind);

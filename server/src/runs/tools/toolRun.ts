@@ -35,14 +35,23 @@ export function toolProgressLogPath(tool: ExternalTool, outputDir: string): stri
 }
 
 function isExecutable(path: string): boolean {
-  try { accessSync(path, constants.X_OK); return statSync(path).isFile(); } catch { return false; }
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /**
  * The tool's executable: the console script next to the selected interpreter (`<python dir>/axolotl`, where pip put
  * it in that venv), else the first on PATH; null when neither has it.
  */
-export function resolveToolExecutable(tool: ExternalTool, python: string, env: NodeJS.ProcessEnv = process.env): string | null {
+export function resolveToolExecutable(
+  tool: ExternalTool,
+  python: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | null {
   const name = TOOL_EXECUTABLE[tool];
   if (isAbsolute(python) || python.includes('/')) {
     const beside = join(dirname(python), name);
@@ -58,9 +67,11 @@ export function resolveToolExecutable(tool: ExternalTool, python: string, env: N
 export function missingToolMessage(tool: ExternalTool, python: string, configShown: string): string {
   // `lora-lens convert` writes <name>.finetune.yaml beside the config (and lists the keys it cannot carry).
   const converted = configShown.replace(/\.(ya?ml|json)$/i, '') + '.finetune.yaml';
-  return `${toolDisplayName(tool)} is not installed: no \`${TOOL_EXECUTABLE[tool]}\` next to ${python} or on PATH. `
-    + `Install it into that interpreter (${installCommand(python, [TOOL_INSTALL[tool].replace(/^pip install /, "")])}), or train the file with the LoRA Lens trainer: `
-    + `lora-lens convert ${configShown} (it lists every key the conversion loses), then lora-lens run ${converted}`;
+  return (
+    `${toolDisplayName(tool)} is not installed: no \`${TOOL_EXECUTABLE[tool]}\` next to ${python} or on PATH. ` +
+    `Install it into that interpreter (${installCommand(python, [TOOL_INSTALL[tool].replace(/^pip install /, '')])}), or train the file with the LoRA Lens trainer: ` +
+    `lora-lens convert ${configShown} (it lists every key the conversion loses), then lora-lens run ${converted}`
+  );
 }
 
 /** The GPU indices of CUDA_VISIBLE_DEVICES when it lists numbers (the run's GPUs for the sampler); else undefined. */
@@ -83,11 +94,17 @@ export interface ToolEstimate {
 }
 
 /** The CLI's full estimate, as a tool run needs it. */
-export function toolEstimateOf(estimate: Estimate | null | undefined, tokensPerSecond: number | null = null): ToolEstimate | null {
+export function toolEstimateOf(
+  estimate: Estimate | null | undefined,
+  tokensPerSecond: number | null = null,
+): ToolEstimate | null {
   if (!estimate) return null;
   return {
-    peakBytes: estimate.peakBytes, trainableParams: estimate.params.trainable, totalParams: estimate.params.total,
-    gpu: estimate.gpu ? { name: estimate.gpu.name, memory_bytes: estimate.gpu.memoryBytes } : null, tokensPerSecond,
+    peakBytes: estimate.peakBytes,
+    trainableParams: estimate.params.trainable,
+    totalParams: estimate.params.total,
+    gpu: estimate.gpu ? { name: estimate.gpu.name, memory_bytes: estimate.gpu.memoryBytes } : null,
+    tokensPerSecond,
   };
 }
 
@@ -100,17 +117,31 @@ export function toolRunDir(configPath: string, now: Date): string {
 }
 
 /** What the adapter needs to know of the run, from the normalised plan and (when there is one) the estimate. Pure. */
-export function toolRunContext(tool: ExternalTool, runId: string, plan: TrainingPlan, estimate: ToolEstimate | null, numTrainRows: number | null, now: () => number): ToolRunContext {
+export function toolRunContext(
+  tool: ExternalTool,
+  runId: string,
+  plan: TrainingPlan,
+  estimate: ToolEstimate | null,
+  numTrainRows: number | null,
+  now: () => number,
+): ToolRunContext {
   const t = plan.training;
   const gpus = Math.max(1, plan.hardware.num_gpus);
   return {
-    runId, tool, method: plan.method, model: plan.model.name_or_path,
-    trainableParams: estimate?.trainableParams ?? 0, totalParams: estimate?.totalParams ?? 0, numTrainRows: numTrainRows ?? 0,
+    runId,
+    tool,
+    method: plan.method,
+    model: plan.model.name_or_path,
+    trainableParams: estimate?.trainableParams ?? 0,
+    totalParams: estimate?.totalParams ?? 0,
+    numTrainRows: numTrainRows ?? 0,
     // nvidia-smi sees the process's whole footprint, CUDA context included: the estimate it is drawn against is the same.
     estimatePeakBytes: estimate ? Math.round(estimate.peakBytes * gpus) : null,
     estimateTokensPerSecond: estimate?.tokensPerSecond != null ? Math.round(estimate.tokensPerSecond) : null,
     // Exact only with packing (every sequence full); padded batches would make it an overstatement.
-    tokensPerStep: plan.data.packing ? t.per_device_train_batch_size * t.gradient_accumulation_steps * gpus * plan.data.max_length : null,
+    tokensPerStep: plan.data.packing
+      ? t.per_device_train_batch_size * t.gradient_accumulation_steps * gpus * plan.data.max_length
+      : null,
     loggingSteps: t.logging_steps > 0 ? t.logging_steps : null,
     gpu: estimate?.gpu ?? null,
     now,
@@ -148,23 +179,45 @@ export function startToolRun(options: ToolRunOptions): TrainerProcess {
   const emit = (events: TrainerEvent[]) => {
     for (const event of events) {
       if (event.event === 'end') end = event;
-      try { appendFileSync(eventsPath, `${JSON.stringify(event)}\n`); } catch { /* a run folder that vanished: the callbacks still hear it */ }
+      try {
+        appendFileSync(eventsPath, `${JSON.stringify(event)}\n`);
+      } catch {
+        /* a run folder that vanished: the callbacks still hear it */
+      }
       options.onEvent?.(event);
     }
   };
-  try { copyFileSync(options.configPath, join(options.runDir, basename(options.configPath))); } catch { /* the plan.json still says what ran */ }
+  try {
+    copyFileSync(options.configPath, join(options.runDir, basename(options.configPath)));
+  } catch {
+    /* the plan.json still says what ran */
+  }
   const command = buildToolCommand(options.tool, options.configPath, options.gpus, options.executable, env);
-  const onLine = (line: string) => { options.onOutput?.(line); emit(adapter.line(line)); };
+  const onLine = (line: string) => {
+    options.onOutput?.(line);
+    emit(adapter.line(line));
+  };
   const supervised = startSupervised({
-    command: command.command, args: command.args, cwd: command.cwd, env: command.env,
-    pidFolder: options.runDir, logPath: join(options.runDir, TOOL_LOG_FILE), logStdout: true,
-    onStdout: onLine, onStderr: onLine,
+    command: command.command,
+    args: command.args,
+    cwd: command.cwd,
+    env: command.env,
+    pidFolder: options.runDir,
+    logPath: join(options.runDir, TOOL_LOG_FILE),
+    logStdout: true,
+    onStdout: onLine,
+    onStderr: onLine,
   });
   const tail = options.trainerLogPath ? new FileTail(options.trainerLogPath) : null;
-  const readTail = () => { for (const line of tail?.read() ?? []) emit(adapter.llamaFactoryLogLine(line)); };
+  const readTail = () => {
+    for (const line of tail?.read() ?? []) emit(adapter.llamaFactoryLogLine(line));
+  };
   const poll = tail ? setInterval(readTail, options.pollMs ?? 500) : null;
   const sampler = startGpuSampler({
-    gpus: options.gpus, indices: visibleGpuIndices(env), command: options.nvidiaSmi, env,
+    gpus: options.gpus,
+    indices: visibleGpuIndices(env),
+    command: options.nvidiaSmi,
+    env,
     onSample: (reading) => adapter.gpuSample(reading.usedBytes),
     onUnavailable: (reason) => emit([adapter.warning(reason, 'gpu-sampler')]),
   });

@@ -7,7 +7,14 @@
 
 export type LogValue = number | string | boolean | null;
 
-const WORD: Record<string, LogValue> = { True: true, False: false, None: null, nan: Number.NaN, inf: Number.POSITIVE_INFINITY, '-inf': Number.NEGATIVE_INFINITY };
+const WORD: Record<string, LogValue> = {
+  True: true,
+  False: false,
+  None: null,
+  nan: Number.NaN,
+  inf: Number.POSITIVE_INFINITY,
+  '-inf': Number.NEGATIVE_INFINITY,
+};
 
 /** A number written as text ('1.9e-05', '0.5', 'nan'): its value; other strings unchanged. */
 function numeric(value: LogValue): LogValue {
@@ -23,12 +30,17 @@ function numeric(value: LogValue): LogValue {
  */
 export function parsePythonDict(line: string): Record<string, LogValue> | null {
   // tqdm redraws with carriage returns: the dict is in the last segment that has one.
-  const segment = line.split('\r').reverse().find((s) => /\{['"]/.test(s));
+  const segment = line
+    .split('\r')
+    .reverse()
+    .find((s) => /\{['"]/.test(s));
   if (!segment) return null;
   const text = segment.slice(segment.search(/\{['"]/));
   let i = 1;
   const out: Record<string, LogValue> = {};
-  const skip = () => { while (i < text.length && text[i] === ' ') i++; };
+  const skip = () => {
+    while (i < text.length && text[i] === ' ') i++;
+  };
   const quoted = (): string | null => {
     const q = text[i];
     if (q !== "'" && q !== '"') return null;
@@ -92,7 +104,10 @@ export function parseProgressBar(line: string): ProgressBar | null {
   const rate = last[5] && last[5] !== '?' ? Number(last[5]) : null;
   const drawn = line.slice(line.lastIndexOf('\r', last.index) + 1, last.index);
   return {
-    label: drawn.replace(/\s*\d+%\|[^|]*\|\s*$/, '').replace(/:\s*$/, '').trim(),
+    label: drawn
+      .replace(/\s*\d+%\|[^|]*\|\s*$/, '')
+      .replace(/:\s*$/, '')
+      .trim(),
     step: Number(last[1]),
     total: Number(last[2]),
     elapsedS: clock(last[3]) ?? 0,
@@ -102,7 +117,14 @@ export function parseProgressBar(line: string): ProgressBar | null {
 }
 
 export type TrainerLog =
-  | { kind: 'train'; loss: number; learningRate: number | null; gradNorm: number | null; epoch: number | null; tokensSeen: number | null }
+  | {
+      kind: 'train';
+      loss: number;
+      learningRate: number | null;
+      gradNorm: number | null;
+      epoch: number | null;
+      tokensSeen: number | null;
+    }
   | { kind: 'eval'; evalLoss: number; epoch: number | null }
   | { kind: 'summary'; trainLoss: number | null; runtimeS: number | null; epoch: number | null };
 
@@ -113,13 +135,22 @@ export function classifyLog(logs: Record<string, LogValue>): TrainerLog | null {
   // With include_num_input_tokens_seen every training log carries train_runtime too; only the summary has train_loss.
   if (typeof logs.loss === 'number') {
     return {
-      kind: 'train', loss: logs.loss, learningRate: num(logs.learning_rate), gradNorm: num(logs.grad_norm), epoch: num(logs.epoch),
+      kind: 'train',
+      loss: logs.loss,
+      learningRate: num(logs.learning_rate),
+      gradNorm: num(logs.grad_norm),
+      epoch: num(logs.epoch),
       tokensSeen: num(logs.num_input_tokens_seen),
     };
   }
   if (typeof logs.eval_loss === 'number') return { kind: 'eval', evalLoss: logs.eval_loss, epoch: num(logs.epoch) };
   if ('train_loss' in logs || 'train_samples_per_second' in logs) {
-    return { kind: 'summary', trainLoss: num(logs.train_loss), runtimeS: num(logs.train_runtime), epoch: num(logs.epoch) };
+    return {
+      kind: 'summary',
+      trainLoss: num(logs.train_loss),
+      runtimeS: num(logs.train_runtime),
+      epoch: num(logs.epoch),
+    };
   }
   return null;
 }
@@ -143,15 +174,27 @@ export interface LlamaFactoryLog {
 
 export function parseLlamaFactoryLog(line: string): LlamaFactoryLog | null {
   let value: unknown;
-  try { value = JSON.parse(line); } catch { return null; }
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return null;
+  }
   if (!value || typeof value !== 'object') return null;
   const v = value as Record<string, unknown>;
   if (typeof v.current_steps !== 'number' || typeof v.total_steps !== 'number') return null;
   const n = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
   const time = (x: unknown) => (typeof x === 'string' && /^\d+(:\d+)+$/.test(x) ? clock(x) : null);
   return {
-    step: v.current_steps, total: v.total_steps, loss: n(v.loss), evalLoss: n(v.eval_loss), learningRate: n(v.lr), epoch: n(v.epoch),
-    tokensPerSecond: n(v.throughput), tokensSeen: n(v.total_tokens), elapsedS: time(v.elapsed_time), remainingS: time(v.remaining_time),
+    step: v.current_steps,
+    total: v.total_steps,
+    loss: n(v.loss),
+    evalLoss: n(v.eval_loss),
+    learningRate: n(v.lr),
+    epoch: n(v.epoch),
+    tokensPerSecond: n(v.throughput),
+    tokensSeen: n(v.total_tokens),
+    elapsedS: time(v.elapsed_time),
+    remainingS: time(v.remaining_time),
   };
 }
 

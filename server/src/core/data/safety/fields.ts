@@ -8,16 +8,38 @@ export const MAX_FIELD_CHARS = 32_768;
 
 /** Role names of the tools' message lists (ours, OpenAI's, ShareGPT's `from`, LLaMA-Factory's tags). */
 const MESSAGE_ROLES: Record<string, FieldRole> = {
-  system: 'system', developer: 'system',
-  user: 'user', human: 'user',
-  assistant: 'assistant', gpt: 'assistant', model: 'assistant', bot: 'assistant', chatgpt: 'assistant',
-  tool: 'tool', function: 'tool', observation: 'tool', ipython: 'tool', function_call: 'assistant',
+  system: 'system',
+  developer: 'system',
+  user: 'user',
+  human: 'user',
+  assistant: 'assistant',
+  gpt: 'assistant',
+  model: 'assistant',
+  bot: 'assistant',
+  chatgpt: 'assistant',
+  tool: 'tool',
+  function: 'tool',
+  observation: 'tool',
+  ipython: 'tool',
+  function_call: 'assistant',
 };
 
 /** Column names of instruction-style rows (Alpaca, axolotl's field mappings, LLaMA-Factory's columns). */
 const COLUMN_ROLES: Record<string, FieldRole> = {
-  system: 'system', instruction: 'user', input: 'user', prompt: 'user', question: 'user', query: 'user', context: 'user',
-  output: 'assistant', response: 'assistant', completion: 'assistant', answer: 'assistant', chosen: 'assistant', rejected: 'assistant', label: 'assistant',
+  system: 'system',
+  instruction: 'user',
+  input: 'user',
+  prompt: 'user',
+  question: 'user',
+  query: 'user',
+  context: 'user',
+  output: 'assistant',
+  response: 'assistant',
+  completion: 'assistant',
+  answer: 'assistant',
+  chosen: 'assistant',
+  rejected: 'assistant',
+  label: 'assistant',
   text: 'text',
 };
 
@@ -70,7 +92,9 @@ export function rowFields(row: unknown, layout: RowLayout): RowField[] {
   if (!isObject(row)) return [];
   switch (layout.kind) {
     case 'format':
-      return layout.format === 'chat' ? messageFields(row.messages, 'messages', 'role', 'content') : columnFields(row, FORMAT_COLUMNS[layout.format]);
+      return layout.format === 'chat'
+        ? messageFields(row.messages, 'messages', 'role', 'content')
+        : columnFields(row, FORMAT_COLUMNS[layout.format]);
     case 'fields':
       return columnFields(row, [...layout.required, ...layout.optional]);
     case 'messages':
@@ -79,7 +103,8 @@ export function rowFields(row: unknown, layout: RowLayout): RowField[] {
       return columnFields(row, Object.keys(row));
     case 'preference':
       return [layout.prompt, layout.chosen, layout.rejected].flatMap((name) =>
-        Array.isArray(row[name]) ? messageFields(row[name], name, 'role', 'content') : columnFields(row, [name]));
+        Array.isArray(row[name]) ? messageFields(row[name], name, 'role', 'content') : columnFields(row, [name]),
+      );
   }
 }
 

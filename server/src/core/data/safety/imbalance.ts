@@ -17,7 +17,10 @@ const FIRST_ROWS = 5;
 
 /** The label as compared: case and surrounding whitespace and final punctuation do not make another class. */
 export function labelKey(answer: string): string | undefined {
-  const key = answer.trim().replace(/[.!]+$/, '').toLowerCase();
+  const key = answer
+    .trim()
+    .replace(/[.!]+$/, '')
+    .toLowerCase();
   return key.length > 0 && key.length <= MAX_LABEL_CHARS && !key.includes('\n') ? key : undefined;
 }
 
@@ -55,6 +58,11 @@ export class LabelTally {
     const recurring = Math.max(2, Math.ceil(MIN_LABEL_SHARE * this.rows));
     const covered = sorted.reduce((sum, [, entry]) => sum + (entry.count >= recurring ? entry.count : 0), 0);
     if (covered < CLASSIFICATION_COVERAGE * this.rows) return null;
-    return { rows: this.rows, distinct: this.counts.size, field: this.field, top: sorted.map(([label, entry]) => ({ label, count: entry.count, first: entry.first })) };
+    return {
+      rows: this.rows,
+      distinct: this.counts.size,
+      field: this.field,
+      top: sorted.map(([label, entry]) => ({ label, count: entry.count, first: entry.first })),
+    };
   }
 }

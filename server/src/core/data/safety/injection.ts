@@ -17,33 +17,78 @@ const EARLIER = String.raw`(?:previous|prior|preceding|above|earlier|original|in
 const ORDERS = String.raw`(?:instructions?|prompts?|directions?|directives?|rules|guidelines|guidance|constraints)`;
 
 const PHRASES: readonly Pattern[] = [
-  { kind: 'ignore-instructions', regex: new RegExp(String.raw`\b(?:ignore|disregard|forget|override|bypass)\s+${QUANTIFIER}${EARLIER}\s+${ORDERS}\b`, 'i') },
-  { kind: 'ignore-instructions', regex: /\b(?:ignore|disregard|forget)\s+(?:everything|all)\s+(?:(?:that\s+)?(?:you\s+(?:were|have\s+been)\s+told|(?:written|said|stated)\s+)?(?:above|before|earlier|so\s+far)|you\s+(?:were|have\s+been)\s+told)\b/i },
-  { kind: 'ignore-instructions', regex: /\bignore\s+(?:your|all\s+your)\s+(?:programming|safety\s+(?:rules|guidelines|training)|content\s+polic(?:y|ies)|guidelines|restrictions)\b/i },
-  { kind: 'role-override', regex: /\b[Yy]ou\s+are\s+(?:now\s+|going\s+to\s+(?:be|act\s+as|pretend\s+to\s+be)\s+)(?:a\s+|an\s+)?(?:DAN|STAN|DUDE|AIM)\b/ },
+  {
+    kind: 'ignore-instructions',
+    regex: new RegExp(
+      String.raw`\b(?:ignore|disregard|forget|override|bypass)\s+${QUANTIFIER}${EARLIER}\s+${ORDERS}\b`,
+      'i',
+    ),
+  },
+  {
+    kind: 'ignore-instructions',
+    regex:
+      /\b(?:ignore|disregard|forget)\s+(?:everything|all)\s+(?:(?:that\s+)?(?:you\s+(?:were|have\s+been)\s+told|(?:written|said|stated)\s+)?(?:above|before|earlier|so\s+far)|you\s+(?:were|have\s+been)\s+told)\b/i,
+  },
+  {
+    kind: 'ignore-instructions',
+    regex:
+      /\bignore\s+(?:your|all\s+your)\s+(?:programming|safety\s+(?:rules|guidelines|training)|content\s+polic(?:y|ies)|guidelines|restrictions)\b/i,
+  },
+  {
+    kind: 'role-override',
+    regex:
+      /\b[Yy]ou\s+are\s+(?:now\s+|going\s+to\s+(?:be|act\s+as|pretend\s+to\s+be)\s+)(?:a\s+|an\s+)?(?:DAN|STAN|DUDE|AIM)\b/,
+  },
   { kind: 'role-override', regex: /\bDAN,?\s+which\s+stands\s+for\s+["'“]?do\s+anything\s+now\b/i },
-  { kind: 'role-override', regex: /\byou\s+(?:are|will\s+be)\s+(?:now\s+)?(?:in|running\s+in|operating\s+in|acting\s+in)\s+(?:developer|DAN|jailbreak|jailbroken|god|unrestricted|unfiltered)\s+mode\b/i },
-  { kind: 'role-override', regex: /\b(?:ChatGPT|assistant|AI|model|LLM)\s+with\s+(?:developer|DAN|jailbreak)\s+mode\s+enabled\b/i },
+  {
+    kind: 'role-override',
+    regex:
+      /\byou\s+(?:are|will\s+be)\s+(?:now\s+)?(?:in|running\s+in|operating\s+in|acting\s+in)\s+(?:developer|DAN|jailbreak|jailbroken|god|unrestricted|unfiltered)\s+mode\b/i,
+  },
+  {
+    kind: 'role-override',
+    regex: /\b(?:ChatGPT|assistant|AI|model|LLM)\s+with\s+(?:developer|DAN|jailbreak)\s+mode\s+enabled\b/i,
+  },
   { kind: 'role-override', regex: /\((?:🔓\s*)?developer\s+mode\s+output\)/i },
-  { kind: 'role-override', regex: /\b(?:you\s+are\s+(?:now\s+)?no\s+longer\s+(?:bound|restricted|limited)\s+by|you\s+(?:have|now\s+have)\s+no\s+(?:restrictions|rules|guidelines|filters|content\s+polic(?:y|ies)))\b/i },
-  { kind: 'role-override', regex: /\b(?:pretend|act\s+as\s+if|imagine)\s+(?:that\s+)?you\s+(?:have\s+no|are\s+not\s+bound\s+by|do\s+not\s+have|don'?t\s+have)\s+(?:any\s+)?(?:restrictions|rules|guidelines|filters|content\s+polic(?:y|ies)|ethical\s+guidelines)\b/i },
-  { kind: 'role-override', regex: /\bfrom\s+now\s+on,?\s+you\s+(?:are|will\s+act\s+as|will\s+be)\s+(?:a\s+|an\s+)?(?:jailbroken|unrestricted|unfiltered|uncensored|evil)\b/i },
-  { kind: 'reveal-prompt', regex: /\b(?:reveal|print|show|repeat|output|tell\s+me|leak|dump)\s+(?:me\s+)?(?:your|the)\s+(?:full\s+|entire\s+|original\s+|hidden\s+|secret\s+)?(?:system\s+prompt|initial\s+(?:prompt|instructions)|hidden\s+instructions|system\s+(?:message|instructions))\b/i },
+  {
+    kind: 'role-override',
+    regex:
+      /\b(?:you\s+are\s+(?:now\s+)?no\s+longer\s+(?:bound|restricted|limited)\s+by|you\s+(?:have|now\s+have)\s+no\s+(?:restrictions|rules|guidelines|filters|content\s+polic(?:y|ies)))\b/i,
+  },
+  {
+    kind: 'role-override',
+    regex:
+      /\b(?:pretend|act\s+as\s+if|imagine)\s+(?:that\s+)?you\s+(?:have\s+no|are\s+not\s+bound\s+by|do\s+not\s+have|don'?t\s+have)\s+(?:any\s+)?(?:restrictions|rules|guidelines|filters|content\s+polic(?:y|ies)|ethical\s+guidelines)\b/i,
+  },
+  {
+    kind: 'role-override',
+    regex:
+      /\bfrom\s+now\s+on,?\s+you\s+(?:are|will\s+act\s+as|will\s+be)\s+(?:a\s+|an\s+)?(?:jailbroken|unrestricted|unfiltered|uncensored|evil)\b/i,
+  },
+  {
+    kind: 'reveal-prompt',
+    regex:
+      /\b(?:reveal|print|show|repeat|output|tell\s+me|leak|dump)\s+(?:me\s+)?(?:your|the)\s+(?:full\s+|entire\s+|original\s+|hidden\s+|secret\s+)?(?:system\s+prompt|initial\s+(?:prompt|instructions)|hidden\s+instructions|system\s+(?:message|instructions))\b/i,
+  },
 ];
 
 /** A word every phrase above holds: text without one (nearly all text) skips the phrases in one pass. */
-const CUES = /ignore|disregard|forget|override|bypass|DAN|STAN|DUDE|AIM|mode|no\s+longer|have\s+no|pretend|act\s+as\s+if|imagine|from\s+now\s+on|system|initial|hidden/i;
+const CUES =
+  /ignore|disregard|forget|override|bypass|DAN|STAN|DUDE|AIM|mode|no\s+longer|have\s+no|pretend|act\s+as\s+if|imagine|from\s+now\s+on|system|initial|hidden/i;
 
 /** Chat-template control tokens typed into a turn: the row forges a turn of another role. */
-const TEMPLATE_TOKENS = /<\|im_start\|>\s*(?:system|assistant)|<\|start_header_id\|>\s*(?:system|assistant)|<\|system\|>|<<SYS>>|<start_of_turn>\s*model|\[\/?INST\]/;
+const TEMPLATE_TOKENS =
+  /<\|im_start\|>\s*(?:system|assistant)|<\|start_header_id\|>\s*(?:system|assistant)|<\|system\|>|<<SYS>>|<start_of_turn>\s*model|\[\/?INST\]/;
 
 /** Elements hidden by style or attribute; group 1 is their text. HTML comments are found by hand (linear). */
-const HIDDEN_ELEMENT = /<(?:span|div|p|font|section)\b[^<>]{0,300}?(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:px|pt|em)?\s*[;"']|opacity\s*:\s*0(?:\.0+)?\s*[;"']|\bhidden\b)[^<>]{0,300}>([^<]{0,2000})/gi;
+const HIDDEN_ELEMENT =
+  /<(?:span|div|p|font|section)\b[^<>]{0,300}?(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:px|pt|em)?\s*[;"']|opacity\s*:\s*0(?:\.0+)?\s*[;"']|\bhidden\b)[^<>]{0,300}>([^<]{0,2000})/gi;
 /** Characters of a comment or hidden element read for a directive. */
 const HIDDEN_TEXT_CHARS = 2000;
 
 /** Words of a directive addressed to the model, looked for inside hidden markup. */
-const DIRECTIVE = /\b(?:ignore|disregard|forget|override|bypass|you\s+are\s+now|you\s+must|you\s+will|from\s+now\s+on|system\s+prompt|(?:new|these|following|hidden|secret|real)\s+instructions?|AI\s+assistant|language\s+model|respond\s+(?:only\s+)?with|reply\s+(?:only\s+)?with|do\s+not\s+(?:tell|mention|reveal))\b/i;
+const DIRECTIVE =
+  /\b(?:ignore|disregard|forget|override|bypass|you\s+are\s+now|you\s+must|you\s+will|from\s+now\s+on|system\s+prompt|(?:new|these|following|hidden|secret|real)\s+instructions?|AI\s+assistant|language\s+model|respond\s+(?:only\s+)?with|reply\s+(?:only\s+)?with|do\s+not\s+(?:tell|mention|reveal))\b/i;
 
 /**
  * Characters that hide text: zero-width space, word joiner and a byte-order mark inside text; bidirectional
@@ -51,7 +96,8 @@ const DIRECTIVE = /\b(?:ignore|disregard|forget|override|bypass|you\s+are\s+now|
  * smuggling"). Zero-width (non-)joiners are flagged only between two ASCII letters: between emoji or in Persian and
  * Indic scripts they are ordinary.
  */
-const INVISIBLE = /[\u200B\u2060\u202A-\u202E]|(?<!^)\uFEFF|(?<=[A-Za-z])[\u200C\u200D](?=[A-Za-z])|(?<!\u{1F3F4}[\u{E0020}-\u{E007E}]{0,8})[\u{E0000}-\u{E007F}]/u;
+const INVISIBLE =
+  /[\u200B\u2060\u202A-\u202E]|(?<!^)\uFEFF|(?<=[A-Za-z])[\u200C\u200D](?=[A-Za-z])|(?<!\u{1F3F4}[\u{E0020}-\u{E007E}]{0,8})[\u{E0000}-\u{E007F}]/u;
 /** Every invisible character, removed before matching phrases so `ig\u200Bnore previous instructions` is found. */
 const STRIP = /[\u200B-\u200D\u2060\uFEFF\u202A-\u202E\u{E0000}-\u{E007F}]/gu;
 
@@ -89,7 +135,8 @@ function hiddenCommentHit(text: string): TextHit | undefined {
     const end = text.indexOf('-->', start + 4);
     // No comment closes after this one: none after it does either.
     if (end < 0) return undefined;
-    if (DIRECTIVE.test(text.slice(start + 4, Math.min(end, start + 4 + HIDDEN_TEXT_CHARS)))) return { kind: 'hidden-markup', offset: start, shown: excerpt(text, start, end + 3 - start) };
+    if (DIRECTIVE.test(text.slice(start + 4, Math.min(end, start + 4 + HIDDEN_TEXT_CHARS))))
+      return { kind: 'hidden-markup', offset: start, shown: excerpt(text, start, end + 3 - start) };
     from = end + 3;
   }
   return undefined;
@@ -101,7 +148,8 @@ function hiddenMarkupHit(text: string): TextHit | undefined {
   if (comment) return comment;
   HIDDEN_ELEMENT.lastIndex = 0;
   for (let match = HIDDEN_ELEMENT.exec(text), n = 0; match && n < 50; match = HIDDEN_ELEMENT.exec(text), n++) {
-    if (DIRECTIVE.test(match[1]!)) return { kind: 'hidden-markup', offset: match.index, shown: excerpt(text, match.index, match[0].length) };
+    if (DIRECTIVE.test(match[1]!))
+      return { kind: 'hidden-markup', offset: match.index, shown: excerpt(text, match.index, match[0].length) };
   }
   return undefined;
 }

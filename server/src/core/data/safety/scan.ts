@@ -35,7 +35,13 @@ function record(count: SafetyCount, ref: RowRef, hits: ReadonlyArray<{ field: st
  * tally's bound, however long the file.
  */
 export class SafetyScan {
-  private readonly facts: SafetyFacts = { scannedRows: 0, injection: newSafetyCount(), secrets: newSafetyCount(), personal: newSafetyCount(), labels: null };
+  private readonly facts: SafetyFacts = {
+    scannedRows: 0,
+    injection: newSafetyCount(),
+    secrets: newSafetyCount(),
+    personal: newSafetyCount(),
+    labels: null,
+  };
   private readonly labels = new LabelTally();
 
   constructor(private readonly layout: RowLayout) {}

@@ -17,16 +17,29 @@ const TOKEN_FORMATS: readonly TokenFormat[] = [
   { kind: 'github-token', regex: /\bgh[pousr]_[A-Za-z0-9]{36,251}\b/g, prefix: 4 },
   { kind: 'github-token', regex: /\bgithub_pat_[A-Za-z0-9_]{50,251}\b/g, prefix: 11 },
   { kind: 'slack-token', regex: /\bxox[abposre]-(?:[0-9]{6,16}-){1,3}[A-Za-z0-9]{16,64}\b/g, prefix: 5 },
-  { kind: 'slack-webhook', regex: /\bhooks\.slack\.com\/services\/T[A-Z0-9]{6,12}\/B[A-Z0-9]{6,12}\/[A-Za-z0-9]{20,32}\b/g, prefix: 24 },
-  { kind: 'openai-key', regex: /(?<![\w-])sk-(?:proj-|svcacct-|admin-|ant-api\d\d-)?[A-Za-z0-9_-]{32,200}(?![\w-])/g, prefix: 3 },
+  {
+    kind: 'slack-webhook',
+    regex: /\bhooks\.slack\.com\/services\/T[A-Z0-9]{6,12}\/B[A-Z0-9]{6,12}\/[A-Za-z0-9]{20,32}\b/g,
+    prefix: 24,
+  },
+  {
+    kind: 'openai-key',
+    regex: /(?<![\w-])sk-(?:proj-|svcacct-|admin-|ant-api\d\d-)?[A-Za-z0-9_-]{32,200}(?![\w-])/g,
+    prefix: 3,
+  },
   { kind: 'huggingface-token', regex: /\bhf_[A-Za-z0-9]{34,40}\b/g, prefix: 3 },
   { kind: 'google-api-key', regex: /\bAIza[0-9A-Za-z_-]{35}(?![\w-])/g, prefix: 4 },
   { kind: 'stripe-key', regex: /\b(?:sk|rk)_live_[0-9A-Za-z]{24,99}\b/g, prefix: 8 },
-  { kind: 'jwt', regex: /\beyJ[A-Za-z0-9_-]{8,2000}\.eyJ[A-Za-z0-9_-]{8,4000}\.[A-Za-z0-9_-]{16,1000}(?![\w-])/g, prefix: 3 },
+  {
+    kind: 'jwt',
+    regex: /\beyJ[A-Za-z0-9_-]{8,2000}\.eyJ[A-Za-z0-9_-]{8,4000}\.[A-Za-z0-9_-]{16,1000}(?![\w-])/g,
+    prefix: 3,
+  },
 ];
 
 /** A PEM private key with a body (a bare BEGIN line, as in a tutorial's "paste it here", is not a key). */
-const PRIVATE_KEY = /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:\\r|\\n|\s)+(?:[A-Za-z0-9+/=:-]+(?:\\r|\\n|\s)+){0,4}[A-Za-z0-9+/=]{64}/g;
+const PRIVATE_KEY =
+  /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:\\r|\\n|\s)+(?:[A-Za-z0-9+/=:-]+(?:\\r|\\n|\s)+){0,4}[A-Za-z0-9+/=]{64}/g;
 
 /** `scheme://user:password@host`; the password is group 1. */
 const URL_PASSWORD = /\b[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/?#@"'<>]{1,64}:([^\s/?#@"'<>]{1,128})@[A-Za-z0-9.-]{1,253}/gi;
@@ -35,7 +48,8 @@ const URL_PASSWORD = /\b[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/?#@"'<>]{1,64}:([^\s/?#
  * `api_key = "…"`, `"token": "…"`, `Authorization: Bearer …`: group 1 is the value. The key word must end the name
  * (`max_tokens`, `tokenizer` and `token_count` are not key names).
  */
-const KEYED_VALUE = /\b(?:[A-Za-z0-9]{1,20}[_.-]){0,3}(?:api[_-]?key|apikey|secret(?:[_-]?key)?|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?token|access[_-]?token|refresh[_-]?token|token|password|passwd|pwd|credentials?)["']?\s{0,3}(?:[:=]|=>|:=)\s{0,3}(?:["'`]|[Bb]earer\s)?([A-Za-z0-9+/_=.~-]{16,200})|\bAuthorization:\s{0,3}(?:Bearer|Token|Basic)\s+([A-Za-z0-9+/_=.~-]{16,400})/gi;
+const KEYED_VALUE =
+  /\b(?:[A-Za-z0-9]{1,20}[_.-]){0,3}(?:api[_-]?key|apikey|secret(?:[_-]?key)?|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?token|access[_-]?token|refresh[_-]?token|token|password|passwd|pwd|credentials?)["']?\s{0,3}(?:[:=]|=>|:=)\s{0,3}(?:["'`]|[Bb]earer\s)?([A-Za-z0-9+/_=.~-]{16,200})|\bAuthorization:\s{0,3}(?:Bearer|Token|Basic)\s+([A-Za-z0-9+/_=.~-]{16,400})/gi;
 
 /**
  * Values written as examples in docs and tutorials: placeholder words, runs nobody generates, template syntax.
@@ -51,7 +65,8 @@ function isPlaceholder(value: string): boolean {
 }
 
 /** Passwords in URLs that are placeholders or a database image's documented default. */
-const PLACEHOLDER_PASSWORD = /^(?:\*+|x+|\.{3}|<[^>]*>|\$\{?\w+\}?|\{+[^}]*\}+|%\(?\w*\)?s?|:\w+|pass(?:word|wd)?|pwd|secret|changeme|postgres|root|admin|guest|test|user|example|your[-_]?password|my[-_]?password)$/i;
+const PLACEHOLDER_PASSWORD =
+  /^(?:\*+|x+|\.{3}|<[^>]*>|\$\{?\w+\}?|\{+[^}]*\}+|%\(?\w*\)?s?|:\w+|pass(?:word|wd)?|pwd|secret|changeme|postgres|root|admin|guest|test|user|example|your[-_]?password|my[-_]?password)$/i;
 
 /** Shannon entropy of a string, in bits per character. */
 export function shannonEntropy(text: string): number {
@@ -85,7 +100,12 @@ function mixing(text: string): number {
 /** Whether a value looks like generated key material rather than a word, a name, a path or a placeholder. */
 export function looksRandom(value: string): boolean {
   if (value.length < 16 || !/[0-9]/.test(value) || !/[A-Za-z]/.test(value)) return false;
-  if (isPlaceholder(value) || PLACEHOLDER_LOWER.test(value) || /^[./~]|\/\w+\/|\.(?:pem|key|json|txt|ya?ml|env|crt)$/i.test(value)) return false;
+  if (
+    isPlaceholder(value) ||
+    PLACEHOLDER_LOWER.test(value) ||
+    /^[./~]|\/\w+\/|\.(?:pem|key|json|txt|ya?ml|env|crt)$/i.test(value)
+  )
+    return false;
   return shannonEntropy(value) >= ENTROPY_THRESHOLD && mixing(value) >= 0.2;
 }
 
@@ -111,7 +131,9 @@ function privateKeyHit(text: string): TextHit | undefined {
   if (!text.includes('PRIVATE KEY')) return undefined;
   PRIVATE_KEY.lastIndex = 0;
   const key = PRIVATE_KEY.exec(text);
-  return key ? { kind: 'private-key', offset: key.index, shown: key[0].slice(11, key[0].indexOf('KEY') + 3) } : undefined;
+  return key
+    ? { kind: 'private-key', offset: key.index, shown: key[0].slice(11, key[0].indexOf('KEY') + 3) }
+    : undefined;
 }
 
 function urlPasswordHit(text: string): TextHit | undefined {

@@ -7,7 +7,9 @@ const AXOLOTL_ANY = ['datasets', 'pretraining_dataset', 'sequence_len', 'micro_b
 
 /** axolotl and LLaMA-Factory both resume through transformers' `resume_from_checkpoint`. */
 export function resumeFromCheckpoint(newest: string | null): string {
-  return newest ? `set \`resume_from_checkpoint: ${newest}\` in the config` : 'set `resume_from_checkpoint` in the config to its newest checkpoint-N folder';
+  return newest
+    ? `set \`resume_from_checkpoint: ${newest}\` in the config`
+    : 'set `resume_from_checkpoint` in the config to its newest checkpoint-N folder';
 }
 
 export const AXOLOTL: ToolDialectAbout<'axolotl'> = {
@@ -20,7 +22,14 @@ export const AXOLOTL: ToolDialectAbout<'axolotl'> = {
     distribution: 'axolotl',
     install: 'pip install axolotl',
     // axolotl's own launcher flag for several GPUs (axolotl 0.8+: `--launcher torchrun -- --nproc_per_node=N`).
-    trainCommand: (configPath, gpus) => ({ args: ['train', resolve(configPath), ...(gpus > 1 ? ['--launcher', 'torchrun', '--', `--nproc_per_node=${gpus}`] : [])], env: {} }),
+    trainCommand: (configPath, gpus) => ({
+      args: [
+        'train',
+        resolve(configPath),
+        ...(gpus > 1 ? ['--launcher', 'torchrun', '--', `--nproc_per_node=${gpus}`] : []),
+      ],
+      env: {},
+    }),
     logFiles: [],
     resumeAdvice: resumeFromCheckpoint,
   },

@@ -19,33 +19,119 @@ export function checkAxolotlRules(report: DialectReport, config: Config): void {
   const adapter = config.adapter;
   if (adapter === 'qlora' && !set(config.merge_lora)) {
     if (config.load_in_8bit === true) {
-      report.atValue(['load_in_8bit'], 'error', 'axolotl-qlora-8bit', `${stops}: \`adapter: qlora\` loads the base in 4 bits, not with \`load_in_8bit\` ("Can't load qlora in 8bit"). Use \`load_in_4bit: true\`, or \`adapter: lora\` for an 8-bit base.`, { fixes: [{ title: 'Use `load_in_4bit: true`', edits: [{ kind: 'remove', path: ['load_in_8bit'] }, { kind: 'set', path: ['load_in_4bit'], value: true }], isPreferred: true }] });
+      report.atValue(
+        ['load_in_8bit'],
+        'error',
+        'axolotl-qlora-8bit',
+        `${stops}: \`adapter: qlora\` loads the base in 4 bits, not with \`load_in_8bit\` ("Can't load qlora in 8bit"). Use \`load_in_4bit: true\`, or \`adapter: lora\` for an 8-bit base.`,
+        {
+          fixes: [
+            {
+              title: 'Use `load_in_4bit: true`',
+              edits: [
+                { kind: 'remove', path: ['load_in_8bit'] },
+                { kind: 'set', path: ['load_in_4bit'], value: true },
+              ],
+              isPreferred: true,
+            },
+          ],
+        },
+      );
     } else if (config.load_in_4bit !== true) {
-      report.atValue(['adapter'], 'error', 'axolotl-qlora-needs-4bit', `${stops}: \`adapter: qlora\` requires \`load_in_4bit: true\` ("Require cfg.load_in_4bit to be True for qlora").`, { fixes: [setFix(['load_in_4bit'], true)] });
+      report.atValue(
+        ['adapter'],
+        'error',
+        'axolotl-qlora-needs-4bit',
+        `${stops}: \`adapter: qlora\` requires \`load_in_4bit: true\` ("Require cfg.load_in_4bit to be True for qlora").`,
+        { fixes: [setFix(['load_in_4bit'], true)] },
+      );
     }
   }
   if (!set(adapter) && (config.load_in_8bit === true || config.load_in_4bit === true)) {
     const key = config.load_in_4bit === true ? 'load_in_4bit' : 'load_in_8bit';
-    report.atValue([key], 'error', 'axolotl-quantized-needs-adapter', `${stops}: \`${key}: true\` needs an adapter (\`adapter: lora\` or \`qlora\`); a quantized base cannot be fully fine-tuned. Set an adapter, or remove \`${key}\` for full fine-tuning.`, { fixes: [setFix(['adapter'], key === 'load_in_4bit' ? 'qlora' : 'lora'), { title: `Remove \`${key}\``, edits: [{ kind: 'remove', path: [key] }] }] });
+    report.atValue(
+      [key],
+      'error',
+      'axolotl-quantized-needs-adapter',
+      `${stops}: \`${key}: true\` needs an adapter (\`adapter: lora\` or \`qlora\`); a quantized base cannot be fully fine-tuned. Set an adapter, or remove \`${key}\` for full fine-tuning.`,
+      {
+        fixes: [
+          setFix(['adapter'], key === 'load_in_4bit' ? 'qlora' : 'lora'),
+          { title: `Remove \`${key}\``, edits: [{ kind: 'remove', path: [key] }] },
+        ],
+      },
+    );
   }
-  if (config.warmup_steps !== undefined && config.warmup_steps !== null && config.warmup_ratio !== undefined && config.warmup_ratio !== null) {
-    report.atKey(['warmup_ratio'], 'error', 'axolotl-warmup-both', `${stops}: \`warmup_steps\` and \`warmup_ratio\` are mutually exclusive. Keep one.`, { fixes: [{ title: 'Remove `warmup_ratio`', edits: [{ kind: 'remove', path: ['warmup_ratio'] }], isPreferred: true }, { title: 'Remove `warmup_steps`', edits: [{ kind: 'remove', path: ['warmup_steps'] }] }] });
+  if (
+    config.warmup_steps !== undefined &&
+    config.warmup_steps !== null &&
+    config.warmup_ratio !== undefined &&
+    config.warmup_ratio !== null
+  ) {
+    report.atKey(
+      ['warmup_ratio'],
+      'error',
+      'axolotl-warmup-both',
+      `${stops}: \`warmup_steps\` and \`warmup_ratio\` are mutually exclusive. Keep one.`,
+      {
+        fixes: [
+          { title: 'Remove `warmup_ratio`', edits: [{ kind: 'remove', path: ['warmup_ratio'] }], isPreferred: true },
+          { title: 'Remove `warmup_steps`', edits: [{ kind: 'remove', path: ['warmup_steps'] }] },
+        ],
+      },
+    );
   }
   if (!set(config.datasets) && !set(config.pretraining_dataset)) {
-    report.atKey(['base_model'], 'error', 'axolotl-no-datasets', `${stops}: there is no \`datasets\` (nor \`pretraining_dataset\`) to train on. Add \`datasets:\` with at least one \`path\` and \`type\`.`);
+    report.atKey(
+      ['base_model'],
+      'error',
+      'axolotl-no-datasets',
+      `${stops}: there is no \`datasets\` (nor \`pretraining_dataset\`) to train on. Add \`datasets:\` with at least one \`path\` and \`type\`.`,
+    );
   }
   if (config.learning_rate === undefined || config.learning_rate === null) {
-    report.atKey([], 'error', 'axolotl-no-learning-rate', `${stops}: \`learning_rate\` is required (pydantic: "Field required"). Typical: 2e-4 for LoRA/QLoRA, 1e-5 for full fine-tuning (write 2.0e-4: see YAML 1.1).`, { fixes: [setFix(['learning_rate'], set(adapter) ? 0.0002 : 0.00001)] });
+    report.atKey(
+      [],
+      'error',
+      'axolotl-no-learning-rate',
+      `${stops}: \`learning_rate\` is required (pydantic: "Field required"). Typical: 2e-4 for LoRA/QLoRA, 1e-5 for full fine-tuning (write 2.0e-4: see YAML 1.1).`,
+      { fixes: [setFix(['learning_rate'], set(adapter) ? 0.0002 : 0.00001)] },
+    );
   }
   if (config.base_model === undefined || config.base_model === null) {
-    report.atKey([], 'error', 'axolotl-no-base-model', `${stops}: \`base_model\` is required: the Hub id or folder of the model to fine-tune.`);
+    report.atKey(
+      [],
+      'error',
+      'axolotl-no-base-model',
+      `${stops}: \`base_model\` is required: the Hub id or folder of the model to fine-tune.`,
+    );
   }
   checkAdapterName(report, config);
   if (config.save_safetensors === false) {
-    report.atValue(['save_safetensors'], 'error', 'axolotl-safetensors-false', `${stops}: \`save_safetensors: false\` is refused: transformers 5 always writes safetensors. Remove the key.`, { fixes: [{ title: 'Remove `save_safetensors`', edits: [{ kind: 'remove', path: ['save_safetensors'] }], isPreferred: true }] });
+    report.atValue(
+      ['save_safetensors'],
+      'error',
+      'axolotl-safetensors-false',
+      `${stops}: \`save_safetensors: false\` is refused: transformers 5 always writes safetensors. Remove the key.`,
+      {
+        fixes: [
+          {
+            title: 'Remove `save_safetensors`',
+            edits: [{ kind: 'remove', path: ['save_safetensors'] }],
+            isPreferred: true,
+          },
+        ],
+      },
+    );
   }
   if (set(config.lora_target_parameters) && typeof config.lora_dropout === 'number' && config.lora_dropout !== 0) {
-    report.atValue(['lora_dropout'], 'error', 'axolotl-target-parameters-dropout', `${stops}: with \`lora_target_parameters\`, \`lora_dropout\` must be 0 (PEFT's parameter adapters have no dropout).`, { fixes: [setFix(['lora_dropout'], 0)] });
+    report.atValue(
+      ['lora_dropout'],
+      'error',
+      'axolotl-target-parameters-dropout',
+      `${stops}: with \`lora_target_parameters\`, \`lora_dropout\` must be 0 (PEFT's parameter adapters have no dropout).`,
+      { fixes: [setFix(['lora_dropout'], 0)] },
+    );
   }
   checkDatasetTypes(report, config);
   checkEvalSplit(report, config);
@@ -59,7 +145,15 @@ function checkEvalSplit(report: DialectReport, config: Config): void {
   if (config.val_set_size !== 0 || set(config.test_datasets) || config.eval_strategy === 'no') return;
   const key = set(config.eval_steps) ? 'eval_steps' : set(config.eval_strategy) ? 'eval_strategy' : undefined;
   if (!key) return;
-  report.atValue(['val_set_size'], 'error', 'axolotl-eval-without-split', `${stops}: \`${key}\` with \`val_set_size: 0\` and no \`test_datasets\` ("eval_steps and eval_strategy are not supported with val_set_size == 0"): nothing is held out to evaluate. Hold out rows (\`val_set_size: 0.05\`), or remove \`${key}\`.`, { fixes: [setFix(['val_set_size'], 0.05), { title: `Remove \`${key}\``, edits: [{ kind: 'remove', path: [key] }] }] });
+  report.atValue(
+    ['val_set_size'],
+    'error',
+    'axolotl-eval-without-split',
+    `${stops}: \`${key}\` with \`val_set_size: 0\` and no \`test_datasets\` ("eval_steps and eval_strategy are not supported with val_set_size == 0"): nothing is held out to evaluate. Hold out rows (\`val_set_size: 0.05\`), or remove \`${key}\`.`,
+    {
+      fixes: [setFix(['val_set_size'], 0.05), { title: `Remove \`${key}\``, edits: [{ kind: 'remove', path: [key] }] }],
+    },
+  );
 }
 
 const BUILT_IN_ADAPTERS = ['lora', 'qlora', 'llama-adapter'];
@@ -70,7 +164,13 @@ function checkAdapterName(report: DialectReport, config: Config): void {
   if (typeof adapter !== 'string' || !adapter || BUILT_IN_ADAPTERS.includes(adapter)) return;
   if (Array.isArray(config.plugins) && config.plugins.length > 0) return;
   const suggestion = closestMatch(adapter, BUILT_IN_ADAPTERS);
-  report.atValue(['adapter'], 'error', 'axolotl-adapter-unknown', `${stops}: adapter \`${adapter}\` is not built in (\`lora\`, \`qlora\`, \`llama-adapter\`) and no plugin is listed that could register it.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, suggestion ? { suggestion, fixes: [setFix(['adapter'], suggestion)] } : {});
+  report.atValue(
+    ['adapter'],
+    'error',
+    'axolotl-adapter-unknown',
+    `${stops}: adapter \`${adapter}\` is not built in (\`lora\`, \`qlora\`, \`llama-adapter\`) and no plugin is listed that could register it.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`,
+    suggestion ? { suggestion, fixes: [setFix(['adapter'], suggestion)] } : {},
+  );
 }
 
 /**
@@ -81,10 +181,16 @@ function checkAdapterName(report: DialectReport, config: Config): void {
 function checkDatasetTypes(report: DialectReport, config: Config): void {
   if (!Array.isArray(config.datasets)) return;
   config.datasets.forEach((entry, index) => {
-    const dataset = entry !== null && typeof entry === 'object' && !Array.isArray(entry) ? entry as Config : {};
+    const dataset = entry !== null && typeof entry === 'object' && !Array.isArray(entry) ? (entry as Config) : {};
     const type = dataset.type;
     if (typeof type === 'string' && type.startsWith('sharegpt')) {
-      report.atValue(['datasets', index, 'type'], 'error', 'axolotl-sharegpt-removed', `${stops}: \`type: ${type}\` was removed in axolotl v0.5.0 (#2021, November 2024; "type: sharegpt.* is deprecated"). Use \`type: chat_template\` with \`field_messages: conversations\` and \`message_property_mappings: {role: from, content: value}\`, which read the same ShareGPT rows.`, { fixes: [sharegptMigration(config, dataset, index)] });
+      report.atValue(
+        ['datasets', index, 'type'],
+        'error',
+        'axolotl-sharegpt-removed',
+        `${stops}: \`type: ${type}\` was removed in axolotl v0.5.0 (#2021, November 2024; "type: sharegpt.* is deprecated"). Use \`type: chat_template\` with \`field_messages: conversations\` and \`message_property_mappings: {role: from, content: value}\`, which read the same ShareGPT rows.`,
+        { fixes: [sharegptMigration(config, dataset, index)] },
+      );
     }
   });
 }
@@ -93,11 +199,14 @@ function checkDatasetTypes(report: DialectReport, config: Config): void {
 function sharegptMigration(config: Config, dataset: Config, index: number): QuickFix {
   const at = (key: string) => ['datasets', index, key];
   const edits: ConfigEdit[] = [{ kind: 'set', path: at('type'), value: 'chat_template' }];
-  if (dataset.field_messages === undefined) edits.push({ kind: 'set', path: at('field_messages'), value: 'conversations' });
-  if (dataset.message_property_mappings === undefined) edits.push({ kind: 'set', path: at('message_property_mappings'), value: { role: 'from', content: 'value' } });
+  if (dataset.field_messages === undefined)
+    edits.push({ kind: 'set', path: at('field_messages'), value: 'conversations' });
+  if (dataset.message_property_mappings === undefined)
+    edits.push({ kind: 'set', path: at('message_property_mappings'), value: { role: 'from', content: 'value' } });
   if (dataset.conversation !== undefined) {
     edits.push({ kind: 'remove', path: at('conversation') });
-    if (config.chat_template === undefined && typeof dataset.conversation === 'string') edits.push({ kind: 'set', path: ['chat_template'], value: dataset.conversation });
+    if (config.chat_template === undefined && typeof dataset.conversation === 'string')
+      edits.push({ kind: 'set', path: ['chat_template'], value: dataset.conversation });
   }
   return { title: 'Migrate to `type: chat_template` (ShareGPT fields mapped)', edits, isPreferred: true };
 }
@@ -106,14 +215,37 @@ function sharegptMigration(config: Config, dataset: Config, index: number): Quic
 export function adviseAxolotlRanges(report: DialectReport, config: Config): void {
   const r = Number(config.lora_r);
   if (config.lora_r !== undefined && config.lora_r !== null && Number.isFinite(r) && r < 1) {
-    report.atValue(['lora_r'], 'warning', 'dialect-advice-range', `\`lora_r\` must be at least 1 to train anything; 8-64 is usual.`, { origin: 'lora-lens' });
+    report.atValue(
+      ['lora_r'],
+      'warning',
+      'dialect-advice-range',
+      `\`lora_r\` must be at least 1 to train anything; 8-64 is usual.`,
+      { origin: 'lora-lens' },
+    );
   }
   const dropout = Number(config.lora_dropout);
-  if (config.lora_dropout !== undefined && config.lora_dropout !== null && Number.isFinite(dropout) && (dropout < 0 || dropout >= 1)) {
-    report.atValue(['lora_dropout'], 'warning', 'dialect-advice-range', `\`lora_dropout\` is a probability below 1; 0.0-0.1 is usual.`, { origin: 'lora-lens' });
+  if (
+    config.lora_dropout !== undefined &&
+    config.lora_dropout !== null &&
+    Number.isFinite(dropout) &&
+    (dropout < 0 || dropout >= 1)
+  ) {
+    report.atValue(
+      ['lora_dropout'],
+      'warning',
+      'dialect-advice-range',
+      `\`lora_dropout\` is a probability below 1; 0.0-0.1 is usual.`,
+      { origin: 'lora-lens' },
+    );
   }
   const lr = Number(config.learning_rate);
   if (config.learning_rate !== undefined && config.learning_rate !== null && Number.isFinite(lr) && lr <= 0) {
-    report.atValue(['learning_rate'], 'warning', 'dialect-advice-range', `A \`learning_rate\` of ${lr} does not train; use a positive value.`, { origin: 'lora-lens' });
+    report.atValue(
+      ['learning_rate'],
+      'warning',
+      'dialect-advice-range',
+      `A \`learning_rate\` of ${lr} does not train; use a positive value.`,
+      { origin: 'lora-lens' },
+    );
   }
 }

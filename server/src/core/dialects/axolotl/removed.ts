@@ -23,20 +23,90 @@ interface Stop {
   instead: string;
 }
 
-const UNSLOTH = 'the `unsloth_*` keys have been removed; use `lora_mlp_kernel`, `lora_qkv_kernel`, `lora_o_kernel` instead';
+const UNSLOTH =
+  'the `unsloth_*` keys have been removed; use `lora_mlp_kernel`, `lora_qkv_kernel`, `lora_o_kernel` instead';
 
 /** deprecated.py (validate_*) and validation.py (check_deprecated_unsloth_fields) at 067b021. */
 export const AXOLOTL_STOPS: readonly Stop[] = [
-  { key: 'max_packed_sequence_len', when: 'truthy', since: 'v0.5.0', change: '#1239, Feb 2024', says: '`max_packed_sequence_len` is no longer supported', instead: '`sample_packing: true`, with `sequence_len` the packed length' },
-  { key: 'rope_scaling', when: 'truthy', since: 'v0.5.0', change: '#1239, Feb 2024', says: '`rope_scaling` is no longer supported, it should now be a key under `model_config`', instead: '`overrides_of_model_config: {rope_scaling: ...}`' },
-  { key: 'dpo_use_logits_to_keep', when: 'set', since: 'v0.15.0', change: '#3459, Mar 2026', says: 'it has been removed in TRL >= 0.29.0', instead: 'nothing: remove it' },
-  { key: 'dpo_generate_during_eval', when: 'set', since: 'v0.15.0', change: '#3459, Mar 2026', says: 'it has been removed in TRL >= 0.29.0', instead: 'nothing: remove it' },
-  { key: 'rpo_alpha', when: 'set', since: 'v0.16.0', change: '#3560, Mar 2026', says: '`rpo_alpha` has been deprecated in TRL >= 0.29.0, and now requires passing multiple loss types, which is not yet supported by Axolotl', instead: 'nothing yet: remove it' },
-  { key: 'dpo_norm_loss', when: 'set', since: 'v0.16.0', change: '#3560, Mar 2026', says: '`dpo_norm_loss` is no longer supported, due to breaking changes in TRL >= 0.29.0', instead: 'nothing: remove it' },
-  { key: 's2_attention', when: 'truthy', since: 'v0.17.0', change: '#3664, May 2026', says: '`s2_attention` (shifted-sparse attention) is no longer supported', instead: '`attn_implementation` (flash_attention_2 or sdpa)' },
-  { key: 'flash_attn_rms_norm', when: 'truthy', since: 'v0.17.0', change: '#3664, May 2026', says: '`flash_attn_rms_norm` is no longer supported', instead: 'nothing: remove it (the Liger or kernels plugins fuse RMSNorm)' },
-  ...['unsloth_cross_entropy_loss', 'unsloth_lora_mlp', 'unsloth_lora_qkv', 'unsloth_lora_o', 'unsloth_rms_norm', 'unsloth_rope'].map((key): Stop => (
-    { key, when: 'truthy', since: 'v0.17.0', change: '#3545, Apr 2026', says: UNSLOTH, instead: '`lora_mlp_kernel: true`, `lora_qkv_kernel: true`, `lora_o_kernel: true`' })),
+  {
+    key: 'max_packed_sequence_len',
+    when: 'truthy',
+    since: 'v0.5.0',
+    change: '#1239, Feb 2024',
+    says: '`max_packed_sequence_len` is no longer supported',
+    instead: '`sample_packing: true`, with `sequence_len` the packed length',
+  },
+  {
+    key: 'rope_scaling',
+    when: 'truthy',
+    since: 'v0.5.0',
+    change: '#1239, Feb 2024',
+    says: '`rope_scaling` is no longer supported, it should now be a key under `model_config`',
+    instead: '`overrides_of_model_config: {rope_scaling: ...}`',
+  },
+  {
+    key: 'dpo_use_logits_to_keep',
+    when: 'set',
+    since: 'v0.15.0',
+    change: '#3459, Mar 2026',
+    says: 'it has been removed in TRL >= 0.29.0',
+    instead: 'nothing: remove it',
+  },
+  {
+    key: 'dpo_generate_during_eval',
+    when: 'set',
+    since: 'v0.15.0',
+    change: '#3459, Mar 2026',
+    says: 'it has been removed in TRL >= 0.29.0',
+    instead: 'nothing: remove it',
+  },
+  {
+    key: 'rpo_alpha',
+    when: 'set',
+    since: 'v0.16.0',
+    change: '#3560, Mar 2026',
+    says: '`rpo_alpha` has been deprecated in TRL >= 0.29.0, and now requires passing multiple loss types, which is not yet supported by Axolotl',
+    instead: 'nothing yet: remove it',
+  },
+  {
+    key: 'dpo_norm_loss',
+    when: 'set',
+    since: 'v0.16.0',
+    change: '#3560, Mar 2026',
+    says: '`dpo_norm_loss` is no longer supported, due to breaking changes in TRL >= 0.29.0',
+    instead: 'nothing: remove it',
+  },
+  {
+    key: 's2_attention',
+    when: 'truthy',
+    since: 'v0.17.0',
+    change: '#3664, May 2026',
+    says: '`s2_attention` (shifted-sparse attention) is no longer supported',
+    instead: '`attn_implementation` (flash_attention_2 or sdpa)',
+  },
+  {
+    key: 'flash_attn_rms_norm',
+    when: 'truthy',
+    since: 'v0.17.0',
+    change: '#3664, May 2026',
+    says: '`flash_attn_rms_norm` is no longer supported',
+    instead: 'nothing: remove it (the Liger or kernels plugins fuse RMSNorm)',
+  },
+  ...[
+    'unsloth_cross_entropy_loss',
+    'unsloth_lora_mlp',
+    'unsloth_lora_qkv',
+    'unsloth_lora_o',
+    'unsloth_rms_norm',
+    'unsloth_rope',
+  ].map((key): Stop => ({
+    key,
+    when: 'truthy',
+    since: 'v0.17.0',
+    change: '#3545, Apr 2026',
+    says: UNSLOTH,
+    instead: '`lora_mlp_kernel: true`, `lora_qkv_kernel: true`, `lora_o_kernel: true`',
+  })),
 ];
 
 /** A key axolotl no longer has (it is dropped without a word): the release that removed it and what replaces it. */
@@ -50,15 +120,37 @@ interface Removed {
 
 /** Field lists of src/axolotl/utils/schemas/*.py at v0.11.0 against v0.12.0. */
 export const AXOLOTL_REMOVED: Readonly<Record<string, Removed>> = {
-  flash_attn_fuse_qkv: { since: 'v0.12.0', change: '#3007, Aug 2025, "drop old patches"', instead: 'nothing: the fused-QKV patch is gone (it never worked with LoRA/QLoRA); remove it' },
-  relora_steps: { since: 'v0.12.0', change: '#1680, Jul 2025', instead: '`jagged_restart_steps` (with `relora: true` for ReLoRA)', renameTo: 'jagged_restart_steps' },
-  relora_warmup_steps: { since: 'v0.12.0', change: '#1680, Jul 2025', instead: '`jagged_restart_warmup_steps`', renameTo: 'jagged_restart_warmup_steps' },
-  relora_anneal_steps: { since: 'v0.12.0', change: '#1680, Jul 2025', instead: '`jagged_restart_anneal_steps`', renameTo: 'jagged_restart_anneal_steps' },
+  flash_attn_fuse_qkv: {
+    since: 'v0.12.0',
+    change: '#3007, Aug 2025, "drop old patches"',
+    instead: 'nothing: the fused-QKV patch is gone (it never worked with LoRA/QLoRA); remove it',
+  },
+  relora_steps: {
+    since: 'v0.12.0',
+    change: '#1680, Jul 2025',
+    instead: '`jagged_restart_steps` (with `relora: true` for ReLoRA)',
+    renameTo: 'jagged_restart_steps',
+  },
+  relora_warmup_steps: {
+    since: 'v0.12.0',
+    change: '#1680, Jul 2025',
+    instead: '`jagged_restart_warmup_steps`',
+    renameTo: 'jagged_restart_warmup_steps',
+  },
+  relora_anneal_steps: {
+    since: 'v0.12.0',
+    change: '#1680, Jul 2025',
+    instead: '`jagged_restart_anneal_steps`',
+    renameTo: 'jagged_restart_anneal_steps',
+  },
 };
 
 function stops(stop: Stop, value: unknown): boolean {
   if (value === undefined || value === null) return false;
-  return stop.when === 'set' || (value !== false && value !== 0 && value !== '' && !(Array.isArray(value) && value.length === 0));
+  return (
+    stop.when === 'set' ||
+    (value !== false && value !== 0 && value !== '' && !(Array.isArray(value) && value.length === 0))
+  );
 }
 
 /**
@@ -70,7 +162,13 @@ export function checkAxolotlStops(report: DialectReport, config: Config): Set<st
   for (const stop of AXOLOTL_STOPS) {
     if (!stops(stop, config[stop.key])) continue;
     const value = stop.when === 'set' ? 'any value' : 'a true value';
-    report.atValue([stop.key], 'error', 'axolotl-removed-key', `axolotl stops before training: ${stop.says} (it raises on ${value} of \`${stop.key}\` since ${stop.since}, ${stop.change}). Use ${stop.instead}.`, { fixes: [removeFix([stop.key])] });
+    report.atValue(
+      [stop.key],
+      'error',
+      'axolotl-removed-key',
+      `axolotl stops before training: ${stop.says} (it raises on ${value} of \`${stop.key}\` since ${stop.since}, ${stop.change}). Use ${stop.instead}.`,
+      { fixes: [removeFix([stop.key])] },
+    );
     reported.add(stop.key);
   }
   return reported;

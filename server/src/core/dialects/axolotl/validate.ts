@@ -25,10 +25,13 @@ export function validateAxolotl(doc: ConfigDocument, installedVersion?: string):
   const findings = walkDialectKeys(AXOLOTL_SCHEMA, config, 'pydantic');
   const explanations = scalarExplanations(report, scalars, findings);
   const plugins = listedPlugins(config.plugins);
-  const versions = installedVersion ? `${AXOLOTL_VERSION}; the installed axolotl is ${installedVersion}, whose keys may differ` : AXOLOTL_VERSION;
+  const versions = installedVersion
+    ? `${AXOLOTL_VERSION}; the installed axolotl is ${installedVersion}, whose keys may differ`
+    : AXOLOTL_VERSION;
   const stopped = checkAxolotlStops(report, config);
   const context = { plugins, explanations, versions, stopped };
-  for (const finding of findings) if (finding.kind === 'known' || report.hasRoom()) reportFinding(report, finding, context);
+  for (const finding of findings)
+    if (finding.kind === 'known' || report.hasRoom()) reportFinding(report, finding, context);
   reportScalarDifferences(report, AXOLOTL_SCHEMA, scalars, findings, 'pydantic');
   checkAxolotlRules(report, config);
   adviseAxolotlRanges(report, config);
@@ -51,9 +54,18 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** What reporting a key finding reads: the listed plugins, YAML 1.1 explanations, the version line, the keys already reported as stops. */
-interface FindingContext { plugins: Set<string>; explanations: Map<string, string>; versions: string; stopped: Set<string> }
+interface FindingContext {
+  plugins: Set<string>;
+  explanations: Map<string, string>;
+  versions: string;
+  stopped: Set<string>;
+}
 
-function reportFinding(report: DialectReport, finding: KeyFinding, { plugins, explanations, versions, stopped }: FindingContext): void {
+function reportFinding(
+  report: DialectReport,
+  finding: KeyFinding,
+  { plugins, explanations, versions, stopped }: FindingContext,
+): void {
   const name = keyName(finding.path);
   switch (finding.kind) {
     case 'unknown': {
@@ -67,32 +79,61 @@ function reportFinding(report: DialectReport, finding: KeyFinding, { plugins, ex
       const suggestion = report.takeSuggestion() ? suggestKey(finding.key, finding.known, finding.present) : undefined;
       const where = finding.path.length > 1 ? ` in \`${keyName(finding.path.slice(0, -1))}\`` : '';
       const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : '';
-      report.atKey(finding.path, 'warning', 'axolotl-unknown-key', `axolotl ignores \`${finding.key}\` without a word: it is not one of its keys${where} (${versions}), so the setting is lost.${hint}`, {
-        ...(suggestion ? { suggestion } : {}),
-        fixes: suggestion ? [renameFix(finding.path, suggestion)] : [removeFix(finding.path)],
-      });
+      report.atKey(
+        finding.path,
+        'warning',
+        'axolotl-unknown-key',
+        `axolotl ignores \`${finding.key}\` without a word: it is not one of its keys${where} (${versions}), so the setting is lost.${hint}`,
+        {
+          ...(suggestion ? { suggestion } : {}),
+          fixes: suggestion ? [renameFix(finding.path, suggestion)] : [removeFix(finding.path)],
+        },
+      );
       return;
     }
     case 'known': {
       const plugin = finding.property['x-gate']?.plugin;
       if (plugin && !plugins.has(plugin) && !plugins.has(plugin.replace(/\.[^.]+$/, ''))) {
-        report.atKey(finding.path, 'warning', 'axolotl-plugin-not-listed', `axolotl ignores \`${finding.key}\` unless \`plugins:\` lists \`${plugin}\`; this file does not list it, so the setting is lost.`);
+        report.atKey(
+          finding.path,
+          'warning',
+          'axolotl-plugin-not-listed',
+          `axolotl ignores \`${finding.key}\` unless \`plugins:\` lists \`${plugin}\`; this file does not list it, so the setting is lost.`,
+        );
       }
       const replacement = finding.property['x-gate']?.deprecatedFor;
-      if (replacement && !stopped.has(finding.key)) report.atKey(finding.path, 'info', 'axolotl-deprecated-key', `\`${finding.key}\` is deprecated in axolotl; \`${replacement}\` replaces it.`);
+      if (replacement && !stopped.has(finding.key))
+        report.atKey(
+          finding.path,
+          'info',
+          'axolotl-deprecated-key',
+          `\`${finding.key}\` is deprecated in axolotl; \`${replacement}\` replaces it.`,
+        );
       return;
     }
     case 'type': {
       const because = explanations.get(name);
-      report.atValue(finding.path, 'error', 'axolotl-type', `axolotl stops before training: pydantic rejects ${describeValue(finding.value)} for \`${name}\`, which must be ${describeType(finding.property)}.${because ? ` (${because}.)` : ''}`);
+      report.atValue(
+        finding.path,
+        'error',
+        'axolotl-type',
+        `axolotl stops before training: pydantic rejects ${describeValue(finding.value)} for \`${name}\`, which must be ${describeType(finding.property)}.${because ? ` (${because}.)` : ''}`,
+      );
       return;
     }
     case 'enum': {
       const allowed = enumOf(finding.property) ?? [];
       const suggestion = closestMatch(String(finding.value), allowed);
-      report.atValue(finding.path, 'error', 'axolotl-enum', `axolotl stops before training: \`${name}\` must be ${describeType(finding.property)}; got ${describeValue(finding.value)}.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, {
-        allowed, ...(suggestion ? { suggestion, fixes: [setFix(finding.path, suggestion)] } : {}),
-      });
+      report.atValue(
+        finding.path,
+        'error',
+        'axolotl-enum',
+        `axolotl stops before training: \`${name}\` must be ${describeType(finding.property)}; got ${describeValue(finding.value)}.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`,
+        {
+          allowed,
+          ...(suggestion ? { suggestion, fixes: [setFix(finding.path, suggestion)] } : {}),
+        },
+      );
     }
   }
 }

@@ -6,23 +6,36 @@ import type { TopLevelSketch } from '../sniff';
 import type { SubKind } from '../types';
 
 /** Besides `model_name_or_path`, one of these makes a file LLaMA-Factory's (measured on the corpus). */
-const LLAMA_FACTORY_ANY = ['stage', 'finetuning_type', 'template', 'cutoff_len', 'dataset', 'do_train', 'export_dir', 'infer_backend'];
+const LLAMA_FACTORY_ANY = [
+  'stage',
+  'finetuning_type',
+  'template',
+  'cutoff_len',
+  'dataset',
+  'do_train',
+  'export_dir',
+  'infer_backend',
+];
 
 export const LLAMA_FACTORY: ToolDialectAbout<'llama-factory'> = {
   id: 'llama-factory',
   displayName: 'LLaMA-Factory',
   signature: (sketch) => sketch.keys.has('model_name_or_path') && LLAMA_FACTORY_ANY.some((key) => sketch.keys.has(key)),
   subKind: llamaFactorySubKind,
-  notChecked: (sketch) => isEvaluationConfig(sketch)
-    ? 'A LLaMA-Factory evaluation config (`llamafactory-cli eval`: `task`, `n_shot`): LoRA Lens checks its training, inference and export configs.'
-    : undefined,
+  notChecked: (sketch) =>
+    isEvaluationConfig(sketch)
+      ? 'A LLaMA-Factory evaluation config (`llamafactory-cli eval`: `task`, `n_shot`): LoRA Lens checks its training, inference and export configs.'
+      : undefined,
   scalars: 'omegaconf',
   tool: {
     executable: 'llamafactory-cli',
     distribution: 'llamafactory',
     install: 'pip install llamafactory',
     // Several GPUs through LLaMA-Factory's own FORCE_TORCHRUN / NPROC_PER_NODE (launcher.py).
-    trainCommand: (configPath, gpus) => ({ args: ['train', resolve(configPath)], env: gpus > 1 ? { FORCE_TORCHRUN: '1', NPROC_PER_NODE: String(gpus) } : ({} as Record<string, string>) }),
+    trainCommand: (configPath, gpus) => ({
+      args: ['train', resolve(configPath)],
+      env: gpus > 1 ? { FORCE_TORCHRUN: '1', NPROC_PER_NODE: String(gpus) } : ({} as Record<string, string>),
+    }),
     logFiles: ['trainer_log.jsonl'],
     resumeAdvice: resumeFromCheckpoint,
   },

@@ -9,7 +9,12 @@ const stops = 'LLaMA-Factory stops before training';
 const LORA_ONLY = ['loraplus_lr_ratio', 'use_rslora', 'use_dora', 'pissa_init'] as const;
 const LORA_SETTINGS = ['lora_rank', 'lora_alpha', 'lora_dropout', 'lora_target', 'additional_target'] as const;
 /** Bits each on-the-fly quantization method accepts. */
-const QUANTIZATION_BITS: Record<string, number[]> = { bnb: [4, 8], bitsandbytes: [4, 8], hqq: [1, 2, 3, 4, 5, 6, 8], eetq: [8] };
+const QUANTIZATION_BITS: Record<string, number[]> = {
+  bnb: [4, 8],
+  bitsandbytes: [4, 8],
+  hqq: [1, 2, 3, 4, 5, 6, 8],
+  eetq: [8],
+};
 
 function given(value: unknown): boolean {
   return value !== undefined && value !== null && value !== false;
@@ -19,24 +24,53 @@ function given(value: unknown): boolean {
 export function checkLlamaFactoryRules(report: DialectReport, config: Config, configDir: string | null): void {
   const method = typeof config.finetuning_type === 'string' ? config.finetuning_type : 'lora';
   if (config.model_name_or_path === undefined || config.model_name_or_path === null) {
-    report.atKey([], 'error', 'lf-no-model', `${stops}: "Please provide \`model_name_or_path\`": the Hub id or folder of the model.`);
+    report.atKey(
+      [],
+      'error',
+      'lf-no-model',
+      `${stops}: "Please provide \`model_name_or_path\`": the Hub id or folder of the model.`,
+    );
   }
   if (method !== 'lora') {
     for (const key of LORA_ONLY) {
-      if (given(config[key])) report.atKey([key], 'error', 'lf-lora-only', `${stops}: \`${key}\` is only valid for LoRA training, and this file sets \`finetuning_type: ${method}\`. Remove it, or use \`finetuning_type: lora\`.`, { fixes: [removeFix([key])] });
+      if (given(config[key]))
+        report.atKey(
+          [key],
+          'error',
+          'lf-lora-only',
+          `${stops}: \`${key}\` is only valid for LoRA training, and this file sets \`finetuning_type: ${method}\`. Remove it, or use \`finetuning_type: lora\`.`,
+          { fixes: [removeFix([key])] },
+        );
     }
     for (const key of LORA_SETTINGS) {
       // OFT reads `additional_target` too (its own argument group has it).
       if (key === 'additional_target' && method === 'oft') continue;
-      if (given(config[key])) report.atKey([key], 'warning', 'dialect-advice-unused', `\`${key}\` has no effect with \`finetuning_type: ${method}\`; nothing reads it.`, { origin: 'lora-lens', fixes: [removeFix([key])] });
+      if (given(config[key]))
+        report.atKey(
+          [key],
+          'warning',
+          'dialect-advice-unused',
+          `\`${key}\` has no effect with \`finetuning_type: ${method}\`; nothing reads it.`,
+          { origin: 'lora-lens', fixes: [removeFix([key])] },
+        );
     }
   }
   if (method === 'lora' && ['use_galore', 'use_apollo', 'use_badam'].some((key) => config[key] === true)) {
     const key = ['use_galore', 'use_apollo', 'use_badam'].find((k) => config[k] === true)!;
-    report.atKey([key], 'error', 'lf-optimizer-conflict', `${stops}: "Cannot use LoRA with GaLore, APOLLO or BAdam together": \`${key}\` needs \`finetuning_type: full\` or \`freeze\`.`);
+    report.atKey(
+      [key],
+      'error',
+      'lf-optimizer-conflict',
+      `${stops}: "Cannot use LoRA with GaLore, APOLLO or BAdam together": \`${key}\` needs \`finetuning_type: full\` or \`freeze\`.`,
+    );
   }
   if (['use_galore', 'use_apollo', 'use_badam'].filter((key) => config[key] === true).length > 1) {
-    report.atKey(['use_badam' in config ? 'use_badam' : 'use_apollo'], 'error', 'lf-optimizer-conflict', `${stops}: "Cannot use GaLore, APOLLO or BAdam together". Keep one.`);
+    report.atKey(
+      ['use_badam' in config ? 'use_badam' : 'use_apollo'],
+      'error',
+      'lf-optimizer-conflict',
+      `${stops}: "Cannot use GaLore, APOLLO or BAdam together". Keep one.`,
+    );
   }
   checkQuantization(report, config, method);
   checkDatasets(report, config, configDir);
@@ -49,10 +83,22 @@ function checkQuantization(report: DialectReport, config: Config, method: string
   const allowed = QUANTIZATION_BITS[quantMethod];
   if (allowed && typeof bits === 'number' && !allowed.includes(bits)) {
     const closest = allowed.reduce((best, b) => (Math.abs(b - bits) < Math.abs(best - bits) ? b : best), allowed[0]!);
-    report.atValue(['quantization_bit'], 'error', 'lf-quantization-bit', `${stops}: \`quantization_method: ${quantMethod}\` accepts ${allowed.join('/')}-bit quantization, not ${bits}.`, { allowed, fixes: [setFix(['quantization_bit'], closest)] });
+    report.atValue(
+      ['quantization_bit'],
+      'error',
+      'lf-quantization-bit',
+      `${stops}: \`quantization_method: ${quantMethod}\` accepts ${allowed.join('/')}-bit quantization, not ${bits}.`,
+      { allowed, fixes: [setFix(['quantization_bit'], closest)] },
+    );
   }
   if (method !== 'lora' && method !== 'oft') {
-    report.atKey(['quantization_bit'], 'error', 'lf-quantization-method', `${stops}: quantization is only compatible with LoRA (or OFT) training, and this file sets \`finetuning_type: ${method}\`.`, { fixes: [removeFix(['quantization_bit'])] });
+    report.atKey(
+      ['quantization_bit'],
+      'error',
+      'lf-quantization-method',
+      `${stops}: quantization is only compatible with LoRA (or OFT) training, and this file sets \`finetuning_type: ${method}\`.`,
+      { fixes: [removeFix(['quantization_bit'])] },
+    );
   }
 }
 
@@ -64,12 +110,24 @@ function checkDatasets(report: DialectReport, config: Config, configDir: string 
     const names = datasetNames(config[key]);
     const missing = names.filter((name) => !registry.names.includes(name));
     if (!missing.length) continue;
-    const listed = registry.names.slice(0, 12).map((n) => `\`${n}\``).join(', ') + (registry.names.length > 12 ? `, ... (${registry.names.length} in all)` : '');
-    const fixed = names.map((name) => (registry.names.includes(name) ? name : closestMatch(name, registry.names) ?? name));
+    const listed =
+      registry.names
+        .slice(0, 12)
+        .map((n) => `\`${n}\``)
+        .join(', ') + (registry.names.length > 12 ? `, ... (${registry.names.length} in all)` : '');
+    const fixed = names.map((name) =>
+      registry.names.includes(name) ? name : (closestMatch(name, registry.names) ?? name),
+    );
     const suggestion = fixed.join(',') !== names.join(',') ? fixed.join(',') : undefined;
-    report.atValue([key], 'error', 'lf-dataset-undefined', `${stops} with "Undefined dataset ${missing[0]} in dataset_info.json": ${missing.map((n) => `\`${n}\``).join(', ')} ${missing.length > 1 ? 'are' : 'is'} not defined in ${registry.file}. Defined: ${listed || '(none)'}.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, {
-      allowed: registry.names,
-      ...(suggestion ? { suggestion, fixes: [setFix([key], suggestion)] } : {}),
-    });
+    report.atValue(
+      [key],
+      'error',
+      'lf-dataset-undefined',
+      `${stops} with "Undefined dataset ${missing[0]} in dataset_info.json": ${missing.map((n) => `\`${n}\``).join(', ')} ${missing.length > 1 ? 'are' : 'is'} not defined in ${registry.file}. Defined: ${listed || '(none)'}.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`,
+      {
+        allowed: registry.names,
+        ...(suggestion ? { suggestion, fixes: [setFix([key], suggestion)] } : {}),
+      },
+    );
   }
 }

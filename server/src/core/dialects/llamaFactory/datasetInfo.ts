@@ -33,7 +33,12 @@ export function readDatasetRegistry(configDir: string | null, datasetDir: unknow
 
 /** `a, b` or `[a, b]` as the list of names LLaMA-Factory splits it into. */
 export function datasetNames(value: unknown): string[] {
-  if (typeof value === 'string') return value.split(',').map((name) => name.trim()).filter(Boolean);
-  if (Array.isArray(value)) return value.filter((item): item is string => typeof item === 'string').map((name) => name.trim());
+  if (typeof value === 'string')
+    return value
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean);
+  if (Array.isArray(value))
+    return value.filter((item): item is string => typeof item === 'string').map((name) => name.trim());
   return [];
 }

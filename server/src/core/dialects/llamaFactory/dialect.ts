@@ -6,8 +6,15 @@ import { LLAMA_FACTORY_SCHEMA } from './schema';
 import { validateLlamaFactory } from './validate';
 
 export const LLAMA_FACTORY_IMPLEMENTATION: DialectImplementation = {
-  validate: (doc, context, options) => validateLlamaFactory(doc, context.subKind ?? 'train', options.configDir, options.installedVersion),
+  validate: (doc, context, options) =>
+    validateLlamaFactory(doc, context.subKind ?? 'train', options.configDir, options.installedVersion),
   ownsSpot: toolOwnsSpot,
-  normalize: (doc, configPath, context, options) => llamaFactoryToPlan(doc, configPath, context.subKind === 'inference' || context.subKind === 'export' ? context.subKind : 'train', options),
+  normalize: (doc, configPath, context, options) =>
+    llamaFactoryToPlan(
+      doc,
+      configPath,
+      context.subKind === 'inference' || context.subKind === 'export' ? context.subKind : 'train',
+      options,
+    ),
   schema: LLAMA_FACTORY_SCHEMA,
 };

@@ -14,5 +14,9 @@ export function groupsOf(subKind: SubKind): Set<string> {
 }
 
 export function commandOf(subKind: SubKind): string {
-  return subKind === 'train' ? 'llamafactory-cli train' : subKind === 'export' ? 'llamafactory-cli export' : 'llamafactory-cli chat/api/webchat';
+  return subKind === 'train'
+    ? 'llamafactory-cli train'
+    : subKind === 'export'
+      ? 'llamafactory-cli export'
+      : 'llamafactory-cli chat/api/webchat';
 }

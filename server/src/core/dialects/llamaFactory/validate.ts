@@ -29,16 +29,35 @@ interface Context {
  * groups of the command (a key of another command stops the run), keys that exist only under an environment
  * variable, the dataclass types, and the `__post_init__` checks.
  */
-export function validateLlamaFactory(doc: ConfigDocument, subKind: SubKind, configDir: string | null, installedVersion?: string): Diagnostic[] {
+export function validateLlamaFactory(
+  doc: ConfigDocument,
+  subKind: SubKind,
+  configDir: string | null,
+  installedVersion?: string,
+): Diagnostic[] {
   const problems = parseProblemDiagnostics(doc);
   if (hasSyntaxError(doc) || !doc.value || typeof doc.value !== 'object' || Array.isArray(doc.value)) return problems;
-  const report = new DialectReport(doc, 'llama-factory', LLAMA_FACTORY_VERSION, LLAMA_FACTORY_SCHEMA['x-lora-lens'].tool);
+  const report = new DialectReport(
+    doc,
+    'llama-factory',
+    LLAMA_FACTORY_VERSION,
+    LLAMA_FACTORY_SCHEMA['x-lora-lens'].tool,
+  );
   const scalars = findScalarDifferences(doc, 'omegaconf');
   const config = toolView(doc.value, scalars) as Record<string, unknown>;
   const findings = walkDialectKeys(LLAMA_FACTORY_SCHEMA, config, 'dataclass');
   const groups = groupsOf(subKind);
   const legalKeys = legalKeysOf(subKind);
-  const context: Context = { report, subKind, groups, explanations: scalarExplanations(report, scalars, findings), legalKeys, versions: installedVersion ? `${LLAMA_FACTORY_VERSION} with transformers 4.55-5.8; the installed LLaMA-Factory is ${installedVersion}, whose keys may differ` : `${LLAMA_FACTORY_VERSION}, transformers 4.55-5.8` };
+  const context: Context = {
+    report,
+    subKind,
+    groups,
+    explanations: scalarExplanations(report, scalars, findings),
+    legalKeys,
+    versions: installedVersion
+      ? `${LLAMA_FACTORY_VERSION} with transformers 4.55-5.8; the installed LLaMA-Factory is ${installedVersion}, whose keys may differ`
+      : `${LLAMA_FACTORY_VERSION}, transformers 4.55-5.8`,
+  };
   for (const finding of findings) if (finding.kind === 'known' || report.hasRoom()) reportFinding(context, finding);
   reportScalarDifferences(report, LLAMA_FACTORY_SCHEMA, scalars, findings, 'dataclass');
   checkLlamaFactoryRules(report, config, configDir);
@@ -52,7 +71,9 @@ function legalKeysOf(subKind: SubKind): string[] {
   let keys = legalKeysCache.get(subKind);
   if (!keys) {
     const groups = groupsOf(subKind);
-    keys = Object.entries(LLAMA_FACTORY_SCHEMA.properties).filter(([, p]) => groups.has(p['x-group'] ?? '') && !p['x-gate']?.env).map(([k]) => k);
+    keys = Object.entries(LLAMA_FACTORY_SCHEMA.properties)
+      .filter(([, p]) => groups.has(p['x-group'] ?? '') && !p['x-gate']?.env)
+      .map(([k]) => k);
     legalKeysCache.set(subKind, keys);
   }
   return keys;
@@ -65,14 +86,28 @@ function reportFinding(context: Context, finding: KeyFinding): void {
     case 'unknown': {
       const renamed = finding.path.length === 1 ? RENAMED_TRAINING_ARGS[finding.key] : undefined;
       if (renamed && !finding.present.has(renamed.to)) {
-        report.atKey(finding.path, 'error', 'lf-renamed-key', `LLaMA-Factory stops with ${PARSER_ERROR}: \`${finding.key}\` was renamed \`${renamed.to}\` ${renamed.when}, and ${context.versions} reads only the new name. Rename it.`, { suggestion: renamed.to, fixes: [renameFix(finding.path, renamed.to)] });
+        report.atKey(
+          finding.path,
+          'error',
+          'lf-renamed-key',
+          `LLaMA-Factory stops with ${PARSER_ERROR}: \`${finding.key}\` was renamed \`${renamed.to}\` ${renamed.when}, and ${context.versions} reads only the new name. Rename it.`,
+          { suggestion: renamed.to, fixes: [renameFix(finding.path, renamed.to)] },
+        );
         return;
       }
-      const suggestion = report.takeSuggestion() ? suggestKey(finding.key, context.legalKeys, finding.present) : undefined;
-      report.atKey(finding.path, 'error', 'lf-unknown-key', `LLaMA-Factory stops with ${PARSER_ERROR}: \`${finding.key}\` is not a key of \`${commandOf(subKind)}\` (${context.versions}). Either it is misspelled, or it belongs to another version of LLaMA-Factory.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, {
-        ...(suggestion ? { suggestion } : {}),
-        fixes: suggestion ? [renameFix(finding.path, suggestion)] : [removeFix(finding.path)],
-      });
+      const suggestion = report.takeSuggestion()
+        ? suggestKey(finding.key, context.legalKeys, finding.present)
+        : undefined;
+      report.atKey(
+        finding.path,
+        'error',
+        'lf-unknown-key',
+        `LLaMA-Factory stops with ${PARSER_ERROR}: \`${finding.key}\` is not a key of \`${commandOf(subKind)}\` (${context.versions}). Either it is misspelled, or it belongs to another version of LLaMA-Factory.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`,
+        {
+          ...(suggestion ? { suggestion } : {}),
+          fixes: suggestion ? [renameFix(finding.path, suggestion)] : [removeFix(finding.path)],
+        },
+      );
       return;
     }
     case 'known':
@@ -80,15 +115,27 @@ function reportFinding(context: Context, finding: KeyFinding): void {
       return;
     case 'type': {
       const because = context.explanations.get(name);
-      report.atValue(finding.path, 'error', 'lf-type', `LLaMA-Factory passes values to its dataclasses unconverted, and \`${name}\` must be ${describeType(finding.property)}, not ${describeValue(finding.value)}: the run fails or misbehaves.${because ? ` (${because}.)` : ''}`);
+      report.atValue(
+        finding.path,
+        'error',
+        'lf-type',
+        `LLaMA-Factory passes values to its dataclasses unconverted, and \`${name}\` must be ${describeType(finding.property)}, not ${describeValue(finding.value)}: the run fails or misbehaves.${because ? ` (${because}.)` : ''}`,
+      );
       return;
     }
     case 'enum': {
       const allowed = enumOf(finding.property) ?? [];
       const suggestion = closestMatch(String(finding.value), allowed);
-      report.atValue(finding.path, 'error', 'lf-enum', `LLaMA-Factory stops: \`${name}\` must be ${describeType(finding.property)}; got ${describeValue(finding.value)}.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, {
-        allowed, ...(suggestion ? { suggestion, fixes: [setFix(finding.path, suggestion)] } : {}),
-      });
+      report.atValue(
+        finding.path,
+        'error',
+        'lf-enum',
+        `LLaMA-Factory stops: \`${name}\` must be ${describeType(finding.property)}; got ${describeValue(finding.value)}.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`,
+        {
+          allowed,
+          ...(suggestion ? { suggestion, fixes: [setFix(finding.path, suggestion)] } : {}),
+        },
+      );
     }
   }
 }
@@ -102,23 +149,50 @@ const RENAMED_TRAINING_ARGS: Readonly<Record<string, { to: string; when: string 
   evaluation_strategy: { to: 'eval_strategy', when: 'by transformers, which removed the old name in 4.46' },
 };
 
-function reportKnownKey(context: Context, key: string, path: KeyFinding['path'], property: NonNullable<Extract<KeyFinding, { kind: 'known' }>['property']>): void {
+function reportKnownKey(
+  context: Context,
+  key: string,
+  path: KeyFinding['path'],
+  property: NonNullable<Extract<KeyFinding, { kind: 'known' }>['property']>,
+): void {
   const { report, subKind, groups } = context;
   const gate = property['x-gate'];
   const group = property['x-group'] ?? '';
   if (gate?.env?.includes('transformers-kt')) {
-    if (subKind === 'train') report.atKey(path, 'info', 'lf-env-key', `\`${key}\` is read by the KTransformers build of transformers (LLaMA-Factory's KT training path); with the stock transformers, \`${commandOf(subKind)}\` stops with ${PARSER_ERROR}.`);
+    if (subKind === 'train')
+      report.atKey(
+        path,
+        'info',
+        'lf-env-key',
+        `\`${key}\` is read by the KTransformers build of transformers (LLaMA-Factory's KT training path); with the stock transformers, \`${commandOf(subKind)}\` stops with ${PARSER_ERROR}.`,
+      );
     return;
   }
   if (gate?.env && subKind === 'train') {
-    report.atKey(path, 'info', 'lf-env-key', `\`${key}\` exists only when LLaMA-Factory runs with ${gate.env.map((v) => `\`${v}=1\``).join(' or ')} (its Megatron backends); without it, \`llamafactory-cli train\` stops with ${PARSER_ERROR}.`);
+    report.atKey(
+      path,
+      'info',
+      'lf-env-key',
+      `\`${key}\` exists only when LLaMA-Factory runs with ${gate.env.map((v) => `\`${v}=1\``).join(' or ')} (its Megatron backends); without it, \`llamafactory-cli train\` stops with ${PARSER_ERROR}.`,
+    );
     return;
   }
   if (!groups.has(group) || gate?.env) {
-    report.atKey(path, 'error', 'lf-wrong-command', `\`${key}\` is read by \`llamafactory-cli train\` only: \`${commandOf(subKind)}\`, which this file is for, stops with ${PARSER_ERROR}. Remove it, or run the file with \`llamafactory-cli train\`.`, { fixes: [removeFix(path)] });
+    report.atKey(
+      path,
+      'error',
+      'lf-wrong-command',
+      `\`${key}\` is read by \`llamafactory-cli train\` only: \`${commandOf(subKind)}\`, which this file is for, stops with ${PARSER_ERROR}. Remove it, or run the file with \`llamafactory-cli train\`.`,
+      { fixes: [removeFix(path)] },
+    );
     return;
   }
   if (gate?.transformers) {
-    report.atKey(path, 'info', 'lf-transformers-version', `\`${key}\` is a TrainingArguments field of transformers 4.x (${LLAMA_FACTORY_VERSION} allows transformers 4.55-5.8) that ${CHECKED_TRANSFORMERS} no longer has; with a transformers that lacks it, \`llamafactory-cli train\` stops with ${PARSER_ERROR}.`);
+    report.atKey(
+      path,
+      'info',
+      'lf-transformers-version',
+      `\`${key}\` is a TrainingArguments field of transformers 4.x (${LLAMA_FACTORY_VERSION} allows transformers 4.55-5.8) that ${CHECKED_TRANSFORMERS} no longer has; with a transformers that lacks it, \`llamafactory-cli train\` stops with ${PARSER_ERROR}.`,
+    );
   }
 }

@@ -7,7 +7,8 @@ import { doValidation } from './validate';
 export const LORA_LENS_IMPLEMENTATION: DialectImplementation = {
   validate: (doc) => doValidation(doc),
   // Rule findings on a key or value the schema rejected read the plan's default there (normalize drops invalid values).
-  ownsSpot: (diagnostic) => diagnostic.severity === DiagnosticSeverity.Error && String(diagnostic.code).startsWith('schema-'),
+  ownsSpot: (diagnostic) =>
+    diagnostic.severity === DiagnosticSeverity.Error && String(diagnostic.code).startsWith('schema-'),
   normalize: (doc, configPath) => ({ plan: toTrainingPlan(doc, configPath), sources: null, lost: [], problems: [] }),
   schema: null,
 };

@@ -1,5 +1,11 @@
 import type { Diagnostic } from 'vscode-languageserver-types';
-import { hasSyntaxError, keyRange, valueRange, type ConfigDocument, type NodePath } from '../../document/configDocument';
+import {
+  hasSyntaxError,
+  keyRange,
+  valueRange,
+  type ConfigDocument,
+  type NodePath,
+} from '../../document/configDocument';
 import { makeDiagnostic } from '../../document/diagnostics';
 import { getConfigValidator, pathOf, schemaAt, type SchemaError, type SchemaNode } from '../../schema/configSchema';
 import { closestMatch } from '../../text/suggest';
@@ -36,10 +42,16 @@ const MAX_SCHEMA_DIAGNOSTICS = 200;
  */
 export function doValidation(doc: ConfigDocument): Diagnostic[] {
   const diagnostics: Diagnostic[] = doc.problems.map((problem) =>
-    makeDiagnostic(problem.range, problem.code === 'yaml-multi-document' ? 'warning' : 'error', problem.code, problem.message),
+    makeDiagnostic(
+      problem.range,
+      problem.code === 'yaml-multi-document' ? 'warning' : 'error',
+      problem.code,
+      problem.message,
+    ),
   );
   const value = doc.value;
-  if (hasSyntaxError(doc) || value === undefined || typeof value !== 'object' || value === null || Array.isArray(value)) return diagnostics;
+  if (hasSyntaxError(doc) || value === undefined || typeof value !== 'object' || value === null || Array.isArray(value))
+    return diagnostics;
 
   const validate = getConfigValidator();
   if (validate(value)) return diagnostics;
@@ -105,7 +117,12 @@ function reduceErrors(errors: SchemaError[], root: unknown): SchemaError[] {
 function oneErrorPerEmptyValue(errors: SchemaError[], root: unknown): SchemaError[] {
   const empty = new Set<string>();
   return errors.filter((error) => {
-    if (error.keyword === 'required' || error.keyword === 'additionalProperties' || valueAt(root, pathOf(error.instancePath)) !== null) return true;
+    if (
+      error.keyword === 'required' ||
+      error.keyword === 'additionalProperties' ||
+      valueAt(root, pathOf(error.instancePath)) !== null
+    )
+      return true;
     if (empty.has(error.instancePath)) return false;
     empty.add(error.instancePath);
     error.keyword = 'empty';
@@ -124,7 +141,10 @@ function allowedText(path: NodePath): string | undefined {
 
 function branchText(branch: SchemaNode, path: NodePath, node: SchemaNode): string | undefined {
   if (branch.title) return branch.title;
-  if (branch.enum) return branch.enum.length === 1 ? `\`${String(branch.enum[0])}\`` : `one of ${branch.enum.map((v) => `\`${String(v)}\``).join(', ')}`;
+  if (branch.enum)
+    return branch.enum.length === 1
+      ? `\`${String(branch.enum[0])}\``
+      : `one of ${branch.enum.map((v) => `\`${String(v)}\``).join(', ')}`;
   if (branch.type === 'array') {
     const example = node.examples?.find(Array.isArray) as unknown[] | undefined;
     return `a list of ${listNoun(path)}${example ? ` such as \`[${example.map(String).join(', ')}]\`` : ''}`;
@@ -163,74 +183,200 @@ function toDiagnostic(doc: ConfigDocument, error: SchemaError): Diagnostic | und
       const key = String((error.params as { additionalProperty: string }).additionalProperty);
       const known = Object.keys(schemaAt(path)?.properties ?? {});
       const suggestion = closestMatch(key, known);
-      const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : known.length ? ` Known keys: ${known.map((k) => `\`${k}\``).join(', ')}.` : '';
+      const hint = suggestion
+        ? ` Did you mean \`${suggestion}\`?`
+        : known.length
+          ? ` Known keys: ${known.map((k) => `\`${k}\``).join(', ')}.`
+          : '';
       const fixes: QuickFix[] = suggestion
-        ? [{ title: `Rename to \`${suggestion}\``, edits: [{ kind: 'renameKey', path: [...path, key], newKey: suggestion }], isPreferred: true }]
+        ? [
+            {
+              title: `Rename to \`${suggestion}\``,
+              edits: [{ kind: 'renameKey', path: [...path, key], newKey: suggestion }],
+              isPreferred: true,
+            },
+          ]
         : [{ title: `Remove \`${key}\``, edits: [{ kind: 'remove', path: [...path, key] }] }];
       const data: SchemaDiagnosticData = { path: [...path, key], ...(suggestion ? { suggestion } : {}), fixes };
-      return makeDiagnostic(keyRange(doc, [...path, key]), 'error', SchemaCode.unknownKey, `Unknown key \`${key}\` in ${where}.${hint}`, data);
+      return makeDiagnostic(
+        keyRange(doc, [...path, key]),
+        'error',
+        SchemaCode.unknownKey,
+        `Unknown key \`${key}\` in ${where}.${hint}`,
+        data,
+      );
     }
     case 'required': {
       const missing = String((error.params as { missingProperty: string }).missingProperty);
       const data: SchemaDiagnosticData = { path, missing };
-      return makeDiagnostic(keyRange(doc, path), 'error', SchemaCode.missingKey, `Missing required key \`${missing}\` in ${where}.`, data);
+      return makeDiagnostic(
+        keyRange(doc, path),
+        'error',
+        SchemaCode.missingKey,
+        `Missing required key \`${missing}\` in ${where}.`,
+        data,
+      );
     }
     case 'type': {
       const expected = String((error.params as { type: string | string[] }).type).replace(',', ' or ');
       if (typeof value === 'number' && !Number.isFinite(value)) {
-        return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.type, `${where} must be a finite ${expected.includes('integer') ? 'integer' : 'number'}; ${nonFiniteText(value)}. Write a finite number.`, { path } satisfies SchemaDiagnosticData);
+        return makeDiagnostic(
+          valueRange(doc, path),
+          'error',
+          SchemaCode.type,
+          `${where} must be a finite ${expected.includes('integer') ? 'integer' : 'number'}; ${nonFiniteText(value)}. Write a finite number.`,
+          { path } satisfies SchemaDiagnosticData,
+        );
       }
       // `gpu: 4090` is read as a number by YAML: offer the catalog card it names.
       const card = path.join('.') === 'hardware.gpu' && typeof value === 'number' ? lookupGpuName(String(value)) : null;
       if (card?.ok) {
-        const fixes: QuickFix[] = [{ title: `Change to \`${card.gpu.name}\``, edits: [{ kind: 'set', path, value: card.gpu.name }], isPreferred: true }];
-        return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.type, `${where} must be a GPU name, not the number ${String(value)}. Did you mean \`${card.gpu.name}\`?`, { path, suggestion: card.gpu.name, fixes } satisfies SchemaDiagnosticData);
+        const fixes: QuickFix[] = [
+          {
+            title: `Change to \`${card.gpu.name}\``,
+            edits: [{ kind: 'set', path, value: card.gpu.name }],
+            isPreferred: true,
+          },
+        ];
+        return makeDiagnostic(
+          valueRange(doc, path),
+          'error',
+          SchemaCode.type,
+          `${where} must be a GPU name, not the number ${String(value)}. Did you mean \`${card.gpu.name}\`?`,
+          { path, suggestion: card.gpu.name, fixes } satisfies SchemaDiagnosticData,
+        );
       }
-      return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.type, `${where} must be ${article(expected)} ${expected}, not ${describeValue(value)}.`, { path } satisfies SchemaDiagnosticData);
+      return makeDiagnostic(
+        valueRange(doc, path),
+        'error',
+        SchemaCode.type,
+        `${where} must be ${article(expected)} ${expected}, not ${describeValue(value)}.`,
+        { path } satisfies SchemaDiagnosticData,
+      );
     }
     case 'enum': {
       const allowed = (error.params as { allowedValues: unknown[] }).allowedValues;
       const suggestion = typeof value === 'string' ? closestMatch(value, allowed.map(String)) : undefined;
       const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : '';
-      const fixes: QuickFix[] = suggestion ? [{ title: `Change to \`${suggestion}\``, edits: [{ kind: 'set', path, value: suggestion }], isPreferred: true }] : [];
+      const fixes: QuickFix[] = suggestion
+        ? [
+            {
+              title: `Change to \`${suggestion}\``,
+              edits: [{ kind: 'set', path, value: suggestion }],
+              isPreferred: true,
+            },
+          ]
+        : [];
       const inUnion = !!schemaAt(path, false)?.anyOf;
-      if (inUnion && typeof value === 'string' && !suggestion && schemaAt(path, false)?.anyOf?.some((b) => b.type === 'array')) {
-        fixes.push({ title: `Write as a list: \`[${value}]\``, edits: [{ kind: 'set', path, value: [value] }], isPreferred: true });
+      if (
+        inUnion &&
+        typeof value === 'string' &&
+        !suggestion &&
+        schemaAt(path, false)?.anyOf?.some((b) => b.type === 'array')
+      ) {
+        fixes.push({
+          title: `Write as a list: \`[${value}]\``,
+          edits: [{ kind: 'set', path, value: [value] }],
+          isPreferred: true,
+        });
       }
       const expected = inUnion ? allowedText(path) : `one of ${allowed.map((v) => `\`${String(v)}\``).join(', ')}`;
       const data: SchemaDiagnosticData = { path, allowed, ...(suggestion ? { suggestion } : {}), fixes };
-      return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.enum, `${where} must be ${expected}; got ${describeValue(value)}.${hint}`, data);
+      return makeDiagnostic(
+        valueRange(doc, path),
+        'error',
+        SchemaCode.enum,
+        `${where} must be ${expected}; got ${describeValue(value)}.${hint}`,
+        data,
+      );
     }
     case 'const': {
       const expected = (error.params as { allowedValue: unknown }).allowedValue;
-      const data: SchemaDiagnosticData = { path, allowed: [expected], suggestion: String(expected), fixes: [{ title: `Set to \`${String(expected)}\``, edits: [{ kind: 'set', path, value: expected }], isPreferred: true }] };
+      const data: SchemaDiagnosticData = {
+        path,
+        allowed: [expected],
+        suggestion: String(expected),
+        fixes: [
+          {
+            title: `Set to \`${String(expected)}\``,
+            edits: [{ kind: 'set', path, value: expected }],
+            isPreferred: true,
+          },
+        ],
+      };
       const why = path.join('.') === 'quantization.load_in_4bit' ? ' QLoRA trains adapters on a 4-bit base.' : '';
-      return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.enum, `${where} must be \`${String(expected)}\` here.${why}`, data);
+      return makeDiagnostic(
+        valueRange(doc, path),
+        'error',
+        SchemaCode.enum,
+        `${where} must be \`${String(expected)}\` here.${why}`,
+        data,
+      );
     }
     case 'false schema': {
       const method = (doc.value as { method?: unknown }).method;
-      return makeDiagnostic(keyRange(doc, path), 'warning', SchemaCode.notApplicable, `${where} has no effect with \`method: ${String(method)}\`: ${path[0] === 'quantization' ? 'quantization applies to `qlora` only' : 'LoRA settings apply to `lora` and `qlora` only'}. Remove it, or change the method.`, { path, fixes: [{ title: `Remove \`${path.join('.')}\``, edits: [{ kind: 'remove', path }], isPreferred: true }] } satisfies SchemaDiagnosticData);
+      return makeDiagnostic(
+        keyRange(doc, path),
+        'warning',
+        SchemaCode.notApplicable,
+        `${where} has no effect with \`method: ${String(method)}\`: ${path[0] === 'quantization' ? 'quantization applies to `qlora` only' : 'LoRA settings apply to `lora` and `qlora` only'}. Remove it, or change the method.`,
+        {
+          path,
+          fixes: [{ title: `Remove \`${path.join('.')}\``, edits: [{ kind: 'remove', path }], isPreferred: true }],
+        } satisfies SchemaDiagnosticData,
+      );
     }
     case 'empty': {
       const expected = allowedText(path);
-      const data: SchemaDiagnosticData = { path, fixes: [{ title: `Remove \`${path.join('.')}\``, edits: [{ kind: 'remove', path }] }] };
-      return makeDiagnostic(keyRange(doc, path), 'error', SchemaCode.type, `${where} has no value${expected ? `: write ${expected}` : ''}, or remove the key.`, data);
+      const data: SchemaDiagnosticData = {
+        path,
+        fixes: [{ title: `Remove \`${path.join('.')}\``, edits: [{ kind: 'remove', path }] }],
+      };
+      return makeDiagnostic(
+        keyRange(doc, path),
+        'error',
+        SchemaCode.type,
+        `${where} has no value${expected ? `: write ${expected}` : ''}, or remove the key.`,
+        data,
+      );
     }
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum': {
       const params = error.params as { comparison: string; limit: number };
-      return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.range, `${where} must be ${params.comparison} ${params.limit}; got ${describeValue(value)}.`, { path } satisfies SchemaDiagnosticData);
+      return makeDiagnostic(
+        valueRange(doc, path),
+        'error',
+        SchemaCode.range,
+        `${where} must be ${params.comparison} ${params.limit}; got ${describeValue(value)}.`,
+        { path } satisfies SchemaDiagnosticData,
+      );
     }
     case 'minLength':
-      return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.range, `${where} must not be empty.`, { path } satisfies SchemaDiagnosticData);
+      return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.range, `${where} must not be empty.`, {
+        path,
+      } satisfies SchemaDiagnosticData);
     case 'minItems':
-      return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.range, `${where} must list at least one item.`, { path } satisfies SchemaDiagnosticData);
+      return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.range, `${where} must list at least one item.`, {
+        path,
+      } satisfies SchemaDiagnosticData);
     case 'uniqueItems':
-      return makeDiagnostic(valueRange(doc, path), 'warning', SchemaCode.invalid, `${where} lists the same item twice.`, { path } satisfies SchemaDiagnosticData);
+      return makeDiagnostic(
+        valueRange(doc, path),
+        'warning',
+        SchemaCode.invalid,
+        `${where} lists the same item twice.`,
+        { path } satisfies SchemaDiagnosticData,
+      );
     default:
-      return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.invalid, `${where} ${error.message ?? 'is invalid'}.`, { path } satisfies SchemaDiagnosticData);
+      return makeDiagnostic(
+        valueRange(doc, path),
+        'error',
+        SchemaCode.invalid,
+        `${where} ${error.message ?? 'is invalid'}.`,
+        { path } satisfies SchemaDiagnosticData,
+      );
   }
 }
 

@@ -6,7 +6,15 @@
  */
 import type { ConfigDocument, NodePath } from '../../document/configDocument';
 import { DATA_DEFAULTS, OUTPUT_DEFAULTS, QUANTIZATION_DEFAULTS, trainingDefaults } from '../../plan/defaults';
-import type { AttnImplementation, DataFormat, LoraPlan, Method, Precision, TrainingPlan, TrainingPlanArgs } from '../../plan/types';
+import type {
+  AttnImplementation,
+  DataFormat,
+  LoraPlan,
+  Method,
+  Precision,
+  TrainingPlan,
+  TrainingPlanArgs,
+} from '../../plan/types';
 import { mapOptimizer } from './optimizers';
 import { asBool, asInt, asNumber, asObject, asString, type Obj } from './read';
 import { datasetLocation, defaultRunName, distributedFrom, LostKeys, resolver, type NormalizeOptions } from './shared';
@@ -17,18 +25,26 @@ import { axolotlRowLayout } from './axolotlRows';
 import { axolotlPreference } from './preference';
 
 const SCHEDULERS: Record<string, TrainingPlanArgs['lr_scheduler_type']> = {
-  linear: 'linear', cosine: 'cosine', constant: 'constant', constant_with_warmup: 'constant_with_warmup',
+  linear: 'linear',
+  cosine: 'cosine',
+  constant: 'constant',
+  constant_with_warmup: 'constant_with_warmup',
 };
 
 /** axolotl's `datasets[].type` prompt strategies as our data formats (the columns differ: see `lost`). */
 function formatOf(type: unknown): { format: DataFormat; exact: boolean } {
-  const name = typeof type === 'string' ? type.split(/[.:]/)[0]! : typeof type === 'object' && type ? 'custom' : 'alpaca';
+  const name =
+    typeof type === 'string' ? type.split(/[.:]/)[0]! : typeof type === 'object' && type ? 'custom' : 'alpaca';
   if (name === 'chat_template' || name === 'sharegpt' || name === 'messages') return { format: 'chat', exact: true };
   if (name === 'completion' || name === 'pretrain') return { format: 'text', exact: name === 'completion' };
   return { format: 'instruction', exact: false };
 }
 
-interface MethodFacts { method: Method | null; load8: boolean; problem?: string }
+interface MethodFacts {
+  method: Method | null;
+  load8: boolean;
+  problem?: string;
+}
 
 function methodOf(cfg: Obj): MethodFacts {
   const adapter = asString(cfg.adapter);
@@ -37,22 +53,41 @@ function methodOf(cfg: Obj): MethodFacts {
   if (!adapter) return { method: 'full', load8: false };
   if (adapter === 'qlora' || (adapter === 'lora' && load4)) return { method: 'qlora', load8: false };
   if (adapter === 'lora') return { method: 'lora', load8 };
-  return { method: null, load8: false, problem: `adapter: ${adapter} is not LoRA or QLoRA; LoRA Lens plans lora and qlora adapters only` };
+  return {
+    method: null,
+    load8: false,
+    problem: `adapter: ${adapter} is not LoRA or QLoRA; LoRA Lens plans lora and qlora adapters only`,
+  };
 }
 
 /**
  * The plan of an axolotl config. `plan` is null only when the document names no base model or an adapter other
  * than lora/qlora; every other gap is filled with axolotl's default and recorded as not present in `sources`.
  */
-export function axolotlToPlan(doc: ConfigDocument, configPath: string | null, opts: NormalizeOptions = {}): NormalizeResult {
+export function axolotlToPlan(
+  doc: ConfigDocument,
+  configPath: string | null,
+  opts: NormalizeOptions = {},
+): NormalizeResult {
   const cfg = asObject(doc.value);
   const src = new SourceRecorder(cfg);
   const lost = new LostKeys();
   const problems: NormalizeProblem[] = [];
-  const result = (plan: TrainingPlan | null): NormalizeResult => ({ dialect: 'axolotl', plan, sources: src.map, lost: lost.list, problems, ...(plan ? { rowLayouts: rowLayoutsOf(cfg) } : {}) });
+  const result = (plan: TrainingPlan | null): NormalizeResult => ({
+    dialect: 'axolotl',
+    plan,
+    sources: src.map,
+    lost: lost.list,
+    problems,
+    ...(plan ? { rowLayouts: rowLayoutsOf(cfg) } : {}),
+  });
   const model = asString(cfg.base_model);
   if (!model) {
-    problems.push({ code: 'dialect-no-model', path: ['base_model'], message: 'base_model is missing: axolotl needs the model to fine-tune (a Hub id or a local folder).' });
+    problems.push({
+      code: 'dialect-no-model',
+      path: ['base_model'],
+      message: 'base_model is missing: axolotl needs the model to fine-tune (a Hub id or a local folder).',
+    });
     return result(null);
   }
   const facts = methodOf(cfg);
@@ -67,10 +102,21 @@ export function axolotlToPlan(doc: ConfigDocument, configPath: string | null, op
   const data = dataOf(cfg, method, src, lost, absolute, opts);
   const training = trainingOf(cfg, method, src, lost);
   const precision = precisionOf(cfg, method, src);
-  const distributed = distributedFrom(cfg.deepspeed, cfg.fsdp_version !== undefined && cfg.fsdp_version !== null || (Array.isArray(cfg.fsdp) && cfg.fsdp.length > 0) || Object.keys(asObject(cfg.fsdp_config)).length > 0);
+  const distributed = distributedFrom(
+    cfg.deepspeed,
+    (cfg.fsdp_version !== undefined && cfg.fsdp_version !== null) ||
+      (Array.isArray(cfg.fsdp) && cfg.fsdp.length > 0) ||
+      Object.keys(asObject(cfg.fsdp_config)).length > 0,
+  );
   if (distributed.lost) lost.add(['deepspeed'], distributed.lost);
-  src.add(['hardware', 'distributed'], cfg.deepspeed ? ['deepspeed'] : cfg.fsdp_version !== undefined ? ['fsdp_version'] : ['fsdp'], { transform: 'none' });
-  src.add(['hardware', 'num_gpus'], null, { name: 'the launcher\'s process count (axolotl train --num-processes, accelerate or torchrun)' });
+  src.add(
+    ['hardware', 'distributed'],
+    cfg.deepspeed ? ['deepspeed'] : cfg.fsdp_version !== undefined ? ['fsdp_version'] : ['fsdp'],
+    { transform: 'none' },
+  );
+  src.add(['hardware', 'num_gpus'], null, {
+    name: "the launcher's process count (axolotl train --num-processes, accelerate or torchrun)",
+  });
   src.add(['model', 'name_or_path'], ['base_model']);
   src.add(['model'], ['base_model']); // our dialect's string form of model, which fixes edit
   src.add(['method'], ['adapter'], { transform: 'none' });
@@ -101,7 +147,8 @@ export function axolotlToPlan(doc: ConfigDocument, configPath: string | null, op
   };
   if (facts.load8) src.add(['model', 'load_in_8bit'], ['load_in_8bit']);
   src.add(['model', 'trust_remote_code'], ['trust_remote_code']);
-  for (const item of lostAxolotlKeys(cfg)) if (!preference?.carried.has(String(item.key[0]))) lost.add(item.key, item.reason);
+  for (const item of lostAxolotlKeys(cfg))
+    if (!preference?.carried.has(String(item.key[0]))) lost.add(item.key, item.reason);
   return result(plan);
 }
 
@@ -113,8 +160,14 @@ function attnOf(cfg: Obj, src: SourceRecorder, lost: LostKeys): AttnImplementati
     lost.add(['attn_implementation'], `${named} attention counted as sdpa (the same memory: no s×s scores kept)`);
     return 'sdpa';
   }
-  if (cfg.flash_attention === true) { src.add(['model', 'attn_implementation'], ['flash_attention'], { transform: 'none' }); return 'flash_attention_2'; }
-  if (cfg.eager_attention === true) { src.add(['model', 'attn_implementation'], ['eager_attention'], { transform: 'none' }); return 'eager'; }
+  if (cfg.flash_attention === true) {
+    src.add(['model', 'attn_implementation'], ['flash_attention'], { transform: 'none' });
+    return 'flash_attention_2';
+  }
+  if (cfg.eager_attention === true) {
+    src.add(['model', 'attn_implementation'], ['eager_attention'], { transform: 'none' });
+    return 'eager';
+  }
   if (cfg.xformers_attention === true) lost.add(['xformers_attention'], 'xformers attention counted as sdpa');
   src.add(['model', 'attn_implementation'], ['attn_implementation']);
   return 'sdpa';
@@ -144,8 +197,10 @@ const MODULE_NAME = /_(proj|fc\d?|dense|linear)$/;
 export function namesInTargetRegex(regex: string): string[] {
   const names = new Set<string>();
   for (const m of regex.matchAll(/\(([\w|]+)\)(_\w+)/g)) for (const alt of m[1]!.split('|')) names.add(alt + m[2]);
-  for (const m of regex.matchAll(/\(([\w|]+_\w+)\)/g)) for (const alt of m[1]!.split('|')) if (MODULE_NAME.test(alt)) names.add(alt);
-  for (const m of regex.matchAll(/(?<![\w(|])([a-z]\w*_(?:proj|fc\d?|dense|up|down|gate))(?![\w|)])/gi)) names.add(m[1]!);
+  for (const m of regex.matchAll(/\(([\w|]+_\w+)\)/g))
+    for (const alt of m[1]!.split('|')) if (MODULE_NAME.test(alt)) names.add(alt);
+  for (const m of regex.matchAll(/(?<![\w(|])([a-z]\w*_(?:proj|fc\d?|dense|up|down|gate))(?![\w|)])/gi))
+    names.add(m[1]!);
   return [...names];
 }
 
@@ -163,7 +218,11 @@ function loraOf(cfg: Obj, src: SourceRecorder, lost: LostKeys, problems: Normali
   if (linear) {
     targets = 'all-linear';
     src.add(['lora', 'target_modules'], ['lora_target_linear'], { transform: 'axolotl-targets' });
-    if (modules) lost.add(['lora_target_modules'], 'lora_target_modules beside lora_target_linear: every linear layer is adapted anyway');
+    if (modules)
+      lost.add(
+        ['lora_target_modules'],
+        'lora_target_modules beside lora_target_linear: every linear layer is adapted anyway',
+      );
   } else if (Array.isArray(modules) && modules.length > 0) {
     targets = modules.map(String);
     src.add(['lora', 'target_modules'], ['lora_target_modules'], { transform: 'axolotl-targets' });
@@ -171,26 +230,40 @@ function loraOf(cfg: Obj, src: SourceRecorder, lost: LostKeys, problems: Normali
     const names = namesInTargetRegex(modules);
     targets = names.length > 0 ? names : 'all-linear';
     src.add(['lora', 'target_modules'], ['lora_target_modules'], { transform: 'none' });
-    lost.add(['lora_target_modules'], names.length > 0
-      ? `a regular expression: the plan adapts the modules it names (${names.join(', ')}) in every layer; the layers and towers it selects are not carried over`
-      : 'a regular expression naming no module: the plan adapts every linear layer');
+    lost.add(
+      ['lora_target_modules'],
+      names.length > 0
+        ? `a regular expression: the plan adapts the modules it names (${names.join(', ')}) in every layer; the layers and towers it selects are not carried over`
+        : 'a regular expression naming no module: the plan adapts every linear layer',
+    );
   } else if (Array.isArray(cfg.lora_target_parameters) && cfg.lora_target_parameters.length > 0) {
     // PEFT target_parameters (fused MoE expert tensors): counted as the modules of the same last name.
     targets = [...new Set(cfg.lora_target_parameters.map((p) => String(p).split('.').pop()!).filter(Boolean))];
     src.add(['lora', 'target_modules'], ['lora_target_parameters'], { transform: 'none' });
-    lost.add(['lora_target_parameters'], 'LoRA on parameters (fused expert tensors): the plan adapts the modules of the same name');
+    lost.add(
+      ['lora_target_parameters'],
+      'LoRA on parameters (fused expert tensors): the plan adapts the modules of the same name',
+    );
   } else {
     // The plan describes the config once fixed (every linear layer), so the rules and the estimate stay useful.
     targets = 'all-linear';
     src.add(['lora', 'target_modules'], ['lora_target_modules'], { transform: 'axolotl-targets' });
-    lost.add(['lora_target_modules'], 'not set (nor lora_target_linear): axolotl would adapt nothing; the plan assumes every linear layer');
+    lost.add(
+      ['lora_target_modules'],
+      'not set (nor lora_target_linear): axolotl would adapt nothing; the plan assumes every linear layer',
+    );
     problems.push({
       code: 'axolotl-no-lora-targets',
       path: ['adapter'],
-      message: 'Neither lora_target_modules nor lora_target_linear is set: axolotl passes PEFT an empty target list, so the adapter trains nothing. Set lora_target_linear: true (every linear layer) or list the modules in lora_target_modules.',
+      message:
+        'Neither lora_target_modules nor lora_target_linear is set: axolotl passes PEFT an empty target list, so the adapter trains nothing. Set lora_target_linear: true (every linear layer) or list the modules in lora_target_modules.',
     });
   }
-  if (cfg.lora_modules_to_save) lost.add(['lora_modules_to_save'], 'modules trained in full beside the adapter (embeddings, lm_head): not modelled');
+  if (cfg.lora_modules_to_save)
+    lost.add(
+      ['lora_modules_to_save'],
+      'modules trained in full beside the adapter (embeddings, lm_head): not modelled',
+    );
   return {
     r,
     lora_alpha: asNumber(cfg.lora_alpha) ?? 8, // PEFT's default lora_alpha
@@ -202,7 +275,14 @@ function loraOf(cfg: Obj, src: SourceRecorder, lost: LostKeys, problems: Normali
   };
 }
 
-function dataOf(cfg: Obj, method: Method, src: SourceRecorder, lost: LostKeys, absolute: (p: string) => string, opts: NormalizeOptions): TrainingPlan['data'] {
+function dataOf(
+  cfg: Obj,
+  method: Method,
+  src: SourceRecorder,
+  lost: LostKeys,
+  absolute: (p: string) => string,
+  opts: NormalizeOptions,
+): TrainingPlan['data'] {
   const datasets = Array.isArray(cfg.datasets) ? cfg.datasets.map(asObject) : [];
   const pretraining = cfg.pretraining_dataset;
   let train = absolute('data/train.jsonl');
@@ -215,8 +295,14 @@ function dataOf(cfg: Obj, method: Method, src: SourceRecorder, lost: LostKeys, a
     format = f.format;
     src.add(['data', 'train'], ['datasets', index, 'path'], { transform: 'none' });
     src.add(['data', 'format'], ['datasets', index, 'type'], { transform: 'none' });
-    if (!f.exact) lost.add(['datasets', index, 'type'], `axolotl prompt format ${JSON.stringify(first.type ?? 'alpaca')}: the plan's nearest format is ${format}; its columns differ`);
-    datasets.forEach((d, i) => { if (i !== index) lost.add(['datasets', i], 'more than one training dataset: the plan carries the first'); });
+    if (!f.exact)
+      lost.add(
+        ['datasets', index, 'type'],
+        `axolotl prompt format ${JSON.stringify(first.type ?? 'alpaca')}: the plan's nearest format is ${format}; its columns differ`,
+      );
+    datasets.forEach((d, i) => {
+      if (i !== index) lost.add(['datasets', i], 'more than one training dataset: the plan carries the first');
+    });
   } else if (pretraining) {
     const entry = Array.isArray(pretraining) ? asObject(pretraining[0]) : asObject(pretraining);
     const path = asString(entry.path) ?? asString(pretraining);
@@ -257,26 +343,57 @@ function trainingOf(cfg: Obj, method: Method, src: SourceRecorder, lost: LostKey
   // normalize_config: gradient_accumulation_steps = batch_size // micro_batch_size when only batch_size is given.
   const accum = statedAccum ?? (batch ? Math.max(1, Math.floor(batch / micro)) : 1);
   src.add(['training', 'per_device_train_batch_size'], ['micro_batch_size']);
-  src.add(['training', 'gradient_accumulation_steps'], statedAccum === undefined && batch ? ['batch_size'] : ['gradient_accumulation_steps'], statedAccum === undefined && batch ? { transform: 'none' } : {});
+  src.add(
+    ['training', 'gradient_accumulation_steps'],
+    statedAccum === undefined && batch ? ['batch_size'] : ['gradient_accumulation_steps'],
+    statedAccum === undefined && batch ? { transform: 'none' } : {},
+  );
   const gc = cfg.gradient_checkpointing;
   // `gradient_checkpointing: offload` and the separate `activation_offloading: true` both keep checkpoints in CPU memory.
-  const offloadKey = gc === 'offload' || gc === 'offload_disk' ? 'gradient_checkpointing' : cfg.activation_offloading === true ? 'activation_offloading' : null;
+  const offloadKey =
+    gc === 'offload' || gc === 'offload_disk'
+      ? 'gradient_checkpointing'
+      : cfg.activation_offloading === true
+        ? 'activation_offloading'
+        : null;
   const offload = offloadKey !== null;
-  if (gc === 'offload_disk') lost.add(['gradient_checkpointing'], 'offload_disk: checkpoints go to disk; counted as offloaded to CPU memory (the same GPU memory)');
+  if (gc === 'offload_disk')
+    lost.add(
+      ['gradient_checkpointing'],
+      'offload_disk: checkpoints go to disk; counted as offloaded to CPU memory (the same GPU memory)',
+    );
   const scheduler = asString(cfg.lr_scheduler) ?? 'cosine';
-  if (!SCHEDULERS[scheduler]) lost.add(['lr_scheduler'], `${scheduler} has no LoRA Lens equivalent: the plan uses cosine`);
+  if (!SCHEDULERS[scheduler])
+    lost.add(['lr_scheduler'], `${scheduler} has no LoRA Lens equivalent: the plan uses cosine`);
   const optimizer = asString(cfg.optimizer) ?? 'adamw_torch_fused';
   const optim = mapOptimizer(optimizer);
   if (optim.approximation) lost.add(['optimizer'], optim.approximation);
   const record: Array<[keyof TrainingPlanArgs, string]> = [
-    ['learning_rate', 'learning_rate'], ['num_train_epochs', 'num_epochs'], ['max_steps', 'max_steps'], ['warmup_ratio', 'warmup_ratio'],
-    ['warmup_steps', 'warmup_steps'], ['lr_scheduler_type', 'lr_scheduler'], ['max_grad_norm', 'max_grad_norm'], ['weight_decay', 'weight_decay'],
-    ['optim', 'optimizer'], ['gradient_checkpointing', 'gradient_checkpointing'], ['seed', 'seed'], ['logging_steps', 'logging_steps'],
-    ['eval_steps', 'eval_steps'], ['save_steps', 'save_steps'], ['save_total_limit', 'save_total_limit'], ['dataloader_num_workers', 'dataloader_num_workers'],
+    ['learning_rate', 'learning_rate'],
+    ['num_train_epochs', 'num_epochs'],
+    ['max_steps', 'max_steps'],
+    ['warmup_ratio', 'warmup_ratio'],
+    ['warmup_steps', 'warmup_steps'],
+    ['lr_scheduler_type', 'lr_scheduler'],
+    ['max_grad_norm', 'max_grad_norm'],
+    ['weight_decay', 'weight_decay'],
+    ['optim', 'optimizer'],
+    ['gradient_checkpointing', 'gradient_checkpointing'],
+    ['seed', 'seed'],
+    ['logging_steps', 'logging_steps'],
+    ['eval_steps', 'eval_steps'],
+    ['save_steps', 'save_steps'],
+    ['save_total_limit', 'save_total_limit'],
+    ['dataloader_num_workers', 'dataloader_num_workers'],
     ['per_device_eval_batch_size', 'eval_batch_size'],
   ];
   for (const [field, key] of record) src.add(['training', field], [key]);
-  if (offloadKey) src.add(['training', 'activation_offloading'], [offloadKey], offloadKey === 'gradient_checkpointing' ? { transform: 'none' } : {});
+  if (offloadKey)
+    src.add(
+      ['training', 'activation_offloading'],
+      [offloadKey],
+      offloadKey === 'gradient_checkpointing' ? { transform: 'none' } : {},
+    );
   return {
     ...defaults,
     learning_rate: asNumber(cfg.learning_rate) ?? defaults.learning_rate,
@@ -322,5 +439,8 @@ export type { NodePath };
 function rowLayoutsOf(cfg: Obj): NonNullable<NormalizeResult['rowLayouts']> {
   const train = (Array.isArray(cfg.datasets) ? cfg.datasets.map(asObject) : []).find((d) => asString(d.path));
   const test = Array.isArray(cfg.test_datasets) ? asObject(cfg.test_datasets[0]) : undefined;
-  return { ...(train ? { train: axolotlRowLayout(train) } : {}), ...(test && asString(test.path) ? { eval: axolotlRowLayout(test) } : {}) };
+  return {
+    ...(train ? { train: axolotlRowLayout(train) } : {}),
+    ...(test && asString(test.path) ? { eval: axolotlRowLayout(test) } : {}),
+  };
 }

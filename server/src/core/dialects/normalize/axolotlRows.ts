@@ -12,18 +12,33 @@ export function axolotlRowLayout(entry: Obj): RowLayout {
     // A user-defined format (field_instruction, field_input, field_output, field_system).
     const custom = asObject(type);
     return {
-      kind: 'fields', label: "axolotl's user-defined `type`",
+      kind: 'fields',
+      label: "axolotl's user-defined `type`",
       required: [asString(custom.field_instruction) ?? 'instruction', asString(custom.field_output) ?? 'output'],
       optional: [asString(custom.field_input) ?? 'input', asString(custom.field_system) ?? 'system'],
     };
   }
   const name = asString(type);
-  if (name === 'alpaca') return { kind: 'fields', label: "axolotl's `type: alpaca`", required: ['instruction', 'output'], optional: ['input'] };
-  if (name === 'completion') return { kind: 'fields', label: "axolotl's `type: completion`", required: [asString(entry.field) ?? 'text'], optional: [] };
+  if (name === 'alpaca')
+    return {
+      kind: 'fields',
+      label: "axolotl's `type: alpaca`",
+      required: ['instruction', 'output'],
+      optional: ['input'],
+    };
+  if (name === 'completion')
+    return {
+      kind: 'fields',
+      label: "axolotl's `type: completion`",
+      required: [asString(entry.field) ?? 'text'],
+      optional: [],
+    };
   if (name === 'chat_template') {
     const mappings = asObject(entry.message_property_mappings);
     return {
-      kind: 'messages', label: "axolotl's `type: chat_template`", field: asString(entry.field_messages) ?? 'messages',
+      kind: 'messages',
+      label: "axolotl's `type: chat_template`",
+      field: asString(entry.field_messages) ?? 'messages',
       role: asString(mappings.role) ?? asString(entry.message_field_role) ?? 'role',
       content: asString(mappings.content) ?? asString(entry.message_field_content) ?? 'content',
     };

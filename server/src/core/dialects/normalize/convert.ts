@@ -11,15 +11,35 @@ import type { TrainingPlan } from '../../plan/types';
 import type { LostKey } from './types';
 import { dialectDisplayName, type ToolDialectId as DialectName } from '../registry';
 
-
 /** Losses the conversion itself adds: plan facts our dialect has no key for. */
 export function conversionLosses(plan: TrainingPlan): LostKey[] {
   const out: LostKey[] = [];
-  if (plan.model.load_in_8bit) out.push({ key: ['model.load_in_8bit'], reason: 'an 8-bit base has no LoRA Lens equivalent: converted as lora on a bf16 base (or use method: qlora for a 4-bit one)' });
-  if (plan.training.activation_offloading) out.push({ key: ['training.activation_offloading'], reason: 'activations offloaded to CPU: the LoRA Lens trainer keeps them on the GPU (gradient checkpointing stays on)' });
-  if (plan.hardware.distributed !== 'none') out.push({ key: ['hardware.distributed'], reason: `${plan.hardware.distributed}: the converted config runs on one GPU` });
-  for (const [key, path] of [['data.train', plan.data.train], ['data.eval', plan.data.eval]] as const) {
-    if (path && isDatasetReference(path)) out.push({ key: [key], reason: `${path} is not a local file: the LoRA Lens trainer reads .jsonl/.json/.csv/.parquet files; download it and point ${key} at the file` });
+  if (plan.model.load_in_8bit)
+    out.push({
+      key: ['model.load_in_8bit'],
+      reason:
+        'an 8-bit base has no LoRA Lens equivalent: converted as lora on a bf16 base (or use method: qlora for a 4-bit one)',
+    });
+  if (plan.training.activation_offloading)
+    out.push({
+      key: ['training.activation_offloading'],
+      reason:
+        'activations offloaded to CPU: the LoRA Lens trainer keeps them on the GPU (gradient checkpointing stays on)',
+    });
+  if (plan.hardware.distributed !== 'none')
+    out.push({
+      key: ['hardware.distributed'],
+      reason: `${plan.hardware.distributed}: the converted config runs on one GPU`,
+    });
+  for (const [key, path] of [
+    ['data.train', plan.data.train],
+    ['data.eval', plan.data.eval],
+  ] as const) {
+    if (path && isDatasetReference(path))
+      out.push({
+        key: [key],
+        reason: `${path} is not a local file: the LoRA Lens trainer reads .jsonl/.json/.csv/.parquet files; download it and point ${key} at the file`,
+      });
   }
   return out;
 }
@@ -61,9 +81,10 @@ export function planToLoraLensYaml(plan: TrainingPlan, lost: LostKey[], dialect:
     return rel && !rel.startsWith('..') ? rel : path;
   };
   const { name_or_path, revision, trust_remote_code, attn_implementation } = plan.model;
-  const model = revision || trust_remote_code || attn_implementation !== 'sdpa'
-    ? withoutNulls({ name_or_path, revision, trust_remote_code, attn_implementation })
-    : name_or_path;
+  const model =
+    revision || trust_remote_code || attn_implementation !== 'sdpa'
+      ? withoutNulls({ name_or_path, revision, trust_remote_code, attn_implementation })
+      : name_or_path;
   // LoRA under the HF Trainer's bf16 autocast is bf16 weights with fp32 adapters: LoRA Lens's bf16-true.
   const precision = plan.method !== 'full' && plan.precision === 'bf16-mixed' ? 'bf16-true' : plan.precision;
   const { activation_offloading: _offload, ...training } = plan.training;
@@ -73,7 +94,11 @@ export function planToLoraLensYaml(plan: TrainingPlan, lost: LostKey[], dialect:
     precision,
     ...(plan.lora ? { lora: plan.lora } : {}),
     ...(plan.quantization ? { quantization: plan.quantization } : {}),
-    data: withoutNulls({ train: pathOf(plan.data.train), eval: plan.data.eval ? pathOf(plan.data.eval) : null, ...withoutPaths(plan.data) }),
+    data: withoutNulls({
+      train: pathOf(plan.data.train),
+      eval: plan.data.eval ? pathOf(plan.data.eval) : null,
+      ...withoutPaths(plan.data),
+    }),
     training: withoutNulls(training),
     output: { dir: pathOf(plan.output.dir), ...withoutDir(plan.output) },
     // A preference run stays one: without these keys our dialect would read it as supervised fine-tuning.

@@ -20,7 +20,13 @@ export type { LostKey, NormalizeProblem, NormalizeResult } from './types';
 export type DialectName = ToolDialectId;
 
 /** The normaliser of a tool's dialect (from the registry); LLaMA-Factory and TRL also need the command the file is for (train, sft by default). */
-export function normalizeDialect(dialect: DialectName, doc: ConfigDocument, configPath: string | null, subKind: SubKind = 'train', opts: NormalizeOptions = {}): NormalizeResult {
+export function normalizeDialect(
+  dialect: DialectName,
+  doc: ConfigDocument,
+  configPath: string | null,
+  subKind: SubKind = 'train',
+  opts: NormalizeOptions = {},
+): NormalizeResult {
   const normalized = findDialect(dialect)!.normalize(doc, configPath, { subKind }, opts);
   return { ...normalized, dialect, sources: normalized.sources ?? {} };
 }

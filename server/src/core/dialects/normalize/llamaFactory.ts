@@ -8,7 +8,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigDocument } from '../../document/configDocument';
 import { DATA_DEFAULTS, OUTPUT_DEFAULTS, QUANTIZATION_DEFAULTS } from '../../plan/defaults';
-import type { AttnImplementation, DataFormat, LoraPlan, Method, Precision, TrainingPlan, TrainingPlanArgs } from '../../plan/types';
+import type {
+  AttnImplementation,
+  DataFormat,
+  LoraPlan,
+  Method,
+  Precision,
+  TrainingPlan,
+  TrainingPlanArgs,
+} from '../../plan/types';
 import { hubDatasetRef, llamaFactoryDatasetRef } from './datasetRef';
 import { lostLlamaFactoryKeys } from './llamaFactoryLost';
 import { llamaFactoryRowLayout } from './llamaFactoryRows';
@@ -22,7 +30,10 @@ import type { NormalizeProblem, NormalizeResult } from './types';
 export type LlamaFactorySubKind = 'train' | 'inference' | 'export';
 
 const SCHEDULERS: Record<string, TrainingPlanArgs['lr_scheduler_type']> = {
-  linear: 'linear', cosine: 'cosine', constant: 'constant', constant_with_warmup: 'constant_with_warmup',
+  linear: 'linear',
+  cosine: 'cosine',
+  constant: 'constant',
+  constant_with_warmup: 'constant_with_warmup',
 };
 
 /** LLaMA-Factory's finetuning_type (and quantization_bit) as our method; freeze and OFT are approximations. */
@@ -30,15 +41,25 @@ function methodOf(cfg: Obj, lost: LostKeys): { method: Method; load8: boolean } 
   const type = asString(cfg.finetuning_type) ?? 'lora';
   const bits = asInt(cfg.quantization_bit);
   const bnb = (asString(cfg.quantization_method) ?? 'bnb') === 'bnb';
-  if (bits !== undefined && !bnb) lost.add(['quantization_method'], `${String(cfg.quantization_method)} quantization: only bitsandbytes is modelled; counted as a 16-bit base`);
+  if (bits !== undefined && !bnb)
+    lost.add(
+      ['quantization_method'],
+      `${String(cfg.quantization_method)} quantization: only bitsandbytes is modelled; counted as a 16-bit base`,
+    );
   if (type === 'full' || type === 'freeze') {
-    if (type === 'freeze') lost.add(['finetuning_type'], 'freeze trains only some layers: the plan counts full fine-tuning (an upper bound)');
+    if (type === 'freeze')
+      lost.add(
+        ['finetuning_type'],
+        'freeze trains only some layers: the plan counts full fine-tuning (an upper bound)',
+      );
     return { method: 'full', load8: false };
   }
-  if (type === 'oft') lost.add(['finetuning_type'], 'OFT adapters are counted as LoRA adapters of rank oft_rank / lora_rank');
+  if (type === 'oft')
+    lost.add(['finetuning_type'], 'OFT adapters are counted as LoRA adapters of rank oft_rank / lora_rank');
   if (bnb && bits === 4) return { method: 'qlora', load8: false };
   if (bnb && bits === 8) return { method: 'lora', load8: true };
-  if (bits !== undefined && bnb) lost.add(['quantization_bit'], `${bits}-bit bitsandbytes is not modelled: counted as a 16-bit base`);
+  if (bits !== undefined && bnb)
+    lost.add(['quantization_bit'], `${bits}-bit bitsandbytes is not modelled: counted as a 16-bit base`);
   return { method: 'lora', load8: false };
 }
 
@@ -46,15 +67,31 @@ function methodOf(cfg: Obj, lost: LostKeys): { method: Method; load8: boolean } 
  * The plan of a LLaMA-Factory config. `subKind` is part A's detection (train / inference / export): only a train
  * file describes a run; the others return a null plan with a `dialect-not-a-training-config` problem.
  */
-export function llamaFactoryToPlan(doc: ConfigDocument, configPath: string | null, subKind: LlamaFactorySubKind, opts: NormalizeOptions = {}): NormalizeResult {
+export function llamaFactoryToPlan(
+  doc: ConfigDocument,
+  configPath: string | null,
+  subKind: LlamaFactorySubKind,
+  opts: NormalizeOptions = {},
+): NormalizeResult {
   const cfg = asObject(doc.value);
   const src = new SourceRecorder(cfg);
   const lost = new LostKeys();
   const problems: NormalizeProblem[] = [];
   let rowLayouts: NormalizeResult['rowLayouts'];
-  const result = (plan: TrainingPlan | null): NormalizeResult => ({ dialect: 'llama-factory', plan, sources: src.map, lost: lost.list, problems, ...(rowLayouts ? { rowLayouts } : {}) });
+  const result = (plan: TrainingPlan | null): NormalizeResult => ({
+    dialect: 'llama-factory',
+    plan,
+    sources: src.map,
+    lost: lost.list,
+    problems,
+    ...(rowLayouts ? { rowLayouts } : {}),
+  });
   if (subKind !== 'train') {
-    problems.push({ code: 'dialect-not-a-training-config', path: [], message: `An ${subKind} file (llamafactory-cli ${subKind === 'export' ? 'export' : 'chat / api'}): there is no training run to plan or estimate.` });
+    problems.push({
+      code: 'dialect-not-a-training-config',
+      path: [],
+      message: `An ${subKind} file (llamafactory-cli ${subKind === 'export' ? 'export' : 'chat / api'}): there is no training run to plan or estimate.`,
+    });
     return result(null);
   }
   const notTraining = evaluationOnly(cfg);
@@ -64,14 +101,23 @@ export function llamaFactoryToPlan(doc: ConfigDocument, configPath: string | nul
   }
   const model = asString(cfg.model_name_or_path);
   if (!model) {
-    problems.push({ code: 'dialect-no-model', path: ['model_name_or_path'], message: 'model_name_or_path is missing: LLaMA-Factory needs the model to fine-tune (a Hub id or a local folder).' });
+    problems.push({
+      code: 'dialect-no-model',
+      path: ['model_name_or_path'],
+      message:
+        'model_name_or_path is missing: LLaMA-Factory needs the model to fine-tune (a Hub id or a local folder).',
+    });
     return result(null);
   }
   const { method, load8 } = methodOf(cfg, lost);
   const absolute = resolver(configPath);
   const stage = asString(cfg.stage) ?? 'sft';
   const preference = llamaFactoryPreference(cfg, stage, src);
-  if (stage !== 'sft' && stage !== 'pt' && !preference) lost.add(['stage'], `stage ${stage}: preference / reward training; the estimate counts supervised fine-tuning of one sequence per sample`);
+  if (stage !== 'sft' && stage !== 'pt' && !preference)
+    lost.add(
+      ['stage'],
+      `stage ${stage}: preference / reward training; the estimate counts supervised fine-tuning of one sequence per sample`,
+    );
   src.add(['model', 'name_or_path'], ['model_name_or_path']);
   src.add(['model'], ['model_name_or_path']); // our dialect's string form of model, which fixes edit
   src.add(['model', 'trust_remote_code'], ['trust_remote_code']);
@@ -80,11 +126,21 @@ export function llamaFactoryToPlan(doc: ConfigDocument, configPath: string | nul
   const distributed = distributedFrom(cfg.deepspeed, false);
   if (distributed.lost) lost.add(['deepspeed'], distributed.lost);
   src.add(['hardware', 'distributed'], ['deepspeed'], { transform: 'none' });
-  src.add(['hardware', 'num_gpus'], null, { name: 'the visible GPUs (llamafactory-cli starts torchrun over all of them)' });
+  src.add(['hardware', 'num_gpus'], null, {
+    name: 'the visible GPUs (llamafactory-cli starts torchrun over all of them)',
+  });
   src.add(['output', 'dir'], ['output_dir']);
-  if (load8) lost.add(['quantization_bit'], '8-bit base: LLaMA-Factory keeps norms and embeddings in bf16; the estimate counts them in fp32 (k-bit preparation), a little high');
+  if (load8)
+    lost.add(
+      ['quantization_bit'],
+      '8-bit base: LLaMA-Factory keeps norms and embeddings in bf16; the estimate counts them in fp32 (k-bit preparation), a little high',
+    );
   const outputDir = asString(cfg.output_dir);
-  if (method !== 'full' && cfg.pure_bf16 === true) lost.add(['pure_bf16'], 'pure_bf16 keeps the adapters in bf16 too; the estimate counts them in fp32 (PEFT\'s default), high by 8 B per trainable parameter');
+  if (method !== 'full' && cfg.pure_bf16 === true)
+    lost.add(
+      ['pure_bf16'],
+      "pure_bf16 keeps the adapters in bf16 too; the estimate counts them in fp32 (PEFT's default), high by 8 B per trainable parameter",
+    );
 
   const plan: TrainingPlan = {
     version: 1,
@@ -100,14 +156,17 @@ export function llamaFactoryToPlan(doc: ConfigDocument, configPath: string | nul
     precision: precisionOf(cfg, method, src),
     lora: method === 'full' ? null : loraOf(cfg, src, lost),
     quantization: method === 'qlora' ? quantizationOf(cfg, src) : null,
-    data: dataOf(cfg, stage, src, lost, absolute, configPath, opts, (layouts) => { rowLayouts = layouts; }),
+    data: dataOf(cfg, stage, src, lost, absolute, configPath, opts, (layouts) => {
+      rowLayouts = layouts;
+    }),
     training: trainingOf(cfg, src, lost),
     hardware: { gpu: 'auto', num_gpus: 1, distributed: distributed.distributed },
     output: { ...OUTPUT_DEFAULTS, dir: absolute(outputDir ?? `runs/${defaultRunName(model, method)}`) },
     engine: 'hf',
     ...(preference ? { objective: preference.objective, dpo: preference.dpo } : {}),
   };
-  for (const item of lostLlamaFactoryKeys(cfg)) if (!preference?.carried.has(String(item.key[0]))) lost.add(item.key, item.reason);
+  for (const item of lostLlamaFactoryKeys(cfg))
+    if (!preference?.carried.has(String(item.key[0]))) lost.add(item.key, item.reason);
   return result(plan);
 }
 
@@ -119,7 +178,14 @@ export function llamaFactoryToPlan(doc: ConfigDocument, configPath: string | nul
 function evaluationOnly(cfg: Obj): string | undefined {
   if (cfg.do_train !== false && cfg.do_train !== 0) return undefined;
   const does = [cfg.do_eval, cfg.do_predict].map((v) => v === true || v === 1);
-  const what = does[0] && does[1] ? 'evaluates and predicts' : does[0] ? 'evaluates' : does[1] ? 'predicts' : 'does nothing (no do_eval or do_predict)';
+  const what =
+    does[0] && does[1]
+      ? 'evaluates and predicts'
+      : does[0]
+        ? 'evaluates'
+        : does[1]
+          ? 'predicts'
+          : 'does nothing (no do_eval or do_predict)';
   return `\`do_train: ${String(cfg.do_train)}\`: \`llamafactory-cli train\` with this file ${what} with the model and trains nothing; there is no training run to plan or estimate.`;
 }
 
@@ -134,7 +200,7 @@ function attnOf(cfg: Obj, src: SourceRecorder): AttnImplementation {
 /** LLaMA-Factory's LoRA: rank 8, alpha 2 × rank, every linear layer, as FinetuningArguments.__post_init__ fills them. */
 function loraOf(cfg: Obj, src: SourceRecorder, lost: LostKeys): LoraPlan {
   const oft = cfg.finetuning_type === 'oft';
-  const r = asInt(oft ? cfg.oft_rank ?? cfg.lora_rank : cfg.lora_rank, 1) ?? 8;
+  const r = asInt(oft ? (cfg.oft_rank ?? cfg.lora_rank) : cfg.lora_rank, 1) ?? 8;
   src.add(['lora', 'r'], [oft && cfg.oft_rank !== undefined ? 'oft_rank' : 'lora_rank']);
   src.add(['lora', 'lora_alpha'], ['lora_alpha']);
   src.add(['lora', 'lora_dropout'], ['lora_dropout']);
@@ -144,8 +210,11 @@ function loraOf(cfg: Obj, src: SourceRecorder, lost: LostKeys): LoraPlan {
   const targetKey = oft && cfg.oft_target !== undefined ? 'oft_target' : 'lora_target';
   src.add(['lora', 'target_modules'], [targetKey], { transform: 'llama-factory-targets' });
   const raw = cfg[targetKey];
-  const list = (Array.isArray(raw) ? raw.map(String) : (asString(raw) ?? 'all').split(',')).map((s) => s.trim()).filter(Boolean);
-  if (cfg.additional_target) lost.add(['additional_target'], 'modules trained in full beside the adapter: not modelled');
+  const list = (Array.isArray(raw) ? raw.map(String) : (asString(raw) ?? 'all').split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (cfg.additional_target)
+    lost.add(['additional_target'], 'modules trained in full beside the adapter: not modelled');
   return {
     r,
     lora_alpha: asNumber(cfg.lora_alpha) ?? 2 * r,
@@ -174,7 +243,10 @@ function quantizationOf(cfg: Obj, src: SourceRecorder): TrainingPlan['quantizati
   };
 }
 
-interface DatasetInfoEntry { file_name?: unknown; hf_hub_url?: unknown }
+interface DatasetInfoEntry {
+  file_name?: unknown;
+  hf_hub_url?: unknown;
+}
 
 /** A dataset name as the plan's data path: the file or Hub id dataset_info.json gives it, else a registry reference. */
 function datasetPath(name: string, infoDir: string | null, info: Record<string, DatasetInfoEntry> | null): string {
@@ -194,16 +266,30 @@ function readDatasetInfo(dir: string, opts: NormalizeOptions): Record<string, Da
   }
 }
 
-function dataOf(cfg: Obj, stage: string, src: SourceRecorder, lost: LostKeys, absolute: (p: string) => string, configPath: string | null, opts: NormalizeOptions,
-  onLayouts: (layouts: NonNullable<NormalizeResult['rowLayouts']>) => void): TrainingPlan['data'] {
-  const names = (key: string) => (asString(cfg[key]) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+function dataOf(
+  cfg: Obj,
+  stage: string,
+  src: SourceRecorder,
+  lost: LostKeys,
+  absolute: (p: string) => string,
+  configPath: string | null,
+  opts: NormalizeOptions,
+  onLayouts: (layouts: NonNullable<NormalizeResult['rowLayouts']>) => void,
+): TrainingPlan['data'] {
+  const names = (key: string) =>
+    (asString(cfg[key]) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const train = names('dataset');
   const evals = names('eval_dataset');
   const infoDir = configPath ? absolute(asString(cfg.dataset_dir) ?? 'data') : null;
   const info = infoDir ? readDatasetInfo(infoDir, opts) : null;
-  if (train.length > 1) lost.add(['dataset'], `${train.length} datasets mixed (${train.join(', ')}): the plan carries the first`);
+  if (train.length > 1)
+    lost.add(['dataset'], `${train.length} datasets mixed (${train.join(', ')}): the plan carries the first`);
   // A local file's rows are read by its dataset_info.json entry, not by our data.format.
-  const layoutOf = (name: string | undefined) => (name && info?.[name]?.file_name !== undefined ? llamaFactoryRowLayout(name, asObject(info[name])) : undefined);
+  const layoutOf = (name: string | undefined) =>
+    name && info?.[name]?.file_name !== undefined ? llamaFactoryRowLayout(name, asObject(info[name])) : undefined;
   const trainLayout = layoutOf(train[0]);
   const evalLayout = layoutOf(evals[0]);
   onLayouts({ ...(trainLayout ? { train: trainLayout } : {}), ...(evalLayout ? { eval: evalLayout } : {}) });
@@ -234,12 +320,30 @@ function dataOf(cfg: Obj, stage: string, src: SourceRecorder, lost: LostKeys, ab
 /** HF TrainingArguments' defaults (transformers 4.57, the version LLaMA-Factory pins) where the file says nothing. */
 function trainingOf(cfg: Obj, src: SourceRecorder, lost: LostKeys): TrainingPlanArgs {
   const scheduler = asString(cfg.lr_scheduler_type) ?? 'linear';
-  if (!SCHEDULERS[scheduler]) lost.add(['lr_scheduler_type'], `${scheduler} has no LoRA Lens equivalent: the plan uses cosine`);
+  if (!SCHEDULERS[scheduler])
+    lost.add(['lr_scheduler_type'], `${scheduler} has no LoRA Lens equivalent: the plan uses cosine`);
   const optim = mapOptimizer(asString(cfg.optim) ?? 'adamw_torch_fused');
   if (optim.approximation) lost.add(['optim'], optim.approximation);
-  const same: Array<keyof TrainingPlanArgs> = ['learning_rate', 'per_device_train_batch_size', 'per_device_eval_batch_size', 'gradient_accumulation_steps',
-    'num_train_epochs', 'max_steps', 'warmup_ratio', 'warmup_steps', 'lr_scheduler_type', 'max_grad_norm', 'weight_decay', 'optim', 'seed',
-    'logging_steps', 'eval_steps', 'save_steps', 'save_total_limit', 'dataloader_num_workers'];
+  const same: Array<keyof TrainingPlanArgs> = [
+    'learning_rate',
+    'per_device_train_batch_size',
+    'per_device_eval_batch_size',
+    'gradient_accumulation_steps',
+    'num_train_epochs',
+    'max_steps',
+    'warmup_ratio',
+    'warmup_steps',
+    'lr_scheduler_type',
+    'max_grad_norm',
+    'weight_decay',
+    'optim',
+    'seed',
+    'logging_steps',
+    'eval_steps',
+    'save_steps',
+    'save_total_limit',
+    'dataloader_num_workers',
+  ];
   for (const key of same) src.add(['training', key], [key]);
   src.add(['training', 'gradient_checkpointing'], ['disable_gradient_checkpointing'], { transform: 'invert' });
   return {
@@ -270,7 +374,9 @@ function trainingOf(cfg: Obj, src: SourceRecorder, lost: LostKeys): TrainingPlan
  * fine-tuning keeps fp32 master weights (bf16-mixed); `pure_bf16: true` trains in bf16 throughout (bf16-true).
  */
 function precisionOf(cfg: Obj, method: Method, src: SourceRecorder): Precision {
-  src.add(['precision'], cfg.pure_bf16 === true ? ['pure_bf16'] : cfg.fp16 === true ? ['fp16'] : ['bf16'], { transform: 'none' });
+  src.add(['precision'], cfg.pure_bf16 === true ? ['pure_bf16'] : cfg.fp16 === true ? ['fp16'] : ['bf16'], {
+    transform: 'none',
+  });
   if (cfg.pure_bf16 === true) return 'bf16-true';
   if (cfg.bf16 === true) return 'bf16-mixed';
   if (cfg.fp16 === true) return 'fp16-mixed';

@@ -11,19 +11,26 @@ import { asObject, asString, type Obj } from './read';
 export function llamaFactoryRowLayout(name: string, entry: Obj): RowLayout {
   const where = `LLaMA-Factory's \`${name}\` entry in dataset_info.json`;
   const formatting = asString(entry.formatting) ?? 'alpaca';
-  if (entry.ranking === true || (formatting !== 'alpaca' && formatting !== 'sharegpt')) return { kind: 'unchecked', label: where };
+  if (entry.ranking === true || (formatting !== 'alpaca' && formatting !== 'sharegpt'))
+    return { kind: 'unchecked', label: where };
   const columns = entry.columns === undefined ? null : asObject(entry.columns);
-  const column = (key: string, fallback: string): string | null => (columns ? asString(columns[key]) ?? null : fallback);
+  const column = (key: string, fallback: string): string | null =>
+    columns ? (asString(columns[key]) ?? null) : fallback;
   if (formatting === 'alpaca') {
     const present = (keys: Array<string | null>) => keys.filter((k): k is string => k !== null);
     const required = present([column('prompt', 'instruction'), column('response', 'output')]);
     if (required.length === 0) return { kind: 'unchecked', label: where };
     // system and history have no default column: they are read only when `columns` names them.
-    const named = (key: string) => (columns ? asString(columns[key]) ?? null : null);
-    return { kind: 'fields', label: `${where} (alpaca)`, required, optional: present([column('query', 'input'), named('system'), named('history')]) };
+    const named = (key: string) => (columns ? (asString(columns[key]) ?? null) : null);
+    return {
+      kind: 'fields',
+      label: `${where} (alpaca)`,
+      required,
+      optional: present([column('query', 'input'), named('system'), named('history')]),
+    };
   }
   const tags = entry.tags === undefined ? null : asObject(entry.tags);
-  const tag = (key: string, fallback: string): string | null => (tags ? asString(tags[key]) ?? null : fallback);
+  const tag = (key: string, fallback: string): string | null => (tags ? (asString(tags[key]) ?? null) : fallback);
   const field = column('messages', 'conversations');
   const role = tag('role_tag', 'from');
   const content = tag('content_tag', 'value');

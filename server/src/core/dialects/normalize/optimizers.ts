@@ -24,12 +24,36 @@ const EXACT: Record<string, Optimizer> = {
 
 const APPROXIMATE: Record<string, OptimizerMapping> = {
   // torchao's AdamW8bit quantizes both moments in blocks of 256 with an fp32 scale, as bitsandbytes does.
-  adamw_torch_8bit: { optim: 'adamw_8bit', approximation: 'torchao 8-bit AdamW, counted as bitsandbytes 8-bit AdamW (the same 2 B of state per parameter plus block scales)' },
-  ao_adamw_8bit: { optim: 'adamw_8bit', approximation: 'torchao 8-bit AdamW, counted as bitsandbytes 8-bit AdamW (the same 2 B of state per parameter plus block scales)' },
-  adamw_torch_4bit: { optim: 'adamw_8bit', approximation: 'torchao 4-bit AdamW, counted as 8-bit AdamW: the estimate is high by about 1 B per trainable parameter' },
-  ao_adamw_4bit: { optim: 'adamw_8bit', approximation: 'torchao 4-bit AdamW, counted as 8-bit AdamW: the estimate is high by about 1 B per trainable parameter' },
-  paged_adamw_32bit: { optim: 'adamw_torch', approximation: 'paged 32-bit AdamW, counted as AdamW (the same fp32 moments; paging lets them spill to CPU memory under pressure)' },
-  paged_adamw: { optim: 'adamw_torch', approximation: 'paged 32-bit AdamW, counted as AdamW (the same fp32 moments; paging lets them spill to CPU memory under pressure)' },
+  adamw_torch_8bit: {
+    optim: 'adamw_8bit',
+    approximation:
+      'torchao 8-bit AdamW, counted as bitsandbytes 8-bit AdamW (the same 2 B of state per parameter plus block scales)',
+  },
+  ao_adamw_8bit: {
+    optim: 'adamw_8bit',
+    approximation:
+      'torchao 8-bit AdamW, counted as bitsandbytes 8-bit AdamW (the same 2 B of state per parameter plus block scales)',
+  },
+  adamw_torch_4bit: {
+    optim: 'adamw_8bit',
+    approximation:
+      'torchao 4-bit AdamW, counted as 8-bit AdamW: the estimate is high by about 1 B per trainable parameter',
+  },
+  ao_adamw_4bit: {
+    optim: 'adamw_8bit',
+    approximation:
+      'torchao 4-bit AdamW, counted as 8-bit AdamW: the estimate is high by about 1 B per trainable parameter',
+  },
+  paged_adamw_32bit: {
+    optim: 'adamw_torch',
+    approximation:
+      'paged 32-bit AdamW, counted as AdamW (the same fp32 moments; paging lets them spill to CPU memory under pressure)',
+  },
+  paged_adamw: {
+    optim: 'adamw_torch',
+    approximation:
+      'paged 32-bit AdamW, counted as AdamW (the same fp32 moments; paging lets them spill to CPU memory under pressure)',
+  },
 };
 
 /** The plan optimizer for a dialect's optimizer name; unknown names count as AdamW and say so. */
@@ -37,5 +61,10 @@ export function mapOptimizer(name: string): OptimizerMapping {
   const key = name.trim().toLowerCase();
   const exact = EXACT[key];
   if (exact) return { optim: exact };
-  return APPROXIMATE[key] ?? { optim: 'adamw_torch', approximation: `${name} has no LoRA Lens equivalent: the estimate counts AdamW with fp32 moments (8 B per trainable parameter)` };
+  return (
+    APPROXIMATE[key] ?? {
+      optim: 'adamw_torch',
+      approximation: `${name} has no LoRA Lens equivalent: the estimate counts AdamW with fp32 moments (8 B per trainable parameter)`,
+    }
+  );
 }

@@ -24,10 +24,15 @@ const DATA_FILE = /\.(jsonl|json|csv|parquet|arrow|txt)$/i;
  * A dataset path as axolotl reads it: a local file or folder when one exists (or it plainly names a file),
  * else a Hub dataset id.
  */
-export function datasetLocation(path: string, absolute: (p: string) => string, opts: NormalizeOptions): { plan: string; remote: boolean } {
+export function datasetLocation(
+  path: string,
+  absolute: (p: string) => string,
+  opts: NormalizeOptions,
+): { plan: string; remote: boolean } {
   const exists = opts.fileExists ?? existsSync;
   const local = absolute(path);
-  if (exists(local) || DATA_FILE.test(path) || /^(\.{1,2}[\\/]|[\\/]|~)/.test(path) || !looksLikeHubId(path)) return { plan: local, remote: false };
+  if (exists(local) || DATA_FILE.test(path) || /^(\.{1,2}[\\/]|[\\/]|~)/.test(path) || !looksLikeHubId(path))
+    return { plan: local, remote: false };
   return { plan: hubDatasetRef(path), remote: true };
 }
 
@@ -36,19 +41,41 @@ export function distributedFrom(deepspeed: unknown, fsdp: boolean): { distribute
   if (typeof deepspeed === 'string' && deepspeed.trim()) {
     const name = deepspeed.toLowerCase();
     const offload = /offload/.test(name) ? ' with CPU offload' : '';
-    if (/z(ero)?_?3/.test(name)) return { distributed: 'deepspeed_zero3', lost: offload ? `DeepSpeed ZeRO-3${offload}: the offload is not modelled` : undefined };
-    if (/z(ero)?_?2/.test(name)) return { distributed: 'deepspeed_zero2', lost: offload ? `DeepSpeed ZeRO-2${offload}: the offload is not modelled` : undefined };
-    if (/z(ero)?_?[01]/.test(name)) return { distributed: 'ddp', lost: 'DeepSpeed ZeRO-0/1 counted as data parallel (ZeRO-1 also shards the optimizer states)' };
-    return { distributed: 'ddp', lost: 'DeepSpeed config not read (stage unknown from its name): counted as data parallel' };
+    if (/z(ero)?_?3/.test(name))
+      return {
+        distributed: 'deepspeed_zero3',
+        lost: offload ? `DeepSpeed ZeRO-3${offload}: the offload is not modelled` : undefined,
+      };
+    if (/z(ero)?_?2/.test(name))
+      return {
+        distributed: 'deepspeed_zero2',
+        lost: offload ? `DeepSpeed ZeRO-2${offload}: the offload is not modelled` : undefined,
+      };
+    if (/z(ero)?_?[01]/.test(name))
+      return {
+        distributed: 'ddp',
+        lost: 'DeepSpeed ZeRO-0/1 counted as data parallel (ZeRO-1 also shards the optimizer states)',
+      };
+    return {
+      distributed: 'ddp',
+      lost: 'DeepSpeed config not read (stage unknown from its name): counted as data parallel',
+    };
   }
-  if (deepspeed !== null && typeof deepspeed === 'object') return { distributed: 'ddp', lost: 'inline DeepSpeed config not read: counted as data parallel' };
+  if (deepspeed !== null && typeof deepspeed === 'object')
+    return { distributed: 'ddp', lost: 'inline DeepSpeed config not read: counted as data parallel' };
   return { distributed: fsdp ? 'fsdp' : 'none' };
 }
 
 /** The model of a config read by transformers' from_pretrained: `model_revision` (null for `main`) and `trust_remote_code`, as LLaMA-Factory and TRL name them. */
 export function hfModelRef(cfg: Obj, name: string, attn: AttnImplementation, load8: boolean): ModelRef {
   const revision = asString(cfg.model_revision);
-  return { name_or_path: name, revision: revision && revision !== 'main' ? revision : null, trust_remote_code: cfg.trust_remote_code === true, attn_implementation: attn, ...(load8 ? { load_in_8bit: true } : {}) };
+  return {
+    name_or_path: name,
+    revision: revision && revision !== 'main' ? revision : null,
+    trust_remote_code: cfg.trust_remote_code === true,
+    attn_implementation: attn,
+    ...(load8 ? { load_in_8bit: true } : {}),
+  };
 }
 
 /** `runs/<model>-<method>` as our dialect names a default output folder. */

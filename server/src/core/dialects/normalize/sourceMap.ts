@@ -60,9 +60,18 @@ export class SourceRecorder {
   }
 
   /** `planPath` is decided by `docPath`; present when the document holds a non-null value there. */
-  add(planPath: PlanPath, docPath: NodePath | null, extra: Pick<PlanSource, 'transform'> & { name?: string } = {}): void {
-    const present = docPath !== null && valueAt(this.root, docPath) !== undefined && valueAt(this.root, docPath) !== null;
-    const source: PlanSource = { docPath, name: extra.name ?? (docPath ? displayName(docPath) : '(set by the tool)'), present };
+  add(
+    planPath: PlanPath,
+    docPath: NodePath | null,
+    extra: Pick<PlanSource, 'transform'> & { name?: string } = {},
+  ): void {
+    const present =
+      docPath !== null && valueAt(this.root, docPath) !== undefined && valueAt(this.root, docPath) !== null;
+    const source: PlanSource = {
+      docPath,
+      name: extra.name ?? (docPath ? displayName(docPath) : '(set by the tool)'),
+      present,
+    };
     if (extra.transform) source.transform = extra.transform;
     this.map[planKey(planPath)] = source;
   }
@@ -91,7 +100,11 @@ export function sourceOf(map: PlanSourceMap, path: PlanPath): PlanSource | undef
  * A fix's edit of a plan field as edits of the dialect document: [] when the field has no dialect key, or when
  * its value cannot be written to one key (the fix should then be dropped, not applied to our dialect's path).
  */
-export function dialectEdits(map: PlanSourceMap, planPath: PlanPath, value: unknown): Array<{ path: NodePath; value: unknown }> {
+export function dialectEdits(
+  map: PlanSourceMap,
+  planPath: PlanPath,
+  value: unknown,
+): Array<{ path: NodePath; value: unknown }> {
   const source = map[planKey(planPath)];
   if (!source || !source.docPath || source.transform === 'none') return [];
   switch (source.transform) {
@@ -99,7 +112,12 @@ export function dialectEdits(map: PlanSourceMap, planPath: PlanPath, value: unkn
       return typeof value === 'boolean' ? [{ path: source.docPath, value: !value }] : [];
     case 'axolotl-targets':
       if (value === 'all-linear') return [{ path: ['lora_target_linear'], value: true }];
-      return Array.isArray(value) ? [{ path: ['lora_target_modules'], value }, { path: ['lora_target_linear'], value: false }] : [];
+      return Array.isArray(value)
+        ? [
+            { path: ['lora_target_modules'], value },
+            { path: ['lora_target_linear'], value: false },
+          ]
+        : [];
     case 'llama-factory-targets':
       if (value === 'all-linear') return [{ path: source.docPath, value: 'all' }];
       return Array.isArray(value) ? [{ path: source.docPath, value: value.join(',') }] : [];

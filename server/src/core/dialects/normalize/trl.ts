@@ -7,7 +7,16 @@
  */
 import type { ConfigDocument } from '../../document/configDocument';
 import { DATA_DEFAULTS, DPO_DEFAULTS, OUTPUT_DEFAULTS, QUANTIZATION_DEFAULTS } from '../../plan/defaults';
-import type { AttnImplementation, DataPlan, DpoLoss, LoraPlan, Method, Precision, TrainingPlan, TrainingPlanArgs } from '../../plan/types';
+import type {
+  AttnImplementation,
+  DataPlan,
+  DpoLoss,
+  LoraPlan,
+  Method,
+  Precision,
+  TrainingPlan,
+  TrainingPlanArgs,
+} from '../../plan/types';
 import { hubDatasetRef } from './datasetRef';
 import { hfRunArgs, hfScheduleAndOptimizer, SAME_NAME_TRAINING_ARGS } from './hfTraining';
 import { asBool, asInt, asNumber, asObject, asString, type Obj } from './read';
@@ -22,15 +31,30 @@ export type TrlCommand = 'sft' | 'dpo';
 const PLAN_LOSSES = new Set<string>(['sigmoid', 'ipo', 'hinge']);
 
 /** The plan of a TRL recipe for `trl <command>`. */
-export function trlToPlan(doc: ConfigDocument, configPath: string | null, command: TrlCommand, opts: NormalizeOptions = {}): NormalizeResult {
+export function trlToPlan(
+  doc: ConfigDocument,
+  configPath: string | null,
+  command: TrlCommand,
+  opts: NormalizeOptions = {},
+): NormalizeResult {
   const cfg = asObject(doc.value);
   const src = new SourceRecorder(cfg);
   const lost = new LostKeys();
   const problems: NormalizeProblem[] = [];
-  const result = (plan: TrainingPlan | null): NormalizeResult => ({ dialect: 'trl', plan, sources: src.map, lost: lost.list, problems });
+  const result = (plan: TrainingPlan | null): NormalizeResult => ({
+    dialect: 'trl',
+    plan,
+    sources: src.map,
+    lost: lost.list,
+    problems,
+  });
   const model = asString(cfg.model_name_or_path);
   if (!model) {
-    problems.push({ code: 'dialect-no-model', path: ['model_name_or_path'], message: 'model_name_or_path is missing: TRL needs the model to fine-tune (a Hub id or a local folder).' });
+    problems.push({
+      code: 'dialect-no-model',
+      path: ['model_name_or_path'],
+      message: 'model_name_or_path is missing: TRL needs the model to fine-tune (a Hub id or a local folder).',
+    });
     return result(null);
   }
   const method = methodOf(cfg, src);
@@ -42,7 +66,10 @@ export function trlToPlan(doc: ConfigDocument, configPath: string | null, comman
   src.add(['model', 'revision'], ['model_revision']);
   src.add(['output', 'dir'], ['output_dir']);
   if (method !== 'full' && dtypeOf(cfg) === 'float32') {
-    lost.add(['dtype'], 'TRL loads the base in float32 unless `dtype` is set (ModelConfig\'s default): the frozen weights take 4 B each, the estimate counts them in bf16');
+    lost.add(
+      ['dtype'],
+      "TRL loads the base in float32 unless `dtype` is set (ModelConfig's default): the frozen weights take 4 B each, the estimate counts them in bf16",
+    );
   }
   const plan: TrainingPlan = {
     version: 1,
@@ -104,14 +131,26 @@ function loraOf(cfg: Obj, src: SourceRecorder, lost: LostKeys): LoraPlan {
   src.add(['lora', 'bias'], null);
   src.add(['lora', 'target_modules'], ['lora_target_modules']);
   const raw = cfg.lora_target_modules;
-  const list = (Array.isArray(raw) ? raw.map(String) : asString(raw) ? [asString(raw)!] : []).map((s) => s.trim()).filter(Boolean);
-  if (list.length === 0) lost.add(['use_peft'], 'no `lora_target_modules`: PEFT picks the architecture\'s default modules (q_proj and v_proj for Llama, Qwen and Mistral); the plan counts those two');
-  if (cfg.lora_modules_to_save) lost.add(['lora_modules_to_save'], 'modules trained in full beside the adapter: not modelled');
+  const list = (Array.isArray(raw) ? raw.map(String) : asString(raw) ? [asString(raw)!] : [])
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (list.length === 0)
+    lost.add(
+      ['use_peft'],
+      "no `lora_target_modules`: PEFT picks the architecture's default modules (q_proj and v_proj for Llama, Qwen and Mistral); the plan counts those two",
+    );
+  if (cfg.lora_modules_to_save)
+    lost.add(['lora_modules_to_save'], 'modules trained in full beside the adapter: not modelled');
   return {
     r,
     lora_alpha: asNumber(cfg.lora_alpha) ?? 32,
     lora_dropout: asNumber(cfg.lora_dropout) ?? 0.05,
-    target_modules: list.length === 0 ? ['q_proj', 'v_proj'] : list.length === 1 && list[0] === 'all-linear' ? 'all-linear' : [...new Set(list)],
+    target_modules:
+      list.length === 0
+        ? ['q_proj', 'v_proj']
+        : list.length === 1 && list[0] === 'all-linear'
+          ? 'all-linear'
+          : [...new Set(list)],
     bias: 'none',
     use_rslora: cfg.use_rslora === true,
     use_dora: cfg.use_dora === true,
@@ -138,20 +177,33 @@ function quantizationOf(cfg: Obj, src: SourceRecorder): TrainingPlan['quantizati
 }
 
 /** `dataset_name` (or the first of `datasets`) as a Hub reference or a local path; TRL's eval split is not a plan file. */
-function dataOf(cfg: Obj, command: TrlCommand, src: SourceRecorder, lost: LostKeys, absolute: (p: string) => string, opts: NormalizeOptions): DataPlan {
+function dataOf(
+  cfg: Obj,
+  command: TrlCommand,
+  src: SourceRecorder,
+  lost: LostKeys,
+  absolute: (p: string) => string,
+  opts: NormalizeOptions,
+): DataPlan {
   const mixture = Array.isArray(cfg.datasets) ? cfg.datasets.map(asObject) : [];
   const fromMixture = !asString(cfg.dataset_name) && mixture.length > 0;
   const name = fromMixture ? asString(mixture[0]!.path) : asString(cfg.dataset_name);
-  if (fromMixture && mixture.length > 1) lost.add(['datasets'], `${mixture.length} datasets mixed: the plan carries the first`);
+  if (fromMixture && mixture.length > 1)
+    lost.add(['datasets'], `${mixture.length} datasets mixed: the plan carries the first`);
   src.add(['data', 'train'], fromMixture ? ['datasets', 0, 'path'] : ['dataset_name'], { transform: 'none' });
-  src.add(['data', 'eval'], null, { name: 'the dataset\'s `dataset_test_split`' });
+  src.add(['data', 'eval'], null, { name: "the dataset's `dataset_test_split`" });
   src.add(['data', 'max_length'], ['max_length']);
   src.add(['data', 'packing'], ['packing']);
   src.add(['data', 'train_on_prompt'], ['assistant_only_loss'], { transform: 'invert' });
-  src.add(['data', 'format'], null, { name: 'the dataset\'s columns' });
+  src.add(['data', 'format'], null, { name: "the dataset's columns" });
   // TRL evaluates on the dataset's `dataset_test_split` (or the mixture's test_split_size) whenever eval_strategy is not `no`.
   const strategy = asString(cfg.eval_strategy);
-  src.map[EVAL_SPLIT] = { docPath: ['eval_strategy'], name: 'eval_strategy', present: strategy !== undefined && strategy !== 'no', transform: 'none' };
+  src.map[EVAL_SPLIT] = {
+    docPath: ['eval_strategy'],
+    name: 'eval_strategy',
+    present: strategy !== undefined && strategy !== 'no',
+    transform: 'none',
+  };
   const train = name ? datasetLocation(name, absolute, opts).plan : hubDatasetRef('(none)');
   return {
     ...DATA_DEFAULTS,
@@ -201,13 +253,21 @@ function distributedOf(cfg: Obj, src: SourceRecorder, lost: LostKeys): TrainingP
   if (cfg.deepspeed === undefined && accelerate && /fsdp/i.test(accelerate)) return 'fsdp';
   if (cfg.deepspeed === undefined && accelerate && /multi_gpu/i.test(accelerate)) return gpus > 1 ? 'ddp' : 'none';
   if (cfg.deepspeed === undefined && accelerate && /single_gpu/i.test(accelerate)) return 'none';
-  const found = distributedFrom(cfg.deepspeed ?? accelerate, cfg.fsdp !== undefined && cfg.fsdp !== '' && cfg.fsdp !== false);
+  const found = distributedFrom(
+    cfg.deepspeed ?? accelerate,
+    cfg.fsdp !== undefined && cfg.fsdp !== '' && cfg.fsdp !== false,
+  );
   if (found.lost) lost.add([key], found.lost);
   return found.distributed;
 }
 
 /** A `trl dpo` recipe as a DPO plan: beta, the loss (TRL's other pairwise losses counted as sigmoid), label smoothing. */
-function objectiveOf(cfg: Obj, command: TrlCommand, src: SourceRecorder, lost: LostKeys): Pick<TrainingPlan, 'objective' | 'dpo'> {
+function objectiveOf(
+  cfg: Obj,
+  command: TrlCommand,
+  src: SourceRecorder,
+  lost: LostKeys,
+): Pick<TrainingPlan, 'objective' | 'dpo'> {
   if (command === 'sft') return { objective: 'sft' };
   src.add(['objective'], null, { name: 'the `trl dpo` command' });
   src.add(['dpo', 'beta'], ['beta']);
@@ -215,7 +275,11 @@ function objectiveOf(cfg: Obj, command: TrlCommand, src: SourceRecorder, lost: L
   src.add(['dpo', 'label_smoothing'], ['label_smoothing']);
   const losses = (Array.isArray(cfg.loss_type) ? cfg.loss_type : [cfg.loss_type ?? 'sigmoid']).map(String);
   const planned = losses.length === 1 && PLAN_LOSSES.has(losses[0]!) ? (losses[0] as DpoLoss) : 'sigmoid';
-  if (losses.length !== 1 || !PLAN_LOSSES.has(losses[0]!)) lost.add(['loss_type'], `loss ${losses.join(' + ')}: the plan counts the sigmoid DPO loss, with the same pairs and reference forward`);
+  if (losses.length !== 1 || !PLAN_LOSSES.has(losses[0]!))
+    lost.add(
+      ['loss_type'],
+      `loss ${losses.join(' + ')}: the plan counts the sigmoid DPO loss, with the same pairs and reference forward`,
+    );
   const beta = asNumber(cfg.beta);
   const smoothing = asNumber(cfg.label_smoothing);
   return {
@@ -223,7 +287,8 @@ function objectiveOf(cfg: Obj, command: TrlCommand, src: SourceRecorder, lost: L
     dpo: {
       beta: beta !== undefined && beta > 0 && beta <= 100 ? beta : DPO_DEFAULTS.beta,
       loss: planned,
-      label_smoothing: smoothing !== undefined && smoothing >= 0 && smoothing < 0.5 ? smoothing : DPO_DEFAULTS.label_smoothing,
+      label_smoothing:
+        smoothing !== undefined && smoothing >= 0 && smoothing < 0.5 ? smoothing : DPO_DEFAULTS.label_smoothing,
     },
   };
 }

@@ -7,8 +7,6 @@ import type { TrainingPlan } from '../../plan/types';
 import type { RowLayout } from '../../data/layout';
 import type { PlanSourceMap } from './sourceMap';
 
-
-
 /** A key (or part of a value) of the dialect document that the plan does not carry, and why. */
 export interface LostKey {
   /** The dialect's key path, e.g. ['deepspeed'] or ['datasets', 1]. */

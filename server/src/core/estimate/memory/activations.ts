@@ -103,7 +103,8 @@ export function activationBytesPerToken(a: ActivationInputs): PerToken {
       const { site, width } = siteOf(m, spec);
       const per = m.activePerToken;
       const fromStream = site === 'attn' || site === 'mlp'; // a norm output; o and down inputs are in compute dtype
-      if (a.dropout > 0) layer += per * width * (1 + c); // dropout's bool mask + the dropped input, cast to the compute dtype
+      if (a.dropout > 0)
+        layer += per * width * (1 + c); // dropout's bool mask + the dropped input, cast to the compute dtype
       else if (fromStream && castPerTarget) layer += per * c * width;
       else if (site !== 'o' && !seen.has(site)) layer += (site === 'down' ? k : 1) * c * width;
       seen.add(site);
@@ -116,7 +117,8 @@ export function activationBytesPerToken(a: ActivationInputs): PerToken {
       const { site, width } = siteOf(m, spec);
       const per = m.activePerToken;
       if (a.dropout > 0) layer += per * width * (1 + (shared ? 4 : 0)); // bool mask (+ its own fp32 output)
-      if (!shared) layer += per * regime.adapter * width; // PEFT's per-target cast of the input
+      if (!shared)
+        layer += per * regime.adapter * width; // PEFT's per-target cast of the input
       else if (site !== 'o' && !seen.has(site)) layer += (site === 'down' ? k : 1) * 4 * width;
       seen.add(site);
       layer += per * regime.adapter * a.r; // lora_A's output, kept by lora_B
@@ -126,7 +128,8 @@ export function activationBytesPerToken(a: ActivationInputs): PerToken {
   const loraCopy = !full && regime.stream === 2 ? regime.adapter * i : 0;
   // Fused LoRA's MLP backward peaks at the gating product's backward: down_proj's saved input is gone, its input
   // gradient and the two factor gradients are alive (2·i more than what the layer keeps), with the stream's gradient.
-  const workspace = a.fusedLora && !full ? 2 * regime.adapter * i * k + stream * h : 3 * mm * i * k + 2 * stream * h + loraCopy;
+  const workspace =
+    a.fusedLora && !full ? 2 * regime.adapter * i * k + stream * h : 3 * mm * i * k + 2 * stream * h + loraCopy;
   return {
     layer,
     outside,

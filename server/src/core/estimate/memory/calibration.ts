@@ -56,7 +56,10 @@ export const MEASURED_ARCH: Record<string, string> = {
 
 /** Parses JSON lines, skipping blank lines. */
 export function parseMeasurements(text: string): Measurement[] {
-  return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Measurement);
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Measurement);
 }
 
 /** The plan a measurement ran: its method, targets, rank, sequence, batch and checkpointing; AdamW; no padding. */
@@ -65,24 +68,68 @@ export function measurementPlan(m: Measurement, engine: Engine = 'hf'): Training
   return {
     version: 1,
     config_path: null,
-    model: { name_or_path: MEASURED_ARCH[m.arch] ?? m.arch, revision: null, trust_remote_code: false, attn_implementation: 'sdpa' },
+    model: {
+      name_or_path: MEASURED_ARCH[m.arch] ?? m.arch,
+      revision: null,
+      trust_remote_code: false,
+      attn_implementation: 'sdpa',
+    },
     method: m.method,
     precision: m.method === 'full' && m.master === 'fp32' ? 'bf16-mixed' : 'bf16-true',
     lora: lora
-      ? { r: m.r ?? 16, lora_alpha: 2 * (m.r ?? 16), lora_dropout: 0, target_modules: m.targets === 'all-linear' || !m.targets ? 'all-linear' : m.targets.split(','),
-          bias: 'none', use_rslora: false, use_dora: false }
+      ? {
+          r: m.r ?? 16,
+          lora_alpha: 2 * (m.r ?? 16),
+          lora_dropout: 0,
+          target_modules: m.targets === 'all-linear' || !m.targets ? 'all-linear' : m.targets.split(','),
+          bias: 'none',
+          use_rslora: false,
+          use_dora: false,
+        }
       : null,
-    quantization: m.method === 'qlora'
-      ? { load_in_4bit: true, bnb_4bit_quant_type: 'nf4', bnb_4bit_use_double_quant: m.double_quant ?? true, bnb_4bit_compute_dtype: 'bfloat16',
-          prepare_for_kbit_training: m.kbit_prep ?? true, upcast_non_quantized: m.upcast ?? true }
-      : null,
-    data: { train: '/dev/null', eval: null, format: 'text', chat_template: 'auto', max_length: m.seq, packing: false, group_by_length: false,
-      train_on_prompt: true, dedupe: false, strip_html: false },
+    quantization:
+      m.method === 'qlora'
+        ? {
+            load_in_4bit: true,
+            bnb_4bit_quant_type: 'nf4',
+            bnb_4bit_use_double_quant: m.double_quant ?? true,
+            bnb_4bit_compute_dtype: 'bfloat16',
+            prepare_for_kbit_training: m.kbit_prep ?? true,
+            upcast_non_quantized: m.upcast ?? true,
+          }
+        : null,
+    data: {
+      train: '/dev/null',
+      eval: null,
+      format: 'text',
+      chat_template: 'auto',
+      max_length: m.seq,
+      packing: false,
+      group_by_length: false,
+      train_on_prompt: true,
+      dedupe: false,
+      strip_html: false,
+    },
     training: {
-      learning_rate: 1e-4, per_device_train_batch_size: m.bs, per_device_eval_batch_size: m.bs, gradient_accumulation_steps: m.accumulation ?? 1,
-      num_train_epochs: 1, max_steps: 3, warmup_ratio: 0, warmup_steps: 0, lr_scheduler_type: 'constant', max_grad_norm: 0,
-      weight_decay: 0, optim: m.optim ?? 'adamw_torch', gradient_checkpointing: m.gc, seed: 0, logging_steps: 1, eval_steps: null,
-      save_steps: 0, save_total_limit: null, dataloader_num_workers: 0,
+      learning_rate: 1e-4,
+      per_device_train_batch_size: m.bs,
+      per_device_eval_batch_size: m.bs,
+      gradient_accumulation_steps: m.accumulation ?? 1,
+      num_train_epochs: 1,
+      max_steps: 3,
+      warmup_ratio: 0,
+      warmup_steps: 0,
+      lr_scheduler_type: 'constant',
+      max_grad_norm: 0,
+      weight_decay: 0,
+      optim: m.optim ?? 'adamw_torch',
+      gradient_checkpointing: m.gc,
+      seed: 0,
+      logging_steps: 1,
+      eval_steps: null,
+      save_steps: 0,
+      save_total_limit: null,
+      dataloader_num_workers: 0,
     },
     hardware: { gpu: 'H100-80GB', num_gpus: 1, distributed: 'none' },
     output: { dir: '/tmp', merge: false, merge_dtype: 'bfloat16', merge_base: 'dequantized', safe_serialization: true },

@@ -11,7 +11,18 @@ export { asMethod, dataSizeOf, makeItFit, qloraEdits, whatWouldFit } from './sug
 export type { DataSize, FitPlan, FitSuggestion, MakeItFitOptions, SuggestionKind } from './suggest';
 export { FULL_FT_MIN_ROWS, MIN_ROWS, recommendMethod } from './recommend';
 export type { MethodRecommendation } from './recommend';
-export { formatCount, formatGiB, formatRange, hoverMarkdown, INLAY_MAX_LENGTH, inlayLabel, MEMORY_NO_FIT, noFitDiagnostic, noFitFixes, verdictLine } from './presentation';
+export {
+  formatCount,
+  formatGiB,
+  formatRange,
+  hoverMarkdown,
+  INLAY_MAX_LENGTH,
+  inlayLabel,
+  MEMORY_NO_FIT,
+  noFitDiagnostic,
+  noFitFixes,
+  verdictLine,
+} from './presentation';
 export type { HoverParts, NoFitDiagnostic } from './presentation';
 export { measurementPlan, parseMeasurements } from './calibration';
 export type { Measurement } from './calibration';

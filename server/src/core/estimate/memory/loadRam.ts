@@ -42,21 +42,35 @@ export function largestTensorElements(spec: ModelSpec): number {
 
 export function estimateLoadRam(spec: ModelSpec, plan: TrainingPlan): LoadRam {
   const processes = Math.max(1, plan.hardware.num_gpus);
-  const per = (bytes: number, kind: LoadKind, basis: string): LoadRam =>
-    ({ bytes: processes * (PROCESS_RAM_BYTES + bytes), kind, basis: processes > 1 ? `${basis}, in each of ${processes} processes` : basis });
+  const per = (bytes: number, kind: LoadKind, basis: string): LoadRam => ({
+    bytes: processes * (PROCESS_RAM_BYTES + bytes),
+    kind,
+    basis: processes > 1 ? `${basis}, in each of ${processes} processes` : basis,
+  });
   const file = fileBytes(spec);
   const largest = largestTensorElements(spec);
   if (plan.method === 'qlora' && plan.engine === 'lora-lens') {
     const converted = file === 2 ? 0 : 2 * largest;
-    return per(file * largest + converted, 'streaming', 'streamed one tensor at a time: the process and its largest tensor');
+    return per(
+      file * largest + converted,
+      'streaming',
+      'streamed one tensor at a time: the process and its largest tensor',
+    );
   }
   const modelFile = modelStates(spec, plan).baseParams * file;
   if (plan.method === 'qlora' || plan.model.load_in_8bit === true) {
-    return per(Math.min(SHARD_BYTES, modelFile), 'shard by shard', 'quantized by transformers as it loads: the process and one 5 GB shard');
+    return per(
+      Math.min(SHARD_BYTES, modelFile),
+      'shard by shard',
+      'quantized by transformers as it loads: the process and one 5 GB shard',
+    );
   }
   const dtype = plan.precision === 'bf16-true' ? 2 : 4;
-  return per(modelStates(spec, plan).baseParams * dtype, 'whole model',
-    `the whole model is read into RAM in ${dtype === 2 ? 'bf16' : 'fp32'} before it moves to the GPU`);
+  return per(
+    modelStates(spec, plan).baseParams * dtype,
+    'whole model',
+    `the whole model is read into RAM in ${dtype === 2 ? 'bf16' : 'fp32'} before it moves to the GPU`,
+  );
 }
 
 /** "loading needs ≈ 5.1 GiB of RAM (streamed one tensor at a time: …)". */

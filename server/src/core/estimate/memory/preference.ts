@@ -23,24 +23,44 @@ export function sequencesPerExample(plan: TrainingPlan): number {
  * The frozen reference copy of full fine-tuning (TRL's ref_model, loaded in the policy's parameter dtype), per GPU
  * under weight sharding; null with an adapter (the reference is the base with the adapter disabled) or for SFT.
  */
-export function referenceCopy(plan: TrainingPlan, baseParams: number, paramBytes: number, weightShards: number): Term | null {
+export function referenceCopy(
+  plan: TrainingPlan,
+  baseParams: number,
+  paramBytes: number,
+  weightShards: number,
+): Term | null {
   if (!isPreference(plan) || plan.method !== 'full') return null;
-  return { key: 'weights', label: 'Reference model (frozen copy, DPO)', bytes: (baseParams * paramBytes) / weightShards };
+  return {
+    key: 'weights',
+    label: 'Reference model (frozen copy, DPO)',
+    bytes: (baseParams * paramBytes) / weightShards,
+  };
 }
 
 /**
  * transformers + TRL: the reference forward's logits (vocabulary × every token of both sequences, in the stream's
  * dtype), alive through the loss. Null for the bundled trainer (it keeps per-row sums) or SFT.
  */
-export function referenceLogits(plan: TrainingPlan, chunkedLoss: boolean, vocab: number, tokens: number, streamBytes: number): Term | null {
+export function referenceLogits(
+  plan: TrainingPlan,
+  chunkedLoss: boolean,
+  vocab: number,
+  tokens: number,
+  streamBytes: number,
+): Term | null {
   if (!isPreference(plan) || chunkedLoss) return null;
-  return { key: 'logits', label: 'Reference logits (no grad, held through the DPO loss)', bytes: vocab * tokens * streamBytes };
+  return {
+    key: 'logits',
+    label: 'Reference logits (no grad, held through the DPO loss)',
+    bytes: vocab * tokens * streamBytes,
+  };
 }
 
 export function preferenceNote(plan: TrainingPlan): string | null {
   if (!isPreference(plan)) return null;
-  const reference = plan.method === 'full'
-    ? 'a frozen reference copy of the weights'
-    : 'a reference forward with the adapter disabled (no extra weights)';
+  const reference =
+    plan.method === 'full'
+      ? 'a frozen reference copy of the weights'
+      : 'a reference forward with the adapter disabled (no extra weights)';
   return `Preference training (DPO): each example is two sequences (chosen and rejected) in one forward, so a micro-batch of ${plan.training.per_device_train_batch_size} holds ${2 * plan.training.per_device_train_batch_size} rows of max_length; plus ${reference}. Derived from TRL's and the trainer's code, not yet calibrated on a GPU.`;
 }

@@ -33,14 +33,24 @@ export const INLAY_MAX_LENGTH = 43;
 export function inlayLabel(est: Estimate): string {
   const peak = `≈ ${formatGiB(est.peakBytes)}${est.numGpus > 1 ? '/GPU' : ''}`;
   const candidates: string[] = [];
-  if (!est.gpu || est.fits === null || est.headroomBytes === null) candidates.push(`${peak} peak · no GPU detected`, `${peak} peak · no GPU`, peak);
+  if (!est.gpu || est.fits === null || est.headroomBytes === null)
+    candidates.push(`${peak} peak · no GPU detected`, `${peak} peak · no GPU`, peak);
   else if (est.fits) {
     const free = formatGiB(est.headroomBytes);
     const fits = isTightFit(est) ? 'tight fit' : 'fits';
-    candidates.push(`${peak} · ${fits} ${est.gpu.name} · ${free} free`, `${peak} · ${fits} · ${free} free`, `${peak} · ${fits}`);
+    candidates.push(
+      `${peak} · ${fits} ${est.gpu.name} · ${free} free`,
+      `${peak} · ${fits} · ${free} free`,
+      `${peak} · ${fits}`,
+    );
   } else {
     const over = formatGiB(-est.headroomBytes);
-    candidates.push(`${peak} · ${over} over ${est.gpu.name}`, `${peak} · does not fit: ${over} over`, `${peak} · ${over} over`, peak);
+    candidates.push(
+      `${peak} · ${over} over ${est.gpu.name}`,
+      `${peak} · does not fit: ${over} over`,
+      `${peak} · ${over} over`,
+      peak,
+    );
   }
   return candidates.find((c) => c.length <= INLAY_MAX_LENGTH) ?? candidates[candidates.length - 1]!;
 }
@@ -50,7 +60,12 @@ export const TIGHT_FIT_SHARE = 0.05;
 
 /** Whether the estimate fits with less than TIGHT_FIT_SHARE of the card's memory left. */
 export function isTightFit(est: Estimate): boolean {
-  return est.fits === true && !!est.gpu && est.headroomBytes !== null && est.headroomBytes < TIGHT_FIT_SHARE * est.gpu.memoryBytes;
+  return (
+    est.fits === true &&
+    !!est.gpu &&
+    est.headroomBytes !== null &&
+    est.headroomBytes < TIGHT_FIT_SHARE * est.gpu.memoryBytes
+  );
 }
 
 /**
@@ -65,7 +80,11 @@ export function gpuAdvice(ownDialect: boolean): string {
 }
 
 const STRATEGY_NAMES: Record<NonNullable<Estimate['strategy']>, string> = {
-  none: 'no sharding', ddp: 'DDP', fsdp: 'FSDP', deepspeed_zero2: 'DeepSpeed ZeRO-2', deepspeed_zero3: 'DeepSpeed ZeRO-3',
+  none: 'no sharding',
+  ddp: 'DDP',
+  fsdp: 'FSDP',
+  deepspeed_zero2: 'DeepSpeed ZeRO-2',
+  deepspeed_zero3: 'DeepSpeed ZeRO-3',
 };
 
 /** " per GPU (4 GPUs, FSDP)" when the figures are one GPU's share of several; empty on one GPU. */
@@ -77,9 +96,11 @@ export function perGpu(est: Pick<Estimate, 'numGpus' | 'strategy'>): string {
 /** The verdict in one sentence, the GPU named in full: what the hint says, with nothing cut. */
 export function verdictLine(est: Estimate, ownDialect = true): string {
   const peak = `≈ ${formatGiB(est.peakBytes)} peak${perGpu(est)}`;
-  if (!est.gpu || est.fits === null || est.headroomBytes === null) return `**${peak}**; no GPU detected: ${gpuAdvice(ownDialect)} to see whether it fits.`;
+  if (!est.gpu || est.fits === null || est.headroomBytes === null)
+    return `**${peak}**; no GPU detected: ${gpuAdvice(ownDialect)} to see whether it fits.`;
   const card = `${est.gpu.name} (${formatGiB(est.gpu.memoryBytes)}${est.gpu.usedBytes ? `, ${formatGiB(est.gpu.usedBytes)} in use` : ''})`;
-  if (isTightFit(est)) return `**Tight fit on ${card}**: ${peak}, only ${formatGiB(est.headroomBytes)} free (under ${TIGHT_FIT_SHARE * 100}%): a longer batch or fragmentation can still run out of memory.`;
+  if (isTightFit(est))
+    return `**Tight fit on ${card}**: ${peak}, only ${formatGiB(est.headroomBytes)} free (under ${TIGHT_FIT_SHARE * 100}%): a longer batch or fragmentation can still run out of memory.`;
   return est.fits
     ? `**Fits ${card}**: ${peak}, ${formatGiB(est.headroomBytes)} free.`
     : `**Does not fit ${card}**: ${peak}, ${formatGiB(-est.headroomBytes)} over; the run would stop with CUDA out of memory.`;
@@ -87,15 +108,18 @@ export function verdictLine(est: Estimate, ownDialect = true): string {
 
 const PHASE_WORDS: Record<PhaseName, string> = {
   loss: 'while the loss is computed',
-  'lm_head backward': 'in the output layer\'s backward pass',
+  'lm_head backward': "in the output layer's backward pass",
   'layer recompute': 'while a checkpointed layer is recomputed',
-  'layer backward': 'in a layer\'s backward pass',
+  'layer backward': "in a layer's backward pass",
   'backward end': 'at the end of the backward pass',
   'optimizer step': 'in the optimizer step',
 };
 
 /** The trainer the estimate models, in plain words. */
-const ENGINE_WORDS: Record<Estimate['engine'], string> = { 'lora-lens': 'the bundled trainer', hf: 'the Hugging Face Trainer' };
+const ENGINE_WORDS: Record<Estimate['engine'], string> = {
+  'lora-lens': 'the bundled trainer',
+  hf: 'the Hugging Face Trainer',
+};
 
 /** "12.0 GiB" when both ends round the same, else "12.0 – 16.0 GiB". */
 export function formatRange(lo: number, hi: number): string {
@@ -117,9 +141,13 @@ export function hoverMarkdown(est: Estimate, parts: HoverParts = {}): string {
   const blocks: string[] = [verdictLine(est)];
   if (est.fits === false) {
     if (parts.fix) {
-      blocks.push(`**Make it fit** (quick fix) → ≈ ${formatGiB(parts.fix.estimate.peakBytes)}, ${formatGiB(parts.fix.estimate.headroomBytes ?? 0)} free:\n\n${parts.fix.changes.map((c) => `- ${c}`).join('\n')}`);
+      blocks.push(
+        `**Make it fit** (quick fix) → ≈ ${formatGiB(parts.fix.estimate.peakBytes)}, ${formatGiB(parts.fix.estimate.headroomBytes ?? 0)} free:\n\n${parts.fix.changes.map((c) => `- ${c}`).join('\n')}`,
+      );
     } else if (parts.suggestions) blocks.push('No change the estimator tries makes it fit this GPU.');
-    const singles = (parts.suggestions ?? []).filter((s) => !(parts.fix?.kinds.length === 1 && parts.fix.kinds[0] === s.kind));
+    const singles = (parts.suggestions ?? []).filter(
+      (s) => !(parts.fix?.kinds.length === 1 && parts.fix.kinds[0] === s.kind),
+    );
     if (singles.length) blocks.push(`Each change on its own:\n\n${singles.map((s) => `- ${s.title}`).join('\n')}`);
   }
   // Without a GPU the verdict already says what to set; the recommendation would repeat it.
@@ -130,15 +158,23 @@ export function hoverMarkdown(est: Estimate, parts: HoverParts = {}): string {
 /** The peak's breakdown, term by term, then what nvidia-smi shows, the parameter counts, the engine and the notes. */
 export function breakdownMarkdown(est: Estimate): string {
   const blocks: string[] = [];
-  const table = ['| Memory at the peak | GiB |', '| --- | ---: |', ...est.breakdown.map((t) => `| ${t.label} | ${(t.bytes / GiB).toFixed(2)} |`),
-    `| **Peak** | **${(est.peakBytes / GiB).toFixed(2)}** |`];
+  const table = [
+    '| Memory at the peak | GiB |',
+    '| --- | ---: |',
+    ...est.breakdown.map((t) => `| ${t.label} | ${(t.bytes / GiB).toFixed(2)} |`),
+    `| **Peak** | **${(est.peakBytes / GiB).toFixed(2)}** |`,
+  ];
   blocks.push(`The peak comes ${PHASE_WORDS[est.peakPhase]}:`, table.join('\n'));
   const shown = est.gpu ? Math.min(est.reservedBytesMax, est.gpu.memoryBytes) : est.reservedBytesMax;
   if (est.fits !== false && formatGiB(shown) !== formatGiB(est.peakBytes)) {
-    blocks.push(`nvidia-smi may show ${formatRange(est.peakBytes, shown)}${shown < est.reservedBytesMax ? ' (the whole card)' : ''}: PyTorch keeps freed memory cached and hands it back when it needs room.`);
+    blocks.push(
+      `nvidia-smi may show ${formatRange(est.peakBytes, shown)}${shown < est.reservedBytesMax ? ' (the whole card)' : ''}: PyTorch keeps freed memory cached and hands it back when it needs room.`,
+    );
   }
   blocks.push(`Parameters: ${formatCount(est.params.total)} total, ${formatCount(est.params.trainable)} trainable.`);
-  blocks.push(`Estimated for ${ENGINE_WORDS[est.engine]}${est.calibrated ? ', checked against GPU measurements' : ' (not yet checked against GPU measurements)'}.`);
+  blocks.push(
+    `Estimated for ${ENGINE_WORDS[est.engine]}${est.calibrated ? ', checked against GPU measurements' : ' (not yet checked against GPU measurements)'}.`,
+  );
   for (const n of est.notes) if (!/profile is not yet calibrated/.test(n)) blocks.push(`_${n}_`);
   return blocks.join('\n\n');
 }
@@ -168,7 +204,11 @@ export function noFitFixes(suggestions: FitSuggestion[], fix: FitPlan | null): Q
   const label = (kinds: FitSuggestion['kind'][]) => (changesTraining(kinds) ? ' — changes the training' : '');
   if (fix) {
     const e = fix.estimate;
-    fixes.push({ title: `Make it fit: ${fix.changes.join(', ')} (≈ ${formatGiB(e.peakBytes)}, fits${e.gpu ? ` ${e.gpu.name}` : ''})${label(fix.kinds)}`, edits: fix.edits, isPreferred: true });
+    fixes.push({
+      title: `Make it fit: ${fix.changes.join(', ')} (≈ ${formatGiB(e.peakBytes)}, fits${e.gpu ? ` ${e.gpu.name}` : ''})${label(fix.kinds)}`,
+      edits: fix.edits,
+      isPreferred: true,
+    });
   }
   for (const s of suggestions) {
     if (s.fits !== true) continue;
@@ -191,9 +231,16 @@ export function whatWouldHelp(gpu: { name: string; memoryBytes: number }, needBy
 }
 
 /** The `memory-no-fit` diagnostic, or null when the plan fits or no GPU is known. */
-export function noFitDiagnostic(est: Estimate, _plan: TrainingPlan, suggestions: FitSuggestion[] = [], fix: FitPlan | null = null): NoFitDiagnostic | null {
+export function noFitDiagnostic(
+  est: Estimate,
+  _plan: TrainingPlan,
+  suggestions: FitSuggestion[] = [],
+  fix: FitPlan | null = null,
+): NoFitDiagnostic | null {
   if (est.fits !== false || !est.gpu) return null;
-  const what = fix ? 'Make it fit (quick fix) finds a change that fits.' : whatWouldHelp(est.gpu, Math.min(est.peakBytes, ...suggestions.map((s) => s.peakBytes)));
+  const what = fix
+    ? 'Make it fit (quick fix) finds a change that fits.'
+    : whatWouldHelp(est.gpu, Math.min(est.peakBytes, ...suggestions.map((s) => s.peakBytes)));
   return {
     code: MEMORY_NO_FIT,
     severity: 'error',

@@ -34,22 +34,48 @@ const rows = (n: number) => `${n.toLocaleString('en-US')} row${n === 1 ? '' : 's
  * when it was inspected; unknown data counts as not large (full fine-tuning is not advised on faith).
  * Replaces the earlier `{ ruleOfThumb, byEstimate }` pair: one answer, with its reason in `text`.
  */
-export function recommendMethod(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpec | null, opts: EstimateOptions = {}, data: DataSize | null = null): MethodRecommendation {
+export function recommendMethod(
+  model: ModelSpec,
+  plan: TrainingPlan,
+  gpu: GpuSpec | null,
+  opts: EstimateOptions = {},
+  data: DataSize | null = null,
+): MethodRecommendation {
   const count = data?.rows ?? null;
   const moreDataFirst = count !== null && count < MIN_ROWS;
-  const prefix = moreDataFirst ? `Get more data first: ${rows(count)} is few for fine-tuning (aim for ${rows(MIN_ROWS)} or more). ` : '';
-  if (!gpu) return { method: null, needsChanges: false, moreDataFirst, text: `${prefix}No GPU known: name a GPU to get a method recommendation.` };
+  const prefix = moreDataFirst
+    ? `Get more data first: ${rows(count)} is few for fine-tuning (aim for ${rows(MIN_ROWS)} or more). `
+    : '';
+  if (!gpu)
+    return {
+      method: null,
+      needsChanges: false,
+      moreDataFirst,
+      text: `${prefix}No GPU known: name a GPU to get a method recommendation.`,
+    };
 
   const fitsAsIs = (m: Method) => estimateMemory(model, asMethod(plan, m, gpu), gpu, opts).fits === true;
-  const fitsWithChanges = (m: Method) => makeItFit(model, asMethod(plan, m, gpu), gpu, opts, data, { methodChanges: false }) !== null;
-  const result = (m: Method | null, needsChanges: boolean, why: string): MethodRecommendation => ({ method: m, needsChanges, moreDataFirst, text: `${prefix}${why}` });
+  const fitsWithChanges = (m: Method) =>
+    makeItFit(model, asMethod(plan, m, gpu), gpu, opts, data, { methodChanges: false }) !== null;
+  const result = (m: Method | null, needsChanges: boolean, why: string): MethodRecommendation => ({
+    method: m,
+    needsChanges,
+    moreDataFirst,
+    text: `${prefix}${why}`,
+  });
   const large = count !== null && count >= FULL_FT_MIN_ROWS;
   const current = plan.method;
 
   if (fitsAsIs(current)) {
-    if (current !== 'full' || large || count === null) return result(current, false, `Recommended: ${NAMES[current]}, as configured (it fits ${gpu.name}).`);
+    if (current !== 'full' || large || count === null)
+      return result(current, false, `Recommended: ${NAMES[current]}, as configured (it fits ${gpu.name}).`);
     const lora = fitsAsIs('lora') ? 'as configured' : fitsWithChanges('lora') ? 'with the Make-it-fit changes' : null;
-    if (lora) return result('lora', lora !== 'as configured', `Recommended: LoRA; ${rows(count)} is small for full fine-tuning (${rows(FULL_FT_MIN_ROWS)} or more), and LoRA fits ${gpu.name} ${lora}.`);
+    if (lora)
+      return result(
+        'lora',
+        lora !== 'as configured',
+        `Recommended: LoRA; ${rows(count)} is small for full fine-tuning (${rows(FULL_FT_MIN_ROWS)} or more), and LoRA fits ${gpu.name} ${lora}.`,
+      );
     return result('full', false, `Recommended: full fine-tuning, as configured (it fits ${gpu.name}).`);
   }
 
@@ -58,10 +84,21 @@ export function recommendMethod(model: ModelSpec, plan: TrainingPlan, gpu: GpuSp
     const asIs = fitsAsIs(m);
     if (!asIs && !fitsWithChanges(m)) continue;
     const how = asIs ? 'fits as configured' : 'fits with the Make-it-fit changes';
-    if (m === current) return result(m, !asIs, `Recommended: ${NAMES[m]}; it ${how.replace('fits', `fits ${gpu.name}`)}.`);
-    const why = current !== 'full' || large || !fitsWithChanges('full') ? ` (${NAMES[current]} does not fit as configured)`
-      : ` (full fine-tuning fits only with the Make-it-fit changes and is advised on ${rows(FULL_FT_MIN_ROWS)} or more; ${count === null ? 'the data has not been counted yet' : `the data has ${rows(count)}`})`;
-    return result(m, !asIs, `Recommended: ${NAMES[m]}, the fastest method that ${how.replace('fits', `fits ${gpu.name}`)}${why}.`);
+    if (m === current)
+      return result(m, !asIs, `Recommended: ${NAMES[m]}; it ${how.replace('fits', `fits ${gpu.name}`)}.`);
+    const why =
+      current !== 'full' || large || !fitsWithChanges('full')
+        ? ` (${NAMES[current]} does not fit as configured)`
+        : ` (full fine-tuning fits only with the Make-it-fit changes and is advised on ${rows(FULL_FT_MIN_ROWS)} or more; ${count === null ? 'the data has not been counted yet' : `the data has ${rows(count)}`})`;
+    return result(
+      m,
+      !asIs,
+      `Recommended: ${NAMES[m]}, the fastest method that ${how.replace('fits', `fits ${gpu.name}`)}${why}.`,
+    );
   }
-  return result(null, false, `No method fits ${gpu.name}, even as QLoRA with micro batch 1 and gradient checkpointing: use a GPU with more memory, a smaller model, or several GPUs.`);
+  return result(
+    null,
+    false,
+    `No method fits ${gpu.name}, even as QLoRA with micro batch 1 and gradient checkpointing: use a GPU with more memory, a smaller model, or several GPUs.`,
+  );
 }

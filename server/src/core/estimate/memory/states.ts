@@ -69,7 +69,11 @@ export interface StateOptions {
  */
 export function upcastsNonQuantized(plan: TrainingPlan): boolean {
   const q = plan.quantization;
-  return plan.method === 'qlora' && q?.prepare_for_kbit_training === true && (plan.engine === 'hf' || (q.upcast_non_quantized ?? true));
+  return (
+    plan.method === 'qlora' &&
+    q?.prepare_for_kbit_training === true &&
+    (plan.engine === 'hf' || (q.upcast_non_quantized ?? true))
+  );
 }
 
 /** Weights, gradients and optimizer states of a plan, unsharded. */
@@ -77,7 +81,10 @@ export function modelStates(spec: ModelSpec, plan: TrainingPlan, opts: StateOpti
   const fusedAdamW = opts.fusedAdamW === true;
   const counts = countParameters(spec);
   const P = counts.total;
-  const lora = plan.method === 'full' || !plan.lora ? 0 : loraParameters(spec, plan.lora.target_modules, plan.lora.r, plan.lora.use_dora);
+  const lora =
+    plan.method === 'full' || !plan.lora
+      ? 0
+      : loraParameters(spec, plan.lora.target_modules, plan.lora.r, plan.lora.use_dora);
   const full = plan.method === 'full';
   const paramBytes = full ? (plan.precision === 'bf16-true' ? 2 : 4) : 4; // LoRA adapters stay fp32 in PEFT
   let weights: number;
@@ -114,7 +121,8 @@ export function modelStates(spec: ModelSpec, plan: TrainingPlan, opts: StateOpti
   if (optim === 'adamw_8bit' || optim === 'paged_adamw_8bit') {
     optimBytes = ADAM_8BIT_BYTES;
     optimTemp = 0;
-    optimLabel = optim === 'paged_adamw_8bit' ? 'Optimizer (paged 8-bit AdamW, can spill to CPU)' : 'Optimizer (8-bit AdamW)';
+    optimLabel =
+      optim === 'paged_adamw_8bit' ? 'Optimizer (paged 8-bit AdamW, can spill to CPU)' : 'Optimizer (8-bit AdamW)';
   } else if (optim === 'adamw_torch_fused') {
     optimTemp = 0;
   } else if (optim === 'adafactor') {

@@ -11,7 +11,8 @@ import type { LoraPlan, TrainingPlan } from '../../plan/types';
 import { estimateMemory, type EstimateOptions } from './estimate';
 import type { Estimate } from './types';
 
-export type SuggestionKind = 'gradient_checkpointing' | 'micro_batch' | 'max_length' | 'optimizer_8bit' | 'lora' | 'qlora';
+export type SuggestionKind =
+  'gradient_checkpointing' | 'micro_batch' | 'max_length' | 'optimizer_8bit' | 'lora' | 'qlora';
 
 /** One change re-estimated on its own. */
 export interface FitSuggestion {
@@ -56,7 +57,15 @@ export function dataSizeOf(facts: DatasetFacts | undefined): DataSize | null {
 const GiB = 2 ** 30;
 const fmt = (b: number) => `${(b / GiB).toFixed(1)} GiB`;
 const set = (path: (string | number)[], value: unknown): ConfigEdit => ({ kind: 'set', path, value });
-const DEFAULT_LORA: LoraPlan = { r: 16, lora_alpha: 32, lora_dropout: 0.05, target_modules: 'all-linear', bias: 'none', use_rslora: false, use_dora: false };
+const DEFAULT_LORA: LoraPlan = {
+  r: 16,
+  lora_alpha: 32,
+  lora_dropout: 0.05,
+  target_modules: 'all-linear',
+  bias: 'none',
+  use_rslora: false,
+  use_dora: false,
+};
 
 /** The 4-bit compute dtype for a plan: float16 where the precision is fp16 or the GPU has no native bfloat16. */
 function computeDtype(plan: TrainingPlan, gpu: GpuSpec | null): 'bfloat16' | 'float16' {
@@ -65,17 +74,24 @@ function computeDtype(plan: TrainingPlan, gpu: GpuSpec | null): 'bfloat16' | 'fl
 
 /** Edits that turn a config into QLoRA (keeping an existing lora block). */
 export function qloraEdits(plan: TrainingPlan, gpu: GpuSpec | null = null): ConfigEdit[] {
-  const edits: ConfigEdit[] = [set(['method'], 'qlora'), set(['quantization', 'load_in_4bit'], true),
-    set(['quantization', 'bnb_4bit_quant_type'], 'nf4'), set(['quantization', 'bnb_4bit_use_double_quant'], true),
-    set(['quantization', 'bnb_4bit_compute_dtype'], computeDtype(plan, gpu))];
-  if ((plan.precision === 'bf16-mixed' || plan.precision === 'fp32') && gpu?.bf16 !== false) edits.push(set(['precision'], 'bf16-true'));
-  if (!plan.lora) edits.push(set(['lora', 'r'], 16), set(['lora', 'lora_alpha'], 32), set(['lora', 'target_modules'], 'all-linear'));
+  const edits: ConfigEdit[] = [
+    set(['method'], 'qlora'),
+    set(['quantization', 'load_in_4bit'], true),
+    set(['quantization', 'bnb_4bit_quant_type'], 'nf4'),
+    set(['quantization', 'bnb_4bit_use_double_quant'], true),
+    set(['quantization', 'bnb_4bit_compute_dtype'], computeDtype(plan, gpu)),
+  ];
+  if ((plan.precision === 'bf16-mixed' || plan.precision === 'fp32') && gpu?.bf16 !== false)
+    edits.push(set(['precision'], 'bf16-true'));
+  if (!plan.lora)
+    edits.push(set(['lora', 'r'], 16), set(['lora', 'lora_alpha'], 32), set(['lora', 'target_modules'], 'all-linear'));
   return edits;
 }
 
 function loraEdits(plan: TrainingPlan): ConfigEdit[] {
   const edits: ConfigEdit[] = [set(['method'], 'lora')];
-  if (!plan.lora) edits.push(set(['lora', 'r'], 16), set(['lora', 'lora_alpha'], 32), set(['lora', 'target_modules'], 'all-linear'));
+  if (!plan.lora)
+    edits.push(set(['lora', 'r'], 16), set(['lora', 'lora_alpha'], 32), set(['lora', 'target_modules'], 'all-linear'));
   return edits;
 }
 
@@ -84,12 +100,25 @@ export function asMethod(plan: TrainingPlan, method: TrainingPlan['method'], gpu
   const p = structuredClone(plan);
   if (method === p.method) return p;
   p.method = method;
-  if (method === 'full') { p.lora = null; p.quantization = null; return p; }
+  if (method === 'full') {
+    p.lora = null;
+    p.quantization = null;
+    return p;
+  }
   p.lora ??= { ...DEFAULT_LORA };
-  if (method === 'lora') { p.quantization = null; return p; }
-  p.quantization = { load_in_4bit: true, bnb_4bit_quant_type: 'nf4', bnb_4bit_use_double_quant: true, bnb_4bit_compute_dtype: computeDtype(plan, gpu), prepare_for_kbit_training: true,
+  if (method === 'lora') {
+    p.quantization = null;
+    return p;
+  }
+  p.quantization = {
+    load_in_4bit: true,
+    bnb_4bit_quant_type: 'nf4',
+    bnb_4bit_use_double_quant: true,
+    bnb_4bit_compute_dtype: computeDtype(plan, gpu),
+    prepare_for_kbit_training: true,
     // Only our dialect plans for the bundled trainer, and its normaliser makes QLoRA lean; the others' tools upcast.
-    ...(p.engine === 'lora-lens' ? { upcast_non_quantized: false } : {}) };
+    ...(p.engine === 'lora-lens' ? { upcast_non_quantized: false } : {}),
+  };
   if ((p.precision === 'bf16-mixed' || p.precision === 'fp32') && gpu?.bf16 !== false) p.precision = 'bf16-true';
   return p;
 }
@@ -102,15 +131,21 @@ interface Change {
   /** Rough cost to the run: speed or quality given up. Method changes cost most. */
   cost: number;
   applies(plan: TrainingPlan, data: DataSize | null): boolean;
-  apply(plan: TrainingPlan, data: DataSize | null, gpu: GpuSpec | null): { plan: TrainingPlan; change: string; edits: ConfigEdit[] };
+  apply(
+    plan: TrainingPlan,
+    data: DataSize | null,
+    gpu: GpuSpec | null,
+  ): { plan: TrainingPlan; change: string; edits: ConfigEdit[] };
 }
 
 /** Smallest multiple of 64 at or above the longest row. */
-const lengthFor = (data: DataSize | null) => (data?.longestTokens ? Math.max(64, Math.ceil(data.longestTokens / 64) * 64) : null);
+const lengthFor = (data: DataSize | null) =>
+  data?.longestTokens ? Math.max(64, Math.ceil(data.longestTokens / 64) * 64) : null;
 
 const CHANGES: Change[] = [
   {
-    kind: 'gradient_checkpointing', cost: 1,
+    kind: 'gradient_checkpointing',
+    cost: 1,
     applies: (p) => !p.training.gradient_checkpointing,
     apply: (p) => {
       const q = structuredClone(p);
@@ -122,17 +157,26 @@ const CHANGES: Change[] = [
     // Sequence length only where the data allow: shorter than before, but long enough for the longest row. It costs
     // more than a smaller micro batch, which keeps the training the same: the longest row is often a character-based
     // guess, and a cut that guess gets wrong truncates rows.
-    kind: 'max_length', cost: 1.5,
-    applies: (p, d) => { const n = lengthFor(d); return n !== null && n < p.data.max_length; },
+    kind: 'max_length',
+    cost: 1.5,
+    applies: (p, d) => {
+      const n = lengthFor(d);
+      return n !== null && n < p.data.max_length;
+    },
     apply: (p, d) => {
       const n = lengthFor(d)!;
       const q = structuredClone(p);
       q.data.max_length = n;
-      return { plan: q, change: `max_length ${n} (the longest row is ${d!.longestTokens} tokens)`, edits: [set(['data', 'max_length'], n)] };
+      return {
+        plan: q,
+        change: `max_length ${n} (the longest row is ${d!.longestTokens} tokens)`,
+        edits: [set(['data', 'max_length'], n)],
+      };
     },
   },
   {
-    kind: 'optimizer_8bit', cost: 2,
+    kind: 'optimizer_8bit',
+    cost: 2,
     applies: (p) => !EIGHT_BIT.has(p.training.optim) && p.training.optim !== 'sgd' && p.training.optim !== 'adafactor',
     apply: (p) => {
       const q = structuredClone(p);
@@ -142,14 +186,20 @@ const CHANGES: Change[] = [
     },
   },
   {
-    kind: 'lora', cost: 4,
+    kind: 'lora',
+    cost: 4,
     applies: (p) => p.method === 'full',
     apply: (p) => ({ plan: asMethod(p, 'lora'), change: 'LoRA instead of full fine-tuning', edits: loraEdits(p) }),
   },
   {
-    kind: 'qlora', cost: 5,
+    kind: 'qlora',
+    cost: 5,
     applies: (p) => p.method !== 'qlora',
-    apply: (p, _d, gpu) => ({ plan: asMethod(p, 'qlora', gpu), change: 'QLoRA (4-bit NF4 base)', edits: qloraEdits(p, gpu) }),
+    apply: (p, _d, gpu) => ({
+      plan: asMethod(p, 'qlora', gpu),
+      change: 'QLoRA (4-bit NF4 base)',
+      edits: qloraEdits(p, gpu),
+    }),
   },
 ];
 
@@ -177,7 +227,10 @@ function divisorsBelow(n: number, below: number): number[] {
  * The largest micro batch below the plan's that fits (accumulation raised so micro × accumulation stays the same), or
  * the smallest one when none fits; null when the micro batch is already 1.
  */
-function smallerMicroBatch(plan: TrainingPlan, fits: (p: TrainingPlan) => boolean): { plan: TrainingPlan; change: string; edits: ConfigEdit[]; fits: boolean } | null {
+function smallerMicroBatch(
+  plan: TrainingPlan,
+  fits: (p: TrainingPlan) => boolean,
+): { plan: TrainingPlan; change: string; edits: ConfigEdit[]; fits: boolean } | null {
   const t = plan.training;
   const perDevice = t.per_device_train_batch_size * t.gradient_accumulation_steps;
   const candidates = divisorsBelow(perDevice, t.per_device_train_batch_size);
@@ -189,7 +242,10 @@ function smallerMicroBatch(plan: TrainingPlan, fits: (p: TrainingPlan) => boolea
     return {
       plan: q,
       change: `micro batch ${mb} × accumulation ${perDevice / mb} (same effective batch)`,
-      edits: [set(['training', 'per_device_train_batch_size'], mb), set(['training', 'gradient_accumulation_steps'], perDevice / mb)],
+      edits: [
+        set(['training', 'per_device_train_batch_size'], mb),
+        set(['training', 'gradient_accumulation_steps'], perDevice / mb),
+      ],
     };
   };
   // The peak grows with the micro batch: binary search for the largest candidate that fits (candidates descend).
@@ -198,7 +254,8 @@ function smallerMicroBatch(plan: TrainingPlan, fits: (p: TrainingPlan) => boolea
   if (!fits(build(candidates[hi]!).plan)) return { ...build(candidates[hi]!), fits: false };
   while (lo < hi) {
     const mid = Math.floor((lo + hi) / 2);
-    if (fits(build(candidates[mid]!).plan)) hi = mid; else lo = mid + 1;
+    if (fits(build(candidates[mid]!).plan)) hi = mid;
+    else lo = mid + 1;
   }
   return { ...build(candidates[lo]!), fits: true };
 }
@@ -206,7 +263,9 @@ function smallerMicroBatch(plan: TrainingPlan, fits: (p: TrainingPlan) => boolea
 function titleOf(change: string, e: Estimate): string {
   const change0 = change.charAt(0).toUpperCase() + change.slice(1);
   if (e.fits === null || e.headroomBytes === null) return `${change0}: ≈ ${fmt(e.peakBytes)}`;
-  return e.fits ? `${change0}: ≈ ${fmt(e.peakBytes)}, fits` : `${change0}: ≈ ${fmt(e.peakBytes)}, still ${fmt(-e.headroomBytes)} over`;
+  return e.fits
+    ? `${change0}: ≈ ${fmt(e.peakBytes)}, fits`
+    : `${change0}: ≈ ${fmt(e.peakBytes)}, still ${fmt(-e.headroomBytes)} over`;
 }
 
 /**
@@ -214,12 +273,25 @@ function titleOf(change: string, e: Estimate): string {
  * effective batch kept), `max_length` down to the longest row (only with dataset facts), 8-bit AdamW, LoRA (from full
  * fine-tuning), QLoRA. Each title carries the resulting estimate and whether that fits.
  */
-export function whatWouldFit(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpec | null, opts: EstimateOptions = {}, data: DataSize | null = null): FitSuggestion[] {
+export function whatWouldFit(
+  model: ModelSpec,
+  plan: TrainingPlan,
+  gpu: GpuSpec | null,
+  opts: EstimateOptions = {},
+  data: DataSize | null = null,
+): FitSuggestion[] {
   const est = (p: TrainingPlan) => estimateMemory(model, p, gpu, opts);
   const out: FitSuggestion[] = [];
   const push = (kind: SuggestionKind, r: { plan: TrainingPlan; change: string; edits: ConfigEdit[] }) => {
     const e = est(r.plan);
-    out.push({ kind, title: titleOf(r.change, e), change: r.change, peakBytes: e.peakBytes, fits: e.fits, edits: r.edits });
+    out.push({
+      kind,
+      title: titleOf(r.change, e),
+      change: r.change,
+      peakBytes: e.peakBytes,
+      fits: e.fits,
+      edits: r.edits,
+    });
   };
   for (const c of CHANGES.slice(0, 1)) if (c.applies(plan, data)) push(c.kind, c.apply(plan, data, gpu));
   const mb = smallerMicroBatch(plan, (p) => est(p).fits === true);
@@ -246,17 +318,26 @@ function subsetsByCost<T extends { cost: number }>(items: T[]): T[][] {
  * (a smaller micro batch counts as one change, cost 1, and takes the largest that fits with the rest). Null when the
  * plan fits already, no GPU is known, or nothing the search may change fits.
  */
-export function makeItFit(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpec | null, opts: EstimateOptions = {}, data: DataSize | null = null,
-  options: MakeItFitOptions = {}): FitPlan | null {
+export function makeItFit(
+  model: ModelSpec,
+  plan: TrainingPlan,
+  gpu: GpuSpec | null,
+  opts: EstimateOptions = {},
+  data: DataSize | null = null,
+  options: MakeItFitOptions = {},
+): FitPlan | null {
   if (!gpu) return null;
   const est = (p: TrainingPlan) => estimateMemory(model, p, gpu, opts);
   if (est(plan).fits !== false) return null;
   const methodChanges = options.methodChanges ?? true;
-  const applicable = CHANGES.filter((c) => c.applies(plan, data) && (methodChanges || (c.kind !== 'lora' && c.kind !== 'qlora')));
+  const applicable = CHANGES.filter(
+    (c) => c.applies(plan, data) && (methodChanges || (c.kind !== 'lora' && c.kind !== 'qlora')),
+  );
   const MICRO = { kind: 'micro_batch' as const, cost: 1 };
   // Most subsets are tried only when something fits: all changes at once (QLoRA over LoRA) are the floor.
   let floor = plan;
-  for (const c of applicable) if (c.kind !== 'lora' || !applicable.some((x) => x.kind === 'qlora')) floor = c.apply(floor, data, gpu).plan;
+  for (const c of applicable)
+    if (c.kind !== 'lora' || !applicable.some((x) => x.kind === 'qlora')) floor = c.apply(floor, data, gpu).plan;
   if (!smallerMicroBatch(floor, (p) => est(p).fits === true)?.fits && est(floor).fits !== true) return null;
   for (const subset of subsetsByCost<{ kind: SuggestionKind; cost: number }>([...applicable, MICRO])) {
     if (subset.some((c) => c.kind === 'lora') && subset.some((c) => c.kind === 'qlora')) continue;
@@ -265,7 +346,10 @@ export function makeItFit(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpec | n
     const changes: string[] = [];
     const edits: ConfigEdit[] = [];
     const take = (kind: SuggestionKind, r: { plan: TrainingPlan; change: string; edits: ConfigEdit[] }) => {
-      current = r.plan; kinds.push(kind); changes.push(r.change); edits.push(...r.edits);
+      current = r.plan;
+      kinds.push(kind);
+      changes.push(r.change);
+      edits.push(...r.edits);
     };
     for (const c of applicable) if (subset.includes(c)) take(c.kind, c.apply(current, data, gpu));
     if (subset.includes(MICRO)) {

@@ -3,8 +3,18 @@ import type { GpuSpec } from '../../gpu/types';
 import type { Engine, TrainingPlan } from '../../plan/types';
 
 export type TermKey =
-  | 'cuda_context' | 'weights' | 'weights_unquantized' | 'weight_copies' | 'lora_weights' | 'gradients' | 'optimizer'
-  | 'activations' | 'checkpoints' | 'logits' | 'transients' | 'allocator';
+  | 'cuda_context'
+  | 'weights'
+  | 'weights_unquantized'
+  | 'weight_copies'
+  | 'lora_weights'
+  | 'gradients'
+  | 'optimizer'
+  | 'activations'
+  | 'checkpoints'
+  | 'logits'
+  | 'transients'
+  | 'allocator';
 
 export interface Term {
   key: TermKey;
@@ -13,7 +23,8 @@ export interface Term {
   bytes: number;
 }
 
-export type PhaseName = 'loss' | 'lm_head backward' | 'layer recompute' | 'layer backward' | 'backward end' | 'optimizer step';
+export type PhaseName =
+  'loss' | 'lm_head backward' | 'layer recompute' | 'layer backward' | 'backward end' | 'optimizer step';
 
 export interface Phase {
   name: PhaseName;

@@ -56,7 +56,10 @@ export function stepCommunication(spec: ModelSpec, plan: TrainingPlan, gpu: GpuS
   const gradients = st.trainable * st.gradBytes;
   // The all-gather runs in the compute dtype (bf16 unless fp32); a quantized base is gathered as stored.
   const computeBytes = plan.precision === 'fp32' ? 4 : 2;
-  const params = plan.method === 'qlora' ? st.weights + st.unquantized + st.adapters : st.baseParams * computeBytes + (plan.method === 'full' ? 0 : st.adapters);
+  const params =
+    plan.method === 'qlora'
+      ? st.weights + st.unquantized + st.adapters
+      : st.baseParams * computeBytes + (plan.method === 'full' ? 0 : st.adapters);
   // Ours reduce-scatters in fp32 (parallel/fsdp.py); the others in the gradients' dtype.
   const reduced = plan.engine === 'lora-lens' ? st.trainable * 4 : gradients;
   let bytes: number;

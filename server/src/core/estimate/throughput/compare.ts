@@ -26,17 +26,29 @@ export interface MethodComparison {
 }
 
 /** Full, LoRA and QLoRA for this plan, in that order. */
-export function compareMethods(spec: ModelSpec, plan: TrainingPlan, gpu: GpuSpec | null, dataset: DatasetFacts | undefined,
-  costPerHour: number | null, options: EstimateOptions = {}): MethodComparison[] {
+export function compareMethods(
+  spec: ModelSpec,
+  plan: TrainingPlan,
+  gpu: GpuSpec | null,
+  dataset: DatasetFacts | undefined,
+  costPerHour: number | null,
+  options: EstimateOptions = {},
+): MethodComparison[] {
   const rows = (['full', 'lora', 'qlora'] as const).map((method): MethodComparison => {
     const variant = method === plan.method ? plan : asMethod(plan, method, gpu);
     const memory = estimateMemory(spec, variant, gpu, options);
     const time = estimateTrainingTime(spec, variant, gpu, dataset, costPerHour);
     const throughput = time?.throughput ?? estimateThroughput(spec, variant, gpu);
     return {
-      method, current: method === plan.method, peakBytes: memory.peakBytes, fits: memory.fits,
-      tokensPerSecond: throughput?.tokensPerSecond ?? null, seconds: time?.seconds ?? null, steps: time?.steps ?? null,
-      cost: time?.cost ?? null, fastestThatFits: false,
+      method,
+      current: method === plan.method,
+      peakBytes: memory.peakBytes,
+      fits: memory.fits,
+      tokensPerSecond: throughput?.tokensPerSecond ?? null,
+      seconds: time?.seconds ?? null,
+      steps: time?.steps ?? null,
+      cost: time?.cost ?? null,
+      fastestThatFits: false,
     };
   });
   const candidates = rows.filter((r) => r.fits !== false && r.tokensPerSecond !== null);

@@ -27,12 +27,18 @@ export interface ThroughputEstimate {
 }
 
 /** The plan's step time at `sequenceLength` tokens per row (default: data.max_length, every row full). */
-export function estimateThroughput(spec: ModelSpec, plan: TrainingPlan, gpu: GpuSpec | null, sequenceLength?: number): ThroughputEstimate | null {
+export function estimateThroughput(
+  spec: ModelSpec,
+  plan: TrainingPlan,
+  gpu: GpuSpec | null,
+  sequenceLength?: number,
+): ThroughputEstimate | null {
   if (!gpu) return null;
   const rates = gpuRates(gpu);
   if (!rates) return null;
   const seq = Math.max(1, Math.round(sequenceLength ?? plan.data.max_length));
-  const sized: TrainingPlan = seq === plan.data.max_length ? plan : { ...plan, data: { ...plan.data, max_length: seq } };
+  const sized: TrainingPlan =
+    seq === plan.data.max_length ? plan : { ...plan, data: { ...plan.data, max_length: seq } };
   const work = stepWork(spec, sized);
   const features = stepFeatures(work, spec.vocabSize, rates);
   const coefficients = THROUGHPUT_COEFFICIENTS[plan.engine];
@@ -45,8 +51,14 @@ export function estimateThroughput(spec: ModelSpec, plan: TrainingPlan, gpu: Gpu
   // the longer of the two. Not yet measured on several GPUs (issue 22).
   const seconds = Math.max(compute, communication?.secondsPerStep ?? 0);
   if (communication) notes.push(communicationNote(communication, compute));
-  else if (gpus > 1) notes.push(`${gpus} GPUs without a strategy (hardware.distributed: none): counted as independent copies with no communication`);
-  if (plan.method === 'qlora' && plan.engine === 'hf') notes.push('QLoRA through bitsandbytes is not measured yet: its dequantization is modelled at 2.5 B per weight and pass, not fitted');
+  else if (gpus > 1)
+    notes.push(
+      `${gpus} GPUs without a strategy (hardware.distributed: none): counted as independent copies with no communication`,
+    );
+  if (plan.method === 'qlora' && plan.engine === 'hf')
+    notes.push(
+      'QLoRA through bitsandbytes is not measured yet: its dequantization is modelled at 2.5 B per weight and pass, not fitted',
+    );
   return {
     engine: plan.engine,
     gpuName: gpu.name,
@@ -61,8 +73,19 @@ export function estimateThroughput(spec: ModelSpec, plan: TrainingPlan, gpu: Gpu
 
 function communicationNote(c: Communication, computeSeconds: number): string {
   const gb = (bytes: number) => `${(bytes / 1e9).toFixed(bytes < 1e9 ? 2 : 1)} GB`;
-  const strategy = { none: 'one process', ddp: 'DDP', fsdp: 'FSDP', deepspeed_zero2: 'ZeRO-2', deepspeed_zero3: 'ZeRO-3' }[c.strategy];
-  const bound = c.secondsPerStep > computeSeconds ? 'communication-bound: the link, not the GPUs, sets the pace' : 'overlapped with the compute';
-  return `${c.gpus} GPUs, ${strategy}: ${gb(c.bytesPerStep)} per GPU per step over ${c.link.name} (${gb(c.link.busBytesPerSecond)}/s bus bandwidth assumed), `
-    + `${c.secondsPerStep.toFixed(2)} s against ${computeSeconds.toFixed(2)} s of compute, ${bound} (not yet measured on several GPUs)`;
+  const strategy = {
+    none: 'one process',
+    ddp: 'DDP',
+    fsdp: 'FSDP',
+    deepspeed_zero2: 'ZeRO-2',
+    deepspeed_zero3: 'ZeRO-3',
+  }[c.strategy];
+  const bound =
+    c.secondsPerStep > computeSeconds
+      ? 'communication-bound: the link, not the GPUs, sets the pace'
+      : 'overlapped with the compute';
+  return (
+    `${c.gpus} GPUs, ${strategy}: ${gb(c.bytesPerStep)} per GPU per step over ${c.link.name} (${gb(c.link.busBytesPerSecond)}/s bus bandwidth assumed), ` +
+    `${c.secondsPerStep.toFixed(2)} s against ${computeSeconds.toFixed(2)} s of compute, ${bound} (not yet measured on several GPUs)`
+  );
 }

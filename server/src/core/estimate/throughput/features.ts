@@ -11,7 +11,18 @@ import type { GpuRates } from '../../gpu/rates';
 import type { StepWork } from './flops';
 import { matmulFlopsPerToken } from './flops';
 
-export const FEATURES = ['matmul', 'attention', 'memory', 'dequant', 'logits', 'elementwise', 'adapterElementwise', 'layerLaunches', 'recomputeLaunches', 'adapterLaunches'] as const;
+export const FEATURES = [
+  'matmul',
+  'attention',
+  'memory',
+  'dequant',
+  'logits',
+  'elementwise',
+  'adapterElementwise',
+  'layerLaunches',
+  'recomputeLaunches',
+  'adapterLaunches',
+] as const;
 export type FeatureName = (typeof FEATURES)[number];
 export type FeatureVector = Record<FeatureName, number>;
 

@@ -107,8 +107,11 @@ export function stepWork(spec: ModelSpec, plan: TrainingPlan): StepWork {
   // Built-in NF4 and bitsandbytes both write the bf16 weight (2 B) from 0.5 B of codes, once per pass through it.
   const dequantPasses = plan.method === 'qlora' ? 2 + (gc ? 1 : 0) : 0;
   const dequantBytes = dequantPasses * storedLinearWeights(spec) * 2.5 * plan.training.gradient_accumulation_steps;
-  const autocastMasters = plan.method === 'full' && (plan.precision === 'bf16-mixed' || plan.precision === 'fp16-mixed');
-  const castBytes = autocastMasters ? (2 + (gc ? 1 : 0)) * (storedLinearWeights(spec) + head) * 6 * plan.training.gradient_accumulation_steps : 0;
+  const autocastMasters =
+    plan.method === 'full' && (plan.precision === 'bf16-mixed' || plan.precision === 'fp16-mixed');
+  const castBytes = autocastMasters
+    ? (2 + (gc ? 1 : 0)) * (storedLinearWeights(spec) + head) * 6 * plan.training.gradient_accumulation_steps
+    : 0;
   const adaptedModules = plan.lora && !full ? selectTargets(spec, plan.lora.target_modules) : [];
   const adapterElements = adaptedModules.reduce((sum, m) => sum + m.activePerToken * (m.inFeatures + m.outFeatures), 0);
 
@@ -124,7 +127,8 @@ export function stepWork(spec: ModelSpec, plan: TrainingPlan): StepWork {
     dequantBytes,
     castBytes,
     adaptedModules: adaptedModules.length * spec.numLayers,
-    elementwisePerToken: (spec.hiddenSize + spec.intermediateSize * Math.max(1, spec.numExpertsPerToken)) * spec.numLayers,
+    elementwisePerToken:
+      (spec.hiddenSize + spec.intermediateSize * Math.max(1, spec.numExpertsPerToken)) * spec.numLayers,
     adapterElementsPerToken: adapterElements * spec.numLayers,
     numLayers: spec.numLayers,
     kernelsPerLayer: layerKernels(spec) / LLAMA_LAYER_KERNELS,

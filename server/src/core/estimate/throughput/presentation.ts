@@ -15,7 +15,11 @@ export function timeSummary(time: TrainingTime | null): string | null {
   return `≈ ${formatDurationShort(time.seconds)} on ${time.throughput.gpuName} · ${count(time.steps)} steps${cost}`;
 }
 
-const METHOD_NAME: Record<MethodComparison['method'], string> = { full: 'Full fine-tuning', lora: 'LoRA', qlora: 'QLoRA' };
+const METHOD_NAME: Record<MethodComparison['method'], string> = {
+  full: 'Full fine-tuning',
+  lora: 'LoRA',
+  qlora: 'QLoRA',
+};
 
 /** The hover's table: full / LoRA / QLoRA with peak memory, fit, tokens/s, time and cost; the fastest that fits in bold. */
 export function comparisonMarkdown(rows: MethodComparison[], time: TrainingTime | null): string {
@@ -26,7 +30,9 @@ export function comparisonMarkdown(rows: MethodComparison[], time: TrainingTime 
   for (const r of rows) {
     const name = `${METHOD_NAME[r.method]}${r.current ? ' (this config)' : ''}`;
     const cells = [
-      r.fastestThatFits ? `**${name}**` : name, formatGiB(r.peakBytes), r.fits === null ? '?' : r.fits ? 'yes' : 'no',
+      r.fastestThatFits ? `**${name}**` : name,
+      formatGiB(r.peakBytes),
+      r.fits === null ? '?' : r.fits ? 'yes' : 'no',
       r.tokensPerSecond === null ? '–' : count(r.tokensPerSecond),
       ...(hasTime ? [r.seconds === null ? '–' : formatDurationShort(r.seconds)] : []),
       ...(hasCost ? [r.cost === null ? '–' : r.cost.toFixed(2)] : []),
@@ -35,6 +41,8 @@ export function comparisonMarkdown(rows: MethodComparison[], time: TrainingTime 
   }
   const fastest = rows.find((r) => r.fastestThatFits);
   const note = fastest ? `**Bold**: the fastest method that fits.` : 'No method fits this GPU as configured.';
-  const estimated = time?.rowsEstimated ? ' The row count is estimated (a large file scanned in part, or no dataset yet).' : '';
+  const estimated = time?.rowsEstimated
+    ? ' The row count is estimated (a large file scanned in part, or no dataset yet).'
+    : '';
   return `${lines.join('\n')}\n\n${note} Speed is the throughput model's (fitted on H200 measurements; see docs/memory.md).${estimated}`;
 }

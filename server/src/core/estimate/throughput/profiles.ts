@@ -17,12 +17,28 @@ export const THROUGHPUT_COEFFICIENTS: Record<Engine, FeatureVector> = {
   hf: {
     // No bitsandbytes on the measuring machine: its dequantization is taken at 2.5 B per weight and pass, moved at the
     // optimizer update's efficiency (the memory coefficient), not fitted.
-    matmul: 1.504, attention: 1.99, memory: 6.5, dequant: 6.5, logits: 194.7, elementwise: 6.582, adapterElementwise: 42.01,
-    layerLaunches: 0.001534, recomputeLaunches: 0.001576, adapterLaunches: 0.0001799,
+    matmul: 1.504,
+    attention: 1.99,
+    memory: 6.5,
+    dequant: 6.5,
+    logits: 194.7,
+    elementwise: 6.582,
+    adapterElementwise: 42.01,
+    layerLaunches: 0.001534,
+    recomputeLaunches: 0.001576,
+    adapterLaunches: 0.0001799,
   },
   'lora-lens': {
     // dequant 20.7: the built-in NF4 moves ~52 B per weight and pass (int32 codes, several element-wise kernels).
-    matmul: 1.904, attention: 0, memory: 2.704, dequant: 20.71, logits: 167.0, elementwise: 8.059, adapterElementwise: 5.781,
-    layerLaunches: 0.001426, recomputeLaunches: 0.001522, adapterLaunches: 0.0001464,
+    matmul: 1.904,
+    attention: 0,
+    memory: 2.704,
+    dequant: 20.71,
+    logits: 167.0,
+    elementwise: 8.059,
+    adapterElementwise: 5.781,
+    layerLaunches: 0.001426,
+    recomputeLaunches: 0.001522,
+    adapterLaunches: 0.0001464,
   },
 };

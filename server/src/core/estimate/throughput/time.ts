@@ -43,8 +43,13 @@ export function paddedBatchLength(sample: number[], cap: number, batch: number, 
 }
 
 /** Steps, seconds and cost of `plan`; null when the throughput is unknown (no GPU rates) or there is no data. */
-export function estimateTrainingTime(spec: ModelSpec, plan: TrainingPlan, gpu: GpuSpec | null, dataset: DatasetFacts | undefined,
-  costPerHour: number | null): TrainingTime | null {
+export function estimateTrainingTime(
+  spec: ModelSpec,
+  plan: TrainingPlan,
+  gpu: GpuSpec | null,
+  dataset: DatasetFacts | undefined,
+  costPerHour: number | null,
+): TrainingTime | null {
   const t = plan.training;
   const gpus = Math.max(1, plan.hardware.num_gpus);
   const notes: string[] = [];
