@@ -1,0 +1,74 @@
+/** The notes of an estimate: what the figures assume and where they are soft. */
+import type { GpuSpec } from '../../gpu/types';
+import type { TrainingPlan } from '../../plan/types';
+import { int8Base, type EstimateContext } from './context';
+import { preferenceNote } from './preference';
+
+const DISTRIBUTED_NAMES: Record<TrainingPlan['hardware']['distributed'], string> = {
+  none: 'one process',
+  ddp: 'data parallelism',
+  fsdp: 'FSDP',
+  deepspeed_zero2: 'DeepSpeed ZeRO-2',
+  deepspeed_zero3: 'DeepSpeed ZeRO-3',
+};
+
+function formatBytes(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+/** Notes on the engine, the method, the optimizer, the model and the GPU. */
+function setupNotes(ctx: EstimateContext, gpu: GpuSpec | null): string[] {
+  const { profile, engine, plan, model, dist, nGpu } = ctx;
+  const notes: string[] = [];
+  if (!profile.calibrated) notes.push(`The ${engine} profile is not yet calibrated on a GPU.`);
+  if (plan.method === 'qlora') {
+    notes.push(
+      profile.fusedLora
+        ? "QLoRA terms were measured with the trainer's built-in NF4 (bitsandbytes absent); with bitsandbytes installed the trainer uses it and its dequantization buffer is smaller."
+        : 'QLoRA terms are derived from bitsandbytes/PEFT code; the calibration set has no QLoRA rows yet.',
+    );
+  }
+  if (plan.training.optim === 'paged_adamw_8bit')
+    notes.push('Paged optimizer states can spill to CPU memory, so the fit is soft.');
+  if (model.numExperts > 0) notes.push('Mixture-of-experts activations assume even routing; per-expert load varies.');
+  if (gpu && !gpu.bf16 && plan.precision.startsWith('bf16'))
+    notes.push(`${gpu.name} has no native bf16 (compute capability < 8.0): use fp16-mixed.`);
+  if (dist === 'deepspeed_zero2' || dist === 'deepspeed_zero3')
+    notes.push('DeepSpeed communication buckets (set in its JSON) come on top.');
+  const named = plan.hardware.distributed;
+  if (nGpu <= 1 && named !== 'none') {
+    notes.push(
+      `The config runs under ${DISTRIBUTED_NAMES[named]}: this is the single-GPU, unsharded figure (the per-GPU share under that strategy is not modelled yet).`,
+    );
+  }
+  if (int8Base(plan))
+    notes.push(
+      '8-bit base (LLM.int8()): int8 weights with fp32 row scales; norms and embeddings counted in fp32 after k-bit preparation.',
+    );
+  return notes;
+}
+
+/** Notes on the step's shape: offloaded activations, gradient accumulation, preference pairs, packing. */
+function stepNotes(ctx: EstimateContext): string[] {
+  const { plan, offload, onGpu, L, gc, pt, T, kept, accumulation } = ctx;
+  const notes: string[] = [];
+  if (offload)
+    notes.push(
+      `Activations offloaded to CPU: only ${onGpu} layers' saved tensors are on the GPU at a time; the rest take ${formatBytes((L - onGpu) * (gc ? pt.checkpoint : pt.layer) * T)} of pinned CPU memory.`,
+    );
+  if (kept)
+    notes.push(
+      `Gradient accumulation (${accumulation} micro-steps): the gradients of the first micro-step (${formatBytes(kept.bytes)}) stay allocated through the forward and backward of the next ones, so they add to the activations' peak.`,
+    );
+  const preference = preferenceNote(plan);
+  if (preference) notes.push(preference);
+  if (plan.data.packing)
+    notes.push(
+      'Sample packing: every row is filled to max_length, so this is the figure of every step, not only the longest batch.',
+    );
+  return notes;
+}
+
+export function estimateNotes(ctx: EstimateContext, gpu: GpuSpec | null): string[] {
+  return [...setupNotes(ctx, gpu), ...stepNotes(ctx)];
+}
