@@ -174,185 +174,228 @@ function describeValue(value: unknown): string {
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
+/** Where a schema error points, and what is there. */
+interface ErrorSite {
+  doc: ConfigDocument;
+  error: SchemaError;
+  path: NodePath;
+  /** The path as written in messages. */
+  where: string;
+  value: unknown;
+}
+
+/** `additionalProperties`: an unknown key, with the closest known key as a rename (else its removal). */
+function unknownKeyDiagnostic({ doc, error, path, where }: ErrorSite): Diagnostic {
+  const key = String((error.params as { additionalProperty: string }).additionalProperty);
+  const known = Object.keys(schemaAt(path)?.properties ?? {});
+  const suggestion = closestMatch(key, known);
+  const hint = suggestion
+    ? ` Did you mean \`${suggestion}\`?`
+    : known.length
+      ? ` Known keys: ${known.map((k) => `\`${k}\``).join(', ')}.`
+      : '';
+  const fixes: QuickFix[] = suggestion
+    ? [
+        {
+          title: `Rename to \`${suggestion}\``,
+          edits: [{ kind: 'renameKey', path: [...path, key], newKey: suggestion }],
+          isPreferred: true,
+        },
+      ]
+    : [{ title: `Remove \`${key}\``, edits: [{ kind: 'remove', path: [...path, key] }] }];
+  const data: SchemaDiagnosticData = { path: [...path, key], ...(suggestion ? { suggestion } : {}), fixes };
+  return makeDiagnostic(
+    keyRange(doc, [...path, key]),
+    'error',
+    SchemaCode.unknownKey,
+    `Unknown key \`${key}\` in ${where}.${hint}`,
+    data,
+  );
+}
+
+/** `required`: a missing key. */
+function missingKeyDiagnostic({ doc, error, path, where }: ErrorSite): Diagnostic {
+  const missing = String((error.params as { missingProperty: string }).missingProperty);
+  const data: SchemaDiagnosticData = { path, missing };
+  return makeDiagnostic(
+    keyRange(doc, path),
+    'error',
+    SchemaCode.missingKey,
+    `Missing required key \`${missing}\` in ${where}.`,
+    data,
+  );
+}
+
+/** `type`: a value of the wrong type (a non-finite number, a GPU read as a number, the rest). */
+function typeDiagnostic({ doc, error, path, where, value }: ErrorSite): Diagnostic {
+  const expected = String((error.params as { type: string | string[] }).type).replace(',', ' or ');
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    return makeDiagnostic(
+      valueRange(doc, path),
+      'error',
+      SchemaCode.type,
+      `${where} must be a finite ${expected.includes('integer') ? 'integer' : 'number'}; ${nonFiniteText(value)}. Write a finite number.`,
+      { path } satisfies SchemaDiagnosticData,
+    );
+  }
+  // `gpu: 4090` is read as a number by YAML: offer the catalog card it names.
+  const card = path.join('.') === 'hardware.gpu' && typeof value === 'number' ? lookupGpuName(String(value)) : null;
+  if (card?.ok) {
+    const fixes: QuickFix[] = [
+      {
+        title: `Change to \`${card.gpu.name}\``,
+        edits: [{ kind: 'set', path, value: card.gpu.name }],
+        isPreferred: true,
+      },
+    ];
+    return makeDiagnostic(
+      valueRange(doc, path),
+      'error',
+      SchemaCode.type,
+      `${where} must be a GPU name, not the number ${String(value)}. Did you mean \`${card.gpu.name}\`?`,
+      { path, suggestion: card.gpu.name, fixes } satisfies SchemaDiagnosticData,
+    );
+  }
+  return makeDiagnostic(
+    valueRange(doc, path),
+    'error',
+    SchemaCode.type,
+    `${where} must be ${article(expected)} ${expected}, not ${describeValue(value)}.`,
+    { path } satisfies SchemaDiagnosticData,
+  );
+}
+
+/** `enum`: a value not allowed, with the closest allowed one as a change (or a one-item list where lists are). */
+function enumDiagnostic({ doc, error, path, where, value }: ErrorSite): Diagnostic {
+  const allowed = (error.params as { allowedValues: unknown[] }).allowedValues;
+  const suggestion = typeof value === 'string' ? closestMatch(value, allowed.map(String)) : undefined;
+  const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : '';
+  const fixes: QuickFix[] = suggestion
+    ? [
+        {
+          title: `Change to \`${suggestion}\``,
+          edits: [{ kind: 'set', path, value: suggestion }],
+          isPreferred: true,
+        },
+      ]
+    : [];
+  const inUnion = !!schemaAt(path, false)?.anyOf;
+  if (
+    inUnion &&
+    typeof value === 'string' &&
+    !suggestion &&
+    schemaAt(path, false)?.anyOf?.some((b) => b.type === 'array')
+  ) {
+    fixes.push({
+      title: `Write as a list: \`[${value}]\``,
+      edits: [{ kind: 'set', path, value: [value] }],
+      isPreferred: true,
+    });
+  }
+  const expected = inUnion ? allowedText(path) : `one of ${allowed.map((v) => `\`${String(v)}\``).join(', ')}`;
+  const data: SchemaDiagnosticData = { path, allowed, ...(suggestion ? { suggestion } : {}), fixes };
+  return makeDiagnostic(
+    valueRange(doc, path),
+    'error',
+    SchemaCode.enum,
+    `${where} must be ${expected}; got ${describeValue(value)}.${hint}`,
+    data,
+  );
+}
+
+/** `const`: the one value allowed here. */
+function constDiagnostic({ doc, error, path, where }: ErrorSite): Diagnostic {
+  const expected = (error.params as { allowedValue: unknown }).allowedValue;
+  const data: SchemaDiagnosticData = {
+    path,
+    allowed: [expected],
+    suggestion: String(expected),
+    fixes: [
+      {
+        title: `Set to \`${String(expected)}\``,
+        edits: [{ kind: 'set', path, value: expected }],
+        isPreferred: true,
+      },
+    ],
+  };
+  const why = path.join('.') === 'quantization.load_in_4bit' ? ' QLoRA trains adapters on a 4-bit base.' : '';
+  return makeDiagnostic(
+    valueRange(doc, path),
+    'error',
+    SchemaCode.enum,
+    `${where} must be \`${String(expected)}\` here.${why}`,
+    data,
+  );
+}
+
+/** `false schema`: a key that has no effect with the method. */
+function notApplicableDiagnostic({ doc, path, where }: ErrorSite): Diagnostic {
+  const method = (doc.value as { method?: unknown }).method;
+  return makeDiagnostic(
+    keyRange(doc, path),
+    'warning',
+    SchemaCode.notApplicable,
+    `${where} has no effect with \`method: ${String(method)}\`: ${path[0] === 'quantization' ? 'quantization applies to `qlora` only' : 'LoRA settings apply to `lora` and `qlora` only'}. Remove it, or change the method.`,
+    {
+      path,
+      fixes: [{ title: `Remove \`${path.join('.')}\``, edits: [{ kind: 'remove', path }], isPreferred: true }],
+    } satisfies SchemaDiagnosticData,
+  );
+}
+
+/** `empty`: a key with no value. */
+function emptyDiagnostic({ doc, path, where }: ErrorSite): Diagnostic {
+  const expected = allowedText(path);
+  const data: SchemaDiagnosticData = {
+    path,
+    fixes: [{ title: `Remove \`${path.join('.')}\``, edits: [{ kind: 'remove', path }] }],
+  };
+  return makeDiagnostic(
+    keyRange(doc, path),
+    'error',
+    SchemaCode.type,
+    `${where} has no value${expected ? `: write ${expected}` : ''}, or remove the key.`,
+    data,
+  );
+}
+
+/** `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`: a number out of range. */
+function rangeDiagnostic({ doc, error, path, where, value }: ErrorSite): Diagnostic {
+  const params = error.params as { comparison: string; limit: number };
+  return makeDiagnostic(
+    valueRange(doc, path),
+    'error',
+    SchemaCode.range,
+    `${where} must be ${params.comparison} ${params.limit}; got ${describeValue(value)}.`,
+    { path } satisfies SchemaDiagnosticData,
+  );
+}
+
+/** The diagnostic of one schema error, by its keyword. */
 function toDiagnostic(doc: ConfigDocument, error: SchemaError): Diagnostic | undefined {
   const path = pathOf(error.instancePath);
   const where = path.length ? `\`${path.join('.')}\`` : 'the config';
-  const value = valueAt(doc.value, path);
+  const site: ErrorSite = { doc, error, path, where, value: valueAt(doc.value, path) };
   switch (error.keyword) {
-    case 'additionalProperties': {
-      const key = String((error.params as { additionalProperty: string }).additionalProperty);
-      const known = Object.keys(schemaAt(path)?.properties ?? {});
-      const suggestion = closestMatch(key, known);
-      const hint = suggestion
-        ? ` Did you mean \`${suggestion}\`?`
-        : known.length
-          ? ` Known keys: ${known.map((k) => `\`${k}\``).join(', ')}.`
-          : '';
-      const fixes: QuickFix[] = suggestion
-        ? [
-            {
-              title: `Rename to \`${suggestion}\``,
-              edits: [{ kind: 'renameKey', path: [...path, key], newKey: suggestion }],
-              isPreferred: true,
-            },
-          ]
-        : [{ title: `Remove \`${key}\``, edits: [{ kind: 'remove', path: [...path, key] }] }];
-      const data: SchemaDiagnosticData = { path: [...path, key], ...(suggestion ? { suggestion } : {}), fixes };
-      return makeDiagnostic(
-        keyRange(doc, [...path, key]),
-        'error',
-        SchemaCode.unknownKey,
-        `Unknown key \`${key}\` in ${where}.${hint}`,
-        data,
-      );
-    }
-    case 'required': {
-      const missing = String((error.params as { missingProperty: string }).missingProperty);
-      const data: SchemaDiagnosticData = { path, missing };
-      return makeDiagnostic(
-        keyRange(doc, path),
-        'error',
-        SchemaCode.missingKey,
-        `Missing required key \`${missing}\` in ${where}.`,
-        data,
-      );
-    }
-    case 'type': {
-      const expected = String((error.params as { type: string | string[] }).type).replace(',', ' or ');
-      if (typeof value === 'number' && !Number.isFinite(value)) {
-        return makeDiagnostic(
-          valueRange(doc, path),
-          'error',
-          SchemaCode.type,
-          `${where} must be a finite ${expected.includes('integer') ? 'integer' : 'number'}; ${nonFiniteText(value)}. Write a finite number.`,
-          { path } satisfies SchemaDiagnosticData,
-        );
-      }
-      // `gpu: 4090` is read as a number by YAML: offer the catalog card it names.
-      const card = path.join('.') === 'hardware.gpu' && typeof value === 'number' ? lookupGpuName(String(value)) : null;
-      if (card?.ok) {
-        const fixes: QuickFix[] = [
-          {
-            title: `Change to \`${card.gpu.name}\``,
-            edits: [{ kind: 'set', path, value: card.gpu.name }],
-            isPreferred: true,
-          },
-        ];
-        return makeDiagnostic(
-          valueRange(doc, path),
-          'error',
-          SchemaCode.type,
-          `${where} must be a GPU name, not the number ${String(value)}. Did you mean \`${card.gpu.name}\`?`,
-          { path, suggestion: card.gpu.name, fixes } satisfies SchemaDiagnosticData,
-        );
-      }
-      return makeDiagnostic(
-        valueRange(doc, path),
-        'error',
-        SchemaCode.type,
-        `${where} must be ${article(expected)} ${expected}, not ${describeValue(value)}.`,
-        { path } satisfies SchemaDiagnosticData,
-      );
-    }
-    case 'enum': {
-      const allowed = (error.params as { allowedValues: unknown[] }).allowedValues;
-      const suggestion = typeof value === 'string' ? closestMatch(value, allowed.map(String)) : undefined;
-      const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : '';
-      const fixes: QuickFix[] = suggestion
-        ? [
-            {
-              title: `Change to \`${suggestion}\``,
-              edits: [{ kind: 'set', path, value: suggestion }],
-              isPreferred: true,
-            },
-          ]
-        : [];
-      const inUnion = !!schemaAt(path, false)?.anyOf;
-      if (
-        inUnion &&
-        typeof value === 'string' &&
-        !suggestion &&
-        schemaAt(path, false)?.anyOf?.some((b) => b.type === 'array')
-      ) {
-        fixes.push({
-          title: `Write as a list: \`[${value}]\``,
-          edits: [{ kind: 'set', path, value: [value] }],
-          isPreferred: true,
-        });
-      }
-      const expected = inUnion ? allowedText(path) : `one of ${allowed.map((v) => `\`${String(v)}\``).join(', ')}`;
-      const data: SchemaDiagnosticData = { path, allowed, ...(suggestion ? { suggestion } : {}), fixes };
-      return makeDiagnostic(
-        valueRange(doc, path),
-        'error',
-        SchemaCode.enum,
-        `${where} must be ${expected}; got ${describeValue(value)}.${hint}`,
-        data,
-      );
-    }
-    case 'const': {
-      const expected = (error.params as { allowedValue: unknown }).allowedValue;
-      const data: SchemaDiagnosticData = {
-        path,
-        allowed: [expected],
-        suggestion: String(expected),
-        fixes: [
-          {
-            title: `Set to \`${String(expected)}\``,
-            edits: [{ kind: 'set', path, value: expected }],
-            isPreferred: true,
-          },
-        ],
-      };
-      const why = path.join('.') === 'quantization.load_in_4bit' ? ' QLoRA trains adapters on a 4-bit base.' : '';
-      return makeDiagnostic(
-        valueRange(doc, path),
-        'error',
-        SchemaCode.enum,
-        `${where} must be \`${String(expected)}\` here.${why}`,
-        data,
-      );
-    }
-    case 'false schema': {
-      const method = (doc.value as { method?: unknown }).method;
-      return makeDiagnostic(
-        keyRange(doc, path),
-        'warning',
-        SchemaCode.notApplicable,
-        `${where} has no effect with \`method: ${String(method)}\`: ${path[0] === 'quantization' ? 'quantization applies to `qlora` only' : 'LoRA settings apply to `lora` and `qlora` only'}. Remove it, or change the method.`,
-        {
-          path,
-          fixes: [{ title: `Remove \`${path.join('.')}\``, edits: [{ kind: 'remove', path }], isPreferred: true }],
-        } satisfies SchemaDiagnosticData,
-      );
-    }
-    case 'empty': {
-      const expected = allowedText(path);
-      const data: SchemaDiagnosticData = {
-        path,
-        fixes: [{ title: `Remove \`${path.join('.')}\``, edits: [{ kind: 'remove', path }] }],
-      };
-      return makeDiagnostic(
-        keyRange(doc, path),
-        'error',
-        SchemaCode.type,
-        `${where} has no value${expected ? `: write ${expected}` : ''}, or remove the key.`,
-        data,
-      );
-    }
+    case 'additionalProperties':
+      return unknownKeyDiagnostic(site);
+    case 'required':
+      return missingKeyDiagnostic(site);
+    case 'type':
+      return typeDiagnostic(site);
+    case 'enum':
+      return enumDiagnostic(site);
+    case 'const':
+      return constDiagnostic(site);
+    case 'false schema':
+      return notApplicableDiagnostic(site);
+    case 'empty':
+      return emptyDiagnostic(site);
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
-    case 'exclusiveMaximum': {
-      const params = error.params as { comparison: string; limit: number };
-      return makeDiagnostic(
-        valueRange(doc, path),
-        'error',
-        SchemaCode.range,
-        `${where} must be ${params.comparison} ${params.limit}; got ${describeValue(value)}.`,
-        { path } satisfies SchemaDiagnosticData,
-      );
-    }
+    case 'exclusiveMaximum':
+      return rangeDiagnostic(site);
     case 'minLength':
       return makeDiagnostic(valueRange(doc, path), 'error', SchemaCode.range, `${where} must not be empty.`, {
         path,
