@@ -3,7 +3,7 @@
 // interpreter that has them (LORA_LENS_TEST_PYTHON, which scripts/setup-trainer-venv.sh provides), else said skipped.
 // `node scripts/lint.mjs --fix` applies what the tools can fix.
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 const fix = process.argv.includes('--fix');
 const bin = (name) => join('node_modules', '.bin', name);
@@ -20,7 +20,10 @@ const sources = ['server', 'extension', 'webview', 'test', 'scripts', 'bench', '
 step('prettier', bin('prettier'), [fix ? '--write' : '--check', '--log-level', 'warn', ...sources]);
 step('eslint', bin('eslint'), [...(fix ? ['--fix'] : []), '--max-warnings', '0', ...sources]);
 
-const candidates = [process.env.LORA_LENS_TEST_PYTHON, join('.venv-trainer', 'bin', 'python')].filter(Boolean);
+// Absolute: the Python steps run with trainer/ as their working folder.
+const candidates = [process.env.LORA_LENS_TEST_PYTHON, join('.venv-trainer', 'bin', 'python')]
+  .filter(Boolean)
+  .map((exe) => (exe.includes('/') ? resolve(exe) : exe));
 const python = candidates.find((exe) => spawnSync(exe, ['-c', 'import ruff, mypy'], { stdio: 'ignore' }).status === 0);
 if (!python) {
   console.log(

@@ -33,7 +33,7 @@ class PlanError(ValueError):
 @dataclass(frozen=True, kw_only=True)
 class ModelRef:
     name_or_path: str
-    revision: str | None
+    revision: Union[str, None]
     trust_remote_code: bool
     attn_implementation: Literal["sdpa", "eager", "flash_attention_2"]
     load_in_8bit: bool = False
@@ -45,7 +45,7 @@ class LoraPlan:
     lora_alpha: float
     lora_dropout: float
     # A string other than "all-linear" is a regular expression over the full module name (PEFT's re.fullmatch).
-    target_modules: Literal["all-linear"] | str | list[str]
+    target_modules: Union[Literal["all-linear"], str, list[str]]
     bias: Literal["none", "all", "lora_only"]
     use_rslora: bool
     use_dora: bool
@@ -66,7 +66,7 @@ class QuantizationPlan:
 @dataclass(frozen=True, kw_only=True)
 class DataPlan:
     train: str
-    eval: str | None
+    eval: Union[str, None]
     format: Literal["chat", "instruction", "text"]
     chat_template: str
     max_length: int
@@ -95,9 +95,9 @@ class TrainingArgs:
     activation_offloading: bool = False
     seed: int
     logging_steps: int
-    eval_steps: int | None
+    eval_steps: Union[int, None]
     save_steps: int
-    save_total_limit: int | None
+    save_total_limit: Union[int, None]
     dataloader_num_workers: int
 
 
@@ -106,7 +106,7 @@ class HardwarePlan:
     gpu: str
     num_gpus: int
     distributed: Literal["none", "ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"]
-    cost_per_hour: float | None = None
+    cost_per_hour: Union[float, None] = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,19 +128,19 @@ class DpoPlan:
 @dataclass(frozen=True, kw_only=True)
 class TrainingPlan:
     version: Literal[1]
-    config_path: str | None
+    config_path: Union[str, None]
     model: ModelRef
     method: Method
     precision: Precision
-    lora: LoraPlan | None
-    quantization: QuantizationPlan | None
+    lora: Union[LoraPlan, None]
+    quantization: Union[QuantizationPlan, None]
     data: DataPlan
     training: TrainingArgs
     hardware: HardwarePlan
     output: OutputPlan
     engine: Literal["hf", "lora-lens"]
     objective: Literal["sft", "dpo"] = "sft"
-    dpo: DpoPlan | None = None
+    dpo: Union[DpoPlan, None] = None
 
 
 _SCHEMA_NAME = "plan.schema.json"
@@ -159,7 +159,7 @@ def plan_schema() -> dict[str, Any]:
     return schema_check.load_schema(found)
 
 
-def dotted(path: tuple[str | int, ...]) -> str:
+def dotted(path: tuple[Union[str, int], ...]) -> str:
     """('lora', 'target_modules', 0) -> 'lora.target_modules[0]', the key form the TypeScript side names too."""
     out = ""
     for part in path:

@@ -126,13 +126,7 @@ export interface ErrorEvent {
   message: string;
   advice?: string[];
   step?: number | null;
-  memory?: {
-    allocated_bytes?: number;
-    reserved_bytes?: number;
-    peak_allocated_bytes?: number;
-    total_bytes?: number;
-    estimate_peak_bytes?: number | null;
-  };
+  memory?: { allocated_bytes?: number; reserved_bytes?: number; peak_allocated_bytes?: number; total_bytes?: number; estimate_peak_bytes?: number | null };
 }
 
 export interface EndEvent {
@@ -146,13 +140,4 @@ export interface EndEvent {
   adapter_path?: string | null;
 }
 
-export type TrainerEvent =
-  | DownloadEvent
-  | StartEvent
-  | StepEvent
-  | EvalEvent
-  | SavingEvent
-  | CheckpointEvent
-  | WarningEvent
-  | ErrorEvent
-  | EndEvent;
+export type TrainerEvent = DownloadEvent | StartEvent | StepEvent | EvalEvent | SavingEvent | CheckpointEvent | WarningEvent | ErrorEvent | EndEvent;
