@@ -162,6 +162,11 @@ after(async () => {
 // Typing into whatever has focus was flaky: with a webview focused (a run panel just revealed), F1 can open the
 // palette while the keystrokes go elsewhere, leaving an unfiltered list. Filling the palette's own input, and
 // opening it again if the command's row does not show, does not depend on where focus was.
+/** A run's row in the Runs view, found by the run id its accessibility label carries (the row shows the config and settings). */
+function runRow(runId: string) {
+  return page.locator(`.monaco-list-row[aria-label*="${runId}"]`);
+}
+
 async function palette(command: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: command }).first();
@@ -267,7 +272,7 @@ test('VS Code: diagnostic in Problems, quick fix, Run Fine-Tune, live panel', { 
 
   // The history view lists it.
   await palette('LoRA Lens: Focus on Runs View');
-  await page.locator('.monaco-list-row', { hasText: runs[0]! }).first().waitFor({ timeout: 15_000 });
+  await runRow(runs[0]!).first().waitFor({ timeout: 15_000 });
 
   // A run started from a terminal with `lora-lens run` lands in the same place and shows up in the view on its own.
   const t1 = Date.now();
@@ -284,9 +289,9 @@ test('VS Code: diagnostic in Problems, quick fix, Run Fine-Tune, live panel', { 
   const cliRun = readdirSync(outputDir).find((id) => id !== runs[0]);
   assert.ok(cliRun, cli.stdout);
   assert.match(cli.stdout, new RegExp(`run folder: ${join(outputDir, cliRun).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
-  const cliRow = page.locator('.monaco-list-row', { hasText: cliRun });
+  const cliRow = runRow(cliRun);
   await cliRow.first().waitFor({ timeout: 15_000 });
-  await page.locator('.monaco-list-row', { hasText: runs[0]! }).first().waitFor({ timeout: 5_000 });
+  await runRow(runs[0]!).first().waitFor({ timeout: 5_000 });
   assert.match((await cliRow.first().textContent())!, /completed/);
   t.diagnostic(`CLI run listed in the Runs view: ${((Date.now() - t1) / 1000).toFixed(1)} s after it started`);
 
@@ -318,7 +323,7 @@ test('VS Code: diagnostic in Problems, quick fix, Run Fine-Tune, live panel', { 
       if (!liveRun) await page.waitForTimeout(200);
     }
     assert.ok(liveRun, `no CLI run with a pid file appeared: ${liveOut}`);
-    const liveRow = page.locator('.monaco-list-row', { hasText: liveRun });
+    const liveRow = runRow(liveRun);
     await liveRow.filter({ hasText: 'running' }).first().waitFor({ timeout: 20_000 });
     t.diagnostic(`CLI run shown running in the Runs view: ${(await liveRow.first().textContent())!.trim()}`);
     live.kill('SIGINT');
@@ -454,7 +459,7 @@ test(
     const outputDir = join(workspace, 'runs', 'qwen2.5-0.5b-full');
     const runId = readdirSync(outputDir).sort()[0]!;
     await palette('LoRA Lens: Focus on Runs View');
-    const row = page.locator('.monaco-list-row', { hasText: runId }).first();
+    const row = runRow(runId).first();
     await row.waitFor({ timeout: 15_000 });
     const panelTabs = page.locator('.tabs-container .tab', { hasText: `Run ${runId}` });
     await row.click();
@@ -519,7 +524,7 @@ test(
 
     // The Runs view names the tool; Stop Run (the row's inline action) ends it: SIGINT, and the row turns stopped.
     await palette('LoRA Lens: Focus on Runs View');
-    const row = page.locator('.monaco-list-row', { hasText: 'axolotl-lora · axolotl' }).filter({ hasText: runId });
+    const row = runRow(runId).filter({ hasText: 'axolotl' });
     await row.filter({ hasText: 'running' }).first().waitFor({ timeout: 20_000 });
     t.diagnostic(`Runs view row: ${(await row.first().textContent())!.trim()}`);
     await row.first().hover();

@@ -18,6 +18,8 @@ export class RunItem extends vscode.TreeItem {
     this.id = run.dir;
     this.description = text.description;
     this.tooltip = new vscode.MarkdownString(text.tooltip);
+    // The id is in the tooltip, not the row's text (the sidebar is narrow): screen readers get it here, with the rest.
+    this.accessibilityInformation = { label: `${text.label}, ${text.description ?? ''}, run ${run.id}` };
     const [icon, color] = ICONS[run.status];
     this.iconPath = new vscode.ThemeIcon(icon, new vscode.ThemeColor(color));
     // The context value drives which inline and context actions the menus show. A run of the user's own tool ends in

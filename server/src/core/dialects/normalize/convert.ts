@@ -10,6 +10,19 @@ import { isDatasetReference } from './datasetRef';
 import type { TrainingPlan } from '../../plan/types';
 import type { LostKey } from './types';
 import { dialectDisplayName, type ToolDialectId as DialectName } from '../registry';
+import capabilities from '../../../../../schemas/trainer-capabilities.json';
+
+/** The chat template names the bundled trainer renders (schemas/trainer-capabilities.json). */
+const TRAINER_TEMPLATES = new Set(Object.keys(capabilities.chat_templates));
+
+/**
+ * A tool's own template name (LLaMA-Factory's `qwen`, axolotl's `gemma3`) that the bundled trainer does not know:
+ * the converted config uses the tokenizer's own template instead, so it runs rather than stopping at start.
+ */
+function foreignTemplate(name: string | null | undefined): string | null {
+  if (!name || name === 'auto' || TRAINER_TEMPLATES.has(name) || /\{[{%]/.test(name)) return null;
+  return name;
+}
 
 /** Losses the conversion itself adds: plan facts our dialect has no key for. */
 export function conversionLosses(plan: TrainingPlan): LostKey[] {
@@ -30,6 +43,12 @@ export function conversionLosses(plan: TrainingPlan): LostKey[] {
     out.push({
       key: ['hardware.distributed'],
       reason: `${plan.hardware.distributed}: the converted config runs on one GPU`,
+    });
+  const foreign = foreignTemplate(plan.data.chat_template);
+  if (foreign)
+    out.push({
+      key: ['data.chat_template'],
+      reason: `\`${foreign}\` is the other tool's template name, not one the LoRA Lens trainer renders: the converted config uses \`auto\` (the tokenizer's own template)`,
     });
   for (const [key, path] of [
     ['data.train', plan.data.train],
@@ -98,6 +117,7 @@ export function planToLoraLensYaml(plan: TrainingPlan, lost: LostKey[], dialect:
       train: pathOf(plan.data.train),
       eval: plan.data.eval ? pathOf(plan.data.eval) : null,
       ...withoutPaths(plan.data),
+      ...(foreignTemplate(plan.data.chat_template) ? { chat_template: 'auto' } : {}),
     }),
     training: withoutNulls(training),
     output: { dir: pathOf(plan.output.dir), ...withoutDir(plan.output) },
