@@ -21,20 +21,13 @@ import { hubDatasetRef, llamaFactoryDatasetRef } from './datasetRef';
 import { lostLlamaFactoryKeys } from './llamaFactoryLost';
 import { llamaFactoryRowLayout } from './llamaFactoryRows';
 import { llamaFactoryPreference } from './preference';
-import { mapOptimizer } from './optimizers';
+import { hfScheduleAndOptimizer, SAME_NAME_TRAINING_ARGS } from './hfTraining';
 import { asBool, asInt, asNumber, asObject, asString, type Obj } from './read';
 import { defaultRunName, distributedFrom, LostKeys, resolver, type NormalizeOptions } from './shared';
 import { SourceRecorder } from './sourceMap';
 import type { NormalizeProblem, NormalizeResult } from './types';
 
 export type LlamaFactorySubKind = 'train' | 'inference' | 'export';
-
-const SCHEDULERS: Record<string, TrainingPlanArgs['lr_scheduler_type']> = {
-  linear: 'linear',
-  cosine: 'cosine',
-  constant: 'constant',
-  constant_with_warmup: 'constant_with_warmup',
-};
 
 /** LLaMA-Factory's finetuning_type (and quantization_bit) as our method; freeze and OFT are approximations. */
 function methodOf(cfg: Obj, lost: LostKeys): { method: Method; load8: boolean } {
@@ -319,32 +312,8 @@ function dataOf(
 
 /** HF TrainingArguments' defaults (transformers 4.57, the version LLaMA-Factory pins) where the file says nothing. */
 function trainingOf(cfg: Obj, src: SourceRecorder, lost: LostKeys): TrainingPlanArgs {
-  const scheduler = asString(cfg.lr_scheduler_type) ?? 'linear';
-  if (!SCHEDULERS[scheduler])
-    lost.add(['lr_scheduler_type'], `${scheduler} has no LoRA Lens equivalent: the plan uses cosine`);
-  const optim = mapOptimizer(asString(cfg.optim) ?? 'adamw_torch_fused');
-  if (optim.approximation) lost.add(['optim'], optim.approximation);
-  const same: Array<keyof TrainingPlanArgs> = [
-    'learning_rate',
-    'per_device_train_batch_size',
-    'per_device_eval_batch_size',
-    'gradient_accumulation_steps',
-    'num_train_epochs',
-    'max_steps',
-    'warmup_ratio',
-    'warmup_steps',
-    'lr_scheduler_type',
-    'max_grad_norm',
-    'weight_decay',
-    'optim',
-    'seed',
-    'logging_steps',
-    'eval_steps',
-    'save_steps',
-    'save_total_limit',
-    'dataloader_num_workers',
-  ];
-  for (const key of same) src.add(['training', key], [key]);
+  const { lr_scheduler_type, optim } = hfScheduleAndOptimizer(cfg, lost);
+  for (const key of SAME_NAME_TRAINING_ARGS) src.add(['training', key], [key]);
   src.add(['training', 'gradient_checkpointing'], ['disable_gradient_checkpointing'], { transform: 'invert' });
   return {
     learning_rate: asNumber(cfg.learning_rate) ?? 5e-5,
@@ -355,10 +324,10 @@ function trainingOf(cfg: Obj, src: SourceRecorder, lost: LostKeys): TrainingPlan
     max_steps: asInt(cfg.max_steps, 1) ?? -1,
     warmup_ratio: asNumber(cfg.warmup_ratio) ?? 0,
     warmup_steps: asInt(cfg.warmup_steps) ?? 0,
-    lr_scheduler_type: SCHEDULERS[scheduler] ?? 'cosine',
+    lr_scheduler_type,
     max_grad_norm: asNumber(cfg.max_grad_norm) ?? 1.0,
     weight_decay: asNumber(cfg.weight_decay) ?? 0,
-    optim: optim.optim,
+    optim,
     gradient_checkpointing: cfg.disable_gradient_checkpointing !== true,
     seed: asInt(cfg.seed) ?? 42,
     logging_steps: asInt(cfg.logging_steps, 1) ?? 500,
