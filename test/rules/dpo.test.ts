@@ -39,7 +39,9 @@ test('our dialect: beta outside 0.01-0.5 warns with the fix to 0.1; inside it is
   assert.deepEqual(titles(high).length, 1);
   assert.match(titles(high)[0]!, /beta: 0\.1$/);
   assert.match(
-    String(withCode(diagnostics(OURS('dpo:\n  beta: 0.001\n  loss: ipo\n'), 'a.finetune.yaml'), 'dpo-beta')[0]?.message),
+    String(
+      withCode(diagnostics(OURS('dpo:\n  beta: 0.001\n  loss: ipo\n'), 'a.finetune.yaml'), 'dpo-beta')[0]?.message,
+    ),
     /below the usual/,
   );
   assert.deepEqual(withCode(diagnostics(OURS('dpo:\n  beta: 0.3\n'), 'a.finetune.yaml'), 'dpo-beta'), []);
@@ -79,7 +81,10 @@ test('axolotl and LLaMA-Factory: the same rules name rl_beta, pref_beta and lear
   const axAll = diagnostics(ax, 'ax.yml');
   assert.match(String(withCode(axAll, 'dpo-beta')[0]?.message), /rl_beta 0\.9 is above the usual 0\.01-0\.5/);
   assert.deepEqual(titles(withCode(axAll, 'dpo-beta')[0]!), ['Set rl_beta: 0.1']);
-  assert.match(String(withCode(axAll, 'dpo-learning-rate')[0]?.message), /learning_rate 2e-4 is above the usual DPO band/);
+  assert.match(
+    String(withCode(axAll, 'dpo-learning-rate')[0]?.message),
+    /learning_rate 2e-4 is above the usual DPO band/,
+  );
   assert.deepEqual(withCode(axAll, 'lr-range'), []);
 
   const lf =
