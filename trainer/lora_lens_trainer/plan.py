@@ -125,6 +125,23 @@ class DpoPlan:
     label_smoothing: float
 
 
+EvalMetric = Literal["exact_match", "f1", "accuracy", "macro_f1", "rouge_l", "bleu", "json_valid", "json_fields"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalPlan:
+    """`lora-lens eval`'s settings; the metrics are scored in TypeScript, the rest drives `evaluate`."""
+
+    file: Union[str, None]
+    metrics: list[EvalMetric]
+    json_schema: Union[str, None]
+    max_new_tokens: int
+    batch_size: int
+    temperature: float
+    stop_at_end_of_turn: bool
+    general_text: Union[str, None]
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainingPlan:
     version: Literal[1]
@@ -141,6 +158,8 @@ class TrainingPlan:
     engine: Literal["hf", "lora-lens"]
     objective: Literal["sft", "dpo"] = "sft"
     dpo: Union[DpoPlan, None] = None
+    # Absent in plans of other dialects and older plans: evaluate's defaults apply.
+    eval: Union[EvalPlan, None] = None
 
 
 _SCHEMA_NAME = "plan.schema.json"

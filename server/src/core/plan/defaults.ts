@@ -1,6 +1,7 @@
 import type {
   DataPlan,
   DpoPlan,
+  EvalPlan,
   HardwarePlan,
   LoraPlan,
   Method,
@@ -84,6 +85,21 @@ export const OUTPUT_DEFAULTS: Omit<OutputPlan, 'dir'> = {
   merge_dtype: 'bfloat16',
   merge_base: 'dequantized',
   safe_serialization: true,
+};
+
+/**
+ * `lora-lens eval`'s defaults: the evaluation file is data.eval, the metrics suit free-text answers, greedy decoding
+ * stopping at EOS and the end-of-turn token, 128 new tokens, 8 prompts at a time, no forgetting check.
+ */
+export const EVAL_DEFAULTS: EvalPlan = {
+  file: null,
+  metrics: ['exact_match', 'f1', 'rouge_l', 'bleu'],
+  json_schema: null,
+  max_new_tokens: 128,
+  batch_size: 8,
+  temperature: 0,
+  stop_at_end_of_turn: true,
+  general_text: null,
 };
 
 /** TRL DPOConfig's defaults: beta 0.1 (the DPO paper's), the sigmoid loss, no label smoothing. */

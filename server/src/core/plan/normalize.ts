@@ -7,13 +7,14 @@ import {
   DATA_DEFAULTS,
   DPO_DEFAULTS,
   DPO_LEARNING_RATE,
+  EVAL_DEFAULTS,
   HARDWARE_DEFAULTS,
   LORA_DEFAULTS,
   LORA_LENS_QUANTIZATION_DEFAULTS,
   OUTPUT_DEFAULTS,
   trainingDefaults,
 } from './defaults';
-import type { Method, ModelRef, Objective, Precision, TrainingPlan } from './types';
+import type { EvalPlan, Method, ModelRef, Objective, Precision, TrainingPlan } from './types';
 
 type Obj = Record<string, unknown>;
 
@@ -96,7 +97,20 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
     engine: config.engine === 'hf' ? 'hf' : 'lora-lens',
     objective,
     ...(objective === 'dpo' ? { dpo: { ...DPO_DEFAULTS, ...asObject(config.dpo) } as TrainingPlan['dpo'] } : {}),
+    eval: evalPlan(asObject(config.eval), absolute),
   };
+}
+
+/** The eval block with its defaults, its files absolute against the config's folder. */
+function evalPlan(block: Record<string, unknown>, absolute: (path: string) => string): EvalPlan {
+  const path = (value: unknown) => (typeof value === 'string' ? absolute(value) : null);
+  return {
+    ...EVAL_DEFAULTS,
+    ...block,
+    file: path(block.file),
+    json_schema: path(block.json_schema),
+    general_text: path(block.general_text),
+  } as EvalPlan;
 }
 
 /**

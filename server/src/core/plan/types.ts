@@ -24,6 +24,16 @@ export type MergeBase = 'dequantized' | 'original';
 /** What the run optimises: supervised fine-tuning, or preference training on {prompt, chosen, rejected} pairs. */
 export type Objective = 'sft' | 'dpo';
 export type DpoLoss = 'sigmoid' | 'ipo' | 'hinge';
+/** The task metrics `lora-lens eval` scores generated answers with (core/metrics). */
+export type EvalMetric =
+  | 'exact_match'
+  | 'f1'
+  | 'accuracy'
+  | 'macro_f1'
+  | 'rouge_l'
+  | 'bleu'
+  | 'json_valid'
+  | 'json_fields';
 
 export interface ModelRef {
   name_or_path: string;
@@ -134,6 +144,24 @@ export interface DpoPlan {
   label_smoothing: number;
 }
 
+/** What `lora-lens eval` runs after training: the file, the metrics and the generation settings. */
+export interface EvalPlan {
+  /** The evaluation file; null: data.eval. @absolutePath */
+  file: string | null;
+  metrics: EvalMetric[];
+  /** A JSON schema file the json_fields metric checks each answer against. @absolutePath */
+  json_schema: string | null;
+  max_new_tokens: number;
+  /** Prompts generated together (and rows per loss batch). */
+  batch_size: number;
+  /** 0: greedy decoding (the default); above 0, sampling at that temperature with training.seed. */
+  temperature: number;
+  /** Stop at the chat template's end-of-turn token as well as at EOS. */
+  stop_at_end_of_turn: boolean;
+  /** Plain text for the forgetting check (perplexity tuned against base); null: no check. @absolutePath */
+  general_text: string | null;
+}
+
 export interface TrainingPlan {
   version: 1;
   /** Absolute path of the config the plan came from, or null for an unsaved document. @absolutePath */
@@ -154,4 +182,6 @@ export interface TrainingPlan {
   objective?: Objective;
   /** Present when objective is dpo. Absent: null. */
   dpo?: DpoPlan | null;
+  /** The evaluation settings (our dialect writes them, with defaults). Absent or null (other dialects): the defaults. */
+  eval?: EvalPlan | null;
 }
