@@ -26,14 +26,7 @@ export type Objective = 'sft' | 'dpo';
 export type DpoLoss = 'sigmoid' | 'ipo' | 'hinge';
 /** The task metrics `lora-lens eval` scores generated answers with (core/metrics). */
 export type EvalMetric =
-  | 'exact_match'
-  | 'f1'
-  | 'accuracy'
-  | 'macro_f1'
-  | 'rouge_l'
-  | 'bleu'
-  | 'json_valid'
-  | 'json_fields';
+  'exact_match' | 'f1' | 'accuracy' | 'macro_f1' | 'rouge_l' | 'bleu' | 'json_valid' | 'json_fields';
 
 export interface ModelRef {
   name_or_path: string;
