@@ -126,6 +126,8 @@ class _NF4Matmul(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> Any:
         from .kernels.nf4_matmul import nf4_matmul
 
+        if not ctx.needs_input_grad[0]:  # the layer's input is frozen too (no adapter below it): no product needed
+            return None, None
         return nf4_matmul(grad, ctx.module, transpose=True), None
 
 
