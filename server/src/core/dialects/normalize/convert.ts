@@ -3,10 +3,20 @@
  * a header comment naming every key that could not be carried over and why. Paths are written relative to the
  * folder of the original config, where the converted file is meant to sit.
  */
-import { dirname, isAbsolute, relative } from 'node:path';
+import { basename, dirname, isAbsolute, relative } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import { displayName } from './sourceMap';
 import { isDatasetReference } from './datasetRef';
+import {
+  DATA_DEFAULTS,
+  DPO_DEFAULTS,
+  DPO_LEARNING_RATE,
+  LORA_DEFAULTS,
+  LORA_LENS_QUANTIZATION_DEFAULTS,
+  OUTPUT_DEFAULTS,
+  trainingDefaults,
+} from '../../plan/defaults';
 import type { TrainingPlan } from '../../plan/types';
 import type { LostKey } from './types';
 import { dialectDisplayName, type ToolDialectId as DialectName } from '../registry';
@@ -57,15 +67,20 @@ export function conversionLosses(plan: TrainingPlan): LostKey[] {
     if (path && isDatasetReference(path))
       out.push({
         key: [key],
-        reason: `${path} is not a local file: the LoRA Lens trainer reads .jsonl/.json/.csv/.parquet files; download it and point ${key} at the file`,
+        reason: `${path} is not a local file: the LoRA Lens trainer reads .jsonl/.json/.csv/.parquet files; the converted config names ${localFileFor(key === 'data.train' ? 'train' : 'eval', path)} instead, and a comment at ${key} says how to write it`,
       });
   }
   return out;
 }
 
-function headerOf(plan: TrainingPlan, dialect: DialectName, lost: LostKey[]): string {
-  const from = plan.config_path ? ` from ${plan.config_path}` : '';
-  const lines = [`# LoRA Lens config converted${from} (${dialectDisplayName(dialect)}).`];
+function headerOf(plan: TrainingPlan, dialect: DialectName, lost: LostKey[], base: string | null): string {
+  // The config's name as seen from the converted file, which is written beside it: no absolute path in a file meant
+  // for commits.
+  const from = plan.config_path ? ` from ${base ? relative(base, plan.config_path) : basename(plan.config_path)}` : '';
+  const lines = [
+    `# LoRA Lens config converted${from} (${dialectDisplayName(dialect)}).`,
+    "# Only what differs from LoRA Lens's defaults is written; a key left out takes its default (docs/config.md).",
+  ];
   if (lost.length === 0) {
     lines.push('# Every key was carried over.');
   } else {
@@ -80,50 +95,125 @@ function withoutNulls<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined)) as Partial<T>;
 }
 
-function withoutPaths({ train: _t, eval: _e, ...rest }: TrainingPlan['data']) {
-  return rest;
+/** The entries of `value` that differ from `defaults` (and are not null): what the converted file has to say. */
+function differing<T extends object>(value: T, defaults: Partial<T>): Partial<T> {
+  const kept = Object.entries(withoutNulls(value)).filter(
+    ([key, v]) => !isDeepStrictEqual(v, (defaults as Record<string, unknown>)[key]),
+  );
+  return Object.fromEntries(kept) as Partial<T>;
+}
+
+/** The local file a dataset reference becomes in the converted config: `<name>.jsonl` (`<name>.eval.jsonl`). */
+function localFileFor(key: 'train' | 'eval', ref: string): string {
+  const name = (ref.split('/').pop() ?? 'dataset').replace(/[^\w.-]+/g, '-') || 'dataset';
+  return key === 'train' ? `${name}.jsonl` : `${name}.eval.jsonl`;
+}
+
+/**
+ * How to make the local file that replaces a dataset the bundled trainer cannot read, as a comment at `data.<key>`:
+ * the converted file names that file, so check says it is missing until the command has run.
+ */
+function datasetInstead(key: 'train' | 'eval', ref: string): string {
+  const file = localFileFor(key, ref);
+  const hub = /^hf:\/\/datasets\/(.+)$/.exec(ref)?.[1];
+  if (hub) {
+    const split = key === 'train' ? "'train'" : "'test'";
+    return (
+      `  # ${key}: ${hub} is a Hub dataset; the LoRA Lens trainer reads local files. Write ${file} with\n` +
+      `  #   python -c "from datasets import load_dataset; load_dataset('${hub}', split=${split}).to_json('${file}')"\n`
+    );
+  }
+  return (
+    `  # ${key}: ${ref} is not a local file; the LoRA Lens trainer reads local .jsonl/.json/.csv/.parquet files.\n` +
+    `  #   Save its rows as ${file}, or set ${key} to the file that holds them.\n`
+  );
+}
+
+/** Paths as the converted file (beside the original) sees them: relative, whatever the plan resolved them to. */
+function relativeTo(base: string | null): (path: string) => string {
+  return (path) => {
+    if (!base || isDatasetReference(path) || !isAbsolute(path)) return path;
+    const rel = relative(base, path).replace(/\\/g, '/');
+    // Another drive (Windows) has no relative path.
+    return rel && !isAbsolute(rel) ? rel : path;
+  };
+}
+
+function modelOf(plan: TrainingPlan, pathOf: (path: string) => string): unknown {
+  const { name_or_path, revision, trust_remote_code, attn_implementation } = plan.model;
+  // A local folder stays local: our dialect reads `./x` or `../x` as a folder, a bare `x/y` as a Hub id.
+  const local = isAbsolute(name_or_path) ? pathOf(name_or_path) : name_or_path;
+  const name = local !== name_or_path && !local.startsWith('.') && !isAbsolute(local) ? `./${local}` : local;
+  return revision || trust_remote_code || attn_implementation !== 'sdpa'
+    ? withoutNulls({ name_or_path: name, revision, trust_remote_code, attn_implementation })
+    : name;
+}
+
+function dataOf(plan: TrainingPlan, pathOf: (path: string) => string): Record<string, unknown> {
+  const { train, eval: evalPath, ...rest } = plan.data;
+  const local = (key: 'train' | 'eval', path: string | null) =>
+    path === null ? null : isDatasetReference(path) ? localFileFor(key, path) : pathOf(path);
+  const chatTemplate = foreignTemplate(plan.data.chat_template) ? 'auto' : rest.chat_template;
+  return {
+    ...withoutNulls({ train: local('train', train), eval: local('eval', evalPath) }),
+    // The format is what the tool's dataset type said, so it is written even where it is our default.
+    format: rest.format,
+    ...differing({ ...rest, chat_template: chatTemplate }, DATA_DEFAULTS),
+  };
+}
+
+function trainingOf(plan: TrainingPlan): Partial<TrainingPlan['training']> {
+  const { activation_offloading: _offload, ...training } = plan.training;
+  const defaults = trainingDefaults(plan.method);
+  if (plan.objective === 'dpo') defaults.learning_rate = DPO_LEARNING_RATE[plan.method];
+  return differing(training, defaults);
 }
 
 function withoutDir({ dir: _d, ...rest }: TrainingPlan['output']) {
   return rest;
 }
 
+/** A section written only when it says something; `{}` would read as "present" to a reader of the file. */
+function section<T extends object>(key: string, value: Partial<T>): Record<string, Partial<T>> {
+  return Object.keys(value).length > 0 ? { [key]: value } : {};
+}
+
 /**
  * The LoRA Lens YAML of a plan from `dialect`. `lost` is the normaliser's list; the conversion adds what our
- * dialect cannot say (8-bit base, CPU offload, sharding, Hub datasets).
+ * dialect cannot say (8-bit base, CPU offload, sharding, Hub datasets). Only values that differ from our dialect's
+ * defaults are written, paths relative to the file's folder (beside the original config).
  */
 export function planToLoraLensYaml(plan: TrainingPlan, lost: LostKey[], dialect: DialectName = 'axolotl'): string {
   const base = plan.config_path ? dirname(plan.config_path) : null;
-  const pathOf = (path: string) => {
-    if (!base || isDatasetReference(path) || !isAbsolute(path)) return path;
-    const rel = relative(base, path).replace(/\\/g, '/');
-    return rel && !rel.startsWith('..') ? rel : path;
-  };
-  const { name_or_path, revision, trust_remote_code, attn_implementation } = plan.model;
-  const model =
-    revision || trust_remote_code || attn_implementation !== 'sdpa'
-      ? withoutNulls({ name_or_path, revision, trust_remote_code, attn_implementation })
-      : name_or_path;
+  const pathOf = relativeTo(base);
   // LoRA under the HF Trainer's bf16 autocast is bf16 weights with fp32 adapters: LoRA Lens's bf16-true.
   const precision = plan.method !== 'full' && plan.precision === 'bf16-mixed' ? 'bf16-true' : plan.precision;
-  const { activation_offloading: _offload, ...training } = plan.training;
   const config: Record<string, unknown> = {
-    model,
+    model: modelOf(plan, pathOf),
     method: plan.method,
+    // Written even where it is our default: it is the translation of the tool's bf16/fp16 keys.
     precision,
-    ...(plan.lora ? { lora: plan.lora } : {}),
-    ...(plan.quantization ? { quantization: plan.quantization } : {}),
-    data: withoutNulls({
-      train: pathOf(plan.data.train),
-      eval: plan.data.eval ? pathOf(plan.data.eval) : null,
-      ...withoutPaths(plan.data),
-      ...(foreignTemplate(plan.data.chat_template) ? { chat_template: 'auto' } : {}),
+    ...(plan.lora ? section('lora', differing(plan.lora, LORA_DEFAULTS)) : {}),
+    ...(plan.quantization
+      ? section('quantization', differing(plan.quantization, LORA_LENS_QUANTIZATION_DEFAULTS))
+      : {}),
+    data: dataOf(plan, pathOf),
+    ...section('training', trainingOf(plan)),
+    ...section('output', {
+      // The tool's folder (set, or the tool's default), never ours: the run lands where the user expects it.
+      dir: pathOf(plan.output.dir),
+      ...differing(withoutDir(plan.output), OUTPUT_DEFAULTS),
     }),
-    training: withoutNulls(training),
-    output: { dir: pathOf(plan.output.dir), ...withoutDir(plan.output) },
     // A preference run stays one: without these keys our dialect would read it as supervised fine-tuning.
-    ...(plan.objective === 'dpo' && plan.dpo ? { objective: 'dpo', dpo: plan.dpo } : {}),
+    ...(plan.objective === 'dpo' && plan.dpo
+      ? { objective: 'dpo', ...section('dpo', differing(plan.dpo, DPO_DEFAULTS)) }
+      : {}),
   };
   const all = [...lost, ...conversionLosses(plan)];
-  return headerOf(plan, dialect, all) + stringify(config, { lineWidth: 0 });
+  let body = stringify(config, { lineWidth: 0 });
+  for (const key of ['train', 'eval'] as const) {
+    const ref = plan.data[key];
+    if (ref && isDatasetReference(ref)) body = body.replace(`\n  ${key}: `, `\n${datasetInstead(key, ref)}  ${key}: `);
+  }
+  return headerOf(plan, dialect, all, base) + body;
 }
