@@ -1,6 +1,7 @@
 """python -m lora_lens_trainer run --plan plan.json --run-dir runs/<id> [--resume | --resume-anyway | --dry-run] | merge --run-dir D |
 export --run-dir D [--format gguf|merged] [--quant f16] [--out PATH] [--reference] |
-evaluate --target DIR [--eval-file F] [--general-text F] [--rows N] [...] | doctor
+evaluate --target DIR [--eval-file F] [--general-text F] [--rows N] [...] | doctor |
+preview --plan plan.json [--rows N] [--sample N] [--seed S]
 
 Exit codes: schemas/exit-codes.json."""
 
@@ -57,6 +58,15 @@ def main(argv: list[str] | None = None) -> int:
         "for lora-lens export --verify",
     )
     sub.add_parser("doctor", help="print the environment as JSON")
+    preview = sub.add_parser(
+        "preview",
+        help="print the plan's training rows as the trainer will feed them: tokens, trained/masked, truncation "
+        "(one JSON object, schemas/preview.schema.json)",
+    )
+    preview.add_argument("--plan", required=True, type=Path)
+    preview.add_argument("--rows", type=int, default=5, help="the first N rows (default 5)")
+    preview.add_argument("--sample", type=int, default=0, help="also a seeded random sample of N rows")
+    preview.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
     from .evaluate import cli as evaluate_cli
 
     evaluate_cli.add_parser(sub)
@@ -66,6 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "export":
         return _export(args)
 
+    if args.command == "preview":
+        from .preview import Selection
+        from .preview import run as run_preview
+
+        if min(args.rows, args.sample) < 0:
+            parser.error("--rows and --sample must be 0 or more")
+        return run_preview(args.plan, Selection(args.rows, args.sample, args.seed))
     if args.command == "doctor":
         from .doctor import report
 

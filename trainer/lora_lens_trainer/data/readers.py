@@ -1,4 +1,4 @@
-"""Rows from .jsonl, .json, .csv and .parquet files, as a list of dicts."""
+"""Rows from .jsonl, .json, .csv and .parquet files, or a Hugging Face Hub dataset (hub.py), as a list of dicts."""
 
 from __future__ import annotations
 
@@ -10,6 +10,16 @@ from typing import Any
 
 class DataError(ValueError):
     """The dataset cannot be used as the plan says; the message names the file and, where it can, the row."""
+
+
+def read_dataset(ref: str | Path) -> list[dict[str, Any]]:
+    """The rows a plan's data.train or data.eval names: a local file, or `hf://datasets/<owner>/<name>[?...]`
+    read through Hugging Face's datasets library (hub.py). Training, the dry run and the preview all read here."""
+    if isinstance(ref, str) and ref.startswith("hf://datasets/"):
+        from .hub import read_hub_dataset
+
+        return read_hub_dataset(ref)
+    return read_rows(ref)
 
 
 def read_rows(path: str | Path) -> list[dict[str, Any]]:

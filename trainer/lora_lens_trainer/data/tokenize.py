@@ -100,33 +100,55 @@ def _chat_example(tokenizer: Any, template: str, messages: Any, index: int, trai
     return Example(ids, labels)
 
 
-def tokenize_rows(
-    rows: list[dict[str, Any]], tokenizer: Any, fmt: str, chat_template: str, max_length: int, train_on_prompt: bool
-) -> tuple[list[Example], int]:
-    """Examples truncated to max_length, and how many rows were dropped for having nothing left to train."""
-    template = resolve_chat_template(tokenizer, chat_template) if fmt == "chat" else None
-    if fmt == "chat" and template is None:
+def chat_template_for(tokenizer: Any, fmt: str, setting: str) -> str | None:
+    """The Jinja text chat rows render with (None for the other formats); DataError when there is none."""
+    if fmt != "chat":
+        return None
+    template = resolve_chat_template(tokenizer, setting)
+    if template is None:
         raise DataError(
             "data.format is chat but the tokenizer has no chat template: set data.chat_template "
             f"(a name: {', '.join(NAMED)}; or inline Jinja)"
         )
+    return template
+
+
+def row_example(
+    row: dict[str, Any], index: int, tokenizer: Any, fmt: str, template: str | None, train_on_prompt: bool
+) -> Example:
+    """One row as token ids and labels, before truncation: what training and the preview both read."""
+    if fmt == "chat":
+        return _chat_example(tokenizer, template or "", row.get("messages"), index, train_on_prompt)
+    if fmt == "instruction":
+        prompt = _bos(tokenizer) + _encode(tokenizer, _text_of(row, "prompt", index))
+        completion = _encode(tokenizer, _text_of(row, "completion", index)) + _eos(tokenizer)
+        return Example(prompt + completion, (prompt if train_on_prompt else [IGNORE] * len(prompt)) + completion)
+    if fmt == "text":
+        ids = _bos(tokenizer) + _encode(tokenizer, _text_of(row, "text", index)) + _eos(tokenizer)
+        return Example(ids, list(ids))
+    raise DataError(f"data.format: unknown {fmt!r}")
+
+
+def truncated(ex: Example, max_length: int) -> Example:
+    return Example(ex.input_ids[:max_length], ex.labels[:max_length])
+
+
+def trains_anything(ex: Example) -> bool:
+    """Whether a (truncated) example has a label to learn: one trained label predicts nothing after the causal
+    shift when it is the first token."""
+    return any(label != IGNORE for label in ex.labels[1:])
+
+
+def tokenize_rows(
+    rows: list[dict[str, Any]], tokenizer: Any, fmt: str, chat_template: str, max_length: int, train_on_prompt: bool
+) -> tuple[list[Example], int]:
+    """Examples truncated to max_length, and how many rows were dropped for having nothing left to train."""
+    template = chat_template_for(tokenizer, fmt, chat_template)
     examples: list[Example] = []
     dropped = 0
     for index, row in enumerate(rows):
-        if fmt == "chat":
-            ex = _chat_example(tokenizer, template or "", row.get("messages"), index, train_on_prompt)
-        elif fmt == "instruction":
-            prompt = _bos(tokenizer) + _encode(tokenizer, _text_of(row, "prompt", index))
-            completion = _encode(tokenizer, _text_of(row, "completion", index)) + _eos(tokenizer)
-            ex = Example(prompt + completion, (prompt if train_on_prompt else [IGNORE] * len(prompt)) + completion)
-        elif fmt == "text":
-            ids = _bos(tokenizer) + _encode(tokenizer, _text_of(row, "text", index)) + _eos(tokenizer)
-            ex = Example(ids, list(ids))
-        else:
-            raise DataError(f"data.format: unknown {fmt!r}")
-        ex = Example(ex.input_ids[:max_length], ex.labels[:max_length])
-        # One trained label predicts nothing after the causal shift when it is the first token.
-        if sum(1 for label in ex.labels[1:] if label != IGNORE) == 0:
+        ex = truncated(row_example(row, index, tokenizer, fmt, template, train_on_prompt), max_length)
+        if not trains_anything(ex):
             dropped += 1
             continue
         examples.append(ex)

@@ -13,7 +13,7 @@ import torch
 from ..collate import Batch, collate_packed, collate_padded
 from ..data.clean import clean_rows
 from ..data.order import pack, shuffled
-from ..data.readers import DataError, read_rows
+from ..data.readers import DataError, read_dataset
 from ..data.tokenize import Example, tokenize_rows
 from ..step import batch_loss
 from .base import Datasets, ModelParts, Objective, StepBatch
@@ -90,7 +90,7 @@ def load_data(plan: Any, tokenizer: Any) -> SftDatasets:
     warnings: list[str] = []
 
     def examples_of(path: str, what: str) -> tuple[list[Example], int]:
-        rows, dropped_dupes = clean_rows(read_rows(path), dedupe=d.dedupe, html_strip=d.strip_html)
+        rows, dropped_dupes = clean_rows(read_dataset(path), dedupe=d.dedupe, html_strip=d.strip_html)
         if dropped_dupes:
             warnings.append(f"{what}: {dropped_dupes} duplicate rows dropped (data.dedupe)")
         try:

@@ -1,0 +1,217 @@
+"""python -m lora_lens_trainer preview --plan plan.json [--rows N] [--sample N --seed S]: the training rows as the
+trainer will feed them, printed as one JSON object (schemas/preview.schema.json) for `lora-lens preview` and the
+editor's preview panel.
+
+Every rendering goes through the trainer's own data path (readers, cleaning, data/tokenize.py's row_example and
+truncation), so what the preview shows is what training reads: the same token ids, the same trained (label != -100)
+positions, the same max_length cut and the same rows dropped for having nothing left to train. Where the config
+names a template and the model's tokenizer_config.json carries another, each row is rendered with both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import schema_check
+from .data.clean import clean_rows
+from .data.readers import DataError, read_dataset
+from .data.tokenize import IGNORE, Example, chat_template_for, row_example, trains_anything, truncated
+
+# Tokens listed past max_length, so that the cut shows what it drops without shipping a whole long document.
+SHOWN_PAST_CUT = 32
+MAX_SELECTED = 5000
+
+
+class PreviewReportError(AssertionError):
+    """The report does not match schemas/preview.schema.json: a bug here, never the user's."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    first: int
+    sample: int
+    seed: int
+
+
+def content_hash(row: dict[str, Any]) -> str:
+    """The row's identity for spot-check marks: sha256 of its canonical JSON, as read from the file."""
+    text = json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def selected_indices(total: int, selection: Selection) -> tuple[list[int], list[int]]:
+    """The first rows and a seeded sample of all rows (the same seed and file give the same sample)."""
+    first = list(range(min(selection.first, total)))
+    sample = sorted(random.Random(selection.seed).sample(range(total), min(selection.sample, total)))
+    return first, sample
+
+
+def _special_ids(tokenizer: Any) -> set[int]:
+    ids = set(getattr(tokenizer, "all_special_ids", []) or [])
+    for token_id, added in (getattr(tokenizer, "added_tokens_decoder", {}) or {}).items():
+        if getattr(added, "special", False):
+            ids.add(int(token_id))
+    return ids
+
+
+def rendering(ex: Example, tokenizer: Any, max_length: int, specials: set[int]) -> dict[str, Any]:
+    """One example as the preview shows it: tokens up to a little past the cut, each trained or masked."""
+    kept = truncated(ex, max_length)
+    shown = ex.input_ids[: max_length + SHOWN_PAST_CUT]
+    return {
+        "ids": shown,
+        "tokens": [str(t) for t in tokenizer.convert_ids_to_tokens(shown)],
+        "text": [tokenizer.decode([i]) for i in shown],
+        "trained": [label != IGNORE for label in ex.labels[: len(shown)]],
+        "special": [i in specials for i in shown],
+        "token_count": len(ex.input_ids),
+        "trained_count": sum(1 for label in kept.labels if label != IGNORE),
+        "truncated_at": max_length if len(ex.input_ids) > max_length else None,
+        "dropped": not trains_anything(kept),
+    }
+
+
+def first_difference(a: list[int], b: list[int]) -> int | None:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return None if len(a) == len(b) else min(len(a), len(b))
+
+
+def own_template(tokenizer: Any, setting: str, config_template: str | None) -> tuple[str, str | None]:
+    """('same' | 'differs' | 'none', the tokenizer's own Jinja when it differs from the config's)."""
+    own = getattr(tokenizer, "chat_template", None)
+    if not isinstance(own, str) or not own:
+        return "none", None
+    if setting == "auto" or own == config_template:
+        return "same", None
+    return "differs", own
+
+
+def _row_entry(
+    index: int, raw: dict[str, Any], row: dict[str, Any], ctx: dict[str, Any], duplicate_of: int | None
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "index": index,
+        "content_hash": content_hash(raw),
+        "duplicate_of": duplicate_of,
+        "error": None,
+        "rendering": None,
+        "own_template": None,
+    }
+    tok, fmt, max_length, specials = ctx["tokenizer"], ctx["format"], ctx["max_length"], ctx["specials"]
+    try:
+        ex = row_example(row, index, tok, fmt, ctx["template"], ctx["train_on_prompt"])
+        entry["rendering"] = rendering(ex, tok, max_length, specials)
+    except DataError as error:
+        entry["error"] = str(error)
+        return entry
+    if ctx["own"] is not None:
+        try:
+            other = row_example(row, index, tok, fmt, ctx["own"], ctx["train_on_prompt"])
+            own = rendering(other, tok, max_length, specials)
+            own["first_difference"] = first_difference(ex.input_ids, other.input_ids)
+            entry["own_template"] = own
+        except DataError as error:
+            entry["own_template"] = {"error": str(error)}
+    return entry
+
+
+def _duplicates(rows: list[dict[str, Any]]) -> dict[int, int]:
+    """Row index -> the earlier row it repeats (data.dedupe drops these in training)."""
+    seen: dict[str, int] = {}
+    out: dict[int, int] = {}
+    for i, row in enumerate(rows):
+        key = json.dumps(row, sort_keys=True, ensure_ascii=False)
+        if key in seen:
+            out[i] = seen[key]
+        else:
+            seen[key] = i
+    return out
+
+
+def _notes(plan: Any, own_state: str) -> list[str]:
+    d = plan.data
+    notes = []
+    if d.strip_html:
+        notes.append("data.strip_html: rows are shown after HTML is stripped, as the trainer reads them")
+    if d.dedupe:
+        notes.append("data.dedupe: a row that repeats an earlier one is dropped in training (duplicate_of says which)")
+    if d.packing:
+        notes.append(f"data.packing: training packs rows together up to max_length {d.max_length}; shown one by one")
+    if own_state == "differs":
+        notes.append(
+            f"data.chat_template {d.chat_template if len(d.chat_template) < 40 else '(inline Jinja)'} differs from "
+            "the template in the model's tokenizer_config.json: each row is also rendered with the model's own "
+            "(own_template), which is what inference will use"
+        )
+    return notes
+
+
+def build_report(plan: Any, tokenizer: Any, selection: Selection) -> dict[str, Any]:
+    d = plan.data
+    raw_rows = read_dataset(d.train)
+    rows, _ = clean_rows(raw_rows, dedupe=False, html_strip=d.strip_html)
+    template = chat_template_for(tokenizer, d.format, d.chat_template)
+    own_state, own = own_template(tokenizer, d.chat_template, template) if d.format == "chat" else ("none", None)
+    first, sample = selected_indices(len(rows), selection)
+    duplicates = _duplicates(rows) if d.dedupe else {}
+    ctx = {
+        "tokenizer": tokenizer,
+        "format": d.format,
+        "max_length": d.max_length,
+        "specials": _special_ids(tokenizer),
+        "template": template,
+        "train_on_prompt": d.train_on_prompt,
+        "own": own,
+    }
+    entries = [_row_entry(i, raw_rows[i], rows[i], ctx, duplicates.get(i)) for i in sorted(set(first) | set(sample))]
+    return {
+        "dataset": d.train,
+        "format": d.format,
+        "total_rows": len(rows),
+        "max_length": d.max_length,
+        "train_on_prompt": d.train_on_prompt,
+        "chat_template": d.chat_template if d.format == "chat" else None,
+        "tokenizer_template": own_state,
+        "tokenizer": plan.model.name_or_path,
+        "seed": selection.seed,
+        "first": first,
+        "sample": sample,
+        "notes": _notes(plan, own_state),
+        "rows": entries,
+    }
+
+
+def checked(report: dict[str, Any]) -> dict[str, Any]:
+    found = schema_check.find_schema("preview.schema.json")
+    if found is None:
+        return report
+    problems = schema_check.errors(schema_check.load_schema(found), report)
+    if problems:
+        raise PreviewReportError(f"the preview does not match {found.name}: {'; '.join(problems[:5])}")
+    return report
+
+
+def run(plan_path: Path, selection: Selection) -> int:
+    """Prints the report (one JSON line) and returns 0; a plan, model or data problem is one line on stderr, exit 1."""
+    from .modeling import ModelError, load_tokenizer
+    from .plan import PlanError, read_plan
+
+    if selection.first + selection.sample > MAX_SELECTED:
+        print(f"lora_lens_trainer preview: at most {MAX_SELECTED} rows at once (--rows + --sample)", file=sys.stderr)
+        return 2
+    try:
+        plan = read_plan(plan_path)
+        report = build_report(plan, load_tokenizer(plan), selection)
+    except (PlanError, ModelError, DataError) as error:
+        print(f"lora_lens_trainer preview: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(checked(report), ensure_ascii=False))
+    return 0
