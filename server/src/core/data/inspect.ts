@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
@@ -9,6 +8,7 @@ import { parquetRowCount } from './parquet';
 import type { RowLayout } from './layout';
 import { checkRowLayout, hasHtml } from './rows';
 import { SafetyScan } from './safety/scan';
+import { rowHash } from './rowHash';
 import { Reservoir, bump, lengthStats, newCount } from './stats';
 import { estimateTokens, loadTokenCounter } from './tokens';
 import type { DataFileKind, DatasetFacts, RowRef } from './types';
@@ -80,9 +80,7 @@ class Scan {
   /** A parsed row; `key` is its canonical text for duplicate detection. */
   row(value: unknown, key: string, ref: RowRef): void {
     this.facts.scannedRows++;
-    // 48 bits of an MD5 as a number: a compact set, with negligible collisions at a few million rows.
-    const digest = createHash('md5').update(key).digest();
-    const hash = digest.readUIntBE(0, 6);
+    const hash = rowHash(key);
     if (this.hashes.has(hash)) bump(this.facts.duplicates, ref);
     else this.hashes.add(hash);
     const check = checkRowLayout(value, this.facts.layout ?? { kind: 'format', format: this.facts.format });
@@ -246,42 +244,7 @@ async function readLines(
   let bytes = 0;
   let first = true;
   let stopped = false;
-  let header: string[] | null = null;
-  const csv =
-    kind === 'csv'
-      ? new CsvParser((record) => {
-          if (!header) {
-            header = record.fields.map((f) => f.trim());
-            return;
-          }
-          const ref = { line: record.line };
-          if (record.fields.length === 1 && record.fields[0]!.trim() === '') {
-            scan.blank(ref);
-            return;
-          }
-          if (record.fields.length !== header.length) {
-            scan.unparsable(ref);
-            return;
-          }
-          scan.row(csvRow(header, record.fields), record.fields.join('\u0000'), ref);
-        })
-      : null;
-  const jsonLine = (text: string, lineNumber: number) => {
-    const trimmed = text.trim();
-    const ref = { line: lineNumber };
-    if (trimmed === '') {
-      scan.blank(ref);
-      return;
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(trimmed);
-    } catch {
-      scan.unparsable(ref);
-      return;
-    }
-    scan.row(value, trimmed, ref);
-  };
+  const csv = kind === 'csv' ? csvRecordScanner(scan) : null;
   const stream = createReadStream(path, { highWaterMark: 256 * 1024 });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     bytes += chunk.length;
@@ -296,7 +259,7 @@ async function readLines(
       text = carry + text;
       let start = 0;
       for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-        jsonLine(text.slice(start, nl), ++line);
+        scanJsonLine(scan, text.slice(start, nl), ++line);
         start = nl + 1;
       }
       carry = text.slice(start);
@@ -310,7 +273,7 @@ async function readLines(
     const rest = carry + decoder.end();
     if (csv) {
       if (csv.end()) bump(facts.unparsable, { line: undefined, reason: 'a quoted field is not closed' });
-    } else if (rest !== '') jsonLine(rest, ++line);
+    } else if (rest !== '') scanJsonLine(scan, rest, ++line);
     facts.scannedBytes = facts.size;
     facts.rows = facts.scannedRows;
     return;
@@ -320,6 +283,45 @@ async function readLines(
   facts.scannedBytes = read;
   facts.estimated = true;
   facts.rows = read > 0 ? Math.round(facts.scannedRows * (facts.size / read)) : 0;
+}
+
+/** A CSV parser feeding `scan`: the first record is the header, a blank record is blank, a short or long one unparsable. */
+function csvRecordScanner(scan: Scan): CsvParser {
+  let header: string[] | null = null;
+  return new CsvParser((record) => {
+    if (!header) {
+      header = record.fields.map((f) => f.trim());
+      return;
+    }
+    const ref = { line: record.line };
+    if (record.fields.length === 1 && record.fields[0]!.trim() === '') {
+      scan.blank(ref);
+      return;
+    }
+    if (record.fields.length !== header.length) {
+      scan.unparsable(ref);
+      return;
+    }
+    scan.row(csvRow(header, record.fields), record.fields.join('\u0000'), ref);
+  });
+}
+
+/** One JSON line into `scan`: blank, unparsable, or a row. */
+function scanJsonLine(scan: Scan, text: string, lineNumber: number): void {
+  const trimmed = text.trim();
+  const ref = { line: lineNumber };
+  if (trimmed === '') {
+    scan.blank(ref);
+    return;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(trimmed);
+  } catch {
+    scan.unparsable(ref);
+    return;
+  }
+  scan.row(value, trimmed, ref);
 }
 
 /** A CSV record as a row of the config's formats; a `messages` column holds JSON. */

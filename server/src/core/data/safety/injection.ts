@@ -72,9 +72,13 @@ const PHRASES: readonly Pattern[] = [
   },
 ];
 
-/** A word every phrase above holds: text without one (nearly all text) skips the phrases in one pass. */
+/**
+ * Words every phrase above holds, as whole words: text without one (nearly all text) skips the phrases in one pass.
+ * Whole words matter: as substrings "mode", "aim", "dan" and "system" are in "model", "claim", "guidance" and most
+ * system prompts, which sent nearly every chat row through all the phrases.
+ */
 const CUES =
-  /ignore|disregard|forget|override|bypass|DAN|STAN|DUDE|AIM|mode|no\s+longer|have\s+no|pretend|act\s+as\s+if|imagine|from\s+now\s+on|system|initial|hidden/i;
+  /\b(?:ignore|disregard|forget|override|bypass|pretend|imagine|dan|stan|dude|aim|mode)\b|\bno\s+longer\b|\bhave\s+no\b|\bact\s+as\s+if\b|\bfrom\s+now\s+on\b|\b(?:system\s+(?:prompt|message|instructions)|initial\s+(?:prompt|instructions)|hidden\s+instructions)\b/i;
 
 /** Chat-template control tokens typed into a turn: the row forges a turn of another role. */
 const TEMPLATE_TOKENS =
