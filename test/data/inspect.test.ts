@@ -218,3 +218,26 @@ function thriftFileMetaData(numRows: number): Buffer {
   bytes.push(0x00);
   return Buffer.from(bytes);
 }
+
+test('a CSV whose last quoted field is never closed: that record is unparsable at its line, and the file says why', async () => {
+  const facts = await inspectDataset(file('open.csv', 'prompt,completion\nfine,row\n"never closed,row\n'), {
+    format: 'instruction',
+  });
+  assert.equal(facts.mismatched.count, 0);
+  assert.deepEqual(facts.unparsable.first, [{ line: 3 }, { line: undefined, reason: 'a quoted field is not closed' }]);
+});
+
+test('a JSON-lines file past maxBytes is read to the bound: rows extrapolated, the last line without a newline kept otherwise', async () => {
+  const row = (i: number) => JSON.stringify({ text: `row number ${i} ${'x'.repeat(40)}` });
+  const rows = Array.from({ length: 20_000 }, (_, i) => row(i));
+  const path = file('big.jsonl', rows.join('\n'));
+  const bounded = await inspectDataset(path, { format: 'text', maxBytes: 1 });
+  assert.equal(bounded.estimated, true);
+  assert.ok(bounded.scannedBytes! < statSync(path).size, 'the scan stopped at its bound');
+  assert.ok(bounded.scannedRows < 20_000 && bounded.scannedRows > 0);
+  assert.ok(Math.abs(bounded.rows - 20_000) / 20_000 < 0.05, `extrapolated ${bounded.rows} rows of 20,000`);
+  assert.equal(bounded.unparsable.count, 0, 'the line cut by the bound is dropped, not reported');
+  const whole = await inspectDataset(path, { format: 'text' });
+  assert.equal(whole.estimated, false);
+  assert.equal(whole.rows, 20_000);
+});

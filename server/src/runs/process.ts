@@ -237,26 +237,10 @@ export function startSupervised(options: SupervisedOptions): SupervisedProcess {
     detached: process.platform !== 'win32',
   });
   if (logFd !== null) closeSync(logFd);
-  let pidFolder = options.pidFolder;
-  let inUse: string | null = null;
-  if (pidFolder && child.pid) {
-    const claimed = claimPidFile(pidFolder, child.pid);
-    if (!claimed.ok) {
-      inUse = claimed.message;
-      pidFolder = null;
-      signalGroup(child, 'SIGKILL');
-    }
-  }
+  const { pidFolder, inUse } = claimRunFolder(child, options.pidFolder);
   // The child's output, kept in the run folder whoever started it: a run can be diagnosed after the editor closed.
-  let log: WriteStream | null = null;
-  if (options.logPath && child.pid && !inUse && logFd === null) {
-    log = createWriteStream(options.logPath, { flags: 'a' });
-    log.on('error', () => {
-      log = null;
-    });
-    child.stderr!.on('data', (chunk: Buffer) => log?.write(chunk));
-    if (options.logStdout) child.stdout!.on('data', (chunk: Buffer) => log?.write(chunk));
-  }
+  const logCopy =
+    options.logPath && child.pid && !inUse && logFd === null ? copyOutputToLog(child, options.logPath, options) : null;
   const stderrLog = logFd !== null ? followLog(options.logPath!, (text) => options.onStderr?.(text)) : null;
   const stopper = new StopSequence(child);
   const stdoutDone = readLines(child.stdout!, (text) => {
@@ -273,14 +257,7 @@ export function startSupervised(options: SupervisedOptions): SupervisedProcess {
     child.on('close', (code, signal) => {
       stopper.clear();
       stderrLog?.close();
-      // Stragglers (data workers) must not outlive their run, however it ended.
-      if (child.pid !== undefined && process.platform !== 'win32') {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          /* the group is gone */
-        }
-      }
+      killLeftovers(child);
       if (pidFolder && child.pid) releasePidFile(pidFolder, child.pid);
       if (spawnError && logFd !== null) removeIfEmpty(options.logPath!);
       void Promise.all([stdoutDone, stderrDone]).then(() => {
@@ -292,7 +269,7 @@ export function startSupervised(options: SupervisedOptions): SupervisedProcess {
             spawnError,
             inUse,
           });
-        if (log) log.end(finish);
+        if (logCopy) logCopy.end(finish);
         else finish();
       });
     });
@@ -305,6 +282,51 @@ export function startSupervised(options: SupervisedOptions): SupervisedProcess {
       return done;
     },
   };
+}
+
+/**
+ * The pid file claimed for the started child; where another start holds it, the child is killed at once and
+ * `inUse` says why (then no pid file is ours to release).
+ */
+function claimRunFolder(
+  child: ChildProcess,
+  folder: string | null,
+): { pidFolder: string | null; inUse: string | null } {
+  if (!folder || !child.pid) return { pidFolder: folder, inUse: null };
+  const claimed = claimPidFile(folder, child.pid);
+  if (claimed.ok) return { pidFolder: folder, inUse: null };
+  signalGroup(child, 'SIGKILL');
+  return { pidFolder: null, inUse: claimed.message };
+}
+
+/** Appends the child's stderr (and stdout with `logStdout`) to `logPath`; a write error stops the copy, not the run. */
+function copyOutputToLog(
+  child: ChildProcess,
+  logPath: string,
+  options: Pick<SupervisedOptions, 'logStdout'>,
+): { end(finish: () => void): void } {
+  let log: WriteStream | null = createWriteStream(logPath, { flags: 'a' });
+  log.on('error', () => {
+    log = null;
+  });
+  child.stderr!.on('data', (chunk: Buffer) => log?.write(chunk));
+  if (options.logStdout) child.stdout!.on('data', (chunk: Buffer) => log?.write(chunk));
+  return {
+    end(finish) {
+      if (log) log.end(finish);
+      else finish();
+    },
+  };
+}
+
+/** Stragglers (data workers) must not outlive their run, however it ended: what is left of the group is killed. */
+function killLeftovers(child: ChildProcess): void {
+  if (child.pid === undefined || process.platform === 'win32') return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    /* the group is gone */
+  }
 }
 
 function readLines(input: NodeJS.ReadableStream, onLine: (text: string) => void): Promise<void> {

@@ -101,38 +101,14 @@ function asJson(doc: ConfigDocument): ConfigDocument {
   return { ...doc, json: true, problems: [{ code: 'json-syntax', message: error.message, range }, ...kept] };
 }
 
+/** A source range from offsets (one character where no end is given). */
+type RangeAt = (start: number, end?: number) => Range;
+
 function parseText(text: string): ConfigDocument {
   const lineStarts = computeLineStarts(text);
-  const problems: ParseProblem[] = [];
-  const at = (start: number, end = start + 1) => rangeOf(lineStarts, text.length, start, end);
-
-  if (Buffer.byteLength(text, 'utf8') > MAX_CONFIG_BYTES) {
-    const mib = (Buffer.byteLength(text, 'utf8') / 1048576).toFixed(1);
-    problems.push({
-      code: 'config-too-large',
-      message: `This file is ${mib} MiB; a fine-tuning config is a few KiB. LoRA Lens does not validate files over ${MAX_CONFIG_BYTES / 1048576} MiB: keep data in data.train, not in the config.`,
-      range: at(0),
-    });
-    return { text, yaml: null, value: undefined, problems, lineStarts };
-  }
-  if (isBlankOrComments(text)) {
-    problems.push({
-      code: 'config-empty',
-      message: 'The config is empty: add at least `model`, `method` and `data.train`.',
-      range: at(0, Math.min(text.length, 1) || 0),
-    });
-    return { text, yaml: null, value: undefined, problems, lineStarts };
-  }
-
-  const tooDeep = firstTooDeepOffset(text);
-  if (tooDeep >= 0) {
-    problems.push({
-      code: 'yaml-too-deep',
-      message: `The YAML nests more than ${MAX_NESTING_DEPTH} levels deep here; a config needs three or four. LoRA Lens does not parse it further: remove the extra brackets or indentation.`,
-      range: at(tooDeep),
-    });
-    return { text, yaml: null, value: undefined, problems, lineStarts };
-  }
+  const at: RangeAt = (start, end = start + 1) => rangeOf(lineStarts, text.length, start, end);
+  const refusal = refuseBeforeParsing(text, at);
+  if (refusal) return { text, yaml: null, value: undefined, problems: [refusal], lineStarts };
 
   let docs: Document.Parsed[];
   try {
@@ -141,14 +117,60 @@ function parseText(text: string): ConfigDocument {
     docs = parseAllDocuments(text, PARSE_OPTIONS) as Document.Parsed[];
     if (!Array.isArray(docs)) docs = [];
   } catch (error) {
-    problems.push({
+    const problem: ParseProblem = {
       code: 'yaml-too-deep',
       message: `The YAML could not be parsed (${(error as Error).message}). Simplify the nesting.`,
       range: at(0),
-    });
-    return { text, yaml: null, value: undefined, problems, lineStarts };
+    };
+    return { text, yaml: null, value: undefined, problems: [problem], lineStarts };
   }
   const yaml = docs[0] ?? null;
+  const problems = documentProblems(text, docs, at);
+  const value = yaml ? readValue(yaml, text, at, problems) : undefined;
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    problems.push({
+      code: 'config-not-object',
+      message:
+        'A config is a mapping of keys (`model: ...`, `method: ...`); this document is a ' +
+        (Array.isArray(value) ? 'list' : 'single value') +
+        '.',
+      range: at(yaml?.contents?.range?.[0] ?? 0),
+    });
+  }
+  return { text, yaml, value, problems, lineStarts };
+}
+
+/** The one problem of a text that is not parsed at all: too large, empty, or nested too deep. */
+function refuseBeforeParsing(text: string, at: RangeAt): ParseProblem | undefined {
+  if (Buffer.byteLength(text, 'utf8') > MAX_CONFIG_BYTES) {
+    const mib = (Buffer.byteLength(text, 'utf8') / 1048576).toFixed(1);
+    return {
+      code: 'config-too-large',
+      message: `This file is ${mib} MiB; a fine-tuning config is a few KiB. LoRA Lens does not validate files over ${MAX_CONFIG_BYTES / 1048576} MiB: keep data in data.train, not in the config.`,
+      range: at(0),
+    };
+  }
+  if (isBlankOrComments(text)) {
+    return {
+      code: 'config-empty',
+      message: 'The config is empty: add at least `model`, `method` and `data.train`.',
+      range: at(0, Math.min(text.length, 1) || 0),
+    };
+  }
+  const tooDeep = firstTooDeepOffset(text);
+  if (tooDeep >= 0) {
+    return {
+      code: 'yaml-too-deep',
+      message: `The YAML nests more than ${MAX_NESTING_DEPTH} levels deep here; a config needs three or four. LoRA Lens does not parse it further: remove the extra brackets or indentation.`,
+      range: at(tooDeep),
+    };
+  }
+  return undefined;
+}
+
+/** The parser's errors, the repeated keys, and a second document, in that order. */
+function documentProblems(text: string, docs: Document.Parsed[], at: RangeAt): ParseProblem[] {
+  const problems: ParseProblem[] = [];
   for (const doc of docs) {
     for (const error of doc.errors) {
       const code = error.code === 'DUPLICATE_KEY' ? 'yaml-duplicate-key' : 'yaml-syntax';
@@ -176,34 +198,24 @@ function parseText(text: string): ConfigDocument {
       range: at(start, start + 3),
     });
   }
+  return problems;
+}
 
-  let value: unknown;
-  if (yaml) {
-    try {
-      value = yaml.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-    } catch (error) {
-      const alias = error instanceof ReferenceError || /alias/i.test((error as Error).message);
-      problems.push({
-        code: alias ? 'yaml-alias-limit' : 'yaml-too-deep',
-        message: alias
-          ? `Aliases expand to more than ${MAX_ALIAS_COUNT} nodes (an "alias bomb"); LoRA Lens stops expanding them. Write the values out or use fewer aliases.`
-          : `The YAML could not be read (${(error as Error).message}).`,
-        range: at(firstAliasOffset(text)),
-      });
-      value = undefined;
-    }
-  }
-  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+/** The document's plain value; undefined, with a problem added, where aliases expand too far or it cannot be read. */
+function readValue(yaml: Document.Parsed, text: string, at: RangeAt, problems: ParseProblem[]): unknown {
+  try {
+    return yaml.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    const alias = error instanceof ReferenceError || /alias/i.test((error as Error).message);
     problems.push({
-      code: 'config-not-object',
-      message:
-        'A config is a mapping of keys (`model: ...`, `method: ...`); this document is a ' +
-        (Array.isArray(value) ? 'list' : 'single value') +
-        '.',
-      range: at(yaml?.contents?.range?.[0] ?? 0),
+      code: alias ? 'yaml-alias-limit' : 'yaml-too-deep',
+      message: alias
+        ? `Aliases expand to more than ${MAX_ALIAS_COUNT} nodes (an "alias bomb"); LoRA Lens stops expanding them. Write the values out or use fewer aliases.`
+        : `The YAML could not be read (${(error as Error).message}).`,
+      range: at(firstAliasOffset(text)),
     });
+    return undefined;
   }
-  return { text, yaml, value, problems, lineStarts };
 }
 
 /** Only whitespace and comment lines; line by line, as a single regular expression over the text backtracks exponentially. */

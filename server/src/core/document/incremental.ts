@@ -138,7 +138,36 @@ function patchScalarEdit(previous: ConfigDocument, text: string): ConfigDocument
   const { start, oldEnd, newEnd } = diffRegion(previous.text, text);
   const delta = newEnd - oldEnd;
 
-  // One walk: every node (to move its range), and the one plain scalar holding the changed region.
+  const walk = walkForEdit(doc, start, oldEnd);
+  if (!walk?.slot || walk.slot.scalar.type !== 'PLAIN') return undefined;
+  const { nodes, slot } = walk;
+  const old = slot.scalar;
+  const [r0, r1, r2] = old.range!;
+  const newSource = text.slice(r0, r1 + delta);
+  if (!editStaysInScalar(doc, nodes, old, previous.text.slice(r0, r1), newSource)) return undefined;
+
+  // The scalar as `yaml` composes it from its new source: value, source, type, format, minFractionDigits.
+  const scalar = composePlain(doc, newSource);
+  if (!scalar) return undefined;
+
+  // From here on the previous AST changes: it is this version's now.
+  consumed.add(previous);
+  const move = (x: number) => (x > r0 ? x + delta : x);
+  moveRanges(doc, nodes, move);
+  scalar.range = [r0, r1 + delta, r2 + delta];
+  if (old.commentBefore !== undefined) scalar.commentBefore = old.commentBefore;
+  if (old.comment !== undefined) scalar.comment = old.comment;
+  if (old.spaceBefore !== undefined) scalar.spaceBefore = old.spaceBefore;
+  slot.replace(scalar);
+  return patchedDocument(doc, text, previous.lineStarts.map(move), slot.isKey);
+}
+
+/**
+ * One walk over the AST: every node (to move its range), and the one plain scalar holding the changed region
+ * [start, oldEnd). Undefined where the tree has something the patch does not handle (aliases, anchors, tags, a
+ * region inside two scalars).
+ */
+function walkForEdit(doc: Document.Parsed, start: number, oldEnd: number): { nodes: Node[]; slot?: Slot } | undefined {
   const nodes: Node[] = [];
   let slot: Slot | undefined;
   const stack: Array<{ node: unknown; isKey: boolean; replace: (node: Scalar) => void }> = [
@@ -194,32 +223,35 @@ function patchScalarEdit(previous: ConfigDocument, text: string): ConfigDocument
       );
     }
   }
-  if (!slot || slot.scalar.type !== 'PLAIN') return undefined;
-  const old = slot.scalar;
-  const [r0, r1, r2] = old.range!;
-  const oldSource = previous.text.slice(r0, r1);
-  const newSource = text.slice(r0, r1 + delta);
+  return { nodes, slot };
+}
+
+/** Whether replacing `old`'s source by `newSource` can change nothing but that scalar's own tokens. */
+function editStaysInScalar(
+  doc: Document.Parsed,
+  nodes: Node[],
+  old: Scalar,
+  oldSource: string,
+  newSource: string,
+): boolean {
   if (
     oldSource !== old.source ||
     !SAFE_PLAIN.test(oldSource) ||
     !SAFE_PLAIN.test(newSource) ||
     newSource.length > MAX_SCALAR_LENGTH
   )
-    return undefined;
+    return false;
   // No other node may have a bound inside the scalar (it would be ambiguous which side of the edit it lies on).
+  const [r0, r1] = old.range!;
   const inside = (x: number) => x > r0 && x < r1;
   for (const node of nodes) {
-    if (node !== old && node.range!.some(inside)) return undefined;
+    if (node !== old && node.range!.some(inside)) return false;
   }
-  if (doc.range.some(inside)) return undefined;
+  return !doc.range.some(inside);
+}
 
-  // The scalar as `yaml` composes it from its new source: value, source, type, format, minFractionDigits.
-  const scalar = composePlain(doc, newSource);
-  if (!scalar) return undefined;
-
-  // From here on the previous AST changes: it is this version's now.
-  consumed.add(previous);
-  const move = (x: number) => (x > r0 ? x + delta : x);
+/** Moves every node's range, the document's and the warnings' positions past the edit. */
+function moveRanges(doc: Document.Parsed, nodes: Node[], move: (x: number) => number): void {
   for (const node of nodes) {
     const range = node.range!;
     range[0] = move(range[0]);
@@ -230,13 +262,10 @@ function patchScalarEdit(previous: ConfigDocument, text: string): ConfigDocument
   doc.range[1] = move(doc.range[1]);
   doc.range[2] = move(doc.range[2]);
   for (const warning of doc.warnings) warning.pos = [move(warning.pos[0]), move(warning.pos[1])];
-  scalar.range = [r0, r1 + delta, r2 + delta];
-  if (old.commentBefore !== undefined) scalar.commentBefore = old.commentBefore;
-  if (old.comment !== undefined) scalar.comment = old.comment;
-  if (old.spaceBefore !== undefined) scalar.spaceBefore = old.spaceBefore;
-  slot.replace(scalar);
+}
 
-  const lineStarts = previous.lineStarts.map(move);
+/** The ConfigDocument over the patched AST (a full parse where its value is not a mapping or cannot be read). */
+function patchedDocument(doc: Document.Parsed, text: string, lineStarts: number[], keyEdited: boolean): ConfigDocument {
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -245,7 +274,7 @@ function patchScalarEdit(previous: ConfigDocument, text: string): ConfigDocument
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return parseConfigDocument(text);
   const problems: ParseProblem[] = [];
-  if (slot.isKey) {
+  if (keyEdited) {
     for (const key of duplicateKeys(doc)) {
       problems.push({
         code: 'yaml-duplicate-key',
