@@ -153,7 +153,7 @@ schema = {
                 "safe_serialization": key("boolean", "Save as safetensors (`save_pretrained(safe_serialization=...)`).", True),
             },
         },
-        "objective": key("string", "What the run optimises.\n\n- `sft`: supervised fine-tuning on `data.format` rows (the default).\n- `dpo`: direct preference optimisation (TRL `DPOTrainer`) on `{\"prompt\", \"chosen\", \"rejected\"}` rows, each a string or a list of chat messages: the model learns to rank the chosen answer above the rejected one, measured against a reference model. With `lora`/`qlora` the reference is the same model with the adapter disabled (no second copy); `full` is not supported by the bundled trainer yet. DPO wants a learning rate 10-40x below SFT's (the default becomes 5e-6 for LoRA, 5e-7 for full) and usually starts from a model that had SFT. Settings in `dpo`.", "sft", enum=["sft", "dpo"]),
+        "objective": key("string", "What the run optimises.\n\n- `sft`: supervised fine-tuning on `data.format` rows (the default).\n- `dpo`: direct preference optimisation (TRL `DPOTrainer`) on `{\"prompt\", \"chosen\", \"rejected\"}` rows, each a string or a list of chat messages: the model learns to rank the chosen answer above the rejected one, measured against a reference model. With `lora`/`qlora` the reference is the same model with the adapter disabled (no second copy); `full` is not supported by the bundled trainer yet. DPO wants a learning rate 10-40x below SFT's (the default becomes 5e-6 for LoRA, 5e-7 for full) and usually starts from a model that had SFT. Settings in `dpo`.\n- `orpo`: odds-ratio preference optimisation (TRL `ORPOTrainer`) on the same pairs, with no reference model: the chosen answer's NLL (prompt and answer, as TRL) plus β times an odds-ratio term, so it can start from a base model and also runs with `full`. Settings in `orpo`.\n- `simpo`: SimPO (TRL `CPOTrainer` with `loss_type: simpo`), no reference model: the margin of the answers' mean token log-probabilities, scaled by β, must exceed γ. Settings in `simpo`.\n\n`orpo` and `simpo` take DPO's lower learning rates by default.", "sft", enum=["sft", "dpo", "orpo", "simpo"]),
         "dpo": {
             "type": "object",
             "additionalProperties": False,
@@ -162,6 +162,25 @@ schema = {
                 "beta": key("number", "How far the model may move from the reference (TRL `beta`; IPO's τ). Higher keeps it closer. Usual: 0.01-0.5; 0.1 is the DPO paper's and TRL's default.", 0.1, exclusiveMinimum=0, maximum=100, examples=[0.05, 0.1, 0.3]),
                 "loss": key("string", "The preference loss (TRL `loss_type`).\n\n- `sigmoid`: DPO's own, -log σ(β·Δ) over the margin Δ of the log-ratios.\n- `ipo`: IPO (Azar et al. 2023), (Δ/tokens - 1/(2β))², bounded: less over-fitting on deterministic preferences.\n- `hinge`: SLiC's max(0, 1 - β·Δ).", "sigmoid", enum=["sigmoid", "ipo", "hinge"]),
                 "label_smoothing": key("number", "Conservative DPO (cDPO): the probability that a pair's preference is flipped, for noisy labels; `sigmoid` loss only. 0 (the default) is plain DPO. Must be in [0, 0.5).", 0, minimum=0, exclusiveMaximum=0.5, examples=[0, 0.1]),
+            },
+        },
+        "orpo": {
+            "type": "object",
+            "additionalProperties": False,
+            "markdownDescription": "ORPO settings (TRL `ORPOConfig` names), read with `objective: orpo`. No reference model: the loss is the chosen answer's NLL minus β·log σ(log-odds of chosen over rejected), each side scored by its answer's mean token log-probability.",
+            "properties": {
+                "beta": key("number", "The odds-ratio term's weight against the NLL (λ in the ORPO paper; TRL `beta`). TRL's default 0.1; the paper used 0.1-0.25.", 0.1, exclusiveMinimum=0, maximum=100, examples=[0.05, 0.1, 0.25]),
+            },
+        },
+        "simpo": {
+            "type": "object",
+            "additionalProperties": False,
+            "markdownDescription": "SimPO settings (TRL `CPOConfig` names with `loss_type: simpo`), read with `objective: simpo`. No reference model: -log σ(β·(p̄chosen - p̄rejected) - γ), p̄ being an answer's mean token log-probability.",
+            "properties": {
+                "beta": key("number", "The reward scale (TRL `beta`). The SimPO paper uses 2.0-10 (2.0-2.5 for most models); far above DPO's 0.1 because p̄ is a per-token mean.", 2.0, exclusiveMinimum=0, maximum=100, examples=[2.0, 2.5, 10]),
+                "gamma": key("number", "The target reward margin γ (TRL `simpo_gamma`). The paper's γ/β is 0.3-1.6; TRL's default 0.5.", 0.5, minimum=0, maximum=100, examples=[0.5, 1.0, 1.4]),
+                "cpo_alpha": key("number", "Weight of an NLL term on the chosen answers (TRL `cpo_alpha`). 0 (the default) is SimPO as published; TRL's CPO default is 1.", 0, minimum=0, maximum=100, examples=[0, 0.05, 1]),
+                "label_smoothing": key("number", "The probability that a pair's preference is flipped, for noisy labels (as DPO's). Must be in [0, 0.5).", 0, minimum=0, exclusiveMaximum=0.5, examples=[0, 0.1]),
             },
         },
         "eval": {

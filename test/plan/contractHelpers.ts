@@ -110,7 +110,8 @@ function methodFor(path: string[], value: unknown): string {
 function configWith(path: string[], value: unknown, method: string): Record<string, unknown> {
   const config: Record<string, unknown> = { model: 'Qwen/Qwen2.5-0.5B', method, data: { train: 'data/train.jsonl' } };
   if (path[0] === 'model') config.model = { name_or_path: 'Qwen/Qwen2.5-0.5B' };
-  if (path[0] === 'dpo') config.objective = 'dpo'; // the dpo block is refused beside objective sft
+  // A preference block is read only beside its objective (and refused beside objective sft).
+  if (['dpo', 'orpo', 'simpo'].includes(path[0]!)) config.objective = path[0];
   let parent = config;
   for (const key of path.slice(0, -1)) parent = (parent[key] ??= {}) as Record<string, unknown>;
   parent[path[path.length - 1]!] = value;

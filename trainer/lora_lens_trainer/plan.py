@@ -143,6 +143,19 @@ class EvalPlan:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OrpoPlan:
+    beta: float  # λ in the ORPO paper: the odds-ratio term's weight against the chosen NLL
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimpoPlan:
+    beta: float
+    gamma: float  # target reward margin (TRL's simpo_gamma)
+    cpo_alpha: float  # weight of the chosen answers' NLL (0: SimPO as published)
+    label_smoothing: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainingPlan:
     version: Literal[1]
     config_path: Union[str, None]
@@ -156,8 +169,10 @@ class TrainingPlan:
     hardware: HardwarePlan
     output: OutputPlan
     engine: Literal["hf", "lora-lens"]
-    objective: Literal["sft", "dpo"] = "sft"
+    objective: Literal["sft", "dpo", "orpo", "simpo"] = "sft"
     dpo: Union[DpoPlan, None] = None
+    orpo: Union[OrpoPlan, None] = None
+    simpo: Union[SimpoPlan, None] = None
     # Absent in plans of other dialects and older plans: evaluate's defaults apply.
     eval: Union[EvalPlan, None] = None
 

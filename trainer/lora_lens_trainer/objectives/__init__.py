@@ -5,11 +5,17 @@ from __future__ import annotations
 from ..plan import PlanError, TrainingPlan
 from .base import Datasets, ModelParts, Objective, StepBatch
 from .dpo import DpoObjective
+from .reference_free import OrpoObjective, SimpoObjective
 from .sft import SftObjective
 
 __all__ = ["OBJECTIVES", "Datasets", "ModelParts", "Objective", "StepBatch", "objective_for"]
 
-OBJECTIVES: dict[str, type[Objective]] = {"sft": SftObjective, "dpo": DpoObjective}
+OBJECTIVES: dict[str, type[Objective]] = {
+    "sft": SftObjective,
+    "dpo": DpoObjective,
+    "orpo": OrpoObjective,
+    "simpo": SimpoObjective,
+}
 DEFAULT = "sft"
 
 

@@ -152,7 +152,8 @@ class DpoObjective(Objective):
 class _Sums:
     """Metric sums over pairs, kept on the device (no sync per micro-batch) until an event reads them."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: Sequence[str] = METRICS) -> None:
+        self.names = tuple(names)
         self.values: torch.Tensor | None = None
         self.pairs = 0
 
@@ -165,7 +166,7 @@ class _Sums:
             return {}
         means = (self.values.double() / self.pairs).tolist()
         self.values, self.pairs = None, 0
-        return dict(zip(METRICS, means))
+        return dict(zip(self.names, means))
 
 
 def collate_pairs(pairs: Sequence[PreferencePair], pad_id: int) -> PreferenceBatch:

@@ -1,6 +1,8 @@
 import type {
   DataPlan,
   DpoPlan,
+  OrpoPlan,
+  SimpoPlan,
   EvalPlan,
   HardwarePlan,
   LoraPlan,
@@ -104,6 +106,15 @@ export const EVAL_DEFAULTS: EvalPlan = {
 
 /** TRL DPOConfig's defaults: beta 0.1 (the DPO paper's), the sigmoid loss, no label smoothing. */
 export const DPO_DEFAULTS: DpoPlan = { beta: 0.1, loss: 'sigmoid', label_smoothing: 0 };
+
+/** TRL ORPOConfig's default beta (0.1; the ORPO paper's λ was 0.1-0.25). */
+export const ORPO_DEFAULTS: OrpoPlan = { beta: 0.1 };
+
+/**
+ * SimPO as published (Meng et al. 2024): beta 2.0 and gamma 0.5 (TRL's simpo_gamma default; the paper's γ/β is
+ * 0.3-1.6), with no NLL term (cpo_alpha 0, where TRL's CPOConfig defaults to 1 for CPO).
+ */
+export const SIMPO_DEFAULTS: SimpoPlan = { beta: 2.0, gamma: 0.5, cpo_alpha: 0, label_smoothing: 0 };
 
 /**
  * DPO's learning rate by method: about 10-40x below SFT's. The alignment-handbook's Zephyr-7B DPO recipes use 5e-7

@@ -7,6 +7,8 @@ import {
   DATA_DEFAULTS,
   DPO_DEFAULTS,
   DPO_LEARNING_RATE,
+  ORPO_DEFAULTS,
+  SIMPO_DEFAULTS,
   EVAL_DEFAULTS,
   HARDWARE_DEFAULTS,
   LORA_DEFAULTS,
@@ -47,6 +49,9 @@ function withoutInvalidValues(value: Obj): Obj {
   return copy;
 }
 
+/** Objectives trained on preference pairs; any other value is SFT. */
+const PREFERENCE_OBJECTIVES: ReadonlySet<Objective> = new Set(['dpo', 'orpo', 'simpo']);
+
 /**
  * The TrainingPlan of a parsed config: defaults applied, paths resolved against the config's folder. Null when the
  * config lacks what a plan cannot do without (a valid method, a model, a training file), or does not parse: a plan
@@ -66,9 +71,12 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
   const model = { ...ref, name_or_path: localModelPath(ref.name_or_path, baseDir) ?? ref.name_or_path };
   const output = asObject(config.output);
   const quantization = asObject(config.quantization);
-  const objective: Objective = config.objective === 'dpo' ? 'dpo' : 'sft';
+  const objective: Objective = PREFERENCE_OBJECTIVES.has(config.objective as Objective)
+    ? (config.objective as Objective)
+    : 'sft';
   const training = trainingDefaults(method);
-  if (objective === 'dpo') training.learning_rate = DPO_LEARNING_RATE[method];
+  // ORPO and SimPO are preference training too: their papers and TRL's configs use DPO's range of rates.
+  if (objective !== 'sft') training.learning_rate = DPO_LEARNING_RATE[method];
 
   return {
     version: 1,
@@ -97,6 +105,10 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
     engine: config.engine === 'hf' ? 'hf' : 'lora-lens',
     objective,
     ...(objective === 'dpo' ? { dpo: { ...DPO_DEFAULTS, ...asObject(config.dpo) } as TrainingPlan['dpo'] } : {}),
+    ...(objective === 'orpo' ? { orpo: { ...ORPO_DEFAULTS, ...asObject(config.orpo) } as TrainingPlan['orpo'] } : {}),
+    ...(objective === 'simpo'
+      ? { simpo: { ...SIMPO_DEFAULTS, ...asObject(config.simpo) } as TrainingPlan['simpo'] }
+      : {}),
     eval: evalPlan(asObject(config.eval), absolute),
   };
 }

@@ -22,7 +22,7 @@ export type AttnImplementation = 'sdpa' | 'eager' | 'flash_attention_2';
 export type Engine = 'hf' | 'lora-lens';
 export type MergeBase = 'dequantized' | 'original';
 /** What the run optimises: supervised fine-tuning, or preference training on {prompt, chosen, rejected} pairs. */
-export type Objective = 'sft' | 'dpo';
+export type Objective = 'sft' | 'dpo' | 'orpo' | 'simpo';
 export type DpoLoss = 'sigmoid' | 'ipo' | 'hinge';
 /** The task metrics `lora-lens eval` scores generated answers with (core/metrics). */
 export type EvalMetric =
@@ -137,6 +137,22 @@ export interface DpoPlan {
   label_smoothing: number;
 }
 
+/** ORPO's settings (TRL ORPOConfig's names); present when objective is orpo. */
+export interface OrpoPlan {
+  /** The odds-ratio term's weight against the chosen NLL (the paper's λ). */
+  beta: number;
+}
+
+/** SimPO's settings (TRL CPOConfig's names, loss_type simpo); present when objective is simpo. */
+export interface SimpoPlan {
+  beta: number;
+  /** The target reward margin (TRL simpo_gamma). */
+  gamma: number;
+  /** Weight of the chosen answers' NLL; 0 is SimPO as published. */
+  cpo_alpha: number;
+  label_smoothing: number;
+}
+
 /** What `lora-lens eval` runs after training: the file, the metrics and the generation settings. */
 export interface EvalPlan {
   /** The evaluation file; null: data.eval. @absolutePath */
@@ -175,6 +191,10 @@ export interface TrainingPlan {
   objective?: Objective;
   /** Present when objective is dpo. Absent: null. */
   dpo?: DpoPlan | null;
+  /** Present when objective is orpo. Absent: null. */
+  orpo?: OrpoPlan | null;
+  /** Present when objective is simpo. Absent: null. */
+  simpo?: SimpoPlan | null;
   /** The evaluation settings (our dialect writes them, with defaults). Absent or null (other dialects): the defaults. */
   eval?: EvalPlan | null;
 }
