@@ -1,0 +1,203 @@
+/**
+ * The memory and time of `lora-lens eval` (trainer/lora_lens_trainer/evaluate), next to the training peak: evaluation
+ * runs out of memory where training did not (unsloth #1147), because it keeps what training avoids.
+ *
+ * What the evaluate verb holds on one GPU, term by term:
+ * - the base weights in 16 bits (bf16, or fp16 without bf16): a QLoRA adapter is evaluated on the unquantized base
+ *   unless bitsandbytes is installed (evaluate/models.py), and the adapter in fp32 (PEFT's from_pretrained upcasts a
+ *   16-bit adapter: autocast_adapter_dtype);
+ * - the loss pass (compute.loss): a batch of `batch_size` rows of up to `data.max_length` tokens, whose whole logits
+ *   exist at once: the head's 16-bit output while `.float()` copies it (6 B a logit), then the fp32 logits, their
+ *   shifted copy (reshape of a sliced batch copies it when batch > 1) and cross-entropy's fp32 log-softmax (12 B);
+ *   plus one decoder layer's transients (no autograd: nothing is saved);
+ * - generation (compute.generate, transformers' generate): the KV cache of `batch_size` prompts of up to
+ *   `data.max_length` tokens plus `max_new_tokens`, 16 bits, every layer; the prefill's layer transients and its
+ *   boolean attention mask; the last position's logits only (generate asks for logits_to_keep=1).
+ * The peak is the larger of the two passes. Time: generation decodes one token per prompt per step; a step reads
+ * every weight and the cache (memory bound) or waits on the Python launching its kernels, whichever is longer.
+ */
+import { gpuRates } from '../gpu/rates';
+import type { GpuSpec } from '../gpu/types';
+import { countParameters, loraParameters } from '../models/params';
+import type { ModelSpec } from '../models/types';
+import { EVAL_DEFAULTS } from '../plan/defaults';
+import type { EvalPlan, TrainingPlan } from '../plan/types';
+import type { Estimate, Term } from './memory/types';
+
+export type EvalPassName = 'loss pass' | 'generation';
+
+export interface EvalPass {
+  name: EvalPassName;
+  /** Allocated bytes in this pass (no CUDA context). */
+  bytes: number;
+  terms: Term[];
+}
+
+export interface EvaluationEstimate {
+  /** Peak allocated bytes + CUDA context: what decides an out-of-memory error in evaluation. */
+  peakBytes: number;
+  peakAllocatedBytes: number;
+  peakPass: EvalPassName;
+  /** Terms at the peak, CUDA context first; they sum to peakBytes. */
+  breakdown: Term[];
+  passes: EvalPass[];
+  batchSize: number;
+  /** Tokens per row of the loss pass and per prompt (data.max_length). */
+  promptTokens: number;
+  maxNewTokens: number;
+  kvCacheBytes: number;
+  fits: boolean | null;
+  headroomBytes: number | null;
+  /** Generated tokens per second over the batch (base and tuned each run at this rate); null when the GPU's rates are unknown. */
+  generationTokensPerSecond: number | null;
+  /** Seconds to answer `prompts` prompts of max_new_tokens each, base and tuned; null without rates or a row count. */
+  generationSeconds: number | null;
+  /** The prompts the time counts (the evaluation file's rows when inspected). */
+  prompts: number | null;
+  notes: string[];
+}
+
+/** Bytes of one decoder layer's transients per token with nothing saved: the residual, q/k/v/attention output, and the MLP's gate, up and product. */
+function layerTransientPerToken(spec: ModelSpec, bytes: number): number {
+  const attention = spec.hiddenSize * 2 + 2 * spec.numKvHeads * spec.headDim + spec.numHeads * spec.headDim;
+  const mlp = 3 * spec.intermediateSize * Math.max(1, spec.numExpertsPerToken);
+  return (attention + mlp) * bytes;
+}
+
+/** Host-side time per decode step of transformers' eager generate, per decoder layer (kernel launches, Python). */
+const LAUNCH_SECONDS_PER_LAYER = 0.55e-3;
+/** Share of the datasheet bandwidth a decode step's weight reads reach. */
+const DECODE_BANDWIDTH_SHARE = 0.7;
+
+export function evalSettings(plan: TrainingPlan): EvalPlan {
+  return plan.eval ?? EVAL_DEFAULTS;
+}
+
+export function kvCacheBytes(spec: ModelSpec, batch: number, tokens: number, bytes = 2): number {
+  return 2 * spec.numLayers * spec.numKvHeads * spec.headDim * batch * tokens * bytes;
+}
+
+function adapterBytes(spec: ModelSpec, plan: TrainingPlan): number {
+  if (!plan.lora) return 0;
+  return loraParameters(spec, plan.lora.target_modules, plan.lora.r, plan.lora.use_dora === true) * 4;
+}
+
+function passes(spec: ModelSpec, plan: TrainingPlan, settings: EvalPlan, bf16: boolean): EvalPass[] {
+  const weightBytes = 2;
+  const weights: Term = {
+    key: 'weights',
+    label: `Weights (${bf16 ? 'bf16' : 'fp16'}${plan.method === 'qlora' ? ', the unquantized base' : ''})`,
+    bytes: countParameters(spec).total * weightBytes,
+  };
+  const adapter: Term = {
+    key: 'lora_weights',
+    label: 'Adapter (fp32, as PEFT loads it)',
+    bytes: adapterBytes(spec, plan),
+  };
+  const b = settings.batch_size;
+  const length = plan.data.max_length;
+  const logitElements = b * length * spec.vocabSize;
+  const loss: Term[] = [
+    weights,
+    adapter,
+    {
+      key: 'logits',
+      label: `Logits of the loss pass (${b} × ${length} × ${spec.vocabSize}, fp32 and its copies)`,
+      bytes: logitElements * (b > 1 ? 12 : 8),
+    },
+    {
+      key: 'transients',
+      label: 'One layer’s transients',
+      bytes: b * length * layerTransientPerToken(spec, weightBytes),
+    },
+  ];
+  const cacheTokens = length + settings.max_new_tokens;
+  const generation: Term[] = [
+    weights,
+    adapter,
+    {
+      key: 'activations',
+      label: `KV cache (${b} × ${cacheTokens} tokens, ${spec.numLayers} layers)`,
+      bytes: kvCacheBytes(spec, b, cacheTokens, weightBytes),
+    },
+    {
+      key: 'transients',
+      label: 'Prefill: one layer’s transients and the attention mask',
+      bytes: b * length * layerTransientPerToken(spec, weightBytes) + b * length * cacheTokens,
+    },
+    { key: 'logits', label: 'Last-position logits', bytes: b * spec.vocabSize * (weightBytes + 8) },
+  ];
+  const sum = (terms: Term[]) => terms.reduce((total, t) => total + t.bytes, 0);
+  return [
+    { name: 'loss pass', bytes: sum(loss), terms: loss.filter((t) => t.bytes > 0) },
+    { name: 'generation', bytes: sum(generation), terms: generation.filter((t) => t.bytes > 0) },
+  ];
+}
+
+function decodeRate(spec: ModelSpec, gpu: GpuSpec | null, batch: number, cacheTokens: number): number | null {
+  const rates = gpu ? gpuRates(gpu) : null;
+  if (!rates) return null;
+  // The mean cache over the answer: half the new tokens are there on average.
+  const bytesPerStep = countParameters(spec).total * 2 + kvCacheBytes(spec, batch, cacheTokens);
+  const memorySeconds = bytesPerStep / (rates.memoryBandwidth * DECODE_BANDWIDTH_SHARE);
+  const launchSeconds = spec.numLayers * LAUNCH_SECONDS_PER_LAYER;
+  return batch / Math.max(memorySeconds, launchSeconds);
+}
+
+/**
+ * The evaluation of `plan`'s adapter (or fully tuned model) on `gpu`, with the training estimate's CUDA context.
+ * `evalRows`: the evaluation file's rows when inspected, for the time.
+ */
+export function estimateEvaluation(
+  spec: ModelSpec,
+  plan: TrainingPlan,
+  training: Pick<Estimate, 'cudaContextBytes' | 'gpu'>,
+  evalRows: number | null = null,
+): EvaluationEstimate {
+  const settings = evalSettings(plan);
+  const gpu = training.gpu;
+  const all = passes(spec, plan, settings, gpu?.bf16 !== false);
+  const peak = all.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const context: Term = { key: 'cuda_context', label: 'CUDA context', bytes: training.cudaContextBytes };
+  const peakBytes = peak.bytes + context.bytes;
+  const usable = gpu ? gpu.memoryBytes - (gpu.usedBytes ?? 0) : null;
+  const length = plan.data.max_length;
+  const rate = decodeRate(spec, gpu, settings.batch_size, length + settings.max_new_tokens / 2);
+  const notes = [
+    `evaluation: loss over batches of ${settings.batch_size} rows of up to ${length} tokens (the whole logits at once), then ` +
+      `${settings.max_new_tokens} new tokens for ${settings.batch_size} prompts at a time with a KV cache; the base and the tuned model share one copy of the weights`,
+  ];
+  if (plan.method === 'qlora')
+    notes.push(
+      'evaluation loads the base unquantized unless bitsandbytes is installed; with it the weights take about a quarter',
+    );
+  if (plan.method === 'full')
+    notes.push('a full fine-tune is evaluated one model at a time: the tuned model is freed before the base loads');
+  const prompts = evalRows ?? null;
+  return {
+    peakBytes,
+    peakAllocatedBytes: peak.bytes,
+    peakPass: peak.name,
+    breakdown: [context, ...peak.terms],
+    passes: all,
+    batchSize: settings.batch_size,
+    promptTokens: length,
+    maxNewTokens: settings.max_new_tokens,
+    kvCacheBytes: kvCacheBytes(spec, settings.batch_size, length + settings.max_new_tokens),
+    fits: usable === null ? null : peakBytes <= usable,
+    headroomBytes: usable === null ? null : usable - peakBytes,
+    generationTokensPerSecond: rate,
+    generationSeconds: rate && prompts ? (2 * prompts * settings.max_new_tokens) / rate : null,
+    prompts,
+    notes,
+  };
+}
+
+const GiB = 1024 ** 3;
+
+/** "training 14.2 GiB · evaluation 17.9 GiB: does not fit" (the verdict is evaluation's; "fits" without a GPU is left out). */
+export function trainingAndEvaluationLine(training: Estimate, evaluation: EvaluationEstimate): string {
+  const gib = (bytes: number) => `${(bytes / GiB).toFixed(1)} GiB`;
+  const verdict = evaluation.fits === null ? '' : evaluation.fits ? ': fits' : ': does not fit';
+  return `training ${gib(training.peakBytes)} · evaluation ${gib(evaluation.peakBytes)}${verdict}`;
+}
