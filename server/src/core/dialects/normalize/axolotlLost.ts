@@ -1,4 +1,5 @@
 /** The axolotl keys a TrainingPlan does not carry, each with the reason a converted config would give. */
+import { lostTopLevelKeys, type LostKeyReasons } from './lostKeys';
 import type { LostKey } from './types';
 import type { Obj } from './read';
 
@@ -61,7 +62,7 @@ const CARRIED = new Set([
 ]);
 
 /** Reasons by key pattern, first match wins. */
-const REASONS: Array<[RegExp, string]> = [
+const REASONS: LostKeyReasons = [
   [
     /^(wandb|mlflow|comet|swanlab|trackio|use_wandb|use_mlflow|use_comet|use_tensorboard)/,
     'experiment tracking: LoRA Lens writes events.jsonl and its own panels',
@@ -110,11 +111,5 @@ function isUnset(value: unknown): boolean {
 
 /** Every set top-level key the plan does not carry (unset, false and empty values carry nothing to lose). */
 export function lostAxolotlKeys(cfg: Obj): LostKey[] {
-  const out: LostKey[] = [];
-  for (const [key, value] of Object.entries(cfg)) {
-    if (CARRIED.has(key) || isUnset(value)) continue;
-    const reason = REASONS.find(([pattern]) => pattern.test(key))?.[1] ?? 'no LoRA Lens equivalent';
-    out.push({ key: [key], reason });
-  }
-  return out;
+  return lostTopLevelKeys(cfg, (key) => CARRIED.has(key), REASONS, isUnset);
 }

@@ -1,8 +1,10 @@
 /** The TRL recipe keys a TrainingPlan does not carry, each with the reason a converted config would give. */
+import { SAME_NAME_TRAINING_ARGS } from './hfTraining';
+import { lostTopLevelKeys, type LostKeyReasons } from './lostKeys';
 import type { Obj } from './read';
 import type { LostKey } from './types';
 
-const CARRIED = new Set([
+const CARRIED = new Set<string>([
   'model_name_or_path',
   'model_revision',
   'trust_remote_code',
@@ -27,24 +29,7 @@ const CARRIED = new Set([
   'assistant_only_loss',
   'dataset_text_field',
   'output_dir',
-  'learning_rate',
-  'per_device_train_batch_size',
-  'per_device_eval_batch_size',
-  'gradient_accumulation_steps',
-  'num_train_epochs',
-  'max_steps',
-  'warmup_ratio',
-  'warmup_steps',
-  'lr_scheduler_type',
-  'max_grad_norm',
-  'weight_decay',
-  'optim',
-  'seed',
-  'logging_steps',
-  'eval_steps',
-  'save_steps',
-  'save_total_limit',
-  'dataloader_num_workers',
+  ...SAME_NAME_TRAINING_ARGS,
   'gradient_checkpointing',
   'activation_offloading',
   'bf16',
@@ -58,7 +43,7 @@ const CARRIED = new Set([
 /** DPOConfig's keys the plan's DPO section carries (`trl dpo` only). */
 const CARRIED_DPO = new Set(['beta', 'loss_type', 'label_smoothing']);
 
-const REASONS: Array<[RegExp, string]> = [
+const REASONS: LostKeyReasons = [
   [
     /^(report_to|run_name|logging_|log_level|project|trackio_|push_to_hub|hub_)/,
     'experiment tracking and publishing: LoRA Lens writes events.jsonl and its own panels',
@@ -89,17 +74,7 @@ const REASONS: Array<[RegExp, string]> = [
   ],
 ];
 
-function isUnset(value: unknown): boolean {
-  if (value === null || value === undefined || value === '' || value === false || value === 'none') return true;
-  return Array.isArray(value) && value.length === 0;
-}
-
 /** Every set top-level key the plan does not carry (`env` and TRL's launch keys included). */
 export function lostTrlKeys(cfg: Obj, command: 'sft' | 'dpo'): LostKey[] {
-  const out: LostKey[] = [];
-  for (const [key, value] of Object.entries(cfg)) {
-    if (CARRIED.has(key) || (command === 'dpo' && CARRIED_DPO.has(key)) || isUnset(value)) continue;
-    out.push({ key: [key], reason: REASONS.find(([pattern]) => pattern.test(key))?.[1] ?? 'no LoRA Lens equivalent' });
-  }
-  return out;
+  return lostTopLevelKeys(cfg, (key) => CARRIED.has(key) || (command === 'dpo' && CARRIED_DPO.has(key)), REASONS);
 }
