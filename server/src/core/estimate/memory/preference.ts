@@ -1,16 +1,22 @@
 /**
- * What preference training (objective dpo: our dialect, axolotl `rl:`, LLaMA-Factory `stage: dpo | kto`) changes in
+ * What preference training (objective dpo, orpo or simpo: our dialect, axolotl `rl:`, LLaMA-Factory `stage: dpo | kto`) changes in
  * a step's memory. Every example is two sequences, chosen and rejected, run through the model in one forward (TRL's
  * concatenated forward, and the bundled trainer's): twice the tokens of an SFT micro-batch of the same size. The
  * reference model scores the same rows under no_grad: with an adapter it is the same model with the adapter
  * disabled (no extra weights); for full fine-tuning TRL keeps a frozen copy of the weights. TRL's loss holds the
  * reference's logits until compute_loss returns (its `ref_outputs`), through the policy's log-softmax; the bundled
- * trainer keeps only the reference's per-row log-prob sums.
+ * trainer keeps only the reference's per-row log-prob sums. ORPO and SimPO have no reference: two sequences per
+ * example, no reference forward, no copy.
  */
 import type { TrainingPlan } from '../../plan/types';
 import type { Term } from './types';
 
 export function isPreference(plan: TrainingPlan): boolean {
+  return plan.objective === 'dpo' || plan.objective === 'orpo' || plan.objective === 'simpo';
+}
+
+/** Whether the objective scores each batch against a reference model too (DPO; ORPO and SimPO are reference-free). */
+export function hasReference(plan: TrainingPlan): boolean {
   return plan.objective === 'dpo';
 }
 
@@ -29,7 +35,7 @@ export function referenceCopy(
   paramBytes: number,
   weightShards: number,
 ): Term | null {
-  if (!isPreference(plan) || plan.method !== 'full') return null;
+  if (!hasReference(plan) || plan.method !== 'full') return null;
   return {
     key: 'weights',
     label: 'Reference model (frozen copy, DPO)',
@@ -48,7 +54,7 @@ export function referenceLogits(
   tokens: number,
   streamBytes: number,
 ): Term | null {
-  if (!isPreference(plan) || chunkedLoss) return null;
+  if (!hasReference(plan) || chunkedLoss) return null;
   return {
     key: 'logits',
     label: 'Reference logits (no grad, held through the DPO loss)',
@@ -58,9 +64,11 @@ export function referenceLogits(
 
 export function preferenceNote(plan: TrainingPlan): string | null {
   if (!isPreference(plan)) return null;
-  const reference =
-    plan.method === 'full'
+  const reference = !hasReference(plan)
+    ? 'no reference model (reference-free)'
+    : plan.method === 'full'
       ? 'a frozen reference copy of the weights'
       : 'a reference forward with the adapter disabled (no extra weights)';
-  return `Preference training (DPO): each example is two sequences (chosen and rejected) in one forward, so a micro-batch of ${plan.training.per_device_train_batch_size} holds ${2 * plan.training.per_device_train_batch_size} rows of max_length; plus ${reference}. Derived from TRL's and the trainer's code, not yet calibrated on a GPU.`;
+  const name = plan.objective === 'orpo' ? 'ORPO' : plan.objective === 'simpo' ? 'SimPO' : 'DPO';
+  return `Preference training (${name}): each example is two sequences (chosen and rejected) in one forward, so a micro-batch of ${plan.training.per_device_train_batch_size} holds ${2 * plan.training.per_device_train_batch_size} rows of max_length; plus ${reference}. Derived from TRL's and the trainer's code, not yet calibrated on a GPU.`;
 }
