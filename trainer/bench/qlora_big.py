@@ -1,13 +1,16 @@
 """Issue 20's big case and 7B memory rows, on the GPU machine (the CPU tests cannot measure them).
 
-    python trainer/bench/qlora_big.py write DIR [--layers N]   # a Llama-3.1-70B-shaped checkpoint of random bf16
-                                                               # weights, as many of its 80 layers as the disk holds
+    python trainer/bench/qlora_big.py write DIR [--layers N] [--max-gib G] [--max-s S]
+                                           # a Llama-3.1-70B-shaped checkpoint of random bf16 weights, as many of
+                                           # its 80 layers as the disk holds, G GiB (40) and
+                                           # S seconds (170) allow
     python trainer/bench/qlora_big.py load DIR OUT.jsonl       # streaming NF4 load + a few lean QLoRA steps
     python trainer/bench/qlora_big.py memory7b OUT.jsonl       # Qwen2-7B QLoRA seq 2048 bs 1 gc: lean vs upcast
 
 `load` reports the load time, the peak RSS (VmHWM, and what the load added to the process), the GPU peak during the
 load against the NF4 model's size, then the training step's peak allocated memory and tokens/s (seq 2048, batch 1,
-checkpointing, LORA_LENS_NF4_KERNEL as set). Rows are the estimator's calibration format (engine lora-lens, arch,
+checkpointing, LORA_LENS_NF4_KERNEL as set), against `lora-lens estimate` of the same N-layer shape, computed on the CPU
+beforehand and stored in llama70b_estimates.json (the GPU machine may have no node). Rows are the estimator's calibration format (engine lora-lens, arch,
 method, seq, bs, gc, peak_alloc_gib, ...) plus the load figures; DIR/config.json is copied next to OUT so that
 `lora-lens estimate` can be run on the same N-layer shape. Per-layer figures scale with the layer count.
 """
@@ -40,6 +43,9 @@ LLAMA_70B = dict(
     eos_token_id=128001,
 )
 DISK_MARGIN = 8 * GIB
+MAX_GIB = 40.0  # what the device machine's disk and a 6-minute call hold: 20 layers, 38.4 GB with the embeddings
+MAX_WRITE_S = 170.0  # the write's share of a 6-minute call: the load and the steps take the rest
+ESTIMATES = Path(__file__).resolve().parent / "llama70b_estimates.json"
 
 
 def _layer_shapes(i: int) -> dict[str, tuple[int, ...]]:
@@ -68,11 +74,13 @@ def _bytes(shapes: dict[str, tuple[int, ...]]) -> int:
     return total
 
 
-def write(folder: Path, layers: int | None) -> int:
-    """One shard per layer (1.71 GB), one for the embeddings and norm, one for the head; random N(0, 0.02) on the GPU."""
-    from safetensors.torch import save_file
+def write(folder: Path, layers: int | None, max_gib: float = MAX_GIB, max_s: float = MAX_WRITE_S) -> int:
+    """One shard per layer (1.71 GB), one for the embeddings and norm, one for the head; random N(0, 0.02) on the GPU.
+    Layers are added while the disk (less a margin), `max_gib` and `max_s` seconds allow; the config and the index,
+    written last, name the layers written."""
     from transformers import LlamaConfig
 
+    t0 = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     outer = {
         "model.embed_tokens.weight": (128256, 8192),
@@ -80,32 +88,50 @@ def write(folder: Path, layers: int | None) -> int:
         "lm_head.weight": (128256, 8192),
     }
     free = shutil.disk_usage(folder).free
-    fits = int((free - DISK_MARGIN - _bytes(outer)) // _bytes(_layer_shapes(0)))
-    n = min(80, fits if layers is None else layers)
+    room = min(free - DISK_MARGIN, int(max_gib * GIB))
+    fits = int((room - _bytes(outer)) // _bytes(_layer_shapes(0)))
+    n = min(80, fits if layers is None else min(layers, fits))
     if n < 1:
         raise SystemExit(f"{folder}: {free / GIB:.0f} GiB free holds no layer beside the embeddings")
-    LlamaConfig(num_hidden_layers=n, **LLAMA_70B).save_pretrained(folder)
-    groups = [("model-embed.safetensors", {k: v for k, v in outer.items() if k != "lm_head.weight"})]
-    groups += [(f"model-layer-{i:02d}.safetensors", _layer_shapes(i)) for i in range(n)]
-    groups.append(("model-head.safetensors", {"lm_head.weight": outer["lm_head.weight"]}))
-    weight_map: dict[str, str] = {}
     gen = torch.Generator(device="cuda").manual_seed(0)
-    for name, shapes in groups:
-        tensors = {
-            k: (torch.randn(s, generator=gen, device="cuda", dtype=torch.bfloat16) * 0.02).cpu()
-            if len(s) > 1
-            else torch.ones(s, dtype=torch.bfloat16)
-            for k, s in shapes.items()
-        }
-        save_file(tensors, folder / name, metadata={"format": "pt"})
-        weight_map.update({k: name for k in tensors})
-        del tensors
-    total = _bytes(outer) + n * _bytes(_layer_shapes(0))
+    weight_map: dict[str, str] = {}
+    _write_shard(
+        folder, "model-embed.safetensors", {k: v for k, v in outer.items() if k != "lm_head.weight"}, gen, weight_map
+    )
+    _write_shard(folder, "model-head.safetensors", {"lm_head.weight": outer["lm_head.weight"]}, gen, weight_map)
+    written = 0
+    while written < n:
+        started = time.perf_counter()
+        _write_shard(folder, f"model-layer-{written:02d}.safetensors", _layer_shapes(written), gen, weight_map)
+        written += 1
+        if time.perf_counter() - t0 + (time.perf_counter() - started) > max_s:
+            break  # the next layer would overrun the time given
+    LlamaConfig(num_hidden_layers=written, **LLAMA_70B).save_pretrained(folder)
+    total = _bytes(outer) + written * _bytes(_layer_shapes(0))
     (folder / "model.safetensors.index.json").write_text(
         json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map})
     )
-    print(f"wrote {n} of 80 layers ({total / GIB:.1f} GiB) to {folder}", flush=True)
-    return n
+    print(
+        f"== wrote {written} of 80 layers ({total / GIB:.1f} GiB; {n} fit the disk and the {max_gib:.0f} GiB cap) to "
+        f"{folder} in {time.perf_counter() - t0:.0f} s",
+        flush=True,
+    )
+    return written
+
+
+def _write_shard(
+    folder: Path, name: str, shapes: dict[str, tuple[int, ...]], gen: torch.Generator, weight_map: dict[str, str]
+) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {
+        k: (torch.randn(s, generator=gen, device="cuda", dtype=torch.bfloat16) * 0.02).cpu()
+        if len(s) > 1
+        else torch.ones(s, dtype=torch.bfloat16)
+        for k, s in shapes.items()
+    }
+    save_file(tensors, folder / name, metadata={"format": "pt"})
+    weight_map.update({k: name for k in tensors})
 
 
 def _status(key: str) -> int:
@@ -174,7 +200,26 @@ def load(folder: Path, out: Path) -> dict[str, Any]:
         fh.write(json.dumps(row) + "\n")
     shutil.copy(folder / "config.json", out.parent / f"llama-3.1-70b-{layers}-layers.config.json")
     print(json.dumps(row), flush=True)
+    _print_summary(row)
     return row
+
+
+def _print_summary(row: dict[str, Any]) -> None:
+    estimate = json.loads(ESTIMATES.read_text())["per_layers"].get(str(row["layers"]))
+    against = "no stored estimate for this layer count"
+    if estimate:
+        est = estimate["peak_allocated_gib"]
+        against = f"estimate {est} GiB allocated ({(est - row['peak_alloc_gib']) / row['peak_alloc_gib'] * 100:+.1f}%)"
+        row["estimate_peak_alloc_gib"] = est
+        row["estimate_load_ram_gib"] = estimate["load_ram_gib"]
+    print(
+        f"== llama-3.1-70b-shaped, {row['layers']} of 80 layers: load {row['load_s']} s, peak RSS "
+        f"{row['load_peak_rss_gib']} GiB ({row['load_rss_added_gib']} GiB added by the load; the estimate's RAM line "
+        f"{estimate['load_ram_gib'] if estimate else 'n/a'} GiB), GPU peak during load {row['load_gpu_peak_gib']} GiB "
+        f"(bound {row['load_gpu_bound_gib']}); QLoRA seq 2048 bs 1 gc ({row.get('nf4_kernel')} NF4): peak alloc "
+        f"{row['peak_alloc_gib']} GiB, {against}; {row['tok_s']} tokens/s",
+        flush=True,
+    )
 
 
 def _train_steps(setup: Any, plan: Any, steps: int) -> dict[str, Any]:
@@ -205,7 +250,11 @@ def _train_steps(setup: Any, plan: Any, steps: int) -> dict[str, Any]:
     row = _row("lora-lens", "llama-3.1-70b", "qlora", 16, 2048, 1, True, model, step_s, mem)
     import os
 
-    row.update(quantization="builtin-nf4", upcast=False, nf4_kernel=os.environ.get("LORA_LENS_NF4_KERNEL", "reference"))
+    row.update(
+        quantization="builtin-nf4",
+        upcast=False,
+        nf4_kernel=os.environ.get("LORA_LENS_NF4_KERNEL") or "default (dequant)",
+    )
     return {k: v for k, v in row.items() if k not in ("engine", "arch")}
 
 
@@ -236,8 +285,9 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     if what == "write":
-        n = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--layers" else None
-        write(Path(sys.argv[2]), n)
+        flags = dict(zip(sys.argv[3::2], sys.argv[4::2]))
+        n = int(flags["--layers"]) if "--layers" in flags else None
+        write(Path(sys.argv[2]), n, float(flags.get("--max-gib", MAX_GIB)), float(flags.get("--max-s", MAX_WRITE_S)))
     elif what == "load":
         load(Path(sys.argv[2]), Path(sys.argv[3]))
     elif what == "memory7b":
