@@ -136,7 +136,8 @@ def ours(
 ) -> dict[str, Any]:
     """Our trainer's own path: apply_method (fused bf16 LoRA / built-in NF4), fused chunked loss, fused AdamW.
     QLoRA: `upcast` the unquantized weights to fp32 (PEFT's way) or keep them bf16 (lean, the default);
-    `kernel` "triton" runs the fused NF4 matmul, "reference" dequantizes before each matmul."""
+    `kernel` (kernels/nf4_matmul.py's paths): "dequant" one Triton dequantize into a shared buffer then cuBLAS,
+    "triton" the fused NF4 matmul, "reference" nf4.dequantize before each matmul."""
     import os
 
     from lora_lens_trainer.optim import build_optimizer
@@ -265,11 +266,13 @@ def compare(steps: int, rounds: int = 2) -> list[dict[str, Any]]:
 
 
 def _qlora_against(lora: dict[str, Any], hf_lora: dict[str, Any], steps: int, rounds: int) -> list[dict[str, Any]]:
-    """Lean QLoRA of the same case, with the reference NF4 path and with the fused kernel: step time against our
+    """Lean QLoRA of the same case through each NF4 path (the fused kernel at batch 1 only): step time against our
     LoRA (issue 20's target: at most 1.25x) and against transformers + PEFT's bf16 LoRA."""
     rows = []
     case = (lora["arch"], "qlora", lora["r"], lora["seq"], lora["bs"], lora["gc"])
-    for kernel in ("reference", "triton"):
+    for kernel in ("reference", "dequant", "triton"):
+        if kernel == "triton" and lora["bs"] > 1:
+            continue  # the fused kernel re-dequantizes per row block: minutes a step at batch 4 (nf4_speed.py gates it)
         runs = [ours(*case, steps, upcast=False, kernel=kernel) for _ in range(rounds)]
         best = min(runs, key=lambda row: row["step_s"])
         best["rounds_tok_s"] = [row["tok_s"] for row in runs]
