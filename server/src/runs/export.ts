@@ -3,13 +3,12 @@
  * Ollama Modelfile, or a merged safetensors folder, through a temporary name, and prints its report as the last stdout
  * line), for the CLI (`lora-lens export`) and the editor alike.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { TRAINER_BOOTSTRAP, buildTrainerEnv } from './args';
+import { TRAINER_BOOTSTRAP } from './args';
 import { PLAN_FILE, isRunAlive } from './lifecycle';
 import { parseMergeReport } from './merge';
-import { describeSpawnError } from './process';
+import { spawnCollected, type CollectedOutput } from './process';
 
 export type ExportFormat = 'gguf' | 'merged';
 /** The GGUF types the gguf Python package (0.19.0) writes; the k-quants need llama.cpp's llama-quantize. */
@@ -58,7 +57,7 @@ export function checkExportable(runDir: string): { ok: true; runDir: string } | 
 }
 
 export interface ExportProcess {
-  done: Promise<{ code: number | null; stdout: string; stderr: string; spawnError: string | null }>;
+  done: Promise<CollectedOutput>;
   /** Ends the export (SIGTERM to its process group): the trainer removes its temporary file and exits 1. */
   cancel(): void;
 }
@@ -70,30 +69,7 @@ export function startExport(
 ): ExportProcess {
   const { command, args } = buildExportArgs(inv);
   const detached = process.platform !== 'win32';
-  const child = spawn(command, args, {
-    cwd: options.cwd,
-    env: buildTrainerEnv(options.env ?? process.env, options.trainerRoot),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached,
-  });
-  let stdout = '';
-  let stderr = '';
-  let spawnError: string | null = null;
-  child.stdout!.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    options.onStderr?.(d.toString());
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string; spawnError: string | null }>(
-    (resolveDone) => {
-      child.on('error', (error) => {
-        spawnError = describeSpawnError(command, error);
-      });
-      child.on('close', (code) => resolveDone({ code: spawnError ? null : code, stdout, stderr, spawnError }));
-    },
-  );
+  const { child, done } = spawnCollected(command, args, options);
   const cancel = () => {
     if (child.pid === undefined || child.exitCode !== null) return;
     try {

@@ -411,40 +411,62 @@ export function findTrainerRoot(startDir: string): string | null {
   }
 }
 
+/** What a short trainer verb printed, and how it ended (`code` null when it could not start). */
+export interface CollectedOutput {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  spawnError: string | null;
+}
+
+/**
+ * Starts a short trainer verb (doctor, export) in its own process group with the trainer's environment, and collects
+ * its output in memory: no pid file, no log, no stop sequence (those are startSupervised's, for runs).
+ */
+export function spawnCollected(
+  command: string,
+  args: string[],
+  options: { cwd: string; trainerRoot: string | null; env?: NodeJS.ProcessEnv; onStderr?: (text: string) => void },
+): { child: ChildProcess; done: Promise<CollectedOutput> } {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: buildTrainerEnv(options.env ?? process.env, options.trainerRoot),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: process.platform !== 'win32',
+  });
+  let stdout = '';
+  let stderr = '';
+  let spawnError: string | null = null;
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    options.onStderr?.(d.toString());
+  });
+  const done = new Promise<CollectedOutput>((resolveDone) => {
+    child.on('error', (error) => {
+      spawnError = describeSpawnError(command, error);
+    });
+    child.on('close', (code) => resolveDone({ code: spawnError ? null : code, stdout, stderr, spawnError }));
+  });
+  return { child, done };
+}
+
 /** Runs a short verb (`doctor`) to completion and returns its output; `timeoutMs` ends the whole tree. */
-export function runTrainerOnce(options: {
+export async function runTrainerOnce(options: {
   python: string;
   verb: 'doctor';
   cwd: string;
   trainerRoot: string | null;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
-}): Promise<{ code: number | null; stdout: string; stderr: string; spawnError: string | null }> {
+}): Promise<CollectedOutput> {
   const { command, args } = buildTrainerArgs({ python: options.python, verb: options.verb });
-  return new Promise((resolveRun) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: buildTrainerEnv(options.env ?? process.env, options.trainerRoot),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: process.platform !== 'win32',
-    });
-    let stdout = '';
-    let stderr = '';
-    let spawnError: string | null = null;
-    child.stdout!.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), options.timeoutMs ?? 120_000);
-    child.on('error', (error) => {
-      spawnError = describeSpawnError(command, error);
-      stderr += `${spawnError}\n`;
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolveRun({ code: spawnError ? null : code, stdout, stderr, spawnError });
-    });
-  });
+  const { child, done } = spawnCollected(command, args, options);
+  const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), options.timeoutMs ?? 120_000);
+  const output = await done;
+  clearTimeout(timer);
+  // A start that failed says why in stderr too, where the doctor's caller looks.
+  return output.spawnError ? { ...output, stderr: `${output.stderr}${output.spawnError}\n` } : output;
 }

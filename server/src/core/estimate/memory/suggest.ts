@@ -7,7 +7,8 @@ import type { ConfigEdit } from '../../edits/types';
 import type { DatasetFacts } from '../../data/types';
 import type { GpuSpec } from '../../gpu/types';
 import type { ModelSpec } from '../../models/types';
-import type { LoraPlan, TrainingPlan } from '../../plan/types';
+import { LORA_DEFAULTS } from '../../plan/defaults';
+import type { TrainingPlan } from '../../plan/types';
 import { estimateMemory, type EstimateOptions } from './estimate';
 import type { Estimate } from './types';
 
@@ -57,15 +58,6 @@ export function dataSizeOf(facts: DatasetFacts | undefined): DataSize | null {
 const GiB = 2 ** 30;
 const fmt = (b: number) => `${(b / GiB).toFixed(1)} GiB`;
 const set = (path: (string | number)[], value: unknown): ConfigEdit => ({ kind: 'set', path, value });
-const DEFAULT_LORA: LoraPlan = {
-  r: 16,
-  lora_alpha: 32,
-  lora_dropout: 0.05,
-  target_modules: 'all-linear',
-  bias: 'none',
-  use_rslora: false,
-  use_dora: false,
-};
 
 /** The 4-bit compute dtype for a plan: float16 where the precision is fp16 or the GPU has no native bfloat16. */
 function computeDtype(plan: TrainingPlan, gpu: GpuSpec | null): 'bfloat16' | 'float16' {
@@ -105,7 +97,7 @@ export function asMethod(plan: TrainingPlan, method: TrainingPlan['method'], gpu
     p.quantization = null;
     return p;
   }
-  p.lora ??= { ...DEFAULT_LORA };
+  p.lora ??= { ...LORA_DEFAULTS };
   if (method === 'lora') {
     p.quantization = null;
     return p;
