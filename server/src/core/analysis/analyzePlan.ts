@@ -1,16 +1,18 @@
 import { dirname } from 'node:path';
-import { type Diagnostic, type Position } from 'vscode-languageserver-types';
+import { DiagnosticSeverity, type Diagnostic, type Position } from 'vscode-languageserver-types';
 import { keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
 import type { DatasetFacts, InspectOptions, RowLayout } from '../data';
 import { tokenizerPathFor } from '../data';
 import { PREFERENCE_LAYOUT } from '../data/layout';
 import { isDatasetReference } from '../dialects/normalize/datasetRef';
 import { gpuFromSetting, type GpuSpec } from '../gpu';
+import { closestGpuName } from '../gpu/catalog';
 import { estimateMemory, estimateOptionsFor } from '../estimate/memory';
 import type { TrainingPlan } from '../plan/types';
 import { checkRules, type RuleInput } from '../rules';
 import type { Analysis, AnalysisEnvironment, AnalysisInput } from './types';
 import { resolveModelForAnalysis } from './modelResolution';
+import { gpuModeline } from './gpuModeline';
 
 /** A model directory or cache entry that appears is seen within this long (resolution hits the disk otherwise every keystroke). */
 const MODEL_MAX_AGE_MS = 2000;
@@ -36,7 +38,8 @@ export function analyzePlan(
   const model = resolved.model;
   if (resolved.pending) analysis.pendingModel = resolved.pending;
   analysis.model = model;
-  analysis.gpu = resolveGpu(plan, environment);
+  const modeline = gpuModeline(input.doc.text);
+  analysis.gpu = resolveGpu(plan, environment, modeline?.value);
 
   const tokenizerPath = tokenizerPathFor(model);
   const facts = (path: string | null, layout: RowLayout | undefined): DatasetFacts | undefined => {
@@ -55,7 +58,7 @@ export function analyzePlan(
     analysis.estimateOptions = estimateOptionsFor(environment.engineOverride ?? plan.engine, environment.platform);
     analysis.estimate = estimateMemory(model.spec, plan, analysis.gpu, analysis.estimateOptions);
   }
-  return checkRules({
+  const findings = checkRules({
     doc: input.doc,
     plan,
     configPath: input.configPath,
@@ -72,6 +75,27 @@ export function analyzePlan(
         : undefined,
     dialect,
   });
+  const unknown = modeline && unknownModelineGpu(modeline);
+  return unknown ? [...findings, unknown] : findings;
+}
+
+/** A `# lora-lens: gpu=...` line naming no GPU: said at the value (the estimate uses the setting or detection). */
+function unknownModelineGpu(modeline: NonNullable<ReturnType<typeof gpuModeline>>): Diagnostic | null {
+  const lookup = gpuFromSetting(modeline.value);
+  if (lookup.ok) return null;
+  const near = closestGpuName(modeline.value);
+  return {
+    range: modeline.range,
+    severity: DiagnosticSeverity.Warning,
+    source: 'lora-lens',
+    code: 'gpu-unknown',
+    message:
+      `\`# lora-lens: gpu=${modeline.value}\`: ${lookup.message}.` +
+      (near
+        ? ` Did you mean "${near}"?`
+        : ' Write a catalog name such as "RTX 4090" or a memory size such as "24GiB".') +
+      ' The estimate uses the `loraLens.gpu` setting or the detected GPU meanwhile.',
+  };
 }
 
 /**
@@ -96,11 +120,17 @@ export function withoutFindingsAt(
   );
 }
 
-/** The override (`--gpu`), else `hardware.gpu` when it names one, else the environment's (`gpu-unknown` reports a name it does not know). */
-export function resolveGpu(plan: TrainingPlan, environment: AnalysisEnvironment): GpuSpec | null {
+/**
+ * The override (`--gpu`), else `hardware.gpu` when it names one, else the file's `# lora-lens: gpu=...` line (the
+ * per-file choice for formats with no GPU key), else the environment's (`gpu-unknown` reports a name it does not know).
+ */
+export function resolveGpu(plan: TrainingPlan, environment: AnalysisEnvironment, modelineGpu?: string): GpuSpec | null {
   if (environment.gpuOverride) return environment.gpuOverride;
   const setting = plan.hardware.gpu.trim();
-  if (setting === '' || setting.toLowerCase() === 'auto') return environment.fallbackGpu;
-  const lookup = gpuFromSetting(setting);
-  return lookup.ok ? lookup.gpu : environment.fallbackGpu;
+  if (setting !== '' && setting.toLowerCase() !== 'auto') {
+    const lookup = gpuFromSetting(setting);
+    if (lookup.ok) return lookup.gpu;
+  }
+  const fromModeline = modelineGpu ? gpuFromSetting(modelineGpu) : null;
+  return fromModeline?.ok ? fromModeline.gpu : environment.fallbackGpu;
 }

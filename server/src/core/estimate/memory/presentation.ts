@@ -71,12 +71,12 @@ export function isTightFit(est: Estimate): boolean {
 /**
  * Where the GPU is set for a config of this kind. Only our dialect has `hardware.gpu`; axolotl and LLaMA-Factory
  * have no such key (setting one changes nothing and earns an unknown-key warning), so they are pointed at the
- * editor setting `loraLens.gpu`, which applies to every dialect.
+ * per-file `# lora-lens: gpu=...` comment (analysis/gpuModeline.ts) and the editor setting `loraLens.gpu`.
  */
 export function gpuAdvice(ownDialect: boolean): string {
   return ownDialect
     ? 'set `hardware.gpu` in this file or the `loraLens.gpu` setting (e.g. "RTX 4090" or "24GiB")'
-    : 'set the `loraLens.gpu` setting (e.g. "RTX 4090" or "24GiB"; this tool\'s config has no GPU key)';
+    : "add `# lora-lens: gpu=RTX 4090` (a catalog name or a size such as 24GiB) at the top of this file, or set the `loraLens.gpu` setting (this tool's config has no GPU key)";
 }
 
 const STRATEGY_NAMES: Record<NonNullable<Estimate['strategy']>, string> = {
