@@ -221,6 +221,65 @@ function gateNote(tool, gate) {
   return notes.join(' ');
 }
 
+/**
+ * A tool's releases file (`<dialect>.releases`): the releases kept, and per key the release that added it, or removed
+ * or renamed it with what replaces it. Returns null when the dialect keeps no releases.
+ */
+function readReleases(file) {
+  let text;
+  try {
+    text = readFileSync(join(factsDir, file), 'utf8');
+  } catch {
+    return null;
+  }
+  const releases = [];
+  const added = new Map();
+  const removed = {};
+  for (const [index, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    if (line.startsWith('@release ')) {
+      const [version, commit, date] = line.slice('@release '.length).split(/\s+/);
+      releases.push({ version, commit, date });
+      continue;
+    }
+    const [key, change, release, replacement = '', ...why] = line.split('|').map((cell) => cell.trim());
+    const where = `${file}:${index + 1}`;
+    if (!key || !release) throw new Error(`${where}: expected "key | added|removed|renamed | release | ..."`);
+    if (change === 'added') {
+      // A key removed again later (LLaMA-Factory's first KTransformers keys) keeps its first release in `removed`.
+      if (removed[key]) removed[key].added = release;
+      else added.set(key, release);
+    } else if (change === 'removed' || change === 'renamed') {
+      if (!replacement) throw new Error(`${where}: a ${change} key names what replaces it`);
+      removed[key] = {
+        since: release,
+        change: why.join('|').trim(),
+        instead: change === 'renamed' ? `\`${replacement}\`` : replacement,
+        ...(change === 'renamed' ? { renameTo: replacement } : {}),
+        ...(added.has(key) ? { added: added.get(key) } : {}),
+      };
+      added.delete(key);
+    } else throw new Error(`${where}: unknown change ${change}`);
+  }
+  return { releases, added, removed };
+}
+
+/** Puts the releases into the schema: the list, `x-since` on keys added in a release kept, the removed keys. */
+function applyReleases(schema, releases, file) {
+  schema['x-lora-lens'].releases = releases.releases;
+  for (const [key, release] of releases.added) {
+    const property = schema.properties[key];
+    if (!property) throw new Error(`${file}: ${key} is added in ${release} but is not a key of the schema`);
+    if (!releases.releases.some((r) => r.version === release))
+      throw new Error(`${file}: ${key}: ${release} is not an @release`);
+    property['x-since'] = release;
+  }
+  for (const key of Object.keys(releases.removed))
+    if (schema.properties[key]) throw new Error(`${file}: ${key} is removed but is still a key of the schema`);
+  schema['x-lora-lens'].removed = releases.removed;
+}
+
 /** Builds the JSON schema of one dialect from its facts. */
 function buildSchema({ dialect, tool, facts, meta, open }) {
   const schema = {
@@ -280,6 +339,9 @@ let stale = false;
 for (const target of targets) {
   const { meta, facts } = readFacts(target.file);
   const schema = buildSchema({ ...target, facts, meta });
+  const releasesFile = `${target.file.replace(/\.facts$/, '')}.releases`;
+  const releases = readReleases(releasesFile);
+  if (releases) applyReleases(schema, releases, releasesFile);
   if (target.dialect === 'llama-factory') {
     schema['x-lora-lens'].commands = {
       train: ['model', 'data', 'training', 'finetuning', 'generating', 'megatron'],

@@ -42,6 +42,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       dialects: vscode.workspace.getConfiguration('loraLens').get<Record<string, string>>('dialects', {}),
       hub: vscode.workspace.getConfiguration('loraLens').get<boolean>('hub', true),
       gpuHourlyCost: vscode.workspace.getConfiguration('loraLens').get<number | null>('gpuHourlyCost', null),
+      toolVersions: vscode.workspace.getConfiguration('loraLens').get<Record<string, string>>('toolVersions', {}),
     },
     outputChannel: output,
     traceOutputChannel: output,

@@ -79,13 +79,13 @@ test('an abbreviation suggests the key it abbreviates (adam_eps → adam_epsilon
   assert.match(String(lf.message), /^LLaMA-Factory stops with 'Some keys are not used by the HfArgumentParser'/);
 });
 
-test('with the installed version known, unknown-key messages name both versions', () => {
+test('with the installed version known, unknown-key messages name the release checked and why', () => {
   const doc = parseConfigDocument(mutate(AXOLOTL_QLORA, 'lora_r:', 'lora_rank: 32'));
   const d = only(
-    validateDialect(doc, detectDialect(doc, null), { configDir: null, installedVersion: '0.12.2' }),
+    validateDialect(doc, detectDialect(doc, null), { configDir: null, installedVersion: '0.16.1' }),
     'axolotl-unknown-key',
   );
-  assert.match(String(d.message), /\(axolotl 067b021; the installed axolotl is 0\.12\.2, whose keys may differ\)/);
+  assert.match(String(d.message), /\(axolotl v0\.16\.0 \(573726c83, 2026-04-02; the installed axolotl is 0\.16\.1\)\)/);
 });
 
 test('suggestions come only from the keys of that place: a dataset entry suggests dataset keys', () => {

@@ -28,6 +28,8 @@ export interface CliAnalysisOptions {
   engineOverride?: Engine;
   /** `check --dialect`: the dialect every file is read as. */
   forcedDialect?: DialectId;
+  /** `check --tool-version`: the release each tool's files are checked against, by dialect id. */
+  toolVersions?: Record<string, string>;
 }
 
 /**
@@ -58,6 +60,7 @@ export async function analyzeForCli(
     gpuOverride: options.gpuOverride ?? null,
     ...(options.engineOverride ? { engineOverride: options.engineOverride } : {}),
     ...(options.forcedDialect ? { forcedDialect: options.forcedDialect } : {}),
+    ...(options.toolVersions ? { toolVersions: options.toolVersions } : {}),
   };
   const doc = parseConfigDocument(text, { json: isJsonUri(configPath) });
   let analysis = analyzeConfig({ doc, configPath, environment });

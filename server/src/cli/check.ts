@@ -40,6 +40,11 @@ export const CHECK: CommandSpec = {
       help: 'read every file as this dialect, whatever its modeline, name or keys say (other YAML is otherwise left alone)',
     },
     {
+      name: 'tool-version',
+      value: 'TOOL=VERSION[,...]',
+      help: "check each tool's files against that release's keys (axolotl=0.16,llama-factory=0.9.4); a `# lora-lens: axolotl=0.16` line in a file wins; default: the newest release kept",
+    },
+    {
       name: 'offline',
       help: 'look no model up on the Hugging Face Hub (HF_HUB_OFFLINE does the same); models fetched before are still read from the cache',
     },
@@ -51,6 +56,20 @@ export const CHECK: CommandSpec = {
   positionals: [1, Infinity],
   positionalName: 'FILE',
 };
+
+/** `--tool-version axolotl=0.16,llama-factory=0.9.4` as dialect id → version, or what is wrong with it. */
+export function parseToolVersions(value: string | undefined): Record<string, string> | string {
+  const versions: Record<string, string> = {};
+  if (value === undefined) return versions;
+  for (const pair of value.split(',').filter((p) => p.trim() !== '')) {
+    const [tool = '', version = ''] = pair.split('=', 2).map((s) => s.trim());
+    const id = tool.toLowerCase() === 'llamafactory' ? 'llama-factory' : tool.toLowerCase();
+    if (!isDialectId(id) || id === 'lora-lens' || !version)
+      return `--tool-version ${pair}: expected TOOL=VERSION with TOOL one of ${DIALECT_IDS.filter((d) => d !== 'lora-lens').join(', ')} (e.g. axolotl=0.16)`;
+    versions[id] = version;
+  }
+  return versions;
+}
 
 /** Whether check analyses a file: one a dialect claims, or one recognised as not checked (which says why). */
 function isClaimed(match: DialectMatch): boolean {
@@ -97,6 +116,17 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
       `lora-lens check: ${message}\n${shortUsage(CHECK)}\n`,
     );
   }
+  const toolVersions = parseToolVersions(parsed.values.get('tool-version'));
+  if (typeof toolVersions === 'string')
+    return reportFailure(
+      io,
+      'check',
+      json,
+      ExitCode.usage,
+      { kind: 'usage', message: toolVersions },
+      {},
+      `lora-lens check: ${toolVersions}\n${shortUsage(CHECK)}\n`,
+    );
   const files = parsed.positionals;
   const reports: FileReport[] = [];
   const inspector = new DatasetInspector();
@@ -117,6 +147,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
           inspector,
           hub: !parsed.flags.has('offline'),
           ...(forced ? { forcedDialect: forced } : {}),
+          toolVersions,
         })
       : { diagnostics: [], dialect: { dialect: null, source: 'none' } satisfies DialectMatch };
     errors += diagnostics.filter((d) => severityName(d.severity) === 'error').length;

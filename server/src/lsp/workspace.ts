@@ -85,6 +85,7 @@ export class Workspace {
       datasetFacts: (path, options) => this.inspector.peek(path, options),
       fileExists: this.fileExists,
       dialects: settings.dialects,
+      toolVersions: settings.toolVersions,
       hub: { enabled: settings.hub, env: process.env },
       gpuHourlyCost: settings.gpuHourlyCost,
     };

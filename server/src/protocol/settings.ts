@@ -14,6 +14,8 @@ export interface ServerSettings {
   hub: boolean;
   /** `loraLens.gpuHourlyCost`: one GPU's hourly price, for the cost beside the time estimate; null: none. */
   gpuHourlyCost: number | null;
+  /** `loraLens.toolVersions`: dialect id → the tool release its files are checked against (`{"axolotl": "0.16"}`). */
+  toolVersions: Record<string, string>;
 }
 
 /** Settings from an untrusted value (initialization options, a configuration response or push). */
@@ -25,6 +27,7 @@ export function readSettings(value: unknown): ServerSettings {
     dialects?: unknown;
     hub?: unknown;
     gpuHourlyCost?: unknown;
+    toolVersions?: unknown;
   };
   return {
     files: Array.isArray(raw.files) ? raw.files.filter((f): f is string => typeof f === 'string') : [],
@@ -39,7 +42,18 @@ export function readSettings(value: unknown): ServerSettings {
       typeof raw.gpuHourlyCost === 'number' && Number.isFinite(raw.gpuHourlyCost) && raw.gpuHourlyCost >= 0
         ? raw.gpuHourlyCost
         : null,
+    toolVersions: readToolVersions(raw.toolVersions),
   };
+}
+
+/** Tool releases by dialect id; entries for other ids or non-string versions are ignored. */
+function readToolVersions(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return out;
+  for (const [id, version] of Object.entries(value))
+    if (isDialectId(id) && id !== 'lora-lens' && typeof version === 'string' && version.trim() !== '')
+      out[id] = version.trim();
+  return out;
 }
 
 /** Globs whose dialect LoRA Lens knows; others are ignored (a typo in the setting must not claim files). */

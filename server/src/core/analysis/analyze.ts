@@ -46,8 +46,12 @@ export function analyzeConfig(input: AnalysisInput): Analysis {
   if (match.notChecked) return analysis;
   const dialect = findDialect(match.dialect ?? 'lora-lens', registry);
   if (!dialect) return analysis;
+  const versionSetting = environment.toolVersions?.[dialect.id];
+  const installedVersion = environment.installedToolVersions?.[dialect.id];
   const validation = dialect.validate(input.doc, match, {
     configDir: input.configPath ? dirname(input.configPath) : null,
+    ...(versionSetting ? { versionSetting } : {}),
+    ...(installedVersion ? { installedVersion } : {}),
   });
   const normalized = dialect.normalize(input.doc, input.configPath, match);
   if (normalized.sources) {

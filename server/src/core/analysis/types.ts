@@ -36,6 +36,13 @@ export interface AnalysisEnvironment {
   gpuOverride?: GpuSpec | null;
   /** An engine whose memory profile the estimate uses instead of the plan's (`lora-lens estimate --engine`). */
   engineOverride?: Engine;
+  /**
+   * The release each tool's files are checked against, by dialect id (`loraLens.toolVersions`, `check --tool-version
+   * axolotl=0.16`); a `# lora-lens: axolotl=0.16` modeline in a file wins. Absent: the installed tool's, else the newest.
+   */
+  toolVersions?: Record<string, string>;
+  /** Each tool's version in the selected interpreter (doctor's report), by dialect id. */
+  installedToolVersions?: Record<string, string>;
   /** The dialects to recognise (default: the built-in registry); a test adds one to show a dialect is one folder. */
   registry?: DialectRegistry;
 }

@@ -22,8 +22,10 @@ export interface DialectContext {
 export interface DialectValidationOptions {
   /** The folder of the config (LLaMA-Factory's `dataset_dir` is looked up from there); null for an unsaved document. */
   configDir: string | null;
-  /** The tool's version in the selected interpreter, when doctor found it: unknown-key messages then name both versions. */
+  /** The tool's version in the selected interpreter, when doctor found it: the file is checked against that release. */
   installedVersion?: string;
+  /** The release the `loraLens.toolVersions` setting (or `check --tool-version`) names for this tool; a modeline wins. */
+  versionSetting?: string;
 }
 
 /** A dialect document as a TrainingPlan: the plan, where each field came from, and what could not be carried. */

@@ -1,5 +1,5 @@
 import type { Diagnostic } from 'vscode-languageserver-types';
-import { keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
+import { fallbackRange, keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
 import { makeDiagnostic, type Severity } from '../document/diagnostics';
 import type { QuickFix } from '../edits/configEdits';
 import type { DiagnosticOrigin, DialectDiagnosticData } from './types';
@@ -52,6 +52,11 @@ export class DialectReport {
     extra: Partial<DialectDiagnosticData> = {},
   ): void {
     this.push(valueRange(this.doc, path), path, severity, code, message, extra);
+  }
+
+  /** A finding about the whole file (which release it is checked against), on its first line. */
+  atDocument(severity: Severity, code: string, message: string): void {
+    this.push(fallbackRange(this.doc), [], severity, code, message, {});
   }
 
   private push(

@@ -28,6 +28,26 @@ export interface DialectProperty {
   description?: string;
   'x-group'?: string;
   'x-gate'?: KeyGate;
+  /** The release that added the key, when it is one of the releases the schema keeps (`x-lora-lens.releases`). */
+  'x-since'?: string;
+}
+
+/** A release of the tool whose key set the schema keeps (oldest first; the last is the schema's own key set). */
+export interface ToolRelease {
+  version: string;
+  commit: string;
+  date: string;
+}
+
+/** A key the tool removed or renamed: the release that did it, the change, and what replaces it. */
+export interface RemovedKey {
+  since: string;
+  change: string;
+  instead: string;
+  /** The key that replaces it one for one, when renaming is all it takes. */
+  renameTo?: string;
+  /** The release that added it, when that is one of the releases kept (a key that lived for a few releases). */
+  added?: string;
 }
 
 export interface DialectSchemaRoot extends DialectProperty {
@@ -38,6 +58,8 @@ export interface DialectSchemaRoot extends DialectProperty {
     version: string[];
     includes?: Array<{ file: string; version: string[] }>;
     commands?: Record<string, string[]>;
+    releases?: ToolRelease[];
+    removed?: Record<string, RemovedKey>;
   };
 }
 

@@ -6,7 +6,7 @@ import { AXOLOTL_SCHEMA } from './schema';
 import { validateAxolotl } from './validate';
 
 export const AXOLOTL_IMPLEMENTATION: DialectImplementation = {
-  validate: (doc, _context, options) => validateAxolotl(doc, options.installedVersion),
+  validate: (doc, _context, options) => validateAxolotl(doc, options),
   ownsSpot: toolOwnsSpot,
   normalize: (doc, configPath, _context, options) => axolotlToPlan(doc, configPath, options),
   schema: AXOLOTL_SCHEMA,

@@ -1,12 +1,14 @@
 /**
  * axolotl keys that stop a run or were removed, each with the release that did it and what replaces it. Read from
  * axolotl's git history at 067b021 (the schema's commit): the validators in src/axolotl/utils/schemas/deprecated.py
- * and validation.py, and the field lists of src/axolotl/utils/schemas/*.py at each release tag; the release is the
- * first tag that contains the commit.
+ * and validation.py; the release is the first tag that contains the commit. Keys removed or renamed (dropped without a
+ * word) are in scripts/dialect-facts/axolotl.releases, generated into the schema.
  */
 import type { QuickFix } from '../../edits/types';
 import type { DialectReport } from '../report';
 import { removeFix, renameFix } from '../report';
+import type { RemovedKey } from '../schemaTable';
+import { compareReleases } from '../toolVersion';
 
 type Config = Record<string, unknown>;
 
@@ -109,42 +111,6 @@ export const AXOLOTL_STOPS: readonly Stop[] = [
   })),
 ];
 
-/** A key axolotl no longer has (it is dropped without a word): the release that removed it and what replaces it. */
-interface Removed {
-  since: string;
-  change: string;
-  instead: string;
-  /** The key that replaces it one for one, when renaming is all it takes. */
-  renameTo?: string;
-}
-
-/** Field lists of src/axolotl/utils/schemas/*.py at v0.11.0 against v0.12.0. */
-export const AXOLOTL_REMOVED: Readonly<Record<string, Removed>> = {
-  flash_attn_fuse_qkv: {
-    since: 'v0.12.0',
-    change: '#3007, Aug 2025, "drop old patches"',
-    instead: 'nothing: the fused-QKV patch is gone (it never worked with LoRA/QLoRA); remove it',
-  },
-  relora_steps: {
-    since: 'v0.12.0',
-    change: '#1680, Jul 2025',
-    instead: '`jagged_restart_steps` (with `relora: true` for ReLoRA)',
-    renameTo: 'jagged_restart_steps',
-  },
-  relora_warmup_steps: {
-    since: 'v0.12.0',
-    change: '#1680, Jul 2025',
-    instead: '`jagged_restart_warmup_steps`',
-    renameTo: 'jagged_restart_warmup_steps',
-  },
-  relora_anneal_steps: {
-    since: 'v0.12.0',
-    change: '#1680, Jul 2025',
-    instead: '`jagged_restart_anneal_steps`',
-    renameTo: 'jagged_restart_anneal_steps',
-  },
-};
-
 function stops(stop: Stop, value: unknown): boolean {
   if (value === undefined || value === null) return false;
   return (
@@ -154,12 +120,13 @@ function stops(stop: Stop, value: unknown): boolean {
 }
 
 /**
- * Each key whose validator stops axolotl, reported as the error it is, with the release since which it stops. Returns
- * the keys reported (their "deprecated" information line would say the same thing twice).
+ * Each key whose validator stops axolotl in the release checked, reported as the error it is, with the release since
+ * which it stops. Returns the keys reported (their "deprecated" information line would say the same thing twice).
  */
-export function checkAxolotlStops(report: DialectReport, config: Config): Set<string> {
+export function checkAxolotlStops(report: DialectReport, config: Config, release?: string): Set<string> {
   const reported = new Set<string>();
   for (const stop of AXOLOTL_STOPS) {
+    if (release && compareReleases(stop.since, release) > 0) continue;
     if (!stops(stop, config[stop.key])) continue;
     const value = stop.when === 'set' ? 'any value' : 'a true value';
     report.atValue(
@@ -174,10 +141,8 @@ export function checkAxolotlStops(report: DialectReport, config: Config): Set<st
   return reported;
 }
 
-/** The message and fixes for a key axolotl removed, or undefined for a key it never had. */
-export function removedKeyFinding(key: string): { message: string; fixes: QuickFix[] } | undefined {
-  const removed = Object.hasOwn(AXOLOTL_REMOVED, key) ? AXOLOTL_REMOVED[key] : undefined;
-  if (!removed) return undefined;
+/** The message and fixes for a key axolotl removed before the release checked (axolotl.releases). */
+export function removedKeyFinding(key: string, removed: RemovedKey): { message: string; fixes: QuickFix[] } {
   return {
     message: `\`${key}\` was removed in axolotl ${removed.since} (${removed.change}): axolotl now ignores it without a word, so the setting is lost. Use ${removed.instead}.`,
     fixes: removed.renameTo ? [renameFix([key], removed.renameTo)] : [removeFix([key])],

@@ -9,6 +9,8 @@ import { reportScalarDifferences, scalarExplanations } from '../yaml11Report';
 import { closestMatch } from '../../text/suggest';
 import { adviseAxolotlRanges, checkAxolotlRules } from './checks';
 import { checkAxolotlStops, removedKeyFinding } from './removed';
+import type { DialectValidationOptions } from '../dialect';
+import { keyInRelease, releaseWords, selectRelease, versionModeline, type SelectedRelease } from '../toolVersion';
 import { AXOLOTL_SCHEMA, AXOLOTL_VERSION } from './schema';
 
 /**
@@ -16,7 +18,10 @@ import { AXOLOTL_SCHEMA, AXOLOTL_VERSION } from './schema';
  * pydantic does, unknown keys reported as what they are to axolotl (silently dropped), plugin keys read only with
  * their plugin, and the validators that stop a run before it starts.
  */
-export function validateAxolotl(doc: ConfigDocument, installedVersion?: string): Diagnostic[] {
+export function validateAxolotl(
+  doc: ConfigDocument,
+  options: Pick<DialectValidationOptions, 'installedVersion' | 'versionSetting'> = {},
+): Diagnostic[] {
   const problems = parseProblemDiagnostics(doc);
   if (hasSyntaxError(doc) || !isObject(doc.value)) return problems;
   const report = new DialectReport(doc, 'axolotl', AXOLOTL_VERSION, AXOLOTL_SCHEMA['x-lora-lens'].tool);
@@ -25,11 +30,16 @@ export function validateAxolotl(doc: ConfigDocument, installedVersion?: string):
   const findings = walkDialectKeys(AXOLOTL_SCHEMA, config, 'pydantic');
   const explanations = scalarExplanations(report, scalars, findings);
   const plugins = listedPlugins(config.plugins);
-  const versions = installedVersion
-    ? `${AXOLOTL_VERSION}; the installed axolotl is ${installedVersion}, whose keys may differ`
-    : AXOLOTL_VERSION;
-  const stopped = checkAxolotlStops(report, config);
-  const context = { plugins, explanations, versions, stopped };
+  const selected = selectRelease(AXOLOTL_SCHEMA, {
+    modeline: versionModeline(doc.text, 'axolotl'),
+    setting: options.versionSetting,
+    installed: options.installedVersion,
+  });
+  const versions = selected ? releaseWords('axolotl', selected) : AXOLOTL_VERSION;
+  if (selected?.note)
+    report.atDocument('info', 'axolotl-version', `LoRA Lens checks this file against ${versions}: ${selected.note}.`);
+  const stopped = checkAxolotlStops(report, config, selected?.release.version);
+  const context = { plugins, explanations, versions, stopped, selected };
   for (const finding of findings)
     if (finding.kind === 'known' || report.hasRoom()) reportFinding(report, finding, context);
   reportScalarDifferences(report, AXOLOTL_SCHEMA, scalars, findings, 'pydantic');
@@ -59,20 +69,26 @@ interface FindingContext {
   explanations: Map<string, string>;
   versions: string;
   stopped: Set<string>;
+  /** The release the file is checked against (undefined: the schema keeps no releases). */
+  selected: SelectedRelease | undefined;
 }
 
 function reportFinding(
   report: DialectReport,
   finding: KeyFinding,
-  { plugins, explanations, versions, stopped }: FindingContext,
+  { plugins, explanations, versions, stopped, selected }: FindingContext,
 ): void {
   const name = keyName(finding.path);
+  const inRelease =
+    selected && finding.path.length === 1 ? keyInRelease(AXOLOTL_SCHEMA, String(finding.path[0]), selected) : undefined;
   switch (finding.kind) {
     case 'unknown': {
       // An empty key (`debug:`, a leftover of older examples) holds nothing, so nothing is lost (issue 19: 32 of 49 users' files).
       if (finding.value === null || finding.value === '') return;
-      const removed = finding.path.length === 1 ? removedKeyFinding(finding.key) : undefined;
-      if (removed) {
+      // A key the release checked still has (removed only later): axolotl reads it.
+      if (inRelease?.kind === 'still-there') return;
+      if (inRelease?.kind === 'removed') {
+        const removed = removedKeyFinding(finding.key, inRelease.removed);
         report.atKey(finding.path, 'warning', 'axolotl-removed-key', removed.message, { fixes: removed.fixes });
         return;
       }
@@ -92,6 +108,16 @@ function reportFinding(
       return;
     }
     case 'known': {
+      if (inRelease?.kind === 'not-yet') {
+        report.atKey(
+          finding.path,
+          'warning',
+          'axolotl-key-not-in-release',
+          `\`${finding.key}\` came with axolotl ${inRelease.since}; this file is checked against ${versions}, which ignores it without a word, so the setting is lost. Upgrade axolotl to ${inRelease.since} or later, or remove the key.`,
+          { fixes: [removeFix(finding.path)] },
+        );
+        return;
+      }
       const plugin = finding.property['x-gate']?.plugin;
       if (plugin && !plugins.has(plugin) && !plugins.has(plugin.replace(/\.[^.]+$/, ''))) {
         report.atKey(

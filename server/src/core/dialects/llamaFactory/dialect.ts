@@ -7,7 +7,7 @@ import { validateLlamaFactory } from './validate';
 
 export const LLAMA_FACTORY_IMPLEMENTATION: DialectImplementation = {
   validate: (doc, context, options) =>
-    validateLlamaFactory(doc, context.subKind ?? 'train', options.configDir, options.installedVersion),
+    validateLlamaFactory(doc, context.subKind ?? 'train', options.configDir, options),
   ownsSpot: toolOwnsSpot,
   normalize: (doc, configPath, context, options) =>
     llamaFactoryToPlan(

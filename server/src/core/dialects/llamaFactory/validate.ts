@@ -9,6 +9,8 @@ import type { SubKind } from '../types';
 import { findScalarDifferences, toolView } from '../yaml11';
 import { reportScalarDifferences, scalarExplanations } from '../yaml11Report';
 import { checkLlamaFactoryRules } from './checks';
+import type { DialectValidationOptions } from '../dialect';
+import { keyInRelease, releaseWords, selectRelease, versionModeline, type SelectedRelease } from '../toolVersion';
 import { commandOf, groupsOf, LLAMA_FACTORY_SCHEMA, LLAMA_FACTORY_VERSION } from './schema';
 
 const PARSER_ERROR = "'Some keys are not used by the HfArgumentParser'";
@@ -20,8 +22,10 @@ interface Context {
   groups: Set<string>;
   explanations: Map<string, string>;
   legalKeys: string[];
-  /** The version the key set is, and the installed one when known. */
+  /** The release the key set is (and where that choice came from), with the transformers range. */
   versions: string;
+  /** The release the file is checked against (undefined: the schema keeps no releases). */
+  selected: SelectedRelease | undefined;
 }
 
 /**
@@ -33,7 +37,7 @@ export function validateLlamaFactory(
   doc: ConfigDocument,
   subKind: SubKind,
   configDir: string | null,
-  installedVersion?: string,
+  options: Pick<DialectValidationOptions, 'installedVersion' | 'versionSetting'> = {},
 ): Diagnostic[] {
   const problems = parseProblemDiagnostics(doc);
   if (hasSyntaxError(doc) || !doc.value || typeof doc.value !== 'object' || Array.isArray(doc.value)) return problems;
@@ -48,15 +52,22 @@ export function validateLlamaFactory(
   const findings = walkDialectKeys(LLAMA_FACTORY_SCHEMA, config, 'dataclass');
   const groups = groupsOf(subKind);
   const legalKeys = legalKeysOf(subKind);
+  const selected = selectRelease(LLAMA_FACTORY_SCHEMA, {
+    modeline: versionModeline(doc.text, 'llama-factory'),
+    setting: options.versionSetting,
+    installed: options.installedVersion,
+  });
+  const release = selected ? releaseWords('LLaMA-Factory', selected) : LLAMA_FACTORY_VERSION;
+  if (selected?.note)
+    report.atDocument('info', 'lf-version', `LoRA Lens checks this file against ${release}: ${selected.note}.`);
   const context: Context = {
     report,
     subKind,
     groups,
     explanations: scalarExplanations(report, scalars, findings),
     legalKeys,
-    versions: installedVersion
-      ? `${LLAMA_FACTORY_VERSION} with transformers 4.55-5.8; the installed LLaMA-Factory is ${installedVersion}, whose keys may differ`
-      : `${LLAMA_FACTORY_VERSION}, transformers 4.55-5.8`,
+    versions: `${release} with transformers 4.55-5.8`,
+    selected,
   };
   for (const finding of findings) if (finding.kind === 'known' || report.hasRoom()) reportFinding(context, finding);
   reportScalarDifferences(report, LLAMA_FACTORY_SCHEMA, scalars, findings, 'dataclass');
@@ -82,8 +93,28 @@ function legalKeysOf(subKind: SubKind): string[] {
 function reportFinding(context: Context, finding: KeyFinding): void {
   const { report, subKind } = context;
   const name = keyName(finding.path);
+  const inRelease =
+    context.selected && finding.path.length === 1
+      ? keyInRelease(LLAMA_FACTORY_SCHEMA, String(finding.path[0]), context.selected)
+      : undefined;
   switch (finding.kind) {
     case 'unknown': {
+      // A key the release checked still has (removed only later): LLaMA-Factory reads it.
+      if (inRelease?.kind === 'still-there') return;
+      if (inRelease?.kind === 'removed') {
+        const { since, change, instead, renameTo } = inRelease.removed;
+        report.atKey(
+          finding.path,
+          'error',
+          'lf-removed-key',
+          `LLaMA-Factory stops with ${PARSER_ERROR}: \`${finding.key}\` was ${renameTo ? 'renamed' : 'removed'} in LLaMA-Factory ${since} (${change}), and this file is checked against ${context.versions}. Use ${instead}.`,
+          {
+            ...(renameTo ? { suggestion: renameTo } : {}),
+            fixes: renameTo ? [renameFix(finding.path, renameTo)] : [removeFix(finding.path)],
+          },
+        );
+        return;
+      }
       const renamed = finding.path.length === 1 ? RENAMED_TRAINING_ARGS[finding.key] : undefined;
       if (renamed && !finding.present.has(renamed.to)) {
         report.atKey(
@@ -111,6 +142,16 @@ function reportFinding(context: Context, finding: KeyFinding): void {
       return;
     }
     case 'known':
+      if (inRelease?.kind === 'not-yet') {
+        report.atKey(
+          finding.path,
+          'error',
+          'lf-key-not-in-release',
+          `LLaMA-Factory stops with ${PARSER_ERROR}: \`${finding.key}\` came with LLaMA-Factory ${inRelease.since}, and this file is checked against ${context.versions}. Upgrade LLaMA-Factory to ${inRelease.since} or later, or remove the key.`,
+          { fixes: [removeFix(finding.path)] },
+        );
+        return;
+      }
       reportKnownKey(context, finding.key, finding.path, finding.property);
       return;
     case 'type': {
