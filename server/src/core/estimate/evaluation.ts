@@ -6,10 +6,9 @@
  * - the base weights in 16 bits (bf16, or fp16 without bf16): a QLoRA adapter is evaluated on the unquantized base
  *   unless bitsandbytes is installed (evaluate/models.py), and the adapter in fp32 (PEFT's from_pretrained upcasts a
  *   16-bit adapter: autocast_adapter_dtype);
- * - the loss pass (compute.loss): a batch of `batch_size` rows of up to `data.max_length` tokens, whose whole logits
- *   exist at once: the head's 16-bit output while `.float()` copies it (6 B a logit), then the fp32 logits, their
- *   shifted copy (reshape of a sliced batch copies it when batch > 1) and cross-entropy's fp32 log-softmax (12 B);
- *   plus one decoder layer's transients (no autograd: nothing is saved);
+ * - the loss pass (compute.loss): a batch of `batch_size` rows of up to `data.max_length` tokens, whose 16-bit
+ *   logits exist at once (2 B a logit), scored a row at a time: one row's fp32 copy and its log-softmax (8 B a
+ *   logit of one row); plus one decoder layer's transients (no autograd: nothing is saved);
  * - generation (compute.generate, transformers' generate): the KV cache of `batch_size` prompts of up to
  *   `data.max_length` tokens plus `max_new_tokens`, 16 bits, every layer; the prefill's layer transients and its
  *   boolean attention mask; the last position's logits only (generate asks for logits_to_keep=1).
@@ -102,8 +101,8 @@ function passes(spec: ModelSpec, plan: TrainingPlan, settings: EvalPlan, bf16: b
     adapter,
     {
       key: 'logits',
-      label: `Logits of the loss pass (${b} × ${length} × ${spec.vocabSize}, fp32 and its copies)`,
-      bytes: logitElements * (b > 1 ? 12 : 8),
+      label: `Logits of the loss pass (${b} × ${length} × ${spec.vocabSize} in 16 bits, one row in fp32)`,
+      bytes: logitElements * weightBytes + length * spec.vocabSize * 8,
     },
     {
       key: 'transients',
