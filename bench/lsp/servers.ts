@@ -17,17 +17,26 @@ import {
 export const REPO = join(__dirname, '..', '..');
 export const SCHEMA_URI = pathToFileURL(join(REPO, 'schemas', 'finetune.schema.json')).href;
 
+type SchemaNode = Record<string, unknown>;
+
+/** Closes an object schema that lists its properties and says nothing of others, and those under it. */
+function closeObjects(node: SchemaNode): SchemaNode {
+  const properties = node.properties as Record<string, SchemaNode> | undefined;
+  if (!properties) return node;
+  const closed = Object.fromEntries(Object.entries(properties).map(([key, child]) => [key, closeObjects(child)]));
+  const open = 'additionalProperties' in node || 'patternProperties' in node;
+  return { ...node, properties: closed, ...(open ? {} : { additionalProperties: false }) };
+}
+
 /**
- * The axolotl schema for yaml-language-server, with unknown top-level keys rejected: axolotl's own schema allows
- * them (axolotl drops them), but both servers must report the key the bench types in, so both do the same work.
+ * The axolotl schema for yaml-language-server, with unknown keys rejected at the top level and in nested blocks
+ * that list their keys (`special_tokens`): axolotl's own schema allows them at the top (axolotl drops them), but
+ * both servers must report the key the bench types in, so both do the same work.
  */
 function strictAxolotlSchemaUri(): string {
-  const schema = JSON.parse(readFileSync(join(REPO, 'schemas', 'axolotl.schema.json'), 'utf8')) as Record<
-    string,
-    unknown
-  >;
+  const schema = JSON.parse(readFileSync(join(REPO, 'schemas', 'axolotl.schema.json'), 'utf8')) as SchemaNode;
   const path = join(mkdtempSync(join(tmpdir(), 'lora-lens-bench-')), 'axolotl.strict.schema.json');
-  writeFileSync(path, JSON.stringify({ ...schema, additionalProperties: false }));
+  writeFileSync(path, JSON.stringify({ ...closeObjects(schema), additionalProperties: false }));
   return pathToFileURL(path).href;
 }
 
