@@ -30,6 +30,8 @@ export interface CliAnalysisOptions {
   forcedDialect?: DialectId;
   /** `check --tool-version`: the release each tool's files are checked against, by dialect id. */
   toolVersions?: Record<string, string>;
+  /** The tools doctor found in the interpreter, by dialect id (`lora-lens run`'s pre-flight). */
+  installedToolVersions?: Record<string, string>;
 }
 
 /**
@@ -61,6 +63,7 @@ export async function analyzeForCli(
     ...(options.engineOverride ? { engineOverride: options.engineOverride } : {}),
     ...(options.forcedDialect ? { forcedDialect: options.forcedDialect } : {}),
     ...(options.toolVersions ? { toolVersions: options.toolVersions } : {}),
+    ...(options.installedToolVersions ? { installedToolVersions: options.installedToolVersions } : {}),
   };
   const doc = parseConfigDocument(text, { json: isJsonUri(configPath) });
   let analysis = analyzeConfig({ doc, configPath, environment });

@@ -62,13 +62,17 @@ async function planOf(
   path: string,
   shown: string,
   hub: boolean,
+  installedToolVersions?: Record<string, string>,
 ): Promise<ToolPlan | string> {
   const match = detectDialect(text, path);
   // LLaMA-Factory's inference and export files train nothing; every other sub-kind (train, TRL's sft and dpo) does.
   if (match.subKind === 'inference' || match.subKind === 'export') {
     return `${shown} is a ${toolDisplayName(tool)} ${match.subKind} config: lora-lens run starts \`${TOOL_EXECUTABLE[tool]} train\` on training configs only`;
   }
-  const analysis = await analyzeForCli(text, path, { hub });
+  const analysis = await analyzeForCli(text, path, {
+    hub,
+    ...(installedToolVersions ? { installedToolVersions } : {}),
+  });
   if (analysis.plan) {
     const report = errorReport(
       shown,
@@ -134,6 +138,12 @@ export async function runToolConfig(
       );
     python = outcome.python;
     fromDoctor = outcome.report.tools[tool].executable;
+    // The file checked again against the installed release (keys it lacks or removed, stops it has).
+    const installed = outcome.report.tools[tool].version;
+    if (installed) {
+      const again = await planOf(tool, read.text, read.path, shown, args.hub, { [tool]: installed });
+      if (typeof again === 'string') return fail(io, again);
+    }
     for (const f of outcome.findings)
       io.stderr.write(`lora-lens run: ${f.severity}: ${f.message}\n${f.install ? `  install: ${f.install}\n` : ''}`);
     if (outcome.findings.some((f) => f.kind === 'missing-tool' && f.severity === 'error'))
