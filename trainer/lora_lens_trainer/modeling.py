@@ -12,6 +12,7 @@ from torch import nn
 
 from . import lora as lora_mod
 from .loss import LogitTransform, OutputHead, transformed_logits
+from .model.load_progress import LoadListener, LoadReport
 from .nf4 import quantize_model
 from .plan import TrainingPlan
 
@@ -86,7 +87,9 @@ def _base_kwargs(plan: TrainingPlan) -> dict[str, Any]:
     }
 
 
-def load_model(plan: TrainingPlan, device: torch.device) -> Setup:
+def load_model(plan: TrainingPlan, device: torch.device, on_load: LoadListener | None = None) -> Setup:
+    """The model on `device` with the plan's method applied; `on_load` receives the streaming loader's `loading`
+    event fields (model/load_progress.py), when that loader runs (built-in NF4 QLoRA from safetensors)."""
     from transformers import AutoModelForCausalLM
 
     param_dtype, autocast = precision_dtypes(plan)
@@ -112,7 +115,7 @@ def load_model(plan: TrainingPlan, device: torch.device) -> Setup:
             )
         elif plan.method == "qlora":
             _check_builtin_quant_type(plan)
-            model = streamed_nf4(plan, device, param_dtype)
+            model = streamed_nf4(plan, device, param_dtype, on_load)
             if model is not None:
                 backend = "builtin-nf4"
             else:
@@ -154,7 +157,9 @@ def model_folder(plan: TrainingPlan) -> Path:
 GIB = 1024**3
 
 
-def streamed_nf4(plan: TrainingPlan, device: torch.device, dtype: torch.dtype) -> nn.Module | None:
+def streamed_nf4(
+    plan: TrainingPlan, device: torch.device, dtype: torch.dtype, on_load: LoadListener | None = None
+) -> nn.Module | None:
     """The built-in NF4 model loaded tensor by tensor (model/stream_load.py); None for a checkpoint that is not
     safetensors. Refused before anything is read when the checkpoint is broken or the RAM it needs is not free."""
     from .model.checkpoint_files import CheckpointError
@@ -175,25 +180,11 @@ def streamed_nf4(plan: TrainingPlan, device: torch.device, dtype: torch.dtype) -
                 f"available: close other programs or use a machine with more RAM"
             )
         q = plan.quantization
-        step = max(load.total_bytes // 20, 1)
-        progress = _ProgressLog(step)
-        return stream_load(model, load, device, dtype, q.bnb_4bit_use_double_quant if q else True, progress)
+        report = LoadReport(ref.name_or_path, on_load)
+        report.start(len(load.entries), load.total_bytes)
+        return stream_load(model, load, device, dtype, q.bnb_4bit_use_double_quant if q else True, report)
     except CheckpointError as error:
         raise ModelError(str(error)) from error
-
-
-class _ProgressLog:
-    """Logs the streaming load every `step` bytes (about 5%)."""
-
-    def __init__(self, step: int) -> None:
-        self.step, self.next = step, step
-
-    def __call__(self, done: int, total: int) -> None:
-        import logging
-
-        if done >= self.next or done == total:
-            logging.getLogger("lora_lens_trainer").info("loading weights: %.1f of %.1f GiB", done / GIB, total / GIB)
-            self.next = done + self.step
 
 
 def apply_method(

@@ -87,9 +87,11 @@ def build(
     objective: Objective,
     warn: Callable[[str, str], object],
     parallel: Single | None = None,
+    on_load: Callable[..., object] | None = None,
 ) -> Session:
     """Seeds, tokenizer, data, model, optimizer and schedule, in this order (the order the seeded RNG is drawn
-    in, which a bit-exact resume depends on). `warn(kind, message)` reports what the user should know."""
+    in, which a bit-exact resume depends on). `warn(kind, message)` reports what the user should know; `on_load` gets
+    the streaming loader's `loading` event fields."""
     from .data.order import total_steps
     from .lifecycle import fingerprint
     from .modeling import decoder_and_head, load_model, load_tokenizer
@@ -108,7 +110,7 @@ def build(
     # A step takes accumulation × ranks batches of the one global order (see data.order.rank_share).
     total = total_steps(n_batches, t.gradient_accumulation_steps * parallel.world_size, t.num_train_epochs, t.max_steps)
 
-    setup = load_model(plan, placement.device)
+    setup = load_model(plan, placement.device, on_load)
     # The head probe runs on the whole model; FSDP then replaces the parameters with their shards.
     body, head = decoder_and_head(setup.model, setup.autocast_dtype)
     parallel.wrap(setup.model, plan)

@@ -296,6 +296,7 @@ class Trainer:
             objective_for(self.plan),
             lambda kind, message: self.events.emit("warning", kind=kind, message=message),
             self.parallel,
+            lambda **fields: self.events.emit("loading", **fields),
         )
         resumed_from = None
         if resume:

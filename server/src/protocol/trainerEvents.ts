@@ -2,7 +2,7 @@
 // `npx tsx scripts/gen-event-types.ts` after changing the schema (test/contract/eventTypes.test.ts checks it).
 
 /** One line of runs/<run-id>/events.jsonl. Memory figures are bytes, times are seconds (unix time for `time`). */
-export type EventName = 'download' | 'start' | 'step' | 'eval' | 'saving' | 'checkpoint' | 'warning' | 'error' | 'end';
+export type EventName = 'download' | 'loading' | 'start' | 'step' | 'eval' | 'saving' | 'checkpoint' | 'warning' | 'error' | 'end';
 
 /** The model is being fetched from the Hugging Face Hub before it loads (it was not on disk and the launcher allowed the Hub): phase start (sizes known, free space checked), progress (at most once a second), done; the start event follows once the model has loaded. */
 export interface DownloadEvent {
@@ -15,6 +15,20 @@ export interface DownloadEvent {
   downloaded_bytes: number;
   total_bytes: number;
   files?: number;
+}
+
+/** The streaming loader (built-in NF4 QLoRA from safetensors) reads the checkpoint one tensor at a time, quantizing as it goes: phase start (totals known, nothing read), progress (at most once a second), done; the start event follows once the model is ready. */
+export interface LoadingEvent {
+  event: 'loading';
+  /** Unix time in seconds when the event was written. */
+  time: number;
+  model: string;
+  phase: 'start' | 'progress' | 'done';
+  tensors_done: number;
+  tensors_total: number;
+  /** Checkpoint bytes read and placed (or quantized) so far. */
+  loaded_bytes: number;
+  total_bytes: number;
 }
 
 export interface StartEvent {
@@ -59,6 +73,8 @@ export interface StepEvent {
   device_used_bytes: number | null;
   elapsed_s: number;
   eta_s: number | null;
+  /** Several processes (hardware.distributed ddp or fsdp under torchrun): each rank's memory figures, rank 0 first; the step's own allocated, reserved, peak and device figures are then the maximum over the ranks (what must fit on every card). Absent from a plain one-process run. */
+  rank_memory?: ({ rank: number; allocated_bytes: number | null; reserved_bytes: number | null; peak_allocated_bytes: number | null; device_used_bytes: number | null })[];
   /** Preference training (objective dpo): β times the chosen answers' log-ratio to the reference, averaged over the pairs since the previous step event (TRL's name). */
   'rewards/chosen'?: number;
   /** Preference training: β times the rejected answers' log-ratio to the reference, averaged likewise. */
@@ -140,4 +156,4 @@ export interface EndEvent {
   adapter_path?: string | null;
 }
 
-export type TrainerEvent = DownloadEvent | StartEvent | StepEvent | EvalEvent | SavingEvent | CheckpointEvent | WarningEvent | ErrorEvent | EndEvent;
+export type TrainerEvent = DownloadEvent | LoadingEvent | StartEvent | StepEvent | EvalEvent | SavingEvent | CheckpointEvent | WarningEvent | ErrorEvent | EndEvent;

@@ -33,7 +33,7 @@ from .checkpoint_files import CheckpointError, TensorEntry, checkpoint_tensors, 
 
 log = logging.getLogger("lora_lens_trainer")
 
-Progress = Callable[[int, int], None]  # (bytes read so far, bytes in all)
+Progress = Callable[[int, int, int, int], None]  # (tensors read, tensors in all, bytes read, bytes in all)
 
 
 @contextmanager
@@ -161,7 +161,7 @@ def stream_load(
 ) -> nn.Module:
     """Fills the meta `model` from the checkpoint, one tensor at a time, quantizing plan.quantized on `device`."""
     done = 0
-    for entry in plan.entries:
+    for count, entry in enumerate(plan.entries, start=1):
         tensor = read_tensor(entry)
         module_name, _, leaf = entry.name.rpartition(".")
         if leaf == "weight" and module_name in plan.quantized:
@@ -171,7 +171,7 @@ def stream_load(
         del tensor
         done += entry.nbytes
         if progress is not None:
-            progress(done, plan.total_bytes)
+            progress(count, len(plan.entries), done, plan.total_bytes)
     model.tie_weights()
     _check_all_loaded(model)
     return model.to(device)  # the buffers built with the skeleton (rotary frequencies); the rest is there already
