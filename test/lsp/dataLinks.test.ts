@@ -114,3 +114,75 @@ test('a LLaMA-Factory dataset name is a link to the file dataset_info.json gives
     [[4, 9, pathToFileURL(join(dir, 'lf', 'my_alpaca.json')).href]],
   );
 });
+
+/** The code action for `diagnostic` whose title matches, applied to `text`. */
+async function applyFix(uri: string, text: string, diagnostic: Diagnostic, title: RegExp): Promise<string> {
+  const actions = (await client.connection.sendRequest('textDocument/codeAction', {
+    textDocument: { uri },
+    range: diagnostic.range,
+    context: { diagnostics: [diagnostic] },
+  })) as CodeAction[];
+  const fix = actions.find((a) => a.edit && title.test(a.title));
+  assert.ok(fix, `no fix among ${actions.map((a) => a.title).join(', ')}`);
+  return applyTextEdits(text, fix.edit!.changes![uri]!);
+}
+
+test("axolotl: a missing datasets[0].path gets the did-you-mean and a fix that writes the close name in the tool's key", async () => {
+  const axolotl = (path: string) =>
+    `base_model: Qwen/Qwen2.5-0.5B-Instruct\nadapter: lora\nlora_r: 16\ndatasets:\n  - path: ${path}\n    type: alpaca\noutput_dir: ./out\n`;
+  const text = axolotl('data/alpca.jsonl');
+  const { uri, diagnostics } = await openConfig('axolotl-typo.yml', text);
+  const missing = diagnostics.find((d) => /does not exist/.test(messageOf(d)))!;
+  assert.ok(missing, diagnostics.map(messageOf).join('\n'));
+  assert.equal(missing.range.start.line, 4);
+  assert.match(
+    messageOf(missing),
+    /^datasets\[0\]\.path: .*alpca\.jsonl does not exist\. Did you mean alpaca\.jsonl\?/,
+  );
+  const fixed = await applyFix(uri, text, missing, /alpaca\.jsonl/);
+  assert.equal(fixed, axolotl('data/alpaca.jsonl'));
+  const republished = client.diagnostics(uri, 2);
+  await client.change(uri, 2, fixed);
+  assert.ok(!(await republished).diagnostics.some((d) => /does not exist/.test(messageOf(d))));
+});
+
+test('LLaMA-Factory: a dataset_dir with a typo gets the folder that holds dataset_info.json, and the fix; a missing file_name points at dataset_info.json', async () => {
+  const lf = (datasetDir: string, dataset = 'my_alpaca') =>
+    `model_name_or_path: Qwen/Qwen2.5-0.5B-Instruct\nstage: sft\ndo_train: true\nfinetuning_type: lora\ndataset: ${dataset}\ndataset_dir: ${datasetDir}\ntemplate: qwen\noutput_dir: saves/q\n`;
+  mkdirSync(join(dir, 'lfdata'));
+  writeFileSync(
+    join(dir, 'lfdata', 'dataset_info.json'),
+    JSON.stringify({ my_alpaca: { file_name: 'my_alpaca.json' }, typo: { file_name: 'my_alpca.json' } }),
+  );
+  writeFileSync(
+    join(dir, 'lfdata', 'my_alpaca.json'),
+    JSON.stringify([{ instruction: 'hi', input: '', output: 'hello' }]),
+  );
+  const text = lf('lfdta');
+  const { uri, diagnostics } = await openConfig('lf-dir-typo.yaml', text);
+  const wrongDir = diagnostics.find((d) => d.code === 'lf-dataset-dir');
+  assert.ok(wrongDir, diagnostics.map(messageOf).join('\n'));
+  assert.equal(wrongDir.range.start.line, 5);
+  assert.equal(wrongDir.severity, 1);
+  assert.match(messageOf(wrongDir), /Cannot open lfdta\/dataset_info\.json.*Did you mean `lfdata`\?/);
+  const fixed = await applyFix(uri, text, wrongDir, /dataset_dir: lfdata/);
+  assert.equal(fixed, lf('lfdata'));
+  const republished = client.diagnostics(uri, 2);
+  await client.change(uri, 2, fixed);
+  assert.ok(
+    !(await republished).diagnostics.some((d) => d.code === 'lf-dataset-dir' || /does not exist/.test(messageOf(d))),
+  );
+
+  // A folder with no close name beside it: nothing said (the data may come later), as for a missing registry.
+  const far = await openConfig('lf-dir-far.yaml', lf('completely/elsewhere'));
+  assert.ok(!far.diagnostics.some((d) => d.code === 'lf-dataset-dir'));
+
+  // The entry's file_name names a missing file: the did-you-mean, and where to correct it.
+  const entry = await openConfig('lf-file-typo.yaml', lf('lfdata', 'typo'));
+  const missing = entry.diagnostics.find((d) => /does not exist/.test(messageOf(d)));
+  assert.ok(missing, entry.diagnostics.map(messageOf).join('\n'));
+  assert.match(
+    messageOf(missing),
+    /my_alpca\.json does not exist\. Did you mean my_alpaca\.json\?.*`file_name` of this dataset's entry in dataset_info\.json/,
+  );
+});

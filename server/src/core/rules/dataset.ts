@@ -4,6 +4,7 @@ import { FORMAT_SHAPE, layoutShape } from '../data/layout';
 import { similarFileName } from '../data/similarFile';
 import type { DatasetFacts } from '../data/types';
 import { isDatasetReference } from '../dialects/normalize/datasetRef';
+import { valueAt } from '../dialects/normalize/sourceMap';
 import type { Finding, Rule, RuleInput } from './types';
 import { anchor, key, listLines, plural, setFix } from './util';
 
@@ -34,13 +35,28 @@ export const dataset: Rule = {
 };
 
 /**
- * A data file that does not exist, with a did-you-mean when a file of a close name is in that folder; in our dialect
- * (where the written path is the key's own value) a fix writes that name in place of the wrong one.
+ * The data path as the document spells it: our `data.<which>`, or the dialect's key that decides it (axolotl's
+ * `datasets[0].path`); undefined where a key names no file (LLaMA-Factory's dataset names).
  */
-function missingFile({ doc }: RuleInput, which: 'train' | 'eval', path: string, range: Finding['range']): Finding {
+function writtenPath({ doc, dialect }: RuleInput, which: 'train' | 'eval'): unknown {
+  if (!dialect) return (doc.value as { data?: Record<string, unknown> } | undefined)?.data?.[which];
+  const source = dialect.sources[`data.${which}`];
+  return source?.docPath && source.transform === 'file' ? valueAt(doc.value, source.docPath) : undefined;
+}
+
+/**
+ * A data file that does not exist, with a did-you-mean when a file of a close name is in that folder; where the
+ * written path is a key's own value (ours, axolotl's `datasets[0].path`) a fix writes that name in place of the wrong one.
+ */
+function missingFile(input: RuleInput, which: 'train' | 'eval', path: string, range: Finding['range']): Finding {
   const similar = similarFileName(path);
   const message = `${key(`data.${which}`)}: ${path} does not exist.${similar ? ` Did you mean ${similar}? It is in the same folder.` : ''}`;
-  const written = (doc.value as { data?: Record<string, unknown> } | undefined)?.data?.[which];
+  const written = writtenPath(input, which);
+  // LLaMA-Factory's `dataset` is a name: the path is its entry's file_name in dataset_info.json, another file.
+  const where =
+    input.dialect?.id === 'llama-factory'
+      ? " The path is the `file_name` of this dataset's entry in dataset_info.json: correct it there."
+      : '';
   const name = basename(path);
   const fixes =
     similar && typeof written === 'string' && written.endsWith(name)
@@ -49,7 +65,7 @@ function missingFile({ doc }: RuleInput, which: 'train' | 'eval', path: string, 
   return {
     range,
     severity: 'error',
-    message,
+    message: message + where,
     data: { path, ...(similar ? { similar } : {}) },
     ...(fixes ? { fixes } : {}),
   };

@@ -1,3 +1,5 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { closestMatch } from '../../text/suggest';
 import type { DialectReport } from '../report';
 import { removeFix, setFix } from '../report';
@@ -102,10 +104,45 @@ function checkQuantization(report: DialectReport, config: Config, method: string
   }
 }
 
+/**
+ * A `dataset_dir` that is not there, when a folder of a close name beside it holds a dataset_info.json
+ * (`dataset_dir: dat` with `data/`): LLaMA-Factory stops with "Cannot open dat/dataset_info.json"; a fix writes the
+ * near name. Without such a folder nothing is said, as for a missing registry (the data may come later).
+ */
+function checkDatasetDir(report: DialectReport, config: Config, configDir: string | null): void {
+  const written = config.dataset_dir;
+  if (typeof written !== 'string' || !configDir || isAbsolute(written) || /^(ONLINE|REMOTE:)/.test(written)) return;
+  if (datasetNames(config.dataset).length === 0 && datasetNames(config.eval_dataset).length === 0) return;
+  const trimmed = written.replace(/[\\/]+$/, '');
+  const parent = dirname(trimmed);
+  if (existsSync(join(configDir, trimmed))) return;
+  let folders: string[];
+  try {
+    folders = readdirSync(join(configDir, parent), { withFileTypes: true })
+      .filter((e) => e.isDirectory() && existsSync(join(configDir, parent, e.name, 'dataset_info.json')))
+      .map((e) => e.name);
+  } catch {
+    return;
+  }
+  const near = closestMatch(basename(trimmed), folders);
+  if (!near) return;
+  const fixed = parent === '.' ? near : `${parent}/${near}`;
+  report.atValue(
+    ['dataset_dir'],
+    'error',
+    'lf-dataset-dir',
+    `${stops} with "Cannot open ${trimmed}/dataset_info.json": \`dataset_dir: ${written}\` is not a folder beside this file. Did you mean \`${fixed}\`? It holds a dataset_info.json.`,
+    { suggestion: fixed, fixes: [setFix(['dataset_dir'], fixed)] },
+  );
+}
+
 /** Dataset names missing from `<dataset_dir>/dataset_info.json`, when that file exists beside the config. */
 function checkDatasets(report: DialectReport, config: Config, configDir: string | null): void {
   const registry = readDatasetRegistry(configDir, config.dataset_dir);
-  if (!registry) return;
+  if (!registry) {
+    checkDatasetDir(report, config, configDir);
+    return;
+  }
   for (const key of ['dataset', 'eval_dataset'] as const) {
     const names = datasetNames(config[key]);
     const missing = names.filter((name) => !registry.names.includes(name));

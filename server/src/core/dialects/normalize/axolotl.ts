@@ -293,7 +293,7 @@ function dataOf(
     train = datasetLocation(asString(first.path)!, absolute, opts).plan;
     const f = formatOf(first.type);
     format = f.format;
-    src.add(['data', 'train'], ['datasets', index, 'path'], { transform: 'none' });
+    src.add(['data', 'train'], ['datasets', index, 'path'], { transform: 'file' });
     src.add(['data', 'format'], ['datasets', index, 'type'], { transform: 'none' });
     if (!f.exact)
       lost.add(
@@ -312,7 +312,7 @@ function dataOf(
   }
   const tests = Array.isArray(cfg.test_datasets) ? cfg.test_datasets.map(asObject) : [];
   const evalPath = asString(tests[0]?.path);
-  if (evalPath) src.add(['data', 'eval'], ['test_datasets', 0, 'path'], { transform: 'none' });
+  if (evalPath) src.add(['data', 'eval'], ['test_datasets', 0, 'path'], { transform: 'file' });
   // axolotl 0.12 (utils/schemas/config.py): val_set_size: float | None = 0.0, a fraction or a row count held out.
   src.addEvalSplit('val_set_size');
   const packing = cfg.sample_packing === true;

@@ -4,6 +4,7 @@
  * diagnostics on the dialect's key (['learning_rate']), names it in messages and turns quick-fix edits of plan
  * paths into edits of the dialect's keys (`dialectEdits`).
  */
+import { isAbsolute } from 'node:path';
 import type { NodePath } from '../../document/configDocument';
 
 export interface PlanSource {
@@ -19,8 +20,10 @@ export interface PlanSource {
    * 'axolotl-targets': 'all-linear' is `lora_target_linear: true`, a list is `lora_target_modules`.
    * 'llama-factory-targets': 'all-linear' is `lora_target: all`, a list is written comma-separated.
    * 'none': no single dialect key can take the plan's value (a derived or split field); fixes are dropped.
+   * 'file': a file path the plan holds resolved (absolute); a fix writes the relative path as the document spells it,
+   * never the plan's absolute one (the dataset rule's did-you-mean).
    */
-  transform?: 'invert' | 'axolotl-targets' | 'llama-factory-targets' | 'none';
+  transform?: 'invert' | 'axolotl-targets' | 'llama-factory-targets' | 'file' | 'none';
 }
 
 /** Keyed by the plan path joined with dots: 'training.learning_rate', 'lora.r'. */
@@ -121,6 +124,8 @@ export function dialectEdits(
     case 'llama-factory-targets':
       if (value === 'all-linear') return [{ path: source.docPath, value: 'all' }];
       return Array.isArray(value) ? [{ path: source.docPath, value: value.join(',') }] : [];
+    case 'file':
+      return typeof value === 'string' && !isAbsolute(value) ? [{ path: source.docPath, value }] : [];
     default:
       return [{ path: source.docPath, value }];
   }
