@@ -10,6 +10,7 @@ import type { GpuSpec } from '../core/gpu/types';
 import { formatCount, formatGiB, MEMORY_NO_FIT, perGpu } from '../core/estimate/memory/presentation';
 import { loadRamLine } from '../core/estimate/memory/loadRam';
 import type { EstimateReport } from '../core/estimate/report';
+import { evaluationDetail, trainingAndEvaluationLine, type EvaluationEstimate } from '../core/estimate/evaluation';
 import { estimateReportOf } from '../core/analysis/estimateReport';
 import type { Engine } from '../core/plan/types';
 import type { MethodComparison } from '../core/estimate/throughput/compare';
@@ -238,6 +239,7 @@ function toJson({ file, report, gpuNote, comparison, errors }: Result): Record<s
       ? { steps: time.steps, seconds: Math.round(time.seconds), cost: time.cost, rows_estimated: time.rowsEstimated }
       : null,
     load_ram: { bytes: int(report.loadRam.bytes), kind: report.loadRam.kind },
+    evaluation: evaluationJson(report.evaluation),
     ...(comparison
       ? {
           compare: comparison.map((c) => ({
@@ -256,6 +258,24 @@ function toJson({ file, report, gpuNote, comparison, errors }: Result): Record<s
     assumptions: report.assumptions,
     errors,
     notes: [...(gpuNote ? [gpuNote] : []), ...report.notes],
+  };
+}
+
+/** The evaluation estimate in the JSON report: byte counts as integers. */
+function evaluationJson(e: EvaluationEstimate): Record<string, unknown> {
+  return {
+    peak_bytes: int(e.peakBytes),
+    peak_allocated_bytes: int(e.peakAllocatedBytes),
+    peak_pass: e.peakPass,
+    fits: e.fits,
+    headroom_bytes: int(e.headroomBytes),
+    passes: e.passes.map((p) => ({ name: p.name, bytes: int(p.bytes) })),
+    breakdown: e.breakdown.map((t) => ({ term: t.key, label: t.label, bytes: int(t.bytes) })),
+    batch_size: e.batchSize,
+    prompt_tokens: e.promptTokens,
+    max_new_tokens: e.maxNewTokens,
+    kv_cache_bytes: int(e.kvCacheBytes),
+    generation_tokens_per_second: e.generationTokensPerSecond === null ? null : Math.round(e.generationTokensPerSecond),
   };
 }
 
@@ -328,6 +348,8 @@ function toText({ report, gpuNote, comparison }: Result): string {
   if (fit.makeItFit)
     out.push(`make it fit: ${fit.makeItFit.changes.join(', ')} → ${formatGiB(fit.makeItFit.estimate.peakBytes)}`);
   for (const s of fit.suggestions) out.push(`  - ${s.title}`);
+  out.push(`evaluation: ${trainingAndEvaluationLine(est, report.evaluation)}`);
+  out.push(`  ${evaluationDetail(report.evaluation)}`);
   const timeText = timeLine(gpu, throughput, time);
   if (timeText) out.push(timeText);
   out.push(loadRamLine(report.loadRam));

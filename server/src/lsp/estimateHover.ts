@@ -13,6 +13,7 @@ import {
   whatWouldHelp,
 } from '../core/estimate/memory/presentation';
 import { loadRamLine } from '../core/estimate/memory/loadRam';
+import { evaluationDetail, trainingAndEvaluationLine } from '../core/estimate/evaluation';
 import type { FitPlan, FitSuggestion } from '../core/estimate/memory/suggest';
 import type { MethodComparison } from '../core/estimate/throughput/compare';
 import { formatDurationShort } from '../core/estimate/throughput/time';
@@ -124,6 +125,9 @@ export function decisionHoverMarkdown(report: EstimateReport, ownDialect: boolea
   if (report.gpu && report.recommendation.method)
     first.push(report.recommendation.text.replace(/Recommended: [^.;(]*[^.;( ]/, (lead) => `**${lead}**`));
   else if (report.recommendation.moreDataFirst) first.push(report.recommendation.text.replace(/ No GPU known:.*$/, ''));
+  // Evaluation that does not fit where training does is the surprise worth the first screen (unsloth #1147).
+  const evaluation = evaluationMarkdown(report);
+  if (report.evaluation.fits === false && est.fits !== false) first.push(evaluation);
   const why = whyNotFastest(rows, recommended);
   if (why) first.push(why);
   first.push(methodTable(rows, recommended), tableFootnote(report, rows, ownDialect));
@@ -134,9 +138,17 @@ export function decisionHoverMarkdown(report: EstimateReport, ownDialect: boolea
   rest.push(
     ...report.assumptions.map((a) => `_Assumed: ${a}._`),
     breakdownMarkdown(est),
+    ...(report.evaluation.fits === false && est.fits !== false ? [] : [evaluation]),
     `${loadRamLine(report.loadRam).replace(/^l/, 'L')}.`,
   );
   return [...first, '---', ...rest].join('\n\n');
+}
+
+/** "**Evaluation**: training 14.2 GiB · evaluation 17.9 GiB: does not fit. Loss pass …" */
+function evaluationMarkdown(report: EstimateReport): string {
+  const e = report.evaluation;
+  const fix = e.fits === false ? ' Lower `eval.batch_size` (or `eval.max_new_tokens`) for `lora-lens eval`.' : '';
+  return `**Evaluation**: ${trainingAndEvaluationLine(report.estimate, e)}. ${evaluationDetail(e)}.${fix}`;
 }
 
 /** When no change fits: what would (a bigger card, several GPUs, a smaller model), with the figures. */

@@ -193,10 +193,23 @@ export function estimateEvaluation(
 }
 
 const GiB = 1024 ** 3;
+const gib = (bytes: number) => `${(bytes / GiB).toFixed(1)} GiB`;
 
-/** "training 14.2 GiB · evaluation 17.9 GiB: does not fit" (the verdict is evaluation's; "fits" without a GPU is left out). */
+/** "training 14.2 GiB · evaluation 17.9 GiB: does not fit" (the verdict is evaluation's; none without a GPU). */
 export function trainingAndEvaluationLine(training: Estimate, evaluation: EvaluationEstimate): string {
-  const gib = (bytes: number) => `${(bytes / GiB).toFixed(1)} GiB`;
   const verdict = evaluation.fits === null ? '' : evaluation.fits ? ': fits' : ': does not fit';
   return `training ${gib(training.peakBytes)} · evaluation ${gib(evaluation.peakBytes)}${verdict}`;
+}
+
+/** What the evaluation peak is made of, in one line: each pass and its settings. */
+export function evaluationDetail(evaluation: EvaluationEstimate): string {
+  const pass = (name: EvalPassName) => evaluation.passes.find((p) => p.name === name)?.bytes ?? 0;
+  const rate = evaluation.generationTokensPerSecond;
+  return (
+    `loss pass ${gib(pass('loss pass'))} (${evaluation.batchSize} × ${evaluation.promptTokens} tokens), ` +
+    `generation ${gib(pass('generation'))} (KV cache ${gib(evaluation.kvCacheBytes)} for ${evaluation.batchSize} × ` +
+    `${evaluation.promptTokens + evaluation.maxNewTokens} tokens)` +
+    (rate ? `, ≈ ${Math.round(rate).toLocaleString('en-US')} generated tokens/s` : '') +
+    '; eval.batch_size and eval.max_new_tokens set them'
+  );
 }

@@ -8,6 +8,7 @@ import type { DatasetFacts } from '../data';
 import type { GpuSpec } from '../gpu/types';
 import type { ModelSource, ModelSpec } from '../models/types';
 import type { TrainingPlan } from '../plan/types';
+import { estimateEvaluation, type EvaluationEstimate } from './evaluation';
 import type { EstimateOptions } from './memory/estimate';
 import { estimateLoadRam, type LoadRam } from './memory/loadRam';
 import { recommendMethod, type MethodRecommendation } from './memory/recommend';
@@ -57,6 +58,8 @@ export interface EstimateReport {
   loadRam: LoadRam;
   /** Full fine-tuning, LoRA and QLoRA head to head (computed on first use: it estimates three plans). */
   compare(): MethodComparison[];
+  /** `lora-lens eval` of the trained model on one GPU: its peak beside the training's (evaluation.ts). */
+  evaluation: EvaluationEstimate;
   assumptions: string[];
   /** The estimate's, the time's and the throughput's notes, in that order, without repeats. */
   notes: string[];
@@ -121,6 +124,7 @@ export function buildEstimateReport(input: EstimateReportInput): EstimateReport 
     costPerHour,
     loadRam: estimateLoadRam(spec, plan),
     compare: () => (comparison ??= compareMethods(spec, plan, gpu, dataset, costPerHour, options)),
+    evaluation: estimateEvaluation(spec, plan, estimate),
     assumptions: input.assumptions ?? [],
     notes: [...new Set([...estimate.notes, ...(time?.notes ?? []), ...(throughput?.notes ?? [])])],
   };
