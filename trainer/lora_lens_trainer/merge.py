@@ -1,5 +1,6 @@
-"""`merge`: the adapter folded into the base weights through PEFT, saved as safetensors shards with the
-tokenizer, and checked against the trained model.
+"""`merge`: the adapter folded into the base weights tensor by tensor (export/weights.py), saved as safetensors shards
+with the tokenizer, and checked against the trained model with one decoder layer on the GPU at a time
+(streamed_forward.py), so the merge fits wherever the training did (LORA_LENS_GPU_MEMORY_LIMIT honoured).
 
 The base: for LoRA the original weights; for QLoRA by default the dequantized NF4 weights the adapter was trained
 against (output.merge_base "dequantized"), or the original unquantized weights ("original"), whose merge no longer
@@ -109,7 +110,8 @@ def trained_logits(run_dir: Path, plan: TrainingPlan, probe: Any, device: Any) -
 
 def _round_trip_4bit(model: Any, plan: TrainingPlan, backend: str | None, device: Any) -> int:
     """Every linear the training quantized (all but the output head) replaced by its 4-bit round trip, in the
-    compute dtype the training dequantized to; one layer at a time on `device`. Returns how many."""
+    compute dtype the training dequantized to; one layer at a time on `device`. Returns how many. (The export's
+    torch reference, export/reference.py, builds its whole model this way.)"""
     import torch
 
     q = plan.quantization
@@ -168,58 +170,85 @@ def _start_backend(run_dir: Path) -> str | None:
 
 
 def merge(run_dir: Path, plan: TrainingPlan, quantization_backend: str | None = None) -> dict[str, Any]:
+    """Streams the merged weights to RUN_DIR/merged (export/weights.py: one tensor at a time, the 4-bit round trip
+    and the adapter's delta on the GPU), then checks them with one decoder layer on the GPU at a time
+    (streamed_forward.py). Peak GPU memory: the trained model for its logits (what the training held, less its
+    optimizer and activations), then the embeddings and head plus one layer; never the whole merged model."""
     import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    from .modeling import DTYPES, precision_dtypes, set_offline
+    from .distributed import limit_memory
+    from .export.gguf_file import check_free_space
+    from .export.merged_folder import merged_bytes, write_merged_files
+    from .export.weights import weight_source
+    from .modeling import set_offline
 
     set_offline()
     adapter = run_dir / "adapter"
     if not (adapter / "adapter_config.json").is_file():
         raise FileNotFoundError(f"{adapter}: no adapter to merge (train first, or method is full)")
     device = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
+    limit_memory(device)
     tokenizer = AutoTokenizer.from_pretrained(adapter, local_files_only=True)
     base_kind = getattr(plan.output, "merge_base", "dequantized") if plan.method == "qlora" else "original"
     ref = plan.model
-    load = dict(
-        revision=ref.revision,
-        trust_remote_code=ref.trust_remote_code,
-        local_files_only=True,
-        attn_implementation=ref.attn_implementation,
-    )
-    config_vocab = _vocab_size(ref.name_or_path, load)
-    probe = _probe(tokenizer, config_vocab)
+    load = dict(revision=ref.revision, trust_remote_code=ref.trust_remote_code, local_files_only=True)
+    probe = _probe(tokenizer, _vocab_size(ref.name_or_path, load))
     trained, backend = trained_logits(run_dir, plan, probe, device)
+    _log_peak(device, "the trained model's logits")
     backend = quantization_backend or _start_backend(run_dir) or backend
-
-    # The base in the dtype the training held it in (QLoRA: its compute dtype, which the 4-bit round trip returns
-    # to), then the merge dtype.
-    load_dtype = precision_dtypes(plan)[0] if base_kind == "dequantized" else DTYPES[plan.output.merge_dtype]
-    base = AutoModelForCausalLM.from_pretrained(ref.name_or_path, dtype=load_dtype, **load)
-    if base_kind == "dequantized":
-        _round_trip_4bit(base, plan, backend, device)
-    base = base.to(device=device, dtype=DTYPES[plan.output.merge_dtype])
-    model = PeftModel.from_pretrained(base, str(adapter)).eval()
-    ids = probe.to(device)
-    with torch.no_grad():
-        adapter_on_base = model(input_ids=ids).logits.float().cpu()
-        merged = model.merge_and_unload()
-        after = merged(input_ids=ids).logits.float().cpu()
-    report = _check(plan, base_kind, backend, trained, adapter_on_base, after, int(probe.numel()))
-    if not report["check"]["passed"]:
-        raise MergeCheckFailed(
-            f"merged logits differ from {report['check']['reference']} by {report['check']['relative_rms']:.3g} "
-            f"(relative RMS), past the threshold {report['check']['threshold']:g}: merged/ was not written"
-        )
+    source = weight_source(run_dir, plan)
+    if source.quantized:
+        source.backend = backend or source.backend
+    source.device = device
     final = run_dir / "merged"
+    check_free_space(run_dir, merged_bytes(source, plan.output.merge_dtype))
     with staged_dir(final) as tmp:
-        merged.save_pretrained(tmp, safe_serialization=plan.output.safe_serialization, max_shard_size="5GB")
-        tokenizer.save_pretrained(tmp)
+        write_merged_files(source, tmp, plan.output.merge_dtype)
+        adapter_on_base, after = _streamed_check_logits(source, tmp, plan, probe, device)
+        report = _check(plan, base_kind, backend, trained, adapter_on_base, after, int(probe.numel()))
+        if not report["check"]["passed"]:
+            raise MergeCheckFailed(
+                f"merged logits differ from {report['check']['reference']} by {report['check']['relative_rms']:.3g} "
+                f"(relative RMS), past the threshold {report['check']['threshold']:g}: merged/ was not written"
+            )
         report["merged_path"] = str(final)
         write_json(tmp / "merge_report.json", checked_report(report))
+    _log_peak(device, "the streamed merge and its check")
     log.info("merge: %s", json.dumps(report["check"]))
     return report
+
+
+def _log_peak(device: Any, what: str) -> None:
+    """The GPU peak of one part of the merge (each part starts from an empty cache), for the log."""
+    import torch
+
+    if device.type == "cuda":
+        log.info("merge: %s peaked at %.2f GiB allocated", what, torch.cuda.max_memory_allocated(device) / 2**30)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _streamed_check_logits(
+    source: Any, merged_dir: Path, plan: TrainingPlan, probe: Any, device: Any
+) -> tuple[Any, Any]:
+    """(the adapter as hooks on the merge base, the merged folder's weights), both in the merge dtype with one
+    decoder layer on `device` at a time."""
+    from dataclasses import replace
+
+    from .export.weights import WeightSource, _shards
+    from .modeling import DTYPES
+    from .streamed_forward import streamed_logits
+
+    dtype = DTYPES[plan.output.merge_dtype]
+    ref = plan.model
+    attn, remote = ref.attn_implementation or "eager", ref.trust_remote_code
+    base = replace(source, deltas={})
+    adapter_on_base = streamed_logits(
+        merged_dir, base.tensor, probe, device, dtype, (source.deltas, source.scale), attn, remote
+    )
+    merged = WeightSource(merged_dir, source.config, merged_dir, _shards(merged_dir))
+    after = streamed_logits(merged_dir, merged.tensor, probe, device, dtype, None, attn, remote)
+    return adapter_on_base, after
 
 
 def _vocab_size(name: str, load: dict[str, Any]) -> int:

@@ -24,43 +24,60 @@ def _shard_files(count: int) -> list[str]:
 
 
 def write_merged(source: WeightSource, out: Path, dtype_name: str) -> dict[str, Any]:
+    from ..atomic import staged_dir
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    check_free_space(out.parent, merged_bytes(source, dtype_name))
+    with staged_dir(out) as tmp:
+        written = write_merged_files(source, tmp, dtype_name)
+    return dict(written, path=str(out))
+
+
+def merged_bytes(source: WeightSource, dtype_name: str) -> int:
+    import torch
+
+    from ..modeling import DTYPES
+
+    element = torch.tensor([], dtype=DTYPES[dtype_name]).element_size()
+    return sum(element * _numel(source.shape(name)) for name in source.names()) + (64 << 20)
+
+
+def write_merged_files(source: WeightSource, tmp: Path, dtype_name: str) -> dict[str, Any]:
+    """The merged folder's files written into `tmp` (a folder the caller stages and renames)."""
     import torch
     from safetensors.torch import save_file
 
-    from ..atomic import staged_dir, write_json
+    from ..atomic import write_json
     from ..modeling import DTYPES
 
     dtype = DTYPES[dtype_name]
     element = torch.tensor([], dtype=dtype).element_size()
     sizes = {name: element * _numel(source.shape(name)) for name in source.names()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    check_free_space(out.parent, sum(sizes.values()) + (64 << 20))
     groups: list[list[str]] = [[]]
     for name in source.names():
         if groups[-1] and sum(sizes[n] for n in groups[-1]) + sizes[name] > SHARD_BYTES:
             groups.append([])
         groups[-1].append(name)
     files = _shard_files(len(groups))
-    with staged_dir(out) as tmp:
-        for file, names in zip(files, groups):
-            save_file({n: source.tensor(n).to(dtype) for n in names}, str(tmp / file), metadata={"format": "pt"})
-        if len(files) > 1:
-            write_json(
-                tmp / "model.safetensors.index.json",
-                {
-                    "metadata": {"total_size": sum(sizes.values())},
-                    "weight_map": {n: f for f, names in zip(files, groups) for n in names},
-                },
-            )
-        config = dict(source.config, dtype=dtype_name)
-        config.pop("torch_dtype", None)
-        config.pop("quantization_config", None)
-        write_json(tmp / "config.json", config)
-        for name in _COPIED:
-            if (source.model_dir / name).is_file():
-                shutil.copyfile(source.model_dir / name, tmp / name)
-        _copy_tokenizer(source.tokenizer_dir, tmp)
-    return {"path": str(out), "bytes": sum(sizes.values()), "dtype": dtype_name, "shards": len(files)}
+    for file, names in zip(files, groups):
+        save_file({n: source.tensor(n).to(dtype) for n in names}, str(tmp / file), metadata={"format": "pt"})
+    if len(files) > 1:
+        write_json(
+            tmp / "model.safetensors.index.json",
+            {
+                "metadata": {"total_size": sum(sizes.values())},
+                "weight_map": {n: f for f, names in zip(files, groups) for n in names},
+            },
+        )
+    config = dict(source.config, dtype=dtype_name)
+    config.pop("torch_dtype", None)
+    config.pop("quantization_config", None)
+    write_json(tmp / "config.json", config)
+    for name in _COPIED:
+        if (source.model_dir / name).is_file():
+            shutil.copyfile(source.model_dir / name, tmp / name)
+    _copy_tokenizer(source.tokenizer_dir, tmp)
+    return {"path": str(tmp), "bytes": sum(sizes.values()), "dtype": dtype_name, "shards": len(files)}
 
 
 def _numel(shape: tuple[int, ...]) -> int:

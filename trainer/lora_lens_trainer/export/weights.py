@@ -29,6 +29,9 @@ class WeightSource:
     quantization: Any = None
     backend: str | None = None
     compute_dtype: Any = None
+    # Where the 4-bit round trip and the adapter's delta are computed (None: the CPU); the result is on the CPU.
+    # The merge passes the GPU it checks on: one tensor there at a time, within the training's memory.
+    device: Any = None
 
     def names(self) -> list[str]:
         return list(self.shards)
@@ -49,14 +52,14 @@ class WeightSource:
             from ..merge import round_trip_4bit_weight
 
             # bitsandbytes quantizes on the GPU the training ran on; the built-in NF4 anywhere.
-            device = "cuda" if self.backend == "bitsandbytes" else None
+            device = "cuda" if self.backend == "bitsandbytes" else self.device
             weight = round_trip_4bit_weight(weight.to(self.compute_dtype), self.quantization, self.backend, device)
-        weight = weight.float()
         module = name.removesuffix(".weight")
         if name.endswith(".weight") and module in self.deltas:
             a, b = self.deltas[module]
-            weight += self.scale * (b @ a)
-        return weight.contiguous()
+            weight = weight.to(self.device).float()
+            weight += self.scale * (b.to(weight.device) @ a.to(weight.device))
+        return weight.float().cpu().contiguous()
 
     def iter_tensors(self) -> Iterator[tuple[str, Any]]:
         for name in self.names():
