@@ -11,6 +11,7 @@ import { runCommand as resume } from './resume';
 import { runCommand as runs } from './runs';
 import { runCommand as merge } from './merge';
 import { runCommand as exportRun } from './export';
+import { runCommand as preview } from './preview';
 
 const VERSION = '0.1.0';
 
@@ -36,6 +37,11 @@ const COMMANDS: Record<string, { run: CliCommand; summary: string }> = {
     run: exportRun,
     summary:
       'write a finished run as a GGUF file (+ Ollama Modelfile) or a merged safetensors folder; --verify runs it in llama.cpp',
+  },
+  preview: {
+    run: preview,
+    summary:
+      'the training rows as the trainer will feed them: chat template applied, masked tokens marked, token counts, the max_length cut',
   },
   convert: {
     run: convert,
