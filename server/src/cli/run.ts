@@ -11,6 +11,7 @@ import {
   runDoctorCheck,
   runLogPath,
   TRAINER_EXIT,
+  visibleGpuCount,
   type LaunchEstimate,
   type LaunchSpec,
   type LaunchTarget,
@@ -125,6 +126,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     estimate: prepared.estimate,
     now: new Date(),
     hub: parsed.hub,
+    machineGpus: await machineGpusFor(prepared.target),
   });
   if (isRefusal(spec)) return fail(spec.message, refusalExitCode(spec));
   if (!parsed.skipChecks) {
@@ -147,6 +149,13 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
       return fail('not started; fix the above (or pass --skip-checks to start anyway)', ExitCode.problems);
   }
   return train(parsed, spec, io);
+}
+
+/** This machine's GPUs for a new run of our trainer on several (nvidia-smi asked only then); null: unknown or not needed. */
+async function machineGpusFor(target: LaunchTarget): Promise<number | null> {
+  if (target.kind !== 'new' || target.tool || target.plan.hardware.num_gpus <= 1) return null;
+  const detection = await detectGpus();
+  return visibleGpuCount(detection.ok ? detection.gpus.length : null);
 }
 
 interface Prepared {

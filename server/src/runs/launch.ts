@@ -68,6 +68,11 @@ export interface LaunchInput {
   nodes?: { nnodes: number; rdzvEndpoint: string; rdzvId?: string };
   /** False with --offline / loraLens.hub off: the trainer may not fetch a model that is not on disk (modelDownload.ts). */
   hub?: boolean;
+  /**
+   * The GPUs this machine lets a run use (nvidia-smi's, narrowed by CUDA_VISIBLE_DEVICES: visibleGpuCount), when
+   * known: a plan asking for more is refused. Absent or null: not checked (no nvidia-smi, or a CPU run under gloo).
+   */
+  machineGpus?: number | null;
 }
 
 export interface TrainerLaunch {
@@ -164,6 +169,46 @@ export function trainerLayout(
       ? { nnodes: nodes.nnodes, rdzvEndpoint: nodes.rdzvEndpoint, rdzvId: nodes.rdzvId }
       : {}),
   };
+}
+
+/**
+ * A new run's layout, with the checks a resume does not repeat (its folder keeps the layout it started with): a
+ * sharding strategy with one process, and more processes on this machine than it has GPUs.
+ */
+export function newRunLayout(
+  hardware: Pick<TrainingPlan['hardware'], 'num_gpus' | 'distributed'>,
+  nodes?: LaunchInput['nodes'],
+  machineGpus?: number | null,
+): TorchrunLayout | null | string {
+  const gpus = Math.max(1, Math.floor(hardware.num_gpus));
+  const oneProcess = gpus === 1 && (nodes?.nnodes ?? 1) <= 1;
+  if (oneProcess && (hardware.distributed === 'ddp' || hardware.distributed === 'fsdp')) {
+    return `hardware.distributed is ${hardware.distributed} but hardware.num_gpus is 1: one process has nothing to ${hardware.distributed === 'fsdp' ? 'shard' : 'average'}, and the bundled trainer would train it as distributed: none. Set hardware.num_gpus to the GPUs to train on (2 or more), or hardware.distributed: none`;
+  }
+  const layout = trainerLayout(hardware, nodes);
+  if (layout && typeof layout !== 'string' && machineGpus && machineGpus > 0 && layout.nprocPerNode > machineGpus) {
+    return `hardware.num_gpus is ${layout.nprocPerNode} but this machine has ${machineGpus} GPU${machineGpus === 1 ? '' : 's'} to train on (as nvidia-smi and CUDA_VISIBLE_DEVICES show): torchrun would start ${layout.nprocPerNode} processes per machine and the ones past GPU ${machineGpus - 1} would find none. Set hardware.num_gpus: ${machineGpus}${machineGpus === 1 ? ' and hardware.distributed: none' : ''}, or run it where ${layout.nprocPerNode} GPUs are free`;
+  }
+  return layout;
+}
+
+/**
+ * The GPUs a run here may use: those nvidia-smi lists, narrowed to CUDA_VISIBLE_DEVICES when it is set (an empty
+ * value hides them all). Null when nvidia-smi gave no answer: then the count is unknown, not zero.
+ */
+export function visibleGpuCount(detected: number | null, env: NodeJS.ProcessEnv = process.env): number | null {
+  if (detected === null) return null;
+  const visible = env.CUDA_VISIBLE_DEVICES;
+  if (visible === undefined) return detected;
+  const listed = visible
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  // CUDA stops at the first entry that is not a valid device (e.g. -1), so only the entries before it count.
+  const firstInvalid = listed.findIndex(
+    (s) => !/^(\d+|GPU-[0-9a-fA-F-]+|MIG-[\w/-]+)$/.test(s) || (/^\d+$/.test(s) && Number(s) >= detected),
+  );
+  return Math.min(detected, firstInvalid === -1 ? listed.length : firstInvalid);
 }
 
 /** The hardware section of a run folder's plan.json, for a resume's layout; null when it cannot be read. */
@@ -277,7 +322,7 @@ export function planLaunch(input: LaunchInput): LaunchSpec | Refusal {
   const usable = checkNewRun(runDir);
   if (!usable.ok) return refuse('folder', usable.message);
   if (target.tool) return planTool(input, target, target.tool, runDir);
-  const layout = trainerLayout(target.plan.hardware, input.nodes);
+  const layout = newRunLayout(target.plan.hardware, input.nodes, input.machineGpus);
   if (typeof layout === 'string') return refuse('config', layout);
   const offline = offlineModelProblem(target.plan.model, input.hub, input.env ?? process.env, input.cwd);
   if (offline) return refuse('model', offline);

@@ -1,0 +1,106 @@
+// Issue 21, the world-size checks at launch: a sharding strategy with one process, and more processes than this
+// machine has GPUs, are refused before anything is written, with the fix; `lora-lens run` says so and exits.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { toTrainingPlan } from '../../server/src/core/plan/normalize';
+import { isRefusal, newRunLayout, planLaunch, visibleGpuCount, type LaunchInput } from '../../server/src/runs';
+import { ExitCode } from '../../server/src/cli/io';
+import { runCli } from '../helpers/cli';
+import { REPO, tempDir } from '../run/helpers';
+
+function configText(dir: string, hardware: string): string {
+  return (
+    `model: Qwen/Qwen2.5-0.5B\nmethod: lora\ndata:\n  train: ${join(dir, 'train.jsonl')}\n  format: chat\n` +
+    `${hardware}output:\n  dir: ${join(dir, 'out')}\n`
+  );
+}
+
+function launchInput(dir: string, hardware: string, extra: Partial<LaunchInput> = {}): LaunchInput {
+  const config = join(dir, 'd.finetune.yaml');
+  writeFileSync(config, configText(dir, hardware));
+  const plan = toTrainingPlan(parseConfigDocument(configText(dir, hardware)), config);
+  assert.ok(plan, 'the config normalises');
+  return {
+    target: { kind: 'new', plan, configPath: config, tool: null, runDir: null },
+    python: '/venv/bin/python',
+    cwd: dir,
+    trainerRoot: join(REPO, 'trainer'),
+    now: new Date(Date.UTC(2026, 0, 2, 3, 4, 5)),
+    env: {},
+    ...extra,
+  };
+}
+
+test('ddp or fsdp with num_gpus 1 is refused with both fixes; none, or one GPU on each of two machines, starts', () => {
+  const dir = tempDir('lora-lens-world-');
+  for (const [strategy, verb] of [
+    ['fsdp', 'shard'],
+    ['ddp', 'average'],
+  ] as const) {
+    const refused = planLaunch(launchInput(dir, `hardware:\n  num_gpus: 1\n  distributed: ${strategy}\n`));
+    assert.ok(isRefusal(refused), strategy);
+    assert.equal(refused.reason, 'config');
+    assert.equal(
+      refused.message,
+      `hardware.distributed is ${strategy} but hardware.num_gpus is 1: one process has nothing to ${verb}, and the bundled trainer would train it as distributed: none. Set hardware.num_gpus to the GPUs to train on (2 or more), or hardware.distributed: none`,
+    );
+  }
+  assert.ok(!isRefusal(planLaunch(launchInput(dir, 'hardware:\n  num_gpus: 1\n  distributed: none\n'))));
+  const twoHosts = planLaunch(
+    launchInput(dir, 'hardware:\n  num_gpus: 1\n  distributed: ddp\n', {
+      nodes: { nnodes: 2, rdzvEndpoint: 'node-a:29500' },
+    }),
+  );
+  assert.ok(!isRefusal(twoHosts), isRefusal(twoHosts) ? twoHosts.message : '');
+  assert.deepEqual(readdirSync(dir).sort(), ['d.finetune.yaml'], 'a refusal writes nothing');
+});
+
+test('more GPUs than the machine has is refused when the count is known; unknown, or enough, starts torchrun', () => {
+  const dir = tempDir('lora-lens-world-');
+  const four = 'hardware:\n  num_gpus: 4\n  distributed: fsdp\n';
+  const refused = planLaunch(launchInput(dir, four, { machineGpus: 2 }));
+  assert.ok(isRefusal(refused));
+  assert.match(
+    refused.message,
+    /^hardware\.num_gpus is 4 but this machine has 2 GPUs to train on .*torchrun would start 4 processes per machine and the ones past GPU 1 would find none\. Set hardware\.num_gpus: 2, or run it where 4 GPUs are free$/,
+  );
+  const one = planLaunch(launchInput(dir, four, { machineGpus: 1 }));
+  assert.match(
+    isRefusal(one) ? one.message : '',
+    /has 1 GPU to train on .*Set hardware\.num_gpus: 1 and hardware\.distributed: none/,
+  );
+  for (const machineGpus of [null, undefined, 0, 4, 8]) {
+    const spec = planLaunch(launchInput(dir, four, { machineGpus }));
+    assert.ok(!isRefusal(spec), `machineGpus ${machineGpus}: ${isRefusal(spec) ? spec.message : ''}`);
+    assert.match(spec.description, /^torchrun --nproc_per_node 4 /);
+  }
+  // A resume keeps the layout its folder started with: the new-run checks are not repeated on it.
+  assert.deepEqual(newRunLayout({ num_gpus: 2, distributed: 'ddp' }, undefined, 2), { nprocPerNode: 2 });
+});
+
+test('the GPUs a run may use: nvidia-smi narrowed by CUDA_VISIBLE_DEVICES, up to its first invalid entry', () => {
+  assert.equal(visibleGpuCount(null, {}), null, 'no answer from nvidia-smi is unknown, not zero');
+  assert.equal(visibleGpuCount(8, {}), 8);
+  assert.equal(visibleGpuCount(8, { CUDA_VISIBLE_DEVICES: '0,1' }), 2);
+  assert.equal(visibleGpuCount(8, { CUDA_VISIBLE_DEVICES: '' }), 0);
+  assert.equal(visibleGpuCount(8, { CUDA_VISIBLE_DEVICES: '2,-1,3' }), 1);
+  assert.equal(visibleGpuCount(2, { CUDA_VISIBLE_DEVICES: '0,1,2,3' }), 2);
+  assert.equal(visibleGpuCount(4, { CUDA_VISIBLE_DEVICES: 'GPU-8f2a3c1e-0000-1111-2222-333344445555,1' }), 2);
+});
+
+test('lora-lens run refuses ddp with num_gpus 1 before the doctor, and leaves no run folder', () => {
+  const dir = tempDir('lora-lens-world-');
+  writeFileSync(
+    join(dir, 'train.jsonl'),
+    '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]}\n',
+  );
+  const config = join(dir, 'one.finetune.yaml');
+  writeFileSync(config, configText(dir, 'hardware:\n  gpu: A100 80GB\n  num_gpus: 1\n  distributed: ddp\n'));
+  const result = runCli(['run', config, '--python', '/nonexistent/python'], { cwd: dir });
+  assert.equal(result.code, ExitCode.usage, result.stderr);
+  assert.match(result.stderr, /lora-lens run: hardware\.distributed is ddp but hardware\.num_gpus is 1/);
+  assert.equal(existsSync(join(dir, 'out')), false);
+});
