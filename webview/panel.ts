@@ -129,10 +129,10 @@ function renderHeader(): void {
     const h = runHeader(view.series);
     const row = el('div', 'run', '');
     row.dataset.run = view.run.id;
-    row.append(
-      el('span', `status status-${h.downloading ? 'downloading' : h.status}`, h.downloading ? 'downloading' : h.status),
-    );
+    const state = h.downloading ? 'downloading' : h.loading ? 'loading' : h.status;
+    row.append(el('span', `status status-${state}`, h.loading ?? state));
     if (h.downloading) row.append(el('span', 'metric download', h.downloading));
+    if (h.loadingDetail) row.append(el('span', 'metric loading', h.loadingDetail));
     if (runs.length > 1) {
       // Compare: the run's colour and legend first, its full name after (the legend says what differs).
       const swatch = el('span', 'swatch', '');

@@ -61,6 +61,8 @@ test('a completed run reduces to one point per step, evals apart, header from th
     etaS: 0,
     finalLoss: 1.0841,
     downloading: null,
+    loading: null,
+    loadingDetail: null,
   });
 });
 

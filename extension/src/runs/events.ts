@@ -8,6 +8,7 @@ export type {
   EndEvent,
   ErrorEvent,
   EvalEvent,
+  LoadingEvent,
   SavingEvent,
   StartEvent,
   StepEvent,

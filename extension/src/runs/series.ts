@@ -2,12 +2,23 @@
  * Events to chart series: the pure data reduction behind the run panel, shared by the extension (history view,
  * notifications) and the webview page (bundled into media/build/panel.js). No DOM, no vscode, no node imports.
  */
-import type { DownloadEvent, EndEvent, ErrorEvent, RunStatus, StartEvent, StepEvent, TrainerEvent } from './events';
+import type {
+  DownloadEvent,
+  EndEvent,
+  ErrorEvent,
+  LoadingEvent,
+  RunStatus,
+  StartEvent,
+  StepEvent,
+  TrainerEvent,
+} from './events';
 
 export interface RunSeries {
   status: RunStatus;
   /** The latest model download event (the trainer fetches a model not on disk before its start event). */
   download: DownloadEvent | null;
+  /** The latest streaming-load event (the built-in NF4 loader reads the checkpoint before the start event). */
+  loading: LoadingEvent | null;
   start: StartEvent | null;
   last: StepEvent | null;
   end: EndEvent | null;
@@ -39,6 +50,7 @@ export function createSeries(): RunSeries {
   return {
     status: 'starting',
     download: null,
+    loading: null,
     start: null,
     last: null,
     end: null,
@@ -99,6 +111,9 @@ export function applyEvent(series: RunSeries, event: TrainerEvent): RunSeries {
   switch (event.event) {
     case 'download':
       series.download = event;
+      break;
+    case 'loading':
+      series.loading = event;
       break;
     case 'start':
       series.start = event;
@@ -162,6 +177,10 @@ export interface RunHeader {
   finalLoss: number | null;
   /** While the trainer fetches the model: `downloading Qwen/Qwen2.5-7B: 3.2/15.2 GiB (21%)`; else null. */
   downloading: string | null;
+  /** While the trainer reads the checkpoint (streaming load): `loading 45%`; else null. */
+  loading: string | null;
+  /** What is being loaded: `Qwen/Qwen2-7B: 3.1/6.8 GiB, 120/339 tensors`; null when `loading` is. */
+  loadingDetail: string | null;
 }
 
 /** What the panel header and the history view show for a run. */
@@ -176,6 +195,19 @@ export function runHeader(series: RunSeries): RunHeader {
     etaS: series.end ? 0 : (last?.eta_s ?? null),
     finalLoss: series.end?.final_loss ?? (series.loss.length ? series.loss[series.loss.length - 1]! : null),
     downloading: downloadingText(series),
+    ...loadingText(series),
+  };
+}
+
+function loadingText(series: RunSeries): { loading: string | null; loadingDetail: string | null } {
+  const l = series.loading;
+  if (!l || l.phase === 'done' || series.start || series.end) return { loading: null, loadingDetail: null };
+  const percent = l.total_bytes > 0 ? Math.floor((100 * Math.min(l.loaded_bytes, l.total_bytes)) / l.total_bytes) : 0;
+  return {
+    loading: `loading ${percent}%`,
+    loadingDetail:
+      `${l.model}: ${formatGiB(l.loaded_bytes).replace(' GiB', '')}/${formatGiB(l.total_bytes)}, ` +
+      `${l.tensors_done}/${l.tensors_total} tensors`,
   };
 }
 

@@ -1,6 +1,14 @@
 /** The terminal side of `lora-lens run`: events as a progress bar (TTY), plain lines (pipes, CI) or JSON lines (--json). */
 import { formatCount } from '../core/estimate/memory/presentation';
-import { formatDownload, formatDuration, formatProgress, type DownloadEvent, type TrainerEvent } from '../runs';
+import {
+  formatDownload,
+  formatDuration,
+  formatLoading,
+  formatProgress,
+  type DownloadEvent,
+  type LoadingEvent,
+  type TrainerEvent,
+} from '../runs';
 import type { CliIO } from './io';
 
 export const isTty = (stream: NodeJS.WritableStream) => Boolean((stream as NodeJS.WriteStream).isTTY);
@@ -10,6 +18,8 @@ export class Reporter {
   private drawn = false;
   /** Plain output prints a download at start, every tenth and done, not once a second. */
   private downloadTenth = -1;
+  /** The same for the streaming load: start, every tenth of the bytes, done. */
+  private loadingTenth = -1;
   constructor(
     private readonly io: CliIO,
     private readonly tty: boolean,
@@ -33,6 +43,9 @@ export class Reporter {
     switch (e.event) {
       case 'download':
         this.download(e);
+        break;
+      case 'loading':
+        this.loading(e);
         break;
       case 'start': {
         // A tool run knows its step count only from the tool's first bar, and its parameters only from an estimate.
@@ -91,6 +104,20 @@ export class Reporter {
     const tenth = e.total_bytes > 0 ? Math.floor((10 * e.downloaded_bytes) / e.total_bytes) : 0;
     if (e.phase === 'start' || tenth > this.downloadTenth) this.line(formatDownload(e, 0));
     this.downloadTenth = Math.max(this.downloadTenth, tenth);
+  }
+
+  private loading(e: LoadingEvent): void {
+    if (e.phase === 'done') {
+      this.line(formatLoading(e, 0));
+      return;
+    }
+    if (this.tty) {
+      this.redraw(formatLoading(e, this.barWidth()));
+      return;
+    }
+    const tenth = e.total_bytes > 0 ? Math.floor((10 * e.loaded_bytes) / e.total_bytes) : 0;
+    if (e.phase === 'start' || tenth > this.loadingTenth) this.line(formatLoading(e, 0));
+    this.loadingTenth = Math.max(this.loadingTenth, tenth);
   }
 
   private barWidth(): number {

@@ -13,6 +13,7 @@ export type {
   ErrorEvent,
   EvalEvent,
   EventName,
+  LoadingEvent,
   SavingEvent,
   StartEvent,
   StepEvent,

@@ -1,7 +1,7 @@
 /**
  * The terminal progress line for `lora-lens run`: pure formatting of the latest step event.
  */
-import type { DownloadEvent, StepEvent } from './events';
+import type { DownloadEvent, LoadingEvent, StepEvent } from './events';
 
 const GIB = 1024 ** 3;
 
@@ -64,4 +64,20 @@ export function formatDownload(e: DownloadEvent, barWidth: number): string {
       : `downloading ${e.model}: ${gib(e.downloaded_bytes)}/${gib(e.total_bytes)} GiB${files}`;
   if (barWidth <= 0 || e.phase === 'done') return text;
   return `${bar(e.total_bytes > 0 ? Math.min(1, e.downloaded_bytes / e.total_bytes) : 0, barWidth)}  ${text}`;
+}
+
+/**
+ * The streaming load before training (`loading` events):
+ * `loading Qwen/Qwen2-7B: 42% (3.1/15.2 GiB, 120/339 tensors)` (on a terminal a bar in place of the percentage),
+ * then `loaded Qwen/Qwen2-7B: 15.2 GiB (339 tensors)`.
+ */
+export function formatLoading(e: LoadingEvent, barWidth: number): string {
+  const gib = (b: number) => (b / GIB).toFixed(e.total_bytes < GIB ? 2 : 1);
+  const fraction = e.total_bytes > 0 ? Math.min(1, e.loaded_bytes / e.total_bytes) : 0;
+  const tensors = `${e.tensors_total} tensor${e.tensors_total === 1 ? '' : 's'}`;
+  if (e.phase === 'done') return `loaded ${e.model}: ${gib(e.total_bytes)} GiB (${tensors})`;
+  const sizes = `${gib(e.loaded_bytes)}/${gib(e.total_bytes)} GiB, ${e.tensors_done}/${tensors}`;
+  // The bar carries the percentage on a terminal; a log line says it in words.
+  if (barWidth > 0) return `${bar(fraction, barWidth)}  loading ${e.model}: ${sizes}`;
+  return `loading ${e.model}: ${Math.floor(fraction * 100)}% (${sizes})`;
 }
