@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileSafely } from '../core/document/safeWrite';
 import { createAccumulators, type FieldSchema, type MetricName, type MetricResult } from '../core/metrics';
+import { EVAL_DEFAULTS } from '../core/plan/defaults';
 import { startEvaluation } from '../runs/evaluate';
 import { EVAL_DIR, resolveEvalTarget, type EvalSettings } from '../runs/evaluateTarget';
 import { defaultPython, trainerRoot } from './doctor';
@@ -18,8 +19,8 @@ import { PYTHON_OPTION, helpText, parseArgs, shortUsage, type CommandSpec, type 
 import { jsonOutcome, reportFailure, wantsJson, type CliError } from './report';
 import { untilExit } from './untilExit';
 
-/** Without --metrics: what a free-text answer is scored by. */
-export const DEFAULT_EVAL_METRICS = 'exact_match,f1,rouge_l,bleu';
+/** Without --metrics or a run's eval.metrics: what a free-text answer is scored by. */
+export const DEFAULT_EVAL_METRICS = EVAL_DEFAULTS.metrics.join(',');
 
 export const EVAL: CommandSpec = {
   name: 'eval',
@@ -35,14 +36,30 @@ export const EVAL: CommandSpec = {
       name: 'metrics',
       alias: 'm',
       value: 'NAMES',
-      help: `comma-separated (default ${DEFAULT_EVAL_METRICS}); lora-lens metrics --help lists them`,
+      help: `comma-separated (default the run's eval.metrics, else ${DEFAULT_EVAL_METRICS}); lora-lens metrics --help lists them`,
     },
-    { name: 'schema', value: 'FILE', help: 'a JSON Schema, for json_fields and json_valid' },
-    { name: 'eval-file', value: 'FILE', help: "the evaluation file (default the run's data.eval, or the config's)" },
+    {
+      name: 'schema',
+      value: 'FILE',
+      help: "a JSON Schema, for json_fields and json_valid (default the run's eval.json_schema)",
+    },
+    {
+      name: 'eval-file',
+      value: 'FILE',
+      help: "the evaluation file (default the run's eval.file, else its data.eval, or the config's)",
+    },
     { name: 'rows', value: 'N', help: 'evaluate the first N rows only' },
-    { name: 'max-new-tokens', value: 'N', help: 'the longest answer generated (default 128)' },
-    { name: 'batch-size', value: 'N', help: 'prompts generated together (default 8)' },
-    { name: 'general-text', value: 'FILE', help: 'plain text (.txt, or rows with "text") for the forgetting check' },
+    {
+      name: 'max-new-tokens',
+      value: 'N',
+      help: "the longest answer generated (default the run's eval.max_new_tokens, 128)",
+    },
+    { name: 'batch-size', value: 'N', help: "prompts generated together (default the run's eval.batch_size, 8)" },
+    {
+      name: 'general-text',
+      value: 'FILE',
+      help: 'plain text (.txt, or rows with "text") for the forgetting check (default the run\'s eval.general_text)',
+    },
     { name: 'chat-template', value: 'NAME', help: "auto, a named template or Jinja (default the run's)" },
     { name: 'base-model', value: 'NAME', help: "the base model (default the plan's, or adapter_config.json's)" },
     { name: 'replace', help: 'evaluate again when TARGET/eval/ exists (replaced only once the new one is complete)' },
@@ -108,23 +125,25 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     io.stdout.write(helpText(EVAL));
     return ExitCode.ok;
   }
-  const names = parseMetricNames(parsed.values.get('metrics') ?? DEFAULT_EVAL_METRICS);
+  const target = resolveEvalTarget(resolve(io.cwd, parsed.positionals[0]!));
+  if (!target.ok) return fail(ExitCode.usage, { kind: 'unreadable', message: target.message });
+  // The run's eval block (plan.json) fills in what the command line does not say.
+  const planned = target.evalPlan;
+  const names = parseMetricNames(parsed.values.get('metrics') ?? planned.metrics.join(','));
   if (typeof names === 'string') return fail(ExitCode.usage, { kind: 'usage', message: names });
   const numbers = wholeNumbers(parsed);
   if (typeof numbers === 'string') return fail(ExitCode.usage, { kind: 'usage', message: numbers });
-  const schemaFile = parsed.values.get('schema');
+  const schemaFile = parsed.values.get('schema') ?? planned.json_schema ?? undefined;
   const schema = schemaFile === undefined ? undefined : await readSchema(schemaFile, io.cwd);
   if (schema && 'kind' in schema) return fail(ExitCode.usage, schema);
   const check = createAccumulators(names, schema);
   if (typeof check === 'string') return fail(ExitCode.usage, { kind: 'usage', message: check });
-  const target = resolveEvalTarget(resolve(io.cwd, parsed.positionals[0]!));
-  if (!target.ok) return fail(ExitCode.usage, { kind: 'unreadable', message: target.message });
   const given = (name: string) => {
     const v = parsed.values.get(name);
     return v === undefined ? undefined : v;
   };
   const fromConfig: Partial<EvalSettings> = target.config?.settings ?? {};
-  const evalFile = given('eval-file');
+  const evalFile = given('eval-file') ?? planned.file ?? undefined;
   const settings: Partial<EvalSettings> = {
     ...fromConfig,
     ...(evalFile !== undefined ? { evalFile: resolve(io.cwd, evalFile) } : {}),
@@ -134,15 +153,18 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     io.stderr.write(
       `lora-lens eval: ${target.folder} is a PEFT adapter folder; its training config is ${target.config.path} (${target.config.dialect})\n`,
     );
-  const generalText = given('general-text');
+  const generalText = given('general-text') ?? planned.general_text ?? undefined;
   const started = startEvaluation({
     python: parsed.values.get('python') ?? defaultPython(),
     target: target.folder,
     settings,
     baseModel: given('base-model'),
     rows: numbers.rows,
-    maxNewTokens: numbers['max-new-tokens'],
-    batchSize: numbers['batch-size'],
+    maxNewTokens: numbers['max-new-tokens'] ?? planned.max_new_tokens,
+    batchSize: numbers['batch-size'] ?? planned.batch_size,
+    temperature: planned.temperature,
+    seed: target.seed,
+    stopAtEndOfTurn: planned.stop_at_end_of_turn,
     generalText: generalText === undefined ? undefined : resolve(io.cwd, generalText),
     replace: parsed.flags.has('replace'),
     cwd: io.cwd,

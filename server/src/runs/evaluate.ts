@@ -21,6 +21,11 @@ export interface EvaluateInvocation {
   generalText?: string;
   out?: string;
   replace?: boolean;
+  /** 0 (absent): greedy; above 0, sampling seeded with `seed`. */
+  temperature?: number;
+  seed?: number;
+  /** false: stop at EOS only. Absent: true. */
+  stopAtEndOfTurn?: boolean;
 }
 
 /** The argument array (never a shell string) for the evaluate verb. Pure. */
@@ -38,9 +43,12 @@ export function buildEvaluateArgs(inv: EvaluateInvocation): { command: string; a
     ['--batch-size', inv.batchSize],
     ['--general-text', inv.generalText],
     ['--out', inv.out],
+    ['--temperature', inv.temperature || undefined],
+    ['--seed', inv.temperature ? inv.seed : undefined],
   ];
   for (const [flag, value] of pairs) if (value !== undefined && value !== null) args.push(flag, String(value));
   if (inv.replace) args.push('--replace');
+  if (inv.stopAtEndOfTurn === false) args.push('--no-stop-at-end-of-turn');
   return { command: inv.python, args };
 }
 

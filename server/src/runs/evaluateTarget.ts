@@ -10,7 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { MAX_CONFIG_BYTES, hasSyntaxError, parseConfigDocument } from '../core/document/configDocument';
 import { detectDialect, isToolDialectId } from '../core/dialects';
 import { normalizeDialect } from '../core/dialects/normalize';
-import type { TrainingPlan } from '../core/plan/types';
+import { EVAL_DEFAULTS } from '../core/plan/defaults';
+import type { EvalPlan, TrainingPlan } from '../core/plan/types';
 import { PLAN_FILE, isRunAlive } from './lifecycle';
 
 export const EVAL_DIR = 'eval';
@@ -30,6 +31,10 @@ export type EvalTargetResult =
       folder: string;
       kind: 'run' | 'adapter';
       config: { path: string; dialect: string; settings: EvalSettings } | null;
+      /** The run's eval block (plan.json), else the defaults: what the command line does not say. */
+      evalPlan: EvalPlan;
+      /** The run's training.seed, which sampling (eval.temperature > 0) starts from; 0 without a plan. */
+      seed: number;
     }
   | { ok: false; message: string };
 
@@ -92,6 +97,18 @@ export function configBeside(adapterFolder: string): { path: string; dialect: st
   return null;
 }
 
+/** plan.json's eval block and seed; the defaults when the plan has none (other dialects, older plans) or cannot be read. */
+function runEvalPlan(folder: string): { evalPlan: EvalPlan; seed: number } {
+  try {
+    const plan = JSON.parse(readFileSync(join(folder, PLAN_FILE), 'utf8')) as Partial<TrainingPlan>;
+    const seed = typeof plan.training?.seed === 'number' ? plan.training.seed : 0;
+    const block = plan.eval && typeof plan.eval === 'object' ? { ...EVAL_DEFAULTS, ...plan.eval } : EVAL_DEFAULTS;
+    return { evalPlan: block, seed };
+  } catch {
+    return { evalPlan: EVAL_DEFAULTS, seed: 0 }; // the trainer reads plan.json itself and says what is wrong with it
+  }
+}
+
 /** TARGET checked: a folder, a run of ours not training now, or a PEFT adapter folder (with its config when found). */
 export function resolveEvalTarget(target: string): EvalTargetResult {
   const folder = resolve(target);
@@ -106,9 +123,10 @@ export function resolveEvalTarget(target: string): EvalTargetResult {
         ok: false,
         message: `${folder} is still training; evaluate it once it has ended (or lora-lens stop ${folder})`,
       };
-    return { ok: true, folder, kind: 'run', config: null };
+    return { ok: true, folder, kind: 'run', config: null, ...runEvalPlan(folder) };
   }
-  if (isFile(join(folder, ADAPTER_CONFIG))) return { ok: true, folder, kind: 'adapter', config: configBeside(folder) };
+  if (isFile(join(folder, ADAPTER_CONFIG)))
+    return { ok: true, folder, kind: 'adapter', config: configBeside(folder), evalPlan: EVAL_DEFAULTS, seed: 0 };
   return {
     ok: false,
     message: `${folder} is neither a run folder (plan.json) nor a PEFT adapter folder (adapter_config.json); for axolotl or LLaMA-Factory pass their output_dir`,

@@ -29,6 +29,16 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument(
+        "--temperature", type=float, default=0.0, help="0: greedy (default); above 0: sampling, seeded with --seed"
+    )
+    p.add_argument("--seed", type=int, default=0, help="the sampling seed (each model starts from it)")
+    p.add_argument(
+        "--no-stop-at-end-of-turn",
+        dest="stop_at_end_of_turn",
+        action="store_false",
+        help="stop at EOS only, not at the chat template's end-of-turn token",
+    )
+    p.add_argument(
         "--general-text",
         type=Path,
         default=None,
@@ -62,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
     from .run import EvalOptions, evaluate
     from .target import Overrides, resolve_target
 
-    problem = _positive(args)
+    problem = _positive(args) or (
+        f"--temperature must be 0 (greedy) or more; got {args.temperature}" if not args.temperature >= 0 else None
+    )
     if problem:
         print(f"lora_lens_trainer evaluate: {problem}", file=sys.stderr)
         return 1
@@ -82,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
                 args.batch_size,
                 args.general_text,
                 args.general_chunks,
+                args.temperature,
+                args.seed,
+                args.stop_at_end_of_turn,
             ),
         )
     except EvalError as error:

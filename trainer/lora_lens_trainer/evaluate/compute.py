@@ -59,6 +59,14 @@ def loss(model: Any, examples: list[Example], batch_size: int, pad_id: int, devi
 
 
 @dataclass(frozen=True)
+class Sampling:
+    """temperature 0: greedy; above 0, sampling, the generator seeded with `seed` before the first batch."""
+
+    temperature: float = 0.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Generated:
     token_ids: list[list[int]]
     # Per prompt: whether it ended at a stop token (else at max_new_tokens).
@@ -78,10 +86,15 @@ def generate(
     batch_size: int,
     pad_id: int,
     device: Any,
+    sampling: Sampling = Sampling(),
 ) -> Generated:
-    """Greedy continuations, batched by length with left padding (transformers' generate keeps the KV cache and
-    derives positions from the attention mask); each cut before its first stop token."""
+    """Greedy (or sampled) continuations, batched by length with left padding (transformers' generate keeps the KV
+    cache and derives positions from the attention mask); each cut before its first stop token."""
     import torch
+
+    sample = sampling.temperature > 0
+    if sample:
+        torch.manual_seed(sampling.seed)
 
     out: list[list[int]] = [[] for _ in prompts]
     stopped = [False] * len(prompts)
@@ -99,12 +112,12 @@ def generate(
             result = model.generate(
                 input_ids=ids.to(device),
                 attention_mask=mask.to(device),
-                do_sample=False,
+                do_sample=sample,
                 max_new_tokens=max_new_tokens,
                 eos_token_id=stop_ids,
                 pad_token_id=pad_id,
                 use_cache=True,
-                temperature=None,
+                temperature=sampling.temperature if sample else None,
                 top_p=None,
                 top_k=None,
             )

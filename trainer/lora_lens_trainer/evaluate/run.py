@@ -29,6 +29,10 @@ class EvalOptions:
     batch_size: int = 8
     general_text: Path | None = None
     general_chunks: int = 64
+    # 0: greedy decoding; above 0, sampling at this temperature, each model seeded with `seed`.
+    temperature: float = 0.0
+    seed: int = 0
+    stop_at_end_of_turn: bool = True
 
 
 def out_folder(target: EvalTarget, options: EvalOptions) -> Path:
@@ -41,9 +45,9 @@ def out_folder(target: EvalTarget, options: EvalOptions) -> Path:
     return out
 
 
-def stop_tokens(tokenizer: Any, template: str | None) -> tuple[list[int], list[str]]:
-    """EOS and the template's end-of-turn token, as ids and as text."""
-    names = [t for t in EOT_TOKENS if template and t in template]
+def stop_tokens(tokenizer: Any, template: str | None, end_of_turn: bool = True) -> tuple[list[int], list[str]]:
+    """EOS and (unless end_of_turn is off) the template's end-of-turn token, as ids and as text."""
+    names = [t for t in EOT_TOKENS if end_of_turn and template and t in template]
     if tokenizer.eos_token:
         names.append(tokenizer.eos_token)
     ids: list[int] = []
@@ -110,7 +114,7 @@ def evaluate(target: EvalTarget, options: EvalOptions) -> dict[str, Any]:
         if options.general_text
         else None
     )
-    stop_ids, stop_names = stop_tokens(tokenizer, template)
+    stop_ids, stop_names = stop_tokens(tokenizer, template, options.stop_at_end_of_turn)
     pad = tokenizer.pad_token_id
     figures: dict[str, dict[str, Any]] = {}
     answers: dict[str, list[str]] = {}
@@ -120,7 +124,14 @@ def evaluate(target: EvalTarget, options: EvalOptions) -> dict[str, Any]:
         if general:
             phase["general"] = compute.loss(model, general, options.batch_size, pad, device)
         gen = compute.generate(
-            model, [p.input_ids for p in prompts], stop_ids, options.max_new_tokens, options.batch_size, pad, device
+            model,
+            [p.input_ids for p in prompts],
+            stop_ids,
+            options.max_new_tokens,
+            options.batch_size,
+            pad,
+            device,
+            compute.Sampling(options.temperature, options.seed),
         )
         answers[name] = [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in gen.token_ids]
         phase["generation"] = {
@@ -158,7 +169,9 @@ def evaluate(target: EvalTarget, options: EvalOptions) -> dict[str, Any]:
         "generation": {
             "max_new_tokens": options.max_new_tokens,
             "batch_size": options.batch_size,
-            "greedy": True,
+            "greedy": options.temperature == 0,
+            "temperature": options.temperature,
+            "seed": options.seed if options.temperature > 0 else None,
             "stop_tokens": stop_names,
             **{name: figures[name]["generation"] for name in ("base", "tuned")},
         },

@@ -100,7 +100,7 @@ def _from_run(folder: Path, o: Overrides) -> EvalTarget:
         tokenizer_source=str(saved) if _has_tokenizer(saved) else plan.model.name_or_path,
         chat_template=o.chat_template or plan.data.chat_template,
         data_format=_format(o.data_format or plan.data.format),
-        eval_file=_eval_file(o.eval_file, plan.data.eval, folder),
+        eval_file=_eval_file(o.eval_file, (plan.eval.file if plan.eval else None) or plan.data.eval, folder),
         max_length=o.max_length or plan.data.max_length,
         quantized_training=plan.method == "qlora",
     )
