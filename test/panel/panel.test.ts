@@ -812,3 +812,31 @@ test(
     await page.close();
   },
 );
+
+test('a run reads "loading N%" while the trainer streams its checkpoint, then runs', { skip }, async () => {
+  const { page, problems } = await openPanel();
+  const gib = 1024 ** 3;
+  const loading = (phase: string, done: number, tensors: number) => ({
+    event: 'loading',
+    time: 1,
+    model: 'meta-llama/Llama-3.1-70B',
+    phase,
+    tensors_done: tensors,
+    tensors_total: 723,
+    loaded_bytes: done * gib,
+    total_bytes: 40 * gib,
+  });
+  await send(page, [
+    { type: 'runs', runs: [{ id: 'r1', label: 'llama-70b-qlora', settings: { method: 'qlora' } }] },
+    { type: 'events', runId: 'r1', events: [loading('start', 0, 0), loading('progress', 18, 320)] as never },
+  ]);
+  await page.waitForSelector('#header .status-loading');
+  assert.equal(await page.textContent('#header .status'), 'loading 45%');
+  assert.match((await page.textContent('#header'))!, /meta-llama\/Llama-3\.1-70B: 18\.0\/40\.0 GiB, 320\/723 tensors/);
+  const start = recorded('lora-80.events.jsonl')[0];
+  await send(page, [{ type: 'events', runId: 'r1', events: [loading('done', 40, 723), start] as never }]);
+  await page.waitForSelector('#header .status-running');
+  assert.ok(!(await page.textContent('#header'))!.includes('loading'));
+  assert.deepEqual(problems, []);
+  await page.close();
+});
