@@ -265,7 +265,7 @@ def memory7b(out: Path) -> list[dict[str, Any]]:
     import bench  # type: ignore[import-not-found]
 
     rows = []
-    kernel = os.environ.get("LORA_LENS_NF4_KERNEL", "reference")
+    kernel = os.environ.get("LORA_LENS_NF4_KERNEL", "dequant")  # the default path on CUDA
     for upcast in (False, True):
         row = bench.ours("qwen2-7b", "qlora", 16, 2048, 1, True, 4, upcast=upcast, kernel=kernel)
         rows.append(row)
