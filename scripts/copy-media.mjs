@@ -12,14 +12,16 @@ const out = join(root, 'media', 'build');
 mkdirSync(out, { recursive: true });
 copyFileSync(join(root, 'node_modules/uplot/dist/uPlot.iife.min.js'), join(out, 'uPlot.iife.min.js'));
 copyFileSync(join(root, 'node_modules/uplot/dist/uPlot.min.css'), join(out, 'uPlot.min.css'));
-await build({
-  entryPoints: [join(root, 'webview/panel.ts')],
-  outfile: join(out, 'panel.js'),
-  bundle: true,
-  format: 'iife',
-  platform: 'browser',
-  target: 'chrome120',
-  minify: process.argv.includes('--minify'),
-  sourcemap: false,
-  logLevel: 'warning',
-});
+// The page scripts: the run panel, and the training-data preview (webview/preview.ts).
+for (const name of ['panel', 'preview'])
+  await build({
+    entryPoints: [join(root, `webview/${name}.ts`)],
+    outfile: join(out, `${name}.js`),
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'chrome120',
+    minify: process.argv.includes('--minify'),
+    sourcemap: false,
+    logLevel: 'warning',
+  });

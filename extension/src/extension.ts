@@ -6,6 +6,7 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import { activateRuns } from './runs/activate';
+import { activatePreview } from './preview/activate';
 import { createStatusBar } from './statusBar';
 import { registerConvertCommand } from './convert';
 
@@ -14,7 +15,8 @@ let client: LanguageClient | undefined;
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('LoRA Lens', { log: true });
   context.subscriptions.push(output);
-  activateRuns(context, { client: () => client });
+  const runs = activateRuns(context, { client: () => client });
+  activatePreview(context, { client: () => client, trainerCommand: (uri) => runs.trainerCommand(uri) });
   context.subscriptions.push(registerConvertCommand(() => client, output));
 
   const serverModule = context.asAbsolutePath('dist/server.js');

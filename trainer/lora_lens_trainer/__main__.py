@@ -1,7 +1,7 @@
 """python -m lora_lens_trainer run --plan plan.json --run-dir runs/<id> [--resume | --resume-anyway | --dry-run] | merge --run-dir D |
 export --run-dir D [--format gguf|merged] [--quant f16] [--out PATH] [--reference] |
 evaluate --target DIR [--eval-file F] [--general-text F] [--rows N] [...] | doctor |
-preview --plan plan.json [--rows N] [--sample N] [--seed S]
+preview --plan plan.json [--rows N] [--sample N] [--seed S] [--row I ...] [--line L ...]
 
 Exit codes: schemas/exit-codes.json."""
 
@@ -67,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     preview.add_argument("--rows", type=int, default=5, help="the first N rows (default 5)")
     preview.add_argument("--sample", type=int, default=0, help="also a seeded random sample of N rows")
     preview.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
+    preview.add_argument("--row", type=int, action="append", default=[], help="also this row (0-based; repeatable)")
+    preview.add_argument(
+        "--line", type=int, action="append", default=[], help="also the row starting on this file line (1-based)"
+    )
     from .evaluate import cli as evaluate_cli
 
     evaluate_cli.add_parser(sub)
@@ -82,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if min(args.rows, args.sample) < 0:
             parser.error("--rows and --sample must be 0 or more")
-        return run_preview(args.plan, Selection(args.rows, args.sample, args.seed))
+        return run_preview(args.plan, Selection(args.rows, args.sample, args.seed, tuple(args.row), tuple(args.line)))
     if args.command == "doctor":
         from .doctor import report
 

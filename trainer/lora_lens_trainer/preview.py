@@ -10,6 +10,7 @@ names a template and the model's tokenizer_config.json carries another, each row
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import random
@@ -37,6 +38,10 @@ class Selection:
     first: int
     sample: int
     seed: int
+    # Rows asked for by index, or by the 1-based file line the data-safety findings name (the editor's "open row
+    # in preview"): shown with the first rows.
+    rows: tuple[int, ...] = ()
+    lines: tuple[int, ...] = ()
 
 
 def content_hash(row: dict[str, Any]) -> str:
@@ -46,10 +51,37 @@ def content_hash(row: dict[str, Any]) -> str:
 
 
 def selected_indices(total: int, selection: Selection) -> tuple[list[int], list[int]]:
-    """The first rows and a seeded sample of all rows (the same seed and file give the same sample)."""
-    first = list(range(min(selection.first, total)))
+    """The first rows (and those asked for by index) and a seeded sample of all rows (the same seed and file give
+    the same sample)."""
+    first = sorted(set(range(min(selection.first, total))) | {i for i in selection.rows if 0 <= i < total})
     sample = sorted(random.Random(selection.seed).sample(range(total), min(selection.sample, total)))
     return first, sample
+
+
+def index_of_line(path: str, line: int) -> int | None:
+    """The 0-based row index, as readers.py counts rows, of the row that starts on this 1-based line of a .jsonl or
+    .csv file (blank lines are no rows; a CSV header is none either); None when no row starts there."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".jsonl":
+        count = 0
+        with open(path, encoding="utf-8") as fh:
+            for number, text in enumerate(fh, 1):
+                if number == line:
+                    return count if text.strip() else None
+                count += 1 if text.strip() else 0
+        return None
+    if suffix == ".csv":
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            start, index = 1, -1  # the header is not a row
+            for record in reader:
+                if record:
+                    if start == line:
+                        return index if index >= 0 else None
+                    index += 1
+                start = reader.line_num + 1
+        return None
+    return None
 
 
 def _special_ids(tokenizer: Any) -> set[int]:
@@ -160,7 +192,11 @@ def build_report(plan: Any, tokenizer: Any, selection: Selection) -> dict[str, A
     rows, _ = clean_rows(raw_rows, dedupe=False, html_strip=d.strip_html)
     template = chat_template_for(tokenizer, d.format, d.chat_template)
     own_state, own = own_template(tokenizer, d.chat_template, template) if d.format == "chat" else ("none", None)
-    first, sample = selected_indices(len(rows), selection)
+    located = [{"line": n, "index": _located(d.train, n)} for n in selection.lines]
+    asked = tuple(x["index"] for x in located if x["index"] is not None)
+    first, sample = selected_indices(
+        len(rows), Selection(selection.first, selection.sample, selection.seed, selection.rows + asked)
+    )
     duplicates = _duplicates(rows) if d.dedupe else {}
     ctx = {
         "tokenizer": tokenizer,
@@ -185,8 +221,16 @@ def build_report(plan: Any, tokenizer: Any, selection: Selection) -> dict[str, A
         "first": first,
         "sample": sample,
         "notes": _notes(plan, own_state),
+        "located": located,
         "rows": entries,
     }
+
+
+def _located(path: str, line: int) -> int | None:
+    try:
+        return index_of_line(path, line) if "://" not in path else None
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
 
 
 def checked(report: dict[str, Any]) -> dict[str, Any]:
@@ -204,7 +248,7 @@ def run(plan_path: Path, selection: Selection) -> int:
     from .modeling import ModelError, load_tokenizer
     from .plan import PlanError, read_plan
 
-    if selection.first + selection.sample > MAX_SELECTED:
+    if selection.first + selection.sample + len(selection.rows) > MAX_SELECTED:
         print(f"lora_lens_trainer preview: at most {MAX_SELECTED} rows at once (--rows + --sample)", file=sys.stderr)
         return 2
     try:

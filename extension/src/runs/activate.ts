@@ -5,8 +5,9 @@ import { EnvironmentView } from './environmentView';
 import { RunPanel } from './panel';
 import type { PanelState } from './panelProtocol';
 
-/** The editor side of runs: commands, the run history view, the run panel's serializer. */
-export function activateRuns(context: vscode.ExtensionContext, hooks: RunsHooks = {}): void {
+/** The editor side of runs: commands, the run history view, the run panel's serializer. Returns the context (the
+ * preview panel starts the trainer with its interpreter). */
+export function activateRuns(context: vscode.ExtensionContext, hooks: RunsHooks = {}): RunsContext {
   const ctx = new RunsContext(context, hooks);
   for (const [id, factory] of Object.entries(RUN_COMMANDS))
     context.subscriptions.push(vscode.commands.registerCommand(id, factory(ctx)));
@@ -79,4 +80,5 @@ export function activateRuns(context: vscode.ExtensionContext, hooks: RunsHooks 
       for (const { run } of ctx.active.values()) void run.stop();
     },
   });
+  return ctx;
 }

@@ -22,6 +22,10 @@ export interface PreviewRequest {
   /** A seeded random sample of N rows (0: none). */
   sample: number;
   seed: number;
+  /** Rows asked for by index (shown with the first rows): the data-safety quick fix's row. */
+  include?: number[];
+  /** Rows by the 1-based file line they start on (the trainer maps each to its index: `located`). */
+  lines?: number[];
   cwd: string;
   trainerRoot: string | null;
   env?: NodeJS.ProcessEnv;
@@ -51,10 +55,12 @@ export function checkPreviewReport(
 export function buildPreviewArgs(
   python: string,
   planPath: string,
-  req: Pick<PreviewRequest, 'rows' | 'sample' | 'seed'>,
+  req: Pick<PreviewRequest, 'rows' | 'sample' | 'seed' | 'include' | 'lines'>,
 ): { command: string; args: string[] } {
   const args = ['-c', TRAINER_BOOTSTRAP, 'preview', '--plan', planPath, '--rows', String(req.rows)];
   args.push('--sample', String(req.sample), '--seed', String(req.seed));
+  for (const row of req.include ?? []) args.push('--row', String(row));
+  for (const line of req.lines ?? []) args.push('--line', String(line));
   return { command: python, args };
 }
 

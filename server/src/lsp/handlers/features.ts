@@ -8,6 +8,7 @@ import { targetModuleNames } from '../../core/models';
 import { getQuickFixes } from '../codeActions';
 import { getDisableActions } from '../disableActions';
 import { getMemoryHover, getMemoryInlayHints, getRunCodeLenses } from '../memoryFeatures';
+import { getOpenRowActions, getPreviewCodeLenses } from '../previewActions';
 import type { Workspace } from '../workspace';
 
 /** Completion and hover. */
@@ -54,14 +55,16 @@ export function registerDocumentFeatures(connection: Connection, workspace: Work
     workspace.withConfig(params.textDocument.uri, [], (d) => [
       ...getQuickFixes(params.textDocument.uri, cache.get(d), params.context.diagnostics),
       ...getDisableActions(params.textDocument.uri, cache.get(d), params.context.diagnostics),
+      ...getOpenRowActions(params.textDocument.uri, params.context.diagnostics),
     ]),
   );
   connection.languages.inlayHint.on((params) =>
     workspace.withConfig(params.textDocument.uri, [], (d) => getMemoryInlayHints(cache.get(d), workspace.analyze(d))),
   );
   connection.onCodeLens((params) =>
-    workspace.withConfig(params.textDocument.uri, [], (d) =>
-      getRunCodeLenses(params.textDocument.uri, cache.get(d), workspace.analyze(d)),
-    ),
+    workspace.withConfig(params.textDocument.uri, [], (d) => [
+      ...getRunCodeLenses(params.textDocument.uri, cache.get(d), workspace.analyze(d)),
+      ...getPreviewCodeLenses(params.textDocument.uri, cache.get(d), workspace.analyze(d)),
+    ]),
   );
 }
