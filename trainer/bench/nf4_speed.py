@@ -117,9 +117,12 @@ CASES = {
 ORDER = [(label, bs) for pair in zip(CASES, CASES) for label, bs in zip(pair, (1, 4))]
 # Seconds a case may need at most (model build, quantization, steps), to skip what would overrun the budget.
 CASE_COST_S = {1: 30.0, 4: 40.0}
+FUSED_COST_S = 90.0  # the fused kernel's batch-1 case: its backward shapes compile, and its steps were 14 s each
 
 
-def step_rows(steps: int) -> list[dict[str, Any]]:
+def step_rows(steps: int, save: Any = None) -> list[dict[str, Any]]:
+    """The step cases in ORDER, each printed (a JSON row, then its ratios so far) and passed to `save` as it ends, so
+    that a call cut short keeps what ran."""
     import bench  # type: ignore[import-not-found]
 
     rows: dict[tuple[str, int], dict[str, Any]] = {}
@@ -130,7 +133,7 @@ def step_rows(steps: int) -> list[dict[str, Any]]:
             if "step_s" not in fused1 or "step_s" not in lora1 or fused1["step_s"] > 3 * lora1["step_s"]:
                 print(f"== skipped {label} bs {bs}: its batch-1 step was not within 3x of LoRA's", flush=True)
                 continue
-        if elapsed() + CASE_COST_S[bs] > BUDGET_S:
+        if elapsed() + (FUSED_COST_S if path == "triton" else CASE_COST_S[bs]) > BUDGET_S:
             print(f"== skipped {label} bs {bs}: {elapsed():.0f} s spent of {BUDGET_S:.0f}", flush=True)
             continue
         nf4_dequant.release_workspace()  # each case's peak counts its own buffers only
@@ -147,14 +150,23 @@ def step_rows(steps: int) -> list[dict[str, Any]]:
         row.update(label=label, case_s=round(time.perf_counter() - t, 1))
         rows[(label, bs)] = row
         print(json.dumps(row), flush=True)
+        _print_ratios(bs, {label: row}, _same_bs(rows, bs))
+        if save is not None:
+            save(list(rows.values()))
+    print("== summary", flush=True)
     for bs in (1, 4):
-        _print_ratios(bs, {label: row for (label, b), row in rows.items() if b == bs})
+        _print_ratios(bs, _same_bs(rows, bs), _same_bs(rows, bs))
     return list(rows.values())
 
 
-def _print_ratios(bs: int, found: dict[str, dict[str, Any]]) -> None:
+def _same_bs(rows: dict[tuple[str, int], dict[str, Any]], bs: int) -> dict[str, dict[str, Any]]:
+    return {label: row for (label, b), row in rows.items() if b == bs}
+
+
+def _print_ratios(bs: int, show: dict[str, dict[str, Any]], found: dict[str, dict[str, Any]]) -> None:
+    """One line per row of `show`, with its step-time ratios to the LoRA rows in `found` (n/a where not run yet)."""
     lora, hf = found.get("LoRA bf16", {}), found.get("transformers+PEFT LoRA", {})
-    for label, row in found.items():
+    for label, row in show.items():
         if "step_s" not in row:
             print(f"== qwen2-7b seq 2048 bs {bs} {label}: {row.get('error', 'no result')}", flush=True)
             continue
@@ -212,7 +224,13 @@ def main() -> None:
     (out / "nf4-speed.json").write_text(json.dumps(result, indent=1))
     result["fused_tiles"] = os.environ[kernels.TILES_ENV] = _fastest_tiles(result["kernels"])
     print(f"== the fused QLoRA steps use tiles {result['fused_tiles']} (fastest on gate/up)", flush=True)
-    result["steps"] = step_rows(steps=4)
+
+    def save(rows: list[dict[str, Any]]) -> None:
+        result["steps"] = rows
+        result["elapsed_s"] = round(elapsed(), 1)
+        (out / "nf4-speed.json").write_text(json.dumps(result, indent=1))
+
+    result["steps"] = step_rows(steps=4, save=save)
     result["elapsed_s"] = round(elapsed(), 1)
     (out / "nf4-speed.json").write_text(json.dumps(result, indent=1))
     print(f"== done in {elapsed():.0f} s; {out / 'nf4-speed.json'}", flush=True)
