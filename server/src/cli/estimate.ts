@@ -11,6 +11,7 @@ import { formatCount, formatGiB, MEMORY_NO_FIT, perGpu } from '../core/estimate/
 import { loadRamLine } from '../core/estimate/memory/loadRam';
 import type { EstimateReport } from '../core/estimate/report';
 import { evaluationDetail, trainingAndEvaluationLine, type EvaluationEstimate } from '../core/estimate/evaluation';
+import { exportDetail, exportJson, exportLine } from '../core/estimate/export';
 import { estimateReportOf } from '../core/analysis/estimateReport';
 import type { Engine } from '../core/plan/types';
 import type { MethodComparison } from '../core/estimate/throughput/compare';
@@ -240,6 +241,7 @@ function toJson({ file, report, gpuNote, comparison, errors }: Result): Record<s
       : null,
     load_ram: { bytes: int(report.loadRam.bytes), kind: report.loadRam.kind },
     evaluation: evaluationJson(report.evaluation),
+    merge_export: exportJson(report.mergeExport),
     ...(comparison
       ? {
           compare: comparison.map((c) => ({
@@ -350,6 +352,8 @@ function toText({ report, gpuNote, comparison }: Result): string {
   for (const s of fit.suggestions) out.push(`  - ${s.title}`);
   out.push(`evaluation: ${trainingAndEvaluationLine(est, report.evaluation)}`);
   out.push(`  ${evaluationDetail(report.evaluation)}`);
+  out.push(`after training: ${exportLine(report.mergeExport, est)}`);
+  out.push(`  ${exportDetail(report.mergeExport)}`);
   const timeText = timeLine(gpu, throughput, time);
   if (timeText) out.push(timeText);
   out.push(loadRamLine(report.loadRam));

@@ -14,6 +14,7 @@ import {
 } from '../core/estimate/memory/presentation';
 import { loadRamLine } from '../core/estimate/memory/loadRam';
 import { evaluationDetail, trainingAndEvaluationLine } from '../core/estimate/evaluation';
+import { exportDetail, exportLine } from '../core/estimate/export';
 import type { FitPlan, FitSuggestion } from '../core/estimate/memory/suggest';
 import type { MethodComparison } from '../core/estimate/throughput/compare';
 import { formatDurationShort } from '../core/estimate/throughput/time';
@@ -139,6 +140,7 @@ export function decisionHoverMarkdown(report: EstimateReport, ownDialect: boolea
     ...report.assumptions.map((a) => `_Assumed: ${a}._`),
     breakdownMarkdown(est),
     ...(report.evaluation.fits === false && est.fits !== false ? [] : [evaluation]),
+    `**After training**: ${exportLine(report.mergeExport, est)}. ${exportDetail(report.mergeExport)}.`,
     `${loadRamLine(report.loadRam).replace(/^l/, 'L')}.`,
   );
   return [...first, '---', ...rest].join('\n\n');

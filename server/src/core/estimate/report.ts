@@ -9,6 +9,7 @@ import type { GpuSpec } from '../gpu/types';
 import type { ModelSource, ModelSpec } from '../models/types';
 import type { TrainingPlan } from '../plan/types';
 import { estimateEvaluation, type EvaluationEstimate } from './evaluation';
+import { estimateExport, type ExportEstimate } from './export';
 import type { EstimateOptions } from './memory/estimate';
 import { estimateLoadRam, type LoadRam } from './memory/loadRam';
 import { recommendMethod, type MethodRecommendation } from './memory/recommend';
@@ -60,6 +61,8 @@ export interface EstimateReport {
   compare(): MethodComparison[];
   /** `lora-lens eval` of the trained model on one GPU: its peak beside the training's (evaluation.ts). */
   evaluation: EvaluationEstimate;
+  /** The merge and the GGUF export after training: their GPU and CPU peaks (export.ts). */
+  mergeExport: ExportEstimate;
   assumptions: string[];
   /** The estimate's, the time's and the throughput's notes, in that order, without repeats. */
   notes: string[];
@@ -110,6 +113,7 @@ export function buildEstimateReport(input: EstimateReportInput): EstimateReport 
   const costPerHour = hourlyRate(plan, input.costOverride, input.costSetting);
   const time = estimateTrainingTime(spec, plan, gpu, dataset, costPerHour);
   const throughput = time?.throughput ?? estimateThroughput(spec, plan, gpu);
+  const loadRam = estimateLoadRam(spec, plan);
   let comparison: MethodComparison[] | null = null;
   return {
     modelId: spec.id,
@@ -122,9 +126,10 @@ export function buildEstimateReport(input: EstimateReportInput): EstimateReport 
     throughput,
     time,
     costPerHour,
-    loadRam: estimateLoadRam(spec, plan),
+    loadRam,
     compare: () => (comparison ??= compareMethods(spec, plan, gpu, dataset, costPerHour, options)),
     evaluation: estimateEvaluation(spec, plan, estimate),
+    mergeExport: estimateExport(spec, plan, estimate, loadRam),
     assumptions: input.assumptions ?? [],
     notes: [...new Set([...estimate.notes, ...(time?.notes ?? []), ...(throughput?.notes ?? [])])],
   };
