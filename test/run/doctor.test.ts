@@ -13,6 +13,7 @@ import {
   parseDoctorReport,
   runDoctorCheck,
   type DoctorReport,
+  type PackageInfo,
 } from '../../server/src/runs/doctor';
 import { REPO } from './helpers';
 
@@ -29,6 +30,7 @@ const FULL: Required<DoctorReport> = {
     peft: { installed: true, version: '0.21.0', error: null },
     safetensors: { installed: true, version: '0.8.0', error: null },
     bitsandbytes: { installed: false, version: null, error: 'ModuleNotFoundError' },
+    gguf: { installed: true, version: '0.19.0', error: null },
   },
   required_packages: ['torch', 'transformers', 'peft', 'safetensors'],
   cuda: { available: false, version: null, gpus: [] },
@@ -67,6 +69,23 @@ test('the TS report type and schemas/doctor.schema.json agree: a full report val
     'bytes are integers',
   );
   assert.deepEqual(parseDoctorReport('Traceback (most recent call last):').ok, false);
+});
+
+test('gguf (issue 26): its version when installed, else the install command for lora-lens export', () => {
+  const packages = (gguf: PackageInfo) => ({ ...FULL, packages: { ...FULL.packages, gguf } });
+  const present = formatDoctorReport(packages({ installed: true, version: '0.19.0', error: null }), []);
+  assert.match(present, /^ {2}ok {7}gguf 0\.19\.0$/m);
+  const absent = formatDoctorReport(
+    packages({ installed: false, version: null, error: "ModuleNotFoundError: No module named 'gguf'" }),
+    [],
+  );
+  assert.ok(
+    absent.includes(
+      '  absent   gguf (optional: lora-lens export --format gguf writes with it: /venv/bin/python -m pip install gguf==0.19.0)',
+    ),
+    absent,
+  );
+  assert.equal(doctorValidator()(packages({ installed: true, version: 19 } as never)), false);
 });
 
 test('no NVIDIA GPU comes first, before any advice to install gigabytes; no claim about CUDA while torch is absent', () => {

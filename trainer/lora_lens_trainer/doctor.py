@@ -19,12 +19,18 @@ def _version(module: str) -> dict[str, Any]:
     except Exception as error:  # bitsandbytes raises RuntimeError on a broken CUDA setup
         return {"installed": False, "version": None, "error": f"{type(error).__name__}: {error}".splitlines()[0][:300]}
     version = getattr(mod, "__version__", None)
+    if version is None:  # gguf, among others, has no __version__: its distribution's metadata has it
+        try:
+            version = importlib.metadata.version(module)
+        except Exception:
+            version = None
     return {"installed": True, "version": str(version) if version is not None else None, "error": None}
 
 
 # The one list of packages the trainer cannot run without; every caller reads it from the report.
 REQUIRED_PACKAGES = ("torch", "transformers", "peft", "safetensors")
-OPTIONAL_PACKAGES = ("accelerate", "bitsandbytes", "pyarrow")
+# gguf: llama.cpp's writer, what `lora-lens export --format gguf` writes with (pure Python, imported in milliseconds).
+OPTIONAL_PACKAGES = ("accelerate", "bitsandbytes", "pyarrow", "gguf")
 
 
 # The user's own training tools: distribution name -> console script it installs. Read through importlib.metadata

@@ -54,3 +54,17 @@ def test_tools_are_found_by_their_metadata_without_being_imported(
     assert "axolotl" not in sys.modules
     assert out["gpu_count"] == len(out["cuda"]["gpus"])
     jsonschema.validate(json.loads(json.dumps(out)), json.loads(SCHEMA.read_text()))
+
+
+def test_gguf_is_reported_with_its_distribution_version() -> None:
+    """gguf (what `lora-lens export --format gguf` writes with) has no __version__: the version comes from its
+    distribution's metadata, so the doctor can say which one is installed."""
+    import importlib.metadata
+
+    gguf = report()["packages"]["gguf"]
+    try:
+        installed = importlib.metadata.version("gguf")
+    except importlib.metadata.PackageNotFoundError:
+        assert gguf["installed"] is False and gguf["version"] is None
+        return
+    assert gguf == {"installed": True, "version": installed, "error": None}

@@ -30,7 +30,8 @@ export interface DoctorGpu {
 /** `python -m lora_lens_trainer doctor`'s report; the schema test keeps this type and the schema in step. */
 export interface DoctorReport {
   python: { version: string; executable: string };
-  packages: Record<string, PackageInfo>;
+  /** By import name; `gguf` (optional) is what `lora-lens export --format gguf` writes with. */
+  packages: Record<string, PackageInfo> & { gguf?: PackageInfo };
   /** The packages the trainer cannot run without (the one list: doctor.py's REQUIRED_PACKAGES). */
   required_packages: string[];
   cuda: { available: boolean; version: string | null; gpus: DoctorGpu[] };
@@ -265,7 +266,15 @@ const OPTIONAL_WHY: Record<string, string> = {
   bitsandbytes: 'optional: QLoRA uses the built-in NF4 without it, and adamw_8bit falls back to AdamW',
   pyarrow: 'optional: needed only for .parquet datasets',
   accelerate: 'optional',
+  gguf: `optional: lora-lens export --format gguf writes with it`,
 };
+/** The version `lora-lens export` is tested with (node-llama-cpp 3.21.1 reads its files). */
+export const GGUF_VERSION = '0.19.0';
+
+function optionalWhy(name: string, report: DoctorReport): string {
+  const why = OPTIONAL_WHY[name] ?? 'optional';
+  return name === 'gguf' ? `${why}: ${installCommand(report.python.executable, [`gguf==${GGUF_VERSION}`])}` : why;
+}
 
 /** The report as text for a terminal: the GPU, the packages, then what to fix. */
 export function formatDoctorReport(
@@ -299,9 +308,7 @@ export function formatDoctorReport(
     const required = report.required_packages.includes(name);
     if (info.installed) lines.push(`  ok       ${name} ${info.version ?? ''}`.trimEnd());
     else
-      lines.push(
-        `  ${required ? 'MISSING ' : 'absent  '} ${name}${required ? '' : ` (${OPTIONAL_WHY[name] ?? 'optional'})`}`,
-      );
+      lines.push(`  ${required ? 'MISSING ' : 'absent  '} ${name}${required ? '' : ` (${optionalWhy(name, report)})`}`);
   }
   lines.push('training tools:');
   for (const [id, info] of Object.entries(report.tools) as [keyof DoctorReport['tools'], ToolInfo][]) {
