@@ -57,6 +57,19 @@ export const CHECK: CommandSpec = {
   positionalName: 'FILE',
 };
 
+/** A bad option: exit 2 with the message (and the JSON outcome when asked). */
+function usageFailure(io: CliIO, json: boolean, message: string): number {
+  return reportFailure(
+    io,
+    'check',
+    json,
+    ExitCode.usage,
+    { kind: 'usage', message },
+    {},
+    `lora-lens check: ${message}\n${shortUsage(CHECK)}\n`,
+  );
+}
+
 /** `--tool-version axolotl=0.16,llama-factory=0.9.4` as dialect id → version, or what is wrong with it. */
 export function parseToolVersions(value: string | undefined): Record<string, string> | string {
   const versions: Record<string, string> = {};
@@ -104,29 +117,10 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   }
   const json = parsed.format === 'json';
   const forced = parsed.values.get('dialect');
-  if (forced !== undefined && !isDialectId(forced)) {
-    const message = `--dialect ${forced}: not a dialect; use one of ${DIALECT_IDS.join(', ')}`;
-    return reportFailure(
-      io,
-      'check',
-      json,
-      ExitCode.usage,
-      { kind: 'usage', message },
-      {},
-      `lora-lens check: ${message}\n${shortUsage(CHECK)}\n`,
-    );
-  }
+  if (forced !== undefined && !isDialectId(forced))
+    return usageFailure(io, json, `--dialect ${forced}: not a dialect; use one of ${DIALECT_IDS.join(', ')}`);
   const toolVersions = parseToolVersions(parsed.values.get('tool-version'));
-  if (typeof toolVersions === 'string')
-    return reportFailure(
-      io,
-      'check',
-      json,
-      ExitCode.usage,
-      { kind: 'usage', message: toolVersions },
-      {},
-      `lora-lens check: ${toolVersions}\n${shortUsage(CHECK)}\n`,
-    );
+  if (typeof toolVersions === 'string') return usageFailure(io, json, toolVersions);
   const files = parsed.positionals;
   const reports: FileReport[] = [];
   const inspector = new DatasetInspector();

@@ -16,6 +16,18 @@ function set(value: unknown): boolean {
  * config says it: the run would end there with a ValueError.
  */
 export function checkAxolotlRules(report: DialectReport, config: Config): void {
+  checkQuantizedBase(report, config);
+  checkWarmup(report, config);
+  checkRequired(report, config);
+  checkAdapterName(report, config);
+  checkSafetensors(report, config);
+  checkTargetParametersDropout(report, config);
+  checkDatasetTypes(report, config);
+  checkEvalSplit(report, config);
+}
+
+/** QLoRA's 4-bit base ("Can't load qlora in 8bit", "Require cfg.load_in_4bit to be True for qlora"); a quantized base needs an adapter. */
+function checkQuantizedBase(report: DialectReport, config: Config): void {
   const adapter = config.adapter;
   if (adapter === 'qlora' && !set(config.merge_lora)) {
     if (config.load_in_8bit === true) {
@@ -62,6 +74,10 @@ export function checkAxolotlRules(report: DialectReport, config: Config): void {
       },
     );
   }
+}
+
+/** `warmup_steps` and `warmup_ratio` are mutually exclusive. */
+function checkWarmup(report: DialectReport, config: Config): void {
   if (
     config.warmup_steps !== undefined &&
     config.warmup_steps !== null &&
@@ -81,6 +97,11 @@ export function checkAxolotlRules(report: DialectReport, config: Config): void {
       },
     );
   }
+}
+
+/** The fields axolotl requires: something to train on, `learning_rate`, `base_model`. */
+function checkRequired(report: DialectReport, config: Config): void {
+  const adapter = config.adapter;
   if (!set(config.datasets) && !set(config.pretraining_dataset)) {
     report.atKey(
       ['base_model'],
@@ -106,7 +127,10 @@ export function checkAxolotlRules(report: DialectReport, config: Config): void {
       `${stops}: \`base_model\` is required: the Hub id or folder of the model to fine-tune.`,
     );
   }
-  checkAdapterName(report, config);
+}
+
+/** transformers 5 always writes safetensors: `save_safetensors: false` is refused. */
+function checkSafetensors(report: DialectReport, config: Config): void {
   if (config.save_safetensors === false) {
     report.atValue(
       ['save_safetensors'],
@@ -124,6 +148,10 @@ export function checkAxolotlRules(report: DialectReport, config: Config): void {
       },
     );
   }
+}
+
+/** PEFT's parameter adapters have no dropout. */
+function checkTargetParametersDropout(report: DialectReport, config: Config): void {
   if (set(config.lora_target_parameters) && typeof config.lora_dropout === 'number' && config.lora_dropout !== 0) {
     report.atValue(
       ['lora_dropout'],
@@ -133,8 +161,6 @@ export function checkAxolotlRules(report: DialectReport, config: Config): void {
       { fixes: [setFix(['lora_dropout'], 0)] },
     );
   }
-  checkDatasetTypes(report, config);
-  checkEvalSplit(report, config);
 }
 
 /**

@@ -73,25 +73,46 @@ interface FindingContext {
   selected: SelectedRelease | undefined;
 }
 
+/**
+ * A top-level key as the release checked has it: one it no longer has (removed, with what replaces it), one it does
+ * not have yet, or one it still has that a later release removed (nothing to say). True when that settled the key.
+ */
+function reportAgainstRelease(
+  report: DialectReport,
+  finding: KeyFinding,
+  selected: SelectedRelease,
+  versions: string,
+): boolean {
+  const key = String(finding.path[0]);
+  const inRelease = keyInRelease(AXOLOTL_SCHEMA, key, selected);
+  if (finding.kind === 'unknown' && inRelease.kind === 'still-there') return true;
+  if (finding.kind === 'unknown' && inRelease.kind === 'removed') {
+    const removed = removedKeyFinding(key, inRelease.removed);
+    report.atKey(finding.path, 'warning', 'axolotl-removed-key', removed.message, { fixes: removed.fixes });
+    return true;
+  }
+  if (finding.kind !== 'known' || inRelease.kind !== 'not-yet') return false;
+  report.atKey(
+    finding.path,
+    'warning',
+    'axolotl-key-not-in-release',
+    `\`${key}\` came with axolotl ${inRelease.since}; this file is checked against ${versions}, which ignores it without a word, so the setting is lost. Upgrade axolotl to ${inRelease.since} or later, or remove the key.`,
+    { fixes: [removeFix(finding.path)] },
+  );
+  return true;
+}
+
 function reportFinding(
   report: DialectReport,
   finding: KeyFinding,
   { plugins, explanations, versions, stopped, selected }: FindingContext,
 ): void {
   const name = keyName(finding.path);
-  const inRelease =
-    selected && finding.path.length === 1 ? keyInRelease(AXOLOTL_SCHEMA, String(finding.path[0]), selected) : undefined;
+  // An empty key (`debug:`, a leftover of older examples) holds nothing, so nothing is lost (issue 19: 32 of 49 users' files).
+  if (finding.kind === 'unknown' && (finding.value === null || finding.value === '')) return;
+  if (selected && finding.path.length === 1 && reportAgainstRelease(report, finding, selected, versions)) return;
   switch (finding.kind) {
     case 'unknown': {
-      // An empty key (`debug:`, a leftover of older examples) holds nothing, so nothing is lost (issue 19: 32 of 49 users' files).
-      if (finding.value === null || finding.value === '') return;
-      // A key the release checked still has (removed only later): axolotl reads it.
-      if (inRelease?.kind === 'still-there') return;
-      if (inRelease?.kind === 'removed') {
-        const removed = removedKeyFinding(finding.key, inRelease.removed);
-        report.atKey(finding.path, 'warning', 'axolotl-removed-key', removed.message, { fixes: removed.fixes });
-        return;
-      }
       const suggestion = report.takeSuggestion() ? suggestKey(finding.key, finding.known, finding.present) : undefined;
       const where = finding.path.length > 1 ? ` in \`${keyName(finding.path.slice(0, -1))}\`` : '';
       const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : '';
@@ -108,16 +129,6 @@ function reportFinding(
       return;
     }
     case 'known': {
-      if (inRelease?.kind === 'not-yet') {
-        report.atKey(
-          finding.path,
-          'warning',
-          'axolotl-key-not-in-release',
-          `\`${finding.key}\` came with axolotl ${inRelease.since}; this file is checked against ${versions}, which ignores it without a word, so the setting is lost. Upgrade axolotl to ${inRelease.since} or later, or remove the key.`,
-          { fixes: [removeFix(finding.path)] },
-        );
-        return;
-      }
       const plugin = finding.property['x-gate']?.plugin;
       if (plugin && !plugins.has(plugin) && !plugins.has(plugin.replace(/\.[^.]+$/, ''))) {
         report.atKey(

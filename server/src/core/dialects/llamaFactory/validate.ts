@@ -90,31 +90,45 @@ function legalKeysOf(subKind: SubKind): string[] {
   return keys;
 }
 
+/**
+ * A top-level key as the release checked has it: removed or renamed by then (with what replaces it), not there yet,
+ * or still there though a later release removed it (nothing to say). True when that settled the key.
+ */
+function reportAgainstRelease({ report, versions }: Context, finding: KeyFinding, selected: SelectedRelease): boolean {
+  const key = String(finding.path[0]);
+  const inRelease = keyInRelease(LLAMA_FACTORY_SCHEMA, key, selected);
+  if (finding.kind === 'unknown' && inRelease.kind === 'still-there') return true;
+  if (finding.kind === 'unknown' && inRelease.kind === 'removed') {
+    const { since, change, instead, renameTo } = inRelease.removed;
+    report.atKey(
+      finding.path,
+      'error',
+      'lf-removed-key',
+      `LLaMA-Factory stops with ${PARSER_ERROR}: \`${key}\` was ${renameTo ? 'renamed' : 'removed'} in LLaMA-Factory ${since} (${change}), and this file is checked against ${versions}. Use ${instead}.`,
+      {
+        ...(renameTo ? { suggestion: renameTo } : {}),
+        fixes: renameTo ? [renameFix(finding.path, renameTo)] : [removeFix(finding.path)],
+      },
+    );
+    return true;
+  }
+  if (finding.kind !== 'known' || inRelease.kind !== 'not-yet') return false;
+  report.atKey(
+    finding.path,
+    'error',
+    'lf-key-not-in-release',
+    `LLaMA-Factory stops with ${PARSER_ERROR}: \`${key}\` came with LLaMA-Factory ${inRelease.since}, and this file is checked against ${versions}. Upgrade LLaMA-Factory to ${inRelease.since} or later, or remove the key.`,
+    { fixes: [removeFix(finding.path)] },
+  );
+  return true;
+}
+
 function reportFinding(context: Context, finding: KeyFinding): void {
   const { report, subKind } = context;
   const name = keyName(finding.path);
-  const inRelease =
-    context.selected && finding.path.length === 1
-      ? keyInRelease(LLAMA_FACTORY_SCHEMA, String(finding.path[0]), context.selected)
-      : undefined;
+  if (context.selected && finding.path.length === 1 && reportAgainstRelease(context, finding, context.selected)) return;
   switch (finding.kind) {
     case 'unknown': {
-      // A key the release checked still has (removed only later): LLaMA-Factory reads it.
-      if (inRelease?.kind === 'still-there') return;
-      if (inRelease?.kind === 'removed') {
-        const { since, change, instead, renameTo } = inRelease.removed;
-        report.atKey(
-          finding.path,
-          'error',
-          'lf-removed-key',
-          `LLaMA-Factory stops with ${PARSER_ERROR}: \`${finding.key}\` was ${renameTo ? 'renamed' : 'removed'} in LLaMA-Factory ${since} (${change}), and this file is checked against ${context.versions}. Use ${instead}.`,
-          {
-            ...(renameTo ? { suggestion: renameTo } : {}),
-            fixes: renameTo ? [renameFix(finding.path, renameTo)] : [removeFix(finding.path)],
-          },
-        );
-        return;
-      }
       const renamed = finding.path.length === 1 ? RENAMED_TRAINING_ARGS[finding.key] : undefined;
       if (renamed && !finding.present.has(renamed.to)) {
         report.atKey(
@@ -142,16 +156,6 @@ function reportFinding(context: Context, finding: KeyFinding): void {
       return;
     }
     case 'known':
-      if (inRelease?.kind === 'not-yet') {
-        report.atKey(
-          finding.path,
-          'error',
-          'lf-key-not-in-release',
-          `LLaMA-Factory stops with ${PARSER_ERROR}: \`${finding.key}\` came with LLaMA-Factory ${inRelease.since}, and this file is checked against ${context.versions}. Upgrade LLaMA-Factory to ${inRelease.since} or later, or remove the key.`,
-          { fixes: [removeFix(finding.path)] },
-        );
-        return;
-      }
       reportKnownKey(context, finding.key, finding.path, finding.property);
       return;
     case 'type': {

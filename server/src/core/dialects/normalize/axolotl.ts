@@ -95,6 +95,27 @@ export function axolotlToPlan(
     lost.add(['adapter'], facts.problem!);
     return result(null);
   }
+  return result(
+    planOf(cfg, model, { method: facts.method, load8: facts.load8 }, configPath, opts, { src, lost, problems }),
+  );
+}
+
+/** What the plan's parts record into: the source map, the keys not carried over, the problems. */
+interface Recorders {
+  src: SourceRecorder;
+  lost: LostKeys;
+  problems: NormalizeProblem[];
+}
+
+/** The plan of a config with a base model and a method LoRA Lens plans. */
+function planOf(
+  cfg: Obj,
+  model: string,
+  facts: { method: TrainingPlan['method']; load8: boolean },
+  configPath: string | null,
+  opts: NormalizeOptions,
+  { src, lost, problems }: Recorders,
+): TrainingPlan {
   const method = facts.method;
   const absolute = resolver(configPath);
 
@@ -102,21 +123,7 @@ export function axolotlToPlan(
   const data = dataOf(cfg, method, src, lost, absolute, opts);
   const training = trainingOf(cfg, method, src, lost);
   const precision = precisionOf(cfg, method, src);
-  const distributed = distributedFrom(
-    cfg.deepspeed,
-    (cfg.fsdp_version !== undefined && cfg.fsdp_version !== null) ||
-      (Array.isArray(cfg.fsdp) && cfg.fsdp.length > 0) ||
-      Object.keys(asObject(cfg.fsdp_config)).length > 0,
-  );
-  if (distributed.lost) lost.add(['deepspeed'], distributed.lost);
-  src.add(
-    ['hardware', 'distributed'],
-    cfg.deepspeed ? ['deepspeed'] : cfg.fsdp_version !== undefined ? ['fsdp_version'] : ['fsdp'],
-    { transform: 'none' },
-  );
-  src.add(['hardware', 'num_gpus'], null, {
-    name: "the launcher's process count (axolotl train --num-processes, accelerate or torchrun)",
-  });
+  const distributed = distributedOf(cfg, src, lost);
   src.add(['model', 'name_or_path'], ['base_model']);
   src.add(['model'], ['base_model']); // our dialect's string form of model, which fixes edit
   src.add(['method'], ['adapter'], { transform: 'none' });
@@ -140,7 +147,7 @@ export function axolotlToPlan(
     quantization: method === 'qlora' ? quantizationOf(cfg, src) : null,
     data,
     training,
-    hardware: { gpu: 'auto', num_gpus: 1, distributed: distributed.distributed },
+    hardware: { gpu: 'auto', num_gpus: 1, distributed },
     output: { ...OUTPUT_DEFAULTS, dir: absolute(outputDir || `runs/${defaultRunName(model, method)}`) },
     engine: 'hf',
     ...(preference ? { objective: preference.objective, dpo: preference.dpo } : {}),
@@ -149,7 +156,27 @@ export function axolotlToPlan(
   src.add(['model', 'trust_remote_code'], ['trust_remote_code']);
   for (const item of lostAxolotlKeys(cfg))
     if (!preference?.carried.has(String(item.key[0]))) lost.add(item.key, item.reason);
-  return result(plan);
+  return plan;
+}
+
+/** DeepSpeed or FSDP from axolotl's keys, and where the launcher's process count comes from. */
+function distributedOf(cfg: Obj, src: SourceRecorder, lost: LostKeys): TrainingPlan['hardware']['distributed'] {
+  const distributed = distributedFrom(
+    cfg.deepspeed,
+    (cfg.fsdp_version !== undefined && cfg.fsdp_version !== null) ||
+      (Array.isArray(cfg.fsdp) && cfg.fsdp.length > 0) ||
+      Object.keys(asObject(cfg.fsdp_config)).length > 0,
+  );
+  if (distributed.lost) lost.add(['deepspeed'], distributed.lost);
+  src.add(
+    ['hardware', 'distributed'],
+    cfg.deepspeed ? ['deepspeed'] : cfg.fsdp_version !== undefined ? ['fsdp_version'] : ['fsdp'],
+    { transform: 'none' },
+  );
+  src.add(['hardware', 'num_gpus'], null, {
+    name: "the launcher's process count (axolotl train --num-processes, accelerate or torchrun)",
+  });
+  return distributed.distributed;
 }
 
 function attnOf(cfg: Obj, src: SourceRecorder, lost: LostKeys): AttnImplementation {
@@ -335,8 +362,8 @@ function dataOf(
   };
 }
 
-function trainingOf(cfg: Obj, method: Method, src: SourceRecorder, lost: LostKeys): TrainingPlanArgs {
-  const defaults = trainingDefaults(method);
+/** The micro-batch and the accumulation steps (from `batch_size` when only it is given), with their sources. */
+function batchOf(cfg: Obj, src: SourceRecorder): { micro: number; accum: number } {
   const micro = asInt(cfg.micro_batch_size, 1) ?? 1;
   const batch = asInt(cfg.batch_size, 1);
   const statedAccum = asInt(cfg.gradient_accumulation_steps, 1);
@@ -348,46 +375,58 @@ function trainingOf(cfg: Obj, method: Method, src: SourceRecorder, lost: LostKey
     statedAccum === undefined && batch ? ['batch_size'] : ['gradient_accumulation_steps'],
     statedAccum === undefined && batch ? { transform: 'none' } : {},
   );
+  return { micro, accum };
+}
+
+/**
+ * The key that offloads activation checkpoints to CPU memory, if any: `gradient_checkpointing: offload` and the
+ * separate `activation_offloading: true` both do.
+ */
+function offloadKeyOf(cfg: Obj, lost: LostKeys): 'gradient_checkpointing' | 'activation_offloading' | null {
   const gc = cfg.gradient_checkpointing;
-  // `gradient_checkpointing: offload` and the separate `activation_offloading: true` both keep checkpoints in CPU memory.
-  const offloadKey =
-    gc === 'offload' || gc === 'offload_disk'
-      ? 'gradient_checkpointing'
-      : cfg.activation_offloading === true
-        ? 'activation_offloading'
-        : null;
-  const offload = offloadKey !== null;
   if (gc === 'offload_disk')
     lost.add(
       ['gradient_checkpointing'],
       'offload_disk: checkpoints go to disk; counted as offloaded to CPU memory (the same GPU memory)',
     );
+  if (gc === 'offload' || gc === 'offload_disk') return 'gradient_checkpointing';
+  return cfg.activation_offloading === true ? 'activation_offloading' : null;
+}
+
+/** Plan fields read from the axolotl key of the same meaning. */
+const TRAINING_SOURCES: ReadonlyArray<[keyof TrainingPlanArgs, string]> = [
+  ['learning_rate', 'learning_rate'],
+  ['num_train_epochs', 'num_epochs'],
+  ['max_steps', 'max_steps'],
+  ['warmup_ratio', 'warmup_ratio'],
+  ['warmup_steps', 'warmup_steps'],
+  ['lr_scheduler_type', 'lr_scheduler'],
+  ['max_grad_norm', 'max_grad_norm'],
+  ['weight_decay', 'weight_decay'],
+  ['optim', 'optimizer'],
+  ['gradient_checkpointing', 'gradient_checkpointing'],
+  ['seed', 'seed'],
+  ['logging_steps', 'logging_steps'],
+  ['eval_steps', 'eval_steps'],
+  ['save_steps', 'save_steps'],
+  ['save_total_limit', 'save_total_limit'],
+  ['dataloader_num_workers', 'dataloader_num_workers'],
+  ['per_device_eval_batch_size', 'eval_batch_size'],
+];
+
+function trainingOf(cfg: Obj, method: Method, src: SourceRecorder, lost: LostKeys): TrainingPlanArgs {
+  const defaults = trainingDefaults(method);
+  const { micro, accum } = batchOf(cfg, src);
+  const gc = cfg.gradient_checkpointing;
+  const offloadKey = offloadKeyOf(cfg, lost);
+  const offload = offloadKey !== null;
   const scheduler = asString(cfg.lr_scheduler) ?? 'cosine';
   if (!SCHEDULERS[scheduler])
     lost.add(['lr_scheduler'], `${scheduler} has no LoRA Lens equivalent: the plan uses cosine`);
   const optimizer = asString(cfg.optimizer) ?? 'adamw_torch_fused';
   const optim = mapOptimizer(optimizer);
   if (optim.approximation) lost.add(['optimizer'], optim.approximation);
-  const record: Array<[keyof TrainingPlanArgs, string]> = [
-    ['learning_rate', 'learning_rate'],
-    ['num_train_epochs', 'num_epochs'],
-    ['max_steps', 'max_steps'],
-    ['warmup_ratio', 'warmup_ratio'],
-    ['warmup_steps', 'warmup_steps'],
-    ['lr_scheduler_type', 'lr_scheduler'],
-    ['max_grad_norm', 'max_grad_norm'],
-    ['weight_decay', 'weight_decay'],
-    ['optim', 'optimizer'],
-    ['gradient_checkpointing', 'gradient_checkpointing'],
-    ['seed', 'seed'],
-    ['logging_steps', 'logging_steps'],
-    ['eval_steps', 'eval_steps'],
-    ['save_steps', 'save_steps'],
-    ['save_total_limit', 'save_total_limit'],
-    ['dataloader_num_workers', 'dataloader_num_workers'],
-    ['per_device_eval_batch_size', 'eval_batch_size'],
-  ];
-  for (const [field, key] of record) src.add(['training', field], [key]);
+  for (const [field, key] of TRAINING_SOURCES) src.add(['training', field], [key]);
   if (offloadKey)
     src.add(
       ['training', 'activation_offloading'],

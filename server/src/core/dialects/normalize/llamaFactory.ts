@@ -102,6 +102,30 @@ export function llamaFactoryToPlan(
     });
     return result(null);
   }
+  const recorders = { src, lost, problems };
+  return result(
+    planOf(cfg, model, configPath, opts, recorders, (layouts) => {
+      rowLayouts = layouts;
+    }),
+  );
+}
+
+/** What the plan's parts record into: the source map, the keys not carried over, the problems. */
+interface Recorders {
+  src: SourceRecorder;
+  lost: LostKeys;
+  problems: NormalizeProblem[];
+}
+
+/** The plan of a training file with a model; `onRowLayouts` receives how the tool reads the dataset's rows. */
+function planOf(
+  cfg: Obj,
+  model: string,
+  configPath: string | null,
+  opts: NormalizeOptions,
+  { src, lost }: Recorders,
+  onRowLayouts: (layouts: NormalizeResult['rowLayouts']) => void,
+): TrainingPlan {
   const { method, load8 } = methodOf(cfg, lost);
   const absolute = resolver(configPath);
   const stage = asString(cfg.stage) ?? 'sft';
@@ -111,23 +135,7 @@ export function llamaFactoryToPlan(
       ['stage'],
       `stage ${stage}: preference / reward training; the estimate counts supervised fine-tuning of one sequence per sample`,
     );
-  src.add(['model', 'name_or_path'], ['model_name_or_path']);
-  src.add(['model'], ['model_name_or_path']); // our dialect's string form of model, which fixes edit
-  src.add(['model', 'trust_remote_code'], ['trust_remote_code']);
-  src.add(['method'], ['finetuning_type'], { transform: 'none' });
-  if (load8) src.add(['model', 'load_in_8bit'], ['quantization_bit'], { transform: 'none' });
-  const distributed = distributedFrom(cfg.deepspeed, false);
-  if (distributed.lost) lost.add(['deepspeed'], distributed.lost);
-  src.add(['hardware', 'distributed'], ['deepspeed'], { transform: 'none' });
-  src.add(['hardware', 'num_gpus'], null, {
-    name: 'the visible GPUs (llamafactory-cli starts torchrun over all of them)',
-  });
-  src.add(['output', 'dir'], ['output_dir']);
-  if (load8)
-    lost.add(
-      ['quantization_bit'],
-      '8-bit base: LLaMA-Factory keeps norms and embeddings in bf16; the estimate counts them in fp32 (k-bit preparation), a little high',
-    );
+  const distributed = recordRunSources(cfg, load8, src, lost);
   const outputDir = asString(cfg.output_dir);
   if (method !== 'full' && cfg.pure_bf16 === true)
     lost.add(
@@ -149,18 +157,43 @@ export function llamaFactoryToPlan(
     precision: precisionOf(cfg, method, src),
     lora: method === 'full' ? null : loraOf(cfg, src, lost),
     quantization: method === 'qlora' ? quantizationOf(cfg, src) : null,
-    data: dataOf(cfg, stage, src, lost, absolute, configPath, opts, (layouts) => {
-      rowLayouts = layouts;
-    }),
+    data: dataOf(cfg, stage, src, lost, absolute, configPath, opts, onRowLayouts),
     training: trainingOf(cfg, src, lost),
-    hardware: { gpu: 'auto', num_gpus: 1, distributed: distributed.distributed },
+    hardware: { gpu: 'auto', num_gpus: 1, distributed },
     output: { ...OUTPUT_DEFAULTS, dir: absolute(outputDir ?? `runs/${defaultRunName(model, method)}`) },
     engine: 'hf',
     ...(preference ? { objective: preference.objective, dpo: preference.dpo } : {}),
   };
   for (const item of lostLlamaFactoryKeys(cfg))
     if (!preference?.carried.has(String(item.key[0]))) lost.add(item.key, item.reason);
-  return result(plan);
+  return plan;
+}
+
+/** Where the model, method, launcher and output come from, and DeepSpeed's plan (its loss recorded). */
+function recordRunSources(
+  cfg: Obj,
+  load8: boolean,
+  src: SourceRecorder,
+  lost: LostKeys,
+): TrainingPlan['hardware']['distributed'] {
+  src.add(['model', 'name_or_path'], ['model_name_or_path']);
+  src.add(['model'], ['model_name_or_path']); // our dialect's string form of model, which fixes edit
+  src.add(['model', 'trust_remote_code'], ['trust_remote_code']);
+  src.add(['method'], ['finetuning_type'], { transform: 'none' });
+  if (load8) src.add(['model', 'load_in_8bit'], ['quantization_bit'], { transform: 'none' });
+  const distributed = distributedFrom(cfg.deepspeed, false);
+  if (distributed.lost) lost.add(['deepspeed'], distributed.lost);
+  src.add(['hardware', 'distributed'], ['deepspeed'], { transform: 'none' });
+  src.add(['hardware', 'num_gpus'], null, {
+    name: 'the visible GPUs (llamafactory-cli starts torchrun over all of them)',
+  });
+  src.add(['output', 'dir'], ['output_dir']);
+  if (load8)
+    lost.add(
+      ['quantization_bit'],
+      '8-bit base: LLaMA-Factory keeps norms and embeddings in bf16; the estimate counts them in fp32 (k-bit preparation), a little high',
+    );
+  return distributed.distributed;
 }
 
 /**
