@@ -102,11 +102,22 @@ class TrainingArgs:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ShardingPlan:
+    """A tool's DeepSpeed or FSDP settings, for the estimate of its file; the bundled trainer's plans never carry it."""
+
+    shards: Literal["none", "optimizer", "gradients", "parameters"]
+    offload_optimizer: bool
+    offload_params: bool
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class HardwarePlan:
     gpu: str
     num_gpus: int
     distributed: Literal["none", "ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"]
     cost_per_hour: Union[float, None] = None
+    sharding: Union[ShardingPlan, None] = None
 
 
 @dataclass(frozen=True, kw_only=True)

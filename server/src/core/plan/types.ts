@@ -115,6 +115,27 @@ export interface HardwarePlan {
   distributed: Distributed;
   /** What one GPU costs per hour, for the time-and-cost estimate; absent: unknown. */
   cost_per_hour?: number | null;
+  /**
+   * What a tool's DeepSpeed JSON or FSDP settings divide over the GPUs and move to CPU memory (axolotl and
+   * LLaMA-Factory files; dialects/normalize/toolSharding.ts). Absent: as `distributed` alone says, nothing offloaded.
+   * The bundled trainer's plans never carry it.
+   */
+  sharding?: ShardingPlan | null;
+}
+
+/** How the training state is divided over the GPUs and what lives in CPU memory, as the tool's own settings say. */
+export interface ShardingPlan {
+  /**
+   * What each GPU holds 1/N of: nothing (DeepSpeed ZeRO-0, FSDP NO_SHARD), the optimizer states (ZeRO-1), the
+   * gradients too (ZeRO-2, FSDP SHARD_GRAD_OP), or the parameters too (ZeRO-3, FSDP FULL_SHARD).
+   */
+  shards: 'none' | 'optimizer' | 'gradients' | 'parameters';
+  /** The optimizer states and step in CPU memory (DeepSpeed offload_optimizer to cpu or nvme; FSDP offload_params). */
+  offload_optimizer: boolean;
+  /** The parameter shards in CPU memory between uses (DeepSpeed offload_param, stage 3; FSDP offload_params). */
+  offload_params: boolean;
+  /** Where this was read: the DeepSpeed JSON's path, `deepspeed` for an inline object, or `fsdp_config`. */
+  source: string;
 }
 
 export interface OutputPlan {

@@ -2,13 +2,15 @@
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver-types';
 import type { DialectImplementation } from '../dialect';
 import { axolotlToPlan } from '../normalize/axolotl';
+import { withToolSharding } from '../normalize/toolSharding';
 import { AXOLOTL_SCHEMA } from './schema';
 import { validateAxolotl } from './validate';
 
 export const AXOLOTL_IMPLEMENTATION: DialectImplementation = {
   validate: (doc, _context, options) => validateAxolotl(doc, options),
   ownsSpot: toolOwnsSpot,
-  normalize: (doc, configPath, _context, options) => axolotlToPlan(doc, configPath, options),
+  normalize: (doc, configPath, _context, options) =>
+    withToolSharding(axolotlToPlan(doc, configPath, options), doc, configPath, { tool: 'axolotl', fsdpKeys: true }),
   schema: AXOLOTL_SCHEMA,
 };
 

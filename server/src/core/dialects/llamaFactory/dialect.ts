@@ -2,6 +2,7 @@
 import { toolOwnsSpot } from '../axolotl/dialect';
 import type { DialectImplementation } from '../dialect';
 import { llamaFactoryToPlan } from '../normalize/llamaFactory';
+import { withToolSharding } from '../normalize/toolSharding';
 import { LLAMA_FACTORY_SCHEMA } from './schema';
 import { validateLlamaFactory } from './validate';
 
@@ -10,11 +11,16 @@ export const LLAMA_FACTORY_IMPLEMENTATION: DialectImplementation = {
     validateLlamaFactory(doc, context.subKind ?? 'train', options.configDir, options),
   ownsSpot: toolOwnsSpot,
   normalize: (doc, configPath, context, options) =>
-    llamaFactoryToPlan(
+    withToolSharding(
+      llamaFactoryToPlan(
+        doc,
+        configPath,
+        context.subKind === 'inference' || context.subKind === 'export' ? context.subKind : 'train',
+        options,
+      ),
       doc,
       configPath,
-      context.subKind === 'inference' || context.subKind === 'export' ? context.subKind : 'train',
-      options,
+      { tool: 'LLaMA-Factory' },
     ),
   schema: LLAMA_FACTORY_SCHEMA,
 };

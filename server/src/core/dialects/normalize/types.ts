@@ -16,7 +16,7 @@ export interface LostKey {
 
 /** A fact about the document ready to become a diagnostic (the wiring picks severity and range from `path`). */
 export interface NormalizeProblem {
-  code: 'axolotl-no-lora-targets' | 'dialect-not-a-training-config' | 'dialect-no-model';
+  code: 'axolotl-no-lora-targets' | 'dialect-not-a-training-config' | 'dialect-no-model' | 'dialect-deepspeed-unread';
   /** Where it belongs in the dialect document (the key to underline, or [] for the whole file). */
   path: NodePath;
   message: string;

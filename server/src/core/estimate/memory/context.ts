@@ -4,7 +4,7 @@
  */
 import { linearModules, selectTargets } from '../../models/params';
 import type { ModelSpec } from '../../models/types';
-import type { Engine, TrainingPlan } from '../../plan/types';
+import type { Engine, ShardingPlan, TrainingPlan } from '../../plan/types';
 import { activationBytesPerToken, type PerToken, type Regime } from './activations';
 import { engineProfile, type EngineProfile } from './profiles';
 import { referenceCopy, sequencesPerExample } from './preference';
@@ -61,9 +61,28 @@ export interface Sharding {
 
 export function shardingOf(plan: TrainingPlan): Sharding {
   const n = Math.max(1, plan.hardware.num_gpus);
-  const d = n > 1 ? plan.hardware.distributed : 'none';
-  if (d === 'fsdp' || d === 'deepspeed_zero3') return { w: n, g: n, o: n };
-  if (d === 'deepspeed_zero2') return { w: 1, g: n, o: n };
+  const detail = plan.hardware.sharding;
+  const shares = detail
+    ? shardsOf(detail.shards, n)
+    : shardsOf(strategyShards(n > 1 ? plan.hardware.distributed : 'none'), n);
+  // Offloaded state lives in CPU memory: an infinite divisor leaves none of it on the GPU (what is fetched back for
+  // use, the layers in flight and the step's temporaries, is counted where it is used).
+  if (detail?.offload_optimizer) shares.o = Infinity;
+  if (detail?.offload_params) shares.w = Infinity;
+  return shares;
+}
+
+/** What a strategy named alone shards: FSDP and ZeRO-3 everything, ZeRO-2 the gradients and optimizer states. */
+function strategyShards(d: TrainingPlan['hardware']['distributed']): ShardingPlan['shards'] {
+  if (d === 'fsdp' || d === 'deepspeed_zero3') return 'parameters';
+  if (d === 'deepspeed_zero2') return 'gradients';
+  return 'none';
+}
+
+function shardsOf(shards: ShardingPlan['shards'], n: number): Sharding {
+  if (shards === 'parameters') return { w: n, g: n, o: n };
+  if (shards === 'gradients') return { w: 1, g: n, o: n };
+  if (shards === 'optimizer') return { w: 1, g: 1, o: n };
   return { w: 1, g: 1, o: 1 };
 }
 

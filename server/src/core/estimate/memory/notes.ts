@@ -12,6 +12,16 @@ const DISTRIBUTED_NAMES: Record<TrainingPlan['hardware']['distributed'], string>
   deepspeed_zero3: 'DeepSpeed ZeRO-3',
 };
 
+/** What the tool's DeepSpeed or FSDP settings keep in CPU memory, which the GPU figure leaves out. */
+function offloadNote(sharding: TrainingPlan['hardware']['sharding']): string | null {
+  if (!sharding || (!sharding.offload_optimizer && !sharding.offload_params)) return null;
+  const what = [
+    sharding.offload_params ? 'the parameter shards' : null,
+    sharding.offload_optimizer ? 'the optimizer states and step' : null,
+  ].filter((part): part is string => part !== null);
+  return `Offloaded to CPU memory (${sharding.source}): ${what.join(' and ')}; the GPU figure counts only the layers fetched back while they are used. Plan for that much pinned CPU memory, and a slower step.`;
+}
+
 function formatBytes(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
@@ -41,6 +51,8 @@ function setupNotes(ctx: EstimateContext, gpu: GpuSpec | null): string[] {
       `The config runs under ${DISTRIBUTED_NAMES[named]}: this is the single-GPU, unsharded figure (the per-GPU share under that strategy is not modelled yet).`,
     );
   }
+  const offload = offloadNote(plan.hardware.sharding);
+  if (offload) notes.push(offload);
   if (int8Base(plan))
     notes.push(
       '8-bit base (LLM.int8()): int8 weights with fp32 row scales; norms and embeddings counted in fp32 after k-bit preparation.',
