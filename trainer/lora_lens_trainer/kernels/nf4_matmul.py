@@ -14,6 +14,7 @@ explicitly; bf16 only. Anything they cannot run falls back to the reference.
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,8 @@ from . import nf4_dequant
 
 if TYPE_CHECKING:
     from ..nf4 import NF4Linear
+
+log = logging.getLogger("lora_lens_trainer")
 
 ENV = "LORA_LENS_NF4_KERNEL"
 PATHS = ("dequant", "triton", "reference")
@@ -75,9 +78,15 @@ def path_for(x: torch.Tensor, layer: NF4Linear) -> str:
     return "dequant" if nf4_dequant.available(x.device) else "reference"
 
 
+_ANNOUNCED: set[str] = set()
+
+
 def nf4_matmul(x: torch.Tensor, layer: NF4Linear, transpose: bool = False) -> torch.Tensor:
     """x @ W^T (or x @ W) through the selected path (see the module's docstring)."""
     path = path_for(x, layer)
+    if path not in _ANNOUNCED:  # trainer.log says which path ran (once each)
+        _ANNOUNCED.add(path)
+        log.info("NF4 matmul: the %s path (%s=%s)", path, ENV, os.environ.get(ENV) or "unset")
     if path == "dequant":
         return nf4_dequant.dequant_nf4_matmul(x, layer, transpose)
     if path == "triton":
