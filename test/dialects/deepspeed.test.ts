@@ -236,3 +236,28 @@ test('per GPU on 4 GPUs, by hand on Qwen2.5-0.5B full bf16: ZeRO-1 a quarter of 
     'offloaded: none on the GPU',
   );
 });
+
+test('a TRL recipe names its GPUs (num_processes): its DeepSpeed file gives the per-GPU figure', () => {
+  const dir = tempDir('lora-lens-ds-trl-');
+  writeFileSync(join(dir, 'zero2.json'), readFileSync(join(AXOLOTL_DS, 'zero1.json')));
+  const recipe = (deepspeed: string) =>
+    `model_name_or_path: Qwen/Qwen2.5-0.5B\ndataset_name: trl-lib/Capybara\nlearning_rate: 2.0e-5\nnum_processes: 4\ndeepspeed: ${deepspeed}\n`;
+  const read = analyzeConfig({ doc: parseConfigDocument(recipe('zero2.json')), configPath: join(dir, 'sft.yaml') });
+  assert.equal(read.dialect.dialect, 'trl');
+  // The file is named zero2 but sets stage 1: what it says wins over its name.
+  assert.equal(read.plan?.hardware.num_gpus, 4);
+  assert.equal(read.plan?.hardware.sharding?.shards, 'optimizer');
+  assert.equal(read.plan?.hardware.distributed, 'ddp');
+  const guessed = analyzeConfig({
+    doc: parseConfigDocument(recipe('missing/zero2.json')),
+    configPath: join(dir, 'sft.yaml'),
+  });
+  assert.equal(guessed.plan?.hardware.distributed, 'deepspeed_zero2');
+  assert.ok(
+    guessed.diagnostics.some((d) => d.code === 'dialect-deepspeed-unread' && /TRL reads it/.test(String(d.message))),
+  );
+  assert.ok(
+    termBytes(read, /^Gradients$/) > termBytes(guessed, /^Gradients$/),
+    'ZeRO-1 keeps every gradient on each GPU',
+  );
+});
