@@ -121,3 +121,17 @@ def test_a_bad_row_is_reported_on_the_row_and_a_missing_file_fails(tmp_path: Pat
     plan = make_plan(str(tokenizer_dir), str(tmp_path / "absent.jsonl"))
     code, report, stderr = _preview(tmp_path, plan)
     assert code == 1 and report is None and "absent.jsonl: no such file" in stderr
+
+
+def test_a_file_line_maps_to_the_row_index_the_reader_counts(tmp_path: Path) -> None:
+    from lora_lens_trainer.data.readers import read_rows
+    from lora_lens_trainer.preview import index_of_line
+
+    jsonl = tmp_path / "rows.jsonl"
+    jsonl.write_text('{"text": "a"}\n\n{"text": "b"}\n{"text": "c"}\n', encoding="utf-8")
+    assert [index_of_line(str(jsonl), n) for n in (1, 2, 3, 4, 5)] == [0, None, 1, 2, None]
+    assert read_rows(jsonl)[2] == {"text": "c"}
+    csv_file = tmp_path / "rows.csv"
+    csv_file.write_text('text,label\n"two\nlines",x\nplain,y\n', encoding="utf-8")
+    assert [index_of_line(str(csv_file), n) for n in (1, 2, 3, 4)] == [None, 0, None, 1]
+    assert read_rows(csv_file)[1]["text"] == "plain"
