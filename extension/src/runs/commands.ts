@@ -5,6 +5,7 @@ import type { RunsContext } from './ctx';
 import { blocksRun, environmentMarkdown, findingActions, type DoctorFinding } from './environment';
 import { RunItem } from './historyView';
 import { runMerge } from './launcher';
+import { exportRunInEditor } from './exportRun';
 import { RunPanel } from './panel';
 import { deleteRun as deleteRunFolder, requestStop, runLogPath } from '../../../server/src/runs/lifecycle';
 import { isRefusal, planLaunch, visibleGpuCount } from '../../../server/src/runs/launch';
@@ -317,6 +318,16 @@ const mergeAdapter =
     if (choice) void vscode.commands.executeCommand('loraLens.openRunFolder', run.id);
   };
 
+/** Export Run…: the Runs view's context menu, the panel's Export button, the palette (exportRun.ts). */
+const exportRunCommand =
+  (ctx: RunsContext): Cmd =>
+  async (arg?: unknown) => {
+    if (!requireTrust()) return;
+    const id = await pickRun(ctx, arg, (s) => s === 'completed' || s === 'stopped', 'Export which run?');
+    const run = id ? await ctx.run(id) : undefined;
+    if (run) await exportRunInEditor(ctx, run.id, run.dir);
+  };
+
 const openRunFolder =
   (ctx: RunsContext): Cmd =>
   async (arg?: unknown) => {
@@ -395,6 +406,7 @@ export const RUN_COMMANDS: Record<string, (ctx: RunsContext) => Cmd> = {
   'loraLens.openRunPanel': openRunPanel,
   'loraLens.compareRuns': compareRuns,
   'loraLens.mergeAdapter': mergeAdapter,
+  'loraLens.exportRun': exportRunCommand,
   'loraLens.openRunFolder': openRunFolder,
   'loraLens.openRunLog': openRunLog,
   'loraLens.deleteRun': deleteRun,

@@ -4,14 +4,7 @@
  * --verify runs the GGUF in llama.cpp against the torch model (server/src/runs/exportVerify.ts).
  */
 import { resolve } from 'node:path';
-import {
-  EXPORT_QUANTS,
-  checkExportable,
-  parseExportReport,
-  startExport,
-  type ExportFormat,
-  type ExportQuant,
-} from '../runs/export';
+import { EXPORT_QUANTS, describeExport, exportRun, type ExportFormat, type ExportQuant } from '../runs/export';
 import {
   NODE_LLAMA_CPP_MISSING,
   compareToReference,
@@ -134,9 +127,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     io.stderr.write(`lora-lens export: ${message}\n`);
     return code;
   };
-  const ready = checkExportable(read.runDir);
-  if (!ready.ok) return fail(ready.message);
-  const exporting = startExport(
+  const exporting = exportRun(
     {
       python: read.python,
       runDir: read.runDir,
@@ -147,22 +138,19 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     },
     { cwd: io.cwd, trainerRoot: trainerRoot() },
   );
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    exporting.cancel();
-  };
+  const onSignal = () => exporting.cancel();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const exit = await exporting.done.finally(() => {
+  const outcome = await exporting.done.finally(() => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   });
-  if (interrupted) return fail('interrupted; the trainer removed its unfinished file', ExitCode.interrupted);
-  if (exit.spawnError) return fail(`${exit.spawnError}; pass --python PATH (or set LORA_LENS_PYTHON)`);
-  const report = parseExportReport(exit.stdout);
-  if (exit.code !== 0 || !report)
-    return fail(lastLines(exit.stderr) || `the trainer's export exited with ${exit.code} and no report`);
+  if (!outcome.ok) {
+    if (outcome.kind === 'interrupted') return fail(outcome.message, ExitCode.interrupted);
+    if (outcome.kind === 'python') return fail(`${outcome.message}; pass --python PATH (or set LORA_LENS_PYTHON)`);
+    return fail(outcome.message);
+  }
+  const report = outcome.report;
   const verify = read.verify ? await verifyExport(report, io.cwd) : null;
   if (typeof verify === 'string') return fail(verify, ExitCode.problems, { report });
   if (read.json)
@@ -190,24 +178,12 @@ async function verifyExport(report: Record<string, unknown>, cwd: string): Promi
   }
 }
 
-function lastLines(text: string): string {
-  return (
-    text
-      .trim()
-      .split('\n')
-      .filter((l) => l.startsWith('lora_lens_trainer export:'))
-      .pop()
-      ?.replace('lora_lens_trainer export: ', '') ?? text.trim().split('\n').slice(-3).join('\n')
-  );
-}
-
 function describe(report: Record<string, unknown>, verify: VerifyResult | null): string {
-  const size = `${(Number(report.bytes) / 2 ** 20).toFixed(1)} MiB`;
   const lines =
     report.format === 'merged'
-      ? [`wrote ${String(report.path)} (${size}, ${String(report.dtype)}, ${String(report.shards)} shard(s))`]
+      ? [`wrote ${describeExport(report)}`]
       : [
-          `wrote ${String(report.path)} (${size}, ${String(report.quant)}; tensor types ${(report.tensor_types as string[]).join(', ')}; ${String(report.architecture)})`,
+          `wrote ${describeExport(report).replace(/\)$/, '')}; tensor types ${(report.tensor_types as string[]).join(', ')}; ${String(report.architecture)})`,
           `wrote ${String(report.modelfile)}: ollama create NAME -f ${String(report.modelfile)}`,
         ];
   if (verify) {

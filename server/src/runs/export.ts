@@ -84,3 +84,64 @@ export function startExport(
 
 /** The export report (the last stdout line), or null: the same last-line JSON the merge prints. */
 export const parseExportReport = parseMergeReport;
+
+/** How an export ended: its report, or what went wrong and whose move it is (each face adds its own way to fix it). */
+export type ExportOutcome =
+  | { ok: true; report: Record<string, unknown> }
+  | {
+      ok: false;
+      /** not-exportable: not a run folder or still training; python: the interpreter did not start; trainer: the
+       * trainer refused or failed (its message says why); interrupted: cancelled, its unfinished file removed. */
+      kind: 'not-exportable' | 'python' | 'trainer' | 'interrupted';
+      message: string;
+    };
+
+/**
+ * The export use case, the one path `lora-lens export` and the editor's Export Run… share: the run folder checked,
+ * the trainer's export started, its report read back. `cancel()` ends it (the trainer removes its temporary file).
+ */
+export function exportRun(
+  inv: ExportInvocation,
+  options: { cwd: string; trainerRoot: string | null; env?: NodeJS.ProcessEnv; onStderr?: (text: string) => void },
+): { done: Promise<ExportOutcome>; cancel(): void } {
+  const ready = checkExportable(inv.runDir);
+  if (!ready.ok)
+    return { done: Promise.resolve({ ok: false, kind: 'not-exportable', message: ready.message }), cancel() {} };
+  const exporting = startExport({ ...inv, runDir: ready.runDir }, options);
+  let cancelled = false;
+  const done = exporting.done.then((exit): ExportOutcome => {
+    if (cancelled)
+      return { ok: false, kind: 'interrupted', message: 'interrupted; the trainer removed its unfinished file' };
+    if (exit.spawnError) return { ok: false, kind: 'python', message: exit.spawnError };
+    const report = parseExportReport(exit.stdout);
+    if (exit.code !== 0 || !report)
+      return {
+        ok: false,
+        kind: 'trainer',
+        message: trainerMessage(exit.stderr) || `the trainer's export exited with ${exit.code} and no report`,
+      };
+    return { ok: true, report };
+  });
+  return {
+    done,
+    cancel() {
+      cancelled = true;
+      exporting.cancel();
+    },
+  };
+}
+
+/** The trainer's own one-line reason ("lora_lens_trainer export: …"), else the last lines of its stderr. */
+export function trainerMessage(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  const own = lines.filter((l) => l.startsWith('lora_lens_trainer export:')).pop();
+  return own ? own.replace('lora_lens_trainer export: ', '') : lines.slice(-3).join('\n').trim();
+}
+
+/** "model.q8_0.gguf (94.1 MiB, q8_0)" or "model-merged/ (188.2 MiB, bfloat16, 1 shard(s))": what was written. */
+export function describeExport(report: Record<string, unknown>): string {
+  const size = `${(Number(report.bytes) / 2 ** 20).toFixed(1)} MiB`;
+  return report.format === 'merged'
+    ? `${String(report.path)} (${size}, ${String(report.dtype)}, ${String(report.shards)} shard(s))`
+    : `${String(report.path)} (${size}, ${String(report.quant)})`;
+}
