@@ -13,7 +13,8 @@ the embedding and head keep the real vocabulary's size, which is what the memory
 
 Run from the repository root:  python trainer/bench/preference_gpu.py --out "$OUT"
 CPU check of the whole path (tiny shapes, fp32, no figures to compare):  python trainer/bench/preference_gpu.py --tiny --out /tmp/x
-Writes OUT/preference_gpu.json (one object per case), OUT/<case>/{events.jsonl,stderr.log}, and prints one `==`
+Writes OUT/preference_gpu.json (one object per case), OUT/<case>/{events.jsonl,stderr.log} (models, data and the
+trained weights go to a scratch folder, removed at the end), and prints one `==`
 line per case and a summary table.
 """
 
@@ -24,9 +25,11 @@ import gc
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -148,10 +151,15 @@ def write_data(path: Path, objective: str, max_length: int, rows: int) -> None:
             f.write(json.dumps(row) + "\n")
 
 
-def run_case(case: dict[str, Any], model_dir: Path, out: Path, gpu_key: str | None, tiny: bool) -> dict[str, Any]:
+def run_case(
+    case: dict[str, Any], model_dir: Path, out: Path, work: Path, gpu_key: str | None, tiny: bool
+) -> dict[str, Any]:
+    """Data, plan, run folder and the trained weights under `work` (a full fine-tune saves gigabytes); only the
+    events and stderr go to `out`."""
     name = case["name"]
-    run_dir = out / name
+    run_dir = work / name
     run_dir.mkdir(parents=True, exist_ok=True)
+    (out / name).mkdir(parents=True, exist_ok=True)
     plan = json.loads(json.dumps(case["plan"]))
     max_length = 96 if tiny else plan["data"]["max_length"]
     plan["model"]["name_or_path"] = str(model_dir)
@@ -173,10 +181,10 @@ def run_case(case: dict[str, Any], model_dir: Path, out: Path, gpu_key: str | No
     cmd += ["--run-dir", str(trainer_run)]
     proc = subprocess.run(cmd, cwd=TRAINER_DIR, env=env, capture_output=True, text=True, timeout=CASE_TIMEOUT_S)
     wall = time.perf_counter() - started
-    (run_dir / "stderr.log").write_text(proc.stderr[-200_000:])
+    (out / name / "stderr.log").write_text(proc.stderr[-200_000:])
     events_path = trainer_run / "events.jsonl"
     events = [json.loads(x) for x in events_path.read_text().splitlines() if x.strip()] if events_path.exists() else []
-    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    (out / name / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     steps_ev = [e for e in events if e.get("event") == "step"]
     result: dict[str, Any] = {"name": name, "rc": proc.returncode, "wall_s": round(wall, 1), "steps": len(steps_ev)}
     result.update({k: case[k] for k in ("model", "objective", "method", "maxLength", "batchSize")})
@@ -232,17 +240,19 @@ def main() -> None:
     gpu_key = None if args.tiny else ("H200" if "H200" in gpu_name else "H100 80GB")
     log(f"== device {gpu_name}; estimate column: {gpu_key}; torch {torch.__version__}")
 
+    # Models, data and run folders (gigabytes) in a scratch folder removed at the end, never under OUT.
+    work = Path(tempfile.mkdtemp(prefix="preference-gpu-"))
     models: dict[str, Path] = {}
     results = []
     started = time.perf_counter()
     for case in cases:
         shape_name = "tiny" if args.tiny else case["model"]
         if shape_name not in models:
-            models[shape_name] = out / "models" / shape_name.replace("/", "--")
+            models[shape_name] = work / "models" / shape_name.replace("/", "--")
             seconds = write_model(models[shape_name], SHAPES[shape_name], device)
             log(f"== built {shape_name} in {seconds:.1f}s")
         try:
-            r = run_case(case, models[shape_name], out, gpu_key, args.tiny)
+            r = run_case(case, models[shape_name], out, work, gpu_key, args.tiny)
         except subprocess.TimeoutExpired:
             r = {"name": case["name"], "rc": None, "error": f"timed out after {CASE_TIMEOUT_S}s"}
         results.append(r)
@@ -250,6 +260,7 @@ def main() -> None:
         if r.get("error"):
             log(f"   error in {case['name']}:\n{r['error']}")
         (out / "preference_gpu.json").write_text(json.dumps(results, indent=1))
+    shutil.rmtree(work, ignore_errors=True)
     log(f"\n== total {time.perf_counter() - started:.0f}s on {gpu_name}")
     log(
         f"{'case':22} {'rc':>3} {'peak GiB':>9} {'est GiB':>8} {'err':>7} {'tok/s':>8} {'est tok/s':>9} {'err':>7}  margin"
