@@ -139,6 +139,12 @@ def _check_builtin_quant_type(plan: TrainingPlan) -> None:
             "the built-in 4-bit path (bitsandbytes is absent) implements nf4 only; set "
             "quantization.bnb_4bit_quant_type: nf4 or install bitsandbytes"
         )
+    from .kernels.nf4_matmul import requested_path
+
+    try:  # a mistyped LORA_LENS_NF4_KERNEL is refused before the model loads, not at the first matmul
+        requested_path()
+    except ValueError as error:
+        raise ModelError(str(error)) from error
 
 
 def model_folder(plan: TrainingPlan) -> Path:

@@ -126,3 +126,14 @@ def test_the_path_follows_the_switch(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv(kernels.ENV, "fast")
     with pytest.raises(ValueError, match="LORA_LENS_NF4_KERNEL='fast' is not a NF4 matmul path: use one of dequant"):
         kernels.path_for(x, layer)
+
+
+def test_a_mistyped_switch_is_refused_before_the_model_loads(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    from lora_lens_trainer.modeling import ModelError, load_model
+    from lora_lens_trainer.plan import plan_from_dict
+    from tests.plans import make_plan
+
+    monkeypatch.setenv(kernels.ENV, "fused")
+    plan = plan_from_dict(make_plan(str(tmp_path / "no-model-here"), str(tmp_path / "train.jsonl"), method="qlora"))
+    with pytest.raises(ModelError, match="LORA_LENS_NF4_KERNEL='fused' is not a NF4 matmul path: use one of dequant"):
+        load_model(plan, torch.device("cpu"))
