@@ -4,8 +4,9 @@
     python trainer/bench/nf4_speed.py OUT_DIR --dry      # the CPU check: the same code on tiny shapes, no timings
 
 (a) The NF4 dequantize kernel against the reference dequantize (nf4.dequantize) at Qwen2-7B's layer shapes: time
-    and GB/s (packed codes + double-quantized scales read, bf16 written), plus the bf16 matmul of 2,048 rows and the
-    fused NF4 matmul (a few tile shapes) on the same weight, for scale.
+    and effective GB/s (the bytes either must move: packed codes + double-quantized scales read, bf16 written; the
+    reference moves more), plus the bf16 matmul of 2,048 rows and the fused NF4 matmul (a few tile shapes) on the
+    same weight, for scale.
 (b) bench.py's steps for Qwen2-7B-shaped random weights at seq 2048, batch 1 and 4, checkpointing, r 16 all-linear:
     transformers + PEFT bf16 LoRA, our bf16 LoRA, and lean QLoRA through each NF4 path (reference, dequant, fused):
     tokens/s, the QLoRA/LoRA step-time ratio (target <= 1.25), the ratio to transformers + PEFT, peak allocated.
