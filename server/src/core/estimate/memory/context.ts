@@ -136,7 +136,7 @@ export interface EstimateContext {
   sh: Sharding;
   nGpu: number;
   dist: TrainingPlan['hardware']['distributed'];
-  /** The chunked loss's kernel: Triton (true) or torch's fp32 path. */
+  /** Triton runs (true): the chunked loss's kernel and the NF4 dequantize workspace; false: torch's paths. */
   tritonLoss: boolean;
   /** Weights of one layer's linear modules; the largest single linear. */
   layerLinear: number;

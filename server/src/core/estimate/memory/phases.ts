@@ -147,10 +147,11 @@ function fullLogitsLossPhases(ctx: EstimateContext, list: PhaseList, act: Term):
 /** One recomputed layer + its backward buffers (gradient checkpointing), or the last layer's backward buffers. */
 function layerBackwardPhase(ctx: EstimateContext, list: PhaseList, act: Term): void {
   const { plan, profile, regime, h, T, pt, full, V, st, sh, gc, L, largest } = ctx;
-  // Built-in NF4 (lora-lens) dequantizes in the layers' forward and backward only; the chunked loss reads the
-  // unquantized head. Its moment in a layer's backward (down_proj's input gradient) has the incoming gradients alive.
+  // Built-in NF4 without Triton (nf4.py's reference path) dequantizes in the layers' forward and backward only; the
+  // chunked loss reads the unquantized head. Its moment in a layer's backward (down_proj's input gradient) has the
+  // incoming gradients alive. With Triton the shared workspace (addNf4Workspace) replaces this buffer.
   const dequant =
-    plan.method === 'qlora' && profile.fusedLora
+    plan.method === 'qlora' && profile.fusedLora && !nf4Workspace(ctx)
       ? Math.max(
           0,
           profile.dequantBytesPerWeight * largest + (regime.matmul + regime.stream) * h * T - pt.workspace * T,
@@ -224,6 +225,24 @@ function addBnbDequantization(ctx: EstimateContext, phases: Phase[]): void {
     }
 }
 
+/**
+ * The bundled trainer's default NF4 path where Triton runs (kernels/nf4_dequant.py): one launch per weight writes
+ * bf16 into ONE workspace per device, sized by the largest quantized weight, then cuBLAS. No autograd node keeps
+ * it and it is never released, so it is alive in every phase, the optimizer step included.
+ */
+function nf4Workspace(ctx: EstimateContext): boolean {
+  return ctx.plan.method === 'qlora' && ctx.profile.fusedLora && ctx.tritonLoss;
+}
+
+function addNf4Workspace(ctx: EstimateContext, phases: Phase[]): void {
+  if (!nf4Workspace(ctx)) return;
+  const bytes = 2 * ctx.largest;
+  for (const p of phases) {
+    p.terms.push(transient('Dequantized weight workspace (built-in NF4, bf16, largest weight, shared)', bytes));
+    p.bytes += bytes;
+  }
+}
+
 /** The phases of one training step, in order, for the context's engine profile. */
 export function buildPhases(ctx: EstimateContext): Phase[] {
   const list = phaseList(ctx);
@@ -235,5 +254,6 @@ export function buildPhases(ctx: EstimateContext): Phase[] {
   if (ctx.full) backwardEndPhase(ctx, list);
   optimizerStepPhase(ctx, list);
   addBnbDequantization(ctx, list.phases);
+  addNf4Workspace(ctx, list.phases);
   return list.phases;
 }
