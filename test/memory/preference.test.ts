@@ -132,10 +132,8 @@ test('axolotl rl: dpo | ipo and LLaMA-Factory stage: dpo become DPO plans with t
     [],
   );
   assert.deepEqual(axolotl(`${AX}rl: dpo\n`).plan?.dpo, { beta: 0.1, loss: 'sigmoid', label_smoothing: 0 });
-  // ORPO has no reference model and is not a plan objective yet: still SFT-shaped, and said so.
-  const orpo = axolotl(`${AX}rl: orpo\n`);
-  assert.equal(orpo.plan?.objective, undefined);
-  assert.ok(orpo.lost.some((l) => l.key[0] === 'rl'));
+  // ORPO is an objective of its own (test/memory/referenceFree.test.ts), not DPO.
+  assert.equal(axolotl(`${AX}rl: orpo\n`).plan?.objective, 'orpo');
 
   const lf = llamaFactory(`${LF}stage: dpo\npref_beta: 0.3\npref_loss: hinge\n`);
   assert.equal(lf.plan?.objective, 'dpo');
@@ -144,7 +142,7 @@ test('axolotl rl: dpo | ipo and LLaMA-Factory stage: dpo become DPO plans with t
     lf.lost.filter((l) => /^(stage|pref_beta|pref_loss)$/.test(String(l.key[0]))),
     [],
   );
-  assert.equal(llamaFactory(`${LF}stage: dpo\npref_loss: orpo\n`).plan?.objective, undefined);
+  assert.equal(llamaFactory(`${LF}stage: dpo\npref_loss: orpo\n`).plan?.objective, 'orpo');
   assert.equal(llamaFactory(`${LF}stage: kto\n`).plan?.objective, undefined);
 });
 

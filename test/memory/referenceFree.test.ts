@@ -4,7 +4,13 @@
  * transformers + TRL. Figures hand-computed on Llama-3.1-8B (h 4096, 32 layers, vocab 128256).
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { axolotlToPlan } from '../../server/src/core/dialects/normalize/axolotl';
+import { planToLoraLensYaml } from '../../server/src/core/dialects/normalize/convert';
+import { llamaFactoryToPlan } from '../../server/src/core/dialects/normalize/llamaFactory';
 import { buildPlan } from '../../server/src/core/analysis/buildPlan';
 import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
 import type { Estimate, TermKey } from '../../server/src/core/estimate/memory/types';
@@ -64,3 +70,79 @@ for (const objective of ['orpo', 'simpo'] as const) {
     for (const phase of full.phases) assert.equal(sum(full, phase.name, 'weights', /Reference model/), 0, phase.name);
   });
 }
+
+const noFiles = () => false;
+const axolotl = (text: string) => axolotlToPlan(parseConfigDocument(text), '/w/c.yml', { fileExists: noFiles });
+const llamaFactory = (text: string) =>
+  llamaFactoryToPlan(parseConfigDocument(text), '/w/c.yaml', 'train', { fileExists: noFiles });
+const AX =
+  'base_model: meta-llama/Llama-3.1-8B\nadapter: lora\nlora_r: 16\nlora_target_linear: true\ndatasets:\n  - path: argilla/distilabel-capybara-dpo-7k-binarized\n    type: chatml.argilla\nlearning_rate: 5e-6\nsequence_len: 1024\nmicro_batch_size: 1\nbf16: auto\n';
+const LF =
+  'model_name_or_path: meta-llama/Llama-3.1-8B\ndo_train: true\nfinetuning_type: lora\ndataset: dpo_en_demo\ncutoff_len: 1024\nper_device_train_batch_size: 1\nlearning_rate: 5.0e-6\nbf16: true\nstage: dpo\n';
+const lostKeys = (lost: { key: readonly (string | number)[] }[]) => lost.map((l) => String(l.key[0]));
+
+test('axolotl rl: orpo | simpo become ORPO and SimPO plans with their keys (TRL defaults where axolotl passes none)', () => {
+  const orpo = axolotl(`${AX}rl: orpo\norpo_alpha: 0.2\n`);
+  assert.equal(orpo.plan?.objective, 'orpo');
+  assert.deepEqual(orpo.plan?.orpo, { beta: 0.2 });
+  assert.deepEqual(
+    lostKeys(orpo.lost).filter((k) => k === 'rl' || k === 'orpo_alpha'),
+    [],
+  );
+  assert.deepEqual(axolotl(`${AX}rl: orpo\n`).plan?.orpo, { beta: 0.1 });
+
+  const simpo = axolotl(`${AX}rl: simpo\nrl_beta: 2.5\nsimpo_gamma: 1.2\ncpo_alpha: 0\n`);
+  assert.equal(simpo.plan?.objective, 'simpo');
+  assert.deepEqual(simpo.plan?.simpo, { beta: 2.5, gamma: 1.2, cpo_alpha: 0, label_smoothing: 0 });
+  assert.deepEqual(
+    lostKeys(simpo.lost).filter((k) => ['rl', 'rl_beta', 'simpo_gamma', 'cpo_alpha'].includes(k)),
+    [],
+  );
+  assert.deepEqual(axolotl(`${AX}rl: simpo\n`).plan?.simpo, {
+    beta: 0.1,
+    gamma: 0.5,
+    cpo_alpha: 1,
+    label_smoothing: 0,
+  });
+  // KTO's unpaired rows are not a plan objective yet: SFT-shaped, and said so.
+  const kto = axolotl(`${AX}rl: kto\n`);
+  assert.equal(kto.plan?.objective, undefined);
+  assert.ok(lostKeys(kto.lost).includes('rl'));
+});
+
+test('LLaMA-Factory pref_loss: orpo | simpo become ORPO and SimPO plans (pref_ftx as the NLL weight)', () => {
+  const orpo = llamaFactory(`${LF}pref_loss: orpo\npref_beta: 0.25\n`);
+  assert.equal(orpo.plan?.objective, 'orpo');
+  assert.deepEqual(orpo.plan?.orpo, { beta: 0.25 });
+  const simpo = llamaFactory(`${LF}pref_loss: simpo\npref_beta: 2.0\nsimpo_gamma: 0.8\npref_ftx: 0.1\n`);
+  assert.equal(simpo.plan?.objective, 'simpo');
+  assert.deepEqual(simpo.plan?.simpo, { beta: 2.0, gamma: 0.8, cpo_alpha: 0.1, label_smoothing: 0 });
+  assert.deepEqual(
+    lostKeys(simpo.lost).filter((k) => ['stage', 'pref_loss', 'pref_beta', 'simpo_gamma', 'pref_ftx'].includes(k)),
+    [],
+  );
+  assert.equal(llamaFactory(`${LF}pref_loss: kto_pair\n`).plan?.objective, undefined);
+  assert.equal(llamaFactory(LF.replace('stage: dpo', 'stage: kto')).plan?.objective, undefined);
+});
+
+test("the corpus's ORPO file gets a reference-free preference estimate, and converts to objective orpo", () => {
+  const file = join(
+    __dirname,
+    '..',
+    'fixtures',
+    'corpus',
+    'axolotl',
+    'examples__mistral__orpo__mistral-qlora-orpo.yml',
+  );
+  const text = readFileSync(file, 'utf8');
+  const { plan, lost } = axolotl(text);
+  assert.ok(plan);
+  assert.equal(plan.objective, 'orpo');
+  assert.deepEqual(plan.orpo, { beta: 0.1 });
+  const e = estimateMemory(catalogModel(plan.model.name_or_path) ?? llama8, plan, null);
+  assert.ok(e.notes.some((n) => /Preference training \(ORPO\)/.test(n) && /no reference model/.test(n)));
+  const converted = planToLoraLensYaml(plan, lost, 'axolotl');
+  assert.match(converted, /^objective: orpo$/m);
+  const reread = ours(converted.replace(/^model: .*$/m, 'model: mistralai/Mistral-7B-v0.1'));
+  assert.equal(reread.objective, 'orpo');
+});

@@ -150,7 +150,7 @@ function planOf(
     hardware: { gpu: 'auto', num_gpus: 1, distributed },
     output: { ...OUTPUT_DEFAULTS, dir: absolute(outputDir || `runs/${defaultRunName(model, method)}`) },
     engine: 'hf',
-    ...(preference ? { objective: preference.objective, dpo: preference.dpo } : {}),
+    ...preference?.plan,
   };
   if (facts.load8) src.add(['model', 'load_in_8bit'], ['load_in_8bit']);
   src.add(['model', 'trust_remote_code'], ['trust_remote_code']);

@@ -12,6 +12,8 @@ import {
   DATA_DEFAULTS,
   DPO_DEFAULTS,
   DPO_LEARNING_RATE,
+  ORPO_DEFAULTS,
+  SIMPO_DEFAULTS,
   LORA_DEFAULTS,
   LORA_LENS_QUANTIZATION_DEFAULTS,
   OUTPUT_DEFAULTS,
@@ -165,7 +167,7 @@ function dataOf(plan: TrainingPlan, pathOf: (path: string) => string): Record<st
 function trainingOf(plan: TrainingPlan): Partial<TrainingPlan['training']> {
   const { activation_offloading: _offload, ...training } = plan.training;
   const defaults = trainingDefaults(plan.method);
-  if (plan.objective === 'dpo') defaults.learning_rate = DPO_LEARNING_RATE[plan.method];
+  if (plan.objective && plan.objective !== 'sft') defaults.learning_rate = DPO_LEARNING_RATE[plan.method];
   return differing(training, defaults);
 }
 
@@ -207,6 +209,12 @@ export function planToLoraLensYaml(plan: TrainingPlan, lost: LostKey[], dialect:
     // A preference run stays one: without these keys our dialect would read it as supervised fine-tuning.
     ...(plan.objective === 'dpo' && plan.dpo
       ? { objective: 'dpo', ...section('dpo', differing(plan.dpo, DPO_DEFAULTS)) }
+      : {}),
+    ...(plan.objective === 'orpo' && plan.orpo
+      ? { objective: 'orpo', ...section('orpo', differing(plan.orpo, ORPO_DEFAULTS)) }
+      : {}),
+    ...(plan.objective === 'simpo' && plan.simpo
+      ? { objective: 'simpo', ...section('simpo', differing(plan.simpo, SIMPO_DEFAULTS)) }
       : {}),
   };
   const all = [...lost, ...conversionLosses(plan)];

@@ -162,7 +162,7 @@ function planOf(
     hardware: { gpu: 'auto', num_gpus: 1, distributed },
     output: { ...OUTPUT_DEFAULTS, dir: absolute(outputDir ?? `runs/${defaultRunName(model, method)}`) },
     engine: 'hf',
-    ...(preference ? { objective: preference.objective, dpo: preference.dpo } : {}),
+    ...preference?.plan,
   };
   for (const item of lostLlamaFactoryKeys(cfg))
     if (!preference?.carried.has(String(item.key[0]))) lost.add(item.key, item.reason);

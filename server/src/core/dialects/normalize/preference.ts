@@ -2,20 +2,33 @@
  * Preference training in the other tools' configs, as a plan's objective: axolotl `rl: dpo | ipo` (with `rl_beta`,
  * or the deprecated `dpo_beta`, and `dpo_label_smoothing`) and LLaMA-Factory `stage: dpo` with `pref_loss: sigmoid |
  * hinge | ipo` (with `pref_beta`, `dpo_label_smoothing`). Both run TRL's DPO loss, so their estimate is a preference
- * estimate: two sequences per example and a reference forward. ORPO, SimPO and KTO (no reference, or unpaired rows)
- * are not plan objectives yet: those files keep the tool's lost-key reason.
+ * estimate: two sequences per example and a reference forward. The reference-free ones are objectives too: axolotl
+ * `rl: orpo` (`orpo_alpha` is TRL ORPOConfig's beta) and `rl: simpo` (`rl_beta`, `simpo_gamma`, `cpo_alpha`: TRL's
+ * CPOConfig, whose defaults apply to keys axolotl does not pass), LLaMA-Factory `stage: dpo` with `pref_loss: orpo |
+ * simpo` (`pref_beta`, `simpo_gamma`; `pref_ftx`, its NLL weight, as cpo_alpha). LLaMA-Factory's own ORPO takes the
+ * NLL over the answer only (TRL's over prompt and answer): the same memory and time, a slightly different loss. KTO
+ * (unpaired rows) is not a plan objective yet: those files keep the tool's lost-key reason.
  */
 import { DPO_DEFAULTS } from '../../plan/defaults';
-import type { DpoLoss, DpoPlan } from '../../plan/types';
+import type { DpoLoss, DpoPlan, TrainingPlan } from '../../plan/types';
 import { asNumber, asString, type Obj } from './read';
 import type { SourceRecorder } from './sourceMap';
 
 export interface PreferencePlan {
-  objective: 'dpo';
-  dpo: DpoPlan;
+  /** The plan's objective and its block. */
+  plan: Pick<TrainingPlan, 'objective' | 'dpo' | 'orpo' | 'simpo'>;
   /** The tool's keys the plan now carries (no longer reported as lost). */
   carried: ReadonlySet<string>;
 }
+
+/** TRL ORPOConfig's and CPOConfig's defaults (beta 0.1, simpo_gamma 0.5, cpo_alpha 1.0): what the tools pass on. */
+const TRL_BETA = 0.1;
+const TRL_SIMPO_GAMMA = 0.5;
+const TRL_CPO_ALPHA = 1.0;
+
+const positive = (v: number) => v > 0 && v <= 100;
+const nonNegative = (v: number) => v >= 0 && v <= 100;
+const smoothing = (v: number) => v >= 0 && v < 0.5;
 
 /** A value the plan schema accepts (beta in (0, 100], label smoothing in [0, 0.5)), else the default. */
 function inRange(value: number | undefined, ok: (v: number) => boolean, fallback: number): number {
@@ -32,6 +45,32 @@ function dpoPlan(beta: unknown, loss: DpoLoss, smoothing: unknown): DpoPlan {
 
 export function axolotlPreference(cfg: Obj, src: SourceRecorder): PreferencePlan | null {
   const rl = asString(cfg.rl);
+  if (rl === 'orpo') {
+    src.add(['objective'], ['rl'], { transform: 'none' });
+    src.add(['orpo', 'beta'], ['orpo_alpha']);
+    return {
+      plan: { objective: 'orpo', orpo: { beta: inRange(asNumber(cfg.orpo_alpha), positive, TRL_BETA) } },
+      carried: new Set(['rl', 'orpo_alpha']),
+    };
+  }
+  if (rl === 'simpo') {
+    src.add(['objective'], ['rl'], { transform: 'none' });
+    src.add(['simpo', 'beta'], ['rl_beta']);
+    src.add(['simpo', 'gamma'], ['simpo_gamma']);
+    src.add(['simpo', 'cpo_alpha'], ['cpo_alpha']);
+    return {
+      plan: {
+        objective: 'simpo',
+        simpo: {
+          beta: inRange(asNumber(cfg.rl_beta), positive, TRL_BETA),
+          gamma: inRange(asNumber(cfg.simpo_gamma), nonNegative, TRL_SIMPO_GAMMA),
+          cpo_alpha: inRange(asNumber(cfg.cpo_alpha), nonNegative, TRL_CPO_ALPHA),
+          label_smoothing: 0,
+        },
+      },
+      carried: new Set(['rl', 'rl_beta', 'simpo_gamma', 'cpo_alpha']),
+    };
+  }
   if (rl !== 'dpo' && rl !== 'ipo') return null;
   const betaKey = cfg.rl_beta === undefined && cfg.dpo_beta !== undefined ? 'dpo_beta' : 'rl_beta';
   src.add(['objective'], ['rl'], { transform: 'none' });
@@ -39,22 +78,45 @@ export function axolotlPreference(cfg: Obj, src: SourceRecorder): PreferencePlan
   src.add(['dpo', 'beta'], [betaKey]);
   src.add(['dpo', 'label_smoothing'], ['dpo_label_smoothing']);
   return {
-    objective: 'dpo',
-    dpo: dpoPlan(cfg[betaKey], rl === 'ipo' ? 'ipo' : 'sigmoid', cfg.dpo_label_smoothing),
+    plan: { objective: 'dpo', dpo: dpoPlan(cfg[betaKey], rl === 'ipo' ? 'ipo' : 'sigmoid', cfg.dpo_label_smoothing) },
     carried: new Set(['rl', 'rl_beta', 'dpo_beta', 'dpo_label_smoothing']),
   };
 }
 
 export function llamaFactoryPreference(cfg: Obj, stage: string, src: SourceRecorder): PreferencePlan | null {
   const loss = asString(cfg.pref_loss) ?? 'sigmoid';
+  if (stage === 'dpo' && (loss === 'orpo' || loss === 'simpo')) return llamaFactoryReferenceFree(cfg, loss, src);
   if (stage !== 'dpo' || (loss !== 'sigmoid' && loss !== 'hinge' && loss !== 'ipo')) return null;
   src.add(['objective'], ['stage'], { transform: 'none' });
   src.add(['dpo', 'loss'], ['pref_loss']);
   src.add(['dpo', 'beta'], ['pref_beta']);
   src.add(['dpo', 'label_smoothing'], ['dpo_label_smoothing']);
   return {
-    objective: 'dpo',
-    dpo: dpoPlan(cfg.pref_beta, loss, cfg.dpo_label_smoothing),
+    plan: { objective: 'dpo', dpo: dpoPlan(cfg.pref_beta, loss, cfg.dpo_label_smoothing) },
     carried: new Set(['stage', 'pref_beta', 'pref_loss', 'dpo_label_smoothing']),
+  };
+}
+
+/** LLaMA-Factory's `pref_loss: orpo | simpo` (its defaults: pref_beta 0.1, simpo_gamma 0.5, pref_ftx 0). */
+function llamaFactoryReferenceFree(cfg: Obj, loss: 'orpo' | 'simpo', src: SourceRecorder): PreferencePlan {
+  src.add(['objective'], ['pref_loss'], { transform: 'none' });
+  src.add([loss, 'beta'], ['pref_beta']);
+  const beta = inRange(asNumber(cfg.pref_beta), positive, TRL_BETA);
+  if (loss === 'orpo')
+    return { plan: { objective: 'orpo', orpo: { beta } }, carried: new Set(['stage', 'pref_beta', 'pref_loss']) };
+  src.add(['simpo', 'gamma'], ['simpo_gamma']);
+  src.add(['simpo', 'cpo_alpha'], ['pref_ftx']);
+  src.add(['simpo', 'label_smoothing'], ['dpo_label_smoothing']);
+  return {
+    plan: {
+      objective: 'simpo',
+      simpo: {
+        beta,
+        gamma: inRange(asNumber(cfg.simpo_gamma), nonNegative, TRL_SIMPO_GAMMA),
+        cpo_alpha: inRange(asNumber(cfg.pref_ftx), nonNegative, 0),
+        label_smoothing: inRange(asNumber(cfg.dpo_label_smoothing), smoothing, 0),
+      },
+    },
+    carried: new Set(['stage', 'pref_beta', 'pref_loss', 'simpo_gamma', 'pref_ftx', 'dpo_label_smoothing']),
   };
 }
