@@ -73,9 +73,10 @@ def read_hub_dataset(ref: str) -> list[dict[str, Any]]:
 
 def _load_error(ref: str, spec: HubDataset, error: Exception) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    unreachable = "reach" in text or "not cached" in text or "Couldn't find" in text
     hint = (
         "it is not in the datasets cache and HF_HUB_OFFLINE is set: run once online, or unset HF_HUB_OFFLINE"
-        if _offline()
+        if _offline() and unreachable
         else "check the id, split and subset; a gated or private dataset needs HF_TOKEN"
     )
     return f"{ref}: cannot load {spec.repo_id!r} (split {spec.split!r}): {text}; {hint}"

@@ -1,0 +1,117 @@
+"""Hub datasets (`hf://datasets/<owner>/<name>?split=...`) read through Hugging Face's datasets library, offline,
+from a dataset the test saves in the datasets cache layout itself (<cache>/<owner>___<name>/<config>/<version>/<hash>/,
+as a download leaves it): the trainer's data path (objectives/sft.load_data) and the preview verb both read it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lora_lens_trainer.data.hub import parse_hub_ref
+from lora_lens_trainer.data.readers import DataError
+from tests.plans import make_plan
+from tests.tiny_model import build_tokenizer, chat_rows
+
+TRAINER = Path(__file__).resolve().parents[2]
+
+
+def _cached_dataset(root: Path, rows: list[dict]) -> dict[str, str]:
+    """Saves `someone/tiny-chat` (config default, split train) in a datasets cache under root; returns the env."""
+    env = {
+        **os.environ,
+        "HF_HOME": str(root / "hf"),
+        "HF_DATASETS_CACHE": str(root / "hf" / "datasets"),
+        "HF_HUB_OFFLINE": "1",
+    }
+    src = root / "rows.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    script = (
+        "import sys\nfrom datasets.packaged_modules.json.json import Json\n"
+        "b = Json(cache_dir=sys.argv[1], dataset_name='tiny-chat', config_name='default', "
+        "data_files={'train': sys.argv[2]}, hash='0123abcd')\nb.download_and_prepare()\nprint(b.cache_dir)"
+    )
+    built = subprocess.run(
+        [sys.executable, "-c", script, str(root / "build"), str(src)], env=env, capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stderr
+    dest = root / "hf" / "datasets" / "someone___tiny-chat" / "default" / "0.0.0" / "0123abcd"
+    dest.parent.mkdir(parents=True)
+    shutil.copytree(built.stdout.strip().splitlines()[-1], dest)
+    shutil.rmtree(root / "build")
+    return env
+
+
+def test_a_reference_carries_split_subset_revision_and_data_files() -> None:
+    spec = parse_hub_ref("hf://datasets/o/n?split=test&name=sub&revision=v1&data_files=a.json&data_files=b.json")
+    assert (spec.repo_id, spec.split, spec.name, spec.revision, spec.data_files) == (
+        "o/n",
+        "test",
+        "sub",
+        "v1",
+        ("a.json", "b.json"),
+    )
+    assert parse_hub_ref("hf://datasets/o/n").split == "train"
+    with pytest.raises(DataError, match="unknown option 'splt'"):
+        parse_hub_ref("hf://datasets/o/n?splt=x")
+
+
+def test_training_and_the_preview_read_a_cached_hub_dataset_offline(tmp_path: Path) -> None:
+    rows = chat_rows(9)
+    env = _cached_dataset(tmp_path, rows)
+    tok = tmp_path / "tok"
+    build_tokenizer(tok, [m["content"] for r in rows for m in r["messages"]])
+    plan = make_plan(str(tok), "hf://datasets/someone/tiny-chat?split=train", data__chat_template="auto")
+    (tmp_path / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
+    script = (
+        "import json, sys\nfrom lora_lens_trainer.plan import read_plan\n"
+        "from lora_lens_trainer.modeling import load_tokenizer\nfrom lora_lens_trainer.objectives.sft import load_data\n"
+        "plan = read_plan(sys.argv[1])\ndata = load_data(plan, load_tokenizer(plan))\n"
+        "print(json.dumps({'items': len(data.train_items)}))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "plan.json")],
+        cwd=TRAINER,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.strip().splitlines()[-1])["items"] == 9
+    preview = subprocess.run(
+        [sys.executable, "-m", "lora_lens_trainer", "preview", "--plan", str(tmp_path / "plan.json"), "--rows", "2"],
+        cwd=TRAINER,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert preview.returncode == 0, preview.stderr
+    report = json.loads(preview.stdout)
+    assert report["total_rows"] == 9 and report["dataset"].startswith("hf://datasets/someone/tiny-chat")
+    assert "Paris" in "".join(report["rows"][0]["rendering"]["text"])
+    # A split the dataset does not have, and a dataset not in the cache: the trainer says which and why.
+    plan["data"]["train"] = "hf://datasets/someone/tiny-chat?split=test"
+    (tmp_path / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
+    bad = subprocess.run(
+        [sys.executable, "-m", "lora_lens_trainer", "preview", "--plan", str(tmp_path / "plan.json")],
+        cwd=TRAINER,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1 and "split 'test'" in bad.stderr and "Unknown split" in bad.stderr
+    plan["data"]["train"] = "hf://datasets/someone/absent"
+    (tmp_path / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
+    absent = subprocess.run(
+        [sys.executable, "-m", "lora_lens_trainer", "preview", "--plan", str(tmp_path / "plan.json")],
+        cwd=TRAINER,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert absent.returncode == 1 and "not in the datasets cache and HF_HUB_OFFLINE is set" in absent.stderr
