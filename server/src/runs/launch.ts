@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { TrainingPlan } from '../core/plan/types';
+import { oneProcessMessage } from '../core/rules/distributedOneGpu';
 import { offlineModelProblem, withModelDownload } from './modelDownload';
 import { buildTrainerArgs, buildTrainerEnv, newRunDir, type TorchrunLayout, type TrainerInvocation } from './args';
 import {
@@ -183,7 +184,7 @@ export function newRunLayout(
   const gpus = Math.max(1, Math.floor(hardware.num_gpus));
   const oneProcess = gpus === 1 && (nodes?.nnodes ?? 1) <= 1;
   if (oneProcess && (hardware.distributed === 'ddp' || hardware.distributed === 'fsdp')) {
-    return `hardware.distributed is ${hardware.distributed} but hardware.num_gpus is 1: one process has nothing to ${hardware.distributed === 'fsdp' ? 'shard' : 'average'}, and the bundled trainer would train it as distributed: none. Set hardware.num_gpus to the GPUs to train on (2 or more), or hardware.distributed: none`;
+    return oneProcessMessage(hardware.distributed);
   }
   const layout = trainerLayout(hardware, nodes);
   if (layout && typeof layout !== 'string' && machineGpus && machineGpus > 0 && layout.nprocPerNode > machineGpus) {

@@ -10,6 +10,7 @@ import { dataInjection } from './dataInjection';
 import { dataPersonal } from './dataPersonal';
 import { dataSecrets } from './dataSecrets';
 import { dpoBeta } from './dpoBeta';
+import { distributedOneGpu } from './distributedOneGpu';
 import { dpoLearningRate } from './dpoLearningRate';
 import { effectiveBatch } from './effectiveBatch';
 import { epochsOverfit } from './epochsOverfit';
@@ -70,6 +71,7 @@ export const RULES: readonly Rule[] = [
   gpuUnknown,
   memoryNoFit,
   trainerRefusal,
+  distributedOneGpu,
   dataInjection,
   dataSecrets,
   dataPersonal,
