@@ -10,7 +10,15 @@ import { spawnSync } from 'node:child_process';
 const tempRoot = mkdtempSync(join(tmpdir(), 'lora-lens-tests-'));
 // HF_HUB_OFFLINE: no test reaches the real Hub (results must not depend on the network); the Hub tests point
 // HF_ENDPOINT at their own loopback server and clear it.
-const testEnv = { ...process.env, TMPDIR: tempRoot, TMP: tempRoot, TEMP: tempRoot, HF_HUB_OFFLINE: '1' };
+// LORA_LENS_CACHE_DIR: the CLI's dataset-facts cache goes under the temporary root, not the user's ~/.cache.
+const testEnv = {
+  ...process.env,
+  TMPDIR: tempRoot,
+  TMP: tempRoot,
+  TEMP: tempRoot,
+  HF_HUB_OFFLINE: '1',
+  LORA_LENS_CACHE_DIR: join(tempRoot, 'lora-lens-cache'),
+};
 
 function findTests(dir) {
   const out = [];

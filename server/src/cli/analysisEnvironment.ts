@@ -1,4 +1,6 @@
-import { DatasetInspector } from '../core/data';
+import { statSync } from 'node:fs';
+import { DatasetInspector, inspectDataset } from '../core/data';
+import { factsCacheDir, withFactsDiskCache } from '../core/data/factsDiskCache';
 import { gpuFromSetting, type GpuSpec } from '../core/gpu';
 import { detectGpus } from '../runs/gpuDetect';
 import { isJsonUri, parseConfigDocument } from '../core/document/configDocument';
@@ -17,6 +19,25 @@ export function cliGpu(value: string): { ok: true; gpu: GpuSpec } | { ok: false;
     return lookup.ok ? { ok: true, gpu: { ...lookup.gpu, name: `${text} GiB GPU` } } : lookup;
   }
   return gpuFromSetting(text);
+}
+
+/** The running bundle's size and mtime: a rebuilt CLI does not read facts an older scanner wrote. */
+function buildStamp(): string {
+  try {
+    const self = statSync(__filename);
+    return `${self.size}:${self.mtimeMs}`;
+  } catch {
+    return 'unknown-build';
+  }
+}
+
+/**
+ * The CLI's dataset inspector: facts of an unchanged dataset come from the disk cache (factsDiskCache.ts) unless
+ * LORA_LENS_CACHE_DIR=off; each process otherwise parses and scans every row again.
+ */
+export function cliDatasetInspector(env: NodeJS.ProcessEnv = process.env): DatasetInspector {
+  const dir = factsCacheDir(env);
+  return new DatasetInspector(dir ? withFactsDiskCache(inspectDataset, { dir, stamp: buildStamp() }) : inspectDataset);
 }
 
 export interface CliAnalysisOptions {
@@ -52,7 +73,7 @@ export async function analyzeForCli(
     if (lookup.ok) fallbackGpu = lookup.gpu;
     else gpuError = lookup.message;
   }
-  const inspector = options.inspector ?? new DatasetInspector();
+  const inspector = options.inspector ?? cliDatasetInspector();
   const environment: AnalysisEnvironment = {
     platform: process.platform,
     env: process.env,

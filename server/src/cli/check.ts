@@ -1,6 +1,5 @@
 import { severityName } from '../core/document/diagnostics';
-import { DatasetInspector } from '../core/data';
-import { analyzeForCli } from './analysisEnvironment';
+import { analyzeForCli, cliDatasetInspector } from './analysisEnvironment';
 import { ExitCode, type CliIO } from './io';
 import { helpText, parseArgs, plural, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
@@ -123,7 +122,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   if (typeof toolVersions === 'string') return usageFailure(io, json, toolVersions);
   const files = parsed.positionals;
   const reports: FileReport[] = [];
-  const inspector = new DatasetInspector();
+  const inspector = cliDatasetInspector();
   let ioError = false;
   let errors = 0;
   for (const file of files) {
