@@ -6,7 +6,9 @@
  */
 import type UPlot from 'uplot';
 import type { TrainerEvent } from '../extension/src/runs/events';
-import type { FromPanel, PanelRun, PanelState, ToPanel } from '../extension/src/runs/panelProtocol';
+import type { FromPanel, PanelAction, PanelRun, PanelState, ToPanel } from '../extension/src/runs/panelProtocol';
+import type { EvaluationView } from '../extension/src/runs/panelProtocol';
+import { renderCompareEvaluation, renderRunEvaluation } from './evaluation';
 import {
   applyEvent,
   createSeries,
@@ -42,7 +44,11 @@ interface RunView {
   run: PanelRun;
   series: RunSeries;
   malformed: number;
+  /** Its eval/ folder read back; null when it has none, undefined before the extension said. */
+  evaluation?: EvaluationView | null;
 }
+/** The Evaluation section's filter: only the examples that got worse. */
+let onlyWorse = false;
 let runs: RunView[] = [];
 const charts = new Map<string, UPlot>();
 const specs = new Map<string, ChartSpec>();
@@ -114,7 +120,7 @@ function el(tag: string, className: string, text: string): HTMLElement {
   return node;
 }
 
-function button(label: string, action: 'stop' | 'resume' | 'openLog' | 'openFolder', runId: string): HTMLElement {
+function button(label: string, action: PanelAction, runId: string): HTMLElement {
   const node = el('button', 'action', label);
   node.addEventListener('click', () => vscode.postMessage({ type: 'action', action, runId }));
   return node;
@@ -196,6 +202,9 @@ function renderHeader(): void {
     const ownTrainer = (view.series.start?.tool ?? 'lora-lens') === 'lora-lens';
     if ((h.status === 'stopped' || h.status === 'failed') && ownTrainer)
       row.append(button('Resume', 'resume', view.run.id));
+    // Evaluate: a finished run of the bundled trainer has its adapter (or model) in the run folder.
+    if ((h.status === 'completed' || h.status === 'stopped') && ownTrainer)
+      row.append(button(view.evaluation ? 'Evaluate again' : 'Evaluate', 'evaluate', view.run.id));
     row.append(button('Log', 'openLog', view.run.id), button('Folder', 'openFolder', view.run.id));
     header.appendChild(row);
   });
@@ -254,12 +263,31 @@ function renderProblem(): void {
   }
 }
 
+/** One run: its evaluation; Compare: every run's metrics side by side. Hidden while no run has one. */
+function renderEvaluation(): void {
+  const box = document.getElementById('evaluation')!;
+  box.hidden = !runs.some((v) => v.evaluation);
+  if (box.hidden) return;
+  if (runs.length === 1)
+    renderRunEvaluation(box, runs[0]!.evaluation!, onlyWorse, (value) => {
+      onlyWorse = value;
+      schedule();
+    });
+  else
+    renderCompareEvaluation(
+      box,
+      legends(),
+      runs.map((v) => v.evaluation ?? null),
+    );
+}
+
 function render(): void {
   scheduled = false;
   renderHeader();
   renderSettingsDiff();
   renderProblem();
   renderCharts();
+  renderEvaluation();
 }
 
 /** Coalesces bursts of events into one redraw per frame (a finished run arrives as one batch of thousands). */
@@ -305,6 +333,9 @@ window.addEventListener('message', (message: MessageEvent<ToPanel>) => {
     const view = runs.find((v) => v.run.id === data.runId);
     if (!view) return;
     for (const event of data.events as TrainerEvent[]) applyEvent(view.series, event);
+  } else if (data.type === 'evaluation') {
+    const view = runs.find((v) => v.run.id === data.runId);
+    if (view) view.evaluation = data.evaluation;
   } else if (data.type === 'malformed') {
     const view = runs.find((v) => v.run.id === data.runId);
     if (view) view.malformed++;

@@ -161,13 +161,13 @@ test('the extension reaches the server code only through protocol/, runs/ and th
   );
 });
 
-test('the webview sources import only the webview folder, the shared panel reducer and run labels, and the preview protocol', () => {
+test('the webview sources import only the webview folder, the shared panel reducer, run labels and evaluation view, and the preview protocol', () => {
   const bad = tsFiles('webview')
     .flatMap((from) => importsOf(from).relative.map((to) => ({ from, to })))
     .filter(
       ({ to }) =>
         !to.startsWith('webview/') &&
-        !/^extension\/src\/runs\/(series|panelProtocol|events|runLabels)\.ts$/.test(to) &&
+        !/^extension\/src\/runs\/(series|panelProtocol|events|runLabels|evalView)\.ts$/.test(to) &&
         to !== 'server/src/protocol/preview.ts',
     );
   assert.deepEqual(

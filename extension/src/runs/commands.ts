@@ -6,6 +6,7 @@ import { blocksRun, environmentMarkdown, findingActions, type DoctorFinding } fr
 import { RunItem } from './historyView';
 import { runMerge } from './launcher';
 import { exportRunInEditor } from './exportRun';
+import { evaluateRunInEditor } from './evaluateRun';
 import { RunPanel } from './panel';
 import { deleteRun as deleteRunFolder, requestStop, runLogPath } from '../../../server/src/runs/lifecycle';
 import { isRefusal, planLaunch, visibleGpuCount } from '../../../server/src/runs/launch';
@@ -328,6 +329,16 @@ const exportRunCommand =
     if (run) await exportRunInEditor(ctx, run.id, run.dir);
   };
 
+/** Evaluate Run: the Runs view's context menu, the panel's Evaluate button, the palette (evaluateRun.ts). */
+const evaluateRunCommand =
+  (ctx: RunsContext): Cmd =>
+  async (arg?: unknown) => {
+    if (!requireTrust()) return;
+    const id = await pickRun(ctx, arg, (s) => s === 'completed' || s === 'stopped', 'Evaluate which run?');
+    const run = id ? await ctx.run(id) : undefined;
+    if (run) await evaluateRunInEditor(ctx, run.id, run.dir);
+  };
+
 const openRunFolder =
   (ctx: RunsContext): Cmd =>
   async (arg?: unknown) => {
@@ -407,6 +418,7 @@ export const RUN_COMMANDS: Record<string, (ctx: RunsContext) => Cmd> = {
   'loraLens.compareRuns': compareRuns,
   'loraLens.mergeAdapter': mergeAdapter,
   'loraLens.exportRun': exportRunCommand,
+  'loraLens.evaluateRun': evaluateRunCommand,
   'loraLens.openRunFolder': openRunFolder,
   'loraLens.openRunLog': openRunLog,
   'loraLens.deleteRun': deleteRun,

@@ -8,6 +8,7 @@ import { RunHistoryProvider } from './historyView';
 import { TrainerRun, type RunExit, type TrainerCommand } from './launcher';
 import type { LaunchSpec } from '../../../server/src/runs/launch';
 import { RunPanel, type PanelHost } from './panel';
+import type { PanelAction } from './panelProtocol';
 import { RunProgressItem } from './progressItem';
 import {
   extraRunsRoot,
@@ -149,12 +150,13 @@ export class RunsContext implements PanelHost {
     return run && { dir: run.dir, run: panelRun(run) };
   }
 
-  onAction(action: { action: 'stop' | 'resume' | 'openLog' | 'openFolder'; runId: string }): void {
+  onAction(action: { action: PanelAction; runId: string }): void {
     const command = {
       stop: 'loraLens.stopRun',
       resume: 'loraLens.resumeRun',
       openLog: 'loraLens.openRunLog',
       openFolder: 'loraLens.openRunFolder',
+      evaluate: 'loraLens.evaluateRun',
     }[action.action];
     void vscode.commands.executeCommand(command, action.runId);
   }

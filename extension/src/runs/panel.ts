@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { join } from 'node:path';
 import type { FromPanel, PanelRun, PanelState, ToPanel } from './panelProtocol';
 import { makeNonce, renderPanelHtml } from './panelHtml';
+import { readEvaluation } from '../../../server/src/runs/evalResults';
 import { EventTail } from './tail';
 
 export interface PanelHost {
@@ -114,6 +115,8 @@ export class RunPanel {
     if (generation !== this.generation || this.disposed) return; // a newer load (or dispose) came first
     const runs = described.filter((r) => r.described);
     this.post({ type: 'runs', runs: runs.map((r) => r.described!.run) });
+    for (const { id, described } of runs)
+      this.post({ type: 'evaluation', runId: id, evaluation: readEvaluation(described!.dir) });
     for (const { id, described } of runs) {
       const tail = new EventTail(join(described!.dir, 'events.jsonl'), {
         onEvents: (events) => this.post({ type: 'events', runId: id, events }),

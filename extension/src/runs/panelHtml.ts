@@ -47,6 +47,7 @@ export function renderPanelHtml(assets: PanelAssets, title = 'LoRA Lens run'): s
 <label><input id="log-loss" type="checkbox"> Log scale (loss)</label>
 </div>
 <main id="charts"></main>
+<section id="evaluation" hidden></section>
 <script nonce="${assets.nonce}" src="${escape(assets.uplotScript)}"></script>
 <script nonce="${assets.nonce}" src="${escape(assets.panelScript)}"></script>
 </body>

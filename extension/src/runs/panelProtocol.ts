@@ -1,4 +1,7 @@
 /** Messages between the run panel (webview/panel.ts, in the webview) and the extension (panel.ts). */
+import type { EvaluationView } from '../../../server/src/runs/evalResults';
+
+export type { EvaluationView };
 import type { TrainerEvent } from './events';
 
 /** The few plan settings the header shows ("key settings"), taken from the run's plan.json. */
@@ -29,10 +32,13 @@ export type ToPanel =
   /** New events of one run, in file order. */
   | { type: 'events'; runId: string; events: TrainerEvent[] }
   /** A line of events.jsonl that is not an event (skipped; the panel shows a count). */
-  | { type: 'malformed'; runId: string; line: number; reason: string };
+  | { type: 'malformed'; runId: string; line: number; reason: string }
+  /** The run's evaluation (TARGET/eval/), or null when it has none; sent after the runs, and again after Evaluate Run. */
+  | { type: 'evaluation'; runId: string; evaluation: EvaluationView | null };
 
-export type FromPanel =
-  { type: 'ready' } | { type: 'action'; action: 'stop' | 'resume' | 'openLog' | 'openFolder'; runId: string };
+export type PanelAction = 'stop' | 'resume' | 'openLog' | 'openFolder' | 'evaluate';
+
+export type FromPanel = { type: 'ready' } | { type: 'action'; action: PanelAction; runId: string };
 
 /** What the panel keeps across reloads (vscode.setState); the serializer reopens these runs. */
 export interface PanelState {

@@ -125,14 +125,17 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     io.stdout.write(helpText(EVAL));
     return ExitCode.ok;
   }
+  const numbers = wholeNumbers(parsed);
+  if (typeof numbers === 'string') return fail(ExitCode.usage, { kind: 'usage', message: numbers });
+  const metricsOption = parsed.values.get('metrics');
+  const checked = metricsOption === undefined ? [] : parseMetricNames(metricsOption);
+  if (typeof checked === 'string') return fail(ExitCode.usage, { kind: 'usage', message: checked });
   const target = resolveEvalTarget(resolve(io.cwd, parsed.positionals[0]!));
   if (!target.ok) return fail(ExitCode.usage, { kind: 'unreadable', message: target.message });
   // The run's eval block (plan.json) fills in what the command line does not say.
   const planned = target.evalPlan;
-  const names = parseMetricNames(parsed.values.get('metrics') ?? planned.metrics.join(','));
+  const names = parseMetricNames(metricsOption ?? planned.metrics.join(','));
   if (typeof names === 'string') return fail(ExitCode.usage, { kind: 'usage', message: names });
-  const numbers = wholeNumbers(parsed);
-  if (typeof numbers === 'string') return fail(ExitCode.usage, { kind: 'usage', message: numbers });
   const schemaFile = parsed.values.get('schema') ?? planned.json_schema ?? undefined;
   const schema = schemaFile === undefined ? undefined : await readSchema(schemaFile, io.cwd);
   if (schema && 'kind' in schema) return fail(ExitCode.usage, schema);

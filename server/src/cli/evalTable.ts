@@ -3,49 +3,9 @@
  * from the trainer's report, the task metrics computed here from predictions.jsonl, each with its change. Pure.
  */
 import { pythonFixed } from '../core/metrics/format';
-import type { MetricResult } from '../core/metrics';
+import { finiteOrNull as num, type LossFigures, type MetricComparison } from '../core/metrics/comparison';
 
-export interface MetricComparison {
-  metric: string;
-  base: number | null;
-  tuned: number | null;
-  /** tuned - base (points for the task metrics, where higher is better; for loss and perplexity lower is). */
-  change: number | null;
-  n: number | null;
-}
-
-interface LossFigures {
-  loss: number;
-  perplexity: number;
-  tokens: number;
-}
-
-function num(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
-}
-
-function row(metric: string, base: number | null, tuned: number | null, n: number | null): MetricComparison {
-  return { metric, base, tuned, change: base !== null && tuned !== null ? tuned - base : null, n };
-}
-
-/** Loss and perplexity of the report, then each task metric, base against tuned. */
-export function compareMetrics(
-  report: Record<string, unknown>,
-  base: readonly MetricResult[],
-  tuned: readonly MetricResult[],
-): MetricComparison[] {
-  const loss = (report.loss ?? {}) as Partial<Record<'base' | 'tuned', LossFigures>>;
-  const tokens = num(loss.tuned?.tokens);
-  const out = [
-    row('eval_loss', num(loss.base?.loss), num(loss.tuned?.loss), tokens),
-    row('eval_perplexity', num(loss.base?.perplexity), num(loss.tuned?.perplexity), tokens),
-  ];
-  for (const t of tuned) {
-    const b = base.find((r) => r.metric === t.metric);
-    out.push(row(t.metric, b?.value ?? null, t.value, t.n));
-  }
-  return out;
-}
+export { compareMetrics, type MetricComparison } from '../core/metrics/comparison';
 
 const fixed = (x: number | null, signed = false) =>
   x === null ? '-' : `${signed && x >= 0 ? '+' : ''}${pythonFixed(x, 2)}`;
