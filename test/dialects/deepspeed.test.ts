@@ -106,7 +106,14 @@ test('the LLaMA-Factory example with its ZeRO-3 file: the plan is sharded as the
     analysis.diagnostics.some((d) => d.code === 'dialect-deepspeed-unread'),
     false,
   );
-  assert.ok(analysis.estimate, 'an estimate');
+  assert.ok(
+    analysis.estimate?.notes.some((n) =>
+      /single-GPU, unsharded figure \(the GPU count is the launcher's; on N GPUs each holds 1\/N of the weights, gradients and optimizer states/.test(
+        n,
+      ),
+    ),
+    'the note says what N GPUs would divide',
+  );
 });
 
 /** A full fine-tune of Qwen2.5-0.5B under axolotl with `deepspeed: <file>`, beside a copy of axolotl's folder. */

@@ -12,6 +12,18 @@ const DISTRIBUTED_NAMES: Record<TrainingPlan['hardware']['distributed'], string>
   deepspeed_zero3: 'DeepSpeed ZeRO-3',
 };
 
+/** What N GPUs divide under the plan's strategy, said for the single-GPU figure of a tool's file. */
+function shardedShare(plan: TrainingPlan): string {
+  const shards = plan.hardware.sharding?.shards;
+  const d = plan.hardware.distributed;
+  if (shards === 'parameters' || (!shards && (d === 'fsdp' || d === 'deepspeed_zero3')))
+    return 'each holds 1/N of the weights, gradients and optimizer states, plus the layers in flight';
+  if (shards === 'gradients' || (!shards && d === 'deepspeed_zero2'))
+    return 'each holds 1/N of the gradients and optimizer states';
+  if (shards === 'optimizer') return 'each holds 1/N of the optimizer states';
+  return 'each holds this much, plus the gradient buckets';
+}
+
 /** What the tool's DeepSpeed or FSDP settings keep in CPU memory, which the GPU figure leaves out. */
 function offloadNote(sharding: TrainingPlan['hardware']['sharding']): string | null {
   if (!sharding || (!sharding.offload_optimizer && !sharding.offload_params)) return null;
@@ -48,7 +60,7 @@ function setupNotes(ctx: EstimateContext, gpu: GpuSpec | null): string[] {
   const named = plan.hardware.distributed;
   if (nGpu <= 1 && named !== 'none') {
     notes.push(
-      `The config runs under ${DISTRIBUTED_NAMES[named]}: this is the single-GPU, unsharded figure (the per-GPU share under that strategy is not modelled yet).`,
+      `The config runs under ${DISTRIBUTED_NAMES[named]}: this is the single-GPU, unsharded figure (the GPU count is the launcher's; on N GPUs ${shardedShare(plan)}).`,
     );
   }
   const offload = offloadNote(plan.hardware.sharding);
