@@ -46,8 +46,3 @@ export function compareMetrics(
   }
   return out;
 }
-
-/** Whether a change is an improvement: lower is better for loss and perplexity, higher for every task metric. */
-export function improved(metric: string, change: number): boolean {
-  return metric === 'eval_loss' || metric === 'eval_perplexity' ? change < 0 : change > 0;
-}
