@@ -103,7 +103,8 @@ describe('axolotl normaliser on the corpus', () => {
     assert.equal(plan!.training.optim, 'adamw_8bit');
     assert.equal(plan!.data.chat_template, 'qwen3');
     assert.equal(plan!.data.format, 'chat');
-    assert.equal(plan!.data.train, 'hf://datasets/mlabonne/FineTome-100k');
+    // The config's split (train[:20%]) travels in the reference, for the trainer's datasets.load_dataset.
+    assert.equal(plan!.data.train, 'hf://datasets/mlabonne/FineTome-100k?split=train%5B%3A20%25%5D');
     assert.match(lost.find((l) => l.key[0] === 'optimizer')!.reason, /4-bit AdamW, counted as 8-bit/);
     assert.ok(lost.some((l) => l.key[0] === 'plugins'));
     assert.deepEqual(sources['training.activation_offloading'], {

@@ -17,6 +17,7 @@ import type {
 } from '../../plan/types';
 import { mapOptimizer } from './optimizers';
 import { asBool, asInt, asNumber, asObject, asString, type Obj } from './read';
+import type { HubDatasetOptions } from './datasetRef';
 import { datasetLocation, defaultRunName, distributedFrom, LostKeys, resolver, type NormalizeOptions } from './shared';
 import { SourceRecorder } from './sourceMap';
 import type { NormalizeProblem, NormalizeResult } from './types';
@@ -302,6 +303,20 @@ function loraOf(cfg: Obj, src: SourceRecorder, lost: LostKeys, problems: Normali
   };
 }
 
+/** An axolotl dataset entry's `load_dataset` options: split, name (the subset), revision, data_files. */
+function axolotlHubOptions(entry: Obj): HubDatasetOptions {
+  const files = entry.data_files;
+  const dataFiles = typeof files === 'string' ? [files] : Array.isArray(files) ? files.filter(isString) : [];
+  return {
+    ...(asString(entry.split) ? { split: asString(entry.split) } : {}),
+    ...(asString(entry.name) ? { name: asString(entry.name) } : {}),
+    ...(asString(entry.revision) ? { revision: asString(entry.revision) } : {}),
+    ...(dataFiles.length ? { data_files: dataFiles } : {}),
+  };
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+
 function dataOf(
   cfg: Obj,
   method: Method,
@@ -317,7 +332,7 @@ function dataOf(
   const first = datasets.find((d) => asString(d.path));
   if (first) {
     const index = datasets.indexOf(first);
-    train = datasetLocation(asString(first.path)!, absolute, opts).plan;
+    train = datasetLocation(asString(first.path)!, absolute, opts, axolotlHubOptions(first)).plan;
     const f = formatOf(first.type);
     format = f.format;
     src.add(['data', 'train'], ['datasets', index, 'path'], { transform: 'file' });
@@ -352,7 +367,7 @@ function dataOf(
   return {
     ...DATA_DEFAULTS,
     train,
-    eval: evalPath ? datasetLocation(evalPath, absolute, opts).plan : null,
+    eval: evalPath ? datasetLocation(evalPath, absolute, opts, axolotlHubOptions(tests[0]!)).plan : null,
     format: method === 'full' && !first && !pretraining ? 'text' : format,
     chat_template: !template || template === 'tokenizer_default' ? 'auto' : template,
     max_length: asInt(cfg.sequence_len, 2) ?? 512,

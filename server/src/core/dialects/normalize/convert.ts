@@ -7,7 +7,7 @@ import { basename, dirname, isAbsolute, relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import { displayName } from './sourceMap';
-import { isDatasetReference } from './datasetRef';
+import { isDatasetReference, parseHubDatasetRef } from './datasetRef';
 import {
   DATA_DEFAULTS,
   DPO_DEFAULTS,
@@ -107,7 +107,7 @@ function differing<T extends object>(value: T, defaults: Partial<T>): Partial<T>
 
 /** The local file a dataset reference becomes in the converted config: `<name>.jsonl` (`<name>.eval.jsonl`). */
 function localFileFor(key: 'train' | 'eval', ref: string): string {
-  const name = (ref.split('/').pop() ?? 'dataset').replace(/[^\w.-]+/g, '-') || 'dataset';
+  const name = (ref.split(/[?#]/)[0]!.split('/').pop() ?? 'dataset').replace(/[^\w.-]+/g, '-') || 'dataset';
   return key === 'train' ? `${name}.jsonl` : `${name}.eval.jsonl`;
 }
 
@@ -117,12 +117,14 @@ function localFileFor(key: 'train' | 'eval', ref: string): string {
  */
 function datasetInstead(key: 'train' | 'eval', ref: string): string {
   const file = localFileFor(key, ref);
-  const hub = /^hf:\/\/datasets\/(.+)$/.exec(ref)?.[1];
-  if (hub) {
-    const split = key === 'train' ? "'train'" : "'test'";
+  const parsed = parseHubDatasetRef(ref);
+  if (parsed) {
+    const hub = parsed.id;
+    const { split = key === 'train' ? 'train' : 'test', name } = parsed.options;
+    const subset = name ? `, name='${name}'` : '';
     return (
       `  # ${key}: ${hub} is a Hub dataset; the LoRA Lens trainer reads local files. Write ${file} with\n` +
-      `  #   python -c "from datasets import load_dataset; load_dataset('${hub}', split=${split}).to_json('${file}')"\n`
+      `  #   python -c "from datasets import load_dataset; load_dataset('${hub}'${subset}, split='${split}').to_json('${file}')"\n`
     );
   }
   return (

@@ -272,13 +272,19 @@ function quantizationOf(cfg: Obj, src: SourceRecorder): TrainingPlan['quantizati
 interface DatasetInfoEntry {
   file_name?: unknown;
   hf_hub_url?: unknown;
+  subset?: unknown;
+  split?: unknown;
 }
 
 /** A dataset name as the plan's data path: the file or Hub id dataset_info.json gives it, else a registry reference. */
 function datasetPath(name: string, infoDir: string | null, info: Record<string, DatasetInfoEntry> | null): string {
   const entry = info?.[name];
   if (entry && typeof entry.file_name === 'string' && infoDir) return join(infoDir, entry.file_name);
-  if (entry && typeof entry.hf_hub_url === 'string') return hubDatasetRef(entry.hf_hub_url);
+  if (entry && typeof entry.hf_hub_url === 'string')
+    return hubDatasetRef(entry.hf_hub_url, {
+      ...(typeof entry.split === 'string' && entry.split ? { split: entry.split } : {}),
+      ...(typeof entry.subset === 'string' && entry.subset ? { name: entry.subset } : {}),
+    });
   return llamaFactoryDatasetRef(name);
 }
 

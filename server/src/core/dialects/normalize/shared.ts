@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { NodePath } from '../../document/configDocument';
 import type { AttnImplementation, Distributed, Method, ModelRef } from '../../plan/types';
-import { hubDatasetRef, looksLikeHubId } from './datasetRef';
+import { hubDatasetRef, looksLikeHubId, type HubDatasetOptions } from './datasetRef';
 import { asString, type Obj } from './read';
 import type { LostKey } from './types';
 
@@ -22,18 +22,19 @@ const DATA_FILE = /\.(jsonl|json|csv|parquet|arrow|txt)$/i;
 
 /**
  * A dataset path as axolotl reads it: a local file or folder when one exists (or it plainly names a file),
- * else a Hub dataset id.
+ * else a Hub dataset id (loaded with `hub`'s split, subset, revision and data_files).
  */
 export function datasetLocation(
   path: string,
   absolute: (p: string) => string,
   opts: NormalizeOptions,
+  hub: HubDatasetOptions = {},
 ): { plan: string; remote: boolean } {
   const exists = opts.fileExists ?? existsSync;
   const local = absolute(path);
   if (exists(local) || DATA_FILE.test(path) || /^(\.{1,2}[\\/]|[\\/]|~)/.test(path) || !looksLikeHubId(path))
     return { plan: local, remote: false };
-  return { plan: hubDatasetRef(path), remote: true };
+  return { plan: hubDatasetRef(path, hub), remote: true };
 }
 
 /** The distributed strategy a DeepSpeed config file name or an FSDP setting names (the JSON itself is not read). */
