@@ -205,6 +205,8 @@ function renderHeader(): void {
     // Evaluate: a finished run of the bundled trainer has its adapter (or model) in the run folder.
     if ((h.status === 'completed' || h.status === 'stopped') && ownTrainer)
       row.append(button(view.evaluation ? 'Evaluate again' : 'Evaluate', 'evaluate', view.run.id));
+    // Export…: the run as a GGUF or a merged folder (the same export as lora-lens export).
+    if (h.status === 'completed' && ownTrainer) row.append(button('Export…', 'export', view.run.id));
     row.append(button('Log', 'openLog', view.run.id), button('Folder', 'openFolder', view.run.id));
     header.appendChild(row);
   });

@@ -198,6 +198,25 @@ test('an OOM run shows the trainer advice; buttons post actions; malformed lines
   await page.close();
 });
 
+test(
+  'a completed run of the bundled trainer offers Export…, which posts the export action (issue 26)',
+  { skip },
+  async () => {
+    const { page, problems } = await openPanel();
+    const events = recorded('lora-80.events.jsonl');
+    await send(page, [
+      { type: 'runs', runs: [{ id: 'done', label: 'done-run', settings: {} }] },
+      { type: 'events', runId: 'done', events },
+    ]);
+    await page.waitForSelector('#header :text("completed")');
+    await page.click('button:has-text("Export…")');
+    const posted = await page.evaluate(() => (window as any).posted);
+    assert.deepEqual(posted.at(-1), { type: 'action', action: 'export', runId: 'done' });
+    assert.deepEqual(problems, []);
+    await page.close();
+  },
+);
+
 test("a stopped run of the user's own tool (axolotl) offers Log and Folder but no Resume", { skip }, async () => {
   const { page, problems } = await openPanel();
   const start = { ...recorded('oom.events.jsonl')[0], tool: 'axolotl' };

@@ -157,6 +157,7 @@ export class RunsContext implements PanelHost {
       openLog: 'loraLens.openRunLog',
       openFolder: 'loraLens.openRunFolder',
       evaluate: 'loraLens.evaluateRun',
+      export: 'loraLens.exportRun',
     }[action.action];
     void vscode.commands.executeCommand(command, action.runId);
   }

@@ -36,7 +36,7 @@ export type ToPanel =
   /** The run's evaluation (TARGET/eval/), or null when it has none; sent after the runs, and again after Evaluate Run. */
   | { type: 'evaluation'; runId: string; evaluation: EvaluationView | null };
 
-export type PanelAction = 'stop' | 'resume' | 'openLog' | 'openFolder' | 'evaluate';
+export type PanelAction = 'stop' | 'resume' | 'openLog' | 'openFolder' | 'evaluate' | 'export';
 
 export type FromPanel = { type: 'ready' } | { type: 'action'; action: PanelAction; runId: string };
 
