@@ -54,7 +54,6 @@ export function expectedFigures(): Record<string, unknown> {
       const training = estimateMemory(spec, plan, lookup.gpu);
       const e = estimateEvaluation(spec, plan, training, c.rows);
       perGpu[lookup.gpu.name] = {
-        training_peak_bytes: training.peakBytes,
         peak_bytes: e.peakBytes,
         peak_allocated_bytes: e.peakAllocatedBytes,
         cuda_context_bytes: training.cudaContextBytes,

@@ -269,7 +269,6 @@ def compared(result: dict[str, Any]) -> dict[str, Any]:
         },
         "estimate_tokens_per_second": expected["generation_tokens_per_second"],
         "tokens_per_second_error_percent": err(expected["generation_tokens_per_second"], measured_tps),
-        "estimate_training_peak_gib": round(expected["training_peak_bytes"] / GiB, 2),
     }
 
 
