@@ -66,7 +66,15 @@ export class Reporter {
         else this.line(formatProgress(e, 0));
         break;
       case 'eval':
-        this.line(`eval at step ${e.step}: loss ${e.eval_loss.toFixed(4)}`);
+        this.line(
+          `eval at step ${e.step}: loss ${e.eval_loss.toFixed(4)}` +
+            (typeof e['eval_rewards/margins'] === 'number'
+              ? `, margin ${e['eval_rewards/margins'].toFixed(3)}` +
+                (typeof e['eval_rewards/accuracies'] === 'number'
+                  ? `, acc ${Math.round(e['eval_rewards/accuracies'] * 100)}%`
+                  : '')
+              : ''),
+        );
         break;
       case 'saving':
         this.line(`saving a checkpoint at step ${e.step}…`);

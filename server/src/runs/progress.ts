@@ -41,12 +41,27 @@ export function formatProgress(step: StepEvent, barWidth: number): string {
     `step ${step.step}/${step.total_steps}`,
     `loss ${step.loss.toFixed(4)}`,
     `lr ${step.learning_rate.toExponential(2)}`,
+    ...preferenceText(step),
     ...(step.tokens_per_second === null ? [] : [`${formatRate(step.tokens_per_second)} tok/s`]),
     memoryText(step),
     `eta ${formatDuration(step.eta_s)}`,
   ];
   if (barWidth <= 0) return parts.join('  ');
   return `${bar(fraction, barWidth)}  ${parts.join('  ')}`;
+}
+
+/**
+ * A preference run's reward margin and accuracy (TRL's rewards/margins and rewards/accuracies, which our trainer and
+ * TRL-based tools log): `margin 0.412 acc 88%`. Nothing for SFT.
+ */
+function preferenceText(step: StepEvent): string[] {
+  const margin = step['rewards/margins'];
+  const accuracy = step['rewards/accuracies'];
+  if (typeof margin !== 'number') return [];
+  return [
+    `margin ${margin.toFixed(3)}`,
+    ...(typeof accuracy === 'number' ? [`acc ${Math.round(accuracy * 100)}%`] : []),
+  ];
 }
 
 function bar(fraction: number, width: number): string {
