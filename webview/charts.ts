@@ -7,6 +7,7 @@ import type UPlot from 'uplot';
 import {
   alignSeries,
   formatBytes,
+  hasRewards,
   formatTicks,
   memoryRange,
   smoothEma,
@@ -134,6 +135,7 @@ function singleRunSpecs(view: RunView, o: ChartOptions): ChartSpec[] {
         { label: 'eval', x: s.evalStep, y: s.evalLoss, color: orange, width: 2, points: true },
       ],
     },
+    ...(hasRewards(s) ? rewardCharts(s, o) : []),
     {
       id: 'lr',
       title: 'Learning rate',
@@ -166,6 +168,45 @@ function singleRunSpecs(view: RunView, o: ChartOptions): ChartSpec[] {
       format: gib,
       lines: memory,
       markers: typeof capacity === 'number' ? [{ label: 'GPU capacity', value: capacity / GiB, color: red }] : [],
+    },
+  ];
+}
+
+/**
+ * Preference runs (DPO, ORPO, SimPO): the reward margin (chosen minus rejected reward, TRL's rewards/margins) and the
+ * share of pairs ranked right (rewards/accuracies), train and eval, next to the loss.
+ */
+function rewardCharts(s: RunSeries, o: ChartOptions): ChartSpec[] {
+  const [blue, orange, green] = palette() as [string, string, string];
+  const percent = (xs: (number | null)[]) => xs.map((v) => (v === null ? null : v * 100));
+  return [
+    {
+      id: 'margin',
+      title: 'Reward margin',
+      unit: '',
+      format: precise,
+      lines: [
+        { label: 'train', x: s.step, y: s.rewardMargin, color: blue, width: 1 },
+        { label: 'train (smoothed)', x: s.step, y: smoothEma(s.rewardMargin, o.smoothing), color: green, width: 2 },
+        { label: 'eval', x: s.evalStep, y: s.evalRewardMargin, color: orange, width: 2, points: true },
+      ],
+    },
+    {
+      id: 'accuracy',
+      title: 'Reward accuracy',
+      unit: '%',
+      format: (v) => `${v.toFixed(0)}%`,
+      lines: [
+        { label: 'train', x: s.step, y: percent(s.rewardAccuracy), color: blue, width: 1 },
+        {
+          label: 'train (smoothed)',
+          x: s.step,
+          y: percent(smoothEma(s.rewardAccuracy, o.smoothing)),
+          color: green,
+          width: 2,
+        },
+        { label: 'eval', x: s.evalStep, y: percent(s.evalRewardAccuracy), color: orange, width: 2, points: true },
+      ],
     },
   ];
 }

@@ -39,8 +39,14 @@ export interface RunSeries {
   reserved: (number | null)[];
   /** Peak allocated; for another tool's run, what nvidia-smi shows (its one memory figure). */
   peak: (number | null)[];
+  /** Preference training (DPO, ORPO, SimPO; TRL's rewards/margins and rewards/accuracies): null for SFT steps. */
+  rewardMargin: (number | null)[];
+  rewardAccuracy: (number | null)[];
   evalStep: number[];
   evalLoss: number[];
+  /** The eval events' eval_rewards/margins and eval_rewards/accuracies, null when absent. */
+  evalRewardMargin: (number | null)[];
+  evalRewardAccuracy: (number | null)[];
 }
 
 /** Weight of the exponential moving average for the smoothed loss (TensorBoard's default). */
@@ -67,8 +73,12 @@ export function createSeries(): RunSeries {
     allocated: [],
     reserved: [],
     peak: [],
+    rewardMargin: [],
+    rewardAccuracy: [],
     evalStep: [],
     evalLoss: [],
+    evalRewardMargin: [],
+    evalRewardAccuracy: [],
   };
 }
 
@@ -82,6 +92,8 @@ const STEP_ARRAYS = [
   'allocated',
   'reserved',
   'peak',
+  'rewardMargin',
+  'rewardAccuracy',
 ] as const;
 
 /** Drops every point after `step`: a resumed run replays the steps after its checkpoint. */
@@ -93,6 +105,8 @@ function truncateAfter(series: RunSeries, step: number): void {
   while (keepEval > 0 && series.evalStep[keepEval - 1]! > step) keepEval--;
   series.evalStep.length = keepEval;
   series.evalLoss.length = keepEval;
+  series.evalRewardMargin.length = keepEval;
+  series.evalRewardAccuracy.length = keepEval;
 }
 
 /** Debiased EMA (as TensorBoard): the first points are not pulled towards zero. */
@@ -104,6 +118,13 @@ function smoothedAt(series: RunSeries, loss: number): number {
   const prevEma = series.lossSmooth[n - 1]! * prevDebias;
   const ema = prevEma * SMOOTHING + (1 - SMOOTHING) * loss;
   return ema / (1 - SMOOTHING ** (n + 1));
+}
+
+const numberOrNull = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+
+/** Whether any step or eval of the run carries a preference reward (the panel then charts the rewards). */
+export function hasRewards(series: RunSeries): boolean {
+  return series.rewardMargin.some((v) => v !== null) || series.evalRewardMargin.some((v) => v !== null);
 }
 
 /** Folds one event into the series (mutates it: the panel applies thousands of events per run). */
@@ -137,6 +158,8 @@ export function applyEvent(series: RunSeries, event: TrainerEvent): RunSeries {
       series.allocated.push(event.allocated_bytes);
       series.reserved.push(event.reserved_bytes);
       series.peak.push(event.peak_allocated_bytes ?? event.device_used_bytes);
+      series.rewardMargin.push(numberOrNull(event['rewards/margins']));
+      series.rewardAccuracy.push(numberOrNull(event['rewards/accuracies']));
       series.last = event;
       if (series.status === 'starting') series.status = 'running';
       break;
@@ -144,6 +167,8 @@ export function applyEvent(series: RunSeries, event: TrainerEvent): RunSeries {
     case 'eval':
       series.evalStep.push(event.step);
       series.evalLoss.push(event.eval_loss);
+      series.evalRewardMargin.push(numberOrNull(event['eval_rewards/margins']));
+      series.evalRewardAccuracy.push(numberOrNull(event['eval_rewards/accuracies']));
       break;
     case 'checkpoint':
       series.checkpoints.push(event.step);
