@@ -26,7 +26,7 @@ from torch.utils.checkpoint import checkpoint
 from ..collate import Batch, collate_padded
 from ..data.clean import clean_rows
 from ..data.preference import PairCounts, PreferencePair, tokenize_pairs
-from ..data.readers import DataError, read_rows
+from ..data.readers import DataError, read_dataset
 from ..data.templates import resolve_chat_template
 from ..data.tokenize import IGNORE, Example
 from ..lora import adapters_disabled
@@ -255,7 +255,7 @@ def load_pairs(plan: Any, tokenizer: Any) -> DpoDatasets:
     template = resolve_chat_template(tokenizer, d.chat_template)
 
     def pairs_of(path: str, what: str) -> tuple[list[PreferencePair], int]:
-        rows, dropped_dupes = clean_rows(read_rows(path), dedupe=d.dedupe, html_strip=d.strip_html)
+        rows, dropped_dupes = clean_rows(read_dataset(path), dedupe=d.dedupe, html_strip=d.strip_html)
         if dropped_dupes:
             warnings.append(f"{what}: {dropped_dupes} duplicate rows dropped (data.dedupe)")
         try:
