@@ -3,6 +3,7 @@
  * downloaded. Instruct/chat variants share the base architecture and are aliases (with a chat template); so are
  * re-uploads of the same weights under another name (NousResearch's mirrors, fp16 re-saves, 2:4-pruned copies).
  */
+import { specFromConfig } from './fromConfig';
 import type { ArchFamily, ModelSpec } from './types';
 
 interface Entry {
@@ -951,10 +952,292 @@ function toSpec(e: Entry, id: string, chatTemplate: boolean): ModelSpec {
   };
 }
 
+/**
+ * Families whose layer does not follow Llama's (layouts.ts): each entry is the published config.json's architecture
+ * keys verbatim, read by the same code as a downloaded config.json. `source` is the file the figures come from.
+ */
+interface ConfigEntry {
+  ids: string[];
+  instruct: string[];
+  source: string;
+  config: Record<string, unknown>;
+}
+
+const hf = (repo: string) => `https://huggingface.co/${repo}/blob/main/config.json`;
+
+const CONFIG_ENTRIES: ConfigEntry[] = [
+  {
+    ids: ['tiiuae/falcon-7b'],
+    instruct: ['tiiuae/falcon-7b-instruct'],
+    source: hf('tiiuae/falcon-7b'),
+    config: {
+      model_type: 'falcon',
+      hidden_size: 4544,
+      num_hidden_layers: 32,
+      num_attention_heads: 71,
+      vocab_size: 65024,
+      multi_query: true,
+      parallel_attn: true,
+      new_decoder_architecture: false,
+      bias: false,
+      alibi: false,
+      torch_dtype: 'bfloat16',
+    },
+  },
+  {
+    ids: ['tiiuae/falcon-40b'],
+    instruct: ['tiiuae/falcon-40b-instruct'],
+    source: hf('tiiuae/falcon-40b'),
+    config: {
+      model_type: 'falcon',
+      hidden_size: 8192,
+      num_hidden_layers: 60,
+      num_attention_heads: 128,
+      num_kv_heads: 8,
+      vocab_size: 65024,
+      new_decoder_architecture: true,
+      parallel_attn: true,
+      bias: false,
+      alibi: false,
+      torch_dtype: 'bfloat16',
+    },
+  },
+  {
+    ids: ['bigcode/starcoder2-3b'],
+    instruct: [],
+    source: hf('bigcode/starcoder2-3b'),
+    config: {
+      model_type: 'starcoder2',
+      hidden_size: 3072,
+      intermediate_size: 12288,
+      num_hidden_layers: 30,
+      num_attention_heads: 24,
+      num_key_value_heads: 2,
+      vocab_size: 49152,
+      max_position_embeddings: 16384,
+      use_bias: true,
+      torch_dtype: 'float32',
+    },
+  },
+  {
+    ids: ['bigcode/starcoder2-7b'],
+    instruct: [],
+    source: hf('bigcode/starcoder2-7b'),
+    config: {
+      model_type: 'starcoder2',
+      hidden_size: 4608,
+      intermediate_size: 18432,
+      num_hidden_layers: 32,
+      num_attention_heads: 36,
+      num_key_value_heads: 4,
+      vocab_size: 49152,
+      max_position_embeddings: 16384,
+      use_bias: true,
+      torch_dtype: 'float32',
+    },
+  },
+  {
+    ids: ['internlm/internlm2-7b', 'internlm/internlm2_5-7b'],
+    instruct: ['internlm/internlm2-chat-7b', 'internlm/internlm2_5-7b-chat'],
+    source: hf('internlm/internlm2-7b'),
+    config: {
+      model_type: 'internlm2',
+      hidden_size: 4096,
+      intermediate_size: 14336,
+      num_hidden_layers: 32,
+      num_attention_heads: 32,
+      num_key_value_heads: 8,
+      vocab_size: 92544,
+      max_position_embeddings: 32768,
+      bias: false,
+      tie_word_embeddings: false,
+      torch_dtype: 'bfloat16',
+    },
+  },
+  {
+    ids: ['internlm/internlm2-1_8b'],
+    instruct: ['internlm/internlm2-chat-1_8b'],
+    source: hf('internlm/internlm2-1_8b'),
+    config: {
+      model_type: 'internlm2',
+      hidden_size: 2048,
+      intermediate_size: 8192,
+      num_hidden_layers: 24,
+      num_attention_heads: 16,
+      num_key_value_heads: 8,
+      vocab_size: 92544,
+      max_position_embeddings: 32768,
+      bias: false,
+      tie_word_embeddings: false,
+      torch_dtype: 'bfloat16',
+    },
+  },
+  {
+    ids: ['allenai/OLMo-1B-hf'],
+    instruct: [],
+    source: hf('allenai/OLMo-1B-hf'),
+    config: {
+      model_type: 'olmo',
+      hidden_size: 2048,
+      intermediate_size: 8192,
+      num_hidden_layers: 16,
+      num_attention_heads: 16,
+      num_key_value_heads: 16,
+      vocab_size: 50304,
+      max_position_embeddings: 2048,
+      tie_word_embeddings: true,
+      torch_dtype: 'float32',
+    },
+  },
+  {
+    ids: ['allenai/OLMo-7B-hf'],
+    instruct: [],
+    source: hf('allenai/OLMo-7B-hf'),
+    config: {
+      model_type: 'olmo',
+      hidden_size: 4096,
+      intermediate_size: 11008,
+      num_hidden_layers: 32,
+      num_attention_heads: 32,
+      num_key_value_heads: 32,
+      vocab_size: 50304,
+      max_position_embeddings: 2048,
+      tie_word_embeddings: false,
+      torch_dtype: 'float32',
+    },
+  },
+  {
+    ids: ['allenai/OLMo-2-1124-7B'],
+    instruct: ['allenai/OLMo-2-1124-7B-Instruct'],
+    source: hf('allenai/OLMo-2-1124-7B'),
+    config: {
+      model_type: 'olmo2',
+      hidden_size: 4096,
+      intermediate_size: 11008,
+      num_hidden_layers: 32,
+      num_attention_heads: 32,
+      num_key_value_heads: 32,
+      vocab_size: 100352,
+      max_position_embeddings: 4096,
+      tie_word_embeddings: false,
+      torch_dtype: 'float32',
+    },
+  },
+  {
+    ids: ['THUDM/glm-4-9b-hf'],
+    instruct: ['THUDM/glm-4-9b-chat-hf'],
+    source: hf('THUDM/glm-4-9b-hf'),
+    config: {
+      model_type: 'glm',
+      hidden_size: 4096,
+      intermediate_size: 13696,
+      num_hidden_layers: 40,
+      num_attention_heads: 32,
+      num_key_value_heads: 2,
+      head_dim: 128,
+      vocab_size: 151552,
+      max_position_embeddings: 8192,
+      attention_bias: true,
+      tie_word_embeddings: false,
+      torch_dtype: 'bfloat16',
+    },
+  },
+  {
+    ids: ['THUDM/GLM-4-9B-0414'],
+    instruct: [],
+    source: hf('THUDM/GLM-4-9B-0414'),
+    config: {
+      model_type: 'glm4',
+      hidden_size: 4096,
+      intermediate_size: 13696,
+      num_hidden_layers: 40,
+      num_attention_heads: 32,
+      num_key_value_heads: 2,
+      head_dim: 128,
+      vocab_size: 151552,
+      max_position_embeddings: 32768,
+      attention_bias: true,
+      tie_word_embeddings: false,
+      torch_dtype: 'bfloat16',
+    },
+  },
+  {
+    ids: ['microsoft/phi-2'],
+    instruct: [],
+    source: hf('microsoft/phi-2'),
+    config: {
+      model_type: 'phi',
+      hidden_size: 2560,
+      intermediate_size: 10240,
+      num_hidden_layers: 32,
+      num_attention_heads: 32,
+      vocab_size: 51200,
+      max_position_embeddings: 2048,
+      tie_word_embeddings: false,
+      torch_dtype: 'float16',
+    },
+  },
+  {
+    ids: ['microsoft/phi-1_5'],
+    instruct: [],
+    source: hf('microsoft/phi-1_5'),
+    config: {
+      model_type: 'phi',
+      hidden_size: 2048,
+      intermediate_size: 8192,
+      num_hidden_layers: 24,
+      num_attention_heads: 32,
+      vocab_size: 51200,
+      max_position_embeddings: 2048,
+      tie_word_embeddings: false,
+      torch_dtype: 'float16',
+    },
+  },
+  {
+    ids: ['deepseek-ai/DeepSeek-V2-Lite'],
+    instruct: ['deepseek-ai/DeepSeek-V2-Lite-Chat'],
+    source: hf('deepseek-ai/DeepSeek-V2-Lite'),
+    config: {
+      model_type: 'deepseek_v2',
+      hidden_size: 2048,
+      intermediate_size: 10944,
+      moe_intermediate_size: 1408,
+      num_hidden_layers: 27,
+      num_attention_heads: 16,
+      num_key_value_heads: 16,
+      n_routed_experts: 64,
+      n_shared_experts: 2,
+      num_experts_per_tok: 6,
+      first_k_dense_replace: 1,
+      q_lora_rank: null,
+      kv_lora_rank: 512,
+      qk_nope_head_dim: 128,
+      qk_rope_head_dim: 64,
+      v_head_dim: 128,
+      vocab_size: 102400,
+      max_position_embeddings: 163840,
+      tie_word_embeddings: false,
+      torch_dtype: 'bfloat16',
+    },
+  },
+];
+
+/** Where each catalog entry of a layout family comes from, by canonical id (tests and docs read it). */
+export const CATALOG_SOURCES: Readonly<Record<string, string>> = Object.fromEntries(
+  CONFIG_ENTRIES.map((e) => [e.ids[0]!, e.source]),
+);
+
 const BY_ID = new Map<string, ModelSpec>();
 for (const e of ENTRIES) {
   for (const id of new Set([...e.ids, ...e.instruct])) {
     BY_ID.set(id.toLowerCase(), toSpec(e, id, e.instruct.includes(id)));
+  }
+}
+for (const e of CONFIG_ENTRIES) {
+  for (const id of new Set([...e.ids, ...e.instruct])) {
+    const read = specFromConfig(e.config, id, e.instruct.includes(id));
+    if (!read.ok) throw new Error(`catalog entry ${e.ids[0]}: ${read.message}`);
+    BY_ID.set(id.toLowerCase(), read.spec);
   }
 }
 

@@ -2,6 +2,7 @@
  * ModelSpec from a parsed config.json. Only families whose layer layout the estimator knows are accepted: an
  * unknown `model_type` is refused with a message rather than guessed from field names.
  */
+import { falconAliases, LAYOUT_FAMILIES, layoutFields } from './layouts';
 import type { ArchFamily, ModelSpec } from './types';
 
 const FAMILIES: Record<string, ArchFamily> = {
@@ -15,6 +16,7 @@ const FAMILIES: Record<string, ArchFamily> = {
   gemma3_text: 'gemma3',
   gemma3: 'gemma3',
   phi3: 'phi3',
+  ...LAYOUT_FAMILIES,
 };
 
 /** model_type values we can estimate. */
@@ -45,6 +47,18 @@ const SIZE_LIMITS: Record<string, number> = {
   num_local_experts: 1024,
   num_experts_per_tok: 1024,
   max_position_embeddings: 2 ** 28,
+  // The layouts' own sizes (layouts.ts).
+  ffn_hidden_size: 1_048_576,
+  num_kv_heads: 1024,
+  n_routed_experts: 1024,
+  n_shared_experts: 1024,
+  moe_intermediate_size: 1_048_576,
+  first_k_dense_replace: 1024,
+  kv_lora_rank: 131_072,
+  q_lora_rank: 131_072,
+  qk_nope_head_dim: 16_384,
+  qk_rope_head_dim: 16_384,
+  v_head_dim: 16_384,
 };
 
 /** The sizes of `cfg` that are not whole numbers within their range, as `key: value (1-N)` phrases. */
@@ -77,13 +91,16 @@ export function specFromConfig(raw: unknown, id: string, chatTemplate: boolean):
     };
   }
   // Multimodal Gemma 3 keeps the language model under text_config; we estimate the text tower.
+  const layoutFamily = Object.hasOwn(LAYOUT_FAMILIES, modelType);
   const cfg = (
-    modelType === 'gemma3' && outer.text_config && typeof outer.text_config === 'object'
-      ? {
-          ...(outer.text_config as Json),
-          tie_word_embeddings: outer.tie_word_embeddings ?? (outer.text_config as Json).tie_word_embeddings,
-        }
-      : outer
+    family === 'falcon'
+      ? falconAliases(outer)
+      : modelType === 'gemma3' && outer.text_config && typeof outer.text_config === 'object'
+        ? {
+            ...(outer.text_config as Json),
+            tie_word_embeddings: outer.tie_word_embeddings ?? (outer.text_config as Json).tie_word_embeddings,
+          }
+        : outer
   ) as Json;
   const h = num(cfg, 'hidden_size');
   const i = num(cfg, 'intermediate_size');
@@ -92,7 +109,8 @@ export function specFromConfig(raw: unknown, id: string, chatTemplate: boolean):
   const v = num(cfg, 'vocab_size') ?? (modelType === 'gemma3' ? 262208 : undefined);
   const missing = [
     ['hidden_size', h],
-    ['intermediate_size', i],
+    // Falcon has no intermediate_size (its MLP is ffn_hidden_size, 4·hidden by default); the layouts read their own.
+    ['intermediate_size', layoutFamily ? 0 : i],
     ['num_hidden_layers', l],
     ['num_attention_heads', heads],
     ['vocab_size', v],
@@ -111,6 +129,24 @@ export function specFromConfig(raw: unknown, id: string, chatTemplate: boolean):
       ok: false,
       message: `${id}: config.json has hidden_size ${h} not divisible by num_attention_heads ${heads} and no head_dim; the estimate needs the model's real config.json.`,
     };
+  if (layoutFamily) {
+    const fields = layoutFields(family, cfg, { h: h!, l: l!, heads: heads!, v: v! })!;
+    return {
+      ok: true,
+      spec: {
+        id,
+        modelType,
+        family,
+        vocabSize: v!,
+        hiddenSize: h!,
+        numLayers: l!,
+        numHeads: heads!,
+        ...fields,
+        torchDtype: String(cfg.torch_dtype ?? cfg.dtype ?? 'bfloat16'),
+        chatTemplate,
+      },
+    };
+  }
   const gemma = family === 'gemma' || family === 'gemma2' || family === 'gemma3';
   const experts = family === 'mixtral' ? (num(cfg, 'num_local_experts') ?? 8) : 0;
   // The config classes' own defaults when the key is absent: Gemma ties, Llama/Qwen/Mistral/Phi-3 do not.

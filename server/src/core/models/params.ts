@@ -4,10 +4,11 @@
  */
 import { PatternError, type LinearMatcher, type MatchState } from '../document/linearMatch';
 import { compileTargetPattern } from './targetPattern';
-import type { LinearModule, ModelSpec, ParameterCounts } from './types';
+import type { LayerLayout, LinearModule, ModelSpec, ParameterCounts } from './types';
 
 /** The linear modules of one decoder layer, in forward order. */
 export function linearModules(spec: ModelSpec): LinearModule[] {
+  if (spec.layout) return layoutModules(spec, spec.layout);
   const h = spec.hiddenSize;
   const q = spec.numHeads * spec.headDim;
   const kv = spec.numKvHeads * spec.headDim;
@@ -56,6 +57,109 @@ export function linearModules(spec: ModelSpec): LinearModule[] {
   return [...attn, ...mlp];
 }
 
+function linear(parent: string, name: string, inFeatures: number, outFeatures: number, bias: boolean): LinearModule {
+  return { name, parent, inFeatures, outFeatures, bias, count: 1, activePerToken: 1 };
+}
+
+/** The attention linears of a layout: fused or separate q/k/v, or Multi-head Latent Attention's, then the output. */
+function layoutAttention(spec: ModelSpec, l: LayerLayout): LinearModule[] {
+  const h = spec.hiddenSize;
+  const a = l.attnParent;
+  const heads = spec.numHeads;
+  if (l.mla) {
+    const { qLoraRank, kvLoraRank, qkNopeHeadDim, qkRopeHeadDim, vHeadDim } = l.mla;
+    const qk = qkNopeHeadDim + qkRopeHeadDim;
+    const q = qLoraRank
+      ? [linear(a, 'q_a_proj', h, qLoraRank, l.qkvBias), linear(a, 'q_b_proj', qLoraRank, heads * qk, false)]
+      : [linear(a, 'q_proj', h, heads * qk, false)];
+    return [
+      ...q,
+      linear(a, 'kv_a_proj_with_mqa', h, kvLoraRank + qkRopeHeadDim, l.qkvBias),
+      linear(a, 'kv_b_proj', kvLoraRank, heads * (qkNopeHeadDim + vHeadDim), false),
+      linear(a, l.o, heads * vHeadDim, h, l.oBias),
+    ];
+  }
+  const q = heads * spec.headDim;
+  const kv = spec.numKvHeads * spec.headDim;
+  const qkv =
+    'fused' in l.qkv
+      ? [linear(a, l.qkv.fused, h, q + 2 * kv, l.qkvBias)]
+      : [
+          linear(a, l.qkv.q, h, q, l.qkvBias),
+          linear(a, l.qkv.k, h, kv, l.qkvBias),
+          linear(a, l.qkv.v, h, kv, l.qkvBias),
+        ];
+  return [...qkv, linear(a, l.o, q, h, l.oBias)];
+}
+
+/** The MLP linears of a layout: plain, gated or gated-fused; DeepSeek's routed and shared experts. */
+function layoutMlp(spec: ModelSpec, l: LayerLayout): LinearModule[] {
+  const h = spec.hiddenSize;
+  const i = spec.intermediateSize;
+  const p = l.mlpParent;
+  const b = l.mlpBias;
+  if (l.moe && spec.numExperts > 0) {
+    const expert = (name: string, inF: number, outF: number): LinearModule => ({
+      ...linear(`${p}.experts`, name, inF, outF, false),
+      count: spec.numExperts,
+      activePerToken: spec.numExpertsPerToken,
+    });
+    const shared = l.moe.sharedExperts * i;
+    return [
+      expert('gate_proj', h, i),
+      expert('up_proj', h, i),
+      expert('down_proj', i, h),
+      ...(shared > 0
+        ? [
+            linear(`${p}.shared_experts`, 'gate_proj', h, shared, false),
+            linear(`${p}.shared_experts`, 'up_proj', h, shared, false),
+            linear(`${p}.shared_experts`, 'down_proj', shared, h, false),
+          ]
+        : []),
+    ];
+  }
+  switch (l.mlp.kind) {
+    case 'plain':
+      return [linear(p, l.mlp.up, h, i, b), linear(p, l.mlp.down, i, h, b)];
+    case 'gated':
+      return [linear(p, l.mlp.gate, h, i, b), linear(p, l.mlp.up, h, i, b), linear(p, l.mlp.down, i, h, b)];
+    case 'gated-fused':
+      return [linear(p, l.mlp.gateUp, h, 2 * i, b), linear(p, l.mlp.down, i, h, b)];
+  }
+}
+
+function layoutModules(spec: ModelSpec, l: LayerLayout): LinearModule[] {
+  return [...layoutAttention(spec, l), ...layoutMlp(spec, l)];
+}
+
+/**
+ * What a layout adds to the parameter count beyond its linears and per-layer norms: the MLA latent norms, DeepSeek's
+ * router weights (a Parameter, not a Linear: no adapter reaches it) and its dense first layers (counted as MoE layers
+ * by the linears), an lm_head bias.
+ */
+function layoutExtras(spec: ModelSpec, l: LayerLayout): { perLayer: number; total: number } {
+  const h = spec.hiddenSize;
+  const latentNorms = l.mla ? l.mla.kvLoraRank + (l.mla.qLoraRank ?? 0) : 0;
+  let total = l.lmHeadBias ? spec.vocabSize : 0;
+  let perLayer = latentNorms;
+  if (l.moe && spec.numExperts > 0) {
+    const router = spec.numExperts * h;
+    perLayer += router;
+    const moeMlp = layoutMlp(spec, l).reduce((s, m) => s + m.count * m.inFeatures * m.outFeatures, 0) + router;
+    total += l.moe.firstDenseLayers * (3 * h * l.moe.denseIntermediate - moeMlp);
+  }
+  return { perLayer, total };
+}
+
+/** Parameters of one decoder layer's norms: their count times their width (0, 1 or 2 per element), q/k norms too. */
+function normParameters(spec: ModelSpec): { perLayer: number; final: number } {
+  const h = spec.hiddenSize;
+  const perElement = spec.layout?.normParams ?? 1;
+  let qk = spec.qkNorm ? 2 * spec.headDim : 0;
+  if (spec.layout?.qkNormFull) qk = (spec.numHeads + spec.numKvHeads) * spec.headDim;
+  return { perLayer: spec.normsPerLayer * h * perElement + qk, final: h * perElement };
+}
+
 /** Names accepted in `target_modules` for this model (one decoder layer's linear modules). */
 export function targetModuleNames(spec: ModelSpec): string[] {
   return linearModules(spec).map((m) => m.name);
@@ -70,15 +174,15 @@ export function countParameters(spec: ModelSpec): ParameterCounts {
     linearPerLayer += m.count * m.inFeatures * m.outFeatures;
     if (m.bias) biasPerLayer += m.count * m.outFeatures;
   }
-  const qkNorm = spec.qkNorm ? 2 * spec.headDim : 0;
-  const normsPerLayer = spec.normsPerLayer * h + qkNorm;
-  const perLayer = linearPerLayer + biasPerLayer + normsPerLayer;
+  const { perLayer: normsPerLayer, final } = normParameters(spec);
+  const extras = spec.layout ? layoutExtras(spec, spec.layout) : { perLayer: 0, total: 0 };
+  const perLayer = linearPerLayer + biasPerLayer + normsPerLayer + extras.perLayer;
   const embedding = spec.vocabSize * h;
   const lmHead = spec.tiedEmbeddings ? 0 : spec.vocabSize * h;
-  const norms = spec.numLayers * normsPerLayer + h; // + the final norm
+  const norms = spec.numLayers * normsPerLayer + final; // + the final norm
   const linear = spec.numLayers * (linearPerLayer + biasPerLayer);
   return {
-    total: embedding + lmHead + spec.numLayers * perLayer + h,
+    total: embedding + lmHead + spec.numLayers * perLayer + final + extras.total,
     embedding,
     lmHead,
     linear,
@@ -115,7 +219,7 @@ export function moduleInstances(spec: ModelSpec): ModuleInstance[] {
   const modules = linearModules(spec);
   for (let layer = 0; layer < spec.numLayers; layer++) {
     for (const module of modules) {
-      const prefix = `model.layers.${layer}.${module.parent}`;
+      const prefix = `${spec.layout?.layersPath ?? 'model.layers'}.${layer}.${module.parent}`;
       if (module.count === 1) out.push({ module, layer, name: `${prefix}.${module.name}` });
       else for (let e = 0; e < module.count; e++) out.push({ module, layer, name: `${prefix}.${e}.${module.name}` });
     }

@@ -4,7 +4,66 @@
  */
 
 /** Decoder families whose layer layout we know op by op; anything else is refused, never guessed. */
-export type ArchFamily = 'llama' | 'mistral' | 'mixtral' | 'qwen2' | 'qwen3' | 'gemma' | 'gemma2' | 'gemma3' | 'phi3';
+export type ArchFamily =
+  | 'llama'
+  | 'mistral'
+  | 'mixtral'
+  | 'qwen2'
+  | 'qwen3'
+  | 'gemma'
+  | 'gemma2'
+  | 'gemma3'
+  | 'phi3'
+  | 'falcon'
+  | 'starcoder2'
+  | 'internlm2'
+  | 'olmo'
+  | 'olmo2'
+  | 'glm'
+  | 'glm4'
+  | 'phi'
+  | 'deepseek_v2';
+
+/**
+ * The decoder layer of a family whose modules do not follow Llama's (layouts.ts builds it from config.json): module
+ * names and paths, fused or separate projections, a plain or gated MLP, biases, parallel attention and MLP, the
+ * norms' parameters, Multi-head Latent Attention and DeepSeek's shared experts. Absent: the Llama layout, with the
+ * ModelSpec's own flags (fusedProjections, attentionBias, experts).
+ */
+export interface LayerLayout {
+  /** Where decoder layer i lives: `model.layers` (most families), `transformer.h` (Falcon). */
+  layersPath: string;
+  attnParent: string;
+  /** One fused q/k/v projection (its name), or three. */
+  qkv: { fused: string } | { q: string; k: string; v: string };
+  o: string;
+  mlpParent: string;
+  /** `plain`: up, activation, down (Falcon, StarCoder2, Phi-2); `gated`: SwiGLU; `gated-fused`: gate and up in one. */
+  mlp:
+    | { kind: 'plain'; up: string; down: string }
+    | { kind: 'gated'; gate: string; up: string; down: string }
+    | { kind: 'gated-fused'; gateUp: string; down: string };
+  qkvBias: boolean;
+  oBias: boolean;
+  mlpBias: boolean;
+  /** Attention and MLP read the same normed input and add to the residual together (Falcon, Phi-2). */
+  parallel: boolean;
+  /** Parameters per norm element: 0 (OLMo's non-parametric LayerNorm), 1 (RMSNorm), 2 (LayerNorm with its bias). */
+  normParams: 0 | 1 | 2;
+  /** q/k norms over the whole projection width (OLMo 2) instead of per head. */
+  qkNormFull: boolean;
+  lmHeadBias: boolean;
+  /** DeepSeek-V2's Multi-head Latent Attention: q (optionally low-rank), a shared latent for k/v, decoupled RoPE. */
+  mla?: {
+    qLoraRank: number | null;
+    kvLoraRank: number;
+    qkNopeHeadDim: number;
+    qkRopeHeadDim: number;
+    vHeadDim: number;
+  };
+  /** DeepSeek's MoE: routed experts (a router parameter, not a Linear), shared experts, the first layers dense. */
+  moe?: { sharedExperts: number; firstDenseLayers: number; denseIntermediate: number };
+}
 
 export interface ModelSpec {
   /** Hugging Face id or local path it was resolved from. */
@@ -37,6 +96,8 @@ export interface ModelSpec {
   torchDtype: string;
   /** The tokenizer is known to ship a chat template (instruct/chat variants). */
   chatTemplate: boolean;
+  /** The decoder layer of a family that does not follow Llama's module layout (absent: Llama's). */
+  layout?: LayerLayout;
 }
 
 /** One linear layer inside a decoder layer, with the name PEFT's `target_modules` matches. */

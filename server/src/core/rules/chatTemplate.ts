@@ -23,6 +23,16 @@ export const FAMILY_TEMPLATE: Record<ArchFamily, string> = {
   gemma2: 'gemma',
   gemma3: 'gemma',
   phi3: 'phi3',
+  // No named template of the bundled trainer carries these families' own tokens: the generic ChatML, learned as text.
+  falcon: 'chatml',
+  starcoder2: 'chatml',
+  internlm2: 'chatml',
+  olmo: 'chatml',
+  olmo2: 'chatml',
+  glm: 'chatml',
+  glm4: 'chatml',
+  phi: 'chatml',
+  deepseek_v2: 'chatml',
 };
 
 /** The proposal for a model: Llama 2's vocabulary (32k) has no Llama 3 header tokens, Qwen2.5 ships its own default system prompt. */

@@ -17,7 +17,7 @@
  * output (already kept) and down_proj keeps the gated product; over an fp32 stream (QLoRA after k-bit preparation)
  * each target makes its own bf16 cast of the norm output.
  */
-import type { LinearModule, ModelSpec } from '../../models/types';
+import type { LayerLayout, LinearModule, ModelSpec } from '../../models/types';
 
 export interface Regime {
   /** The base weights train (full fine-tuning): layers also keep the inputs of their linears and norm outputs. */
@@ -62,10 +62,46 @@ export interface PerToken {
 type Site = 'attn' | 'o' | 'mlp' | 'down';
 
 function siteOf(m: LinearModule, spec: ModelSpec): { site: Site; width: number } {
+  const l = spec.layout;
+  if (l) return layoutSiteOf(m, spec, l);
   if (m.name === 'o_proj') return { site: 'o', width: m.inFeatures };
   if (m.name === 'down_proj' || m.name === 'w2') return { site: 'down', width: m.inFeatures };
   if (['q_proj', 'k_proj', 'v_proj', 'qkv_proj'].includes(m.name)) return { site: 'attn', width: spec.hiddenSize };
   return { site: 'mlp', width: spec.hiddenSize };
+}
+
+/** A layout's sites: inputs that are not the normed stream (o, MLA's latent up-projections, down) keep their own width. */
+function layoutSiteOf(m: LinearModule, spec: ModelSpec, l: LayerLayout): { site: Site; width: number } {
+  if (m.parent === l.attnParent)
+    return [l.o, 'kv_b_proj', 'q_b_proj'].includes(m.name)
+      ? { site: 'o', width: m.inFeatures }
+      : { site: 'attn', width: spec.hiddenSize };
+  if (m.name === l.mlp.down || m.name === 'down_proj') return { site: 'down', width: m.inFeatures };
+  return { site: 'mlp', width: spec.hiddenSize };
+}
+
+/** What SDPA keeps per token (q, k, v and its output), the attention linears that read the normed stream, and MLA's latent. */
+function attentionShape(spec: ModelSpec): { kept: number; q: number; kv: number; inputs: number; fusedQkv: boolean } {
+  const q = spec.numHeads * spec.headDim;
+  const kv = spec.numKvHeads * spec.headDim;
+  const mla = spec.layout?.mla;
+  if (mla) {
+    const v = spec.numHeads * mla.vHeadDim;
+    return { kept: 2 * q + 2 * v, q, kv: q, inputs: 2, fusedQkv: false };
+  }
+  const fusedQkv = spec.fusedProjections || (spec.layout !== undefined && 'fused' in spec.layout.qkv);
+  return { kept: 2 * q + 2 * kv, q, kv, inputs: fusedQkv ? 1 : 3, fusedQkv };
+}
+
+/** Saved per routed token by the MLP's activation: gated keeps the activation's input and output and the up projection; plain its input and output. */
+function mlpKept(spec: ModelSpec): { perExpert: number; users: number; shared: number } {
+  const l = spec.layout;
+  if (!l) return { perExpert: 3, users: spec.fusedProjections ? 1 : 2, shared: 0 };
+  const shared = l.moe && spec.numExperts > 0 ? 3 * l.moe.sharedExperts * spec.intermediateSize : 0;
+  if (l.moe && spec.numExperts > 0) return { perExpert: 3, users: 2, shared };
+  return l.mlp.kind === 'plain'
+    ? { perExpert: 2, users: 1, shared }
+    : { perExpert: 3, users: l.mlp.kind === 'gated' ? 2 : 1, shared };
 }
 
 /** Bytes per token kept for backward, per decoder layer and outside the layers. */
@@ -73,24 +109,27 @@ export function activationBytesPerToken(a: ActivationInputs): PerToken {
   const { spec, regime, targets } = a;
   const { full, stream, matmul: mm } = regime;
   const h = spec.hiddenSize;
-  const q = spec.numHeads * spec.headDim;
-  const kv = spec.numKvHeads * spec.headDim;
+  const { kept, q, kv, inputs: attnUsers, fusedQkv } = attentionShape(spec);
   const k = spec.numExperts > 0 ? spec.numExpertsPerToken : 1;
   const i = spec.intermediateSize;
+  const mlp = mlpKept(spec);
   // RMSNorm: fp32 input (a copy, or the input itself when already fp32) + rsqrt; + normalized value if it trains.
   const norm = (d: number) => 4 * d + 4 + (full ? (stream === 4 ? 4 : 2) * d : 0);
-  let layer = 2 * norm(h);
-  if (spec.normsPerLayer === 4) layer += 2 * norm(h); // Gemma's post-attention / post-feedforward norms
-  if (spec.qkNorm) layer += norm(q) + norm(kv) - 8 + 4 * (spec.numHeads + spec.numKvHeads); // per-head q/k RMSNorm
+  // Two per layer; Gemma's post-attention / post-feedforward norms make four; parallel attention and MLP share one.
+  let layer = spec.normsPerLayer * norm(h);
+  if (spec.qkNorm && spec.layout?.qkNormFull)
+    layer += norm(q) + norm(kv); // OLMo 2: over the whole q and k
+  else if (spec.qkNorm) layer += norm(q) + norm(kv) - 8 + 4 * (spec.numHeads + spec.numKvHeads); // per-head q/k RMSNorm
   // SDPA keeps q, k (after RoPE), v, the output (also o_proj's input) and a fp32 log-sum-exp per head.
-  layer += mm * (2 * q + 2 * kv) + 4 * spec.numHeads;
-  if (spec.fusedProjections) layer += mm * (q + kv); // v is a view: the whole fused qkv output stays alive
+  layer += mm * kept + 4 * spec.numHeads;
+  if (fusedQkv) layer += mm * (q + kv); // v is a view: the whole fused qkv output stays alive
+  const mla = spec.layout?.mla;
+  if (mla) layer += mm * (mla.kvLoraRank + mla.qkRopeHeadDim) + norm(mla.kvLoraRank); // the latent and its norm
   if (a.eager) layer += (4 + mm) * spec.numHeads * a.seqLen; // fp32 softmax output + its low-precision copy
-  layer += k * 3 * mm * i; // activation input, activation output, up projection
+  layer += k * mlp.perExpert * mm * i + mm * mlp.shared; // activation input, activation output (, up projection)
   if (full) {
     // Inputs of trained linears. Under autocast every linear casts the fp32 norm output separately.
-    const attnUsers = spec.fusedProjections ? 1 : 3;
-    const mlpUsers = spec.fusedProjections ? 1 : 2;
+    const mlpUsers = mlp.users;
     const cast = stream === 4 && mm === 2;
     layer += cast ? 2 * h * attnUsers : stream * h;
     layer += cast ? 2 * h * mlpUsers * k + (k > 1 ? 2 * h : 0) : stream * h * k;

@@ -134,7 +134,9 @@ export function modelStates(spec: ModelSpec, plan: TrainingPlan, opts: StateOpti
     optimTemp = 0;
     optimLabel = 'Optimizer (SGD, no state)';
   }
-  const perLayerLarge = (spec.fusedProjections ? 4 : 7) + (spec.numExperts > 0 ? 3 * spec.numExperts - 2 : 0);
+  const perLayerLarge = spec.layout
+    ? linearModules(spec).reduce((n, m) => n + m.count, 0)
+    : (spec.fusedProjections ? 4 : 7) + (spec.numExperts > 0 ? 3 * spec.numExperts - 2 : 0);
   return {
     totalParams: P + lora,
     trainable,
