@@ -27,8 +27,9 @@ test('the log dicts transformers 5.17 printed (floats as .4g strings) read back 
     gradNorm: 1.149,
     epoch: 0.3333,
     tokensSeen: 128,
+    preference: {},
   });
-  assert.deepEqual(classifyLog(logs[3]!), { kind: 'eval', evalLoss: 4.781, epoch: 1 });
+  assert.deepEqual(classifyLog(logs[3]!), { kind: 'eval', evalLoss: 4.781, epoch: 1, preference: {} });
   assert.deepEqual(classifyLog(logs[8]!), { kind: 'summary', trainLoss: 4.811, runtimeS: 12.89, epoch: 2 });
 });
 

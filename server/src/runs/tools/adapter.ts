@@ -91,9 +91,12 @@ export class ToolOutputAdapter {
         byLogging !== null
           ? Math.min(byLogging, Math.max(this.total, byLogging))
           : Math.max(this.bar?.step ?? 0, this.step + 1);
-      out.push(this.stepEvent(step, log.loss, log.learningRate, log.gradNorm, log.epoch, log.tokensSeen, null));
+      out.push({
+        ...this.stepEvent(step, log.loss, log.learningRate, log.gradNorm, log.epoch, log.tokensSeen, null),
+        ...log.preference,
+      });
     } else if (log.kind === 'eval') {
-      out.push(this.evalEvent(log.evalLoss));
+      out.push({ ...this.evalEvent(log.evalLoss), ...log.preference });
     } else if (log.trainLoss !== null) {
       this.lastLoss = this.lastLoss ?? log.trainLoss;
     }

@@ -124,11 +124,32 @@ export type TrainerLog =
       gradNorm: number | null;
       epoch: number | null;
       tokensSeen: number | null;
+      /** TRL's preference figures (rewards/margins, ...), as they are named in our step events. */
+      preference: Record<string, number>;
     }
-  | { kind: 'eval'; evalLoss: number; epoch: number | null }
+  | { kind: 'eval'; evalLoss: number; epoch: number | null; preference: Record<string, number> }
   | { kind: 'summary'; trainLoss: number | null; runtimeS: number | null; epoch: number | null };
 
 const num = (v: LogValue | undefined): number | null => (typeof v === 'number' ? v : null);
+
+/** The reward and log-prob figures TRL's preference trainers log (DPO, ORPO, CPO/SimPO, KTO's subset). */
+export const PREFERENCE_KEYS = [
+  'rewards/chosen',
+  'rewards/rejected',
+  'rewards/margins',
+  'rewards/accuracies',
+  'logps/chosen',
+  'logps/rejected',
+] as const;
+
+function preferenceOf(logs: Record<string, LogValue>, prefix: '' | 'eval_'): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of PREFERENCE_KEYS) {
+    const v = logs[`${prefix}${key}`];
+    if (typeof v === 'number' && Number.isFinite(v)) out[`${prefix}${key}`] = v;
+  }
+  return out;
+}
 
 /** Which of the Trainer's three log dicts this is: a training log, an evaluation, or the end-of-training summary. */
 export function classifyLog(logs: Record<string, LogValue>): TrainerLog | null {
@@ -141,9 +162,11 @@ export function classifyLog(logs: Record<string, LogValue>): TrainerLog | null {
       gradNorm: num(logs.grad_norm),
       epoch: num(logs.epoch),
       tokensSeen: num(logs.num_input_tokens_seen),
+      preference: preferenceOf(logs, ''),
     };
   }
-  if (typeof logs.eval_loss === 'number') return { kind: 'eval', evalLoss: logs.eval_loss, epoch: num(logs.epoch) };
+  if (typeof logs.eval_loss === 'number')
+    return { kind: 'eval', evalLoss: logs.eval_loss, epoch: num(logs.epoch), preference: preferenceOf(logs, 'eval_') };
   if ('train_loss' in logs || 'train_samples_per_second' in logs) {
     return {
       kind: 'summary',
