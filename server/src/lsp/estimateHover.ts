@@ -149,7 +149,7 @@ export function decisionHoverMarkdown(report: EstimateReport, ownDialect: boolea
 /** "**Evaluation**: training 14.2 GiB · evaluation 17.9 GiB: does not fit. Loss pass …" */
 function evaluationMarkdown(report: EstimateReport): string {
   const e = report.evaluation;
-  const fix = e.fits === false ? ' Lower `eval.batch_size` (or `eval.max_new_tokens`) for `lora-lens eval`.' : '';
+  const fix = e.fits === false ? ' Lower the batch (or the new tokens) to evaluate on this GPU.' : '';
   return `**Evaluation**: ${trainingAndEvaluationLine(report.estimate, e)}. ${evaluationDetail(e)}.${fix}`;
 }
 

@@ -210,6 +210,6 @@ export function evaluationDetail(evaluation: EvaluationEstimate): string {
     `generation ${gib(pass('generation'))} (KV cache ${gib(evaluation.kvCacheBytes)} for ${evaluation.batchSize} × ` +
     `${evaluation.promptTokens + evaluation.maxNewTokens} tokens)` +
     (rate ? `, ≈ ${Math.round(rate).toLocaleString('en-US')} generated tokens/s` : '') +
-    '; eval.batch_size and eval.max_new_tokens set them'
+    '; eval.batch_size and eval.max_new_tokens set them (lora-lens eval --batch-size, --max-new-tokens)'
   );
 }
