@@ -4,9 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { analyzeConfig } from '../../server/src/core/analysis/analyze';
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import { toTrainingPlan } from '../../server/src/core/plan/normalize';
-import { isRefusal, newRunLayout, planLaunch, visibleGpuCount, type LaunchInput } from '../../server/src/runs';
+import { isRefusal, newRunLayout, planLaunch, type LaunchInput } from '../../server/src/runs';
+import { visibleGpuCount } from '../../server/src/runs/gpuDetect';
 import { ExitCode } from '../../server/src/cli/io';
 import { runCli } from '../helpers/cli';
 import { REPO, tempDir } from '../run/helpers';
@@ -103,4 +105,27 @@ test('lora-lens run refuses ddp with num_gpus 1 before the doctor, and leaves no
   assert.equal(result.code, ExitCode.usage, result.stderr);
   assert.match(result.stderr, /lora-lens run: hardware\.distributed is ddp but hardware\.num_gpus is 1/);
   assert.equal(existsSync(join(dir, 'out')), false);
+});
+
+test("a tool's file asking for more processes than this machine's GPUs (TRL's num_processes) is refused too", () => {
+  const dir = tempDir('lora-lens-world-tool-');
+  const configPath = join(dir, 'sft.yaml');
+  const text =
+    'model_name_or_path: Qwen/Qwen2.5-0.5B\ndataset_name: trl-lib/Capybara\nnum_processes: 4\nuse_peft: true\n';
+  writeFileSync(configPath, text);
+  const plan = analyzeConfig({ doc: parseConfigDocument(text), configPath }).plan;
+  assert.equal(plan?.hardware.num_gpus, 4);
+  const tool = (machineGpus: number | null): LaunchInput => ({
+    ...launchInput(dir, ''),
+    target: { kind: 'new', plan: plan!, configPath, tool: 'trl', runDir: null },
+    toolExecutable: '/venv/bin/trl',
+    machineGpus,
+  });
+  const refused = planLaunch(tool(2));
+  assert.ok(isRefusal(refused));
+  assert.equal(
+    refused.message,
+    'TRL would start 4 processes (the GPU count the file sets) but this machine has 2 GPUs to train on (as nvidia-smi and CUDA_VISIBLE_DEVICES show): set it to 2 or fewer, or run it where 4 GPUs are free',
+  );
+  for (const machineGpus of [null, 4]) assert.ok(!isRefusal(planLaunch(tool(machineGpus))), String(machineGpus));
 });

@@ -9,9 +9,9 @@ import { exportRunInEditor } from './exportRun';
 import { evaluateRunInEditor } from './evaluateRun';
 import { RunPanel } from './panel';
 import { deleteRun as deleteRunFolder, requestStop, runLogPath } from '../../../server/src/runs/lifecycle';
-import { isRefusal, planLaunch, visibleGpuCount } from '../../../server/src/runs/launch';
+import { isRefusal, planLaunch } from '../../../server/src/runs/launch';
 import { runDoctorCheck, type DoctorReport } from '../../../server/src/runs/doctor';
-import { detectGpus } from '../../../server/src/runs/gpuDetect';
+import { detectGpus, machineGpuCount } from '../../../server/src/runs/gpuDetect';
 import { selectInterpreter } from './interpreter';
 import { runToolFineTune } from './toolFineTune';
 import { errorLines, requestRunPlan } from '../serverRequests';
@@ -51,12 +51,6 @@ function requireTrust(): boolean {
     )
     .then((c) => c && vscode.commands.executeCommand('workbench.trust.manage'));
   return false;
-}
-
-/** The GPUs a run here may use (nvidia-smi narrowed by CUDA_VISIBLE_DEVICES); null when unknown. */
-async function machineGpus(): Promise<number | null> {
-  const detection = await detectGpus();
-  return visibleGpuCount(detection.ok ? detection.gpus.length : null);
 }
 
 interface Preflight {
@@ -172,7 +166,7 @@ const runFineTune =
       // loraLens.hub off: a model not on disk is refused with the download command instead of fetched by the trainer.
       hub: vscode.workspace.getConfiguration('loraLens').get<boolean>('hub', true),
       // Several GPUs: more than this machine has is refused (the preflight's detection, cached for a minute).
-      machineGpus: plan.hardware.num_gpus > 1 ? await machineGpus() : null,
+      machineGpus: plan.hardware.num_gpus > 1 ? await machineGpuCount() : null,
     });
     if (isRefusal(spec)) {
       void vscode.window.showErrorMessage(toast(`cannot start the run: ${spec.message}`));

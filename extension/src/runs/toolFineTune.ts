@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import type { RunsContext } from './ctx';
 import { RunPanel } from './panel';
-import { detectGpus } from '../../../server/src/runs/gpuDetect';
+import { detectGpus, machineGpuCount } from '../../../server/src/runs/gpuDetect';
 import { blocksRun, runDoctorCheck } from '../../../server/src/runs/doctor';
 import { isRefusal, planLaunch } from '../../../server/src/runs/launch';
 import type { ExternalTool } from '../../../server/src/runs/tools/adapter';
@@ -141,6 +141,7 @@ export async function runToolFineTune(
     toolExecutable: outcome.report.tools[tool].executable,
     now: new Date(),
     estimate: { peakAllocatedBytes: null, tokensPerSecond: null, tool: estimate, numTrainRows: answer.numTrainRows },
+    machineGpus: plan.hardware.num_gpus > 1 ? await machineGpuCount() : null,
   });
   if (isRefusal(spec) && spec.reason === 'missing-tool') {
     await offerAlternatives(ctx, tool, outcome.python, document.uri, answer.lost);

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { detectGpus } from '../runs/gpuDetect';
+import { detectGpus, machineGpuCount } from '../runs/gpuDetect';
 import {
   blocksRun,
   isRefusal,
@@ -11,7 +11,6 @@ import {
   runDoctorCheck,
   runLogPath,
   TRAINER_EXIT,
-  visibleGpuCount,
   type LaunchEstimate,
   type LaunchSpec,
   type LaunchTarget,
@@ -154,8 +153,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
 /** This machine's GPUs for a new run of our trainer on several (nvidia-smi asked only then); null: unknown or not needed. */
 async function machineGpusFor(target: LaunchTarget): Promise<number | null> {
   if (target.kind !== 'new' || target.tool || target.plan.hardware.num_gpus <= 1) return null;
-  const detection = await detectGpus();
-  return visibleGpuCount(detection.ok ? detection.gpus.length : null);
+  return machineGpuCount();
 }
 
 interface Prepared {

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { detectDialect, isToolDialectId } from '../core/dialects';
 import { normalizeDialect } from '../core/dialects/normalize';
 import { parseConfigDocument } from '../core/document/configDocument';
-import { detectGpus } from '../runs/gpuDetect';
+import { detectGpus, machineGpuCount } from '../runs/gpuDetect';
 import type { Estimate } from '../core/estimate/memory/types';
 import type { TrainingPlan } from '../core/plan/types';
 import {
@@ -165,6 +165,7 @@ export async function runToolConfig(
     toolExecutable: fromDoctor,
     estimate,
     now: new Date(),
+    machineGpus: plan.hardware.num_gpus > 1 ? await machineGpuCount() : null,
   });
   if (isRefusal(spec)) return fail(io, spec.message, refusalExitCode(spec));
   return follow(args, spec, io);

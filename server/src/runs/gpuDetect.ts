@@ -66,3 +66,28 @@ export function detectGpus(opts: DetectOptions = {}): Promise<Detection> {
   if (!opts.run) cached = { at: now, result };
   return result;
 }
+
+/**
+ * The GPUs a run here may use: those nvidia-smi lists, narrowed to CUDA_VISIBLE_DEVICES when it is set (an empty
+ * value hides them all). Null when nvidia-smi gave no answer: then the count is unknown, not zero.
+ */
+export function visibleGpuCount(detected: number | null, env: NodeJS.ProcessEnv = process.env): number | null {
+  if (detected === null) return null;
+  const visible = env.CUDA_VISIBLE_DEVICES;
+  if (visible === undefined) return detected;
+  const listed = visible
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  // CUDA stops at the first entry that is not a valid device (e.g. -1), so only the entries before it count.
+  const firstInvalid = listed.findIndex(
+    (s) => !/^(\d+|GPU-[0-9a-fA-F-]+|MIG-[\w/-]+)$/.test(s) || (/^\d+$/.test(s) && Number(s) >= detected),
+  );
+  return Math.min(detected, firstInvalid === -1 ? listed.length : firstInvalid);
+}
+
+/** This machine's GPUs a run may use (detectGpus, cached a minute, narrowed by CUDA_VISIBLE_DEVICES); null: unknown. */
+export async function machineGpuCount(env: NodeJS.ProcessEnv = process.env): Promise<number | null> {
+  const detection = await detectGpus();
+  return visibleGpuCount(detection.ok ? detection.gpus.length : null, env);
+}

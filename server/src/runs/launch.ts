@@ -193,25 +193,6 @@ export function newRunLayout(
   return layout;
 }
 
-/**
- * The GPUs a run here may use: those nvidia-smi lists, narrowed to CUDA_VISIBLE_DEVICES when it is set (an empty
- * value hides them all). Null when nvidia-smi gave no answer: then the count is unknown, not zero.
- */
-export function visibleGpuCount(detected: number | null, env: NodeJS.ProcessEnv = process.env): number | null {
-  if (detected === null) return null;
-  const visible = env.CUDA_VISIBLE_DEVICES;
-  if (visible === undefined) return detected;
-  const listed = visible
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  // CUDA stops at the first entry that is not a valid device (e.g. -1), so only the entries before it count.
-  const firstInvalid = listed.findIndex(
-    (s) => !/^(\d+|GPU-[0-9a-fA-F-]+|MIG-[\w/-]+)$/.test(s) || (/^\d+$/.test(s) && Number(s) >= detected),
-  );
-  return Math.min(detected, firstInvalid === -1 ? listed.length : firstInvalid);
-}
-
 /** The hardware section of a run folder's plan.json, for a resume's layout; null when it cannot be read. */
 function savedHardware(runDir: string): TrainingPlan['hardware'] | null {
   try {
@@ -280,6 +261,12 @@ function planTool(
   const { plan } = target;
   const runId = basename(runDir);
   const gpus = Math.max(1, plan.hardware.num_gpus);
+  const machine = input.machineGpus;
+  if (machine && machine > 0 && gpus > machine)
+    return refuse(
+      'config',
+      `${toolDisplayName(tool)} would start ${gpus} processes (the GPU count the file sets) but this machine has ${machine} GPU${machine === 1 ? '' : 's'} to train on (as nvidia-smi and CUDA_VISIBLE_DEVICES show): set it to ${machine} or fewer, or run it where ${gpus} GPUs are free`,
+    );
   const estimate = input.estimate;
   const context = toolRunContext(
     tool,
