@@ -162,8 +162,8 @@ test(
     assert.deepEqual(await page.$$eval('#rows .row', (rows) => rows.map((e) => e.id)), ['row-0', 'row-1', 'row-2']);
     const row0 = await page.$eval('#row-0', (e) => ({
       masked: e.querySelectorAll('.tok.masked').length,
-      trained: [...e.querySelectorAll('.tok.trained')].map((t) => t.textContent),
-      special: [...e.querySelectorAll('.tok.special')].map((t) => t.textContent),
+      trained: Array.from(e.querySelectorAll('.tok.trained'), (t) => t.textContent),
+      special: Array.from(e.querySelectorAll('.tok.special'), (t) => t.textContent),
       cut: e.querySelector('.cut')?.textContent ?? null,
       past: e.querySelectorAll('.tok.past').length,
       selected: e.getAttribute('aria-selected'),

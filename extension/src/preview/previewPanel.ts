@@ -29,6 +29,14 @@ export interface PreviewHost {
 /** The first rows shown beside the spot-check sample. */
 const FIRST_ROWS = 5;
 
+/** `loraLens.spotCheckSample` (default 200), kept within what the trainer's verb shows at once. */
+function spotCheckSample(resource: vscode.Uri): number {
+  const value = vscode.workspace
+    .getConfiguration('loraLens', resource)
+    .get<number>('spotCheckSample', SPOT_CHECK_SAMPLE);
+  return Number.isSafeInteger(value) && value >= 1 ? Math.min(value, 5000 - FIRST_ROWS - 1) : SPOT_CHECK_SAMPLE;
+}
+
 export class PreviewPanel {
   static readonly viewType = 'loraLens.previewPanel';
   private static readonly panels = new Map<string, PreviewPanel>();
@@ -120,7 +128,7 @@ export class PreviewPanel {
       python: command.python,
       plan: result.plan,
       rows: FIRST_ROWS,
-      sample: SPOT_CHECK_SAMPLE,
+      sample: spotCheckSample(this.uri),
       seed: 0,
       include: focus?.index !== undefined ? [focus.index] : [],
       lines: focus?.line !== undefined ? [focus.line] : [],
