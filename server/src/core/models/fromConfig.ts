@@ -75,33 +75,28 @@ function outOfRange(cfg: Json): string[] {
   });
 }
 
-/**
- * Builds a ModelSpec from config.json contents. `chatTemplate` says whether the tokenizer next to it ships one.
- */
-export function specFromConfig(raw: unknown, id: string, chatTemplate: boolean): SpecResult {
-  if (!raw || typeof raw !== 'object') return { ok: false, message: `${id}: config.json is not a JSON object` };
-  const outer = raw as Json;
-  const modelType = String(outer.model_type ?? '');
-  const family = FAMILIES[modelType];
-  if (!family) {
-    const known = SUPPORTED_MODEL_TYPES.join(', ');
-    return {
-      ok: false,
-      message: `${id}: architecture "${modelType || 'unknown'}" is not supported by the estimator (known: ${known})`,
-    };
-  }
+/** The keys the estimate reads: Gemma 3's text tower (under text_config), Falcon's first names, or the file itself. */
+function effectiveConfig(outer: Json, family: ArchFamily, modelType: string): Json {
+  if (family === 'falcon') return falconAliases(outer);
   // Multimodal Gemma 3 keeps the language model under text_config; we estimate the text tower.
-  const layoutFamily = Object.hasOwn(LAYOUT_FAMILIES, modelType);
-  const cfg = (
-    family === 'falcon'
-      ? falconAliases(outer)
-      : modelType === 'gemma3' && outer.text_config && typeof outer.text_config === 'object'
-        ? {
-            ...(outer.text_config as Json),
-            tie_word_embeddings: outer.tie_word_embeddings ?? (outer.text_config as Json).tie_word_embeddings,
-          }
-        : outer
-  ) as Json;
+  if (modelType === 'gemma3' && outer.text_config && typeof outer.text_config === 'object')
+    return {
+      ...(outer.text_config as Json),
+      tie_word_embeddings: outer.tie_word_embeddings ?? (outer.text_config as Json).tie_word_embeddings,
+    };
+  return outer;
+}
+
+interface Sizes {
+  h: number;
+  i: number | undefined;
+  l: number;
+  heads: number;
+  v: number;
+}
+
+/** The sizes every family has, or why the file cannot be estimated (a size out of range, missing, or not dividing). */
+function readSizes(cfg: Json, id: string, modelType: string, layoutFamily: boolean): Sizes | { message: string } {
   const h = num(cfg, 'hidden_size');
   const i = num(cfg, 'intermediate_size');
   const l = num(cfg, 'num_hidden_layers');
@@ -120,48 +115,70 @@ export function specFromConfig(raw: unknown, id: string, chatTemplate: boolean):
   const bad = outOfRange(cfg);
   if (bad.length)
     return {
-      ok: false,
       message: `${id}: config.json has sizes no model has: ${bad.join(', ')}; the estimate needs the model's real config.json.`,
     };
-  if (missing.length) return { ok: false, message: `${id}: config.json lacks ${missing.join(', ')}` };
+  if (missing.length) return { message: `${id}: config.json lacks ${missing.join(', ')}` };
   if (h! % heads! !== 0 && num(cfg, 'head_dim') === undefined)
     return {
-      ok: false,
       message: `${id}: config.json has hidden_size ${h} not divisible by num_attention_heads ${heads} and no head_dim; the estimate needs the model's real config.json.`,
     };
-  if (layoutFamily) {
-    const fields = layoutFields(family, cfg, { h: h!, l: l!, heads: heads!, v: v! })!;
+  return { h: h!, i, l: l!, heads: heads!, v: v! };
+}
+
+/**
+ * Builds a ModelSpec from config.json contents. `chatTemplate` says whether the tokenizer next to it ships one.
+ */
+export function specFromConfig(raw: unknown, id: string, chatTemplate: boolean): SpecResult {
+  if (!raw || typeof raw !== 'object') return { ok: false, message: `${id}: config.json is not a JSON object` };
+  const outer = raw as Json;
+  const modelType = String(outer.model_type ?? '');
+  const family = FAMILIES[modelType];
+  if (!family) {
+    const known = SUPPORTED_MODEL_TYPES.join(', ');
     return {
-      ok: true,
-      spec: {
-        id,
-        modelType,
-        family,
-        vocabSize: v!,
-        hiddenSize: h!,
-        numLayers: l!,
-        numHeads: heads!,
-        ...fields,
-        torchDtype: String(cfg.torch_dtype ?? cfg.dtype ?? 'bfloat16'),
-        chatTemplate,
-      },
+      ok: false,
+      message: `${id}: architecture "${modelType || 'unknown'}" is not supported by the estimator (known: ${known})`,
     };
   }
+  const layoutFamily = Object.hasOwn(LAYOUT_FAMILIES, modelType);
+  const cfg = effectiveConfig(outer, family, modelType);
+  const sizes = readSizes(cfg, id, modelType, layoutFamily);
+  if ('message' in sizes) return { ok: false, message: sizes.message };
+  const { h, l, heads, v } = sizes;
+  const common = { id, modelType, family, vocabSize: v, hiddenSize: h, numLayers: l, numHeads: heads, chatTemplate };
+  if (layoutFamily) {
+    const fields = layoutFields(family, cfg, { h, l, heads, v })!;
+    return { ok: true, spec: { ...common, ...fields, torchDtype: String(cfg.torch_dtype ?? cfg.dtype ?? 'bfloat16') } };
+  }
+  return { ok: true, spec: llamaLikeSpec(common, cfg, outer, sizes.i!) };
+}
+
+/** The families that follow Llama's layout, with their flags (experts, biases, q/k norms, post-norms, fused projections). */
+function llamaLikeSpec(
+  common: Pick<
+    ModelSpec,
+    'id' | 'modelType' | 'family' | 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'chatTemplate'
+  >,
+  cfg: Json,
+  outer: Json,
+  intermediateSize: number,
+): ModelSpec {
+  const { family, hiddenSize: h, numHeads: heads } = common;
   const gemma = family === 'gemma' || family === 'gemma2' || family === 'gemma3';
   const experts = family === 'mixtral' ? (num(cfg, 'num_local_experts') ?? 8) : 0;
   // The config classes' own defaults when the key is absent: Gemma ties, Llama/Qwen/Mistral/Phi-3 do not.
   const tied = typeof cfg.tie_word_embeddings === 'boolean' ? cfg.tie_word_embeddings : gemma;
-  const spec: ModelSpec = {
-    id,
-    modelType,
+  return {
+    id: common.id,
+    modelType: common.modelType,
     family,
-    vocabSize: v!,
-    hiddenSize: h!,
-    intermediateSize: i!,
-    numLayers: l!,
-    numHeads: heads!,
-    numKvHeads: num(cfg, 'num_key_value_heads') ?? heads!,
-    headDim: num(cfg, 'head_dim') ?? h! / heads!,
+    vocabSize: common.vocabSize,
+    hiddenSize: h,
+    intermediateSize,
+    numLayers: common.numLayers,
+    numHeads: heads,
+    numKvHeads: num(cfg, 'num_key_value_heads') ?? heads,
+    headDim: num(cfg, 'head_dim') ?? h / heads,
     tiedEmbeddings: tied,
     maxPositionEmbeddings: num(cfg, 'max_position_embeddings') ?? 0,
     numExperts: experts,
@@ -172,7 +189,6 @@ export function specFromConfig(raw: unknown, id: string, chatTemplate: boolean):
     normsPerLayer: family === 'gemma2' || family === 'gemma3' ? 4 : 2,
     fusedProjections: family === 'phi3',
     torchDtype: String(cfg.torch_dtype ?? cfg.dtype ?? outer.torch_dtype ?? outer.dtype ?? 'bfloat16'),
-    chatTemplate,
+    chatTemplate: common.chatTemplate,
   };
-  return { ok: true, spec };
 }
