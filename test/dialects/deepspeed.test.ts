@@ -15,6 +15,7 @@ import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
 import type { Estimate, PhaseName } from '../../server/src/core/estimate/memory/types';
 import { catalogModel } from '../../server/src/core/models/catalog';
 import type { ShardingPlan, TrainingPlan } from '../../server/src/core/plan/types';
+import { getMemoryInlayHints } from '../../server/src/lsp/memoryFeatures';
 import { REPO } from '../helpers/cli';
 import { tempDir } from '../run/helpers';
 
@@ -267,4 +268,21 @@ test('a TRL recipe names its GPUs (num_processes): its DeepSpeed file gives the 
     termBytes(read, /^Gradients$/) > termBytes(guessed, /^Gradients$/),
     'ZeRO-1 keeps every gradient on each GPU',
   );
+});
+
+test('the inlay hint says per GPU where the GPU count is known, and single GPU, unsharded only where it is not', () => {
+  const dir = tempDir('lora-lens-ds-hint-');
+  const ours =
+    'model: Qwen/Qwen2.5-0.5B\nmethod: full\ndata:\n  train: train.jsonl\n  format: chat\nhardware:\n  gpu: A100 80GB\n  num_gpus: 4\n  distributed: fsdp\n';
+  const sharded = analyzeConfig({ doc: parseConfigDocument(ours), configPath: join(dir, 'a.finetune.yaml') });
+  const [hint] = getMemoryInlayHints(parseConfigDocument(ours), sharded);
+  assert.match(String(hint!.label), /^≈ [\d.]+ GiB\/GPU · /);
+  assert.doesNotMatch(String(hint!.label), /single GPU/);
+  const path = join(FIXTURES, 'llama-factory', 'examples', 'train_lora', 'qwen3_lora_sft_ds3.yaml');
+  const text = readFileSync(path, 'utf8');
+  const [tool] = getMemoryInlayHints(
+    parseConfigDocument(text),
+    analyzeConfig({ doc: parseConfigDocument(text), configPath: path }),
+  );
+  assert.match(String(tool!.label), / · single GPU, unsharded$/);
 });

@@ -81,9 +81,10 @@ export function getMemoryInlayHints(doc: ConfigDocument, analysis: Analysis): In
   return [
     {
       position: positionAt(doc.lineStarts, end),
-      // A DeepSpeed/FSDP config (axolotl, LLaMA-Factory): the per-GPU share under sharding is not modelled yet.
+      // A DeepSpeed/FSDP config on a GPU count its launcher picks (axolotl, LLaMA-Factory): the figure is one
+      // unsharded GPU's. With a count (hardware.num_gpus, TRL's num_processes) the label is per GPU already.
       label:
-        analysis.plan && analysis.plan.hardware.distributed !== 'none'
+        analysis.plan && analysis.plan.hardware.distributed !== 'none' && analysis.estimate.numGpus <= 1
           ? `${inlayLabel(analysis.estimate)} · single GPU, unsharded`
           : inlayLabel(analysis.estimate),
       kind: InlayHintKind.Type,
