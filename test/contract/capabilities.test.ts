@@ -83,15 +83,11 @@ test('refusalsFor applies every refusal of the file whose conditions the plan me
     '/p/c.finetune.yaml',
   );
   assert.ok(plan);
-  // dpo-full needs method full, which the others exclude: checked on its own plan below.
   assert.deepEqual(
     refusalsFor(plan)
       .map((r) => r.id)
       .sort(),
-    TRAINER_CAPABILITIES.refusals
-      .map((r) => r.id)
-      .filter((id) => id !== 'dpo-full')
-      .sort(),
+    TRAINER_CAPABILITIES.refusals.map((r) => r.id).sort(),
   );
   const { plan: full } = buildPlan('model: x\nmethod: full\ndata: {train: a.jsonl}\n', '/p/c.finetune.yaml');
   assert.deepEqual(refusalsFor(full!), []);
@@ -99,8 +95,6 @@ test('refusalsFor applies every refusal of the file whose conditions the plan me
     'model: x\nmethod: full\nobjective: dpo\ndata: {train: a.jsonl}\n',
     '/p/c.finetune.yaml',
   );
-  assert.deepEqual(
-    refusalsFor(fullDpo!).map((r) => r.id),
-    ['dpo-full'],
-  );
+  // Full-fine-tuning DPO runs (its reference log-probs are precomputed): nothing refused.
+  assert.deepEqual(refusalsFor(fullDpo!), []);
 });

@@ -113,6 +113,8 @@ def build(
     setup = load_model(plan, placement.device, on_load)
     # The head probe runs on the whole model; FSDP then replaces the parameters with their shards.
     body, head = decoder_and_head(setup.model, setup.autocast_dtype)
+    # Before the ranks' wrapping and before a resume loads trained weights: the model is still the starting one.
+    objective.prepare(ModelParts(body, head, placement.device, setup.autocast_dtype, plan.model.attn_implementation))
     parallel.wrap(setup.model, plan)
     params = [p for p in setup.model.parameters() if p.requires_grad]
     optimizer, note = build_optimizer(plan, params, placement.device)

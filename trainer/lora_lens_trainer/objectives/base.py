@@ -76,6 +76,10 @@ class Objective(ABC):
     def loss(self, parts: ModelParts, batch: StepBatch, denominator: float, loss_scale: float = 1.0) -> torch.Tensor:
         """loss_scale · the batch's share of the step's loss; its backward accumulates the gradients."""
 
+    def prepare(self, parts: ModelParts) -> None:  # noqa: B027  (a hook: most objectives need nothing here)
+        """Called once the model is loaded, before any update and before a resume restores trained weights: what
+        the objective derives from the starting model (full-fine-tuning DPO: its reference log-probabilities)."""
+
     def step_metrics(self) -> dict[str, float]:
         """Objective-specific figures for the next step event (DPO's rewards), averaged since the last one; the
         loss, learning rate and throughput are the loop's."""

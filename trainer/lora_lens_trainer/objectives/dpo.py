@@ -2,7 +2,10 @@
 SFT. An item is a pair: its chosen and rejected sequences go through the model in one forward (the batch's chosen
 rows, then its rejected rows, as TRL's concatenated forward), each scored by the sum of its completion tokens'
 log-probabilities (the prompt is masked). The reference is the same model with its adapters disabled (LoRA and
-QLoRA: no second copy of the weights), scored under no_grad on the same batch.
+QLoRA: no second copy of the weights), scored under no_grad on the same batch. With full fine-tuning there is no
+adapter to disable: the reference log-probabilities of every pair are computed once from the starting weights,
+before training (TRL's precompute_ref_log_probs), and kept (8 bytes a pair) instead of a frozen copy of the model.
+A resume computes them again from the model files before it loads the checkpoint, so they are the same.
 
 Losses as TRL 1.13's DPOTrainer computes them, with Δ = (log π(c) - log π_ref(c)) - (log π(r) - log π_ref(r)):
   sigmoid  -(1-ε)·log σ(βΔ) - ε·log σ(-βΔ)   (ε = label_smoothing: conservative DPO; TRL 1.13 has ε = 0 here)
@@ -53,13 +56,15 @@ class PreferenceBatch:
     rows: Batch  # targets are the completion tokens only (IGNORE on the prompt and the padding)
     completion_lengths: torch.Tensor  # (2n,) tokens of each row's completion, for IPO's per-token log-ratio
     n_pairs: int
+    reference: torch.Tensor | None = None  # (2n,) precomputed reference log-probs (full fine-tuning), else None
 
     @property
     def n_tokens(self) -> int:
         return self.rows.n_tokens
 
     def to(self, device: torch.device) -> PreferenceBatch:
-        return PreferenceBatch(self.rows.to(device), self.completion_lengths.to(device), self.n_pairs)
+        ref = None if self.reference is None else self.reference.to(device)
+        return PreferenceBatch(self.rows.to(device), self.completion_lengths.to(device), self.n_pairs, ref)
 
 
 @dataclass
@@ -92,13 +97,9 @@ class DpoObjective(Objective):
             raise PlanError(
                 f"dpo.loss {self.settings.loss!r} is not one the trainer computes ({', '.join(LOSSES)})", ("dpo.loss",)
             )
-        if plan.method == "full":
-            raise PlanError(
-                "objective dpo with method full needs a frozen reference model, which the bundled trainer "
-                "does not keep yet: use method lora or qlora (the reference is then the same model with "
-                "the adapter disabled, no second copy)",
-                ("method",),
-            )
+        # Full fine-tuning has no adapter to disable: the reference log-probs are computed once (prepare).
+        self.precompute = plan.method == "full"
+        self._reference: dict[str, torch.Tensor] = {}
         if plan.data.packing:
             raise PlanError(
                 "data.packing does not apply to preference pairs (each pair is two whole sequences): set "
@@ -115,7 +116,32 @@ class DpoObjective(Objective):
     # The loop hands each objective back the batch its own collate made (a pair batch here, not StepBatch).
     def collate(self, indices: list[int]) -> PreferenceBatch:  # type: ignore[override]
         assert self.data.train_pairs is not None
-        return collate_pairs([self.data.train_pairs[i] for i in indices], self.pad_id)
+        batch = collate_pairs([self.data.train_pairs[i] for i in indices], self.pad_id)
+        return self._with_reference(batch, "train", indices)
+
+    def _with_reference(self, batch: PreferenceBatch, split: str, indices: Sequence[int]) -> PreferenceBatch:
+        if not self.precompute:
+            return batch
+        ref = self._reference[split]  # (pairs, 2): chosen, rejected
+        rows = torch.tensor(list(indices), dtype=torch.long)
+        batch.reference = torch.cat([ref[rows, 0], ref[rows, 1]])
+        return batch
+
+    def prepare(self, parts: ModelParts) -> None:
+        if not self.precompute:
+            return
+        bs = self.plan.training.per_device_eval_batch_size
+        was_training = parts.body.training
+        parts.body.eval()
+        with torch.no_grad():
+            for split, pairs in (("train", self.data.train_pairs or []), ("eval", self.data.eval_pairs or [])):
+                out = []
+                for start in range(0, len(pairs), bs):
+                    batch = collate_pairs(pairs[start : start + bs], self.pad_id).to(parts.device)
+                    chosen, rejected = sequence_logps(parts, batch.rows).float().cpu().chunk(2)
+                    out.append(torch.stack([chosen, rejected], dim=1))
+                self._reference[split] = torch.cat(out) if out else torch.zeros((0, 2))
+        parts.body.train(was_training)
 
     def denominator(self, micro: Sequence[StepBatch]) -> float:
         return float(max(1, sum(m.n_pairs for m in micro)))  # type: ignore[attr-defined]
@@ -140,7 +166,8 @@ class DpoObjective(Objective):
         parts.body.eval()
         with torch.no_grad():
             for start in range(0, len(pairs), bs):
-                batch = collate_pairs(pairs[start : start + bs], self.pad_id).to(parts.device)
+                batch = collate_pairs(pairs[start : start + bs], self.pad_id)
+                batch = self._with_reference(batch, "eval", range(start, start + batch.n_pairs)).to(parts.device)
                 per_pair, stats = pair_losses(parts, batch, self.settings)
                 total += per_pair.sum().double().cpu()
                 sums.add(stats, batch.n_pairs)
@@ -183,8 +210,11 @@ def collate_pairs(pairs: Sequence[PreferencePair], pad_id: int) -> PreferenceBat
 def pair_losses(parts: ModelParts, batch: PreferenceBatch, s: DpoSettings) -> tuple[torch.Tensor, torch.Tensor]:
     """Each pair's loss (with gradient) and the detached metric sums over the batch's pairs, in METRICS order."""
     logps = sequence_logps(parts, batch.rows)
-    with torch.no_grad(), adapters_disabled(parts.body):
-        ref = sequence_logps(parts, batch.rows)
+    if batch.reference is not None:
+        ref = batch.reference
+    else:
+        with torch.no_grad(), adapters_disabled(parts.body):
+            ref = sequence_logps(parts, batch.rows)
     chosen, rejected = logps.chunk(2)
     chosen_ratio, rejected_ratio = (logps - ref).chunk(2)
     delta = chosen_ratio - rejected_ratio

@@ -138,10 +138,6 @@ def test_resume_after_sigkill_is_bit_exact(assets, uninterrupted, tmp_path):
 @pytest.mark.parametrize(
     "change,message",
     [
-        (
-            {"method": "full", "lora": None, "precision": "fp32"},
-            "objective dpo with method full needs a frozen reference model",
-        ),
         ({"data__packing": True}, "data.packing does not apply to preference pairs"),
     ],
 )

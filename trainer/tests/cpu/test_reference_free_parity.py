@@ -198,7 +198,7 @@ def test_loss_metrics_and_lora_gradients_match_trl(model_dir, tmp_path, objectiv
 
 
 def test_reference_free_objectives_take_full_fine_tuning_and_refuse_packing(model_dir, tmp_path):
-    """No reference forward: method full is accepted (DPO refuses it); packing is refused as for DPO."""
+    """No reference forward: method full is accepted; packing is refused as for DPO."""
     train = write_jsonl(tmp_path / "pairs.jsonl", text_rows())
     base = plan_from_dict(make_plan(str(model_dir), str(train), "full", objective="dpo"))
     for objective, settings in CASES[::2]:
