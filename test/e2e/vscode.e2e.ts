@@ -632,3 +632,74 @@ test(
     await page.screenshot({ path: join(ARTIFACTS, 'e2e-llamafactory-converted-run.png') });
   },
 );
+
+test(
+  'VS Code: Export Run… from the Runs view writes a GGUF of a real tiny CPU run (quick picks, progress, Reveal)',
+  { skip, timeout: 240_000 },
+  async (t) => {
+    // The real trainer's interpreter (torch, transformers, peft, gguf): the stand-in cannot export.
+    const venv = join(ROOT, '.venv-trainer', 'bin', 'python');
+    const python = process.env.LORA_LENS_TEST_PYTHON ?? (existsSync(venv) ? venv : null);
+    const probe = python && spawnSync(python, ['-c', 'import torch, transformers, peft, gguf'], { encoding: 'utf8' });
+    if (!python || !probe || probe.status !== 0) {
+      t.skip(
+        `no interpreter with torch, transformers, peft and gguf (scripts/setup-trainer-venv.sh makes .venv-trainer)`,
+      );
+      return;
+    }
+    // A run folder made by a real run: a tiny Llama trained 12 steps with LoRA on the CPU, inside the workspace.
+    const root = join(workspace, 'exported');
+    const trained = spawnSync(
+      python,
+      [
+        '-c',
+        `from pathlib import Path\nfrom tests.cpu.test_export import train_run\ntrain_run(Path(${JSON.stringify(root)}), 'llama', 'lora', steps=12)`,
+      ],
+      {
+        cwd: join(ROOT, 'trainer'),
+        env: { ...process.env, CUDA_VISIBLE_DEVICES: '', OMP_NUM_THREADS: '1', PYTHONPATH: join(ROOT, 'trainer') },
+        encoding: 'utf8',
+        timeout: 180_000,
+      },
+    );
+    assert.equal(trained.status, 0, trained.stderr.slice(-3000));
+    const runDir = join(root, 'llama-lora');
+    assert.ok(existsSync(join(runDir, 'adapter', 'adapter_model.safetensors')));
+    // The editor exports with the interpreter the workspace names.
+    const settingsDir = join(workspace, '.vscode');
+    mkdirSync(settingsDir, { recursive: true });
+    writeFileSync(join(settingsDir, 'settings.json'), JSON.stringify({ 'loraLens.pythonPath': python }));
+    try {
+      await palette('View: Close All Editors');
+      await palette('LoRA Lens: Focus on Runs View');
+      const row = runRow('llama-lora').first();
+      await row.waitFor({ timeout: 30_000 });
+      await row.click({ button: 'right' });
+      await page.locator('.context-view .action-label', { hasText: 'Export Run…' }).first().click();
+      const pick = async (label: string) => {
+        const item = page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
+        await item.waitFor({ timeout: 15_000 });
+        await item.click();
+      };
+      await pick('GGUF');
+      await pick('q8_0');
+      const done = page.locator('.notification-toast', { hasText: 'exported llama-lora' });
+      await done.first().waitFor({ timeout: 120_000 });
+      const message = (await done.first().locator('.notification-list-item-message').textContent())!.trim();
+      t.diagnostic(`export toast: ${message}`);
+      assert.match(message, /exported llama-lora: .*tiny-llama\.q8_0\.gguf \([\d.]+ MiB, q8_0\)/);
+      const gguf = join(runDir, 'export', 'tiny-llama.q8_0.gguf');
+      assert.equal(readFileSync(gguf).subarray(0, 4).toString('latin1'), 'GGUF');
+      assert.ok(existsSync(join(runDir, 'export', 'Modelfile')), 'the Ollama Modelfile beside it');
+      await done.first().locator('.monaco-button', { hasText: 'Reveal' }).click();
+      const revealed = page.locator('.explorer-folders-view .monaco-list-row.selected', {
+        hasText: 'tiny-llama.q8_0.gguf',
+      });
+      await revealed.first().waitFor({ timeout: 15_000 });
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'e2e-export-run.png') });
+    } finally {
+      writeFileSync(join(settingsDir, 'settings.json'), '{}');
+    }
+  },
+);
