@@ -13,11 +13,11 @@ const vsce = spawnSync(
     '--out',
     out,
     // The Extensions page shows the user README (docs/marketplace/README.md; the repository README opens with developer
-    // set-up). Its images are packaged (docs/images/*.png) and stay relative, so the page shows them offline; its
-    // links to the docs are absolute.
+    // set-up). VS Code renders it under a policy that loads images from https: and data: only (no base URL into the
+    // package), so a relative picture never shows there: vsce rewrites them to the repository's raw files (https),
+    // as the Marketplace needs too. Offline the page shows their alt text. Its links to the docs are absolute.
     '--readme-path',
     'docs/marketplace/README.md',
-    '--no-rewrite-relative-links',
   ],
   { stdio: 'inherit' },
 );

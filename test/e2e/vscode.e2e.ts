@@ -57,18 +57,18 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
 before(async () => {
   if (skip) return;
   const home = mkdtempSync(join(tmpdir(), 'lora-lens-e2e-'));
-  // Package what ships: the bundles, the panel assets, the manifest (the README's links need a base URL).
+  // Package what ships: the bundles, the panel assets, the manifest.
   run(process.execPath, ['scripts/build.mjs']);
   run(process.execPath, ['scripts/copy-media.mjs']);
   const vsix = join(home, 'lora-lens-e2e.vsix');
+  // As scripts/package.mjs packages it: the user README (docs/marketplace/README.md), its pictures rewritten by vsce
+  // to the repository's raw files over https (the only images VS Code's Extensions page loads).
   run(process.execPath, [
     'node_modules/@vscode/vsce/vsce',
     'package',
     '--no-dependencies',
-    '--baseContentUrl',
-    'https://example.invalid/',
-    '--baseImagesUrl',
-    'https://example.invalid/',
+    '--readme-path',
+    'docs/marketplace/README.md',
     '--out',
     vsix,
   ]);
@@ -630,6 +630,206 @@ test(
     );
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'e2e-llamafactory-converted-run.png') });
+  },
+);
+
+/**
+ * Opens a workspace file alone in the editor area, through Quick Open, and waits for `text` in it. The name is filled
+ * into Quick Open's own input, and Quick Open reopened when the file's row does not show (as palette() does).
+ */
+async function openAlone(name: string, text: string): Promise<void> {
+  await palette('View: Close All Editors');
+  const input = page.locator('.quick-input-widget input');
+  const row = page.locator(`.quick-input-list .monaco-list-row:has-text("${name}")`).first();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.keyboard.press('Control+P');
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      await input.fill(name);
+      await row.waitFor({ state: 'visible', timeout: 10_000 });
+      await input.press('Enter');
+      break;
+    } catch (error) {
+      if (attempt === 3) throw error;
+      await page.keyboard.press('Escape');
+    }
+  }
+  await page.waitForSelector(`.monaco-editor .view-lines:has-text("${text}")`);
+}
+
+/** The status bar item whose accessibility label contains `label`. */
+function statusItem(label: string) {
+  return page.locator(`.statusbar-item[aria-label*="${label}"], .statusbar-item-label[aria-label*="${label}"]`);
+}
+
+test(
+  "VS Code: the status item shows verdict and dialect (GPU from the file's modeline), ▷ Run starts an axolotl run, the run progress item follows it, one Output channel",
+  { skip, timeout: 180_000 },
+  async (t) => {
+    cpSync(join(ROOT, 'test/fixtures/tools/configs/data.jsonl'), join(workspace, 'data.jsonl'));
+    // An axolotl file (claimed by its keys, not its name) whose GPU is chosen by the per-file modeline.
+    writeFileSync(
+      join(workspace, 'axolotl-h100.yaml'),
+      `# lora-lens: gpu=H100 80GB\n${readFileSync(join(ROOT, 'test/fixtures/tools/configs/axolotl-lora.yaml'), 'utf8')}`,
+    );
+    await openAlone('axolotl-h100.yaml', 'lora_target_linear');
+
+    // The verdict and dialect item: "LoRA Lens · axolotl · fits", read out with the modeline's GPU.
+    const verdict = statusItem('LoRA Lens, axolotl config');
+    await verdict.first().waitFor({ timeout: 30_000 });
+    await statusItem('fits H100 80GB').first().waitFor({ timeout: 30_000 });
+    const verdictText = (await verdict.first().textContent())!.trim();
+    assert.match(verdictText, /LoRA Lens · axolotl · fits/);
+    t.diagnostic(`status item: ${verdictText} (${await verdict.first().getAttribute('aria-label')})`);
+
+    // The editor-title ▷ Run button on a file claimed by its keys; it runs axolotl (the stand-in).
+    const runButton = page.locator('.editor-actions .action-label[aria-label*="Run Fine-Tune"]');
+    await runButton.first().waitFor({ timeout: 15_000 });
+    const runsDir = join(workspace, 'runs');
+    const before = new Set(existsSync(runsDir) ? readdirSync(runsDir) : []);
+    await runButton.first().click();
+    let runId: string | undefined;
+    for (let i = 0; i < 150 && !runId; i++) {
+      runId = existsSync(runsDir)
+        ? readdirSync(runsDir).find((id) => !before.has(id) && id.startsWith('axolotl-h100-'))
+        : undefined;
+      if (!runId) await page.waitForTimeout(200);
+    }
+    assert.ok(runId, `▷ started no run:\n${serverLog.join('').slice(-2000)}`);
+
+    // The run progress item: a spinner, the run's short name, its step and loss; it goes when the run ends.
+    const progress = statusItem('LoRA Lens: training');
+    await progress.first().waitFor({ timeout: 30_000 });
+    let progressText = '';
+    for (let i = 0; i < 60 && !/\d+\/\d+ \(\d+%\)/.test(progressText); i++) {
+      progressText = (await progress.first().textContent())!.trim();
+      if (!/\d+\/\d+ \(\d+%\)/.test(progressText)) await page.waitForTimeout(500);
+    }
+    assert.match(progressText, /axolotl-h100 \d+\/\d+ \(\d+%\)( · loss \d+\.\d{4})?/);
+    assert.ok(
+      (await progress.first().locator('.codicon-sync.codicon-modifier-spin, .codicon-sync').count()) > 0,
+      'a spinner',
+    );
+    t.diagnostic(`run progress item: ${progressText}`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'e2e-status-items.png') });
+
+    // One Output channel for every run of this window (with the earlier tests, five runs): "LoRA Lens Runs", and no
+    // channel per run.
+    await palette('Output: Show Output Channels...');
+    const channels = page.locator('.quick-input-list .monaco-list-row');
+    await channels.first().waitFor({ timeout: 10_000 });
+    const names = (await channels.allTextContents()).map((n) => n.trim());
+    await page.keyboard.press('Escape');
+    assert.equal(names.filter((n) => /LoRA Lens Runs/.test(n)).length, 1, names.join(' | '));
+    assert.deepEqual(
+      names.filter((n) => /\d{8}-\d{6}|^Run /.test(n)),
+      [],
+      `no channel per run: ${names.join(' | ')}`,
+    );
+    t.diagnostic(`output channels: ${names.filter((n) => /LoRA Lens/.test(n)).join(' | ')}`);
+
+    // Stop it from the Runs view: the progress item goes.
+    await palette('LoRA Lens: Focus on Runs View');
+    const row = runRow(runId);
+    await row.filter({ hasText: 'running' }).first().waitFor({ timeout: 20_000 });
+    await row.first().hover();
+    await row.first().locator('.action-label[aria-label*="Stop Run"]').click();
+    await row.filter({ hasText: 'stopped' }).first().waitFor({ timeout: 60_000 });
+    await progress.first().waitFor({ state: 'hidden', timeout: 15_000 });
+  },
+);
+
+test(
+  'VS Code screenshots: the decision-first hover, and the Extensions page with the packaged icon and the README pictures at https URLs of the repository',
+  { skip, timeout: 150_000 },
+  async (t) => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    // The QLoRA example on an RTX 4090: verdict, recommendation and the method table in the hover's first screen.
+    cpSync(join(ROOT, 'examples/qwen2.5-7b-qlora.finetune.yaml'), join(workspace, 'qwen-7b.finetune.yaml'));
+    await openAlone('qwen-7b.finetune.yaml', 'Qwen2.5-7B-Instruct');
+    await page.waitForTimeout(3000); // the data file inspected, so the table has its time column
+    const hover = page.locator('.monaco-hover:not(.hidden)', { hasText: 'Recommended' });
+    for (let attempt = 0; ; attempt++) {
+      // The model id's own token (the estimate's hover is on the value; the key has the schema's).
+      const model = page.locator('.monaco-editor .view-lines').getByText('Qwen/Qwen2.5-7B-Instruct', { exact: true });
+      await model.first().hover();
+      try {
+        await hover.first().waitFor({ timeout: 8000 });
+        break;
+      } catch (e) {
+        if (attempt === 3) throw e;
+        await page.mouse.move(5, 5);
+      }
+    }
+    await page.waitForTimeout(500);
+    const text = (await hover.first().textContent())!;
+    assert.match(text, /(Fits|Tight fit on) RTX 4090/);
+    assert.match(text, /Recommended: /);
+    const box = (await hover.first().boundingBox())!;
+    const editor = (await page.locator('.monaco-editor').first().boundingBox())!;
+    const x = editor.x; // from the line numbers: the model line reads whole above the hover
+    const y = editor.y; // the config's first lines and the model line above the hover
+    await page.screenshot({
+      path: join(ARTIFACTS, 'hover-decision-first.png'),
+      clip: {
+        x,
+        y,
+        width: Math.min(box.x + box.width + 40, editor.x + editor.width) - x,
+        height: box.y + box.height + 20 - y,
+      },
+    });
+    t.diagnostic(`hover ${Math.round(box.width)} × ${Math.round(box.height)} px`);
+    await page.mouse.move(5, 5);
+
+    // The Extensions page: the installed extension's editor with its icon (from the package) and the user README.
+    // Its pictures are https URLs of the repository's raw files; the machine has no network, so those requests are
+    // answered from this checkout, as GitHub would answer them.
+    const RAW = 'https://github.com/lora-lens/lora-lens/raw/HEAD/';
+    await page.context().route(`${RAW}**`, (route) => {
+      const file = route.request().url().slice(RAW.length);
+      return route.fulfill({ path: join(ROOT, file), contentType: 'image/png' });
+    });
+    await palette('View: Close All Editors');
+    await palette('Extensions: Show Enabled Extensions');
+    const entry = page.locator('.extensions-viewlet .monaco-list-row', { hasText: 'LoRA Lens' }).first();
+    await entry.waitFor({ timeout: 20_000 });
+    await entry.click();
+    const header = page.locator('.extension-editor .header');
+    await header.waitFor({ timeout: 20_000 });
+    const icon = header.locator('img.icon').first();
+    await page.waitForFunction(
+      (img) => !!img && (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0,
+      await icon.elementHandle(),
+      { timeout: 15_000 },
+    );
+    // Webviews sit in an overlay outside the editor's element: the README's is the one visible.
+    const readme = page.frameLocator('iframe.webview:visible').frameLocator('iframe#active-frame');
+    await readme.locator('img').first().waitFor({ timeout: 30_000 });
+    let images: Array<[string, number]> = [];
+    for (let i = 0; i < 40; i++) {
+      images = await readme
+        .locator('img')
+        .evaluateAll((imgs) =>
+          imgs.map(
+            (img) => [img.getAttribute('src') ?? '', (img as HTMLImageElement).naturalWidth] as [string, number],
+          ),
+        );
+      if (images.length > 0 && images.every(([, w]) => w > 0)) break;
+      await page.waitForTimeout(500);
+    }
+    assert.ok(images.length >= 3, `README images: ${JSON.stringify(images)}`);
+    for (const [src] of images) {
+      assert.ok(src.startsWith(`${RAW}docs/images/`), `an https picture in the repository: ${src}`);
+      assert.ok(existsSync(join(ROOT, src.slice(RAW.length))), `${src} is a file of the repository`);
+    }
+    assert.deepEqual(
+      images.filter(([, w]) => w === 0),
+      [],
+      'every README picture loads from its https URL',
+    );
+    t.diagnostic(`README images: ${images.map(([src, w]) => `${src.split('/').pop()} ${w}px`).join(', ')}`);
+    await page.screenshot({ path: join(ARTIFACTS, 'extensions-page.png') });
   },
 );
 
