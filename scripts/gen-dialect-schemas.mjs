@@ -280,6 +280,57 @@ function applyReleases(schema, releases, file) {
   schema['x-lora-lens'].removed = releases.removed;
 }
 
+/** One `when` clause of a checks file as data: `k`, `!k`, `k?`, `k=v`, `k!=v`, `k>N`, `k<N`, `k>@j`, `k~text`. */
+function parseClause(text, where) {
+  const forms = [
+    [/^!([\w.]+)$/, (m) => ({ op: 'falsy', key: m[1] })],
+    [/^([\w.]+)\?$/, (m) => ({ op: 'set', key: m[1] })],
+    [/^([\w.]+)!=(.+)$/, (m) => ({ op: 'ne', key: m[1], values: m[2].split(',').map(literal) })],
+    [/^([\w.]+)=(.+)$/, (m) => ({ op: 'eq', key: m[1], values: m[2].split(',').map(literal) })],
+    [/^([\w.]+)>@([\w.]+)$/, (m) => ({ op: 'gtKey', key: m[1], other: m[2] })],
+    [/^([\w.]+)>(-?[\d.]+)$/, (m) => ({ op: 'gt', key: m[1], value: Number(m[2]) })],
+    [/^([\w.]+)<(-?[\d.]+)$/, (m) => ({ op: 'lt', key: m[1], value: Number(m[2]) })],
+    [/^([\w.]+)~(.+)$/, (m) => ({ op: 'contains', key: m[1], text: m[2] })],
+    [/^([\w.]+)$/, (m) => ({ op: 'truthy', key: m[1] })],
+  ];
+  for (const [pattern, build] of forms) {
+    const m = pattern.exec(text.trim());
+    if (m) return build(m);
+  }
+  throw new Error(`${where}: cannot read the clause "${text}"`);
+}
+
+function literal(text) {
+  if (text === 'true' || text === 'false') return text === 'true';
+  if (text === 'null') return null;
+  if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  return text.replace(/^"(.*)"$/, '$1');
+}
+
+/** A tool's checks file (`<dialect>.checks`): the validators that stop a run, as data; every key must be the schema's. */
+function readChecks(file, schema) {
+  let text;
+  try {
+    text = readFileSync(join(factsDir, file), 'utf8');
+  } catch {
+    return null;
+  }
+  const checks = [];
+  for (const [index, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const where = `${file}:${index + 1}`;
+    const [code, source, plugin, when, at, ...says] = line.split('|').map((cell) => cell.trim());
+    if (!code || !source || !plugin || !when || !at || !says.length)
+      throw new Error(`${where}: expected "code | source | plugin | when | key | message"`);
+    const clauses = when.split(' & ').map((c) => parseClause(c, where));
+    for (const key of [at, ...clauses.flatMap((c) => [c.key, c.other].filter(Boolean))])
+      if (!schema.properties[key.split('.')[0]]) throw new Error(`${where}: ${key} is not a key of the schema`);
+    checks.push({ code, source, ...(plugin === '-' ? {} : { plugin }), when: clauses, at, says: says.join('|') });
+  }
+  return checks;
+}
+
 /** Builds the JSON schema of one dialect from its facts. */
 function buildSchema({ dialect, tool, facts, meta, open }) {
   const schema = {
@@ -342,6 +393,8 @@ for (const target of targets) {
   const releasesFile = `${target.file.replace(/\.facts$/, '')}.releases`;
   const releases = readReleases(releasesFile);
   if (releases) applyReleases(schema, releases, releasesFile);
+  const checks = readChecks(`${target.file.replace(/\.facts$/, '')}.checks`, schema);
+  if (checks) schema['x-lora-lens'].checks = checks;
   if (target.dialect === 'llama-factory') {
     schema['x-lora-lens'].commands = {
       train: ['model', 'data', 'training', 'finetuning', 'generating', 'megatron'],

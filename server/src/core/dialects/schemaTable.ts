@@ -39,6 +39,26 @@ export interface ToolRelease {
   date: string;
 }
 
+/** One clause of a tool check's condition (scripts/dialect-facts/*.checks, parsed by the generator). */
+export type CheckClause =
+  | { op: 'truthy' | 'falsy' | 'set'; key: string }
+  | { op: 'eq' | 'ne'; key: string; values: unknown[] }
+  | { op: 'gt' | 'lt'; key: string; value: number }
+  | { op: 'gtKey'; key: string; other: string }
+  | { op: 'contains'; key: string; text: string };
+
+/** A validator of the tool that stops a run, as data: when it fires, where it is reported, the tool's own words. */
+export interface ToolCheck {
+  code: string;
+  /** The file and line of the tool's source that raises. */
+  source: string;
+  /** The plugin whose validator it is (axolotl): it runs only when `plugins:` lists it. */
+  plugin?: string;
+  when: CheckClause[];
+  at: string;
+  says: string;
+}
+
 /** A key the tool removed or renamed: the release that did it, the change, and what replaces it. */
 export interface RemovedKey {
   since: string;
@@ -60,6 +80,7 @@ export interface DialectSchemaRoot extends DialectProperty {
     commands?: Record<string, string[]>;
     releases?: ToolRelease[];
     removed?: Record<string, RemovedKey>;
+    checks?: ToolCheck[];
   };
 }
 

@@ -9,6 +9,7 @@ import { reportScalarDifferences, scalarExplanations } from '../yaml11Report';
 import { closestMatch } from '../../text/suggest';
 import { adviseAxolotlRanges, checkAxolotlRules } from './checks';
 import { checkAxolotlStops, removedKeyFinding } from './removed';
+import { runToolChecks } from '../toolChecks';
 import type { DialectValidationOptions } from '../dialect';
 import { keyInRelease, releaseWords, selectRelease, versionModeline, type SelectedRelease } from '../toolVersion';
 import { AXOLOTL_SCHEMA, AXOLOTL_VERSION } from './schema';
@@ -44,6 +45,7 @@ export function validateAxolotl(
     if (finding.kind === 'known' || report.hasRoom()) reportFinding(report, finding, context);
   reportScalarDifferences(report, AXOLOTL_SCHEMA, scalars, findings, 'pydantic');
   checkAxolotlRules(report, config);
+  runToolChecks(report, AXOLOTL_SCHEMA, config, plugins);
   adviseAxolotlRanges(report, config);
   return [...problems, ...report.sorted()];
 }

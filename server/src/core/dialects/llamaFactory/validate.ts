@@ -9,6 +9,7 @@ import type { SubKind } from '../types';
 import { findScalarDifferences, toolView } from '../yaml11';
 import { reportScalarDifferences, scalarExplanations } from '../yaml11Report';
 import { checkLlamaFactoryRules } from './checks';
+import { runToolChecks } from '../toolChecks';
 import type { DialectValidationOptions } from '../dialect';
 import { keyInRelease, releaseWords, selectRelease, versionModeline, type SelectedRelease } from '../toolVersion';
 import { commandOf, groupsOf, LLAMA_FACTORY_SCHEMA, LLAMA_FACTORY_VERSION } from './schema';
@@ -72,6 +73,8 @@ export function validateLlamaFactory(
   for (const finding of findings) if (finding.kind === 'known' || report.hasRoom()) reportFinding(context, finding);
   reportScalarDifferences(report, LLAMA_FACTORY_SCHEMA, scalars, findings, 'dataclass');
   checkLlamaFactoryRules(report, config, configDir);
+  // The checks of `llamafactory-cli train`'s argument parsing (the other commands parse fewer groups).
+  if (subKind === 'train') runToolChecks(report, LLAMA_FACTORY_SCHEMA, config);
   return [...problems, ...report.sorted()];
 }
 

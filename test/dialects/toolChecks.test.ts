@@ -1,0 +1,174 @@
+// The tools' validators that stop a run, generated from scripts/dialect-facts/*.checks (axolotl's plugin validators,
+// LLaMA-Factory's `__post_init__` and parser checks). For every check: a config that meets each clause gets the error
+// in the tool's own words, and the same config with any one clause undone does not; a plugin's check needs the plugin.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Diagnostic } from 'vscode-languageserver-types';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { validateDialect, type DialectMatch } from '../../server/src/core/dialects';
+import { AXOLOTL_SCHEMA } from '../../server/src/core/dialects/axolotl/schema';
+import { LLAMA_FACTORY_SCHEMA } from '../../server/src/core/dialects/llamaFactory/schema';
+import type { CheckClause, DialectSchemaRoot, ToolCheck } from '../../server/src/core/dialects/schemaTable';
+
+type Config = Record<string, unknown>;
+
+const TOOLS: Array<{ schema: DialectSchemaRoot; match: DialectMatch; base: Config; min: number }> = [
+  {
+    schema: AXOLOTL_SCHEMA,
+    match: { dialect: 'axolotl', source: 'setting' },
+    base: { base_model: 'org/model', datasets: [{ path: 'data.jsonl', type: 'alpaca' }], learning_rate: 0.0002 },
+    min: 15,
+  },
+  {
+    schema: LLAMA_FACTORY_SCHEMA,
+    match: { dialect: 'llama-factory', subKind: 'train', source: 'setting' },
+    base: {
+      model_name_or_path: 'org/model',
+      stage: 'sft',
+      do_train: true,
+      finetuning_type: 'lora',
+      dataset: 'alpaca_en_demo',
+      template: 'qwen',
+      output_dir: 'out',
+    },
+    min: 30,
+  },
+];
+
+function setAt(config: Config, dotted: string, value: unknown): void {
+  const path = dotted.split('.');
+  let node = config;
+  for (const segment of path.slice(0, -1)) {
+    if (typeof node[segment] !== 'object' || node[segment] === null) node[segment] = {};
+    node = node[segment] as Config;
+  }
+  if (value === undefined) delete node[path[path.length - 1]!];
+  else node[path[path.length - 1]!] = value;
+}
+
+function other(value: unknown): unknown {
+  if (typeof value === 'boolean') return !value;
+  if (typeof value === 'number') return value + 1;
+  return 'zz-other';
+}
+
+/** A value that meets every clause on one key (a numeric interval's middle, an empty string for "set but falsy"). */
+function satisfying(clauses: CheckClause[], role: 'key' | 'other', check: ToolCheck): unknown {
+  const ops = new Set(clauses.map((c) => c.op));
+  if (role === 'other') return 1;
+  if (ops.has('gtKey')) return 2;
+  const eq = clauses.find((c) => c.op === 'eq');
+  if (eq && eq.op === 'eq') return eq.values[0];
+  const ne = clauses.find((c) => c.op === 'ne');
+  if (ne && ne.op === 'ne') return other(ne.values[0]);
+  const gt = clauses.find((c) => c.op === 'gt');
+  const lt = clauses.find((c) => c.op === 'lt');
+  if (gt?.op === 'gt' && lt?.op === 'lt') return (gt.value + lt.value) / 2;
+  if (gt?.op === 'gt') return gt.value + 1;
+  if (lt?.op === 'lt') return lt.value - 1;
+  const contains = clauses.find((c) => c.op === 'contains');
+  if (contains?.op === 'contains')
+    return [check.plugin?.includes(contains.text) ? check.plugin : `axolotl.integrations.x.${contains.text}`];
+  if (ops.has('set') && ops.has('falsy')) return '';
+  // A nested key read with `not parent.get(key)` under a parent that must be truthy: false, not absent.
+  if (ops.has('falsy')) return clauses[0]!.key.includes('.') ? false : undefined;
+  return true;
+}
+
+/** The config that meets every clause of the check (starting from a clean base), with the check's plugin listed. */
+function meeting(check: ToolCheck, base: Config, undo?: CheckClause): Config {
+  const config: Config = structuredClone(base);
+  if (check.plugin) config.plugins = [check.plugin];
+  const byKey = new Map<string, Array<{ clause: CheckClause; role: 'key' | 'other' }>>();
+  for (const clause of check.when) {
+    byKey.set(clause.key, [...(byKey.get(clause.key) ?? []), { clause, role: 'key' }]);
+    if (clause.op === 'gtKey') byKey.set(clause.other, [...(byKey.get(clause.other) ?? []), { clause, role: 'other' }]);
+  }
+  for (const [key, entries] of byKey) {
+    const role = entries.some((e) => e.role === 'key') ? 'key' : 'other';
+    setAt(
+      config,
+      key,
+      satisfying(
+        entries.filter((e) => e.role === role || role === 'other').map((e) => e.clause),
+        role,
+        check,
+      ),
+    );
+  }
+  if (undo) undoClause(config, undo);
+  return config;
+}
+
+/** The config changed so that one clause no longer holds. */
+function undoClause(config: Config, clause: CheckClause): void {
+  switch (clause.op) {
+    case 'truthy':
+    case 'set':
+      setAt(config, clause.key, clause.op === 'truthy' ? false : null);
+      return;
+    case 'falsy':
+      setAt(config, clause.key, 'x');
+      return;
+    case 'eq':
+      setAt(config, clause.key, other(clause.values[0]));
+      return;
+    case 'ne':
+      setAt(config, clause.key, clause.values[0]);
+      return;
+    case 'gt':
+    case 'lt':
+      setAt(config, clause.key, clause.value);
+      return;
+    case 'gtKey':
+      setAt(config, clause.key, 1);
+      setAt(config, clause.other, 2);
+      return;
+    case 'contains':
+      setAt(config, clause.key, ['nothing.here']);
+  }
+}
+
+function diagnose(config: Config, match: DialectMatch): Diagnostic[] {
+  const text = Object.entries(config)
+    .map(([key, value]) => `${key}: ${JSON.stringify(value)}`)
+    .join('\n');
+  return validateDialect(parseConfigDocument(`${text}\n`), match, { configDir: null });
+}
+
+for (const { schema, match, base, min } of TOOLS) {
+  const checks = schema['x-lora-lens'].checks ?? [];
+  test(`${match.dialect}: the generated checks are there (${checks.length})`, () => {
+    assert.ok(checks.length >= min, `${checks.length} checks`);
+    assert.equal(new Set(checks.map((c) => `${c.code} ${c.at}`)).size, checks.length, 'no check twice');
+  });
+  test(`${match.dialect}: the clean base config meets no check`, () => {
+    const codes = new Set(checks.map((c) => c.code));
+    assert.deepEqual(
+      diagnose(base, match).filter((d) => codes.has(String(d.code))),
+      [],
+    );
+  });
+  for (const check of checks) {
+    test(`${match.dialect} ${check.code}: fires when met, in the tool's words, and not with any clause undone`, () => {
+      const found = diagnose(meeting(check, base), match).filter((d) => d.code === check.code);
+      assert.equal(found.length, 1, `${check.code} on ${JSON.stringify(meeting(check, base))}`);
+      assert.equal(found[0]!.severity, 1);
+      assert.ok(String(found[0]!.message).includes(check.says), String(found[0]!.message));
+      assert.ok(String(found[0]!.message).includes(check.source));
+      for (const clause of check.when) {
+        const undone = diagnose(meeting(check, base, clause), match).filter((d) => d.code === check.code);
+        assert.deepEqual(undone, [], `${check.code} with ${JSON.stringify(clause)} undone`);
+      }
+      if (check.plugin) {
+        const config = meeting(check, base);
+        delete config.plugins;
+        assert.deepEqual(
+          diagnose(config, match).filter((d) => d.code === check.code),
+          [],
+          'without its plugin listed',
+        );
+      }
+    });
+  }
+}
