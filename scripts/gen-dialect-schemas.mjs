@@ -274,6 +274,8 @@ function applyReleases(schema, releases, file) {
     if (!releases.releases.some((r) => r.version === release))
       throw new Error(`${file}: ${key}: ${release} is not an @release`);
     property['x-since'] = release;
+    // The hover says it: a file checked against an older release does not have the key.
+    property.description = `${property.description} Since ${schema['x-lora-lens'].tool} ${release}.`;
   }
   for (const key of Object.keys(releases.removed))
     if (schema.properties[key]) throw new Error(`${file}: ${key} is removed but is still a key of the schema`);
