@@ -51,7 +51,9 @@ function trainedRun(): string {
     `model: ${join(root, 'tiny')}\nmethod: lora\nprecision: fp32\nlora:\n  r: 8\n  lora_alpha: 16\n  lora_dropout: 0.0\n  target_modules: all-linear\n` +
       `data:\n  train: ${join(root, 'train.jsonl')}\n  eval: ${join(root, 'eval.jsonl')}\n  format: chat\n  max_length: 256\n` +
       'training:\n  learning_rate: 1.0e-2\n  per_device_train_batch_size: 4\n  gradient_accumulation_steps: 1\n  max_steps: 40\n  save_steps: 1000\n' +
-      `  logging_steps: 10\noutput:\n  dir: ${join(root, 'runs')}\n`,
+      `  logging_steps: 10\noutput:\n  dir: ${join(root, 'runs')}\n` +
+      // What lora-lens eval reads when its command line does not say (the test below).
+      `eval:\n  file: ${join(root, 'eval.jsonl')}\n  metrics: [exact_match, rouge_l]\n  max_new_tokens: 20\n  batch_size: 4\n`,
   );
   const trained = runCli(['run', config, '--run-dir', runDir, '--python', PYTHON!, '--skip-checks'], LONG);
   assert.equal(trained.code, 0, trained.stderr);
@@ -107,6 +109,22 @@ test('lora-lens eval RUN_DIR: loss, answers and metrics of base and tuned, the c
   const again = runCli(['eval', run, '--python', PYTHON!], LONG);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /eval exists already \(an earlier evaluation\); pass --replace/);
+});
+
+test("lora-lens eval RUN_DIR without options: the run's eval: block sets the metrics and generation", { skip }, () => {
+  const run = trainedRun();
+  const result = runCli(['eval', run, '--python', PYTHON!, '--replace', '--rows', '4', '--json'], LONG);
+  assert.equal(result.code, 0, result.stderr);
+  const out = JSON.parse(result.stdout) as { metrics: Comparison[]; report: Record<string, unknown> };
+  assert.deepEqual(
+    out.metrics.map((m) => m.metric),
+    ['eval_loss', 'eval_perplexity', 'exact_match', 'rouge_l'],
+  );
+  const generation = out.report.generation as Record<string, unknown>;
+  assert.equal(generation.max_new_tokens, 20);
+  assert.equal(generation.batch_size, 4);
+  assert.equal(generation.greedy, true);
+  assert.equal(out.report.eval_file, join(root, 'eval.jsonl'));
 });
 
 test(
