@@ -49,6 +49,11 @@ const CROSS_FIELD_RULES: Schema[] = [
   sections('qlora', 'object', 'object'),
 ];
 
+/** Plan-only numbers (no config key to inherit integer-ness and bounds from): the layers `auto` checkpoints. */
+const PLAN_ONLY_NUMBERS: Record<string, Schema> = {
+  'training.checkpoint_layers': { type: 'integer', minimum: 0, maximum: 100000 },
+};
+
 class TypeReader {
   private readonly declarations = new Map<string, ts.InterfaceDeclaration | ts.TypeAliasDeclaration>();
 
@@ -115,6 +120,8 @@ class TypeReader {
     if (node.kind === ts.SyntaxKind.StringKeyword) return this.withConfigBounds({ type: 'string' }, path);
     if (node.kind === ts.SyntaxKind.BooleanKeyword) return { type: 'boolean' };
     if (node.kind === ts.SyntaxKind.NumberKeyword) {
+      const planOnly = PLAN_ONLY_NUMBERS[path.join('.')];
+      if (planOnly) return { ...planOnly };
       return this.withConfigBounds(
         { type: configNode(this.config, path)?.type === 'integer' ? 'integer' : 'number' },
         path,

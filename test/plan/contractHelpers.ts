@@ -134,10 +134,17 @@ function leaves(schema: Schema, path: string[]): Array<{ path: string[]; schema:
 }
 
 /** Values the config schema only takes together with others, or never: not options of their own. */
-const NOT_ALONE = new Set(['quantization.load_in_4bit=false']);
+// `auto` is carried as checkpointing with checkpoint_auto (SPECIAL reads it there).
+const NOT_ALONE = new Set(['quantization.load_in_4bit=false', 'training.gradient_checkpointing="auto"']);
 
 /** Options a value sweep does not reach: paths, numbers, and the object form of keys. */
 const SPECIAL: Array<{ name: string; config: Record<string, unknown>; path: string[]; expected: unknown }> = [
+  {
+    name: 'gradient_checkpointing: auto',
+    config: { training: { gradient_checkpointing: 'auto' } },
+    path: ['training', 'checkpoint_auto'],
+    expected: true,
+  },
   {
     name: 'an eval set with eval_steps',
     config: { data: { train: 'data/train.jsonl', eval: 'data/eval.jsonl' }, training: { eval_steps: 50 } },

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from . import lora as lora_mod
+from .checkpointing import CheckpointingError, apply_checkpointing
 from .loss import LogitTransform, OutputHead, transformed_logits
 from .model.load_progress import LoadListener, LoadReport
 from .nf4 import quantize_model
@@ -223,8 +224,12 @@ def apply_method(
     # Lean QLoRA (the default): the unquantized weights stay in the compute dtype, as Unsloth and torchtune keep
     # them; they are frozen (LoRA's inject freezes every parameter), and the adapters with their optimizer states
     # are fp32 in either case. Checkpointing is non-reentrant, so no input needs requires_grad.
-    if plan.training.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    # Every decoder layer, or the first checkpoint_layers of them (gradient_checkpointing: auto, chosen by the estimate).
+    try:
+        layers = plan.training.checkpoint_layers
+        apply_checkpointing(model, plan.training.gradient_checkpointing, None if layers < 0 else layers)
+    except CheckpointingError as error:
+        raise ModelError(str(error)) from error
     model.config.use_cache = False
     targets: list[str] = []
     if plan.method in ("lora", "qlora"):

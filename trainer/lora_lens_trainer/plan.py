@@ -93,6 +93,10 @@ class TrainingArgs:
     optim: Literal["adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd"]
     gradient_checkpointing: bool
     activation_offloading: bool = False
+    # gradient_checkpointing: auto (our dialect); checkpoint_layers then carries the count the estimate chose.
+    checkpoint_auto: bool = False
+    # Decoder layers checkpointed (the first ones) when gradient_checkpointing; absent (-1): every layer.
+    checkpoint_layers: int = -1
     seed: int
     logging_steps: int
     eval_steps: Union[int, None]

@@ -13,7 +13,7 @@ import type { EstimateReport } from '../core/estimate/report';
 import { evaluationDetail, trainingAndEvaluationLine, type EvaluationEstimate } from '../core/estimate/evaluation';
 import { exportDetail, exportJson, exportLine } from '../core/estimate/export';
 import { estimateReportOf } from '../core/analysis/estimateReport';
-import type { Engine } from '../core/plan/types';
+import type { Engine, TrainingPlan } from '../core/plan/types';
 import type { MethodComparison } from '../core/estimate/throughput/compare';
 import type { ThroughputEstimate } from '../core/estimate/throughput/estimate';
 import { formatDurationShort, type TrainingTime } from '../core/estimate/throughput/time';
@@ -312,6 +312,14 @@ function comparisonTable(rows: MethodComparison[]): string[] {
   );
 }
 
+/** The header's checkpointing: every layer, or how many `auto` chose (training.checkpoint_layers). */
+function checkpointingText(plan: TrainingPlan): string {
+  const t = plan.training;
+  if (!t.gradient_checkpointing || t.checkpoint_layers === 0) return '';
+  if (t.checkpoint_layers === undefined) return ' · gradient checkpointing';
+  return ` · gradient checkpointing: first ${t.checkpoint_layers} layers${t.checkpoint_auto ? ' (auto)' : ''}`;
+}
+
 /** The table: one unit per figure (GiB; parameter counts in B or M as their size asks). */
 function toText({ report, gpuNote, comparison }: Result): string {
   const { plan, estimate: est, gpu, fit, recommendation, throughput, time } = report;
@@ -319,7 +327,7 @@ function toText({ report, gpuNote, comparison }: Result): string {
   out.push(
     `${report.modelId} (${report.modelSource}) · ${plan.method} · ${plan.precision} · micro batch ${plan.training.per_device_train_batch_size} × ${plan.data.max_length} tokens` +
       `${plan.training.gradient_accumulation_steps > 1 ? ` · accumulation ${plan.training.gradient_accumulation_steps}` : ''}` +
-      `${plan.training.gradient_checkpointing ? ' · gradient checkpointing' : ''} · engine ${est.engine}${est.calibrated ? '' : ' (not yet calibrated)'}`,
+      `${checkpointingText(plan)} · engine ${est.engine}${est.calibrated ? '' : ' (not yet calibrated)'}`,
   );
   out.push(`parameters: ${formatCount(est.params.total)} total, ${formatCount(est.params.trainable)} trainable`, '');
   const width = Math.max(...est.breakdown.map((t) => t.label.length), 28);

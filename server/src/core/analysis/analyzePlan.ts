@@ -7,6 +7,7 @@ import { PREFERENCE_LAYOUT } from '../data/layout';
 import { isDatasetReference } from '../dialects/normalize/datasetRef';
 import { gpuFromSetting, type GpuSpec } from '../gpu';
 import { closestGpuName } from '../gpu/catalog';
+import { resolveAutoCheckpointing } from '../estimate/autoCheckpoint';
 import { estimateMemory, estimateOptionsFor } from '../estimate/memory';
 import type { TrainingPlan } from '../plan/types';
 import { checkRules, type RuleInput } from '../rules';
@@ -56,7 +57,13 @@ export function analyzePlan(
 
   if (model.ok) {
     analysis.estimateOptions = estimateOptionsFor(environment.engineOverride ?? plan.engine, environment.platform);
+    // `gradient_checkpointing: auto`: the layer count is chosen here, and the plan that runs carries it.
+    const auto = resolveAutoCheckpointing(model.spec, plan, analysis.gpu, analysis.estimateOptions);
+    plan = auto.plan;
+    analysis.plan = plan;
+    if (auto.choice) analysis.checkpointChoice = auto.choice;
     analysis.estimate = estimateMemory(model.spec, plan, analysis.gpu, analysis.estimateOptions);
+    if (auto.choice) analysis.estimate.notes.unshift(`gradient_checkpointing: auto — ${auto.choice.summary}`);
   }
   const findings = checkRules({
     doc: input.doc,

@@ -2,6 +2,7 @@ import type { Diagnostic } from 'vscode-languageserver-types';
 import type { ConfigDocument } from '../document/configDocument';
 import type { DatasetFacts, InspectOptions } from '../data';
 import type { GpuSpec } from '../gpu';
+import type { CheckpointChoice } from '../estimate/autoCheckpoint';
 import type { Estimate, EstimateOptions } from '../estimate/memory';
 import type { ModelResolution } from '../models';
 import type { Engine, TrainingPlan } from '../plan/types';
@@ -62,6 +63,8 @@ export interface Analysis {
   estimate?: Estimate;
   /** The options `estimate` was made with; the hover's "what would fit" uses the same. */
   estimateOptions?: EstimateOptions;
+  /** What `gradient_checkpointing: auto` chose (the plan carries it as training.checkpoint_layers). */
+  checkpointChoice?: CheckpointChoice;
   /** The training set's facts when cached (the fit search and the method advice read its size). */
   dataset?: DatasetFacts;
   /** Dataset files whose facts were not cached: inspect them, then analyze again. */

@@ -95,7 +95,7 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
       train: absolute(data.train),
       eval: typeof data.eval === 'string' ? absolute(data.eval) : null,
     } as TrainingPlan['data'],
-    training: { ...training, ...asObject(config.training) } as TrainingPlan['training'],
+    training: trainingPlan(training, asObject(config.training)),
     hardware: { ...HARDWARE_DEFAULTS, ...asObject(config.hardware) } as TrainingPlan['hardware'],
     output: {
       ...OUTPUT_DEFAULTS,
@@ -114,6 +114,18 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
 }
 
 /** The eval block with its defaults, its files absolute against the config's folder. */
+/**
+ * The training block over its defaults. `gradient_checkpointing: auto`, and no key at all, become checkpointing with
+ * `checkpoint_auto` (the layer count is chosen from the estimate before the run: core/estimate/autoCheckpoint.ts).
+ */
+function trainingPlan(defaults: TrainingPlan['training'], block: Record<string, unknown>): TrainingPlan['training'] {
+  const gc = block.gradient_checkpointing;
+  const auto = gc === undefined || gc === 'auto';
+  const merged = { ...defaults, ...block } as TrainingPlan['training'];
+  if (!auto) return merged;
+  return { ...merged, gradient_checkpointing: true, checkpoint_auto: true };
+}
+
 function evalPlan(block: Record<string, unknown>, absolute: (path: string) => string): EvalPlan {
   const path = (value: unknown) => (typeof value === 'string' ? absolute(value) : null);
   return {

@@ -100,6 +100,13 @@ export interface TrainingPlanArgs {
   gradient_checkpointing: boolean;
   /** Checkpointed layer inputs kept in CPU memory, not on the GPU (axolotl `gradient_checkpointing: offload`). Absent: false. */
   activation_offloading?: boolean;
+  /**
+   * `gradient_checkpointing: auto` (our dialect): the fewest decoder layers checkpointed that keep the estimated peak
+   * under the GPU's memory; `checkpoint_layers` carries the count chosen before the run. Absent: false.
+   */
+  checkpoint_auto?: boolean;
+  /** Decoder layers checkpointed when gradient_checkpointing, the first ones (0..k-1). Absent: every layer. */
+  checkpoint_layers?: number;
   seed: number;
   logging_steps: number;
   eval_steps: number | null;

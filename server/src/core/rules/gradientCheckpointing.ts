@@ -1,15 +1,21 @@
-import type { Rule } from './types';
+import { pickCheckpointLayers } from '../estimate/autoCheckpoint';
+import type { Finding, Rule, RuleInput } from './types';
 import { anchor, leaf, setFix } from './util';
 
 /** From this length on, activations dominate training memory for 7B-class models. */
 const LONG = 4096;
+/** `auto` is offered over full checkpointing from this estimated speed-up on. */
+const WORTH_IT = 1.05;
 
 export const gradientCheckpointing: Rule = {
   id: 'gradient-checkpointing',
   severity: 'info',
-  summary: 'Gradient checkpointing off with long sequences (4,096 tokens or more).',
-  check({ doc, plan }) {
-    if (plan.training.gradient_checkpointing || plan.data.max_length < LONG) return [];
+  summary:
+    'Gradient checkpointing off with long sequences (4,096 tokens or more), or on for every layer where `auto` would fit faster.',
+  check(input) {
+    const { doc, plan } = input;
+    if (plan.training.gradient_checkpointing) return autoWouldBeFaster(input);
+    if (plan.data.max_length < LONG) return [];
     return [
       {
         range: anchor(doc, ['training', 'gradient_checkpointing'], ['data', 'max_length']),
@@ -19,3 +25,21 @@ export const gradientCheckpointing: Rule = {
     ];
   },
 };
+
+/**
+ * `gradient_checkpointing: true` (every layer) where `auto` would checkpoint fewer and still fit: the recompute of
+ * the layers it leaves out is time saved. Our dialect only (the others have no `auto`), and only where the GPU and
+ * the model are known (the choice is the estimate's).
+ */
+function autoWouldBeFaster({ doc, plan, model, memory, dialect }: RuleInput): Finding[] {
+  if (dialect || plan.training.checkpoint_auto || !model?.ok || !memory?.gpu) return [];
+  const choice = pickCheckpointLayers(model.spec, plan, memory.gpu, memory.options);
+  if (choice.kind !== 'chosen' || choice.layers >= choice.total || (choice.speedup ?? 0) < WORTH_IT) return [];
+  return [
+    {
+      range: anchor(doc, ['training', 'gradient_checkpointing']),
+      message: `Every decoder layer is checkpointed; ${leaf('training.gradient_checkpointing')}: auto still fits and recomputes less: ${choice.summary}.`,
+      fixes: [setFix(['training', 'gradient_checkpointing'], 'auto')],
+    },
+  ];
+}

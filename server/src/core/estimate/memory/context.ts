@@ -3,6 +3,7 @@
  * the sharding, the saved activations and the terms that stay allocated through the step. Pure arithmetic.
  */
 import { linearModules, selectTargets } from '../../models/params';
+import { checkpointedLayers } from '../../plan/checkpointing';
 import type { ModelSpec } from '../../models/types';
 import type { Engine, ShardingPlan, TrainingPlan } from '../../plan/types';
 import { activationBytesPerToken, type PerToken, type Regime } from './activations';
@@ -125,7 +126,10 @@ export interface EstimateContext {
   st: ModelStates;
   regime: Regime;
   full: boolean;
+  /** Every decoder layer checkpointed (ck === L). */
   gc: boolean;
+  /** Decoder layers checkpointed (0..L): the first ck keep only their input, the rest all their activations. */
+  ck: number;
   /** Full fine-tuning with fp32 masters under a 16-bit autocast. */
   mixed: boolean;
   T: number;
@@ -180,6 +184,8 @@ export function estimateContext(
   const bucketCopy = dist === 'ddp' && engine !== 'lora-lens' ? st.trainable * st.gradBytes : 0;
   const gradAll = (st.trainable * st.gradBytes) / sh.g + bucketCopy;
   const offload = plan.training.activation_offloading === true;
+  const k = checkpointedLayers(plan, model.numLayers);
+  const ck = offload && k > 0 ? model.numLayers : k;
   const accumulation = Math.max(1, Math.floor(plan.training.gradient_accumulation_steps));
   return {
     model,
@@ -189,7 +195,9 @@ export function estimateContext(
     st,
     regime,
     full,
-    gc: plan.training.gradient_checkpointing,
+    // Offloading moves whole layers' saved tensors: modelled with checkpointing of all layers or none.
+    gc: ck === model.numLayers,
+    ck,
     mixed: full && regime.matmul === 2 && regime.stream === 4,
     T: plan.training.per_device_train_batch_size * seq * sequencesPerExample(plan),
     L: model.numLayers,

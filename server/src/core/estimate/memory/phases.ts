@@ -39,7 +39,13 @@ const transient = (label: string, bytes: number): Term => ({ key: 'transients', 
 
 /** The saved activations (or checkpointed layer inputs) of the layers on the GPU. */
 export function activationTerm(ctx: EstimateContext): Term {
-  const { gc, pt, full, offload, onGpu, L, T } = ctx;
+  const { gc, ck, pt, full, offload, onGpu, L, T } = ctx;
+  if (ck > 0 && ck < L) {
+    // Partial checkpointing: layers 0..ck-1 keep their input, the others everything (layer 0 is checkpointed).
+    const saved = ck * pt.checkpoint + (L - ck) * pt.layer + pt.outside;
+    const label = `Activations (${L - ck} layers) + checkpointed inputs (${ck} of ${L} layers)`;
+    return { key: 'activations', label, bytes: saved * T };
+  }
   const savedPerToken = gc
     ? onGpu * pt.checkpoint + pt.outside
     : onGpu * pt.layer + pt.outside - (full || offload ? 0 : pt.firstLayerRebate);
@@ -68,7 +74,7 @@ function gatheredOf(ctx: EstimateContext): number {
 
 /** lora-lens loss.py: hidden states → fused projection + cross-entropy, a chunk of tokens at a time. */
 function chunkedLossPhases(ctx: EstimateContext, list: PhaseList, act: Term, chunkElements: number): void {
-  const { full, st, plan, regime, V, h, T, gc, L } = ctx;
+  const { full, st, plan, regime, V, h, T, L } = ctx;
   const c = regime.matmul; // the compute dtype
   const headBytes = full
     ? st.paramBytes
@@ -88,7 +94,7 @@ function chunkedLossPhases(ctx: EstimateContext, list: PhaseList, act: Term, chu
   const gradW = full ? 4 * V * h : 0; // fp32 accumulator of the head's gradient, filled in the forward
   // The body's output, its index_select copy (trained positions), the cast to the compute dtype, grad_h.
   const hidden = T * h * (2 * regime.stream + (regime.stream !== c ? c : 0) + c);
-  const fwdCopies = gc ? 0 : L * layerCopyOf(ctx);
+  const fwdCopies = (L - ctx.ck) * layerCopyOf(ctx);
   const gathered = gatheredOf(ctx);
   list.add('loss', [
     ...persistentTerms(ctx, 0),
@@ -116,10 +122,10 @@ function chunkedLossPhases(ctx: EstimateContext, list: PhaseList, act: Term, chu
 
 /** hf: the whole micro batch's logits and their cross-entropy at once. */
 function fullLogitsLossPhases(ctx: EstimateContext, list: PhaseList, act: Term): void {
-  const { mixed, V, h, T, gc, L, plan, regime, profile, full, st, sh } = ctx;
+  const { mixed, V, h, T, L, plan, regime, profile, full, st, sh } = ctx;
   const lossTokens = T;
   const headCopy = mixed ? 2 * V * h : 0;
-  const fwdCopies = gc ? headCopy : headCopy + L * layerCopyOf(ctx);
+  const fwdCopies = headCopy + (L - ctx.ck) * layerCopyOf(ctx);
   const gathered = gatheredOf(ctx);
   const refLogits = referenceLogits(plan, false, V, lossTokens, regime.stream);
   list.add('loss', [
@@ -163,7 +169,7 @@ function layerBackwardPhase(ctx: EstimateContext, list: PhaseList, act: Term): v
   list.add(gc ? 'layer recompute' : 'layer backward', [
     ...persistentTerms(ctx, 1),
     act,
-    copies((gc ? layerCopy : L * layerCopy) + gathered),
+    copies((gc ? layerCopy : (L - ctx.ck) * layerCopy) + gathered),
     gc
       ? transient('One recomputed layer + its backward buffers', layerWorkOf(ctx))
       : transient('Backward buffers of the last layer', pt.workspace * T),
@@ -178,9 +184,9 @@ function layerWorkOf(ctx: EstimateContext): number {
 
 /** Full fine-tuning: every gradient allocated, the last layer's work or the embedding gradient still alive. */
 function backwardEndPhase(ctx: EstimateContext, list: PhaseList): void {
-  const { model, V, h, st, sh, gc, pt, T, gradAll } = ctx;
+  const { model, V, h, st, sh, pt, T, gradAll } = ctx;
   const tiedTransient = model.tiedEmbeddings ? (V * h * st.gradBytes) / sh.g : 0;
-  const endWork = Math.max(layerWorkOf(ctx) + (gc ? pt.checkpoint * T : 0), tiedTransient);
+  const endWork = Math.max(layerWorkOf(ctx) + (ctx.ck > 0 ? pt.checkpoint * T : 0), tiedTransient);
   list.add('backward end', [
     ...persistentTerms(ctx, 1),
     copies(layerCopyOf(ctx) + gatheredOf(ctx)),

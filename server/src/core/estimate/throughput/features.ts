@@ -29,9 +29,9 @@ export type FeatureVector = Record<FeatureName, number>;
 /** The terms of one optimizer step. `vocab` sizes the loss's logits, which are memory-bound (read and written in fp32). */
 export function stepFeatures(work: StepWork, vocab: number, rates: GpuRates): FeatureVector {
   const tokens = work.tokensPerMicroBatch * work.microBatches;
-  const passes = work.microBatches * (work.recompute > 0 ? 3 : 2);
+  const passes = work.microBatches * (2 + work.recomputeFraction);
   // Checkpointed layers dispatch their recompute from saved-tensor hooks, which costs more host time than a plain pass.
-  const recomputePasses = work.recompute > 0 ? work.microBatches : 0;
+  const recomputePasses = work.microBatches * work.recomputeFraction;
   return {
     matmul: (matmulFlopsPerToken(work) * tokens) / rates.matmulFlops,
     attention: (work.attention * tokens) / rates.matmulFlops,

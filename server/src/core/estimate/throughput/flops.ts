@@ -10,6 +10,7 @@
  */
 import type { ModelSpec } from '../../models/types';
 import { linearModules, loraParameters, selectTargets } from '../../models/params';
+import { checkpointedLayers } from '../../plan/checkpointing';
 import type { TrainingPlan } from '../../plan/types';
 import { hasReference, sequencesPerExample } from '../memory/preference';
 
@@ -22,6 +23,8 @@ export interface StepWork {
   backwardInput: number;
   backwardWeight: number;
   recompute: number;
+  /** Decoder layers recomputed in backward, as a fraction of all (0: no checkpointing, 1: every layer). */
+  recomputeFraction: number;
   /** Attention score/value FLOPs per token (forward, backward and recompute together), causal. */
   attention: number;
   /**
@@ -91,7 +94,8 @@ export function stepWork(spec: ModelSpec, plan: TrainingPlan): StepWork {
   const head = spec.vocabSize * spec.hiddenSize;
   const full = plan.method === 'full';
   const lora = plan.lora && !full ? loraParameters(spec, plan.lora.target_modules, plan.lora.r) : 0;
-  const gc = plan.training.gradient_checkpointing;
+  // Checkpointed layers run their forward again in backward: the fraction of the layers that do.
+  const gc = checkpointedLayers(plan, spec.numLayers) / Math.max(1, spec.numLayers);
   const attnForward = attentionForwardPerToken(spec, seq);
 
   // DPO's reference: one more forward of the frozen model over the same rows, under no_grad (the adapter disabled,
@@ -100,17 +104,17 @@ export function stepWork(spec: ModelSpec, plan: TrainingPlan): StepWork {
   const forward = 2 * (layersWeights + head + lora) + referenceForward;
   const backwardInput = 2 * (layersWeights + head + lora);
   const backwardWeight = full ? 2 * (layersWeights + head) : 2 * lora;
-  const recompute = gc ? 2 * (layersWeights + lora) : 0;
-  const attention = attnForward * (1 + 2 + (gc ? 1 : 0) + (reference ? 1 : 0));
+  const recompute = gc * 2 * (layersWeights + lora);
+  const attention = attnForward * (1 + 2 + gc + (reference ? 1 : 0));
 
   const trainable = full ? storedLinearWeights(spec) + head * (spec.tiedEmbeddings ? 1 : 2) : lora;
   // Built-in NF4 and bitsandbytes both write the bf16 weight (2 B) from 0.5 B of codes, once per pass through it.
-  const dequantPasses = plan.method === 'qlora' ? 2 + (gc ? 1 : 0) : 0;
+  const dequantPasses = plan.method === 'qlora' ? 2 + gc : 0;
   const dequantBytes = dequantPasses * storedLinearWeights(spec) * 2.5 * plan.training.gradient_accumulation_steps;
   const autocastMasters =
     plan.method === 'full' && (plan.precision === 'bf16-mixed' || plan.precision === 'fp16-mixed');
   const castBytes = autocastMasters
-    ? (2 + (gc ? 1 : 0)) * (storedLinearWeights(spec) + head) * 6 * plan.training.gradient_accumulation_steps
+    ? (2 + gc) * (storedLinearWeights(spec) + head) * 6 * plan.training.gradient_accumulation_steps
     : 0;
   const adaptedModules = plan.lora && !full ? selectTargets(spec, plan.lora.target_modules) : [];
   const adapterElements = adaptedModules.reduce((sum, m) => sum + m.activePerToken * (m.inFeatures + m.outFeatures), 0);
@@ -122,6 +126,7 @@ export function stepWork(spec: ModelSpec, plan: TrainingPlan): StepWork {
     backwardInput,
     backwardWeight,
     recompute,
+    recomputeFraction: gc,
     attention,
     optimizerBytes: trainable * adamBytesPerParam(plan),
     dequantBytes,
