@@ -126,6 +126,23 @@ function button(label: string, action: PanelAction, runId: string): HTMLElement 
   return node;
 }
 
+/** The run's buttons in the header: what its status and its trainer allow. */
+function actionButtons(view: RunView, status: ReturnType<typeof runHeader>['status']): HTMLElement[] {
+  const id = view.run.id;
+  const buttons: HTMLElement[] = [];
+  if (status === 'running' || status === 'starting') buttons.push(button('Stop', 'stop', id));
+  // The user's own tool (axolotl, LLaMA-Factory) keeps its checkpoints its own way: no Resume for its runs.
+  const ownTrainer = (view.series.start?.tool ?? 'lora-lens') === 'lora-lens';
+  if ((status === 'stopped' || status === 'failed') && ownTrainer) buttons.push(button('Resume', 'resume', id));
+  // Evaluate: a finished run of the bundled trainer has its adapter (or model) in the run folder.
+  if ((status === 'completed' || status === 'stopped') && ownTrainer)
+    buttons.push(button(view.evaluation ? 'Evaluate again' : 'Evaluate', 'evaluate', id));
+  // Export…: the run as a GGUF or a merged folder (the same export as lora-lens export).
+  if (status === 'completed' && ownTrainer) buttons.push(button('Export…', 'export', id));
+  buttons.push(button('Log', 'openLog', id), button('Folder', 'openFolder', id));
+  return buttons;
+}
+
 function renderHeader(): void {
   const header = document.getElementById('header')!;
   header.replaceChildren();
@@ -197,17 +214,7 @@ function renderHeader(): void {
       .filter(Boolean)
       .join(' · ');
     if (settings) row.append(el('span', 'settings', settings));
-    if (h.status === 'running' || h.status === 'starting') row.append(button('Stop', 'stop', view.run.id));
-    // The user's own tool (axolotl, LLaMA-Factory) keeps its checkpoints its own way: no Resume for its runs.
-    const ownTrainer = (view.series.start?.tool ?? 'lora-lens') === 'lora-lens';
-    if ((h.status === 'stopped' || h.status === 'failed') && ownTrainer)
-      row.append(button('Resume', 'resume', view.run.id));
-    // Evaluate: a finished run of the bundled trainer has its adapter (or model) in the run folder.
-    if ((h.status === 'completed' || h.status === 'stopped') && ownTrainer)
-      row.append(button(view.evaluation ? 'Evaluate again' : 'Evaluate', 'evaluate', view.run.id));
-    // Export…: the run as a GGUF or a merged folder (the same export as lora-lens export).
-    if (h.status === 'completed' && ownTrainer) row.append(button('Export…', 'export', view.run.id));
-    row.append(button('Log', 'openLog', view.run.id), button('Folder', 'openFolder', view.run.id));
+    row.append(...actionButtons(view, h.status));
     header.appendChild(row);
   });
 }
