@@ -100,13 +100,14 @@ describe('convert: dialect plans as LoRA Lens configs', () => {
         const text = planToLoraLensYaml(plan!, lost, dialect);
         const back = toTrainingPlan(parseConfigDocument(text), convertedPath(path));
         assert.ok(back, `${name}: the converted file gives no plan\n${text}`);
+        // Every field the tool's plan has reads back the same (our plan may carry more, e.g. auto checkpointing's).
         const same = (section: 'lora' | 'training' | 'output') => {
           const { activation_offloading: _a, ...want } = (plan![section] ?? {}) as Record<string, unknown>;
-          assert.deepEqual(
-            back[section],
-            section === 'lora' && !plan!.lora ? null : want,
-            `${name}: ${section}\n${text}`,
-          );
+          if (section === 'lora' && !plan!.lora) return assert.equal(back.lora, null, name);
+          const got = back[section] as unknown as Record<string, unknown>;
+          const picked = Object.fromEntries(Object.keys(want).map((key) => [key, got[key] ?? null]));
+          const wanted = Object.fromEntries(Object.entries(want).map(([key, value]) => [key, value ?? null]));
+          assert.deepEqual(picked, wanted, `${name}: ${section}\n${text}`);
         };
         same('lora');
         same('training');

@@ -170,7 +170,9 @@ function trainingOf(plan: TrainingPlan): Partial<TrainingPlan['training']> {
   const { activation_offloading: _offload, ...training } = plan.training;
   const defaults = trainingDefaults(plan.method);
   if (plan.objective && plan.objective !== 'sft') defaults.learning_rate = DPO_LEARNING_RATE[plan.method];
-  return differing(training, defaults);
+  // Always said: our dialect reads a missing gradient_checkpointing as `auto` (some layers, chosen from the estimate),
+  // which is neither the tool's off nor its every-layer checkpointing.
+  return { gradient_checkpointing: training.gradient_checkpointing, ...differing(training, defaults) };
 }
 
 function withoutDir({ dir: _d, ...rest }: TrainingPlan['output']) {
