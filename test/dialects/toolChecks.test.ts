@@ -3,6 +3,8 @@
 // in the tool's own words, and the same config with any one clause undone does not; a plugin's check needs the plugin.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Diagnostic } from 'vscode-languageserver-types';
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import { validateDialect, type DialectMatch } from '../../server/src/core/dialects';
@@ -141,6 +143,10 @@ for (const { schema, match, base, min } of TOOLS) {
   test(`${match.dialect}: the generated checks are there (${checks.length})`, () => {
     assert.ok(checks.length >= min, `${checks.length} checks`);
     assert.equal(new Set(checks.map((c) => `${c.code} ${c.at}`)).size, checks.length, 'no check twice');
+  });
+  test(`${match.dialect}: every generated check code has its anchor in docs/rules.md`, () => {
+    const docs = readFileSync(join(__dirname, '..', '..', 'docs', 'rules.md'), 'utf8');
+    for (const check of checks) assert.match(docs, new RegExp(`<a id="${check.code}"></a>`), check.code);
   });
   test(`${match.dialect}: the clean base config meets no check`, () => {
     const codes = new Set(checks.map((c) => c.code));
