@@ -41,7 +41,8 @@ function holds(clause: CheckClause, config: Config, schema: DialectSchemaRoot): 
     case 'eq':
       return clause.values.some((v) => v === value);
     case 'ne':
-      return value !== undefined && !clause.values.some((v) => v === value);
+      // Python's `data.get(k) != v`: an absent key (None) differs from every value.
+      return !clause.values.some((v) => v === value);
     case 'gt':
       return typeof value === 'number' && value > clause.value;
     case 'lt':
