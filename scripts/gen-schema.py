@@ -164,6 +164,7 @@ schema = {
                 "label_smoothing": key("number", "Conservative DPO (cDPO): the probability that a pair's preference is flipped, for noisy labels; `sigmoid` loss only. 0 (the default) is plain DPO. Must be in [0, 0.5).", 0, minimum=0, exclusiveMaximum=0.5, examples=[0, 0.1]),
             },
         },
+        "init_from": key("string", "Start from a finished LoRA Lens run (its folder, relative to this file): its adapter is merged into `model` before training, so the run starts from that model, and a preference objective (`dpo`) uses it as the reference. The usual path to alignment: an SFT run, then `objective: dpo` with `init_from:` its folder. The run must have completed, on the same `model`, with `method: lora` or `qlora`; this run's method must be `lora` or `full` (a 4-bit base cannot take the merged update).", minLength=1, examples=["runs/qwen2.5-7b-lora"]),
         "orpo": {
             "type": "object",
             "additionalProperties": False,

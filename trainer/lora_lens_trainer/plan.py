@@ -190,6 +190,8 @@ class TrainingPlan:
     simpo: Union[SimpoPlan, None] = None
     # Absent in plans of other dialects and older plans: evaluate's defaults apply.
     eval: Union[EvalPlan, None] = None
+    # A finished run folder whose adapter is merged into the base before training (init_from.py).
+    init_from: Union[str, None] = None
 
 
 _SCHEMA_NAME = "plan.schema.json"

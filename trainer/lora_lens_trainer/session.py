@@ -93,6 +93,7 @@ def build(
     in, which a bit-exact resume depends on). `warn(kind, message)` reports what the user should know; `on_load` gets
     the streaming loader's `loading` event fields."""
     from .data.order import total_steps
+    from .init_from import merge_run_adapter
     from .lifecycle import fingerprint
     from .modeling import decoder_and_head, load_model, load_tokenizer
     from .optim import build_optimizer, build_scheduler
@@ -112,6 +113,8 @@ def build(
 
     setup = load_model(plan, placement.device, on_load)
     # The head probe runs on the whole model; FSDP then replaces the parameters with their shards.
+    # init_from: the finished run's adapter merged into the base before anything reads the weights.
+    merge_run_adapter(setup.model, plan)
     body, head = decoder_and_head(setup.model, setup.autocast_dtype)
     # Before the ranks' wrapping and before a resume loads trained weights: the model is still the starting one.
     objective.prepare(ModelParts(body, head, placement.device, setup.autocast_dtype, plan.model.attn_implementation))

@@ -104,6 +104,7 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
     } as TrainingPlan['output'],
     engine: config.engine === 'hf' ? 'hf' : 'lora-lens',
     objective,
+    ...(typeof config.init_from === 'string' ? { init_from: absolute(config.init_from) } : {}),
     ...(objective === 'dpo' ? { dpo: { ...DPO_DEFAULTS, ...asObject(config.dpo) } as TrainingPlan['dpo'] } : {}),
     ...(objective === 'orpo' ? { orpo: { ...ORPO_DEFAULTS, ...asObject(config.orpo) } as TrainingPlan['orpo'] } : {}),
     ...(objective === 'simpo'
@@ -113,7 +114,6 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
   };
 }
 
-/** The eval block with its defaults, its files absolute against the config's folder. */
 /**
  * The training block over its defaults. `gradient_checkpointing: auto`, and no key at all, become checkpointing with
  * `checkpoint_auto` (the layer count is chosen from the estimate before the run: core/estimate/autoCheckpoint.ts).
@@ -126,6 +126,7 @@ function trainingPlan(defaults: TrainingPlan['training'], block: Record<string, 
   return { ...merged, gradient_checkpointing: true, checkpoint_auto: true };
 }
 
+/** The eval block with its defaults, its files absolute against the config's folder. */
 function evalPlan(block: Record<string, unknown>, absolute: (path: string) => string): EvalPlan {
   const path = (value: unknown) => (typeof value === 'string' ? absolute(value) : null);
   return {

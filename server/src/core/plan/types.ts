@@ -225,4 +225,9 @@ export interface TrainingPlan {
   simpo?: SimpoPlan | null;
   /** The evaluation settings (our dialect writes them, with defaults). Absent or null (other dialects): the defaults. */
   eval?: EvalPlan | null;
+  /**
+   * A finished LoRA Lens run whose adapter is merged into the base before training (SFT, then DPO): the starting
+   * model and a preference objective's reference. Absent or null: the base as it is. @absolutePath
+   */
+  init_from?: string | null;
 }
