@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { writeFileSafely } from '../core/document/safeWrite';
 import { createAccumulators, type FieldSchema, type MetricName, type MetricResult } from '../core/metrics';
 import { EVAL_DEFAULTS } from '../core/plan/defaults';
-import { startEvaluation } from '../runs/evaluate';
+import { startEvaluation, type EvaluateInvocation } from '../runs/evaluate';
 import { EVAL_DIR, resolveEvalTarget, type EvalSettings } from '../runs/evaluateTarget';
 import { defaultPython, trainerRoot } from './doctor';
 import { comparisonTable, compareMetrics, forgettingLine, generationLine } from './evalTable';
@@ -107,6 +107,37 @@ async function scoreSides(
   return { ...out, problems };
 }
 
+/** What the verb is asked: the command line first, then the run's eval: block (plan.json), then the config beside an adapter folder. */
+function invocation(
+  parsed: ParsedArgs,
+  numbers: Record<'rows' | 'max-new-tokens' | 'batch-size', number | undefined>,
+  target: Extract<ReturnType<typeof resolveEvalTarget>, { ok: true }>,
+  cwd: string,
+): Omit<EvaluateInvocation, 'python'> {
+  const given = (name: string) => parsed.values.get(name);
+  const planned = target.evalPlan;
+  const evalFile = given('eval-file') ?? planned.file ?? undefined;
+  const generalText = given('general-text') ?? planned.general_text ?? undefined;
+  const settings: Partial<EvalSettings> = {
+    ...(target.config?.settings ?? {}),
+    ...(evalFile !== undefined ? { evalFile: resolve(cwd, evalFile) } : {}),
+    ...(given('chat-template') !== undefined ? { chatTemplate: given('chat-template') } : {}),
+  };
+  return {
+    target: target.folder,
+    settings,
+    baseModel: given('base-model'),
+    rows: numbers.rows,
+    maxNewTokens: numbers['max-new-tokens'] ?? planned.max_new_tokens,
+    batchSize: numbers['batch-size'] ?? planned.batch_size,
+    temperature: planned.temperature,
+    seed: target.seed,
+    stopAtEndOfTurn: planned.stop_at_end_of_turn,
+    generalText: generalText === undefined ? undefined : resolve(cwd, generalText),
+    replace: parsed.flags.has('replace'),
+  };
+}
+
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const parsed = parseArgs(EVAL, args);
   const json = wantsJson(args);
@@ -141,35 +172,13 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   if (schema && 'kind' in schema) return fail(ExitCode.usage, schema);
   const check = createAccumulators(names, schema);
   if (typeof check === 'string') return fail(ExitCode.usage, { kind: 'usage', message: check });
-  const given = (name: string) => {
-    const v = parsed.values.get(name);
-    return v === undefined ? undefined : v;
-  };
-  const fromConfig: Partial<EvalSettings> = target.config?.settings ?? {};
-  const evalFile = given('eval-file') ?? planned.file ?? undefined;
-  const settings: Partial<EvalSettings> = {
-    ...fromConfig,
-    ...(evalFile !== undefined ? { evalFile: resolve(io.cwd, evalFile) } : {}),
-    ...(given('chat-template') !== undefined ? { chatTemplate: given('chat-template') } : {}),
-  };
   if (target.config)
     io.stderr.write(
       `lora-lens eval: ${target.folder} is a PEFT adapter folder; its training config is ${target.config.path} (${target.config.dialect})\n`,
     );
-  const generalText = given('general-text') ?? planned.general_text ?? undefined;
   const started = startEvaluation({
+    ...invocation(parsed, numbers, target, io.cwd),
     python: parsed.values.get('python') ?? defaultPython(),
-    target: target.folder,
-    settings,
-    baseModel: given('base-model'),
-    rows: numbers.rows,
-    maxNewTokens: numbers['max-new-tokens'] ?? planned.max_new_tokens,
-    batchSize: numbers['batch-size'] ?? planned.batch_size,
-    temperature: planned.temperature,
-    seed: target.seed,
-    stopAtEndOfTurn: planned.stop_at_end_of_turn,
-    generalText: generalText === undefined ? undefined : resolve(io.cwd, generalText),
-    replace: parsed.flags.has('replace'),
     cwd: io.cwd,
     trainerRoot: trainerRoot(),
     onStderr: (line) => io.stderr.write(`${line}\n`),
