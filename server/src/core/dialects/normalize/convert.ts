@@ -69,7 +69,7 @@ export function conversionLosses(plan: TrainingPlan): LostKey[] {
     if (path && isDatasetReference(path))
       out.push({
         key: [key],
-        reason: `${path} is not a local file: the LoRA Lens trainer reads .jsonl/.json/.csv/.parquet files; the converted config names ${localFileFor(key === 'data.train' ? 'train' : 'eval', path)} instead, and a comment at ${key} says how to write it`,
+        reason: `${path} is not a local file, and a LoRA Lens config's ${key} names one (.jsonl/.json/.csv/.parquet; the bundled trainer reads the Hub dataset when it runs the original config): the converted config names ${localFileFor(key === 'data.train' ? 'train' : 'eval', path)} instead, and a comment at ${key} says how to write it`,
       });
   }
   return out;
@@ -123,7 +123,7 @@ function datasetInstead(key: 'train' | 'eval', ref: string): string {
     const { split = key === 'train' ? 'train' : 'test', name } = parsed.options;
     const subset = name ? `, name='${name}'` : '';
     return (
-      `  # ${key}: ${hub} is a Hub dataset; the LoRA Lens trainer reads local files. Write ${file} with\n` +
+      `  # ${key}: ${hub} is a Hub dataset; a LoRA Lens config names a local file. Write ${file} with\n` +
       `  #   python -c "from datasets import load_dataset; load_dataset('${hub}'${subset}, split='${split}').to_json('${file}')"\n`
     );
   }
