@@ -81,6 +81,14 @@ export const CASES: PreferenceGpuCase[] = [
     batchSize: 2,
   },
   {
+    name: '0.5b-full-dpo-b1',
+    model: 'Qwen/Qwen2.5-0.5B',
+    objective: 'dpo',
+    method: 'full',
+    maxLength: 1024,
+    batchSize: 1,
+  },
+  {
     name: '1.5b-full-orpo-b1',
     model: 'Qwen/Qwen2.5-1.5B',
     objective: 'orpo',

@@ -146,3 +146,17 @@ test("the corpus's ORPO file gets a reference-free preference estimate, and conv
   const reread = ours(converted.replace(/^model: .*$/m, 'model: mistralai/Mistral-7B-v0.1'));
   assert.equal(reread.objective, 'orpo');
 });
+
+test("full-fine-tuning DPO in the bundled trainer: precomputed reference log-probs, no frozen copy (TRL's engine keeps one)", () => {
+  const plan = ours(CONFIG('objective: dpo\n', 'full'));
+  const bundled = estimateMemory(llama8, plan, null, { engine: 'lora-lens' });
+  const trl = estimateMemory(llama8, plan, null, { engine: 'hf' });
+  for (const phase of bundled.phases)
+    assert.equal(sum(bundled, phase.name, 'weights', /Reference model/), 0, phase.name);
+  // 8,030,261,248 parameters × 2 B (bf16-true) in TRL's frozen copy.
+  assert.equal(sum(trl, 'loss', 'weights', /Reference model/), 16_060_522_496);
+  assert.ok(bundled.notes.some((n) => /reference log-probabilities computed once before training/.test(n)));
+  assert.ok(trl.notes.some((n) => /frozen reference copy/.test(n)));
+  // The reference forward's time is still counted (it runs once per pair, before training, as a forward).
+  assert.ok(stepWork(llama8, plan).forward > stepWork(llama8, ours(CONFIG('', 'full'))).forward);
+});

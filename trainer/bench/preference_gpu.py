@@ -233,7 +233,7 @@ def main() -> None:
     expected: dict[str, Any] = json.loads(EXPECTED.read_text())
     wanted = [c for c in args.cases.split(",") if c]
     cases = [c for name, c in expected.items() if not wanted or name in wanted]
-    if args.tiny:
+    if args.tiny and not wanted:
         cases = [c for c in cases if c["model"] == "Qwen/Qwen2.5-1.5B"][:5]
     device = torch.device("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
     gpu_name = torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu"

@@ -225,7 +225,7 @@ export function estimateContext(
  */
 export function persistentTerms(ctx: EstimateContext, extraCopies: number): Term[] {
   const { st, sh, full, profile, plan } = ctx;
-  const reference = referenceCopy(plan, st.baseParams, st.paramBytes, sh.w);
+  const reference = referenceCopy(plan, ctx.engine, st.baseParams, st.paramBytes, sh.w);
   return [
     { key: 'weights', label: st.weightsLabel, bytes: st.weights / sh.w },
     { key: 'weights_unquantized', label: 'Embeddings, lm_head, norms (not quantized)', bytes: st.unquantized / sh.w },

@@ -84,7 +84,7 @@ function stepNotes(ctx: EstimateContext): string[] {
     notes.push(
       `Gradient accumulation (${accumulation} micro-steps): the gradients of the first micro-step (${formatBytes(kept.bytes)}) stay allocated through the forward and backward of the next ones, so they add to the activations' peak.`,
     );
-  const preference = preferenceNote(plan);
+  const preference = preferenceNote(plan, ctx.engine);
   if (preference) notes.push(preference);
   if (plan.data.packing)
     notes.push(

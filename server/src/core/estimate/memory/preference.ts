@@ -8,7 +8,7 @@
  * trainer keeps only the reference's per-row log-prob sums. ORPO and SimPO have no reference: two sequences per
  * example, no reference forward, no copy.
  */
-import type { TrainingPlan } from '../../plan/types';
+import type { Engine, TrainingPlan } from '../../plan/types';
 import type { Term } from './types';
 
 export function isPreference(plan: TrainingPlan): boolean {
@@ -27,15 +27,18 @@ export function sequencesPerExample(plan: TrainingPlan): number {
 
 /**
  * The frozen reference copy of full fine-tuning (TRL's ref_model, loaded in the policy's parameter dtype), per GPU
- * under weight sharding; null with an adapter (the reference is the base with the adapter disabled) or for SFT.
+ * under weight sharding; null with an adapter (the reference is the base with the adapter disabled), for SFT and the
+ * reference-free objectives, and for the bundled trainer, which precomputes the reference log-probs before training
+ * (8 bytes a pair, on the CPU) instead of keeping a copy.
  */
 export function referenceCopy(
   plan: TrainingPlan,
+  engine: Engine,
   baseParams: number,
   paramBytes: number,
   weightShards: number,
 ): Term | null {
-  if (!hasReference(plan) || plan.method !== 'full') return null;
+  if (!hasReference(plan) || plan.method !== 'full' || engine === 'lora-lens') return null;
   return {
     key: 'weights',
     label: 'Reference model (frozen copy, DPO)',
@@ -62,13 +65,15 @@ export function referenceLogits(
   };
 }
 
-export function preferenceNote(plan: TrainingPlan): string | null {
+export function preferenceNote(plan: TrainingPlan, engine: Engine): string | null {
   if (!isPreference(plan)) return null;
   const reference = !hasReference(plan)
     ? 'no reference model (reference-free)'
-    : plan.method === 'full'
-      ? 'a frozen reference copy of the weights'
-      : 'a reference forward with the adapter disabled (no extra weights)';
+    : plan.method !== 'full'
+      ? 'a reference forward with the adapter disabled (no extra weights)'
+      : engine === 'lora-lens'
+        ? 'the reference log-probabilities computed once before training (no copy of the weights)'
+        : 'a frozen reference copy of the weights';
   const name = plan.objective === 'orpo' ? 'ORPO' : plan.objective === 'simpo' ? 'SimPO' : 'DPO';
   return `Preference training (${name}): each example is two sequences (chosen and rejected) in one forward, so a micro-batch of ${plan.training.per_device_train_batch_size} holds ${2 * plan.training.per_device_train_batch_size} rows of max_length; plus ${reference}. Derived from TRL's and the trainer's code, not yet calibrated on a GPU.`;
 }
