@@ -85,8 +85,14 @@ export interface StepEvent {
   'rewards/accuracies'?: number;
   /** Preference training: the chosen answers' summed token log-probabilities, averaged over pairs. */
   'logps/chosen'?: number;
-  /** Preference training: the rejected answers' summed token log-probabilities, averaged over pairs. */
+  /** Preference training: the rejected answers' summed token log-probabilities, averaged over pairs (ORPO and SimPO: the mean per token, and rewards/* are β times it). */
   'logps/rejected'?: number;
+  /** ORPO, and SimPO with cpo_alpha above 0: the chosen sequences' cross-entropy per token (TRL's name), over the steps since the previous event. */
+  nll_loss?: number;
+  /** ORPO: log σ of the log-odds of chosen over rejected, averaged over pairs (TRL's name). */
+  log_odds_ratio?: number;
+  /** ORPO: the log-odds of chosen over rejected, averaged over pairs (TRL's name). */
+  log_odds_chosen?: number;
 }
 
 export interface EvalEvent {
@@ -107,6 +113,9 @@ export interface EvalEvent {
   'eval_rewards/accuracies'?: number;
   'eval_logps/chosen'?: number;
   'eval_logps/rejected'?: number;
+  eval_nll_loss?: number;
+  eval_log_odds_ratio?: number;
+  eval_log_odds_chosen?: number;
   elapsed_s?: number;
 }
 
