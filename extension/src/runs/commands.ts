@@ -10,6 +10,7 @@ import { evaluateRunInEditor } from './evaluateRun';
 import { RunPanel } from './panel';
 import { deleteRun as deleteRunFolder, requestStop, runLogPath } from '../../../server/src/runs/lifecycle';
 import { isRefusal, planLaunch } from '../../../server/src/runs/launch';
+import { reportToolVersions } from './toolVersions';
 import { runDoctorCheck, type DoctorReport } from '../../../server/src/runs/doctor';
 import { detectGpus, machineGpuCount } from '../../../server/src/runs/gpuDetect';
 import { selectInterpreter } from './interpreter';
@@ -81,6 +82,7 @@ async function preflight(ctx: RunsContext, method: string | undefined, quiet: bo
     });
     return { ok: false, findings: [], report: null, resolved: null, failure: outcome.message };
   }
+  reportToolVersions(ctx, outcome.report);
   const findings = outcome.findings;
   const shown = quiet ? findings.filter((f) => f.severity === 'error' || f.kind === 'no-nvidia-gpu') : findings;
   for (const finding of shown) {

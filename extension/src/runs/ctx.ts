@@ -47,7 +47,12 @@ interface PythonExtensionApi {
 
 /** What the runs side takes from the language client: the estimator lives in the language server. */
 export interface RunsHooks {
-  client?: () => { sendRequest<R>(method: string, params: unknown): Promise<R> } | undefined;
+  client?: () =>
+    | {
+        sendRequest<R>(method: string, params: unknown): Promise<R>;
+        sendNotification?(method: string, params: unknown): Promise<void>;
+      }
+    | undefined;
 }
 
 /** What every runs command needs: run discovery, the active runs, output channels, the history view, panels. */

@@ -18,6 +18,7 @@ import { convertWithServer } from '../convert';
 import type { RunPlanResult } from '../../../server/src/protocol/requests';
 import { selectInterpreter } from './interpreter';
 import { toast } from '../toast';
+import { reportToolVersions } from './toolVersions';
 
 /**
  * Lists every key the conversion to our dialect loses (a modal: nothing is written if the user declines), has the
@@ -109,6 +110,7 @@ export async function runToolFineTune(
     void vscode.window.showErrorMessage(toast(outcome.message));
     return;
   }
+  reportToolVersions(ctx, outcome.report);
   if (outcome.findings.some((f) => f.kind === 'missing-tool' && f.severity === 'error')) {
     await offerAlternatives(ctx, tool, outcome.python, document.uri, answer.lost);
     return;

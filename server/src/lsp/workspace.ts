@@ -42,6 +42,8 @@ export class Workspace {
   private readonly claims = new Map<string, { version: number; generation: number; claimed: boolean }>();
   settings: ServerSettings = readSettings(undefined);
   detectedGpu: GpuSpec | null = null;
+  /** The tools the extension's doctor found in the selected interpreter (loraLens/installedToolVersions). */
+  installedToolVersions: Record<string, string> = {};
   // Bumped whenever something outside the documents changes (settings, GPU, dataset facts): cached analyses expire.
   private generation = 0;
   workspaceRoots: string[] = [];
@@ -86,6 +88,7 @@ export class Workspace {
       fileExists: this.fileExists,
       dialects: settings.dialects,
       toolVersions: settings.toolVersions,
+      installedToolVersions: this.installedToolVersions,
       hub: { enabled: settings.hub, env: process.env },
       gpuHourlyCost: settings.gpuHourlyCost,
     };

@@ -9,6 +9,17 @@ import type { ToolDialectId } from '../core/dialects/registry';
 
 export const EstimateRequestMethod = 'loraLens/estimate';
 
+/**
+ * The tools the doctor found in the selected interpreter (the extension sends it after each doctor run): each tool's
+ * files are then checked against that release, unless a modeline or the `loraLens.toolVersions` setting names one.
+ */
+export const InstalledToolVersionsNotificationMethod = 'loraLens/installedToolVersions';
+
+export interface InstalledToolVersionsParams {
+  /** Dialect id → the installed version (`{"axolotl": "0.17.0"}`); a tool not installed is absent. */
+  versions: Partial<Record<ToolDialectId, string>>;
+}
+
 export interface EstimateParams {
   uri: string;
 }

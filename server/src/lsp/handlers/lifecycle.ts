@@ -2,6 +2,8 @@ import { TextDocumentSyncKind, type Connection, type InitializeParams } from 'vs
 import { readSettings } from '../../protocol/settings';
 import { detectGpus } from '../../runs/gpuDetect';
 import { CONVERT_COMMAND } from '../../protocol/convertCommand';
+import { InstalledToolVersionsNotificationMethod } from '../../protocol/requests';
+import { isToolDialectId } from '../../core/dialects/registry';
 import { pathOf, type Workspace } from '../workspace';
 
 /** initialize (the capabilities), initialized (settings pulled, the GPU detected) and configuration changes. */
@@ -40,9 +42,24 @@ export function registerLifecycleHandlers(connection: Connection, workspace: Wor
     }
   });
 
+  connection.onNotification(InstalledToolVersionsNotificationMethod, (params: unknown) => {
+    workspace.installedToolVersions = readInstalledVersions(params);
+    workspace.revalidateAll();
+  });
+
   connection.onDidChangeConfiguration((change) => {
     const pushed = (change.settings as { loraLens?: unknown } | undefined)?.loraLens;
     if (pushed) workspace.settings = readSettings(pushed);
     void workspace.refreshSettings().then(() => workspace.revalidateAll());
   });
+}
+
+/** The versions of an untrusted notification: known tool ids with a non-empty string version. */
+function readInstalledVersions(params: unknown): Record<string, string> {
+  const versions = (params as { versions?: unknown } | null)?.versions;
+  const out: Record<string, string> = {};
+  if (versions === null || typeof versions !== 'object' || Array.isArray(versions)) return out;
+  for (const [id, version] of Object.entries(versions))
+    if (isToolDialectId(id) && typeof version === 'string' && version.trim() !== '') out[id] = version.trim();
+  return out;
 }
