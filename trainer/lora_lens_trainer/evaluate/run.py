@@ -96,9 +96,45 @@ def _forgetting(base: Any, tuned: Any) -> dict[str, Any]:
     }
 
 
+def _one_model(
+    model: Any,
+    tokenizer: Any,
+    scored: list[Any],
+    general: list[Any] | None,
+    prompts: list[Any],
+    stop_ids: list[int],
+    options: EvalOptions,
+    device: Any,
+) -> tuple[dict[str, Any], list[str]]:
+    """One model's loss (and general-text loss), and its answer to every prompt with the generation figures."""
+    from . import compute
+
+    pad = tokenizer.pad_token_id
+    phase: dict[str, Any] = {"eval": compute.loss(model, scored, options.batch_size, pad, device)}
+    if general:
+        phase["general"] = compute.loss(model, general, options.batch_size, pad, device)
+    gen = compute.generate(
+        model,
+        [p.input_ids for p in prompts],
+        stop_ids,
+        options.max_new_tokens,
+        options.batch_size,
+        pad,
+        device,
+        compute.Sampling(options.temperature, options.seed),
+    )
+    phase["generation"] = {
+        "tokens": gen.tokens,
+        "seconds": gen.seconds,
+        "stopped": sum(gen.stopped),
+        "tokens_per_second": gen.tokens / gen.seconds if gen.seconds > 0 else None,
+    }
+    return phase, [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in gen.token_ids]
+
+
 def evaluate(target: EvalTarget, options: EvalOptions) -> dict[str, Any]:
     """Runs everything, writes TARGET/eval/ (or options.out) and returns the report."""
-    from . import compute, examples, models
+    from . import examples, models
 
     out = out_folder(target, options)
     device, dtype = models.device_and_dtype()
@@ -115,32 +151,11 @@ def evaluate(target: EvalTarget, options: EvalOptions) -> dict[str, Any]:
         else None
     )
     stop_ids, stop_names = stop_tokens(tokenizer, template, options.stop_at_end_of_turn)
-    pad = tokenizer.pad_token_id
     figures: dict[str, dict[str, Any]] = {}
     answers: dict[str, list[str]] = {}
     for name, model in models.phases(target, device, dtype):
         log.info("evaluate: %s model: loss over %d rows, %d answers", name, len(scored), len(prompts))
-        phase: dict[str, Any] = {"eval": compute.loss(model, scored, options.batch_size, pad, device)}
-        if general:
-            phase["general"] = compute.loss(model, general, options.batch_size, pad, device)
-        gen = compute.generate(
-            model,
-            [p.input_ids for p in prompts],
-            stop_ids,
-            options.max_new_tokens,
-            options.batch_size,
-            pad,
-            device,
-            compute.Sampling(options.temperature, options.seed),
-        )
-        answers[name] = [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in gen.token_ids]
-        phase["generation"] = {
-            "tokens": gen.tokens,
-            "seconds": gen.seconds,
-            "stopped": sum(gen.stopped),
-            "tokens_per_second": gen.tokens / gen.seconds if gen.seconds > 0 else None,
-        }
-        figures[name] = phase
+        figures[name], answers[name] = _one_model(model, tokenizer, scored, general, prompts, stop_ids, options, device)
     lines = [
         {
             "row": p.row,
