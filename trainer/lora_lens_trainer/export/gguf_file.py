@@ -120,6 +120,11 @@ def plan_tensors(source: WeightSource, arch: Architecture, quant: str) -> list[P
     return planned
 
 
+# Rows per piece when a tensor is quantized on several threads: gguf.quants works block by block in numpy, which
+# releases the GIL, so pieces of whole rows quantize in parallel into exactly the bytes one call gives.
+_ROWS_PER_PIECE = 256
+
+
 def _encode(values: np.ndarray, qtype: Any) -> np.ndarray:
     import gguf
 
@@ -127,7 +132,15 @@ def _encode(values: np.ndarray, qtype: Any) -> np.ndarray:
         return values.astype(np.float32)
     if qtype == gguf.GGMLQuantizationType.F16:
         return values.astype(np.float16)
-    return gguf.quants.quantize(values.astype(np.float32), qtype)
+    values = values.astype(np.float32)
+    workers = min(os.cpu_count() or 1, 16, -(-values.shape[0] // _ROWS_PER_PIECE)) if values.ndim == 2 else 1
+    if workers <= 1:
+        return gguf.quants.quantize(values, qtype)
+    from concurrent.futures import ThreadPoolExecutor
+
+    pieces = [values[i : i + _ROWS_PER_PIECE] for i in range(0, values.shape[0], _ROWS_PER_PIECE)]
+    with ThreadPoolExecutor(workers) as pool:
+        return np.concatenate(list(pool.map(lambda piece: gguf.quants.quantize(piece, qtype), pieces)))
 
 
 def _add_info(writer: Any, shape: tuple[int, ...], t: PlannedTensor) -> None:
