@@ -130,17 +130,20 @@ def _encode(values: np.ndarray, qtype: Any) -> np.ndarray:
 
     if qtype == gguf.GGMLQuantizationType.F32:
         return values.astype(np.float32)
-    if qtype == gguf.GGMLQuantizationType.F16:
-        return values.astype(np.float16)
-    values = values.astype(np.float32)
+
+    def encode(piece: np.ndarray) -> np.ndarray:
+        if qtype == gguf.GGMLQuantizationType.F16:
+            return piece.astype(np.float16)
+        return gguf.quants.quantize(piece.astype(np.float32), qtype)
+
     workers = min(os.cpu_count() or 1, 16, -(-values.shape[0] // _ROWS_PER_PIECE)) if values.ndim == 2 else 1
     if workers <= 1:
-        return gguf.quants.quantize(values, qtype)
+        return encode(values)
     from concurrent.futures import ThreadPoolExecutor
 
     pieces = [values[i : i + _ROWS_PER_PIECE] for i in range(0, values.shape[0], _ROWS_PER_PIECE)]
     with ThreadPoolExecutor(workers) as pool:
-        return np.concatenate(list(pool.map(lambda piece: gguf.quants.quantize(piece, qtype), pieces)))
+        return np.concatenate(list(pool.map(encode, pieces)))
 
 
 def _add_info(writer: Any, shape: tuple[int, ...], t: PlannedTensor) -> None:

@@ -12,7 +12,7 @@ gguf = pytest.importorskip("gguf", reason="the GGUF export needs the gguf packag
 from lora_lens_trainer.export import gguf_file  # noqa: E402
 
 
-@pytest.mark.parametrize("name", ["Q8_0", "Q5_1", "Q5_0", "Q4_1", "Q4_0", "BF16"])
+@pytest.mark.parametrize("name", ["Q8_0", "Q5_1", "Q5_0", "Q4_1", "Q4_0", "BF16", "F16"])
 def test_rows_quantized_in_pieces_give_the_bytes_of_one_call(name: str) -> None:
     qtype = gguf.GGMLQuantizationType[name]
     rows = 3 * gguf_file._ROWS_PER_PIECE + 17
