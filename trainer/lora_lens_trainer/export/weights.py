@@ -53,7 +53,9 @@ class WeightSource:
 
             # bitsandbytes quantizes on the GPU the training ran on; the built-in NF4 anywhere.
             device = "cuda" if self.backend == "bitsandbytes" else self.device
-            weight = round_trip_4bit_weight(weight.to(self.compute_dtype), self.quantization, self.backend, device)
+            # Moved first, so the round trip's result stays where the delta is added (one transfer, not three).
+            weight = weight.to(device=device, dtype=self.compute_dtype)
+            weight = round_trip_4bit_weight(weight, self.quantization, self.backend)
         module = name.removesuffix(".weight")
         if name.endswith(".weight") and module in self.deltas:
             a, b = self.deltas[module]
