@@ -285,6 +285,7 @@ function applyReleases(schema, releases, file) {
 /** One `when` clause of a checks file as data: `k`, `!k`, `k?`, `k=v`, `k!=v`, `k>N`, `k<N`, `k>@j`, `k~text`. */
 function parseClause(text, where) {
   const forms = [
+    [/^#([\w.]+)!=#([\w.]+)$/, (m) => ({ op: 'countNe', key: m[1], other: m[2] })],
     [/^!([\w.]+)$/, (m) => ({ op: 'falsy', key: m[1] })],
     [/^([\w.]+)\?$/, (m) => ({ op: 'set', key: m[1] })],
     [/^([\w.]+)!=(.+)$/, (m) => ({ op: 'ne', key: m[1], values: m[2].split(',').map(literal) })],

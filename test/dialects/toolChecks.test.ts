@@ -59,6 +59,7 @@ function satisfying(clauses: CheckClause[], role: 'key' | 'other', check: ToolCh
   const ops = new Set(clauses.map((c) => c.op));
   if (role === 'other') return 1;
   if (ops.has('gtKey')) return 2;
+  if (ops.has('countNe')) return 'a,b';
   const eq = clauses.find((c) => c.op === 'eq');
   if (eq && eq.op === 'eq') return eq.values[0];
   const ne = clauses.find((c) => c.op === 'ne');
@@ -84,10 +85,16 @@ function meeting(check: ToolCheck, base: Config, undo?: CheckClause): Config {
   const byKey = new Map<string, Array<{ clause: CheckClause; role: 'key' | 'other' }>>();
   for (const clause of check.when) {
     byKey.set(clause.key, [...(byKey.get(clause.key) ?? []), { clause, role: 'key' }]);
-    if (clause.op === 'gtKey') byKey.set(clause.other, [...(byKey.get(clause.other) ?? []), { clause, role: 'other' }]);
+    if (clause.op === 'gtKey' || clause.op === 'countNe')
+      byKey.set(clause.other, [...(byKey.get(clause.other) ?? []), { clause, role: 'other' }]);
   }
   for (const [key, entries] of byKey) {
-    const role = entries.some((e) => e.role === 'key') ? 'key' : 'other';
+    // The other side of a comparison, with at most a `set` clause of its own, takes the other side's value.
+    const role = entries.some((e) => e.role === 'key' && e.clause.op !== 'set')
+      ? 'key'
+      : entries.some((e) => e.role === 'other')
+        ? 'other'
+        : 'key';
     setAt(
       config,
       key,
@@ -125,6 +132,10 @@ function undoClause(config: Config, clause: CheckClause): void {
     case 'gtKey':
       setAt(config, clause.key, 1);
       setAt(config, clause.other, 2);
+      return;
+    case 'countNe':
+      setAt(config, clause.key, 'x');
+      setAt(config, clause.other, 'y');
       return;
     case 'contains':
       setAt(config, clause.key, ['nothing.here']);

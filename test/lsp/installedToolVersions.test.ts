@@ -26,7 +26,7 @@ test('an installed axolotl older than a key: the open file is checked again agai
     versions: { axolotl: '0.17.1', pip: '26.0' },
   });
   // Publishes of the first analysis may still arrive (dataset inspection); the file is checked again within a few.
-  let found: { message: string } | undefined;
+  let found: { message: unknown } | undefined;
   const seen: string[][] = [];
   for (let i = 0; i < 5 && !found; i++) {
     const published = await client.diagnostics(uri, 1);
@@ -34,7 +34,7 @@ test('an installed axolotl older than a key: the open file is checked again agai
     found = published.diagnostics.find((d) => d.code === 'axolotl-key-not-in-release');
   }
   assert.ok(found, JSON.stringify(seen));
-  assert.match(found.message, /the installed axolotl is 0\.17\.1/);
+  assert.match(String(found.message), /the installed axolotl is 0\.17\.1/);
 });
 
 test('a modeline in the file wins over the installed release', async () => {

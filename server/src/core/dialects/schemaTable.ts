@@ -44,7 +44,7 @@ export type CheckClause =
   | { op: 'truthy' | 'falsy' | 'set'; key: string }
   | { op: 'eq' | 'ne'; key: string; values: unknown[] }
   | { op: 'gt' | 'lt'; key: string; value: number }
-  | { op: 'gtKey'; key: string; other: string }
+  | { op: 'gtKey' | 'countNe'; key: string; other: string }
   | { op: 'contains'; key: string; text: string };
 
 /** A validator of the tool that stops a run, as data: when it fires, where it is reported, the tool's own words. */

@@ -51,11 +51,25 @@ function holds(clause: CheckClause, config: Config, schema: DialectSchemaRoot): 
       const other = withDefault(clause.other, valueAt(config, clause.other));
       return typeof value === 'number' && typeof other === 'number' && value > other;
     }
+    case 'countNe': {
+      // LLaMA-Factory splits a comma-separated string into a list (split_arg); both must be given.
+      const a = itemCount(raw);
+      const b = itemCount(valueAt(config, clause.other));
+      return a !== undefined && b !== undefined && a !== b;
+    }
     case 'contains':
       return Array.isArray(raw)
         ? raw.some((item) => String(item).includes(clause.text))
         : typeof raw === 'string' && raw.includes(clause.text);
   }
+}
+
+/** How many items a list or a comma-separated string holds; undefined for anything else. */
+function itemCount(value: unknown): number | undefined {
+  if (Array.isArray(value)) return value.length;
+  if (typeof value === 'string' && value.trim() !== '') return value.split(',').length;
+  if (typeof value === 'number') return 1;
+  return undefined;
 }
 
 /** Whether a check's plugin (if any) is listed, by class path or by module. */
