@@ -16,6 +16,7 @@ import {
   versionParts,
 } from '../../server/src/core/dialects/toolVersion';
 import { analyzeConfig } from '../../server/src/core/analysis/analyze';
+import { doComplete } from '../../server/src/core/analysis/completion';
 import { runCommand as runCheck } from '../../server/src/cli/check';
 import { runCommandIn } from '../helpers/cli';
 import { CORPUS_DIR } from './corpusFiles';
@@ -29,7 +30,9 @@ function check(text: string, options: { installedVersion?: string; versionSettin
 }
 
 function codesAt(diagnostics: Diagnostic[], key: string): string[] {
-  return diagnostics.filter((d) => (d.data as DialectDiagnosticData | undefined)?.path?.[0] === key).map((d) => String(d.code));
+  return diagnostics
+    .filter((d) => (d.data as DialectDiagnosticData | undefined)?.path?.[0] === key)
+    .map((d) => String(d.code));
 }
 
 /** A value of the property's own type (so that the key is "known", not a type error). */
@@ -233,4 +236,16 @@ test('check --tool-version checks against that release; a malformed value is a u
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('completion leaves out the keys newer than the release the modeline names', () => {
+  const labels = (text: string) => {
+    const doc = parseConfigDocument(text);
+    const line = text.split('\n').length - 1;
+    return doComplete(doc, { line, character: 3 }, { dialect: 'axolotl' }).map((item) => item.label);
+  };
+  const body = 'base_model: x\ndatasets:\n  - path: a\n    type: alpaca\nsel';
+  assert.ok(labels(body).includes('selective_checkpointing'));
+  assert.ok(!labels(`# lora-lens: axolotl=0.17\n${body}`).includes('selective_checkpointing'));
+  assert.ok(labels(`# lora-lens: axolotl=0.17\n${body}`).includes('sample_packing'));
 });

@@ -168,7 +168,7 @@ function completeInToolDialect(doc: ConfigDocument, position: Position, dialect:
   const range = { start: positionAt(doc.lineStarts, context.prefixStart), end: position };
   if (context.kind === 'key') {
     const existing = existingKeys(doc, context.parentPath);
-    return dialectKeysAt(dialect, context.parentPath)
+    return dialectKeysAt(dialect, context.parentPath, doc.text)
       .filter((name) => !existing.has(name) || name === context.prefix)
       .map((name, index) => {
         const info = describeDialectKey(dialect, [...context.parentPath, name]);

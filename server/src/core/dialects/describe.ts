@@ -2,6 +2,7 @@ import type { NodePath } from '../document/configDocument';
 import { toolDialectSchema } from './implementations';
 import { objectSchemaAt, propertyAt, schemaVersion, type DialectSchemaRoot } from './schemaTable';
 import { describeType } from './typeCheck';
+import { keyInRelease, selectRelease, versionModeline } from './toolVersion';
 import type { ToolDialectId } from './registry';
 
 function schemaOf(id: ToolDialectId): DialectSchemaRoot {
@@ -39,9 +40,16 @@ export function describeDialectKey(id: ToolDialectId, path: NodePath): DialectKe
   };
 }
 
-/** The keys a completion may offer at `path` (the mapping that holds them). */
-export function dialectKeysAt(id: ToolDialectId, path: NodePath): string[] {
-  return Object.keys(objectSchemaAt(schemaOf(id), path)?.properties ?? {});
+/**
+ * The keys a completion may offer at `path` (the mapping that holds them). Given the document's text, a top-level
+ * completion leaves out the keys newer than the release its `# lora-lens: <tool>=<version>` line names.
+ */
+export function dialectKeysAt(id: ToolDialectId, path: NodePath, text?: string): string[] {
+  const schema = schemaOf(id);
+  const keys = Object.keys(objectSchemaAt(schema, path)?.properties ?? {});
+  const modeline = text !== undefined && path.length === 0 ? versionModeline(text, id) : undefined;
+  const selected = modeline ? selectRelease(schema, { modeline }) : undefined;
+  return selected ? keys.filter((key) => keyInRelease(schema, key, selected).kind !== 'not-yet') : keys;
 }
 
 /** The values a completion may offer for the key at `path`: its enum members, true/false for a boolean, else its default. */
