@@ -137,6 +137,15 @@ def _export(args: argparse.Namespace) -> int:
     except (PlanError, ExportError) as error:
         print(f"lora_lens_trainer export: {error}", file=sys.stderr)
         return 1
+    except ModuleNotFoundError as error:
+        # gguf above all: optional for training, needed to write a GGUF (lora-lens doctor reports it).
+        package = "gguf==0.19.0" if error.name == "gguf" else (error.name or "the missing package")
+        print(
+            f"lora_lens_trainer export: {error.name} is not installed in {sys.executable}; install it with "
+            f"{sys.executable} -m pip install {package} (lora-lens doctor lists what is installed)",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print("lora_lens_trainer export: interrupted; nothing was left half-written", file=sys.stderr)
         return 1

@@ -20,3 +20,23 @@ def test_rows_quantized_in_pieces_give_the_bytes_of_one_call(name: str) -> None:
     values[5, :32] = 0.0  # an all-zero block (its scale is 0)
     whole = gguf.quants.quantize(values, qtype)
     assert np.array_equal(gguf_file._encode(values, qtype), whole)
+
+
+def test_an_export_without_gguf_says_how_to_install_it(tmp_path, monkeypatch, capsys) -> None:
+    """The trainer's one line for the CLI and the editor (runs/export.ts trainerMessage), not a traceback."""
+    import argparse
+    import sys
+
+    from lora_lens_trainer.__main__ import _export
+    from tests.cpu.test_export_archs import synthetic_run
+
+    run_dir = synthetic_run(tmp_path, "mistral")
+    monkeypatch.setitem(sys.modules, "gguf", None)  # an interpreter without gguf: `import gguf` raises
+    args = argparse.Namespace(run_dir=run_dir, format="gguf", quant="f16", out=None, reference=False)
+    assert _export(args) == 1
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line == (
+        f"lora_lens_trainer export: gguf is not installed in {sys.executable}; install it with "
+        f"{sys.executable} -m pip install gguf==0.19.0 (lora-lens doctor lists what is installed)"
+    )
+    assert not (run_dir / "export").exists() or not any((run_dir / "export").iterdir())
