@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, runCli } from '../helpers/cli';
@@ -151,4 +151,52 @@ test('usage errors and a model not on disk exit with the JSON outcome and a mess
   const help = runCli(['preview', '-h']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--sample N/);
+});
+
+/** Saves `someone/tiny-chat` (config default, split train) in a datasets cache under `dir`, as a download leaves it. */
+function cachedHubDataset(dir: string): NodeJS.ProcessEnv {
+  const env = {
+    ...process.env,
+    HF_HOME: join(dir, 'hf'),
+    HF_DATASETS_CACHE: join(dir, 'hf', 'datasets'),
+    HF_HUB_OFFLINE: '1',
+  };
+  const script = [
+    'import sys',
+    'from datasets.packaged_modules.json.json import Json',
+    "b = Json(cache_dir=sys.argv[1], dataset_name='tiny-chat', config_name='default',",
+    "  data_files={'train': sys.argv[2]}, hash='0123abcd')",
+    'b.download_and_prepare()',
+    'print(b.cache_dir)',
+  ].join('\n');
+  const built = spawnSync(PYTHON, ['-c', script, join(dir, 'build'), join(dir, 'train.jsonl')], {
+    encoding: 'utf8',
+    env,
+  });
+  assert.equal(built.status, 0, built.stderr);
+  const dest = join(dir, 'hf', 'datasets', 'someone___tiny-chat', 'default', '0.0.0', '0123abcd');
+  mkdirSync(dest, { recursive: true });
+  cpSync(built.stdout.trim().split('\n').pop()!, dest, { recursive: true });
+  return env;
+}
+
+test('an axolotl config naming a Hub dataset previews it from the datasets cache, offline', { skip: SKIP }, () => {
+  const { dir, model } = workspace();
+  const env = cachedHubDataset(dir);
+  writeFileSync(
+    join(dir, 'hub.yml'),
+    `base_model: ${model}\nadapter: lora\nlora_target_linear: true\nlearning_rate: 2.0e-4\nsequence_len: 64\n` +
+      `datasets:\n  - path: someone/tiny-chat\n` +
+      `    type: chat_template\n    split: train\noutput_dir: out\n`,
+  );
+  const r = runCli(['preview', 'hub.yml', '--rows', '1', '--json', '--python', PYTHON], {
+    cwd: dir,
+    env,
+    timeoutMs: 180_000,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const report = (JSON.parse(r.stdout) as { preview: PreviewReport }).preview;
+  assert.equal(report.dataset, 'hf://datasets/someone/tiny-chat?split=train');
+  assert.equal(report.total_rows, 30);
+  assert.match(report.rows[0]!.rendering!.text.join(''), /The capital of France is Paris\./);
 });
