@@ -104,10 +104,13 @@ test('axolotl rl: orpo | simpo become ORPO and SimPO plans with their keys (TRL 
     cpo_alpha: 1,
     label_smoothing: 0,
   });
-  // KTO's unpaired rows are not a plan objective yet: SFT-shaped, and said so.
-  const kto = axolotl(`${AX}rl: kto\n`);
-  assert.equal(kto.plan?.objective, undefined);
-  assert.ok(lostKeys(kto.lost).includes('rl'));
+  const kto = axolotl(`${AX}rl: kto\nrl_beta: 0.2\nkto_undesirable_weight: 0.75\n`);
+  assert.equal(kto.plan?.objective, 'kto');
+  assert.deepEqual(kto.plan?.kto, { beta: 0.2, desirable_weight: 1, undesirable_weight: 0.75 });
+  assert.deepEqual(
+    lostKeys(kto.lost).filter((k) => ['rl', 'rl_beta', 'kto_undesirable_weight'].includes(k)),
+    [],
+  );
 });
 
 test('LLaMA-Factory pref_loss: orpo | simpo become ORPO and SimPO plans (pref_ftx as the NLL weight)', () => {
@@ -122,7 +125,9 @@ test('LLaMA-Factory pref_loss: orpo | simpo become ORPO and SimPO plans (pref_ft
     [],
   );
   assert.equal(llamaFactory(`${LF}pref_loss: kto_pair\n`).plan?.objective, undefined);
-  assert.equal(llamaFactory(LF.replace('stage: dpo', 'stage: kto')).plan?.objective, undefined);
+  const kto = llamaFactory(`${LF.replace('stage: dpo', 'stage: kto')}pref_beta: 0.3\nkto_chosen_weight: 1.33\n`);
+  assert.equal(kto.plan?.objective, 'kto');
+  assert.deepEqual(kto.plan?.kto, { beta: 0.3, desirable_weight: 1.33, undesirable_weight: 1 });
 });
 
 test("the corpus's ORPO file gets a reference-free preference estimate, and converts to objective orpo", () => {
@@ -159,4 +164,34 @@ test("full-fine-tuning DPO in the bundled trainer: precomputed reference log-pro
   assert.ok(trl.notes.some((n) => /frozen reference copy/.test(n)));
   // The reference forward's time is still counted (it runs once per pair, before training, as a forward).
   assert.ok(stepWork(llama8, plan).forward > stepWork(llama8, ours(CONFIG('', 'full'))).forward);
+});
+
+test('KTO: one sequence with gradient per example, three no-grad forwards more than SFT, the reference as DPO', () => {
+  const kto = ours(CONFIG('objective: kto\nkto:\n  desirable_weight: 1.33\n'));
+  assert.deepEqual(kto.kto, { beta: 0.1, desirable_weight: 1.33, undesirable_weight: 1 });
+  assert.equal(kto.training.learning_rate, 5e-6);
+  const sft = ours(CONFIG(''));
+  const work = stepWork(llama8, kto);
+  assert.equal(work.tokensPerMicroBatch, 2 * 1024);
+  // Three frozen forwards (the reference on the rows, the model and the reference on the KL rows): 2 FLOPs per
+  // decoder linear weight (32 × 218,103,808) and head weight, each.
+  assert.equal(work.forward - stepWork(llama8, sft).forward, 3 * 2 * (32 * 218_103_808 + 4096 * V));
+  const e = estimateMemory(llama8, kto, null, { engine: 'lora-lens' });
+  assert.equal(
+    sum(e, 'loss', 'checkpoints'),
+    sum(estimateMemory(llama8, sft, null, { engine: 'lora-lens' }), 'loss', 'checkpoints'),
+  );
+  assert.ok(e.notes.some((n) => /Preference training \(KTO\)/.test(n) && /KL sequence/.test(n)));
+  // TRL's engine with full fine-tuning keeps a frozen copy (axolotl and LLaMA-Factory KTO files).
+  const full = estimateMemory(llama8, ours(CONFIG('objective: kto\n', 'full')), null, { engine: 'hf' });
+  assert.equal(sum(full, 'loss', 'weights', /Reference model/), 16_060_522_496);
+});
+
+test("the corpus's KTO file gets the KTO estimate", () => {
+  const file = join(__dirname, '..', 'fixtures', 'corpus', 'axolotl', 'examples__llama-3__qlora-1b-kto.yaml');
+  const { plan } = axolotl(readFileSync(file, 'utf8'));
+  assert.ok(plan);
+  assert.equal(plan.objective, 'kto');
+  const e = estimateMemory(catalogModel(plan.model.name_or_path) ?? llama8, plan, null);
+  assert.ok(e.notes.some((n) => /Preference training \(KTO\)/.test(n)));
 });

@@ -111,7 +111,7 @@ function configWith(path: string[], value: unknown, method: string): Record<stri
   const config: Record<string, unknown> = { model: 'Qwen/Qwen2.5-0.5B', method, data: { train: 'data/train.jsonl' } };
   if (path[0] === 'model') config.model = { name_or_path: 'Qwen/Qwen2.5-0.5B' };
   // A preference block is read only beside its objective (and refused beside objective sft).
-  if (['dpo', 'orpo', 'simpo'].includes(path[0]!)) config.objective = path[0];
+  if (['dpo', 'orpo', 'simpo', 'kto'].includes(path[0]!)) config.objective = path[0];
   let parent = config;
   for (const key of path.slice(0, -1)) parent = (parent[key] ??= {}) as Record<string, unknown>;
   parent[path[path.length - 1]!] = value;

@@ -171,6 +171,13 @@ class SimpoPlan:
 
 
 @dataclass(frozen=True, kw_only=True)
+class KtoPlan:
+    beta: float
+    desirable_weight: float  # weight of the desirable (label true) rows' losses
+    undesirable_weight: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainingPlan:
     version: Literal[1]
     config_path: Union[str, None]
@@ -184,10 +191,11 @@ class TrainingPlan:
     hardware: HardwarePlan
     output: OutputPlan
     engine: Literal["hf", "lora-lens"]
-    objective: Literal["sft", "dpo", "orpo", "simpo"] = "sft"
+    objective: Literal["sft", "dpo", "orpo", "simpo", "kto"] = "sft"
     dpo: Union[DpoPlan, None] = None
     orpo: Union[OrpoPlan, None] = None
     simpo: Union[SimpoPlan, None] = None
+    kto: Union[KtoPlan, None] = None
     # Absent in plans of other dialects and older plans: evaluate's defaults apply.
     eval: Union[EvalPlan, None] = None
     # A finished run folder whose adapter is merged into the base before training (init_from.py).

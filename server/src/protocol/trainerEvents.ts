@@ -93,6 +93,8 @@ export interface StepEvent {
   log_odds_ratio?: number;
   /** ORPO: the log-odds of chosen over rejected, averaged over pairs (TRL's name). */
   log_odds_chosen?: number;
+  /** KTO: the KL estimate (policy minus reference log-probs of the mismatched rows, clamped at 0), averaged over the micro-batches since the previous event (TRL's name). KTO's rewards/chosen and logps/chosen are over desirable rows, rewards/rejected and logps/rejected over undesirable ones. */
+  kl?: number;
 }
 
 export interface EvalEvent {
@@ -116,6 +118,7 @@ export interface EvalEvent {
   eval_nll_loss?: number;
   eval_log_odds_ratio?: number;
   eval_log_odds_chosen?: number;
+  eval_kl?: number;
   elapsed_s?: number;
 }
 

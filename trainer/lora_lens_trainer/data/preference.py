@@ -45,7 +45,7 @@ def _conversational(row: dict[str, Any], index: int) -> bool:
     if missing:
         raise DataError(
             f"row {index}: a preference row needs 'prompt', 'chosen' and 'rejected' (missing: "
-            f"{', '.join(missing)}); KTO's unpaired {{prompt, completion, label}} rows are not read yet"
+            f"{', '.join(missing)}); for KTO's unpaired {{prompt, completion, label}} rows, set objective: kto"
         )
     raise DataError(
         f"row {index}: 'prompt', 'chosen' and 'rejected' must all be strings (text) or all be lists "

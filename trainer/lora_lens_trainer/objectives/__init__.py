@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..plan import PlanError, TrainingPlan
 from .base import Datasets, ModelParts, Objective, StepBatch
 from .dpo import DpoObjective
+from .kto import KtoObjective
 from .reference_free import OrpoObjective, SimpoObjective
 from .sft import SftObjective
 
@@ -15,6 +16,7 @@ OBJECTIVES: dict[str, type[Objective]] = {
     "dpo": DpoObjective,
     "orpo": OrpoObjective,
     "simpo": SimpoObjective,
+    "kto": KtoObjective,
 }
 DEFAULT = "sft"
 

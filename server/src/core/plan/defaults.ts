@@ -3,6 +3,7 @@ import type {
   DpoPlan,
   OrpoPlan,
   SimpoPlan,
+  KtoPlan,
   EvalPlan,
   HardwarePlan,
   LoraPlan,
@@ -115,6 +116,9 @@ export const ORPO_DEFAULTS: OrpoPlan = { beta: 0.1 };
  * 0.3-1.6), with no NLL term (cpo_alpha 0, where TRL's CPOConfig defaults to 1 for CPO).
  */
 export const SIMPO_DEFAULTS: SimpoPlan = { beta: 2.0, gamma: 0.5, cpo_alpha: 0, label_smoothing: 0 };
+
+/** TRL KTOConfig's defaults: beta 0.1, both weights 1 (the KTO paper's, for balanced data). */
+export const KTO_DEFAULTS: KtoPlan = { beta: 0.1, desirable_weight: 1, undesirable_weight: 1 };
 
 /**
  * DPO's learning rate by method: about 10-40x below SFT's. The alignment-handbook's Zephyr-7B DPO recipes use 5e-7

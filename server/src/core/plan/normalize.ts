@@ -9,6 +9,7 @@ import {
   DPO_LEARNING_RATE,
   ORPO_DEFAULTS,
   SIMPO_DEFAULTS,
+  KTO_DEFAULTS,
   EVAL_DEFAULTS,
   HARDWARE_DEFAULTS,
   LORA_DEFAULTS,
@@ -50,7 +51,7 @@ function withoutInvalidValues(value: Obj): Obj {
 }
 
 /** Objectives trained on preference pairs; any other value is SFT. */
-const PREFERENCE_OBJECTIVES: ReadonlySet<Objective> = new Set(['dpo', 'orpo', 'simpo']);
+const PREFERENCE_OBJECTIVES: ReadonlySet<Objective> = new Set(['dpo', 'orpo', 'simpo', 'kto']);
 
 /**
  * The TrainingPlan of a parsed config: defaults applied, paths resolved against the config's folder. Null when the
@@ -110,6 +111,7 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
     ...(objective === 'simpo'
       ? { simpo: { ...SIMPO_DEFAULTS, ...asObject(config.simpo) } as TrainingPlan['simpo'] }
       : {}),
+    ...(objective === 'kto' ? { kto: { ...KTO_DEFAULTS, ...asObject(config.kto) } as TrainingPlan['kto'] } : {}),
     eval: evalPlan(asObject(config.eval), absolute),
   };
 }

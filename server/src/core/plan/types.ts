@@ -22,7 +22,7 @@ export type AttnImplementation = 'sdpa' | 'eager' | 'flash_attention_2';
 export type Engine = 'hf' | 'lora-lens';
 export type MergeBase = 'dequantized' | 'original';
 /** What the run optimises: supervised fine-tuning, or preference training on {prompt, chosen, rejected} pairs. */
-export type Objective = 'sft' | 'dpo' | 'orpo' | 'simpo';
+export type Objective = 'sft' | 'dpo' | 'orpo' | 'simpo' | 'kto';
 export type DpoLoss = 'sigmoid' | 'ipo' | 'hinge';
 /** The task metrics `lora-lens eval` scores generated answers with (core/metrics). */
 export type EvalMetric =
@@ -181,6 +181,15 @@ export interface SimpoPlan {
   label_smoothing: number;
 }
 
+/** KTO's settings (TRL KTOConfig's names); present when objective is kto. */
+export interface KtoPlan {
+  beta: number;
+  /** Weight of the desirable rows' (label true) losses. */
+  desirable_weight: number;
+  /** Weight of the undesirable rows' (label false) losses. */
+  undesirable_weight: number;
+}
+
 /** What `lora-lens eval` runs after training: the file, the metrics and the generation settings. */
 export interface EvalPlan {
   /** The evaluation file; null: data.eval. @absolutePath */
@@ -223,6 +232,8 @@ export interface TrainingPlan {
   orpo?: OrpoPlan | null;
   /** Present when objective is simpo. Absent: null. */
   simpo?: SimpoPlan | null;
+  /** Present when objective is kto. Absent: null. */
+  kto?: KtoPlan | null;
   /** The evaluation settings (our dialect writes them, with defaults). Absent or null (other dialects): the defaults. */
   eval?: EvalPlan | null;
   /**

@@ -14,6 +14,7 @@ import {
   DPO_LEARNING_RATE,
   ORPO_DEFAULTS,
   SIMPO_DEFAULTS,
+  KTO_DEFAULTS,
   LORA_DEFAULTS,
   LORA_LENS_QUANTIZATION_DEFAULTS,
   OUTPUT_DEFAULTS,
@@ -219,6 +220,9 @@ export function planToLoraLensYaml(plan: TrainingPlan, lost: LostKey[], dialect:
       : {}),
     ...(plan.objective === 'simpo' && plan.simpo
       ? { objective: 'simpo', ...section('simpo', differing(plan.simpo, SIMPO_DEFAULTS)) }
+      : {}),
+    ...(plan.objective === 'kto' && plan.kto
+      ? { objective: 'kto', ...section('kto', differing(plan.kto, KTO_DEFAULTS)) }
       : {}),
   };
   const all = [...lost, ...conversionLosses(plan)];

@@ -7,7 +7,8 @@
  * CPOConfig, whose defaults apply to keys axolotl does not pass), LLaMA-Factory `stage: dpo` with `pref_loss: orpo |
  * simpo` (`pref_beta`, `simpo_gamma`; `pref_ftx`, its NLL weight, as cpo_alpha). LLaMA-Factory's own ORPO takes the
  * NLL over the answer only (TRL's over prompt and answer): the same memory and time, a slightly different loss. KTO
- * (unpaired rows) is not a plan objective yet: those files keep the tool's lost-key reason.
+ * (unpaired rows): axolotl `rl: kto` (`rl_beta`, `kto_desirable_weight`, `kto_undesirable_weight`) and LLaMA-Factory
+ * `stage: kto` (`pref_beta`, `kto_chosen_weight`, `kto_rejected_weight`).
  */
 import { DPO_DEFAULTS } from '../../plan/defaults';
 import type { DpoLoss, DpoPlan, TrainingPlan } from '../../plan/types';
@@ -27,6 +28,15 @@ const TRL_SIMPO_GAMMA = 0.5;
 const TRL_CPO_ALPHA = 1.0;
 
 const positive = (v: number) => v > 0 && v <= 100;
+
+/** TRL KTOConfig's defaults (beta 0.1, weights 1), which both tools pass on for keys left out. */
+function ktoPlan(beta: unknown, desirable: unknown, undesirable: unknown): NonNullable<TrainingPlan['kto']> {
+  return {
+    beta: inRange(asNumber(beta), positive, TRL_BETA),
+    desirable_weight: inRange(asNumber(desirable), positive, 1),
+    undesirable_weight: inRange(asNumber(undesirable), positive, 1),
+  };
+}
 const nonNegative = (v: number) => v >= 0 && v <= 100;
 const smoothing = (v: number) => v >= 0 && v < 0.5;
 
@@ -71,6 +81,19 @@ export function axolotlPreference(cfg: Obj, src: SourceRecorder): PreferencePlan
       carried: new Set(['rl', 'rl_beta', 'simpo_gamma', 'cpo_alpha']),
     };
   }
+  if (rl === 'kto') {
+    src.add(['objective'], ['rl'], { transform: 'none' });
+    src.add(['kto', 'beta'], ['rl_beta']);
+    src.add(['kto', 'desirable_weight'], ['kto_desirable_weight']);
+    src.add(['kto', 'undesirable_weight'], ['kto_undesirable_weight']);
+    return {
+      plan: {
+        objective: 'kto',
+        kto: ktoPlan(cfg.rl_beta, cfg.kto_desirable_weight, cfg.kto_undesirable_weight),
+      },
+      carried: new Set(['rl', 'rl_beta', 'kto_desirable_weight', 'kto_undesirable_weight']),
+    };
+  }
   if (rl !== 'dpo' && rl !== 'ipo') return null;
   const betaKey = cfg.rl_beta === undefined && cfg.dpo_beta !== undefined ? 'dpo_beta' : 'rl_beta';
   src.add(['objective'], ['rl'], { transform: 'none' });
@@ -86,6 +109,16 @@ export function axolotlPreference(cfg: Obj, src: SourceRecorder): PreferencePlan
 export function llamaFactoryPreference(cfg: Obj, stage: string, src: SourceRecorder): PreferencePlan | null {
   const loss = asString(cfg.pref_loss) ?? 'sigmoid';
   if (stage === 'dpo' && (loss === 'orpo' || loss === 'simpo')) return llamaFactoryReferenceFree(cfg, loss, src);
+  if (stage === 'kto') {
+    src.add(['objective'], ['stage'], { transform: 'none' });
+    src.add(['kto', 'beta'], ['pref_beta']);
+    src.add(['kto', 'desirable_weight'], ['kto_chosen_weight']);
+    src.add(['kto', 'undesirable_weight'], ['kto_rejected_weight']);
+    return {
+      plan: { objective: 'kto', kto: ktoPlan(cfg.pref_beta, cfg.kto_chosen_weight, cfg.kto_rejected_weight) },
+      carried: new Set(['stage', 'pref_beta', 'kto_chosen_weight', 'kto_rejected_weight']),
+    };
+  }
   if (stage !== 'dpo' || (loss !== 'sigmoid' && loss !== 'hinge' && loss !== 'ipo')) return null;
   src.add(['objective'], ['stage'], { transform: 'none' });
   src.add(['dpo', 'loss'], ['pref_loss']);

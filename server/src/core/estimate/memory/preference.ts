@@ -6,23 +6,33 @@
  * disabled (no extra weights); for full fine-tuning TRL keeps a frozen copy of the weights. TRL's loss holds the
  * reference's logits until compute_loss returns (its `ref_outputs`), through the policy's log-softmax; the bundled
  * trainer keeps only the reference's per-row log-prob sums. ORPO and SimPO have no reference: two sequences per
- * example, no reference forward, no copy.
+ * example, no reference forward, no copy. KTO's rows are unpaired: one sequence per example with gradient, plus a
+ * mismatched KL sequence scored under no_grad by the policy and the reference, and the reference on the row itself:
+ * three more forwards, none of them keeping activations.
  */
 import type { Engine, TrainingPlan } from '../../plan/types';
 import type { Term } from './types';
 
 export function isPreference(plan: TrainingPlan): boolean {
-  return plan.objective === 'dpo' || plan.objective === 'orpo' || plan.objective === 'simpo';
+  return plan.objective !== undefined && plan.objective !== 'sft';
 }
 
-/** Whether the objective scores each batch against a reference model too (DPO; ORPO and SimPO are reference-free). */
+/** Whether the objective scores each batch against a reference model too (DPO, KTO; ORPO and SimPO are reference-free). */
 export function hasReference(plan: TrainingPlan): boolean {
-  return plan.objective === 'dpo';
+  return plan.objective === 'dpo' || plan.objective === 'kto';
 }
 
-/** Sequences per training example: 2 for a preference pair (chosen and rejected), 1 otherwise. */
+/**
+ * Forwards without gradient per step beside the policy's own: DPO's reference forward over the same rows; KTO's
+ * reference forward, and the policy's and the reference's over the KL rows.
+ */
+export function extraForwards(plan: TrainingPlan): number {
+  return plan.objective === 'kto' ? 3 : plan.objective === 'dpo' ? 1 : 0;
+}
+
+/** Sequences per training example with gradient: 2 for a pair (chosen and rejected), 1 otherwise (KTO's rows too). */
 export function sequencesPerExample(plan: TrainingPlan): number {
-  return isPreference(plan) ? 2 : 1;
+  return isPreference(plan) && plan.objective !== 'kto' ? 2 : 1;
 }
 
 /**
@@ -38,7 +48,8 @@ export function referenceCopy(
   paramBytes: number,
   weightShards: number,
 ): Term | null {
-  if (!hasReference(plan) || plan.method !== 'full' || engine === 'lora-lens') return null;
+  if (!hasReference(plan) || plan.method !== 'full' || (engine === 'lora-lens' && plan.objective === 'dpo'))
+    return null;
   return {
     key: 'weights',
     label: 'Reference model (frozen copy, DPO)',
@@ -74,6 +85,8 @@ export function preferenceNote(plan: TrainingPlan, engine: Engine): string | nul
       : engine === 'lora-lens'
         ? 'the reference log-probabilities computed once before training (no copy of the weights)'
         : 'a frozen reference copy of the weights';
+  if (plan.objective === 'kto')
+    return `Preference training (KTO): each example is one sequence with gradient, plus a mismatched KL sequence scored under no_grad by the model and the reference (three forwards more than SFT, no extra activations); plus ${reference}. Derived from TRL's and the trainer's code, not yet calibrated on a GPU.`;
   const name = plan.objective === 'orpo' ? 'ORPO' : plan.objective === 'simpo' ? 'SimPO' : 'DPO';
   return `Preference training (${name}): each example is two sequences (chosen and rejected) in one forward, so a micro-batch of ${plan.training.per_device_train_batch_size} holds ${2 * plan.training.per_device_train_batch_size} rows of max_length; plus ${reference}. Derived from TRL's and the trainer's code, not yet calibrated on a GPU.`;
 }

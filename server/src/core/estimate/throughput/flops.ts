@@ -12,7 +12,7 @@ import type { ModelSpec } from '../../models/types';
 import { linearModules, loraParameters, selectTargets } from '../../models/params';
 import { checkpointedLayers } from '../../plan/checkpointing';
 import type { TrainingPlan } from '../../plan/types';
-import { hasReference, sequencesPerExample } from '../memory/preference';
+import { extraForwards, sequencesPerExample } from '../memory/preference';
 
 export interface StepWork {
   /** Tokens in one micro batch (batch × sequence) and micro batches per optimizer step. */
@@ -87,8 +87,8 @@ function adamBytesPerParam(plan: TrainingPlan): number {
 /** The work of one optimizer step of `plan` on `spec`. */
 export function stepWork(spec: ModelSpec, plan: TrainingPlan): StepWork {
   const seq = plan.data.max_length;
-  // A preference pair is two sequences (chosen and rejected) in one forward; DPO adds a reference forward.
-  const reference = hasReference(plan);
+  // A preference pair is two sequences (chosen and rejected) in one forward; DPO adds a reference forward, KTO three.
+  const frozen = extraForwards(plan);
   const tokensPerMicroBatch = plan.training.per_device_train_batch_size * seq * sequencesPerExample(plan);
   const layersWeights = activeLinearWeights(spec) * spec.numLayers;
   const head = spec.vocabSize * spec.hiddenSize;
@@ -100,12 +100,12 @@ export function stepWork(spec: ModelSpec, plan: TrainingPlan): StepWork {
 
   // DPO's reference: one more forward of the frozen model over the same rows, under no_grad (the adapter disabled,
   // or TRL's reference copy for full fine-tuning).
-  const referenceForward = reference ? 2 * (layersWeights + head) : 0;
+  const referenceForward = frozen * 2 * (layersWeights + head);
   const forward = 2 * (layersWeights + head + lora) + referenceForward;
   const backwardInput = 2 * (layersWeights + head + lora);
   const backwardWeight = full ? 2 * (layersWeights + head) : 2 * lora;
   const recompute = gc * 2 * (layersWeights + lora);
-  const attention = attnForward * (1 + 2 + gc + (reference ? 1 : 0));
+  const attention = attnForward * (1 + 2 + gc + frozen);
 
   const trainable = full ? storedLinearWeights(spec) + head * (spec.tiedEmbeddings ? 1 : 2) : lora;
   // Built-in NF4 and bitsandbytes both write the bf16 weight (2 B) from 0.5 B of codes, once per pass through it.
