@@ -12,6 +12,7 @@ from torch import nn
 
 from . import lora as lora_mod
 from .checkpointing import CheckpointingError, apply_checkpointing
+from .kernels import fused_ops
 from .loss import LogitTransform, OutputHead, transformed_logits
 from .model.load_progress import LoadListener, LoadReport
 from .nf4 import quantize_model
@@ -246,6 +247,8 @@ def apply_method(
     else:
         for p in model.parameters():
             p.requires_grad_(True)
+    if fused_ops.requested():  # LORA_LENS_FUSED_KERNELS=1: Triton RMSNorm and RoPE (off until measured on a GPU)
+        fused_ops.install(model)
     return Setup(model, param_dtype, autocast, backend, targets)
 
 
