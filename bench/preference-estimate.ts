@@ -16,7 +16,7 @@ import { catalogModel } from '../server/src/core/models/catalog';
 export interface PreferenceGpuCase {
   name: string;
   model: string;
-  objective: 'sft' | 'dpo' | 'orpo' | 'simpo';
+  objective: 'sft' | 'dpo' | 'orpo' | 'simpo' | 'kto';
   method: 'lora' | 'full';
   maxLength: number;
   batchSize: number;
@@ -79,6 +79,14 @@ export const CASES: PreferenceGpuCase[] = [
     method: 'lora',
     maxLength: 1024,
     batchSize: 2,
+  },
+  {
+    name: '1.5b-lora-kto-b4',
+    model: 'Qwen/Qwen2.5-1.5B',
+    objective: 'kto',
+    method: 'lora',
+    maxLength: 1024,
+    batchSize: 4,
   },
   {
     name: '0.5b-full-dpo-b1',
