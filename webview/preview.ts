@@ -258,6 +258,8 @@ const KEYS: Record<string, () => void> = {
   PageUp: () => move(-10),
   f: () => setMode('first'),
   s: () => setMode('sample'),
+  // Render again (the dataset or the config changed): the extension runs the trainer's verb again.
+  r: () => vscode.postMessage({ type: 'reload' }),
 };
 
 document.addEventListener('keydown', (event) => {

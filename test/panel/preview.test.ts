@@ -231,6 +231,13 @@ test('the spot check is walked and marked with the keyboard, and the review surv
   // Remarking a row: the latest line wins.
   await second.page.keyboard.press('g');
   await second.page.waitForFunction(() => document.querySelector('#summary')?.textContent?.includes('bad 0'));
+  // r asks the extension to render the rows again.
+  await second.page.keyboard.press('r');
+  assert.ok(
+    await second.page.evaluate(() =>
+      (window as unknown as { posted: FromPreview[] }).posted.some((m) => m.type === 'reload'),
+    ),
+  );
   await second.page.close();
 
   // A row whose content changed since its mark is not counted: its mark is stale.

@@ -26,7 +26,7 @@ export function renderPreviewHtml(assets: PreviewAssets, title = 'Training data 
 <header id="header"><span class="muted">Rendering rows with the trainer…</span></header>
 <ul id="notes" hidden></ul>
 <main id="rows" role="listbox" tabindex="0" aria-label="Training rows"></main>
-<footer id="keys" class="muted">↑/↓ or j/k: row · PgUp/PgDn · g good · b bad · u unsure · f first rows · s spot check · masked tokens are dimmed, trained ones underlined</footer>
+<footer id="keys" class="muted">↑/↓ or j/k: row · PgUp/PgDn · g good · b bad · u unsure · f first rows · s spot check · r render again · masked tokens are dimmed, trained ones underlined</footer>
 <script nonce="${assets.nonce}" src="${escape(assets.script)}"></script>
 </body>
 </html>`;
