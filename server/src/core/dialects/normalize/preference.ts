@@ -17,7 +17,7 @@ import type { SourceRecorder } from './sourceMap';
 
 export interface PreferencePlan {
   /** The plan's objective and its block. */
-  plan: Pick<TrainingPlan, 'objective' | 'dpo' | 'orpo' | 'simpo'>;
+  plan: Pick<TrainingPlan, 'objective' | 'dpo' | 'orpo' | 'simpo' | 'kto'>;
   /** The tool's keys the plan now carries (no longer reported as lost). */
   carried: ReadonlySet<string>;
 }
