@@ -37,5 +37,5 @@ def test_objectives_are_chosen_by_name_sft_by_default(tmp_path: Path):
         def __init__(self, name: str) -> None:
             self.objective = name
 
-    with pytest.raises(PlanError, match="objective 'ppo' is not one this trainer has \\(dpo, sft\\)"):
+    with pytest.raises(PlanError, match="objective 'ppo' is not one this trainer has \\(dpo, kto, orpo, sft, simpo\\)"):
         objective_for(WithObjective("ppo"))  # type: ignore[arg-type]
