@@ -3,7 +3,7 @@ import { DiagnosticSeverity, type Diagnostic, type Position } from 'vscode-langu
 import { keyRange, valueRange, type ConfigDocument, type NodePath } from '../document/configDocument';
 import type { DatasetFacts, InspectOptions, RowLayout } from '../data';
 import { tokenizerPathFor } from '../data';
-import { PREFERENCE_LAYOUT } from '../data/layout';
+import { objectiveLayout } from '../data/layout';
 import { isDatasetReference } from '../dialects/normalize/datasetRef';
 import { gpuFromSetting, type GpuSpec } from '../gpu';
 import { closestGpuName } from '../gpu/catalog';
@@ -50,8 +50,8 @@ export function analyzePlan(
     if (!found) analysis.pendingDatasets.push({ path, options });
     return found;
   };
-  // Preference rows are read as pairs whatever data.format says (the trainer reads them so for objective: dpo).
-  const preference = plan.objective === 'dpo' ? PREFERENCE_LAYOUT : undefined;
+  // Preference rows are read as the objective reads them whatever data.format says (pairs; KTO's unpaired rows).
+  const preference = objectiveLayout(plan.objective);
   analysis.dataset = facts(plan.data.train, rowLayouts.train ?? preference);
   const evalDataset = facts(plan.data.eval, rowLayouts.eval ?? preference);
 

@@ -24,6 +24,16 @@ export const PREFERENCE_LAYOUT: RowLayout = {
   rejected: 'rejected',
 };
 
+/** KTO's unpaired rows (`{"prompt", "completion", "label"}`, strings or chat messages, a boolean label): the trainer
+ * checks each row when it reads it; here they are counted and measured, never called wrong. */
+export const KTO_LAYOUT: RowLayout = { kind: 'unchecked', label: '`objective: kto`' };
+
+/** The row layout an objective reads whatever data.format says: pairs for DPO, ORPO and SimPO, KTO's rows; SFT none. */
+export function objectiveLayout(objective: string | undefined): RowLayout | undefined {
+  if (objective === 'kto') return KTO_LAYOUT;
+  return objective === 'dpo' || objective === 'orpo' || objective === 'simpo' ? PREFERENCE_LAYOUT : undefined;
+}
+
 /** What the inspector's cache keys on (two layouts read the same file differently). */
 export function layoutKey(layout: RowLayout | undefined): string {
   return layout ? JSON.stringify(layout) : '';

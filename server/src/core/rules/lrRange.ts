@@ -12,7 +12,7 @@ export const lrRange: Rule = {
   summary: 'Learning rate outside the typical band of the method (LoRA/QLoRA 1e-4 to 3e-4, full 1e-5 to 5e-5).',
   check({ doc, plan }) {
     // Preference training has its own, far lower band (dpo-learning-rate).
-    if (plan.objective === 'dpo') return [];
+    if (plan.objective && plan.objective !== 'sft') return [];
     const lr = plan.training.learning_rate;
     const [low, high] = BANDS[plan.method];
     // A relative tolerance, so 3.0e-4 written as 0.0003000001 does not fire.
