@@ -151,3 +151,32 @@ test('lora-lens estimate shows what auto chose and how many layers it checkpoint
   assert.match(r.stdout, new RegExp(`· gradient checkpointing: first ${k} layers \\(auto\\) ·`));
   assert.match(r.stdout, new RegExp(`checkpointed inputs \\(${k} of 28 layers\\)`));
 });
+
+test('gradient_checkpointing: true where auto fits faster gets an info with the auto quick fix; auto itself does not', async () => {
+  const { analyzeForCli } = await import('../../server/src/cli/analysisEnvironment');
+  const dir = mkdtempSync(join(tmpdir(), 'll-auto-fix-'));
+  writeFileSync(join(dir, 't.jsonl'), '{"text":"hello"}\n');
+  const config = (gc: string) =>
+    [
+      'model: Qwen/Qwen2-7B',
+      'method: lora',
+      'data: {train: t.jsonl, format: text, max_length: 2048}',
+      `training: {per_device_train_batch_size: 1, gradient_checkpointing: ${gc}}`,
+      'hardware: {gpu: H100}',
+      '',
+    ].join('\n');
+  const findings = async (gc: string) =>
+    (await analyzeForCli(config(gc), join(dir, 'a.finetune.yaml'))).diagnostics.filter(
+      (d) => d.code === 'gradient-checkpointing',
+    );
+  const [full] = await findings('true');
+  assert.ok(full, 'no finding for true');
+  assert.match(full.message, /auto still fits and recomputes less: no layer checkpointed: ≈ [\d.]+ GiB .*× faster/);
+  const fixes = (full.data as { fixes: Array<{ title: string; edits: Array<{ value: unknown }> }> }).fixes;
+  assert.deepEqual(
+    fixes.map((f) => f.edits.map((e) => e.value)),
+    [['auto']],
+  );
+  assert.deepEqual(await findings('auto'), []);
+  assert.deepEqual(await findings('false'), []); // 2,048 tokens: not long enough for the off-at-long-length finding
+});
