@@ -1222,6 +1222,11 @@ const CONFIG_ENTRIES: ConfigEntry[] = [
   },
 ];
 
+/** The published config.json values of each layout-family entry, by canonical id (the parity test builds them in transformers). */
+export const CATALOG_CONFIGS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = Object.fromEntries(
+  CONFIG_ENTRIES.map((e) => [e.ids[0]!, e.config]),
+);
+
 /** Where each catalog entry of a layout family comes from, by canonical id (tests and docs read it). */
 export const CATALOG_SOURCES: Readonly<Record<string, string>> = Object.fromEntries(
   CONFIG_ENTRIES.map((e) => [e.ids[0]!, e.source]),
