@@ -162,7 +162,22 @@ EXPECTED = {case: estimate for case, estimate in CASES}
 
 
 def measure_with_estimate(*case: Any) -> dict[str, Any]:
-    row = base.measure(*case)
+    try:
+        row = base.measure(*case)
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except (
+        ValueError,
+        RuntimeError,
+        TypeError,
+        NotImplementedError,
+    ) as error:  # cannot build or train: go on
+        print(f"FAILED {case}: {type(error).__name__}: {error}", flush=True)
+        return {
+            "arch": case[0],
+            "case": list(case),
+            "error": f"{type(error).__name__}: {error}",
+        }
     estimate = EXPECTED[tuple(case)]
     row["estimate_gib"] = estimate
     row["error_pct"] = round(
@@ -209,7 +224,11 @@ def main() -> None:
     )
     base.append_rows(out, only, [case for case, _ in CASES], measure_with_estimate)
     with open(out, encoding="utf-8") as rows:
-        errors = [json.loads(line)["error_pct"] for line in rows if line.strip()]
+        errors = [
+            row["error_pct"]
+            for row in map(json.loads, filter(str.strip, rows))
+            if "error_pct" in row
+        ]
     if errors:
         mean = sum(abs(e) for e in errors) / len(errors)
         print(
