@@ -42,6 +42,11 @@ def oom_advice(plan: TrainingPlan, estimate_peak_bytes: float | None, total: flo
         advice.append(
             "set training.gradient_checkpointing: true (activations are recomputed in backward; ~30% slower, far less memory)"
         )
+    elif t.checkpoint_layers >= 0:  # auto chose a count from the estimate: the memory it left out was too little
+        advice.append(
+            f"set training.gradient_checkpointing: true (auto checkpointed only the first {t.checkpoint_layers} "
+            "decoder layers; all of them keep about one layer's activations)"
+        )
     if d.max_length > 512:
         advice.append(f"lower data.max_length from {d.max_length} to {d.max_length // 2} if your examples allow it")
     if plan.precision in ("bf16-mixed", "fp16-mixed") and plan.method == "full":

@@ -73,3 +73,16 @@ def test_no_checkpointing_and_true_without_a_count() -> None:
 def test_a_count_past_the_models_layers_is_refused_with_what_to_do() -> None:
     with pytest.raises(ModelError, match=r"checkpoint_layers is 9 but the model has 4 decoder layers.*lora-lens check"):
         _model(True, 9)
+
+
+def test_out_of_memory_advice_under_auto_says_to_checkpoint_every_layer() -> None:
+    from lora_lens_trainer.memory import oom_advice
+
+    def plan(**training: object):
+        overrides = {f"training__{k}": v for k, v in training.items()}
+        return plan_from_dict(make_plan("/m", "/data/train.jsonl", method="lora", **overrides))
+
+    auto = oom_advice(plan(gradient_checkpointing=True, checkpoint_auto=True, checkpoint_layers=3), None, 80 * 2**30)
+    assert any("auto checkpointed only the first 3 decoder layers" in a for a in auto), auto
+    full = oom_advice(plan(gradient_checkpointing=True), None, 80 * 2**30)
+    assert not any("gradient_checkpointing" in a for a in full), full
