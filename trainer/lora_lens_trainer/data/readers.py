@@ -27,13 +27,16 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     if not p.is_file():
         raise DataError(f"{p}: no such file")
     suffix = p.suffix.lower()
-    if suffix == ".jsonl":
-        return _read_jsonl(p)
-    if suffix == ".json":
-        return _read_json(p)
-    if suffix == ".csv":
-        with open(p, newline="", encoding="utf-8") as fh:
-            return [dict(row) for row in csv.DictReader(fh)]
+    try:
+        if suffix == ".jsonl":
+            return _read_jsonl(p)
+        if suffix == ".json":
+            return _read_json(p)
+        if suffix == ".csv":
+            with open(p, newline="", encoding="utf-8") as fh:
+                return [dict(row) for row in csv.DictReader(fh)]
+    except UnicodeDecodeError as error:
+        raise _not_utf8(p) from error
     if suffix == ".parquet":
         try:
             import pyarrow.parquet as pq
@@ -41,6 +44,21 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
             raise DataError(f"{p}: reading .parquet needs pyarrow (pip install pyarrow)") from error
         return pq.read_table(p).to_pylist()
     raise DataError(f"{p}: unsupported extension {suffix!r} (use .jsonl, .json, .csv or .parquet)")
+
+
+def _not_utf8(p: Path) -> DataError:
+    """The first line that is not UTF-8, found again byte line by byte line: the text reader decodes in chunks, so
+    its error says neither the line nor the column."""
+    with open(p, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return DataError(
+                    f"{p}:{number}: not UTF-8 text (byte 0x{raw[error.start]:02x} at column {error.start + 1}); "
+                    "save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)"
+                )
+    return DataError(f"{p}: not UTF-8 text; save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)")
 
 
 def _read_jsonl(p: Path) -> list[dict[str, Any]]:
