@@ -1,0 +1,60 @@
+"""Where an export writes: `--out` never replaces what the export did not write. A merged folder replaced an
+existing --out folder whole (staged_dir moves the old one aside and deletes it), so `--out ~/models` or the base
+model's own folder lost every file in it; a GGUF replaced any file. Refused with what to do; an earlier export of
+the same kind is still replaced (re-exporting to the same place)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch", reason="the export tests train with the real trainer: they need torch")
+pytest.importorskip("transformers", reason="the export tests need transformers")
+pytest.importorskip("gguf", reason="the GGUF export needs the gguf package (scripts/setup-trainer-venv.sh)")
+
+from tests.cpu.test_export import _report, export, train_run  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_run(tmp_path_factory.mktemp("target"), "llama", "lora", steps=2)
+
+
+def test_a_folder_holding_other_files_is_not_replaced(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "models"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    proc = export(run_dir, "--format", "merged", "--out", str(out))
+    assert proc.returncode == 1
+    assert f"{out} already holds files this export did not write (notes.txt)" in proc.stderr, proc.stderr[-2000:]
+    assert "name a new folder" in proc.stderr
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+@pytest.mark.parametrize("which", ["run", "model"])
+def test_the_run_folder_and_the_base_model_are_never_the_target(run_dir: Path, which: str) -> None:
+    import json
+
+    model_dir = Path(json.loads((run_dir / "plan.json").read_text())["model"]["name_or_path"])
+    out = run_dir if which == "run" else model_dir
+    before = sorted(p.name for p in out.iterdir())
+    proc = export(run_dir, "--format", "merged", "--out", str(out))
+    assert proc.returncode == 1 and "name a new folder" in proc.stderr, proc.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_a_gguf_never_replaces_another_kind_of_file(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "train.jsonl"
+    out.write_text('{"text": "my data"}\n', encoding="utf-8")
+    proc = export(run_dir, "--out", str(out))
+    assert proc.returncode == 1
+    assert f"{out} exists and is not a GGUF file" in proc.stderr, proc.stderr[-2000:]
+    assert out.read_text(encoding="utf-8") == '{"text": "my data"}\n'
+
+
+def test_an_earlier_export_is_replaced(run_dir: Path, tmp_path: Path) -> None:
+    for fmt, out in (("merged", tmp_path / "merged"), ("gguf", tmp_path / "model.gguf")):
+        first = _report(export(run_dir, "--format", fmt, "--out", str(out)))
+        again = _report(export(run_dir, "--format", fmt, "--out", str(out)))
+        assert first["path"] == again["path"] == str(out) and out.exists()
