@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { CATALOG_SOURCES, catalogModel } from '../../server/src/core/models/catalog';
 import { countParameters, linearModules, moduleInstances } from '../../server/src/core/models/params';
 import { specFromConfig } from '../../server/src/core/models/fromConfig';
-import { measurementPlan, type Measurement } from '../../server/src/core/estimate/memory/calibration';
+import { MEASURED_ARCH, measurementPlan, type Measurement } from '../../server/src/core/estimate/memory/calibration';
 import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
 import { activationBytesPerToken, type ActivationInputs } from '../../server/src/core/estimate/memory/activations';
 import { lookupGpuName } from '../../server/src/core/gpu/catalog';
@@ -224,4 +224,19 @@ test('a plain MLP and a shared norm keep less per token than the gated, two-norm
   const plain = activationBytesPerToken(inputs(phi2)).layer;
   const gated = activationBytesPerToken(inputs(llamaShaped)).layer;
   assert.ok(plain < gated, `${plain} < ${gated}`);
+});
+
+test('the GPU script names each family so that its rows resolve to the catalog', () => {
+  for (const arch of [
+    'falcon-7b',
+    'starcoder2-3b',
+    'olmo-1b',
+    'olmo2-7b',
+    'glm-4-9b',
+    'glm4-9b-0414',
+    'phi-2',
+    'deepseek-v2-lite',
+  ]) {
+    assert.ok(catalogModel(MEASURED_ARCH[arch]!), arch);
+  }
 });

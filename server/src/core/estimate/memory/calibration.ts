@@ -52,6 +52,15 @@ export const MEASURED_ARCH: Record<string, string> = {
   'qwen3-0.6b': 'Qwen/Qwen3-0.6B-Base',
   'qwen3-1.7b': 'Qwen/Qwen3-1.7B-Base',
   'qwen3-8b': 'Qwen/Qwen3-8B-Base',
+  // bench/gpu/measure_layout_families.py
+  'falcon-7b': 'tiiuae/falcon-7b',
+  'starcoder2-3b': 'bigcode/starcoder2-3b',
+  'olmo-1b': 'allenai/OLMo-1B-hf',
+  'olmo2-7b': 'allenai/OLMo-2-1124-7B',
+  'glm-4-9b': 'THUDM/glm-4-9b-hf',
+  'glm4-9b-0414': 'THUDM/GLM-4-9B-0414',
+  'phi-2': 'microsoft/phi-2',
+  'deepseek-v2-lite': 'deepseek-ai/DeepSeek-V2-Lite',
 };
 
 /** Parses JSON lines, skipping blank lines. */
