@@ -45,7 +45,7 @@ test("without Triton, the reference path's buffer lives in the layer phase only,
     tritonLoss: false,
   });
   const labels = est.phases.flatMap((p) => p.terms.map((t) => `${p.name}: ${t.label}`));
-  assert.ok(!labels.some((l) => /workspace \(built-in NF4/.test(l)), labels.join('\n'));
+  assert.ok(!labels.some((l) => /Dequantized weight workspace/.test(l)), labels.join('\n'));
   const layer = est.phases.find((p) => p.name === 'layer recompute')!;
   const ref = layer.terms.find((t) => t.label === 'Dequantized weight (built-in NF4)');
   assert.ok(ref && ref.bytes > 0, `reference buffer ${ref?.bytes}`);

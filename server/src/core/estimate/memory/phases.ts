@@ -244,7 +244,7 @@ function addNf4Workspace(ctx: EstimateContext, phases: Phase[]): void {
   if (!nf4Workspace(ctx)) return;
   const bytes = 2 * ctx.largest;
   for (const p of phases) {
-    p.terms.push(transient('Dequantized weight workspace (built-in NF4, bf16, largest weight, shared)', bytes));
+    p.terms.push(transient('Dequantized weight workspace (NF4, bf16)', bytes));
     p.bytes += bytes;
   }
 }
