@@ -12,6 +12,7 @@ from typing import Any
 
 from . import ExportError
 from .architectures import architecture_of
+from .target import check_target
 from .weights import weight_source
 
 FORMATS = ("gguf", "merged")
@@ -49,6 +50,7 @@ def export_run(run_dir: Path, plan: Any, fmt: str, quant: str, out: Path | None,
     source.device = _work_device()
     arch = architecture_of(source.config)
     target = out or default_out(run_dir, fmt, quant, plan.model.name_or_path)
+    check_target(target, fmt, [run_dir, source.model_dir, source.tokenizer_dir])
     remove_dead_temporaries(target.parent)
     report: dict[str, Any] = {"format": fmt, "method": plan.method, "architecture": arch.hf_name}
     if fmt == "merged":
