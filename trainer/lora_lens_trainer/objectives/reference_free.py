@@ -142,6 +142,9 @@ class _ReferenceFreeObjective(DpoObjective):
     def nll_weight(self) -> float:
         return 1.0
 
+    def prepare(self, parts: ModelParts) -> None:
+        """Nothing to precompute: there is no reference (DPO's full-fine-tuning reference log-probs do not apply)."""
+
     def pair_terms(self, scores: PairScores) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Each pair's loss term and the extra metric values per pair (beyond DPO's six), in self.metrics order."""
         raise NotImplementedError
