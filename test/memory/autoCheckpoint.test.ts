@@ -20,6 +20,7 @@ import type { TrainingPlan } from '../../server/src/core/plan/types';
 import { buildPlan } from '../../server/src/core/analysis/buildPlan';
 import { runCommand } from '../../server/src/cli/estimate';
 import { runCommandIn } from '../helpers/cli';
+import { analyzeForCli } from '../../server/src/cli/analysisEnvironment';
 
 const gpu = (name: string) => (lookupGpuName(name) as { ok: true; gpu: GpuSpec }).gpu;
 const row = (o: Partial<Measurement>): Measurement => ({
@@ -153,7 +154,6 @@ test('lora-lens estimate shows what auto chose and how many layers it checkpoint
 });
 
 test('gradient_checkpointing: true where auto fits faster gets an info with the auto quick fix; auto itself does not', async () => {
-  const { analyzeForCli } = await import('../../server/src/cli/analysisEnvironment');
   const dir = mkdtempSync(join(tmpdir(), 'll-auto-fix-'));
   writeFileSync(join(dir, 't.jsonl'), '{"text":"hello"}\n');
   const config = (gc: string) =>
@@ -171,7 +171,10 @@ test('gradient_checkpointing: true where auto fits faster gets an info with the 
     );
   const [full] = await findings('true');
   assert.ok(full, 'no finding for true');
-  assert.match(full.message, /auto still fits and recomputes less: no layer checkpointed: ≈ [\d.]+ GiB .*× faster/);
+  assert.match(
+    String(full.message),
+    /auto still fits and recomputes less: no layer checkpointed: ≈ [\d.]+ GiB .*× faster/,
+  );
   const fixes = (full.data as { fixes: Array<{ title: string; edits: Array<{ value: unknown }> }> }).fixes;
   assert.deepEqual(
     fixes.map((f) => f.edits.map((e) => e.value)),
