@@ -35,8 +35,22 @@ class EvalOptions:
     stop_at_end_of_turn: bool = True
 
 
+# What an evaluation folder holds (predictions and report here, metrics.json from the CLI): --replace replaces a
+# folder of these alone, since the new one takes the whole folder's place (atomic.staged_dir).
+EVAL_FILES = frozenset({"predictions.jsonl", "report.json", "metrics.json"})
+
+
 def out_folder(target: EvalTarget, options: EvalOptions) -> Path:
     out = options.out or target.folder / "eval"
+    if out.resolve() == target.folder.resolve() or out.resolve() in target.folder.resolve().parents:
+        raise EvalError(f"--out {out} is or holds {target.folder}, which is being evaluated; name a new folder")
+    stray = sorted(p.name for p in out.iterdir() if p.name not in EVAL_FILES) if out.is_dir() else []
+    if stray or (out.exists() and not out.is_dir()):
+        shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
+        raise EvalError(
+            f"{out} holds files an evaluation did not write ({shown or 'it is a file'}), and the evaluation "
+            "replaces its folder whole; name a new folder with --out"
+        )
     if out.exists() and not options.replace:
         raise EvalError(
             f"{out} exists already (an earlier evaluation); pass --replace to evaluate again (it is "
