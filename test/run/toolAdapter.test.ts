@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventValidator, type TrainerEvent } from '../../server/src/runs/events';
 import { ToolOutputAdapter, type ToolRunContext } from '../../server/src/runs/tools/adapter';
+import { formatProgress } from '../../server/src/runs/progress';
 import { parseGpuMemoryLine, startGpuSampler, type GpuReading } from '../../server/src/runs/tools/gpuSampler';
 
 const fixtures = join(__dirname, '../fixtures/tools');
@@ -69,6 +70,26 @@ test("a real Trainer run's output (stdout dicts, stderr bars, interleaved) becom
   assert.equal(end.event, 'end');
   assert.equal(end.status, 'completed');
   assert.equal(end.final_loss, 4.748);
+});
+
+test('a log dict read before the first bar (stdout ahead of stderr) has no total yet: total_steps 0, not 1/1', () => {
+  const clock = { t: 1000 };
+  const adapter = new ToolOutputAdapter({ ...context('axolotl', clock), loggingSteps: null });
+  const first = adapter.line("{'loss': '2.494', 'grad_norm': '2', 'learning_rate': '0.0001995', 'epoch': '0.0025'}");
+  clock.t += 1;
+  const bar = adapter.line('\r  0%|██        | 1/400 [00:00<00:01, 4it/s]');
+  const second = adapter.line("{'loss': '2.488', 'grad_norm': '1.5', 'learning_rate': '0.000199', 'epoch': '0.005'}");
+  valid([...first, ...bar, ...second]);
+  const steps = [...first, ...second].filter((e) => e.event === 'step');
+  assert.deepEqual(
+    steps.map((s) => [s.step, s.total_steps, s.eta_s === null]),
+    [
+      [1, 0, true],
+      [2, 400, false],
+    ],
+  );
+  assert.match(formatProgress(steps[0]!, 0), /^step 1 {2}loss 2\.4940/);
+  assert.match(formatProgress(steps[1]!, 0), /^step 2\/400 {2}/);
 });
 
 test('an out-of-memory death: an oom error with the estimate and advice, then end failed', () => {

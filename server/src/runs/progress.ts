@@ -35,10 +35,10 @@ function memoryText(step: StepEvent): string {
 }
 
 export function formatProgress(step: StepEvent, barWidth: number): string {
-  const total = Math.max(step.total_steps, 1);
-  const fraction = Math.min(1, step.step / total);
+  // total_steps 0: another tool's run whose total is not read yet (no bar, no fraction).
+  const fraction = step.total_steps > 0 ? Math.min(1, step.step / step.total_steps) : 0;
   const parts = [
-    `step ${step.step}/${step.total_steps}`,
+    step.total_steps > 0 ? `step ${step.step}/${step.total_steps}` : `step ${step.step}`,
     `loss ${step.loss.toFixed(4)}`,
     `lr ${step.learning_rate.toExponential(2)}`,
     ...preferenceText(step),

@@ -242,14 +242,18 @@ export class ToolOutputAdapter {
     }
     if (tokensPerSecond === null && this.bar?.stepsPerSecond && this.ctx.tokensPerStep)
       tokensPerSecond = this.bar.stepsPerSecond * this.ctx.tokensPerStep;
-    const total = Math.max(this.total, step);
+    // Until the training bar is read the total is unknown (0, as in the start event): the bar goes to stderr and the
+    // first log dict to stdout, so the dict can come first, and "1/1 (100%)" would be a lie.
+    const total = this.total > 0 ? Math.max(this.total, step) : 0;
     const eta =
       remainingS ??
-      (this.bar?.stepsPerSecond
-        ? (total - step) / this.bar.stepsPerSecond
-        : step > 0
-          ? (elapsed / step) * (total - step)
-          : null);
+      (total === 0
+        ? null
+        : this.bar?.stepsPerSecond
+          ? (total - step) / this.bar.stepsPerSecond
+          : step > 0
+            ? (elapsed / step) * (total - step)
+            : null);
     return {
       event: 'step',
       time,
