@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import schema_check
-from .data.clean import clean_rows
+from .data.clean import clean_rows, row_key
 from .data.readers import DataError, read_dataset
 from .data.tokenize import IGNORE, Example, chat_template_for, row_example, trains_anything, truncated
 
@@ -46,7 +46,7 @@ class Selection:
 
 def content_hash(row: dict[str, Any]) -> str:
     """The row's identity for spot-check marks: sha256 of its canonical JSON, as read from the file."""
-    text = json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -160,7 +160,7 @@ def _duplicates(rows: list[dict[str, Any]]) -> dict[int, int]:
     seen: dict[str, int] = {}
     out: dict[int, int] = {}
     for i, row in enumerate(rows):
-        key = json.dumps(row, sort_keys=True, ensure_ascii=False)
+        key = row_key(row)
         if key in seen:
             out[i] = seen[key]
         else:

@@ -26,6 +26,12 @@ def _map_strings(value: Any, fn: Any) -> Any:
     return value
 
 
+def row_key(row: dict[str, Any]) -> str:
+    """A row's canonical JSON, its identity for data.dedupe and the preview's duplicate marks. A value JSON has no
+    form for (a parquet or Hub dataset's timestamp, date or bytes column) is written as its str()."""
+    return json.dumps(row, sort_keys=True, ensure_ascii=False, default=str)
+
+
 def clean_rows(rows: list[dict[str, Any]], *, dedupe: bool, html_strip: bool) -> tuple[list[dict[str, Any]], int]:
     """The cleaned rows and how many duplicates were dropped."""
     if html_strip:
@@ -35,7 +41,7 @@ def clean_rows(rows: list[dict[str, Any]], *, dedupe: bool, html_strip: bool) ->
     seen: set[str] = set()
     kept = []
     for row in rows:
-        key = json.dumps(row, sort_keys=True, ensure_ascii=False)
+        key = row_key(row)
         if key not in seen:
             seen.add(key)
             kept.append(row)
