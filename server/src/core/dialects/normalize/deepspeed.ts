@@ -28,7 +28,10 @@ export type ReadText = (path: string) => string | null;
 
 const readBounded: ReadText = (path) => {
   try {
-    if (statSync(path).size > MAX_JSON_BYTES) return null;
+    // Only a regular file is opened: a FIFO would block the language server until a writer came, /dev/zero (size 0)
+    // would fill its memory.
+    const stat = statSync(path);
+    if (!stat.isFile() || stat.size > MAX_JSON_BYTES) return null;
     return readFileSync(path, 'utf8');
   } catch {
     return null;
