@@ -4,7 +4,7 @@
  * review survives restarts and a crash loses at most the mark being written. The latest line of a row wins; a mark
  * whose hash no longer matches the row's content is kept in the file and reported as stale.
  */
-import { closeSync, constants, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { ReviewMark, Verdict } from '../../../server/src/protocol/preview';
 
@@ -58,9 +58,13 @@ export function readReview(path: string): { marks: Map<number, ReviewMark>; unre
  * file's place is refused (O_NOFOLLOW), so a mark never lands in a file the link points at.
  */
 export function appendMark(path: string, mark: ReviewMark): void {
-  const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+  const fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
   try {
-    writeSync(fd, `${JSON.stringify(mark)}\n`);
+    // A last line without its newline (saved by hand, or a write cut short) would swallow this mark: end it first.
+    const size = fstatSync(fd).size;
+    const last = Buffer.alloc(1);
+    const open = size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a;
+    writeSync(fd, `${open ? '\n' : ''}${JSON.stringify(mark)}\n`);
   } finally {
     closeSync(fd);
   }
