@@ -1,4 +1,4 @@
-"""Fused RMSNorm and RoPE (Triton, norm_rope_triton.py) behind the trainer's model path, with their PyTorch
+"""Fused RMSNorm, RoPE and SwiGLU (Triton, norm_rope_triton.py) behind the trainer's model path, with their PyTorch
 reference paths (transformers' own formulas) that the kernels are tested against.
 
 Off by default: LORA_LENS_FUSED_KERNELS=1 turns them on (`install(model)` in modeling.apply_method) until the GPU
@@ -10,6 +10,7 @@ under Triton's interpreter (TRITON_INTERPRET=1, the tests); anything else takes 
 - RoPE: q and k rotated by one launch each (one program per position, every head), in fp32 with one rounding; the
   backward applies the transposed rotation. Out of place both ways (see _RopeFn): one read and one write per element
   instead of eager PyTorch's six element-wise kernels.
+- SwiGLU: silu(gate) · up in one pass, saving gate and up only (eager also keeps silu's output).
 """
 
 from __future__ import annotations
@@ -203,6 +204,50 @@ def fused_rope(
     return q_out, k_out
 
 
+# ---------------------------------------------------------------- SwiGLU
+
+SWIGLU_BLOCK = 1024
+
+
+def swiglu_reference(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    """transformers' LlamaMLP / Qwen2MLP: act_fn(gate_proj(x)) * up_proj(x) with SiLU."""
+    return torch.nn.functional.silu(gate) * up
+
+
+class _SwiGLUFn(torch.autograd.Function):
+    """Saves gate and up only (eager keeps silu's input, its output and up: one i-wide tensor more per token)."""
+
+    @staticmethod
+    def forward(ctx: Any, gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+        g, u = gate.contiguous(), up.contiguous()
+        out = torch.empty_like(g)
+        n = g.numel()
+        _module(_interpreting()).swiglu_kernel[(-(-n // SWIGLU_BLOCK),)](
+            g, u, out, g, g, g, n, BLOCK=SWIGLU_BLOCK, BACKWARD=False
+        )
+        ctx.save_for_backward(g, u)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        g, u = ctx.saved_tensors
+        dy = dy.contiguous()
+        dg, du = torch.empty_like(g), torch.empty_like(u)
+        n = g.numel()
+        _module(_interpreting()).swiglu_kernel[(-(-n // SWIGLU_BLOCK),)](
+            g, u, g, dy, dg, du, n, BLOCK=SWIGLU_BLOCK, BACKWARD=True
+        )
+        return dg, du
+
+
+def fused_swiglu(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    """silu(gate) * up through the kernel where it runs, else the reference."""
+    if not runs_on(gate) or up.dtype != gate.dtype or up.shape != gate.shape:
+        return swiglu_reference(gate, up)
+    out: torch.Tensor = _SwiGLUFn.apply(gate, up)
+    return out
+
+
 # ---------------------------------------------------------------- wiring
 
 
@@ -219,6 +264,19 @@ def _norm_forward(m: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda x: fused_rmsnorm(x, weight, eps)
 
 
+def _is_swiglu_mlp(m: nn.Module) -> bool:
+    """transformers' gated MLP (Llama, Qwen2, Mistral): down(act(gate(x)) * up(x)) with SiLU."""
+    act = getattr(m, "act_fn", None)
+    parts = all(hasattr(m, name) for name in ("gate_proj", "up_proj", "down_proj"))
+    silu = isinstance(act, nn.SiLU) or type(act).__name__ == "SiLUActivation"  # transformers' ACT2FN["silu"]
+    return parts and silu and type(m).__name__.endswith("MLP")
+
+
+def _mlp_forward(m: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    gate, up, down = m.gate_proj, m.up_proj, m.down_proj
+    return lambda x: down(fused_swiglu(gate(x), up(x)))  # type: ignore[operator]
+
+
 def install(model: nn.Module) -> Callable[[], None]:
     """Routes the model's RMSNorms and its modelling module's apply_rotary_pos_emb through the fused ops; returns
     the undo. RoPE is patched in the model's modelling module (transformers calls it as a module global)."""
@@ -226,6 +284,9 @@ def install(model: nn.Module) -> Callable[[], None]:
     for m in model.modules():
         if _is_hf_rmsnorm(m):
             m.forward = _norm_forward(m)  # type: ignore[method-assign]
+            undo.append(lambda m=m: m.__dict__.pop("forward", None))  # type: ignore[misc]
+        elif _is_swiglu_mlp(m):
+            m.forward = _mlp_forward(m)  # type: ignore[method-assign]
             undo.append(lambda m=m: m.__dict__.pop("forward", None))  # type: ignore[misc]
     for name in {type(m).__module__ for m in model.modules()}:
         module: Any = sys.modules.get(name)

@@ -142,3 +142,19 @@ def rope_kernel(
     dst = out_ptr + b * o_sb + s * o_ss + heads * o_sh + d
     tl.store(dst, round_bf16(o1), mask=mask)
     tl.store(dst + half, round_bf16(o2), mask=mask)
+
+
+@triton.jit
+def swiglu_kernel(g_ptr, u_ptr, out_ptr, dy_ptr, dg_ptr, du_ptr, n, BLOCK: tl.constexpr, BACKWARD: tl.constexpr):
+    """silu(g)·u (one rounding), or its gradients: dg = dy·u·s·(1 + g·(1 − s)), du = dy·silu(g), s = sigmoid(g)."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    g = tl.load(g_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    u = tl.load(u_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    s = 1.0 / (1.0 + tl.exp(-g))
+    if BACKWARD:
+        dy = tl.load(dy_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+        tl.store(dg_ptr + offs, round_bf16(dy * u * s * (1.0 + g * (1.0 - s))), mask=mask)
+        tl.store(du_ptr + offs, round_bf16(dy * g * s), mask=mask)
+    else:
+        tl.store(out_ptr + offs, round_bf16(g * s * u), mask=mask)
