@@ -58,3 +58,21 @@ def test_an_earlier_export_is_replaced(run_dir: Path, tmp_path: Path) -> None:
         first = _report(export(run_dir, "--format", fmt, "--out", str(out)))
         again = _report(export(run_dir, "--format", fmt, "--out", str(out)))
         assert first["path"] == again["path"] == str(out) and out.exists()
+
+
+def test_the_printed_reports_match_the_schema_and_a_wrong_one_is_never_printed(run_dir: Path, tmp_path: Path) -> None:
+    """schemas/export-report.schema.json is the report's contract with lora-lens export and the editor: the trainer
+    checks it before printing (as the TypeScript side checks it after reading)."""
+    from lora_lens_trainer import schema_check
+    from lora_lens_trainer.export import ExportReportError
+    from lora_lens_trainer.export.run import checked_report
+
+    found = schema_check.find_schema("export-report.schema.json")
+    assert found is not None
+    schema = schema_check.load_schema(found)
+    for fmt, out in (("merged", tmp_path / "m"), ("gguf", tmp_path / "m.q8_0.gguf")):
+        report = _report(export(run_dir, "--format", fmt, "--quant", "q8_0", "--out", str(out), "--reference"))
+        assert schema_check.errors(schema, report) == [], (fmt, report)
+        assert checked_report(report) == report
+    with pytest.raises(ExportReportError, match="shards"):
+        checked_report({"format": "merged", "method": "lora", "architecture": "x", "path": "/m", "bytes": 1})
