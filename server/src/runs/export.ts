@@ -3,8 +3,10 @@
  * Ollama Modelfile, or a merged safetensors folder, through a temporary name, and prints its report as the last stdout
  * line), for the CLI (`lora-lens export`) and the editor alike.
  */
+import Ajv, { type ValidateFunction } from 'ajv';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import exportReportSchema from '../../../schemas/export-report.schema.json';
 import { TRAINER_BOOTSTRAP } from './args';
 import { PLAN_FILE, isRunAlive } from './lifecycle';
 import { parseMergeReport } from './merge';
@@ -85,14 +87,33 @@ export function startExport(
 /** The export report (the last stdout line), or null: the same last-line JSON the merge prints. */
 export const parseExportReport = parseMergeReport;
 
+let validator: ValidateFunction | null = null;
+
+/** The report when it matches schemas/export-report.schema.json (the trainer checked it before printing), else why. */
+export function checkExportReport(
+  value: unknown,
+): { ok: true; report: Record<string, unknown> } | { ok: false; message: string } {
+  validator ??= new Ajv({ allErrors: true, strict: false }).compile(exportReportSchema);
+  if (validator(value)) return { ok: true, report: value as Record<string, unknown> };
+  const problems = (validator.errors ?? [])
+    .slice(0, 3)
+    .map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`)
+    .join('; ');
+  return {
+    ok: false,
+    message: `the trainer's export report does not match schemas/export-report.schema.json (${problems}); the export may have been written, but its report cannot be trusted: this is a LoRA Lens bug, please report it with this message`,
+  };
+}
+
 /** How an export ended: its report, or what went wrong and whose move it is (each face adds its own way to fix it). */
 export type ExportOutcome =
   | { ok: true; report: Record<string, unknown> }
   | {
       ok: false;
       /** not-exportable: not a run folder or still training; python: the interpreter did not start; trainer: the
-       * trainer refused or failed (its message says why); interrupted: cancelled, its unfinished file removed. */
-      kind: 'not-exportable' | 'python' | 'trainer' | 'interrupted';
+       * trainer refused or failed (its message says why); interrupted: cancelled, its unfinished file removed;
+       * invalid: the report does not match schemas/export-report.schema.json (a trainer of another release). */
+      kind: 'not-exportable' | 'python' | 'trainer' | 'interrupted' | 'invalid';
       message: string;
     };
 
@@ -120,7 +141,8 @@ export function exportRun(
         kind: 'trainer',
         message: trainerMessage(exit.stderr) || `the trainer's export exited with ${exit.code} and no report`,
       };
-    return { ok: true, report };
+    const checked = checkExportReport(report);
+    return checked.ok ? checked : { ok: false, kind: 'invalid', message: checked.message };
   });
   return {
     done,

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import ExportError
+from . import ExportError, ExportReportError
 from .architectures import architecture_of
 from .target import check_target
 from .weights import weight_source
@@ -57,7 +57,7 @@ def export_run(run_dir: Path, plan: Any, fmt: str, quant: str, out: Path | None,
         from .merged_folder import write_merged
 
         report.update(write_merged(source, target, plan.output.merge_dtype))
-        return report
+        return checked_report(report)
     from .gguf_file import check_quant, write_gguf
     from .modelfile import write_modelfile
 
@@ -75,6 +75,20 @@ def export_run(run_dir: Path, plan: Any, fmt: str, quant: str, out: Path | None,
     }
     if reference:
         report["reference"] = str(_write_reference(run_dir, plan, source.tokenizer_dir, target, tokenizer))
+    return checked_report(report)
+
+
+def checked_report(report: dict[str, Any]) -> dict[str, Any]:
+    """The report, once it matches schemas/export-report.schema.json (lora-lens export and the editor check it too);
+    raises ExportReportError otherwise. Without the schema file (a trainer copied out of the repository) as is."""
+    from .. import schema_check
+
+    found = schema_check.find_schema("export-report.schema.json")
+    if found is None:
+        return report
+    problems = schema_check.errors(schema_check.load_schema(found), report)
+    if problems:
+        raise ExportReportError(f"the export report does not match {found.name}: {'; '.join(problems)}")
     return report
 
 
