@@ -76,3 +76,19 @@ def test_the_printed_reports_match_the_schema_and_a_wrong_one_is_never_printed(r
         assert checked_report(report) == report
     with pytest.raises(ExportReportError, match="shards"):
         checked_report({"format": "merged", "method": "lora", "architecture": "x", "path": "/m", "bytes": 1})
+
+
+def test_a_killed_merged_exports_staging_folder_is_removed_and_nothing_else(run_dir: Path, tmp_path: Path) -> None:
+    """A merged export killed by SIGKILL (the OOM killer) leaves `.NAME.tmp-PID/` holding the shards written so far:
+    the next export of NAME removes it. Another program's hidden `.x.tmp-N` file in the same folder is not the
+    export's to delete. (PIDs past /proc/sys/kernel/pid_max's 4194304 ceiling are never alive.)"""
+    dead = 4194305
+    folder = tmp_path / "exports"
+    staging = folder / f".m-merged.tmp-{dead}"
+    staging.mkdir(parents=True)
+    (staging / "model.safetensors").write_bytes(b"\0" * 1024)
+    foreign = folder / f".notes.txt.tmp-{dead}"
+    foreign.write_text("another program's", encoding="utf-8")
+    _report(export(run_dir, "--format", "merged", "--out", str(folder / "m-merged")))
+    assert not staging.exists()
+    assert foreign.read_text(encoding="utf-8") == "another program's"
