@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +27,38 @@ def default_out(run_dir: Path, fmt: str, quant: str, model_name: str) -> Path:
     return run_dir / "export" / f"{stem}.{quant}.gguf"
 
 
-def remove_dead_temporaries(folder: Path) -> None:
-    """`.NAME.tmp-PID` files an export killed by SIGKILL left behind (a live PID's file is another export's)."""
+def remove_dead_temporaries(target: Path) -> None:
+    """What an export of `target` killed by SIGKILL (the OOM killer) left beside it: `.NAME.tmp-PID` (a GGUF file, or
+    a merged folder with the shards written so far) and `.NAME.old-PID` (a merged folder moved aside; put back when
+    NAME is missing). Only `target`'s own names, and only a dead PID's (a live one is another export's)."""
+    folder = target.parent
     if not folder.is_dir():
         return
-    for path in folder.glob(".*.tmp-*"):
+    for path in [
+        *folder.glob(f".{glob_escape(target.name)}.tmp-*"),
+        *folder.glob(f".{glob_escape(target.name)}.old-*"),
+    ]:
         pid = path.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or not path.is_file():
+        if not pid.isdigit() or _alive(int(pid)):
             continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
+        if ".old-" in path.name[len(target.name) + 1 :]:
+            if not target.exists() and not target.is_symlink():
+                os.replace(path, target)
+                continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
             path.unlink(missing_ok=True)
-        except PermissionError:
-            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def export_run(run_dir: Path, plan: Any, fmt: str, quant: str, out: Path | None, reference: bool) -> dict[str, Any]:
@@ -51,7 +71,7 @@ def export_run(run_dir: Path, plan: Any, fmt: str, quant: str, out: Path | None,
     arch = architecture_of(source.config)
     target = out or default_out(run_dir, fmt, quant, plan.model.name_or_path)
     check_target(target, fmt, [run_dir, source.model_dir, source.tokenizer_dir])
-    remove_dead_temporaries(target.parent)
+    remove_dead_temporaries(target)
     report: dict[str, Any] = {"format": fmt, "method": plan.method, "architecture": arch.hf_name}
     if fmt == "merged":
         from .merged_folder import write_merged
