@@ -17,6 +17,21 @@ export interface TextStyle {
 const DIM = '\u001b[2m';
 const RESET = '\u001b[0m';
 
+/**
+ * Dataset text as a terminal may show it: C0 controls as their Unicode control pictures (ESC as ␛, backspace as ␈),
+ * DEL as ␡ and C1 controls as \u{9b}, so no row can retitle or clear the terminal, or overwrite what the reviewer
+ * reads. Newlines are kept (the caller has already turned a token's own into ↵).
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(/[\p{Cc}]/gu, (c) => {
+    const code = c.charCodeAt(0);
+    if (c === '\n') return c;
+    if (code < 0x20) return String.fromCharCode(0x2400 + code);
+    if (code === 0x7f) return '\u2421';
+    return `\\u{${code.toString(16)}}`;
+  });
+}
+
 /** The tokens up to the cut, masked runs marked, newlines kept as ↵ plus a line break. */
 export function tokenLine(r: PreviewRendering, style: TextStyle): string {
   const end = r.truncated_at ?? r.text.length;
@@ -29,7 +44,7 @@ export function tokenLine(r: PreviewRendering, style: TextStyle): string {
       masked = isMasked;
     }
     if (style.boundaries && i > 0) out += '│';
-    out += visibleToken(r.text[i]!).replace(/\u21b5/g, '\u21b5\n');
+    out += terminalSafe(visibleToken(r.text[i]!)).replace(/\u21b5/g, '\u21b5\n');
   }
   if (masked) out += style.color ? RESET : '⟧';
   if (r.truncated_at !== null)
@@ -56,7 +71,7 @@ function header(row: PreviewRow, report: PreviewReport): string {
 export function differenceLines(config: PreviewRendering, own: PreviewRendering, at: number): string {
   const from = Math.max(0, at - 4);
   const to = Math.min(Math.max(config.tokens.length, own.tokens.length), at + 6);
-  const cell = (r: PreviewRendering, i: number) => (i < r.text.length ? visibleToken(r.text[i]!) : '');
+  const cell = (r: PreviewRendering, i: number) => (i < r.text.length ? terminalSafe(visibleToken(r.text[i]!)) : '');
   const widths = Array.from({ length: to - from }, (_, k) =>
     Math.max(cell(config, from + k).length, cell(own, from + k).length, 1),
   );
@@ -67,14 +82,14 @@ export function differenceLines(config: PreviewRendering, own: PreviewRendering,
 function ownTemplateLines(row: PreviewRow): string {
   const own = row.own_template;
   if (!own || !row.rendering) return '';
-  if ('error' in own) return `model's own template cannot render this row: ${own.error}\n`;
+  if ('error' in own) return `model's own template cannot render this row: ${terminalSafe(own.error)}\n`;
   if (own.first_difference === null) return "model's own template: the same tokens\n";
   return `${differenceLines(row.rendering, own, own.first_difference)}\n`;
 }
 
 export function rowText(row: PreviewRow, report: PreviewReport, style: TextStyle): string {
   const lines = [header(row, report)];
-  if (row.error) lines.push(`the trainer refuses this row: ${row.error}`);
+  if (row.error) lines.push(`the trainer refuses this row: ${terminalSafe(row.error)}`);
   if (row.rendering) lines.push(tokenLine(row.rendering, style));
   return `${lines.join('\n')}\n${ownTemplateLines(row)}`;
 }
@@ -89,7 +104,9 @@ export function previewText(report: PreviewReport, notes: string[], style: TextS
     '; special tokens as themselves; ↵ is a newline in the text\n\n';
   const rows = report.rows.map((r) => rowText(r, report, style)).join('\n');
   const all = [...report.notes, ...notes];
-  return head + rows + (all.length ? `\nnotes:\n${all.map((n) => `- ${n}`).join('\n')}\n` : '');
+  return (
+    terminalSafe(head) + rows + (all.length ? terminalSafe(`\nnotes:\n${all.map((n) => `- ${n}`).join('\n')}\n`) : '')
+  );
 }
 
 function shortTemplate(template: string | null): string {
