@@ -4,6 +4,7 @@ holding it. Before, any existing --out was called 'an earlier evaluation' and --
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,34 @@ def test_an_earlier_evaluation_is_still_replaced(run_dir: Path, tmp_path: Path) 
         proc = evaluate(run_dir, "--out", str(out), "--replace", "--max-new-tokens", "2", "--rows", "2")
         assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(p.name for p in out.iterdir()) == ["predictions.jsonl", "report.json"]
+
+
+def _strict_json(text: str) -> dict:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_diverged_run_is_reported_in_json_with_null_figures(run_dir: Path, tmp_path: Path) -> None:
+    """A run whose weights went NaN (an fp16 overflow) has a NaN loss and an infinite perplexity: the report (stdout's
+    last line, report.json) is still JSON that lora-lens eval and the run panel parse (JSON has no NaN or Infinity;
+    Python's json writes them bare), with null where a figure is not a number."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    diverged = tmp_path / "diverged"
+    shutil.copytree(run_dir, diverged)
+    plan = json.loads((diverged / "plan.json").read_text())
+    plan["output"]["dir"] = str(tmp_path)
+    (diverged / "plan.json").write_text(json.dumps(plan))
+    weights = diverged / "adapter" / "adapter_model.safetensors"
+    state = load_file(weights)
+    save_file({k: v.fill_(float("nan")) for k, v in state.items()}, weights)
+    proc = evaluate(diverged, "--max-new-tokens", "2", "--rows", "2")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = _strict_json(proc.stdout.strip().splitlines()[-1])
+    assert report["loss"]["tuned"]["loss"] is None and report["loss"]["tuned"]["perplexity"] is None
+    assert isinstance(report["loss"]["base"]["loss"], float)
+    assert _strict_json((diverged / "eval" / "report.json").read_text()) == report
