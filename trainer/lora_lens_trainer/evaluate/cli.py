@@ -105,5 +105,5 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("lora_lens_trainer evaluate: interrupted; nothing was written", file=sys.stderr)
         return 1
-    print(json.dumps(report))
+    print(json.dumps(report, allow_nan=False))
     return 0

@@ -212,8 +212,22 @@ def evaluate(target: EvalTarget, options: EvalOptions) -> dict[str, Any]:
         "out": str(out),
         "predictions": str(out / "predictions.jsonl"),
     }
+    report = json_safe(report)
     _write(out, lines, report)
     return report
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with null for every float that is not finite: a diverged model's NaN loss and infinite perplexity
+    would be written bare (NaN, Infinity), which is not JSON, and lora-lens eval and the run panel could not parse
+    the report."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def _write(out: Path, lines: list[dict[str, Any]], report: dict[str, Any]) -> None:
