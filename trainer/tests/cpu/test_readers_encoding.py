@@ -57,3 +57,20 @@ def test_the_preview_says_it_in_one_line(tmp_path: Path) -> None:
         f"lora_lens_trainer preview: {data}:4: not UTF-8 text (byte 0xe9 at column 18); save the file as UTF-8"
         " (for example: iconv -f latin1 -t utf-8)"
     ], done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("train.jsonl", b'{"text": "a"}\r\n{"text": "b"}\r\n'),
+        ("train.json", b'[{"text": "a"}, {"text": "b"}]'),
+        ("train.csv", b"text\r\na\r\nb\r\n"),
+    ],
+)
+def test_a_byte_order_mark_is_read_past_as_the_editor_does(tmp_path: Path, name: str, content: bytes) -> None:
+    """Windows tools (Notepad, Excel's 'CSV UTF-8') start the file with a UTF-8 byte order mark. The editor's data
+    check reads past it (core/data/inspect.ts stripBom); the trainer refused row 1 ('Unexpected UTF-8 BOM') or, in a
+    CSV, named the first column '\\ufefftext', so the check passed and the run (and the preview) did not."""
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbf" + content)
+    assert read_rows(path) == [{"text": "a"}, {"text": "b"}]
