@@ -33,7 +33,7 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
         if suffix == ".json":
             return _read_json(p)
         if suffix == ".csv":
-            with open(p, newline="", encoding="utf-8") as fh:
+            with open(p, newline="", encoding="utf-8-sig") as fh:
                 return [dict(row) for row in csv.DictReader(fh)]
     except UnicodeDecodeError as error:
         raise _not_utf8(p) from error
@@ -63,7 +63,7 @@ def _not_utf8(p: Path) -> DataError:
 
 def _read_jsonl(p: Path) -> list[dict[str, Any]]:
     rows = []
-    with open(p, encoding="utf-8") as fh:
+    with open(p, encoding="utf-8-sig") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -79,7 +79,7 @@ def _read_jsonl(p: Path) -> list[dict[str, Any]]:
 
 def _read_json(p: Path) -> list[dict[str, Any]]:
     try:
-        value = json.loads(p.read_text(encoding="utf-8"))
+        value = json.loads(p.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as error:
         raise DataError(f"{p}: not JSON ({error.msg} at line {error.lineno})") from error
     # Both a bare list of rows and the {"data": [...]} wrapper that some exporters write are common.
