@@ -61,6 +61,7 @@ export function expectedFigures(): Record<string, unknown> {
         passes: Object.fromEntries(e.passes.map((p) => [p.name, p.bytes])),
         kv_cache_bytes: e.kvCacheBytes,
         generation_tokens_per_second: e.generationTokensPerSecond,
+        base_generation_tokens_per_second: e.baseTokensPerSecond,
         breakdown: e.breakdown.map((t) => ({ label: t.label, bytes: t.bytes })),
       };
     }

@@ -278,6 +278,7 @@ function evaluationJson(e: EvaluationEstimate): Record<string, unknown> {
     max_new_tokens: e.maxNewTokens,
     kv_cache_bytes: int(e.kvCacheBytes),
     generation_tokens_per_second: e.generationTokensPerSecond === null ? null : Math.round(e.generationTokensPerSecond),
+    base_generation_tokens_per_second: e.baseTokensPerSecond === null ? null : Math.round(e.baseTokensPerSecond),
   };
 }
 

@@ -8,16 +8,22 @@
  *   16-bit adapter: autocast_adapter_dtype);
  * - the loss pass (compute.loss): a batch of `batch_size` rows of up to `data.max_length` tokens, whose 16-bit
  *   logits exist at once (2 B a logit), scored a row at a time: one row's fp32 copy and its log-softmax (8 B a
- *   logit of one row); plus one decoder layer's transients (no autograd: nothing is saved);
+ *   logit of one row), beside the last hidden state (b × L × hidden, 16 bits). One decoder layer's transients (no
+ *   autograd: nothing is saved) are freed before the head runs, so they are a peak of their own, not added to the
+ *   logits' (the H200 run of trainer/bench/eval_gpu.py: the sum was 9.6% over at batch 8, this within 0.5%);
  * - generation (compute.generate, transformers' generate): the KV cache of `batch_size` prompts of up to
  *   `data.max_length` tokens plus `max_new_tokens`, 16 bits, every layer; the prefill's layer transients and its
  *   boolean attention mask; the last position's logits only (generate asks for logits_to_keep=1).
- * The peak is the larger of the two passes. Time: generation decodes one token per prompt per step; a step reads
- * every weight and the cache (memory bound) or waits on the Python launching its kernels, whichever is longer.
+ * The peak is the larger of the two passes. Time: generation decodes one token per prompt per step; a step waits on
+ * the Python launching its kernels layer by layer, then on the reads of every weight and the cache (each step ends
+ * in a sync: generate checks its stopping criteria). With the adapter on, PEFT's LoRA layer adds its own launches
+ * (dropout, A, B, scale, add) per adapted linear: the tuned model decodes 2-3x slower than the base at rank 8 on
+ * q/v, and the tuned rate is the one the estimate headlines (H200: base 400/47/354, tuned 138/21/155 tokens/s for
+ * 1.5B batch 8, 1.5B batch 1, 7B batch 8; test/eval/evalCalibration.test.ts holds the estimate to them).
  */
 import { gpuRates } from '../gpu/rates';
 import type { GpuSpec } from '../gpu/types';
-import { countParameters, loraParameters } from '../models/params';
+import { adaptedInstances, countParameters, loraParameters } from '../models/params';
 import type { ModelSpec } from '../models/types';
 import { EVAL_DEFAULTS } from '../plan/defaults';
 import type { EvalPlan, TrainingPlan } from '../plan/types';
@@ -47,8 +53,10 @@ export interface EvaluationEstimate {
   kvCacheBytes: number;
   fits: boolean | null;
   headroomBytes: number | null;
-  /** Generated tokens per second over the batch (base and tuned each run at this rate); null when the GPU's rates are unknown. */
+  /** Generated tokens per second over the batch with the adapter on (the tuned model); null when the GPU's rates are unknown. */
   generationTokensPerSecond: number | null;
+  /** The same for the base (adapter disabled, or a full fine-tune): no adapter launches. */
+  baseTokensPerSecond: number | null;
   /** Seconds to answer `prompts` prompts of max_new_tokens each, base and tuned; null without rates or a row count. */
   generationSeconds: number | null;
   /** The prompts the time counts (the evaluation file's rows when inspected). */
@@ -63,8 +71,14 @@ function layerTransientPerToken(spec: ModelSpec, bytes: number): number {
   return (attention + mlp) * bytes;
 }
 
-/** Host-side time per decode step of transformers' eager generate, per decoder layer (kernel launches, Python). */
-const LAUNCH_SECONDS_PER_LAYER = 0.55e-3;
+/**
+ * Host-side time per decode step of transformers' eager generate, per decoder layer (kernel launches, Python).
+ * Fitted to the H200 base rates (400 and 354 tokens/s at batch 8: 20.0 and 22.6 ms a step over 28 layers, less the
+ * weight reads); it is the CPU's speed more than the GPU's, so the same on every card.
+ */
+const LAUNCH_SECONDS_PER_LAYER = 0.68e-3;
+/** PEFT's LoRA forward per adapted linear per decode step (5 more launches and their Python), fitted to the tuned rates. */
+const ADAPTER_LAUNCH_SECONDS_PER_MODULE = 0.59e-3;
 /** Share of the datasheet bandwidth a decode step's weight reads reach. */
 const DECODE_BANDWIDTH_SHARE = 0.7;
 
@@ -96,7 +110,12 @@ function passes(spec: ModelSpec, plan: TrainingPlan, settings: EvalPlan, bf16: b
   const b = settings.batch_size;
   const length = plan.data.max_length;
   const logitElements = b * length * spec.vocabSize;
-  const loss: Term[] = [
+  const hidden: Term = {
+    key: 'activations',
+    label: `Hidden state (${b} × ${length} × ${spec.hiddenSize}, 16 bits)`,
+    bytes: b * length * spec.hiddenSize * weightBytes,
+  };
+  const atHead: Term[] = [
     weights,
     adapter,
     {
@@ -104,6 +123,12 @@ function passes(spec: ModelSpec, plan: TrainingPlan, settings: EvalPlan, bf16: b
       label: `Logits of the loss pass (${b} × ${length} × ${spec.vocabSize} in 16 bits, one row in fp32)`,
       bytes: logitElements * weightBytes + length * spec.vocabSize * 8,
     },
+    hidden,
+  ];
+  const inLayers: Term[] = [
+    weights,
+    adapter,
+    hidden,
     {
       key: 'transients',
       label: 'One layer’s transients',
@@ -127,20 +152,34 @@ function passes(spec: ModelSpec, plan: TrainingPlan, settings: EvalPlan, bf16: b
     { key: 'logits', label: 'Last-position logits', bytes: b * spec.vocabSize * (weightBytes + 8) },
   ];
   const sum = (terms: Term[]) => terms.reduce((total, t) => total + t.bytes, 0);
+  // The layers' transients are gone when the head writes the logits: the pass peaks at one or the other.
+  const loss = sum(atHead) >= sum(inLayers) ? atHead : inLayers;
   return [
     { name: 'loss pass', bytes: sum(loss), terms: loss.filter((t) => t.bytes > 0) },
     { name: 'generation', bytes: sum(generation), terms: generation.filter((t) => t.bytes > 0) },
   ];
 }
 
-function decodeRate(spec: ModelSpec, gpu: GpuSpec | null, batch: number, cacheTokens: number): number | null {
+/** The decoder linears the adapter wraps (each adds its launches to every decode step of the tuned model). */
+function adaptedModules(spec: ModelSpec, plan: TrainingPlan): number {
+  return plan.lora ? adaptedInstances(spec, plan.lora.target_modules).length : 0;
+}
+
+/** Generated tokens per second over the batch; `adapted`: the linears whose LoRA forward runs (0 for the base). */
+function decodeRate(
+  spec: ModelSpec,
+  gpu: GpuSpec | null,
+  batch: number,
+  cacheTokens: number,
+  adapted: number,
+): number | null {
   const rates = gpu ? gpuRates(gpu) : null;
   if (!rates) return null;
   // The mean cache over the answer: half the new tokens are there on average.
   const bytesPerStep = countParameters(spec).total * 2 + kvCacheBytes(spec, batch, cacheTokens);
   const memorySeconds = bytesPerStep / (rates.memoryBandwidth * DECODE_BANDWIDTH_SHARE);
-  const launchSeconds = spec.numLayers * LAUNCH_SECONDS_PER_LAYER;
-  return batch / Math.max(memorySeconds, launchSeconds);
+  const launchSeconds = spec.numLayers * LAUNCH_SECONDS_PER_LAYER + adapted * ADAPTER_LAUNCH_SECONDS_PER_MODULE;
+  return batch / (launchSeconds + memorySeconds);
 }
 
 /**
@@ -161,7 +200,9 @@ export function estimateEvaluation(
   const peakBytes = peak.bytes + context.bytes;
   const usable = gpu ? gpu.memoryBytes - (gpu.usedBytes ?? 0) : null;
   const length = plan.data.max_length;
-  const rate = decodeRate(spec, gpu, settings.batch_size, length + settings.max_new_tokens / 2);
+  const cacheTokens = length + settings.max_new_tokens / 2;
+  const baseRate = decodeRate(spec, gpu, settings.batch_size, cacheTokens, 0);
+  const rate = decodeRate(spec, gpu, settings.batch_size, cacheTokens, adaptedModules(spec, plan));
   const notes = [
     `evaluation: loss over batches of ${settings.batch_size} rows of up to ${length} tokens (the whole logits at once), then ` +
       `${settings.max_new_tokens} new tokens for ${settings.batch_size} prompts at a time with a KV cache; the base and the tuned model share one copy of the weights`,
@@ -186,7 +227,9 @@ export function estimateEvaluation(
     fits: usable === null ? null : peakBytes <= usable,
     headroomBytes: usable === null ? null : usable - peakBytes,
     generationTokensPerSecond: rate,
-    generationSeconds: rate && prompts ? (2 * prompts * settings.max_new_tokens) / rate : null,
+    baseTokensPerSecond: baseRate,
+    generationSeconds:
+      rate && baseRate && prompts ? prompts * settings.max_new_tokens * (1 / rate + 1 / baseRate) : null,
     prompts,
     notes,
   };
@@ -205,11 +248,17 @@ export function trainingAndEvaluationLine(training: Estimate, evaluation: Evalua
 export function evaluationDetail(evaluation: EvaluationEstimate): string {
   const pass = (name: EvalPassName) => evaluation.passes.find((p) => p.name === name)?.bytes ?? 0;
   const rate = evaluation.generationTokensPerSecond;
+  const base = evaluation.baseTokensPerSecond;
+  const perSecond = (r: number) => Math.round(r).toLocaleString('en-US');
+  const rates =
+    rate && base
+      ? `, ≈ ${perSecond(rate)} generated tokens/s tuned` + (base > rate * 1.05 ? ` (${perSecond(base)} base)` : '')
+      : '';
   return (
     `loss pass ${gib(pass('loss pass'))} (${evaluation.batchSize} × ${evaluation.promptTokens} tokens), ` +
     `generation ${gib(pass('generation'))} (KV cache ${gib(evaluation.kvCacheBytes)} for ${evaluation.batchSize} × ` +
     `${evaluation.promptTokens + evaluation.maxNewTokens} tokens)` +
-    (rate ? `, ≈ ${Math.round(rate).toLocaleString('en-US')} generated tokens/s` : '') +
+    rates +
     '; eval.batch_size and eval.max_new_tokens set them (lora-lens eval --batch-size, --max-new-tokens)'
   );
 }
