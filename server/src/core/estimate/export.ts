@@ -6,15 +6,21 @@
  * The merge, on one GPU, in two parts (each starts from an empty cache):
  * - the trained model's logits on a 2 × 48-token probe: the model as the training held it (QLoRA: NF4 linears, the
  *   rest in 16 bits; LoRA: the base in 16 bits) with the adapter in fp32, and the probe's logits (16-bit, fp32 copy);
- * - the streamed write and check: the write holds one linear weight at a time on the GPU (its 16-bit read, the NF4
- *   round trip's fp32 output, B @ A in fp32 and the sum: 14 B an element); the check (streamed_forward.py) holds the
- *   embeddings, final norm and head in the merge dtype, one decoder layer, the adapter in fp32 (as forward hooks)
- *   and the probe's logits.
- * CPU: the first part is the training's load (loadRam); the write holds one 2 GiB shard and the largest tensor in
- *   fp32 twice (its value and its conversion), beside the process.
+ * - the streamed write and check: the write holds one linear weight at a time on the GPU (export/weights.py: the
+ *   weight in fp32 after the NF4 round trip, B @ A in fp32 and its scaled copy before the in-place add: 12 B an
+ *   element); the check (streamed_forward.py) holds the embeddings, final norm and head in the merge dtype, one
+ *   decoder layer, the adapter in fp32 (as forward hooks) and the probe's logits, and, for QLoRA, places each base
+ *   linear through the same NF4 round trip on the GPU while the rest of the layer is there (its 16-bit read and two
+ *   fp32 results: 10 B an element of the largest linear). The H200 run of a Qwen2-7B QLoRA r16 adapter
+ *   (trainer/bench/results/h200-export-7b.json) measured 3.32 GiB here; without the round trip the sum said 2.70.
+ * CPU (RSS): the first part is the training's load (loadRam); the write converts one tensor at a time into a shard
+ *   of at most 2 GiB: the process plus the larger of the shard and the largest tensor in fp32 (measured 5.09 GiB for
+ *   the 7B, this 5.03; adding both, and the conversion's copy, said 9.1).
  *
  * The GGUF export holds one tensor at a time: on the GPU (when there is one) the same working set as the merge's
- * write; on the CPU the largest tensor in fp32, its numpy copy and its encoded form (at most 4 B an element more).
+ * write (measured 0.79 GiB for the 7B, this 0.76); on the CPU the process, the largest tensor in fp32 and its
+ * encoded form, counted at 2 B an element (f16; q8_0 writes 1.06): measured 5.48 GiB for f16 and 4.99 for q8_0,
+ * this 6.05. test/export/exportCalibration.test.ts holds the estimate to these rows.
  */
 import type { ModelSpec } from '../models/types';
 import { countParameters, linearModules, loraParameters } from '../models/params';
@@ -27,8 +33,12 @@ const GiB = 1024 ** 3;
 export const PROBE_TOKENS = 2 * 48;
 /** merged_folder.SHARD_BYTES: the merged folder is written one shard at a time. */
 const MERGED_SHARD_BYTES = 2 * GiB;
-/** GPU bytes per element of the linear weight being merged: bf16 read, fp32 round trip, fp32 B @ A, fp32 sum. */
-const MERGE_WORK_BYTES_PER_ELEMENT = 2 + 4 + 4 + 4;
+/** GPU bytes per element of the linear weight being merged: the fp32 weight, fp32 B @ A and its scaled copy (the 16-bit read is freed by then). */
+const MERGE_WORK_BYTES_PER_ELEMENT = 4 + 4 + 4;
+/** GPU bytes per element of a base linear placed through the NF4 round trip in the check: 16-bit read, two fp32 results. */
+const ROUND_TRIP_BYTES_PER_ELEMENT = 2 + 4 + 4;
+/** CPU bytes per element of the GGUF export's encoded tensor: f16 (q8_0 is 34 B per 32 elements, less). */
+const GGUF_ENCODED_BYTES_PER_ELEMENT = 2;
 /** NF4 with one fp32 absmax per 64 weights (double quantization stores less: this is the upper figure). */
 const NF4_BYTES_PER_WEIGHT = 0.5 + 4 / 64;
 
@@ -94,20 +104,22 @@ function streamedPart(spec: ModelSpec, plan: TrainingPlan): ExportPart {
   const resident = (counts.embedding + counts.lmHead + spec.hiddenSize) * bytes;
   const layer = counts.perLayer * bytes;
   const work = largestLinearElements(spec) * MERGE_WORK_BYTES_PER_ELEMENT;
+  const roundTrip = plan.method === 'qlora' ? largestLinearElements(spec) * ROUND_TRIP_BYTES_PER_ELEMENT : 0;
   const check: Term[] = [
     { key: 'weights', label: 'Embeddings, final norm and head (resident)', bytes: resident },
     { key: 'weight_copies', label: 'One decoder layer', bytes: layer },
     { key: 'lora_weights', label: 'Adapter (fp32, as hooks)', bytes: adapterBytes(spec, plan) },
     { key: 'logits', label: `Probe logits (${PROBE_TOKENS} tokens)`, bytes: probeLogitsBytes(spec) },
-  ];
+    { key: 'transients', label: 'A base linear through the NF4 round trip', bytes: roundTrip },
+  ].filter((t) => t.bytes > 0);
   const terms =
     work > sum(check) ? [{ key: 'transients' as const, label: 'One linear weight being merged', bytes: work }] : check;
-  const largest = largestTensorElements(spec);
+  const largestFp32 = 4 * largestTensorElements(spec);
   const shard = Math.min(MERGED_SHARD_BYTES, counts.total * bytes);
   return {
     name: 'streamed write and check',
     gpuBytes: sum(terms),
-    cpuBytes: PROCESS_RAM_BYTES + shard + 2 * 4 * largest,
+    cpuBytes: PROCESS_RAM_BYTES + Math.max(shard, largestFp32),
     terms,
   };
 }
@@ -121,7 +133,7 @@ function ggufPart(spec: ModelSpec, plan: TrainingPlan): ExportPart {
   return {
     name: 'GGUF export',
     gpuBytes: work,
-    cpuBytes: PROCESS_RAM_BYTES + (4 + 4 + 4) * largestTensorElements(spec),
+    cpuBytes: PROCESS_RAM_BYTES + (4 + GGUF_ENCODED_BYTES_PER_ELEMENT) * largestTensorElements(spec),
     terms,
   };
 }
