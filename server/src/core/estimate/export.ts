@@ -105,13 +105,14 @@ function streamedPart(spec: ModelSpec, plan: TrainingPlan): ExportPart {
   const layer = counts.perLayer * bytes;
   const work = largestLinearElements(spec) * MERGE_WORK_BYTES_PER_ELEMENT;
   const roundTrip = plan.method === 'qlora' ? largestLinearElements(spec) * ROUND_TRIP_BYTES_PER_ELEMENT : 0;
-  const check: Term[] = [
+  const allCheck: Term[] = [
     { key: 'weights', label: 'Embeddings, final norm and head (resident)', bytes: resident },
     { key: 'weight_copies', label: 'One decoder layer', bytes: layer },
     { key: 'lora_weights', label: 'Adapter (fp32, as hooks)', bytes: adapterBytes(spec, plan) },
     { key: 'logits', label: `Probe logits (${PROBE_TOKENS} tokens)`, bytes: probeLogitsBytes(spec) },
     { key: 'transients', label: 'A base linear through the NF4 round trip', bytes: roundTrip },
-  ].filter((t) => t.bytes > 0);
+  ];
+  const check = allCheck.filter((t) => t.bytes > 0);
   const terms =
     work > sum(check) ? [{ key: 'transients' as const, label: 'One linear weight being merged', bytes: work }] : check;
   const largestFp32 = 4 * largestTensorElements(spec);
