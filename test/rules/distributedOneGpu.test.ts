@@ -1,7 +1,7 @@
 // distributed-one-gpu (issue 21): ddp or fsdp with one GPU, the same sentence `lora-lens run` refuses with, and a fix.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { oneProcessMessage } from '../../server/src/core/rules/distributedOneGpu';
+import { oneProcessMessage } from '../../server/src/core/plan/oneProcess';
 import { analyzeConfig } from '../../server/src/core/analysis/analyze';
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import { assertFires, assertFiresAndFixes, assertSilent, BASE } from './helpers';

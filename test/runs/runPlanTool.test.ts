@@ -52,3 +52,19 @@ test('our own config has no tool and loses nothing', async () => {
   assert.equal(ours.tool, null);
   assert.deepEqual(ours.lost, []);
 });
+
+test('the preview masking notes come from the server: mask_history is named, our own config has none', async () => {
+  const text = `${readFileSync(join(dir, 'llamafactory-lora.yaml'), 'utf8')}mask_history: true\n`;
+  const factory = await runPlan('llamafactory-masked.yaml', text);
+  assert.ok(
+    factory.maskingNotes.some((note) => note.includes('mask_history')),
+    JSON.stringify(factory.maskingNotes),
+  );
+  const plain = await runPlan('llamafactory-lora.yaml');
+  assert.deepEqual(plain.maskingNotes, []);
+  const ours = await runPlan(
+    'ours.finetune.yaml',
+    'model: Qwen/Qwen2.5-0.5B\nmethod: lora\ndata:\n  train: data.jsonl\n',
+  );
+  assert.deepEqual(ours.maskingNotes, []);
+});

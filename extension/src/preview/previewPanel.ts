@@ -5,8 +5,6 @@
  * serializer (the page's state names the config).
  */
 import * as vscode from 'vscode';
-import { parse } from 'yaml';
-import { maskingNotes } from '../../../server/src/core/analysis/previewMasking';
 import { runPreview } from '../../../server/src/runs/preview';
 import {
   SPOT_CHECK_SAMPLE,
@@ -147,23 +145,13 @@ export class PreviewPanel {
         ...(focus?.line !== undefined && focusRow === null
           ? [`No row starts on line ${focus.line} of the dataset.`]
           : []),
-        ...(await this.notes(result.tool)),
+        ...(result.maskingNotes ?? []),
       ],
       marks,
       reviewFile: this.reviewFile ?? '',
       configUri: this.uri.toString(),
       focusRow,
     });
-  }
-
-  private async notes(tool: string | null): Promise<string[]> {
-    if (!tool) return [];
-    try {
-      const text = (await vscode.workspace.openTextDocument(this.uri)).getText();
-      return maskingNotes(tool as Parameters<typeof maskingNotes>[0], parse(text));
-    } catch {
-      return [];
-    }
   }
 
   private mark(message: Extract<FromPreview, { type: 'mark' }>): void {

@@ -360,7 +360,7 @@ function toText({ report, gpuNote, comparison }: Result): string {
     out.push(`make it fit: ${fit.makeItFit.changes.join(', ')} → ${formatGiB(fit.makeItFit.estimate.peakBytes)}`);
   for (const s of fit.suggestions) out.push(`  - ${s.title}`);
   out.push(`evaluation: ${trainingAndEvaluationLine(est, report.evaluation)}`);
-  out.push(`  ${evaluationDetail(report.evaluation)}`);
+  out.push(`  ${evaluationDetail(report.evaluation)} (lora-lens eval --batch-size, --max-new-tokens)`);
   out.push(`after training: ${exportLine(report.mergeExport, est)}`);
   out.push(`  ${exportDetail(report.mergeExport)}`);
   const timeText = timeLine(gpu, throughput, time);

@@ -11,6 +11,7 @@ import { createAccumulators, type FieldSchema, type MetricName, type MetricResul
 import { EVAL_DEFAULTS } from '../core/plan/defaults';
 import { startEvaluation, type EvaluateInvocation } from '../runs/evaluate';
 import { EVAL_DIR, resolveEvalTarget, type EvalSettings } from '../runs/evaluateTarget';
+import { configBeside } from '../runs/evalToolConfig';
 import { defaultPython, trainerRoot } from './doctor';
 import { comparisonTable, compareMetrics, forgettingLine, generationLine } from './evalTable';
 import { ExitCode, type CliIO } from './io';
@@ -161,7 +162,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const metricsOption = parsed.values.get('metrics');
   const checked = metricsOption === undefined ? [] : parseMetricNames(metricsOption);
   if (typeof checked === 'string') return fail(ExitCode.usage, { kind: 'usage', message: checked });
-  const target = resolveEvalTarget(resolve(io.cwd, parsed.positionals[0]!));
+  const target = resolveEvalTarget(resolve(io.cwd, parsed.positionals[0]!), configBeside);
   if (!target.ok) return fail(ExitCode.usage, { kind: 'unreadable', message: target.message });
   // The run's eval block (plan.json) fills in what the command line does not say.
   const planned = target.evalPlan;

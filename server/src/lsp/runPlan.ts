@@ -32,5 +32,6 @@ export function getRunPlanResult(analysis: Analysis, isConfig: boolean, estimate
     estimate,
     tool: isToolDialectId(analysis.dialect.dialect) ? analysis.dialect.dialect : null,
     lost: (analysis.lost ?? []).map((l) => ({ key: displayName(l.key), reason: l.reason })),
+    maskingNotes: [],
   };
 }

@@ -77,6 +77,8 @@ export interface RunPlanResult {
   tool: ToolDialectId | null;
   /** For a tool's config: the keys a conversion to our dialect loses ("Run with the LoRA Lens trainer" lists them first). */
   lost: Array<{ key: string; reason: string }>;
+  /** For a tool's config: where the preview's masking only approximates the tool's (previewMasking.ts). */
+  maskingNotes: string[];
 }
 
 export const RUN_FINE_TUNE_COMMAND = 'loraLens.runFineTune';

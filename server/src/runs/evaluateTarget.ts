@@ -5,11 +5,8 @@
  * is read through the dialects, so the evaluation file, chat template, format and length come from the config the
  * user trained with.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { MAX_CONFIG_BYTES, hasSyntaxError, parseConfigDocument } from '../core/document/configDocument';
-import { detectDialect, isToolDialectId } from '../core/dialects';
-import { normalizeDialect } from '../core/dialects/normalize';
+import { readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { EVAL_DEFAULTS } from '../core/plan/defaults';
 import type { EvalPlan, TrainingPlan } from '../core/plan/types';
 import { PLAN_FILE, isRunAlive } from './lifecycle';
@@ -24,6 +21,9 @@ export interface EvalSettings {
   format: string;
   maxLength: number;
 }
+
+/** The training config beside an adapter folder (evalToolConfig.ts's configBeside); the editor passes none. */
+export type ConfigBeside = (adapterFolder: string) => { path: string; dialect: string; settings: EvalSettings } | null;
 
 export type EvalTargetResult =
   | {
@@ -54,49 +54,6 @@ function isDir(path: string): boolean {
   }
 }
 
-/** The plan of the first axolotl or LLaMA-Factory config in `folder` (YAML files, by name), or null. */
-function toolPlanIn(folder: string): { path: string; dialect: string; plan: TrainingPlan } | null {
-  let names: string[];
-  try {
-    names = readdirSync(folder)
-      .filter((n) => /\.ya?ml$/i.test(n))
-      .sort();
-  } catch {
-    return null;
-  }
-  for (const name of names.slice(0, 50)) {
-    const path = join(folder, name);
-    if (!isFile(path) || statSync(path).size > MAX_CONFIG_BYTES) continue;
-    const doc = parseConfigDocument(readFileSync(path, 'utf8'));
-    if (hasSyntaxError(doc)) continue;
-    const match = detectDialect(doc, path);
-    if (match.notChecked || !isToolDialectId(match.dialect)) continue;
-    const normalized = normalizeDialect(match.dialect, doc, path, match.subKind ?? 'train');
-    if (normalized.plan) return { path, dialect: match.dialect, plan: normalized.plan };
-  }
-  return null;
-}
-
-/** The training config beside an adapter folder (in it, else in its parent), as the settings evaluate needs. */
-export function configBeside(adapterFolder: string): { path: string; dialect: string; settings: EvalSettings } | null {
-  for (const folder of [adapterFolder, dirname(adapterFolder)]) {
-    const found = toolPlanIn(folder);
-    if (!found) continue;
-    const { data } = found.plan;
-    return {
-      path: found.path,
-      dialect: found.dialect,
-      settings: {
-        evalFile: data.eval,
-        chatTemplate: data.chat_template,
-        format: data.format,
-        maxLength: data.max_length,
-      },
-    };
-  }
-  return null;
-}
-
 /** plan.json's eval block and seed; the defaults when the plan has none (other dialects, older plans) or cannot be read. */
 function runEvalPlan(folder: string): { evalPlan: EvalPlan; seed: number } {
   try {
@@ -109,8 +66,11 @@ function runEvalPlan(folder: string): { evalPlan: EvalPlan; seed: number } {
   }
 }
 
-/** TARGET checked: a folder, a run of ours not training now, or a PEFT adapter folder (with its config when found). */
-export function resolveEvalTarget(target: string): EvalTargetResult {
+/**
+ * TARGET checked: a folder, a run of ours not training now, or a PEFT adapter folder (with its config when
+ * `configBeside` finds one: the CLI reads it through the dialects, which the extension bundle does not carry).
+ */
+export function resolveEvalTarget(target: string, configBeside: ConfigBeside = () => null): EvalTargetResult {
   const folder = resolve(target);
   if (!isDir(folder))
     return {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { TrainingPlan } from '../core/plan/types';
-import { oneProcessMessage } from '../core/rules/distributedOneGpu';
+import { oneProcessMessage } from '../core/plan/oneProcess';
 import { offlineModelProblem, withModelDownload } from './modelDownload';
 import { buildTrainerArgs, buildTrainerEnv, newRunDir, type TorchrunLayout, type TrainerInvocation } from './args';
 import {

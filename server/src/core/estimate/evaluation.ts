@@ -259,6 +259,6 @@ export function evaluationDetail(evaluation: EvaluationEstimate): string {
     `generation ${gib(pass('generation'))} (KV cache ${gib(evaluation.kvCacheBytes)} for ${evaluation.batchSize} × ` +
     `${evaluation.promptTokens + evaluation.maxNewTokens} tokens)` +
     rates +
-    '; eval.batch_size and eval.max_new_tokens set them (lora-lens eval --batch-size, --max-new-tokens)'
+    '; eval.batch_size and eval.max_new_tokens set them'
   );
 }

@@ -1,11 +1,7 @@
 import type { Rule } from './types';
 import { runsOnBundledTrainer } from './trainerCapabilities';
 import { anchor, setFix } from './util';
-
-/** Why one process under ddp or fsdp is refused at launch (runs/launch.ts says the same). */
-export function oneProcessMessage(strategy: 'ddp' | 'fsdp'): string {
-  return `hardware.distributed is ${strategy} but hardware.num_gpus is 1: one process has nothing to ${strategy === 'fsdp' ? 'shard' : 'average'}, and the bundled trainer would train it as distributed: none. Set hardware.num_gpus to the GPUs to train on (2 or more), or hardware.distributed: none`;
-}
+import { oneProcessMessage } from '../plan/oneProcess';
 
 /**
  * A sharding or data-parallel strategy with one GPU: `lora-lens run` refuses it on one machine. A warning, not an

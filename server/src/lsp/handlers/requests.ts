@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Connection } from 'vscode-languageserver/node';
 import { isJsonUri, parseConfigDocument } from '../../core/document/configDocument';
 import { analyzeConfig } from '../../core/analysis/analyze';
+import { maskingNotes } from '../../core/analysis/previewMasking';
+import type { DialectId } from '../../core/dialects';
 import { convertConfig, writeConversion } from '../../core/analysis/convertConfig';
 import { CONVERT_COMMAND, type ConvertResult } from '../../protocol/convertCommand';
 import {
@@ -22,16 +24,21 @@ function runPlan(workspace: Workspace, uri: string): RunPlanResult | null {
   const open = workspace.documents.get(uri);
   if (open) {
     const analysis = workspace.analyze(open);
-    return getRunPlanResult(analysis, workspace.isConfig(open), getEstimateResult(analysis));
+    const result = getRunPlanResult(analysis, workspace.isConfig(open), getEstimateResult(analysis));
+    return withMaskingNotes(result, analysis.dialect.dialect, open.getText(), uri);
   }
   const disk = readDocumentFromDisk(uri);
   if (!disk) return null;
-  const analysis = analyzeConfig({
-    doc: parseConfigDocument(disk.getText(), { json: isJsonUri(uri) }),
-    configPath: pathOf(uri),
-    environment: workspace.analysisEnvironment(),
-  });
-  return getRunPlanResult(analysis, workspace.isConfig(disk), getEstimateResult(analysis));
+  const doc = parseConfigDocument(disk.getText(), { json: isJsonUri(uri) });
+  const analysis = analyzeConfig({ doc, configPath: pathOf(uri), environment: workspace.analysisEnvironment() });
+  const result = getRunPlanResult(analysis, workspace.isConfig(disk), getEstimateResult(analysis));
+  return { ...result, maskingNotes: maskingNotes(analysis.dialect.dialect, doc.value) };
+}
+
+/** The preview's masking notes need the config's own keys; asked per run or preview, so the parse is not cached. */
+function withMaskingNotes(result: RunPlanResult, dialect: DialectId | null, text: string, uri: string): RunPlanResult {
+  if (dialect !== 'axolotl' && dialect !== 'llama-factory') return result;
+  return { ...result, maskingNotes: maskingNotes(dialect, parseConfigDocument(text, { json: isJsonUri(uri) }).value) };
 }
 
 /** Writes `<name>.finetune.yaml` beside an axolotl or LLaMA-Factory config (the editor's Convert command). */
