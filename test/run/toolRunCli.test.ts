@@ -138,13 +138,15 @@ test('Ctrl-C (SIGINT to the CLI) stops the tool and the run ends stopped', async
     stderr += d.toString();
   });
   const exited = new Promise<number | null>((resolve) => cli.on('close', (code) => resolve(code)));
-  // Wait for the first step on the CLI's output (no clock: the stand-in may be slow to start on a busy machine).
-  await new Promise<void>((resolve) =>
+  // Wait for the first step on the CLI's output (no clock: the stand-in may be slow to start on a busy machine). The
+  // first line may have no total yet ("step 1  loss …"); a CLI that ends first fails the test instead of hanging it.
+  await new Promise<void>((resolve, reject) => {
     cli.stdout!.on('data', (d: Buffer) => {
       stdout += d.toString();
-      if (/step 1\//.test(stdout)) resolve();
-    }),
-  );
+      if (/^step \d+/m.test(stdout)) resolve();
+    });
+    cli.on('close', (code) => reject(new Error(`the CLI ended (${code}) before a step: ${stdout}${stderr}`)));
+  });
   const toolPid = (JSON.parse(readFileSync(join(runDir, PID_FILE), 'utf8')) as { pid: number }).pid;
   assert.ok(isAlive(toolPid), 'the tool runs, its pid recorded');
   cli.kill('SIGINT');
