@@ -19,6 +19,7 @@ import { mapOptimizer } from './optimizers';
 import { asBool, asInt, asNumber, asObject, asString, type Obj } from './read';
 import type { HubDatasetOptions } from './datasetRef';
 import { datasetLocation, defaultRunName, distributedFrom, LostKeys, resolver, type NormalizeOptions } from './shared';
+import type { Recorders } from './shared';
 import { SourceRecorder } from './sourceMap';
 import type { NormalizeProblem, NormalizeResult } from './types';
 import { lostAxolotlKeys } from './axolotlLost';
@@ -99,13 +100,6 @@ export function axolotlToPlan(
   return result(
     planOf(cfg, model, { method: facts.method, load8: facts.load8 }, configPath, opts, { src, lost, problems }),
   );
-}
-
-/** What the plan's parts record into: the source map, the keys not carried over, the problems. */
-interface Recorders {
-  src: SourceRecorder;
-  lost: LostKeys;
-  problems: NormalizeProblem[];
 }
 
 /** The plan of a config with a base model and a method LoRA Lens plans. */

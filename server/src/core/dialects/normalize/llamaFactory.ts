@@ -24,6 +24,7 @@ import { llamaFactoryPreference } from './preference';
 import { hfScheduleAndOptimizer, SAME_NAME_TRAINING_ARGS } from './hfTraining';
 import { asBool, asInt, asNumber, asObject, asString, type Obj } from './read';
 import { defaultRunName, distributedFrom, LostKeys, resolver, type NormalizeOptions } from './shared';
+import type { Recorders } from './shared';
 import { SourceRecorder } from './sourceMap';
 import type { NormalizeProblem, NormalizeResult } from './types';
 
@@ -108,13 +109,6 @@ export function llamaFactoryToPlan(
       rowLayouts = layouts;
     }),
   );
-}
-
-/** What the plan's parts record into: the source map, the keys not carried over, the problems. */
-interface Recorders {
-  src: SourceRecorder;
-  lost: LostKeys;
-  problems: NormalizeProblem[];
 }
 
 /** The plan of a training file with a model; `onRowLayouts` receives how the tool reads the dataset's rows. */

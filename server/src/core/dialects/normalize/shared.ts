@@ -5,7 +5,8 @@ import type { NodePath } from '../../document/configDocument';
 import type { AttnImplementation, Distributed, Method, ModelRef } from '../../plan/types';
 import { hubDatasetRef, looksLikeHubId, type HubDatasetOptions } from './datasetRef';
 import { asString, type Obj } from './read';
-import type { LostKey } from './types';
+import type { SourceRecorder } from './sourceMap';
+import type { LostKey, NormalizeProblem } from './types';
 
 export interface NormalizeOptions {
   /** File existence (tests inject one); defaults to fs.existsSync. */
@@ -96,4 +97,11 @@ export class LostKeys {
     this.seen.add(id);
     this.list.push({ key, reason });
   }
+}
+
+/** What a normaliser's plan parts record into: the source map, the keys not carried over, the problems. */
+export interface Recorders {
+  src: SourceRecorder;
+  lost: LostKeys;
+  problems: NormalizeProblem[];
 }
