@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { REPO } from '../helpers/cli';
 import { buildPlan } from '../../server/src/core/analysis/buildPlan';
 import { analyzeConfig, type AnalysisEnvironment } from '../../server/src/core/analysis/analyze';
 import { estimateReportOf } from '../../server/src/core/analysis/estimateReport';
@@ -142,4 +144,42 @@ test('the CLI and the hover show "training X GiB · evaluation Y GiB: does not f
 
 test("the GPU script's expected figures are the estimate's (npx tsx bench/eval-estimate.ts rewrites them)", () => {
   assert.equal(readFileSync(EXPECTED_PATH, 'utf8'), expectedText());
+});
+
+test('the evaluation time counts the evaluation file: its rows, max_new_tokens each, tuned and base', () => {
+  const run = spawnSync(
+    process.execPath,
+    [
+      join(REPO, 'bin', 'lora-lens.js'),
+      'estimate',
+      '--offline',
+      '--json',
+      join(REPO, 'examples', 'qwen2.5-7b-qlora.finetune.yaml'),
+    ],
+    { encoding: 'utf8', cwd: REPO },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  const evaluation = (JSON.parse(run.stdout) as { evaluation: Record<string, number | null> }).evaluation;
+  const rows = readFileSync(join(REPO, 'examples', 'data', 'eval.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean).length;
+  assert.equal(evaluation.prompts, rows);
+  const tuned = evaluation.generation_tokens_per_second!;
+  const base = evaluation.base_generation_tokens_per_second!;
+  const expected = rows * evaluation.max_new_tokens! * (1 / tuned + 1 / base);
+  assert.ok(
+    Math.abs(evaluation.generation_seconds! - expected) <= expected * 0.02 + 1,
+    `${evaluation.generation_seconds} vs ${expected}`,
+  );
+  const text = spawnSync(
+    process.execPath,
+    [
+      join(REPO, 'bin', 'lora-lens.js'),
+      'estimate',
+      '--offline',
+      join(REPO, 'examples', 'qwen2.5-7b-qlora.finetune.yaml'),
+    ],
+    { encoding: 'utf8', cwd: REPO },
+  );
+  assert.match(text.stdout, new RegExp(`answers for ${rows} prompts ≈ \\d+ min`));
 });

@@ -279,6 +279,8 @@ function evaluationJson(e: EvaluationEstimate): Record<string, unknown> {
     kv_cache_bytes: int(e.kvCacheBytes),
     generation_tokens_per_second: e.generationTokensPerSecond === null ? null : Math.round(e.generationTokensPerSecond),
     base_generation_tokens_per_second: e.baseTokensPerSecond === null ? null : Math.round(e.baseTokensPerSecond),
+    prompts: e.prompts,
+    generation_seconds: e.generationSeconds === null ? null : Math.round(e.generationSeconds),
   };
 }
 

@@ -54,6 +54,9 @@ export function analyzePlan(
   const preference = objectiveLayout(plan.objective);
   analysis.dataset = facts(plan.data.train, rowLayouts.train ?? preference);
   const evalDataset = facts(plan.data.eval, rowLayouts.eval ?? preference);
+  // `lora-lens eval` reads eval.file where it names another file than data.eval.
+  const evalFile = plan.eval?.file && plan.eval.file !== plan.data.eval ? plan.eval.file : null;
+  analysis.evalDataset = evalFile ? facts(evalFile, undefined) : evalDataset;
 
   if (model.ok) {
     analysis.estimateOptions = estimateOptionsFor(environment.engineOverride ?? plan.engine, environment.platform);

@@ -28,6 +28,7 @@ export function estimateReportOf(analysis: Analysis, costOverride: number | null
           estimate,
           options: estimateOptions,
           dataset: analysis.dataset,
+          evalRows: analysis.evalDataset?.exists ? analysis.evalDataset.rows : null,
           costOverride,
           costSetting: analysis.costPerHour ?? null,
           assumptions: assumptionsOf(analysis),

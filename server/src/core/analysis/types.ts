@@ -67,6 +67,8 @@ export interface Analysis {
   checkpointChoice?: CheckpointChoice;
   /** The training set's facts when cached (the fit search and the method advice read its size). */
   dataset?: DatasetFacts;
+  /** The evaluation file's facts when cached (`eval.file`, else `data.eval`): the evaluation time counts its rows. */
+  evalDataset?: DatasetFacts;
   /** Dataset files whose facts were not cached: inspect them, then analyze again. */
   pendingDatasets: Array<{ path: string; options: InspectOptions }>;
   /** The model's Hub lookup in flight: analyze again when it settles. */

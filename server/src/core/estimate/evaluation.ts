@@ -244,6 +244,16 @@ export function trainingAndEvaluationLine(training: Estimate, evaluation: Evalua
   return `training ${gib(training.peakBytes)} · evaluation ${gib(evaluation.peakBytes)}${verdict}`;
 }
 
+/** ", answers for 120 prompts ≈ 4 min (tuned and base)": the generation time, where the file's rows are known. */
+function generationTime(evaluation: EvaluationEstimate): string {
+  const seconds = evaluation.generationSeconds;
+  if (seconds === null || evaluation.prompts === null) return '';
+  const minutes = seconds / 60;
+  const shown =
+    minutes < 1 ? 'under a minute' : minutes < 90 ? `${Math.round(minutes)} min` : `${(minutes / 60).toFixed(1)} h`;
+  return `, answers for ${evaluation.prompts.toLocaleString('en-US')} prompts ≈ ${shown} (tuned and base, at most ${evaluation.maxNewTokens} new tokens each)`;
+}
+
 /** What the evaluation peak is made of, in one line: each pass and its settings. */
 export function evaluationDetail(evaluation: EvaluationEstimate): string {
   const pass = (name: EvalPassName) => evaluation.passes.find((p) => p.name === name)?.bytes ?? 0;
@@ -259,6 +269,7 @@ export function evaluationDetail(evaluation: EvaluationEstimate): string {
     `generation ${gib(pass('generation'))} (KV cache ${gib(evaluation.kvCacheBytes)} for ${evaluation.batchSize} × ` +
     `${evaluation.promptTokens + evaluation.maxNewTokens} tokens)` +
     rates +
+    generationTime(evaluation) +
     '; eval.batch_size and eval.max_new_tokens set them'
   );
 }

@@ -28,6 +28,8 @@ export interface EstimateReportInput {
   estimate: Estimate;
   options: EstimateOptions;
   dataset?: DatasetFacts;
+  /** The evaluation file's rows (inspected), which the evaluation time counts; null or absent: no time. */
+  evalRows?: number | null;
   /** An hourly price that overrides the config's (`lora-lens estimate --cost-per-hour`). */
   costOverride?: number | null;
   /** The settings' hourly price (`loraLens.gpuHourlyCost`), used when the config names none. */
@@ -128,7 +130,7 @@ export function buildEstimateReport(input: EstimateReportInput): EstimateReport 
     costPerHour,
     loadRam,
     compare: () => (comparison ??= compareMethods(spec, plan, gpu, dataset, costPerHour, options)),
-    evaluation: estimateEvaluation(spec, plan, estimate),
+    evaluation: estimateEvaluation(spec, plan, estimate, input.evalRows ?? null),
     mergeExport: estimateExport(spec, plan, estimate, loadRam),
     assumptions: input.assumptions ?? [],
     notes: [...new Set([...estimate.notes, ...(time?.notes ?? []), ...(throughput?.notes ?? [])])],
