@@ -688,6 +688,11 @@ test(
       );
       return;
     }
+    // The editor exports with the interpreter the workspace names; written before the training so that VS Code has
+    // read it by the export (read too late once, the export ran the stand-in trainer: 'unknown verb export').
+    const settingsDir = join(workspace, '.vscode');
+    mkdirSync(settingsDir, { recursive: true });
+    writeFileSync(join(settingsDir, 'settings.json'), JSON.stringify({ 'loraLens.pythonPath': python }));
     // A run folder made by a real run: a tiny Llama trained 12 steps with LoRA on the CPU, inside the workspace.
     const root = join(workspace, 'exported');
     const trained = spawnSync(
@@ -706,10 +711,6 @@ test(
     assert.equal(trained.status, 0, trained.stderr.slice(-3000));
     const runDir = join(root, 'llama-lora');
     assert.ok(existsSync(join(runDir, 'adapter', 'adapter_model.safetensors')));
-    // The editor exports with the interpreter the workspace names.
-    const settingsDir = join(workspace, '.vscode');
-    mkdirSync(settingsDir, { recursive: true });
-    writeFileSync(join(settingsDir, 'settings.json'), JSON.stringify({ 'loraLens.pythonPath': python }));
     try {
       await palette('View: Close All Editors');
       await palette('LoRA Lens: Focus on Runs View');
