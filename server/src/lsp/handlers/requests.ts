@@ -3,7 +3,7 @@ import type { Connection } from 'vscode-languageserver/node';
 import { isJsonUri, parseConfigDocument } from '../../core/document/configDocument';
 import { analyzeConfig } from '../../core/analysis/analyze';
 import { maskingNotes } from '../../core/analysis/previewMasking';
-import type { DialectId } from '../../core/dialects';
+import { isToolDialectId, type DialectId } from '../../core/dialects';
 import { convertConfig, writeConversion } from '../../core/analysis/convertConfig';
 import { CONVERT_COMMAND, type ConvertResult } from '../../protocol/convertCommand';
 import {
@@ -32,12 +32,12 @@ function runPlan(workspace: Workspace, uri: string): RunPlanResult | null {
   const doc = parseConfigDocument(disk.getText(), { json: isJsonUri(uri) });
   const analysis = analyzeConfig({ doc, configPath: pathOf(uri), environment: workspace.analysisEnvironment() });
   const result = getRunPlanResult(analysis, workspace.isConfig(disk), getEstimateResult(analysis));
-  return { ...result, maskingNotes: maskingNotes(analysis.dialect.dialect, doc.value) };
+  return withMaskingNotes(result, analysis.dialect.dialect, disk.getText(), uri);
 }
 
 /** The preview's masking notes need the config's own keys; asked per run or preview, so the parse is not cached. */
 function withMaskingNotes(result: RunPlanResult, dialect: DialectId | null, text: string, uri: string): RunPlanResult {
-  if (dialect !== 'axolotl' && dialect !== 'llama-factory') return result;
+  if (!dialect || !isToolDialectId(dialect)) return result;
   return { ...result, maskingNotes: maskingNotes(dialect, parseConfigDocument(text, { json: isJsonUri(uri) }).value) };
 }
 
