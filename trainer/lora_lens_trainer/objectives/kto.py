@@ -24,7 +24,7 @@ import torch
 from ..collate import Batch, collate_padded
 from ..data.clean import clean_rows
 from ..data.preference import tokenize_pairs
-from ..data.readers import DataError, read_rows
+from ..data.readers import DataError, read_dataset
 from ..data.templates import resolve_chat_template
 from ..data.tokenize import IGNORE, Example
 from ..lora import adapters_disabled
@@ -218,7 +218,7 @@ def load_items(plan: Any, tokenizer: Any) -> KtoDatasets:
     warnings: list[str] = []
 
     def items_of(path: str, what: str) -> tuple[list[KtoItem], int]:
-        rows, dropped = clean_rows(read_rows(path), dedupe=d.dedupe, html_strip=d.strip_html)
+        rows, dropped = clean_rows(read_dataset(path), dedupe=d.dedupe, html_strip=d.strip_html)
         if dropped:
             warnings.append(f"{what}: {dropped} duplicate rows dropped (data.dedupe)")
         try:

@@ -16,7 +16,7 @@ import pytest
 from lora_lens_trainer.data.hub import parse_hub_ref
 from lora_lens_trainer.data.readers import DataError
 from tests.plans import make_plan
-from tests.tiny_model import build_tokenizer, chat_rows
+from tests.tiny_model import COUNTRIES, build_tokenizer, chat_rows
 
 TRAINER = Path(__file__).resolve().parents[2]
 
@@ -115,3 +115,45 @@ def test_training_and_the_preview_read_a_cached_hub_dataset_offline(tmp_path: Pa
         text=True,
     )
     assert absent.returncode == 1 and "not in the datasets cache and HF_HUB_OFFLINE is set" in absent.stderr
+
+
+def _kto_rows(n: int) -> list[dict]:
+    return [
+        {"prompt": f"What is the capital of {country}?", "completion": f"It is {capital}.", "label": i % 2 == 0}
+        for i, (country, capital) in enumerate(COUNTRIES[:n])
+    ]
+
+
+def test_kto_reads_a_cached_hub_dataset_and_parquet_through_the_one_reader(tmp_path: Path) -> None:
+    """KTO's rows come through readers.read_dataset like SFT's and DPO's: a Hub dataset offline, and a .parquet file."""
+    rows = _kto_rows(8)
+    env = _cached_dataset(tmp_path, rows)
+    tok = tmp_path / "tok"
+    build_tokenizer(tok, [r["prompt"] + " " + r["completion"] for r in rows])
+    parquet = tmp_path / "kto.parquet"
+    script = (
+        "import json, sys\nimport pyarrow as pa, pyarrow.parquet as pq\n"
+        "pq.write_table(pa.Table.from_pylist(json.loads(sys.argv[2])), sys.argv[1])\n"
+        "from lora_lens_trainer.plan import read_plan\nfrom lora_lens_trainer.modeling import load_tokenizer\n"
+        "from lora_lens_trainer.objectives.kto import load_items\n"
+        "out = {}\nfor train in (sys.argv[3], sys.argv[1]):\n"
+        "    plan = json.load(open(sys.argv[4]))\n    plan['data']['train'] = train\n"
+        "    json.dump(plan, open(sys.argv[4], 'w'))\n"
+        "    p = read_plan(sys.argv[4])\n    data = load_items(p, load_tokenizer(p))\n"
+        "    out[train] = [it.desirable for it in data.train_items]\nprint(json.dumps(out))"
+    )
+    plan = make_plan(str(tok), "", data__format="text")
+    plan["objective"] = "kto"
+    plan["kto"] = {"beta": 0.1, "desirable_weight": 1.0, "undesirable_weight": 1.0}
+    (tmp_path / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
+    hub = "hf://datasets/someone/tiny-chat?split=train"
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(parquet), json.dumps(rows), hub, str(tmp_path / "plan.json")],
+        cwd=TRAINER,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    labels = json.loads(run.stdout.strip().splitlines()[-1])
+    assert labels == {hub: [r["label"] for r in rows], str(parquet): [r["label"] for r in rows]}
