@@ -92,8 +92,8 @@ schema = {
             "required": ["train"],
             "markdownDescription": "The training data: files relative to this config, their format, and how samples are tokenized.",
             "properties": {
-                "train": key("string", "Training file, relative to this config. `.jsonl`, `.json`, `.csv` or `.parquet`.", minLength=1, examples=["data/train.jsonl"]),
-                "eval": key("string", "Optional evaluation file, relative to this config. Without one, over-fitting can't be seen.", minLength=1, examples=["data/eval.jsonl"]),
+                "train": key("string", "Training file, relative to this config: `.jsonl`, `.json`, `.csv` or `.parquet`. Or a Hugging Face Hub dataset, `hf://datasets/<owner>/<name>` with optional `?split=train&name=<subset>&revision=<rev>&data_files=<file>` (read with `datasets`, which honours `HF_HOME`, `HF_TOKEN` and `HF_HUB_OFFLINE`; the editor inspects it from the local Hugging Face cache).", minLength=1, examples=["data/train.jsonl", "hf://datasets/mhenrichsen/alpaca_2k_test"]),
+                "eval": key("string", "Optional evaluation file, relative to this config, or a Hub dataset (`hf://datasets/<owner>/<name>?split=test`, as `data.train`). Without one, over-fitting can't be seen.", minLength=1, examples=["data/eval.jsonl"]),
                 "format": key("string", "Row format.\n\n- `chat`: `{\"messages\": [{\"role\": \"user\", \"content\": \"...\"}, ...]}`\n- `instruction`: `{\"prompt\": \"...\", \"completion\": \"...\"}`\n- `text`: `{\"text\": \"...\"}` (plain language modelling)\n\nWith `objective: dpo` the rows are `{\"prompt\", \"chosen\", \"rejected\"}` whatever the format: strings, or lists of chat messages rendered with `chat_template`.", "chat", enum=["chat", "instruction", "text"]),
                 "chat_template": key("string", "How chat rows become text: `auto` uses the tokenizer's own template; a named template (`chatml`, `llama3`, `mistral`, `gemma`, `phi3`, `qwen2`, `zephyr`); or inline Jinja. A template of another model family trains garbled turns while the loss looks fine.", "auto", minLength=1, examples=["auto", "chatml", "llama3"]),
                 "max_length": key("integer", "Longest sample in tokens; longer ones are truncated (TRL `SFTConfig.max_length`). Activation memory grows linearly with it, attention compute quadratically. At least 2: a one-token sample has no next token to learn.", 1024, minimum=2, maximum=1048576, examples=[512, 1024, 2048, 4096]),
@@ -138,6 +138,14 @@ schema = {
                 "gpu": key("string", "GPU to estimate against: `auto` (detected with `nvidia-smi`), a catalog name (`RTX 4090`, `A100-80GB`, `H100-80GB`, `T4`, `L4`) or a memory size (`24GiB`).", "auto", minLength=1, examples=["auto", "RTX 4090", "A100-80GB", "H100-80GB", "24GiB"]),
                 "num_gpus": key("integer", "GPUs on this host (launched through `torchrun`).", 1, minimum=1, maximum=64),
                 "distributed": key("string", "Multi-GPU strategy: `ddp` replicates the model; `fsdp` and `deepspeed_zero3` shard weights, gradients and optimizer states; `deepspeed_zero2` shards gradients and optimizer states.", "none", enum=["none", "ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"]),
+                "fsdp": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "markdownDescription": "FSDP's options (with `distributed: fsdp`), named as axolotl's FSDP2 `fsdp_config` and accelerate name them.",
+                    "properties": {
+                        "offload_params": key("boolean", "Keep each GPU's shard of the parameters, gradients and optimizer states in CPU memory (FSDP2 `CPUOffloadPolicy`): the GPU holds only the layers being computed, and the optimizer step runs on the CPU. Fits a larger model per GPU at the cost of a slower step and pinned CPU memory (the estimate's RAM line). Only with `distributed: fsdp`.", False),
+                    },
+                },
                 "cost_per_hour": key("number", "What one GPU costs per hour (any currency), for the estimated cost of the run beside its time. Unset: the editor's `loraLens.gpuHourlyCost` setting, else no cost is shown.", minimum=0, examples=[0.7, 2.5]),
             },
         },

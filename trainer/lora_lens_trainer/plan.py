@@ -116,12 +116,20 @@ class ShardingPlan:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FsdpPlan:
+    """hardware.fsdp: FSDP2's options for the bundled trainer (parallel/fsdp.py)."""
+
+    offload_params: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class HardwarePlan:
     gpu: str
     num_gpus: int
     distributed: Literal["none", "ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"]
     cost_per_hour: Union[float, None] = None
     sharding: Union[ShardingPlan, None] = None
+    fsdp: Union[FsdpPlan, None] = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,7 @@ shards into one folder on a shared file system."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from ..session import Session
 
 T = TypeVar("T")
+log = logging.getLogger("lora_lens_trainer")
 
 
 def refusal(plan: TrainingPlan) -> str | None:
@@ -43,6 +45,11 @@ def refusal(plan: TrainingPlan) -> str | None:
             "agree on overflows across sharded gradients): use bf16-mixed, or hardware.distributed: ddp"
         )
     return None
+
+
+def offloads(plan: TrainingPlan) -> bool:
+    """hardware.fsdp.offload_params: the shards kept in CPU memory."""
+    return plan.hardware.fsdp is not None and plan.hardware.fsdp.offload_params
 
 
 def decoder_layers(model: nn.Module) -> list[nn.Module]:
@@ -69,7 +76,7 @@ class Fsdp(Grouped):
 
     def wrap(self, model: nn.Module, plan: TrainingPlan) -> None:
         from torch.distributed.device_mesh import init_device_mesh
-        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+        from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, OffloadPolicy, fully_shard
 
         from ..modeling import precision_dtypes
 
@@ -85,10 +92,17 @@ class Fsdp(Grouped):
             raise PlanError(
                 f"{type(model).__name__}: no decoder layers found to shard with FSDP; use hardware.distributed: ddp"
             )
+        # hardware.fsdp.offload_params: the shards (parameters, their gradients, hence the optimizer states and step)
+        # live in CPU memory, copied to the GPU for each layer's all-gather; pinned so the copies overlap compute.
+        offload = CPUOffloadPolicy(pin_memory=self.device.type == "cuda") if offloads(plan) else OffloadPolicy()
+        if offloads(plan):
+            log.info(
+                "FSDP2 CPU offload (hardware.fsdp.offload_params): parameter, gradient and optimizer shards in CPU memory"
+            )
         for layer in layers:
-            fully_shard(layer, mesh=mesh, mp_policy=policy, reshard_after_forward=True)
+            fully_shard(layer, mesh=mesh, mp_policy=policy, offload_policy=offload, reshard_after_forward=True)
         self.root = Through(model)
-        fully_shard(self.root, mesh=mesh, mp_policy=policy)
+        fully_shard(self.root, mesh=mesh, mp_policy=policy, offload_policy=offload)
 
     def forward(self, compute: Callable[[], T]) -> T:
         return self.root(compute)

@@ -125,9 +125,20 @@ export interface HardwarePlan {
   /**
    * What a tool's DeepSpeed JSON or FSDP settings divide over the GPUs and move to CPU memory (axolotl and
    * LLaMA-Factory files; dialects/normalize/toolSharding.ts). Absent: as `distributed` alone says, nothing offloaded.
-   * The bundled trainer's plans never carry it.
+   * The bundled trainer's plans never carry it (their FSDP offload is `fsdp`).
    */
   sharding?: ShardingPlan | null;
+  /** FSDP's options in our dialect (`hardware.fsdp`), read with `distributed: fsdp`. Absent: nothing offloaded. */
+  fsdp?: FsdpPlan | null;
+}
+
+/** The bundled trainer's FSDP2 options. */
+export interface FsdpPlan {
+  /**
+   * Each rank's shards of the parameters, gradients and optimizer states kept in CPU memory (FSDP2's
+   * CPUOffloadPolicy); the optimizer step runs on the CPU.
+   */
+  offload_params: boolean;
 }
 
 /** How the training state is divided over the GPUs and what lives in CPU memory, as the tool's own settings say. */

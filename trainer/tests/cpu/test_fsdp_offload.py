@@ -1,0 +1,169 @@
+"""FSDP2 with hardware.fsdp.offload_params (CPUOffloadPolicy): two real gloo ranks through torchrun on the CPU give
+the losses of the same FSDP run without offload (LoRA and full fine-tuning, checkpoints and the export included),
+and the wrapper hands fully_shard the CPU offload policy only when the plan asks for it.
+
+Each torchrun here has its own free port (static rendezvous, --master-port) and a timeout after which the launcher
+is killed (its ranks die with it: distributed.die_with_launcher), so a stuck rendezvous fails the test instead of
+hanging the suite. On the CPU the offloaded shards stay where they were: what this proves is the plumbing (the
+policy reaches every fully_shard call, the optimizer steps the offloaded shards, checkpoints and the export read
+them); tests/gpu/test_world_size_one.py measures the GPU side."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="the FSDP offload tests run the real trainer: they need torch")
+pytest.importorskip("transformers", reason="the FSDP offload tests need transformers")
+if not torch.distributed.is_available():
+    pytest.skip("this torch has no torch.distributed", allow_module_level=True)
+
+from tests.cpu.trainer_process import TIMEOUT_S, TRAINER_DIR, env, losses, read_events, write_plan  # noqa: E402
+from tests.plans import make_plan  # noqa: E402
+from tests.tiny_model import build_model_dir, chat_rows, write_jsonl  # noqa: E402
+
+STEPS, SAVE_EVERY = 4, 2
+# The same sharded arithmetic with the shards in another place: equal to rounding (fp32 on the CPU).
+LOSS_TOLERANCE = 1e-5
+LORA = {
+    "r": 8,
+    "lora_alpha": 16,
+    "lora_dropout": 0.0,
+    "target_modules": "all-linear",
+    "bias": "none",
+    "use_rslora": False,
+    "use_dora": False,
+}
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("fsdp-offload")
+    return {
+        "root": root,
+        "model": build_model_dir(root / "tiny-llama", hidden=64, layers=2),
+        "train": write_jsonl(root / "train.jsonl", chat_rows(24)),
+    }
+
+
+def fsdp_plan(assets: dict[str, Path], method: str, offload: bool | None) -> dict:
+    plan = make_plan(
+        str(assets["model"]),
+        str(assets["train"]),
+        method=method,
+        lora=None if method == "full" else LORA,
+        precision="fp32",
+        training__max_steps=STEPS,
+        training__save_steps=SAVE_EVERY,
+        training__learning_rate=3e-3,
+        training__per_device_train_batch_size=2,
+        training__gradient_accumulation_steps=1,
+        training__warmup_steps=1,
+        data__max_length=96,
+        data__packing=False,
+        hardware__num_gpus=2,
+        hardware__distributed="fsdp",
+        out=str(assets["root"]),
+    )
+    if offload is not None:
+        plan["hardware"]["fsdp"] = {"offload_params": offload}
+    return plan
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_two_ranks(run_dir: Path) -> tuple[int, list[dict], str]:
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(free_port()),
+        "-m",
+        "lora_lens_trainer",
+        "run",
+        "--plan",
+        str(run_dir / "plan.json"),
+        "--run-dir",
+        str(run_dir),
+    ]
+    run_env = env()
+    run_env.update({"TORCH_ELASTIC_SHUTDOWN_TIMEOUT": "30", "LORA_LENS_DIST_TIMEOUT_S": "120"})
+    proc = subprocess.Popen(
+        command, cwd=TRAINER_DIR, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _, stderr = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, stderr = proc.communicate()
+        pytest.fail(f"torchrun did not finish within {TIMEOUT_S} s: {stderr[-3000:]}")
+    return proc.returncode, read_events(run_dir), stderr
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_offloaded_shards_give_the_losses_of_fsdp(assets: dict[str, Path], method: str) -> None:
+    got: dict[str, dict[int, float]] = {}
+    for name, offload in (("plain", None), ("offload", True)):
+        run_dir = assets["root"] / f"{method}-{name}"
+        write_plan(run_dir, fsdp_plan(assets, method, offload))
+        rc, events, stderr = run_two_ranks(run_dir)
+        assert rc == 0, stderr[-4000:]
+        assert events[-1]["event"] == "end" and events[-1]["status"] == "completed", events[-3:]
+        got[name] = losses(events)
+        assert (run_dir / "checkpoints" / f"step-{SAVE_EVERY:07d}" / ".metadata").is_file()
+        written = run_dir / ("adapter" if method == "lora" else "model")
+        assert any(written.glob("*.safetensors")), f"nothing exported into {written}"
+        said = "shards in CPU memory" in (run_dir / "trainer.log").read_text(encoding="utf-8")
+        assert said == (offload is True), "the log says whether the shards were offloaded"
+    assert sorted(got["offload"]) == list(range(1, STEPS + 1))
+    far = {
+        s: (got["offload"][s], got["plain"][s])
+        for s in got["plain"]
+        if abs(got["offload"][s] - got["plain"][s]) > LOSS_TOLERANCE
+    }
+    assert far == {}, f"steps whose offloaded loss differs from FSDP's beyond {LOSS_TOLERANCE}: {far}"
+
+
+def _policies(tmp_path: Path, offload: bool | None) -> set[str]:
+    """The offload policy of every fully_shard unit the wrapper makes, in a one-rank gloo group."""
+    import torch.distributed as dist
+    from torch.distributed.fsdp import FSDPModule
+    from transformers import AutoModelForCausalLM
+
+    from lora_lens_trainer.distributed import Placement
+    from lora_lens_trainer.parallel.fsdp import Fsdp
+    from lora_lens_trainer.plan import plan_from_dict
+
+    model_dir = build_model_dir(tmp_path / "m", hidden=32, layers=2)
+    plan = fsdp_plan({"model": model_dir, "train": tmp_path / "t.jsonl", "root": tmp_path}, "full", offload)
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir))
+        Fsdp(Placement(0, 1, 0, torch.device("cpu")), plan_from_dict(plan)).wrap(model, plan_from_dict(plan))
+        units = [m for m in model.modules() if isinstance(m, FSDPModule)]
+        assert len(units) == 2, "one unit per decoder layer (the root wraps the model from outside)"
+        return {type(m._get_fsdp_state()._fsdp_param_group.offload_policy).__name__ for m in units}
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize(
+    ("offload", "policy"), [(True, "CPUOffloadPolicy"), (False, "OffloadPolicy"), (None, "OffloadPolicy")]
+)
+def test_the_plan_decides_the_offload_policy(tmp_path: Path, offload: bool | None, policy: str) -> None:
+    assert _policies(tmp_path, offload) == {policy}
