@@ -5,7 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { DataFormat } from '../plan/types';
 import { CsvParser } from './csv';
 import { parquetRowCount } from './parquet';
-import type { RowLayout } from './layout';
+import { KTO_LAYOUT, layoutKey, type RowLayout } from './layout';
 import { checkRowLayout, hasHtml } from './rows';
 import { SafetyScan } from './safety/scan';
 import { rowHash } from './rowHash';
@@ -53,6 +53,8 @@ class Scan {
   private readonly estimates: Reservoir<number>;
   private longest = 0;
   private readonly safety: SafetyScan;
+  /** KTO's rows: their labels are tallied (compared by value: a layout may have crossed a process boundary). */
+  private readonly countsKtoLabels: boolean;
 
   /** `deadline`: past it rows are still counted, but no longer read by the safety scanners. */
   constructor(
@@ -63,6 +65,7 @@ class Scan {
   ) {
     this.facts = facts;
     this.safety = new SafetyScan(facts.layout ?? { kind: 'format', format: facts.format });
+    this.countsKtoLabels = facts.layout !== undefined && layoutKey(facts.layout) === layoutKey(KTO_LAYOUT);
     this.texts = new Reservoir(tokenize ? sampleSize : 0);
     this.estimates = new Reservoir(tokenize ? 0 : sampleSize);
   }
@@ -88,6 +91,7 @@ class Scan {
       bump(this.facts.mismatched, { ...ref, reason: check.mismatch });
       return;
     }
+    if (this.countsKtoLabels) this.ktoLabel(value);
     if (check.text.trim() === '') bump(this.facts.empty, ref);
     else if (hasHtml(check.text)) bump(this.facts.html, ref);
     if (Date.now() <= this.deadline) this.safety.row(value, ref);
@@ -95,6 +99,15 @@ class Scan {
     this.longest = Math.max(this.longest, estimate);
     if (this.tokenize) this.texts.add({ text: check.text.slice(0, MAX_TOKENIZED_CHARS), turns: check.turns });
     else this.estimates.add(estimate);
+  }
+
+  /** KTO's tally of desirable and undesirable rows, which the kto-weights rule balances. */
+  private ktoLabel(value: unknown): void {
+    const label = value !== null && typeof value === 'object' ? (value as { label?: unknown }).label : undefined;
+    if (typeof label !== 'boolean') return;
+    const labels = (this.facts.ktoLabels ??= { desirable: 0, undesirable: 0 });
+    if (label) labels.desirable++;
+    else labels.undesirable++;
   }
 
   /** What the safety scanners found, once every row was fed. */

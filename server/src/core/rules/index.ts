@@ -12,6 +12,9 @@ import { dataSecrets } from './dataSecrets';
 import { dpoBeta } from './dpoBeta';
 import { distributedOneGpu } from './distributedOneGpu';
 import { dpoLearningRate } from './dpoLearningRate';
+import { ktoBeta } from './ktoBeta';
+import { ktoLearningRate } from './ktoLearningRate';
+import { ktoWeights } from './ktoWeights';
 import { effectiveBatch } from './effectiveBatch';
 import { epochsOverfit } from './epochsOverfit';
 import { evalSteps } from './evalSteps';
@@ -23,12 +26,17 @@ import { maxLength } from './maxLength';
 import { memoryNoFit } from './memoryNoFit';
 import { merge } from './merge';
 import { modelUnknown } from './modelUnknown';
+import { orpoBeta } from './orpoBeta';
+import { orpoLearningRate } from './orpoLearningRate';
 import { outputDir } from './outputDir';
 import { packingAttention } from './packingAttention';
 import { precisionGpu } from './precisionGpu';
 import { qloraSetup } from './qloraSetup';
 import { rankVsData } from './rankVsData';
 import { scheduler } from './scheduler';
+import { simpoBeta } from './simpoBeta';
+import { simpoGamma } from './simpoGamma';
+import { simpoLearningRate } from './simpoLearningRate';
 import { smallData } from './smallData';
 import { suppressedLines, suppressionDirectives } from './suppression';
 import { toDialectFinding } from './dialectFindings';
@@ -78,6 +86,14 @@ export const RULES: readonly Rule[] = [
   dataImbalance,
   dpoBeta,
   dpoLearningRate,
+  orpoBeta,
+  orpoLearningRate,
+  simpoBeta,
+  simpoGamma,
+  simpoLearningRate,
+  ktoBeta,
+  ktoLearningRate,
+  ktoWeights,
 ];
 
 const SEVERITIES: readonly RuleSeverity[] = ['error', 'warning', 'info', 'hint', 'off'];
