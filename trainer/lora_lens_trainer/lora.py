@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .atomic import write_json
+from .kernels import lora_fused
 from .kernels.nf4_matmul import nf4_matmul
 from .nf4 import NF4Linear
 
@@ -124,6 +125,8 @@ class LoraLinear(nn.Module):
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
         self.merged = False
         self.disabled = False  # adapters_disabled(): the base layer alone (a preference objective's reference)
+        # "one" or "two" (kernels/lora_fused.py's modes) when LORA_LENS_FUSED_KERNELS installs the fused base matmul.
+        self.fused_base: str | None = None
 
     def compute_dtype(self, x: torch.Tensor) -> torch.dtype:
         if torch.is_autocast_enabled(x.device.type):
@@ -138,6 +141,8 @@ class LoraLinear(nn.Module):
             return self.base_layer(x)
         dtype = self.compute_dtype(x)
         xd = F.dropout(x, self.dropout, self.training) if self.dropout > 0 and self.training else None
+        if self.fused_base and xd is None and lora_fused.applies(x, self.base_layer, dtype):
+            return lora_fused.lora_linear(x, self.lora_A, self.lora_B, self.base_layer, self.scaling, self.fused_base)
         out = _LoraLinearFn.apply(x, xd, self.lora_A, self.lora_B, self.base_layer, self.scaling, dtype)
         return out
 

@@ -247,7 +247,7 @@ def apply_method(
     else:
         for p in model.parameters():
             p.requires_grad_(True)
-    if fused_ops.requested():  # LORA_LENS_FUSED_KERNELS=1: Triton RMSNorm and RoPE (off until measured on a GPU)
+    if fused_ops.requested():  # LORA_LENS_FUSED_KERNELS=1 or a list (norm,rope,swiglu,lora): off until measured on a GPU
         fused_ops.install(model)
     return Setup(model, param_dtype, autocast, backend, targets)
 

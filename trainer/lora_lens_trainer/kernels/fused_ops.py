@@ -11,6 +11,7 @@ under Triton's interpreter (TRITON_INTERPRET=1, the tests); anything else takes 
   backward applies the transposed rotation. Out of place both ways (see _RopeFn): one read and one write per element
   instead of eager PyTorch's six element-wise kernels.
 - SwiGLU: silu(gate) · up in one pass, saving gate and up only (eager also keeps silu's output).
+- LoRA: each target's base matmul and its adapter in one launch (kernels/lora_fused.py), marked on the layer here.
 """
 
 from __future__ import annotations
@@ -25,10 +26,30 @@ import torch
 from torch import nn
 
 ENV = "LORA_LENS_FUSED_KERNELS"
+# What LORA_LENS_FUSED_KERNELS can name, comma-separated: "lora" is a target's base matmul fused with its adapter in
+# one launch (kernels/lora_fused.py, mode "one"), "lora2" the same kernel reading x A^T that cuBLAS computed first.
+OPS = ("norm", "rope", "swiglu", "lora", "lora2")
+ALL = ("norm", "rope", "swiglu", "lora")
+
+
+def requested_ops() -> frozenset[str]:
+    """The fused ops LORA_LENS_FUSED_KERNELS asks for: 1/true/on/all for every one, else a comma-separated list."""
+    raw = os.environ.get(ENV, "").strip().lower()
+    if raw in ("", "0", "false", "off"):
+        return frozenset()
+    if raw in ("1", "true", "on", "all"):
+        return frozenset(ALL)
+    names = {part.strip() for part in raw.split(",") if part.strip()}
+    unknown = sorted(names - set(OPS))
+    if unknown:
+        raise ValueError(f"{ENV}={raw!r}: unknown {', '.join(unknown)}; use 1 (all) or a list of {', '.join(OPS)}")
+    if {"lora", "lora2"} <= names:
+        raise ValueError(f"{ENV}={raw!r}: name lora or lora2, not both (two ways to run the same fused matmul)")
+    return frozenset(names)
 
 
 def requested() -> bool:
-    return os.environ.get(ENV, "").strip() in ("1", "true", "on")
+    return bool(requested_ops())
 
 
 def _interpreting() -> bool:
@@ -277,18 +298,25 @@ def _mlp_forward(m: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda x: down(fused_swiglu(gate(x), up(x)))  # type: ignore[operator]
 
 
-def install(model: nn.Module) -> Callable[[], None]:
-    """Routes the model's RMSNorms and its modelling module's apply_rotary_pos_emb through the fused ops; returns
-    the undo. RoPE is patched in the model's modelling module (transformers calls it as a module global)."""
+def install(model: nn.Module, ops: frozenset[str] | None = None) -> Callable[[], None]:
+    """Routes the model's RMSNorms, gated MLPs, LoRA targets and its modelling module's apply_rotary_pos_emb through
+    the fused ops named in `ops` (default: what LORA_LENS_FUSED_KERNELS asks for, else all); returns the undo. RoPE is
+    patched in the model's modelling module (transformers calls it as a module global); a LoRA layer (lora.py) is
+    marked with the fused mode its forward then takes."""
+    ops = ops if ops is not None else (requested_ops() or frozenset(ALL))
     undo: list[Callable[[], None]] = []
+    lora_mode = "two" if "lora2" in ops else "one" if "lora" in ops else None
     for m in model.modules():
-        if _is_hf_rmsnorm(m):
+        if _is_hf_rmsnorm(m) and "norm" in ops:
             m.forward = _norm_forward(m)  # type: ignore[method-assign]
             undo.append(lambda m=m: m.__dict__.pop("forward", None))  # type: ignore[misc]
-        elif _is_swiglu_mlp(m):
+        elif _is_swiglu_mlp(m) and "swiglu" in ops:
             m.forward = _mlp_forward(m)  # type: ignore[method-assign]
             undo.append(lambda m=m: m.__dict__.pop("forward", None))  # type: ignore[misc]
-    for name in {type(m).__module__ for m in model.modules()}:
+        elif hasattr(m, "fused_base") and lora_mode is not None:
+            setattr(m, "fused_base", lora_mode)  # noqa: B010 (nn.Module types attributes as Tensor | Module)
+            undo.append(lambda m=m: setattr(m, "fused_base", None))  # type: ignore[misc]
+    for name in {type(m).__module__ for m in model.modules()} if "rope" in ops else ():
         module: Any = sys.modules.get(name)
         original = getattr(module, "apply_rotary_pos_emb", None)
         if module is not None and original is not None and name.startswith("transformers.models."):

@@ -1,7 +1,8 @@
 """The fused RMSNorm, RoPE and SwiGLU kernels (kernels/norm_rope_triton.py) under Triton's interpreter on the CPU, against
 transformers' formulas (the reference paths in kernels/fused_ops.py): forward and backward within bf16 noise (the
 RMSNorm forward nearly bit for bit), on the strided views the attention passes, and a few LoRA training steps of a tiny
-bf16 Qwen2 with the kernels installed against the same steps without them."""
+bf16 Qwen2 with the kernels installed (the fused LoRA matmul too: test_fused_lora.py) against the same steps without
+them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ pytest.importorskip("triton", reason="the kernel tests run Triton's interpreter"
 
 from lora_lens_trainer.collate import collate_padded  # noqa: E402
 from lora_lens_trainer.data.tokenize import Example  # noqa: E402
-from lora_lens_trainer.kernels import fused_ops  # noqa: E402
+from lora_lens_trainer.kernels import fused_ops, lora_fused  # noqa: E402
 from lora_lens_trainer.lora import lora_modules  # noqa: E402
 from lora_lens_trainer.modeling import apply_method, decoder_and_head  # noqa: E402
 from lora_lens_trainer.plan import plan_from_dict  # noqa: E402
@@ -153,11 +154,15 @@ def _train(kernels: bool, steps: int = 3) -> list[float]:
 
 
 def test_a_few_training_steps_with_the_kernels_match_the_unfused_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    used = {"norm": 0, "rope": 0, "swiglu": 0}
-    norm_apply, rope_apply, swiglu_apply = (
+    used = {"norm": 0, "rope": 0, "swiglu": 0, "lora": 0}
+    norm_apply, rope_apply, swiglu_apply, lora_apply = (
         fused_ops._RMSNormFn.apply,
         fused_ops._RopeFn.apply,
         fused_ops._SwiGLUFn.apply,
+        lora_fused.FusedLoraFn.apply,
+    )
+    monkeypatch.setattr(
+        lora_fused.FusedLoraFn, "apply", lambda *a: used.__setitem__("lora", used["lora"] + 1) or lora_apply(*a)
     )
     monkeypatch.setattr(
         fused_ops._RMSNormFn, "apply", lambda *a: used.__setitem__("norm", used["norm"] + 1) or norm_apply(*a)
