@@ -9,6 +9,7 @@ import { detectGpus } from '../runs/gpuDetect';
 import type { GpuSpec } from '../core/gpu/types';
 import { formatCount, formatGiB, MEMORY_NO_FIT, perGpu } from '../core/estimate/memory/presentation';
 import { loadRamLine } from '../core/estimate/memory/loadRam';
+import { offloadRamLine } from '../core/estimate/memory/offloadRam';
 import type { EstimateReport } from '../core/estimate/report';
 import { evaluationDetail, trainingAndEvaluationLine, type EvaluationEstimate } from '../core/estimate/evaluation';
 import { exportDetail, exportJson, exportLine } from '../core/estimate/export';
@@ -240,6 +241,7 @@ function toJson({ file, report, gpuNote, comparison, errors }: Result): Record<s
       ? { steps: time.steps, seconds: Math.round(time.seconds), cost: time.cost, rows_estimated: time.rowsEstimated }
       : null,
     load_ram: { bytes: int(report.loadRam.bytes), kind: report.loadRam.kind },
+    offload_ram: report.offloadRam ? { bytes: int(report.offloadRam.bytes), parts: report.offloadRam.parts } : null,
     evaluation: evaluationJson(report.evaluation),
     merge_export: exportJson(report.mergeExport),
     ...(comparison
@@ -368,6 +370,7 @@ function toText({ report, gpuNote, comparison }: Result): string {
   const timeText = timeLine(gpu, throughput, time);
   if (timeText) out.push(timeText);
   out.push(loadRamLine(report.loadRam));
+  if (report.offloadRam) out.push(offloadRamLine(report.offloadRam, report.plan.hardware.num_gpus));
   if (gpu) out.push(recommendation.text);
   if (comparison) out.push('', 'full / LoRA / QLoRA for this config:', ...comparisonTable(comparison));
   for (const a of report.assumptions) out.push(`assumed: ${a}`);

@@ -13,6 +13,7 @@ import {
   whatWouldHelp,
 } from '../core/estimate/memory/presentation';
 import { loadRamLine } from '../core/estimate/memory/loadRam';
+import { offloadRamLine } from '../core/estimate/memory/offloadRam';
 import { evaluationDetail, trainingAndEvaluationLine } from '../core/estimate/evaluation';
 import { exportDetail, exportLine } from '../core/estimate/export';
 import type { FitPlan, FitSuggestion } from '../core/estimate/memory/suggest';
@@ -142,6 +143,9 @@ export function decisionHoverMarkdown(report: EstimateReport, ownDialect: boolea
     ...(report.evaluation.fits === false && est.fits !== false ? [] : [evaluation]),
     `**After training**: ${exportLine(report.mergeExport, est)}. ${exportDetail(report.mergeExport)}.`,
     `${loadRamLine(report.loadRam).replace(/^l/, 'L')}.`,
+    ...(report.offloadRam
+      ? [`${offloadRamLine(report.offloadRam, report.plan.hardware.num_gpus).replace(/^o/, 'O')}.`]
+      : []),
   );
   return [...first, '---', ...rest].join('\n\n');
 }

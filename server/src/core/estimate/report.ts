@@ -12,6 +12,7 @@ import { estimateEvaluation, type EvaluationEstimate } from './evaluation';
 import { estimateExport, type ExportEstimate } from './export';
 import type { EstimateOptions } from './memory/estimate';
 import { estimateLoadRam, type LoadRam } from './memory/loadRam';
+import { estimateOffloadRam, type OffloadRam } from './memory/offloadRam';
 import { recommendMethod, type MethodRecommendation } from './memory/recommend';
 import { dataSizeOf, makeItFit, whatWouldFit, type FitPlan, type FitSuggestion } from './memory/suggest';
 import type { Estimate } from './memory/types';
@@ -59,6 +60,8 @@ export interface EstimateReport {
   costPerHour: number | null;
   /** CPU RAM the load needs ("loading needs ≈ X GiB of RAM"). */
   loadRam: LoadRam;
+  /** CPU memory that offloaded parameters, gradients or optimizer states take while training; null: none. */
+  offloadRam: OffloadRam | null;
   /** Full fine-tuning, LoRA and QLoRA head to head (computed on first use: it estimates three plans). */
   compare(): MethodComparison[];
   /** `lora-lens eval` of the trained model on one GPU: its peak beside the training's (evaluation.ts). */
@@ -129,6 +132,7 @@ export function buildEstimateReport(input: EstimateReportInput): EstimateReport 
     time,
     costPerHour,
     loadRam,
+    offloadRam: estimateOffloadRam(spec, plan),
     compare: () => (comparison ??= compareMethods(spec, plan, gpu, dataset, costPerHour, options)),
     evaluation: estimateEvaluation(spec, plan, estimate, input.evalRows ?? null),
     mergeExport: estimateExport(spec, plan, estimate, loadRam),

@@ -97,7 +97,7 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
       eval: typeof data.eval === 'string' ? absolute(data.eval) : null,
     } as TrainingPlan['data'],
     training: trainingPlan(training, asObject(config.training)),
-    hardware: { ...HARDWARE_DEFAULTS, ...asObject(config.hardware) } as TrainingPlan['hardware'],
+    hardware: hardwarePlan(asObject(config.hardware)),
     output: {
       ...OUTPUT_DEFAULTS,
       ...output,
@@ -114,6 +114,14 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
     ...(objective === 'kto' ? { kto: { ...KTO_DEFAULTS, ...asObject(config.kto) } as TrainingPlan['kto'] } : {}),
     eval: evalPlan(asObject(config.eval), absolute),
   };
+}
+
+/** The hardware block over its defaults; `fsdp` with its option filled in (absent when the config has no block). */
+function hardwarePlan(block: Record<string, unknown>): TrainingPlan['hardware'] {
+  const { fsdp, ...rest } = block;
+  const hardware = { ...HARDWARE_DEFAULTS, ...rest } as TrainingPlan['hardware'];
+  if (fsdp === undefined) return hardware;
+  return { ...hardware, fsdp: { offload_params: asObject(fsdp).offload_params === true } };
 }
 
 /**

@@ -60,9 +60,27 @@ export interface Sharding {
   note?: string;
 }
 
+/**
+ * What the plan's own settings shard and offload: a tool's DeepSpeed JSON or FSDP keys (`hardware.sharding`), or our
+ * dialect's `hardware.fsdp.offload_params` under FSDP (FSDP2's CPUOffloadPolicy: every shard in CPU memory, where
+ * the optimizer steps). Null: as `distributed` alone says, nothing offloaded.
+ */
+export function shardingPlanOf(plan: TrainingPlan): ShardingPlan | null {
+  const { sharding, distributed, fsdp } = plan.hardware;
+  if (sharding) return sharding;
+  if (distributed === 'fsdp' && fsdp?.offload_params)
+    return {
+      shards: 'parameters',
+      offload_optimizer: true,
+      offload_params: true,
+      source: 'hardware.fsdp.offload_params',
+    };
+  return null;
+}
+
 export function shardingOf(plan: TrainingPlan): Sharding {
   const n = Math.max(1, plan.hardware.num_gpus);
-  const detail = plan.hardware.sharding;
+  const detail = shardingPlanOf(plan);
   const shares = detail
     ? shardsOf(detail.shards, n)
     : shardsOf(strategyShards(n > 1 ? plan.hardware.distributed : 'none'), n);
@@ -70,6 +88,8 @@ export function shardingOf(plan: TrainingPlan): Sharding {
   // use, the layers in flight and the step's temporaries, is counted where it is used).
   if (detail?.offload_optimizer) shares.o = Infinity;
   if (detail?.offload_params) shares.w = Infinity;
+  // FSDP's offload keeps the gradient shards beside their parameters: reduce-scattered, then copied to CPU memory.
+  if (detail?.offload_params && plan.hardware.distributed === 'fsdp') shares.g = Infinity;
   return shares;
 }
 

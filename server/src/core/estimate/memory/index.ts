@@ -7,6 +7,8 @@ export { modelStates, NF4_BYTES, NF4_DQ_BYTES } from './states';
 export { activationBytesPerToken } from './activations';
 export { estimateLoadRam, loadRamLine, PROCESS_RAM_BYTES } from './loadRam';
 export type { LoadKind, LoadRam } from './loadRam';
+export { estimateOffloadRam, offloadRamLine } from './offloadRam';
+export type { OffloadRam } from './offloadRam';
 export { asMethod, dataSizeOf, makeItFit, qloraEdits, whatWouldFit } from './suggest';
 export type { DataSize, FitPlan, FitSuggestion, MakeItFitOptions, SuggestionKind } from './suggest';
 export { FULL_FT_MIN_ROWS, MIN_ROWS, recommendMethod } from './recommend';

@@ -1,7 +1,7 @@
 /** The notes of an estimate: what the figures assume and where they are soft. */
 import type { GpuSpec } from '../../gpu/types';
-import type { TrainingPlan } from '../../plan/types';
-import { int8Base, type EstimateContext } from './context';
+import type { Distributed, ShardingPlan, TrainingPlan } from '../../plan/types';
+import { int8Base, shardingPlanOf, type EstimateContext } from './context';
 import { preferenceNote } from './preference';
 
 const DISTRIBUTED_NAMES: Record<TrainingPlan['hardware']['distributed'], string> = {
@@ -14,7 +14,7 @@ const DISTRIBUTED_NAMES: Record<TrainingPlan['hardware']['distributed'], string>
 
 /** What N GPUs divide under the plan's strategy, said for the single-GPU figure of a tool's file. */
 function shardedShare(plan: TrainingPlan): string {
-  const shards = plan.hardware.sharding?.shards;
+  const shards = shardingPlanOf(plan)?.shards;
   const d = plan.hardware.distributed;
   if (shards === 'parameters' || (!shards && (d === 'fsdp' || d === 'deepspeed_zero3')))
     return 'each holds 1/N of the weights, gradients and optimizer states, plus the layers in flight';
@@ -25,13 +25,17 @@ function shardedShare(plan: TrainingPlan): string {
 }
 
 /** What the tool's DeepSpeed or FSDP settings keep in CPU memory, which the GPU figure leaves out. */
-function offloadNote(sharding: TrainingPlan['hardware']['sharding']): string | null {
+function offloadNote(sharding: ShardingPlan | null, distributed: Distributed): string | null {
   if (!sharding || (!sharding.offload_optimizer && !sharding.offload_params)) return null;
   const what = [
-    sharding.offload_params ? 'the parameter shards' : null,
+    sharding.offload_params
+      ? distributed === 'fsdp'
+        ? 'the parameter and gradient shards'
+        : 'the parameter shards'
+      : null,
     sharding.offload_optimizer ? 'the optimizer states and step' : null,
   ].filter((part): part is string => part !== null);
-  return `Offloaded to CPU memory (${sharding.source}): ${what.join(' and ')}; the GPU figure counts only the layers fetched back while they are used. Plan for that much pinned CPU memory, and a slower step.`;
+  return `Offloaded to CPU memory (${sharding.source}): ${what.join(' and ')}; the GPU figure counts only the layers fetched back while they are used. Plan for that much pinned CPU memory (the RAM line), and a slower step.`;
 }
 
 function formatBytes(bytes: number): string {
@@ -63,7 +67,7 @@ function setupNotes(ctx: EstimateContext, gpu: GpuSpec | null): string[] {
       `The config runs under ${DISTRIBUTED_NAMES[named]}: this is the single-GPU, unsharded figure (the GPU count is the launcher's; on N GPUs ${shardedShare(plan)}).`,
     );
   }
-  const offload = offloadNote(plan.hardware.sharding);
+  const offload = offloadNote(shardingPlanOf(plan), plan.hardware.distributed);
   if (offload) notes.push(offload);
   if (int8Base(plan))
     notes.push(

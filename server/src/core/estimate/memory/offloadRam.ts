@@ -1,0 +1,45 @@
+/**
+ * CPU memory that offloaded training state takes on one machine (issue 21): what DeepSpeed's offload_param /
+ * offload_optimizer and FSDP's offload_params (a tool's file, or our `hardware.fsdp.offload_params`) move off the
+ * GPUs. It is the same sharding the GPU figure divides by (context.ts shardingOf): a state whose divisor is infinite
+ * left the GPU, and the N processes of one machine hold 1/N of it each, so the machine holds all of it, pinned.
+ */
+import type { ModelSpec } from '../../models/types';
+import type { TrainingPlan } from '../../plan/types';
+import { shardingOf, shardingPlanOf } from './context';
+import { engineProfile } from './profiles';
+import { modelStates } from './states';
+
+const GiB = 2 ** 30;
+
+export interface OffloadRam {
+  /** Bytes in CPU memory on one machine, all of its processes together. */
+  bytes: number;
+  /** What is there, in words ("the parameters, gradients and optimizer states"). */
+  parts: string[];
+  /** The setting that offloads (`hardware.fsdp.offload_params`, the DeepSpeed JSON's path, `fsdp_config`). */
+  source: string;
+}
+
+/** Null when nothing is offloaded. */
+export function estimateOffloadRam(spec: ModelSpec, plan: TrainingPlan): OffloadRam | null {
+  const detail = shardingPlanOf(plan);
+  if (!detail) return null;
+  const sh = shardingOf(plan);
+  const profile = engineProfile(plan.engine);
+  const st = modelStates(spec, plan, { fusedAdamW: profile.fusedAdamW, loraWeightsInParamDtype: profile.fusedLora });
+  const parts: Array<[string, number]> = [];
+  if (sh.w === Infinity) parts.push(['the parameters', st.weights + st.unquantized]);
+  if (sh.g === Infinity) parts.push(['gradients', st.trainable * st.gradBytes]);
+  if (sh.o === Infinity) parts.push(['optimizer states', st.trainable * st.optimBytes]);
+  const bytes = parts.reduce((sum, [, b]) => sum + b, 0);
+  if (bytes <= 0) return null;
+  return { bytes, parts: parts.map(([name]) => name), source: detail.source };
+}
+
+/** "offloaded to CPU memory ≈ 28.4 GiB, pinned (the parameters, gradients and optimizer states; hardware.fsdp…)". */
+export function offloadRamLine(ram: OffloadRam, gpus: number): string {
+  const what = ram.parts.length > 1 ? `${ram.parts.slice(0, -1).join(', ')} and ${ram.parts.at(-1)}` : ram.parts[0];
+  const whose = gpus > 1 ? `, the shards of a machine's ${gpus} GPUs together` : '';
+  return `offloaded to CPU memory ≈ ${(ram.bytes / GiB).toFixed(1)} GiB, pinned (${what}${whose}; ${ram.source})`;
+}
