@@ -101,7 +101,11 @@ test('module names and paths are the ones PEFT matches in each family', () => {
   const falcon = moduleInstances(spec('tiiuae/falcon-7b')).map((m) => m.name);
   assert.equal(falcon[0], 'transformer.h.0.self_attention.query_key_value');
   const deepseek = moduleInstances(spec('deepseek-ai/DeepSeek-V2-Lite')).map((m) => m.name);
-  assert.ok(deepseek.includes('model.layers.26.mlp.experts.63.down_proj'));
+  // transformers 5: the routed experts are fused parameters (no adapter reaches them); layer 0 is a dense MLP.
+  assert.ok(!deepseek.some((name) => name.includes('.mlp.experts.')));
+  assert.ok(deepseek.includes('model.layers.0.mlp.down_proj'));
+  assert.ok(!deepseek.includes('model.layers.0.mlp.shared_experts.down_proj'));
+  assert.ok(deepseek.includes('model.layers.26.mlp.shared_experts.down_proj'));
 });
 
 test('the shapes follow each config: multi-query and grouped fused qkv, MLA latent widths, biases', () => {

@@ -54,12 +54,13 @@ for (const row of table.rows) {
   });
 }
 
-test('Mixtral experts have per-expert names: experts.0.w1 in one layer adapts one expert', () => {
+test('Mixtral routed experts and router are parameters in transformers 5: no target adapts them', () => {
   const spec = catalogModel('mistralai/Mixtral-8x7B-v0.1')!;
-  const one = adaptedInstances(spec, ['layers.0.block_sparse_moe.experts.0.w1']);
-  assert.deepEqual(
-    one.map((m) => m.name),
-    ['model.layers.0.block_sparse_moe.experts.0.w1'],
-  );
-  assert.equal(adaptedInstances(spec, ['w1']).length, spec.numLayers * spec.numExperts);
+  assert.deepEqual(adaptedInstances(spec, ['layers.0.mlp.experts.0.w1']), []);
+  assert.deepEqual(adaptedInstances(spec, ['w1', 'w2', 'w3', 'gate']), []);
+  // all-linear is the attention: 4 linears a layer.
+  assert.equal(adaptedInstances(spec, 'all-linear').length, spec.numLayers * 4);
+  assert.equal(loraParameters(spec, ['w1', 'w2', 'w3'], 16), 0);
+  // The names stay known (PEFT maps them onto the fused parameters for the tools): no unknown-target error.
+  assert.deepEqual(unknownTargets(spec, ['w1', 'w2', 'w3']), []);
 });

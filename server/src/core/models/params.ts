@@ -31,21 +31,23 @@ export function linearModules(spec: ModelSpec): LinearModule[] {
         dense(a, 'o_proj', q, h),
       ];
   if (spec.numExperts > 0) {
-    // Mixtral's block_sparse_moe: a router `gate` and per-expert w1 (gate), w3 (up), w2 (down).
+    // Mixtral's sparse MoE block (transformers 5: `mlp`): a router `gate` and per-expert w1 (gate), w3 (up), w2
+    // (down), held as the fused parameters `mlp.experts.gate_up_proj` and `down_proj`; neither is an nn.Linear.
     const e = spec.numExperts;
     const k = spec.numExpertsPerToken;
     const expert = (name: string, inF: number, outF: number): LinearModule => ({
       name,
-      parent: 'block_sparse_moe.experts',
+      parent: 'mlp.experts',
       inFeatures: inF,
       outFeatures: outF,
       bias: false,
       count: e,
       activePerToken: k,
+      parameterOnly: true,
     });
     return [
       ...attn,
-      dense('block_sparse_moe', 'gate', h, e),
+      { ...dense('mlp', 'gate', h, e), parameterOnly: true },
       expert('w1', h, i),
       expert('w3', h, i),
       expert('w2', i, h),
@@ -103,6 +105,7 @@ function layoutMlp(spec: ModelSpec, l: LayerLayout): LinearModule[] {
       ...linear(`${p}.experts`, name, inF, outF, false),
       count: spec.numExperts,
       activePerToken: spec.numExpertsPerToken,
+      parameterOnly: true,
     });
     const shared = l.moe.sharedExperts * i;
     return [
@@ -130,6 +133,53 @@ function layoutMlp(spec: ModelSpec, l: LayerLayout): LinearModule[] {
 
 function layoutModules(spec: ModelSpec, l: LayerLayout): LinearModule[] {
   return [...layoutAttention(spec, l), ...layoutMlp(spec, l)];
+}
+
+/**
+ * The linear modules an adapter can reach: every one but the weights transformers 5 keeps as parameters (routed
+ * experts, Mixtral's router). `all-linear` and every name select among these only.
+ */
+export function adaptableModules(spec: ModelSpec): LinearModule[] {
+  return linearModules(spec).filter((m) => !m.parameterOnly);
+}
+
+/** Every module of every layer group, once each (by `parent.name`). */
+function groupModules(spec: ModelSpec): LinearModule[] {
+  const byKey = new Map<string, LinearModule>();
+  for (const group of layerGroups(spec)) for (const m of group.modules) byKey.set(`${m.parent}.${m.name}`, m);
+  return [...byKey.values()];
+}
+
+/** Layers `from` to `to` (exclusive) and the modules an adapter can reach in each of them. */
+interface LayerGroup {
+  from: number;
+  to: number;
+  modules: LinearModule[];
+}
+
+/**
+ * The decoder layers by the linears they hold: one group, or for DeepSeek's first `first_k_dense_replace` layers a
+ * dense gated MLP (`mlp.gate_proj` … of `intermediate_size`) in place of the shared experts. The parameter count
+ * folds those layers into its extras; an adapter sees their real linears.
+ */
+function layerGroups(spec: ModelSpec): LayerGroup[] {
+  const modules = adaptableModules(spec);
+  const moe = spec.layout?.moe;
+  const dense = moe && spec.numExperts > 0 ? Math.min(spec.numLayers, moe.firstDenseLayers) : 0;
+  if (dense === 0) return [{ from: 0, to: spec.numLayers, modules }];
+  const h = spec.hiddenSize;
+  const d = moe!.denseIntermediate;
+  const p = spec.layout!.mlpParent;
+  const mlp = [
+    linear(p, 'gate_proj', h, d, false),
+    linear(p, 'up_proj', h, d, false),
+    linear(p, 'down_proj', d, h, false),
+  ];
+  const attention = modules.filter((m) => !m.parent.startsWith(`${p}.`) && m.parent !== p);
+  return [
+    { from: 0, to: dense, modules: [...attention, ...mlp] },
+    { from: dense, to: spec.numLayers, modules },
+  ];
 }
 
 /**
@@ -213,15 +263,16 @@ export interface ModuleInstance {
   name: string;
 }
 
-/** Every decoder linear of the model by full name, layer by layer (per-expert copies one by one). */
+/** Every adaptable decoder linear of the model by full name, layer by layer (per-expert copies one by one). */
 export function moduleInstances(spec: ModelSpec): ModuleInstance[] {
   const out: ModuleInstance[] = [];
-  const modules = linearModules(spec);
-  for (let layer = 0; layer < spec.numLayers; layer++) {
-    for (const module of modules) {
-      const prefix = `${spec.layout?.layersPath ?? 'model.layers'}.${layer}.${module.parent}`;
-      if (module.count === 1) out.push({ module, layer, name: `${prefix}.${module.name}` });
-      else for (let e = 0; e < module.count; e++) out.push({ module, layer, name: `${prefix}.${e}.${module.name}` });
+  for (const { from, to, modules } of layerGroups(spec)) {
+    for (let layer = from; layer < to; layer++) {
+      for (const module of modules) {
+        const prefix = `${spec.layout?.layersPath ?? 'model.layers'}.${layer}.${module.parent}`;
+        if (module.count === 1) out.push({ module, layer, name: `${prefix}.${module.name}` });
+        else for (let e = 0; e < module.count; e++) out.push({ module, layer, name: `${prefix}.${e}.${module.name}` });
+      }
     }
   }
   return out;
@@ -307,28 +358,37 @@ function adaptedCopies(spec: ModelSpec, targets: TargetModules): Map<string, num
 
 function countCopies(spec: ModelSpec, targets: TargetModules): Map<string, number> {
   const counts = new Map<string, number>();
-  if (targets === 'all-linear') {
-    for (const module of linearModules(spec))
-      counts.set(`${module.parent}.${module.name}`, spec.numLayers * module.count);
-    return counts;
-  }
-  if (typeof targets === 'string') return countPatternCopies(spec, targets);
-  const list = targets as readonly string[];
-  for (const module of linearModules(spec)) {
-    let copies = 0;
-    for (const path of pathsInLayer(module)) {
-      const layers = new Set<number>();
-      let every = false;
-      for (const target of list) {
-        const selected = layersSelected(spec, target, path);
-        if (selected === 'all') every = true;
-        else if (selected !== null) layers.add(selected);
-      }
-      copies += every ? spec.numLayers : layers.size;
-    }
-    if (copies > 0) counts.set(`${module.parent}.${module.name}`, copies);
+  const add = (module: LinearModule, n: number) => {
+    const key = `${module.parent}.${module.name}`;
+    if (n > 0) counts.set(key, (counts.get(key) ?? 0) + n);
+  };
+  if (typeof targets === 'string' && targets !== 'all-linear') return countPatternCopies(spec, targets);
+  for (const group of layerGroups(spec)) {
+    for (const module of group.modules)
+      add(
+        module,
+        targets === 'all-linear'
+          ? (group.to - group.from) * module.count
+          : listCopies(spec, group, module, targets as readonly string[]),
+      );
   }
   return counts;
+}
+
+/** The copies of one module in one group of layers that a list of targets selects. */
+function listCopies(spec: ModelSpec, group: LayerGroup, module: LinearModule, list: readonly string[]): number {
+  let copies = 0;
+  for (const path of pathsInLayer(module)) {
+    const layers = new Set<number>();
+    let every = false;
+    for (const target of list) {
+      const selected = layersSelected(spec, target, path);
+      if (selected === 'all') every = true;
+      else if (selected !== null && selected >= group.from && selected < group.to) layers.add(selected);
+    }
+    copies += every ? group.to - group.from : layers.size;
+  }
+  return copies;
 }
 
 /**
@@ -339,23 +399,25 @@ function countPatternCopies(spec: ModelSpec, pattern: string): Map<string, numbe
   const counts = new Map<string, number>();
   const matcher = compiledPattern(pattern);
   if (!matcher) return counts;
-  const modules = linearModules(spec);
-  const perState = new Map<string, number[]>();
-  const totals = modules.map(() => 0);
-  for (let layer = 0; layer < spec.numLayers; layer++) {
-    const state = matcher.advance(matcher.initial(), `model.layers.${layer}.`);
-    let copies = perState.get(state.key);
-    if (!copies) {
-      copies = modules.map((module) => copiesInLayer(matcher, state, module));
-      perState.set(state.key, copies);
+  for (const { from, to, modules } of layerGroups(spec)) {
+    const perState = new Map<string, number[]>();
+    const totals = modules.map(() => 0);
+    for (let layer = from; layer < to; layer++) {
+      const state = matcher.advance(matcher.initial(), `model.layers.${layer}.`);
+      let copies = perState.get(state.key);
+      if (!copies) {
+        copies = modules.map((module) => copiesInLayer(matcher, state, module));
+        perState.set(state.key, copies);
+      }
+      copies.forEach((n, i) => {
+        totals[i] += n;
+      });
     }
-    copies.forEach((n, i) => {
-      totals[i] += n;
+    modules.forEach((module, i) => {
+      const key = `${module.parent}.${module.name}`;
+      if (totals[i]! > 0) counts.set(key, (counts.get(key) ?? 0) + totals[i]!);
     });
   }
-  modules.forEach((module, i) => {
-    if (totals[i]! > 0) counts.set(`${module.parent}.${module.name}`, totals[i]!);
-  });
   return counts;
 }
 
@@ -380,7 +442,7 @@ export function patternSelection(spec: ModelSpec, pattern: string): { modules: s
   const copies = adaptedCopies(spec, pattern);
   const matches = targetMatcher(pattern);
   return {
-    modules: linearModules(spec)
+    modules: adaptableModules(spec)
       .filter((m) => copies.has(`${m.parent}.${m.name}`))
       .map((m) => m.name),
     outside: NON_DECODER_MODULES.filter((name) => matches(name)),
@@ -397,9 +459,9 @@ export function adaptedInstances(spec: ModelSpec, targets: TargetModules): Modul
 
 /** The modules a `target_modules` value selects, in at least one layer. */
 export function selectTargets(spec: ModelSpec, targets: TargetModules): LinearModule[] {
-  if (targets === 'all-linear') return linearModules(spec);
+  if (targets === 'all-linear') return adaptableModules(spec);
   const copies = adaptedCopies(spec, targets);
-  return linearModules(spec).filter((m) => copies.has(`${m.parent}.${m.name}`));
+  return adaptableModules(spec).filter((m) => copies.has(`${m.parent}.${m.name}`));
 }
 
 /** Entries of `target_modules` that select no module of this model (a typo, another family's names, a container such as `mlp`). */
@@ -417,12 +479,15 @@ export function unknownTargets(spec: ModelSpec, targets: TargetModules): string[
   );
 }
 
-/** LoRA parameters: r·(in + out) per adapted module copy (DoRA adds a magnitude vector of size out). */
+/**
+ * LoRA parameters: r·(in + out) per adapted module copy (DoRA adds a magnitude vector of size out). Routed experts
+ * and routers are not linear modules in transformers 5, so no target adds any for them.
+ */
 export function loraParameters(spec: ModelSpec, targets: TargetModules, r: number, dora = false): number {
-  const copies = targets === 'all-linear' ? null : adaptedCopies(spec, targets);
+  const copies = adaptedCopies(spec, targets);
   let total = 0;
-  for (const m of linearModules(spec)) {
-    const n = copies === null ? spec.numLayers * m.count : (copies.get(`${m.parent}.${m.name}`) ?? 0);
+  for (const m of groupModules(spec)) {
+    const n = copies.get(`${m.parent}.${m.name}`) ?? 0;
     total += n * (r * (m.inFeatures + m.outFeatures) + (dora ? m.outFeatures : 0));
   }
   return total;

@@ -103,7 +103,7 @@ export interface ModelSpec {
 /** One linear layer inside a decoder layer, with the name PEFT's `target_modules` matches. */
 export interface LinearModule {
   name: string;
-  /** Where it sits in a decoder layer (transformers' names): `self_attn`, `mlp`, `block_sparse_moe`; for per-expert copies the experts' container, `block_sparse_moe.experts` (copy e is `….experts.e.w1`). */
+  /** Where it sits in a decoder layer (transformers' names): `self_attn`, `mlp`; for per-expert copies the experts' container, `mlp.experts` (copy e is `….experts.e.w1`). */
   parent: string;
   inFeatures: number;
   outFeatures: number;
@@ -112,6 +112,13 @@ export interface LinearModule {
   count: number;
   /** Copies a token passes through per layer (routed experts); equals count for dense modules. */
   activePerToken: number;
+  /**
+   * A weight transformers 5 keeps as a plain parameter, not an `nn.Linear`: the routed experts (one 3D
+   * `gate_up_proj` and one `down_proj` for all experts) and Mixtral's router. It counts as a matmul, but no
+   * `target_modules` entry adapts it: not `all-linear`, not a name (the bundled trainer and the tools' linear-name
+   * expansion adapt linear layers only; scripts/models/count_lora.py shows it on transformers itself).
+   */
+  parameterOnly?: boolean;
 }
 
 export interface ParameterCounts {
