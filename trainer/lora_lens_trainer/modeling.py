@@ -11,11 +11,12 @@ import torch
 from torch import nn
 
 from . import lora as lora_mod
-from .checkpointing import CheckpointingError, apply_checkpointing
+from .checkpointing import CheckpointingError, apply_checkpointing, decoder_layers
 from .kernels import fused_ops
 from .loss import LogitTransform, OutputHead, transformed_logits
 from .model.load_progress import LoadListener, LoadReport
 from .nf4 import quantize_model
+from .offload import offload_checkpoint_inputs
 from .plan import TrainingPlan
 
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
@@ -228,9 +229,11 @@ def apply_method(
     # Every decoder layer, or the first checkpoint_layers of them (gradient_checkpointing: auto, chosen by the estimate).
     try:
         layers = plan.training.checkpoint_layers
-        apply_checkpointing(model, plan.training.gradient_checkpointing, None if layers < 0 else layers)
+        count = apply_checkpointing(model, plan.training.gradient_checkpointing, None if layers < 0 else layers)
     except CheckpointingError as error:
         raise ModelError(str(error)) from error
+    if plan.training.activation_offloading and count > 0:  # their saved inputs in pinned CPU memory (offload.py)
+        offload_checkpoint_inputs(decoder_layers(model)[:count], device)
     model.config.use_cache = False
     targets: list[str] = []
     if plan.method in ("lora", "qlora"):
@@ -247,7 +250,9 @@ def apply_method(
     else:
         for p in model.parameters():
             p.requires_grad_(True)
-    if fused_ops.requested():  # LORA_LENS_FUSED_KERNELS=1 or a list (norm,rope,swiglu,lora): off until measured on a GPU
+    if (
+        fused_ops.requested()
+    ):  # LORA_LENS_FUSED_KERNELS=1 or a list (norm,rope,swiglu,lora): off until measured on a GPU
         fused_ops.install(model)
     return Setup(model, param_dtype, autocast, backend, targets)
 

@@ -1,0 +1,85 @@
+"""training.activation_offloading (our `gradient_checkpointing: offload`): the checkpointed layers' saved inputs go
+through offload.py's pack/unpack pair, and the loss and every LoRA gradient equal those of the same checkpointing
+without it, bit for bit (the copies are exact); backward takes each input from the prefetch started by the layer
+after it, all but the last layer's."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="the offload tests need torch (CPU is enough)")
+
+from lora_lens_trainer.checkpointing import decoder_layers  # noqa: E402
+from lora_lens_trainer.collate import collate_padded  # noqa: E402
+from lora_lens_trainer.data.tokenize import Example  # noqa: E402
+from lora_lens_trainer.lora import lora_modules  # noqa: E402
+from lora_lens_trainer.modeling import apply_method, decoder_and_head  # noqa: E402
+from lora_lens_trainer.offload import offload_checkpoint_inputs  # noqa: E402
+from lora_lens_trainer.plan import plan_from_dict  # noqa: E402
+from lora_lens_trainer.step import batch_loss  # noqa: E402
+from tests.plans import make_plan  # noqa: E402
+from tests.tiny_model import tiny_causal_lm  # noqa: E402
+
+CPU = torch.device("cpu")
+LAYERS = 4
+
+
+def _model(layers: int | None, offload: bool):
+    torch.manual_seed(0)
+    base = tiny_causal_lm("qwen2", num_hidden_layers=LAYERS).train()
+    overrides: dict[str, object] = {"training__gradient_checkpointing": True, "precision": "fp32"}
+    if layers is not None:
+        overrides["training__checkpoint_layers"] = layers
+    if offload:
+        overrides["training__activation_offloading"] = True
+    plan = plan_from_dict(make_plan("/m", "/data/train.jsonl", method="lora", **overrides))
+    model = apply_method(base, plan, CPU, torch.float32, None, None).model
+    gen = torch.Generator().manual_seed(5)
+    for m in lora_modules(model).values():  # B non-zero, so every adapter has a gradient
+        m.lora_B.data.normal_(0.0, 0.1, generator=gen)
+    return model
+
+
+def _steps(model, steps: int = 2):
+    body, head = decoder_and_head(model)
+    gen = torch.Generator().manual_seed(3)
+    rows = [Example(ids, ids) for ids in (torch.randint(3, 256, (n,), generator=gen).tolist() for n in (19, 11))]
+    batch = collate_padded(rows, 0)
+    out = []
+    for _ in range(steps):  # the second step reuses the hooks: each forward starts a new order
+        for m in lora_modules(model).values():
+            m.lora_A.grad = m.lora_B.grad = None
+        loss = batch_loss(body, head, batch, float(batch.n_targets), CPU, None, "sdpa")
+        loss.backward()
+        grads = [torch.cat([m.lora_A.grad.flatten(), m.lora_B.grad.flatten()]) for m in lora_modules(model).values()]
+        out.append((float(loss.detach()), grads))
+    return out
+
+
+def _offloaded(layer) -> bool:
+    return getattr(layer._gradient_checkpointing_func, "__name__", "") == "offloaded"
+
+
+@pytest.mark.parametrize("k", [None, 2])
+def test_the_plan_offloads_the_checkpointed_layers_and_the_gradients_are_unchanged(k: int | None) -> None:
+    model = _model(k, offload=True)
+    count = LAYERS if k is None else k
+    assert [_offloaded(layer) for layer in decoder_layers(model)] == [True] * count + [False] * (LAYERS - count)
+    assert not any(_offloaded(layer) for layer in decoder_layers(_model(k, offload=False)))
+    for (loss, grads), (loss_ref, grads_ref) in zip(_steps(model), _steps(_model(k, offload=False))):
+        assert loss == loss_ref
+        for g, g_ref in zip(grads, grads_ref):
+            assert torch.equal(g, g_ref)
+
+
+def test_backward_takes_every_input_but_the_last_from_the_prefetch() -> None:
+    model = _model(None, offload=False)
+    offload, undo = offload_checkpoint_inputs(decoder_layers(model), CPU)
+    reference = _steps(_model(None, offload=False), steps=1)
+    (loss, grads), *_ = _steps(model, steps=1)
+    assert (offload.hits, offload.misses) == (LAYERS - 1, 1)
+    # Each layer saved its input (batch x tokens x hidden, fp32) and nothing else through the hooks.
+    assert offload.bytes_offloaded == LAYERS * 2 * 19 * model.config.hidden_size * 4
+    assert loss == reference[0][0] and all(torch.equal(a, b) for a, b in zip(grads, reference[0][1]))
+    undo()
+    assert not any(_offloaded(layer) for layer in decoder_layers(model))
