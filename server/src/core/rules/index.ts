@@ -21,6 +21,7 @@ import { evalSteps } from './evalSteps';
 import { gpuUnknown } from './gpuUnknown';
 import { gradClip } from './gradClip';
 import { gradientCheckpointing } from './gradientCheckpointing';
+import { initFrom } from './initFrom';
 import { lrRange } from './lrRange';
 import { maxLength } from './maxLength';
 import { memoryNoFit } from './memoryNoFit';
@@ -94,6 +95,7 @@ export const RULES: readonly Rule[] = [
   ktoBeta,
   ktoLearningRate,
   ktoWeights,
+  initFrom,
 ];
 
 const SEVERITIES: readonly RuleSeverity[] = ['error', 'warning', 'info', 'hint', 'off'];
