@@ -199,4 +199,19 @@ test('an axolotl config naming a Hub dataset previews it from the datasets cache
   assert.equal(report.dataset, 'hf://datasets/someone/tiny-chat?split=train');
   assert.equal(report.total_rows, 30);
   assert.match(report.rows[0]!.rendering!.text.join(''), /The capital of France is Paris\./);
+  // Our dialect names the same dataset in data.train as is: its plan reaches the trainer's Hub reader unchanged.
+  writeFileSync(
+    join(dir, 'hub.finetune.yaml'),
+    ours(model).replace('train: train.jsonl', `train: ${report.dataset}`).replace('max_length: 20', 'max_length: 64'),
+  );
+  const mine = runCli(['preview', 'hub.finetune.yaml', '--rows', '1', '--json', '--python', PYTHON], {
+    cwd: dir,
+    env,
+    timeoutMs: 180_000,
+  });
+  assert.equal(mine.code, 0, mine.stderr);
+  const ourReport = (JSON.parse(mine.stdout) as { preview: PreviewReport }).preview;
+  assert.equal(ourReport.dataset, report.dataset);
+  assert.equal(ourReport.total_rows, 30);
+  assert.deepEqual(ourReport.rows[0]!.rendering!.ids, report.rows[0]!.rendering!.ids);
 });

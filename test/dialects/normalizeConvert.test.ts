@@ -53,7 +53,6 @@ describe('convert: dialect plans as LoRA Lens configs', () => {
       'model.load_in_8bit',
       'training.activation_offloading',
       'hardware.distributed',
-      'data.train',
     ]) {
       assert.ok(
         header.some((l) => l.startsWith(`#   - ${key}: `)),
@@ -64,13 +63,13 @@ describe('convert: dialect plans as LoRA Lens configs', () => {
     assert.equal(body.model, 'meta-llama/Llama-3.1-8B');
     assert.equal(body.method, 'lora');
     assert.equal(body.precision, 'bf16-true');
-    // The Hub dataset the header calls unusable is not kept: a local file, and how to write it, at the key.
-    assert.equal(body.data.train, 'alpaca.jsonl');
-    assert.match(
-      converted,
-      /\n {2}# train: tatsu-lab\/alpaca is a Hub dataset[^\n]*\n {2}# {3}python -c "from datasets import load_dataset; load_dataset\('tatsu-lab\/alpaca', split='train'\)\.to_json\('alpaca\.jsonl'\)"\n {2}train: alpaca\.jsonl\n/,
+    // The Hub dataset is kept as our dialect names it, and the header does not call it lost.
+    assert.equal(body.data.train, 'hf://datasets/tatsu-lab/alpaca');
+    assert.doesNotMatch(converted, /load_dataset|alpaca\.jsonl/);
+    assert.equal(
+      header.some((l) => l.startsWith('#   - data.train: ')),
+      false,
     );
-    assert.doesNotMatch(converted, /hf:\/\/datasets\/tatsu-lab\/alpaca\n/);
     assert.equal(body.output.dir, 'out');
     assert.equal(body.training.gradient_checkpointing, true);
     assert.equal('activation_offloading' in body.training, false);

@@ -17,6 +17,7 @@ import {
   OUTPUT_DEFAULTS,
   trainingDefaults,
 } from './defaults';
+import { isHubDatasetRef } from './hubDataset';
 import type { EvalPlan, Method, ModelRef, Objective, Precision, TrainingPlan } from './types';
 
 type Obj = Record<string, unknown>;
@@ -93,8 +94,9 @@ export function toTrainingPlan(doc: ConfigDocument, configPath: string | null): 
     data: {
       ...DATA_DEFAULTS,
       ...data,
-      train: absolute(data.train),
-      eval: typeof data.eval === 'string' ? absolute(data.eval) : null,
+      // A Hub dataset (hf://datasets/owner/name?split=…) is kept as written; the trainer reads it with `datasets`.
+      train: isHubDatasetRef(data.train) ? data.train : absolute(data.train),
+      eval: typeof data.eval === 'string' ? (isHubDatasetRef(data.eval) ? data.eval : absolute(data.eval)) : null,
     } as TrainingPlan['data'],
     training: trainingPlan(training, asObject(config.training)),
     hardware: hardwarePlan(asObject(config.hardware)),

@@ -7,7 +7,8 @@ import { basename, dirname, isAbsolute, relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import { displayName } from './sourceMap';
-import { isDatasetReference, parseHubDatasetRef } from './datasetRef';
+import { isHubDatasetRef } from '../../plan/hubDataset';
+import { isDatasetReference } from './datasetRef';
 import {
   DATA_DEFAULTS,
   DPO_DEFAULTS,
@@ -67,10 +68,11 @@ export function conversionLosses(plan: TrainingPlan): LostKey[] {
     ['data.train', plan.data.train],
     ['data.eval', plan.data.eval],
   ] as const) {
-    if (path && isDatasetReference(path))
+    // A Hub dataset (hf://datasets/…) is kept: our dialect names it as is. A registry name (llamafactory://) is not.
+    if (path && isDatasetReference(path) && !isHubDatasetRef(path))
       out.push({
         key: [key],
-        reason: `${path} is not a local file, and a LoRA Lens config's ${key} names one (.jsonl/.json/.csv/.parquet; the bundled trainer reads the Hub dataset when it runs the original config): the converted config names ${localFileFor(key === 'data.train' ? 'train' : 'eval', path)} instead, and a comment at ${key} says how to write it`,
+        reason: `${path} is not a local file, and a LoRA Lens config's ${key} names one (.jsonl/.json/.csv/.parquet) or a Hub dataset (hf://datasets/<owner>/<name>): the converted config names ${localFileFor(key === 'data.train' ? 'train' : 'eval', path)} instead, and a comment at ${key} says how to write it`,
       });
   }
   return out;
@@ -113,21 +115,12 @@ function localFileFor(key: 'train' | 'eval', ref: string): string {
 }
 
 /**
- * How to make the local file that replaces a dataset the bundled trainer cannot read, as a comment at `data.<key>`:
- * the converted file names that file, so check says it is missing until the command has run.
+ * How to make the local file that replaces a registry dataset (LLaMA-Factory's name whose dataset_info.json entry was
+ * not read) as a comment at `data.<key>`: the converted file names that file, so check says it is missing until then.
+ * A Hub dataset needs none: the converted config keeps its hf://datasets/ reference.
  */
 function datasetInstead(key: 'train' | 'eval', ref: string): string {
   const file = localFileFor(key, ref);
-  const parsed = parseHubDatasetRef(ref);
-  if (parsed) {
-    const hub = parsed.id;
-    const { split = key === 'train' ? 'train' : 'test', name } = parsed.options;
-    const subset = name ? `, name='${name}'` : '';
-    return (
-      `  # ${key}: ${hub} is a Hub dataset; a LoRA Lens config names a local file. Write ${file} with\n` +
-      `  #   python -c "from datasets import load_dataset; load_dataset('${hub}'${subset}, split='${split}').to_json('${file}')"\n`
-    );
-  }
   return (
     `  # ${key}: ${ref} is not a local file; the LoRA Lens trainer reads local .jsonl/.json/.csv/.parquet files.\n` +
     `  #   Save its rows as ${file}, or set ${key} to the file that holds them.\n`
@@ -157,7 +150,13 @@ function modelOf(plan: TrainingPlan, pathOf: (path: string) => string): unknown 
 function dataOf(plan: TrainingPlan, pathOf: (path: string) => string): Record<string, unknown> {
   const { train, eval: evalPath, ...rest } = plan.data;
   const local = (key: 'train' | 'eval', path: string | null) =>
-    path === null ? null : isDatasetReference(path) ? localFileFor(key, path) : pathOf(path);
+    path === null
+      ? null
+      : isHubDatasetRef(path)
+        ? path
+        : isDatasetReference(path)
+          ? localFileFor(key, path)
+          : pathOf(path);
   const chatTemplate = foreignTemplate(plan.data.chat_template) ? 'auto' : rest.chat_template;
   return {
     ...withoutNulls({ train: local('train', train), eval: local('eval', evalPath) }),
@@ -229,7 +228,8 @@ export function planToLoraLensYaml(plan: TrainingPlan, lost: LostKey[], dialect:
   let body = stringify(config, { lineWidth: 0 });
   for (const key of ['train', 'eval'] as const) {
     const ref = plan.data[key];
-    if (ref && isDatasetReference(ref)) body = body.replace(`\n  ${key}: `, `\n${datasetInstead(key, ref)}  ${key}: `);
+    if (ref && isDatasetReference(ref) && !isHubDatasetRef(ref))
+      body = body.replace(`\n  ${key}: `, `\n${datasetInstead(key, ref)}  ${key}: `);
   }
   return headerOf(plan, dialect, all, base) + body;
 }

@@ -6,46 +6,31 @@
  * - `llamafactory://<name>`: a LLaMA-Factory dataset name whose dataset_info.json entry could not be read here.
  * The dataset rule and the inspector skip such references instead of reporting a missing file.
  */
+import { parseHubDatasetRef } from '../../plan/hubDataset';
+
+export { hubDatasetRef, parseHubDatasetRef, type HubDatasetOptions } from '../../plan/hubDataset';
 
 /** True for a remote or registry dataset reference (`scheme://…`), false for a file path (also `C:\…`). */
 export function isDatasetReference(path: string): boolean {
   return /^[a-z][a-z0-9+.-]+:\/\//i.test(path) && !/^file:\/\//i.test(path);
 }
 
-/** How a Hub dataset is loaded, as `datasets.load_dataset` takes it (axolotl and LLaMA-Factory pass these on). */
-export interface HubDatasetOptions {
-  split?: string;
-  /** The subset (`load_dataset(name=...)`): axolotl's `name`, LLaMA-Factory's `subset`. */
-  name?: string;
-  revision?: string;
-  data_files?: string[];
-}
+/** The options a Hub reference's query may carry (the trainer's data/hub.py refuses any other). */
+const HUB_OPTIONS: readonly string[] = ['split', 'name', 'revision', 'data_files'];
 
 /**
- * The plan's reference to a Hub dataset id: `hf://datasets/<id>`, with a query for the options that are set
- * (`?split=test&name=sub&data_files=a.json&data_files=b.json`), which the trainer's data/hub.py reads.
+ * What is wrong with a Hub dataset reference as written in a config (`hf://datasets/owner/name?split=…`), or null:
+ * an id that is not `owner/name`, or a query option the trainer does not know.
  */
-export function hubDatasetRef(id: string, options: HubDatasetOptions = {}): string {
-  const query = new URLSearchParams();
-  for (const key of ['split', 'name', 'revision'] as const) if (options[key]) query.append(key, options[key]!);
-  for (const file of options.data_files ?? []) query.append('data_files', file);
-  const text = query.toString();
-  return `hf://datasets/${id}${text ? `?${text}` : ''}`;
-}
-
-/** The Hub id and options of a plan reference, or null for anything else. */
-export function parseHubDatasetRef(ref: string): { id: string; options: HubDatasetOptions } | null {
-  const match = /^hf:\/\/datasets\/([^?#]+)(?:\?([^#]*))?$/.exec(ref);
-  if (!match) return null;
-  const query = new URLSearchParams(match[2] ?? '');
-  const options: HubDatasetOptions = {};
-  for (const key of ['split', 'name', 'revision'] as const) {
-    const value = query.get(key);
-    if (value) options[key] = value;
-  }
-  const files = query.getAll('data_files');
-  if (files.length) options.data_files = files;
-  return { id: match[1]!, options };
+export function hubDatasetRefProblem(ref: string): string | null {
+  const parsed = parseHubDatasetRef(ref);
+  const id = parsed?.id.replace(/\/+$/, '') ?? '';
+  if (!parsed || !looksLikeHubId(id))
+    return `${ref} names no Hub dataset: write hf://datasets/<owner>/<name>, with ?split=…&name=<subset> where needed`;
+  const query = /\?([^#]*)/.exec(ref)?.[1] ?? '';
+  const unknown = [...new URLSearchParams(query).keys()].find((key) => !HUB_OPTIONS.includes(key));
+  if (unknown !== undefined) return `${ref}: unknown option "${unknown}" (known: ${HUB_OPTIONS.join(', ')})`;
+  return null;
 }
 
 /** The plan's reference to a LLaMA-Factory registry name. */
