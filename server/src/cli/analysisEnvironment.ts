@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { DatasetInspector, inspectDataset } from '../core/data';
+import { DatasetInspector, inspectData } from '../core/data';
 import { factsCacheDir, withFactsDiskCache } from '../core/data/factsDiskCache';
 import { gpuFromSetting, type GpuSpec } from '../core/gpu';
 import { detectGpus } from '../runs/gpuDetect';
@@ -37,7 +37,7 @@ function buildStamp(): string {
  */
 export function cliDatasetInspector(env: NodeJS.ProcessEnv = process.env): DatasetInspector {
   const dir = factsCacheDir(env);
-  return new DatasetInspector(dir ? withFactsDiskCache(inspectDataset, { dir, stamp: buildStamp() }) : inspectDataset);
+  return new DatasetInspector(dir ? withFactsDiskCache(inspectData, { dir, stamp: buildStamp() }) : inspectData);
 }
 
 export interface CliAnalysisOptions {

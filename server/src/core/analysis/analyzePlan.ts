@@ -5,6 +5,7 @@ import type { DatasetFacts, InspectOptions, RowLayout } from '../data';
 import { tokenizerPathFor } from '../data';
 import { objectiveLayout } from '../data/layout';
 import { isDatasetReference } from '../dialects/normalize/datasetRef';
+import { isHubDatasetRef } from '../plan/hubDataset';
 import { gpuFromSetting, type GpuSpec } from '../gpu';
 import { closestGpuName } from '../gpu/catalog';
 import { resolveAutoCheckpointing } from '../estimate/autoCheckpoint';
@@ -44,7 +45,8 @@ export function analyzePlan(
 
   const tokenizerPath = tokenizerPathFor(model);
   const facts = (path: string | null, layout: RowLayout | undefined): DatasetFacts | undefined => {
-    if (!path || isDatasetReference(path)) return undefined;
+    // A Hub dataset is read from the local Hugging Face cache (data/hubCache.ts); other references are not read.
+    if (!path || (isDatasetReference(path) && !isHubDatasetRef(path))) return undefined;
     const options: InspectOptions = { format: plan.data.format, tokenizerPath, ...(layout ? { layout } : {}) };
     const found = environment.datasetFacts?.(path, options);
     if (!found) analysis.pendingDatasets.push({ path, options });

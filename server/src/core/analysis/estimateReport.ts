@@ -54,8 +54,15 @@ export function assumptionsOf(analysis: Analysis): string[] {
   const train = plan.data.train;
   const facts = analysis.dataset;
   const rows = `rows assumed to be max_length (${plan.data.max_length.toLocaleString('en-US')} tokens) long, and no row count for the time`;
-  if (train && isDatasetReference(train)) out.push(`training data ${train} is a Hub dataset, not read here: ${rows}`);
-  else if (train && (!facts || !facts.exists))
+  if (train && isDatasetReference(train)) {
+    const hub = facts?.path === train ? facts.hub : undefined;
+    if (hub && !hub.cached)
+      out.push(
+        `training data ${hub.id} (a Hub dataset) was not read: ${hub.reason ?? 'it is not cached'}; ${rows}. Fetch it with \`${hub.command}\``,
+      );
+    else if (!hub) out.push(`training data ${train} is a Hub dataset, not read yet: ${rows}`);
+    else if (facts?.skipped) out.push(`the data file was not inspected (${facts.skipped}): ${rows}`);
+  } else if (train && (!facts || !facts.exists))
     out.push(`no data file (${train} is not on this machine or not read yet): ${rows}`);
   else if (train && facts?.skipped) out.push(`the data file was not inspected (${facts.skipped}): ${rows}`);
   return out;

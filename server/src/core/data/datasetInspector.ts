@@ -1,5 +1,8 @@
 import { statSync } from 'node:fs';
-import { inspectDataset, type InspectOptions } from './inspect';
+import { isHubDatasetRef } from '../plan/hubDataset';
+import { hubCacheStamp } from './hubCache';
+import { inspectData } from './hubInspect';
+import type { InspectOptions } from './inspect';
 import { layoutKey } from './layout';
 import type { DatasetFacts } from './types';
 
@@ -10,6 +13,8 @@ export interface Disposable {
 interface Entry {
   size: number;
   mtimeMs: number;
+  /** A Hub dataset's cache state when it was inspected (hubCache.ts): valid while it is unchanged. */
+  stamp?: string;
   facts: DatasetFacts;
 }
 
@@ -35,12 +40,17 @@ export class DatasetInspector {
   private readonly running = new Map<string, Promise<DatasetFacts>>();
   private readonly listeners = new Set<(facts: DatasetFacts) => void>();
 
-  constructor(private readonly inspectFile: typeof inspectDataset = inspectDataset) {}
+  /** `env`: where the Hugging Face cache is (HF_HUB_CACHE, HF_HOME, HOME), for Hub datasets' cache state. */
+  constructor(
+    private readonly inspectFile: (path: string, options: InspectOptions) => Promise<DatasetFacts> = inspectData,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
 
   /** Cached facts for the file as it is now on disk, or undefined (never inspected, changed, or still running). */
   peek(path: string, options: InspectOptions): DatasetFacts | undefined {
     const entry = this.cache.get(cacheKey(path, options));
     if (!entry) return undefined;
+    if (isHubDatasetRef(path)) return entry.stamp === hubCacheStamp(path, this.env) ? entry.facts : undefined;
     const now = statOrNull(path);
     if (!now) return entry.facts.exists ? undefined : entry.facts;
     return now.size === entry.size && now.mtimeMs === entry.mtimeMs ? entry.facts : undefined;
@@ -53,10 +63,12 @@ export class DatasetInspector {
     const key = cacheKey(path, options);
     const running = this.running.get(key);
     if (running) return running;
+    // Taken before the scan: a download that lands while it runs makes the entry stale.
+    const stamp = isHubDatasetRef(path) ? hubCacheStamp(path, this.env) : undefined;
     const scan = this.inspectFile(path, options).then(
       (facts) => {
         this.running.delete(key);
-        this.cache.set(key, { size: facts.size, mtimeMs: facts.mtimeMs, facts });
+        this.cache.set(key, { size: facts.size, mtimeMs: facts.mtimeMs, facts, ...(stamp ? { stamp } : {}) });
         for (const listener of this.listeners) {
           try {
             listener(facts);

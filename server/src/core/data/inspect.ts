@@ -5,6 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { DataFormat } from '../plan/types';
 import { CsvParser } from './csv';
 import { parquetRowCount } from './parquet';
+import { readParquetRows } from './parquetRows';
 import { KTO_LAYOUT, layoutKey, type RowLayout } from './layout';
 import { checkRowLayout, hasHtml } from './rows';
 import { SafetyScan } from './safety/scan';
@@ -174,20 +175,13 @@ export async function inspectDataset(path: string, options: InspectOptions): Pro
     return done();
   }
   try {
-    if (kind === 'parquet') {
-      const rows = await parquetRowCount(path);
-      if (rows === undefined) return { ...done(), skipped: 'its Parquet footer could not be read' };
-      return {
-        ...done(),
-        rows,
-        scannedRows: 0,
-        note: 'Parquet: the row count comes from the file metadata; rows are not inspected',
-      };
-    }
     if (kind === 'unknown') return { ...done(), skipped: 'only .jsonl, .json, .csv and .parquet files are inspected' };
     const counter = options.tokenizerPath ? await loadTokenCounter(options.tokenizerPath) : undefined;
     const scan = new Scan(facts, counter !== undefined, options.sampleSize ?? (counter ? 2000 : 20_000), deadline);
-    if (kind === 'json') {
+    if (kind === 'parquet') {
+      const unread = await readParquet(path, scan, maxBytes, deadline);
+      if (unread) return { ...done(), ...unread };
+    } else if (kind === 'json') {
       if (facts.size > maxBytes)
         return {
           ...done(),
@@ -205,6 +199,48 @@ export async function inspectDataset(path: string, options: InspectOptions): Pro
   } catch (error) {
     return { ...done(), skipped: `it could not be read (${(error as Error).message})` };
   }
+}
+
+/**
+ * A Parquet file's rows into `scan` (bounded: the count then comes from the metadata, `estimated` set); where its
+ * pages cannot be decoded, the footer's row count alone, said in `note` (undefined when the rows were read).
+ */
+async function readParquet(
+  path: string,
+  scan: Scan,
+  maxBytes: number,
+  deadline: number,
+): Promise<Partial<DatasetFacts> | undefined> {
+  const { facts } = scan;
+  let result;
+  try {
+    result = await readParquetRows(
+      path,
+      (row, index) => scan.row(row, JSON.stringify(row), { index }),
+      maxBytes,
+      deadline,
+    );
+  } catch {
+    // No metadata hyparquet can read: the footer's num_rows, else nothing.
+    const rows = await parquetRowCount(path);
+    if (rows === undefined) return { skipped: 'its Parquet footer could not be read' };
+    return {
+      rows,
+      scannedRows: 0,
+      note: 'Parquet: the row count comes from the file metadata; rows are not inspected',
+    };
+  }
+  facts.rows = result.rows;
+  facts.estimated = result.read < result.rows;
+  facts.scannedBytes = facts.estimated ? Math.min(result.bytes, facts.size) : facts.size;
+  if (result.error && result.read === 0)
+    return {
+      rows: result.rows,
+      estimated: false,
+      scannedBytes: 0,
+      note: `Parquet: the row count comes from the file metadata; rows are not inspected (${result.error})`,
+    };
+  return undefined;
 }
 
 function stripBom(text: string): string {

@@ -47,6 +47,8 @@ export interface DatasetFacts {
   layout?: RowLayout;
   /** Set when the rows could not be inspected, with the reason (unsupported kind, unreadable file, ...). */
   skipped?: string;
+  /** For a Hub dataset (`path` is its hf://datasets/ reference): where the local cache holds it, or how to fetch it. */
+  hub?: HubFacts;
   /** What was only partly inspected, e.g. a Parquet file whose row count comes from its metadata alone. */
   note?: string;
   /** Rows in the file: counted, or extrapolated from the scanned share when `estimated`. */
@@ -71,4 +73,23 @@ export interface DatasetFacts {
   /** Injection patterns, secrets, personal data and label balance in the rows (safety/); absent when no row was read. */
   safety?: SafetyFacts;
   elapsedMs: number;
+}
+
+/** A Hub dataset as the local Hugging Face cache holds it (data/hubCache.ts); nothing is downloaded. */
+export interface HubFacts {
+  /** `owner/name`. */
+  id: string;
+  /** The split read (without its slice). */
+  split: string;
+  cached: boolean;
+  /** The command that puts it in the cache (`huggingface-cli download --repo-type dataset owner/name`). */
+  command: string;
+  /** Why it was not read from the cache (not cached, no file of the split). */
+  reason?: string;
+  /** The cached snapshot's commit. */
+  commit?: string;
+  /** The split's data files, relative to the snapshot. */
+  files?: string[];
+  /** The file whose rows were read (lengths, duplicates, safety); the others add their row counts. */
+  readFile?: string;
 }

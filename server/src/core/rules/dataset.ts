@@ -3,7 +3,8 @@ import { basename } from 'node:path';
 import { FORMAT_SHAPE, layoutShape } from '../data/layout';
 import { similarFileName } from '../data/similarFile';
 import type { DatasetFacts } from '../data/types';
-import { isDatasetReference } from '../dialects/normalize/datasetRef';
+import { hubDatasetRefProblem, isDatasetReference } from '../dialects/normalize/datasetRef';
+import { isHubDatasetRef } from '../plan/hubDataset';
 import { valueAt } from '../dialects/normalize/sourceMap';
 import type { Finding, Rule, RuleInput } from './types';
 import { anchor, key, listLines, plural, setFix } from './util';
@@ -20,9 +21,16 @@ export const dataset: Rule = {
       ['train', plan.data.train, input.dataset],
       ['eval', plan.data.eval, input.evalDataset],
     ] as const) {
-      // A Hub or registry dataset (hf://datasets/…) is not a file: nothing to find or inspect here.
-      if (!path || isDatasetReference(path)) continue;
+      if (!path) continue;
       const range = anchor(doc, ['data', which]);
+      // A Hub or registry dataset (hf://datasets/…) is not a file: a malformed Hub reference is said; its rows are
+      // described when the local Hugging Face cache holds them (data/hubCache.ts).
+      if (isDatasetReference(path)) {
+        const problem = isHubDatasetRef(path) ? hubDatasetRefProblem(path) : null;
+        if (problem) findings.push({ range, severity: 'error', message: `${key(`data.${which}`)}: ${problem}.` });
+        else if (facts?.path === path && facts.exists) findings.push(...describe(input, which, facts));
+        continue;
+      }
       const missing = facts?.path === path ? !facts.exists : !fileExists(path);
       if (missing) {
         findings.push(missingFile(input, which, path, range));
@@ -73,11 +81,12 @@ function missingFile(input: RuleInput, which: 'train' | 'eval', path: string, ra
 
 function describe({ doc, plan }: RuleInput, which: 'train' | 'eval', facts: DatasetFacts): Finding[] {
   const range = anchor(doc, ['data', which]);
-  const file = basename(facts.path);
+  // A Hub dataset is named by its id and the cached file whose rows were read (its row refs are that file's).
+  const file = facts.hub?.readFile ? `${facts.hub.id} (${facts.hub.readFile})` : basename(facts.path);
   if (facts.skipped) return [{ range, severity: 'info', message: `${file} was not inspected: ${facts.skipped}.` }];
   const where = (lines: DatasetFacts['empty']) => {
     const refs = lines.first.map((ref) => ref.line ?? (ref.index !== undefined ? ref.index + 1 : undefined));
-    const noun = facts.kind === 'json' ? 'record' : 'line';
+    const noun = facts.kind === 'json' ? 'record' : facts.kind === 'parquet' ? 'row' : 'line';
     return `${lines.count === 1 ? noun : `${noun}s`} ${listLines(refs, lines.count)}`;
   };
   const scope = facts.estimated ? ` in the first ${plural(facts.scannedRows, 'row')} read` : '';

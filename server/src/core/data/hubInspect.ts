@@ -1,0 +1,106 @@
+import { stat } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { isHubDatasetRef } from '../plan/hubDataset';
+import { findCachedHubDataset, slicedRows } from './hubCache';
+import { dataFileKind, inspectDataset, type InspectOptions } from './inspect';
+import { parquetRowsOf } from './parquetRows';
+import { newCount } from './stats';
+import type { DatasetFacts } from './types';
+
+/**
+ * The one entry of dataset inspection: a local file (inspect.ts), or a Hub dataset reference read from the local
+ * Hugging Face cache. Never throws and never downloads.
+ */
+export function inspectData(
+  path: string,
+  options: InspectOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<DatasetFacts> {
+  return isHubDatasetRef(path) ? inspectHubDataset(path, options, env) : inspectDataset(path, options);
+}
+
+/**
+ * A Hub dataset from the cache: the split's first data file is inspected as a local file is (rows, lengths,
+ * duplicates, safety, within the same bounds); the split's other files add their row counts (Parquet: exact, from the
+ * footer; other kinds: extrapolated from the first file's bytes per row). `path` stays the reference. Not cached:
+ * `exists: false`, with `hub.command` saying how to fetch it.
+ */
+export async function inspectHubDataset(
+  ref: string,
+  options: InspectOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<DatasetFacts> {
+  const started = Date.now();
+  const lookup = findCachedHubDataset(ref, env);
+  if (!lookup) return { ...emptyFacts(ref, options), skipped: 'it is not a hf://datasets/<owner>/<name> reference' };
+  const { id, split } = lookup;
+  if (!lookup.found) {
+    const hub = { id, split, cached: false, command: lookup.command, reason: lookup.reason };
+    return { ...emptyFacts(ref, options), hub, elapsedMs: Date.now() - started };
+  }
+  const [first, ...rest] = lookup.files;
+  const main = await inspectDataset(first!, options);
+  let rows = main.rows;
+  let size = main.size;
+  let mtimeMs = main.mtimeMs;
+  let estimated = main.estimated;
+  for (const file of rest) {
+    const other = await otherFile(file, main);
+    rows += other.rows;
+    size += other.size;
+    mtimeMs = Math.max(mtimeMs, other.mtimeMs);
+    estimated ||= other.estimated;
+  }
+  const files = lookup.files.map((f) => relative(lookup.snapshot, f).replace(/\\/g, '/'));
+  return {
+    ...main,
+    path: ref,
+    size,
+    mtimeMs,
+    rows: slicedRows(rows, lookup.slice),
+    estimated,
+    hub: { id, split, cached: true, command: lookup.command, commit: lookup.commit, files, readFile: files[0] },
+    elapsedMs: Date.now() - started,
+  };
+}
+
+/** Another file of the split: its row count, exact for Parquet, else from the first file's bytes per row. */
+async function otherFile(
+  file: string,
+  main: DatasetFacts,
+): Promise<{ rows: number; size: number; mtimeMs: number; estimated: boolean }> {
+  try {
+    const info = await stat(file);
+    if (dataFileKind(file) === 'parquet') {
+      const rows = await parquetRowsOf(file);
+      if (rows !== undefined) return { rows, size: info.size, mtimeMs: info.mtimeMs, estimated: false };
+    }
+    const perByte = main.size > 0 ? main.rows / main.size : 0;
+    return { rows: Math.round(info.size * perByte), size: info.size, mtimeMs: info.mtimeMs, estimated: true };
+  } catch {
+    return { rows: 0, size: 0, mtimeMs: 0, estimated: true };
+  }
+}
+
+function emptyFacts(path: string, options: InspectOptions): DatasetFacts {
+  return {
+    path,
+    exists: false,
+    kind: 'unknown',
+    size: 0,
+    mtimeMs: 0,
+    format: options.format,
+    ...(options.layout ? { layout: options.layout } : {}),
+    rows: 0,
+    estimated: false,
+    scannedRows: 0,
+    scannedBytes: 0,
+    unparsable: newCount(),
+    mismatched: newCount(),
+    duplicates: newCount(),
+    empty: newCount(),
+    html: newCount(),
+    lengths: null,
+    elapsedMs: 0,
+  };
+}

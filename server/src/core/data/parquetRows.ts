@@ -1,0 +1,76 @@
+/**
+ * The rows of a Parquet file, read with hyparquet (pure JavaScript, no dependencies; snappy built in, which is what
+ * pyarrow and `datasets` write by default) one row group at a time within a byte and a time bound, so the length
+ * statistics and the data rules see Parquet rows (most Hub datasets are Parquet) as they see JSON lines. A page
+ * hyparquet cannot decode (another codec, a corrupt page) ends the read with `error`; the metadata's count stands.
+ */
+import { parquetRowCount } from './parquet';
+
+/** What was read: the file's row count from its metadata and how many rows were handed to `onRow`. */
+export interface ParquetReadResult {
+  rows: number;
+  read: number;
+  /** Compressed bytes of the row groups read. */
+  bytes: number;
+  /** Why the rows stopped before the end: a page hyparquet cannot decode (another codec, a corrupt page). */
+  error?: string;
+}
+
+/** Rows decoded at a time: bounds the memory of one step within a large row group. */
+const CHUNK_ROWS = 512;
+
+export async function readParquetRows(
+  path: string,
+  onRow: (row: Record<string, unknown>, index: number) => void,
+  maxBytes: number,
+  deadline: number,
+): Promise<ParquetReadResult> {
+  // ESM-only package: a dynamic import keeps this CommonJS module loadable and defers the cost to first use.
+  const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } = await import('hyparquet');
+  const file = await asyncBufferFromFile(path);
+  const metadata = await parquetMetadataAsync(file);
+  const result: ParquetReadResult = { rows: Number(metadata.num_rows), read: 0, bytes: 0 };
+  let groupStart = 0;
+  try {
+    for (const group of metadata.row_groups) {
+      const groupRows = Number(group.num_rows);
+      if (result.bytes >= maxBytes || Date.now() > deadline) break;
+      result.bytes += group.columns.reduce((sum, c) => sum + Number(c.meta_data?.total_compressed_size ?? 0), 0);
+      for (let start = groupStart; start < groupStart + groupRows; start += CHUNK_ROWS) {
+        const end = Math.min(groupStart + groupRows, start + CHUNK_ROWS);
+        const objects = await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: end });
+        for (const row of objects) onRow(plain(row) as Record<string, unknown>, result.read++);
+        if (Date.now() > deadline) return result;
+      }
+      groupStart += groupRows;
+    }
+  } catch (error) {
+    // The metadata was read: its row count stands, whatever page could not be decoded.
+    result.error = (error as Error).message;
+  }
+  return result;
+}
+
+/** The row count from the file's metadata (hyparquet), else from the footer's num_rows alone (parquet.ts). */
+export async function parquetRowsOf(path: string): Promise<number | undefined> {
+  try {
+    const { asyncBufferFromFile, parquetMetadataAsync } = await import('hyparquet');
+    return Number((await parquetMetadataAsync(await asyncBufferFromFile(path))).num_rows);
+  } catch {
+    return parquetRowCount(path);
+  }
+}
+
+/** A decoded value as JSON has it: 64-bit integers as numbers, bytes as their length, dates as ISO text. */
+function plain(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number(value);
+  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) out[key] = plain(v);
+    return out;
+  }
+  return value;
+}
