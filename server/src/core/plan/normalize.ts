@@ -128,12 +128,14 @@ function hardwarePlan(block: Record<string, unknown>): TrainingPlan['hardware'] 
 
 /**
  * The training block over its defaults. `gradient_checkpointing: auto`, and no key at all, become checkpointing with
- * `checkpoint_auto` (the layer count is chosen from the estimate before the run: core/estimate/autoCheckpoint.ts).
+ * `checkpoint_auto` (the layer count is chosen from the estimate before the run: core/estimate/autoCheckpoint.ts);
+ * `offload`, every layer checkpointed with `activation_offloading` (their inputs in CPU memory).
  */
 function trainingPlan(defaults: TrainingPlan['training'], block: Record<string, unknown>): TrainingPlan['training'] {
   const gc = block.gradient_checkpointing;
   const auto = gc === undefined || gc === 'auto';
   const merged = { ...defaults, ...block } as TrainingPlan['training'];
+  if (gc === 'offload') return { ...merged, gradient_checkpointing: true, activation_offloading: true };
   if (!auto) return merged;
   return { ...merged, gradient_checkpointing: true, checkpoint_auto: true };
 }

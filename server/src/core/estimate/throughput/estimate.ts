@@ -6,6 +6,7 @@ import { gpuRates } from '../../gpu/rates';
 import type { GpuSpec } from '../../gpu/types';
 import type { ModelSpec } from '../../models/types';
 import type { Engine, TrainingPlan } from '../../plan/types';
+import { offloadNote, offloadTransfer } from './activationOffload';
 import { stepCommunication, type Communication } from './communication';
 import { stepFeatures, stepParts, stepSeconds } from './features';
 import { stepWork } from './flops';
@@ -49,7 +50,10 @@ export function estimateThroughput(
   const communication = stepCommunication(spec, plan, gpu);
   // Collectives overlap the compute (DDP's buckets during backward, FSDP's prefetched all-gathers): the step takes
   // the longer of the two. Not yet measured on several GPUs (issue 22).
-  const seconds = Math.max(compute, communication?.secondsPerStep ?? 0);
+  // Offloaded layer inputs: the PCIe time the compute does not hide (activationOffload.ts).
+  const offload = offloadTransfer(spec, sized, gpu, compute);
+  const seconds = Math.max(compute, communication?.secondsPerStep ?? 0) + (offload?.exposedSeconds ?? 0);
+  if (offload) notes.push(offloadNote(offload));
   if (communication) notes.push(communicationNote(communication, compute));
   else if (gpus > 1)
     notes.push(

@@ -1,0 +1,75 @@
+/**
+ * The PCIe time of activation offloading (`training.activation_offloading`: our `gradient_checkpointing: offload`,
+ * axolotl's and TRL's keys): each checkpointed layer's input goes to pinned CPU memory in the forward and comes back
+ * in backward (trainer/lora_lens_trainer/offload.py), on a copy stream beside the compute. What the step pays is the
+ * part of each direction's transfer the compute of that pass cannot hide: the copies out against the forward (a
+ * quarter of a fully checkpointed step's work: forward, recompute and a backward twice the forward, for full
+ * fine-tuning; a third for LoRA, whose backward forms no weight gradients; a quarter is assumed), the copies back
+ * against the rest. Host links are the boards' PCIe at the bandwidth pinned copies reach; not yet measured against a
+ * run (trainer/bench/fused_gpu.py measures it on an H100/H200).
+ */
+import type { GpuSpec } from '../../gpu/types';
+import type { ModelSpec } from '../../models/types';
+import type { TrainingPlan } from '../../plan/types';
+import { estimateContext, OFFLOAD_RESIDENT_LAYERS } from '../memory/context';
+
+export interface HostLink {
+  name: string;
+  /** Pinned host <-> GPU copy bandwidth, bytes/s, each direction. */
+  bytesPerSecond: number;
+}
+
+/** Hopper and Blackwell boards sit on PCIe Gen5 x16; Ampere and Ada on Gen4; Volta and Turing on Gen3. */
+const HOST_LINKS: Array<{ pattern: RegExp; link: HostLink }> = [
+  { pattern: /^(B200|B100|GB200|H100|H200|GH200|H800|RTX 50)/i, link: { name: 'PCIe Gen5 x16', bytesPerSecond: 50e9 } },
+  { pattern: /^(V100|T4|RTX 20|TITAN V)/i, link: { name: 'PCIe Gen3 x16', bytesPerSecond: 12e9 } },
+];
+const GEN4: HostLink = { name: 'PCIe Gen4 x16', bytesPerSecond: 25e9 };
+
+export function hostLinkOf(gpu: GpuSpec): HostLink {
+  return HOST_LINKS.find((l) => l.pattern.test(gpu.name.trim()))?.link ?? GEN4;
+}
+
+/** The share of a fully checkpointed step's compute that the copies out overlap (the forward). */
+export const FORWARD_SHARE = 0.25;
+
+export interface OffloadTransfer {
+  /** Layer inputs copied out and back per micro-batch, each direction. */
+  bytesPerMicroBatch: number;
+  /** Seconds of one direction's copies per micro-batch on the host link. */
+  secondsEachWay: number;
+  /** Step seconds the compute does not hide (both directions, all micro-batches). */
+  exposedSeconds: number;
+  link: HostLink;
+}
+
+/** Null when the plan offloads nothing (no activation_offloading, or no layer checkpointed). */
+export function offloadTransfer(
+  spec: ModelSpec,
+  plan: TrainingPlan,
+  gpu: GpuSpec,
+  computeSeconds: number,
+): OffloadTransfer | null {
+  if (!plan.training.activation_offloading) return null;
+  const ctx = estimateContext(spec, plan, plan.engine, false);
+  const moved = Math.max(0, ctx.ck - OFFLOAD_RESIDENT_LAYERS);
+  if (moved === 0) return null;
+  const bytes = moved * ctx.pt.checkpoint * ctx.T;
+  const link = hostLinkOf(gpu);
+  const each = bytes / link.bytesPerSecond;
+  const micro = Math.max(1, Math.floor(plan.training.gradient_accumulation_steps));
+  const perMicro = computeSeconds / micro;
+  const exposed =
+    micro * (Math.max(0, each - FORWARD_SHARE * perMicro) + Math.max(0, each - (1 - FORWARD_SHARE) * perMicro));
+  return { bytesPerMicroBatch: bytes, secondsEachWay: each, exposedSeconds: exposed, link };
+}
+
+export function offloadNote(t: OffloadTransfer): string {
+  const gb = (t.bytesPerMicroBatch / 1e9).toFixed(2);
+  const ms = (t.secondsEachWay * 1e3).toFixed(0);
+  const hidden =
+    t.exposedSeconds > 0
+      ? `${t.exposedSeconds.toFixed(2)} s a step not hidden by the compute`
+      : 'hidden by the compute';
+  return `activation offload: ${gb} GB of layer inputs out and back per micro-batch over ${t.link.name} (≈ ${ms} ms each way, ${hidden}; not yet measured)`;
+}

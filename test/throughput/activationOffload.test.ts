@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { catalogModel } from '../../server/src/core/models/catalog';
+import { measurementPlan, type Measurement } from '../../server/src/core/estimate/memory/calibration';
+import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
+import { estimateThroughput } from '../../server/src/core/estimate/throughput/estimate';
+import {
+  FORWARD_SHARE,
+  hostLinkOf,
+  offloadTransfer,
+} from '../../server/src/core/estimate/throughput/activationOffload';
+import { lookupGpuName } from '../../server/src/core/gpu/catalog';
+import type { GpuSpec } from '../../server/src/core/gpu/types';
+import type { ModelSpec } from '../../server/src/core/models/types';
+import type { TrainingPlan } from '../../server/src/core/plan/types';
+import { buildPlan } from '../../server/src/core/analysis/buildPlan';
+
+const gpu = (name: string) => (lookupGpuName(name) as { ok: true; gpu: GpuSpec }).gpu;
+const qwen7b = catalogModel('Qwen/Qwen2-7B') as ModelSpec;
+const row = (bs: number): Measurement => ({
+  engine: 'lora-lens',
+  arch: 'qwen2-7b',
+  method: 'lora',
+  targets: 'all-linear',
+  r: 16,
+  seq: 2048,
+  bs,
+  gc: true,
+  total_params: 0,
+  trainable: 0,
+  peak_alloc_gib: 0,
+  peak_reserved_gib: 0,
+});
+const offloaded = (plan: TrainingPlan): TrainingPlan => ({
+  ...plan,
+  training: { ...plan.training, activation_offloading: true },
+});
+
+test('our dialect: gradient_checkpointing: offload is every layer checkpointed with their inputs offloaded', () => {
+  const config = [
+    'model: Qwen/Qwen2-7B',
+    'method: lora',
+    'data: {train: t.jsonl}',
+    'training: {gradient_checkpointing: offload}',
+  ];
+  const result = buildPlan(config.join('\n'), '/w/a.finetune.yaml');
+  const training = result.plan!.training;
+  assert.equal(training.gradient_checkpointing, true);
+  assert.equal(training.activation_offloading, true);
+  assert.equal(training.checkpoint_auto, undefined);
+  assert.equal(training.checkpoint_layers, undefined);
+});
+
+test('offload takes all but two layer inputs off the GPU: the peak falls by exactly their bytes', () => {
+  const plan = measurementPlan(row(4), 'lora-lens');
+  const h100 = gpu('H100 80GB');
+  const on = estimateMemory(qwen7b, offloaded(plan), h100, { engine: 'lora-lens' });
+  const off = estimateMemory(qwen7b, plan, h100, { engine: 'lora-lens' });
+  const moved = (qwen7b.numLayers - 2) * qwen7b.hiddenSize * 2 * 4 * 2048; // bf16 inputs of 26 layers, 4 x 2048 tokens
+  assert.equal(off.peakBytes - on.peakBytes, moved);
+});
+
+test('the PCIe time: hidden behind a 7B step on an H100, exposed where the link is slow against the compute', () => {
+  const plan = offloaded(measurementPlan(row(4), 'lora-lens'));
+  const h100 = gpu('H100 80GB');
+  const plain = estimateThroughput(qwen7b, measurementPlan(row(4), 'lora-lens'), h100)!;
+  const t = offloadTransfer(qwen7b, plan, h100, plain.stepSeconds)!;
+  assert.equal(t.link.name, 'PCIe Gen5 x16');
+  assert.equal(t.bytesPerMicroBatch, (qwen7b.numLayers - 2) * qwen7b.hiddenSize * 2 * 4 * 2048);
+  assert.equal(t.exposedSeconds, 0); // 1.5 GB at 50 GB/s (30 ms) against ~0.6 s of forward
+  const withOffload = estimateThroughput(qwen7b, plan, h100)!;
+  assert.equal(withOffload.stepSeconds, plain.stepSeconds);
+  assert.ok(
+    withOffload.notes.some((n) => /activation offload: 1\.5\d GB .*PCIe Gen5 x16.*hidden by the compute/.test(n)),
+  );
+  // The same transfer against a step 100 times shorter: each direction pays what its pass does not cover.
+  const short = offloadTransfer(qwen7b, plan, h100, plain.stepSeconds / 100)!;
+  const perPass = (share: number) => Math.max(0, t.secondsEachWay - (share * plain.stepSeconds) / 100);
+  assert.ok(short.exposedSeconds > 0);
+  assert.equal(short.exposedSeconds, perPass(FORWARD_SHARE) + perPass(1 - FORWARD_SHARE));
+});
+
+test('no offload, or no checkpointing to offload: no transfer', () => {
+  const plan = measurementPlan(row(1), 'lora-lens');
+  assert.equal(offloadTransfer(qwen7b, plan, gpu('H100 80GB'), 1), null);
+  const none = { ...offloaded(plan), training: { ...offloaded(plan).training, gradient_checkpointing: false } };
+  assert.equal(offloadTransfer(qwen7b, none, gpu('H100 80GB'), 1), null);
+  assert.equal(hostLinkOf(gpu('T4')).name, 'PCIe Gen3 x16');
+  assert.equal(hostLinkOf(gpu('A100 80GB')).name, 'PCIe Gen4 x16');
+});
