@@ -5,12 +5,17 @@
  * TRL DPO run as of ours.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { normalizeDialect } from '../../server/src/core/dialects/normalize';
+import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import { formatProgress, type StepEvent } from '../../server/src/runs';
 import { eventValidator, type TrainerEvent } from '../../server/src/runs/events';
+import { createRun } from '../../server/src/runs/lifecycle';
 import { ToolOutputAdapter } from '../../server/src/runs/tools/adapter';
+import { startToolRun, toolRunContext } from '../../server/src/runs/tools/toolRun';
+import { tempDir } from './helpers';
 
 const fixtures = join(__dirname, '../fixtures/tools');
 const lines = (name: string) => readFileSync(join(fixtures, name), 'utf8').split('\n').filter(Boolean);
@@ -62,4 +67,115 @@ test("a TRL DPO run's reward figures reach the step and eval events", () => {
     ],
   );
   assert.match(formatProgress(steps[3]!, 0), /margin 0\.586 {2}acc 100%/);
+});
+
+/**
+ * LLaMA-Factory: trainer_log.jsonl (its LogCallback) makes the step events once read, and it has the loss at full
+ * precision and `accuracy` (rewards/accuracies) but no margins; the Trainer's printed dict of the same log has them.
+ */
+function llamaFactoryAdapter(): ToolOutputAdapter {
+  return new ToolOutputAdapter({
+    runId: 'lf',
+    tool: 'llama-factory',
+    method: 'lora',
+    model: 'tiny',
+    trainableParams: 10,
+    totalParams: 100,
+    numTrainRows: 12,
+    estimatePeakBytes: null,
+    estimateTokensPerSecond: null,
+    tokensPerStep: 64,
+    loggingSteps: 1,
+    gpu: null,
+    now: () => 1000,
+  });
+}
+const fileLine = (step: number, extra: Record<string, unknown>) =>
+  JSON.stringify({ current_steps: step, total_steps: 4, lr: 1e-3, epoch: step / 4, ...extra });
+
+test("a LLaMA-Factory DPO run's margins join trainer_log.jsonl's steps from the printed log of the same loss", () => {
+  const adapter = llamaFactoryAdapter();
+  const events: TrainerEvent[] = [];
+  const printed = (loss: string, margin: string, accuracy: string) =>
+    `{'loss': '${loss}', 'grad_norm': '1.8', 'learning_rate': '0.001', 'rewards/chosen': '0.1', 'rewards/rejected': '-0.2', 'rewards/accuracies': '${accuracy}', 'rewards/margins': '${margin}', 'logps/chosen': '-56.8', 'logps/rejected': '-112.6', 'epoch': '0.5'}`;
+  events.push(...adapter.llamaFactoryLogLine(fileLine(1, { loss: 0.69314718, accuracy: 0 })));
+  // Printed first (stdout is unbuffered, the file polled), then the file's line with the unrounded loss.
+  events.push(...adapter.line(printed('0.5769', '0.2488', '1')));
+  events.push(...adapter.llamaFactoryLogLine(fileLine(2, { loss: 0.576912345, accuracy: 1 })));
+  // A printed log whose file line never came is not given to the next step's line.
+  events.push(...adapter.line(printed('0.5074', '0.4159', '1')));
+  events.push(...adapter.llamaFactoryLogLine(fileLine(3, { loss: 0.4321, accuracy: 0.75 })));
+  events.push(
+    ...adapter.line(
+      `{'eval_loss': '0.4979', 'eval_runtime': '1.1', 'eval_rewards/margins': '0.4413', 'eval_rewards/accuracies': '1', 'epoch': '0.75'}`,
+    ),
+  );
+  events.push(...adapter.llamaFactoryLogLine(fileLine(3, { eval_loss: 0.49791234 })));
+  const validate = eventValidator();
+  for (const e of events) assert.ok(validate(e), `${JSON.stringify(e)}: ${JSON.stringify(validate.errors)}`);
+  const steps = events.filter((e): e is StepEvent => e.event === 'step');
+  assert.deepEqual(
+    steps.map((s) => [s.step, s.loss, s['rewards/margins'] ?? null, s['rewards/accuracies'] ?? null]),
+    [
+      [1, 0.69314718, null, 0],
+      [2, 0.576912345, 0.2488, 1],
+      [3, 0.4321, null, 0.75],
+    ],
+  );
+  assert.equal(steps[1]!['logps/rejected'], -112.6);
+  const [evaluation] = events.filter((e) => e.event === 'eval') as Extract<TrainerEvent, { event: 'eval' }>[];
+  assert.equal(evaluation?.['eval_rewards/margins'], 0.4413);
+  assert.match(formatProgress(steps[1]!, 0), /margin 0\.249 {2}acc 100%/);
+});
+
+test('a LLaMA-Factory stage: dpo run (the stand-in tool) shows its margins in the step events', async () => {
+  const dir = tempDir('lora-lens-lf-dpo-');
+  cpSync(join(fixtures, 'configs'), dir, { recursive: true });
+  const config = join(dir, 'llamafactory-dpo.yaml');
+  writeFileSync(
+    config,
+    readFileSync(join(dir, 'llamafactory-lora.yaml'), 'utf8')
+      .replace('stage: sft', 'stage: dpo')
+      .replace('learning_rate: 1.0e-4', 'learning_rate: 5.0e-6\npref_beta: 0.1')
+      .replace('./out-llamafactory', './out-dpo'),
+  );
+  const plan = normalizeDialect('llama-factory', parseConfigDocument(readFileSync(config, 'utf8')), config).plan!;
+  assert.equal(plan.objective, 'dpo');
+  const runDir = join(dir, 'runs', 'lf-dpo');
+  assert.ok(createRun(runDir, plan).ok);
+  const events: TrainerEvent[] = [];
+  const run = startToolRun({
+    tool: 'llama-factory',
+    configPath: config,
+    runDir,
+    executable: join(fixtures, 'bin', 'llamafactory-cli'),
+    gpus: 1,
+    env: {
+      ...process.env,
+      PATH: `${dirname(process.execPath)}:/usr/bin:/bin`,
+      STANDIN_STEP_MS: '120',
+      STANDIN_STEPS: '5',
+    },
+    pollMs: 20,
+    context: toolRunContext('llama-factory', 'lf-dpo', plan, null, null, () => Date.now() / 1000),
+    trainerLogPath: join(plan.output.dir, 'trainer_log.jsonl'),
+    onEvent: (e) => events.push(e),
+  });
+  assert.equal((await run.done).code, 0);
+  const steps = events.filter((e): e is StepEvent => e.event === 'step');
+  assert.deepEqual(
+    steps.map((s) => s.step),
+    [1, 2, 3, 4, 5],
+  );
+  // The stand-in logs margin 0.1 × step and accuracy min(1, step/5 + 0.25), as LLaMA-Factory's DPO trainer would log.
+  assert.deepEqual(
+    steps.map((s) => [s['rewards/margins'], s['rewards/accuracies']]),
+    [
+      [0.1, 0.45],
+      [0.2, 0.65],
+      [0.3, 0.85],
+      [0.4, 1],
+      [0.5, 1],
+    ],
+  );
 });

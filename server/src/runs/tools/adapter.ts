@@ -7,6 +7,7 @@
 import type { EndEvent, ErrorEvent, EvalEvent, StartEvent, StepEvent, TrainerEvent, WarningEvent } from '../events';
 import type { ToolDialectId } from '../../core/dialects/registry';
 import { dialectDisplayName } from '../../core/dialects/registry';
+import { HeldFigures } from './heldFigures';
 import {
   classifyLog,
   isOutOfMemory,
@@ -57,6 +58,8 @@ export class ToolOutputAdapter {
   private memory: Memory | null = null;
   private oom: string | null = null;
   private trainLogFromFile = false;
+  /** Printed logs' preference figures waiting for their trainer_log.jsonl line (heldFigures.ts). */
+  private readonly printedFigures = new HeldFigures();
   private trainLogs = 0;
 
   constructor(private readonly ctx: ToolRunContext) {
@@ -82,7 +85,12 @@ export class ToolOutputAdapter {
     }
     const logs = parsePythonDict(text);
     const log = logs ? classifyLog(logs) : null;
-    if (!log || this.trainLogFromFile) return out;
+    if (!log) return out;
+    if (this.trainLogFromFile) {
+      if (log.kind === 'train') this.printedFigures.hold('train', log.loss, log.preference);
+      else if (log.kind === 'eval') this.printedFigures.hold('eval', log.evalLoss, log.preference);
+      return out;
+    }
     if (log.kind === 'train') {
       this.ensureStart(out);
       this.trainLogs += 1;
@@ -104,8 +112,9 @@ export class ToolOutputAdapter {
   }
 
   /**
-   * One line of LLaMA-Factory's trainer_log.jsonl. Once the file is read, the printed logs of the same steps are
-   * ignored (the file has the exact step and the tool's own throughput).
+   * One line of LLaMA-Factory's trainer_log.jsonl. Once the file is read, the printed logs of the same steps make no
+   * events (the file has the exact step and the tool's own throughput); their preference figures, which the file
+   * lacks but for `accuracy`, join the file line's events (heldFigures.ts).
    */
   llamaFactoryLogLine(text: string): TrainerEvent[] {
     const log = parseLlamaFactoryLog(text);
@@ -115,8 +124,8 @@ export class ToolOutputAdapter {
     if (log.total > 0 && this.total === 0) this.total = log.total;
     this.ensureStart(out);
     if (log.loss !== null && log.step > this.step) {
-      out.push(
-        this.stepEvent(
+      out.push({
+        ...this.stepEvent(
           log.step,
           log.loss,
           log.learningRate,
@@ -126,9 +135,12 @@ export class ToolOutputAdapter {
           log.tokensPerSecond,
           log.remainingS,
         ),
-      );
+        ...(log.rewardAccuracy !== null ? { 'rewards/accuracies': log.rewardAccuracy } : {}),
+        ...this.printedFigures.take('train', log.loss),
+      });
     }
-    if (log.evalLoss !== null) out.push(this.evalEvent(log.evalLoss, log.step));
+    if (log.evalLoss !== null)
+      out.push({ ...this.evalEvent(log.evalLoss, log.step), ...this.printedFigures.take('eval', log.evalLoss) });
     return out;
   }
 

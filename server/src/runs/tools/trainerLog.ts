@@ -180,7 +180,7 @@ export function classifyLog(logs: Record<string, LogValue>): TrainerLog | null {
 
 /**
  * One line of LLaMA-Factory's `<output_dir>/trainer_log.jsonl` (its LogCallback: current_steps, total_steps, loss, lr,
- * epoch, eval_loss, throughput, total_tokens, elapsed/remaining time as H:MM:SS): null for anything else.
+ * epoch, eval_loss, accuracy, throughput, total_tokens, elapsed/remaining time as H:MM:SS): null for anything else.
  */
 export interface LlamaFactoryLog {
   step: number;
@@ -189,6 +189,8 @@ export interface LlamaFactoryLog {
   evalLoss: number | null;
   learningRate: number | null;
   epoch: number | null;
+  /** `accuracy`: the log's `rewards/accuracies` (LogCallback copies it; a preference stage only). */
+  rewardAccuracy: number | null;
   tokensPerSecond: number | null;
   tokensSeen: number | null;
   elapsedS: number | null;
@@ -214,6 +216,7 @@ export function parseLlamaFactoryLog(line: string): LlamaFactoryLog | null {
     evalLoss: n(v.eval_loss),
     learningRate: n(v.lr),
     epoch: n(v.epoch),
+    rewardAccuracy: n(v.accuracy),
     tokensPerSecond: n(v.throughput),
     tokensSeen: n(v.total_tokens),
     elapsedS: time(v.elapsed_time),
