@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { catalogModel } from '../../server/src/core/models/catalog';
 import { measurementPlan, type Measurement } from '../../server/src/core/estimate/memory/calibration';
 import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
+import { estimateOffloadRam, offloadRamLine } from '../../server/src/core/estimate/memory/offloadRam';
 import { estimateThroughput } from '../../server/src/core/estimate/throughput/estimate';
 import {
   FORWARD_SHARE,
@@ -58,6 +59,16 @@ test('offload takes all but two layer inputs off the GPU: the peak falls by exac
   const off = estimateMemory(qwen7b, plan, h100, { engine: 'lora-lens' });
   const moved = (qwen7b.numLayers - 2) * qwen7b.hiddenSize * 2 * 4 * 2048; // bf16 inputs of 26 layers, 4 x 2048 tokens
   assert.equal(off.peakBytes - on.peakBytes, moved);
+  // ... and appear in CPU memory, once per process.
+  const ram = estimateOffloadRam(qwen7b, offloaded(plan))!;
+  assert.equal(ram.bytes, moved);
+  assert.equal(
+    offloadRamLine(ram, 1),
+    'offloaded to CPU memory ≈ 1.4 GiB, pinned (checkpointed layer inputs; training.activation_offloading)',
+  );
+  const two = offloaded({ ...plan, hardware: { ...plan.hardware, num_gpus: 2, distributed: 'ddp' } });
+  assert.equal(estimateOffloadRam(qwen7b, two)!.bytes, 2 * moved);
+  assert.equal(estimateOffloadRam(qwen7b, plan), null);
 });
 
 test('the PCIe time: hidden behind a 7B step on an H100, exposed where the link is slow against the compute', () => {

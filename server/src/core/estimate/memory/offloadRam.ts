@@ -3,10 +3,11 @@
  * offload_optimizer and FSDP's offload_params (a tool's file, or our `hardware.fsdp.offload_params`) move off the
  * GPUs. It is the same sharding the GPU figure divides by (context.ts shardingOf): a state whose divisor is infinite
  * left the GPU, and the N processes of one machine hold 1/N of it each, so the machine holds all of it, pinned.
+ * Offloaded activations (training.activation_offloading) are each process's own: the machine holds N times them.
  */
 import type { ModelSpec } from '../../models/types';
 import type { TrainingPlan } from '../../plan/types';
-import { shardingOf, shardingPlanOf } from './context';
+import { estimateContext, OFFLOAD_RESIDENT_LAYERS, shardingOf, shardingPlanOf } from './context';
 import { engineProfile } from './profiles';
 import { modelStates } from './states';
 
@@ -21,20 +22,34 @@ export interface OffloadRam {
   source: string;
 }
 
+/**
+ * Checkpointed layer inputs one process keeps in CPU memory under activation offloading (issue 28: all but the
+ * OFFLOAD_RESIDENT_LAYERS the GPU holds at a time; the trainer's offload.py), the bytes the GPU figure leaves out.
+ */
+export function offloadedActivationBytes(spec: ModelSpec, plan: TrainingPlan): number {
+  if (!plan.training.activation_offloading) return 0;
+  const ctx = estimateContext(spec, plan, plan.engine, false);
+  return Math.max(0, ctx.ck - OFFLOAD_RESIDENT_LAYERS) * ctx.pt.checkpoint * ctx.T;
+}
+
 /** Null when nothing is offloaded. */
 export function estimateOffloadRam(spec: ModelSpec, plan: TrainingPlan): OffloadRam | null {
   const detail = shardingPlanOf(plan);
-  if (!detail) return null;
-  const sh = shardingOf(plan);
-  const profile = engineProfile(plan.engine);
-  const st = modelStates(spec, plan, { fusedAdamW: profile.fusedAdamW, loraWeightsInParamDtype: profile.fusedLora });
   const parts: Array<[string, number]> = [];
-  if (sh.w === Infinity) parts.push(['the parameters', st.weights + st.unquantized]);
-  if (sh.g === Infinity) parts.push(['gradients', st.trainable * st.gradBytes]);
-  if (sh.o === Infinity) parts.push(['optimizer states', st.trainable * st.optimBytes]);
+  if (detail) {
+    const sh = shardingOf(plan);
+    const profile = engineProfile(plan.engine);
+    const st = modelStates(spec, plan, { fusedAdamW: profile.fusedAdamW, loraWeightsInParamDtype: profile.fusedLora });
+    if (sh.w === Infinity) parts.push(['the parameters', st.weights + st.unquantized]);
+    if (sh.g === Infinity) parts.push(['gradients', st.trainable * st.gradBytes]);
+    if (sh.o === Infinity) parts.push(['optimizer states', st.trainable * st.optimBytes]);
+  }
+  const activations = offloadedActivationBytes(spec, plan) * Math.max(1, plan.hardware.num_gpus);
+  if (activations > 0) parts.push(['checkpointed layer inputs', activations]);
   const bytes = parts.reduce((sum, [, b]) => sum + b, 0);
   if (bytes <= 0) return null;
-  return { bytes, parts: parts.map(([name]) => name), source: detail.source };
+  const sources = [detail?.source, activations > 0 ? 'training.activation_offloading' : undefined];
+  return { bytes, parts: parts.map(([name]) => name), source: sources.filter(Boolean).join(', ') };
 }
 
 /** "offloaded to CPU memory ≈ 28.4 GiB, pinned (the parameters, gradients and optimizer states; hardware.fsdp…)". */

@@ -11,7 +11,7 @@
 import type { GpuSpec } from '../../gpu/types';
 import type { ModelSpec } from '../../models/types';
 import type { TrainingPlan } from '../../plan/types';
-import { estimateContext, OFFLOAD_RESIDENT_LAYERS } from '../memory/context';
+import { offloadedActivationBytes } from '../memory/offloadRam';
 
 export interface HostLink {
   name: string;
@@ -50,11 +50,8 @@ export function offloadTransfer(
   gpu: GpuSpec,
   computeSeconds: number,
 ): OffloadTransfer | null {
-  if (!plan.training.activation_offloading) return null;
-  const ctx = estimateContext(spec, plan, plan.engine, false);
-  const moved = Math.max(0, ctx.ck - OFFLOAD_RESIDENT_LAYERS);
-  if (moved === 0) return null;
-  const bytes = moved * ctx.pt.checkpoint * ctx.T;
+  const bytes = offloadedActivationBytes(spec, plan);
+  if (bytes <= 0) return null;
   const link = hostLinkOf(gpu);
   const each = bytes / link.bytesPerSecond;
   const micro = Math.max(1, Math.floor(plan.training.gradient_accumulation_steps));
