@@ -17,6 +17,9 @@ class Placement:
     world_size: int
     local_rank: int
     device: torch.device
+    # Started by torchrun (TORCHELASTIC_RUN_ID): a process group exists even for one process, so one rank under
+    # hardware.distributed ddp or fsdp is wrapped all the same (the GPU test's world size 1; FSDP's CPU offload).
+    torchrun: bool = False
 
     @property
     def is_main(self) -> bool:
@@ -45,7 +48,7 @@ def placement(env: Mapping[str, str] | None = None, cuda: bool | None = None) ->
     if cuda is None:
         cuda = torch.cuda.is_available()
     device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
-    return Placement(rank, world_size, local_rank, device)
+    return Placement(rank, world_size, local_rank, device, torchrun=bool(env.get("TORCHELASTIC_RUN_ID")))
 
 
 def limit_memory(device: torch.device, env: Mapping[str, str] | None = None) -> None:
@@ -64,12 +67,13 @@ DEFAULT_GROUP_TIMEOUT_S = 1800.0
 
 
 def start_group(where: Placement, env: Mapping[str, str] | None = None) -> None:
-    """Joins torchrun's process group: NCCL between GPUs, gloo on the CPU. No-op for one process."""
+    """Joins torchrun's process group: NCCL between GPUs, gloo on the CPU. No-op for one process not started by
+    torchrun."""
     import datetime
 
     import torch.distributed as dist
 
-    if where.world_size == 1 or dist.is_initialized():
+    if (where.world_size == 1 and not where.torchrun) or dist.is_initialized():
         return
     env = os.environ if env is None else env
     die_with_launcher()

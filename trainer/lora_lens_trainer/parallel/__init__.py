@@ -120,10 +120,11 @@ def check_layout(loaded: Loaded, current: Single) -> None:
 
 
 def parallel_for(plan: TrainingPlan, placement: Placement) -> Single:
-    """The strategy for this process: one process without torchrun, else the plan's hardware.distributed."""
-    if placement.world_size == 1:
-        return Single()
+    """The strategy for this process: one process without torchrun, else the plan's hardware.distributed (one
+    process that torchrun started with ddp or fsdp is wrapped too: world size 1 against the plain path)."""
     strategy = plan.hardware.distributed
+    if placement.world_size == 1 and not (placement.torchrun and strategy in ("ddp", "fsdp")):
+        return Single()
     if strategy == "ddp":
         from .ddp import Ddp
 

@@ -22,7 +22,7 @@ pytest.importorskip("transformers", reason="the FSDP offload tests need transfor
 if not torch.distributed.is_available():
     pytest.skip("this torch has no torch.distributed", allow_module_level=True)
 
-from tests.cpu.trainer_process import TIMEOUT_S, TRAINER_DIR, env, losses, read_events, write_plan  # noqa: E402
+from tests.cpu.trainer_process import TIMEOUT_S, TRAINER_DIR, env, losses, read_events, train, write_plan  # noqa: E402
 from tests.plans import make_plan  # noqa: E402
 from tests.tiny_model import build_model_dir, chat_rows, write_jsonl  # noqa: E402
 
@@ -80,7 +80,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_two_ranks(run_dir: Path) -> tuple[int, list[dict], str]:
+def run_ranks(run_dir: Path, ranks: int = 2) -> tuple[int, list[dict], str]:
     command = [
         sys.executable,
         "-m",
@@ -88,7 +88,7 @@ def run_two_ranks(run_dir: Path) -> tuple[int, list[dict], str]:
         "--nnodes",
         "1",
         "--nproc-per-node",
-        "2",
+        str(ranks),
         "--master-addr",
         "127.0.0.1",
         "--master-port",
@@ -121,7 +121,7 @@ def test_offloaded_shards_give_the_losses_of_fsdp(assets: dict[str, Path], metho
     for name, offload in (("plain", None), ("offload", True)):
         run_dir = assets["root"] / f"{method}-{name}"
         write_plan(run_dir, fsdp_plan(assets, method, offload))
-        rc, events, stderr = run_two_ranks(run_dir)
+        rc, events, stderr = run_ranks(run_dir)
         assert rc == 0, stderr[-4000:]
         assert events[-1]["event"] == "end" and events[-1]["status"] == "completed", events[-3:]
         got[name] = losses(events)
@@ -167,3 +167,26 @@ def _policies(tmp_path: Path, offload: bool | None) -> set[str]:
 )
 def test_the_plan_decides_the_offload_policy(tmp_path: Path, offload: bool | None, policy: str) -> None:
     assert _policies(tmp_path, offload) == {policy}
+
+
+def test_one_rank_under_torchrun_is_wrapped_and_gives_the_plain_losses(assets: dict[str, Path]) -> None:
+    """torchrun --nproc-per-node 1 with fsdp and offload: the rank is wrapped (one rank's memory row, the offload
+    log line), and its losses are one process's (tests/gpu/test_world_size_one.py does this on CUDA)."""
+    plain_dir, one_dir = assets["root"] / "one-plain", assets["root"] / "one-rank"
+    plain = fsdp_plan(assets, "lora", None)
+    plain["hardware"].update({"num_gpus": 1, "distributed": "none"})
+    write_plan(plain_dir, plain)
+    rc, plain_events, stderr = train(plain_dir)
+    assert rc == 0, stderr[-4000:]
+    one = fsdp_plan(assets, "lora", True)
+    one["hardware"]["num_gpus"] = 1
+    write_plan(one_dir, one)
+    rc, events, stderr = run_ranks(one_dir, ranks=1)
+    assert rc == 0, stderr[-4000:]
+    step = next(e for e in events if e["event"] == "step")
+    assert [r["rank"] for r in step["rank_memory"]] == [0], "one rank under torchrun is wrapped"
+    assert "shards in CPU memory" in (one_dir / "trainer.log").read_text(encoding="utf-8")
+    got, expected = losses(events), losses(plain_events)
+    assert sorted(got) == list(range(1, STEPS + 1))
+    far = {s: (got[s], expected[s]) for s in expected if abs(got[s] - expected[s]) > LOSS_TOLERANCE}
+    assert far == {}, f"steps whose loss differs from one plain process beyond {LOSS_TOLERANCE}: {far}"
