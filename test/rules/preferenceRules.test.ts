@@ -216,3 +216,27 @@ test('kto-weights: the labels counted in the data file against the weights', asy
     [],
   );
 });
+
+test('kto-weights on an axolotl rl: kto file: its untyped local rows are tallied, the fix names kto_desirable_weight', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'll-kto-weights-ax-'));
+  const rows = Array.from({ length: 40 }, (_, i) =>
+    JSON.stringify({ prompt: `Question ${i}?`, completion: `Answer ${i}.`, label: i % 4 === 0 }),
+  );
+  writeFileSync(join(dir, 'kto.jsonl'), `${rows.join('\n')}\n`);
+  const doc = parseConfigDocument(
+    'base_model: Qwen/Qwen2.5-0.5B-Instruct\nadapter: lora\nlora_r: 16\nlora_alpha: 32\nlora_target_linear: true\nrl: kto\nremove_unused_columns: false\ndatasets:\n  - path: kto.jsonl\n    ds_type: json\nlearning_rate: 5.0e-6\nsequence_len: 1024\nmicro_batch_size: 2\nnum_epochs: 1\noutput_dir: ./out\n',
+  );
+  const environment = { platform: 'linux' as const, env: ENV, fallbackGpu: null };
+  const configPath = join(dir, 'ax.yml');
+  const [pending] = analyzeConfig({ doc, configPath, environment }).pendingDatasets;
+  assert.ok(pending);
+  const facts = await inspectDataset(pending.path, pending.options);
+  assert.deepEqual(facts.ktoLabels, { desirable: 10, undesirable: 30 });
+  const found = analyzeConfig({
+    doc,
+    configPath,
+    environment: { ...environment, datasetFacts: () => facts },
+  }).diagnostics.filter((d) => d.code === 'kto-weights');
+  assert.match(String(found[0]?.message), /10 desirable rows and 30 undesirable rows: with kto_desirable_weight 1/);
+  assert.deepEqual(titles(found[0]), ['Set kto_desirable_weight: 3.5']);
+});

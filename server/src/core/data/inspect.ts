@@ -6,7 +6,7 @@ import type { DataFormat } from '../plan/types';
 import { CsvParser } from './csv';
 import { parquetRowCount } from './parquet';
 import { readParquetRows } from './parquetRows';
-import { KTO_LAYOUT, layoutKey, type RowLayout } from './layout';
+import type { RowLayout } from './layout';
 import { checkRowLayout, hasHtml } from './rows';
 import { SafetyScan } from './safety/scan';
 import { rowHash } from './rowHash';
@@ -54,7 +54,10 @@ class Scan {
   private readonly estimates: Reservoir<number>;
   private longest = 0;
   private readonly safety: SafetyScan;
-  /** KTO's rows: their labels are tallied (compared by value: a layout may have crossed a process boundary). */
+  /**
+   * KTO's rows (`objective: kto`), and a tool's rows whose layout LoRA Lens does not know (an axolotl `rl: kto` file
+   * without a type): their boolean `label`s are tallied. Only the kto-weights rule reads the tally, under KTO.
+   */
   private readonly countsKtoLabels: boolean;
 
   /** `deadline`: past it rows are still counted, but no longer read by the safety scanners. */
@@ -66,7 +69,7 @@ class Scan {
   ) {
     this.facts = facts;
     this.safety = new SafetyScan(facts.layout ?? { kind: 'format', format: facts.format });
-    this.countsKtoLabels = facts.layout !== undefined && layoutKey(facts.layout) === layoutKey(KTO_LAYOUT);
+    this.countsKtoLabels = facts.layout?.kind === 'unchecked';
     this.texts = new Reservoir(tokenize ? sampleSize : 0);
     this.estimates = new Reservoir(tokenize ? 0 : sampleSize);
   }

@@ -68,7 +68,7 @@ export interface DatasetFacts {
   /** Rows whose text holds HTML markup. */
   html: RowCount;
   lengths: LengthStats | null;
-  /** KTO's rows (`objective: kto`) by their boolean `label`: true is desirable, false undesirable; absent otherwise. */
+  /** KTO's rows (and rows of a layout not known) by their boolean `label`: true desirable, false undesirable. */
   ktoLabels?: { desirable: number; undesirable: number };
   /** Injection patterns, secrets, personal data and label balance in the rows (safety/); absent when no row was read. */
   safety?: SafetyFacts;
