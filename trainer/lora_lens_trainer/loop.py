@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from . import step_profile
 from .data.order import epoch_batches, rank_share
 from .lifecycle import checkpoint
 from .lifecycle.disk import folder_bytes, reported
@@ -57,6 +58,8 @@ class TrainingLoop:
         # Raises RunFolderGone: before any write, so a deleted run folder is never recreated by one.
         self.check_folder = check_folder
         self.step_tokens = 0  # the last step's real tokens over every rank
+        # LORA_LENS_PROFILE_STEPS: a few steps under torch.profiler, their time by category in profile.json.
+        self.profile = step_profile.for_run(run_dir, s.model, s.device, s.parallel.rank)
 
     def run(self) -> Finished:
         s, t, tally = self.s, self.plan.training, self.tally
@@ -79,7 +82,8 @@ class TrainingLoop:
                 for b, weight in rank_share(group, s.parallel.rank, s.parallel.world_size)
             ]
             lr = float(s.scheduler.get_last_lr()[0])
-            loss, grad_norm = self._optimizer_step(micro)
+            with self.profile.step(steps_here + 1):  # counted from this process's first step (resume too)
+                loss, grad_norm = self._optimizer_step(micro)
             # Every rank stops at the same step, whichever of them the signal reached.
             stop_now = s.parallel.any(self.stop.requested is not None)
             tally.step += 1
