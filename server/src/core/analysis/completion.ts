@@ -20,12 +20,13 @@ const COMMON_TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_pro
 
 /**
  * Keys (not yet present, with value snippets) and values (enums, booleans, examples) at the cursor, from the schema
- * of the document's dialect (ours unless `extra.dialect` names another tool's).
+ * of the document's dialect (ours unless `extra.dialect` names another tool's). `extra.initFromRuns`: the completed
+ * runs an `init_from` value may name (the caller reads the disk; called only there), instead of the schema's example.
  */
 export function doComplete(
   doc: ConfigDocument,
   position: Position,
-  extra?: { targetModules?: string[]; dialect?: DialectId },
+  extra?: { targetModules?: string[]; dialect?: DialectId; initFromRuns?: () => string[] },
 ): CompletionItem[] {
   const dialect = extra?.dialect;
   if (dialect && isToolDialectId(dialect)) return completeInToolDialect(doc, position, dialect);
@@ -53,7 +54,9 @@ export function doComplete(
   const values =
     context.kind === 'item' && context.path.at(-1) === 'target_modules'
       ? (extra?.targetModules ?? COMMON_TARGET_MODULES)
-      : (catalogValuesAt(context.path, 'lora-lens') ?? valueCandidates(schema));
+      : (initFromValuesAt(context.path, extra?.initFromRuns) ??
+        catalogValuesAt(context.path, 'lora-lens') ??
+        valueCandidates(schema));
   // The advised value first, each with its own line of documentation above the key's (sortText keeps this order in VS Code).
   return orderByAdvice(values, adviceFor(doc, context.path)).map(({ value, doc: valueDoc, recommended }, index) => ({
     label: String(value),
@@ -91,6 +94,13 @@ function catalogValuesAt(path: (string | number)[], dialect: DialectId): string[
   if (dialect === 'lora-lens' && path.length === 2 && path[0] === 'hardware' && path[1] === 'gpu')
     return ['auto', ...gpuNames(), '24GiB'];
   return null;
+}
+
+/** The completed runs for an `init_from` value (read only there: it lists folders), or null. */
+function initFromValuesAt(path: (string | number)[], runs: (() => string[]) | undefined): string[] | null {
+  if (!runs || path.length !== 1 || path[0] !== 'init_from') return null;
+  const found = runs();
+  return found.length > 0 ? found : null;
 }
 
 function existingKeys(doc: ConfigDocument, path: (string | number)[]): Set<string> {

@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import runFolder from '../../../../schemas/run-folder.json';
 import type { TrainingPlan } from '../plan/types';
 
@@ -100,10 +100,10 @@ export function initFromProblem(run: string, plan: Pick<TrainingPlan, 'model'>):
 
 /**
  * Completed runs this plan could start from, newest first: the run folders under `output.dir` and beside the named
- * folder that pass every check above.
+ * folder (none: under `output.dir` only) that pass every check above.
  */
-export function completedRuns(plan: Pick<TrainingPlan, 'model' | 'output'>, named: string, limit = 3): string[] {
-  const holders = [...new Set([resolve(plan.output.dir), dirname(resolve(named))])];
+export function completedRuns(plan: Pick<TrainingPlan, 'model' | 'output'>, named: string | null, limit = 3): string[] {
+  const holders = [...new Set([resolve(plan.output.dir), ...(named ? [dirname(resolve(named))] : [])])];
   const found: { dir: string; mtime: number }[] = [];
   for (const holder of holders) {
     let names: string[];
@@ -114,7 +114,7 @@ export function completedRuns(plan: Pick<TrainingPlan, 'model' | 'output'>, name
     }
     for (const name of names) {
       const dir = join(holder, name);
-      if (dir === resolve(named) || !existsSync(join(dir, PLAN))) continue;
+      if ((named && dir === resolve(named)) || !existsSync(join(dir, PLAN))) continue;
       if (initFromProblem(dir, plan) !== null) continue;
       found.push({ dir, mtime: statSync(join(dir, EVENTS)).mtimeMs });
     }
@@ -123,4 +123,10 @@ export function completedRuns(plan: Pick<TrainingPlan, 'model' | 'output'>, name
     .sort((a, b) => b.mtime - a.mtime)
     .slice(0, limit)
     .map((r) => r.dir);
+}
+
+/** The completed runs under `output.dir` as `init_from` values: relative to the config's folder, newest first. */
+export function initFromValues(plan: Pick<TrainingPlan, 'model' | 'output' | 'config_path'>, limit = 10): string[] {
+  const folder = plan.config_path ? dirname(plan.config_path) : process.cwd();
+  return completedRuns(plan, null, limit).map((dir) => (relative(folder, dir) || '.').split(sep).join('/'));
 }

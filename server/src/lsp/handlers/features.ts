@@ -5,6 +5,7 @@ import { doHover } from '../../core/analysis/hover';
 import { findDocumentSymbols } from '../../core/analysis/symbols';
 import { findDocumentLinks } from '../../core/analysis/links';
 import { targetModuleNames } from '../../core/models';
+import { initFromValues } from '../../core/rules/initFromRun';
 import { getQuickFixes } from '../codeActions';
 import { getDisableActions } from '../disableActions';
 import { getMemoryHover, getMemoryInlayHints, getRunCodeLenses } from '../memoryFeatures';
@@ -16,11 +17,14 @@ export function registerEditingFeatures(connection: Connection, workspace: Works
   const { cache } = workspace;
   connection.onCompletion((params) =>
     workspace.withConfig(params.textDocument.uri, [], (d) => {
-      const { model, dialect } = workspace.analyze(d);
+      const { model, dialect, plan } = workspace.analyze(d);
       if (dialect.notChecked) return [];
       return doComplete(cache.get(d), params.position, {
         dialect: dialect.dialect ?? 'lora-lens',
         ...(model?.ok ? { targetModules: targetModuleNames(model.spec) } : {}),
+        ...(plan && (dialect.dialect ?? 'lora-lens') === 'lora-lens'
+          ? { initFromRuns: () => initFromValues(plan) }
+          : {}),
       });
     }),
   );
