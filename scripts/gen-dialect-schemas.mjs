@@ -282,19 +282,38 @@ function applyReleases(schema, releases, file) {
   schema['x-lora-lens'].removed = releases.removed;
 }
 
-/** One `when` clause of a checks file as data: `k`, `!k`, `k?`, `k=v`, `k!=v`, `k>N`, `k<N`, `k>@j`, `k~text`. */
+/**
+ * One `when` clause of a checks file as data: `k`, `!k`, `k?`, `k*`, `!k*`, `k=v`, `k!=v`, `k>N`, `k<N`, `k<=N`,
+ * `k>@j`, `k%@j`, `k~text`, `k~~text`, `k^text`, `#k!=#j`, `#k>N`, `+a,b,c>N`, `+a,b,c<N`; a key may be a derived
+ * fact, `$name` (server/src/core/dialects/toolFacts.ts).
+ */
 function parseClause(text, where) {
+  const K = '([\\w.$]+)';
   const forms = [
-    [/^#([\w.]+)!=#([\w.]+)$/, (m) => ({ op: 'countNe', key: m[1], other: m[2] })],
-    [/^!([\w.]+)$/, (m) => ({ op: 'falsy', key: m[1] })],
-    [/^([\w.]+)\?$/, (m) => ({ op: 'set', key: m[1] })],
-    [/^([\w.]+)!=(.+)$/, (m) => ({ op: 'ne', key: m[1], values: m[2].split(',').map(literal) })],
-    [/^([\w.]+)=(.+)$/, (m) => ({ op: 'eq', key: m[1], values: m[2].split(',').map(literal) })],
-    [/^([\w.]+)>@([\w.]+)$/, (m) => ({ op: 'gtKey', key: m[1], other: m[2] })],
-    [/^([\w.]+)>(-?[\d.]+)$/, (m) => ({ op: 'gt', key: m[1], value: Number(m[2]) })],
-    [/^([\w.]+)<(-?[\d.]+)$/, (m) => ({ op: 'lt', key: m[1], value: Number(m[2]) })],
-    [/^([\w.]+)~(.+)$/, (m) => ({ op: 'contains', key: m[1], text: m[2] })],
-    [/^([\w.]+)$/, (m) => ({ op: 'truthy', key: m[1] })],
+    [new RegExp(`^#${K}!=#${K}$`), (m) => ({ op: 'countNe', key: m[1], other: m[2] })],
+    [new RegExp(`^#${K}>(\\d+)$`), (m) => ({ op: 'lengthGt', key: m[1], value: Number(m[2]) })],
+    [
+      /^\+([\w.$]+(?:,[\w.$]+)+)([<>])(\d+)$/,
+      (m) => {
+        const keys = m[1].split(',');
+        return { op: 'truthyCount', key: keys[0], keys, cmp: m[2] === '>' ? 'gt' : 'lt', value: Number(m[3]) };
+      },
+    ],
+    [new RegExp(`^!${K}\\*$`), (m) => ({ op: 'notValidated', key: m[1] })],
+    [new RegExp(`^!${K}$`), (m) => ({ op: 'falsy', key: m[1] })],
+    [new RegExp(`^${K}\\*$`), (m) => ({ op: 'validated', key: m[1] })],
+    [new RegExp(`^${K}\\?$`), (m) => ({ op: 'set', key: m[1] })],
+    [new RegExp(`^${K}!=(.+)$`), (m) => ({ op: 'ne', key: m[1], values: m[2].split(',').map(literal) })],
+    [new RegExp(`^${K}<=(-?[\\d.]+)$`), (m) => ({ op: 'le', key: m[1], value: Number(m[2]) })],
+    [new RegExp(`^${K}=(.+)$`), (m) => ({ op: 'eq', key: m[1], values: m[2].split(',').map(literal) })],
+    [new RegExp(`^${K}>@${K}$`), (m) => ({ op: 'gtKey', key: m[1], other: m[2] })],
+    [new RegExp(`^${K}%@${K}$`), (m) => ({ op: 'notMultiple', key: m[1], other: m[2] })],
+    [new RegExp(`^${K}>(-?[\\d.]+)$`), (m) => ({ op: 'gt', key: m[1], value: Number(m[2]) })],
+    [new RegExp(`^${K}<(-?[\\d.]+)$`), (m) => ({ op: 'lt', key: m[1], value: Number(m[2]) })],
+    [new RegExp(`^${K}~~(.+)$`), (m) => ({ op: 'containsCi', key: m[1], text: m[2] })],
+    [new RegExp(`^${K}~(.+)$`), (m) => ({ op: 'contains', key: m[1], text: m[2] })],
+    [new RegExp(`^${K}\\^(.+)$`), (m) => ({ op: 'startsWith', key: m[1], text: m[2] })],
+    [new RegExp(`^${K}$`), (m) => ({ op: 'truthy', key: m[1] })],
   ];
   for (const [pattern, build] of forms) {
     const m = pattern.exec(text.trim());
@@ -309,6 +328,15 @@ function literal(text) {
   if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
   return text.replace(/^"(.*)"$/, '$1');
 }
+
+/** The derived facts' names (TOOL_FACTS in toolFacts.ts), which a checks file may read as `$name`. */
+const derivedFacts = new Set(
+  [
+    ...readFileSync(join(root, 'server', 'src', 'core', 'dialects', 'toolFacts.ts'), 'utf8')
+      .split('export const TOOL_FACTS')[1]
+      .matchAll(/^ {2}(\w+):/gm),
+  ].map((m) => m[1]),
+);
 
 /** A tool's checks file (`<dialect>.checks`): the validators that stop a run, as data; every key must be the schema's. */
 function readChecks(file, schema) {
@@ -327,8 +355,11 @@ function readChecks(file, schema) {
     if (!code || !source || !plugin || !when || !at || !says.length)
       throw new Error(`${where}: expected "code | source | plugin | when | key | message"`);
     const clauses = when.split(' & ').map((c) => parseClause(c, where));
-    for (const key of [at, ...clauses.flatMap((c) => [c.key, c.other].filter(Boolean))])
-      if (!schema.properties[key.split('.')[0]]) throw new Error(`${where}: ${key} is not a key of the schema`);
+    for (const key of [at, ...clauses.flatMap((c) => [c.key, c.other, ...(c.keys ?? [])].filter(Boolean))]) {
+      if (key.startsWith('$')) {
+        if (!derivedFacts.has(key.slice(1))) throw new Error(`${where}: ${key} is not a fact of toolFacts.ts`);
+      } else if (!schema.properties[key.split('.')[0]]) throw new Error(`${where}: ${key} is not a key of the schema`);
+    }
     checks.push({ code, source, ...(plugin === '-' ? {} : { plugin }), when: clauses, at, says: says.join('|') });
   }
   return checks;

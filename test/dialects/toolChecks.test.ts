@@ -11,6 +11,8 @@ import { validateDialect, type DialectMatch } from '../../server/src/core/dialec
 import { AXOLOTL_SCHEMA } from '../../server/src/core/dialects/axolotl/schema';
 import { LLAMA_FACTORY_SCHEMA } from '../../server/src/core/dialects/llamaFactory/schema';
 import type { CheckClause, DialectSchemaRoot, ToolCheck } from '../../server/src/core/dialects/schemaTable';
+import { filledIn } from '../../server/src/core/dialects/toolChecks';
+import { TOOL_FACTS } from '../../server/src/core/dialects/toolFacts';
 
 type Config = Record<string, unknown>;
 
@@ -18,8 +20,14 @@ const TOOLS: Array<{ schema: DialectSchemaRoot; match: DialectMatch; base: Confi
   {
     schema: AXOLOTL_SCHEMA,
     match: { dialect: 'axolotl', source: 'setting' },
-    base: { base_model: 'org/model', datasets: [{ path: 'data.jsonl', type: 'alpaca' }], learning_rate: 0.0002 },
-    min: 15,
+    base: {
+      base_model: 'org/model',
+      datasets: [{ path: 'data.jsonl', type: 'alpaca' }],
+      learning_rate: 0.0002,
+      micro_batch_size: 2,
+      gradient_accumulation_steps: 4,
+    },
+    min: 120,
   },
   {
     schema: LLAMA_FACTORY_SCHEMA,
@@ -36,6 +44,32 @@ const TOOLS: Array<{ schema: DialectSchemaRoot; match: DialectMatch; base: Confi
     min: 30,
   },
 ];
+
+/**
+ * How to make each derived fact of toolFacts.ts read a value (its truthiness for the yes/no facts), by writing the
+ * keys it is derived from: a check on `$name` is met and undone through these.
+ */
+const FACT_WRITERS: Record<string, (config: Config, value: unknown) => void> = {
+  attn_implementation: (c, v) => setAt(c, 'attn_implementation', v ? v : undefined),
+  attn_supports_packing: (c, v) => setAt(c, 'attn_implementation', v ? 'flash_attention_2' : 'sdpa'),
+  attn_uses_flash_lib: (c, v) => setAt(c, 'attn_implementation', v ? 'flash_attention_2' : 'sdpa'),
+  causal_lm_metrics_unknown: (c, v) => setAt(c, 'eval_causal_lm_metrics', v ? ['sacrebleu', 'bleu'] : ['sacrebleu']),
+  fsdp: (c, v) => {
+    setAt(c, 'fsdp', v ? ['full_shard'] : undefined);
+    if (!v) setAt(c, 'fsdp_config', undefined);
+  },
+  fsdp_version: (c, v) => setAt(c, 'fsdp_version', v),
+  fsdp_offload_params: (c, v) => setAt(c, 'fsdp_config.offload_params', v),
+  grpo_generation_batch: (c, v) => setAt(c, 'trl.generation_batch_size', v),
+  selective_saves_matmul: (c, v) =>
+    setAt(c, 'selective_checkpointing', { save: v ? ['attention', 'mm'] : ['attention'] }),
+};
+
+/** Sets a key (dotted for nested keys) or, for `$name`, the keys its derived fact reads. */
+function assign(config: Config, key: string, value: unknown): void {
+  if (key.startsWith('$')) FACT_WRITERS[key.slice(1)]!(config, value);
+  else setAt(config, key, value);
+}
 
 function setAt(config: Config, dotted: string, value: unknown): void {
   const path = dotted.split('.');
@@ -57,8 +91,22 @@ function other(value: unknown): unknown {
 /** A value that meets every clause on one key (a numeric interval's middle, an empty string for "set but falsy"). */
 function satisfying(clauses: CheckClause[], role: 'key' | 'other', check: ToolCheck): unknown {
   const ops = new Set(clauses.map((c) => c.op));
-  if (role === 'other') return 1;
-  if (ops.has('gtKey')) return 2;
+  if (role === 'other') {
+    // The other side of a comparison, with a bound of its own (`trl.num_generations>1`), takes the bound's value.
+    const own = clauses.filter((c) => c.op === 'gt' || c.op === 'lt' || c.op === 'le');
+    return own.length > 0 ? satisfying(own, 'key', check) : 2;
+  }
+  if (ops.has('gtKey')) return 3;
+  if (ops.has('notMultiple')) return 3;
+  const length = clauses.find((c) => c.op === 'lengthGt');
+  if (length?.op === 'lengthGt') return Array.from({ length: length.value + 1 }, (_, i) => `item-${i}`);
+  const le = clauses.find((c) => c.op === 'le');
+  if (le?.op === 'le') return le.value;
+  const ci = clauses.find((c) => c.op === 'containsCi');
+  if (ci?.op === 'containsCi') return `org/X-${ci.text.toUpperCase()}-1b`;
+  const prefix = clauses.find((c) => c.op === 'startsWith');
+  if (prefix?.op === 'startsWith') return `${prefix.text}adamw`;
+  if (ops.has('notValidated')) return false;
   if (ops.has('countNe')) return 'a,b';
   const eq = clauses.find((c) => c.op === 'eq');
   if (eq && eq.op === 'eq') return eq.values[0];
@@ -84,18 +132,16 @@ function meeting(check: ToolCheck, base: Config, undo?: CheckClause): Config {
   if (check.plugin) config.plugins = [check.plugin];
   const byKey = new Map<string, Array<{ clause: CheckClause; role: 'key' | 'other' }>>();
   for (const clause of check.when) {
+    if (clause.op === 'truthyCount') continue;
     byKey.set(clause.key, [...(byKey.get(clause.key) ?? []), { clause, role: 'key' }]);
-    if (clause.op === 'gtKey' || clause.op === 'countNe')
+    if (clause.op === 'gtKey' || clause.op === 'countNe' || clause.op === 'notMultiple')
       byKey.set(clause.other, [...(byKey.get(clause.other) ?? []), { clause, role: 'other' }]);
   }
   for (const [key, entries] of byKey) {
-    // The other side of a comparison, with at most a `set` clause of its own, takes the other side's value.
-    const role = entries.some((e) => e.role === 'key' && e.clause.op !== 'set')
-      ? 'key'
-      : entries.some((e) => e.role === 'other')
-        ? 'other'
-        : 'key';
-    setAt(
+    // The other side of a comparison, with at most a `set` or truthy clause or a bound of its own, takes the other
+    // side's value.
+    const role = entries.some((e) => e.role === 'other') ? 'other' : 'key';
+    assign(
       config,
       key,
       satisfying(
@@ -105,8 +151,15 @@ function meeting(check: ToolCheck, base: Config, undo?: CheckClause): Config {
       ),
     );
   }
+  for (const clause of check.when)
+    if (clause.op === 'truthyCount') countTo(config, clause, clause.cmp === 'gt' ? clause.value + 1 : clause.value - 1);
   if (undo) undoClause(config, undo);
   return config;
+}
+
+/** Makes exactly `n` of the clause's keys truthy (the first ones) and the rest absent. */
+function countTo(config: Config, clause: Extract<CheckClause, { op: 'truthyCount' }>, n: number): void {
+  clause.keys.forEach((key, i) => assign(config, key, i < n ? 1 : undefined));
 }
 
 /** The config changed so that one clause no longer holds. */
@@ -114,31 +167,56 @@ function undoClause(config: Config, clause: CheckClause): void {
   switch (clause.op) {
     case 'truthy':
     case 'set':
-      setAt(config, clause.key, clause.op === 'truthy' ? false : null);
+      assign(config, clause.key, clause.op === 'truthy' ? false : null);
+      return;
+    case 'validated':
+      assign(config, clause.key, false);
       return;
     case 'falsy':
-      setAt(config, clause.key, 'x');
+    case 'notValidated':
+      assign(config, clause.key, 'x');
       return;
     case 'eq':
-      setAt(config, clause.key, other(clause.values[0]));
+      assign(config, clause.key, other(clause.values[0]));
       return;
     case 'ne':
-      setAt(config, clause.key, clause.values[0]);
+      assign(config, clause.key, clause.values[0]);
       return;
     case 'gt':
     case 'lt':
-      setAt(config, clause.key, clause.value);
+      assign(config, clause.key, clause.value);
+      return;
+    case 'le':
+      assign(config, clause.key, clause.value + 1);
+      return;
+    case 'lengthGt':
+      assign(
+        config,
+        clause.key,
+        Array.from({ length: clause.value }, (_, i) => `item-${i}`),
+      );
       return;
     case 'gtKey':
-      setAt(config, clause.key, 1);
-      setAt(config, clause.other, 2);
+      assign(config, clause.key, 1);
+      assign(config, clause.other, 2);
+      return;
+    case 'notMultiple':
+      assign(config, clause.key, 4);
+      assign(config, clause.other, 2);
       return;
     case 'countNe':
-      setAt(config, clause.key, 'x');
-      setAt(config, clause.other, 'y');
+      assign(config, clause.key, 'x');
+      assign(config, clause.other, 'y');
       return;
     case 'contains':
-      setAt(config, clause.key, ['nothing.here']);
+      assign(config, clause.key, ['nothing.here']);
+      return;
+    case 'containsCi':
+    case 'startsWith':
+      assign(config, clause.key, 'org/nothing-here');
+      return;
+    case 'truthyCount':
+      countTo(config, clause, clause.cmp === 'gt' ? clause.value : clause.value);
   }
 }
 
@@ -151,6 +229,15 @@ function diagnose(config: Config, match: DialectMatch): Diagnostic[] {
 
 for (const { schema, match, base, min } of TOOLS) {
   const checks = schema['x-lora-lens'].checks ?? [];
+  test(`${match.dialect}: every derived fact a check reads exists, with a way to write it here`, () => {
+    const facts = checks.flatMap((c) =>
+      c.when.flatMap((w) => [w.key, 'other' in w ? w.other : '', ...('keys' in w ? w.keys : [])]),
+    );
+    for (const fact of facts.filter((k) => k.startsWith('$'))) {
+      assert.ok(TOOL_FACTS[fact.slice(1)], `${fact} in toolFacts.ts`);
+      assert.ok(FACT_WRITERS[fact.slice(1)], `${fact} has a writer in this test`);
+    }
+  });
   test(`${match.dialect}: the generated checks are there (${checks.length})`, () => {
     assert.ok(checks.length >= min, `${checks.length} checks`);
     assert.equal(new Set(checks.map((c) => `${c.code} ${c.at}`)).size, checks.length, 'no check twice');
@@ -171,7 +258,8 @@ for (const { schema, match, base, min } of TOOLS) {
       const found = diagnose(meeting(check, base), match).filter((d) => d.code === check.code);
       assert.equal(found.length, 1, `${check.code} on ${JSON.stringify(meeting(check, base))}`);
       assert.equal(found[0]!.severity, 1);
-      assert.ok(String(found[0]!.message).includes(check.says), String(found[0]!.message));
+      const says = filledIn(check.says, meeting(check, base));
+      assert.ok(String(found[0]!.message).includes(says), String(found[0]!.message));
       assert.ok(String(found[0]!.message).includes(check.source));
       for (const clause of check.when) {
         const undone = diagnose(meeting(check, base, clause), match).filter((d) => d.code === check.code);

@@ -40,12 +40,19 @@ export interface ToolRelease {
 }
 
 /** One clause of a tool check's condition (scripts/dialect-facts/*.checks, parsed by the generator). */
+/**
+ * One condition of a tool check, on a key of the file (dotted for nested keys) or a derived fact (`$name`,
+ * core/dialects/toolFacts.ts). `validated`: truthiness as a pydantic "after" validator sees it, the schema default
+ * standing in for an absent key. `truthyCount`: how many of `keys` are truthy, against `value`. `lengthGt`: a list
+ * (or comma-separated string) has more than `value` items. `notMultiple`: `key % other != 0`.
+ */
 export type CheckClause =
-  | { op: 'truthy' | 'falsy' | 'set'; key: string }
+  | { op: 'truthy' | 'falsy' | 'set' | 'validated' | 'notValidated'; key: string }
   | { op: 'eq' | 'ne'; key: string; values: unknown[] }
-  | { op: 'gt' | 'lt'; key: string; value: number }
-  | { op: 'gtKey' | 'countNe'; key: string; other: string }
-  | { op: 'contains'; key: string; text: string };
+  | { op: 'gt' | 'lt' | 'le' | 'lengthGt'; key: string; value: number }
+  | { op: 'gtKey' | 'countNe' | 'notMultiple'; key: string; other: string }
+  | { op: 'contains' | 'containsCi' | 'startsWith'; key: string; text: string }
+  | { op: 'truthyCount'; key: string; keys: string[]; cmp: 'gt' | 'lt'; value: number };
 
 /** A validator of the tool that stops a run, as data: when it fires, where it is reported, the tool's own words. */
 export interface ToolCheck {

@@ -6,10 +6,13 @@
  */
 import type { DialectReport } from './report';
 import type { CheckClause, DialectSchemaRoot, ToolCheck } from './schemaTable';
+import { TOOL_FACTS, truthy } from './toolFacts';
 
 type Config = Record<string, unknown>;
 
+/** A key's value (dotted for nested keys), or a derived fact's (`$name`). */
 function valueAt(config: Config, dotted: string): unknown {
+  if (dotted.startsWith('$')) return TOOL_FACTS[dotted.slice(1)]?.(config);
   let node: unknown = config;
   for (const segment of dotted.split('.')) {
     if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined;
@@ -18,24 +21,20 @@ function valueAt(config: Config, dotted: string): unknown {
   return node;
 }
 
-/** Python's truthiness of a YAML value: None, False, 0, '' and empty lists and mappings are false. */
-function truthy(value: unknown): boolean {
-  if (value === undefined || value === null || value === false || value === 0 || value === '') return false;
-  if (Array.isArray(value)) return value.length > 0;
-  if (typeof value === 'object') return Object.keys(value).length > 0;
-  return true;
-}
-
 function holds(clause: CheckClause, config: Config, schema: DialectSchemaRoot): boolean {
   const raw = valueAt(config, clause.key);
   const withDefault = (key: string, value: unknown) =>
-    value === undefined && !key.includes('.') ? schema.properties[key]?.default : value;
+    value === undefined && !key.includes('.') && !key.startsWith('$') ? schema.properties[key]?.default : value;
   const value = withDefault(clause.key, raw);
   switch (clause.op) {
     case 'truthy':
       return truthy(raw);
     case 'falsy':
       return !truthy(raw);
+    case 'validated':
+      return truthy(value);
+    case 'notValidated':
+      return !truthy(value);
     case 'set':
       return raw !== undefined && raw !== null;
     case 'eq':
@@ -47,6 +46,18 @@ function holds(clause: CheckClause, config: Config, schema: DialectSchemaRoot): 
       return typeof value === 'number' && value > clause.value;
     case 'lt':
       return typeof value === 'number' && value < clause.value;
+    case 'le':
+      return typeof value === 'number' && value <= clause.value;
+    case 'lengthGt':
+      return (itemCount(raw) ?? 0) > clause.value;
+    case 'truthyCount': {
+      const n = clause.keys.filter((key) => truthy(valueAt(config, key))).length;
+      return clause.cmp === 'gt' ? n > clause.value : n < clause.value;
+    }
+    case 'notMultiple': {
+      const other = withDefault(clause.other, valueAt(config, clause.other));
+      return typeof value === 'number' && typeof other === 'number' && other !== 0 && value % other !== 0;
+    }
     case 'gtKey': {
       const other = withDefault(clause.other, valueAt(config, clause.other));
       return typeof value === 'number' && typeof other === 'number' && value > other;
@@ -61,6 +72,10 @@ function holds(clause: CheckClause, config: Config, schema: DialectSchemaRoot): 
       return Array.isArray(raw)
         ? raw.some((item) => String(item).includes(clause.text))
         : typeof raw === 'string' && raw.includes(clause.text);
+    case 'containsCi':
+      return typeof raw === 'string' && raw.toLowerCase().includes(clause.text.toLowerCase());
+    case 'startsWith':
+      return typeof raw === 'string' && raw.startsWith(clause.text);
   }
 }
 
@@ -70,6 +85,19 @@ function itemCount(value: unknown): number | undefined {
   if (typeof value === 'string' && value.trim() !== '') return value.split(',').length;
   if (typeof value === 'number') return 1;
   return undefined;
+}
+
+/** A value as the tool's f-string prints it: Python's repr of strings in lists, `None` for nothing. */
+function printed(value: unknown): string {
+  if (value === undefined || value === null) return 'None';
+  if (Array.isArray(value)) return `[${value.map((v) => (typeof v === 'string' ? `'${v}'` : printed(v))).join(', ')}]`;
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/** The tool's message with each `{key}` (a key or a derived `$fact`) replaced by the config's value. */
+export function filledIn(says: string, config: Config): string {
+  return says.replace(/\{([\w.$]+)\}/g, (_, key: string) => printed(valueAt(config, key)));
 }
 
 /** Whether a check's plugin (if any) is listed, by class path or by module. */
@@ -92,13 +120,15 @@ export function runToolChecks(
   const reported: string[] = [];
   for (const check of schema['x-lora-lens'].checks ?? []) {
     if (!pluginListed(check, plugins) || !check.when.every((c) => holds(c, config, schema))) continue;
-    const path = check.at.split('.');
-    const present = valueAt(config, check.at) !== undefined;
+    // At the key the check names, else at the first key of its condition the file has (else the top).
+    const anchor = [check.at, ...check.when.map((c) => c.key)].find(
+      (key) => !key.startsWith('$') && valueAt(config, key) !== undefined,
+    );
     report.atKey(
-      present ? path : [],
+      anchor ? anchor.split('.') : [],
       'error',
       check.code,
-      `${tool} stops before training: "${check.says}" (${check.source}${at ? ` at ${at}` : ''}).`,
+      `${tool} stops before training: "${filledIn(check.says, config)}" (${check.source}${at ? ` at ${at}` : ''}).`,
     );
     reported.push(check.code);
   }

@@ -1,0 +1,114 @@
+/**
+ * Facts a tool derives from several keys before its validators read them, for the checks files' `$name` clauses
+ * (scripts/dialect-facts/*.checks): which attention backend the legacy flags select, whether FSDP is on and which
+ * version, the GRPO generation batch. Each is computed the way the tool computes it at the commit the schema is read
+ * from (axolotl 067b021); where the order of the tool's own validators could make a fact read either of two ways, it
+ * takes the reading that fires less (an error the tool would not raise is worse than one missed).
+ */
+
+type Config = Record<string, unknown>;
+
+function objectAt(config: Config, key: string): Config {
+  const value = config[key];
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Config) : {};
+}
+
+/** Python's truthiness of a YAML value: None, False, 0, '' and empty lists and mappings are false. */
+export function truthy(value: unknown): boolean {
+  if (value === undefined || value === null || value === false || value === 0 || value === '') return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === 'object') return Object.keys(value).length > 0;
+  return true;
+}
+
+/** axolotl enums.py LEGACY_ATTN_FLAG_TO_IMPL: the legacy boolean flags, the specific before the generic. */
+const LEGACY_ATTENTION: ReadonlyArray<[string, string]> = [
+  ['xformers_attention', 'xformers'],
+  ['sage_attention', 'sage'],
+  ['flex_attention', 'flex_attention'],
+  ['flash_attention', 'flash_attention_2'],
+  ['sdp_attention', 'sdpa'],
+  ['eager_attention', 'eager'],
+];
+
+/** enums.py ATTN_IMPLS_SUPPORTING_PACKING: the backends with varlen packing through `position_ids`. */
+const SUPPORTS_PACKING = new Set([
+  'flash_attention_2',
+  'flash_attention_3',
+  'flex_attention',
+  'xformers',
+  'sage',
+  'kernels-community/flash-attn2',
+  'kernels-community/flash-attn3',
+  'kernels-community/sage-attention',
+]);
+
+/** enums.py ATTN_IMPLS_USING_FLASH_LIB. */
+const USES_FLASH_LIB = new Set([
+  'flash_attention_2',
+  'flash_attention_3',
+  'kernels-community/flash-attn2',
+  'kernels-community/flash-attn3',
+]);
+
+/** config.py normalize_attn_implementation: `attn_implementation`, else the first legacy flag set. */
+function attentionImplementation(config: Config): unknown {
+  if (truthy(config.attn_implementation)) return config.attn_implementation;
+  return LEGACY_ATTENTION.find(([flag]) => truthy(config[flag]))?.[1];
+}
+
+/** validation.py _resolve_fsdp_version, also reading `fsdp_config.version` (check_fsdp_version_in_fsdp_config moves it). */
+function fsdpVersion(config: Config): unknown {
+  const fsdp = objectAt(config, 'fsdp_config');
+  const version = config.fsdp_version ?? fsdp.fsdp_version ?? fsdp.version ?? 1;
+  const asNumber = Number(version);
+  return typeof version === 'string' && version.trim() !== '' && Number.isFinite(asNumber) ? asNumber : version;
+}
+
+/** validation.py check_grpo_batch_size_divisibility: `trl.generation_batch_size`, else micro batch × accumulation. */
+function grpoGenerationBatch(config: Config): unknown {
+  const explicit = objectAt(config, 'trl').generation_batch_size;
+  if (explicit !== undefined && explicit !== null) return Math.trunc(Number(explicit));
+  const micro = truthy(config.micro_batch_size) ? Number(config.micro_batch_size) : 1;
+  const accumulation = truthy(config.gradient_accumulation_steps) ? Number(config.gradient_accumulation_steps) : 1;
+  return Math.trunc(micro) * Math.trunc(accumulation);
+}
+
+const MATMUL_OPS = ['aten::mm', 'aten::addmm', 'aten::matmul', 'aten::bmm'];
+
+/**
+ * validation.py check_selective_checkpointing: `selective_checkpointing.save` entries (default `[attention]`) other
+ * than `attention` that are part of a matmul op's name; PEFT's in-place adapter add invalidates such saved outputs.
+ */
+function selectiveSavesMatmul(config: Config): boolean {
+  const selective = config.selective_checkpointing;
+  if (!truthy(selective)) return false;
+  const save = selective === true ? ['attention'] : objectAt(config, 'selective_checkpointing').save;
+  if (!Array.isArray(save)) return false;
+  return save.some(
+    (entry) => typeof entry === 'string' && entry !== 'attention' && MATMUL_OPS.some((op) => op.includes(entry)),
+  );
+}
+
+/** validation.py SUPPORTED_METRICS: the metrics of `eval_causal_lm_metrics`. */
+const CAUSAL_LM_METRICS = new Set(['sacrebleu', 'comet', 'ter', 'chrf', 'perplexity']);
+
+/** The derived facts, by the name the checks files use (`$name`). */
+export const TOOL_FACTS: Readonly<Record<string, (config: Config) => unknown>> = {
+  attn_implementation: attentionImplementation,
+  attn_supports_packing: (config) => SUPPORTS_PACKING.has(String(attentionImplementation(config))),
+  attn_uses_flash_lib: (config) => USES_FLASH_LIB.has(String(attentionImplementation(config))),
+  // validation.py check_causal_lm_evals: a listed metric it does not know.
+  causal_lm_metrics_unknown: (config) =>
+    Array.isArray(config.eval_causal_lm_metrics) &&
+    config.eval_causal_lm_metrics.some((metric) => !CAUSAL_LM_METRICS.has(String(metric))),
+  fsdp: (config) => truthy(config.fsdp) || truthy(config.fsdp_config),
+  fsdp_version: fsdpVersion,
+  // check_fsdp_config_kwargs_prefix strips the `fsdp_` prefix of fsdp_config's keys before the after-validators.
+  fsdp_offload_params: (config) => {
+    const fsdp = objectAt(config, 'fsdp_config');
+    return fsdp.offload_params ?? fsdp.fsdp_offload_params;
+  },
+  grpo_generation_batch: grpoGenerationBatch,
+  selective_saves_matmul: selectiveSavesMatmul,
+};
