@@ -75,6 +75,10 @@ class DataPlan:
     train_on_prompt: bool
     dedupe: bool
     strip_html: bool
+    # axolotl's roles_to_train / train_on_eos and LLaMA-Factory's mask_history (data/masking.py); absent: ours.
+    roles_to_train: Union[list[str], None] = None
+    train_on_eos: Union[Literal["turn", "last", "all", "none"], None] = None
+    mask_history: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

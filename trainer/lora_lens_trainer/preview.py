@@ -21,6 +21,7 @@ from typing import Any
 
 from . import schema_check
 from .data.clean import clean_rows, row_key
+from .data.masking import masking_of
 from .data.readers import DataError, read_dataset
 from .data.tokenize import IGNORE, Example, chat_template_for, row_example, trains_anything, truncated
 
@@ -139,14 +140,14 @@ def _row_entry(
     }
     tok, fmt, max_length, specials = ctx["tokenizer"], ctx["format"], ctx["max_length"], ctx["specials"]
     try:
-        ex = row_example(row, index, tok, fmt, ctx["template"], ctx["train_on_prompt"])
+        ex = row_example(row, index, tok, fmt, ctx["template"], ctx["train_on_prompt"], ctx["masking"])
         entry["rendering"] = rendering(ex, tok, max_length, specials)
     except DataError as error:
         entry["error"] = str(error)
         return entry
     if ctx["own"] is not None:
         try:
-            other = row_example(row, index, tok, fmt, ctx["own"], ctx["train_on_prompt"])
+            other = row_example(row, index, tok, fmt, ctx["own"], ctx["train_on_prompt"], ctx["masking"])
             own = rendering(other, tok, max_length, specials)
             own["first_difference"] = first_difference(ex.input_ids, other.input_ids)
             entry["own_template"] = own
@@ -205,6 +206,7 @@ def build_report(plan: Any, tokenizer: Any, selection: Selection) -> dict[str, A
         "specials": _special_ids(tokenizer),
         "template": template,
         "train_on_prompt": d.train_on_prompt,
+        "masking": masking_of(d),
         "own": own,
     }
     entries = [_row_entry(i, raw_rows[i], rows[i], ctx, duplicates.get(i)) for i in sorted(set(first) | set(sample))]

@@ -5,18 +5,22 @@ assistant spans are found by rendering growing prefixes of the conversation: the
 message i is what lies between render(messages[:i]) and render(messages[:i+1]), and the tokens whose character
 offsets fall inside an assistant message's span are the trained ones. This works with any template whose render
 of a prefix is a prefix of the full render, which holds for the common ones (ChatML, Llama 3, Mistral, Gemma; Phi-3's closing end-of-text token is allowed for).
+A tool's other masking (axolotl's roles_to_train / train_on_eos, LLaMA-Factory's mask_history) is masking.py's.
 The named templates live in templates.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from .masking import Masking, axolotl_labels, history_masked
 from .readers import DataError
 from .templates import NAMED, NAMED_TEMPLATES, resolve_chat_template  # noqa: F401  (NAMED_TEMPLATES: re-exported)
 
 IGNORE = -100
+OURS = Masking()
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,9 @@ def check_messages(messages: Any, index: int) -> list[dict[str, Any]]:
     return messages
 
 
-def _chat_example(tokenizer: Any, template: str, messages: Any, index: int, train_on_prompt: bool) -> Example:
+def _chat_example(
+    tokenizer: Any, template: str, messages: Any, index: int, train_on_prompt: bool, masking: Masking
+) -> Example:
     messages = check_messages(messages, index)
 
     def render(msgs: list[dict[str, Any]], generation_prompt: bool) -> str:
@@ -73,6 +79,11 @@ def _chat_example(tokenizer: Any, template: str, messages: Any, index: int, trai
             raise DataError(f"row {index}: {error}") from error
 
     full = render(messages, False)
+    if masking.axolotl:
+        ids = _encode(tokenizer, full)
+        encode = partial(_encode, tokenizer)
+        eos_id = getattr(tokenizer, "eos_token_id", None)
+        return Example(ids, axolotl_labels(ids, messages, render, encode, eos_id, masking, train_on_prompt))
     eos = getattr(tokenizer, "eos_token", None) or ""
     spans: list[tuple[int, int]] = []
     for i, m in enumerate(messages):
@@ -91,13 +102,19 @@ def _chat_example(tokenizer: Any, template: str, messages: Any, index: int, trai
         spans.append((len(before), len(through)))
     if not spans and not train_on_prompt:
         raise DataError(f"row {index}: no assistant message to train on")
+    spans, history = history_masked(spans) if masking.mask_history else (spans, [])
     enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
     ids = list(enc["input_ids"])
     labels = []
     for token, (start, end) in zip(ids, enc["offset_mapping"]):
-        inside = any(s <= start and end <= e and end > start for s, e in spans)
-        labels.append(token if train_on_prompt or inside else IGNORE)
+        trains = _within(start, end, spans) or (train_on_prompt and not _within(start, end, history))
+        labels.append(token if trains else IGNORE)
     return Example(ids, labels)
+
+
+def _within(start: int, end: int, ranges: list[tuple[int, int]]) -> bool:
+    """Whether a non-empty token [start, end) lies inside one of the character ranges."""
+    return any(s <= start and end <= e and end > start for s, e in ranges)
 
 
 def chat_template_for(tokenizer: Any, fmt: str, setting: str) -> str | None:
@@ -114,11 +131,18 @@ def chat_template_for(tokenizer: Any, fmt: str, setting: str) -> str | None:
 
 
 def row_example(
-    row: dict[str, Any], index: int, tokenizer: Any, fmt: str, template: str | None, train_on_prompt: bool
+    row: dict[str, Any],
+    index: int,
+    tokenizer: Any,
+    fmt: str,
+    template: str | None,
+    train_on_prompt: bool,
+    masking: Masking = OURS,
 ) -> Example:
-    """One row as token ids and labels, before truncation: what training and the preview both read."""
+    """One row as token ids and labels, before truncation: what training and the preview both read. `masking`:
+    a tool's chat masking the plan carries (masking.py); it applies to chat rows."""
     if fmt == "chat":
-        return _chat_example(tokenizer, template or "", row.get("messages"), index, train_on_prompt)
+        return _chat_example(tokenizer, template or "", row.get("messages"), index, train_on_prompt, masking)
     if fmt == "instruction":
         prompt = _bos(tokenizer) + _encode(tokenizer, _text_of(row, "prompt", index))
         completion = _encode(tokenizer, _text_of(row, "completion", index)) + _eos(tokenizer)
@@ -140,14 +164,20 @@ def trains_anything(ex: Example) -> bool:
 
 
 def tokenize_rows(
-    rows: list[dict[str, Any]], tokenizer: Any, fmt: str, chat_template: str, max_length: int, train_on_prompt: bool
+    rows: list[dict[str, Any]],
+    tokenizer: Any,
+    fmt: str,
+    chat_template: str,
+    max_length: int,
+    train_on_prompt: bool,
+    masking: Masking = OURS,
 ) -> tuple[list[Example], int]:
     """Examples truncated to max_length, and how many rows were dropped for having nothing left to train."""
     template = chat_template_for(tokenizer, fmt, chat_template)
     examples: list[Example] = []
     dropped = 0
     for index, row in enumerate(rows):
-        ex = truncated(row_example(row, index, tokenizer, fmt, template, train_on_prompt), max_length)
+        ex = truncated(row_example(row, index, tokenizer, fmt, template, train_on_prompt, masking), max_length)
         if not trains_anything(ex):
             dropped += 1
             continue

@@ -12,6 +12,7 @@ import torch
 
 from ..collate import Batch, collate_packed, collate_padded
 from ..data.clean import clean_rows
+from ..data.masking import masking_of
 from ..data.order import pack, shuffled
 from ..data.readers import DataError, read_dataset
 from ..data.tokenize import Example, tokenize_rows
@@ -94,7 +95,9 @@ def load_data(plan: Any, tokenizer: Any) -> SftDatasets:
         if dropped_dupes:
             warnings.append(f"{what}: {dropped_dupes} duplicate rows dropped (data.dedupe)")
         try:
-            examples, empty = tokenize_rows(rows, tokenizer, d.format, d.chat_template, d.max_length, d.train_on_prompt)
+            examples, empty = tokenize_rows(
+                rows, tokenizer, d.format, d.chat_template, d.max_length, d.train_on_prompt, masking_of(d)
+            )
         except DataError as error:
             raise DataError(f"{path}: {error}") from error
         if empty:

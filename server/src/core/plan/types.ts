@@ -82,6 +82,18 @@ export interface DataPlan {
   train_on_prompt: boolean;
   dedupe: boolean;
   strip_html: boolean;
+  /**
+   * The roles whose turns train, each turn's content alone as axolotl finds it (axolotl `roles_to_train` on a
+   * chat_template dataset; with train_on_prompt every role's). Absent: every assistant turn with its end-of-turn text.
+   */
+  roles_to_train?: string[] | null;
+  /**
+   * Which end-of-turn tokens (the tokenizer's eos within 3 tokens after a turn) train, as axolotl's `train_on_eos`:
+   * `turn` those of trained turns, `last` the conversation's last one, `all`, `none`. Read with roles_to_train.
+   */
+  train_on_eos?: 'turn' | 'last' | 'all' | 'none' | null;
+  /** Only the last assistant turn trains, the earlier ones are context (LLaMA-Factory `mask_history`). Absent: false. */
+  mask_history?: boolean;
 }
 
 export interface TrainingPlanArgs {
