@@ -45,6 +45,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       hub: vscode.workspace.getConfiguration('loraLens').get<boolean>('hub', true),
       gpuHourlyCost: vscode.workspace.getConfiguration('loraLens').get<number | null>('gpuHourlyCost', null),
       toolVersions: vscode.workspace.getConfiguration('loraLens').get<Record<string, string>>('toolVersions', {}),
+      gpuCount: vscode.workspace.getConfiguration('loraLens').get<number | null>('gpuCount', null),
     },
     outputChannel: output,
     traceOutputChannel: output,

@@ -2,7 +2,8 @@ import { statSync } from 'node:fs';
 import { DatasetInspector, inspectData } from '../core/data';
 import { factsCacheDir, withFactsDiskCache } from '../core/data/factsDiskCache';
 import { gpuFromSetting, type GpuSpec } from '../core/gpu';
-import { detectGpus } from '../runs/gpuDetect';
+import { detectGpus, machineGpuCount } from '../runs/gpuDetect';
+import { launcherDecidesGpus } from '../core/analysis/launcherGpus';
 import { isJsonUri, parseConfigDocument } from '../core/document/configDocument';
 import { analyzeConfig, type Analysis, type AnalysisEnvironment } from '../core/analysis/analyze';
 import type { Engine } from '../core/plan/types';
@@ -53,6 +54,8 @@ export interface CliAnalysisOptions {
   toolVersions?: Record<string, string>;
   /** The tools doctor found in the interpreter, by dialect id (`lora-lens run`'s pre-flight). */
   installedToolVersions?: Record<string, string>;
+  /** `estimate --gpus N`: the GPUs a tool's file that names none is estimated on (else this machine's count). */
+  gpuCount?: number;
 }
 
 /**
@@ -74,7 +77,7 @@ export async function analyzeForCli(
     else gpuError = lookup.message;
   }
   const inspector = options.inspector ?? cliDatasetInspector();
-  const environment: AnalysisEnvironment = {
+  let environment: AnalysisEnvironment = {
     platform: process.platform,
     env: process.env,
     fallbackGpu,
@@ -82,6 +85,7 @@ export async function analyzeForCli(
     hub: { enabled: options.hub !== false, offSwitch: '--offline', env: process.env },
     gpuOverride: options.gpuOverride ?? null,
     ...(options.engineOverride ? { engineOverride: options.engineOverride } : {}),
+    ...(options.gpuCount ? { gpuCount: { count: options.gpuCount, source: '--gpus' } } : {}),
     ...(options.forcedDialect ? { forcedDialect: options.forcedDialect } : {}),
     ...(options.toolVersions ? { toolVersions: options.toolVersions } : {}),
     ...(options.installedToolVersions ? { installedToolVersions: options.installedToolVersions } : {}),
@@ -102,7 +106,18 @@ export async function analyzeForCli(
   if (!options.gpu && !options.gpuOverride && analysis.plan && !analysis.gpu) {
     const detection = await detectGpus();
     const detected = detection.ok ? (detection.gpus[0] ?? null) : null;
-    if (detected) analysis = analyzeConfig({ doc, configPath, environment: { ...environment, fallbackGpu: detected } });
+    if (detected) {
+      environment = { ...environment, fallbackGpu: detected };
+      analysis = analyzeConfig({ doc, configPath, environment });
+    }
+  }
+  // A tool's file that shards but names no GPU count: its launcher uses this machine's GPUs (nvidia-smi asked then only).
+  if (!environment.gpuCount && analysis.plan && launcherDecidesGpus(analysis.plan, analysis.sources !== undefined)) {
+    const machine = await machineGpuCount();
+    if (machine !== null && machine > 1) {
+      const gpuCount = { count: machine, source: 'this machine (nvidia-smi, CUDA_VISIBLE_DEVICES applied)' };
+      analysis = analyzeConfig({ doc, configPath, environment: { ...environment, gpuCount } });
+    }
   }
   return gpuError ? { ...analysis, gpuError } : analysis;
 }

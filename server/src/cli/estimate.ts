@@ -10,6 +10,7 @@ import type { GpuSpec } from '../core/gpu/types';
 import { formatCount, formatGiB, MEMORY_NO_FIT, perGpu } from '../core/estimate/memory/presentation';
 import { loadRamLine } from '../core/estimate/memory/loadRam';
 import { offloadRamLine } from '../core/estimate/memory/offloadRam';
+import { gpuCountsLine } from '../core/estimate/gpuCounts';
 import type { EstimateReport } from '../core/estimate/report';
 import { evaluationDetail, trainingAndEvaluationLine, type EvaluationEstimate } from '../core/estimate/evaluation';
 import { exportDetail, exportJson, exportLine } from '../core/estimate/export';
@@ -18,7 +19,7 @@ import type { Engine, TrainingPlan } from '../core/plan/types';
 import type { MethodComparison } from '../core/estimate/throughput/compare';
 import type { ThroughputEstimate } from '../core/estimate/throughput/estimate';
 import { formatDurationShort, type TrainingTime } from '../core/estimate/throughput/time';
-import { analyzeForCli, cliGpu } from './analysisEnvironment';
+import { analyzeForCli, cliGpu, type CliAnalysisOptions } from './analysisEnvironment';
 import { ExitCode, type CliIO } from './io';
 import { GPU_FORMS, helpText, parseArgs, shortUsage, type CommandSpec } from './options';
 import { readConfigFile } from './readConfigFile';
@@ -33,6 +34,11 @@ export const ESTIMATE: CommandSpec = {
   options: [
     { name: 'gpu', value: 'GPU', help: 'the GPU to check the fit against (overrides hardware.gpu)' },
     { name: 'engine', value: 'hf|lora-lens', help: "which trainer's memory profile (default: the config's engine)" },
+    {
+      name: 'gpus',
+      value: 'N',
+      help: "for a tool's file that shards (DeepSpeed, FSDP) but names no GPU count: estimate per GPU on N (default: this machine's)",
+    },
     {
       name: 'compare',
       help: 'a head-to-head of full fine-tuning, LoRA and QLoRA for this config: peak memory, fits, tokens/s, time, cost',
@@ -73,6 +79,7 @@ type EstimateArgs = {
   gpu: GpuSpec | null;
   engine: Engine | undefined;
   rate: number | null;
+  gpus: number | null;
   compare: boolean;
   hub: boolean;
   json: boolean;
@@ -96,14 +103,31 @@ function readEstimateArgs(args: string[]): EstimateArgs | { help: true } | { usa
   const rate = rateArg === undefined ? null : Number(rateArg);
   if (rate !== null && !(Number.isFinite(rate) && rate >= 0))
     return { usage: `--cost-per-hour must be a number ≥ 0, not "${rateArg}"` };
+  const gpusArg = parsed.values.get('gpus');
+  const gpus = gpusArg === undefined ? null : Number(gpusArg);
+  if (gpus !== null && !(Number.isInteger(gpus) && gpus >= 1 && gpus <= 64))
+    return {
+      usage: `--gpus must be a whole number from 1 to 64 (the GPUs the tool's launcher would use), not "${gpusArg}"`,
+    };
   return {
     file: parsed.positionals[0]!,
     gpu,
     engine,
     rate,
+    gpus,
     compare: parsed.flags.has('compare'),
     hub: !parsed.flags.has('offline'),
     json: parsed.format === 'json',
+  };
+}
+
+/** The analysis as this command's flags ask: the GPU, the engine profile, the GPU count of a tool's file. */
+function analysisOptions(options: EstimateArgs): CliAnalysisOptions {
+  return {
+    hub: options.hub,
+    gpuOverride: options.gpu,
+    ...(options.engine ? { engineOverride: options.engine } : {}),
+    ...(options.gpus ? { gpuCount: options.gpus } : {}),
   };
 }
 
@@ -141,11 +165,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
       { file: shown },
     );
 
-  const analysis = await analyzeForCli(read.text, read.path, {
-    hub: options.hub,
-    gpuOverride: options.gpu,
-    ...(options.engine ? { engineOverride: options.engine } : {}),
-  });
+  const analysis = await analyzeForCli(read.text, read.path, analysisOptions(options));
   // The fit against the GPU is this command's verdict, not a config error.
   const configErrors = analysis.diagnostics.filter((d) => d.code !== MEMORY_NO_FIT);
   const errors = sortedPlain(configErrors).filter((d) => d.severity === 'error');
@@ -241,6 +261,7 @@ function toJson({ file, report, gpuNote, comparison, errors }: Result): Record<s
       ? { steps: time.steps, seconds: Math.round(time.seconds), cost: time.cost, rows_estimated: time.rowsEstimated }
       : null,
     load_ram: { bytes: int(report.loadRam.bytes), kind: report.loadRam.kind },
+    gpu_counts: report.gpuCounts.map((r) => ({ gpus: r.gpus, peak_bytes: int(r.peakBytes), fits: r.fits })),
     offload_ram: report.offloadRam ? { bytes: int(report.offloadRam.bytes), parts: report.offloadRam.parts } : null,
     evaluation: evaluationJson(report.evaluation),
     merge_export: exportJson(report.mergeExport),
@@ -363,6 +384,8 @@ function toText({ report, gpuNote, comparison }: Result): string {
   if (fit.makeItFit)
     out.push(`make it fit: ${fit.makeItFit.changes.join(', ')} → ${formatGiB(fit.makeItFit.estimate.peakBytes)}`);
   for (const s of fit.suggestions) out.push(`  - ${s.title}`);
+  const counts = gpuCountsLine(report.gpuCounts, report.plan, gpu);
+  if (counts) out.push(counts);
   out.push(`evaluation: ${trainingAndEvaluationLine(est, report.evaluation)}`);
   out.push(`  ${evaluationDetail(report.evaluation)} (lora-lens eval --batch-size, --max-new-tokens)`);
   out.push(`after training: ${exportLine(report.mergeExport, est)}`);

@@ -14,6 +14,7 @@ import {
 } from '../core/estimate/memory/presentation';
 import { loadRamLine } from '../core/estimate/memory/loadRam';
 import { offloadRamLine } from '../core/estimate/memory/offloadRam';
+import { gpuCountsLine } from '../core/estimate/gpuCounts';
 import { evaluationDetail, trainingAndEvaluationLine } from '../core/estimate/evaluation';
 import { exportDetail, exportLine } from '../core/estimate/export';
 import type { FitPlan, FitSuggestion } from '../core/estimate/memory/suggest';
@@ -135,6 +136,8 @@ export function decisionHoverMarkdown(report: EstimateReport, ownDialect: boolea
   first.push(methodTable(rows, recommended), tableFootnote(report, rows, ownDialect));
 
   const rest: string[] = [];
+  const counts = gpuCountsLine(report.gpuCounts, report.plan, report.gpu);
+  if (counts) rest.push(`**Per GPU** ${counts}.`);
   const others = est.fits === false ? otherFixes(report.fit.suggestions, report.fit.makeItFit) : null;
   if (others) rest.push(others);
   rest.push(

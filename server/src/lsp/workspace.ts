@@ -42,6 +42,8 @@ export class Workspace {
   private readonly claims = new Map<string, { version: number; generation: number; claimed: boolean }>();
   settings: ServerSettings = readSettings(undefined);
   detectedGpu: GpuSpec | null = null;
+  /** This machine's GPUs a run may use (nvidia-smi, CUDA_VISIBLE_DEVICES applied); null: unknown. */
+  detectedGpuCount: number | null = null;
   /** The tools the extension's doctor found in the selected interpreter (loraLens/installedToolVersions). */
   installedToolVersions: Record<string, string> = {};
   // Bumped whenever something outside the documents changes (settings, GPU, dataset facts): cached analyses expire.
@@ -91,6 +93,11 @@ export class Workspace {
       installedToolVersions: this.installedToolVersions,
       hub: { enabled: settings.hub, env: process.env },
       gpuHourlyCost: settings.gpuHourlyCost,
+      gpuCount: settings.gpuCount
+        ? { count: settings.gpuCount, source: 'the loraLens.gpuCount setting' }
+        : this.detectedGpuCount
+          ? { count: this.detectedGpuCount, source: 'this machine (nvidia-smi, CUDA_VISIBLE_DEVICES applied)' }
+          : null,
     };
   }
 

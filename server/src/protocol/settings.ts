@@ -16,6 +16,11 @@ export interface ServerSettings {
   gpuHourlyCost: number | null;
   /** `loraLens.toolVersions`: dialect id → the tool release its files are checked against (`{"axolotl": "0.16"}`). */
   toolVersions: Record<string, string>;
+  /**
+   * `loraLens.gpuCount`: the GPUs a tool's launcher uses for a file that shards but names no count; null: this
+   * machine's (detected).
+   */
+  gpuCount: number | null;
 }
 
 /** Settings from an untrusted value (initialization options, a configuration response or push). */
@@ -28,6 +33,7 @@ export function readSettings(value: unknown): ServerSettings {
     hub?: unknown;
     gpuHourlyCost?: unknown;
     toolVersions?: unknown;
+    gpuCount?: unknown;
   };
   return {
     files: Array.isArray(raw.files) ? raw.files.filter((f): f is string => typeof f === 'string') : [],
@@ -43,6 +49,10 @@ export function readSettings(value: unknown): ServerSettings {
         ? raw.gpuHourlyCost
         : null,
     toolVersions: readToolVersions(raw.toolVersions),
+    gpuCount:
+      typeof raw.gpuCount === 'number' && Number.isInteger(raw.gpuCount) && raw.gpuCount >= 1 && raw.gpuCount <= 64
+        ? raw.gpuCount
+        : null,
   };
 }
 

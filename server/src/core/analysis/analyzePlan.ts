@@ -15,6 +15,7 @@ import { checkRules, type RuleInput } from '../rules';
 import type { Analysis, AnalysisEnvironment, AnalysisInput } from './types';
 import { resolveModelForAnalysis } from './modelResolution';
 import { gpuModeline } from './gpuModeline';
+import { withLauncherGpus } from './launcherGpus';
 
 /** A model directory or cache entry that appears is seen within this long (resolution hits the disk otherwise every keystroke). */
 const MODEL_MAX_AGE_MS = 2000;
@@ -67,7 +68,12 @@ export function analyzePlan(
     plan = auto.plan;
     analysis.plan = plan;
     if (auto.choice) analysis.checkpointChoice = auto.choice;
-    analysis.estimate = estimateMemory(model.spec, plan, analysis.gpu, analysis.estimateOptions);
+    const launched = withLauncherGpus(plan, dialect !== undefined, environment.gpuCount);
+    if (launched && environment.gpuCount) {
+      analysis.estimatePlan = launched;
+      analysis.launcherGpus = environment.gpuCount;
+    }
+    analysis.estimate = estimateMemory(model.spec, launched ?? plan, analysis.gpu, analysis.estimateOptions);
     if (auto.choice) analysis.estimate.notes.unshift(`gradient_checkpointing: auto — ${auto.choice.summary}`);
   }
   const findings = checkRules({

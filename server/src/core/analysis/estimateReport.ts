@@ -7,6 +7,7 @@ import { DiagnosticSeverity } from 'vscode-languageserver-types';
 import { isDatasetReference } from '../dialects/normalize/datasetRef';
 import { MEMORY_NO_FIT } from '../estimate/memory/presentation';
 import { buildEstimateReport, type EstimateReport } from '../estimate/report';
+import { launcherDecidesGpus, launcherGpusAssumption, SHARDED_GPU_COUNTS } from './launcherGpus';
 import type { Analysis } from './types';
 
 const reports = new WeakMap<Analysis, EstimateReport | null>();
@@ -23,7 +24,7 @@ export function estimateReportOf(analysis: Analysis, costOverride: number | null
       ? buildEstimateReport({
           spec: model.spec,
           source: model.source,
-          plan,
+          plan: analysis.estimatePlan ?? plan,
           gpu: analysis.gpu,
           estimate,
           options: estimateOptions,
@@ -32,6 +33,9 @@ export function estimateReportOf(analysis: Analysis, costOverride: number | null
           costOverride,
           costSetting: analysis.costPerHour ?? null,
           assumptions: assumptionsOf(analysis),
+          otherGpuCounts: launcherDecidesGpus(plan, analysis.sources !== undefined)
+            ? SHARDED_GPU_COUNTS.filter((n) => n !== analysis.launcherGpus?.count)
+            : [],
         })
       : null;
   if (costOverride === null) reports.set(analysis, report);
@@ -43,6 +47,7 @@ export function assumptionsOf(analysis: Analysis): string[] {
   const plan = analysis.plan;
   if (!plan) return [];
   const out: string[] = [];
+  if (analysis.launcherGpus) out.push(launcherGpusAssumption(analysis.launcherGpus));
   const errors = analysis.diagnostics.filter(
     (d) => d.severity === DiagnosticSeverity.Error && d.code !== MEMORY_NO_FIT,
   ).length;

@@ -10,6 +10,7 @@ import type { RuleSeverity } from '../rules';
 import type { DialectMatch, DialectRegistry, DialectSettings } from '../dialects';
 import type { HubOptions } from '../models/hub';
 import type { LostKey, PlanSourceMap } from '../dialects/normalize';
+import type { GpuCount } from './launcherGpus';
 
 /** What the analysis needs from outside the document: the machine, the user's settings, cached dataset facts. */
 export interface AnalysisEnvironment {
@@ -33,6 +34,11 @@ export interface AnalysisEnvironment {
   hub?: HubOptions;
   /** `loraLens.gpuHourlyCost`: one GPU's hourly price for the time-and-cost estimate when the config names none. */
   gpuHourlyCost?: number | null;
+  /**
+   * The GPUs a tool's launcher would use for a file that shards but names no count (`loraLens.gpuCount`, `lora-lens
+   * estimate --gpus`, else this machine's): the estimate is made per GPU on that many (analysis/launcherGpus.ts).
+   */
+  gpuCount?: GpuCount | null;
   /** A GPU that wins over the config's `hardware.gpu` (`lora-lens estimate --gpu`): the estimate is made against it. */
   gpuOverride?: GpuSpec | null;
   /** An engine whose memory profile the estimate uses instead of the plan's (`lora-lens estimate --engine`). */
@@ -61,6 +67,10 @@ export interface Analysis {
   model?: ModelResolution;
   gpu: GpuSpec | null;
   estimate?: Estimate;
+  /** The plan the estimate was made for when it differs from `plan`: the launcher's GPU count applied. */
+  estimatePlan?: TrainingPlan;
+  /** Where that count came from. */
+  launcherGpus?: GpuCount;
   /** The options `estimate` was made with; the hover's "what would fit" uses the same. */
   estimateOptions?: EstimateOptions;
   /** What `gradient_checkpointing: auto` chose (the plan carries it as training.checkpoint_layers). */

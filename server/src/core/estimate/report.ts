@@ -10,6 +10,7 @@ import type { ModelSource, ModelSpec } from '../models/types';
 import type { TrainingPlan } from '../plan/types';
 import { estimateEvaluation, type EvaluationEstimate } from './evaluation';
 import { estimateExport, type ExportEstimate } from './export';
+import { gpuCountRows, type GpuCountRow } from './gpuCounts';
 import type { EstimateOptions } from './memory/estimate';
 import { estimateLoadRam, type LoadRam } from './memory/loadRam';
 import { estimateOffloadRam, type OffloadRam } from './memory/offloadRam';
@@ -37,6 +38,8 @@ export interface EstimateReportInput {
   costSetting?: number | null;
   /** What the estimate assumed because the config could not say it (a missing data file, a rejected value). */
   assumptions?: string[];
+  /** GPU counts to estimate besides the plan's (2, 4, 8 for a tool's file whose launcher decides the count). */
+  otherGpuCounts?: readonly number[];
 }
 
 /** Each change on its own that fits, and the least combination that fits; empty when the plan fits or no GPU is known. */
@@ -62,6 +65,8 @@ export interface EstimateReport {
   loadRam: LoadRam;
   /** CPU memory that offloaded parameters, gradients or optimizer states take while training; null: none. */
   offloadRam: OffloadRam | null;
+  /** The per-GPU peak on each of `otherGpuCounts` GPUs (empty when none were asked for). */
+  gpuCounts: GpuCountRow[];
   /** Full fine-tuning, LoRA and QLoRA head to head (computed on first use: it estimates three plans). */
   compare(): MethodComparison[];
   /** `lora-lens eval` of the trained model on one GPU: its peak beside the training's (evaluation.ts). */
@@ -133,6 +138,7 @@ export function buildEstimateReport(input: EstimateReportInput): EstimateReport 
     costPerHour,
     loadRam,
     offloadRam: estimateOffloadRam(spec, plan),
+    gpuCounts: gpuCountRows(spec, plan, gpu, options, input.otherGpuCounts ?? []),
     compare: () => (comparison ??= compareMethods(spec, plan, gpu, dataset, costPerHour, options)),
     evaluation: estimateEvaluation(spec, plan, estimate, input.evalRows ?? null),
     mergeExport: estimateExport(spec, plan, estimate, loadRam),

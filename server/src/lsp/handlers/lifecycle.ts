@@ -1,6 +1,6 @@
 import { TextDocumentSyncKind, type Connection, type InitializeParams } from 'vscode-languageserver/node';
 import { readSettings } from '../../protocol/settings';
-import { detectGpus } from '../../runs/gpuDetect';
+import { detectGpus, visibleGpuCount } from '../../runs/gpuDetect';
 import { CONVERT_COMMAND } from '../../protocol/convertCommand';
 import { InstalledToolVersionsNotificationMethod } from '../../protocol/requests';
 import { isToolDialectId } from '../../core/dialects/registry';
@@ -36,6 +36,7 @@ export function registerLifecycleHandlers(connection: Connection, workspace: Wor
       void detectGpus().then((detection) => {
         if (detection.ok && detection.gpus[0]) {
           workspace.detectedGpu = detection.gpus[0];
+          workspace.detectedGpuCount = visibleGpuCount(detection.gpus.length, process.env);
           workspace.revalidateAll();
         }
       });

@@ -79,7 +79,7 @@ export function gpuAdvice(ownDialect: boolean): string {
     : "add `# lora-lens: gpu=RTX 4090` (a catalog name or a size such as 24GiB) at the top of this file, or set the `loraLens.gpu` setting (this tool's config has no GPU key)";
 }
 
-const STRATEGY_NAMES: Record<NonNullable<Estimate['strategy']>, string> = {
+export const STRATEGY_NAMES: Record<NonNullable<Estimate['strategy']>, string> = {
   none: 'no sharding',
   ddp: 'DDP',
   fsdp: 'FSDP',
