@@ -12,7 +12,7 @@ import { AXOLOTL_SCHEMA } from '../../server/src/core/dialects/axolotl/schema';
 import { LLAMA_FACTORY_SCHEMA } from '../../server/src/core/dialects/llamaFactory/schema';
 import type { CheckClause, DialectSchemaRoot, ToolCheck } from '../../server/src/core/dialects/schemaTable';
 import { filledIn } from '../../server/src/core/dialects/toolChecks';
-import { TOOL_FACTS } from '../../server/src/core/dialects/toolFacts';
+import { MEGATRON_BRIDGE_KEYS, TOOL_FACTS } from '../../server/src/core/dialects/toolFacts';
 
 type Config = Record<string, unknown>;
 
@@ -61,6 +61,15 @@ const FACT_WRITERS: Record<string, (config: Config, value: unknown) => void> = {
   fsdp_version: (c, v) => setAt(c, 'fsdp_version', v),
   fsdp_offload_params: (c, v) => setAt(c, 'fsdp_config.offload_params', v),
   grpo_generation_batch: (c, v) => setAt(c, 'trl.generation_batch_size', v),
+  kt_accelerate_differs: (c, v) => {
+    setAt(c, 'kt_config', { kt_share_cache_pool: true });
+    setAt(c, 'accelerator_config', v ? { kt_config: { kt_share_cache_pool: false } } : undefined);
+  },
+  kt_config_derived_keys: (c, v) => setAt(c, 'kt_config', v ? { kt_lora_rank: 8, enabled: true } : { enabled: true }),
+  megatron_bridge: (c, v) => {
+    for (const key of MEGATRON_BRIDGE_KEYS) setAt(c, key, undefined);
+    if (v) setAt(c, 'megatron_pretrained_checkpoint', 'checkpoints/base');
+  },
   selective_saves_matmul: (c, v) =>
     setAt(c, 'selective_checkpointing', { save: v ? ['attention', 'mm'] : ['attention'] }),
 };
@@ -226,6 +235,14 @@ function diagnose(config: Config, match: DialectMatch): Diagnostic[] {
     .join('\n');
   return validateDialect(parseConfigDocument(`${text}\n`), match, { configDir: null });
 }
+
+test(`llama-factory: the Megatron Bridge fact reads the keys only the bridge has`, () => {
+  const bridgeOnly = Object.entries(LLAMA_FACTORY_SCHEMA.properties)
+    .filter(([, p]) => JSON.stringify(p['x-gate']?.env) === '["USE_MEGATRON_BRIDGE"]')
+    .map(([key]) => key)
+    .sort();
+  assert.deepEqual([...MEGATRON_BRIDGE_KEYS].sort(), bridgeOnly);
+});
 
 for (const { schema, match, base, min } of TOOLS) {
   const checks = schema['x-lora-lens'].checks ?? [];

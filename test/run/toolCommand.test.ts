@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildToolCommand } from '../../server/src/runs/tools/command';
 
 test('axolotl: train FILE from the config folder; several GPUs through torchrun', () => {
@@ -22,4 +25,22 @@ test('LLaMA-Factory: llamafactory-cli train FILE; several GPUs through its own F
   assert.equal(one.env.FORCE_TORCHRUN, undefined);
   const two = buildToolCommand('llama-factory', '/w/sft.yaml', 2, 'llamafactory-cli', { FORCE_TORCHRUN: undefined });
   assert.deepEqual([two.env.FORCE_TORCHRUN, two.env.NPROC_PER_NODE, two.args], ['1', '2', ['train', '/w/sft.yaml']]);
+});
+
+test('LLaMA-Factory with DeepSpeed on one GPU: torchrun all the same (its parser stops without FORCE_TORCHRUN)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lf-ds-'));
+  try {
+    const withDs = join(dir, 'ds.yaml');
+    writeFileSync(withDs, 'model_name_or_path: org/m\nstage: sft\ndo_train: true\ndeepspeed: ds_z2.json\n');
+    const plain = join(dir, 'plain.yaml');
+    writeFileSync(plain, 'model_name_or_path: org/m\nstage: sft\ndo_train: true\n');
+    const ds = buildToolCommand('llama-factory', withDs, 1, 'llamafactory-cli', {});
+    assert.deepEqual([ds.env.FORCE_TORCHRUN, ds.env.NPROC_PER_NODE], ['1', '1']);
+    assert.equal(buildToolCommand('llama-factory', plain, 1, 'llamafactory-cli', {}).env.FORCE_TORCHRUN, undefined);
+    // An unreadable config keeps the plain launch: the tool reports the file itself.
+    const missing = buildToolCommand('llama-factory', join(dir, 'missing.yaml'), 1, 'llamafactory-cli', {});
+    assert.equal(missing.env.FORCE_TORCHRUN, undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -54,8 +54,11 @@ export interface ToolLaunchFacts {
   distribution: string;
   /** The line that installs it, for the "not installed" message. */
   install: string;
-  /** The arguments (and environment) for a training run on `configPath` with `gpus` GPUs, as the tool's docs give them; `subKind` picks TRL's command. */
-  trainCommand(configPath: string, gpus: number, subKind?: SubKind): ToolInvocation;
+  /**
+   * The arguments (and environment) for a training run on `configPath` with `gpus` GPUs, as the tool's docs give
+   * them; `subKind` picks TRL's command; `keys` are the config's top-level keys (when it could be read).
+   */
+  trainCommand(configPath: string, gpus: number, subKind?: SubKind, keys?: ReadonlySet<string>): ToolInvocation;
   /** Files the tool writes in its output folder that carry its progress (read besides its stdout), by name. */
   logFiles: readonly string[];
   /** How the tool resumes a run from its newest checkpoint folder (null: none found yet), as advice to the user. */

@@ -2,7 +2,7 @@
  * Facts a tool derives from several keys before its validators read them, for the checks files' `$name` clauses
  * (scripts/dialect-facts/*.checks): which attention backend the legacy flags select, whether FSDP is on and which
  * version, the GRPO generation batch. Each is computed the way the tool computes it at the commit the schema is read
- * from (axolotl 067b021); where the order of the tool's own validators could make a fact read either of two ways, it
+ * from (axolotl 067b021, LLaMA-Factory ff6d4d1); where the order of the tool's own validators could make a fact read either of two ways, it
  * takes the reading that fires less (an error the tool would not raise is worse than one missed).
  */
 
@@ -93,6 +93,73 @@ function selectiveSavesMatmul(config: Config): boolean {
 /** validation.py SUPPORTED_METRICS: the metrics of `eval_causal_lm_metrics`. */
 const CAUSAL_LM_METRICS = new Set(['sacrebleu', 'comet', 'ter', 'chrf', 'perplexity']);
 
+/** LLaMA-Factory model_args.py _KT_DERIVED_KEYS: the KT settings LLaMA-Factory derives itself (ff6d4d1). */
+const KT_DERIVED_KEYS = new Set([
+  'enabled',
+  'kt_activation_policy',
+  'kt_expert_checkpoint_path',
+  'kt_full_weight_grad',
+  'kt_lora_alpha',
+  'kt_lora_dropout',
+  'kt_lora_expert_intermediate_size',
+  'kt_lora_expert_num',
+  'kt_lora_rank',
+  'kt_non_expert_weight_path',
+  'kt_skip_expert_loading',
+  'kt_train_mode',
+  'kt_use_lora_experts',
+  'kt_weight_path',
+]);
+
+/**
+ * model_args.py _normalize_advanced_kt_config: the `kt_config` keys LLaMA-Factory derives itself, sorted
+ * (`enabled: true` and `kt_skip_expert_loading: true` are transformers-kt's own defaults, dropped first).
+ */
+function ktConfigDerivedKeys(config: Config): string[] {
+  const kt = objectAt(config, 'kt_config');
+  return Object.keys(kt)
+    .filter((key) => KT_DERIVED_KEYS.has(key))
+    .filter((key) => !((key === 'enabled' || key === 'kt_skip_expert_loading') && kt[key] === true))
+    .sort();
+}
+
+/** A JSON value with its mappings' keys sorted: Python's `!=` on dicts ignores their order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Config)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value ?? null);
+}
+
+/** model_args.py _get_advanced_kt_config: the YAML's `kt_config` and the Accelerate config's differ (both given). */
+function ktAccelerateDiffers(config: Config): boolean {
+  const accelerate = objectAt(config, 'accelerator_config').kt_config;
+  const own = config.kt_config;
+  return (
+    accelerate !== undefined &&
+    accelerate !== null &&
+    own !== undefined &&
+    own !== null &&
+    canonical(accelerate) !== canonical(own)
+  );
+}
+
+/**
+ * The keys only MegatronBridgeArguments has (llama-factory.facts, gated by `USE_MEGATRON_BRIDGE` alone): a file that
+ * carries one is run through LLaMA-Factory's Megatron Bridge path, whose checks then apply (without the variable
+ * the parser stops on the key anyway).
+ */
+export const MEGATRON_BRIDGE_KEYS = [
+  'use_packed_sequences',
+  'mixed_precision',
+  'megatron_pretrained_checkpoint',
+  'export_hf_on_finish',
+  'extra_config',
+] as const;
+
 /** The derived facts, by the name the checks files use (`$name`). */
 export const TOOL_FACTS: Readonly<Record<string, (config: Config) => unknown>> = {
   attn_implementation: attentionImplementation,
@@ -110,5 +177,8 @@ export const TOOL_FACTS: Readonly<Record<string, (config: Config) => unknown>> =
     return fsdp.offload_params ?? fsdp.fsdp_offload_params;
   },
   grpo_generation_batch: grpoGenerationBatch,
+  kt_accelerate_differs: ktAccelerateDiffers,
+  kt_config_derived_keys: ktConfigDerivedKeys,
+  megatron_bridge: (config) => MEGATRON_BRIDGE_KEYS.some((key) => config[key] !== undefined && config[key] !== null),
   selective_saves_matmul: selectiveSavesMatmul,
 };

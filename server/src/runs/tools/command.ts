@@ -8,7 +8,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DIALECTS, isToolDialectId, toolDialectOf } from '../../core/dialects/registry';
-import { sketchTopLevel, SNIFF_BYTES } from '../../core/dialects/sniff';
+import { sketchTopLevel, SNIFF_BYTES, type TopLevelSketch } from '../../core/dialects/sniff';
 import type { SubKind } from '../../core/dialects/types';
 import type { ExternalTool } from './adapter';
 
@@ -43,13 +43,21 @@ export function buildToolCommand(
   executable: string,
   base: NodeJS.ProcessEnv,
 ): ToolCommand {
-  return toolCommandFor(tool, configPath, gpus, executable, base, configSubKind(tool, resolve(configPath)));
+  const sketch = configSketch(resolve(configPath));
+  const subKind = sketch && toolDialectOf(tool).subKind?.(sketch);
+  return toolCommandFor(tool, configPath, gpus, executable, base, subKind, sketch && new Set(sketch.keys.keys()));
 }
 
 /** The command of a tool whose dialect has several (TRL's sft and dpo), from the first 64 KB of the config; else undefined. */
 export function configSubKind(tool: ExternalTool, configPath: string): SubKind | undefined {
   const dialect = toolDialectOf(tool);
   if (!dialect.subKind) return undefined;
+  const sketch = configSketch(configPath);
+  return sketch && dialect.subKind(sketch);
+}
+
+/** The top-level keys of the first 64 KB of the config; undefined when it cannot be read (the tool says why). */
+function configSketch(configPath: string): TopLevelSketch | undefined {
   let head = '';
   try {
     const fd = openSync(configPath, 'r');
@@ -62,7 +70,7 @@ export function configSubKind(tool: ExternalTool, configPath: string): SubKind |
   } catch {
     return undefined; // an unreadable config: the tool reports it itself
   }
-  return dialect.subKind(sketchTopLevel(head));
+  return sketchTopLevel(head);
 }
 
 /** {@link buildToolCommand} with the sub-kind given. Pure. */
@@ -73,10 +81,11 @@ export function toolCommandFor(
   executable: string,
   base: NodeJS.ProcessEnv,
   subKind?: SubKind,
+  keys?: ReadonlySet<string>,
 ): ToolCommand {
   const config = resolve(configPath);
   // The dialect gives the tool's own command line (registry: core/dialects/<tool>/about.ts).
-  const invocation = toolDialectOf(tool).tool.trainCommand(config, gpus, subKind);
+  const invocation = toolDialectOf(tool).tool.trainCommand(config, gpus, subKind, keys);
   const env: NodeJS.ProcessEnv = { ...base, PYTHONUNBUFFERED: '1', ...invocation.env };
   return { command: executable, args: invocation.args, cwd: dirname(config), env };
 }

@@ -31,10 +31,15 @@ export const LLAMA_FACTORY: ToolDialectAbout<'llama-factory'> = {
     executable: 'llamafactory-cli',
     distribution: 'llamafactory',
     install: 'pip install llamafactory',
-    // Several GPUs through LLaMA-Factory's own FORCE_TORCHRUN / NPROC_PER_NODE (launcher.py).
-    trainCommand: (configPath, gpus) => ({
+    // Several GPUs through LLaMA-Factory's own FORCE_TORCHRUN / NPROC_PER_NODE (launcher.py). DeepSpeed needs
+    // torchrun on one GPU too: without it the train parser stops ("Please use `FORCE_TORCHRUN=1` to launch DeepSpeed
+    // training.", parser.py:472 at ff6d4d1), since llamafactory-cli starts torchrun by itself only for several GPUs.
+    trainCommand: (configPath, gpus, _subKind, keys) => ({
       args: ['train', resolve(configPath)],
-      env: gpus > 1 ? { FORCE_TORCHRUN: '1', NPROC_PER_NODE: String(gpus) } : ({} as Record<string, string>),
+      env:
+        gpus > 1 || keys?.has('deepspeed')
+          ? { FORCE_TORCHRUN: '1', NPROC_PER_NODE: String(Math.max(1, Math.floor(gpus))) }
+          : ({} as Record<string, string>),
     }),
     logFiles: ['trainer_log.jsonl'],
     resumeAdvice: resumeFromCheckpoint,
