@@ -105,7 +105,7 @@ test('the text form marks masked runs and the cut, and names the template', { sk
 });
 
 test(
-  'axolotl and LLaMA-Factory configs preview through the same plan, with the masking the plan cannot carry noted',
+  "axolotl and LLaMA-Factory configs preview through the same plan, with the tools' own masking",
   { skip: SKIP },
   () => {
     const { dir, model } = workspace();
@@ -118,10 +118,14 @@ test(
     assert.equal(ax.out.dialect, 'axolotl', ax.stderr);
     const axReport = ax.out.preview as PreviewReport;
     assert.equal(axReport.train_on_prompt, true);
-    assert.ok(axReport.rows[0]!.rendering!.trained.every(Boolean), 'train_on_inputs: every token trains');
-    const notes = ax.out.notes as string[];
-    assert.ok(notes.some((n) => n.startsWith('datasets[0].roles_to_train: [user, assistant] is approximated')));
-    assert.ok(notes.some((n) => n.startsWith('datasets[0].train_on_eos: all is approximated')));
+    // axolotl's masking, reproduced: every turn's content (train_on_inputs) and every end-of-turn token (eos: all);
+    // the role headers stay masked.
+    const shown = axReport.rows[0]!.rendering!;
+    assert.equal(
+      shown.text.filter((_, i) => shown.trained[i]).join(''),
+      'Be brief.<|im_end|>What is the capital of France? (0)<|im_end|>The capital of France is Paris.<|im_end|>',
+    );
+    assert.deepEqual(ax.out.notes, []);
 
     writeFileSync(
       join(dir, 'dataset_info.json'),
@@ -135,7 +139,9 @@ test(
     const lf = previewJson(dir, ['lf.yaml', '--rows', '1']);
     assert.equal(lf.out.dialect, 'llama-factory', lf.stderr);
     assert.ok(lf.out.preview, `${lf.stderr}\n${JSON.stringify(lf.out.error)}`);
-    assert.ok((lf.out.notes as string[]).some((n) => n.startsWith('mask_history: true is approximated')));
+    assert.ok((lf.out.notes as string[]).some((n) => n.startsWith('mask_history: true: the last turn trains')));
+    const last = (lf.out.preview as PreviewReport).rows[0]!.rendering!;
+    assert.match(last.text.filter((_, i) => last.trained[i]).join(''), /^The capital of France is Paris\.<\|im_end\|>/);
   },
 );
 
@@ -186,6 +192,7 @@ test('an axolotl config naming a Hub dataset previews it from the datasets cache
   writeFileSync(
     join(dir, 'hub.yml'),
     `base_model: ${model}\nadapter: lora\nlora_target_linear: true\nlearning_rate: 2.0e-4\nsequence_len: 64\n` +
+      `micro_batch_size: 1\ngradient_accumulation_steps: 1\n` +
       `datasets:\n  - path: someone/tiny-chat\n` +
       `    type: chat_template\n    split: train\noutput_dir: out\n`,
   );

@@ -323,12 +323,14 @@ function dataOf(
   const pretraining = cfg.pretraining_dataset;
   let train = absolute('data/train.jsonl');
   let format: DataFormat = 'instruction';
+  let masking: Partial<TrainingPlan['data']> = {};
   const first = datasets.find((d) => asString(d.path));
   if (first) {
     const index = datasets.indexOf(first);
     train = datasetLocation(asString(first.path)!, absolute, opts, axolotlHubOptions(first)).plan;
     const f = formatOf(first.type);
     format = f.format;
+    if (format === 'chat') masking = chatTemplateMasking(first, index, src);
     src.add(['data', 'train'], ['datasets', index, 'path'], { transform: 'file' });
     src.add(['data', 'format'], ['datasets', index, 'type'], { transform: 'none' });
     if (!f.exact)
@@ -368,7 +370,30 @@ function dataOf(
     packing,
     group_by_length: cfg.group_by_length === true,
     train_on_prompt: cfg.train_on_inputs === true,
+    ...masking,
   };
+}
+
+const TRAIN_ON_EOS: ReadonlySet<string> = new Set(['turn', 'last', 'all', 'none']);
+
+/**
+ * axolotl's chat_template masking on the carried dataset entry (prompt_strategies/chat_template.py reads
+ * `roles_to_train` and `train_on_eos` from it): into the plan where the entry sets them, for the trainer's
+ * data/masking.py to reproduce; absent, the plan keeps the bundled trainer's masking.
+ */
+function chatTemplateMasking(entry: Obj, index: number, src: SourceRecorder): Partial<TrainingPlan['data']> {
+  const out: Partial<TrainingPlan['data']> = {};
+  const roles = entry.roles_to_train;
+  if (Array.isArray(roles) && roles.every((r) => typeof r === 'string')) {
+    out.roles_to_train = roles as string[];
+    src.add(['data', 'roles_to_train'], ['datasets', index, 'roles_to_train']);
+  }
+  const eos = entry.train_on_eos;
+  if (typeof eos === 'string' && TRAIN_ON_EOS.has(eos)) {
+    out.train_on_eos = eos as NonNullable<TrainingPlan['data']['train_on_eos']>;
+    src.add(['data', 'train_on_eos'], ['datasets', index, 'train_on_eos']);
+  }
+  return out;
 }
 
 /** The micro-batch and the accumulation steps (from `batch_size` when only it is given), with their sources. */

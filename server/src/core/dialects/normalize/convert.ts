@@ -64,6 +64,14 @@ export function conversionLosses(plan: TrainingPlan): LostKey[] {
       key: ['data.chat_template'],
       reason: `\`${foreign}\` is the other tool's template name, not one the LoRA Lens trainer renders: the converted config uses \`auto\` (the tokenizer's own template)`,
     });
+  for (const key of ['roles_to_train', 'train_on_eos', 'mask_history'] as const) {
+    const value = plan.data[key];
+    if (value !== undefined && value !== null && value !== false)
+      out.push({
+        key: [`data.${key}`],
+        reason: `${JSON.stringify(value)}: the tool's chat masking has no LoRA Lens config key; the converted config trains every assistant turn (the bundled trainer reproduces it when it runs the original config)`,
+      });
+  }
   for (const [key, path] of [
     ['data.train', plan.data.train],
     ['data.eval', plan.data.eval],
@@ -148,7 +156,15 @@ function modelOf(plan: TrainingPlan, pathOf: (path: string) => string): unknown 
 }
 
 function dataOf(plan: TrainingPlan, pathOf: (path: string) => string): Record<string, unknown> {
-  const { train, eval: evalPath, ...rest } = plan.data;
+  // The tools' chat masking has no key in our dialect (conversionLosses lists it).
+  const {
+    train,
+    eval: evalPath,
+    roles_to_train: _roles,
+    train_on_eos: _eos,
+    mask_history: _history,
+    ...rest
+  } = plan.data;
   const local = (key: 'train' | 'eval', path: string | null) =>
     path === null
       ? null

@@ -326,6 +326,7 @@ function dataOf(
   src.add(['data', 'max_length'], ['cutoff_len']);
   src.add(['data', 'packing'], ['packing']);
   src.add(['data', 'train_on_prompt'], ['train_on_prompt']);
+  src.add(['data', 'mask_history'], ['mask_history']);
   src.add(['data', 'chat_template'], ['template']);
   src.add(['data', 'format'], ['stage'], { transform: 'none' });
   const format: DataFormat = stage === 'pt' ? 'text' : 'chat';
@@ -340,6 +341,8 @@ function dataOf(
     packing,
     group_by_length: cfg.group_by_length === true,
     train_on_prompt: cfg.train_on_prompt === true,
+    // supervised.py: the last turn's response alone trains (data/masking.py reproduces it); SFT rows only.
+    ...(cfg.mask_history === true && stage === 'sft' ? { mask_history: true } : {}),
   };
 }
 

@@ -32,6 +32,7 @@ const CARRIED = new Set<string>([
   'packing',
   'neat_packing',
   'train_on_prompt',
+  'mask_history',
   'group_by_length',
   'output_dir',
   ...SAME_NAME_TRAINING_ARGS,
@@ -68,7 +69,7 @@ const REASONS: LostKeyReasons = [
     'checkpoint handling: LoRA Lens puts each run in its own folder',
   ],
   [
-    /^(max_samples|preprocessing_num_workers|overwrite_cache|tokenized_path|streaming|buffer_size|mix_strategy|interleave_probs|mask_history)/,
+    /^(max_samples|preprocessing_num_workers|overwrite_cache|tokenized_path|streaming|buffer_size|mix_strategy|interleave_probs)/,
     'LLaMA-Factory dataset preparation: LoRA Lens tokenizes data.train itself',
   ],
   [
