@@ -14,6 +14,7 @@ import {
   createSeries,
   formatBytes,
   formatDuration,
+  rankMemoryText,
   runHeader,
   SMOOTHING,
   speedPrediction,
@@ -197,6 +198,8 @@ function renderHeader(): void {
           `peak ${formatBytes(view.series.last.peak_allocated_bytes ?? view.series.last.device_used_bytes)}${typeof estimate === 'number' ? ` / est. ${formatBytes(estimate)}` : ''}`,
         ),
       );
+      const ranks = rankMemoryText(view.series.last);
+      if (ranks) row.append(el('span', 'metric ranks', ranks));
     }
     if (view.malformed)
       row.append(el('span', 'metric warn', `${view.malformed} malformed line${view.malformed > 1 ? 's' : ''} skipped`));

@@ -42,7 +42,7 @@ test("a real Trainer run's output (stdout dicts, stderr bars, interleaved) becom
   for (const line of stdout) {
     for (let k = 0; k < 3 && e < stderr.length; k++) events.push(...adapter.line(stderr[e++]!));
     clock.t += 2;
-    adapter.gpuSample(3 * 2 ** 30);
+    adapter.gpuSample([3 * 2 ** 30]);
     events.push(...adapter.line(line));
   }
   while (e < stderr.length) events.push(...adapter.line(stderr[e++]!));
@@ -160,7 +160,16 @@ test("LLaMA-Factory's trainer_log.jsonl gives exact steps and its throughput; pr
 });
 
 test('nvidia-smi lines: MiB to bytes; headers and N/A are not readings', () => {
-  assert.deepEqual(parseGpuMemoryLine('1234, 24564'), { usedBytes: 1234 * 2 ** 20, totalBytes: 24564 * 2 ** 20 });
+  assert.deepEqual(parseGpuMemoryLine('1234, 24564'), {
+    index: null,
+    usedBytes: 1234 * 2 ** 20,
+    totalBytes: 24564 * 2 ** 20,
+  });
+  assert.deepEqual(parseGpuMemoryLine('3, 1234, 24564'), {
+    index: 3,
+    usedBytes: 1234 * 2 ** 20,
+    totalBytes: 24564 * 2 ** 20,
+  });
   assert.equal(parseGpuMemoryLine('memory.used [MiB], memory.total [MiB]'), null);
   assert.equal(parseGpuMemoryLine('[N/A], [N/A]'), null);
 });
@@ -169,7 +178,6 @@ test('the sampler runs nvidia-smi (a stand-in on PATH), sums the GPUs of a round
   const readings: GpuReading[] = [];
   await new Promise<void>((done) => {
     startGpuSampler({
-      gpus: 2,
       indices: [0, 1],
       intervalMs: 20,
       command: join(fixtures, 'bin', 'nvidia-smi'),
@@ -186,7 +194,7 @@ test('the sampler runs nvidia-smi (a stand-in on PATH), sums the GPUs of a round
   );
   assert.equal(readings[0]!.totalBytes, 2 * 24564 * 2 ** 20);
   const reason = await new Promise<string>((done) => {
-    startGpuSampler({ gpus: 1, command: '/nonexistent/nvidia-smi', onSample: () => {}, onUnavailable: done });
+    startGpuSampler({ command: '/nonexistent/nvidia-smi', onSample: () => {}, onUnavailable: done });
   });
   assert.match(reason, /not found/);
 });

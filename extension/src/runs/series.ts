@@ -324,6 +324,19 @@ export function smoothEma(values: readonly (number | null)[], weight: number): (
   });
 }
 
+/**
+ * Each rank's memory on a step of several processes (`rank_memory`), rank 0 first: "per GPU 62.0 · 60.4 GiB". The
+ * bundled trainer's ranks give their allocator's peak; another tool's ranks nvidia-smi's figure for their GPU. Null
+ * for one process.
+ */
+export function rankMemoryText(step: StepEvent | null): string | null {
+  const ranks = step?.rank_memory;
+  if (!ranks || ranks.length < 2) return null;
+  const figures = ranks.map((r) => r.peak_allocated_bytes ?? r.device_used_bytes);
+  if (figures.every((f) => f === null)) return null;
+  return `per GPU ${figures.map((f) => (f === null ? '–' : (f / 2 ** 30).toFixed(1))).join(' · ')} GiB`;
+}
+
 /** Bytes in the unit that suits them: "14.0 MiB" for a small estimate, "21.4 GiB" for a model, "512 KiB", "0 B". */
 export function formatBytes(bytes: number | null | undefined): string {
   if (typeof bytes !== 'number' || !Number.isFinite(bytes)) return '–';

@@ -43,8 +43,11 @@ export interface ToolRunContext {
 }
 
 interface Memory {
+  /** The largest of the run's GPUs (what must fit on every card). */
   usedBytes: number;
   peakUsedBytes: number;
+  /** Each GPU's, in index order: local rank k's GPU is the k-th (torchrun's and accelerate's device order). */
+  perGpu: number[];
 }
 
 export class ToolOutputAdapter {
@@ -144,9 +147,29 @@ export class ToolOutputAdapter {
     return out;
   }
 
-  /** GPU memory in use (bytes, summed over the run's GPUs) from a sampler tick. */
-  gpuSample(usedBytes: number): void {
-    this.memory = { usedBytes, peakUsedBytes: Math.max(usedBytes, this.memory?.peakUsedBytes ?? 0) };
+  /**
+   * GPU memory in use from a sampler tick: each of the run's GPUs (bytes, in index order). With several, the step's
+   * figure is the largest and each GPU's is its rank's (`rank_memory`), as the bundled trainer reports its ranks.
+   */
+  gpuSample(perGpu: number[]): void {
+    if (perGpu.length === 0) return;
+    const usedBytes = Math.max(...perGpu);
+    this.memory = { usedBytes, peakUsedBytes: Math.max(usedBytes, this.memory?.peakUsedBytes ?? 0), perGpu };
+  }
+
+  /** `rank_memory` of a step on several GPUs: nvidia-smi's figure per rank, the allocator's split unknown. */
+  private rankMemory(): Pick<StepEvent, 'rank_memory'> {
+    const gpus = this.memory?.perGpu ?? [];
+    if (gpus.length < 2) return {};
+    return {
+      rank_memory: gpus.map((used, rank) => ({
+        rank,
+        allocated_bytes: null,
+        reserved_bytes: null,
+        peak_allocated_bytes: null,
+        device_used_bytes: used,
+      })),
+    };
   }
 
   /** The process ended: an out-of-memory error when the output said so, then the end event. */
@@ -283,6 +306,7 @@ export class ToolOutputAdapter {
       reserved_bytes: null,
       peak_allocated_bytes: null,
       device_used_bytes: this.memory?.usedBytes ?? null,
+      ...this.rankMemory(),
       elapsed_s: round(elapsed),
       eta_s: eta === null ? null : round(Math.max(0, eta)),
     };

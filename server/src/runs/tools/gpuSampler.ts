@@ -1,7 +1,9 @@
 /**
- * GPU memory while a tool trains: `nvidia-smi --query-gpu=memory.used,memory.total --format=csv,noheader,nounits
- * -lms 1000` prints one "used, total" line (MiB) per GPU every second. The sampler sums the GPUs the run uses and
- * reports each complete round; it ends with the run. No shell; a missing nvidia-smi is reported once, not thrown.
+ * GPU memory while a tool trains: `nvidia-smi --query-gpu=index,memory.used,memory.total --format=csv,noheader,nounits
+ * -lms 1000` prints one "index, used, total" line (MiB) per GPU every second. The sampler groups the lines into rounds
+ * (one line per GPU of the run), reports each round's GPUs and their sum, and ends with the run. No shell; a missing
+ * nvidia-smi is reported once, not thrown. The GPUs come in index order, which is the order the tools' launchers
+ * (torchrun, accelerate) give local ranks their devices: the k-th GPU of a round is local rank k's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -13,10 +15,75 @@ export interface GpuReading {
   totalBytes: number;
 }
 
-/** One line of the query ("1234, 24564" in MiB) to bytes; null for anything else (a header, an error, "[N/A]"). */
-export function parseGpuMemoryLine(line: string): GpuReading | null {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*$/.exec(line);
-  return m ? { usedBytes: Math.round(Number(m[1]) * MiB), totalBytes: Math.round(Number(m[2]) * MiB) } : null;
+/** One GPU's line; `index` is null for the two-column form ("used, total") of older callers. */
+export interface GpuLine extends GpuReading {
+  index: number | null;
+}
+
+/** One round: the run's GPUs in index order, and their sum. */
+export interface GpuRound extends GpuReading {
+  gpus: GpuLine[];
+}
+
+/**
+ * One line of the query ("3, 1234, 81559" or "1234, 81559", MiB) to bytes; null for anything else (a header, an
+ * error, "[N/A]", "[Insufficient Permissions]").
+ */
+export function parseGpuMemoryLine(line: string): GpuLine | null {
+  const m = /^\s*(?:(\d+)\s*,\s*)?(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*$/.exec(line);
+  if (!m) return null;
+  return {
+    index: m[1] === undefined ? null : Number(m[1]),
+    usedBytes: Math.round(Number(m[2]) * MiB),
+    totalBytes: Math.round(Number(m[3]) * MiB),
+  };
+}
+
+/**
+ * Groups GPU lines into rounds. A round ends when it holds `expected` GPUs (known from `-i`), when a GPU it already
+ * holds comes again (the next round began: from then on the count seen is expected), or when the caller flushes it
+ * (nvidia-smi prints a round's lines at once, then waits the interval). Lines without an index form rounds of
+ * `expected` (default 1).
+ */
+export class GpuRounds {
+  private round: GpuLine[] = [];
+
+  constructor(private expected: number | null = null) {}
+
+  /** The round this line completes, if any. */
+  push(line: GpuLine): GpuRound | null {
+    let done: GpuRound | null = null;
+    if (line.index !== null && this.round.some((g) => g.index === line.index)) {
+      this.expected ??= this.round.length;
+      done = summed(this.round);
+      this.round = [];
+    }
+    this.round.push(line);
+    const size = this.expected ?? (line.index === null ? 1 : null);
+    if (size !== null && this.round.length >= size) {
+      const full = summed(this.round);
+      this.round = [];
+      return full;
+    }
+    return done;
+  }
+
+  /** The round so far, ended (null when empty). */
+  flush(): GpuRound | null {
+    if (this.round.length === 0) return null;
+    const partial = summed(this.round);
+    this.round = [];
+    return partial;
+  }
+}
+
+function summed(gpus: GpuLine[]): GpuRound {
+  const ordered = [...gpus].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+  return {
+    gpus: ordered,
+    usedBytes: ordered.reduce((s, g) => s + g.usedBytes, 0),
+    totalBytes: ordered.reduce((s, g) => s + g.totalBytes, 0),
+  };
 }
 
 export interface GpuSampler {
@@ -24,21 +91,20 @@ export interface GpuSampler {
 }
 
 /**
- * Samples every `intervalMs`; `gpus` is how many GPUs one round prints (`indices` picks them) (the lines come in rounds of that many).
- * `onSample` gets the summed used/total of a round; `onUnavailable` the reason once when nvidia-smi cannot run.
+ * Samples every `intervalMs`; `indices` picks the run's GPUs (else every GPU nvidia-smi lists). `onSample` gets each
+ * round: its GPUs and their sum; `onUnavailable` the reason once when nvidia-smi cannot run.
  */
 export function startGpuSampler(options: {
-  gpus: number;
   indices?: number[];
   intervalMs?: number;
   command?: string;
   env?: NodeJS.ProcessEnv;
-  onSample: (reading: GpuReading) => void;
+  onSample: (round: GpuRound) => void;
   onUnavailable: (reason: string) => void;
 }): GpuSampler {
   const command = options.command ?? 'nvidia-smi';
   const args = [
-    '--query-gpu=memory.used,memory.total',
+    '--query-gpu=index,memory.used,memory.total',
     '--format=csv,noheader,nounits',
     '-lms',
     String(options.intervalMs ?? 1000),
@@ -64,22 +130,26 @@ export function startGpuSampler(options: {
       error.code === 'ENOENT' ? `${command} not found: GPU memory is not sampled` : `${command}: ${error.message}`,
     ),
   );
-  let round: GpuReading[] = [];
-  const gpus = Math.max(1, options.gpus);
+  const rounds = new GpuRounds(options.indices?.length ? options.indices.length : null);
+  // A round's lines come together: a pause of a quarter interval (at most 200 ms) ends it.
+  const gapMs = Math.min(200, (options.intervalMs ?? 1000) / 4);
+  let pause: NodeJS.Timeout | null = null;
+  const flush = () => {
+    const round = rounds.flush();
+    if (round) options.onSample(round);
+  };
   createInterface({ input: child.stdout! }).on('line', (line) => {
     const reading = parseGpuMemoryLine(line);
     if (!reading) return;
-    round.push(reading);
-    if (round.length < gpus) return;
-    options.onSample({
-      usedBytes: round.reduce((s, r) => s + r.usedBytes, 0),
-      totalBytes: round.reduce((s, r) => s + r.totalBytes, 0),
-    });
-    round = [];
+    const round = rounds.push(reading);
+    if (round) options.onSample(round);
+    if (pause) clearTimeout(pause);
+    pause = setTimeout(flush, gapMs);
   });
   child.stderr!.resume();
   return {
     stop() {
+      if (pause) clearTimeout(pause);
       if (child.exitCode === null && !child.killed) child.kill('SIGTERM');
     },
   };

@@ -135,8 +135,9 @@ export function toolRunContext(
     trainableParams: estimate?.trainableParams ?? 0,
     totalParams: estimate?.totalParams ?? 0,
     numTrainRows: numTrainRows ?? 0,
-    // nvidia-smi sees the process's whole footprint, CUDA context included: the estimate it is drawn against is the same.
-    estimatePeakBytes: estimate ? Math.round(estimate.peakBytes * gpus) : null,
+    // nvidia-smi sees the process's whole footprint, CUDA context included: the estimate it is drawn against is the
+    // same, per GPU as the step's figure (the largest GPU's) is.
+    estimatePeakBytes: estimate ? Math.round(estimate.peakBytes) : null,
     estimateTokensPerSecond: estimate?.tokensPerSecond != null ? Math.round(estimate.tokensPerSecond) : null,
     // Exact only with packing (every sequence full); padded batches would make it an overstatement.
     tokensPerStep: plan.data.packing
@@ -214,11 +215,10 @@ export function startToolRun(options: ToolRunOptions): TrainerProcess {
   };
   const poll = tail ? setInterval(readTail, options.pollMs ?? 500) : null;
   const sampler = startGpuSampler({
-    gpus: options.gpus,
     indices: visibleGpuIndices(env),
     command: options.nvidiaSmi,
     env,
-    onSample: (reading) => adapter.gpuSample(reading.usedBytes),
+    onSample: (round) => adapter.gpuSample(round.gpus.map((g) => g.usedBytes)),
     onUnavailable: (reason) => emit([adapter.warning(reason, 'gpu-sampler')]),
   });
   const done = supervised.done.then((exit): TrainerExit => {
