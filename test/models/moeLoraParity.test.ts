@@ -3,9 +3,9 @@
  * parameters and the router is not an nn.Linear, so the bundled trainer's injection (linear layers only) adapts the
  * attention and the shared experts, never the routed experts. scripts/models/count_lora.py builds tiny Mixtral and
  * DeepSeek-V2 models from the configs below (CPU, real tensors) and counts what the trainer and PEFT adapt; LoRA
- * Lens's count (the estimate's) must equal the trainer's to the parameter, layer 1's adapted names too. PEFT's
- * `all-linear` adapts more (it maps the v4 expert and router names onto target_parameters, the fused gate_up_proj at
- * twice the rank): that figure is held to its formula here, so a PEFT that changes it fails this test.
+ * Lens's count (the estimate's) must equal the trainer's to the parameter, layer 1's adapted names too, and
+ * peftMoe.ts's figure must equal PEFT's own (PEFT maps the v4 expert and router names onto target_parameters, the
+ * fused gate_up_proj at twice the rank), for `all-linear` as TRL passes it and as axolotl and LLaMA-Factory expand it.
  * Needs LORA_LENS_TEST_PYTHON with transformers and PEFT.
  */
 import assert from 'node:assert/strict';
@@ -13,7 +13,13 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { specFromConfig } from '../../server/src/core/models/fromConfig';
-import { adaptedInstances, loraParameters, type TargetModules } from '../../server/src/core/models/params';
+import {
+  adaptableNames,
+  adaptedInstances,
+  loraParameters,
+  type TargetModules,
+} from '../../server/src/core/models/params';
+import { peftMoeLoraParameters } from '../../server/src/core/models/peftMoe';
 import type { ModelSpec } from '../../server/src/core/models/types';
 
 const PYTHON = process.env.LORA_LENS_TEST_PYTHON;
@@ -35,7 +41,13 @@ const CASES: Record<string, { config: Record<string, unknown>; targets: TargetMo
       num_local_experts: 4,
       num_experts_per_tok: 2,
     },
-    targets: ['all-linear', ['q_proj', 'v_proj'], '.*\\.(q_proj|o_proj)'],
+    targets: [
+      'all-linear',
+      ['q_proj', 'v_proj'],
+      '.*\\.(q_proj|o_proj)',
+      ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
+      ['q_proj', 'w1', 'w3', 'w2'],
+    ],
   },
   deepseek_v2: {
     config: {
@@ -54,7 +66,12 @@ const CASES: Record<string, { config: Record<string, unknown>; targets: TargetMo
       qk_rope_head_dim: 8,
       v_head_dim: 8,
     },
-    targets: ['all-linear', ['gate_proj', 'up_proj', 'down_proj'], ['kv_b_proj', 'shared_experts.down_proj']],
+    targets: [
+      'all-linear',
+      ['gate_proj', 'up_proj', 'down_proj'],
+      ['kv_b_proj', 'shared_experts.down_proj'],
+      ['q_proj', 'kv_a_proj_with_mqa', 'kv_b_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+    ],
   },
 };
 
@@ -78,61 +95,66 @@ function spec(name: string): ModelSpec {
   return built.spec;
 }
 
-/** PEFT's all-linear on a converted MoE: the linears but the MLP ones, plus per MoE layer the router and the experts. */
-function peftAllLinear(s: ModelSpec, moeLayers: number, linearLoraPerLayer: number): number {
-  const { hiddenSize: h, intermediateSize: i, numExperts: e } = s;
-  const router = R * (h + e);
-  const gateUp = 2 * R * e * (h + 2 * i); // w1 and w3 fused: rank 2r over the stacked experts
-  const down = R * e * (i + h);
-  return s.numLayers * linearLoraPerLayer + moeLayers * (router + gateUp + down);
+function runCounts(): Row[] {
+  const input = Object.fromEntries(Object.entries(CASES).map(([name, c]) => [name, { ...c, r: R }]));
+  const run = spawnSync(PYTHON!, [SCRIPT], { input: JSON.stringify(input), encoding: 'utf8', timeout: 300_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const rows = run.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Row);
+  assert.equal(
+    rows.length,
+    Object.values(CASES).reduce((n, c) => n + c.targets.length, 0),
+  );
+  return rows;
 }
 
-test(
-  'LoRA on MoE models: the estimate counts what the bundled trainer adapts (routed experts are not linears)',
-  { skip },
-  () => {
-    const input = Object.fromEntries(Object.entries(CASES).map(([name, c]) => [name, { ...c, r: R }]));
-    const run = spawnSync(PYTHON!, [SCRIPT], { input: JSON.stringify(input), encoding: 'utf8', timeout: 300_000 });
-    assert.equal(run.status, 0, run.stderr);
-    const rows = run.stdout
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as Row);
-    assert.equal(
-      rows.length,
-      Object.values(CASES).reduce((n, c) => n + c.targets.length, 0),
-    );
-    for (const row of rows) {
-      const s = spec(row.name);
-      const what = `${row.name} ${JSON.stringify(row.targets)} (transformers ${row.transformers_version}, PEFT ${row.peft_version})`;
-      assert.equal(row.trainer.error, undefined, `${what}: ${row.trainer.error}`);
-      assert.equal(loraParameters(s, row.targets, R), row.trainer.trainable, `${what}: LoRA parameters`);
-      const layer1 = adaptedInstances(s, row.targets)
-        .filter((m) => m.layer === 1)
-        .map((m) => `${m.module.parent}.${m.module.name}`)
-        .sort();
-      assert.deepEqual(layer1, row.trainer.layer1, `${what}: adapted in layer 1`);
-    }
-    // PEFT's own all-linear, for the record: the attention (and for DeepSeek not the shared experts) plus the experts.
-    const mixtral = rows.find((r) => r.name === 'mixtral' && r.targets === 'all-linear')!;
-    const attentionMixtral = loraParameters(spec('mixtral'), ['q_proj', 'k_proj', 'v_proj', 'o_proj'], R) / 2;
-    assert.equal(
-      mixtral.peft.trainable,
-      peftAllLinear(spec('mixtral'), 2, attentionMixtral),
-      'PEFT all-linear, Mixtral',
-    );
-    const deepseek = rows.find((r) => r.name === 'deepseek_v2' && r.targets === 'all-linear')!;
-    const ds = spec('deepseek_v2');
-    const attentionDeepseek =
-      loraParameters(ds, ['q_proj', 'kv_a_proj_with_mqa', 'kv_b_proj', 'o_proj'], R) / ds.numLayers;
-    assert.equal(deepseek.peft.trainable, peftAllLinear(ds, 2, attentionDeepseek), 'PEFT all-linear, DeepSeek-V2');
-    assert.ok(!deepseek.peft.layer1!.some((n) => n.includes('shared_experts')), 'PEFT drops the shared experts');
-  },
-);
+/** The estimate's count against the bundled trainer's injection; names of routed experts alone adapt nothing. */
+function checkTrainer(row: Row, what: string): void {
+  const s = spec(row.name);
+  if (row.trainer.error) {
+    assert.match(row.trainer.error, /matched no linear layer/, what);
+    assert.equal(loraParameters(s, row.targets, R), 0, what);
+    return;
+  }
+  assert.equal(loraParameters(s, row.targets, R), row.trainer.trainable, `${what}: LoRA parameters`);
+  const layer1 = adaptedInstances(s, row.targets)
+    .filter((m) => m.layer === 1)
+    .map((m) => `${m.module.parent}.${m.module.name}`)
+    .sort();
+  assert.deepEqual(layer1, row.trainer.layer1, `${what}: adapted in layer 1`);
+}
 
-test('Mixtral without Python: all-linear is the attention alone', () => {
+test("LoRA on MoE models: the estimate counts what the bundled trainer adapts, and PEFT's own figure", { skip }, () => {
+  const rows = runCounts();
+  for (const row of rows) {
+    const what = `${row.name} ${JSON.stringify(row.targets)} (transformers ${row.transformers_version}, PEFT ${row.peft_version})`;
+    checkTrainer(row, what);
+    // PEFT's count for the tools: `all-linear` as TRL passes it, lists as given (regular expressions: not modelled).
+    if (typeof row.targets === 'string' && row.targets !== 'all-linear') continue;
+    assert.equal(row.peft.error, undefined, `${what}: ${row.peft.error}`);
+    assert.equal(peftMoeLoraParameters(spec(row.name), row.targets, R, 'string'), row.peft.trainable, `${what}: PEFT`);
+  }
+  // axolotl's lora_target_linear and LLaMA-Factory's `all` hand PEFT the linear layers' names: the rows of those lists.
+  for (const name of Object.keys(CASES)) {
+    const names = [...adaptableNames(spec(name))].sort().join();
+    const row = rows.find((r) => Array.isArray(r.targets) && [...r.targets].sort().join() === names);
+    assert.ok(row, `${name}: a row with the linear names ${names}`);
+    assert.equal(peftMoeLoraParameters(spec(name), 'all-linear', R, 'names'), row.peft.trainable, `${name}: names`);
+  }
+  const deepseek = rows.find((r) => r.name === 'deepseek_v2' && r.targets === 'all-linear')!;
+  assert.ok(!deepseek.peft.layer1!.some((n) => n.includes('shared_experts')), 'PEFT drops the shared experts');
+  const mixtral = rows.find((r) => r.name === 'mixtral' && r.targets === 'all-linear')!;
+  assert.ok(mixtral.peft.trainable! > 5 * mixtral.trainer.trainable!, 'PEFT adapts the experts: several times more');
+});
+
+test('without Python: Mixtral all-linear is the attention alone; PEFT refuses one half of a fused pair', () => {
   const s = spec('mixtral');
   const attention = loraParameters(s, ['q_proj', 'k_proj', 'v_proj', 'o_proj'], R);
   assert.equal(loraParameters(s, 'all-linear', R), attention);
   assert.equal(loraParameters(s, ['w1', 'w2', 'w3', 'gate'], R), 0);
+  assert.equal(peftMoeLoraParameters(s, ['q_proj', 'w1'], R, 'string'), undefined);
+  assert.equal(peftMoeLoraParameters(s, 'all-linear', R, 'names'), attention);
+  assert.equal(peftMoeLoraParameters(s, '.*q_proj', R, 'string'), undefined);
 });

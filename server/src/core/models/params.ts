@@ -143,6 +143,11 @@ export function adaptableModules(spec: ModelSpec): LinearModule[] {
   return linearModules(spec).filter((m) => !m.parameterOnly);
 }
 
+/** The leaf names of every linear an adapter can reach, in any layer (what `find_all_linear_names` lists). */
+export function adaptableNames(spec: ModelSpec): string[] {
+  return [...new Set(groupModules(spec).map((m) => m.name))];
+}
+
 /** Every module of every layer group, once each (by `parent.name`). */
 function groupModules(spec: ModelSpec): LinearModule[] {
   const byKey = new Map<string, LinearModule>();

@@ -3,6 +3,7 @@ import type { GpuSpec } from '../../gpu/types';
 import type { Distributed, ShardingPlan, TrainingPlan } from '../../plan/types';
 import { int8Base, shardingPlanOf, type EstimateContext } from './context';
 import { preferenceNote } from './preference';
+import { peftMoeLoraParameters } from '../../models/peftMoe';
 
 const DISTRIBUTED_NAMES: Record<TrainingPlan['hardware']['distributed'], string> = {
   none: 'one process',
@@ -42,6 +43,32 @@ function formatBytes(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
 
+function formatCount(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n.toLocaleString('en-US');
+}
+
+/**
+ * LoRA on an MoE model whose routed experts PEFT maps (peftMoe.ts): the figure counts the linear layers the bundled
+ * trainer adapts; the tools, through PEFT, adapt the experts and the router too (and drop the shared experts' names).
+ */
+function moeLoraNote(ctx: EstimateContext): string | null {
+  const { plan, model, full, st } = ctx;
+  if (full || !plan.lora || plan.lora.use_dora || model.numExperts <= 0) return null;
+  const { target_modules: targets, r } = plan.lora;
+  const asIs = peftMoeLoraParameters(model, targets, r, 'string');
+  const named = peftMoeLoraParameters(model, targets, r, 'names');
+  if (asIs === undefined || (asIs === st.trainable && named === st.trainable)) return null;
+  const has = (n: number) =>
+    n === st.trainable
+      ? `the ${formatCount(n)} counted`
+      : `${formatCount(n)} parameters, ≈ ${formatBytes(Math.max(0, n - st.trainable) * 16)} more with AdamW`;
+  const through =
+    targets === 'all-linear' && named !== undefined && named !== asIs
+      ? `through TRL (\`all-linear\` as is) the adapter has ${has(asIs)}; through axolotl or LLaMA-Factory (the linear layers' names) ${has(named)}`
+      : `through axolotl, LLaMA-Factory or TRL the adapter has ${has(asIs)}`;
+  return `LoRA counts the linear layers (${formatCount(st.trainable)} adapter parameters): transformers 5 keeps the routed experts as fused parameters, which the bundled trainer does not adapt. PEFT maps the experts' and the router's names onto them: ${through}.`;
+}
+
 /** Notes on the engine, the method, the optimizer, the model and the GPU. */
 function setupNotes(ctx: EstimateContext, gpu: GpuSpec | null): string[] {
   const { profile, engine, plan, model, dist, nGpu } = ctx;
@@ -57,6 +84,8 @@ function setupNotes(ctx: EstimateContext, gpu: GpuSpec | null): string[] {
   if (plan.training.optim === 'paged_adamw_8bit')
     notes.push('Paged optimizer states can spill to CPU memory, so the fit is soft.');
   if (model.numExperts > 0) notes.push('Mixture-of-experts activations assume even routing; per-expert load varies.');
+  const moeLora = moeLoraNote(ctx);
+  if (moeLora) notes.push(moeLora);
   if (gpu && !gpu.bf16 && plan.precision.startsWith('bf16'))
     notes.push(`${gpu.name} has no native bf16 (compute capability < 8.0): use fp16-mixed.`);
   if (dist === 'deepspeed_zero2' || dist === 'deepspeed_zero3')
