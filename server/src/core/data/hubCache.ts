@@ -135,16 +135,20 @@ function snapshotOf(repoDir: string, revision: string | undefined): { dir: strin
   return newest;
 }
 
+/** Folders deeper than this are not walked (a symlinked folder that loops back would never end). */
+const MAX_DEPTH = 12;
+
 /** Data files under `dir`, relative with `/`, sorted; hidden folders (.cache, .git) skipped. */
 function listFiles(dir: string): string[] {
   const out: string[] = [];
-  const walk = (rel: string): void => {
+  const walk = (rel: string, depth = 0): void => {
+    if (depth > MAX_DEPTH) return;
     for (const entry of readdirSync(join(dir, rel), { withFileTypes: true })) {
       if (out.length >= MAX_LISTED || entry.name.startsWith('.')) continue;
       const path = rel ? `${rel}/${entry.name}` : entry.name;
       // Snapshot files are symlinks into blobs/: stat follows them.
       const info = statSync(join(dir, path));
-      if (info.isDirectory()) walk(path);
+      if (info.isDirectory()) walk(path, depth + 1);
       else if (info.isFile() && DATA_FILE.test(entry.name)) out.push(path);
     }
   };
