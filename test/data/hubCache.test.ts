@@ -15,6 +15,9 @@ import { findCachedHubDataset, globMatch, parseSplit, slicedRows } from '../../s
 import { analyzeConfig } from '../../server/src/core/analysis/analyze';
 import { assumptionsOf } from '../../server/src/core/analysis/estimateReport';
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
+import { toTrainingPlan } from '../../server/src/core/plan/normalize';
+import { checkRules } from '../../server/src/core/rules';
+import { plantedSecrets, seeded } from './safety/generate';
 import { REPO } from '../helpers/cli';
 
 const VENV = join(REPO, '.venv-trainer/bin/python');
@@ -228,4 +231,39 @@ test('not cached: the estimate appears and says what it assumed and how to fetch
   assert.equal(read.dataset!.rows, 8);
   assert.equal(read.dataset!.hub!.cached, true);
   assert.deepEqual(assumptionsOf(read), []);
+});
+
+test('a cached Hub dataset gets the data-safety findings, its rows placed by index for the preview', async () => {
+  const random = seeded(5);
+  const clean = (i: number) => JSON.stringify(chatRow(i));
+  const secret = JSON.stringify({
+    messages: [
+      { role: 'user', content: 'Why does this fail?' },
+      { role: 'assistant', content: plantedSecrets(random)['github-token']! },
+    ],
+  });
+  // Line 4 holds the secret; the blank line 2 is no row, so the reader counts it as row 2.
+  snapshot('someone/leaky', { 'data/train.jsonl': [clean(0), '', clean(1), secret, clean(2)].join('\n') + '\n' });
+  const ref = 'hf://datasets/someone/leaky';
+  const text = `model: Qwen/Qwen2.5-0.5B-Instruct\nmethod: lora\ndata:\n  train: ${ref}\n  max_length: 512\n`;
+  const doc = parseConfigDocument(text);
+  const plan = toTrainingPlan(doc, join(root, 'run.finetune.yaml'))!;
+  const dataset = await inspectHubDataset(ref, { format: 'chat' }, env);
+  assert.deepEqual(
+    dataset.safety!.secrets.first.map((h) => ({ index: h.index, line: h.line })),
+    [{ index: 2, line: undefined }],
+  );
+  const findings = checkRules({ doc, plan, configPath: join(root, 'run.finetune.yaml'), dataset, platform: 'linux' });
+  const secrets = findings.find((d) => d.code === 'data-secrets');
+  assert.ok(secrets, JSON.stringify(findings.map((d) => d.code)));
+  assert.match(
+    secrets.message,
+    /^1 row of someone\/leaky \(data\/train\.jsonl\) holds a secret \(1 × GitHub token\): record 3, /,
+  );
+  assert.deepEqual((secrets.data as { open: unknown }).open, {
+    file: ref,
+    index: 2,
+    field: 'messages[1].content',
+    kind: 'github-token',
+  });
 });

@@ -1,10 +1,13 @@
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { relative } from 'node:path';
 import { isHubDatasetRef } from '../plan/hubDataset';
 import { findCachedHubDataset, slicedRows } from './hubCache';
 import { dataFileKind, inspectDataset, type InspectOptions } from './inspect';
 import { parquetRowsOf } from './parquetRows';
 import { newCount } from './stats';
+import type { SafetyCount } from './safety/types';
 import type { DatasetFacts } from './types';
 
 /**
@@ -39,7 +42,7 @@ export async function inspectHubDataset(
     return { ...emptyFacts(ref, options), hub, elapsedMs: Date.now() - started };
   }
   const [first, ...rest] = lookup.files;
-  const main = await inspectDataset(first!, options);
+  const main = await withRowIndexes(first!, await inspectDataset(first!, options));
   let rows = main.rows;
   let size = main.size;
   let mtimeMs = main.mtimeMs;
@@ -61,6 +64,44 @@ export async function inspectHubDataset(
     estimated,
     hub: { id, split, cached: true, command: lookup.command, commit: lookup.commit, files, readFile: files[0] },
     elapsedMs: Date.now() - started,
+  };
+}
+
+/**
+ * The safety hits of a JSON-lines file placed by row index (as the trainer's reader counts rows: blank lines are none)
+ * instead of line: the preview opens a Hub dataset's row by index, having no file line to map (preview.py).
+ */
+async function withRowIndexes(file: string, facts: DatasetFacts): Promise<DatasetFacts> {
+  const safety = facts.safety;
+  if (!safety || facts.kind !== 'jsonl') return facts;
+  const counts = [safety.injection, safety.secrets, safety.personal];
+  const lines = counts.flatMap((c) => c.first.map((hit) => hit.line ?? 0));
+  const last = Math.max(0, ...lines);
+  if (last === 0) return facts;
+  const indexes = new Map<number, number>();
+  let line = 0;
+  let rows = 0;
+  const reader = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  for await (const text of reader) {
+    if (++line > last) break;
+    if (text.trim() === '') continue;
+    indexes.set(line, rows++);
+  }
+  reader.close();
+  const placed = (count: SafetyCount): SafetyCount => ({
+    ...count,
+    first: count.first.map(({ line: at, ...hit }) =>
+      at !== undefined && indexes.has(at) ? { ...hit, index: indexes.get(at)! } : { ...hit, line: at },
+    ),
+  });
+  return {
+    ...facts,
+    safety: {
+      ...safety,
+      injection: placed(safety.injection),
+      secrets: placed(safety.secrets),
+      personal: placed(safety.personal),
+    },
   };
 }
 

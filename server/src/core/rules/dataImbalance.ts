@@ -1,6 +1,5 @@
-import { basename } from 'node:path';
 import type { Finding, Rule } from './types';
-import { quoted, rowName, scanScope, trainingFacts } from './dataSafetyFindings';
+import { factsName, quoted, rowName, scanScope, trainingFacts } from './dataSafetyFindings';
 import { anchor, plural, show } from './util';
 
 /**
@@ -35,7 +34,7 @@ export const dataImbalance: Rule = {
     const finding: Finding = {
       range: anchor(input.doc, ['data', 'train']),
       severity: share > WARNING_SHARE ? 'warning' : 'info',
-      message: `The answers of ${basename(facts.path)}${scanScope(facts)} look like class labels (${quoted(labels.field)}: ${spread}${more}), and "${quoted(top.label)}" is ${percent(share)} of ${plural(labels.rows, 'row')} (first at ${top.first.map(rowName).join(', ')}): always answering it is right ${percent(share)} of the time, and a fine-tune learns to. Down-sample it (or up-sample the others) toward a balance, unless the real inputs are just as skewed.`,
+      message: `The answers of ${factsName(facts)}${scanScope(facts)} look like class labels (${quoted(labels.field)}: ${spread}${more}), and "${quoted(top.label)}" is ${percent(share)} of ${plural(labels.rows, 'row')} (first at ${top.first.map(rowName).join(', ')}): always answering it is right ${percent(share)} of the time, and a fine-tune learns to. Down-sample it (or up-sample the others) toward a balance, unless the real inputs are just as skewed.`,
       data: {
         file: facts.path,
         field: labels.field,

@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import type { SafetyCount, SafetyHit } from '../data/safety/types';
 import type { DatasetFacts } from '../data/types';
 import { isDatasetReference } from '../dialects/normalize/datasetRef';
+import { isHubDatasetRef } from '../plan/hubDataset';
 import type { Finding, Rule, RuleInput } from './types';
 import { anchor, plural, show } from './util';
 
@@ -17,9 +18,10 @@ export function trainingFacts({
   dataset,
 }: RuleInput): (DatasetFacts & { safety: NonNullable<DatasetFacts['safety']> }) | undefined {
   const path = plan.data.train;
+  // A Hub dataset's facts come from its cached files (data/hubCache.ts); another reference is not read.
   if (
     !path ||
-    isDatasetReference(path) ||
+    (isDatasetReference(path) && !isHubDatasetRef(path)) ||
     !dataset ||
     dataset.path !== path ||
     !dataset.exists ||
@@ -36,6 +38,11 @@ export function scanScope(facts: DatasetFacts): string {
   if (safety < facts.scannedRows)
     return ` in the first ${plural(safety, 'row')} scanned for this (the scan's time bound)`;
   return facts.estimated ? ` in the first ${plural(facts.scannedRows, 'row')} read` : '';
+}
+
+/** The data file as messages name it: its name, or a Hub dataset's id and the cached file whose rows were read. */
+export function factsName(facts: DatasetFacts): string {
+  return facts.hub?.readFile ? `${facts.hub.id} (${facts.hub.readFile})` : basename(facts.path);
 }
 
 /** Where a hit is, as a person looks for it: `line 12` of JSON lines and CSV, `record 3` of a JSON array. */
@@ -91,7 +98,7 @@ export function safetyFinding(
   wording: SafetyWording,
 ): Finding[] {
   if (count.rows === 0) return [];
-  const file = basename(facts.path);
+  const file = factsName(facts);
   const first = count.first.map(
     (hit) => `${rowName(hit)}, ${quoted(hit.field)}: ${wording.names[hit.kind] ?? hit.kind} (${quoted(hit.shown)})`,
   );

@@ -8,6 +8,7 @@ import { isHubDatasetRef } from '../plan/hubDataset';
 import { valueAt } from '../dialects/normalize/sourceMap';
 import type { Finding, Rule, RuleInput } from './types';
 import { anchor, key, listLines, plural, setFix } from './util';
+import { factsName } from './dataSafetyFindings';
 
 export const dataset: Rule = {
   id: 'dataset',
@@ -82,7 +83,7 @@ function missingFile(input: RuleInput, which: 'train' | 'eval', path: string, ra
 function describe({ doc, plan }: RuleInput, which: 'train' | 'eval', facts: DatasetFacts): Finding[] {
   const range = anchor(doc, ['data', which]);
   // A Hub dataset is named by its id and the cached file whose rows were read (its row refs are that file's).
-  const file = facts.hub?.readFile ? `${facts.hub.id} (${facts.hub.readFile})` : basename(facts.path);
+  const file = factsName(facts);
   if (facts.skipped) return [{ range, severity: 'info', message: `${file} was not inspected: ${facts.skipped}.` }];
   const where = (lines: DatasetFacts['empty']) => {
     const refs = lines.first.map((ref) => ref.line ?? (ref.index !== undefined ? ref.index + 1 : undefined));
