@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertFires, assertSilent, ofRule, run, variant } from './helpers';
+import { assertFires, assertFiresAndFixes, assertSilent, ofRule, run, variant } from './helpers';
 import { set } from '../../server/src/core/rules/util';
 import { moduleNameOf } from '../../server/src/core/models';
 
@@ -161,4 +161,28 @@ test('target-modules: a pattern JavaScript cannot read is a warning that says no
     /is not a regular expression LoRA Lens can read/,
   );
   assert.equal(diagnostic.severity, 2);
+});
+
+test("target-modules: names of an MoE model's routed experts adapt nothing in the bundled trainer (transformers 5 fuses them)", () => {
+  const mixtral = (names: string[]): string =>
+    variant([set(['model'], 'mistralai/Mixtral-8x7B-v0.1'), set(['lora', 'target_modules'], names)]);
+  const some = assertFires(
+    'target-modules',
+    mixtral(['q_proj', 'v_proj', 'w1', 'w3', 'w2']),
+    {},
+    /`w1`, `w3`, `w2` name/,
+  );
+  assert.equal(some.severity, 2);
+  assert.deepEqual((some.data as { fused: string[] }).fused, ['w1', 'w3', 'w2']);
+  const only = assertFiresAndFixes(
+    'target-modules',
+    mixtral(['w1', 'w3', 'w2', 'gate']),
+    {},
+    /matched no linear layer/,
+  );
+  assert.match(only, /target_modules: all-linear/);
+  // The same names on a dense model are not modules at all: the unknown-name error, not this one.
+  assertFires('target-modules', targets(['w1']), {}, /`w1` is not a module of/);
+  const attention = ofRule(run(mixtral(['q_proj', 'k_proj', 'v_proj', 'o_proj'])), 'target-modules');
+  assert.ok(!attention.some((d) => /routed experts/.test(String(d.message))), 'linear names only: no expert finding');
 });

@@ -1,5 +1,6 @@
 import type { ModelSpec } from '../models/types';
 import {
+  loraParameters,
   moduleNameOf,
   NON_DECODER_MODULES,
   patternSelection,
@@ -12,6 +13,7 @@ import type { Engine } from '../plan/types';
 import type { ConfigDocument } from '../document/configDocument';
 import type { Finding, Rule } from './types';
 import { anchor, fix, has, key, set, setFix } from './util';
+import { runsOnBundledTrainer } from './trainerCapabilities';
 
 /** Attention projections across the common families (fused or not). */
 const ATTENTION = new Set([
@@ -47,7 +49,7 @@ export const targetModules: Rule = {
   id: 'target-modules',
   severity: 'warning',
   summary: '`target_modules` missing, attention-only, or naming (or matching) no module the model has (error).',
-  check({ doc, plan, model }) {
+  check({ doc, plan, model, dialect }) {
     if (!plan.lora) return [];
     if (!has(doc, PATH)) {
       return [
@@ -62,11 +64,37 @@ export const targetModules: Rule = {
     const targets = plan.lora.target_modules;
     if (targets === 'all-linear') return [];
     const spec = model?.ok ? model.spec : undefined;
-    return typeof targets === 'string'
-      ? checkPattern(doc, targets, spec, plan.engine)
-      : checkList(doc, targets, spec, plan.engine);
+    if (typeof targets === 'string') return checkPattern(doc, targets, spec, plan.engine);
+    const fused = spec && runsOnBundledTrainer({ dialect }) ? fusedExpertFinding(doc, targets, spec) : null;
+    return fused ? [fused] : checkList(doc, targets, spec, plan.engine);
   },
 };
+
+/**
+ * Entries that name only weights transformers 5 keeps as parameters (an MoE model's routed experts, Mixtral's
+ * router: `w1`, `gate`): the bundled trainer adapts linear layers only, so they adapt nothing there; with no other
+ * entry it refuses the run ("matched no linear layer of this model"). PEFT, under the tools, maps them onto the
+ * experts instead (core/models/peftMoe.ts).
+ */
+function fusedExpertFinding(doc: ConfigDocument, targets: string[], spec: ModelSpec): Finding | null {
+  if (spec.numExperts <= 0) return null;
+  const fused = targets.filter(
+    (t) =>
+      unknownTargets(spec, [t]).length === 0 &&
+      loraParameters(spec, [t], 1) === 0 &&
+      !NON_DECODER_MODULES.some((name) => targetMatcher([t])(name)),
+  );
+  if (fused.length === 0) return null;
+  const kept = targets.filter((t) => !fused.includes(t));
+  const names = listed(fused, (n) => `\`${n}\``);
+  return {
+    range: anchor(doc, [...PATH, targets.indexOf(fused[0]!)]),
+    severity: kept.length === 0 ? 'error' : 'warning',
+    message: `${names} ${fused.length === 1 ? 'names' : 'name'} ${spec.id}'s routed experts or router, which transformers 5 keeps as fused parameters, not linear layers: the bundled trainer adapts linear layers only, so ${kept.length === 0 ? 'it stops ("matched no linear layer of this model")' : `${fused.length === 1 ? 'it adapts' : 'they adapt'} nothing`}. Adapt the attention and shared layers (\`all-linear\`), or train the experts with a tool that runs PEFT (axolotl, LLaMA-Factory, TRL).`,
+    fixes: kept.length > 0 ? [fix(`Remove ${listed(fused)}`, [set(PATH, kept)])] : [setFix(PATH, 'all-linear')],
+    data: { fused: fused.slice(0, MAX_LISTED) },
+  };
+}
 
 function checkList(doc: ConfigDocument, targets: string[], spec: ModelSpec | undefined, engine: Engine): Finding[] {
   if (spec) {
