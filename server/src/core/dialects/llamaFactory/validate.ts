@@ -10,6 +10,7 @@ import { findScalarDifferences, toolView } from '../yaml11';
 import { reportScalarDifferences, scalarExplanations } from '../yaml11Report';
 import { checkLlamaFactoryRules } from './checks';
 import { runToolChecks } from '../toolChecks';
+import { checkLlamaFactoryZero3 } from './zero3';
 import type { DialectValidationOptions } from '../dialect';
 import { keyInRelease, releaseWords, selectRelease, versionModeline, type SelectedRelease } from '../toolVersion';
 import { commandOf, groupsOf, LLAMA_FACTORY_SCHEMA, LLAMA_FACTORY_VERSION } from './schema';
@@ -74,7 +75,10 @@ export function validateLlamaFactory(
   reportScalarDifferences(report, LLAMA_FACTORY_SCHEMA, scalars, findings, 'dataclass');
   checkLlamaFactoryRules(report, config, configDir);
   // The checks of `llamafactory-cli train`'s argument parsing (the other commands parse fewer groups).
-  if (subKind === 'train') runToolChecks(report, LLAMA_FACTORY_SCHEMA, config);
+  if (subKind === 'train') {
+    runToolChecks(report, LLAMA_FACTORY_SCHEMA, config);
+    checkLlamaFactoryZero3(report, config, configDir);
+  }
   return [...problems, ...report.sorted()];
 }
 
