@@ -257,7 +257,7 @@ test('a cached Hub dataset gets the data-safety findings, its rows placed by ind
   const secrets = findings.find((d) => d.code === 'data-secrets');
   assert.ok(secrets, JSON.stringify(findings.map((d) => d.code)));
   assert.match(
-    secrets.message,
+    String(secrets.message),
     /^1 row of someone\/leaky \(data\/train\.jsonl\) holds a secret \(1 × GitHub token\): record 3, /,
   );
   assert.deepEqual((secrets.data as { open: unknown }).open, {
