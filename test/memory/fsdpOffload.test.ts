@@ -108,3 +108,23 @@ test('offload_params without FSDP is refused as the trainer refuses it; ignored 
   }
   assert.deepEqual(refusalsFor(plan(2, { fsdp: { offload_params: true } })), []);
 });
+
+test('bf16-mixed full fine-tuning under FSDP: layers gathered in bf16, no whole-model autocast copies', () => {
+  const mixed = (gpus: number, hardware: Partial<TrainingPlan['hardware']>): TrainingPlan => ({
+    ...plan(gpus, hardware),
+    precision: 'bf16-mixed',
+  });
+  const copies = (e: Estimate) =>
+    Math.max(
+      ...e.phases.map((ph) => ph.terms.filter((t) => t.key === 'weight_copies').reduce((s, t) => s + t.bytes, 0)),
+    );
+  // One GPU: autocast caches a bf16 copy of each linear weight (fp32 masters).
+  assert.ok(copies(est(mixed(1, { distributed: 'none' }))) > 0);
+  // Four GPUs, offloaded or not: two decoder layers plus the tied embedding/head, all-gathered in bf16 (2 B).
+  const LAYER_LINEAR = 2 * 896 * 896 + 2 * 896 * 128 + 3 * 896 * 4864;
+  const gathered = 2 * LAYER_LINEAR * 2 + 151_936 * 896 * 2;
+  assert.equal(copies(est(mixed(4, {}))), gathered);
+  assert.equal(copies(est(mixed(4, { fsdp: { offload_params: true } }))), gathered);
+  // The fp32 masters, their gradients and AdamW's states are in CPU memory: 4 + 4 + 8 B a parameter.
+  assert.equal(estimateOffloadRam(spec, mixed(4, { fsdp: { offload_params: true } }))!.bytes, P * 16);
+});

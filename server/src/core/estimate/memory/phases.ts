@@ -55,9 +55,13 @@ export function activationTerm(ctx: EstimateContext): Term {
     : { key: 'activations', label: `Activations (${where})`, bytes: savedPerToken * T };
 }
 
-/** Autocast over fp32 masters caches a bf16 copy of each linear weight while backward still needs it. */
+/**
+ * Autocast over fp32 masters caches a bf16 copy of each linear weight while backward still needs it. Weights sharded
+ * over the GPUs (FSDP, ZeRO-3) make none: a layer is gathered in the compute dtype (FSDP2's MixedPrecisionPolicy,
+ * DeepSpeed's bf16 parameters), which the gathered-layers term counts.
+ */
 function layerCopyOf(ctx: EstimateContext): number {
-  return ctx.mixed ? 2 * ctx.layerLinear : 0;
+  return ctx.mixed && ctx.sh.w <= 1 ? 2 * ctx.layerLinear : 0;
 }
 
 /**
@@ -67,7 +71,8 @@ function layerCopyOf(ctx: EstimateContext): number {
  */
 function gatheredOf(ctx: EstimateContext): number {
   const { full, st, dist, V, h, model, sh, layerLinear } = ctx;
-  const gatherBytes = full ? st.paramBytes : 2;
+  // Gathered in the compute dtype: fp32 masters under a 16-bit autocast are all-gathered as bf16 (mixed precision).
+  const gatherBytes = full && !ctx.mixed ? st.paramBytes : 2;
   const rootGathered = dist === 'fsdp' ? V * h * (model.tiedEmbeddings ? 1 : 2) * gatherBytes : 0;
   return sh.w > 1 ? 2 * layerLinear * gatherBytes + rootGathered : 0;
 }
