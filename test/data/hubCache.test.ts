@@ -133,6 +133,9 @@ test(
     assert.equal(facts.estimated, false);
     assert.deepEqual(facts.html.first, [{ index: 10 }]);
     assert.equal(facts.note, undefined);
+    // Bounded (one 40-row group within 1 byte's budget): the count stays exact, from the metadata.
+    const bounded = await inspectDataset(snappy, { format: 'instruction', maxBytes: 1 });
+    assert.deepEqual([bounded.rows, bounded.scannedRows, bounded.estimated, bounded.rowsExact], [90, 40, true, true]);
     const fallback = await inspectDataset(zstd, { format: 'instruction' });
     assert.equal(fallback.rows, 90);
     if (fallback.scannedRows === 0) assert.match(fallback.note!, /rows are not inspected/);

@@ -47,12 +47,14 @@ export async function inspectHubDataset(
   let size = main.size;
   let mtimeMs = main.mtimeMs;
   let estimated = main.estimated;
+  let rowsExact = !main.estimated || main.rowsExact === true;
   for (const file of rest) {
     const other = await otherFile(file, main);
     rows += other.rows;
     size += other.size;
     mtimeMs = Math.max(mtimeMs, other.mtimeMs);
     estimated ||= other.estimated;
+    rowsExact &&= !other.estimated;
   }
   const files = lookup.files.map((f) => relative(lookup.snapshot, f).replace(/\\/g, '/'));
   return {
@@ -62,6 +64,7 @@ export async function inspectHubDataset(
     mtimeMs,
     rows: slicedRows(rows, lookup.slice),
     estimated,
+    ...(estimated && rowsExact ? { rowsExact: true } : {}),
     hub: { id, split, cached: true, command: lookup.command, commit: lookup.commit, files, readFile: files[0] },
     elapsedMs: Date.now() - started,
   };

@@ -235,6 +235,7 @@ async function readParquet(
   }
   facts.rows = result.rows;
   facts.estimated = result.read < result.rows;
+  if (facts.estimated) facts.rowsExact = true;
   facts.scannedBytes = facts.estimated ? Math.min(result.bytes, facts.size) : facts.size;
   if (result.error && result.read === 0)
     return {

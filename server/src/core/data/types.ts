@@ -55,6 +55,8 @@ export interface DatasetFacts {
   rows: number;
   /** True when the scan stopped at its time or byte bound: `rows` is extrapolated, the other counts cover `scannedRows`. */
   estimated: boolean;
+  /** `rows` is exact though the scan stopped early: a Parquet file's count comes from its metadata. */
+  rowsExact?: boolean;
   scannedRows: number;
   scannedBytes: number;
   /** Lines that are not valid JSON / records the CSV parser rejects. */

@@ -34,7 +34,7 @@ export const rankVsData: Rule = {
     const { r } = plan.lora;
     const rows = dataset.rows;
     const rec = recommended(rows);
-    const rowsText = `${dataset.estimated ? 'about ' : ''}${plural(rows, 'training row')}`;
+    const rowsText = `${dataset.estimated && !dataset.rowsExact ? 'about ' : ''}${plural(rows, 'training row')}`;
     const edits = [set(['lora', 'r'], rec.r), set(['lora', 'lora_alpha'], rec.alpha)];
     const title = `Set ${R}: ${rec.r} and ${ALPHA}: ${rec.alpha}`;
     if (r > rec.max) {

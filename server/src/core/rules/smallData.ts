@@ -32,7 +32,7 @@ export const smallData: Rule = {
     if (dataset?.exists && !dataset.skipped && dataset.rows > 0 && dataset.rows < FEW_ROWS) {
       findings.push({
         range: anchor(doc, ['data', 'train']),
-        message: `Only ${dataset.estimated ? 'about ' : ''}${plural(dataset.rows, 'training row')}: under about ${FEW_ROWS.toLocaleString('en-US')} examples a fine-tune mostly memorises them and its quality is hard to predict. Expand the data first: more real examples help more than more epochs.`,
+        message: `Only ${dataset.estimated && !dataset.rowsExact ? 'about ' : ''}${plural(dataset.rows, 'training row')}: under about ${FEW_ROWS.toLocaleString('en-US')} examples a fine-tune mostly memorises them and its quality is hard to predict. Expand the data first: more real examples help more than more epochs.`,
         data: { rows: dataset.rows },
       });
     }

@@ -85,7 +85,7 @@ export function estimateTrainingTime(
     tokensPerRow,
     seconds,
     cost: costPerHour !== null && costPerHour >= 0 ? (seconds / 3600) * costPerHour * gpus : null,
-    rowsEstimated: Boolean(dataset?.estimated) || !dataset,
+    rowsEstimated: (Boolean(dataset?.estimated) && !dataset?.rowsExact) || !dataset,
     throughput,
     notes,
   };
