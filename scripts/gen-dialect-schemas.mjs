@@ -283,7 +283,7 @@ function applyReleases(schema, releases, file) {
 }
 
 /**
- * One `when` clause of a checks file as data: `k`, `!k`, `k?`, `k*`, `!k*`, `k=v`, `k!=v`, `k>N`, `k<N`, `k<=N`,
+ * One `when` clause of a checks file as data: `k`, `!k`, `k?`, `!k?`, `k*`, `!k*`, `k=v`, `k!=v`, `k>N`, `k<N`, `k<=N`,
  * `k>@j`, `k%@j`, `k~text`, `k~~text`, `k^text`, `#k!=#j`, `#k>N`, `+a,b,c>N`, `+a,b,c<N`; a key may be a derived
  * fact, `$name` (server/src/core/dialects/toolFacts.ts).
  */
@@ -300,6 +300,7 @@ function parseClause(text, where) {
       },
     ],
     [new RegExp(`^!${K}\\*$`), (m) => ({ op: 'notValidated', key: m[1] })],
+    [new RegExp(`^!${K}\\?$`), (m) => ({ op: 'unset', key: m[1] })],
     [new RegExp(`^!${K}$`), (m) => ({ op: 'falsy', key: m[1] })],
     [new RegExp(`^${K}\\*$`), (m) => ({ op: 'validated', key: m[1] })],
     [new RegExp(`^${K}\\?$`), (m) => ({ op: 'set', key: m[1] })],

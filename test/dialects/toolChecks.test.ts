@@ -51,6 +51,8 @@ const TOOLS: Array<{ schema: DialectSchemaRoot; match: DialectMatch; base: Confi
  */
 const FACT_WRITERS: Record<string, (config: Config, value: unknown) => void> = {
   attn_implementation: (c, v) => setAt(c, 'attn_implementation', v ? v : undefined),
+  attn_implementation_unknown: (c, v) => setAt(c, 'attn_implementation', v ? 'flash_attn2' : 'sdpa'),
+  attn_short_form_canonical: (c, v) => setAt(c, 'attn_implementation', v ? 'flash' : 'sdpa'),
   attn_supports_packing: (c, v) => setAt(c, 'attn_implementation', v ? 'flash_attention_2' : 'sdpa'),
   attn_uses_flash_lib: (c, v) => setAt(c, 'attn_implementation', v ? 'flash_attention_2' : 'sdpa'),
   causal_lm_metrics_unknown: (c, v) => setAt(c, 'eval_causal_lm_metrics', v ? ['sacrebleu', 'bleu'] : ['sacrebleu']),
@@ -58,7 +60,20 @@ const FACT_WRITERS: Record<string, (config: Config, value: unknown) => void> = {
     setAt(c, 'fsdp', v ? ['full_shard'] : undefined);
     if (!v) setAt(c, 'fsdp_config', undefined);
   },
+  dataset_jinja_without_template: (c, v) =>
+    setAt(c, 'datasets', [{ path: 'data.jsonl', type: 'chat_template', chat_template: v ? 'jinja' : 'chatml' }]),
+  dataset_message_field_conflict: (c, v) =>
+    setAt(c, 'datasets', [
+      {
+        path: 'data.jsonl',
+        type: 'chat_template',
+        message_field_role: 'from',
+        message_property_mappings: { role: v ? 'speaker' : 'from' },
+      },
+    ]),
   fsdp_version: (c, v) => setAt(c, 'fsdp_version', v),
+  fsdp_auto_wrap_policy: (c, v) => setAt(c, 'fsdp_config.auto_wrap_policy', v ? v : undefined),
+  fsdp_min_num_params: (c, v) => setAt(c, 'fsdp_config.min_num_params', v ?? undefined),
   fsdp_offload_params: (c, v) => setAt(c, 'fsdp_config.offload_params', v),
   grpo_generation_batch: (c, v) => setAt(c, 'trl.generation_batch_size', v),
   kt_accelerate_differs: (c, v) => {
@@ -70,6 +85,14 @@ const FACT_WRITERS: Record<string, (config: Config, value: unknown) => void> = {
     for (const key of MEGATRON_BRIDGE_KEYS) setAt(c, key, undefined);
     if (v) setAt(c, 'megatron_pretrained_checkpoint', 'checkpoints/base');
   },
+  legacy_attention_flags: (c, v) => {
+    for (const flag of ['flash_attention', 'sdp_attention', 'flex_attention', 'xformers_attention'])
+      setAt(c, flag, undefined);
+    if (v) setAt(c, 'flash_attention', true);
+  },
+  processor_kwargs_reserved: (c, v) => setAt(c, 'processor_kwargs', v ? { revision: 'main' } : { size: 4 }),
+  torch_compile_options_disallowed: (c, v) =>
+    setAt(c, 'torch_compile_options', v ? { max_autotune: true } : { shape_padding: true }),
   selective_saves_matmul: (c, v) =>
     setAt(c, 'selective_checkpointing', { save: v ? ['attention', 'mm'] : ['attention'] }),
 };
@@ -129,6 +152,7 @@ function satisfying(clauses: CheckClause[], role: 'key' | 'other', check: ToolCh
   const contains = clauses.find((c) => c.op === 'contains');
   if (contains?.op === 'contains')
     return [check.plugin?.includes(contains.text) ? check.plugin : `axolotl.integrations.x.${contains.text}`];
+  if (ops.has('unset')) return undefined;
   if (ops.has('set') && ops.has('falsy')) return '';
   // A nested key read with `not parent.get(key)` under a parent that must be truthy: false, not absent.
   if (ops.has('falsy')) return clauses[0]!.key.includes('.') ? false : undefined;
@@ -182,6 +206,7 @@ function undoClause(config: Config, clause: CheckClause): void {
       assign(config, clause.key, false);
       return;
     case 'falsy':
+    case 'unset':
     case 'notValidated':
       assign(config, clause.key, 'x');
       return;

@@ -47,7 +47,7 @@ export interface ToolRelease {
  * (or comma-separated string) has more than `value` items. `notMultiple`: `key % other != 0`.
  */
 export type CheckClause =
-  | { op: 'truthy' | 'falsy' | 'set' | 'validated' | 'notValidated'; key: string }
+  | { op: 'truthy' | 'falsy' | 'set' | 'unset' | 'validated' | 'notValidated'; key: string }
   | { op: 'eq' | 'ne'; key: string; values: unknown[] }
   | { op: 'gt' | 'lt' | 'le' | 'lengthGt'; key: string; value: number }
   | { op: 'gtKey' | 'countNe' | 'notMultiple'; key: string; other: string }

@@ -37,6 +37,8 @@ function holds(clause: CheckClause, config: Config, schema: DialectSchemaRoot): 
       return !truthy(value);
     case 'set':
       return raw !== undefined && raw !== null;
+    case 'unset':
+      return raw === undefined || raw === null;
     case 'eq':
       return clause.values.some((v) => v === value);
     case 'ne':

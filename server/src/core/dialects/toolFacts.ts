@@ -90,6 +90,75 @@ function selectiveSavesMatmul(config: Config): boolean {
   );
 }
 
+/** enums.py CANONICAL_ATTN_IMPLS and SHORT_FORM_ALIAS_TO_CANONICAL (config.py validate_attn_implementation). */
+const CANONICAL_ATTENTION = new Set([
+  'eager',
+  'sdpa',
+  'flash_attention_2',
+  'flash_attention_3',
+  'flex_attention',
+  'xformers',
+  'sage',
+  'fp8',
+]);
+const SHORT_ATTENTION: Readonly<Record<string, string>> = {
+  flash: 'flash_attention_2',
+  flex: 'flex_attention',
+  sdp: 'sdpa',
+};
+
+/** config.py validate_attn_implementation: a string that is neither a backend, a short alias nor a hub path. */
+function attentionUnknown(config: Config): boolean {
+  const value = config.attn_implementation;
+  return (
+    typeof value === 'string' &&
+    !CANONICAL_ATTENTION.has(value) &&
+    !value.includes('/') &&
+    !Object.hasOwn(SHORT_ATTENTION, value)
+  );
+}
+
+/** enums.py INDUCTOR_COMPILE_OPTIONS_ALLOWLIST (config.py validate_torch_compile_options). */
+const COMPILE_OPTIONS = new Set([
+  'coordinate_descent_tuning',
+  'coordinate_descent_check_all_directions',
+  'shape_padding',
+  'epilogue_fusion',
+  'max_autotune_gemm',
+  'fx_graph_cache',
+  'assume_aligned_inputs',
+  'comprehensive_padding',
+  'decompose_mem_bound_mm',
+  'triton.cudagraphs',
+]);
+
+/** The RL types whose datasets validate_config reads as DPO/KTO datasets, not SFTDataset (utils/config/__init__.py). */
+const PREFERENCE_RL = new Set(['dpo', 'ipo', 'simpo', 'kto']);
+
+/** The `datasets` entries axolotl validates as SFTDataset (not preference or `_synthetic` rows), as mappings. */
+function sftDatasets(config: Config): Config[] {
+  if (PREFERENCE_RL.has(String(config.rl)) || !Array.isArray(config.datasets)) return [];
+  return config.datasets.filter(
+    (d): d is Config => d !== null && typeof d === 'object' && !Array.isArray(d) && (d as Config).type !== '_synthetic',
+  );
+}
+
+/**
+ * schemas/utils.py handle_legacy_message_fields_logic: a dataset's `message_field_role` (`_content`) differs from
+ * its `message_property_mappings.role` (`.content`); the conflict in axolotl's words, after "Conflicting message ".
+ */
+function messageFieldConflict(config: Config): string | undefined {
+  for (const dataset of sftDatasets(config)) {
+    const mappings = objectAt(dataset, 'message_property_mappings');
+    for (const field of ['role', 'content']) {
+      const legacy = `message_field_${field}`;
+      if (Object.hasOwn(dataset, legacy) && Object.hasOwn(mappings, field) && mappings[field] !== dataset[legacy])
+        return `${field} fields: ${legacy}='${String(dataset[legacy])}' conflicts with message_property_mappings.${field}='${String(mappings[field])}'`;
+    }
+  }
+  return undefined;
+}
+
 /** validation.py SUPPORTED_METRICS: the metrics of `eval_causal_lm_metrics`. */
 const CAUSAL_LM_METRICS = new Set(['sacrebleu', 'comet', 'ter', 'chrf', 'perplexity']);
 
@@ -163,13 +232,29 @@ export const MEGATRON_BRIDGE_KEYS = [
 /** The derived facts, by the name the checks files use (`$name`). */
 export const TOOL_FACTS: Readonly<Record<string, (config: Config) => unknown>> = {
   attn_implementation: attentionImplementation,
+  attn_implementation_unknown: attentionUnknown,
+  attn_short_form_canonical: (config) =>
+    typeof config.attn_implementation === 'string' ? SHORT_ATTENTION[config.attn_implementation] : undefined,
   attn_supports_packing: (config) => SUPPORTS_PACKING.has(String(attentionImplementation(config))),
   attn_uses_flash_lib: (config) => USES_FLASH_LIB.has(String(attentionImplementation(config))),
   // validation.py check_causal_lm_evals: a listed metric it does not know.
   causal_lm_metrics_unknown: (config) =>
     Array.isArray(config.eval_causal_lm_metrics) &&
     config.eval_causal_lm_metrics.some((metric) => !CAUSAL_LM_METRICS.has(String(metric))),
+  // datasets.py check_chat_template_config: a dataset with `chat_template: jinja` and no `chat_template_jinja`.
+  dataset_jinja_without_template: (config) =>
+    sftDatasets(config).some((d) => d.chat_template === 'jinja' && !truthy(d.chat_template_jinja)),
+  dataset_message_field_conflict: messageFieldConflict,
   fsdp: (config) => truthy(config.fsdp) || truthy(config.fsdp_config),
+  // fsdp.py validate_size_based_wrap reads them after the `fsdp_` prefix is stripped: either spelling.
+  fsdp_auto_wrap_policy: (config) => {
+    const fsdp = objectAt(config, 'fsdp_config');
+    return fsdp.auto_wrap_policy ?? fsdp.fsdp_auto_wrap_policy;
+  },
+  fsdp_min_num_params: (config) => {
+    const fsdp = objectAt(config, 'fsdp_config');
+    return fsdp.min_num_params ?? fsdp.fsdp_min_num_params;
+  },
   fsdp_version: fsdpVersion,
   // check_fsdp_config_kwargs_prefix strips the `fsdp_` prefix of fsdp_config's keys before the after-validators.
   fsdp_offload_params: (config) => {
@@ -178,7 +263,21 @@ export const TOOL_FACTS: Readonly<Record<string, (config: Config) => unknown>> =
   },
   grpo_generation_batch: grpoGenerationBatch,
   kt_accelerate_differs: ktAccelerateDiffers,
+  // config.py normalize_attn_implementation: the legacy attention flags set, sorted, as its message joins them.
+  legacy_attention_flags: (config) =>
+    LEGACY_ATTENTION.map(([flag]) => flag)
+      .filter((flag) => truthy(config[flag]))
+      .sort()
+      .join(', '),
   kt_config_derived_keys: ktConfigDerivedKeys,
   megatron_bridge: (config) => MEGATRON_BRIDGE_KEYS.some((key) => config[key] !== undefined && config[key] !== null),
+  // model.py reject_reserved_processor_kwargs.
+  processor_kwargs_reserved: (config) =>
+    ['revision', 'trust_remote_code'].filter((key) => Object.hasOwn(objectAt(config, 'processor_kwargs'), key)),
   selective_saves_matmul: selectiveSavesMatmul,
+  // config.py validate_torch_compile_options: the keys outside the allow-list, sorted.
+  torch_compile_options_disallowed: (config) =>
+    Object.keys(objectAt(config, 'torch_compile_options'))
+      .filter((key) => !COMPILE_OPTIONS.has(key))
+      .sort(),
 };
