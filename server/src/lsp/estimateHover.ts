@@ -137,7 +137,7 @@ export function decisionHoverMarkdown(report: EstimateReport, ownDialect: boolea
 
   const rest: string[] = [];
   const counts = gpuCountsLine(report.gpuCounts, report.plan, report.gpu);
-  if (counts) rest.push(`**Per GPU** ${counts}.`);
+  if (counts) rest.push(`${counts.replace(/^o/, 'O')}.`);
   const others = est.fits === false ? otherFixes(report.fit.suggestions, report.fit.makeItFit) : null;
   if (others) rest.push(others);
   rest.push(
