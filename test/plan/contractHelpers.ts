@@ -134,8 +134,12 @@ function leaves(schema: Schema, path: string[]): Array<{ path: string[]; schema:
 }
 
 /** Values the config schema only takes together with others, or never: not options of their own. */
-// `auto` is carried as checkpointing with checkpoint_auto (SPECIAL reads it there).
-const NOT_ALONE = new Set(['quantization.load_in_4bit=false', 'training.gradient_checkpointing="auto"']);
+// `auto` is carried as checkpointing with checkpoint_auto, `offload` with activation_offloading (SPECIAL reads them).
+const NOT_ALONE = new Set([
+  'quantization.load_in_4bit=false',
+  'training.gradient_checkpointing="auto"',
+  'training.gradient_checkpointing="offload"',
+]);
 
 /** Options a value sweep does not reach: paths, numbers, and the object form of keys. */
 const SPECIAL: Array<{ name: string; config: Record<string, unknown>; path: string[]; expected: unknown }> = [
@@ -143,6 +147,12 @@ const SPECIAL: Array<{ name: string; config: Record<string, unknown>; path: stri
     name: 'gradient_checkpointing: auto',
     config: { training: { gradient_checkpointing: 'auto' } },
     path: ['training', 'checkpoint_auto'],
+    expected: true,
+  },
+  {
+    name: 'gradient_checkpointing: offload',
+    config: { training: { gradient_checkpointing: 'offload' } },
+    path: ['training', 'activation_offloading'],
     expected: true,
   },
   {
