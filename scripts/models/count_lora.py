@@ -12,7 +12,8 @@ each target selection then adapts, two ways:
 
 Reads a JSON object {name: {"config": {model_type, ...}, "targets": [target_modules, ...], "r": 4}} on stdin and
 prints one JSON line per (name, targets): the trainable count and the adapted names inside decoder layer 1 for each
-way ("error" instead when the selection is refused). test/models/moeLoraParity.test.ts holds LoRA Lens's count to
+way ("error" instead when the selection is refused), and the elements the bundled trainer's NF4 quantizes (its
+QLoRA: nn.Linear weights only, so the fused experts stay in bf16). test/models/moeLoraParity.test.ts holds LoRA Lens's count to
 the trainer's; the PEFT figures are what docs/memory.md reports.
 
     echo '{"mixtral": {"config": {"model_type": "mixtral", ...}, "targets": ["all-linear"], "r": 4}}' \\
@@ -33,6 +34,7 @@ from transformers import AutoConfig, AutoModelForCausalLM
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "trainer"))
 
 from lora_lens_trainer.lora import inject
+from lora_lens_trainer.nf4 import NF4Linear, quantize_model
 
 
 def _build(raw: dict[str, Any]) -> torch.nn.Module:
@@ -59,6 +61,13 @@ def _trainer(raw: dict[str, Any], targets: Any, r: int) -> dict[str, Any]:
         return {"error": str(error)}
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"trainable": trainable, "layer1": _in_layer_1(names)}
+
+
+def _nf4_quantized(raw: dict[str, Any]) -> int:
+    """Elements the bundled trainer's NF4 quantizes (every nn.Linear but the head): not the fused experts."""
+    model = _build(raw).to(torch.bfloat16)
+    quantize_model(model, {"lm_head"}, True, torch.bfloat16, torch.device("cpu"))
+    return sum(m._numel for m in model.modules() if isinstance(m, NF4Linear))
 
 
 def _peft(raw: dict[str, Any], targets: Any, r: int) -> dict[str, Any]:
@@ -95,12 +104,14 @@ def main() -> None:
     }
     for name, entry in json.load(sys.stdin).items():
         r = int(entry.get("r", 4))
+        quantized = _nf4_quantized(entry["config"])
         for targets in entry["targets"]:
             row = {
                 "name": name,
                 "targets": targets,
                 "trainer": _trainer(entry["config"], targets, r),
                 "peft": _peft(entry["config"], targets, r),
+                "nf4_quantized": quantized,
                 **versions,
             }
             print(json.dumps(row), flush=True)

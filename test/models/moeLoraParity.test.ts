@@ -17,6 +17,7 @@ import {
   adaptableNames,
   adaptedInstances,
   loraParameters,
+  quantizedLinearWeights,
   type TargetModules,
 } from '../../server/src/core/models/params';
 import { peftMoeLoraParameters } from '../../server/src/core/models/peftMoe';
@@ -85,6 +86,7 @@ interface Row {
   targets: TargetModules;
   trainer: Way;
   peft: Way;
+  nf4_quantized: number;
   transformers_version: string;
   peft_version: string;
 }
@@ -145,6 +147,13 @@ test("LoRA on MoE models: the estimate counts what the bundled trainer adapts, a
   }
   const deepseek = rows.find((r) => r.name === 'deepseek_v2' && r.targets === 'all-linear')!;
   assert.ok(!deepseek.peft.layer1!.some((n) => n.includes('shared_experts')), 'PEFT drops the shared experts');
+  // QLoRA: the bundled trainer's NF4 quantizes the nn.Linear weights only; the estimate's 4-bit term counts the same.
+  for (const row of rows)
+    assert.equal(
+      quantizedLinearWeights(spec(row.name)).weights,
+      row.nf4_quantized,
+      `${row.name}: NF4-quantized weights`,
+    );
   const mixtral = rows.find((r) => r.name === 'mixtral' && r.targets === 'all-linear')!;
   assert.ok(mixtral.peft.trainable! > 5 * mixtral.trainer.trainable!, 'PEFT adapts the experts: several times more');
 });

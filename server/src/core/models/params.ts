@@ -143,6 +143,24 @@ export function adaptableModules(spec: ModelSpec): LinearModule[] {
   return linearModules(spec).filter((m) => !m.parameterOnly);
 }
 
+/**
+ * The decoder's nn.Linear weights and output rows, layer by layer: what bitsandbytes (transformers 5
+ * `replace_with_bnb_linear`) and the bundled trainer's NF4 (`nf4.quantize_model`) quantize. Not the routed experts or
+ * Mixtral's router, which transformers 5 keeps as parameters in the compute dtype; DeepSeek's dense first layers'
+ * MLP with its own width.
+ */
+export function quantizedLinearWeights(spec: ModelSpec): { weights: number; rows: number } {
+  let weights = 0;
+  let rows = 0;
+  for (const { from, to, modules } of layerGroups(spec)) {
+    for (const m of modules) {
+      weights += (to - from) * m.count * m.inFeatures * m.outFeatures;
+      rows += (to - from) * m.count * m.outFeatures;
+    }
+  }
+  return { weights, rows };
+}
+
 /** The leaf names of every linear an adapter can reach, in any layer (what `find_all_linear_names` lists). */
 export function adaptableNames(spec: ModelSpec): string[] {
   return [...new Set(groupModules(spec).map((m) => m.name))];

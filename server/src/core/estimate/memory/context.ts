@@ -248,7 +248,12 @@ export function persistentTerms(ctx: EstimateContext, extraCopies: number): Term
   const reference = referenceCopy(plan, ctx.engine, st.baseParams, st.paramBytes, sh.w);
   return [
     { key: 'weights', label: st.weightsLabel, bytes: st.weights / sh.w },
-    { key: 'weights_unquantized', label: 'Embeddings, lm_head, norms (not quantized)', bytes: st.unquantized / sh.w },
+    {
+      key: 'weights_unquantized',
+      // An MoE model's routed experts are parameters, not linears: neither bitsandbytes nor the bundled NF4 quantizes them.
+      label: `Embeddings, lm_head, norms${ctx.model.numExperts > 0 ? ', routed experts' : ''} (not quantized)`,
+      bytes: st.unquantized / sh.w,
+    },
     {
       key: 'lora_weights',
       label: `LoRA adapters (${(st.trainable / 1e6).toFixed(1)}M, fp32)`,

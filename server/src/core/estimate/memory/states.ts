@@ -2,7 +2,7 @@
  * Model states: weights by precision and quantization, trainable parameters, gradients, optimizer states and the
  * optimizer step's temporary, before any sharding.
  */
-import { countParameters, linearModules, loraParameters } from '../../models/params';
+import { countParameters, linearModules, loraParameters, quantizedLinearWeights } from '../../models/params';
 import type { ModelSpec } from '../../models/types';
 import type { TrainingPlan } from '../../plan/types';
 
@@ -93,15 +93,15 @@ export function modelStates(spec: ModelSpec, plan: TrainingPlan, opts: StateOpti
   if (plan.method === 'lora' && plan.model.load_in_8bit === true) {
     // transformers quantizes the decoder linears (biases stay 16-bit); embeddings, lm_head and norms are not,
     // and prepare_model_for_kbit_training (axolotl runs it for 8-bit adapters) upcasts those to fp32.
-    const quantized = counts.linear - counts.linearBias;
-    const rows = spec.numLayers * linearModules(spec).reduce((sum, m) => sum + m.count * m.outFeatures, 0);
+    // nn.Linear weights only: an MoE model's routed experts stay in the compute dtype (transformers 5 fuses them).
+    const { weights: quantized, rows } = quantizedLinearWeights(spec);
     weights = quantized * INT8_BYTES + rows * INT8_ROW_SCALE_BYTES;
     weightsLabel = 'Weights (int8, LLM.int8() row scales)';
     unquantized = (P - quantized) * 4;
   } else if (plan.method === 'qlora') {
     const q = plan.quantization;
     const dq = q?.bnb_4bit_use_double_quant ?? true;
-    const quantized = counts.linear - counts.linearBias;
+    const quantized = quantizedLinearWeights(spec).weights;
     weights = quantized * (dq ? NF4_DQ_BYTES : NF4_BYTES);
     weightsLabel = `Weights (4-bit ${q?.bnb_4bit_quant_type ?? 'nf4'}${dq ? ', double quant' : ''})`;
     unquantized = (P - quantized) * (upcastsNonQuantized(plan) ? 4 : 2);

@@ -9,7 +9,7 @@
  * adapted module: r·(in + out) weights, forward and both gradients.
  */
 import type { ModelSpec } from '../../models/types';
-import { linearModules, loraParameters, selectTargets } from '../../models/params';
+import { linearModules, loraParameters, quantizedLinearWeights, selectTargets } from '../../models/params';
 import { checkpointedLayers } from '../../plan/checkpointing';
 import type { TrainingPlan } from '../../plan/types';
 import { extraForwards, sequencesPerExample } from '../memory/preference';
@@ -110,7 +110,8 @@ export function stepWork(spec: ModelSpec, plan: TrainingPlan): StepWork {
   const trainable = full ? storedLinearWeights(spec) + head * (spec.tiedEmbeddings ? 1 : 2) : lora;
   // Built-in NF4 and bitsandbytes both write the bf16 weight (2 B) from 0.5 B of codes, once per pass through it.
   const dequantPasses = plan.method === 'qlora' ? 2 + gc : 0;
-  const dequantBytes = dequantPasses * storedLinearWeights(spec) * 2.5 * plan.training.gradient_accumulation_steps;
+  const dequantBytes =
+    dequantPasses * quantizedLinearWeights(spec).weights * 2.5 * plan.training.gradient_accumulation_steps;
   const autocastMasters =
     plan.method === 'full' && (plan.precision === 'bf16-mixed' || plan.precision === 'fp16-mixed');
   const castBytes = autocastMasters
