@@ -29,11 +29,18 @@ test('axolotl: roles_to_train and train_on_eos of a chat_template dataset reach 
     false,
   );
   assert.deepEqual(maskingNotes('axolotl', parseConfigDocument(text).value), []);
-  // Not set, or not a chat dataset: the plan keeps the bundled trainer's masking.
-  for (const entry of ['    type: chat_template\n', '    type: alpaca\n    train_on_eos: all\n']) {
-    const other = axolotlToPlan(parseConfigDocument(axolotl(entry)), '/w/a.yml', { fileExists: noFiles }).plan!;
-    assert.equal('roles_to_train' in other.data || 'train_on_eos' in other.data, false, entry);
-  }
+  // Not set: axolotl's defaults, which the trainer reproduces too ([assistant], turn), and convert does not list;
+  // not a chat_template dataset: the bundled trainer's masking.
+  const plain = axolotlToPlan(parseConfigDocument(axolotl('    type: chat_template\n')), '/w/a.yml', {
+    fileExists: noFiles,
+  });
+  assert.deepEqual([plain.plan!.data.roles_to_train, plain.plan!.data.train_on_eos], [['assistant'], 'turn']);
+  assert.equal(plain.sources['data.roles_to_train']!.present, false);
+  assert.doesNotMatch(planToLoraLensYaml(plain.plan!, plain.lost, 'axolotl'), /data\.(roles_to_train|train_on_eos)/);
+  const alpaca = axolotlToPlan(parseConfigDocument(axolotl('    type: alpaca\n    train_on_eos: all\n')), '/w/a.yml', {
+    fileExists: noFiles,
+  }).plan!;
+  assert.equal('roles_to_train' in alpaca.data || 'train_on_eos' in alpaca.data, false);
   // convert: our dialect has no key for it, so the header lists it and the file stays valid.
   const converted = planToLoraLensYaml(plan!, lost, 'axolotl');
   assert.match(converted, /#   - data\.roles_to_train: \["user","assistant"\]: the tool's chat masking/);

@@ -330,7 +330,8 @@ function dataOf(
     train = datasetLocation(asString(first.path)!, absolute, opts, axolotlHubOptions(first)).plan;
     const f = formatOf(first.type);
     format = f.format;
-    if (format === 'chat') masking = chatTemplateMasking(first, index, src);
+    if (typeof first.type === 'string' && first.type.split(/[.:]/)[0] === 'chat_template')
+      masking = chatTemplateMasking(first, index, src);
     src.add(['data', 'train'], ['datasets', index, 'path'], { transform: 'file' });
     src.add(['data', 'format'], ['datasets', index, 'type'], { transform: 'none' });
     if (!f.exact)
@@ -377,23 +378,23 @@ function dataOf(
 const TRAIN_ON_EOS: ReadonlySet<string> = new Set(['turn', 'last', 'all', 'none']);
 
 /**
- * axolotl's chat_template masking on the carried dataset entry (prompt_strategies/chat_template.py reads
- * `roles_to_train` and `train_on_eos` from it): into the plan where the entry sets them, for the trainer's
- * data/masking.py to reproduce; absent, the plan keeps the bundled trainer's masking.
+ * axolotl's chat_template masking on the carried dataset entry (prompt_strategies/chat_template.py's StrategyLoader
+ * reads `roles_to_train` and `train_on_eos` from it, defaulting to [assistant] and turn): always into the plan, so the
+ * trainer's data/masking.py labels as axolotl does (content and eos tokens, not the role headers), defaults included.
  */
 function chatTemplateMasking(entry: Obj, index: number, src: SourceRecorder): Partial<TrainingPlan['data']> {
-  const out: Partial<TrainingPlan['data']> = {};
   const roles = entry.roles_to_train;
-  if (Array.isArray(roles) && roles.every((r) => typeof r === 'string')) {
-    out.roles_to_train = roles as string[];
-    src.add(['data', 'roles_to_train'], ['datasets', index, 'roles_to_train']);
-  }
   const eos = entry.train_on_eos;
-  if (typeof eos === 'string' && TRAIN_ON_EOS.has(eos)) {
-    out.train_on_eos = eos as NonNullable<TrainingPlan['data']['train_on_eos']>;
-    src.add(['data', 'train_on_eos'], ['datasets', index, 'train_on_eos']);
-  }
-  return out;
+  src.add(['data', 'roles_to_train'], ['datasets', index, 'roles_to_train']);
+  src.add(['data', 'train_on_eos'], ['datasets', index, 'train_on_eos']);
+  return {
+    roles_to_train:
+      Array.isArray(roles) && roles.every((r) => typeof r === 'string') ? (roles as string[]) : ['assistant'],
+    train_on_eos:
+      typeof eos === 'string' && TRAIN_ON_EOS.has(eos)
+        ? (eos as NonNullable<TrainingPlan['data']['train_on_eos']>)
+        : 'turn',
+  };
 }
 
 /** The micro-batch and the accumulation steps (from `batch_size` when only it is given), with their sources. */

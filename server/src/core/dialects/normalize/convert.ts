@@ -64,9 +64,11 @@ export function conversionLosses(plan: TrainingPlan): LostKey[] {
       key: ['data.chat_template'],
       reason: `\`${foreign}\` is the other tool's template name, not one the LoRA Lens trainer renders: the converted config uses \`auto\` (the tokenizer's own template)`,
     });
+  // axolotl's defaults ([assistant], turn) train what our dialect trains but the newline after the end-of-turn.
+  const axolotlDefault = plan.data.roles_to_train?.join() === 'assistant' && plan.data.train_on_eos === 'turn';
   for (const key of ['roles_to_train', 'train_on_eos', 'mask_history'] as const) {
     const value = plan.data[key];
-    if (value !== undefined && value !== null && value !== false)
+    if (value !== undefined && value !== null && value !== false && !(axolotlDefault && key !== 'mask_history'))
       out.push({
         key: [`data.${key}`],
         reason: `${JSON.stringify(value)}: the tool's chat masking has no LoRA Lens config key; the converted config trains every assistant turn (the bundled trainer reproduces it when it runs the original config)`,
