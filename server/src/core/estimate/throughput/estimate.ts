@@ -8,6 +8,7 @@ import type { ModelSpec } from '../../models/types';
 import type { Engine, TrainingPlan } from '../../plan/types';
 import { offloadNote, offloadTransfer } from './activationOffload';
 import { stepCommunication, type Communication } from './communication';
+import { shardOffloadNote, shardOffloadTransfer } from './shardOffload';
 import { stepFeatures, stepParts, stepSeconds } from './features';
 import { stepWork } from './flops';
 import { THROUGHPUT_COEFFICIENTS } from './profiles';
@@ -52,8 +53,12 @@ export function estimateThroughput(
   // the longer of the two. Not yet measured on several GPUs (issue 22).
   // Offloaded layer inputs: the PCIe time the compute does not hide (activationOffload.ts).
   const offload = offloadTransfer(spec, sized, gpu, compute);
-  const seconds = Math.max(compute, communication?.secondsPerStep ?? 0) + (offload?.exposedSeconds ?? 0);
+  // FSDP's CPU offload: the shards' copies to and from the GPU, issued ahead like the all-gathers (shardOffload.ts).
+  const shards = shardOffloadTransfer(spec, sized, gpu);
+  const seconds =
+    Math.max(compute, communication?.secondsPerStep ?? 0, shards?.secondsPerStep ?? 0) + (offload?.exposedSeconds ?? 0);
   if (offload) notes.push(offloadNote(offload));
+  if (shards) notes.push(shardOffloadNote(shards, compute));
   if (communication) notes.push(communicationNote(communication, compute));
   else if (gpus > 1)
     notes.push(

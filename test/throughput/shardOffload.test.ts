@@ -1,0 +1,68 @@
+// FSDP's CPU offload in the time estimate (issue 21): each GPU copies its parameter shard in for the forward's and
+// the backward's all-gather and its gradient shard out, per micro-batch, on its host link; the step takes the longer
+// of that and the compute. Figures by hand on Qwen2.5-0.5B (bf16-true: 2 B parameters and gradients) on H100s.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { measurementPlan } from '../../server/src/core/estimate/memory/calibration';
+import { estimateThroughput } from '../../server/src/core/estimate/throughput/estimate';
+import { shardOffloadTransfer } from '../../server/src/core/estimate/throughput/shardOffload';
+import { lookupGpuName } from '../../server/src/core/gpu/catalog';
+import type { GpuSpec } from '../../server/src/core/gpu/types';
+import { catalogModel } from '../../server/src/core/models/catalog';
+import type { TrainingPlan } from '../../server/src/core/plan/types';
+
+const spec = catalogModel('Qwen/Qwen2.5-0.5B')!;
+const P = 494_032_768;
+const h100 = (lookupGpuName('H100') as { ok: true; gpu: GpuSpec }).gpu;
+
+function plan(gpus: number, offload: boolean, accumulation = 2, seq = 1024): TrainingPlan {
+  const p = measurementPlan({
+    arch: 'qwen2.5-0.5b',
+    method: 'full',
+    targets: 'all-linear',
+    r: 16,
+    seq,
+    bs: 4,
+    gc: true,
+    total_params: 0,
+    trainable: 0,
+    peak_alloc_gib: 0,
+    peak_reserved_gib: 0,
+  });
+  p.hardware = { ...p.hardware, num_gpus: gpus, distributed: 'fsdp', fsdp: { offload_params: offload } };
+  p.training = { ...p.training, gradient_accumulation_steps: accumulation };
+  return p;
+}
+
+test('the shards copied per step: 2 × the parameter shard in and the gradient shard out, per micro-batch', () => {
+  const t = shardOffloadTransfer(spec, plan(4, true), h100)!;
+  assert.equal(t.bytesPerStep, 2 * ((2 * (P * 2)) / 4 + (P * 2) / 4));
+  assert.equal(t.link.name, 'PCIe Gen5 x16');
+  assert.equal(t.secondsPerStep, t.bytesPerStep / 50e9);
+  assert.equal(shardOffloadTransfer(spec, plan(4, false), h100), null);
+});
+
+test('the step is the longer of the rest of the step and the copies, and the note says which', () => {
+  for (const seq of [1024, 64]) {
+    const plain = estimateThroughput(spec, plan(4, false, 2, seq), h100)!;
+    const offloaded = estimateThroughput(spec, plan(4, true, 2, seq), h100)!;
+    const copies = shardOffloadTransfer(spec, plan(4, true, 2, seq), h100)!.secondsPerStep;
+    assert.equal(offloaded.stepSeconds, Math.max(plain.stepSeconds, copies));
+    assert.ok(
+      offloaded.notes.some((n) =>
+        /^CPU offload: [\d.]+ GB of parameter and gradient shards over PCIe Gen5 x16 per GPU per step, .*not counted/.test(
+          n,
+        ),
+      ),
+    );
+  }
+  // Qwen2.5-7B on 2 GPUs with one 32-token row a step: the copies (3 × 15 GB / 2 at 50 GB/s) outlast the compute.
+  const seven = catalogModel('Qwen/Qwen2.5-7B')!;
+  const p = { ...plan(2, true, 1, 32), training: { ...plan(2, true, 1, 32).training, per_device_train_batch_size: 1 } };
+  const t = estimateThroughput(seven, p, h100)!;
+  assert.ok(
+    t.notes.some((n) => /the copies set the pace/.test(n)),
+    t.notes.join('\n'),
+  );
+  assert.equal(t.stepSeconds, shardOffloadTransfer(seven, p, h100)!.secondsPerStep);
+});
