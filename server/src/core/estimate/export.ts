@@ -23,7 +23,7 @@
  * this 6.05. test/export/exportCalibration.test.ts holds the estimate to these rows.
  */
 import type { ModelSpec } from '../models/types';
-import { countParameters, linearModules, loraParameters } from '../models/params';
+import { countParameters, linearModules, loraParameters, quantizedLinearWeights } from '../models/params';
 import type { TrainingPlan } from '../plan/types';
 import { largestTensorElements, PROCESS_RAM_BYTES, type LoadRam } from './memory/loadRam';
 import type { Estimate, Term } from './memory/types';
@@ -82,9 +82,11 @@ function probeLogitsBytes(spec: ModelSpec): number {
 
 function trainedModelPart(spec: ModelSpec, plan: TrainingPlan, loadRam: LoadRam): ExportPart {
   const counts = countParameters(spec);
+  // NF4 holds the nn.Linear weights only: an MoE model's routed experts stay 16-bit (quantizedLinearWeights).
+  const experts = counts.linear - counts.linearBias - quantizedLinearWeights(spec).weights;
   const weights =
     plan.method === 'qlora'
-      ? counts.linear * NF4_BYTES_PER_WEIGHT + (counts.total - counts.linear) * 2
+      ? (counts.linear - experts) * NF4_BYTES_PER_WEIGHT + (counts.total - counts.linear + experts) * 2
       : counts.total * (plan.precision === 'bf16-true' ? 2 : 4);
   const terms: Term[] = [
     {
