@@ -46,9 +46,12 @@ def masking_of(data: Any) -> Masking:
 
 
 def _find_turn(
-    encode: Callable[[str], list[int]], render: Render, messages: list[dict[str, Any]], i: int
+    encode: Callable[[str], list[int]], render: Render, messages: list[dict[str, Any]], i: int, name: str
 ) -> tuple[int, int]:
     """axolotl's find_turn: the token range of message i's content, or (-1, -1) where it cannot be told."""
+    # axolotl: Mistral's and Gemma's templates render no system message alone (told by the tokenizer's path).
+    if i == 0 and messages[0]["role"] == "system" and ("mistral" in name.lower() or "gemma" in name.lower()):
+        return -1, -1
     dummy_ids = encode(render(messages[:i] + [{"role": messages[i]["role"], "content": DUMMY}], False))
     full_ids = encode(render(messages[: i + 1], False))
     if not dummy_ids or not full_ids:
@@ -69,6 +72,7 @@ def axolotl_labels(
     eos_id: int | None,
     masking: Masking,
     train_on_prompt: bool,
+    name: str = "",
 ) -> list[int]:
     """Labels as axolotl's ChatTemplateStrategy._tokenize_single_prompt sets them (no per-message training fields)."""
     roles = set(masking.roles_to_train if masking.roles_to_train is not None else ("assistant",))
@@ -77,7 +81,7 @@ def axolotl_labels(
     last_eos = -1
     for i, message in enumerate(messages):
         should_train = train_on_prompt or message["role"] in roles
-        start, end = _find_turn(encode, render, messages, i)
+        start, end = _find_turn(encode, render, messages, i, name)
         if start == -1:
             continue
         if should_train:

@@ -83,7 +83,8 @@ def _chat_example(
         ids = _encode(tokenizer, full)
         encode = partial(_encode, tokenizer)
         eos_id = getattr(tokenizer, "eos_token_id", None)
-        return Example(ids, axolotl_labels(ids, messages, render, encode, eos_id, masking, train_on_prompt))
+        name = str(getattr(tokenizer, "name_or_path", "") or "")
+        return Example(ids, axolotl_labels(ids, messages, render, encode, eos_id, masking, train_on_prompt, name))
     eos = getattr(tokenizer, "eos_token", None) or ""
     spans: list[tuple[int, int]] = []
     for i, m in enumerate(messages):

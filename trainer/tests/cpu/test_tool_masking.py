@@ -53,7 +53,9 @@ def _offsets(tok: Any) -> tuple[str, list[int], list[tuple[int, int]]]:
     return text, list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]
 
 
-def _axolotl_expected(tok: Any, roles: set[str], eos_mode: str, train_all: bool) -> list[int]:
+def _axolotl_expected(
+    tok: Any, roles: set[str], eos_mode: str, train_all: bool, skip_system: bool = False
+) -> list[int]:
     """Content tokens of trained turns, and the <|im_end|> that closes each content as the mode says."""
     text, ids, offsets = _offsets(tok)
     labels = [IGNORE] * len(ids)
@@ -63,6 +65,8 @@ def _axolotl_expected(tok: Any, roles: set[str], eos_mode: str, train_all: bool)
         start = text.index(message["content"], cursor)
         end = start + len(message["content"])
         cursor = end
+        if skip_system and message["role"] == "system":
+            continue
         trained = train_all or message["role"] in roles
         for k, (s, e) in enumerate(offsets):
             if trained and start <= s and e <= end and e > s:
@@ -93,6 +97,17 @@ def test_axolotl_defaults_fill_the_setting_not_given(tok: Any) -> None:
     assert only_eos == only_roles == _axolotl_expected(tok, {"assistant"}, "turn", False)
     trained = tok.decode([t for t in only_eos if t != IGNORE])
     assert trained == "The capital of France is Paris.<|im_end|>The capital of Italy is Rome.<|im_end|>"
+
+
+def test_axolotl_finds_no_leading_system_turn_under_mistral_and_gemma_tokenizers(tmp_path: Path, tok: Any) -> None:
+    """axolotl's find_turn skips a first system turn when the tokenizer's path names Mistral or Gemma."""
+    from transformers import AutoTokenizer
+
+    tok.save_pretrained(tmp_path / "tiny-gemma-tokenizer")
+    gemma = AutoTokenizer.from_pretrained(tmp_path / "tiny-gemma-tokenizer")
+    masking = Masking(roles_to_train=("system", "assistant"), train_on_eos="all")
+    assert _labels(gemma, masking)[1] == _axolotl_expected(tok, {"system", "assistant"}, "all", False, skip_system=True)
+    assert _labels(tok, masking)[1] == _axolotl_expected(tok, {"system", "assistant"}, "all", False)
 
 
 def _assistant_spans(tok: Any) -> list[tuple[int, int]]:
