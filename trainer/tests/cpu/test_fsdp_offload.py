@@ -10,9 +10,13 @@ them); tests/gpu/test_world_size_one.py measures the GPU side."""
 
 from __future__ import annotations
 
+import json
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -80,39 +84,55 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_ranks(run_dir: Path, ranks: int = 2) -> tuple[int, list[dict], str]:
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nnodes",
-        "1",
-        "--nproc-per-node",
-        str(ranks),
-        "--master-addr",
-        "127.0.0.1",
-        "--master-port",
-        str(free_port()),
-        "-m",
-        "lora_lens_trainer",
-        "run",
-        "--plan",
-        str(run_dir / "plan.json"),
-        "--run-dir",
-        str(run_dir),
-    ]
+def run_ranks(
+    run_dir: Path, *flags: str, ranks: int = 2, kill_at_step: int | None = None
+) -> tuple[int, list[dict], str]:
+    """torchrun with `ranks` processes; `kill_at_step`: SIGKILL to the launcher once rank 0 reports that step."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(ranks)]
+    command += ["--master-addr", "127.0.0.1", "--master-port", str(free_port())]
+    command += ["-m", "lora_lens_trainer", "run", "--plan", str(run_dir / "plan.json"), "--run-dir", str(run_dir)]
     run_env = env()
     run_env.update({"TORCH_ELASTIC_SHUTDOWN_TIMEOUT": "30", "LORA_LENS_DIST_TIMEOUT_S": "120"})
-    proc = subprocess.Popen(
-        command, cwd=TRAINER_DIR, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        _, stderr = proc.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, stderr = proc.communicate()
+    err_path = run_dir / f"torchrun-{len(list(run_dir.glob('torchrun-*.err')))}.err"
+    with err_path.open("w") as err:
+        proc = subprocess.Popen(
+            [*command, *flags], cwd=TRAINER_DIR, env=run_env, stdout=subprocess.PIPE, stderr=err, text=True
+        )
+        timed_out: list[bool] = []
+        watchdog = threading.Timer(TIMEOUT_S, lambda: (timed_out.append(True), proc.kill()))
+        watchdog.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if kill_at_step is not None and line.startswith("{"):
+                    event = json.loads(line)
+                    if event.get("event") == "step" and event["step"] >= kill_at_step:
+                        proc.send_signal(signal.SIGKILL)
+                        kill_at_step = None
+            proc.wait()
+        finally:
+            watchdog.cancel()
+    stderr = err_path.read_text(encoding="utf-8")
+    if timed_out:
         pytest.fail(f"torchrun did not finish within {TIMEOUT_S} s: {stderr[-3000:]}")
     return proc.returncode, read_events(run_dir), stderr
+
+
+def no_process_uses(run_dir: Path, wait_s: float = 30.0) -> bool:
+    """Whether every process whose command line names `run_dir` has gone (the ranks die with their launcher)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        users = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and str(run_dir) in (entry / "cmdline").read_text(errors="replace"):
+                    users.append(entry.name)
+            except OSError:
+                continue
+        if not users:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 @pytest.mark.parametrize("method", ["lora", "full"])
@@ -190,3 +210,21 @@ def test_one_rank_under_torchrun_is_wrapped_and_gives_the_plain_losses(assets: d
     assert sorted(got) == list(range(1, STEPS + 1))
     far = {s: (got[s], expected[s]) for s in expected if abs(got[s] - expected[s]) > LOSS_TOLERANCE}
     assert far == {}, f"steps whose loss differs from one plain process beyond {LOSS_TOLERANCE}: {far}"
+
+
+def test_an_offloaded_run_killed_outright_resumes_to_the_same_losses(assets: dict[str, Path]) -> None:
+    """The offloaded shards and their CPU optimizer states go through torch.distributed.checkpoint and back."""
+    reference = assets["root"] / "lora-offload"
+    if not (reference / "events.jsonl").is_file():
+        pytest.skip("needs the uninterrupted offloaded LoRA run of test_offloaded_shards_give_the_losses_of_fsdp")
+    run_dir = assets["root"] / "offload-killed"
+    write_plan(run_dir, fsdp_plan(assets, "lora", True))
+    rc, _, _ = run_ranks(run_dir, kill_at_step=SAVE_EVERY + 1)
+    assert rc == -signal.SIGKILL
+    assert no_process_uses(run_dir), "a rank outlived its killed launcher"
+    rc, events, stderr = run_ranks(run_dir, "--resume")
+    assert rc == 0, stderr[-4000:]
+    assert events[-1]["event"] == "end" and events[-1]["status"] == "completed", events[-3:]
+    assert [e for e in events if e["event"] == "start"][-1]["resumed_from_step"] == SAVE_EVERY
+    expected, got = losses(read_events(reference)), losses(events)
+    assert {s: got[s] for s in expected} == expected, "the resumed run's losses differ from the uninterrupted run's"
