@@ -49,7 +49,7 @@ after(async () => {
 /** A tool run's events: a step per nvidia-smi round of `gpus` GPUs (the recorded 8-GPU rounds, cut to `gpus`). */
 function toolRunEvents(gpus: number): TrainerEvent[] {
   const text = readFileSync(join(ROOT, 'test/fixtures/nvidia-smi/query-gpu-index-memory-8xH100.txt'), 'utf8');
-  const rounds = new GpuRounds(8);
+  const rounds = new GpuRounds([0, 1, 2, 3, 4, 5, 6, 7]);
   const adapter = new ToolOutputAdapter({
     runId: 'r',
     tool: 'axolotl',

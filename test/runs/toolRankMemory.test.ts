@@ -29,8 +29,8 @@ const RECORDED = readFileSync(join(FIXTURES, 'query-gpu-index-memory-8xH100.txt'
 const SMI_BIN = join(FIXTURES, 'bin');
 const TOOL_BIN = join(REPO, 'test', 'fixtures', 'tools', 'bin');
 
-function roundsOf(text: string, expected: number | null = null): GpuRound[] {
-  const rounds = new GpuRounds(expected);
+function roundsOf(text: string, order: number[] = []): GpuRound[] {
+  const rounds = new GpuRounds(order);
   const out: GpuRound[] = [];
   for (const line of text.split('\n')) {
     const reading = parseGpuMemoryLine(line);
@@ -53,7 +53,7 @@ test('8 GPUs, three rounds: each round is the 8 GPUs in index order, found witho
   assert.equal(rounds[1]!.gpus[5]!.usedBytes, 60381 * MiB);
   assert.equal(rounds[0]!.totalBytes, 8 * 81559 * MiB);
   // Told the count (`-i`), a round ends at its last GPU: no waiting for the next round.
-  const told = new GpuRounds(8);
+  const told = new GpuRounds([0, 1, 2, 3, 4, 5, 6, 7]);
   const lines = RECORDED.split('\n')
     .filter(Boolean)
     .slice(0, 8)
@@ -63,6 +63,19 @@ test('8 GPUs, three rounds: each round is the 8 GPUs in index order, found witho
     Array(7).fill(null),
   );
   assert.equal(told.push(lines[7]!)?.gpus.length, 8);
+});
+
+test('CUDA_VISIBLE_DEVICES=3,1: local rank 0 runs on GPU 3, so GPU 3 comes first though nvidia-smi prints GPU 1 first', () => {
+  const text = RECORDED.split('\n')
+    .filter((l) => l.startsWith('1, ') || l.startsWith('3, '))
+    .join('\n');
+  const rounds = roundsOf(text, [3, 1]);
+  assert.equal(rounds.length, 3);
+  for (const round of rounds)
+    assert.deepEqual(
+      round.gpus.map((g) => g.index),
+      [3, 1],
+    );
 });
 
 test('a GPU whose memory reads [N/A] is left out of its round, not shifted onto the next GPU', () => {

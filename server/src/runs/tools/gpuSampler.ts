@@ -20,7 +20,7 @@ export interface GpuLine extends GpuReading {
   index: number | null;
 }
 
-/** One round: the run's GPUs in index order, and their sum. */
+/** One round: the run's GPUs in rank order, and their sum. */
 export interface GpuRound extends GpuReading {
   gpus: GpuLine[];
 }
@@ -40,28 +40,32 @@ export function parseGpuMemoryLine(line: string): GpuLine | null {
 }
 
 /**
- * Groups GPU lines into rounds. A round ends when it holds `expected` GPUs (known from `-i`), when a GPU it already
+ * Groups GPU lines into rounds. A round ends when it holds `order`'s count of GPUs (the `-i` list), when a GPU it already
  * holds comes again (the next round began: from then on the count seen is expected), or when the caller flushes it
  * (nvidia-smi prints a round's lines at once, then waits the interval). Lines without an index form rounds of
- * `expected` (default 1).
+ * `expected` (default 1). A round's GPUs are in rank order: `order`'s (CUDA_VISIBLE_DEVICES: local rank k runs on its
+ * k-th entry, which nvidia-smi, printing by index, need not list k-th), else by index.
  */
 export class GpuRounds {
   private round: GpuLine[] = [];
+  private expected: number | null;
 
-  constructor(private expected: number | null = null) {}
+  constructor(private readonly order: readonly number[] = []) {
+    this.expected = order.length > 0 ? order.length : null;
+  }
 
   /** The round this line completes, if any. */
   push(line: GpuLine): GpuRound | null {
     let done: GpuRound | null = null;
     if (line.index !== null && this.round.some((g) => g.index === line.index)) {
       this.expected ??= this.round.length;
-      done = summed(this.round);
+      done = this.summed(this.round);
       this.round = [];
     }
     this.round.push(line);
     const size = this.expected ?? (line.index === null ? 1 : null);
     if (size !== null && this.round.length >= size) {
-      const full = summed(this.round);
+      const full = this.summed(this.round);
       this.round = [];
       return full;
     }
@@ -71,14 +75,21 @@ export class GpuRounds {
   /** The round so far, ended (null when empty). */
   flush(): GpuRound | null {
     if (this.round.length === 0) return null;
-    const partial = summed(this.round);
+    const partial = this.summed(this.round);
     this.round = [];
     return partial;
   }
+
+  private summed(gpus: GpuLine[]): GpuRound {
+    const rank = (g: GpuLine) => {
+      const at = this.order.indexOf(g.index ?? -1);
+      return at >= 0 ? at : this.order.length + (g.index ?? 0);
+    };
+    return summedRound([...gpus].sort((a, b) => rank(a) - rank(b)));
+  }
 }
 
-function summed(gpus: GpuLine[]): GpuRound {
-  const ordered = [...gpus].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+function summedRound(ordered: GpuLine[]): GpuRound {
   return {
     gpus: ordered,
     usedBytes: ordered.reduce((s, g) => s + g.usedBytes, 0),
@@ -130,7 +141,7 @@ export function startGpuSampler(options: {
       error.code === 'ENOENT' ? `${command} not found: GPU memory is not sampled` : `${command}: ${error.message}`,
     ),
   );
-  const rounds = new GpuRounds(options.indices?.length ? options.indices.length : null);
+  const rounds = new GpuRounds(options.indices ?? []);
   // A round's lines come together: a pause of a quarter interval (at most 200 ms) ends it.
   const gapMs = Math.min(200, (options.intervalMs ?? 1000) / 4);
   let pause: NodeJS.Timeout | null = null;
