@@ -157,3 +157,72 @@ def test_kto_reads_a_cached_hub_dataset_and_parquet_through_the_one_reader(tmp_p
     assert run.returncode == 0, run.stderr
     labels = json.loads(run.stdout.strip().splitlines()[-1])
     assert labels == {hub: [r["label"] for r in rows], str(parquet): [r["label"] for r in rows]}
+
+
+def _hub_snapshot(root: Path, repo: str, files: dict[str, list[dict]]) -> dict[str, str]:
+    """The repo as `huggingface-cli download --repo-type dataset` leaves it (refs/main, snapshot links into blobs),
+    its files written as Parquet by pyarrow; the env points HF_HUB_CACHE there, offline, with an empty datasets cache."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo_dir = root / "hub" / f"datasets--{repo.replace('/', '--')}"
+    (repo_dir / "refs").mkdir(parents=True)
+    (repo_dir / "refs" / "main").write_text(commit, encoding="utf-8")
+    for i, (name, rows) in enumerate(files.items()):
+        blob = repo_dir / "blobs" / f"blob{i}"
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows), blob)
+        link = repo_dir / "snapshots" / commit / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(blob)
+    return {
+        **os.environ,
+        "HF_HOME": str(root / "home"),
+        "HF_HUB_CACHE": str(root / "hub"),
+        "HF_DATASETS_CACHE": str(root / "datasets"),
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
+def test_a_dataset_fetched_with_huggingface_cli_is_read_offline_from_the_hub_cache(tmp_path: Path) -> None:
+    """What the editor tells a user to run (`huggingface-cli download --repo-type dataset …`) is what training reads:
+    the Hub cache's snapshot, its split picked by datasets' own rules (data/train-*, data/test-*)."""
+    rows = chat_rows(12)
+    env = _hub_snapshot(
+        tmp_path,
+        "someone/fetched",
+        {"data/train-00000-of-00001.parquet": rows[:9], "data/test-00000-of-00001.parquet": rows[9:]},
+    )
+    tok = tmp_path / "tok"
+    build_tokenizer(tok, [m["content"] for r in rows for m in r["messages"]])
+    plan = make_plan(str(tok), "hf://datasets/someone/fetched", data__chat_template="auto")
+    plan["data"]["eval"] = "hf://datasets/someone/fetched?split=test"
+    (tmp_path / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
+    script = (
+        "import json, sys\nfrom lora_lens_trainer.plan import read_plan\n"
+        "from lora_lens_trainer.modeling import load_tokenizer\nfrom lora_lens_trainer.objectives.sft import load_data\n"
+        "plan = read_plan(sys.argv[1])\ndata = load_data(plan, load_tokenizer(plan))\n"
+        "print(json.dumps({'train': len(data.train_items), 'eval': len(data.eval_examples)}))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "plan.json")],
+        cwd=TRAINER,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {"train": 9, "eval": 3}
+    # Not in either cache: the message names the command that fetches it.
+    plan["data"]["train"], plan["data"]["eval"] = "hf://datasets/someone/elsewhere", None
+    (tmp_path / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
+    absent = subprocess.run(
+        [sys.executable, "-m", "lora_lens_trainer", "preview", "--plan", str(tmp_path / "plan.json")],
+        cwd=TRAINER,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert absent.returncode == 1
+    assert "huggingface-cli download --repo-type dataset someone/elsewhere" in absent.stderr
