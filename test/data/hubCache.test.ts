@@ -100,6 +100,11 @@ test(
     assert.deepEqual(facts.duplicates.first, [{ index: 57 }]);
     assert.equal(facts.lengths!.count, 100);
     assert.ok(facts.lengths!.p50 > 10, JSON.stringify(facts.lengths));
+    // Past the time bound the other shards are not opened: their rows are the first shard's per byte, said estimated.
+    const hurried = await inspectHubDataset(ref, { format: 'chat', maxMs: 0 }, env);
+    assert.equal(hurried.estimated, true);
+    assert.equal(hurried.rowsExact, undefined);
+    assert.ok(hurried.rows > 100, String(hurried.rows));
     const validation = await inspectHubDataset(
       'hf://datasets/someone/sharded?split=validation',
       { format: 'chat' },
@@ -133,9 +138,16 @@ test(
     assert.equal(facts.estimated, false);
     assert.deepEqual(facts.html.first, [{ index: 10 }]);
     assert.equal(facts.note, undefined);
-    // Bounded (one 40-row group within 1 byte's budget): the count stays exact, from the metadata.
-    const bounded = await inspectDataset(snappy, { format: 'instruction', maxBytes: 1 });
+    // Bounded by time: the first 40-row group is read, the count stays exact, from the metadata.
+    const bounded = await inspectDataset(snappy, { format: 'instruction', maxMs: 0 });
     assert.deepEqual([bounded.rows, bounded.scannedRows, bounded.estimated, bounded.rowsExact], [90, 40, true, true]);
+    // A row group over the byte bound is not decoded (it would be whole): the metadata's count, and why.
+    const big = await inspectDataset(snappy, { format: 'instruction', maxBytes: 100 });
+    assert.equal(big.rows, 90);
+    assert.match(
+      big.note!,
+      /rows are not inspected \(a row group is \d+ bytes compressed, over the 100 bytes read here\)/,
+    );
     const fallback = await inspectDataset(zstd, { format: 'instruction' });
     assert.equal(fallback.rows, 90);
     if (fallback.scannedRows === 0) assert.match(fallback.note!, /rows are not inspected/);

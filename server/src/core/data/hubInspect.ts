@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { relative } from 'node:path';
 import { isHubDatasetRef } from '../plan/hubDataset';
 import { findCachedHubDataset, slicedRows } from './hubCache';
-import { dataFileKind, inspectDataset, type InspectOptions } from './inspect';
+import { DEFAULT_MAX_MS, dataFileKind, inspectDataset, type InspectOptions } from './inspect';
 import { parquetRowsOf } from './parquetRows';
 import { newCount } from './stats';
 import type { SafetyCount } from './safety/types';
@@ -48,8 +48,10 @@ export async function inspectHubDataset(
   let mtimeMs = main.mtimeMs;
   let estimated = main.estimated;
   let rowsExact = !main.estimated || main.rowsExact === true;
+  // The other files' counts share the inspection's time bound: past it, their rows are the first file's per byte.
+  const deadline = started + (options.maxMs ?? DEFAULT_MAX_MS);
   for (const file of rest) {
-    const other = await otherFile(file, main);
+    const other = await otherFile(file, main, Date.now() <= deadline);
     rows += other.rows;
     size += other.size;
     mtimeMs = Math.max(mtimeMs, other.mtimeMs);
@@ -57,8 +59,9 @@ export async function inspectHubDataset(
     rowsExact &&= !other.estimated;
   }
   const files = lookup.files.map((f) => relative(lookup.snapshot, f).replace(/\\/g, '/'));
+  const { rowsExact: _mainExact, ...mainFacts } = main;
   return {
-    ...main,
+    ...mainFacts,
     path: ref,
     size,
     mtimeMs,
@@ -108,14 +111,18 @@ async function withRowIndexes(file: string, facts: DatasetFacts): Promise<Datase
   };
 }
 
-/** Another file of the split: its row count, exact for Parquet, else from the first file's bytes per row. */
+/**
+ * Another file of the split: its row count, exact for Parquet (while `count`: within the time bound), else from the
+ * first file's bytes per row.
+ */
 async function otherFile(
   file: string,
   main: DatasetFacts,
+  count: boolean,
 ): Promise<{ rows: number; size: number; mtimeMs: number; estimated: boolean }> {
   try {
     const info = await stat(file);
-    if (dataFileKind(file) === 'parquet') {
+    if (count && dataFileKind(file) === 'parquet') {
       const rows = await parquetRowsOf(file);
       if (rows !== undefined) return { rows, size: info.size, mtimeMs: info.mtimeMs, estimated: false };
     }

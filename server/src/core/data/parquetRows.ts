@@ -39,8 +39,16 @@ export async function readParquetRows(
   try {
     for (const group of metadata.row_groups) {
       const groupRows = Number(group.num_rows);
-      if (result.bytes >= maxBytes || Date.now() > deadline) break;
-      result.bytes += group.columns.reduce((sum, c) => sum + Number(c.meta_data?.total_compressed_size ?? 0), 0);
+      const groupBytes = group.columns.reduce((sum, c) => sum + Number(c.meta_data?.total_compressed_size ?? 0), 0);
+      // The first group is read whatever the clock says (as the line reader reads a first chunk), unless it alone is
+      // over the byte bound: a group is decoded whole, and one of gigabytes must not be, on the editor's time.
+      if (result.read > 0 && (result.bytes + groupBytes > maxBytes || Date.now() > deadline)) break;
+      if (groupBytes > maxBytes) {
+        const mib = (n: number) => (n < 1048576 ? `${n} bytes` : `${Math.round(n / 1048576)} MiB`);
+        result.error = `a row group is ${mib(groupBytes)} compressed, over the ${mib(maxBytes)} read here`;
+        break;
+      }
+      result.bytes += groupBytes;
       const rowEnd = groupStart + Math.min(groupRows, MAX_GROUP_ROWS);
       const objects = await parquetReadObjects({ file, metadata, rowStart: groupStart, rowEnd });
       for (const row of objects) {
