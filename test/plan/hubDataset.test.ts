@@ -30,6 +30,10 @@ test('a Hub reference in data.train and data.eval is kept as written, with no mi
   assert.equal(analysis.plan!.data.eval, evalRef);
   assert.deepEqual(datasetMessages(config(train, evalRef)), []);
   assert.deepEqual(planErrors(analysis.plan), []);
+  // eval.file (what lora-lens eval reads) may name one too.
+  const withEvalFile = analyze(`${config(train)}eval:\n  file: ${evalRef}\n`);
+  assert.equal(withEvalFile.plan!.eval!.file, evalRef);
+  assert.deepEqual(planErrors(withEvalFile.plan), []);
   // A local file next to it is still resolved against the config's folder, and still reported missing.
   const local = analyze(config('data/train.jsonl', evalRef));
   assert.equal(local.plan!.data.train, '/work/project/data/train.jsonl');

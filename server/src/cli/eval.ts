@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { writeFileSafely } from '../core/document/safeWrite';
 import { createAccumulators, type FieldSchema, type MetricName, type MetricResult } from '../core/metrics';
 import { EVAL_DEFAULTS } from '../core/plan/defaults';
+import { isHubDatasetRef } from '../core/plan/hubDataset';
 import { startEvaluation, type EvaluateInvocation } from '../runs/evaluate';
 import { EVAL_DIR, resolveEvalTarget, type EvalSettings } from '../runs/evaluateTarget';
 import { configBeside } from '../runs/evalToolConfig';
@@ -121,7 +122,8 @@ function invocation(
   const generalText = given('general-text') ?? planned.general_text ?? undefined;
   const settings: Partial<EvalSettings> = {
     ...(target.config?.settings ?? {}),
-    ...(evalFile !== undefined ? { evalFile: resolve(cwd, evalFile) } : {}),
+    // A Hub dataset (hf://datasets/…) is passed as written: the trainer reads it with datasets.
+    ...(evalFile !== undefined ? { evalFile: isHubDatasetRef(evalFile) ? evalFile : resolve(cwd, evalFile) } : {}),
     ...(given('chat-template') !== undefined ? { chatTemplate: given('chat-template') } : {}),
   };
   return {

@@ -18,7 +18,12 @@ def add_parser(sub: Any) -> None:
         "line is the report",
     )
     p.add_argument("--target", required=True, type=Path, help="a run folder (plan.json) or a PEFT adapter folder")
-    p.add_argument("--eval-file", type=Path, default=None, help="default: the run's data.eval")
+    p.add_argument(
+        "--eval-file",
+        type=_eval_file_arg,
+        default=None,
+        help="a file or hf://datasets/… (default: the run's data.eval)",
+    )
     p.add_argument("--chat-template", default=None, help="auto, a named template or Jinja (default: the run's)")
     p.add_argument("--format", dest="data_format", default=None, choices=["chat", "instruction", "text"])
     p.add_argument("--max-length", type=int, default=None, help="tokens per example (default: the run's)")
@@ -45,6 +50,11 @@ def add_parser(sub: Any) -> None:
         help="plain text (.txt, or rows with 'text') for the forgetting check: perplexity, tuned against base",
     )
     p.add_argument("--general-chunks", type=int, default=64, help="at most this many max-length chunks of it")
+
+
+def _eval_file_arg(value: str) -> Path | str:
+    """A file path, or a Hub dataset reference kept as written (a Path would fold its `//`)."""
+    return value if value.startswith("hf://datasets/") else Path(value)
 
 
 def _positive(args: argparse.Namespace) -> str | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..data.readers import DataError, read_rows
+from ..data.readers import DataError, read_dataset, read_rows
 from ..data.tokenize import Example, check_messages, tokenize_rows
 from . import EvalError
 
@@ -27,9 +27,9 @@ class Prompt:
     input_ids: list[int]
 
 
-def read_eval_rows(path: Path, limit: int | None) -> list[dict[str, Any]]:
+def read_eval_rows(path: Path | str, limit: int | None) -> list[dict[str, Any]]:
     try:
-        rows = read_rows(path)
+        rows = read_dataset(path)
     except DataError as error:
         raise EvalError(str(error)) from error
     if not rows:

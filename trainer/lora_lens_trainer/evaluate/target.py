@@ -22,7 +22,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 class Overrides:
     """What the command line says; None: what the target says."""
 
-    eval_file: Path | None = None
+    eval_file: Path | str | None = None  # a str only for a Hub dataset (hf://datasets/…)
     chat_template: str | None = None
     data_format: str | None = None
     max_length: int | None = None
@@ -43,7 +43,7 @@ class EvalTarget:
     tokenizer_source: str
     chat_template: str
     data_format: Literal["chat", "instruction", "text"]
-    eval_file: Path
+    eval_file: Path | str  # a file, or a Hub dataset reference (hf://datasets/…) read with datasets
     max_length: int
     # The run trained on a 4-bit base (QLoRA): the report says which base the evaluation used.
     quantized_training: bool = False
@@ -53,8 +53,12 @@ def _has_tokenizer(folder: Path) -> bool:
     return any((folder / name).is_file() for name in TOKENIZER_FILES)
 
 
-def _eval_file(given: Path | None, planned: str | None, folder: Path) -> Path:
-    path = given if given is not None else (Path(planned) if planned else None)
+def _eval_file(given: Path | str | None, planned: str | None, folder: Path) -> Path | str:
+    chosen = given if given is not None else planned
+    # A Hub dataset is read by data/hub.py (the datasets cache, else the Hub cache); it has no file to check.
+    if isinstance(chosen, str) and chosen.startswith("hf://datasets/"):
+        return chosen
+    path = Path(chosen) if chosen is not None else None
     if path is None:
         raise EvalError(
             f"{folder}: no evaluation file: the run's data.eval is not set; pass --eval-file FILE (a .jsonl "

@@ -226,3 +226,21 @@ def test_a_dataset_fetched_with_huggingface_cli_is_read_offline_from_the_hub_cac
     )
     assert absent.returncode == 1
     assert "huggingface-cli download --repo-type dataset someone/elsewhere" in absent.stderr
+
+
+def test_the_evaluation_reads_a_hub_eval_set(tmp_path: Path) -> None:
+    """`lora-lens eval` of a run whose data.eval (or --eval-file) names a Hub dataset reads it as training does."""
+    rows = chat_rows(5)
+    env = _hub_snapshot(tmp_path, "someone/evalset", {"test.parquet": rows})
+    script = (
+        "import json, sys\nfrom pathlib import Path\n"
+        "from lora_lens_trainer.evaluate.cli import _eval_file_arg\n"
+        "from lora_lens_trainer.evaluate.examples import read_eval_rows\n"
+        "from lora_lens_trainer.evaluate.target import _eval_file\n"
+        "ref = sys.argv[1]\nchosen = _eval_file(None, ref, Path('.'))\n"
+        "print(json.dumps({'arg': _eval_file_arg(ref), 'chosen': chosen, 'rows': read_eval_rows(chosen, None)}))"
+    )
+    ref = "hf://datasets/someone/evalset?split=test"
+    run = subprocess.run([sys.executable, "-c", script, ref], cwd=TRAINER, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {"arg": ref, "chosen": ref, "rows": rows}

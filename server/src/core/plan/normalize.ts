@@ -146,7 +146,8 @@ function evalPlan(block: Record<string, unknown>, absolute: (path: string) => st
   return {
     ...EVAL_DEFAULTS,
     ...block,
-    file: path(block.file),
+    // The evaluation set may be a Hub dataset, as data.eval may.
+    file: typeof block.file === 'string' && isHubDatasetRef(block.file) ? block.file : path(block.file),
     json_schema: path(block.json_schema),
     general_text: path(block.general_text),
   } as EvalPlan;

@@ -215,7 +215,7 @@ export interface KtoPlan {
 
 /** What `lora-lens eval` runs after training: the file, the metrics and the generation settings. */
 export interface EvalPlan {
-  /** The evaluation file; null: data.eval. @absolutePath */
+  /** The evaluation file, or a Hub dataset reference (hf://datasets/…); null: data.eval. @absolutePathOrReference */
   file: string | null;
   metrics: EvalMetric[];
   /** A JSON schema file the json_fields metric checks each answer against. @absolutePath */
