@@ -1,7 +1,7 @@
 // Runs every TypeScript test file with node:test (the shell does not expand ** on every machine, so we walk),
 // then the trainer's pytest suite (runTrainerTests below).
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -70,7 +70,10 @@ function runTrainerTests() {
       ? `trainer tests: the full suite with real torch on CPU (${python})`
       : `trainer tests: the torch-free suite (${python} has no torch; bash scripts/setup-trainer-venv.sh makes a venv that has it)`,
   );
-  const py = spawnSync(python, ['-m', 'pytest', '-q', '-rs', 'trainer/tests'], {
+  // pytest-xdist, where the venv has it: most trainer tests wait on a child trainer process (≈12 s of imports each),
+  // so one worker per core roughly halves the suite. --dist loadfile keeps a file's module fixtures in one worker.
+  const workers = has(python, 'xdist') ? ['-n', String(Math.min(4, availableParallelism())), '--dist', 'loadfile'] : [];
+  const py = spawnSync(python, ['-m', 'pytest', '-q', '-rs', ...workers, 'trainer/tests'], {
     stdio: 'inherit',
     env: { ...testEnv, LORA_LENS_TEST_PYTHON: python },
   });

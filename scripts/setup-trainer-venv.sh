@@ -9,9 +9,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="$ROOT/.venv-trainer"
 # The CPU build of torch (a `+cpu` wheel): the plain wheel is the CUDA one, 554 MB plus its CUDA libraries.
 TORCH="${LORA_LENS_CI_TORCH:-torch==2.13.0+cpu}"
-PACKAGES=("$TORCH" "transformers==5.17.0" "peft==0.21.0" "safetensors" "accelerate" "pytest" "jsonschema" "sacrebleu==2.6.0" "gguf==0.19.0" "trl==1.13.0" "datasets" "triton==3.6.0" "ruff==0.16.9" "mypy==2.4.0")
+PACKAGES=("$TORCH" "transformers==5.17.0" "peft==0.21.0" "safetensors" "accelerate" "pytest" "pytest-xdist==3.8.0" "jsonschema" "sacrebleu==2.6.0" "gguf==0.19.0" "trl==1.13.0" "datasets" "triton==3.6.0" "ruff==0.16.9" "mypy==2.4.0")
 
-if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import torch, transformers, peft, safetensors, pytest, sacrebleu, gguf, trl, triton, ruff, mypy' 2>/dev/null; then
+if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import torch, transformers, peft, safetensors, pytest, xdist, sacrebleu, gguf, trl, triton, ruff, mypy' 2>/dev/null; then
   echo "$VENV/bin/python"
   exit 0
 fi
