@@ -102,6 +102,8 @@ test("LLaMA-Factory's trainer_log.jsonl lines (LogCallback's keys)", () => {
     tokensSeen: 97536,
     elapsedS: 65,
     remainingS: 585,
+    // An SFT line has no `accuracy` (LogCallback copies it from rewards/accuracies in preference stages only).
+    rewardAccuracy: null,
   });
   assert.equal(
     parseLlamaFactoryLog(
