@@ -47,12 +47,6 @@ export function conversionLosses(plan: TrainingPlan): LostKey[] {
       reason:
         'an 8-bit base has no LoRA Lens equivalent: converted as lora on a bf16 base (or use method: qlora for a 4-bit one)',
     });
-  if (plan.training.activation_offloading)
-    out.push({
-      key: ['training.activation_offloading'],
-      reason:
-        'activations offloaded to CPU: the LoRA Lens trainer keeps them on the GPU (gradient checkpointing stays on)',
-    });
   if (plan.hardware.distributed !== 'none')
     out.push({
       key: ['hardware.distributed'],
@@ -184,13 +178,16 @@ function dataOf(plan: TrainingPlan, pathOf: (path: string) => string): Record<st
   };
 }
 
-function trainingOf(plan: TrainingPlan): Partial<TrainingPlan['training']> {
-  const { activation_offloading: _offload, ...training } = plan.training;
+function trainingOf(plan: TrainingPlan): Record<string, unknown> {
+  const { activation_offloading: offload, ...training } = plan.training;
   const defaults = trainingDefaults(plan.method);
   if (plan.objective && plan.objective !== 'sft') defaults.learning_rate = DPO_LEARNING_RATE[plan.method];
   // Always said: our dialect reads a missing gradient_checkpointing as `auto` (some layers, chosen from the estimate),
-  // which is neither the tool's off nor its every-layer checkpointing.
-  return { gradient_checkpointing: training.gradient_checkpointing, ...differing(training, defaults) };
+  // which is neither the tool's off nor its every-layer checkpointing. Offloaded checkpoints are our `offload`
+  // (the bundled trainer runs it: trainer/lora_lens_trainer/offload.py).
+  const { gradient_checkpointing: _gc, ...changed } = differing(training, defaults) as Record<string, unknown>;
+  const gc = training.gradient_checkpointing && offload ? 'offload' : training.gradient_checkpointing;
+  return { gradient_checkpointing: gc, ...changed };
 }
 
 function withoutDir({ dir: _d, ...rest }: TrainingPlan['output']) {
@@ -204,7 +201,7 @@ function section<T extends object>(key: string, value: Partial<T>): Record<strin
 
 /**
  * The LoRA Lens YAML of a plan from `dialect`. `lost` is the normaliser's list; the conversion adds what our
- * dialect cannot say (8-bit base, CPU offload, sharding, Hub datasets). Only values that differ from our dialect's
+ * dialect cannot say (8-bit base, sharding, Hub datasets). Only values that differ from our dialect's
  * defaults are written, paths relative to the file's folder (beside the original config).
  */
 export function planToLoraLensYaml(plan: TrainingPlan, lost: LostKey[], dialect: DialectName = 'axolotl'): string {
