@@ -43,8 +43,8 @@ test('axolotl: roles_to_train and train_on_eos of a chat_template dataset reach 
   assert.equal('roles_to_train' in alpaca.data || 'train_on_eos' in alpaca.data, false);
   // convert: our dialect has no key for it, so the header lists it and the file stays valid.
   const converted = planToLoraLensYaml(plan!, lost, 'axolotl');
-  assert.match(converted, /#   - data\.roles_to_train: \["user","assistant"\]: the tool's chat masking/);
-  assert.match(converted, /#   - data\.train_on_eos: "last"/);
+  assert.match(converted, /# {3}- data\.roles_to_train: \["user","assistant"\]: the tool's chat masking/);
+  assert.match(converted, /# {3}- data\.train_on_eos: "last"/);
   assert.doesNotMatch(converted, /^\s+(roles_to_train|train_on_eos):/m);
   assert.deepEqual(
     doValidation(parseConfigDocument(converted)).filter((d) => d.severity === 1),
