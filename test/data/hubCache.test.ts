@@ -281,4 +281,15 @@ test('a cached Hub dataset gets the data-safety findings, its rows placed by ind
     field: 'messages[1].content',
     kind: 'github-token',
   });
+
+  // A CSV file: the header is no row, a quoted field spans two lines, a blank line is no row.
+  const token = plantedSecrets(seeded(5))['github-token']!;
+  snapshot('someone/leakycsv', {
+    'train.csv': `prompt,completion\n"What is 1+1?","2"\n"A question\nspanning lines","yes"\n\nWhy does this fail?,${token}\n`,
+  });
+  const csv = await inspectHubDataset('hf://datasets/someone/leakycsv', { format: 'instruction' }, env);
+  assert.deepEqual(
+    csv.safety!.secrets.first.map((h) => ({ index: h.index, line: h.line })),
+    [{ index: 2, line: undefined }],
+  );
 });

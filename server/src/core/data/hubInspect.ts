@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { relative } from 'node:path';
 import { isHubDatasetRef } from '../plan/hubDataset';
+import { CsvParser } from './csv';
 import { findCachedHubDataset, slicedRows } from './hubCache';
 import { DEFAULT_MAX_MS, dataFileKind, inspectDataset, type InspectOptions } from './inspect';
 import { parquetRowsOf } from './parquetRows';
@@ -74,26 +75,17 @@ export async function inspectHubDataset(
 }
 
 /**
- * The safety hits of a JSON-lines file placed by row index (as the trainer's reader counts rows: blank lines are none)
- * instead of line: the preview opens a Hub dataset's row by index, having no file line to map (preview.py).
+ * The safety hits of a JSON-lines or CSV file placed by row index (as the trainer's readers count rows: blank lines
+ * and the CSV header are none) instead of line: the preview opens a Hub dataset's row by index, having no file line
+ * to map (preview.py).
  */
 async function withRowIndexes(file: string, facts: DatasetFacts): Promise<DatasetFacts> {
   const safety = facts.safety;
-  if (!safety || facts.kind !== 'jsonl') return facts;
+  if (!safety || (facts.kind !== 'jsonl' && facts.kind !== 'csv')) return facts;
   const counts = [safety.injection, safety.secrets, safety.personal];
-  const lines = counts.flatMap((c) => c.first.map((hit) => hit.line ?? 0));
-  const last = Math.max(0, ...lines);
+  const last = Math.max(0, ...counts.flatMap((c) => c.first.map((hit) => hit.line ?? 0)));
   if (last === 0) return facts;
-  const indexes = new Map<number, number>();
-  let line = 0;
-  let rows = 0;
-  const reader = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const text of reader) {
-    if (++line > last) break;
-    if (text.trim() === '') continue;
-    indexes.set(line, rows++);
-  }
-  reader.close();
+  const indexes = facts.kind === 'csv' ? await csvLineIndexes(file, last) : await jsonLineIndexes(file, last);
   const placed = (count: SafetyCount): SafetyCount => ({
     ...count,
     first: count.first.map(({ line: at, ...hit }) =>
@@ -109,6 +101,38 @@ async function withRowIndexes(file: string, facts: DatasetFacts): Promise<Datase
       personal: placed(safety.personal),
     },
   };
+}
+
+/** Each row's 1-based line up to `last` → its row index, in a JSON-lines file. */
+async function jsonLineIndexes(file: string, last: number): Promise<Map<number, number>> {
+  const indexes = new Map<number, number>();
+  let line = 0;
+  const reader = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  for await (const text of reader) {
+    if (++line > last) break;
+    if (text.trim() !== '') indexes.set(line, indexes.size);
+  }
+  reader.close();
+  return indexes;
+}
+
+/** Each record's first line up to `last` → its row index, in a CSV file (quoted fields may span lines). */
+async function csvLineIndexes(file: string, last: number): Promise<Map<number, number>> {
+  const indexes = new Map<number, number>();
+  let header = true;
+  let done = false;
+  const parser = new CsvParser((record) => {
+    if (record.line > last) done = true;
+    if (done) return;
+    if (header) header = false;
+    else if (!(record.fields.length === 1 && record.fields[0]!.trim() === '')) indexes.set(record.line, indexes.size);
+  });
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 256 * 1024 })) {
+    parser.write(chunk as string);
+    if (done) break;
+  }
+  if (!done) parser.end();
+  return indexes;
 }
 
 /**
