@@ -70,6 +70,25 @@ export class LspTestClient {
     });
   }
 
+  /**
+   * The first diagnostics for `uri` that satisfy `accept`, already published or still to come (a re-validation after
+   * a background inspection publishes the same version again), or a rejection after `timeoutMs`.
+   */
+  async diagnosticsWhere(
+    uri: string,
+    accept: (p: PublishDiagnosticsParams) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<PublishDiagnosticsParams> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.published.find((p) => p.uri === uri && accept(p));
+      if (found) return found;
+      if (Date.now() > deadline)
+        throw new Error(`no accepted diagnostics for ${uri} within ${timeoutMs} ms\n${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   open(uri: string, text: string, languageId = 'yaml', version = 1): Promise<void> {
     return this.connection.sendNotification('textDocument/didOpen', {
       textDocument: { uri, languageId, version, text },
