@@ -234,6 +234,21 @@ def lora_kernel_part(dev: torch.device, tiny: bool) -> dict[str, Any]:
                 1e6 * timed(lambda: torch.autograd.grad(layer(x), (x, layer.lora_A), g), reps),  # noqa: B023
                 1,
             )
+        if name == "up_proj" and not tiny:  # wider output tiles: mode one repeats r/BLOCK_N of the work, half as much
+            from lora_lens_trainer.kernels import lora_fused
+
+            os.environ[lora_fused.TILES_ENV] = "128,256,64,8,3"
+            try:
+                for mode in ("one", "two"):
+                    layer.fused_base = mode
+                    row[f"{mode}_fwd_bwd_us_tiles_128x256"] = round(
+                        1e6 * timed(lambda: torch.autograd.grad(layer(x), (x, layer.lora_A), g), reps),  # noqa: B023
+                        1,
+                    )
+            except Exception as error:  # a tile that does not fit the GPU's shared memory is a result too
+                row["tiles_128x256_error"] = f"{type(error).__name__}: {error}"[:200]
+            finally:
+                os.environ.pop(lora_fused.TILES_ENV, None)
         layer.fused_base = None
         for mode in ("one", "two"):
             row[f"speedup_{mode}_fwd_bwd"] = round(row["eager_fwd_bwd_us"] / row[f"{mode}_fwd_bwd_us"], 3)
@@ -721,6 +736,14 @@ def summary(result: dict[str, Any]) -> None:
                 f"{'within' if r['partial_within_3pct'] else 'OUTSIDE'} ±3%)")  # fmt: skip
         if "profile" in r:
             log(f"  profile bs {r['bs']} k {r['checkpointed']} fused '{r['fused_kernels']}': {r['profile']['shares']}")
+        if r.get("offload") and "tok_s" in r:
+            log(f"  activation offload bs {r['bs']} k {r['checkpointed']}: {r['tok_s']} tok/s, peak {r['peak_alloc_gib']} "
+                f"GiB (estimate {r.get('estimate_peak_alloc_gib')}), prefetch hits {r.get('offload_prefetch_hits')}")  # fmt: skip
+    kernel = result.get("lora_kernel", {})
+    for name, r in kernel.items() if isinstance(kernel, dict) else []:
+        if isinstance(r, dict) and "speedup_one_fwd_bwd" in r:
+            log(f"  fused LoRA {name}: fwd+bwd {r['eager_fwd_bwd_us']} us eager, {r['one_fwd_bwd_us']} one launch "
+                f"({r['speedup_one_fwd_bwd']}x), {r['two_fwd_bwd_us']} two ({r['speedup_two_fwd_bwd']}x)")  # fmt: skip
     curves = result.get("loss_curves", {})
     if isinstance(curves, dict) and "within_noise" in curves:
         log(f"  loss curves: fused vs unfused {curves['fused_vs_unfused']} against noise "
