@@ -235,17 +235,24 @@ test('not cached: the estimate appears and says what it assumed and how to fetch
   assert.match(said, /Fetch it with `huggingface-cli download --repo-type dataset someone\/later`/);
   assert.equal(absent.pendingDatasets.length, 0, 'an absent dataset is not inspected again on every pass');
   // The download lands: the cached facts are stale, and the next inspection reads the rows.
-  const snap = snapshot('someone/later', {
-    'train.jsonl': Array.from({ length: 8 }, (_, i) => JSON.stringify(chatRow(i))).join('\n') + '\n',
-  });
+  const shard = (from: number) =>
+    Array.from({ length: 8 }, (_, i) => JSON.stringify(chatRow(from + i))).join('\n') + '\n';
+  const snap = snapshot('someone/later', { 'data/train-00000-of-00002.jsonl': shard(0) });
   utimesSync(snap, new Date(), new Date(Date.now() + 1000));
-  const stale = analyze();
-  assert.equal(stale.pendingDatasets.length, 1);
-  await inspector.inspect(stale.pendingDatasets[0]!.path, stale.pendingDatasets[0]!.options);
-  const read = analyze();
+  const reinspect = async () => {
+    const stale = analyze();
+    assert.equal(stale.pendingDatasets.length, 1);
+    await inspector.inspect(stale.pendingDatasets[0]!.path, stale.pendingDatasets[0]!.options);
+    return analyze();
+  };
+  const read = await reinspect();
   assert.equal(read.dataset!.rows, 8);
   assert.equal(read.dataset!.hub!.cached, true);
   assert.deepEqual(assumptionsOf(read), []);
+  // A second shard lands in data/ (the snapshot's own folder unchanged): seen too.
+  writeFileSync(join(snap, 'data', 'train-00001-of-00002.jsonl'), shard(8));
+  utimesSync(join(snap, 'data'), new Date(), new Date(Date.now() + 2000));
+  assert.equal((await reinspect()).dataset!.rows, 16);
 });
 
 test('a cached Hub dataset gets the data-safety findings, its rows placed by index for the preview', async () => {

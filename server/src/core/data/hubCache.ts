@@ -102,7 +102,11 @@ export function hubCacheStamp(ref: string, env: NodeJS.ProcessEnv = process.env)
   const snapshot = snapshotOf(repoDir, parsed.options.revision);
   if (!snapshot) return `absent:${hubCacheDir(env)}`;
   try {
-    return `${snapshot.dir}:${statSync(snapshot.dir).mtimeMs}`;
+    // The snapshot's folder and its first-level folders (data/, a subset's): a download adds its files there.
+    const folders = readdirSync(snapshot.dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+      .map((entry) => `${entry.name}:${statSync(join(snapshot.dir, entry.name)).mtimeMs}`);
+    return [snapshot.dir, statSync(snapshot.dir).mtimeMs, ...folders].join('|');
   } catch {
     return `absent:${snapshot.dir}`;
   }
