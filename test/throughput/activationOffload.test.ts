@@ -82,7 +82,9 @@ test('the PCIe time: hidden behind a 7B step on an H100, exposed where the link 
   const withOffload = estimateThroughput(qwen7b, plan, h100)!;
   assert.equal(withOffload.stepSeconds, plain.stepSeconds);
   assert.ok(
-    withOffload.notes.some((n) => /activation offload: 1\.5\d GB .*PCIe Gen5 x16.*hidden by the compute/.test(n)),
+    withOffload.notes.some((n) =>
+      /activation offload: 1\.5\d GB .* micro-batch of 8192 tokens over PCIe Gen5 x16.*hidden by the compute/.test(n),
+    ),
   );
   // The same transfer against a step 100 times shorter: each direction pays what its pass does not cover.
   const short = offloadTransfer(qwen7b, plan, h100, plain.stepSeconds / 100)!;

@@ -36,6 +36,8 @@ export const FORWARD_SHARE = 0.25;
 export interface OffloadTransfer {
   /** Layer inputs copied out and back per micro-batch, each direction. */
   bytesPerMicroBatch: number;
+  /** Rows × tokens of the micro-batch timed (the time model's padded length, not max_length). */
+  tokensPerMicroBatch: number;
   /** Seconds of one direction's copies per micro-batch on the host link. */
   secondsEachWay: number;
   /** Step seconds the compute does not hide (both directions, all micro-batches). */
@@ -58,7 +60,14 @@ export function offloadTransfer(
   const perMicro = computeSeconds / micro;
   const exposed =
     micro * (Math.max(0, each - FORWARD_SHARE * perMicro) + Math.max(0, each - (1 - FORWARD_SHARE) * perMicro));
-  return { bytesPerMicroBatch: bytes, secondsEachWay: each, exposedSeconds: exposed, link };
+  const tokens = plan.training.per_device_train_batch_size * plan.data.max_length;
+  return {
+    bytesPerMicroBatch: bytes,
+    tokensPerMicroBatch: tokens,
+    secondsEachWay: each,
+    exposedSeconds: exposed,
+    link,
+  };
 }
 
 export function offloadNote(t: OffloadTransfer): string {
@@ -68,5 +77,5 @@ export function offloadNote(t: OffloadTransfer): string {
     t.exposedSeconds > 0
       ? `${t.exposedSeconds.toFixed(2)} s a step not hidden by the compute`
       : 'hidden by the compute';
-  return `activation offload: ${gb} GB of layer inputs out and back per micro-batch over ${t.link.name} (≈ ${ms} ms each way, ${hidden}; not yet measured)`;
+  return `activation offload: ${gb} GB of layer inputs out and back per micro-batch of ${t.tokensPerMicroBatch} tokens over ${t.link.name} (≈ ${ms} ms each way, ${hidden}; not yet measured)`;
 }
