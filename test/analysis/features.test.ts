@@ -40,13 +40,13 @@ test('enum keys complete with a choice snippet', () => {
   );
   assert.equal(
     (complete('training:\n  |').find((i) => i.label === 'gradient_checkpointing')!.textEdit as TextEdit).newText,
-    'gradient_checkpointing: ${1|true,false,auto|}',
+    'gradient_checkpointing: ${1|true,false,auto,offload|}',
   );
 });
 
 test('values: enums, booleans, examples', () => {
   assert.deepEqual(labels(complete('method: |')), ['lora', 'qlora', 'full']); // advised order (completion.test.ts)
-  assert.deepEqual(labels(complete('training:\n  gradient_checkpointing: |')), ['true', 'false', 'auto']);
+  assert.deepEqual(labels(complete('training:\n  gradient_checkpointing: |')), ['true', 'false', 'auto', 'offload']);
   assert.deepEqual(labels(complete('lora:\n  target_modules: |')), ['all-linear']);
   const lr = labels(complete('training:\n  learning_rate: |'));
   assert.deepEqual(lr, ['0.0002', '0.0001', '0.00002']);

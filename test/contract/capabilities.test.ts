@@ -83,11 +83,19 @@ test('refusalsFor applies every refusal of the file whose conditions the plan me
     '/p/c.finetune.yaml',
   );
   assert.ok(plan);
+  // fsdp-offload-without-fsdp wants what the fsdp refusals exclude (distributed none or ddp): a second plan meets it.
+  const { plan: ddpOffload } = buildPlan(
+    'model: x\nmethod: lora\nhardware: {num_gpus: 2, distributed: ddp, fsdp: {offload_params: true}}\ndata: {train: a.jsonl}\n',
+    '/p/c.finetune.yaml',
+  );
+  assert.ok(ddpOffload);
   assert.deepEqual(
-    refusalsFor(plan)
-      .map((r) => r.id)
-      .sort(),
+    [...refusalsFor(plan), ...refusalsFor(ddpOffload)].map((r) => r.id).sort(),
     TRAINER_CAPABILITIES.refusals.map((r) => r.id).sort(),
+  );
+  assert.deepEqual(
+    refusalsFor(ddpOffload).map((r) => r.id),
+    ['fsdp-offload-without-fsdp'],
   );
   const { plan: full } = buildPlan('model: x\nmethod: full\ndata: {train: a.jsonl}\n', '/p/c.finetune.yaml');
   assert.deepEqual(refusalsFor(full!), []);
