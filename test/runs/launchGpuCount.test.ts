@@ -2,12 +2,12 @@
 // machine has GPUs, are refused before anything is written, with the fix; `lora-lens run` says so and exits.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { analyzeConfig } from '../../server/src/core/analysis/analyze';
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import { toTrainingPlan } from '../../server/src/core/plan/normalize';
-import { isRefusal, newRunLayout, planLaunch, type LaunchInput } from '../../server/src/runs';
+import { isRefusal, newRunLayout, planLaunch, TORCHRUN_BOOTSTRAP, type LaunchInput } from '../../server/src/runs';
 import { visibleGpuCount } from '../../server/src/runs/gpuDetect';
 import { ExitCode } from '../../server/src/cli/io';
 import { runCli } from '../helpers/cli';
@@ -36,19 +36,31 @@ function launchInput(dir: string, hardware: string, extra: Partial<LaunchInput> 
   };
 }
 
-test('ddp or fsdp with num_gpus 1 is refused with both fixes; none, or one GPU on each of two machines, starts', () => {
+test('ddp, or fsdp without offload, with num_gpus 1 is refused with the fixes; none, or one GPU on each of two machines, starts', () => {
   const dir = tempDir('lora-lens-world-');
-  for (const [strategy, verb] of [
-    ['fsdp', 'shard'],
-    ['ddp', 'average'],
+  for (const [hardware, message] of [
+    [
+      '  distributed: ddp\n',
+      'hardware.distributed is ddp but hardware.num_gpus is 1: one process has nothing to average, and the bundled trainer would train it as distributed: none. Set hardware.num_gpus to the GPUs to train on (2 or more), or hardware.distributed: none',
+    ],
+    [
+      '  distributed: fsdp\n',
+      'hardware.distributed is fsdp but hardware.num_gpus is 1 without hardware.fsdp.offload_params: one process has nothing to shard, so FSDP would only add its copies. Set hardware.num_gpus to the GPUs to train on (2 or more), hardware.fsdp.offload_params: true to keep the parameters, gradients and optimizer states in CPU memory (a model larger than the GPU, at a slower step), or hardware.distributed: none',
+    ],
+    [
+      '  distributed: fsdp\n  fsdp:\n    offload_params: false\n',
+      /^hardware\.distributed is fsdp but .* without hardware\.fsdp\.offload_params/,
+    ],
+    [
+      '  distributed: ddp\n  fsdp:\n    offload_params: true\n',
+      /^hardware\.distributed is ddp but .* nothing to average/,
+    ],
   ] as const) {
-    const refused = planLaunch(launchInput(dir, `hardware:\n  num_gpus: 1\n  distributed: ${strategy}\n`));
-    assert.ok(isRefusal(refused), strategy);
+    const refused = planLaunch(launchInput(dir, `hardware:\n  num_gpus: 1\n${hardware}`));
+    assert.ok(isRefusal(refused), hardware);
     assert.equal(refused.reason, 'config');
-    assert.equal(
-      refused.message,
-      `hardware.distributed is ${strategy} but hardware.num_gpus is 1: one process has nothing to ${verb}, and the bundled trainer would train it as distributed: none. Set hardware.num_gpus to the GPUs to train on (2 or more), or hardware.distributed: none`,
-    );
+    if (typeof message === 'string') assert.equal(refused.message, message);
+    else assert.match(refused.message, message);
   }
   assert.ok(!isRefusal(planLaunch(launchInput(dir, 'hardware:\n  num_gpus: 1\n  distributed: none\n'))));
   const twoHosts = planLaunch(
@@ -58,6 +70,41 @@ test('ddp or fsdp with num_gpus 1 is refused with both fixes; none, or one GPU o
   );
   assert.ok(!isRefusal(twoHosts), isRefusal(twoHosts) ? twoHosts.message : '');
   assert.deepEqual(readdirSync(dir).sort(), ['d.finetune.yaml'], 'a refusal writes nothing');
+});
+
+test('fsdp with offload_params on one GPU starts torchrun --standalone --nproc_per_node 1, for a new run and its resume', () => {
+  const dir = tempDir('lora-lens-world-');
+  const hardware = 'hardware:\n  num_gpus: 1\n  distributed: fsdp\n  fsdp:\n    offload_params: true\n';
+  for (const machineGpus of [null, 0, 1]) {
+    const spec = planLaunch(launchInput(dir, hardware, { machineGpus }));
+    assert.ok(!isRefusal(spec), isRefusal(spec) ? spec.message : '');
+    assert.match(spec.description, /^torchrun --nproc_per_node 1 /);
+    if (spec.process.kind !== 'trainer') return assert.fail('our trainer');
+    assert.deepEqual(spec.process.args.slice(0, 7), [
+      '-c',
+      TORCHRUN_BOOTSTRAP,
+      '--standalone',
+      '--nproc_per_node',
+      '1',
+      '--no_python',
+      spec.process.command,
+    ]);
+  }
+  assert.deepEqual(newRunLayout({ num_gpus: 1, distributed: 'fsdp', fsdp: { offload_params: true } }), {
+    nprocPerNode: 1,
+  });
+  // A resume reads the layout from the folder's plan.json: the same one-rank torchrun, so its FSDP checkpoint loads.
+  const input = launchInput(dir, hardware);
+  const runDir = join(dir, 'stopped');
+  mkdirSync(runDir);
+  if (input.target.kind !== 'new') return assert.fail('a new run');
+  writeFileSync(join(runDir, 'plan.json'), JSON.stringify(input.target.plan));
+  writeFileSync(join(runDir, 'events.jsonl'), '');
+  const resumed = planLaunch({ ...input, target: { kind: 'resume', runDir } });
+  assert.ok(!isRefusal(resumed), isRefusal(resumed) ? resumed.message : '');
+  if (resumed.process.kind !== 'trainer') return assert.fail('our trainer');
+  assert.deepEqual(resumed.process.args.slice(2, 5), ['--standalone', '--nproc_per_node', '1']);
+  assert.ok(resumed.process.args.includes('--resume'));
 });
 
 test('more GPUs than the machine has is refused when the count is known; unknown, or enough, starts torchrun', () => {

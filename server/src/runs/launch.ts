@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { TrainingPlan } from '../core/plan/types';
-import { oneProcessMessage } from '../core/plan/oneProcess';
+import { offloadsOnOneGpu, oneProcessMessage } from '../core/plan/oneProcess';
 import { offlineModelProblem, withModelDownload } from './modelDownload';
 import { buildTrainerArgs, buildTrainerEnv, newRunDir, type TorchrunLayout, type TrainerInvocation } from './args';
 import {
@@ -149,15 +149,16 @@ export function trainerLaunch(
 
 /**
  * How many processes our trainer runs as: one, or `hardware.num_gpus` per machine through torchrun with DDP or FSDP
- * (the trainer reads which from the plan). A sentence when the plan asks for several GPUs in a way it cannot run.
+ * (the trainer reads which from the plan). FSDP with CPU offload on one GPU is torchrun too, with one process: the
+ * trainer wraps only a process torchrun started. A sentence when the plan asks for several GPUs in a way it cannot run.
  */
 export function trainerLayout(
-  hardware: Pick<TrainingPlan['hardware'], 'num_gpus' | 'distributed'>,
+  hardware: Pick<TrainingPlan['hardware'], 'num_gpus' | 'distributed' | 'fsdp'>,
   nodes?: LaunchInput['nodes'],
 ): TorchrunLayout | null | string {
   const gpus = Math.max(1, Math.floor(hardware.num_gpus));
   const several = gpus > 1 || (nodes?.nnodes ?? 1) > 1;
-  if (!several) return null;
+  if (!several) return offloadsOnOneGpu(hardware) ? { nprocPerNode: 1 } : null;
   if (hardware.distributed === 'none') {
     return `hardware.num_gpus is ${gpus} but hardware.distributed is none: set hardware.distributed: ddp (each GPU holds the whole model) or fsdp (parameters, gradients and optimizer states sharded over the GPUs), or num_gpus: 1`;
   }
@@ -174,15 +175,15 @@ export function trainerLayout(
 
 /**
  * A new run's layout, with the checks a resume does not repeat (its folder keeps the layout it started with): a
- * sharding strategy with one process, and more processes on this machine than it has GPUs.
+ * sharding strategy with one process (but FSDP with CPU offload), and more processes on this machine than it has GPUs.
  */
 export function newRunLayout(
-  hardware: Pick<TrainingPlan['hardware'], 'num_gpus' | 'distributed'>,
+  hardware: Pick<TrainingPlan['hardware'], 'num_gpus' | 'distributed' | 'fsdp'>,
   nodes?: LaunchInput['nodes'],
   machineGpus?: number | null,
 ): TorchrunLayout | null | string {
   const gpus = Math.max(1, Math.floor(hardware.num_gpus));
-  const oneProcess = gpus === 1 && (nodes?.nnodes ?? 1) <= 1;
+  const oneProcess = gpus === 1 && (nodes?.nnodes ?? 1) <= 1 && !offloadsOnOneGpu(hardware);
   if (oneProcess && (hardware.distributed === 'ddp' || hardware.distributed === 'fsdp')) {
     return oneProcessMessage(hardware.distributed);
   }

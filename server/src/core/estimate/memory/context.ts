@@ -4,6 +4,7 @@
  */
 import { linearModules, selectTargets } from '../../models/params';
 import { checkpointedLayers } from '../../plan/checkpointing';
+import { offloadsOnOneGpu } from '../../plan/oneProcess';
 import type { ModelSpec } from '../../models/types';
 import type { Engine, ShardingPlan, TrainingPlan } from '../../plan/types';
 import { activationBytesPerToken, type PerToken, type Regime } from './activations';
@@ -167,8 +168,9 @@ export interface EstimateContext {
   largest: number;
   /** Every trainable parameter's gradient, per GPU (plus DDP's bucket copy). */
   gradAll: number;
+  /** Saved tensors offloaded to CPU memory: the ck checkpointed layers' inputs (every layer's tensors when ck is 0). */
   offload: boolean;
-  /** Layers whose saved tensors are on the GPU. */
+  /** Layers whose saved tensors are on the GPU (with offload: of the checkpointed ones, or of all when ck is 0). */
   onGpu: number;
   accumulation: number;
   kept: Term | null;
@@ -199,13 +201,16 @@ export function estimateContext(
   });
   const sh = shardingOf(plan);
   const nGpu = Math.max(1, plan.hardware.num_gpus);
-  const dist = nGpu > 1 ? plan.hardware.distributed : 'none';
+  // FSDP with CPU offload on one GPU is wrapped all the same (one rank): its root stays gathered like on several.
+  const dist = nGpu > 1 || offloadsOnOneGpu(plan.hardware) ? plan.hardware.distributed : 'none';
   // DDP's buckets copy the gradients, unless they are views into the buckets (our trainer: gradient_as_bucket_view).
   const bucketCopy = dist === 'ddp' && engine !== 'lora-lens' ? st.trainable * st.gradBytes : 0;
   const gradAll = (st.trainable * st.gradBytes) / sh.g + bucketCopy;
-  const offload = plan.training.activation_offloading === true;
   const k = checkpointedLayers(plan, model.numLayers);
-  const ck = offload && k > 0 ? model.numLayers : k;
+  // The bundled trainer offloads the inputs of the k checkpointed layers (offload.py), so nothing without
+  // checkpointing; transformers' engines (axolotl's activation offloading) move every layer's saved tensors.
+  const offload = plan.training.activation_offloading === true && (k > 0 || engine !== 'lora-lens');
+  const ck = k;
   const accumulation = Math.max(1, Math.floor(plan.training.gradient_accumulation_steps));
   return {
     model,
@@ -215,7 +220,6 @@ export function estimateContext(
     st,
     regime,
     full,
-    // Offloading moves whole layers' saved tensors: modelled with checkpointing of all layers or none.
     gc: ck === model.numLayers,
     ck,
     mixed: full && regime.matmul === 2 && regime.stream === 4,
@@ -232,7 +236,7 @@ export function estimateContext(
     largest: Math.max(...linearModules(model).map((m) => m.inFeatures * m.outFeatures)),
     gradAll,
     offload,
-    onGpu: offload ? Math.min(model.numLayers, OFFLOAD_RESIDENT_LAYERS) : model.numLayers,
+    onGpu: offload ? Math.min(ck > 0 ? ck : model.numLayers, OFFLOAD_RESIDENT_LAYERS) : model.numLayers,
     accumulation,
     kept: keptGradients(accumulation, gradAll),
   };

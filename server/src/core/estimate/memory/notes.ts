@@ -4,6 +4,7 @@ import type { Distributed, ShardingPlan, TrainingPlan } from '../../plan/types';
 import { int8Base, shardingPlanOf, type EstimateContext } from './context';
 import { preferenceNote } from './preference';
 import { peftMoeLoraParameters } from '../../models/peftMoe';
+import { offloadsOnOneGpu } from '../../plan/oneProcess';
 
 const DISTRIBUTED_NAMES: Record<TrainingPlan['hardware']['distributed'], string> = {
   none: 'one process',
@@ -91,7 +92,7 @@ function setupNotes(ctx: EstimateContext, gpu: GpuSpec | null): string[] {
   if (dist === 'deepspeed_zero2' || dist === 'deepspeed_zero3')
     notes.push('DeepSpeed communication buckets (set in its JSON) come on top.');
   const named = plan.hardware.distributed;
-  if (nGpu <= 1 && named !== 'none') {
+  if (nGpu <= 1 && named !== 'none' && !offloadsOnOneGpu(plan.hardware)) {
     notes.push(
       `The config runs under ${DISTRIBUTED_NAMES[named]}: this is the single-GPU, unsharded figure (the GPU count is the launcher's; on N GPUs ${shardedShare(plan)}).`,
     );
