@@ -223,10 +223,10 @@ async function readParquet(
       maxBytes,
       deadline,
     );
-  } catch {
-    // No metadata hyparquet can read: the footer's num_rows, else nothing.
+  } catch (error) {
+    // No metadata hyparquet can read: the footer's num_rows, else nothing (and hyparquet's reason).
     const rows = await parquetRowCount(path);
-    if (rows === undefined) return { skipped: 'its Parquet footer could not be read' };
+    if (rows === undefined) return { skipped: `its Parquet footer could not be read (${(error as Error).message})` };
     return {
       rows,
       scannedRows: 0,

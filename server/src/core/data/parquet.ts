@@ -44,8 +44,36 @@ export function readNumRows(buffer: Buffer): number | undefined {
   }
 }
 
+/** What a column chunk's page headers declare: the values of its pages in all and its largest uncompressed page. */
+export interface DeclaredPages {
+  values: number;
+  largestPage: number;
+}
+
+/**
+ * Walks a column chunk's page headers (PageHeader: 2 uncompressed_page_size, 3 compressed_page_size, and num_values,
+ * field 1 of the data page, dictionary page or data page v2 header: 5, 7, 8) without decoding a page, so what a
+ * decoder would allocate is known before it does. Stops at the first header it cannot read; the decoder reports that.
+ */
+export function declaredPages(chunk: Uint8Array): DeclaredPages {
+  const reader = new CompactReader(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  const declared = { values: 0, largestPage: 0 };
+  try {
+    while (reader.pos < chunk.byteLength - 1) {
+      const header = reader.pageHeader();
+      declared.values += header.values;
+      declared.largestPage = Math.max(declared.largestPage, header.uncompressed);
+      if (header.compressed < 0) break;
+      reader.pos += header.compressed;
+    }
+  } catch {
+    // A header cut short or malformed: what was walked stands.
+  }
+  return declared;
+}
+
 class CompactReader {
-  private pos = 0;
+  pos = 0;
   constructor(private readonly buf: Buffer) {}
 
   byte(): number {
@@ -72,6 +100,36 @@ class CompactReader {
 
   zigzag(): number {
     return Number(this.zigzagBig());
+  }
+
+  /** A PageHeader's sizes and its values (the num_values of whichever page header it holds). */
+  pageHeader(): { uncompressed: number; compressed: number; values: number } {
+    const page = { uncompressed: 0, compressed: 0, values: 0 };
+    let fieldId = 0;
+    for (;;) {
+      const header = this.byte();
+      if (header === 0) return page;
+      const type = header & 0x0f;
+      fieldId = header >> 4 ? fieldId + (header >> 4) : this.zigzag();
+      if (type === 5 && (fieldId === 2 || fieldId === 3))
+        page[fieldId === 2 ? 'uncompressed' : 'compressed'] = this.zigzag();
+      else if (type === 12 && (fieldId === 5 || fieldId === 7 || fieldId === 8)) page.values += this.numValues();
+      else this.skip(type);
+    }
+  }
+
+  /** Field 1 (i32 num_values) of a data, dictionary or v2 page header, the struct skipped to its end. */
+  private numValues(): number {
+    let values = 0;
+    let fieldId = 0;
+    for (;;) {
+      const header = this.byte();
+      if (header === 0) return values;
+      const type = header & 0x0f;
+      fieldId = header >> 4 ? fieldId + (header >> 4) : this.zigzag();
+      if (fieldId === 1 && type === 5) values = this.zigzag();
+      else this.skip(type);
+    }
   }
 
   /** Skips a value of a compact-protocol type. */

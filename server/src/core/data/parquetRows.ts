@@ -4,7 +4,9 @@
  * statistics and the data rules see Parquet rows (most Hub datasets are Parquet) as they see JSON lines. A page
  * hyparquet cannot decode (another codec, a corrupt page) ends the read with `error`; the metadata's count stands.
  */
-import { parquetRowCount } from './parquet';
+import { stat } from 'node:fs/promises';
+import type { AsyncBuffer, FileMetaData } from 'hyparquet';
+import { declaredPages, parquetRowCount } from './parquet';
 
 /** What was read: the file's row count from its metadata and how many rows were handed to `onRow`. */
 export interface ParquetReadResult {
@@ -23,6 +25,68 @@ export interface ParquetReadResult {
 const MAX_GROUP_ROWS = 100_000;
 /** Rows read from a decoded group even past the deadline, so a slow first decode still yields a length sample. */
 const MIN_ROWS = 2_000;
+/** Footer metadata larger than this is not read (a 2 GiB file may declare 2 GiB of it, which hyparquet would load). */
+const MAX_METADATA = 16 * 1024 * 1024;
+/**
+ * The most values a column chunk's pages may declare. hyparquet allocates a page's arrays from its header before
+ * reading it: a 100-byte file declaring 2^31 values in one run-length page ran the process out of memory (a fatal
+ * V8 error, not an exception), 2 x 10^8 blocked it 8 s at 1.6 GB.
+ */
+const MAX_CHUNK_VALUES = 16 * 1024 * 1024;
+/** The largest uncompressed page decoded: the decoder allocates it whole from the header's word. */
+const MAX_PAGE_BYTES = 256 * 1024 * 1024;
+
+const mib = (n: number) => (n < 1048576 ? `${n} bytes` : `${Math.round(n / 1048576)} MiB`);
+
+/**
+ * The file as hyparquet reads it, refusing what the file declares but should not be loaded: footer metadata over
+ * MAX_METADATA, and, once `metadata` is set, a column chunk whose page headers declare more values or a bigger page
+ * than the bounds (checked on the chunk's bytes before hyparquet decodes them). A refusal rejects the read with why.
+ */
+async function boundedFile(path: string): Promise<AsyncBuffer & { metadata?: FileMetaData }> {
+  const info = await stat(path);
+  // A FIFO or a device would block the read forever (hyparquet opens it after a 0-byte stat).
+  if (!info.isFile()) throw new Error('it is not a regular file');
+  const { asyncBufferFromFile } = await import('hyparquet');
+  const file = await asyncBufferFromFile(path);
+  const bounded: AsyncBuffer & { metadata?: FileMetaData } = {
+    byteLength: file.byteLength,
+    async slice(start: number, end?: number) {
+      const length = (end ?? file.byteLength) - start;
+      // Before the metadata, the one long read is the metadata's (hyparquet asks for it up to the footer's 8 bytes).
+      if (!bounded.metadata && length > MAX_METADATA) {
+        const declared = file.byteLength - 8 - start;
+        throw new Error(`its footer declares ${mib(declared)} of metadata, over the ${mib(MAX_METADATA)} read here`);
+      }
+      const bytes = await file.slice(start, end);
+      if (bounded.metadata) checkChunks(bounded.metadata, start, new Uint8Array(bytes));
+      return bytes;
+    },
+  };
+  return bounded;
+}
+
+/** Throws where a column chunk inside the bytes read (from `start`) declares more than is decoded here. */
+function checkChunks(metadata: FileMetaData, start: number, bytes: Uint8Array): void {
+  for (const group of metadata.row_groups) {
+    for (const { meta_data: meta } of group.columns) {
+      if (!meta) continue;
+      const from = Number(meta.dictionary_page_offset || meta.data_page_offset) - start;
+      const to = from + Number(meta.total_compressed_size);
+      if (from < 0 || to > bytes.length) continue;
+      const pages = declaredPages(bytes.subarray(from, to));
+      const column = meta.path_in_schema.join('.');
+      if (pages.values > MAX_CHUNK_VALUES)
+        throw new Error(
+          `column ${column}'s pages declare ${pages.values.toLocaleString('en-US')} values, over the ${MAX_CHUNK_VALUES.toLocaleString('en-US')} decoded here`,
+        );
+      if (pages.largestPage > MAX_PAGE_BYTES)
+        throw new Error(
+          `column ${column} has a page of ${mib(pages.largestPage)}, over the ${mib(MAX_PAGE_BYTES)} decoded here`,
+        );
+    }
+  }
+}
 
 export async function readParquetRows(
   path: string,
@@ -31,9 +95,10 @@ export async function readParquetRows(
   deadline: number,
 ): Promise<ParquetReadResult> {
   // ESM-only package: a dynamic import keeps this CommonJS module loadable and defers the cost to first use.
-  const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } = await import('hyparquet');
-  const file = await asyncBufferFromFile(path);
+  const { parquetMetadataAsync, parquetReadObjects } = await import('hyparquet');
+  const file = await boundedFile(path);
   const metadata = await parquetMetadataAsync(file);
+  file.metadata = metadata;
   const result: ParquetReadResult = { rows: Number(metadata.num_rows), read: 0, bytes: 0 };
   let groupStart = 0;
   try {
@@ -44,7 +109,6 @@ export async function readParquetRows(
       // over the byte bound: a group is decoded whole, and one of gigabytes must not be, on the editor's time.
       if (result.read > 0 && (result.bytes + groupBytes > maxBytes || Date.now() > deadline)) break;
       if (groupBytes > maxBytes) {
-        const mib = (n: number) => (n < 1048576 ? `${n} bytes` : `${Math.round(n / 1048576)} MiB`);
         result.error = `a row group is ${mib(groupBytes)} compressed, over the ${mib(maxBytes)} read here`;
         break;
       }
@@ -71,9 +135,11 @@ export async function readParquetRows(
 /** The row count from the file's metadata (hyparquet), else from the footer's num_rows alone (parquet.ts). */
 export async function parquetRowsOf(path: string): Promise<number | undefined> {
   try {
-    const { asyncBufferFromFile, parquetMetadataAsync } = await import('hyparquet');
-    return Number((await parquetMetadataAsync(await asyncBufferFromFile(path))).num_rows);
+    const { parquetMetadataAsync } = await import('hyparquet');
+    return Number((await parquetMetadataAsync(await boundedFile(path))).num_rows);
   } catch {
+    // Not a regular file: parquetRowCount's open would wait for a writer forever.
+    if (!(await stat(path).catch(() => undefined))?.isFile()) return undefined;
     return parquetRowCount(path);
   }
 }
