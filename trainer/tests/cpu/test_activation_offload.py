@@ -83,3 +83,17 @@ def test_backward_takes_every_input_but_the_last_from_the_prefetch() -> None:
     assert loss == reference[0][0] and all(torch.equal(a, b) for a, b in zip(grads, reference[0][1]))
     undo()
     assert not any(_offloaded(layer) for layer in decoder_layers(model))
+
+
+def test_k_of_l_checkpointed_moves_exactly_the_k_inputs() -> None:
+    """auto's offload (issue 28): 2 of 4 layers checkpointed; handed every layer, offload.py takes only those 2."""
+    model = _model(2, offload=False)
+    offload, undo = offload_checkpoint_inputs(decoder_layers(model), CPU)
+    assert [_offloaded(layer) for layer in decoder_layers(model)] == [True, True, False, False]
+    reference = _steps(_model(2, offload=False), steps=1)
+    (loss, grads), *_ = _steps(model, steps=1)
+    # Two inputs of 2 rows x 19 tokens x hidden, fp32, out and back: the first from the prefetch of the second.
+    assert offload.bytes_offloaded == 2 * 2 * 19 * model.config.hidden_size * 4
+    assert (offload.hits, offload.misses) == (1, 1)
+    assert loss == reference[0][0] and all(torch.equal(a, b) for a, b in zip(grads, reference[0][1]))
+    undo()
