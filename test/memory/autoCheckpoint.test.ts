@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { catalogModel } from '../../server/src/core/models/catalog';
 import { measurementPlan, type Measurement } from '../../server/src/core/estimate/memory/calibration';
 import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
+import { estimateOffloadRam } from '../../server/src/core/estimate/memory/offloadRam';
 import { estimateThroughput } from '../../server/src/core/estimate/throughput/estimate';
 import {
   autoCheckpointLimit,
@@ -41,6 +42,11 @@ const row = (o: Partial<Measurement>): Measurement => ({
 const peak = (model: ModelSpec, plan: TrainingPlan, g: GpuSpec, k: number) =>
   estimateMemory(model, withCheckpointedLayers(plan, k), g, { engine: 'lora-lens' }).peakBytes;
 
+const offloadedPlan = (plan: TrainingPlan, k: number): TrainingPlan => {
+  const p = withCheckpointedLayers(plan, k);
+  return { ...p, training: { ...p.training, activation_offloading: true } };
+};
+
 const CASES: Array<{ model: string; row: Partial<Measurement> }> = [
   { model: 'Qwen/Qwen2-7B', row: { bs: 1 } },
   { model: 'Qwen/Qwen2-7B', row: { bs: 4 } },
@@ -70,11 +76,17 @@ for (const c of CASES)
       for (let k = 1; k < L; k++) assert.ok(peaks[k] <= peaks[k - 1], `k=${k}: ${peaks[k]} > ${peaks[k - 1]}`);
       const fewest = peaks.findIndex((p) => p <= limit);
       if (fewest < 0) {
-        assert.equal(choice.kind, 'no-fit');
-        assert.equal(choice.layers, L);
+        // No count fits on the GPU: the fewest layers whose offloaded inputs fit, else every layer (no-fit).
+        const offloaded = Array.from({ length: L }, (_, i) => i + 1).find(
+          (k) => estimateMemory(model, offloadedPlan(plan, k), g, { engine: 'lora-lens' }).peakBytes <= limit,
+        );
+        assert.equal(choice.kind, offloaded === undefined ? 'no-fit' : 'chosen');
+        assert.equal(choice.offload, offloaded !== undefined);
+        assert.equal(choice.layers, offloaded ?? L);
         return;
       }
       assert.equal(choice.kind, 'chosen');
+      assert.equal(choice.offload, false);
       assert.equal(choice.layers, fewest);
       assert.equal(choice.peakBytes, peaks[fewest]);
       if (choice.layers < L) assert.ok(choice.speedup !== null && choice.speedup > 1, `speedup ${choice.speedup}`);
@@ -182,4 +194,136 @@ test('gradient_checkpointing: true where auto fits faster gets an info with the 
   );
   assert.deepEqual(await findings('auto'), []);
   assert.deepEqual(await findings('false'), []); // 2,048 tokens: not long enough for the off-at-long-length finding
+});
+
+test('k of L offloaded: the GPU keeps 2 of the k checkpointed inputs, CPU memory all k (hand figures)', () => {
+  const model = catalogModel('Qwen/Qwen2-7B')!;
+  const plan = measurementPlan(row({ bs: 4 }), 'lora-lens');
+  const g = gpu('H100');
+  const input = 3584 * 2 * 4 * 2048; // one layer's bf16 input, 4 x 2048 tokens: 58,720,256 B
+  for (const [k, offGpu] of [
+    [1, 0],
+    [2, 0],
+    [10, 8 * 58_720_256],
+    [27, 25 * 58_720_256],
+  ] as const) {
+    const onGpu = peak(model, plan, g, k);
+    const moved = estimateMemory(model, offloadedPlan(plan, k), g, { engine: 'lora-lens' });
+    assert.equal(onGpu - moved.peakBytes, offGpu, `k=${k}`);
+    assert.equal(estimateOffloadRam(model, offloadedPlan(plan, k))!.bytes, k * input, `k=${k}`);
+  }
+  const labels = estimateMemory(model, offloadedPlan(plan, 10), g, { engine: 'lora-lens' }).phases.flatMap((p) =>
+    p.terms.map((t) => t.label),
+  );
+  assert.ok(
+    labels.includes(
+      'Activations (18 layers) + checkpointed inputs (10 of 28 layers, 2 on the GPU, the rest offloaded to CPU)',
+    ),
+    labels.join('\n'),
+  );
+  // The bundled trainer offloads only checkpointed layers: with none, nothing moves.
+  assert.equal(
+    estimateMemory(model, offloadedPlan(plan, 0), g, { engine: 'lora-lens' }).peakBytes,
+    peak(model, plan, g, 0),
+  );
+});
+
+test('auto offloads where no count fits on the GPU: the fewest offloaded layers that fit, with their cost', () => {
+  // Qwen2-7B LoRA, 4 x 4096 tokens on a 24 GB RTX 4090: every layer checkpointed is ≈ 23.0 GiB, over the 21.6 limit.
+  const model = catalogModel('Qwen/Qwen2-7B')!;
+  const plan = { ...measurementPlan(row({ bs: 4, seq: 4096 }), 'lora-lens') };
+  plan.training = { ...plan.training, checkpoint_auto: true };
+  const g = gpu('RTX 4090');
+  const limit = autoCheckpointLimit(g);
+  const L = model.numLayers;
+  for (let k = 0; k <= L; k++) assert.ok(peak(model, plan, g, k) > limit, `k=${k} fits on the GPU`);
+  const offloadedPeak = (k: number) =>
+    estimateMemory(model, offloadedPlan(plan, k), g, { engine: 'lora-lens' }).peakBytes;
+  const fewest = Array.from({ length: L }, (_, i) => i + 1).find((k) => offloadedPeak(k) <= limit)!;
+  assert.equal(fewest, 27);
+  const { plan: resolved, choice } = resolveAutoCheckpointing(model, plan, g, { engine: 'lora-lens' });
+  assert.equal(choice!.kind, 'chosen');
+  assert.equal(choice!.offload, true);
+  assert.equal(choice!.layers, 27);
+  assert.equal(choice!.peakBytes, offloadedPeak(27));
+  assert.equal(resolved.training.checkpoint_layers, 27);
+  assert.equal(resolved.training.activation_offloading, true);
+  // 27 inputs of 3584 x 2 B x 16,384 tokens = 3,170,893,824 B = 2.95 GiB pinned.
+  assert.match(
+    choice!.summary,
+    /^27 of 28 layers checkpointed, their inputs offloaded to CPU memory: ≈ 20\.\d GiB \(limit 21\.\d GiB: .*\); offloaded because every layer checkpointed on the GPU needs ≈ 23\.\d GiB; it costs 3\.0 GiB of pinned CPU memory, its PCIe Gen4 x16 copies hidden by the compute, 1\.\d\d× faster than gradient_checkpointing: offload$/,
+  );
+  // Twice the tokens: even every layer offloaded does not fit; auto keeps every layer on the GPU and says so.
+  const big = { ...plan, training: { ...plan.training, per_device_train_batch_size: 8 } };
+  const none = resolveAutoCheckpointing(model, big, g, { engine: 'lora-lens' });
+  assert.equal(none.choice!.kind, 'no-fit');
+  assert.equal(none.choice!.offload, false);
+  assert.equal(none.plan, big);
+  assert.match(
+    none.choice!.summary,
+    /over the 21\.\d GiB auto keeps under even so \(≈ [\d.]+ GiB with their inputs offloaded/,
+  );
+});
+
+test('a plan that fits on the GPU never offloads, whatever its own setting said', () => {
+  const model = catalogModel('Qwen/Qwen2-7B')!;
+  const plan = offloadedPlan(measurementPlan(row({ bs: 8 }), 'lora-lens'), 28);
+  const choice = pickCheckpointLayers(model, plan, gpu('H100'), { engine: 'lora-lens' });
+  assert.equal(choice.offload, false);
+  assert.equal(
+    choice.layers,
+    pickCheckpointLayers(model, measurementPlan(row({ bs: 8 }), 'lora-lens'), gpu('H100')).layers,
+  );
+});
+
+test('gradient_checkpointing: true where auto would have to offload gets no auto quick fix', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'll-auto-offload-'));
+  writeFileSync(join(dir, 't.jsonl'), '{"text":"hello"}\n');
+  const config = (gc: string) =>
+    [
+      'model: Qwen/Qwen2-7B',
+      'method: lora',
+      'data: {train: t.jsonl, format: text, max_length: 4096}',
+      `training: {per_device_train_batch_size: 4, gradient_checkpointing: ${gc}}`,
+      'hardware: {gpu: RTX 4090}',
+      '',
+    ].join('\n');
+  const result = await analyzeForCli(config('true'), join(dir, 'a.finetune.yaml'));
+  assert.deepEqual(
+    result.diagnostics.filter((d) => d.code === 'gradient-checkpointing'),
+    [],
+  );
+  const auto = await analyzeForCli(config('auto'), join(dir, 'a.finetune.yaml'));
+  assert.equal(auto.plan?.training.activation_offloading, true);
+  assert.equal(auto.plan?.training.checkpoint_layers, 27);
+});
+
+test('lora-lens estimate says auto chose offload, in the note, the header, the activations and the RAM line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'll-auto-off-cli-'));
+  const config = [
+    'model: Qwen/Qwen2-7B',
+    'method: lora',
+    'lora: {r: 16, lora_alpha: 32, target_modules: all-linear}',
+    'data: {train: train.jsonl, format: chat, max_length: 4096}',
+    'training: {per_device_train_batch_size: 4, learning_rate: 0.0002}',
+    'hardware: {gpu: RTX 4090}',
+    '',
+  ];
+  writeFileSync(join(dir, 'a.finetune.yaml'), config.join('\n'));
+  writeFileSync(
+    join(dir, 'train.jsonl'),
+    '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]}\n',
+  );
+  const r = await runCommandIn(runCommand, ['a.finetune.yaml'], dir);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /gradient_checkpointing: auto — 27 of 28 layers checkpointed, their inputs offloaded to CPU memory/,
+  );
+  assert.match(r.stdout, /· gradient checkpointing: first 27 layers, inputs offloaded \(auto\) ·/);
+  assert.match(r.stdout, /checkpointed inputs \(27 of 28 layers, 2 on the GPU, the rest offloaded to CPU\)/);
+  assert.match(
+    r.stdout,
+    /offloaded to CPU memory ≈ 3\.0 GiB, pinned \(checkpointed layer inputs; training\.activation_offloading\)/,
+  );
 });

@@ -6,10 +6,11 @@ import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
 import { estimateOffloadRam, offloadRamLine } from '../../server/src/core/estimate/memory/offloadRam';
 import { estimateThroughput } from '../../server/src/core/estimate/throughput/estimate';
 import {
-  FORWARD_SHARE,
   hostLinkOf,
   offloadTransfer,
+  overlapShares,
 } from '../../server/src/core/estimate/throughput/activationOffload';
+import { withCheckpointedLayers } from '../../server/src/core/plan/checkpointing';
 import { lookupGpuName } from '../../server/src/core/gpu/catalog';
 import type { GpuSpec } from '../../server/src/core/gpu/types';
 import type { ModelSpec } from '../../server/src/core/models/types';
@@ -59,15 +60,16 @@ test('offload takes all but two layer inputs off the GPU: the peak falls by exac
   const off = estimateMemory(qwen7b, plan, h100, { engine: 'lora-lens' });
   const moved = (qwen7b.numLayers - 2) * qwen7b.hiddenSize * 2 * 4 * 2048; // bf16 inputs of 26 layers, 4 x 2048 tokens
   assert.equal(off.peakBytes - on.peakBytes, moved);
-  // ... and appear in CPU memory, once per process.
+  // CPU memory holds all 28 (offload.py gives each its own pinned buffer until backward takes it back), once per
+  // process: 28 x 3584 x 2 B x 8192 tokens = 1,644,167,168 B.
   const ram = estimateOffloadRam(qwen7b, offloaded(plan))!;
-  assert.equal(ram.bytes, moved);
+  assert.equal(ram.bytes, 1_644_167_168);
   assert.equal(
     offloadRamLine(ram, 1),
-    'offloaded to CPU memory ≈ 1.4 GiB, pinned (checkpointed layer inputs; training.activation_offloading)',
+    'offloaded to CPU memory ≈ 1.5 GiB, pinned (checkpointed layer inputs; training.activation_offloading)',
   );
   const two = offloaded({ ...plan, hardware: { ...plan.hardware, num_gpus: 2, distributed: 'ddp' } });
-  assert.equal(estimateOffloadRam(qwen7b, two)!.bytes, 2 * moved);
+  assert.equal(estimateOffloadRam(qwen7b, two)!.bytes, 2 * 1_644_167_168);
   assert.equal(estimateOffloadRam(qwen7b, plan), null);
 });
 
@@ -77,20 +79,34 @@ test('the PCIe time: hidden behind a 7B step on an H100, exposed where the link 
   const plain = estimateThroughput(qwen7b, measurementPlan(row(4), 'lora-lens'), h100)!;
   const t = offloadTransfer(qwen7b, plan, h100, plain.stepSeconds)!;
   assert.equal(t.link.name, 'PCIe Gen5 x16');
-  assert.equal(t.bytesPerMicroBatch, (qwen7b.numLayers - 2) * qwen7b.hiddenSize * 2 * 4 * 2048);
-  assert.equal(t.exposedSeconds, 0); // 1.5 GB at 50 GB/s (30 ms) against ~0.6 s of forward
+  assert.equal(t.bytesPerMicroBatch, qwen7b.numLayers * qwen7b.hiddenSize * 2 * 4 * 2048);
+  assert.equal(t.exposedSeconds, 0); // 1.6 GB at 50 GB/s (33 ms) against ~0.6 s of forward
   const withOffload = estimateThroughput(qwen7b, plan, h100)!;
   assert.equal(withOffload.stepSeconds, plain.stepSeconds);
   assert.ok(
     withOffload.notes.some((n) =>
-      /activation offload: 1\.5\d GB .* micro-batch of 8192 tokens over PCIe Gen5 x16.*hidden by the compute/.test(n),
+      /activation offload: 1\.64 GB .* micro-batch of 8192 tokens over PCIe Gen5 x16.*hidden by the compute/.test(n),
     ),
   );
   // The same transfer against a step 100 times shorter: each direction pays what its pass does not cover.
   const short = offloadTransfer(qwen7b, plan, h100, plain.stepSeconds / 100)!;
   const perPass = (share: number) => Math.max(0, t.secondsEachWay - (share * plain.stepSeconds) / 100);
   assert.ok(short.exposedSeconds > 0);
-  assert.equal(short.exposedSeconds, perPass(FORWARD_SHARE) + perPass(1 - FORWARD_SHARE));
+  assert.equal(short.exposedSeconds, perPass(0.25) + perPass(0.75));
+});
+
+test('k of L offloaded: the k inputs move, and their copies back overlap only the k layers backward reaches last', () => {
+  // Every layer: forward 1 of 4 units (forward, recompute, backward twice the forward); half of them: 1 of 3.5 and
+  // the 14 layers' recompute and backward, 1.5 of 3.5.
+  assert.deepEqual(overlapShares(28, 28), { out: 0.25, back: 0.75 });
+  assert.deepEqual(overlapShares(14, 28), { out: 1 / 3.5, back: 1.5 / 3.5 });
+  const plan = offloaded(withCheckpointedLayers(measurementPlan(row(4), 'lora-lens'), 14));
+  const t = offloadTransfer(qwen7b, plan, gpu('H100 80GB'), 0.05)!;
+  assert.equal(t.bytesPerMicroBatch, 822_083_584); // 14 x 3584 x 2 B x 8192 tokens
+  assert.equal(t.secondsEachWay, 822_083_584 / 50e9); // 16.44 ms on PCIe Gen5
+  // Out: 16.44 - 50/3.5 = 2.156 ms exposed; back: 16.44 < 50 x 1.5/3.5 = 21.43 ms, hidden.
+  assert.ok(Math.abs(t.exposedSeconds - 0.002156) < 1e-6, String(t.exposedSeconds));
+  assert.equal(estimateOffloadRam(qwen7b, plan)!.bytes, 822_083_584);
 });
 
 test('no offload, or no checkpointing to offload: no transfer', () => {

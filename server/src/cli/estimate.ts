@@ -342,8 +342,9 @@ function comparisonTable(rows: MethodComparison[]): string[] {
 function checkpointingText(plan: TrainingPlan): string {
   const t = plan.training;
   if (!t.gradient_checkpointing || t.checkpoint_layers === 0) return '';
-  if (t.checkpoint_layers === undefined) return ' · gradient checkpointing';
-  return ` · gradient checkpointing: first ${t.checkpoint_layers} layers${t.checkpoint_auto ? ' (auto)' : ''}`;
+  const offloaded = t.activation_offloading ? ', inputs offloaded' : '';
+  if (t.checkpoint_layers === undefined) return ` · gradient checkpointing${offloaded}`;
+  return ` · gradient checkpointing: first ${t.checkpoint_layers} layers${offloaded}${t.checkpoint_auto ? ' (auto)' : ''}`;
 }
 
 /** The table: one unit per figure (GiB; parameter counts in B or M as their size asks). */

@@ -4,13 +4,18 @@
  * keep only their input) and the time model recomputes the forward of those k (throughput/flops.ts), so the choice
  * and what it costs come from the same terms the estimate shows. The chosen count goes into the plan the trainer
  * receives (training.checkpoint_layers), which checkpoints exactly those layers and derives nothing itself.
+ * Where no count fits on the GPU, auto offloads the checkpointed layers' inputs to pinned CPU memory
+ * (training.activation_offloading, the trainer's offload.py), again with the fewest layers that fit, and says what
+ * that costs in CPU memory and PCIe time (memory/offloadRam.ts, throughput/activationOffload.ts).
  */
 import type { GpuSpec } from '../gpu/types';
 import type { ModelSpec } from '../models/types';
 import { withCheckpointedLayers } from '../plan/checkpointing';
 import type { TrainingPlan } from '../plan/types';
 import { estimateMemory, type EstimateOptions } from './memory/estimate';
+import { offloadedActivationBytes } from './memory/offloadRam';
 import { formatGiB } from './memory/presentation';
+import { offloadTransfer } from './throughput/activationOffload';
 import { estimateThroughput } from './throughput/estimate';
 
 /**
@@ -26,10 +31,18 @@ export interface CheckpointChoice {
   /** Decoder layers checkpointed, and all of them. */
   layers: number;
   total: number;
+  /**
+   * The checkpointed layers' inputs go to pinned CPU memory (training.activation_offloading). Chosen only where no
+   * count of checkpointed layers fits without it; then the fewest that fit with it.
+   */
+  offload: boolean;
   /** The estimated peak with `layers` checkpointed, and the limit it was kept under (null: GPU unknown). */
   peakBytes: number | null;
   limitBytes: number | null;
-  /** Step time with every layer checkpointed / with `layers`: > 1 is faster (null: the GPU's rates are unknown). */
+  /**
+   * Step time of every layer checkpointed / of the choice: > 1 is faster (null: the GPU's rates are unknown). With
+   * offload, against every layer checkpointed and offloaded (`gradient_checkpointing: offload`).
+   */
   speedup: number | null;
   /** One line for the hover and the CLI. */
   summary: string;
@@ -40,7 +53,30 @@ export function autoCheckpointLimit(gpu: GpuSpec): number {
   return (gpu.memoryBytes - (gpu.usedBytes ?? 0)) * (1 - AUTO_CHECKPOINT_MARGIN);
 }
 
-/** Picks the fewest checkpointed layers for `plan` (whatever its own setting) on `gpu`; every layer when unknown. */
+/** The plan with its checkpointed layers' inputs offloaded to CPU memory, or kept on the GPU. */
+function withOffload(plan: TrainingPlan, offload: boolean): TrainingPlan {
+  const { activation_offloading: _was, ...training } = plan.training;
+  return { ...plan, training: offload ? { ...training, activation_offloading: true } : training };
+}
+
+/** The plan with `k` layers checkpointed, offloaded or not: the one the run gets. */
+function planWith(plan: TrainingPlan, k: number, offload: boolean): TrainingPlan {
+  return withCheckpointedLayers(withOffload(plan, offload), k);
+}
+
+interface Scan {
+  k: number;
+  peak: number;
+  fits: boolean;
+}
+
+/**
+ * Picks the fewest checkpointed layers for `plan` (whatever its own setting) on `gpu`; every layer when unknown.
+ * First without offload; where even every layer checkpointed does not fit, the fewest layers checkpointed with their
+ * inputs offloaded (the fewest is also the fastest offload: the recompute and the PCIe bytes both grow with k).
+ * Offload is never chosen over a count that fits on the GPU: it only applies to checkpointed layers, and such a
+ * count has no offload cost at all.
+ */
 export function pickCheckpointLayers(
   model: ModelSpec,
   plan: TrainingPlan,
@@ -53,49 +89,99 @@ export function pickCheckpointLayers(
       kind: 'unknown-gpu',
       layers: L,
       total: L,
+      offload: false,
       peakBytes: null,
       limitBytes: null,
       speedup: null,
       summary: `gradient_checkpointing: auto checkpoints all ${L} layers: the GPU is unknown (set hardware.gpu or loraLens.gpu to checkpoint only what memory requires)`,
     };
   const limit = autoCheckpointLimit(gpu);
-  const peakWith = (k: number) => estimateMemory(model, withCheckpointedLayers(plan, k), gpu, opts).peakBytes;
-  // The peak falls as k grows (a checkpointed layer keeps only its input); a scan keeps it right even if not.
-  let k = 0;
-  let peak = peakWith(0);
-  while (peak > limit && k < L) peak = peakWith(++k);
-  const fits = peak <= limit;
-  const speedup = fits ? speedupOver(model, plan, gpu, k) : null;
-  return {
-    kind: fits ? 'chosen' : 'no-fit',
-    layers: k,
-    total: L,
-    peakBytes: peak,
-    limitBytes: limit,
-    speedup,
-    summary: choiceSummary(k, L, peak, limit, speedup, fits),
+  const scan = (offload: boolean): Scan => {
+    const peakWith = (k: number) => estimateMemory(model, planWith(plan, k, offload), gpu, opts).peakBytes;
+    // The peak falls as k grows (a checkpointed layer keeps only its input); a scan keeps it right even if not.
+    // Offloaded, k starts at 1: the bundled trainer offloads only checkpointed layers.
+    let k = offload ? 1 : 0;
+    let peak = peakWith(k);
+    while (peak > limit && k < L) peak = peakWith(++k);
+    return { k, peak, fits: peak <= limit };
   };
+  const onGpu = scan(false);
+  if (onGpu.fits) {
+    const speedup = speedupOver(model, plan, gpu, onGpu.k, false);
+    const summary = choiceSummary(onGpu.k, L, onGpu.peak, limit, speedup);
+    return {
+      kind: 'chosen',
+      layers: onGpu.k,
+      total: L,
+      offload: false,
+      peakBytes: onGpu.peak,
+      limitBytes: limit,
+      speedup,
+      summary,
+    };
+  }
+  const offloaded = scan(true);
+  const base = { total: L, peakBytes: offloaded.peak, limitBytes: limit };
+  if (!offloaded.fits)
+    return {
+      ...base,
+      kind: 'no-fit',
+      layers: L,
+      offload: false,
+      peakBytes: onGpu.peak,
+      speedup: null,
+      summary: noFitSummary(L, onGpu.peak, offloaded.peak, limit),
+    };
+  const speedup = speedupOver(model, plan, gpu, offloaded.k, true);
+  const cost = offloadCost(model, planWith(plan, offloaded.k, true), gpu);
+  const summary = offloadSummary(offloaded, L, limit, onGpu.peak, speedup, cost);
+  return { ...base, kind: 'chosen', layers: offloaded.k, offload: true, speedup, summary };
 }
 
-function speedupOver(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpec, k: number): number | null {
-  const full = estimateThroughput(model, withCheckpointedLayers(plan, model.numLayers), gpu);
-  const chosen = estimateThroughput(model, withCheckpointedLayers(plan, k), gpu);
+function speedupOver(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpec, k: number, offload: boolean): number | null {
+  const full = estimateThroughput(model, planWith(plan, model.numLayers, offload), gpu);
+  const chosen = estimateThroughput(model, planWith(plan, k, offload), gpu);
   return full && chosen ? full.stepSeconds / chosen.stepSeconds : null;
 }
 
-function choiceSummary(
-  k: number,
-  L: number,
-  peak: number,
-  limit: number,
-  speedup: number | null,
-  fits: boolean,
-): string {
-  if (!fits)
-    return `${L} of ${L} layers checkpointed: ≈ ${formatGiB(peak)}, over the ${formatGiB(limit)} auto keeps under even so`;
+/** What offloading costs: the pinned CPU memory and the PCIe time a step the compute does not hide. */
+function offloadCost(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpec): string {
+  const ram = `${formatGiB(offloadedActivationBytes(model, plan) * Math.max(1, plan.hardware.num_gpus))} of pinned CPU memory`;
+  const step = estimateThroughput(model, withOffload(plan, false), gpu);
+  const transfer = step ? offloadTransfer(model, plan, gpu, step.stepSeconds) : null;
+  if (!transfer) return ram;
+  const pcie =
+    transfer.exposedSeconds > 0
+      ? `${transfer.exposedSeconds.toFixed(2)} s a step of ${transfer.link.name} copies not hidden by the compute`
+      : `its ${transfer.link.name} copies hidden by the compute`;
+  return `${ram}, ${pcie}`;
+}
+
+const limitText = (limit: number) =>
+  `limit ${formatGiB(limit)}: the GPU's free memory less ${AUTO_CHECKPOINT_MARGIN * 100}%`;
+
+function choiceSummary(k: number, L: number, peak: number, limit: number, speedup: number | null): string {
   const faster = speedup === null ? '' : `, ${speedup.toFixed(2)}× faster than full checkpointing`;
   const what = k === 0 ? 'no layer checkpointed' : `${k} of ${L} layers checkpointed`;
-  return `${what}: ≈ ${formatGiB(peak)} (limit ${formatGiB(limit)}: the GPU's free memory less ${AUTO_CHECKPOINT_MARGIN * 100}%)${faster}`;
+  return `${what}: ≈ ${formatGiB(peak)} (${limitText(limit)})${faster}`;
+}
+
+function offloadSummary(
+  chosen: Scan,
+  L: number,
+  limit: number,
+  allOnGpu: number,
+  speedup: number | null,
+  cost: string,
+): string {
+  const what = chosen.k === L ? `all ${L} layers checkpointed` : `${chosen.k} of ${L} layers checkpointed`;
+  const faster =
+    speedup === null || chosen.k === L ? '' : `, ${speedup.toFixed(2)}× faster than gradient_checkpointing: offload`;
+  return `${what}, their inputs offloaded to CPU memory: ≈ ${formatGiB(chosen.peak)} (${limitText(limit)}); offloaded because every layer checkpointed on the GPU needs ≈ ${formatGiB(allOnGpu)}; it costs ${cost}${faster}`;
+}
+
+function noFitSummary(L: number, peak: number, offloaded: number, limit: number): string {
+  return `${L} of ${L} layers checkpointed: ≈ ${formatGiB(peak)}, over the ${formatGiB(limit)} auto keeps under even so (≈ ${formatGiB(offloaded)} with their inputs offloaded to CPU memory)`;
 }
 
 /**
@@ -110,5 +196,5 @@ export function resolveAutoCheckpointing(
 ): { plan: TrainingPlan; choice: CheckpointChoice | null } {
   if (!plan.training.checkpoint_auto || !plan.training.gradient_checkpointing) return { plan, choice: null };
   const choice = pickCheckpointLayers(model, plan, gpu, opts);
-  return { plan: choice.kind === 'chosen' ? withCheckpointedLayers(plan, choice.layers) : plan, choice };
+  return { plan: choice.kind === 'chosen' ? planWith(plan, choice.layers, choice.offload) : plan, choice };
 }

@@ -37,7 +37,9 @@ export const gradientCheckpointing: Rule = {
 function autoWouldBeFaster({ doc, plan, model, memory, dialect }: RuleInput): Finding[] {
   if (dialect || plan.training.checkpoint_auto || !model?.ok || !memory?.gpu) return [];
   const choice = pickCheckpointLayers(model.spec, plan, memory.gpu, memory.options);
-  if (choice.kind !== 'chosen' || choice.layers >= choice.total || (choice.speedup ?? 0) < WORTH_IT) return [];
+  // Where auto would offload, every layer checkpointed on the GPU does not fit: a memory finding, not this one.
+  if (choice.kind !== 'chosen' || choice.offload || choice.layers >= choice.total || (choice.speedup ?? 0) < WORTH_IT)
+    return [];
   return [
     {
       range: anchor(doc, ['training', 'gradient_checkpointing']),

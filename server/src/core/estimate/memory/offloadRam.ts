@@ -7,7 +7,7 @@
  */
 import type { ModelSpec } from '../../models/types';
 import type { TrainingPlan } from '../../plan/types';
-import { estimateContext, OFFLOAD_RESIDENT_LAYERS, shardingOf, shardingPlanOf } from './context';
+import { estimateContext, shardingOf, shardingPlanOf } from './context';
 import { engineProfile } from './profiles';
 import { modelStates } from './states';
 
@@ -23,13 +23,15 @@ export interface OffloadRam {
 }
 
 /**
- * Checkpointed layer inputs one process keeps in CPU memory under activation offloading (issue 28: all but the
- * OFFLOAD_RESIDENT_LAYERS the GPU holds at a time; the trainer's offload.py), the bytes the GPU figure leaves out.
+ * Checkpointed layer inputs one process keeps in CPU memory under activation offloading (issue 28), the k of L
+ * layers the plan checkpoints: offload.py copies every one of them to its own pinned buffer, alive from the forward
+ * until backward takes it back, so all k are in CPU memory at the end of the forward (the GPU figure still counts the
+ * OFFLOAD_RESIDENT_LAYERS it holds at a time). The same bytes go out and come back over PCIe each micro-batch.
  */
 export function offloadedActivationBytes(spec: ModelSpec, plan: TrainingPlan): number {
   if (!plan.training.activation_offloading) return 0;
   const ctx = estimateContext(spec, plan, plan.engine, false);
-  return Math.max(0, ctx.ck - OFFLOAD_RESIDENT_LAYERS) * ctx.pt.checkpoint * ctx.T;
+  return ctx.ck * ctx.pt.checkpoint * ctx.T;
 }
 
 /** Null when nothing is offloaded. */

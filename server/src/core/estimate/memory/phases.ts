@@ -42,8 +42,11 @@ export function activationTerm(ctx: EstimateContext): Term {
   const { gc, ck, pt, full, offload, onGpu, L, T } = ctx;
   if (ck > 0 && ck < L) {
     // Partial checkpointing: layers 0..ck-1 keep their input, the others everything (layer 0 is checkpointed).
-    const saved = ck * pt.checkpoint + (L - ck) * pt.layer + pt.outside;
-    const label = `Activations (${L - ck} layers) + checkpointed inputs (${ck} of ${L} layers)`;
+    // Offloaded, at most onGpu of those inputs are on the GPU at a time (offload.py), the rest in CPU memory.
+    const held = offload ? onGpu : ck;
+    const saved = held * pt.checkpoint + (L - ck) * pt.layer + pt.outside;
+    const where = offload ? `, ${held} on the GPU, the rest offloaded to CPU` : '';
+    const label = `Activations (${L - ck} layers) + checkpointed inputs (${ck} of ${L} layers${where})`;
     return { key: 'activations', label, bytes: saved * T };
   }
   const savedPerToken = gc

@@ -2,14 +2,18 @@
  * The PCIe time of activation offloading (`training.activation_offloading`: our `gradient_checkpointing: offload`,
  * axolotl's and TRL's keys): each checkpointed layer's input goes to pinned CPU memory in the forward and comes back
  * in backward (trainer/lora_lens_trainer/offload.py), on a copy stream beside the compute. What the step pays is the
- * part of each direction's transfer the compute of that pass cannot hide: the copies out against the forward (a
- * quarter of a fully checkpointed step's work: forward, recompute and a backward twice the forward, for full
- * fine-tuning; a third for LoRA, whose backward forms no weight gradients; a quarter is assumed), the copies back
- * against the rest. Host links are the boards' PCIe at the bandwidth pinned copies reach; not yet measured against a
+ * part of each direction's transfer the compute of that pass cannot hide. With k of L layers checkpointed (g = k/L) a
+ * step's work is a forward (1), the recompute of the k layers (g) and a backward twice the forward (2; LoRA's, which
+ * forms no weight gradients, is less: 2 is assumed). The copies out overlap the forward: 1/(3+g) of the compute (a
+ * quarter with every layer checkpointed). The copies back overlap only the recompute and backward of the k
+ * checkpointed layers, which backward reaches last (each prefetch starts when backward takes the layer after it):
+ * 3g/(3+g). The first copy back (layer k-1's input) is not prefetched; one layer's input, about a millisecond at 7B,
+ * is not counted. Host links are the boards' PCIe at the bandwidth pinned copies reach; not yet measured against a
  * run (trainer/bench/fused_gpu.py measures it on an H100/H200).
  */
 import type { GpuSpec } from '../../gpu/types';
 import type { ModelSpec } from '../../models/types';
+import { checkpointedLayers } from '../../plan/checkpointing';
 import type { TrainingPlan } from '../../plan/types';
 import { offloadedActivationBytes } from '../memory/offloadRam';
 
@@ -30,8 +34,11 @@ export function hostLinkOf(gpu: GpuSpec): HostLink {
   return HOST_LINKS.find((l) => l.pattern.test(gpu.name.trim()))?.link ?? GEN4;
 }
 
-/** The share of a fully checkpointed step's compute that the copies out overlap (the forward). */
-export const FORWARD_SHARE = 0.25;
+/** The shares of the step's compute that the copies out (the forward) and back (the k layers' backward) overlap. */
+export function overlapShares(checkpointed: number, layers: number): { out: number; back: number } {
+  const g = checkpointed / Math.max(1, layers);
+  return { out: 1 / (3 + g), back: (3 * g) / (3 + g) };
+}
 
 export interface OffloadTransfer {
   /** Layer inputs copied out and back per micro-batch, each direction. */
@@ -58,8 +65,8 @@ export function offloadTransfer(
   const each = bytes / link.bytesPerSecond;
   const micro = Math.max(1, Math.floor(plan.training.gradient_accumulation_steps));
   const perMicro = computeSeconds / micro;
-  const exposed =
-    micro * (Math.max(0, each - FORWARD_SHARE * perMicro) + Math.max(0, each - (1 - FORWARD_SHARE) * perMicro));
+  const share = overlapShares(checkpointedLayers(plan, spec.numLayers), spec.numLayers);
+  const exposed = micro * (Math.max(0, each - share.out * perMicro) + Math.max(0, each - share.back * perMicro));
   const tokens = plan.training.per_device_train_batch_size * plan.data.max_length;
   return {
     bytesPerMicroBatch: bytes,
