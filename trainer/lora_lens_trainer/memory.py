@@ -42,6 +42,11 @@ def oom_advice(plan: TrainingPlan, estimate_peak_bytes: float | None, total: flo
         advice.append(
             "set training.gradient_checkpointing: true (activations are recomputed in backward; ~30% slower, far less memory)"
         )
+    elif t.checkpoint_layers >= 0 and t.activation_offloading:  # auto offloaded k layers: every layer takes less
+        advice.append(
+            f"set training.gradient_checkpointing: offload (auto checkpointed and offloaded only the first "
+            f"{t.checkpoint_layers} decoder layers; offload moves every layer's input to CPU memory)"
+        )
     elif t.checkpoint_layers >= 0:  # auto chose a count from the estimate: the memory it left out was too little
         advice.append(
             f"set training.gradient_checkpointing: true (auto checkpointed only the first {t.checkpoint_layers} "

@@ -86,3 +86,13 @@ def test_out_of_memory_advice_under_auto_says_to_checkpoint_every_layer() -> Non
     assert any("auto checkpointed only the first 3 decoder layers" in a for a in auto), auto
     full = oom_advice(plan(gradient_checkpointing=True), None, 80 * 2**30)
     assert not any("gradient_checkpointing" in a for a in full), full
+    # auto offloaded k of L (no count fit on the GPU): every layer offloaded is what takes less, not `true`.
+    offloaded = oom_advice(
+        plan(gradient_checkpointing=True, checkpoint_auto=True, checkpoint_layers=3, activation_offloading=True),
+        None,
+        80 * 2**30,
+    )
+    assert any(
+        "gradient_checkpointing: offload (auto checkpointed and offloaded only the first 3" in a for a in offloaded
+    )
+    assert not any("gradient_checkpointing: true" in a for a in offloaded), offloaded
