@@ -110,7 +110,10 @@ export interface TrainingPlanArgs {
   weight_decay: number;
   optim: Optimizer;
   gradient_checkpointing: boolean;
-  /** Checkpointed layer inputs kept in CPU memory, not on the GPU (axolotl `gradient_checkpointing: offload`). Absent: false. */
+  /**
+   * Checkpointed layer inputs kept in CPU memory, not on the GPU (axolotl `gradient_checkpointing: offload`; ours, and
+   * `auto` where no count fits on the GPU, with `checkpoint_layers`: those k layers' inputs). Absent: false.
+   */
   activation_offloading?: boolean;
   /**
    * `gradient_checkpointing: auto` (our dialect): the fewest decoder layers checkpointed that keep the estimated peak
