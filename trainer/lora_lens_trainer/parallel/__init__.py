@@ -124,6 +124,14 @@ def parallel_for(plan: TrainingPlan, placement: Placement) -> Single:
     process that torchrun started with ddp or fsdp is wrapped too: world size 1 against the plain path)."""
     strategy = plan.hardware.distributed
     if placement.world_size == 1 and not (placement.torchrun and strategy in ("ddp", "fsdp")):
+        if strategy == "fsdp" and plan.hardware.fsdp is not None and plan.hardware.fsdp.offload_params:
+            # One plain process would keep the whole model on the GPU: the offload the plan asks for needs the
+            # one-rank group, which only a torchrun-started process joins.
+            raise PlanError(
+                "hardware.fsdp.offload_params needs the trainer started by torchrun (a one-rank FSDP group on one "
+                "GPU): lora-lens run and Run Fine-Tune start it so; by hand, python -m torch.distributed.run "
+                "--standalone --nproc_per_node 1 -m lora_lens_trainer run --plan PLAN --run-dir RUN"
+            )
         return Single()
     if strategy == "ddp":
         from .ddp import Ddp
