@@ -1,6 +1,14 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import {
+  anyChar,
+  compilePattern,
+  isChar,
+  PatternError,
+  type LinearMatcher,
+  type PatternNode,
+} from '../document/linearMatch';
 import { hubCacheDir } from '../models/resolve';
 import { parseHubDatasetRef, type HubDatasetOptions } from '../plan/hubDataset';
 
@@ -66,7 +74,13 @@ export function findCachedHubDataset(ref: string, env: NodeJS.ProcessEnv = proce
     command: hubDownloadCommand(id, options),
   });
   const repoDir = join(hubCacheDir(env), `datasets--${id.replace(/\//g, '--')}`);
-  const snapshot = snapshotOf(repoDir, options.revision);
+  let snapshot;
+  try {
+    snapshot = snapshotOf(repoDir, options.revision);
+  } catch (error) {
+    // snapshots/ a file, refs/ unreadable: the cache is not one huggingface-cli left.
+    return missing(`its cache folder ${repoDir} could not be read (${(error as Error).message})`);
+  }
   if (!snapshot) return missing(`it is not in the Hugging Face cache (${hubCacheDir(env)})`);
   let files: string[];
   try {
@@ -99,7 +113,12 @@ export function hubCacheStamp(ref: string, env: NodeJS.ProcessEnv = process.env)
   const parsed = parseHubDatasetRef(ref);
   if (!parsed) return 'invalid';
   const repoDir = join(hubCacheDir(env), `datasets--${parsed.id.replace(/\//g, '--')}`);
-  const snapshot = snapshotOf(repoDir, parsed.options.revision);
+  let snapshot;
+  try {
+    snapshot = snapshotOf(repoDir, parsed.options.revision);
+  } catch (error) {
+    return `unreadable:${repoDir}:${(error as Error).message}`;
+  }
   if (!snapshot) return `absent:${hubCacheDir(env)}`;
   try {
     // The snapshot's folder and its first-level folders (data/, a subset's): a download adds its files there.
@@ -116,6 +135,8 @@ export function hubCacheStamp(ref: string, env: NodeJS.ProcessEnv = process.env)
 function snapshotOf(repoDir: string, revision: string | undefined): { dir: string; commit: string } | null {
   const snapshots = join(repoDir, 'snapshots');
   if (!existsSync(snapshots)) return null;
+  // A revision is read as a file under refs/: `../../…` would read one outside the cache.
+  if (revision?.split(/[\\/]/).includes('..')) return null;
   for (const ref of revision ? [revision] : ['main']) {
     const refFile = join(repoDir, 'refs', ref);
     let commit: string | null = /^[0-9a-f]{40}$/.test(ref) ? ref : null;
@@ -124,7 +145,8 @@ function snapshotOf(repoDir: string, revision: string | undefined): { dir: strin
     } catch {
       // No ref file: a commit hash names its snapshot directly.
     }
-    if (commit && /^[\w.-]+$/.test(commit) && existsSync(join(snapshots, commit))) {
+    // A commit is a folder name: `..` (or `.`) would make the repo folder (or snapshots/) the snapshot.
+    if (commit && /^[\w.-]+$/.test(commit) && !/^\.\.?$/.test(commit) && existsSync(join(snapshots, commit))) {
       return { dir: join(snapshots, commit), commit };
     }
   }
@@ -133,7 +155,9 @@ function snapshotOf(repoDir: string, revision: string | undefined): { dir: strin
   let newest: { dir: string; commit: string; mtime: number } | null = null;
   for (const name of readdirSync(snapshots)) {
     const dir = join(snapshots, name);
-    const mtime = statSync(dir).mtimeMs;
+    const info = statSync(dir, { throwIfNoEntry: false });
+    if (!info?.isDirectory()) continue; // a dangling link, a stray file
+    const mtime = info.mtimeMs;
     if (!newest || mtime > newest.mtime) newest = { dir, commit: name, mtime };
   }
   return newest;
@@ -145,8 +169,13 @@ const MAX_DEPTH = 12;
 /** Data files under `dir`, relative with `/`, sorted; hidden folders (.cache, .git) skipped. */
 function listFiles(dir: string): string[] {
   const out: string[] = [];
+  // Each real folder once: links back into the snapshot (three in one folder walked 3^12 folders: 10 s) end here.
+  const seen = new Set<string>();
   const walk = (rel: string, depth = 0): void => {
     if (depth > MAX_DEPTH) return;
+    const real = realpathSync(join(dir, rel));
+    if (seen.has(real)) return;
+    seen.add(real);
     for (const entry of readdirSync(join(dir, rel), { withFileTypes: true })) {
       if (out.length >= MAX_LISTED || entry.name.startsWith('.')) continue;
       const path = rel ? `${rel}/${entry.name}` : entry.name;
@@ -228,27 +257,65 @@ function byKeyword(files: string[], split: string): string[] {
   return !anySplit && split === 'train' ? files : [];
 }
 
-/** A glob as datasets' data_files patterns use them: `*` within a name, `**` across folders, `?`, `[…]`. */
+/** Patterns longer than this match nothing (a real data_files pattern is a few dozen characters). */
+const MAX_PATTERN = 1000;
+const SLASH = 47;
+const notSlash = (c: number) => c !== SLASH;
+const compiled = new Map<string, LinearMatcher | null>();
+
+/**
+ * A glob as datasets' data_files patterns use them: `*` within a name, `**` across folders, `?`, `[…]` (`[!…]` or
+ * `[^…]` negated). Matched by the linear matcher (document/linearMatch): as a backtracking RegExp, a `data_files` of
+ * twelve `*a` before a `b` (or `**` repeated) held the editor's thread for over a minute.
+ */
 export function globMatch(pattern: string, path: string): boolean {
-  let source = '';
-  const p = pattern.replace(/^\.\//, '');
+  if (!compiled.has(pattern)) {
+    if (compiled.size >= 256) compiled.delete(compiled.keys().next().value!);
+    let matcher: LinearMatcher | null = null;
+    try {
+      if (pattern.length <= MAX_PATTERN) matcher = compilePattern(globTree(pattern.replace(/^\.\//, '')));
+    } catch (error) {
+      if (!(error instanceof PatternError)) throw error;
+    }
+    compiled.set(pattern, matcher);
+  }
+  return compiled.get(pattern)?.matches(path) ?? false;
+}
+
+function globTree(p: string): PatternNode {
+  const any: PatternNode = { kind: 'repeat', item: { kind: 'char', test: anyChar }, min: 0, max: Infinity };
+  const items: PatternNode[] = [];
   for (let i = 0; i < p.length; i++) {
     const c = p[i]!;
+    const end = c === '[' ? p.indexOf(']', i + 2) : -1;
     if (c === '*' && p[i + 1] === '*') {
-      source += p[i + 2] === '/' ? '(?:.*/)?' : '.*';
-      i += p[i + 2] === '/' ? 2 : 1;
-    } else if (c === '*') source += '[^/]*';
-    else if (c === '?') source += '[^/]';
-    else if (c === '[') {
-      const end = p.indexOf(']', i + 1);
-      if (end < 0) source += '\\[';
-      else {
-        source += `[${p.slice(i + 1, end).replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else source += c.replace(/[.+^${}()|\\]/g, '\\$&');
+      const dirs = p[i + 2] === '/';
+      const slash: PatternNode = { kind: 'char', test: isChar(SLASH) };
+      items.push(dirs ? { kind: 'repeat', item: { kind: 'seq', items: [any, slash] }, min: 0, max: 1 } : any);
+      i += dirs ? 2 : 1;
+    } else if (c === '*') items.push({ kind: 'repeat', item: { kind: 'char', test: notSlash }, min: 0, max: Infinity });
+    else if (c === '?') items.push({ kind: 'char', test: notSlash });
+    else if (end > 0) {
+      items.push({ kind: 'char', test: classTest(p.slice(i + 1, end)) });
+      i = end;
+    } else items.push({ kind: 'char', test: isChar(c.charCodeAt(0)) });
   }
-  return new RegExp(`^${source}$`).test(path);
+  return { kind: 'seq', items };
+}
+
+/** A `[…]` class's test: single characters and `a-z` ranges, negated by a leading `!` or `^`. */
+function classTest(body: string): (code: number) => boolean {
+  const negated = body[0] === '!' || body[0] === '^';
+  const chars = negated ? body.slice(1) : body;
+  const ranges: Array<[number, number]> = [];
+  for (let i = 0; i < chars.length; i++) {
+    const from = chars.charCodeAt(i);
+    if (chars[i + 1] === '-' && i + 2 < chars.length) {
+      ranges.push([from, chars.charCodeAt(i + 2)]);
+      i += 2;
+    } else ranges.push([from, from]);
+  }
+  return (code) => ranges.some(([a, b]) => code >= a && code <= b) !== negated;
 }
 
 /** `train[:20%]` → the split `train` and its slice; a plain name has none. */
