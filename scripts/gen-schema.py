@@ -143,7 +143,7 @@ schema = {
                     "additionalProperties": False,
                     "markdownDescription": "FSDP's options (with `distributed: fsdp`), named as axolotl's FSDP2 `fsdp_config` and accelerate name them.",
                     "properties": {
-                        "offload_params": key("boolean", "Keep each GPU's shard of the parameters, gradients and optimizer states in CPU memory (FSDP2 `CPUOffloadPolicy`): the GPU holds only the layers being computed, and the optimizer step runs on the CPU. Fits a larger model per GPU at the cost of a slower step and pinned CPU memory (the estimate's RAM line). Only with `distributed: fsdp`.", False),
+                        "offload_params": key("boolean", "Keep each GPU's shard of the parameters, gradients and optimizer states in CPU memory (FSDP2 `CPUOffloadPolicy`): the GPU holds only the layers being computed, and the optimizer step runs on the CPU. Fits a larger model per GPU at the cost of a slower step and pinned CPU memory (the estimate's RAM line). Only with `distributed: fsdp`; also on one GPU (`num_gpus: 1`: a one-rank `torchrun`), for a model larger than the GPU.", False),
                     },
                 },
                 "cost_per_hour": key("number", "What one GPU costs per hour (any currency), for the estimated cost of the run beside its time. Unset: the editor's `loraLens.gpuHourlyCost` setting, else no cost is shown.", minimum=0, examples=[0.7, 2.5]),
