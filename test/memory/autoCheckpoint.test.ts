@@ -194,6 +194,9 @@ test('gradient_checkpointing: true where auto fits faster gets an info with the 
   );
   assert.deepEqual(await findings('auto'), []);
   assert.deepEqual(await findings('false'), []); // 2,048 tokens: not long enough for the off-at-long-length finding
+  // `offload` checkpoints every layer too: auto's choice is made without its offload, the same as for `true`.
+  const [offload] = await findings('offload');
+  assert.equal(offload?.message, full.message);
 });
 
 test('k of L offloaded: the GPU keeps 2 of the k checkpointed inputs, CPU memory all k (hand figures)', () => {
