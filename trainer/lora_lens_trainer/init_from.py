@@ -36,11 +36,34 @@ def _end_event(run: Path) -> dict[str, Any] | None:
     for line in events.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             event = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # a torn line, or one nested past Python's recursion limit
             continue
         if isinstance(event, dict) and event.get("event") == "end":
             end = event
     return end
+
+
+# A plan.json past this is no plan LoRA Lens wrote (they are a few KiB); the editor's check has the same bound.
+PLAN_READ = 4 * 1024 * 1024
+
+
+def _their_plan(run: Path) -> dict[str, Any]:
+    """The run's plan.json as a dict, or PlanError: garbage, a huge file or deep nesting is no run's plan."""
+    path = run / "plan.json"
+    size = path.stat().st_size
+    if size > PLAN_READ:
+        raise _refuse(
+            f"{run} is not a LoRA Lens run folder (its plan.json is {size // 2**20} MiB): name a finished run"
+        )
+    try:
+        theirs = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (ValueError, RecursionError) as error:
+        raise _refuse(
+            f"{run} is not a LoRA Lens run folder (its plan.json could not be read: {str(error)[:120]})"
+        ) from None
+    if not isinstance(theirs, dict):
+        raise _refuse(f"{run} is not a LoRA Lens run folder (its plan.json is not an object)")
+    return theirs
 
 
 def adapter_of(run_dir: str, plan: TrainingPlan) -> Path:
@@ -48,7 +71,7 @@ def adapter_of(run_dir: str, plan: TrainingPlan) -> Path:
     run = Path(run_dir)
     if not (run / "plan.json").is_file():
         raise _refuse(f"{run} is not a LoRA Lens run folder (no plan.json): name the folder of a finished run")
-    theirs = json.loads((run / "plan.json").read_text(encoding="utf-8"))
+    theirs = _their_plan(run)
     if theirs.get("method") == "full":
         out = (theirs.get("output") or {}).get("dir") or run
         raise _refuse(

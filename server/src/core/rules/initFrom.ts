@@ -67,7 +67,7 @@ function describe(
       const what = {
         missing: 'does not exist',
         'not-a-folder': 'is a file, not a run folder',
-        'not-a-run': 'is not a LoRA Lens run folder (no plan.json)',
+        'not-a-run': `is not a LoRA Lens run folder (${problem.kind === 'not-a-run' ? problem.why : ''})`,
       }[problem.kind];
       return {
         message: `${named} ${what}: name the folder of a finished run (<${key('output.dir')}>/<run-id>, as the Runs view shows it).${seeOthers}`,

@@ -27,7 +27,7 @@ const MAX_SCANNED = 200;
 export type InitFromProblem =
   | { kind: 'missing' }
   | { kind: 'not-a-folder' }
-  | { kind: 'not-a-run' }
+  | { kind: 'not-a-run'; why: string }
   | { kind: 'full-run'; modelDir: string | null }
   | { kind: 'other-base'; base: string }
   | { kind: 'unfinished'; status: string | null }
@@ -38,12 +38,37 @@ interface RunPlan {
   model?: { name_or_path?: unknown };
 }
 
-function readPlan(run: string): RunPlan | null {
+/**
+ * A plan.json past this is no plan LoRA Lens wrote (they are a few KiB): not read, on the editor's thread (1 GB of
+ * garbage was read whole; 10 MB of `[` took 2 s to refuse).
+ */
+const PLAN_READ = 4 * 1024 * 1024;
+
+/** A regular file's size, else null: a FIFO named plan.json or events.jsonl would block a read for ever. */
+function fileSize(path: string): number | null {
   try {
-    const value: unknown = JSON.parse(readFileSync(join(run, PLAN), 'utf8'));
-    return value !== null && typeof value === 'object' ? (value as RunPlan) : {};
+    const info = statSync(path, { throwIfNoEntry: false });
+    return info?.isFile() ? info.size : null;
   } catch {
     return null;
+  }
+}
+
+/** The run's plan, or why it has none a trainer would read. */
+function readPlan(run: string): RunPlan | string {
+  const path = join(run, PLAN);
+  try {
+    // A folder this user may not enter (EACCES) is said with the rest, not thrown out of the rule.
+    const info = statSync(path, { throwIfNoEntry: false });
+    if (!info) return 'no plan.json';
+    if (!info.isFile()) return 'its plan.json is not a file';
+    if (info.size > PLAN_READ)
+      return `its plan.json is ${Math.round(info.size / 1048576)} MiB, no plan LoRA Lens wrote`;
+    const value: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
+    return isObject ? (value as RunPlan) : 'its plan.json is not an object';
+  } catch (error) {
+    return `its plan.json could not be read: ${(error as Error).message.slice(0, 120)}`;
   }
 }
 
@@ -52,7 +77,8 @@ export function lastEndEvent(run: string): { status?: unknown; adapter_path?: un
   let text: string;
   try {
     const path = join(run, EVENTS);
-    const size = statSync(path).size;
+    const size = fileSize(path);
+    if (size === null) return null;
     const fd = openSync(path, 'r');
     try {
       const length = Math.min(size, EVENTS_READ);
@@ -84,7 +110,7 @@ export function initFromProblem(run: string, plan: Pick<TrainingPlan, 'model'>):
   if (!existsSync(run)) return { kind: 'missing' };
   if (!statSync(run).isDirectory()) return { kind: 'not-a-folder' };
   const theirs = readPlan(run);
-  if (!theirs) return { kind: 'not-a-run' };
+  if (typeof theirs === 'string') return { kind: 'not-a-run', why: theirs };
   if (theirs.method === 'full') {
     const modelDir = join(run, MODEL);
     return { kind: 'full-run', modelDir: existsSync(modelDir) ? modelDir : null };
