@@ -425,7 +425,7 @@ def training_part(dev: torch.device, tiny: bool, peak_flops: float, state: dict[
         (1, auto[1], fused_all, False, False), (4, L, None, False, False), (4, L, fused_all, False, False),
         (4, L // 2, None, False, False), (4, auto[4], None, False, True), (4, auto[4], fused_all, False, True),
         (4, auto[4], lora2, False, False), (4, L, None, True, False), (8, auto[8], None, False, False),
-        (8, auto[8], fused_all, False, False),
+        (8, auto[8], fused_all, False, False), (8, L // 2, None, True, False),
     ]  # fmt: skip
     if tiny:  # the interpreter runs the kernels at a few steps a minute: one fused row shows the path works
         plan = [p for p in plan if not p[2] or p[:2] == (4, auto[4]) and p[2] == fused_all]
@@ -452,8 +452,8 @@ def training_part(dev: torch.device, tiny: bool, peak_flops: float, state: dict[
 
 def _against_estimates(r: dict[str, Any], bs: int, k: int, L: int, cfg: dict[str, Any], g: str) -> None:
     est = ESTIMATES["peak_alloc_gib"][str(bs)][str(k)]
-    if r["offload"]:  # the estimate moves all but 2 checkpointed inputs to CPU memory (memory/context.ts)
-        est = round(est - (k - 2) * cfg["hidden_size"] * 2 * bs * r["seq"] / GIB, 3)
+    if r["offload"]:  # the GPU keeps 2 of the k checkpointed inputs, the rest in CPU memory (memory/phases.ts)
+        est = round(est - max(0, k - 2) * cfg["hidden_size"] * 2 * bs * r["seq"] / GIB, 3)
     r["estimate_peak_alloc_gib"] = est
     r["peak_error"] = round((est - r["peak_alloc_gib"]) / r["peak_alloc_gib"], 4)
     if 0 < k < L and not r["fused_kernels"]:
