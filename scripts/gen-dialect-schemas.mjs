@@ -352,16 +352,27 @@ function readChecks(file, schema) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
     const where = `${file}:${index + 1}`;
-    const [code, source, plugin, when, at, ...says] = line.split('|').map((cell) => cell.trim());
-    if (!code || !source || !plugin || !when || !at || !says.length)
-      throw new Error(`${where}: expected "code | source | plugin | when | key | message"`);
+    const [code, source, since, plugin, when, at, ...says] = line.split('|').map((cell) => cell.trim());
+    if (!code || !source || !since || !plugin || !when || !at || !says.length)
+      throw new Error(`${where}: expected "code | source | since | plugin | when | key | message"`);
+    // The release that first raises it (extract_check_since.py); `?`: none established, checked for every release.
+    if (since !== '?' && !/^\d+(\.\d+)+(\.dev\d+)?$/.test(since))
+      throw new Error(`${where}: since must be a release (0.16.0) or ?, not "${since}"`);
     const clauses = when.split(' & ').map((c) => parseClause(c, where));
     for (const key of [at, ...clauses.flatMap((c) => [c.key, c.other, ...(c.keys ?? [])].filter(Boolean))]) {
       if (key.startsWith('$')) {
         if (!derivedFacts.has(key.slice(1))) throw new Error(`${where}: ${key} is not a fact of toolFacts.ts`);
       } else if (!schema.properties[key.split('.')[0]]) throw new Error(`${where}: ${key} is not a key of the schema`);
     }
-    checks.push({ code, source, ...(plugin === '-' ? {} : { plugin }), when: clauses, at, says: says.join('|') });
+    checks.push({
+      code,
+      source,
+      since: since === '?' ? null : since,
+      ...(plugin === '-' ? {} : { plugin }),
+      when: clauses,
+      at,
+      says: says.join('|'),
+    });
   }
   return checks;
 }

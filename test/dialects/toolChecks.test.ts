@@ -11,7 +11,8 @@ import { validateDialect, type DialectMatch } from '../../server/src/core/dialec
 import { AXOLOTL_SCHEMA } from '../../server/src/core/dialects/axolotl/schema';
 import { LLAMA_FACTORY_SCHEMA } from '../../server/src/core/dialects/llamaFactory/schema';
 import type { CheckClause, DialectSchemaRoot, ToolCheck } from '../../server/src/core/dialects/schemaTable';
-import { filledIn } from '../../server/src/core/dialects/toolChecks';
+import { filledIn, raisedIn } from '../../server/src/core/dialects/toolChecks';
+import { compareReleases, versionParts } from '../../server/src/core/dialects/toolVersion';
 import { MEGATRON_BRIDGE_KEYS, TOOL_FACTS } from '../../server/src/core/dialects/toolFacts';
 
 type Config = Record<string, unknown>;
@@ -254,11 +255,12 @@ function undoClause(config: Config, clause: CheckClause): void {
   }
 }
 
-function diagnose(config: Config, match: DialectMatch): Diagnostic[] {
+/** The diagnostics of the config written as YAML, after `header` (a `# lora-lens: tool=version` line). */
+function diagnose(config: Config, match: DialectMatch, header = ''): Diagnostic[] {
   const text = Object.entries(config)
     .map(([key, value]) => `${key}: ${JSON.stringify(value)}`)
     .join('\n');
-  return validateDialect(parseConfigDocument(`${text}\n`), match, { configDir: null });
+  return validateDialect(parseConfigDocument(`${header}${text}\n`), match, { configDir: null });
 }
 
 test(`llama-factory: the Megatron Bridge fact reads the keys only the bridge has`, () => {
@@ -318,4 +320,58 @@ for (const { schema, match, base, min } of TOOLS) {
       }
     });
   }
+}
+
+// Issue 19: a check is tied to the first release whose source raises it (`since`, from
+// scripts/dialect-facts/extract_check_since.py). A file pinned to an older release does not get it; at that release
+// and after, it does. `since: null` (no release established) is checked for every release.
+test('raisedIn: a check fires from its release on, and always without one', () => {
+  const check = (since: string | null) => ({ ...AXOLOTL_SCHEMA['x-lora-lens'].checks![0]!, since });
+  assert.equal(raisedIn(check('0.17.0'), 'v0.16.0'), false);
+  assert.equal(raisedIn(check('0.17.0'), 'v0.17.0'), true);
+  assert.equal(raisedIn(check('0.17.0'), 'v0.18.0'), true);
+  assert.equal(raisedIn(check('0.9.6.dev0'), 'v0.9.5'), false);
+  assert.equal(raisedIn(check('0.9.6.dev0'), 'v0.9.6.dev0'), true);
+  assert.equal(raisedIn(check(null), 'v0.15.0'), true);
+  assert.equal(raisedIn(check('0.18.0'), undefined), true);
+});
+
+for (const { schema, match, base } of TOOLS) {
+  const checks = schema['x-lora-lens'].checks ?? [];
+  const releases = (schema['x-lora-lens'].releases ?? []).map((r) => r.version);
+  const newest = releases[releases.length - 1]!;
+  const name = match.dialect;
+  test(`${name}: every check's since is a release no newer than the newest kept (${newest})`, () => {
+    const unknown = checks.filter((c) => c.since === null).map((c) => c.code);
+    assert.deepEqual(unknown, [], 'no check without a release (the extractor established them all)');
+    for (const check of checks) {
+      assert.ok(versionParts(check.since!), `${check.code}: ${check.since}`);
+      assert.ok(compareReleases(check.since!, newest) <= 0, `${check.code}: ${check.since} after ${newest}`);
+      // A release newer than the oldest kept is one of the kept ones, so a pin can name the one before it.
+      if (compareReleases(check.since!, releases[0]!) > 0)
+        assert.ok(
+          releases.some((r) => compareReleases(r, check.since!) === 0),
+          `${check.code}: ${check.since}`,
+        );
+    }
+  });
+  for (const check of checks.filter((c) => c.since && compareReleases(c.since, releases[0]!) > 0)) {
+    test(`${name} ${check.code}: not raised by a file pinned before ${check.since}, raised from it on`, () => {
+      const at = releases.findIndex((r) => compareReleases(r, check.since!) === 0);
+      const pinned = (version: string) =>
+        diagnose(meeting(check, base), match, `# lora-lens: ${name}=${version.replace(/^v/, '')}\n`).filter(
+          (d) => d.code === check.code,
+        ).length;
+      assert.equal(pinned(releases[at - 1]!), 0, `pinned to ${releases[at - 1]}`);
+      for (const version of releases.slice(at)) assert.equal(pinned(version), 1, `pinned to ${version}`);
+    });
+  }
+  test(`${name}: a check older than the oldest release kept fires for every release`, () => {
+    const old = checks.find((c) => c.since && compareReleases(c.since, releases[0]!) < 0 && !c.plugin)!;
+    assert.ok(old, 'one such check');
+    for (const version of releases) {
+      const found = diagnose(meeting(old, base), match, `# lora-lens: ${name}=${version.replace(/^v/, '')}\n`);
+      assert.equal(found.filter((d) => d.code === old.code).length, 1, `${old.code} pinned to ${version}`);
+    }
+  });
 }

@@ -59,6 +59,11 @@ export interface ToolCheck {
   code: string;
   /** The file and line of the tool's source that raises. */
   source: string;
+  /**
+   * The first release whose source raises it (scripts/dialect-facts/extract_check_since.py): a file checked against
+   * an older release does not get it. Null where no release is established: checked for every release.
+   */
+  since: string | null;
   /** The plugin whose validator it is (axolotl): it runs only when `plugins:` lists it. */
   plugin?: string;
   when: CheckClause[];

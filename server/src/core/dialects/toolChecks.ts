@@ -7,6 +7,7 @@
 import type { DialectReport } from './report';
 import type { CheckClause, DialectSchemaRoot, ToolCheck } from './schemaTable';
 import { TOOL_FACTS, truthy } from './toolFacts';
+import { compareReleases } from './toolVersion';
 
 type Config = Record<string, unknown>;
 
@@ -107,21 +108,29 @@ function pluginListed(check: ToolCheck, plugins: Set<string>): boolean {
   return !check.plugin || plugins.has(check.plugin) || plugins.has(check.plugin.replace(/\.[^.]+$/, ''));
 }
 
+/** Whether the release a file is checked against raises the check (no release, or none established: it does). */
+export function raisedIn(check: ToolCheck, release: string | undefined): boolean {
+  return !release || check.since === null || compareReleases(check.since, release) <= 0;
+}
+
 /**
  * Each check of the schema that holds for the config, as the error it is in the tool's own words, with its source
- * line. Returns the codes reported.
+ * line; a check the release checked against does not raise yet (`since` after it) is left out. Returns the codes
+ * reported.
  */
 export function runToolChecks(
   report: DialectReport,
   schema: DialectSchemaRoot,
   config: Config,
   plugins: Set<string> = new Set(),
+  release?: string,
 ): string[] {
   const tool = schema['x-lora-lens'].tool;
   const at = schema['x-lora-lens'].version[0]?.split(' ')[1] ?? '';
   const reported: string[] = [];
   for (const check of schema['x-lora-lens'].checks ?? []) {
-    if (!pluginListed(check, plugins) || !check.when.every((c) => holds(c, config, schema))) continue;
+    if (!raisedIn(check, release) || !pluginListed(check, plugins)) continue;
+    if (!check.when.every((c) => holds(c, config, schema))) continue;
     // At the key the check names, else at the first key of its condition the file has (else the top).
     const anchor = [check.at, ...check.when.map((c) => c.key)].find(
       (key) => !key.startsWith('$') && valueAt(config, key) !== undefined,

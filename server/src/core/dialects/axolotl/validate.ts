@@ -45,7 +45,7 @@ export function validateAxolotl(
     if (finding.kind === 'known' || report.hasRoom()) reportFinding(report, finding, context);
   reportScalarDifferences(report, AXOLOTL_SCHEMA, scalars, findings, 'pydantic');
   checkAxolotlRules(report, config);
-  runToolChecks(report, AXOLOTL_SCHEMA, config, plugins);
+  runToolChecks(report, AXOLOTL_SCHEMA, config, plugins, selected?.release.version);
   adviseAxolotlRanges(report, config);
   return [...problems, ...report.sorted()];
 }

@@ -76,7 +76,7 @@ export function validateLlamaFactory(
   checkLlamaFactoryRules(report, config, configDir);
   // The checks of `llamafactory-cli train`'s argument parsing (the other commands parse fewer groups).
   if (subKind === 'train') {
-    runToolChecks(report, LLAMA_FACTORY_SCHEMA, config);
+    runToolChecks(report, LLAMA_FACTORY_SCHEMA, config, new Set(), selected?.release.version);
     checkLlamaFactoryZero3(report, config, configDir);
   }
   return [...problems, ...report.sorted()];
