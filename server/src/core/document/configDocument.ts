@@ -204,7 +204,15 @@ function documentProblems(text: string, docs: Document.Parsed[], at: RangeAt): P
 /** The document's plain value; undefined, with a problem added, where aliases expand too far or it cannot be read. */
 function readValue(yaml: Document.Parsed, text: string, at: RangeAt, problems: ParseProblem[]): unknown {
   try {
-    return yaml.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    const value = yaml.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    if (!containsItself(value)) return value;
+    problems.push({
+      code: 'yaml-alias-limit',
+      message:
+        'An alias refers to the node that holds it (as in `&a [x, *a]`): the value would contain itself, which no tool can read. Write the values out.',
+      range: at(firstAliasOffset(text)),
+    });
+    return undefined;
   } catch (error) {
     const alias = error instanceof ReferenceError || /alias/i.test((error as Error).message);
     problems.push({
@@ -216,6 +224,22 @@ function readValue(yaml: Document.Parsed, text: string, at: RangeAt, problems: P
     });
     return undefined;
   }
+}
+
+/**
+ * Whether a value holds itself: yaml's toJS makes `&a [x, *a]` a list that contains itself, which every later
+ * JSON.stringify threw on ("Converting circular structure", out of the whole analysis). Each node is walked once
+ * (aliases share nodes); the depth is the YAML's, which the nesting check bounds.
+ */
+export function containsItself(value: unknown, onPath = new Set<object>(), done = new Set<object>()): boolean {
+  if (value === null || typeof value !== 'object' || done.has(value)) return false;
+  if (onPath.has(value)) return true;
+  onPath.add(value);
+  const children = value instanceof Map ? [...value.keys(), ...value.values()] : Object.values(value);
+  for (const child of children) if (containsItself(child, onPath, done)) return true;
+  onPath.delete(value);
+  done.add(value);
+  return false;
 }
 
 /** Only whitespace and comment lines; line by line, as a single regular expression over the text backtracks exponentially. */

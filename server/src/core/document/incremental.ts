@@ -1,5 +1,6 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, Scalar, type Document, type Node } from 'yaml';
 import {
+  containsItself,
   duplicateKeyMessage,
   duplicateKeys,
   MAX_ALIAS_COUNT,
@@ -272,6 +273,8 @@ function patchedDocument(doc: Document.Parsed, text: string, lineStarts: number[
   } catch {
     return parseConfigDocument(text);
   }
+  // A value holding itself: the full parse reports it.
+  if (containsItself(value)) return parseConfigDocument(text);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return parseConfigDocument(text);
   const problems: ParseProblem[] = [];
   if (keyEdited) {
