@@ -47,6 +47,9 @@ async function boundedFile(path: string): Promise<AsyncBuffer & { metadata?: Fil
   const info = await stat(path);
   // A FIFO or a device would block the read forever (hyparquet opens it after a 0-byte stat).
   if (!info.isFile()) throw new Error('it is not a regular file');
+  // hyparquet would say 'Offset is outside the bounds of the DataView'.
+  if (info.size < 12)
+    throw new Error(`it is ${info.size} bytes: a Parquet file holds at least PAR1, a footer and PAR1`);
   const { asyncBufferFromFile } = await import('hyparquet');
   const file = await asyncBufferFromFile(path);
   const bounded: AsyncBuffer & { metadata?: FileMetaData } = {
