@@ -55,10 +55,11 @@ class Scan {
   private longest = 0;
   private readonly safety: SafetyScan;
   /**
-   * KTO's rows (`objective: kto`), and a tool's rows whose layout LoRA Lens does not know (an axolotl `rl: kto` file
-   * without a type): their boolean `label`s are tallied. Only the kto-weights rule reads the tally, under KTO.
+   * The field whose booleans are tallied as KTO labels: the layout's `ktoLabel` (LLaMA-Factory's `kto_tag` column),
+   * else `label` for KTO's rows (`objective: kto`) and a tool's rows whose layout LoRA Lens does not know (an axolotl
+   * `rl: kto` file without a type). Only the kto-weights rule reads the tally, under KTO.
    */
-  private readonly countsKtoLabels: boolean;
+  private readonly ktoLabelField: string | undefined;
 
   /** `deadline`: past it rows are still counted, but no longer read by the safety scanners. */
   constructor(
@@ -69,7 +70,13 @@ class Scan {
   ) {
     this.facts = facts;
     this.safety = new SafetyScan(facts.layout ?? { kind: 'format', format: facts.format });
-    this.countsKtoLabels = facts.layout?.kind === 'unchecked';
+    const layout = facts.layout;
+    this.ktoLabelField =
+      layout && 'ktoLabel' in layout && layout.ktoLabel
+        ? layout.ktoLabel
+        : layout?.kind === 'unchecked'
+          ? 'label'
+          : undefined;
     this.texts = new Reservoir(tokenize ? sampleSize : 0);
     this.estimates = new Reservoir(tokenize ? 0 : sampleSize);
   }
@@ -95,7 +102,7 @@ class Scan {
       bump(this.facts.mismatched, { ...ref, reason: check.mismatch });
       return;
     }
-    if (this.countsKtoLabels) this.ktoLabel(value);
+    if (this.ktoLabelField) this.ktoLabel(value, this.ktoLabelField);
     if (check.text.trim() === '') bump(this.facts.empty, ref);
     else if (hasHtml(check.text)) bump(this.facts.html, ref);
     if (Date.now() <= this.deadline) this.safety.row(value, ref);
@@ -105,9 +112,15 @@ class Scan {
     else this.estimates.add(estimate);
   }
 
-  /** KTO's tally of desirable and undesirable rows, which the kto-weights rule balances. */
-  private ktoLabel(value: unknown): void {
-    const label = value !== null && typeof value === 'object' ? (value as { label?: unknown }).label : undefined;
+  /**
+   * KTO's tally of desirable and undesirable rows, which the kto-weights rule balances. Only a boolean counts, as in
+   * TRL and in LLaMA-Factory's converter (`isinstance(example[kto_tag], bool)`; another value is no KTO row there).
+   */
+  private ktoLabel(value: unknown, field: string): void {
+    const label =
+      value !== null && typeof value === 'object' && Object.hasOwn(value, field)
+        ? (value as Record<string, unknown>)[field]
+        : undefined;
     if (typeof label !== 'boolean') return;
     const labels = (this.facts.ktoLabels ??= { desirable: 0, undesirable: 0 });
     if (label) labels.desirable++;

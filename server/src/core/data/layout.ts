@@ -5,13 +5,17 @@ import type { DataFormat } from '../plan/types';
  * (axolotl's `type: alpaca` and field mappings, LLaMA-Factory's alpaca columns), a list of messages under the tool's
  * own keys (axolotl's `chat_template`, LLaMA-Factory's sharegpt), or a prompt strategy LoRA Lens does not know. Rows
  * of an unknown strategy are counted and measured but never called wrong.
+ *
+ * `ktoLabel`: the field whose boolean says a KTO row is desirable (true) or not, tallied for the kto-weights rule:
+ * LLaMA-Factory's `kto_tag` column of a dataset_info.json entry. An `unchecked` layout without one reads `label` (our
+ * KTO rows, an axolotl `rl: kto` file's untyped rows).
  */
 export type RowLayout =
   | { kind: 'format'; format: DataFormat }
   /** `label` names the tool's setting in messages: "axolotl's `type: alpaca`". */
-  | { kind: 'fields'; label: string; required: string[]; optional: string[] }
-  | { kind: 'messages'; label: string; field: string; role: string; content: string }
-  | { kind: 'unchecked'; label: string }
+  | { kind: 'fields'; label: string; required: string[]; optional: string[]; ktoLabel?: string }
+  | { kind: 'messages'; label: string; field: string; role: string; content: string; ktoLabel?: string }
+  | { kind: 'unchecked'; label: string; ktoLabel?: string }
   /** Preference pairs (`objective: dpo`, axolotl `rl:`, LLaMA-Factory `stage: dpo`): each side a string or chat messages. */
   | { kind: 'preference'; label: string; prompt: string; chosen: string; rejected: string };
 

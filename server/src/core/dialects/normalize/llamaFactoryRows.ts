@@ -3,17 +3,30 @@
  * `src/llamafactory/data/parser.py`, DatasetAttr): `formatting` alpaca (columns prompt → `instruction`, query →
  * `input`, response → `output`) or sharegpt (messages → `conversations`, tags role → `from`, content → `value`).
  * An entry's `columns` (or `tags`) replaces the defaults wholesale: a column it leaves out is not read at all.
- * Ranking (preference) data and formats LoRA Lens does not model are left unchecked.
+ * Ranking (preference) data and formats LoRA Lens does not model are left unchecked. A `kto_tag` column is the
+ * layout's `ktoLabel`, tallied for the kto-weights rule.
  */
 import type { RowLayout } from '../../data/layout';
 import { asObject, asString, type Obj } from './read';
 
 export function llamaFactoryRowLayout(name: string, entry: Obj): RowLayout {
+  const columns = entry.columns === undefined ? null : asObject(entry.columns);
+  // KTO rows: the `kto_tag` column (no default; DatasetAttr.kto_tag) holds a boolean, true for a desirable row
+  // (data/converter.py puts the response first then, and processor/feedback.py reads that as kto_tag True).
+  const ktoTag = columns ? asString(columns.kto_tag) : undefined;
+  const layout = rowLayoutOf(name, entry, columns);
+  return ktoTag ? { ...layout, ktoLabel: ktoTag } : layout;
+}
+
+function rowLayoutOf(
+  name: string,
+  entry: Obj,
+  columns: Obj | null,
+): Exclude<RowLayout, { kind: 'format' | 'preference' }> {
   const where = `LLaMA-Factory's \`${name}\` entry in dataset_info.json`;
   const formatting = asString(entry.formatting) ?? 'alpaca';
   if (entry.ranking === true || (formatting !== 'alpaca' && formatting !== 'sharegpt'))
     return { kind: 'unchecked', label: where };
-  const columns = entry.columns === undefined ? null : asObject(entry.columns);
   const column = (key: string, fallback: string): string | null =>
     columns ? (asString(columns[key]) ?? null) : fallback;
   if (formatting === 'alpaca') {
