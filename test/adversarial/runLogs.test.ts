@@ -15,6 +15,8 @@ import type { TrainerEvent } from '../../server/src/runs/events';
 import { createRun } from '../../server/src/runs/lifecycle';
 import { startToolRun, toolRunContext } from '../../server/src/runs/tools/toolRun';
 import { parseProgressBar } from '../../server/src/runs/tools/trainerLog';
+import { readBoundedLines } from '../../server/src/runs/lineReader';
+import { spawn } from 'node:child_process';
 import { REPO, tempDir } from '../run/helpers';
 
 const MB = 1024 * 1024;
@@ -98,5 +100,24 @@ test(
       'no event carries a hostile line whole',
     );
     assert.equal(events.at(-1)?.event, 'end');
+  },
+);
+
+test(
+  'a child printing 20 MB without a line end: the line is cut at the bound, the next lines still come',
+  { timeout: 60_000 },
+  async () => {
+    // readline kept such a line whole, however long (a child that never ends a line grew it until out of memory).
+    const child = spawn(process.execPath, [
+      '-e',
+      "process.stdout.write('x'.repeat(20 * 1024 * 1024)); process.stdout.write('\\r'); " +
+        "setTimeout(() => process.stdout.write('\\nnext\\rbar\\r\\nlast'), 50);",
+    ]);
+    const lines: string[] = [];
+    await readBoundedLines(child.stdout, (line) => lines.push(line), MB);
+    assert.equal(lines.length, 4, JSON.stringify(lines.map((l) => l.slice(-60))));
+    assert.ok(lines[0]!.length < MB + 100);
+    assert.match(lines[0]!, /\[… 19922944 more characters of this line not read\]$/);
+    assert.deepEqual(lines.slice(1), ['next', 'bar', 'last']);
   },
 );

@@ -12,11 +12,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, existsSync, openSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { buildTrainerArgs, buildTrainerEnv, type TrainerInvocation } from './args';
 import { parseEventLine, type EndEvent, type TrainerEvent } from './events';
 import { LOG_FILE } from './lifecycle';
 import { FileTail } from './fileTail';
+import { readBoundedLines } from './lineReader';
 import { claimPidFile, releasePidFile, runProcessState } from './pidFile';
 
 export interface TrainerCallbacks {
@@ -330,11 +330,8 @@ function killLeftovers(child: ChildProcess): void {
 }
 
 function readLines(input: NodeJS.ReadableStream, onLine: (text: string) => void): Promise<void> {
-  return new Promise<void>((resolveDone) => {
-    const rl = createInterface({ input });
-    rl.on('line', onLine);
-    rl.on('close', () => resolveDone());
-  });
+  // Bounded lines (lineReader.ts): readline kept a line without end however long the child made it.
+  return readBoundedLines(input, onLine);
 }
 
 /** A start refused before any process: answers like a child that never ran. */
