@@ -6,14 +6,14 @@
  * step. Before the bar's digit runs were bounded, parseProgressBar took 14.5 s on 100,000 digits (quadratic).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { normalizeDialect } from '../../server/src/core/dialects/normalize';
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import type { TrainerEvent } from '../../server/src/runs/events';
 import { createRun } from '../../server/src/runs/lifecycle';
-import { startToolRun, toolRunContext } from '../../server/src/runs/tools/toolRun';
+import { FileTail, startToolRun, toolRunContext } from '../../server/src/runs/tools/toolRun';
 import { parseProgressBar } from '../../server/src/runs/tools/trainerLog';
 import { readBoundedLines } from '../../server/src/runs/lineReader';
 import { spawn } from 'node:child_process';
@@ -121,3 +121,19 @@ test(
     assert.deepEqual(lines.slice(1), ['next', 'bar', 'last']);
   },
 );
+
+test('trainer_log.jsonl with a 20 MB line: the tail drops it and still reads the lines after it', () => {
+  // The tail kept an unfinished line whole, 4 MiB a read, however long; then gave it as one line.
+  const path = join(tempDir('adversarial-tail-'), 'trainer_log.jsonl');
+  writeFileSync(path, '');
+  const tail = new FileTail(path);
+  const read: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    appendFileSync(path, 'z'.repeat(4 * MB));
+    for (let j = 0; j < 2; j++) read.push(...tail.read());
+  }
+  appendFileSync(path, `\n${JSON.stringify({ current_steps: 1, total_steps: 2, loss: 1 })}\n{"unfinished`);
+  for (let j = 0; j < 3; j++) read.push(...tail.read());
+  assert.deepEqual(read, ['{"current_steps":1,"total_steps":2,"loss":1}']);
+  assert.deepEqual(tail.flush(), ['{"unfinished']);
+});

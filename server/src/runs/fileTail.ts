@@ -8,8 +8,15 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 export class FileTail {
   /** The most one read takes in (a writer that floods its log is caught up with over several reads). */
   static readonly MAX_READ_BYTES = 4 << 20;
+  /**
+   * An unfinished line longer than this is dropped, and the rest of it when its end comes: a writer that never ends
+   * a line grew it by 4 MiB a read without bound (and copied it whole each time).
+   */
+  static readonly MAX_LINE_CHARS = 8 << 20;
   private offset: number;
   private partial = '';
+  /** Within a dropped line: what comes before the next line end is its rest. */
+  private dropping = false;
 
   constructor(private readonly path: string) {
     // A trainer_log.jsonl left by an earlier run in the same output_dir is not this run's.
@@ -31,6 +38,7 @@ export class FileTail {
     if (size < this.offset) {
       this.offset = 0;
       this.partial = '';
+      this.dropping = false;
     }
     if (size === this.offset) return [];
     const fd = openSync(this.path, 'r');
@@ -40,6 +48,14 @@ export class FileTail {
       this.offset += n;
       const lines = (this.partial + buffer.subarray(0, n).toString('utf8')).split('\n');
       this.partial = lines.pop() ?? '';
+      if (this.dropping && lines.length > 0) {
+        lines.shift();
+        this.dropping = false;
+      }
+      if (this.partial.length > FileTail.MAX_LINE_CHARS) {
+        this.partial = '';
+        this.dropping = true;
+      }
       return lines.filter((l) => l.trim());
     } finally {
       closeSync(fd);
@@ -59,7 +75,7 @@ export class FileTail {
     const lines: string[] = [];
     for (let batch = this.read(); batch.length > 0 || this.behind(); batch = this.read())
       for (const line of batch) lines.push(line);
-    const rest = this.partial;
+    const rest = this.dropping ? '' : this.partial;
     this.partial = '';
     return rest.trim() ? [...lines, rest] : lines;
   }
