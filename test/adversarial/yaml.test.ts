@@ -75,3 +75,13 @@ test(
     await stillAnswers();
   },
 );
+
+test('a 1 MB value that tool checks quote: the messages stay short', { timeout: 60_000 }, async () => {
+  // The q_galore check quoted {adapter} whole, and the unknown-adapter check too: two 1 MB diagnostics.
+  const text = `# lora-lens: axolotl\nbase_model: Qwen/Qwen2.5-0.5B\noptimizer: q_galore_adamw8bit\nadapter: ${'l'.repeat(1_000_000)}\n`;
+  const diagnostics = await published('long-value', text);
+  assert.ok(diagnostics.some((d) => d.code === 'axolotl-qgalore-adapter'));
+  assert.ok(diagnostics.some((d) => d.code === 'axolotl-adapter-unknown'));
+  for (const d of diagnostics)
+    assert.ok(String(d.message).length < 1000, `${String(d.code)}: ${String(d.message).length}`);
+});

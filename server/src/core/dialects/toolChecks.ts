@@ -100,7 +100,11 @@ function printed(value: unknown): string {
 
 /** The tool's message with each `{key}` (a key or a derived `$fact`) replaced by the config's value. */
 export function filledIn(says: string, config: Config): string {
-  return says.replace(/\{([\w.$]+)\}/g, (_, key: string) => printed(valueAt(config, key)));
+  // A value is shown up to 200 characters: a 1 MB one made a 1 MB message.
+  return says.replace(/\{([\w.$]+)\}/g, (_, key: string) => {
+    const text = printed(valueAt(config, key));
+    return text.length > 200 ? `${text.slice(0, 197)}...` : text;
+  });
 }
 
 /** Whether a check's plugin (if any) is listed, by class path or by module. */

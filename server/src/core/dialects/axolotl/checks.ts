@@ -194,7 +194,7 @@ function checkAdapterName(report: DialectReport, config: Config): void {
     ['adapter'],
     'error',
     'axolotl-adapter-unknown',
-    `${stops}: adapter \`${adapter}\` is not built in (\`lora\`, \`qlora\`, \`llama-adapter\`) and no plugin is listed that could register it.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`,
+    `${stops}: adapter \`${adapter.length > 80 ? `${adapter.slice(0, 77)}...` : adapter}\` is not built in (\`lora\`, \`qlora\`, \`llama-adapter\`) and no plugin is listed that could register it.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`,
     suggestion ? { suggestion, fixes: [setFix(['adapter'], suggestion)] } : {},
   );
 }
