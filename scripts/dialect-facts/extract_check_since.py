@@ -1,16 +1,19 @@
 """The first release tag of a tool whose source raises each check of a checks file (scripts/dialect-facts/*.checks).
 
-Reads a local git clone (no network). For each check, the raise at its source line in the commit the checks were
-written from gives a fingerprint: the longest string literal of the raise's message (the literal pieces of an
-f-string or of strings Python joins across lines). The check's release is the oldest tag whose src/ tree holds that
-literal, searched in every file (validators move between files across releases), provided every later tag holds it
-too. A raise no tag holds, or whose literal comes and goes, gets `-` (no release established: always checked).
+Reads a local git clone (no network; the `fetch` tool's mirror of the tool's repository is one). For each check, the
+raise at its source line in the commit the checks were written from gives its fingerprints: the literal pieces of the
+raised message (of an f-string, or of strings Python joins across lines) as the source spells them, those of 20
+characters or more (else the longest). A piece's release is the oldest release tag (vX.Y.Z) whose src/ tree holds it,
+in any file (validators move between files across releases), provided every later tag holds it too; the check's
+release is the latest of its pieces' (a message reworded later makes the check later, never earlier, and a message
+head shared with other raises does not make it early). A piece no tag holds gives `--newest` (the commit as a
+release), else `?`; a piece that comes and goes gives `?` (no release established: checked for every release).
 
     python3 scripts/dialect-facts/extract_check_since.py axolotl /path/to/axolotl 067b021 scripts/dialect-facts/axolotl.checks
     python3 scripts/dialect-facts/extract_check_since.py llama-factory /path/to/LLaMA-Factory ff6d4d1 \\
-        scripts/dialect-facts/llama-factory.checks --tags v0.9.2 v0.9.3 v0.9.4 v0.9.5 --newest 0.9.6.dev0
+        scripts/dialect-facts/llama-factory.checks --newest 0.9.6.dev0
 
-Prints `code | source | since | fingerprint` per check; `--write` puts the release into the checks file's since
+Prints `code | source | since | fingerprints` per check; `--write` puts the release into the checks file's since
 column (`code | source | since | plugin | when | key | message`).
 """
 
@@ -72,7 +75,11 @@ def string_literals(segment: str) -> list[str]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             pieces.append(node.value)
         elif isinstance(node, ast.JoinedStr):
-            pieces += [v.value for v in node.values if isinstance(v, ast.Constant)]
+            pieces += [
+                v.value
+                for v in node.values
+                if isinstance(v, ast.Constant) and isinstance(v.value, str)
+            ]
     return pieces
 
 
@@ -133,12 +140,17 @@ def latest_first_release(
 ) -> str:
     """
     The release from which every piece of the message is there (the latest of their first releases: a piece reworded
-    later makes the check later, never earlier). A piece that only the commit holds gives `newest`; `?` otherwise.
+    later makes the check later, never earlier). A piece no tag holds (only the commit) gives `newest`, else `?`; so
+    does a piece that comes and goes across the tags.
     """
-    firsts = [first_release(repo, tags, text, roots) for text in texts]
-    if None in firsts:
-        return newest or "?"
-    return max(firsts, key=tags.index).lstrip("v")  # type: ignore[arg-type]
+    firsts: list[str] = []
+    for text in texts:
+        first = first_release(repo, tags, text, roots)
+        if first is None:
+            unreleased = not any(holds(repo, tag, text, roots) for tag in tags)
+            return (newest or "?") if unreleased else "?"
+        firsts.append(first)
+    return max(firsts, key=tags.index).lstrip("v")
 
 
 def main() -> None:
