@@ -6,11 +6,12 @@
  * 10 MB query. Hangs are bounded by each test's timeout; times are printed, not asserted.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { findCachedHubDataset, globMatch, hubCacheStamp } from '../../server/src/core/data/hubCache';
+import { inspectHubDataset } from '../../server/src/core/data/hubInspect';
 import { hubDatasetRefProblem } from '../../server/src/core/dialects/normalize/datasetRef';
 
 const cache = mkdtempSync(join(tmpdir(), 'adversarial-hub-'));
@@ -124,3 +125,27 @@ test('a 10 MB query is answered in bounded time', { timeout: 20_000 }, () => {
   assert.match(problem ?? '', /unknown option "bogus"/);
   assert.equal(timed('10 MB reference lookup', () => findCachedHubDataset(ref, env))?.found, false);
 });
+
+test(
+  'a cached JSON-lines file with a secret, then a 1.2 GB line without end: placed by row, the process alive',
+  { timeout: 60_000 },
+  async () => {
+    // Placing the hit by row index read the file on past the inspection's bytes: readline threw 'Invalid string
+    // length' on the second line, out of the process.
+    const snapshot = repo('evil/longline');
+    const fd = openSync(join(snapshot, 'train.jsonl'), 'w');
+    try {
+      writeSync(fd, Buffer.from('{"text": "my key AKIAIOSFODNN7EXAMPLF and more"}\n'));
+      writeSync(fd, Buffer.from('x'), 0, 1, 1200 * 1024 * 1024 - 1); // sparse: NULs, no line end
+    } finally {
+      closeSync(fd);
+    }
+    const started = Date.now();
+    const facts = await inspectHubDataset('hf://datasets/evil/longline', { format: 'text' }, env);
+    console.log(`1.2 GB line: ${Date.now() - started} ms`);
+    assert.deepEqual(
+      facts.safety?.secrets.first.map((hit) => hit.index),
+      [0],
+    );
+  },
+);

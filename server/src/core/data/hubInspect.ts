@@ -85,7 +85,11 @@ async function withRowIndexes(file: string, facts: DatasetFacts): Promise<Datase
   const counts = [safety.injection, safety.secrets, safety.personal];
   const last = Math.max(0, ...counts.flatMap((c) => c.first.map((hit) => hit.line ?? 0)));
   if (last === 0) return facts;
-  const indexes = facts.kind === 'csv' ? await csvLineIndexes(file, last) : await jsonLineIndexes(file, last);
+  // Only the bytes the inspection read, where every hit lies: past them a line without end was read whole (a second
+  // line of 1.2 GB threw 'Invalid string length' out of readline, ending the process).
+  const bytes = Math.max(1, facts.scannedBytes || facts.size);
+  const indexes =
+    facts.kind === 'csv' ? await csvLineIndexes(file, last, bytes) : await jsonLineIndexes(file, last, bytes);
   const placed = (count: SafetyCount): SafetyCount => ({
     ...count,
     first: count.first.map(({ line: at, ...hit }) =>
@@ -104,10 +108,11 @@ async function withRowIndexes(file: string, facts: DatasetFacts): Promise<Datase
 }
 
 /** Each row's 1-based line up to `last` → its row index, in a JSON-lines file. */
-async function jsonLineIndexes(file: string, last: number): Promise<Map<number, number>> {
+async function jsonLineIndexes(file: string, last: number, bytes: number): Promise<Map<number, number>> {
   const indexes = new Map<number, number>();
   let line = 0;
-  const reader = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const input = createReadStream(file, { encoding: 'utf8', end: bytes - 1 });
+  const reader = createInterface({ input, crlfDelay: Infinity });
   for await (const text of reader) {
     if (++line > last) break;
     if (text.trim() !== '') indexes.set(line, indexes.size);
@@ -117,7 +122,7 @@ async function jsonLineIndexes(file: string, last: number): Promise<Map<number, 
 }
 
 /** Each record's first line up to `last` → its row index, in a CSV file (quoted fields may span lines). */
-async function csvLineIndexes(file: string, last: number): Promise<Map<number, number>> {
+async function csvLineIndexes(file: string, last: number, bytes: number): Promise<Map<number, number>> {
   const indexes = new Map<number, number>();
   let header = true;
   let done = false;
@@ -127,7 +132,7 @@ async function csvLineIndexes(file: string, last: number): Promise<Map<number, n
     if (header) header = false;
     else if (!(record.fields.length === 1 && record.fields[0]!.trim() === '')) indexes.set(record.line, indexes.size);
   });
-  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 256 * 1024 })) {
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 256 * 1024, end: bytes - 1 })) {
     parser.write(chunk as string);
     if (done) break;
   }
