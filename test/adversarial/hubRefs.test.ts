@@ -103,10 +103,16 @@ test('a snapshots folder that is a file, a snapshot that is a file, a dangling l
 test('refs and revisions naming `..` do not leave the snapshots folder', () => {
   const snapshot = repo('evil/dots', '..');
   writeFileSync(join(snapshot, 'train.jsonl'), '{"text":"a"}\n');
-  // refs/main = `..` made the repo folder itself the snapshot; now main is not found and the newest snapshot is read.
+  // refs/main = `..` made the repo folder itself the snapshot; now it names no snapshot, so the dataset is not cached
+  // (as a refs/main naming a snapshot the cache lacks: the trainer's snapshot_download refuses both).
   const lookup = findCachedHubDataset('hf://datasets/evil/dots', env);
-  assert.ok(lookup?.found);
-  assert.equal(lookup.snapshot, snapshot);
+  assert.equal(lookup?.found, false);
+  assert.match(lookup.reason, /not in the Hugging Face cache/);
+  writeFileSync(join(cache, 'datasets--evil--dots', 'refs', 'main'), 'f'.repeat(40));
+  assert.equal(findCachedHubDataset('hf://datasets/evil/dots', env)?.found, false);
+  // Without refs/main, the newest snapshot is read.
+  rmSync(join(cache, 'datasets--evil--dots', 'refs'), { recursive: true });
+  assert.equal((findCachedHubDataset('hf://datasets/evil/dots', env) as { snapshot?: string }).snapshot, snapshot);
   // A revision is a file under refs/: one climbing out of the cache is not read, and not replaced by another one.
   writeFileSync(join(cache, 'outside'), 'abc');
   const climbing = findCachedHubDataset('hf://datasets/evil/dots?revision=../../outside', env);

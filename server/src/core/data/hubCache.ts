@@ -137,11 +137,15 @@ function snapshotOf(repoDir: string, revision: string | undefined): { dir: strin
   if (!existsSync(snapshots)) return null;
   // A revision is read as a file under refs/: `../../…` would read one outside the cache.
   if (revision?.split(/[\\/]/).includes('..')) return null;
+  let mainNamed = false;
   for (const ref of revision ? [revision] : ['main']) {
     const refFile = join(repoDir, 'refs', ref);
     let commit: string | null = /^[0-9a-f]{40}$/.test(ref) ? ref : null;
     try {
-      if (statSync(refFile).isFile()) commit = readFileSync(refFile, 'utf8').trim();
+      if (statSync(refFile).isFile()) {
+        commit = readFileSync(refFile, 'utf8').trim();
+        mainNamed = true;
+      }
     } catch {
       // No ref file: a commit hash names its snapshot directly.
     }
@@ -151,7 +155,9 @@ function snapshotOf(repoDir: string, revision: string | undefined): { dir: strin
     }
   }
   // A named revision that is not cached is not replaced by another one: that would inspect rows it does not train on.
-  if (revision) return null;
+  // Nor is a refs/main naming a snapshot the cache lacks: huggingface_hub's local snapshot_download (the trainer's)
+  // refuses it too.
+  if (revision || mainNamed) return null;
   let newest: { dir: string; commit: string; mtime: number } | null = null;
   for (const name of readdirSync(snapshots)) {
     const dir = join(snapshots, name);
