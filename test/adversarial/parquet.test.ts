@@ -115,3 +115,9 @@ test(
     assert.match((await inspectDataset(fifo, { format: 'text' })).skipped ?? '', /not a file/);
   },
 );
+
+test('a negative row count in the footer is none', async () => {
+  const page = [...oneRun(3), ...le32(7), ...le32(8), ...le32(9)];
+  const facts = await inspectDataset(file('negative.parquet', parquetWithPage(3, page, -5)), { format: 'text' });
+  assert.equal(facts.rows, 0);
+});

@@ -102,7 +102,8 @@ export async function readParquetRows(
   const file = await boundedFile(path);
   const metadata = await parquetMetadataAsync(file);
   file.metadata = metadata;
-  const result: ParquetReadResult = { rows: Number(metadata.num_rows), read: 0, bytes: 0 };
+  // A negative count (a hostile footer) is none.
+  const result: ParquetReadResult = { rows: Math.max(0, Number(metadata.num_rows)), read: 0, bytes: 0 };
   let groupStart = 0;
   try {
     for (const group of metadata.row_groups) {
