@@ -321,6 +321,8 @@ export function deleteRun(runDir: string): { ok: true } | { ok: false; message: 
 export function readEventsFile(path: string): TrainerEvent[] {
   let text: string;
   try {
+    // A FIFO named events.jsonl would block the read (and the Runs view, `lora-lens runs`) for ever.
+    if (!statSync(path).isFile()) return [];
     text = readFileSync(path, 'utf8');
   } catch {
     return [];
@@ -345,8 +347,13 @@ function lastOf<T>(items: readonly T[], match: (item: T) => boolean): T | undefi
   return i >= 0 ? items[i] : undefined;
 }
 
+/** A plan.json past this is no plan LoRA Lens wrote (they are a few KiB). */
+const PLAN_READ = 4 * 1024 * 1024;
+
 function readPlan(dir: string): Partial<TrainingPlan> | null {
   try {
+    const info = statSync(join(dir, PLAN_FILE));
+    if (!info.isFile() || info.size > PLAN_READ) return null; // a FIFO would block, 1 GB would be read whole
     return JSON.parse(readFileSync(join(dir, PLAN_FILE), 'utf8')) as Partial<TrainingPlan>;
   } catch {
     return null;
