@@ -129,6 +129,7 @@ test('a 10 MB query is answered in bounded time', { timeout: 20_000 }, () => {
   const ref = `hf://datasets/o/n?split=${'x'.repeat(10 * 1024 * 1024)}&bogus=1`;
   const problem = timed('10 MB reference problem', () => hubDatasetRefProblem(ref));
   assert.match(problem ?? '', /unknown option "bogus"/);
+  assert.ok(problem!.length < 500, `the message quotes the reference whole: ${problem!.length} characters`);
   assert.equal(timed('10 MB reference lookup', () => findCachedHubDataset(ref, env))?.found, false);
 });
 

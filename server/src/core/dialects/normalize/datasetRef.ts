@@ -24,12 +24,15 @@ const HUB_OPTIONS: readonly string[] = ['split', 'name', 'revision', 'data_files
  */
 export function hubDatasetRefProblem(ref: string): string | null {
   const parsed = parseHubDatasetRef(ref);
+  // Quoted up to 200 characters: a 2 MiB reference made a 2 MiB diagnostic.
+  const shown = ref.length > 200 ? `${ref.slice(0, 197)}...` : ref;
   const id = parsed?.id.replace(/\/+$/, '') ?? '';
   if (!parsed || !looksLikeHubId(id))
-    return `${ref} names no Hub dataset: write hf://datasets/<owner>/<name>, with ?split=…&name=<subset> where needed`;
+    return `${shown} names no Hub dataset: write hf://datasets/<owner>/<name>, with ?split=…&name=<subset> where needed`;
   const query = /\?([^#]*)/.exec(ref)?.[1] ?? '';
   const unknown = [...new URLSearchParams(query).keys()].find((key) => !HUB_OPTIONS.includes(key));
-  if (unknown !== undefined) return `${ref}: unknown option "${unknown}" (known: ${HUB_OPTIONS.join(', ')})`;
+  if (unknown !== undefined)
+    return `${shown}: unknown option "${unknown.slice(0, 80)}" (known: ${HUB_OPTIONS.join(', ')})`;
   return null;
 }
 
