@@ -171,6 +171,9 @@ function distributedOf(cfg: Obj, src: SourceRecorder, lost: LostKeys): TrainingP
   src.add(['hardware', 'num_gpus'], null, {
     name: "the launcher's process count (axolotl train --num-processes, accelerate or torchrun)",
   });
+  // FSDP's CPU offload: FSDP1's fsdp_-prefixed name where fsdp_config is written that way, else FSDP2's.
+  const fsdp1 = Object.keys(asObject(cfg.fsdp_config)).some((key) => key.startsWith('fsdp_'));
+  src.add(['hardware', 'fsdp', 'offload_params'], ['fsdp_config', fsdp1 ? 'fsdp_offload_params' : 'offload_params']);
   return distributed.distributed;
 }
 
