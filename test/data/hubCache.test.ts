@@ -300,3 +300,51 @@ test('a cached Hub dataset gets the data-safety findings, its rows placed by ind
     [{ index: 2, line: undefined }],
   );
 });
+
+// The editor's inspection and the trainer read a Hub dataset by two readers (TypeScript here, `datasets` in the
+// trainer, which the language server cannot start within its bound): on the cache layouts written above, the split
+// each one reads has the same number of rows. Runs after the tests that write those snapshots.
+const hasDatasets = spawnSync(PYTHON, ['-c', 'import datasets'], { encoding: 'utf8' }).status === 0;
+test(
+  "the inspection's row count is the trainer's (datasets') on every cached layout",
+  { skip: SKIP || (hasDatasets ? false : `${PYTHON} lacks datasets`) },
+  async () => {
+    const refs = [
+      'hf://datasets/someone/sharded?split=train',
+      'hf://datasets/someone/sharded?split=validation',
+      'hf://datasets/someone/plain',
+      'hf://datasets/someone/folders?split=train',
+      'hf://datasets/someone/folders?split=test',
+      'hf://datasets/someone/card',
+      'hf://datasets/someone/card?name=extra',
+      'hf://datasets/someone/card?data_files=chats%2Fother.jsonl',
+    ];
+    const script =
+      'import json, sys\nfrom lora_lens_trainer.data.hub import read_hub_dataset\n' +
+      'out = {}\nfor ref in json.loads(sys.argv[1]):\n' +
+      '    try:\n        out[ref] = len(read_hub_dataset(ref))\n' +
+      '    except Exception as error:\n        out[ref] = str(error)[:300]\nprint(json.dumps(out))';
+    const read = spawnSync(PYTHON, ['-c', script, JSON.stringify(refs)], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        ...env,
+        HF_HUB_OFFLINE: '1',
+        HF_DATASETS_CACHE: join(root, 'datasets-cache'),
+        PYTHONPATH: join(REPO, 'trainer'),
+      },
+    });
+    assert.equal(read.status, 0, read.stderr);
+    const trainer = JSON.parse(read.stdout.trim().split('\n').pop()!) as Record<string, number | string>;
+    const editor: Record<string, number | string> = {};
+    for (const ref of refs) {
+      const facts = await inspectHubDataset(ref, { format: 'chat' }, env);
+      editor[ref] = facts.exists ? facts.rows : String(facts.hub?.reason);
+    }
+    assert.ok(
+      Object.values(trainer).every((rows) => typeof rows === 'number' && rows > 0),
+      JSON.stringify(trainer),
+    );
+    assert.deepEqual(editor, trainer);
+  },
+);
