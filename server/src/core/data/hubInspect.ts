@@ -5,9 +5,8 @@ import { relative } from 'node:path';
 import { isHubDatasetRef } from '../plan/hubDataset';
 import { CsvParser } from './csv';
 import { findCachedHubDataset, slicedRows } from './hubCache';
-import { DEFAULT_MAX_MS, dataFileKind, inspectDataset, type InspectOptions } from './inspect';
+import { DEFAULT_MAX_MS, dataFileKind, emptyFacts, inspectDataset, type InspectOptions } from './inspect';
 import { parquetRowsOf } from './parquetRows';
-import { newCount } from './stats';
 import type { SafetyCount } from './safety/types';
 import type { DatasetFacts } from './types';
 
@@ -36,11 +35,12 @@ export async function inspectHubDataset(
 ): Promise<DatasetFacts> {
   const started = Date.now();
   const lookup = findCachedHubDataset(ref, env);
-  if (!lookup) return { ...emptyFacts(ref, options), skipped: 'it is not a hf://datasets/<owner>/<name> reference' };
+  if (!lookup)
+    return { ...emptyFacts(ref, 'unknown', options), skipped: 'it is not a hf://datasets/<owner>/<name> reference' };
   const { id, split } = lookup;
   if (!lookup.found) {
     const hub = { id, split, cached: false, command: lookup.command, reason: lookup.reason };
-    return { ...emptyFacts(ref, options), hub, elapsedMs: Date.now() - started };
+    return { ...emptyFacts(ref, 'unknown', options), hub, elapsedMs: Date.now() - started };
   }
   const [first, ...rest] = lookup.files;
   const main = await withRowIndexes(first!, await inspectDataset(first!, options));
@@ -160,27 +160,4 @@ async function otherFile(
   } catch {
     return { rows: 0, size: 0, mtimeMs: 0, estimated: true };
   }
-}
-
-function emptyFacts(path: string, options: InspectOptions): DatasetFacts {
-  return {
-    path,
-    exists: false,
-    kind: 'unknown',
-    size: 0,
-    mtimeMs: 0,
-    format: options.format,
-    ...(options.layout ? { layout: options.layout } : {}),
-    rows: 0,
-    estimated: false,
-    scannedRows: 0,
-    scannedBytes: 0,
-    unparsable: newCount(),
-    mismatched: newCount(),
-    duplicates: newCount(),
-    empty: newCount(),
-    html: newCount(),
-    lengths: null,
-    elapsedMs: 0,
-  };
 }

@@ -157,12 +157,9 @@ class Scan {
  * Streams in chunks so the event loop keeps serving requests between them. Never throws: an unreadable file comes
  * back with `exists: false` or `skipped`.
  */
-export async function inspectDataset(path: string, options: InspectOptions): Promise<DatasetFacts> {
-  const started = Date.now();
-  const kind = dataFileKind(path);
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  const deadline = started + (options.maxMs ?? DEFAULT_MAX_MS);
-  const facts: DatasetFacts = {
+/** The facts of a file not (yet) read: nothing counted, `exists` false. */
+export function emptyFacts(path: string, kind: DatasetFacts['kind'], options: InspectOptions): DatasetFacts {
+  return {
     path,
     exists: false,
     kind,
@@ -182,6 +179,14 @@ export async function inspectDataset(path: string, options: InspectOptions): Pro
     lengths: null,
     elapsedMs: 0,
   };
+}
+
+export async function inspectDataset(path: string, options: InspectOptions): Promise<DatasetFacts> {
+  const started = Date.now();
+  const kind = dataFileKind(path);
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const deadline = started + (options.maxMs ?? DEFAULT_MAX_MS);
+  const facts = emptyFacts(path, kind, options);
   const done = () => ({ ...facts, elapsedMs: Date.now() - started });
   try {
     const info = await stat(path);

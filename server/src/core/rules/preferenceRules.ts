@@ -2,10 +2,8 @@ import type { Method, Objective, TrainingPlan } from '../plan/types';
 import type { Finding, Rule, RuleInput } from './types';
 import { anchor, leaf, setFix, show } from './util';
 
-/**
- * What the learning-rate rules of the preference objectives (ORPO, SimPO, KTO) share: a band per method and the
- * value the fix writes. dpo-learning-rate keeps its own file (it came first); its numbers are the model here.
- */
+/** What the learning-rate rules of the preference objectives (DPO, ORPO, SimPO, KTO) share: a band per method and the
+ * value the fix writes. */
 export interface LearningRateBand {
   /** The rate the fix writes: a published recipe's (full) or ten times it (LoRA/QLoRA, as DPO's recipes). */
   typical: number;
