@@ -2,27 +2,35 @@
 # The open issues' GPU measurements, in parts that each fit one device call (under 10 minutes), run from the
 # repository root with OUT set (the device tool sets it). Every part writes under /tmp/r and packs it into
 # $OUT/<part>.tgz at the end, so a part cut short by its own timeout still brings back what it measured.
-#   bash trainer/bench/open_gpu_work.sh a   # issue 21's one-GPU test, the trainer's GPU pytest, issue 23's calibration
-#   bash trainer/bench/open_gpu_work.sh b   # issue 19's accumulation and layout-family rows
-#   bash trainer/bench/open_gpu_work.sh c   # issue 28's fused-kernel figures
+#   bash trainer/bench/open_gpu_work.sh a   # issue 21's one-GPU test, the GPU pytest, issue 19's layout rows, issue 23's
+#                                           # calibration of our trainer
+#   bash trainer/bench/open_gpu_work.sh c   # issue 28's fused-kernel figures, then issue 23's TRL + PEFT comparison
+#                                           # (carry .whl: trl, datasets, dill, multiprocess)
 set -u
-part=${1:?name a part: a, b or c}
+part=${1:?name a part: a or c}
 R=/tmp/r; rm -rf "$R"; mkdir -p "$R"
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$R/gpu.txt"
 case "$part" in
 a)
-  OUT="$R/ws1" timeout 110 bash trainer/bench/world_size_one_gpu.sh
-  (cd trainer && timeout 170 python -m pytest -q -rs -p no:cacheprovider tests/gpu \
-    --ignore=tests/gpu/test_world_size_one.py 2>&1 | tee "$R/pytest-gpu.txt" | tail -25)
-  timeout 290 python trainer/bench/preference_gpu.py --out "$R/pref" 2>&1 | tee "$R/pref.log" | grep -v Warning | tail -30
-  ;;
-b)
-  timeout 285 python bench/gpu/measure_accumulation.py "$R/accumulation.jsonl" 2>&1 | tee "$R/acc.log" | tail -20
-  timeout 285 python bench/gpu/measure_layout_families.py "$R/layout-families.jsonl" 2>&1 | tee "$R/layout.log" | tail -20
+  # The correctness tests and the layout rows (peak memory only; their step times are not kept) share the GPU; the
+  # preference calibration, which is timed, runs alone after them.
+  (
+    OUT="$R/ws1" timeout 100 bash trainer/bench/world_size_one_gpu.sh > "$R/ws1.out" 2>&1
+    cd trainer && timeout 150 python -m pytest -q -rs -p no:cacheprovider tests/gpu \
+      --ignore=tests/gpu/test_world_size_one.py > "$R/pytest-gpu.txt" 2>&1
+  ) &
+  timeout 250 python bench/gpu/measure_layout_families.py "$R/layout-families.jsonl" > "$R/layout.log" 2>&1 &
+  wait
+  tail -8 "$R/ws1.out"; tail -15 "$R/pytest-gpu.txt"; tail -16 "$R/layout.log"
+  timeout 300 python trainer/bench/preference_gpu.py --out "$R/pref" 2>&1 | tee "$R/pref.log" | grep -v Warning | tail -30
   ;;
 c)
-  OUT="$R/fused" timeout 560 python trainer/bench/fused_gpu.py --budget 400 2>&1 | tee "$R/fused.log" | tail -60
+  OUT="$R/fused" timeout 380 python trainer/bench/fused_gpu.py --budget 270 2>&1 | tee "$R/fused.log" | tail -45
+  if [[ -d .whl ]]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl &&
+      PYTHONPATH=/tmp/site timeout 190 python trainer/bench/trl_dpo_gpu.py --out "$R/trl" 2>&1 | tee "$R/trl.log" | tail -20
+  fi
   ;;
 esac
 tar czf "$OUT/$part.tgz" -C /tmp r
