@@ -23,7 +23,8 @@ a)
   timeout 250 python bench/gpu/measure_layout_families.py "$R/layout-families.jsonl" > "$R/layout.log" 2>&1 &
   wait
   tail -8 "$R/ws1.out"; tail -15 "$R/pytest-gpu.txt"; tail -16 "$R/layout.log"
-  timeout 300 python trainer/bench/preference_gpu.py --out "$R/pref" 2>&1 | tee "$R/pref.log" | grep -v Warning | tail -30
+  timeout 300 python trainer/bench/preference_gpu.py --out "$R/pref" \
+    --cases 0.5b-lora-dpo-b2,0.5b-lora-orpo-b2,1.5b-lora-sft-b4,1.5b-lora-dpo-b1,1.5b-lora-dpo-b2,1.5b-lora-orpo-b2,1.5b-lora-simpo-b2,1.5b-lora-kto-b4,0.5b-full-dpo-b1,1.5b-full-orpo-b1 2>&1 | tee "$R/pref.log" | grep -v Warning | tail -30
   ;;
 c)
   OUT="$R/fused" timeout 380 python trainer/bench/fused_gpu.py --budget 270 2>&1 | tee "$R/fused.log" | tail -45
