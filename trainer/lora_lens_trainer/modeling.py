@@ -233,7 +233,7 @@ def apply_method(
     except CheckpointingError as error:
         raise ModelError(str(error)) from error
     if plan.training.activation_offloading and count > 0:  # their saved inputs in pinned CPU memory (offload.py)
-        offload_checkpoint_inputs(decoder_layers(model)[:count], device)
+        offload_checkpoint_inputs(decoder_layers(model)[:count], device, body_of(model))
     model.config.use_cache = False
     targets: list[str] = []
     if plan.method in ("lora", "qlora"):
@@ -257,6 +257,12 @@ def apply_method(
     return Setup(model, param_dtype, autocast, backend, targets)
 
 
+def body_of(model: nn.Module) -> nn.Module | None:
+    """The transformer body under its head (`model.model` for most causal LMs); None when the model has none."""
+    body = getattr(model, getattr(model, "base_model_prefix", "model"), None)
+    return body if isinstance(body, nn.Module) and body is not model else None
+
+
 def decoder_and_head(model: nn.Module, autocast_dtype: torch.dtype | None = None) -> tuple[nn.Module, OutputHead]:
     """The transformer body (returns last hidden states) and the output head (projection, bias, logit transform),
     so the loss can project only the positions that train, in chunks. Checked on a few tokens against the
@@ -264,8 +270,8 @@ def decoder_and_head(model: nn.Module, autocast_dtype: torch.dtype | None = None
     runs under the training's autocast (`Setup.autocast_dtype`): QLoRA's fp32-upcast norms next to bf16 projections
     only agree on a dtype there."""
     linear = model.get_output_embeddings()
-    body = getattr(model, getattr(model, "base_model_prefix", "model"), None)
-    if linear is None or body is None or body is model:
+    body = body_of(model)
+    if linear is None or body is None:
         raise ModelError(f"{type(model).__name__}: cannot split into body and output head")
     head = OutputHead(linear, logit_transform(model.config))
     _check_head(model, body, head, autocast_dtype)

@@ -12,6 +12,11 @@ stay checkpoint's business):
   unpacked the layer after it (prefetch: backward visits layers in reverse, so the input needed next is the one
   packed just before). At most two layer inputs are on the GPU at a time, the one in use and the one in flight,
   as the estimate counts them (memory/context.ts OFFLOAD_RESIDENT_LAYERS).
+- the end of the forward (a forward hook on the decoder body, before the loss): the copy back of the input backward
+  needs first (the last one packed) starts there, so it overlaps the loss, whose fused head forms its gradients in
+  its forward (loss.py), and the backward of the layers not checkpointed; otherwise nothing would prefetch it and
+  backward would wait for the whole copy. It is one input on the GPU during the loss, within the two above. A second
+  forward before backward (another packed input) drops it: it is fetched again when its turn comes.
 PyTorch's pinned host allocator caches and recycles the buffers once the copies that used them have ended.
 
 On the CPU (the tests) the same bookkeeping runs with copies in place of transfers, so the order and the prefetch are
@@ -53,6 +58,7 @@ class ActivationOffload:
         self.in_backward = False
         self.hits = self.misses = 0
         self.bytes_offloaded = 0
+        self.early: weakref.ref[_Packed] | None = None  # prefetched when the forward ended, not yet unpacked
 
     def _side(self) -> AbstractContextManager[Any]:
         return torch.cuda.stream(self.stream) if self.cuda else nullcontext()
@@ -63,6 +69,7 @@ class ActivationOffload:
         if self.in_backward:  # a new forward (the next micro-batch or step): the last one's entries are gone
             self.order.clear()
             self.in_backward = False
+        self._drop_early()
         if self.cuda:
             host = torch.empty(t.size(), dtype=t.dtype, pin_memory=True)
             self.stream.wait_stream(torch.cuda.current_stream(self.device))
@@ -98,10 +105,27 @@ class ActivationOffload:
                 packed.ready = torch.cuda.Event()
                 packed.ready.record()
 
+    def forward_ended(self) -> None:
+        """Starts the copy back of the input backward takes first, the newest packed, on the side stream."""
+        if self.in_backward or not self.order:  # an evaluation forward, or a recompute: nothing new was packed
+            return
+        newest = len(self.order) - 1
+        self._prefetch(newest)
+        packed = self.order[newest]()
+        self.early = weakref.ref(packed) if packed is not None and packed.staged is not None else None
+
+    def _drop_early(self) -> None:
+        """Another forward runs before backward: the input fetched early is not the next one backward needs."""
+        packed = self.early() if self.early is not None else None
+        if packed is not None and not packed.used:
+            packed.staged = packed.ready = None
+        self.early = None
+
     def unpack(self, packed: Any) -> torch.Tensor:
         if isinstance(packed, torch.Tensor):
             return packed
         self.in_backward = True
+        self.early = None
         staged = packed.staged
         if staged is not None:
             self.hits += 1
@@ -119,13 +143,18 @@ class ActivationOffload:
 
 
 def offload_checkpoint_inputs(
-    layers: list[nn.Module], device: torch.device
+    layers: list[nn.Module], device: torch.device, body: nn.Module | None = None
 ) -> tuple[ActivationOffload, Callable[[], None]]:
     """Routes the inputs that the checkpointed `layers` save through one ActivationOffload; returns it and the undo.
     Each layer's checkpoint call (transformers' `_gradient_checkpointing_func`, set by gradient_checkpointing_enable)
-    runs inside the hooks, so checkpoint's saved inputs are packed by them and the recompute's own tensors are not."""
+    runs inside the hooks, so checkpoint's saved inputs are packed by them and the recompute's own tensors are not.
+    `body`, the decoder whose output the loss reads: when its forward returns, the first copy back starts. Not a
+    layer's hook: a checkpointed layer's forward runs again in backward."""
     offload = ActivationOffload(device)
     undo: list[Callable[[], None]] = []
+    if body is not None:
+        handle = body.register_forward_hook(lambda _module, _args, _out: offload.forward_ended())
+        undo.append(handle.remove)
     for layer in layers:
         original = getattr(layer, "_gradient_checkpointing_func", None)
         if original is None or not getattr(layer, "gradient_checkpointing", False):
