@@ -6,9 +6,10 @@ import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
 import { estimateOffloadRam, offloadRamLine } from '../../server/src/core/estimate/memory/offloadRam';
 import { estimateThroughput } from '../../server/src/core/estimate/throughput/estimate';
 import {
+  headRatioOf,
   hostLinkOf,
   offloadTransfer,
-  overlapShares,
+  overlapWindows,
 } from '../../server/src/core/estimate/throughput/activationOffload';
 import { withCheckpointedLayers } from '../../server/src/core/plan/checkpointing';
 import { lookupGpuName } from '../../server/src/core/gpu/catalog';
@@ -88,24 +89,52 @@ test('the PCIe time: hidden behind a 7B step on an H100, exposed where the link 
       /activation offload: 1\.64 GB .* micro-batch of 8192 tokens over PCIe Gen5 x16.*hidden by the compute/.test(n),
     ),
   );
-  // The same transfer against a step 100 times shorter: each direction pays what its pass does not cover.
+  // The same transfer against a step 100 times shorter: each copy pays what the compute beside it does not cover.
+  // η = 152064 x 3584 / (233,046,016 x 28) = 0.0835; units 3 x 1.0835 + 1 = 4.2506: the copies out against the
+  // forward (1), the first copy back against the loss (3η), each of the other 27 against one layer (3/28).
   const short = offloadTransfer(qwen7b, plan, h100, plain.stepSeconds / 100)!;
-  const perPass = (share: number) => Math.max(0, t.secondsEachWay - (share * plain.stepSeconds) / 100);
-  assert.ok(short.exposedSeconds > 0);
-  assert.equal(short.exposedSeconds, perPass(0.25) + perPass(0.75));
+  const micro = plain.stepSeconds / 100;
+  const oneLayer = t.secondsEachWay / 28;
+  const eta = headRatioOf(qwen7b);
+  assert.ok(Math.abs(eta - 0.08352) < 1e-5, String(eta));
+  const units = 3 * (1 + eta) + 1;
+  const expected =
+    Math.max(0, t.secondsEachWay - micro / units) +
+    Math.max(0, oneLayer - (3 * eta * micro) / units) +
+    27 * Math.max(0, oneLayer - (3 / 28) * (micro / units));
+  assert.ok(Math.abs(short.exposedSeconds - expected) < 1e-12, `${short.exposedSeconds} vs ${expected}`);
+  assert.ok(short.exposedSeconds > 0.05, String(short.exposedSeconds)); // 57 ms: 30.9 out, 0.7 first, 25.8 the rest
 });
 
-test('k of L offloaded: the k inputs move, and their copies back overlap only the k layers backward reaches last', () => {
-  // Every layer: forward 1 of 4 units (forward, recompute, backward twice the forward); half of them: 1 of 3.5 and
-  // the 14 layers' recompute and backward, 1.5 of 3.5.
-  assert.deepEqual(overlapShares(28, 28), { out: 0.25, back: 0.75 });
-  assert.deepEqual(overlapShares(14, 28), { out: 1 / 3.5, back: 1.5 / 3.5 });
+test('the first copy back starts when the forward ends: the loss hides it, so only the copies out are exposed', () => {
+  // Every layer checkpointed, at the step where each later copy back takes exactly its layer's recompute and backward
+  // (3/28 of 4.2506 units): the first overlaps the loss (3η = 0.25 units, 2.3 layers' worth) and is hidden too; were it
+  // started only when backward needs it (as before offload.py's forward_ended), the step would pay all of it.
+  const plan = offloaded(measurementPlan(row(4), 'lora-lens'));
+  const eta = headRatioOf(qwen7b);
+  const w = overlapWindows(28, 28, eta);
+  const oneLayer = (qwen7b.hiddenSize * 2 * 4 * 2048) / 50e9; // 1.17 ms on PCIe Gen5
+  const micro = oneLayer / w.perLayer;
+  const t = offloadTransfer(qwen7b, plan, gpu('H100 80GB'), micro)!;
+  assert.ok(oneLayer < w.first * micro);
+  assert.ok(Math.abs(t.exposedSeconds - (t.secondsEachWay - w.out * micro)) < 1e-12, String(t.exposedSeconds));
+  // k of L: the loss and the backward of the 14 layers not checkpointed (3η + 1 unit) hide the first copy.
+  assert.ok(Math.abs(overlapWindows(14, 28, eta).first - (3 * eta + 1) / (3 * (1 + eta) + 0.5)) < 1e-12);
+});
+
+test('k of L offloaded: the k inputs move; the copies back overlap the loss, then the k layers one at a time', () => {
+  // Without a head (η = 0), every layer: forward 1 of 4 units (forward, recompute, backward twice the forward), the
+  // first copy back nothing to hide behind, each other one layer's 3/28; half of them: 1 of 3.5, the first copy back
+  // the backward of the 14 layers not checkpointed (1 unit), each other one 3/28.
+  assert.deepEqual(overlapWindows(28, 28, 0), { out: 0.25, first: 0, perLayer: 3 / 28 / 4 });
+  assert.deepEqual(overlapWindows(14, 28, 0), { out: 1 / 3.5, first: 1 / 3.5, perLayer: 3 / 28 / 3.5 });
   const plan = offloaded(withCheckpointedLayers(measurementPlan(row(4), 'lora-lens'), 14));
   const t = offloadTransfer(qwen7b, plan, gpu('H100 80GB'), 0.05)!;
   assert.equal(t.bytesPerMicroBatch, 822_083_584); // 14 x 3584 x 2 B x 8192 tokens
   assert.equal(t.secondsEachWay, 822_083_584 / 50e9); // 16.44 ms on PCIe Gen5
-  // Out: 16.44 - 50/3.5 = 2.156 ms exposed; back: 16.44 < 50 x 1.5/3.5 = 21.43 ms, hidden.
-  assert.ok(Math.abs(t.exposedSeconds - 0.002156) < 1e-6, String(t.exposedSeconds));
+  // Units 3 x 1.0835 + 0.5 = 3.7506. Out: 16.44 - 50/3.7506 = 3.110 ms exposed; back: one layer's 1.174 ms against
+  // the loss and 14 layers' backward (16.7 ms) first, then against one layer's 3/28 of 13.33 ms (1.43 ms): hidden.
+  assert.ok(Math.abs(t.exposedSeconds - 0.00311) < 1e-6, String(t.exposedSeconds));
   assert.equal(estimateOffloadRam(qwen7b, plan)!.bytes, 822_083_584);
 });
 

@@ -2,20 +2,24 @@
  * The PCIe time of activation offloading (`training.activation_offloading`: our `gradient_checkpointing: offload`,
  * axolotl's and TRL's keys): each checkpointed layer's input goes to pinned CPU memory in the forward and comes back
  * in backward (trainer/lora_lens_trainer/offload.py), on a copy stream beside the compute. What the step pays is the
- * part of each direction's transfer the compute of that pass cannot hide. With k of L layers checkpointed (g = k/L) a
- * step's work is a forward (1), the recompute of the k layers (g) and a backward twice the forward (2; LoRA's, which
- * forms no weight gradients, is less: 2 is assumed). The copies out overlap the forward: 1/(3+g) of the compute (a
- * quarter with every layer checkpointed). The copies back overlap only the recompute and backward of the k
- * checkpointed layers, which backward reaches last (each prefetch starts when backward takes the layer after it):
- * 3g/(3+g). The first copy back (layer k-1's input) is not prefetched; one layer's input, about a millisecond at 7B,
- * is not counted. Host links are the boards' PCIe at the bandwidth pinned copies reach; not yet measured against a
- * run (trainer/bench/fused_gpu.py measures it on an H100/H200).
+ * part of each copy that the compute running beside it cannot hide. With k of L layers checkpointed (g = k/L), in
+ * units of the decoder's forward, a micro-batch's work is the forward (1), the loss (3η: the head's forward, η of the
+ * decoder's by their weights, and its gradients, which the fused loss forms in its forward), the backward (2, twice
+ * the forward; LoRA's, which forms no weight gradients, is less: 2 is assumed) and the recompute of the k layers (g).
+ * - The copies out overlap the forward: all k together against 1 unit.
+ * - The first copy back (layer k-1's input) starts when the forward ends, so it overlaps the loss and the backward
+ *   of the L-k layers not checkpointed, 3η + 2(1 - g).
+ * - Each other copy back starts when backward takes the layer after it, so it overlaps that one layer's recompute
+ *   and backward, 3/L; a copy that takes longer holds backward up, and the next starts no earlier.
+ * Host links are the boards' PCIe at the bandwidth pinned copies reach; not yet measured against a run
+ * (trainer/bench/fused_gpu.py measures it on an H100/H200).
  */
 import type { GpuSpec } from '../../gpu/types';
 import type { ModelSpec } from '../../models/types';
 import { checkpointedLayers } from '../../plan/checkpointing';
 import type { TrainingPlan } from '../../plan/types';
 import { offloadedActivationBytes } from '../memory/offloadRam';
+import { activeLinearWeights } from './flops';
 
 export interface HostLink {
   name: string;
@@ -34,10 +38,27 @@ export function hostLinkOf(gpu: GpuSpec): HostLink {
   return HOST_LINKS.find((l) => l.pattern.test(gpu.name.trim()))?.link ?? GEN4;
 }
 
-/** The shares of the step's compute that the copies out (the forward) and back (the k layers' backward) overlap. */
-export function overlapShares(checkpointed: number, layers: number): { out: number; back: number } {
-  const g = checkpointed / Math.max(1, layers);
-  return { out: 1 / (3 + g), back: (3 * g) / (3 + g) };
+/** Shares of a micro-batch's compute that each copy overlaps (the module comment's units over their sum). */
+export interface OverlapWindows {
+  /** All k copies out: the forward. */
+  out: number;
+  /** The first copy back: the loss and the backward of the layers not checkpointed. */
+  first: number;
+  /** Each later copy back: one checkpointed layer's recompute and backward. */
+  perLayer: number;
+}
+
+/** `headRatio`: the head's forward over the decoder's (η), by the weights a token passes through. */
+export function overlapWindows(checkpointed: number, layers: number, headRatio: number): OverlapWindows {
+  const L = Math.max(1, layers);
+  const g = checkpointed / L;
+  const total = 3 * (1 + headRatio) + g;
+  return { out: 1 / total, first: (3 * headRatio + 2 * (1 - g)) / total, perLayer: 3 / L / total };
+}
+
+/** η: the output head's weights over the decoder layers' that a token passes through. */
+export function headRatioOf(spec: ModelSpec): number {
+  return (spec.vocabSize * spec.hiddenSize) / Math.max(1, activeLinearWeights(spec) * spec.numLayers);
 }
 
 export interface OffloadTransfer {
@@ -65,8 +86,12 @@ export function offloadTransfer(
   const each = bytes / link.bytesPerSecond;
   const micro = Math.max(1, Math.floor(plan.training.gradient_accumulation_steps));
   const perMicro = computeSeconds / micro;
-  const share = overlapShares(checkpointedLayers(plan, spec.numLayers), spec.numLayers);
-  const exposed = micro * (Math.max(0, each - share.out * perMicro) + Math.max(0, each - share.back * perMicro));
+  const k = checkpointedLayers(plan, spec.numLayers);
+  const window = overlapWindows(k, spec.numLayers, headRatioOf(spec));
+  const oneLayer = each / k;
+  const back =
+    Math.max(0, oneLayer - window.first * perMicro) + (k - 1) * Math.max(0, oneLayer - window.perLayer * perMicro);
+  const exposed = micro * (Math.max(0, each - window.out * perMicro) + back);
   const tokens = plan.training.per_device_train_batch_size * plan.data.max_length;
   return {
     bytesPerMicroBatch: bytes,

@@ -58,7 +58,7 @@ function layerKernels(spec: ModelSpec): number {
 const LLAMA_LAYER_KERNELS = 6 * 2 + 7 + 15;
 
 /** Weights a token passes through once in one decoder layer (routed experts count `activePerToken` times). */
-function activeLinearWeights(spec: ModelSpec): number {
+export function activeLinearWeights(spec: ModelSpec): number {
   return linearModules(spec).reduce((sum, m) => sum + m.activePerToken * m.inFeatures * m.outFeatures, 0);
 }
 
