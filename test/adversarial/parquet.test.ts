@@ -6,14 +6,22 @@
  * test's timeout) nor loading what the file only declares. The files are written byte by byte (helpers/parquetBytes).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { inspectDataset } from '../../server/src/core/data/inspect';
+import { readPageHeader } from '../../server/src/core/data/parquet';
 import { parquetRowsOf } from '../../server/src/core/data/parquetRows';
 import { parquetDeepSchema, parquetWithPage } from '../helpers/parquetBytes';
+
+const VENV = join(__dirname, '..', '..', '.venv-trainer', 'bin', 'python');
+const PYTHON = process.env.LORA_LENS_TEST_PYTHON || (existsSync(VENV) ? VENV : 'python3');
+const NO_PYARROW =
+  spawnSync(PYTHON, ['-c', 'import pyarrow'], { encoding: 'utf8' }).status === 0
+    ? false
+    : `${PYTHON} lacks pyarrow (bash scripts/setup-trainer-venv.sh)`;
 
 const dir = mkdtempSync(join(tmpdir(), 'adversarial-parquet-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -121,3 +129,68 @@ test('a negative row count in the footer is none', async () => {
   const facts = await inspectDataset(file('negative.parquet', parquetWithPage(3, page, -5)), { format: 'text' });
   assert.equal(facts.rows, 0);
 });
+
+test('a footer claiming more rows than its pages hold: the pages’ count, and the note says so', async () => {
+  // One row group of one page holding 3 values; the footer (file and row group) claims a billion rows.
+  const page = [...oneRun(3), ...le32(7), ...le32(8), ...le32(9)];
+  const path = file('liar.parquet', parquetWithPage(3, page, 1_000_000_000));
+  const facts = await inspectDataset(path, { format: 'text' });
+  assert.equal(facts.rows, 3);
+  assert.equal(facts.scannedRows, 3);
+  assert.equal(facts.estimated, false);
+  assert.match(facts.note ?? '', /the footer claims 1,000,000,000 rows; its pages hold 3/);
+  assert.equal(await parquetRowsOf(path), 3);
+});
+
+test('a footer whose count agrees with its pages gets no note', async () => {
+  const page = [...oneRun(3), ...le32(7), ...le32(8), ...le32(9)];
+  const facts = await inspectDataset(file('honest.parquet', parquetWithPage(3, page)), { format: 'text' });
+  assert.equal(facts.note, undefined);
+  assert.equal(await parquetRowsOf(join(dir, 'honest.parquet')), 3);
+});
+
+test(
+  'real pyarrow files (lists, nulls, dictionaries, v1 and v2 pages, several row groups): no footer is doubted',
+  { skip: NO_PYARROW },
+  async () => {
+    const script = [
+      'import sys, pyarrow as pa, pyarrow.parquet as pq',
+      "rows = [{'messages': [{'role': 'user', 'content': 'q%d' % i}] * (i % 3), 'text': None if i % 4 else 'a' * i,",
+      "         'label': i % 2 == 0} for i in range(1000)]",
+      'for version in ("1.0", "2.0"):',
+      "    pq.write_table(pa.Table.from_pylist(rows), sys.argv[1] + '/pyarrow-' + version + '.parquet',",
+      '                   row_group_size=128, data_page_size=512, data_page_version=version)',
+    ].join('\n');
+    const made = spawnSync(PYTHON, ['-c', script, dir], { encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+    for (const version of ['1.0', '2.0']) {
+      const path = join(dir, `pyarrow-${version}.parquet`);
+      const facts = await inspectDataset(path, { format: 'text' });
+      assert.equal(facts.note, undefined, `${version}: ${facts.note}`);
+      assert.equal(facts.rows, 1000);
+      assert.equal(await parquetRowsOf(path), 1000);
+      await assertHeadersWalk(path, version);
+    }
+  },
+);
+
+/** Every column chunk's page headers read to its end: v1 data values sum to the chunk's num_values, v2 rows to the group's. */
+async function assertHeadersWalk(path: string, version: string): Promise<void> {
+  const bytes = readFileSync(path);
+  const { parquetMetadata } = await import('hyparquet');
+  const metadata = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+  for (const group of metadata.row_groups) {
+    for (const { meta_data: meta } of group.columns) {
+      let pos = Number(meta!.dictionary_page_offset || meta!.data_page_offset);
+      const end = pos + Number(meta!.total_compressed_size);
+      let rows = 0;
+      while (pos < end) {
+        const header = readPageHeader(bytes.subarray(pos, end));
+        assert.ok(header, `${version} ${meta!.path_in_schema.join('.')}: a header at ${pos} could not be read`);
+        rows += header.rows;
+        pos += header.headerLength + header.compressed;
+      }
+      assert.equal(rows, Number(version === '1.0' ? meta!.num_values : group.num_rows));
+    }
+  }
+}

@@ -120,7 +120,7 @@ test('a .json array reports record indexes; an invalid one a line', async () => 
   assert.equal(broken.unparsable.first[0]!.line, 3);
 });
 
-test('missing files, unknown kinds and Parquet row counts from the footer', async () => {
+test('missing files, unknown kinds and a Parquet footer’s row count checked against its row groups', async () => {
   assert.equal((await inspectDataset(join(dir, 'nope.jsonl'), { format: 'chat' })).exists, false);
   assert.match((await inspectDataset(file('rows.txt', 'x'), { format: 'text' })).skipped!, /only .jsonl/);
   const footer = thriftFileMetaData(123_456_789);
@@ -131,7 +131,9 @@ test('missing files, unknown kinds and Parquet row counts from the footer', asyn
     file('rows.parquet', Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(64), footer, length, Buffer.from('PAR1')])),
     { format: 'text' },
   );
-  assert.equal(parquet.rows, 123_456_789);
+  // No row group: the footer's count is one word its pages do not back, so the pages' count (none) is used.
+  assert.equal(parquet.rows, 0);
+  assert.match(parquet.note ?? '', /the footer claims 123,456,789 rows; its pages hold 0/);
   assert.equal(parquet.skipped, undefined);
   assert.match(
     (await inspectDataset(file('fake.parquet', 'not parquet at all'), { format: 'text' })).skipped!,

@@ -255,15 +255,22 @@ async function readParquet(
   facts.estimated = result.read < result.rows;
   if (facts.estimated) facts.rowsExact = true;
   facts.scannedBytes = facts.estimated ? Math.min(result.bytes, facts.size) : facts.size;
+  const claimed =
+    result.claimedRows === undefined
+      ? ''
+      : `the footer claims ${count(result.claimedRows)} rows; its pages hold ${count(result.rows)}, the count used here`;
   if (result.error && result.read === 0)
     return {
       rows: result.rows,
       estimated: false,
       scannedBytes: 0,
-      note: `Parquet: the row count comes from the file metadata; rows are not inspected (${result.error})`,
+      note: `Parquet: the row count comes from the file metadata${claimed ? ` (${claimed})` : ''}; rows are not inspected (${result.error})`,
     };
+  if (claimed) facts.note = `Parquet: ${claimed}`;
   return undefined;
 }
+
+const count = (n: number) => n.toLocaleString('en-US');
 
 function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;

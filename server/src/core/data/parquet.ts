@@ -51,25 +51,47 @@ export interface DeclaredPages {
 }
 
 /**
+ * What one page header declares. `rows` bounds the rows the page holds: a v2 data page's num_rows, a v1 data page's
+ * num_values (nulls included, so at least its rows; more in a repeated column), 0 for a dictionary page. A valid
+ * file's pages never hold fewer rows than its footer says.
+ */
+export interface PageDeclaration {
+  uncompressed: number;
+  compressed: number;
+  values: number;
+  rows: number;
+  /** The header's own length in bytes; the page's data follows it. */
+  headerLength: number;
+}
+
+/**
  * Walks a column chunk's page headers (PageHeader: 2 uncompressed_page_size, 3 compressed_page_size, and num_values,
  * field 1 of the data page, dictionary page or data page v2 header: 5, 7, 8) without decoding a page, so what a
  * decoder would allocate is known before it does. Stops at the first header it cannot read; the decoder reports that.
  */
 export function declaredPages(chunk: Uint8Array): DeclaredPages {
-  const reader = new CompactReader(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   const declared = { values: 0, largestPage: 0 };
-  try {
-    while (reader.pos < chunk.byteLength - 1) {
-      const header = reader.pageHeader();
-      declared.values += header.values;
-      declared.largestPage = Math.max(declared.largestPage, header.uncompressed);
-      if (header.compressed < 0) break;
-      reader.pos += header.compressed;
-    }
-  } catch {
-    // A header cut short or malformed: what was walked stands.
+  let pos = 0;
+  while (pos < chunk.byteLength - 1) {
+    const header = readPageHeader(chunk.subarray(pos));
+    if (!header) break;
+    declared.values += header.values;
+    declared.largestPage = Math.max(declared.largestPage, header.uncompressed);
+    if (header.compressed < 0) break;
+    pos += header.headerLength + header.compressed;
   }
   return declared;
+}
+
+/** The page header at the start of `bytes`; undefined when the bytes end inside it or it is malformed. */
+export function readPageHeader(bytes: Uint8Array): PageDeclaration | undefined {
+  const reader = new CompactReader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  try {
+    const header = reader.pageHeader();
+    return { ...header, headerLength: reader.pos };
+  } catch {
+    return undefined;
+  }
 }
 
 class CompactReader {
@@ -102,9 +124,9 @@ class CompactReader {
     return Number(this.zigzagBig());
   }
 
-  /** A PageHeader's sizes and its values (the num_values of whichever page header it holds). */
-  pageHeader(): { uncompressed: number; compressed: number; values: number } {
-    const page = { uncompressed: 0, compressed: 0, values: 0 };
+  /** A PageHeader's sizes, its values (the num_values of whichever page header it holds) and the rows it bounds. */
+  pageHeader(): Omit<PageDeclaration, 'headerLength'> {
+    const page = { uncompressed: 0, compressed: 0, values: 0, rows: 0 };
     let fieldId = 0;
     for (;;) {
       const header = this.byte();
@@ -113,21 +135,26 @@ class CompactReader {
       fieldId = header >> 4 ? fieldId + (header >> 4) : this.zigzag();
       if (type === 5 && (fieldId === 2 || fieldId === 3))
         page[fieldId === 2 ? 'uncompressed' : 'compressed'] = this.zigzag();
-      else if (type === 12 && (fieldId === 5 || fieldId === 7 || fieldId === 8)) page.values += this.numValues();
-      else this.skip(type);
+      else if (type === 12 && (fieldId === 5 || fieldId === 7 || fieldId === 8)) {
+        const { values, rows } = this.numValues();
+        page.values += values;
+        // A v1 data page's values bound its rows; a v2 page states them; a dictionary page holds none.
+        if (fieldId === 5) page.rows += values;
+        else if (fieldId === 8) page.rows += rows;
+      } else this.skip(type);
     }
   }
 
-  /** Field 1 (i32 num_values) of a data, dictionary or v2 page header, the struct skipped to its end. */
-  private numValues(): number {
-    let values = 0;
+  /** Field 1 (i32 num_values) of a data, dictionary or v2 page header, and field 3 (a v2 header's i32 num_rows). */
+  private numValues(): { values: number; rows: number } {
+    const counts = { values: 0, rows: 0 };
     let fieldId = 0;
     for (;;) {
       const header = this.byte();
-      if (header === 0) return values;
+      if (header === 0) return counts;
       const type = header & 0x0f;
       fieldId = header >> 4 ? fieldId + (header >> 4) : this.zigzag();
-      if (fieldId === 1 && type === 5) values = this.zigzag();
+      if ((fieldId === 1 || fieldId === 3) && type === 5) counts[fieldId === 1 ? 'values' : 'rows'] = this.zigzag();
       else this.skip(type);
     }
   }
@@ -150,9 +177,12 @@ class CompactReader {
       case 7:
         this.pos += 8;
         return;
-      case 8:
-        this.pos += Number(this.varint());
+      case 8: {
+        // Read the length before adding: `this.pos += this.varint()` adds to the position before the varint.
+        const length = Number(this.varint());
+        this.pos += length;
         return;
+      }
       case 9:
       case 10: {
         const header = this.byte();

@@ -7,6 +7,7 @@
 import { stat } from 'node:fs/promises';
 import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import { declaredPages, parquetRowCount } from './parquet';
+import { pageRowCount } from './parquetPageRows';
 
 /** What was read: the file's row count from its metadata and how many rows were handed to `onRow`. */
 export interface ParquetReadResult {
@@ -16,6 +17,8 @@ export interface ParquetReadResult {
   bytes: number;
   /** Why the rows stopped before the end: a page hyparquet cannot decode (another codec, a corrupt page). */
   error?: string;
+  /** The footer's row count where its pages hold fewer (`rows` is then the pages'). */
+  claimedRows?: number;
 }
 
 /**
@@ -101,13 +104,16 @@ export async function readParquetRows(
   const { parquetMetadataAsync, parquetReadObjects } = await import('hyparquet');
   const file = await boundedFile(path);
   const metadata = await parquetMetadataAsync(file);
+  // Before the chunk bound is set: the header reads are a few KiB each, not a chunk to check.
+  const held = await pageRowCount(file, metadata);
   file.metadata = metadata;
-  // A negative count (a hostile footer) is none.
-  const result: ParquetReadResult = { rows: Math.max(0, Number(metadata.num_rows)), read: 0, bytes: 0 };
+  const result: ParquetReadResult = { rows: held.rows, read: 0, bytes: 0 };
+  if (held.claimed !== undefined) result.claimedRows = held.claimed;
+  // hyparquet places a group's rows by the footer's counts; the rows asked of it are those its pages hold.
   let groupStart = 0;
   try {
-    for (const group of metadata.row_groups) {
-      const groupRows = Number(group.num_rows);
+    for (const [index, group] of metadata.row_groups.entries()) {
+      const groupRows = held.groups[index] ?? 0;
       const groupBytes = group.columns.reduce((sum, c) => sum + Number(c.meta_data?.total_compressed_size ?? 0), 0);
       // The first group is read whatever the clock says (as the line reader reads a first chunk), unless it alone is
       // over the byte bound: a group is decoded whole, and one of gigabytes must not be, on the editor's time.
@@ -127,7 +133,7 @@ export async function readParquetRows(
       }
       // A row group cut at MAX_GROUP_ROWS leaves the rest unread: the count is then the metadata's, estimated.
       if (rowEnd < groupStart + groupRows) break;
-      groupStart += groupRows;
+      groupStart += Number(group.num_rows);
     }
   } catch (error) {
     // The metadata was read: its row count stands, whatever page could not be decoded.
@@ -136,11 +142,15 @@ export async function readParquetRows(
   return result;
 }
 
-/** The row count from the file's metadata (hyparquet), else from the footer's num_rows alone (parquet.ts). */
+/**
+ * The row count from the file's metadata (hyparquet) as far as its pages hold it, else from the footer's num_rows
+ * alone (parquet.ts).
+ */
 export async function parquetRowsOf(path: string): Promise<number | undefined> {
   try {
     const { parquetMetadataAsync } = await import('hyparquet');
-    return Number((await parquetMetadataAsync(await boundedFile(path))).num_rows);
+    const file = await boundedFile(path);
+    return (await pageRowCount(file, await parquetMetadataAsync(file))).rows;
   } catch {
     // Not a regular file: parquetRowCount's open would wait for a writer forever.
     if (!(await stat(path).catch(() => undefined))?.isFile()) return undefined;
