@@ -255,6 +255,7 @@ function toJson({ file, report, gpuNote, comparison, errors }: Result): Record<s
           tokens_per_second: Math.round(throughput.tokensPerSecond),
           step_seconds: throughput.stepSeconds,
           bound: throughput.bound,
+          cpu_optimizer_seconds: throughput.cpuOptimizer?.secondsPerStep ?? null,
         }
       : null,
     time: time
@@ -393,11 +394,14 @@ function toText({ report, gpuNote, comparison }: Result): string {
   out.push(`  ${exportDetail(report.mergeExport)}`);
   const timeText = timeLine(gpu, throughput, time);
   if (timeText) out.push(timeText);
+  // The host's share of the step, each on its own line under the time (and not again among the notes).
+  const hostLines = throughput?.hostLines ?? [];
+  for (const line of hostLines) out.push(`  ${line}`);
   out.push(loadRamLine(report.loadRam));
   if (report.offloadRam) out.push(offloadRamLine(report.offloadRam, report.plan.hardware.num_gpus));
   if (gpu) out.push(recommendation.text);
   if (comparison) out.push('', 'full / LoRA / QLoRA for this config:', ...comparisonTable(comparison));
   for (const a of report.assumptions) out.push(`assumed: ${a}`);
-  for (const n of report.notes) out.push(`note: ${n}`);
+  for (const n of report.notes) if (!hostLines.includes(n)) out.push(`note: ${n}`);
   return `${out.join('\n')}\n`;
 }

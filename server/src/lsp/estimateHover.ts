@@ -149,6 +149,8 @@ export function decisionHoverMarkdown(report: EstimateReport, ownDialect: boolea
     ...(report.offloadRam
       ? [`${offloadRamLine(report.offloadRam, report.plan.hardware.num_gpus).replace(/^o/, 'O')}.`]
       : []),
+    // The host's share of the step, beside the RAM it holds: the shards' copies and the CPU optimizer step.
+    ...(report.throughput?.hostLines ?? []).map((line) => `${line}.`),
   );
   return [...first, '---', ...rest].join('\n\n');
 }

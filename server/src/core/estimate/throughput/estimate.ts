@@ -8,6 +8,7 @@ import type { ModelSpec } from '../../models/types';
 import type { Engine, TrainingPlan } from '../../plan/types';
 import { offloadNote, offloadTransfer } from './activationOffload';
 import { stepCommunication, type Communication } from './communication';
+import { cpuOptimizerLine, cpuOptimizerStep, type CpuOptimizerStep } from './cpuOptimizer';
 import { shardOffloadNote, shardOffloadTransfer } from './shardOffload';
 import { stepFeatures, stepParts, stepSeconds } from './features';
 import { stepWork } from './flops';
@@ -25,6 +26,10 @@ export interface ThroughputEstimate {
   sequenceLength: number;
   /** Several GPUs: what they exchange per step and how long it takes on their link (null on one GPU). */
   communication?: Communication | null;
+  /** Offloaded optimizer states: the step AdamW takes on the host each optimizer step (null: on the GPU). */
+  cpuOptimizer?: CpuOptimizerStep | null;
+  /** The host's share of the step as lines of the time breakdown: the offloaded shards' copies, the CPU optimizer step. */
+  hostLines?: string[];
   notes: string[];
 }
 
@@ -55,10 +60,18 @@ export function estimateThroughput(
   const offload = offloadTransfer(spec, sized, gpu, compute);
   // FSDP's CPU offload: the shards' copies to and from the GPU, issued ahead like the all-gathers (shardOffload.ts).
   const shards = shardOffloadTransfer(spec, sized, gpu);
+  // Offloaded optimizer states: AdamW runs on the host once per optimizer step while the GPU waits (cpuOptimizer.ts).
+  const cpuOptimizer = cpuOptimizerStep(spec, sized);
   const seconds =
-    Math.max(compute, communication?.secondsPerStep ?? 0, shards?.secondsPerStep ?? 0) + (offload?.exposedSeconds ?? 0);
+    Math.max(compute, communication?.secondsPerStep ?? 0, shards?.secondsPerStep ?? 0) +
+    (offload?.exposedSeconds ?? 0) +
+    (cpuOptimizer?.secondsPerStep ?? 0);
+  const hostLines = [
+    ...(shards ? [shardOffloadNote(shards, compute)] : []),
+    ...(cpuOptimizer ? [cpuOptimizerLine(cpuOptimizer)] : []),
+  ];
   if (offload) notes.push(offloadNote(offload));
-  if (shards) notes.push(shardOffloadNote(shards, compute));
+  notes.push(...hostLines);
   if (communication) notes.push(communicationNote(communication, compute));
   else if (gpus > 1)
     notes.push(
@@ -73,6 +86,8 @@ export function estimateThroughput(
     gpuName: gpu.name,
     stepSeconds: seconds,
     communication,
+    cpuOptimizer,
+    hostLines,
     tokensPerSecond: (work.tokensPerMicroBatch * work.microBatches * gpus) / seconds,
     bound: parts.gpu >= parts.dispatch ? 'gpu' : 'dispatch',
     sequenceLength: seq,
