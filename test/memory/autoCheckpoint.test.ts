@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { freemem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { catalogModel } from '../../server/src/core/models/catalog';
 import { measurementPlan, type Measurement } from '../../server/src/core/estimate/memory/calibration';
 import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
 import { estimateOffloadRam } from '../../server/src/core/estimate/memory/offloadRam';
+import type { HostRam } from '../../server/src/core/estimate/memory/hostRam';
 import { estimateThroughput } from '../../server/src/core/estimate/throughput/estimate';
 import {
   autoCheckpointLimit,
@@ -254,7 +255,7 @@ test('auto offloads where no count fits on the GPU: the fewest offloaded layers 
   // 27 inputs of 3584 x 2 B x 16,384 tokens = 3,170,893,824 B = 2.95 GiB pinned.
   assert.match(
     choice!.summary,
-    /^27 of 28 layers checkpointed, their inputs offloaded to CPU memory: ≈ 20\.\d GiB \(limit 21\.\d GiB: .*\); offloaded because every layer checkpointed on the GPU needs ≈ 23\.\d GiB; it costs 3\.0 GiB of pinned CPU memory, its PCIe Gen4 x16 copies hidden by the compute, 1\.\d\d× faster than gradient_checkpointing: offload$/,
+    /^27 of 28 layers checkpointed, their inputs offloaded to CPU memory: ≈ 20\.\d GiB \(limit 21\.\d GiB: .*\); offloaded because every layer checkpointed on the GPU needs ≈ 23\.\d GiB; it costs 3\.0 GiB of pinned CPU memory, its PCIe Gen4 x16 copies hidden by the compute, 1\.\d\d× faster than gradient_checkpointing: offload; the host needs ≈ 3\.0 GiB pinned \(\+ 3\.0 GiB for the trainer process\): its RAM is not known here \(no machine facts in the editor\), so auto assumed that much is free; `lora-lens check` on the machine that runs it checks it, and the trainer refuses at start if it is not$/,
   );
   // Twice the tokens: even every layer offloaded does not fit; auto keeps every layer on the GPU and says so.
   const big = { ...plan, training: { ...plan.training, per_device_train_batch_size: 8 } };
@@ -266,6 +267,63 @@ test('auto offloads where no count fits on the GPU: the fewest offloaded layers 
     none.choice!.summary,
     /over the 21\.\d GiB auto keeps under even so \(≈ [\d.]+ GiB with their inputs offloaded/,
   );
+});
+
+test('auto offloads only what the host RAM holds: 3.0 GiB pinned + 3 GiB of process against the available RAM', () => {
+  // The same RTX 4090 plan as above: offloading 27 inputs fits the GPU and pins 3,170,893,824 B (2.95 GiB); the
+  // process adds 3 GiB; auto keeps 10% of the available RAM free: 5.95 GiB / 0.9 = 6.61 GiB is the least that does.
+  const model = catalogModel('Qwen/Qwen2-7B')!;
+  const plan = { ...measurementPlan(row({ bs: 4, seq: 4096 }), 'lora-lens') };
+  plan.training = { ...plan.training, checkpoint_auto: true };
+  const g = gpu('RTX 4090');
+  const need = 3_170_893_824 + 3 * 2 ** 30;
+  const host = (bytes: number): HostRam => ({ availableBytes: bytes, source: 'the test machine' });
+  const roomy = resolveAutoCheckpointing(model, plan, g, { engine: 'lora-lens', hostRam: host(Math.ceil(need / 0.9)) });
+  assert.equal(roomy.choice!.offload, true);
+  assert.equal(roomy.choice!.layers, 27);
+  assert.match(
+    roomy.choice!.summary,
+    /; the host needs ≈ 3\.0 GiB pinned \(\+ 3\.0 GiB for the trainer process\), within the test machine: 6\.6 GiB$/,
+  );
+  const short = resolveAutoCheckpointing(model, plan, g, {
+    engine: 'lora-lens',
+    hostRam: host(Math.floor(need / 0.9) - 1),
+  });
+  assert.equal(short.choice!.kind, 'no-fit');
+  assert.equal(short.choice!.offload, false);
+  assert.equal(short.choice!.layers, 28);
+  assert.equal(short.plan, plan);
+  assert.match(
+    short.choice!.summary,
+    /^28 of 28 layers checkpointed: ≈ 23\.\d GiB, over the GPU's limit; offloading the inputs of 27 would fit it \(≈ 20\.\d GiB\) but needs ≈ 3\.0 GiB pinned \(\+ 3\.0 GiB for the trainer process\) of host RAM and the test machine is 6\.6 GiB \(auto keeps 10% of it free\): free RAM or use a machine with more, or lower training\.per_device_train_batch_size or data\.max_length until it fits the GPU$/,
+  );
+  // Two GPUs of one machine: each process pins its own inputs, so the machine needs twice the pinned bytes.
+  const two = { ...plan, hardware: { ...plan.hardware, num_gpus: 2, distributed: 'ddp' as const } };
+  const twice = resolveAutoCheckpointing(model, two, g, { engine: 'lora-lens', hostRam: host(Math.ceil(need / 0.9)) });
+  assert.equal(twice.choice!.offload, false);
+  assert.match(twice.choice!.summary, /needs ≈ 5\.9 GiB pinned \(\+ 6\.0 GiB for the 2 trainer processes\)/);
+});
+
+test("the CLI gives auto this machine's available RAM; a GPU named on the command line leaves it unknown", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'll-auto-ram-'));
+  writeFileSync(join(dir, 't.jsonl'), '{"text":"hello"}\n');
+  const text = [
+    'model: Qwen/Qwen2-7B',
+    'method: lora',
+    'data: {train: t.jsonl}',
+    'training: {gradient_checkpointing: auto}',
+  ];
+  const here = await analyzeForCli(text.join('\n'), join(dir, 'a.finetune.yaml'), { hub: false });
+  const ram = here.estimateOptions!.hostRam!;
+  assert.ok(ram.availableBytes > 0 && Math.abs(ram.availableBytes - freemem()) < 2 ** 30, String(ram.availableBytes));
+  if (process.platform === 'linux') {
+    const meminfo = readFileSync('/proc/meminfo', 'utf8');
+    const available = Number(/^MemAvailable:\s+(\d+) kB/m.exec(meminfo)![1]) * 1024;
+    assert.ok(Math.abs(ram.availableBytes - available) < 2 ** 30);
+    assert.equal(ram.source, "this machine's available RAM (MemAvailable)");
+  }
+  const elsewhere = await analyzeForCli(text.join('\n'), join(dir, 'a.finetune.yaml'), { hub: false, gpu: 'H100' });
+  assert.equal(elsewhere.estimateOptions!.hostRam, undefined);
 });
 
 test('a plan that fits on the GPU never offloads, whatever its own setting said', () => {

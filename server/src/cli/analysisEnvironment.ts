@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { DatasetInspector, inspectData } from '../core/data';
 import { factsCacheDir, withFactsDiskCache } from '../core/data/factsDiskCache';
 import { gpuFromSetting, type GpuSpec } from '../core/gpu';
@@ -8,6 +9,7 @@ import { isJsonUri, parseConfigDocument } from '../core/document/configDocument'
 import { analyzeConfig, type Analysis, type AnalysisEnvironment } from '../core/analysis/analyze';
 import type { Engine } from '../core/plan/types';
 import type { DialectId } from '../core/dialects';
+import type { HostRam } from '../core/estimate/memory/hostRam';
 
 /**
  * A `--gpu` value: a catalog name or a size with a unit (gpuFromSetting), and a bare number as GiB (`16` is 16 GiB,
@@ -20,6 +22,16 @@ export function cliGpu(value: string): { ok: true; gpu: GpuSpec } | { ok: false;
     return lookup.ok ? { ok: true, gpu: { ...lookup.gpu, name: `${text} GiB GPU` } } : lookup;
   }
   return gpuFromSetting(text);
+}
+
+/**
+ * This machine's RAM for a run started here: Node's freemem, which on Linux is /proc/meminfo's MemAvailable (what the
+ * trainer checks at start too); elsewhere the OS's free memory, which leaves out reclaimable caches.
+ */
+export function thisMachineRam(): HostRam {
+  const source =
+    process.platform === 'linux' ? "this machine's available RAM (MemAvailable)" : "this machine's free RAM";
+  return { availableBytes: freemem(), source };
 }
 
 /** The running bundle's size and mtime: a rebuilt CLI does not read facts an older scanner wrote. */
@@ -84,6 +96,8 @@ export async function analyzeForCli(
     datasetFacts: (path, inspectOptions) => inspector.peek(path, inspectOptions),
     hub: { enabled: options.hub !== false, offSwitch: '--offline', env: process.env },
     gpuOverride: options.gpuOverride ?? null,
+    // A GPU named on the command line is another machine's as often as not: its RAM is not this one's.
+    hostRam: options.gpu || options.gpuOverride ? null : thisMachineRam(),
     ...(options.engineOverride ? { engineOverride: options.engineOverride } : {}),
     ...(options.gpuCount ? { gpuCount: { count: options.gpuCount, source: '--gpus' } } : {}),
     ...(options.forcedDialect ? { forcedDialect: options.forcedDialect } : {}),

@@ -62,7 +62,10 @@ export function analyzePlan(
   analysis.evalDataset = evalFile ? facts(evalFile, undefined) : evalDataset;
 
   if (model.ok) {
-    analysis.estimateOptions = estimateOptionsFor(environment.engineOverride ?? plan.engine, environment.platform);
+    analysis.estimateOptions = {
+      ...estimateOptionsFor(environment.engineOverride ?? plan.engine, environment.platform),
+      ...(environment.hostRam ? { hostRam: environment.hostRam } : {}),
+    };
     // `gradient_checkpointing: auto`: the layer count is chosen here, and the plan that runs carries it.
     const auto = resolveAutoCheckpointing(model.spec, plan, analysis.gpu, analysis.estimateOptions);
     plan = auto.plan;

@@ -11,6 +11,7 @@ import type { DialectMatch, DialectRegistry, DialectSettings } from '../dialects
 import type { HubOptions } from '../models/hub';
 import type { LostKey, PlanSourceMap } from '../dialects/normalize';
 import type { GpuCount } from './launcherGpus';
+import type { HostRam } from '../estimate/memory/hostRam';
 
 /** What the analysis needs from outside the document: the machine, the user's settings, cached dataset facts. */
 export interface AnalysisEnvironment {
@@ -43,6 +44,11 @@ export interface AnalysisEnvironment {
   gpuOverride?: GpuSpec | null;
   /** An engine whose memory profile the estimate uses instead of the plan's (`lora-lens estimate --engine`). */
   engineOverride?: Engine;
+  /**
+   * The available RAM of the machine the run starts on, which `auto` offloads only within (the CLI's own; absent in
+   * the editor, which has no machine facts: auto's note then says what it assumed).
+   */
+  hostRam?: HostRam | null;
   /**
    * The release each tool's files are checked against, by dialect id (`loraLens.toolVersions`, `check --tool-version
    * axolotl=0.16`); a `# lora-lens: axolotl=0.16` modeline in a file wins. Absent: the installed tool's, else the newest.

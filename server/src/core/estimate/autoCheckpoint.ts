@@ -6,13 +6,23 @@
  * receives (training.checkpoint_layers), which checkpoints exactly those layers and derives nothing itself.
  * Where no count fits on the GPU, auto offloads the checkpointed layers' inputs to pinned CPU memory
  * (training.activation_offloading, the trainer's offload.py), again with the fewest layers that fit, and says what
- * that costs in CPU memory and PCIe time (memory/offloadRam.ts, throughput/activationOffload.ts).
+ * that costs in CPU memory and PCIe time (memory/offloadRam.ts, throughput/activationOffload.ts). Offload is chosen
+ * only where what the run pins fits the host's available RAM (memory/hostRam.ts) when the analysis knows it (the
+ * CLI on the machine it runs on); where it does not (the editor), the note says what it assumed.
  */
 import type { GpuSpec } from '../gpu/types';
 import type { ModelSpec } from '../models/types';
 import { withCheckpointedLayers } from '../plan/checkpointing';
 import type { TrainingPlan } from '../plan/types';
 import { estimateMemory, type EstimateOptions } from './memory/estimate';
+import {
+  HOST_RAM_MARGIN,
+  hostNeedText,
+  hostRamLimit,
+  trainingHostRam,
+  type HostRam,
+  type TrainingHostRam,
+} from './memory/hostRam';
 import { offloadedActivationBytes } from './memory/offloadRam';
 import { formatGiB } from './memory/presentation';
 import { offloadTransfer } from './throughput/activationOffload';
@@ -132,10 +142,50 @@ export function pickCheckpointLayers(
       speedup: null,
       summary: noFitSummary(L, onGpu.peak, offloaded.peak, limit),
     };
+  // The fewest layers also pin the least: if their inputs do not fit the host's RAM, no count's do.
+  const need = trainingHostRam(model, planWith(plan, offloaded.k, true));
+  const host = opts.hostRam ?? null;
+  if (host && need.pinnedBytes + need.processBytes > hostRamLimit(host))
+    return {
+      ...base,
+      kind: 'no-fit',
+      layers: L,
+      offload: false,
+      peakBytes: onGpu.peak,
+      speedup: null,
+      summary: noRamSummary(offloaded, L, onGpu.peak, need, host, plan.hardware.num_gpus),
+    };
   const speedup = speedupOver(model, plan, gpu, offloaded.k, true);
   const cost = offloadCost(model, planWith(plan, offloaded.k, true), gpu);
-  const summary = offloadSummary(offloaded, L, limit, onGpu.peak, speedup, cost);
+  const ram = hostRamText(need, host, plan.hardware.num_gpus);
+  const summary = `${offloadSummary(offloaded, L, limit, onGpu.peak, speedup, cost)}; ${ram}`;
   return { ...base, kind: 'chosen', layers: offloaded.k, offload: true, speedup, summary };
+}
+
+/** Whether the pinned memory fits the host, or, where the host's RAM is unknown, what was assumed. */
+function hostRamText(need: TrainingHostRam, host: HostRam | null, gpus: number): string {
+  const needs = hostNeedText(need, Math.max(1, gpus));
+  if (host) return `the host needs ${needs}, within ${host.source}: ${formatGiB(host.availableBytes)}`;
+  return (
+    `the host needs ${needs}: its RAM is not known here (no machine facts in the editor), so auto assumed that much ` +
+    'is free; `lora-lens check` on the machine that runs it checks it, and the trainer refuses at start if it is not'
+  );
+}
+
+function noRamSummary(
+  chosen: Scan,
+  L: number,
+  allOnGpu: number,
+  need: TrainingHostRam,
+  host: HostRam,
+  gpus: number,
+): string {
+  return (
+    `${L} of ${L} layers checkpointed: ≈ ${formatGiB(allOnGpu)}, over the GPU's limit; offloading the inputs of ` +
+    `${chosen.k} would fit it (≈ ${formatGiB(chosen.peak)}) but needs ${hostNeedText(need, Math.max(1, gpus))} of host ` +
+    `RAM and ${host.source} is ${formatGiB(host.availableBytes)} (auto keeps ${HOST_MARGIN_PERCENT}% of it free): free ` +
+    'RAM or use a machine with more, or lower training.per_device_train_batch_size or data.max_length until it fits the GPU'
+  );
 }
 
 function speedupOver(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpec, k: number, offload: boolean): number | null {
@@ -156,6 +206,8 @@ function offloadCost(model: ModelSpec, plan: TrainingPlan, gpu: GpuSpec): string
       : `its ${transfer.link.name} copies hidden by the compute`;
   return `${ram}, ${pcie}`;
 }
+
+const HOST_MARGIN_PERCENT = HOST_RAM_MARGIN * 100;
 
 const limitText = (limit: number) =>
   `limit ${formatGiB(limit)}: the GPU's free memory less ${AUTO_CHECKPOINT_MARGIN * 100}%`;

@@ -14,6 +14,7 @@ import { estimateContext } from './context';
 import { estimateNotes } from './notes';
 import { buildPhases } from './phases';
 import type { Estimate } from './types';
+import type { HostRam } from './hostRam';
 
 export { keptGradients, OFFLOAD_RESIDENT_LAYERS } from './context';
 
@@ -25,6 +26,11 @@ export interface EstimateOptions {
    * on Linux, where torch's CUDA wheels bring Triton); false for torch's fp32 path (Windows, no Triton).
    */
   tritonLoss?: boolean;
+  /**
+   * The RAM of the machine the run starts on (the CLI's; the editor knows none): `auto` offloads only what fits in
+   * it (autoCheckpoint.ts). Absent or null: unknown, and auto's note says what it assumed.
+   */
+  hostRam?: HostRam | null;
 }
 
 /** The options for estimating a plan run on `platform`: torch's wheels bring Triton everywhere but Windows. */
