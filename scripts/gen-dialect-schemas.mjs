@@ -339,6 +339,20 @@ const derivedFacts = new Set(
   ].map((m) => m[1]),
 );
 
+const RELEASE = '\\d+(?:\\.\\d+)+(?:\\.dev\\d+)?';
+
+/**
+ * A check's since cell: `?` (no release established: checked for every release), `R` (raised from R on), `R..U`
+ * (this wording and condition from R until U, which raises it otherwise: a later row says how), and either with
+ * ` (condition C)` where the condition was raised from an earlier release C in other words (a reworded message).
+ */
+function readCheckReleases(cell, where) {
+  if (cell === '?') return { since: null };
+  const m = new RegExp(`^(${RELEASE})(?:\\.\\.(${RELEASE}))?(?: \\(condition (${RELEASE})\\))?$`).exec(cell);
+  if (!m) throw new Error(`${where}: since must be a release (0.16.0), R..U, R (condition C) or ?, not "${cell}"`);
+  return { since: m[1], ...(m[2] ? { until: m[2] } : {}), ...(m[3] ? { conditionSince: m[3] } : {}) };
+}
+
 /** A tool's checks file (`<dialect>.checks`): the validators that stop a run, as data; every key must be the schema's. */
 function readChecks(file, schema) {
   let text;
@@ -355,9 +369,7 @@ function readChecks(file, schema) {
     const [code, source, since, plugin, when, at, ...says] = line.split('|').map((cell) => cell.trim());
     if (!code || !source || !since || !plugin || !when || !at || !says.length)
       throw new Error(`${where}: expected "code | source | since | plugin | when | key | message"`);
-    // The release that first raises it (extract_check_since.py); `?`: none established, checked for every release.
-    if (since !== '?' && !/^\d+(\.\d+)+(\.dev\d+)?$/.test(since))
-      throw new Error(`${where}: since must be a release (0.16.0) or ?, not "${since}"`);
+    const releases = readCheckReleases(since, where);
     const clauses = when.split(' & ').map((c) => parseClause(c, where));
     for (const key of [at, ...clauses.flatMap((c) => [c.key, c.other, ...(c.keys ?? [])].filter(Boolean))]) {
       if (key.startsWith('$')) {
@@ -367,7 +379,7 @@ function readChecks(file, schema) {
     checks.push({
       code,
       source,
-      since: since === '?' ? null : since,
+      ...releases,
       ...(plugin === '-' ? {} : { plugin }),
       when: clauses,
       at,

@@ -25,8 +25,25 @@ import re
 import subprocess
 from functools import cache
 
-# The since column: a release, or `?` where none is established.
-SINCE = re.compile(r"\d+(\.\d+)+(\.dev\d+)?|\?")
+# The since column: a release, or `?` where none is established; `R..U` (this wording until U) and
+# `R (condition C)` (the condition raised from C in other words) are established by hand from the history and kept.
+RELEASE = r"\d+(?:\.\d+)+(?:\.dev\d+)?"
+SINCE = re.compile(rf"{RELEASE}(?:\.\.{RELEASE})?(?: \(condition {RELEASE}\))?|\?")
+PLAIN = re.compile(RELEASE)
+
+
+def release_key(release: str) -> list[int]:
+    return [int(p) for p in re.findall(r"\d+", release.split(".dev")[0])]
+
+
+def kept_since(cell: str, found: str) -> str:
+    """
+    The since to write: the release found from the message, unless the cell holds a hand-established form or a later
+    release (the raise's condition arrived after its message, read from the history by hand: docs/dialects.md).
+    """
+    if not PLAIN.fullmatch(cell) or not PLAIN.fullmatch(found):
+        return cell if SINCE.fullmatch(cell) and not PLAIN.fullmatch(cell) else found
+    return cell if release_key(cell) > release_key(found) else found
 
 SOURCE_ROOTS = {
     "axolotl": ("src/axolotl/utils/schemas/", "src/axolotl/integrations/"),
@@ -185,9 +202,13 @@ def main() -> None:
             out.append(raw)
             continue
         code, source = cells[0], cells[1]
-        rest = cells[3:] if SINCE.fullmatch(cells[2]) else cells[2:]
-        texts = fingerprints(args.tool, args.repo, args.commit, source)
-        since = latest_first_release(args.repo, tags, texts, roots, args.newest)
+        has_since = bool(SINCE.fullmatch(cells[2]))
+        rest = cells[3:] if has_since else cells[2:]
+        # `file:line@tag`: a raise the commit reworded, read at the last release that has it.
+        at_source, _, tag = source.partition("@")
+        texts = fingerprints(args.tool, args.repo, tag or args.commit, at_source)
+        found = latest_first_release(args.repo, tags, texts, roots, args.newest)
+        since = kept_since(cells[2], found) if has_since else found
         print(f"{code} | {source} | {since} | {' / '.join(texts)}")
         out.append(" | ".join([code, source, since, *rest]))
     if args.write:

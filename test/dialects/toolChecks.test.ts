@@ -256,7 +256,7 @@ function undoClause(config: Config, clause: CheckClause): void {
 }
 
 /** The diagnostics of the config written as YAML, after `header` (a `# lora-lens: tool=version` line). */
-function diagnose(config: Config, match: DialectMatch, header = ''): Diagnostic[] {
+function diagnoseAt(config: Config, match: DialectMatch, header = ''): Diagnostic[] {
   const text = Object.entries(config)
     .map(([key, value]) => `${key}: ${JSON.stringify(value)}`)
     .join('\n');
@@ -284,7 +284,7 @@ for (const { schema, match, base, min } of TOOLS) {
   });
   test(`${match.dialect}: the generated checks are there (${checks.length})`, () => {
     assert.ok(checks.length >= min, `${checks.length} checks`);
-    assert.equal(new Set(checks.map((c) => `${c.code} ${c.at}`)).size, checks.length, 'no check twice');
+    assert.equal(new Set(checks.map((c) => `${c.code} ${c.at} ${c.since}`)).size, checks.length, 'no check twice');
   });
   test(`${match.dialect}: every generated check code has its anchor in docs/rules.md`, () => {
     const docs = readFileSync(join(__dirname, '..', '..', 'docs', 'rules.md'), 'utf8');
@@ -293,18 +293,23 @@ for (const { schema, match, base, min } of TOOLS) {
   test(`${match.dialect}: the clean base config meets no check`, () => {
     const codes = new Set(checks.map((c) => c.code));
     assert.deepEqual(
-      diagnose(base, match).filter((d) => codes.has(String(d.code))),
+      diagnoseAt(base, match).filter((d) => codes.has(String(d.code))),
       [],
     );
   });
   for (const check of checks) {
-    test(`${match.dialect} ${check.code}: fires when met, in the tool's words, and not with any clause undone`, () => {
+    // A row another rewords (`until`) is checked at the last release kept before it.
+    const releases = (schema['x-lora-lens'].releases ?? []).map((r) => r.version);
+    const last = check.until && releases.filter((r) => compareReleases(r, check.until!) < 0).pop();
+    const pin = last ? `# lora-lens: ${match.dialect}=${last.replace(/^v/, '')}\n` : '';
+    const diagnose = (config: Config, on: DialectMatch) => diagnoseAt(config, on, pin);
+    test(`${match.dialect} ${check.code}${last ? ` at ${last}` : ''}: fires when met, in the tool's words, and not with any clause undone`, () => {
       const found = diagnose(meeting(check, base), match).filter((d) => d.code === check.code);
       assert.equal(found.length, 1, `${check.code} on ${JSON.stringify(meeting(check, base))}`);
       assert.equal(found[0]!.severity, 1);
       const says = filledIn(check.says, meeting(check, base));
       assert.ok(String(found[0]!.message).includes(says), String(found[0]!.message));
-      assert.ok(String(found[0]!.message).includes(check.source));
+      assert.ok(String(found[0]!.message).includes(check.source.split('@')[0]!));
       for (const clause of check.when) {
         const undone = diagnose(meeting(check, base, clause), match).filter((d) => d.code === check.code);
         assert.deepEqual(undone, [], `${check.code} with ${JSON.stringify(clause)} undone`);
@@ -334,6 +339,10 @@ test('raisedIn: a check fires from its release on, and always without one', () =
   assert.equal(raisedIn(check('0.9.6.dev0'), 'v0.9.6.dev0'), true);
   assert.equal(raisedIn(check(null), 'v0.15.0'), true);
   assert.equal(raisedIn(check('0.18.0'), undefined), true);
+  const reworded = { ...check('0.5.0'), until: '0.18.0' };
+  assert.equal(raisedIn(reworded, 'v0.17.0'), true);
+  assert.equal(raisedIn(reworded, 'v0.18.0'), false);
+  assert.equal(raisedIn(reworded, undefined), false, 'the newest release says it in its new words');
 });
 
 for (const { schema, match, base } of TOOLS) {
@@ -347,6 +356,7 @@ for (const { schema, match, base } of TOOLS) {
     for (const check of checks) {
       assert.ok(versionParts(check.since!), `${check.code}: ${check.since}`);
       assert.ok(compareReleases(check.since!, newest) <= 0, `${check.code}: ${check.since} after ${newest}`);
+      if (check.until) assert.ok(releases.includes(`v${check.until}`), `${check.code}: until ${check.until} is kept`);
       // A release newer than the oldest kept is one of the kept ones, so a pin can name the one before it.
       if (compareReleases(check.since!, releases[0]!) > 0)
         assert.ok(
@@ -358,19 +368,22 @@ for (const { schema, match, base } of TOOLS) {
   for (const check of checks.filter((c) => c.since && compareReleases(c.since, releases[0]!) > 0)) {
     test(`${name} ${check.code}: not raised by a file pinned before ${check.since}, raised from it on`, () => {
       const at = releases.findIndex((r) => compareReleases(r, check.since!) === 0);
+      // In its own words: a row reworded before or after it (same code) says something else.
+      const says = filledIn(check.says, meeting(check, base));
       const pinned = (version: string) =>
-        diagnose(meeting(check, base), match, `# lora-lens: ${name}=${version.replace(/^v/, '')}\n`).filter(
-          (d) => d.code === check.code,
+        diagnoseAt(meeting(check, base), match, `# lora-lens: ${name}=${version.replace(/^v/, '')}\n`).filter(
+          (d) => d.code === check.code && String(d.message).includes(says),
         ).length;
       assert.equal(pinned(releases[at - 1]!), 0, `pinned to ${releases[at - 1]}`);
-      for (const version of releases.slice(at)) assert.equal(pinned(version), 1, `pinned to ${version}`);
+      for (const version of releases.slice(at))
+        assert.equal(pinned(version), raisedIn(check, version) ? 1 : 0, `pinned to ${version}`);
     });
   }
   test(`${name}: a check older than the oldest release kept fires for every release`, () => {
-    const old = checks.find((c) => c.since && compareReleases(c.since, releases[0]!) < 0 && !c.plugin)!;
+    const old = checks.find((c) => c.since && compareReleases(c.since, releases[0]!) < 0 && !c.plugin && !c.until)!;
     assert.ok(old, 'one such check');
     for (const version of releases) {
-      const found = diagnose(meeting(old, base), match, `# lora-lens: ${name}=${version.replace(/^v/, '')}\n`);
+      const found = diagnoseAt(meeting(old, base), match, `# lora-lens: ${name}=${version.replace(/^v/, '')}\n`);
       assert.equal(found.filter((d) => d.code === old.code).length, 1, `${old.code} pinned to ${version}`);
     }
   });

@@ -57,13 +57,23 @@ export type CheckClause =
 /** A validator of the tool that stops a run, as data: when it fires, where it is reported, the tool's own words. */
 export interface ToolCheck {
   code: string;
-  /** The file and line of the tool's source that raises. */
+  /** The file and line of the tool's source that raises (`file:line@tag` for a raise the schema's commit no longer has). */
   source: string;
   /**
    * The first release whose source raises it (scripts/dialect-facts/extract_check_since.py): a file checked against
    * an older release does not get it. Null where no release is established: checked for every release.
    */
   since: string | null;
+  /**
+   * The first release that no longer raises it in these words or on this condition (a later row of the same code
+   * does): absent while the newest release still raises it so.
+   */
+  until?: string;
+  /**
+   * The release from which the tool raises on this condition, where that is earlier than `since` because the message
+   * was reworded in `since` (the condition's release; `since` is the message's).
+   */
+  conditionSince?: string;
   /** The plugin whose validator it is (axolotl): it runs only when `plugins:` lists it. */
   plugin?: string;
   when: CheckClause[];

@@ -112,9 +112,26 @@ function pluginListed(check: ToolCheck, plugins: Set<string>): boolean {
   return !check.plugin || plugins.has(check.plugin) || plugins.has(check.plugin.replace(/\.[^.]+$/, ''));
 }
 
-/** Whether the release a file is checked against raises the check (no release, or none established: it does). */
+/**
+ * Whether the release a file is checked against raises the check in its words (no release, or none established: it
+ * does): from `since` on, and before `until` where a later row rewords it. Without a release the newest is meant,
+ * which no row with an `until` describes.
+ */
 export function raisedIn(check: ToolCheck, release: string | undefined): boolean {
-  return !release || check.since === null || compareReleases(check.since, release) <= 0;
+  if (!release) return !check.until;
+  if (check.until && compareReleases(check.until, release) <= 0) return false;
+  return check.since === null || compareReleases(check.since, release) <= 0;
+}
+
+/**
+ * Where the tool raises it and since which release, as the message says: `validation.py:107 at 067b021, raised since
+ * axolotl 0.1.0`; a source written `file:line@tag` is a raise of that release, which the schema's commit reworded.
+ */
+export function raisedWhere(check: ToolCheck, tool: string, commit: string): string {
+  const [source, tag] = check.source.split('@');
+  const at = tag ?? commit;
+  const since = check.conditionSince ?? check.since;
+  return `${source}${at ? ` at ${at}` : ''}${since ? `, raised since ${tool} ${since}` : ''}`;
 }
 
 /**
@@ -143,7 +160,7 @@ export function runToolChecks(
       anchor ? anchor.split('.') : [],
       'error',
       check.code,
-      `${tool} stops before training: "${filledIn(check.says, config)}" (${check.source}${at ? ` at ${at}` : ''}).`,
+      `${tool} stops before training: "${filledIn(check.says, config)}" (${raisedWhere(check, tool, at)}).`,
     );
     reported.push(check.code);
   }
