@@ -12,6 +12,8 @@ import { estimateMemory } from '../server/src/core/estimate/memory/estimate';
 import { estimateThroughput } from '../server/src/core/estimate/throughput/estimate';
 import { lookupGpuName } from '../server/src/core/gpu/catalog';
 import { catalogModel } from '../server/src/core/models/catalog';
+import type { ModelSpec } from '../server/src/core/models/types';
+import type { Engine, TrainingPlan } from '../server/src/core/plan/types';
 
 export interface PreferenceGpuCase {
   name: string;
@@ -22,7 +24,10 @@ export interface PreferenceGpuCase {
   batchSize: number;
 }
 
-/** Qwen2.5-0.5B and 1.5B shapes; rows fill max_length (prompt half, answers the other half). SFT is the control. */
+/**
+ * Qwen2.5-0.5B, 1.5B and 7B shapes; rows fill max_length (prompt half, answers the other half). SFT is the control.
+ * The 7B LoRA DPO pair is issue 23's calibration point, measured against TRL + PEFT too (trainer/bench/trl_dpo_gpu.py).
+ */
 export const CASES: PreferenceGpuCase[] = [
   {
     name: '0.5b-lora-dpo-b2',
@@ -104,10 +109,28 @@ export const CASES: PreferenceGpuCase[] = [
     maxLength: 1024,
     batchSize: 1,
   },
+  {
+    name: '7b-lora-dpo-b1',
+    model: 'Qwen/Qwen2.5-7B',
+    objective: 'dpo',
+    method: 'lora',
+    maxLength: 1024,
+    batchSize: 1,
+  },
+  {
+    name: '7b-lora-dpo-b2',
+    model: 'Qwen/Qwen2.5-7B',
+    objective: 'dpo',
+    method: 'lora',
+    maxLength: 1024,
+    batchSize: 2,
+  },
 ];
 
 export const EXPECTED_PATH = join(__dirname, '..', 'trainer', 'bench', 'preference_gpu_expected.json');
 export const STEPS = 12;
+/** The cases trainer/bench/trl_dpo_gpu.py runs through TRL's DPOTrainer + PEFT too (1.5B as a small control). */
+export const TRL_CASES = ['7b-lora-dpo-b1', '7b-lora-dpo-b2', '1.5b-lora-dpo-b2'];
 
 function configOf(c: PreferenceGpuCase): string {
   return [
@@ -122,27 +145,38 @@ function configOf(c: PreferenceGpuCase): string {
   ].join('\n');
 }
 
+/** The estimate of one plan on each calibration GPU, as `engine` runs it. */
+function figuresOf(spec: ModelSpec, plan: TrainingPlan, engine: Engine): Record<string, unknown> {
+  const engined: TrainingPlan = { ...plan, engine };
+  const perGpu: Record<string, unknown> = {};
+  for (const gpuName of ['H100-80GB', 'H200']) {
+    const lookup = lookupGpuName(gpuName);
+    if (!lookup.ok) throw new Error(lookup.message);
+    const e = estimateMemory(spec, engined, lookup.gpu, { engine });
+    const t = estimateThroughput(spec, engined, lookup.gpu);
+    perGpu[lookup.gpu.name] = {
+      peak_bytes: e.peakBytes,
+      peak_allocated_bytes: e.peakAllocatedBytes,
+      peak_phase: e.peakPhase,
+      tokens_per_second: t?.tokensPerSecond ?? null,
+      breakdown: e.breakdown.map((term) => ({ label: term.label, bytes: term.bytes })),
+    };
+  }
+  return perGpu;
+}
+
+/**
+ * Each case's plan with our estimate of the bundled trainer running it (`estimate`) and, for the cases
+ * trainer/bench/trl_dpo_gpu.py also runs through TRL + PEFT, of transformers + PEFT running it (`estimate_hf`).
+ */
 export function expectedFigures(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const c of CASES) {
     const spec = catalogModel(c.model);
     const { plan } = buildPlan(configOf(c), '/bench/preference.yaml');
     if (!spec || !plan) throw new Error(`${c.name}: no spec or plan`);
-    const perGpu: Record<string, unknown> = {};
-    for (const gpuName of ['H100-80GB', 'H200']) {
-      const lookup = lookupGpuName(gpuName);
-      if (!lookup.ok) throw new Error(lookup.message);
-      const e = estimateMemory(spec, plan, lookup.gpu);
-      const t = estimateThroughput(spec, plan, lookup.gpu);
-      perGpu[lookup.gpu.name] = {
-        peak_bytes: e.peakBytes,
-        peak_allocated_bytes: e.peakAllocatedBytes,
-        peak_phase: e.peakPhase,
-        tokens_per_second: t?.tokensPerSecond ?? null,
-        breakdown: e.breakdown.map((term) => ({ label: term.label, bytes: term.bytes })),
-      };
-    }
-    out[c.name] = { ...c, plan, estimate: perGpu };
+    const hf = TRL_CASES.includes(c.name) ? { estimate_hf: figuresOf(spec, plan, 'hf') } : {};
+    out[c.name] = { ...c, plan, estimate: figuresOf(spec, plan, plan.engine), ...hf };
   }
   return out;
 }

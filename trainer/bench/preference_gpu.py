@@ -60,6 +60,15 @@ SHAPES: dict[str, dict[str, Any]] = {
         num_key_value_heads=2,
         tie_word_embeddings=True,
     ),
+    "Qwen/Qwen2.5-7B": dict(
+        vocab_size=152064,
+        hidden_size=3584,
+        intermediate_size=18944,
+        num_hidden_layers=28,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        tie_word_embeddings=False,
+    ),
     "tiny": dict(
         vocab_size=1000,
         hidden_size=64,
@@ -97,12 +106,11 @@ def write_tokenizer(folder: Path) -> None:
     fast.save_pretrained(folder)
 
 
-def write_model(folder: Path, shape: dict[str, Any], device: Any) -> float:
-    """Random bf16 weights built on `device` from the config, saved with the tokenizer; returns seconds."""
+def build_model(shape: dict[str, Any], device: Any) -> Any:
+    """A Qwen2 model of `shape` with random bf16 weights, built on `device` (seeded: the same weights every call)."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    started = time.perf_counter()
     config = Qwen2Config(
         **shape,
         max_position_embeddings=32768,
@@ -125,6 +133,15 @@ def write_model(folder: Path, shape: dict[str, Any], device: Any) -> float:
                     torch.nn.init.normal_(p, std=0.02)
     finally:
         torch.set_default_dtype(previous)
+    return model
+
+
+def write_model(folder: Path, shape: dict[str, Any], device: Any) -> float:
+    """Random bf16 weights built on `device` from the config, saved with the tokenizer; returns seconds."""
+    import torch
+
+    started = time.perf_counter()
+    model = build_model(shape, device)
     model.save_pretrained(folder, safe_serialization=True)
     write_tokenizer(folder)
     del model
