@@ -45,6 +45,20 @@ test('a Parquet page declaring 2^31-1 values: check ends normally', { timeout: 9
   writeFileSync(join(dir, 'bomb.parquet'), parquetWithPage(n, [...le32(header.length + 1), ...header, 1]));
   const result = check(config('bomb', 'bomb.parquet'));
   assert.equal(result.code, 0, result.stderr);
+  // The refusal the editor publishes at data.train (test/adversarial/parquetLsp.test.ts), here at the same key.
+  const reason =
+    /bomb\.parquet: Parquet: the row count comes from the file metadata; rows are not inspected \(column x's pages declare 2,147,483,647 values, over the 16,777,216 decoded here\)/;
+  assert.match(result.stdout, new RegExp(`bomb\\.finetune\\.yaml:4:10: info dataset ${reason.source}`));
+  const json = runCli(['check', '--json', 'bomb.finetune.yaml'], {
+    cwd: dir,
+    timeoutMs: 60_000,
+    env: { ...process.env, HF_HUB_CACHE: join(dir, 'hub'), HF_HUB_OFFLINE: '1' },
+  });
+  const files = (
+    JSON.parse(json.stdout) as { files: { diagnostics: { line: number; code: string; message: string }[] }[] }
+  ).files;
+  const said = files[0]!.diagnostics.find((d) => reason.test(d.message));
+  assert.deepEqual(said && { line: said.line, code: said.code }, { line: 4, code: 'dataset' });
 });
 
 test('an empty .parquet: check says why it was not inspected', { timeout: 90_000 }, () => {

@@ -55,6 +55,15 @@ test(
     );
     console.log(`sparse footer reported in ${Date.now() - started} ms`);
     assert.ok(said.diagnostics.length > 0);
+    // The bomb's refusal is published at data.train, as `lora-lens check` prints it (test/adversarial/cli.test.ts).
+    const bombSaid = await client.diagnosticsWhere(
+      bomb,
+      (p) => p.diagnostics.some((d) => /pages declare 2,147,483,647 values/.test(String(d.message))),
+      60_000,
+    );
+    const refusal = bombSaid.diagnostics.find((d) => /pages declare/.test(String(d.message)))!;
+    assert.equal(refusal.code, 'dataset');
+    assert.equal(refusal.range.start.line, 3);
     const hover = await client.connection.sendRequest('textDocument/hover', {
       textDocument: { uri: bomb },
       position: { line: 1, character: 2 },

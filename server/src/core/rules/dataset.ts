@@ -92,6 +92,9 @@ function describe({ doc, plan }: RuleInput, which: 'train' | 'eval', facts: Data
   };
   const scope = facts.estimated ? ` in the first ${plural(facts.scannedRows, 'row')} read` : '';
   const findings: Finding[] = [];
+  // What was only partly inspected and why (a Parquet refusal, a footer its pages contradict): the editor and
+  // `check` read it here, from the one analysis.
+  if (facts.note) findings.push({ range, severity: 'info', message: `${file}: ${facts.note}.` });
   if (facts.unparsable.count > 0) {
     findings.push({
       range,
