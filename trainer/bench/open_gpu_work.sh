@@ -1,14 +1,15 @@
 #!/bin/bash
 # The open issues' GPU measurements, in parts that each fit one device call (under 10 minutes), run from the
-# repository root with OUT set (the device tool sets it). Every part writes under /tmp/r and packs it into
+# repository root with OUT set (the device tool sets it). Every part writes under /tmp/r_<part> and packs it into
 # $OUT/<part>.tgz at the end, so a part cut short by its own timeout still brings back what it measured.
 #   bash trainer/bench/open_gpu_work.sh a   # issue 21's one-GPU test, the GPU pytest, issue 19's layout rows, issue 23's
 #                                           # calibration of our trainer
-#   bash trainer/bench/open_gpu_work.sh c   # issue 28's fused-kernel figures, then issue 23's TRL + PEFT comparison
-#                                           # (carry .whl: trl, datasets, dill, multiprocess)
+#   bash trainer/bench/open_gpu_work.sh c   # issue 28's fused-kernel figures, our trainer on issue 23's 7B cases
+#   bash trainer/bench/open_gpu_work.sh d   # issue 23's TRL + PEFT comparison (carry .whl: trl, datasets, dill,
+#                                           # multiprocess)
 set -u
-part=${1:?name a part: a or c}
-R=/tmp/r; rm -rf "$R"; mkdir -p "$R"
+part=${1:?name a part: a, c or d}
+R=/tmp/r_$part; rm -rf "$R"; mkdir -p "$R"
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$R/gpu.txt"
 case "$part" in
@@ -28,11 +29,19 @@ a)
   ;;
 c)
   OUT="$R/fused" timeout 380 python trainer/bench/fused_gpu.py --budget 270 2>&1 | tee "$R/fused.log" | tail -45
-  if [[ -d .whl ]]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl &&
-      PYTHONPATH=/tmp/site timeout 190 python trainer/bench/trl_dpo_gpu.py --out "$R/trl" 2>&1 | tee "$R/trl.log" | tail -20
-  fi
+  # Our trainer on the cases the TRL comparison (part d) reads; TRL is not needed for it.
+  timeout 165 python trainer/bench/preference_gpu.py --out "$R/trl" --cases 1.5b-lora-dpo-b2,7b-lora-dpo-b1,7b-lora-dpo-b2 \
+    2>&1 | tee "$R/pref7b.log" | grep -v Warning | tail -20
+  ;;
+d)
+  # Needs carry [".whl"] (trl, datasets, dill, multiprocess). On the machine that ran part c, our trainer's rows are
+  # read from its folder; on a fresh one trl_dpo_gpu.py runs them itself first.
+  trl_out="$R/trl"; [[ -f /tmp/r_c/trl/preference_gpu.json ]] && trl_out=/tmp/r_c/trl
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl &&
+    PYTHONPATH=/tmp/site timeout 200 python trainer/bench/trl_dpo_gpu.py --out "$trl_out" --budget 150 2>&1 |
+    tee "$R/trl.log" | grep -v Warning | tail -25
+  [[ "$trl_out" != "$R/trl" ]] && cp -r "$trl_out" "$R/trl"
   ;;
 esac
-tar czf "$OUT/$part.tgz" -C /tmp r
+tar czf "$OUT/$part.tgz" -C /tmp "r_$part"
 ls -la "$OUT"
