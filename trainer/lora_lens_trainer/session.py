@@ -95,7 +95,9 @@ def build(
     from .data.order import total_steps
     from .init_from import merge_run_adapter
     from .lifecycle import fingerprint
+    from .model.stream_load import available_ram_bytes
     from .modeling import decoder_and_head, load_model, load_tokenizer
+    from .offload_ram import check_offload_ram, local_config_file
     from .optim import build_optimizer, build_scheduler
 
     t = plan.training
@@ -111,6 +113,8 @@ def build(
     # A step takes accumulation × ranks batches of the one global order (see data.order.rank_share).
     total = total_steps(n_batches, t.gradient_accumulation_steps * parallel.world_size, t.num_train_epochs, t.max_steps)
 
+    # Before the load, which may take many minutes: a run whose offloaded activations cannot be pinned here stops now.
+    check_offload_ram(plan, local_config_file(plan), available_ram_bytes())
     setup = load_model(plan, placement.device, on_load)
     # The head probe runs on the whole model; FSDP then replaces the parameters with their shards.
     # init_from: the finished run's adapter merged into the base before anything reads the weights.

@@ -1,0 +1,103 @@
+"""Host RAM for activation offload, checked before the model loads (issue 28).
+
+offload.py keeps every checkpointed layer's input of a micro-batch in its own pinned host buffer until backward takes
+it back. Pinned memory cannot be swapped out: a run that pins more than the machine has available is killed by the
+OS (often with its neighbours) at the first forward, after a load that may have taken many minutes. So the bytes
+are counted from the plan and config.json, as the estimate counts them (server memory/offloadRam.ts: layers x
+tokens x hidden x the residual stream's element size), and compared with MemAvailable for all of this machine's
+processes together.
+
+The plan carries no figure for it (it says which layers and how many tokens, not the model's width), so
+config.json is read for the hidden size and the layer count; a model not yet on this machine is checked by nobody
+before its download (said in the log), and offload.py's buffers are then the first thing to find out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from .plan import PlanError, TrainingPlan
+
+log = logging.getLogger(__name__)
+GIB = 1024**3
+# Objectives whose rows are two sequences (chosen and rejected) in one forward.
+PAIRED = {"dpo", "orpo", "simpo"}
+
+
+class OffloadRamError(PlanError):
+    """The pinned memory activation offload needs is more than the machine has available: the plan cannot run here
+    as it is (reported as a config error, with what to change)."""
+
+
+def stream_bytes(plan: TrainingPlan) -> int:
+    """Element size of the residual stream, which is what checkpointing saves: fp32 where the weights are fp32 or
+    QLoRA's k-bit preparation upcasts the embeddings; else the compute dtype's 2 bytes."""
+    q = plan.quantization
+    if plan.method == "qlora" and q is not None:
+        upcast = q.prepare_for_kbit_training and q.upcast_non_quantized
+        return 4 if upcast or q.bnb_4bit_compute_dtype == "float32" else 2
+    return 2 if plan.precision == "bf16-true" else 4
+
+
+def pinned_bytes(plan: TrainingPlan, hidden: int, layers: int) -> int:
+    """Bytes one process pins for a full micro-batch: every checkpointed layer's input; 0 without offload."""
+    t = plan.training
+    if not (t.activation_offloading and t.gradient_checkpointing):
+        return 0
+    checkpointed = layers if t.checkpoint_layers < 0 else min(t.checkpoint_layers, layers)
+    sequences = 2 if plan.objective in PAIRED else 1
+    tokens = t.per_device_train_batch_size * plan.data.max_length * sequences
+    return checkpointed * tokens * hidden * stream_bytes(plan)
+
+
+def _text_config(config_file: Path) -> dict[str, Any] | None:
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    text = config.get("text_config")
+    return text if isinstance(text, dict) and "hidden_size" in text else config
+
+
+def check_offload_ram(plan: TrainingPlan, config_file: Path | None, available: int | None) -> None:
+    """Raises OffloadRamError where this machine's processes would pin more than `available`; logs why it could
+    not check where config.json or the available RAM is unknown."""
+    if not (plan.training.activation_offloading and plan.training.gradient_checkpointing):
+        return
+    config = _text_config(config_file) if config_file is not None else None
+    hidden, layers = (config or {}).get("hidden_size"), (config or {}).get("num_hidden_layers")
+    if not isinstance(hidden, int) or not isinstance(layers, int):
+        log.info("activation offload: host RAM not checked before the load (no local config.json with hidden_size)")
+        return
+    if available is None:
+        log.info("activation offload: host RAM not checked (no /proc/meminfo MemAvailable on this system)")
+        return
+    processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    need = pinned_bytes(plan, hidden, layers) * processes
+    if need <= available:
+        return
+    whose = f"{processes} processes on this machine together" if processes > 1 else "this process"
+    raise OffloadRamError(
+        f"activation offload needs about {need / GIB:.1f} GiB of pinned host memory ({whose}: the checkpointed "
+        f"layers' inputs of a micro-batch of {plan.training.per_device_train_batch_size} x {plan.data.max_length} "
+        f"tokens), and this machine has {available / GIB:.1f} GiB available (MemAvailable): pinned memory cannot "
+        "be swapped, so the run would be killed at its first step. Free RAM or use a machine with more; or set "
+        "training.gradient_checkpointing: true (no offload) with a smaller per_device_train_batch_size or "
+        "max_length; `lora-lens check` on this machine says what auto chooses here"
+    )
+
+
+def local_config_file(plan: TrainingPlan) -> Path | None:
+    """The model's config.json where it is already on this machine (a folder or the HF cache); None otherwise."""
+    from .modeling import ModelError, model_folder
+
+    try:
+        return model_folder(plan) / "config.json"
+    except (ModelError, OSError, ValueError):
+        return None

@@ -1,0 +1,117 @@
+"""Activation offload's pinned host memory, checked before the model loads (offload_ram.py): the bytes are the
+estimate's (server memory/offloadRam.ts, the same hand figures as test/throughput/activationOffload.test.ts and
+test/memory/autoCheckpoint.test.ts), and a plan that would pin more than MemAvailable is refused by the real trainer
+process with both figures and what to do, before any weight is read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch", reason="the trainer process needs torch (CPU is enough)")
+pytest.importorskip("transformers", reason="the trainer loads a tiny transformers model")
+
+from lora_lens_trainer.model.stream_load import available_ram_bytes  # noqa: E402
+from lora_lens_trainer.offload_ram import OffloadRamError, check_offload_ram, pinned_bytes  # noqa: E402
+from lora_lens_trainer.plan import plan_from_dict  # noqa: E402
+from tests.cpu.trainer_process import TIMEOUT_S, command, env, read_events, write_plan  # noqa: E402
+from tests.plans import make_plan  # noqa: E402
+from tests.tiny_model import build_model_dir, chat_rows, write_jsonl  # noqa: E402
+
+QWEN2_7B = {"hidden_size": 3584, "num_hidden_layers": 28}
+
+
+def _plan(tmp: Path | None = None, **overrides: object):
+    settings: dict[str, object] = {
+        "training__gradient_checkpointing": True,
+        "training__activation_offloading": True,
+        "precision": "bf16-true",
+    }
+    settings.update(overrides)
+    return plan_from_dict(make_plan("/m", "/data/train.jsonl", method="lora", **settings))
+
+
+def _config(tmp_path: Path, config: dict[str, object]) -> Path:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_the_pinned_bytes_are_the_estimates() -> None:
+    # Every layer, 4 x 2048 tokens, bf16: 28 x 3584 x 2 B x 8192 = 1,644,167,168 B (the estimate's RAM line).
+    every = _plan(training__per_device_train_batch_size=4, data__max_length=2048)
+    assert pinned_bytes(every, 3584, 28) == 1_644_167_168
+    # auto's 27 of 28 at 4 x 4096: 3,170,893,824 B (2.95 GiB).
+    auto = _plan(training__per_device_train_batch_size=4, data__max_length=4096, training__checkpoint_layers=27)
+    assert pinned_bytes(auto, 3584, 28) == 3_170_893_824
+    # An fp32 stream (fp32 weights) doubles it; no offload, or no checkpointing, pins nothing.
+    assert (
+        pinned_bytes(_plan(training__per_device_train_batch_size=4, data__max_length=2048, precision="fp32"), 3584, 28)
+        == 2 * 1_644_167_168
+    )
+    assert pinned_bytes(_plan(training__activation_offloading=False), 3584, 28) == 0
+    assert pinned_bytes(_plan(training__gradient_checkpointing=False), 3584, 28) == 0
+
+
+def test_the_check_refuses_past_the_available_ram_with_both_figures(tmp_path: Path, monkeypatch) -> None:
+    plan = _plan(training__per_device_train_batch_size=4, data__max_length=4096, training__checkpoint_layers=27)
+    config = _config(tmp_path, QWEN2_7B)
+    check_offload_ram(plan, config, 3_170_893_824)  # exactly enough
+    with pytest.raises(OffloadRamError) as refused:
+        check_offload_ram(plan, config, 3_170_893_823)
+    message = str(refused.value)
+    assert "needs about 3.0 GiB of pinned host memory (this process" in message
+    assert "this machine has 3.0 GiB available (MemAvailable)" in message
+    assert "Free RAM or use a machine with more" in message
+    # Two torchrun ranks on this machine pin their own inputs each: twice the bytes against the same RAM.
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    with pytest.raises(OffloadRamError, match=r"about 5\.9 GiB .*\(2 processes on this machine together"):
+        check_offload_ram(plan, config, 2 * 3_170_893_824 - 1)
+    # A multimodal config keeps the text model's width under text_config.
+    check_offload_ram(plan, _config(tmp_path, {"text_config": QWEN2_7B}), 2 * 3_170_893_824)
+
+
+def test_without_config_or_meminfo_it_says_why_it_did_not_check(tmp_path: Path, caplog) -> None:
+    plan = _plan(training__per_device_train_batch_size=4, data__max_length=4096)
+    with caplog.at_level("INFO"):
+        check_offload_ram(plan, None, 1)
+        check_offload_ram(plan, _config(tmp_path, QWEN2_7B), None)
+    assert "not checked before the load (no local config.json" in caplog.text
+    assert "not checked (no /proc/meminfo MemAvailable" in caplog.text
+
+
+@pytest.mark.skipif(available_ram_bytes() is None, reason="MemAvailable is Linux's")
+def test_the_trainer_refuses_before_loading_a_model_whose_offload_cannot_be_pinned(tmp_path: Path) -> None:
+    model = build_model_dir(tmp_path / "model", hidden=32, layers=2)
+    train = write_jsonl(tmp_path / "train.jsonl", chat_rows(4))
+    available = available_ram_bytes()
+    assert available is not None
+    # 2 layers x 32 x 4 B (fp32) x max_length 65,536 = 16 MiB a row: a batch sized to twice this machine's RAM.
+    max_length = 65_536
+    rows = 2 * available // (2 * 32 * 4 * max_length) + 1
+    plan = make_plan(
+        str(model),
+        str(train),
+        method="lora",
+        precision="fp32",
+        training__gradient_checkpointing=True,
+        training__activation_offloading=True,
+        training__per_device_train_batch_size=int(rows),
+        training__max_steps=1,
+        data__max_length=max_length,
+    )
+    plan["output"]["dir"] = str(tmp_path / "out")
+    run_dir = tmp_path / "run"
+    write_plan(run_dir, plan)
+    done = subprocess.run(command(run_dir), env=env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert done.returncode != 0, done.stderr[-2000:]
+    events = read_events(run_dir)
+    errors = [e for e in events if e["event"] == "error"]
+    assert len(errors) == 1 and errors[0]["kind"] == "config", events
+    assert "of pinned host memory" in errors[0]["message"] and "available (MemAvailable)" in errors[0]["message"]
+    # Refused before the load: no step ran, and the trainer never reached the model's weights.
+    assert not any(e["event"] == "step" for e in events)
+    assert "Loading weights" not in done.stderr
