@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +18,7 @@ pytest.importorskip("transformers", reason="the trainer loads a tiny transformer
 
 from lora_lens_trainer.model.stream_load import available_ram_bytes  # noqa: E402
 from lora_lens_trainer.offload_ram import OffloadRamError, check_offload_ram, pinned_bytes  # noqa: E402
-from lora_lens_trainer.plan import plan_from_dict  # noqa: E402
+from lora_lens_trainer.plan import TrainingPlan, plan_from_dict  # noqa: E402
 from tests.cpu.trainer_process import TIMEOUT_S, command, env, read_events, write_plan  # noqa: E402
 from tests.plans import make_plan  # noqa: E402
 from tests.tiny_model import build_model_dir, chat_rows, write_jsonl  # noqa: E402
@@ -24,8 +26,8 @@ from tests.tiny_model import build_model_dir, chat_rows, write_jsonl  # noqa: E4
 QWEN2_7B = {"hidden_size": 3584, "num_hidden_layers": 28}
 
 
-def _plan(tmp: Path | None = None, **overrides: object):
-    settings: dict[str, object] = {
+def _plan(**overrides: Any) -> TrainingPlan:
+    settings: dict[str, Any] = {
         "training__gradient_checkpointing": True,
         "training__activation_offloading": True,
         "precision": "bf16-true",
@@ -34,7 +36,7 @@ def _plan(tmp: Path | None = None, **overrides: object):
     return plan_from_dict(make_plan("/m", "/data/train.jsonl", method="lora", **settings))
 
 
-def _config(tmp_path: Path, config: dict[str, object]) -> Path:
+def _config(tmp_path: Path, config: Mapping[str, object]) -> Path:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     return path
