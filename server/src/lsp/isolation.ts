@@ -1,4 +1,5 @@
 import { DiagnosticSeverity, type Connection, type Diagnostic } from 'vscode-languageserver/node';
+import { capMessage } from '../core/document/diagnostics';
 
 /**
  * Runs one handler so that its exception ends neither the server nor the other documents: logged, and (for a
@@ -21,6 +22,9 @@ export function internalErrorDiagnostic(error: unknown): Diagnostic {
     severity: DiagnosticSeverity.Error,
     source: 'lora-lens',
     code: 'internal-error',
-    message: `LoRA Lens could not analyse this document (${error instanceof Error ? error.message : String(error)}). This is a bug in LoRA Lens, not in the config: edit or reopen the file to retry, and please report it with the LoRA Lens output channel's log.`,
+    // The error's text may quote the document (a thrown parser message): capped as the analysis's messages are.
+    message: capMessage(
+      `LoRA Lens could not analyse this document (${error instanceof Error ? error.message : String(error)}). This is a bug in LoRA Lens, not in the config: edit or reopen the file to retry, and please report it with the LoRA Lens output channel's log.`,
+    ),
   };
 }

@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import type { Diagnostic } from 'vscode-languageserver-types';
 import { fallbackRange, hasSyntaxError, keyRange, type ConfigDocument } from '../document/configDocument';
-import { makeDiagnostic, type Severity } from '../document/diagnostics';
+import { capMessages, makeDiagnostic, type Severity } from '../document/diagnostics';
 import { DIALECTS, detectDialect, findDialect } from '../dialects';
 import type { NormalizeProblem } from '../dialects/normalize';
 import { analyzePlan, withoutFindingsAt } from './analyzePlan';
@@ -29,6 +29,12 @@ const PROBLEM_SEVERITY: Record<NormalizeProblem['code'], Severity> = {
  * nothing; a document the caller claimed without any dialect's keys is read as ours.
  */
 export function analyzeConfig(input: AnalysisInput): Analysis {
+  const analysis = analyzeDocument(input);
+  capMessages(analysis.diagnostics);
+  return analysis;
+}
+
+function analyzeDocument(input: AnalysisInput): Analysis {
   const environment = input.environment ?? DEFAULT_ENVIRONMENT;
   const registry = environment.registry ?? DIALECTS;
   const match = detectDialect(

@@ -29,6 +29,35 @@ export function severityName(severity: DiagnosticSeverity | undefined): Severity
   }
 }
 
+/** The longest diagnostic message shown: one quoting user input (a key, a value, a file's text) is cut to it. */
+export const MAX_MESSAGE_CHARS = 2000;
+/** What is kept of the end of a cut message: the fix is said last. */
+const KEPT_END = 600;
+
+/**
+ * A message within MAX_MESSAGE_CHARS: a longer one keeps its start (what is wrong) and its end (what to do), and says
+ * in between how many characters of it (the quoted input, in practice) were cut.
+ */
+export function capMessage(message: string): string {
+  if (message.length <= MAX_MESSAGE_CHARS) return message;
+  const cut = (n: number) => `…[${n.toLocaleString('en-US')} characters cut]…`;
+  // The marker's own length depends on the count it states; the longest count is the whole message's.
+  const keptStart = MAX_MESSAGE_CHARS - KEPT_END - cut(message.length).length;
+  return message.slice(0, keptStart) + cut(message.length - keptStart - KEPT_END) + message.slice(-KEPT_END);
+}
+
+/**
+ * Every diagnostic's message capped (capMessage), in place: the analysis that the editor publishes and `lora-lens
+ * check` prints passes its diagnostics through here, so no check needs its own bound to stay readable.
+ */
+export function capMessages(diagnostics: Diagnostic[]): Diagnostic[] {
+  for (const diagnostic of diagnostics) {
+    if (typeof diagnostic.message === 'string') diagnostic.message = capMessage(diagnostic.message);
+    else diagnostic.message.value = capMessage(diagnostic.message.value);
+  }
+  return diagnostics;
+}
+
 /**
  * Every LoRA Lens diagnostic: a stable `code` (the rule id) and a `data` payload that quick fixes read;
  * they never parse the message.
