@@ -9,6 +9,7 @@ import {
   breakdownMarkdown,
   changesTraining,
   formatGiB,
+  offloadInstead,
   verdictLine,
   whatWouldHelp,
 } from '../core/estimate/memory/presentation';
@@ -166,6 +167,8 @@ function evaluationMarkdown(report: EstimateReport): string {
 function whatWouldHelpLine(report: EstimateReport): string {
   const est = report.estimate;
   if (!est.gpu) return '';
+  const offload = offloadInstead(report.fit.suggestions, est.gpu.name);
+  if (offload) return `**${offload}**`;
   // The leanest method as configured is the least memory the config asks for without changing its data.
   const need = Math.min(
     est.peakBytes,

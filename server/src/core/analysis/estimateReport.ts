@@ -33,6 +33,7 @@ export function estimateReportOf(analysis: Analysis, costOverride: number | null
           costOverride,
           costSetting: analysis.costPerHour ?? null,
           assumptions: assumptionsOf(analysis),
+          offload: { dialect: analysis.dialect.dialect },
           otherGpuCounts: launcherDecidesGpus(plan, analysis.sources !== undefined)
             ? SHARDED_GPU_COUNTS.filter((n) => n !== analysis.launcherGpus?.count)
             : [],

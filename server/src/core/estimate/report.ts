@@ -15,6 +15,7 @@ import type { EstimateOptions } from './memory/estimate';
 import { estimateLoadRam, type LoadRam } from './memory/loadRam';
 import { estimateOffloadRam, type OffloadRam } from './memory/offloadRam';
 import { recommendMethod, type MethodRecommendation } from './memory/recommend';
+import type { OffloadContext } from './memory/offloadSuggestion';
 import { dataSizeOf, makeItFit, whatWouldFit, type FitPlan, type FitSuggestion } from './memory/suggest';
 import type { Estimate } from './memory/types';
 import { compareMethods, type MethodComparison } from './throughput/compare';
@@ -40,6 +41,8 @@ export interface EstimateReportInput {
   assumptions?: string[];
   /** GPU counts to estimate besides the plan's (2, 4, 8 for a tool's file whose launcher decides the count). */
   otherGpuCounts?: readonly number[];
+  /** The config's dialect and the host's RAM, for the one-GPU CPU-offload suggestion (memory/offloadSuggestion.ts). */
+  offload?: OffloadContext;
 }
 
 /** Each change on its own that fits, and the least combination that fits; empty when the plan fits or no GPU is known. */
@@ -99,6 +102,7 @@ export function fitSearchFor(
   plan: TrainingPlan,
   options: EstimateOptions,
   dataset: DatasetFacts | undefined,
+  offload: OffloadContext = {},
 ): FitSearch {
   const known = fitSearches.get(estimate);
   if (known) return known;
@@ -106,7 +110,7 @@ export function fitSearchFor(
   const search: FitSearch =
     estimate.fits === false
       ? {
-          suggestions: whatWouldFit(spec, plan, estimate.gpu, options, data),
+          suggestions: whatWouldFit(spec, plan, estimate.gpu, options, data, offload),
           makeItFit: makeItFit(spec, plan, estimate.gpu, options, data),
         }
       : { suggestions: [], makeItFit: null };
@@ -131,7 +135,7 @@ export function buildEstimateReport(input: EstimateReportInput): EstimateReport 
     plan,
     gpu,
     estimate,
-    fit: fitSearchFor(estimate, spec, plan, options, dataset),
+    fit: fitSearchFor(estimate, spec, plan, options, dataset, input.offload),
     recommendation: recommendMethod(spec, plan, gpu, options, dataSizeOf(dataset)),
     throughput,
     time,

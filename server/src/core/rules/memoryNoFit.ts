@@ -13,9 +13,10 @@ export const memoryNoFit: Rule = {
   id: 'memory-no-fit',
   severity: 'error',
   summary: "The estimated peak exceeds the GPU's memory: the run would stop with CUDA out of memory.",
-  check({ doc, plan, model, memory, dataset }) {
+  check({ doc, plan, model, memory, dataset, dialect }) {
     if (!memory || memory.estimate.fits !== false || !model?.ok) return [];
-    const search = fitSearchFor(memory.estimate, model.spec, plan, memory.options, dataset);
+    // The dialect names the keys of the one-GPU offload suggestion; the report asks with the same one.
+    const search = fitSearchFor(memory.estimate, model.spec, plan, memory.options, dataset, { dialect: dialect?.id });
     const noFit = noFitDiagnostic(memory.estimate, plan, search.suggestions, search.makeItFit);
     if (!noFit) return [];
     const { fixes, ...rest } = noFit.data as { fixes?: QuickFix[] } & Record<string, unknown>;

@@ -211,7 +211,8 @@ export function noFitFixes(suggestions: FitSuggestion[], fix: FitPlan | null): Q
     });
   }
   for (const s of suggestions) {
-    if (s.fits !== true) continue;
+    // A change the dialect has no key for (a tool's FSDP offload) is advice in the title, not an edit.
+    if (s.fits !== true || s.edits.length === 0) continue;
     if (fix && fix.kinds.length === 1 && fix.kinds[0] === s.kind) continue; // the same edit as Make it fit
     fixes.push({ title: `${s.title}${label([s.kind])}`, edits: s.edits, isPreferred: false });
   }
@@ -230,6 +231,17 @@ export function whatWouldHelp(gpu: { name: string; memoryBytes: number }, needBy
   return `Nothing in this config makes it fit ${gpu.name}. What would: ${ways.join(', or ')}.`;
 }
 
+/**
+ * Where no tuning of the config fits but FSDP's CPU offload on this GPU does: that way, with its cost, instead of
+ * "nothing in this config makes it fit". Null otherwise.
+ */
+export function offloadInstead(suggestions: FitSuggestion[], gpuName: string): string | null {
+  const offload = suggestions.find((s) => s.kind === 'cpu_offload' && s.fits === true);
+  if (!offload) return null;
+  const how = offload.edits.length ? ' (quick fix)' : '';
+  return `It fits ${gpuName} with ${offload.title}${how}.`;
+}
+
 /** The `memory-no-fit` diagnostic, or null when the plan fits or no GPU is known. */
 export function noFitDiagnostic(
   est: Estimate,
@@ -240,7 +252,8 @@ export function noFitDiagnostic(
   if (est.fits !== false || !est.gpu) return null;
   const what = fix
     ? 'Make it fit (quick fix) finds a change that fits.'
-    : whatWouldHelp(est.gpu, Math.min(est.peakBytes, ...suggestions.map((s) => s.peakBytes)));
+    : (offloadInstead(suggestions, est.gpu.name) ??
+      whatWouldHelp(est.gpu, Math.min(est.peakBytes, ...suggestions.map((s) => s.peakBytes))));
   return {
     code: MEMORY_NO_FIT,
     severity: 'error',

@@ -10,10 +10,11 @@ import type { ModelSpec } from '../../models/types';
 import { LORA_DEFAULTS } from '../../plan/defaults';
 import type { TrainingPlan } from '../../plan/types';
 import { estimateMemory, type EstimateOptions } from './estimate';
+import { oneGpuOffloadSuggestion, type OffloadContext } from './offloadSuggestion';
 import type { Estimate } from './types';
 
 export type SuggestionKind =
-  'gradient_checkpointing' | 'micro_batch' | 'max_length' | 'optimizer_8bit' | 'lora' | 'qlora';
+  'gradient_checkpointing' | 'micro_batch' | 'max_length' | 'optimizer_8bit' | 'lora' | 'qlora' | 'cpu_offload';
 
 /** One change re-estimated on its own. */
 export interface FitSuggestion {
@@ -263,7 +264,9 @@ function titleOf(change: string, e: Estimate): string {
 /**
  * Each change on its own, re-estimated: gradient checkpointing, a smaller micro batch (the largest that fits, the
  * effective batch kept), `max_length` down to the longest row (only with dataset facts), 8-bit AdamW, LoRA (from full
- * fine-tuning), QLoRA. Each title carries the resulting estimate and whether that fits.
+ * fine-tuning), QLoRA, and on one GPU FSDP's CPU offload where it fits (offloadSuggestion.ts; its title gives the RAM
+ * and step time it costs, and `offload` says the dialect and host RAM). Each title carries the resulting estimate and
+ * whether that fits. The offload is a layout, not a tuning: Make it fit does not combine it with the rest.
  */
 export function whatWouldFit(
   model: ModelSpec,
@@ -271,6 +274,7 @@ export function whatWouldFit(
   gpu: GpuSpec | null,
   opts: EstimateOptions = {},
   data: DataSize | null = null,
+  offload: OffloadContext = {},
 ): FitSuggestion[] {
   const est = (p: TrainingPlan) => estimateMemory(model, p, gpu, opts);
   const out: FitSuggestion[] = [];
@@ -289,6 +293,8 @@ export function whatWouldFit(
   const mb = smallerMicroBatch(plan, (p) => est(p).fits === true);
   if (mb) push('micro_batch', mb);
   for (const c of CHANGES.slice(1)) if (c.applies(plan, data)) push(c.kind, c.apply(plan, data, gpu));
+  const offloaded = oneGpuOffloadSuggestion(model, plan, gpu, opts, offload);
+  if (offloaded) out.push(offloaded);
   return out;
 }
 
