@@ -132,29 +132,15 @@ export function pickCheckpointLayers(
   }
   const offloaded = scan(true);
   const base = { total: L, peakBytes: offloaded.peak, limitBytes: limit };
-  if (!offloaded.fits)
-    return {
-      ...base,
-      kind: 'no-fit',
-      layers: L,
-      offload: false,
-      peakBytes: onGpu.peak,
-      speedup: null,
-      summary: noFitSummary(L, onGpu.peak, offloaded.peak, limit),
-    };
+  // Nothing fits: every layer checkpointed and kept on the GPU, reported at that peak.
+  const noFit = (summary: string) =>
+    ({ ...base, kind: 'no-fit', layers: L, offload: false, peakBytes: onGpu.peak, speedup: null, summary }) as const;
+  if (!offloaded.fits) return noFit(noFitSummary(L, onGpu.peak, offloaded.peak, limit));
   // The fewest layers also pin the least: if their inputs do not fit the host's RAM, no count's do.
   const need = trainingHostRam(model, planWith(plan, offloaded.k, true));
   const host = opts.hostRam ?? null;
   if (host && need.pinnedBytes + need.processBytes > hostRamLimit(host))
-    return {
-      ...base,
-      kind: 'no-fit',
-      layers: L,
-      offload: false,
-      peakBytes: onGpu.peak,
-      speedup: null,
-      summary: noRamSummary(offloaded, L, onGpu.peak, need, host, plan.hardware.num_gpus),
-    };
+    return noFit(noRamSummary(offloaded, L, onGpu.peak, need, host, plan.hardware.num_gpus));
   const speedup = speedupOver(model, plan, gpu, offloaded.k, true);
   const cost = offloadCost(model, planWith(plan, offloaded.k, true), gpu);
   const ram = hostRamText(need, host, plan.hardware.num_gpus);
