@@ -99,6 +99,16 @@ test('the host RAM, where known, must hold the pinned state and the trainer proc
   assert.match(at(256 * GiB)!.title, /pins ≈ 113\.5 GiB of host RAM, within the host's 256\.0 GiB/);
 });
 
+test("the CLI's measured host RAM (EstimateOptions.hostRam) counts less auto's 10% margin", () => {
+  const plan = planOf(OURS);
+  const need = 7_615_616_512 * 16 + 3 * GiB;
+  const at = (availableBytes: number) =>
+    oneGpuOffloadSuggestion(spec7, plan, h100, { hostRam: { availableBytes, source: 'MemAvailable' } }, {});
+  assert.equal(at(need), null, 'the margin leaves too little');
+  assert.equal(at(Math.floor(need / 0.9) - 1), null);
+  assert.ok(at(Math.ceil(need / 0.9) + 1), 'fits with the margin');
+});
+
 test('not offered: several GPUs, QLoRA, an offload already, TRL, or a layout that still does not fit', () => {
   const plan = planOf(OURS);
   const none = (p: TrainingPlan, g: GpuSpec = h100, dialect?: string) =>

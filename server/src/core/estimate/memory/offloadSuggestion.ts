@@ -19,6 +19,7 @@ import type { ShardingPlan, TrainingPlan } from '../../plan/types';
 import { estimateThroughput } from '../throughput/estimate';
 import { shardingPlanOf } from './context';
 import { estimateMemory, type EstimateOptions } from './estimate';
+import { hostRamLimit } from './hostRam';
 import { PROCESS_RAM_BYTES } from './loadRam';
 import { estimateOffloadRam } from './offloadRam';
 
@@ -105,8 +106,9 @@ export function oneGpuOffloadSuggestion(
   const e = estimateMemory(model, offloaded, gpu, opts);
   if (e.fits !== true) return null;
   const pinned = estimateOffloadRam(model, offloaded)?.bytes ?? 0;
-  // Pinned pages cannot be swapped: the state and the trainer process must fit the RAM there is.
-  const host = context.hostRamBytes ?? null;
+  // Pinned pages cannot be swapped: the state and the trainer process must fit the RAM there is (the CLI's
+  // measured RAM less auto's margin, where the caller gave no figure of its own).
+  const host = context.hostRamBytes ?? (opts.hostRam ? hostRamLimit(opts.hostRam) : null);
   if (host !== null && pinned + PROCESS_RAM_BYTES > host) return null;
   const ram = `pins ≈ ${formatGiB(pinned)} of host RAM${host === null ? ' (the host is not known here: check it has that free)' : `, within the host's ${formatGiB(host)}`}`;
   const step = estimateThroughput(model, offloaded, gpu)?.stepSeconds;
