@@ -14,7 +14,7 @@ import { estimateContext } from './context';
 import { estimateNotes } from './notes';
 import { buildPhases } from './phases';
 import type { Estimate } from './types';
-import type { HostRam } from './hostRam';
+import type { HostRam } from './types';
 
 export { keptGradients, OFFLOAD_RESIDENT_LAYERS } from './context';
 

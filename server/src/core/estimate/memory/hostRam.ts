@@ -7,17 +7,12 @@
  */
 import type { ModelSpec } from '../../models/types';
 import type { TrainingPlan } from '../../plan/types';
+import type { HostRam } from './types';
 import { PROCESS_RAM_BYTES } from './loadRam';
 import { estimateOffloadRam } from './offloadRam';
-import { formatGiB } from './presentation';
+import { formatGiB } from './units';
 
-/** The RAM a new run can take on the machine it runs on, and where the figure came from. */
-export interface HostRam {
-  /** Linux: MemAvailable (what Node's os.freemem reads); elsewhere the OS's free memory. */
-  availableBytes: number;
-  /** In words, for notes: "this machine's available RAM (MemAvailable)". */
-  source: string;
-}
+export type { HostRam } from './types';
 
 /** Kept free of the available RAM: the page cache the kernel counts as available is not all reclaimable at once. */
 export const HOST_RAM_MARGIN = 0.1;

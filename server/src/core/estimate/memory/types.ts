@@ -59,3 +59,11 @@ export interface Estimate {
   headroomBytes: number | null;
   notes: string[];
 }
+
+/** The RAM a new run can take on the machine it runs on, and where the figure came from. */
+export interface HostRam {
+  /** Linux: MemAvailable (what Node's os.freemem reads); elsewhere the OS's free memory. */
+  availableBytes: number;
+  /** In words, for notes: "this machine's available RAM (MemAvailable)". */
+  source: string;
+}
