@@ -4,6 +4,7 @@ as a download leaves it): the trainer's data path (objectives/sft.load_data) and
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -17,6 +18,13 @@ from lora_lens_trainer.data.hub import parse_hub_ref
 from lora_lens_trainer.data.readers import DataError
 from tests.plans import make_plan
 from tests.tiny_model import COUNTRIES, build_tokenizer, chat_rows
+
+# The cached layouts are written with datasets and pyarrow and the rows tokenized with tokenizers; the torch-free
+# suite (no LORA_LENS_TEST_PYTHON venv) may lack them.
+needs_hub_stack = pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("datasets", "pyarrow", "tokenizers")),
+    reason="needs datasets, pyarrow and tokenizers (bash scripts/setup-trainer-venv.sh installs them)",
+)
 
 TRAINER = Path(__file__).resolve().parents[2]
 
@@ -61,6 +69,7 @@ def test_a_reference_carries_split_subset_revision_and_data_files() -> None:
         parse_hub_ref("hf://datasets/o/n?splt=x")
 
 
+@needs_hub_stack
 def test_training_and_the_preview_read_a_cached_hub_dataset_offline(tmp_path: Path) -> None:
     rows = chat_rows(9)
     env = _cached_dataset(tmp_path, rows)
@@ -124,6 +133,7 @@ def _kto_rows(n: int) -> list[dict]:
     ]
 
 
+@needs_hub_stack
 def test_kto_reads_a_cached_hub_dataset_and_parquet_through_the_one_reader(tmp_path: Path) -> None:
     """KTO's rows come through readers.read_dataset like SFT's and DPO's: a Hub dataset offline, and a .parquet file."""
     rows = _kto_rows(8)
@@ -185,6 +195,7 @@ def _hub_snapshot(root: Path, repo: str, files: dict[str, list[dict]]) -> dict[s
     }
 
 
+@needs_hub_stack
 def test_a_dataset_fetched_with_huggingface_cli_is_read_offline_from_the_hub_cache(tmp_path: Path) -> None:
     """What the editor tells a user to run (`huggingface-cli download --repo-type dataset …`) is what training reads:
     the Hub cache's snapshot, its split picked by datasets' own rules (data/train-*, data/test-*)."""
@@ -228,6 +239,7 @@ def test_a_dataset_fetched_with_huggingface_cli_is_read_offline_from_the_hub_cac
     assert "huggingface-cli download --repo-type dataset someone/elsewhere" in absent.stderr
 
 
+@needs_hub_stack
 def test_the_evaluation_reads_a_hub_eval_set(tmp_path: Path) -> None:
     """`lora-lens eval` of a run whose data.eval (or --eval-file) names a Hub dataset reads it as training does."""
     rows = chat_rows(5)

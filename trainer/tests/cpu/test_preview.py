@@ -16,6 +16,8 @@ from lora_lens_trainer.data.tokenize import IGNORE, tokenize_rows
 from tests.plans import make_plan
 from tests.tiny_model import build_tokenizer, chat_rows, write_jsonl
 
+pytest.importorskip("tokenizers", reason="the preview tokenizes (bash scripts/setup-trainer-venv.sh installs it)")
+
 TRAINER = Path(__file__).resolve().parents[2]
 
 

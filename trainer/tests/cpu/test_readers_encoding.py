@@ -38,6 +38,7 @@ def test_a_latin1_byte_is_named_with_its_line(tmp_path: Path, name: str, content
 
 
 def test_the_preview_says_it_in_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("tokenizers", reason="the preview tokenizes (bash scripts/setup-trainer-venv.sh installs it)")
     tok = tmp_path / "tok"
     tok.mkdir()
     build_tokenizer(tok, [m["content"] for r in chat_rows(8) for m in r["messages"]])
