@@ -86,8 +86,10 @@ def streamed_logits(
     """The logits of the model in `config_dir` with weights from `tensor_of`, as fp32 on the CPU; peak device memory
     is the resident parameters, one decoder layer (and its adapter) and the activations. `on_layer(model)` is called
     once each layer's weights are in place (what a test measures)."""
+    from .host_malloc import return_large_frees_to_the_os
     from .model.stream_load import skeleton
 
+    return_large_frees_to_the_os()
     model = skeleton(config_dir, dtype, attn_implementation, trust_remote_code).eval()
     layers = decoder_layers(model)
     in_layers = {id(p) for p in layers.parameters()}

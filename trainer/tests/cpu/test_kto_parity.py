@@ -164,6 +164,10 @@ def test_loss_metrics_and_lora_gradients_match_trl(model_dir, tmp_path, fmt, set
         _close(value, trl_metrics[key], key, slack)
     assert metrics["kl"] >= 0
 
+    # The gradient is weight · σ'(z) · β · ∇log-prob, with z = β(reward difference) - kl: an error δ in the summed
+    # log-probs (the resolution above) moves σ'(z) by at most β·δ relatively, so two correct fp32 implementations may
+    # differ by that on top of REL (here 0.5 · 5.7e-5; the text case measured 1.09e-5 relative on this CPU).
+    grad_rel = REL + settings.beta * resolution
     peft_modules = dict(trainer.model.named_modules())
     checked = 0
     for name, m in lora_modules(model).items():
@@ -175,6 +179,6 @@ def test_loss_metrics_and_lora_gradients_match_trl(model_dir, tmp_path, fmt, set
             scale = float(their_p.grad.abs().max())
             assert scale > 0, name
             diff = float((ours_p.grad - their_p.grad).abs().max())
-            assert diff <= REL * scale, f"{name}: gradient differs by {diff:.3g} (largest entry {scale:.3g})"
+            assert diff <= grad_rel * scale, f"{name}: gradient differs by {diff:.3g} (largest entry {scale:.3g})"
             checked += 1
     assert checked == 2 * 7 * 2
