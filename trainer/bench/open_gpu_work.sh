@@ -11,26 +11,28 @@ set -u
 part=${1:?name a part: a, c or d}
 R=/tmp/r_$part; rm -rf "$R"; mkdir -p "$R"
 export PYTHONUNBUFFERED=1
+# PCT=70 scales every part's timeout to 70% (what is left of a session's device time may not hold a full part).
+t() { echo $(($1 * ${PCT:-100} / 100)); }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$R/gpu.txt"
 case "$part" in
 a)
   # The correctness tests and the layout rows (peak memory only; their step times are not kept) share the GPU; the
   # preference calibration, which is timed, runs alone after them.
   (
-    OUT="$R/ws1" timeout 100 bash trainer/bench/world_size_one_gpu.sh > "$R/ws1.out" 2>&1
-    cd trainer && timeout 150 python -m pytest -q -rs -p no:cacheprovider tests/gpu \
+    OUT="$R/ws1" timeout $(t 100) bash trainer/bench/world_size_one_gpu.sh > "$R/ws1.out" 2>&1
+    cd trainer && timeout $(t 150) python -m pytest -q -rs -p no:cacheprovider tests/gpu \
       --ignore=tests/gpu/test_world_size_one.py > "$R/pytest-gpu.txt" 2>&1
   ) &
-  timeout 250 python bench/gpu/measure_layout_families.py "$R/layout-families.jsonl" > "$R/layout.log" 2>&1 &
+  timeout $(t 250) python bench/gpu/measure_layout_families.py "$R/layout-families.jsonl" > "$R/layout.log" 2>&1 &
   wait
   tail -8 "$R/ws1.out"; tail -15 "$R/pytest-gpu.txt"; tail -16 "$R/layout.log"
-  timeout 300 python trainer/bench/preference_gpu.py --out "$R/pref" \
+  timeout $(t 300) python trainer/bench/preference_gpu.py --out "$R/pref" \
     --cases 0.5b-lora-dpo-b2,0.5b-lora-orpo-b2,1.5b-lora-sft-b4,1.5b-lora-dpo-b1,1.5b-lora-dpo-b2,1.5b-lora-orpo-b2,1.5b-lora-simpo-b2,1.5b-lora-kto-b4,0.5b-full-dpo-b1,1.5b-full-orpo-b1 2>&1 | tee "$R/pref.log" | grep -v Warning | tail -30
   ;;
 c)
-  OUT="$R/fused" timeout 380 python trainer/bench/fused_gpu.py --budget 270 2>&1 | tee "$R/fused.log" | tail -45
+  OUT="$R/fused" timeout $(t 380) python trainer/bench/fused_gpu.py --budget 270 2>&1 | tee "$R/fused.log" | tail -45
   # Our trainer on the cases the TRL comparison (part d) reads; TRL is not needed for it.
-  timeout 165 python trainer/bench/preference_gpu.py --out "$R/trl" --cases 1.5b-lora-dpo-b2,7b-lora-dpo-b1,7b-lora-dpo-b2 \
+  timeout $(t 165) python trainer/bench/preference_gpu.py --out "$R/trl" --cases 1.5b-lora-dpo-b2,7b-lora-dpo-b1,7b-lora-dpo-b2 \
     2>&1 | tee "$R/pref7b.log" | grep -v Warning | tail -20
   ;;
 d)
@@ -38,7 +40,7 @@ d)
   # read from its folder; on a fresh one trl_dpo_gpu.py runs them itself first.
   trl_out="$R/trl"; [[ -f /tmp/r_c/trl/preference_gpu.json ]] && trl_out=/tmp/r_c/trl
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl &&
-    PYTHONPATH=/tmp/site timeout 200 python trainer/bench/trl_dpo_gpu.py --out "$trl_out" --budget 150 2>&1 |
+    PYTHONPATH=/tmp/site timeout $(t 200) python trainer/bench/trl_dpo_gpu.py --out "$trl_out" --budget 150 2>&1 |
     tee "$R/trl.log" | grep -v Warning | tail -25
   [[ "$trl_out" != "$R/trl" ]] && cp -r "$trl_out" "$R/trl"
   ;;
