@@ -5,16 +5,29 @@
 #   bash trainer/bench/open_gpu_work.sh a   # issue 21's one-GPU test, the GPU pytest, issue 19's layout rows, issue 23's
 #                                           # calibration of our trainer
 #   bash trainer/bench/open_gpu_work.sh c   # issue 28's fused-kernel figures, our trainer on issue 23's 7B cases
+#   bash trainer/bench/open_gpu_work.sh x   # a's first half, then c's fused figures, in one call
 #   bash trainer/bench/open_gpu_work.sh d   # issue 23's TRL + PEFT comparison (carry .whl: trl, datasets, dill,
 #                                           # multiprocess)
 set -u
-part=${1:?name a part: a, c or d}
+part=${1:?name a part: a, c, d or x}
 R=/tmp/r_$part; rm -rf "$R"; mkdir -p "$R"
 export PYTHONUNBUFFERED=1
 # PCT=70 scales every part's timeout to 70% (what is left of a session's device time may not hold a full part).
 t() { echo $(($1 * ${PCT:-100} / 100)); }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$R/gpu.txt"
 case "$part" in
+x)
+  # One call for when only one is left: part a's concurrent correctness and layout runs, then part c's fused figures.
+  (
+    OUT="$R/ws1" timeout $(t 100) bash trainer/bench/world_size_one_gpu.sh > "$R/ws1.out" 2>&1
+    cd trainer && timeout $(t 120) python -m pytest -q -rs -p no:cacheprovider tests/gpu \
+      --ignore=tests/gpu/test_world_size_one.py > "$R/pytest-gpu.txt" 2>&1
+  ) &
+  timeout $(t 230) python bench/gpu/measure_layout_families.py "$R/layout-families.jsonl" > "$R/layout.log" 2>&1 &
+  wait
+  tail -8 "$R/ws1.out"; tail -15 "$R/pytest-gpu.txt"; tail -16 "$R/layout.log"
+  OUT="$R/fused" timeout $(t 300) python trainer/bench/fused_gpu.py --budget $(t 200) 2>&1 | tee "$R/fused.log" | tail -45
+  ;;
 a)
   # The correctness tests and the layout rows (peak memory only; their step times are not kept) share the GPU; the
   # preference calibration, which is timed, runs alone after them.
