@@ -6,10 +6,11 @@
 #                                           # calibration of our trainer
 #   bash trainer/bench/open_gpu_work.sh c   # issue 28's fused-kernel figures, our trainer on issue 23's 7B cases
 #   bash trainer/bench/open_gpu_work.sh x   # a's first half, then c's fused figures, in one call
+#   bash trainer/bench/open_gpu_work.sh y   # x in five minutes
 #   bash trainer/bench/open_gpu_work.sh d   # issue 23's TRL + PEFT comparison (carry .whl: trl, datasets, dill,
 #                                           # multiprocess)
 set -u
-part=${1:?name a part: a, c, d or x}
+part=${1:?name a part: a, c, d, x or y}
 R=/tmp/r_$part; rm -rf "$R"; mkdir -p "$R"
 export PYTHONUNBUFFERED=1
 # PCT=70 scales every part's timeout to 70% (what is left of a session's device time may not hold a full part).
@@ -27,6 +28,18 @@ x)
   wait
   tail -8 "$R/ws1.out"; tail -15 "$R/pytest-gpu.txt"; tail -16 "$R/layout.log"
   OUT="$R/fused" timeout $(t 300) python trainer/bench/fused_gpu.py --budget $(t 200) 2>&1 | tee "$R/fused.log" | tail -45
+  ;;
+y)
+  # Five minutes: x with the fused part cut to its first parts (the GPU's measured peak, then training rows).
+  (
+    OUT="$R/ws1" timeout 95 bash trainer/bench/world_size_one_gpu.sh > "$R/ws1.out" 2>&1
+    cd trainer && timeout 110 python -m pytest -q -rs -p no:cacheprovider tests/gpu/test_kernels.py \
+      tests/gpu/test_nf4_dequant_gpu.py tests/gpu/test_gpu.py > "$R/pytest-gpu.txt" 2>&1
+  ) &
+  timeout 160 python bench/gpu/measure_layout_families.py "$R/layout-families.jsonl" > "$R/layout.log" 2>&1 &
+  wait
+  tail -8 "$R/ws1.out"; tail -12 "$R/pytest-gpu.txt"; tail -14 "$R/layout.log"
+  OUT="$R/fused" timeout 100 python trainer/bench/fused_gpu.py --budget 50 2>&1 | tee "$R/fused.log" | tail -25
   ;;
 a)
   # The correctness tests and the layout rows (peak memory only; their step times are not kept) share the GPU; the
