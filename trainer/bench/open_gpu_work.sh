@@ -7,10 +7,11 @@
 #   bash trainer/bench/open_gpu_work.sh c   # issue 28's fused-kernel figures, our trainer on issue 23's 7B cases
 #   bash trainer/bench/open_gpu_work.sh x   # a's first half, then c's fused figures, in one call
 #   bash trainer/bench/open_gpu_work.sh y   # x in five minutes
+#   bash trainer/bench/open_gpu_work.sh z   # the world-size-1 test and layout rows in two minutes
 #   bash trainer/bench/open_gpu_work.sh d   # issue 23's TRL + PEFT comparison (carry .whl: trl, datasets, dill,
 #                                           # multiprocess)
 set -u
-part=${1:?name a part: a, c, d, x or y}
+part=${1:?name a part: a, c, d, x, y or z}
 R=/tmp/r_$part; rm -rf "$R"; mkdir -p "$R"
 export PYTHONUNBUFFERED=1
 # PCT=70 scales every part's timeout to 70% (what is left of a session's device time may not hold a full part).
@@ -28,6 +29,13 @@ x)
   wait
   tail -8 "$R/ws1.out"; tail -15 "$R/pytest-gpu.txt"; tail -16 "$R/layout.log"
   OUT="$R/fused" timeout $(t 300) python trainer/bench/fused_gpu.py --budget $(t 200) 2>&1 | tee "$R/fused.log" | tail -45
+  ;;
+z)
+  # Two minutes: the world-size-1 test beside as many layout rows as fit.
+  OUT="$R/ws1" timeout 90 bash trainer/bench/world_size_one_gpu.sh > "$R/ws1.out" 2>&1 &
+  timeout 100 python bench/gpu/measure_layout_families.py "$R/layout-families.jsonl" > "$R/layout.log" 2>&1 &
+  wait
+  tail -8 "$R/ws1.out"; tail -14 "$R/layout.log"
   ;;
 y)
   # Five minutes: x with the fused part cut to its first parts (the GPU's measured peak, then training rows).
