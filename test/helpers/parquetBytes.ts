@@ -65,8 +65,16 @@ export function struct(fields: Field[]): number[] {
   return out;
 }
 
-/** One optional INT32 column `x`, one row group, one uncompressed v1 data page whose header says `numValues`. */
-export function parquetWithPage(numValues: number, pageData: number[], declaredRows = numValues): Buffer {
+/**
+ * One optional INT32 column `x`, one row group, one uncompressed v1 data page whose header says `numValues`; the
+ * column chunk's sizes are the page's unless `chunkSize` says otherwise (past the file, for one).
+ */
+export function parquetWithPage(
+  numValues: number,
+  pageData: number[],
+  declaredRows = numValues,
+  chunkSize?: number,
+): Buffer {
   const page = Buffer.from([...pageHeader(numValues, pageData.length), ...pageData]);
   const column: Field[] = [
     [1, 5, 1], // INT32
@@ -74,8 +82,8 @@ export function parquetWithPage(numValues: number, pageData: number[], declaredR
     [3, 9, { of: 8, items: ['x'] }],
     [4, 5, 0], // UNCOMPRESSED
     [5, 6, declaredRows],
-    [6, 6, page.length],
-    [7, 6, page.length],
+    [6, 6, chunkSize ?? page.length],
+    [7, 6, chunkSize ?? page.length],
     [9, 6, 4], // the page follows the leading PAR1
   ];
   const metadata = struct([

@@ -1,5 +1,6 @@
 import { CodeActionKind, type CodeAction, type Diagnostic } from 'vscode-languageserver-types';
 import type { ConfigDocument } from '../core/document/configDocument';
+import { capMessage } from '../core/document/diagnostics';
 import { toTextEdits, type QuickFix } from '../core/edits/configEdits';
 
 /**
@@ -15,7 +16,8 @@ export function getQuickFixes(uri: string, doc: ConfigDocument, diagnostics: Dia
       const edits = toTextEdits(doc, fix.edits);
       if (edits.length === 0) continue;
       actions.push({
-        title: fix.title,
+        // A title may quote the input (`Remove `<key>``), as a message may: capped as messages are.
+        title: capMessage(fix.title),
         kind: CodeActionKind.QuickFix,
         diagnostics: [diagnostic],
         isPreferred: fix.isPreferred ?? false,

@@ -154,7 +154,9 @@ class CompactReader {
       if (header === 0) return counts;
       const type = header & 0x0f;
       fieldId = header >> 4 ? fieldId + (header >> 4) : this.zigzag();
-      if ((fieldId === 1 || fieldId === 3) && type === 5) counts[fieldId === 1 ? 'values' : 'rows'] = this.zigzag();
+      // A negative count (no writer's) is none: summed, it would lower a file's rows below 0 or hide a page bomb.
+      if ((fieldId === 1 || fieldId === 3) && type === 5)
+        counts[fieldId === 1 ? 'values' : 'rows'] = Math.max(0, this.zigzag());
       else this.skip(type);
     }
   }

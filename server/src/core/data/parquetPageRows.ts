@@ -28,6 +28,8 @@ const MAX_HEADER_READS = 4096;
  */
 export async function pageRowCount(file: AsyncBuffer, metadata: FileMetaData): Promise<PageRowCount> {
   const budget = { reads: MAX_HEADER_READS };
+  // Pages lie between the leading PAR1 and the footer (its metadata, their length and PAR1).
+  const pagesEnd = file.byteLength - 8 - Number(metadata.metadata_length);
   const groups: number[] = [];
   for (const group of metadata.row_groups) {
     const claimed = Math.max(0, Number(group.num_rows));
@@ -35,7 +37,9 @@ export async function pageRowCount(file: AsyncBuffer, metadata: FileMetaData): P
     for (const { meta_data: meta } of group.columns) {
       if (!meta || budget.reads <= 0) continue;
       const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
-      const rows = await chunkRows(file, start, start + Number(meta.total_compressed_size), budget);
+      // A chunk sized past the pages is walked to their end: given up on, it left a lying footer's count standing.
+      const end = Math.min(pagesEnd, start + Number(meta.total_compressed_size));
+      const rows = await chunkRows(file, start, end, budget);
       if (rows !== undefined) held = Math.min(held, rows);
     }
     groups.push(held);
@@ -53,7 +57,7 @@ async function chunkRows(
   end: number,
   budget: { reads: number },
 ): Promise<number | undefined> {
-  if (!(start >= 0 && end <= file.byteLength && start < end)) return undefined;
+  if (!(start >= 0 && start < end)) return undefined;
   let rows = 0;
   let pos = start;
   while (pos < end) {

@@ -42,8 +42,16 @@ export function capMessage(message: string): string {
   if (message.length <= MAX_MESSAGE_CHARS) return message;
   const cut = (n: number) => `…[${n.toLocaleString('en-US')} characters cut]…`;
   // The marker's own length depends on the count it states; the longest count is the whole message's.
-  const keptStart = MAX_MESSAGE_CHARS - KEPT_END - cut(message.length).length;
-  return message.slice(0, keptStart) + cut(message.length - keptStart - KEPT_END) + message.slice(-KEPT_END);
+  // Neither cut falls between a surrogate pair's halves (an emoji's): a lone half is not valid UTF-16.
+  let keptStart = MAX_MESSAGE_CHARS - KEPT_END - cut(message.length).length;
+  if (isHighSurrogate(message.charCodeAt(keptStart - 1))) keptStart--;
+  let endStart = message.length - KEPT_END;
+  if (isHighSurrogate(message.charCodeAt(endStart - 1))) endStart++;
+  return message.slice(0, keptStart) + cut(endStart - keptStart) + message.slice(endStart);
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /**
