@@ -22,6 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from qwen_shapes import QWEN2_5_0_5B, QWEN2_5_1_5B, QWEN2_7B  # noqa: E402 (a sibling module of this script)
+
 from lora_lens_trainer.collate import Batch  # noqa: E402
 from lora_lens_trainer.modeling import apply_method, decoder_and_head  # noqa: E402
 from lora_lens_trainer.plan import plan_from_dict  # noqa: E402
@@ -31,33 +33,9 @@ from tests.plans import make_plan  # noqa: E402
 GIB = 1024**3
 NF4_KERNEL_ENV = "LORA_LENS_NF4_KERNEL"  # kernels/nf4_matmul.py ENV
 ARCHS: dict[str, dict[str, Any]] = {
-    "qwen2.5-0.5b": dict(
-        vocab_size=151936,
-        hidden_size=896,
-        intermediate_size=4864,
-        num_hidden_layers=24,
-        num_attention_heads=14,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-    ),
-    "qwen2.5-1.5b": dict(
-        vocab_size=151936,
-        hidden_size=1536,
-        intermediate_size=8960,
-        num_hidden_layers=28,
-        num_attention_heads=12,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-    ),
-    "qwen2-7b": dict(
-        vocab_size=152064,
-        hidden_size=3584,
-        intermediate_size=18944,
-        num_hidden_layers=28,
-        num_attention_heads=28,
-        num_key_value_heads=4,
-        tie_word_embeddings=False,
-    ),
+    "qwen2.5-0.5b": QWEN2_5_0_5B,
+    "qwen2.5-1.5b": QWEN2_5_1_5B,
+    "qwen2-7b": QWEN2_7B,
 }
 
 

@@ -30,27 +30,13 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from qwen_shapes import QWEN2_5_1_5B, QWEN2_7B  # noqa: E402 (a sibling module of this script)
+
 GiB = 1024**3
 
 QWEN_SHAPES: dict[str, dict[str, Any]] = {
-    "Qwen/Qwen2.5-1.5B": dict(
-        vocab_size=151936,
-        hidden_size=1536,
-        intermediate_size=8960,
-        num_hidden_layers=28,
-        num_attention_heads=12,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-    ),
-    "Qwen/Qwen2.5-7B": dict(
-        vocab_size=152064,
-        hidden_size=3584,
-        intermediate_size=18944,
-        num_hidden_layers=28,
-        num_attention_heads=28,
-        num_key_value_heads=4,
-        tie_word_embeddings=False,
-    ),
+    "Qwen/Qwen2.5-1.5B": QWEN2_5_1_5B,
+    "Qwen/Qwen2.5-7B": QWEN2_7B,
     # --tiny: the same path on the CPU in seconds.
     "tiny": dict(
         vocab_size=1000,

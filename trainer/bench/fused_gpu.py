@@ -40,21 +40,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from qwen_shapes import QWEN2_5_0_5B, QWEN2_7B  # noqa: E402 (a sibling module of this script)
+
 GIB = 1024**3
 # npx tsx of server/src/core/estimate (autoCheckpoint.pickCheckpointLayers, memory/estimate.estimateMemory,
 # throughput/estimate) on 2026-12-06 for measurementPlan(qwen2-7b, lora r16 all-linear, seq 2048, bs), engine lora-lens:
 # peak allocated GiB per checkpointed layer count k (0..28), auto's k per GPU, estimated tokens/s.
 ESTIMATES: dict[str, Any] = json.loads(
     r"""{"peak_alloc_gib": {"1": {"0": 26.26, "1": 25.898, "2": 25.508, "3": 25.119, "4": 24.73, "5": 24.34, "6": 23.951, "7": 23.562, "8": 23.172, "9": 22.783, "10": 22.394, "11": 22.004, "12": 21.615, "13": 21.226, "14": 20.836, "15": 20.447, "16": 20.058, "17": 19.668, "18": 19.279, "19": 18.89, "20": 18.5, "21": 18.111, "22": 17.722, "23": 17.332, "24": 16.943, "25": 16.554, "26": 16.164, "27": 15.775, "28": 15.656}, "4": {"0": 60.454, "1": 59.006, "2": 57.448, "3": 55.891, "4": 54.334, "5": 52.776, "6": 51.219, "7": 49.662, "8": 48.104, "9": 46.547, "10": 44.99, "11": 43.433, "12": 41.875, "13": 40.318, "14": 38.761, "15": 37.203, "16": 35.646, "17": 34.089, "18": 32.531, "19": 30.974, "20": 29.417, "21": 27.859, "22": 26.302, "23": 24.745, "24": 23.187, "25": 21.63, "26": 20.073, "27": 18.516, "28": 18.57}, "8": {"0": 106.222, "1": 103.327, "2": 100.212, "3": 97.097, "4": 93.983, "5": 90.868, "6": 87.753, "7": 84.639, "8": 81.524, "9": 78.41, "10": 75.295, "11": 72.18, "12": 69.066, "13": 65.951, "14": 62.836, "15": 59.722, "16": 56.607, "17": 53.493, "18": 50.378, "19": 47.263, "20": 44.149, "21": 41.034, "22": 37.92, "23": 34.805, "24": 31.69, "25": 28.576, "26": 25.461, "27": 22.346, "28": 22.456}}, "auto_layers": {"H100/1": 0, "H200/1": 0, "H100/4": 0, "H200/4": 0, "H100/8": 12, "H200/8": 0}, "est_tok_s": {"H100/1": {"0": 11841, "7": 10328, "14": 9124, "21": 8154, "28": 7359}, "H200/1": {"0": 12405, "7": 10734, "14": 9427, "21": 8388, "28": 7545}, "H100/4": {"0": 13456, "7": 12176, "14": 11118, "21": 10228, "28": 9470}, "H200/4": {"0": 14603, "7": 13184, "14": 12014, "21": 11035, "28": 10203}, "H100/8": {"0": 13469, "7": 12190, "14": 11133, "21": 10245, "28": 9488}, "H200/8": {"0": 14620, "7": 13202, "14": 12035, "21": 11058, "28": 10227}}}"""
-)
-QWEN2_7B = dict(
-    vocab_size=152064,
-    hidden_size=3584,
-    intermediate_size=18944,
-    num_hidden_layers=28,
-    num_attention_heads=28,
-    num_key_value_heads=4,
-    tie_word_embeddings=False,
 )
 TINY = dict(
     vocab_size=512,
@@ -650,15 +643,7 @@ def loss_curve_part(dev: torch.device, tiny: bool) -> dict[str, Any]:
     return out
 
 
-QWEN05 = dict(
-    vocab_size=151936,
-    hidden_size=896,
-    intermediate_size=4864,
-    num_hidden_layers=24,
-    num_attention_heads=14,
-    num_key_value_heads=2,
-    tie_word_embeddings=True,
-)
+QWEN05 = QWEN2_5_0_5B
 # Parts in order of what the issue needs most; a part that would start past the budget is skipped and said so.
 BUDGET_S = 270
 

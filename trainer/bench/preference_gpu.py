@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from qwen_shapes import QWEN2_5_0_5B, QWEN2_5_1_5B, QWEN2_7B
+
 HERE = Path(__file__).resolve().parent
 TRAINER_DIR = HERE.parent
 EXPECTED = HERE / "preference_gpu_expected.json"
@@ -42,33 +44,9 @@ CASE_TIMEOUT_S = 90
 BUDGET_S = 260  # no case starts after this: the whole script stays under the 6-minute device call
 
 SHAPES: dict[str, dict[str, Any]] = {
-    "Qwen/Qwen2.5-0.5B": dict(
-        vocab_size=151936,
-        hidden_size=896,
-        intermediate_size=4864,
-        num_hidden_layers=24,
-        num_attention_heads=14,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-    ),
-    "Qwen/Qwen2.5-1.5B": dict(
-        vocab_size=151936,
-        hidden_size=1536,
-        intermediate_size=8960,
-        num_hidden_layers=28,
-        num_attention_heads=12,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-    ),
-    "Qwen/Qwen2.5-7B": dict(
-        vocab_size=152064,
-        hidden_size=3584,
-        intermediate_size=18944,
-        num_hidden_layers=28,
-        num_attention_heads=28,
-        num_key_value_heads=4,
-        tie_word_embeddings=False,
-    ),
+    "Qwen/Qwen2.5-0.5B": QWEN2_5_0_5B,
+    "Qwen/Qwen2.5-1.5B": QWEN2_5_1_5B,
+    "Qwen/Qwen2.5-7B": QWEN2_7B,
     "tiny": dict(
         vocab_size=1000,
         hidden_size=64,
