@@ -69,3 +69,26 @@ test('a quick fix quoting a 1 MB key has a capped title', () => {
   for (const action of actions)
     assert.ok(action.title.length <= MAX_MESSAGE_CHARS, `${action.title.length} characters`);
 });
+
+test('chunks that all point at one unreadable megabyte read at most 64 MiB of headers, not 1.4 GB', async () => {
+  const { pageRowCount } = await import('../../server/src/core/data/parquetPageRows');
+  const garbage = Buffer.alloc(2 * 2 ** 20, 0xff);
+  let bytesRead = 0;
+  const buffer = {
+    byteLength: garbage.length,
+    slice(start: number, end?: number) {
+      const part = garbage.subarray(start, end);
+      bytesRead += part.length;
+      return part.buffer.slice(part.byteOffset, part.byteOffset + part.length) as ArrayBuffer;
+    },
+  };
+  const chunk = { meta_data: { data_page_offset: 4n, total_compressed_size: BigInt(2 ** 20) } };
+  const metadata = {
+    metadata_length: 100,
+    num_rows: 5000n,
+    row_groups: Array.from({ length: 2000 }, () => ({ num_rows: 2n, columns: [chunk] })),
+  } as unknown as Parameters<typeof pageRowCount>[1];
+  const counted = await pageRowCount(buffer, metadata);
+  assert.ok(bytesRead <= 65 * 2 ** 20, `read ${(bytesRead / 2 ** 20).toFixed(0)} MiB of page headers`);
+  assert.equal(counted.rows, 4000, 'unread groups keep the footer’s count');
+});
