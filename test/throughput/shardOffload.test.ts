@@ -4,31 +4,42 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { measurementPlan } from '../../server/src/core/estimate/memory/calibration';
+import { modelStates } from '../../server/src/core/estimate/memory/states';
 import { estimateThroughput } from '../../server/src/core/estimate/throughput/estimate';
 import { shardOffloadTransfer } from '../../server/src/core/estimate/throughput/shardOffload';
 import { lookupGpuName } from '../../server/src/core/gpu/catalog';
 import type { GpuSpec } from '../../server/src/core/gpu/types';
 import { catalogModel } from '../../server/src/core/models/catalog';
-import type { TrainingPlan } from '../../server/src/core/plan/types';
+import type { Engine, TrainingPlan } from '../../server/src/core/plan/types';
 
 const spec = catalogModel('Qwen/Qwen2.5-0.5B')!;
 const P = 494_032_768;
 const h100 = (lookupGpuName('H100') as { ok: true; gpu: GpuSpec }).gpu;
 
-function plan(gpus: number, offload: boolean, accumulation = 2, seq = 1024): TrainingPlan {
-  const p = measurementPlan({
-    arch: 'qwen2.5-0.5b',
-    method: 'full',
-    targets: 'all-linear',
-    r: 16,
-    seq,
-    bs: 4,
-    gc: true,
-    total_params: 0,
-    trainable: 0,
-    peak_alloc_gib: 0,
-    peak_reserved_gib: 0,
-  });
+function plan(
+  gpus: number,
+  offload: boolean,
+  accumulation = 2,
+  seq = 1024,
+  method: 'full' | 'lora' = 'full',
+  engine: Engine = 'hf',
+): TrainingPlan {
+  const p = measurementPlan(
+    {
+      arch: 'qwen2.5-0.5b',
+      method,
+      targets: 'all-linear',
+      r: 16,
+      seq,
+      bs: 4,
+      gc: true,
+      total_params: 0,
+      trainable: 0,
+      peak_alloc_gib: 0,
+      peak_reserved_gib: 0,
+    },
+    engine,
+  );
   p.hardware = { ...p.hardware, num_gpus: gpus, distributed: 'fsdp', fsdp: { offload_params: offload } };
   p.training = { ...p.training, gradient_accumulation_steps: accumulation };
   return p;
@@ -67,4 +78,18 @@ test('the step is the longer of the rest of the step and the copies, and the not
     t.notes.join('\n'),
   );
   assert.equal(t.stepSeconds, shardOffloadTransfer(seven, p, h100)!.secondsPerStep + t.cpuOptimizer!.secondsPerStep);
+});
+
+test("LoRA: the frozen shards are copied in the dtype the engine keeps them in (the bundled trainer's fp32 under bf16-mixed)", () => {
+  // modeling.py precision_dtypes keeps LoRA's base weights fp32 under bf16-mixed, and FSDP2 copies the fp32 CPU shard
+  // to the GPU before casting it for the all-gather: 4 B a frozen weight each way in, as the RAM line holds them.
+  // transformers + PEFT (the hf engine) loads them in bf16: 2 B. The adapters' gradients are fp32 in both.
+  const lora = (engine: Engine): TrainingPlan => ({
+    ...plan(1, true, 1, 1024, 'lora', engine),
+    precision: 'bf16-mixed',
+  });
+  const adapters = modelStates(spec, lora('lora-lens')).trainable;
+  assert.ok(adapters > 0 && adapters < P / 50);
+  assert.equal(shardOffloadTransfer(spec, lora('lora-lens'), h100)!.bytesPerStep, 2 * P * 4 + adapters * 4);
+  assert.equal(shardOffloadTransfer(spec, lora('hf'), h100)!.bytesPerStep, 2 * P * 2 + adapters * 4);
 });

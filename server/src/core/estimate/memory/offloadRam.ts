@@ -8,8 +8,7 @@
 import type { ModelSpec } from '../../models/types';
 import type { TrainingPlan } from '../../plan/types';
 import { estimateContext, shardingOf, shardingPlanOf } from './context';
-import { engineProfile } from './profiles';
-import { modelStates } from './states';
+import { engineModelStates } from './states';
 
 const GiB = 2 ** 30;
 
@@ -40,8 +39,7 @@ export function estimateOffloadRam(spec: ModelSpec, plan: TrainingPlan): Offload
   const parts: Array<[string, number]> = [];
   if (detail) {
     const sh = shardingOf(plan);
-    const profile = engineProfile(plan.engine);
-    const st = modelStates(spec, plan, { fusedAdamW: profile.fusedAdamW, loraWeightsInParamDtype: profile.fusedLora });
+    const st = engineModelStates(spec, plan);
     if (sh.w === Infinity) parts.push(['the parameters', st.weights + st.unquantized]);
     if (sh.g === Infinity) parts.push(['gradients', st.trainable * st.gradBytes]);
     if (sh.o === Infinity) parts.push(['optimizer states', st.trainable * st.optimBytes]);

@@ -5,6 +5,7 @@
 import { countParameters, linearModules, loraParameters, quantizedLinearWeights } from '../../models/params';
 import type { ModelSpec } from '../../models/types';
 import type { TrainingPlan } from '../../plan/types';
+import { engineProfile } from './profiles';
 
 /**
  * NF4 bytes per weight (bitsandbytes quantize_4bit, blocksize 64, fp32 absmax): 4 bits + 32/64 bits = 0.5625 B;
@@ -74,6 +75,15 @@ export function upcastsNonQuantized(plan: TrainingPlan): boolean {
     q?.prepare_for_kbit_training === true &&
     (plan.engine === 'hf' || (q.upcast_non_quantized ?? true))
   );
+}
+
+/**
+ * The model states as the plan's engine holds them: fused AdamW and, for the bundled trainer's LoRA, the frozen
+ * weights in the parameter dtype (fp32 under bf16-mixed). What offloaded shards weigh in RAM and over the host link.
+ */
+export function engineModelStates(spec: ModelSpec, plan: TrainingPlan): ModelStates {
+  const profile = engineProfile(plan.engine);
+  return modelStates(spec, plan, { fusedAdamW: profile.fusedAdamW, loraWeightsInParamDtype: profile.fusedLora });
 }
 
 /** Weights, gradients and optimizer states of a plan, unsharded. */

@@ -10,7 +10,7 @@ import type { GpuSpec } from '../../gpu/types';
 import type { ModelSpec } from '../../models/types';
 import type { TrainingPlan } from '../../plan/types';
 import { shardingPlanOf } from '../memory/context';
-import { modelStates } from '../memory/states';
+import { engineModelStates } from '../memory/states';
 import { hostLinkOf, type HostLink } from './activationOffload';
 
 export interface ShardOffload {
@@ -25,7 +25,8 @@ export function shardOffloadTransfer(spec: ModelSpec, plan: TrainingPlan, gpu: G
   if (!shardingPlanOf(plan)?.offload_params) return null;
   const n = Math.max(1, Math.floor(plan.hardware.num_gpus));
   const micro = Math.max(1, Math.floor(plan.training.gradient_accumulation_steps));
-  const st = modelStates(spec, plan);
+  // The shards in the dtype the engine keeps them in: FSDP2 copies the CPU shard as it is, then casts it on the GPU.
+  const st = engineModelStates(spec, plan);
   const paramShard = (st.weights + st.unquantized) / n;
   const gradShard = (st.trainable * st.gradBytes) / n;
   const bytesPerStep = micro * (2 * paramShard + gradShard);
