@@ -86,6 +86,30 @@ test('one GPU: the whole model on the default cores, or on the cores given', () 
   );
 });
 
+test('LoRA and QLoRA step only the adapters (fp32) on the CPU; num_gpus 0 is one process', () => {
+  // The LoRA plan of the same measurement: its trainable count is the adapters', far below the model's.
+  const adapters = (method: 'lora' | 'qlora'): TrainingPlan => {
+    const p = plan(1, OFFLOAD);
+    return {
+      ...p,
+      method,
+      lora: { r: 16, lora_alpha: 32, lora_dropout: 0, target_modules: 'all-linear' } as TrainingPlan['lora'],
+    };
+  };
+  for (const method of ['lora', 'qlora'] as const) {
+    const t = cpuOptimizerStep(spec, adapters(method))!;
+    assert.ok(t.paramsPerRank > 0 && t.paramsPerRank < P / 50, `${method}: ${t.paramsPerRank} parameters stepped`);
+    assert.equal(
+      t.secondsPerStep,
+      t.paramsPerRank / (RATE['torch-fused'][4] * DEFAULT_ONE_PROCESS_CORES),
+      'fp32 adapters',
+    );
+  }
+  const none = cpuOptimizerStep(spec, plan(0, OFFLOAD))!;
+  assert.equal(none.paramsPerRank, P);
+  assert.equal(none.cores, DEFAULT_ONE_PROCESS_CORES);
+});
+
 test("the tools: adamw_torch runs torch's per-tensor loop, adamw_torch_fused the fused kernel, DeepSpeed its CPUAdam", () => {
   const axolotl = plan(2, { sharding: sharding('fsdp_config') }, 'hf');
   assert.equal(axolotl.training.optim, 'adamw_torch');
