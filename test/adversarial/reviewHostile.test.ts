@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { analyzeConfig } from '../../server/src/core/analysis/analyze';
 import { inspectDataset } from '../../server/src/core/data/inspect';
+import { pageRowCount } from '../../server/src/core/data/parquetPageRows';
 import { parquetRowsOf } from '../../server/src/core/data/parquetRows';
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import { capMessage, MAX_MESSAGE_CHARS } from '../../server/src/core/document/diagnostics';
@@ -71,7 +72,6 @@ test('a quick fix quoting a 1 MB key has a capped title', () => {
 });
 
 test('chunks that all point at one unreadable megabyte read at most 64 MiB of headers, not 1.4 GB', async () => {
-  const { pageRowCount } = await import('../../server/src/core/data/parquetPageRows');
   const garbage = Buffer.alloc(2 * 2 ** 20, 0xff);
   let bytesRead = 0;
   const buffer = {
