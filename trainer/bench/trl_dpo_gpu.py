@@ -33,7 +33,8 @@ What cannot match (the differences are what the two estimates model):
 Run from the repository root after preference_gpu.py (TRL, datasets, dill and multiprocess from the carried wheels;
 `.whl` is git-ignored, so a fresh checkout makes it first: `echo /.whl/ >> .git/info/exclude; python3 -m pip download
 --no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux2014_x86_64 --platform any
--d .whl trl==1.13.0 datasets==5.0.1 dill==0.4.1 multiprocess==0.70.19`, then carry [".whl"] in the device call):
+-d .whl trl==1.13.0 datasets==5.0.1 dill==0.4.1`, and multiprocess==0.70.19 the same way with --python-version 3.11
+(the mirror has only its py311 wheel), then carry [".whl"] in the device call):
   python trainer/bench/preference_gpu.py --out "$OUT" --cases 7b-lora-dpo-b1,7b-lora-dpo-b2,1.5b-lora-dpo-b2
   python trainer/bench/trl_dpo_gpu.py --out "$OUT"
 CPU check of the whole path (tiny shapes, fp32, our trainer run here too):
