@@ -10,7 +10,7 @@ import { analyzeConfig } from '../../server/src/core/analysis/analyze';
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import { readDeepSpeedConfig, zeroSettingsOf } from '../../server/src/core/dialects/normalize/deepspeed';
 import { fsdpSharding } from '../../server/src/core/dialects/normalize/toolSharding';
-import { measurementPlan } from '../../server/src/core/estimate/memory/calibration';
+import { qwen05Plan } from '../helpers/plans';
 import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
 import type { Estimate, PhaseName } from '../../server/src/core/estimate/memory/types';
 import { catalogModel } from '../../server/src/core/models/catalog';
@@ -201,19 +201,7 @@ test('per GPU on 4 GPUs, by hand on Qwen2.5-0.5B full bf16: ZeRO-1 a quarter of 
   const spec = catalogModel('Qwen/Qwen2.5-0.5B')!;
   const P = 494_032_768;
   const plan = (shards: ShardingPlan['shards'], offload = false): TrainingPlan => {
-    const p = measurementPlan({
-      arch: 'qwen2.5-0.5b',
-      method: 'full',
-      targets: 'all-linear',
-      r: 16,
-      seq: 1024,
-      bs: 4,
-      gc: true,
-      total_params: 0,
-      trainable: 0,
-      peak_alloc_gib: 0,
-      peak_reserved_gib: 0,
-    });
+    const p = qwen05Plan();
     const sharding = { shards, offload_optimizer: offload, offload_params: false, source: 'ds.json' };
     p.hardware = { ...p.hardware, num_gpus: 4, distributed: 'deepspeed_zero3', sharding };
     return p;

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
 import { fsdpSharding } from '../../server/src/core/dialects/normalize/toolSharding';
-import { measurementPlan } from '../../server/src/core/estimate/memory/calibration';
+import { qwen05Plan } from '../helpers/plans';
 import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
 import { estimateOffloadRam, offloadRamLine } from '../../server/src/core/estimate/memory/offloadRam';
 import type { Estimate } from '../../server/src/core/estimate/memory/types';
@@ -20,19 +20,7 @@ const P = 494_032_768; // parameters
 const GiB = 2 ** 30;
 
 function plan(gpus: number, hardware: Partial<TrainingPlan['hardware']>): TrainingPlan {
-  const p = measurementPlan({
-    arch: 'qwen2.5-0.5b',
-    method: 'full',
-    targets: 'all-linear',
-    r: 16,
-    seq: 1024,
-    bs: 4,
-    gc: true,
-    total_params: 0,
-    trainable: 0,
-    peak_alloc_gib: 0,
-    peak_reserved_gib: 0,
-  });
+  const p = qwen05Plan();
   assert.equal(p.precision, 'bf16-true');
   p.hardware = { ...p.hardware, num_gpus: gpus, distributed: 'fsdp', ...hardware };
   return p;

@@ -5,7 +5,7 @@
 // GPU stays the plain one-process figure (the trainer would run it unwrapped; `lora-lens run` refuses it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { measurementPlan } from '../../server/src/core/estimate/memory/calibration';
+import { qwen05Plan } from '../helpers/plans';
 import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
 import { estimateOffloadRam, offloadRamLine } from '../../server/src/core/estimate/memory/offloadRam';
 import type { Estimate } from '../../server/src/core/estimate/memory/types';
@@ -20,19 +20,7 @@ const LAYER_LINEAR = 2 * 896 * 896 + 2 * 896 * 128 + 3 * 896 * 4864;
 const GATHERED = 2 * LAYER_LINEAR * 2 + 151_936 * 896 * 2;
 
 function plan(gpus: number, hardware: Partial<TrainingPlan['hardware']>): TrainingPlan {
-  const p = measurementPlan({
-    arch: 'qwen2.5-0.5b',
-    method: 'full',
-    targets: 'all-linear',
-    r: 16,
-    seq: 1024,
-    bs: 4,
-    gc: true,
-    total_params: 0,
-    trainable: 0,
-    peak_alloc_gib: 0,
-    peak_reserved_gib: 0,
-  });
+  const p = qwen05Plan();
   p.precision = 'bf16-mixed';
   p.hardware = { ...p.hardware, num_gpus: gpus, distributed: 'fsdp', ...hardware };
   return p;

@@ -2,7 +2,7 @@
 // Qwen2.5-0.5B (full fine-tuning, bf16-true: 2 B weights and gradients), and the wording "per GPU (N GPUs, FSDP)".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { measurementPlan } from '../../server/src/core/estimate/memory/calibration';
+import { qwen05Plan } from '../helpers/plans';
 import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
 import { perGpu, verdictLine } from '../../server/src/core/estimate/memory/presentation';
 import type { Estimate, PhaseName } from '../../server/src/core/estimate/memory/types';
@@ -17,19 +17,7 @@ const LAYER_LINEAR = 2 * 896 * 896 + 2 * 896 * 128 + 3 * 896 * 4864; // 14,909,4
 const EMBEDDING = 151_936 * 896; // tied with the head: one matrix
 
 function plan(gpus: number, distributed: TrainingPlan['hardware']['distributed']): TrainingPlan {
-  const p = measurementPlan({
-    arch: 'qwen2.5-0.5b',
-    method: 'full',
-    targets: 'all-linear',
-    r: 16,
-    seq: 1024,
-    bs: 4,
-    gc: true,
-    total_params: 0,
-    trainable: 0,
-    peak_alloc_gib: 0,
-    peak_reserved_gib: 0,
-  });
+  const p = qwen05Plan();
   assert.equal(p.precision, 'bf16-true');
   p.hardware = { ...p.hardware, num_gpus: gpus, distributed };
   return p;

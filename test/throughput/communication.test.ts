@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lookupGpuName } from '../../server/src/core/gpu/catalog';
 import type { GpuSpec } from '../../server/src/core/gpu/types';
-import { measurementPlan } from '../../server/src/core/estimate/memory/calibration';
+import { qwen05Plan } from '../helpers/plans';
 import { catalogModel } from '../../server/src/core/models/catalog';
 import type { TrainingPlan } from '../../server/src/core/plan/types';
 import { linkOf, stepCommunication } from '../../server/src/core/estimate/throughput/communication';
@@ -24,19 +24,7 @@ function fullPlan(
   distributed: TrainingPlan['hardware']['distributed'],
   edit: (p: TrainingPlan) => void = () => {},
 ): TrainingPlan {
-  const p = measurementPlan({
-    arch: 'qwen2.5-0.5b',
-    method: 'full',
-    targets: 'all-linear',
-    r: 16,
-    seq: 1024,
-    bs: 4,
-    gc: true,
-    total_params: 0,
-    trainable: 0,
-    peak_alloc_gib: 0,
-    peak_reserved_gib: 0,
-  });
+  const p = qwen05Plan();
   p.hardware = { ...p.hardware, num_gpus: gpus, distributed };
   edit(p);
   return p;

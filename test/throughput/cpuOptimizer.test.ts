@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { runCommand } from '../../server/src/cli/estimate';
 import { analyzeConfig } from '../../server/src/core/analysis/analyze';
 import { parseConfigDocument } from '../../server/src/core/document/configDocument';
-import { measurementPlan } from '../../server/src/core/estimate/memory/calibration';
+import { qwen05Plan } from '../helpers/plans';
 import {
   CPU_ADAMW_PARAMS_PER_CORE_SECOND as RATE,
   cpuOptimizerLine,
@@ -31,22 +31,7 @@ const P = 494_032_768;
 const h100 = (lookupGpuName('H100') as { ok: true; gpu: GpuSpec }).gpu;
 
 function plan(gpus: number, hardware: Partial<TrainingPlan['hardware']>, engine: Engine = 'lora-lens'): TrainingPlan {
-  const p = measurementPlan(
-    {
-      arch: 'qwen2.5-0.5b',
-      method: 'full',
-      targets: 'all-linear',
-      r: 16,
-      seq: 1024,
-      bs: 4,
-      gc: true,
-      total_params: 0,
-      trainable: 0,
-      peak_alloc_gib: 0,
-      peak_reserved_gib: 0,
-    },
-    engine,
-  );
+  const p = qwen05Plan({}, engine);
   p.hardware = { ...p.hardware, num_gpus: gpus, distributed: 'fsdp', ...hardware };
   return p;
 }

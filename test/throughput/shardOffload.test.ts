@@ -3,7 +3,7 @@
 // of that and the compute, then the CPU's optimizer step. Figures by hand on Qwen2.5-0.5B (bf16-true: 2 B parameters and gradients) on H100s.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { measurementPlan } from '../../server/src/core/estimate/memory/calibration';
+import { qwen05Plan } from '../helpers/plans';
 import { modelStates } from '../../server/src/core/estimate/memory/states';
 import { estimateThroughput } from '../../server/src/core/estimate/throughput/estimate';
 import { shardOffloadTransfer } from '../../server/src/core/estimate/throughput/shardOffload';
@@ -24,22 +24,7 @@ function plan(
   method: 'full' | 'lora' = 'full',
   engine: Engine = 'hf',
 ): TrainingPlan {
-  const p = measurementPlan(
-    {
-      arch: 'qwen2.5-0.5b',
-      method,
-      targets: 'all-linear',
-      r: 16,
-      seq,
-      bs: 4,
-      gc: true,
-      total_params: 0,
-      trainable: 0,
-      peak_alloc_gib: 0,
-      peak_reserved_gib: 0,
-    },
-    engine,
-  );
+  const p = qwen05Plan({ method, seq }, engine);
   p.hardware = { ...p.hardware, num_gpus: gpus, distributed: 'fsdp', fsdp: { offload_params: offload } };
   p.training = { ...p.training, gradient_accumulation_steps: accumulation };
   return p;

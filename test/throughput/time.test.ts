@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DatasetFacts } from '../../server/src/core/data/types';
 import { lookupGpuName } from '../../server/src/core/gpu/catalog';
-import { measurementPlan } from '../../server/src/core/estimate/memory/calibration';
+import { qwen05Plan } from '../helpers/plans';
 import { catalogModel } from '../../server/src/core/models/catalog';
 import type { TrainingPlan } from '../../server/src/core/plan/types';
 import { estimateThroughput } from '../../server/src/core/estimate/throughput/estimate';
@@ -51,19 +51,7 @@ function facts(rows: number, sample: number[], estimated = false): DatasetFacts 
   };
 }
 function plan(edit: (p: TrainingPlan) => void): TrainingPlan {
-  const p = measurementPlan({
-    arch: 'qwen2.5-0.5b',
-    method: 'lora',
-    targets: 'all-linear',
-    r: 16,
-    seq: 1024,
-    bs: 4,
-    gc: true,
-    total_params: 0,
-    trainable: 0,
-    peak_alloc_gib: 0,
-    peak_reserved_gib: 0,
-  });
+  const p = qwen05Plan({ method: 'lora' });
   p.training.max_steps = -1;
   edit(p);
   return p;
