@@ -93,7 +93,8 @@ test('ours: offered with the peak, the pinned RAM and the step time of the offlo
 test('the host RAM, where known, must hold the pinned state and the trainer process', () => {
   const plan = planOf(OURS);
   const pinned = 7_615_616_512 * 16;
-  const at = (hostRamBytes: number) => oneGpuOffloadSuggestion(spec7, plan, h100, {}, { hostRamBytes });
+  const at = (availableBytes: number) =>
+    oneGpuOffloadSuggestion(spec7, plan, h100, { hostRam: { availableBytes, source: 'MemAvailable' } }, {});
   assert.equal(at(pinned), null, 'no room for the process itself');
   assert.equal(at(pinned + 3 * GiB - 1), null);
   assert.match(at(256 * GiB)!.title, /pins ≈ 113\.5 GiB of host RAM, within the host's 256\.0 GiB/);

@@ -19,9 +19,8 @@ import type { ShardingPlan, TrainingPlan } from '../../plan/types';
 import { estimateThroughput } from '../throughput/estimate';
 import { shardingPlanOf } from './context';
 import { estimateMemory, type EstimateOptions } from './estimate';
-import { hostRamLimit } from './hostRam';
-import { PROCESS_RAM_BYTES } from './loadRam';
-import { estimateOffloadRam } from './offloadRam';
+import { hostRamLimit, trainingHostRam } from './hostRam';
+import { formatGiB } from './units';
 
 /** A FitSuggestion (suggest.ts) of its own kind; declared here so the two files do not import each other. */
 export interface OffloadSuggestion {
@@ -33,14 +32,10 @@ export interface OffloadSuggestion {
   edits: ConfigEdit[];
 }
 
-const formatGiB = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-
-/** What the fit search knows beyond the plan: the file's dialect and, where known, the host's free RAM. */
+/** What the fit search knows beyond the plan and its options (the host's RAM is EstimateOptions.hostRam). */
 export interface OffloadContext {
   /** The config's dialect id (`lora-lens`, `axolotl`, `llama-factory`, `trl`); absent: read from the engine. */
   dialect?: string | null;
-  /** RAM a run may take on the machine it starts on; absent or null: unknown (the editor). */
-  hostRamBytes?: number | null;
 }
 
 interface Layout {
@@ -105,12 +100,12 @@ export function oneGpuOffloadSuggestion(
   const offloaded: TrainingPlan = { ...plan, hardware: layout.hardware };
   const e = estimateMemory(model, offloaded, gpu, opts);
   if (e.fits !== true) return null;
-  const pinned = estimateOffloadRam(model, offloaded)?.bytes ?? 0;
-  // Pinned pages cannot be swapped: the state and the trainer process must fit the RAM there is (the CLI's
-  // measured RAM less auto's margin, where the caller gave no figure of its own).
-  const host = context.hostRamBytes ?? (opts.hostRam ? hostRamLimit(opts.hostRam) : null);
-  if (host !== null && pinned + PROCESS_RAM_BYTES > host) return null;
-  const ram = `pins ≈ ${formatGiB(pinned)} of host RAM${host === null ? ' (the host is not known here: check it has that free)' : `, within the host's ${formatGiB(host)}`}`;
+  // Pinned pages cannot be swapped: the state and the trainer process must fit the RAM there is, judged as auto
+  // judges it (hostRam.ts: the available RAM less its margin).
+  const need = trainingHostRam(model, offloaded);
+  const host = opts.hostRam ?? null;
+  if (host && need.pinnedBytes + need.processBytes > hostRamLimit(host)) return null;
+  const ram = `pins ≈ ${formatGiB(need.pinnedBytes)} of host RAM${host ? `, within the host's ${formatGiB(host.availableBytes)}` : ' (the host is not known here: check it has that free)'}`;
   const step = estimateThroughput(model, offloaded, gpu)?.stepSeconds;
   const unoffloaded = estimateThroughput(model, plan, gpu)?.stepSeconds;
   const time =

@@ -265,7 +265,7 @@ function titleOf(change: string, e: Estimate): string {
  * Each change on its own, re-estimated: gradient checkpointing, a smaller micro batch (the largest that fits, the
  * effective batch kept), `max_length` down to the longest row (only with dataset facts), 8-bit AdamW, LoRA (from full
  * fine-tuning), QLoRA, and on one GPU FSDP's CPU offload where it fits (offloadSuggestion.ts; its title gives the RAM
- * and step time it costs, and `offload` says the dialect and host RAM). Each title carries the resulting estimate and
+ * and step time it costs, and `offload` says the dialect). Each title carries the resulting estimate and
  * whether that fits. The offload is a layout, not a tuning: Make it fit does not combine it with the rest.
  */
 export function whatWouldFit(
