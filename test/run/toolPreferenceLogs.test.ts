@@ -14,6 +14,7 @@ import { formatProgress, type StepEvent } from '../../server/src/runs';
 import { eventValidator, type TrainerEvent } from '../../server/src/runs/events';
 import { createRun } from '../../server/src/runs/lifecycle';
 import { ToolOutputAdapter } from '../../server/src/runs/tools/adapter';
+import { WAIT_S } from '../../server/src/runs/tools/heldFigures';
 import { startToolRun, toolRunContext } from '../../server/src/runs/tools/toolRun';
 import { tempDir } from './helpers';
 
@@ -73,7 +74,7 @@ test("a TRL DPO run's reward figures reach the step and eval events", () => {
  * LLaMA-Factory: trainer_log.jsonl (its LogCallback) makes the step events once read, and it has the loss at full
  * precision and `accuracy` (rewards/accuracies) but no margins; the Trainer's printed dict of the same log has them.
  */
-function llamaFactoryAdapter(): ToolOutputAdapter {
+function llamaFactoryAdapter(clock = { t: 1000 }): ToolOutputAdapter {
   return new ToolOutputAdapter({
     runId: 'lf',
     tool: 'llama-factory',
@@ -87,7 +88,7 @@ function llamaFactoryAdapter(): ToolOutputAdapter {
     tokensPerStep: 64,
     loggingSteps: 1,
     gpu: null,
-    now: () => 1000,
+    now: () => clock.t,
   });
 }
 const fileLine = (step: number, extra: Record<string, unknown>) =>
@@ -128,6 +129,33 @@ test("a LLaMA-Factory DPO run's margins join trainer_log.jsonl's steps from the 
   assert.match(formatProgress(steps[1]!, 0), /margin 0\.249 {2}acc 100%/);
 });
 
+test('a DPO file line read before its printed log waits for it, and one whose printed log never comes is not lost', () => {
+  const clock = { t: 1000 };
+  const adapter = llamaFactoryAdapter(clock);
+  const printed = (loss: string, margin: string) =>
+    `{'loss': '${loss}', 'rewards/accuracies': '1', 'rewards/margins': '${margin}', 'epoch': '0.5'}`;
+  const stepsOf = (events: TrainerEvent[]) =>
+    events.filter((e): e is StepEvent => e.event === 'step').map((s) => [s.step, s['rewards/margins'] ?? null]);
+  // The Trainer writes the file line first (LogCallback runs before ProgressCallback); a poll can read it first.
+  assert.deepEqual(stepsOf(adapter.llamaFactoryLogLine(fileLine(1, { loss: 0.69314718, accuracy: 0.5 }))), []);
+  assert.deepEqual(stepsOf(adapter.line(printed('0.6931', '0.01'))), [[1, 0.01]]);
+  // No printed log: the step goes out once it has waited WAIT_S, not before.
+  assert.deepEqual(stepsOf(adapter.llamaFactoryLogLine(fileLine(2, { loss: 0.6, accuracy: 1 }))), []);
+  clock.t += WAIT_S / 2;
+  assert.deepEqual(stepsOf(adapter.released()), []);
+  clock.t += WAIT_S;
+  assert.deepEqual(stepsOf(adapter.released()), [[2, null]]);
+  // Nor is a waiting step lost when the next file line comes first, or when the run ends.
+  adapter.llamaFactoryLogLine(fileLine(3, { loss: 0.5, accuracy: 1 }));
+  assert.deepEqual(stepsOf(adapter.llamaFactoryLogLine(fileLine(4, { loss: 0.4, accuracy: 1 }))), [[3, null]]);
+  const end = adapter.exit(0, null, false);
+  assert.deepEqual(stepsOf(end), [[4, null]]);
+  assert.equal(end.at(-1)?.event, 'end');
+  // A run without `accuracy` in its file (not a preference run) never waits.
+  const sft = llamaFactoryAdapter(clock);
+  assert.deepEqual(stepsOf(sft.llamaFactoryLogLine(fileLine(1, { loss: 1.5 }))), [[1, null]]);
+});
+
 test('a LLaMA-Factory stage: dpo run (the stand-in tool) shows its margins in the step events', async () => {
   const dir = tempDir('lora-lens-lf-dpo-');
   cpSync(join(fixtures, 'configs'), dir, { recursive: true });
@@ -155,6 +183,8 @@ test('a LLaMA-Factory stage: dpo run (the stand-in tool) shows its margins in th
       PATH: `${dirname(process.execPath)}:/usr/bin:/bin`,
       STANDIN_STEP_MS: '120',
       STANDIN_STEPS: '5',
+      // The print lags the file line by three polls, so the file is read first (the order CI once met by chance).
+      STANDIN_PRINT_LAG_MS: '60',
     },
     pollMs: 20,
     context: toolRunContext('llama-factory', 'lf-dpo', plan, null, null, () => Date.now() / 1000),

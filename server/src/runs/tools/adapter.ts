@@ -7,7 +7,7 @@
 import type { EndEvent, ErrorEvent, EvalEvent, StartEvent, StepEvent, TrainerEvent, WarningEvent } from '../events';
 import type { ToolDialectId } from '../../core/dialects/registry';
 import { dialectDisplayName } from '../../core/dialects/registry';
-import { HeldFigures } from './heldFigures';
+import { LogJoin } from './heldFigures';
 import {
   classifyLog,
   isOutOfMemory,
@@ -61,8 +61,10 @@ export class ToolOutputAdapter {
   private memory: Memory | null = null;
   private oom: string | null = null;
   private trainLogFromFile = false;
-  /** Printed logs' preference figures waiting for their trainer_log.jsonl line (heldFigures.ts). */
-  private readonly printedFigures = new HeldFigures();
+  /** Printed logs' preference figures joined to their trainer_log.jsonl lines (heldFigures.ts). */
+  private readonly join = new LogJoin();
+  /** Whether the file's logs carry `accuracy`: a preference run, whose printed logs carry the other reward figures. */
+  private preferenceFromFile = false;
   private trainLogs = 0;
 
   constructor(private readonly ctx: ToolRunContext) {
@@ -90,8 +92,8 @@ export class ToolOutputAdapter {
     const log = logs ? classifyLog(logs) : null;
     if (!log) return out;
     if (this.trainLogFromFile) {
-      if (log.kind === 'train') this.printedFigures.hold('train', log.loss, log.preference);
-      else if (log.kind === 'eval') this.printedFigures.hold('eval', log.evalLoss, log.preference);
+      if (log.kind === 'train') out.push(...this.join.printed('train', log.loss, log.preference));
+      else if (log.kind === 'eval') out.push(...this.join.printed('eval', log.evalLoss, log.preference));
       return out;
     }
     if (log.kind === 'train') {
@@ -126,24 +128,26 @@ export class ToolOutputAdapter {
     const out: TrainerEvent[] = [];
     if (log.total > 0 && this.total === 0) this.total = log.total;
     this.ensureStart(out);
+    if (log.rewardAccuracy !== null) this.preferenceFromFile = true;
+    const now = this.ctx.now();
     if (log.loss !== null && log.step > this.step) {
-      out.push({
-        ...this.stepEvent(
-          log.step,
-          log.loss,
-          log.learningRate,
-          null,
-          log.epoch,
-          log.tokensSeen,
-          log.tokensPerSecond,
-          log.remainingS,
-        ),
-        ...(log.rewardAccuracy !== null ? { 'rewards/accuracies': log.rewardAccuracy } : {}),
-        ...this.printedFigures.take('train', log.loss),
-      });
+      const step = this.stepEvent(
+        log.step,
+        log.loss,
+        log.learningRate,
+        null,
+        log.epoch,
+        log.tokensSeen,
+        log.tokensPerSecond,
+        log.remainingS,
+      );
+      const event = { ...step, ...(log.rewardAccuracy !== null ? { 'rewards/accuracies': log.rewardAccuracy } : {}) };
+      out.push(...this.join.file('train', log.loss, event, this.preferenceFromFile, now));
     }
     if (log.evalLoss !== null)
-      out.push({ ...this.evalEvent(log.evalLoss, log.step), ...this.printedFigures.take('eval', log.evalLoss) });
+      out.push(
+        ...this.join.file('eval', log.evalLoss, this.evalEvent(log.evalLoss, log.step), this.preferenceFromFile, now),
+      );
     return out;
   }
 
@@ -174,7 +178,7 @@ export class ToolOutputAdapter {
 
   /** The process ended: an out-of-memory error when the output said so, then the end event. */
   exit(code: number | null, signal: string | null, stopRequested: boolean): TrainerEvent[] {
-    const out: TrainerEvent[] = [];
+    const out: TrainerEvent[] = this.join.release(null);
     this.ensureStart(out);
     const time = this.ctx.now();
     // A SIGINT from elsewhere (the editor's Stop on a CLI run goes to the tool's group through its pid file, or a
@@ -221,6 +225,11 @@ export class ToolOutputAdapter {
       adapter_path: null,
     } satisfies EndEvent);
     return out;
+  }
+
+  /** File events that waited long enough for their printed logs (heldFigures.ts): the tool run calls it each poll. */
+  released(): TrainerEvent[] {
+    return this.join.release(this.ctx.now());
   }
 
   /** A warning event (e.g. the sampler could not start). */

@@ -212,6 +212,7 @@ export function startToolRun(options: ToolRunOptions): TrainerProcess {
   const tail = options.trainerLogPath ? new FileTail(options.trainerLogPath) : null;
   const readTail = () => {
     for (const line of tail?.read() ?? []) emit(adapter.llamaFactoryLogLine(line));
+    emit(adapter.released());
   };
   const poll = tail ? setInterval(readTail, options.pollMs ?? 500) : null;
   const sampler = startGpuSampler({
