@@ -5,7 +5,13 @@ it back. Pinned memory cannot be swapped out: a run that pins more than the mach
 OS (often with its neighbours) at the first forward, after a load that may have taken many minutes. So the bytes
 are counted from the plan and config.json, as the estimate counts them (server memory/offloadRam.ts: layers x
 tokens x hidden x the residual stream's element size), and compared with MemAvailable for all of this machine's
-processes together.
+processes together, less the estimate's margin (server hostRam.ts HOST_RAM_MARGIN: the page cache MemAvailable counts
+is not all reclaimable at once). The processes themselves, which the estimate adds before any of them starts, are
+already out of MemAvailable when a rank reads it.
+
+FSDP's CPU offload (hardware.fsdp.offload_params) keeps the parameter shards in CPU memory from the wrapping on, and
+the gradients and optimizer states of the trainable ones from the first step on: check_offloaded_states counts those
+two after the wrapping, from the shards themselves, so a run that cannot hold them stops before its first step.
 
 The plan carries no figure for it (it says which layers and how many tokens, not the model's width), so
 config.json is read for the hidden size and the layer count; a model not yet on this machine is checked by nobody
@@ -18,12 +24,16 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .plan import PlanError, TrainingPlan
 
+if TYPE_CHECKING:
+    import torch
+
 log = logging.getLogger(__name__)
 GIB = 1024**3
+HOST_RAM_MARGIN = 0.1
 # Objectives whose rows are two sequences (chosen and rejected) in one forward.
 PAIRED = {"dpo", "orpo", "simpo"}
 
@@ -78,18 +88,63 @@ def check_offload_ram(plan: TrainingPlan, config_file: Path | None, available: i
     if available is None:
         log.info("activation offload: host RAM not checked (no /proc/meminfo MemAvailable on this system)")
         return
-    processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    processes = _local_processes()
     need = pinned_bytes(plan, hidden, layers) * processes
-    if need <= available:
+    if need <= usable(available):
         return
     whose = f"{processes} processes on this machine together" if processes > 1 else "this process"
     raise OffloadRamError(
         f"activation offload needs about {need / GIB:.1f} GiB of pinned host memory ({whose}: the checkpointed "
         f"layers' inputs of a micro-batch of {plan.training.per_device_train_batch_size} x {plan.data.max_length} "
-        f"tokens), and this machine has {available / GIB:.1f} GiB available (MemAvailable): pinned memory cannot "
+        f"tokens), and this machine has {available / GIB:.1f} GiB available (MemAvailable), of which a run may pin "
+        f"{usable(available) / GIB:.1f} GiB ({HOST_RAM_MARGIN:.0%} kept free): pinned memory cannot "
         "be swapped, so the run would be killed at its first step. Free RAM or use a machine with more; or set "
         "training.gradient_checkpointing: true (no offload) with a smaller per_device_train_batch_size or "
         "max_length; `lora-lens check` on this machine says what auto chooses here"
+    )
+
+
+def usable(available: int) -> int:
+    """The most a run may pin of `available`: the margin kept free, as the estimate keeps it."""
+    return int(available * (1 - HOST_RAM_MARGIN))
+
+
+def _local_processes() -> int:
+    return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+
+
+# Optimizer state elements per trainable element, in the parameter's dtype (optim.py's choices; 8-bit AdamW's two
+# one-byte states without bitsandbytes fall back to AdamW, which this over-counts only where bitsandbytes is present).
+STATE_ELEMENTS = {"adamw_torch": 2, "adamw_torch_fused": 2, "adamw_8bit": 2, "paged_adamw_8bit": 2, "sgd": 0}
+
+
+def offloaded_state_bytes(plan: TrainingPlan, params: list[torch.nn.Parameter]) -> int:
+    """CPU bytes this process's trainable shards take in gradients and optimizer states under FSDP CPU offload, which
+    the first step allocates (Adafactor's factored states, rows plus columns, are left out as negligible)."""
+    states = STATE_ELEMENTS.get(plan.training.optim, 0)
+    total = 0
+    for p in params:
+        local = p.to_local() if hasattr(p, "to_local") else p
+        total += local.numel() * local.element_size() * (1 + states)
+    return total
+
+
+def check_offloaded_states(plan: TrainingPlan, params: list[torch.nn.Parameter], available: int | None) -> None:
+    """Raises OffloadRamError where FSDP CPU offload's gradients and optimizer states of this machine's ranks would
+    not fit in `available` (read after the wrapping, so the parameter shards are already out of it)."""
+    if plan.hardware.fsdp is None or not plan.hardware.fsdp.offload_params or available is None:
+        return
+    processes = _local_processes()
+    need = offloaded_state_bytes(plan, params) * processes
+    if need <= usable(available):
+        return
+    raise OffloadRamError(
+        f"FSDP CPU offload (hardware.fsdp.offload_params) keeps the gradients and {plan.training.optim} states of "
+        f"the trainable parameters in CPU memory: about {need / GIB:.1f} GiB for the {processes} rank(s) on this "
+        f"machine, from the first step on, and this machine has {available / GIB:.1f} GiB available (MemAvailable) "
+        f"after the parameter shards, of which a run may use {usable(available) / GIB:.1f} GiB. Free RAM, run on "
+        "more machines (each holds its ranks' shards), train with LoRA, or set hardware.fsdp.offload_params: false "
+        "where the shards fit on the GPUs (`lora-lens estimate` says per GPU)"
     )
 
 

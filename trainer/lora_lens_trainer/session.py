@@ -97,7 +97,7 @@ def build(
     from .lifecycle import fingerprint
     from .model.stream_load import available_ram_bytes
     from .modeling import decoder_and_head, load_model, load_tokenizer
-    from .offload_ram import check_offload_ram, local_config_file
+    from .offload_ram import check_offload_ram, check_offloaded_states, local_config_file
     from .optim import build_optimizer, build_scheduler
 
     t = plan.training
@@ -124,6 +124,7 @@ def build(
     objective.prepare(ModelParts(body, head, placement.device, setup.autocast_dtype, plan.model.attn_implementation))
     parallel.wrap(setup.model, plan)
     params = [p for p in setup.model.parameters() if p.requires_grad]
+    check_offloaded_states(plan, params, available_ram_bytes())
     optimizer, note = build_optimizer(plan, params, placement.device)
     if note:
         warn("optimizer", note)

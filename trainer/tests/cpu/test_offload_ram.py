@@ -6,6 +6,7 @@ process with both figures and what to do, before any weight is read."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,8 +17,16 @@ import pytest
 pytest.importorskip("torch", reason="the trainer process needs torch (CPU is enough)")
 pytest.importorskip("transformers", reason="the trainer loads a tiny transformers model")
 
+import torch  # noqa: E402
+
 from lora_lens_trainer.model.stream_load import available_ram_bytes  # noqa: E402
-from lora_lens_trainer.offload_ram import OffloadRamError, check_offload_ram, pinned_bytes  # noqa: E402
+from lora_lens_trainer.offload_ram import (  # noqa: E402
+    OffloadRamError,
+    check_offload_ram,
+    check_offloaded_states,
+    offloaded_state_bytes,
+    pinned_bytes,
+)
 from lora_lens_trainer.plan import TrainingPlan, plan_from_dict  # noqa: E402
 from tests.cpu.trainer_process import TIMEOUT_S, command, env, read_events, write_plan  # noqa: E402
 from tests.plans import make_plan  # noqa: E402
@@ -58,22 +67,46 @@ def test_the_pinned_bytes_are_the_estimates() -> None:
     assert pinned_bytes(_plan(training__gradient_checkpointing=False), 3584, 28) == 0
 
 
-def test_the_check_refuses_past_the_available_ram_with_both_figures(tmp_path: Path, monkeypatch) -> None:
+def test_the_check_refuses_past_the_available_ram_less_the_margin_with_both_figures(
+    tmp_path: Path, monkeypatch
+) -> None:
     plan = _plan(training__per_device_train_batch_size=4, data__max_length=4096, training__checkpoint_layers=27)
     config = _config(tmp_path, QWEN2_7B)
-    check_offload_ram(plan, config, 3_170_893_824)  # exactly enough
+    # 10% of MemAvailable is kept free, as the estimate's hostRamLimit keeps it: 3,170,893,824 / 0.9 is enough.
+    enough = math.ceil(3_170_893_824 / 0.9) + 1
+    check_offload_ram(plan, config, enough)
     with pytest.raises(OffloadRamError) as refused:
-        check_offload_ram(plan, config, 3_170_893_823)
+        check_offload_ram(plan, config, 3_170_893_824)
     message = str(refused.value)
     assert "needs about 3.0 GiB of pinned host memory (this process" in message
-    assert "this machine has 3.0 GiB available (MemAvailable)" in message
+    assert (
+        "this machine has 3.0 GiB available (MemAvailable), of which a run may pin 2.7 GiB (10% kept free)" in message
+    )
     assert "Free RAM or use a machine with more" in message
     # Two torchrun ranks on this machine pin their own inputs each: twice the bytes against the same RAM.
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     with pytest.raises(OffloadRamError, match=r"about 5\.9 GiB .*\(2 processes on this machine together"):
-        check_offload_ram(plan, config, 2 * 3_170_893_824 - 1)
+        check_offload_ram(plan, config, 2 * enough - 3)
     # A multimodal config keeps the text model's width under text_config.
-    check_offload_ram(plan, _config(tmp_path, {"text_config": QWEN2_7B}), 2 * 3_170_893_824)
+    check_offload_ram(plan, _config(tmp_path, {"text_config": QWEN2_7B}), 2 * enough)
+
+
+def test_fsdp_cpu_offload_counts_the_trainable_shards_gradients_and_adam_states(monkeypatch) -> None:
+    fsdp = {"hardware__distributed": "fsdp", "hardware__num_gpus": 2, "hardware__fsdp": {"offload_params": True}}
+    plan = _plan(**fsdp)
+    # Two trainable fp32 tensors of 1,000 and 24 elements: gradients (4 B) and AdamW's two states (8 B) each.
+    params = [torch.nn.Parameter(torch.zeros(1000)), torch.nn.Parameter(torch.zeros(4, 6))]
+    assert offloaded_state_bytes(plan, params) == 1024 * 12
+    assert offloaded_state_bytes(_plan(training__optim="sgd", **fsdp), params) == 1024 * 4
+    check_offloaded_states(plan, params, math.ceil(1024 * 12 / 0.9) + 1)
+    with pytest.raises(OffloadRamError, match=r"gradients and adamw_torch states .* for the 1 rank\(s\) on this"):
+        check_offloaded_states(plan, params, 1024 * 12)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    with pytest.raises(OffloadRamError, match=r"for the 2 rank\(s\)"):
+        check_offloaded_states(plan, params, math.ceil(1024 * 12 / 0.9) + 1)
+    # Without FSDP offload, or without the MemAvailable figure, nothing is checked.
+    check_offloaded_states(_plan(), params, 1)
+    check_offloaded_states(plan, params, None)
 
 
 def test_without_config_or_meminfo_it_says_why_it_did_not_check(tmp_path: Path, caplog) -> None:
