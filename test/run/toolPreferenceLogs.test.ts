@@ -112,6 +112,8 @@ test("a LLaMA-Factory DPO run's margins join trainer_log.jsonl's steps from the 
     ),
   );
   events.push(...adapter.llamaFactoryLogLine(fileLine(3, { eval_loss: 0.49791234 })));
+  // Step 1's and step 3's printed logs never come: they wait until the run's end, the file's order kept.
+  events.push(...adapter.exit(0, null, false));
   const validate = eventValidator();
   for (const e of events) assert.ok(validate(e), `${JSON.stringify(e)}: ${JSON.stringify(validate.errors)}`);
   const steps = events.filter((e): e is StepEvent => e.event === 'step');
@@ -145,11 +147,18 @@ test('a DPO file line read before its printed log waits for it, and one whose pr
   assert.deepEqual(stepsOf(adapter.released()), []);
   clock.t += WAIT_S;
   assert.deepEqual(stepsOf(adapter.released()), [[2, null]]);
-  // Nor is a waiting step lost when the next file line comes first, or when the run ends.
-  adapter.llamaFactoryLogLine(fileLine(3, { loss: 0.5, accuracy: 1 }));
-  assert.deepEqual(stepsOf(adapter.llamaFactoryLogLine(fileLine(4, { loss: 0.4, accuracy: 1 }))), [[3, null]]);
+  // A later file line waits behind an earlier one whose print is late, and both keep their figures and order.
+  assert.deepEqual(stepsOf(adapter.llamaFactoryLogLine(fileLine(3, { loss: 0.5, accuracy: 1 }))), []);
+  assert.deepEqual(stepsOf(adapter.llamaFactoryLogLine(fileLine(4, { loss: 0.4, accuracy: 1 }))), []);
+  assert.deepEqual(stepsOf(adapter.line(printed('0.4', '0.04'))), []);
+  assert.deepEqual(stepsOf(adapter.line(printed('0.5', '0.03'))), [
+    [3, 0.03],
+    [4, 0.04],
+  ]);
+  // Nor is a waiting step lost when the run ends.
+  adapter.llamaFactoryLogLine(fileLine(5, { loss: 0.3, accuracy: 1 }));
   const end = adapter.exit(0, null, false);
-  assert.deepEqual(stepsOf(end), [[4, null]]);
+  assert.deepEqual(stepsOf(end), [[5, null]]);
   assert.equal(end.at(-1)?.event, 'end');
   // A run without `accuracy` in its file (not a preference run) never waits.
   const sft = llamaFactoryAdapter(clock);

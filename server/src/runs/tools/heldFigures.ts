@@ -7,9 +7,9 @@
  *
  * Either may come first. The Trainer runs LogCallback before ProgressCallback, so the file line is written first, but
  * the file is polled and stdout is read as it comes, so the printed line usually arrives first. A printed log's
- * figures wait here for their file line; a preference run's file event waits for its printed log, until the next
- * file line, the run's end, or WAIT_S, whichever comes first, so a printed line that never comes (a rank's, a lost
- * one) delays an event but never loses it.
+ * figures wait here for their file line; a preference run's file event waits for its printed log until WAIT_S or the
+ * run's end, and a later one waits for the earlier ones (the events keep the file's order), so a printed line that
+ * never comes (a rank's, a lost one) delays an event but never loses it.
  */
 import type { EvalEvent, StepEvent, TrainerEvent } from '../events';
 
@@ -26,12 +26,14 @@ interface Waiting {
   loss: number;
   event: StepEvent | EvalEvent;
   since: number;
+  /** Its printed figures joined, or none expected: it goes out once every earlier one has. */
+  complete: boolean;
 }
 
 /** Printed logs held at most: a file line that never comes must not grow the list. */
 const MAX_HELD = 16;
 /** Seconds a file event waits for its printed log: the two are written within one callback round. */
-export const WAIT_S = 1;
+export const WAIT_S = 2;
 
 /** Whether two losses are the same log's: equal to the 4 significant digits a printed value may keep. */
 function sameLoss(printed: number, logged: number): boolean {
@@ -42,37 +44,42 @@ export class LogJoin {
   private readonly held: Held[] = [];
   private readonly waiting: Waiting[] = [];
 
-  /** A printed log's preference figures: the events up to the file event they complete, or [] while held. */
+  /** A printed log's preference figures: the file events they complete go out (in the file's order), else held. */
   printed(kind: LogKind, loss: number, figures: Record<string, number>): TrainerEvent[] {
     if (Object.keys(figures).length === 0) return [];
-    const at = this.waiting.findIndex((w) => w.kind === kind && sameLoss(loss, w.loss));
-    if (at >= 0) {
-      const released = this.waiting.splice(0, at + 1).map((w) => w.event);
-      released[released.length - 1] = { ...released[released.length - 1]!, ...figures };
-      return released;
+    const match = this.waiting.find((w) => !w.complete && w.kind === kind && sameLoss(loss, w.loss));
+    if (!match) {
+      this.held.push({ kind, loss, figures });
+      if (this.held.length > MAX_HELD) this.held.shift();
+      return [];
     }
-    this.held.push({ kind, loss, figures });
-    if (this.held.length > MAX_HELD) this.held.shift();
-    return [];
+    match.event = { ...match.event, ...figures };
+    match.complete = true;
+    return this.release(-Infinity);
   }
 
   /**
    * A file line's event: with its printed figures when they came first; else, when `mayWait` (a preference run's log,
-   * whose printed dict has more), held for them. Earlier waiting events go out first, keeping the file's order.
+   * whose printed dict has more), held for them. Events go out in the file's order.
    */
   file(kind: LogKind, loss: number, event: StepEvent | EvalEvent, mayWait: boolean, now: number): TrainerEvent[] {
     const at = this.held.findIndex((h) => h.kind === kind && sameLoss(h.loss, loss));
     const figures = at >= 0 ? this.held.splice(0, at + 1).slice(-1)[0]!.figures : null;
-    const out = this.waiting.splice(0).map((w) => w.event as TrainerEvent);
-    if (figures) out.push({ ...event, ...figures });
-    else if (mayWait) this.waiting.push({ kind, loss, event, since: now });
-    else out.push(event);
-    return out;
+    this.waiting.push({ kind, loss, event: { ...event, ...figures }, since: now, complete: !!figures || !mayWait });
+    return this.release(-Infinity);
   }
 
-  /** The waiting events older than WAIT_S at `now` (all of them when `now` is null: the run ended). */
+  /**
+   * The events at the front that are complete or have waited WAIT_S at `now`: all of them when `now` is null (the run
+   * ended), only complete ones when it is -Infinity.
+   */
   release(now: number | null): TrainerEvent[] {
-    const at = now === null ? this.waiting.length : this.waiting.findIndex((w) => now - w.since < WAIT_S);
-    return this.waiting.splice(0, at < 0 ? this.waiting.length : at).map((w) => w.event);
+    const out: TrainerEvent[] = [];
+    while (this.waiting.length > 0) {
+      const first = this.waiting[0]!;
+      if (now !== null && !first.complete && now - first.since < WAIT_S) break;
+      out.push(this.waiting.shift()!.event);
+    }
+    return out;
   }
 }
