@@ -106,7 +106,7 @@ test(`language server: every ${SERVER_EVERY}th document over JSON-RPC gets diagn
       const uri = uris[which]!;
       const version = ++versions[which]!;
       const start = performance.now();
-      const published = client.diagnostics(uri, version, 20_000).catch((error: Error) => {
+      const published = client.diagnostics(uri, version, HANG_MS).catch((error: Error) => {
         throw new Error(`no publishDiagnostics for ${describeDocument(doc)}\n${error.message}`);
       });
       await client.change(uri, version, doc.text);

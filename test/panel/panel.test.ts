@@ -72,7 +72,7 @@ async function openPanel(): Promise<{ page: Page; problems: string[] }> {
     .waitForFunction(
       () => (window as unknown as { posted: { type: string }[] }).posted.some((m) => m.type === 'ready'),
       undefined,
-      { timeout: 5000 },
+      { timeout: 30_000 },
     )
     .catch((e) => {
       throw new Error(`the page did not start: ${problems.join('; ') || e}`);

@@ -64,7 +64,7 @@ async function openPanel(): Promise<{ page: Page; problems: string[] }> {
   await page.waitForFunction(
     () => (window as unknown as { posted: { type: string }[] }).posted.some((m) => m.type === 'ready'),
     undefined,
-    { timeout: 5000 },
+    { timeout: 30_000 },
   );
   return { page, problems };
 }

@@ -59,10 +59,11 @@ const signals = (runDir: string) =>
 
 test('stop waits for a pending `saving` past the grace instead of escalating: the checkpoint is written, no SIGTERM', async () => {
   const runDir = join(tempDir('lora-lens-life-'), 'r');
-  const { proc, events } = start(runDir, { FAKE_TRAINER_MODE: 'slow-save', FAKE_TRAINER_SAVE_MS: '1500' });
+  const { proc, events } = start(runDir, { FAKE_TRAINER_MODE: 'slow-save', FAKE_TRAINER_SAVE_MS: '6000' });
   await until(() => events.filter((e) => e === 'step').length >= 3);
-  // A grace far shorter than the save: before this change SIGTERM came at 200 ms and the trainer abandoned the save.
-  const exit = await proc.stop({ graceMs: 200, killAfterMs: 200 });
+  // A grace far shorter than the save (yet long enough for a loaded machine to deliver SIGINT and read `saving`):
+  // before this change SIGTERM came at the grace's end and the trainer abandoned the save.
+  const exit = await proc.stop({ graceMs: 1500, killAfterMs: 1500 });
   assert.deepEqual(signals(runDir), ['SIGINT']);
   assert.equal(exit.end?.status, 'stopped');
   assert.equal(exit.code, 0);
@@ -74,7 +75,8 @@ test('without a `saving` within the grace: SIGTERM, then the process group is ki
   const runDir = join(tempDir('lora-lens-life-'), 'r');
   const { proc, events } = start(runDir, { FAKE_TRAINER_MODE: 'deaf-to-sigint' });
   await until(() => events.filter((e) => e === 'step').length >= 3);
-  const exit = await proc.stop({ graceMs: 200 });
+  // SIGTERM's handler gets seconds to write `end`, not the default's 200 ms, which a loaded machine can miss.
+  const exit = await proc.stop({ graceMs: 200, killAfterMs: 3000 });
   assert.deepEqual(signals(runDir), ['SIGINT', 'SIGTERM']);
   assert.equal(exit.end?.status, 'stopped');
 
@@ -82,7 +84,7 @@ test('without a `saving` within the grace: SIGTERM, then the process group is ki
   const wedged = start(stalled, { FAKE_TRAINER_MODE: 'stall', FAKE_TRAINER_DELAY_MS: '5' });
   await until(() => wedged.events.filter((e) => e === 'step').length >= 9 && existsSync(join(stalled, 'worker.pid')));
   const worker = Number(readFileSync(join(stalled, 'worker.pid'), 'utf8'));
-  const killed = await wedged.proc.stop({ graceMs: 100, killAfterMs: 100 });
+  const killed = await wedged.proc.stop({ graceMs: 100, killAfterMs: 3000 });
   assert.equal(killed.signal, 'SIGKILL');
   assert.deepEqual(signals(stalled), ['SIGINT', 'SIGTERM']);
   await until(() => !isAlive(worker), 5000);

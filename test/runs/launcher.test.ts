@@ -49,7 +49,8 @@ const alive = (pid: number) => {
     return false;
   }
 };
-const until = async (check: () => boolean, ms = 5000) => {
+// A deadline only for a hang: a loaded CI machine can take seconds for what takes milliseconds here.
+const until = async (check: () => boolean, ms = 60_000) => {
   const t0 = Date.now();
   while (!check()) {
     if (Date.now() - t0 > ms) throw new Error('timed out');
