@@ -231,9 +231,19 @@ def test_deleting_the_run_folder_mid_run_fails_the_run_and_recreates_nothing(ass
     run_dir = tmp_path / "run"
     write_plan(run_dir, plan_for(assets))
     proc, stderr = start(run_dir)
-    act_at(proc, at_step(2), lambda: shutil.rmtree(run_dir))
+    written_before: list[int] = []
+
+    def delete() -> None:
+        # The child ran on between printing step 2 and its freeze, maybe through step 4's checkpoint: what
+        # events.jsonl held then (written before stdout, event by event) was before the deletion.
+        written_before.append(len((run_dir / "events.jsonl").read_text().splitlines()))
+        shutil.rmtree(run_dir)
+
+    read = act_at(proc, at_step(2), delete)
     assert proc.stdout is not None
-    later = [json.loads(line) for line in proc.stdout if line.startswith("{")]
+    printed_after = [json.loads(line) for line in proc.stdout if line.startswith("{")]
+    assert written_before[0] >= len(read), (written_before, read)
+    later = printed_after[written_before[0] - len(read) :]
     rc, err = finish(proc, stderr)
     assert rc == exit_codes.FAILED, err[-3000:]
     assert f"the run folder {run_dir} was deleted while training; nothing more is written" in err
