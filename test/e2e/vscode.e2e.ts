@@ -721,9 +721,21 @@ test(
       await palette('LoRA Lens: Focus on Runs View');
       const row = runRow('llama-lora').first();
       await row.waitFor({ timeout: 30_000 });
-      await contextMenu(row, 'Export Run…');
+      const pickRow = (label: string) => page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
+      // The Runs view may refresh (its folder watcher) while the context menu is open, closing it without running
+      // the command: CI met it once. The menu is opened again until the format pick shows.
+      for (let attempt = 1; ; attempt++) {
+        await contextMenu(row, 'Export Run…');
+        try {
+          await pickRow('GGUF').waitFor({ timeout: 10_000 });
+          break;
+        } catch (error) {
+          if (attempt === 3) throw error;
+          await page.keyboard.press('Escape');
+        }
+      }
       const pick = async (label: string) => {
-        const item = page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
+        const item = pickRow(label);
         await item.waitFor({ timeout: 15_000 });
         await item.click();
       };
