@@ -134,13 +134,13 @@ test("a LLaMA-Factory DPO run's margins join trainer_log.jsonl's steps from the 
 test('a DPO file line read before its printed log waits for it, and one whose printed log never comes is not lost', () => {
   const clock = { t: 1000 };
   const adapter = llamaFactoryAdapter(clock);
-  const printed = (loss: string, margin: string) =>
-    `{'loss': '${loss}', 'rewards/accuracies': '1', 'rewards/margins': '${margin}', 'epoch': '0.5'}`;
+  const printed = (loss: string, margin: string, epoch: number) =>
+    `{'loss': '${loss}', 'rewards/accuracies': '1', 'rewards/margins': '${margin}', 'epoch': '${epoch}'}`;
   const stepsOf = (events: TrainerEvent[]) =>
     events.filter((e): e is StepEvent => e.event === 'step').map((s) => [s.step, s['rewards/margins'] ?? null]);
   // The Trainer writes the file line first (LogCallback runs before ProgressCallback); a poll can read it first.
   assert.deepEqual(stepsOf(adapter.llamaFactoryLogLine(fileLine(1, { loss: 0.69314718, accuracy: 0.5 }))), []);
-  assert.deepEqual(stepsOf(adapter.line(printed('0.6931', '0.01'))), [[1, 0.01]]);
+  assert.deepEqual(stepsOf(adapter.line(printed('0.6931', '0.01', 0.25))), [[1, 0.01]]);
   // No printed log: the step goes out once it has waited WAIT_S, not before.
   assert.deepEqual(stepsOf(adapter.llamaFactoryLogLine(fileLine(2, { loss: 0.6, accuracy: 1 }))), []);
   clock.t += WAIT_S / 2;
@@ -150,8 +150,8 @@ test('a DPO file line read before its printed log waits for it, and one whose pr
   // A later file line waits behind an earlier one whose print is late, and both keep their figures and order.
   assert.deepEqual(stepsOf(adapter.llamaFactoryLogLine(fileLine(3, { loss: 0.5, accuracy: 1 }))), []);
   assert.deepEqual(stepsOf(adapter.llamaFactoryLogLine(fileLine(4, { loss: 0.4, accuracy: 1 }))), []);
-  assert.deepEqual(stepsOf(adapter.line(printed('0.4', '0.04'))), []);
-  assert.deepEqual(stepsOf(adapter.line(printed('0.5', '0.03'))), [
+  assert.deepEqual(stepsOf(adapter.line(printed('0.4', '0.04', 1))), []);
+  assert.deepEqual(stepsOf(adapter.line(printed('0.5', '0.03', 0.75))), [
     [3, 0.03],
     [4, 0.04],
   ]);
@@ -163,6 +163,48 @@ test('a DPO file line read before its printed log waits for it, and one whose pr
   // A run without `accuracy` in its file (not a preference run) never waits.
   const sft = llamaFactoryAdapter(clock);
   assert.deepEqual(stepsOf(sft.llamaFactoryLogLine(fileLine(1, { loss: 1.5 }))), [[1, null]]);
+});
+
+test("a late print never lends its figures to another step, however near the losses (early DPO's ≈ ln 2)", () => {
+  const clock = { t: 1000 };
+  const adapter = llamaFactoryAdapter(clock);
+  const printed = (loss: number, margin: number, epoch: number) =>
+    `{'loss': '${loss.toPrecision(4)}', 'rewards/margins': '${margin}', 'rewards/accuracies': '0.5', 'epoch': '${epoch}'}`;
+  const stepsOf = (events: TrainerEvent[]) =>
+    events
+      .filter((e): e is StepEvent => e.event === 'step')
+      .map((s) => [s.step, s['rewards/margins'] ?? null, s['rewards/accuracies'] ?? null]);
+  const out: TrainerEvent[] = [];
+  // Step 1's print comes after its event went out bare (a stalled loop); steps 2 and 3 have near-equal losses.
+  out.push(...adapter.llamaFactoryLogLine(fileLine(1, { loss: 0.69314, accuracy: 0.625 })));
+  clock.t += WAIT_S + 0.5;
+  out.push(...adapter.released());
+  out.push(...adapter.llamaFactoryLogLine(fileLine(2, { loss: 0.69312, accuracy: 0.75 })));
+  out.push(...adapter.line(printed(0.69314, 0.0001, 0.25)));
+  out.push(...adapter.line(printed(0.69312, 0.0002, 0.5)));
+  out.push(...adapter.exit(0, null, false));
+  assert.deepEqual(stepsOf(out), [
+    [1, null, 0.625],
+    [2, 0.0002, 0.75],
+  ]);
+
+  // Twenty prints before their twenty file lines (fast steps, a slow file writer): each step gets its own.
+  const burst = llamaFactoryAdapter(clock);
+  const events: TrainerEvent[] = [];
+  const loss = (k: number) => 0.6931 - k * 1e-5;
+  for (let k = 1; k <= 20; k++) events.push(...burst.line(printed(loss(k), k / 1000, k / 4)));
+  for (let k = 1; k <= 20; k++)
+    events.push(...burst.llamaFactoryLogLine(fileLine(k, { loss: loss(k), accuracy: 0.5, epoch: k / 4 })));
+  assert.deepEqual(
+    stepsOf(events).map(([step, margin]) => [step, margin]),
+    Array.from({ length: 20 }, (_, i) => [i + 1, (i + 1) / 1000]),
+  );
+
+  // A wall clock stepped back does not hold the stream until it catches up.
+  const back = llamaFactoryAdapter(clock);
+  assert.deepEqual(stepsOf(back.llamaFactoryLogLine(fileLine(1, { loss: 0.6, accuracy: 1 }))), []);
+  clock.t -= 3600;
+  assert.deepEqual(stepsOf(back.released()), [[1, null, 1]]);
 });
 
 test('a LLaMA-Factory stage: dpo run (the stand-in tool) shows its margins in the step events', async () => {

@@ -92,8 +92,10 @@ export class ToolOutputAdapter {
     const log = logs ? classifyLog(logs) : null;
     if (!log) return out;
     if (this.trainLogFromFile) {
-      if (log.kind === 'train') out.push(...this.join.printed('train', log.loss, log.preference));
-      else if (log.kind === 'eval') out.push(...this.join.printed('eval', log.evalLoss, log.preference));
+      if (log.kind === 'train')
+        out.push(...this.join.printed({ kind: 'train', loss: log.loss, epoch: log.epoch }, log.preference));
+      else if (log.kind === 'eval')
+        out.push(...this.join.printed({ kind: 'eval', loss: log.evalLoss, epoch: log.epoch }, log.preference));
       return out;
     }
     if (log.kind === 'train') {
@@ -142,12 +144,13 @@ export class ToolOutputAdapter {
         log.remainingS,
       );
       const event = { ...step, ...(log.rewardAccuracy !== null ? { 'rewards/accuracies': log.rewardAccuracy } : {}) };
-      out.push(...this.join.file('train', log.loss, event, this.preferenceFromFile, now));
+      const key = { kind: 'train' as const, loss: log.loss, epoch: log.epoch };
+      out.push(...this.join.file(key, event, this.preferenceFromFile, now));
     }
-    if (log.evalLoss !== null)
-      out.push(
-        ...this.join.file('eval', log.evalLoss, this.evalEvent(log.evalLoss, log.step), this.preferenceFromFile, now),
-      );
+    if (log.evalLoss !== null) {
+      const key = { kind: 'eval' as const, loss: log.evalLoss, epoch: log.epoch };
+      out.push(...this.join.file(key, this.evalEvent(log.evalLoss, log.step), this.preferenceFromFile, now));
+    }
     return out;
   }
 
