@@ -11,7 +11,9 @@ already out of MemAvailable when a rank reads it.
 
 FSDP's CPU offload (hardware.fsdp.offload_params) keeps the parameter shards in CPU memory from the wrapping on, and
 the gradients and optimizer states of the trainable ones from the first step on: check_offloaded_states counts those
-two after the wrapping, from the shards themselves, so a run that cannot hold them stops before its first step.
+two after the wrapping, from the shards themselves (a CUDA run's gradient shards in the pinned host cache, which
+rounds each up to a power of two), with the offloaded activations the first forward pins, so a run that cannot hold
+them all stops before its first step.
 
 The plan carries no figure for it (it says which layers and how many tokens, not the model's width), so
 config.json is read for the hidden size and the layer count; a model not yet on this machine is checked by nobody
@@ -75,23 +77,23 @@ def _text_config(config_file: Path) -> dict[str, Any] | None:
     return text if isinstance(text, dict) and "hidden_size" in text else config
 
 
-def check_offload_ram(plan: TrainingPlan, config_file: Path | None, available: int | None) -> None:
+def check_offload_ram(plan: TrainingPlan, config_file: Path | None, available: int | None) -> int:
     """Raises OffloadRamError where this machine's processes would pin more than `available`; logs why it could
-    not check where config.json or the available RAM is unknown."""
+    not check where config.json or the available RAM is unknown. Returns the bytes counted (0 when none)."""
     if not (plan.training.activation_offloading and plan.training.gradient_checkpointing):
-        return
+        return 0
     config = _text_config(config_file) if config_file is not None else None
     hidden, layers = (config or {}).get("hidden_size"), (config or {}).get("num_hidden_layers")
     if not isinstance(hidden, int) or not isinstance(layers, int):
         log.info("activation offload: host RAM not checked before the load (no local config.json with hidden_size)")
-        return
-    if available is None:
-        log.info("activation offload: host RAM not checked (no /proc/meminfo MemAvailable on this system)")
-        return
+        return 0
     processes = _local_processes()
     need = pinned_bytes(plan, hidden, layers) * processes
+    if available is None:
+        log.info("activation offload: host RAM not checked (no /proc/meminfo MemAvailable on this system)")
+        return need
     if need <= usable(available):
-        return
+        return need
     whose = f"{processes} processes on this machine together" if processes > 1 else "this process"
     raise OffloadRamError(
         f"activation offload needs about {need / GIB:.1f} GiB of pinned host memory ({whose}: the checkpointed "
@@ -113,38 +115,65 @@ def _local_processes() -> int:
     return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
-# Optimizer state elements per trainable element, in the parameter's dtype (optim.py's choices; 8-bit AdamW's two
-# one-byte states without bitsandbytes fall back to AdamW, which this over-counts only where bitsandbytes is present).
+# Optimizer state bytes per trainable element, as multiples of the parameter's element size (optim.py's choices;
+# Adafactor's factored states, rows plus columns, are negligible; SGD without momentum keeps none).
 STATE_ELEMENTS = {"adamw_torch": 2, "adamw_torch_fused": 2, "adamw_8bit": 2, "paged_adamw_8bit": 2, "sgd": 0}
 
 
-def offloaded_state_bytes(plan: TrainingPlan, params: list[torch.nn.Parameter]) -> int:
+def _bitsandbytes() -> bool:
+    try:
+        import bitsandbytes  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def _pinned_size(nbytes: int) -> int:
+    """What PyTorch's pinned host cache takes for `nbytes`: it rounds each block up to a power of two."""
+    return 1 << (nbytes - 1).bit_length() if nbytes > 0 else 0
+
+
+def offloaded_state_bytes(plan: TrainingPlan, params: list[torch.nn.Parameter], pinned: bool) -> int:
     """CPU bytes this process's trainable shards take in gradients and optimizer states under FSDP CPU offload, which
-    the first step allocates (Adafactor's factored states, rows plus columns, are left out as negligible)."""
-    states = STATE_ELEMENTS.get(plan.training.optim, 0)
+    the first step allocates. With `pinned` (a CUDA run), each gradient shard lands in the pinned host cache."""
+    eight_bit = plan.training.optim in ("adamw_8bit", "paged_adamw_8bit") and _bitsandbytes()
     total = 0
     for p in params:
         local = p.to_local() if hasattr(p, "to_local") else p
-        total += local.numel() * local.element_size() * (1 + states)
+        grad = local.numel() * local.element_size()
+        states = 2 * local.numel() if eight_bit else grad * STATE_ELEMENTS.get(plan.training.optim, 0)
+        total += (_pinned_size(grad) if pinned else grad) + states
     return total
 
 
-def check_offloaded_states(plan: TrainingPlan, params: list[torch.nn.Parameter], available: int | None) -> None:
-    """Raises OffloadRamError where FSDP CPU offload's gradients and optimizer states of this machine's ranks would
-    not fit in `available` (read after the wrapping, so the parameter shards are already out of it)."""
-    if plan.hardware.fsdp is None or not plan.hardware.fsdp.offload_params or available is None:
+def check_offloaded_states(
+    plan: TrainingPlan,
+    params: list[torch.nn.Parameter],
+    available: int | None,
+    pinned: bool,
+    activation_bytes: int = 0,
+) -> None:
+    """Raises OffloadRamError where FSDP CPU offload's gradients and optimizer states of this machine's ranks, with
+    the offloaded activations (`activation_bytes`, all ranks, pinned at the first forward), would not fit in
+    `available` (read after the wrapping, so the parameter shards are already out of it)."""
+    fsdp = plan.hardware.fsdp
+    if plan.hardware.distributed != "fsdp" or fsdp is None or not fsdp.offload_params or available is None:
         return
     processes = _local_processes()
-    need = offloaded_state_bytes(plan, params) * processes
+    states = offloaded_state_bytes(plan, params, pinned) * processes
+    need = states + activation_bytes
     if need <= usable(available):
         return
+    activations = (
+        f", plus {activation_bytes / GIB:.1f} GiB of offloaded checkpointed layer inputs" if activation_bytes else ""
+    )
     raise OffloadRamError(
         f"FSDP CPU offload (hardware.fsdp.offload_params) keeps the gradients and {plan.training.optim} states of "
-        f"the trainable parameters in CPU memory: about {need / GIB:.1f} GiB for the {processes} rank(s) on this "
-        f"machine, from the first step on, and this machine has {available / GIB:.1f} GiB available (MemAvailable) "
-        f"after the parameter shards, of which a run may use {usable(available) / GIB:.1f} GiB. Free RAM, run on "
-        "more machines (each holds its ranks' shards), train with LoRA, or set hardware.fsdp.offload_params: false "
-        "where the shards fit on the GPUs (`lora-lens estimate` says per GPU)"
+        f"the trainable parameters in CPU memory: about {states / GIB:.1f} GiB for the {processes} rank(s) on this "
+        f"machine, from the first step on{activations}, and this machine has {available / GIB:.1f} GiB available "
+        f"(MemAvailable) after the parameter shards, of which a run may use {usable(available) / GIB:.1f} GiB. Free "
+        "RAM, run on more machines (each holds its ranks' shards), train with LoRA, or set "
+        "hardware.fsdp.offload_params: false where the shards fit on the GPUs (`lora-lens estimate` says per GPU)"
     )
 
 

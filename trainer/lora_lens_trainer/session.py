@@ -114,7 +114,7 @@ def build(
     total = total_steps(n_batches, t.gradient_accumulation_steps * parallel.world_size, t.num_train_epochs, t.max_steps)
 
     # Before the load, which may take many minutes: a run whose offloaded activations cannot be pinned here stops now.
-    check_offload_ram(plan, local_config_file(plan), available_ram_bytes())
+    activation_bytes = check_offload_ram(plan, local_config_file(plan), available_ram_bytes())
     setup = load_model(plan, placement.device, on_load)
     # The head probe runs on the whole model; FSDP then replaces the parameters with their shards.
     # init_from: the finished run's adapter merged into the base before anything reads the weights.
@@ -124,7 +124,8 @@ def build(
     objective.prepare(ModelParts(body, head, placement.device, setup.autocast_dtype, plan.model.attn_implementation))
     parallel.wrap(setup.model, plan)
     params = [p for p in setup.model.parameters() if p.requires_grad]
-    check_offloaded_states(plan, params, available_ram_bytes())
+    pinned = placement.device.type == "cuda"
+    check_offloaded_states(plan, params, available_ram_bytes(), pinned, activation_bytes)
     optimizer, note = build_optimizer(plan, params, placement.device)
     if note:
         warn("optimizer", note)
