@@ -131,13 +131,20 @@ test("a LLaMA-Factory DPO run's margins join trainer_log.jsonl's steps from the 
   assert.match(formatProgress(steps[1]!, 0), /margin 0\.249 {2}acc 100%/);
 });
 
+/** A printed DPO log dict as transformers 5 prints it (values as `.4g` strings). */
+const printedDpo = (loss: string, margin: string, epoch: number, accuracy: string) =>
+  `{'loss': '${loss}', 'rewards/accuracies': '${accuracy}', 'rewards/margins': '${margin}', 'epoch': '${epoch}'}`;
+/** Each step event's step, margin and accuracy (null where absent). */
+const stepFigures = (events: TrainerEvent[]) =>
+  events
+    .filter((e): e is StepEvent => e.event === 'step')
+    .map((s) => [s.step, s['rewards/margins'] ?? null, s['rewards/accuracies'] ?? null]);
+
 test('a DPO file line read before its printed log waits for it, and one whose printed log never comes is not lost', () => {
   const clock = { t: 1000 };
   const adapter = llamaFactoryAdapter(clock);
-  const printed = (loss: string, margin: string, epoch: number) =>
-    `{'loss': '${loss}', 'rewards/accuracies': '1', 'rewards/margins': '${margin}', 'epoch': '${epoch}'}`;
-  const stepsOf = (events: TrainerEvent[]) =>
-    events.filter((e): e is StepEvent => e.event === 'step').map((s) => [s.step, s['rewards/margins'] ?? null]);
+  const printed = (loss: string, margin: string, epoch: number) => printedDpo(loss, margin, epoch, '1');
+  const stepsOf = (events: TrainerEvent[]) => stepFigures(events).map(([step, margin]) => [step, margin]);
   // The Trainer writes the file line first (LogCallback runs before ProgressCallback); a poll can read it first.
   assert.deepEqual(stepsOf(adapter.llamaFactoryLogLine(fileLine(1, { loss: 0.69314718, accuracy: 0.5 }))), []);
   assert.deepEqual(stepsOf(adapter.line(printed('0.6931', '0.01', 0.25))), [[1, 0.01]]);
@@ -169,11 +176,8 @@ test("a late print never lends its figures to another step, however near the los
   const clock = { t: 1000 };
   const adapter = llamaFactoryAdapter(clock);
   const printed = (loss: number, margin: number, epoch: number) =>
-    `{'loss': '${loss.toPrecision(4)}', 'rewards/margins': '${margin}', 'rewards/accuracies': '0.5', 'epoch': '${epoch}'}`;
-  const stepsOf = (events: TrainerEvent[]) =>
-    events
-      .filter((e): e is StepEvent => e.event === 'step')
-      .map((s) => [s.step, s['rewards/margins'] ?? null, s['rewards/accuracies'] ?? null]);
+    printedDpo(loss.toPrecision(4), String(margin), epoch, '0.5');
+  const stepsOf = stepFigures;
   const out: TrainerEvent[] = [];
   // Step 1's print comes after its event went out bare (a stalled loop); steps 2 and 3 have near-equal losses.
   out.push(...adapter.llamaFactoryLogLine(fileLine(1, { loss: 0.69314, accuracy: 0.625 })));
