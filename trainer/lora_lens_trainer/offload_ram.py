@@ -11,7 +11,7 @@ already out of MemAvailable when a rank reads it.
 
 FSDP's CPU offload (hardware.fsdp.offload_params) keeps the parameter shards in CPU memory from the wrapping on, and
 the gradients and optimizer states of the trainable ones from the first step on: check_offloaded_states counts those
-two after the wrapping, from the shards themselves (a CUDA run's gradient shards in the pinned host cache, which
+two once the optimizer is built, from its shards and its kind (a CUDA run's gradient shards in the pinned host cache, which
 rounds each up to a power of two), with the offloaded activations the first forward pins, so a run that cannot hold
 them all stops before its first step.
 
@@ -115,52 +115,53 @@ def _local_processes() -> int:
     return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
-# Optimizer state bytes per trainable element, as multiples of the parameter's element size (optim.py's choices;
-# Adafactor's factored states, rows plus columns, are negligible; SGD without momentum keeps none).
-STATE_ELEMENTS = {"adamw_torch": 2, "adamw_torch_fused": 2, "adamw_8bit": 2, "paged_adamw_8bit": 2, "sgd": 0}
-
-
-def _bitsandbytes() -> bool:
-    try:
-        import bitsandbytes  # noqa: F401
-    except Exception:
-        return False
-    return True
-
-
 def _pinned_size(nbytes: int) -> int:
     """What PyTorch's pinned host cache takes for `nbytes`: it rounds each block up to a power of two."""
     return 1 << (nbytes - 1).bit_length() if nbytes > 0 else 0
 
 
-def offloaded_state_bytes(plan: TrainingPlan, params: list[torch.nn.Parameter], pinned: bool) -> int:
-    """CPU bytes this process's trainable shards take in gradients and optimizer states under FSDP CPU offload, which
-    the first step allocates. With `pinned` (a CUDA run), each gradient shard lands in the pinned host cache."""
-    eight_bit = plan.training.optim in ("adamw_8bit", "paged_adamw_8bit") and _bitsandbytes()
+def _state_bytes(optimizer: torch.optim.Optimizer, numel: int, element_size: int) -> int:
+    """The states the optimizer's first step gives a parameter: AdamW two in the parameter's dtype, bitsandbytes'
+    8-bit AdamW two bytes; SGD without momentum (optim.py's) and Adafactor's factored rows and columns next to none."""
+    import torch
+
+    if "8bit" in type(optimizer).__name__:
+        return 2 * numel
+    return 2 * numel * element_size if isinstance(optimizer, torch.optim.AdamW) else 0
+
+
+def offloaded_state_bytes(optimizer: torch.optim.Optimizer, pinned: bool) -> int:
+    """CPU bytes this process's trainable shards (the optimizer's parameters) take in gradients and optimizer states
+    under FSDP CPU offload, which the first step allocates. With `pinned` (a CUDA run), each gradient shard lands in
+    the pinned host cache."""
     total = 0
-    for p in params:
-        local = p.to_local() if hasattr(p, "to_local") else p
-        grad = local.numel() * local.element_size()
-        states = 2 * local.numel() if eight_bit else grad * STATE_ELEMENTS.get(plan.training.optim, 0)
-        total += (_pinned_size(grad) if pinned else grad) + states
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            local = p.to_local() if hasattr(p, "to_local") else p
+            grad = local.numel() * local.element_size()
+            total += (_pinned_size(grad) if pinned else grad) + _state_bytes(
+                optimizer, local.numel(), local.element_size()
+            )
     return total
 
 
 def check_offloaded_states(
     plan: TrainingPlan,
-    params: list[torch.nn.Parameter],
+    optimizer: torch.optim.Optimizer,
     available: int | None,
     pinned: bool,
     activation_bytes: int = 0,
 ) -> None:
     """Raises OffloadRamError where FSDP CPU offload's gradients and optimizer states of this machine's ranks, with
     the offloaded activations (`activation_bytes`, all ranks, pinned at the first forward), would not fit in
-    `available` (read after the wrapping, so the parameter shards are already out of it)."""
-    fsdp = plan.hardware.fsdp
-    if plan.hardware.distributed != "fsdp" or fsdp is None or not fsdp.offload_params or available is None:
+    `available` (read after the wrapping, so the parameter shards are already out of it; the states come lazily, at
+    the first step)."""
+    from .parallel.fsdp import offloads
+
+    if not offloads(plan) or available is None:
         return
     processes = _local_processes()
-    states = offloaded_state_bytes(plan, params, pinned) * processes
+    states = offloaded_state_bytes(optimizer, pinned) * processes
     need = states + activation_bytes
     if need <= usable(available):
         return

@@ -124,11 +124,11 @@ def build(
     objective.prepare(ModelParts(body, head, placement.device, setup.autocast_dtype, plan.model.attn_implementation))
     parallel.wrap(setup.model, plan)
     params = [p for p in setup.model.parameters() if p.requires_grad]
-    pinned = placement.device.type == "cuda"
-    check_offloaded_states(plan, params, available_ram_bytes(), pinned, activation_bytes)
     optimizer, note = build_optimizer(plan, params, placement.device)
     if note:
         warn("optimizer", note)
+    # Before the first step, which allocates the gradients and optimizer states (offloaded: in CPU memory).
+    check_offloaded_states(plan, optimizer, available_ram_bytes(), placement.device.type == "cuda", activation_bytes)
     scheduler = build_scheduler(plan, optimizer, total)
     scaler = None
     if setup.autocast_dtype == torch.float16:

@@ -124,7 +124,9 @@ def parallel_for(plan: TrainingPlan, placement: Placement) -> Single:
     process that torchrun started with ddp or fsdp is wrapped too: world size 1 against the plain path)."""
     strategy = plan.hardware.distributed
     if placement.world_size == 1 and not (placement.torchrun and strategy in ("ddp", "fsdp")):
-        if strategy == "fsdp" and plan.hardware.fsdp is not None and plan.hardware.fsdp.offload_params:
+        from .fsdp import offloads
+
+        if offloads(plan):
             # One plain process would keep the whole model on the GPU: the offload the plan asks for needs the
             # one-rank group, which only a torchrun-started process joins.
             raise PlanError(

@@ -48,8 +48,10 @@ def refusal(plan: TrainingPlan) -> str | None:
 
 
 def offloads(plan: TrainingPlan) -> bool:
-    """hardware.fsdp.offload_params: the shards kept in CPU memory."""
-    return plan.hardware.fsdp is not None and plan.hardware.fsdp.offload_params
+    """hardware.fsdp.offload_params under hardware.distributed: fsdp: the shards kept in CPU memory (a leftover fsdp
+    block under ddp or none offloads nothing)."""
+    fsdp = plan.hardware.fsdp
+    return plan.hardware.distributed == "fsdp" and fsdp is not None and fsdp.offload_params
 
 
 def decoder_layers(model: nn.Module) -> list[nn.Module]:

@@ -96,26 +96,27 @@ def test_fsdp_cpu_offload_counts_the_trainable_shards_gradients_and_adam_states(
     plan = _plan(**fsdp)
     # Two trainable fp32 tensors of 1,000 and 24 elements: gradients (4 B) and AdamW's two states (8 B) each.
     params = [torch.nn.Parameter(torch.zeros(1000)), torch.nn.Parameter(torch.zeros(4, 6))]
-    assert offloaded_state_bytes(plan, params, pinned=False) == 1024 * 12
-    assert offloaded_state_bytes(_plan(training__optim="sgd", **fsdp), params, pinned=False) == 1024 * 4
+    adamw = torch.optim.AdamW(params)
+    assert offloaded_state_bytes(adamw, pinned=False) == 1024 * 12
+    assert offloaded_state_bytes(torch.optim.SGD(params), pinned=False) == 1024 * 4
     # Pinned (a CUDA run): the host cache rounds each gradient up to a power of two: 4,000 B -> 4,096, 96 -> 128.
-    assert offloaded_state_bytes(plan, params, pinned=True) == 4096 + 128 + 1024 * 8
+    assert offloaded_state_bytes(adamw, pinned=True) == 4096 + 128 + 1024 * 8
     enough = math.ceil(1024 * 12 / 0.9) + 1
-    check_offloaded_states(plan, params, enough, pinned=False)
+    check_offloaded_states(plan, adamw, enough, pinned=False)
     with pytest.raises(OffloadRamError, match=r"gradients and adamw_torch states .* for the 1 rank\(s\) on this"):
-        check_offloaded_states(plan, params, 1024 * 12, pinned=False)
+        check_offloaded_states(plan, adamw, 1024 * 12, pinned=False)
     # The activations the first forward pins count with them.
     with pytest.raises(OffloadRamError, match=r"plus 0\.0 GiB of offloaded checkpointed layer inputs"):
-        check_offloaded_states(plan, params, enough, pinned=False, activation_bytes=1024)
+        check_offloaded_states(plan, adamw, enough, pinned=False, activation_bytes=1024)
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     with pytest.raises(OffloadRamError, match=r"for the 2 rank\(s\)"):
-        check_offloaded_states(plan, params, enough, pinned=False)
+        check_offloaded_states(plan, adamw, enough, pinned=False)
     # Without FSDP offload, under DDP or one process (a leftover fsdp block is not used), or without the
     # MemAvailable figure, nothing is checked.
-    check_offloaded_states(_plan(), params, 1, pinned=False)
+    check_offloaded_states(_plan(), adamw, 1, pinned=False)
     for other in ("ddp", "none"):
-        check_offloaded_states(_plan(**{**fsdp, "hardware__distributed": other}), params, 1, pinned=False)
-    check_offloaded_states(plan, params, None, pinned=False)
+        check_offloaded_states(_plan(**{**fsdp, "hardware__distributed": other}), adamw, 1, pinned=False)
+    check_offloaded_states(plan, adamw, None, pinned=False)
 
 
 def test_without_config_or_meminfo_it_says_why_it_did_not_check(tmp_path: Path, caplog) -> None:
