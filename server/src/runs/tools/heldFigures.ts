@@ -72,7 +72,7 @@ export class LogJoin {
     // The file's own figures (its full-precision `accuracy`) win over the printed, rounded ones.
     match.event = { ...figures, ...match.event };
     match.complete = true;
-    return this.release(-Infinity);
+    return this.drain(() => false);
   }
 
   /**
@@ -83,19 +83,21 @@ export class LogJoin {
     const at = this.held.findIndex((h) => sameLog(h, key));
     const figures = at >= 0 ? this.held.splice(0, at + 1).slice(-1)[0]!.figures : null;
     this.waiting.push({ ...key, event: { ...figures, ...event }, since: now, complete: !!figures || !mayWait });
-    return this.release(-Infinity);
+    return this.drain(() => false);
   }
 
   /**
-   * The events at the front that are complete or have waited WAIT_S at `now`: all of them when `now` is null (the run
-   * ended), only complete ones when it is -Infinity. A clock that went back releases too (nothing waits on it).
+   * The events at the front that are complete or have waited WAIT_S at `now`; all of them when `now` is null (the run
+   * ended). A clock that went back releases too: nothing waits on it.
    */
   release(now: number | null): TrainerEvent[] {
+    return this.drain((w) => now === null || now < w.since || now - w.since >= WAIT_S);
+  }
+
+  /** The events at the front that are complete, or incomplete and `expired` (remembered as gone bare). */
+  private drain(expired: (w: Waiting) => boolean): TrainerEvent[] {
     const out: TrainerEvent[] = [];
-    while (this.waiting.length > 0) {
-      const first = this.waiting[0]!;
-      const waited = now === null || (now !== -Infinity && (now < first.since || now - first.since >= WAIT_S));
-      if (!first.complete && !waited) break;
+    for (let first = this.waiting[0]; first && (first.complete || expired(first)); first = this.waiting[0]) {
       this.waiting.shift();
       if (!first.complete) remember(this.gone, { kind: first.kind, loss: first.loss, epoch: first.epoch });
       out.push(first.event);
