@@ -6,25 +6,13 @@ import { measurementPlan, type Measurement } from '../../server/src/core/estimat
 import { estimateMemory } from '../../server/src/core/estimate/memory/estimate';
 import { lookupGpuName } from '../../server/src/core/gpu/catalog';
 import type { GpuSpec } from '../../server/src/core/gpu/types';
+import { QWEN05_ROW } from '../helpers/plans';
 
 // Issue 20: the bundled trainer's NF4 path on CUDA (kernels/nf4_dequant.py) dequantizes every weight into one
 // shared bf16 workspace sized by the largest quantized weight; the reference path's per-layer buffer is gone.
 const h100 = (lookupGpuName('H100') as { ok: true; gpu: GpuSpec }).gpu;
 const qwen7 = catalogModel('Qwen/Qwen2-7B')!;
-const row: Measurement = {
-  engine: 'lora-lens',
-  arch: 'qwen2-7b',
-  method: 'qlora',
-  targets: 'all-linear',
-  r: 16,
-  seq: 2048,
-  bs: 4,
-  gc: true,
-  total_params: 0,
-  trainable: 0,
-  peak_alloc_gib: 0,
-  peak_reserved_gib: 0,
-};
+const row: Measurement = { ...QWEN05_ROW, engine: 'lora-lens', arch: 'qwen2-7b', method: 'qlora', seq: 2048 };
 const largest = Math.max(...linearModules(qwen7).map((m) => m.inFeatures * m.outFeatures));
 
 test('with Triton, the NF4 workspace is the largest weight in bf16, once, in every phase (the optimizer step too)', () => {

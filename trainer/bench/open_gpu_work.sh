@@ -16,18 +16,24 @@ R=/tmp/r_$part; rm -rf "$R"; mkdir -p "$R"
 export PYTHONUNBUFFERED=1
 # PCT=70 scales every part's timeout to 70% (what is left of a session's device time may not hold a full part).
 t() { echo $(($1 * ${PCT:-100} / 100)); }
+# The correctness runs (the world-size-1 test, then GPU pytest on the given files) beside the layout rows, which keep
+# only peak memory, so sharing the GPU costs them nothing: side_by_side WS1_S PYTEST_S LAYOUT_S PYTEST_ARGS...
+side_by_side() {
+  local ws1_s=$1 pytest_s=$2 layout_s=$3
+  shift 3
+  (
+    OUT="$R/ws1" timeout "$ws1_s" bash trainer/bench/world_size_one_gpu.sh > "$R/ws1.out" 2>&1
+    cd trainer && timeout "$pytest_s" python -m pytest -q -rs -p no:cacheprovider "$@" > "$R/pytest-gpu.txt" 2>&1
+  ) &
+  timeout "$layout_s" python bench/gpu/measure_layout_families.py "$R/layout-families.jsonl" > "$R/layout.log" 2>&1 &
+  wait
+  tail -8 "$R/ws1.out"; tail -15 "$R/pytest-gpu.txt"; tail -16 "$R/layout.log"
+}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$R/gpu.txt"
 case "$part" in
 x)
   # One call for when only one is left: part a's concurrent correctness and layout runs, then part c's fused figures.
-  (
-    OUT="$R/ws1" timeout $(t 100) bash trainer/bench/world_size_one_gpu.sh > "$R/ws1.out" 2>&1
-    cd trainer && timeout $(t 120) python -m pytest -q -rs -p no:cacheprovider tests/gpu \
-      --ignore=tests/gpu/test_world_size_one.py > "$R/pytest-gpu.txt" 2>&1
-  ) &
-  timeout $(t 230) python bench/gpu/measure_layout_families.py "$R/layout-families.jsonl" > "$R/layout.log" 2>&1 &
-  wait
-  tail -8 "$R/ws1.out"; tail -15 "$R/pytest-gpu.txt"; tail -16 "$R/layout.log"
+  side_by_side "$(t 100)" "$(t 120)" "$(t 230)" tests/gpu --ignore=tests/gpu/test_world_size_one.py
   OUT="$R/fused" timeout $(t 300) python trainer/bench/fused_gpu.py --budget $(t 200) 2>&1 | tee "$R/fused.log" | tail -45
   ;;
 z)
@@ -39,27 +45,13 @@ z)
   ;;
 y)
   # Five minutes: x with the fused part cut to its first parts (the GPU's measured peak, then training rows).
-  (
-    OUT="$R/ws1" timeout 95 bash trainer/bench/world_size_one_gpu.sh > "$R/ws1.out" 2>&1
-    cd trainer && timeout 110 python -m pytest -q -rs -p no:cacheprovider tests/gpu/test_kernels.py \
-      tests/gpu/test_nf4_dequant_gpu.py tests/gpu/test_gpu.py > "$R/pytest-gpu.txt" 2>&1
-  ) &
-  timeout 160 python bench/gpu/measure_layout_families.py "$R/layout-families.jsonl" > "$R/layout.log" 2>&1 &
-  wait
-  tail -8 "$R/ws1.out"; tail -12 "$R/pytest-gpu.txt"; tail -14 "$R/layout.log"
+  side_by_side 95 110 160 tests/gpu/test_kernels.py tests/gpu/test_nf4_dequant_gpu.py tests/gpu/test_gpu.py
   OUT="$R/fused" timeout 100 python trainer/bench/fused_gpu.py --budget 50 2>&1 | tee "$R/fused.log" | tail -25
   ;;
 a)
-  # The correctness tests and the layout rows (peak memory only; their step times are not kept) share the GPU; the
-  # preference calibration, which is timed, runs alone after them.
-  (
-    OUT="$R/ws1" timeout $(t 100) bash trainer/bench/world_size_one_gpu.sh > "$R/ws1.out" 2>&1
-    cd trainer && timeout $(t 150) python -m pytest -q -rs -p no:cacheprovider tests/gpu \
-      --ignore=tests/gpu/test_world_size_one.py > "$R/pytest-gpu.txt" 2>&1
-  ) &
-  timeout $(t 250) python bench/gpu/measure_layout_families.py "$R/layout-families.jsonl" > "$R/layout.log" 2>&1 &
-  wait
-  tail -8 "$R/ws1.out"; tail -15 "$R/pytest-gpu.txt"; tail -16 "$R/layout.log"
+  # The correctness tests and the layout rows share the GPU; the preference calibration, which is timed, runs alone
+  # after them.
+  side_by_side "$(t 100)" "$(t 150)" "$(t 250)" tests/gpu --ignore=tests/gpu/test_world_size_one.py
   timeout $(t 300) python trainer/bench/preference_gpu.py --out "$R/pref" \
     --cases 0.5b-lora-dpo-b2,0.5b-lora-orpo-b2,1.5b-lora-sft-b4,1.5b-lora-dpo-b1,1.5b-lora-dpo-b2,1.5b-lora-orpo-b2,1.5b-lora-simpo-b2,1.5b-lora-kto-b4,0.5b-full-dpo-b1,1.5b-full-orpo-b1 2>&1 | tee "$R/pref.log" | grep -v Warning | tail -30
   ;;
