@@ -179,7 +179,9 @@ test('the sampler runs nvidia-smi (a stand-in on PATH), sums the GPUs of a round
   await new Promise<void>((done) => {
     startGpuSampler({
       indices: [0, 1],
-      intervalMs: 20,
+      // A round ends at a pause of a quarter interval: 20 ms made it 5 ms, which a loaded machine can put between a
+      // round's two lines (seen once: a round of one GPU).
+      intervalMs: 400,
       command: join(fixtures, 'bin', 'nvidia-smi'),
       onSample: (r) => {
         readings.push(r);
